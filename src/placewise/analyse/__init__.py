@@ -1,0 +1,1 @@
+"""Analysis: public-health statistics, SPC, variation, projections."""

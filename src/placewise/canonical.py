@@ -1,0 +1,408 @@
+"""The canonical model: every table Placewise reads, defined once.
+
+The synthetic generator writes these tables, the ingest validator checks files against
+them and the warehouse creates them from them. Source files carry the raw NHS number in
+``nhs_number``; in the warehouse that column is replaced by ``person_id``, a keyed hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+DType = Literal["string", "int", "float", "date", "timestamp", "bool"]
+CodeKind = Literal["nhs_number", "snomed", "icd10", "ods", "lsoa", "ons", "dmd", "ethnicity"]
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "bool": pa.bool_(),
+}
+
+SQL_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE PRECISION",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "bool": "BOOLEAN",
+}
+
+PERSON_KEY = "person_id"
+"""The warehouse's pseudonymous person key: HMAC-SHA256 of the NHS number, hex."""
+
+SEXES = ("female", "male", "indeterminate", "unknown")
+
+ETHNIC_CATEGORIES: dict[str, tuple[str, str]] = {
+    # NHS Data Dictionary "Ethnic Category" code: (description, ONS 2021 high-level group)
+    "A": ("White - British", "White"),
+    "B": ("White - Irish", "White"),
+    "C": ("White - Any other White background", "White"),
+    "D": ("Mixed - White and Black Caribbean", "Mixed"),
+    "E": ("Mixed - White and Black African", "Mixed"),
+    "F": ("Mixed - White and Asian", "Mixed"),
+    "G": ("Mixed - Any other mixed background", "Mixed"),
+    "H": ("Asian or Asian British - Indian", "Asian or Asian British"),
+    "J": ("Asian or Asian British - Pakistani", "Asian or Asian British"),
+    "K": ("Asian or Asian British - Bangladeshi", "Asian or Asian British"),
+    "L": ("Asian or Asian British - Any other Asian background", "Asian or Asian British"),
+    "M": ("Black or Black British - Caribbean", "Black or Black British"),
+    "N": ("Black or Black British - African", "Black or Black British"),
+    "P": ("Black or Black British - Any other Black background", "Black or Black British"),
+    "R": ("Other ethnic groups - Chinese", "Asian or Asian British"),
+    "S": ("Other ethnic groups - Any other ethnic group", "Other ethnic group"),
+    "Z": ("Not stated", "Not stated"),
+    "99": ("Not known", "Not known"),
+}
+"""Chinese (R) sits in the Asian group, as in the ONS 2021 Census classification."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a canonical table and the rules a value must meet."""
+
+    name: str
+    dtype: DType
+    description: str
+    required: bool = True
+    code: CodeKind | None = None
+    allowed: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """One canonical table: its columns and the rules between columns and tables."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    ordered: tuple[tuple[str, str], ...] = ()
+    """Pairs (earlier, later): the later value must not come before the earlier."""
+    references: tuple[tuple[str, str, str], ...] = ()
+    """(column, table, column): the value must exist in the other table."""
+    not_after_death: tuple[str, ...] = ()
+    """Date columns that must not fall after the person's date of death."""
+    not_future: tuple[str, ...] = field(default=())
+    """Date columns that must not lie in the future."""
+
+    @property
+    def has_person(self) -> bool:
+        """Whether rows belong to a person (and so carry an NHS number at source)."""
+        return any(c.name == "nhs_number" for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name} has no column {name}")
+
+    def source_schema(self) -> pa.Schema:
+        """Arrow schema of the source file (raw NHS number)."""
+        return pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in self.columns])
+
+    def warehouse_columns(self) -> tuple[Column, ...]:
+        """Columns as stored in the warehouse: the NHS number becomes the person key."""
+        return tuple(
+            Column(PERSON_KEY, "string", "Pseudonymous person key (keyed hash of the NHS number)")
+            if c.name == "nhs_number"
+            else c
+            for c in self.columns
+        )
+
+    def warehouse_schema(self) -> pa.Schema:
+        """Arrow schema of the warehouse table."""
+        return pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in self.warehouse_columns()])
+
+
+def _c(name: str, dtype: DType, description: str, **rules: object) -> Column:
+    """Shorthand for a column definition."""
+    return Column(name, dtype, description, **rules)  # type: ignore[arg-type]
+
+
+NHS = _c("nhs_number", "string", "NHS number, 10 digits with a Modulus 11 check digit", code="nhs_number")
+PROVIDER = _c("provider_code", "string", "ODS code of the provider trust", code="ods")
+SITE = _c("site_code", "string", "ODS code of the provider site", code="ods", required=False)
+PERSON_REF = (("nhs_number", "people", "nhs_number"),)
+PROVIDER_AND_SITE = (PROVIDER, SITE)
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "geography",
+        "Lower-layer super output areas (2021) with their ward, local authority (Place) and IMD 2019 decile",
+        (
+            _c("lsoa_code", "string", "ONS LSOA 2021 code", code="lsoa"),
+            _c("lsoa_name", "string", "LSOA name"),
+            _c("ward_code", "string", "ONS electoral ward code", code="ons"),
+            _c("ward_name", "string", "Ward name"),
+            _c("la_code", "string", "ONS local authority code: the Place", code="ons"),
+            _c("la_name", "string", "Local authority name"),
+            _c("imd_decile", "int", "Index of Multiple Deprivation 2019 decile (1 most deprived)", minimum=1, maximum=10),
+        ),
+        key=("lsoa_code",),
+    ),
+    Table(
+        "practices",
+        "GP practices with their Primary Care Network and Place",
+        (
+            _c("practice_code", "string", "ODS code of the GP practice", code="ods"),
+            _c("practice_name", "string", "Practice name"),
+            _c("pcn_code", "string", "ODS code of the Primary Care Network", code="ods"),
+            _c("pcn_name", "string", "Primary Care Network name"),
+            _c("la_code", "string", "ONS code of the Place the practice sits in", code="ons"),
+            _c("list_size", "int", "Registered list size at extract", minimum=0),
+        ),
+        key=("practice_code",),
+    ),
+    Table(
+        "people",
+        "Everyone ever registered: demographics and residence",
+        (
+            NHS,
+            _c("birth_year", "int", "Year of birth", minimum=1900),
+            _c("birth_month", "int", "Month of birth", minimum=1, maximum=12),
+            _c("sex", "string", "Stated sex", allowed=SEXES),
+            _c("ethnicity", "string", "NHS ethnic category code", code="ethnicity"),
+            _c("lsoa_code", "string", "LSOA 2021 of residence", code="lsoa"),
+            _c("date_of_death", "date", "Date of death, if died", required=False),
+        ),
+        key=("nhs_number",),
+        references=(("lsoa_code", "geography", "lsoa_code"),),
+        not_future=("date_of_death",),
+    ),
+    Table(
+        "registrations",
+        "GP registrations: who was registered where and when",
+        (
+            NHS,
+            _c("practice_code", "string", "ODS code of the practice", code="ods"),
+            _c("start_date", "date", "Registration start"),
+            _c("end_date", "date", "Registration end (empty while registered)", required=False),
+        ),
+        key=("nhs_number", "practice_code", "start_date"),
+        ordered=(("start_date", "end_date"),),
+        references=PERSON_REF + (("practice_code", "practices", "practice_code"),),
+        not_after_death=("start_date",),
+        not_future=("start_date", "end_date"),
+    ),
+    Table(
+        "clinical_events",
+        "Coded primary-care events: diagnoses, observations, procedures, with a value where measured",
+        (
+            NHS,
+            _c("event_date", "date", "Date recorded"),
+            _c("snomed_code", "string", "SNOMED CT concept id", code="snomed"),
+            _c("value", "float", "Numeric value (blood pressure, BMI, HbA1c…)", required=False),
+            _c("unit", "string", "Unit of the value", required=False),
+        ),
+        key=("nhs_number", "event_date", "snomed_code"),
+        references=PERSON_REF,
+        not_after_death=("event_date",),
+        not_future=("event_date",),
+    ),
+    Table(
+        "medications",
+        "Primary-care medication issues",
+        (
+            NHS,
+            _c("issue_date", "date", "Date issued"),
+            _c("dmd_code", "string", "dm+d code of the product", code="dmd"),
+            _c("quantity", "float", "Quantity issued", minimum=0),
+        ),
+        key=("nhs_number", "issue_date", "dmd_code"),
+        references=PERSON_REF,
+        not_after_death=("issue_date",),
+        not_future=("issue_date",),
+    ),
+    Table(
+        "ae_attendances",
+        "A&E attendances (ECDS-like)",
+        (
+            _c("attendance_id", "string", "Attendance identifier"),
+            NHS,
+            *PROVIDER_AND_SITE,
+            _c("department_type", "int", "Emergency care department type (1, 2 or 3)", minimum=1, maximum=3),
+            _c("arrival", "timestamp", "Arrival date and time"),
+            _c("departure", "timestamp", "Departure (conclusion) date and time"),
+            _c("disposal", "string", "How the attendance ended",
+               allowed=("admitted", "discharged", "referred", "transferred", "left", "died")),
+        ),
+        key=("attendance_id",),
+        ordered=(("arrival", "departure"),),
+        references=PERSON_REF,
+        not_after_death=("arrival",),
+        not_future=("arrival", "departure"),
+    ),
+    Table(
+        "inpatient_spells",
+        "Hospital provider spells (SUS admitted patient care-like)",
+        (
+            _c("spell_id", "string", "Spell identifier"),
+            NHS,
+            *PROVIDER_AND_SITE,
+            _c("admission_method", "string", "Admission method group",
+               allowed=("elective", "emergency", "maternity", "transfer", "other")),
+            _c("admission_date", "date", "Admission date"),
+            _c("discharge_date", "date", "Discharge date (empty while in hospital)", required=False),
+            _c("primary_diagnosis", "string", "Primary diagnosis, ICD-10", code="icd10"),
+            _c("treatment_function", "string", "Main treatment function code", required=False),
+        ),
+        key=("spell_id",),
+        ordered=(("admission_date", "discharge_date"),),
+        references=PERSON_REF,
+        not_after_death=("admission_date",),
+        not_future=("admission_date", "discharge_date"),
+    ),
+    Table(
+        "outpatient_appointments",
+        "Outpatient appointments",
+        (
+            _c("appointment_id", "string", "Appointment identifier"),
+            NHS,
+            PROVIDER,
+            _c("treatment_function", "string", "Treatment function (specialty) code"),
+            _c("appointment_date", "date", "Appointment date"),
+            _c("first_attendance", "bool", "First appointment (true) or follow-up (false)"),
+            _c("attendance", "string", "Outcome of the appointment", allowed=("attended", "did_not_attend", "cancelled")),
+            _c("referral_source", "string", "Who referred", allowed=("gp", "consultant", "emergency", "other")),
+        ),
+        key=("appointment_id",),
+        references=PERSON_REF,
+        not_after_death=("appointment_date",),
+        not_future=("appointment_date",),
+    ),
+    Table(
+        "referrals",
+        "Referrals from general practice to a provider and specialty",
+        (
+            _c("referral_id", "string", "Referral identifier"),
+            NHS,
+            _c("practice_code", "string", "Referring practice", code="ods"),
+            PROVIDER,
+            _c("treatment_function", "string", "Specialty referred to (treatment function code)"),
+            _c("referral_date", "date", "Referral date"),
+            _c("priority", "string", "Referral priority", allowed=("routine", "urgent", "two_week_wait")),
+        ),
+        key=("referral_id",),
+        references=PERSON_REF + (("practice_code", "practices", "practice_code"),),
+        not_after_death=("referral_date",),
+        not_future=("referral_date",),
+    ),
+    Table(
+        "gp_appointments",
+        "General practice appointments",
+        (
+            _c("appointment_id", "string", "Appointment identifier"),
+            NHS,
+            _c("practice_code", "string", "Practice", code="ods"),
+            _c("appointment_date", "date", "Appointment date"),
+            _c("mode", "string", "Appointment mode", allowed=("face_to_face", "telephone", "video", "home_visit")),
+            _c("status", "string", "Attended or did not attend", allowed=("attended", "did_not_attend")),
+        ),
+        key=("appointment_id",),
+        references=PERSON_REF + (("practice_code", "practices", "practice_code"),),
+        not_after_death=("appointment_date",),
+        not_future=("appointment_date",),
+    ),
+    Table(
+        "mental_health_contacts",
+        "Mental health service contacts, including NHS Talking Therapies",
+        (
+            _c("contact_id", "string", "Contact identifier"),
+            NHS,
+            PROVIDER,
+            _c("service", "string", "Service",
+               allowed=("talking_therapies", "community_mental_health", "crisis", "perinatal",
+                        "children_and_young_people", "eating_disorders", "inpatient")),
+            _c("contact_date", "date", "Contact date"),
+            _c("attended", "bool", "Whether the person attended"),
+        ),
+        key=("contact_id",),
+        references=PERSON_REF,
+        not_after_death=("contact_date",),
+        not_future=("contact_date",),
+    ),
+    Table(
+        "community_contacts",
+        "Community health service contacts",
+        (
+            _c("contact_id", "string", "Contact identifier"),
+            NHS,
+            PROVIDER,
+            _c("service", "string", "Service",
+               allowed=("district_nursing", "urgent_community_response", "therapy", "community_matron",
+                        "podiatry", "other")),
+            _c("contact_date", "date", "Contact date"),
+        ),
+        key=("contact_id",),
+        references=PERSON_REF,
+        not_after_death=("contact_date",),
+        not_future=("contact_date",),
+    ),
+    Table(
+        "social_care_services",
+        "Adult social care services provided by the local authority",
+        (
+            _c("service_id", "string", "Service identifier"),
+            NHS,
+            _c("la_code", "string", "ONS code of the local authority", code="ons"),
+            _c("service_type", "string", "Service",
+               allowed=("home_care", "residential_care", "nursing_care", "reablement", "direct_payment",
+                        "day_care", "equipment")),
+            _c("start_date", "date", "Service start"),
+            _c("end_date", "date", "Service end (empty while open)", required=False),
+        ),
+        key=("service_id",),
+        ordered=(("start_date", "end_date"),),
+        references=PERSON_REF,
+        not_after_death=("start_date",),
+        not_future=("start_date", "end_date"),
+    ),
+    Table(
+        "deaths",
+        "Registered deaths",
+        (
+            NHS,
+            _c("date_of_death", "date", "Date of death"),
+            _c("underlying_cause", "string", "Underlying cause of death, ICD-10", code="icd10"),
+            _c("place_of_death", "string", "Place of death",
+               allowed=("hospital", "home", "care_home", "hospice", "other")),
+        ),
+        key=("nhs_number",),
+        references=PERSON_REF,
+        not_future=("date_of_death",),
+    ),
+    Table(
+        "aggregate_returns",
+        "Published or aggregate statistics: one measure for one period and organisation or geography",
+        (
+            _c("period", "date", "First day of the period"),
+            _c("org_code", "string", "ODS or ONS code of the organisation or geography"),
+            _c("measure", "string", "Measure identifier"),
+            _c("numerator", "float", "Numerator", required=False),
+            _c("denominator", "float", "Denominator", required=False),
+            _c("value", "float", "Value, where the return gives one", required=False),
+        ),
+        key=("period", "org_code", "measure"),
+        not_future=("period",),
+    ),
+)
+
+TABLE_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+"""Tables in load order: every table comes after the tables it references."""
+
+
+def table(name: str) -> Table:
+    """The canonical table called ``name``, with a clear error for an unknown name."""
+    try:
+        return TABLE_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown canonical table {name!r}; known: {', '.join(TABLE_BY_NAME)}") from None

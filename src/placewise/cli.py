@@ -1,0 +1,22 @@
+"""The ``placewise`` command line: one command per stage of the flow, and the demo."""
+
+from __future__ import annotations
+
+import typer
+
+from placewise.ingest.cli import ingest_command, status_command
+from placewise.sources.synth.cli import synth_command
+
+app = typer.Typer(
+    name="placewise",
+    help="Population health and performance intelligence for an NHS Integrated Care System.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("synth")(synth_command)
+app.command("ingest")(ingest_command)
+app.command("status")(status_command)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Derived person-level data: registers, segments, risk."""

@@ -1,0 +1,1 @@
+"""Ingestion: validate source files, pseudonymise at the door, quarantine bad rows, load atomically."""

@@ -1,0 +1,1 @@
+"""Measurement: the indicator catalogue computed for every period, geography and group."""

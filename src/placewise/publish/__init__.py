@@ -1,0 +1,1 @@
+"""Publishing: reports, web and API, with disclosure control."""

@@ -1,0 +1,1 @@
+"""Sources of canonical data files: the synthetic population generator."""

@@ -1,0 +1,1 @@
+"""The warehouse: one query layer (Ibis) over DuckDB, PostgreSQL and Spark."""

@@ -1,0 +1,82 @@
+"""Shared test fixtures: a real PostgreSQL server started for the run, and paths to shared/."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """The shared reference folder; tests that need it skip cleanly where it is absent."""
+    if not SHARED_REFERENCE.is_dir():
+        pytest.skip("../shared/reference is absent")
+    return SHARED_REFERENCE
+
+
+def _pg_bin() -> Path:
+    """The newest installed PostgreSQL server's bin folder."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        pytest.fail("PostgreSQL server binaries not found: scripts/test.sh installs them (apt postgresql)")
+    return Path(found[-1]).parent
+
+
+def _free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Start a throwaway PostgreSQL server on loopback for the run; yield its base URL."""
+    bin_dir = _pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="placewise-pg-"))
+    data = root / "data"
+    as_root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    if as_root:
+        shutil.chown(root, "postgres", "postgres")
+        os.chmod(root, 0o755)
+    port = _free_port()
+    subprocess.run(
+        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "placewise", "--auth=trust", "-E", "UTF8",
+         "--locale=C.UTF-8"],
+        check=True, capture_output=True,
+    )
+    subprocess.run(
+        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
+         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+         "-c full_page_writes=off", "start"],
+        check=True, capture_output=True,
+    )
+    try:
+        yield f"postgresql://placewise@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the run's PostgreSQL server; its URL."""
+    import psycopg
+
+    name = f"t{time.time_ns()}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return f"{postgres_server}/{name}"
