@@ -1,0 +1,76 @@
+"""The real NHS England A&E statistics become correct canonical aggregate returns."""
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from placewise.canonical import table
+from placewise.sources.nhse_ae import SourceError, aggregate_returns
+
+AE_FILE = "nhse_ae_attendances_2016_2019.csv"
+
+
+def _independent(path: Path) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(measure, provider, period) -> (seen within 4 hours, attendances), summed with the csv module."""
+    out: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    with path.open() as f:
+        for r in csv.DictReader(f):
+            if r["org_code"] not in ("RC9", "RC1", "RD8"):
+                continue
+            att, br = int(r["attendances"]), int(r["breaches"])
+            keys = [("ae_4hr_all", r["org_code"], r["period"])]
+            if r["type"] == "1":
+                keys.append(("ae_4hr_type1", r["org_code"], r["period"]))
+            for k in keys:
+                out[k][0] += att - br
+                out[k][1] += att
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def test_four_hour_shares_match_an_independent_sum(reference_dir: Path) -> None:
+    rows = aggregate_returns(reference_dir / AE_FILE)
+    assert rows.schema == table("aggregate_returns").source_schema()
+    expected = _independent(reference_dir / AE_FILE)
+    got = {
+        (r["measure"], r["org_code"], r["period"].isoformat()): (r["numerator"], r["denominator"], r["value"])
+        for r in rows.to_pylist() if r["measure"].startswith("ae_4hr")
+    }
+    assert got.keys() == expected.keys()
+    assert len([k for k in got if k[0] == "ae_4hr_type1"]) == 3 * 36
+    for k, (seen, att) in expected.items():
+        num, den, value = got[k]
+        assert (num, den) == (seen, att)
+        assert value == pytest.approx(seen / att, rel=1e-12)
+    # RC1 type 1, March 2017: 6,402 attendances with 306 breaches (published figure).
+    assert got[("ae_4hr_type1", "RC1", "2017-03-01")][2] == pytest.approx(6096 / 6402)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "ae.csv"
+    p.write_text(text)
+    return p
+
+
+def test_missing_column_is_named(tmp_path: Path) -> None:
+    p = _write(tmp_path, "period,org_code,type,attendances,admissions\n2017-03-01,RC1,1,5,1\n")
+    with pytest.raises(SourceError, match="missing required column\\(s\\) breaches"):
+        aggregate_returns(p)
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ("2017-13-01,RC1,1,5,1,0", "period", "2017-13-01"),
+        ("2017-03-01,RC1,4,5,1,0", "type", "4"),
+        ("2017-03-01,RC1,1,-5,1,0", "attendances", "-5"),
+        ("2017-03-01,RC1,1,5,x,0", "breaches", "x"),
+    ],
+)
+def test_bad_value_names_row_and_field(tmp_path: Path, line: str, field: str, value: str) -> None:
+    header = "period,org_code,type,attendances,breaches,admissions\n"
+    p = _write(tmp_path, header + "2017-02-01,RC1,1,5,1,0\n" + line + "\n")
+    with pytest.raises(SourceError) as e:
+        aggregate_returns(p)
+    assert f"row 2, field {field}: '{value}'" in str(e.value) and str(p) in str(e.value)
