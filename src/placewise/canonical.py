@@ -406,3 +406,35 @@ def table(name: str) -> Table:
         return TABLE_BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown canonical table {name!r}; known: {', '.join(TABLE_BY_NAME)}") from None
+
+
+def _rules(t: Table, c: Column) -> str:
+    """The validation rules of one column, in words, for the data dictionary."""
+    rules = ["required" if c.required else "optional"]
+    if c.code:
+        rules.append(f"code: {c.code}")
+    if c.allowed:
+        rules.append("one of " + ", ".join(f"`{a}`" for a in c.allowed))
+    if c.minimum is not None:
+        rules.append(f"≥ {c.minimum:g}")
+    if c.maximum is not None:
+        rules.append(f"≤ {c.maximum:g}")
+    rules += [f"not before `{a}`" for a, b in t.ordered if b == c.name]
+    rules += [f"must exist in `{rt}.{rc}`" for col, rt, rc in t.references if col == c.name]
+    if c.name in t.not_after_death:
+        rules.append("not after the person's death")
+    if c.name in t.not_future:
+        rules.append("not in the future")
+    return "; ".join(rules)
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary of the canonical model as Markdown, generated from the definitions above."""
+    out: list[str] = []
+    for t in TABLES:
+        out += [f"### `{t.name}`", "", t.description + ".", "",
+                f"Key: {', '.join(f'`{k}`' for k in t.key)}. File: `{t.name}.parquet` or `{t.name}.csv`.", "",
+                "| column | type | description | rules |", "|---|---|---|---|"]
+        out += [f"| `{c.name}` | {c.dtype} | {c.description} | {_rules(t, c)} |" for c in t.columns]
+        out.append("")
+    return "\n".join(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from placewise.canonical import data_dictionary_markdown
 from placewise.ingest.cli import ingest_command, status_command
 from placewise.sources.synth.cli import synth_command
 
@@ -16,6 +17,12 @@ app = typer.Typer(
 app.command("synth")(synth_command)
 app.command("ingest")(ingest_command)
 app.command("status")(status_command)
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the data dictionary of the canonical model (Markdown)."""
+    typer.echo(data_dictionary_markdown(), nl=False)
 
 
 if __name__ == "__main__":
