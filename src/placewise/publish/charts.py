@@ -1,0 +1,308 @@
+"""Charts as inline SVG drawn by our own code, so HTML and PDF show exactly the same picture.
+
+Every chart is a plain SVG string: no script, no web font, no network. Elements carry
+classes (``point``, ``mean``, ``upl``, ``lpl``, ``target``…) so that tests and style sheets
+can find them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+import numpy as np
+
+from placewise.publish.icons import COMMON, CONCERN, FONT, IMPROVEMENT, NEITHER
+
+POINT_COLOURS = {
+    "common_cause": COMMON,
+    "special_cause_improvement": IMPROVEMENT,
+    "special_cause_concern": CONCERN,
+    "special_cause_neutral": NEITHER,
+    "special_cause_neutral_high": NEITHER,
+    "special_cause_neutral_low": NEITHER,
+}
+LINE = "#231F20"
+LIMIT = "#7F7F7F"
+TARGET = "#DA291C"
+TRAJECTORY = "#AE2573"
+NHS_BLUE = "#005EB8"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The geometry of a chart: its size and the margins around the plotting area."""
+
+    width: float = 640
+    height: float = 260
+    left: float = 56
+    right: float = 12
+    top: float = 12
+    bottom: float = 40
+
+    def y(self, value: np.ndarray | float, lo: float, hi: float) -> np.ndarray:
+        """Pixel y of data values on a linear axis from ``lo`` (bottom) to ``hi`` (top)."""
+        plot = self.height - self.top - self.bottom
+        return self.top + (hi - np.asarray(value, dtype=float)) / (hi - lo) * plot
+
+    def x(self, index: np.ndarray | float, n: int) -> np.ndarray:
+        """Pixel x of the ``index``-th of ``n`` equally spaced periods."""
+        plot = self.width - self.left - self.right
+        step = plot / max(n - 1, 1)
+        return self.left + np.asarray(index, dtype=float) * step
+
+
+def nice_range(values: np.ndarray, ticks: int = 5) -> tuple[float, float, float]:
+    """An axis range (low, high, step) with round tick steps that covers all finite ``values``."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return 0.0, 1.0, 0.25
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi == lo:
+        pad = abs(hi) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    raw = (hi - lo) / ticks
+    mag = 10 ** np.floor(np.log10(raw))
+    step = float(min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=10 * mag))
+    return float(np.floor(lo / step) * step), float(np.ceil(hi / step) * step), step
+
+
+def _num(v: float) -> str:
+    """A coordinate with two decimals, the precision SVG needs at these sizes."""
+    return f"{v:.2f}"
+
+
+def _path(xs: np.ndarray, ys: np.ndarray) -> str:
+    """An SVG path through finite points; a gap (NaN) starts a new sub-path."""
+    parts, pen = [], "M"
+    for x, y in zip(xs, ys, strict=True):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            pen = "M"
+            continue
+        parts.append(f"{pen}{_num(x)} {_num(y)}")
+        pen = "L"
+    return " ".join(parts)
+
+
+def _svg(frame: Frame, body: str, label: str, kind: str) -> str:
+    """Wrap chart elements in an SVG root with an accessible title."""
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {kind}" width="{_num(frame.width)}" '
+        f'height="{_num(frame.height)}" viewBox="0 0 {_num(frame.width)} {_num(frame.height)}" '
+        f'font-family="{FONT}" font-size="10" role="img"><title>{escape(label)}</title>{body}</svg>'
+    )
+
+
+def _y_axis(frame: Frame, lo: float, hi: float, step: float, fmt: str) -> str:
+    """Horizontal grid lines and labels at each tick of the y axis."""
+    out = []
+    for v in np.arange(lo, hi + step / 2, step):
+        y = float(frame.y(v, lo, hi))
+        out.append(
+            f'<line class="grid" x1="{_num(frame.left)}" x2="{_num(frame.width - frame.right)}" '
+            f'y1="{_num(y)}" y2="{_num(y)}" stroke="#E8EDEE" stroke-width="1"/>'
+            f'<text x="{_num(frame.left - 4)}" y="{_num(y + 3)}" text-anchor="end" fill="#425563">'
+            f"{escape(format(v, fmt))}</text>"
+        )
+    return "".join(out)
+
+
+def _x_labels(frame: Frame, labels: list[str]) -> str:
+    """Period labels under the x axis, thinned so that they do not overlap."""
+    n = len(labels)
+    every = max(1, int(np.ceil(n / 8)))
+    xs = frame.x(np.arange(n), n)
+    y = frame.height - frame.bottom + 14
+    return "".join(
+        f'<text x="{_num(xs[i])}" y="{_num(y)}" text-anchor="middle" fill="#425563">{escape(labels[i])}</text>'
+        for i in range(0, n, every)
+    )
+
+
+def _step_line(frame: Frame, values: np.ndarray, lo: float, hi: float, cls: str, colour: str, dash: str) -> str:
+    """A horizontal line per segment of constant value (limits change at rebase points)."""
+    n = values.size
+    xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
+    return (
+        f'<path class="{cls}" d="{_path(xs, ys)}" fill="none" stroke="{colour}" stroke-width="1.5"'
+        f'{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>'
+    )
+
+
+def spc_chart(
+    labels: list[str],
+    values: np.ndarray,
+    mean: np.ndarray,
+    lpl: np.ndarray,
+    upl: np.ndarray,
+    point_types: list[str],
+    *,
+    target: np.ndarray | None = None,
+    trajectory: np.ndarray | None = None,
+    rebase_at: list[int] | None = None,
+    title: str = "SPC chart",
+    value_format: str = ".1f",
+    frame: Frame = Frame(),
+    y_range: tuple[float, float, float] | None = None,
+) -> str:
+    """An XmR chart: values joined by a line, points coloured by SPC class, mean, process limits,
+    target, trajectory and rebase marks. Arrays are per period; NaN means no value (or suppressed)."""
+    values, mean, lpl, upl = (np.asarray(a, dtype=float) for a in (values, mean, lpl, upl))
+    n = values.size
+    if not (len(labels) == len(point_types) == mean.size == lpl.size == upl.size == n):
+        raise ValueError("spc_chart: labels, values, mean, limits and point types must have one entry per period")
+    extras = [a for a in (target, trajectory) if a is not None]
+    lo, hi, step = y_range or nice_range(np.concatenate([values, lpl, upl, *[np.asarray(e, float) for e in extras]]))
+    xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
+    body = [_y_axis(frame, lo, hi, step, value_format), _x_labels(frame, labels)]
+    for at in rebase_at or []:
+        x = float(frame.x(at - 0.5, n))
+        body.append(
+            f'<line class="rebase" x1="{_num(x)}" x2="{_num(x)}" y1="{_num(frame.top)}" '
+            f'y2="{_num(frame.height - frame.bottom)}" stroke="{NHS_BLUE}" stroke-width="1" stroke-dasharray="2 2"/>'
+        )
+    body.append(_step_line(frame, upl, lo, hi, "upl", LIMIT, "5 3"))
+    body.append(_step_line(frame, lpl, lo, hi, "lpl", LIMIT, "5 3"))
+    body.append(_step_line(frame, mean, lo, hi, "mean", LINE, ""))
+    if target is not None:
+        body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
+    if trajectory is not None:
+        body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3"))
+    body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
+    for i in np.flatnonzero(np.isfinite(values)):
+        kind = point_types[i]
+        body.append(
+            f'<circle class="point {escape(kind)}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="3.2" '
+            f'fill="{POINT_COLOURS.get(kind, COMMON)}"><title>{escape(labels[i])}: '
+            f"{escape(format(values[i], value_format))}</title></circle>"
+        )
+    return _svg(frame, "".join(body), title, "spc")
+
+
+def sparkline(values: np.ndarray, point_type: str = "common_cause", width: float = 110, height: float = 26) -> str:
+    """A small trend line; the latest point is coloured by its SPC class."""
+    values = np.asarray(values, dtype=float)
+    frame = Frame(width=width, height=height, left=3, right=4, top=4, bottom=4)
+    lo, hi, _ = nice_range(values, ticks=2)
+    xs, ys = frame.x(np.arange(values.size), values.size), frame.y(values, lo, hi)
+    last = np.flatnonzero(np.isfinite(values))
+    body = f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>'
+    if last.size:
+        i = last[-1]
+        body += (
+            f'<circle class="point {escape(point_type)}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="2.6" '
+            f'fill="{POINT_COLOURS.get(point_type, COMMON)}"/>'
+        )
+    return _svg(frame, body, "Trend", "sparkline")
+
+
+def caterpillar(
+    names: list[str],
+    values: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    reference: float | None,
+    *,
+    title: str = "Places compared",
+    value_format: str = ".1f",
+    width: float = 640,
+) -> str:
+    """Areas side by side: each value with its confidence interval, against a reference (the ICS value).
+
+    An area whose interval lies wholly above or below the reference is coloured; others are grey.
+    """
+    values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
+    row = 22
+    frame = Frame(width=width, height=row * len(names) + 40, left=130, right=16, top=8, bottom=28)
+    pool = np.concatenate([values, lower, upper, [] if reference is None else [reference]])
+    lo, hi, step = nice_range(pool)
+    plot_w = frame.width - frame.left - frame.right
+
+    def px(v: np.ndarray | float) -> np.ndarray:
+        """Pixel x of a value on the horizontal axis."""
+        return frame.left + (np.asarray(v, dtype=float) - lo) / (hi - lo) * plot_w
+
+    body = []
+    for v in np.arange(lo, hi + step / 2, step):
+        x = float(px(v))
+        body.append(
+            f'<line class="grid" x1="{_num(x)}" x2="{_num(x)}" y1="{_num(frame.top)}" '
+            f'y2="{_num(frame.height - frame.bottom)}" stroke="#E8EDEE"/>'
+            f'<text x="{_num(x)}" y="{_num(frame.height - frame.bottom + 14)}" text-anchor="middle" '
+            f'fill="#425563">{escape(format(v, value_format))}</text>'
+        )
+    if reference is not None and np.isfinite(reference):
+        x = float(px(reference))
+        body.append(
+            f'<line class="reference" x1="{_num(x)}" x2="{_num(x)}" y1="{_num(frame.top)}" '
+            f'y2="{_num(frame.height - frame.bottom)}" stroke="{LINE}" stroke-dasharray="4 3"/>'
+        )
+    for i, name in enumerate(names):
+        y = frame.top + row * i + row / 2
+        body.append(f'<text x="{_num(frame.left - 6)}" y="{_num(y + 3)}" text-anchor="end">{escape(name)}</text>')
+        if not np.isfinite(values[i]):
+            body.append(f'<text class="suppressed" x="{_num(frame.left + 4)}" y="{_num(y + 3)}" fill="#425563">'
+                        "suppressed (small numbers)</text>")
+            continue
+        above = reference is not None and lower[i] > reference
+        below = reference is not None and upper[i] < reference
+        colour = NHS_BLUE if above or below else COMMON
+        body.append(
+            f'<line class="interval" x1="{_num(float(px(lower[i])))}" x2="{_num(float(px(upper[i])))}" '
+            f'y1="{_num(y)}" y2="{_num(y)}" stroke="{colour}" stroke-width="2"/>'
+            f'<circle class="area" cx="{_num(float(px(values[i])))}" cy="{_num(y)}" r="4" fill="{colour}"/>'
+        )
+    return _svg(frame, "".join(body), title, "caterpillar")
+
+
+def quintile_bars(
+    labels: list[str],
+    values: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    slope: tuple[float, float] | None = None,
+    *,
+    title: str = "By deprivation quintile",
+    value_format: str = ".1f",
+    width: float = 640,
+) -> str:
+    """Bars for the IMD quintiles (most deprived first) with intervals and the slope index line.
+
+    ``slope`` is (intercept, gradient) of the regression on the relative rank (0 = most deprived,
+    1 = least deprived), so its line shows the slope index of inequality across the bars.
+    """
+    values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
+    frame = Frame(width=width, height=200, left=56, right=12, top=10, bottom=32)
+    pool = np.concatenate([values, lower, upper, [0.0]])
+    lo, hi, step = nice_range(pool)
+    n = len(labels)
+    plot_w = frame.width - frame.left - frame.right
+    slot = plot_w / n
+    body = [_y_axis(frame, lo, hi, step, value_format)]
+    base = float(frame.y(max(lo, 0.0), lo, hi))
+    for i, label in enumerate(labels):
+        x0 = frame.left + slot * i
+        cx = x0 + slot / 2
+        body.append(f'<text x="{_num(cx)}" y="{_num(frame.height - frame.bottom + 14)}" '
+                    f'text-anchor="middle" fill="#425563">{escape(label)}</text>')
+        if not np.isfinite(values[i]):
+            body.append(f'<text class="suppressed" x="{_num(cx)}" y="{_num(base - 4)}" text-anchor="middle">*</text>')
+            continue
+        top = float(frame.y(values[i], lo, hi))
+        body.append(
+            f'<rect class="bar" x="{_num(x0 + slot * 0.2)}" y="{_num(min(top, base))}" width="{_num(slot * 0.6)}" '
+            f'height="{_num(abs(base - top))}" fill="#41B6E6"/>'
+        )
+        if np.isfinite(lower[i]) and np.isfinite(upper[i]):
+            y1, y2 = float(frame.y(lower[i], lo, hi)), float(frame.y(upper[i], lo, hi))
+            body.append(f'<line class="interval" x1="{_num(cx)}" x2="{_num(cx)}" y1="{_num(y1)}" y2="{_num(y2)}" '
+                        f'stroke="{LINE}" stroke-width="1.5"/>')
+    if slope is not None and all(np.isfinite(slope)):
+        a, b = slope
+        ys = frame.y(np.array([a, a + b]), lo, hi)
+        body.append(
+            f'<line class="sii" x1="{_num(frame.left)}" x2="{_num(frame.width - frame.right)}" '
+            f'y1="{_num(float(ys[0]))}" y2="{_num(float(ys[1]))}" stroke="{TRAJECTORY}" stroke-width="2"/>'
+        )
+    return _svg(frame, "".join(body), title, "quintiles")

@@ -1,0 +1,101 @@
+"""SVG charts: well-formed, points coloured by class, lines at the right heights."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from placewise.publish.charts import Frame, caterpillar, nice_range, quintile_bars, sparkline, spc_chart
+from placewise.publish.icons import COMMON, CONCERN, IMPROVEMENT
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _design() -> str:
+    """A 10-point series on a fixed axis 0–100 in a 400 x 240 frame (plot area y 20–220)."""
+    values = np.array([50, 52, 48, 51, 49, 90, 50, 10, 52, 49], dtype=float)
+    types = ["common_cause"] * 10
+    types[5], types[7] = "special_cause_improvement", "special_cause_concern"
+    return spc_chart(
+        [f"M{i}" for i in range(10)],
+        values,
+        mean=np.full(10, 50.0),
+        lpl=np.full(10, 25.0),
+        upl=np.full(10, 75.0),
+        point_types=types,
+        target=np.full(10, 60.0),
+        rebase_at=[5],
+        frame=Frame(width=400, height=240, left=40, right=0, top=20, bottom=20),
+        y_range=(0.0, 100.0, 25.0),
+    )
+
+
+def _ys(path: str) -> set[float]:
+    """The y coordinates of an SVG path made of M/L commands."""
+    coords = path.replace("M", " ").replace("L", " ").split()
+    return {float(v) for v in coords[1::2]}
+
+
+def test_spc_chart_is_well_formed_svg_with_one_circle_per_value():
+    root = ET.fromstring(_design())
+    assert root.tag == f"{SVG}svg"
+    assert len(root.findall(f".//{SVG}circle")) == 10
+
+
+def test_points_are_coloured_by_their_class():
+    root = ET.fromstring(_design())
+    fills = [c.get("fill") for c in root.findall(f".//{SVG}circle")]
+    assert fills[5] == IMPROVEMENT and fills[7] == CONCERN
+    assert all(f == COMMON for i, f in enumerate(fills) if i not in (5, 7))
+
+
+def test_limits_mean_and_target_are_at_the_right_heights():
+    # Plot area from y = 20 (value 100) to y = 220 (value 0): 2 px per unit.
+    root = ET.fromstring(_design())
+    by_class = {p.get("class"): p.get("d") for p in root.findall(f"{SVG}path")}
+    assert _ys(by_class["upl"]) == {70.0}  # 75 -> 220 - 150
+    assert _ys(by_class["lpl"]) == {170.0}  # 25 -> 220 - 50
+    assert _ys(by_class["mean"]) == {120.0}
+    assert _ys(by_class["target"]) == {100.0}
+    point = root.findall(f".//{SVG}circle")[5]
+    assert float(point.get("cy")) == pytest.approx(40.0)  # 90 -> 220 - 180
+    assert float(point.get("cx")) == pytest.approx(40 + 5 * 360 / 9)
+
+
+def test_rebase_mark_falls_between_the_two_periods():
+    root = ET.fromstring(_design())
+    line = root.find(f".//{SVG}line[@class='rebase']")
+    assert float(line.get("x1")) == pytest.approx(40 + 4.5 * 40)
+
+
+def test_limits_step_at_a_rebase_and_gaps_break_the_line():
+    values = np.array([1, 2, np.nan, 4], dtype=float)
+    upl = np.array([5, 5, 8, 8], dtype=float)
+    svg = spc_chart(["a", "b", "c", "d"], values, np.full(4, 3.0), np.zeros(4), upl, ["common_cause"] * 4)
+    root = ET.fromstring(svg)
+    assert len(_ys(root.find(f"{SVG}path[@class='upl']").get("d"))) == 2
+    assert root.find(f"{SVG}path[@class='values']").get("d").count("M") == 2
+    assert len(root.findall(f".//{SVG}circle")) == 3
+
+
+def test_mismatched_lengths_are_an_error():
+    with pytest.raises(ValueError, match="one entry per period"):
+        spc_chart(["a"], np.ones(2), np.ones(2), np.ones(2), np.ones(2), ["common_cause"] * 2)
+
+
+def test_nice_range_covers_the_data_with_round_steps():
+    assert nice_range(np.array([3.2, 9.7])) == (2.0, 10.0, 2.0)
+    assert nice_range(np.array([0.912, 0.958])) == (0.91, 0.96, 0.01)
+
+
+def test_small_charts_are_well_formed():
+    ET.fromstring(sparkline(np.array([1.0, 2.0, np.nan, 3.0]), "special_cause_concern"))
+    cat = ET.fromstring(caterpillar(["A", "B", "C"], [10, 20, np.nan], [8, 18, np.nan], [12, 22, np.nan], 15.0))
+    colours = [c.get("fill") for c in cat.findall(f".//{SVG}circle")]
+    assert len(colours) == 2 and colours[0] == colours[1] != COMMON  # both intervals exclude 15
+    assert cat.find(f".//{SVG}text[@class='suppressed']") is not None
+    bars = ET.fromstring(quintile_bars(list("12345"), [5, 4, 3, 2, 1], [4, 3, 2, 1, 0], [6, 5, 4, 3, 2], (5.5, -5.0)))
+    assert len(bars.findall(f".//{SVG}rect")) == 5
+    assert bars.find(f".//{SVG}line[@class='sii']") is not None
