@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
+from placewise.analyse.spc import spc
 from placewise.publish.icons import (
     COMMON,
     CONCERN,
@@ -13,8 +15,9 @@ from placewise.publish.icons import (
     NEITHER,
     Assurance,
     Variation,
+    assurance_from_spc,
     assurance_icon,
-    variation_for,
+    variation_from_spc,
     variation_icon,
 )
 
@@ -29,24 +32,47 @@ def _parts(svg: str) -> tuple[str, str, str]:
     return ring, "" if text is None else text.text, root.get("data-icon")
 
 
+BASE = [10.0, 12.0, 11.0, 9.0, 10.0, 12.0, 11.0, 9.0, 10.0, 11.0, 10.0, 12.0, 9.0, 11.0, 10.0]
+"""A stable series: mean 10.47, mean moving range 1.57, limits about 6.3 to 14.6."""
+
+
 @pytest.mark.parametrize(
-    ("point_type", "polarity", "side", "expected"),
+    ("last", "polarity", "expected"),
     [
-        # Higher is better: a high special cause is an improvement, a low one a concern.
-        ("special_cause_improvement", "higher_is_better", "high", Variation.IMPROVEMENT_HIGH),
-        ("special_cause_concern", "higher_is_better", "low", Variation.CONCERN_LOW),
-        # Lower is better: the reverse.
-        ("special_cause_improvement", "lower_is_better", "low", Variation.IMPROVEMENT_LOW),
-        ("special_cause_concern", "lower_is_better", "high", Variation.CONCERN_HIGH),
-        # No preferred direction: special cause is neither, shown high or low.
-        ("special_cause_neutral_high", "neutral", "high", Variation.NEITHER_HIGH),
-        ("special_cause_neutral_low", "neutral", "low", Variation.NEITHER_LOW),
-        ("common_cause", "higher_is_better", "high", Variation.COMMON_CAUSE),
-        ("common_cause", "lower_is_better", "low", Variation.COMMON_CAUSE),
+        # One point far above the upper limit: improvement when higher is better, concern when lower is.
+        (30.0, "higher_is_better", Variation.IMPROVEMENT_HIGH),
+        (30.0, "lower_is_better", Variation.CONCERN_HIGH),
+        (30.0, "neutral", Variation.NEITHER_HIGH),
+        # One point far below the lower limit: the reverse.
+        (-10.0, "higher_is_better", Variation.CONCERN_LOW),
+        (-10.0, "lower_is_better", Variation.IMPROVEMENT_LOW),
+        (-10.0, "neutral", Variation.NEITHER_LOW),
+        # A point inside the limits with no run or trend: common cause.
+        (11.0, "higher_is_better", Variation.COMMON_CAUSE),
     ],
 )
-def test_latest_point_maps_to_the_variation_icon(point_type, polarity, side, expected):
-    assert variation_for(point_type, polarity, side) is expected
+def test_latest_point_maps_to_the_variation_icon(last, polarity, expected):
+    result = spc(np.array([BASE + [last]]), polarity=polarity)
+    assert variation_from_spc(int(result.variation_icon[0])) is expected
+
+
+@pytest.mark.parametrize(
+    ("target", "polarity", "expected"),
+    [
+        # Target below the lower limit and higher is better: every point passes.
+        (2.0, "higher_is_better", Assurance.PASS),
+        (2.0, "lower_is_better", Assurance.FAIL),
+        # Target above the upper limit.
+        (20.0, "higher_is_better", Assurance.FAIL),
+        (20.0, "lower_is_better", Assurance.PASS),
+        # Target inside the limits: hit and miss.
+        (10.5, "higher_is_better", Assurance.HIT_AND_MISS),
+        (None, "higher_is_better", Assurance.NO_TARGET),
+    ],
+)
+def test_target_against_the_limits_maps_to_the_assurance_icon(target, polarity, expected):
+    result = spc(np.array([BASE]), polarity=polarity, target=target)
+    assert assurance_from_spc(int(result.assurance_icon[0])) is expected
 
 
 @pytest.mark.parametrize(
@@ -93,10 +119,3 @@ def test_assurance_icon_colour_and_letter(icon, colour, letter):
 def test_no_target_gives_a_blank_assurance_icon():
     ring, text, name = _parts(assurance_icon(Assurance.NO_TARGET))
     assert text == "" and name == "no_target" and ring not in (IMPROVEMENT, CONCERN, COMMON)
-
-
-def test_unknown_inputs_are_rejected():
-    with pytest.raises(ValueError, match="side"):
-        variation_for("common_cause", "higher_is_better", "middle")
-    with pytest.raises(ValueError, match="point type"):
-        variation_for("special_cause_other", "higher_is_better", "high")

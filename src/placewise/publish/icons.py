@@ -16,6 +16,8 @@ from __future__ import annotations
 from enum import Enum
 from html import escape
 
+from placewise.analyse.spc import AssuranceIcon, VariationIcon
+
 IMPROVEMENT = "#0072C6"
 CONCERN = "#FF6600"
 NEITHER = "#8000C0"
@@ -61,25 +63,19 @@ ASSURANCE_TEXT = {
 }
 
 
-def variation_for(point_type: str, polarity: str, side: str) -> Variation:
-    """The variation icon of the latest point, from its SPC class, the polarity and its side of the mean.
+def variation_from_spc(icon: VariationIcon) -> Variation:
+    """The icon to draw for the SPC module's variation outcome of a series."""
+    return Variation[VariationIcon(icon).name]
 
-    ``point_type`` is ``common_cause``, ``special_cause_improvement``, ``special_cause_concern``
-    or ``special_cause_neutral`` (``_high``/``_low`` suffixes are accepted); ``polarity`` is
-    ``higher_is_better``, ``lower_is_better`` or ``neutral``; ``side`` is ``high`` or ``low``.
-    """
-    if side not in ("high", "low"):
-        raise ValueError(f"side must be 'high' or 'low', not {side!r}")
-    kind = point_type.removeprefix("special_cause_").removesuffix("_high").removesuffix("_low")
-    if kind == "common_cause":
-        return Variation.COMMON_CAUSE
-    if kind == "neutral" or polarity == "neutral":
-        return Variation(f"neither_{side}")
-    if kind not in ("improvement", "concern"):
-        raise ValueError(f"unknown SPC point type {point_type!r}")
-    if polarity not in ("higher_is_better", "lower_is_better"):
-        raise ValueError(f"unknown polarity {polarity!r}")
-    return Variation(f"{kind}_{side}")
+
+def assurance_from_spc(icon: AssuranceIcon) -> Assurance:
+    """The icon to draw for the SPC module's assurance outcome of a series."""
+    return {
+        AssuranceIcon.NONE: Assurance.NO_TARGET,
+        AssuranceIcon.CONSISTENTLY_PASS: Assurance.PASS,
+        AssuranceIcon.CONSISTENTLY_FAIL: Assurance.FAIL,
+        AssuranceIcon.INCONSISTENT: Assurance.HIT_AND_MISS,
+    }[AssuranceIcon(icon)]
 
 
 def _colour(v: Variation) -> str:
