@@ -1,0 +1,146 @@
+"""``placewise ingest`` and ``placewise status``: load a delivery folder, and show what the warehouse holds."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from placewise.ingest.load import EXIT_REFUSED, IngestResult, ingest
+from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyError, key_from_env
+from placewise.ingest.stage import IngestRefused
+from placewise.profile import ProfileError, load_profile
+from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+from placewise.warehouse.status import status
+
+INGEST_HELP = """Validate, pseudonymise and load every canonical file in DIRECTORY as one batch.
+
+Files are named after canonical tables (people.parquet, inpatient_spells.csv, …); other files are
+reported and ignored. CSV files must be UTF-8 with a header row. NHS numbers are replaced by HMAC-SHA256
+pseudonyms (key from the environment variable named by --key-env) before anything is stored.
+
+Bad rows are quarantined (table ``quarantine``; row numbers count data rows from 1, the CSV header row not
+counted) and listed in a CSV report. A file already loaded (same SHA-256) is skipped; a row whose key is
+already in the warehouse replaces the stored row.
+
+Exit codes: 0 all rows loaded (or nothing new to load); 3 loaded, with rows quarantined;
+2 refused: a file is structurally broken (unreadable, not UTF-8, missing a required column, a column of
+the wrong type) or no key was given, and nothing in the warehouse changed.
+"""
+
+
+def _print_result(console: Console, result: IngestResult) -> None:
+    """The per-file table and the quarantine summary."""
+    files = RichTable(title="Files", title_justify="left")
+    files.add_column("file", no_wrap=True)
+    for name in ("read", "loaded", "replaced", "quarantined"):
+        files.add_column(name, justify="right")
+    files.add_column("note")
+    for f in result.files:
+        notes = [f"already loaded in batch {f.already_loaded_in}"] if f.already_loaded_in else []
+        if f.ignored_columns:
+            notes.append(f"ignored columns: {', '.join(f.ignored_columns)}")
+        files.add_row(f.file_name, f"{f.rows_read:,}", f"{f.rows_loaded:,}", f"{f.rows_replaced:,}",
+                      f"{f.rows_quarantined:,}", "; ".join(notes))
+    console.print(files)
+    if result.unknown_files:
+        console.print(f"[yellow]Ignored files (not canonical table names):[/] {', '.join(result.unknown_files)}")
+    if result.problems.num_rows:
+        _print_problems(console, result)
+
+
+def _print_problems(console: Console, result: IngestResult) -> None:
+    """Quarantine lines grouped by file, field and reason, with the first few row numbers."""
+    df = result.problems.to_pandas()
+    grouped = df.groupby(["file_name", "field", "reason"], sort=True)["row_number"]
+    table = RichTable(title=f"Quarantined rows: {result.rows_quarantined:,} "
+                            "(row = data row in the file, the CSV header not counted)", title_justify="left")
+    for name in ("file", "field", "reason", "lines", "first rows"):
+        table.add_column(name, justify="right" if name == "lines" else "left")
+    for (file_name, field, reason), rows in grouped:
+        first = ", ".join(str(r) for r in sorted(rows)[:5]) + ("…" if len(rows) > 5 else "")
+        table.add_row(file_name, field, reason, f"{len(rows):,}", first)
+    console.print(table)
+    if result.report_path:
+        console.print(f"Quarantine report written to [bold]{result.report_path}[/]")
+
+
+def ingest_command(
+    directory: Path = typer.Argument(..., help="Folder of canonical files (<table>.parquet or <table>.csv)."),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    key_env: str = typer.Option(DEFAULT_KEY_ENV, "--key-env",
+                                help="Environment variable holding the pseudonymisation key."),
+    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    report: Path | None = typer.Option(None, "--report",
+                                       help="Quarantine report CSV (default: next to the DuckDB file, or here)."),
+    as_of: str | None = typer.Option(None, "--as-of",
+                                     help="Dates after this day (YYYY-MM-DD) are in the future (default: today)."),
+) -> None:
+    console = Console()
+    try:
+        ics = load_profile(profile).ics
+        key = key_from_env(key_env)
+        day = date.fromisoformat(as_of) if as_of else None
+    except (ProfileError, PseudonymisationKeyError, ValueError) as e:
+        console.print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(EXIT_REFUSED) from None
+    console.print(f"Ingesting [bold]{directory}[/] into [bold]{db}[/] for {ics.name}")
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("starting", total=None)
+            result = ingest(directory, db, key, as_of=day, report=report,
+                            progress=lambda message: bar.update(task, description=message, advance=1))
+    except (IngestRefused, WarehouseError) as e:
+        console.print(f"[bold red]Refused, nothing loaded:[/] {e}")
+        raise typer.Exit(EXIT_REFUSED) from None
+    _print_result(console, result)
+    if result.nothing_new:
+        console.print("[green]Nothing new: every file was loaded before; the warehouse is unchanged.[/]")
+    elif result.rows_quarantined:
+        console.print(f"[yellow]Batch {result.batch_id} loaded with {result.rows_quarantined:,} rows quarantined.[/]")
+    else:
+        console.print(f"[green]Batch {result.batch_id} loaded: every row passed validation.[/]")
+    raise typer.Exit(result.exit_code)
+
+
+ingest_command.__doc__ = INGEST_HELP
+
+
+def status_command(
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+) -> None:
+    """Show the warehouse: rows per table, the load log and the quarantine by table, field and reason."""
+    console = Console()
+    try:
+        con = connect(db)
+    except WarehouseError as e:
+        console.print(f"[bold red]{e}[/]")
+        raise typer.Exit(EXIT_REFUSED) from None
+    s = status(con)
+    counts = RichTable(title="Tables", title_justify="left")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for name, n in s.counts.items():
+        counts.add_row(name, f"{n:,}")
+    console.print(counts)
+    log = RichTable(title="Load log (newest first)", title_justify="left")
+    for name in ("batch", "loaded at (UTC)", "files", "read", "loaded", "replaced", "quarantined"):
+        log.add_column(name, justify="left" if name in ("batch", "loaded at (UTC)") else "right")
+    for r in s.load_log.itertuples():
+        log.add_row(r.batch_id, str(r.loaded_at)[:19], str(r.files), f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                    f"{r.rows_replaced:,}", f"{r.rows_quarantined:,}")
+    console.print(log if len(s.load_log) else "No batches loaded yet.")
+    if len(s.quarantine):
+        q = RichTable(title="Quarantine", title_justify="left")
+        for name in ("table", "field", "reason", "lines"):
+            q.add_column(name, justify="right" if name == "lines" else "left")
+        for r in s.quarantine.itertuples():
+            q.add_row(r.table_name, r.field, r.reason, f"{r.lines:,}")
+        console.print(q)
+    else:
+        console.print("Quarantine is empty.")

@@ -1,0 +1,333 @@
+"""Ingest a delivery folder: stage, validate, pseudonymise, quarantine, and load atomically and idempotently.
+
+Call :func:`ingest`. Exit codes of the command follow :attr:`IngestResult.exit_code`:
+0 everything loaded (or nothing new), 3 loaded with quarantined rows, 2 refused (nothing changed).
+
+Idempotency: every file's SHA-256 is recorded in ``load_files``; a file whose checksum was loaded before
+for the same table is skipped. A changed file is loaded again: a row whose canonical key already exists
+replaces the stored row (the latest delivery wins), so keys never duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from placewise.canonical import PERSON_KEY, TABLE_BY_NAME, Table
+from placewise.ingest.codes import dmd_valid, nhs_number_valid, snomed_concept_valid
+from placewise.ingest.pseudonymise import pseudonymise
+from placewise.ingest.stage import IngestRefused, SourceFile, Typed, discover, extra_columns, refuse, stage
+from placewise.ingest.target import Target, Written, target_for
+from placewise.ingest.validate import Lookups, check_sql, lit
+from placewise.warehouse import connect
+from placewise.warehouse.connection import duckdb_path, engine_of
+
+EXIT_LOADED = 0
+EXIT_REFUSED = 2
+EXIT_QUARANTINED = 3
+_CHECK_DIGITS = {"snomed": snomed_concept_valid, "dmd": dmd_valid}
+
+Progress = Callable[[str], None]
+_NO_PROBLEMS = pa.table({"file_name": pa.array([], pa.string()), "row_number": pa.array([], pa.int64()),
+                         "field": pa.array([], pa.string()), "reason": pa.array([], pa.string()),
+                         "value": pa.array([], pa.string())})
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    file_name: str
+    table_name: str
+    sha256: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_replaced: int = 0
+    rows_quarantined: int = 0
+    already_loaded_in: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    """The outcome of one ingest run."""
+
+    batch_id: str | None
+    files: list[FileResult]
+    unknown_files: list[str]
+    problems: pa.Table
+    """Quarantine lines of this batch (NHS numbers masked)."""
+    report_path: Path | None = None
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Rows refused (a row with several problems counts once)."""
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def nothing_new(self) -> bool:
+        """Whether every file had been loaded before, so nothing was written."""
+        return self.batch_id is None
+
+    @property
+    def exit_code(self) -> int:
+        """0 all loaded or nothing new; 3 loaded with quarantined rows."""
+        return EXIT_QUARANTINED if self.rows_quarantined else EXIT_LOADED
+
+
+def batch_id_for(files: list[SourceFile], now: datetime) -> str:
+    """Batch identifier: UTC time of the run and a prefix of the checksum of its files' checksums."""
+    digest = hashlib.sha256("".join(f.sha256 for f in files).encode()).hexdigest()[:8]
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+
+
+def default_report(url: str | Path, batch_id: str) -> Path:
+    """Quarantine report path: next to a DuckDB warehouse file, or in the working folder for PostgreSQL."""
+    folder = duckdb_path(url).parent if engine_of(url) == "duckdb" else Path.cwd()
+    return folder / f"quarantine-{batch_id}.csv"
+
+
+def _already_loaded(target: Target, files: list[SourceFile]) -> dict[str, str]:
+    """Table name -> batch id, for files whose checksum the warehouse has loaded before."""
+    relation = target.relation("load_files", ("batch_id", "table_name", "sha256"))
+    if relation is None:
+        return {}
+    pairs = ", ".join(f"({lit(f.table.name)}, {lit(f.sha256)})" for f in files)
+    rows = target.staging.execute(
+        f"SELECT l.table_name, min(l.batch_id) FROM {relation} l JOIN (VALUES {pairs}) v(t, s) "
+        "ON l.table_name = v.t AND l.sha256 = v.s GROUP BY l.table_name").fetchall()
+    return dict(rows)
+
+
+def _refuse_unreadable_columns(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> None:
+    """Refuse the batch when a column has values but not one of them converts: the column's type is wrong."""
+    checks = [t for t in typed if t.row_level]
+    if not checks:
+        return
+    sums = ", ".join(f"count({t.text}), count({t.typed})" for t in checks)
+    counts = target.staging.execute(f"SELECT {sums} FROM {relation}").fetchone()
+    for i, t in enumerate(checks):
+        present, converted = counts[2 * i], counts[2 * i + 1]
+        if present and not converted:
+            raise refuse(f"{f.path.name}: column {t.column.name!r} cannot be read as {t.column.dtype}: "
+                         f"none of its {present} values converts")
+
+
+def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], key: bytes) -> None:
+    """Pseudonymise and check every distinct NHS number of the batch once; table ``nhs_map``."""
+    parts = [f"SELECT regexp_replace({next(t.typed for t in typed if t.column.name == 'nhs_number')}, "
+             f"'\\s', '', 'g') AS nhs_number FROM {relation}"
+             for f, relation, typed in staged.values() if f.table.has_person]
+    con = target.staging
+    if not parts:
+        con.execute("CREATE OR REPLACE TEMP TABLE nhs_map (nhs_number VARCHAR, person_id VARCHAR, nhs_valid BOOLEAN)")
+        return
+    distinct = con.sql(f"SELECT DISTINCT nhs_number FROM ({' UNION ALL '.join(parts)}) "
+                           "WHERE nhs_number IS NOT NULL").to_arrow_table().column(0).combine_chunks()
+    mapping = pa.table({"nhs_number": distinct, "person_id": pseudonymise(distinct, key),
+                        "nhs_valid": pa.array(nhs_number_valid(distinct))})
+    con.register("_nhs", mapping)
+    con.execute("CREATE OR REPLACE TEMP TABLE nhs_map AS SELECT * FROM _nhs")
+    con.unregister("_nhs")
+
+
+def _code_checks(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> dict[str, str]:
+    """Check-digit validation of each distinct SNOMED CT / dm+d code of a file; column -> (code, ok) table."""
+    out = {}
+    con = target.staging
+    for t in typed:
+        check = _CHECK_DIGITS.get(t.column.code or "")
+        if check is None:
+            continue
+        codes = con.sql(f"SELECT DISTINCT {t.typed} AS code FROM {relation} WHERE code IS NOT NULL") \
+            .to_arrow_table().column(0).combine_chunks()
+        name = f"ok_{f.table.name}_{t.column.name}"
+        con.register("_codes", pa.table({"code": codes, "ok": pa.array(check(codes))}))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _codes")
+        con.unregister("_codes")
+        out[t.column.name] = name
+    return out
+
+
+def _known(target: Target, table: str, column: str, clean: dict[str, str]) -> str:
+    """Temp table ``known_<table>_<column>`` (one column ``code``): clean batch rows plus the warehouse's."""
+    parts = []
+    if table in clean:
+        parts.append(f'SELECT "{column}" AS code FROM {clean[table]}')
+    stored = target.relation(table, (column,))
+    if stored is not None:
+        parts.append(f'SELECT "{column}" AS code FROM {stored}')
+    name = f"known_{table}_{column}"
+    body = " UNION ".join(parts) if parts else "SELECT CAST(NULL AS VARCHAR) AS code WHERE false"
+    target.staging.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
+    return name
+
+
+def _known_people(target: Target, clean: dict[str, str]) -> str:
+    """Temp table ``known_people`` (person_id, date_of_death): this batch's clean people win over stored ones."""
+    parts = []
+    if "people" in clean:
+        parts.append(f"SELECT person_id, date_of_death FROM {clean['people']}")
+    stored = target.relation("people", (PERSON_KEY, "date_of_death"))
+    if stored is not None:
+        anti = (f" WHERE person_id NOT IN (SELECT person_id FROM {clean['people']})" if "people" in clean else "")
+        parts.append(f"SELECT person_id, date_of_death FROM {stored}{anti}")
+    body = " UNION ALL ".join(parts) if parts else \
+        "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DATE) AS date_of_death WHERE false"
+    target.staging.execute(f"CREATE OR REPLACE TEMP TABLE known_people AS {body}")
+    return "known_people"
+
+
+def _clean_view(target: Target, t: Table, checked: str) -> str:
+    """A view of the clean rows of a checked table in warehouse column order."""
+    cols = ", ".join(f'"{c.name}"' for c in t.warehouse_columns())
+    name = f"clean_{t.name}"
+    target.staging.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} FROM {checked} "
+                           "WHERE len(_problems) = 0")
+    return name
+
+
+def _validate(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], as_of: date,
+              progress: Progress) -> dict[str, str]:
+    """Check every staged table in load order; table name -> temp table of checked rows."""
+    con = target.staging
+    clean: dict[str, str] = {}
+    checked: dict[str, str] = {}
+    for name, (f, relation, typed) in staged.items():
+        progress(f"validating {f.path.name}")
+        t = f.table
+        known = {col: _known(target, other, other_col, clean) for col, other, other_col in t.references
+                 if col != "nhs_number"}
+        if any(col == "nhs_number" for col, _, _ in t.references) or t.not_after_death:
+            _known_people(target, clean)
+        lookups = Lookups(known=known, code_ok=_code_checks(target, f, relation, typed))
+        checked[name] = f"checked_{name}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {checked[name]} AS {check_sql(t, relation, typed, lookups, as_of)}")
+        clean[name] = _clean_view(target, t, checked[name])
+    return checked
+
+
+def _quarantine_table(target: Target, batch_id: str, checked: dict[str, str],
+                      staged: dict[str, tuple[SourceFile, str, list[Typed]]]) -> None:
+    """Temp table ``batch_quarantine``: one line per problem, in quarantine column order."""
+    con = target.staging
+    parts = [f"SELECT {lit(batch_id)}, {lit(staged[name][0].path.name)}, {lit(name)}, _row, p.field, p.reason, "
+             f"p.value FROM (SELECT _row, unnest(_problems) AS p FROM {relation} WHERE len(_problems) > 0)"
+             for name, relation in checked.items()]
+    con.execute("CREATE OR REPLACE TEMP TABLE batch_quarantine (batch_id VARCHAR, file_name VARCHAR, "
+                "table_name VARCHAR, row_number BIGINT, field VARCHAR, reason VARCHAR, value VARCHAR)")
+    con.execute(f"INSERT INTO batch_quarantine SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY 3, 4, 5")
+
+
+def _log_tables(target: Target, batch_id: str, source: Path, results: list[FileResult]) -> dict[str, str]:
+    """Temp tables ``batch_files`` and ``batch_log`` in warehouse column order; warehouse table -> relation."""
+    con = target.staging
+    loaded = [r for r in results if r.already_loaded_in is None]
+    rows = ", ".join(f"({lit(batch_id)}, {lit(r.file_name)}, {lit(r.table_name)}, {lit(r.sha256)}, "
+                     f"{r.rows_read}::BIGINT, {r.rows_loaded}::BIGINT, {r.rows_replaced}::BIGINT, "
+                     f"{r.rows_quarantined}::BIGINT)" for r in loaded)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE batch_files AS SELECT * FROM (VALUES {rows}) v(batch_id, file_name, "
+                "table_name, sha256, rows_read, rows_loaded, rows_replaced, rows_quarantined)")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE batch_log AS SELECT {lit(batch_id)} AS batch_id, "
+        f"CAST(timezone('UTC', now()) AS TIMESTAMP) AS loaded_at, {lit(str(source.resolve()))} AS source, "
+        "count(*) AS files, CAST(sum(rows_read) AS BIGINT) AS rows_read, "
+        "CAST(sum(rows_loaded) AS BIGINT) AS rows_loaded, CAST(sum(rows_replaced) AS BIGINT) AS rows_replaced, "
+        "CAST(sum(rows_quarantined) AS BIGINT) AS rows_quarantined FROM batch_files")
+    return {"load_log": "batch_log", "load_files": "batch_files", "quarantine": "batch_quarantine"}
+
+
+def _drop_staging(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]]) -> None:
+    """Drop the temporary relations so a DuckDB warehouse connection does not keep them in memory."""
+    con = target.staging
+    for name, (f, relation, _) in staged.items():
+        kind = "VIEW" if f.format == "parquet" else "TABLE"
+        con.execute(f"DROP VIEW IF EXISTS clean_{name}")
+        con.execute(f"DROP TABLE IF EXISTS checked_{name}")
+        con.execute(f"DROP {kind} IF EXISTS {relation}")
+        for other in ("ok_", "known_"):
+            for (tname,) in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE "
+                    f"'{other}{name}%'").fetchall():
+                con.execute(f"DROP TABLE IF EXISTS {tname}")
+    for tname in ("nhs_map", "known_people", "known_people_nhs_number", "known_practices_practice_code",
+                  "known_geography_lsoa_code", "batch_files", "batch_log"):
+        con.execute(f"DROP TABLE IF EXISTS {tname}")
+
+
+def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None = None,
+           report: Path | None = None, progress: Progress = lambda message: None) -> IngestResult:
+    """Validate and load every canonical file in ``directory`` into the warehouse at ``url`` as one batch.
+
+    Raises :class:`IngestRefused` (and changes nothing) when a file is structurally broken.
+    ``as_of`` is the date after which dates count as in the future (default: today, UTC).
+    ``report``: where to write the quarantine CSV when rows are quarantined (default: :func:`default_report`).
+    """
+    now = datetime.now(UTC)
+    as_of = as_of or now.date()
+    files, unknown = discover(Path(directory))
+    con = connect(url)
+    target = target_for(con)
+    try:
+        seen = _already_loaded(target, files)
+        results = [FileResult(f.path.name, f.table.name, f.sha256, already_loaded_in=seen.get(f.table.name))
+                   for f in files]
+        todo = [f for f in files if f.table.name not in seen]
+        if not todo:
+            return IngestResult(None, results, unknown, _NO_PROBLEMS)
+        staged: dict[str, tuple[SourceFile, str, list[Typed]]] = {}
+        try:
+            for f in todo:
+                progress(f"reading {f.path.name}")
+                relation, typed = stage(target.staging, f)
+                _refuse_unreadable_columns(target, f, relation, typed)
+                staged[f.table.name] = (f, relation, typed)
+                by_name = {r.table_name: r for r in results}
+                by_name[f.table.name].ignored_columns = extra_columns(f, target.staging, relation)
+            progress("pseudonymising NHS numbers")
+            _nhs_map(target, staged, key)
+            checked = _validate(target, staged, as_of, progress)
+            result = _finish(target, Path(directory), results, unknown, staged, checked, now, report,
+                             lambda batch: default_report(url, batch), progress)
+        finally:
+            _drop_staging(target, staged)
+        return result
+    finally:
+        target.close()
+        con.disconnect()
+
+
+def _finish(target: Target, directory: Path, results: list[FileResult], unknown: list[str],
+            staged: dict[str, tuple[SourceFile, str, list[Typed]]], checked: dict[str, str], now: datetime,
+            report: Path | None, report_default: Callable[[str], Path], progress: Progress) -> IngestResult:
+    """Count, write the batch in one transaction with its bookkeeping, and write the quarantine report."""
+    con = target.staging
+    by_name = {r.table_name: r for r in results}
+    for name, relation in checked.items():
+        read, bad = con.execute(f"SELECT count(*), count(*) FILTER (len(_problems) > 0) FROM {relation}").fetchone()
+        by_name[name].rows_read, by_name[name].rows_quarantined = read, bad
+    batch_id = batch_id_for([staged[n][0] for n in checked], now)
+    _quarantine_table(target, batch_id, checked, staged)
+
+    def bookkeeping(written: dict[str, Written]) -> dict[str, str]:
+        """Fill the counts the write produced, then stage the log rows."""
+        for name, w in written.items():
+            by_name[name].rows_loaded, by_name[name].rows_replaced = w.loaded, w.replaced
+        return _log_tables(target, batch_id, directory, results)
+
+    progress("writing to the warehouse")
+    target.write([(TABLE_BY_NAME[name], f"clean_{name}") for name in checked], bookkeeping)
+    problems = con.sql("SELECT file_name, row_number, field, reason, value FROM batch_quarantine") \
+        .to_arrow_table()
+    written_report = None
+    if problems.num_rows:
+        written_report = report or report_default(batch_id)
+        path = str(written_report).replace("'", "''")
+        con.execute(f"COPY (SELECT * FROM batch_quarantine) TO '{path}' (HEADER, DELIMITER ',')")
+    con.execute("DROP TABLE IF EXISTS batch_quarantine")
+    return IngestResult(batch_id, results, unknown, problems, written_report)

@@ -1,0 +1,171 @@
+"""Set-based validation: one DuckDB query per table lists every problem of every row.
+
+The rules are data in ``canonical.py``; this module turns them into SQL. Each staged row gets a list of
+problems (field, reason, value); a row with no problems is clean. NHS numbers in problem values are masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from placewise.canonical import ETHNIC_CATEGORIES, Column, Table
+from placewise.ingest.pseudonymise import mask_sql
+from placewise.ingest.stage import Typed
+
+ODS_PATTERNS: dict[str, tuple[str, str]] = {
+    "practice_code": ("[A-Z][0-9]{5}", "a GP practice code is a letter and five digits"),
+    "pcn_code": ("U[0-9]{5}", "a PCN code is U and five digits"),
+    "provider_code": ("[A-Z0-9]{3}", "a trust code is three letters or digits"),
+    "site_code": ("[A-Z0-9]{5}", "a site code is five letters or digits"),
+}
+ODS_OTHER = ("[A-Z0-9]{3,6}", "an ODS code is three to six letters or digits")
+CODE_PATTERNS: dict[str, tuple[str, str]] = {
+    "icd10": ("[A-Z][0-9]{2}[0-9X]{0,2}", "not an ICD-10 code (letter, two digits, optional detail, no dot)"),
+    "lsoa": ("E01[0-9]{6}", "not an LSOA 2021 code (E01 and six digits)"),
+    "ons": ("E[0-9]{8}", "not an ONS area code (E and eight digits)"),
+}
+CHECKED_CODES: dict[str, str] = {
+    "snomed": "not a SNOMED CT concept id (6–18 digits, partition 00 or 10, Verhoeff check digit)",
+    "dmd": "not a dm+d code (6–18 digits with a Verhoeff check digit)",
+}
+NHS_REASON = "not a valid NHS number (10 digits with a Modulus 11 check digit)"
+_WORDS = {"int": "whole number", "float": "number", "date": "date (YYYY-MM-DD)",
+          "timestamp": "date and time (YYYY-MM-DD HH:MM:SS)", "bool": "true/false value", "string": "text"}
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Relations the checks join to: pseudonyms, checked codes and what is already known."""
+
+    nhs_map: str = "nhs_map"
+    """(nhs_number, person_id, nhs_valid) for every distinct NHS number in the batch."""
+    people: str = "known_people"
+    """(person_id, date_of_death): clean people of this batch, then the warehouse's."""
+    known: dict[str, str] = field(default_factory=dict)
+    """Referencing column name -> relation with one column ``code`` of known values."""
+    code_ok: dict[str, str] = field(default_factory=dict)
+    """Checked column name -> relation (code, ok) from the NumPy check-digit validators."""
+
+
+def lit(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _problem(condition: str, column: str, reason_sql: str, value: str) -> str:
+    """SQL yielding one problem struct when ``condition`` holds, else NULL."""
+    return (f"CASE WHEN {condition} THEN {{'field': {lit(column)}, 'reason': {reason_sql}, "
+            f"'value': CAST({value} AS VARCHAR)}} END")
+
+
+def _q(name: str) -> str:
+    """A quoted identifier."""
+    return f'"{name}"'
+
+
+def code_rule(col: Column, q: str) -> tuple[str, str] | None:
+    """(SQL condition true when the code in ``q`` is badly formed, reason) for a column's code kind."""
+    if col.code == "ods":
+        pattern, reason = ODS_PATTERNS.get(col.name, ODS_OTHER)
+        return f"NOT regexp_full_match({q}, {lit(pattern)})", f"not a valid ODS code: {reason}"
+    if col.code in CODE_PATTERNS:
+        pattern, reason = CODE_PATTERNS[col.code]
+        return f"NOT regexp_full_match({q}, {lit(pattern)})", reason
+    if col.code == "ethnicity":
+        codes = ", ".join(lit(c) for c in ETHNIC_CATEGORIES)
+        return f"{q} NOT IN ({codes})", "not an NHS ethnic category code"
+    return None
+
+
+def column_problems(t: Typed) -> list[str]:
+    """Problems of one column on its own: missing, unreadable, badly formed code, not allowed, out of range."""
+    col = t.column
+    q, raw = _q(col.name), _q(f"{col.name}__text")
+    out: list[str] = []
+    if col.required:
+        out.append(_problem(f"{raw} IS NULL", col.name, lit("missing required value"), "NULL"))
+    if t.row_level:
+        out.append(_problem(f"{raw} IS NOT NULL AND {q} IS NULL", col.name,
+                            lit(f"not a valid {_WORDS[col.dtype]}"), raw))
+    if col.code == "nhs_number":
+        out.append(_problem(f"{q} IS NOT NULL AND NOT _nhs_valid", col.name, lit(NHS_REASON), mask_sql(q)))
+    elif col.code in CHECKED_CODES:
+        out.append(_problem(f"{q} IS NOT NULL AND NOT {_q('_ok_' + col.name)}", col.name,
+                            lit(CHECKED_CODES[col.code]), q))
+    elif (rule := code_rule(col, q)) is not None:
+        condition, reason = rule
+        out.append(_problem(f"{q} IS NOT NULL AND {condition}", col.name, lit(reason), q))
+    if col.allowed:
+        values = ", ".join(lit(v) for v in col.allowed)
+        reason = f"not one of the allowed values: {', '.join(col.allowed)}"
+        out.append(_problem(f"{q} NOT IN ({values})", col.name, lit(reason), q))
+    if col.minimum is not None:
+        out.append(_problem(f"{q} < {col.minimum}", col.name, lit(f"below the minimum {col.minimum:g}"), q))
+    if col.maximum is not None:
+        out.append(_problem(f"{q} > {col.maximum}", col.name, lit(f"above the maximum {col.maximum:g}"), q))
+    return out
+
+
+def _day(table: Table, name: str) -> str:
+    """SQL for the date part of a date or timestamp column."""
+    return f"CAST({_q(name)} AS DATE)" if table.column(name).dtype == "timestamp" else _q(name)
+
+
+def row_problems(table: Table, as_of: date) -> list[str]:
+    """Problems between columns and with other tables: order, future, after death, unknown references, duplicates."""
+    out: list[str] = []
+    for earlier, later in table.ordered:
+        out.append(_problem(f"{_q(later)} < {_q(earlier)}", later, lit(f"{later} is before {earlier}"), _q(later)))
+    for name in table.not_future:
+        out.append(_problem(f"{_day(table, name)} > DATE '{as_of.isoformat()}'", name,
+                            lit(f"in the future (after {as_of.isoformat()})"), _q(name)))
+    for name in table.not_after_death:
+        out.append(_problem(f"_date_of_death IS NOT NULL AND {_day(table, name)} > _date_of_death", name,
+                            lit("after the person's date of death"), _q(name)))
+    for column, other, _ in table.references:
+        if column == "nhs_number":
+            out.append(_problem("_nhs_valid AND NOT _person_known", column,
+                                lit("unknown person: NHS number not in people (this batch or the warehouse)"),
+                                mask_sql(_q(column))))
+        else:
+            out.append(_problem(f"{_q(column)} IS NOT NULL AND NOT {_q('_known_' + column)}", column,
+                                lit(f"unknown {column}: not in {other} (this batch or the warehouse)"), _q(column)))
+    key = ", ".join(table.key)
+    out.append(_problem("_dup > 1", key, f"{lit(f'duplicate key ({key}): same as data row ')} || _first_row",
+                        "NULL"))
+    return out
+
+
+def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups, as_of: date) -> str:
+    """A SELECT giving each staged row: ``_row``, the typed columns, ``person_id`` and its list of ``_problems``."""
+    cols = []
+    for t in typed:
+        expr = t.typed
+        if t.column.code == "nhs_number":
+            expr = f"regexp_replace({t.typed}, '\\s', '', 'g')"
+        cols += [f"{expr} AS {_q(t.column.name)}", f"{t.text} AS {_q(t.column.name + '__text')}"]
+    joins, extra = [], []
+    if table.has_person:
+        joins.append(f"LEFT JOIN {lookups.nhs_map} m ON m.nhs_number = s.nhs_number")
+        extra += ["m.person_id AS person_id", "coalesce(m.nhs_valid, false) AS _nhs_valid"]
+        if table.not_after_death or any(c == "nhs_number" for c, _, _ in table.references):
+            joins.append(f"LEFT JOIN {lookups.people} kp ON kp.person_id = m.person_id")
+            extra += ["kp.date_of_death AS _date_of_death", "kp.person_id IS NOT NULL AS _person_known"]
+    for i, (column, relation_name) in enumerate(sorted(lookups.known.items())):
+        joins.append(f"LEFT JOIN {relation_name} k{i} ON k{i}.code = s.{_q(column)}")
+        extra.append(f"k{i}.code IS NOT NULL AS {_q('_known_' + column)}")
+    for i, (column, relation_name) in enumerate(sorted(lookups.code_ok.items())):
+        joins.append(f"LEFT JOIN {relation_name} c{i} ON c{i}.code = s.{_q(column)}")
+        extra.append(f"coalesce(c{i}.ok, false) AS {_q('_ok_' + column)}")
+    key = ", ".join(f"s.{_q(k)}" for k in table.key)
+    extra += [f"row_number() OVER (PARTITION BY {key} ORDER BY s._row) AS _dup",
+              f"min(s._row) OVER (PARTITION BY {key}) AS _first_row"]
+    problems = [p for t in typed for p in column_problems(t)] + row_problems(table, as_of)
+    names = ", ".join(_q(t.column.name) for t in typed)
+    return (
+        f"WITH s AS (SELECT _row, {', '.join(cols)} FROM {relation}), "
+        f"j AS (SELECT s.*, {', '.join(extra)} FROM s {' '.join(joins)}) "
+        f"SELECT _row, {names}{', person_id' if table.has_person else ''}, "
+        f"list_filter([{', '.join(problems)}], lambda p: p IS NOT NULL) AS _problems FROM j"
+    )

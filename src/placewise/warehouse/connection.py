@@ -1,0 +1,69 @@
+"""Open the warehouse by URL: a DuckDB file (the embedded default) or a PostgreSQL database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import ibis
+from ibis.backends import BaseBackend
+
+DEFAULT_URL = "placewise.duckdb"
+"""The default warehouse: a DuckDB file in the working folder."""
+
+Engine = Literal["duckdb", "postgres"]
+
+
+class WarehouseError(ValueError):
+    """The warehouse URL is not understood or the database cannot be opened."""
+
+
+def engine_of(url: str | Path) -> Engine:
+    """Which engine a warehouse URL names: ``postgresql://…`` or a DuckDB file path / ``duckdb:///path``."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgres"
+    if text.startswith("duckdb://") or "://" not in text:
+        return "duckdb"
+    raise WarehouseError(f"{text}: unsupported warehouse URL; use a DuckDB file path, duckdb:///path or postgresql://…")
+
+
+def duckdb_path(url: str | Path) -> Path:
+    """The file behind a DuckDB warehouse URL (``duckdb:///abs/path``, ``duckdb://rel/path`` or a plain path)."""
+    text = str(url)
+    if text.startswith("duckdb://"):
+        text = text.removeprefix("duckdb://")
+    if not text or text == ":memory:":
+        raise WarehouseError(f"{url}: the warehouse must be a DuckDB file, not an in-memory database")
+    return Path(text)
+
+
+def connect(url: str | Path = DEFAULT_URL) -> BaseBackend:
+    """Open the warehouse as an Ibis backend; read a canonical table with ``con.table("people")``."""
+    if engine_of(url) == "postgres":
+        try:
+            return ibis.connect(str(url).replace("postgres://", "postgresql://", 1))
+        except Exception as e:  # psycopg raises several types; the message says what failed
+            raise WarehouseError(f"{url}: cannot connect to PostgreSQL: {e}") from None
+    path = duckdb_path(url)
+    if not path.parent.is_dir():
+        raise WarehouseError(f"{url}: folder {path.parent} does not exist")
+    return ibis.duckdb.connect(str(path))
+
+
+def engine(con: BaseBackend) -> Engine:
+    """The engine behind an open Ibis backend."""
+    name = con.name
+    if name not in ("duckdb", "postgres"):
+        raise WarehouseError(f"unsupported warehouse engine {name!r}")
+    return name  # type: ignore[return-value]
+
+
+def table_names(con: BaseBackend) -> set[str]:
+    """Names of the tables in the warehouse's own schema (works around Ibis 12 ``list_tables`` on DuckDB 2)."""
+    schema = "current_schema()" if engine(con) == "postgres" else "'main'"
+    sql = f"SELECT table_name FROM information_schema.tables WHERE table_schema = {schema}"
+    if engine(con) == "postgres":
+        with con.con.cursor() as cur:
+            return {r[0] for r in cur.execute(sql).fetchall()}
+    return {r[0] for r in con.con.execute(sql).fetchall()}
