@@ -1,0 +1,490 @@
+"""The indicator catalogue: declarative definitions over the canonical model, validated on load.
+
+An indicator's numerator and denominator are built from a closed set of building blocks
+(persons, events, expected counts, aggregate returns, and criteria over a person's coded
+record). Nothing is evaluated from strings: every block is a pydantic model that the
+compiler (:mod:`placewise.measure.compile`) turns into an Ibis expression.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from placewise import codelists
+from placewise.canonical import TABLE_BY_NAME, Column
+from placewise.profile import Profile, ProfileError
+
+MeasureType = Literal["proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio"]
+Polarity = Literal["higher_is_better", "lower_is_better", "neutral"]
+Frequency = Literal["monthly", "quarterly", "annual", "rolling_12_months"]
+Breakdown = Literal["none", "imd_quintile", "ethnic_group", "sex", "age_band"]
+BUILTIN_GEOGRAPHIES = ("ics", "place", "pcn", "practice", "provider", "site")
+PERSON_GEOGRAPHIES = ("ics", "place", "pcn", "practice")
+HOSPITAL_GEOGRAPHIES = ("provider", "site")
+
+CODE_COLUMN: dict[str, str] = {
+    "clinical_events": "snomed_code",
+    "medications": "dmd_code",
+    "inpatient_spells": "primary_diagnosis",
+    "deaths": "underlying_cause",
+}
+"""The coded column that a codelist is matched against, by table."""
+
+EVENT_DATE: dict[str, str] = {
+    "clinical_events": "event_date",
+    "medications": "issue_date",
+    "ae_attendances": "arrival",
+    "inpatient_spells": "admission_date",
+    "outpatient_appointments": "appointment_date",
+    "referrals": "referral_date",
+    "gp_appointments": "appointment_date",
+    "mental_health_contacts": "contact_date",
+    "community_contacts": "contact_date",
+    "social_care_services": "start_date",
+    "deaths": "date_of_death",
+}
+"""The date that places an event in a period, by table (overridable per definition)."""
+
+_WINDOW = re.compile(r"^(period|ever|last_(\d+)_months)$")
+
+
+class CatalogueError(ProfileError):
+    """The indicator catalogue is invalid; the message names the file, indicator id and field."""
+
+
+class Strict(BaseModel):
+    """Base for catalogue blocks: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _window(value: str) -> str:
+    """Check a window: ``period``, ``ever`` or ``last_N_months`` (ending at the period end)."""
+    if not _WINDOW.match(value):
+        raise ValueError(f"window {value!r} must be 'period', 'ever' or 'last_N_months'")
+    return value
+
+
+def window_months(window: str) -> int | None:
+    """The N of a ``last_N_months`` window, or None for ``period`` and ``ever``."""
+    m = _WINDOW.match(window)
+    return int(m.group(2)) if m and m.group(2) else None
+
+
+def _known_codelists(names: list[str]) -> list[str]:
+    """Every name is a bundled codelist."""
+    unknown = [n for n in names if n not in codelists.names()]
+    if unknown:
+        raise ValueError(f"unknown codelist(s) {unknown}; known: {', '.join(codelists.names())}")
+    return names
+
+
+def _column(table: str, name: str) -> Column:
+    """The canonical column ``table.name`` as the warehouse holds it, or a clear error."""
+    for c in TABLE_BY_NAME[table].warehouse_columns():
+        if c.name == name:
+            return c
+    raise ValueError(f"table {table} has no column {name!r}")
+
+
+def _check_filters(table: str, where: dict[str, list[str | int | bool]], duration: "Duration | None",
+                   followed_by: "FollowedBy | None") -> None:
+    """Filter columns exist in the table, values are allowed ones, durations run between date columns."""
+    for name, values in [*where.items(), *(followed_by.where.items() if followed_by else [])]:
+        col = _column(table, name)
+        bad = [v for v in values if col.allowed is not None and v not in col.allowed]
+        if bad:
+            raise ValueError(f"{table}.{name}: {bad} not among allowed values {list(col.allowed or ())}")
+    for name in [duration.start, duration.end] if duration else []:
+        if _column(table, name).dtype not in ("date", "timestamp"):
+            raise ValueError(f"{table}.{name} is not a date or time column")
+
+
+class AgeRange(Strict):
+    """Ages in whole years, both ends inclusive; either end may be open."""
+
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "AgeRange":
+        """The lower end does not exceed the upper end."""
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"age min {self.min} exceeds max {self.max}")
+        return self
+
+
+class HasCode(Strict):
+    """The person has at least ``at_least`` records from a codelist in the window."""
+
+    type: Literal["has_code"]
+    codelist: list[str] = Field(min_length=1)
+    table: Literal["clinical_events", "medications", "inpatient_spells"] = "clinical_events"
+    window: str = "ever"
+    at_least: int = Field(default=1, ge=1)
+
+    _check_window = field_validator("window")(_window)
+    _check_codelists = field_validator("codelist")(_known_codelists)
+
+
+class LatestValue(Strict):
+    """The latest recorded value from a codelist in the window meets a comparison."""
+
+    type: Literal["latest_value"]
+    codelist: list[str] = Field(min_length=1)
+    window: str = "last_12_months"
+    comparison: Literal["lt", "le", "gt", "ge"]
+    threshold: float
+
+    _check_window = field_validator("window")(_window)
+    _check_codelists = field_validator("codelist")(_known_codelists)
+
+
+class AgeCriterion(Strict):
+    """The person's age at the period end lies in the range."""
+
+    type: Literal["age"]
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class AllOf(Strict):
+    """Every criterion holds."""
+
+    type: Literal["all_of"]
+    criteria: list["Criterion"] = Field(min_length=1)
+
+
+class AnyOf(Strict):
+    """At least one criterion holds."""
+
+    type: Literal["any_of"]
+    criteria: list["Criterion"] = Field(min_length=1)
+
+
+class Not(Strict):
+    """The criterion does not hold."""
+
+    type: Literal["not"]
+    criterion: "Criterion"
+
+
+Criterion = Annotated[Union[HasCode, LatestValue, AgeCriterion, AllOf, AnyOf, Not], Field(discriminator="type")]
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+Not.model_rebuild()
+
+
+class Persons(Strict):
+    """People registered with a practice of the system at the period end who meet every criterion."""
+
+    kind: Literal["persons"]
+    age: AgeRange = AgeRange()
+    sex: list[Literal["female", "male", "indeterminate", "unknown"]] = []
+    criteria: list[Criterion] = []
+
+
+class Duration(Strict):
+    """A filter on the time between two date or time columns of the event."""
+
+    start: str
+    end: str
+    unit: Literal["minutes", "days"]
+    at_most: float | None = None
+    at_least: float | None = None
+
+
+class DaysBetween(Strict):
+    """A value: whole days from one date column to another (e.g. length of stay)."""
+
+    days_between: tuple[str, str]
+
+
+class AgeAtEvent(Strict):
+    """A value: the person's age in whole years at the event."""
+
+    age_at_event: Literal[True]
+
+
+EventValue = Union[DaysBetween, AgeAtEvent]
+
+
+class FollowedBy(Strict):
+    """The event is followed, within some days of its date, by another event of the same table."""
+
+    where: dict[str, list[str | int | bool]] = {}
+    within_days: int = Field(ge=1)
+
+
+class Events(Strict):
+    """Rows of one table in the period, filtered declaratively; counted as events or persons."""
+
+    kind: Literal["events"]
+    table: str
+    date: str | None = Field(default=None, description="date column that places the event; table default")
+    where: dict[str, list[str | int | bool]] = {}
+    codelist: list[str] = []
+    duration: Duration | None = None
+    age: AgeRange = AgeRange()
+    followed_by: FollowedBy | None = None
+    first_ever: bool = Field(default=False, description="keep only each person's first matching event ever")
+    count: Literal["events", "persons"] = "events"
+    value: EventValue | None = Field(default=None, description="summed (or averaged) instead of counting rows")
+
+    _check_codelists = field_validator("codelist")(_known_codelists)
+
+    @model_validator(mode="after")
+    def _columns_exist(self) -> "Events":
+        """Table, columns, allowed values and codelist column are all in the canonical model."""
+        if self.table not in EVENT_DATE or self.table == "deaths":
+            raise ValueError(f"table {self.table!r} is not an event table; use one of {sorted(EVENT_DATE)}")
+        _check_filters(self.table, self.where, self.duration, self.followed_by)
+        dates = [self.date_column] + (list(self.value.days_between) if isinstance(self.value, DaysBetween) else [])
+        for name in dates:
+            if _column(self.table, name).dtype not in ("date", "timestamp"):
+                raise ValueError(f"{self.table}.{name} is not a date or time column")
+        if self.codelist and self.table not in CODE_COLUMN:
+            raise ValueError(f"table {self.table} has no coded column for a codelist")
+        if self.count == "persons" and self.value is not None:
+            raise ValueError("a value cannot be summed when counting persons")
+        if self.first_ever and (self.table not in ("clinical_events", "medications") or isinstance(
+                self.value, DaysBetween) or self.followed_by):
+            raise ValueError("first_ever applies to coded primary-care records, with no value but age at event")
+        return self
+
+    @property
+    def date_column(self) -> str:
+        """The date column that places the event in a period."""
+        return self.date or EVENT_DATE[self.table]
+
+    @property
+    def has_provider(self) -> bool:
+        """Whether events carry a provider (and so can be reported by provider)."""
+        return self.count == "events" and "provider_code" in TABLE_BY_NAME[self.table].source_schema().names
+
+
+class ExpectedRate(Strict):
+    """Expected prevalence (per 100) in one age band, by sex."""
+
+    age_min: int = Field(ge=0)
+    age_max: int | None = None
+    female: float = Field(ge=0, le=100)
+    male: float = Field(ge=0, le=100)
+
+
+class Expected(Strict):
+    """Expected cases: the registered population at the period end times age- and sex-specific rates."""
+
+    kind: Literal["expected"]
+    rates: list[ExpectedRate] = Field(min_length=1)
+    source: str
+
+
+class Aggregate(Strict):
+    """One column of a measure in the ``aggregate_returns`` table, summed over the period."""
+
+    kind: Literal["aggregate"]
+    measure: str
+    column: Literal["numerator", "denominator", "value"]
+
+
+class Subset(Strict):
+    """The numerator is those units of the denominator that also meet extra conditions."""
+
+    kind: Literal["subset"]
+    criteria: list[Criterion] = Field(default=[], description="for a persons denominator")
+    where: dict[str, list[str | int | bool]] = Field(default={}, description="for an events denominator")
+    duration: Duration | None = None
+    followed_by: FollowedBy | None = None
+
+
+Count = Annotated[Union[Persons, Events, Expected, Aggregate], Field(discriminator="kind")]
+Numerator = Annotated[Union[Persons, Events, Expected, Aggregate, Subset], Field(discriminator="kind")]
+
+
+class TrajectoryPoint(Strict):
+    """A planned value for the period starting on ``period``."""
+
+    period: date
+    value: float
+
+
+class Target(Strict):
+    """A target value, a trajectory by period, or both, with where it comes from."""
+
+    value: float | None = None
+    trajectory: list[TrajectoryPoint] = []
+    source: str
+
+    @model_validator(mode="after")
+    def _something(self) -> "Target":
+        """A target states a value or a trajectory."""
+        if self.value is None and not self.trajectory:
+            raise ValueError("a target needs a value or a trajectory")
+        return self
+
+
+class Disclosure(Strict):
+    """Small-number suppression: hide values whose numerator or denominator is below these."""
+
+    min_numerator: int = Field(default=0, ge=0)
+    min_denominator: int = Field(default=0, ge=0)
+
+
+class Indicator(Strict):
+    """One indicator: what it counts, how the value is formed, and how it is reported."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    definition: str
+    domain: str
+    measure: MeasureType
+    per: int = Field(default=1, ge=1, description="multiplier: 100 for a percentage, 100000 for a rate")
+    numerator: Numerator
+    denominator: Count | None = None
+    polarity: Polarity
+    target: Target | None = None
+    standard_source: str
+    frequency: Frequency
+    geographies: list[str] = Field(min_length=1)
+    breakdowns: list[Breakdown] = ["none"]
+    disclosure: str = "standard"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Indicator":
+        """Measure type, numerator, denominator, geographies and breakdowns fit together."""
+        needs_den = self.measure in ("proportion", "crude_rate", "dsr", "ratio")
+        if needs_den and self.denominator is None:
+            raise ValueError(f"denominator: a {self.measure} needs a denominator")
+        if not needs_den and self.denominator is not None:
+            raise ValueError(f"denominator: a {self.measure} has none (the count of units is kept)")
+        if isinstance(self.numerator, Subset):
+            self._check_subset()
+        if isinstance(self.numerator, Expected):
+            raise ValueError("numerator: expected counts can only be a denominator")
+        if self.measure in ("mean", "median") and not (
+            isinstance(self.numerator, Events) and self.numerator.value is not None
+        ):
+            raise ValueError("numerator: a mean or median needs events with a value")
+        if self.measure == "dsr":
+            if not isinstance(self.denominator, Persons) or isinstance(self.numerator, (Aggregate, Subset)):
+                raise ValueError("a directly standardised rate needs events or persons over a persons denominator")
+            if "age_band" in self.breakdowns:
+                raise ValueError("breakdowns: a directly standardised rate cannot be broken down by age band")
+        self._check_geographies()
+        return self
+
+    def _check_subset(self) -> None:
+        """A subset numerator refines the kind of denominator it sits on."""
+        num, den = self.numerator, self.denominator
+        assert isinstance(num, Subset)
+        if isinstance(den, Persons) and (num.where or num.duration or num.followed_by):
+            raise ValueError("numerator: a subset of persons takes criteria only")
+        if isinstance(den, Events):
+            if num.criteria:
+                raise ValueError("numerator: a subset of events takes where, duration or followed_by only")
+            _check_filters(den.table, num.where, num.duration, num.followed_by)
+        if not isinstance(den, (Persons, Events)):
+            raise ValueError("numerator: a subset needs a persons or events denominator")
+
+    def _check_geographies(self) -> None:
+        """Hospital geographies need provider-level units on both sides; aggregates have no practice."""
+        parts = [p for p in (self.numerator, self.denominator) if p is not None and not isinstance(p, Subset)]
+        hospital = all(isinstance(p, Aggregate) or (isinstance(p, Events) and p.has_provider) for p in parts)
+        aggregate = any(isinstance(p, Aggregate) for p in parts)
+        if aggregate and not all(isinstance(p, Aggregate) for p in parts):
+            raise ValueError("numerator and denominator: aggregate returns cannot be mixed with person-level data")
+        for g in self.geographies:
+            if g in HOSPITAL_GEOGRAPHIES and not hospital:
+                raise ValueError(f"geographies: {g} needs events with a provider on both sides")
+            if aggregate and g not in ("ics", "provider"):
+                raise ValueError(f"geographies: aggregate returns are reported by ics and provider only, not {g}")
+        if aggregate and self.breakdowns != ["none"]:
+            raise ValueError("breakdowns: aggregate returns have no breakdowns")
+
+    @property
+    def units(self) -> tuple[Persons | Events | Expected | Aggregate, ...]:
+        """The independent unit definitions: the denominator's and, unless a subset, the numerator's."""
+        out = [p for p in (self.numerator, self.denominator) if p is not None and not isinstance(p, Subset)]
+        return tuple(out)  # type: ignore[arg-type]
+
+
+class Catalogue(Strict):
+    """The whole catalogue: shared settings and the indicators."""
+
+    age_bands: list[int] = Field(min_length=1, description="lower bounds of the reporting age bands")
+    disclosure: dict[str, Disclosure] = Field(min_length=1)
+    indicators: list[Indicator] = Field(min_length=1)
+    ics_code: str = ""
+    groupings: dict[str, dict[str, list[str]]] = {}
+    """Grouping kind → grouping code → member Place codes (filled from the profile on load)."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Catalogue":
+        """Ids are unique, age bands ascend from 0, disclosure rules are defined."""
+        ids = [i.id for i in self.indicators]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"indicators: duplicate id(s) {dupes}")
+        if self.age_bands[0] != 0 or sorted(set(self.age_bands)) != self.age_bands:
+            raise ValueError("age_bands: lower bounds must start at 0 and strictly ascend")
+        for i in self.indicators:
+            if i.disclosure not in self.disclosure:
+                raise ValueError(f"indicator {i.id}: disclosure rule {i.disclosure!r} is not defined")
+        return self
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        """The indicator with this id."""
+        for i in self.indicators:
+            if i.id == indicator_id:
+                return i
+        raise KeyError(f"no indicator {indicator_id!r} in the catalogue")
+
+
+def _error_lines(path: Path, raw: object, err: ValidationError) -> list[str]:
+    """Each validation error as 'file: indicator <id>: field.path: message'."""
+    items = raw.get("indicators") if isinstance(raw, dict) else None
+    lines = []
+    for e in err.errors():
+        loc = list(e["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if len(loc) >= 2 and loc[0] == "indicators" and isinstance(loc[1], int) and isinstance(items, list):
+            item = items[loc[1]] if loc[1] < len(items) else {}
+            ident = item.get("id", f"#{loc[1] + 1}") if isinstance(item, dict) else f"#{loc[1] + 1}"
+            where = f"indicator {ident}: " + (".".join(str(p) for p in loc[2:]) or "(indicator)")
+        lines.append(f"{path}: {where}: {e['msg']}")
+    return lines
+
+
+def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_code: str) -> Catalogue:
+    """Read and validate a catalogue file; geographies may also name the profile's grouping kinds."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogueError(f"{path}: catalogue file not found") from None
+    except yaml.YAMLError as e:
+        raise CatalogueError(f"{path}: not valid YAML: {e}") from None
+    try:
+        cat = Catalogue.model_validate({**(raw or {}), "groupings": groupings, "ics_code": ics_code})
+    except ValidationError as e:
+        raise CatalogueError("invalid indicator catalogue\n" + "\n".join(_error_lines(path, raw, e))) from None
+    known = set(BUILTIN_GEOGRAPHIES) | set(groupings)
+    for ind in cat.indicators:
+        bad = [g for g in ind.geographies if g not in known]
+        if bad:
+            raise CatalogueError(f"{path}: indicator {ind.id}: geographies: unknown {bad}; known: {sorted(known)}")
+    return cat
+
+
+def load_catalogue(profile: Profile) -> Catalogue:
+    """The profile's indicator catalogue (``indicators.yaml``), validated against its geographies."""
+    groupings: dict[str, dict[str, list[str]]] = {}
+    for g in profile.ics.groupings:
+        groupings.setdefault(g.kind, {})[g.code] = list(g.places)
+    return parse_catalogue(profile.folder / "indicators.yaml", groupings, profile.ics.code)
