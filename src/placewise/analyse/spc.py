@@ -255,7 +255,8 @@ def spc(
     n_short = int(short.any(axis=1).sum())
     if n_short:
         warnings.warn(
-            f"{n_short} series have a segment of fewer than {min_points} points: their limits are trial limits",
+            f"{n_short} of {n_series} series have a segment of fewer than {min_points} points: their limits are "
+            "trial limits",
             ShortSeriesWarning, stacklevel=2,
         )
     return SpcResult(
@@ -516,3 +517,86 @@ def _trajectory_met(y: NDArray[np.float64], trajectory: NDArray[np.float64], goo
     if good == 0:
         return np.zeros(y.shape, dtype=bool)
     return (y - trajectory) * good >= 0
+
+
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+                 "nineteen", "twenty")
+
+
+def describe_latest(
+    result: SpcResult, series: int, periods: Sequence[str], *, number_format: str = "{:,.3g}",
+) -> str:
+    """Plain-English account of one series' latest signal, e.g. "Nine points below the mean since July 2024".
+
+    ``periods`` labels the series' points in order (at least ``n_points`` of them); ``number_format``
+    formats values for the sentence about the limits.
+    """
+    if not 0 <= series < len(result.n_points):
+        raise SpcInputError(f"series {series} does not exist (there are {len(result.n_points)})")
+    n = int(result.n_points[series])
+    if len(periods) < n:
+        raise SpcInputError(f"{result.series_names[series]}: {len(periods)} period labels for {n} points")
+    last = n - 1
+    rule = Rule(int(result.rule[series, last]))
+    high = result.direction[series, last] > 0
+    fmt = number_format.format
+    if rule is Rule.NONE:
+        signal = (f"Common cause variation: {periods[last]} shows no special cause, and values between "
+                  f"{fmt(result.lpl[series, last])} and {fmt(result.upl[series, last])} are to be expected")
+    elif rule is Rule.BEYOND_LIMITS:
+        limit = "above the upper" if high else "below the lower"
+        signal = f"The latest point ({periods[last]}) is {limit} process limit"
+    elif rule is Rule.TWO_IN_THREE:
+        signal = (f"Two of the last three points, to {periods[last]}, are close to the "
+                  f"{'upper' if high else 'lower'} process limit")
+    else:
+        start = _signal_start(result, series, last, rule)
+        what = ("rising" if high else "falling") if rule is Rule.TREND else f"{'above' if high else 'below'} the mean"
+        signal = f"{_count_words(last - start + 1)} points {what} since {periods[start]}"
+    sentences = [signal + _point_type_clause(PointType(int(result.point_type[series, last])))]
+    sentences += _assurance_sentence(result, series, last, fmt)
+    if result.short_segment[series, last]:
+        sentences.append(f"The limits rest on fewer than {result.min_points} points, so treat them as trial limits.")
+    return " ".join(sentences)
+
+
+def _signal_start(result: SpcResult, series: int, last: int, rule: Rule) -> int:
+    """First point of the run (same side of the mean) or trend (same step) that ends at ``last``."""
+    y = result.values[series, : last + 1]
+    segment = result.segment[series, : last + 1]
+    if rule is Rule.RUN:
+        code = np.sign(y - result.mean[series, : last + 1])
+        broken = (code != code[last]) | (segment != segment[last])
+        return int(np.flatnonzero(broken)[-1] + 1) if broken.any() else 0
+    step = np.zeros(last + 1)
+    step[1:] = np.sign(np.diff(y))
+    broken = (step != result.direction[series, last]) | (segment != segment[last])
+    return int(np.flatnonzero(broken)[-1]) if broken.any() else 0
+
+
+def _count_words(count: int) -> str:
+    """A count in words up to twenty, capitalised to start a sentence."""
+    return (_NUMBER_WORDS[count] if count < len(_NUMBER_WORDS) else str(count)).capitalize()
+
+
+def _point_type_clause(point_type: PointType) -> str:
+    """The sentence ending that names the point's class."""
+    if point_type is PointType.COMMON_CAUSE:
+        return "."
+    return f": {point_type.label}."
+
+
+def _assurance_sentence(result: SpcResult, series: int, last: int, fmt) -> list[str]:
+    """A sentence on what the limits say about meeting the target, if there is one."""
+    icon = AssuranceIcon(int(result.assurance_icon[series]))
+    if icon is AssuranceIcon.NONE:
+        return []
+    target = fmt(result.target[series])
+    if icon is AssuranceIcon.INCONSISTENT:
+        return [f"The target of {target} lies within the process limits, so it will be met only some of the "
+                "time (hit or miss)."]
+    where = "above the upper" if result.target[series] > result.upl[series, last] else "below the lower"
+    verb = "met" if icon is AssuranceIcon.CONSISTENTLY_PASS else "missed"
+    return [f"The target of {target} lies {where} process limit, so it will be consistently {verb} "
+            "unless the process changes."]
