@@ -128,6 +128,7 @@ def test_empty_band_without_events_contributes_zero_rate():
         ([1, 2], [10, 10], [0, -1], [0, 1], r"group\[1\] is -1"),
         ([1, 2], [10, 10], [0.0, 0.0], [0, 1], "group must hold integer codes"),
         ([1, 2, 3], [10, 10], [0, 0], [0, 1], "counts has 3, populations has 2"),
+        ([1, 2], [10, 10], [0, 7], [0, 1], "group codes run up to 7 but there are only 2 rows"),
     ],
 )
 def test_dsr_rejects_bad_input(counts, populations, group, band, message):

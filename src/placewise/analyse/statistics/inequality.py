@@ -12,9 +12,10 @@ Confidence limits: Monte Carlo simulation, as in PHEindicatormethods. Each quant
 from a normal distribution with its standard error (on the log scale for rates and the logit scale
 for proportions, then transformed back), the WLS fit is repeated for every draw, and the limits are
 the order statistics at positions round(R x alpha/2) and round(R x (1 - alpha/2)) of the R sorted
-simulated SIIs (and RIIs). Draws come from NumPy's PCG64 generator with the given seed, so results
-are deterministic for the same inputs and seed; they agree with PHEindicatormethods statistically,
-not digit for digit, because R's random numbers differ.
+simulated SIIs (and RIIs). Draws come from NumPy's PCG64 generator with the given seed, taken for
+blocks of groups in order, so results are deterministic for the same inputs (in the same order) and
+seed; they agree with PHEindicatormethods statistically, not digit for digit, because R's random
+numbers differ. PHE's defaults are kept: 100,000 repetitions, and limits given as 95% limits.
 """
 
 from __future__ import annotations

@@ -90,6 +90,11 @@ def directly_standardised_rate(
 def _check_complete(group: np.ndarray, band: np.ndarray, n_bands: int) -> int:
     """Number of groups, after checking each (group, band) pair occurs exactly once."""
     n_groups = int(group.max()) + 1 if group.size else 0
+    if n_groups > len(group):
+        raise ValueError(
+            f"group codes run up to {n_groups - 1} but there are only {len(group)} rows; "
+            "number the groups 0, 1, 2, ... without gaps"
+        )
     occupancy = np.bincount(group * n_bands + band, minlength=n_groups * n_bands)
     wrong = occupancy != 1
     if wrong.any():
