@@ -135,6 +135,51 @@ def test_dsr_significance_matches_published_phe_values():
     np.testing.assert_array_equal(codes, [CODES[c] for c in dsr])
 
 
+# ukhsa-collaboration/PHEindicatormethods tests/testthat/testdata_funnel_prop_inputs.csv (a handful of
+# its rows: numerator, denominator, published significance). The average of the whole file is the
+# baseline 80.642448% published with it in testdata_funnel_prop_outputs.csv.
+PHE_PROPORTION_SIGNIFICANCE = [
+    (35078.4880, 41980, H3),  # New Forest PCT
+    (24803.6256, 31824, L3),  # Norwich PCT
+    (50050.7443, 61921, NS),  # South Gloucestershire PCT
+    (26789.2380, 33012, H2),  # West Norfolk PCT
+    (30277.5312, 37828, L2),  # North Devon PCT
+    (36850.0492, 45449, H2),  # North Tees PCT
+    (18550.7595, 22905, NS),  # Hertsmere PCT
+    (14493.3552, 17964, NS),  # Heywood and Middleton PCT
+]
+
+
+def test_proportion_significance_matches_published_phe_values():
+    x, n, published = zip(*PHE_PROPORTION_SIGNIFICANCE)
+    codes = proportion_funnel_significance(x, n, average=0.80642448)
+    np.testing.assert_array_equal(codes, [CODES[c] for c in published])
+
+
+# ukhsa-collaboration/PHEindicatormethods tests/testthat/testdata_funnel_ratio_inputs.csv (commit
+# b79d644, a handful of rows): observed, expected and the published significance against 1.
+PHE_RATIO_SIGNIFICANCE = [
+    (8, 6.239860227, NS), (151, 106.4429719, H3), (159, 232.9329036, L3), (150, 119.5695496, H2),
+    (0, 240.6273499, L3), (101, 126.2973615, L2), (16, 36.38844667, L3), (6, 4.293052052, NS),
+    (27, 26.73002673, NS), (87, 45.27241505, H3), (35, 56.15273544, L2), (74, 52.09066592, H2),
+    (113, 96.14566494, NS), (39, 50.23183926, NS), (48, 64, L2), (25, 55.01760563, L3),
+]  # fmt: skip
+
+
+def test_ratio_significance_matches_published_phe_values():
+    observed, expected, published = zip(*PHE_RATIO_SIGNIFICANCE)
+    codes = ratio_funnel_significance(observed, expected)
+    np.testing.assert_array_equal(codes, [CODES[c] for c in published])
+
+
+def test_a_given_average_replaces_the_pooled_one():
+    x, n = [500, 520], [1000, 1000]  # pooled 0.51: neither is significant
+    np.testing.assert_array_equal(proportion_funnel_significance(x, n), [S.NOT_SIGNIFICANT] * 2)
+    # against 0.45: sd 0.0157321; 0.50 is above 0.45 + 3.090232 sd = 0.498616, so both are high at 99.8%
+    np.testing.assert_array_equal(proportion_funnel_significance(x, n, average=0.45), [S.HIGH_998] * 2)
+    np.testing.assert_array_equal(rate_funnel_significance([100], [1000], average_rate=0.2), [S.LOW_998])
+
+
 def test_proportion_significance_worked_by_hand():
     # average 2515 / 5000 = 0.503, sd sqrt(0.503 x 0.497 / 1000) = 0.0158111;
     # 95% limits 0.503 -/+ 1.959964 sd = [0.472011, 0.533989]; 99.8%: -/+ 3.090232 sd = [0.454140, 0.551860].
@@ -167,6 +212,7 @@ def test_labels_are_plain_english():
         (lambda: ratio_funnel_significance([5], [0]), r"expected\[0\] is 0.0"),
         (lambda: rate_funnel_significance([5, 1], [10]), "numerators has 2, denominators has 1"),
         (lambda: dsr_funnel_significance([50, 12], [100.0, np.nan]), r"rates\[1\] is nan"),
+        (lambda: proportion_funnel_significance([5], [10], average=2.0), "average is 2.0"),
     ],
 )
 def test_bad_input_is_rejected_with_a_clear_message(call, message):

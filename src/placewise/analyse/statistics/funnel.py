@@ -101,18 +101,26 @@ def rate_funnel_limits(denominators: ArrayLike, average_rate: float, multiplier:
     return FunnelLimits(average_rate * multiplier, ratio.lower_95, ratio.upper_95, ratio.lower_998, ratio.upper_998)
 
 
-def proportion_funnel_significance(numerators: ArrayLike, denominators: ArrayLike) -> np.ndarray:
-    """FunnelSignificance codes (int8) of each unit's proportion against the overall average."""
+def proportion_funnel_significance(
+    numerators: ArrayLike, denominators: ArrayLike, average: float | None = None
+) -> np.ndarray:
+    """FunnelSignificance codes (int8) of each unit's proportion against `average` (0..1).
+
+    The average defaults to the pooled proportion of the units, sum(x) / sum(n), as in
+    PHEindicatormethods; give another (such as the England value) to compare against that.
+    """
     x = as_float_array("numerators", numerators)
     n = as_float_array("denominators", denominators)
     same_length(numerators=x, denominators=n)
     first_bad("numerators", x < 0, x, "must be zero or more")
     first_bad("denominators", n <= 0, n, "must be more than zero")
     first_bad("numerators", x > n, x, "must not exceed its denominator for a proportion")
-    average = x.sum() / n.sum()
+    centre = x.sum() / n.sum() if average is None else average
+    if not 0.0 <= centre <= 1.0:
+        raise ValueError(f"average is {centre}; a proportion must lie between 0 and 1")
     p = x / n
-    sd = np.sqrt(average * (1.0 - average) / n)
-    bounds = {level: (average - z_score(level) * sd, average + z_score(level) * sd) for level in LEVELS}
+    sd = np.sqrt(centre * (1.0 - centre) / n)
+    bounds = {level: (centre - z_score(level) * sd, centre + z_score(level) * sd) for level in LEVELS}
     return _classify(p < bounds[0.998][0], p < bounds[0.95][0], p > bounds[0.998][1], p > bounds[0.95][1])
 
 
@@ -126,14 +134,22 @@ def ratio_funnel_significance(observed: ArrayLike, expected: ArrayLike, referenc
     return _poisson_significance(o, e, reference)
 
 
-def rate_funnel_significance(numerators: ArrayLike, denominators: ArrayLike) -> np.ndarray:
-    """FunnelSignificance codes (int8) of each crude rate against the overall rate sum(x)/sum(n)."""
+def rate_funnel_significance(
+    numerators: ArrayLike, denominators: ArrayLike, average_rate: float | None = None
+) -> np.ndarray:
+    """FunnelSignificance codes (int8) of each crude rate against `average_rate` (events per person).
+
+    The average defaults to the pooled rate of the units, sum(x) / sum(n), as in PHEindicatormethods.
+    """
     x = as_float_array("numerators", numerators)
     n = as_float_array("denominators", denominators)
     same_length(numerators=x, denominators=n)
     first_bad("numerators", x < 0, x, "must be zero or more")
     first_bad("denominators", n <= 0, n, "must be more than zero")
-    return _poisson_significance(x, n, x.sum() / n.sum())
+    centre = x.sum() / n.sum() if average_rate is None else average_rate
+    if not (np.isfinite(centre) and centre >= 0):
+        raise ValueError(f"average_rate is {centre}; it must be events per person, zero or more")
+    return _poisson_significance(x, n, centre)
 
 
 def dsr_funnel_significance(observed: ArrayLike, rates: ArrayLike, multiplier: float = 100_000) -> np.ndarray:
