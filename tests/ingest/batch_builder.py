@@ -24,7 +24,7 @@ def with_check_digit(nine: str) -> str | None:
     return nine + str(0 if check == 11 else check)
 
 
-def test_range_numbers(count: int, start: int = 999_000_100) -> list[str]:
+def reserved_range_numbers(count: int, start: int = 999_000_100) -> list[str]:
     """``count`` valid NHS numbers from the range reserved for testing (999 000 0000 – 999 999 9999)."""
     out: list[str] = []
     n = start
@@ -36,7 +36,7 @@ def test_range_numbers(count: int, start: int = 999_000_100) -> list[str]:
     return out
 
 
-NHS = test_range_numbers(6)
+NHS = reserved_range_numbers(6)
 """NHS[5] died on 2024-06-01."""
 
 
