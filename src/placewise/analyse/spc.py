@@ -160,7 +160,7 @@ class SpcResult:
     assurance_icon: NDArray[np.int8]
     polarity: Polarity
     min_points: int
-    series_names: tuple[str, ...]
+    series_names: tuple[str, ...] | None
 
     @property
     def special_cause(self) -> NDArray[np.bool_]:
@@ -172,6 +172,10 @@ class SpcResult:
         """Index of each series' latest point."""
         return self.n_points - 1
 
+    def name(self, series: int) -> str:
+        """The series' name for messages: the caller's, or 'series <index>'."""
+        return _label(self.series_names, series)
+
     @property
     def short_series(self) -> NDArray[np.bool_]:
         """True for series with a segment shorter than ``min_points`` (trial limits)."""
@@ -180,7 +184,7 @@ class SpcResult:
     def warning_messages(self) -> list[str]:
         """One plain-English warning per series whose limits rest on too few points."""
         return [
-            f"{self.series_names[s]}: a segment has fewer than {self.min_points} points, so its limits are "
+            f"{self.name(s)}: a segment has fewer than {self.min_points} points, so its limits are "
             "trial limits that will change as points are added"
             for s in np.flatnonzero(self.short_series)
         ]
@@ -302,13 +306,18 @@ def _as_matrix(values: ArrayLike) -> NDArray[np.float64]:
     return y
 
 
-def _series_names(names: Sequence[str] | None, n_series: int) -> tuple[str, ...]:
-    """Series names for messages: the caller's, or 'series <index>'."""
+def _series_names(names: Sequence[str] | None, n_series: int) -> tuple[str, ...] | None:
+    """The caller's series names, checked against the number of series."""
     if names is None:
-        return tuple(f"series {i}" for i in range(n_series))
+        return None
     if len(names) != n_series:
         raise SpcInputError(f"series_names has {len(names)} names for {n_series} series")
     return tuple(str(n) for n in names)
+
+
+def _label(names: tuple[str, ...] | None, series: int) -> str:
+    """A series' name, or 'series <index>' when the caller gave none."""
+    return f"series {series}" if names is None else names[series]
 
 
 def _polarity_sign(polarity: str) -> int:
@@ -318,21 +327,21 @@ def _polarity_sign(polarity: str) -> int:
     return POLARITIES[polarity]
 
 
-def _check_values(y: NDArray[np.float64], names: tuple[str, ...]) -> tuple[NDArray[np.bool_], NDArray]:
+def _check_values(y: NDArray[np.float64], names: tuple[str, ...] | None) -> tuple[NDArray[np.bool_], NDArray]:
     """Valid-point mask and point counts; reject infinities, gaps and empty series, naming the point."""
     bad = np.isinf(y)
     if bad.any():
         s, t = np.argwhere(bad)[0]
-        raise SpcInputError(f"{names[s]}, point {t}: value is infinite ({y[s, t]})")
+        raise SpcInputError(f"{_label(names, s)}, point {t}: value is infinite ({y[s, t]})")
     valid = ~np.isnan(y)
     n_points = valid.sum(axis=1)
     if (n_points == 0).any():
-        raise SpcInputError(f"{names[int(np.argmin(n_points))]}: no values")
+        raise SpcInputError(f"{_label(names, int(np.argmin(n_points)))}: no values")
     gap = valid[:, 1:] & ~valid[:, :-1]
     if gap.any():
         s, t = np.argwhere(gap)[0]
         raise SpcInputError(
-            f"{names[s]}, point {t}: missing value inside the series (NaN is allowed only as padding "
+            f"{_label(names, s)}, point {t}: missing value inside the series (NaN is allowed only as padding "
             "after the last value)"
         )
     return valid, n_points
@@ -536,7 +545,7 @@ def describe_latest(
         raise SpcInputError(f"series {series} does not exist (there are {len(result.n_points)})")
     n = int(result.n_points[series])
     if len(periods) < n:
-        raise SpcInputError(f"{result.series_names[series]}: {len(periods)} period labels for {n} points")
+        raise SpcInputError(f"{result.name(series)}: {len(periods)} period labels for {n} points")
     last = n - 1
     rule = Rule(int(result.rule[series, last]))
     high = result.direction[series, last] > 0
