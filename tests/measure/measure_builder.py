@@ -87,6 +87,10 @@ class Warehouse:
         self.rows["aggregate_returns"].append(dict(period=period, org_code=org, measure=measure,
                                                    numerator=numerator, denominator=denominator, value=None))
 
+    def add(self, table: str, **fields: Any) -> None:
+        """Add a row to any table, with an identifier in the table's key column when one is not given."""
+        self.rows[table].append(fields)
+
     def arrow(self, name: str, schema: pa.Schema) -> pa.Table:
         """One table's rows as Arrow, in the canonical warehouse schema."""
         rows = self.rows.get(name, [])

@@ -103,13 +103,13 @@ def person_attributes(con: ibis.BaseBackend) -> ir.Table:
 def population(con: ibis.BaseBackend, period_ends: list[date], catalogue: Catalogue) -> ir.Table:
     """People registered with a practice at each period end (alive then), with geography and attributes.
 
-    Where registrations overlap, the one that started last wins (ties: the higher practice code),
+    A registration covers its start and end dates inclusive. Where registrations overlap, the one that started last wins (ties: the higher practice code),
     so each person is in one practice per period end.
     """
     regs = con.table("registrations")
     ends = ibis.memtable({"period_end": period_ends}).mutate(period_end=ibis._.period_end.cast("date"))
     r = regs.join(
-        ends, [regs.start_date <= ends.period_end, regs.end_date.isnull() | (regs.end_date > ends.period_end)]
+        ends, [regs.start_date <= ends.period_end, regs.end_date.isnull() | (regs.end_date >= ends.period_end)]
     )
     key = r.start_date.strftime("%Y-%m-%d") + r.practice_code
     one = r.group_by([PERSON_KEY, "period_end"]).aggregate(latest=key.max())
@@ -240,15 +240,20 @@ def _cohort(ctx: Context, p: Persons, periods: list[tuple[date, date]]) -> ir.Ta
 
 
 def _units_frame(t: ir.Table, lowers: list[int], v: ir.NumericValue, age: ir.IntegerValue,
-                 standardise: bool, **geo: Any) -> ir.Table:
-    """Project any unit table onto the common unit columns."""
+                 standardise: bool, band_age: ir.IntegerValue | None = None, **geo: Any) -> ir.Table:
+    """Project any unit table onto the common unit columns.
+
+    ``age`` gives the reporting age band; ``band_age`` (default ``age``) the ESP band of a DSR, which is
+    the age at the period end so that events and population fall in the same band.
+    """
     cols: dict[str, Any] = {
         "period_start": t.period_start, "period_end": t.period_end,
         "ics_code": t.ics_code, "practice_code": t.practice_code, "pcn_code": t.pcn_code, "la_code": t.la_code,
         "provider_code": ibis.null("string"), "site_code": ibis.null("string"),
         "imd_quintile": t.imd_quintile, "ethnic_group": t.ethnic_group, "sex": t.sex,
         "age_band": age_band(age, lowers).fill_null("Unknown"),
-        "standard_band": standard_band(age) if standardise else ibis.null("int64"),
+        "standard_band": standard_band(age if band_age is None else band_age) if standardise
+        else ibis.null("int64"),
     }
     cols.update(geo)
     return t.select(**cols, v=v.cast("float64"))
@@ -370,7 +375,8 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) 
     else:
         v = g.flag
     geo = {"provider_code": g.provider_code, "site_code": g.site_code} if e.has_provider else {}
-    return _units_frame(g, ctx.catalogue.age_bands, v, g.age, standardise, **geo)
+    band_age = g.age if e.count == "persons" else age_at(g.period_end, g.birth_year, g.birth_month)
+    return _units_frame(g, ctx.catalogue.age_bands, v, g.age, standardise, band_age, **geo)
 
 
 def aggregate_units(ctx: Context, a: Aggregate, periods: list[tuple[date, date]]) -> ir.Table:

@@ -1,0 +1,249 @@
+"""Turn the catalogue's counts into measurements: value, confidence interval and suppression flag.
+
+The ``measurements`` table (one row per indicator × period × geography × breakdown group):
+
+- ``indicator_id``: the catalogue id.
+- ``period_start``, ``period_end``: first and last day of the period (a month, a financial
+  quarter or year, or a rolling twelve months ending on ``period_end``).
+- ``geography_type``: ``ics``, ``place``, ``pcn``, ``practice``, ``provider``, ``site`` or a profile
+  grouping kind (``care_alliance``, ``legacy_ccg``); ``geography_code``: its ODS/ONS/profile code.
+- ``breakdown``: ``none``, ``imd_quintile``, ``ethnic_group``, ``sex``, ``age_band`` or, for means
+  broken down by deprivation, ``imd_quintile_gap``; ``breakdown_group``: the group (``All`` for
+  ``none``; quintile ``1`` is the most deprived; the gap row is ``5 minus 1``).
+- ``numerator``, ``denominator``: events or persons counted; for a DSR the totals over age bands;
+  for a ratio against expected cases the expected count; for a mean or median the sum of values and
+  the number of units; null on gap rows.
+- ``value``: per the indicator's multiplier (percentage, rate per 1,000 or 100,000, days, years);
+  ``lower``, ``upper``: 95% confidence limits (null where the method gives none).
+- ``suppressed``: true where the disclosure rule hides the figure (small numerator or denominator).
+- ``computed_at``: when this computation ran (UTC).
+
+Methods (all from :mod:`placewise.analyse.statistics`): proportions, Wilson; crude rates and counts,
+exact Poisson below 10 and Byar's from 10; DSR, 2013 ESP with Dobson limits; ratios, observed over
+denominator with the exact/Byar limits of the observed count (the indirect-standardisation method,
+exact when the denominator is an expected count); means, Student's t on the sample standard
+deviation (as PHEindicatormethods ``phe_mean``); medians, no interval.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
+from scipy import stats
+
+from placewise.analyse.statistics import (
+    ESP2013,
+    crude_rate,
+    directly_standardised_rate,
+    indirectly_standardised_ratio,
+    poisson_limits,
+    proportion,
+)
+from placewise.canonical import SQL_TYPES
+from placewise.measure import Catalogue, Indicator, ReportingRange, compute, load_catalogue
+from placewise.profile import Profile
+
+TABLE = "measurements"
+SCHEMA = pa.schema([
+    ("indicator_id", pa.string()),
+    ("period_start", pa.date32()),
+    ("period_end", pa.date32()),
+    ("geography_type", pa.string()),
+    ("geography_code", pa.string()),
+    ("breakdown", pa.string()),
+    ("breakdown_group", pa.string()),
+    ("numerator", pa.float64()),
+    ("denominator", pa.float64()),
+    ("value", pa.float64()),
+    ("lower", pa.float64()),
+    ("upper", pa.float64()),
+    ("suppressed", pa.bool_()),
+    ("computed_at", pa.timestamp("us")),
+])
+KEYS = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code", "breakdown",
+        "breakdown_group"]
+SQL_OF_ARROW = {pa.string(): "string", pa.date32(): "date", pa.float64(): "float", pa.bool_(): "bool",
+                pa.timestamp("us"): "timestamp"}
+CONFIDENCE = 0.95
+
+
+def _statistic(ind: Indicator, num: np.ndarray, den: np.ndarray, sum_sq: np.ndarray,
+               median: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value and limits for rows of one non-standardised indicator; NaN where undefined (no denominator)."""
+    value, lower, upper = (np.full(len(num), np.nan) for _ in range(3))
+    ok = den > 0
+    if ind.measure == "count":
+        lo, hi = poisson_limits(num, CONFIDENCE)
+        return num.copy(), lo, hi
+    if ind.measure == "median":
+        value[ok] = median[ok]
+        return value, lower, upper
+    if not ok.any():
+        return value, lower, upper
+    x, n = num[ok], den[ok]
+    if ind.measure == "proportion":
+        est = proportion(x, n, CONFIDENCE, multiplier=ind.per)
+        value[ok], lower[ok], upper[ok] = est.value, est.lower, est.upper
+    elif ind.measure == "crude_rate":
+        est = crude_rate(x, n, CONFIDENCE, multiplier=ind.per)
+        value[ok], lower[ok], upper[ok] = est.value, est.lower, est.upper
+    elif ind.measure == "ratio":
+        r = indirectly_standardised_ratio(x, n, CONFIDENCE, multiplier=ind.per)
+        value[ok], lower[ok], upper[ok] = r.value, r.lower, r.upper
+    else:  # mean
+        value[ok], lower[ok], upper[ok] = _mean(x, n, sum_sq[ok])
+    return value, lower, upper
+
+
+def _mean(total: np.ndarray, n: np.ndarray, sum_sq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean with a Student's t interval from the sample standard deviation (none for a single unit)."""
+    mean = total / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.clip((sum_sq - n * mean * mean) / (n - 1), 0.0, None)
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * np.sqrt(var / n)
+    half = np.where(n > 1, half, np.nan)
+    return mean, mean - half, mean + half
+
+
+def _dsr(ind: Indicator, rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per group of a DSR indicator: counts by ESP band completed with zeros, then Dobson."""
+    lo_band, hi_band = _bands(ind)
+    keys = KEYS[1:]
+    groups = rows[keys].drop_duplicates().reset_index(drop=True)
+    gid = groups.reset_index().rename(columns={"index": "_g"})
+    bands = np.arange(lo_band, hi_band + 1)
+    grid = gid.merge(pd.DataFrame({"standard_band": bands * 5}), how="cross")
+    full = grid.merge(rows[keys + ["standard_band", "numerator", "denominator"]], on=keys + ["standard_band"],
+                      how="left").fillna({"numerator": 0.0, "denominator": 0.0})
+    events, pops = full["numerator"].to_numpy(float), full["denominator"].to_numpy(float)
+    # Events and population share the age at the period end, so a band with events has population,
+    # except where an age limit on the events reaches past the denominator's (none in the bundled catalogue).
+    events = np.where((pops == 0) & (events > 0), 0.0, events)
+    r = directly_standardised_rate(events, pops, full["_g"].to_numpy(), full["standard_band"].to_numpy() // 5 - lo_band,
+                                   standard=ESP2013[lo_band:hi_band + 1], confidence=CONFIDENCE,
+                                   multiplier=ind.per)
+    out = groups.copy()
+    out["numerator"], out["denominator"] = r.observed, r.population
+    out["value"], out["lower"], out["upper"] = r.value, r.lower, r.upper
+    no_population = out["denominator"] <= 0
+    out.loc[no_population, ["value", "lower", "upper"]] = np.nan
+    return out
+
+
+def _bands(ind: Indicator) -> tuple[int, int]:
+    """Indices of the first and last ESP 2013 bands covered by the DSR's denominator ages."""
+    age = ind.denominator.age  # type: ignore[union-attr]
+    lo = 0 if age.min is None else age.min // 5
+    hi = len(ESP2013) - 1 if age.max is None else min(age.max // 5, len(ESP2013) - 1)
+    return lo, hi
+
+
+def _standard_error(rows: pd.DataFrame, suffix: str) -> pd.Series:
+    """Standard error of a mean, recovered from its t interval and number of units."""
+    t = stats.t.ppf(0.5 + CONFIDENCE / 2, rows[f"denominator{suffix}"] - 1)
+    return (rows[f"upper{suffix}"] - rows[f"lower{suffix}"]) / (2 * t)
+
+
+def _imd_gap(rows: pd.DataFrame) -> pd.DataFrame:
+    """For a mean by IMD quintile: least deprived (5) minus most deprived (1), with a normal interval."""
+    q = rows[rows["breakdown"] == "imd_quintile"]
+    keys = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code"]
+    both = q[q["breakdown_group"] == "1"].merge(q[q["breakdown_group"] == "5"], on=keys, suffixes=("_1", "_5"))
+    z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
+    gap = both["value_5"] - both["value_1"]
+    half = z * np.sqrt(_standard_error(both, "_1") ** 2 + _standard_error(both, "_5") ** 2)
+    out = both[keys].copy()
+    out["breakdown"], out["breakdown_group"] = "imd_quintile_gap", "5 minus 1"
+    out["numerator"], out["denominator"] = np.nan, np.nan
+    out["value"], out["lower"], out["upper"] = gap, gap - half, gap + half
+    out["suppressed"] = both["suppressed_1"] | both["suppressed_5"]
+    return out
+
+
+def _suppressed(ind: Indicator, catalogue: Catalogue, frame: pd.DataFrame) -> np.ndarray:
+    """The disclosure rule: a small non-zero count, or a small denominator, hides the figure."""
+    rule = catalogue.disclosure[ind.disclosure]
+    count = frame["denominator" if ind.measure in ("mean", "median") else "numerator"].to_numpy(float)
+    small = (count > 0) & (count < rule.min_numerator)
+    if ind.denominator is not None:
+        small |= frame["denominator"].to_numpy(float) < rule.min_denominator
+    return small
+
+
+def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) -> pa.Table:
+    """Measurements from the engine's counts (see :data:`placewise.measure.COUNTS_SCHEMA`)."""
+    frame = counts.to_pandas(types_mapper=None)
+    parts = []
+    for ind_id, rows in frame.groupby("indicator_id", sort=True):
+        ind = catalogue.indicator(str(ind_id))
+        if ind.measure == "dsr":
+            out = _dsr(ind, rows)
+        else:
+            out = rows[KEYS + ["numerator", "denominator"]].copy()
+            out["value"], out["lower"], out["upper"] = _statistic(
+                ind, *(rows[c].to_numpy(float) for c in ("numerator", "denominator", "sum_squares", "median"))
+            )
+        out["suppressed"] = _suppressed(ind, catalogue, out)
+        if ind.measure == "mean" and "imd_quintile" in ind.breakdowns:
+            out = pd.concat([out, _imd_gap(out)], ignore_index=True)
+        parts.append(out)
+    if not parts:
+        return SCHEMA.empty_table()
+    whole = pd.concat(parts, ignore_index=True)
+    whole["computed_at"] = pd.Timestamp(computed_at.replace(tzinfo=None))
+    for c in ("value", "lower", "upper", "numerator", "denominator"):
+        whole[c] = whole[c].astype(float).where(np.isfinite(whole[c].astype(float)))
+    table = pa.Table.from_pandas(whole[SCHEMA.names], schema=SCHEMA, preserve_index=False)
+    return table.sort_by([(k, "ascending") for k in KEYS])
+
+
+def _ddl() -> str:
+    """CREATE TABLE IF NOT EXISTS for the measurements table."""
+    cols = ", ".join(f'"{f.name}" {SQL_TYPES[SQL_OF_ARROW[f.type]]}' for f in SCHEMA)
+    return f'CREATE TABLE IF NOT EXISTS "{TABLE}" ({cols})'
+
+
+def write_measurements(con: ibis.BaseBackend, table: pa.Table, indicator_ids: list[str]) -> None:
+    """Replace the chosen indicators' rows in ``measurements`` in one transaction (created if absent)."""
+    ids = ", ".join("'" + i.replace("'", "''") + "'" for i in indicator_ids) or "NULL"
+    delete = f'DELETE FROM "{TABLE}" WHERE indicator_id IN ({ids})'
+    columns = ", ".join(f'"{c}"' for c in SCHEMA.names)
+    if con.name == "postgres":
+        buf = pa.BufferOutputStream()
+        pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=False))
+        with con.con.transaction(), con.con.cursor() as cur:
+            cur.execute(_ddl())
+            cur.execute(delete)
+            with cur.copy(f'COPY "{TABLE}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy:
+                copy.write(buf.getvalue().to_pybytes())
+        return
+    db = con.con
+    db.register("_placewise_new_measurements", table)
+    try:
+        db.execute("BEGIN TRANSACTION")
+        try:
+            db.execute(_ddl())
+            db.execute(delete)
+            db.execute(f'INSERT INTO "{TABLE}" ({columns}) SELECT {columns} FROM _placewise_new_measurements')
+            db.execute("COMMIT")
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        db.unregister("_placewise_new_measurements")
+
+
+def measure_all(con: ibis.BaseBackend, profile: Profile, *, periods_range: ReportingRange | None = None,
+                indicators: list[str] | None = None) -> pa.Table:
+    """Compute the profile's indicators (all by default), write them to ``measurements`` and return them."""
+    catalogue = load_catalogue(profile)
+    chosen = indicators or [i.id for i in catalogue.indicators]
+    counts = compute(con, catalogue, periods_range=periods_range, indicators=chosen)
+    table = measurements(counts, catalogue, datetime.now(UTC))
+    write_measurements(con, table, chosen)
+    return table

@@ -1,0 +1,136 @@
+"""Counts for hand-made warehouses, checked against values worked out by hand (see scenario.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import pandas as pd
+import pytest
+from scenario import scenario
+
+from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
+from placewise.profile import load_profile
+
+Q4 = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
+FY = ReportingRange(date(2023, 4, 1), date(2024, 3, 31))
+MAR, FEB, JAN = date(2024, 3, 31), date(2024, 2, 29), date(2024, 1, 31)
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue(load_profile())
+
+
+@pytest.fixture(scope="module")
+def counts(catalogue) -> pd.DataFrame:
+    """Every bundled indicator over January-March 2024 on the scenario in DuckDB."""
+    con = scenario().load(ibis.duckdb.connect())
+    return compute(con, catalogue, periods_range=Q4).to_pandas()
+
+
+def pick(df: pd.DataFrame, ind: str, end: date, geo: str = "ics", code: str = "QHG", breakdown: str = "none",
+         group: str = "All", band: int | None = None) -> tuple[float, float]:
+    """(numerator, denominator) of one row; fails unless exactly one row matches."""
+    m = df[(df.indicator_id == ind) & (df.period_end == end) & (df.geography_type == geo)
+           & (df.geography_code == code) & (df.breakdown == breakdown) & (df.breakdown_group == group)]
+    m = m[m.standard_band.isna()] if band is None else m[m.standard_band == band]
+    assert len(m) == 1, f"{len(m)} rows for {ind} {end} {geo} {code} {breakdown} {group}"
+    return float(m.numerator.iloc[0]), float(m.denominator.iloc[0])
+
+
+def test_counts_have_the_documented_schema(counts):
+    assert list(counts.columns) == COUNTS_SCHEMA.names
+
+
+def test_hypertension_to_target_applies_nice_thresholds_by_age_and_the_latest_lowest_reading(counts):
+    # March: register p1 p2 p3 p4 p5 p9 p10 p11 (p6 died, p7 left); in target p1 (<140/90, 73),
+    # p2 (145/85 but 84), p5 (lowest of two readings that day, 135), p10.
+    assert pick(counts, "hypertension_treated_to_target", MAR) == (4, 8)
+    # February: p6 alive and in target; p5 and p10's readings are in March; p9 not yet diagnosed.
+    assert pick(counts, "hypertension_treated_to_target", FEB) == (3, 8)
+
+
+def test_geographies_follow_registration_at_the_period_end(counts):
+    ind = "hypertension_treated_to_target"
+    assert pick(counts, ind, MAR, "practice", "P1") == (3, 6)
+    assert pick(counts, ind, MAR, "practice", "P2") == (0, 1)     # p11 moved to P2 in February
+    # January: p1-p7 and p11 (registered with P1 to 31 January inclusive); in target p2 and p6 only.
+    assert pick(counts, ind, JAN, "practice", "P1") == (2, 8)
+    assert pick(counts, ind, MAR, "pcn", "N1") == (3, 7)
+    assert pick(counts, ind, MAR, "place", "E06000032") == (1, 1)
+    assert pick(counts, ind, MAR, "care_alliance", "BCA") == (4, 8)
+    assert pick(counts, ind, MAR, "legacy_ccg", "06F") == (3, 7)
+    assert pick(counts, ind, MAR, "legacy_ccg", "06P") == (1, 1)
+    none_for_mk = counts[(counts.geography_code == "MKCA")]
+    assert none_for_mk.empty
+
+
+def test_breakdowns_split_the_same_cohort(counts):
+    ind = "hypertension_treated_to_target"
+    assert pick(counts, ind, MAR, breakdown="age_band", group="45-64") == (2, 6)   # p3 p4 p5 p9 p10 p11; p5 p10
+    assert pick(counts, ind, MAR, breakdown="age_band", group="65-74") == (1, 1)
+    assert pick(counts, ind, MAR, breakdown="age_band", group="75-84") == (1, 1)
+    assert pick(counts, ind, MAR, breakdown="imd_quintile", group="2") == (1, 1)   # p10 in an IMD decile 4 LSOA
+    assert pick(counts, ind, MAR, breakdown="sex", group="male") == (1, 1)
+    assert pick(counts, ind, MAR, breakdown="ethnic_group", group="White") == (4, 8)
+
+
+def test_ae_four_hours_counts_to_240_minutes_by_provider_site_and_registration(counts):
+    assert pick(counts, "ae_4hr_type1", MAR, "provider", "RC9") == (1, 2)   # 240 in, 241 out
+    assert pick(counts, "ae_4hr_type1", MAR, "provider", "RD8") == (2, 2)   # includes the unregistered visitor
+    assert pick(counts, "ae_4hr_type1", MAR, "site", "RD816") == (2, 2)
+    assert pick(counts, "ae_4hr_type1", MAR) == (2, 3)                      # the visitor is not in the ICS
+    assert pick(counts, "ae_4hr_all", MAR) == (3, 4)
+    assert pick(counts, "ae_4hr_all", MAR, "provider", "RC9") == (2, 3)
+
+
+def test_published_returns_sum_by_provider_and_system(counts):
+    assert pick(counts, "ae_4hr_type1_published", MAR, "provider", "RC9") == (90, 100)
+    assert pick(counts, "ae_4hr_type1_published", MAR) == (170, 200)
+    assert counts[(counts.indicator_id == "ae_4hr_type1_published") & (counts.period_end == JAN)].empty
+
+
+def test_dsr_counts_by_esp_band_at_the_period_end(counts):
+    # Rolling year to March: p1's two emergency admissions, p1 the only person aged 70-74.
+    assert pick(counts, "emergency_admissions_dsr", MAR, band=70) == (2, 1)
+    # 60-64: p3 p4 p5 p8 p9 (p6 died, p7 left); no emergency admissions.
+    assert pick(counts, "emergency_admissions_dsr", MAR, band=60) == (0, 5)
+
+
+def test_readmissions_and_length_of_stay(counts):
+    assert pick(counts, "readmissions_30_day", MAR) == (1, 2)   # 5 March discharge followed by 20 March admission
+    assert pick(counts, "readmissions_30_day", JAN) == (0, 1)   # p3's elective, not readmitted
+    los = counts[(counts.indicator_id == "los_emergency_mean") & (counts.period_end == MAR)
+                 & (counts.geography_type == "ics") & (counts.breakdown == "none")]
+    assert los[["numerator", "denominator", "sum_squares"]].iloc[0].tolist() == [8, 2, 40]   # 2 and 6 days
+    med = counts[(counts.indicator_id == "los_emergency_median") & (counts.period_end == MAR)
+                 & (counts.geography_type == "provider") & (counts.breakdown == "none")]
+    assert med["median"].tolist() == [4.0]
+
+
+def test_reliever_over_use_needs_six_issues_in_the_twelve_months(counts):
+    assert pick(counts, "asthma_saba_over_reliance", MAR) == (1, 2)   # p13's March 2023 issue is out of window
+    assert pick(counts, "asthma_saba_over_reliance", JAN) == (2, 2)
+
+
+def test_dementia_expected_from_age_and_sex_rates(counts):
+    num, den = pick(counts, "dementia_diagnosis_rate", MAR)
+    assert num == 1
+    assert den == pytest.approx(0.025 + 0.095, abs=1e-12)   # p1 female 73: 2.5%; p2 female 84: 9.5%
+
+
+def test_persons_counted_once_from_events(counts):
+    # Quarter January-March 2024: p10 (two contacts) and p3; adults registered at 31 March.
+    num, den = pick(counts, "talking_therapies_access", MAR)
+    assert num == 2
+    assert den == 11   # p1-p5 and p8-p13 (p6 died, p7 and u1 left)
+
+
+def test_first_long_term_condition_age(catalogue):
+    con = scenario().load(ibis.duckdb.connect())
+    df = compute(con, catalogue, periods_range=FY, indicators=["first_ltc_age_mean"]).to_pandas()
+    end = date(2024, 3, 31)
+    row = df[(df.period_end == end) & (df.geography_type == "ics") & (df.breakdown == "none")]
+    assert row[["numerator", "denominator"]].iloc[0].tolist() == [64 + 33, 2]   # p9 at 64, p12 at 33
+    assert pick(df, "first_ltc_age_mean", end, breakdown="imd_quintile", group="5") == (33, 1)
