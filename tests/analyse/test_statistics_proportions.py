@@ -12,6 +12,8 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from placewise.analyse.statistics import proportion
@@ -102,3 +104,12 @@ def test_invalid_input_names_argument_and_index(x, n, message):
 def test_confidence_must_be_a_fraction(confidence):
     with pytest.raises(ValueError, match="confidence is"):
         proportion([1], [2], confidence=confidence)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))).filter(lambda t: t[1] > 0))
+def test_limits_always_bracket_the_proportion(pair):
+    x, n = pair
+    for confidence in (0.95, 0.998):
+        result = proportion([x], [n], confidence=confidence)
+        assert 0.0 <= result.lower[0] <= x / n <= result.upper[0] <= 1.0

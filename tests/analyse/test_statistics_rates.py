@@ -7,6 +7,8 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from placewise.analyse.statistics import byars_limits, crude_rate, exact_poisson_limits, poisson_limits
@@ -135,3 +137,11 @@ def test_count_functions_reject_negative_counts():
     for function in (byars_limits, exact_poisson_limits, poisson_limits):
         with pytest.raises(ValueError, match=r"counts\[2\] is -3.0"):
             function([1, 2, -3])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 1_000_000))
+def test_poisson_limits_always_bracket_the_count(count):
+    for confidence in (0.95, 0.998):
+        lower, upper = poisson_limits([count], confidence)
+        assert 0.0 <= lower[0] <= count < upper[0]

@@ -48,7 +48,8 @@ def dsr_by_hand(counts, populations, standard, confidence=0.95, multiplier=100_0
     variance = sum(xi * (wi / ni) ** 2 for xi, wi, ni in zip(x, w, n)) / total_w**2
     lower_o, upper_o = byar(observed, confidence)
     scale = (variance / observed).sqrt()
-    return [float(v * multiplier) for v in (dsr, dsr + scale * (lower_o - observed), dsr + scale * (upper_o - observed))]
+    limits = (dsr, dsr + scale * (lower_o - observed), dsr + scale * (upper_o - observed))
+    return [float(v * multiplier) for v in limits]
 
 
 def test_esp2013_is_the_published_standard():
@@ -64,7 +65,9 @@ def test_three_band_example_worked_by_hand():
     # variance 145 / 6000^2 = 4.027778e-6; O = 55; sqrt(var / 55) = 2.70615e-4;
     # Byar(55) = 55 x 0.909886^3 = 41.4309 and 56 x 1.0853196^3 = 71.5915, so the limits are
     # 0.0141667 - 2.70615e-4 x 13.5691 = 0.0104947 and 0.0141667 + 2.70615e-4 x 16.5915 = 0.0186566.
-    result = directly_standardised_rate([5, 20, 30], [1000, 2000, 1500], [0, 0, 0], [0, 1, 2], standard=[1000, 2000, 3000])
+    result = directly_standardised_rate(
+        [5, 20, 30], [1000, 2000, 1500], [0, 0, 0], [0, 1, 2], standard=[1000, 2000, 3000]
+    )
     assert result.value[0] == pytest.approx(1416.6666667, rel=1e-10)
     assert result.observed[0] == 55 and result.population[0] == 4500
     value, lower, upper = dsr_by_hand([5, 20, 30], [1000, 2000, 1500], [1000, 2000, 3000])
@@ -99,7 +102,9 @@ def test_population_proportional_to_standard_gives_the_crude_rate_and_its_limits
     populations = ESP2013 * 0.3
     result = directly_standardised_rate(counts, populations, np.zeros(19, dtype=int), np.arange(19))
     crude = crude_rate([counts.sum()], [populations.sum()])
-    np.testing.assert_allclose([result.value, result.lower, result.upper], [crude.value, crude.lower, crude.upper], rtol=1e-12)
+    np.testing.assert_allclose(
+        [result.value, result.lower, result.upper], [crude.value, crude.lower, crude.upper], rtol=1e-12
+    )
 
 
 def test_fewer_than_ten_events_gives_no_dsr():
@@ -143,7 +148,8 @@ REF_COUNTS, REF_POPS = [10, 40, 100], [10_000, 20_000, 10_000]
 
 
 def test_expected_counts_by_hand():
-    expected = expected_counts([2000, 3000, 500, 1000, 1000, 100], [0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], REF_COUNTS, REF_POPS)
+    populations = [2000, 3000, 500, 1000, 1000, 100]
+    expected = expected_counts(populations, [0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], REF_COUNTS, REF_POPS)
     np.testing.assert_allclose(expected, [13.0, 4.0])
 
 

@@ -192,6 +192,11 @@ def _classify(low_998: np.ndarray, low_95: np.ndarray, high_998: np.ndarray, hig
     """Combine the four limit tests into codes, the outer 99.8% limits taking precedence."""
     return np.select(
         [low_998, low_95, high_998, high_95],
-        [FunnelSignificance.LOW_998, FunnelSignificance.LOW_95, FunnelSignificance.HIGH_998, FunnelSignificance.HIGH_95],
+        [
+            FunnelSignificance.LOW_998,
+            FunnelSignificance.LOW_95,
+            FunnelSignificance.HIGH_998,
+            FunnelSignificance.HIGH_95,
+        ],
         default=FunnelSignificance.NOT_SIGNIFICANT,
     ).astype(np.int8)

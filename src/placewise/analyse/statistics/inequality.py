@@ -224,5 +224,6 @@ def _simulate_block(
     for start in range(0, repetitions, step):
         stop = min(start + step, repetitions)
         draws = centre + spread * rng.standard_normal((n_groups, n_quantiles, stop - start))
-        sii[:, start:stop], rii[:, start:stop] = _fit(_back_transform(draws, value_type), share, slope_weights, mean_rank)
+        values = _back_transform(draws, value_type)
+        sii[:, start:stop], rii[:, start:stop] = _fit(values, share, slope_weights, mean_rank)
     return sii, rii

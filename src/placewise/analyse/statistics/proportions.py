@@ -22,14 +22,14 @@ from placewise.analyse.statistics.results import Estimate
 
 
 def wilson_limits(numerators: np.ndarray, denominators: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score limits of x/n (no continuity correction), clipped to [0, 1]; inputs already checked."""
+    """Wilson score limits of x/n, no continuity correction; exactly 0 at x = 0 and 1 at x = n."""
     z = z_score(confidence)
     z2 = z * z
     centre = 2.0 * numerators + z2
     spread = z * np.sqrt(z2 + 4.0 * numerators * (1.0 - numerators / denominators))
     scale = 2.0 * (denominators + z2)
-    lower = np.clip((centre - spread) / scale, 0.0, 1.0)
-    upper = np.clip((centre + spread) / scale, 0.0, 1.0)
+    lower = np.where(numerators == 0, 0.0, np.clip((centre - spread) / scale, 0.0, 1.0))
+    upper = np.where(numerators == denominators, 1.0, np.clip((centre + spread) / scale, 0.0, 1.0))
     return lower, upper
 
 
