@@ -25,7 +25,8 @@ def workload(n_series: int, n_points: int) -> dict[str, object]:
     """Monthly proportions like 4-hour performance: ragged, with level shifts, rebases and targets."""
     rng = np.random.default_rng(2024)
     level = rng.uniform(0.6, 0.98, (n_series, 1))
-    shift = np.where(np.arange(n_points) >= rng.integers(6, n_points, (n_series, 1)), rng.normal(0, 0.03, (n_series, 1)), 0)
+    shifted = np.arange(n_points) >= rng.integers(6, n_points, (n_series, 1))
+    shift = np.where(shifted, rng.normal(0, 0.03, (n_series, 1)), 0)
     values = np.clip(level + shift + rng.normal(0, 0.015, (n_series, n_points)), 0, 1)
     lengths = rng.integers(n_points - 12, n_points + 1, n_series)
     values[np.arange(n_points) >= lengths[:, None]] = np.nan

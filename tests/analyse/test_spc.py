@@ -118,7 +118,8 @@ def test_run_of_seven_flagged_six_not() -> None:
 
 
 def test_a_point_on_the_mean_breaks_a_run() -> None:
-    y = [1.0, -1.0] * 4 + [0.5, 0.5, 0.5, 0.0, 0.5, 0.5, 0.5] + [-0.5, -0.5, -0.5, 0.0, -0.5, -0.5, -0.5] + [1.0, -1.0] * 4
+    above = [0.5, 0.5, 0.5, 0.0, 0.5, 0.5, 0.5]
+    y = [1.0, -1.0] * 4 + above + [-v for v in above] + [1.0, -1.0] * 4
     r = spc(y, polarity="higher_is_better")
     assert r.mean[0, 0] == 0.0
     assert not r.run.any()
@@ -401,6 +402,7 @@ def test_trajectory_met_by_polarity() -> None:
     assert up.trajectory_met[0].tolist() == [False, True, True]
     assert down.trajectory_met[0].tolist() == [True, True, False]
     assert partial.trajectory_met[0].tolist() == [False, False, True]
+    assert up.trajectory_variance[0].tolist() == [-1.0, 0.0, 1.0]
     with pytest.raises(SpcInputError, match="neutral"):
         spc(y, polarity="neutral", trajectory=trajectory)
 

@@ -172,6 +172,11 @@ class SpcResult:
         """Index of each series' latest point."""
         return self.n_points - 1
 
+    @property
+    def trajectory_variance(self) -> NDArray[np.float64]:
+        """Each point minus its trajectory (NaN where there is none)."""
+        return self.values - self.trajectory
+
     def name(self, series: int) -> str:
         """The series' name for messages: the caller's, or 'series <index>'."""
         return _label(self.series_names, series)
@@ -210,10 +215,11 @@ def spc(
     ``target``: one value for all series or one per series (NaN: none). ``trajectory``: a per-point
     target, broadcast to ``values``. ``rebase``: True at the first point of each new segment, broadcast
     to ``values``. ``fix_after_n``: limits from the first n points of each segment only.
-    ``min_points``: segments shorter than this get a short-series warning (NHSRplotthedots uses 12).
+    ``min_points``: segments shorter than this get a short-series warning (NHSRplotthedots uses 12; Making
+    Data Count advises 15 to 20 points for stable limits).
     """
     y = _as_matrix(values)
-    n_series, width = y.shape
+    n_series = y.shape[0]
     names = _series_names(series_names, n_series)
     direction_of_good = _polarity_sign(polarity)
     valid, n_points = _check_values(y, names)
@@ -221,58 +227,60 @@ def spc(
     targets = _per_series_target(target, n_series)
     trajectories = _trajectory(trajectory, y.shape, direction_of_good)
 
-    starts = _segment_starts(rebase, y.shape, valid)
-    segment = (np.cumsum(starts, axis=1) - 1).astype(np.int32)
-    columns = np.arange(width)
-    position = columns - np.maximum.accumulate(np.where(starts, columns, 0), axis=1)
-    group = segment + (np.arange(n_series) * width)[:, None]
-
+    segment, position, group = _segments(_segment_starts(rebase, y.shape, valid))
     mean, mr_bar = _centre_and_spread(y, valid, position, group, fix_after_n, screen_outliers)
-    nan = np.where(valid, 0.0, np.nan)
-    mean = mean + nan
-    mr_bar = mr_bar + nan
-    lpl = mean - LIMIT_FACTOR * mr_bar
-    upl = mean + LIMIT_FACTOR * mr_bar
-    lower_two = mean - TWO_SIGMA_FACTOR * mr_bar
-    upper_two = mean + TWO_SIGMA_FACTOR * mr_bar
+    padding = np.where(valid, 0.0, np.nan)
+    mean, mr_bar = mean + padding, mr_bar + padding
+    lpl, upl = mean - LIMIT_FACTOR * mr_bar, mean + LIMIT_FACTOR * mr_bar
+    lower_two, upper_two = mean - TWO_SIGMA_FACTOR * mr_bar, mean + TWO_SIGMA_FACTOR * mr_bar
 
     beyond = (y > upl) | (y < lpl)
     side = np.where(valid, np.sign(y - mean), 0.0).astype(np.int8)
     close = ~beyond & ((y < lower_two) | (y > upper_two))
     step = _steps(y, position)
-
     run = (side != 0) & (_run_span(side, position) >= run_length)
     long_step = (step != 0) & (_run_span(step, position) >= trend_length - 1)
     trend = long_step | _shift_left(long_step)
     two_in_three = close & _two_of_three(close, side, position)
-
     rule, direction = _rule_and_direction(beyond, trend, two_in_three, run, side, step, position)
     point_type = _point_type(direction, direction_of_good)
-    seg_length = np.bincount(group[valid], minlength=y.size)[group]
-    short = valid & (seg_length < min_points)
-    met = _trajectory_met(y, trajectories, direction_of_good)
+    short = valid & (np.bincount(group[valid], minlength=y.size)[group] < min_points)
+    _warn_short(short, min_points)
 
     rows = np.arange(n_series)
     last = n_points - 1
     variation = _variation_icon(point_type[rows, last], direction[rows, last])
     assurance = _assurance_icon(targets, lpl[rows, last], upl[rows, last], direction_of_good)
-    n_short = int(short.any(axis=1).sum())
-    if n_short:
-        warnings.warn(
-            f"{n_short} of {n_series} series have a segment of fewer than {min_points} points: their limits are "
-            "trial limits",
-            ShortSeriesWarning, stacklevel=2,
-        )
     return SpcResult(
         values=y, n_points=n_points, segment=np.where(valid, segment, -1).astype(np.int32),
         mean=mean, moving_range_mean=mr_bar, lpl=lpl, upl=upl,
         lower_two_sigma=lower_two, upper_two_sigma=upper_two,
         beyond_limits=beyond, run=run, trend=trend, two_in_three=two_in_three,
         rule=rule, direction=direction, point_type=point_type, short_segment=short,
-        target=targets, trajectory=trajectories, trajectory_met=met,
+        target=targets, trajectory=trajectories,
+        trajectory_met=_trajectory_met(y, trajectories, direction_of_good),
         variation_icon=variation, assurance_icon=assurance, polarity=polarity,
         min_points=min_points, series_names=names,
     )
+
+
+def _segments(starts: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray, NDArray]:
+    """Segment number within each series, position within the segment, and a segment id unique overall."""
+    n_series, width = starts.shape
+    segment = (np.cumsum(starts, axis=1) - 1).astype(np.int32)
+    columns = np.arange(width)
+    position = columns - np.maximum.accumulate(np.where(starts, columns, 0), axis=1)
+    return segment, position, segment + (np.arange(n_series) * width)[:, None]
+
+
+def _warn_short(short: NDArray[np.bool_], min_points: int) -> None:
+    """Warn once, as NHSRplotthedots does, when any segment is too short for reliable limits."""
+    n_short = int(short.any(axis=1).sum())
+    if n_short:
+        warnings.warn(
+            f"{n_short} of {len(short)} series have a segment of fewer than {min_points} points: their limits "
+            "are trial limits", ShortSeriesWarning, stacklevel=3,
+        )
 
 
 def pad_series(values: ArrayLike, series: ArrayLike) -> tuple[NDArray, NDArray[np.float64]]:
