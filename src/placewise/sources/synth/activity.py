@@ -1,0 +1,240 @@
+"""Secondary care, community, mental health and social care activity, one block of people at a time.
+
+Each builder returns the block's rows sorted by person (so by NHS number) then date; identifiers
+are serial numbers continued across blocks, so the whole file is deterministic and sorted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from placewise.canonical import table
+from placewise.codelists import codes
+from placewise.sources.synth.events import (
+    US_PER_DAY, World, categorical, dates, draw, ids, labels, nullable_dates, place_option,
+)
+from placewise.sources.synth.population import CURRENT
+from placewise.sources.synth.population import day as day_number
+
+Serial = dict[str, int]
+
+
+def _ids(serial: Serial, prefix: str, n: int) -> pa.Array:
+    """Next ``n`` identifiers for ``prefix``, advancing the counter."""
+    first = serial.get(prefix, 1)
+    serial[prefix] = first + n
+    return ids(prefix, first, n)
+
+
+def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
+    """Columns as the canonical source table ``name`` (names, order and types checked)."""
+    schema = table(name).source_schema()
+    return pa.table([columns[f.name] for f in schema], schema=schema)
+
+
+def _acute(w: World) -> list[list[tuple[str, str, float]]]:
+    """Acute provider options of each Place, in Place order."""
+    return [w.cfg.providers_by_place[c].acute for c in w.place_codes]
+
+
+def gp_appointments(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+    """GP appointments: practice on the day, mode (with its step change) and did-not-attend."""
+    who, day = draw(rng, w.cfg.activity["gp_appointments"], w, block)
+    p, g = w.people, w.cfg.gp
+    mode, names = categorical(rng, g.modes, len(who))
+    for s in (s for s in w.cfg.step_changes if s.kind == "gp_mode_shift"):
+        here = (day >= day_number(s.date)) & _in_place(w, who, s.place) & (mode == names.index(s.from_mode))
+        mode = np.where(here & (rng.random(len(who)) < s.share), names.index(s.to_mode), mode)
+    dna = rng.random(len(who)) < g.dna_rate * np.exp(g.dna_deprivation * (p.dep[who] - 0.5))
+    return _table("gp_appointments", {
+        "appointment_id": _ids(serial, "GP", len(who)), "nhs_number": w.nhs.take(who),
+        "practice_code": labels(p.practice_at(day, who), w.prac.code), "appointment_date": dates(day),
+        "mode": labels(mode, names), "status": labels(dna.astype(np.int64), ["attended", "did_not_attend"]),
+    })
+
+
+def ae_attendances(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+    """A&E attendances: department type (with the UTC step change), times in department, disposal."""
+    who, day = draw(rng, w.cfg.activity["ae_attendances"], w, block)
+    a, n = w.cfg.ae, len(who)
+    dtype, _ = categorical(rng, dict(zip("123", a.department_type_shares)), n)
+    for s in (s for s in w.cfg.step_changes if s.kind == "ae_type_shift"):
+        here = (day >= day_number(s.date)) & _in_place(w, who, s.place) & (dtype == s.from_type - 1)
+        dtype = np.where(here & (rng.random(n) < s.share), s.to_type - 1, dtype)
+    disp, dnames = categorical(rng, a.disposal, n)
+    disp3, _ = categorical(rng, {k: a.type3_disposal.get(k, 0.0) for k in dnames}, n)
+    disp = np.where(dtype == 2, disp3, disp)
+    hour, _ = categorical(rng, dict(enumerate(a.arrival_hours)), n)
+    arrival = day * US_PER_DAY + (hour * 3600 + rng.integers(0, 3600, n)) * 1_000_000
+    median = np.array([a.minutes[f"type{t}"].median for t in (1, 2, 3)])[dtype]
+    sigma = np.array([a.minutes[f"type{t}"].sigma for t in (1, 2, 3)])[dtype]
+    winter = np.isin(w.month[day - w.window.start], (11, 0, 1, 2))
+    factor = np.where(disp == dnames.index("admitted"), a.admitted_minutes_factor, 1.0)
+    factor = factor * np.where(winter & (dtype == 0), a.winter_minutes_factor, 1.0)
+    minutes = np.maximum(np.round(median * factor * np.exp(sigma * rng.standard_normal(n))), 5)
+    provider, site = place_option(rng, _acute(w), w.people.place[who])
+    return _table("ae_attendances", {
+        "attendance_id": _ids(serial, "AE", n), "nhs_number": w.nhs.take(who),
+        "provider_code": provider, "site_code": site, "department_type": pa.array(dtype + 1, pa.int64()),
+        "arrival": pa.array(arrival, pa.timestamp("us")),
+        "departure": pa.array(arrival + minutes.astype(np.int64) * 60_000_000, pa.timestamp("us")),
+        "disposal": labels(disp, dnames),
+    })
+
+
+def inpatient_spells(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+    """Emergency spells (with 30-day readmissions) and elective spells, with length of stay."""
+    p, ad = w.people, w.cfg.admissions
+    who, day = draw(rng, w.cfg.activity["emergency_admissions"], w, block)
+    old = p.age_at(day, who) >= 65
+    diag = _emergency_diagnoses(w, rng, who, day)
+    los = np.floor(rng.exponential(np.where(old, ad.emergency_los_mean_days["65_plus"],
+                                            ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
+    readmit = rng.random(len(who)) < np.where(old, ad.readmission_30d["65_plus"], ad.readmission_30d["under_65"])
+    r_day = day + los + rng.integers(1, 31, len(who))
+    readmit &= r_day <= p.ref[who]
+    r_who, r_day, r_diag = who[readmit], r_day[readmit], diag[readmit]
+    r_los = np.floor(rng.exponential(np.where(old[readmit], ad.emergency_los_mean_days["65_plus"],
+                                              ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
+    e_who, e_day = draw(rng, w.cfg.activity["elective_admissions"], w, block)
+    day_case = rng.random(len(e_who)) < ad.elective_day_case_share
+    e_los = np.where(day_case, 0, 1 + np.floor(rng.exponential(ad.elective_los_mean_days))).astype(np.int64)
+    e_diag = np.array(ad.elective)[rng.integers(0, len(ad.elective), len(e_who))]
+    allw = np.concatenate([who, r_who, e_who])
+    adm = np.concatenate([day, r_day, e_day])
+    dis = adm + np.concatenate([los, r_los, e_los])
+    in_hospital = (dis > w.window.end) & (p.status[allw] == CURRENT)
+    dis = np.minimum(dis, p.ref[allw])
+    method = np.concatenate([np.zeros(len(who) + len(r_who), np.int64), np.ones(len(e_who), np.int64)])
+    dx = np.concatenate([diag, r_diag, e_diag])
+    order = np.lexsort((method, adm, allw))
+    allw, adm, dis, method, dx = allw[order], adm[order], dis[order], method[order], dx[order]
+    in_hospital = in_hospital[order]
+    tf_e, tf_el = ad.emergency_treatment_functions, ad.elective_treatment_functions
+    tf = np.where(method == 0, rng.integers(0, len(tf_e), len(allw)), len(tf_e) + rng.integers(0, len(tf_el), len(allw)))
+    provider, site = place_option(rng, _acute(w), p.place[allw])
+    return _table("inpatient_spells", {
+        "spell_id": _ids(serial, "IP", len(allw)), "nhs_number": w.nhs.take(allw),
+        "provider_code": provider, "site_code": site,
+        "admission_method": labels(method, ["emergency", "elective"]), "admission_date": dates(adm),
+        "discharge_date": nullable_dates(dis, ~in_hospital), "primary_diagnosis": pa.array(dx, pa.string()),
+        "treatment_function": labels(tf, tf_e + tf_el),
+    })
+
+
+def _emergency_diagnoses(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Primary ICD-10 diagnosis: falls in the over-65s, the patient's condition, childhood asthma, or other."""
+    p, ad = w.people, w.cfg.admissions
+    n = len(who)
+    other = np.array(ad.other_emergency)
+    dx = other[rng.integers(0, len(other), n)]
+    for cond, cd in ad.condition_diagnoses.items():
+        pool = np.array(codes(cd.codelist))
+        has = p.diagnosed[cond][who] <= day
+        dx = np.where(has & (rng.random(n) < cd.share), pool[rng.integers(0, len(pool), n)], dx)
+    asthma = np.array(codes("icd10_asthma"))
+    child = (p.age_at(day, who) < 16) & (p.diagnosed["asthma"][who] <= day) & (rng.random(n) < ad.asthma_share_children)
+    dx = np.where(child, asthma[rng.integers(0, len(asthma), n)], dx)
+    falls = np.array(codes("icd10_falls"))
+    fell = (p.age_at(day, who) >= 65) & (rng.random(n) < ad.falls_share_65_plus)
+    return np.where(fell, falls[rng.integers(0, len(falls), n)], dx)
+
+
+def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+    """Outpatient appointments: first or follow-up, outcome and referral source."""
+    who, day = draw(rng, w.cfg.activity["outpatient_appointments"], w, block)
+    o, n = w.cfg.outpatients, len(who)
+    u = rng.random(n)
+    outcome = np.where(u < o.dna_rate, 1, np.where(u < o.dna_rate + o.cancelled_rate, 2, 0))
+    src, snames = categorical(rng, o.referral_source, n)
+    provider, _ = place_option(rng, _acute(w), w.people.place[who])
+    return _table("outpatient_appointments", {
+        "appointment_id": _ids(serial, "OP", n), "nhs_number": w.nhs.take(who), "provider_code": provider,
+        "treatment_function": labels(rng.integers(0, len(o.treatment_functions), n), o.treatment_functions),
+        "appointment_date": dates(day), "first_attendance": pa.array(rng.random(n) < o.first_share),
+        "attendance": labels(outcome, ["attended", "did_not_attend", "cancelled"]),
+        "referral_source": labels(src, snames),
+    })
+
+
+def referrals(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+    """GP referrals; each practice's own multiplier makes the between-practice variation genuine."""
+    stream = w.cfg.activity["referrals"]
+    who, day = draw(rng, stream, w, block)
+    prac = w.people.practice_at(day, who)
+    keep = rng.random(len(who)) < w.prac.referral_multiplier[prac] / w.prac.referral_multiplier.max()
+    who, day, prac = who[keep], day[keep], prac[keep]
+    m, n = w.cfg.referrals_mix, len(who)
+    prio, pnames = categorical(rng, m.priority, n)
+    provider, _ = place_option(rng, _acute(w), w.people.place[who])
+    return _table("referrals", {
+        "referral_id": _ids(serial, "RF", n), "nhs_number": w.nhs.take(who),
+        "practice_code": labels(prac, w.prac.code), "provider_code": provider,
+        "treatment_function": labels(rng.integers(0, len(m.treatment_functions), n), m.treatment_functions),
+        "referral_date": dates(day), "priority": labels(prio, pnames),
+    })
+
+
+def mental_health_contacts(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+    """Mental health contacts: children's services under 18, otherwise by service mix."""
+    who, day = draw(rng, w.cfg.activity["mental_health_contacts"], w, block)
+    mh, n = w.cfg.mental_health, len(who)
+    adult = {k: v for k, v in mh.services.items() if k != "children_and_young_people"}
+    svc, names = categorical(rng, adult, n)
+    names = names + ["children_and_young_people"]
+    svc = np.where(w.people.age_at(day, who) < 18, len(names) - 1, svc)
+    provider = [w.cfg.providers_by_place[c].mental_health for c in w.place_codes]
+    return _table("mental_health_contacts", {
+        "contact_id": _ids(serial, "MH", n), "nhs_number": w.nhs.take(who),
+        "provider_code": labels(w.people.place[who], provider), "service": labels(svc, names),
+        "contact_date": dates(day), "attended": pa.array(rng.random(n) < mh.attended),
+    })
+
+
+def community_contacts(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+    """Community health contacts, mostly older and frail people."""
+    who, day = draw(rng, w.cfg.activity["community_contacts"], w, block)
+    svc, names = categorical(rng, w.cfg.community.services, len(who))
+    provider = [w.cfg.providers_by_place[c].community for c in w.place_codes]
+    return _table("community_contacts", {
+        "contact_id": _ids(serial, "CC", len(who)), "nhs_number": w.nhs.take(who),
+        "provider_code": labels(w.people.place[who], provider), "service": labels(svc, names),
+        "contact_date": dates(day),
+    })
+
+
+def social_care_services(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+    """Adult social care services with start and end (open while the person is alive and registered)."""
+    who, day = draw(rng, w.cfg.activity["social_care_services"], w, block)
+    sc, p, n = w.cfg.social_care, w.people, len(who)
+    svc, names = categorical(rng, sc.services, n)
+    end = day + np.ceil(rng.exponential(sc.mean_duration_days, n)).astype(np.int64)
+    current = p.status[who] == CURRENT
+    still_open = current & ((end > w.window.end) | (rng.random(n) < sc.open_share))
+    end = np.minimum(end, p.ref[who])
+    return _table("social_care_services", {
+        "service_id": _ids(serial, "SC", n), "nhs_number": w.nhs.take(who),
+        "la_code": labels(p.place[who], list(w.place_codes)), "service_type": labels(svc, names),
+        "start_date": dates(day), "end_date": nullable_dates(end, ~still_open),
+    })
+
+
+def _in_place(w: World, who: np.ndarray, place: str | None) -> np.ndarray:
+    """Whether each person lives in ``place`` (every Place when ``place`` is None)."""
+    if place is None:
+        return np.ones(len(who), dtype=bool)
+    return w.people.place[who] == w.place_codes.index(place)
+
+
+BUILDERS = {
+    "gp_appointments": gp_appointments,
+    "ae_attendances": ae_attendances,
+    "inpatient_spells": inpatient_spells,
+    "outpatient_appointments": outpatient_appointments,
+    "referrals": referrals,
+    "mental_health_contacts": mental_health_contacts,
+    "community_contacts": community_contacts,
+    "social_care_services": social_care_services,
+}
+"""Activity tables built block by block."""

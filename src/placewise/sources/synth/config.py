@@ -1,0 +1,313 @@
+"""The ``synthetic`` section of an ICS profile: every parameter of the generator, validated."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from placewise.canonical import ETHNIC_CATEGORIES
+from placewise.codelists import names as codelist_names
+
+N_AGE_BANDS = 19
+"""Five-year bands 0-4 … 85-89 and 90+."""
+
+CONDITIONS = (
+    "hypertension", "type2_diabetes", "asthma", "copd", "chd", "heart_failure", "atrial_fibrillation",
+    "stroke_tia", "ckd", "dementia", "depression", "smi", "learning_disability", "cancer", "msk", "obesity",
+)
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors, so a typo in the YAML is caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Normal(Strict):
+    """A normal distribution."""
+
+    mean: float
+    sd: float = Field(ge=0)
+
+
+class Codes(Strict):
+    """Where the synthetic ONS and ODS code ranges start."""
+
+    lsoa_start: int = Field(ge=900000, le=999000)
+    ward_start: int = Field(ge=900000, le=999000)
+    pcn_start: int = Field(ge=10000, le=99000)
+
+
+class PlaceParams(Strict):
+    """Demography and deprivation of one Place."""
+
+    practice_prefix: str = Field(pattern=r"^[A-Z]\d{2}$")
+    age_shares: list[float] = Field(min_length=N_AGE_BANDS, max_length=N_AGE_BANDS)
+    ethnicity: dict[str, float]
+    imd_deciles: list[float] = Field(min_length=10, max_length=10)
+    onset_shift_years: float = Field(ge=0, description="Onset this much earlier in the most deprived decile")
+
+    @model_validator(mode="after")
+    def _known_ethnicity(self) -> "PlaceParams":
+        """Ethnicity keys are NHS ethnic category codes."""
+        unknown = set(self.ethnicity) - set(ETHNIC_CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown ethnic category codes {sorted(unknown)}")
+        return self
+
+
+class Movement(Strict):
+    """Migration, practice moves and deaths over the history."""
+
+    in_migration_per_year: float = Field(ge=0, lt=0.5)
+    out_migration_per_year: float = Field(ge=0, lt=0.5)
+    practice_moves_per_year: float = Field(ge=0, lt=0.5)
+    crude_death_rate: float = Field(ge=0, lt=0.1)
+    mortality_age_slope: float = Field(ge=0)
+
+
+class Condition(Strict):
+    """A long-term condition: true prevalence, share diagnosed and how the hazard varies."""
+
+    prevalence: float = Field(gt=0, lt=1)
+    diagnosed: float = Field(default=1.0, gt=0, le=1)
+    min_age: float = Field(ge=0)
+    max_age: float = 120.0
+    age_slope: float = 0.0
+    female: float = 0.0
+    deprivation: float = 0.0
+    ethnic: dict[str, float] = {}
+
+
+class DementiaExpected(Strict):
+    """Expected dementia prevalence by age band from 65 (for the diagnosis rate)."""
+
+    bands: list[int]
+    rates: list[float]
+
+
+class Clinical(Strict):
+    """Observations, treatment and checks in primary care."""
+
+    diagnosis_delay_days: int = Field(ge=0)
+    bp_readings_per_year: float = Field(gt=0)
+    undiagnosed_bp_readings_per_year: float = Field(ge=0)
+    normal_bp_readings_per_year: float = Field(ge=0)
+    normal_bp_min_age: float = Field(ge=0)
+    untreated_systolic: Normal
+    untreated_diastolic: Normal
+    treatment_effect_systolic: Normal
+    treatment_effect_diastolic: Normal
+    reading_noise_sd: float = Field(ge=0)
+    treated_share: float = Field(ge=0, le=1)
+    normal_systolic: Normal
+    normal_diastolic: Normal
+    issue_interval_days: int = Field(gt=0)
+    anticoagulated_share: float = Field(ge=0, le=1)
+    spirometry_share_asthma: float = Field(ge=0, le=1)
+    spirometry_share_copd: float = Field(ge=0, le=1)
+    saba_issues_per_year: float = Field(ge=0)
+    saba_overuser_share: float = Field(ge=0, le=1)
+    saba_overuser_issues_per_year: float = Field(ge=0)
+    ics_share_asthma: float = Field(ge=0, le=1)
+    ld_health_check_share: float = Field(ge=0, le=1)
+    smi_health_check_share: float = Field(ge=0, le=1)
+    bmi_every_years: float = Field(gt=0)
+    obese_bmi: Normal
+    other_bmi: Normal
+    hba1c_per_year: float = Field(ge=0)
+    hba1c: Normal
+    frailty_min_age: int = Field(ge=0)
+    frailty_checks_per_year: float = Field(ge=0)
+    frailty_base: float = Field(ge=0)
+    frailty_per_condition: float = Field(ge=0)
+    frailty_per_year_over_min: float = Field(ge=0)
+    tablets_per_issue: int = Field(gt=0)
+
+
+class Stream(Strict):
+    """An activity stream: a person's rate varies by age, conditions, deprivation, season and year."""
+
+    rate: float = Field(gt=0)
+    age: list[float] = Field(min_length=1)
+    per_condition: float = 0.0
+    deprivation: float = 0.0
+    seasonality: list[float] = Field(min_length=12, max_length=12)
+    growth: float = 0.0
+    conditions: dict[str, float] = {}
+
+
+class Acute(Strict):
+    """Providers serving a Place's residents."""
+
+    acute: list[tuple[str, str, float]]
+    mental_health: str
+    community: str
+
+
+class Minutes(Strict):
+    """Log-normal time in department."""
+
+    median: float = Field(gt=0)
+    sigma: float = Field(gt=0)
+
+
+class Ae(Strict):
+    """A&E department types, time in department and disposals."""
+
+    department_type_shares: list[float] = Field(min_length=3, max_length=3)
+    arrival_hours: list[float] = Field(min_length=24, max_length=24)
+    minutes: dict[Literal["type1", "type2", "type3"], Minutes]
+    admitted_minutes_factor: float = Field(ge=1)
+    winter_minutes_factor: float = Field(ge=1)
+    disposal: dict[str, float]
+    type3_disposal: dict[str, float]
+
+
+class Gp(Strict):
+    """GP appointment modes and did-not-attend."""
+
+    modes: dict[str, float]
+    dna_rate: float = Field(ge=0, lt=1)
+    dna_deprivation: float = 0.0
+
+
+class ConditionDiagnosis(Strict):
+    """Share of a patient's emergency admissions coded to their condition."""
+
+    codelist: str
+    share: float = Field(ge=0, le=1)
+
+
+class Admissions(Strict):
+    """Inpatient spells: length of stay, readmissions and diagnoses."""
+
+    emergency_los_mean_days: dict[Literal["under_65", "65_plus"], float]
+    elective_day_case_share: float = Field(ge=0, le=1)
+    elective_los_mean_days: float = Field(gt=0)
+    readmission_30d: dict[Literal["under_65", "65_plus"], float]
+    falls_share_65_plus: float = Field(ge=0, le=1)
+    asthma_share_children: float = Field(ge=0, le=1)
+    condition_diagnoses: dict[str, ConditionDiagnosis]
+    other_emergency: list[str] = Field(min_length=1)
+    elective: list[str] = Field(min_length=1)
+    emergency_treatment_functions: list[str] = Field(min_length=1)
+    elective_treatment_functions: list[str] = Field(min_length=1)
+
+
+class Outpatients(Strict):
+    """Outpatient first/follow-up split, outcomes and referral sources."""
+
+    first_share: float = Field(ge=0, le=1)
+    dna_rate: float = Field(ge=0, le=1)
+    cancelled_rate: float = Field(ge=0, le=1)
+    treatment_functions: list[str] = Field(min_length=1)
+    referral_source: dict[str, float]
+
+
+class ReferralsMix(Strict):
+    """Referral priorities and specialties."""
+
+    priority: dict[str, float]
+    treatment_functions: list[str] = Field(min_length=1)
+
+
+class ServiceMix(Strict):
+    """Service shares of a contact stream."""
+
+    services: dict[str, float]
+    attended: float = Field(default=1.0, ge=0, le=1)
+
+
+class SocialCare(Strict):
+    """Social care service mix and durations."""
+
+    services: dict[str, float]
+    mean_duration_days: float = Field(gt=0)
+    open_share: float = Field(ge=0, le=1)
+
+
+class Deaths(Strict):
+    """Underlying causes and places of death."""
+
+    condition_causes: dict[str, tuple[str, float]]
+    other_causes: list[str] = Field(min_length=1)
+    place: dict[str, float]
+
+
+class StepChange(Strict):
+    """A genuine shift on a date: part of one category moves to another."""
+
+    kind: Literal["ae_type_shift", "gp_mode_shift"]
+    place: str | None
+    date: dt.date
+    share: float = Field(gt=0, le=1)
+    description: str
+    from_type: int | None = None
+    to_type: int | None = None
+    from_mode: str | None = None
+    to_mode: str | None = None
+
+
+class Target(Strict):
+    """A calibration target: figure, source and tolerance."""
+
+    measure: str
+    geography: str
+    target: float
+    tolerance: float = Field(gt=0)
+    relative: bool = False
+    source: str
+
+
+class Synthetic(Strict):
+    """All parameters of the synthetic population for one ICS profile."""
+
+    default_end_date: dt.date
+    registered_per_resident: float = Field(ge=1)
+    residents_per_lsoa: int = Field(gt=100)
+    lsoas_per_ward: int = Field(gt=0)
+    lsoas_per_msoa: int = Field(gt=0)
+    codes: Codes
+    female_share_by_band: list[float] = Field(min_length=N_AGE_BANDS, max_length=N_AGE_BANDS)
+    places: dict[str, PlaceParams]
+    practice_size_sigma: float = Field(ge=0)
+    home_practice_share: float = Field(ge=0, le=1)
+    referral_multipliers: dict[str, float]
+    referral_practice_sigma: float = Field(ge=0)
+    movement: Movement
+    conditions: dict[str, Condition]
+    dementia_expected_rates: DementiaExpected
+    clinical: Clinical
+    age_bands: list[int]
+    activity: dict[str, Stream]
+    providers_by_place: dict[str, Acute]
+    ae: Ae
+    gp: Gp
+    admissions: Admissions
+    outpatients: Outpatients
+    referrals_mix: ReferralsMix
+    mental_health: ServiceMix
+    community: ServiceMix
+    social_care: SocialCare
+    deaths: Deaths
+    step_changes: list[StepChange]
+    calibration: list[Target]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Synthetic":
+        """All sixteen conditions are present, codelists exist and age multipliers match the bands."""
+        missing = set(CONDITIONS) - set(self.conditions)
+        if missing:
+            raise ValueError(f"conditions missing: {sorted(missing)}")
+        for name, s in self.activity.items():
+            if len(s.age) != len(self.age_bands):
+                raise ValueError(f"activity.{name}.age needs {len(self.age_bands)} multipliers")
+        unknown = {d.codelist for d in self.admissions.condition_diagnoses.values()} - set(codelist_names())
+        if unknown:
+            raise ValueError(f"admissions.condition_diagnoses name unknown codelists {sorted(unknown)}")
+        if set(self.providers_by_place) != set(self.places):
+            raise ValueError("providers_by_place must name exactly the Places in places")
+        return self

@@ -1,0 +1,208 @@
+"""Generate every canonical table for an ICS profile and write one file per table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from placewise.canonical import TABLES, table
+from placewise.profile import Profile
+from placewise.sources.synth.activity import BUILDERS, Serial
+from placewise.sources.synth.clinical import primary_care
+from placewise.sources.synth.config import Synthetic
+from placewise.sources.synth.events import Window, World, categorical, dates, labels, nullable_dates
+from placewise.sources.synth.population import (
+    CURRENT, DIED, ETHNIC_CODES, NEVER, build_geography, build_people, build_practices, day, rng_for, row_choice,
+)
+
+Format = Literal["parquet", "csv"]
+BLOCK = 100_000
+"""People per block of activity: bounds memory; fixed, so output does not depend on the machine."""
+Progress = Callable[[str, int, int], None]
+
+
+def load_synthetic(profile: Profile) -> Synthetic:
+    """The profile's ``synthetic`` section, validated."""
+    return profile.section("synthetic", Synthetic)
+
+
+def build_world(profile: Profile, *, scale: float, seed: int, end_date: dt.date, years: int) -> World:
+    """Geography, practices and people with their conditions, before any activity."""
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    if years < 1:
+        raise ValueError(f"years must be at least 1, got {years}")
+    cfg = load_synthetic(profile)
+    missing = {p.code for p in profile.ics.places} - set(cfg.places)
+    if missing:
+        raise ValueError(f"{profile.folder / 'synthetic.yaml'}: places: no parameters for Places {sorted(missing)}")
+    window = Window(day(_start_of_window(end_date, years)), day(end_date))
+    geo = build_geography(cfg, profile, rng_for(seed, 0))
+    prac = build_practices(cfg, profile, geo, rng_for(seed, 1))
+    people = build_people(cfg, profile, geo, prac, scale=scale, seed=seed, start=window.start, end=window.end)
+    places = profile.ics.places
+    return World(cfg, window, tuple(p.code for p in places), tuple(p.name for p in places), geo, prac, people, seed)
+
+
+def _start_of_window(end_date: dt.date, years: int) -> dt.date:
+    """First day of the month after the month ``years`` before the end date's month."""
+    month = end_date.month % 12 + 1
+    year = end_date.year - years + (1 if month == 1 else 0)
+    return dt.date(year, month, 1)
+
+
+class Writer:
+    """Writes tables in blocks to one file each, in the canonical schema."""
+
+    def __init__(self, out: Path, fmt: Format) -> None:
+        self.out, self.fmt = out, fmt
+        self.open: dict[str, pq.ParquetWriter | pcsv.CSVWriter] = {}
+        self.rows: dict[str, int] = {}
+
+    def write(self, name: str, rows: pa.Table) -> None:
+        """Append rows to the table's file, opening it on first use."""
+        schema = table(name).source_schema()
+        rows = rows.select(schema.names).cast(schema)
+        if name not in self.open:
+            path = self.out / f"{name}.{self.fmt}"
+            self.open[name] = pq.ParquetWriter(path, schema) if self.fmt == "parquet" else pcsv.CSVWriter(path, schema)
+        self.open[name].write_table(rows)
+        self.rows[name] = self.rows.get(name, 0) + rows.num_rows
+
+    def close(self) -> dict[str, int]:
+        """Close every file; rows written per table, in canonical order."""
+        for f in self.open.values():
+            f.close()
+        return {t.name: self.rows.get(t.name, 0) for t in TABLES}
+
+
+def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Format = "parquet",
+             end_date: dt.date | None = None, years: int = 5, progress: Progress | None = None) -> dict[str, int]:
+    """Generate the synthetic population and its history; write one file per canonical table.
+
+    Returns the number of rows per table. The same arguments give byte-identical files.
+    """
+    end_date = end_date or load_synthetic(profile).default_end_date
+    out.mkdir(parents=True, exist_ok=True)
+    w = build_world(profile, scale=scale, seed=seed, end_date=end_date, years=years)
+    writer = Writer(out, fmt)
+    writer.write("geography", _geography(w))
+    writer.write("practices", _practices(w))
+    writer.write("people", _people(w))
+    writer.write("registrations", _registrations(w))
+    serial: Serial = {}
+    blocks = [slice(lo, min(lo + BLOCK, len(w.people))) for lo in range(0, len(w.people), BLOCK)]
+    for i, block in enumerate(blocks):
+        events, meds = primary_care(w, rng_for(seed, 10, i), block)
+        writer.write("clinical_events", events)
+        writer.write("medications", meds)
+        for k, (name, build) in enumerate(BUILDERS.items()):
+            writer.write(name, build(w, rng_for(seed, 20 + k, i), block, serial))
+        if progress:
+            progress("activity", i + 1, len(blocks))
+    writer.write("deaths", _deaths(w))
+    writer.write("aggregate_returns", _list_sizes(w))
+    return writer.close()
+
+
+def _geography(w: World) -> pa.Table:
+    """The geography table: LSOA, ward, Place and IMD decile."""
+    g = w.geo
+    return pa.table({
+        "lsoa_code": g.lsoa_code, "lsoa_name": g.lsoa_name, "ward_code": g.ward_code, "ward_name": g.ward_name,
+        "la_code": labels(g.place, w.place_codes), "la_name": labels(g.place, w.place_names),
+        "imd_decile": pa.array(g.imd_decile, pa.int64()),
+    })
+
+
+def _practices(w: World) -> pa.Table:
+    """The practices table; list size counts registrations open at the end date."""
+    p = w.people
+    open_now = p.status == CURRENT
+    size = np.bincount(p.practice[open_now], minlength=len(w.prac.code))
+    return pa.table({
+        "practice_code": w.prac.code, "practice_name": w.prac.name, "pcn_code": w.prac.pcn_code,
+        "pcn_name": w.prac.pcn_name, "la_code": labels(w.prac.place, list(w.place_codes)),
+        "list_size": pa.array(size, pa.int64()),
+    })
+
+
+def _people(w: World) -> pa.Table:
+    """The people table: demographics, residence and date of death."""
+    p = w.people
+    born = p.birth.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return pa.table({
+        "nhs_number": w.nhs, "birth_year": pa.array(born // 12 + 1970, pa.int64()),
+        "birth_month": pa.array(born % 12 + 1, pa.int64()),
+        "sex": labels(p.female.astype(np.int64), ["male", "female"]),
+        "ethnicity": labels(p.ethnic, list(ETHNIC_CODES)), "lsoa_code": labels(p.lsoa, w.geo.lsoa_code),
+        "date_of_death": nullable_dates(p.ref, p.status == DIED),
+    })
+
+
+def _registrations(w: World) -> pa.Table:
+    """Registrations: one per practice held; a practice move ends one and starts the next."""
+    who, prac, start, end = _registration_arrays(w)
+    order = np.lexsort((start, who))
+    return pa.table({
+        "nhs_number": w.nhs.take(who[order]), "practice_code": labels(prac[order], w.prac.code),
+        "start_date": dates(start[order]), "end_date": nullable_dates(end[order], end[order] < NEVER),
+    })
+
+
+def _deaths(w: World) -> pa.Table:
+    """Deaths: underlying cause weighted towards the conditions the person had, and place of death."""
+    p, d = w.people, w.cfg.deaths
+    rng = rng_for(w.seed, 3)
+    who = np.flatnonzero(p.status == DIED)
+    causes = list(d.condition_causes)
+    weights = np.stack([(p.onset[c][who] <= p.ref[who]) * d.condition_causes[c][1] for c in causes]
+                       + [np.full(len(who), 3.0)], axis=1)
+    k = row_choice(rng, np.cumsum(weights, axis=1)) if len(who) else np.zeros(0, np.int64)
+    other = rng.integers(0, len(d.other_causes), len(who))
+    names = [d.condition_causes[c][0] for c in causes] + list(d.other_causes)
+    cause = np.where(k < len(causes), k, len(causes) + other)
+    place, pnames = categorical(rng, d.place, len(who))
+    return pa.table({
+        "nhs_number": w.nhs.take(who), "date_of_death": dates(p.ref[who]),
+        "underlying_cause": labels(cause, names), "place_of_death": labels(place, pnames),
+    })
+
+
+def _list_sizes(w: World) -> pa.Table:
+    """Aggregate returns: registered list size of each practice on the first of every month."""
+    months = np.arange(np.datetime64(w.window.start, "D").astype("datetime64[M]"),
+                       np.datetime64(w.window.end, "D").astype("datetime64[M]") + 1)
+    first = months.astype("datetime64[D]").astype(np.int64)
+    _, prac, start, end = _registration_arrays(w)
+    i0 = np.searchsorted(first, start, side="left")
+    i1 = np.searchsorted(first, end, side="right") - 1
+    ok = i0 <= i1
+    change = np.zeros((len(first) + 1, len(w.prac.code)), dtype=np.int64)
+    np.add.at(change, (i0[ok], prac[ok]), 1)
+    np.add.at(change, (i1[ok] + 1, prac[ok]), -1)
+    size = np.cumsum(change, axis=0)[:-1].T.ravel()  # practice-major: sorted by org_code, then period
+    n = len(size)
+    return pa.table({
+        "period": dates(np.tile(first, len(w.prac.code))), "org_code": np.repeat(w.prac.code, len(first)),
+        "measure": pa.array(["registered_list_size"] * n, pa.string()), "numerator": pa.nulls(n, pa.float64()),
+        "denominator": pa.nulls(n, pa.float64()), "value": pa.array(size.astype(float)),
+    })
+
+
+def _registration_arrays(w: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Person, practice, start and end (``NEVER`` while open) of every registration."""
+    p = w.people
+    moved = p.move < NEVER
+    who = np.concatenate([np.flatnonzero(moved), np.arange(len(p))])
+    prac = np.concatenate([p.prev_practice[moved], p.practice])
+    start = np.concatenate([p.start[moved], np.where(moved, p.move, p.start)])
+    end = np.concatenate([p.move[moved] - 1, np.where(p.status == CURRENT, NEVER, p.ref)])
+    return who, prac, start, end
