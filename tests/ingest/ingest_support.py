@@ -19,7 +19,7 @@ app.command("status")(status_command)
 
 def run_cli(*args: str) -> tuple[int, str]:
     """Run ``placewise`` with arguments; exit code and output."""
-    result = CliRunner().invoke(app, list(args))
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output

@@ -53,7 +53,7 @@ CASES = [
      "site code is five"),
     ("ods-pcn", setter("practices", 2, "pcn_code", "X12346"), "practices", 2, "pcn_code", "PCN code is U"),
     ("ons-code", setter("practices", 1, "la_code", "E0600005"), "practices", 1, "la_code", "not an ONS area code"),
-    ("lsoa-code", setter("geography", 1, "lsoa_name", None), "geography", 1, "lsoa_name",
+    ("required-name", setter("geography", 1, "lsoa_name", None), "geography", 1, "lsoa_name",
      "missing required value"),
     ("ethnicity", setter("people", 5, "ethnicity", "X"), "people", 5, "ethnicity", "not an NHS ethnic category"),
     ("allowed-sex", setter("people", 5, "sex", "F"), "people", 5, "sex", "not one of the allowed values"),
