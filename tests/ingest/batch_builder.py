@@ -178,6 +178,16 @@ def make_batch() -> dict[str, pd.DataFrame]:
     }
 
 
+def spoil_done_when(b: dict[str, pd.DataFrame]) -> None:
+    """The issue's scenario: a bad NHS number, a future date, an unknown person, a discharge before admission."""
+    events = b["clinical_events"]
+    events["nhs_number"] = events["nhs_number"].astype(object)
+    events.at[0, "nhs_number"] = "9990001009"  # row 1: fails Modulus 11
+    events.at[2, "event_date"] = date(2025, 6, 1)  # row 3: after the as-of date 2025-03-31
+    b["gp_appointments"].at[1, "nhs_number"] = reserved_range_numbers(1, start=999_900_000)[0]  # row 2: unknown
+    b["inpatient_spells"].at[0, "discharge_date"] = date(2024, 1, 1)  # row 1: before admission 2024-01-05
+
+
 def write_batch(folder: Path, tables: dict[str, pd.DataFrame], fmt: str = "parquet") -> Path:
     """Write tables as canonical files (Parquet with the canonical schema, or CSV) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

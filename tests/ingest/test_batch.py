@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from batch_builder import NHS, reserved_range_numbers, write_batch
+from batch_builder import NHS, reserved_range_numbers, spoil_done_when, write_batch
 from ingest_support import ingest_cli, query, quarantine, run_cli
 
 from placewise.canonical import TABLES
@@ -25,16 +25,6 @@ def snapshot(db: Path) -> dict[str, object]:
     for t in ("load_log", "load_files", "quarantine"):
         out[t] = sorted(query(db, f"SELECT * FROM {t}"), key=repr)
     return out
-
-
-def spoil_done_when(b: Batch) -> None:
-    """The issue's scenario: a bad NHS number, a future date, an unknown person, a discharge before admission."""
-    events = b["clinical_events"]
-    events["nhs_number"] = events["nhs_number"].astype(object)
-    events.at[0, "nhs_number"] = "9990001009"  # row 1: fails Modulus 11
-    events.at[2, "event_date"] = date(2025, 6, 1)  # row 3: after the as-of date 2025-03-31
-    b["gp_appointments"].at[1, "nhs_number"] = reserved_range_numbers(1, start=999_900_000)[0]  # row 2: unknown
-    b["inpatient_spells"].at[0, "discharge_date"] = date(2024, 1, 1)  # row 1: before admission 2024-01-05
 
 
 def test_done_when_scenario(tmp_path: Path, batch: Batch) -> None:
