@@ -90,7 +90,7 @@ def test_wider_at_higher_confidence():
     [
         ([1, -2], [5, 5], r"numerators\[1\] is -2.0"),
         ([1, 2], [5, 0], r"denominators\[1\] is 0.0"),
-        ([1, 6, 9], [5, 5, 5], r"numerators\[1\] is 6.0; it must not exceed its denominator"),
+        ([1, 6, 9], [5, 5, 5], r"numerators\[1\] is 6.0; it must not exceed denominators\[1\] \(5.0\)"),
         ([1, 2], [5], r"numerators has 2, denominators has 1"),
         ([1, np.nan], [5, 5], r"numerators\[1\] is nan"),
     ],

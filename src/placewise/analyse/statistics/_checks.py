@@ -40,6 +40,19 @@ def first_bad(name: str, bad: np.ndarray, values: np.ndarray, requirement: str) 
         raise ValueError(f"{name}[{index}] is {values[index]}; it {requirement}")
 
 
+def check_proportion_counts(numerators: np.ndarray, denominators: np.ndarray) -> None:
+    """Numerators zero or more, denominators above zero, and no numerator above its denominator."""
+    first_bad("numerators", numerators < 0, numerators, "must be zero or more")
+    first_bad("denominators", denominators <= 0, denominators, "must be more than zero")
+    over = numerators > denominators
+    if over.any():
+        i = int(np.argmax(over))
+        raise ValueError(
+            f"numerators[{i}] is {numerators[i]}; it must not exceed denominators[{i}] ({denominators[i]}) "
+            "for a proportion"
+        )
+
+
 def same_length(**arrays: np.ndarray) -> int:
     """The common length of the arrays; a ValueError listing every length when they differ."""
     lengths = {name: len(array) for name, array in arrays.items()}

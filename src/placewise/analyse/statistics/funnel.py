@@ -25,6 +25,7 @@ from scipy.special import chdtriv
 
 from placewise.analyse.statistics._checks import (
     as_float_array,
+    check_proportion_counts,
     check_multiplier,
     first_bad,
     same_length,
@@ -112,9 +113,7 @@ def proportion_funnel_significance(
     x = as_float_array("numerators", numerators)
     n = as_float_array("denominators", denominators)
     same_length(numerators=x, denominators=n)
-    first_bad("numerators", x < 0, x, "must be zero or more")
-    first_bad("denominators", n <= 0, n, "must be more than zero")
-    first_bad("numerators", x > n, x, "must not exceed its denominator for a proportion")
+    check_proportion_counts(x, n)
     centre = x.sum() / n.sum() if average is None else average
     if not 0.0 <= centre <= 1.0:
         raise ValueError(f"average is {centre}; a proportion must lie between 0 and 1")

@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike
 
 from placewise.analyse.statistics._checks import (
     as_float_array,
+    check_proportion_counts,
     check_multiplier,
     first_bad,
     same_length,
@@ -43,9 +44,7 @@ def proportion(
     x = as_float_array("numerators", numerators)
     n = as_float_array("denominators", denominators)
     same_length(numerators=x, denominators=n)
-    first_bad("numerators", x < 0, x, "must be zero or more")
-    first_bad("denominators", n <= 0, n, "must be more than zero")
-    first_bad("numerators", x > n, x, "must not exceed its denominator for a proportion")
+    check_proportion_counts(x, n)
     check_multiplier(multiplier)
     lower, upper = wilson_limits(x, n, confidence)
     return Estimate(value=x / n * multiplier, lower=lower * multiplier, upper=upper * multiplier, confidence=confidence)
