@@ -15,7 +15,6 @@ from placewise.analyse.statistics._checks import (
     as_float_array,
     check_proportion_counts,
     check_multiplier,
-    first_bad,
     same_length,
     z_score,
 )
