@@ -34,11 +34,11 @@ class Frame:
     """The geometry of a chart: its size and the margins around the plotting area."""
 
     width: float = 640
-    height: float = 260
-    left: float = 56
-    right: float = 12
+    height: float = 270
+    left: float = 48
+    right: float = 28
     top: float = 12
-    bottom: float = 40
+    bottom: float = 48
 
     def y(self, value: np.ndarray | float, lo: float, hi: float) -> np.ndarray:
         """Pixel y of data values on a linear axis from ``lo`` (bottom) to ``hi`` (top)."""
@@ -177,7 +177,23 @@ def spc_chart(
             f'fill="{POINT_COLOURS.get(kind, COMMON)}"><title>{escape(labels[i])}: '
             f"{escape(format(values[i], value_format))}</title></circle>"
         )
+    body.append(_legend(frame, target is not None, trajectory is not None))
     return _svg(frame, "".join(body), title, "spc")
+
+
+def _legend(frame: Frame, target: bool, trajectory: bool) -> str:
+    """A one-line key under an SPC chart: mean, process limits and, where drawn, target and trajectory."""
+    items = [("Mean", LINE, ""), ("Process limits", LIMIT, "5 3")]
+    items += [("Target", TARGET, "8 3")] if target else []
+    items += [("Trajectory", TRAJECTORY, "2 3")] if trajectory else []
+    y, x, out = frame.height - 8, frame.left, []
+    for name, colour, dash in items:
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(f'<line x1="{_num(x)}" x2="{_num(x + 18)}" y1="{_num(y - 3)}" y2="{_num(y - 3)}" '
+                   f'stroke="{colour}" stroke-width="1.5"{dashed}/>'
+                   f'<text x="{_num(x + 22)}" y="{_num(y)}" fill="#425563">{name}</text>')
+        x += 30 + 6.2 * len(name)
+    return '<g class="key">' + "".join(out) + "</g>"
 
 
 def sparkline(values: np.ndarray, point_type: str = "common_cause", width: float = 110, height: float = 26) -> str:
@@ -207,14 +223,17 @@ def caterpillar(
     title: str = "Places compared",
     value_format: str = ".1f",
     width: float = 640,
+    highlight: str | None = None,
 ) -> str:
     """Areas side by side: each value with its confidence interval, against a reference (the ICS value).
 
     An area whose interval lies wholly above or below the reference is coloured; others are grey.
+    The ``highlight`` area (the report's own) is labelled in bold.
     """
     values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
     row = 22
-    frame = Frame(width=width, height=row * len(names) + 40, left=130, right=16, top=8, bottom=28)
+    label_width = 12 + 6.2 * max((len(n) for n in names), default=0)
+    frame = Frame(width=width, height=row * len(names) + 40, left=min(label_width, width / 2), right=16, top=8, bottom=28)
     pool = np.concatenate([values, lower, upper, [] if reference is None else [reference]])
     lo, hi, step = nice_range(pool)
     plot_w = frame.width - frame.left - frame.right
@@ -240,7 +259,8 @@ def caterpillar(
         )
     for i, name in enumerate(names):
         y = frame.top + row * i + row / 2
-        body.append(f'<text x="{_num(frame.left - 6)}" y="{_num(y + 3)}" text-anchor="end">{escape(name)}</text>')
+        weight = ' font-weight="bold"' if name == highlight else ""
+        body.append(f'<text x="{_num(frame.left - 6)}" y="{_num(y + 3)}" text-anchor="end"{weight}>{escape(name)}</text>')
         if not np.isfinite(values[i]):
             body.append(f'<text class="suppressed" x="{_num(frame.left + 4)}" y="{_num(y + 3)}" fill="#425563">'
                         "suppressed (small numbers)</text>")

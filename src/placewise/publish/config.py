@@ -132,13 +132,27 @@ class ExampleIndicator(Strict):
     target_source: str = ""
 
 
+class ExampleProvider(Strict):
+    """A provider in the example report, named as it was when the data were published."""
+
+    code: str = Field(pattern=r"^[A-Z0-9]{3}$")
+    name: str
+
+
+class ExampleAe(Strict):
+    """The example report from NHS England's published A&E statistics."""
+
+    providers: list[ExampleProvider] = Field(min_length=1)
+    indicators: list[ExampleIndicator] = Field(min_length=1)
+
+
 class ReportSettings(Strict):
     """Settings of the integrated performance report."""
 
     title: str
     disclosure: DisclosureRule
     months_shown: int = Field(ge=6, description="periods shown on SPC charts")
-    example_ae: list[ExampleIndicator] = Field(min_length=1)
+    example_ae: ExampleAe
 
 
 def load_programmes(profile: Profile) -> Programmes:

@@ -22,7 +22,8 @@ IMPROVEMENT = "#0072C6"
 CONCERN = "#FF6600"
 NEITHER = "#8000C0"
 COMMON = "#7F7F7F"
-FONT = "Arial, Helvetica, 'Liberation Sans', 'DejaVu Sans', sans-serif"
+FONT = "'DejaVu Sans', Arial, Helvetica, sans-serif"
+"""DejaVu Sans first: the font the PDF renderer has, so that HTML and PDF match where it is installed."""
 
 
 class Variation(str, Enum):

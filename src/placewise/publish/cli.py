@@ -1,0 +1,99 @@
+"""``placewise report``: the integrated performance report, HTML and PDF, for the ICS and each Place."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from placewise.profile import ProfileError, load_profile
+from placewise.publish.config import load_assurance, load_programmes, load_settings
+from placewise.publish.render import write_report
+from placewise.publish.report import ReportModel, Scope, build_report
+
+AE_CSV = Path(__file__).resolve().parents[4] / "shared" / "reference" / "nhse_ae_attendances_2016_2019.csv"
+"""Where a checkout finds the NHS England A&E statistics: ``../shared/reference`` beside the repository."""
+
+REPORT_HELP = """Write the integrated performance report as HTML and PDF: one for the ICS and one for each Place.
+
+Each report has a summary matrix (variation and assurance icons, latest value against target, trend),
+a page per indicator (SPC chart, areas compared, IMD quintiles with the slope index of inequality), the
+six delivery programmes, the assurance matrix and data quality. Small counts are suppressed, with
+secondary suppression, using the thresholds in the profile.
+
+With --example-ae the report is built instead from NHS England's published A&E statistics for the BLMK
+acute providers (one report for the ICS and one per provider); no warehouse is needed.
+
+Exit codes: 0 written; 2 bad input (unreadable profile, warehouse or source file).
+"""
+
+
+def _stem(scope: Scope) -> str:
+    """The file name (without extension) of one area's report."""
+    return "ics" if scope.area == scope.ics else f"{scope.area.geography_type}-{scope.area.code}"
+
+
+def _write(args: tuple[ReportModel, Path, str, bool]) -> tuple[Path, Path | None, int]:
+    """Write one report (a top-level function so that worker processes can run it)."""
+    return write_report(*args)
+
+
+def _models(example_ae: bool, ae_csv: Path, warehouse: str, profile_name: str) -> list[tuple[Scope, ReportModel]]:
+    """Build every area's report model from the chosen input."""
+    from placewise.publish import inputs
+
+    profile = load_profile(profile_name)
+    settings = load_settings(profile)
+    if example_ae:
+        if not ae_csv.is_file():
+            raise FileNotFoundError(f"{ae_csv}: NHS England A&E statistics not found (give --ae-csv)")
+        frame = inputs.ae_frame(ae_csv, settings, profile.ics.code)
+        specs, scopes = inputs.ae_specs(settings), inputs.ae_scopes(profile, settings)
+        quality = inputs.ae_quality(ae_csv, frame, settings)
+    else:
+        from placewise.measure import load_catalogue
+        from placewise.warehouse import connect
+
+        con = connect(warehouse)
+        frame = inputs.read_measurements(con)
+        specs, scopes = inputs.specs_from_catalogue(load_catalogue(profile)), inputs.catalogue_scopes(profile)
+        quality = inputs.warehouse_quality(con, frame)
+    programmes, assurance = load_programmes(profile), load_assurance(profile)
+    out = []
+    for scope in scopes:
+        model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
+                             rule=settings.disclosure)
+        model.programmes, model.assurance, model.quality = programmes, assurance, quality
+        out.append((scope, model))
+    return out
+
+
+def report_command(
+    out: Path = typer.Option(Path("out/report"), "--out", "-o", help="Folder to write the reports into."),
+    warehouse: str = typer.Option("placewise.duckdb", "--warehouse", "-w",
+                                  help="Warehouse URL or DuckDB file holding the measurements."),
+    profile: str = typer.Option("blmk", "--profile", "-p", help="Bundled profile name or profile folder."),
+    example_ae: bool = typer.Option(False, "--example-ae",
+                                    help="Build the example report from NHS England's A&E statistics instead."),
+    ae_csv: Path = typer.Option(AE_CSV, "--ae-csv", help="The NHS England A&E statistics CSV (with --example-ae)."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write PDF (WeasyPrint; no browser needed)."),
+) -> None:
+    """Write the integrated performance report (HTML and PDF)."""
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        with console.status("Assembling the report (SPC, comparisons, disclosure control)…"):
+            models = _models(example_ae, ae_csv, warehouse, profile)
+    except (ProfileError, FileNotFoundError, ValueError) as e:
+        console.print(f"[red]Cannot build the report:[/] {e}")
+        raise typer.Exit(2) from None
+    jobs = [(model, out, _stem(scope), pdf) for scope, model in models]
+    with console.status(f"Rendering {len(jobs)} reports…"), ProcessPoolExecutor(max_workers=2) as pool:
+        written = list(pool.map(_write, jobs))
+    for (scope, _), (html, pdf_path, pages) in zip(models, written, strict=True):
+        extra = f" and {pdf_path} ({pages} pages)" if pdf_path else ""
+        typer.echo(f"{scope.area.name}: {html}{extra}")
+    console.print(f"Done in {time.perf_counter() - started:.1f} s.")

@@ -1,0 +1,164 @@
+"""What the report reads: measurements and data quality from the warehouse, or the A&E example.
+
+The example report is built from NHS England's published A&E statistics (the real data for
+the BLMK acute providers) through the canonical aggregate returns, with Wilson intervals from
+the statistics package and the ICS as the sum of its providers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from placewise.analyse.statistics import proportion
+from placewise.measure.catalogue import Catalogue, Disclosure, Indicator
+from placewise.profile import Profile
+from placewise.publish.config import ReportSettings
+from placewise.publish.disclosure import DisclosureRule
+from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, Scope
+from placewise.sources.nhse_ae import aggregate_returns
+
+AE_SOURCE = ("NHS England, A&E attendances and emergency admissions, April 2016 to March 2019, as tidied by the "
+             "NHS-R community (NHSRdatasets); Open Government Licence v3.0")
+
+
+def ae_specs(settings: ReportSettings) -> list[IndicatorSpec]:
+    """The example report's indicators: four-hour performance as percentages."""
+    return [
+        IndicatorSpec(
+            id=i.measure, title=i.title, domain="Urgent and emergency care", polarity=i.polarity,
+            definition="Share of A&E attendances admitted, transferred or discharged within four hours of arrival.",
+            measure="proportion", frequency="monthly", scale=100.0, unit="%", decimals=1, target=i.target,
+            standard_source=i.target_source, rule=settings.disclosure,
+        )
+        for i in settings.example_ae.indicators
+    ]
+
+
+def ae_frame(path: Path, settings: ReportSettings, ics_code: str) -> pd.DataFrame:
+    """Measurements for the example: each provider and the ICS (their sum), monthly, with Wilson intervals."""
+    measures = [i.measure for i in settings.example_ae.indicators]
+    codes = tuple(p.code for p in settings.example_ae.providers)
+    rows = aggregate_returns(path, codes)
+    rows = rows.filter(pc.is_in(rows["measure"], pa.array(measures))).to_pandas()
+    rows = rows.rename(columns={"measure": "indicator_id", "period": "period_start", "org_code": "geography_code"})
+    rows["geography_type"] = "provider"
+    ics = rows.groupby(["indicator_id", "period_start"], as_index=False)[["numerator", "denominator"]].sum()
+    ics["geography_type"], ics["geography_code"] = "ics", ics_code
+    frame = pd.concat([rows[ics.columns], ics], ignore_index=True)
+    est = proportion(frame.numerator.to_numpy(), frame.denominator.to_numpy())
+    frame["value"], frame["lower"], frame["upper"] = est.value, est.lower, est.upper
+    frame["period_start"] = pd.to_datetime(frame.period_start).dt.date
+    frame["period_end"] = frame.period_start.map(lambda d: (pd.Timestamp(d) + pd.offsets.MonthEnd(0)).date())
+    frame["breakdown"], frame["breakdown_group"], frame["suppressed"] = "none", "all", False
+    return frame[list(MEASUREMENT_COLUMNS)]
+
+
+def ae_scopes(profile: Profile, settings: ReportSettings) -> list[Scope]:
+    """One report for the ICS (providers compared) and one per provider."""
+    ics = Area("ics", profile.ics.code, profile.ics.name)
+    providers = tuple(Area("provider", p.code, p.name) for p in settings.example_ae.providers)
+    return [Scope(ics, ics, providers)] + [Scope(p, ics, providers) for p in providers]
+
+
+def ae_quality(path: Path, frame: pd.DataFrame, settings: ReportSettings) -> DataQuality:
+    """Completeness of the example data: months present per provider and measure."""
+    months = frame.period_start.nunique()
+    providers = frame[frame.geography_type == "provider"]
+    counts = providers.groupby(["geography_code", "indicator_id"]).size().unstack(fill_value=0)
+    names = {p.code: p.name for p in settings.example_ae.providers}
+    measures = [i.measure for i in settings.example_ae.indicators]
+    rows = tuple(
+        (names.get(code, code), *(f"{counts.loc[code].get(m, 0)} of {months}" for m in measures))
+        for code in counts.index
+    )
+    first, last = frame.period_start.min(), frame.period_start.max()
+    return DataQuality(
+        latest_data=pd.Timestamp(last).strftime("%B %Y"),
+        summary=(f"Source: {AE_SOURCE}, read from {path.name}. {len(providers):,} provider-months from "
+                 f"{pd.Timestamp(first):%B %Y} to {pd.Timestamp(last):%B %Y}; nothing was quarantined. "
+                 "Months with no return are missing from the series, not counted as zero."),
+        headers=("Provider", *(f"Months with {m}" for m in measures)),
+        tables=rows,
+    )
+
+
+def read_measurements(con) -> pd.DataFrame:  # noqa: ANN001 (an Ibis backend)
+    """The warehouse's measurements in the columns the report reads, dates as dates."""
+    frame = con.table("measurements").select(*MEASUREMENT_COLUMNS).to_pandas()
+    for c in ("period_start", "period_end"):
+        frame[c] = pd.to_datetime(frame[c]).dt.date
+    frame["suppressed"] = frame.suppressed.fillna(False).astype(bool)
+    return frame
+
+
+def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:  # noqa: ANN001 (an Ibis backend)
+    """Completeness by table from the load log, the commonest quarantine reasons, the latest data."""
+    files = con.table("load_files")
+    by_table = (files.group_by("table_name")
+                .aggregate(read=files.rows_read.sum(), loaded=files.rows_loaded.sum(),
+                           quarantined=files.rows_quarantined.sum())
+                .order_by("table_name").to_pandas())
+    q = con.table("quarantine")
+    reasons = (q.group_by(["table_name", "field", "reason"]).aggregate(rows=q.count())
+               .order_by([q.count().desc(), "table_name"]).limit(10).to_pandas())
+    log = con.table("load_log").aggregate(batches=con.table("load_log").count(),
+                                          last=con.table("load_log").loaded_at.max()).to_pandas().iloc[0]
+    read = by_table.read.sum()
+    share = by_table.loaded / by_table.read.where(by_table.read > 0, np.nan)
+    latest = max(frame.period_end) if not frame.empty else None
+    loaded = ("No batch has been loaded through the ingest yet." if not int(log.batches) else
+              f"{int(log.batches)} batch(es) loaded, the last at {pd.Timestamp(log['last']):%-d %B %Y %H:%M} UTC; "
+              f"{int(read):,} rows read, {int(by_table.quarantined.sum()):,} quarantined.")
+    return DataQuality(
+        latest_data=pd.Timestamp(latest).strftime("%-d %B %Y") if latest else "no measurements",
+        summary=loaded,
+        headers=("Table", "Rows read", "Rows loaded", "Quarantined", "Complete"),
+        tables=tuple(
+            (r.table_name, f"{int(r.read):,}", f"{int(r.loaded):,}", f"{int(r.quarantined):,}",
+             "–" if not np.isfinite(s) else f"{100 * s:.1f}%")
+            for r, s in zip(by_table.itertuples(), share, strict=True)
+        ),
+        reasons=tuple((r.table_name, r.field, r.reason, int(r.rows)) for r in reasons.itertuples()),
+    )
+
+
+def specs_from_catalogue(catalogue: Catalogue) -> list[IndicatorSpec]:
+    """The report's view of every catalogue indicator, in catalogue order.
+
+    Values are read as the measurements table stores them: numerator / denominator x ``per``
+    (so a proportion with ``per: 100`` is already a percentage).
+    """
+    return [_spec(i, catalogue.disclosure[i.disclosure]) for i in catalogue.indicators]
+
+
+def _spec(i: Indicator, rule: Disclosure) -> IndicatorSpec:
+    """One catalogue indicator as the report shows it."""
+    unit, decimals = {
+        "proportion": ("%" if i.per == 100 else "", 1),
+        "ratio": ("%" if i.per == 100 else "", 2 if i.per == 1 else 1),
+        "crude_rate": (f" per {i.per:,}", 1),
+        "dsr": (f" per {i.per:,}", 1),
+        "count": ("", 0),
+    }.get(i.measure, ("", 1))
+    target = i.target
+    return IndicatorSpec(
+        id=i.id, title=i.title, definition=i.definition, domain=i.domain, polarity=i.polarity,
+        measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
+        target=None if target is None else target.value,
+        trajectory={} if target is None else {t.period: t.value for t in target.trajectory},
+        standard_source=i.standard_source,
+        rule=DisclosureRule(threshold=max(rule.min_numerator, 1), suppress_zero=False),
+        min_denominator=rule.min_denominator,
+    )
+
+
+def catalogue_scopes(profile: Profile) -> list[Scope]:
+    """One report for the ICS and one per Place, each comparing the Places."""
+    ics = Area("ics", profile.ics.code, profile.ics.name)
+    places = tuple(Area("place", p.code, p.name) for p in profile.ics.places)
+    return [Scope(ics, ics, places)] + [Scope(p, ics, places) for p in places]

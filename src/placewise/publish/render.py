@@ -1,0 +1,64 @@
+"""Render a report model to HTML, to PDF with WeasyPrint (no browser), and a PDF page to PNG."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pypdfium2 as pdfium
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from placewise.publish import icons
+from placewise.publish.report import ReportModel
+
+
+def _environment() -> Environment:
+    """The Jinja2 environment over the package's templates, escaping HTML, failing on unknown names."""
+    return Environment(loader=PackageLoader("placewise.publish", "templates"), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def _legend() -> list[tuple[tuple[str, str], tuple[str, str] | None]]:
+    """Rows of the icon legend: each variation icon beside an assurance icon while they last."""
+    variations = [(icons.variation_icon(v), icons.VARIATION_TEXT[v]) for v in icons.Variation]
+    assurances = [(icons.assurance_icon(a), icons.ASSURANCE_TEXT[a]) for a in icons.Assurance]
+    return [(v, assurances[i] if i < len(assurances) else None) for i, v in enumerate(variations)]
+
+
+def render_html(model: ReportModel) -> str:
+    """The report as one self-contained HTML page: inline CSS and SVG, no script, no external file."""
+    css = (resources.files("placewise.publish") / "templates" / "report.css").read_text(encoding="utf-8")
+    return _environment().get_template("report.html.j2").render(m=model, css=css, legend=_legend())
+
+
+def write_pdf(html: str, path: Path) -> int:
+    """Write the HTML as a PDF at ``path``; return its number of pages."""
+    from weasyprint import HTML  # imported here: loading Pango takes a second that HTML-only runs skip
+
+    document = HTML(string=html, base_url=str(path.parent)).render()
+    document.write_pdf(path)
+    return len(document.pages)
+
+
+def pdf_page_to_png(pdf: Path, page: int, out: Path, scale: float = 1.5) -> Path:
+    """Render one page (0-based) of a PDF to a PNG image, for previews and documentation."""
+    doc = pdfium.PdfDocument(str(pdf))
+    try:
+        if not 0 <= page < len(doc):
+            raise ValueError(f"{pdf}: page {page + 1} requested but the document has {len(doc)} pages")
+        doc[page].render(scale=scale).to_pil().save(out)
+    finally:
+        doc.close()
+    return out
+
+
+def write_report(model: ReportModel, folder: Path, stem: str, pdf: bool = True) -> tuple[Path, Path | None, int]:
+    """Write ``<stem>.html`` (and ``<stem>.pdf``) into ``folder``; return the paths and PDF page count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    html = render_html(model)
+    html_path = folder / f"{stem}.html"
+    html_path.write_text(html, encoding="utf-8")
+    if not pdf:
+        return html_path, None, 0
+    pdf_path = folder / f"{stem}.pdf"
+    return html_path, pdf_path, write_pdf(html, pdf_path)

@@ -1,0 +1,364 @@
+"""Assemble the integrated performance report: from measurements to a page model for the templates.
+
+The input is a table of measurements (one row per indicator × period × geography × breakdown
+group: numerator, denominator, value and interval, a suppression flag). SPC runs once per
+polarity over every series of the report at once; disclosure control runs on every table of
+counts the report publishes; the result is plain data that :mod:`placewise.publish.render`
+turns into HTML and PDF.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from placewise.analyse.spc import PointType, ShortSeriesWarning, SpcResult, describe_latest, spc
+from placewise.analyse.statistics import slope_index_of_inequality
+from placewise.publish import charts, icons
+from placewise.publish.config import Assurance, Programmes
+from placewise.publish.disclosure import DisclosureRule, suppress_table
+
+MEASUREMENT_COLUMNS = (
+    "indicator_id", "period_start", "period_end", "geography_type", "geography_code",
+    "breakdown", "breakdown_group", "numerator", "denominator", "value", "lower", "upper", "suppressed",
+)
+"""The columns of the measurements the report reads."""
+
+QUINTILES = ("1", "2", "3", "4", "5")
+QUINTILE_LABELS = ("1 most deprived", "2", "3", "4", "5 least deprived")
+POINT_CLASS = {
+    PointType.COMMON_CAUSE: "common_cause",
+    PointType.IMPROVEMENT: "special_cause_improvement",
+    PointType.CONCERN: "special_cause_concern",
+    PointType.NEITHER_HIGH: "special_cause_neutral_high",
+    PointType.NEITHER_LOW: "special_cause_neutral_low",
+}
+PERIOD_WORDS = {"monthly": "months", "quarterly": "quarters", "annual": "years", "rolling_12_months": "months"}
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """What the report needs to know about one indicator."""
+
+    id: str
+    title: str
+    definition: str
+    domain: str
+    polarity: str
+    measure: str
+    frequency: str
+    scale: float = 1.0
+    unit: str = ""
+    decimals: int = 1
+    target: float | None = None
+    trajectory: dict[date, float] = field(default_factory=dict)
+    standard_source: str = ""
+    rule: DisclosureRule = DisclosureRule(threshold=10, suppress_zero=False)
+    min_denominator: int = 0
+
+    @property
+    def number_format(self) -> str:
+        """The format of a value already in display units."""
+        return "{:,.%df}%s" % (self.decimals, self.unit.replace("{", "{{").replace("}", "}}"))
+
+    def display(self, value: float | None) -> str:
+        """A value already in display units, with the unit; a dash when there is none."""
+        if value is None or not np.isfinite(value):
+            return "–"
+        return self.number_format.format(value)
+
+    def fmt(self, value: float | None) -> str:
+        """A value as stored (before scaling), in display units with the unit."""
+        return self.display(None if value is None else value * self.scale)
+
+
+@dataclass(frozen=True)
+class Area:
+    """A geography the report covers: the ICS, a Place or a provider."""
+
+    geography_type: str
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One report: its area, and the peer areas shown side by side (with the ICS as reference)."""
+
+    area: Area
+    ics: Area
+    peers: tuple[Area, ...]
+
+
+@dataclass
+class IndicatorPage:
+    """Everything shown for one indicator in one report."""
+
+    spec: IndicatorSpec
+    latest_label: str
+    latest_value: str
+    latest_interval: str
+    target: str
+    variation: icons.Variation
+    assurance: icons.Assurance
+    variation_svg: str
+    assurance_svg: str
+    spc_svg: str
+    sparkline_svg: str
+    description: str
+    peers_svg: str = ""
+    peers_rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    quintile_svg: str = ""
+    quintile_rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    inequality_text: str = ""
+
+
+@dataclass
+class ReportModel:
+    """The whole report for one area, ready for the templates."""
+
+    title: str
+    area: Area
+    latest_period: str
+    produced: str
+    pages: list[IndicatorPage]
+    missing: list[str]
+    rule: DisclosureRule
+    programmes: Programmes | None = None
+    assurance: Assurance | None = None
+    quality: DataQuality | None = None
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """The data-quality section: how complete the data are, what was quarantined, how recent."""
+
+    latest_data: str
+    summary: str
+    headers: tuple[str, ...] = ()
+    tables: tuple[tuple[str, ...], ...] = ()
+    reasons: tuple[tuple[str, str, str, int], ...] = ()
+
+
+def month_label(d: date) -> str:
+    """A period label such as 'Mar 2019'."""
+    return pd.Timestamp(d).strftime("%b %Y")
+
+
+def _series_frame(frame: pd.DataFrame, scope: Scope, months: int) -> pd.DataFrame:
+    """The whole-population series of the report's area, the latest ``months`` periods of each."""
+    mine = frame[
+        (frame.geography_type == scope.area.geography_type)
+        & (frame.geography_code == scope.area.code)
+        & (frame.breakdown == "none")
+    ].sort_values(["indicator_id", "period_start"])
+    rank = mine.groupby("indicator_id").cumcount(ascending=False)
+    return mine[rank < months]
+
+
+def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec]) -> dict[str, tuple[SpcResult, int, list[date]]]:
+    """SPC for every indicator's series, one vectorised call per polarity; keyed by indicator id."""
+    out: dict[str, tuple[SpcResult, int, list[date]]] = {}
+    for polarity, ids in _by_polarity(series, specs).items():
+        part = series[series.indicator_id.isin(ids)]
+        grouped = part.groupby("indicator_id", sort=True)
+        order = list(grouped.groups)
+        width = int(grouped.size().max())
+        values = np.full((len(order), width), np.nan)
+        trajectory = np.full((len(order), width), np.nan)
+        periods: dict[str, list[date]] = {}
+        for row, (ind, g) in enumerate(grouped):
+            values[row, : len(g)] = g.value.to_numpy(dtype=float) * specs[ind].scale
+            periods[ind] = list(g.period_start)
+            if specs[ind].trajectory:
+                trajectory[row, : len(g)] = [specs[ind].trajectory.get(p, np.nan) * specs[ind].scale
+                                             for p in g.period_start]
+        targets = np.array([np.nan if specs[i].target is None else specs[i].target * specs[i].scale for i in order])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ShortSeriesWarning)
+            result = spc(values, polarity=polarity, target=targets,
+                         trajectory=trajectory if np.isfinite(trajectory).any() else None, series_names=order)
+        for row, ind in enumerate(order):
+            out[ind] = (result, row, periods[ind])
+    return out
+
+
+def _by_polarity(series: pd.DataFrame, specs: dict[str, IndicatorSpec]) -> dict[str, list[str]]:
+    """Indicator ids with data, grouped by polarity (SPC classes points by polarity)."""
+    groups: dict[str, list[str]] = {}
+    for ind in sorted(series.indicator_id.unique()):
+        if ind in specs:
+            groups.setdefault(specs[ind].polarity, []).append(ind)
+    return groups
+
+
+def describe(spec: IndicatorSpec, result: SpcResult, row: int, labels: list[str]) -> str:
+    """A plain-English paragraph: the latest value, then what the SPC chart shows (from the SPC module)."""
+    last = int(result.n_points[row] - 1)
+    lead = f"The latest value is {spec.display(result.values[row, last])} ({labels[last]}), against a mean of " \
+           f"{spec.display(result.mean[row, last])}."
+    return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format)}"
+
+
+def _latest_rows(frame: pd.DataFrame, ind: str, period: date, geography_type: str, breakdown: str) -> pd.DataFrame:
+    """The rows of one indicator, period, geography type and breakdown."""
+    return frame[
+        (frame.indicator_id == ind) & (frame.period_start == period)
+        & (frame.geography_type == geography_type) & (frame.breakdown == breakdown)
+    ]
+
+
+def protect(cells: np.ndarray, total: float, primary: np.ndarray, rule: DisclosureRule) -> np.ndarray:
+    """Suppression mask of a row of counts and their total (the total is last in the mask)."""
+    row = np.append(np.asarray(cells, dtype=float), total)
+    return suppress_table(row[None, :], rule, primary=np.append(primary, False)[None, :])[0]
+
+
+def _peers(page: IndicatorPage, frame: pd.DataFrame, scope: Scope, spec: IndicatorSpec, period: date) -> None:
+    """The peer areas side by side at the latest period, with disclosure control, on the page."""
+    rows = _latest_rows(frame, spec.id, period, scope.peers[0].geography_type, "none").set_index("geography_code")
+    ics = _latest_rows(frame, spec.id, period, scope.ics.geography_type, "none")
+    codes = [p.code for p in scope.peers if p.code in rows.index]
+    if not codes or ics.empty:
+        return
+    r = rows.loc[codes]
+    ref = ics.iloc[0]
+    hidden = protect(counts(r, spec), float(counts(ics, spec)[0]), _primary(r, spec), spec.rule)[:-1]
+    value, lower, upper = (np.where(hidden, np.nan, r[c].to_numpy(dtype=float)) * spec.scale for c in ("value", "lower", "upper"))
+    names = [next(p.name for p in scope.peers if p.code == c) for c in codes]
+    page.peers_svg = charts.caterpillar(names, value, lower, upper, float(ref.value) * spec.scale,
+                                        title=f"{spec.title}: areas compared", value_format=f",.{spec.decimals}f",
+                                        highlight=scope.area.name)
+    page.peers_rows = [
+        (n, "*" if h else f"{num:,.0f}", "*" if h else spec.fmt(v), "" if h else f"{spec.fmt(lo)} to {spec.fmt(hi)}")
+        for n, h, num, v, lo, hi in zip(names, hidden, counts(r, spec), r.value, r.lower, r.upper, strict=True)
+    ]
+    page.peers_rows.append((scope.ics.name, f"{counts(ics, spec)[0]:,.0f}", spec.fmt(ref.value),
+                            f"{spec.fmt(ref.lower)} to {spec.fmt(ref.upper)}"))
+
+
+def counts(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
+    """The published counts behind each row: units for a mean or median, otherwise the numerator."""
+    return rows["denominator" if spec.measure in ("mean", "median") else "numerator"].to_numpy(dtype=float)
+
+
+def _primary(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
+    """Rows hidden in their own right: flagged upstream, a small count, or a small denominator."""
+    n = counts(rows, spec)
+    flagged = rows.suppressed.fillna(False).to_numpy(dtype=bool)
+    small = (n > 0) & (n < spec.rule.threshold) | (spec.rule.suppress_zero & (n == 0))
+    return flagged | small | (rows.denominator.to_numpy(dtype=float) < spec.min_denominator)
+
+
+def _quintiles(page: IndicatorPage, frame: pd.DataFrame, scope: Scope, spec: IndicatorSpec, period: date) -> None:
+    """The IMD quintile breakdown with the slope index of inequality, with disclosure control."""
+    q = _latest_rows(frame, spec.id, period, scope.area.geography_type, "imd_quintile")
+    q = q[q.geography_code == scope.area.code].set_index("breakdown_group").reindex(list(QUINTILES))
+    total = _latest_rows(frame, spec.id, period, scope.area.geography_type, "none")
+    total = total[total.geography_code == scope.area.code]
+    if q.value.isna().all() or total.empty:
+        return
+    filled = q.fillna({"numerator": 0.0, "denominator": 0.0, "suppressed": False})
+    hidden = protect(counts(filled, spec), float(counts(total, spec)[0]), _primary(filled, spec), spec.rule)[:-1]
+    hidden |= q.value.isna().to_numpy()
+    value, lower, upper = (np.where(hidden, np.nan, q[c].to_numpy(dtype=float)) * spec.scale for c in ("value", "lower", "upper"))
+    slope, text = _sii(q, spec, hidden)
+    page.quintile_svg = charts.quintile_bars(list(QUINTILE_LABELS), value, lower, upper, slope,
+                                             title=f"{spec.title} by IMD quintile", value_format=f",.{spec.decimals}f")
+    page.quintile_rows = [
+        (label, "*" if h else f"{n:,.0f}", "*" if h else spec.fmt(v), "" if h else f"{spec.fmt(lo)} to {spec.fmt(hi)}")
+        for label, h, n, v, lo, hi in zip(QUINTILE_LABELS, hidden, counts(filled, spec), q.value, q.lower, q.upper,
+                                          strict=True)
+    ]
+    page.inequality_text = text
+
+
+def _sii(q: pd.DataFrame, spec: IndicatorSpec, hidden: np.ndarray) -> tuple[tuple[float, float] | None, str]:
+    """Slope index of inequality across the quintiles, and a sentence on the gap (none if suppressed)."""
+    v = q.value.to_numpy(dtype=float)
+    if hidden.any() or not np.isfinite(v).all() or (q.denominator.to_numpy(dtype=float) <= 0).any():
+        return None, "The slope index of inequality is not shown because a quintile is suppressed or missing."
+    kind = "proportion" if spec.measure == "proportion" and np.all((v >= 0) & (v <= 1)) else "other"
+    finite_ci = np.isfinite(q.lower.to_numpy(dtype=float)).all() and (q.upper > q.lower).all()
+    if not finite_ci:
+        return None, "The slope index of inequality is not shown because the quintile intervals are missing."
+    res = slope_index_of_inequality(v[None, :], q.denominator.to_numpy(dtype=float)[None, :],
+                                    lower_95=q.lower.to_numpy(dtype=float)[None, :],
+                                    upper_95=q.upper.to_numpy(dtype=float)[None, :],
+                                    value_type=kind, repetitions=10_000)
+    sii, lo, hi = float(res.sii[0]), float(res.sii_lower[0]), float(res.sii_upper[0])
+    share = q.denominator.to_numpy(dtype=float) / q.denominator.sum()
+    rank = np.cumsum(share) - share / 2
+    intercept = float(np.average(v, weights=share) - sii * np.average(rank, weights=share))
+    gap = v[-1] - v[0]
+    text = (f"The gap between the least and the most deprived quintile is {_signed(spec, gap)}. "
+            f"The slope index of inequality, the modelled gap across the whole range of deprivation, is "
+            f"{_signed(spec, sii)} (95% interval {_signed(spec, lo)} to {_signed(spec, hi)}).")
+    return (intercept * spec.scale, sii * spec.scale), text
+
+
+def _signed(spec: IndicatorSpec, value: float) -> str:
+    """A difference in display units with its sign (percentages as percentage points)."""
+    text = f"{value * spec.scale:+,.{spec.decimals}f}"
+    return text + (" percentage points" if spec.unit == "%" else spec.unit)
+
+
+def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, *, title: str, months: int,
+                 rule: DisclosureRule) -> ReportModel:
+    """The report model for one area: a page per indicator that has data, in catalogue order."""
+    by_id = {s.id: s for s in specs}
+    series = _series_frame(frame, scope, months)
+    spc_results = _run_spc(series, by_id) if not series.empty else {}
+    pages = []
+    for spec in specs:
+        if spec.id not in spc_results:
+            continue
+        result, row, periods = spc_results[spec.id]
+        pages.append(_page(frame, scope, spec, result, row, periods, series))
+    latest = max((p for _, _, ps in spc_results.values() for p in ps), default=None)
+    return ReportModel(
+        title=title, area=scope.area, latest_period=month_label(latest) if latest else "no data",
+        produced=date.today().strftime("%-d %B %Y"), pages=pages,
+        missing=[s.title for s in specs if s.id not in spc_results], rule=rule,
+    )
+
+
+def _page(frame: pd.DataFrame, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
+          periods: list[date], series: pd.DataFrame) -> IndicatorPage:
+    """One indicator's page: SPC chart, icons, narrative, peers and quintiles."""
+    mine = series[series.indicator_id == spec.id]
+    hidden = _primary(mine, spec)
+    n = len(periods)
+    labels = [month_label(p) for p in periods]
+    values = np.where(hidden, np.nan, result.values[row, :n])
+    types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[row, :n]]
+    rebase = [int(i) for i in np.flatnonzero(np.diff(result.segment[row, :n]) != 0) + 1]
+    target = None if spec.target is None else np.full(n, spec.target * spec.scale)
+    trajectory = result.trajectory[row, :n] if np.isfinite(result.trajectory[row, :n]).any() else None
+    spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], result.lpl[row, :n], result.upl[row, :n], types,
+                               target=target, trajectory=trajectory, rebase_at=rebase,
+                               title=f"{spec.title}: SPC chart", value_format=f",.{spec.decimals}f")
+    last = n - 1
+    variation = icons.variation_from_spc(int(result.variation_icon[row]))
+    assurance = icons.assurance_from_spc(int(result.assurance_icon[row]))
+    latest = mine.iloc[-1]
+    suppressed_latest = bool(hidden[-1])
+    page = IndicatorPage(
+        spec=spec, latest_label=labels[last],
+        latest_value="*" if suppressed_latest else spec.fmt(latest.value),
+        latest_interval="" if suppressed_latest or pd.isna(latest.lower) else f"{spec.fmt(latest.lower)} to {spec.fmt(latest.upper)}",
+        target=spec.fmt(spec.target) if spec.target is not None else "none",
+        variation=variation, assurance=assurance,
+        variation_svg=icons.variation_icon(variation), assurance_svg=icons.assurance_icon(assurance),
+        spc_svg=spc_svg, sparkline_svg=charts.sparkline(values, types[last]),
+        description=describe(spec, result, row, labels) if not suppressed_latest else
+        "The latest value is suppressed because it rests on a small number of events.",
+    )
+    if scope.peers:
+        _peers(page, frame, scope, spec, periods[-1])
+    _quintiles(page, frame, scope, spec, periods[-1])
+    return page

@@ -1,0 +1,202 @@
+"""The report end to end: a designed warehouse of measurements to HTML, PDF and PNG, and the A&E example."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from placewise.analyse.measurements import measurements, write_measurements
+from placewise.measure import COUNTS_SCHEMA, load_catalogue
+from placewise.profile import load_profile
+from placewise.publish.render import pdf_page_to_png
+from placewise.warehouse import connect
+from placewise.warehouse.schema import ensure_tables
+
+PLACES = ("E06000055", "E06000056", "E06000032", "E06000042")
+INDICATORS = ("hypertension_treated_to_target", "ld_health_checks")
+MONTHS = [date(2023 + (m + 3) // 12, (m + 3) % 12 + 1, 1) for m in range(24)]  # Apr 2023 .. Mar 2025
+LUTON_QUINTILES = (300, 260, 200, 120, 3)
+"""Luton's hypertension numerators by IMD quintile in the latest month: quintile 5 holds 3 (below 5)."""
+LUTON_DENOMINATORS = (300, 280, 250, 160, 50)
+"""They add up to Luton's denominator of 1,040 (the third Place: 1000 + 2 x 20)."""
+
+
+def _month_end(d: date) -> date:
+    """Last day of the month starting ``d``."""
+    nxt = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+    return date.fromordinal(nxt.toordinal() - 1)
+
+
+def _rows(ind: str, month: date, geo: str, code: str, breakdown: str, group: str, num: float, den: float) -> dict:
+    """One counts row in the engine's schema."""
+    return {"indicator_id": ind, "period_start": month, "period_end": _month_end(month), "geography_type": geo,
+            "geography_code": code, "breakdown": breakdown, "breakdown_group": group, "standard_band": None,
+            "numerator": num, "denominator": den, "sum_squares": None, "median": None}
+
+
+def _counts() -> pa.Table:
+    """Designed counts: two indicators, 24 months, ICS and four Places, Luton's IMD quintiles in the latest month."""
+    rows = []
+    for k, ind in enumerate(INDICATORS):
+        for m, month in enumerate(MONTHS):
+            nums = [700 + 10 * i + 3 * m + 40 * k + (m % 3) * 5 for i in range(4)]
+            dens = [1000 + 20 * i for i in range(4)]
+            if k == 0 and month == MONTHS[-1]:
+                nums[2] = sum(LUTON_QUINTILES)
+            for code, n, d in zip(PLACES, nums, dens, strict=True):
+                rows.append(_rows(ind, month, "place", code, "none", "All", n, d))
+            rows.append(_rows(ind, month, "ics", "QHG", "none", "All", sum(nums), sum(dens)))
+    for q, (n, d) in enumerate(zip(LUTON_QUINTILES, LUTON_DENOMINATORS, strict=True), start=1):
+        rows.append(_rows(INDICATORS[0], MONTHS[-1], "place", "E06000032", "imd_quintile", str(q), n, d))
+    return pa.Table.from_pylist(rows, schema=COUNTS_SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A DuckDB warehouse holding the designed measurements and empty ingest bookkeeping."""
+    url = str(tmp_path_factory.mktemp("wh") / "report.duckdb")
+    con = connect(url)
+    ensure_tables(con)
+    table = measurements(_counts(), load_catalogue(load_profile()), datetime(2025, 4, 2, tzinfo=UTC))
+    write_measurements(con, table, list(INDICATORS))
+    con.disconnect()
+    return url
+
+
+@pytest.fixture(scope="module")
+def written(warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reports written by ``placewise report`` from the designed warehouse."""
+    import typer
+
+    from placewise.publish.cli import report_command
+
+    app = typer.Typer()
+    app.command("report")(report_command)
+    app.command("other")(lambda: None)
+    out = tmp_path_factory.mktemp("report")
+    result = CliRunner().invoke(app, ["report", "--warehouse", warehouse, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+class _Text(HTMLParser):
+    """The visible text of an HTML page: no style sheet, no SVG markup, no attribute values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("style", "script"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script"):
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _visible(html: str) -> str:
+    """Visible text of an HTML document."""
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+def test_one_report_for_the_ics_and_each_place(written: Path):
+    names = sorted(p.name for p in written.glob("*.html"))
+    assert names == sorted(["ics.html"] + [f"place-{c}.html" for c in PLACES])
+    assert sorted(p.stem for p in written.glob("*.pdf")) == sorted(Path(n).stem for n in names)
+
+
+def test_html_contains_every_indicator_with_data_and_lists_the_rest(written: Path):
+    html = (written / "ics.html").read_text(encoding="utf-8")
+    catalogue = load_catalogue(load_profile())
+    for ind in INDICATORS:
+        assert f'id="{ind}"' in html
+        assert catalogue.indicator(ind).title in html
+    # Every other catalogue indicator is named as having no data yet.
+    missing = re.search(r"No data yet for: (.*?)\.</p>", html).group(1)
+    assert len(missing.split("; ")) == len(catalogue.indicators) - len(INDICATORS)
+    # Each indicator page has an SPC chart with one point per month and the MDC icons.
+    assert html.count('class="chart spc"') == len(INDICATORS)
+    assert html.count('class="mdc-icon variation') >= len(INDICATORS)
+
+
+def test_the_report_has_the_programmes_assurance_and_data_quality(written: Path):
+    text = _visible((written / "ics.html").read_text(encoding="utf-8"))
+    for heading in ("six delivery programmes", "Assurance matrix", "Data quality", "Fragile Services"):
+        assert heading in text
+    assert "Recover dementia diagnosis rate to 66.7%" in text and "68.4" in text
+
+
+def test_small_quintile_is_suppressed_with_a_secondary_cell(written: Path):
+    html = (written / "place-E06000032.html").read_text(encoding="utf-8")
+    section = html[html.index('id="hypertension_treated_to_target"'):]
+    section = section[section.index("By deprivation"):]
+    table = section[section.index("<tbody>"):section.index("</tbody>")]
+    cells = re.findall(r"<tr><td>(.*?)</td><td class=\"num\">(.*?)</td>", table)
+    shown = {label: count for label, count in cells}
+    assert shown["5 least deprived"] == "*"
+    hidden = [label for label, count in cells if count == "*"]
+    # Quintile 4 (120) is the smallest other count, so it is hidden too; the rest are published.
+    assert hidden == ["4", "5 least deprived"]
+    visible = sum(float(c.replace(",", "")) for c in shown.values() if c != "*")
+    assert visible == sum(LUTON_QUINTILES[:3])
+    # Luton's published total minus the visible quintiles gives only the sum of two hidden cells.
+    assert sum(LUTON_QUINTILES) - visible == LUTON_QUINTILES[3] + LUTON_QUINTILES[4]
+    assert "slope index of inequality is not shown" in section
+
+
+def test_pdf_has_pages_and_renders_to_a_non_blank_png(written: Path, tmp_path: Path):
+    from pypdfium2 import PdfDocument
+
+    pdf = written / "ics.pdf"
+    doc = PdfDocument(str(pdf))
+    pages = len(doc)
+    doc.close()
+    # Cover, summary, two indicator pages, programmes (2), assurance (3) and data quality at least.
+    assert pages >= 8
+    png = pdf_page_to_png(pdf, 2, tmp_path / "page.png")
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
+    assert pixels.std() > 10 and (pixels < 128).mean() > 0.002
+
+
+def test_visible_text_is_in_uk_english(written: Path):
+    text = _visible((written / "ics.html").read_text(encoding="utf-8")).lower()
+    for us in ("color", "colors", "center", "analyze", "program", "organization", "behavior", "favorable"):
+        assert not re.search(rf"\b{us}\b", text), us
+    assert "colour" in text and "programme" in text  # the UK spellings are there
+
+
+@pytest.mark.slow
+def test_example_report_from_the_real_ae_data(reference_dir: Path, tmp_path: Path):
+    import typer
+
+    from placewise.publish.cli import report_command
+
+    app = typer.Typer()
+    app.command("report")(report_command)
+    app.command("other")(lambda: None)
+    csv = reference_dir / "nhse_ae_attendances_2016_2019.csv"
+    result = CliRunner().invoke(app, ["report", "--example-ae", "--ae-csv", str(csv), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "ics.html").read_text(encoding="utf-8")
+    # Two SPC charts of 36 monthly points each, with icons; March 2019 is the latest month.
+    assert html.count('class="chart spc"') == 2
+    assert html.count('class="point ') == 2 * 36 + 2  # plus the two sparkline end points
+    assert "Data to Mar 2019" in html
+    for provider in ("provider-RC9", "provider-RC1", "provider-RD8"):
+        assert (tmp_path / f"{provider}.pdf").stat().st_size > 10_000
