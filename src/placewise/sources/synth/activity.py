@@ -73,12 +73,15 @@ def ae_attendances(w: World, rng: np.random.Generator, block: slice, serial: Ser
     factor = np.where(disp == dnames.index("admitted"), a.admitted_minutes_factor, 1.0)
     factor = factor * np.where(winter & (dtype == 0), a.winter_minutes_factor, 1.0)
     minutes = np.maximum(np.round(median * factor * np.exp(sigma * rng.standard_normal(n))), 5)
+    departure = arrival + minutes.astype(np.int64) * 60_000_000
+    concluded = departure < (w.window.end + 1) * US_PER_DAY  # still in the department at the extract: not yet reported
+    who, dtype, arrival, departure, disp = who[concluded], dtype[concluded], arrival[concluded], departure[concluded], disp[concluded]
     provider, site = place_option(rng, _acute(w), w.people.place[who])
     return _table("ae_attendances", {
-        "attendance_id": _ids(serial, "AE", n), "nhs_number": w.nhs.take(who),
+        "attendance_id": _ids(serial, "AE", len(who)), "nhs_number": w.nhs.take(who),
         "provider_code": provider, "site_code": site, "department_type": pa.array(dtype + 1, pa.int64()),
         "arrival": pa.array(arrival, pa.timestamp("us")),
-        "departure": pa.array(arrival + minutes.astype(np.int64) * 60_000_000, pa.timestamp("us")),
+        "departure": pa.array(departure, pa.timestamp("us")),
         "disposal": labels(disp, dnames),
     })
 

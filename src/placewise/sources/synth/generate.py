@@ -33,13 +33,13 @@ def load_synthetic(profile: Profile) -> Synthetic:
     return profile.section("synthetic", Synthetic)
 
 
-def build_world(profile: Profile, *, scale: float, seed: int, end_date: dt.date, years: int) -> World:
+def build_world(profile: Profile, cfg: Synthetic, *, scale: float, seed: int, end_date: dt.date,
+                years: int) -> World:
     """Geography, practices and people with their conditions, before any activity."""
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     if years < 1:
         raise ValueError(f"years must be at least 1, got {years}")
-    cfg = load_synthetic(profile)
     missing = {p.code for p in profile.ics.places} - set(cfg.places)
     if missing:
         raise ValueError(f"{profile.folder / 'synthetic.yaml'}: places: no parameters for Places {sorted(missing)}")
@@ -89,9 +89,9 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
 
     Returns the number of rows per table. The same arguments give byte-identical files.
     """
-    end_date = end_date or load_synthetic(profile).default_end_date
+    cfg = load_synthetic(profile)
     out.mkdir(parents=True, exist_ok=True)
-    w = build_world(profile, scale=scale, seed=seed, end_date=end_date, years=years)
+    w = build_world(profile, cfg, scale=scale, seed=seed, end_date=end_date or cfg.default_end_date, years=years)
     writer = Writer(out, fmt)
     writer.write("geography", _geography(w))
     writer.write("practices", _practices(w))

@@ -48,6 +48,11 @@ def choice(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarr
     return np.minimum(np.searchsorted(cum, rng.random(size) * cum[-1], side="right"), len(cum) - 1)
 
 
+def stratified(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
+    """Indices in exact proportion to ``weights`` (largest remainder), in random order: no sampling noise."""
+    return rng.permutation(np.repeat(np.arange(len(weights)), apportion(weights, size)))
+
+
 def row_choice(rng: np.random.Generator, cum_rows: np.ndarray) -> np.ndarray:
     """One index per row of a matrix of row-wise cumulative weights."""
     u = rng.random(len(cum_rows)) * cum_rows[:, -1]
@@ -188,7 +193,7 @@ def nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _sample_ages(rng: np.random.Generator, shares: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Ages (years) and their five-year band, from band shares."""
-    band = choice(rng, shares, n)
+    band = stratified(rng, shares, n)
     width = np.where(band == len(shares) - 1, 0.0, 5.0)
     over90 = np.minimum(rng.exponential(4.0, n), 14.9)
     return band * 5 + np.where(width > 0, rng.random(n) * 5, over90), band
@@ -276,7 +281,7 @@ def build_people(cfg: Synthetic, profile: Profile, geo: Geography, prac: Practic
             eth_w = np.array([pp.ethnicity.get(c, 0.0) for c in ETHNIC_CODES])
             lsoas = np.flatnonzero(geo.place == p_idx)
             parts.append(dict(age=age, ref=ref, female=female, status=np.full(n, status),
-                              ethnic=choice(rng, eth_w, n), lsoa=lsoas[rng.integers(0, len(lsoas), n)],
+                              ethnic=stratified(rng, eth_w, n), lsoa=lsoas[rng.integers(0, len(lsoas), n)],
                               place=np.full(n, p_idx)))
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     n = len(cat["ref"])
@@ -286,7 +291,7 @@ def build_people(cfg: Synthetic, profile: Profile, geo: Geography, prac: Practic
     moving = (rng.random(n) < mv.practice_moves_per_year * years) & (start_reg < cat["ref"] - 60)
     lo = np.maximum(start_reg, start) + 30
     move = np.where(moving & (lo < cat["ref"]), lo + (rng.random(n) * (cat["ref"] - lo)).astype(np.int64), NEVER)
-    prev = _other_practice(rng, prac, practice, cat["place"])
+    prev = np.where(move < NEVER, _other_practice(rng, prac, practice, cat["place"]), practice)
     dep = (10 - geo.imd_decile[cat["lsoa"]]) / 9.0
     order = rng.permutation(n)  # NHS numbers are drawn sorted; shuffle people onto them
     people = People(nhs_numbers(rng, n), birth[order], cat["female"][order], cat["ethnic"][order],

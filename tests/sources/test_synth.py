@@ -1,0 +1,312 @@
+"""The synthetic population: determinism, schema, NHS numbers, integrity, epidemiology and calibration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from placewise.canonical import TABLES
+from placewise.cli import app
+from placewise.codelists import codes
+from placewise.profile import ProfileError, load_profile
+from placewise.sources.synth import calibration, generate
+
+END = dt.date(2026, 9, 30)
+SCALE = 0.1
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """One generation at scale 0.1, shared by the tests that only read it."""
+    out = tmp_path_factory.mktemp("synth")
+    return out, generate(load_profile(), scale=SCALE, seed=7, out=out)
+
+
+@pytest.fixture(scope="module")
+def db(synth: tuple[Path, dict[str, int]]) -> duckdb.DuckDBPyConnection:
+    """DuckDB views over the generated files."""
+    con = duckdb.connect()
+    for t in TABLES:
+        con.execute(f"CREATE VIEW {t.name} AS SELECT * FROM read_parquet('{synth[0] / f'{t.name}.parquet'}')")
+    return con
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str) -> float:
+    """The single value a query returns."""
+    return con.execute(sql).fetchone()[0]
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in a folder."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def mod11_ok(number: str) -> bool:
+    """Independent NHS number check: weights 10..2 on the first nine digits, check = 11 - sum mod 11."""
+    if not re.fullmatch(r"\d{10}", number):
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:9], range(10, 1, -1)))
+    check = 11 - total % 11
+    check = 0 if check == 11 else check
+    return check != 10 and check == int(number[9])
+
+
+def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    generate(load_profile(), scale=0.05, seed=1, out=a)
+    generate(load_profile(), scale=0.05, seed=1, out=b)
+    generate(load_profile(), scale=0.005, seed=2, out=c)
+    assert digests(a) == digests(b)
+    assert len(digests(a)) == len(TABLES)
+    assert digests(a)["people.parquet"] != digests(c)["people.parquet"]
+
+
+def test_files_have_exactly_the_canonical_schema(synth: tuple[Path, dict[str, int]]) -> None:
+    out, rows = synth
+    for t in TABLES:
+        assert pq.read_schema(out / f"{t.name}.parquet").remove_metadata() == t.source_schema(), t.name
+        assert pq.read_metadata(out / f"{t.name}.parquet").num_rows == rows[t.name]
+    assert all(rows[t.name] > 0 for t in TABLES)
+
+
+def test_nhs_numbers_are_unique_test_range_numbers_with_valid_check_digits(db: duckdb.DuckDBPyConnection) -> None:
+    numbers = [r[0] for r in db.execute("SELECT nhs_number FROM people").fetchall()]
+    assert len(numbers) == len(set(numbers))
+    assert all("9990000000" <= n <= "9999999999" for n in numbers)
+    assert all(mod11_ok(n) for n in numbers)
+    assert numbers == sorted(numbers)
+
+
+def test_scale_one_is_about_1_1_million_registered(db: duckdb.DuckDBPyConnection) -> None:
+    registered = one(db, "SELECT count(*) FROM registrations WHERE end_date IS NULL")
+    assert 1_050_000 * SCALE <= registered <= 1_150_000 * SCALE
+
+
+def test_keys_are_unique(db: duckdb.DuckDBPyConnection) -> None:
+    for t in TABLES:
+        key = ", ".join(t.key)
+        dupes = one(db, f"SELECT count(*) FROM (SELECT {key} FROM {t.name} GROUP BY {key} HAVING count(*) > 1)")
+        assert dupes == 0, t.name
+
+
+def test_references_resolve(db: duckdb.DuckDBPyConnection) -> None:
+    for t in TABLES:
+        for col, other, other_col in t.references:
+            missing = one(db, f"SELECT count(*) FROM {t.name} WHERE {col} NOT IN (SELECT {other_col} FROM {other})")
+            assert missing == 0, (t.name, col)
+
+
+def test_dates_are_ordered_and_nothing_happens_after_death(db: duckdb.DuckDBPyConnection) -> None:
+    for t in TABLES:
+        for earlier, later in t.ordered:
+            assert one(db, f"SELECT count(*) FROM {t.name} WHERE {later} < {earlier}") == 0, (t.name, later)
+        for col in t.not_after_death:
+            late = one(db, f"""SELECT count(*) FROM {t.name} x JOIN people p USING (nhs_number)
+                               WHERE p.date_of_death IS NOT NULL AND CAST(x.{col} AS DATE) > p.date_of_death""")
+            assert late == 0, (t.name, col)
+        for col in t.not_future:
+            assert one(db, f"SELECT count(*) FROM {t.name} WHERE CAST({col} AS DATE) > DATE '{END}'") == 0, (t.name, col)
+
+
+def test_events_start_no_earlier_than_birth(db: duckdb.DuckDBPyConnection) -> None:
+    early = one(db, """SELECT count(*) FROM clinical_events e JOIN people p USING (nhs_number)
+                       WHERE year(e.event_date) * 12 + month(e.event_date) < p.birth_year * 12 + p.birth_month""")
+    assert early == 0
+
+
+def test_deaths_agree_with_people(db: duckdb.DuckDBPyConnection) -> None:
+    assert one(db, "SELECT count(*) FROM people WHERE date_of_death IS NOT NULL") == one(db, "SELECT count(*) FROM deaths")
+    assert one(db, "SELECT count(*) FROM deaths d JOIN people p USING (nhs_number) WHERE d.date_of_death <> p.date_of_death") == 0
+    assert one(db, """SELECT count(*) FROM registrations r JOIN people p USING (nhs_number)
+                      WHERE p.date_of_death IS NOT NULL AND r.end_date IS NULL""") == 0
+
+
+def test_list_sizes_count_open_registrations(db: duckdb.DuckDBPyConnection) -> None:
+    assert one(db, """SELECT count(*) FROM practices p LEFT JOIN (SELECT practice_code, count(*) AS n FROM registrations
+                      WHERE end_date IS NULL GROUP BY 1) r USING (practice_code) WHERE p.list_size <> coalesce(r.n, 0)""") == 0
+    assert one(db, """SELECT count(*) FROM (SELECT nhs_number FROM registrations WHERE end_date IS NULL
+                      GROUP BY 1 HAVING count(*) > 1)""") == 0
+    assert one(db, "SELECT count(*) FROM (SELECT nhs_number FROM registrations GROUP BY 1 HAVING count(*) > 1)") > 0
+
+
+def test_structure_matches_the_profile(db: duckdb.DuckDBPyConnection) -> None:
+    prof = load_profile()
+    assert one(db, "SELECT count(*) FROM practices") == 86
+    assert one(db, "SELECT count(DISTINCT pcn_code) FROM practices") == 25
+    for place in prof.ics.places:
+        assert one(db, f"SELECT count(*) FROM practices WHERE la_code = '{place.code}'") == place.practices
+        lsoas = one(db, f"SELECT count(*) FROM geography WHERE la_code = '{place.code}'")
+        assert abs(lsoas - place.population / 1600) < 1
+    assert one(db, r"SELECT count(*) FROM geography WHERE NOT regexp_matches(lsoa_code, '^E01\d{6}$')") == 0
+    assert one(db, r"SELECT count(*) FROM geography WHERE NOT regexp_matches(ward_code, '^E05\d{6}$')") == 0
+    assert one(db, "SELECT count(*) FROM geography WHERE lsoa_name NOT LIKE '%(synthetic)'") == 0
+    assert one(db, r"""SELECT count(*) FROM practices WHERE NOT (regexp_matches(practice_code, '^(E81|K83)\d{3}$')
+                       AND regexp_matches(pcn_code, '^U\d{5}$'))""") == 0
+    assert one(db, "SELECT count(*) FROM practices WHERE practice_code LIKE 'K83%' AND la_code <> 'E06000042'") == 0
+
+
+def test_luton_is_the_most_deprived_and_central_bedfordshire_the_least(db: duckdb.DuckDBPyConnection) -> None:
+    mean = dict(db.execute("""SELECT g.la_code, avg(g.imd_decile) FROM people p JOIN geography g USING (lsoa_code)
+                              GROUP BY 1""").fetchall())
+    assert min(mean, key=mean.get) == "E06000032"
+    assert max(mean, key=mean.get) == "E06000056"
+
+
+def test_calibration_is_within_tolerance(synth: tuple[Path, dict[str, int]]) -> None:
+    report = calibration(synth[0], load_profile(), scale=SCALE)
+    failed = [(r.measure, r.geography, r.value, r.target, r.tolerance) for r in report if not r.passed]
+    assert not failed
+    assert {r.measure for r in report} >= {
+        "population", "share_aged_65_plus", "ethnicity_white", "prevalence_hypertension", "dementia_diagnosis_rate",
+        "hypertension_treated_to_target", "ld_health_check_rate", "first_ltc_age_gap", "ae_4hr_type1",
+        "emergency_admissions_per_1000"}
+
+
+def test_calibration_measures_the_files(synth: tuple[Path, dict[str, int]], tmp_path: Path) -> None:
+    """Population by Place recomputed independently; and changing a file changes the figure."""
+    out = synth[0]
+    people = pq.read_table(out / "people.parquet").to_pandas()
+    geo = pq.read_table(out / "geography.parquet").to_pandas()
+    reg = pq.read_table(out / "registrations.parquet").to_pandas()
+    open_ = people[people.nhs_number.isin(reg.loc[reg.end_date.isna(), "nhs_number"])]
+    by_place = open_.merge(geo, on="lsoa_code").groupby("la_code").size()
+    report = {(r.measure, r.geography): r.value for r in calibration(out, load_profile(), scale=SCALE)}
+    for place, n in by_place.items():
+        assert report[("population", place)] == n
+    altered = tmp_path / "altered"
+    shutil.copytree(out, altered)
+    spells = pq.read_table(out / "inpatient_spells.parquet")
+    pq.write_table(spells.slice(0, spells.num_rows // 2), altered / "inpatient_spells.parquet")
+    after = {(r.measure, r.geography): r.value for r in calibration(altered, load_profile(), scale=SCALE)}
+    assert after[("emergency_admissions_per_1000", "BLMK")] < report[("emergency_admissions_per_1000", "BLMK")]
+
+
+def test_age_at_first_condition_is_earlier_in_the_most_deprived_quintile(db: duckdb.DuckDBPyConnection) -> None:
+    conditions = ", ".join(f"'{c}'" for n in ("hypertension", "type2_diabetes", "copd", "chd") for c in codes(n))
+    gap = one(db, f"""
+        WITH f AS (SELECT nhs_number, min(event_date) AS d FROM clinical_events WHERE snomed_code IN ({conditions}) GROUP BY 1)
+        SELECT avg(CASE WHEN g.imd_decile >= 9 THEN year(f.d) - p.birth_year END)
+             - avg(CASE WHEN g.imd_decile <= 2 THEN year(f.d) - p.birth_year END)
+        FROM f JOIN people p USING (nhs_number) JOIN geography g USING (lsoa_code)""")
+    assert gap > 2
+
+
+def test_blood_pressure_falls_once_treatment_starts(db: duckdb.DuckDBPyConnection) -> None:
+    sbp = ", ".join(f"'{c}'" for c in codes("systolic_bp"))
+    drugs = ", ".join(f"'{c}'" for c in codes("antihypertensives"))
+    htn = ", ".join(f"'{c}'" for c in codes("hypertension"))
+    untreated, treated = db.execute(f"""
+        WITH reg AS (SELECT DISTINCT nhs_number FROM clinical_events WHERE snomed_code IN ({htn})),
+             t AS (SELECT nhs_number, min(issue_date) AS d FROM medications WHERE dmd_code IN ({drugs}) GROUP BY 1)
+        SELECT avg(e.value) FILTER (WHERE t.d IS NULL), avg(e.value) FILTER (WHERE e.event_date > t.d)
+        FROM clinical_events e JOIN reg USING (nhs_number) LEFT JOIN t USING (nhs_number)
+        WHERE e.snomed_code IN ({sbp})""").fetchone()
+    assert untreated - treated > 20
+    assert one(db, f"SELECT count(*) FROM clinical_events WHERE snomed_code IN ({sbp}) AND unit <> 'mmHg'") == 0
+
+
+def test_care_gaps_exist(db: duckdb.DuckDBPyConnection) -> None:
+    """Most but not all AF patients anticoagulated; some asthma without spirometry; some SABA over-use."""
+    def reg(name: str) -> str:
+        return f"SELECT nhs_number FROM clinical_events WHERE snomed_code IN ({', '.join(repr(c) for c in codes(name))})"
+
+    def meds(name: str) -> str:
+        return f"SELECT nhs_number FROM medications WHERE dmd_code IN ({', '.join(repr(c) for c in codes(name))})"
+
+    af = one(db, f"SELECT avg((nhs_number IN ({meds('anticoagulants')}))::INT) FROM ({reg('atrial_fibrillation')})")
+    assert 0.7 < af < 0.97
+    spiro = one(db, f"SELECT avg((nhs_number IN ({reg('spirometry')}))::INT) FROM ({reg('asthma')})")
+    assert 0.4 < spiro < 0.9
+    saba = ", ".join(repr(c) for c in codes("saba_relievers"))
+    overuse = one(db, f"""SELECT count(*) FROM (SELECT nhs_number FROM medications WHERE dmd_code IN ({saba})
+                          AND issue_date > DATE '{END}' - INTERVAL 365 DAY GROUP BY 1 HAVING count(*) >= 6)""")
+    users = one(db, f"""SELECT count(DISTINCT nhs_number) FROM medications WHERE dmd_code IN ({saba})
+                        AND issue_date > DATE '{END}' - INTERVAL 365 DAY""")
+    assert 0.05 < overuse / users < 0.35
+
+
+def test_urgent_treatment_centre_step_change_lowers_luton_type_1(db: duckdb.DuckDBPyConnection) -> None:
+    share = dict(db.execute("""
+        SELECT a.arrival >= TIMESTAMP '2024-10-01', avg((a.department_type = 1)::INT)
+        FROM ae_attendances a JOIN people p USING (nhs_number) JOIN geography g USING (lsoa_code)
+        WHERE g.la_code = 'E06000032' GROUP BY 1""").fetchall())
+    assert share[False] - share[True] > 0.08
+
+
+def test_emergency_admissions_peak_in_winter(db: duckdb.DuckDBPyConnection) -> None:
+    winter, summer = db.execute("""
+        SELECT count(*) FILTER (WHERE month(admission_date) IN (12, 1, 2)),
+               count(*) FILTER (WHERE month(admission_date) IN (6, 7, 8))
+        FROM inpatient_spells WHERE admission_method = 'emergency'""").fetchone()
+    assert winter > 1.08 * summer
+
+
+def test_readmissions_within_30_days_exist(db: duckdb.DuckDBPyConnection) -> None:
+    readmitted = one(db, """
+        WITH e AS (SELECT nhs_number, admission_date, discharge_date,
+                          lead(admission_date) OVER (PARTITION BY nhs_number ORDER BY admission_date, spell_id) AS next
+                   FROM inpatient_spells WHERE admission_method = 'emergency')
+        SELECT avg((next IS NOT NULL AND next - discharge_date BETWEEN 1 AND 30)::INT) FROM e WHERE discharge_date IS NOT NULL""")
+    assert 0.05 < readmitted < 0.3
+
+
+def test_some_practices_refer_far_more_or_less_than_their_population_explains(db: duckdb.DuckDBPyConnection) -> None:
+    rate = dict(db.execute("""SELECT r.practice_code, count(*) / any_value(p.list_size) FROM referrals r
+                              JOIN practices p USING (practice_code) GROUP BY 1""").fetchall())
+    median = sorted(rate.values())[len(rate) // 2]
+    assert rate["E81003"] > 1.4 * median
+    assert rate["K83009"] < 0.7 * median
+
+
+def test_gp_appointments_did_not_attend_about_five_percent(db: duckdb.DuckDBPyConnection) -> None:
+    dna = one(db, "SELECT avg((status = 'did_not_attend')::INT) FROM gp_appointments")
+    assert 0.03 < dna < 0.07
+    op_dna = one(db, "SELECT avg((attendance = 'did_not_attend')::INT) FROM outpatient_appointments")
+    assert 0.05 < op_dna < 0.09
+
+
+def test_csv_format_writes_the_same_tables(tmp_path: Path) -> None:
+    rows = generate(load_profile(), scale=0.01, seed=3, out=tmp_path, fmt="csv")
+    for t in TABLES:
+        read = pcsv.read_csv(tmp_path / f"{t.name}.csv", convert_options=pcsv.ConvertOptions(
+            column_types=t.source_schema(), strings_can_be_null=True))
+        assert read.column_names == t.source_schema().names
+        assert read.num_rows == rows[t.name]
+    report = calibration(tmp_path, load_profile(), scale=0.01, fmt="csv")
+    assert report[0].value == pytest.approx(0.01 * 205683, rel=0.01)
+
+
+def test_cli_writes_files_and_calibration_report(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["synth", "--scale", "0.01", "--seed", "4", "--out", str(tmp_path),
+                                      "--end-date", "2025-03-31", "--years", "3", "--calibration"])
+    assert result.exit_code == 0, result.output
+    assert "Calibration" in result.output
+    assert {f"{t.name}.parquet" for t in TABLES} | {"calibration.csv"} == {p.name for p in tmp_path.iterdir()}
+    latest = pq.read_table(tmp_path / "gp_appointments.parquet").column("appointment_date").to_pylist()
+    assert max(latest) == dt.date(2025, 3, 31) or max(latest) <= dt.date(2025, 3, 31)
+    assert min(latest) >= dt.date(2022, 4, 1)
+
+
+def test_cli_rejects_a_bad_end_date(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path), "--end-date", "2025-13-01"])
+    assert result.exit_code != 0
+    assert "YYYY-MM-DD" in result.output
+
+
+def test_invalid_parameters_name_the_file_and_field(tmp_path: Path) -> None:
+    folder = tmp_path / "profile"
+    shutil.copytree(load_profile().folder, folder)
+    text = (folder / "synthetic.yaml").read_text(encoding="utf-8")
+    (folder / "synthetic.yaml").write_text(text.replace("residents_per_lsoa: 1600", "residents_per_lsoa: many"),
+                                           encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"synthetic\.yaml: residents_per_lsoa"):
+        generate(load_profile(folder), scale=0.01, seed=1, out=tmp_path / "out")
