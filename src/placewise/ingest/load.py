@@ -23,7 +23,7 @@ from placewise.ingest.codes import dmd_valid, nhs_number_valid, snomed_concept_v
 from placewise.ingest.pseudonymise import pseudonymise
 from placewise.ingest.stage import IngestRefused, SourceFile, Typed, discover, extra_columns, refuse, stage
 from placewise.ingest.target import Target, Written, target_for
-from placewise.ingest.validate import Lookups, check_sql, lit
+from placewise.ingest.validate import Lookups, check_sql, lit, problems_sql
 from placewise.warehouse import connect
 from placewise.warehouse.connection import duckdb_path, engine_of
 
@@ -168,27 +168,30 @@ def _known(target: Target, table: str, column: str, clean: dict[str, str]) -> st
     return name
 
 
-def _known_people(target: Target, clean: dict[str, str]) -> str:
-    """Temp table ``known_people`` (person_id, date_of_death): this batch's clean people win over stored ones."""
+def _persons(target: Target, clean: dict[str, str]) -> str:
+    """Temp table ``persons``: each NHS number of the batch with its pseudonym, validity, whether the person is
+    known (clean in this batch's people, else in the warehouse) and their date of death (this batch's wins)."""
     parts = []
     if "people" in clean:
         parts.append(f"SELECT person_id, date_of_death FROM {clean['people']}")
     stored = target.relation("people", (PERSON_KEY, "date_of_death"))
     if stored is not None:
-        anti = (f" WHERE person_id NOT IN (SELECT person_id FROM {clean['people']})" if "people" in clean else "")
+        anti = f" WHERE person_id NOT IN (SELECT person_id FROM {clean['people']})" if "people" in clean else ""
         parts.append(f"SELECT person_id, date_of_death FROM {stored}{anti}")
-    body = " UNION ALL ".join(parts) if parts else \
+    known = " UNION ALL ".join(parts) if parts else \
         "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DATE) AS date_of_death WHERE false"
-    target.staging.execute(f"CREATE OR REPLACE TEMP TABLE known_people AS {body}")
-    return "known_people"
+    target.staging.execute(
+        "CREATE OR REPLACE TEMP TABLE persons AS SELECT m.nhs_number, m.person_id, m.nhs_valid, "
+        f"k.person_id IS NOT NULL AS known, k.date_of_death FROM nhs_map m LEFT JOIN ({known}) k "
+        "ON k.person_id = m.person_id")
+    return "persons"
 
 
 def _clean_view(target: Target, t: Table, checked: str) -> str:
     """A view of the clean rows of a checked table in warehouse column order."""
     cols = ", ".join(f'"{c.name}"' for c in t.warehouse_columns())
     name = f"clean_{t.name}"
-    target.staging.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} FROM {checked} "
-                           "WHERE len(_problems) = 0")
+    target.staging.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} FROM {checked} WHERE NOT _bad")
     return name
 
 
@@ -198,14 +201,16 @@ def _validate(target: Target, staged: dict[str, tuple[SourceFile, str, list[Type
     con = target.staging
     clean: dict[str, str] = {}
     checked: dict[str, str] = {}
+    persons = ""
     for name, (f, relation, typed) in staged.items():
         progress(f"validating {f.path.name}")
         t = f.table
         known = {col: _known(target, other, other_col, clean) for col, other, other_col in t.references
                  if col != "nhs_number"}
+        people = "nhs_map"
         if any(col == "nhs_number" for col, _, _ in t.references) or t.not_after_death:
-            _known_people(target, clean)
-        lookups = Lookups(known=known, code_ok=_code_checks(target, f, relation, typed))
+            people = persons = persons or _persons(target, clean)
+        lookups = Lookups(people=people, known=known, code_ok=_code_checks(target, f, relation, typed))
         checked[name] = f"checked_{name}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {checked[name]} AS {check_sql(t, relation, typed, lookups, as_of)}")
         clean[name] = _clean_view(target, t, checked[name])
@@ -213,15 +218,15 @@ def _validate(target: Target, staged: dict[str, tuple[SourceFile, str, list[Type
 
 
 def _quarantine_table(target: Target, batch_id: str, checked: dict[str, str],
-                      staged: dict[str, tuple[SourceFile, str, list[Typed]]]) -> None:
+                      staged: dict[str, tuple[SourceFile, str, list[Typed]]], as_of: date) -> None:
     """Temp table ``batch_quarantine``: one line per problem, in quarantine column order."""
     con = target.staging
-    parts = [f"SELECT {lit(batch_id)}, {lit(staged[name][0].path.name)}, {lit(name)}, _row, p.field, p.reason, "
-             f"p.value FROM (SELECT _row, unnest(_problems) AS p FROM {relation} WHERE len(_problems) > 0)"
-             for name, relation in checked.items()]
     con.execute("CREATE OR REPLACE TEMP TABLE batch_quarantine (batch_id VARCHAR, file_name VARCHAR, "
                 "table_name VARCHAR, row_number BIGINT, field VARCHAR, reason VARCHAR, value VARCHAR)")
-    con.execute(f"INSERT INTO batch_quarantine SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY 3, 4, 5")
+    for name, relation in checked.items():
+        f, _, typed = staged[name]
+        con.execute(f"INSERT INTO batch_quarantine SELECT {lit(batch_id)}, {lit(f.path.name)}, {lit(name)}, p.* "
+                    f"FROM ({problems_sql(f.table, typed, relation, as_of)}) p ORDER BY 4, 5")
 
 
 def _log_tables(target: Target, batch_id: str, source: Path, results: list[FileResult]) -> dict[str, str]:
@@ -255,7 +260,7 @@ def _drop_staging(target: Target, staged: dict[str, tuple[SourceFile, str, list[
                     "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE "
                     f"'{other}{name}%'").fetchall():
                 con.execute(f"DROP TABLE IF EXISTS {tname}")
-    for tname in ("nhs_map", "known_people", "known_people_nhs_number", "known_practices_practice_code",
+    for tname in ("nhs_map", "persons", "known_practices_practice_code",
                   "known_geography_lsoa_code", "batch_files", "batch_log"):
         con.execute(f"DROP TABLE IF EXISTS {tname}")
 
@@ -292,7 +297,7 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
             progress("pseudonymising NHS numbers")
             _nhs_map(target, staged, key)
             checked = _validate(target, staged, as_of, progress)
-            result = _finish(target, Path(directory), results, unknown, staged, checked, now, report,
+            result = _finish(target, Path(directory), results, unknown, staged, checked, now, as_of, report,
                              lambda batch: default_report(url, batch), progress)
         finally:
             _drop_staging(target, staged)
@@ -304,15 +309,16 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
 
 def _finish(target: Target, directory: Path, results: list[FileResult], unknown: list[str],
             staged: dict[str, tuple[SourceFile, str, list[Typed]]], checked: dict[str, str], now: datetime,
-            report: Path | None, report_default: Callable[[str], Path], progress: Progress) -> IngestResult:
+            as_of: date, report: Path | None, report_default: Callable[[str], Path],
+            progress: Progress) -> IngestResult:
     """Count, write the batch in one transaction with its bookkeeping, and write the quarantine report."""
     con = target.staging
     by_name = {r.table_name: r for r in results}
     for name, relation in checked.items():
-        read, bad = con.execute(f"SELECT count(*), count(*) FILTER (len(_problems) > 0) FROM {relation}").fetchone()
+        read, bad = con.execute(f"SELECT count(*), count(*) FILTER (_bad) FROM {relation}").fetchone()
         by_name[name].rows_read, by_name[name].rows_quarantined = read, bad
     batch_id = batch_id_for([staged[n][0] for n in checked], now)
-    _quarantine_table(target, batch_id, checked, staged)
+    _quarantine_table(target, batch_id, checked, staged, as_of)
 
     def bookkeeping(written: dict[str, Written]) -> dict[str, str]:
         """Fill the counts the write produced, then stage the log rows."""

@@ -38,10 +38,8 @@ _WORDS = {"int": "whole number", "float": "number", "date": "date (YYYY-MM-DD)",
 class Lookups:
     """Relations the checks join to: pseudonyms, checked codes and what is already known."""
 
-    nhs_map: str = "nhs_map"
-    """(nhs_number, person_id, nhs_valid) for every distinct NHS number in the batch."""
-    people: str = "known_people"
-    """(person_id, date_of_death): clean people of this batch, then the warehouse's."""
+    people: str = "persons"
+    """(nhs_number, person_id, nhs_valid, known, date_of_death) for every distinct NHS number in the batch."""
     known: dict[str, str] = field(default_factory=dict)
     """Referencing column name -> relation with one column ``code`` of known values."""
     code_ok: dict[str, str] = field(default_factory=dict)
@@ -53,10 +51,19 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _problem(condition: str, column: str, reason_sql: str, value: str) -> str:
-    """SQL yielding one problem struct when ``condition`` holds, else NULL."""
-    return (f"CASE WHEN {condition} THEN {{'field': {lit(column)}, 'reason': {reason_sql}, "
-            f"'value': CAST({value} AS VARCHAR)}} END")
+@dataclass(frozen=True)
+class Rule:
+    """One check: a SQL condition true when the row is wrong, the field named, the reason and value shown."""
+
+    condition: str
+    field: str
+    reason_sql: str
+    value: str
+
+    def struct(self) -> str:
+        """SQL giving this rule's problem struct when it fails, else NULL."""
+        return (f"CASE WHEN {self.condition} THEN {{'field': {lit(self.field)}, 'reason': {self.reason_sql}, "
+                f"'value': CAST({self.value} AS VARCHAR)}} END")
 
 
 def _q(name: str) -> str:
@@ -78,32 +85,33 @@ def code_rule(col: Column, q: str) -> tuple[str, str] | None:
     return None
 
 
-def column_problems(t: Typed) -> list[str]:
-    """Problems of one column on its own: missing, unreadable, badly formed code, not allowed, out of range."""
+def column_rules(t: Typed) -> list[Rule]:
+    """Rules for one column on its own: missing, unreadable, badly formed code, not allowed, out of range."""
     col = t.column
-    q, raw = _q(col.name), _q(f"{col.name}__text")
-    out: list[str] = []
+    q = _q(col.name)
+    raw = _q(f"{col.name}__text") if t.row_level else q
+    out: list[Rule] = []
     if col.required:
-        out.append(_problem(f"{raw} IS NULL", col.name, lit("missing required value"), "NULL"))
+        out.append(Rule(f"{raw} IS NULL", col.name, lit("missing required value"), "NULL"))
     if t.row_level:
-        out.append(_problem(f"{raw} IS NOT NULL AND {q} IS NULL", col.name,
+        out.append(Rule(f"{raw} IS NOT NULL AND {q} IS NULL", col.name,
                             lit(f"not a valid {_WORDS[col.dtype]}"), raw))
     if col.code == "nhs_number":
-        out.append(_problem(f"{q} IS NOT NULL AND NOT _nhs_valid", col.name, lit(NHS_REASON), mask_sql(q)))
+        out.append(Rule(f"{q} IS NOT NULL AND NOT _nhs_valid", col.name, lit(NHS_REASON), mask_sql(q)))
     elif col.code in CHECKED_CODES:
-        out.append(_problem(f"{q} IS NOT NULL AND NOT {_q('_ok_' + col.name)}", col.name,
+        out.append(Rule(f"{q} IS NOT NULL AND NOT {_q('_ok_' + col.name)}", col.name,
                             lit(CHECKED_CODES[col.code]), q))
     elif (rule := code_rule(col, q)) is not None:
         condition, reason = rule
-        out.append(_problem(f"{q} IS NOT NULL AND {condition}", col.name, lit(reason), q))
+        out.append(Rule(f"{q} IS NOT NULL AND {condition}", col.name, lit(reason), q))
     if col.allowed:
         values = ", ".join(lit(v) for v in col.allowed)
         reason = f"not one of the allowed values: {', '.join(col.allowed)}"
-        out.append(_problem(f"{q} NOT IN ({values})", col.name, lit(reason), q))
+        out.append(Rule(f"{q} NOT IN ({values})", col.name, lit(reason), q))
     if col.minimum is not None:
-        out.append(_problem(f"{q} < {col.minimum}", col.name, lit(f"below the minimum {col.minimum:g}"), q))
+        out.append(Rule(f"{q} < {col.minimum}", col.name, lit(f"below the minimum {col.minimum:g}"), q))
     if col.maximum is not None:
-        out.append(_problem(f"{q} > {col.maximum}", col.name, lit(f"above the maximum {col.maximum:g}"), q))
+        out.append(Rule(f"{q} > {col.maximum}", col.name, lit(f"above the maximum {col.maximum:g}"), q))
     return out
 
 
@@ -112,60 +120,75 @@ def _day(table: Table, name: str) -> str:
     return f"CAST({_q(name)} AS DATE)" if table.column(name).dtype == "timestamp" else _q(name)
 
 
-def row_problems(table: Table, as_of: date) -> list[str]:
-    """Problems between columns and with other tables: order, future, after death, unknown references, duplicates."""
-    out: list[str] = []
+def row_rules(table: Table, as_of: date) -> list[Rule]:
+    """Rules between columns and with other tables: order, future, after death, unknown references, duplicates."""
+    out: list[Rule] = []
     for earlier, later in table.ordered:
-        out.append(_problem(f"{_q(later)} < {_q(earlier)}", later, lit(f"{later} is before {earlier}"), _q(later)))
+        out.append(Rule(f"{_q(later)} < {_q(earlier)}", later, lit(f"{later} is before {earlier}"), _q(later)))
     for name in table.not_future:
-        out.append(_problem(f"{_day(table, name)} > DATE '{as_of.isoformat()}'", name,
+        out.append(Rule(f"{_day(table, name)} > DATE '{as_of.isoformat()}'", name,
                             lit(f"in the future (after {as_of.isoformat()})"), _q(name)))
     for name in table.not_after_death:
-        out.append(_problem(f"_date_of_death IS NOT NULL AND {_day(table, name)} > _date_of_death", name,
+        out.append(Rule(f"_date_of_death IS NOT NULL AND {_day(table, name)} > _date_of_death", name,
                             lit("after the person's date of death"), _q(name)))
     for column, other, _ in table.references:
         if column == "nhs_number":
-            out.append(_problem("_nhs_valid AND NOT _person_known", column,
+            out.append(Rule("_nhs_valid AND NOT _person_known", column,
                                 lit("unknown person: NHS number not in people (this batch or the warehouse)"),
                                 mask_sql(_q(column))))
         else:
-            out.append(_problem(f"{_q(column)} IS NOT NULL AND NOT {_q('_known_' + column)}", column,
+            out.append(Rule(f"{_q(column)} IS NOT NULL AND NOT {_q('_known_' + column)}", column,
                                 lit(f"unknown {column}: not in {other} (this batch or the warehouse)"), _q(column)))
     key = ", ".join(table.key)
-    out.append(_problem("_dup > 1", key, f"{lit(f'duplicate key ({key}): same as data row ')} || _first_row",
+    out.append(Rule("_first_row < _row", key, f"{lit(f'duplicate key ({key}): same as data row ')} || _first_row",
                         "NULL"))
     return out
 
 
+def rules(table: Table, typed: list[Typed], as_of: date) -> list[Rule]:
+    """Every rule for a staged table."""
+    return [r for t in typed for r in column_rules(t)] + row_rules(table, as_of)
+
+
 def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups, as_of: date) -> str:
-    """A SELECT giving each staged row: ``_row``, the typed columns, ``person_id`` and its list of ``_problems``."""
+    """A SELECT giving each staged row ``_row``, the typed columns, ``person_id``, the lookup flags and ``_bad``.
+
+    Lookup flags and the delivered text of convertible columns are kept so that :func:`problems_sql`
+    can list the problems of the (few) bad rows without redoing the joins.
+    """
     cols = []
     for t in typed:
         expr = t.typed
         if t.column.code == "nhs_number":
             expr = f"regexp_replace({t.typed}, '\\s', '', 'g')"
-        cols += [f"{expr} AS {_q(t.column.name)}", f"{t.text} AS {_q(t.column.name + '__text')}"]
-    joins, extra = [], []
+        cols.append(f"{expr} AS {_q(t.column.name)}")
+        if t.row_level:
+            cols.append(f"{t.text} AS {_q(t.column.name + '__text')}")
+    key = ", ".join(_q(k) for k in table.key)
+    joins = [f"LEFT JOIN (SELECT {key}, min(_row) AS _first_row FROM s GROUP BY {key} HAVING count(*) > 1) d "
+             f"USING ({key})"]
+    extra = ["d._first_row"]
     if table.has_person:
-        joins.append(f"LEFT JOIN {lookups.nhs_map} m ON m.nhs_number = s.nhs_number")
-        extra += ["m.person_id AS person_id", "coalesce(m.nhs_valid, false) AS _nhs_valid"]
+        joins.append(f"LEFT JOIN {lookups.people} m ON m.nhs_number = s.nhs_number")
+        extra += ["m.person_id", "coalesce(m.nhs_valid, false) AS _nhs_valid"]
         if table.not_after_death or any(c == "nhs_number" for c, _, _ in table.references):
-            joins.append(f"LEFT JOIN {lookups.people} kp ON kp.person_id = m.person_id")
-            extra += ["kp.date_of_death AS _date_of_death", "kp.person_id IS NOT NULL AS _person_known"]
+            extra += ["m.date_of_death AS _date_of_death", "coalesce(m.known, false) AS _person_known"]
     for i, (column, relation_name) in enumerate(sorted(lookups.known.items())):
         joins.append(f"LEFT JOIN {relation_name} k{i} ON k{i}.code = s.{_q(column)}")
         extra.append(f"k{i}.code IS NOT NULL AS {_q('_known_' + column)}")
     for i, (column, relation_name) in enumerate(sorted(lookups.code_ok.items())):
         joins.append(f"LEFT JOIN {relation_name} c{i} ON c{i}.code = s.{_q(column)}")
         extra.append(f"coalesce(c{i}.ok, false) AS {_q('_ok_' + column)}")
-    key = ", ".join(f"s.{_q(k)}" for k in table.key)
-    extra += [f"row_number() OVER (PARTITION BY {key} ORDER BY s._row) AS _dup",
-              f"min(s._row) OVER (PARTITION BY {key}) AS _first_row"]
-    problems = [p for t in typed for p in column_problems(t)] + row_problems(table, as_of)
-    names = ", ".join(_q(t.column.name) for t in typed)
+    bad = " OR ".join(f"coalesce({r.condition}, false)" for r in rules(table, typed, as_of))
     return (
-        f"WITH s AS (SELECT _row, {', '.join(cols)} FROM {relation}), "
+        f"WITH s AS MATERIALIZED (SELECT _row, {', '.join(cols)} FROM {relation}), "
         f"j AS (SELECT s.*, {', '.join(extra)} FROM s {' '.join(joins)}) "
-        f"SELECT _row, {names}{', person_id' if table.has_person else ''}, "
-        f"list_filter([{', '.join(problems)}], lambda p: p IS NOT NULL) AS _problems FROM j"
+        f"SELECT *, {bad} AS _bad FROM j"
     )
+
+
+def problems_sql(table: Table, typed: list[Typed], checked: str, as_of: date) -> str:
+    """A SELECT giving (_row, field, reason, value) for every problem of every bad row of a checked table."""
+    structs = ", ".join(r.struct() for r in rules(table, typed, as_of))
+    return (f"SELECT _row, p.field, p.reason, p.value FROM (SELECT _row, unnest(list_filter([{structs}], "
+            f"lambda x: x IS NOT NULL)) AS p FROM {checked} WHERE _bad)")
