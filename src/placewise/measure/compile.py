@@ -53,6 +53,8 @@ GEOGRAPHY_COLUMN = {
 }
 BREAKDOWN_COLUMN = {"imd_quintile": "imd_quintile", "ethnic_group": "ethnic_group", "sex": "sex", "age_band": "age_band"}
 EARLIEST = date(1800, 1, 1)
+ONE = ibis.literal(1).cast("float64")
+"""1 as a double: a float literal would be NUMERIC on PostgreSQL and come back as Decimal."""
 ESP_TOP_BAND = 90
 """The 2013 European Standard Population's five-year age bands end with 90 and over."""
 
@@ -264,10 +266,10 @@ def persons_units(ctx: Context, p: Persons, periods: list[tuple[date, date]], st
     """One unit per person in the cohort and period; ``v`` is 1, or the subset flag."""
     base, own = _with_criteria(ctx, _cohort(ctx, p, periods), p.criteria, periods, "_den")
     base = base.filter(own)
-    v = ibis.literal(1.0)
+    v = ONE
     if subset:
         base, extra = _with_criteria(ctx, base, subset.criteria, periods, "_num")
-        v = ibis.ifelse(extra, 1.0, 0.0)
+        v = ibis.ifelse(extra, 1, 0).cast("float64")
     return _units_frame(base, ctx.catalogue.age_bands, v, base.age, standardise)
 
 
@@ -339,7 +341,7 @@ def events_units(ctx: Context, e: Events, periods: list[tuple[date, date]], stan
         if subset.followed_by:
             sub = sub & base["_hit"].notnull()
     cols: dict[str, Any] = {PERSON_KEY: base[PERSON_KEY], "d": base[e.date_column].cast("date"),
-                            "flag": ibis.ifelse(sub, 1.0, 0.0)}
+                            "flag": ibis.ifelse(sub, 1, 0).cast("float64")}
     if e.has_provider:
         cols.update(provider_code=base.provider_code,
                     site_code=base.site_code if "site_code" in base.columns else ibis.null("string"))
@@ -412,12 +414,12 @@ def indicator_units(ctx: Context, ind: Indicator, periods: list[tuple[date, date
     if isinstance(num, Subset):
         u = (persons_units(ctx, den, periods, std, num) if isinstance(den, Persons)
              else events_units(ctx, den, periods, std, num))  # type: ignore[arg-type]
-        return u.mutate(num=u.v, den=ibis.literal(1.0)).drop("v")
+        return u.mutate(num=u.v, den=ONE).drop("v")
     nu = count_units(ctx, num, periods, std)
     if den is None:
-        return nu.mutate(num=nu.v, den=ibis.literal(1.0)).drop("v")
+        return nu.mutate(num=nu.v, den=ONE).drop("v")
     du = count_units(ctx, den, periods, std)
-    zero = ibis.literal(0.0)
+    zero = ibis.literal(0).cast("float64")
     return nu.mutate(num=nu.v, den=zero).drop("v").union(du.mutate(num=zero, den=du.v).drop("v"))
 
 

@@ -69,14 +69,30 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
     chosen = [catalogue.indicator(i) for i in indicators] if indicators else list(catalogue.indicators)
     rng = periods_range or default_range(con)
     _drop(con, POPULATION_TABLE)
-    pop = con.create_table(POPULATION_TABLE, population(con, _period_ends(rng, chosen), catalogue), temp=True)
+    jit = _jit(con, "off")
     try:
+        pop = con.create_table(POPULATION_TABLE, population(con, _period_ends(rng, chosen), catalogue), temp=True)
         ctx = Context(con, catalogue, pop)
         parts = [_one(ctx, ind, rng) for ind in chosen]
     finally:
         _drop(con, POPULATION_TABLE)
+        _jit(con, jit)
     out = pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
     return out.sort_by([(k, "ascending") for k in KEYS])
+
+
+def _jit(con: ibis.BaseBackend, setting: str | None) -> str | None:
+    """Set PostgreSQL's JIT for this session and return the previous setting (None on DuckDB).
+
+    Estimates for the small in-memory tables the queries join are poor, so PostgreSQL would spend
+    seconds compiling every query for a cost it has overestimated a million-fold.
+    """
+    if con.name != "postgres" or setting is None:
+        return None
+    with con.con.cursor() as cur:
+        before = cur.execute("SHOW jit").fetchone()[0]
+        cur.execute("SELECT set_config('jit', %s, false)", (setting,))
+    return before
 
 
 def _drop(con: ibis.BaseBackend, name: str) -> None:
