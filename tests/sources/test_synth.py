@@ -242,6 +242,19 @@ def test_urgent_treatment_centre_step_change_lowers_luton_type_1(db: duckdb.Duck
     assert share[False] - share[True] > 0.08
 
 
+def test_return_to_face_to_face_step_change(db: duckdb.DuckDBPyConnection) -> None:
+    share = dict(db.execute("""SELECT appointment_date >= DATE '2023-04-01', avg((mode = 'face_to_face')::INT)
+                               FROM gp_appointments GROUP BY 1""").fetchall())
+    assert share[True] - share[False] > 0.05
+
+
+def test_list_sizes_grow_over_the_history(db: duckdb.DuckDBPyConnection) -> None:
+    first, last = db.execute("""SELECT sum(value) FILTER (WHERE period = (SELECT min(period) FROM aggregate_returns)),
+                                       sum(value) FILTER (WHERE period = (SELECT max(period) FROM aggregate_returns))
+                                FROM aggregate_returns WHERE measure = 'registered_list_size'""").fetchone()
+    assert 1.01 < last / first < 1.15
+
+
 def test_emergency_admissions_peak_in_winter(db: duckdb.DuckDBPyConnection) -> None:
     winter, summer = db.execute("""
         SELECT count(*) FILTER (WHERE month(admission_date) IN (12, 1, 2)),

@@ -164,9 +164,10 @@ def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, se
 def referrals(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
     """GP referrals; each practice's own multiplier makes the between-practice variation genuine."""
     stream = w.cfg.activity["referrals"]
-    who, day = draw(rng, stream, w, block)
+    top = float(w.prac.referral_multiplier.max())
+    who, day = draw(rng, stream, w, block, multiplier=top)
     prac = w.people.practice_at(day, who)
-    keep = rng.random(len(who)) < w.prac.referral_multiplier[prac] / w.prac.referral_multiplier.max()
+    keep = rng.random(len(who)) < w.prac.referral_multiplier[prac] / top  # thinning: rate x practice multiplier
     who, day, prac = who[keep], day[keep], prac[keep]
     m, n = w.cfg.referrals_mix, len(who)
     prio, pnames = categorical(rng, m.priority, n)

@@ -99,11 +99,11 @@ def person_rate(stream: Stream, w: World, who: np.ndarray, when: np.ndarray) -> 
 
 
 def draw(rng: np.random.Generator, stream: Stream, w: World, block: slice,
-         first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+         first: np.ndarray | None = None, multiplier: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Events of one stream for people in ``block``: (person index, day), sorted by person then day.
 
     A person is at risk from their registration (or ``first``, e.g. diagnosis) to their reference
-    day (end of window, death or leaving).
+    day (end of window, death or leaving); ``multiplier`` scales every rate.
     """
     p, win = w.people, w.window
     who_all = np.arange(block.start, block.stop)
@@ -116,7 +116,7 @@ def draw(rng: np.random.Generator, stream: Stream, w: World, block: slice,
     cum = cumulative_intensity(stream, w)
     mass = cum[b] - cum[a]
     mid = win.start + (a + b) // 2
-    rate = person_rate(stream, w, who_all, mid)
+    rate = multiplier * person_rate(stream, w, who_all, mid)
     count = rng.poisson(rate * mass / DAYS_PER_YEAR)
     local = np.repeat(np.arange(len(a)), count)
     u = cum[a[local]] + rng.random(len(local)) * mass[local]

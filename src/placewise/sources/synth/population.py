@@ -42,12 +42,6 @@ def apportion(weights: np.ndarray, total: int) -> np.ndarray:
     return out
 
 
-def choice(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
-    """Indices drawn with probability proportional to ``weights``."""
-    cum = np.cumsum(np.asarray(weights, dtype=float))
-    return np.minimum(np.searchsorted(cum, rng.random(size) * cum[-1], side="right"), len(cum) - 1)
-
-
 def stratified(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
     """Indices in exact proportion to ``weights`` (largest remainder), in random order: no sampling noise."""
     return rng.permutation(np.repeat(np.arange(len(weights)), apportion(weights, size)))
