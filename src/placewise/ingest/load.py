@@ -6,6 +6,10 @@ Call :func:`ingest`. Exit codes of the command follow :attr:`IngestResult.exit_c
 Idempotency: every file's SHA-256 is recorded in ``load_files``; a file whose checksum was loaded before
 for the same table is skipped. A changed file is loaded again: a row whose canonical key already exists
 replaces the stored row (the latest delivery wins), so keys never duplicate.
+
+Flow: find files → stage each (structural checks; any failure refuses the batch before anything is
+written) → pseudonymise the batch's distinct NHS numbers → open one transaction → for each table in load
+order: validate set-based, quarantine, load the clean rows → record the batch → commit.
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from placewise.canonical import PERSON_KEY, TABLE_BY_NAME, Table
+from placewise.canonical import PERSON_KEY, Table
 from placewise.ingest.codes import dmd_valid, nhs_number_valid, snomed_concept_valid
 from placewise.ingest.pseudonymise import pseudonymise
-from placewise.ingest.stage import IngestRefused, SourceFile, Typed, discover, extra_columns, refuse, stage
-from placewise.ingest.target import Target, Written, target_for
+from placewise.ingest.stage import SourceFile, Typed, discover, extra_columns, refuse, stage
+from placewise.ingest.target import Target, target_for
 from placewise.ingest.validate import Lookups, check_sql, lit, problems_sql
 from placewise.warehouse import connect
 from placewise.warehouse.connection import duckdb_path, engine_of
@@ -154,32 +158,23 @@ def _code_checks(target: Target, f: SourceFile, relation: str, typed: list[Typed
     return out
 
 
-def _known(target: Target, table: str, column: str, clean: dict[str, str]) -> str:
-    """Temp table ``known_<table>_<column>`` (one column ``code``): clean batch rows plus the warehouse's."""
-    parts = []
-    if table in clean:
-        parts.append(f'SELECT "{column}" AS code FROM {clean[table]}')
+def _known(target: Target, table: str, column: str) -> str:
+    """Temp table ``known_<table>_<column>`` (one column ``code``): the values the warehouse holds, this batch's
+    clean rows included (tables load in reference order inside the open transaction)."""
     stored = target.relation(table, (column,))
-    if stored is not None:
-        parts.append(f'SELECT "{column}" AS code FROM {stored}')
+    body = (f'SELECT DISTINCT "{column}" AS code FROM {stored}' if stored is not None
+            else "SELECT CAST(NULL AS VARCHAR) AS code WHERE false")
     name = f"known_{table}_{column}"
-    body = " UNION ".join(parts) if parts else "SELECT CAST(NULL AS VARCHAR) AS code WHERE false"
     target.staging.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
     return name
 
 
-def _persons(target: Target, clean: dict[str, str]) -> str:
+def _persons(target: Target) -> str:
     """Temp table ``persons``: each NHS number of the batch with its pseudonym, validity, whether the person is
-    known (clean in this batch's people, else in the warehouse) and their date of death (this batch's wins)."""
-    parts = []
-    if "people" in clean:
-        parts.append(f"SELECT person_id, date_of_death FROM {clean['people']}")
+    in the warehouse's people (this batch's clean people included) and their date of death."""
     stored = target.relation("people", (PERSON_KEY, "date_of_death"))
-    if stored is not None:
-        anti = f" WHERE person_id NOT IN (SELECT person_id FROM {clean['people']})" if "people" in clean else ""
-        parts.append(f"SELECT person_id, date_of_death FROM {stored}{anti}")
-    known = " UNION ALL ".join(parts) if parts else \
-        "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DATE) AS date_of_death WHERE false"
+    known = (f"SELECT person_id, date_of_death FROM {stored}" if stored is not None else
+             "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DATE) AS date_of_death WHERE false")
     target.staging.execute(
         "CREATE OR REPLACE TEMP TABLE persons AS SELECT m.nhs_number, m.person_id, m.nhs_valid, "
         f"k.person_id IS NOT NULL AS known, k.date_of_death FROM nhs_map m LEFT JOIN ({known}) k "
@@ -188,45 +183,45 @@ def _persons(target: Target, clean: dict[str, str]) -> str:
 
 
 def _clean_view(target: Target, t: Table, checked: str) -> str:
-    """A view of the clean rows of a checked table in warehouse column order."""
-    cols = ", ".join(f'"{c.name}"' for c in t.warehouse_columns())
+    """A view of the clean rows of a checked table in warehouse column order, NHS number swapped for pseudonym."""
+    cols = ", ".join("m.person_id" if c.name == PERSON_KEY else f'c."{c.name}"' for c in t.warehouse_columns())
+    join = " JOIN nhs_map m ON m.nhs_number = c.nhs_number" if t.has_person else ""
     name = f"clean_{t.name}"
-    target.staging.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} FROM {checked} WHERE NOT _bad")
+    target.staging.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} FROM {checked} c{join} "
+                           "WHERE NOT c._bad")
     return name
 
 
-def _validate(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], as_of: date,
-              progress: Progress) -> dict[str, str]:
-    """Check every staged table in load order; table name -> temp table of checked rows."""
-    con = target.staging
-    clean: dict[str, str] = {}
-    checked: dict[str, str] = {}
-    persons = ""
-    for name, (f, relation, typed) in staged.items():
-        progress(f"validating {f.path.name}")
-        t = f.table
-        known = {col: _known(target, other, other_col, clean) for col, other, other_col in t.references
-                 if col != "nhs_number"}
-        people = "nhs_map"
-        if any(col == "nhs_number" for col, _, _ in t.references) or t.not_after_death:
-            people = persons = persons or _persons(target, clean)
-        lookups = Lookups(people=people, known=known, code_ok=_code_checks(target, f, relation, typed))
-        checked[name] = f"checked_{name}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {checked[name]} AS {check_sql(t, relation, typed, lookups, as_of)}")
-        clean[name] = _clean_view(target, t, checked[name])
-    return checked
+def _quarantine_table(target: Target) -> None:
+    """Empty temp table ``batch_quarantine`` in quarantine column order."""
+    target.staging.execute(
+        "CREATE OR REPLACE TEMP TABLE batch_quarantine (batch_id VARCHAR, file_name VARCHAR, table_name VARCHAR, "
+        "row_number BIGINT, field VARCHAR, reason VARCHAR, value VARCHAR)")
 
 
-def _quarantine_table(target: Target, batch_id: str, checked: dict[str, str],
-                      staged: dict[str, tuple[SourceFile, str, list[Typed]]], as_of: date) -> None:
-    """Temp table ``batch_quarantine``: one line per problem, in quarantine column order."""
-    con = target.staging
-    con.execute("CREATE OR REPLACE TEMP TABLE batch_quarantine (batch_id VARCHAR, file_name VARCHAR, "
-                "table_name VARCHAR, row_number BIGINT, field VARCHAR, reason VARCHAR, value VARCHAR)")
-    for name, relation in checked.items():
-        f, _, typed = staged[name]
-        con.execute(f"INSERT INTO batch_quarantine SELECT {lit(batch_id)}, {lit(f.path.name)}, {lit(name)}, p.* "
-                    f"FROM ({problems_sql(f.table, typed, relation, as_of)}) p ORDER BY 4, 5")
+def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typed: list[Typed],
+                as_of: date, result: FileResult) -> None:
+    """Validate one staged table, quarantine its bad rows and load its clean rows into the open transaction."""
+    con, t = target.staging, f.table
+    known = {col: _known(target, other, other_col) for col, other, other_col in t.references
+             if col != "nhs_number"}
+    people = "nhs_map"
+    if any(col == "nhs_number" for col, _, _ in t.references) or t.not_after_death:
+        people = _persons(target)
+    lookups = Lookups(people=people, known=known, code_ok=_code_checks(target, f, relation, typed))
+    checked = f"checked_{t.name}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {checked} AS {check_sql(t, relation, typed, lookups, as_of)}")
+    result.rows_read, result.rows_quarantined = con.execute(
+        f"SELECT count(*), count(*) FILTER (_bad) FROM {checked}").fetchone()
+    if result.rows_quarantined:
+        con.execute(f"INSERT INTO batch_quarantine SELECT {lit(batch_id)}, {lit(f.path.name)}, {lit(t.name)}, p.* "
+                    f"FROM ({problems_sql(t, typed, checked, as_of)}) p ORDER BY 4, 5")
+    written = target.load(t, _clean_view(target, t, checked))
+    result.rows_loaded, result.rows_replaced = written.loaded, written.replaced
+    con.execute(f"DROP VIEW clean_{t.name}")
+    con.execute(f"DROP TABLE {checked}")
+    for name in (*known.values(), *lookups.code_ok.values()):
+        con.execute(f"DROP TABLE {name}")
 
 
 def _log_tables(target: Target, batch_id: str, source: Path, results: list[FileResult]) -> dict[str, str]:
@@ -248,21 +243,12 @@ def _log_tables(target: Target, batch_id: str, source: Path, results: list[FileR
 
 
 def _drop_staging(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]]) -> None:
-    """Drop the temporary relations so a DuckDB warehouse connection does not keep them in memory."""
+    """Drop what staging left so a DuckDB warehouse connection does not keep it in memory."""
     con = target.staging
-    for name, (f, relation, _) in staged.items():
-        kind = "VIEW" if f.format == "parquet" else "TABLE"
-        con.execute(f"DROP VIEW IF EXISTS clean_{name}")
-        con.execute(f"DROP TABLE IF EXISTS checked_{name}")
-        con.execute(f"DROP {kind} IF EXISTS {relation}")
-        for other in ("ok_", "known_"):
-            for (tname,) in con.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE "
-                    f"'{other}{name}%'").fetchall():
-                con.execute(f"DROP TABLE IF EXISTS {tname}")
-    for tname in ("nhs_map", "persons", "known_practices_practice_code",
-                  "known_geography_lsoa_code", "batch_files", "batch_log"):
-        con.execute(f"DROP TABLE IF EXISTS {tname}")
+    for f, relation, _ in staged.values():
+        con.execute(f"DROP {'VIEW' if f.format == 'parquet' else 'TABLE'} IF EXISTS {relation}")
+    for name in ("nhs_map", "persons", "batch_files", "batch_log", "batch_quarantine"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None = None,
@@ -278,62 +264,49 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
     files, unknown = discover(Path(directory))
     con = connect(url)
     target = target_for(con)
+    staged: dict[str, tuple[SourceFile, str, list[Typed]]] = {}
     try:
         seen = _already_loaded(target, files)
-        results = [FileResult(f.path.name, f.table.name, f.sha256, already_loaded_in=seen.get(f.table.name))
-                   for f in files]
+        results = {f.table.name: FileResult(f.path.name, f.table.name, f.sha256,
+                                            already_loaded_in=seen.get(f.table.name)) for f in files}
         todo = [f for f in files if f.table.name not in seen]
         if not todo:
-            return IngestResult(None, results, unknown, _NO_PROBLEMS)
-        staged: dict[str, tuple[SourceFile, str, list[Typed]]] = {}
+            return IngestResult(None, list(results.values()), unknown, _NO_PROBLEMS)
+        for f in todo:
+            progress(f"reading {f.path.name}")
+            relation, typed = stage(target.staging, f)
+            _refuse_unreadable_columns(target, f, relation, typed)
+            staged[f.table.name] = (f, relation, typed)
+            results[f.table.name].ignored_columns = extra_columns(f, target.staging, relation)
+        progress("pseudonymising NHS numbers")
+        _nhs_map(target, staged, key)
+        batch_id = batch_id_for(todo, now)
+        _quarantine_table(target)
+        target.begin()
         try:
-            for f in todo:
-                progress(f"reading {f.path.name}")
-                relation, typed = stage(target.staging, f)
-                _refuse_unreadable_columns(target, f, relation, typed)
-                staged[f.table.name] = (f, relation, typed)
-                by_name = {r.table_name: r for r in results}
-                by_name[f.table.name].ignored_columns = extra_columns(f, target.staging, relation)
-            progress("pseudonymising NHS numbers")
-            _nhs_map(target, staged, key)
-            checked = _validate(target, staged, as_of, progress)
-            result = _finish(target, Path(directory), results, unknown, staged, checked, now, as_of, report,
-                             lambda batch: default_report(url, batch), progress)
-        finally:
-            _drop_staging(target, staged)
-        return result
+            for f, relation, typed in staged.values():
+                progress(f"validating and loading {f.path.name}")
+                _load_table(target, batch_id, f, relation, typed, as_of, results[f.table.name])
+            progress("committing")
+            target.commit(_log_tables(target, batch_id, Path(directory), list(results.values())))
+        except BaseException:
+            target.rollback()
+            raise
+        return _report(target, batch_id, list(results.values()), unknown,
+                       report or default_report(url, batch_id))
     finally:
+        _drop_staging(target, staged)
         target.close()
         con.disconnect()
 
 
-def _finish(target: Target, directory: Path, results: list[FileResult], unknown: list[str],
-            staged: dict[str, tuple[SourceFile, str, list[Typed]]], checked: dict[str, str], now: datetime,
-            as_of: date, report: Path | None, report_default: Callable[[str], Path],
-            progress: Progress) -> IngestResult:
-    """Count, write the batch in one transaction with its bookkeeping, and write the quarantine report."""
+def _report(target: Target, batch_id: str, results: list[FileResult], unknown: list[str],
+            report: Path) -> IngestResult:
+    """The run's result; the quarantine CSV is written when rows were quarantined."""
     con = target.staging
-    by_name = {r.table_name: r for r in results}
-    for name, relation in checked.items():
-        read, bad = con.execute(f"SELECT count(*), count(*) FILTER (_bad) FROM {relation}").fetchone()
-        by_name[name].rows_read, by_name[name].rows_quarantined = read, bad
-    batch_id = batch_id_for([staged[n][0] for n in checked], now)
-    _quarantine_table(target, batch_id, checked, staged, as_of)
-
-    def bookkeeping(written: dict[str, Written]) -> dict[str, str]:
-        """Fill the counts the write produced, then stage the log rows."""
-        for name, w in written.items():
-            by_name[name].rows_loaded, by_name[name].rows_replaced = w.loaded, w.replaced
-        return _log_tables(target, batch_id, directory, results)
-
-    progress("writing to the warehouse")
-    target.write([(TABLE_BY_NAME[name], f"clean_{name}") for name in checked], bookkeeping)
-    problems = con.sql("SELECT file_name, row_number, field, reason, value FROM batch_quarantine") \
-        .to_arrow_table()
-    written_report = None
-    if problems.num_rows:
-        written_report = report or report_default(batch_id)
-        path = str(written_report).replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM batch_quarantine) TO '{path}' (HEADER, DELIMITER ',')")
-    con.execute("DROP TABLE IF EXISTS batch_quarantine")
-    return IngestResult(batch_id, results, unknown, problems, written_report)
+    problems = con.sql("SELECT file_name, row_number, field, reason, value FROM batch_quarantine").to_arrow_table()
+    if not problems.num_rows:
+        return IngestResult(batch_id, results, unknown, problems)
+    path = str(report).replace("'", "''")
+    con.execute(f"COPY (SELECT * FROM batch_quarantine) TO '{path}' (HEADER, DELIMITER ',')")
+    return IngestResult(batch_id, results, unknown, problems, report)

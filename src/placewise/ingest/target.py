@@ -4,13 +4,17 @@ Staging and validation always run in DuckDB: inside the warehouse file's own con
 warehouse is DuckDB, in an in-process DuckDB when it is PostgreSQL. Clean rows then go to the target
 with the engine's bulk path: ``INSERT … SELECT`` in DuckDB, ``COPY … FROM STDIN`` (CSV from Arrow) in
 PostgreSQL. Rows whose canonical key already exists in the warehouse are replaced (delete, then insert).
+
+The transaction stays open while tables are validated and loaded one by one, in load order, so that each
+table's references (people, practices, LSOAs) resolve against the warehouse as it will be after the batch,
+and only one table's staged rows are held at a time.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import duckdb
@@ -38,11 +42,9 @@ class Written:
     replaced: int
 
 
-Bookkeeping = Callable[[dict[str, Written]], dict[str, str]]
-
 
 class Target:
-    """Where a batch goes; subclasses know one engine."""
+    """Where a batch goes; subclasses know one engine. Use: begin, load each table, then commit or rollback."""
 
     staging: duckdb.DuckDBPyConnection
 
@@ -54,11 +56,20 @@ class Target:
         """A relation in the staging DuckDB holding ``columns`` of a warehouse table, or None if it is absent."""
         raise NotImplementedError
 
-    def write(self, loads: list[tuple[Table, str]], bookkeeping: Bookkeeping) -> dict[str, Written]:
-        """In one transaction: replace-then-insert each (table, clean relation), then append the bookkeeping.
+    def begin(self) -> None:
+        """Open the batch's transaction and create any missing warehouse table inside it."""
+        raise NotImplementedError
 
-        ``bookkeeping`` receives what was written and returns warehouse table -> staging relation to append.
-        """
+    def load(self, t: Table, clean: str) -> Written:
+        """Replace rows whose key is in the staging relation ``clean``, then insert all of ``clean``."""
+        raise NotImplementedError
+
+    def commit(self, bookkeeping: dict[str, str]) -> None:
+        """Append each staging relation to its bookkeeping table and commit the batch."""
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        """Abandon the batch: the warehouse is as it was before :meth:`begin`."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -73,29 +84,32 @@ class DuckDBTarget(Target):
         self.staging = con.con
 
     def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
-        """The warehouse table itself, read in place."""
+        """The warehouse table itself, read in place (inside the open transaction once begun)."""
         return f'main."{table}"' if table in self.tables else None
 
-    def write(self, loads: list[tuple[Table, str]], bookkeeping: Bookkeeping) -> dict[str, Written]:
-        """One DuckDB transaction."""
-        raw = self.staging
-        raw.execute("BEGIN TRANSACTION")
-        try:
-            for t in (*TABLES, *BOOKKEEPING):
-                raw.execute(create_table_sql(t))
-            out = {}
-            for t, clean in loads:
-                match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
-                replaced = raw.execute(f'DELETE FROM main."{t.name}" w USING {clean} c WHERE {match}').fetchone()[0]
-                loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM {clean}').fetchone()[0]
-                out[t.name] = Written(loaded, replaced)
-            for name, relation in bookkeeping(out).items():
-                raw.execute(f'INSERT INTO main."{name}" SELECT * FROM {relation}')
-            raw.execute("COMMIT")
-        except BaseException:
-            raw.execute("ROLLBACK")
-            raise
-        return out
+    def begin(self) -> None:
+        """BEGIN TRANSACTION and CREATE TABLE IF NOT EXISTS for every table."""
+        self.staging.execute("BEGIN TRANSACTION")
+        for t in (*TABLES, *BOOKKEEPING):
+            self.staging.execute(create_table_sql(t))
+        self.tables |= {t.name for t in (*TABLES, *BOOKKEEPING)}
+
+    def load(self, t: Table, clean: str) -> Written:
+        """DELETE … USING the clean rows' keys, then INSERT … SELECT."""
+        match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
+        replaced = self.staging.execute(f'DELETE FROM main."{t.name}" w USING {clean} c WHERE {match}').fetchone()
+        loaded = self.staging.execute(f'INSERT INTO main."{t.name}" SELECT * FROM {clean}').fetchone()
+        return Written(loaded[0], replaced[0])
+
+    def commit(self, bookkeeping: dict[str, str]) -> None:
+        """Append the bookkeeping and COMMIT."""
+        for name, relation in bookkeeping.items():
+            self.staging.execute(f'INSERT INTO main."{name}" SELECT * FROM {relation}')
+        self.staging.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """ROLLBACK."""
+        self.staging.execute("ROLLBACK")
 
 
 class PostgresTarget(Target):
@@ -105,6 +119,8 @@ class PostgresTarget(Target):
         super().__init__(con)
         self._spill = tempfile.TemporaryDirectory(prefix="placewise-stage-")
         self.staging = duckdb.connect(config={"temp_directory": self._spill.name})
+        self._tx = ExitStack()
+        self._cur = None
 
     def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
         """Copy the columns out of PostgreSQL into a staging table (COPY TO STDOUT as CSV, read by Arrow)."""
@@ -117,47 +133,58 @@ class PostgresTarget(Target):
         with self.con.con.cursor() as cur, cur.copy(f'COPY (SELECT {cols} FROM "{table}") TO STDOUT (FORMAT csv)') as cp:
             for chunk in cp:
                 buf.write(chunk)
-        buf.seek(0)
-        data = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(column_names=list(columns)),
-                              convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
-                                                                   quoted_strings_can_be_null=False)) \
-            if buf.getbuffer().nbytes else schema.empty_table()
+        data = schema.empty_table()
+        if buf.getbuffer().nbytes:
+            buf.seek(0)
+            data = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(column_names=list(columns)),
+                                  convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+                                                                       quoted_strings_can_be_null=False))
         name = f"wh_{table}"
         self.staging.register("_wh", data)
         self.staging.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _wh")
         self.staging.unregister("_wh")
         return name
 
-    def _copy_in(self, cur: object, table: str, relation: str) -> None:
+    def begin(self) -> None:
+        """Open a PostgreSQL transaction and create any missing table in it."""
+        pg = self.con.con
+        self._tx.enter_context(pg.transaction())
+        self._cur = self._tx.enter_context(pg.cursor())
+        for t in (*TABLES, *BOOKKEEPING):
+            self._cur.execute(create_table_sql(t))
+        self.tables |= {t.name for t in (*TABLES, *BOOKKEEPING)}
+
+    def _copy_in(self, table: str, relation: str) -> None:
         """Stream a staging relation into a PostgreSQL table with COPY FROM STDIN (CSV made by Arrow)."""
         reader = self.staging.sql(f"SELECT * FROM {relation}").to_arrow_reader(_COPY_BATCH_ROWS)
         options = pacsv.WriteOptions(include_header=False)
-        with cur.copy(f'COPY "{table}" FROM STDIN (FORMAT csv)') as cp:  # type: ignore[attr-defined]
+        with self._cur.copy(f'COPY "{table}" FROM STDIN (FORMAT csv)') as cp:
             for batch in reader:
                 buf = io.BytesIO()
                 pacsv.write_csv(batch, buf, options)
                 cp.write(buf.getvalue())
 
-    def write(self, loads: list[tuple[Table, str]], bookkeeping: Bookkeeping) -> dict[str, Written]:
-        """One PostgreSQL transaction: COPY into temporary tables, replace by key, insert."""
-        pg = self.con.con
-        out = {}
-        with pg.transaction(), pg.cursor() as cur:
-            for t in (*TABLES, *BOOKKEEPING):
-                cur.execute(create_table_sql(t))
-            for t, clean in loads:
-                stage = f"stage_{t.name}"
-                cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in t.warehouse_columns())
-                cur.execute(f'CREATE TEMP TABLE "{stage}" ({cols}) ON COMMIT DROP')
-                self._copy_in(cur, stage, clean)
-                match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
-                cur.execute(f'DELETE FROM "{t.name}" w USING "{stage}" c WHERE {match}')
-                replaced = cur.rowcount
-                cur.execute(f'INSERT INTO "{t.name}" SELECT * FROM "{stage}"')
-                out[t.name] = Written(cur.rowcount, replaced)
-            for name, relation in bookkeeping(out).items():
-                self._copy_in(cur, name, relation)
-        return out
+    def load(self, t: Table, clean: str) -> Written:
+        """COPY into a temporary table, delete rows with the same key, insert."""
+        stage = f"stage_{t.name}"
+        cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in t.warehouse_columns())
+        self._cur.execute(f'CREATE TEMP TABLE "{stage}" ({cols}) ON COMMIT DROP')
+        self._copy_in(stage, clean)
+        match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
+        self._cur.execute(f'DELETE FROM "{t.name}" w USING "{stage}" c WHERE {match}')
+        replaced = self._cur.rowcount
+        self._cur.execute(f'INSERT INTO "{t.name}" SELECT * FROM "{stage}"')
+        return Written(self._cur.rowcount, replaced)
+
+    def commit(self, bookkeeping: dict[str, str]) -> None:
+        """COPY the bookkeeping and commit."""
+        for name, relation in bookkeeping.items():
+            self._copy_in(name, relation)
+        self._tx.close()
+
+    def rollback(self) -> None:
+        """Roll the PostgreSQL transaction back."""
+        self._tx.__exit__(IngestAborted, IngestAborted(), None)
 
     def close(self) -> None:
         """Close the staging DuckDB and remove its spill folder."""
@@ -165,7 +192,10 @@ class PostgresTarget(Target):
         self._spill.cleanup()
 
 
+class IngestAborted(Exception):
+    """Raised into the PostgreSQL transaction to roll it back."""
+
+
 def target_for(con: BaseBackend) -> Target:
     """The writer for an open warehouse."""
     return PostgresTarget(con) if con.name == "postgres" else DuckDBTarget(con)
-

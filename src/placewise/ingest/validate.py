@@ -151,7 +151,7 @@ def rules(table: Table, typed: list[Typed], as_of: date) -> list[Rule]:
 
 
 def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups, as_of: date) -> str:
-    """A SELECT giving each staged row ``_row``, the typed columns, ``person_id``, the lookup flags and ``_bad``.
+    """A SELECT giving each staged row ``_row``, the typed columns, the lookup flags and ``_bad``.
 
     Lookup flags and the delivered text of convertible columns are kept so that :func:`problems_sql`
     can list the problems of the (few) bad rows without redoing the joins.
@@ -170,7 +170,7 @@ def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups,
     extra = ["d._first_row"]
     if table.has_person:
         joins.append(f"LEFT JOIN {lookups.people} m ON m.nhs_number = s.nhs_number")
-        extra += ["m.person_id", "coalesce(m.nhs_valid, false) AS _nhs_valid"]
+        extra.append("coalesce(m.nhs_valid, false) AS _nhs_valid")
         if table.not_after_death or any(c == "nhs_number" for c, _, _ in table.references):
             extra += ["m.date_of_death AS _date_of_death", "coalesce(m.known, false) AS _person_known"]
     for i, (column, relation_name) in enumerate(sorted(lookups.known.items())):
