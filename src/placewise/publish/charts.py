@@ -33,8 +33,8 @@ NHS_BLUE = "#005EB8"
 class Frame:
     """The geometry of a chart: its size and the margins around the plotting area."""
 
-    width: float = 640
-    height: float = 270
+    width: float = 680
+    height: float = 250
     left: float = 48
     right: float = 28
     top: float = 12
@@ -174,8 +174,7 @@ def spc_chart(
         kind = point_types[i]
         body.append(
             f'<circle class="point {escape(kind)}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="3.2" '
-            f'fill="{POINT_COLOURS.get(kind, COMMON)}"><title>{escape(labels[i])}: '
-            f"{escape(format(values[i], value_format))}</title></circle>"
+            f'fill="{POINT_COLOURS.get(kind, COMMON)}"/>'
         )
     body.append(_legend(frame, target is not None, trajectory is not None))
     return _svg(frame, "".join(body), title, "spc")
@@ -293,7 +292,7 @@ def quintile_bars(
     1 = least deprived), so its line shows the slope index of inequality across the bars.
     """
     values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
-    frame = Frame(width=width, height=200, left=56, right=12, top=10, bottom=32)
+    frame = Frame(width=width, height=170, left=44, right=8, top=10, bottom=24)
     pool = np.concatenate([values, lower, upper, [0.0]])
     lo, hi, step = nice_range(pool)
     n = len(labels)

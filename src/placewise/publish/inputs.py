@@ -87,9 +87,12 @@ def ae_quality(path: Path, frame: pd.DataFrame, settings: ReportSettings) -> Dat
     )
 
 
-def read_measurements(con) -> pd.DataFrame:  # noqa: ANN001 (an Ibis backend)
-    """The warehouse's measurements in the columns the report reads, dates as dates."""
-    frame = con.table("measurements").select(*MEASUREMENT_COLUMNS).to_pandas()
+def read_measurements(con, geography_types: tuple[str, ...] = ("ics", "place")) -> pd.DataFrame:  # noqa: ANN001
+    """The warehouse's measurements that the report shows (these geographies; whole population and IMD
+    quintiles), in the columns it reads, dates as dates. ``con`` is an Ibis backend."""
+    t = con.table("measurements")
+    wanted = t.geography_type.isin(list(geography_types)) & t.breakdown.isin(["none", "imd_quintile"])
+    frame = t.filter(wanted).select(*MEASUREMENT_COLUMNS).to_pandas()
     for c in ("period_start", "period_end"):
         frame[c] = pd.to_datetime(frame[c]).dt.date
     frame["suppressed"] = frame.suppressed.fillna(False).astype(bool)

@@ -230,7 +230,7 @@ def _peers(page: IndicatorPage, frame: pd.DataFrame, scope: Scope, spec: Indicat
     hidden = protect(counts(r, spec), float(counts(ics, spec)[0]), _primary(r, spec), spec.rule)[:-1]
     value, lower, upper = (np.where(hidden, np.nan, r[c].to_numpy(dtype=float)) * spec.scale for c in ("value", "lower", "upper"))
     names = [next(p.name for p in scope.peers if p.code == c) for c in codes]
-    page.peers_svg = charts.caterpillar(names, value, lower, upper, float(ref.value) * spec.scale,
+    page.peers_svg = charts.caterpillar(names, value, lower, upper, float(ref.value) * spec.scale, width=340,
                                         title=f"{spec.title}: areas compared", value_format=f",.{spec.decimals}f",
                                         highlight=scope.area.name)
     page.peers_rows = [
@@ -267,7 +267,7 @@ def _quintiles(page: IndicatorPage, frame: pd.DataFrame, scope: Scope, spec: Ind
     hidden |= q.value.isna().to_numpy()
     value, lower, upper = (np.where(hidden, np.nan, q[c].to_numpy(dtype=float)) * spec.scale for c in ("value", "lower", "upper"))
     slope, text = _sii(q, spec, hidden)
-    page.quintile_svg = charts.quintile_bars(list(QUINTILE_LABELS), value, lower, upper, slope,
+    page.quintile_svg = charts.quintile_bars(["1 most", "2", "3", "4", "5 least"], value, lower, upper, slope, width=340,
                                              title=f"{spec.title} by IMD quintile", value_format=f",.{spec.decimals}f")
     page.quintile_rows = [
         (label, "*" if h else f"{n:,.0f}", "*" if h else spec.fmt(v), "" if h else f"{spec.fmt(lo)} to {spec.fmt(hi)}")
