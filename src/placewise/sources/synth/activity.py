@@ -14,8 +14,7 @@ from placewise.codelists import codes
 from placewise.sources.synth.events import (
     US_PER_DAY, World, categorical, dates, draw, ids, labels, nullable_dates, place_option,
 )
-from placewise.sources.synth.population import CURRENT
-from placewise.sources.synth.population import day as day_number
+from placewise.sources.synth.population import CURRENT, day as day_number
 
 Serial = dict[str, int]
 

@@ -7,7 +7,7 @@ Poisson counts, then placed on days by inverting the cumulative intensity: no lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +45,11 @@ class World:
     prac: Practices
     people: People
     seed: int
+    nhs: pa.Array = field(init=False)
+    """NHS numbers as an Arrow column, taken by person index into every table."""
+    month: np.ndarray = field(init=False)
+    n_conditions: np.ndarray = field(init=False)
+    """Long-term conditions diagnosed by each person's reference day (multimorbidity)."""
 
     def __post_init__(self) -> None:
         self.nhs = pa.array(self.people.nhs)
