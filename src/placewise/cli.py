@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from placewise.analyse.cli import measure_command
 from placewise.canonical import data_dictionary_markdown
+from placewise.demo import demo_command
 from placewise.ingest.cli import ingest_command, status_command
+from placewise.publish.cli import report_command
 from placewise.sources.synth.cli import synth_command
 
 app = typer.Typer(
@@ -17,6 +20,9 @@ app = typer.Typer(
 app.command("synth")(synth_command)
 app.command("ingest")(ingest_command)
 app.command("status")(status_command)
+app.command("measure")(measure_command)
+app.command("report")(report_command)
+app.command("demo")(demo_command)
 
 
 @app.command("schema")

@@ -1,0 +1,38 @@
+"""``placewise measure``: compute every indicator into the warehouse's measurements table."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+
+from placewise.analyse.measurements import measure_all
+from placewise.profile import ProfileError, load_profile
+from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+
+
+def measure_command(
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    indicator: list[str] = typer.Option([], "--indicator", "-i",
+                                        help="Compute only this indicator (repeatable); default all."),
+) -> None:
+    """Compute the profile's indicators for every period, geography and group into `measurements`."""
+    console = Console()
+    started = time.perf_counter()
+    try:
+        prof = load_profile(profile)
+        con = connect(db)
+    except (ProfileError, WarehouseError) as e:
+        console.print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(2) from None
+    try:
+        with console.status("Computing indicators…"):
+            table = measure_all(con, prof, indicators=indicator or None)
+    except ValueError as e:
+        console.print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(2) from None
+    finally:
+        con.disconnect()
+    console.print(f"{table.num_rows:,} measurements written in {time.perf_counter() - started:.1f} s.")

@@ -1,0 +1,85 @@
+"""``placewise demo``: the whole flow on a small synthetic BLMK, end to end, on the embedded database."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from placewise.analyse.measurements import measure_all
+from placewise.ingest.cli import status_command
+from placewise.ingest.load import ingest
+from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, key_from_env
+from placewise.profile import load_profile
+from placewise.publish.cli import AE_CSV, report_command
+from placewise.sources.nhse_ae import write_aggregate_returns
+from placewise.sources.synth.calibrate import calibration, write_calibration
+from placewise.sources.synth.generate import generate
+from placewise.warehouse import connect
+
+DEMO_KEY = "placewise-demo-key-not-for-real-data"
+"""Used only when no key is set: the demo's data are synthetic, so the key protects nothing real."""
+
+
+@contextmanager
+def _step(console: Console, title: str) -> Iterator[None]:
+    """Print a step's title, run it under a spinner and report its time."""
+    started = time.perf_counter()
+    with console.status(title + "…"):
+        yield
+    console.print(f"[green]✓[/] {title} ({time.perf_counter() - started:.1f} s)")
+
+
+def _run(console: Console, title: str, work: Callable[[], object]) -> object:
+    """Run one step of the demo with its title and timing."""
+    with _step(console, title):
+        return work()
+
+
+def demo_command(
+    out: Path = typer.Option(Path("demo"), "--out", help="Folder for the synthetic data, warehouse and report."),
+    scale: float = typer.Option(0.02, help="Share of the whole ICS to synthesise (1.0 is about 1.1 million people).",
+                                min=0.001, max=1.0),
+    seed: int = typer.Option(1, help="Random seed of the synthetic population."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the report as PDF."),
+) -> None:
+    """Synthesise a small BLMK, ingest it into DuckDB, compute every indicator and write the report."""
+    console = Console()
+    profile = load_profile()
+    os.environ.setdefault(DEFAULT_KEY_ENV, DEMO_KEY)
+    key = key_from_env()
+    data, db = out / "data", out / "placewise.duckdb"
+    console.print(f"[bold]Placewise demo[/]: {profile.ics.name}, scale {scale:g}, seed {seed} → {out}/")
+    rows = _run(console, "Synthesising the population and five years of activity",
+                lambda: generate(profile, scale=scale, seed=seed, out=data))
+    report = calibration(data, profile, scale=scale)
+    write_calibration(report, data / "calibration.csv")
+    passed = sum(r.passed for r in report)
+    console.print(f"  {sum(rows.values()):,} rows in {len(rows)} tables; calibration {passed}/{len(report)} within "
+                  f"tolerance ({data / 'calibration.csv'})")
+    result = _run(console, "Validating, pseudonymising and loading into DuckDB", lambda: ingest(data, db, key))
+    console.print("  nothing new: this batch was loaded before" if result.nothing_new else
+                  f"  batch {result.batch_id}: {result.rows_quarantined:,} rows quarantined")
+    if AE_CSV.is_file():
+        ae = out / "nhse_ae"
+        _run(console, "Adding NHS England's published A&E statistics (RC9, RC1, RD8)",
+             lambda: (write_aggregate_returns(AE_CSV, ae), ingest(ae, db, key)))
+    else:
+        console.print(f"  [yellow]skipped the published A&E statistics: {AE_CSV} not found[/]")
+    con = connect(db)
+    try:
+        measured = _run(console, "Computing every indicator for every period, geography and group",
+                        lambda: measure_all(con, profile))
+    finally:
+        con.disconnect()
+    console.print(f"  {measured.num_rows:,} measurements")
+    with _step(console, "Writing the integrated performance report"):
+        report_command(out=out / "report", warehouse=str(db), profile="blmk", example_ae=False, ae_csv=AE_CSV,
+                       pdf=pdf)
+    status_command(db=str(db))
+    console.print(f"\n[bold]Open {out / 'report' / 'ics.html'}[/] (and the PDF beside it) to see the report.")
