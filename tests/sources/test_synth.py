@@ -280,6 +280,21 @@ def test_some_practices_refer_far_more_or_less_than_their_population_explains(db
     assert rate["K83009"] < 0.7 * median
 
 
+def test_practices_differ_in_care_beyond_chance(db: duckdb.DuckDBPyConnection) -> None:
+    """Share of the hypertension register on treatment, by practice: over-dispersed against the binomial."""
+    htn = ", ".join(f"'{c}'" for c in codes("hypertension"))
+    drugs = ", ".join(f"'{c}'" for c in codes("antihypertensives"))
+    rows = db.execute(f"""
+        SELECT r.practice_code, count(*), sum((h.nhs_number IN (SELECT nhs_number FROM medications
+                                               WHERE dmd_code IN ({drugs})))::INT)
+        FROM (SELECT DISTINCT nhs_number FROM clinical_events WHERE snomed_code IN ({htn})) h
+        JOIN registrations r ON r.nhs_number = h.nhs_number AND r.end_date IS NULL GROUP BY 1""").fetchall()
+    n = sum(r[1] for r in rows)
+    pooled = sum(r[2] for r in rows) / n
+    chi2 = sum((r[2] - r[1] * pooled) ** 2 / (r[1] * pooled * (1 - pooled)) for r in rows)
+    assert chi2 / (len(rows) - 1) > 1.5
+
+
 def test_gp_appointments_did_not_attend_about_five_percent(db: duckdb.DuckDBPyConnection) -> None:
     dna = one(db, "SELECT avg((status = 'did_not_attend')::INT) FROM gp_appointments")
     assert 0.03 < dna < 0.07

@@ -59,6 +59,12 @@ class Rows:
         return who[first], day[first], code[first], value[first], unit[first]
 
 
+def _at_practice(w: World, share: float, who: np.ndarray) -> np.ndarray:
+    """A care-process share shifted on the logit scale by the quality of each person's practice."""
+    logit = np.log(share / (1 - share)) if 0 < share < 1 else (np.inf if share >= 1 else -np.inf)
+    return 1 / (1 + np.exp(-(logit + w.prac.quality[w.people.practice[who]])))
+
+
 def _spread(rng: np.random.Generator, who: np.ndarray, a: np.ndarray, b: np.ndarray,
             per_year: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Events at a constant rate between days ``a`` and ``b`` (inclusive) for each person."""
@@ -112,7 +118,7 @@ def _blood_pressure(w: World, rng: np.random.Generator, everyone: np.ndarray, lo
     ref = p.ref[everyone]
     dx = p.diagnosed["hypertension"][everyone]
     true = p.onset["hypertension"][everyone] <= ref
-    treated = (dx <= ref) & (rng.random(len(everyone)) < c.treated_share)
+    treated = (dx <= ref) & (rng.random(len(everyone)) < _at_practice(w, c.treated_share, everyone))
     treat_start = np.where(treated, dx + rng.integers(7, 60, len(everyone)), NEVER)
     mu_s = np.where(true, rng.normal(c.untreated_systolic.mean, c.untreated_systolic.sd, len(everyone)),
                     rng.normal(c.normal_systolic.mean, c.normal_systolic.sd, len(everyone)))
@@ -141,7 +147,7 @@ def _long_term_care(w: World, rng: np.random.Generator, everyone: np.ndarray, lo
     p, c, ws = w.people, w.cfg.clinical, w.window.start
     ref, n = p.ref[everyone], len(everyone)
     af = p.diagnosed["atrial_fibrillation"][everyone]
-    anticoag = (af <= ref) & (rng.random(n) < c.anticoagulated_share)
+    anticoag = (af <= ref) & (rng.random(n) < _at_practice(w, c.anticoagulated_share, everyone))
     start = af + rng.integers(7, 30, n)
     product = meds.pick(rng, "anticoagulants", n)
     who, day = _periodic(np.flatnonzero(anticoag), start[anticoag], ws, ref[anticoag], c.issue_interval_days)
@@ -158,7 +164,7 @@ def _long_term_care(w: World, rng: np.random.Generator, everyone: np.ndarray, lo
     meds.add(everyone[who], day, product[who])
     for cond, share in (("asthma", c.spirometry_share_asthma), ("copd", c.spirometry_share_copd)):
         dx = p.diagnosed[cond][everyone]
-        done = (dx <= ref) & (rng.random(n) < share)
+        done = (dx <= ref) & (rng.random(n) < _at_practice(w, share, everyone))
         day = np.minimum(dx + rng.integers(0, 90, n), ref)
         ev.add(everyone[done], day[done], ev.pick(rng, "spirometry", int(done.sum())))
     dm = p.diagnosed["type2_diabetes"][everyone]
@@ -180,7 +186,7 @@ def _annual_checks(w: World, rng: np.random.Generator, everyone: np.ndarray, lo:
     day = period_end[None, :] - rng.integers(0, 365, (len(everyone), years))
     who = np.broadcast_to(everyone[:, None], day.shape)
     ok = ((p.diagnosed[cond][who] <= day) & (day <= p.ref[who]) & (day >= lo[:, None])
-          & (day - p.birth[who] >= min_age * DAYS_PER_YEAR) & (rng.random(day.shape) < share))
+          & (day - p.birth[who] >= min_age * DAYS_PER_YEAR) & (rng.random(day.shape) < _at_practice(w, share, who)))
     ev.add(who[ok], day[ok], ev.pick(rng, check, int(ok.sum())))
 
 

@@ -277,6 +277,7 @@ class Synthetic(Strict):
     home_practice_share: float = Field(ge=0, le=1)
     referral_multipliers: dict[str, float]
     referral_practice_sigma: float = Field(ge=0)
+    practice_quality_sigma: float = Field(ge=0)
     movement: Movement
     conditions: dict[str, Condition]
     dementia_expected_rates: DementiaExpected

@@ -76,6 +76,8 @@ class Practices:
     place: np.ndarray
     home_of_lsoa: np.ndarray
     referral_multiplier: np.ndarray
+    quality: np.ndarray
+    """Logit shift of care processes (checks, treatment) at each practice: genuine variation."""
 
 
 @dataclass
@@ -165,7 +167,8 @@ def build_practices(cfg: Synthetic, profile: Profile, geo: Geography, rng: np.ra
     mult = np.exp(rng.normal(0, cfg.referral_practice_sigma, len(code)))
     for c, m in cfg.referral_multipliers.items():
         mult[codes == c] = m
-    return Practices(codes, np.array(name), np.array(pcn), np.array(pcn_name), np.array(place_of), home, mult)
+    quality = rng.normal(0, cfg.practice_quality_sigma, len(code))
+    return Practices(codes, np.array(name), np.array(pcn), np.array(pcn_name), np.array(place_of), home, mult, quality)
 
 
 def nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
