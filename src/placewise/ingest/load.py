@@ -27,7 +27,7 @@ from placewise.ingest.codes import dmd_valid, nhs_number_valid, snomed_concept_v
 from placewise.ingest.pseudonymise import pseudonymise
 from placewise.ingest.stage import SourceFile, Typed, discover, extra_columns, refuse, stage
 from placewise.ingest.target import Target, target_for
-from placewise.ingest.validate import Lookups, check_sql, lit, problems_sql
+from placewise.ingest.validate import NHS_MAP, Lookups, check_sql, clean_sql, duplicates_sql, lit, problems_sql
 from placewise.warehouse import connect
 from placewise.warehouse.connection import duckdb_path, engine_of
 
@@ -124,8 +124,8 @@ def _refuse_unreadable_columns(target: Target, f: SourceFile, relation: str, typ
 
 def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], key: bytes) -> None:
     """Pseudonymise and check every distinct NHS number of the batch once; table ``nhs_map``."""
-    parts = [f"SELECT regexp_replace({next(t.typed for t in typed if t.column.name == 'nhs_number')}, "
-             f"'\\s', '', 'g') AS nhs_number FROM {relation}"
+    parts = [f"SELECT replace({next(t.typed for t in typed if t.column.name == 'nhs_number')}, ' ', '') "
+             f"AS nhs_number FROM {relation}"
              for f, relation, typed in staged.values() if f.table.has_person]
     con = target.staging
     if not parts:
@@ -182,16 +182,6 @@ def _persons(target: Target) -> str:
     return "persons"
 
 
-def _clean_view(target: Target, t: Table, checked: str) -> str:
-    """A view of the clean rows of a checked table in warehouse column order, NHS number swapped for pseudonym."""
-    cols = ", ".join("m.person_id" if c.name == PERSON_KEY else f'c."{c.name}"' for c in t.warehouse_columns())
-    join = " JOIN nhs_map m ON m.nhs_number = c.nhs_number" if t.has_person else ""
-    name = f"clean_{t.name}"
-    target.staging.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} FROM {checked} c{join} "
-                           "WHERE NOT c._bad")
-    return name
-
-
 def _quarantine_table(target: Target) -> None:
     """Empty temp table ``batch_quarantine`` in quarantine column order."""
     target.staging.execute(
@@ -199,28 +189,36 @@ def _quarantine_table(target: Target) -> None:
         "row_number BIGINT, field VARCHAR, reason VARCHAR, value VARCHAR)")
 
 
+def _duplicates(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> str:
+    """Temp table ``dups_<table>``: keys occurring more than once in the file, with their first data row."""
+    candidates, repeats = duplicates_sql(f.table, relation, typed, f"hashes_{f.table.name}")
+    target.staging.execute(f"CREATE OR REPLACE TEMP TABLE hashes_{f.table.name} AS {candidates}")
+    target.staging.execute(f"CREATE OR REPLACE TEMP TABLE dups_{f.table.name} AS {repeats}")
+    target.staging.execute(f"DROP TABLE hashes_{f.table.name}")
+    return f"dups_{f.table.name}"
+
+
 def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typed: list[Typed],
                 as_of: date, result: FileResult) -> None:
-    """Validate one staged table, quarantine its bad rows and load its clean rows into the open transaction."""
+    """Validate one staged table and load its clean rows into the open transaction in one pass; only when
+    rows were bad, a second pass lists their problems into the quarantine."""
     con, t = target.staging, f.table
     known = {col: _known(target, other, other_col) for col, other, other_col in t.references
              if col != "nhs_number"}
-    people = "nhs_map"
+    people = NHS_MAP
     if any(col == "nhs_number" for col, _, _ in t.references) or t.not_after_death:
         people = _persons(target)
-    lookups = Lookups(people=people, known=known, code_ok=_code_checks(target, f, relation, typed))
-    checked = f"checked_{t.name}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {checked} AS {check_sql(t, relation, typed, lookups, as_of)}")
-    result.rows_read, result.rows_quarantined = con.execute(
-        f"SELECT count(*), count(*) FILTER (_bad) FROM {checked}").fetchone()
+    lookups = Lookups(duplicates=_duplicates(target, f, relation, typed), people=people, known=known,
+                      code_ok=_code_checks(target, f, relation, typed))
+    check = check_sql(t, relation, typed, lookups, as_of)
+    written = target.load(t, clean_sql(t, check))
+    result.rows_read = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+    result.rows_loaded, result.rows_replaced = written.loaded, written.replaced
+    result.rows_quarantined = result.rows_read - written.loaded
     if result.rows_quarantined:
         con.execute(f"INSERT INTO batch_quarantine SELECT {lit(batch_id)}, {lit(f.path.name)}, {lit(t.name)}, p.* "
-                    f"FROM ({problems_sql(t, typed, checked, as_of)}) p ORDER BY 4, 5")
-    written = target.load(t, _clean_view(target, t, checked))
-    result.rows_loaded, result.rows_replaced = written.loaded, written.replaced
-    con.execute(f"DROP VIEW clean_{t.name}")
-    con.execute(f"DROP TABLE {checked}")
-    for name in (*known.values(), *lookups.code_ok.values()):
+                    f"FROM ({problems_sql(t, typed, check, as_of)}) p ORDER BY 4, 5")
+    for name in (lookups.duplicates, *known.values(), *lookups.code_ok.values()):
         con.execute(f"DROP TABLE {name}")
 
 

@@ -103,7 +103,8 @@ class Typed:
     typed: str
     """SQL giving the canonical type (NULL where the value cannot be read)."""
     text: str
-    """SQL giving the value as delivered, as text (NULL when empty)."""
+    """SQL giving the value as delivered, as text (NULL when empty; surrounding spaces are kept, and so
+    a padded code fails its format check rather than being silently altered)."""
     row_level: bool
     """Whether single values can fail to convert (then they are quarantined, not the batch refused)."""
 
@@ -111,7 +112,7 @@ class Typed:
 def typed_column(col: Column, source: str) -> Typed:
     """SQL reading ``col`` from a source column of broad type ``source``; refuses impossible conversions."""
     q = f'"{col.name}"'
-    text = f"NULLIF(trim(CAST({q} AS VARCHAR)), '')"
+    text = f"NULLIF({q}, '')" if source == "string" else f"CAST({q} AS VARCHAR)"
     target = col.dtype
     if source == "null":
         return Typed(col, f"CAST(NULL AS {_SQL[target]})", text, False)

@@ -61,7 +61,7 @@ class Target:
         raise NotImplementedError
 
     def load(self, t: Table, clean: str) -> Written:
-        """Replace rows whose key is in the staging relation ``clean``, then insert all of ``clean``."""
+        """Replace stored rows whose key comes again in the staging query ``clean``, then insert its rows."""
         raise NotImplementedError
 
     def commit(self, bookkeeping: dict[str, str]) -> None:
@@ -95,11 +95,16 @@ class DuckDBTarget(Target):
         self.tables |= {t.name for t in (*TABLES, *BOOKKEEPING)}
 
     def load(self, t: Table, clean: str) -> Written:
-        """DELETE … USING the clean rows' keys, then INSERT … SELECT."""
+        """Into an empty table: INSERT … SELECT in one pass. Otherwise stage the rows, DELETE … USING, INSERT."""
+        raw = self.staging
+        if not raw.execute(f'SELECT count(*) FROM main."{t.name}"').fetchone()[0]:
+            return Written(raw.execute(f'INSERT INTO main."{t.name}" {clean}').fetchone()[0], 0)
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {clean}")
         match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
-        replaced = self.staging.execute(f'DELETE FROM main."{t.name}" w USING {clean} c WHERE {match}').fetchone()
-        loaded = self.staging.execute(f'INSERT INTO main."{t.name}" SELECT * FROM {clean}').fetchone()
-        return Written(loaded[0], replaced[0])
+        replaced = raw.execute(f'DELETE FROM main."{t.name}" w USING incoming c WHERE {match}').fetchone()[0]
+        loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming').fetchone()[0]
+        raw.execute("DROP TABLE incoming")
+        return Written(loaded, replaced)
 
     def commit(self, bookkeeping: dict[str, str]) -> None:
         """Append the bookkeeping and COMMIT."""
@@ -154,9 +159,9 @@ class PostgresTarget(Target):
             self._cur.execute(create_table_sql(t))
         self.tables |= {t.name for t in (*TABLES, *BOOKKEEPING)}
 
-    def _copy_in(self, table: str, relation: str) -> None:
-        """Stream a staging relation into a PostgreSQL table with COPY FROM STDIN (CSV made by Arrow)."""
-        reader = self.staging.sql(f"SELECT * FROM {relation}").to_arrow_reader(_COPY_BATCH_ROWS)
+    def _copy_in(self, table: str, query: str) -> None:
+        """Stream a staging query's rows into a PostgreSQL table with COPY FROM STDIN (CSV made by Arrow)."""
+        reader = self.staging.sql(query).to_arrow_reader(_COPY_BATCH_ROWS)
         options = pacsv.WriteOptions(include_header=False)
         with self._cur.copy(f'COPY "{table}" FROM STDIN (FORMAT csv)') as cp:
             for batch in reader:
@@ -179,7 +184,7 @@ class PostgresTarget(Target):
     def commit(self, bookkeeping: dict[str, str]) -> None:
         """COPY the bookkeeping and commit."""
         for name, relation in bookkeeping.items():
-            self._copy_in(name, relation)
+            self._copy_in(name, f"SELECT * FROM {relation}")
         self._tx.close()
 
     def rollback(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from placewise.canonical import ETHNIC_CATEGORIES, Column, Table
+from placewise.canonical import ETHNIC_CATEGORIES, PERSON_KEY, Column, Table
 from placewise.ingest.pseudonymise import mask_sql
 from placewise.ingest.stage import Typed
 
@@ -29,6 +29,8 @@ CHECKED_CODES: dict[str, str] = {
     "snomed": "not a SNOMED CT concept id (6–18 digits, partition 00 or 10, Verhoeff check digit)",
     "dmd": "not a dm+d code (6–18 digits with a Verhoeff check digit)",
 }
+NHS_MAP = "nhs_map"
+"""Staging table (nhs_number, person_id, nhs_valid): one row per distinct NHS number of the batch."""
 NHS_REASON = "not a valid NHS number (10 digits with a Modulus 11 check digit)"
 _WORDS = {"int": "whole number", "float": "number", "date": "date (YYYY-MM-DD)",
           "timestamp": "date and time (YYYY-MM-DD HH:MM:SS)", "bool": "true/false value", "string": "text"}
@@ -38,6 +40,8 @@ _WORDS = {"int": "whole number", "float": "number", "date": "date (YYYY-MM-DD)",
 class Lookups:
     """Relations the checks join to: pseudonyms, checked codes and what is already known."""
 
+    duplicates: str
+    """(key columns…, _first_row) for each key that occurs more than once in the file."""
     people: str = "persons"
     """(nhs_number, person_id, nhs_valid, known, date_of_death) for every distinct NHS number in the batch."""
     known: dict[str, str] = field(default_factory=dict)
@@ -150,23 +154,33 @@ def rules(table: Table, typed: list[Typed], as_of: date) -> list[Rule]:
     return [r for t in typed for r in column_rules(t)] + row_rules(table, as_of)
 
 
-def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups, as_of: date) -> str:
-    """A SELECT giving each staged row ``_row``, the typed columns, the lookup flags and ``_bad``.
+def value_sql(t: Typed) -> str:
+    """SQL for a column's canonical value; NHS numbers lose the spaces of the usual 3-3-4 display format."""
+    return f"replace({t.typed}, ' ', '')" if t.column.code == "nhs_number" else t.typed
 
-    Lookup flags and the delivered text of convertible columns are kept so that :func:`problems_sql`
-    can list the problems of the (few) bad rows without redoing the joins.
-    """
-    cols = []
+
+def duplicates_sql(table: Table, relation: str, typed: list[Typed], candidates: str) -> tuple[str, str]:
+    """Two SELECTs finding duplicate keys: key hashes seen more than once (an integer pass, stored by the caller
+    as ``candidates``), then, among rows with those hashes, the keys that really repeat and their first row."""
+    by_name = {t.column.name: t for t in typed}
+    keys = [f"{value_sql(by_name[k])} AS {_q(k)}" for k in table.key]
+    hashed = f"hash({', '.join(value_sql(by_name[k]) for k in table.key)})"
+    names = ", ".join(_q(k) for k in table.key)
+    repeated_hashes = f"SELECT {hashed} AS h FROM {relation} GROUP BY h HAVING count(*) > 1"
+    repeats = (f"SELECT {names}, min(_row) AS _first_row FROM (SELECT _row, {', '.join(keys)} FROM {relation} "
+               f"WHERE {hashed} IN (SELECT h FROM {candidates})) GROUP BY {names} HAVING count(*) > 1")
+    return repeated_hashes, repeats
+
+
+def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups, as_of: date) -> str:
+    """A SELECT giving each staged row ``_row``, the typed columns, the lookup flags and ``_bad``."""
+    cols = ["_row"]
     for t in typed:
-        expr = t.typed
-        if t.column.code == "nhs_number":
-            expr = f"regexp_replace({t.typed}, '\\s', '', 'g')"
-        cols.append(f"{expr} AS {_q(t.column.name)}")
+        cols.append(f"{value_sql(t)} AS {_q(t.column.name)}")
         if t.row_level:
             cols.append(f"{t.text} AS {_q(t.column.name + '__text')}")
     key = ", ".join(_q(k) for k in table.key)
-    joins = [f"LEFT JOIN (SELECT {key}, min(_row) AS _first_row FROM s GROUP BY {key} HAVING count(*) > 1) d "
-             f"USING ({key})"]
+    joins = [f"LEFT JOIN {lookups.duplicates} d USING ({key})"]
     extra = ["d._first_row"]
     if table.has_person:
         joins.append(f"LEFT JOIN {lookups.people} m ON m.nhs_number = s.nhs_number")
@@ -180,15 +194,19 @@ def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups,
         joins.append(f"LEFT JOIN {relation_name} c{i} ON c{i}.code = s.{_q(column)}")
         extra.append(f"coalesce(c{i}.ok, false) AS {_q('_ok_' + column)}")
     bad = " OR ".join(f"coalesce({r.condition}, false)" for r in rules(table, typed, as_of))
-    return (
-        f"WITH s AS MATERIALIZED (SELECT _row, {', '.join(cols)} FROM {relation}), "
-        f"j AS (SELECT s.*, {', '.join(extra)} FROM s {' '.join(joins)}) "
-        f"SELECT *, {bad} AS _bad FROM j"
-    )
+    return (f"SELECT *, {bad} AS _bad FROM (SELECT s.*, {', '.join(extra)} "
+            f"FROM (SELECT {', '.join(cols)} FROM {relation}) s {' '.join(joins)})")
 
 
-def problems_sql(table: Table, typed: list[Typed], checked: str, as_of: date) -> str:
-    """A SELECT giving (_row, field, reason, value) for every problem of every bad row of a checked table."""
+def clean_sql(table: Table, check: str) -> str:
+    """A SELECT of the clean rows of a check query in warehouse column order, NHS number swapped for pseudonym."""
+    cols = ", ".join("m.person_id" if c.name == PERSON_KEY else f"c.{_q(c.name)}" for c in table.warehouse_columns())
+    join = f" JOIN {NHS_MAP} m ON m.nhs_number = c.nhs_number" if table.has_person else ""
+    return f"SELECT {cols} FROM ({check}) c{join} WHERE NOT c._bad"
+
+
+def problems_sql(table: Table, typed: list[Typed], check: str, as_of: date) -> str:
+    """A SELECT giving (_row, field, reason, value) for every problem of every bad row of a check query."""
     structs = ", ".join(r.struct() for r in rules(table, typed, as_of))
     return (f"SELECT _row, p.field, p.reason, p.value FROM (SELECT _row, unnest(list_filter([{structs}], "
-            f"lambda x: x IS NOT NULL)) AS p FROM {checked} WHERE _bad)")
+            f"lambda x: x IS NOT NULL)) AS p FROM ({check}) WHERE _bad)")
