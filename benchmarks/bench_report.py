@@ -95,6 +95,7 @@ def main() -> None:
     profile = load_profile()
     settings = load_settings(profile)
 
+    load = os.getloadavg()
     t0 = time.perf_counter()
     con = connect(url)
     frame = inputs.read_measurements(con)
@@ -115,12 +116,14 @@ def main() -> None:
     t3 = time.perf_counter()
     pages = sum(n for _, _, n in written)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children, cpu = kids.ru_maxrss / 1024, kids.ru_utime + kids.ru_stime
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"read measurements ({len(frame):,} rows) and data quality: {t1 - t0:.2f} s")
     print(f"assemble {len(models)} reports ({sum(len(m.pages) for _, m in models)} indicator pages, SPC, "
           f"comparisons, SII, disclosure): {t2 - t1:.2f} s")
-    print(f"render HTML{'' if args.no_pdf else ' and PDF'} (2 processes): {t3 - t2:.2f} s, {pages} PDF pages")
+    print(f"render HTML{'' if args.no_pdf else ' and PDF'} (2 processes): {t3 - t2:.2f} s wall, {cpu:.1f} s CPU "
+          f"in the workers, {pages} PDF pages; load average before: {load[0]:.1f}")
     print(f"total: {t3 - t0:.2f} s; peak memory {own:.0f} MB (main), {children:.0f} MB (largest worker)")
 
 

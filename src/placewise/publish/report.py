@@ -204,12 +204,21 @@ def describe(spec: IndicatorSpec, result: SpcResult, row: int, labels: list[str]
     return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format)}"
 
 
-def _latest_rows(frame: pd.DataFrame, ind: str, period: date, geography_type: str, breakdown: str) -> pd.DataFrame:
+Slices = dict[tuple[str, str, str], pd.DataFrame]
+"""Measurements split once by (indicator, geography type, breakdown), so lookups do not rescan the table."""
+
+
+def _slices(frame: pd.DataFrame) -> Slices:
+    """Split the measurements by indicator, geography type and breakdown."""
+    return {key: rows for key, rows in frame.groupby(["indicator_id", "geography_type", "breakdown"], sort=False)}
+
+
+def _latest_rows(slices: Slices, ind: str, period: date, geography_type: str, breakdown: str) -> pd.DataFrame:
     """The rows of one indicator, period, geography type and breakdown."""
-    return frame[
-        (frame.indicator_id == ind) & (frame.period_start == period)
-        & (frame.geography_type == geography_type) & (frame.breakdown == breakdown)
-    ]
+    rows = slices.get((ind, geography_type, breakdown))
+    if rows is None:
+        return pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
+    return rows[rows.period_start == period]
 
 
 def protect(cells: np.ndarray, total: float, primary: np.ndarray, rule: DisclosureRule) -> np.ndarray:
@@ -218,10 +227,10 @@ def protect(cells: np.ndarray, total: float, primary: np.ndarray, rule: Disclosu
     return suppress_table(row[None, :], rule, primary=np.append(primary, False)[None, :])[0]
 
 
-def _peers(page: IndicatorPage, frame: pd.DataFrame, scope: Scope, spec: IndicatorSpec, period: date) -> None:
+def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> None:
     """The peer areas side by side at the latest period, with disclosure control, on the page."""
-    rows = _latest_rows(frame, spec.id, period, scope.peers[0].geography_type, "none").set_index("geography_code")
-    ics = _latest_rows(frame, spec.id, period, scope.ics.geography_type, "none")
+    rows = _latest_rows(slices, spec.id, period, scope.peers[0].geography_type, "none").set_index("geography_code")
+    ics = _latest_rows(slices, spec.id, period, scope.ics.geography_type, "none")
     codes = [p.code for p in scope.peers if p.code in rows.index]
     if not codes or ics.empty:
         return
@@ -254,11 +263,11 @@ def _primary(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
     return flagged | small | (rows.denominator.to_numpy(dtype=float) < spec.min_denominator)
 
 
-def _quintiles(page: IndicatorPage, frame: pd.DataFrame, scope: Scope, spec: IndicatorSpec, period: date) -> None:
+def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> None:
     """The IMD quintile breakdown with the slope index of inequality, with disclosure control."""
-    q = _latest_rows(frame, spec.id, period, scope.area.geography_type, "imd_quintile")
+    q = _latest_rows(slices, spec.id, period, scope.area.geography_type, "imd_quintile")
     q = q[q.geography_code == scope.area.code].set_index("breakdown_group").reindex(list(QUINTILES))
-    total = _latest_rows(frame, spec.id, period, scope.area.geography_type, "none")
+    total = _latest_rows(slices, spec.id, period, scope.area.geography_type, "none")
     total = total[total.geography_code == scope.area.code]
     if q.value.isna().all() or total.empty:
         return
@@ -313,12 +322,13 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
     by_id = {s.id: s for s in specs}
     series = _series_frame(frame, scope, months)
     spc_results = _run_spc(series, by_id) if not series.empty else {}
+    slices = _slices(frame[frame.indicator_id.isin(list(spc_results))])
     pages = []
     for spec in specs:
         if spec.id not in spc_results:
             continue
         result, row, periods = spc_results[spec.id]
-        pages.append(_page(frame, scope, spec, result, row, periods, series))
+        pages.append(_page(slices, scope, spec, result, row, periods, series))
     latest = max((p for _, _, ps in spc_results.values() for p in ps), default=None)
     return ReportModel(
         title=title, area=scope.area, latest_period=month_label(latest) if latest else "no data",
@@ -327,7 +337,7 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
     )
 
 
-def _page(frame: pd.DataFrame, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
+def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
           periods: list[date], series: pd.DataFrame) -> IndicatorPage:
     """One indicator's page: SPC chart, icons, narrative, peers and quintiles."""
     mine = series[series.indicator_id == spec.id]
@@ -359,6 +369,6 @@ def _page(frame: pd.DataFrame, scope: Scope, spec: IndicatorSpec, result: SpcRes
         "The latest value is suppressed because it rests on a small number of events.",
     )
     if scope.peers:
-        _peers(page, frame, scope, spec, periods[-1])
-    _quintiles(page, frame, scope, spec, periods[-1])
+        _peers(page, slices, scope, spec, periods[-1])
+    _quintiles(page, slices, scope, spec, periods[-1])
     return page
