@@ -27,10 +27,14 @@ class Rows:
 
     def pick(self, rng: np.random.Generator, codelist: str, n: int) -> np.ndarray:
         """``n`` codes drawn from a codelist, as indices into ``codes``."""
-        pool = np.array([self._index(c) for c in codes(codelist)])
+        pool = np.array([self.index(c) for c in codes(codelist)])
         return pool[rng.integers(0, len(pool), n)]
 
-    def _index(self, code: str) -> int:
+    def first(self, codelist: str, n: int) -> np.ndarray:
+        """The codelist's first (usual) code, ``n`` times, as indices into ``codes``."""
+        return np.full(n, self.index(codes(codelist)[0]))
+
+    def index(self, code: str) -> int:
         """Index of ``code`` in the registry, adding it if new."""
         if code not in self.codes:
             self.codes.append(code)
@@ -107,7 +111,12 @@ def primary_care(w: World, rng: np.random.Generator, block: slice) -> tuple[pa.T
                        p.ref[block][old], c.frailty_checks_per_year)
     score = (c.frailty_base + c.frailty_per_condition * w.n_conditions[who]
              + c.frailty_per_year_over_min * (p.age_at(day, who) - c.frailty_min_age) + rng.normal(0, 0.03, len(who)))
-    ev.add(who, day, np.full(len(who), ev.pick(rng, "frailty_score", 1)[0]), np.round(np.clip(score, 0, 1), 2), "score")
+    score = np.round(np.clip(score, 0, 1), 2)
+    ev.add(who, day, ev.first("frailty_score", len(who)), score, "score")
+    category = np.digitize(score, c.frailty_thresholds)  # 0 fit, then mild, moderate, severe frailty
+    frail = category > 0
+    grades = np.array([ev.index(x) for x in codes("frailty_score")])
+    ev.add(who[frail], day[frail], grades[category[frail]])
     return _events_table(w, ev), _medications_table(w, meds)
 
 
@@ -134,8 +143,8 @@ def _blood_pressure(w: World, rng: np.random.Generator, everyone: np.ndarray, lo
     noise = rng.standard_normal((2, len(k)))
     sys = np.round(mu_s[k] - on * eff_s[k] + c.reading_noise_sd * noise[0])
     dia = np.round(mu_d[k] - on * eff_d[k] + c.reading_noise_sd * 0.6 * (0.5 * noise[0] + 0.87 * noise[1]))
-    ev.add(everyone[k], day, np.full(len(k), ev.pick(rng, "systolic_bp", 1)[0]), sys, "mmHg")
-    ev.add(everyone[k], day, np.full(len(k), ev.pick(rng, "diastolic_bp", 1)[0]), np.minimum(dia, sys - 10), "mmHg")
+    ev.add(everyone[k], day, ev.first("systolic_bp", len(k)), sys, "mmHg")
+    ev.add(everyone[k], day, ev.first("diastolic_bp", len(k)), np.minimum(dia, sys - 10), "mmHg")
     product = meds.pick(rng, "antihypertensives", len(everyone))
     who, day = _periodic(np.flatnonzero(treated), treat_start[treated], w.window.start, ref[treated], c.issue_interval_days)
     meds.add(everyone[who], day, product[who])

@@ -124,6 +124,7 @@ class Clinical(Strict):
     frailty_base: float = Field(ge=0)
     frailty_per_condition: float = Field(ge=0)
     frailty_per_year_over_min: float = Field(ge=0)
+    frailty_thresholds: list[float] = Field(min_length=3, max_length=3, description="eFI mild, moderate, severe")
     tablets_per_issue: int = Field(gt=0)
 
 
