@@ -423,20 +423,39 @@ def indicator_units(ctx: Context, ind: Indicator, periods: list[tuple[date, date
     return nu.mutate(num=nu.v, den=zero).drop("v").union(du.mutate(num=zero, den=du.v).drop("v"))
 
 
-def expand(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
-    """Sum units to every geography × breakdown × period in one query (medians from the units)."""
-    median = ind.measure == "median"
-    if median:
-        cells = units.mutate(numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
-    else:
-        cells = units.group_by(list(DIMS)).aggregate(
-            numerator=units.num.sum(), denominator=units.den.sum(), sum_squares=(units.num * units.num).sum()
-        )
+GEOGRAPHY_DIMS = ["ics_code", "practice_code", "pcn_code", "la_code", "provider_code", "site_code"]
+SUMS = ("numerator", "denominator", "sum_squares")
+
+
+def cells(ind: Indicator, units: ir.Table) -> ir.Table:
+    """Units summed into the finest cells (every attribute); a median keeps the units themselves."""
+    if ind.measure == "median":
+        return units.select(*DIMS, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
+    return units.group_by(list(DIMS)).aggregate(
+        numerator=units.num.sum(), denominator=units.den.sum(), sum_squares=(units.num * units.num).sum()
+    )
+
+
+def _by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:
+    """Cells once per breakdown, labelled with their group; summed over other attributes unless a median."""
+    kinds = ibis.memtable({"breakdown": list(ind.breakdowns)})
+    y = cells.cross_join(kinds)
+    branches = [(y.breakdown == b, y[c]) for b, c in BREAKDOWN_COLUMN.items() if b in ind.breakdowns]
+    group = ibis.cases(*branches, else_=ibis.literal("All")) if branches else ibis.literal("All")
+    y = y.mutate(breakdown_group=group.fill_null("Unknown"))
+    keys = ["period_start", "period_end", *GEOGRAPHY_DIMS, "breakdown", "breakdown_group", "standard_band"]
+    if ind.measure == "median":
+        return y.select(*keys, *SUMS)
+    return y.group_by(keys).aggregate(**{c: y[c].sum() for c in SUMS})
+
+
+def _by_geography(ctx: Context, ind: Indicator, t: ir.Table) -> ir.Table:
+    """Rows once per geography level they belong to (builtin levels and the profile's groupings)."""
     builtin = [g for g in ind.geographies if g in GEOGRAPHY_COLUMN]
     parts = []
     if builtin:
         levels = ibis.memtable({"geography_type": builtin})
-        x = cells.cross_join(levels)
+        x = t.cross_join(levels)
         code = ibis.cases(*[(x.geography_type == g, x[GEOGRAPHY_COLUMN[g]]) for g in builtin], else_=None)
         parts.append(x.mutate(geography_code=code))
     groups = [(kind, code, place) for kind, gs in ctx.catalogue.groupings.items() if kind in ind.geographies
@@ -444,19 +463,19 @@ def expand(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
     if groups:
         gm = ibis.memtable({"geography_type": [g[0] for g in groups], "geography_code": [g[1] for g in groups],
                             "g_place": [g[2] for g in groups]})
-        x = cells.join(gm, cells.la_code == gm.g_place).drop("g_place")
-        parts.append(x)
+        parts.append(t.join(gm, t.la_code == gm.g_place).drop("g_place"))
     geo = parts[0] if len(parts) == 1 else parts[0].union(parts[1].select(*parts[0].columns))
-    geo = geo.filter(geo.geography_code.notnull())
-    kinds = ibis.memtable({"breakdown": list(ind.breakdowns)})
-    y = geo.cross_join(kinds)
-    branches = [(y.breakdown == b, y[c]) for b, c in BREAKDOWN_COLUMN.items() if b in ind.breakdowns]
-    group = ibis.cases(*branches, else_=ibis.literal("All")) if branches else ibis.literal("All")
-    y = y.mutate(breakdown_group=group.fill_null("Unknown"))
+    return geo.filter(geo.geography_code.notnull())
+
+
+def expand(ctx: Context, ind: Indicator, cells: ir.Table) -> ir.Table:
+    """Sum cells to every period × geography × breakdown group in one query (medians from the units).
+
+    Breakdowns first, then geographies: each step shrinks the rows the next multiplies.
+    """
+    y = _by_geography(ctx, ind, _by_breakdown(ind, cells))
     keys = ["period_start", "period_end", "geography_type", "geography_code", "breakdown", "breakdown_group",
             "standard_band"]
-    aggs: dict[str, Any] = dict(numerator=y.numerator.sum(), denominator=y.denominator.sum(),
-                                sum_squares=y.sum_squares.sum())
-    aggs["median"] = y.numerator.median() if median else ibis.null("float64")
-    out = y.group_by(keys).aggregate(**aggs)
-    return out.mutate(indicator_id=ibis.literal(ind.id))
+    aggs: dict[str, Any] = {c: y[c].sum() for c in SUMS}
+    aggs["median"] = y.numerator.median() if ind.measure == "median" else ibis.null("float64")
+    return y.group_by(keys).aggregate(**aggs).mutate(indicator_id=ibis.literal(ind.id))

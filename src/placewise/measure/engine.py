@@ -8,11 +8,13 @@ import ibis
 import pyarrow as pa
 
 from placewise.measure.catalogue import Catalogue, Indicator
-from placewise.measure.compile import Context, expand, indicator_units, population
+from placewise.measure.compile import Context, cells, expand, indicator_units, population
 from placewise.measure.periods import ReportingRange, add_months, periods
 
 POPULATION_TABLE = "_placewise_population"
 """Temporary table holding the registered population at every period end of a computation."""
+CELLS_TABLE = "_placewise_cells"
+"""Temporary table holding one indicator's finest cells while they are expanded."""
 
 COUNTS_SCHEMA = pa.schema([
     ("indicator_id", pa.string()),
@@ -106,9 +108,13 @@ def _drop(con: ibis.BaseBackend, name: str) -> None:
 
 
 def _one(ctx: Context, ind: Indicator, rng: ReportingRange) -> pa.Table:
-    """One indicator's counts, in the counts schema."""
+    """One indicator's counts, in the counts schema: cells materialised once, then expanded."""
     ps = periods(rng, ind.frequency)
     if not ps:
         return COUNTS_SCHEMA.empty_table()
-    expr = expand(ctx, ind, indicator_units(ctx, ind, ps))
-    return expr.select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
+    _drop(ctx.con, CELLS_TABLE)
+    fine = ctx.con.create_table(CELLS_TABLE, cells(ind, indicator_units(ctx, ind, ps)), temp=True)
+    try:
+        return expand(ctx, ind, fine).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
+    finally:
+        _drop(ctx.con, CELLS_TABLE)
