@@ -283,3 +283,14 @@ def test_header_row_is_not_counted_in_csv_row_numbers(tmp_path: Path, batch: Bat
     shutil.rmtree(tmp_path / "x", ignore_errors=True)
     ingest_cli(write_batch(tmp_path / "x", batch, "csv"), str(tmp_path / "wh.duckdb"))
     assert {(r, f) for _, r, f, _, _ in quarantine(tmp_path / "wh.duckdb", "deaths")} == {(1, "place_of_death")}
+
+
+def test_failure_midway_rolls_the_whole_batch_back(tmp_path: Path, batch: Batch) -> None:
+    """A database error while loading a late table (an integer beyond BIGINT) undoes the tables loaded before it."""
+    def huge(folder: Path) -> None:
+        t = pq.read_table(folder / "ae_attendances.parquet")
+        i = t.schema.get_field_index("department_type")
+        values = pa.array([1, 2**63 + 5, 3], type=pa.uint64())
+        pq.write_table(t.set_column(i, "department_type", values), folder / "ae_attendances.parquet")
+    text = refused_unchanged(tmp_path, batch, huge)
+    assert "the database stopped the batch" in text

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import duckdb
+import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -12,7 +14,7 @@ from rich.table import Table as RichTable
 
 from placewise.ingest.load import EXIT_REFUSED, IngestResult, ingest
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyError, key_from_env
-from placewise.ingest.stage import IngestRefused
+from placewise.ingest.stage import IngestRefused, refuse
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
 from placewise.warehouse.status import status
@@ -97,6 +99,9 @@ def ingest_command(
                             progress=lambda message: bar.update(task, description=message, advance=1))
     except (IngestRefused, WarehouseError) as e:
         console.print(f"[bold red]Refused, nothing loaded:[/] {e}")
+        raise typer.Exit(EXIT_REFUSED) from None
+    except (duckdb.Error, psycopg.Error) as e:  # the batch's transaction was rolled back
+        console.print(f"[bold red]Refused, nothing loaded: the database stopped the batch:[/] {refuse(str(e))}")
         raise typer.Exit(EXIT_REFUSED) from None
     _print_result(console, result)
     if result.nothing_new:
