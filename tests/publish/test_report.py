@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from PIL import Image
@@ -200,3 +201,31 @@ def test_example_report_from_the_real_ae_data(reference_dir: Path, tmp_path: Pat
     assert "Data to Mar 2019" in html
     for provider in ("provider-RC9", "provider-RC1", "provider-RD8"):
         assert (tmp_path / f"{provider}.pdf").stat().st_size > 10_000
+
+
+def test_programme_kpis_show_the_latest_measured_value_by_place():
+    from placewise.publish.config import load_programmes
+    from placewise.publish.inputs import baseline_areas, specs_from_catalogue
+    from placewise.publish.report import MEASUREMENT_COLUMNS, kpi_progress
+
+    profile = load_profile()
+    specs = {s.id: s for s in specs_from_catalogue(load_catalogue(profile))}
+    base = {"indicator_id": "falls_admissions_65_dsr", "breakdown": "none", "breakdown_group": "All",
+            "numerator": 400.0, "denominator": 20000.0, "lower": np.nan, "upper": np.nan}
+    rows = [
+        {**base, "period_start": date(2023, 4, 1), "period_end": date(2024, 3, 31), "geography_type": "place",
+         "geography_code": "E06000032", "value": 1700.0, "suppressed": False},
+        {**base, "period_start": date(2024, 4, 1), "period_end": date(2025, 3, 31), "geography_type": "place",
+         "geography_code": "E06000032", "value": 1650.25, "suppressed": False},
+        {**base, "period_start": date(2024, 4, 1), "period_end": date(2025, 3, 31), "geography_type": "ics",
+         "geography_code": "QHG", "value": 1800.0, "suppressed": False},
+        # Milton Keynes' figure is suppressed, so it is not shown.
+        {**base, "period_start": date(2024, 4, 1), "period_end": date(2025, 3, 31), "geography_type": "place",
+         "geography_code": "E06000042", "value": 1900.0, "suppressed": True},
+    ]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    progress = kpi_progress(frame, load_programmes(profile), baseline_areas(profile), specs)
+    assert progress == {"Reducing emergency admissions for falls": [
+        "Luton: 1,650.2 per 100,000 (to Mar 2025)",
+        "BLMK: 1,800.0 per 100,000 (to Mar 2025)",
+    ]}

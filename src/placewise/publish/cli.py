@@ -12,7 +12,7 @@ from rich.console import Console
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.render import write_report
-from placewise.publish.report import ReportModel, Scope, build_report
+from placewise.publish.report import ReportModel, Scope, build_report, kpi_progress
 
 AE_CSV = Path(__file__).resolve().parents[4] / "shared" / "reference" / "nhse_ae_attendances_2016_2019.csv"
 """Where a checkout finds the NHS England A&E statistics: ``../shared/reference`` beside the repository."""
@@ -62,11 +62,12 @@ def _models(example_ae: bool, ae_csv: Path, warehouse: str, profile_name: str) -
         specs, scopes = inputs.specs_from_catalogue(load_catalogue(profile)), inputs.catalogue_scopes(profile)
         quality = inputs.warehouse_quality(con, frame)
     programmes, assurance = load_programmes(profile), load_assurance(profile)
+    progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), {s.id: s for s in specs})
     out = []
     for scope in scopes:
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
                              rule=settings.disclosure)
-        model.programmes, model.assurance, model.quality = programmes, assurance, quality
+        model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
         out.append((scope, model))
     return out
 

@@ -50,6 +50,8 @@ class Kpi(Strict):
     source: str = Field(min_length=1, description="seed file and lines")
     latest_value: float | None = Field(default=None, description="latest outturn, where recorded")
     latest_period: str | None = None
+    indicator: str | None = Field(default=None, description="catalogue indicator that measures this KPI")
+    breakdown: Literal["none", "imd_quintile_gap"] = Field(default="none", description="which of its rows")
 
 
 class Programme(Strict):

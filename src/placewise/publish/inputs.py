@@ -88,10 +88,10 @@ def ae_quality(path: Path, frame: pd.DataFrame, settings: ReportSettings) -> Dat
 
 
 def read_measurements(con, geography_types: tuple[str, ...] = ("ics", "place")) -> pd.DataFrame:  # noqa: ANN001
-    """The warehouse's measurements that the report shows (these geographies; whole population and IMD
-    quintiles), in the columns it reads, dates as dates. ``con`` is an Ibis backend."""
+    """The warehouse's measurements that the report shows (these geographies; whole population, IMD
+    quintiles and the quintile gap), in the columns it reads, dates as dates. ``con`` is an Ibis backend."""
     t = con.table("measurements")
-    wanted = t.geography_type.isin(list(geography_types)) & t.breakdown.isin(["none", "imd_quintile"])
+    wanted = t.geography_type.isin(list(geography_types)) & t.breakdown.isin(["none", "imd_quintile", "imd_quintile_gap"])
     frame = t.filter(wanted).select(*MEASUREMENT_COLUMNS).to_pandas()
     for c in ("period_start", "period_end"):
         frame[c] = pd.to_datetime(frame[c]).dt.date
@@ -165,3 +165,10 @@ def catalogue_scopes(profile: Profile) -> list[Scope]:
     ics = Area("ics", profile.ics.code, profile.ics.name)
     places = tuple(Area("place", p.code, p.name) for p in profile.ics.places)
     return [Scope(ics, ics, places)] + [Scope(p, ics, places) for p in places]
+
+
+def baseline_areas(profile: Profile) -> dict[str, Area]:
+    """The areas that programme baselines name: each Place by name, and the ICS by its short name."""
+    areas = {p.name: Area("place", p.code, p.name) for p in profile.ics.places}
+    areas[profile.ics.short_name] = Area("ics", profile.ics.code, profile.ics.name)
+    return areas

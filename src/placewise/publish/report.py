@@ -131,6 +131,7 @@ class ReportModel:
     programmes: Programmes | None = None
     assurance: Assurance | None = None
     quality: DataQuality | None = None
+    progress: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -372,3 +373,27 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         _peers(page, slices, scope, spec, periods[-1])
     _quintiles(page, slices, scope, spec, periods[-1])
     return page
+
+
+def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, Area],
+                 specs: dict[str, IndicatorSpec]) -> dict[str, list[str]]:
+    """Latest measured value of each KPI linked to an indicator, by the KPI's baseline geographies.
+
+    ``areas`` maps a baseline's geography name (``BLMK``, ``Luton``…) to the area measured; suppressed
+    figures are left out. Keyed by KPI text; lines read "Luton: 1,702.3 per 100,000 (2024/25 to Mar 2025)".
+    """
+    out: dict[str, list[str]] = {}
+    for kpi in (k for p in programmes.programmes for k in p.kpis if k.indicator):
+        rows = frame[(frame.indicator_id == kpi.indicator) & (frame.breakdown == kpi.breakdown) & ~frame.suppressed]
+        spec = specs.get(kpi.indicator)
+        lines = []
+        for b in kpi.baselines:
+            area = areas.get(b.geography)
+            mine = rows[(rows.geography_type == area.geography_type) & (rows.geography_code == area.code)] if area else rows.iloc[:0]
+            if spec is None or mine.empty:
+                continue
+            latest = mine.sort_values("period_end").iloc[-1]
+            lines.append(f"{b.geography}: {spec.fmt(latest.value)} (to {month_label(latest.period_end)})")
+        if lines:
+            out[kpi.kpi] = lines
+    return out
