@@ -128,6 +128,7 @@ def _dsr(ind: Indicator, rows: pd.DataFrame) -> pd.DataFrame:
                                    standard=ESP2013[lo_band:hi_band + 1], confidence=CONFIDENCE,
                                    multiplier=ind.per)
     out = groups.copy()
+    out.insert(0, "indicator_id", ind.id)
     out["numerator"], out["denominator"] = r.observed, r.population
     out["value"], out["lower"], out["upper"] = r.value, r.lower, r.upper
     no_population = out["denominator"] <= 0

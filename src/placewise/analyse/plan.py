@@ -1,0 +1,174 @@
+"""Plan against actual: trajectories by indicator and geography, variance, forecast to year end, RAG.
+
+Trajectories come from the catalogue (an indicator's ``target.trajectory``, for the whole system),
+from the profile's ``trajectories.yaml`` and from CSV files (``indicator_id, geography_type,
+geography_code, period_start, value``). The RAG rule is configuration in ``trajectories.yaml``:
+
+- green: on or better than plan (by the indicator's polarity);
+- amber: worse than plan by no more than ``amber_within`` (a fraction of the plan's size);
+- red: worse than that. Neutral indicators get no RAG.
+
+Forecast to year end (the NHS financial year, April to March): the year-end plan plus the mean
+variance from plan over the latest ``forecast_periods`` periods with an actual value in that year.
+It assumes the recent gap to plan persists, the usual "run-rate against plan" outturn forecast.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import Field
+
+from placewise.measure.catalogue import Catalogue, Strict, TrajectoryPoint
+from placewise.profile import Profile, ProfileError
+
+PLAN_SCHEMA = pa.schema([
+    ("indicator_id", pa.string()), ("geography_type", pa.string()), ("geography_code", pa.string()),
+    ("period_start", pa.date32()), ("actual", pa.float64()), ("plan", pa.float64()), ("variance", pa.float64()),
+    ("relative_variance", pa.float64()), ("rag", pa.string()),
+])
+FORECAST_SCHEMA = pa.schema([
+    ("indicator_id", pa.string()), ("geography_type", pa.string()), ("geography_code", pa.string()),
+    ("year_start", pa.date32()), ("year_end_period", pa.date32()), ("periods_used", pa.int64()),
+    ("forecast", pa.float64()), ("plan", pa.float64()), ("rag", pa.string()),
+])
+SERIES = ["indicator_id", "geography_type", "geography_code"]
+T = TypeVar("T")
+
+
+class RagRule(Strict):
+    """How far worse than plan is still amber, as a fraction of the plan's size."""
+
+    amber_within: float = Field(ge=0, le=1)
+    forecast_periods: int = Field(default=3, ge=1, description="latest periods averaged for the forecast")
+
+
+class Trajectory(Strict):
+    """The planned values of one indicator for one geography, by period start."""
+
+    indicator: str
+    geography_type: str = "ics"
+    geography_code: str
+    points: list[TrajectoryPoint] = Field(min_length=1)
+    source: str
+
+
+class Plans(Strict):
+    """The RAG rule and every trajectory."""
+
+    rag: RagRule
+    trajectories: list[Trajectory] = []
+
+
+def _parsed(path: Path, row_no: int, row: dict[str, str], field: str, parse: Callable[[str], T]) -> T:
+    """One CSV field parsed, or an error naming file, row, field and value."""
+    try:
+        return parse(row[field])
+    except (TypeError, ValueError):
+        raise ProfileError(f"{path}: row {row_no}, field {field}: {row[field]!r} is not a valid "
+                           f"{'date (YYYY-MM-DD)' if parse is date.fromisoformat else 'number'}") from None
+
+
+def read_trajectory_csv(path: Path, source: str) -> list[Trajectory]:
+    """Trajectories from a CSV; an error names the file, row (header is row 1), field and problem."""
+    needed = ["indicator_id", "geography_type", "geography_code", "period_start", "value"]
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ProfileError(f"{path}: missing column(s) {', '.join(missing)}")
+        grouped: dict[tuple[str, str, str], list[TrajectoryPoint]] = {}
+        for row_no, row in enumerate(reader, start=2):
+            point = TrajectoryPoint(period=_parsed(path, row_no, row, "period_start", date.fromisoformat),
+                                    value=_parsed(path, row_no, row, "value", float))
+            grouped.setdefault((row["indicator_id"], row["geography_type"], row["geography_code"]), []).append(point)
+    return [Trajectory(indicator=i, geography_type=t, geography_code=c, points=p, source=source)
+            for (i, t, c), p in grouped.items()]
+
+
+def load_plans(profile: Profile, catalogue: Catalogue, csv_files: tuple[Path, ...] = ()) -> Plans:
+    """The profile's plans, with the catalogue's system trajectories and any CSV trajectories added."""
+    plans = profile.section("trajectories", Plans)
+    extra = [Trajectory(indicator=i.id, geography_code=catalogue.ics_code, points=i.target.trajectory,
+                        source=i.target.source)
+             for i in catalogue.indicators if i.target and i.target.trajectory]
+    for path in csv_files:
+        extra += read_trajectory_csv(path, str(path))
+    known = {i.id for i in catalogue.indicators}
+    for t in plans.trajectories + extra:
+        if t.indicator not in known:
+            raise ProfileError(f"trajectory for {t.geography_type} {t.geography_code}: unknown indicator {t.indicator!r}")
+    return Plans(rag=plans.rag, trajectories=plans.trajectories + extra)
+
+
+def _plan_frame(plans: Plans) -> pd.DataFrame:
+    """Every trajectory point as a row."""
+    rows = [(t.indicator, t.geography_type, t.geography_code, p.period, p.value)
+            for t in plans.trajectories for p in t.points]
+    return pd.DataFrame(rows, columns=SERIES + ["period_start", "plan"]).drop_duplicates(
+        SERIES + ["period_start"], keep="last")
+
+
+def _direction(catalogue: Catalogue, ids: pd.Series) -> np.ndarray:
+    """+1 where higher is better, -1 where lower is better, 0 for neutral indicators."""
+    sign = {"higher_is_better": 1.0, "lower_is_better": -1.0, "neutral": 0.0}
+    lookup = {i.id: sign[i.polarity] for i in catalogue.indicators}
+    return ids.map(lookup).to_numpy(float)
+
+
+def rag(actual: np.ndarray, plan: np.ndarray, direction: np.ndarray, rule: RagRule) -> np.ndarray:
+    """Green, amber or red for each value against its plan; empty where neutral or either is missing."""
+    better = (actual - plan) * direction
+    out = np.where(better >= 0, "green", np.where(better >= -rule.amber_within * np.abs(plan), "amber", "red"))
+    return np.where((direction == 0) | np.isnan(actual) | np.isnan(plan), None, out)
+
+
+def plan_against_actual(measurements: pa.Table, plans: Plans, catalogue: Catalogue) -> pa.Table:
+    """Actual (no breakdown) against plan for every period that has a plan; variance and RAG."""
+    m = measurements.to_pandas()
+    m = m[m["breakdown"] == "none"][SERIES + ["period_start", "value"]].rename(columns={"value": "actual"})
+    p = _plan_frame(plans)
+    p["period_start"] = pd.to_datetime(p["period_start"]).dt.date
+    m["period_start"] = pd.to_datetime(m["period_start"]).dt.date
+    j = p.merge(m, on=SERIES + ["period_start"], how="left")
+    actual, plan = j["actual"].to_numpy(float), j["plan"].to_numpy(float)
+    j["variance"] = actual - plan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        j["relative_variance"] = np.where(plan != 0, (actual - plan) / np.abs(plan), np.nan)
+    j["rag"] = rag(actual, plan, _direction(catalogue, j["indicator_id"]), plans.rag)
+    j = j.sort_values(SERIES + ["period_start"])
+    return pa.Table.from_pandas(j[PLAN_SCHEMA.names], schema=PLAN_SCHEMA, preserve_index=False)
+
+
+def financial_year_start(d: pd.Series) -> pd.Series:
+    """1 April of the NHS financial year holding each date."""
+    ts = pd.to_datetime(d)
+    year = ts.dt.year - (ts.dt.month < 4)
+    return pd.to_datetime(pd.DataFrame({"year": year, "month": 4, "day": 1})).dt.date
+
+
+def forecast_year_end(pva: pa.Table, plans: Plans, catalogue: Catalogue) -> pa.Table:
+    """Year-end forecast per series and financial year: year-end plan plus the recent mean variance."""
+    j = pva.to_pandas()
+    if j.empty:
+        return FORECAST_SCHEMA.empty_table()
+    j["year_start"] = financial_year_start(j["period_start"])
+    keys = SERIES + ["year_start"]
+    year_end = j.sort_values("period_start").groupby(keys, as_index=False).last()[keys + ["period_start", "plan"]]
+    year_end = year_end.rename(columns={"period_start": "year_end_period"})
+    seen = j[j["actual"].notna()].sort_values("period_start")
+    recent = seen.groupby(keys).tail(plans.rag.forecast_periods)
+    mean_var = recent.groupby(keys, as_index=False).agg(mean_variance=("variance", "mean"),
+                                                        periods_used=("variance", "size"))
+    f = year_end.merge(mean_var, on=keys, how="inner")
+    f["forecast"] = f["plan"] + f["mean_variance"]
+    f["rag"] = rag(f["forecast"].to_numpy(float), f["plan"].to_numpy(float),
+                   _direction(catalogue, f["indicator_id"]), plans.rag)
+    return pa.Table.from_pandas(f[FORECAST_SCHEMA.names], schema=FORECAST_SCHEMA, preserve_index=False)
