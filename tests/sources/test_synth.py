@@ -338,3 +338,10 @@ def test_invalid_parameters_name_the_file_and_field(tmp_path: Path) -> None:
                                            encoding="utf-8")
     with pytest.raises(ProfileError, match=r"synthetic\.yaml: residents_per_lsoa"):
         generate(load_profile(folder), scale=0.01, seed=1, out=tmp_path / "out")
+
+
+def test_cli_refuses_an_end_date_in_the_future(tmp_path: Path) -> None:
+    future = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    result = CliRunner().invoke(app, ["synth", "--scale", "0.001", "--out", str(tmp_path), "--end-date", future])
+    assert result.exit_code == 2
+    assert "in the future" in result.output

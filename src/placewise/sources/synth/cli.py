@@ -58,7 +58,12 @@ def synth_command(
         def step(_: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        rows = generate(prof, scale=scale, seed=seed, out=out, fmt=fmt.value, end_date=end, years=years, progress=step)
+        try:
+            rows = generate(prof, scale=scale, seed=seed, out=out, fmt=fmt.value, end_date=end, years=years,
+                            progress=step)
+        except ValueError as e:  # invalid profile parameters or arguments: say what, exit 2
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
         bar.update(task, description="Measuring calibration")
         report = calibration(out, prof, scale=scale, end_date=end, fmt=fmt.value)
     write_calibration(report, out / "calibration.csv")

@@ -40,6 +40,8 @@ def build_world(profile: Profile, cfg: Synthetic, *, scale: float, seed: int, en
         raise ValueError(f"scale must be positive, got {scale}")
     if years < 1:
         raise ValueError(f"years must be at least 1, got {years}")
+    if end_date > dt.date.today():
+        raise ValueError(f"end date {end_date} is in the future: the history must end on or before today")
     missing = {p.code for p in profile.ics.places} - set(cfg.places)
     if missing:
         raise ValueError(f"{profile.folder / 'synthetic.yaml'}: places: no parameters for Places {sorted(missing)}")

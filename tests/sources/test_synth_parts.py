@@ -1,0 +1,120 @@
+"""Building blocks of the generator, checked against hand-worked values and properties."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from placewise.profile import load_profile
+from placewise.sources.synth.clinical import _periodic
+from placewise.sources.synth.config import Stream
+from placewise.sources.synth.events import cumulative_intensity, draw
+from placewise.sources.synth.generate import _start_of_window, build_world, load_synthetic
+from placewise.sources.synth.population import (
+    _integral, _inverse, _solve_rate, apportion, nhs_numbers, rng_for,
+)
+
+
+@given(st.lists(st.floats(0.01, 100), min_size=1, max_size=30), st.integers(0, 10_000))
+def test_apportion_sums_to_total_and_stays_within_one_of_the_exact_share(weights: list[float], total: int) -> None:
+    out = apportion(np.array(weights), total)
+    exact = np.array(weights) / sum(weights) * total
+    assert out.sum() == total
+    assert np.all(np.abs(out - exact) < 1)
+
+
+def test_apportion_hand_worked() -> None:
+    # 10 split 1:1:1 -> 3.33 each; the largest remainders (ties by position) get the spare unit.
+    assert apportion(np.array([1.0, 1.0, 1.0]), 10).tolist() == [4, 3, 3]
+    assert apportion(np.array([26, 16, 13, 11, 9, 8, 7, 5, 3, 2]), 100).tolist() == [26, 16, 13, 11, 9, 8, 7, 5, 3, 2]
+
+
+def test_nhs_numbers_use_every_test_range_number_before_going_beyond_it() -> None:
+    """Asking for more than the ~909,000 valid test-range numbers takes all of them, then continues below."""
+    numbers = nhs_numbers(rng_for(2, 0), 950_000)
+    found = set(numbers.tolist())
+    assert len(found) == len(numbers)
+    assert numbers[0] < "9990000000" <= numbers[-1]
+    # 999 000 000: 9*10 + 9*9 + 9*8 = 243; 243 mod 11 = 1; 11 - 1 = 10, so no valid number has this stem.
+    assert not any(n.startswith("999000000") for n in found)
+    # 999 000 001: 243 + 1*2 = 245; 245 mod 11 = 3; check digit 11 - 3 = 8.
+    assert "9990000018" in found
+    # 999 999 999: 9 * (10 + 9 + ... + 2) = 486; 486 mod 11 = 2; check digit 9.
+    assert "9999999999" in found
+    sample = numbers[::997]
+    digits = np.array([[int(c) for c in n] for n in sample])
+    check = (11 - (digits[:, :9] * np.arange(10, 1, -1)).sum(axis=1) % 11) % 11
+    assert np.all(check == digits[:, 9])
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.08])
+def test_inverse_undoes_the_cumulative_hazard(slope: float) -> None:
+    ages = np.array([20.0, 45.0, 70.0, 95.0])
+    assert np.allclose(_inverse(_integral(ages, slope, 18.0), slope, 18.0), ages)
+    assert _integral(np.array([10.0]), slope, 18.0)[0] == 0  # no hazard before the minimum age
+
+
+def test_integral_hand_worked() -> None:
+    # slope 0.1 from 40 to 60: (e^{1} - e^{-1}) / 0.1 = 23.504
+    assert _integral(np.array([60.0]), 0.1, 40.0)[0] == pytest.approx(23.5040, abs=1e-4)
+
+
+def test_solved_rate_gives_the_target_prevalence() -> None:
+    rng = np.random.default_rng(5)
+    age = rng.uniform(0, 90, 200_000)
+    mult = np.exp(0.5 * rng.random(200_000))
+    exposure = rng.exponential(size=200_000)
+    rate = _solve_rate(age, mult, 0.07, 30.0, exposure, 0.12)
+    assert np.mean(exposure <= rate * mult * _integral(age, 0.07, 30.0)) == pytest.approx(0.12, abs=0.001)
+
+
+def test_periodic_issues_hand_worked() -> None:
+    # Started on day 100, every 56 days, kept between days 200 and 400: 212, 268, 324, 380.
+    who, day = _periodic(np.array([7]), np.array([100]), 200, np.array([400]), 56)
+    assert who.tolist() == [7, 7, 7, 7]
+    assert day.tolist() == [212, 268, 324, 380]
+
+
+def test_start_of_window_gives_whole_months() -> None:
+    assert _start_of_window(dt.date(2026, 9, 30), 5) == dt.date(2021, 10, 1)
+    assert _start_of_window(dt.date(2025, 12, 31), 3) == dt.date(2023, 1, 1)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(0, 1000))
+def test_drawn_events_fall_inside_each_persons_registered_time(seed: int) -> None:
+    w = _world()
+    stream = Stream(rate=3.0, age=[1.0] * len(w.cfg.age_bands), seasonality=[1.0] * 12)
+    block = slice(0, len(w.people))
+    who, day = draw(rng_for(seed, 9), stream, w, block)
+    p = w.people
+    assert np.all(day >= np.maximum(p.start[who], w.window.start))
+    assert np.all(day <= p.ref[who])
+    assert np.all(np.diff(who) >= 0)
+
+
+def test_seasonality_and_growth_shape_the_intensity() -> None:
+    w = _world()
+    flat = Stream(rate=1.0, age=[1.0] * len(w.cfg.age_bands), seasonality=[1.0] * 12)
+    cum = cumulative_intensity(flat, w)
+    assert cum[-1] == pytest.approx(w.window.end - w.window.start + 1)
+    winter = Stream(rate=1.0, age=[1.0] * len(w.cfg.age_bands), seasonality=[2.0] + [1.0] * 11, growth=0.1)
+    daily = np.diff(cumulative_intensity(winter, w))
+    january = w.month == 0
+    assert daily[january][:31].mean() / daily[~january][:31].mean() > 1.8
+    assert daily[-1] / daily[0] == pytest.approx(1.1 ** ((len(daily) - 1) / 365.25))  # 1 October to 30 September
+
+
+_WORLD = {}
+
+
+def _world():
+    """A tiny world, built once."""
+    if not _WORLD:
+        prof = load_profile()
+        _WORLD["w"] = build_world(prof, load_synthetic(prof), scale=0.002, seed=3, end_date=dt.date(2026, 9, 30), years=5)
+    return _WORLD["w"]
