@@ -68,6 +68,16 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
     ensure_tables(con)
     table = measurements(_counts(), load_catalogue(load_profile()), datetime(2025, 4, 2, tzinfo=UTC))
     write_measurements(con, table, list(INDICATORS))
+    # Bookkeeping of one batch: 10 people rows read, 8 loaded, 2 quarantined for the same reason; of the
+    # people held, one in four has ethnicity not stated (Z).
+    db = con.con
+    db.execute("INSERT INTO load_log VALUES ('b1', TIMESTAMP '2025-04-01 08:00:00', 'delivery', 1, 10, 8, 0, 2)")
+    db.execute("INSERT INTO load_files VALUES ('b1', 'people.csv', 'people', 'abc', 10, 8, 0, 2)")
+    db.execute("INSERT INTO quarantine VALUES ('b1', 'people.csv', 'people', 3, 'sex', 'not an allowed value', 'x'),"
+               " ('b1', 'people.csv', 'people', 7, 'sex', 'not an allowed value', 'y')")
+    db.execute("INSERT INTO people (person_id, birth_year, birth_month, sex, ethnicity, lsoa_code) VALUES "
+               "('a', 1950, 1, 'female', 'A', 'L1'), ('b', 1960, 2, 'male', 'A', 'L1'), "
+               "('c', 1970, 3, 'female', 'Z', 'L1'), ('d', 1980, 4, 'male', 'B', 'L1')")
     con.disconnect()
     return url
 
@@ -141,6 +151,16 @@ def test_the_report_has_the_programmes_assurance_and_data_quality(written: Path)
     for heading in ("six delivery programmes", "Assurance matrix", "Data quality", "Fragile Services"):
         assert heading in text
     assert "Recover dementia diagnosis rate to 66.7%" in text and "68.4" in text
+
+
+def test_data_quality_shows_loads_quarantine_and_completeness(written: Path):
+    html = (written / "ics.html").read_text(encoding="utf-8")
+    section = _visible(html[html.index('<section class="quality">'):])
+    assert "1 batch loaded, the last at 1 April 2025 08:00 UTC; 10 rows read, 2 quarantined." in section
+    assert re.search(r"people\s+10\s+8\s+2\s+80\.0%", section)
+    assert re.search(r"people\.ethnicity\s+4\s+75\.0%", section)
+    assert re.search(r"people\s+sex\s+not an allowed value\s+2", section)
+    assert "Latest data: 31 March 2025" in section
 
 
 def test_small_quintile_is_suppressed_with_a_secondary_cell(written: Path):

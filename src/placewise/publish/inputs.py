@@ -22,6 +22,15 @@ from placewise.publish.disclosure import DisclosureRule
 from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, Scope
 from placewise.sources.nhse_ae import aggregate_returns
 
+RECORDED_FIELDS = (
+    ("people", "ethnicity", ("Z", "99")),
+    ("inpatient_spells", "discharge_date", ()),
+    ("inpatient_spells", "treatment_function", ()),
+    ("inpatient_spells", "site_code", ()),
+    ("ae_attendances", "site_code", ()),
+)
+"""Fields whose completeness the report shows: table, column, and codes meaning "not stated"."""
+
 AE_SOURCE = ("NHS England, A&E attendances and emergency admissions, April 2016 to March 2019, as tidied by the "
              "NHS-R community (NHSRdatasets); Open Government Licence v3.0")
 
@@ -114,20 +123,36 @@ def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:  # noqa: ANN001 
     read = by_table.read.sum()
     share = by_table.loaded / by_table.read.where(by_table.read > 0, np.nan)
     latest = max(frame.period_end) if not frame.empty else None
-    loaded = ("No batch has been loaded through the ingest yet." if not int(log.batches) else
-              f"{int(log.batches)} batch(es) loaded, the last at {pd.Timestamp(log['last']):%-d %B %Y %H:%M} UTC; "
+    batches = int(log.batches)
+    loaded = ("No batch has been loaded through the ingest yet." if not batches else
+              f"{batches} {'batch' if batches == 1 else 'batches'} loaded, the last at {pd.Timestamp(log['last']):%-d %B %Y %H:%M} UTC; "
               f"{int(read):,} rows read, {int(by_table.quarantined.sum()):,} quarantined.")
     return DataQuality(
         latest_data=pd.Timestamp(latest).strftime("%-d %B %Y") if latest else "no measurements",
         summary=loaded,
-        headers=("Table", "Rows read", "Rows loaded", "Quarantined", "Complete"),
+        headers=("Table", "Rows read", "Rows loaded", "Quarantined", "Loaded"),
         tables=tuple(
             (r.table_name, f"{int(r.read):,}", f"{int(r.loaded):,}", f"{int(r.quarantined):,}",
              "–" if not np.isfinite(s) else f"{100 * s:.1f}%")
             for r, s in zip(by_table.itertuples(), share, strict=True)
         ),
         reasons=tuple((r.table_name, r.field, r.reason, int(r.rows)) for r in reasons.itertuples()),
+        fields=recorded_fields(con),
     )
+
+
+def recorded_fields(con) -> tuple[tuple[str, str, str], ...]:  # noqa: ANN001 (an Ibis backend)
+    """Share of rows with each field of :data:`RECORDED_FIELDS` recorded (not null, not a not-stated code)."""
+    out = []
+    for name, column, not_stated in RECORDED_FIELDS:
+        t = con.table(name)
+        col = t[column]
+        stated = col.notnull() & ~col.cast("string").isin(list(not_stated)) if not_stated else col.notnull()
+        row = t.aggregate(rows=t.count(), stated=stated.cast("int64").sum()).to_pandas().iloc[0]
+        rows = int(row["rows"])
+        share = "–" if not rows else f"{100 * float(row['stated']) / rows:.1f}%"
+        out.append((f"{name}.{column}", f"{rows:,}", share))
+    return tuple(out)
 
 
 def specs_from_catalogue(catalogue: Catalogue) -> list[IndicatorSpec]:

@@ -143,6 +143,7 @@ class DataQuality:
     headers: tuple[str, ...] = ()
     tables: tuple[tuple[str, ...], ...] = ()
     reasons: tuple[tuple[str, str, str, int], ...] = ()
+    fields: tuple[tuple[str, str, str], ...] = ()
 
 
 def month_label(d: date) -> str:
@@ -151,11 +152,15 @@ def month_label(d: date) -> str:
 
 
 def _series_frame(frame: pd.DataFrame, scope: Scope, months: int) -> pd.DataFrame:
-    """The whole-population series of the report's area, the latest ``months`` periods of each."""
+    """The whole-population series of the report's area, the latest ``months`` periods of each.
+
+    Periods without a value (nothing to divide by) are left out, so the chart joins the periods either side.
+    """
     mine = frame[
         (frame.geography_type == scope.area.geography_type)
         & (frame.geography_code == scope.area.code)
         & (frame.breakdown == "none")
+        & frame.value.notna()
     ].sort_values(["indicator_id", "period_start"])
     rank = mine.groupby("indicator_id").cumcount(ascending=False)
     return mine[rank < months]
@@ -240,7 +245,8 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
     hidden = protect(counts(r, spec), float(counts(ics, spec)[0]), _primary(r, spec), spec.rule)[:-1]
     value, lower, upper = (np.where(hidden, np.nan, r[c].to_numpy(dtype=float)) * spec.scale for c in ("value", "lower", "upper"))
     names = [next(p.name for p in scope.peers if p.code == c) for c in codes]
-    page.peers_svg = charts.caterpillar(names, value, lower, upper, float(ref.value) * spec.scale, width=340,
+    reference = None if spec.measure == "count" else float(ref.value) * spec.scale
+    page.peers_svg = charts.caterpillar(names, value, lower, upper, reference, width=340,
                                         title=f"{spec.title}: areas compared", value_format=f",.{spec.decimals}f",
                                         highlight=scope.area.name)
     page.peers_rows = [
