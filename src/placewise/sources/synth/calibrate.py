@@ -105,6 +105,8 @@ def _figure(con: duckdb.DuckDBPyConnection, t: Target, cfg: Synthetic, end: dt.d
         typ = "AND department_type = 1" if m == "ae_4hr_type1" else ""
         return _one(con, f"""SELECT 100 * avg((departure - arrival <= INTERVAL 4 HOUR)::INT) FROM ae_attendances
                              WHERE arrival > {last_year} {typ}""")
+    if m == "ae_type1_share":
+        return _one(con, f"SELECT 100 * avg((department_type = 1)::INT) FROM ae_attendances WHERE arrival > {last_year}")
     if m == "emergency_admissions_per_1000":
         return _one(con, f"""SELECT 1000 * (SELECT count(*) FROM inpatient_spells WHERE admission_method = 'emergency'
                              AND admission_date > {last_year}) / (SELECT count(*) FROM reg)""")
