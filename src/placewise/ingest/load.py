@@ -27,7 +27,16 @@ from placewise.ingest.codes import dmd_valid, nhs_number_valid, snomed_concept_v
 from placewise.ingest.pseudonymise import pseudonymise
 from placewise.ingest.stage import SourceFile, Typed, discover, extra_columns, refuse, stage
 from placewise.ingest.target import Target, target_for
-from placewise.ingest.validate import NHS_MAP, Lookups, check_sql, clean_sql, duplicates_sql, lit, problems_sql
+from placewise.ingest.validate import (
+    NHS_MAP,
+    Lookups,
+    check_sql,
+    clean_sql,
+    duplicates_sql,
+    lit,
+    problems_sql,
+    value_sql,
+)
 from placewise.warehouse import connect
 from placewise.warehouse.connection import duckdb_path, engine_of
 
@@ -124,19 +133,19 @@ def _refuse_unreadable_columns(target: Target, f: SourceFile, relation: str, typ
 
 def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], key: bytes) -> None:
     """Pseudonymise and check every distinct NHS number of the batch once; table ``nhs_map``."""
-    parts = [f"SELECT replace({next(t.typed for t in typed if t.column.name == 'nhs_number')}, ' ', '') "
-             f"AS nhs_number FROM {relation}"
-             for f, relation, typed in staged.values() if f.table.has_person]
+    parts = [f"SELECT {value_sql(t)} AS nhs_number FROM {relation}"
+             for _, relation, typed in staged.values() for t in typed if t.column.code == "nhs_number"]
     con = target.staging
     if not parts:
-        con.execute("CREATE OR REPLACE TEMP TABLE nhs_map (nhs_number VARCHAR, person_id VARCHAR, nhs_valid BOOLEAN)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {NHS_MAP} (nhs_number VARCHAR, person_id VARCHAR, "
+                    "nhs_valid BOOLEAN)")
         return
     distinct = con.sql(f"SELECT DISTINCT nhs_number FROM ({' UNION ALL '.join(parts)}) "
-                           "WHERE nhs_number IS NOT NULL").to_arrow_table().column(0).combine_chunks()
+                       "WHERE nhs_number IS NOT NULL").to_arrow_table().column(0).combine_chunks()
     mapping = pa.table({"nhs_number": distinct, "person_id": pseudonymise(distinct, key),
                         "nhs_valid": pa.array(nhs_number_valid(distinct))})
     con.register("_nhs", mapping)
-    con.execute("CREATE OR REPLACE TEMP TABLE nhs_map AS SELECT * FROM _nhs")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {NHS_MAP} AS SELECT * FROM _nhs")
     con.unregister("_nhs")
 
 
@@ -191,11 +200,12 @@ def _quarantine_table(target: Target) -> None:
 
 def _duplicates(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> str:
     """Temp table ``dups_<table>``: keys occurring more than once in the file, with their first data row."""
-    candidates, repeats = duplicates_sql(f.table, relation, typed, f"hashes_{f.table.name}")
-    target.staging.execute(f"CREATE OR REPLACE TEMP TABLE hashes_{f.table.name} AS {candidates}")
-    target.staging.execute(f"CREATE OR REPLACE TEMP TABLE dups_{f.table.name} AS {repeats}")
-    target.staging.execute(f"DROP TABLE hashes_{f.table.name}")
-    return f"dups_{f.table.name}"
+    con, name = target.staging, f.table.name
+    candidates, repeats = duplicates_sql(f.table, relation, typed, f"hashes_{name}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE hashes_{name} AS {candidates}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dups_{name} AS {repeats}")
+    con.execute(f"DROP TABLE hashes_{name}")
+    return f"dups_{name}"
 
 
 def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typed: list[Typed],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -169,7 +170,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, f: SourceFile, relation: str) -> 
         raise refuse(f"{f.path.name}: unreadable CSV ({e})") from None
     schema = pa.schema([pa.field("_row", pa.int64()), *reader.schema])
 
-    def numbered() -> pa.RecordBatch:
+    def numbered() -> Iterator[pa.RecordBatch]:
         """The file's batches with the data row number prepended."""
         start = 1
         for batch in reader:

@@ -43,7 +43,7 @@ class Lookups:
     duplicates: str
     """(key columns…, _first_row) for each key that occurs more than once in the file."""
     people: str = "persons"
-    """(nhs_number, person_id, nhs_valid, known, date_of_death) for every distinct NHS number in the batch."""
+    """(nhs_number, person_id, nhs_valid[, known, date_of_death]) for every distinct NHS number in the batch."""
     known: dict[str, str] = field(default_factory=dict)
     """Referencing column name -> relation with one column ``code`` of known values."""
     code_ok: dict[str, str] = field(default_factory=dict)
@@ -184,7 +184,7 @@ def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups,
     extra = ["d._first_row"]
     if table.has_person:
         joins.append(f"LEFT JOIN {lookups.people} m ON m.nhs_number = s.nhs_number")
-        extra.append("coalesce(m.nhs_valid, false) AS _nhs_valid")
+        extra += ["m.person_id AS _person_id", "coalesce(m.nhs_valid, false) AS _nhs_valid"]
         if table.not_after_death or any(c == "nhs_number" for c, _, _ in table.references):
             extra += ["m.date_of_death AS _date_of_death", "coalesce(m.known, false) AS _person_known"]
     for i, (column, relation_name) in enumerate(sorted(lookups.known.items())):
@@ -200,9 +200,9 @@ def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups,
 
 def clean_sql(table: Table, check: str) -> str:
     """A SELECT of the clean rows of a check query in warehouse column order, NHS number swapped for pseudonym."""
-    cols = ", ".join("m.person_id" if c.name == PERSON_KEY else f"c.{_q(c.name)}" for c in table.warehouse_columns())
-    join = f" JOIN {NHS_MAP} m ON m.nhs_number = c.nhs_number" if table.has_person else ""
-    return f"SELECT {cols} FROM ({check}) c{join} WHERE NOT c._bad"
+    cols = ", ".join(f"_person_id AS {PERSON_KEY}" if c.name == PERSON_KEY else _q(c.name)
+                     for c in table.warehouse_columns())
+    return f"SELECT {cols} FROM ({check}) WHERE NOT _bad"
 
 
 def problems_sql(table: Table, typed: list[Typed], check: str, as_of: date) -> str:
