@@ -118,7 +118,8 @@ def main() -> None:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     children, cpu = kids.ru_maxrss / 1024, kids.ru_utime + kids.ru_stime
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"read measurements ({len(frame):,} rows) and data quality: {t1 - t0:.2f} s")
     print(f"assemble {len(models)} reports ({sum(len(m.pages) for _, m in models)} indicator pages, SPC, "
           f"comparisons, SII, disclosure): {t2 - t1:.2f} s")

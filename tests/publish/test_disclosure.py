@@ -34,10 +34,8 @@ def _recoverable(counts: np.ndarray, mask: np.ndarray) -> list[tuple[int, int, f
                     continue
                 j = unknown[0]
                 inner = lines[i, :-1]
-                if j == lines.shape[1] - 1:
-                    v = np.nansum(inner)
-                else:
-                    v = lines[i, -1] - np.nansum(np.delete(inner, j))
+                total = j == lines.shape[1] - 1
+                v = np.nansum(inner) if total else lines[i, -1] - np.nansum(np.delete(inner, j))
                 r, c = (i, j) if axis == 0 else (j, i)
                 value[r, c], known[r, c] = v, True
                 found.append((r, c, v))

@@ -232,7 +232,8 @@ def caterpillar(
     values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
     row = 22
     label_width = 12 + 6.2 * max((len(n) for n in names), default=0)
-    frame = Frame(width=width, height=row * len(names) + 40, left=min(label_width, width / 2), right=16, top=8, bottom=28)
+    frame = Frame(width=width, height=row * len(names) + 40, left=min(label_width, width / 2), right=16, top=8,
+                  bottom=28)
     pool = np.concatenate([values, lower, upper, [] if reference is None else [reference]])
     lo, hi, step = nice_range(pool)
     plot_w = frame.width - frame.left - frame.right
@@ -259,7 +260,8 @@ def caterpillar(
     for i, name in enumerate(names):
         y = frame.top + row * i + row / 2
         weight = ' font-weight="bold"' if name == highlight else ""
-        body.append(f'<text x="{_num(frame.left - 6)}" y="{_num(y + 3)}" text-anchor="end"{weight}>{escape(name)}</text>')
+        body.append(f'<text x="{_num(frame.left - 6)}" y="{_num(y + 3)}" text-anchor="end"{weight}>'
+                    f"{escape(name)}</text>")
         if not np.isfinite(values[i]):
             body.append(f'<text class="suppressed" x="{_num(frame.left + 4)}" y="{_num(y + 3)}" fill="#425563">'
                         "suppressed (small numbers)</text>")

@@ -72,7 +72,7 @@ class Programmes(Strict):
     programmes: list[Programme] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _numbered(self) -> "Programmes":
+    def _numbered(self) -> Programmes:
         """Programme numbers run 1, 2, 3… in order."""
         numbers = [p.number for p in self.programmes]
         if numbers != list(range(1, len(numbers) + 1)):
@@ -100,7 +100,7 @@ class AssuranceTarget(Strict):
     note: str = ""
 
     @model_validator(mode="after")
-    def _met_has_evidence(self) -> "AssuranceTarget":
+    def _met_has_evidence(self) -> AssuranceTarget:
         """A yes or no needs both a target value and an outturn."""
         if self.met != "unknown" and (self.target_value is None or self.outturn_value is None):
             raise ValueError(f"target {self.id}: met is {self.met!r} but the target value or outturn is missing")
@@ -115,7 +115,7 @@ class Assurance(Strict):
     targets: list[AssuranceTarget] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> "Assurance":
+    def _unique(self) -> Assurance:
         """Target ids are unique."""
         ids = [t.id for t in self.targets]
         dupes = sorted({i for i in ids if ids.count(i) > 1})

@@ -13,7 +13,7 @@ for common cause and hit-and-miss.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from html import escape
 
 from placewise.analyse.spc import AssuranceIcon, VariationIcon
@@ -26,7 +26,7 @@ FONT = "'DejaVu Sans', Arial, Helvetica, sans-serif"
 """DejaVu Sans first: the font the PDF renderer has, so that HTML and PDF match where it is installed."""
 
 
-class Variation(str, Enum):
+class Variation(StrEnum):
     """The variation icons: what the latest point of an XmR chart shows."""
 
     COMMON_CAUSE = "common_cause"
@@ -38,7 +38,7 @@ class Variation(str, Enum):
     NEITHER_LOW = "neither_low"
 
 
-class Assurance(str, Enum):
+class Assurance(StrEnum):
     """The assurance icons: can the process be relied on to meet its target."""
 
     PASS = "pass"
@@ -134,4 +134,5 @@ def assurance_icon(a: Assurance, size: int = 36) -> str:
     wave = (
         f'<path d="M20 72 Q30 62 40 72 T60 72 T80 72" fill="none" stroke="{COMMON}" stroke-width="3"/>'
     )
-    return _ring(colour, size, "assurance", a.value, ASSURANCE_TEXT[a]) + _letter(letter, colour, 46) + target + wave + "</svg>"
+    ring = _ring(colour, size, "assurance", a.value, ASSURANCE_TEXT[a])
+    return ring + _letter(letter, colour, 46) + target + wave + "</svg>"

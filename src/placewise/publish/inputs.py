@@ -100,7 +100,8 @@ def read_measurements(con, geography_types: tuple[str, ...] = ("ics", "place")) 
     """The warehouse's measurements that the report shows (these geographies; whole population, IMD
     quintiles and the quintile gap), in the columns it reads, dates as dates. ``con`` is an Ibis backend."""
     t = con.table("measurements")
-    wanted = t.geography_type.isin(list(geography_types)) & t.breakdown.isin(["none", "imd_quintile", "imd_quintile_gap"])
+    breakdowns = ["none", "imd_quintile", "imd_quintile_gap"]
+    wanted = t.geography_type.isin(list(geography_types)) & t.breakdown.isin(breakdowns)
     frame = t.filter(wanted).select(*MEASUREMENT_COLUMNS).to_pandas()
     for c in ("period_start", "period_end"):
         frame[c] = pd.to_datetime(frame[c]).dt.date
@@ -125,7 +126,8 @@ def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:  # noqa: ANN001 
     latest = max(frame.period_end) if not frame.empty else None
     batches = int(log.batches)
     loaded = ("No batch has been loaded through the ingest yet." if not batches else
-              f"{batches} {'batch' if batches == 1 else 'batches'} loaded, the last at {pd.Timestamp(log['last']):%-d %B %Y %H:%M} UTC; "
+              f"{batches} {'batch' if batches == 1 else 'batches'} loaded, the last at "
+              f"{pd.Timestamp(log['last']):%-d %B %Y %H:%M} UTC; "
               f"{int(read):,} rows read, {int(by_table.quarantined.sum()):,} quarantined.")
     return DataQuality(
         latest_data=pd.Timestamp(latest).strftime("%-d %B %Y") if latest else "no measurements",

@@ -63,7 +63,8 @@ class IndicatorSpec:
     @property
     def number_format(self) -> str:
         """The format of a value already in display units."""
-        return "{:,.%df}%s" % (self.decimals, self.unit.replace("{", "{{").replace("}", "}}"))
+        unit = self.unit.replace("{", "{{").replace("}", "}}")
+        return f"{{:,.{self.decimals}f}}{unit}"
 
     def display(self, value: float | None) -> str:
         """A value already in display units, with the unit; a dash when there is none."""
@@ -243,7 +244,8 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
     r = rows.loc[codes]
     ref = ics.iloc[0]
     hidden = protect(counts(r, spec), float(counts(ics, spec)[0]), _primary(r, spec), spec.rule)[:-1]
-    value, lower, upper = (np.where(hidden, np.nan, r[c].to_numpy(dtype=float)) * spec.scale for c in ("value", "lower", "upper"))
+    value, lower, upper = (np.where(hidden, np.nan, r[c].to_numpy(dtype=float)) * spec.scale
+                           for c in ("value", "lower", "upper"))
     names = [next(p.name for p in scope.peers if p.code == c) for c in codes]
     reference = None if spec.measure == "count" else float(ref.value) * spec.scale
     page.peers_svg = charts.caterpillar(names, value, lower, upper, reference, width=340,
@@ -281,9 +283,11 @@ def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: Indicato
     filled = q.fillna({"numerator": 0.0, "denominator": 0.0, "suppressed": False})
     hidden = protect(counts(filled, spec), float(counts(total, spec)[0]), _primary(filled, spec), spec.rule)[:-1]
     hidden |= q.value.isna().to_numpy()
-    value, lower, upper = (np.where(hidden, np.nan, q[c].to_numpy(dtype=float)) * spec.scale for c in ("value", "lower", "upper"))
+    value, lower, upper = (np.where(hidden, np.nan, q[c].to_numpy(dtype=float)) * spec.scale
+                           for c in ("value", "lower", "upper"))
     slope, text = _sii(q, spec, hidden)
-    page.quintile_svg = charts.quintile_bars(["1 most", "2", "3", "4", "5 least"], value, lower, upper, slope, width=340,
+    page.quintile_svg = charts.quintile_bars(["1 most", "2", "3", "4", "5 least"], value, lower, upper, slope,
+                                             width=340,
                                              title=f"{spec.title} by IMD quintile", value_format=f",.{spec.decimals}f")
     page.quintile_rows = [
         (label, "*" if h else f"{n:,.0f}", "*" if h else spec.fmt(v), "" if h else f"{spec.fmt(lo)} to {spec.fmt(hi)}")
@@ -367,7 +371,8 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     page = IndicatorPage(
         spec=spec, latest_label=labels[last],
         latest_value="*" if suppressed_latest else spec.fmt(latest.value),
-        latest_interval="" if suppressed_latest or pd.isna(latest.lower) else f"{spec.fmt(latest.lower)} to {spec.fmt(latest.upper)}",
+        latest_interval="" if suppressed_latest or pd.isna(latest.lower)
+        else f"{spec.fmt(latest.lower)} to {spec.fmt(latest.upper)}",
         target=spec.fmt(spec.target) if spec.target is not None else "none",
         variation=variation, assurance=assurance,
         variation_svg=icons.variation_icon(variation), assurance_svg=icons.assurance_icon(assurance),
@@ -395,8 +400,10 @@ def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, A
         lines = []
         for b in kpi.baselines:
             area = areas.get(b.geography)
-            mine = rows[(rows.geography_type == area.geography_type) & (rows.geography_code == area.code)] if area else rows.iloc[:0]
-            if spec is None or mine.empty:
+            if spec is None or area is None:
+                continue
+            mine = rows[(rows.geography_type == area.geography_type) & (rows.geography_code == area.code)]
+            if mine.empty:
                 continue
             latest = mine.sort_values("period_end").iloc[-1]
             lines.append(f"{b.geography}: {spec.fmt(latest.value)} (to {month_label(latest.period_end)})")
