@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -144,6 +145,8 @@ def test_html_contains_every_indicator_with_data_and_lists_the_rest(written: Pat
     # Each indicator page has an SPC chart with one point per month and the MDC icons.
     assert html.count('class="chart spc"') == len(INDICATORS)
     assert html.count('class="mdc-icon variation') >= len(INDICATORS)
+    # Self-contained: no script, no external style sheet, image or font.
+    assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html) and "@import" not in html
 
 
 def test_the_report_has_the_programmes_assurance_and_data_quality(written: Path):
@@ -249,3 +252,41 @@ def test_programme_kpis_show_the_latest_measured_value_by_place():
         "Luton: 1,650.2 per 100,000 (to Mar 2025)",
         "BLMK: 1,800.0 per 100,000 (to Mar 2025)",
     ]}
+
+
+def test_build_report_draws_target_and_trajectory_and_names_the_signal():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # 24 months: 12 at about 60%, then 12 at about 70% (a run above the mean to the end).
+    values = [60.0, 61.0, 59.0, 60.0, 62.0, 58.0, 60.0, 61.0, 59.0, 60.0, 61.0, 59.0,
+              70.0, 71.0, 69.0, 70.0, 72.0, 68.0, 70.0, 71.0, 69.0, 70.0, 71.0, 69.0]
+    frame = pd.DataFrame({
+        "indicator_id": "x", "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+        "geography_type": "ics", "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All",
+        "numerator": [v * 10 for v in values], "denominator": 1000.0, "value": values,
+        "lower": [v - 3 for v in values], "upper": [v + 3 for v in values], "suppressed": False,
+    })[list(MEASUREMENT_COLUMNS)]
+    trajectory = {m: 64.0 + i for i, m in enumerate(MONTHS[-6:])}
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", target=80.0, trajectory=trajectory)
+    ics = Area("ics", "QHG", "BLMK")
+    model = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                         rule=DisclosureRule(threshold=5, suppress_zero=False))
+    page = model.pages[0]
+    svg = ET.fromstring(page.spc_svg)
+    paths = {p.get("class"): p.get("d") for p in svg.findall("{http://www.w3.org/2000/svg}path")}
+    assert len(_ys(paths["trajectory"])) == 6 and paths["trajectory"].count("L") == 5
+    assert len(_ys(paths["target"])) == 1
+    # Mean 65.0; the last 12 months all sit above it: a run, so improvement (high) for higher is better.
+    assert page.variation.value == "improvement_high"
+    assert "Twelve points above the mean since Apr 2024" in page.description
+    assert page.latest_value == "69.0%" and page.latest_interval == "66.0% to 72.0%"
+    assert page.target == "80.0%" and page.assurance.value == "fail"
+    assert page.peers_svg == "" and page.quintile_svg == ""
+
+
+def _ys(path: str) -> set[float]:
+    """The y coordinates of an SVG path made of M/L commands."""
+    coords = path.replace("M", " ").replace("L", " ").split()
+    return {float(v) for v in coords[1::2]}
