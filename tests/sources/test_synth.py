@@ -255,6 +255,22 @@ def test_list_sizes_grow_over_the_history(db: duckdb.DuckDBPyConnection) -> None
     assert 1.01 < last / first < 1.15
 
 
+def test_most_emergency_admissions_come_through_a_and_e(db: duckdb.DuckDBPyConnection) -> None:
+    """An admitted attendance opens a spell on its departure day at the same site; older people are admitted more."""
+    via_ae = one(db, """
+        SELECT avg((a.nhs_number IS NOT NULL)::INT) FROM inpatient_spells s
+        LEFT JOIN (SELECT DISTINCT nhs_number, CAST(departure AS DATE) AS d, site_code FROM ae_attendances
+                   WHERE disposal = 'admitted') a
+          ON a.nhs_number = s.nhs_number AND a.d = s.admission_date AND a.site_code = s.site_code
+        WHERE s.admission_method = 'emergency'""")
+    assert 0.5 < via_ae < 0.85
+    admitted = dict(db.execute("""
+        SELECT year(a.arrival) - p.birth_year >= 75, avg((a.disposal = 'admitted')::INT)
+        FROM ae_attendances a JOIN people p USING (nhs_number) WHERE a.department_type = 1 GROUP BY 1""").fetchall())
+    assert admitted[True] > 2 * admitted[False]
+    assert one(db, "SELECT count(*) FROM ae_attendances WHERE department_type = 3 AND disposal = 'admitted'") == 0
+
+
 def test_emergency_admissions_peak_in_winter(db: duckdb.DuckDBPyConnection) -> None:
     winter, summer = db.execute("""
         SELECT count(*) FILTER (WHERE month(admission_date) IN (12, 1, 2)),

@@ -6,6 +6,8 @@ are serial numbers continued across blocks, so the whole file is deterministic a
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pyarrow as pa
 
@@ -16,14 +18,21 @@ from placewise.sources.synth.events import (
 )
 from placewise.sources.synth.population import CURRENT, day as day_number
 
-Serial = dict[str, int]
 
 
-def _ids(serial: Serial, prefix: str, n: int) -> pa.Array:
-    """Next ``n`` identifiers for ``prefix``, advancing the counter."""
-    first = serial.get(prefix, 1)
-    serial[prefix] = first + n
-    return ids(prefix, first, n)
+@dataclass
+class Shared:
+    """What builders hand on: identifier counters, and the block's A&E attendances that ended in admission."""
+
+    serial: dict[str, int] = field(default_factory=dict)
+    admitted: tuple[np.ndarray, np.ndarray, pa.Array, pa.Array] | None = None
+    """Person, day of departure, provider and site of each attendance whose disposal was admission."""
+
+    def ids(self, prefix: str, n: int) -> pa.Array:
+        """Next ``n`` identifiers for ``prefix``, advancing the counter."""
+        first = self.serial.get(prefix, 1)
+        self.serial[prefix] = first + n
+        return ids(prefix, first, n)
 
 
 def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
@@ -37,7 +46,7 @@ def _acute(w: World) -> list[list[tuple[str, str, float]]]:
     return [w.cfg.providers_by_place[c].acute for c in w.place_codes]
 
 
-def gp_appointments(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+def gp_appointments(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
     """GP appointments: practice on the day, mode (with its step change) and did-not-attend."""
     who, day = draw(rng, w.cfg.activity["gp_appointments"], w, block)
     p, g = w.people, w.cfg.gp
@@ -47,13 +56,13 @@ def gp_appointments(w: World, rng: np.random.Generator, block: slice, serial: Se
         mode = np.where(here & (rng.random(len(who)) < s.share), names.index(s.to_mode), mode)
     dna = rng.random(len(who)) < g.dna_rate * np.exp(g.dna_deprivation * (p.dep[who] - 0.5))
     return _table("gp_appointments", {
-        "appointment_id": _ids(serial, "GP", len(who)), "nhs_number": w.nhs.take(who),
+        "appointment_id": shared.ids("GP", len(who)), "nhs_number": w.nhs.take(who),
         "practice_code": labels(p.practice_at(day, who), w.prac.code), "appointment_date": dates(day),
         "mode": labels(mode, names), "status": labels(dna.astype(np.int64), ["attended", "did_not_attend"]),
     })
 
 
-def ae_attendances(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+def ae_attendances(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
     """A&E attendances: department type (with the UTC step change), times in department, disposal."""
     who, day = draw(rng, w.cfg.activity["ae_attendances"], w, block)
     a, n = w.cfg.ae, len(who)
@@ -61,23 +70,27 @@ def ae_attendances(w: World, rng: np.random.Generator, block: slice, serial: Ser
     for s in (s for s in w.cfg.step_changes if s.kind == "ae_type_shift"):
         here = (day >= day_number(s.date)) & _in_place(w, who, s.place) & (dtype == s.from_type - 1)
         dtype = np.where(here & (rng.random(n) < s.share), s.to_type - 1, dtype)
+    winter = np.isin(w.month[day - w.window.start], (11, 0, 1, 2))
+    admitted = (dtype < 2) & (rng.random(n) < _admission_chance(w, who, day, winter))
     disp, dnames = categorical(rng, a.disposal, n)
     disp3, _ = categorical(rng, {k: a.type3_disposal.get(k, 0.0) for k in dnames}, n)
-    disp = np.where(dtype == 2, disp3, disp)
+    dnames = dnames + ["admitted"]
+    disp = np.where(admitted, len(dnames) - 1, np.where(dtype == 2, disp3, disp))
     hour, _ = categorical(rng, dict(enumerate(a.arrival_hours)), n)
     arrival = day * US_PER_DAY + (hour * 3600 + rng.integers(0, 3600, n)) * 1_000_000
     median = np.array([a.minutes[f"type{t}"].median for t in (1, 2, 3)])[dtype]
     sigma = np.array([a.minutes[f"type{t}"].sigma for t in (1, 2, 3)])[dtype]
-    winter = np.isin(w.month[day - w.window.start], (11, 0, 1, 2))
-    factor = np.where(disp == dnames.index("admitted"), a.admitted_minutes_factor, 1.0)
+    factor = np.where(admitted, a.admitted_minutes_factor, 1.0)
     factor = factor * np.where(winter & (dtype == 0), a.winter_minutes_factor, 1.0)
     minutes = np.maximum(np.round(median * factor * np.exp(sigma * rng.standard_normal(n))), 5)
     departure = arrival + minutes.astype(np.int64) * 60_000_000
     concluded = departure < (w.window.end + 1) * US_PER_DAY  # still in the department at the extract: not yet reported
     who, dtype, arrival, departure, disp = who[concluded], dtype[concluded], arrival[concluded], departure[concluded], disp[concluded]
     provider, site = place_option(rng, _acute(w), w.people.place[who])
+    adm = disp == len(dnames) - 1
+    shared.admitted = (who[adm], departure[adm] // US_PER_DAY, provider.filter(adm), site.filter(adm))
     return _table("ae_attendances", {
-        "attendance_id": _ids(serial, "AE", len(who)), "nhs_number": w.nhs.take(who),
+        "attendance_id": shared.ids("AE", len(who)), "nhs_number": w.nhs.take(who),
         "provider_code": provider, "site_code": site, "department_type": pa.array(dtype + 1, pa.int64()),
         "arrival": pa.array(arrival, pa.timestamp("us")),
         "departure": pa.array(departure, pa.timestamp("us")),
@@ -85,10 +98,25 @@ def ae_attendances(w: World, rng: np.random.Generator, block: slice, serial: Ser
     })
 
 
-def inpatient_spells(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
-    """Emergency spells (with 30-day readmissions) and elective spells, with length of stay."""
+def _admission_chance(w: World, who: np.ndarray, day: np.ndarray, winter: np.ndarray) -> np.ndarray:
+    """Chance that an attendance at a type 1 or 2 department ends in admission: higher when older and in winter."""
+    a = w.cfg.ae
+    decades = (w.people.age_at(day, who) - 50) / 10
+    logit = np.log(a.admitted_share / (1 - a.admitted_share)) + a.admitted_log_odds_per_decade * decades
+    return 1 / (1 + np.exp(-(logit + a.winter_admitted_log_odds * winter)))
+
+
+def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
+    """Emergency spells (from A&E, direct, and 30-day readmissions) and elective spells, with length of stay.
+
+    A spell from A&E starts on the day the attendance ended, at the same provider and site.
+    """
     p, ad = w.people, w.cfg.admissions
-    who, day = draw(rng, w.cfg.activity["emergency_admissions"], w, block)
+    ae_who, ae_day, ae_provider, ae_site = shared.admitted
+    alive = ae_day <= p.ref[ae_who]  # departed after midnight on the day they died or left: no spell
+    ae_who, ae_day, ae_provider, ae_site = ae_who[alive], ae_day[alive], ae_provider.filter(alive), ae_site.filter(alive)
+    d_who, d_day = draw(rng, w.cfg.activity["direct_emergency_admissions"], w, block)
+    who, day = np.concatenate([ae_who, d_who]), np.concatenate([ae_day, d_day])
     old = p.age_at(day, who) >= 65
     diag = _emergency_diagnoses(w, rng, who, day)
     los = np.floor(rng.exponential(np.where(old, ad.emergency_los_mean_days["65_plus"],
@@ -110,14 +138,17 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, serial: S
     dis = np.minimum(dis, p.ref[allw])
     method = np.concatenate([np.zeros(len(who) + len(r_who), np.int64), np.ones(len(e_who), np.int64)])
     dx = np.concatenate([diag, r_diag, e_diag])
+    provider, site = place_option(rng, _acute(w), p.place[allw])
+    from_ae = np.arange(len(allw)) < len(ae_who)
+    provider = pa.concat_arrays([ae_provider, provider.filter(~from_ae)])
+    site = pa.concat_arrays([ae_site, site.filter(~from_ae)])
     order = np.lexsort((method, adm, allw))
     allw, adm, dis, method, dx = allw[order], adm[order], dis[order], method[order], dx[order]
-    in_hospital = in_hospital[order]
+    in_hospital, provider, site = in_hospital[order], provider.take(order), site.take(order)
     tf_e, tf_el = ad.emergency_treatment_functions, ad.elective_treatment_functions
     tf = np.where(method == 0, rng.integers(0, len(tf_e), len(allw)), len(tf_e) + rng.integers(0, len(tf_el), len(allw)))
-    provider, site = place_option(rng, _acute(w), p.place[allw])
     return _table("inpatient_spells", {
-        "spell_id": _ids(serial, "IP", len(allw)), "nhs_number": w.nhs.take(allw),
+        "spell_id": shared.ids("IP", len(allw)), "nhs_number": w.nhs.take(allw),
         "provider_code": provider, "site_code": site,
         "admission_method": labels(method, ["emergency", "elective"]), "admission_date": dates(adm),
         "discharge_date": nullable_dates(dis, ~in_hospital), "primary_diagnosis": pa.array(dx, pa.string()),
@@ -143,7 +174,7 @@ def _emergency_diagnoses(w: World, rng: np.random.Generator, who: np.ndarray, da
     return np.where(fell, falls[rng.integers(0, len(falls), n)], dx)
 
 
-def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
     """Outpatient appointments: first or follow-up, outcome and referral source."""
     who, day = draw(rng, w.cfg.activity["outpatient_appointments"], w, block)
     o, n = w.cfg.outpatients, len(who)
@@ -152,7 +183,7 @@ def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, se
     src, snames = categorical(rng, o.referral_source, n)
     provider, _ = place_option(rng, _acute(w), w.people.place[who])
     return _table("outpatient_appointments", {
-        "appointment_id": _ids(serial, "OP", n), "nhs_number": w.nhs.take(who), "provider_code": provider,
+        "appointment_id": shared.ids("OP", n), "nhs_number": w.nhs.take(who), "provider_code": provider,
         "treatment_function": labels(rng.integers(0, len(o.treatment_functions), n), o.treatment_functions),
         "appointment_date": dates(day), "first_attendance": pa.array(rng.random(n) < o.first_share),
         "attendance": labels(outcome, ["attended", "did_not_attend", "cancelled"]),
@@ -160,7 +191,7 @@ def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, se
     })
 
 
-def referrals(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+def referrals(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
     """GP referrals; each practice's own multiplier makes the between-practice variation genuine."""
     stream = w.cfg.activity["referrals"]
     top = float(w.prac.referral_multiplier.max())
@@ -172,14 +203,14 @@ def referrals(w: World, rng: np.random.Generator, block: slice, serial: Serial) 
     prio, pnames = categorical(rng, m.priority, n)
     provider, _ = place_option(rng, _acute(w), w.people.place[who])
     return _table("referrals", {
-        "referral_id": _ids(serial, "RF", n), "nhs_number": w.nhs.take(who),
+        "referral_id": shared.ids("RF", n), "nhs_number": w.nhs.take(who),
         "practice_code": labels(prac, w.prac.code), "provider_code": provider,
         "treatment_function": labels(rng.integers(0, len(m.treatment_functions), n), m.treatment_functions),
         "referral_date": dates(day), "priority": labels(prio, pnames),
     })
 
 
-def mental_health_contacts(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+def mental_health_contacts(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
     """Mental health contacts: children's services under 18, otherwise by service mix."""
     who, day = draw(rng, w.cfg.activity["mental_health_contacts"], w, block)
     mh, n = w.cfg.mental_health, len(who)
@@ -189,25 +220,25 @@ def mental_health_contacts(w: World, rng: np.random.Generator, block: slice, ser
     svc = np.where(w.people.age_at(day, who) < 18, len(names) - 1, svc)
     provider = [w.cfg.providers_by_place[c].mental_health for c in w.place_codes]
     return _table("mental_health_contacts", {
-        "contact_id": _ids(serial, "MH", n), "nhs_number": w.nhs.take(who),
+        "contact_id": shared.ids("MH", n), "nhs_number": w.nhs.take(who),
         "provider_code": labels(w.people.place[who], provider), "service": labels(svc, names),
         "contact_date": dates(day), "attended": pa.array(rng.random(n) < mh.attended),
     })
 
 
-def community_contacts(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+def community_contacts(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
     """Community health contacts, mostly older and frail people."""
     who, day = draw(rng, w.cfg.activity["community_contacts"], w, block)
     svc, names = categorical(rng, w.cfg.community.services, len(who))
     provider = [w.cfg.providers_by_place[c].community for c in w.place_codes]
     return _table("community_contacts", {
-        "contact_id": _ids(serial, "CC", len(who)), "nhs_number": w.nhs.take(who),
+        "contact_id": shared.ids("CC", len(who)), "nhs_number": w.nhs.take(who),
         "provider_code": labels(w.people.place[who], provider), "service": labels(svc, names),
         "contact_date": dates(day),
     })
 
 
-def social_care_services(w: World, rng: np.random.Generator, block: slice, serial: Serial) -> pa.Table:
+def social_care_services(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
     """Adult social care services with start and end (open while the person is alive and registered)."""
     who, day = draw(rng, w.cfg.activity["social_care_services"], w, block)
     sc, p, n = w.cfg.social_care, w.people, len(who)
@@ -217,7 +248,7 @@ def social_care_services(w: World, rng: np.random.Generator, block: slice, seria
     still_open = current & ((end > w.window.end) | (rng.random(n) < sc.open_share))
     end = np.minimum(end, p.ref[who])
     return _table("social_care_services", {
-        "service_id": _ids(serial, "SC", n), "nhs_number": w.nhs.take(who),
+        "service_id": shared.ids("SC", n), "nhs_number": w.nhs.take(who),
         "la_code": labels(p.place[who], list(w.place_codes)), "service_type": labels(svc, names),
         "start_date": dates(day), "end_date": nullable_dates(end, ~still_open),
     })

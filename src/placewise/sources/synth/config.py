@@ -163,6 +163,9 @@ class Ae(Strict):
     minutes: dict[Literal["type1", "type2", "type3"], Minutes]
     admitted_minutes_factor: float = Field(ge=1)
     winter_minutes_factor: float = Field(ge=1)
+    admitted_share: float = Field(gt=0, lt=1, description="Chance of admission at age 50 outside winter")
+    admitted_log_odds_per_decade: float
+    winter_admitted_log_odds: float
     disposal: dict[str, float]
     type3_disposal: dict[str, float]
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from placewise.canonical import TABLES, table
 from placewise.profile import Profile
-from placewise.sources.synth.activity import BUILDERS, Serial
+from placewise.sources.synth.activity import BUILDERS, Shared
 from placewise.sources.synth.clinical import primary_care
 from placewise.sources.synth.config import Synthetic
 from placewise.sources.synth.events import Window, World, categorical, dates, labels, nullable_dates
@@ -99,14 +99,14 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     writer.write("practices", _practices(w))
     writer.write("people", _people(w))
     writer.write("registrations", _registrations(w))
-    serial: Serial = {}
+    shared = Shared()
     blocks = [slice(lo, min(lo + BLOCK, len(w.people))) for lo in range(0, len(w.people), BLOCK)]
     for i, block in enumerate(blocks):
         events, meds = primary_care(w, rng_for(seed, 10, i), block)
         writer.write("clinical_events", events)
         writer.write("medications", meds)
         for k, (name, build) in enumerate(BUILDERS.items()):
-            writer.write(name, build(w, rng_for(seed, 20 + k, i), block, serial))
+            writer.write(name, build(w, rng_for(seed, 20 + k, i), block, shared))
         if progress:
             progress("activity", i + 1, len(blocks))
     writer.write("deaths", _deaths(w))
