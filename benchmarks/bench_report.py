@@ -17,7 +17,6 @@ import platform
 import resource
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from placewise.analyse.statistics import proportion
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
 from placewise.publish import inputs
-from placewise.publish.cli import _stem, _write
+from placewise.publish.cli import write_reports
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.report import build_report
 from placewise.warehouse import connect
@@ -110,11 +109,9 @@ def main() -> None:
         model.programmes, model.assurance, model.quality = programmes, assurance, quality
         models.append((scope, model))
     t2 = time.perf_counter()
-    jobs = [(m, tmp / "out", _stem(s), not args.no_pdf) for s, m in models]
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        written = list(pool.map(_write, jobs))
+    written = write_reports(models, tmp / "out", pdf=not args.no_pdf)
     t3 = time.perf_counter()
-    pages = sum(n for _, _, n in written)
+    pages = sum(n for *_, n in written)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     children, cpu = kids.ru_maxrss / 1024, kids.ru_utime + kids.ru_stime

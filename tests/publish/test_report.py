@@ -290,3 +290,19 @@ def _ys(path: str) -> set[float]:
     """The y coordinates of an SVG path made of M/L commands."""
     coords = path.replace("M", " ").replace("L", " ").split()
     return {float(v) for v in coords[1::2]}
+
+
+def test_a_warehouse_without_measurements_is_a_clear_error(tmp_path: Path):
+    import typer
+
+    from placewise.publish.cli import report_command
+
+    app = typer.Typer()
+    app.command("report")(report_command)
+    app.command("other")(lambda: None)
+    url = str(tmp_path / "empty.duckdb")
+    ensure_tables(connect(url))
+    result = CliRunner().invoke(app, ["report", "--warehouse", url, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "has no measurements yet" in result.output
+    assert not (tmp_path / "out").exists()

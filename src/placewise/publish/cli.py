@@ -13,22 +13,21 @@ from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.render import write_report
 from placewise.publish.report import ReportModel, Scope, build_report, kpi_progress
+from placewise.warehouse import WarehouseError
 
 AE_CSV = Path(__file__).resolve().parents[4] / "shared" / "reference" / "nhse_ae_attendances_2016_2019.csv"
 """Where a checkout finds the NHS England A&E statistics: ``../shared/reference`` beside the repository."""
 
-REPORT_HELP = """Write the integrated performance report as HTML and PDF: one for the ICS and one for each Place.
-
-Each report has a summary matrix (variation and assurance icons, latest value against target, trend),
-a page per indicator (SPC chart, areas compared, IMD quintiles with the slope index of inequality), the
-six delivery programmes, the assurance matrix and data quality. Small counts are suppressed, with
-secondary suppression, using the thresholds in the profile.
-
-With --example-ae the report is built instead from NHS England's published A&E statistics for the BLMK
-acute providers (one report for the ICS and one per provider); no warehouse is needed.
-
-Exit codes: 0 written; 2 bad input (unreadable profile, warehouse or source file).
-"""
+REPORT_HELP = "\n\n".join([
+    "Write the integrated performance report as HTML and PDF: one for the ICS and one for each Place.",
+    "Each report has a summary matrix (variation and assurance icons, latest value against target, trend), a page "
+    "per indicator (SPC chart, areas compared, IMD quintiles with the slope index of inequality), the six delivery "
+    "programmes, the assurance matrix and data quality. Small counts are suppressed, with secondary suppression, "
+    "using the thresholds in the profile.",
+    "With --example-ae the report is built instead from NHS England's published A&E statistics for the BLMK acute "
+    "providers (one report for the ICS and one per provider); no warehouse is needed.",
+    "Exit codes: 0 written; 2 bad input (unreadable profile, warehouse without measurements, missing source file).",
+])
 
 
 def _stem(scope: Scope) -> str:
@@ -41,13 +40,14 @@ def _write(args: tuple[ReportModel, Path, str, bool]) -> tuple[Path, Path | None
     return write_report(*args)
 
 
-def _models(example_ae: bool, ae_csv: Path, warehouse: str, profile_name: str) -> list[tuple[Scope, ReportModel]]:
-    """Build every area's report model from the chosen input."""
+def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
+                 profile_name: str = "blmk") -> list[tuple[Scope, ReportModel]]:
+    """Every area's report model: from the warehouse's measurements, or (``ae_csv``) the A&E example."""
     from placewise.publish import inputs
 
     profile = load_profile(profile_name)
     settings = load_settings(profile)
-    if example_ae:
+    if ae_csv is not None:
         if not ae_csv.is_file():
             raise FileNotFoundError(f"{ae_csv}: NHS England A&E statistics not found (give --ae-csv)")
         frame = inputs.ae_frame(ae_csv, settings, profile.ics.code)
@@ -55,9 +55,12 @@ def _models(example_ae: bool, ae_csv: Path, warehouse: str, profile_name: str) -
         quality = inputs.ae_quality(ae_csv, frame, settings)
     else:
         from placewise.measure import load_catalogue
-        from placewise.warehouse import connect
+        from placewise.warehouse import DEFAULT_URL, connect, table_names
 
-        con = connect(warehouse)
+        con = connect(warehouse or DEFAULT_URL)
+        if "measurements" not in table_names(con):
+            raise FileNotFoundError(f"{warehouse or DEFAULT_URL}: the warehouse has no measurements yet "
+                                    "(compute the indicators first)")
         frame = inputs.read_measurements(con)
         specs, scopes = inputs.specs_from_catalogue(load_catalogue(profile)), inputs.catalogue_scopes(profile)
         quality = inputs.warehouse_quality(con, frame)
@@ -72,6 +75,15 @@ def _models(example_ae: bool, ae_csv: Path, warehouse: str, profile_name: str) -
     return out
 
 
+def write_reports(models: list[tuple[Scope, ReportModel]], out: Path, pdf: bool = True,
+                  workers: int = 2) -> list[tuple[str, Path, Path | None, int]]:
+    """Render every model to ``out`` in parallel; return (area name, HTML path, PDF path, PDF pages) each."""
+    jobs = [(model, out, _stem(scope), pdf) for scope, model in models]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        written = list(pool.map(_write, jobs))
+    return [(scope.area.name, *paths) for (scope, _), paths in zip(models, written, strict=True)]
+
+
 def report_command(
     out: Path = typer.Option(Path("out/report"), "--out", "-o", help="Folder to write the reports into."),
     warehouse: str = typer.Option("placewise.duckdb", "--warehouse", "-w",
@@ -82,19 +94,20 @@ def report_command(
     ae_csv: Path = typer.Option(AE_CSV, "--ae-csv", help="The NHS England A&E statistics CSV (with --example-ae)."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write PDF (WeasyPrint; no browser needed)."),
 ) -> None:
-    """Write the integrated performance report (HTML and PDF)."""
     console = Console(stderr=True)
     started = time.perf_counter()
     try:
         with console.status("Assembling the report (SPC, comparisons, disclosure control)…"):
-            models = _models(example_ae, ae_csv, warehouse, profile)
-    except (ProfileError, FileNotFoundError, ValueError) as e:
+            models = build_models(warehouse=warehouse, ae_csv=ae_csv if example_ae else None, profile_name=profile)
+    except (ProfileError, WarehouseError, FileNotFoundError, ValueError) as e:
         console.print(f"[red]Cannot build the report:[/] {e}")
         raise typer.Exit(2) from None
-    jobs = [(model, out, _stem(scope), pdf) for scope, model in models]
-    with console.status(f"Rendering {len(jobs)} reports…"), ProcessPoolExecutor(max_workers=2) as pool:
-        written = list(pool.map(_write, jobs))
-    for (scope, _), (html, pdf_path, pages) in zip(models, written, strict=True):
+    with console.status(f"Rendering {len(models)} reports…"):
+        written = write_reports(models, out, pdf)
+    for name, html, pdf_path, pages in written:
         extra = f" and {pdf_path} ({pages} pages)" if pdf_path else ""
-        typer.echo(f"{scope.area.name}: {html}{extra}")
+        typer.echo(f"{name}: {html}{extra}")
     console.print(f"Done in {time.perf_counter() - started:.1f} s.")
+
+
+report_command.__doc__ = REPORT_HELP
