@@ -1,0 +1,33 @@
+"""The demo runs the whole flow end to end through the CLI, and a re-run adds nothing."""
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from placewise.cli import app
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLACEWISE_PSEUDONYMISATION_KEY", raising=False)
+    out = tmp_path / "demo"
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo", "--out", str(out), "--scale", "0.005", "--no-pdf"])
+    assert first.exit_code == 0, first.output
+    assert (out / "data" / "people.parquet").is_file()
+    html = (out / "report" / "ics.html").read_text()
+    assert "Bedfordshire, Luton and Milton Keynes" in html
+    assert len(list((out / "report").glob("place-*.html"))) == 4
+    with duckdb.connect(str(out / "placewise.duckdb"), read_only=True) as con:
+        people = con.sql("SELECT count(*) FROM people").fetchone()[0]
+        indicators = con.sql("SELECT count(DISTINCT indicator_id) FROM measurements").fetchone()[0]
+        batches = con.sql("SELECT count(*) FROM load_log").fetchone()[0]
+    assert people > 1000 and indicators >= 25
+    second = runner.invoke(app, ["demo", "--out", str(out), "--scale", "0.005", "--no-pdf"])
+    assert second.exit_code == 0, second.output
+    assert "nothing new" in second.output
+    with duckdb.connect(str(out / "placewise.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM people").fetchone()[0] == people
+        assert con.sql("SELECT count(*) FROM load_log").fetchone()[0] == batches
