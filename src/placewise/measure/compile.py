@@ -65,8 +65,14 @@ class Context:
 
     con: ibis.BaseBackend
     catalogue: Catalogue
+    attributes: ir.Table
+    """Every person's breakdown attributes (:func:`person_attributes`)."""
+    registrations: ir.Table
+    """Registration intervals that do not overlap, with practice geography (:func:`registrations`)."""
     population: ir.Table
     """One row per person registered at each period end: ``person_id, period_end`` and attributes."""
+    population_cells: ir.Table
+    """The population counted by period end, geography, breakdown groups and single year of age."""
 
 
 def age_at(d: ir.DateValue, birth_year: ir.IntegerValue, birth_month: ir.IntegerValue) -> ir.IntegerValue:
@@ -102,30 +108,46 @@ def person_attributes(con: ibis.BaseBackend) -> ir.Table:
     )
 
 
-def population(con: ibis.BaseBackend, period_ends: list[date], catalogue: Catalogue) -> ir.Table:
-    """People registered with a practice at each period end (alive then), with geography and attributes.
+def registrations(con: ibis.BaseBackend) -> ir.Table:
+    """Registrations as intervals that do not overlap, with the practice's PCN and Place.
 
-    A registration covers its start and end dates inclusive. Where registrations overlap, the one that started last wins (ties: the higher practice code),
-    so each person is in one practice per period end.
+    A registration covers its start and end dates inclusive, and a later registration ends any
+    earlier one (``next_start``); of two starting the same day, the higher practice code stands.
     """
-    regs = con.table("registrations")
-    ends = ibis.memtable({"period_end": period_ends}).mutate(period_end=ibis._.period_end.cast("date"))
-    r = regs.join(
-        ends, [regs.start_date <= ends.period_end, regs.end_date.isnull() | (regs.end_date >= ends.period_end)]
-    )
-    key = r.start_date.strftime("%Y-%m-%d") + r.practice_code
-    one = r.group_by([PERSON_KEY, "period_end"]).aggregate(latest=key.max())
-    one = one.select(PERSON_KEY, "period_end", practice_code=one.latest.substr(10))
-    attrs = person_attributes(con)
+    r = con.table("registrations")
+    w = ibis.window(group_by=r[PERSON_KEY], order_by=[r.start_date, r.practice_code])
+    r = r.mutate(next_start=r.start_date.lead().over(w))
     prac = con.table("practices")
-    j = one.join(attrs, PERSON_KEY).join(prac, "practice_code")
+    j = r.join(prac, r.practice_code == prac.practice_code)
+    return j.select(PERSON_KEY, "practice_code", "pcn_code", "la_code", "start_date", "end_date", "next_start")
+
+
+def registered_on(r: ir.Table, d: ir.DateValue) -> ir.BooleanValue:
+    """Whether the registration interval covers day ``d``."""
+    return ((r.start_date <= d) & (r.end_date.isnull() | (r.end_date >= d))
+            & (r.next_start.isnull() | (d < r.next_start)))
+
+
+def population(ctx_regs: ir.Table, attrs: ir.Table, period_ends: list[date], catalogue: Catalogue) -> ir.Table:
+    """People registered with a practice at each period end (and alive then), with geography and attributes."""
+    ends = ibis.memtable({"period_end": period_ends}).mutate(period_end=ibis._.period_end.cast("date"))
+    r = ctx_regs.join(ends, registered_on(ctx_regs, ends.period_end))
+    j = r.join(attrs, r[PERSON_KEY] == attrs[PERSON_KEY])
     j = j.filter(j.date_of_death.isnull() | (j.date_of_death > j.period_end))
-    age = age_at(j.period_end, j.birth_year, j.birth_month)
     return j.select(
         PERSON_KEY, "period_end", "practice_code", "pcn_code", "la_code",
         ics_code=ibis.literal(catalogue.ics_code), imd_quintile=j.imd_quintile, ethnic_group=j.ethnic_group,
-        sex=j.sex, age=age,
+        sex=j.sex, age=age_at(j.period_end, j.birth_year, j.birth_month),
     )
+
+
+POPULATION_DIMS = ["period_end", "ics_code", "practice_code", "pcn_code", "la_code", "imd_quintile", "ethnic_group",
+                   "sex", "age"]
+
+
+def population_cells(pop: ir.Table) -> ir.Table:
+    """The population counted in cells: period end, practice geography, breakdown groups, age in years."""
+    return pop.group_by(POPULATION_DIMS).aggregate(n=pop.count())
 
 
 def _periods(periods: list[tuple[date, date]]) -> ir.Table:
@@ -173,7 +195,7 @@ def _has_code(ctx: Context, c: HasCode, periods: list[tuple[date, date]]) -> ir.
 
 
 def _latest_value(ctx: Context, c: LatestValue, periods: list[tuple[date, date]]) -> ir.Table:
-    """(person, period end) pairs whose latest value in the window meets the comparison.
+    """Each person's latest value from the codelist in the window closing on each period end: ``v``.
 
     Several readings on the latest day: the lowest counts, as in the QOF business rules.
     """
@@ -183,10 +205,13 @@ def _latest_value(ctx: Context, c: LatestValue, periods: list[tuple[date, date]]
     j = ev.join(win, [ev.d >= win.lo, ev.d <= win.period_end])
     latest = j.group_by([PERSON_KEY, "period_end"]).aggregate(d=j.d.max())
     on_day = j.join(latest, [PERSON_KEY, "period_end", "d"])
-    low = on_day.group_by([PERSON_KEY, "period_end"]).aggregate(v=on_day.value.min())
-    compare = {"lt": low.v < c.threshold, "le": low.v <= c.threshold, "gt": low.v > c.threshold,
-               "ge": low.v >= c.threshold}[c.comparison]
-    return low.filter(compare).select(PERSON_KEY, "period_end")
+    return on_day.group_by([PERSON_KEY, "period_end"]).aggregate(v=on_day.value.min())
+
+
+def _compare(v: ir.NumericValue, c: LatestValue) -> ir.BooleanValue:
+    """The latest value meets the leaf's comparison (false where there is no value)."""
+    out = {"lt": v < c.threshold, "le": v <= c.threshold, "gt": v > c.threshold, "ge": v >= c.threshold}
+    return out[c.comparison].fill_null(False)
 
 
 def _leaves(c: Criterion) -> list[HasCode | LatestValue]:
@@ -201,9 +226,11 @@ def _leaves(c: Criterion) -> list[HasCode | LatestValue]:
 
 
 def _truth(c: Criterion, t: ir.Table, flags: dict[int, str]) -> ir.BooleanValue:
-    """The criterion as a boolean over the cohort table with one flag column per leaf."""
-    if isinstance(c, (HasCode, LatestValue)):
+    """The criterion as a boolean over the cohort table with a flag or value column per leaf."""
+    if isinstance(c, HasCode):
         return t[flags[id(c)]].notnull()
+    if isinstance(c, LatestValue):
+        return _compare(t[flags[id(c)]], c)
     if isinstance(c, AgeCriterion):
         return _in_range(t.age, c.min, c.max)
     if isinstance(c, AllOf):
@@ -220,21 +247,38 @@ def _in_range(v: ir.IntegerValue, lo: int | None, hi: int | None) -> ir.BooleanV
 
 
 def _with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], periods: list[tuple[date, date]],
-                   prefix: str) -> tuple[ir.Table, ir.BooleanValue]:
-    """The cohort with one flag column per coded criterion, and the boolean that all criteria hold."""
+                   prefix: str, semi: bool) -> tuple[ir.Table, ir.BooleanValue]:
+    """The cohort with a column per coded leaf, and the boolean that all criteria hold.
+
+    With ``semi``, top-level ``has_code`` criteria filter the cohort by a semi-join (a register is
+    small); other leaves add a flag (``has_code``) or the latest value (``latest_value``, one
+    column per codelist and window).
+    """
+    keys = [PERSON_KEY, "period_end"]
+    top = [c for c in criteria if semi and isinstance(c, HasCode)]
+    for c in top:
+        base = base.semi_join(_has_code(ctx, c, periods), keys)
+    rest = [c for c in criteria if not any(c is t for t in top)]
     flags: dict[int, str] = {}
-    for i, leaf in enumerate(leaf for c in criteria for leaf in _leaves(c)):
-        hit = (_has_code(ctx, leaf, periods) if isinstance(leaf, HasCode) else _latest_value(ctx, leaf, periods))
-        name = f"{prefix}{i}"
-        hit = hit.distinct().mutate(**{name: ibis.literal(1)})
-        base = base.left_join(hit, [PERSON_KEY, "period_end"]).select(*base.columns, name)
+    values: dict[tuple[tuple[str, ...], str], str] = {}
+    for leaf in (leaf for c in rest for leaf in _leaves(c)):
+        if isinstance(leaf, LatestValue) and (tuple(leaf.codelist), leaf.window) in values:
+            flags[id(leaf)] = values[(tuple(leaf.codelist), leaf.window)]
+            continue
+        name = f"{prefix}{len(flags)}"
+        if isinstance(leaf, HasCode):
+            hit = _has_code(ctx, leaf, periods).distinct().mutate(**{name: ibis.literal(1)})
+        else:
+            hit = _latest_value(ctx, leaf, periods).rename({name: "v"})
+            values[(tuple(leaf.codelist), leaf.window)] = name
+        base = base.left_join(hit, keys).select(*base.columns, name)
         flags[id(leaf)] = name
-    return base, ibis.and_(ibis.literal(True), *[_truth(c, base, flags) for c in criteria])
+    return base, ibis.and_(ibis.literal(True), *[_truth(c, base, flags) for c in rest])
 
 
-def _cohort(ctx: Context, p: Persons, periods: list[tuple[date, date]]) -> ir.Table:
-    """The persons cohort in each period: registered at the period end, in the age range and sexes."""
-    pop = ctx.population.join(_periods(periods), "period_end")
+def _cohort(population: ir.Table, p: Persons, periods: list[tuple[date, date]]) -> ir.Table:
+    """The population (persons or cells) in each period, in the age range and sexes."""
+    pop = population.join(_periods(periods), "period_end")
     keep = _in_range(pop.age, p.age.min, p.age.max)
     if p.sex:
         keep = keep & pop.sex.isin(p.sex)
@@ -264,18 +308,21 @@ def _units_frame(t: ir.Table, lowers: list[int], v: ir.NumericValue, age: ir.Int
 def persons_units(ctx: Context, p: Persons, periods: list[tuple[date, date]], standardise: bool,
                   subset: Subset | None = None) -> ir.Table:
     """One unit per person in the cohort and period; ``v`` is 1, or the subset flag."""
-    base, own = _with_criteria(ctx, _cohort(ctx, p, periods), p.criteria, periods, "_den")
+    if not p.criteria and subset is None:
+        cells = _cohort(ctx.population_cells, p, periods)
+        return _units_frame(cells, ctx.catalogue.age_bands, cells.n, cells.age, standardise)
+    base, own = _with_criteria(ctx, _cohort(ctx.population, p, periods), p.criteria, periods, "_den", semi=True)
     base = base.filter(own)
     v = ONE
     if subset:
-        base, extra = _with_criteria(ctx, base, subset.criteria, periods, "_num")
+        base, extra = _with_criteria(ctx, base, subset.criteria, periods, "_num", semi=False)
         v = ibis.ifelse(extra, 1, 0).cast("float64")
     return _units_frame(base, ctx.catalogue.age_bands, v, base.age, standardise)
 
 
 def expected_units(ctx: Context, e: Expected, periods: list[tuple[date, date]]) -> ir.Table:
-    """One unit per registered person in a rated age band; ``v`` is their expected probability."""
-    pop = ctx.population.join(_periods(periods), "period_end")
+    """One unit per population cell in a rated age band; ``v`` is its expected number of cases."""
+    pop = ctx.population_cells.join(_periods(periods), "period_end")
     rates = ibis.memtable({
         "r_sex": ["female"] * len(e.rates) + ["male"] * len(e.rates),
         "r_min": [r.age_min for r in e.rates] * 2,
@@ -283,7 +330,7 @@ def expected_units(ctx: Context, e: Expected, periods: list[tuple[date, date]]) 
         "rate": [r.female / 100 for r in e.rates] + [r.male / 100 for r in e.rates],
     })
     j = pop.join(rates, [pop.sex == rates.r_sex, pop.age >= rates.r_min, pop.age <= rates.r_max])
-    return _units_frame(j, ctx.catalogue.age_bands, j.rate, j.age, False)
+    return _units_frame(j, ctx.catalogue.age_bands, j.n * j.rate, j.age, False)
 
 
 def _duration(t: ir.Table, d: Duration) -> ir.BooleanValue:
@@ -358,7 +405,7 @@ def events_units(ctx: Context, e: Events, periods: list[tuple[date, date]], stan
 
 def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) -> ir.Table:
     """Give events (or distinct persons) their geography at the period end and their breakdown groups."""
-    attrs = person_attributes(ctx.con)
+    attrs = ctx.attributes
     j = ev.join(attrs, PERSON_KEY)
     age = age_at(j.d, j.birth_year, j.birth_month)
     j = j.mutate(age=age).filter(_in_range(age, e.age.min, e.age.max))
@@ -366,10 +413,13 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) 
         j = j.group_by([PERSON_KEY, "period_start", "period_end"]).aggregate(
             flag=j.flag.max(), imd_quintile=j.imd_quintile.max(), ethnic_group=j.ethnic_group.max(),
             sex=j.sex.max(), age=age_at(j.period_end, j.birth_year, j.birth_month).max(),
+            date_of_death=j.date_of_death.max(),
         )
-    pop = ctx.population.select(PERSON_KEY, "period_end", "ics_code", "practice_code", "pcn_code", "la_code")
-    g = j.left_join(pop, [PERSON_KEY, "period_end"]).select(*j.columns, "ics_code", "practice_code", "pcn_code",
-                                                             "la_code")
+    r = ctx.registrations
+    alive = j.date_of_death.isnull() | (j.date_of_death > j.period_end)
+    g = j.left_join(r, [j[PERSON_KEY] == r[PERSON_KEY], registered_on(r, j.period_end), alive])
+    g = g.select(*j.columns, "practice_code", "pcn_code", "la_code")
+    g = g.mutate(ics_code=ibis.ifelse(g.practice_code.notnull(), ctx.catalogue.ics_code, ibis.null("string")))
     if isinstance(e.value, AgeAtEvent):
         v = g.age
     elif isinstance(e.value, DaysBetween):

@@ -8,11 +8,22 @@ import ibis
 import pyarrow as pa
 
 from placewise.measure.catalogue import Catalogue, Indicator
-from placewise.measure.compile import Context, cells, expand, indicator_units, population
+from placewise.measure.compile import (
+    Context,
+    cells,
+    expand,
+    indicator_units,
+    person_attributes,
+    population,
+    population_cells,
+    registrations,
+)
 from placewise.measure.periods import ReportingRange, add_months, periods
 
-POPULATION_TABLE = "_placewise_population"
-"""Temporary table holding the registered population at every period end of a computation."""
+SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population",
+                 "_placewise_population_cells")
+"""Temporary tables a computation shares between indicators: person attributes, registration
+intervals, the registered population at every period end, and that population in counted cells."""
 CELLS_TABLE = "_placewise_cells"
 """Temporary table holding one indicator's finest cells while they are expanded."""
 
@@ -70,17 +81,31 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
     """
     chosen = [catalogue.indicator(i) for i in indicators] if indicators else list(catalogue.indicators)
     rng = periods_range or default_range(con)
-    _drop(con, POPULATION_TABLE)
     jit = _jit(con, "off")
     try:
-        pop = con.create_table(POPULATION_TABLE, population(con, _period_ends(rng, chosen), catalogue), temp=True)
-        ctx = Context(con, catalogue, pop)
+        ctx = _context(con, catalogue, _period_ends(rng, chosen))
         parts = [_one(ctx, ind, rng) for ind in chosen]
     finally:
-        _drop(con, POPULATION_TABLE)
+        for name in SHARED_TABLES:
+            _drop(con, name)
         _jit(con, jit)
     out = pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
     return out.sort_by([(k, "ascending") for k in KEYS])
+
+
+def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
+    """Materialise an expression as a temporary table (replacing any left over)."""
+    _drop(con, name)
+    return con.create_table(name, expr, temp=True)
+
+
+def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date]) -> Context:
+    """Materialise the tables every indicator shares, once per computation."""
+    people, regs, pop, cells = SHARED_TABLES
+    attrs = _temp(con, people, person_attributes(con))
+    intervals = _temp(con, regs, registrations(con))
+    persons = _temp(con, pop, population(intervals, attrs, period_ends, catalogue))
+    return Context(con, catalogue, attrs, intervals, persons, _temp(con, cells, population_cells(persons)))
 
 
 def _jit(con: ibis.BaseBackend, setting: str | None) -> str | None:

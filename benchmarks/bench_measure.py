@@ -1,0 +1,54 @@
+"""Benchmark: recompute every indicator of the bundled catalogue on a loaded warehouse.
+
+Usage (after ``placewise synth --scale 1.0 --out DIR`` and ``placewise ingest DIR --db FILE``):
+
+    .venv/bin/python benchmarks/bench_measure.py FILE [--months 24] [--per-indicator]
+
+Prints the time of the whole recompute (counts, statistics and the atomic write of the
+``measurements`` table), rows written, counts per second, peak memory and the machine; with
+``--per-indicator``, the time of each indicator's query as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import time
+
+from placewise.analyse.measurements import measure_all
+from placewise.measure import compute, default_range, load_catalogue
+from placewise.profile import load_profile
+from placewise.warehouse import connect
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
+    parser.add_argument("--months", type=int, default=24, help="reporting range in months (default 24)")
+    parser.add_argument("--per-indicator", action="store_true", help="also time each indicator on its own")
+    args = parser.parse_args()
+    con = connect(args.url)
+    profile = load_profile()
+    catalogue = load_catalogue(profile)
+    rng = default_range(con, args.months)
+    people = con.table("people").count().execute()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"warehouse {args.url} ({con.name}); {people:,} people; range {rng.first:%b %Y}-{rng.last:%b %Y}")
+    start = time.perf_counter()
+    table = measure_all(con, profile, periods_range=rng)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"all {len(catalogue.indicators)} indicators: {seconds:.1f} s, {table.num_rows:,} measurements "
+          f"({table.num_rows / seconds:,.0f} rows/s), peak memory {peak_mb:,.0f} MB")
+    if args.per_indicator:
+        for ind in catalogue.indicators:
+            t = time.perf_counter()
+            n = compute(con, catalogue, periods_range=rng, indicators=[ind.id]).num_rows
+            print(f"  {ind.id:40s} {time.perf_counter() - t:6.1f} s  {n:>9,} rows (includes the population)")
+
+
+if __name__ == "__main__":
+    main()
