@@ -238,6 +238,7 @@ class Deaths(Strict):
 
     condition_causes: dict[str, tuple[str, float]]
     other_causes: list[str] = Field(min_length=1)
+    other_weight: float = Field(gt=0)
     place: dict[str, float]
 
 

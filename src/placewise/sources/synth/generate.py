@@ -166,7 +166,7 @@ def _deaths(w: World) -> pa.Table:
     who = np.flatnonzero(p.status == DIED)
     causes = list(d.condition_causes)
     weights = np.stack([(p.onset[c][who] <= p.ref[who]) * d.condition_causes[c][1] for c in causes]
-                       + [np.full(len(who), 3.0)], axis=1)
+                       + [np.full(len(who), d.other_weight)], axis=1)
     k = row_choice(rng, np.cumsum(weights, axis=1)) if len(who) else np.zeros(0, np.int64)
     other = rng.integers(0, len(d.other_causes), len(who))
     names = [d.condition_causes[c][0] for c in causes] + list(d.other_causes)
