@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -174,7 +175,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, f: SourceFile, relation: str) -> 
         """The file's batches with the data row number prepended."""
         start = 1
         for batch in reader:
-            rows = pa.array(range(start, start + batch.num_rows), type=pa.int64())
+            rows = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
             start += batch.num_rows
             yield pa.RecordBatch.from_arrays([rows, *batch.columns], schema=schema)
 
