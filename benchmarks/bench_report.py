@@ -100,12 +100,14 @@ def main() -> None:
     frame = inputs.read_measurements(con)
     quality = inputs.warehouse_quality(con, frame)
     t1 = time.perf_counter()
-    specs = inputs.specs_from_catalogue(load_catalogue(profile))
+    catalogue = load_catalogue(profile)
+    specs = inputs.specs_from_catalogue(catalogue)
+    plan = inputs.plan_inputs(frame, profile, catalogue)
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     models = []
     for scope in inputs.catalogue_scopes(profile):
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
-                             rule=settings.disclosure)
+                             rule=settings.disclosure, plan=plan)
         model.programmes, model.assurance, model.quality = programmes, assurance, quality
         models.append((scope, model))
     t2 = time.perf_counter()

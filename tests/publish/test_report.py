@@ -256,7 +256,7 @@ def test_programme_kpis_show_the_latest_measured_value_by_place():
 
 def test_build_report_draws_target_and_trajectory_and_names_the_signal():
     from placewise.publish.disclosure import DisclosureRule
-    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, PlanInputs, Scope, build_report
 
     # 24 months: 12 at about 60%, then 12 at about 70% (a run above the mean to the end).
     values = [60.0, 61.0, 59.0, 60.0, 62.0, 58.0, 60.0, 61.0, 59.0, 60.0, 61.0, 59.0,
@@ -267,12 +267,20 @@ def test_build_report_draws_target_and_trajectory_and_names_the_signal():
         "numerator": [v * 10 for v in values], "denominator": 1000.0, "value": values,
         "lower": [v - 3 for v in values], "upper": [v + 3 for v in values], "suppressed": False,
     })[list(MEASUREMENT_COLUMNS)]
-    trajectory = {m: 64.0 + i for i, m in enumerate(MONTHS[-6:])}
+    # A plan for the last six months, 64% rising by a point a month to 69%; March 2025's actual is 69%.
+    plan_rows = pd.DataFrame({
+        "indicator_id": "x", "geography_type": "ics", "geography_code": "QHG", "period_start": MONTHS[-6:],
+        "actual": values[-6:], "plan": [64.0 + i for i in range(6)], "rag": "green",
+    })
+    plan_rows["variance"] = plan_rows.actual - plan_rows.plan
+    forecast = pd.DataFrame({"indicator_id": ["x"], "geography_type": ["ics"], "geography_code": ["QHG"],
+                             "year_start": [date(2024, 4, 1)], "year_end_period": [date(2025, 3, 1)],
+                             "forecast": [70.5], "plan": [69.0], "rag": ["green"]})
     spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
-                         measure="proportion", frequency="monthly", unit="%", target=80.0, trajectory=trajectory)
+                         measure="proportion", frequency="monthly", unit="%", target=80.0)
     ics = Area("ics", "QHG", "BLMK")
     model = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
-                         rule=DisclosureRule(threshold=5, suppress_zero=False))
+                         rule=DisclosureRule(threshold=5, suppress_zero=False), plan=PlanInputs(plan_rows, forecast))
     page = model.pages[0]
     svg = ET.fromstring(page.spc_svg)
     paths = {p.get("class"): p.get("d") for p in svg.findall("{http://www.w3.org/2000/svg}path")}
@@ -284,6 +292,10 @@ def test_build_report_draws_target_and_trajectory_and_names_the_signal():
     assert page.latest_value == "69.0%" and page.latest_interval == "66.0% to 72.0%"
     assert page.target == "80.0%" and page.assurance.value == "fail"
     assert page.peers_svg == "" and page.quintile_svg == ""
+    assert page.plan_rag == "green"
+    assert page.plan_text == (
+        "Plan for Mar 2025: 69.0%; actual 69.0% (+0.0 percentage points against plan). Green: on or better than "
+        "plan. Forecast for Mar 2025, the end of the financial year: 70.5% against a plan of 69.0%: green.")
 
 
 def _ys(path: str) -> set[float]:

@@ -12,7 +12,7 @@ from rich.console import Console
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.render import write_report
-from placewise.publish.report import ReportModel, Scope, build_report, kpi_progress
+from placewise.publish.report import PlanInputs, ReportModel, Scope, build_report, kpi_progress
 from placewise.warehouse import WarehouseError
 
 AE_CSV = Path(__file__).resolve().parents[4] / "shared" / "reference" / "nhse_ae_attendances_2016_2019.csv"
@@ -53,6 +53,7 @@ def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
         frame = inputs.ae_frame(ae_csv, settings, profile.ics.code)
         specs, scopes = inputs.ae_specs(settings), inputs.ae_scopes(profile, settings)
         quality = inputs.ae_quality(ae_csv, frame, settings)
+        plan = PlanInputs()
     else:
         from placewise.measure import load_catalogue
         from placewise.warehouse import DEFAULT_URL, connect, table_names
@@ -62,14 +63,16 @@ def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
             raise FileNotFoundError(f"{warehouse or DEFAULT_URL}: the warehouse has no measurements yet "
                                     "(compute the indicators first)")
         frame = inputs.read_measurements(con)
-        specs, scopes = inputs.specs_from_catalogue(load_catalogue(profile)), inputs.catalogue_scopes(profile)
+        catalogue = load_catalogue(profile)
+        specs, scopes = inputs.specs_from_catalogue(catalogue), inputs.catalogue_scopes(profile)
         quality = inputs.warehouse_quality(con, frame)
+        plan = inputs.plan_inputs(frame, profile, catalogue)
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), {s.id: s for s in specs})
     out = []
     for scope in scopes:
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
-                             rule=settings.disclosure)
+                             rule=settings.disclosure, plan=plan)
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
         out.append((scope, model))
     return out

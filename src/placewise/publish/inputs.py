@@ -14,12 +14,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual
 from placewise.analyse.statistics import proportion
 from placewise.measure.catalogue import Catalogue, Disclosure, Indicator
 from placewise.profile import Profile
 from placewise.publish.config import ReportSettings
 from placewise.publish.disclosure import DisclosureRule
-from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, Scope
+from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, PlanInputs, Scope
 from placewise.sources.nhse_ae import aggregate_returns
 
 RECORDED_FIELDS = (
@@ -180,7 +181,6 @@ def _spec(i: Indicator, rule: Disclosure) -> IndicatorSpec:
         id=i.id, title=i.title, definition=i.definition, domain=i.domain, polarity=i.polarity,
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
         target=None if target is None else target.value,
-        trajectory={} if target is None else {t.period: t.value for t in target.trajectory},
         standard_source=i.standard_source,
         rule=DisclosureRule(threshold=max(rule.min_numerator, 1), suppress_zero=False),
         min_denominator=rule.min_denominator,
@@ -199,3 +199,10 @@ def baseline_areas(profile: Profile) -> dict[str, Area]:
     areas = {p.name: Area("place", p.code, p.name) for p in profile.ics.places}
     areas[profile.ics.short_name] = Area("ics", profile.ics.code, profile.ics.name)
     return areas
+
+
+def plan_inputs(frame: pd.DataFrame, profile: Profile, catalogue: Catalogue) -> PlanInputs:
+    """Plan against actual and year-end forecasts for the measurements, from the profile's trajectories."""
+    plans = load_plans(profile, catalogue)
+    pva = plan_against_actual(pa.Table.from_pandas(frame, preserve_index=False), plans, catalogue)
+    return PlanInputs(pva.to_pandas(), forecast_year_end(pva, plans, catalogue).to_pandas())

@@ -28,6 +28,12 @@ MEASUREMENT_COLUMNS = (
 )
 """The columns of the measurements the report reads."""
 
+PLAN_COLUMNS = ("indicator_id", "geography_type", "geography_code", "period_start", "actual", "plan", "variance",
+                "rag")
+FORECAST_COLUMNS = ("indicator_id", "geography_type", "geography_code", "year_start", "year_end_period",
+                    "forecast", "plan", "rag")
+RAG_TEXT = {"green": "Green: on or better than plan", "amber": "Amber: a little worse than plan",
+            "red": "Red: worse than plan"}
 QUINTILES = ("1", "2", "3", "4", "5")
 QUINTILE_LABELS = ("1 most deprived", "2", "3", "4", "5 least deprived")
 POINT_CLASS = {
@@ -55,7 +61,6 @@ class IndicatorSpec:
     unit: str = ""
     decimals: int = 1
     target: float | None = None
-    trajectory: dict[date, float] = field(default_factory=dict)
     standard_source: str = ""
     rule: DisclosureRule = DisclosureRule(threshold=10, suppress_zero=False)
     min_denominator: int = 0
@@ -75,6 +80,14 @@ class IndicatorSpec:
     def fmt(self, value: float | None) -> str:
         """A value as stored (before scaling), in display units with the unit."""
         return self.display(None if value is None else value * self.scale)
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Plan against actual from :mod:`placewise.analyse.plan`: per-period rows and year-end forecasts."""
+
+    pva: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLAN_COLUMNS))
+    forecast: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FORECAST_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,8 @@ class IndicatorPage:
     quintile_svg: str = ""
     quintile_rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     inequality_text: str = ""
+    plan_rag: str = ""
+    plan_text: str = ""
 
 
 @dataclass
@@ -167,8 +182,12 @@ def _series_frame(frame: pd.DataFrame, scope: Scope, months: int) -> pd.DataFram
     return mine[rank < months]
 
 
-def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec]) -> dict[str, tuple[SpcResult, int, list[date]]]:
-    """SPC for every indicator's series, one vectorised call per polarity; keyed by indicator id."""
+def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec],
+             plans: dict[str, dict[date, float]]) -> dict[str, tuple[SpcResult, int, list[date]]]:
+    """SPC for every indicator's series, one vectorised call per polarity; keyed by indicator id.
+
+    ``plans`` gives each indicator's trajectory for the area (plan by period start), drawn on the chart.
+    """
     out: dict[str, tuple[SpcResult, int, list[date]]] = {}
     for polarity, ids in _by_polarity(series, specs).items():
         part = series[series.indicator_id.isin(ids)]
@@ -181,9 +200,8 @@ def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec]) -> dict[str,
         for row, (ind, g) in enumerate(grouped):
             values[row, : len(g)] = g.value.to_numpy(dtype=float) * specs[ind].scale
             periods[ind] = list(g.period_start)
-            if specs[ind].trajectory:
-                trajectory[row, : len(g)] = [specs[ind].trajectory.get(p, np.nan) * specs[ind].scale
-                                             for p in g.period_start]
+            if ind in plans:
+                trajectory[row, : len(g)] = [plans[ind].get(p, np.nan) * specs[ind].scale for p in g.period_start]
         targets = np.array([np.nan if specs[i].target is None else specs[i].target * specs[i].scale for i in order])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortSeriesWarning)
@@ -328,18 +346,22 @@ def _signed(spec: IndicatorSpec, value: float) -> str:
 
 
 def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, *, title: str, months: int,
-                 rule: DisclosureRule) -> ReportModel:
+                 rule: DisclosureRule, plan: PlanInputs | None = None) -> ReportModel:
     """The report model for one area: a page per indicator that has data, in catalogue order."""
     by_id = {s.id: s for s in specs}
     series = _series_frame(frame, scope, months)
-    spc_results = _run_spc(series, by_id) if not series.empty else {}
+    plan = _for_area(plan or PlanInputs(), scope.area)
+    trajectories = {ind: dict(zip(g.period_start, g.plan, strict=True)) for ind, g in plan.pva.groupby("indicator_id")}
+    spc_results = _run_spc(series, by_id, trajectories) if not series.empty else {}
     slices = _slices(frame[frame.indicator_id.isin(list(spc_results))])
     pages = []
     for spec in specs:
         if spec.id not in spc_results:
             continue
         result, row, periods = spc_results[spec.id]
-        pages.append(_page(slices, scope, spec, result, row, periods, series))
+        page = _page(slices, scope, spec, result, row, periods, series)
+        page.plan_rag, page.plan_text = _plan_text(spec, plan)
+        pages.append(page)
     latest = max((p for _, _, ps in spc_results.values() for p in ps), default=None)
     return ReportModel(
         title=title, area=scope.area, latest_period=month_label(latest) if latest else "no data",
@@ -410,3 +432,28 @@ def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, A
         if lines:
             out[kpi.kpi] = lines
     return out
+
+
+def _for_area(plan: PlanInputs, area: Area) -> PlanInputs:
+    """The plan rows of one area."""
+    def mine(f: pd.DataFrame) -> pd.DataFrame:
+        return f[(f.geography_type == area.geography_type) & (f.geography_code == area.code)]
+    return PlanInputs(mine(plan.pva), mine(plan.forecast))
+
+
+def _plan_text(spec: IndicatorSpec, plan: PlanInputs) -> tuple[str, str]:
+    """The RAG of the latest period with an actual against plan, and sentences on it and the year-end forecast."""
+    rows = plan.pva[(plan.pva.indicator_id == spec.id) & plan.pva.actual.notna()].sort_values("period_start")
+    if rows.empty:
+        return "", ""
+    last = rows.iloc[-1]
+    rag = last.rag if isinstance(last.rag, str) else ""
+    text = (f"Plan for {month_label(last.period_start)}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
+            f"({_signed(spec, last.variance)} against plan){f'. {RAG_TEXT[rag]}' if rag else ''}.")
+    fc = plan.forecast[plan.forecast.indicator_id == spec.id].sort_values("year_start")
+    if not fc.empty:
+        f = fc.iloc[-1]
+        verdict = f": {RAG_TEXT[f.rag].split(':')[0].lower()}" if isinstance(f.rag, str) else ""
+        text += (f" Forecast for {month_label(f.year_end_period)}, the end of the financial year: "
+                 f"{spec.fmt(f.forecast)} against a plan of {spec.fmt(f.plan)}{verdict}.")
+    return rag, text
