@@ -9,7 +9,7 @@ import pandas as pd
 import psycopg
 import pytest
 from batch_builder import NHS, spoil_done_when, write_batch
-from ingest_support import ingest_cli, query
+from ingest_support import ingest_cli, query, run_cli
 
 from placewise.canonical import SQL_TYPES, TABLES
 from placewise.warehouse.schema import QUARANTINE
@@ -62,6 +62,9 @@ def test_postgres_rerun_adds_nothing_and_refusal_changes_nothing(tmp_path: Path,
     snapshot = {t: canonical_rows(postgres_url, t) for t in ("people", "clinical_events", "load_log", "load_files")}
     code, output = ingest_cli(folder, postgres_url)
     assert code == 0 and "Nothing new" in output
+    code, output = run_cli("status", "--db", postgres_url)
+    (batch_id,) = pg_rows(postgres_url, "SELECT batch_id FROM load_log")[0]
+    assert code == 0 and batch_id in output and "Quarantine is empty" in output
     broken = {k: v.copy() for k, v in batch.items()}
     broken["clinical_events"].loc[len(broken["clinical_events"])] = [NHS[3], date(2024, 3, 3), "22298006", None, None]
     broken["people"] = broken["people"].drop(columns=["sex"])
