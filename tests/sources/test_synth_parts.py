@@ -51,7 +51,13 @@ def test_nhs_numbers_use_every_test_range_number_before_going_beyond_it() -> Non
     assert np.all(check == digits[:, 9])
 
 
-@pytest.mark.parametrize("slope", [0.0, 0.08])
+def test_a_falling_hazard_has_a_finite_total() -> None:
+    # slope -0.04 from age 1: the integral never exceeds e^{-0.04 (1 - 50)} / 0.04 = 177.47
+    assert _inverse(np.array([177.0, 178.0]), -0.04, 1.0)[0] < np.inf
+    assert _inverse(np.array([177.0, 178.0]), -0.04, 1.0)[1] == np.inf
+
+
+@pytest.mark.parametrize("slope", [-0.04, 0.0, 0.08])
 def test_inverse_undoes_the_cumulative_hazard(slope: float) -> None:
     ages = np.array([20.0, 45.0, 70.0, 95.0])
     assert np.allclose(_inverse(_integral(ages, slope, 18.0), slope, 18.0), ages)

@@ -222,7 +222,9 @@ def _inverse(cum: np.ndarray, slope: float, min_age: float) -> np.ndarray:
     """Age at which the integral above reaches ``cum``."""
     if slope == 0:
         return min_age + cum
-    return 50 + np.log(np.exp(slope * (min_age - 50)) + slope * cum) / slope
+    inner = np.exp(slope * (min_age - 50)) + slope * cum
+    # a falling hazard (slope < 0) has a finite total: beyond it the age is never reached
+    return np.where(inner > 0, 50 + np.log(np.maximum(inner, 1e-300)) / slope, np.inf)
 
 
 def assign_conditions(people: People, cfg: Synthetic, shift: np.ndarray, seed: int) -> None:
@@ -248,7 +250,7 @@ def assign_conditions(people: People, cfg: Synthetic, shift: np.ndarray, seed: i
         rate = _solve_rate(cap[current], mult[current], c.age_slope, c.min_age, exposure[current], c.prevalence)
         has = exposure <= rate * mult * _integral(cap, c.age_slope, c.min_age)
         t = _inverse(exposure / (rate * mult), c.age_slope, c.min_age)
-        onset_age = np.maximum(t - early, c.min_age)
+        onset_age = np.where(has, np.maximum(t - early, c.min_age), 0.0)
         onset = np.where(has, people.birth + np.round(onset_age * DAYS_PER_YEAR).astype(np.int64), NEVER)
         onset = np.minimum(onset, np.where(has, people.ref, NEVER))
         delay = rng.integers(0, 2 * cfg.clinical.diagnosis_delay_days + 1, len(people))
