@@ -294,3 +294,29 @@ def test_failure_midway_rolls_the_whole_batch_back(tmp_path: Path, batch: Batch)
         pq.write_table(t.set_column(i, "department_type", values), folder / "ae_attendances.parquet")
     text = refused_unchanged(tmp_path, batch, huge)
     assert "the database stopped the batch" in text
+
+
+def test_extra_columns_are_reported_and_not_stored(tmp_path: Path, batch: Batch) -> None:
+    """A column the canonical table does not define is named in the output and never reaches the warehouse."""
+    batch["people"]["gp_notes"] = "free text"
+    code, output = ingest_cli(write_batch(tmp_path / "in", batch, "csv"), str(tmp_path / "wh.duckdb"))
+    assert code == 0 and "ignored columns: gp_notes" in output
+    assert "free text" not in all_text(tmp_path / "wh.duckdb")
+
+
+def test_spaces_in_nhs_numbers_are_the_display_format(tmp_path: Path, batch: Batch) -> None:
+    """'999 000 1009'-style NHS numbers are the same person as the unspaced number."""
+    events = batch["clinical_events"]
+    events["nhs_number"] = [f"{n[:3]} {n[3:6]} {n[6:]}" for n in events["nhs_number"]]
+    code, output = ingest_cli(write_batch(tmp_path / "in", batch, "csv"), str(tmp_path / "wh.duckdb"))
+    assert code == 0, output
+    db = tmp_path / "wh.duckdb"
+    assert query(db, "SELECT count(*) FROM clinical_events JOIN people USING (person_id)") == [(len(events),)]
+
+
+def test_bad_as_of_date_is_refused(tmp_path: Path, batch: Batch) -> None:
+    """An --as-of that is not a date is refused before anything is read."""
+    code, output = run_cli("ingest", str(write_batch(tmp_path / "in", batch)), "--db", str(tmp_path / "w.duckdb"),
+                           "--as-of", "31/03/2025")
+    assert code == 2 and "'31/03/2025' is not a date in the form YYYY-MM-DD" in output
+    assert not (tmp_path / "w.duckdb").exists()

@@ -35,6 +35,14 @@ the wrong type) or no key was given, and nothing in the warehouse changed.
 """
 
 
+def _as_of(text: str | None) -> date | None:
+    """The --as-of date, with an error that says which format is expected."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise ValueError(f"--as-of {text!r} is not a date in the form YYYY-MM-DD") from None
+
+
 def _print_result(console: Console, result: IngestResult) -> None:
     """The per-file table and the quarantine summary."""
     files = RichTable(title="Files", title_justify="left")
@@ -86,7 +94,7 @@ def ingest_command(
     try:
         ics = load_profile(profile).ics
         key = key_from_env(key_env)
-        day = date.fromisoformat(as_of) if as_of else None
+        day = _as_of(as_of)
     except (ProfileError, PseudonymisationKeyError, ValueError) as e:
         console.print(f"[bold red]Refused:[/] {e}")
         raise typer.Exit(EXIT_REFUSED) from None
