@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -320,3 +320,24 @@ def test_bad_as_of_date_is_refused(tmp_path: Path, batch: Batch) -> None:
                            "--as-of", "31/03/2025")
     assert code == 2 and "'31/03/2025' is not a date in the form YYYY-MM-DD" in output
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_time_zone_aware_timestamps_become_uk_local_time(tmp_path: Path, batch: Batch) -> None:
+    """A UTC arrival at 12:00 in July is 13:00 British Summer Time, whatever the machine's time zone."""
+    folder = write_batch(tmp_path / "in", batch)
+    t = pq.read_table(folder / "ae_attendances.parquet")
+    utc = pa.timestamp("us", tz="UTC")
+    arrivals = [datetime(2024, 1, 5, 10, 0, tzinfo=UTC), datetime(2024, 7, 1, 12, 0, tzinfo=UTC),
+                datetime(2024, 2, 1, 9, 15, tzinfo=UTC)]
+    departures = [datetime(2024, 1, 5, 13, 59, tzinfo=UTC), datetime(2024, 7, 1, 15, 0, tzinfo=UTC),
+                  datetime(2024, 2, 1, 10, 0, tzinfo=UTC)]
+    for name, values in (("arrival", arrivals), ("departure", departures)):
+        t = t.set_column(t.schema.get_field_index(name), name, pa.array(values, utc))
+    pq.write_table(t, folder / "ae_attendances.parquet")
+    code, output = ingest_cli(folder, str(tmp_path / "wh.duckdb"))
+    assert code == 0, output
+    assert query(tmp_path / "wh.duckdb", "SELECT attendance_id, arrival, departure FROM ae_attendances "
+                                         "ORDER BY attendance_id") == [
+        ("AE1", datetime(2024, 1, 5, 10, 0), datetime(2024, 1, 5, 13, 59)),
+        ("AE2", datetime(2024, 7, 1, 13, 0), datetime(2024, 7, 1, 16, 0)),
+        ("AE3", datetime(2024, 2, 1, 9, 15), datetime(2024, 2, 1, 10, 0))]

@@ -82,6 +82,8 @@ def _family(t: pa.DataType) -> str:
     """The broad kind of an Arrow type: string, int, float, date, timestamp, bool, null or other."""
     if pa.types.is_dictionary(t):
         return _family(t.value_type)
+    if pa.types.is_timestamp(t) and t.tz is not None:
+        return "timestamptz"
     checks = (
         ("string", pa.types.is_string), ("string", pa.types.is_large_string), ("string", pa.types.is_string_view),
         ("int", pa.types.is_integer), ("float", pa.types.is_floating), ("float", pa.types.is_decimal),
@@ -93,6 +95,8 @@ def _family(t: pa.DataType) -> str:
 
 _SQL = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE", "timestamp": "TIMESTAMP",
         "bool": "BOOLEAN"}
+LOCAL_TIME_ZONE = "Europe/London"
+"""Time-zone-aware timestamps become UK local wall-clock time, as NHS systems record times."""
 _EXACT = {("int", "int"), ("float", "float"), ("date", "date"), ("timestamp", "timestamp"), ("bool", "bool"),
           ("int", "float"), ("int", "string"), ("date", "timestamp"), ("timestamp", "date")}
 
@@ -127,6 +131,8 @@ def typed_column(col: Column, source: str) -> Typed:
         return Typed(col, f"TRY_CAST({text} AS {_SQL[target]})", text, True)
     if (source, target) in _EXACT:
         return Typed(col, f"CAST({q} AS {_SQL[target]})", text, False)
+    if source == "timestamptz" and target in ("timestamp", "date"):
+        return Typed(col, f"CAST(timezone({LOCAL_TIME_ZONE!r}, {q}) AS {_SQL[target]})", text, False)
     if (source, target) == ("float", "int"):
         return Typed(col, f"CASE WHEN {q} = trunc({q}) THEN TRY_CAST({q} AS BIGINT) END", text, True)
     raise ValueError(f"holds {source} values where {target} values are expected, and they cannot be converted")
