@@ -318,3 +318,34 @@ def test_a_warehouse_without_measurements_is_a_clear_error(tmp_path: Path):
     assert result.exit_code == 2
     assert "has no measurements yet" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_declared_rebase_splits_the_limits_and_is_marked():
+    from placewise.publish.cli import with_rebase
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # Months 1-12 about 60%, months 13-24 about 70%, with a declared process change in April 2024.
+    values = [60.0, 61.0, 59.0] * 4 + [70.0, 71.0, 69.0] * 4
+    frame = pd.DataFrame({
+        "indicator_id": "x", "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+        "geography_type": "ics", "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All",
+        "numerator": 1.0e3, "denominator": 1.0e3, "value": values, "lower": np.nan, "upper": np.nan,
+        "suppressed": False,
+    })[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%")
+    (spec,) = with_rebase([spec], {"x": [date(2024, 4, 1)]})
+    ics = Area("ics", "QHG", "BLMK")
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(threshold=5, suppress_zero=False)).pages[0]
+    svg = ET.fromstring(page.spc_svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(svg.findall(f"{ns}line[@class='rebase']")) == 1
+    paths = {p.get("class"): p.get("d") for p in svg.findall(f"{ns}path")}
+    # Two segments: mean 60 then 70, so the mean line sits at two heights; without the rebase
+    # the second year would be a run above one mean of 65.
+    assert len(_ys(paths["mean"])) == 2
+    assert page.variation.value == "common_cause"
+    with pytest.raises(ValueError, match="unknown indicator"):
+        with_rebase([spec], {"y": [date(2024, 4, 1)]})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from datetime import date
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from rich.console import Console
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.render import write_report
-from placewise.publish.report import PlanInputs, ReportModel, Scope, build_report, kpi_progress
+from placewise.publish.report import IndicatorSpec, PlanInputs, ReportModel, Scope, build_report, kpi_progress
 from placewise.warehouse import WarehouseError
 
 AE_CSV = Path(__file__).resolve().parents[4] / "shared" / "reference" / "nhse_ae_attendances_2016_2019.csv"
@@ -67,6 +69,7 @@ def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
         specs, scopes = inputs.specs_from_catalogue(catalogue), inputs.catalogue_scopes(profile)
         quality = inputs.warehouse_quality(con, frame)
         plan = inputs.plan_inputs(frame, profile, catalogue)
+    specs = with_rebase(specs, settings.rebase)
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), {s.id: s for s in specs})
     out = []
@@ -76,6 +79,14 @@ def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
         out.append((scope, model))
     return out
+
+
+def with_rebase(specs: list[IndicatorSpec], rebase: dict[str, list[date]]) -> list[IndicatorSpec]:
+    """The specs with the profile's declared SPC rebase points; an unknown indicator id is an error."""
+    unknown = sorted(set(rebase) - {s.id for s in specs})
+    if unknown:
+        raise ValueError(f"report.yaml: rebase names unknown indicator(s) {', '.join(unknown)}")
+    return [replace(s, rebase=tuple(rebase.get(s.id, ()))) for s in specs]
 
 
 def write_reports(models: list[tuple[Scope, ReportModel]], out: Path, pdf: bool = True,

@@ -154,6 +154,8 @@ class ReportSettings(Strict):
     title: str
     disclosure: DisclosureRule
     months_shown: int = Field(ge=6, description="periods shown on SPC charts")
+    rebase: dict[str, list[date]] = Field(
+        default={}, description="indicator id -> first periods of new SPC segments (declared process changes)")
     example_ae: ExampleAe
 
 

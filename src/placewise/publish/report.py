@@ -64,6 +64,7 @@ class IndicatorSpec:
     standard_source: str = ""
     rule: DisclosureRule = DisclosureRule(threshold=10, suppress_zero=False)
     min_denominator: int = 0
+    rebase: tuple[date, ...] = ()
 
     @property
     def number_format(self) -> str:
@@ -196,16 +197,18 @@ def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec],
         width = int(grouped.size().max())
         values = np.full((len(order), width), np.nan)
         trajectory = np.full((len(order), width), np.nan)
+        rebase = np.zeros((len(order), width), dtype=bool)
         periods: dict[str, list[date]] = {}
         for row, (ind, g) in enumerate(grouped):
             values[row, : len(g)] = g.value.to_numpy(dtype=float) * specs[ind].scale
             periods[ind] = list(g.period_start)
+            rebase[row, : len(g)] = g.period_start.isin(specs[ind].rebase).to_numpy()
             if ind in plans:
                 trajectory[row, : len(g)] = [plans[ind].get(p, np.nan) * specs[ind].scale for p in g.period_start]
         targets = np.array([np.nan if specs[i].target is None else specs[i].target * specs[i].scale for i in order])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortSeriesWarning)
-            result = spc(values, polarity=polarity, target=targets,
+            result = spc(values, polarity=polarity, target=targets, rebase=rebase if rebase.any() else None,
                          trajectory=trajectory if np.isfinite(trajectory).any() else None, series_names=order)
         for row, ind in enumerate(order):
             out[ind] = (result, row, periods[ind])
