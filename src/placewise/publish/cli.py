@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import date
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import typer
