@@ -25,7 +25,6 @@ Polarity = Literal["higher_is_better", "lower_is_better", "neutral"]
 Frequency = Literal["monthly", "quarterly", "annual", "rolling_12_months"]
 Breakdown = Literal["none", "imd_quintile", "ethnic_group", "sex", "age_band"]
 BUILTIN_GEOGRAPHIES = ("ics", "place", "pcn", "practice", "provider", "site")
-PERSON_GEOGRAPHIES = ("ics", "place", "pcn", "practice")
 HOSPITAL_GEOGRAPHIES = ("provider", "site")
 
 CODE_COLUMN: dict[str, str] = {
@@ -407,12 +406,6 @@ class Indicator(Strict):
                 raise ValueError(f"geographies: aggregate returns are reported by ics and provider only, not {g}")
         if aggregate and self.breakdowns != ["none"]:
             raise ValueError("breakdowns: aggregate returns have no breakdowns")
-
-    @property
-    def units(self) -> tuple[Persons | Events | Expected | Aggregate, ...]:
-        """The independent unit definitions: the denominator's and, unless a subset, the numerator's."""
-        out = [p for p in (self.numerator, self.denominator) if p is not None and not isinstance(p, Subset)]
-        return tuple(out)  # type: ignore[arg-type]
 
 
 class Catalogue(Strict):

@@ -128,10 +128,10 @@ def registered_on(r: ir.Table, d: ir.DateValue) -> ir.BooleanValue:
             & (r.next_start.isnull() | (d < r.next_start)))
 
 
-def population(ctx_regs: ir.Table, attrs: ir.Table, period_ends: list[date], catalogue: Catalogue) -> ir.Table:
+def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date], catalogue: Catalogue) -> ir.Table:
     """People registered with a practice at each period end (and alive then), with geography and attributes."""
     ends = ibis.memtable({"period_end": period_ends}).mutate(period_end=ibis._.period_end.cast("date"))
-    r = ctx_regs.join(ends, registered_on(ctx_regs, ends.period_end))
+    r = intervals.join(ends, registered_on(intervals, ends.period_end))
     j = r.join(attrs, r[PERSON_KEY] == attrs[PERSON_KEY])
     j = j.filter(j.date_of_death.isnull() | (j.date_of_death > j.period_end))
     return j.select(
