@@ -231,9 +231,10 @@ def caterpillar(
     """
     values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
     row = 22
-    label_width = 12 + 6.2 * max((len(n) for n in names), default=0)
-    frame = Frame(width=width, height=row * len(names) + 40, left=min(label_width, width / 2), right=16, top=8,
-                  bottom=28)
+    fits = int((width / 2 - 12) / 6.2)
+    labels = [n if len(n) <= fits else n[: fits - 1] + "…" for n in names]
+    label_width = 12 + 6.2 * max((len(n) for n in labels), default=0)
+    frame = Frame(width=width, height=row * len(names) + 40, left=label_width, right=16, top=8, bottom=28)
     pool = np.concatenate([values, lower, upper, [] if reference is None else [reference]])
     lo, hi, step = nice_range(pool)
     plot_w = frame.width - frame.left - frame.right
@@ -261,7 +262,7 @@ def caterpillar(
         y = frame.top + row * i + row / 2
         weight = ' font-weight="bold"' if name == highlight else ""
         body.append(f'<text x="{_num(frame.left - 6)}" y="{_num(y + 3)}" text-anchor="end"{weight}>'
-                    f"{escape(name)}</text>")
+                    f"{escape(labels[i])}</text>")
         if not np.isfinite(values[i]):
             body.append(f'<text class="suppressed" x="{_num(frame.left + 4)}" y="{_num(y + 3)}" fill="#425563">'
                         "suppressed (small numbers)</text>")

@@ -255,7 +255,8 @@ def protect(cells: np.ndarray, total: float, primary: np.ndarray, rule: Disclosu
     return suppress_table(row[None, :], rule, primary=np.append(primary, False)[None, :])[0]
 
 
-def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> None:
+def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date,
+           width: float) -> None:
     """The peer areas side by side at the latest period, with disclosure control, on the page."""
     rows = _latest_rows(slices, spec.id, period, scope.peers[0].geography_type, "none").set_index("geography_code")
     ics = _latest_rows(slices, spec.id, period, scope.ics.geography_type, "none")
@@ -269,7 +270,7 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
                            for c in ("value", "lower", "upper"))
     names = [next(p.name for p in scope.peers if p.code == c) for c in codes]
     reference = None if spec.measure == "count" else float(ref.value) * spec.scale
-    page.peers_svg = charts.caterpillar(names, value, lower, upper, reference, width=340,
+    page.peers_svg = charts.caterpillar(names, value, lower, upper, reference, width=width,
                                         title=f"{spec.title}: areas compared", value_format=f",.{spec.decimals}f",
                                         highlight=scope.area.name)
     page.peers_rows = [
@@ -405,9 +406,9 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         description=describe(spec, result, row, labels) if not suppressed_latest else
         "The latest value is suppressed because it rests on a small number of events.",
     )
-    if scope.peers:
-        _peers(page, slices, scope, spec, periods[-1])
     _quintiles(page, slices, scope, spec, periods[-1])
+    if scope.peers:
+        _peers(page, slices, scope, spec, periods[-1], width=340 if page.quintile_svg else 680)
     return page
 
 
