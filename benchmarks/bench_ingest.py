@@ -48,7 +48,7 @@ def main() -> None:
     steps: list[tuple[float, str]] = []
     started = time.perf_counter()
     result = ingest(source, db, KEY, report=work / "quarantine.csv",
-                    progress=lambda message: steps.append((time.perf_counter(), message)))
+                    progress=lambda message, done, total: steps.append((time.perf_counter(), message)))
     seconds = time.perf_counter() - started
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     rows = sum(f.rows_read for f in result.files)

@@ -19,20 +19,6 @@ from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
 from placewise.warehouse.status import status
 
-INGEST_HELP = """Validate, pseudonymise and load every canonical file in DIRECTORY as one batch.
-
-Files are named after canonical tables (people.parquet, inpatient_spells.csv, …); other files are
-reported and ignored. CSV files must be UTF-8 with a header row. NHS numbers are replaced by HMAC-SHA256
-pseudonyms (key from the environment variable named by --key-env) before anything is stored.
-
-Bad rows are quarantined (table ``quarantine``; row numbers count data rows from 1, the CSV header row not
-counted) and listed in a CSV report. A file already loaded (same SHA-256) is skipped; a row whose key is
-already in the warehouse replaces the stored row.
-
-Exit codes: 0 all rows loaded (or nothing new to load); 3 loaded, with rows quarantined;
-2 refused: a file is structurally broken (unreadable, not UTF-8, missing a required column, a column of
-the wrong type) or no key was given, and nothing in the warehouse changed.
-"""
 
 
 def _as_of(text: str | None) -> date | None:
@@ -90,6 +76,20 @@ def ingest_command(
     as_of: str | None = typer.Option(None, "--as-of",
                                      help="Dates after this day (YYYY-MM-DD) are in the future (default: today)."),
 ) -> None:
+    """Validate, pseudonymise and load every canonical file in DIRECTORY as one batch.
+
+    Files are named after canonical tables (people.parquet, inpatient_spells.csv, …); other files are
+    reported and ignored. CSV files must be UTF-8 with a header row. NHS numbers are replaced by HMAC-SHA256
+    pseudonyms (key from the environment variable named by --key-env) before anything is stored.
+
+    Bad rows are quarantined (table quarantine; row numbers count data rows from 1, the CSV header row not
+    counted) and listed in a CSV report. A file already loaded (same SHA-256) is skipped; a row whose key is
+    already in the warehouse replaces the stored row.
+
+    Exit codes: 0 all rows loaded (or nothing new to load); 3 loaded, with rows quarantined;
+    2 refused: a file is structurally broken (unreadable, not UTF-8, missing a required column, a column of
+    the wrong type) or no key was given, and nothing in the warehouse changed.
+    """
     console = Console()
     try:
         ics = load_profile(profile).ics
@@ -104,7 +104,8 @@ def ingest_command(
                       console=console, transient=True) as bar:
             task = bar.add_task("starting", total=None)
             result = ingest(directory, db, key, as_of=day, report=report,
-                            progress=lambda message: bar.update(task, description=message, advance=1))
+                            progress=lambda message, done, total: bar.update(task, description=message,
+                                                                             completed=done, total=total))
     except (IngestRefused, WarehouseError) as e:
         console.print(f"[bold red]Refused, nothing loaded:[/] {e}")
         raise typer.Exit(EXIT_REFUSED) from None
@@ -120,8 +121,6 @@ def ingest_command(
         console.print(f"[green]Batch {result.batch_id} loaded: every row passed validation.[/]")
     raise typer.Exit(result.exit_code)
 
-
-ingest_command.__doc__ = INGEST_HELP
 
 
 def status_command(

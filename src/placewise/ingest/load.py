@@ -45,7 +45,8 @@ EXIT_REFUSED = 2
 EXIT_QUARANTINED = 3
 _CHECK_DIGITS = {"snomed": snomed_concept_valid, "dmd": dmd_valid}
 
-Progress = Callable[[str], None]
+Progress = Callable[[str, int, int], None]
+"""Called before each step with (what is starting, steps done, steps in all)."""
 _NO_PROBLEMS = pa.table({"file_name": pa.array([], pa.string()), "row_number": pa.array([], pa.int64()),
                          "field": pa.array([], pa.string()), "reason": pa.array([], pa.string()),
                          "value": pa.array([], pa.string())})
@@ -260,7 +261,7 @@ def _drop_staging(target: Target, staged: dict[str, tuple[SourceFile, str, list[
 
 
 def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None = None,
-           report: Path | None = None, progress: Progress = lambda message: None) -> IngestResult:
+           report: Path | None = None, progress: Progress = lambda message, done, total: None) -> IngestResult:
     """Validate and load every canonical file in ``directory`` into the warehouse at ``url`` as one batch.
 
     Raises :class:`IngestRefused` (and changes nothing) when a file is structurally broken.
@@ -280,22 +281,23 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
         todo = [f for f in files if f.table.name not in seen]
         if not todo:
             return IngestResult(None, list(results.values()), unknown, _NO_PROBLEMS)
-        for f in todo:
-            progress(f"reading {f.path.name}")
+        steps = 2 * len(todo) + 2
+        for i, f in enumerate(todo):
+            progress(f"reading {f.path.name}", i, steps)
             relation, typed = stage(target.staging, f)
             _refuse_unreadable_columns(target, f, relation, typed)
             staged[f.table.name] = (f, relation, typed)
             results[f.table.name].ignored_columns = extra_columns(f, target.staging, relation)
-        progress("pseudonymising NHS numbers")
+        progress("pseudonymising NHS numbers", len(todo), steps)
         _nhs_map(target, staged, key)
         batch_id = batch_id_for(todo, now)
         _quarantine_table(target)
         target.begin()
         try:
-            for f, relation, typed in staged.values():
-                progress(f"validating and loading {f.path.name}")
+            for i, (f, relation, typed) in enumerate(staged.values()):
+                progress(f"validating and loading {f.path.name}", len(todo) + 1 + i, steps)
                 _load_table(target, batch_id, f, relation, typed, as_of, results[f.table.name])
-            progress("committing")
+            progress("committing", steps - 1, steps)
             target.commit(_log_tables(target, batch_id, Path(directory), list(results.values())))
         except BaseException:
             target.rollback()
