@@ -209,16 +209,18 @@ def _duplicates(target: Target, f: SourceFile, relation: str, typed: list[Typed]
     return f"dups_{name}"
 
 
+def _needs_people(t: Table) -> bool:
+    """Whether a table's rules look people up (known person, date of death)."""
+    return t.not_after_death != () or any(col == "nhs_number" for col, _, _ in t.references)
+
+
 def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typed: list[Typed],
-                as_of: date, result: FileResult) -> None:
+                people: str, as_of: date, result: FileResult) -> None:
     """Validate one staged table and load its clean rows into the open transaction in one pass; only when
     rows were bad, a second pass lists their problems into the quarantine."""
     con, t = target.staging, f.table
     known = {col: _known(target, other, other_col) for col, other, other_col in t.references
              if col != "nhs_number"}
-    people = NHS_MAP
-    if any(col == "nhs_number" for col, _, _ in t.references) or t.not_after_death:
-        people = _persons(target)
     lookups = Lookups(duplicates=_duplicates(target, f, relation, typed), people=people, known=known,
                       code_ok=_code_checks(target, f, relation, typed))
     check = check_sql(t, relation, typed, lookups, as_of)
@@ -294,9 +296,12 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
         _quarantine_table(target)
         target.begin()
         try:
+            people = ""  # built once, after the people table (which precedes every person table) is in
             for i, (f, relation, typed) in enumerate(staged.values()):
                 progress(f"validating and loading {f.path.name}", len(todo) + 1 + i, steps)
-                _load_table(target, batch_id, f, relation, typed, as_of, results[f.table.name])
+                if _needs_people(f.table):
+                    people = people or _persons(target)
+                _load_table(target, batch_id, f, relation, typed, people or NHS_MAP, as_of, results[f.table.name])
             progress("committing", steps - 1, steps)
             target.commit(_log_tables(target, batch_id, Path(directory), list(results.values())))
         except BaseException:
