@@ -128,9 +128,11 @@ def _visible(html: str) -> str:
 
 
 def test_one_report_for_the_ics_and_each_place(written: Path):
-    names = sorted(p.name for p in written.glob("*.html"))
+    names = sorted(p.name for p in written.glob("*.html") if p.name != "index.html")
     assert names == sorted(["ics.html"] + [f"place-{c}.html" for c in PLACES])
     assert sorted(p.stem for p in written.glob("*.pdf")) == sorted(Path(n).stem for n in names)
+    index = (written / "index.html").read_text(encoding="utf-8")
+    assert all(f'href="{n}"' in index for n in names) and "Luton" in index
 
 
 def test_html_contains_every_indicator_with_data_and_lists_the_rest(written: Path):

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
-from placewise.publish.render import write_report
+from placewise.publish.render import render_index, write_report
 from placewise.publish.report import IndicatorSpec, PlanInputs, ReportModel, Scope, build_report, kpi_progress
 from placewise.warehouse import WarehouseError
 
@@ -95,7 +95,10 @@ def write_reports(models: list[tuple[Scope, ReportModel]], out: Path, pdf: bool 
     jobs = [(model, out, _stem(scope), pdf) for scope, model in models]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         written = list(pool.map(_write, jobs))
-    return [(scope.area.name, *paths) for (scope, _), paths in zip(models, written, strict=True)]
+    done = [(scope.area.name, *paths) for (scope, _), paths in zip(models, written, strict=True)]
+    if models:
+        (out / "index.html").write_text(render_index(models[0][1].title, done), encoding="utf-8")
+    return done
 
 
 def report_command(

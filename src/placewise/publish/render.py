@@ -31,6 +31,11 @@ def render_html(model: ReportModel) -> str:
     return _environment().get_template("report.html.j2").render(m=model, css=css, legend=_legend())
 
 
+def render_index(title: str, written: list[tuple[str, Path, Path | None, int]]) -> str:
+    """A page linking every area's report (HTML, and PDF where written), for the output folder."""
+    return _environment().get_template("index.html.j2").render(title=title, reports=written)
+
+
 def write_pdf(html: str, path: Path) -> int:
     """Write the HTML as a PDF at ``path``; return its number of pages."""
     from weasyprint import HTML  # imported here: loading Pango takes a second that HTML-only runs skip
