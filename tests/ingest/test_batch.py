@@ -341,3 +341,13 @@ def test_time_zone_aware_timestamps_become_uk_local_time(tmp_path: Path, batch: 
         ("AE1", datetime(2024, 1, 5, 10, 0), datetime(2024, 1, 5, 13, 59)),
         ("AE2", datetime(2024, 7, 1, 13, 0), datetime(2024, 7, 1, 16, 0)),
         ("AE3", datetime(2024, 2, 1, 9, 15), datetime(2024, 2, 1, 10, 0))]
+
+
+def test_csv_with_byte_order_mark_loads(tmp_path: Path, batch: Batch) -> None:
+    """Excel's "CSV UTF-8" starts with a byte-order mark; the first column is still recognised."""
+    folder = write_batch(tmp_path / "in", batch, "csv")
+    path = folder / "people.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    code, output = ingest_cli(folder, str(tmp_path / "wh.duckdb"))
+    assert code == 0, output
+    assert query(tmp_path / "wh.duckdb", "SELECT count(*) FROM people") == [(6,)]
