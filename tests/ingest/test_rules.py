@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from batch_builder import NHS, reserved_range_numbers
+from batch_builder import NHS, make_batch, reserved_range_numbers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ingest_support import load, query, quarantine
 
 Batch = dict[str, pd.DataFrame]
@@ -188,3 +190,30 @@ def test_person_known_from_the_warehouse(tmp_path: Path, batch: Batch) -> None:
     assert quarantine(db, "clinical_events") == {
         ("clinical_events", 6, "event_date", "after the person's date of death", "2024-08-01")}
     assert query(db, "SELECT count(*) FROM clinical_events") == [(5,)]
+
+
+INDEPENDENT = [c for c in CASES if c[2] not in ("people", "geography", "practices") and "duplicate" not in c[0]]
+"""Spoils that neither cascade to other tables (people, geography, practices) nor interact through keys."""
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sets(st.sampled_from([c[0] for c in INDEPENDENT]), min_size=1, max_size=6))
+def test_any_mix_of_spoils_quarantines_exactly_the_spoiled_rows(tmp_path_factory: pytest.TempPathFactory,
+                                                                chosen: set[str]) -> None:
+    """Whatever mix of problems a batch has, exactly the spoiled rows are quarantined, each counted once."""
+    batch = make_batch()
+    expected: dict[str, set[int]] = {}
+    for case_id, spoil, table, row, _, _ in INDEPENDENT:
+        if case_id in chosen:
+            spoil(batch)
+            expected.setdefault(table, set()).add(row)
+    tmp = tmp_path_factory.mktemp("mix")
+    code, output = load(tmp, batch)
+    assert code == 3, output
+    got: dict[str, set[int]] = {}
+    for table, row, *_ in quarantine(tmp / "wh.duckdb"):
+        got.setdefault(table, set()).add(row)
+    assert got == expected
+    counted = dict(query(tmp / "wh.duckdb", "SELECT table_name, rows_quarantined FROM load_files "
+                                           "WHERE rows_quarantined > 0"))
+    assert counted == {t: len(rows) for t, rows in expected.items()}
