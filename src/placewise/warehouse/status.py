@@ -9,7 +9,7 @@ from ibis.backends import BaseBackend
 
 from placewise.canonical import TABLES
 from placewise.warehouse.connection import table_names
-from placewise.warehouse.schema import BOOKKEEPING
+from placewise.warehouse.schema import LOAD_LOG
 
 
 @dataclass
@@ -25,7 +25,7 @@ def status(con: BaseBackend) -> WarehouseStatus:
     """Summarise the warehouse; tables not created yet count as empty."""
     present = table_names(con)
     counts = {t.name: int(con.table(t.name).count().execute()) if t.name in present else 0 for t in TABLES}
-    names = [c.name for c in BOOKKEEPING[0].columns]
+    names = [c.name for c in LOAD_LOG.columns]
     log = (con.table("load_log").order_by([con.table("load_log").loaded_at.desc()]).execute()
            if "load_log" in present else pd.DataFrame(columns=names))
     if "quarantine" in present:
