@@ -119,3 +119,25 @@ def test_random_tables_leave_nothing_recoverable(seed):
     for r, c in itertools.product(range(table.shape[0]), range(table.shape[1])):
         if mask[r, c]:
             assert mask[r].sum() >= 2 and mask[:, c].sum() >= 2
+
+
+def test_cells_with_no_figure_count_as_unknown():
+    # Luton's quintile 5 is small; the ICS has no quintile figures (NaN), so the quintile columns
+    # cannot be subtracted and only Luton's row needs a secondary cell.
+    nan = np.nan
+    table = np.array([
+        [300, 260, 200, 120, 3, 883],      # Luton by quintile, and its total
+        [nan, nan, nan, nan, nan, 779],    # Bedford: total only
+        [nan, nan, nan, nan, nan, 1662],   # ICS: total only (the last row)
+    ])
+    mask = suppress_table(table, RULE)
+    assert np.argwhere(mask).tolist() == [[0, 3], [0, 4]]
+    # With the ICS quintile figures published, each hidden cell's column would give it away, so
+    # the audit hides more until nothing is determined.
+    full = table.copy()
+    full[2, :5] = [310, 270, 210, 125, 8]
+    full[1, :5] = full[2, :5] - full[0, :5]
+    mask = suppress_table(full, RULE)
+    assert mask[0, 4] and mask[1, 4]  # Bedford's quintile 5 (5) is small as well
+    assert not determined_cells(mask).any()
+    assert _recoverable(full, mask) == []

@@ -42,8 +42,12 @@ def primary_mask(counts: np.ndarray, rule: DisclosureRule) -> np.ndarray:
 
 
 def _complete_lines(counts: np.ndarray, mask: np.ndarray) -> bool:
-    """Hide the smallest other entry of every row with exactly one hidden entry; True if any changed."""
-    lonely = mask.sum(axis=1) == 1
+    """Hide the smallest other entry of every row whose only unknown is one hidden entry; True if any changed.
+
+    A cell with no count (NaN: not published at all) is an unknown too, so a row holding one already
+    has two unknowns and needs nothing more.
+    """
+    lonely = ((mask | np.isnan(counts)).sum(axis=1) == 1) & mask.any(axis=1)
     if not lonely.any():
         return False
     candidates = np.where(mask | np.isnan(counts), np.inf, counts)[lonely]
@@ -83,7 +87,8 @@ def suppress_table(counts: np.ndarray, rule: DisclosureRule, primary: np.ndarray
     """The suppression mask of a table of counts whose last row and last column are totals.
 
     ``primary`` adds cells already flagged upstream (for example by the measure stage). A
-    one-row table (categories and their total) works the same way.
+    one-row table (categories and their total) works the same way. NaN marks a cell with no
+    figure at all: it is never published, so it counts as unknown but is never chosen to hide.
     """
     counts = np.atleast_2d(np.asarray(counts, dtype=float))
     mask = primary_mask(counts, rule)
@@ -96,7 +101,7 @@ def suppress_table(counts: np.ndarray, rule: DisclosureRule, primary: np.ndarray
             changed |= _complete_lines(counts.T, mask.T)
         if changed:
             continue
-        pinned = determined_cells(mask) if not single_row else np.zeros_like(mask)
+        pinned = determined_cells(mask | np.isnan(counts)) & mask if not single_row else np.zeros_like(mask)
         if not pinned.any():
             return mask
         _hide_neighbour(counts, mask, pinned)

@@ -255,8 +255,34 @@ def protect(cells: np.ndarray, total: float, primary: np.ndarray, rule: Disclosu
     return suppress_table(row[None, :], rule, primary=np.append(primary, False)[None, :])[0]
 
 
+def joint_mask(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> pd.DataFrame:
+    """Suppression over the peer areas and the ICS by IMD quintile, with their totals, as one table.
+
+    Every report (the ICS's and each Place's) publishes a slice of this table: the ICS report the
+    areas' totals and the ICS's quintiles, a Place's report its own quintiles. Protecting the whole
+    table at once means figures from different reports cannot be combined to recover a hidden one.
+    Rows are area codes (the ICS last), columns the quintiles and ``All``; cells with no figure are NaN.
+    """
+    areas = [*scope.peers, scope.ics]
+    codes = [a.code for a in areas]
+    columns = [*QUINTILES, "All"]
+    parts = [_latest_rows(slices, spec.id, period, geography, breakdown)
+             for geography in dict.fromkeys(a.geography_type for a in areas)
+             for breakdown in ("none", "imd_quintile")]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
+    rows = rows[rows.geography_code.isin(codes)]
+    group = np.where(rows.breakdown == "none", "All", rows.breakdown_group.astype(str))
+    rows = rows.assign(cell=group, count=counts(rows, spec), primary=_primary(rows, spec))
+    grid = rows.pivot_table(index="geography_code", columns="cell", values="count", aggfunc="first")
+    grid = grid.reindex(index=codes, columns=columns)
+    first = rows.pivot_table(index="geography_code", columns="cell", values="primary", aggfunc="first")
+    primary = first.reindex(index=codes, columns=columns).fillna(False).to_numpy(dtype=bool)
+    mask = suppress_table(grid.to_numpy(dtype=float), spec.rule, primary=primary)
+    return pd.DataFrame(mask, index=codes, columns=columns)
+
+
 def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date,
-           width: float) -> None:
+           width: float, mask: pd.DataFrame) -> None:
     """The peer areas side by side at the latest period, with disclosure control, on the page."""
     rows = _latest_rows(slices, spec.id, period, scope.peers[0].geography_type, "none").set_index("geography_code")
     ics = _latest_rows(slices, spec.id, period, scope.ics.geography_type, "none")
@@ -265,11 +291,12 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
         return
     r = rows.loc[codes]
     ref = ics.iloc[0]
-    hidden = protect(counts(r, spec), float(counts(ics, spec)[0]), _primary(r, spec), spec.rule)[:-1]
+    hidden = mask.loc[codes, "All"].to_numpy(dtype=bool)
+    ics_hidden = bool(mask.loc[scope.ics.code, "All"])
     value, lower, upper = (np.where(hidden, np.nan, r[c].to_numpy(dtype=float)) * spec.scale
                            for c in ("value", "lower", "upper"))
     names = [next(p.name for p in scope.peers if p.code == c) for c in codes]
-    reference = None if spec.measure == "count" else float(ref.value) * spec.scale
+    reference = None if spec.measure == "count" or ics_hidden else float(ref.value) * spec.scale
     page.peers_svg = charts.caterpillar(names, value, lower, upper, reference, width=width,
                                         title=f"{spec.title}: areas compared", value_format=f",.{spec.decimals}f",
                                         highlight=scope.area.name)
@@ -277,7 +304,8 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
         (n, "*" if h else f"{num:,.0f}", "*" if h else spec.fmt(v), "" if h else f"{spec.fmt(lo)} to {spec.fmt(hi)}")
         for n, h, num, v, lo, hi in zip(names, hidden, counts(r, spec), r.value, r.lower, r.upper, strict=True)
     ]
-    page.peers_rows.append((scope.ics.name, f"{counts(ics, spec)[0]:,.0f}", spec.fmt(ref.value),
+    page.peers_rows.append((scope.ics.name, "*", "*", "") if ics_hidden else
+                           (scope.ics.name, f"{counts(ics, spec)[0]:,.0f}", spec.fmt(ref.value),
                             f"{spec.fmt(ref.lower)} to {spec.fmt(ref.upper)}"))
 
 
@@ -294,7 +322,8 @@ def _primary(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
     return flagged | small | (rows.denominator.to_numpy(dtype=float) < spec.min_denominator)
 
 
-def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> None:
+def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date,
+               mask: pd.DataFrame | None) -> None:
     """The IMD quintile breakdown with the slope index of inequality, with disclosure control."""
     q = _latest_rows(slices, spec.id, period, scope.area.geography_type, "imd_quintile")
     q = q[q.geography_code == scope.area.code].set_index("breakdown_group").reindex(list(QUINTILES))
@@ -303,8 +332,11 @@ def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: Indicato
     if q.value.isna().all() or total.empty:
         return
     filled = q.fillna({"numerator": 0.0, "denominator": 0.0, "suppressed": False})
-    hidden = protect(counts(filled, spec), float(counts(total, spec)[0]), _primary(filled, spec), spec.rule)[:-1]
-    hidden |= q.value.isna().to_numpy()
+    if mask is not None and scope.area.code in mask.index:
+        hidden = mask.loc[scope.area.code, list(QUINTILES)].to_numpy(dtype=bool)
+    else:
+        hidden = protect(counts(filled, spec), float(counts(total, spec)[0]), _primary(filled, spec), spec.rule)[:-1]
+    hidden = hidden | q.value.isna().to_numpy()
     value, lower, upper = (np.where(hidden, np.nan, q[c].to_numpy(dtype=float)) * spec.scale
                            for c in ("value", "lower", "upper"))
     slope, text = _sii(q, spec, hidden)
@@ -406,9 +438,10 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         description=describe(spec, result, row, labels) if not suppressed_latest else
         "The latest value is suppressed because it rests on a small number of events.",
     )
-    _quintiles(page, slices, scope, spec, periods[-1])
-    if scope.peers:
-        _peers(page, slices, scope, spec, periods[-1], width=340 if page.quintile_svg else 680)
+    mask = joint_mask(slices, scope, spec, periods[-1]) if scope.peers else None
+    _quintiles(page, slices, scope, spec, periods[-1], mask)
+    if mask is not None:
+        _peers(page, slices, scope, spec, periods[-1], width=340 if page.quintile_svg else 680, mask=mask)
     return page
 
 
