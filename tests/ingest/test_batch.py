@@ -351,3 +351,10 @@ def test_csv_with_byte_order_mark_loads(tmp_path: Path, batch: Batch) -> None:
     code, output = ingest_cli(folder, str(tmp_path / "wh.duckdb"))
     assert code == 0, output
     assert query(tmp_path / "wh.duckdb", "SELECT count(*) FROM people") == [(6,)]
+
+
+def test_status_of_a_missing_warehouse_creates_nothing(tmp_path: Path) -> None:
+    """A mistyped --db is an error, not a new empty warehouse."""
+    code, output = run_cli("status", "--db", str(tmp_path / "typo.duckdb"))
+    assert code == 2 and "no warehouse here yet" in output
+    assert not (tmp_path / "typo.duckdb").exists()

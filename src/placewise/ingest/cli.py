@@ -17,6 +17,7 @@ from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyEr
 from placewise.ingest.stage import IngestRefused, refuse
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+from placewise.warehouse.connection import duckdb_path, engine_of
 from placewise.warehouse.status import status
 
 
@@ -129,6 +130,8 @@ def status_command(
     """Show the warehouse: rows per table, the load log and the quarantine by table, field and reason."""
     console = Console()
     try:
+        if engine_of(db) == "duckdb" and not duckdb_path(db).is_file():
+            raise WarehouseError(f"{db}: no warehouse here yet; load one with placewise ingest")
         con = connect(db)
     except WarehouseError as e:
         console.print(f"[bold red]{e}[/]")
