@@ -231,9 +231,9 @@ def caterpillar(
     """
     values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
     row = 22
-    fits = int((width / 2 - 12) / 6.2)
+    fits = int((width / 2 - 22) / 6.6)
     labels = [n if len(n) <= fits else n[: fits - 1] + "…" for n in names]
-    label_width = 12 + 6.2 * max((len(n) for n in labels), default=0)
+    label_width = 22 + 6.6 * max((len(n) for n in labels), default=0)
     frame = Frame(width=width, height=row * len(names) + 40, left=label_width, right=16, top=8, bottom=28)
     pool = np.concatenate([values, lower, upper, [] if reference is None else [reference]])
     lo, hi, step = nice_range(pool)
