@@ -270,14 +270,15 @@ def joint_mask(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) 
              for geography in dict.fromkeys(a.geography_type for a in areas)
              for breakdown in ("none", "imd_quintile")]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
-    rows = rows[rows.geography_code.isin(codes)]
     group = np.where(rows.breakdown == "none", "All", rows.breakdown_group.astype(str))
-    rows = rows.assign(cell=group, count=counts(rows, spec), primary=_primary(rows, spec))
-    grid = rows.pivot_table(index="geography_code", columns="cell", values="count", aggfunc="first")
-    grid = grid.reindex(index=codes, columns=columns)
-    first = rows.pivot_table(index="geography_code", columns="cell", values="primary", aggfunc="first")
-    primary = first.reindex(index=codes, columns=columns).fillna(False).to_numpy(dtype=bool)
-    mask = suppress_table(grid.to_numpy(dtype=float), spec.rule, primary=primary)
+    r = pd.Index(codes).get_indexer(rows.geography_code)
+    c = pd.Index(columns).get_indexer(group)
+    keep = (r >= 0) & (c >= 0)
+    grid = np.full((len(codes), len(columns)), np.nan)
+    primary = np.zeros(grid.shape, dtype=bool)
+    grid[r[keep], c[keep]] = counts(rows, spec)[keep]
+    primary[r[keep], c[keep]] = _primary(rows, spec)[keep]
+    mask = suppress_table(grid, spec.rule, primary=primary)
     return pd.DataFrame(mask, index=codes, columns=columns)
 
 
