@@ -398,9 +398,22 @@ def events_units(ctx: Context, e: Events, periods: list[tuple[date, date]], stan
     ev = base.select(**cols)
     if e.first_ever:
         ev = ev.group_by(PERSON_KEY).aggregate(d=ev.d.min(), flag=ev.flag.max())
-    ps = _periods(periods)
-    ev = ev.join(ps, [ev.d >= ps.period_start, ev.d <= ps.period_end])
+    first, last = min(p[0] for p in periods), max(p[1] for p in periods)
+    ev = ev.filter((ev.d >= first) & (ev.d <= last))   # lets the engine skip history outside the periods
+    months = _period_months(periods)
+    ev = ev.mutate(month=ev.d.truncate("M").cast("date"))
+    ev = ev.join(months, ev.month == months.month).drop("month")
     return _attribute_events(ctx, e, ev, standardise)
+
+
+def _period_months(periods: list[tuple[date, date]]) -> ir.Table:
+    """Every month of every period (``month`` → ``period_start, period_end``): an equality join, not a range."""
+    rows = [(add_months(start, i), start, end) for start, end in periods
+            for i in range((end.year - start.year) * 12 + end.month - start.month + 1)]
+    return ibis.memtable({"month": [r[0] for r in rows], "period_start": [r[1] for r in rows],
+                          "period_end": [r[2] for r in rows]}).select(
+        month=ibis._.month.cast("date"), period_start=ibis._.period_start.cast("date"),
+        period_end=ibis._.period_end.cast("date"))
 
 
 def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) -> ir.Table:
@@ -477,13 +490,20 @@ GEOGRAPHY_DIMS = ["ics_code", "practice_code", "pcn_code", "la_code", "provider_
 SUMS = ("numerator", "denominator", "sum_squares")
 
 
-def cells(ind: Indicator, units: ir.Table) -> ir.Table:
-    """Units summed into the finest cells (every attribute); a median keeps the units themselves."""
+def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
+    """Units summed into the finest cells (every attribute); a median keeps the units themselves.
+
+    PCN and Place follow from the practice, so they are left out of the grouping and joined back.
+    """
     if ind.measure == "median":
         return units.select(*DIMS, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
-    return units.group_by(list(DIMS)).aggregate(
+    keys = [d for d in DIMS if d not in ("pcn_code", "la_code")]
+    summed = units.group_by(keys).aggregate(
         numerator=units.num.sum(), denominator=units.den.sum(), sum_squares=(units.num * units.num).sum()
     )
+    prac = ctx.con.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
+    j = summed.left_join(prac, summed.practice_code == prac.p_code)
+    return j.select(*DIMS, "numerator", "denominator", "sum_squares")
 
 
 def _by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:

@@ -138,7 +138,7 @@ def _one(ctx: Context, ind: Indicator, rng: ReportingRange) -> pa.Table:
     if not ps:
         return COUNTS_SCHEMA.empty_table()
     _drop(ctx.con, CELLS_TABLE)
-    fine = ctx.con.create_table(CELLS_TABLE, cells(ind, indicator_units(ctx, ind, ps)), temp=True)
+    fine = ctx.con.create_table(CELLS_TABLE, cells(ctx, ind, indicator_units(ctx, ind, ps)), temp=True)
     try:
         return expand(ctx, ind, fine).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
     finally:
