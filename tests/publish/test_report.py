@@ -384,3 +384,31 @@ def test_figures_from_different_reports_cannot_be_combined_to_reveal_a_hidden_co
     # Without the joint table, Luton's report alone would hide only its quintiles 4 and 5, and the
     # ICS's quintile 5 (93) minus Bedford's (90) would give Luton's 3 back.
     assert ics[4] - bedford[4] == luton[4]
+
+
+def test_slope_index_of_inequality_on_designed_quintiles():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # Equal quintile populations and values rising by 5 points a quintile, from 50% (most deprived)
+    # to 70%. Hand-worked: the gap is 70 - 50 = 20 points; the WLS slope on the rank midpoints
+    # 0.1, 0.3, ..., 0.9 is 5 / 0.2 = 25 points, the SII.
+    base = {"indicator_id": "x", "geography_type": "ics", "geography_code": "QHG", "suppressed": False}
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "breakdown": "none", "breakdown_group": "All",
+             "numerator": 3000.0, "denominator": 5000.0, "value": 60.0, "lower": 58.6, "upper": 61.4}
+            for m in MONTHS]
+    for q, v in zip("12345", (50.0, 55.0, 60.0, 65.0, 70.0), strict=True):
+        rows.append({**base, "period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1]),
+                     "breakdown": "imd_quintile", "breakdown_group": q, "numerator": v * 10, "denominator": 1000.0,
+                     "value": v, "lower": v - 3.0, "upper": v + 3.0})
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%")
+    ics = Area("ics", "QHG", "BLMK")
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(threshold=5, suppress_zero=False)).pages[0]
+    assert page.inequality_text.startswith(
+        "The gap between the least and the most deprived quintile is +20.0 percentage points. The slope index of "
+        "inequality, the modelled gap across the whole range of deprivation, is +25.0 percentage points")
+    line = ET.fromstring(page.quintile_svg).find("{http://www.w3.org/2000/svg}line[@class='sii']")
+    assert line is not None and float(line.get("y1")) > float(line.get("y2"))  # rising to the least deprived

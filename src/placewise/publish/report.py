@@ -323,57 +323,94 @@ def _primary(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
     return flagged | small | (rows.denominator.to_numpy(dtype=float) < spec.min_denominator)
 
 
+@dataclass
+class _Quintiles:
+    """One page's IMD quintile figures, waiting for the slope indices computed for all pages at once."""
+
+    page: IndicatorPage
+    spec: IndicatorSpec
+    q: pd.DataFrame
+    hidden: np.ndarray
+
+    @property
+    def kind(self) -> str:
+        """The SII value type: proportions on the 0-1 scale use the logit transform; others none."""
+        v = self.q.value.to_numpy(dtype=float)
+        return "proportion" if self.spec.measure == "proportion" and np.all((v >= 0) & (v <= 1)) else "other"
+
+    @property
+    def why_no_sii(self) -> str:
+        """Why the slope index cannot be shown, or an empty string if it can."""
+        q = self.q
+        if self.hidden.any() or not np.isfinite(q.value.to_numpy(dtype=float)).all() or (q.denominator <= 0).any():
+            return "The slope index of inequality is not shown because a quintile is suppressed or missing."
+        if not (np.isfinite(q.lower.to_numpy(dtype=float)).all() and (q.upper > q.lower).all()):
+            return "The slope index of inequality is not shown because the quintile intervals are missing."
+        return ""
+
+
 def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date,
-               mask: pd.DataFrame | None) -> None:
-    """The IMD quintile breakdown with the slope index of inequality, with disclosure control."""
+               mask: pd.DataFrame | None) -> _Quintiles | None:
+    """The IMD quintile table with disclosure control; the chart waits for the slope index."""
     q = _latest_rows(slices, spec.id, period, scope.area.geography_type, "imd_quintile")
     q = q[q.geography_code == scope.area.code].set_index("breakdown_group").reindex(list(QUINTILES))
     total = _latest_rows(slices, spec.id, period, scope.area.geography_type, "none")
     total = total[total.geography_code == scope.area.code]
     if q.value.isna().all() or total.empty:
-        return
+        return None
     filled = q.fillna({"numerator": 0.0, "denominator": 0.0, "suppressed": False})
     if mask is not None and scope.area.code in mask.index:
         hidden = mask.loc[scope.area.code, list(QUINTILES)].to_numpy(dtype=bool)
     else:
         hidden = protect(counts(filled, spec), float(counts(total, spec)[0]), _primary(filled, spec), spec.rule)[:-1]
     hidden = hidden | q.value.isna().to_numpy()
-    value, lower, upper = (np.where(hidden, np.nan, q[c].to_numpy(dtype=float)) * spec.scale
-                           for c in ("value", "lower", "upper"))
-    slope, text = _sii(q, spec, hidden)
-    page.quintile_svg = charts.quintile_bars(["1 most", "2", "3", "4", "5 least"], value, lower, upper, slope,
-                                             width=340,
-                                             title=f"{spec.title} by IMD quintile", value_format=f",.{spec.decimals}f")
     page.quintile_rows = [
         (label, "*" if h else f"{n:,.0f}", "*" if h else spec.fmt(v), "" if h else f"{spec.fmt(lo)} to {spec.fmt(hi)}")
         for label, h, n, v, lo, hi in zip(QUINTILE_LABELS, hidden, counts(filled, spec), q.value, q.lower, q.upper,
                                           strict=True)
     ]
-    page.inequality_text = text
+    return _Quintiles(page, spec, filled, hidden)
 
 
-def _sii(q: pd.DataFrame, spec: IndicatorSpec, hidden: np.ndarray) -> tuple[tuple[float, float] | None, str]:
-    """Slope index of inequality across the quintiles, and a sentence on the gap (none if suppressed)."""
+def _finish_quintiles(pending: list[_Quintiles]) -> None:
+    """Slope indices for every page's quintiles in one call per value type, then each chart and sentence."""
+    found: dict[int, tuple[float, float, float]] = {}
+    ready = [p for p in pending if not p.why_no_sii]
+    for kind in ("proportion", "other"):
+        group = [p for p in ready if p.kind == kind]
+        if not group:
+            continue
+        stack = {c: np.vstack([p.q[c].to_numpy(dtype=float) for p in group])
+                 for c in ("value", "denominator", "lower", "upper")}
+        res = slope_index_of_inequality(stack["value"], stack["denominator"], lower_95=stack["lower"],
+                                        upper_95=stack["upper"], value_type=kind, repetitions=10_000)
+        for i, p in enumerate(group):
+            found[id(p)] = (float(res.sii[i]), float(res.sii_lower[i]), float(res.sii_upper[i]))
+    for p in pending:
+        slope, text = _sii_text(p, found.get(id(p)))
+        spec, q = p.spec, p.q
+        value, lower, upper = (np.where(p.hidden, np.nan, q[c].to_numpy(dtype=float)) * spec.scale
+                               for c in ("value", "lower", "upper"))
+        p.page.quintile_svg = charts.quintile_bars(["1 most", "2", "3", "4", "5 least"], value, lower, upper, slope,
+                                                   width=340, title=f"{spec.title} by IMD quintile",
+                                                   value_format=f",.{spec.decimals}f")
+        p.page.inequality_text = text
+
+
+def _sii_text(p: _Quintiles, sii: tuple[float, float, float] | None) -> tuple[tuple[float, float] | None, str]:
+    """The slope line (intercept, gradient) in display units and the sentence on the gap and the SII."""
+    if sii is None:
+        return None, p.why_no_sii
+    spec, q = p.spec, p.q
     v = q.value.to_numpy(dtype=float)
-    if hidden.any() or not np.isfinite(v).all() or (q.denominator.to_numpy(dtype=float) <= 0).any():
-        return None, "The slope index of inequality is not shown because a quintile is suppressed or missing."
-    kind = "proportion" if spec.measure == "proportion" and np.all((v >= 0) & (v <= 1)) else "other"
-    finite_ci = np.isfinite(q.lower.to_numpy(dtype=float)).all() and (q.upper > q.lower).all()
-    if not finite_ci:
-        return None, "The slope index of inequality is not shown because the quintile intervals are missing."
-    res = slope_index_of_inequality(v[None, :], q.denominator.to_numpy(dtype=float)[None, :],
-                                    lower_95=q.lower.to_numpy(dtype=float)[None, :],
-                                    upper_95=q.upper.to_numpy(dtype=float)[None, :],
-                                    value_type=kind, repetitions=10_000)
-    sii, lo, hi = float(res.sii[0]), float(res.sii_lower[0]), float(res.sii_upper[0])
+    value, lo, hi = sii
     share = q.denominator.to_numpy(dtype=float) / q.denominator.sum()
     rank = np.cumsum(share) - share / 2
-    intercept = float(np.average(v, weights=share) - sii * np.average(rank, weights=share))
-    gap = v[-1] - v[0]
-    text = (f"The gap between the least and the most deprived quintile is {_signed(spec, gap)}. "
+    intercept = float(np.average(v, weights=share) - value * np.average(rank, weights=share))
+    text = (f"The gap between the least and the most deprived quintile is {_signed(spec, v[-1] - v[0])}. "
             f"The slope index of inequality, the modelled gap across the whole range of deprivation, is "
-            f"{_signed(spec, sii)} (95% interval {_signed(spec, lo)} to {_signed(spec, hi)}).")
-    return (intercept * spec.scale, sii * spec.scale), text
+            f"{_signed(spec, value)} (95% interval {_signed(spec, lo)} to {_signed(spec, hi)}).")
+    return (intercept * spec.scale, value * spec.scale), text
 
 
 def _signed(spec: IndicatorSpec, value: float) -> str:
@@ -391,14 +428,17 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
     trajectories = {ind: dict(zip(g.period_start, g.plan, strict=True)) for ind, g in plan.pva.groupby("indicator_id")}
     spc_results = _run_spc(series, by_id, trajectories) if not series.empty else {}
     slices = _slices(frame[frame.indicator_id.isin(list(spc_results))])
-    pages = []
+    pages: list[IndicatorPage] = []
+    pending: list[_Quintiles] = []
     for spec in specs:
         if spec.id not in spc_results:
             continue
         result, row, periods = spc_results[spec.id]
-        page = _page(slices, scope, spec, result, row, periods, series)
+        page, quintiles = _page(slices, scope, spec, result, row, periods, series)
         page.plan_rag, page.plan_text = _plan_text(spec, plan)
         pages.append(page)
+        pending += [quintiles] if quintiles else []
+    _finish_quintiles(pending)
     latest = max((p for _, _, ps in spc_results.values() for p in ps), default=None)
     return ReportModel(
         title=title, area=scope.area, latest_period=month_label(latest) if latest else "no data",
@@ -408,8 +448,8 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
 
 
 def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
-          periods: list[date], series: pd.DataFrame) -> IndicatorPage:
-    """One indicator's page: SPC chart, icons, narrative, peers and quintiles."""
+          periods: list[date], series: pd.DataFrame) -> tuple[IndicatorPage, _Quintiles | None]:
+    """One indicator's page (SPC chart, icons, narrative, areas compared) and its quintiles, still to finish."""
     mine = series[series.indicator_id == spec.id]
     hidden = _primary(mine, spec)
     n = len(periods)
@@ -440,10 +480,10 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         "The latest value is suppressed because it rests on a small number of events.",
     )
     mask = joint_mask(slices, scope, spec, periods[-1]) if scope.peers else None
-    _quintiles(page, slices, scope, spec, periods[-1], mask)
+    quintiles = _quintiles(page, slices, scope, spec, periods[-1], mask)
     if mask is not None:
-        _peers(page, slices, scope, spec, periods[-1], width=340 if page.quintile_svg else 680, mask=mask)
-    return page
+        _peers(page, slices, scope, spec, periods[-1], width=340 if quintiles else 680, mask=mask)
+    return page, quintiles
 
 
 def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, Area],
