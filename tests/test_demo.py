@@ -21,13 +21,13 @@ def test_demo_end_to_end_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "Bedfordshire, Luton and Milton Keynes" in html
     assert len(list((out / "report").glob("place-*.html"))) == 4
     with duckdb.connect(str(out / "placewise.duckdb"), read_only=True) as con:
-        people = con.sql("SELECT count(*) FROM people").fetchone()[0]
-        indicators = con.sql("SELECT count(DISTINCT indicator_id) FROM measurements").fetchone()[0]
-        batches = con.sql("SELECT count(*) FROM load_log").fetchone()[0]
+        people = con.execute("SELECT count(*) FROM people").fetchone()[0]
+        indicators = con.execute("SELECT count(DISTINCT indicator_id) FROM measurements").fetchone()[0]
+        batches = con.execute("SELECT count(*) FROM load_log").fetchone()[0]
     assert people > 1000 and indicators >= 25
     second = runner.invoke(app, ["demo", "--out", str(out), "--scale", "0.005", "--no-pdf"])
     assert second.exit_code == 0, second.output
     assert "nothing new" in second.output
     with duckdb.connect(str(out / "placewise.duckdb"), read_only=True) as con:
-        assert con.sql("SELECT count(*) FROM people").fetchone()[0] == people
-        assert con.sql("SELECT count(*) FROM load_log").fetchone()[0] == batches
+        assert con.execute("SELECT count(*) FROM people").fetchone()[0] == people
+        assert con.execute("SELECT count(*) FROM load_log").fetchone()[0] == batches
