@@ -2,11 +2,6 @@
 # Quick start, command 2: install Placewise, its test tools and a PostgreSQL server, then run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
-fi
 bash scripts/setup.sh --test
 set +e
 .venv/bin/python -m pytest "$@"
