@@ -2,7 +2,8 @@
 
 Every definition becomes a table of *units* (a person in a period, or an event) carrying the
 geography and breakdown attributes and two measures, ``num`` and ``den``. Units are summed
-into fine cells, then expanded to every geography and breakdown in one set-based query.
+into fine cells (one set-based query, materialised), then expanded to every period, geography
+and breakdown group in a second. No query is built or run per period, geography or group.
 """
 
 from __future__ import annotations
