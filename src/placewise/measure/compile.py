@@ -110,7 +110,7 @@ def person_attributes(con: ibis.BaseBackend) -> ir.Table:
 
 
 def registrations(con: ibis.BaseBackend) -> ir.Table:
-    """Registrations as intervals that do not overlap, with the practice's PCN and Place.
+    """Registrations as intervals that do not overlap.
 
     A registration covers its start and end dates inclusive, and a later registration ends any
     earlier one (``next_start``); of two starting the same day, the higher practice code stands.
@@ -120,7 +120,7 @@ def registrations(con: ibis.BaseBackend) -> ir.Table:
     r = r.mutate(next_start=r.start_date.lead().over(w))
     prac = con.table("practices")
     j = r.join(prac, r.practice_code == prac.practice_code)
-    return j.select(PERSON_KEY, "practice_code", "pcn_code", "la_code", "start_date", "end_date", "next_start")
+    return j.select(PERSON_KEY, "practice_code", "start_date", "end_date", "next_start")
 
 
 def registered_on(r: ir.Table, d: ir.DateValue) -> ir.BooleanValue:
@@ -136,14 +136,12 @@ def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date], ca
     j = r.join(attrs, r[PERSON_KEY] == attrs[PERSON_KEY])
     j = j.filter(j.date_of_death.isnull() | (j.date_of_death > j.period_end))
     return j.select(
-        PERSON_KEY, "period_end", "practice_code", "pcn_code", "la_code",
-        ics_code=ibis.literal(catalogue.ics_code), imd_quintile=j.imd_quintile, ethnic_group=j.ethnic_group,
+        PERSON_KEY, "period_end", "practice_code", imd_quintile=j.imd_quintile, ethnic_group=j.ethnic_group,
         sex=j.sex, age=age_at(j.period_end, j.birth_year, j.birth_month),
     )
 
 
-POPULATION_DIMS = ["period_end", "ics_code", "practice_code", "pcn_code", "la_code", "imd_quintile", "ethnic_group",
-                   "sex", "age"]
+POPULATION_DIMS = ["period_end", "practice_code", "imd_quintile", "ethnic_group", "sex", "age"]
 
 
 def population_cells(pop: ir.Table) -> ir.Table:
@@ -202,11 +200,10 @@ def _latest_value(ctx: Context, c: LatestValue, periods: list[tuple[date, date]]
     """
     ev = _coded(ctx.con, "clinical_events", c.codelist)
     ev = ev.filter(ev.value.notnull())
+    daily = ev.group_by([PERSON_KEY, "d"]).aggregate(v=ev.value.min())
     win = _window_table(periods, c.window)
-    j = ev.join(win, [ev.d >= win.lo, ev.d <= win.period_end])
-    latest = j.group_by([PERSON_KEY, "period_end"]).aggregate(d=j.d.max())
-    on_day = j.join(latest, [PERSON_KEY, "period_end", "d"])
-    return on_day.group_by([PERSON_KEY, "period_end"]).aggregate(v=on_day.value.min())
+    j = daily.join(win, [daily.d >= win.lo, daily.d <= win.period_end])
+    return j.group_by([PERSON_KEY, "period_end"]).aggregate(v=j.v.argmax(j.d))
 
 
 def _compare(v: ir.NumericValue, c: LatestValue) -> ir.BooleanValue:
@@ -286,19 +283,20 @@ def _cohort(population: ir.Table, p: Persons, periods: list[tuple[date, date]]) 
     return pop.filter(keep)
 
 
-def _units_frame(t: ir.Table, lowers: list[int], v: ir.NumericValue, age: ir.IntegerValue,
+def _units_frame(t: ir.Table, catalogue: Catalogue, v: ir.NumericValue, age: ir.IntegerValue,
                  standardise: bool, band_age: ir.IntegerValue | None = None, **geo: Any) -> ir.Table:
-    """Project any unit table onto the common unit columns.
+    """Project any unit table onto the common unit columns (geography: the practice, and so the ICS).
 
     ``age`` gives the reporting age band; ``band_age`` (default ``age``) the ESP band of a DSR, which is
     the age at the period end so that events and population fall in the same band.
     """
     cols: dict[str, Any] = {
         "period_start": t.period_start, "period_end": t.period_end,
-        "ics_code": t.ics_code, "practice_code": t.practice_code, "pcn_code": t.pcn_code, "la_code": t.la_code,
+        "ics_code": ibis.ifelse(t.practice_code.notnull(), ibis.literal(catalogue.ics_code), ibis.null("string")),
+        "practice_code": t.practice_code,
         "provider_code": ibis.null("string"), "site_code": ibis.null("string"),
         "imd_quintile": t.imd_quintile, "ethnic_group": t.ethnic_group, "sex": t.sex,
-        "age_band": age_band(age, lowers).fill_null("Unknown"),
+        "age_band": age_band(age, catalogue.age_bands).fill_null("Unknown"),
         "standard_band": standard_band(age if band_age is None else band_age) if standardise
         else ibis.null("int64"),
     }
@@ -311,14 +309,14 @@ def persons_units(ctx: Context, p: Persons, periods: list[tuple[date, date]], st
     """One unit per person in the cohort and period; ``v`` is 1, or the subset flag."""
     if not p.criteria and subset is None:
         cells = _cohort(ctx.population_cells, p, periods)
-        return _units_frame(cells, ctx.catalogue.age_bands, cells.n, cells.age, standardise)
+        return _units_frame(cells, ctx.catalogue, cells.n, cells.age, standardise)
     base, own = _with_criteria(ctx, _cohort(ctx.population, p, periods), p.criteria, periods, "_den", semi=True)
     base = base.filter(own)
     v = ONE
     if subset:
         base, extra = _with_criteria(ctx, base, subset.criteria, periods, "_num", semi=False)
         v = ibis.ifelse(extra, 1, 0).cast("float64")
-    return _units_frame(base, ctx.catalogue.age_bands, v, base.age, standardise)
+    return _units_frame(base, ctx.catalogue, v, base.age, standardise)
 
 
 def expected_units(ctx: Context, e: Expected, periods: list[tuple[date, date]]) -> ir.Table:
@@ -331,7 +329,7 @@ def expected_units(ctx: Context, e: Expected, periods: list[tuple[date, date]]) 
         "rate": [r.female / 100 for r in e.rates] + [r.male / 100 for r in e.rates],
     })
     j = pop.join(rates, [pop.sex == rates.r_sex, pop.age >= rates.r_min, pop.age <= rates.r_max])
-    return _units_frame(j, ctx.catalogue.age_bands, j.n * j.rate, j.age, False)
+    return _units_frame(j, ctx.catalogue, j.n * j.rate, j.age, False)
 
 
 def _duration(t: ir.Table, d: Duration) -> ir.BooleanValue:
@@ -432,8 +430,7 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) 
     r = ctx.registrations
     alive = j.date_of_death.isnull() | (j.date_of_death > j.period_end)
     g = j.left_join(r, [j[PERSON_KEY] == r[PERSON_KEY], registered_on(r, j.period_end), alive])
-    g = g.select(*j.columns, "practice_code", "pcn_code", "la_code")
-    g = g.mutate(ics_code=ibis.ifelse(g.practice_code.notnull(), ctx.catalogue.ics_code, ibis.null("string")))
+    g = g.select(*j.columns, "practice_code")
     if isinstance(e.value, AgeAtEvent):
         v = g.age
     elif isinstance(e.value, DaysBetween):
@@ -442,7 +439,7 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) 
         v = g.flag
     geo = {"provider_code": g.provider_code, "site_code": g.site_code} if e.has_provider else {}
     band_age = g.age if e.count == "persons" else age_at(g.period_end, g.birth_year, g.birth_month)
-    return _units_frame(g, ctx.catalogue.age_bands, v, g.age, standardise, band_age, **geo)
+    return _units_frame(g, ctx.catalogue, v, g.age, standardise, band_age, **geo)
 
 
 def aggregate_units(ctx: Context, a: Aggregate, periods: list[tuple[date, date]]) -> ir.Table:
@@ -454,7 +451,7 @@ def aggregate_units(ctx: Context, a: Aggregate, periods: list[tuple[date, date]]
     none = ibis.null("string")
     return j.select(
         period_start=j.period_start, period_end=j.period_end, ics_code=ibis.literal(ctx.catalogue.ics_code),
-        practice_code=none, pcn_code=none, la_code=none, provider_code=j.org_code, site_code=none,
+        practice_code=none, provider_code=j.org_code, site_code=none,
         imd_quintile=none, ethnic_group=none, sex=none, age_band=none, standard_band=ibis.null("int64"),
         v=j[a.column].cast("float64"),
     )
@@ -494,14 +491,15 @@ SUMS = ("numerator", "denominator", "sum_squares")
 def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
     """Units summed into the finest cells (every attribute); a median keeps the units themselves.
 
-    PCN and Place follow from the practice, so they are left out of the grouping and joined back.
+    Units carry the practice only: its PCN and Place are joined here, after the grouping.
     """
-    if ind.measure == "median":
-        return units.select(*DIMS, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
     keys = [d for d in DIMS if d not in ("pcn_code", "la_code")]
-    summed = units.group_by(keys).aggregate(
-        numerator=units.num.sum(), denominator=units.den.sum(), sum_squares=(units.num * units.num).sum()
-    )
+    if ind.measure == "median":
+        summed = units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
+    else:
+        summed = units.group_by(keys).aggregate(
+            numerator=units.num.sum(), denominator=units.den.sum(), sum_squares=(units.num * units.num).sum()
+        )
     prac = ctx.con.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
     j = summed.left_join(prac, summed.practice_code == prac.p_code)
     return j.select(*DIMS, "numerator", "denominator", "sum_squares")
