@@ -178,7 +178,7 @@ def _suppressed(ind: Indicator, catalogue: Catalogue, frame: pd.DataFrame) -> np
 
 def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) -> pa.Table:
     """Measurements from the engine's counts (see :data:`placewise.measure.COUNTS_SCHEMA`)."""
-    frame = counts.to_pandas(types_mapper=None)
+    frame = counts.to_pandas()
     parts = []
     for ind_id, rows in frame.groupby("indicator_id", sort=True):
         ind = catalogue.indicator(str(ind_id))

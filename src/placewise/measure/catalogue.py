@@ -145,12 +145,10 @@ class LatestValue(Strict):
     _check_codelists = field_validator("codelist")(_known_codelists)
 
 
-class AgeCriterion(Strict):
+class AgeCriterion(AgeRange):
     """The person's age at the period end lies in the range."""
 
     type: Literal["age"]
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
 
 
 class AllOf(Strict):
