@@ -20,6 +20,9 @@ def test_demo_end_to_end_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     html = (out / "report" / "ics.html").read_text()
     assert "Bedfordshire, Luton and Milton Keynes" in html
     assert len(list((out / "report").glob("place-*.html"))) == 4
+    if (Path(__file__).parents[2] / "shared" / "reference").is_dir():
+        ae = (out / "report-nhse-ae" / "ics.html").read_text()
+        assert "Luton and Dunstable University Hospital" in ae and "Mar 2019" in ae
     with duckdb.connect(str(out / "placewise.duckdb"), read_only=True) as con:
         people = con.execute("SELECT count(*) FROM people").fetchone()[0]
         indicators = con.execute("SELECT count(DISTINCT indicator_id) FROM measurements").fetchone()[0]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -16,29 +16,24 @@ from placewise.ingest.cli import status_command
 from placewise.ingest.load import ingest
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, key_from_env
 from placewise.profile import load_profile
-from placewise.publish.cli import AE_CSV, report_command
+from placewise.publish.cli import AE_CSV, build_models, write_reports
 from placewise.sources.nhse_ae import write_aggregate_returns
 from placewise.sources.synth.calibrate import calibration, write_calibration
 from placewise.sources.synth.generate import generate
 from placewise.warehouse import connect
 
+T = TypeVar("T")
 DEMO_KEY = "placewise-demo-key-not-for-real-data"
 """Used only when no key is set: the demo's data are synthetic, so the key protects nothing real."""
 
 
-@contextmanager
-def _step(console: Console, title: str) -> Iterator[None]:
-    """Print a step's title, run it under a spinner and report its time."""
+def _run(console: Console, title: str, work: Callable[[], T]) -> T:
+    """Run one step of the demo under a spinner, then print its title and time."""
     started = time.perf_counter()
     with console.status(title + "…"):
-        yield
+        result = work()
     console.print(f"[green]✓[/] {title} ({time.perf_counter() - started:.1f} s)")
-
-
-def _run(console: Console, title: str, work: Callable[[], object]) -> object:
-    """Run one step of the demo with its title and timing."""
-    with _step(console, title):
-        return work()
+    return result
 
 
 def demo_command(
@@ -78,8 +73,13 @@ def demo_command(
     finally:
         con.disconnect()
     console.print(f"  {measured.num_rows:,} measurements")
-    with _step(console, "Writing the integrated performance report"):
-        report_command(out=out / "report", warehouse=str(db), profile="blmk", example_ae=False, ae_csv=AE_CSV,
-                       pdf=pdf)
+    written = _run(console, "Writing the integrated performance report (HTML" + (" and PDF)" if pdf else ")"),
+                   lambda: write_reports(build_models(warehouse=str(db)), out / "report", pdf))
+    for name, html, pdf_path, pages in written:
+        console.print(f"  {name}: {html}" + (f" and {pdf_path} ({pages} pages)" if pdf_path else ""))
+    if AE_CSV.is_file():
+        _run(console, "Writing the example report from NHS England's A&E statistics (2016–2019)",
+             lambda: write_reports(build_models(ae_csv=AE_CSV), out / "report-nhse-ae", pdf))
     status_command(db=str(db))
-    console.print(f"\n[bold]Open {out / 'report' / 'ics.html'}[/] (and the PDF beside it) to see the report.")
+    console.print(f"\n[bold]Open {out / 'report' / 'index.html'}[/] to see the reports"
+                  + (f" and {out / 'report-nhse-ae' / 'index.html'} for the real A&E data." if AE_CSV.is_file() else "."))

@@ -94,7 +94,7 @@ def written(warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     app.command("report")(report_command)
     app.command("other")(lambda: None)
     out = tmp_path_factory.mktemp("report")
-    result = CliRunner().invoke(app, ["report", "--warehouse", warehouse, "--out", str(out)])
+    result = CliRunner().invoke(app, ["report", "--db", warehouse, "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out
 
@@ -142,7 +142,7 @@ def test_html_contains_every_indicator_with_data_and_lists_the_rest(written: Pat
         assert f'id="{ind}"' in html
         assert catalogue.indicator(ind).title in html
     # Every other catalogue indicator is named as having no data yet.
-    missing = re.search(r"No data yet for: (.*?)\.</p>", html).group(1)
+    missing = re.search(r"No data in the reporting period for: (.*?)\.</p>", html).group(1)
     assert len(missing.split("; ")) == len(catalogue.indicators) - len(INDICATORS)
     # Each indicator page has an SPC chart with one point per month and the MDC icons.
     assert html.count('class="chart spc"') == len(INDICATORS)

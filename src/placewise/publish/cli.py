@@ -103,7 +103,7 @@ def write_reports(models: list[tuple[Scope, ReportModel]], out: Path, pdf: bool 
 
 def report_command(
     out: Path = typer.Option(Path("out/report"), "--out", "-o", help="Folder to write the reports into."),
-    warehouse: str = typer.Option("placewise.duckdb", "--warehouse", "-w",
+    warehouse: str = typer.Option("placewise.duckdb", "--db", "--warehouse", "-w",
                                   help="Warehouse URL or DuckDB file holding the measurements."),
     profile: str = typer.Option("blmk", "--profile", "-p", help="Bundled profile name or profile folder."),
     example_ae: bool = typer.Option(False, "--example-ae",
