@@ -58,6 +58,8 @@ ONE = ibis.literal(1).cast("float64")
 """1 as a double: a float literal would be NUMERIC on PostgreSQL and come back as Decimal."""
 ESP_TOP_BAND = 90
 """The 2013 European Standard Population's five-year age bands end with 90 and over."""
+PID = "pid"
+"""A person's number within one computation: far cheaper to store and join than the 64-character pseudonym."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Context:
     registrations: ir.Table
     """Registration intervals that do not overlap, with practice geography (:func:`registrations`)."""
     population: ir.Table
-    """One row per person registered at each period end: ``person_id, period_end`` and attributes."""
+    """One row per person registered at each period end: ``pid, period_end`` and attributes."""
     population_cells: ir.Table
     """The population counted by period end, geography, breakdown groups and single year of age."""
 
@@ -93,13 +95,14 @@ def standard_band(age: ir.IntegerValue) -> ir.IntegerValue:
 
 
 def person_attributes(con: ibis.BaseBackend) -> ir.Table:
-    """Every person's breakdown attributes: sex, ONS ethnic group, IMD quintile, birth year and month."""
+    """Every person's number (:data:`PID`) and breakdown attributes: sex, ONS ethnic group, IMD quintile, birth."""
     people = con.table("people")
     geo = con.table("geography")
     j = people.left_join(geo, people.lsoa_code == geo.lsoa_code)
     ethnic = {code: group for code, (_, group) in ETHNIC_CATEGORIES.items()}
     return j.select(
         PERSON_KEY,
+        pid=ibis.row_number().over(ibis.window()),
         sex=j.sex.fill_null("unknown"),
         ethnic_group=j.ethnicity.substitute(ethnic, else_="Not known"),
         imd_quintile=((j.imd_decile + 1) // 2).cast("string").fill_null("Unknown"),
@@ -136,7 +139,7 @@ def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date], ca
     j = r.join(attrs, r[PERSON_KEY] == attrs[PERSON_KEY])
     j = j.filter(j.date_of_death.isnull() | (j.date_of_death > j.period_end))
     return j.select(
-        PERSON_KEY, "period_end", "practice_code", imd_quintile=j.imd_quintile, ethnic_group=j.ethnic_group,
+        PID, "period_end", "practice_code", imd_quintile=j.imd_quintile, ethnic_group=j.ethnic_group,
         sex=j.sex, age=age_at(j.period_end, j.birth_year, j.birth_month),
     )
 
@@ -170,12 +173,13 @@ def _window_table(periods: list[tuple[date, date]], window: str) -> ir.Table:
     )
 
 
-def _coded(con: ibis.BaseBackend, table: str, names: list[str]) -> ir.Table:
-    """Rows of ``table`` whose coded column is in any of the codelists: ``person_id, d`` (and value)."""
-    t = con.table(table)
+def _coded(ctx: Context, table: str, names: list[str]) -> ir.Table:
+    """Rows of ``table`` whose coded column is in any of the codelists: ``pid, d`` (and value)."""
+    t = ctx.con.table(table)
     codes = sorted({c for n in names for c in codelists.codes(n)})
     t = t.filter(t[CODE_COLUMN[table]].isin(codes))
-    cols: dict[str, Any] = {PERSON_KEY: t[PERSON_KEY], "d": t[EVENT_DATE[table]].cast("date")}
+    t = t.join(ctx.attributes.select(PERSON_KEY, PID), PERSON_KEY)
+    cols: dict[str, Any] = {PID: t[PID], "d": t[EVENT_DATE[table]].cast("date")}
     if table == "clinical_events":
         cols["value"] = t.value
     return t.select(**cols)
@@ -183,14 +187,14 @@ def _coded(con: ibis.BaseBackend, table: str, names: list[str]) -> ir.Table:
 
 def _has_code(ctx: Context, c: HasCode, periods: list[tuple[date, date]]) -> ir.Table:
     """(person, period end) pairs where the person has at least ``at_least`` coded records in the window."""
-    ev = _coded(ctx.con, c.table, c.codelist)
+    ev = _coded(ctx, c.table, c.codelist)
     win = _window_table(periods, c.window)
     if c.window == "ever" and c.at_least == 1:
-        first = ev.group_by(PERSON_KEY).aggregate(d=ev.d.min())
-        return first.join(win, first.d <= win.period_end).select(PERSON_KEY, "period_end")
+        first = ev.group_by(PID).aggregate(d=ev.d.min())
+        return first.join(win, first.d <= win.period_end).select(PID, "period_end")
     j = ev.join(win, [ev.d >= win.lo, ev.d <= win.period_end])
-    n = j.group_by([PERSON_KEY, "period_end"]).aggregate(n=j.count())
-    return n.filter(n.n >= c.at_least).select(PERSON_KEY, "period_end")
+    n = j.group_by([PID, "period_end"]).aggregate(n=j.count())
+    return n.filter(n.n >= c.at_least).select(PID, "period_end")
 
 
 def _latest_value(ctx: Context, c: LatestValue, periods: list[tuple[date, date]]) -> ir.Table:
@@ -198,12 +202,12 @@ def _latest_value(ctx: Context, c: LatestValue, periods: list[tuple[date, date]]
 
     Several readings on the latest day: the lowest counts, as in the QOF business rules.
     """
-    ev = _coded(ctx.con, "clinical_events", c.codelist)
+    ev = _coded(ctx, "clinical_events", c.codelist)
     ev = ev.filter(ev.value.notnull())
-    daily = ev.group_by([PERSON_KEY, "d"]).aggregate(v=ev.value.min())
+    daily = ev.group_by([PID, "d"]).aggregate(v=ev.value.min())
     win = _window_table(periods, c.window)
     j = daily.join(win, [daily.d >= win.lo, daily.d <= win.period_end])
-    return j.group_by([PERSON_KEY, "period_end"]).aggregate(v=j.v.argmax(j.d))
+    return j.group_by([PID, "period_end"]).aggregate(v=j.v.argmax(j.d))
 
 
 def _compare(v: ir.NumericValue, c: LatestValue) -> ir.BooleanValue:
@@ -252,7 +256,7 @@ def _with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], peri
     small); other leaves add a flag (``has_code``) or the latest value (``latest_value``, one
     column per codelist and window).
     """
-    keys = [PERSON_KEY, "period_end"]
+    keys = [PID, "period_end"]
     top = [c for c in criteria if semi and isinstance(c, HasCode)]
     for c in top:
         base = base.semi_join(_has_code(ctx, c, periods), keys)
