@@ -112,8 +112,8 @@ def person_attributes(con: ibis.BaseBackend) -> ir.Table:
     )
 
 
-def registrations(con: ibis.BaseBackend) -> ir.Table:
-    """Registrations as intervals that do not overlap.
+def registrations(con: ibis.BaseBackend, attrs: ir.Table) -> ir.Table:
+    """Registrations of known people (by :data:`PID`) as intervals that do not overlap.
 
     A registration covers its start and end dates inclusive, and a later registration ends any
     earlier one (``next_start``); of two starting the same day, the higher practice code stands.
@@ -123,7 +123,8 @@ def registrations(con: ibis.BaseBackend) -> ir.Table:
     r = r.mutate(next_start=r.start_date.lead().over(w))
     prac = con.table("practices")
     j = r.join(prac, r.practice_code == prac.practice_code)
-    return j.select(PERSON_KEY, "practice_code", "start_date", "end_date", "next_start")
+    j = j.join(attrs.select(PERSON_KEY, PID), PERSON_KEY)
+    return j.select(PID, "practice_code", "start_date", "end_date", "next_start")
 
 
 def registered_on(r: ir.Table, d: ir.DateValue) -> ir.BooleanValue:
@@ -136,7 +137,7 @@ def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date], ca
     """People registered with a practice at each period end (and alive then), with geography and attributes."""
     ends = ibis.memtable({"period_end": period_ends}).mutate(period_end=ibis._.period_end.cast("date"))
     r = intervals.join(ends, registered_on(intervals, ends.period_end))
-    j = r.join(attrs, r[PERSON_KEY] == attrs[PERSON_KEY])
+    j = r.join(attrs, PID)
     j = j.filter(j.date_of_death.isnull() | (j.date_of_death > j.period_end))
     return j.select(
         PID, "period_end", "practice_code", imd_quintile=j.imd_quintile, ethnic_group=j.ethnic_group,
@@ -426,14 +427,14 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) 
     age = age_at(j.d, j.birth_year, j.birth_month)
     j = j.mutate(age=age).filter(_in_range(age, e.age.min, e.age.max))
     if e.count == "persons":
-        j = j.group_by([PERSON_KEY, "period_start", "period_end"]).aggregate(
+        j = j.group_by([PID, "period_start", "period_end"]).aggregate(
             flag=j.flag.max(), imd_quintile=j.imd_quintile.max(), ethnic_group=j.ethnic_group.max(),
             sex=j.sex.max(), age=age_at(j.period_end, j.birth_year, j.birth_month).max(),
             date_of_death=j.date_of_death.max(),
         )
     r = ctx.registrations
     alive = j.date_of_death.isnull() | (j.date_of_death > j.period_end)
-    g = j.left_join(r, [j[PERSON_KEY] == r[PERSON_KEY], registered_on(r, j.period_end), alive])
+    g = j.left_join(r, [j[PID] == r[PID], registered_on(r, j.period_end), alive])
     g = g.select(*j.columns, "practice_code")
     if isinstance(e.value, AgeAtEvent):
         v = g.age

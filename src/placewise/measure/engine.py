@@ -103,7 +103,7 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     """Materialise the tables every indicator shares, once per computation."""
     people, regs, pop, cells = SHARED_TABLES
     attrs = _temp(con, people, person_attributes(con))
-    intervals = _temp(con, regs, registrations(con))
+    intervals = _temp(con, regs, registrations(con, attrs))
     persons = _temp(con, pop, population(intervals, attrs, period_ends, catalogue))
     return Context(con, catalogue, attrs, intervals, persons, _temp(con, cells, population_cells(persons)))
 
