@@ -45,28 +45,20 @@ from placewise.analyse.statistics import (
     proportion,
 )
 from placewise.canonical import SQL_TYPES
-from placewise.measure import Catalogue, Indicator, ReportingRange, compute, load_catalogue
+from placewise.measure import COUNTS_SCHEMA, Catalogue, Indicator, ReportingRange, compute, load_catalogue
 from placewise.profile import Profile
 
 TABLE = "measurements"
+KEYS = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code", "breakdown",
+        "breakdown_group"]
 SCHEMA = pa.schema([
-    ("indicator_id", pa.string()),
-    ("period_start", pa.date32()),
-    ("period_end", pa.date32()),
-    ("geography_type", pa.string()),
-    ("geography_code", pa.string()),
-    ("breakdown", pa.string()),
-    ("breakdown_group", pa.string()),
-    ("numerator", pa.float64()),
-    ("denominator", pa.float64()),
+    *(COUNTS_SCHEMA.field(k) for k in [*KEYS, "numerator", "denominator"]),
     ("value", pa.float64()),
     ("lower", pa.float64()),
     ("upper", pa.float64()),
     ("suppressed", pa.bool_()),
     ("computed_at", pa.timestamp("us")),
 ])
-KEYS = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code", "breakdown",
-        "breakdown_group"]
 SQL_OF_ARROW = {pa.string(): "string", pa.date32(): "date", pa.float64(): "float", pa.bool_(): "bool",
                 pa.timestamp("us"): "timestamp"}
 CONFIDENCE = 0.95
