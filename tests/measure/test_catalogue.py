@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from placewise.measure import CatalogueError, load_catalogue
-from placewise.measure.catalogue import HasCode, LatestValue, Persons, Subset
+from placewise.measure.catalogue import BloodPressure, HasCode, LatestValue, OnRegister, Persons, Subset
 from placewise.profile import load_profile
 
 REQUIRED = {
@@ -24,7 +24,7 @@ GOOD = {
     "id": "x", "title": "X", "definition": "d", "domain": "d", "measure": "proportion", "per": 100,
     "denominator": {"kind": "persons"},
     "numerator": {"kind": "subset", "criteria": [{"type": "has_code", "codelist": ["asthma"]}]},
-    "polarity": "neutral", "standard_source": "s", "frequency": "monthly", "geographies": ["ics"],
+    "polarity": "neutral", "standard_source": "s", "specification": "s", "version": "1", "frequency": "monthly", "geographies": ["ics"],
 }
 
 
@@ -45,10 +45,10 @@ def test_targets_are_the_appendix_d_figures():
 def test_hypertension_definition_is_built_from_blocks():
     ind = load_catalogue(load_profile()).indicator("hypertension_treated_to_target")
     assert isinstance(ind.denominator, Persons)
-    assert isinstance(ind.denominator.criteria[0], HasCode)
+    assert ind.denominator.criteria[0] == OnRegister(type="on_register", name="hypertension")
     assert isinstance(ind.numerator, Subset)
     under_80 = ind.numerator.criteria[0].criteria[0].criteria
-    assert [c.threshold for c in under_80 if isinstance(c, LatestValue)] == [140, 90]
+    assert [(c.systolic_at_most, c.diastolic_at_most) for c in under_80 if isinstance(c, BloodPressure)] == [(140, 90)]
 
 
 def _profile_with(tmp_path: Path, indicators: list[dict]) -> Path:

@@ -1,1 +1,1 @@
-"""Derived person-level data: registers, segments, risk."""
+"""Derived facts defined once: person attributes, registrations, event attribution and condition registers."""

@@ -16,9 +16,10 @@ from typing import Annotated, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from placewise import codelists
 from placewise.canonical import TABLE_BY_NAME, Column
+from placewise.derive.records import CODE_COLUMN
 from placewise.profile import Profile, ProfileError
+from placewise.profile.registers import Register, Registers, known_codelists, load_registers
 
 MeasureType = Literal["proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio"]
 Polarity = Literal["higher_is_better", "lower_is_better", "neutral"]
@@ -26,14 +27,6 @@ Frequency = Literal["monthly", "quarterly", "annual", "rolling_12_months"]
 Breakdown = Literal["none", "imd_quintile", "ethnic_group", "sex", "age_band"]
 BUILTIN_GEOGRAPHIES = ("ics", "place", "pcn", "practice", "provider", "site")
 HOSPITAL_GEOGRAPHIES = ("provider", "site")
-
-CODE_COLUMN: dict[str, str] = {
-    "clinical_events": "snomed_code",
-    "medications": "dmd_code",
-    "inpatient_spells": "primary_diagnosis",
-    "deaths": "underlying_cause",
-}
-"""The coded column that a codelist is matched against, by table."""
 
 EVENT_DATE: dict[str, str] = {
     "clinical_events": "event_date",
@@ -50,7 +43,7 @@ EVENT_DATE: dict[str, str] = {
 }
 """The date that places an event in a period, by table (overridable per definition)."""
 
-_WINDOW = re.compile(r"^(period|ever|last_(\d+)_months)$")
+_WINDOW = re.compile(r"^(period|ever|financial_year_to_date|last_(\d+)_months)$")
 
 
 class CatalogueError(ProfileError):
@@ -64,9 +57,9 @@ class Strict(BaseModel):
 
 
 def _window(value: str) -> str:
-    """Check a window: ``period``, ``ever`` or ``last_N_months`` (ending at the period end)."""
+    """Check a window: ``period``, ``ever``, ``financial_year_to_date`` or ``last_N_months`` (to the period end)."""
     if not _WINDOW.match(value):
-        raise ValueError(f"window {value!r} must be 'period', 'ever' or 'last_N_months'")
+        raise ValueError(f"window {value!r} must be 'period', 'ever', 'financial_year_to_date' or 'last_N_months'")
     return value
 
 
@@ -74,14 +67,6 @@ def window_months(window: str) -> int | None:
     """The N of a ``last_N_months`` window, or None for ``period`` and ``ever``."""
     m = _WINDOW.match(window)
     return int(m.group(2)) if m and m.group(2) else None
-
-
-def _known_codelists(names: list[str]) -> list[str]:
-    """Every name is a bundled codelist."""
-    unknown = [n for n in names if n not in codelists.names()]
-    if unknown:
-        raise ValueError(f"unknown codelist(s) {unknown}; known: {', '.join(codelists.names())}")
-    return names
 
 
 def _column(table: str, name: str) -> Column:
@@ -129,7 +114,7 @@ class HasCode(Strict):
     at_least: int = Field(default=1, ge=1)
 
     _check_window = field_validator("window")(_window)
-    _check_codelists = field_validator("codelist")(_known_codelists)
+    _check_codelists = field_validator("codelist")(known_codelists)
 
 
 class LatestValue(Strict):
@@ -142,13 +127,38 @@ class LatestValue(Strict):
     threshold: float
 
     _check_window = field_validator("window")(_window)
-    _check_codelists = field_validator("codelist")(_known_codelists)
+    _check_codelists = field_validator("codelist")(known_codelists)
 
 
 class AgeCriterion(AgeRange):
     """The person's age at the period end lies in the range."""
 
     type: Literal["age"]
+
+
+class OnRegister(Strict):
+    """The person is on a condition register of the profile (``registers.yaml``) at the period end."""
+
+    type: Literal["on_register"]
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the register id")
+
+
+class BloodPressure(Strict):
+    """The latest blood pressure in the window is at or below the thresholds (both inclusive).
+
+    The latest date with both a systolic and a diastolic reading; several readings that day: the
+    lowest systolic and the lowest diastolic, as the QOF business rules take them.
+    """
+
+    type: Literal["blood_pressure"]
+    window: str = "last_12_months"
+    systolic_at_most: float = Field(gt=0)
+    diastolic_at_most: float = Field(gt=0)
+    systolic: list[str] = ["systolic_bp"]
+    diastolic: list[str] = ["diastolic_bp"]
+
+    _check_window = field_validator("window")(_window)
+    _check_codelists = field_validator("systolic", "diastolic")(known_codelists)
 
 
 class AllOf(Strict):
@@ -172,7 +182,8 @@ class Not(Strict):
     criterion: "Criterion"
 
 
-Criterion = Annotated[Union[HasCode, LatestValue, AgeCriterion, AllOf, AnyOf, Not], Field(discriminator="type")]
+Criterion = Annotated[Union[HasCode, LatestValue, AgeCriterion, OnRegister, BloodPressure, AllOf, AnyOf, Not],
+                      Field(discriminator="type")]
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()
@@ -234,7 +245,7 @@ class Events(Strict):
     count: Literal["events", "persons"] = "events"
     value: EventValue | None = Field(default=None, description="summed (or averaged) instead of counting rows")
 
-    _check_codelists = field_validator("codelist")(_known_codelists)
+    _check_codelists = field_validator("codelist")(known_codelists)
 
     @model_validator(mode="after")
     def _columns_exist(self) -> "Events":
@@ -348,6 +359,9 @@ class Indicator(Strict):
     polarity: Polarity
     target: Target | None = None
     standard_source: str
+    specification: str = Field(min_length=1, description="the published definition followed, by name")
+    version: str = Field(min_length=1, description="its version or date")
+    deviations: list[str] = Field(default=[], description="every deliberate departure from the specification")
     frequency: Frequency
     geographies: list[str] = Field(min_length=1)
     breakdowns: list[Breakdown] = ["none"]
@@ -415,6 +429,8 @@ class Catalogue(Strict):
     ics_code: str = ""
     groupings: dict[str, dict[str, list[str]]] = {}
     """Grouping kind → grouping code → member Place codes (filled from the profile on load)."""
+    registers: Registers | None = None
+    """The profile's condition registers (filled from the profile on load)."""
 
     @model_validator(mode="after")
     def _unique(self) -> "Catalogue":
@@ -429,6 +445,12 @@ class Catalogue(Strict):
             if i.disclosure not in self.disclosure:
                 raise ValueError(f"indicator {i.id}: disclosure rule {i.disclosure!r} is not defined")
         return self
+
+    def register(self, register_id: str) -> Register:
+        """The condition register with this id."""
+        if self.registers is None:
+            raise KeyError(f"no register {register_id!r}: the catalogue was loaded without registers")
+        return self.registers.get(register_id)
 
     def indicator(self, indicator_id: str) -> Indicator:
         """The indicator with this id."""
@@ -453,7 +475,20 @@ def _error_lines(path: Path, raw: object, err: ValidationError) -> list[str]:
     return lines
 
 
-def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_code: str) -> Catalogue:
+def criteria_of(ind: Indicator) -> list[Criterion]:
+    """Every criterion in the indicator's numerator and denominator, nested ones included."""
+    out: list[Criterion] = []
+    todo: list[Criterion] = [c for part in (ind.numerator, ind.denominator)
+                             for c in getattr(part, "criteria", None) or []]
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo += getattr(c, "criteria", None) or ([c.criterion] if isinstance(c, Not) else [])
+    return out
+
+
+def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_code: str,
+                    registers: Registers | None = None) -> Catalogue:
     """Read and validate a catalogue file; geographies may also name the profile's grouping kinds."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -462,7 +497,8 @@ def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_
     except yaml.YAMLError as e:
         raise CatalogueError(f"{path}: not valid YAML: {e}") from None
     try:
-        cat = Catalogue.model_validate({**(raw or {}), "groupings": groupings, "ics_code": ics_code})
+        cat = Catalogue.model_validate({**(raw or {}), "groupings": groupings, "ics_code": ics_code,
+                                        "registers": registers})
     except ValidationError as e:
         raise CatalogueError("invalid indicator catalogue\n" + "\n".join(_error_lines(path, raw, e))) from None
     known = set(BUILTIN_GEOGRAPHIES) | set(groupings)
@@ -470,6 +506,11 @@ def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_
         bad = [g for g in ind.geographies if g not in known]
         if bad:
             raise CatalogueError(f"{path}: indicator {ind.id}: geographies: unknown {bad}; known: {sorted(known)}")
+        ids = {r.id for r in registers.registers} if registers else set()
+        missing = sorted({c.name for c in criteria_of(ind) if isinstance(c, OnRegister)} - ids)
+        if missing:
+            raise CatalogueError(f"{path}: indicator {ind.id}: on_register: unknown register(s) {missing}; "
+                                 f"known: {sorted(ids)}")
     return cat
 
 
@@ -478,4 +519,4 @@ def load_catalogue(profile: Profile) -> Catalogue:
     groupings: dict[str, dict[str, list[str]]] = {}
     for g in profile.ics.groupings:
         groupings.setdefault(g.kind, {})[g.code] = list(g.places)
-    return parse_catalogue(profile.folder / "indicators.yaml", groupings, profile.ics.code)
+    return parse_catalogue(profile.folder / "indicators.yaml", groupings, profile.ics.code, load_registers(profile))

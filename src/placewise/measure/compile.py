@@ -4,27 +4,42 @@ Every definition becomes a table of *units* (a person in a period, or an event) 
 geography and breakdown attributes and two measures, ``num`` and ``den``. Units are summed
 into fine cells (one set-based query, materialised), then expanded to every period, geography
 and breakdown group in a second. No query is built or run per period, geography or group.
+Who people are, where they were registered and which registers they are on come from
+:mod:`placewise.derive`; each kind of block compiles through one registered function, and a
+block with none registered fails at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from functools import singledispatch
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from placewise import codelists
-from placewise.canonical import ETHNIC_CATEGORIES, PERSON_KEY, TABLE_BY_NAME
-from placewise.measure.catalogue import (
+from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
+from placewise.derive.people import PID, age_at, attribute, standard_band
+from placewise.derive.records import (
     CODE_COLUMN,
+    codes,
+    coded,
+    financial_year_start,
+    in_windows,
+    latest_daily_value,
+    months_back,
+    windows,
+)
+from placewise.derive.registers import members
+from placewise.measure.catalogue import (
     EVENT_DATE,
     AgeAtEvent,
     AgeCriterion,
     Aggregate,
     AllOf,
     AnyOf,
+    BloodPressure,
     Catalogue,
     Count,
     Criterion,
@@ -37,6 +52,7 @@ from placewise.measure.catalogue import (
     Indicator,
     LatestValue,
     Not,
+    OnRegister,
     Persons,
     Subset,
     window_months,
@@ -53,13 +69,10 @@ GEOGRAPHY_COLUMN = {
     "provider": "provider_code", "site": "site_code",
 }
 BREAKDOWN_COLUMN = {"imd_quintile": "imd_quintile", "ethnic_group": "ethnic_group", "sex": "sex", "age_band": "age_band"}
-EARLIEST = date(1800, 1, 1)
 ONE = ibis.literal(1).cast("float64")
 """1 as a double: a float literal would be NUMERIC on PostgreSQL and come back as Decimal."""
-ESP_TOP_BAND = 90
-"""The 2013 European Standard Population's five-year age bands end with 90 and over."""
-PID = "pid"
-"""A person's number within one computation: far cheaper to store and join than the 64-character pseudonym."""
+KEYS = [PID, "period_end"]
+Periods = list[tuple[date, date]]
 
 
 @dataclass(frozen=True)
@@ -69,18 +82,13 @@ class Context:
     con: ibis.BaseBackend
     catalogue: Catalogue
     attributes: ir.Table
-    """Every person's breakdown attributes (:func:`person_attributes`)."""
+    """Every person's breakdown attributes (:func:`placewise.derive.people.person_attributes`)."""
     registrations: ir.Table
-    """Registration intervals that do not overlap, with practice geography (:func:`registrations`)."""
+    """Registration intervals that do not overlap (:func:`placewise.derive.people.registrations`)."""
     population: ir.Table
     """One row per person registered at each period end: ``pid, period_end`` and attributes."""
     population_cells: ir.Table
     """The population counted by period end, geography, breakdown groups and single year of age."""
-
-
-def age_at(d: ir.DateValue, birth_year: ir.IntegerValue, birth_month: ir.IntegerValue) -> ir.IntegerValue:
-    """Age in whole years at ``d``, taking the birthday as the first of the birth month."""
-    return ((d.year() * 12 + d.month() - birth_year * 12 - birth_month) // 12).cast("int64")
 
 
 def age_band(age: ir.IntegerValue, lowers: list[int]) -> ir.StringValue:
@@ -89,159 +97,155 @@ def age_band(age: ir.IntegerValue, lowers: list[int]) -> ir.StringValue:
     return ibis.cases(*[(age >= lo, label) for lo, label in reversed(list(zip(lowers, labels)))], else_=None)
 
 
-def standard_band(age: ir.IntegerValue) -> ir.IntegerValue:
-    """Lower bound of the person's 2013 ESP five-year age band (0, 5, …, 90)."""
-    return ibis.least((age // 5) * 5, ESP_TOP_BAND).cast("int64")
-
-
-def person_attributes(con: ibis.BaseBackend) -> ir.Table:
-    """Every person's number (:data:`PID`) and breakdown attributes: sex, ONS ethnic group, IMD quintile, birth."""
-    people = con.table("people")
-    geo = con.table("geography")
-    j = people.left_join(geo, people.lsoa_code == geo.lsoa_code)
-    ethnic = {code: group for code, (_, group) in ETHNIC_CATEGORIES.items()}
-    return j.select(
-        PERSON_KEY,
-        pid=ibis.row_number().over(ibis.window()),
-        sex=j.sex.fill_null("unknown"),
-        ethnic_group=j.ethnicity.substitute(ethnic, else_="Not known"),
-        imd_quintile=((j.imd_decile + 1) // 2).cast("string").fill_null("Unknown"),
-        birth_year=j.birth_year,
-        birth_month=j.birth_month,
-        date_of_death=j.date_of_death,
-    )
-
-
-def registrations(con: ibis.BaseBackend, attrs: ir.Table) -> ir.Table:
-    """Registrations of known people (by :data:`PID`) as intervals that do not overlap.
-
-    A registration covers its start and end dates inclusive, and a later registration ends any
-    earlier one (``next_start``); of two starting the same day, the higher practice code stands.
-    """
-    r = con.table("registrations")
-    w = ibis.window(group_by=r[PERSON_KEY], order_by=[r.start_date, r.practice_code])
-    r = r.mutate(next_start=r.start_date.lead().over(w))
-    prac = con.table("practices")
-    j = r.join(prac, r.practice_code == prac.practice_code)
-    j = j.join(attrs.select(PERSON_KEY, PID), PERSON_KEY)
-    return j.select(PID, "practice_code", "start_date", "end_date", "next_start")
-
-
-def registered_on(r: ir.Table, d: ir.DateValue) -> ir.BooleanValue:
-    """Whether the registration interval covers day ``d``."""
-    return ((r.start_date <= d) & (r.end_date.isnull() | (r.end_date >= d))
-            & (r.next_start.isnull() | (d < r.next_start)))
-
-
-def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date], catalogue: Catalogue) -> ir.Table:
-    """People registered with a practice at each period end (and alive then), with geography and attributes."""
-    ends = ibis.memtable({"period_end": period_ends}).mutate(period_end=ibis._.period_end.cast("date"))
-    r = intervals.join(ends, registered_on(intervals, ends.period_end))
-    j = r.join(attrs, PID)
-    j = j.filter(j.date_of_death.isnull() | (j.date_of_death > j.period_end))
-    return j.select(
-        PID, "period_end", "practice_code", imd_quintile=j.imd_quintile, ethnic_group=j.ethnic_group,
-        sex=j.sex, age=age_at(j.period_end, j.birth_year, j.birth_month),
-    )
-
-
-POPULATION_DIMS = ["period_end", "practice_code", "imd_quintile", "ethnic_group", "sex", "age"]
-
-
-def population_cells(pop: ir.Table) -> ir.Table:
-    """The population counted in cells: period end, practice geography, breakdown groups, age in years."""
-    return pop.group_by(POPULATION_DIMS).aggregate(n=pop.count())
-
-
-def _periods(periods: list[tuple[date, date]]) -> ir.Table:
+def _periods(periods: Periods) -> ir.Table:
     """The indicator's periods as a small table to join against."""
     return ibis.memtable({"period_start": [p[0] for p in periods], "period_end": [p[1] for p in periods]}).select(
         period_start=ibis._.period_start.cast("date"), period_end=ibis._.period_end.cast("date")
     )
 
 
-def _window_table(periods: list[tuple[date, date]], window: str) -> ir.Table:
+def window_table(periods: Periods, window: str) -> ir.Table:
     """For each period end, the first day of the window (``lo``) that closes on that period end."""
-    months = window_months(window)
+    ends = [p[1] for p in periods]
     if window == "period":
         lows = [p[0] for p in periods]
-    elif window == "ever":
-        lows = [EARLIEST] * len(periods)
+    elif window == "financial_year_to_date":
+        lows = [financial_year_start(e) for e in ends]
     else:
-        lows = [add_months(p[1] + timedelta(days=1), -months) for p in periods]  # type: ignore[arg-type]
-    return ibis.memtable({"period_end": [p[1] for p in periods], "lo": lows}).select(
-        period_end=ibis._.period_end.cast("date"), lo=ibis._.lo.cast("date")
-    )
+        lows = [months_back(e, window_months(window)) for e in ends]
+    return windows(ends, lows)
 
 
-def _coded(ctx: Context, table: str, names: list[str]) -> ir.Table:
-    """Rows of ``table`` whose coded column is in any of the codelists: ``pid, d`` (and value)."""
-    t = ctx.con.table(table)
-    codes = sorted({c for n in names for c in codelists.codes(n)})
-    t = t.filter(t[CODE_COLUMN[table]].isin(codes))
-    t = t.join(ctx.attributes.select(PERSON_KEY, PID), PERSON_KEY)
-    cols: dict[str, Any] = {PID: t[PID], "d": t[EVENT_DATE[table]].cast("date")}
-    if table == "clinical_events":
-        cols["value"] = t.value
-    return t.select(**cols)
+# ------------------------------------------------------------------ criteria over a person's record
+@singledispatch
+def leaves(c: Criterion) -> list[Criterion]:
+    """The criteria in a tree that need their own query over the record, depth first."""
+    raise TypeError(f"no compiler registered for criterion {type(c).__name__}")
 
 
-def _has_code(ctx: Context, c: HasCode, periods: list[tuple[date, date]]) -> ir.Table:
-    """(person, period end) pairs where the person has at least ``at_least`` coded records in the window."""
-    ev = _coded(ctx, c.table, c.codelist)
-    win = _window_table(periods, c.window)
+@leaves.register(HasCode)
+@leaves.register(LatestValue)
+@leaves.register(OnRegister)
+@leaves.register(BloodPressure)
+def _leaf(c: Criterion) -> list[Criterion]:
+    return [c]
+
+
+@leaves.register(AgeCriterion)
+def _no_leaf(c: AgeCriterion) -> list[Criterion]:
+    return []
+
+
+@leaves.register(AllOf)
+@leaves.register(AnyOf)
+def _nested(c: AllOf | AnyOf) -> list[Criterion]:
+    return [leaf for sub in c.criteria for leaf in leaves(sub)]
+
+
+@leaves.register(Not)
+def _negated(c: Not) -> list[Criterion]:
+    return leaves(c.criterion)
+
+
+_THRESHOLDS = {"comparison", "threshold", "systolic_at_most", "diastolic_at_most"}
+
+
+def query_key(c: Criterion) -> str:
+    """A stable key of what a leaf queries (not its thresholds): leaves with the same key share a query."""
+    return c.model_dump_json(exclude=_THRESHOLDS & set(type(c).model_fields))
+
+
+@singledispatch
+def leaf_query(c: Criterion, ctx: Context, periods: Periods) -> ir.Table:
+    """A leaf's query: ``pid, period_end`` where it may hold, with its value columns."""
+    raise TypeError(f"no query registered for criterion {type(c).__name__}")
+
+
+@leaf_query.register
+def _has_code(c: HasCode, ctx: Context, periods: Periods) -> ir.Table:
+    """(person, period end) pairs with at least ``at_least`` coded records in the window: ``hit``."""
+    ev = coded(ctx.con, ctx.attributes, c.table, c.codelist)
     if c.window == "ever" and c.at_least == 1:
         first = ev.group_by(PID).aggregate(d=ev.d.min())
-        return first.join(win, first.d <= win.period_end).select(PID, "period_end")
-    j = ev.join(win, [ev.d >= win.lo, ev.d <= win.period_end])
-    n = j.group_by([PID, "period_end"]).aggregate(n=j.count())
-    return n.filter(n.n >= c.at_least).select(PID, "period_end")
+        win = _periods(periods)
+        return first.join(win, first.d <= win.period_end).select(*KEYS, hit=ibis.literal(1))
+    j = in_windows(ev, window_table(periods, c.window))
+    n = j.group_by(KEYS).aggregate(n=j.count())
+    return n.filter(n.n >= c.at_least).select(*KEYS, hit=ibis.literal(1))
 
 
-def _latest_value(ctx: Context, c: LatestValue, periods: list[tuple[date, date]]) -> ir.Table:
-    """Each person's latest value from the codelist in the window closing on each period end: ``v``.
-
-    Several readings on the latest day: the lowest counts, as in the QOF business rules.
-    """
-    ev = _coded(ctx, "clinical_events", c.codelist)
-    ev = ev.filter(ev.value.notnull())
-    daily = ev.group_by([PID, "d"]).aggregate(v=ev.value.min())
-    win = _window_table(periods, c.window)
-    j = daily.join(win, [daily.d >= win.lo, daily.d <= win.period_end])
-    return j.group_by([PID, "period_end"]).aggregate(v=j.v.argmax(j.d))
+@leaf_query.register
+def _latest_value(c: LatestValue, ctx: Context, periods: Periods) -> ir.Table:
+    """Each person's latest value in the window (lowest of that day): ``v``."""
+    ev = coded(ctx.con, ctx.attributes, "clinical_events", c.codelist)
+    return latest_daily_value(ev, window_table(periods, c.window)).select(*KEYS, "v")
 
 
-def _compare(v: ir.NumericValue, c: LatestValue) -> ir.BooleanValue:
-    """The latest value meets the leaf's comparison (false where there is no value)."""
+@leaf_query.register
+def _on_register(c: OnRegister, ctx: Context, periods: Periods) -> ir.Table:
+    """People on the register at each period end: ``hit``."""
+    reg = ctx.catalogue.register(c.name)
+    on = members(ctx.con, ctx.attributes, ctx.population, reg, sorted({p[1] for p in periods}))
+    return on.mutate(hit=ibis.literal(1))
+
+
+@leaf_query.register
+def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Table:
+    """The latest day in the window with both a systolic and a diastolic reading, lowest of each: ``sys, dia``."""
+    win = window_table(periods, c.window)
+    daily = []
+    for name, lists in (("sys", c.systolic), ("dia", c.diastolic)):
+        r = coded(ctx.con, ctx.attributes, "clinical_events", lists)
+        r = r.filter(r.value.notnull())
+        daily.append(r.group_by([PID, "d"]).aggregate(**{name: r.value.min()}))
+    pairs = daily[0].join(daily[1], [PID, "d"])
+    j = in_windows(pairs, win)
+    return j.group_by(KEYS).aggregate(sys=j.sys.argmax(j.d), dia=j.dia.argmax(j.d))
+
+
+@singledispatch
+def truth(c: Criterion, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    """The criterion as a boolean over the cohort table with the value columns of each leaf."""
+    raise TypeError(f"no truth registered for criterion {type(c).__name__}")
+
+
+@truth.register(HasCode)
+@truth.register(OnRegister)
+def _hit(c: HasCode | OnRegister, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    return t[cols[query_key(c)] + "_hit"].notnull()
+
+
+@truth.register
+def _compare(c: LatestValue, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    v = t[cols[query_key(c)] + "_v"]
     out = {"lt": v < c.threshold, "le": v <= c.threshold, "gt": v > c.threshold, "ge": v >= c.threshold}
     return out[c.comparison].fill_null(False)
 
 
-def _leaves(c: Criterion) -> list[HasCode | LatestValue]:
-    """The criteria in a tree that need their own query (coded records), depth first."""
-    if isinstance(c, (HasCode, LatestValue)):
-        return [c]
-    if isinstance(c, (AllOf, AnyOf)):
-        return [leaf for sub in c.criteria for leaf in _leaves(sub)]
-    if isinstance(c, Not):
-        return _leaves(c.criterion)
-    return []
+@truth.register
+def _bp_at_most(c: BloodPressure, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    name = cols[query_key(c)]
+    return ((t[name + "_sys"] <= c.systolic_at_most) & (t[name + "_dia"] <= c.diastolic_at_most)).fill_null(False)
 
 
-def _truth(c: Criterion, t: ir.Table, flags: dict[int, str]) -> ir.BooleanValue:
-    """The criterion as a boolean over the cohort table with a flag or value column per leaf."""
-    if isinstance(c, HasCode):
-        return t[flags[id(c)]].notnull()
-    if isinstance(c, LatestValue):
-        return _compare(t[flags[id(c)]], c)
-    if isinstance(c, AgeCriterion):
-        return _in_range(t.age, c.min, c.max)
-    if isinstance(c, AllOf):
-        return ibis.and_(*[_truth(s, t, flags) for s in c.criteria])
-    if isinstance(c, AnyOf):
-        return ibis.or_(*[_truth(s, t, flags) for s in c.criteria])
-    assert isinstance(c, Not)
-    return ~_truth(c.criterion, t, flags)
+@truth.register
+def _age(c: AgeCriterion, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    return _in_range(t.age, c.min, c.max)
+
+
+@truth.register
+def _all(c: AllOf, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    return ibis.and_(*[truth(s, t, cols) for s in c.criteria])
+
+
+@truth.register
+def _any(c: AnyOf, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    return ibis.or_(*[truth(s, t, cols) for s in c.criteria])
+
+
+@truth.register
+def _not(c: Not, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    return ~truth(c.criterion, t, cols)
 
 
 def _in_range(v: ir.IntegerValue, lo: int | None, hi: int | None) -> ir.BooleanValue:
@@ -249,37 +253,31 @@ def _in_range(v: ir.IntegerValue, lo: int | None, hi: int | None) -> ir.BooleanV
     return ibis.and_(ibis.literal(True), *([v >= lo] if lo is not None else []), *([v <= hi] if hi is not None else []))
 
 
-def _with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], periods: list[tuple[date, date]],
-                   prefix: str, semi: bool) -> tuple[ir.Table, ir.BooleanValue]:
-    """The cohort with a column per coded leaf, and the boolean that all criteria hold.
+def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], periods: Periods,
+                  prefix: str, semi: bool) -> tuple[ir.Table, ir.BooleanValue]:
+    """The cohort with value columns per leaf query, and the boolean that all criteria hold.
 
-    With ``semi``, top-level ``has_code`` criteria filter the cohort by a semi-join (a register is
-    small); other leaves add a flag (``has_code``) or the latest value (``latest_value``, one
-    column per codelist and window).
+    With ``semi``, top-level ``has_code`` and ``on_register`` criteria filter the cohort by a
+    semi-join (a register is small); every other leaf query is left-joined once, its columns
+    named after the leaf (``<prefix><n>_hit``, ``_v``, ``_sys``, ``_dia``).
     """
-    keys = [PID, "period_end"]
-    top = [c for c in criteria if semi and isinstance(c, HasCode)]
+    top = [c for c in criteria if semi and isinstance(c, (HasCode, OnRegister))]
     for c in top:
-        base = base.semi_join(_has_code(ctx, c, periods), keys)
+        base = base.semi_join(leaf_query(c, ctx, periods), KEYS)
     rest = [c for c in criteria if not any(c is t for t in top)]
-    flags: dict[int, str] = {}
-    values: dict[tuple[tuple[str, ...], str], str] = {}
-    for leaf in (leaf for c in rest for leaf in _leaves(c)):
-        if isinstance(leaf, LatestValue) and (tuple(leaf.codelist), leaf.window) in values:
-            flags[id(leaf)] = values[(tuple(leaf.codelist), leaf.window)]
+    cols: dict[str, str] = {}
+    for leaf in (leaf for c in rest for leaf in leaves(c)):
+        key = query_key(leaf)
+        if key in cols:
             continue
-        name = f"{prefix}{len(flags)}"
-        if isinstance(leaf, HasCode):
-            hit = _has_code(ctx, leaf, periods).distinct().mutate(**{name: ibis.literal(1)})
-        else:
-            hit = _latest_value(ctx, leaf, periods).rename({name: "v"})
-            values[(tuple(leaf.codelist), leaf.window)] = name
-        base = base.left_join(hit, keys).select(*base.columns, name)
-        flags[id(leaf)] = name
-    return base, ibis.and_(ibis.literal(True), *[_truth(c, base, flags) for c in rest])
+        name = cols[key] = f"{prefix}{len(cols)}"
+        q = leaf_query(leaf, ctx, periods)
+        q = q.rename({f"{name}_{v}": v for v in q.columns if v not in KEYS})
+        base = base.left_join(q, KEYS).select(*base.columns, *[v for v in q.columns if v not in KEYS])
+    return base, ibis.and_(ibis.literal(True), *[truth(c, base, cols) for c in rest])
 
 
-def _cohort(population: ir.Table, p: Persons, periods: list[tuple[date, date]]) -> ir.Table:
+def _cohort(population: ir.Table, p: Persons, periods: Periods) -> ir.Table:
     """The population (persons or cells) in each period, in the age range and sexes."""
     pop = population.join(_periods(periods), "period_end")
     keep = _in_range(pop.age, p.age.min, p.age.max)
@@ -309,22 +307,22 @@ def _units_frame(t: ir.Table, catalogue: Catalogue, v: ir.NumericValue, age: ir.
     return t.select(**cols, v=v.cast("float64"))
 
 
-def persons_units(ctx: Context, p: Persons, periods: list[tuple[date, date]], standardise: bool,
+def persons_units(ctx: Context, p: Persons, periods: Periods, standardise: bool,
                   subset: Subset | None = None) -> ir.Table:
     """One unit per person in the cohort and period; ``v`` is 1, or the subset flag."""
     if not p.criteria and subset is None:
         cells = _cohort(ctx.population_cells, p, periods)
         return _units_frame(cells, ctx.catalogue, cells.n, cells.age, standardise)
-    base, own = _with_criteria(ctx, _cohort(ctx.population, p, periods), p.criteria, periods, "_den", semi=True)
+    base, own = with_criteria(ctx, _cohort(ctx.population, p, periods), p.criteria, periods, "_den", semi=True)
     base = base.filter(own)
     v = ONE
     if subset:
-        base, extra = _with_criteria(ctx, base, subset.criteria, periods, "_num", semi=False)
+        base, extra = with_criteria(ctx, base, subset.criteria, periods, "_num", semi=False)
         v = ibis.ifelse(extra, 1, 0).cast("float64")
     return _units_frame(base, ctx.catalogue, v, base.age, standardise)
 
 
-def expected_units(ctx: Context, e: Expected, periods: list[tuple[date, date]]) -> ir.Table:
+def expected_units(ctx: Context, e: Expected, periods: Periods) -> ir.Table:
     """One unit per population cell in a rated age band; ``v`` is its expected number of cases."""
     pop = ctx.population_cells.join(_periods(periods), "period_end")
     rates = ibis.memtable({
@@ -367,14 +365,14 @@ def _followed(t: ir.Table, e: Events, fb: FollowedBy, key: str) -> ir.Table:
     return j.select(_key=j[key]).distinct()
 
 
-def events_units(ctx: Context, e: Events, periods: list[tuple[date, date]], standardise: bool,
+def events_units(ctx: Context, e: Events, periods: Periods, standardise: bool,
                  subset: Subset | None = None) -> ir.Table:
     """One unit per event (or per person) in each period; ``v`` is 1, the value, or the subset flag."""
     t = ctx.con.table(e.table)
     key = TABLE_BY_NAME[e.table].key[0]
     keep = _where(t, e.where)
     if e.codelist:
-        keep = keep & t[CODE_COLUMN[e.table]].isin(sorted({c for n in e.codelist for c in codelists.codes(n)}))
+        keep = keep & t[CODE_COLUMN[e.table]].isin(codes(e.codelist))
     if e.duration:
         keep = keep & _duration(t, e.duration)
     base = t.filter(keep)
@@ -410,7 +408,7 @@ def events_units(ctx: Context, e: Events, periods: list[tuple[date, date]], stan
     return _attribute_events(ctx, e, ev, standardise)
 
 
-def _period_months(periods: list[tuple[date, date]]) -> ir.Table:
+def _period_months(periods: Periods) -> ir.Table:
     """Every month of every period (``month`` → ``period_start, period_end``): an equality join, not a range."""
     rows = [(add_months(start, i), start, end) for start, end in periods
             for i in range((end.year - start.year) * 12 + end.month - start.month + 1)]
@@ -421,21 +419,21 @@ def _period_months(periods: list[tuple[date, date]]) -> ir.Table:
 
 
 def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) -> ir.Table:
-    """Give events (or distinct persons) their geography at the period end and their breakdown groups."""
-    attrs = ctx.attributes
-    j = ev.join(attrs, PERSON_KEY)
+    """Give events (or distinct persons) their breakdown groups and the practice they were registered with then.
+
+    An event counts where the person was registered on its day; a person counted once in a
+    period, where they were registered on their first counted day in it.
+    """
+    j = ev.join(ctx.attributes, PERSON_KEY)
     age = age_at(j.d, j.birth_year, j.birth_month)
     j = j.mutate(age=age).filter(_in_range(age, e.age.min, e.age.max))
     if e.count == "persons":
         j = j.group_by([PID, "period_start", "period_end"]).aggregate(
-            flag=j.flag.max(), imd_quintile=j.imd_quintile.max(), ethnic_group=j.ethnic_group.max(),
+            flag=j.flag.max(), d=j.d.min(), imd_quintile=j.imd_quintile.max(), ethnic_group=j.ethnic_group.max(),
             sex=j.sex.max(), age=age_at(j.period_end, j.birth_year, j.birth_month).max(),
-            date_of_death=j.date_of_death.max(),
+            birth_year=j.birth_year.max(), birth_month=j.birth_month.max(),
         )
-    r = ctx.registrations
-    alive = j.date_of_death.isnull() | (j.date_of_death > j.period_end)
-    g = j.left_join(r, [j[PID] == r[PID], registered_on(r, j.period_end), alive])
-    g = g.select(*j.columns, "practice_code")
+    g = attribute(j, ctx.registrations)
     if isinstance(e.value, AgeAtEvent):
         v = g.age
     elif isinstance(e.value, DaysBetween):
@@ -447,7 +445,7 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) 
     return _units_frame(g, ctx.catalogue, v, g.age, standardise, band_age, **geo)
 
 
-def aggregate_units(ctx: Context, a: Aggregate, periods: list[tuple[date, date]]) -> ir.Table:
+def aggregate_units(ctx: Context, a: Aggregate, periods: Periods) -> ir.Table:
     """One unit per aggregate return row in each period, attributed to its organisation as provider."""
     t = ctx.con.table("aggregate_returns")
     t = t.filter((t.measure == a.measure) & t[a.column].notnull())
@@ -462,29 +460,59 @@ def aggregate_units(ctx: Context, a: Aggregate, periods: list[tuple[date, date]]
     )
 
 
-def count_units(ctx: Context, c: Count, periods: list[tuple[date, date]], standardise: bool) -> ir.Table:
-    """The unit table of any numerator or denominator definition."""
-    if isinstance(c, Persons):
-        return persons_units(ctx, c, periods, standardise)
-    if isinstance(c, Events):
-        return events_units(ctx, c, periods, standardise)
-    if isinstance(c, Expected):
-        return expected_units(ctx, c, periods)
+@singledispatch
+def count_units(c: Count, ctx: Context, periods: Periods, standardise: bool) -> ir.Table:
+    """The unit table of a numerator or denominator definition (``v`` per unit)."""
+    raise TypeError(f"no compiler registered for count {type(c).__name__}")
+
+
+@count_units.register
+def _persons(c: Persons, ctx: Context, periods: Periods, standardise: bool) -> ir.Table:
+    return persons_units(ctx, c, periods, standardise)
+
+
+@count_units.register
+def _events(c: Events, ctx: Context, periods: Periods, standardise: bool) -> ir.Table:
+    return events_units(ctx, c, periods, standardise)
+
+
+@count_units.register
+def _expected(c: Expected, ctx: Context, periods: Periods, standardise: bool) -> ir.Table:
+    return expected_units(ctx, c, periods)
+
+
+@count_units.register
+def _aggregate(c: Aggregate, ctx: Context, periods: Periods, standardise: bool) -> ir.Table:
     return aggregate_units(ctx, c, periods)
 
 
-def indicator_units(ctx: Context, ind: Indicator, periods: list[tuple[date, date]]) -> ir.Table:
+@singledispatch
+def subset_units(den: Count, ctx: Context, periods: Periods, standardise: bool, subset: Subset) -> ir.Table:
+    """Units of a denominator with ``v`` flagging those in the subset numerator."""
+    raise TypeError(f"a subset numerator cannot refine a {type(den).__name__} denominator")
+
+
+@subset_units.register
+def _persons_subset(den: Persons, ctx: Context, periods: Periods, standardise: bool, subset: Subset) -> ir.Table:
+    return persons_units(ctx, den, periods, standardise, subset)
+
+
+@subset_units.register
+def _events_subset(den: Events, ctx: Context, periods: Periods, standardise: bool, subset: Subset) -> ir.Table:
+    return events_units(ctx, den, periods, standardise, subset)
+
+
+def indicator_units(ctx: Context, ind: Indicator, periods: Periods) -> ir.Table:
     """Units of the indicator with ``num`` and ``den``: a subset flag, a value, or a union of both sides."""
     std = ind.measure == "dsr"
     num, den = ind.numerator, ind.denominator
     if isinstance(num, Subset):
-        u = (persons_units(ctx, den, periods, std, num) if isinstance(den, Persons)
-             else events_units(ctx, den, periods, std, num))  # type: ignore[arg-type]
+        u = subset_units(den, ctx, periods, std, num)
         return u.mutate(num=u.v, den=ONE).drop("v")
-    nu = count_units(ctx, num, periods, std)
+    nu = count_units(num, ctx, periods, std)
     if den is None:
         return nu.mutate(num=nu.v, den=ONE).drop("v")
-    du = count_units(ctx, den, periods, std)
+    du = count_units(den, ctx, periods, std)
     zero = ibis.literal(0).cast("float64")
     return nu.mutate(num=nu.v, den=zero).drop("v").union(du.mutate(num=zero, den=du.v).drop("v"))
 

@@ -8,16 +8,8 @@ import ibis
 import pyarrow as pa
 
 from placewise.measure.catalogue import Catalogue, Indicator
-from placewise.measure.compile import (
-    Context,
-    cells,
-    expand,
-    indicator_units,
-    person_attributes,
-    population,
-    population_cells,
-    registrations,
-)
+from placewise.derive.people import person_attributes, population, population_cells, registrations
+from placewise.measure.compile import Context, cells, expand, indicator_units
 from placewise.measure.periods import ReportingRange, add_months, periods
 
 SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population",
@@ -104,7 +96,7 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     people, regs, pop, cells = SHARED_TABLES
     attrs = _temp(con, people, person_attributes(con))
     intervals = _temp(con, regs, registrations(con, attrs))
-    persons = _temp(con, pop, population(intervals, attrs, period_ends, catalogue))
+    persons = _temp(con, pop, population(intervals, attrs, period_ends))
     return Context(con, catalogue, attrs, intervals, persons, _temp(con, cells, population_cells(persons)))
 
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 
+from placewise.derive.records import add_months
 from placewise.measure.catalogue import Frequency
 
 
@@ -20,12 +21,6 @@ class ReportingRange:
     def __post_init__(self) -> None:
         if (self.last.year, self.last.month) < (self.first.year, self.first.month):
             raise ValueError(f"reporting range ends ({self.last}) before it starts ({self.first})")
-
-
-def add_months(d: date, months: int) -> date:
-    """The first day of the month ``months`` after the month of ``d``."""
-    n = d.year * 12 + d.month - 1 + months
-    return date(n // 12, n % 12 + 1, 1)
 
 
 def month_end(d: date) -> date:

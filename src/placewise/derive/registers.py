@@ -1,0 +1,62 @@
+"""Condition registers compiled to one query each: who is on a register at each reference date."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from placewise.derive.people import PID
+from placewise.derive.records import coded, in_windows, latest_daily_value, months_back, windows
+from placewise.profile.registers import Recent, Register
+
+KEYS = [PID, "period_end"]
+
+
+def _latest_dates(records: ir.Table, ends: list[date]) -> ir.Table:
+    """Each person's latest record date up to each reference date: ``pid, period_end, d``."""
+    j = in_windows(records, windows(ends, [months_back(e, None) for e in ends]))
+    return j.group_by(KEYS).aggregate(d=j.d.max())
+
+
+def recent(con: ibis.BaseBackend, people: ir.Table, r: Recent, ends: list[date]) -> ir.Table:
+    """People with a record from the codelists in the ``months`` months to each reference date: ``pid, period_end``."""
+    j = in_windows(coded(con, people, r.table, r.codelist), windows(ends, [months_back(e, r.months) for e in ends]))
+    return j.select(*KEYS).distinct()
+
+
+def _diagnosed(con: ibis.BaseBackend, people: ir.Table, reg: Register, ends: list[date]) -> ir.Table:
+    """People whose latest diagnosis is not followed by a resolved code (and is after any cut-off)."""
+    diag = _latest_dates(coded(con, people, "clinical_events", reg.diagnosis), ends)
+    if reg.diagnosed_on_or_after:
+        diag = diag.filter(diag.d >= reg.diagnosed_on_or_after)
+    if reg.resolved:
+        res = _latest_dates(coded(con, people, "clinical_events", reg.resolved), ends).rename(res="d")
+        j = diag.left_join(res, KEYS).select(*KEYS, "d", "res")
+        diag = j.filter(j.res.isnull() | (j.res <= j.d))     # a same-day resolved code does not remove
+    return diag.select(*KEYS)
+
+
+def members(con: ibis.BaseBackend, people: ir.Table, population: ir.Table, reg: Register,
+            ends: list[date]) -> ir.Table:
+    """Registered people (``population``: ``pid, period_end, age``) on the register at each reference date."""
+    parts: list[ir.Table] = []
+    if reg.diagnosis:
+        parts.append(_diagnosed(con, people, reg, ends))
+    if reg.latest:
+        lw = windows(ends, [months_back(e, reg.latest.months) for e in ends])
+        v = latest_daily_value(coded(con, people, "clinical_events", reg.latest.codelist), lw)
+        parts.append(v.filter(v.v >= reg.latest.at_least).select(*KEYS))
+    on = parts[0] if len(parts) == 1 else parts[0].intersect(parts[1])
+    if reg.requires:
+        on = on.semi_join(recent(con, people, reg.requires, ends), KEYS)
+    if reg.or_recent:
+        on = on.union(recent(con, people, reg.or_recent, ends), distinct=True)
+    pop = population.select(*KEYS, "age")
+    keep = ibis.literal(True)
+    if reg.age.min is not None:
+        keep = keep & (pop.age >= reg.age.min)
+    if reg.age.max is not None:
+        keep = keep & (pop.age <= reg.age.max)
+    return pop.filter(keep).semi_join(on, KEYS).select(*KEYS)

@@ -1,0 +1,82 @@
+"""Registration intervals by the GP-extract rule, population at a date, and events attributed when they happened."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+from measure_builder import Warehouse
+
+from placewise.derive.people import PID, attribute, person_attributes, population, registrations
+
+
+def _intervals(w: Warehouse, con: ibis.BaseBackend) -> tuple[ibis.Table, ibis.Table, dict[int, str]]:
+    """Attributes, intervals, and person number → person id."""
+    w.load(con)
+    attrs = con.create_table("a", person_attributes(con), temp=True)
+    ids = dict(zip(*[attrs.select(PID, "person_id").to_pyarrow().column(c).to_pylist() for c in (PID, "person_id")]))
+    return attrs, registrations(con, attrs), ids
+
+
+def _history(w: Warehouse, con: ibis.BaseBackend, person: str) -> list[tuple]:
+    """One person's intervals as (practice, start, end), in order."""
+    attrs, r, ids = _intervals(w, con)
+    pid = next(k for k, v in ids.items() if v == person)
+    t = r.filter(r[PID] == pid).order_by("start_date").to_pyarrow().to_pylist()
+    return [(x["practice_code"], x["start_date"], x["end_date"]) for x in t]
+
+
+def test_temporary_registration_elsewhere_returns_the_person_to_the_first_practice(connect):
+    w = Warehouse()
+    w.person("a", practice="P1", registered=date(2020, 1, 1))               # open registration
+    w.register("a", "P3", date(2023, 6, 1), date(2023, 8, 31))             # temporary, later start
+    assert _history(w, connect(), "a") == [
+        ("P1", date(2020, 1, 1), date(2023, 5, 31)),
+        ("P3", date(2023, 6, 1), date(2023, 8, 31)),
+        ("P1", date(2023, 9, 1), None),                                   # back at P1, not nowhere
+    ]
+
+
+def test_same_day_starts_latest_end_then_highest_practice_code(connect):
+    w = Warehouse()
+    w.person("b", practice="P1", registered=date(2022, 1, 1), left=date(2022, 12, 31))
+    w.register("b", "P2", date(2022, 1, 1))                                  # same start, open: ends latest
+    w.person("c", practice="P2", registered=date(2022, 1, 1), left=date(2022, 3, 31))
+    w.register("c", "P3", date(2022, 1, 1), date(2022, 3, 31))              # same start and end: P3 > P2
+    con = connect()
+    attrs, r, ids = _intervals(w, con)
+    rows = {(ids[x[PID]], x["practice_code"], x["start_date"], x["end_date"]) for x in r.to_pyarrow().to_pylist()}
+    assert rows == {("b", "P2", date(2022, 1, 1), date(2022, 12, 31)), ("b", "P2", date(2023, 1, 1), None),
+                    ("c", "P3", date(2022, 1, 1), date(2022, 3, 31))}
+
+
+def test_population_at_a_date_excludes_the_dead_and_the_departed(connect):
+    w = Warehouse()
+    w.person("alive", born=(1950, 6))
+    w.person("dead", died=date(2024, 3, 15), left=date(2024, 3, 15))
+    w.person("gone", left=date(2024, 1, 31))
+    w.person("back", practice="P1", registered=date(2020, 1, 1), left=date(2023, 12, 31))
+    w.register("back", "P3", date(2024, 3, 1))
+    con = connect()
+    attrs, r, ids = _intervals(w, con)
+    pop = population(r, attrs, [date(2024, 2, 29), date(2024, 3, 31)]).to_pyarrow().to_pylist()
+    got = {(ids[x[PID]], x["period_end"], x["practice_code"], x["age"]) for x in pop}
+    assert got == {("alive", date(2024, 2, 29), "P1", 73), ("alive", date(2024, 3, 31), "P1", 73),
+                   ("dead", date(2024, 2, 29), "P1", 54), ("back", date(2024, 3, 31), "P3", 54)}
+
+
+def test_events_count_where_the_person_was_registered_on_the_day(connect):
+    w = Warehouse()
+    w.person("mover", practice="P1", registered=date(2020, 1, 1), left=date(2024, 1, 31))
+    w.register("mover", "P3", date(2024, 2, 1))
+    w.person("died", practice="P2", died=date(2024, 3, 10), left=date(2024, 3, 10))
+    con = connect()
+    attrs, r, ids = _intervals(w, con)
+    back = {v: k for k, v in ids.items()}
+    ev = ibis.memtable({PID: [back["mover"], back["mover"], back["died"], back["died"]],
+                        "d": [date(2024, 1, 31), date(2024, 2, 1), date(2024, 3, 5), date(2024, 3, 11)]})
+    ev = ev.mutate(d=ev.d.cast("date"))
+    got = {(ids[x[PID]], x["d"], x["practice_code"]) for x in attribute(ev, r).to_pyarrow().to_pylist()}
+    assert got == {("mover", date(2024, 1, 31), "P1"), ("mover", date(2024, 2, 1), "P3"),
+                   ("died", date(2024, 3, 5), "P2"),              # admitted before death: counts at P2
+                   ("died", date(2024, 3, 11), None)}             # no registration that day
