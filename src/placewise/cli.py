@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from placewise.analyse.cli import measure_command
+from placewise.analyse.planning.cli import plan_command
 from placewise.canonical import data_dictionary_markdown
 from placewise.demo import demo_command
 from placewise.ingest.cli import ingest_command, status_command
@@ -21,6 +22,7 @@ app.command("synth")(synth_command)
 app.command("ingest")(ingest_command)
 app.command("status")(status_command)
 app.command("measure")(measure_command)
+app.command("plan")(plan_command)
 app.command("report")(report_command)
 app.command("demo")(demo_command)
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from placewise.analyse.planning.config import AGES, SETTINGS
 from placewise.canonical import PERSON_KEY
-from placewise.measure.compile import PID, age_at, person_attributes, registered_on, registrations
+from placewise.derive.people import PID, age_at, person_attributes, registered_on, registrations
 
 ACTIVITY_DATES = (("gp_appointments", "appointment_date"), ("inpatient_spells", "admission_date"),
                   ("outpatient_appointments", "appointment_date"))

@@ -13,12 +13,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import ibis
+
+from placewise.analyse.planning.backtest import backtest
 from placewise.analyse.planning.capacity import bed_gap, beds, sessions_and_wte, workforce
-from placewise.analyse.planning.config import SETTINGS, SEXES, AGES, Interval, Planning
-from placewise.analyse.planning.demand import adjustment_factors, project_activity
+from placewise.analyse.planning.config import AGES, SETTINGS, SEXES, Interval, Planning, load_planning
+from placewise.analyse.planning.demand import activity_rates, adjustment_factors, project_activity
+from placewise.analyse.planning.history import read_history
 from placewise.analyse.planning.housing import household_capacity
 from placewise.analyse.planning.projection import Draws, Projection, Rates, project
+from placewise.analyse.planning.rates import rates_from_history, read_base_population, with_base
 from placewise.analyse.planning.uncertainty import draws as draw
+from placewise.profile import Profile
 
 ICS = "ICS"
 SUMMARY_COLUMNS = ["scenario", "measure", "geography", "year", "principal", "p10", "p50", "p90"]
@@ -33,6 +39,7 @@ class PlanResult:
     summary: pd.DataFrame
     population: pd.DataFrame
     parameters: pd.DataFrame
+    backtest: pd.DataFrame | None = None
     projections: dict[str, Projection] = field(default_factory=dict)
     activity: dict[str, np.ndarray] = field(default_factory=dict)
     """Activity [year, run, setting, Place] by scenario."""
@@ -41,8 +48,10 @@ class PlanResult:
         """Write every table as Parquet and CSV into ``out``; return the paths."""
         out.mkdir(parents=True, exist_ok=True)
         written = []
-        for name in ("summary", "population", "parameters"):
+        for name in ("summary", "population", "parameters", "backtest"):
             frame = getattr(self, name)
+            if frame is None:
+                continue
             for suffix in (".parquet", ".csv"):
                 path = out / f"{name}{suffix}"
                 tmp = path.with_suffix(path.suffix + ".part")
@@ -182,3 +191,23 @@ def plan(rates: Rates, activity_rates: np.ndarray, planning: Planning, *, to: in
     population = pd.concat([_population_rows(v, p) for v, p in projections.items()], ignore_index=True)
     return PlanResult(pd.concat(rows, ignore_index=True)[SUMMARY_COLUMNS], population, sample.table(),
                       projections, activity)
+
+
+def plan_warehouse(con: ibis.BaseBackend, profile: Profile, *, to: int | None = None, runs: int = 256, seed: int = 1,
+                   scenarios: list[str] | None = None, base_population: Path | None = None,
+                   base_year: int | None = None) -> PlanResult:
+    """The whole planning run on a warehouse: history, rates, projection, demand, capacity and the back-test.
+
+    ``base_population`` (an ONS mid-year estimate file) replaces the warehouse's base population, as at
+    mid-year ``base_year``.
+    """
+    planning = load_planning(profile)
+    places = tuple(p.code for p in profile.ics.places)
+    history = read_history(con, places)
+    rates = rates_from_history(history, planning)
+    if base_population is not None:
+        rates = with_base(rates, read_base_population(base_population, places), base_year or rates.base_year)
+    result = plan(rates, activity_rates(history), planning, to=to or planning.horizon, runs=runs, seed=seed,
+                  scenarios=scenarios)
+    result.backtest = backtest(history, planning)
+    return result

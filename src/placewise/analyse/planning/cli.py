@@ -1,0 +1,54 @@
+"""``placewise plan``: population, demand, capacity and workforce to the horizon, with uncertainty."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from placewise.analyse.planning.run import plan_warehouse
+from placewise.profile import ProfileError, load_profile
+from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+
+
+def plan_command(
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    to: int = typer.Option(None, "--to", help="Horizon year (default: the profile's, 2040 for BLMK)."),
+    out: Path = typer.Option(Path("out/plan"), "--out", "-o", help="Folder for the tables (Parquet and CSV)."),
+    runs: int = typer.Option(256, "--runs", min=1, help="Monte Carlo runs (besides the principal run)."),
+    seed: int = typer.Option(1, "--seed", help="Random seed: the same seed gives identical results."),
+    scenario: list[str] = typer.Option([], "--scenario", "-s", help="Scenario to run (repeatable); default all."),
+    base_population: Path = typer.Option(None, "--base-population", exists=True, dir_okay=False,
+                                         help="ONS mid-year estimate CSV (place_code, sex, age, population)."),
+    base_year: int = typer.Option(None, "--base-year", help="Mid-year of --base-population (default: the "
+                                                            "warehouse's last mid-year)."),
+    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+) -> None:
+    """Project each Place's population (housing-led and trend), demand for every setting, beds, sessions and
+    workforce to the horizon, with 10th, 50th and 90th percentiles; write the tables to --out.
+
+    Exit codes: 0 written; 2 bad input (profile, warehouse without history, unknown scenario, bad base file)."""
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        prof = load_profile(profile)
+        con = connect(db)
+    except (ProfileError, WarehouseError) as e:
+        console.print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(2) from None
+    try:
+        with console.status(f"Projecting {runs} runs…"):
+            result = plan_warehouse(con, prof, to=to, runs=runs, seed=seed, scenarios=scenario or None,
+                                    base_population=base_population, base_year=base_year)
+    except (ProfileError, ValueError) as e:
+        console.print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(2) from None
+    finally:
+        con.disconnect()
+    written = result.write(out)
+    for path in written:
+        typer.echo(str(path))
+    console.print(f"{len(result.summary):,} summary rows, {result.summary.scenario.nunique()} scenarios, "
+                  f"{runs} runs, in {time.perf_counter() - started:.1f} s.")
