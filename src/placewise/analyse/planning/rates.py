@@ -116,5 +116,18 @@ def _count(path: Path, row_no: int, text: str) -> float:
 
 
 def with_base(rates: Rates, population: np.ndarray, base_year: int) -> Rates:
-    """The same rates projecting from another base population and year (an ONS mid-year estimate)."""
-    return replace(rates, population=population, base_year=base_year)
+    """The same rates projecting from another base population and year (an ONS mid-year estimate).
+
+    In-migration is a count, so it is scaled with each Place's population; the rest are rates.
+    """
+    old, new = rates.population.sum(axis=(1, 2)), population.sum(axis=(1, 2))
+    scale = np.where(old > 0, new / np.where(old > 0, old, 1), 0.0)
+    return replace(rates, population=population, base_year=base_year, in_count=rates.in_count * scale[:, None, None])
+
+
+def scaled_to(population: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Each Place's population [Place, sex, age] scaled to a given total, keeping its age and sex shape."""
+    current = population.sum(axis=(1, 2))
+    if (current <= 0).any():
+        raise ValueError("cannot scale a Place with no population to a total")
+    return population * (np.asarray(totals, dtype=float) / current)[:, None, None]

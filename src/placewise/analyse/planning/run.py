@@ -190,7 +190,7 @@ def plan(rates: Rates, activity_rates: np.ndarray, planning: Planning, *, to: in
                  for m, v in workforce(act, planning.workforce, productivity, years, rates.base_year).items()]
     population = pd.concat([_population_rows(v, p) for v, p in projections.items()], ignore_index=True)
     return PlanResult(pd.concat(rows, ignore_index=True)[SUMMARY_COLUMNS], population, sample.table(),
-                      projections, activity)
+                      projections=projections, activity=activity)
 
 
 def plan_warehouse(con: ibis.BaseBackend, profile: Profile, *, to: int | None = None, runs: int = 256, seed: int = 1,
