@@ -13,7 +13,7 @@ from typing import Literal
 import pyarrow as pa
 
 DType = Literal["string", "int", "float", "date", "timestamp", "bool"]
-CodeKind = Literal["nhs_number", "snomed", "icd10", "ods", "lsoa", "ons", "dmd", "ethnicity"]
+CodeKind = Literal["nhs_number", "snomed", "icd10", "opcs4", "ods", "lsoa", "ons", "dmd", "ethnicity"]
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -60,6 +60,61 @@ ETHNIC_CATEGORIES: dict[str, tuple[str, str]] = {
     "99": ("Not known", "Not known"),
 }
 """Chinese (R) sits in the Asian group, as in the ONS 2021 Census classification."""
+
+ADMISSION_METHODS: dict[str, str] = {
+    # NHS Data Dictionary "Admission Method (Hospital Provider Spell)": code -> group used by indicators
+    "11": "elective", "12": "elective", "13": "elective",
+    "21": "emergency", "22": "emergency", "23": "emergency", "24": "emergency", "25": "emergency",
+    "2A": "emergency", "2B": "emergency", "2C": "emergency", "2D": "emergency", "28": "emergency",
+    "31": "maternity", "32": "maternity",
+    "81": "transfer",
+    "82": "other", "83": "other",
+}
+"""11-13 elective (waiting list, booked, planned); 21-2D and 28 emergency (21 via the provider's emergency
+department, 22 GP, 23 bed bureau, 24 consultant clinic, 25 mental health crisis team, 2A another provider's
+emergency department, 2B transfer, 2C baby born at home, 2D other); 31-32 maternity; 81 transfer from another
+provider (not emergency); 82-83 births."""
+
+PLACES_OF_RESIDENCE = (
+    # NHS Data Dictionary "Admission Source" and "Discharge Destination (Hospital Provider Spell)" share these codes
+    "19", "29", "37", "38", "39", "40", "48", "49", "50", "51", "52", "53", "54", "65", "66", "79", "84", "85", "87",
+    "88", "98", "99",
+)
+"""19 usual place of residence, 29 temporary place of residence, 37 court, 38 penal establishment or police
+station, 39 penal establishment, 40 police station, 48-53 other NHS hospital provider (48 high security
+psychiatric in Scotland, 49 high security psychiatric, 50 medium secure, 51 general ward or emergency department,
+52 maternity, 53 mental illness), 54 NHS-run care home, 65 local authority residential accommodation, 66 local
+authority foster care, 79 died (discharge only) or born in hospital (admission only), 84 non-NHS run hospital
+(medium secure), 85 non-NHS care home, 87 non-NHS run hospital, 88 non-NHS run hospice, 98 not applicable (still in
+hospital), 99 not known."""
+
+DISCHARGE_METHODS = ("1", "2", "3", "4", "5", "8", "9")
+"""NHS Data Dictionary "Discharge Method (Hospital Provider Spell)": 1 on clinical advice, 2 self-discharge, 3 by a
+mental health review tribunal, court or the Home Secretary, 4 died, 5 stillbirth, 8 not applicable (still in
+hospital), 9 not known."""
+
+EC_ARRIVAL_MODES: dict[str, str] = {
+    # ECDS "Emergency Care Arrival Mode (SNOMED CT)" (NHS England ECDS ETOS)
+    "1048031000000100": "Arrival by emergency road ambulance",
+    "1048041000000109": "Arrival by emergency road ambulance with medical escort",
+    "1048021000000102": "Arrival by non-emergency road ambulance",
+    "1048051000000107": "Arrival by helicopter air ambulance",
+    "1048081000000101": "Arrival by medical repatriation air ambulance",
+    "1048061000000105": "Arrival by public transport",
+    "1048071000000103": "Arrival by own transport",
+    "1048001000000106": "Arrival by police transport",
+    "1047991000000102": "Arrival by prison transport",
+}
+"""The first five are the ambulance arrivals national measures count."""
+
+EC_ACUITIES: dict[str, str] = {
+    # ECDS "Emergency Care Acuity (SNOMED CT)" (NHS England ECDS ETOS), most to least urgent
+    "1064891000000107": "Immediate resuscitation level emergency care",
+    "1064911000000105": "Very urgent level emergency care",
+    "1064901000000108": "Urgent level emergency care",
+    "1077241000000103": "Standard level emergency care",
+    "1077251000000100": "Low acuity level emergency care",
+}
 
 
 @dataclass(frozen=True)
@@ -195,29 +250,35 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "clinical_events",
-        "Coded primary-care events: diagnoses, observations, procedures, with a value where measured",
+        "Coded primary-care events: diagnoses, observations, procedures, with a value where measured. Each row is "
+        "one record of the GP system, keyed by that system's record identifier: two readings under one code on one "
+        "day are two rows, and a re-delivered record replaces itself instead of duplicating",
         (
+            _c("event_id", "string", "Identifier of the record in the GP system (stable across extracts)"),
             NHS,
             _c("event_date", "date", "Date recorded"),
             _c("snomed_code", "string", "SNOMED CT concept id", code="snomed"),
             _c("value", "float", "Numeric value (blood pressure, BMI, HbA1c…)", required=False),
             _c("unit", "string", "Unit of the value", required=False),
         ),
-        key=("nhs_number", "event_date", "snomed_code"),
+        key=("event_id",),
         references=PERSON_REF,
         not_after_death=("event_date",),
         not_future=("event_date",),
     ),
     Table(
         "medications",
-        "Primary-care medication issues",
+        "Primary-care medication issues. Each row is one issue record of the GP system, keyed by that system's "
+        "record identifier: two issues of one product on one day are two rows, and a re-delivered issue replaces "
+        "itself instead of duplicating",
         (
+            _c("issue_id", "string", "Identifier of the issue record in the GP system (stable across extracts)"),
             NHS,
             _c("issue_date", "date", "Date issued"),
             _c("dmd_code", "string", "dm+d code of the product", code="dmd"),
             _c("quantity", "float", "Quantity issued", minimum=0),
         ),
-        key=("nhs_number", "issue_date", "dmd_code"),
+        key=("issue_id",),
         references=PERSON_REF,
         not_after_death=("issue_date",),
         not_future=("issue_date",),
@@ -232,6 +293,10 @@ TABLES: tuple[Table, ...] = (
             _c("department_type", "int", "Emergency care department type (1, 2 or 3)", minimum=1, maximum=3),
             _c("arrival", "timestamp", "Arrival date and time"),
             _c("departure", "timestamp", "Departure (conclusion) date and time"),
+            _c("arrival_mode", "string", "ECDS arrival mode (SNOMED CT)", code="snomed",
+               allowed=tuple(EC_ARRIVAL_MODES)),
+            _c("acuity", "string", "ECDS acuity at initial assessment (SNOMED CT), where assessed", code="snomed",
+               required=False, allowed=tuple(EC_ACUITIES)),
             _c("disposal", "string", "How the attendance ended",
                allowed=("admitted", "discharged", "referred", "transferred", "left", "died")),
         ),
@@ -243,16 +308,30 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "inpatient_spells",
-        "Hospital provider spells (SUS admitted patient care-like)",
+        "Hospital provider spells (SUS admitted patient care-like), the unit admissions are counted in. The "
+        "spell's primary diagnosis is here; its secondary diagnoses are in `inpatient_diagnoses` and its "
+        "procedures in `inpatient_procedures`",
         (
             _c("spell_id", "string", "Spell identifier"),
             NHS,
             *PROVIDER_AND_SITE,
-            _c("admission_method", "string", "Admission method group",
+            _c("admission_method", "string", "Admission method group: the group of `admission_method_code` "
+               "(elective 11-13, emergency 21-2D and 28, maternity 31-32, transfer 81, other 82-83)",
                allowed=("elective", "emergency", "maternity", "transfer", "other")),
+            _c("admission_method_code", "string", "NHS Data Dictionary admission method (hospital provider spell)",
+               allowed=tuple(ADMISSION_METHODS)),
+            _c("admission_source", "string", "NHS Data Dictionary admission source (hospital provider spell): "
+               "19 usual place of residence, 51 another NHS provider, 54/65/85 care homes…",
+               allowed=PLACES_OF_RESIDENCE),
             _c("admission_date", "date", "Admission date"),
             _c("discharge_date", "date", "Discharge date (empty while in hospital)", required=False),
-            _c("primary_diagnosis", "string", "Primary diagnosis, ICD-10", code="icd10"),
+            _c("discharge_method", "string", "NHS Data Dictionary discharge method: 4 died in hospital, "
+               "1 on clinical advice, 2 self-discharge… (empty while in hospital)",
+               required=False, allowed=DISCHARGE_METHODS),
+            _c("discharge_destination", "string", "NHS Data Dictionary discharge destination: 19 usual place of "
+               "residence, 79 died, 54/65/85 care homes… (empty while in hospital)",
+               required=False, allowed=PLACES_OF_RESIDENCE),
+            _c("primary_diagnosis", "string", "Primary diagnosis of the spell (position 1), ICD-10", code="icd10"),
             _c("treatment_function", "string", "Main treatment function code", required=False),
         ),
         key=("spell_id",),
@@ -260,6 +339,33 @@ TABLES: tuple[Table, ...] = (
         references=PERSON_REF,
         not_after_death=("admission_date",),
         not_future=("admission_date", "discharge_date"),
+    ),
+    Table(
+        "inpatient_diagnoses",
+        "Secondary diagnoses of a spell in coded order, as SUS admitted patient care records them: comorbidities, "
+        "and ICD-10 chapter XX external causes (V01-Y98, such as W00-W19 falls) after an injury primary diagnosis "
+        "(S00-T98). Position 1, the primary diagnosis, is `inpatient_spells.primary_diagnosis`, so that it is held once",
+        (
+            _c("spell_id", "string", "Spell identifier"),
+            _c("position", "int", "Position in the coded order (2 the first secondary diagnosis)", minimum=2,
+               maximum=24),
+            _c("icd10_code", "string", "Diagnosis, ICD-10", code="icd10"),
+        ),
+        key=("spell_id", "position"),
+        references=(("spell_id", "inpatient_spells", "spell_id"),),
+    ),
+    Table(
+        "inpatient_procedures",
+        "Procedures of a spell in coded order (OPCS-4), as SUS admitted patient care records them",
+        (
+            _c("spell_id", "string", "Spell identifier"),
+            _c("position", "int", "Position in the coded order (1 the primary procedure)", minimum=1, maximum=24),
+            _c("opcs4_code", "string", "Procedure, OPCS-4", code="opcs4"),
+            _c("procedure_date", "date", "Date of the procedure", required=False),
+        ),
+        key=("spell_id", "position"),
+        references=(("spell_id", "inpatient_spells", "spell_id"),),
+        not_future=("procedure_date",),
     ),
     Table(
         "outpatient_appointments",

@@ -78,6 +78,7 @@ def make_batch() -> dict[str, pd.DataFrame]:
             "end_date": [None, None, d(2020, 1, 1), None, None, d(2024, 6, 1)],
         }),
         "clinical_events": pd.DataFrame({
+            "event_id": ["EV1", "EV2", "EV3", "EV4", "EV5"],
             "nhs_number": [NHS[0], NHS[0], NHS[1], NHS[2], NHS[5]],
             "event_date": [d(2023, 1, 10), d(2023, 1, 10), d(2022, 7, 1), d(2024, 2, 2), d(2024, 5, 1)],
             "snomed_code": ["38341003", "271649006", "73211009", "195967001", "22298006"],
@@ -85,6 +86,7 @@ def make_batch() -> dict[str, pd.DataFrame]:
             "unit": [None, "mmHg", None, None, None],
         }),
         "medications": pd.DataFrame({
+            "issue_id": ["MD1", "MD2"],
             "nhs_number": [NHS[0], NHS[1]],
             "issue_date": [d(2023, 2, 1), d(2023, 3, 1)],
             "dmd_code": ["319740004", "39113611000001102"],
@@ -98,6 +100,8 @@ def make_batch() -> dict[str, pd.DataFrame]:
             "department_type": [1, 1, 3],
             "arrival": [ts(2024, 1, 5, 10, 0), ts(2024, 1, 6, 23, 30), ts(2024, 2, 1, 9, 15)],
             "departure": [ts(2024, 1, 5, 13, 59), ts(2024, 1, 7, 4, 0), ts(2024, 2, 1, 10, 0)],
+            "arrival_mode": ["1048071000000103", "1048031000000100", "1048061000000105"],
+            "acuity": ["1077241000000103", "1064911000000105", None],
             "disposal": ["discharged", "admitted", "discharged"],
         }),
         "inpatient_spells": pd.DataFrame({
@@ -106,10 +110,25 @@ def make_batch() -> dict[str, pd.DataFrame]:
             "provider_code": ["RC9", "RC9", "RD8"],
             "site_code": ["RC971", "RC979", None],
             "admission_method": ["emergency", "elective", "emergency"],
+            "admission_method_code": ["21", "11", "22"],
+            "admission_source": ["19", "19", "54"],
             "admission_date": [d(2024, 1, 5), d(2024, 1, 7), d(2024, 5, 20)],
             "discharge_date": [d(2024, 1, 9), d(2024, 1, 7), d(2024, 6, 1)],
-            "primary_diagnosis": ["I500", "J45", "W19"],
+            "discharge_method": ["1", "1", "4"],
+            "discharge_destination": ["19", "19", "79"],
+            "primary_diagnosis": ["I500", "J45", "S720"],
             "treatment_function": ["300", "340", None],
+        }),
+        "inpatient_diagnoses": pd.DataFrame({
+            "spell_id": ["S2", "S2", "S3", "S3"],
+            "position": [2, 3, 2, 3],
+            "icd10_code": ["I10X", "E119", "W190", "F03X"],
+        }),
+        "inpatient_procedures": pd.DataFrame({
+            "spell_id": ["S3"],
+            "position": [1],
+            "opcs4_code": ["W461"],
+            "procedure_date": [d(2024, 5, 21)],
         }),
         "outpatient_appointments": pd.DataFrame({
             "appointment_id": ["OP1", "OP2"],

@@ -44,7 +44,7 @@ def test_done_when_scenario(tmp_path: Path, batch: Batch) -> None:
     for name, df in batch.items():
         bad = {"clinical_events": 2, "gp_appointments": 1, "inpatient_spells": 1}.get(name, 0)
         assert query(db, f'SELECT count(*) FROM "{name}"') == [(len(df) - bad,)], name
-    assert query(db, "SELECT files, rows_quarantined FROM load_log") == [(16, 4)]
+    assert query(db, "SELECT files, rows_quarantined FROM load_log") == [(18, 4)]
     assert "Quarantined rows: 4" in output
     before = snapshot(db)
     code, output = ingest_cli(folder, str(db))
@@ -138,7 +138,7 @@ def refused_unchanged(tmp_path: Path, batch: Batch, break_folder) -> str:  # typ
     before = snapshot(db)
     second = tmp_path / "second"
     changed = {k: v.copy() for k, v in batch.items()}
-    changed["clinical_events"].loc[len(changed["clinical_events"])] = [NHS[3], date(2024, 3, 3), "22298006", None,
+    changed["clinical_events"].loc[len(changed["clinical_events"])] = ["EV6", NHS[3], date(2024, 3, 3), "22298006", None,
                                                                        None]
     write_batch(second, changed)
     break_folder(second)
@@ -243,8 +243,8 @@ def test_changed_file_replaces_rows_by_key(tmp_path: Path, batch: Batch) -> None
     assert ingest_cli(write_batch(tmp_path / "one", batch), str(db))[0] == 0
     spells = batch["inpatient_spells"].copy()
     spells.at[0, "discharge_date"] = date(2024, 1, 12)
-    spells.loc[len(spells)] = ["S4", NHS[2], "RC9", "RC971", "emergency", date(2024, 2, 2), date(2024, 2, 3), "J45",
-                               None]
+    spells.loc[len(spells)] = ["S4", NHS[2], "RC9", "RC971", "emergency", "21", "19", date(2024, 2, 2),
+                               date(2024, 2, 3), "1", "19", "J45", None]
     code, output = ingest_cli(write_batch(tmp_path / "two", {**batch, "inpatient_spells": spells}), str(db))
     assert code == 0, output
     assert query(db, "SELECT spell_id, discharge_date FROM inpatient_spells ORDER BY spell_id") == [
@@ -358,3 +358,25 @@ def test_status_of_a_missing_warehouse_creates_nothing(tmp_path: Path) -> None:
     code, output = run_cli("status", "--db", str(tmp_path / "typo.duckdb"))
     assert code == 2 and "no warehouse here yet" in output
     assert not (tmp_path / "typo.duckdb").exists()
+
+
+def test_same_day_repeats_are_kept_and_a_redelivery_does_not_duplicate(tmp_path: Path, batch: Batch) -> None:
+    """Two readings under one code on one day and two inhaler issues on one day are four records, not two;
+    delivering the same records again (in a changed file) leaves four."""
+    db = tmp_path / "wh.duckdb"
+    events = batch["clinical_events"].copy()
+    events.loc[len(events)] = ["EV6", NHS[0], date(2023, 1, 10), "271649006", 136.0, "mmHg"]  # EV2's code and day
+    meds = batch["medications"].copy()
+    meds.loc[len(meds)] = ["MD3", NHS[0], date(2023, 2, 1), "319740004", 28.0]  # MD1's product and day
+    first = {**batch, "clinical_events": events, "medications": meds}
+    assert ingest_cli(write_batch(tmp_path / "one", first), str(db))[0] == 0
+    readings = "SELECT value FROM clinical_events WHERE snomed_code = '271649006' ORDER BY value"
+    issues = "SELECT count(*) FROM medications WHERE dmd_code = '319740004' AND issue_date = DATE '2023-02-01'"
+    assert query(db, readings) == [(136.0,), (142.0,)]
+    assert query(db, issues) == [(2,)]
+    again = events.copy()
+    again.loc[len(again)] = ["EV7", NHS[1], date(2023, 5, 5), "271649006", 128.0, "mmHg"]  # the file changes
+    code, output = ingest_cli(write_batch(tmp_path / "two", {**first, "clinical_events": again}), str(db))
+    assert code == 0, output
+    assert query(db, readings) == [(128.0,), (136.0,), (142.0,)]
+    assert query(db, issues) == [(2,)]

@@ -66,7 +66,7 @@ def test_postgres_rerun_adds_nothing_and_refusal_changes_nothing(tmp_path: Path,
     (batch_id,) = pg_rows(postgres_url, "SELECT batch_id FROM load_log")[0]
     assert code == 0 and batch_id in output and "Quarantine is empty" in output
     broken = {k: v.copy() for k, v in batch.items()}
-    broken["clinical_events"].loc[len(broken["clinical_events"])] = [NHS[3], date(2024, 3, 3), "22298006", None, None]
+    broken["clinical_events"].loc[len(broken["clinical_events"])] = ["EV6", NHS[3], date(2024, 3, 3), "22298006", None, None]
     broken["people"] = broken["people"].drop(columns=["sex"])
     broken["people"].at[0, "birth_year"] = 1951
     code, output = ingest_cli(write_batch(tmp_path / "broken", broken), postgres_url)

@@ -92,8 +92,16 @@ CASES = [
      "unknown lsoa_code: not in geography"),
     ("duplicate-key", setter("ae_attendances", 3, "attendance_id", "AE1"), "ae_attendances", 3,
      "attendance_id", "duplicate key (attendance_id): same as data row 1"),
-    ("duplicate-compound-key", setter("clinical_events", 2, "snomed_code", "38341003"), "clinical_events", 2,
-     "nhs_number, event_date, snomed_code", "duplicate key"),
+    ("duplicate-record-id", setter("clinical_events", 2, "event_id", "EV1"), "clinical_events", 2,
+     "event_id", "duplicate key (event_id): same as data row 1"),
+    ("duplicate-compound-key", setter("inpatient_diagnoses", 2, "position", 2), "inpatient_diagnoses", 2,
+     "spell_id, position", "duplicate key (spell_id, position): same as data row 1"),
+    ("unknown-spell", setter("inpatient_diagnoses", 3, "spell_id", "S9"), "inpatient_diagnoses", 3, "spell_id",
+     "unknown spell_id: not in inpatient_spells"),
+    ("opcs4-with-dot", setter("inpatient_procedures", 1, "opcs4_code", "W46.1"), "inpatient_procedures", 1,
+     "opcs4_code", "not an OPCS-4 code"),
+    ("not-an-ecds-arrival-mode", setter("ae_attendances", 1, "arrival_mode", "22298006"), "ae_attendances", 1,
+     "arrival_mode", "not one of the allowed values"),
 ]
 
 
@@ -182,7 +190,7 @@ def test_person_known_from_the_warehouse(tmp_path: Path, batch: Batch) -> None:
     first = {k: batch[k] for k in ("geography", "practices", "people")}
     assert load(tmp_path, first, name="wh")[0] == 0
     events = batch["clinical_events"].copy()
-    events.loc[len(events)] = [NHS[5], date(2024, 8, 1), "22298006", None, None]
+    events.loc[len(events)] = ["EV6", NHS[5], date(2024, 8, 1), "22298006", None, None]
     folder_tables = {"clinical_events": events}
     code, output = load(tmp_path, folder_tables, name="wh")
     assert code == 3, output
@@ -192,8 +200,10 @@ def test_person_known_from_the_warehouse(tmp_path: Path, batch: Batch) -> None:
     assert query(db, "SELECT count(*) FROM clinical_events") == [(5,)]
 
 
-INDEPENDENT = [c for c in CASES if c[2] not in ("people", "geography", "practices") and "duplicate" not in c[0]]
-"""Spoils that neither cascade to other tables (people, geography, practices) nor interact through keys."""
+INDEPENDENT = [c for c in CASES
+               if c[2] not in ("people", "geography", "practices", "inpatient_spells") and "duplicate" not in c[0]]
+"""Spoils that neither cascade to other tables (people, geography, practices; spells to their diagnoses and
+procedures) nor interact through keys."""
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -52,19 +52,22 @@ class Warehouse:
 
     def event(self, pid: str, on: date, code: str, value: float | None = None) -> None:
         """Add a coded primary-care event."""
-        self.rows["clinical_events"].append(dict(person_id=pid, event_date=on, snomed_code=code, value=value,
-                                                 unit=None))
+        self.rows["clinical_events"].append(dict(event_id=f"E{next(self._ids)}", person_id=pid, event_date=on,
+                                                 snomed_code=code, value=value, unit=None))
 
     def medication(self, pid: str, on: date, code: str) -> None:
         """Add a medication issue."""
-        self.rows["medications"].append(dict(person_id=pid, issue_date=on, dmd_code=code, quantity=1.0))
+        self.rows["medications"].append(dict(issue_id=f"M{next(self._ids)}", person_id=pid, issue_date=on,
+                                             dmd_code=code, quantity=1.0))
 
     def spell(self, pid: str, admitted: date, discharged: date | None, *, method: str = "emergency",
               diagnosis: str = "R69", provider: str = "RC9", site: str | None = "RC971") -> None:
         """Add an inpatient spell."""
         self.rows["inpatient_spells"].append(dict(
             spell_id=f"S{next(self._ids)}", person_id=pid, provider_code=provider, site_code=site,
-            admission_method=method, admission_date=admitted, discharge_date=discharged,
+            admission_method=method, admission_method_code="21" if method == "emergency" else "11",
+            admission_source="19", admission_date=admitted, discharge_date=discharged,
+            discharge_method=None if discharged is None else "1", discharge_destination=None if discharged is None else "19",
             primary_diagnosis=diagnosis, treatment_function="300"))
 
     def attendance(self, pid: str, arrival: datetime, minutes: int, *, dept: int = 1, provider: str = "RC9",
@@ -74,7 +77,7 @@ class Warehouse:
         self.rows["ae_attendances"].append(dict(
             attendance_id=f"A{next(self._ids)}", person_id=pid, provider_code=provider, site_code=site,
             department_type=dept, arrival=arrival, departure=arrival + timedelta(minutes=minutes),
-            disposal="discharged"))
+            arrival_mode="1048071000000103", disposal="discharged"))
 
     def gp_appointment(self, pid: str, on: date, status: str = "attended", practice: str = "P1") -> None:
         """Add a GP appointment."""

@@ -22,6 +22,7 @@ ODS_PATTERNS: dict[str, tuple[str, str]] = {
 ODS_OTHER = ("[A-Z0-9]{3,6}", "an ODS code is three to six letters or digits")
 CODE_PATTERNS: dict[str, tuple[str, str]] = {
     "icd10": ("[A-Z][0-9]{2}[0-9X]{0,2}", "not an ICD-10 code (letter, two digits, optional detail, no dot)"),
+    "opcs4": ("[A-Z][0-9]{2}[0-9]?", "not an OPCS-4 code (letter, two digits, optional detail, no dot)"),
     "lsoa": ("E01[0-9]{6}", "not an LSOA 2021 code (E01 and six digits)"),
     "ons": ("E[0-9]{8}", "not an ONS area code (E and eight digits)"),
 }

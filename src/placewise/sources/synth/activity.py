@@ -12,11 +12,15 @@ import numpy as np
 import pyarrow as pa
 
 from placewise.canonical import table
-from placewise.codelists import codes
 from placewise.sources.synth.events import (
     US_PER_DAY, World, categorical, dates, draw, ids, labels, nullable_dates, place_option,
 )
-from placewise.sources.synth.population import CURRENT, day as day_number
+from placewise.sources.synth.hospital_codes import (
+    COMORBIDITY_ICD10, ELECTIVE_PRIMARY, EMERGENCY_PRIMARY_ICD10, EMERGENCY_PROCEDURE_SHARE, EMERGENCY_PROCEDURES,
+    FALL_EXTERNAL_CAUSE_ICD10, FALL_INJURY_PRIMARY_ICD10, OTHER_EMERGENCY_ICD10, OTHER_INJURY_CAUSE_ICD10,
+    PLACE_OF_OCCURRENCE_ICD10,
+)
+from placewise.sources.synth.population import CURRENT, DIED, day as day_number
 
 
 
@@ -89,13 +93,30 @@ def ae_attendances(w: World, rng: np.random.Generator, block: slice, shared: Sha
     provider, site = place_option(rng, _acute(w), w.people.place[who])
     adm = disp == len(dnames) - 1
     shared.admitted = (who[adm], departure[adm] // US_PER_DAY, provider.filter(adm), site.filter(adm))
+    mode, acuity = _arrival_mode_and_acuity(w, rng, who, arrival // US_PER_DAY, dtype, adm)
     return _table("ae_attendances", {
         "attendance_id": shared.ids("AE", len(who)), "nhs_number": w.nhs.take(who),
         "provider_code": provider, "site_code": site, "department_type": pa.array(dtype + 1, pa.int64()),
         "arrival": pa.array(arrival, pa.timestamp("us")),
         "departure": pa.array(departure, pa.timestamp("us")),
+        "arrival_mode": pa.array(mode, pa.string()),
+        "acuity": pa.array(acuity, pa.string(), mask=acuity == ""),
         "disposal": labels(disp, dnames),
     })
+
+
+def _arrival_mode_and_acuity(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray,
+                             dtype: np.ndarray, admitted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ECDS arrival mode (ambulance more likely when old or admitted) and acuity ('' when not recorded)."""
+    a, n = w.cfg.ae, len(who)
+    decades = (w.people.age_at(day, who) - 50) / 10
+    logit = (np.log(a.ambulance_share / (1 - a.ambulance_share)) + a.ambulance_log_odds_admitted * admitted
+             + a.ambulance_log_odds_per_decade * decades)
+    chance = np.where(dtype == 2, a.ambulance_share_type3, 1 / (1 + np.exp(-logit)))
+    mode = np.where(rng.random(n) < chance, _pick(rng, a.ambulance_modes, n), _pick(rng, a.other_modes, n))
+    acuity = np.where(admitted, _pick(rng, a.acuity["admitted"], n), _pick(rng, a.acuity["not_admitted"], n))
+    type3 = np.where(rng.random(n) < a.acuity_recorded_type3, _pick(rng, a.acuity["type3"], n), "")
+    return mode, np.where(dtype == 2, type3, acuity)
 
 
 def _admission_chance(w: World, who: np.ndarray, day: np.ndarray, winter: np.ndarray) -> np.ndarray:
@@ -106,10 +127,11 @@ def _admission_chance(w: World, who: np.ndarray, day: np.ndarray, winter: np.nda
     return 1 / (1 + np.exp(-(logit + a.winter_admitted_log_odds * winter)))
 
 
-def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
-    """Emergency spells (from A&E, direct, and 30-day readmissions) and elective spells, with length of stay.
+def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> dict[str, pa.Table]:
+    """Emergency spells (from A&E, direct, and 30-day readmissions) and elective spells, with their codes.
 
-    A spell from A&E starts on the day the attendance ended, at the same provider and site.
+    A spell from A&E starts on the day the attendance ended, at the same provider and site. Returns the
+    spells and their secondary diagnoses and procedures, as SUS admitted patient care records them.
     """
     p, ad = w.people, w.cfg.admissions
     ae_who, ae_day, ae_provider, ae_site = shared.admitted
@@ -118,60 +140,149 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     d_who, d_day = draw(rng, w.cfg.activity["direct_emergency_admissions"], w, block)
     who, day = np.concatenate([ae_who, d_who]), np.concatenate([ae_day, d_day])
     old = p.age_at(day, who) >= 65
-    diag = _emergency_diagnoses(w, rng, who, day)
     los = np.floor(rng.exponential(np.where(old, ad.emergency_los_mean_days["65_plus"],
                                             ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
     readmit = rng.random(len(who)) < np.where(old, ad.readmission_30d["65_plus"], ad.readmission_30d["under_65"])
     r_day = day + los + rng.integers(1, 31, len(who))
     readmit &= r_day <= p.ref[who]
-    r_who, r_day, r_diag = who[readmit], r_day[readmit], diag[readmit]
+    r_who, r_day = who[readmit], r_day[readmit]
     r_los = np.floor(rng.exponential(np.where(old[readmit], ad.emergency_los_mean_days["65_plus"],
                                               ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
     e_who, e_day = draw(rng, w.cfg.activity["elective_admissions"], w, block)
     day_case = rng.random(len(e_who)) < ad.elective_day_case_share
     e_los = np.where(day_case, 0, 1 + np.floor(rng.exponential(ad.elective_los_mean_days))).astype(np.int64)
-    e_diag = np.array(ad.elective)[rng.integers(0, len(ad.elective), len(e_who))]
     allw = np.concatenate([who, r_who, e_who])
     adm = np.concatenate([day, r_day, e_day])
-    dis = adm + np.concatenate([los, r_los, e_los])
-    in_hospital = (dis > w.window.end) & (p.status[allw] == CURRENT)
-    dis = np.minimum(dis, p.ref[allw])
-    method = np.concatenate([np.zeros(len(who) + len(r_who), np.int64), np.ones(len(e_who), np.int64)])
-    dx = np.concatenate([diag, r_diag, e_diag])
+    raw_dis = adm + np.concatenate([los, r_los, e_los])
+    in_hospital = (raw_dis > w.window.end) & (p.status[allw] == CURRENT)
+    died = (p.status[allw] == DIED) & (raw_dis >= p.ref[allw])
+    dis = np.minimum(raw_dis, p.ref[allw])
+    kind = np.concatenate([np.zeros(len(ae_who), np.int64), np.ones(len(d_who), np.int64),
+                           np.full(len(r_who), 2), np.full(len(e_who), 3)])  # from A&E, direct, readmission, elective
     provider, site = place_option(rng, _acute(w), p.place[allw])
-    from_ae = np.arange(len(allw)) < len(ae_who)
+    from_ae = kind == 0
     provider = pa.concat_arrays([ae_provider, provider.filter(~from_ae)])
     site = pa.concat_arrays([ae_site, site.filter(~from_ae)])
-    order = np.lexsort((method, adm, allw))
-    allw, adm, dis, method, dx = allw[order], adm[order], dis[order], method[order], dx[order]
-    in_hospital, provider, site = in_hospital[order], provider.take(order), site.take(order)
-    tf_e, tf_el = ad.emergency_treatment_functions, ad.elective_treatment_functions
-    tf = np.where(method == 0, rng.integers(0, len(tf_e), len(allw)), len(tf_e) + rng.integers(0, len(tf_el), len(allw)))
-    return _table("inpatient_spells", {
-        "spell_id": shared.ids("IP", len(allw)), "nhs_number": w.nhs.take(allw),
-        "provider_code": provider, "site_code": site,
-        "admission_method": labels(method, ["emergency", "elective"]), "admission_date": dates(adm),
-        "discharge_date": nullable_dates(dis, ~in_hospital), "primary_diagnosis": pa.array(dx, pa.string()),
-        "treatment_function": labels(tf, tf_e + tf_el),
+    order = np.lexsort((kind == 3, adm, allw))
+    allw, adm, dis, kind, died, in_hospital = allw[order], adm[order], dis[order], kind[order], died[order], in_hospital[order]
+    provider, site = provider.take(order), site.take(order)
+    n = len(allw)
+    emergency = kind < 3
+    primary, cause = _emergency_diagnoses(w, rng, allw, adm)
+    e_dx, e_tf, e_proc = _elective_codes(rng, n)
+    primary = np.where(emergency, primary, e_dx)
+    cause = np.where(emergency, cause, "")
+    tf = np.where(emergency, _emergency_treatment_functions(w, rng, allw, adm, cause), e_tf)
+    method = np.where(kind == 0, "21", np.where(kind == 1, _pick(rng, ad.method_codes["direct"], n),
+                      np.where(kind == 2, _pick(rng, ad.method_codes["readmission"], n), _pick(rng, ad.method_codes["elective"], n))))
+    discharge_method = np.where(died, "4", np.where(rng.random(n) < ad.self_discharge_share, "2", "1"))
+    destination = np.where(died, "79", _pick(rng, ad.discharge_destination, n))
+    spell_id = shared.ids("IP", n)
+    spells = _table("inpatient_spells", {
+        "spell_id": spell_id, "nhs_number": w.nhs.take(allw), "provider_code": provider, "site_code": site,
+        "admission_method": labels(emergency.astype(np.int64), ["elective", "emergency"]),
+        "admission_method_code": pa.array(method, pa.string()),
+        "admission_source": pa.array(_pick(rng, ad.admission_source, n), pa.string()),
+        "admission_date": dates(adm), "discharge_date": nullable_dates(dis, ~in_hospital),
+        "discharge_method": pa.array(discharge_method, pa.string(), mask=in_hospital),
+        "discharge_destination": pa.array(destination, pa.string(), mask=in_hospital),
+        "primary_diagnosis": pa.array(primary, pa.string()), "treatment_function": pa.array(tf, pa.string()),
+    })
+    return {"inpatient_spells": spells,
+            "inpatient_diagnoses": _secondary_diagnoses(w, rng, spell_id, allw, adm, cause),
+            "inpatient_procedures": _procedures(rng, spell_id, adm, dis, emergency, primary, e_proc)}
+
+
+def _pick(rng: np.random.Generator, weights: dict[str, float], n: int) -> np.ndarray:
+    """``n`` codes drawn with the given relative weights."""
+    idx, names = categorical(rng, weights, n)
+    return np.array(names, dtype=object)[idx] if n else np.zeros(0, dtype=object)
+
+
+def _emergency_diagnoses(w: World, rng: np.random.Generator, who: np.ndarray,
+                         day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Primary ICD-10 diagnosis and external cause ('' if none) of emergency spells.
+
+    Falls at 65+ are coded as SUS codes them: an injury (S00-T98) primary and the fall (W00-W19) as the
+    external cause in the first secondary position; other injuries carry another cause.
+    """
+    p, ad = w.people, w.cfg.admissions
+    n = len(who)
+    dx = _pick(rng, OTHER_EMERGENCY_ICD10, n)
+    for cond, share in ad.condition_share.items():
+        has = p.diagnosed[cond][who] <= day
+        dx = np.where(has & (rng.random(n) < share), _pick(rng, EMERGENCY_PRIMARY_ICD10[cond], n), dx)
+    child = (p.age_at(day, who) < 16) & (p.diagnosed["asthma"][who] <= day) & (rng.random(n) < ad.asthma_share_children)
+    dx = np.where(child, _pick(rng, EMERGENCY_PRIMARY_ICD10["asthma"], n), dx)
+    old = p.age_at(day, who) >= 65
+    u = rng.random(n)
+    fell = old & (u < ad.falls_share_65_plus)
+    other_injury = old & ~fell & (u < ad.falls_share_65_plus + ad.other_injury_share_65_plus)
+    injured = fell | other_injury
+    dx = np.where(injured, _pick(rng, FALL_INJURY_PRIMARY_ICD10, n), dx)
+    cause = np.where(fell, _pick(rng, FALL_EXTERNAL_CAUSE_ICD10, n),
+                     np.where(other_injury, _pick(rng, OTHER_INJURY_CAUSE_ICD10, n), ""))
+    return dx, cause
+
+
+def _elective_codes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Primary diagnosis, treatment function and primary procedure of ``n`` elective spells."""
+    k, names = categorical(rng, {d: v[0] for d, v in ELECTIVE_PRIMARY.items()}, n)
+    procedure = np.empty(n, dtype=object)
+    for j, d in enumerate(names):
+        here = k == j
+        procedure[here] = _pick(rng, ELECTIVE_PRIMARY[d][2], int(here.sum()))
+    return np.array(names, dtype=object)[k], np.array([ELECTIVE_PRIMARY[d][1] for d in names], dtype=object)[k], procedure
+
+
+def _emergency_treatment_functions(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray,
+                                   cause: np.ndarray) -> np.ndarray:
+    """Treatment function of emergency spells: paediatrics for children, orthopaedics or geriatrics after a fall."""
+    n = len(who)
+    tf = _pick(rng, w.cfg.admissions.emergency_treatment_functions, n)
+    tf = np.where(w.people.age_at(day, who) < 16, "420", tf)
+    return np.where(cause != "", np.where(rng.random(n) < 0.6, "110", "430"), tf)
+
+
+def _secondary_diagnoses(w: World, rng: np.random.Generator, spell_id: pa.Array, who: np.ndarray,
+                         day: np.ndarray, cause: np.ndarray) -> pa.Table:
+    """Secondary diagnoses in coded order: the external cause (and place) of an injury, then comorbidities."""
+    ad, n = w.cfg.admissions, len(who)
+    idx = np.arange(n)
+    injured = cause != ""
+    place = injured & (rng.random(n) < ad.place_of_occurrence_share)
+    parts = [(idx[injured], cause[injured]), (idx[place], _pick(rng, PLACE_OF_OCCURRENCE_ICD10, int(place.sum())))]
+    for cond, codes_c in COMORBIDITY_ICD10.items():
+        has = (w.people.diagnosed[cond][who] <= day) & (rng.random(n) < ad.comorbidity_coded_share)
+        parts.append((idx[has], _pick(rng, codes_c, int(has.sum()))))
+    spell = np.concatenate([s for s, _ in parts])
+    code = np.concatenate([c for _, c in parts]).astype(object)
+    rank = np.concatenate([np.full(len(s), k) for k, (s, _) in enumerate(parts)])
+    order = np.lexsort((rank, spell))
+    spell, code = spell[order], code[order]
+    start = np.searchsorted(spell, spell, side="left")
+    position = 2 + np.arange(len(spell)) - start
+    keep = position <= 24
+    return _table("inpatient_diagnoses", {
+        "spell_id": spell_id.take(spell[keep]), "position": pa.array(position[keep], pa.int64()),
+        "icd10_code": pa.array(code[keep], pa.string()),
     })
 
 
-def _emergency_diagnoses(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Primary ICD-10 diagnosis: falls in the over-65s, the patient's condition, childhood asthma, or other."""
-    p, ad = w.people, w.cfg.admissions
-    n = len(who)
-    other = np.array(ad.other_emergency)
-    dx = other[rng.integers(0, len(other), n)]
-    for cond, cd in ad.condition_diagnoses.items():
-        pool = np.array(codes(cd.codelist))
-        has = p.diagnosed[cond][who] <= day
-        dx = np.where(has & (rng.random(n) < cd.share), pool[rng.integers(0, len(pool), n)], dx)
-    asthma = np.array(codes("icd10_asthma"))
-    child = (p.age_at(day, who) < 16) & (p.diagnosed["asthma"][who] <= day) & (rng.random(n) < ad.asthma_share_children)
-    dx = np.where(child, asthma[rng.integers(0, len(asthma), n)], dx)
-    falls = np.array(codes("icd10_falls"))
-    fell = (p.age_at(day, who) >= 65) & (rng.random(n) < ad.falls_share_65_plus)
-    return np.where(fell, falls[rng.integers(0, len(falls), n)], dx)
+def _procedures(rng: np.random.Generator, spell_id: pa.Array, adm: np.ndarray, dis: np.ndarray,
+                emergency: np.ndarray, primary: np.ndarray, elective_procedure: np.ndarray) -> pa.Table:
+    """Primary procedure (position 1): every elective spell's, and some emergency spells' (hip fracture, MI)."""
+    n = len(adm)
+    code = np.where(emergency, "", elective_procedure).astype(object)
+    for dx, procs in EMERGENCY_PROCEDURES.items():
+        hit = emergency & (primary == dx) & (rng.random(n) < EMERGENCY_PROCEDURE_SHARE)
+        code = np.where(hit, _pick(rng, procs, n), code)
+    has = code != ""
+    on = np.minimum(adm + np.where(emergency, rng.integers(0, 3, n), 0), dis)
+    return _table("inpatient_procedures", {
+        "spell_id": spell_id.filter(pa.array(has)), "position": pa.array(np.ones(int(has.sum()), np.int64)),
+        "opcs4_code": pa.array(code[has], pa.string()), "procedure_date": dates(on[has]),
+    })
 
 
 def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:

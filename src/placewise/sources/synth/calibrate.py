@@ -114,7 +114,9 @@ def _figure(con: duckdb.DuckDBPyConnection, t: Target, cfg: Synthetic, end: dt.d
         return _one(con, f"""SELECT 100000 * (SELECT count(*) FROM inpatient_spells s JOIN people p USING (nhs_number)
                  WHERE s.admission_method = 'emergency' AND s.admission_date > {last_year}
                  AND year(s.admission_date) - p.birth_year >= 65
-                 AND s.primary_diagnosis IN (SELECT code FROM codelist WHERE list = 'icd10_falls'))
+                 AND s.primary_diagnosis >= 'S00' AND s.primary_diagnosis < 'T99'
+                 AND s.spell_id IN (SELECT spell_id FROM inpatient_diagnoses
+                                    WHERE icd10_code >= 'W00' AND icd10_code < 'W20'))
                  / (SELECT count(*) FROM reg WHERE age >= 65)""")
     raise ValueError(f"synthetic.yaml: calibration: unknown measure {m!r}")
 

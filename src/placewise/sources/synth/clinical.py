@@ -1,7 +1,8 @@
 """Primary-care records of one block of people: coded diagnoses, observations, checks and medication.
 
-Rows are collected as arrays (person, day, code index, value), then sorted by person, date and code
-and de-duplicated on the canonical key (two readings of one code on one day keep the first).
+Rows are collected as arrays (person, day, code index, value), then sorted by person, date and code; each
+row gets its own record identifier, as a GP system gives every record one, so two readings of one code on
+one day are two records.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from placewise.codelists import codes
+from placewise.sources.synth.activity import Shared
 from placewise.sources.synth.config import CONDITIONS
 from placewise.sources.synth.events import World, dates, labels
 from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER
@@ -49,7 +51,7 @@ class Rows:
         self.parts.append((who, day, code, v, self.units.index(unit) if unit else -1))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rows sorted by person, day and code text, duplicates on that key dropped."""
+        """Rows sorted by person, day and code text (a stable sort: same-day repeats keep their order)."""
         who = np.concatenate([p[0] for p in self.parts]).astype(np.int64)
         day = np.concatenate([p[1] for p in self.parts]).astype(np.int64)
         code = np.concatenate([p[2] for p in self.parts]).astype(np.int64)
@@ -57,10 +59,7 @@ class Rows:
         unit = np.concatenate([np.full(len(p[0]), p[4]) for p in self.parts])
         rank = np.argsort(np.argsort(np.array(self.codes, dtype=str)))
         order = np.lexsort((rank[code] if len(code) else code, day, who))
-        who, day, code, value, unit = who[order], day[order], code[order], value[order], unit[order]
-        first = np.ones(len(who), dtype=bool)
-        first[1:] = (who[1:] != who[:-1]) | (day[1:] != day[:-1]) | (code[1:] != code[:-1])
-        return who[first], day[first], code[first], value[first], unit[first]
+        return who[order], day[order], code[order], value[order], unit[order]
 
 
 def _at_practice(w: World, share: float, who: np.ndarray) -> np.ndarray:
@@ -88,7 +87,7 @@ def _periodic(who: np.ndarray, first: np.ndarray, lo: int, hi: np.ndarray, every
     return who[rep], first[rep] + (k0[rep] + step) * every
 
 
-def primary_care(w: World, rng: np.random.Generator, block: slice) -> tuple[pa.Table, pa.Table]:
+def primary_care(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> tuple[pa.Table, pa.Table]:
     """Clinical events and medications of the people in ``block``."""
     p, c, ws = w.people, w.cfg.clinical, w.window.start
     everyone = np.arange(block.start, block.stop)
@@ -117,7 +116,7 @@ def primary_care(w: World, rng: np.random.Generator, block: slice) -> tuple[pa.T
     frail = category > 0
     grades = np.array([ev.index(x) for x in codes("frailty_score")])
     ev.add(who[frail], day[frail], grades[category[frail]])
-    return _events_table(w, ev), _medications_table(w, meds)
+    return _events_table(w, ev, shared), _medications_table(w, meds, shared)
 
 
 def _blood_pressure(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray,
@@ -199,23 +198,23 @@ def _annual_checks(w: World, rng: np.random.Generator, everyone: np.ndarray, lo:
     ev.add(who[ok], day[ok], ev.pick(rng, check, int(ok.sum())))
 
 
-def _events_table(w: World, ev: Rows) -> pa.Table:
-    """The clinical events rows as the canonical table."""
+def _events_table(w: World, ev: Rows, shared: Shared) -> pa.Table:
+    """The clinical events rows as the canonical table, each with its record identifier."""
     who, day, code, value, unit = ev.arrays()
     units = pa.DictionaryArray.from_arrays(pa.array(unit.astype(np.int32), mask=unit < 0), pa.array(ev.units, pa.string()))
     return pa.table({
-        "nhs_number": w.nhs.take(who), "event_date": dates(day), "snomed_code": labels(code, ev.codes),
+        "event_id": shared.ids("EV", len(who)), "nhs_number": w.nhs.take(who), "event_date": dates(day), "snomed_code": labels(code, ev.codes),
         "value": pa.array(value, pa.float64(), mask=np.isnan(value)),
         "unit": units.cast(pa.string()),
     })
 
 
-def _medications_table(w: World, meds: Rows) -> pa.Table:
+def _medications_table(w: World, meds: Rows, shared: Shared) -> pa.Table:
     """The medication issues as the canonical table; tablets by the interval, inhalers one at a time."""
     who, day, code, _, _ = meds.arrays()
     tablets = {cd for name in TABLET_LISTS for cd in codes(name)}
     per_code = np.array([float(w.cfg.clinical.tablets_per_issue) if c in tablets else 1.0 for c in meds.codes])
     return pa.table({
-        "nhs_number": w.nhs.take(who), "issue_date": dates(day), "dmd_code": labels(code, meds.codes),
+        "issue_id": shared.ids("MD", len(who)), "nhs_number": w.nhs.take(who), "issue_date": dates(day), "dmd_code": labels(code, meds.codes),
         "quantity": pa.array(per_code[code], pa.float64()),
     })

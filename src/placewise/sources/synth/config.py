@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from placewise.canonical import ETHNIC_CATEGORIES
-from placewise.codelists import names as codelist_names
+from placewise.canonical import ADMISSION_METHODS, EC_ACUITIES, EC_ARRIVAL_MODES, ETHNIC_CATEGORIES, PLACES_OF_RESIDENCE
 
 N_AGE_BANDS = 19
 """Five-year bands 0-4 … 85-89 and 90+."""
@@ -168,6 +167,23 @@ class Ae(Strict):
     winter_admitted_log_odds: float
     disposal: dict[str, float]
     type3_disposal: dict[str, float]
+    ambulance_share: float = Field(gt=0, lt=1, description="Arrivals by ambulance at type 1 and 2, age 50, not admitted")
+    ambulance_log_odds_admitted: float
+    ambulance_log_odds_per_decade: float
+    ambulance_share_type3: float = Field(ge=0, lt=1)
+    ambulance_modes: dict[str, float]
+    other_modes: dict[str, float]
+    acuity: dict[Literal["admitted", "not_admitted", "type3"], dict[str, float]]
+    acuity_recorded_type3: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ecds_codes(self) -> "Ae":
+        """Arrival modes and acuities are ECDS codes."""
+        unknown = (set(self.ambulance_modes) | set(self.other_modes)) - set(EC_ARRIVAL_MODES)
+        unknown |= {c for shares in self.acuity.values() for c in shares} - set(EC_ACUITIES)
+        if unknown:
+            raise ValueError(f"not ECDS arrival mode or acuity codes: {sorted(unknown)}")
+        return self
 
 
 class Gp(Strict):
@@ -178,13 +194,6 @@ class Gp(Strict):
     dna_deprivation: float = 0.0
 
 
-class ConditionDiagnosis(Strict):
-    """Share of a patient's emergency admissions coded to their condition."""
-
-    codelist: str
-    share: float = Field(ge=0, le=1)
-
-
 class Admissions(Strict):
     """Inpatient spells: length of stay, readmissions and diagnoses."""
 
@@ -192,13 +201,29 @@ class Admissions(Strict):
     elective_day_case_share: float = Field(ge=0, le=1)
     elective_los_mean_days: float = Field(gt=0)
     readmission_30d: dict[Literal["under_65", "65_plus"], float]
-    falls_share_65_plus: float = Field(ge=0, le=1)
+    falls_share_65_plus: float = Field(ge=0, le=1, description="Injury from a fall, of emergency spells at 65+")
+    other_injury_share_65_plus: float = Field(ge=0, le=1, description="Injury from another cause, at 65+")
+    place_of_occurrence_share: float = Field(ge=0, le=1)
     asthma_share_children: float = Field(ge=0, le=1)
-    condition_diagnoses: dict[str, ConditionDiagnosis]
-    other_emergency: list[str] = Field(min_length=1)
-    elective: list[str] = Field(min_length=1)
-    emergency_treatment_functions: list[str] = Field(min_length=1)
-    elective_treatment_functions: list[str] = Field(min_length=1)
+    condition_share: dict[str, float]
+    """Share of a patient's emergency admissions whose primary diagnosis is the named condition."""
+    comorbidity_coded_share: float = Field(ge=0, le=1)
+    """Chance that each long-term condition a patient has is coded as a secondary diagnosis."""
+    emergency_treatment_functions: dict[str, float]
+    elective_treatment_functions: dict[str, float]
+    method_codes: dict[Literal["direct", "readmission", "elective"], dict[str, float]]
+    admission_source: dict[str, float]
+    discharge_destination: dict[str, float]
+    self_discharge_share: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _data_dictionary_codes(self) -> "Admissions":
+        """Method, source and destination codes are NHS Data Dictionary codes."""
+        unknown = {c for m in self.method_codes.values() for c in m} - set(ADMISSION_METHODS)
+        unknown |= (set(self.admission_source) | set(self.discharge_destination)) - set(PLACES_OF_RESIDENCE)
+        if unknown:
+            raise ValueError(f"not NHS Data Dictionary codes: {sorted(unknown)}")
+        return self
 
 
 class Outpatients(Strict):
@@ -304,16 +329,16 @@ class Synthetic(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Synthetic":
-        """All sixteen conditions are present, codelists exist and age multipliers match the bands."""
+        """All sixteen conditions are present, named conditions exist and age multipliers match the bands."""
         missing = set(CONDITIONS) - set(self.conditions)
         if missing:
             raise ValueError(f"conditions missing: {sorted(missing)}")
         for name, s in self.activity.items():
             if len(s.age) != len(self.age_bands):
                 raise ValueError(f"activity.{name}.age needs {len(self.age_bands)} multipliers")
-        unknown = {d.codelist for d in self.admissions.condition_diagnoses.values()} - set(codelist_names())
+        unknown = set(self.admissions.condition_share) - set(CONDITIONS)
         if unknown:
-            raise ValueError(f"admissions.condition_diagnoses name unknown codelists {sorted(unknown)}")
+            raise ValueError(f"admissions.condition_share names unknown conditions {sorted(unknown)}")
         if set(self.providers_by_place) != set(self.places):
             raise ValueError("providers_by_place must name exactly the Places in places")
         return self

@@ -102,11 +102,13 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     shared = Shared()
     blocks = [slice(lo, min(lo + BLOCK, len(w.people))) for lo in range(0, len(w.people), BLOCK)]
     for i, block in enumerate(blocks):
-        events, meds = primary_care(w, rng_for(seed, 10, i), block)
+        events, meds = primary_care(w, rng_for(seed, 10, i), block, shared)
         writer.write("clinical_events", events)
         writer.write("medications", meds)
         for k, (name, build) in enumerate(BUILDERS.items()):
-            writer.write(name, build(w, rng_for(seed, 20 + k, i), block, shared))
+            built = build(w, rng_for(seed, 20 + k, i), block, shared)
+            for part, rows in (built.items() if isinstance(built, dict) else [(name, built)]):
+                writer.write(part, rows)
         if progress:
             progress("activity", i + 1, len(blocks))
     writer.write("deaths", _deaths(w))
