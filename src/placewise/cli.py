@@ -8,7 +8,7 @@ from placewise.analyse.cli import measure_command
 from placewise.analyse.planning.cli import plan_command
 from placewise.canonical import data_dictionary_markdown
 from placewise.demo import demo_command
-from placewise.ingest.cli import ingest_command, status_command
+from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
 from placewise.publish.cli import report_command
 from placewise.sources.synth.cli import synth_command
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.command("synth")(synth_command)
 app.command("ingest")(ingest_command)
 app.command("status")(status_command)
+app.command("rotate-key")(rotate_key_command)
 app.command("measure")(measure_command)
 app.command("plan")(plan_command)
 app.command("report")(report_command)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -10,11 +13,12 @@ from batch_builder import AS_OF, write_batch
 import typer
 from typer.testing import CliRunner
 
-from placewise.ingest.cli import ingest_command, status_command
+from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
 
 app = typer.Typer()
 app.command("ingest")(ingest_command)
 app.command("status")(status_command)
+app.command("rotate-key")(rotate_key_command)
 
 
 def run_cli(*args: str) -> tuple[int, str]:
@@ -46,3 +50,21 @@ def quarantine(db: Path, table: str | None = None) -> set[tuple]:
     """Quarantine lines (table, row, field, reason, value), optionally for one table."""
     where = f"WHERE table_name = '{table}'" if table else ""
     return set(query(db, f"SELECT table_name, row_number, field, reason, value FROM quarantine {where}"))
+
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def cli_process(*args: str, key: str | None = None) -> subprocess.Popen[str]:
+    """Start ``placewise`` in its own process (as a user would), with the tests' key unless told otherwise."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "200"}
+    if key is not None:
+        env["PLACEWISE_PSEUDONYMISATION_KEY"] = key
+    return subprocess.Popen([sys.executable, "-m", "placewise.cli", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
+    """Wait for a process started by :func:`cli_process`; its exit code and output (stdout and stderr)."""
+    out, _ = process.communicate(timeout=timeout)
+    return process.returncode, out

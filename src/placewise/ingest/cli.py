@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from placewise.ingest.load import EXIT_REFUSED, IngestResult, ingest
+from placewise.ingest.load import EXIT_REFUSED, FileResult, IngestResult, ingest
+from placewise.ingest.rotate import rotate_key
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyError, key_from_env
 from placewise.ingest.stage import IngestRefused, refuse
 from placewise.profile import ProfileError, load_profile
@@ -38,16 +39,31 @@ def _print_result(console: Console, result: IngestResult) -> None:
         files.add_column(name, justify="right")
     files.add_column("note")
     for f in result.files:
-        notes = [f"already loaded in batch {f.already_loaded_in}"] if f.already_loaded_in else []
+        notes = [("rows quarantined before, checked again" if f.retried else "already loaded in batch "
+                  f"{f.already_loaded_in}")] if f.already_loaded_in else []
         if f.ignored_columns:
             notes.append(f"ignored columns: {', '.join(f.ignored_columns)}")
         files.add_row(f.file_name, f"{f.rows_read:,}", f"{f.rows_loaded:,}", f"{f.rows_replaced:,}",
                       f"{f.rows_quarantined:,}", "; ".join(notes))
     console.print(files)
+    for f in result.files:
+        if f.retried:
+            console.print(_retry_note(f))
     if result.unknown_files:
         console.print(f"[yellow]Ignored files (not canonical table names):[/] {', '.join(result.unknown_files)}")
     if result.problems.num_rows:
         _print_problems(console, result)
+
+
+def _retry_note(f: FileResult) -> str:
+    """What happened to the previously quarantined rows of a file delivered again unchanged."""
+    parts = [f"{f.rows_loaded:,} now loaded"]
+    if f.rows_quarantined:
+        parts.append(f"{f.rows_quarantined:,} still quarantined")
+    if f.rows_superseded:
+        parts.append(f"{f.rows_superseded:,} not loaded: a later delivery has stored their key")
+    return (f"{f.file_name} was loaded before (batch {f.already_loaded_in}); re-checked {f.rows_read:,} rows "
+            f"quarantined in batch {f.already_loaded_in} or since: {', '.join(parts)}.")
 
 
 def _print_problems(console: Console, result: IngestResult) -> None:
@@ -87,9 +103,15 @@ def ingest_command(
     counted) and listed in a CSV report. A file already loaded (same SHA-256) is skipped; a row whose key is
     already in the warehouse replaces the stored row.
 
+    A file loaded before, unchanged, is skipped unless rows of it are still quarantined: then only those rows
+    are checked again and loaded if they now pass (say, their practice has arrived since).
+
     Exit codes: 0 all rows loaded (or nothing new to load); 3 loaded, with rows quarantined;
-    2 refused: a file is structurally broken (unreadable, not UTF-8, missing a required column, a column of
-    the wrong type) or no key was given, and nothing in the warehouse changed.
+    2 refused and nothing in the warehouse changed: a file is structurally broken (unreadable, not UTF-8,
+    missing a required column, a column of the wrong type), no key or another key than the warehouse's,
+    the warehouse in use by another process, or the quarantine report cannot be written;
+    4 loaded, with rows quarantined, but the report could not be moved into place (the lines are in the
+    quarantine table).
     """
     console = Console()
     try:
@@ -114,7 +136,11 @@ def ingest_command(
         console.print(f"[bold red]Refused, nothing loaded: the database stopped the batch:[/] {refuse(str(e))}")
         raise typer.Exit(EXIT_REFUSED) from None
     _print_result(console, result)
-    if result.nothing_new:
+    if result.report_error:
+        console.print(f"[bold yellow]Batch {result.batch_id} loaded with {result.rows_quarantined:,} rows quarantined, "
+                      f"but the quarantine report could not be written ({result.report_error}). The quarantined rows "
+                      "are in the warehouse's quarantine table (placewise status).[/]")
+    elif result.nothing_new:
         console.print("[green]Nothing new: every file was loaded before; the warehouse is unchanged.[/]")
     elif result.rows_quarantined:
         console.print(f"[yellow]Batch {result.batch_id} loaded with {result.rows_quarantined:,} rows quarantined.[/]")
@@ -159,3 +185,33 @@ def status_command(
         console.print(q)
     else:
         console.print("Quarantine is empty.")
+
+
+def rotate_key_command(
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    people: Path = typer.Option(..., "--people",
+                                help="A file with an nhs_number column covering everyone in the warehouse "
+                                     "(people.parquet or people.csv of a delivery)."),
+    key_env: str = typer.Option(DEFAULT_KEY_ENV, "--key-env", help="Environment variable holding the current key."),
+    new_key_env: str = typer.Option(..., "--new-key-env", help="Environment variable holding the new key."),
+) -> None:
+    """Re-pseudonymise the whole warehouse under a new key, in one transaction.
+
+    Every person key of every table is rewritten from its pseudonym under the current key to the pseudonym
+    under the new key, using the NHS numbers in --people (a pseudonym cannot be reversed). The warehouse then
+    accepts batches under the new key only. Refused, changing nothing (exit 2), when the current key is not
+    the warehouse's or the people file misses anyone stored. Recompute measurements afterwards.
+    """
+    console = Console()
+    try:
+        old_key, new_key = key_from_env(key_env), key_from_env(new_key_env)
+        done = rotate_key(db, people, old_key, new_key)
+    except (PseudonymisationKeyError, IngestRefused, WarehouseError) as e:
+        console.print(f"[bold red]Refused, nothing changed:[/] {e}")
+        raise typer.Exit(EXIT_REFUSED) from None
+    except (duckdb.Error, psycopg.Error) as e:
+        console.print(f"[bold red]Refused, nothing changed: the database stopped the rotation:[/] {refuse(str(e))}")
+        raise typer.Exit(EXIT_REFUSED) from None
+    tables = ", ".join(f"{name} {n:,}" for name, n in done.rows.items())
+    console.print(f"[green]Rotated the pseudonymisation key: {done.people:,} people re-keyed; rows rewritten: "
+                  f"{tables}.[/]")

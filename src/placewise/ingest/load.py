@@ -15,16 +15,18 @@ order: validate set-based, quarantine, load the clean rows → record the batch 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from placewise.canonical import PERSON_KEY, Table
 from placewise.ingest.codes import dmd_valid, nhs_number_valid, snomed_concept_valid
-from placewise.ingest.pseudonymise import pseudonymise
+from placewise.ingest.pseudonymise import key_fingerprint, pseudonymise, wrong_key_message
 from placewise.ingest.stage import SourceFile, Typed, discover, extra_columns, refuse, stage
 from placewise.ingest.target import Target, target_for
 from placewise.ingest.validate import (
@@ -39,10 +41,12 @@ from placewise.ingest.validate import (
 )
 from placewise.warehouse import connect
 from placewise.warehouse.connection import duckdb_path, engine_of
+from placewise.warehouse.schema import PSEUDONYMISATION
 
 EXIT_LOADED = 0
 EXIT_REFUSED = 2
 EXIT_QUARANTINED = 3
+EXIT_REPORT_FAILED = 4
 _CHECK_DIGITS = {"snomed": snomed_concept_valid, "dmd": dmd_valid}
 
 Progress = Callable[[str, int, int], None]
@@ -65,6 +69,13 @@ class FileResult:
     rows_quarantined: int = 0
     already_loaded_in: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
+    rows_superseded: int = 0
+    """Retried rows not loaded because a later delivery has since stored their key."""
+
+    @property
+    def retried(self) -> bool:
+        """Whether the file was loaded before and only its previously quarantined rows were checked again."""
+        return self.already_loaded_in is not None and self.rows_read > 0
 
 
 @dataclass
@@ -77,6 +88,8 @@ class IngestResult:
     problems: pa.Table
     """Quarantine lines of this batch (NHS numbers masked)."""
     report_path: Path | None = None
+    report_error: str | None = None
+    """Why the quarantine report could not be put in place after the batch was committed."""
 
     @property
     def rows_quarantined(self) -> int:
@@ -90,7 +103,9 @@ class IngestResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all loaded or nothing new; 3 loaded with quarantined rows."""
+        """0 all loaded or nothing new; 3 loaded with quarantined rows; 4 loaded but the report was not written."""
+        if self.report_error:
+            return EXIT_REPORT_FAILED
         return EXIT_QUARANTINED if self.rows_quarantined else EXIT_LOADED
 
 
@@ -116,6 +131,69 @@ def _already_loaded(target: Target, files: list[SourceFile]) -> dict[str, str]:
         f"SELECT l.table_name, min(l.batch_id) FROM {relation} l JOIN (VALUES {pairs}) v(t, s) "
         "ON l.table_name = v.t AND l.sha256 = v.s GROUP BY l.table_name").fetchall()
     return dict(rows)
+
+
+def _retry_rows(target: Target, files: list[SourceFile], anything_new: bool) -> dict[str, int]:
+    """Temp table ``retry_rows`` (table_name, batch_id, file_name, row_number): rows of files loaded before, with
+    the same checksum, that sit in the quarantine and may pass now, because this batch brings new files or a
+    batch has been loaded since they were quarantined; table name -> how many."""
+    quarantined = target.relation("quarantine", ("batch_id", "file_name", "table_name", "row_number"))
+    loaded = target.relation("load_files", ("batch_id", "file_name", "table_name", "sha256"))
+    log = target.relation("load_log", ("batch_id", "loaded_at"))
+    if quarantined is None or loaded is None or log is None or not files:
+        target.staging.execute("CREATE OR REPLACE TEMP TABLE retry_rows (table_name VARCHAR, batch_id VARCHAR, "
+                               "file_name VARCHAR, row_number BIGINT)")
+        return {}
+    pairs = ", ".join(f"({lit(f.table.name)}, {lit(f.sha256)})" for f in files)
+    since = "" if anything_new else f"WHERE g.loaded_at < (SELECT max(loaded_at) FROM {log})"
+    target.staging.execute(
+        f"CREATE OR REPLACE TEMP TABLE retry_rows AS SELECT DISTINCT l.table_name, q.batch_id, q.file_name, "
+        f"q.row_number FROM {quarantined} q JOIN {loaded} l USING (batch_id, file_name, table_name) "
+        f"JOIN {log} g USING (batch_id) "
+        f"JOIN (VALUES {pairs}) v(t, s) ON l.table_name = v.t AND l.sha256 = v.s {since}")
+    return dict(target.staging.execute("SELECT table_name, count(DISTINCT row_number) FROM retry_rows "
+                                       "GROUP BY table_name").fetchall())
+
+
+def _forget_retried(target: Target) -> None:
+    """Delete the earlier quarantine lines of retried files; rows still failing were quarantined again."""
+    lines = target.staging.execute("SELECT DISTINCT batch_id, file_name, table_name FROM retry_rows").fetchall()
+    if lines:
+        target.execute("DELETE FROM quarantine WHERE " + " OR ".join(
+            f"(batch_id = {lit(b)} AND file_name = {lit(f)} AND table_name = {lit(t)})" for b, f, t in lines))
+
+
+def _check_key(target: Target, key: bytes) -> bool:
+    """Refuse a key other than the warehouse's (by fingerprint); whether the warehouse has none recorded yet."""
+    relation = target.relation(PSEUDONYMISATION.name, ("key_fingerprint",))
+    stored = [r[0] for r in target.staging.execute(f"SELECT key_fingerprint FROM {relation}").fetchall()] \
+        if relation is not None else []
+    if stored and key_fingerprint(key) not in stored:
+        raise refuse(wrong_key_message(stored[0], key_fingerprint(key)))
+    return not stored
+
+
+def _check_report_location(report: Path) -> None:
+    """Refuse, before anything is read, a report path that is a folder or sits in a missing folder."""
+    if report.is_dir():
+        raise refuse(f"quarantine report {report} is a folder; give the path of a CSV file to write")
+    if not report.parent.is_dir():
+        raise refuse(f"quarantine report {report}: folder {report.parent} does not exist")
+
+
+def _write_report(target: Target, report: Path) -> Path | None:
+    """Write the quarantine CSV beside its final place before the commit (None when nothing was quarantined);
+    a report that cannot be written refuses the batch, which is then rolled back."""
+    if not target.staging.execute("SELECT count(*) FROM batch_quarantine").fetchall()[0][0]:
+        return None
+    partial = report.with_name(report.name + ".partial")
+    try:
+        path = str(partial).replace("'", "''")
+        target.staging.execute(f"COPY (SELECT * FROM batch_quarantine) TO '{path}' (HEADER, DELIMITER ',')")
+    except (OSError, duckdb.Error) as e:
+        partial.unlink(missing_ok=True)
+        raise refuse(f"cannot write the quarantine report {report}: {str(e).splitlines()[0]}") from None
+    return partial
 
 
 def _refuse_unreadable_columns(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> None:
@@ -217,17 +295,27 @@ def _needs_people(t: Table) -> bool:
 def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typed: list[Typed],
                 people: str, as_of: date, result: FileResult) -> None:
     """Validate one staged table and load its clean rows into the open transaction in one pass; only when
-    rows were bad, a second pass lists their problems into the quarantine."""
+    rows were bad, a second pass lists their problems into the quarantine.
+
+    A file loaded before (``result.already_loaded_in``) is checked whole, so that duplicates still count, but
+    only its rows in ``retry_rows`` are loaded, and never over a key stored since."""
     con, t = target.staging, f.table
     known = {col: _known(target, other, other_col) for col, other, other_col in t.references
              if col != "nhs_number"}
     lookups = Lookups(duplicates=_duplicates(target, f, relation, typed), people=people, known=known,
                       code_ok=_code_checks(target, f, relation, typed))
     check = check_sql(t, relation, typed, lookups, as_of)
-    written = target.load(t, clean_sql(t, check))
-    result.rows_read = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
-    result.rows_loaded, result.rows_replaced = written.loaded, written.replaced
-    result.rows_quarantined = result.rows_read - written.loaded
+    retry = result.already_loaded_in is not None
+    if retry:
+        check = (f"SELECT * FROM ({check}) WHERE _row IN "
+                 f"(SELECT row_number FROM retry_rows WHERE table_name = {lit(t.name)})")
+        result.rows_read = con.execute(f"SELECT count(DISTINCT row_number) FROM retry_rows "
+                                       f"WHERE table_name = {lit(t.name)}").fetchall()[0][0]
+    else:
+        result.rows_read = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+    written = target.load(t, clean_sql(t, check), replace=not retry)
+    result.rows_loaded, result.rows_replaced, result.rows_superseded = written.loaded, written.replaced, written.kept
+    result.rows_quarantined = result.rows_read - written.loaded - written.kept
     if result.rows_quarantined:
         con.execute(f"INSERT INTO batch_quarantine SELECT {lit(batch_id)}, {lit(f.path.name)}, {lit(t.name)}, p.* "
                     f"FROM ({problems_sql(t, typed, check, as_of)}) p ORDER BY 4, 5")
@@ -238,7 +326,7 @@ def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typ
 def _log_tables(target: Target, batch_id: str, source: Path, results: list[FileResult]) -> dict[str, str]:
     """Temp tables ``batch_files`` and ``batch_log`` in warehouse column order; warehouse table -> relation."""
     con = target.staging
-    loaded = [r for r in results if r.already_loaded_in is None]
+    loaded = [r for r in results if r.already_loaded_in is None or r.retried]
     rows = ", ".join(f"({lit(batch_id)}, {lit(r.file_name)}, {lit(r.table_name)}, {lit(r.sha256)}, "
                      f"{r.rows_read}::BIGINT, {r.rows_loaded}::BIGINT, {r.rows_replaced}::BIGINT, "
                      f"{r.rows_quarantined}::BIGINT)" for r in loaded)
@@ -258,7 +346,7 @@ def _drop_staging(target: Target, staged: dict[str, tuple[SourceFile, str, list[
     con = target.staging
     for f, relation, _ in staged.values():
         con.execute(f"DROP {'VIEW' if f.format == 'parquet' else 'TABLE'} IF EXISTS {relation}")
-    for name in ("nhs_map", "persons", "batch_files", "batch_log", "batch_quarantine"):
+    for name in ("nhs_map", "persons", "batch_files", "batch_log", "batch_quarantine", "batch_key", "retry_rows"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -273,14 +361,18 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
     now = datetime.now(UTC)
     as_of = as_of or now.date()
     files, unknown = discover(Path(directory))
+    if report is not None:
+        _check_report_location(report)
     con = connect(url)
     target = target_for(con)
     staged: dict[str, tuple[SourceFile, str, list[Typed]]] = {}
     try:
+        record_key = _check_key(target, key)
         seen = _already_loaded(target, files)
         results = {f.table.name: FileResult(f.path.name, f.table.name, f.sha256,
                                             already_loaded_in=seen.get(f.table.name)) for f in files}
-        todo = [f for f in files if f.table.name not in seen]
+        retry = _retry_rows(target, [f for f in files if f.table.name in seen], len(seen) < len(files))
+        todo = [f for f in files if f.table.name not in seen or f.table.name in retry]
         if not todo:
             return IngestResult(None, list(results.values()), unknown, _NO_PROBLEMS)
         steps = 2 * len(todo) + 2
@@ -294,6 +386,7 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
         _nhs_map(target, staged, key)
         batch_id = batch_id_for(todo, now)
         _quarantine_table(target)
+        partial: Path | None = None
         target.begin()
         try:
             people = ""  # built once, after the people table (which precedes every person table) is in
@@ -302,26 +395,43 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
                 if _needs_people(f.table):
                     people = people or _persons(target)
                 _load_table(target, batch_id, f, relation, typed, people or NHS_MAP, as_of, results[f.table.name])
+            _forget_retried(target)
+            progress("writing the quarantine report", steps - 1, steps)
+            report = report or default_report(url, batch_id)
+            partial = _write_report(target, report)
             progress("committing", steps - 1, steps)
-            target.commit(_log_tables(target, batch_id, Path(directory), list(results.values())))
+            bookkeeping = _log_tables(target, batch_id, Path(directory), list(results.values()))
+            if record_key:
+                bookkeeping[PSEUDONYMISATION.name] = _key_table(target, key)
+            target.commit(bookkeeping)
         except BaseException:
             target.rollback()
+            if partial is not None:
+                partial.unlink(missing_ok=True)
             raise
-        return _report(target, batch_id, list(results.values()), unknown,
-                       report or default_report(url, batch_id))
+        return _result(target, batch_id, list(results.values()), unknown, partial, report)
     finally:
         _drop_staging(target, staged)
         target.close()
         con.disconnect()
 
 
-def _report(target: Target, batch_id: str, results: list[FileResult], unknown: list[str],
+def _key_table(target: Target, key: bytes) -> str:
+    """Temp table ``batch_key``: the key's fingerprint, recorded with the warehouse's first batch."""
+    target.staging.execute(f"CREATE OR REPLACE TEMP TABLE batch_key AS SELECT {lit(key_fingerprint(key))} AS "
+                           "key_fingerprint, CAST(timezone('UTC', now()) AS TIMESTAMP) AS recorded_at")
+    return "batch_key"
+
+
+def _result(target: Target, batch_id: str, results: list[FileResult], unknown: list[str], partial: Path | None,
             report: Path) -> IngestResult:
-    """The run's result; the quarantine CSV is written when rows were quarantined."""
-    con = target.staging
-    problems = con.sql("SELECT file_name, row_number, field, reason, value FROM batch_quarantine").to_arrow_table()
-    if not problems.num_rows:
+    """The committed run's result; the report written before the commit is moved into place."""
+    problems = target.staging.sql("SELECT file_name, row_number, field, reason, value "
+                                  "FROM batch_quarantine").to_arrow_table()
+    if partial is None:
         return IngestResult(batch_id, results, unknown, problems)
-    path = str(report).replace("'", "''")
-    con.execute(f"COPY (SELECT * FROM batch_quarantine) TO '{path}' (HEADER, DELIMITER ',')")
+    try:
+        os.replace(partial, report)
+    except OSError as e:
+        return IngestResult(batch_id, results, unknown, problems, report_error=f"{report}: {e.strerror or e}")
     return IngestResult(batch_id, results, unknown, problems, report)

@@ -46,3 +46,18 @@ def mask_sql(expr: str) -> str:
     """SQL masking an NHS-number-like value: only the last two characters of a long value stay visible."""
     return (f"CASE WHEN {expr} IS NULL THEN NULL WHEN length({expr}) >= 6 "
             f"THEN repeat('*', length({expr}) - 2) || right({expr}, 2) ELSE repeat('*', length({expr})) END")
+
+
+FINGERPRINT_LABEL = b"placewise pseudonymisation key fingerprint v1"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A fingerprint of the key that reveals nothing of it: HMAC-SHA256 of a fixed label under the key, hex."""
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+
+
+def wrong_key_message(stored: str, given: str) -> str:
+    """Why a key other than the warehouse's is refused, with both fingerprints shortened."""
+    return (f"a different pseudonymisation key: this is not the key this warehouse was built with (key fingerprint "
+            f"{given[:12]}…, the warehouse's is {stored[:12]}…). Loading under it would store everyone a second time "
+            "under new pseudonyms; use the warehouse's key, or change keys deliberately with placewise rotate-key")

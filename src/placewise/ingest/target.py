@@ -12,12 +12,15 @@ and only one table's staged rows are held at a time.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 
 import duckdb
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from ibis.backends import BaseBackend
@@ -27,6 +30,8 @@ from placewise.warehouse.connection import table_names
 from placewise.warehouse.schema import BOOKKEEPING, create_table_sql
 
 _COPY_BATCH_ROWS = 500_000
+INGEST_LOCK = int.from_bytes(hashlib.sha256(b"placewise ingest").digest()[:8], "big", signed=True)
+"""PostgreSQL advisory lock key held by an ingest for its whole run, so that ingests into one database take turns."""
 
 
 def warehouse_key(t: Table) -> tuple[str, ...]:
@@ -40,17 +45,32 @@ class Written:
 
     loaded: int
     replaced: int
+    kept: int = 0
+    """Rows not inserted because their key was already stored (when not replacing)."""
 
 
 
 class Target:
-    """Where a batch goes; subclasses know one engine. Use: begin, load each table, then commit or rollback."""
+    """Where a batch goes; subclasses know one engine. Use: begin, load each table, then commit or rollback.
+
+    Constructing a target takes the warehouse's ingest lock (waiting for another ingest to finish) and
+    :meth:`close` releases it, so two ingests into one warehouse never interleave.
+    """
 
     staging: duckdb.DuckDBPyConnection
 
     def __init__(self, con: BaseBackend) -> None:
         self.con = con
+        self._lock()
         self.tables = table_names(con)
+
+    def _lock(self) -> None:
+        """Wait for, then hold, the warehouse's ingest lock."""
+        raise NotImplementedError
+
+    def _unlock(self) -> None:
+        """Release the ingest lock."""
+        raise NotImplementedError
 
     def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
         """A relation in the staging DuckDB holding ``columns`` of a warehouse table, or None if it is absent."""
@@ -60,8 +80,18 @@ class Target:
         """Open the batch's transaction and create any missing warehouse table inside it."""
         raise NotImplementedError
 
-    def load(self, t: Table, clean: str) -> Written:
-        """Replace stored rows whose key comes again in the staging query ``clean``, then insert its rows."""
+    def load(self, t: Table, clean: str, replace: bool = True) -> Written:
+        """Replace stored rows whose key comes again in the staging query ``clean``, then insert its rows; with
+        ``replace`` false, rows whose key is stored are left out instead."""
+        raise NotImplementedError
+
+    def execute(self, sql: str) -> int:
+        """Run a statement on the warehouse inside the open transaction; the rows it changed."""
+        raise NotImplementedError
+
+    def upload(self, name: str, query: str, columns: tuple[tuple[str, str], ...]) -> None:
+        """Make temporary table ``name`` (columns: (name, canonical dtype)) in the warehouse, inside the open
+        transaction, from a staging query, for statements that join to it."""
         raise NotImplementedError
 
     def commit(self, bookkeeping: dict[str, str]) -> None:
@@ -73,15 +103,40 @@ class Target:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Release staging resources."""
+        """Release staging resources and the ingest lock."""
+        self._unlock()
+
+
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
 
 
 class DuckDBTarget(Target):
-    """A DuckDB warehouse file: staging lives in the same connection as temporary tables."""
+    """A DuckDB warehouse file: staging lives in the same connection as temporary tables.
+
+    Another process cannot open the file while this one has it (DuckDB's file lock; :func:`connect` refuses
+    clearly), but connections of one process share the database, so threads take turns on a lock per file.
+    """
 
     def __init__(self, con: BaseBackend) -> None:
-        super().__init__(con)
         self.staging = con.con
+        super().__init__(con)
+
+    def _file_lock(self) -> threading.Lock:
+        """The process-wide lock of this warehouse file."""
+        path = self.staging.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+        name = str(path.fetchone()[0])
+        with _FILE_LOCKS_GUARD:
+            return _FILE_LOCKS.setdefault(name, threading.Lock())
+
+    def _lock(self) -> None:
+        """Wait for other threads of this process ingesting into the same file."""
+        self._held = self._file_lock()
+        self._held.acquire()
+
+    def _unlock(self) -> None:
+        """Let the next thread in."""
+        self._held.release()
 
     def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
         """The warehouse table itself, read in place (inside the open transaction once begun)."""
@@ -94,17 +149,30 @@ class DuckDBTarget(Target):
             self.staging.execute(create_table_sql(t))
         self.tables |= {t.name for t in (*TABLES, *BOOKKEEPING)}
 
-    def load(self, t: Table, clean: str) -> Written:
+    def load(self, t: Table, clean: str, replace: bool = True) -> Written:
         """Into an empty table: INSERT … SELECT in one pass. Otherwise stage the rows, DELETE … USING, INSERT."""
         raw = self.staging
         if not raw.execute(f'SELECT count(*) FROM main."{t.name}"').fetchone()[0]:
             return Written(raw.execute(f'INSERT INTO main."{t.name}" {clean}').fetchone()[0], 0)
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {clean}")
+        incoming = raw.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {clean}").fetchall()[0][0]
         match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
-        replaced = raw.execute(f'DELETE FROM main."{t.name}" w USING incoming c WHERE {match}').fetchone()[0]
-        loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming').fetchone()[0]
+        if replace:
+            replaced = raw.execute(f'DELETE FROM main."{t.name}" w USING incoming c WHERE {match}').fetchone()[0]
+            loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming').fetchone()[0]
+        else:
+            replaced = 0
+            loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming c WHERE NOT EXISTS '
+                                 f'(SELECT 1 FROM main."{t.name}" w WHERE {match})').fetchone()[0]
         raw.execute("DROP TABLE incoming")
-        return Written(loaded, replaced)
+        return Written(loaded, replaced, incoming - loaded - replaced if not replace else 0)
+
+    def execute(self, sql: str) -> int:
+        """Run it on the warehouse's own connection (the transaction is open there)."""
+        return self.staging.execute(sql).fetchall()[0][0]
+
+    def upload(self, name: str, query: str, columns: tuple[tuple[str, str], ...]) -> None:
+        """The staging connection is the warehouse's: CREATE TEMP TABLE … AS."""
+        self.staging.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
 
     def commit(self, bookkeeping: dict[str, str]) -> None:
         """Append the bookkeeping and COMMIT."""
@@ -126,6 +194,17 @@ class PostgresTarget(Target):
         self.staging = duckdb.connect(config={"temp_directory": self._spill.name})
         self._tx = ExitStack()
         self._cur = None
+
+    def _lock(self) -> None:
+        """A session advisory lock on the database: a second ingest waits here until the first has finished,
+        before it reads what is loaded or creates any table."""
+        with self.con.con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK,))
+
+    def _unlock(self) -> None:
+        """Release the advisory lock (a broken connection has released it already)."""
+        with suppress(psycopg.Error), self.con.con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (INGEST_LOCK,))
 
     def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
         """Copy the columns out of PostgreSQL into a staging table (COPY TO STDOUT as CSV, read by Arrow)."""
@@ -169,17 +248,33 @@ class PostgresTarget(Target):
                 pacsv.write_csv(batch, buf, options)
                 cp.write(buf.getvalue())
 
-    def load(self, t: Table, clean: str) -> Written:
-        """COPY into a temporary table, delete rows with the same key, insert."""
+    def load(self, t: Table, clean: str, replace: bool = True) -> Written:
+        """COPY into a temporary table, delete rows with the same key (or leave those rows out), insert."""
         stage = f"stage_{t.name}"
         cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in t.warehouse_columns())
         self._cur.execute(f'CREATE TEMP TABLE "{stage}" ({cols}) ON COMMIT DROP')
         self._copy_in(stage, clean)
         match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
+        if not replace:
+            incoming = self._cur.execute(f'SELECT count(*) FROM "{stage}"').fetchone()[0]
+            self._cur.execute(f'INSERT INTO "{t.name}" SELECT * FROM "{stage}" c WHERE NOT EXISTS '
+                              f'(SELECT 1 FROM "{t.name}" w WHERE {match})')
+            return Written(self._cur.rowcount, 0, incoming - self._cur.rowcount)
         self._cur.execute(f'DELETE FROM "{t.name}" w USING "{stage}" c WHERE {match}')
         replaced = self._cur.rowcount
         self._cur.execute(f'INSERT INTO "{t.name}" SELECT * FROM "{stage}"')
         return Written(self._cur.rowcount, replaced)
+
+    def execute(self, sql: str) -> int:
+        """Run it in the open PostgreSQL transaction."""
+        self._cur.execute(sql)
+        return self._cur.rowcount
+
+    def upload(self, name: str, query: str, columns: tuple[tuple[str, str], ...]) -> None:
+        """CREATE TEMP TABLE … ON COMMIT DROP, filled by COPY."""
+        cols = ", ".join(f'"{c}" {SQL_TYPES[dtype]}' for c, dtype in columns)
+        self._cur.execute(f'CREATE TEMP TABLE "{name}" ({cols}) ON COMMIT DROP')
+        self._copy_in(name, query)
 
     def commit(self, bookkeeping: dict[str, str]) -> None:
         """COPY the bookkeeping and commit."""
@@ -192,9 +287,10 @@ class PostgresTarget(Target):
         self._tx.__exit__(IngestAborted, IngestAborted(), None)
 
     def close(self) -> None:
-        """Close the staging DuckDB and remove its spill folder."""
+        """Close the staging DuckDB, remove its spill folder and release the lock."""
         self.staging.close()
         self._spill.cleanup()
+        super().close()
 
 
 class IngestAborted(Exception):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import ibis
 from ibis.backends import BaseBackend
 
@@ -48,7 +50,23 @@ def connect(url: str | Path = DEFAULT_URL) -> BaseBackend:
     path = duckdb_path(url)
     if not path.parent.is_dir():
         raise WarehouseError(f"{url}: folder {path.parent} does not exist")
-    return ibis.duckdb.connect(str(path))
+    try:
+        return ibis.duckdb.connect(str(path))
+    except duckdb.IOException as e:
+        raise WarehouseError(duckdb_open_error(path, e)) from None
+
+
+def duckdb_open_error(path: Path, e: duckdb.Error) -> str:
+    """Why a DuckDB file could not be opened, in words: held by another process, or not readable/writable."""
+    text = str(e)
+    if "Could not set lock" in text:
+        holder = re.search(r"\(PID (\d+)\)", text)
+        pid = f" (PID {holder.group(1)})" if holder else ""
+        return (f"{path}: the warehouse is in use by another process{pid}, such as an ingest, measure or report "
+                "still running; nothing was changed; try again when it has finished")
+    if "Permission denied" in text or "Read-only file system" in text:
+        return f"{path}: the warehouse cannot be opened for writing (permission denied or a read-only file system)"
+    return f"{path}: cannot open the DuckDB warehouse: {text.splitlines()[0]}"
 
 
 def engine(con: BaseBackend) -> Engine:

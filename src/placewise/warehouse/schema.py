@@ -53,7 +53,17 @@ QUARANTINE = Table(
     key=("batch_id", "file_name", "row_number", "field", "reason"),
 )
 
-BOOKKEEPING: tuple[Table, ...] = (LOAD_LOG, LOAD_FILES, QUARANTINE)
+PSEUDONYMISATION = Table(
+    "pseudonymisation",
+    "The fingerprint of the key the warehouse's pseudonyms were made with (never the key itself)",
+    (
+        Column("key_fingerprint", "string", "HMAC-SHA256 of a fixed label under the key, hex"),
+        Column("recorded_at", "timestamp", "When the key was first used or rotated to (UTC)"),
+    ),
+    key=("key_fingerprint",),
+)
+
+BOOKKEEPING: tuple[Table, ...] = (LOAD_LOG, LOAD_FILES, QUARANTINE, PSEUDONYMISATION)
 
 
 def create_table_sql(t: Table) -> str:
