@@ -22,6 +22,7 @@ KINDS = [  # one indicator of every shape: subset of persons and events, rates, 
     "hypertension_treated_to_target", "ae_4hr_type1", "emergency_admissions_dsr", "readmissions_30_day",
     "los_emergency_median", "los_emergency_mean", "dementia_diagnosis_rate", "asthma_saba_over_reliance",
     "talking_therapies_access", "obesity_prevalence_adults", "gp_dna_rate", "ae_4hr_type1_published",
+    "af_anticoagulated", "ld_health_checks",
 ]
 
 

@@ -161,6 +161,28 @@ class BloodPressure(Strict):
     _check_codelists = field_validator("systolic", "diastolic")(known_codelists)
 
 
+class Cha2ds2Vasc(Strict):
+    """The CHA2DS2-VASc stroke risk score at the period end is at least ``at_least``.
+
+    Points as Lip et al. 2010 (:mod:`placewise.derive.scores`): each condition is the person being
+    on any of the named registers; age and sex at the period end.
+    """
+
+    type: Literal["cha2ds2_vasc"]
+    at_least: int = Field(ge=0, le=9)
+    congestive_heart_failure: list[str] = ["heart_failure"]
+    hypertension: list[str] = ["hypertension"]
+    diabetes: list[str] = ["diabetes"]
+    stroke: list[str] = ["stroke_tia"]
+    vascular: list[str] = ["chd"]
+
+    @property
+    def components(self) -> dict[str, list[str]]:
+        """Register ids by score component."""
+        return {k: getattr(self, k) for k in ("congestive_heart_failure", "hypertension", "diabetes", "stroke",
+                                              "vascular")}
+
+
 class AllOf(Strict):
     """Every criterion holds."""
 
@@ -182,8 +204,8 @@ class Not(Strict):
     criterion: "Criterion"
 
 
-Criterion = Annotated[Union[HasCode, LatestValue, AgeCriterion, OnRegister, BloodPressure, AllOf, AnyOf, Not],
-                      Field(discriminator="type")]
+Criterion = Annotated[Union[HasCode, LatestValue, AgeCriterion, OnRegister, BloodPressure, Cha2ds2Vasc, AllOf,
+                            AnyOf, Not], Field(discriminator="type")]
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()
@@ -242,6 +264,8 @@ class Events(Strict):
     age: AgeRange = AgeRange()
     followed_by: FollowedBy | None = None
     first_ever: bool = Field(default=False, description="keep only each person's first matching event ever")
+    new_after_days: int | None = Field(default=None, ge=1, description="keep only events with no other matching "
+                                       "event in the previous N days: the start of a new course")
     count: Literal["events", "persons"] = "events"
     value: EventValue | None = Field(default=None, description="summed (or averaged) instead of counting rows")
 
@@ -391,6 +415,12 @@ class Indicator(Strict):
         self._check_geographies()
         return self
 
+    @property
+    def follow_up_days(self) -> int:
+        """Days after a period's end that its events are followed up (``followed_by``); 0 if none."""
+        parts = [self.numerator, self.denominator]
+        return max([p.followed_by.within_days for p in parts if getattr(p, "followed_by", None)], default=0)
+
     def _check_subset(self) -> None:
         """A subset numerator refines the kind of denominator it sits on."""
         num, den = self.numerator, self.denominator
@@ -487,6 +517,15 @@ def criteria_of(ind: Indicator) -> list[Criterion]:
     return out
 
 
+def registers_named(c: Criterion) -> list[str]:
+    """The register ids a criterion refers to (not those of criteria nested in it)."""
+    if isinstance(c, OnRegister):
+        return [c.name]
+    if isinstance(c, Cha2ds2Vasc):
+        return [r for regs in c.components.values() for r in regs]
+    return []
+
+
 def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_code: str,
                     registers: Registers | None = None) -> Catalogue:
     """Read and validate a catalogue file; geographies may also name the profile's grouping kinds."""
@@ -507,7 +546,8 @@ def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_
         if bad:
             raise CatalogueError(f"{path}: indicator {ind.id}: geographies: unknown {bad}; known: {sorted(known)}")
         ids = {r.id for r in registers.registers} if registers else set()
-        missing = sorted({c.name for c in criteria_of(ind) if isinstance(c, OnRegister)} - ids)
+        named = {n for c in criteria_of(ind) for n in registers_named(c)}
+        missing = sorted(named - ids)
         if missing:
             raise CatalogueError(f"{path}: indicator {ind.id}: on_register: unknown register(s) {missing}; "
                                  f"known: {sorted(ids)}")

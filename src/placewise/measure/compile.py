@@ -32,6 +32,7 @@ from placewise.derive.records import (
     windows,
 )
 from placewise.derive.registers import members
+from placewise.derive.scores import cha2ds2_vasc_age_sex_points, cha2ds2_vasc_condition_points
 from placewise.measure.catalogue import (
     EVENT_DATE,
     AgeAtEvent,
@@ -41,6 +42,7 @@ from placewise.measure.catalogue import (
     AnyOf,
     BloodPressure,
     Catalogue,
+    Cha2ds2Vasc,
     Count,
     Criterion,
     DaysBetween,
@@ -127,6 +129,7 @@ def leaves(c: Criterion) -> list[Criterion]:
 @leaves.register(LatestValue)
 @leaves.register(OnRegister)
 @leaves.register(BloodPressure)
+@leaves.register(Cha2ds2Vasc)
 def _leaf(c: Criterion) -> list[Criterion]:
     return [c]
 
@@ -147,12 +150,15 @@ def _negated(c: Not) -> list[Criterion]:
     return leaves(c.criterion)
 
 
-_THRESHOLDS = {"comparison", "threshold", "systolic_at_most", "diastolic_at_most"}
+_THRESHOLDS: dict[type, set[str]] = {LatestValue: {"comparison", "threshold"},
+                                     BloodPressure: {"systolic_at_most", "diastolic_at_most"},
+                                     Cha2ds2Vasc: {"at_least"}}
+"""Fields of a leaf applied to its query's values, not part of the query."""
 
 
 def query_key(c: Criterion) -> str:
     """A stable key of what a leaf queries (not its thresholds): leaves with the same key share a query."""
-    return c.model_dump_json(exclude=_THRESHOLDS & set(type(c).model_fields))
+    return c.model_dump_json(exclude=_THRESHOLDS.get(type(c), set()))
 
 
 @singledispatch
@@ -203,6 +209,14 @@ def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Tabl
     return j.group_by(KEYS).aggregate(sys=j.sys.argmax(j.d), dia=j.dia.argmax(j.d))
 
 
+@leaf_query.register
+def _cha2ds2_vasc(c: Cha2ds2Vasc, ctx: Context, periods: Periods) -> ir.Table:
+    """CHA2DS2-VASc points from conditions at each period end: ``pts`` (age and sex are added in :func:`truth`)."""
+    regs = {k: [ctx.catalogue.register(r) for r in ids] for k, ids in c.components.items()}
+    return cha2ds2_vasc_condition_points(ctx.con, ctx.attributes, ctx.population, regs,
+                                         sorted({p[1] for p in periods}))
+
+
 @singledispatch
 def truth(c: Criterion, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
     """The criterion as a boolean over the cohort table with the value columns of each leaf."""
@@ -226,6 +240,12 @@ def _compare(c: LatestValue, t: ir.Table, cols: dict[str, str]) -> ir.BooleanVal
 def _bp_at_most(c: BloodPressure, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
     name = cols[query_key(c)]
     return ((t[name + "_sys"] <= c.systolic_at_most) & (t[name + "_dia"] <= c.diastolic_at_most)).fill_null(False)
+
+
+@truth.register
+def _score_at_least(c: Cha2ds2Vasc, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+    points = t[cols[query_key(c)] + "_pts"].fill_null(0) + cha2ds2_vasc_age_sex_points(t.age, t.sex)
+    return points >= c.at_least
 
 
 @truth.register
@@ -365,6 +385,14 @@ def _followed(t: ir.Table, e: Events, fb: FollowedBy, key: str) -> ir.Table:
     return j.select(_key=j[key]).distinct()
 
 
+def _preceded(t: ir.Table, e: Events, days: int, key: str) -> ir.Table:
+    """Keys of events with another of the same events in the ``days`` days before their date."""
+    other = t.select(o_person=t[PERSON_KEY], o_day=t[e.date_column].cast("date").epoch_days())
+    day = t[e.date_column].cast("date").epoch_days()
+    j = t.join(other, [t[PERSON_KEY] == other.o_person, other.o_day < day, other.o_day >= day - days])
+    return j.select(_key=j[key]).distinct()
+
+
 def events_units(ctx: Context, e: Events, periods: Periods, standardise: bool,
                  subset: Subset | None = None) -> ir.Table:
     """One unit per event (or per person) in each period; ``v`` is 1, the value, or the subset flag."""
@@ -376,6 +404,9 @@ def events_units(ctx: Context, e: Events, periods: Periods, standardise: bool,
     if e.duration:
         keep = keep & _duration(t, e.duration)
     base = t.filter(keep)
+    if e.new_after_days:
+        before = _preceded(base, e, e.new_after_days, key)
+        base = base.anti_join(before, base[key] == before["_key"])
     if e.followed_by:
         followed = _followed(t, e, e.followed_by, key)
         base = base.semi_join(followed, base[key] == followed["_key"])

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import ibis
+import pandas as pd
 import pyarrow as pa
 
 from placewise.measure.catalogue import Catalogue, Indicator
 from placewise.derive.people import person_attributes, population, population_cells, registrations
 from placewise.measure.compile import Context, cells, expand, indicator_units
-from placewise.measure.periods import ReportingRange, add_months, periods
+from placewise.measure.periods import ReportingRange, add_months, month_end, periods
+from placewise.warehouse.connection import table_names
 
 SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population",
                  "_placewise_population_cells")
@@ -59,6 +61,25 @@ def default_range(con: ibis.BaseBackend, months: int = 24) -> ReportingRange:
     return ReportingRange(add_months(last, 1 - months), last)
 
 
+def complete_to(con: ibis.BaseBackend) -> date | None:
+    """The last day of the latest month with activity in the warehouse: the data are complete to then."""
+    present = table_names(con)
+    latest = [con.table(t)[c].max().execute() for t, c in LATEST_SOURCES if t in present]
+    found = [d.date() if hasattr(d, "date") else d for d in latest if not pd.isna(d)]
+    return month_end(max(found)) if found else None
+
+
+def followed_up(ps: list[tuple[date, date]], ind: Indicator, complete: date | None) -> list[tuple[date, date]]:
+    """The periods whose follow-up (e.g. 30 days after discharge) lies wholly inside the data.
+
+    A period whose last event cannot yet be followed for the whole window gets no figure, rather
+    than a figure biased low by the follow-up that has not happened yet.
+    """
+    if not ind.follow_up_days or complete is None:
+        return ps
+    return [p for p in ps if p[1] + timedelta(days=ind.follow_up_days - 1) <= complete]
+
+
 def _period_ends(rng: ReportingRange, indicators: list[Indicator]) -> list[date]:
     """Every distinct period end any of the indicators needs."""
     return sorted({p[1] for f in {i.frequency for i in indicators} for p in periods(rng, f)})
@@ -76,7 +97,8 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
     jit = _jit(con, "off")
     try:
         ctx = _context(con, catalogue, _period_ends(rng, chosen))
-        parts = [_one(ctx, ind, rng) for ind in chosen]
+        complete = complete_to(con)
+        parts = [_one(ctx, ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
     finally:
         for name in SHARED_TABLES:
             _drop(con, name)
@@ -124,9 +146,8 @@ def _drop(con: ibis.BaseBackend, name: str) -> None:
         con.con.execute(sql)
 
 
-def _one(ctx: Context, ind: Indicator, rng: ReportingRange) -> pa.Table:
-    """One indicator's counts, in the counts schema: cells materialised once, then expanded."""
-    ps = periods(rng, ind.frequency)
+def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
+    """One indicator's counts over its periods, in the counts schema: cells materialised once, then expanded."""
     if not ps:
         return COUNTS_SCHEMA.empty_table()
     _drop(ctx.con, CELLS_TABLE)
