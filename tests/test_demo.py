@@ -20,6 +20,10 @@ def test_demo_end_to_end_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     html = (out / "report" / "ics.html").read_text()
     assert "Bedfordshire, Luton and Milton Keynes" in html
     assert len(list((out / "report").glob("place-*.html"))) == 4
+    planning = (out / "report" / "planning.html").read_text()
+    assert planning.count('class="chart fan"') >= 12 and planning.count('class="chart pyramid"') == 4
+    assert 'href="planning.html"' in (out / "report" / "index.html").read_text()
+    assert (out / "plan" / "summary.parquet").is_file()
     if (Path(__file__).parents[2] / "shared" / "reference").is_dir():
         ae = (out / "report-nhse-ae" / "ics.html").read_text()
         assert "Luton and Dunstable University Hospital" in ae and "Mar 2019" in ae

@@ -12,11 +12,15 @@ import typer
 from rich.console import Console
 
 from placewise.analyse.measurements import measure_all
+from placewise.analyse.planning.run import plan_warehouse
 from placewise.ingest.cli import status_command
 from placewise.ingest.load import ingest
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, key_from_env
 from placewise.profile import load_profile
 from placewise.publish.cli import AE_CSV, build_models, write_reports
+from placewise.publish.config import load_settings
+from placewise.publish.planning import write_plan_chapter
+from placewise.publish.render import render_index
 from placewise.sources.nhse_ae import write_aggregate_returns
 from placewise.sources.synth.calibrate import calibration, write_calibration
 from placewise.sources.synth.generate import generate
@@ -70,11 +74,16 @@ def demo_command(
     try:
         measured = _run(console, "Computing every indicator for every period, geography and group",
                         lambda: measure_all(con, profile))
+        planned = _run(console, "Projecting population, demand, beds and workforce to 2040 (256 runs)",
+                       lambda: plan_warehouse(con, profile))
     finally:
         con.disconnect()
+    planned.write(out / "plan")
     console.print(f"  {measured.num_rows:,} measurements")
     written = _run(console, "Writing the integrated performance report (HTML" + (" and PDF)" if pdf else ")"),
                    lambda: write_reports(build_models(warehouse=str(db)), out / "report", pdf))
+    written.append(("Planning to 2040", *write_plan_chapter(planned, profile, out / "report", pdf)))
+    (out / "report" / "index.html").write_text(render_index(load_settings(profile).title, written), encoding="utf-8")
     for name, html, pdf_path, pages in written:
         console.print(f"  {name}: {html}" + (f" and {pdf_path} ({pages} pages)" if pdf_path else ""))
     if AE_CSV.is_file():

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from placewise.analyse.planning.run import plan_warehouse
 from placewise.profile import ProfileError, load_profile
+from placewise.publish.planning import write_plan_chapter
 from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
 
 
@@ -25,9 +26,11 @@ def plan_command(
     base_year: int = typer.Option(None, "--base-year", help="Mid-year of --base-population (default: the "
                                                             "warehouse's last mid-year)."),
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    pdf: bool = typer.Option(False, "--pdf/--no-pdf", help="Also write the planning chapter as PDF."),
 ) -> None:
     """Project each Place's population (housing-led and trend), demand for every setting, beds, sessions and
-    workforce to the horizon, with 10th, 50th and 90th percentiles; write the tables to --out.
+    workforce to the horizon, with 10th, 50th and 90th percentiles; write the tables and the planning chapter
+    (planning.html: pyramids, fan charts, scenarios, back-test, parameters) to --out.
 
     Exit codes: 0 written; 2 bad input (profile, warehouse without history, unknown scenario, bad base file)."""
     console = Console(stderr=True)
@@ -48,6 +51,7 @@ def plan_command(
     finally:
         con.disconnect()
     written = result.write(out)
+    written += [p for p in write_plan_chapter(result, prof, out, pdf)[:2] if p]
     for path in written:
         typer.echo(str(path))
     console.print(f"{len(result.summary):,} summary rows, {result.summary.scenario.nunique()} scenarios, "

@@ -40,6 +40,7 @@ class PlanResult:
     population: pd.DataFrame
     parameters: pd.DataFrame
     backtest: pd.DataFrame | None = None
+    runs: int = 0
     projections: dict[str, Projection] = field(default_factory=dict)
     activity: dict[str, np.ndarray] = field(default_factory=dict)
     """Activity [year, run, setting, Place] by scenario."""
@@ -190,7 +191,7 @@ def plan(rates: Rates, activity_rates: np.ndarray, planning: Planning, *, to: in
                  for m, v in workforce(act, planning.workforce, productivity, years, rates.base_year).items()]
     population = pd.concat([_population_rows(v, p) for v, p in projections.items()], ignore_index=True)
     return PlanResult(pd.concat(rows, ignore_index=True)[SUMMARY_COLUMNS], population, sample.table(),
-                      projections=projections, activity=activity)
+                      runs=runs, projections=projections, activity=activity)
 
 
 def plan_warehouse(con: ibis.BaseBackend, profile: Profile, *, to: int | None = None, runs: int = 256, seed: int = 1,

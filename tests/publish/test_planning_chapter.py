@@ -1,0 +1,78 @@
+"""The planning chapter: pyramids with disclosure control, fan charts, scenarios, back-test and parameters."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from placewise.analyse.planning.config import AGES, SETTINGS, load_planning
+from placewise.analyse.planning.demand import activity_rates
+from placewise.analyse.planning.history import History
+from placewise.analyse.planning.rates import rates_from_history
+from placewise.analyse.planning.run import plan
+from placewise.profile import load_profile
+from placewise.publish.planning import BANDS, banded, build_chapter, fan_chart, pyramid, render_chapter
+
+PLACES = ("E06000055", "E06000056", "E06000032", "E06000042")
+
+
+def test_fan_chart_draws_band_median_and_principal() -> None:
+    years = np.arange(2026, 2031)
+    svg = fan_chart(years, np.arange(5.0), np.arange(5.0) - 1, np.arange(5.0), np.arange(5.0) + 1, title="t",
+                    value_format=".0f")
+    band = re.search(r'class="fan" points="([^"]+)"', svg).group(1).split()
+    assert len(band) == 10  # up along the 90th percentile, back along the 10th
+    ys = [float(p.split(",")[1]) for p in band]
+    assert ys[0] < ys[-1]  # the 90th percentile is drawn above the 10th in the first year
+    assert 'class="principal"' in svg and 'class="median"' in svg and ">2030<" in svg
+
+
+def test_pyramid_leaves_hidden_bands_out() -> None:
+    now = np.full((19, 2), 100.0)
+    hidden = np.zeros((19, 2), bool)
+    hidden[18] = True
+    svg = pyramid(now, now * 1.2, hidden, title="p", years=(2026, 2040))
+    assert svg.count('class="base female"') == 18 and svg.count('class="base male"') == 18
+    assert svg.count('class="hidden"') == 2
+    assert svg.count('class="horizon"') == 2
+
+
+def test_banded_sums_single_years_into_the_report_bands() -> None:
+    frame = pd.DataFrame({"age": [0, 4, 5, 89, 90], "sex": ["female", "male", "female", "male", "male"],
+                          "v": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    b = banded(frame, "v")
+    assert len(BANDS) == 19
+    assert b[0].tolist() == [1, 2] and b[1].tolist() == [3, 0] and b[17].tolist() == [0, 4] and b[18].tolist() == [0, 5]
+
+
+@pytest.fixture(scope="module")
+def chapter_html() -> str:
+    """The chapter of a small made-up history with a few people aged 90+ (to be hidden)."""
+    rng = np.random.default_rng(1)
+    pop = np.full((3, 4, 2, AGES), 200.0)
+    pop[:, :, :, 90] = 3
+    history = History(places=PLACES, mid_years=(date(2024, 6, 30), date(2025, 6, 30), date(2026, 6, 30)),
+                      population=pop, deaths=rng.poisson(2, (2, 4, 2, AGES)).astype(float),
+                      out_migration=rng.poisson(5, (2, 4, 2, AGES)).astype(float),
+                      in_migration=rng.poisson(6, (2, 4, 2, AGES)).astype(float),
+                      births=rng.poisson(200, (2, 4, 2)).astype(float),
+                      activity=rng.poisson(50, (2, len(SETTINGS), 4, 2, AGES)).astype(float), other_sex=0)
+    profile = load_profile()
+    planning = load_planning(profile)
+    result = plan(rates_from_history(history, planning), activity_rates(history), planning, to=2040, runs=16, seed=1)
+    return render_chapter(build_chapter(result.summary, result.population, result.parameters, None, profile, 16))
+
+
+def test_chapter_has_every_part(chapter_html: str) -> None:
+    assert chapter_html.count('class="chart pyramid"') == 4
+    assert chapter_html.count('class="chart fan"') >= 12
+    for scenario in ("principal", "trend", "frailty case finding", "shift out of hospital", "los reduction"):
+        assert f"<td>{scenario}</td>" in chapter_html
+    assert "growth.gp_appointments" in chapter_html and "001 L1095" in chapter_html
+    assert "nothing to back-test" in chapter_html
+    # 3 people aged 90+ of each sex in every Place: hidden in all four base-year pyramids.
+    assert chapter_html.count('class="hidden"') >= 8
