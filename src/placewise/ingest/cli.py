@@ -18,7 +18,7 @@ from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyEr
 from placewise.ingest.stage import IngestRefused, refuse
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
-from placewise.warehouse.connection import duckdb_path, engine_of
+from placewise.warehouse.connection import duckdb_path, engine_of, redact
 from placewise.warehouse.status import status
 
 
@@ -49,6 +49,8 @@ def _print_result(console: Console, result: IngestResult) -> None:
     for f in result.files:
         if f.retried:
             console.print(_retry_note(f))
+        for warning in f.warnings:
+            console.print(f"[bold yellow]Warning:[/] {warning}")
     if result.unknown_files:
         console.print(f"[yellow]Ignored files (not canonical table names):[/] {', '.join(result.unknown_files)}")
     if result.problems.num_rows:
@@ -121,7 +123,7 @@ def ingest_command(
     except (ProfileError, PseudonymisationKeyError, ValueError) as e:
         console.print(f"[bold red]Refused:[/] {e}")
         raise typer.Exit(EXIT_REFUSED) from None
-    console.print(f"Ingesting [bold]{directory}[/] into [bold]{db}[/] for {ics.name}")
+    console.print(f"Ingesting [bold]{directory}[/] into [bold]{redact(db)}[/] for {ics.name}")
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
@@ -157,7 +159,7 @@ def status_command(
     console = Console()
     try:
         if engine_of(db) == "duckdb" and not duckdb_path(db).is_file():
-            raise WarehouseError(f"{db}: no warehouse here yet; load one with placewise ingest")
+            raise WarehouseError(f"{redact(db)}: no warehouse here yet; load one with placewise ingest")
         con = connect(db)
     except WarehouseError as e:
         console.print(f"[bold red]{e}[/]")

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from placewise.canonical import PERSON_KEY, Table
 from placewise.ingest.codes import dmd_valid, nhs_number_valid, snomed_concept_valid
-from placewise.ingest.pseudonymise import key_fingerprint, pseudonymise, wrong_key_message
+from placewise.ingest.pseudonymise import key_fingerprint, mask_nhs_like_sql, pseudonymise, wrong_key_message
 from placewise.ingest.stage import SourceFile, Typed, discover, extra_columns, refuse, stage
 from placewise.ingest.target import Target, target_for
 from placewise.ingest.validate import (
@@ -69,6 +69,7 @@ class FileResult:
     rows_quarantined: int = 0
     already_loaded_in: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     rows_superseded: int = 0
     """Retried rows not loaded because a later delivery has since stored their key."""
 
@@ -196,6 +197,32 @@ def _write_report(target: Target, report: Path) -> Path | None:
     return partial
 
 
+def _nhs_like_columns(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> list[str]:
+    """Warnings for free-text and identifier columns whose values are mostly NHS numbers (10 digits passing
+    Modulus 11): such a column would be stored raw, so the supplier should be told."""
+    free = [t for t in typed if t.column.dtype == "string" and t.column.code is None and not t.column.allowed
+            and not t.row_level and t.text != "CAST(NULL AS VARCHAR)"]
+    if not free:
+        return []
+    shape = "'[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}'"
+    sums = ", ".join(f"count({t.text}), count(*) FILTER (WHERE regexp_full_match({t.text}, {shape}))" for t in free)
+    counts = target.staging.execute(f"SELECT {sums} FROM {relation}").fetchall()[0]
+    out = []
+    for i, t in enumerate(free):
+        present, shaped = counts[2 * i], counts[2 * i + 1]
+        if not shaped or 2 * shaped < present:
+            continue
+        sample = target.staging.execute(
+            f"SELECT DISTINCT regexp_replace({t.text}, '[ -]', '', 'g') FROM {relation} "
+            f"WHERE regexp_full_match({t.text}, {shape}) LIMIT 1000").fetchall()
+        valid = int(nhs_number_valid([v for (v,) in sample]).sum())
+        if 2 * valid >= len(sample):
+            out.append(f"{f.path.name}: column {t.column.name} looks like NHS numbers ({valid:,} of {len(sample):,} "
+                       "distinct values sampled pass the Modulus 11 check); it is stored as delivered, so ask the "
+                       "supplier to send NHS numbers only in nhs_number, where they are pseudonymised")
+    return out
+
+
 def _refuse_unreadable_columns(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> None:
     """Refuse the batch when a column has values but not one of them converts: the column's type is wrong."""
     checks = [t for t in typed if t.row_level]
@@ -317,7 +344,8 @@ def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typ
     result.rows_loaded, result.rows_replaced, result.rows_superseded = written.loaded, written.replaced, written.kept
     result.rows_quarantined = result.rows_read - written.loaded - written.kept
     if result.rows_quarantined:
-        con.execute(f"INSERT INTO batch_quarantine SELECT {lit(batch_id)}, {lit(f.path.name)}, {lit(t.name)}, p.* "
+        con.execute(f"INSERT INTO batch_quarantine SELECT {lit(batch_id)}, {lit(f.path.name)}, {lit(t.name)}, "
+                    f"p._row, p.field, p.reason, {mask_nhs_like_sql('p.value')} "
                     f"FROM ({problems_sql(t, typed, check, as_of)}) p ORDER BY 4, 5")
     for name in (lookups.duplicates, *known.values(), *lookups.code_ok.values()):
         con.execute(f"DROP TABLE {name}")
@@ -382,6 +410,7 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
             _refuse_unreadable_columns(target, f, relation, typed)
             staged[f.table.name] = (f, relation, typed)
             results[f.table.name].ignored_columns = extra_columns(f, target.staging, relation)
+            results[f.table.name].warnings = _nhs_like_columns(target, f, relation, typed)
         progress("pseudonymising NHS numbers", len(todo), steps)
         _nhs_map(target, staged, key)
         batch_id = batch_id_for(todo, now)

@@ -61,3 +61,11 @@ def wrong_key_message(stored: str, given: str) -> str:
     return (f"a different pseudonymisation key: this is not the key this warehouse was built with (key fingerprint "
             f"{given[:12]}…, the warehouse's is {stored[:12]}…). Loading under it would store everyone a second time "
             "under new pseudonyms; use the warehouse's key, or change keys deliberately with placewise rotate-key")
+
+
+def mask_nhs_like_sql(expr: str) -> str:
+    """SQL masking every NHS-number-shaped value inside a text (the rule of ``stage.mask_nhs_like``); applied
+    twice because a match consumes the separator that the next one would start from."""
+    pattern = "'(^|[^0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{2}([0-9]{2})([^0-9]|$)'"
+    once = f"regexp_replace({expr}, {pattern}, '\\1********\\2\\3', 'g')"
+    return f"regexp_replace({once}, {pattern}, '\\1********\\2\\3', 'g')"

@@ -24,16 +24,23 @@ from placewise.canonical import TABLES, Column, Table
 
 Format = Literal["parquet", "csv"]
 FORMATS: dict[str, Format] = {".parquet": "parquet", ".csv": "csv"}
-_NHS_LIKE = re.compile(r"\d{10}")
+_NHS_LIKE = re.compile(r"(?<![0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{2}([0-9]{2})(?![0-9])")
+"""An NHS-number shape: ten digits, alone or in the 3-3-4 display form with spaces or hyphens, whether or not
+the Modulus 11 check holds (a mistyped NHS number is still personal data); longer digit runs are other codes."""
 
 
 class IngestRefused(Exception):
     """The batch is refused as a whole: nothing is written. The message names file, column and fault."""
 
 
+def mask_nhs_like(text: str) -> str:
+    """Mask every NHS-number-shaped value in a text, keeping its last two digits."""
+    return _NHS_LIKE.sub(r"********\1", text)
+
+
 def refuse(message: str) -> IngestRefused:
-    """An :class:`IngestRefused` whose message never carries a raw NHS-number-like digit string."""
-    return IngestRefused(_NHS_LIKE.sub("**********", message))
+    """An :class:`IngestRefused` whose message never carries a raw NHS-number-shaped value."""
+    return IngestRefused(mask_nhs_like(message))
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,11 @@ def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
     else:
         from placewise.measure import load_catalogue
         from placewise.warehouse import DEFAULT_URL, connect, table_names
+        from placewise.warehouse.connection import redact
 
         con = connect(warehouse or DEFAULT_URL)
         if "measurements" not in table_names(con):
-            raise FileNotFoundError(f"{warehouse or DEFAULT_URL}: the warehouse has no measurements yet "
+            raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
                                     "(compute the indicators first)")
         frame = inputs.read_measurements(con)
         catalogue = load_catalogue(profile)

@@ -27,7 +27,7 @@ def engine_of(url: str | Path) -> Engine:
         return "postgres"
     if text.startswith("duckdb://") or "://" not in text:
         return "duckdb"
-    raise WarehouseError(f"{text}: unsupported warehouse URL; use a DuckDB file path, duckdb:///path or postgresql://…")
+    raise WarehouseError(f"{redact(text)}: unsupported warehouse URL; use a DuckDB file path, duckdb:///path or postgresql://…")
 
 
 def duckdb_path(url: str | Path) -> Path:
@@ -36,8 +36,19 @@ def duckdb_path(url: str | Path) -> Path:
     if text.startswith("duckdb://"):
         text = text.removeprefix("duckdb://")
     if not text or text == ":memory:":
-        raise WarehouseError(f"{url}: the warehouse must be a DuckDB file, not an in-memory database")
+        raise WarehouseError(f"{redact(url)}: the warehouse must be a DuckDB file, not an in-memory database")
     return Path(text)
+
+
+_PASSWORDS = (re.compile(r"(://[^:/@?#]*:)[^@/]*@"), re.compile(r"(password=)[^&;\s]*", re.IGNORECASE))
+
+
+def redact(text: str | Path) -> str:
+    """A URL or message with any password in it replaced by ``***`` (user:password@ and password= forms)."""
+    out = str(text)
+    for pattern in _PASSWORDS:
+        out = pattern.sub(r"\1***@" if pattern is _PASSWORDS[0] else r"\1***", out)
+    return out
 
 
 def connect(url: str | Path = DEFAULT_URL) -> BaseBackend:
@@ -46,10 +57,10 @@ def connect(url: str | Path = DEFAULT_URL) -> BaseBackend:
         try:
             return ibis.connect(str(url).replace("postgres://", "postgresql://", 1))
         except Exception as e:  # psycopg raises several types; the message says what failed
-            raise WarehouseError(f"{url}: cannot connect to PostgreSQL: {e}") from None
+            raise WarehouseError(f"{redact(url)}: cannot connect to PostgreSQL: {redact(str(e))}") from None
     path = duckdb_path(url)
     if not path.parent.is_dir():
-        raise WarehouseError(f"{url}: folder {path.parent} does not exist")
+        raise WarehouseError(f"{redact(url)}: folder {path.parent} does not exist")
     try:
         return ibis.duckdb.connect(str(path))
     except duckdb.IOException as e:
