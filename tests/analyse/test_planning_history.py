@@ -28,7 +28,7 @@ def _person(rows: dict, pid: str, born: tuple[int, int], sex: str, regs: list[tu
         rows["registrations"].append(dict(person_id=pid, practice_code=practice, start_date=start, end_date=end))
 
 
-def _warehouse(path: Path) -> ibis.BaseBackend:
+def _warehouse(path: Path | str) -> ibis.BaseBackend:
     """Mid-years 2022, 2023 and 2024 (activity from June 2022 to July 2024); two Places, one practice each."""
     rows: dict[str, list[dict]] = {t.name: [] for t in TABLES}
     rows["geography"] = [dict(lsoa_code="L1", lsoa_name="L1", ward_code="W1", ward_name="W1", la_code=BED,
@@ -102,3 +102,12 @@ def test_activity_by_setting_for_those_registered_at_the_start_of_the_year(tmp_p
     assert h.activity[0, gp, 0, 0, 72] == 1 and h.activity[1, gp, 0, 0, 73] == 1
     assert h.activity[1, ae, 0, 1, 38] == 1  # D was in Bedford at the start of the year
     assert h.activity[0, adm, 0, 0, 72] == 1 and h.activity[0, days, 0, 0, 72] == 5
+
+
+@pytest.mark.postgres
+def test_same_history_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    duck = read_history(_warehouse(tmp_path / "w.duckdb"), PLACES)
+    pg = read_history(_warehouse(postgres_url), PLACES)
+    assert pg.mid_years == duck.mid_years
+    for name in ("population", "deaths", "out_migration", "in_migration", "births", "activity"):
+        np.testing.assert_array_equal(getattr(pg, name), getattr(duck, name))

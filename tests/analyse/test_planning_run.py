@@ -154,3 +154,15 @@ def test_plan_cli_refuses_bad_input(warehouse: Path, tmp_path: Path) -> None:
     base.write_text("place_code,sex,age,population\nE06000055,female,abc,10\n")
     bad = runner.invoke(app, ["plan", "--db", str(warehouse), "--base-population", str(base), "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "row 2, field age" in bad.output
+
+
+def test_bed_gap_against_a_recorded_bed_base_where_the_profile_has_one() -> None:
+    from placewise.analyse.planning.capacity import bed_gap
+    from placewise.analyse.planning.config import Fact
+
+    cap = load_planning(load_profile()).capacity.model_copy(
+        update={"bed_capacity": {"E06000056": Fact(value=100, source="test")}})
+    needed = np.array([[[50.0, 80.0]], [[60.0, 130.0]]])  # [year, run, Place]
+    gap = bed_gap(needed, cap, ("E06000055", "E06000056"))
+    np.testing.assert_allclose(gap[:, 0, 0], [0, 10])  # no bed base: growth over the base year
+    np.testing.assert_allclose(gap[:, 0, 1], [-20, 30])  # against the 100 recorded beds
