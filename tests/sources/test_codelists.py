@@ -105,7 +105,7 @@ def test_every_list_has_validated_provenance() -> None:
             assert src.version, name
             if src.taken_from is not None:
                 assert re.fullmatch(r"[0-9a-f]{40}", src.taken_from.commit)
-                assert src.taken_from.path.endswith(".csv")
+                assert src.taken_from.path.endswith((".csv", ".txt"))
     assert codelists.source_of("hypertension").sources[0].cluster == "HYP_COD"
     assert codelists.source_of("hypertension_resolved").sources[0].cluster == "HYPRES_COD"
     assert [s.cluster for s in codelists.source_of("stroke_tia").sources] == ["STRK_COD", "TIA_COD"]
@@ -190,3 +190,18 @@ def test_a_partial_list_must_say_what_is_missing(spoilt: Path) -> None:
     (spoilt / "provenance.yaml").write_text(spoiled)
     with pytest.raises(codelists.CodelistError, match="missing"):
         codelists.provenance()
+
+
+def test_the_codelists_page_lists_every_codelist_with_its_size() -> None:
+    """docs/codelists.md keeps a row per list, with the number of codes the package ships."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "codelists.md").read_text(encoding="utf-8")
+    for name in codelists.names():
+        assert f"| `{name}` | {len(codelists.codes(name))} |" in page, name
+
+
+def test_the_frailty_index_has_a_list_for_each_coded_deficit() -> None:
+    """Clegg et al. 2016: 36 deficits, of which polypharmacy is a medication count, so 35 coded lists."""
+    deficits = [n for n in codelists.names() if n.startswith("efi_")]
+    assert len(deficits) == 35
+    assert {"efi_falls", "efi_housebound", "efi_social_vulnerability", "efi_diabetes"} <= set(deficits)
+    assert all(codelists.source_of(n).system == "snomed" for n in deficits)
