@@ -118,6 +118,30 @@ EC_ACUITIES: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class Plausible:
+    """The clinically plausible range of the value recorded with one code (limits included)."""
+
+    code: str
+    measurement: str
+    low: float
+    high: float
+    unit: str
+
+
+PLAUSIBLE_MEASUREMENTS: tuple[Plausible, ...] = (
+    # Deliberately wide: a value outside is a recording or unit error, never a rare patient.
+    Plausible("271649006", "systolic blood pressure", 40, 300, "mmHg"),
+    Plausible("72313002", "systolic blood pressure", 40, 300, "mmHg"),
+    Plausible("271650006", "diastolic blood pressure", 20, 200, "mmHg"),
+    Plausible("1091811000000102", "diastolic blood pressure", 20, 200, "mmHg"),
+    Plausible("60621009", "body mass index", 10, 150, "kg/m2"),
+    Plausible("999791000000106", "HbA1c", 15, 250, "mmol/mol"),
+    Plausible("1003671000000109", "HbA1c", 15, 250, "mmol/mol"),
+)
+"""Plausibility limits of numeric values by SNOMED CT code of the observation; other codes are not checked."""
+
+
+@dataclass(frozen=True)
 class Column:
     """One column of a canonical table and the rules a value must meet."""
 
@@ -129,6 +153,8 @@ class Column:
     allowed: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    plausible: tuple[Plausible, ...] = ()
+    """Plausible ranges by the code in the table's SNOMED CT column (for a measured value)."""
 
 
 @dataclass(frozen=True)
@@ -258,7 +284,8 @@ TABLES: tuple[Table, ...] = (
             NHS,
             _c("event_date", "date", "Date recorded"),
             _c("snomed_code", "string", "SNOMED CT concept id", code="snomed"),
-            _c("value", "float", "Numeric value (blood pressure, BMI, HbA1c…)", required=False),
+            _c("value", "float", "Numeric value (blood pressure, BMI, HbA1c…)", required=False,
+               plausible=PLAUSIBLE_MEASUREMENTS),
             _c("unit", "string", "Unit of the value", required=False),
         ),
         key=("event_id",),
@@ -525,6 +552,9 @@ def _rules(t: Table, c: Column) -> str:
         rules.append(f"≥ {c.minimum:g}")
     if c.maximum is not None:
         rules.append(f"≤ {c.maximum:g}")
+    if c.plausible:
+        rules.append("plausible range per code: " + ", ".join(sorted(
+            {f"{p.measurement} {p.low:g}–{p.high:g} {p.unit}" for p in c.plausible})))
     rules += [f"not before `{a}`" for a, b in t.ordered if b == c.name]
     rules += [f"must exist in `{rt}.{rc}`" for col, rt, rc in t.references if col == c.name]
     if c.name in t.not_after_death:

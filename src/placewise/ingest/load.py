@@ -287,12 +287,13 @@ def _known(target: Target, table: str, column: str) -> str:
 def _persons(target: Target) -> str:
     """Temp table ``persons``: each NHS number of the batch with its pseudonym, validity, whether the person is
     in the warehouse's people (this batch's clean people included) and their date of death."""
-    stored = target.relation("people", (PERSON_KEY, "date_of_death"))
-    known = (f"SELECT person_id, date_of_death FROM {stored}" if stored is not None else
-             "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DATE) AS date_of_death WHERE false")
+    stored = target.relation("people", (PERSON_KEY, "date_of_death", "birth_year", "birth_month"))
+    known = (f"SELECT person_id, date_of_death, make_date(birth_year, birth_month, 1) AS birth FROM {stored}"
+             if stored is not None else "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DATE) AS "
+             "date_of_death, CAST(NULL AS DATE) AS birth WHERE false")
     target.staging.execute(
         "CREATE OR REPLACE TEMP TABLE persons AS SELECT m.nhs_number, m.person_id, m.nhs_valid, "
-        f"k.person_id IS NOT NULL AS known, k.date_of_death FROM nhs_map m LEFT JOIN ({known}) k "
+        f"k.person_id IS NOT NULL AS known, k.date_of_death, k.birth FROM nhs_map m LEFT JOIN ({known}) k "
         "ON k.person_id = m.person_id")
     return "persons"
 

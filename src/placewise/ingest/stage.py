@@ -105,7 +105,11 @@ _SQL = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE",
 LOCAL_TIME_ZONE = "Europe/London"
 """Time-zone-aware timestamps become UK local wall-clock time, as NHS systems record times."""
 _EXACT = {("int", "int"), ("float", "float"), ("date", "date"), ("timestamp", "timestamp"), ("bool", "bool"),
-          ("int", "float"), ("int", "string"), ("date", "timestamp"), ("timestamp", "date")}
+          ("int", "float"), ("int", "string"), ("date", "timestamp")}
+DATE_TEXT = "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+"""A date as text: ISO order; words such as 'epoch' or '-infinity', which databases accept, are not dates."""
+TIME_TEXT = "[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?"
+"""The time part of a date and time as text."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,17 @@ def typed_column(col: Column, source: str) -> Typed:
         if target == "int":
             return Typed(col, f"CASE WHEN regexp_full_match({text}, '[+-]?[0-9]+') "
                               f"THEN TRY_CAST({text} AS BIGINT) END", text, True)
+        if target == "date":  # a time of midnight is still just a date; another time is not
+            return Typed(col, f"CASE WHEN regexp_full_match({text}, '{DATE_TEXT}') THEN TRY_CAST({text} AS DATE) "
+                              f"WHEN regexp_full_match({text}, '{DATE_TEXT}{TIME_TEXT}') "
+                              f"AND CAST(TRY_CAST({text} AS TIMESTAMP) AS TIME) = TIME '00:00:00' "
+                              f"THEN TRY_CAST({text} AS DATE) END", text, True)
+        if target == "timestamp":
+            return Typed(col, f"CASE WHEN regexp_full_match({text}, '{DATE_TEXT}({TIME_TEXT})?') "
+                              f"THEN TRY_CAST({text} AS TIMESTAMP) END", text, True)
         return Typed(col, f"TRY_CAST({text} AS {_SQL[target]})", text, True)
+    if (source, target) == ("timestamp", "date"):
+        return Typed(col, f"CASE WHEN CAST({q} AS TIME) = TIME '00:00:00' THEN CAST({q} AS DATE) END", text, True)
     if (source, target) in _EXACT:
         return Typed(col, f"CAST({q} AS {_SQL[target]})", text, False)
     if source == "timestamptz" and target in ("timestamp", "date"):

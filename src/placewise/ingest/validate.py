@@ -11,7 +11,7 @@ from datetime import date
 
 from placewise.canonical import ETHNIC_CATEGORIES, PERSON_KEY, Column, Table
 from placewise.ingest.pseudonymise import mask_sql
-from placewise.ingest.stage import Typed
+from placewise.ingest.stage import DATE_TEXT, TIME_TEXT, Typed
 
 ODS_PATTERNS: dict[str, tuple[str, str]] = {
     "practice_code": ("[A-Z][0-9]{5}", "a GP practice code is a letter and five digits"),
@@ -30,6 +30,8 @@ CHECKED_CODES: dict[str, str] = {
     "snomed": "not a SNOMED CT concept id (6–18 digits, partition 00 or 10, Verhoeff check digit)",
     "dmd": "not a dm+d code (6–18 digits with a Verhoeff check digit)",
 }
+EARLIEST = "1900-01-01"
+"""No date in the canonical model is earlier: births start in 1900 (people.birth_year), activity later."""
 NHS_MAP = "nhs_map"
 """Staging table (nhs_number, person_id, nhs_valid): one row per distinct NHS number of the batch."""
 NHS_REASON = "not a valid NHS number (10 digits with a Modulus 11 check digit)"
@@ -98,9 +100,21 @@ def column_rules(t: Typed) -> list[Rule]:
     out: list[Rule] = []
     if col.required:
         out.append(Rule(f"{raw} IS NULL", col.name, lit("missing required value"), "NULL"))
-    if t.row_level:
+    if t.row_level and col.dtype == "date":
+        timed = f"regexp_full_match({raw}, '{DATE_TEXT}{TIME_TEXT}')"
+        out.append(Rule(f"{raw} IS NOT NULL AND {q} IS NULL AND NOT {timed}", col.name,
+                        lit(f"not a valid {_WORDS[col.dtype]}"), raw))
+        out.append(Rule(f"{raw} IS NOT NULL AND {q} IS NULL AND {timed}", col.name,
+                        lit("holds a time of day: a date column takes the date only (YYYY-MM-DD); "
+                            "not truncated"), raw))
+    elif t.row_level:
         out.append(Rule(f"{raw} IS NOT NULL AND {q} IS NULL", col.name,
                             lit(f"not a valid {_WORDS[col.dtype]}"), raw))
+    if col.dtype == "float":
+        out.append(Rule(f"NOT isfinite({q})", col.name, lit("not a finite number (NaN or infinite)"), q))
+    if col.dtype in ("date", "timestamp"):
+        out.append(Rule(f"NOT isfinite({q})", col.name, lit("not a finite date"), q))
+        out.append(Rule(f"{q} < DATE '{EARLIEST}'", col.name, lit(f"before {EARLIEST}: not a plausible date"), q))
     if col.code == "nhs_number":
         out.append(Rule(f"{q} IS NOT NULL AND NOT _nhs_valid", col.name, lit(NHS_REASON), mask_sql(q)))
     elif col.code in CHECKED_CODES:
@@ -125,9 +139,40 @@ def _day(table: Table, name: str) -> str:
     return f"CAST({_q(name)} AS DATE)" if table.column(name).dtype == "timestamp" else _q(name)
 
 
+def _birth_rules(table: Table, as_of: date) -> list[Rule]:
+    """Rules against the person's birth (first day of the birth month): no birth in the future, no date of theirs
+    before it. The people table checks its own columns; other person tables use ``_birth`` from the lookup."""
+    born = f"strftime(_birth, '%Y-%m')"
+    if table.name == "people":
+        birth = "make_date(\"birth_year\", \"birth_month\", 1)"
+        month = f"DATE '{as_of.replace(day=1).isoformat()}'"
+        return [Rule(f"\"birth_month\" BETWEEN 1 AND 12 AND {birth} > {month}", "birth_year",
+                     lit(f"born in the future (after {as_of.strftime('%Y-%m')})"), "\"birth_year\""),
+                Rule(f"\"birth_month\" BETWEEN 1 AND 12 AND \"date_of_death\" < {birth}", "date_of_death",
+                     f"{lit('before the person' + chr(39) + 's birth (')} || strftime({birth}, '%Y-%m') || ')'",
+                     "\"date_of_death\"")]
+    if not table.has_person:
+        return []
+    return [Rule(f"{_day(table, c.name)} < _birth", c.name,
+                 f"{lit('before the person' + chr(39) + 's birth (')} || {born} || ')'", _q(c.name))
+            for c in table.columns if c.dtype in ("date", "timestamp")]
+
+
+def _plausible_rules(table: Table) -> list[Rule]:
+    """Clinically impossible measurements: the value outside the plausible range of its code."""
+    out = []
+    code = next((c.name for c in table.columns if c.code == "snomed"), None)
+    for col in table.columns:
+        for p in col.plausible if code else ():
+            out.append(Rule(f"{_q(code)} = {lit(p.code)} AND NOT {_q(col.name)} BETWEEN {p.low} AND {p.high}",
+                            col.name, lit(f"implausible for {p.measurement} (plausible {p.low:g}–{p.high:g} "
+                                          f"{p.unit})"), _q(col.name)))
+    return out
+
+
 def row_rules(table: Table, as_of: date) -> list[Rule]:
     """Rules between columns and with other tables: order, future, after death, unknown references, duplicates."""
-    out: list[Rule] = []
+    out: list[Rule] = _birth_rules(table, as_of) + _plausible_rules(table)
     for earlier, later in table.ordered:
         out.append(Rule(f"{_q(later)} < {_q(earlier)}", later, lit(f"{later} is before {earlier}"), _q(later)))
     for name in table.not_future:
@@ -187,7 +232,8 @@ def check_sql(table: Table, relation: str, typed: list[Typed], lookups: Lookups,
         joins.append(f"LEFT JOIN {lookups.people} m ON m.nhs_number = s.nhs_number")
         extra += ["m.person_id AS _person_id", "coalesce(m.nhs_valid, false) AS _nhs_valid"]
         if table.not_after_death or any(c == "nhs_number" for c, _, _ in table.references):
-            extra += ["m.date_of_death AS _date_of_death", "coalesce(m.known, false) AS _person_known"]
+            extra += ["m.date_of_death AS _date_of_death", "coalesce(m.known, false) AS _person_known",
+                      "m.birth AS _birth"]
     for i, (column, relation_name) in enumerate(sorted(lookups.known.items())):
         joins.append(f"LEFT JOIN {relation_name} k{i} ON k{i}.code = s.{_q(column)}")
         extra.append(f"k{i}.code IS NOT NULL AS {_q('_known_' + column)}")
