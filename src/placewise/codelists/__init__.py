@@ -2,9 +2,8 @@
 
 Condition, observation and procedure lists hold SNOMED CT concept ids; medication lists hold dm+d
 product codes (VMPs and AMPs); lists named ``icd10_*`` hold ICD-10 codes written without the dot
-(``I500`` for I50.0, ``J46`` for a three-character code). Lists named ``efi_*`` and ``cms_*`` hold
-the deficits of the electronic frailty index and the conditions of the Cambridge Multimorbidity
-Score. Where each list comes from (the NHS primary care domain reference set cluster or published
+(``I500`` for I50.0, ``J46`` for a three-character code). Lists named ``efi_*`` hold the coded
+deficits of the electronic frailty index. Where each list comes from (the NHS primary care domain reference set cluster or published
 codelist, its version and date, the repository it was taken from) and the licence it is used under
 is recorded once in ``provenance.yaml`` beside the CSVs, validated on load by :func:`provenance`.
 """
