@@ -9,6 +9,7 @@ from placewise.analyse.planning.cli import plan_command
 from placewise.canonical import data_dictionary_markdown
 from placewise.demo import demo_command
 from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
+from placewise.measure.cli import explain_command, try_command
 from placewise.publish.cli import report_command
 from placewise.sources.synth.cli import synth_command
 
@@ -25,6 +26,8 @@ app.command("rotate-key")(rotate_key_command)
 app.command("measure")(measure_command)
 app.command("plan")(plan_command)
 app.command("report")(report_command)
+app.command("try")(try_command)
+app.command("explain")(explain_command)
 app.command("demo")(demo_command)
 
 

@@ -61,14 +61,19 @@ class Warehouse:
                                              dmd_code=code, quantity=1.0))
 
     def spell(self, pid: str, admitted: date, discharged: date | None, *, method: str = "emergency",
-              diagnosis: str = "R69", provider: str = "RC9", site: str | None = "RC971") -> None:
-        """Add an inpatient spell."""
+              diagnosis: str = "R69", provider: str = "RC9", site: str | None = "RC971", died: bool = False,
+              secondary: tuple[str, ...] = ()) -> None:
+        """Add an inpatient spell, with secondary diagnoses in positions 2, 3…"""
+        spell_id = f"S{next(self._ids)}"
         self.rows["inpatient_spells"].append(dict(
-            spell_id=f"S{next(self._ids)}", person_id=pid, provider_code=provider, site_code=site,
+            spell_id=spell_id, person_id=pid, provider_code=provider, site_code=site,
             admission_method=method, admission_method_code="21" if method == "emergency" else "11",
             admission_source="19", admission_date=admitted, discharge_date=discharged,
-            discharge_method=None if discharged is None else "1", discharge_destination=None if discharged is None else "19",
+            discharge_method=None if discharged is None else "4" if died else "1",
+            discharge_destination=None if discharged is None else "79" if died else "19",
             primary_diagnosis=diagnosis, treatment_function="300"))
+        for position, code in enumerate(secondary, start=2):
+            self.rows["inpatient_diagnoses"].append(dict(spell_id=spell_id, position=position, icd10_code=code))
 
     def attendance(self, pid: str, arrival: datetime, minutes: int, *, dept: int = 1, provider: str = "RC9",
                    site: str | None = "RC971") -> None:

@@ -260,6 +260,8 @@ class Events(Strict):
     date: str | None = Field(default=None, description="date column that places the event; table default")
     where: dict[str, list[str | int | bool]] = {}
     codelist: list[str] = []
+    secondary_codelist: list[str] = Field(default=[], description="inpatient spells: a code from these lists in "
+                                          "any secondary diagnosis position (inpatient_diagnoses)")
     duration: Duration | None = None
     age: AgeRange = AgeRange()
     followed_by: FollowedBy | None = None
@@ -269,7 +271,7 @@ class Events(Strict):
     count: Literal["events", "persons"] = "events"
     value: EventValue | None = Field(default=None, description="summed (or averaged) instead of counting rows")
 
-    _check_codelists = field_validator("codelist")(known_codelists)
+    _check_codelists = field_validator("codelist", "secondary_codelist")(known_codelists)
 
     @model_validator(mode="after")
     def _columns_exist(self) -> "Events":
@@ -283,6 +285,8 @@ class Events(Strict):
                 raise ValueError(f"{self.table}.{name} is not a date or time column")
         if self.codelist and self.table not in CODE_COLUMN:
             raise ValueError(f"table {self.table} has no coded column for a codelist")
+        if self.secondary_codelist and self.table != "inpatient_spells":
+            raise ValueError("secondary_codelist applies to inpatient_spells (their secondary diagnoses)")
         if self.count == "persons" and self.value is not None:
             raise ValueError("a value cannot be summed when counting persons")
         if self.first_ever and (self.table not in ("clinical_events", "medications") or isinstance(

@@ -273,9 +273,15 @@ def _in_range(v: ir.IntegerValue, lo: int | None, hi: int | None) -> ir.BooleanV
     return ibis.and_(ibis.literal(True), *([v >= lo] if lo is not None else []), *([v <= hi] if hi is not None else []))
 
 
+def describe(c: Criterion) -> str:
+    """A leaf in words for a person-level trace: its type and what it queries, e.g. ``on_register(name=smi)``."""
+    fields = c.model_dump(exclude={"type"} | _THRESHOLDS.get(type(c), set()), exclude_defaults=True)
+    return f"{c.type}(" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")"
+
+
 def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], periods: Periods,
-                  prefix: str, semi: bool) -> tuple[ir.Table, ir.BooleanValue]:
-    """The cohort with value columns per leaf query, and the boolean that all criteria hold.
+                  prefix: str, semi: bool) -> tuple[ir.Table, ir.BooleanValue, dict[str, str]]:
+    """The cohort with value columns per leaf query, the boolean that all criteria hold, and column labels.
 
     With ``semi``, top-level ``has_code`` and ``on_register`` criteria filter the cohort by a
     semi-join (a register is small); every other leaf query is left-joined once, its columns
@@ -286,6 +292,7 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
         base = base.semi_join(leaf_query(c, ctx, periods), KEYS)
     rest = [c for c in criteria if not any(c is t for t in top)]
     cols: dict[str, str] = {}
+    labels: dict[str, str] = {}
     for leaf in (leaf for c in rest for leaf in leaves(c)):
         key = query_key(leaf)
         if key in cols:
@@ -293,11 +300,12 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
         name = cols[key] = f"{prefix}{len(cols)}"
         q = leaf_query(leaf, ctx, periods)
         q = q.rename({f"{name}_{v}": v for v in q.columns if v not in KEYS})
+        labels.update({v: f"{describe(leaf)} {v.removeprefix(name + '_')}" for v in q.columns if v not in KEYS})
         base = base.left_join(q, KEYS).select(*base.columns, *[v for v in q.columns if v not in KEYS])
-    return base, ibis.and_(ibis.literal(True), *[truth(c, base, cols) for c in rest])
+    return base, ibis.and_(ibis.literal(True), *[truth(c, base, cols) for c in rest]), labels
 
 
-def _cohort(population: ir.Table, p: Persons, periods: Periods) -> ir.Table:
+def cohort(population: ir.Table, p: Persons, periods: Periods) -> ir.Table:
     """The population (persons or cells) in each period, in the age range and sexes."""
     pop = population.join(_periods(periods), "period_end")
     keep = _in_range(pop.age, p.age.min, p.age.max)
@@ -331,13 +339,13 @@ def persons_units(ctx: Context, p: Persons, periods: Periods, standardise: bool,
                   subset: Subset | None = None) -> ir.Table:
     """One unit per person in the cohort and period; ``v`` is 1, or the subset flag."""
     if not p.criteria and subset is None:
-        cells = _cohort(ctx.population_cells, p, periods)
+        cells = cohort(ctx.population_cells, p, periods)
         return _units_frame(cells, ctx.catalogue, cells.n, cells.age, standardise)
-    base, own = with_criteria(ctx, _cohort(ctx.population, p, periods), p.criteria, periods, "_den", semi=True)
+    base, own, _ = with_criteria(ctx, cohort(ctx.population, p, periods), p.criteria, periods, "_den", semi=True)
     base = base.filter(own)
     v = ONE
     if subset:
-        base, extra = with_criteria(ctx, base, subset.criteria, periods, "_num", semi=False)
+        base, extra, _ = with_criteria(ctx, base, subset.criteria, periods, "_num", semi=False)
         v = ibis.ifelse(extra, 1, 0).cast("float64")
     return _units_frame(base, ctx.catalogue, v, base.age, standardise)
 
@@ -396,6 +404,14 @@ def _preceded(t: ir.Table, e: Events, days: int, key: str) -> ir.Table:
 def events_units(ctx: Context, e: Events, periods: Periods, standardise: bool,
                  subset: Subset | None = None) -> ir.Table:
     """One unit per event (or per person) in each period; ``v`` is 1, the value, or the subset flag."""
+    g = attributed_events(ctx, e, periods, subset)
+    geo = {"provider_code": g.provider_code, "site_code": g.site_code} if e.has_provider else {}
+    band_age = g.age if e.count == "persons" else age_at(g.period_end, g.birth_year, g.birth_month)
+    return _units_frame(g, ctx.catalogue, g.v, g.age, standardise, band_age, **geo)
+
+
+def attributed_events(ctx: Context, e: Events, periods: Periods, subset: Subset | None = None) -> ir.Table:
+    """The events (or persons) counted in each period with their practice on the day and ``v``."""
     t = ctx.con.table(e.table)
     key = TABLE_BY_NAME[e.table].key[0]
     keep = _where(t, e.where)
@@ -404,6 +420,10 @@ def events_units(ctx: Context, e: Events, periods: Periods, standardise: bool,
     if e.duration:
         keep = keep & _duration(t, e.duration)
     base = t.filter(keep)
+    if e.secondary_codelist:
+        dx = ctx.con.table("inpatient_diagnoses")
+        dx = dx.filter(dx.icd10_code.isin(codes(e.secondary_codelist)))
+        base = base.semi_join(dx, base.spell_id == dx.spell_id)
     if e.new_after_days:
         before = _preceded(base, e, e.new_after_days, key)
         base = base.anti_join(before, base[key] == before["_key"])
@@ -436,7 +456,7 @@ def events_units(ctx: Context, e: Events, periods: Periods, standardise: bool,
     months = _period_months(periods)
     ev = ev.mutate(month=ev.d.truncate("M").cast("date"))
     ev = ev.join(months, ev.month == months.month).drop("month")
-    return _attribute_events(ctx, e, ev, standardise)
+    return _attribute_events(ctx, e, ev)
 
 
 def _period_months(periods: Periods) -> ir.Table:
@@ -449,7 +469,7 @@ def _period_months(periods: Periods) -> ir.Table:
         period_end=ibis._.period_end.cast("date"))
 
 
-def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) -> ir.Table:
+def _attribute_events(ctx: Context, e: Events, ev: ir.Table) -> ir.Table:
     """Give events (or distinct persons) their breakdown groups and the practice they were registered with then.
 
     An event counts where the person was registered on its day; a person counted once in a
@@ -462,7 +482,7 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) 
         j = j.group_by([PID, "period_start", "period_end"]).aggregate(
             flag=j.flag.max(), d=j.d.min(), imd_quintile=j.imd_quintile.max(), ethnic_group=j.ethnic_group.max(),
             sex=j.sex.max(), age=age_at(j.period_end, j.birth_year, j.birth_month).max(),
-            birth_year=j.birth_year.max(), birth_month=j.birth_month.max(),
+            birth_year=j.birth_year.max(), birth_month=j.birth_month.max(), **{PERSON_KEY: j[PERSON_KEY].max()},
         )
     g = attribute(j, ctx.registrations)
     if isinstance(e.value, AgeAtEvent):
@@ -471,9 +491,7 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table, standardise: bool) 
         v = g.value
     else:
         v = g.flag
-    geo = {"provider_code": g.provider_code, "site_code": g.site_code} if e.has_provider else {}
-    band_age = g.age if e.count == "persons" else age_at(g.period_end, g.birth_year, g.birth_month)
-    return _units_frame(g, ctx.catalogue, v, g.age, standardise, band_age, **geo)
+    return g.mutate(v=v)
 
 
 def aggregate_units(ctx: Context, a: Aggregate, periods: Periods) -> ir.Table:
