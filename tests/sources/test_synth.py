@@ -16,9 +16,20 @@ from typer.testing import CliRunner
 
 from placewise.canonical import TABLES
 from placewise.cli import app
-from placewise.codelists import codes
 from placewise.profile import ProfileError, load_profile
 from placewise.sources.synth import calibration, generate
+from placewise.sources.synth.vocabulary import DIAGNOSIS, MEDICINES, SPIROMETRY, SYSTOLIC
+
+
+def codes(name: str) -> list[str]:
+    """The generator's own codes for a condition, a medicine class, or systolic readings (never the engine's)."""
+    if name == "systolic_bp":
+        return list(SYSTOLIC)
+    if name == "spirometry":
+        return [SPIROMETRY]
+    if name == "anticoagulants":
+        return [*MEDICINES["doac"].products, *MEDICINES["vitamin_k_antagonist"].products]
+    return list(DIAGNOSIS[name] if name in DIAGNOSIS else MEDICINES[name].products)
 
 END = dt.date(2026, 9, 30)
 SCALE = 0.1
@@ -202,7 +213,7 @@ def test_age_at_first_condition_is_earlier_in_the_most_deprived_quintile(db: duc
 
 def test_blood_pressure_falls_once_treatment_starts(db: duckdb.DuckDBPyConnection) -> None:
     sbp = ", ".join(f"'{c}'" for c in codes("systolic_bp"))
-    drugs = ", ".join(f"'{c}'" for c in codes("antihypertensives"))
+    drugs = ", ".join(f"'{c}'" for c in codes("antihypertensive"))
     htn = ", ".join(f"'{c}'" for c in codes("hypertension"))
     untreated, treated = db.execute(f"""
         WITH reg AS (SELECT DISTINCT nhs_number FROM clinical_events WHERE snomed_code IN ({htn})),
@@ -226,7 +237,7 @@ def test_care_gaps_exist(db: duckdb.DuckDBPyConnection) -> None:
     assert 0.7 < af < 0.97
     spiro = one(db, f"SELECT avg((nhs_number IN ({reg('spirometry')}))::INT) FROM ({reg('asthma')})")
     assert 0.4 < spiro < 0.9
-    saba = ", ".join(repr(c) for c in codes("saba_relievers"))
+    saba = ", ".join(repr(c) for c in codes("saba"))
     overuse = one(db, f"""SELECT count(*) FROM (SELECT nhs_number FROM medications WHERE dmd_code IN ({saba})
                           AND issue_date > DATE '{END}' - INTERVAL 365 DAY GROUP BY 1 HAVING count(*) >= 6)""")
     users = one(db, f"""SELECT count(DISTINCT nhs_number) FROM medications WHERE dmd_code IN ({saba})
@@ -299,7 +310,7 @@ def test_some_practices_refer_far_more_or_less_than_their_population_explains(db
 def test_practices_differ_in_care_beyond_chance(db: duckdb.DuckDBPyConnection) -> None:
     """Share of the hypertension register on treatment, by practice: over-dispersed against the binomial."""
     htn = ", ".join(f"'{c}'" for c in codes("hypertension"))
-    drugs = ", ".join(f"'{c}'" for c in codes("antihypertensives"))
+    drugs = ", ".join(f"'{c}'" for c in codes("antihypertensive"))
     rows = db.execute(f"""
         SELECT r.practice_code, count(*), sum((h.nhs_number IN (SELECT nhs_number FROM medications
                                                WHERE dmd_code IN ({drugs})))::INT)
@@ -361,3 +372,56 @@ def test_cli_refuses_an_end_date_in_the_future(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["synth", "--scale", "0.001", "--out", str(tmp_path), "--end-date", future])
     assert result.exit_code == 2
     assert "in the future" in result.output
+
+
+def test_blood_pressure_is_recorded_as_pairs_with_terminal_digit_preference(db: duckdb.DuckDBPyConnection) -> None:
+    """Every systolic reading has a diastolic beside it on the same day; about 40% end in 0 (10% by chance)."""
+    unpaired = one(db, """
+        WITH s AS (SELECT nhs_number, event_date, count(*) n FROM clinical_events
+                   WHERE snomed_code IN ('271649006', '72313002', '163030003') GROUP BY 1, 2),
+             d AS (SELECT nhs_number, event_date, count(*) n FROM clinical_events
+                   WHERE snomed_code IN ('271650006', '1091811000000102', '163031004') GROUP BY 1, 2)
+        SELECT count(*) FROM s FULL JOIN d USING (nhs_number, event_date) WHERE s.n IS DISTINCT FROM d.n""")
+    assert unpaired == 0
+    zero, five = db.execute("""SELECT avg((value % 10 = 0)::INT), avg((value % 10 = 5)::INT) FROM clinical_events
+                               WHERE snomed_code = '271649006'""").fetchone()
+    assert 0.3 < zero < 0.5
+    assert 0.115 < five < 0.25
+
+
+def test_same_day_repeats_are_written(db: duckdb.DuckDBPyConnection) -> None:
+    """Second readings after rest and two reliever issues on one day exist, each a record of its own."""
+    readings = one(db, """SELECT count(*) FROM (SELECT 1 FROM clinical_events WHERE snomed_code = '271649006'
+                          GROUP BY nhs_number, event_date HAVING count(*) > 1)""")
+    saba = ", ".join(repr(c) for c in codes("saba"))
+    issues = one(db, f"""SELECT count(*) FROM (SELECT 1 FROM medications WHERE dmd_code IN ({saba})
+                         GROUP BY nhs_number, issue_date, dmd_code HAVING count(*) > 1)""")
+    assert readings > 100 and issues > 10
+    assert one(db, "SELECT count(*) - count(DISTINCT event_id) FROM clinical_events") == 0
+
+
+def test_codes_spread_beyond_one_per_condition_with_resolutions(db: duckdb.DuckDBPyConnection) -> None:
+    """Several codes per condition, re-codings over the years, and resolved codes after a diagnosis."""
+    htn = ", ".join(repr(c) for c in codes("hypertension"))
+    used = one(db, f"SELECT count(DISTINCT snomed_code) FROM clinical_events WHERE snomed_code IN ({htn})")
+    assert used >= 5
+    recoded = one(db, f"""SELECT avg((n > 1)::INT) FROM (SELECT count(*) n FROM clinical_events
+                          WHERE snomed_code IN ({htn}) GROUP BY nhs_number)""")
+    assert 0.1 < recoded < 0.8
+    resolved_after = one(db, f"""
+        SELECT count(*) FROM clinical_events r WHERE r.snomed_code = '162659009' AND EXISTS (
+          SELECT 1 FROM clinical_events d WHERE d.nhs_number = r.nhs_number AND d.snomed_code IN ({htn})
+          AND d.event_date < r.event_date)""")
+    assert resolved_after > 20
+
+
+def test_falls_are_an_injury_with_a_fall_as_external_cause(db: duckdb.DuckDBPyConnection) -> None:
+    """As SUS records them: no W00-W19 primary diagnosis; the fall sits in position 2 after an S00-T98 injury."""
+    assert one(db, "SELECT count(*) FROM inpatient_spells WHERE primary_diagnosis BETWEEN 'W00' AND 'W19X'") == 0
+    falls, injury_primary = db.execute("""
+        SELECT count(*), avg((s.primary_diagnosis >= 'S00' AND s.primary_diagnosis < 'T99')::INT)
+        FROM inpatient_diagnoses d JOIN inpatient_spells s USING (spell_id)
+        WHERE d.icd10_code >= 'W00' AND d.icd10_code < 'W20' AND d.position = 2""").fetchone()
+    assert falls > 50 and injury_primary == 1
+    died = one(db, "SELECT count(*) FROM inpatient_spells WHERE discharge_method = '4' AND discharge_destination = '79'")
+    assert died > 0

@@ -124,3 +124,40 @@ def _world():
         prof = load_profile()
         _WORLD["w"] = build_world(prof, load_synthetic(prof), scale=0.002, seed=3, end_date=dt.date(2026, 9, 30), years=5)
     return _WORLD["w"]
+
+
+def test_the_generator_never_reads_the_engines_codelists_or_catalogue() -> None:
+    """Its own vocabulary only: no generator module imports placewise.codelists or the indicator catalogue."""
+    import ast
+    from pathlib import Path
+
+    import placewise.sources.synth as synth
+    folder = Path(synth.__file__).parent
+    for path in folder.glob("*.py"):
+        if path.name == "calibrate.py":  # the calibration report measures the files as the engine would
+            continue
+        tree = ast.parse(path.read_text())
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in imported if m and ("codelists" in m or "catalogue" in m or "derive" in m)], path
+
+
+def test_vocabulary_codes_are_well_formed() -> None:
+    """Every SNOMED CT and dm+d id passes its Verhoeff check; ICD-10 and OPCS-4 codes have SUS's form."""
+    import re
+
+    from placewise.ingest.codes import dmd_valid, snomed_concept_valid
+    from placewise.sources.synth import hospital_codes as h
+    from placewise.sources.synth import vocabulary as v
+    snomed = [c for w in v.DIAGNOSIS.values() for c in w] + list(v.RESOLVED.values()) + list(v.SYSTOLIC)
+    snomed += list(v.DIASTOLIC_OF.values()) + [c for _, w in v.ONLY_NON_DIAGNOSTIC.values() for c in w]
+    snomed += [v.BMI, v.SPIROMETRY, v.EFI_SCORE, *v.FRAILTY_GRADES, v.LD_HEALTH_CHECK, v.SMI_HEALTH_CHECK, *v.SMOKING]
+    assert snomed_concept_valid(snomed).all()
+    assert dmd_valid([c for m in v.MEDICINES.values() for c in m.products]).all()
+    icd = [c for w in h.COMORBIDITY_ICD10.values() for c in w] + list(h.FALL_INJURY_PRIMARY_ICD10)
+    icd += list(h.FALL_EXTERNAL_CAUSE_ICD10) + list(h.OTHER_EMERGENCY_ICD10) + list(h.ELECTIVE_PRIMARY)
+    assert all(re.fullmatch(r"[A-Z][0-9]{2}[0-9X]", c) for c in icd)
+    assert all(c.startswith(("S", "T")) for c in h.FALL_INJURY_PRIMARY_ICD10)
+    assert all("W00" <= c < "W20" for c in h.FALL_EXTERNAL_CAUSE_ICD10)
+    opcs = [c for _, _, w in h.ELECTIVE_PRIMARY.values() for c in w] + [c for w in h.EMERGENCY_PROCEDURES.values() for c in w]
+    assert all(re.fullmatch(r"[A-Z][0-9]{3}", c) for c in opcs)

@@ -122,7 +122,8 @@ def _figure(con: duckdb.DuckDBPyConnection, t: Target, cfg: Synthetic, end: dt.d
 
 
 def _treated_to_target_sql(end: dt.date, where: str) -> str:
-    """SQL: share of the hypertension register whose latest reading in 12 months is below the NICE target."""
+    """SQL: share of the hypertension register whose latest reading in 12 months is at or below the QOF target
+    (140/90, 150/90 at 80 and over, inclusive; the lowest systolic and diastolic of that day)."""
     return f"""
     WITH bp AS (
       SELECT e.nhs_number, e.event_date, l.list, e.value FROM clinical_events e JOIN codelist l ON l.code = e.snomed_code
@@ -130,10 +131,10 @@ def _treated_to_target_sql(end: dt.date, where: str) -> str:
         AND e.event_date <= DATE '{end}'),
     latest AS (SELECT nhs_number, max(event_date) AS d FROM bp WHERE list = 'systolic_bp' GROUP BY nhs_number),
     last AS (
-      SELECT l.nhs_number, max(CASE WHEN b.list = 'systolic_bp' THEN b.value END) AS sys,
-             max(CASE WHEN b.list = 'diastolic_bp' THEN b.value END) AS dia
+      SELECT l.nhs_number, min(CASE WHEN b.list = 'systolic_bp' THEN b.value END) AS sys,
+             min(CASE WHEN b.list = 'diastolic_bp' THEN b.value END) AS dia
       FROM latest l JOIN bp b ON b.nhs_number = l.nhs_number AND b.event_date = l.d GROUP BY l.nhs_number)
-    SELECT 100 * avg(CASE WHEN last.sys < CASE WHEN r.age >= 80 THEN 150 ELSE 140 END AND last.dia < 90 THEN 1 ELSE 0 END)
+    SELECT 100 * avg(CASE WHEN last.sys <= CASE WHEN r.age >= 80 THEN 150 ELSE 140 END AND last.dia <= 90 THEN 1 ELSE 0 END)
     FROM reg r LEFT JOIN last USING (nhs_number)
     WHERE r.nhs_number IN ({_register('hypertension', end)}) {where.replace('WHERE', 'AND')}"""
 

@@ -1,8 +1,9 @@
 """Primary-care records of one block of people: coded diagnoses, observations, checks and medication.
 
-Rows are collected as arrays (person, day, code index, value), then sorted by person, date and code; each
-row gets its own record identifier, as a GP system gives every record one, so two readings of one code on
-one day are two records.
+Codes come from the generator's own vocabulary (:mod:`placewise.sources.synth.vocabulary`), never from the
+engine's codelists. Rows are collected as arrays (person, day, code index, value), then sorted by person,
+date and code; each row gets its own record identifier, as a GP system gives every record one, so two
+readings of one code on one day are two records.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from placewise.codelists import codes
 from placewise.sources.synth.activity import Shared
 from placewise.sources.synth.config import CONDITIONS
-from placewise.sources.synth.events import World, dates, labels
+from placewise.sources.synth.events import World, categorical, dates, labels
 from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER
-
-TABLET_LISTS = ("antihypertensives", "anticoagulants")
-
+from placewise.sources.synth.vocabulary import (
+    ALCOHOL, BMI, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, FRAILTY_GRADES, HBA1C, LD_HEALTH_CHECK, MEDICINES,
+    ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY, SYSTOLIC,
+)
 
 class Rows:
     """Accumulates event rows as arrays: person, day, code (index into ``codes``), value and unit."""
@@ -26,15 +27,12 @@ class Rows:
         self.codes: list[str] = []
         self.units: list[str] = []
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]] = []
+        self.quantity: dict[str, float] = {}
 
-    def pick(self, rng: np.random.Generator, codelist: str, n: int) -> np.ndarray:
-        """``n`` codes drawn from a codelist, as indices into ``codes``."""
-        pool = np.array([self.index(c) for c in codes(codelist)])
-        return pool[rng.integers(0, len(pool), n)]
-
-    def first(self, codelist: str, n: int) -> np.ndarray:
-        """The codelist's first (usual) code, ``n`` times, as indices into ``codes``."""
-        return np.full(n, self.index(codes(codelist)[0]))
+    def pick(self, rng: np.random.Generator, weights: Weighted, n: int) -> np.ndarray:
+        """``n`` codes drawn with the given weights, as indices into ``codes``."""
+        k, names = categorical(rng, weights, n)
+        return np.array([self.index(c) for c in names])[k] if n else np.zeros(0, np.int64)
 
     def index(self, code: str) -> int:
         """Index of ``code`` in the registry, adding it if new."""
@@ -42,9 +40,10 @@ class Rows:
             self.codes.append(code)
         return self.codes.index(code)
 
-    def add(self, who: np.ndarray, day: np.ndarray, code: np.ndarray, value: np.ndarray | None = None,
+    def add(self, who: np.ndarray, day: np.ndarray, code: np.ndarray | int, value: np.ndarray | None = None,
             unit: str | None = None) -> None:
-        """Add rows; ``value`` may be absent."""
+        """Add rows; ``code`` may be one index for all; ``value`` may be absent."""
+        code = np.broadcast_to(np.asarray(code, dtype=np.int64), (len(who),))
         v = np.full(len(who), np.nan) if value is None else np.asarray(value, dtype=float)
         if unit is not None and unit not in self.units:
             self.units.append(unit)
@@ -87,41 +86,98 @@ def _periodic(who: np.ndarray, first: np.ndarray, lo: int, hi: np.ndarray, every
     return who[rep], first[rep] + (k0[rep] + step) * every
 
 
+def _repeats(w: World, rng: np.random.Generator, meds: Rows, who: np.ndarray, start: np.ndarray, stop: np.ndarray,
+             medicine: str) -> None:
+    """Repeat issues of one product per person (chosen once) from ``start`` until ``stop``, a few days late at times."""
+    m = MEDICINES[medicine]
+    product = meds.pick(rng, m.products, len(who))
+    k, day = _periodic(np.arange(len(who)), start, w.window.start, stop, m.interval_days)
+    day = np.minimum(day + rng.integers(0, w.cfg.clinical.issue_delay_days + 1, len(k)), stop[k])
+    meds.add(who[k], day, product[k])
+    for code in m.products:
+        meds.quantity[code] = m.quantity
+
+
+def _until(p_resolved: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Last day of care for a condition: the day before it resolved, or the reference day."""
+    return np.minimum(ref, p_resolved - 1)
+
+
 def primary_care(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> tuple[pa.Table, pa.Table]:
     """Clinical events and medications of the people in ``block``."""
     p, c, ws = w.people, w.cfg.clinical, w.window.start
     everyone = np.arange(block.start, block.stop)
     lo = np.maximum(p.start[block], ws)
     ev, meds = Rows(), Rows()
-    for name in CONDITIONS:
-        d = p.diagnosed[name][block]
-        has = d <= p.ref[block]
-        ev.add(everyone[has], d[has], ev.pick(rng, name, int(has.sum())))
+    _diagnoses(w, rng, everyone, ev)
     _blood_pressure(w, rng, everyone, lo, ev, meds)
     _long_term_care(w, rng, everyone, lo, ev, meds)
     adult = p.age_at(p.ref[block], block) >= 18
     who, day = _spread(rng, everyone[adult], lo[adult], p.ref[block][adult], 1 / c.bmi_every_years)
-    obese = p.diagnosed["obesity"][who] <= day
-    bmi = np.where(obese, np.maximum(rng.normal(c.obese_bmi.mean, c.obese_bmi.sd, len(who)), 30.0),
-                   np.clip(rng.normal(c.other_bmi.mean, c.other_bmi.sd, len(who)), 16.0, 45.0))
-    ev.add(who, day, ev.pick(rng, "bmi", len(who)), np.round(bmi, 1), "kg/m2")
+    ev.add(who, day, ev.index(BMI), _bmi(w, rng, who, day), "kg/m2")
     old = p.age_at(p.ref[block], block) >= c.frailty_min_age
     who, day = _spread(rng, everyone[old], np.maximum(lo[old], p.birth[block][old] + int(c.frailty_min_age * DAYS_PER_YEAR)),
                        p.ref[block][old], c.frailty_checks_per_year)
     score = (c.frailty_base + c.frailty_per_condition * w.n_conditions[who]
              + c.frailty_per_year_over_min * (p.age_at(day, who) - c.frailty_min_age) + rng.normal(0, 0.03, len(who)))
     score = np.round(np.clip(score, 0, 1), 2)
-    ev.add(who, day, ev.first("frailty_score", len(who)), score, "score")
+    ev.add(who, day, ev.index(EFI_SCORE), score, "score")
     category = np.digitize(score, c.frailty_thresholds)  # 0 fit, then mild, moderate, severe frailty
     frail = category > 0
-    grades = np.array([ev.index(x) for x in codes("frailty_score")])
-    ev.add(who[frail], day[frail], grades[category[frail]])
+    grades = np.array([ev.index(x) for x in FRAILTY_GRADES])
+    ev.add(who[frail], day[frail], grades[category[frail] - 1])
     return _events_table(w, ev, shared), _medications_table(w, meds, shared)
+
+
+def _bmi(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """BMI readings: obese people 30 and over, others around the adult mean."""
+    c = w.cfg.clinical
+    obese = w.people.diagnosed["obesity"][who] <= day
+    bmi = np.where(obese, np.maximum(rng.normal(c.obese_bmi.mean, c.obese_bmi.sd, len(who)), 30.0),
+                   np.clip(rng.normal(c.other_bmi.mean, c.other_bmi.sd, len(who)), 16.0, 45.0))
+    return np.round(bmi, 1)
+
+
+def _diagnoses(w: World, rng: np.random.Generator, everyone: np.ndarray, ev: Rows) -> None:
+    """Diagnosis codes as clinicians record them: a spread of codes, re-codings, resolutions and near misses."""
+    p, c = w.people, w.cfg.clinical
+    ref = p.ref[everyone]
+    for name in CONDITIONS:
+        d = p.diagnosed[name][everyone]
+        has = d <= ref
+        idx = np.flatnonzero(has)
+        code = ev.pick(rng, DIAGNOSIS[name], len(idx))
+        if name in ONLY_NON_DIAGNOSTIC:
+            share, other = ONLY_NON_DIAGNOSTIC[name]
+            code = np.where(rng.random(len(idx)) < share, ev.pick(rng, other, len(idx)), code)
+        ev.add(everyone[idx], d[idx], code)
+        k, day = _spread(rng, idx, d[idx] + 1, ref[idx], w.cfg.conditions[name].recoded_per_year)
+        same = rng.random(len(k)) < 0.5  # re-coded with the same concept (a duplicate) or another one
+        first = code[np.searchsorted(idx, k)] if len(k) else code[:0]
+        ev.add(everyone[k], day, np.where(same, first, ev.pick(rng, DIAGNOSIS[name], len(k))))
+        if name in RESOLVED:
+            r = p.resolved[name][everyone]
+            coded = has & (r <= ref) & (d < r) & (rng.random(len(everyone)) < c.resolved_code_share)
+            ev.add(everyone[coded], r[coded], ev.index(RESOLVED[name]))
+        if name in OUTSIDE_CONDITION:
+            share, near = OUTSIDE_CONDITION[name]
+            adult = p.age_at(ref, everyone) >= 18
+            without = adult & (p.onset[name][everyone] > ref) & (rng.random(len(everyone)) < share)
+            lo = np.maximum(p.start[everyone], w.window.start)
+            day = lo + (rng.random(len(everyone)) * np.maximum(ref - lo, 0)).astype(np.int64)
+            ev.add(everyone[without], day[without], ev.pick(rng, near, int(without.sum())))
+
+
+def _preferred_digits(rng: np.random.Generator, value: np.ndarray, to_10: float, to_5: float) -> np.ndarray:
+    """Readings as recorded: some rounded to a multiple of 10 or 5 (terminal-digit preference), others whole."""
+    u = rng.random(len(value))
+    return np.where(u < to_10, np.round(value / 10) * 10,
+                    np.where(u < to_10 + to_5, np.round(value / 5) * 5, np.round(value)))
 
 
 def _blood_pressure(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray,
                     ev: Rows, meds: Rows) -> None:
-    """Readings that fall once treatment starts; antihypertensive issues for the treated."""
+    """Readings (systolic and diastolic pairs) that fall once treatment starts; antihypertensive issues."""
     p, c = w.people, w.cfg.clinical
     ref = p.ref[everyone]
     dx = p.diagnosed["hypertension"][everyone]
@@ -140,54 +196,83 @@ def _blood_pressure(w: World, rng: np.random.Generator, everyone: np.ndarray, lo
     k, day = _spread(rng, np.arange(len(everyone)), np.where(dx <= ref, np.maximum(lo, dx), lo), ref, rate)
     on = day >= treat_start[k]
     noise = rng.standard_normal((2, len(k)))
-    sys = np.round(mu_s[k] - on * eff_s[k] + c.reading_noise_sd * noise[0])
-    dia = np.round(mu_d[k] - on * eff_d[k] + c.reading_noise_sd * 0.6 * (0.5 * noise[0] + 0.87 * noise[1]))
-    ev.add(everyone[k], day, ev.first("systolic_bp", len(k)), sys, "mmHg")
-    ev.add(everyone[k], day, ev.first("diastolic_bp", len(k)), np.minimum(dia, sys - 10), "mmHg")
-    product = meds.pick(rng, "antihypertensives", len(everyone))
-    who, day = _periodic(np.flatnonzero(treated), treat_start[treated], w.window.start, ref[treated], c.issue_interval_days)
-    meds.add(everyone[who], day, product[who])
+    sys = mu_s[k] - on * eff_s[k] + c.reading_noise_sd * noise[0]
+    dia = mu_d[k] - on * eff_d[k] + c.reading_noise_sd * 0.6 * (0.5 * noise[0] + 0.87 * noise[1])
+    again = rng.random(len(k)) < c.second_reading_share
+    drop = np.maximum(rng.normal(c.second_reading_drop.mean, c.second_reading_drop.sd, int(again.sum())), 0)
+    k = np.concatenate([k, k[again]])
+    day = np.concatenate([day, day[again]])
+    sys = np.concatenate([sys, sys[again] - drop])
+    dia = np.concatenate([dia, dia[again] - drop / 2])
+    sys = _preferred_digits(rng, sys, c.bp_round_to_10_share, c.bp_round_to_5_share)
+    dia = np.minimum(_preferred_digits(rng, dia, c.bp_round_to_10_share, c.bp_round_to_5_share), sys - 10)
+    s_code = ev.pick(rng, SYSTOLIC, len(k))
+    pair = {ev.index(s): ev.index(d) for s, d in DIASTOLIC_OF.items()}
+    d_code = np.array([pair.get(i, -1) for i in range(len(ev.codes))], dtype=np.int64)[s_code]
+    ev.add(everyone[k], day, s_code, sys, "mmHg")
+    ev.add(everyone[k], day, d_code, dia, "mmHg")
+    stop = _until(p.resolved["hypertension"][everyone], ref)
+    idx = np.flatnonzero(treated)
+    _repeats(w, rng, meds, everyone[idx], treat_start[idx], stop[idx], "antihypertensive")
+    dual = idx[rng.random(len(idx)) < c.dual_therapy_share]
+    _repeats(w, rng, meds, everyone[dual], treat_start[dual] + rng.integers(90, 720, len(dual)), stop[dual],
+             "antihypertensive")
 
 
 def _long_term_care(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray,
                     ev: Rows, meds: Rows) -> None:
     """Anticoagulation in AF, asthma and COPD care, HbA1c, and LD and SMI annual health checks."""
-    p, c, ws = w.people, w.cfg.clinical, w.window.start
+    p, c = w.people, w.cfg.clinical
     ref, n = p.ref[everyone], len(everyone)
     af = p.diagnosed["atrial_fibrillation"][everyone]
     anticoag = (af <= ref) & (rng.random(n) < _at_practice(w, c.anticoagulated_share, everyone))
+    vka = rng.random(n) < c.vka_share
     start = af + rng.integers(7, 30, n)
-    product = meds.pick(rng, "anticoagulants", n)
-    who, day = _periodic(np.flatnonzero(anticoag), start[anticoag], ws, ref[anticoag], c.issue_interval_days)
-    meds.add(everyone[who], day, product[who])
-    asthma = p.diagnosed["asthma"][everyone]
-    has = asthma <= ref
-    rate = np.where(rng.random(n) < c.saba_overuser_share, c.saba_overuser_issues_per_year, c.saba_issues_per_year)
-    idx = np.flatnonzero(has)
-    k, day = _spread(rng, idx, np.maximum(lo, asthma)[idx], ref[idx], rate[idx])
-    meds.add(everyone[k], day, meds.pick(rng, "saba_relievers", len(k)))
-    ics = has & (rng.random(n) < c.ics_share_asthma)
-    product = meds.pick(rng, "inhaled_corticosteroids", n)
-    who, day = _periodic(np.flatnonzero(ics), asthma[ics] + 14, ws, ref[ics], c.issue_interval_days)
-    meds.add(everyone[who], day, product[who])
+    stop = _until(p.resolved["atrial_fibrillation"][everyone], ref)
+    for kind, which in (("doac", anticoag & ~vka), ("vitamin_k_antagonist", anticoag & vka)):
+        _repeats(w, rng, meds, everyone[which], start[which], stop[which], kind)
+    _inhalers(w, rng, everyone, lo, meds)
     for cond, share in (("asthma", c.spirometry_share_asthma), ("copd", c.spirometry_share_copd)):
         dx = p.diagnosed[cond][everyone]
         done = (dx <= ref) & (rng.random(n) < _at_practice(w, share, everyone))
         day = np.minimum(dx + rng.integers(0, 90, n), ref)
-        ev.add(everyone[done], day[done], ev.pick(rng, "spirometry", int(done.sum())))
+        ev.add(everyone[done], day[done], ev.index(SPIROMETRY))
     dm = p.diagnosed["type2_diabetes"][everyone]
     idx = np.flatnonzero(dm <= ref)
     k, day = _spread(rng, idx, np.maximum(lo, dm)[idx], ref[idx], c.hba1c_per_year)
-    ev.add(everyone[k], day, ev.pick(rng, "hba1c", len(k)),
+    ev.add(everyone[k], day, ev.pick(rng, HBA1C, len(k)),
            np.round(np.clip(rng.normal(c.hba1c.mean, c.hba1c.sd, len(k)), 30, 150)), "mmol/mol")
-    for cond, share, check, min_age in (("learning_disability", c.ld_health_check_share, "ld_health_check", 14),
-                                         ("smi", c.smi_health_check_share, "smi_health_check", 18)):
-        _annual_checks(w, rng, everyone, lo, cond, share, check, min_age, ev)
+    who, day = _annual_checks(w, rng, everyone, lo, "learning_disability", c.ld_health_check_share, 14)
+    ev.add(who, day, ev.index(LD_HEALTH_CHECK))
+    _smi_checks(w, rng, everyone, lo, ev)
+
+
+def _inhalers(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray, meds: Rows) -> None:
+    """Relievers as needed (sometimes two on one day) in asthma and COPD, preventers on repeat in asthma."""
+    p, c = w.people, w.cfg.clinical
+    ref, n = p.ref[everyone], len(everyone)
+    asthma = p.diagnosed["asthma"][everyone]
+    stop = _until(p.resolved["asthma"][everyone], ref)
+    copd = p.diagnosed["copd"][everyone]
+    rate = np.where(rng.random(n) < c.saba_overuser_share, c.saba_overuser_issues_per_year, c.saba_issues_per_year)
+    rate = np.where(asthma <= stop, rate, np.where(copd <= ref, c.copd_saba_issues_per_year, 0.0))
+    first = np.where(asthma <= stop, asthma, copd)
+    last = np.where(asthma <= stop, stop, ref)
+    idx = np.flatnonzero(rate > 0)
+    k, day = _spread(rng, idx, np.maximum(lo, first)[idx], last[idx], rate[idx])
+    product = meds.pick(rng, MEDICINES["saba"].products, n)[k]
+    twice = rng.random(len(k)) < c.double_issue_share
+    meds.add(everyone[np.concatenate([k, k[twice]])], np.concatenate([day, day[twice]]),
+             np.concatenate([product, product[twice]]))
+    for code in MEDICINES["saba"].products:
+        meds.quantity[code] = MEDICINES["saba"].quantity
+    ics = np.flatnonzero((asthma <= stop) & (rng.random(n) < c.ics_share_asthma))
+    _repeats(w, rng, meds, everyone[ics], asthma[ics] + 14, stop[ics], "ics")
 
 
 def _annual_checks(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray, cond: str,
-                   share: float, check: str, min_age: float, ev: Rows) -> None:
-    """An annual health check in each 12-month period ending on the end date, done for ``share`` of the eligible."""
+                   share: float, min_age: float) -> tuple[np.ndarray, np.ndarray]:
+    """(person, day) of an annual check in each 12-month period ending on the end date, for ``share`` of the eligible."""
     p, end = w.people, w.window.end
     years = round((end - w.window.start + 1) / DAYS_PER_YEAR)
     period_end = end - 365 * np.arange(years)
@@ -195,7 +280,30 @@ def _annual_checks(w: World, rng: np.random.Generator, everyone: np.ndarray, lo:
     who = np.broadcast_to(everyone[:, None], day.shape)
     ok = ((p.diagnosed[cond][who] <= day) & (day <= p.ref[who]) & (day >= lo[:, None])
           & (day - p.birth[who] >= min_age * DAYS_PER_YEAR) & (rng.random(day.shape) < _at_practice(w, share, who)))
-    ev.add(who[ok], day[ok], ev.pick(rng, check, int(ok.sum())))
+    return who[ok], day[ok]
+
+
+def _smi_checks(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray, ev: Rows) -> None:
+    """SMI physical health checks: six components (BMI, blood pressure, cholesterol, HbA1c, alcohol, smoking),
+    each recorded or missed, around one visit a year; a completed-check code only when all six are done."""
+    c = w.cfg.clinical
+    who, day = _annual_checks(w, rng, everyone, lo, "smi", c.smi_health_check_share, 18)
+    n = len(who)
+    done = rng.random((6, n)) < c.smi_component_share
+    on = [np.minimum(day + rng.integers(0, 21, n), w.people.ref[who]) for _ in range(6)]
+    ev.add(who[done[0]], on[0][done[0]], ev.index(BMI), _bmi(w, rng, who, day)[done[0]], "kg/m2")
+    sys = _preferred_digits(rng, rng.normal(128, 14, n), c.bp_round_to_10_share, c.bp_round_to_5_share)
+    dia = np.minimum(_preferred_digits(rng, rng.normal(80, 9, n), c.bp_round_to_10_share, c.bp_round_to_5_share), sys - 10)
+    s_code = next(iter(SYSTOLIC))
+    ev.add(who[done[1]], on[1][done[1]], ev.index(s_code), sys[done[1]], "mmHg")
+    ev.add(who[done[1]], on[1][done[1]], ev.index(DIASTOLIC_OF[s_code]), dia[done[1]], "mmHg")
+    ev.add(who[done[2]], on[2][done[2]], ev.index(CHOLESTEROL), np.round(rng.normal(5.0, 1.0, n), 1)[done[2]], "mmol/L")
+    ev.add(who[done[3]], on[3][done[3]], ev.pick(rng, HBA1C, n)[done[3]],
+           np.round(np.clip(rng.normal(40, 8, n), 25, 120))[done[3]], "mmol/mol")
+    ev.add(who[done[4]], on[4][done[4]], ev.index(ALCOHOL), np.round(rng.exponential(8, n))[done[4]], "units/week")
+    ev.add(who[done[5]], on[5][done[5]], ev.pick(rng, SMOKING, n)[done[5]])
+    complete = done.all(axis=0)
+    ev.add(who[complete], np.max(np.stack(on), axis=0)[complete], ev.index(SMI_HEALTH_CHECK))
 
 
 def _events_table(w: World, ev: Rows, shared: Shared) -> pa.Table:
@@ -203,18 +311,17 @@ def _events_table(w: World, ev: Rows, shared: Shared) -> pa.Table:
     who, day, code, value, unit = ev.arrays()
     units = pa.DictionaryArray.from_arrays(pa.array(unit.astype(np.int32), mask=unit < 0), pa.array(ev.units, pa.string()))
     return pa.table({
-        "event_id": shared.ids("EV", len(who)), "nhs_number": w.nhs.take(who), "event_date": dates(day), "snomed_code": labels(code, ev.codes),
-        "value": pa.array(value, pa.float64(), mask=np.isnan(value)),
+        "event_id": shared.ids("EV", len(who)), "nhs_number": w.nhs.take(who), "event_date": dates(day),
+        "snomed_code": labels(code, ev.codes), "value": pa.array(value, pa.float64(), mask=np.isnan(value)),
         "unit": units.cast(pa.string()),
     })
 
 
 def _medications_table(w: World, meds: Rows, shared: Shared) -> pa.Table:
-    """The medication issues as the canonical table; tablets by the interval, inhalers one at a time."""
+    """The medication issues as the canonical table, with each product's quantity per issue."""
     who, day, code, _, _ = meds.arrays()
-    tablets = {cd for name in TABLET_LISTS for cd in codes(name)}
-    per_code = np.array([float(w.cfg.clinical.tablets_per_issue) if c in tablets else 1.0 for c in meds.codes])
+    per_code = np.array([meds.quantity[c] for c in meds.codes]) if meds.codes else np.zeros(0)
     return pa.table({
-        "issue_id": shared.ids("MD", len(who)), "nhs_number": w.nhs.take(who), "issue_date": dates(day), "dmd_code": labels(code, meds.codes),
-        "quantity": pa.array(per_code[code], pa.float64()),
+        "issue_id": shared.ids("MD", len(who)), "nhs_number": w.nhs.take(who), "issue_date": dates(day),
+        "dmd_code": labels(code, meds.codes), "quantity": pa.array(per_code[code], pa.float64()),
     })

@@ -78,6 +78,8 @@ class Condition(Strict):
     female: float = 0.0
     deprivation: float = 0.0
     ethnic: dict[str, float] = {}
+    resolved: float = Field(default=0.0, ge=0, lt=1, description="Share whose condition later resolves")
+    recoded_per_year: float = Field(default=0.1, ge=0, description="Further diagnosis codes per year after the first")
 
 
 class DementiaExpected(Strict):
@@ -124,7 +126,17 @@ class Clinical(Strict):
     frailty_per_condition: float = Field(ge=0)
     frailty_per_year_over_min: float = Field(ge=0)
     frailty_thresholds: list[float] = Field(min_length=3, max_length=3, description="eFI mild, moderate, severe")
-    tablets_per_issue: int = Field(gt=0)
+    resolved_code_share: float = Field(ge=0, le=1, description="Resolutions a clinician records with a resolved code")
+    second_reading_share: float = Field(ge=0, le=1, description="Readings repeated the same day after rest")
+    second_reading_drop: Normal
+    bp_round_to_10_share: float = Field(ge=0, le=1, description="Readings rounded to a multiple of 10 (digit preference)")
+    bp_round_to_5_share: float = Field(ge=0, le=1, description="Readings rounded to a multiple of 5")
+    dual_therapy_share: float = Field(ge=0, le=1, description="Treated hypertension on a second antihypertensive")
+    vka_share: float = Field(ge=0, le=1, description="Anticoagulated people on a vitamin K antagonist, not a DOAC")
+    issue_delay_days: int = Field(ge=0, description="A repeat issue comes up to this many days after it is due")
+    double_issue_share: float = Field(ge=0, le=1, description="Reliever issues with a second inhaler the same day")
+    copd_saba_issues_per_year: float = Field(ge=0)
+    smi_component_share: float = Field(ge=0, le=1, description="Each component of an SMI physical health check")
 
 
 class Stream(Strict):

@@ -99,6 +99,8 @@ class People:
     move: np.ndarray
     onset: dict[str, np.ndarray] = field(default_factory=dict)
     diagnosed: dict[str, np.ndarray] = field(default_factory=dict)
+    resolved: dict[str, np.ndarray] = field(default_factory=dict)
+    """Day the condition resolved (``NEVER`` if it did not): the person no longer has it from then."""
 
     def __len__(self) -> int:
         return len(self.nhs)
@@ -257,6 +259,10 @@ def assign_conditions(people: People, cfg: Synthetic, shift: np.ndarray, seed: i
         diag = np.where(has & (rng.random(len(people)) < c.diagnosed), onset + delay, NEVER)
         people.onset[name] = onset
         people.diagnosed[name] = np.where(diag <= people.ref, diag, NEVER)
+        earliest = onset + 365
+        when = earliest + (rng.random(len(people)) * np.maximum(people.ref - earliest, 0)).astype(np.int64)
+        resolves = has & (rng.random(len(people)) < c.resolved) & (earliest < people.ref)
+        people.resolved[name] = np.where(resolves, when, NEVER)
 
 
 def build_people(cfg: Synthetic, profile: Profile, geo: Geography, prac: Practices, *, scale: float,

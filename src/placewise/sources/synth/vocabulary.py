@@ -1,0 +1,127 @@
+"""The generator's own primary-care coding: SNOMED CT concepts and dm+d products as GP records hold them.
+
+Like :mod:`placewise.sources.synth.hospital_codes`, this vocabulary belongs to the generator alone and never
+reads the engine's codelists: it is how clinicians in the synthetic practices code, not what any indicator
+looks for. So it includes codes outside the usual indicator lists (history-of codes, symptoms, prediabetes,
+early CKD stages), several diagnosis codes per condition, and resolved codes. A wrong or narrow definition
+then gives a measurably wrong register, which the register-versus-truth test catches.
+
+Codes are facts. SNOMED CT concept ids are from the SNOMED CT UK edition (NHS England, TRUD); dm+d virtual
+medicinal products (VMPs) from the NHS dictionary of medicines and devices. Cited sources where a code was
+looked up: the anticoagulant VMPs as listed in OpenEyes' anticoagulant migration (github.com/openeyes/openeyes,
+``m170908_141900_tag_known_anticoagulant_meds``); salbutamol VMPs from OpenCodelists' dm+d tests
+(github.com/opensafely-core/opencodelists); inhaled corticosteroid VMPs from a public UK dm+d ICS list; ramipril and amlodipine VMPs from public dm+d extracts quoted in
+open repositories; hypertension resolved (162659009) from the NHS primary care domain cluster HYPRES_COD as
+used in OpenSAFELY studies. The others are recalled from the same releases; every id passes the SNOMED CT
+Verhoeff check (a test checks this), but terms are indicative. The weights are the generator's assumptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Weighted = dict[str, float]
+
+DIAGNOSIS: dict[str, Weighted] = {
+    # condition -> diagnosis codes a clinician records, with how often each is chosen
+    "hypertension": {"59621000": 0.45, "38341003": 0.35, "1201005": 0.06, "10725009": 0.04, "429457004": 0.05,
+                     "371125006": 0.03, "78975002": 0.02},
+    "type2_diabetes": {"44054006": 0.72, "73211009": 0.1, "313436004": 0.08, "81531005": 0.05, "237599002": 0.05},
+    "asthma": {"195967001": 0.6, "389145006": 0.08, "370218001": 0.07, "370219009": 0.05, "233678006": 0.07,
+               "266361008": 0.03, "195977004": 0.04, "370221004": 0.03, "57607007": 0.03},
+    "copd": {"13645005": 0.76, "185086009": 0.1, "87433001": 0.08, "195951007": 0.06},
+    "chd": {"53741008": 0.3, "414545008": 0.2, "22298006": 0.2, "194828000": 0.2, "413838009": 0.05,
+            "401303003": 0.05},
+    "heart_failure": {"84114007": 0.6, "42343007": 0.2, "85232009": 0.1, "703272007": 0.05, "446221000": 0.05},
+    "atrial_fibrillation": {"49436004": 0.7, "282825002": 0.12, "440059007": 0.05, "426749004": 0.05,
+                            "5370000": 0.05, "314208002": 0.03},
+    "stroke_tia": {"230690007": 0.4, "266257000": 0.3, "422504002": 0.15, "432504007": 0.1, "274100004": 0.05},
+    "ckd": {"433144002": 0.3, "700378005": 0.3, "700379002": 0.15, "431857002": 0.1, "433146000": 0.03,
+            "709044004": 0.12},
+    "dementia": {"52448006": 0.5, "26929004": 0.25, "429998004": 0.15, "312991009": 0.05, "230270009": 0.05},
+    "depression": {"35489007": 0.45, "370143000": 0.2, "310495003": 0.15, "310496002": 0.1, "310497006": 0.05,
+                   "66344007": 0.05},
+    "smi": {"58214004": 0.35, "13746004": 0.35, "69322001": 0.15, "68890003": 0.15},
+    "learning_disability": {"110359009": 0.7, "408856003": 0.2, "41040004": 0.1},
+    "cancer": {"363346000": 0.3, "254837009": 0.2, "399068003": 0.15, "363406005": 0.1, "363358000": 0.1,
+               "372244006": 0.15},
+    "msk": {"396275006": 0.5, "239873007": 0.2, "239872002": 0.1, "69896004": 0.1, "279039007": 0.1},
+    "obesity": {"414916001": 0.7, "238136002": 0.2, "408512008": 0.1},
+}
+
+ONLY_NON_DIAGNOSTIC: dict[str, tuple[float, Weighted]] = {
+    # condition -> (share of diagnosed people recorded only this way, codes): a symptom, history-of or
+    # observation code a clinician used instead of a diagnosis; no register built on diagnosis codes finds them
+    "hypertension": (0.03, {"24184005": 0.7, "161501007": 0.3}),      # raised blood pressure; history of hypertension
+    "asthma": (0.03, {"161527007": 1.0}),                              # history of asthma
+    "depression": (0.06, {"394924000": 1.0}),                          # symptoms of depression
+    "ckd": (0.04, {"431855005": 0.5, "431856006": 0.5}),               # CKD stage 1 or 2 only, though stage 3
+}
+
+OUTSIDE_CONDITION: dict[str, tuple[float, Weighted]] = {
+    # codes in the records of people who do NOT have the condition (share of adults), near misses for a definition
+    "type2_diabetes": (0.04, {"714628002": 1.0}),                      # prediabetes
+    "hypertension": (0.02, {"24184005": 1.0}),                         # a raised reading, not hypertension
+}
+
+RESOLVED: dict[str, str] = {
+    # condition -> its resolved code (QOF *RES_COD clusters hold these concepts)
+    "hypertension": "162659009",       # hypertension resolved
+    "asthma": "162660004",             # asthma resolved
+    "type2_diabetes": "315051004",     # diabetes resolved
+    "atrial_fibrillation": "196371000000102",  # atrial fibrillation resolved
+}
+
+SYSTOLIC: Weighted = {"271649006": 0.8, "72313002": 0.15, "163030003": 0.05}
+DIASTOLIC_OF: dict[str, str] = {"271649006": "271650006", "72313002": "1091811000000102", "163030003": "163031004"}
+"""Each systolic code and the diastolic code recorded with it: a reading is a pair on the same date."""
+
+BMI = "60621009"
+HBA1C: Weighted = {"999791000000106": 0.9, "1003671000000109": 0.1}
+SPIROMETRY = "127783003"
+EFI_SCORE = "713636003"
+FRAILTY_GRADES = ("925831000000107", "925861000000102", "925791000000100")
+"""Mild, moderate and severe frailty."""
+LD_HEALTH_CHECK = "401184000"
+SMI_HEALTH_CHECK = "1366341000000104"
+SMOKING: Weighted = {"266919005": 0.55, "8517006": 0.3, "77176002": 0.15}
+"""Never smoked, ex-smoker, smoker."""
+CHOLESTEROL = "1005671000000105"
+ALCOHOL = "160573003"
+
+
+@dataclass(frozen=True)
+class Medicine:
+    """A class of medicine: its products (VMPs) at realistic strengths and how it is issued."""
+
+    products: Weighted
+    interval_days: int
+    """Days between repeat issues (a 28- or 56-day supply); inhalers are issued as needed instead."""
+    quantity: float
+    """Quantity on one issue (tablets, capsules or inhalers)."""
+
+
+MEDICINES: dict[str, Medicine] = {
+    "antihypertensive": Medicine({
+        "319283006": 0.22, "319284000": 0.1,            # amlodipine 5mg, 10mg tablets
+        "318900007": 0.04, "318901006": 0.12, "318902004": 0.1, "318903009": 0.06,  # ramipril 1.25-10mg capsules
+        "317919004": 0.08,                                # bendroflumethiazide 2.5mg tablets
+    }, 56, 56.0),
+    "doac": Medicine({
+        "703907006": 0.12, "703908001": 0.38,             # apixaban 2.5mg, 5mg tablets
+        "19842111000001101": 0.08, "19842211000001107": 0.22,  # rivaroxaban 15mg, 20mg tablets
+        "13532811000001109": 0.03, "19469811000001101": 0.04,  # dabigatran 110mg, 150mg capsules
+        "29903311000001108": 0.05,                        # edoxaban 30mg tablets
+    }, 56, 56.0),
+    "vitamin_k_antagonist": Medicine({
+        "319736008": 0.2, "319733000": 0.45, "319734006": 0.25, "319735007": 0.1,  # warfarin 0.5, 1, 3, 5mg
+    }, 28, 112.0),
+    "saba": Medicine({
+        "39113611000001102": 0.65, "39112711000001103": 0.25, "35936411000001109": 0.1,  # salbutamol 100 micrograms
+        # per dose: pressurised CFC free, breath actuated CFC free, breath actuated
+    }, 0, 1.0),
+    "ics": Medicine({
+        "35908111000001105": 0.45, "35907911000001107": 0.15,  # beclometasone 100 micrograms, pressurised, breath actuated
+        "35912411000001100": 0.25, "15374611000001106": 0.15,  # budesonide 200 micrograms, dry powder, pressurised
+    }, 56, 1.0),
+}
