@@ -102,3 +102,15 @@ def test_copied_targets_match_the_reference_extraction(reference_dir: Path) -> N
     assert ref[("BLMK", "population_projected", "2035")] == BLMK_2035[0]
     assert ref[("BLMK", "new_homes_per_year_planned", "until 2040")] == HOMES_A_YEAR[0]
     assert ref[("Central Bedfordshire", "new_dwellings_needed", "by 2035")] == 32000
+
+
+@pytest.mark.slow
+def test_base_year_activity_is_plausible_against_blmk_figures(projected: pd.DataFrame, reference_dir: Path) -> None:
+    with (reference_dir / "population_health_facts.csv").open(encoding="utf-8") as f:
+        facts = {(r["measure"], r["period"]): float(r["value"]) for r in csv.DictReader(f)}
+    # STP Progress Dashboard, age-sex standardised per 1,000 (004 L4179-4199); ours are crude, so ±30%.
+    spells = facts[("emergency_spells_per_1000_age_sex_standardised", "STP overall progress July 2017 column")]
+    days = facts[("emergency_bed_days_per_1000_age_sex_standardised", "STP overall progress July 2017 column")]
+    population = _value(projected, "population", "ICS", 2021)
+    assert 1000 * _value(projected, "emergency_admissions", "ICS", 2021) / population == pytest.approx(spells, rel=0.3)
+    assert 1000 * _value(projected, "emergency_bed_days", "ICS", 2021) / population == pytest.approx(days, rel=0.3)

@@ -51,6 +51,10 @@ def _warehouse(path: Path | str) -> ibis.BaseBackend:
     rows["ae_attendances"].append(dict(attendance_id="AE1", person_id="D", provider_code="RC9", site_code=None,
                                        department_type=1, arrival=datetime(2024, 1, 1, 10),
                                        departure=datetime(2024, 1, 1, 12), disposal="discharged"))
+    rows["inpatient_spells"].append(dict(spell_id="S2", person_id="A", provider_code="RC9", site_code=None,
+                                         admission_method="emergency", admission_date=date(2023, 10, 1),
+                                         discharge_date=date(2023, 10, 3), primary_diagnosis="W010",
+                                         treatment_function="300"))
     rows["inpatient_spells"].append(dict(spell_id="S1", person_id="A", provider_code="RC9", site_code=None,
                                          admission_method="emergency", admission_date=date(2023, 1, 10),
                                          discharge_date=date(2023, 1, 15), primary_diagnosis="R69",
@@ -98,10 +102,13 @@ def test_activity_by_setting_for_those_registered_at_the_start_of_the_year(tmp_p
     h = read_history(_warehouse(tmp_path / "w.duckdb"), PLACES)
     gp, ae = SETTINGS.index("gp_appointments"), SETTINGS.index("ae_attendances")
     adm, days = SETTINGS.index("emergency_admissions"), SETTINGS.index("emergency_bed_days")
-    assert h.activity.sum() == 1 + 1 + 1 + 1 + 5
+    falls = SETTINGS.index("falls_admissions")
+    assert h.activity.sum() == 1 + 1 + 1 + (1 + 5) + (1 + 2 + 1)
     assert h.activity[0, gp, 0, 0, 72] == 1 and h.activity[1, gp, 0, 0, 73] == 1
     assert h.activity[1, ae, 0, 1, 38] == 1  # D was in Bedford at the start of the year
     assert h.activity[0, adm, 0, 0, 72] == 1 and h.activity[0, days, 0, 0, 72] == 5
+    assert h.activity[0, falls].sum() == 0  # R69 is not a fall
+    assert h.activity[1, adm, 0, 0, 73] == 1 and h.activity[1, days, 0, 0, 73] == 2 and h.activity[1, falls, 0, 0, 73] == 1
 
 
 @pytest.mark.postgres

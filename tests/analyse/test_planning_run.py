@@ -83,8 +83,10 @@ def test_scenarios_change_only_their_settings(inputs) -> None:
                   scenarios=["principal", "frailty_case_finding", "shift_out_of_hospital"])
     base, frail, shift = (result.activity[n] for n in ("principal", "frailty_case_finding", "shift_out_of_hospital"))
     em, ae = SETTINGS.index("emergency_admissions"), SETTINGS.index("ae_attendances")
+    assert (frail[-1, :, SETTINGS.index("falls_admissions")] < base[-1, :, SETTINGS.index("falls_admissions")]).all()
     op, comm = SETTINGS.index("outpatient_attendances"), SETTINGS.index("community_contacts")
-    assert (frail[-1, :, em] < base[-1, :, em]).all()  # every run avoids some admissions
+    # The principal run and most sampled runs avoid admissions (a normal interval leaves 10% beyond each end).
+    assert (frail[-1, 0, em] < base[-1, 0, em]).all() and (frail[-1, :, em] < base[-1, :, em]).mean() > 0.8
     np.testing.assert_allclose(frail[:, :, ae], base[:, :, ae])
     np.testing.assert_allclose(frail[0], base[0])  # nothing changes in the base year
     assert (shift[-1, :, op] < base[-1, :, op]).all() and (shift[-1, :, comm] > base[-1, :, comm]).all()

@@ -32,6 +32,7 @@ HORIZON = "#AE2573"
 FAN_MEASURES = (
     ("population", "Population", ",.0f"), ("gp_appointments", "GP appointments a year", ",.0f"),
     ("ae_attendances", "A&E attendances a year", ",.0f"), ("emergency_admissions", "Emergency admissions a year", ",.0f"),
+    ("falls_admissions", "Emergency admissions for falls a year", ",.0f"),
     ("elective_admissions", "Elective admissions a year", ",.0f"),
     ("outpatient_attendances", "Outpatient attendances a year", ",.0f"),
     ("community_contacts", "Community contacts a year", ",.0f"),
@@ -41,7 +42,7 @@ FAN_MEASURES = (
     ("beds_at_85%", "General and acute beds needed at 85% occupancy", ",.1f"),
     ("gp_clinical_wte", "GP clinical WTE needed", ",.1f"), ("nhs_wte_required", "NHS provider WTE required", ",.0f"),
 )
-COMPARED = ("population", "emergency_admissions", "emergency_bed_days", "outpatient_attendances",
+COMPARED = ("population", "emergency_admissions", "falls_admissions", "emergency_bed_days", "outpatient_attendances",
             "community_contacts", "beds_at_92%", "nhs_wte_gap")
 
 

@@ -131,7 +131,7 @@ class HousingUncertainty(Strict):
     household_size_change: Interval
 
 
-SETTINGS = ("gp_appointments", "ae_attendances", "emergency_admissions", "emergency_bed_days",
+SETTINGS = ("gp_appointments", "ae_attendances", "emergency_admissions", "emergency_bed_days", "falls_admissions",
             "elective_admissions", "elective_bed_days", "outpatient_attendances", "community_contacts",
             "mental_health_contacts", "social_care_starts")
 """Every setting of care the demand model covers; each is defined over warehouse tables in ``history``."""

@@ -22,6 +22,7 @@ import pandas as pd
 
 from placewise.analyse.planning.config import AGES, SETTINGS
 from placewise.canonical import PERSON_KEY
+from placewise.codelists import codes
 from placewise.derive.people import PID, age_at, person_attributes, registered_on, registrations
 
 ACTIVITY_DATES = (("gp_appointments", "appointment_date"), ("inpatient_spells", "admission_date"),
@@ -120,6 +121,10 @@ def _setting_events(con: ibis.BaseBackend, setting: str, last: date) -> tuple[ir
     if setting == "ae_attendances":
         t = con.table("ae_attendances")
         return t.mutate(on=t.arrival.date()), "on", one
+    if setting == "falls_admissions":
+        t = con.table("inpatient_spells")
+        return t.filter((t.admission_method == "emergency") & t.primary_diagnosis.isin(codes("icd10_falls"))), \
+            "admission_date", one
     if setting in ("emergency_admissions", "emergency_bed_days", "elective_admissions", "elective_bed_days"):
         t = con.table("inpatient_spells")
         t = t.filter(t.admission_method == setting.split("_")[0])
