@@ -8,6 +8,7 @@ from placewise.analyse.cli import measure_command
 from placewise.analyse.planning.cli import plan_command
 from placewise.canonical import data_dictionary_markdown
 from placewise.demo import demo_command
+from placewise.derive.cli import phm_command
 from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
 from placewise.measure.cli import explain_command, try_command
 from placewise.publish.cli import report_command
@@ -25,6 +26,7 @@ app.command("status")(status_command)
 app.command("rotate-key")(rotate_key_command)
 app.command("measure")(measure_command)
 app.command("plan")(plan_command)
+app.command("phm")(phm_command)
 app.command("report")(report_command)
 app.command("try")(try_command)
 app.command("explain")(explain_command)

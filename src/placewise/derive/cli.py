@@ -1,0 +1,45 @@
+"""``placewise phm``: rebuild the person-level PHM tables (segments, eFI, Cambridge score) in the warehouse."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from placewise.derive.segments import build, latest_month_end, pyramid
+from placewise.profile import ProfileError, load_profile
+from placewise.profile.phm import load_phm
+from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+
+
+def phm_command(
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    on: str = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last full month of data."),
+) -> None:
+    """Build phm_people and phm_items at the reference date and print the segment pyramid."""
+    console = Console()
+    started = time.perf_counter()
+    try:
+        prof = load_profile(profile)
+        con = connect(db)
+        day = date.fromisoformat(on) if on else latest_month_end(con)
+    except (ProfileError, WarehouseError, ValueError) as e:
+        console.print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(2) from None
+    try:
+        people = build(con, prof, day)
+        rows = pyramid(people, load_phm(prof)).to_pyarrow().to_pylist()
+    finally:
+        con.disconnect()
+    t = Table(title=f"Segments at {day:%d %B %Y}")
+    for c in ("Segment", "People", "Emergency admissions", "Bed days", "A&E attendances"):
+        t.add_column(c, justify="left" if c == "Segment" else "right")
+    for r in rows:
+        t.add_row(r["title"], f"{r['people']:,}", f"{r['emergency_admissions']:,}", f"{r['bed_days']:,}",
+                  f"{r['ae_attendances']:,}")
+    console.print(t)
+    console.print(f"{sum(r['people'] for r in rows):,} people segmented in {time.perf_counter() - started:.1f} s.")

@@ -1,0 +1,83 @@
+"""Criteria over a person's coded record, compiled together: one scan of each table for all of them.
+
+A criterion (:class:`placewise.profile.phm.Criterion`) holds at a reference date if the person has
+enough records from its codelists in its window, or a latest value below a threshold, and none of
+its ``unless`` criteria holds. :func:`holding` answers for many keyed criteria at once, so the eFI's
+36 deficits and the Cambridge score's conditions cost one pass over events and one over medicines.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from placewise.canonical import PERSON_KEY
+from placewise.derive.people import PID
+from placewise.derive.records import CODE_COLUMN, RECORD_DATE, codes, months_back
+from placewise.profile.phm import Criterion
+
+HIT_COLUMNS = [PID, "key", "d", "n", "v"]
+"""A criterion that holds for a person: its key, latest record date, record count and value (value rules)."""
+
+
+def _flatten(keyed: list[tuple[str, Criterion]]) -> list[tuple[str, Criterion]]:
+    """The criteria and, under derived keys, every ``unless`` criterion beneath them."""
+    out: list[tuple[str, Criterion]] = []
+    for key, c in keyed:
+        out.append((key, c))
+        out.extend(_flatten([(f"{key}~unless{i}", u) for i, u in enumerate(c.unless)]))
+    return out
+
+
+def _count_hits(con: ibis.BaseBackend, people: ir.Table, table: str, keyed: list[tuple[str, Criterion]],
+                on: date) -> ir.Table:
+    """Count criteria on one table: people with at least ``at_least`` records in each window."""
+    rows = [(key, code, months_back(on, c.months), c.at_least)
+            for key, c in keyed for code in codes(c.codelist)]
+    spec = ibis.memtable({"key": [r[0] for r in rows], "code": [r[1] for r in rows],
+                          "lo": [r[2] for r in rows], "at_least": [r[3] for r in rows]})
+    spec = spec.mutate(lo=spec.lo.cast("date"))
+    t = con.table(table)
+    t = t.filter(t[CODE_COLUMN[table]].isin(sorted({r[1] for r in rows})))
+    t = t.select(PERSON_KEY, code=t[CODE_COLUMN[table]], d=t[RECORD_DATE[table]].cast("date"))
+    t = t.filter(t.d <= on).join(people.select(PERSON_KEY, PID), PERSON_KEY)
+    j = t.join(spec, "code")
+    j = j.filter(j.d >= j.lo)
+    g = j.group_by([PID, "key"]).aggregate(d=j.d.max(), n=j.count(), at_least=j.at_least.max())
+    g = g.filter(g.n >= g.at_least)
+    return g.select(PID, "key", "d", n=g.n.cast("int64"), v=ibis.null("float64"))
+
+
+def _value_hit(con: ibis.BaseBackend, people: ir.Table, key: str, c: Criterion, on: date) -> ir.Table:
+    """A value criterion: the highest of the last ``of_last`` daily values (each the lowest of its day) is below."""
+    t = con.table("clinical_events")
+    t = t.filter(t.snomed_code.isin(codes(c.codelist)) & t.value.notnull())
+    t = t.select(PERSON_KEY, d=t.event_date.cast("date"), value=t.value)
+    t = t.filter((t.d <= on) & (t.d >= months_back(on, c.months))).join(people.select(PERSON_KEY, PID), PERSON_KEY)
+    daily = t.group_by([PID, "d"]).aggregate(v=t.value.min())
+    daily = daily.mutate(_r=ibis.row_number().over(ibis.window(group_by=daily[PID], order_by=daily.d.desc())))
+    last = daily.filter(daily._r < c.of_last)
+    worst = last.group_by(PID).aggregate(d=last.d.max(), v=last.v.max())
+    worst = worst.filter(worst.v < c.value_below)
+    return worst.select(PID, key=ibis.literal(key), d=worst.d, n=ibis.literal(1, "int64"), v=worst.v.cast("float64"))
+
+
+def holding(con: ibis.BaseBackend, people: ir.Table, keyed: list[tuple[str, Criterion]], on: date) -> ir.Table:
+    """Every (person, key) whose criterion holds at ``on``: ``pid, key, d, n, v`` (see :data:`HIT_COLUMNS`)."""
+    flat = _flatten(keyed)
+    parts = []
+    for table in ("clinical_events", "medications"):
+        counted = [(k, c) for k, c in flat if c.table == table and c.value_below is None]
+        if counted:
+            parts.append(_count_hits(con, people, table, counted, on))
+    parts += [_value_hit(con, people, k, c, on) for k, c in flat if c.value_below is not None]
+    hits = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    blockers = [(key, f"{key}~unless{i}") for key, c in flat for i in range(len(c.unless))]
+    if not blockers:
+        return hits
+    mine = hits.filter(~hits.key.contains("~"))
+    pairs = ibis.memtable({"key": [b[0] for b in blockers], "blocker": [b[1] for b in blockers]})
+    blocked = hits.join(pairs, hits.key == pairs.blocker).select(PID, key=pairs.key)
+    return mine.anti_join(blocked, [PID, "key"])

@@ -1,0 +1,129 @@
+"""Cambridge Multimorbidity Score spec tests (Payne et al. 2020): every available condition and every rule type."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from measure_builder import Warehouse
+from phm_helpers import ON, built, code
+
+from placewise.derive.criteria import holding
+from placewise.derive.people import PID, person_attributes
+from placewise.profile import load_profile
+from placewise.profile.phm import Criterion, load_phm
+
+MM = load_phm(load_profile()).multimorbidity
+WEIGHT = {c.id: c.weight for c in MM.conditions}
+ADULT = (1960, 1)
+EGFR = "egfr"
+
+
+def test_twenty_conditions_with_the_papers_general_outcome_weights():
+    assert len(MM.conditions) == 20
+    assert WEIGHT == {
+        "alcohol_problems": 0.65, "anxiety_depression": 0.50, "asthma": 0.19, "atrial_fibrillation": 1.34,
+        "cancer": 1.53, "ckd": 0.53, "constipation": 1.12, "connective_tissue": 0.43, "copd": 1.46, "chd": 0.49,
+        "dementia": 2.50, "diabetes": 0.75, "epilepsy": 0.92, "hearing_loss": 0.09, "heart_failure": 1.18,
+        "irritable_bowel": 0.21, "painful_condition": 0.92, "psychosis_bipolar": 0.64, "stroke_tia": 0.80,
+        "hypertension": 0.08}
+
+
+EVER = {"atrial_fibrillation": "atrial_fibrillation", "connective_tissue": "connective_tissue_disorders",
+        "copd": "copd", "chd": "chd", "dementia": "dementia", "diabetes": "type2_diabetes",
+        "hearing_loss": "efi_hearing_loss", "heart_failure": "heart_failure", "psychosis_bipolar": "smi",
+        "stroke_tia": "stroke_tia", "hypertension": "hypertension"}
+
+
+def test_every_code_ever_condition_scores_its_weight(connect):
+    w = Warehouse()
+    for cond, cl in EVER.items():
+        w.person(cond, born=ADULT)
+        w.event(cond, date(1999, 6, 1), code(cl))
+    w.person("two", born=ADULT)
+    w.event("two", date(2010, 1, 1), code("atrial_fibrillation"))
+    w.event("two", date(2012, 1, 1), code("heart_failure"))
+    people, items = built(w, connect())
+    for cond in EVER:
+        assert {i for k, i in items[cond] if k == "condition"} == {cond}, cond
+        assert people[cond]["cms"] == pytest.approx(WEIGHT[cond])
+    assert people["two"]["cms"] == pytest.approx(1.34 + 1.18) and people["two"]["cms_conditions"] == 2
+
+
+def test_anxiety_or_depression_needs_a_code_in_the_last_12_months(connect):
+    w = Warehouse()
+    for p in ("anx_in", "dep_in", "dep_out"):
+        w.person(p, born=ADULT)
+    w.event("anx_in", date(2023, 4, 1), code("anxiety"))        # first day of the 12 months
+    w.event("dep_in", date(2024, 3, 31), code("depression"))
+    w.event("dep_out", date(2023, 3, 31), code("depression"))   # a day too early
+    people, _ = built(w, connect())
+    assert [people[p]["cms"] for p in ("anx_in", "dep_in", "dep_out")] == [0.5, 0.5, 0.0]
+
+
+def test_asthma_needs_a_code_ever_and_a_medicine_in_the_last_12_months(connect):
+    w = Warehouse()
+    for p in ("treated", "untreated", "lapsed"):
+        w.person(p, born=ADULT)
+        w.event(p, date(2001, 1, 1), code("asthma"))
+    w.medication("treated", date(2023, 9, 1), code("saba_relievers"))
+    w.medication("lapsed", date(2023, 3, 1), code("inhaled_corticosteroids"))
+    people, _ = built(w, connect())
+    assert [people[p]["cms"] for p in ("treated", "untreated", "lapsed")] == [0.19, 0.0, 0.0]
+
+
+def test_cancer_counts_for_five_years(connect):
+    w = Warehouse()
+    for p in ("recent", "edge", "old"):
+        w.person(p, born=ADULT)
+    w.event("recent", date(2022, 1, 1), code("cancer"))
+    w.event("edge", date(2019, 4, 1), code("cancer"))         # first day of the 60 months to 31 March 2024
+    w.event("old", date(2019, 3, 31), code("cancer"))
+    people, _ = built(w, connect())
+    assert [people[p]["cms"] for p in ("recent", "edge", "old")] == [1.53, 1.53, 0.0]
+
+
+def test_ckd_is_the_higher_of_the_last_two_egfr_values_below_60(connect):
+    w = Warehouse()
+    cases = {"both_low": [55, 58], "recovered": [55, 62], "dipped": [62, 55], "one_low": [59],
+             "sixty": [60], "old_high": [90, 50, 52]}
+    for p, values in cases.items():
+        w.person(p, born=ADULT)
+        for i, v in enumerate(values):
+            w.event(p, date(2023, 1 + i, 1), code(EGFR), value=float(v))
+    w.person("same_day", born=ADULT)                          # two values one day: the lower stands for the day
+    w.event("same_day", date(2023, 6, 1), code(EGFR), value=70.0)
+    w.event("same_day", date(2023, 6, 1), code(EGFR), value=50.0)
+    w.event("same_day", date(2023, 5, 1), code(EGFR), value=40.0)
+    people, _ = built(w, connect())
+    got = {p: people[p]["cms"] for p in [*cases, "same_day"]}
+    assert got == {"both_low": 0.53, "recovered": 0.0, "dipped": 0.0, "one_low": 0.53, "sixty": 0.0,
+                   "old_high": 0.53, "same_day": 0.53}
+
+
+def test_adults_20_and_over_only(connect):
+    w = Warehouse()
+    w.person("aged19", born=(2004, 4))
+    w.person("aged20", born=(2004, 3))
+    for p in ("aged19", "aged20"):
+        w.event(p, date(2020, 1, 1), code("hypertension"))
+    people, _ = built(w, connect())
+    assert people["aged19"]["cms"] is None and people["aged20"]["cms"] == 0.08
+
+
+def test_count_rule_and_unless(connect):
+    """The prescription-count and 'unless' rules the painful-condition definition uses, on hand-made criteria."""
+    w = Warehouse()
+    for p in ("four", "three", "four_but_excluded"):
+        w.person(p, born=ADULT)
+    drug = code("saba_relievers")
+    for p, n in (("four", 4), ("three", 3), ("four_but_excluded", 4)):
+        for i in range(n):
+            w.medication(p, date(2023, 6 + i, 1), drug)
+    w.event("four_but_excluded", date(2000, 1, 1), code("asthma"))
+    con = w.load(connect())
+    attrs = con.create_table("a", person_attributes(con), temp=True)
+    rule = Criterion(codelist=["saba_relievers"], table="medications", months=12, at_least=4,
+                     unless=[Criterion(codelist=["asthma"])])
+    h = holding(con, attrs, [("rule", rule)], ON).join(attrs, PID)
+    assert {r["person_id"] for r in h.to_pyarrow().to_pylist()} == {"four"}

@@ -1,0 +1,113 @@
+"""Segmentation spec tests: each segment's rule, the priority order, and everyone in exactly one segment."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import ibis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from measure_builder import Warehouse
+from phm_helpers import ON, built, code
+
+from placewise.derive.segments import build, pyramid
+from placewise.profile import load_profile
+from placewise.profile.phm import load_phm
+
+PHM = load_phm(load_profile())
+OLD = (1940, 1)
+
+
+def test_each_segment_and_the_priority_order(connect):
+    w = Warehouse()
+    w.person("eol", born=OLD)
+    w.event("eol", date(2023, 10, 1), code("palliative_care"))
+    w.event("eol", date(2015, 1, 1), code("dementia"))                      # also dementia: end of life first
+    w.person("eol_lapsed", born=(1980, 1))
+    w.event("eol_lapsed", date(2023, 3, 1), code("palliative_care"))        # more than 12 months ago
+    w.person("dementia", born=OLD)
+    w.event("dementia", date(2015, 1, 1), code("dementia"))
+    w.event("dementia", date(2016, 1, 1), code("heart_failure"))            # also organ failure: dementia first
+    w.person("severe_frailty", born=OLD)
+    for d in PHM.frailty.deficits[:13]:
+        w.event("severe_frailty", date(2020, 1, 1), code(d.any[0].codelist[0]))
+    w.person("organ", born=(1960, 1))
+    w.event("organ", date(2015, 1, 1), code("copd"))
+    w.person("ld", born=(1990, 1))
+    w.event("ld", date(2005, 1, 1), code("learning_disability"))
+    w.person("complex", born=(1960, 1))
+    for cl in ("hypertension", "chd", "stroke_tia"):
+        w.event("complex", date(2018, 1, 1), code(cl))
+    w.person("ltc", born=(1960, 1))
+    w.event("ltc", date(2018, 1, 1), code("hypertension"))
+    w.spell("ltc", date(2023, 9, 1), date(2023, 9, 3))                       # also an admission: LTC first
+    w.person("infant", born=(2023, 2), registered=date(2023, 2, 15))
+    w.person("mother", born=(1995, 1))
+    w.spell("mother", date(2023, 11, 1), date(2023, 11, 3), method="maternity")
+    w.person("acute", born=(1995, 1))
+    w.spell("acute", date(2024, 3, 1), date(2024, 3, 9))
+    w.person("ae", born=(1995, 1))
+    w.attendance("ae", datetime(2023, 12, 1, 10), 90)
+    w.person("healthy", born=(1995, 1))
+    w.spell("healthy", date(2023, 3, 30), date(2023, 4, 2))                 # admitted before the 12 months
+    people, _ = built(w, connect())
+    got = {p: r["segment"] for p, r in people.items()}
+    assert got == {"eol": "end_of_life", "eol_lapsed": "healthy", "dementia": "frailty_dementia",
+                   "severe_frailty": "frailty_dementia", "organ": "organ_failure", "ld": "disability",
+                   "complex": "complex_multimorbidity", "ltc": "long_term_conditions", "infant": "maternity_infancy",
+                   "mother": "maternity_infancy", "acute": "acute_episodes", "ae": "acute_episodes",
+                   "healthy": "healthy"}
+    assert people["acute"]["bed_days"] == 8 and people["acute"]["emergency_admissions"] == 1
+    assert people["healthy"]["bed_days"] == 0
+
+
+def test_people_not_registered_or_dead_at_the_date_are_not_segmented(connect):
+    w = Warehouse()
+    w.person("here")
+    w.person("left", left=date(2024, 1, 1))
+    w.person("died", died=date(2024, 2, 1))
+    people, _ = built(w, connect())
+    assert set(people) == {"here"}
+
+
+FEATURES = st.fixed_dictionaries({
+    "born": st.integers(1925, 2024), "palliative": st.booleans(), "dementia": st.booleans(),
+    "copd": st.booleans(), "ld": st.booleans(), "ltcs": st.integers(0, 3), "emergency": st.booleans(),
+    "maternity": st.booleans()})
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(FEATURES, min_size=1, max_size=25))
+def test_everyone_registered_is_in_exactly_one_segment(people):
+    w = Warehouse()
+    for i, f in enumerate(people):
+        p = f"p{i}"
+        w.person(p, born=(f["born"], 1), registered=date(f["born"], 2, 1) if f["born"] > 2000 else date(2000, 1, 1))
+        if f["palliative"]:
+            w.event(p, date(2024, 1, 1), code("palliative_care"))
+        if f["dementia"]:
+            w.event(p, date(2024, 1, 1), code("dementia"))
+        if f["copd"]:
+            w.event(p, date(2024, 1, 1), code("copd"))
+        if f["ld"]:
+            w.event(p, date(2024, 1, 1), code("learning_disability"))
+        for cl in ("hypertension", "chd", "stroke_tia")[: f["ltcs"]]:
+            w.event(p, date(2024, 1, 1), code(cl))
+        if f["emergency"]:
+            w.spell(p, date(2024, 1, 1), date(2024, 1, 2))
+        if f["maternity"]:
+            w.spell(p, date(2024, 1, 5), date(2024, 1, 6), method="maternity")
+    con = w.load(ibis.duckdb.connect())
+    t = build(con, load_profile(), ON)
+    rows = t.to_pyarrow().to_pylist()
+    ids = [r["person_id"] for r in rows]
+    assert sorted(ids) == sorted(f"p{i}" for i in range(len(people)))     # everyone, once
+    valid = {s.id for s in PHM.segmentation.segments}
+    assert all(r["segment"] in valid for r in rows)
+    pyr = pyramid(t, PHM).to_pyarrow().to_pylist()
+    assert sum(r["people"] for r in pyr) == len(people)
+    for r, f in zip(sorted(rows, key=lambda r: int(r["person_id"][1:])), people):
+        if f["palliative"]:
+            assert r["segment"] == "end_of_life"
+        elif f["dementia"]:
+            assert r["segment"] == "frailty_dementia"
