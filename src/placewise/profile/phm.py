@@ -174,20 +174,12 @@ class Segmentation(Strict):
         return self
 
 
-class CodelistSource(Strict):
-    """Where codelists this section brought in come from."""
-
-    lists: str
-    source: str
-
-
 class Phm(Strict):
     """The population health management section of a profile."""
 
     frailty: Frailty
     multimorbidity: Multimorbidity
     segmentation: Segmentation
-    codelist_sources: list[CodelistSource] = Field(min_length=1)
 
 
 def load_phm(profile: Profile) -> Phm:
