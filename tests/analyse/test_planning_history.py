@@ -53,8 +53,9 @@ def _warehouse(path: Path | str) -> ibis.BaseBackend:
                                        departure=datetime(2024, 1, 1, 12), disposal="discharged"))
     rows["inpatient_spells"].append(dict(spell_id="S2", person_id="A", provider_code="RC9", site_code=None,
                                          admission_method="emergency", admission_date=date(2023, 10, 1),
-                                         discharge_date=date(2023, 10, 3), primary_diagnosis="W010",
+                                         discharge_date=date(2023, 10, 3), primary_diagnosis="S720",
                                          treatment_function="300"))
+    rows["inpatient_diagnoses"].append(dict(spell_id="S2", position=2, icd10_code="W010"))  # the fall, as PHOF C29
     rows["inpatient_spells"].append(dict(spell_id="S1", person_id="A", provider_code="RC9", site_code=None,
                                          admission_method="emergency", admission_date=date(2023, 1, 10),
                                          discharge_date=date(2023, 1, 15), primary_diagnosis="R69",

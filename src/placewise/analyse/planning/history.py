@@ -122,8 +122,9 @@ def _setting_events(con: ibis.BaseBackend, setting: str, last: date) -> tuple[ir
         t = con.table("ae_attendances")
         return t.mutate(on=t.arrival.date()), "on", one
     if setting == "falls_admissions":
-        t = con.table("inpatient_spells")
-        return t.filter((t.admission_method == "emergency") & t.primary_diagnosis.isin(codes("icd10_falls"))), \
+        t, d, falls = con.table("inpatient_spells"), con.table("inpatient_diagnoses"), codes("icd10_falls")
+        coded = d.filter(d.icd10_code.isin(falls)).spell_id
+        return t.filter((t.admission_method == "emergency") & (t.primary_diagnosis.isin(falls) | t.spell_id.isin(coded))), \
             "admission_date", one
     if setting in ("emergency_admissions", "emergency_bed_days", "elective_admissions", "elective_bed_days"):
         t = con.table("inpatient_spells")
