@@ -70,6 +70,8 @@ def chapter_html() -> str:
 def test_chapter_has_every_part(chapter_html: str) -> None:
     assert chapter_html.count('class="chart pyramid"') == 4
     assert chapter_html.count('class="chart fan"') >= 12
+    assert chapter_html.count('class="chart scenarios"') == 3  # population, beds at 92%, NHS WTE
+    assert chapter_html.count('class="scenario"') == 3 * 5
     for scenario in ("principal", "trend", "frailty case finding", "shift out of hospital", "los reduction"):
         assert f"<td>{scenario}</td>" in chapter_html
     assert "growth.gp_appointments" in chapter_html and "001 L1095" in chapter_html

@@ -58,6 +58,7 @@ class PlanningChapter:
     produced: str
     pyramids: list[tuple[str, str]] = field(default_factory=list)
     fans: list[tuple[str, str]] = field(default_factory=list)
+    scenario_charts: list[tuple[str, str]] = field(default_factory=list)
     scenarios: list[dict] = field(default_factory=list)
     scenario_measures: list[str] = field(default_factory=list)
     backtest: list[dict] = field(default_factory=list)
@@ -129,6 +130,26 @@ def fan_chart(years: np.ndarray, principal: np.ndarray, p10: np.ndarray, p50: np
     return _svg(frame, "".join(body), title, "fan")
 
 
+SCENARIO_COLOURS = ("#005EB8", "#768692", "#AE2573", "#ED8B00", "#009639", "#330072", "#DA291C")
+
+
+def scenario_lines(years: np.ndarray, series: dict[str, np.ndarray], *, title: str, value_format: str,
+                   frame: Frame = Frame(width=330, height=220, left=56, right=22, bottom=62)) -> str:
+    """One line per scenario (its principal run), with a key underneath."""
+    lo, hi, step = nice_range(np.concatenate(list(series.values())))
+    n = len(years)
+    xs = frame.x(np.arange(n), n)
+    body = [_y_axis(frame, lo, hi, step, value_format), _x_labels(frame, [str(y) for y in years])]
+    for i, (name, values) in enumerate(series.items()):
+        colour = SCENARIO_COLOURS[i % len(SCENARIO_COLOURS)]
+        pts = " ".join(f"{x:.2f},{float(frame.y(v, lo, hi)):.2f}" for x, v in zip(xs, values))
+        body.append(f'<polyline class="scenario" points="{pts}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+        x, y = frame.left + (i % 2) * 150, frame.height - 30 + (i // 2) * 11
+        body.append(f'<line x1="{x:.2f}" x2="{x + 14:.2f}" y1="{y - 3}" y2="{y - 3}" stroke="{colour}" '
+                    f'stroke-width="2"/><text x="{x + 18:.2f}" y="{y}" fill="#425563">{name.replace("_", " ")}</text>')
+    return _svg(frame, "".join(body), title, "scenarios")
+
+
 def _interval(row: pd.Series, fmt: str = ",.0f") -> str:
     """A principal value with its 80% interval, as text."""
     return f"{format(row.principal, fmt)} ({format(row.p10, fmt)} to {format(row.p90, fmt)})"
@@ -155,6 +176,13 @@ def build_chapter(summary: pd.DataFrame, population: pd.DataFrame, parameters: p
         if len(rows):
             ch.fans.append((label, fan_chart(rows.year.to_numpy(), rows.principal.to_numpy(), rows.p10.to_numpy(),
                                              rows.p50.to_numpy(), rows.p90.to_numpy(), title=label, value_format=fmt)))
+    every = summary[summary.geography == "ICS"].sort_values("year", kind="stable")
+    for measure, label, fmt in FAN_MEASURES:
+        if measure in ("population", "emergency_bed_days", "beds_at_92%", "nhs_wte_required"):
+            rows = every[every.measure == measure]
+            lines = {s: rows[rows.scenario == s].principal.to_numpy() for s in summary.scenario.unique()}
+            ch.scenario_charts.append((label, scenario_lines(np.sort(rows.year.unique()), lines, title=label,
+                                                             value_format=fmt)))
     at = summary[(summary.geography == "ICS") & (summary.year == horizon) & summary.measure.isin(COMPARED)]
     ch.scenario_measures = [m for m in COMPARED if m in set(at.measure)]
     for scenario, rows in at.groupby("scenario", sort=False):
