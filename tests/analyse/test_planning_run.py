@@ -41,6 +41,7 @@ def inputs():
     return rates_from_history(history, planning), activity_rates(history), planning
 
 
+@pytest.mark.slow
 def test_same_seed_identical_other_seed_differs(inputs) -> None:
     rates, act, planning = inputs
     a = plan(rates, act, planning, to=2032, runs=16, seed=7).summary
@@ -51,6 +52,7 @@ def test_same_seed_identical_other_seed_differs(inputs) -> None:
     assert np.allclose(a.principal, c.principal)  # the principal run takes no draws
 
 
+@pytest.mark.slow
 def test_parameters_round_trip_and_percentiles_are_ordered(inputs) -> None:
     rates, act, planning = inputs
     result = plan(rates, act, planning, to=2030, runs=256, seed=1)
@@ -142,6 +144,7 @@ def test_plan_cli_end_to_end_and_rerun_identical(warehouse: Path, tmp_path: Path
     s = pd.read_parquet(tmp_path / "a" / "summary.parquet")
     assert set(s.scenario) == set(load_planning(load_profile()).scenarios)
     assert set(s.geography) == set(PLACES) | {"ICS"} and s.year.max() == 2035
+    assert "2 years of history, 2024-06-30 to 2026-06-30" in first.output
     back = pd.read_parquet(tmp_path / "a" / "backtest.parquet")
     total = back[(back.measure == "population") & (back.geography == "ICS")].iloc[0]
     assert abs(total.relative_error) < 0.05  # two years ahead, the registered population within 5%

@@ -54,5 +54,7 @@ def plan_command(
     written += [p for p in write_plan_chapter(result, prof, out, pdf)[:2] if p]
     for path in written:
         typer.echo(str(path))
+    for note in result.notes:
+        console.print(f"[yellow]Note:[/] {note}")
     console.print(f"{len(result.summary):,} summary rows, {result.summary.scenario.nunique()} scenarios, "
                   f"{runs} runs, in {time.perf_counter() - started:.1f} s.")

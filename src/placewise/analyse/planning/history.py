@@ -151,7 +151,8 @@ def _activity(con: ibis.BaseBackend, snap: ir.Table, dates: tuple[date, ...]) ->
     """Activity by (setting, k, Place, sex, age) of the people registered at the start of year k.
 
     Rates are then events per person registered at the start of the year, by age then: the same
-    cohort the projection steps forward.
+    cohort the projection steps forward. Events are summed per person, year and setting first, so
+    the snapshot is joined once, to one row per person-year-setting.
     """
     first, last = dates[0], dates[-1]
     parts = []
@@ -159,11 +160,12 @@ def _activity(con: ibis.BaseBackend, snap: ir.Table, dates: tuple[date, ...]) ->
         t, on, value = _setting_events(con, setting, last)
         t = t.select(PERSON_KEY, on_=t[on], v=value)
         t = t.filter((t.on_ > first) & (t.on_ <= last))
-        t = t.select(PERSON_KEY, "v", k=(t.on_.year() - first.year - ibis.ifelse(t.on_.month() <= 6, 1, 0)))
-        t = t.join(snap.select(PERSON_KEY, "k", "place", "sex", "age"), [PERSON_KEY, "k"])
-        parts.append(t.select("k", "place", "sex", "age", "v", setting=ibis.literal(setting)))
+        parts.append(t.select(PERSON_KEY, "v", setting=ibis.literal(setting),
+                              k=(t.on_.year() - first.year - ibis.ifelse(t.on_.month() <= 6, 1, 0))))
     u = ibis.union(*parts, distinct=False)
-    return u.group_by(["setting", "k", "place", "sex", "age"]).aggregate(n=u.v.sum())
+    u = u.group_by([PERSON_KEY, "k", "setting"]).aggregate(v=u.v.sum())
+    j = u.join(snap.select(PERSON_KEY, "k", "place", "sex", "age"), [PERSON_KEY, "k"])
+    return j.group_by(["setting", "k", "place", "sex", "age"]).aggregate(n=j.v.sum())
 
 
 def _array(frame: pd.DataFrame, index: dict[str, dict], shape: tuple[int, ...], value: str = "n") -> np.ndarray:

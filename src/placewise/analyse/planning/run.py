@@ -41,6 +41,8 @@ class PlanResult:
     parameters: pd.DataFrame
     backtest: pd.DataFrame | None = None
     runs: int = 0
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about the inputs (people left out, years of history)."""
     projections: dict[str, Projection] = field(default_factory=dict)
     activity: dict[str, np.ndarray] = field(default_factory=dict)
     """Activity [year, run, setting, Place] by scenario."""
@@ -211,4 +213,9 @@ def plan_warehouse(con: ibis.BaseBackend, profile: Profile, *, to: int | None = 
     result = plan(rates, activity_rates(history), planning, to=to or planning.horizon, runs=runs, seed=seed,
                   scenarios=scenarios)
     result.backtest = backtest(history, planning)
+    result.notes.append(f"{history.years} years of history, {history.mid_years[0]} to {history.mid_years[-1]}; "
+                        f"base year {rates.base_year}")
+    if history.other_sex:
+        result.notes.append(f"{history.other_sex:,} registered people recorded as neither female nor male are "
+                            "left out of the projection (single-sex rates need one or the other)")
     return result
