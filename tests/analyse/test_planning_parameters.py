@@ -93,3 +93,42 @@ def test_bad_planning_profile_names_file_and_field(tmp_path: Path) -> None:
     (folder / "planning.yaml").write_text(text.replace("  E06000032:   # Luton", "  E06000099:   # Luton"))
     with pytest.raises(ProfileError, match=r"without a dwelling trajectory \['E06000032'\]"):
         load_planning(load_profile(folder))
+
+
+PLACES = ("E06000055", "E06000032")
+
+
+@pytest.mark.parametrize("body,message", [
+    ("place_code,sex,age\n", "missing column(s) population"),
+    ("place_code,sex,age,population\nE06000099,female,0,5\n", "row 2, field place_code: 'E06000099'"),
+    ("place_code,sex,age,population\nE06000055,woman,0,5\n", "row 2, field sex: 'woman'"),
+    ("place_code,sex,age,population\nE06000055,female,91,5\n", "row 2, field age: '91'"),
+    ("place_code,sex,age,population\nE06000055,female,0,-1\n", "row 2, field population: '-1'"),
+    ("place_code,sex,age,population\nE06000055,female,0,5\n", "no population for Place(s) E06000032"),
+])
+def test_base_population_file_errors_name_row_and_field(tmp_path: Path, body: str, message: str) -> None:
+    from placewise.analyse.planning.rates import read_base_population
+
+    path = tmp_path / "mye.csv"
+    path.write_text(body)
+    with pytest.raises(ValueError) as e:
+        read_base_population(path, PLACES)
+    assert str(path) in str(e.value) and message in str(e.value)
+
+
+def test_base_population_file_read_and_in_migration_scaled_with_it(tmp_path: Path) -> None:
+    from placewise.analyse.planning.projection import Rates
+    from placewise.analyse.planning.rates import read_base_population, with_base
+
+    path = tmp_path / "mye.csv"
+    path.write_text("place_code,sex,age,population\nE06000055,female,0,100\nE06000055,male,90,50\n"
+                    "E06000032,female,30,400\n")
+    pop = read_base_population(path, PLACES)
+    assert pop[0, 0, 0] == 100 and pop[0, 1, 90] == 50 and pop[1, 0, 30] == 400 and pop.sum() == 550
+    zero = np.zeros((2, 2, 91))
+    old = zero.copy()
+    old[:, 0, 10] = [15, 40]
+    rates = Rates(PLACES, 2026, old, zero, np.zeros((2, 91)), 0.5, zero, np.ones((2, 2, 91)), np.zeros(91), 75)
+    new = with_base(rates, pop, 2021)
+    assert new.base_year == 2021
+    np.testing.assert_allclose(new.in_count[:, 0, 0], [150 / 15, 400 / 40])
