@@ -6,6 +6,7 @@ import typer
 
 from placewise.analyse.cli import measure_command
 from placewise.analyse.planning.cli import plan_command
+from placewise.analyse.risk_cli import risk_app
 from placewise.canonical import data_dictionary_markdown
 from placewise.demo import demo_command
 from placewise.derive.cli import phm_command
@@ -27,6 +28,7 @@ app.command("rotate-key")(rotate_key_command)
 app.command("measure")(measure_command)
 app.command("plan")(plan_command)
 app.command("phm")(phm_command)
+app.add_typer(risk_app, name="risk")
 app.command("report")(report_command)
 app.command("try")(try_command)
 app.command("explain")(explain_command)

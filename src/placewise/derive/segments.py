@@ -23,6 +23,7 @@ from placewise.derive.registers import members
 from placewise.profile import Profile
 from placewise.profile.phm import Activity, Phm, Segment, load_phm
 from placewise.profile.registers import load_registers
+from placewise.warehouse.derived import replace_table
 
 PEOPLE_TABLE = "phm_people"
 ITEMS_TABLE = "phm_items"
@@ -156,27 +157,8 @@ def phm_tables(con: ibis.BaseBackend, profile: Profile, on: date) -> tuple[ir.Ta
 def build(con: ibis.BaseBackend, profile: Profile, on: date) -> ir.Table:
     """Materialise ``phm_people`` and ``phm_items`` in the warehouse at ``on``; returns the people table."""
     people, items = phm_tables(con, profile, on)
-    _replace(con, ITEMS_TABLE, items)
-    return _replace(con, PEOPLE_TABLE, people)
-
-
-def _execute(con: ibis.BaseBackend, sql: str) -> None:
-    """Run one statement of ours (Ibis 12's own drop and rename are broken with the pinned sqlglot)."""
-    if con.name == "postgres":
-        with con.con.cursor() as cur:
-            cur.execute(sql)
-    else:
-        con.con.execute(sql)
-
-
-def _replace(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    """Write ``expr`` under a new name, then swap it in, so a failed build leaves the old table whole."""
-    staged = f"{name}__new"
-    _execute(con, f'DROP TABLE IF EXISTS "{staged}"')
-    con.create_table(staged, expr)
-    _execute(con, f'DROP TABLE IF EXISTS "{name}"')
-    _execute(con, f'ALTER TABLE "{staged}" RENAME TO "{name}"')
-    return con.table(name)
+    replace_table(con, ITEMS_TABLE, items)
+    return replace_table(con, PEOPLE_TABLE, people)
 
 
 def pyramid(people: ir.Table, phm: Phm) -> ir.Table:

@@ -1,0 +1,447 @@
+"""Emergency admission risk: a 12-month model trained on the warehouse, calibrated, with a fairness panel.
+
+Features are read through the PHM derive layer at a reference date (age, sex, deprivation, registers,
+eFI, Cambridge score, last year's hospital and GP activity); the outcome is any emergency admission
+in the 12 months after it. Training is temporal: features at one date and the next year's outcomes
+train the model, the same a year later test it. Ethnicity is never a predictor (seed 001, L1875: avoid
+systematically biased prediction tools); it is only used to report performance by group.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from datetime import date
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import joblib
+import numpy as np
+import pyarrow as pa
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+
+from placewise.analyse.statistics.proportions import wilson_limits
+from placewise.canonical import PERSON_KEY
+from placewise.derive.people import PID
+from placewise.derive.segments import phm_tables
+from placewise.profile import Profile
+from placewise.profile.registers import load_registers
+from placewise.warehouse.derived import replace_table
+
+HORIZON_MONTHS = 12
+TOP_FRACTION = 0.05
+"""The operating threshold: the top 5% of predicted risk are flagged."""
+AGE_BANDS = [(0, 17), (18, 44), (45, 64), (65, 74), (75, 84), (85, 200)]
+LOUD_OE = (0.8, 1.25)
+"""Training fails if a deprivation quintile's or ethnic group's observed/expected leaves this range."""
+TARGETS = {"auroc_min": 0.78, "slope": (0.9, 1.1), "oe": (0.9, 1.1), "imd_auroc_gap": 0.03}
+MIN_GROUP_EVENTS = 100
+"""Groups with fewer observed admissions are reported but not held to the O/E checks (too few to judge)."""
+GROUP_COLUMNS = ["imd_quintile", "ethnic_group", "sex", "age_band", "la_code"]
+BASE_FEATURES = ["age", "female", "imd_quintile_n", "registers", "deficits", "efi", "cms", "cms_conditions",
+                 "emergency_admissions", "bed_days", "ae_attendances", "gp_appointments", "distinct_medicines"]
+
+
+class RiskModelError(RuntimeError):
+    """Training failed a check that must hold before a model is used; the message says which."""
+
+
+def feature_names(profile: Profile) -> list[str]:
+    """The model's predictors, in order: never ethnicity."""
+    regs = load_registers(profile)
+    return BASE_FEATURES + [f"reg_{r.id}" for r in (regs.registers if regs else [])]
+
+
+def _one_year(on: date, years: int) -> date:
+    """The same day ``years`` years later (or earlier); 29 February becomes 28 February."""
+    return on.replace(year=on.year + years, day=28 if (on.month, on.day) == (2, 29) else on.day)
+
+
+def _count_in_year_to(con: ibis.BaseBackend, people: ir.Table, table: str, day: str, on: date,
+                      distinct: str | None = None) -> ir.Table:
+    """Per person, records of ``table`` in the year to ``on`` (or the distinct values of a column): ``pid, n``."""
+    t = con.table(table)
+    d = t[day].cast("date")
+    t = t.filter((d <= on) & (d > _one_year(on, -1))).join(people.select(PERSON_KEY, PID), PERSON_KEY)
+    n = t[distinct].nunique() if distinct else t.count()
+    return t.group_by(PID).aggregate(n=n.cast("int64"))
+
+
+def _admitted_after(con: ibis.BaseBackend, people: ir.Table, on: date) -> ir.Table:
+    """People with an emergency admission in the 12 months after ``on``: ``pid, admitted``."""
+    s = con.table("inpatient_spells")
+    d = s.admission_date.cast("date")
+    s = s.filter((s.admission_method == "emergency") & (d > on) & (d <= _one_year(on, 1)))
+    s = s.join(people.select(PERSON_KEY, PID), PERSON_KEY).select(PID).distinct()
+    return s.mutate(admitted=ibis.literal(1, "int8"))
+
+
+def _band_label(lo: int, hi: int) -> str:
+    """An age band's label: 18-44, 85+."""
+    return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
+
+
+def dataset(con: ibis.BaseBackend, profile: Profile, on: date, with_outcome: bool) -> pa.Table:
+    """Everyone registered at ``on``: predictors, the groups of the fairness panel and (if asked) the outcome."""
+    people, items = phm_tables(con, profile, on)
+    regs = [f.removeprefix("reg_") for f in feature_names(profile) if f.startswith("reg_")]
+    wide = items.group_by(PID).aggregate(
+        deficits=(items.kind == "deficit").sum().cast("int64"),
+        **{f"reg_{r}": ((items.kind == "register") & (items.item == r)).any().cast("int8") for r in regs})
+    parts = [wide,
+             _count_in_year_to(con, people, "gp_appointments", "appointment_date", on).rename(gp_appointments="n"),
+             _count_in_year_to(con, people, "medications", "issue_date", on, "dmd_code").rename(distinct_medicines="n")]
+    if with_outcome:
+        parts.append(_admitted_after(con, people, on))
+    t = people
+    for p in parts:
+        t = t.left_join(p, PID).drop(f"{PID}_right")
+    zero = {c: ibis.coalesce(t[c], 0) for c in
+            ["deficits", "gp_appointments", "distinct_medicines", "cms_conditions", *[f"reg_{r}" for r in regs]]}
+    cols = {
+        PERSON_KEY: t[PERSON_KEY], "age": t.age, "female": (t.sex == "female").cast("int8"),
+        "imd_quintile_n": ibis.ifelse(t.imd_quintile == "Unknown", "0", t.imd_quintile).cast("int64"),
+        "registers": t.registers, "efi": ibis.coalesce(t.efi, 0.0), "cms": ibis.coalesce(t.cms, 0.0),
+        "emergency_admissions": t.emergency_admissions, "bed_days": t.bed_days, "ae_attendances": t.ae_attendances,
+        **zero,
+        "imd_quintile": t.imd_quintile, "ethnic_group": t.ethnic_group, "sex": t.sex, "la_code": t.la_code,
+        "practice_code": t.practice_code,
+        "age_band": ibis.cases(*[((t.age >= lo) & (t.age <= hi), _band_label(lo, hi)) for lo, hi in AGE_BANDS],
+                               else_="unknown"),
+    }
+    if with_outcome:
+        cols["admitted"] = ibis.coalesce(t.admitted, 0).cast("int8")
+    return t.select(**cols).order_by(PERSON_KEY).to_pyarrow()
+
+
+def matrix(data: pa.Table, features: list[str]) -> np.ndarray:
+    """The predictors as a float matrix, columns in ``features`` order."""
+    return np.column_stack([data[f].to_numpy(zero_copy_only=False).astype("float64") for f in features])
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), with p kept off 0 and 1."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _logistic_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-likelihood logistic regression of y on [1, x] (plus an offset) by Newton steps: estimates, SEs."""
+    X = np.column_stack([np.ones_like(y, dtype="float64"), x]) if x.size else np.ones((len(y), 1))
+    off = np.zeros(len(y)) if offset is None else offset
+    b = np.zeros(X.shape[1])
+    for _ in range(50):
+        mu = 1 / (1 + np.exp(-(X @ b + off)))
+        w = mu * (1 - mu)
+        h = X.T @ (X * w[:, None])
+        step = np.linalg.solve(h, X.T @ (y - mu))
+        b += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    mu = 1 / (1 + np.exp(-(X @ b + off)))
+    cov = np.linalg.inv(X.T @ (X * (mu * (1 - mu))[:, None]))
+    return b, np.sqrt(np.diag(cov))
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """Logistic recalibration of the booster's scores (Platt scaling on the logit), fitted on held-out people."""
+
+    intercept: float
+    slope: float
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from the booster's raw probabilities."""
+        return 1 / (1 + np.exp(-(self.intercept + self.slope * _logit(raw))))
+
+
+@dataclass
+class RiskModel:
+    """A trained model: booster, recalibration, predictors and what it was trained on."""
+
+    booster: HistGradientBoostingClassifier
+    recalibration: Recalibration
+    features: list[str]
+    seed: int
+    train_date: date
+    test_date: date
+
+    def predict(self, data: pa.Table) -> np.ndarray:
+        """Calibrated 12-month probabilities of an emergency admission."""
+        return self.recalibration.apply(self.booster.predict_proba(matrix(data, self.features))[:, 1])
+
+
+def fit(train: pa.Table, features: list[str], seed: int) -> tuple[HistGradientBoostingClassifier, Recalibration]:
+    """Fit the booster on 80% of the training year's people and the recalibration on the other 20%."""
+    rng = np.random.default_rng(seed)
+    y = train["admitted"].to_numpy().astype("int8")
+    held = rng.random(len(y)) < 0.2
+    X = matrix(train, features)
+    booster = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, max_leaf_nodes=31,
+                                             min_samples_leaf=100, l2_regularization=1.0, early_stopping=False,
+                                             random_state=seed)
+    booster.fit(X[~held], y[~held])
+    (a, b), _ = _logistic_fit(_logit(booster.predict_proba(X[held])[:, 1]), y[held].astype("float64"))
+    return booster, Recalibration(float(a), float(b))
+
+
+@dataclass(frozen=True)
+class GroupPerformance:
+    """Performance of the model in one group of the test year, with 95% intervals."""
+
+    dimension: str
+    group: str
+    people: int
+    admitted: int
+    auroc: float | None
+    auroc_low: float | None
+    auroc_high: float | None
+    slope: float | None
+    slope_low: float | None
+    slope_high: float | None
+    intercept: float | None
+    intercept_low: float | None
+    intercept_high: float | None
+    observed_expected: float | None
+    oe_low: float | None
+    oe_high: float | None
+    fpr: float | None
+    fpr_low: float | None
+    fpr_high: float | None
+    fnr: float | None
+    fnr_low: float | None
+    fnr_high: float | None
+
+
+def _auroc(y: np.ndarray, p: np.ndarray) -> tuple[float, float, float] | None:
+    """AUROC with a 95% interval from Hanley and McNeil's (1982) standard error; none if one class is absent."""
+    n1, n0 = int(y.sum()), int(len(y) - y.sum())
+    if n1 == 0 or n0 == 0:
+        return None
+    a = float(roc_auc_score(y, p))
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = np.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0))
+    return a, max(0.0, a - 1.96 * se), min(1.0, a + 1.96 * se)
+
+
+def _calibration(y: np.ndarray, p: np.ndarray) -> tuple[float, float, float, float, float, float] | None:
+    """Calibration slope (y on logit p) and intercept (calibration-in-the-large, logit p as offset), 95% intervals."""
+    if y.sum() < 2 or y.sum() > len(y) - 2:
+        return None
+    lp = _logit(p)
+    (_, s), (_, s_se) = _logistic_fit(lp, y.astype("float64"))
+    (i,), (i_se,) = _logistic_fit(np.empty(0), y.astype("float64"), offset=lp)
+    return s, s - 1.96 * s_se, s + 1.96 * s_se, i, i - 1.96 * i_se, i + 1.96 * i_se
+
+
+def _rate(num: int, den: int) -> tuple[float | None, float | None, float | None]:
+    """A proportion with its 95% Wilson interval; none for an empty denominator."""
+    if den == 0:
+        return None, None, None
+    lo, hi = wilson_limits(np.array([num]), np.array([den]), 0.95)
+    return num / den, float(lo[0]), float(hi[0])
+
+
+def performance(dimension: str, group: str, y: np.ndarray, p: np.ndarray, threshold: float) -> GroupPerformance:
+    """Discrimination, calibration, O/E and error rates at the operating threshold for one group."""
+    auc = _auroc(y, p) or (None, None, None)
+    cal = _calibration(y, p) or (None,) * 6
+    o, e = int(y.sum()), float(p.sum())
+    oe = (o / e, o / e * np.exp(-1.96 / np.sqrt(o)), o / e * np.exp(1.96 / np.sqrt(o))) if o > 0 and e > 0 \
+        else (None, None, None)
+    flag = p >= threshold
+    fp, tn = int((flag & (y == 0)).sum()), int((~flag & (y == 0)).sum())
+    fn, tp = int((~flag & (y == 1)).sum()), int((flag & (y == 1)).sum())
+    return GroupPerformance(dimension, group, len(y), o, *auc, *cal, *(None if v is None else float(v) for v in oe),
+                            *_rate(fp, fp + tn), *_rate(fn, fn + tp))
+
+
+def panel(test: pa.Table, p: np.ndarray) -> list[GroupPerformance]:
+    """The fairness panel: overall, then by IMD quintile, ethnic group, sex, age band and Place."""
+    y = test["admitted"].to_numpy().astype("int8")
+    threshold = float(np.quantile(p, 1 - TOP_FRACTION))
+    rows = [performance("overall", "All", y, p, threshold)]
+    for dim in GROUP_COLUMNS:
+        g = np.asarray(test[dim].to_numpy(zero_copy_only=False)).astype(str)
+        for value in sorted(set(g)):
+            m = g == value
+            rows.append(performance(dim, value, y[m], p[m], threshold))
+    return rows
+
+
+def checks(rows: list[GroupPerformance]) -> tuple[list[str], list[str]]:
+    """The issue's targets, as (failed targets, failures that must stop training)."""
+    overall = rows[0]
+    missed, fatal = [], []
+    if overall.auroc is None or overall.auroc < TARGETS["auroc_min"]:
+        missed.append(f"AUROC {overall.auroc:.3f} below {TARGETS['auroc_min']}" if overall.auroc else "no AUROC")
+    lo, hi = TARGETS["slope"]
+    if overall.slope is None or not lo <= overall.slope <= hi:
+        missed.append(f"calibration slope {overall.slope} outside {lo}-{hi}")
+    imd_aucs = [r.auroc for r in rows if r.dimension == "imd_quintile" and r.group != "Unknown" and r.auroc]
+    if imd_aucs and max(imd_aucs) - min(imd_aucs) > TARGETS["imd_auroc_gap"]:
+        missed.append(f"AUROC gap between IMD quintiles {max(imd_aucs) - min(imd_aucs):.3f} above "
+                      f"{TARGETS['imd_auroc_gap']}")
+    for r in rows:
+        if r.dimension not in ("imd_quintile", "ethnic_group") or r.admitted < MIN_GROUP_EVENTS:
+            continue
+        oe = r.observed_expected
+        if oe is None or not TARGETS["oe"][0] <= oe <= TARGETS["oe"][1]:
+            missed.append(f"O/E {oe:.3f} in {r.dimension} {r.group} outside 0.9-1.1")
+        if oe is None or not LOUD_OE[0] <= oe <= LOUD_OE[1]:
+            fatal.append(f"O/E {oe:.3f} in {r.dimension} {r.group} outside {LOUD_OE[0]}-{LOUD_OE[1]}")
+    return missed, fatal
+
+
+MODEL_FILE = "model.joblib"
+CARD_FILE = "model_card.md"
+PANEL_FILE = "fairness.csv"
+SCORES_TABLE = "phm_risk"
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The outcome of one training run: where the card is, the version and what was missed."""
+
+    version: str
+    card: Path
+    panel: list[GroupPerformance]
+    missed: list[str]
+    fatal: list[str]
+
+
+def _version(model: RiskModel, p_test: np.ndarray, threshold: float) -> str:
+    """A short hash of what defines the model: predictors, seed, dates, recalibration and its test predictions."""
+    h = hashlib.sha256(json.dumps({"features": model.features, "seed": model.seed, "train": str(model.train_date),
+                                   "test": str(model.test_date), "recal": [model.recalibration.intercept,
+                                                                           model.recalibration.slope],
+                                   "threshold": round(threshold, 12)}).encode())
+    h.update(np.round(p_test, 12).tobytes())
+    return h.hexdigest()[:16]
+
+
+def train(con: ibis.BaseBackend, profile: Profile, out: Path, seed: int, end: date) -> Trained:
+    """Train on features at ``end`` minus two years with the next year's outcomes, test a year later, write the card.
+
+    The model file is written only if no deprivation quintile or ethnic group has observed/expected
+    outside 0.8-1.25; otherwise the card (marked failed) is written and :class:`RiskModelError` raised.
+    """
+    test_date = _one_year(end, -1)
+    train_date = _one_year(end, -2)
+    features = feature_names(profile)
+    train_set = dataset(con, profile, train_date, with_outcome=True)
+    test_set = dataset(con, profile, test_date, with_outcome=True)
+    booster, recal = fit(train_set, features, seed)
+    model = RiskModel(booster, recal, features, seed, train_date, test_date)
+    p = model.predict(test_set)
+    rows = panel(test_set, p)
+    threshold = float(np.quantile(p, 1 - TOP_FRACTION))
+    missed, fatal = checks(rows)
+    version = _version(model, p, threshold)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_panel(out / PANEL_FILE, rows)
+    card = out / CARD_FILE
+    card.write_text(model_card(model, version, rows, missed, fatal, train_set.num_rows, test_set.num_rows,
+                               int(np.asarray(train_set["admitted"]).sum()), threshold), encoding="utf-8")
+    if fatal:
+        (out / MODEL_FILE).unlink(missing_ok=True)
+        raise RiskModelError("training refused, no model written: " + "; ".join(fatal) + f" (see {card})")
+    joblib.dump({"model": model, "version": version, "threshold": threshold}, out / MODEL_FILE)
+    return Trained(version, card, rows, missed, fatal)
+
+
+def score(con: ibis.BaseBackend, profile: Profile, model_dir: Path, on: date) -> ir.Table:
+    """Score everyone registered at ``on`` into ``phm_risk``: risk, whether in the top band, model version."""
+    saved = joblib.load(model_dir / MODEL_FILE)
+    model: RiskModel = saved["model"]
+    data = dataset(con, profile, on, with_outcome=False)
+    p = model.predict(data)
+    t = pa.table({PERSON_KEY: data[PERSON_KEY], "practice_code": data["practice_code"],
+                  "reference_date": pa.array([on] * data.num_rows, pa.date32()), "risk": pa.array(p),
+                  "high_risk": pa.array(p >= saved["threshold"]),
+                  "model_version": pa.array([saved["version"]] * data.num_rows)})
+    return replace_table(con, SCORES_TABLE, t)
+
+
+def _write_panel(path: Path, rows: list[GroupPerformance]) -> None:
+    """The fairness panel as CSV, one row per group."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, [x.name for x in fields(GroupPerformance)], lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in asdict(r).items()})
+
+
+def _fmt(v: float | None, lo: float | None, hi: float | None, digits: int = 3) -> str:
+    """A value with its interval, or a dash."""
+    return "–" if v is None else f"{v:.{digits}f} ({lo:.{digits}f} to {hi:.{digits}f})"
+
+
+def model_card(model: RiskModel, version: str, rows: list[GroupPerformance], missed: list[str], fatal: list[str],
+               n_train: int, n_test: int, events_train: int, threshold: float) -> str:
+    """The model card, following the TRIPOD+AI checklist's items (Collins et al., BMJ 2024;385:e078378)."""
+    o = rows[0]
+    status = "FAILED (no model written)" if fatal else ("meets every target" if not missed else "trained; targets missed")
+    lines = [
+        f"# Model card: emergency admission in the next 12 months (version {version})", "",
+        f"Status: **{status}**.", "",
+        "## Title and purpose (TRIPOD+AI 1, 3)",
+        "Predicts each registered person's probability of at least one emergency admission (admission method "
+        "21-2D or 28) in the 12 months after the reference date, to support case-finding for proactive care in "
+        "general practice. Not for decisions about individual entitlement to care.", "",
+        "## Data and participants (5, 6, 7)",
+        f"Source: the Placewise warehouse (primary care events, medicines, hospital spells, A&E, GP appointments). "
+        f"Everyone registered with a practice and alive at the reference date. Training: features at "
+        f"{model.train_date}, outcomes to {_one_year(model.train_date, 1)} ({n_train:,} people, {events_train:,} "
+        f"admitted). Test (temporal validation): features at {model.test_date}, outcomes to "
+        f"{_one_year(model.test_date, 1)} ({n_test:,} people, {o.admitted:,} admitted).", "",
+        "## Outcome (8)",
+        "Any emergency admission with an admission date in the 12 months after the reference date (exclusive of "
+        "the reference date itself).", "",
+        "## Predictors (9)",
+        ", ".join(model.features) + ". Ethnicity is **not** a predictor (BLMK seed 001, L1875: avoid systematically "
+        "biased prediction tools); it is used only to report performance by group. Deprivation (IMD quintile of "
+        "residence) is a predictor, as in SPARRA. Missing values: none by construction (counts are zero without "
+        "records; eFI and Cambridge score are zero outside their age ranges; unknown IMD is its own value).", "",
+        "## Model (10, 12)",
+        f"scikit-learn HistGradientBoostingClassifier (200 iterations, learning rate 0.08, 31 leaves, at least 100 "
+        f"people per leaf, L2 1.0), fitted on a random 80% of the training year, seed {model.seed}; recalibrated "
+        f"by logistic regression on the logit (Platt) on the other 20%: intercept "
+        f"{model.recalibration.intercept:.3f}, slope {model.recalibration.slope:.3f}. Operating threshold: the top "
+        f"{TOP_FRACTION:.0%} of predicted risk in the test year (risk ≥ {threshold:.4f}).", "",
+        "## Performance in the test year (13, 23)",
+        f"AUROC {_fmt(o.auroc, o.auroc_low, o.auroc_high)}; calibration slope {_fmt(o.slope, o.slope_low, o.slope_high)}; "
+        f"calibration intercept {_fmt(o.intercept, o.intercept_low, o.intercept_high)}; observed/expected "
+        f"{_fmt(o.observed_expected, o.oe_low, o.oe_high)}; at the threshold, false-positive rate "
+        f"{_fmt(o.fpr, o.fpr_low, o.fpr_high)} and false-negative rate {_fmt(o.fnr, o.fnr_low, o.fnr_high)}. "
+        "Intervals are 95%: AUROC by Hanley and McNeil, slope and intercept from the logistic fit, O/E log-normal "
+        "on the observed count, rates Wilson.", "",
+        "## Fairness panel (14, 23)",
+        "| Breakdown | Group | People | Admitted | AUROC | Slope | Intercept | O/E | FPR | FNR |",
+        "|---|---|---:|---:|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r.dimension} | {r.group} | {r.people:,} | {r.admitted:,} | "
+                     f"{_fmt(r.auroc, r.auroc_low, r.auroc_high)} | {_fmt(r.slope, r.slope_low, r.slope_high, 2)} | "
+                     f"{_fmt(r.intercept, r.intercept_low, r.intercept_high, 2)} | "
+                     f"{_fmt(r.observed_expected, r.oe_low, r.oe_high, 2)} | {_fmt(r.fpr, r.fpr_low, r.fpr_high)} | "
+                     f"{_fmt(r.fnr, r.fnr_low, r.fnr_high)} |")
+    lines += ["", "## Targets (issue 9)",
+              f"AUROC ≥ {TARGETS['auroc_min']}; calibration slope {TARGETS['slope'][0]}-{TARGETS['slope'][1]}; O/E "
+              f"0.9-1.1 in every IMD quintile and ethnic group with at least {MIN_GROUP_EVENTS} admissions; AUROC gap "
+              f"between IMD quintiles ≤ {TARGETS['imd_auroc_gap']}. Training stops if such a group's O/E leaves "
+              f"{LOUD_OE[0]}-{LOUD_OE[1]}.", ""]
+    lines += [f"- Missed: {m}" for m in missed] or ["- Every target met."]
+    lines += [f"- Stopped: {f}" for f in fatal]
+    lines += ["", "## Limitations (20, 21)",
+              "Trained and tested on one ICS's warehouse; on synthetic data the figures say how the method behaves, "
+              "not how a real model would. The Cambridge score omits conditions whose codelists are not yet "
+              "bundled (see docs/phm.md). Recorded activity reflects access to care as well as need.", "",
+              "## Reproducing (18)",
+              f"`placewise risk train --db WAREHOUSE --out DIR --seed {model.seed}` on the same warehouse gives "
+              f"version {version}.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""``placewise risk train`` and ``placewise risk score``: the emergency admission risk model."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from placewise.analyse.risk import RiskModelError, score, train
+from placewise.derive.segments import latest_month_end
+from placewise.profile import ProfileError, load_profile
+from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+
+risk_app = typer.Typer(help="Emergency admission risk: train (with model card and fairness panel) and score.",
+                       no_args_is_help=True)
+DB = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…")
+PROFILE = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder.")
+ON = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last full month of data.")
+
+
+def _open(db: str, profile: str, on: str, console: Console):  # noqa: ANN202 - a tuple of library objects
+    """Profile, connection and reference date, or a clear refusal (exit 2)."""
+    try:
+        prof = load_profile(profile)
+        con = connect(db)
+        return prof, con, (date.fromisoformat(on) if on else latest_month_end(con))
+    except (ProfileError, WarehouseError, ValueError) as e:
+        console.print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(2) from None
+
+
+@risk_app.command("train")
+def train_command(db: str = DB, profile: str = PROFILE, on: str = ON,
+                  out: Path = typer.Option(Path("risk-model"), "--out", help="Folder for model, card and panel."),
+                  seed: int = typer.Option(1, "--seed", help="Random seed: the same seed and data give the same model.")
+                  ) -> None:
+    """Train on two years before the reference date (temporal split), write model, model card and fairness panel."""
+    console = Console()
+    prof, con, day = _open(db, profile, on, console)
+    started = time.perf_counter()
+    try:
+        done = train(con, prof, out, seed, day)
+    except RiskModelError as e:
+        console.print(f"[bold red]Training failed:[/] {e}")
+        raise typer.Exit(1) from None
+    finally:
+        con.disconnect()
+    o = done.panel[0]
+    console.print(f"Model {done.version}: AUROC {o.auroc:.3f}, calibration slope {o.slope:.2f}, O/E "
+                  f"{o.observed_expected:.2f} on {o.people:,} people; card {done.card}; "
+                  f"{time.perf_counter() - started:.1f} s.")
+    for m in done.missed:
+        console.print(f"[yellow]Target missed:[/] {m}")
+
+
+@risk_app.command("score")
+def score_command(db: str = DB, profile: str = PROFILE, on: str = ON,
+                  model: Path = typer.Option(Path("risk-model"), "--model", help="Folder written by risk train.")
+                  ) -> None:
+    """Score everyone registered at the reference date into the warehouse table phm_risk."""
+    console = Console()
+    prof, con, day = _open(db, profile, on, console)
+    started = time.perf_counter()
+    try:
+        t = score(con, prof, model, day)
+        n = t.count().to_pyarrow().as_py()
+    except FileNotFoundError as e:
+        console.print(f"[bold red]Refused:[/] no trained model: {e}")
+        raise typer.Exit(2) from None
+    finally:
+        con.disconnect()
+    console.print(f"{n:,} people scored at {day} in {time.perf_counter() - started:.1f} s.")

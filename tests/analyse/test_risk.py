@@ -1,0 +1,102 @@
+"""Admission risk model: the panel's statistics by hand, the checks, reproducibility, and the dataset's windows."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from placewise.analyse.risk import (
+    LOUD_OE, MIN_GROUP_EVENTS, GroupPerformance, _auroc, _calibration, checks, dataset, feature_names, fit,
+    performance)
+from placewise.profile import load_profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
+from measure_builder import Warehouse  # noqa: E402
+
+
+def test_auroc_by_hand():
+    # positives 0.9, 0.4; negatives 0.8, 0.3, 0.1: of 6 pairs the positive ranks higher in 5
+    y = np.array([1, 1, 0, 0, 0])
+    p = np.array([0.9, 0.4, 0.8, 0.3, 0.1])
+    auc, lo, hi = _auroc(y, p)
+    assert auc == pytest.approx(5 / 6) and lo < auc < hi
+
+
+def test_calibration_of_true_probabilities_has_slope_one_and_intercept_zero():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.01, 0.6, 200_000)
+    y = (rng.random(len(p)) < p).astype("int8")
+    s, s_lo, s_hi, i, i_lo, i_hi = _calibration(y, p)
+    assert s_lo < 1 < s_hi and i_lo < 0 < i_hi
+    over = np.clip(p * 1.5, 0, 0.99)            # over-predicting: O/E below 1, intercept negative
+    r = performance("overall", "All", y, over, threshold=0.5)
+    assert r.observed_expected == pytest.approx(y.sum() / over.sum()) and r.intercept < 0
+
+
+def test_error_rates_at_the_threshold():
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.1, 0.85, 0.2, 0.2, 0.1, 0.1])
+    r = performance("overall", "All", y, p, threshold=0.8)
+    assert r.fpr == pytest.approx(1 / 5) and r.fnr == pytest.approx(1 / 3)
+
+
+def _row(dim: str, group: str, oe: float, admitted: int = 500, auroc: float = 0.8) -> GroupPerformance:
+    """A panel row with the given O/E and otherwise good figures."""
+    return GroupPerformance(dim, group, 10_000, admitted, auroc, 0, 1, 1.0, 0.9, 1.1, 0.0, -0.1, 0.1, oe, oe, oe,
+                            0.04, 0, 1, 0.6, 0, 1)
+
+
+def test_checks_stop_training_when_a_groups_oe_leaves_the_loud_range():
+    rows = [_row("overall", "All", 1.0), _row("imd_quintile", "1", 1.05), _row("ethnic_group", "Mixed", 1.3),
+            _row("sex", "male", 1.5)]
+    missed, fatal = checks(rows)
+    assert fatal == [f"O/E 1.300 in ethnic_group Mixed outside {LOUD_OE[0]}-{LOUD_OE[1]}"]    # sex is not checked
+    assert any("Mixed" in m for m in missed)
+    few = [_row("overall", "All", 1.0), _row("ethnic_group", "Mixed", 1.3, admitted=MIN_GROUP_EVENTS - 1)]
+    assert checks(few) == ([], [])
+
+
+def test_checks_report_auroc_and_imd_gap():
+    rows = [_row("overall", "All", 1.0, auroc=0.7), _row("imd_quintile", "1", 1.0, auroc=0.80),
+            _row("imd_quintile", "5", 1.0, auroc=0.76)]
+    missed, fatal = checks(rows)
+    assert fatal == [] and any("AUROC 0.700" in m for m in missed) and any("gap" in m for m in missed)
+
+
+def test_ethnicity_is_never_a_predictor():
+    assert not [f for f in feature_names(load_profile()) if "ethnic" in f]
+
+
+def test_the_same_seed_gives_the_same_model():
+    rng = np.random.default_rng(1)
+    n = 4000
+    cols = {f: rng.integers(0, 5, n) for f in ["age", "registers"]}
+    y = (rng.random(n) < 0.05 + 0.08 * cols["registers"] / 4).astype("int8")
+    t = pa.table({**cols, "admitted": y})
+    b1, r1 = fit(t, ["age", "registers"], seed=7)
+    b2, r2 = fit(t, ["age", "registers"], seed=7)
+    X = np.column_stack([cols["age"], cols["registers"]]).astype(float)
+    assert r1 == r2 and np.array_equal(b1.predict_proba(X), b2.predict_proba(X))
+
+
+def test_dataset_outcome_is_an_emergency_admission_in_the_next_12_months(connect=None):
+    w = Warehouse()
+    for p in ("next_day", "last_day", "too_late", "elective", "before"):
+        w.person(p)
+    on = date(2023, 3, 31)
+    w.spell("next_day", date(2023, 4, 1), date(2023, 4, 2))
+    w.spell("last_day", date(2024, 3, 31), date(2024, 4, 2))
+    w.spell("too_late", date(2024, 4, 1), date(2024, 4, 2))
+    w.spell("elective", date(2023, 6, 1), date(2023, 6, 2), method="elective")
+    w.spell("before", date(2023, 3, 31), date(2023, 4, 2))                 # on the date: a predictor, not the outcome
+    con = w.load(ibis.duckdb.connect())
+    d = dataset(con, load_profile(), on, with_outcome=True).to_pylist()
+    got = {r["person_id"]: (r["admitted"], r["emergency_admissions"]) for r in d}
+    assert got == {"next_day": (1, 0), "last_day": (1, 0), "too_late": (0, 0), "elective": (0, 0), "before": (0, 1)}
+    assert all(set(feature_names(load_profile())) <= set(r) for r in d)
