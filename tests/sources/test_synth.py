@@ -57,8 +57,9 @@ def one(con: duckdb.DuckDBPyConnection, sql: str) -> float:
 
 
 def digests(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file in a folder."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    """SHA-256 of every file in a folder and its sub-folders (the truth file), by relative path."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def mod11_ok(number: str) -> bool:
@@ -77,7 +78,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     generate(load_profile(), scale=0.05, seed=1, out=b)
     generate(load_profile(), scale=0.005, seed=2, out=c)
     assert digests(a) == digests(b)
-    assert len(digests(a)) == len(TABLES)
+    assert set(digests(a)) == {f"{t.name}.parquet" for t in TABLES} | {"truth/person_state.parquet"}
     assert digests(a)["people.parquet"] != digests(c)["people.parquet"]
 
 
@@ -345,7 +346,7 @@ def test_cli_writes_files_and_calibration_report(tmp_path: Path) -> None:
                                       "--end-date", "2025-03-31", "--years", "3", "--calibration"])
     assert result.exit_code == 0, result.output
     assert "Calibration" in result.output
-    assert {f"{t.name}.parquet" for t in TABLES} | {"calibration.csv"} == {p.name for p in tmp_path.iterdir()}
+    assert {f"{t.name}.parquet" for t in TABLES} | {"calibration.csv", "truth"} == {p.name for p in tmp_path.iterdir()}
     latest = pq.read_table(tmp_path / "gp_appointments.parquet").column("appointment_date").to_pylist()
     assert max(latest) == dt.date(2025, 3, 31) or max(latest) <= dt.date(2025, 3, 31)
     assert min(latest) >= dt.date(2022, 4, 1)

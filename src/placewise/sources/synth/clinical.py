@@ -15,6 +15,7 @@ from placewise.sources.synth.activity import Shared
 from placewise.sources.synth.config import CONDITIONS
 from placewise.sources.synth.events import World, categorical, dates, labels
 from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER
+from placewise.sources.synth.truth import treatment_state
 from placewise.sources.synth.vocabulary import (
     ALCOHOL, BMI, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, FRAILTY_GRADES, HBA1C, LD_HEALTH_CHECK, MEDICINES,
     ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY, SYSTOLIC,
@@ -103,8 +104,9 @@ def _until(p_resolved: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.minimum(ref, p_resolved - 1)
 
 
-def primary_care(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> tuple[pa.Table, pa.Table]:
-    """Clinical events and medications of the people in ``block``."""
+def primary_care(w: World, rng: np.random.Generator, block: slice,
+                 shared: Shared) -> tuple[pa.Table, pa.Table, dict[str, np.ndarray]]:
+    """Clinical events and medications of the people in ``block``, and each one's true treatment state."""
     p, c, ws = w.people, w.cfg.clinical, w.window.start
     everyone = np.arange(block.start, block.stop)
     lo = np.maximum(p.start[block], ws)
@@ -126,7 +128,9 @@ def primary_care(w: World, rng: np.random.Generator, block: slice, shared: Share
     frail = category > 0
     grades = np.array([ev.index(x) for x in FRAILTY_GRADES])
     ev.add(who[frail], day[frail], grades[category[frail] - 1])
-    return _events_table(w, ev, shared), _medications_table(w, meds, shared)
+    who, day, code, _, _ = meds.arrays()
+    state = treatment_state(w, everyone, who, day, np.array(meds.codes, dtype=object)[code])
+    return _events_table(w, ev, shared), _medications_table(w, meds, (who, day, code), shared), state
 
 
 def _bmi(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -317,9 +321,10 @@ def _events_table(w: World, ev: Rows, shared: Shared) -> pa.Table:
     })
 
 
-def _medications_table(w: World, meds: Rows, shared: Shared) -> pa.Table:
-    """The medication issues as the canonical table, with each product's quantity per issue."""
-    who, day, code, _, _ = meds.arrays()
+def _medications_table(w: World, meds: Rows, rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+                       shared: Shared) -> pa.Table:
+    """The medication issues (person, day, code index, sorted) as the canonical table, with quantities."""
+    who, day, code = rows
     per_code = np.array([meds.quantity[c] for c in meds.codes]) if meds.codes else np.zeros(0)
     return pa.table({
         "issue_id": shared.ids("MD", len(who)), "nhs_number": w.nhs.take(who), "issue_date": dates(day),

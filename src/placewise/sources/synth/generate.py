@@ -17,6 +17,7 @@ from placewise.profile import Profile
 from placewise.sources.synth.activity import BUILDERS, Shared
 from placewise.sources.synth.clinical import primary_care
 from placewise.sources.synth.config import Synthetic
+from placewise.sources.synth.truth import TREATMENTS, person_state
 from placewise.sources.synth.events import Window, World, categorical, dates, labels, nullable_dates
 from placewise.sources.synth.population import (
     CURRENT, DIED, ETHNIC_CODES, NEVER, build_geography, build_people, build_practices, day, rng_for, row_choice,
@@ -89,7 +90,8 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
              end_date: dt.date | None = None, years: int = 5, progress: Progress | None = None) -> dict[str, int]:
     """Generate the synthetic population and its history; write one file per canonical table.
 
-    Returns the number of rows per table. The same arguments give byte-identical files.
+    Returns the number of rows per table. The same arguments give byte-identical files. Each person's true
+    state goes to ``truth/person_state.parquet`` beside the tables (see :mod:`placewise.sources.synth.truth`).
     """
     cfg = load_synthetic(profile)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,8 +103,10 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     writer.write("registrations", _registrations(w))
     shared = Shared()
     blocks = [slice(lo, min(lo + BLOCK, len(w.people))) for lo in range(0, len(w.people), BLOCK)]
+    treatments: list[dict[str, np.ndarray]] = []
     for i, block in enumerate(blocks):
-        events, meds = primary_care(w, rng_for(seed, 10, i), block, shared)
+        events, meds, state = primary_care(w, rng_for(seed, 10, i), block, shared)
+        treatments.append(state)
         writer.write("clinical_events", events)
         writer.write("medications", meds)
         for k, (name, build) in enumerate(BUILDERS.items()):
@@ -113,6 +117,9 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
             progress("activity", i + 1, len(blocks))
     writer.write("deaths", _deaths(w))
     writer.write("aggregate_returns", _list_sizes(w))
+    (out / "truth").mkdir(exist_ok=True)
+    pq.write_table(person_state(w, {k: np.concatenate([t[k] for t in treatments]) for k in TREATMENTS}),
+                   out / "truth" / "person_state.parquet")
     return writer.close()
 
 

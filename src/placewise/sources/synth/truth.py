@@ -1,0 +1,94 @@
+"""What the generator knows and the records only hint at: each person's true state at their reference day.
+
+Written beside the delivery as ``truth/person_state.parquet`` (not a canonical table; ingestion ignores
+sub-folders). It is keyed by the raw NHS number, which exists only in the source delivery: to compare it
+with the warehouse, hash the NHS number with the same key as ingestion (see
+``tests/sources/truth_support.py``). Columns:
+
+- ``status`` registered, died or left; ``age`` in whole years at the reference day (end date, death or leaving);
+- ``has_<condition>``: the condition has begun and not resolved; ``diagnosed_<condition>``: a clinician has
+  recorded it; ``resolved_<condition>``: it resolved (for the conditions that can);
+- ``cha2ds2_vasc``: the score from the true conditions, age and sex (Lip et al., Chest 2010);
+- ``anticoagulated``: a DOAC or vitamin K antagonist issued in the 6 months to the reference day;
+  ``asthma_medication``: a reliever or preventer issued in the 12 months to the reference day;
+  ``antihypertensive``: treated for hypertension in the 12 months to the reference day;
+- ``admission_probability_12m``: the true chance of at least one emergency admission in the 12 months after
+  the end date (from the generator's own rates, the target for a later risk model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from placewise.sources.synth.config import CONDITIONS
+from placewise.sources.synth.events import World, person_rate
+from placewise.sources.synth.population import CURRENT
+from placewise.sources.synth.vocabulary import MEDICINES, RESOLVED
+
+TREATMENTS: dict[str, tuple[tuple[str, ...], int]] = {
+    "anticoagulated": (("doac", "vitamin_k_antagonist"), 182),
+    "asthma_medication": (("saba", "ics"), 365),
+    "antihypertensive": (("antihypertensive",), 365),
+}
+"""Truth column -> (medicine classes, days back from the reference day)."""
+
+
+def treatment_state(w: World, everyone: np.ndarray, who: np.ndarray, day: np.ndarray,
+                    product: np.ndarray) -> dict[str, np.ndarray]:
+    """For each person of a block, whether each treatment was issued in its window (from the issues written)."""
+    out = {}
+    ref = w.people.ref
+    for column, (classes, days) in TREATMENTS.items():
+        products = [c for k in classes for c in MEDICINES[k].products]
+        hit = np.isin(product, products) & (day > ref[who] - days) & (day <= ref[who])
+        out[column] = np.isin(everyone, who[hit])
+    return out
+
+
+def cha2ds2_vasc(w: World) -> np.ndarray:
+    """CHA2DS2-VASc from the true state: heart failure, hypertension, age, diabetes, stroke/TIA, vascular, sex."""
+    p = w.people
+    has = {c: _has(w, c) for c in ("heart_failure", "hypertension", "type2_diabetes", "stroke_tia", "chd")}
+    age = p.age_at(p.ref)
+    return (has["heart_failure"] + has["hypertension"] + 2 * (age >= 75) + ((age >= 65) & (age < 75))
+            + has["type2_diabetes"] + 2 * has["stroke_tia"] + has["chd"] + p.female).astype(np.int64)
+
+
+def _has(w: World, condition: str) -> np.ndarray:
+    """Whether each person has the condition at their reference day (begun, not resolved)."""
+    p = w.people
+    return (p.onset[condition] <= p.ref) & (p.resolved[condition] > p.ref)
+
+
+def admission_probability(w: World) -> np.ndarray:
+    """Chance of an emergency admission in the next 12 months: direct admissions plus A&E attendances that admit."""
+    p, a = w.people, w.cfg.ae
+    everyone = np.arange(len(p))
+    when = np.full(len(p), w.window.end)
+    direct = person_rate(w.cfg.activity["direct_emergency_admissions"], w, everyone, when)
+    attend = person_rate(w.cfg.activity["ae_attendances"], w, everyone, when)
+    decades = (p.age_at(when) - 50) / 10
+    logit = np.log(a.admitted_share / (1 - a.admitted_share)) + a.admitted_log_odds_per_decade * decades
+    admitted = (1 - a.department_type_shares[2] / sum(a.department_type_shares)) / (1 + np.exp(-logit))
+    probability = 1 - np.exp(-(direct + attend * admitted))
+    return np.where(p.status == CURRENT, probability, 0.0)
+
+
+def person_state(w: World, treatments: dict[str, np.ndarray]) -> pa.Table:
+    """The truth table: one row per person ever registered, in NHS number order."""
+    p = w.people
+    columns: dict[str, pa.Array | np.ndarray] = {
+        "nhs_number": w.nhs,
+        "status": np.array(["registered", "died", "left"])[p.status],
+        "age": np.floor(p.age_at(p.ref)).astype(np.int64),
+    }
+    for c in CONDITIONS:
+        columns[f"has_{c}"] = _has(w, c)
+        columns[f"diagnosed_{c}"] = p.diagnosed[c] <= p.ref
+        if c in RESOLVED:
+            columns[f"resolved_{c}"] = p.resolved[c] <= p.ref
+    columns["cha2ds2_vasc"] = cha2ds2_vasc(w)
+    columns.update(treatments)
+    columns["admission_probability_12m"] = np.round(admission_probability(w), 6)
+    return pa.table(columns)
