@@ -33,12 +33,12 @@ def test_apportion_hand_worked() -> None:
     assert apportion(np.array([26, 16, 13, 11, 9, 8, 7, 5, 3, 2]), 100).tolist() == [26, 16, 13, 11, 9, 8, 7, 5, 3, 2]
 
 
-def test_nhs_numbers_use_every_test_range_number_before_going_beyond_it() -> None:
-    """Asking for more than the ~909,000 valid test-range numbers takes all of them, then continues below."""
-    numbers = nhs_numbers(rng_for(2, 0), 950_000)
+def test_nhs_numbers_stay_in_the_test_range_and_more_than_it_holds_is_refused() -> None:
+    """Every valid test-range number can be drawn (and only those); one more than the range holds is refused."""
+    numbers = nhs_numbers(rng_for(2, 0), 909_091)
     found = set(numbers.tolist())
-    assert len(found) == len(numbers)
-    assert numbers[0] < "9990000000" <= numbers[-1]
+    assert len(found) == len(numbers) == 909_091
+    assert numbers[0] >= "9990000000" and numbers[-1] <= "9999999999"
     # 999 000 000: 9*10 + 9*9 + 9*8 = 243; 243 mod 11 = 1; 11 - 1 = 10, so no valid number has this stem.
     assert not any(n.startswith("999000000") for n in found)
     # 999 000 001: 243 + 1*2 = 245; 245 mod 11 = 3; check digit 11 - 3 = 8.
@@ -49,6 +49,19 @@ def test_nhs_numbers_use_every_test_range_number_before_going_beyond_it() -> Non
     digits = np.array([[int(c) for c in n] for n in sample])
     check = (11 - (digits[:, :9] * np.arange(10, 1, -1)).sum(axis=1) % 11) % 11
     assert np.all(check == digits[:, 9])
+    with pytest.raises(ValueError, match="909,091 valid ones"):
+        nhs_numbers(rng_for(2, 0), 909_092)
+
+
+def test_a_scale_beyond_the_test_range_is_refused_naming_the_largest_that_fits() -> None:
+    profile = load_profile()
+    with pytest.raises(ValueError, match=r"largest scale that fits is about 0\.\d\d"):
+        build_world(profile, load_synthetic(profile), scale=1.0, seed=1, end_date=dt.date(2026, 9, 30), years=5)
+
+
+def test_a_small_draw_spreads_over_the_whole_range() -> None:
+    numbers = nhs_numbers(rng_for(3, 0), 1_000).astype(np.int64)
+    assert numbers.min() < 9_991_000_000 and numbers.max() > 9_998_000_000
 
 
 def test_a_falling_hazard_has_a_finite_total() -> None:

@@ -8,8 +8,9 @@ How it works, in the order the data are made (all parameters are in the profile'
    differ in deprivation), grouped into the profile's PCNs; list sizes are the registrations open at the end.
 3. People: the end-date registered population from each Place's age–sex pyramid and ethnicity mix (exact
    proportions, no sampling noise), plus those who died or left during the window; registrations from birth,
-   arrival or earlier, with practice moves. NHS numbers come from the test range 999 000 0000–999 999 9999
-   (about 909,000 valid numbers); larger populations continue into 998…, also never issued.
+   arrival or earlier, with practice moves. NHS numbers are a seeded draw from the range reserved for testing,
+   999 000 0000–999 999 9999 (909,091 valid numbers); a scale needing more people is refused, naming the largest
+   that fits (about 0.69 for BLMK with five years of history).
 4. Long-term conditions: a hazard rising with age (Gompertz), deprivation, sex and ethnic group; onset
    earlier in deprived areas by a Place-specific shift; the base rate is solved so that true prevalence matches
    the profile, and a share stays undiagnosed (dementia, hypertension, AF).
@@ -19,6 +20,8 @@ How it works, in the order the data are made (all parameters are in the profile'
    calendar with seasonality, growth and step changes; A&E admissions open emergency spells; readmissions.
 
 ``calibration`` then measures the figures in ``synthetic.yaml``'s ``calibration`` list from the written files.
+Codes come from the generator's own vocabulary (``vocabulary.py``, ``hospital_codes.py``), never from the
+engine's codelists, and each person's true state is written to ``truth/person_state.parquet`` (``truth.py``).
 """
 
 from placewise.sources.synth.calibrate import calibration

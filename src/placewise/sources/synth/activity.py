@@ -142,15 +142,18 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     old = p.age_at(day, who) >= 65
     los = np.floor(rng.exponential(np.where(old, ad.emergency_los_mean_days["65_plus"],
                                             ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
-    readmit = rng.random(len(who)) < np.where(old, ad.readmission_30d["65_plus"], ad.readmission_30d["under_65"])
-    r_day = day + los + rng.integers(1, 31, len(who))
-    readmit &= r_day <= p.ref[who]
-    r_who, r_day = who[readmit], r_day[readmit]
-    r_los = np.floor(rng.exponential(np.where(old[readmit], ad.emergency_los_mean_days["65_plus"],
-                                              ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
     e_who, e_day = draw(rng, w.cfg.activity["elective_admissions"], w, block)
     day_case = rng.random(len(e_who)) < ad.elective_day_case_share
     e_los = np.where(day_case, 0, 1 + np.floor(rng.exponential(ad.elective_los_mean_days))).astype(np.int64)
+    chance = np.concatenate([np.where(old, ad.readmission_30d["65_plus"], ad.readmission_30d["under_65"]),
+                             np.full(len(e_who), ad.readmission_30d["after_elective"])])
+    before = np.concatenate([who, e_who])
+    r_day = np.concatenate([day + los, e_day + e_los]) + rng.integers(0, 30, len(before))  # 0 to 29 days after
+    readmit = (rng.random(len(before)) < chance) & (r_day <= p.ref[before])
+    r_who, r_day = before[readmit], r_day[readmit]
+    r_old = p.age_at(r_day, r_who) >= 65
+    r_los = np.floor(rng.exponential(np.where(r_old, ad.emergency_los_mean_days["65_plus"],
+                                              ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
     allw = np.concatenate([who, r_who, e_who])
     adm = np.concatenate([day, r_day, e_day])
     raw_dis = adm + np.concatenate([los, r_los, e_los])
@@ -295,7 +298,7 @@ def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, sh
     provider, _ = place_option(rng, _acute(w), w.people.place[who])
     return _table("outpatient_appointments", {
         "appointment_id": shared.ids("OP", n), "nhs_number": w.nhs.take(who), "provider_code": provider,
-        "treatment_function": labels(rng.integers(0, len(o.treatment_functions), n), o.treatment_functions),
+        "treatment_function": pa.array(_pick(rng, o.treatment_functions, n), pa.string()),
         "appointment_date": dates(day), "first_attendance": pa.array(rng.random(n) < o.first_share),
         "attendance": labels(outcome, ["attended", "did_not_attend", "cancelled"]),
         "referral_source": labels(src, snames),
@@ -316,25 +319,45 @@ def referrals(w: World, rng: np.random.Generator, block: slice, shared: Shared) 
     return _table("referrals", {
         "referral_id": shared.ids("RF", n), "nhs_number": w.nhs.take(who),
         "practice_code": labels(prac, w.prac.code), "provider_code": provider,
-        "treatment_function": labels(rng.integers(0, len(m.treatment_functions), n), m.treatment_functions),
+        "treatment_function": pa.array(_pick(rng, m.treatment_functions, n), pa.string()),
         "referral_date": dates(day), "priority": labels(prio, pnames),
     })
 
 
 def mental_health_contacts(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
-    """Mental health contacts: children's services under 18, otherwise by service mix."""
+    """Mental health contacts: children's services under 18, otherwise by service mix; Talking Therapies courses."""
     who, day = draw(rng, w.cfg.activity["mental_health_contacts"], w, block)
-    mh, n = w.cfg.mental_health, len(who)
+    mh = w.cfg.mental_health
     adult = {k: v for k, v in mh.services.items() if k != "children_and_young_people"}
-    svc, names = categorical(rng, adult, n)
-    names = names + ["children_and_young_people"]
-    svc = np.where(w.people.age_at(day, who) < 18, len(names) - 1, svc)
+    svc, names = categorical(rng, adult, len(who))
+    names = names + ["children_and_young_people", "talking_therapies"]
+    svc = np.where(w.people.age_at(day, who) < 18, len(names) - 2, svc)
+    t_who, t_day = _talking_therapies(w, rng, block)
+    who, day = np.concatenate([who, t_who]), np.concatenate([day, t_day])
+    svc = np.concatenate([svc, np.full(len(t_who), len(names) - 1)])
+    order = np.lexsort((day, who))
+    who, day, svc, n = who[order], day[order], svc[order], len(who)
     provider = [w.cfg.providers_by_place[c].mental_health for c in w.place_codes]
     return _table("mental_health_contacts", {
         "contact_id": shared.ids("MH", n), "nhs_number": w.nhs.take(who),
         "provider_code": labels(w.people.place[who], provider), "service": labels(svc, names),
         "contact_date": dates(day), "attended": pa.array(rng.random(n) < mh.attended),
     })
+
+
+def _talking_therapies(w: World, rng: np.random.Generator, block: slice) -> tuple[np.ndarray, np.ndarray]:
+    """NHS Talking Therapies sessions of adults: courses start at the stream's rate, then sessions every week or two."""
+    mh = w.cfg.mental_health
+    who, start = draw(rng, w.cfg.activity["talking_therapies_courses"], w, block)
+    adult = w.people.age_at(start, who) >= 18
+    who, start = who[adult], start[adult]
+    sessions = 1 + rng.poisson(mh.sessions_per_course - 1, len(who))
+    k = np.repeat(np.arange(len(who)), sessions)
+    step = np.arange(len(k)) - np.repeat(np.cumsum(sessions) - sessions, sessions)
+    lo, hi = mh.session_interval_days
+    day = start[k] + step * rng.integers(lo, hi + 1, len(k))
+    keep = day <= w.people.ref[who[k]]
+    return who[k][keep], day[keep]
 
 
 def community_contacts(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:

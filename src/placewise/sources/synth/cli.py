@@ -36,7 +36,8 @@ def _date(text: str | None) -> dt.date | None:
 
 def synth_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write one file per canonical table into")],
-    scale: Annotated[float, typer.Option(help="1.0 is the whole ICS (about 1.1 million registered people)", min=0.0001)] = 0.05,
+    scale: Annotated[float, typer.Option(help="Share of the whole ICS (1.0 is about 1.1 million registered people); "
+                                         "NHS numbers come from the test range, which holds enough for about 0.69", min=0.0001)] = 0.05,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives byte-identical files")] = 1,
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format")] = FileFormat.parquet,
     end_date: Annotated[str | None, typer.Option(help="Last day of the history, YYYY-MM-DD (default from the profile)")] = None,

@@ -212,7 +212,8 @@ class Admissions(Strict):
     emergency_los_mean_days: dict[Literal["under_65", "65_plus"], float]
     elective_day_case_share: float = Field(ge=0, le=1)
     elective_los_mean_days: float = Field(gt=0)
-    readmission_30d: dict[Literal["under_65", "65_plus"], float]
+    readmission_30d: dict[Literal["under_65", "65_plus", "after_elective"], float]
+    """Chance of an emergency readmission 0 to 29 days after discharge, beyond the person's usual rate."""
     falls_share_65_plus: float = Field(ge=0, le=1, description="Injury from a fall, of emergency spells at 65+")
     other_injury_share_65_plus: float = Field(ge=0, le=1, description="Injury from another cause, at 65+")
     place_of_occurrence_share: float = Field(ge=0, le=1)
@@ -244,7 +245,7 @@ class Outpatients(Strict):
     first_share: float = Field(ge=0, le=1)
     dna_rate: float = Field(ge=0, le=1)
     cancelled_rate: float = Field(ge=0, le=1)
-    treatment_functions: list[str] = Field(min_length=1)
+    treatment_functions: dict[str, float] = Field(min_length=1)
     referral_source: dict[str, float]
 
 
@@ -252,7 +253,7 @@ class ReferralsMix(Strict):
     """Referral priorities and specialties."""
 
     priority: dict[str, float]
-    treatment_functions: list[str] = Field(min_length=1)
+    treatment_functions: dict[str, float] = Field(min_length=1)
 
 
 class ServiceMix(Strict):
@@ -260,6 +261,13 @@ class ServiceMix(Strict):
 
     services: dict[str, float]
     attended: float = Field(default=1.0, ge=0, le=1)
+
+
+class MentalHealth(ServiceMix):
+    """Mental health services; NHS Talking Therapies as courses of sessions, not single contacts."""
+
+    sessions_per_course: float = Field(ge=1, description="Mean sessions in a Talking Therapies course")
+    session_interval_days: tuple[int, int] = Field(description="Days between sessions (least, most)")
 
 
 class SocialCare(Strict):
@@ -332,7 +340,7 @@ class Synthetic(Strict):
     admissions: Admissions
     outpatients: Outpatients
     referrals_mix: ReferralsMix
-    mental_health: ServiceMix
+    mental_health: MentalHealth
     community: ServiceMix
     social_care: SocialCare
     deaths: Deaths

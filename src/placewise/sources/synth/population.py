@@ -173,21 +173,31 @@ def build_practices(cfg: Synthetic, profile: Profile, geo: Geography, rng: np.ra
     return Practices(codes, np.array(name), np.array(pcn), np.array(pcn_name), np.array(place_of), home, mult, quality)
 
 
-def nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` distinct NHS numbers with valid Modulus 11 check digits, sorted.
-
-    Drawn from the range reserved for testing (999 000 0000 – 999 999 9999), which holds about
-    909,000 valid numbers; beyond that the draw continues into 998…, 997…, numbers that are
-    never issued to patients either.
-    """
-    bases = np.arange(999_999_999, 999_999_999 - max(2 * n, 1_000_000), -1, dtype=np.int64)
+def _test_range() -> np.ndarray:
+    """Every valid NHS number in the range reserved for testing, 999 000 0000 – 999 999 9999, ascending."""
+    bases = np.arange(999_000_000, 1_000_000_000, dtype=np.int64)
     digits = (bases[:, None] // 10 ** np.arange(8, -1, -1)) % 10
     check = (11 - (digits * np.arange(10, 1, -1)).sum(axis=1) % 11) % 11
     ok = check < 10
-    bases, check = bases[ok], check[ok]
-    pool = int(ok[:1_000_000].sum())
-    pick = rng.choice(max(pool, n), size=n, replace=False)
-    return np.sort(bases[pick] * 10 + check[pick]).astype("U10")
+    return bases[ok] * 10 + check[ok]
+
+
+TEST_RANGE_CAPACITY = 909_091
+"""Valid NHS numbers in the test range: one per nine-digit stem, less the stems whose check digit would be 10."""
+
+
+def nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` distinct NHS numbers from the range reserved for testing, sorted, with valid Modulus 11 check digits.
+
+    A pseudorandom draw without replacement (a permutation of the range, fixed by the delivery's seed), so
+    numbers spread over the whole range. Only 999 000 0000 – 999 999 9999 is reserved for test data and no
+    other range is documented as never issued, so more than :data:`TEST_RANGE_CAPACITY` people is refused.
+    """
+    if n > TEST_RANGE_CAPACITY:
+        raise ValueError(f"{n:,} people need NHS numbers, but the range reserved for testing (999 000 0000 – "
+                         f"999 999 9999) holds only {TEST_RANGE_CAPACITY:,} valid ones")
+    pool = _test_range()
+    return np.sort(pool[rng.choice(len(pool), size=n, replace=False)]).astype("U10")
 
 
 def _sample_ages(rng: np.random.Generator, shares: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -298,6 +308,10 @@ def build_people(cfg: Synthetic, profile: Profile, geo: Geography, prac: Practic
     move = np.where(moving & (lo < cat["ref"]), lo + (rng.random(n) * (cat["ref"] - lo)).astype(np.int64), NEVER)
     prev = np.where(move < NEVER, _other_practice(rng, prac, practice, cat["place"]), practice)
     dep = (10 - geo.imd_decile[cat["lsoa"]]) / 9.0
+    if n > TEST_RANGE_CAPACITY:
+        raise ValueError(f"scale {scale:g} with a {years:.0f}-year history needs {n:,} people, more than the "
+                         f"{TEST_RANGE_CAPACITY:,} valid NHS numbers of the range reserved for testing (999 000 0000 "
+                         f"– 999 999 9999); the largest scale that fits is about {scale * TEST_RANGE_CAPACITY / n:.2f}")
     order = rng.permutation(n)  # NHS numbers are drawn sorted; shuffle people onto them
     people = People(nhs_numbers(rng, n), birth[order], cat["female"][order], cat["ethnic"][order],
                     cat["lsoa"][order], cat["place"][order], dep[order], cat["status"][order], cat["ref"][order],
