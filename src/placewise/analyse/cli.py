@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 
 from placewise.analyse.measurements import measure_all
+from placewise.canonical import TABLES
 from placewise.profile import ProfileError, load_profile
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+from placewise.warehouse import DEFAULT_URL, WarehouseError, connect_existing, require_tables
 
 
 def measure_command(
@@ -23,7 +24,8 @@ def measure_command(
     started = time.perf_counter()
     try:
         prof = load_profile(profile)
-        con = connect(db)
+        con = connect_existing(db)
+        require_tables(con, (t.name for t in TABLES))
     except (ProfileError, WarehouseError) as e:
         console.print(f"[bold red]Refused:[/] {e}")
         raise typer.Exit(2) from None

@@ -17,8 +17,8 @@ from placewise.ingest.rotate import rotate_key
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyError, key_from_env
 from placewise.ingest.stage import IngestRefused, refuse
 from placewise.profile import ProfileError, load_profile
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
-from placewise.warehouse.connection import duckdb_path, engine_of, redact
+from placewise.warehouse import DEFAULT_URL, WarehouseError, connect_existing
+from placewise.warehouse.connection import redact
 from placewise.warehouse.status import status
 
 
@@ -158,9 +158,7 @@ def status_command(
     """Show the warehouse: rows per table, the load log and the quarantine by table, field and reason."""
     console = Console()
     try:
-        if engine_of(db) == "duckdb" and not duckdb_path(db).is_file():
-            raise WarehouseError(f"{redact(db)}: no warehouse here yet; load one with placewise ingest")
-        con = connect(db)
+        con = connect_existing(db)
     except WarehouseError as e:
         console.print(f"[bold red]{e}[/]")
         raise typer.Exit(EXIT_REFUSED) from None

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pyarrow as pa
 
 from placewise.canonical import PERSON_KEY, Table
@@ -237,17 +239,32 @@ def _refuse_unreadable_columns(target: Target, f: SourceFile, relation: str, typ
                          f"none of its {present} values converts")
 
 
+@contextmanager
+def _reading(f: SourceFile) -> Iterator[None]:
+    """Name the file when the database fails while reading or loading it (a corrupt Parquet page, a value the
+    warehouse cannot hold); the batch is then refused and rolled back."""
+    try:
+        yield
+    except duckdb.Error as e:
+        raise refuse(f"{f.path.name}: the database stopped the batch while reading and checking this file: "
+                     f"{str(e).splitlines()[0]}") from None
+    except psycopg.Error as e:
+        reason = e.diag.message_primary or str(e).splitlines()[0]
+        raise refuse(f"{f.path.name}: the database stopped the batch while loading this file: {reason}") from None
+
+
 def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], key: bytes) -> None:
     """Pseudonymise and check every distinct NHS number of the batch once; table ``nhs_map``."""
-    parts = [f"SELECT {value_sql(t)} AS nhs_number FROM {relation}"
-             for _, relation, typed in staged.values() for t in typed if t.column.code == "nhs_number"]
     con = target.staging
-    if not parts:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {NHS_MAP} (nhs_number VARCHAR, person_id VARCHAR, "
-                    "nhs_valid BOOLEAN)")
-        return
-    distinct = con.sql(f"SELECT DISTINCT nhs_number FROM ({' UNION ALL '.join(parts)}) "
-                       "WHERE nhs_number IS NOT NULL").to_arrow_table().column(0).combine_chunks()
+    con.execute("CREATE OR REPLACE TEMP TABLE batch_nhs (nhs_number VARCHAR)")
+    for f, relation, typed in staged.values():
+        for t in typed:
+            if t.column.code == "nhs_number":
+                with _reading(f):
+                    con.execute(f"INSERT INTO batch_nhs SELECT DISTINCT {value_sql(t)} FROM {relation}")
+    distinct = con.sql("SELECT DISTINCT nhs_number FROM batch_nhs WHERE nhs_number IS NOT NULL") \
+        .to_arrow_table().column(0).combine_chunks()
+    con.execute("DROP TABLE batch_nhs")
     mapping = pa.table({"nhs_number": distinct, "person_id": pseudonymise(distinct, key),
                         "nhs_valid": pa.array(nhs_number_valid(distinct))})
     con.register("_nhs", mapping)
@@ -407,11 +424,12 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
         steps = 2 * len(todo) + 2
         for i, f in enumerate(todo):
             progress(f"reading {f.path.name}", i, steps)
-            relation, typed = stage(target.staging, f)
-            _refuse_unreadable_columns(target, f, relation, typed)
-            staged[f.table.name] = (f, relation, typed)
-            results[f.table.name].ignored_columns = extra_columns(f, target.staging, relation)
-            results[f.table.name].warnings = _nhs_like_columns(target, f, relation, typed)
+            with _reading(f):
+                relation, typed = stage(target.staging, f)
+                _refuse_unreadable_columns(target, f, relation, typed)
+                staged[f.table.name] = (f, relation, typed)
+                results[f.table.name].ignored_columns = extra_columns(f, target.staging, relation)
+                results[f.table.name].warnings = _nhs_like_columns(target, f, relation, typed)
         progress("pseudonymising NHS numbers", len(todo), steps)
         _nhs_map(target, staged, key)
         batch_id = batch_id_for(todo, now)
@@ -424,7 +442,9 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
                 progress(f"validating and loading {f.path.name}", len(todo) + 1 + i, steps)
                 if _needs_people(f.table):
                     people = people or _persons(target)
-                _load_table(target, batch_id, f, relation, typed, people or NHS_MAP, as_of, results[f.table.name])
+                with _reading(f):
+                    _load_table(target, batch_id, f, relation, typed, people or NHS_MAP, as_of,
+                                results[f.table.name])
             _forget_retried(target)
             progress("writing the quarantine report", steps - 1, steps)
             report = report or default_report(url, batch_id)

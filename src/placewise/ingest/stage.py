@@ -80,9 +80,17 @@ def discover(directory: Path) -> tuple[list[SourceFile], list[str]]:
         found[path.stem] = path
     if not found:
         raise refuse(f"{directory}: no canonical files (expected names like people.parquet or people.csv)")
-    files = [SourceFile(t, found[t.name], FORMATS[found[t.name].suffix.lower()], sha256_of(found[t.name]))
+    files = [SourceFile(t, found[t.name], FORMATS[found[t.name].suffix.lower()], _checksum(found[t.name]))
              for t in TABLES if t.name in found]
     return files, unknown
+
+
+def _checksum(path: Path) -> str:
+    """The file's SHA-256, refusing the batch when the file cannot be read (permission denied, a folder…)."""
+    try:
+        return sha256_of(path)
+    except OSError as e:
+        raise refuse(f"{path.name}: cannot read the file ({e.strerror or e}); nothing loaded") from None
 
 
 def _family(t: pa.DataType) -> str:
@@ -174,8 +182,9 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, f: SourceFile, relation: str)
 def _csv_header(path: Path) -> list[str]:
     """The header row of a UTF-8 CSV file (a byte-order mark is allowed)."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(fh), None)
+        with path.open("rb") as fh:
+            first = fh.readline().decode("utf-8-sig")
+        header = next(csv.reader([first]), None)
     except UnicodeDecodeError as e:
         raise refuse(f"{path.name}: not UTF-8 text (byte {e.start} of the header); save the file as UTF-8") from None
     except csv.Error as e:
@@ -195,7 +204,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, f: SourceFile, relation: str) -> 
     try:
         reader = pacsv.open_csv(f.path, convert_options=convert)
     except (pa.ArrowException, OSError) as e:
-        raise refuse(f"{f.path.name}: unreadable CSV ({e})") from None
+        raise refuse(f"{f.path.name}: unreadable CSV: {csv_fault(f.path, header) or _csv_reason(e)}") from None
     schema = pa.schema([pa.field("_row", pa.int64()), *reader.schema])
 
     def numbered() -> Iterator[pa.RecordBatch]:
@@ -211,7 +220,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, f: SourceFile, relation: str) -> 
         con.register("_csv_stream", stream)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM _csv_stream")
     except (pa.ArrowException, duckdb.Error) as e:
-        raise refuse(f"{f.path.name}: unreadable CSV: {_csv_reason(e)}") from None
+        raise refuse(f"{f.path.name}: unreadable CSV: {csv_fault(f.path, header) or _csv_reason(e)}") from None
     finally:
         con.unregister("_csv_stream")
     return {h: "string" for h in header}
@@ -223,6 +232,26 @@ def _csv_reason(e: Exception) -> str:
     if "UTF8" in text or "utf8" in text.lower() or "utf-8" in text.lower():
         return "not UTF-8 text; save the file as UTF-8"
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def csv_fault(path: Path, header: list[str]) -> str | None:
+    """Where a CSV file first breaks, once the fast reader has failed: the 1-based data row (the header not
+    counted) and the column by name, for a byte that is not UTF-8 or a row with the wrong number of fields.
+
+    A row-by-row scan, but only on the error path, to tell the supplier exactly what to fix."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        rows = csv.reader(fh)
+        next(rows, None)
+        for number, row in enumerate(rows, start=1):
+            for name, value in zip(header, row, strict=False):
+                bad = next((c for c in value if "\udc80" <= c <= "\udcff"), None)
+                if bad is not None:
+                    return (f"data row {number}, column {name}: not UTF-8 text (byte 0x{ord(bad) - 0xDC00:02x}); "
+                            "save the file as UTF-8")
+            if row and len(row) != len(header):
+                return (f"data row {number}: expected {len(header)} fields ({', '.join(header)}), "
+                        f"found {len(row)}")
+    return None
 
 
 def stage(con: duckdb.DuckDBPyConnection, f: SourceFile) -> tuple[str, list[Typed]]:

@@ -491,7 +491,14 @@ class Catalogue(Strict):
         for i in self.indicators:
             if i.id == indicator_id:
                 return i
-        raise KeyError(f"no indicator {indicator_id!r} in the catalogue")
+        raise UnknownIndicator(f"no indicator {indicator_id!r} in the catalogue")
+
+
+class UnknownIndicator(KeyError, ValueError):
+    """An indicator id the catalogue does not define (a KeyError for lookups, a ValueError for the command line)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _error_lines(path: Path, raw: object, err: ValidationError) -> list[str]:

@@ -51,8 +51,9 @@ LATEST_SOURCES = (("inpatient_spells", "admission_date"), ("gp_appointments", "a
 
 def default_range(con: ibis.BaseBackend, months: int = 24) -> ReportingRange:
     """The ``months`` months ending with the latest month that has activity in the warehouse."""
-    latest = [con.table(t)[c].max().execute() for t, c in LATEST_SOURCES]
-    found = [d for d in latest if d is not None]
+    present = table_names(con)
+    latest = [con.table(t)[c].max().execute() for t, c in LATEST_SOURCES if t in present]
+    found = [d for d in latest if d is not None and pd.notna(d)]  # an empty table's maximum comes back as NaT
     if not found:
         raise ValueError("the warehouse has no activity to measure: inpatient spells, GP appointments and "
                          "clinical events are all empty")

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from placewise.outputs import prepare_output_folder
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.render import render_index, write_report
@@ -58,10 +59,10 @@ def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
         plan = PlanInputs()
     else:
         from placewise.measure import load_catalogue
-        from placewise.warehouse import DEFAULT_URL, connect, table_names
+        from placewise.warehouse import DEFAULT_URL, connect_existing, table_names
         from placewise.warehouse.connection import redact
 
-        con = connect(warehouse or DEFAULT_URL)
+        con = connect_existing(warehouse or DEFAULT_URL)
         if "measurements" not in table_names(con):
             raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
                                     "(compute the indicators first)")
@@ -115,6 +116,7 @@ def report_command(
     console = Console(stderr=True)
     started = time.perf_counter()
     try:
+        prepare_output_folder(out)
         with console.status("Assembling the report (SPC, comparisons, disclosure control)…"):
             models = build_models(warehouse=warehouse, ae_csv=ae_csv if example_ae else None, profile_name=profile)
     except (ProfileError, WarehouseError, FileNotFoundError, ValueError) as e:

@@ -11,8 +11,18 @@ Canonical tables are created from ``placewise.canonical`` (``nhs_number`` become
 HMAC-SHA256 hex pseudonym). The ingest adds ``load_log``, ``load_files`` and ``quarantine``.
 """
 
-from placewise.warehouse.connection import DEFAULT_URL, WarehouseError, connect, engine, engine_of, table_names
+from placewise.warehouse.connection import (
+    DEFAULT_URL,
+    WarehouseError,
+    connect,
+    connect_existing,
+    engine,
+    engine_of,
+    require_tables,
+    table_names,
+)
 from placewise.warehouse.schema import BOOKKEEPING, LOAD_FILES, LOAD_LOG, QUARANTINE, ensure_tables
 
 __all__ = ["BOOKKEEPING", "DEFAULT_URL", "LOAD_FILES", "LOAD_LOG", "QUARANTINE", "WarehouseError", "connect",
+           "connect_existing", "require_tables",
            "engine", "engine_of", "ensure_tables", "table_names"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -78,6 +79,21 @@ def duckdb_open_error(path: Path, e: duckdb.Error) -> str:
     if "Permission denied" in text or "Read-only file system" in text:
         return f"{path}: the warehouse cannot be opened for writing (permission denied or a read-only file system)"
     return f"{path}: cannot open the DuckDB warehouse: {text.splitlines()[0]}"
+
+
+def connect_existing(url: str | Path = DEFAULT_URL) -> BaseBackend:
+    """Open a warehouse that must already exist: a missing DuckDB file is an error, never a new empty file."""
+    if engine_of(url) == "duckdb" and not duckdb_path(url).is_file():
+        raise WarehouseError(f"{redact(url)}: no warehouse here yet; load one with placewise ingest")
+    return connect(url)
+
+
+def require_tables(con: BaseBackend, names: Iterable[str]) -> None:
+    """Refuse a warehouse that lacks tables a command reads (one not made by ``placewise ingest``, or damaged)."""
+    missing = sorted(set(names) - table_names(con))
+    if missing:
+        raise WarehouseError(f"the warehouse has no {', '.join(missing)} table{'s' if len(missing) > 1 else ''}: "
+                             "it was not made by placewise ingest, or has been damaged; ingest a delivery into it")
 
 
 def engine(con: BaseBackend) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +13,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from placewise.outputs import OutputFolderError, prepare_output_folder
 from placewise.profile import ProfileError, load_profile
 from placewise.sources.synth.calibrate import calibration, write_calibration
 from placewise.sources.synth.generate import generate
+
+
+MAX_SCALE = 20.0
+"""Twenty times the ICS (about 22 million people) is beyond any machine this runs on: refuse it up front."""
 
 
 class FileFormat(str, Enum):
@@ -47,7 +53,15 @@ def synth_command(
 ) -> None:
     """Generate a synthetic, calibrated population for an ICS profile, with its calibration report."""
     console = Console()
+    if not math.isfinite(scale) or scale > MAX_SCALE:
+        raise typer.BadParameter(f"{scale} is not a scale this tool can generate; give a number from 0.0001 to "
+                                 f"{MAX_SCALE:g} (1.0 is the whole ICS)", param_hint="--scale")
     end = _date(end_date)
+    try:
+        prepare_output_folder(out)
+    except OutputFolderError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
     try:
         prof = load_profile(profile)
     except ProfileError as e:
