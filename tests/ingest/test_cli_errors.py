@@ -54,6 +54,14 @@ def warehouse(tmp_path: Path, batch: Batch) -> Path:
 
 
 @pytest.fixture
+def measured(warehouse: Path) -> Path:
+    """The small warehouse with its indicators computed, ready for a report."""
+    code, output = placewise("measure", "--db", str(warehouse))
+    assert code == 0, output
+    return warehouse
+
+
+@pytest.fixture
 def read_only(tmp_path: Path) -> Iterator[Path]:
     """A folder nobody may write into (restored afterwards so that pytest can clean up)."""
     folder = tmp_path / "read-only"
@@ -178,21 +186,21 @@ def test_corrupt_parquet_data_is_named(tmp_path: Path, batch: Batch) -> None:
 
 
 @pytest.mark.parametrize("command", ["synth", "report"])
-def test_output_path_that_is_a_file(tmp_path: Path, warehouse: Path, command: str) -> None:
+def test_output_path_that_is_a_file(tmp_path: Path, measured: Path, command: str) -> None:
     """--out naming an existing file: exit 2 saying so."""
     target = tmp_path / "a-file.txt"
     target.write_text("not a folder")
-    extra = ["--scale", "0.001"] if command == "synth" else ["--db", str(warehouse), "--no-pdf"]
+    extra = ["--scale", "0.001"] if command == "synth" else ["--db", str(measured), "--no-pdf"]
     code, output = placewise(command, "--out", str(target), *extra)
     assert code == 2 and "is a file, not a folder" in output, output
     assert target.read_text() == "not a folder"
 
 
 @pytest.mark.parametrize("command", ["synth", "report"])
-def test_read_only_output_folder(read_only: Path, warehouse: Path, command: str) -> None:
+def test_read_only_output_folder(read_only: Path, measured: Path, command: str) -> None:
     """--out inside a folder that cannot be written: exit 2 saying so."""
     read_only.chmod(0o555)
-    extra = ["--scale", "0.001"] if command == "synth" else ["--db", str(warehouse), "--no-pdf"]
+    extra = ["--scale", "0.001"] if command == "synth" else ["--db", str(measured), "--no-pdf"]
     code, output = unprivileged(command, "--out", str(read_only / "out"), *extra)
     assert code == 2 and "cannot write" in output, output
 
@@ -206,7 +214,8 @@ def test_absurd_scale_is_refused(tmp_path: Path, scale: str) -> None:
     assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
 
 
-def test_small_warehouse_measures(warehouse: Path) -> None:
+def test_small_warehouse_measures_and_reports(measured: Path, tmp_path: Path) -> None:
     """The normal path still works on the small warehouse the error tests use."""
-    code, output = placewise("measure", "--db", str(warehouse))
+    code, output = placewise("report", "--db", str(measured), "--out", str(tmp_path / "report"), "--no-pdf")
     assert code == 0, output
+    assert (tmp_path / "report" / "index.html").is_file()

@@ -116,9 +116,9 @@ def report_command(
     console = Console(stderr=True)
     started = time.perf_counter()
     try:
-        prepare_output_folder(out)
         with console.status("Assembling the report (SPC, comparisons, disclosure control)…"):
             models = build_models(warehouse=warehouse, ae_csv=ae_csv if example_ae else None, profile_name=profile)
+        prepare_output_folder(out)
     except (ProfileError, WarehouseError, FileNotFoundError, ValueError) as e:
         console.print(f"[red]Cannot build the report:[/] {e}")
         raise typer.Exit(2) from None
