@@ -22,7 +22,7 @@ from placewise.sources.synth.config import CONDITIONS, Synthetic, Target
 
 @dataclass(frozen=True)
 class CalibrationRow:
-    """One generated figure beside its target, source and tolerance."""
+    """One generated figure beside its target, source and tolerance (counts at the scale generated)."""
 
     measure: str
     geography: str
@@ -31,6 +31,7 @@ class CalibrationRow:
     tolerance: float
     source: str
     passed: bool
+    count: bool = False
 
 
 REGISTERED = """
@@ -118,7 +119,41 @@ def _figure(con: duckdb.DuckDBPyConnection, t: Target, cfg: Synthetic, end: dt.d
                  AND s.spell_id IN (SELECT spell_id FROM inpatient_diagnoses
                                     WHERE icd10_code >= 'W00' AND icd10_code < 'W20'))
                  / (SELECT count(*) FROM reg WHERE age >= 65)""")
+    if m == "gp_referrals_per_month":
+        return _one(con, f"SELECT count(*) / 12 FROM referrals WHERE referral_date > {last_year}")
+    if m == "talking_therapies_entering_per_year":
+        return _one(con, _talking_therapies_sql(end))
+    if m == "emergency_readmissions_30d_percent":
+        return _one(con, _readmissions_sql(end))
+    if m == "referral_largest_specialty_share":
+        return _one(con, "SELECT 100 * max(n) / sum(n) FROM (SELECT count(*) n FROM referrals GROUP BY treatment_function)")
+    if m == "nhs_numbers_in_test_range_percent":
+        return _one(con, "SELECT 100 * avg((nhs_number BETWEEN '9990000000' AND '9999999999')::INT) FROM people")
     raise ValueError(f"synthetic.yaml: calibration: unknown measure {m!r}")
+
+
+def _talking_therapies_sql(end: dt.date) -> str:
+    """SQL: adults entering NHS Talking Therapies treatment in the 12 months to ``end`` (an attended contact with
+    no attended contact in the 180 days before it, as the catalogue's indicator counts them)."""
+    return f"""
+    WITH a AS (SELECT m.nhs_number, m.contact_date AS d, p.birth_year,
+                      lag(m.contact_date) OVER (PARTITION BY m.nhs_number ORDER BY m.contact_date) AS prev
+               FROM mental_health_contacts m JOIN people p USING (nhs_number)
+               WHERE m.service = 'talking_therapies' AND m.attended)
+    SELECT count(*) FROM a WHERE d > DATE '{end}' - INTERVAL 365 DAY AND d <= DATE '{end}'
+      AND year(d) - birth_year >= 18 AND (prev IS NULL OR d - prev > 180)"""
+
+
+def _readmissions_sql(end: dt.date) -> str:
+    """SQL: share of discharges alive (not maternity) in the 12 months ending 30 days before ``end`` followed by an
+    emergency admission 0 to 29 days after the discharge date (NHS Digital method, crude)."""
+    return f"""
+    WITH d AS (SELECT nhs_number, spell_id, discharge_date FROM inpatient_spells
+               WHERE discharge_method IN ('1', '2', '3', '9') AND admission_method <> 'maternity'
+                 AND discharge_date > DATE '{end}' - INTERVAL 395 DAY AND discharge_date <= DATE '{end}' - INTERVAL 30 DAY),
+         e AS (SELECT nhs_number, spell_id, admission_date FROM inpatient_spells WHERE admission_method = 'emergency')
+    SELECT 100 * avg((EXISTS (SELECT 1 FROM e WHERE e.nhs_number = d.nhs_number AND e.spell_id <> d.spell_id
+                              AND e.admission_date BETWEEN d.discharge_date AND d.discharge_date + 29))::INT) FROM d"""
 
 
 def _treated_to_target_sql(end: dt.date, where: str) -> str:
@@ -163,11 +198,21 @@ def calibration(out: Path, profile: Profile, *, scale: float, end_date: dt.date 
     rows = []
     for t in cfg.calibration:
         value = _figure(con, t, cfg, end)
-        target = t.target * scale if t.measure == "population" else t.target
-        tolerance = t.tolerance * target if t.relative else t.tolerance
+        target = t.target * scale if t.count else t.target
+        tolerance = t.tolerance * target if t.relative else t.tolerance * (scale if t.count else 1)
         rows.append(CalibrationRow(t.measure, t.geography, round(value, 3), round(target, 3), round(tolerance, 3),
-                                   t.source, abs(value - target) <= tolerance))
+                                   t.source, abs(value - target) <= tolerance, t.count))
     return rows
+
+
+def plausibility_markdown(rows: list[CalibrationRow], scale: float) -> str:
+    """The plausibility table: each figure at scale 1.0 (counts divided by the scale) beside its reference."""
+    out = ["| figure | Placewise at scale 1.0 | seed or national reference | tolerance | pass |", "|---|---|---|---|---|"]
+    for r in rows:
+        k = 1 / scale if r.count else 1.0
+        out.append(f"| {r.measure} ({r.geography}) | {r.value * k:,.1f} | {r.target * k:,.1f}: {r.source} | "
+                   f"± {r.tolerance * k:,.1f} | {'yes' if r.passed else 'NO'} |")
+    return "\n".join(out) + "\n"
 
 
 def write_calibration(rows: list[CalibrationRow], path: Path) -> None:

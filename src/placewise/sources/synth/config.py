@@ -309,6 +309,8 @@ class Target(Strict):
     target: float
     tolerance: float = Field(gt=0)
     relative: bool = False
+    count: bool = False
+    """A count that grows with the scale (people, referrals a month): target and tolerance are for scale 1.0."""
     source: str
 
 
