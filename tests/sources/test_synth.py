@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from placewise.canonical import TABLES
 from placewise.cli import app
 from placewise.profile import ProfileError, load_profile
+from placewise.returns import MEASURES
 from placewise.sources.synth import calibration, generate
 from placewise.sources.synth.vocabulary import DIAGNOSIS, MEDICINES, SPIROMETRY, SYSTOLIC
 
@@ -426,3 +427,23 @@ def test_falls_are_an_injury_with_a_fall_as_external_cause(db: duckdb.DuckDBPyCo
     assert falls > 50 and injury_primary == 1
     died = one(db, "SELECT count(*) FROM inpatient_spells WHERE discharge_method = '4' AND discharge_destination = '79'")
     assert died > 0
+
+
+def test_published_returns_cover_every_month_for_each_provider(db: duckdb.DuckDBPyConnection) -> None:
+    """RTT, cancer, DM01 and ambulance returns: 36+ months per provider, shares inside their rules, the RTT
+    denominator equal to the waiting list, 52-week waiters within it."""
+    rows = dict(db.execute("""SELECT measure, count(DISTINCT period) FROM aggregate_returns
+                              WHERE measure <> 'registered_list_size' GROUP BY 1""").fetchall())
+    assert set(rows) == set(MEASURES) - {"registered_list_size", "ae_4hr_type1", "ae_4hr_all", "ae_attendances_all",
+                                         "ae_emergency_admissions"}
+    assert min(rows.values()) >= 36
+    assert one(db, """SELECT count(*) FROM aggregate_returns
+                      WHERE numerator > denominator AND measure NOT LIKE 'ambulance%'""") == 0
+    assert one(db, """SELECT count(*) FROM aggregate_returns r JOIN aggregate_returns l USING (period, org_code)
+                      WHERE r.measure = 'rtt_within_18wk' AND l.measure = 'rtt_waiting_list'
+                        AND r.denominator <> l.value""") == 0
+    assert one(db, """SELECT count(*) FROM aggregate_returns w JOIN aggregate_returns l USING (period, org_code)
+                      WHERE w.measure = 'rtt_over_52wk' AND l.measure = 'rtt_waiting_list' AND w.value > l.value""") == 0
+    mean = one(db, """SELECT sum(numerator) / sum(denominator) FROM aggregate_returns
+                      WHERE measure = 'ambulance_cat2_mean'""")
+    assert 20 < mean < 50

@@ -72,6 +72,9 @@ def _statistic(ind: Indicator, num: np.ndarray, den: np.ndarray, sum_sq: np.ndar
     if ind.measure == "count":
         lo, hi = poisson_limits(num, CONFIDENCE)
         return num.copy(), lo, hi
+    if ind.measure == "returned":  # a published figure covers everyone counted: no sampling interval
+        value[ok] = num[ok] / den[ok] * ind.per
+        return value, lower, upper
     if ind.measure == "median":
         value[ok] = median[ok]
         return value, lower, upper

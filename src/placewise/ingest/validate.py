@@ -12,6 +12,7 @@ from datetime import date
 from placewise.canonical import ETHNIC_CATEGORIES, PERSON_KEY, Column, Table
 from placewise.ingest.pseudonymise import mask_sql
 from placewise.ingest.stage import DATE_TEXT, TIME_TEXT, Typed
+from placewise.returns import MEASURES
 
 ODS_PATTERNS: dict[str, tuple[str, str]] = {
     "practice_code": ("[A-Z][0-9]{5}", "a GP practice code is a letter and five digits"),
@@ -170,9 +171,33 @@ def _plausible_rules(table: Table) -> list[Rule]:
     return out
 
 
+def _return_rules(table: Table) -> list[Rule]:
+    """Aggregate returns: each known measure's columns as its return defines them (placewise.returns)."""
+    if table.name != "aggregate_returns":
+        return []
+    kinds = {k: ", ".join(lit(r.id) for r in MEASURES.values() if r.kind == k)
+             for k in ("proportion", "count", "mean")}
+    m, n, d, v = _q("measure"), _q("numerator"), _q("denominator"), _q("value")
+    ratio = f"{m} IN ({kinds['proportion']}, {kinds['mean']})"
+    known = f"{m} IN ({', '.join(lit(r) for r in MEASURES)})"
+    out = [Rule(f"{ratio} AND ({n} IS NULL) <> ({d} IS NULL)", "denominator",
+                lit("this measure gives numerator and denominator together, or neither"), d),
+           Rule(f"{ratio} AND {n} IS NULL AND {v} IS NULL", "value",
+                lit("this measure needs numerator and denominator, or the value"), v),
+           Rule(f"{m} IN ({kinds['proportion']}) AND {n} > {d}", "numerator",
+                lit("numerator is above the denominator"), n),
+           Rule(f"{m} IN ({kinds['proportion']}) AND {v} > 1", "value",
+                lit("a proportion's value is a share between 0 and 1"), v),
+           Rule(f"{m} IN ({kinds['count']}) AND {v} IS NULL", "value", lit("a count needs its value"), v),
+           Rule(f"{m} IN ({kinds['count']}) AND {v} <> floor({v})", "value",
+                lit("a count is a whole number"), v)]
+    out += [Rule(f"{known} AND {_q(c)} < 0", c, lit("negative"), _q(c)) for c in ("numerator", "denominator", "value")]
+    return out
+
+
 def row_rules(table: Table, as_of: date) -> list[Rule]:
     """Rules between columns and with other tables: order, future, after death, unknown references, duplicates."""
-    out: list[Rule] = _birth_rules(table, as_of) + _plausible_rules(table)
+    out: list[Rule] = _birth_rules(table, as_of) + _plausible_rules(table) + _return_rules(table)
     for earlier, later in table.ordered:
         out.append(Rule(f"{_q(later)} < {_q(earlier)}", later, lit(f"{later} is before {earlier}"), _q(later)))
     for name in table.not_future:

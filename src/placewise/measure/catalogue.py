@@ -21,7 +21,7 @@ from placewise.derive.records import CODE_COLUMN
 from placewise.profile import Profile, ProfileError
 from placewise.profile.registers import Register, Registers, known_codelists, load_registers
 
-MeasureType = Literal["proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio"]
+MeasureType = Literal["proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio", "returned"]
 Polarity = Literal["higher_is_better", "lower_is_better", "neutral"]
 Frequency = Literal["monthly", "quarterly", "annual", "rolling_12_months"]
 Breakdown = Literal["none", "imd_quintile", "ethnic_group", "sex", "age_band"]
@@ -351,18 +351,49 @@ class TrajectoryPoint(Strict):
     value: float
 
 
+class YearTarget(Strict):
+    """The target for one financial year (``2024/25``), with the guidance that sets it."""
+
+    year: str = Field(pattern=r"^20[0-9]{2}/[0-9]{2}$")
+    value: float
+    source: str = Field(min_length=1)
+
+    @field_validator("year")
+    @classmethod
+    def _consecutive(cls, year: str) -> str:
+        """A financial year's two parts are consecutive years (2024/25, not 2024/26)."""
+        if (int(year[:4]) + 1) % 100 != int(year[5:]):
+            raise ValueError(f"{year!r} is not a financial year (e.g. 2024/25)")
+        return year
+
+
+def financial_year(d: date) -> str:
+    """The NHS financial year (April to March) holding ``d``, as ``2024/25``."""
+    start = d.year if d.month >= 4 else d.year - 1
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
 class Target(Strict):
-    """A target value, a trajectory by period, or both, with where it comes from."""
+    """A standing target value, targets by financial year, a trajectory by period, with their sources."""
 
     value: float | None = None
+    years: list[YearTarget] = Field(default=[], description="targets that change by financial year")
     trajectory: list[TrajectoryPoint] = []
     source: str
+
+    def for_period(self, period_end: date) -> YearTarget | None:
+        """The target for the financial year holding ``period_end``: that year's own, else the standing value."""
+        fy = financial_year(period_end)
+        own = next((y for y in self.years if y.year == fy), None)
+        if own is not None or self.value is None:
+            return own
+        return YearTarget(year=fy, value=self.value, source=self.source)
 
     @model_validator(mode="after")
     def _something(self) -> "Target":
         """A target states a value or a trajectory."""
-        if self.value is None and not self.trajectory:
-            raise ValueError("a target needs a value or a trajectory")
+        if self.value is None and not self.trajectory and not self.years:
+            raise ValueError("a target needs a value, targets by year or a trajectory")
         return self
 
 
@@ -399,6 +430,8 @@ class Indicator(Strict):
     def _consistent(self) -> "Indicator":
         """Measure type, numerator, denominator, geographies and breakdowns fit together."""
         needs_den = self.measure in ("proportion", "crude_rate", "dsr", "ratio")
+        if self.measure == "returned":
+            return self._check_returned()
         if needs_den and self.denominator is None:
             raise ValueError(f"denominator: a {self.measure} needs a denominator")
         if not needs_den and self.denominator is not None:
@@ -418,6 +451,23 @@ class Indicator(Strict):
                 raise ValueError("breakdowns: a directly standardised rate cannot be broken down by age band")
         self._check_geographies()
         return self
+
+    def _check_returned(self) -> "Indicator":
+        """A returned figure reads aggregate returns only, by ICS, provider or a profile grouping."""
+        parts = [p for p in (self.numerator, self.denominator) if p is not None]
+        if not all(isinstance(p, Aggregate) for p in parts):
+            raise ValueError("numerator: a returned figure reads aggregate returns only")
+        bad = [g for g in self.geographies if g in BUILTIN_GEOGRAPHIES and g not in ("ics", "provider")]
+        if bad:
+            raise ValueError(f"geographies: returns are reported by ics, provider or a grouping, not {bad}")
+        if self.breakdowns != ["none"]:
+            raise ValueError("breakdowns: aggregate returns have no breakdowns")
+        return self
+
+    @property
+    def is_returned(self) -> bool:
+        """Whether the figure is read from aggregate returns (published statistics)."""
+        return self.measure == "returned"
 
     @property
     def follow_up_days(self) -> int:

@@ -12,6 +12,7 @@ from placewise.measure.catalogue import Catalogue, Indicator
 from placewise.derive.people import person_attributes, population, population_cells, registrations
 from placewise.measure.compile import Context, cells, expand, indicator_units
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
+from placewise.measure.returns import returned_counts
 from placewise.warehouse.connection import table_names
 
 SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population",
@@ -151,6 +152,9 @@ def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
     """One indicator's counts over its periods, in the counts schema: cells materialised once, then expanded."""
     if not ps:
         return COUNTS_SCHEMA.empty_table()
+    if ind.is_returned:
+        return returned_counts(ctx.con, ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(
+            COUNTS_SCHEMA)
     _drop(ctx.con, CELLS_TABLE)
     fine = ctx.con.create_table(CELLS_TABLE, cells(ctx, ind, indicator_units(ctx, ind, ps)), temp=True)
     try:

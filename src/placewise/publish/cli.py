@@ -68,7 +68,8 @@ def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
                                     "(compute the indicators first)")
         frame = inputs.read_measurements(con)
         catalogue = load_catalogue(profile)
-        specs, scopes = inputs.specs_from_catalogue(catalogue), inputs.catalogue_scopes(profile)
+        as_of = max(frame.period_end) if not frame.empty else None
+        specs, scopes = inputs.specs_from_catalogue(catalogue, as_of), inputs.catalogue_scopes(profile)
         quality = inputs.warehouse_quality(con, frame)
         plan = inputs.plan_inputs(frame, profile, catalogue)
     specs = with_rebase(specs, settings.rebase)

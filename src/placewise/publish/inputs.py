@@ -7,6 +7,7 @@ the statistics package and the ICS as the sum of its providers.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -158,30 +159,46 @@ def recorded_fields(con) -> tuple[tuple[str, str, str], ...]:  # noqa: ANN001 (a
     return tuple(out)
 
 
-def specs_from_catalogue(catalogue: Catalogue) -> list[IndicatorSpec]:
-    """The report's view of every catalogue indicator, in catalogue order.
+def specs_from_catalogue(catalogue: Catalogue, as_of: date | None = None) -> list[IndicatorSpec]:
+    """The report's view of every catalogue indicator, in catalogue order, targets for the year of ``as_of``.
 
     Values are read as the measurements table stores them: numerator / denominator x ``per``
     (so a proportion with ``per: 100`` is already a percentage).
     """
-    return [_spec(i, catalogue.disclosure[i.disclosure]) for i in catalogue.indicators]
+    return [_spec(i, catalogue.disclosure[i.disclosure], as_of) for i in catalogue.indicators]
 
 
-def _spec(i: Indicator, rule: Disclosure) -> IndicatorSpec:
+def _returned_format(i: Indicator) -> tuple[str, int]:
+    """Unit and decimals of a returned figure: a percentage, a count (a returned value) or a mean."""
+    if i.per == 100:
+        return "%", 1
+    return ("", 0) if i.denominator is None else ("", 1)
+
+
+def _target(i: Indicator, as_of: date | None) -> tuple[float | None, str]:
+    """The target that applies in the financial year of ``as_of`` (the standing value if none), and its source."""
+    if i.target is None:
+        return None, i.standard_source
+    year = i.target.for_period(as_of) if as_of is not None else None
+    if year is None:
+        return i.target.value, i.standard_source
+    return year.value, f"{year.year}: {year.source}"
+
+
+def _spec(i: Indicator, rule: Disclosure, as_of: date | None = None) -> IndicatorSpec:
     """One catalogue indicator as the report shows it."""
-    unit, decimals = {
+    unit, decimals = _returned_format(i) if i.measure == "returned" else {
         "proportion": ("%" if i.per == 100 else "", 1),
         "ratio": ("%" if i.per == 100 else "", 2 if i.per == 1 else 1),
         "crude_rate": (f" per {i.per:,}", 1),
         "dsr": (f" per {i.per:,}", 1),
         "count": ("", 0),
     }.get(i.measure, ("", 1))
-    target = i.target
+    target, source = _target(i, as_of)
     return IndicatorSpec(
         id=i.id, title=i.title, definition=i.definition, domain=i.domain, polarity=i.polarity,
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
-        target=None if target is None else target.value,
-        standard_source=i.standard_source,
+        target=target, standard_source=source,
         rule=DisclosureRule(threshold=max(rule.min_numerator, 1), suppress_zero=False),
         min_denominator=rule.min_denominator,
     )

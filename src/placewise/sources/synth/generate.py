@@ -17,6 +17,7 @@ from placewise.profile import Profile
 from placewise.sources.synth.activity import BUILDERS, Shared
 from placewise.sources.synth.clinical import primary_care
 from placewise.sources.synth.config import Synthetic
+from placewise.sources.synth.returns import published_returns
 from placewise.sources.synth.truth import TREATMENTS, person_state
 from placewise.sources.synth.events import Window, World, categorical, dates, labels, nullable_dates
 from placewise.sources.synth.population import (
@@ -117,6 +118,7 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
             progress("activity", i + 1, len(blocks))
     writer.write("deaths", _deaths(w))
     writer.write("aggregate_returns", _list_sizes(w))
+    writer.write("aggregate_returns", published_returns(w, rng_for(seed, 90)))
     (out / "truth").mkdir(exist_ok=True)
     pq.write_table(person_state(w, {k: np.concatenate([t[k] for t in treatments]) for k in TREATMENTS}),
                    out / "truth" / "person_state.parquet")

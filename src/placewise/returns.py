@@ -1,0 +1,128 @@
+"""The aggregate returns Placewise reads: each published collection, its measures and what each column holds.
+
+Every return arrives as rows of the canonical ``aggregate_returns`` table (period, org_code, measure,
+numerator, denominator, value). This module says, per measure, which columns a row must give and what
+they mean; ingest quarantines a row that breaks its measure's rule, naming the row, field and rule, and
+``docs/aggregate-returns.md`` is generated from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["proportion", "count", "mean"]
+
+
+@dataclass(frozen=True)
+class ReturnMeasure:
+    """One measure of a return: a proportion, a count or a mean, with its columns described."""
+
+    id: str
+    kind: Kind
+    description: str
+    numerator: str = ""
+    denominator: str = ""
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Return:
+    """One published collection: who returns it, for what period, and its measures."""
+
+    id: str
+    title: str
+    collection: str
+    org: str
+    period: str
+    measures: tuple[ReturnMeasure, ...]
+
+
+def _prop(id_: str, description: str, numerator: str, denominator: str) -> ReturnMeasure:
+    """A proportion: numerator and denominator required (0 ≤ numerator ≤ denominator); or the value alone."""
+    return ReturnMeasure(id_, "proportion", description, numerator, denominator,
+                         "the published share (0–1), where only the share is printed")
+
+
+def _count(id_: str, description: str, value: str) -> ReturnMeasure:
+    """A count: the value required, a whole number of 0 or more."""
+    return ReturnMeasure(id_, "count", description, value=value)
+
+
+def _mean(id_: str, description: str) -> ReturnMeasure:
+    """A mean response time: total minutes over incidents, or the published mean alone."""
+    return ReturnMeasure(id_, "mean", description, "total response time of the incidents, minutes",
+                         "incidents", "the published mean, minutes, where only the mean is printed")
+
+
+RETURNS: tuple[Return, ...] = (
+    Return("ae", "A&E attendances and emergency admissions", "NHS England monthly A&E statistics (Monthly "
+           "Situation Report)", "provider (trust ODS code)", "calendar month", (
+               _prop("ae_4hr_type1", "type 1 attendances ending within four hours of arrival",
+                     "type 1 attendances within four hours", "type 1 attendances"),
+               _prop("ae_4hr_all", "attendances at all department types ending within four hours",
+                     "attendances within four hours", "attendances"),
+               _count("ae_attendances_all", "attendances at all department types", "attendances"),
+               _count("ae_emergency_admissions", "emergency admissions", "admissions"),
+           )),
+    Return("rtt", "Referral to treatment: incomplete pathways", "NHS England Consultant-led Referral to "
+           "Treatment Waiting Times (incomplete pathways at the month end)",
+           "provider, or commissioner (CCG/ICB code)", "calendar month (snapshot at its end)", (
+               _prop("rtt_within_18wk", "incomplete pathways waiting 18 weeks or less",
+                     "pathways waiting 18 weeks or less", "all incomplete pathways"),
+               _count("rtt_waiting_list", "incomplete pathways (the waiting list)", "pathways"),
+               _count("rtt_over_52wk", "incomplete pathways waiting more than 52 weeks", "pathways"),
+               _count("rtt_over_65wk", "incomplete pathways waiting more than 65 weeks", "pathways"),
+           )),
+    Return("cwt", "Cancer waiting times", "NHS England Cancer Waiting Times (CWT) monthly provider and "
+           "commissioner statistics", "provider, or commissioner", "calendar month", (
+               _prop("cancer_fds_28d", "Faster Diagnosis Standard: cancer ruled out or diagnosed within 28 days "
+                     "of an urgent referral", "told within 28 days", "people told"),
+               _prop("cancer_2ww", "two-week wait: first seen within 14 days of an urgent GP referral for suspected "
+                     "cancer (standard retired October 2023)", "seen within 14 days", "people seen"),
+               _prop("cancer_31d", "31-day decision to treat to first or subsequent treatment (combined)",
+                     "treated within 31 days", "people treated"),
+               _prop("cancer_62d", "62-day urgent referral to first treatment (combined routes)",
+                     "treated within 62 days", "people treated"),
+           )),
+    Return("dm01", "Diagnostic waiting times (DM01)", "NHS England Diagnostics Waiting Times and Activity "
+           "(DM01), 15 key tests", "provider, or commissioner", "calendar month (waiting list at its end)", (
+               _prop("diagnostics_within_6wk", "people waiting for a test who have waited under six weeks",
+                     "waiting under six weeks", "total waiting list"),
+           )),
+    Return("ambsys", "Ambulance response times", "NHS England Ambulance Quality Indicators (AmbSYS); contract "
+           "reports where local", "ambulance trust, or commissioner", "calendar month", (
+               _mean("ambulance_cat1_mean", "category 1 (life-threatening) mean response time"),
+               _mean("ambulance_cat2_mean", "category 2 (emergency) mean response time"),
+           )),
+    Return("list_size", "Registered list size", "NHS Digital Patients Registered at a GP Practice",
+           "practice", "calendar month", (
+               _count("registered_list_size", "people registered", "people"),
+           )),
+)
+
+MEASURES: dict[str, ReturnMeasure] = {m.id: m for r in RETURNS for m in r.measures}
+"""Every known return measure by id; rows of other measures are stored as delivered, unchecked."""
+
+
+def returns_markdown() -> str:
+    """The file format of every return as Markdown, for ``docs/aggregate-returns.md``."""
+    out: list[str] = []
+    for r in RETURNS:
+        out += [f"## {r.title} (`{r.id}`)", "", f"Source: {r.collection}. One row per `org_code` ({r.org}) "
+                f"and period ({r.period}); `period` is the first day of the month.", "",
+                "| measure | kind | meaning | numerator | denominator | value |", "|---|---|---|---|---|---|"]
+        out += [f"| `{m.id}` | {m.kind} | {m.description} | {m.numerator or '–'} | {m.denominator or '–'} "
+                f"| {m.value or '–'} |" for m in r.measures]
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "aggregate-returns.md"
+    text = doc.read_text(encoding="utf-8")
+    marker = "<!-- generated from src/placewise/returns.py"
+    head = text[: text.index(marker)]
+    doc.write_text(head + text[text.index(marker):].split("\n", 1)[0] + "\n\n" + returns_markdown(), encoding="utf-8")

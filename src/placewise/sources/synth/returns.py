@@ -1,0 +1,96 @@
+"""Synthetic published returns (RTT, cancer waiting times, DM01, ambulance) for the BLMK providers.
+
+Each provider's monthly return is drawn around a level that drifts through the window, sized to the
+synthetic population it serves, with binomial and Poisson noise: so the series have real variation
+and the counts behind each share. Levels are set to the ranges BLMK's 2020/21 dashboards and recent
+national statistics show (003 L3577-3630), not to any engine rule. The returns are not derived from
+the person-level referrals and outpatient records (the generator keeps no waiting-list model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from placewise.sources.synth.events import World, dates
+
+PROVIDERS = {"RC9": 0.62, "RD8": 0.38}
+"""Acute providers and the share of the population each serves (Bedfordshire Hospitals; MKUH)."""
+AMBULANCE = {"RYC": 0.76, "RYE": 0.24}
+"""Ambulance trusts and their share (EEAST for Bedfordshire and Luton; SCAS for Milton Keynes)."""
+WAITING = (0.068, 0.66, 0.60, 0.015)
+"""RTT: incomplete pathways per person at the start (growing a quarter over the window); share within 18 weeks."""
+SHARES = {  # measure: (monthly denominator per person, share at the start, at the end, month-to-month noise)
+    "cancer_2ww": (0.0016, 0.90, 0.86, 0.02),
+    "cancer_fds_28d": (0.0016, 0.72, 0.78, 0.02),
+    "cancer_31d": (0.00035, 0.94, 0.92, 0.015),
+    "cancer_62d": (0.00012, 0.72, 0.70, 0.03),
+    "diagnostics_within_6wk": (0.017, 0.72, 0.80, 0.02),
+}
+COUNTS = {  # measure: (share of the waiting list at the start, at the end)
+    "rtt_over_52wk": (0.030, 0.020),
+    "rtt_over_65wk": (0.008, 0.002),
+}
+MEANS = {  # measure: (incidents per person a month, mean minutes at the start, at the end, noise sd)
+    "ambulance_cat1_mean": (0.0007, 8.5, 8.0, 0.4),
+    "ambulance_cat2_mean": (0.0045, 38.0, 32.0, 3.0),
+}
+
+
+def _months(w: World) -> np.ndarray:
+    """First day (days since 1970) of every month of the window."""
+    start = np.datetime64(w.window.start, "D").astype("datetime64[M]")
+    end = np.datetime64(w.window.end, "D").astype("datetime64[M]")
+    return np.arange(start, end + 1).astype("datetime64[D]").astype(np.int64)
+
+
+def _level(first: float, last: float, noise: float, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A level drifting linearly from ``first`` to ``last`` over the months, with AR(1) noise (providers × months)."""
+    k = shape[1]
+    trend = np.linspace(first, last, k)
+    e = rng.normal(0.0, noise, shape)
+    for t in range(1, k):  # AR(1) over months, vectorised across providers
+        e[:, t] += 0.5 * e[:, t - 1]
+    return trend + e
+
+
+def _table(months: np.ndarray, codes: list[str], measure: str, num: np.ndarray | None, den: np.ndarray | None,
+           value: np.ndarray | None) -> pa.Table:
+    """Rows of one measure, provider-major, in the canonical aggregate-returns columns."""
+    n = len(codes) * len(months)
+
+    def col(a: np.ndarray | None) -> pa.Array:
+        return pa.nulls(n, pa.float64()) if a is None else pa.array(a.ravel().astype(float))
+
+    return pa.table({"period": dates(np.tile(months, len(codes))), "org_code": np.repeat(codes, len(months)),
+                     "measure": pa.array([measure] * n, pa.string()), "numerator": col(num),
+                     "denominator": col(den), "value": col(value)})
+
+
+def published_returns(w: World, rng: np.random.Generator) -> pa.Table:
+    """Monthly RTT, cancer, diagnostics and ambulance returns for the window, one row per provider and measure."""
+    months = _months(w)
+    people = len(w.people)
+    acute, amb = list(PROVIDERS), list(AMBULANCE)
+    served = np.array(list(PROVIDERS.values()))[:, None] * people
+    shape = (len(acute), len(months))
+    parts = []
+    for measure, (per, first, last, noise) in SHARES.items():
+        den = rng.poisson(np.broadcast_to(served * per, shape)).astype(float)
+        p = np.clip(_level(first, last, noise, shape, rng), 0.01, 0.999)
+        parts.append(_table(months, acute, measure, rng.binomial(den.astype(np.int64), p), den, None))
+    per, first, last, noise = WAITING
+    waiting = rng.poisson(np.broadcast_to(served * per, shape) * np.linspace(1.0, 1.25, len(months)))
+    within = rng.binomial(waiting, np.clip(_level(first, last, noise, shape, rng), 0.01, 0.999))
+    parts.append(_table(months, acute, "rtt_within_18wk", within, waiting.astype(float), None))
+    parts.append(_table(months, acute, "rtt_waiting_list", None, None, waiting))
+    for measure, (first, last) in COUNTS.items():
+        share = np.clip(_level(first, last, first / 10, shape, rng), 0.0, 1.0)
+        parts.append(_table(months, acute, measure, None, None, rng.binomial(waiting, share)))
+    amb_served = np.array(list(AMBULANCE.values()))[:, None] * people
+    amb_shape = (len(amb), len(months))
+    for measure, (per, first, last, noise) in MEANS.items():
+        incidents = np.maximum(rng.poisson(np.broadcast_to(amb_served * per, amb_shape)), 1).astype(float)
+        mean = np.clip(_level(first, last, noise, amb_shape, rng), 1.0, None)
+        parts.append(_table(months, amb, measure, mean * incidents, incidents, None))
+    return pa.concat_tables(parts)
