@@ -283,3 +283,29 @@ def test_death_date_change_under_same_key_still_loads(tmp_path: Path, batch: Bat
     people.at[2, "date_of_death"] = date(2025, 1, 1)
     assert ingest_cli(write_batch(tmp_path / "two", {"people": people}), str(db))[0] == 0
     assert query(db, "SELECT count(date_of_death) FROM people") == [(2,)]
+
+
+@pytest.mark.postgres
+def test_postgres_redelivery_loads_quarantined_rows_once(tmp_path: Path, batch: Batch, postgres_url: str) -> None:
+    """On PostgreSQL too: rows quarantined for an unknown practice load on re-delivery once the practice is there,
+    their quarantine lines go, and a retried row never overwrites a key stored since."""
+    bad = without_second_practice(batch)
+    bad["ae_attendances"] = batch["ae_attendances"].copy()
+    bad["ae_attendances"].at[0, "disposal"] = "home"
+    first = write_batch(tmp_path / "one", bad)
+    assert ingest_cli(first, postgres_url, "--report", str(tmp_path / "q1.csv"))[0] == 3
+    fixed = batch["ae_attendances"].copy()
+    fixed.at[0, "disposal"] = "referred"
+    assert ingest_cli(write_batch(tmp_path / "fix", {"ae_attendances": fixed}), postgres_url)[0] == 0
+    second = write_batch(tmp_path / "two", {"practices": batch["practices"]})
+    for name in ("registrations", "gp_appointments", "ae_attendances"):
+        shutil.copy(first / f"{name}.parquet", second / f"{name}.parquet")
+    code, output = ingest_cli(second, postgres_url, "--report", str(tmp_path / "q2.csv"))
+    assert code == 3, output  # the old disposal is still not allowed
+    assert "2 now loaded" in " ".join(output.split())
+    with psycopg.connect(postgres_url) as con:
+        assert con.execute("SELECT count(*) FROM registrations").fetchone() == (6,)
+        assert con.execute("SELECT table_name, count(*) FROM quarantine GROUP BY 1").fetchall() == \
+            [("ae_attendances", 1)]
+        assert con.execute("SELECT disposal FROM ae_attendances WHERE attendance_id = 'AE1'").fetchone() == \
+            ("referred",)

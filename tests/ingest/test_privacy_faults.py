@@ -117,3 +117,15 @@ def test_no_raw_nhs_number_in_the_report_columns(tmp_path: Path, batch: Batch) -
     assert not [r for r in rows if DIGITS.search(r["value"] or "")]
     assert query(tmp_path / "wh.duckdb", "SELECT count(*) FROM quarantine WHERE regexp_matches(value, "
                                          "'[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}')") == [(0,)]
+
+
+@pytest.mark.postgres
+def test_postgres_quarantine_masks_a_swapped_nhs_number(tmp_path: Path, batch: Batch, postgres_url: str) -> None:
+    """The same masking on PostgreSQL: a spaced NHS number in the practice code is stored masked."""
+    setter("registrations", 2, "practice_code", SPACED)(batch)
+    code, output = ingest_cli(write_batch(tmp_path / "in", batch), postgres_url, "--report", str(tmp_path / "q.csv"))
+    assert code == 3, output
+    with psycopg.connect(postgres_url) as con:
+        values = con.execute("SELECT value FROM quarantine WHERE field = 'practice_code'").fetchall()
+    assert set(values) == {("********" + SPACED[-2:],)}  # badly formed, and unknown
+    assert no_raw_number((tmp_path / "q.csv").read_text())

@@ -34,6 +34,8 @@ CSV_CASES = [
      "arrival", "not a valid date and time"),
     ("date-holding-a-time", setter("clinical_events", 4, "event_date", "2024-02-02 14:30:00"), "clinical_events",
      4, "event_date", "holds a time of day"),
+    ("huge-birth-year", setter("people", 2, "birth_year", "1000000000000"), "people", 2, "birth_year",
+     "born in the future"),
     ("nan-text", setter("medications", 2, "quantity", "NaN"), "medications", 2, "quantity",
      "not a finite number"),
     ("infinite-text", setter("aggregate_returns", 1, "numerator", "inf"), "aggregate_returns", 1, "numerator",

@@ -305,7 +305,8 @@ def _persons(target: Target) -> str:
     """Temp table ``persons``: each NHS number of the batch with its pseudonym, validity, whether the person is
     in the warehouse's people (this batch's clean people included) and their date of death."""
     stored = target.relation("people", (PERSON_KEY, "date_of_death", "birth_year", "birth_month"))
-    known = (f"SELECT person_id, date_of_death, make_date(birth_year, birth_month, 1) AS birth FROM {stored}"
+    known = (f"SELECT person_id, date_of_death, CASE WHEN birth_year BETWEEN 1900 AND 9999 AND birth_month "
+             f"BETWEEN 1 AND 12 THEN make_date(birth_year, birth_month, 1) END AS birth FROM {stored}"
              if stored is not None else "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DATE) AS "
              "date_of_death, CAST(NULL AS DATE) AS birth WHERE false")
     target.staging.execute(

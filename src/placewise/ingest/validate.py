@@ -145,11 +145,12 @@ def _birth_rules(table: Table, as_of: date) -> list[Rule]:
     before it. The people table checks its own columns; other person tables use ``_birth`` from the lookup."""
     born = f"strftime(_birth, '%Y-%m')"
     if table.name == "people":
-        birth = "make_date(\"birth_year\", \"birth_month\", 1)"
-        month = f"DATE '{as_of.replace(day=1).isoformat()}'"
-        return [Rule(f"\"birth_month\" BETWEEN 1 AND 12 AND {birth} > {month}", "birth_year",
-                     lit(f"born in the future (after {as_of.strftime('%Y-%m')})"), "\"birth_year\""),
-                Rule(f"\"birth_month\" BETWEEN 1 AND 12 AND \"date_of_death\" < {birth}", "date_of_death",
+        year, month = '"birth_year"', '"birth_month"'
+        birth = (f"CASE WHEN {year} BETWEEN 1900 AND {as_of.year} AND {month} BETWEEN 1 AND 12 "
+                 f"THEN make_date({year}, {month}, 1) END")  # CASE: a huge year must not reach make_date
+        future = f"{year} > {as_of.year} OR ({year} = {as_of.year} AND {month} > {as_of.month})"
+        return [Rule(future, "birth_year", lit(f"born in the future (after {as_of.strftime('%Y-%m')})"), year),
+                Rule(f"\"date_of_death\" < {birth}", "date_of_death",
                      f"{lit('before the person' + chr(39) + 's birth (')} || strftime({birth}, '%Y-%m') || ')'",
                      "\"date_of_death\"")]
     if not table.has_person:
