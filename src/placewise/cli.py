@@ -10,6 +10,7 @@ from placewise.analyse.risk_cli import risk_app
 from placewise.canonical import data_dictionary_markdown
 from placewise.demo import demo_command
 from placewise.derive.cli import phm_command
+from placewise.derive.worklist_cli import worklist_command
 from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
 from placewise.measure.cli import explain_command, try_command
 from placewise.publish.cli import report_command
@@ -29,6 +30,7 @@ app.command("measure")(measure_command)
 app.command("plan")(plan_command)
 app.command("phm")(phm_command)
 app.add_typer(risk_app, name="risk")
+app.command("worklist")(worklist_command)
 app.command("report")(report_command)
 app.command("try")(try_command)
 app.command("explain")(explain_command)

@@ -43,6 +43,7 @@ from placewise.ingest.validate import (
 )
 from placewise.warehouse import connect
 from placewise.warehouse.connection import duckdb_path, engine_of
+from placewise.warehouse.identity import record_links_from_env
 from placewise.warehouse.schema import PSEUDONYMISATION
 
 EXIT_LOADED = 0
@@ -253,8 +254,8 @@ def _reading(f: SourceFile) -> Iterator[None]:
         raise refuse(f"{f.path.name}: the database stopped the batch while loading this file: {reason}") from None
 
 
-def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], key: bytes) -> None:
-    """Pseudonymise and check every distinct NHS number of the batch once; table ``nhs_map``."""
+def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], key: bytes) -> pa.Table:
+    """Pseudonymise and check every distinct NHS number of the batch once; table ``nhs_map``; returns the map."""
     con = target.staging
     con.execute("CREATE OR REPLACE TEMP TABLE batch_nhs (nhs_number VARCHAR)")
     for f, relation, typed in staged.values():
@@ -270,6 +271,7 @@ def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed
     con.register("_nhs", mapping)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {NHS_MAP} AS SELECT * FROM _nhs")
     con.unregister("_nhs")
+    return mapping
 
 
 def _code_checks(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> dict[str, str]:
@@ -432,7 +434,7 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
                 results[f.table.name].ignored_columns = extra_columns(f, target.staging, relation)
                 results[f.table.name].warnings = _nhs_like_columns(target, f, relation, typed)
         progress("pseudonymising NHS numbers", len(todo), steps)
-        _nhs_map(target, staged, key)
+        mapping = _nhs_map(target, staged, key)
         batch_id = batch_id_for(todo, now)
         _quarantine_table(target)
         partial: Path | None = None
@@ -454,6 +456,8 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
             bookkeeping = _log_tables(target, batch_id, Path(directory), list(results.values()))
             if record_key:
                 bookkeeping[PSEUDONYMISATION.name] = _key_table(target, key)
+            # the link back to NHS numbers, kept apart and encrypted (only if an identity store is configured)
+            record_links_from_env(mapping.filter(mapping["nhs_valid"]))
             target.commit(bookkeeping)
         except BaseException:
             target.rollback()

@@ -20,7 +20,11 @@ def replace_table(con: ibis.BaseBackend, name: str, obj: ir.Table | pa.Table) ->
     """Write ``obj`` under a new name, then swap it in, so a failed build leaves the old table whole."""
     staged = f"{name}__new"
     execute(con, f'DROP TABLE IF EXISTS "{staged}"')
-    con.create_table(staged, obj)
+    if isinstance(obj, pa.Table):   # Ibis 12 registers Arrow data as a view it then fails to drop: insert instead
+        con.create_table(staged, schema=ibis.Schema.from_pyarrow(obj.schema))
+        con.insert(staged, obj)
+    else:
+        con.create_table(staged, obj)
     execute(con, f'DROP TABLE IF EXISTS "{name}"')
     execute(con, f'ALTER TABLE "{staged}" RENAME TO "{name}"')
     return con.table(name)

@@ -1,0 +1,102 @@
+"""Re-identification: only a practice's clinician, for direct care, for that practice; every attempt audited."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from placewise.codelists import codes
+from placewise.derive.segments import build
+from placewise.derive.worklists import run
+from placewise.profile import load_profile
+from placewise.profile.worklists import load_worklists
+from placewise.publish.access import AUDIT_TABLE, AccessRefused, Requester, reidentify
+from placewise.warehouse import table_names
+from placewise.warehouse.identity import IdentityError, key_from_env, new_key, nhs_numbers, open_store, record_links
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
+from measure_builder import Warehouse  # noqa: E402
+
+NHS = {"a1": "9990000018", "a2": "9990000026", "b1": "9990000034"}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A warehouse with one diabetes list run (two patients at P1, one at P3) and a linked identity store."""
+    w = Warehouse()
+    for p, practice in (("a1", "P1"), ("a2", "P1"), ("b1", "P3")):
+        w.person(p, born=(1960, 1), practice=practice, lsoa="L3" if practice == "P3" else "L1")
+        w.event(p, date(2010, 1, 1), codes("type2_diabetes")[0])      # no HbA1c: on the diabetes alerts list
+    wh = w.load(ibis.duckdb.connect())
+    build(wh, load_profile(), date(2024, 3, 31))
+    done = run(wh, load_worklists(load_profile()), ["diabetes_alerts"])["diabetes_alerts"]
+    key = new_key()
+    monkeypatch.setenv("PLACEWISE_IDENTITY_KEY", key)
+    store = open_store(str(tmp_path / "identity.duckdb"))
+    record_links(store, key_from_env(), pa.table({"nhs_number": list(NHS.values()), "person_id": list(NHS)}))
+    return wh, store, key_from_env(), done.run_id
+
+
+def test_a_clinician_of_the_practice_stating_direct_care_gets_that_practices_rows_only(setup):
+    wh, store, fernet, run_id = setup
+    got = reidentify(wh, store, fernet, Requester("dr.a", "clinician", "P1", "direct_care"), run_id, "P1")
+    assert dict(zip(got["person_id"].to_pylist(), got["nhs_number"].to_pylist())) == {"a1": NHS["a1"],
+                                                                                      "a2": NHS["a2"]}
+
+
+@pytest.mark.parametrize("requester, practice, reason", [
+    (Requester("ana", "analyst", "P1", "direct_care"), "P1", "role 'analyst' may not re-identify"),
+    (Requester("dr.a", "clinician", "P1", "direct_care"), "P3", "a clinician of P1 may not re-identify patients of P3"),
+    (Requester("dr.a", "clinician", "P1", "research"), "P1", "purpose 'research' is not direct care"),
+])
+def test_refusals_are_clear_and_audited(setup, requester, practice, reason):
+    wh, store, fernet, run_id = setup
+    with pytest.raises(AccessRefused, match=reason):
+        reidentify(wh, store, fernet, requester, run_id, practice)
+    audit = store.table(AUDIT_TABLE).to_pyarrow().to_pylist()
+    assert len(audit) == 1 and audit[0]["rows"] == 0 and audit[0]["outcome"].startswith("refused: ")
+    assert (audit[0]["who"], audit[0]["role"], audit[0]["requested_practice"]) == (requester.who, requester.role,
+                                                                                   practice)
+
+
+def test_the_audit_count_equals_the_calls(setup):
+    wh, store, fernet, run_id = setup
+    calls = [(Requester("dr.a", "clinician", "P1", "direct_care"), "P1"),
+             (Requester("ana", "analyst", "P1", "direct_care"), "P1"),
+             (Requester("dr.b", "clinician", "P3", "direct_care"), "P3"),
+             (Requester("dr.b", "clinician", "P3", "direct_care"), "P1")]
+    for r, practice in calls:
+        try:
+            reidentify(wh, store, fernet, r, run_id, practice)
+        except AccessRefused:
+            pass
+    audit = store.table(AUDIT_TABLE).order_by("at").to_pyarrow().to_pylist()
+    assert len(audit) == len(calls)
+    assert [(a["who"], a["outcome"].split(":")[0], a["rows"]) for a in audit] == [
+        ("dr.a", "granted", 2), ("ana", "refused", 0), ("dr.b", "granted", 1), ("dr.b", "refused", 0)]
+    assert {a["list_id"] for a in audit} == {"diabetes_alerts"}
+
+
+def test_the_link_is_encrypted_and_needs_the_key(setup, monkeypatch):
+    wh, store, _, _ = setup
+    assert "identity_link" not in table_names(wh)                    # the warehouse holds no link
+    stored = store.table("identity_link").to_pyarrow().to_pylist()
+    assert not any(n in r["nhs_number_encrypted"] for r in stored for n in NHS.values())
+    from cryptography.fernet import Fernet
+    with pytest.raises(IdentityError, match="does not open"):
+        nhs_numbers(store, Fernet(new_key().encode()), ["a1"])
+    monkeypatch.delenv("PLACEWISE_IDENTITY_KEY")
+    with pytest.raises(IdentityError, match="analytics role does not hold it"):
+        key_from_env()
+
+
+def test_record_links_adds_only_new_pseudonyms(setup):
+    _, store, fernet, _ = setup
+    assert record_links(store, fernet, pa.table({"nhs_number": ["9990000042", NHS["a1"]],
+                                                 "person_id": ["c1", "a1"]})) == 1
+    assert store.table("identity_link").count().to_pyarrow().as_py() == 4
