@@ -9,7 +9,7 @@ from placewise.analyse.planning.cli import plan_command
 from placewise.analyse.risk_cli import risk_app
 from placewise.canonical import data_dictionary_markdown
 from placewise.demo import demo_command
-from placewise.derive.cli import phm_command
+from placewise.publish.phm_cli import phm_command
 from placewise.derive.worklist_cli import worklist_command
 from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
 from placewise.measure.cli import explain_command, try_command

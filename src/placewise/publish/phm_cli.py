@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.table import Table
 from placewise.derive.segments import build, latest_month_end, pyramid
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.phm import load_phm
+from placewise.publish.phm import build_chapter, write_chapter
 from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
 
 
@@ -19,6 +21,8 @@ def phm_command(
     db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
     on: str = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last full month of data."),
+    chapter: Path | None = typer.Option(None, "--chapter", help="Also write the population health chapter here."),
+    model: Path | None = typer.Option(None, "--model", help="Risk model folder for the chapter's model card."),
 ) -> None:
     """Build phm_people and phm_items at the reference date and print the segment pyramid."""
     console = Console()
@@ -33,6 +37,7 @@ def phm_command(
     try:
         people = build(con, prof, day)
         rows = pyramid(people, load_phm(prof)).to_pyarrow().to_pylist()
+        page = write_chapter(build_chapter(con, prof, model), chapter) if chapter else None
     finally:
         con.disconnect()
     t = Table(title=f"Segments at {day:%d %B %Y}")
@@ -43,3 +48,5 @@ def phm_command(
                   f"{r['ae_attendances']:,}")
     console.print(t)
     console.print(f"{sum(r['people'] for r in rows):,} people segmented in {time.perf_counter() - started:.1f} s.")
+    if page:
+        console.print(f"Population health chapter: {page}")

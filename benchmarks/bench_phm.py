@@ -1,0 +1,110 @@
+"""Benchmark: population health management tables, risk model and worklists on a loaded warehouse.
+
+Usage (after ``placewise synth --scale 1.0 --out DIR`` and ``placewise ingest DIR --db FILE``; run heavy
+jobs under ``flock /work/heavy.lock`` on a shared machine):
+
+    .venv/bin/python benchmarks/bench_phm.py FILE [--model-dir DIR] [--seed 1]
+
+Times, against the issue's targets at scale 1.0: all derived PHM tables with segmentation, eFI and the
+Cambridge score (60 s); training the risk model (3 min; its time includes building the features at two
+dates); scoring everyone (10 s for the prediction, features timed apart); every worklist for every practice,
+including writing one CSV per practice and list (30 s). Prints peak memory and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.csv as pacsv
+
+from placewise.analyse.risk import dataset, score, train
+from placewise.derive.segments import build, latest_month_end, pyramid
+from placewise.derive.worklists import ROWS_TABLE, run
+from placewise.profile import load_profile
+from placewise.profile.phm import load_phm
+from placewise.profile.worklists import load_worklists
+from placewise.warehouse import connect
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
+    parser.add_argument("--model-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="phm-model-")))
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    con = connect(args.url)
+    if con.name == "duckdb":
+        con.raw_sql("SET memory_limit = '8GB'")
+    profile = load_profile()
+    on = latest_month_end(con)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load "
+          f"{os.getloadavg()[0]:.1f}; warehouse {args.url} ({con.name}); reference date {on}")
+
+    t = time.perf_counter()
+    people = build(con, profile, on)
+    n = people.count().to_pyarrow().as_py()
+    print(f"PHM tables (segments, eFI, CMS, registers, activity): {time.perf_counter() - t:.1f} s for {n:,} people; "
+          f"peak {_peak_mb():,.0f} MB")
+    for r in pyramid(people, load_phm(profile)).to_pyarrow().to_pylist():
+        print(f"  {r['title']:24s} {r['people']:>9,} people {r['emergency_admissions']:>8,} emergency admissions "
+              f"{r['bed_days']:>9,} bed days")
+    bands = people.group_by("efi_band").aggregate(n=people.count()).to_pyarrow().to_pylist()
+    print("  eFI bands (65+): " + ", ".join(f"{b['efi_band']} {b['n']:,}" for b in bands if b["efi_band"]))
+
+    t = time.perf_counter()
+    try:
+        done = train(con, profile, args.model_dir, args.seed, on)
+        o = done.panel[0]
+        print(f"risk train: {time.perf_counter() - t:.1f} s; AUROC {o.auroc:.3f}, slope {o.slope:.2f}, O/E "
+              f"{o.observed_expected:.2f}; {len(done.missed)} targets missed; card {done.card}")
+    except RuntimeError as e:
+        print(f"risk train: {time.perf_counter() - t:.1f} s; refused: {e}")
+        return
+    t = time.perf_counter()
+    data = dataset(con, profile, on, with_outcome=False)
+    features_s = time.perf_counter() - t
+    import joblib
+    model = joblib.load(args.model_dir / "model.joblib")["model"]
+    t = time.perf_counter()
+    p = model.predict(data)
+    print(f"risk score: features {features_s:.1f} s, prediction {time.perf_counter() - t:.1f} s for {len(p):,} "
+          f"people (mean risk {np.mean(p):.3f})")
+    t = time.perf_counter()
+    score(con, profile, args.model_dir, on)
+    print(f"risk score command (features, prediction, write phm_risk): {time.perf_counter() - t:.1f} s")
+
+    lists = load_worklists(profile)
+    t = time.perf_counter()
+    runs = run(con, lists)
+    out = Path(tempfile.mkdtemp(prefix="phm-lists-"))
+    files = 0
+    for r in runs.values():
+        rows = con.table(ROWS_TABLE).filter(lambda x: x.run_id == r.run_id).to_pyarrow()
+        practices = rows["practice_code"].to_numpy(zero_copy_only=False)
+        for practice in np.unique(practices):
+            pacsv.write_csv(rows.filter(practices == practice), out / f"{r.list_id}-{practice}.csv")
+            files += 1
+    print(f"worklists: {time.perf_counter() - t:.1f} s for {len(runs)} lists, "
+          f"{sum(r.rows for r in runs.values()):,} rows, {files} practice files; "
+          + ", ".join(f"{k} {v.rows:,}" for k, v in runs.items()))
+    t = time.perf_counter()
+    again = run(con, lists)
+    print(f"worklists re-run (unchanged, reused): {time.perf_counter() - t:.1f} s; "
+          f"{sum(not r.new for r in again.values())} of {len(again)} reused; peak {_peak_mb():,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
