@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
     parser.add_argument("--model-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="phm-model-")))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--truth", type=Path, default=None, help="synthetic truth/person_state.parquet (ceiling AUROC)")
     args = parser.parse_args()
     con = connect(args.url)
     if con.name == "duckdb":
@@ -66,7 +67,7 @@ def main() -> None:
 
     t = time.perf_counter()
     try:
-        done = train(con, profile, args.model_dir, args.seed, on)
+        done = train(con, profile, args.model_dir, args.seed, on, args.truth)
         o = done.panel[0]
         print(f"risk train: {time.perf_counter() - t:.1f} s; AUROC {o.auroc:.3f}, slope {o.slope:.2f}, O/E "
               f"{o.observed_expected:.2f}; {len(done.missed)} targets missed; card {done.card}")

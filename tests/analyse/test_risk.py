@@ -100,3 +100,18 @@ def test_dataset_outcome_is_an_emergency_admission_in_the_next_12_months(connect
     got = {r["person_id"]: (r["admitted"], r["emergency_admissions"]) for r in d}
     assert got == {"next_day": (1, 0), "last_day": (1, 0), "too_late": (0, 0), "elective": (0, 0), "before": (0, 1)}
     assert all(set(feature_names(load_profile())) <= set(r) for r in d)
+
+
+def test_ceiling_auroc_from_a_truth_file(tmp_path):
+    import pyarrow.parquet as pq
+
+    from placewise.analyse.risk import ceiling_auroc
+    rng = np.random.default_rng(3)
+    p = rng.beta(0.5, 6, 50_000)
+    status = np.where(rng.random(len(p)) < 0.9, "registered", "died")
+    pq.write_table(pa.table({"nhs_number": ["x"] * len(p), "status": status, "admission_probability_12m": p}),
+                   tmp_path / "t.parquet")
+    got = ceiling_auroc(tmp_path / "t.parquet", seed=1)
+    reg = p[status == "registered"]
+    y = np.random.default_rng(1).random(len(reg)) < reg
+    assert got == pytest.approx(_auroc(y.astype("int8"), reg)[0]) and 0.6 < got < 0.9

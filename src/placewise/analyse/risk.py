@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 import joblib
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
@@ -273,6 +274,22 @@ def panel(test: pa.Table, p: np.ndarray) -> list[GroupPerformance]:
     return rows
 
 
+CEILING_GAP = 0.02
+"""The model's AUROC should be within this of the ceiling the generator's true risks set."""
+
+
+def ceiling_auroc(truth: Path, seed: int) -> float:
+    """The AUROC the generator's own true probabilities reach: outcomes drawn from them, for registered people.
+
+    ``truth`` is the synthetic delivery's ``truth/person_state.parquet``; only its probabilities and status
+    are read (no identifier), so no join to the warehouse is needed.
+    """
+    t = pq.read_table(truth, columns=["status", "admission_probability_12m"])
+    p = t["admission_probability_12m"].to_numpy()[np.asarray(t["status"].to_numpy(zero_copy_only=False)) == "registered"]
+    y = np.random.default_rng(seed).random(len(p)) < p
+    return float(roc_auc_score(y, p))
+
+
 def checks(rows: list[GroupPerformance]) -> tuple[list[str], list[str]]:
     """The issue's targets, as (failed targets, failures that must stop training)."""
     overall = rows[0]
@@ -324,7 +341,8 @@ def _version(model: RiskModel, p_test: np.ndarray, threshold: float) -> str:
     return h.hexdigest()[:16]
 
 
-def train(con: ibis.BaseBackend, profile: Profile, out: Path, seed: int, end: date) -> Trained:
+def train(con: ibis.BaseBackend, profile: Profile, out: Path, seed: int, end: date,
+          truth: Path | None = None) -> Trained:
     """Train on features at ``end`` minus two years with the next year's outcomes, test a year later, write the card.
 
     The model file is written only if no deprivation quintile or ethnic group has observed/expected
@@ -341,12 +359,15 @@ def train(con: ibis.BaseBackend, profile: Profile, out: Path, seed: int, end: da
     rows = panel(test_set, p)
     threshold = float(np.quantile(p, 1 - TOP_FRACTION))
     missed, fatal = checks(rows)
+    ceiling = ceiling_auroc(truth, seed) if truth is not None else None
+    if ceiling is not None and rows[0].auroc is not None and ceiling - rows[0].auroc > CEILING_GAP:
+        missed.append(f"AUROC {rows[0].auroc:.3f} more than {CEILING_GAP} below the true-risk ceiling {ceiling:.3f}")
     version = _version(model, p, threshold)
     out.mkdir(parents=True, exist_ok=True)
     _write_panel(out / PANEL_FILE, rows)
     card = out / CARD_FILE
     card.write_text(model_card(model, version, rows, missed, fatal, train_set.num_rows, test_set.num_rows,
-                               int(np.asarray(train_set["admitted"]).sum()), threshold), encoding="utf-8")
+                               int(np.asarray(train_set["admitted"]).sum()), threshold, ceiling), encoding="utf-8")
     if fatal:
         (out / MODEL_FILE).unlink(missing_ok=True)
         raise RiskModelError("training refused, no model written: " + "; ".join(fatal) + f" (see {card})")
@@ -382,7 +403,7 @@ def _fmt(v: float | None, lo: float | None, hi: float | None, digits: int = 3) -
 
 
 def model_card(model: RiskModel, version: str, rows: list[GroupPerformance], missed: list[str], fatal: list[str],
-               n_train: int, n_test: int, events_train: int, threshold: float) -> str:
+               n_train: int, n_test: int, events_train: int, threshold: float, ceiling: float | None = None) -> str:
     """The model card, following the TRIPOD+AI checklist's items (Collins et al., BMJ 2024;385:e078378)."""
     o = rows[0]
     status = "FAILED (no model written)" if fatal else ("meets every target" if not missed else "trained; targets missed")
@@ -419,7 +440,10 @@ def model_card(model: RiskModel, version: str, rows: list[GroupPerformance], mis
         f"{_fmt(o.observed_expected, o.oe_low, o.oe_high)}; at the threshold, false-positive rate "
         f"{_fmt(o.fpr, o.fpr_low, o.fpr_high)} and false-negative rate {_fmt(o.fnr, o.fnr_low, o.fnr_high)}. "
         "Intervals are 95%: AUROC by Hanley and McNeil, slope and intercept from the logistic fit, O/E log-normal "
-        "on the observed count, rates Wilson.", "",
+        "on the observed count, rates Wilson. "
+        + (f"Ceiling: the generator's own true 12-month probabilities reach AUROC {ceiling:.3f} on outcomes drawn "
+           f"from them (truth file; the model is {ceiling - o.auroc:+.3f} below it)." if ceiling is not None and o.auroc
+           else "No truth file was given, so the true-risk ceiling is not known."), "",
         "## Fairness panel (14, 23)",
         "| Breakdown | Group | People | Admitted | AUROC | Slope | Intercept | O/E | FPR | FNR |",
         "|---|---|---:|---:|---|---|---|---|---|---|",

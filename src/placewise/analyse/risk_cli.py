@@ -35,14 +35,15 @@ def _open(db: str, profile: str, on: str, console: Console):  # noqa: ANN202 - a
 @risk_app.command("train")
 def train_command(db: str = DB, profile: str = PROFILE, on: str = ON,
                   out: Path = typer.Option(Path("risk-model"), "--out", help="Folder for model, card and panel."),
-                  seed: int = typer.Option(1, "--seed", help="Random seed: the same seed and data give the same model.")
-                  ) -> None:
+                  seed: int = typer.Option(1, "--seed", help="Random seed: the same seed and data give the same model."),
+                  truth: Path | None = typer.Option(None, "--truth", help="Synthetic truth/person_state.parquet: report "
+                                                    "the ceiling AUROC of the generator's true risks.")) -> None:
     """Train on two years before the reference date (temporal split), write model, model card and fairness panel."""
     console = Console()
     prof, con, day = _open(db, profile, on, console)
     started = time.perf_counter()
     try:
-        done = train(con, prof, out, seed, day)
+        done = train(con, prof, out, seed, day, truth)
     except RiskModelError as e:
         console.print(f"[bold red]Training failed:[/] {e}")
         raise typer.Exit(1) from None
