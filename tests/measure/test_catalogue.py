@@ -15,7 +15,7 @@ from placewise.profile import load_profile
 REQUIRED = {
     "ae_4hr_type1", "ae_4hr_all", "emergency_admissions_dsr", "falls_admissions_65_dsr",
     "hypertension_treated_to_target", "af_anticoagulated", "ld_health_checks", "smi_health_checks",
-    "dementia_diagnosis_rate", "asthma_spirometry", "children_asthma_admissions", "asthma_saba_over_reliance",
+    "dementia_diagnosis_rate", "asthma_objective_test", "asthma_objective_test_children", "children_asthma_admissions", "asthma_saba_over_reliance",
     "heart_failure_admissions", "heart_failure_bed_days", "gp_appointments_rate", "gp_dna_rate",
     "outpatient_dna_rate", "referrals_rate", "first_ltc_age_mean", "los_emergency_mean", "readmissions_30_day",
     "ae_4hr_type1_published", "ae_4hr_all_published",

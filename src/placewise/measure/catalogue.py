@@ -161,6 +161,29 @@ class BloodPressure(Strict):
     _check_codelists = field_validator("systolic", "diastolic")(known_codelists)
 
 
+class FirstRecord(Strict):
+    """The person's first record from the codelists (their diagnosis) is on or after a date."""
+
+    type: Literal["first_record"]
+    codelist: list[str] = Field(min_length=1)
+    on_or_after: date
+
+    _check_codelists = field_validator("codelist")(known_codelists)
+
+
+class NearFirstRecord(Strict):
+    """A record from ``codelist`` (by the period end) from ``months_before`` months before to ``months_after``
+    months after the person's first record from ``first`` (e.g. an objective test around an asthma diagnosis)."""
+
+    type: Literal["near_first_record"]
+    codelist: list[str] = Field(min_length=1)
+    first: list[str] = Field(min_length=1)
+    months_before: int = Field(ge=0)
+    months_after: int = Field(ge=0)
+
+    _check_codelists = field_validator("codelist", "first")(known_codelists)
+
+
 class Cha2ds2Vasc(Strict):
     """The CHA2DS2-VASc stroke risk score at the period end is at least ``at_least``.
 
@@ -204,8 +227,8 @@ class Not(Strict):
     criterion: "Criterion"
 
 
-Criterion = Annotated[Union[HasCode, LatestValue, AgeCriterion, OnRegister, BloodPressure, Cha2ds2Vasc, AllOf,
-                            AnyOf, Not], Field(discriminator="type")]
+Criterion = Annotated[Union[HasCode, LatestValue, AgeCriterion, OnRegister, BloodPressure, Cha2ds2Vasc, FirstRecord,
+                            NearFirstRecord, AllOf, AnyOf, Not], Field(discriminator="type")]
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()

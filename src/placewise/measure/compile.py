@@ -49,10 +49,12 @@ from placewise.measure.catalogue import (
     Duration,
     Events,
     Expected,
+    FirstRecord,
     FollowedBy,
     HasCode,
     Indicator,
     LatestValue,
+    NearFirstRecord,
     Not,
     OnRegister,
     Persons,
@@ -130,6 +132,8 @@ def leaves(c: Criterion) -> list[Criterion]:
 @leaves.register(OnRegister)
 @leaves.register(BloodPressure)
 @leaves.register(Cha2ds2Vasc)
+@leaves.register(FirstRecord)
+@leaves.register(NearFirstRecord)
 def _leaf(c: Criterion) -> list[Criterion]:
     return [c]
 
@@ -217,6 +221,34 @@ def _cha2ds2_vasc(c: Cha2ds2Vasc, ctx: Context, periods: Periods) -> ir.Table:
                                          sorted({p[1] for p in periods}))
 
 
+def _first_records(ctx: Context, lists: list[str]) -> ir.Table:
+    """Each person's first record from the codelists: ``pid, first``."""
+    ev = coded(ctx.con, ctx.attributes, "clinical_events", lists)
+    return ev.group_by(PID).aggregate(first=ev.d.min())
+
+
+@leaf_query.register
+def _first_record(c: FirstRecord, ctx: Context, periods: Periods) -> ir.Table:
+    """People whose first record is on or after the date and by the period end: ``hit``."""
+    f = _first_records(ctx, c.codelist)
+    f = f.filter(f.first >= c.on_or_after)
+    win = _periods(periods)
+    return f.join(win, f.first <= win.period_end).select(*KEYS, hit=ibis.literal(1))
+
+
+@leaf_query.register
+def _near_first_record(c: NearFirstRecord, ctx: Context, periods: Periods) -> ir.Table:
+    """People with a record from ``codelist`` in the window around their first ``first`` record: ``hit``."""
+    f = _first_records(ctx, c.first)
+    ev = coded(ctx.con, ctx.attributes, "clinical_events", c.codelist)
+    j = ev.join(f, PID)
+    lo = (j.first - ibis.interval(months=c.months_before)).cast("date")
+    hi = (j.first + ibis.interval(months=c.months_after)).cast("date")
+    near = j.filter((j.d >= lo) & (j.d <= hi)).select(PID, "d")
+    win = _periods(periods)
+    return near.join(win, near.d <= win.period_end).select(*KEYS).distinct().mutate(hit=ibis.literal(1))
+
+
 @singledispatch
 def truth(c: Criterion, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
     """The criterion as a boolean over the cohort table with the value columns of each leaf."""
@@ -225,7 +257,9 @@ def truth(c: Criterion, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
 
 @truth.register(HasCode)
 @truth.register(OnRegister)
-def _hit(c: HasCode | OnRegister, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
+@truth.register(FirstRecord)
+@truth.register(NearFirstRecord)
+def _hit(c: Criterion, t: ir.Table, cols: dict[str, str]) -> ir.BooleanValue:
     return t[cols[query_key(c)] + "_hit"].notnull()
 
 
