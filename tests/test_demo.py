@@ -1,5 +1,6 @@
 """The demo runs the whole flow end to end through the CLI, and a re-run adds nothing."""
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -27,6 +28,9 @@ def test_demo_end_to_end_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     if (Path(__file__).parents[2] / "shared" / "reference").is_dir():
         ae = (out / "report-nhse-ae" / "ics.html").read_text()
         assert "Luton and Dunstable University Hospital" in ae and "Mar 2019" in ae
+        assert "Mar 2021" in (out / "report-blmk-2020-21" / "ics.html").read_text()
+    for page in out.glob("report*/*.html"):
+        assert not re.search(r"\bnan\b|NaN", page.read_text()), page
     with duckdb.connect(str(out / "placewise.duckdb"), read_only=True) as con:
         people = con.execute("SELECT count(*) FROM people").fetchone()[0]
         indicators = con.execute("SELECT count(DISTINCT indicator_id) FROM measurements").fetchone()[0]

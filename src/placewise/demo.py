@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import date
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -17,11 +18,12 @@ from placewise.ingest.cli import status_command
 from placewise.ingest.load import ingest
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, key_from_env
 from placewise.profile import load_profile
-from placewise.publish.cli import AE_CSV, build_models, write_reports
+from placewise.measure import ReportingRange, load_catalogue
+from placewise.publish.cli import build_models, write_reports
 from placewise.publish.config import load_settings
 from placewise.publish.planning import write_plan_chapter
 from placewise.publish.render import render_index
-from placewise.sources.nhse_ae import write_aggregate_returns
+from placewise.sources import blmk_2020_21, nhse_ae
 from placewise.sources.synth.calibrate import calibration, write_calibration
 from placewise.sources.synth.generate import generate
 from placewise.warehouse import connect
@@ -64,12 +66,6 @@ def demo_command(
     result = _run(console, "Validating, pseudonymising and loading into DuckDB", lambda: ingest(data, db, key))
     console.print("  nothing new: this batch was loaded before" if result.nothing_new else
                   f"  batch {result.batch_id}: {result.rows_quarantined:,} rows quarantined")
-    if AE_CSV.is_file():
-        ae = out / "nhse_ae"
-        _run(console, "Adding NHS England's published A&E statistics (RC9, RC1, RD8)",
-             lambda: (write_aggregate_returns(AE_CSV, ae), ingest(ae, db, key)))
-    else:
-        console.print(f"  [yellow]skipped the published A&E statistics: {AE_CSV} not found[/]")
     con = connect(db)
     try:
         measured = _run(console, "Computing every indicator for every period, geography and group",
@@ -86,9 +82,40 @@ def demo_command(
     (out / "report" / "index.html").write_text(render_index(load_settings(profile).title, written), encoding="utf-8")
     for name, html, pdf_path, pages in written:
         console.print(f"  {name}: {html}" + (f" and {pdf_path} ({pages} pages)" if pdf_path else ""))
-    if AE_CSV.is_file():
-        _run(console, "Writing the example report from NHS England's A&E statistics (2016–2019)",
-             lambda: write_reports(build_models(ae_csv=AE_CSV), out / "report-nhse-ae", pdf))
+    real = _run(console, "Real published data through the same path: NHS England A&E 2016–2019 and BLMK's "
+                "2020/21 dashboards → ingest → measure → report", lambda: real_data_reports(out, key, pdf))
     status_command(db=str(db))
     console.print(f"\n[bold]Open {out / 'report' / 'index.html'}[/] to see the reports"
-                  + (f" and {out / 'report-nhse-ae' / 'index.html'} for the real A&E data." if AE_CSV.is_file() else "."))
+                  + "".join(f" and {p / 'index.html'}" for p in real) + ".")
+
+
+def real_data_reports(out: Path, key: bytes, pdf: bool) -> list[Path]:
+    """Ingest the real published returns found in ``../shared/reference`` into their own warehouse, measure
+    them over their own years and write a report for each; the folders written (none if absent)."""
+    db, written = out / "real.duckdb", []
+    profile = load_profile()
+    plan_csv: tuple[Path, ...] = ()
+    if nhse_ae.DEFAULT_PATH.is_file():
+        nhse_ae.write_aggregate_returns(nhse_ae.DEFAULT_PATH, out / "real" / "nhse_ae")
+        ingest(out / "real" / "nhse_ae", db, key)
+    if blmk_2020_21.DEFAULT_FOLDER.is_dir():
+        plan_csv = (blmk_2020_21.write(blmk_2020_21.DEFAULT_FOLDER, out / "real" / "blmk_2020_21")[1],)
+        ingest(out / "real" / "blmk_2020_21", db, key)
+    if not db.exists():
+        return []
+    catalogue = load_catalogue(profile)
+    returned = [i.id for i in catalogue.indicators if i.measure == "returned"]
+    ae = ["ae_4hr_type1_published", "ae_4hr_all_published"]
+    con = connect(db)
+    try:
+        measure_all(con, profile, periods_range=ReportingRange(date(2016, 4, 1), date(2021, 3, 31)),
+                    indicators=returned + ae)
+    finally:
+        con.disconnect()
+    for folder, compare, chosen, plans in (("report-nhse-ae", "provider", ae, ()),
+                                           ("report-blmk-2020-21", "legacy_ccg", returned, plan_csv)):
+        models = build_models(warehouse=str(db), compare=compare, indicators=chosen, plan_csv=plans)
+        if any(m.pages for _, m in models):
+            write_reports(models, out / folder, pdf)
+            written.append(out / folder)
+    return written

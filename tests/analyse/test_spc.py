@@ -374,13 +374,14 @@ def test_pad_series_builds_the_matrix_from_flat_values() -> None:
 
 # --- warnings, trajectories, errors ------------------------------------------------------------------------------
 
-def test_short_series_warning_below_twelve_points() -> None:
-    # NHSRplotthedots test-ptd_add_short_group_warnings.R: 11 points warn, 12 do not; per segment.
-    with pytest.warns(ShortSeriesWarning, match="fewer than 12 points"):
-        r = spc(np.arange(11.0), polarity="neutral")
+def test_short_series_warning_below_thirteen_points() -> None:
+    # NHSRplotthedots R/ptd_add_short_group_warnings.R: warning_threshold defaults to 13 and a group warns
+    # when n() < 13, so 12 points warn and 13 do not; per segment.
+    with pytest.warns(ShortSeriesWarning, match="fewer than 13 points"):
+        r = spc(np.arange(12.0), polarity="neutral")
     assert r.short_segment[0].all() and r.short_series.tolist() == [True]
     assert "trial limits" in r.warning_messages()[0]
-    r = spc(np.arange(12.0), polarity="neutral")
+    r = spc(np.arange(13.0), polarity="neutral")
     assert not r.short_segment.any() and r.warning_messages() == []
     y = np.tile(np.arange(40.0) % 5, (2, 1))
     rebase = np.zeros((2, 40), dtype=bool)

@@ -208,24 +208,25 @@ def test_visible_text_is_in_uk_english(written: Path):
 
 
 @pytest.mark.slow
-def test_example_report_from_the_real_ae_data(reference_dir: Path, tmp_path: Path):
-    import typer
+def test_real_data_reports_through_the_warehouse(reference_dir: Path, tmp_path: Path):
+    """NHS England's A&E statistics and BLMK's 2020/21 dashboards: ingested, measured, reported; no NaN on any page."""
+    from placewise.demo import real_data_reports
 
-    from placewise.publish.cli import report_command
-
-    app = typer.Typer()
-    app.command("report")(report_command)
-    app.command("other")(lambda: None)
-    csv = reference_dir / "nhse_ae_attendances_2016_2019.csv"
-    result = CliRunner().invoke(app, ["report", "--example-ae", "--ae-csv", str(csv), "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    html = (tmp_path / "ics.html").read_text(encoding="utf-8")
-    # Two SPC charts of 36 monthly points each, with icons; March 2019 is the latest month.
+    written = real_data_reports(tmp_path, b"k" * 32, pdf=False)
+    assert [p.name for p in written] == ["report-nhse-ae", "report-blmk-2020-21"]
+    html = (tmp_path / "report-nhse-ae" / "ics.html").read_text(encoding="utf-8")
+    # Two SPC charts of 36 monthly points each (April 2016 to March 2019), with icons.
     assert html.count('class="chart spc"') == 2
     assert html.count('class="point ') == 2 * 36 + 2  # plus the two sparkline end points
-    assert "Data to Mar 2019" in html
-    for provider in ("provider-RC9", "provider-RC1", "provider-RD8"):
-        assert (tmp_path / f"{provider}.pdf").stat().st_size > 10_000
+    assert "Data to Mar 2019" in html and "Luton and Dunstable University Hospital" in html
+    assert sorted(p.name for p in (tmp_path / "report-nhse-ae").glob("provider-*.html")) == [
+        "provider-RC1.html", "provider-RC9.html", "provider-RD8.html"]
+    real = (tmp_path / "report-blmk-2020-21" / "ics.html").read_text(encoding="utf-8")
+    assert "64.9%" in real and "74,199" in real and "4,443" in real  # RTT 18 weeks, list, 52 weeks (003 L3599-3607)
+    assert len(list((tmp_path / "report-blmk-2020-21").glob("legacy_ccg-*.html"))) == 3
+    for page in tmp_path.glob("report-*/*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"\bnan\b|NaN", text), page.name
 
 
 def test_programme_kpis_show_the_latest_measured_value_by_place():

@@ -206,7 +206,7 @@ def spc(
     screen_outliers: bool = True,
     run_length: int = 7,
     trend_length: int = 7,
-    min_points: int = 12,
+    min_points: int = 13,
     series_names: Sequence[str] | None = None,
 ) -> SpcResult:
     """XmR chart, special-cause rules and icons for every series of ``values`` at once.
@@ -215,8 +215,8 @@ def spc(
     ``target``: one value for all series or one per series (NaN: none). ``trajectory``: a per-point
     target, broadcast to ``values``. ``rebase``: True at the first point of each new segment, broadcast
     to ``values``. ``fix_after_n``: limits from the first n points of each segment only.
-    ``min_points``: segments shorter than this get a short-series warning (NHSRplotthedots uses 12; Making
-    Data Count advises 15 to 20 points for stable limits).
+    ``min_points``: segments shorter than this get a short-series warning (fewer than 13 points, as
+    NHSRplotthedots flags; Making Data Count advises 15 to 20 points for stable limits).
     """
     y = _as_matrix(values)
     n_series = y.shape[0]
@@ -558,7 +558,10 @@ def describe_latest(
     rule = Rule(int(result.rule[series, last]))
     high = result.direction[series, last] > 0
     fmt = number_format.format
-    if rule is Rule.NONE:
+    limits = result.lpl[series, last], result.upl[series, last]
+    if rule is Rule.NONE and not np.isfinite(limits).all():
+        signal = f"Too few points for process limits ({n} {'point' if n == 1 else 'points'} to {periods[last]})"
+    elif rule is Rule.NONE:
         signal = (f"Common cause variation: {periods[last]} shows no special cause, and values between "
                   f"{fmt(result.lpl[series, last])} and {fmt(result.upl[series, last])} are to be expected")
     elif rule is Rule.BEYOND_LIMITS:

@@ -270,11 +270,10 @@ def caterpillar(
         above = reference is not None and lower[i] > reference
         below = reference is not None and upper[i] < reference
         colour = NHS_BLUE if above or below else COMMON
-        body.append(
-            f'<line class="interval" x1="{_num(float(px(lower[i])))}" x2="{_num(float(px(upper[i])))}" '
-            f'y1="{_num(y)}" y2="{_num(y)}" stroke="{colour}" stroke-width="2"/>'
-            f'<circle class="area" cx="{_num(float(px(values[i])))}" cy="{_num(y)}" r="4" fill="{colour}"/>'
-        )
+        if np.isfinite(lower[i]) and np.isfinite(upper[i]):  # a median or a published figure has no interval
+            body.append(f'<line class="interval" x1="{_num(float(px(lower[i])))}" x2="{_num(float(px(upper[i])))}" '
+                        f'y1="{_num(y)}" y2="{_num(y)}" stroke="{colour}" stroke-width="2"/>')
+        body.append(f'<circle class="area" cx="{_num(float(px(values[i])))}" cy="{_num(y)}" r="4" fill="{colour}"/>')
     return _svg(frame, "".join(body), title, "caterpillar")
 
 

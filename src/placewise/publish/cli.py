@@ -15,11 +15,8 @@ from placewise.outputs import prepare_output_folder
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.render import render_index, write_report
-from placewise.publish.report import IndicatorSpec, PlanInputs, ReportModel, Scope, build_report, kpi_progress
+from placewise.publish.report import IndicatorSpec, ReportModel, Scope, build_report, kpi_progress
 from placewise.warehouse import WarehouseError
-
-AE_CSV = Path(__file__).resolve().parents[4] / "shared" / "reference" / "nhse_ae_attendances_2016_2019.csv"
-"""Where a checkout finds the NHS England A&E statistics: ``../shared/reference`` beside the repository."""
 
 REPORT_HELP = "\n\n".join([
     "Write the integrated performance report as HTML and PDF: one for the ICS and one for each Place.",
@@ -27,8 +24,9 @@ REPORT_HELP = "\n\n".join([
     "per indicator (SPC chart, areas compared, IMD quintiles with the slope index of inequality), the six delivery "
     "programmes, the assurance matrix and data quality. Small counts are suppressed, with secondary suppression, "
     "using the thresholds in the profile.",
-    "With --example-ae the report is built instead from NHS England's published A&E statistics for the BLMK acute "
-    "providers (one report for the ICS and one per provider); no warehouse is needed.",
+    "--compare chooses the areas compared and reported on: place (default), provider, or a grouping kind of the "
+    "profile such as legacy_ccg; --plan adds trajectories from an operating-plan CSV (indicator_id, "
+    "geography_type, geography_code, period_start, value).",
     "Exit codes: 0 written; 2 bad input (unreadable profile, warehouse without measurements, missing source file).",
 ])
 
@@ -43,36 +41,35 @@ def _write(args: tuple[ReportModel, Path, str, bool]) -> tuple[Path, Path | None
     return write_report(*args)
 
 
-def build_models(*, warehouse: str | None = None, ae_csv: Path | None = None,
-                 profile_name: str = "blmk") -> list[tuple[Scope, ReportModel]]:
-    """Every area's report model: from the warehouse's measurements, or (``ae_csv``) the A&E example."""
+def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", compare: str = "place",
+                 indicators: list[str] | None = None,
+                 plan_csv: tuple[Path, ...] = ()) -> list[tuple[Scope, ReportModel]]:
+    """Every area's report model from the warehouse's measurements (only ``indicators`` if given)."""
+    from placewise.measure import load_catalogue
     from placewise.publish import inputs
+    from placewise.warehouse import DEFAULT_URL, connect, table_names
+    from placewise.warehouse.connection import redact
 
     profile = load_profile(profile_name)
     settings = load_settings(profile)
-    if ae_csv is not None:
-        if not ae_csv.is_file():
-            raise FileNotFoundError(f"{ae_csv}: NHS England A&E statistics not found (give --ae-csv)")
-        frame = inputs.ae_frame(ae_csv, settings, profile.ics.code)
-        specs, scopes = inputs.ae_specs(settings), inputs.ae_scopes(profile, settings)
-        quality = inputs.ae_quality(ae_csv, frame, settings)
-        plan = PlanInputs()
-    else:
-        from placewise.measure import load_catalogue
-        from placewise.warehouse import DEFAULT_URL, connect_existing, table_names
-        from placewise.warehouse.connection import redact
-
-        con = connect_existing(warehouse or DEFAULT_URL)
-        if "measurements" not in table_names(con):
-            raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
-                                    "(compute the indicators first)")
-        frame = inputs.read_measurements(con)
-        catalogue = load_catalogue(profile)
-        as_of = max(frame.period_end) if not frame.empty else None
-        specs, scopes = inputs.specs_from_catalogue(catalogue, as_of), inputs.catalogue_scopes(profile)
-        quality = inputs.warehouse_quality(con, frame)
-        plan = inputs.plan_inputs(frame, profile, catalogue)
-    specs = with_rebase(specs, settings.rebase)
+    areas = inputs.compared_areas(profile, settings, compare)
+    con = connect(warehouse or DEFAULT_URL)
+    if "measurements" not in table_names(con):
+        raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
+                                "(compute the indicators first)")
+    frame = inputs.read_measurements(con, ("ics", compare))
+    catalogue = load_catalogue(profile)
+    if indicators:
+        frame = frame[frame.indicator_id.isin(indicators)].reset_index(drop=True)
+    if compare == "provider":  # the providers that have returns, not every provider the profile lists
+        areas = tuple(a for a in areas if a.code in set(frame.geography_code))
+    as_of = max(frame.period_end) if not frame.empty else None
+    specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of) if not indicators or s.id in indicators]
+    scopes = inputs.catalogue_scopes(profile, areas)
+    quality = inputs.warehouse_quality(con, frame)
+    plan = inputs.plan_inputs(frame, profile, catalogue, plan_csv)
+    shown = {s.id for s in specs}
+    specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), {s.id: s for s in specs})
     out = []
@@ -109,16 +106,15 @@ def report_command(
     warehouse: str = typer.Option("placewise.duckdb", "--db", "--warehouse", "-w",
                                   help="Warehouse URL or DuckDB file holding the measurements."),
     profile: str = typer.Option("blmk", "--profile", "-p", help="Bundled profile name or profile folder."),
-    example_ae: bool = typer.Option(False, "--example-ae",
-                                    help="Build the example report from NHS England's A&E statistics instead."),
-    ae_csv: Path = typer.Option(AE_CSV, "--ae-csv", help="The NHS England A&E statistics CSV (with --example-ae)."),
+    compare: str = typer.Option("place", "--compare", help="Areas compared: place, provider or a grouping kind."),
+    plan: list[Path] = typer.Option([], "--plan", help="Operating-plan trajectories CSV (repeatable)."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write PDF (WeasyPrint; no browser needed)."),
 ) -> None:
     console = Console(stderr=True)
     started = time.perf_counter()
     try:
         with console.status("Assembling the report (SPC, comparisons, disclosure control)…"):
-            models = build_models(warehouse=warehouse, ae_csv=ae_csv if example_ae else None, profile_name=profile)
+            models = build_models(warehouse=warehouse, profile_name=profile, compare=compare, plan_csv=tuple(plan))
         prepare_output_folder(out)
     except (ProfileError, WarehouseError, FileNotFoundError, ValueError) as e:
         console.print(f"[red]Cannot build the report:[/] {e}")

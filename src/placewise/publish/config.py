@@ -124,28 +124,11 @@ class Assurance(Strict):
         return self
 
 
-class ExampleIndicator(Strict):
-    """An indicator of the example report built from published aggregate returns."""
-
-    measure: str
-    title: str
-    polarity: Literal["higher_is_better", "lower_is_better", "neutral"]
-    target: float | None = None
-    target_source: str = ""
-
-
-class ExampleProvider(Strict):
-    """A provider in the example report, named as it was when the data were published."""
+class NamedProvider(Strict):
+    """A provider named as it was when historical data were published (since merged or renamed)."""
 
     code: str = Field(pattern=r"^[A-Z0-9]{3}$")
     name: str
-
-
-class ExampleAe(Strict):
-    """The example report from NHS England's published A&E statistics."""
-
-    providers: list[ExampleProvider] = Field(min_length=1)
-    indicators: list[ExampleIndicator] = Field(min_length=1)
 
 
 class ReportSettings(Strict):
@@ -156,7 +139,8 @@ class ReportSettings(Strict):
     months_shown: int = Field(ge=6, description="periods shown on SPC charts")
     rebase: dict[str, list[date]] = Field(
         default={}, description="indicator id -> first periods of new SPC segments (declared process changes)")
-    example_ae: ExampleAe
+    historical_providers: list[NamedProvider] = Field(
+        default=[], description="names of providers in historical returns that the ICS profile no longer lists")
 
 
 def load_programmes(profile: Profile) -> Programmes:

@@ -1,9 +1,4 @@
-"""What the report reads: measurements and data quality from the warehouse, or the A&E example.
-
-The example report is built from NHS England's published A&E statistics (the real data for
-the BLMK acute providers) through the canonical aggregate returns, with Wilson intervals from
-the statistics package and the ICS as the sum of its providers.
-"""
+"""What the report reads from the warehouse: measurements, data quality and plans, and the areas compared."""
 
 from __future__ import annotations
 
@@ -13,16 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual
-from placewise.analyse.statistics import proportion
 from placewise.measure.catalogue import Catalogue, Disclosure, Indicator
 from placewise.profile import Profile
 from placewise.publish.config import ReportSettings
 from placewise.publish.disclosure import DisclosureRule
 from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, PlanInputs, Scope
-from placewise.sources.nhse_ae import aggregate_returns
 
 RECORDED_FIELDS = (
     ("people", "ethnicity", ("Z", "99")),
@@ -32,70 +24,6 @@ RECORDED_FIELDS = (
     ("ae_attendances", "site_code", ()),
 )
 """Fields whose completeness the report shows: table, column, and codes meaning "not stated"."""
-
-AE_SOURCE = ("NHS England, A&E attendances and emergency admissions, April 2016 to March 2019, as tidied by the "
-             "NHS-R community (NHSRdatasets); Open Government Licence v3.0")
-
-
-def ae_specs(settings: ReportSettings) -> list[IndicatorSpec]:
-    """The example report's indicators: four-hour performance as percentages."""
-    return [
-        IndicatorSpec(
-            id=i.measure, title=i.title, domain="Urgent and emergency care", polarity=i.polarity,
-            definition="Share of A&E attendances admitted, transferred or discharged within four hours of arrival.",
-            measure="proportion", frequency="monthly", scale=100.0, unit="%", decimals=1, target=i.target,
-            standard_source=i.target_source, rule=settings.disclosure,
-        )
-        for i in settings.example_ae.indicators
-    ]
-
-
-def ae_frame(path: Path, settings: ReportSettings, ics_code: str) -> pd.DataFrame:
-    """Measurements for the example: each provider and the ICS (their sum), monthly, with Wilson intervals."""
-    measures = [i.measure for i in settings.example_ae.indicators]
-    codes = tuple(p.code for p in settings.example_ae.providers)
-    rows = aggregate_returns(path, codes)
-    rows = rows.filter(pc.is_in(rows["measure"], pa.array(measures))).to_pandas()
-    rows = rows.rename(columns={"measure": "indicator_id", "period": "period_start", "org_code": "geography_code"})
-    rows["geography_type"] = "provider"
-    ics = rows.groupby(["indicator_id", "period_start"], as_index=False)[["numerator", "denominator"]].sum()
-    ics["geography_type"], ics["geography_code"] = "ics", ics_code
-    frame = pd.concat([rows[ics.columns], ics], ignore_index=True)
-    est = proportion(frame.numerator.to_numpy(), frame.denominator.to_numpy())
-    frame["value"], frame["lower"], frame["upper"] = est.value, est.lower, est.upper
-    frame["period_start"] = pd.to_datetime(frame.period_start).dt.date
-    frame["period_end"] = frame.period_start.map(lambda d: (pd.Timestamp(d) + pd.offsets.MonthEnd(0)).date())
-    frame["breakdown"], frame["breakdown_group"], frame["suppressed"] = "none", "all", False
-    return frame[list(MEASUREMENT_COLUMNS)]
-
-
-def ae_scopes(profile: Profile, settings: ReportSettings) -> list[Scope]:
-    """One report for the ICS (providers compared) and one per provider."""
-    ics = Area("ics", profile.ics.code, profile.ics.name)
-    providers = tuple(Area("provider", p.code, p.name) for p in settings.example_ae.providers)
-    return [Scope(ics, ics, providers)] + [Scope(p, ics, providers) for p in providers]
-
-
-def ae_quality(path: Path, frame: pd.DataFrame, settings: ReportSettings) -> DataQuality:
-    """Completeness of the example data: months present per provider and measure."""
-    months = frame.period_start.nunique()
-    providers = frame[frame.geography_type == "provider"]
-    counts = providers.groupby(["geography_code", "indicator_id"]).size().unstack(fill_value=0)
-    names = {p.code: p.name for p in settings.example_ae.providers}
-    measures = [i.measure for i in settings.example_ae.indicators]
-    rows = tuple(
-        (names.get(code, code), *(f"{counts.loc[code].get(m, 0)} of {months}" for m in measures))
-        for code in counts.index
-    )
-    first, last = frame.period_start.min(), frame.period_start.max()
-    return DataQuality(
-        latest_data=pd.Timestamp(last).strftime("%B %Y"),
-        summary=(f"Source: {AE_SOURCE}, read from {path.name}. {len(providers):,} provider-months from "
-                 f"{pd.Timestamp(first):%B %Y} to {pd.Timestamp(last):%B %Y}; nothing was quarantined. "
-                 "Months with no return are missing from the series, not counted as zero."),
-        headers=("Provider", *(f"Months with {m}" for m in measures)),
-        tables=rows,
-    )
 
 
 def read_measurements(con, geography_types: tuple[str, ...] = ("ics", "place")) -> pd.DataFrame:  # noqa: ANN001
@@ -204,11 +132,23 @@ def _spec(i: Indicator, rule: Disclosure, as_of: date | None = None) -> Indicato
     )
 
 
-def catalogue_scopes(profile: Profile) -> list[Scope]:
-    """One report for the ICS and one per Place, each comparing the Places."""
+def compared_areas(profile: Profile, settings: ReportSettings, compare: str) -> tuple[Area, ...]:
+    """The areas a report compares: the Places, the providers (historical names included) or a grouping kind."""
+    if compare == "place":
+        return tuple(Area("place", p.code, p.name) for p in profile.ics.places)
+    if compare == "provider":
+        names = {p.code: p.name for p in profile.ics.providers} | {p.code: p.name for p in settings.historical_providers}
+        return tuple(Area("provider", code, name) for code, name in names.items())
+    groups = tuple(Area(g.kind, g.code, g.name) for g in profile.ics.groupings if g.kind == compare)
+    if not groups:
+        raise ValueError(f"cannot compare by {compare!r}: not place, provider or a grouping kind of the profile")
+    return groups
+
+
+def catalogue_scopes(profile: Profile, areas: tuple[Area, ...]) -> list[Scope]:
+    """One report for the ICS and one per compared area, each comparing the areas."""
     ics = Area("ics", profile.ics.code, profile.ics.name)
-    places = tuple(Area("place", p.code, p.name) for p in profile.ics.places)
-    return [Scope(ics, ics, places)] + [Scope(p, ics, places) for p in places]
+    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas) for a in areas]
 
 
 def baseline_areas(profile: Profile) -> dict[str, Area]:
@@ -218,8 +158,9 @@ def baseline_areas(profile: Profile) -> dict[str, Area]:
     return areas
 
 
-def plan_inputs(frame: pd.DataFrame, profile: Profile, catalogue: Catalogue) -> PlanInputs:
-    """Plan against actual and year-end forecasts for the measurements, from the profile's trajectories."""
-    plans = load_plans(profile, catalogue)
+def plan_inputs(frame: pd.DataFrame, profile: Profile, catalogue: Catalogue,
+                csv_files: tuple[Path, ...] = ()) -> PlanInputs:
+    """Plan against actual and year-end forecasts for the measurements, from the profile's and CSV trajectories."""
+    plans = load_plans(profile, catalogue, csv_files)
     pva = plan_against_actual(pa.Table.from_pandas(frame, preserve_index=False), plans, catalogue)
     return PlanInputs(pva.to_pandas(), forecast_year_end(pva, plans, catalogue).to_pandas())

@@ -21,6 +21,7 @@ from placewise.analyse.statistics import slope_index_of_inequality
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import DisclosureRule, suppress_table
+from placewise.publish.labels import ROLLING_CAVEAT, period_label
 
 MEASUREMENT_COLUMNS = (
     "indicator_id", "period_start", "period_end", "geography_type", "geography_code",
@@ -229,7 +230,8 @@ def describe(spec: IndicatorSpec, result: SpcResult, row: int, labels: list[str]
     last = int(result.n_points[row] - 1)
     lead = f"The latest value is {spec.display(result.values[row, last])} ({labels[last]}), against a mean of " \
            f"{spec.display(result.mean[row, last])}."
-    return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format)}"
+    caveat = f" {ROLLING_CAVEAT}" if spec.frequency == "rolling_12_months" else ""
+    return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format)}{caveat}"
 
 
 Slices = dict[tuple[str, str, str], pd.DataFrame]
@@ -312,7 +314,8 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
 
 def counts(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
     """The published counts behind each row: units for a mean or median, otherwise the numerator."""
-    return rows["denominator" if spec.measure in ("mean", "median") else "numerator"].to_numpy(dtype=float)
+    units = spec.measure in ("mean", "median", "returned")  # a returned figure's value alone counts as one unit
+    return rows["denominator" if units else "numerator"].to_numpy(dtype=float)
 
 
 def _primary(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
@@ -453,7 +456,7 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     mine = series[series.indicator_id == spec.id]
     hidden = _primary(mine, spec)
     n = len(periods)
-    labels = [month_label(p) for p in periods]
+    labels = [period_label(p, spec.frequency) for p in periods]
     values = np.where(hidden, np.nan, result.values[row, :n])
     types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[row, :n]]
     rebase = [int(i) for i in np.flatnonzero(np.diff(result.segment[row, :n]) != 0) + 1]

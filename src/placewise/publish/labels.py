@@ -1,0 +1,38 @@
+"""Period labels by the period's end, as NHS reports write them: "Mar 2021", "Q2 2026/27", "2025/26",
+"12 months to Sep 2026"."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+MONTHS_SPANNED = {"monthly": 1, "quarterly": 3, "annual": 12, "rolling_12_months": 12}
+ROLLING_CAVEAT = ("Each point covers the 12 months to its month, so neighbouring points share 11 months of data "
+                  "and are not independent: read the chart as a run chart of the trend, not for special-cause "
+                  "signals (Making Data Count: rolling figures hide or exaggerate change).")
+
+
+def period_end(start: date, frequency: str) -> date:
+    """The last day of the period that starts on ``start``."""
+    return (pd.Timestamp(start) + pd.offsets.MonthEnd(MONTHS_SPANNED[frequency])).date()
+
+
+def financial_year_label(d: date) -> str:
+    """The NHS financial year holding ``d``: ``2025/26``."""
+    first = d.year if d.month >= 4 else d.year - 1
+    return f"{first}/{(first + 1) % 100:02d}"
+
+
+def period_label(start: date, frequency: str) -> str:
+    """The label of the period starting on ``start``, named by its end."""
+    end = period_end(start, frequency)
+    if frequency == "quarterly" and start.month in (4, 7, 10, 1):
+        return f"Q{(start.month - 4) % 12 // 3 + 1} {financial_year_label(start)}"
+    if frequency == "annual" and start.month == 4:
+        return financial_year_label(start)
+    if frequency in ("annual", "rolling_12_months"):
+        return f"12 months to {end:%b %Y}"
+    if frequency == "quarterly":
+        return f"3 months to {end:%b %Y}"
+    return f"{end:%b %Y}"
