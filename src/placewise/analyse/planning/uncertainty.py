@@ -43,7 +43,3 @@ def draws(interval: Interval, name: str, runs: int, seed: int) -> np.ndarray:
     sampled = np.exp(x) if interval.distribution == "lognormal" else x
     return np.concatenate([[central(interval)], sampled])
 
-
-def percentiles(values: np.ndarray, axis: int = 0) -> np.ndarray:
-    """10th, 50th and 90th percentiles over the sampled runs (run 0, the principal, left out)."""
-    return np.percentile(np.take(values, np.arange(1, values.shape[axis]), axis=axis), [10, 50, 90], axis=axis)
