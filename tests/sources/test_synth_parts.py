@@ -33,8 +33,8 @@ def test_apportion_hand_worked() -> None:
     assert apportion(np.array([26, 16, 13, 11, 9, 8, 7, 5, 3, 2]), 100).tolist() == [26, 16, 13, 11, 9, 8, 7, 5, 3, 2]
 
 
-def test_nhs_numbers_stay_in_the_test_range_and_more_than_it_holds_is_refused() -> None:
-    """Every valid test-range number can be drawn (and only those); one more than the range holds is refused."""
+def test_nhs_numbers_fill_the_test_range_exactly() -> None:
+    """Every valid test-range number can be drawn (and only those) when the range is asked for whole."""
     numbers = nhs_numbers(rng_for(2, 0), 909_091)
     found = set(numbers.tolist())
     assert len(found) == len(numbers) == 909_091
@@ -49,14 +49,20 @@ def test_nhs_numbers_stay_in_the_test_range_and_more_than_it_holds_is_refused() 
     digits = np.array([[int(c) for c in n] for n in sample])
     check = (11 - (digits[:, :9] * np.arange(10, 1, -1)).sum(axis=1) % 11) % 11
     assert np.all(check == digits[:, 9])
-    with pytest.raises(ValueError, match="909,091 valid ones"):
-        nhs_numbers(rng_for(2, 0), 909_092)
 
 
-def test_a_scale_beyond_the_test_range_is_refused_naming_the_largest_that_fits() -> None:
-    profile = load_profile()
-    with pytest.raises(ValueError, match=r"largest scale that fits is about 0\.\d\d"):
-        build_world(profile, load_synthetic(profile), scale=1.0, seed=1, end_date=dt.date(2026, 9, 30), years=5)
+def test_beyond_the_test_range_the_rest_come_from_the_never_issued_9xx_stems() -> None:
+    """More people than the test range holds: the whole test range, then valid, distinct 900-998 numbers."""
+    numbers = nhs_numbers(rng_for(2, 0), 909_091 + 5_000)
+    assert len(set(numbers.tolist())) == len(numbers) == 914_091
+    in_test = numbers >= "9990000000"
+    assert in_test.sum() == 909_091
+    rest = numbers[~in_test]
+    assert rest[0] >= "9000000000" and rest[-1] < "9990000000"  # sorted
+    digits = np.array([[int(c) for c in n] for n in rest])
+    check = (11 - (digits[:, :9] * np.arange(10, 1, -1)).sum(axis=1) % 11) % 11
+    assert np.all(check == digits[:, 9])
+    assert np.array_equal(numbers, nhs_numbers(rng_for(2, 0), 914_091))
 
 
 def test_a_small_draw_spreads_over_the_whole_range() -> None:

@@ -127,8 +127,8 @@ def _figure(con: duckdb.DuckDBPyConnection, t: Target, cfg: Synthetic, end: dt.d
         return _one(con, _readmissions_sql(end))
     if m == "referral_largest_specialty_share":
         return _one(con, "SELECT 100 * max(n) / sum(n) FROM (SELECT count(*) n FROM referrals GROUP BY treatment_function)")
-    if m == "nhs_numbers_in_test_range_percent":
-        return _one(con, "SELECT 100 * avg((nhs_number BETWEEN '9990000000' AND '9999999999')::INT) FROM people")
+    if m == "nhs_numbers_never_issued_percent":
+        return _one(con, "SELECT 100 * avg((nhs_number BETWEEN '9000000000' AND '9999999999')::INT) FROM people")
     raise ValueError(f"synthetic.yaml: calibration: unknown measure {m!r}")
 
 

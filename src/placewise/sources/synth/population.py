@@ -173,31 +173,47 @@ def build_practices(cfg: Synthetic, profile: Profile, geo: Geography, rng: np.ra
     return Practices(codes, np.array(name), np.array(pcn), np.array(pcn_name), np.array(place_of), home, mult, quality)
 
 
-def _test_range() -> np.ndarray:
-    """Every valid NHS number in the range reserved for testing, 999 000 0000 – 999 999 9999, ascending."""
-    bases = np.arange(999_000_000, 1_000_000_000, dtype=np.int64)
-    digits = (bases[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+def _with_check_digits(stems: np.ndarray) -> np.ndarray:
+    """Ten-digit NHS numbers (int64) for nine-digit ``stems``, dropping stems whose Modulus 11 check digit is 10."""
+    digits = (stems[:, None] // 10 ** np.arange(8, -1, -1)) % 10
     check = (11 - (digits * np.arange(10, 1, -1)).sum(axis=1) % 11) % 11
     ok = check < 10
-    return bases[ok] * 10 + check[ok]
+    return stems[ok] * 10 + check[ok]
+
+
+def _test_range() -> np.ndarray:
+    """Every valid NHS number in the range reserved for testing, 999 000 0000 – 999 999 9999, ascending."""
+    return _with_check_digits(np.arange(999_000_000, 1_000_000_000, dtype=np.int64))
 
 
 TEST_RANGE_CAPACITY = 909_091
 """Valid NHS numbers in the test range: one per nine-digit stem, less the stems whose check digit would be 10."""
 
+NEVER_ISSUED_STEMS = (900_000_000, 999_000_000)
+"""Nine-digit stems 900 000 000 – 998 999 999: never issued to patients (England and Wales issue 4xx and 6xx–7xx,
+Scotland's CHI 0xx–3xx, Northern Ireland 3xx) and the range NHS England's own test patients use (the Personal
+Demographics Service sandbox patient 900 000 0009)."""
+
 
 def nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` distinct NHS numbers from the range reserved for testing, sorted, with valid Modulus 11 check digits.
+    """``n`` distinct NHS numbers with valid Modulus 11 check digits, sorted, never a number issued to a patient.
 
-    A pseudorandom draw without replacement (a permutation of the range, fixed by the delivery's seed), so
-    numbers spread over the whole range. Only 999 000 0000 – 999 999 9999 is reserved for test data and no
-    other range is documented as never issued, so more than :data:`TEST_RANGE_CAPACITY` people is refused.
+    The range reserved for testing (999 000 0000 – 999 999 9999) comes first: up to
+    :data:`TEST_RANGE_CAPACITY` people every number is a pseudorandom draw from it (fixed by the delivery's seed).
+    It cannot hold the whole ICS (about 1.3 million people over five years), so beyond it the test range is used
+    whole and the rest are drawn from the never-issued stems :data:`NEVER_ISSUED_STEMS`.
     """
-    if n > TEST_RANGE_CAPACITY:
-        raise ValueError(f"{n:,} people need NHS numbers, but the range reserved for testing (999 000 0000 – "
-                         f"999 999 9999) holds only {TEST_RANGE_CAPACITY:,} valid ones")
     pool = _test_range()
-    return np.sort(pool[rng.choice(len(pool), size=n, replace=False)]).astype("U10")
+    if n <= TEST_RANGE_CAPACITY:
+        return np.sort(pool[rng.choice(len(pool), size=n, replace=False)]).astype("U10")
+    extra = n - TEST_RANGE_CAPACITY
+    lo, hi = NEVER_ISSUED_STEMS
+    if extra > (hi - lo) * 10 // 11:
+        raise ValueError(f"{n:,} people need more valid NHS numbers than the never-issued 9xx range holds")
+    stems = lo + rng.choice(hi - lo, size=min(hi - lo, extra * 6 // 5 + 64), replace=False).astype(np.int64)
+    more = _with_check_digits(stems)[:extra]
+    assert len(more) == extra, "a fifth more stems than needed always holds enough valid ones"
+    return np.sort(np.concatenate([pool, more])).astype("U10")
 
 
 def _sample_ages(rng: np.random.Generator, shares: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -308,10 +324,6 @@ def build_people(cfg: Synthetic, profile: Profile, geo: Geography, prac: Practic
     move = np.where(moving & (lo < cat["ref"]), lo + (rng.random(n) * (cat["ref"] - lo)).astype(np.int64), NEVER)
     prev = np.where(move < NEVER, _other_practice(rng, prac, practice, cat["place"]), practice)
     dep = (10 - geo.imd_decile[cat["lsoa"]]) / 9.0
-    if n > TEST_RANGE_CAPACITY:
-        raise ValueError(f"scale {scale:g} with a {years:.0f}-year history needs {n:,} people, more than the "
-                         f"{TEST_RANGE_CAPACITY:,} valid NHS numbers of the range reserved for testing (999 000 0000 "
-                         f"– 999 999 9999); the largest scale that fits is about {scale * TEST_RANGE_CAPACITY / n:.2f}")
     order = rng.permutation(n)  # NHS numbers are drawn sorted; shuffle people onto them
     people = People(nhs_numbers(rng, n), birth[order], cat["female"][order], cat["ethnic"][order],
                     cat["lsoa"][order], cat["place"][order], dep[order], cat["status"][order], cat["ref"][order],
