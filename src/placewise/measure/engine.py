@@ -50,7 +50,7 @@ LATEST_SOURCES = (("inpatient_spells", "admission_date"), ("gp_appointments", "a
                   ("clinical_events", "event_date"))
 
 
-def default_range(con: ibis.BaseBackend, months: int = 24) -> ReportingRange:
+def default_range(con: ibis.BaseBackend, months: int = 36) -> ReportingRange:
     """The ``months`` months ending with the latest month that has activity in the warehouse."""
     present = table_names(con)
     latest = [con.table(t)[c].max().execute() for t, c in LATEST_SOURCES if t in present]

@@ -108,10 +108,23 @@ def report_command(
     profile: str = typer.Option("blmk", "--profile", "-p", help="Bundled profile name or profile folder."),
     compare: str = typer.Option("place", "--compare", help="Areas compared: place, provider or a grouping kind."),
     plan: list[Path] = typer.Option([], "--plan", help="Operating-plan trajectories CSV (repeatable)."),
+    practice: str = typer.Option("", "--practice", help="Write only this practice's referral feedback pack."),
+    feedback_date: str = typer.Option("", "--feedback-date", help="Date feedback was given (YYYY-MM-DD): the "
+                                      "pack's SPC chart starts a new segment there."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write PDF (WeasyPrint; no browser needed)."),
 ) -> None:
     console = Console(stderr=True)
     started = time.perf_counter()
+    if practice:
+        from placewise.publish.feedback import write_practice_feedback
+
+        try:
+            given = date.fromisoformat(feedback_date) if feedback_date else None
+            typer.echo(str(write_practice_feedback(warehouse, practice, given, out)))
+        except (WarehouseError, ValueError) as e:
+            console.print(f"[red]Cannot build the feedback pack:[/] {e}")
+            raise typer.Exit(2) from None
+        return
     try:
         with console.status("Assembling the report (SPC, comparisons, disclosure control)…"):
             models = build_models(warehouse=warehouse, profile_name=profile, compare=compare, plan_csv=tuple(plan))

@@ -462,7 +462,8 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     rebase = [int(i) for i in np.flatnonzero(np.diff(result.segment[row, :n]) != 0) + 1]
     target = None if spec.target is None else np.full(n, spec.target * spec.scale)
     trajectory = result.trajectory[row, :n] if np.isfinite(result.trajectory[row, :n]).any() else None
-    spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], result.lpl[row, :n], result.upl[row, :n], types,
+    lpl = np.maximum(result.lpl[row, :n], 0.0)  # counts, shares and rates cannot fall below zero
+    spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], lpl, result.upl[row, :n], types,
                                target=target, trajectory=trajectory, rebase_at=rebase,
                                title=f"{spec.title}: SPC chart", value_format=f",.{spec.decimals}f")
     last = n - 1

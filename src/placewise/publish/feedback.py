@@ -1,0 +1,150 @@
+"""A practice's referral feedback pack (``placewise report --practice CODE``): its referrals by specialty
+against the ICS (age-sex and need-adjusted ratios, funnel signals allowing for overdispersion), its PCN
+beside it, and an SPC chart of its monthly standardised referral ratio, rebased at the feedback date."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
+from placewise.analyse.variation import (
+    OVERDISPERSION_METHOD,
+    Ratios,
+    ReferralCube,
+    disagreement,
+    overdispersion,
+    signal,
+    standardised_ratios,
+)
+from placewise.publish import charts
+from placewise.publish.labels import period_label
+from placewise.publish.report import POINT_CLASS
+
+VERDICT = {1: "higher than expected", -1: "lower than expected", 0: "within expected range"}
+
+
+def _ratios(r: np.ndarray, p: np.ndarray) -> tuple[Ratios, np.ndarray]:
+    """Whole-window ratios per unit and specialty, and their 95% funnel signals."""
+    ratios = standardised_ratios(r.sum(axis=2), p.sum(axis=1))
+    return ratios, signal(ratios, overdispersion(ratios.observed, ratios.expected))
+
+
+def _pcn_cube(cube: ReferralCube, pcn_of: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The cube summed to PCNs."""
+    pcns = sorted({pcn_of.get(p, "") for p in cube.practices} - {""})
+    idx = np.array([pcns.index(pcn_of[p]) if p in pcn_of else -1 for p in cube.practices])
+    keep = idx >= 0
+    r = np.zeros((len(pcns), *cube.referrals.shape[1:]))
+    p = np.zeros((len(pcns), *cube.population.shape[1:]))
+    np.add.at(r, idx[keep], cube.referrals[keep])
+    np.add.at(p, idx[keep], cube.population[keep])
+    return pcns, r, p
+
+
+def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) -> pd.DataFrame:
+    """One row per specialty: the practice's and its PCN's referrals, expected, both ratios and verdicts."""
+    if practice not in cube.practices:
+        raise ValueError(f"practice {practice!r} is not in the warehouse")
+    i = cube.practices.index(practice)
+    age_sex, need = _ratios(*cube.age_sex()), _ratios(cube.referrals, cube.population)
+    pcns, pr, pp = _pcn_cube(cube, pcn_of)
+    j = pcns.index(pcn_of[practice]) if practice in pcn_of else None
+    age_sex_strata = cube.referrals.shape[-1] // 5
+    pcn_as = None if j is None else _ratios(pr.reshape(*pr.shape[:3], age_sex_strata, 5).sum(axis=-1),
+                                            pp.reshape(*pp.shape[:2], age_sex_strata, 5).sum(axis=-1))
+    rows = []
+    for k, spec in enumerate(cube.specialties):
+        (ras, sas), (rnd, snd) = age_sex, need
+        rows.append({
+            "specialty": spec, "referrals": int(ras.observed[i, k]), "expected": ras.expected[i, k],
+            "ratio": ras.ratio[i, k], "verdict": VERDICT[int(sas[i, k])],
+            "need_ratio": rnd.ratio[i, k], "need_verdict": VERDICT[int(snd[i, k])],
+            "disagree": bool(disagreement(sas[i, k], snd[i, k])),
+            "pcn_ratio": np.nan if pcn_as is None else pcn_as[0].ratio[j, k],
+        })
+    return pd.DataFrame(rows)
+
+
+def monthly_chart(cube: ReferralCube, practice: str, feedback: date | None) -> str:
+    """SPC chart of the practice's monthly all-specialty age-sex ratio, a new segment from the feedback month."""
+    r, p = cube.age_sex()
+    monthly = standardised_ratios(r.sum(axis=1, keepdims=True), p)
+    i = cube.practices.index(practice)
+    values = monthly.ratio[i, 0]
+    months = [pd.Period(m, freq="M").to_timestamp().date() for m in cube.months]
+    rebase = np.array([feedback is not None and m <= feedback < (pd.Timestamp(m) + pd.offsets.MonthEnd(0)).date()
+                       for m in months])
+    ok = np.isfinite(values)
+    with warnings.catch_warnings():  # a short segment after the feedback date is said on the chart's page
+        warnings.simplefilter("ignore", ShortSeriesWarning)
+        result = spc(values[ok], polarity="neutral", rebase=rebase[ok])
+    n = int(ok.sum())
+    labels = [period_label(m, "monthly") for m, k in zip(months, ok, strict=True) if k]
+    types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[0, :n]]
+    at = [int(x) for x in np.flatnonzero(np.diff(result.segment[0, :n]) != 0) + 1]
+    return charts.spc_chart(labels, result.values[0, :n], result.mean[0, :n], result.lpl[0, :n], result.upl[0, :n],
+                            types, rebase_at=at, title=f"{practice}: referrals against expected, all specialties",
+                            value_format=".2f")
+
+
+def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], feedback: date | None,
+                  synthetic: bool) -> str:
+    """The feedback pack as one HTML page."""
+    table = feedback_table(cube, practice, pcn_of)
+    first, last = (pd.Period(m, freq="M") for m in (cube.months[0], cube.months[-1]))
+    body = "".join(
+        f"<tr><td>{escape(r.specialty)}</td><td>{r.referrals:,}</td><td>{r.expected:,.1f}</td>"
+        f"<td>{_fmt(r.ratio)}</td><td>{r.verdict}</td><td>{_fmt(r.need_ratio)}</td><td>{r.need_verdict}</td>"
+        f"<td>{'yes' if r.disagree else ''}</td><td>{_fmt(r.pcn_ratio)}</td></tr>" for r in table.itertuples())
+    banner = ('<p class="banner"><strong>Synthetic data</strong>: no real patient is described.</p>'
+              if synthetic else "")
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Referral feedback: {escape(practice)}</title>
+<style>body{{font-family:Arial,sans-serif;color:#231f20;max-width:60rem;margin:2rem auto}}
+.banner{{background:#ffeb3b;padding:.5rem}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .4rem}}</style>
+</head><body>{banner}<h1>Referral feedback for practice {escape(practice)}</h1>
+<p>{first:%b %Y} to {last:%b %Y}. Ratio: the practice's referrals over those expected at the ICS rate for each
+age band and sex (1.00 = as the ICS); need-adjusted: also by IMD quintile. Verdicts at 95% against funnel limits
+allowing for overdispersion between practices ({OVERDISPERSION_METHOD}). "Differ" marks a specialty where the two
+verdicts differ: the practice's population explains, or hides, the difference.</p>
+<table><tr><th>Specialty (treatment function)</th><th>Referrals</th><th>Expected</th><th>Ratio</th><th>Verdict</th>
+<th>Need-adjusted ratio</th><th>Verdict</th><th>Differ</th><th>PCN ratio</th></tr>{body}</table>
+<h2>Month by month</h2><p>All specialties together{'; a new segment starts at the feedback date, ' + f'{feedback:%-d %B %Y}' if feedback else ''}.
+A segment of fewer than 13 months has trial limits (NHSRplotthedots), revised as months are added.</p>
+{monthly_chart(cube, practice, feedback)}</body></html>"""
+
+
+def _fmt(v: float) -> str:
+    """A ratio to two decimals, or a dash where nothing was expected."""
+    return "–" if not np.isfinite(v) else f"{v:.2f}"
+
+
+def write_practice_feedback(warehouse: str, practice: str, feedback: date | None, out: Path,
+                            months: int = 36) -> Path:
+    """Read the warehouse and write ``practice-CODE.html`` into ``out``: the last ``months`` months of referrals."""
+    from placewise.analyse.variation import referral_cube
+    from placewise.warehouse import connect
+
+    con = connect(warehouse)
+    try:
+        latest = con.table("referrals").referral_date.max().to_pandas()
+        if latest is None or pd.isna(latest):
+            raise ValueError(f"{warehouse}: the warehouse has no referrals")
+        end = pd.Timestamp(latest).to_period("M")
+        span = [p.to_timestamp().date() for p in pd.period_range(end - months + 1, end, freq="M")]
+        cube = referral_cube(con, span)
+        practices = con.table("practices").select("practice_code", "pcn_code").to_pandas()
+        geo = con.table("geography")
+        synthetic = bool(geo.filter(geo.lsoa_name.endswith("(synthetic)")).count().to_pandas())
+    finally:
+        con.disconnect()
+    pcn_of = dict(zip(practices.practice_code, practices.pcn_code, strict=True))
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"practice-{practice}.html"
+    path.write_text(feedback_html(cube, practice, pcn_of, feedback, synthetic), encoding="utf-8")
+    return path

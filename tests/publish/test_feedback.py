@@ -1,0 +1,67 @@
+"""The practice referral feedback pack: ratios by specialty against the ICS, its PCN, an SPC chart rebased at the
+feedback date; through the CLI on a synthetic warehouse."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import ibis
+import numpy as np
+
+from placewise.analyse.variation import referral_cube
+from placewise.publish.feedback import feedback_html, feedback_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
+from measure_builder import Warehouse  # noqa: E402
+
+
+def cube():
+    """P1 (PCN N1) has 2 women aged 54 and 3 referrals to 110 in Feb-Mar 2024; P3 (N2) 2 such women and 1."""
+    w = Warehouse()
+    for pid, practice in (("a", "P1"), ("b", "P1"), ("c", "P3"), ("d", "P3")):
+        w.person(pid, born=(1970, 1), lsoa="L1", practice=practice)
+    for n, (pid, practice, day) in enumerate((("a", "P1", date(2024, 2, 5)), ("a", "P1", date(2024, 3, 5)),
+                                              ("b", "P1", date(2024, 3, 9)), ("c", "P3", date(2024, 2, 7)))):
+        w.add("referrals", referral_id=f"R{n}", person_id=pid, practice_code=practice, provider_code="RC9",
+              treatment_function="110", referral_date=day, priority="routine")
+    return referral_cube(w.load(ibis.duckdb.connect()), [date(2024, 2, 1), date(2024, 3, 1)])
+
+
+def test_ratios_worked_by_hand() -> None:
+    # ICS rate in the one stratum: 4 referrals over 4 women x 2 months = 0.5 a month; P1 expects 2, has 3: 1.5.
+    t = feedback_table(cube(), "P1", {"P1": "N1", "P2": "N1", "P3": "N2"})
+    row = t.iloc[0]
+    assert (row.specialty, row.referrals, row.expected) == ("110", 3, 2.0)
+    assert row.ratio == 1.5 and row.need_ratio == 1.5 and not row.disagree
+    assert row.verdict == "within expected range"   # 3 against 2 is no evidence
+    assert row.pcn_ratio == 1.5                      # N1 is P1 (P2 has no one)
+
+
+def test_pack_has_the_chart_the_banner_and_no_nan() -> None:
+    html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, date(2024, 3, 10), synthetic=True)
+    assert "Synthetic data" in html and 'class="chart spc"' in html and "10 March 2024" in html
+    assert "nan" not in html.lower().replace("nancy", "")
+    assert np.isfinite(feedback_table(cube(), "P3", {}).ratio.iloc[0])
+
+
+def test_cli_writes_the_pack(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from placewise.cli import app
+
+    w = Warehouse()
+    w.person("a", practice="P1")
+    w.add("referrals", referral_id="R1", person_id="a", practice_code="P1", provider_code="RC9",
+          treatment_function="110", referral_date=date(2024, 3, 5), priority="routine")
+    con = w.load(ibis.duckdb.connect(str(tmp_path / "wh.duckdb")))
+    con.disconnect()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "wh.duckdb"), "--out", str(out),
+                                      "--practice", "P1", "--feedback-date", "2024-03-01"])
+    assert result.exit_code == 0, result.output
+    assert "Referral feedback for practice P1" in (out / "practice-P1.html").read_text(encoding="utf-8")
+    bad = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "wh.duckdb"), "--out", str(out),
+                                   "--practice", "Z99999"])
+    assert bad.exit_code == 2 and "not in the warehouse" in bad.output
