@@ -67,6 +67,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of) if not indicators or s.id in indicators]
     scopes = inputs.catalogue_scopes(profile, areas)
     quality = inputs.warehouse_quality(con, frame)
+    synthetic = inputs.is_synthetic(con)
     plan = inputs.plan_inputs(frame, profile, catalogue, plan_csv)
     shown = {s.id for s in specs}
     specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
@@ -77,6 +78,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
                              rule=settings.disclosure, plan=plan)
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
+        model.synthetic = synthetic
         out.append((scope, model))
     return out
 

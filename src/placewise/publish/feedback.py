@@ -128,6 +128,7 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
                             months: int = 36) -> Path:
     """Read the warehouse and write ``practice-CODE.html`` into ``out``: the last ``months`` months of referrals."""
     from placewise.analyse.variation import referral_cube
+    from placewise.publish.inputs import is_synthetic
     from placewise.warehouse import connect
 
     con = connect(warehouse)
@@ -139,8 +140,7 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
         span = [p.to_timestamp().date() for p in pd.period_range(end - months + 1, end, freq="M")]
         cube = referral_cube(con, span)
         practices = con.table("practices").select("practice_code", "pcn_code").to_pandas()
-        geo = con.table("geography")
-        synthetic = bool(geo.filter(geo.lsoa_name.endswith("(synthetic)")).count().to_pandas())
+        synthetic = is_synthetic(con)
     finally:
         con.disconnect()
     pcn_of = dict(zip(practices.practice_code, practices.pcn_code, strict=True))

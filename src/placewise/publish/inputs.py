@@ -39,6 +39,12 @@ def read_measurements(con, geography_types: tuple[str, ...] = ("ics", "place")) 
     return frame
 
 
+def is_synthetic(con) -> bool:  # noqa: ANN001 (an Ibis backend)
+    """Whether the warehouse holds the synthetic population (its LSOAs are named "(synthetic)")."""
+    geo = con.table("geography")
+    return bool(geo.filter(geo.lsoa_name.endswith("(synthetic)")).count().to_pandas())
+
+
 def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:  # noqa: ANN001 (an Ibis backend)
     """Completeness by table from the load log, the commonest quarantine reasons, the latest data."""
     files = con.table("load_files")

@@ -150,6 +150,7 @@ class ReportModel:
     assurance: Assurance | None = None
     quality: DataQuality | None = None
     progress: dict[str, list[str]] = field(default_factory=dict)
+    synthetic: bool = False
 
 
 @dataclass(frozen=True)
