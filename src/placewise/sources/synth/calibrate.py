@@ -20,7 +20,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from placewise.canonical import PERSON_KEY, SQL_TYPES, TABLES
+from placewise.canonical import PERSON_KEY, SQL_TYPES, TABLES, Table
 from placewise.codelists import codes, names
 from placewise.derive.records import add_months, financial_year_start
 from placewise.measure import ReportingRange, compute, load_catalogue
@@ -53,17 +53,20 @@ WHERE p.nhs_number IN (SELECT nhs_number FROM registrations WHERE end_date IS NU
 ETHNIC = {"white": "'A','B','C'", "asian": "'H','J','K','L','R'", "black": "'M','N','P'", "white_non_british": "'B','C'"}
 
 
+def _source(t: Table, out: Path, fmt: str) -> str:
+    """SQL reading one generated file."""
+    path = out / f"{t.name}.{fmt}"
+    if fmt == "parquet":
+        return f"read_parquet('{path}')"
+    cols = ", ".join(f"'{c.name}': '{SQL_TYPES[c.dtype]}'" for c in t.columns).replace("DOUBLE PRECISION", "DOUBLE")
+    return f"read_csv('{path}', header=true, columns={{{cols}}})"
+
+
 def _connect(out: Path, fmt: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with a view per generated file and the codelists as a table."""
     con = duckdb.connect()
     for t in TABLES:
-        path = out / f"{t.name}.{fmt}"
-        if fmt == "parquet":
-            src = f"read_parquet('{path}')"
-        else:
-            cols = ", ".join(f"'{c.name}': '{SQL_TYPES[c.dtype]}'" for c in t.columns).replace("DOUBLE PRECISION", "DOUBLE")
-            src = f"read_csv('{path}', header=true, columns={{{cols}}})"
-        con.execute(f"CREATE VIEW {t.name} AS SELECT * FROM {src}")
+        con.execute(f"CREATE VIEW {t.name} AS SELECT * FROM {_source(t, out, fmt)}")
     lists = [(n, c) for n in names() for c in codes(n)]
     con.register("codelist_arrow", pa.table({"list": [n for n, _ in lists], "code": [c for _, c in lists]}))
     con.execute("CREATE TEMP TABLE codelist AS SELECT * FROM codelist_arrow")
@@ -89,14 +92,8 @@ def _warehouse(out: Path, fmt: str) -> ibis.BaseBackend:
     con = ibis.duckdb.connect()
     con.raw_sql("SET enable_progress_bar = false")
     for t in TABLES:
-        path = out / f"{t.name}.{fmt}"
-        if fmt == "parquet":
-            src = f"read_parquet('{path}')"
-        else:
-            cols = ", ".join(f"'{c.name}': '{SQL_TYPES[c.dtype]}'" for c in t.columns).replace("DOUBLE PRECISION", "DOUBLE")
-            src = f"read_csv('{path}', header=true, columns={{{cols}}})"
         select = ", ".join(f'"{c.name}" AS {PERSON_KEY}' if c.name == "nhs_number" else f'"{c.name}"' for c in t.columns)
-        con.raw_sql(f"CREATE VIEW {t.name} AS SELECT {select} FROM {src}")
+        con.raw_sql(f"CREATE VIEW {t.name} AS SELECT {select} FROM {_source(t, out, fmt)}")
     return con
 
 
