@@ -167,7 +167,7 @@ def _forget_retried(target: Target) -> None:
             f"(batch_id = {lit(b)} AND file_name = {lit(f)} AND table_name = {lit(t)})" for b, f, t in lines))
 
 
-def _check_key(target: Target, key: bytes) -> bool:
+def check_key(target: Target, key: bytes) -> bool:
     """Refuse a key other than the warehouse's (by fingerprint); whether the warehouse has none recorded yet."""
     relation = target.relation(PSEUDONYMISATION.name, ("key_fingerprint",))
     stored = [r[0] for r in target.staging.execute(f"SELECT key_fingerprint FROM {relation}").fetchall()] \
@@ -416,7 +416,7 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
     target = target_for(con)
     staged: dict[str, tuple[SourceFile, str, list[Typed]]] = {}
     try:
-        record_key = _check_key(target, key)
+        record_key = check_key(target, key)
         seen = _already_loaded(target, files)
         results = {f.table.name: FileResult(f.path.name, f.table.name, f.sha256,
                                             already_loaded_in=seen.get(f.table.name)) for f in files}
@@ -455,7 +455,7 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
             progress("committing", steps - 1, steps)
             bookkeeping = _log_tables(target, batch_id, Path(directory), list(results.values()))
             if record_key:
-                bookkeeping[PSEUDONYMISATION.name] = _key_table(target, key)
+                bookkeeping[PSEUDONYMISATION.name] = key_table(target, key)
             # the link back to NHS numbers, kept apart and encrypted (only if an identity store is configured)
             record_links_from_env(mapping.filter(mapping["nhs_valid"]))
             target.commit(bookkeeping)
@@ -471,8 +471,8 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
         con.disconnect()
 
 
-def _key_table(target: Target, key: bytes) -> str:
-    """Temp table ``batch_key``: the key's fingerprint, recorded with the warehouse's first batch."""
+def key_table(target: Target, key: bytes) -> str:
+    """Temp table ``batch_key``: the key's fingerprint, recorded with the warehouse's first batch (or a rotation)."""
     target.staging.execute(f"CREATE OR REPLACE TEMP TABLE batch_key AS SELECT {lit(key_fingerprint(key))} AS "
                            "key_fingerprint, CAST(timezone('UTC', now()) AS TIMESTAMP) AS recorded_at")
     return "batch_key"

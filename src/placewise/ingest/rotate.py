@@ -18,7 +18,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from placewise.canonical import PERSON_KEY
-from placewise.ingest.pseudonymise import key_fingerprint, pseudonymise, wrong_key_message
+from placewise.ingest.load import check_key, key_table
+from placewise.ingest.pseudonymise import key_fingerprint, pseudonymise
 from placewise.ingest.stage import refuse
 from placewise.ingest.target import Target, target_for
 from placewise.ingest.validate import lit
@@ -59,15 +60,6 @@ def _person_tables(target: Target) -> list[str]:
     return [r[0] for r in target.staging.execute(sql).fetchall()]
 
 
-def _check_old_key(target: Target, old_key: bytes) -> None:
-    """Refuse when the warehouse records a key fingerprint and the current key is not it."""
-    relation = target.relation(PSEUDONYMISATION.name, ("key_fingerprint",))
-    stored = [r[0] for r in target.staging.execute(f"SELECT key_fingerprint FROM {relation}").fetchall()] \
-        if relation is not None else []
-    if stored and key_fingerprint(old_key) not in stored:
-        raise refuse(wrong_key_message(stored[0], key_fingerprint(old_key)))
-
-
 def _uncovered(target: Target) -> int:
     """People in the warehouse whose pseudonym is not among the old pseudonyms of the people file."""
     people = target.relation("people", (PERSON_KEY,))
@@ -89,7 +81,7 @@ def rotate_key(url: str | Path, people_file: Path, old_key: bytes, new_key: byte
     con = connect(url)
     target = target_for(con)
     try:
-        _check_old_key(target, old_key)
+        check_key(target, old_key)
         mapping = pa.table({"old_id": pseudonymise(numbers, old_key), "new_id": pseudonymise(numbers, new_key)})
         target.staging.register("_key_map", mapping)
         target.staging.execute("CREATE OR REPLACE TEMP TABLE key_map AS SELECT * FROM _key_map")
@@ -106,10 +98,7 @@ def rotate_key(url: str | Path, people_file: Path, old_key: bytes, new_key: byte
             for name in tables:
                 rows[name] = _rewrite(target, name)
             target.execute(f'DELETE FROM "{PSEUDONYMISATION.name}"')
-            target.staging.execute(f"CREATE OR REPLACE TEMP TABLE batch_key AS SELECT "
-                                   f"{lit(key_fingerprint(new_key))} AS key_fingerprint, "
-                                   "CAST(timezone('UTC', now()) AS TIMESTAMP) AS recorded_at")
-            target.commit({PSEUDONYMISATION.name: "batch_key"})
+            target.commit({PSEUDONYMISATION.name: key_table(target, new_key)})
         except BaseException:
             target.rollback()
             raise
