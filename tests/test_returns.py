@@ -22,3 +22,16 @@ def test_every_returned_indicator_reads_a_known_return_measure() -> None:
     for i in returned:
         for part in (i.numerator, i.denominator):
             assert part is None or part.measure in MEASURES, i.id
+
+
+def test_targets_follow_the_financial_year_of_the_period() -> None:
+    from datetime import date
+
+    cat = load_catalogue(load_profile())
+    fds, cat2 = cat.indicator("cancer_fds_28d").target, cat.indicator("ambulance_cat2_mean").target
+    assert fds.for_period(date(2021, 3, 31)) is None            # no FDS standard in 2020/21
+    assert fds.for_period(date(2024, 3, 31)).value == 75         # Appendix D row 14b
+    assert fds.for_period(date(2025, 3, 31)).value == 77         # 2024/25 guidance
+    assert fds.for_period(date(2026, 3, 31)).value == 80         # 2025/26 guidance
+    assert fds.for_period(date(2026, 9, 30)).value == 75         # standing standard after the guidance years
+    assert cat2.for_period(date(2021, 3, 31)).value == 18 and cat2.for_period(date(2024, 4, 30)).value == 30

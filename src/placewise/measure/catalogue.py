@@ -401,6 +401,8 @@ class Target(Strict):
 
     value: float | None = None
     years: list[YearTarget] = Field(default=[], description="targets that change by financial year")
+    since: str | None = Field(default=None, pattern=r"^20[0-9]{2}/[0-9]{2}$",
+                              description="first financial year the standing value applies to")
     trajectory: list[TrajectoryPoint] = []
     source: str
 
@@ -408,7 +410,7 @@ class Target(Strict):
         """The target for the financial year holding ``period_end``: that year's own, else the standing value."""
         fy = financial_year(period_end)
         own = next((y for y in self.years if y.year == fy), None)
-        if own is not None or self.value is None:
+        if own is not None or self.value is None or (self.since is not None and fy < self.since):
             return own
         return YearTarget(year=fy, value=self.value, source=self.source)
 

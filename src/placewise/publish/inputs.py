@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual
-from placewise.measure.catalogue import Catalogue, Disclosure, Indicator
+from placewise.measure.catalogue import Catalogue, Disclosure, Indicator, financial_year
 from placewise.profile import Profile
 from placewise.publish.config import ReportSettings
 from placewise.publish.disclosure import DisclosureRule
@@ -113,9 +113,11 @@ def _target(i: Indicator, as_of: date | None) -> tuple[float | None, str]:
     """The target that applies in the financial year of ``as_of`` (the standing value if none), and its source."""
     if i.target is None:
         return None, i.standard_source
-    year = i.target.for_period(as_of) if as_of is not None else None
-    if year is None:
+    if as_of is None:
         return i.target.value, i.standard_source
+    year = i.target.for_period(as_of)
+    if year is None:
+        return None, f"{i.standard_source} (no target in {financial_year(as_of)})"
     return year.value, f"{year.year}: {year.source}"
 
 
