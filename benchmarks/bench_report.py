@@ -55,7 +55,7 @@ def full_shape(months: int) -> pa.Table:
         [[i.id for i in catalogue.indicators], starts, range(len(geos)), range(len(groups))],
         names=["indicator_id", "period_start", "geo", "group"],
     ).to_frame(index=False)
-    scale = np.where(keys.geo == 0, 40.0, np.where(keys.geo < 5, 10.0, 0.5)) / np.where(keys.group == 0, 1, 5)
+    scale = np.where(keys.geo == 0, 40.0, np.where(keys.geo < 5, 10.0, 0.05)) / np.where(keys.group == 0, 1, 5)
     den = np.maximum(1, rng.poisson(1000 * scale))
     num = rng.binomial(den, rng.uniform(0.55, 0.9, len(keys)))
     est = proportion(num, den, multiplier=100)
@@ -69,9 +69,20 @@ def full_shape(months: int) -> pa.Table:
         "breakdown_group": [groups[g][1] for g in keys.group],
         "numerator": num.astype(float), "denominator": den.astype(float),
         "value": est.value, "lower": est.lower, "upper": est.upper,
-        "suppressed": (num > 0) & (num < 5), "computed_at": pd.Timestamp("2025-04-02"),
+        "computed_at": pd.Timestamp("2025-04-02"),
     })
     return pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
+
+
+def practices_frame() -> pd.DataFrame:
+    """The practices of :func:`full_shape`, each in a PCN and Place, so the totals nest as in a real warehouse."""
+    places = load_profile().ics.places
+    n_pcn, n_practice = sum(p.pcns for p in places), sum(p.practices for p in places)
+    pcn_place = np.repeat([p.code for p in places], [p.pcns for p in places])
+    pcn = np.arange(n_practice) % n_pcn
+    return pd.DataFrame({"practice_code": [f"E8{i:04d}" for i in range(n_practice)], "practice_name": "p",
+                         "pcn_code": [f"U{i:05d}" for i in pcn], "pcn_name": "n", "la_code": pcn_place[pcn],
+                         "list_size": 10_000})
 
 
 def main() -> None:
@@ -89,6 +100,8 @@ def main() -> None:
         con = connect(url)
         ensure_tables(con)
         write_measurements(con, table, sorted(set(table["indicator_id"].to_pylist())))
+        con.con.register("_practices", practices_frame())
+        con.con.execute("INSERT INTO practices SELECT * FROM _practices")
         con.disconnect()
         print(f"measurements rows: {table.num_rows:,}")
     profile = load_profile()
@@ -97,17 +110,18 @@ def main() -> None:
     load = os.getloadavg()
     t0 = time.perf_counter()
     con = connect(url)
-    frame = inputs.read_measurements(con)
+    catalogue = load_catalogue(profile)
+    published, decision = inputs.published_measurements(con, profile, catalogue)
+    frame = inputs.report_rows(published)
     quality = inputs.warehouse_quality(con, frame)
     t1 = time.perf_counter()
-    catalogue = load_catalogue(profile)
     specs = inputs.specs_from_catalogue(catalogue)
     plan = inputs.plan_inputs(frame, profile, catalogue)
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     models = []
     for scope in inputs.catalogue_scopes(profile):
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
-                             rule=settings.disclosure, plan=plan)
+                             rule=decision.rule, plan=plan)
         model.programmes, model.assurance, model.quality = programmes, assurance, quality
         models.append((scope, model))
     t2 = time.perf_counter()
@@ -119,7 +133,10 @@ def main() -> None:
     children, cpu = kids.ru_maxrss / 1024, kids.ru_utime + kids.ru_stime
     machine = platform.processor() or platform.machine()
     print(f"machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"read measurements ({len(frame):,} rows) and data quality: {t1 - t0:.2f} s")
+    hidden = decision.cells.suppressed
+    print(f"read measurements ({len(published):,} rows), decide disclosure over all of them ({hidden.sum():,} "
+          f"hidden, {(decision.cells.reason == 'secondary').sum():,} of them secondary) and data quality: "
+          f"{t1 - t0:.2f} s")
     print(f"assemble {len(models)} reports ({sum(len(m.pages) for _, m in models)} indicator pages, SPC, "
           f"comparisons, SII, disclosure): {t2 - t1:.2f} s")
     print(f"render HTML{'' if args.no_pdf else ' and PDF'} (2 processes): {t3 - t2:.2f} s wall, {cpu:.1f} s CPU "

@@ -53,9 +53,8 @@ def test_assurance_matrix_matches_the_reference_figures(reference_dir: Path):
     assert met == ["26", "31"]
 
 
-def test_settings_hold_the_disclosure_threshold():
+def test_settings_hold_the_example_report():
     settings = load_settings(load_profile())
-    assert settings.disclosure.threshold == 10 and not settings.disclosure.suppress_zero
     assert [p.code for p in settings.historical_providers] == ["RC9", "RC1", "RD8"]
 
 

@@ -1,4 +1,4 @@
-"""Turn the catalogue's counts into measurements: value, confidence interval and suppression flag.
+"""Turn the catalogue's counts into measurements: value and confidence interval.
 
 The ``measurements`` table (one row per indicator × period × geography × breakdown group):
 
@@ -15,7 +15,6 @@ The ``measurements`` table (one row per indicator × period × geography × brea
   the number of units; null on gap rows.
 - ``value``: per the indicator's multiplier (percentage, rate per 1,000 or 100,000, days, years);
   ``lower``, ``upper``: 95% confidence limits (null where the method gives none).
-- ``suppressed``: true where the disclosure rule hides the figure (small numerator or denominator).
 - ``computed_at``: when this computation ran (UTC).
 
 Methods (all from :mod:`placewise.analyse.statistics`): proportions, Wilson; crude rates and counts,
@@ -56,7 +55,6 @@ SCHEMA = pa.schema([
     ("value", pa.float64()),
     ("lower", pa.float64()),
     ("upper", pa.float64()),
-    ("suppressed", pa.bool_()),
     ("computed_at", pa.timestamp("us")),
 ])
 SQL_OF_ARROW = {pa.string(): "string", pa.date32(): "date", pa.float64(): "float", pa.bool_(): "bool",
@@ -157,18 +155,7 @@ def _imd_gap(rows: pd.DataFrame) -> pd.DataFrame:
     out["breakdown"], out["breakdown_group"] = "imd_quintile_gap", "5 minus 1"
     out["numerator"], out["denominator"] = np.nan, np.nan
     out["value"], out["lower"], out["upper"] = gap, gap - half, gap + half
-    out["suppressed"] = both["suppressed_1"] | both["suppressed_5"]
     return out
-
-
-def _suppressed(ind: Indicator, catalogue: Catalogue, frame: pd.DataFrame) -> np.ndarray:
-    """The disclosure rule: a small non-zero count, or a small denominator, hides the figure."""
-    rule = catalogue.disclosure[ind.disclosure]
-    count = frame["denominator" if ind.measure in ("mean", "median") else "numerator"].to_numpy(float)
-    small = (count > 0) & (count < rule.min_numerator)
-    if ind.denominator is not None:
-        small |= frame["denominator"].to_numpy(float) < rule.min_denominator
-    return small
 
 
 def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) -> pa.Table:
@@ -184,7 +171,6 @@ def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) 
             out["value"], out["lower"], out["upper"] = _statistic(
                 ind, *(rows[c].to_numpy(float) for c in ("numerator", "denominator", "sum_squares", "median"))
             )
-        out["suppressed"] = _suppressed(ind, catalogue, out)
         if ind.measure == "mean" and "imd_quintile" in ind.breakdowns:
             out = pd.concat([out, _imd_gap(out)], ignore_index=True)
         parts.append(out)

@@ -422,13 +422,6 @@ class Target(Strict):
         return self
 
 
-class Disclosure(Strict):
-    """Small-number suppression: hide values whose numerator or denominator is below these."""
-
-    min_numerator: int = Field(default=0, ge=0)
-    min_denominator: int = Field(default=0, ge=0)
-
-
 class Indicator(Strict):
     """One indicator: what it counts, how the value is formed, and how it is reported."""
 
@@ -449,7 +442,6 @@ class Indicator(Strict):
     frequency: Frequency
     geographies: list[str] = Field(min_length=1)
     breakdowns: list[Breakdown] = ["none"]
-    disclosure: str = "standard"
 
     @model_validator(mode="after")
     def _consistent(self) -> "Indicator":
@@ -533,7 +525,6 @@ class Catalogue(Strict):
     """The whole catalogue: shared settings and the indicators."""
 
     age_bands: list[int] = Field(min_length=1, description="lower bounds of the reporting age bands")
-    disclosure: dict[str, Disclosure] = Field(min_length=1)
     indicators: list[Indicator] = Field(min_length=1)
     ics_code: str = ""
     groupings: dict[str, dict[str, list[str]]] = {}
@@ -543,16 +534,13 @@ class Catalogue(Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> "Catalogue":
-        """Ids are unique, age bands ascend from 0, disclosure rules are defined."""
+        """Ids are unique and age bands ascend from 0."""
         ids = [i.id for i in self.indicators]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"indicators: duplicate id(s) {dupes}")
         if self.age_bands[0] != 0 or sorted(set(self.age_bands)) != self.age_bands:
             raise ValueError("age_bands: lower bounds must start at 0 and strictly ascend")
-        for i in self.indicators:
-            if i.disclosure not in self.disclosure:
-                raise ValueError(f"indicator {i.id}: disclosure rule {i.disclosure!r} is not defined")
         return self
 
     def register(self, register_id: str) -> Register:

@@ -22,8 +22,8 @@ REPORT_HELP = "\n\n".join([
     "Write the integrated performance report as HTML and PDF: one for the ICS and one for each Place.",
     "Each report has a summary matrix (variation and assurance icons, latest value against target, trend), a page "
     "per indicator (SPC chart, areas compared, IMD quintiles with the slope index of inequality), the six delivery "
-    "programmes, the assurance matrix and data quality. Small counts are suppressed, with secondary suppression, "
-    "using the thresholds in the profile.",
+    "programmes, the assurance matrix and data quality. Every figure passes the profile's disclosure rule "
+    "(disclosure.yaml): small counts suppressed, with secondary suppression, and counts rounded.",
     "--compare chooses the areas compared and reported on: place (default), provider, or a grouping kind of the "
     "profile such as legacy_ccg; --plan adds trajectories from an operating-plan CSV (indicator_id, "
     "geography_type, geography_code, period_start, value).",
@@ -57,8 +57,9 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     if "measurements" not in table_names(con):
         raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
                                 "(compute the indicators first)")
-    frame = inputs.read_measurements(con, ("ics", compare))
     catalogue = load_catalogue(profile)
+    published, decision = inputs.published_measurements(con, profile, catalogue)
+    frame = inputs.report_rows(published, ("ics", compare))
     if indicators:
         frame = frame[frame.indicator_id.isin(indicators)].reset_index(drop=True)
     if compare == "provider":  # the providers that have returns, not every provider the profile lists
@@ -76,7 +77,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     out = []
     for scope in scopes:
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
-                             rule=settings.disclosure, plan=plan)
+                             rule=decision.rule, plan=plan)
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
         model.synthetic = synthetic
         out.append((scope, model))

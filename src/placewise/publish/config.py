@@ -3,7 +3,7 @@
 ``programmes.yaml``: the Health Services Strategy delivery programmes and their KPIs, with
 baselines by Place and targets. ``assurance.yaml``: the NHS England operating targets
 (the Joint Forward Plan's Appendix D assurance matrix) with outturns and actions.
-``report.yaml``: the report's own settings, including the default disclosure rule.
+``report.yaml``: the report's own settings (the disclosure rule is the profile's ``disclosure.yaml``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from placewise.profile import Profile
-from placewise.publish.disclosure import DisclosureRule
 
 Polarity = Literal["higher_is_better", "lower_is_better", "neutral", "unclear"]
 
@@ -135,7 +134,6 @@ class ReportSettings(Strict):
     """Settings of the integrated performance report."""
 
     title: str
-    disclosure: DisclosureRule
     months_shown: int = Field(ge=6, description="periods shown on SPC charts")
     rebase: dict[str, list[date]] = Field(
         default={}, description="indicator id -> first periods of new SPC segments (declared process changes)")

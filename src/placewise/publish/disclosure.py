@@ -1,128 +1,418 @@
-"""Disclosure control: small-count suppression with secondary suppression.
+"""Disclosure control: the one rule every published figure passes, decided once per warehouse.
 
-A published table of counts is treated as a grid whose last row and last column are the
-totals. Every row and every column, totals included, is one equation (the cells add up to
-the total), so a cell is safe only if no combination of those equations pins it down. The
-rules:
+The rule (``disclosure.yaml`` in the profile, :class:`DisclosureRule`):
 
-1. primary: a count from 1 to ``threshold - 1`` (and 0 too, if ``suppress_zero``) is hidden;
-2. secondary: any row or column with exactly one hidden entry hides its smallest other entry
-   (the cheapest cell that blocks the subtraction), repeated until no line has exactly one;
-3. audit: a hidden cell that the equations still determine (a "bridge" between two closed
-   patterns) has its smallest visible neighbour in the same row hidden too, until none is.
+1. primary suppression: a cell whose count is from 1 to ``suppress_up_to`` is hidden, and so is a
+   cell whose denominator (people or events counted) is that small;
+2. secondary suppression: every total is an equation (the Places add up to the ICS, the practices
+   to their PCN and Place, the groups of a breakdown to the whole population, the sites to their
+   provider). A hidden cell alone in an equation hides the smallest other non-zero cell in it, and
+   a hidden cell that the equations still pin down (checked exactly, by the null space of the hidden
+   cells' equations) hides its smallest visible neighbour, until no hidden count is determined;
+3. derived figures: a hidden cell's value and interval are hidden with it, and so is every figure
+   worked out from it (the quintile gap of a mean);
+4. rounding: every published count is rounded to the nearest ``round_to`` (a count indicator's value
+   is a count, so it is rounded too and has no interval).
 
-The threshold comes from the profile (``report.yaml``), never from code.
+:func:`decide` makes the decision once over a whole table of measurements (every indicator, period,
+geography and breakdown), and :func:`publishable` applies it, so every output made from one
+warehouse (each report, its headlines, matrices and charts, downloads and the API) reads the same
+flags. Indicators that are already public statistics may be declared ``exempt``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.sparse.linalg import lsqr
 
 SUPPRESSED_TEXT = "*"
 """What a published table shows in place of a suppressed figure."""
 
+CELL_KEYS = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code", "breakdown",
+             "breakdown_group"]
+"""One cell of a published table: the measurements table's key."""
+
+DERIVED_BREAKDOWNS = {"imd_quintile_gap": ("imd_quintile", ("1", "5"))}
+"""Breakdowns worked out from other cells: the mean's quintile gap from quintiles 1 and 5."""
+
+COUNT_IS_DENOMINATOR = ("mean", "median")
+"""Measures whose count is the number of units (the denominator); the numerator is a sum of values."""
+
+DENOMINATOR_IS_COUNT = ("proportion", "crude_rate", "dsr", "mean", "median")
+"""Measures whose denominator counts people or events (a ratio's is an expected count, a model output)."""
+
+PRIMARY, SECONDARY, DERIVED, UNPUBLISHED = "small count", "secondary", "derived", "not published"
+"""Why a cell is hidden."""
+
 
 class DisclosureRule(BaseModel):
-    """Thresholds for small-count suppression, read from the profile."""
+    """The disclosure rule of a profile: what is hidden, how counts are rounded, what is exempt."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    threshold: int = Field(ge=1, description="Counts below this (and above zero) are suppressed")
-    suppress_zero: bool = Field(description="Whether zero counts are suppressed as well")
+    suppress_up_to: int = Field(ge=1, description="counts from 1 to this are not published")
+    round_to: int = Field(ge=1, description="published counts are rounded to the nearest multiple of this")
+    geographies: list[str] = Field(
+        min_length=1, description="geography types published from the warehouse; every other one is hidden")
+    exempt: dict[str, str] = Field(
+        default={}, description="indicator id -> the public statistics it already is (published as they are)")
+
+    def statement(self) -> str:
+        """The rule in words, as every publication quotes it."""
+        exempt = "" if not self.exempt else (
+            " Figures that are already public statistics are published as they are: "
+            + "; ".join(dict.fromkeys(self.exempt.values())) + ".")
+        return (f"Counts from 1 to {self.suppress_up_to} are not published, nor are figures resting on so few "
+                f"people or events; they are shown as {SUPPRESSED_TEXT}, together with every value and interval "
+                "worked out from them. Where a hidden count could be worked out by subtraction from a total (the "
+                "Places and the ICS, the PCNs and practices, the groups of a breakdown), a further figure is "
+                "hidden too (secondary suppression), decided once for every report and download made from the "
+                f"same data, so that no hidden count can be recovered by combining them. Published counts are "
+                f"rounded to the nearest {self.round_to}. SPC means and limits are worked out from published "
+                f"points only.{exempt}")
 
 
-def primary_mask(counts: np.ndarray, rule: DisclosureRule) -> np.ndarray:
-    """Cells whose own count is too small to publish (NaN counts are treated as unknown, not small)."""
-    counts = np.asarray(counts, dtype=float)
-    small = (counts > 0) & (counts < rule.threshold)
-    if rule.suppress_zero:
-        small |= counts == 0
-    return small
+def load_rule(profile, indicator_ids: list[str]) -> DisclosureRule:  # noqa: ANN001 (a Profile)
+    """The profile's rule (``disclosure.yaml``); an exemption naming an unknown indicator is an error."""
+    from placewise.profile import ProfileError
+
+    rule = profile.section("disclosure", DisclosureRule)
+    unknown = sorted(set(rule.exempt) - set(indicator_ids))
+    if unknown:
+        raise ProfileError(f"{profile.folder / 'disclosure.yaml'}: exempt: unknown indicator(s) {', '.join(unknown)}")
+    return rule
 
 
-def _complete_lines(counts: np.ndarray, mask: np.ndarray) -> bool:
-    """Hide the smallest other entry of every row whose only unknown is one hidden entry; True if any changed.
+@dataclass(frozen=True)
+class Decision:
+    """The disclosure decision for every cell of a table, and the rule that made it."""
 
-    A cell with no count (NaN: not published at all) is an unknown too, so a row holding one already
-    has two unknowns and needs nothing more.
+    rule: DisclosureRule
+    cells: pd.DataFrame
+    """:data:`CELL_KEYS` plus ``suppressed`` (bool) and ``reason`` (empty, or why it is hidden)."""
+
+
+def round_counts(counts: np.ndarray, base: int) -> np.ndarray:
+    """Counts rounded to the nearest multiple of ``base`` (halves up); NaN stays NaN."""
+    return np.floor(np.asarray(counts, dtype=float) / base + 0.5) * base
+
+
+def cell_counts(frame: pd.DataFrame, measures: dict[str, str]) -> np.ndarray:
+    """The count behind each row: units for a mean or median, otherwise the numerator."""
+    by_units = frame.indicator_id.map(lambda i: measures.get(i) in COUNT_IS_DENOMINATOR).to_numpy(dtype=bool)
+    return np.where(by_units, frame.denominator.to_numpy(dtype=float), frame.numerator.to_numpy(dtype=float))
+
+
+def primary(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str]) -> np.ndarray:
+    """Cells hidden in their own right: a count, or a denominator of people or events, from 1 to the limit."""
+    def small(x: np.ndarray) -> np.ndarray:
+        return (x >= 1) & (x <= rule.suppress_up_to)
+
+    den_counts = frame.indicator_id.map(lambda i: measures.get(i) in DENOMINATOR_IS_COUNT).to_numpy(dtype=bool)
+    return small(cell_counts(frame, measures)) | (den_counts & small(frame.denominator.to_numpy(dtype=float)))
+
+
+def equations(cells: pd.DataFrame, relations: pd.DataFrame) -> sparse.csr_matrix:
+    """The additive structure of the cells as a sparse matrix: one row per total, +1 on its parts, -1 on it.
+
+    ``cells`` holds :data:`CELL_KEYS` (one row per cell, in order); ``relations`` holds ``parent_type``,
+    ``parent_code``, ``child_type``, ``child_code``: geographies nested in others. Two kinds of total:
+    a breakdown's groups add up to the geography's whole population (breakdown ``none``), and nested
+    geographies add up to their parent, group by group. Parts need not add up exactly (people with no
+    recorded deprivation, events at a provider outside the profile): the difference is taken as known,
+    which can only protect more.
     """
-    lonely = ((mask | np.isnan(counts)).sum(axis=1) == 1) & mask.any(axis=1)
-    if not lonely.any():
+    c = cells[CELL_KEYS].copy()
+    c["cell"] = np.arange(len(c))
+    problem = ["indicator_id", "period_start", "period_end"]
+    place = [*problem, "geography_type", "geography_code"]
+    parts = c[c.breakdown != "none"]
+    whole = c[c.breakdown == "none"][[*place, "cell"]]
+    by_breakdown = parts.merge(whole, on=place, suffixes=("", "_total"))
+    by_breakdown["row"] = by_breakdown.groupby([*place, "breakdown"], sort=False).ngroup()
+    rel = relations.rename(columns={"child_type": "geography_type", "child_code": "geography_code"})
+    children = c.merge(rel, on=["geography_type", "geography_code"])
+    parents = c.rename(columns={"geography_type": "parent_type", "geography_code": "parent_code"})
+    group = [*problem, "breakdown", "breakdown_group", "parent_type", "parent_code"]
+    by_geography = children.merge(parents, on=group, suffixes=("", "_total"))
+    first = int(by_breakdown.row.max()) + 1 if len(by_breakdown) else 0
+    by_geography["row"] = first + by_geography.groupby(group, sort=False).ngroup()
+    both = pd.concat([by_breakdown[["row", "cell", "cell_total"]], by_geography[["row", "cell", "cell_total"]]])
+    totals = both.drop_duplicates("row")
+    rows = np.concatenate([both.row.to_numpy(), totals.row.to_numpy()])
+    cols = np.concatenate([both.cell.to_numpy(), totals.cell_total.to_numpy()])
+    vals = np.concatenate([np.ones(len(both)), -np.ones(len(totals))])
+    n_eq = int(rows.max()) + 1 if rows.size else 0
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(n_eq, len(c)))
+
+
+def _cost(counts: np.ndarray) -> np.ndarray:
+    """Cost of hiding each cell as a complement: its count, zero counts last (they protect nothing)."""
+    return np.where(counts > 0, counts, np.where(counts == 0, 1e18, np.inf))
+
+
+def _cheapest(pairs_row: np.ndarray, pairs_cell: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """For each distinct row id, the candidate cell of least cost (ties: the lower cell index); finite only."""
+    if pairs_row.size == 0:
+        return np.array([], dtype=int)
+    order = np.lexsort((pairs_cell, cost[pairs_cell], pairs_row))
+    _, first = np.unique(pairs_row[order], return_index=True)
+    best = pairs_cell[order][first]
+    return best[np.isfinite(cost[best])]
+
+
+def _complete_equations(eq: sparse.csr_matrix, hidden: np.ndarray, cost: np.ndarray) -> bool:
+    """Hide the cheapest other cell of every equation with exactly one hidden cell; True if any was hidden."""
+    lonely = np.flatnonzero(abs(eq) @ hidden.astype(float) == 1)
+    if lonely.size == 0:
         return False
-    candidates = np.where(mask | np.isnan(counts), np.inf, counts)[lonely]
-    cols = np.argmin(candidates, axis=1)
-    usable = np.isfinite(candidates[np.arange(cols.size), cols])
-    rows = np.flatnonzero(lonely)[usable]
-    mask[rows, cols[usable]] = True
-    return bool(usable.any())
+    sub = eq[lonely].tocoo()
+    keep = ~hidden[sub.col]
+    chosen = _cheapest(sub.row[keep], sub.col[keep], cost)
+    hidden[chosen] = True
+    return chosen.size > 0
 
 
-def determined_cells(mask: np.ndarray) -> np.ndarray:
-    """Hidden cells that the row and column equations of the table pin down exactly.
+def determined(eq: sparse.csr_matrix, hidden: np.ndarray, changed: np.ndarray | None = None) -> np.ndarray:
+    """Hidden cells that the equations pin down exactly, whatever the other hidden cells are.
 
-    The unknowns are the hidden cells; each row and each column gives one linear equation
-    (inner cells minus total equals the visible remainder). A hidden cell is determined when
-    every solution of the homogeneous system leaves it at zero, i.e. its coordinate is zero in
-    every null-space vector.
+    The unknowns are the hidden cells; every total gives one linear equation in them. A hidden cell
+    is determined when it is zero in every vector of the null space of those equations. The system
+    splits into independent pieces (hidden cells linked through shared totals); only pieces holding a
+    ``changed`` cell are checked (all, by default). Small pieces are solved exactly, together, by one
+    batched singular value decomposition per size; a large piece by projecting random vectors onto
+    its null space with sparse least squares (:func:`_free_by_projection`).
     """
-    n_rows, n_cols = mask.shape
-    hidden = np.flatnonzero(mask.ravel())
-    if hidden.size == 0:
-        return np.zeros_like(mask, dtype=bool)
-    r, c = np.divmod(hidden, n_cols)
-    eq = np.zeros((n_rows + n_cols, hidden.size))
-    eq[r, np.arange(hidden.size)] = np.where(c == n_cols - 1, -1.0, 1.0)
-    eq[n_rows + c, np.arange(hidden.size)] = np.where(r == n_rows - 1, -1.0, 1.0)
-    _, s, vt = np.linalg.svd(eq)
-    rank = int((s > 1e-9 * max(1.0, s.max(initial=0.0))).sum())
-    null = vt[rank:]
-    pinned = np.all(np.abs(null) < 1e-9, axis=0) if null.size else np.ones(hidden.size, dtype=bool)
-    out = np.zeros(mask.size, dtype=bool)
-    out[hidden[pinned]] = True
-    return out.reshape(mask.shape)
+    out = np.zeros(hidden.size, dtype=bool)
+    idx = np.flatnonzero(hidden)
+    if idx.size == 0:
+        return out
+    h = eq[:, idx].tocsr()
+    h = h[np.diff(h.indptr) > 0]
+    n_eq = h.shape[0]
+    link = sparse.bmat([[None, abs(h)], [abs(h).T, None]], format="csr") if n_eq else sparse.csr_matrix(
+        (idx.size, idx.size))
+    _, label = csgraph.connected_components(link, directed=False)
+    eq_comp, cell_comp = label[:n_eq], label[n_eq:] if n_eq else label
+    wanted = np.unique(cell_comp if changed is None else cell_comp[changed[idx]])
+    size = np.bincount(cell_comp)
+    small = wanted[size[wanted] <= SMALL_PIECE]
+    free = np.zeros(idx.size, dtype=bool)
+    _free_exact(h, eq_comp, cell_comp, small, free)
+    csc = h.tocsc()
+    for comp in wanted[size[wanted] > SMALL_PIECE]:
+        cells = np.flatnonzero(cell_comp == comp)
+        rows = np.flatnonzero(eq_comp == comp)
+        free[cells] = _free_by_projection(csc[:, cells].tocsr()[rows])
+    checked = np.isin(cell_comp, wanted)
+    out[idx[checked]] = ~free[checked]
+    return out
 
 
-def suppress_table(counts: np.ndarray, rule: DisclosureRule, primary: np.ndarray | None = None) -> np.ndarray:
-    """The suppression mask of a table of counts whose last row and last column are totals.
+SMALL_PIECE, PROBES, PROBE_SEED, FREE = 32, 1, 20_240_401, 1e-6
+"""Pieces up to this many hidden cells are solved exactly; larger ones get this many random null-space
+vectors, from this seed (so a decision is reproducible); an entry above ``FREE`` shows a cell is free.
+One vector is enough: a determined cell is zero in every null-space vector, so a chance small entry of a
+free cell can only hide more, never less."""
 
-    ``primary`` adds cells already flagged upstream (for example by the measure stage). A
-    one-row table (categories and their total) works the same way. NaN marks a cell with no
-    figure at all: it is never published, so it counts as unknown but is never chosen to hide.
+
+def _free_exact(h: sparse.csr_matrix, eq_comp: np.ndarray, cell_comp: np.ndarray, comps: np.ndarray,
+                free: np.ndarray) -> None:
+    """Mark the free cells of the given small pieces (in place), by exact null spaces batched by size."""
+    if comps.size == 0:
+        return
+    coo = h.tocoo()
+    cell_pos = pd.Series(np.arange(cell_comp.size)).groupby(cell_comp).cumcount().to_numpy()
+    eq_pos = pd.Series(np.arange(eq_comp.size)).groupby(eq_comp).cumcount().to_numpy()
+    width = np.bincount(cell_comp)
+    depth = np.bincount(eq_comp, minlength=width.size)
+    for w in np.unique(width[comps]):
+        ids = comps[width[comps] == w]
+        slot = np.full(width.size, -1)
+        slot[ids] = np.arange(ids.size)
+        m = max(int(depth[ids].max()), 1)
+        batch = np.zeros((ids.size, m, int(w)))
+        sel = slot[cell_comp[coo.col]] >= 0
+        batch[slot[cell_comp[coo.col[sel]]], eq_pos[coo.row[sel]], cell_pos[coo.col[sel]]] = coo.data[sel]
+        _, s, vt = np.linalg.svd(batch, full_matrices=True)
+        rank = (s > 1e-9 * np.maximum(1.0, s.max(axis=1, initial=0.0))[:, None]).sum(axis=1)
+        null_rows = np.arange(int(w))[None, :] >= rank[:, None]
+        piece_free = np.any((np.abs(vt) > 1e-9) & null_rows[:, :, None], axis=1)
+        mine = np.flatnonzero(slot[cell_comp] >= 0)
+        free[mine] = piece_free[slot[cell_comp[mine]], cell_pos[mine]]
+
+
+def _free_by_projection(a: sparse.csr_matrix) -> np.ndarray:
+    """Free cells of one piece: non-zero in a random vector projected onto the null space of ``a``.
+
+    A determined cell comes out at rounding error (about 1e-12), a free one at the scale of the random
+    vector (0.1 or more), so :data:`FREE` separates them with a wide margin; a projection that is not
+    accurate enough is an error rather than a guess.
     """
-    counts = np.atleast_2d(np.asarray(counts, dtype=float))
-    mask = primary_mask(counts, rule)
-    if primary is not None:
-        mask |= np.atleast_2d(np.asarray(primary, dtype=bool))
-    single_row = counts.shape[0] == 1
+    rng = np.random.default_rng(PROBE_SEED)
+    at = a.T.tocsr()
+    free = np.zeros(a.shape[1], dtype=bool)
+    for _ in range(PROBES):
+        r = rng.standard_normal(a.shape[1])
+        z = r - at @ lsqr(at, r, atol=1e-14, btol=1e-14, conlim=1e14, iter_lim=20 * a.shape[1])[0]
+        if np.abs(a @ z).max() > 1e-8:
+            raise ArithmeticError("disclosure: the null-space projection did not converge; cannot certify the table")
+        free |= np.abs(z) > FREE
+    return free
+
+
+def _protect_pinned(eq: sparse.csr_matrix, hidden: np.ndarray, pinned: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """For each pinned cell, hide the cheapest visible cell sharing a total with it (or, where every such
+    cell is hidden already, the cheapest visible cell one total further out, and so on).
+
+    Returns the pinned cells with no visible cell within reach: every total around them is hidden, so
+    no published figure bears on them, and they are pinned only by the parts of totals that nothing
+    publishes (people with no recorded deprivation, say), which the check takes as known to be safe.
+    """
+    a = abs(eq).tocsr()
+    reach = sparse.csr_matrix((np.ones(int(pinned.sum())), (np.arange(int(pinned.sum())), np.flatnonzero(pinned))),
+                              shape=(int(pinned.sum()), hidden.size))
+    todo = np.ones(reach.shape[0], dtype=bool)
+    for _ in range(MAX_REACH):
+        reach = ((reach @ a.T) @ a).tocsr()
+        near = reach[todo].tocoo()
+        rows = np.flatnonzero(todo)[near.row]
+        keep = ~hidden[near.col] & np.isfinite(cost[near.col])
+        chosen = _cheapest(rows[keep], near.col[keep], cost)
+        hidden[chosen] = True
+        todo[np.unique(rows[keep])] = False
+        if not todo.any():
+            break
+    out = np.zeros_like(pinned)
+    out[np.flatnonzero(pinned)[todo]] = True
+    return out
+
+
+MAX_REACH = 8
+"""How many totals away from a pinned cell a complement is looked for."""
+
+
+def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix) -> np.ndarray:
+    """Primary plus secondary suppression: hide complements until no hidden count is determined."""
+    hidden = np.asarray(first, dtype=bool).copy()
+    cost = _cost(np.asarray(counts, dtype=float))
+    checked = np.zeros_like(hidden)
+    unreachable = np.zeros_like(hidden)
     while True:
-        changed = _complete_lines(counts, mask)
-        if not single_row:
-            changed |= _complete_lines(counts.T, mask.T)
-        if changed:
+        if _complete_equations(eq, hidden, cost):
             continue
-        pinned = determined_cells(mask | np.isnan(counts)) & mask if not single_row else np.zeros_like(mask)
+        pinned = determined(eq, hidden, changed=hidden & ~checked) & ~unreachable
+        checked = hidden.copy()
         if not pinned.any():
-            return mask
-        _hide_neighbour(counts, mask, pinned)
+            return hidden
+        unreachable |= _protect_pinned(eq, hidden, pinned, cost)
 
 
-def _hide_neighbour(counts: np.ndarray, mask: np.ndarray, pinned: np.ndarray) -> None:
-    """Hide the smallest visible cell in the row of the first pinned cell (else in its column)."""
-    r, c = (int(i) for i in np.argwhere(pinned)[0])
-    row = np.where(mask[r] | np.isnan(counts[r]), np.inf, counts[r])
-    if np.isfinite(row.min()):
-        mask[r, int(np.argmin(row))] = True
-        return
-    col = np.where(mask[:, c] | np.isnan(counts[:, c]), np.inf, counts[:, c])
-    if np.isfinite(col.min()):
-        mask[int(np.argmin(col)), c] = True
-        return
-    raise ValueError(f"cannot protect cell (row {r}, column {c}): every other cell of its row and column is hidden")
+def decide(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str],
+           relations: pd.DataFrame) -> Decision:
+    """The disclosure decision over a whole table of measurements (see the module's docstring).
+
+    ``measures`` maps indicator id to measure type; ``relations`` lists nested geographies
+    (see :func:`equations`). Exempt indicators are published as they are; geography types the rule
+    does not publish are hidden whole, so no publisher can show them without first extending the
+    rule (and so the decision) to them.
+    """
+    frame = frame.reset_index(drop=True)
+    derived = frame.breakdown.isin(list(DERIVED_BREAKDOWNS)).to_numpy()
+    exempt = frame.indicator_id.isin(list(rule.exempt)).to_numpy()
+    unpublished = ~frame.geography_type.isin(rule.geographies).to_numpy() & ~exempt
+    base = frame[~derived & ~exempt & ~unpublished].reset_index(drop=True)
+    first = primary(base, rule, measures)
+    hidden = suppress(cell_counts(base, measures), first, equations(base, relations))
+    cells = frame[CELL_KEYS].copy()
+    cells["suppressed"] = False
+    cells["reason"] = ""
+    where = np.flatnonzero(~derived & ~exempt & ~unpublished)
+    cells.loc[where[hidden], "suppressed"] = True
+    cells.loc[where[first], "reason"] = PRIMARY
+    cells.loc[where[hidden & ~first], "reason"] = SECONDARY
+    cells.loc[unpublished, "suppressed"] = True
+    cells.loc[unpublished, "reason"] = UNPUBLISHED
+    _derive(cells, derived & ~exempt & ~unpublished)
+    return Decision(rule, cells)
 
 
-def with_totals(inner: np.ndarray) -> np.ndarray:
-    """A table of counts with a total column and a total row appended."""
-    inner = np.atleast_2d(np.asarray(inner, dtype=float))
-    rows = np.column_stack([inner, inner.sum(axis=1)])
-    return np.vstack([rows, rows.sum(axis=0)])
+def _derive(cells: pd.DataFrame, derived: np.ndarray) -> None:
+    """Hide each derived cell whose sources are hidden or missing (in place)."""
+    keys = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code"]
+    for name, (source, groups) in DERIVED_BREAKDOWNS.items():
+        mine = derived & (cells.breakdown == name).to_numpy()
+        if not mine.any():
+            continue
+        src = cells[(cells.breakdown == source) & cells.breakdown_group.isin(list(groups))]
+        shown = src[~src.suppressed].groupby(keys).size().rename("shown").reset_index()
+        got = cells.loc[mine, keys].merge(shown, on=keys, how="left").shown.fillna(0).to_numpy()
+        idx = np.flatnonzero(mine)[got < len(groups)]
+        cells.loc[idx, "suppressed"] = True
+        cells.loc[idx, "reason"] = DERIVED
+
+
+def publishable(frame: pd.DataFrame, decision: Decision, measures: dict[str, str]) -> pd.DataFrame:
+    """The measurements as they may be published: hidden cells emptied, counts rounded, ``suppressed`` set.
+
+    ``frame`` must be the table the decision was made on (same rows, same order).
+    """
+    if len(frame) != len(decision.cells):
+        raise ValueError("disclosure: the decision was made on a different table")
+    out = frame.reset_index(drop=True).copy()
+    hidden = decision.cells.suppressed.to_numpy(dtype=bool)
+    out["suppressed"] = hidden
+    exempt = out.indicator_id.isin(list(decision.rule.exempt)).to_numpy()
+    measure = out.indicator_id.map(measures).to_numpy(dtype=object)
+    base = decision.rule.round_to
+    rounded = ~exempt
+    den_rounded = rounded & np.isin(measure, DENOMINATOR_IS_COUNT)
+    out["numerator"] = np.where(rounded, round_counts(out.numerator, base), out.numerator)
+    out["numerator"] = np.where(np.isin(measure, COUNT_IS_DENOMINATOR), np.nan, out.numerator)
+    out["denominator"] = np.where(den_rounded, round_counts(out.denominator, base), out.denominator)
+    count = rounded & (measure == "count")
+    out["value"] = np.where(count, round_counts(out.value, base), out.value)
+    for c in ("lower", "upper"):
+        out[c] = np.where(count, np.nan, out[c])
+    for c in ("numerator", "denominator", "value", "lower", "upper"):
+        out[c] = out[c].astype(float).where(~hidden)
+    return out
+
+
+def disclose(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str],
+             relations: pd.DataFrame) -> tuple[pd.DataFrame, Decision]:
+    """The one point every publication passes: decide over the whole table, then apply the decision."""
+    frame = frame.reset_index(drop=True)
+    decision = decide(frame, rule, measures, relations)
+    return publishable(frame, decision, measures), decision
+
+
+def geography_relations(profile, practices: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+    """Every geography nested in another, as ``parent_type, parent_code, child_type, child_code`` rows.
+
+    From the practices (``practice_code``, ``pcn_code``, ``la_code``), the profile (the ICS, its Places,
+    groupings and providers' sites) and the provider and site codes measured. A PCN is nested in a Place
+    only when all its practices are. Every level is also related to the ICS directly, so that a total
+    missing for one indicator (no practice figures, say) still links the levels around it.
+    """
+    ics = profile.ics.code
+    pr = practices.dropna(subset=["practice_code"])
+    pcn_places = pr.dropna(subset=["pcn_code"]).groupby("pcn_code").la_code.agg(lambda s: set(s))
+    nested = [(pl.pop(), pcn) for pcn, pl in pcn_places.items() if len(pl) == 1]
+    measured = {t: sorted(frame.geography_code[frame.geography_type == t].unique()) for t in ("provider", "site")}
+    pairs = [("ics", ics, "place", p.code) for p in profile.ics.places]
+    pairs += [("ics", ics, "pcn", c) for c in sorted(pr.pcn_code.dropna().unique())]
+    pairs += [("ics", ics, "practice", c) for c in pr.practice_code]
+    pairs += [("place", la, "practice", c) for c, la in zip(pr.practice_code, pr.la_code, strict=True) if la]
+    pairs += [("place", la, "pcn", pcn) for la, pcn in nested]
+    pairs += [("pcn", pcn, "practice", c) for c, pcn in zip(pr.practice_code, pr.pcn_code, strict=True) if pcn]
+    pairs += [(g.kind, g.code, "place", p) for g in profile.ics.groupings for p in g.places]
+    pairs += [("provider", p.code, "site", s.code) for p in profile.ics.providers for s in p.sites]
+    pairs += [("ics", ics, t, c) for t, codes in measured.items() for c in codes]
+    return pd.DataFrame(pairs, columns=["parent_type", "parent_code", "child_type", "child_code"]).drop_duplicates()

@@ -10,10 +10,10 @@ import pandas as pd
 import pyarrow as pa
 
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual
-from placewise.measure.catalogue import Catalogue, Disclosure, Indicator, financial_year
+from placewise.measure.catalogue import Catalogue, Indicator, financial_year
 from placewise.profile import Profile
 from placewise.publish.config import ReportSettings
-from placewise.publish.disclosure import DisclosureRule
+from placewise.publish.disclosure import Decision, disclose, geography_relations, load_rule
 from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, PlanInputs, Scope
 
 RECORDED_FIELDS = (
@@ -25,17 +25,16 @@ RECORDED_FIELDS = (
 )
 """Fields whose completeness the report shows: table, column, and codes meaning "not stated"."""
 
+MEASURED = [c for c in MEASUREMENT_COLUMNS if c != "suppressed"]
+"""The measurement columns publishing reads (the suppression flag comes from the disclosure decision)."""
 
-def read_measurements(con, geography_types: tuple[str, ...] = ("ics", "place")) -> pd.DataFrame:  # noqa: ANN001
-    """The warehouse's measurements that the report shows (these geographies; whole population, IMD
-    quintiles and the quintile gap), in the columns it reads, dates as dates. ``con`` is an Ibis backend."""
-    t = con.table("measurements")
-    breakdowns = ["none", "imd_quintile", "imd_quintile_gap"]
-    wanted = t.geography_type.isin(list(geography_types)) & t.breakdown.isin(breakdowns)
-    frame = t.filter(wanted).select(*MEASUREMENT_COLUMNS).to_pandas()
+
+def read_measurements(con) -> pd.DataFrame:  # noqa: ANN001 (an Ibis backend)
+    """Every measurement of the warehouse (all geographies and breakdowns: the disclosure decision
+    needs every total), in the columns publishing reads, dates as dates."""
+    frame = con.table("measurements").select(*MEASURED).to_pandas()
     for c in ("period_start", "period_end"):
         frame[c] = pd.to_datetime(frame[c]).dt.date
-    frame["suppressed"] = frame.suppressed.fillna(False).astype(bool)
     return frame
 
 
@@ -43,6 +42,24 @@ def is_synthetic(con) -> bool:  # noqa: ANN001 (an Ibis backend)
     """Whether the warehouse holds the synthetic population (its LSOAs are named "(synthetic)")."""
     geo = con.table("geography")
     return bool(geo.filter(geo.lsoa_name.endswith("(synthetic)")).count().to_pandas())
+
+
+def report_rows(frame: pd.DataFrame, geography_types: tuple[str, ...] = ("ics", "place")) -> pd.DataFrame:
+    """The published measurements a report shows: these geographies; whole population, IMD quintiles
+    and the quintile gap."""
+    wanted = frame.geography_type.isin(list(geography_types)) & frame.breakdown.isin(
+        ["none", "imd_quintile", "imd_quintile_gap"])
+    return frame[wanted].reset_index(drop=True)
+
+
+def published_measurements(con, profile: Profile, catalogue: Catalogue,  # noqa: ANN001 (an Ibis backend)
+                           ) -> tuple[pd.DataFrame, Decision]:
+    """The warehouse's measurements as they may be published, and the decision: every publisher's input."""
+    frame = read_measurements(con)
+    practices = con.table("practices").select("practice_code", "pcn_code", "la_code").to_pandas()
+    rule = load_rule(profile, [i.id for i in catalogue.indicators])
+    measures = {i.id: i.measure for i in catalogue.indicators}
+    return disclose(frame, rule, measures, geography_relations(profile, practices, frame))
 
 
 def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:  # noqa: ANN001 (an Ibis backend)
@@ -86,7 +103,7 @@ def recorded_fields(con) -> tuple[tuple[str, str, str], ...]:  # noqa: ANN001 (a
         t = con.table(name)
         col = t[column]
         stated = col.notnull() & ~col.cast("string").isin(list(not_stated)) if not_stated else col.notnull()
-        row = t.aggregate(rows=t.count(), stated=stated.cast("int64").sum()).to_pandas().iloc[0]
+        row = t.aggregate(rows=t.count(), stated=stated.ifelse(1, 0).sum()).to_pandas().iloc[0]
         rows = int(row["rows"])
         share = "–" if not rows else f"{100 * float(row['stated']) / rows:.1f}%"
         out.append((f"{name}.{column}", f"{rows:,}", share))
@@ -99,7 +116,7 @@ def specs_from_catalogue(catalogue: Catalogue, as_of: date | None = None) -> lis
     Values are read as the measurements table stores them: numerator / denominator x ``per``
     (so a proportion with ``per: 100`` is already a percentage).
     """
-    return [_spec(i, catalogue.disclosure[i.disclosure], as_of) for i in catalogue.indicators]
+    return [_spec(i, as_of) for i in catalogue.indicators]
 
 
 def _returned_format(i: Indicator) -> tuple[str, int]:
@@ -121,7 +138,7 @@ def _target(i: Indicator, as_of: date | None) -> tuple[float | None, str]:
     return year.value, f"{year.year}: {year.source}"
 
 
-def _spec(i: Indicator, rule: Disclosure, as_of: date | None = None) -> IndicatorSpec:
+def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
     """One catalogue indicator as the report shows it."""
     unit, decimals = _returned_format(i) if i.measure == "returned" else {
         "proportion": ("%" if i.per == 100 else "", 1),
@@ -135,8 +152,6 @@ def _spec(i: Indicator, rule: Disclosure, as_of: date | None = None) -> Indicato
         id=i.id, title=i.title, definition=i.definition, domain=i.domain, polarity=i.polarity,
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
         target=target, standard_source=source,
-        rule=DisclosureRule(threshold=max(rule.min_numerator, 1), suppress_zero=False),
-        min_denominator=rule.min_denominator,
     )
 
 

@@ -1,10 +1,11 @@
 """Assemble the integrated performance report: from measurements to a page model for the templates.
 
 The input is a table of measurements (one row per indicator × period × geography × breakdown
-group: numerator, denominator, value and interval, a suppression flag). SPC runs once per
-polarity over every series of the report at once; disclosure control runs on every table of
-counts the report publishes; the result is plain data that :mod:`placewise.publish.render`
-turns into HTML and PDF.
+group: numerator, denominator, value and interval, a suppression flag) as
+:func:`placewise.publish.disclosure.disclose` made them publishable: hidden figures are already
+empty and counts rounded, so nothing here can show what the rule hides. SPC runs once per polarity
+over every series of the report at once, on published points only; the result is plain data that
+:mod:`placewise.publish.render` turns into HTML and PDF.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from placewise.analyse.spc import PointType, ShortSeriesWarning, SpcResult, desc
 from placewise.analyse.statistics import slope_index_of_inequality
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
-from placewise.publish.disclosure import DisclosureRule, suppress_table
+from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
 from placewise.publish.labels import ROLLING_CAVEAT, period_label
 
 MEASUREMENT_COLUMNS = (
@@ -63,8 +64,6 @@ class IndicatorSpec:
     decimals: int = 1
     target: float | None = None
     standard_source: str = ""
-    rule: DisclosureRule = DisclosureRule(threshold=10, suppress_zero=False)
-    min_denominator: int = 0
     rebase: tuple[date, ...] = ()
 
     @property
@@ -126,6 +125,7 @@ class IndicatorPage:
     spc_svg: str
     sparkline_svg: str
     description: str
+    hidden_note: str = ""
     peers_svg: str = ""
     peers_rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     quintile_svg: str = ""
@@ -146,6 +146,7 @@ class ReportModel:
     pages: list[IndicatorPage]
     missing: list[str]
     rule: DisclosureRule
+    suppressed: list[str] = field(default_factory=list)
     programmes: Programmes | None = None
     assurance: Assurance | None = None
     quality: DataQuality | None = None
@@ -173,13 +174,14 @@ def month_label(d: date) -> str:
 def _series_frame(frame: pd.DataFrame, scope: Scope, months: int) -> pd.DataFrame:
     """The whole-population series of the report's area, the latest ``months`` periods of each.
 
-    Periods without a value (nothing to divide by) are left out, so the chart joins the periods either side.
+    Periods without a value (nothing to divide by) are left out, so the chart joins the periods either
+    side; suppressed periods are kept (flagged) so that the page can say how many are hidden.
     """
     mine = frame[
         (frame.geography_type == scope.area.geography_type)
         & (frame.geography_code == scope.area.code)
         & (frame.breakdown == "none")
-        & frame.value.notna()
+        & (frame.value.notna() | frame.suppressed)
     ].sort_values(["indicator_id", "period_start"])
     rank = mine.groupby("indicator_id").cumcount(ascending=False)
     return mine[rank < months]
@@ -189,6 +191,7 @@ def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec],
              plans: dict[str, dict[date, float]]) -> dict[str, tuple[SpcResult, int, list[date]]]:
     """SPC for every indicator's series, one vectorised call per polarity; keyed by indicator id.
 
+    ``series`` holds published points only, so the mean and limits rest on nothing that is hidden.
     ``plans`` gives each indicator's trajectory for the area (plan by period start), drawn on the chart.
     """
     out: dict[str, tuple[SpcResult, int, list[date]]] = {}
@@ -252,42 +255,9 @@ def _latest_rows(slices: Slices, ind: str, period: date, geography_type: str, br
     return rows[rows.period_start == period]
 
 
-def protect(cells: np.ndarray, total: float, primary: np.ndarray, rule: DisclosureRule) -> np.ndarray:
-    """Suppression mask of a row of counts and their total (the total is last in the mask)."""
-    row = np.append(np.asarray(cells, dtype=float), total)
-    return suppress_table(row[None, :], rule, primary=np.append(primary, False)[None, :])[0]
-
-
-def joint_mask(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> pd.DataFrame:
-    """Suppression over the peer areas and the ICS by IMD quintile, with their totals, as one table.
-
-    Every report (the ICS's and each Place's) publishes a slice of this table: the ICS report the
-    areas' totals and the ICS's quintiles, a Place's report its own quintiles. Protecting the whole
-    table at once means figures from different reports cannot be combined to recover a hidden one.
-    Rows are area codes (the ICS last), columns the quintiles and ``All``; cells with no figure are NaN.
-    """
-    areas = [*scope.peers, scope.ics]
-    codes = [a.code for a in areas]
-    columns = [*QUINTILES, "All"]
-    parts = [_latest_rows(slices, spec.id, period, geography, breakdown)
-             for geography in dict.fromkeys(a.geography_type for a in areas)
-             for breakdown in ("none", "imd_quintile")]
-    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
-    group = np.where(rows.breakdown == "none", "All", rows.breakdown_group.astype(str))
-    r = pd.Index(codes).get_indexer(rows.geography_code)
-    c = pd.Index(columns).get_indexer(group)
-    keep = (r >= 0) & (c >= 0)
-    grid = np.full((len(codes), len(columns)), np.nan)
-    primary = np.zeros(grid.shape, dtype=bool)
-    grid[r[keep], c[keep]] = counts(rows, spec)[keep]
-    primary[r[keep], c[keep]] = _primary(rows, spec)[keep]
-    mask = suppress_table(grid, spec.rule, primary=primary)
-    return pd.DataFrame(mask, index=codes, columns=columns)
-
-
 def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date,
-           width: float, mask: pd.DataFrame) -> None:
-    """The peer areas side by side at the latest period, with disclosure control, on the page."""
+           width: float) -> None:
+    """The peer areas side by side at the latest period, as published, on the page."""
     rows = _latest_rows(slices, spec.id, period, scope.peers[0].geography_type, "none").set_index("geography_code")
     ics = _latest_rows(slices, spec.id, period, scope.ics.geography_type, "none")
     codes = [p.code for p in scope.peers if p.code in rows.index]
@@ -295,36 +265,33 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
         return
     r = rows.loc[codes]
     ref = ics.iloc[0]
-    hidden = mask.loc[codes, "All"].to_numpy(dtype=bool)
-    ics_hidden = bool(mask.loc[scope.ics.code, "All"])
-    value, lower, upper = (np.where(hidden, np.nan, r[c].to_numpy(dtype=float)) * spec.scale
-                           for c in ("value", "lower", "upper"))
+    hidden = r.suppressed.to_numpy(dtype=bool)
+    ics_hidden = bool(ref.suppressed)
+    value, lower, upper = (r[c].to_numpy(dtype=float) * spec.scale for c in ("value", "lower", "upper"))
     names = [next(p.name for p in scope.peers if p.code == c) for c in codes]
     reference = None if spec.measure == "count" or ics_hidden else float(ref.value) * spec.scale
     page.peers_svg = charts.caterpillar(names, value, lower, upper, reference, width=width,
                                         title=f"{spec.title}: areas compared", value_format=f",.{spec.decimals}f",
                                         highlight=scope.area.name)
-    page.peers_rows = [
-        (n, "*" if h else f"{num:,.0f}", "*" if h else spec.fmt(v), "" if h else f"{spec.fmt(lo)} to {spec.fmt(hi)}")
-        for n, h, num, v, lo, hi in zip(names, hidden, counts(r, spec), r.value, r.lower, r.upper, strict=True)
-    ]
-    page.peers_rows.append((scope.ics.name, "*", "*", "") if ics_hidden else
-                           (scope.ics.name, f"{counts(ics, spec)[0]:,.0f}", spec.fmt(ref.value),
-                            f"{spec.fmt(ref.lower)} to {spec.fmt(ref.upper)}"))
+    page.peers_rows = [_table_row(spec, n, h, num, v, lo, hi) for n, h, num, v, lo, hi
+                       in zip(names, hidden, counts(r, spec), r.value, r.lower, r.upper, strict=True)]
+    page.peers_rows.append(_table_row(spec, scope.ics.name, ics_hidden, counts(ics, spec)[0], ref.value, ref.lower,
+                                      ref.upper))
+
+
+def _table_row(spec: IndicatorSpec, label: str, hidden: bool, count: float, value: float, lower: float,
+               upper: float) -> tuple[str, str, str, str]:
+    """One published row of a comparison table: label, count, value and interval (the mark where hidden)."""
+    if hidden:
+        return label, SUPPRESSED_TEXT, SUPPRESSED_TEXT, ""
+    interval = "" if pd.isna(lower) else f"{spec.fmt(lower)} to {spec.fmt(upper)}"
+    return label, "–" if pd.isna(count) else f"{count:,.0f}", spec.fmt(value), interval
 
 
 def counts(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
     """The published counts behind each row: units for a mean or median, otherwise the numerator."""
     units = spec.measure in ("mean", "median", "returned")  # a returned figure's value alone counts as one unit
     return rows["denominator" if units else "numerator"].to_numpy(dtype=float)
-
-
-def _primary(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
-    """Rows hidden in their own right: flagged upstream, a small count, or a small denominator."""
-    n = counts(rows, spec)
-    flagged = rows.suppressed.fillna(False).to_numpy(dtype=bool)
-    small = (n > 0) & (n < spec.rule.threshold) | (spec.rule.suppress_zero & (n == 0))
-    return flagged | small | (rows.denominator.to_numpy(dtype=float) < spec.min_denominator)
 
 
 @dataclass
@@ -353,9 +320,9 @@ class _Quintiles:
         return ""
 
 
-def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date,
-               mask: pd.DataFrame | None) -> _Quintiles | None:
-    """The IMD quintile table with disclosure control; the chart waits for the slope index."""
+def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec,
+               period: date) -> _Quintiles | None:
+    """The IMD quintile table as published; the chart waits for the slope index."""
     q = _latest_rows(slices, spec.id, period, scope.area.geography_type, "imd_quintile")
     q = q[q.geography_code == scope.area.code].set_index("breakdown_group").reindex(list(QUINTILES))
     total = _latest_rows(slices, spec.id, period, scope.area.geography_type, "none")
@@ -363,16 +330,9 @@ def _quintiles(page: IndicatorPage, slices: Slices, scope: Scope, spec: Indicato
     if q.value.isna().all() or total.empty:
         return None
     filled = q.fillna({"numerator": 0.0, "denominator": 0.0, "suppressed": False})
-    if mask is not None and scope.area.code in mask.index:
-        hidden = mask.loc[scope.area.code, list(QUINTILES)].to_numpy(dtype=bool)
-    else:
-        hidden = protect(counts(filled, spec), float(counts(total, spec)[0]), _primary(filled, spec), spec.rule)[:-1]
-    hidden = hidden | q.value.isna().to_numpy()
-    page.quintile_rows = [
-        (label, "*" if h else f"{n:,.0f}", "*" if h else spec.fmt(v), "" if h else f"{spec.fmt(lo)} to {spec.fmt(hi)}")
-        for label, h, n, v, lo, hi in zip(QUINTILE_LABELS, hidden, counts(filled, spec), q.value, q.lower, q.upper,
-                                          strict=True)
-    ]
+    hidden = filled.suppressed.to_numpy(dtype=bool) | q.value.isna().to_numpy()
+    page.quintile_rows = [_table_row(spec, label, h, n, v, lo, hi) for label, h, n, v, lo, hi
+                          in zip(QUINTILE_LABELS, hidden, counts(filled, spec), q.value, q.lower, q.upper, strict=True)]
     return _Quintiles(page, spec, filled, hidden)
 
 
@@ -430,7 +390,8 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
     series = _series_frame(frame, scope, months)
     plan = _for_area(plan or PlanInputs(), scope.area)
     trajectories = {ind: dict(zip(g.period_start, g.plan, strict=True)) for ind, g in plan.pva.groupby("indicator_id")}
-    spc_results = _run_spc(series, by_id, trajectories) if not series.empty else {}
+    published = series[~series.suppressed]
+    spc_results = _run_spc(published, by_id, trajectories) if not published.empty else {}
     slices = _slices(frame[frame.indicator_id.isin(list(spc_results))])
     pages: list[IndicatorPage] = []
     pending: list[_Quintiles] = []
@@ -443,22 +404,27 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         pages.append(page)
         pending += [quintiles] if quintiles else []
     _finish_quintiles(pending)
-    latest = max((p for _, _, ps in spc_results.values() for p in ps), default=None)
+    latest = series[series.indicator_id.isin(list(spc_results))].period_start.max() if spc_results else None
+    hidden = set(series.indicator_id) - set(spc_results)
     return ReportModel(
         title=title, area=scope.area, latest_period=month_label(latest) if latest else "no data",
         produced=date.today().strftime("%-d %B %Y"), pages=pages,
-        missing=[s.title for s in specs if s.id not in spc_results], rule=rule,
+        missing=[s.title for s in specs if s.id not in spc_results and s.id not in hidden], rule=rule,
+        suppressed=[s.title for s in specs if s.id in hidden],
     )
 
 
 def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
           periods: list[date], series: pd.DataFrame) -> tuple[IndicatorPage, _Quintiles | None]:
-    """One indicator's page (SPC chart, icons, narrative, areas compared) and its quintiles, still to finish."""
+    """One indicator's page (SPC chart, icons, narrative, areas compared) and its quintiles, still to finish.
+
+    The chart shows published points only; the latest period is the latest measured, shown as suppressed
+    where it is hidden.
+    """
     mine = series[series.indicator_id == spec.id]
-    hidden = _primary(mine, spec)
     n = len(periods)
     labels = [period_label(p, spec.frequency) for p in periods]
-    values = np.where(hidden, np.nan, result.values[row, :n])
+    values = result.values[row, :n]
     types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[row, :n]]
     rebase = [int(i) for i in np.flatnonzero(np.diff(result.segment[row, :n]) != 0) + 1]
     target = None if spec.target is None else np.full(n, spec.target * spec.scale)
@@ -471,10 +437,10 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     variation = icons.variation_from_spc(int(result.variation_icon[row]))
     assurance = icons.assurance_from_spc(int(result.assurance_icon[row]))
     latest = mine.iloc[-1]
-    suppressed_latest = bool(hidden[-1])
+    suppressed_latest = bool(latest.suppressed)
     page = IndicatorPage(
-        spec=spec, latest_label=labels[last],
-        latest_value="*" if suppressed_latest else spec.fmt(latest.value),
+        spec=spec, latest_label=period_label(latest.period_start, spec.frequency),
+        latest_value=SUPPRESSED_TEXT if suppressed_latest else spec.fmt(latest.value),
         latest_interval="" if suppressed_latest or pd.isna(latest.lower)
         else f"{spec.fmt(latest.lower)} to {spec.fmt(latest.upper)}",
         target=spec.fmt(spec.target) if spec.target is not None else "none",
@@ -482,13 +448,23 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         variation_svg=icons.variation_icon(variation), assurance_svg=icons.assurance_icon(assurance),
         spc_svg=spc_svg, sparkline_svg=charts.sparkline(values, types[last]),
         description=describe(spec, result, row, labels) if not suppressed_latest else
-        "The latest value is suppressed because it rests on a small number of events.",
+        "The latest value is suppressed because it rests on a small number of people or events, or could be "
+        "worked out from other published figures.",
+        hidden_note=_hidden_note(int(mine.suppressed.sum()), len(mine)),
     )
-    mask = joint_mask(slices, scope, spec, periods[-1]) if scope.peers else None
-    quintiles = _quintiles(page, slices, scope, spec, periods[-1], mask)
-    if mask is not None:
-        _peers(page, slices, scope, spec, periods[-1], width=340 if quintiles else 680, mask=mask)
+    quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
+    if scope.peers:
+        _peers(page, slices, scope, spec, latest.period_start, width=340 if quintiles else 680)
     return page, quintiles
+
+
+def _hidden_note(hidden: int, shown: int) -> str:
+    """Why points are missing from the chart, and what its lines rest on."""
+    if not hidden:
+        return ""
+    points = "period is" if hidden == 1 else "periods are"
+    return (f"{hidden} of the {shown} {points} suppressed and left off the chart; the mean and process limits "
+            f"are worked out from the {shown - hidden} published points only.")
 
 
 def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, Area],
