@@ -56,7 +56,7 @@ def _profile_with(tmp_path: Path, indicators: list[dict]) -> Path:
     folder = tmp_path / "profile"
     folder.mkdir(exist_ok=True)
     shutil.copy(load_profile().folder / "ics.yaml", folder / "ics.yaml")
-    doc = {"age_bands": [0, 18, 65], "disclosure": {"standard": {"min_numerator": 5}}, "indicators": indicators}
+    doc = {"age_bands": [0, 18, 65], "indicators": indicators}
     (folder / "indicators.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
     return folder
 

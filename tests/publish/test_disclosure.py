@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from placewise.measure import load_catalogue
 from placewise.profile import ProfileError, load_profile
 from placewise.publish import disclosure
 from placewise.publish.disclosure import (
@@ -25,6 +24,8 @@ from placewise.publish.disclosure import (
     primary,
     publishable,
     round_counts,
+    suppress_table,
+    with_totals,
 )
 
 RULE = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "pcn", "practice", "g"])
@@ -142,7 +143,7 @@ def test_the_statement_quotes_the_rule_it_is_made_from():
 
 def test_the_bundled_rule_is_1_to_7_rounded_to_5_with_the_nhs_england_returns_exempt():
     profile = load_profile()
-    rule = load_rule(profile, [i.id for i in load_catalogue(profile).indicators])
+    rule = load_rule(profile)
     assert (rule.suppress_up_to, rule.round_to) == (7, 5)
     assert set(rule.exempt) == {"ae_4hr_type1_published", "ae_4hr_all_published"}
 
@@ -157,10 +158,10 @@ def _profile_with(tmp_path: Path, text: str) -> Path:
 def test_a_bad_rule_names_the_file_and_field(tmp_path: Path):
     profile = load_profile(_profile_with(tmp_path, "suppress_up_to: 0\nround_to: 5\ngeographies: [ics]\n"))
     with pytest.raises(ProfileError, match=r"disclosure\.yaml: suppress_up_to: Input should be greater"):
-        load_rule(profile, [])
+        load_rule(profile)
     profile = load_profile(_profile_with(tmp_path / "b", "suppress_up_to: 7\nround_to: 5\ngeographies: [ics]\nexempt: {nope: x}\n"))
     with pytest.raises(ProfileError, match=r"disclosure\.yaml: exempt: unknown indicator\(s\) nope"):
-        load_rule(profile, ["x"])
+        load_rule(profile)
 
 
 # ----------------------------------------------------------------- attempted recovery, by linear programming
@@ -287,3 +288,27 @@ def test_the_null_space_check_agrees_with_exact_rank_on_random_patterns(h, rnd):
     for small_piece in (0, 10_000):   # every piece by projection, then every piece exactly
         with patch.object(disclosure, "SMALL_PIECE", small_piece):
             assert determined(eq, hidden).tolist() == exact
+
+
+def test_a_table_published_on_its_own_gets_the_same_rule():
+    # Population by age band (rows) and sex (columns) with totals; 3 people aged 90+ of each sex.
+    table = with_totals([[120, 130], [80, 90], [3, 3]])
+    hidden = suppress_table(table, RULE)
+    assert hidden[2, 0] and hidden[2, 1]
+    # The 90+ total (6) is small too, so it is hidden, and its column partner keeps it from subtraction.
+    assert hidden[2, 2]
+    assert not determined(_grid_equations(table.shape), hidden.ravel()).any()
+
+
+def _grid_equations(shape: tuple[int, int]):  # noqa: ANN202 (a sparse matrix)
+    """Row and column sums of a table with totals, written out cell by cell (independently of the module)."""
+    from scipy import sparse
+
+    n_rows, n_cols = shape
+    entries = []
+    for r in range(n_rows):
+        entries += [(r, r * n_cols + c, -1.0 if c == n_cols - 1 else 1.0) for c in range(n_cols)]
+    for c in range(n_cols):
+        entries += [(n_rows + c, r * n_cols + c, -1.0 if r == n_rows - 1 else 1.0) for r in range(n_rows)]
+    rows, cols, vals = zip(*entries, strict=True)
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(n_rows + n_cols, n_rows * n_cols))

@@ -204,7 +204,7 @@ def test_the_report_states_the_rule_it_applied(models):
     from placewise.publish.render import render_html
 
     profile = load_profile()
-    rule = load_rule(profile, [i.id for i in load_catalogue(profile).indicators])
+    rule = load_rule(profile)
     model = models["QHG"]
     assert model.rule == rule
     html = render_html(model)

@@ -78,12 +78,13 @@ class DisclosureRule(BaseModel):
                 f"points only.{exempt}")
 
 
-def load_rule(profile, indicator_ids: list[str]) -> DisclosureRule:  # noqa: ANN001 (a Profile)
+def load_rule(profile) -> DisclosureRule:  # noqa: ANN001 (a Profile)
     """The profile's rule (``disclosure.yaml``); an exemption naming an unknown indicator is an error."""
+    from placewise.measure import load_catalogue
     from placewise.profile import ProfileError
 
     rule = profile.section("disclosure", DisclosureRule)
-    unknown = sorted(set(rule.exempt) - set(indicator_ids))
+    unknown = sorted(set(rule.exempt) - {i.id for i in load_catalogue(profile).indicators})
     if unknown:
         raise ProfileError(f"{profile.folder / 'disclosure.yaml'}: exempt: unknown indicator(s) {', '.join(unknown)}")
     return rule
@@ -416,3 +417,29 @@ def geography_relations(profile, practices: pd.DataFrame, frame: pd.DataFrame) -
     pairs += [("provider", p.code, "site", s.code) for p in profile.ics.providers for s in p.sites]
     pairs += [("ics", ics, t, c) for t, codes in measured.items() for c in codes]
     return pd.DataFrame(pairs, columns=["parent_type", "parent_code", "child_type", "child_code"]).drop_duplicates()
+
+
+def with_totals(inner: np.ndarray) -> np.ndarray:
+    """A table of counts with a total column and a total row appended."""
+    inner = np.atleast_2d(np.asarray(inner, dtype=float))
+    rows = np.column_stack([inner, inner.sum(axis=1)])
+    return np.vstack([rows, rows.sum(axis=0)])
+
+
+def suppress_table(table: np.ndarray, rule: DisclosureRule) -> np.ndarray:
+    """The hidden cells of one table of counts published on its own, whose last row and column are totals.
+
+    The same rule and method as :func:`decide`, for a figure made outside the measurements table (the
+    planning chapter's base-year population by age and sex).
+    """
+    table = np.atleast_2d(np.asarray(table, dtype=float))
+    n_rows, n_cols = table.shape
+    cell = np.arange(table.size).reshape(table.shape)
+    line_rows = [np.repeat(np.arange(n_rows), n_cols), n_rows + np.tile(np.arange(n_cols), n_rows)]
+    signs = [np.where(np.tile(np.arange(n_cols), n_rows) == n_cols - 1, -1.0, 1.0),
+             np.where(np.repeat(np.arange(n_rows), n_cols) == n_rows - 1, -1.0, 1.0)]
+    eq = sparse.csr_matrix((np.concatenate(signs), (np.concatenate(line_rows), np.tile(cell.ravel(), 2))),
+                           shape=(n_rows + n_cols, table.size))
+    counts = table.ravel()
+    first = (counts >= 1) & (counts <= rule.suppress_up_to)
+    return suppress(counts, first, eq).reshape(table.shape)

@@ -57,7 +57,7 @@ def published_measurements(con, profile: Profile, catalogue: Catalogue,  # noqa:
     """The warehouse's measurements as they may be published, and the decision: every publisher's input."""
     frame = read_measurements(con)
     practices = con.table("practices").select("practice_code", "pcn_code", "la_code").to_pandas()
-    rule = load_rule(profile, [i.id for i in catalogue.indicators])
+    rule = load_rule(profile)
     measures = {i.id: i.measure for i in catalogue.indicators}
     return disclose(frame, rule, measures, geography_relations(profile, practices, frame))
 

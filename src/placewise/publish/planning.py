@@ -22,8 +22,7 @@ from placewise.analyse.planning.config import Fact, load_planning
 from placewise.analyse.planning.run import PlanResult
 from placewise.profile import Profile
 from placewise.publish.charts import NHS_BLUE, Frame, _svg, _x_labels, _y_axis, nice_range
-from placewise.publish.config import load_settings
-from placewise.publish.disclosure import suppress_table, with_totals
+from placewise.publish.disclosure import load_rule, suppress_table, with_totals
 from placewise.publish.render import write_pdf
 
 BANDS = [f"{lo}-{lo + 4}" for lo in range(0, 90, 5)] + ["90+"]
@@ -158,10 +157,10 @@ def _interval(row: pd.Series, fmt: str = ",.0f") -> str:
 def build_chapter(summary: pd.DataFrame, population: pd.DataFrame, parameters: pd.DataFrame,
                   backtest: pd.DataFrame | None, profile: Profile, runs: int) -> PlanningChapter:
     """The chapter's model from the planning tables."""
-    rule = load_settings(profile).disclosure
+    rule = load_rule(profile)
     base, horizon = int(summary.year.min()), int(summary.year.max())
     ch = PlanningChapter(title="Planning to " + str(horizon), ics=profile.ics.name, base_year=base, horizon=horizon,
-                         runs=runs, produced=date.today().isoformat(), threshold=rule.threshold)
+                         runs=runs, produced=date.today().isoformat(), threshold=rule.suppress_up_to + 1)
     pop = population[population.population_variant == "housing_led"]
     for place in profile.ics.places:
         mine = pop[pop.place == place.code]
