@@ -70,8 +70,8 @@ class DisclosureRule(BaseModel):
             + "; ".join(dict.fromkeys(self.exempt.values())) + ".")
         return (f"Counts from 1 to {self.suppress_up_to} are not published, nor are figures resting on so few "
                 f"people or events; they are shown as {SUPPRESSED_TEXT}, together with every value and interval "
-                "worked out from them. Where a hidden count could be worked out by subtraction from a total (the "
-                "Places and the ICS, the PCNs and practices, the groups of a breakdown), a further figure is "
+                "worked out from them. Where a hidden count could be worked out by subtraction from a total (an "
+                "area from the areas it is part of, a group from the others of a breakdown), a further figure is "
                 "hidden too (secondary suppression), decided once for every report and download made from the "
                 f"same data, so that no hidden count can be recovered by combining them. Published counts are "
                 f"rounded to the nearest {self.round_to}. SPC means and limits are worked out from published "
