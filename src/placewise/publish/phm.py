@@ -3,8 +3,8 @@ and fairness panel, and worklist sizes per practice.
 
 Built from the derived tables (``phm_people``, ``worklist_runs``, ``worklist_rows``) and the files
 ``placewise risk train`` writes. Every count shown passes the profile's one disclosure rule
-(``report.yaml``) through :func:`placewise.publish.disclosure.suppress_table`; a hidden count shows as
-``*`` and rates or means of hidden groups are not shown.
+(``disclosure.yaml``) through :func:`placewise.publish.disclosure.suppress_table`; a hidden count shows as
+``*``, rates or means of hidden groups are not shown, and shown counts are rounded as the rule says.
 """
 
 from __future__ import annotations
@@ -23,8 +23,14 @@ from placewise.derive.segments import PEOPLE_TABLE
 from placewise.derive.worklists import ROWS_TABLE, RUNS_TABLE
 from placewise.profile import Profile
 from placewise.profile.phm import load_phm
-from placewise.publish.config import load_settings
-from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule, suppress_table, with_totals
+from placewise.publish.disclosure import (
+    SUPPRESSED_TEXT,
+    DisclosureRule,
+    load_rule,
+    round_counts,
+    suppress_table,
+    with_totals,
+)
 from placewise.warehouse import table_names
 
 BANDS = ["fit", "mild", "moderate", "severe"]
@@ -64,7 +70,8 @@ def _counts_table(title: str, frame: pd.DataFrame, rows: str, cols: str, rule: D
     hidden = suppress_table(full, rule)
     labels = [(names or {}).get(str(r), str(r)) for r in pivot.index] + ["Total"]
     heads = [(names or {}).get(str(c), str(c)) for c in pivot.columns] + ["Total"]
-    body = [[labels[i], *[SUPPRESSED_TEXT if hidden[i, j] else f"{full[i, j]:,.0f}" for j in range(full.shape[1])]]
+    shown = round_counts(full, rule.round_to)
+    body = [[labels[i], *[SUPPRESSED_TEXT if hidden[i, j] else f"{shown[i, j]:,.0f}" for j in range(full.shape[1])]]
             for i in range(full.shape[0])]
     n = int(hidden.sum())
     return Table(title, ["", *heads], body, f"{n} count{'s' if n != 1 else ''} hidden" if n else "")
@@ -73,7 +80,7 @@ def _counts_table(title: str, frame: pd.DataFrame, rows: str, cols: str, rule: D
 def _pyramid_svg(rows: list[tuple[str, int, bool]]) -> str:
     """Volume against complexity: one centred bar per segment, most complex at the top (hidden counts unbarred)."""
     width, bar_h, gap, label_w = 640, 22, 6, 190
-    top = max([n for _, n, hid in rows if not hid] or [1])
+    top = max([n for _, n, hid in rows if not hid], default=0) or 1
     parts = []
     for i, (title, n, hid) in enumerate(rows):
         y = i * (bar_h + gap)
@@ -106,7 +113,7 @@ def _fairness_table(path: Path) -> Table:
 
 def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | None) -> PhmChapter:
     """The chapter from the warehouse's PHM tables and (if given) the risk model's folder."""
-    rule = load_settings(profile).disclosure
+    rule = load_rule(profile)
     phm = load_phm(profile)
     places = {p.code: p.short_name for p in profile.ics.places}
     p = con.table(PEOPLE_TABLE)
@@ -119,7 +126,8 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
                            {**titles, **places})
     totals = seg.groupby("segment")["n"].sum().reindex(order, fill_value=0)
     hidden = suppress_table(with_totals(totals.to_numpy()[None, :]), rule)[0, :-1]
-    svg = _pyramid_svg([(titles[s], int(totals[s]), bool(hidden[i])) for i, s in enumerate(order)])
+    shown = round_counts(totals.to_numpy(), rule.round_to)
+    svg = _pyramid_svg([(titles[s], int(shown[i]), bool(hidden[i])) for i, s in enumerate(order)])
     tables = [people,
               _counts_table("Emergency admissions in the last 12 months by segment and Place",
                             seg.assign(n=seg.adm), "segment", "la_code", rule, order, None, {**titles, **places}),
@@ -139,7 +147,8 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
         tables.append(Table(
             f"Cambridge Multimorbidity Score, aged 20 and over, by {label}",
             ["", "People", "Mean score", "Two or more scored conditions"],
-            [[places.get(str(r[dim]), str(r[dim])), SUPPRESSED_TEXT if h else f"{r['n']:,}",
+            [[places.get(str(r[dim]), str(r[dim])),
+              SUPPRESSED_TEXT if h else f"{round_counts(r['n'], rule.round_to):,.0f}",
               "–" if h else f"{r['mean']:.2f}", "–" if h else f"{r['many'] / r['n']:.1%}"]
              for (_, r), h in zip(c.iterrows(), hid)],
             "Scores leave out the conditions whose codelists are not yet bundled (docs/phm.md)."))
@@ -152,7 +161,7 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
         if len(w):
             tables.append(_counts_table("Worklist sizes by practice (latest run of each list)", w, "practice_code",
                                         "list_id", rule))
-    chapter = PhmChapter(profile.ics.name, on, rule.threshold, svg, tables)
+    chapter = PhmChapter(profile.ics.name, on, rule.suppress_up_to + 1, svg, tables)
     if model_dir is not None and (model_dir / "fairness.csv").exists():
         chapter.fairness = _fairness_table(model_dir / "fairness.csv")
         chapter.card = (model_dir / "model_card.md").read_text(encoding="utf-8")
