@@ -47,13 +47,13 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     """Every area's report model from the warehouse's measurements (only ``indicators`` if given)."""
     from placewise.measure import load_catalogue
     from placewise.publish import inputs
-    from placewise.warehouse import DEFAULT_URL, connect, table_names
+    from placewise.warehouse import DEFAULT_URL, connect_existing, table_names
     from placewise.warehouse.connection import redact
 
     profile = load_profile(profile_name)
     settings = load_settings(profile)
     areas = inputs.compared_areas(profile, settings, compare)
-    con = connect(warehouse or DEFAULT_URL)
+    con = connect_existing(warehouse or DEFAULT_URL)
     if "measurements" not in table_names(con):
         raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
                                 "(compute the indicators first)")

@@ -129,9 +129,9 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
     """Read the warehouse and write ``practice-CODE.html`` into ``out``: the last ``months`` months of referrals."""
     from placewise.analyse.variation import referral_cube
     from placewise.publish.inputs import is_synthetic
-    from placewise.warehouse import connect
+    from placewise.warehouse import connect_existing
 
-    con = connect(warehouse)
+    con = connect_existing(warehouse)
     try:
         latest = con.table("referrals").referral_date.max().to_pandas()
         if latest is None or pd.isna(latest):
