@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from placewise.canonical import TABLES
+from placewise.canonical import PLAUSIBLE_MEASUREMENTS, TABLES
 from placewise.cli import app
 from placewise.profile import ProfileError, load_profile
 from placewise.returns import MEASURES
@@ -389,6 +389,14 @@ def test_blood_pressure_is_recorded_as_pairs_with_terminal_digit_preference(db: 
                                WHERE snomed_code = '271649006'""").fetchone()
     assert 0.3 < zero < 0.5
     assert 0.115 < five < 0.25
+
+
+def test_every_measurement_lies_in_its_canonical_plausible_range(db: duckdb.DuckDBPyConnection) -> None:
+    """The generator writes no value that ingest would quarantine as clinically implausible."""
+    for p in PLAUSIBLE_MEASUREMENTS:
+        outside = one(db, f"""SELECT count(*) FROM clinical_events WHERE snomed_code = '{p.code}'
+                              AND NOT (value BETWEEN {p.low} AND {p.high})""")
+        assert outside == 0, f"{p.measurement} ({p.code}): {outside} values outside {p.low}-{p.high} {p.unit}"
 
 
 def test_same_day_repeats_are_written(db: duckdb.DuckDBPyConnection) -> None:

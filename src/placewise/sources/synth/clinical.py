@@ -208,8 +208,9 @@ def _blood_pressure(w: World, rng: np.random.Generator, everyone: np.ndarray, lo
     day = np.concatenate([day, day[again]])
     sys = np.concatenate([sys, sys[again] - drop])
     dia = np.concatenate([dia, dia[again] - drop / 2])
-    sys = _preferred_digits(rng, sys, c.bp_round_to_10_share, c.bp_round_to_5_share)
-    dia = np.minimum(_preferred_digits(rng, dia, c.bp_round_to_10_share, c.bp_round_to_5_share), sys - 10)
+    sys = _preferred_digits(rng, np.clip(sys, 70, 260), c.bp_round_to_10_share, c.bp_round_to_5_share)
+    dia = np.minimum(_preferred_digits(rng, np.clip(dia, 40, 150), c.bp_round_to_10_share, c.bp_round_to_5_share),
+                     sys - 10)
     s_code = ev.pick(rng, SYSTOLIC, len(k))
     pair = {ev.index(s): ev.index(d) for s, d in DIASTOLIC_OF.items()}
     d_code = np.array([pair.get(i, -1) for i in range(len(ev.codes))], dtype=np.int64)[s_code]
