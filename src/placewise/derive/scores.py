@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import ibis
 import ibis.expr.types as ir
 
 from placewise.derive.people import PID
-from placewise.derive.registers import members
-from placewise.profile.registers import Register
 
 CHA2DS2_VASC_REGISTER_POINTS = {"congestive_heart_failure": 1, "hypertension": 1, "diabetes": 1, "stroke": 2,
                                 "vascular": 1}
@@ -17,12 +13,14 @@ CHA2DS2_VASC_REGISTER_POINTS = {"congestive_heart_failure": 1, "hypertension": 1
 failure 1, hypertension 1, diabetes 1, stroke, TIA or thromboembolism 2, vascular disease 1."""
 
 
-def cha2ds2_vasc_condition_points(con: ibis.BaseBackend, people: ir.Table, population: ir.Table,
-                                  components: dict[str, list[Register]], ends: list[date]) -> ir.Table:
-    """Each person's CHA2DS2-VASc points from conditions at each date (``pid, period_end, pts``); none: no row."""
+def cha2ds2_vasc_condition_points(components: dict[str, list[ir.Table]]) -> ir.Table:
+    """Each person's CHA2DS2-VASc points from conditions at each date (``pid, period_end, pts``); none: no row.
+
+    ``components`` gives, for each condition of the score, the members (``pid, period_end``) of the
+    registers that count for it.
+    """
     parts = []
-    for component, regs in components.items():
-        on = [members(con, people, population, r, ends) for r in regs]
+    for component, on in components.items():
         hit = on[0] if len(on) == 1 else on[0].union(*on[1:], distinct=True)
         parts.append(hit.mutate(pts=ibis.literal(CHA2DS2_VASC_REGISTER_POINTS[component])))
     u = parts[0].union(*parts[1:])

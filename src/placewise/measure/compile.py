@@ -11,7 +11,7 @@ block with none registered fails at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import singledispatch
 from typing import Any
@@ -93,6 +93,8 @@ class Context:
     """One row per person registered at each period end: ``pid, period_end`` and attributes."""
     population_cells: ir.Table
     """The population counted by period end, geography, breakdown groups and single year of age."""
+    registers: dict[str, ir.Table] = field(default_factory=dict)
+    """Register members (``pid, period_end``) at every period end, by register id, where already materialised."""
 
 
 def age_band(age: ir.IntegerValue, lowers: list[int]) -> ir.StringValue:
@@ -191,12 +193,18 @@ def _latest_value(c: LatestValue, ctx: Context, periods: Periods) -> ir.Table:
     return latest_daily_value(ev, window_table(periods, c.window)).select(*KEYS, "v")
 
 
+def register_members(ctx: Context, register_id: str, periods: Periods) -> ir.Table:
+    """Members of a register at the period ends (``pid, period_end``): the materialised table, or its query."""
+    if register_id in ctx.registers:
+        return ctx.registers[register_id]
+    reg = ctx.catalogue.register(register_id)
+    return members(ctx.con, ctx.attributes, ctx.population, reg, sorted({p[1] for p in periods}))
+
+
 @leaf_query.register
 def _on_register(c: OnRegister, ctx: Context, periods: Periods) -> ir.Table:
     """People on the register at each period end: ``hit``."""
-    reg = ctx.catalogue.register(c.name)
-    on = members(ctx.con, ctx.attributes, ctx.population, reg, sorted({p[1] for p in periods}))
-    return on.mutate(hit=ibis.literal(1))
+    return register_members(ctx, c.name, periods).mutate(hit=ibis.literal(1))
 
 
 @leaf_query.register
@@ -216,9 +224,8 @@ def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Tabl
 @leaf_query.register
 def _cha2ds2_vasc(c: Cha2ds2Vasc, ctx: Context, periods: Periods) -> ir.Table:
     """CHA2DS2-VASc points from conditions at each period end: ``pts`` (age and sex are added in :func:`truth`)."""
-    regs = {k: [ctx.catalogue.register(r) for r in ids] for k, ids in c.components.items()}
-    return cha2ds2_vasc_condition_points(ctx.con, ctx.attributes, ctx.population, regs,
-                                         sorted({p[1] for p in periods}))
+    return cha2ds2_vasc_condition_points(
+        {k: [register_members(ctx, r, periods) for r in ids] for k, ids in c.components.items()})
 
 
 def _first_records(ctx: Context, lists: list[str]) -> ir.Table:

@@ -8,8 +8,9 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from placewise.measure.catalogue import Catalogue, Indicator
 from placewise.derive.people import person_attributes, population, population_cells, registrations
+from placewise.derive.registers import members
+from placewise.measure.catalogue import Catalogue, Indicator, criteria_of, registers_named
 from placewise.measure.compile import Context, cells, expand, indicator_units
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
 from placewise.measure.returns import returned_counts
@@ -19,6 +20,8 @@ SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_po
                  "_placewise_population_cells")
 """Temporary tables a computation shares between indicators: person attributes, registration
 intervals, the registered population at every period end, and that population in counted cells."""
+REGISTER_TABLE = "_placewise_register_"
+"""Prefix of the temporary tables holding each register's members at every period end."""
 CELLS_TABLE = "_placewise_cells"
 """Temporary table holding one indicator's finest cells while they are expanded."""
 
@@ -98,15 +101,20 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
     rng = periods_range or default_range(con)
     jit = _jit(con, "off")
     try:
-        ctx = _context(con, catalogue, _period_ends(rng, chosen))
+        ctx = _context(con, catalogue, _period_ends(rng, chosen), chosen)
         complete = complete_to(con)
         parts = [_one(ctx, ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
     finally:
-        for name in SHARED_TABLES:
+        for name in [*SHARED_TABLES, *(REGISTER_TABLE + r for r in catalogue_register_ids(catalogue))]:
             _drop(con, name)
         _jit(con, jit)
     out = pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
     return out.sort_by([(k, "ascending") for k in KEYS])
+
+
+def catalogue_register_ids(catalogue: Catalogue) -> list[str]:
+    """Every register id of the catalogue's profile."""
+    return [r.id for r in catalogue.registers.registers] if catalogue.registers else []
 
 
 def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
@@ -115,13 +123,17 @@ def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
     return con.create_table(name, expr, temp=True)
 
 
-def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date]) -> Context:
-    """Materialise the tables every indicator shares, once per computation."""
+def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date],
+             indicators: list[Indicator]) -> Context:
+    """Materialise the tables every indicator shares, once per computation: registers used by several included."""
     people, regs, pop, cells = SHARED_TABLES
     attrs = _temp(con, people, person_attributes(con))
     intervals = _temp(con, regs, registrations(con, attrs))
     persons = _temp(con, pop, population(intervals, attrs, period_ends))
-    return Context(con, catalogue, attrs, intervals, persons, _temp(con, cells, population_cells(persons)))
+    used = sorted({r for ind in indicators for c in criteria_of(ind) for r in registers_named(c)})
+    on = {r: _temp(con, REGISTER_TABLE + r, members(con, attrs, persons, catalogue.register(r), period_ends))
+          for r in used}
+    return Context(con, catalogue, attrs, intervals, persons, _temp(con, cells, population_cells(persons)), on)
 
 
 def _jit(con: ibis.BaseBackend, setting: str | None) -> str | None:
