@@ -249,7 +249,9 @@ def test_changed_file_replaces_rows_by_key(tmp_path: Path, batch: Batch) -> None
     assert code == 0, output
     assert query(db, "SELECT spell_id, discharge_date FROM inpatient_spells ORDER BY spell_id") == [
         ("S1", date(2024, 1, 12)), ("S2", date(2024, 1, 7)), ("S3", date(2024, 6, 1)), ("S4", date(2024, 2, 3))]
-    files = query(db, "SELECT table_name, rows_loaded, rows_replaced FROM load_files ORDER BY batch_id DESC LIMIT 1")
+    # The latest batch by commit time: batch ids start with the second, so two loads in one second tie there.
+    files = query(db, "SELECT f.table_name, f.rows_loaded, f.rows_replaced FROM load_files f JOIN load_log g "
+                      "USING (batch_id) ORDER BY g.loaded_at DESC LIMIT 1")
     assert files == [("inpatient_spells", 4, 3)]
     assert query(db, "SELECT count(*) FROM load_log") == [(2,)]
     assert query(db, "SELECT count(*) FROM people") == [(6,)]
