@@ -60,7 +60,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, P
     try:
         measure_all(con, load_profile(), periods_range=ReportingRange(date(2020, 3, 1), date(2021, 3, 31)),
                     indicators=RETURNED)
-        return read_measurements(con, ("ics", "legacy_ccg")), plan_csv
+        frame = read_measurements(con)
+        return frame[frame.geography_type.isin(["ics", "legacy_ccg"])].reset_index(drop=True), plan_csv
     finally:
         con.disconnect()
 
