@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install what Placewise needs: Debian packages if missing (Pango for PDF reports; with --test, a
-# PostgreSQL server for the tests), then .venv with the pinned Python dependencies.
+# PostgreSQL server and Chromium for the browser tests), then .venv with the pinned Python dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 ldconfig -p | grep -q 'libpangoft2-1.0.so' || missing+=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 if [ "${1:-}" = "--test" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
+  missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

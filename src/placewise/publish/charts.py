@@ -327,3 +327,68 @@ def quintile_bars(
             f'y1="{_num(float(ys[0]))}" y2="{_num(float(ys[1]))}" stroke="{TRAJECTORY}" stroke-width="2"/>'
         )
     return _svg(frame, "".join(body), title, "quintiles")
+
+
+def funnel_plot(
+    names: list[str],
+    sizes: np.ndarray,
+    values: np.ndarray,
+    outside: np.ndarray,
+    grid: np.ndarray,
+    centre: float,
+    limits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    *,
+    title: str = "Funnel plot",
+    value_format: str = ".1f",
+    size_label: str = "Denominator",
+    highlight: str | None = None,
+    width: float = 680,
+) -> str:
+    """Areas by size (x) and value (y) against the centre line and funnel limits drawn along ``grid``.
+
+    ``limits`` are (lower 95%, upper 95%, lower 99.8%, upper 99.8%) at each ``grid`` size; ``outside``
+    marks the areas beyond the 95% limits, drawn in blue, the others grey; the ``highlight`` area is ringed.
+    """
+    sizes, values, grid = (np.asarray(a, dtype=float) for a in (sizes, values, grid))
+    frame = Frame(width=width, height=280, left=52, right=16, top=12, bottom=52)
+    lo, hi, step = nice_range(np.concatenate([values, [centre], *[np.asarray(x, float) for x in limits]]))
+    x_lo, x_hi, x_step = nice_range(np.concatenate([sizes, grid, [0.0]]))
+    plot_w = frame.width - frame.left - frame.right
+
+    def px(v: np.ndarray | float) -> np.ndarray:
+        """Pixel x of a size on the horizontal axis."""
+        return frame.left + (np.asarray(v, dtype=float) - x_lo) / (x_hi - x_lo) * plot_w
+
+    body = [_y_axis(frame, lo, hi, step, value_format)]
+    y_text = frame.height - frame.bottom + 14
+    for v in np.arange(x_lo, x_hi + x_step / 2, x_step):
+        body.append(f'<text x="{_num(float(px(v)))}" y="{_num(y_text)}" text-anchor="middle" fill="#425563">'
+                    f"{escape(format(v, ',.0f'))}</text>")
+    body.append(f'<text class="axis-label" x="{_num(frame.left + plot_w / 2)}" y="{_num(y_text + 14)}" '
+                f'text-anchor="middle" fill="#425563">{escape(size_label)}</text>')
+    inside = (grid >= x_lo) & (grid <= x_hi)
+    gx = px(grid[inside])
+    for cls, curve, dash in (("limit95", limits[0], "4 3"), ("limit95", limits[1], "4 3"),
+                             ("limit998", limits[2], ""), ("limit998", limits[3], "")):
+        gy = frame.y(np.clip(np.asarray(curve, float)[inside], lo, hi), lo, hi)
+        body.append(f'<path class="{cls}" d="{_path(gx, gy)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"'
+                    f'{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>')
+    cy = float(frame.y(centre, lo, hi))
+    body.append(f'<line class="centre" x1="{_num(frame.left)}" x2="{_num(frame.width - frame.right)}" '
+                f'y1="{_num(cy)}" y2="{_num(cy)}" stroke="{LINE}" stroke-width="1.2"/>')
+    shown = np.isfinite(values) & np.isfinite(sizes)
+    xs, ys = px(np.where(shown, sizes, x_lo)), frame.y(np.where(shown, values, lo), lo, hi)
+    for i in np.flatnonzero(shown):
+        colour = NHS_BLUE if outside[i] else COMMON
+        ring = ' stroke="#231F20" stroke-width="2"' if names[i] == highlight else ""
+        body.append(f'<circle class="area{" outside" if outside[i] else ""}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" '
+                    f'r="{5 if ring else 3.5}" fill="{colour}"{ring}><title>{escape(names[i])}</title></circle>')
+    key_y = frame.height - 6
+    body.append('<g class="key">'
+                f'<line x1="{_num(frame.left)}" x2="{_num(frame.left + 18)}" y1="{_num(key_y - 3)}" '
+                f'y2="{_num(key_y - 3)}" stroke="{LIMIT}" stroke-dasharray="4 3"/>'
+                f'<text x="{_num(frame.left + 22)}" y="{_num(key_y)}" fill="#425563">95% limits</text>'
+                f'<line x1="{_num(frame.left + 100)}" x2="{_num(frame.left + 118)}" y1="{_num(key_y - 3)}" '
+                f'y2="{_num(key_y - 3)}" stroke="{LIMIT}"/>'
+                f'<text x="{_num(frame.left + 122)}" y="{_num(key_y)}" fill="#425563">99.8% limits</text></g>')
+    return _svg(frame, "".join(body), title, "funnel")

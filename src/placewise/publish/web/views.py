@@ -1,0 +1,220 @@
+"""What the pages show, built from published measurements: the indicator explorer's SPC chart, funnel,
+inequalities and table, with the report's charts, icons and labels.
+
+Everything here takes rows that the API layer has already passed through the disclosure rule for the
+user's role (hidden figures empty, the ``suppressed`` flag set), so nothing here can show what the
+rule hides. The funnel follows the Fingertips method (:mod:`placewise.analyse.statistics.funnel`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from placewise.analyse.spc import ShortSeriesWarning, spc
+from placewise.analyse.statistics import (
+    FunnelSignificance,
+    proportion_funnel_limits,
+    proportion_funnel_significance,
+    rate_funnel_limits,
+    rate_funnel_significance,
+    slope_index_of_inequality,
+)
+from placewise.publish import charts, icons
+from placewise.publish.disclosure import SUPPRESSED_TEXT
+from placewise.publish.labels import period_label
+from placewise.publish.report import POINT_CLASS, IndicatorSpec, describe
+
+BREAKDOWNS = {"none": "Whole population", "imd_quintile": "IMD quintile (1 most deprived)",
+              "ethnic_group": "Ethnic group", "sex": "Sex", "age_band": "Age band"}
+"""The breakdowns the explorer offers, with their labels."""
+FUNNEL_MEASURES = ("proportion", "crude_rate", "ratio")
+"""Measures whose funnel limits the Fingertips method defines from the published counts."""
+
+
+@dataclass
+class Row:
+    """One row of a table on a page: its label and the formatted count, value and interval."""
+
+    label: str
+    count: str
+    value: str
+    interval: str
+    note: str = ""
+
+
+@dataclass
+class Explorer:
+    """The indicator explorer for one indicator, level, area and breakdown."""
+
+    spec: IndicatorSpec
+    area_name: str
+    latest_label: str = ""
+    latest_value: str = "–"
+    spc_svg: str = ""
+    variation_svg: str = ""
+    assurance_svg: str = ""
+    description: str = ""
+    funnel_svg: str = ""
+    funnel_note: str = ""
+    funnel_rows: list[Row] = field(default_factory=list)
+    breakdown_svg: str = ""
+    breakdown_rows: list[Row] = field(default_factory=list)
+    inequality_text: str = ""
+    series_rows: list[Row] = field(default_factory=list)
+
+
+def fmt_row(spec: IndicatorSpec, label: str, r: pd.Series, note: str = "") -> Row:
+    """A published measurement as a table row; the suppression mark where it is hidden."""
+    if bool(r.suppressed) or pd.isna(r.value):
+        return Row(label, SUPPRESSED_TEXT, SUPPRESSED_TEXT, "", note or "suppressed: small numbers")
+    units = spec.measure in ("mean", "median", "returned")
+    count = r.denominator if units else r.numerator
+    interval = "" if pd.isna(r.lower) else f"{spec.fmt(r.lower)} to {spec.fmt(r.upper)}"
+    return Row(label, "–" if pd.isna(count) else f"{count:,.0f}", spec.fmt(r.value), interval, note)
+
+
+def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, names: dict[str, str], breakdown: str,
+             trajectory: dict | None = None) -> Explorer:
+    """The explorer view of ``area`` from the published rows of one indicator at one geography level.
+
+    ``per`` is the indicator's multiplier (value = numerator / denominator x per); ``trajectory`` the area's
+    plan by period start."""
+    view = Explorer(spec=spec, area_name=names.get(area, area))
+    mine = rows[(rows.geography_code == area) & (rows.breakdown == "none")].sort_values("period_start")
+    if mine.empty:
+        return view
+    latest = mine.iloc[-1]
+    view.latest_label = period_label(latest.period_start, spec.frequency)
+    view.latest_value = fmt_row(spec, "", latest).value
+    view.series_rows = [fmt_row(spec, period_label(r.period_start, spec.frequency), r)
+                        for r in mine.iloc[::-1].itertuples()]
+    _spc(view, mine, spec, trajectory or {})
+    _funnel(view, rows, spec, per, area, names, latest.period_start)
+    _breakdown(view, rows, spec, area, breakdown, latest.period_start)
+    return view
+
+
+def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: dict) -> None:
+    """The SPC chart of the published points, with target, plan trajectory and Making Data Count icons."""
+    shown = mine[~mine.suppressed.astype(bool) & mine.value.notna()]
+    if shown.empty:
+        view.description = "Every period is suppressed, so there is no chart."
+        return
+    values = shown.value.to_numpy(dtype=float) * spec.scale
+    plan = np.array([trajectory.get(p, np.nan) for p in shown.period_start], dtype=float) * spec.scale
+    target = None if spec.target is None else spec.target * spec.scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortSeriesWarning)
+        result = spc(values, polarity=spec.polarity, target=target,
+                     trajectory=plan if np.isfinite(plan).any() else None)
+    labels = [period_label(p, spec.frequency) for p in shown.period_start]
+    n = len(values)
+    types = [POINT_CLASS[int(t)] for t in result.point_type[0, :n]]
+    view.spc_svg = charts.spc_chart(
+        labels, values, result.mean[0, :n], result.lpl[0, :n], result.upl[0, :n], types,
+        target=None if target is None else np.full(n, target), trajectory=plan if np.isfinite(plan).any() else None,
+        title=f"{spec.title}, {view.area_name}: SPC chart", value_format=f",.{spec.decimals}f")
+    variation = icons.variation_from_spc(int(result.variation_icon[0]))
+    assurance = icons.assurance_from_spc(int(result.assurance_icon[0]))
+    view.variation_svg, view.assurance_svg = icons.variation_icon(variation), icons.assurance_icon(assurance)
+    hidden = len(mine) - n
+    note = f" {hidden} suppressed {'period is' if hidden == 1 else 'periods are'} left off the chart." if hidden else ""
+    view.description = describe(spec, result, 0, labels) + note
+
+
+def funnel_codes(spec: IndicatorSpec, num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, str]:
+    """Fingertips funnel significance of each area against the pooled average, and the size axis label.
+
+    A ratio (a dementia diagnosis rate over expected cases, follow-ups per first attendance) is compared
+    with the pooled ratio of the areas by the exact Poisson method, as a rate is."""
+    if spec.measure == "proportion":
+        return proportion_funnel_significance(num, den), "Denominator"
+    return rate_funnel_significance(num, den), "Population" if spec.measure == "crude_rate" else "Denominator"
+
+
+def _limits(spec: IndicatorSpec, per: float, num: np.ndarray, den: np.ndarray,
+            grid: np.ndarray) -> tuple[float, tuple[np.ndarray, ...]]:
+    """The centre line and funnel limits in display units along ``grid`` (values are counts over size x ``per``)."""
+    if spec.measure == "proportion":
+        f = proportion_funnel_limits(grid, num.sum() / den.sum(), multiplier=per)
+    else:
+        f = rate_funnel_limits(grid, num.sum() / den.sum(), multiplier=per)
+    return f.centre * spec.scale, tuple(np.asarray(a) * spec.scale for a in
+                                         (f.lower_95, f.upper_95, f.lower_998, f.upper_998))
+
+
+def _funnel(view: Explorer, rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str,
+            names: dict[str, str], period: object) -> None:
+    """The funnel plot of every area at this level in the latest period, and each area's verdict."""
+    now = rows[(rows.breakdown == "none") & (rows.period_start == period)].sort_values("geography_code")
+    ok = now[~now.suppressed.astype(bool) & now.value.notna() & (now.denominator > 0) & now.numerator.notna()]
+    if spec.measure not in FUNNEL_MEASURES:
+        view.funnel_note = "A funnel plot needs a proportion, a crude rate or a ratio; this indicator is a " \
+                           f"{spec.measure.replace('_', ' ')}, so the areas are listed without funnel limits."
+    elif len(ok) < 3:
+        view.funnel_note = "Fewer than three areas have a published value, so there is no funnel plot."
+    if spec.measure not in FUNNEL_MEASURES or len(ok) < 3:
+        view.funnel_rows = [fmt_row(spec, names.get(r.geography_code, r.geography_code), r) for r in now.itertuples()]
+        return
+    num, den = ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float)
+    codes, size_label = funnel_codes(spec, num, den)
+    grid = np.geomspace(max(den.min() * 0.5, 1.0), den.max() * 1.1, 60)
+    centre, limits = _limits(spec, per, num, den, grid)
+    labels = [names.get(c, c) for c in ok.geography_code]
+    view.funnel_svg = charts.funnel_plot(
+        labels, den, ok.value.to_numpy(dtype=float) * spec.scale,
+        np.isin(codes, [FunnelSignificance.LOW_95, FunnelSignificance.LOW_998, FunnelSignificance.HIGH_95,
+                        FunnelSignificance.HIGH_998]), grid, centre, limits,
+        title=f"{spec.title}: funnel plot of every area, {period_label(period, spec.frequency)}",
+        value_format=f",.{spec.decimals}f", size_label=size_label, highlight=names.get(area, area))
+    verdict = dict(zip(ok.geography_code, (FunnelSignificance(int(c)).label for c in codes), strict=True))
+    view.funnel_rows = [fmt_row(spec, names.get(r.geography_code, r.geography_code), r,
+                                verdict.get(r.geography_code, "")) for r in now.itertuples()]
+
+
+def _breakdown(view: Explorer, rows: pd.DataFrame, spec: IndicatorSpec, area: str, breakdown: str,
+               period: object) -> None:
+    """The area's figures by the chosen breakdown in the latest period; the SII and RII for IMD quintiles."""
+    if breakdown == "none":
+        return
+    b = rows[(rows.geography_code == area) & (rows.breakdown == breakdown) & (rows.period_start == period)]
+    b = b.sort_values("breakdown_group")
+    if b.empty:
+        view.inequality_text = f"No published figures by {BREAKDOWNS.get(breakdown, breakdown).lower()} for this area."
+        return
+    view.breakdown_rows = [fmt_row(spec, str(r.breakdown_group), r) for r in b.itertuples()]
+    hidden = b.suppressed.astype(bool).to_numpy() | b.value.isna().to_numpy()
+    value, lower, upper = (np.where(hidden, np.nan, b[c].to_numpy(dtype=float)) * spec.scale
+                           for c in ("value", "lower", "upper"))
+    slope = None
+    if breakdown == "imd_quintile":
+        slope, view.inequality_text = _sii(spec, b, hidden)
+    view.breakdown_svg = charts.quintile_bars(
+        [str(g) for g in b.breakdown_group], value, lower, upper, slope, width=680,
+        title=f"{spec.title} by {BREAKDOWNS.get(breakdown, breakdown).lower()}", value_format=f",.{spec.decimals}f")
+
+
+def _sii(spec: IndicatorSpec, q: pd.DataFrame, hidden: np.ndarray) -> tuple[tuple[float, float] | None, str]:
+    """The slope and relative index of inequality across the IMD quintiles, and a sentence on them."""
+    if len(q) != 5 or hidden.any() or (q.denominator <= 0).any() or q.lower.isna().any() or not (q.upper > q.lower).all():
+        return None, "The slope index of inequality is not shown: a quintile is suppressed, missing or has no interval."
+    v = q.value.to_numpy(dtype=float)
+    kind = "proportion" if spec.measure == "proportion" and np.all((v >= 0) & (v <= 1)) else "other"
+    res = slope_index_of_inequality(v[None], q.denominator.to_numpy(dtype=float)[None],
+                                    lower_95=q.lower.to_numpy(dtype=float)[None],
+                                    upper_95=q.upper.to_numpy(dtype=float)[None], value_type=kind,
+                                    repetitions=10_000)
+    sii, lo, hi = float(res.sii[0]), float(res.sii_lower[0]), float(res.sii_upper[0])
+    share = q.denominator.to_numpy(dtype=float) / q.denominator.sum()
+    rank = np.cumsum(share) - share / 2
+    intercept = float(np.average(v, weights=share) - sii * np.average(rank, weights=share))
+    unit = " percentage points" if spec.unit == "%" else spec.unit
+    text = (f"Slope index of inequality (SII): {sii * spec.scale:+,.{spec.decimals}f}{unit} from the most to the "
+            f"least deprived (95% interval {lo * spec.scale:+,.{spec.decimals}f} to {hi * spec.scale:+,.{spec.decimals}f}); "
+            f"relative index of inequality (RII): {float(res.rii[0]):.2f} "
+            f"({float(res.rii_lower[0]):.2f} to {float(res.rii_upper[0]):.2f}).")
+    return (intercept * spec.scale, sii * spec.scale), text

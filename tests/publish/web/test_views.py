@@ -1,0 +1,103 @@
+"""The explorer's view model from hand-built published rows: funnel verdicts worked by hand, SII, suppression."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+
+from placewise.measure import load_catalogue
+from placewise.profile import load_profile
+from placewise.publish.disclosure import SUPPRESSED_TEXT
+from placewise.publish.inputs import specs_from_catalogue
+from placewise.publish.web.views import explorer
+
+CATALOGUE = load_catalogue(load_profile("blmk"))
+SPECS = {s.id: s for s in specs_from_catalogue(CATALOGUE)}
+PER = {i.id: i.per for i in CATALOGUE.indicators}
+IND = "hypertension_treated_to_target"
+MONTHS = [date(2023 + (m + 3) // 12, (m + 3) % 12 + 1, 1) for m in range(24)]
+DENOMINATORS = {"P1": 400, "P2": 900, "P3": 1500, "P4": 2500, "P5": 600, "P6": 1200}
+
+
+def _row(code: str, month: date, num: float, den: float, breakdown: str = "none", group: str = "All",
+         suppressed: bool = False) -> dict:
+    """One published measurement of the hypertension indicator for a practice."""
+    p = num / den
+    half = 1.96 * math.sqrt(p * (1 - p) / den)
+    return {"indicator_id": IND, "period_start": month, "period_end": month, "geography_type": "practice",
+            "geography_code": code, "breakdown": breakdown, "breakdown_group": group,
+            "numerator": None if suppressed else num, "denominator": None if suppressed else den,
+            "value": None if suppressed else 100 * p, "lower": None if suppressed else 100 * (p - half),
+            "upper": None if suppressed else 100 * (p + half), "suppressed": suppressed}
+
+
+def _frame(hide_p6_latest: bool = False) -> pd.DataFrame:
+    """24 months for six practices at 60% (P4 at 70% in the latest month), P1's IMD quintiles in the latest."""
+    rows = []
+    for m, month in enumerate(MONTHS):
+        for code, den in DENOMINATORS.items():
+            share = 0.70 if (code == "P4" and m == 23) else 0.60 + 0.002 * (m % 3)
+            hidden = hide_p6_latest and code == "P6" and m == 23
+            rows.append(_row(code, month, round(share * den), den, suppressed=hidden))
+    for q, (num, den) in enumerate(((40, 100), (48, 90), (50, 80), (45, 70), (45, 60)), start=1):
+        rows.append(_row("P1", MONTHS[-1], num, den, "imd_quintile", str(q)))
+    return pd.DataFrame(rows)
+
+
+def test_funnel_verdicts_follow_the_proportion_method() -> None:
+    """Each verdict worked by hand: z = (p - pooled) / sqrt(pooled (1 - pooled) / n) against 1.96 and 3.09."""
+    view = explorer(_frame(), SPECS[IND], PER[IND], "P1", {c: f"Practice {c}" for c in DENOMINATORS}, "none")
+    verdicts = {r.label: r.note for r in view.funnel_rows}
+    latest = {c: round((0.70 if c == "P4" else 0.60 + 0.002 * (23 % 3)) * d) for c, d in DENOMINATORS.items()}
+    pooled = sum(latest.values()) / sum(DENOMINATORS.values())
+    z = (latest["P4"] / 2500 - pooled) / math.sqrt(pooled * (1 - pooled) / 2500)
+    assert z > 3.09
+    assert verdicts["Practice P4"] == "High (outside the 99.8% limit)"
+    for code, den in DENOMINATORS.items():
+        z = (latest[code] / den - pooled) / math.sqrt(pooled * (1 - pooled) / den)
+        side = "High" if z > 0 else "Low"
+        expected = (f"{side} (outside the 99.8% limit)" if abs(z) > 3.0902 else
+                    f"{side} (outside the 95% limit)" if abs(z) > 1.96 else "Not significantly different")
+        assert verdicts[f"Practice {code}"] == expected, code
+    assert verdicts["Practice P3"] == "Low (outside the 95% limit)"
+    assert 'class="chart funnel"' in view.funnel_svg and view.funnel_svg.count('class="area outside"') == sum(
+        v != "Not significantly different" for v in verdicts.values())
+    assert "NaN" not in view.funnel_svg and "nan" not in view.spc_svg
+
+
+def test_spc_table_and_latest_value() -> None:
+    """The SPC chart has one point per period, the table lists every period newest first, values formatted."""
+    view = explorer(_frame(), SPECS[IND], PER[IND], "P2", {}, "none")
+    assert view.spc_svg.count('<circle class="point') == 24
+    assert view.series_rows[0].label == "Mar 2025" and len(view.series_rows) == 24
+    assert view.latest_value == f"{100 * round(0.604 * 900) / 900:.1f}%" == "60.4%"
+    assert view.variation_svg.startswith("<svg") and view.assurance_svg.startswith("<svg")
+
+
+def test_a_suppressed_area_is_marked_and_left_out_of_the_funnel() -> None:
+    """P6 hidden in the latest month: its table row shows the mark, the funnel has five areas."""
+    view = explorer(_frame(hide_p6_latest=True), SPECS[IND], PER[IND], "P6", {}, "none")
+    row = next(r for r in view.funnel_rows if r.label == "P6")
+    assert (row.count, row.value, row.interval) == (SUPPRESSED_TEXT, SUPPRESSED_TEXT, "")
+    assert view.funnel_svg.count("<circle class=\"area") == 5
+    assert view.latest_value == SUPPRESSED_TEXT
+    assert "1 suppressed period is left off the chart" in view.description
+
+
+def test_imd_quintiles_give_the_sii_and_rii() -> None:
+    """Quintiles rising from 40% to 75%: a positive SII of about +35 points and an RII above 1."""
+    view = explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "imd_quintile")
+    assert [r.label for r in view.breakdown_rows] == ["1", "2", "3", "4", "5"]
+    assert view.breakdown_svg.count('class="bar"') == 5 and 'class="sii"' in view.breakdown_svg
+    sii = float(view.inequality_text.split("(SII): ")[1].split(" ")[0])
+    assert 25 < sii < 50
+    rii = float(view.inequality_text.split("(RII): ")[1].split(" ")[0])
+    assert rii > 1
+
+
+def test_a_breakdown_with_no_rows_says_so() -> None:
+    """Asking for ethnic group where none is published gives a sentence, not an empty chart."""
+    view = explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "ethnic_group")
+    assert view.breakdown_svg == "" and "No published figures by ethnic group" in view.inequality_text
