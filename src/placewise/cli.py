@@ -14,6 +14,7 @@ from placewise.derive.worklist_cli import worklist_command
 from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
 from placewise.measure.cli import explain_command, try_command
 from placewise.publish.cli import report_command
+from placewise.publish.cohort_cli import cohort_command
 from placewise.sources.synth.cli import synth_command
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command("plan")(plan_command)
 app.command("phm")(phm_command)
 app.add_typer(risk_app, name="risk")
 app.command("worklist")(worklist_command)
+app.command("cohort")(cohort_command)
 app.command("report")(report_command)
 app.command("try")(try_command)
 app.command("explain")(explain_command)
