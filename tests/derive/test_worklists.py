@@ -119,16 +119,21 @@ def delivery() -> Warehouse:
     plant("reliever_overuse", {"ast_six"}, {"ast_five", "ast_old_issues"})
 
     coded = [d for d in DEFICITS if d.id != "falls"]
-    for p in ("frail_fall", "frail_old_fall", "frail_admitted", "moderate_fall"):
+    for p in ("frail_fall", "frail_old_fall", "frail_admitted", "moderate_fall", "frail_fall_care_plan",
+              "frail_fall_old_care_plan"):
         w.person(p, born=(1940, 1))
         for d in coded[: 9 if p == "moderate_fall" else 13]:
             w.event(p, date(2020, 1, 1), code(d.any[0].codelist[0]))
     w.event("frail_fall", date(2024, 1, 1), code("efi_falls"))
     w.event("moderate_fall", date(2024, 1, 1), code("efi_falls"))
     w.event("frail_old_fall", date(2023, 3, 1), code("efi_falls"))
+    for p, plan in (("frail_fall_care_plan", date(2023, 4, 1)), ("frail_fall_old_care_plan", date(2023, 3, 31))):
+        w.event(p, date(2024, 1, 1), code("efi_falls"))
+        w.event(p, plan, code("care_plan"))                     # the window's first day, and the day before
     w.spell("frail_admitted", date(2024, 2, 1), date(2024, 2, 5), diagnosis="S7200")
     w.add("inpatient_diagnoses", spell_id=w.rows["inpatient_spells"][-1]["spell_id"], position=2, icd10_code="W19")
-    plant("severe_frailty_fall", {"frail_fall", "frail_admitted"}, {"frail_old_fall", "moderate_fall"})
+    plant("severe_frailty_fall", {"frail_fall", "frail_admitted", "frail_fall_old_care_plan"},
+          {"frail_old_fall", "moderate_fall", "frail_fall_care_plan"})
 
     w.person("hr_no_gap", born=(1990, 1))
     plant("high_risk_gap", {"dm_high", "uh_sys"}, {"dm_rising", "hr_no_gap"})
