@@ -380,3 +380,47 @@ def test_slope_index_of_inequality_on_designed_quintiles():
         "inequality, the modelled gap across the whole range of deprivation, is +25.0 percentage points")
     line = ET.fromstring(page.quintile_svg).find("{http://www.w3.org/2000/svg}line[@class='sii']")
     assert line is not None and float(line.get("y1")) > float(line.get("y2"))  # rising to the least deprived
+
+
+def test_board_summary_leads_with_exceptions_and_shows_commentary_beside_the_chart():
+    from placewise.analyse.governance import Action, Commentary, Governance
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.render import render_html
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # "steady" wobbles about 60% against a target of 50% (consistently passing); "falling" drops
+    # below its lower process limit in the last month (special cause concern, higher is better).
+    steady = [60.0, 61.0, 59.0] * 8
+    falling = [60.0, 61.0, 59.0] * 7 + [60.0, 61.0, 40.0]
+    frame = pd.concat([pd.DataFrame({
+        "indicator_id": ind, "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+        "geography_type": "ics", "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All",
+        "numerator": [v * 10 for v in values], "denominator": 1000.0, "value": values, "lower": np.nan,
+        "upper": np.nan, "suppressed": False}) for ind, values in (("steady", steady), ("falling", falling))])
+    specs = [IndicatorSpec(id=i, title=i.capitalize(), definition="d", domain="d", polarity="higher_is_better",
+                           measure="proportion", frequency="monthly", unit="%", target=50.0)
+             for i in ("steady", "falling")]
+    governance = Governance(
+        commentary=[Commentary(indicator="falling", drivers="Staff sickness in March", owner="Chief Nurse",
+                               expected_recovery=date(2025, 6, 30), updated=date(2025, 4, 10))],
+        actions=[Action(id="7", raised=date(2025, 4, 1), item="Q&P", action="Recovery plan to committee",
+                        owner="Chief Nurse", due=date(2025, 5, 31), status="open", indicator="falling")])
+    ics = Area("ics", "QHG", "BLMK")
+    model = build_report(frame.reset_index(drop=True)[list(MEASUREMENT_COLUMNS)], specs, Scope(ics, ics, ()),
+                         title="t", months=36, rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                         governance=governance)
+    assert [(g.title, [p.spec.id for p in g.pages]) for g in model.board] == [
+        ("Special cause concern", ["falling"]), ("In control, no exception", ["steady"])]
+    assert model.board[0].attention and not model.board[1].attention
+    # Catalogue order is kept on the indicator pages; only the summary leads with exceptions.
+    assert [p.spec.id for p in model.pages] == ["steady", "falling"]
+    html = render_html(model)
+    summary = _visible(html[html.index('<section class="summary">'):html.index('id="steady"')])
+    assert summary.index("Special cause concern") < summary.index("Falling") < summary.index("In control")
+    assert "Chief Nurse" in summary and "Not assigned" in summary
+    page = _visible(html[html.index('id="falling"'):])
+    text = _visible(html)
+    for shown in ("What is driving it", "Staff sickness in March", "Expected recovery", "30 June 2025",
+                  "7: Recovery plan to committee", "May 2025"):
+        assert shown in page, shown
+    assert "Action log and forward plan" in text

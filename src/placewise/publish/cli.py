@@ -20,13 +20,15 @@ from placewise.warehouse import WarehouseError
 
 REPORT_HELP = "\n\n".join([
     "Write the integrated performance report as HTML and PDF: one for the ICS and one for each Place.",
-    "Each report has a summary matrix (variation and assurance icons, latest value against target, trend), a page "
+    "Each report opens with a Board summary, exceptions first (special cause concern, failing the target, behind plan, "
+    "hit or miss, then those in control; icons, latest value against target, plan, trend, owner), then a page "
     "per indicator (SPC chart, areas compared, IMD quintiles with the slope index of inequality), the six delivery "
     "programmes, the assurance matrix and data quality. Every figure passes the profile's disclosure rule "
     "(disclosure.yaml): small counts suppressed, with secondary suppression, and counts rounded.",
     "--compare chooses the areas compared and reported on: place (default), provider, or a grouping kind of the "
     "profile such as legacy_ccg; --plan adds trajectories from an operating-plan CSV (indicator_id, "
-    "geography_type, geography_code, period_start, value).",
+    "geography_type, geography_code, period_start, value); --commentary and --actions add the Board commentary "
+    "and action log for this month from CSV (columns as in the profile's governance.yaml).",
     "Exit codes: 0 written; 2 bad input (unreadable profile, warehouse without measurements, missing source file).",
 ])
 
@@ -43,8 +45,10 @@ def _write(args: tuple[ReportModel, Path, str, bool]) -> tuple[Path, Path | None
 
 def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", compare: str = "place",
                  indicators: list[str] | None = None,
-                 plan_csv: tuple[Path, ...] = ()) -> list[tuple[Scope, ReportModel]]:
+                 plan_csv: tuple[Path, ...] = (), commentary_csv: tuple[Path, ...] = (),
+                 actions_csv: tuple[Path, ...] = ()) -> list[tuple[Scope, ReportModel]]:
     """Every area's report model from the warehouse's measurements (only ``indicators`` if given)."""
+    from placewise.analyse.governance import load_governance
     from placewise.measure import load_catalogue
     from placewise.publish import inputs
     from placewise.warehouse import DEFAULT_URL, connect_existing, table_names
@@ -73,11 +77,12 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     shown = {s.id for s in specs}
     specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
     programmes, assurance = load_programmes(profile), load_assurance(profile)
+    governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv)
     progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), {s.id: s for s in specs})
     out = []
     for scope in scopes:
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
-                             rule=decision.rule, plan=plan)
+                             rule=decision.rule, plan=plan, governance=governance)
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
         model.synthetic = synthetic
         out.append((scope, model))
@@ -111,6 +116,10 @@ def report_command(
     profile: str = typer.Option("blmk", "--profile", "-p", help="Bundled profile name or profile folder."),
     compare: str = typer.Option("place", "--compare", help="Areas compared: place, provider or a grouping kind."),
     plan: list[Path] = typer.Option([], "--plan", help="Operating-plan trajectories CSV (repeatable)."),
+    commentary: list[Path] = typer.Option([], "--commentary", help="Commentary CSV: indicator, geography_code, "
+                                           "shows, drivers, actions, owner, expected_recovery, updated (repeatable)."),
+    actions: list[Path] = typer.Option([], "--actions", help="Action log CSV: id, raised, item, action, owner, due, "
+                                       "status, update, indicator (repeatable)."),
     practice: str = typer.Option("", "--practice", help="Write only this practice's referral feedback pack."),
     feedback_date: str = typer.Option("", "--feedback-date", help="Date feedback was given (YYYY-MM-DD): the "
                                       "pack's SPC chart starts a new segment there."),
@@ -130,7 +139,8 @@ def report_command(
         return
     try:
         with console.status("Assembling the report (SPC, comparisons, disclosure control)…"):
-            models = build_models(warehouse=warehouse, profile_name=profile, compare=compare, plan_csv=tuple(plan))
+            models = build_models(warehouse=warehouse, profile_name=profile, compare=compare, plan_csv=tuple(plan),
+                                  commentary_csv=tuple(commentary), actions_csv=tuple(actions))
         prepare_output_folder(out)
     except (ProfileError, WarehouseError, FileNotFoundError, ValueError) as e:
         console.print(f"[red]Cannot build the report:[/] {e}")

@@ -17,7 +17,21 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.spc import PointType, ShortSeriesWarning, SpcResult, describe_latest, spc
+from placewise.analyse.board import (
+    ATTENTION,
+    GROUP_ORDER,
+    GROUP_TITLES,
+    Group,
+    exceptions,
+)
+from placewise.analyse.governance import Action, Commentary, Governance
+from placewise.analyse.spc import (
+    PointType,
+    ShortSeriesWarning,
+    SpcResult,
+    describe_latest,
+    spc,
+)
 from placewise.analyse.statistics import slope_index_of_inequality
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
@@ -133,6 +147,26 @@ class IndicatorPage:
     inequality_text: str = ""
     plan_rag: str = ""
     plan_text: str = ""
+    plan_variance: str = ""
+    group: str = Group.IN_CONTROL.value
+    reasons: str = ""
+    commentary: Commentary | None = None
+    actions: list[Action] = field(default_factory=list)
+
+    @property
+    def owner(self) -> str:
+        """The Board owner named in the commentary, or a note that none is assigned."""
+        return self.commentary.owner if self.commentary else "Not assigned"
+
+
+@dataclass(frozen=True)
+class BoardGroup:
+    """One group of the exceptions-first Board summary and the pages in it."""
+
+    group: str
+    title: str
+    attention: bool
+    pages: list[IndicatorPage]
 
 
 @dataclass
@@ -152,6 +186,8 @@ class ReportModel:
     quality: DataQuality | None = None
     progress: dict[str, list[str]] = field(default_factory=dict)
     synthetic: bool = False
+    board: list[BoardGroup] = field(default_factory=list)
+    governance: Governance = field(default_factory=Governance)
 
 
 @dataclass(frozen=True)
@@ -384,8 +420,11 @@ def _signed(spec: IndicatorSpec, value: float) -> str:
 
 
 def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, *, title: str, months: int,
-                 rule: DisclosureRule, plan: PlanInputs | None = None) -> ReportModel:
-    """The report model for one area: a page per indicator that has data, in catalogue order."""
+                 rule: DisclosureRule, plan: PlanInputs | None = None,
+                 governance: Governance | None = None) -> ReportModel:
+    """The report model for one area: a page per indicator that has data, in catalogue order, and the
+    exceptions-first Board summary of those pages."""
+    governance = governance or Governance()
     by_id = {s.id: s for s in specs}
     series = _series_frame(frame, scope, months)
     plan = _for_area(plan or PlanInputs(), scope.area)
@@ -400,7 +439,9 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
             continue
         result, row, periods = spc_results[spec.id]
         page, quintiles = _page(slices, scope, spec, result, row, periods, series)
-        page.plan_rag, page.plan_text = _plan_text(spec, plan)
+        page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan)
+        page.commentary = governance.commentary_for(spec.id, scope.area.code)
+        page.actions = governance.actions_for(spec.id)
         pages.append(page)
         pending += [quintiles] if quintiles else []
     _finish_quintiles(pending)
@@ -410,8 +451,34 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         title=title, area=scope.area, latest_period=month_label(latest) if latest else "no data",
         produced=date.today().strftime("%-d %B %Y"), pages=pages,
         missing=[s.title for s in specs if s.id not in spc_results and s.id not in hidden], rule=rule,
-        suppressed=[s.title for s in specs if s.id in hidden],
+        suppressed=[s.title for s in specs if s.id in hidden], board=board_groups(pages, spc_results),
+        governance=governance,
     )
+
+
+def board_groups(pages: list[IndicatorPage], spc_results: dict[str, tuple[SpcResult, int, list[date]]],
+                 ) -> list[BoardGroup]:
+    """The pages grouped exceptions first (:func:`placewise.analyse.board.exceptions`); empty groups left out."""
+    if not pages:
+        return []
+    status = pd.DataFrame([_status(p, *spc_results[p.spec.id][:2]) for p in pages])
+    ranked = exceptions(status)
+    by_id = {p.spec.id: p for p in pages}
+    for row in ranked.itertuples():
+        by_id[row.indicator_id].group, by_id[row.indicator_id].reasons = row.group, row.reasons
+    return [BoardGroup(g.value, GROUP_TITLES[g], g in ATTENTION,
+                       [by_id[i] for i in ranked.indicator_id[ranked.group == g.value]])
+            for g in GROUP_ORDER if (ranked.group == g.value).any()]
+
+
+def _status(page: IndicatorPage, result: SpcResult, row: int) -> dict[str, object]:
+    """One indicator's SPC icons, latest value, target and plan RAG, as :func:`exceptions` reads them."""
+    spec = page.spec
+    last = int(result.n_points[row] - 1)
+    return {"indicator_id": spec.id, "polarity": spec.polarity, "latest": float(result.values[row, last]),
+            "target": np.nan if spec.target is None else spec.target * spec.scale,
+            "variation": int(result.variation_icon[row]), "assurance": int(result.assurance_icon[row]),
+            "plan_rag": page.plan_rag}
 
 
 def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
@@ -500,11 +567,12 @@ def _for_area(plan: PlanInputs, area: Area) -> PlanInputs:
     return PlanInputs(mine(plan.pva), mine(plan.forecast))
 
 
-def _plan_text(spec: IndicatorSpec, plan: PlanInputs) -> tuple[str, str]:
-    """The RAG of the latest period with an actual against plan, and sentences on it and the year-end forecast."""
+def _plan_text(spec: IndicatorSpec, plan: PlanInputs) -> tuple[str, str, str]:
+    """The RAG of the latest period with an actual against plan, sentences on it and the year-end forecast,
+    and the variance from plan."""
     rows = plan.pva[(plan.pva.indicator_id == spec.id) & plan.pva.actual.notna()].sort_values("period_start")
     if rows.empty:
-        return "", ""
+        return "", "", ""
     last = rows.iloc[-1]
     rag = last.rag if isinstance(last.rag, str) else ""
     text = (f"Plan for {month_label(last.period_start)}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
@@ -515,4 +583,4 @@ def _plan_text(spec: IndicatorSpec, plan: PlanInputs) -> tuple[str, str]:
         verdict = f": {RAG_TEXT[f.rag].split(':')[0].lower()}" if isinstance(f.rag, str) else ""
         text += (f" Forecast for {month_label(f.year_end_period)}, the end of the financial year: "
                  f"{spec.fmt(f.forecast)} against a plan of {spec.fmt(f.plan)}{verdict}.")
-    return rag, text
+    return rag, text, _signed(spec, last.variance)
