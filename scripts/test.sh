@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Quick start, command 2: install Placewise, its test tools and a PostgreSQL server, then run every test.
+# Quick start, command 2: install Placewise, its test tools and a PostgreSQL server, then lint (ruff),
+# type-check (mypy) and run every test. Lint and type errors fail the run before any test starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
+.venv/bin/ruff check src tests
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

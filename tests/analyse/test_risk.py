@@ -17,7 +17,7 @@ from placewise.analyse.risk import (
 from placewise.profile import load_profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
-from measure_builder import Warehouse  # noqa: E402
+from measure_builder import Warehouse
 
 
 def test_auroc_by_hand():
@@ -32,7 +32,7 @@ def test_calibration_of_true_probabilities_has_slope_one_and_intercept_zero():
     rng = np.random.default_rng(0)
     p = rng.uniform(0.01, 0.6, 200_000)
     y = (rng.random(len(p)) < p).astype("int8")
-    s, s_lo, s_hi, i, i_lo, i_hi = _calibration(y, p)
+    _s, s_lo, s_hi, _i, i_lo, i_hi = _calibration(y, p)
     assert s_lo < 1 < s_hi and i_lo < 0 < i_hi
     over = np.clip(p * 1.5, 0, 0.99)            # over-predicting: O/E below 1, intercept negative
     r = performance("overall", "All", y, over, threshold=0.5)

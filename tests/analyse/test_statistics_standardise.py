@@ -70,7 +70,7 @@ def test_three_band_example_worked_by_hand():
     )
     assert result.value[0] == pytest.approx(1416.6666667, rel=1e-10)
     assert result.observed[0] == 55 and result.population[0] == 4500
-    value, lower, upper = dsr_by_hand([5, 20, 30], [1000, 2000, 1500], [1000, 2000, 3000])
+    _value, lower, upper = dsr_by_hand([5, 20, 30], [1000, 2000, 1500], [1000, 2000, 3000])
     assert result.lower[0] == pytest.approx(lower, rel=1e-12)
     assert result.upper[0] == pytest.approx(upper, rel=1e-12)
     assert lower == pytest.approx(1049.47, rel=1e-5)  # the hand calculation above checks the reference

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 from measure_builder import Warehouse
-from phm_helpers import ON, built, code
+from phm_helpers import built, code
 
 from placewise.codelists import codes
 from placewise.profile import load_profile

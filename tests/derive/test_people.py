@@ -20,7 +20,7 @@ def _intervals(w: Warehouse, con: ibis.BaseBackend) -> tuple[ibis.Table, ibis.Ta
 
 def _history(w: Warehouse, con: ibis.BaseBackend, person: str) -> list[tuple]:
     """One person's intervals as (practice, start, end), in order."""
-    attrs, r, ids = _intervals(w, con)
+    _attrs, r, ids = _intervals(w, con)
     pid = next(k for k, v in ids.items() if v == person)
     t = r.filter(r[PID] == pid).order_by("start_date").to_pyarrow().to_pylist()
     return [(x["practice_code"], x["start_date"], x["end_date"]) for x in t]
@@ -44,7 +44,7 @@ def test_same_day_starts_latest_end_then_highest_practice_code(connect):
     w.person("c", practice="P2", registered=date(2022, 1, 1), left=date(2022, 3, 31))
     w.register("c", "P3", date(2022, 1, 1), date(2022, 3, 31))              # same start and end: P3 > P2
     con = connect()
-    attrs, r, ids = _intervals(w, con)
+    _attrs, r, ids = _intervals(w, con)
     rows = {(ids[x[PID]], x["practice_code"], x["start_date"], x["end_date"]) for x in r.to_pyarrow().to_pylist()}
     assert rows == {("b", "P2", date(2022, 1, 1), date(2022, 12, 31)), ("b", "P2", date(2023, 1, 1), None),
                     ("c", "P3", date(2022, 1, 1), date(2022, 3, 31))}
@@ -71,7 +71,7 @@ def test_events_count_where_the_person_was_registered_on_the_day(connect):
     w.register("mover", "P3", date(2024, 2, 1))
     w.person("died", practice="P2", died=date(2024, 3, 10), left=date(2024, 3, 10))
     con = connect()
-    attrs, r, ids = _intervals(w, con)
+    _attrs, r, ids = _intervals(w, con)
     back = {v: k for k, v in ids.items()}
     ev = ibis.memtable({PID: [back["mover"], back["mover"], back["died"], back["died"]],
                         "d": [date(2024, 1, 31), date(2024, 2, 1), date(2024, 3, 5), date(2024, 3, 11)]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import ibis
@@ -22,12 +23,12 @@ def code(name: str) -> str:
     return codes(name)[0]
 
 
-def on_register(w: Warehouse, con: ibis.BaseBackend, reg: Register, ends: list[date] = [END]) -> set[tuple[str, date]]:
+def on_register(w: Warehouse, con: ibis.BaseBackend, reg: Register, ends: Sequence[date] = (END,)) -> set[tuple[str, date]]:
     """(person id, reference date) pairs on the register."""
     w.load(con)
     attrs = con.create_table("a", person_attributes(con), temp=True)
-    pop = population(registrations(con, attrs), attrs, ends)
-    m = members(con, attrs, pop, reg, ends).join(attrs.select(PID, "person_id"), PID)
+    pop = population(registrations(con, attrs), attrs, list(ends))
+    m = members(con, attrs, pop, reg, list(ends)).join(attrs.select(PID, "person_id"), PID)
     return {(x["person_id"], x["period_end"]) for x in m.to_pyarrow().to_pylist()}
 
 

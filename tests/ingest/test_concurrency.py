@@ -63,7 +63,7 @@ def test_two_threads_ingesting_one_duckdb_file_serialise(tmp_path: Path, batch: 
     def run() -> None:
         try:
             results.append(ingest(folder, db, KEY.encode(), as_of=AS_OF))
-        except Exception as e:  # noqa: BLE001 - the test reports whatever happened
+        except Exception as e:
             results.append(e)
 
     threads = [threading.Thread(target=run) for _ in range(2)]

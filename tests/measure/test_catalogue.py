@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from placewise.measure import CatalogueError, load_catalogue
-from placewise.measure.catalogue import BloodPressure, HasCode, LatestValue, OnRegister, Persons, Subset
+from placewise.measure.catalogue import BloodPressure, OnRegister, Persons, Subset
 from placewise.profile import load_profile
 
 REQUIRED = {
@@ -31,7 +31,7 @@ GOOD = {
 def test_bundled_catalogue_has_the_issue_indicators():
     cat = load_catalogue(load_profile())
     assert len(cat.indicators) >= 25
-    assert REQUIRED <= {i.id for i in cat.indicators}
+    assert {i.id for i in cat.indicators} >= REQUIRED
 
 
 def test_targets_are_the_appendix_d_figures():

@@ -30,7 +30,7 @@ def _check(con: ibis.BaseBackend) -> None:
     htn = first.filter(pc.and_(pc.equal(first["indicator_id"], "hypertension_treated_to_target"),
                                pc.and_(pc.equal(first["geography_type"], "ics"),
                                        pc.equal(first["breakdown"], "none")))).to_pylist()
-    march = [r for r in htn if r["period_end"] == date(2024, 3, 31)][0]
+    march = next(r for r in htn if r["period_end"] == date(2024, 3, 31))
     assert (march["numerator"], march["denominator"], march["value"]) == (4, 8, 50)   # hand-worked in test_compute
     before_ae = _stored(con, "ae_4hr_type1")
     again = measure_all(con, profile, periods_range=Q4, indicators=["hypertension_treated_to_target"])

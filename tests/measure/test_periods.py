@@ -37,5 +37,5 @@ def test_rolling_twelve_months_end_at_each_month_end():
 
 
 def test_a_backwards_range_is_an_error():
-    with pytest.raises(ValueError, match="ends .* before it starts"):
+    with pytest.raises(ValueError, match=r"ends .* before it starts"):
         ReportingRange(date(2024, 3, 1), date(2024, 2, 1))

@@ -304,7 +304,7 @@ def test_a_table_published_on_its_own_gets_the_same_rule():
     assert not determined(_grid_equations(table.shape), hidden.ravel()).any()
 
 
-def _grid_equations(shape: tuple[int, int]):  # noqa: ANN202 (a sparse matrix)
+def _grid_equations(shape: tuple[int, int]):
     """Row and column sums of a table with totals, written out cell by cell (independently of the module)."""
     from scipy import sparse
 

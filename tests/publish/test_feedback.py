@@ -14,7 +14,7 @@ from placewise.analyse.variation import referral_cube
 from placewise.publish.feedback import feedback_html, feedback_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
-from measure_builder import Warehouse  # noqa: E402
+from measure_builder import Warehouse
 
 
 def cube():

@@ -15,7 +15,7 @@ from placewise.publish.disclosure import SUPPRESSED_TEXT, load_rule
 from placewise.publish.phm import build_chapter, write_chapter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
-from measure_builder import Warehouse  # noqa: E402
+from measure_builder import Warehouse
 
 
 def test_segment_counts_are_disclosure_controlled_and_add_up(tmp_path):

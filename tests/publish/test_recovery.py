@@ -87,7 +87,7 @@ def models(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return {scope.area.code: model for scope, model in build_models(warehouse=url)}
 
 
-def _page(model, ind: str = IND):  # noqa: ANN001, ANN202 (a ReportModel and its page)
+def _page(model, ind: str = IND):
     return next(p for p in model.pages if p.spec.id == ind)
 
 

@@ -12,7 +12,6 @@ raises the figure. Obesity and frailty are value-based registers (latest BMI or 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import ibis
 import pyarrow.compute as pc

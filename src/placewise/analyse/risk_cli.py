@@ -21,7 +21,7 @@ PROFILE = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or
 ON = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last full month of data.")
 
 
-def _open(db: str, profile: str, on: str, console: Console):  # noqa: ANN202 - a tuple of library objects
+def _open(db: str, profile: str, on: str, console: Console):
     """Profile, connection and reference date, or a clear refusal (exit 2)."""
     try:
         prof = load_profile(profile)

@@ -141,7 +141,7 @@ class ReferralCube:
         return r.reshape(*r.shape[:3], -1), p.reshape(*p.shape[:2], -1)
 
 
-def referral_cube(con, months: list) -> ReferralCube:  # noqa: ANN001 (an Ibis backend)
+def referral_cube(con, months: list) -> ReferralCube:
     """Referrals by practice, treatment function, month and stratum, and list sizes at each month end, in SQL.
 
     People of unknown sex or IMD quintile are left out of both sides (they cannot be standardised).

@@ -19,6 +19,7 @@ from placewise.derive.people import PID
 from placewise.derive.segments import ITEMS_TABLE, PEOPLE_TABLE
 from placewise.profile import Profile
 from placewise.profile.cohorts import Cohort, Rule, check
+from placewise.profile.phm import Criterion
 from placewise.warehouse.connection import table_names
 
 GEOGRAPHIES = ("ics", "place", "pcn", "practice")
@@ -60,7 +61,7 @@ def _attributes(rule: Rule, people: ir.Table) -> ir.BooleanValue:
     return keep
 
 
-def _events(rules: list[Rule]) -> list[tuple[str, Rule]]:
+def _events(rules: list[Rule]) -> list[tuple[str, Criterion]]:
     """Keys for every event criterion in the rules: ``r{rule}e{event}``, by rule position in the walk."""
     return [(f"r{i}e{j}", c) for i, r in enumerate(rules) for j, c in enumerate(r.events)]
 

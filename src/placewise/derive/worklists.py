@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from functools import singledispatch
 
 import ibis
@@ -365,7 +365,7 @@ def run(con: ibis.BaseBackend, lists: Worklists, wanted: list[str] | None = None
                 (rh, mv, ch, on):
             out[list_id] = Run(last["run_id"], list_id, on, rh, mv, ch, last["rows"], new=False)
             continue
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         run_id = f"{list_id}-{now:%Y%m%dT%H%M%S%f}-{ch[:8]}"
         con.insert(ROWS_TABLE, rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
                    .select(list(ROW_SCHEMA.names)).cast(ROW_SCHEMA.to_pyarrow()))

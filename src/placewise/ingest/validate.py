@@ -143,7 +143,7 @@ def _day(table: Table, name: str) -> str:
 def _birth_rules(table: Table, as_of: date) -> list[Rule]:
     """Rules against the person's birth (first day of the birth month): no birth in the future, no date of theirs
     before it. The people table checks its own columns; other person tables use ``_birth`` from the lookup."""
-    born = f"strftime(_birth, '%Y-%m')"
+    born = "strftime(_birth, '%Y-%m')"
     if table.name == "people":
         year, month = '"birth_year"', '"birth_month"'
         birth = (f"CASE WHEN {year} BETWEEN 1900 AND {as_of.year} AND {month} BETWEEN 1 AND 12 "

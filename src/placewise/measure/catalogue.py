@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -77,8 +77,8 @@ def _column(table: str, name: str) -> Column:
     raise ValueError(f"table {table} has no column {name!r}")
 
 
-def _check_filters(table: str, where: dict[str, list[str | int | bool]], duration: "Duration | None",
-                   followed_by: "FollowedBy | None") -> None:
+def _check_filters(table: str, where: dict[str, list[str | int | bool]], duration: Duration | None,
+                   followed_by: FollowedBy | None) -> None:
     """Filter columns exist in the table, values are allowed ones, durations run between date columns."""
     for name, values in [*where.items(), *(followed_by.where.items() if followed_by else [])]:
         col = _column(table, name)
@@ -97,7 +97,7 @@ class AgeRange(Strict):
     max: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "AgeRange":
+    def _ordered(self) -> AgeRange:
         """The lower end does not exceed the upper end."""
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"age min {self.min} exceeds max {self.max}")
@@ -210,25 +210,25 @@ class AllOf(Strict):
     """Every criterion holds."""
 
     type: Literal["all_of"]
-    criteria: list["Criterion"] = Field(min_length=1)
+    criteria: list[Criterion] = Field(min_length=1)
 
 
 class AnyOf(Strict):
     """At least one criterion holds."""
 
     type: Literal["any_of"]
-    criteria: list["Criterion"] = Field(min_length=1)
+    criteria: list[Criterion] = Field(min_length=1)
 
 
 class Not(Strict):
     """The criterion does not hold."""
 
     type: Literal["not"]
-    criterion: "Criterion"
+    criterion: Criterion
 
 
-Criterion = Annotated[Union[HasCode, LatestValue, AgeCriterion, OnRegister, BloodPressure, Cha2ds2Vasc, FirstRecord,
-                            NearFirstRecord, AllOf, AnyOf, Not], Field(discriminator="type")]
+Criterion = Annotated[HasCode | LatestValue | AgeCriterion | OnRegister | BloodPressure | Cha2ds2Vasc | FirstRecord
+                      | NearFirstRecord | AllOf | AnyOf | Not, Field(discriminator="type")]
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()
@@ -265,7 +265,7 @@ class AgeAtEvent(Strict):
     age_at_event: Literal[True]
 
 
-EventValue = Union[DaysBetween, AgeAtEvent]
+EventValue = DaysBetween | AgeAtEvent
 
 
 class FollowedBy(Strict):
@@ -297,7 +297,7 @@ class Events(Strict):
     _check_codelists = field_validator("codelist", "secondary_codelist")(known_codelists)
 
     @model_validator(mode="after")
-    def _columns_exist(self) -> "Events":
+    def _columns_exist(self) -> Events:
         """Table, columns, allowed values and codelist column are all in the canonical model."""
         if self.table not in EVENT_DATE or self.table == "deaths":
             raise ValueError(f"table {self.table!r} is not an event table; use one of {sorted(EVENT_DATE)}")
@@ -363,8 +363,8 @@ class Subset(Strict):
     followed_by: FollowedBy | None = None
 
 
-Count = Annotated[Union[Persons, Events, Expected, Aggregate], Field(discriminator="kind")]
-Numerator = Annotated[Union[Persons, Events, Expected, Aggregate, Subset], Field(discriminator="kind")]
+Count = Annotated[Persons | Events | Expected | Aggregate, Field(discriminator="kind")]
+Numerator = Annotated[Persons | Events | Expected | Aggregate | Subset, Field(discriminator="kind")]
 
 
 class TrajectoryPoint(Strict):
@@ -415,7 +415,7 @@ class Target(Strict):
         return YearTarget(year=fy, value=self.value, source=self.source)
 
     @model_validator(mode="after")
-    def _something(self) -> "Target":
+    def _something(self) -> Target:
         """A target states a value or a trajectory."""
         if self.value is None and not self.trajectory and not self.years:
             raise ValueError("a target needs a value, targets by year or a trajectory")
@@ -444,7 +444,7 @@ class Indicator(Strict):
     breakdowns: list[Breakdown] = ["none"]
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Indicator":
+    def _consistent(self) -> Indicator:
         """Measure type, numerator, denominator, geographies and breakdowns fit together."""
         needs_den = self.measure in ("proportion", "crude_rate", "dsr", "ratio")
         if self.measure == "returned":
@@ -469,7 +469,7 @@ class Indicator(Strict):
         self._check_geographies()
         return self
 
-    def _check_returned(self) -> "Indicator":
+    def _check_returned(self) -> Indicator:
         """A returned figure reads aggregate returns only, by ICS, provider or a profile grouping."""
         parts = [p for p in (self.numerator, self.denominator) if p is not None]
         if not all(isinstance(p, Aggregate) for p in parts):
@@ -533,7 +533,7 @@ class Catalogue(Strict):
     """The profile's condition registers (filled from the profile on load)."""
 
     @model_validator(mode="after")
-    def _unique(self) -> "Catalogue":
+    def _unique(self) -> Catalogue:
         """Ids are unique and age bands ascend from 0."""
         ids = [i.id for i in self.indicators]
         dupes = sorted({i for i in ids if ids.count(i) > 1})

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from functools import singledispatch
+from itertools import pairwise
 from typing import Any
 
 import ibis
@@ -99,7 +100,7 @@ class Context:
 
 def age_band(age: ir.IntegerValue, lowers: list[int]) -> ir.StringValue:
     """The reporting age band label ('18-44', '85+') for an age."""
-    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(lowers, lowers[1:])] + [f"{lowers[-1]}+"]
+    labels = [f"{lo}-{hi - 1}" for lo, hi in pairwise(lowers)] + [f"{lowers[-1]}+"]
     return ibis.cases(*[(age >= lo, label) for lo, label in reversed(list(zip(lowers, labels)))], else_=None)
 
 

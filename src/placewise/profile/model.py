@@ -78,7 +78,7 @@ class Ics(Strict):
     providers: list[Provider] = []
 
     @model_validator(mode="after")
-    def _places_known(self) -> "Ics":
+    def _places_known(self) -> Ics:
         """Every grouping and site names Places that the profile defines."""
         known = {p.code for p in self.places}
         for g in self.groupings:

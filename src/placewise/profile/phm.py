@@ -31,12 +31,12 @@ class Criterion(Strict):
     at_least: int = Field(default=1, ge=1)
     value_below: float | None = None
     of_last: int = Field(default=1, ge=1, description="value rule: the highest of the last N daily values")
-    unless: list["Criterion"] = []
+    unless: list[Criterion] = []
 
     _check = field_validator("codelist")(known_codelists)
 
     @model_validator(mode="after")
-    def _value_on_events(self) -> "Criterion":
+    def _value_on_events(self) -> Criterion:
         """A value rule reads clinical events and takes the latest value, not a count."""
         if self.value_below is not None and (self.table != "clinical_events" or self.at_least != 1):
             raise ValueError("value_below needs table clinical_events and no at_least")
@@ -68,7 +68,7 @@ class FrailtyBands(Strict):
     moderate: float = Field(gt=0, lt=1)
 
     @model_validator(mode="after")
-    def _rising(self) -> "FrailtyBands":
+    def _rising(self) -> FrailtyBands:
         """The bands rise."""
         if not self.fit < self.mild < self.moderate:
             raise ValueError("frailty bands must rise: fit < mild < moderate")
@@ -105,7 +105,7 @@ class Condition(Strict):
     not_available: str | None = Field(default=None, description="why the condition cannot yet be found")
 
     @model_validator(mode="after")
-    def _rule_or_reason(self) -> "Condition":
+    def _rule_or_reason(self) -> Condition:
         """A condition has criteria or says why it has none."""
         if not self.any and not self.not_available:
             raise ValueError(f"condition {self.id}: give criteria ('any') or a 'not_available' reason")
@@ -148,7 +148,7 @@ class Segment(Strict):
     everyone_else: bool = False
 
     @model_validator(mode="after")
-    def _has_a_rule(self) -> "Segment":
+    def _has_a_rule(self) -> Segment:
         """A segment has a rule, or catches everyone else, not both."""
         rules = bool(self.ages or self.registers or self.registers_at_least or self.efi_bands or self.cms_at_least is not None
                      or self.any or self.activity)
@@ -164,7 +164,7 @@ class Segmentation(Strict):
     segments: list[Segment] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _last_catches_all(self) -> "Segmentation":
+    def _last_catches_all(self) -> Segmentation:
         """Exactly the last segment is the catch-all, so everyone lands in exactly one; ids are unique."""
         ids = [s.id for s in self.segments]
         if len(set(ids)) != len(ids):

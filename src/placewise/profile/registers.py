@@ -32,7 +32,7 @@ class Ages(Strict):
     max: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Ages":
+    def _ordered(self) -> Ages:
         """The lower end does not exceed the upper end."""
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"age min {self.min} exceeds max {self.max}")
@@ -78,7 +78,7 @@ class Register(Strict):
     _check_diagnosis = field_validator("diagnosis", "resolved")(known_codelists)
 
     @model_validator(mode="after")
-    def _has_a_rule(self) -> "Register":
+    def _has_a_rule(self) -> Register:
         """A register needs a diagnosis or a latest value; resolved codes need a diagnosis."""
         if not self.diagnosis and self.latest is None:
             raise ValueError("a register needs diagnosis codelists or a latest value")
@@ -93,7 +93,7 @@ class Registers(Strict):
     registers: list[Register] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> "Registers":
+    def _unique(self) -> Registers:
         """Register ids are unique."""
         ids = [r.id for r in self.registers]
         dupes = sorted({i for i in ids if ids.count(i) > 1})

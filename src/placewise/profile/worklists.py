@@ -132,7 +132,7 @@ class Worklists(Strict):
     worklists: list[Worklist] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _ids(self) -> "Worklists":
+    def _ids(self) -> Worklists:
         """Ids are unique; a combining list names only lists declared before it."""
         seen: list[str] = []
         for w in self.worklists:

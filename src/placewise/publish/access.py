@@ -9,7 +9,7 @@ outcome, time); nothing here updates or deletes an audit row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Literal
 
 import ibis
@@ -49,7 +49,7 @@ def _audit(store: ibis.BaseBackend, r: Requester, practice: str, list_id: str, r
     if AUDIT_TABLE not in table_names(store):
         store.create_table(AUDIT_TABLE, schema=AUDIT_SCHEMA)
     store.insert(AUDIT_TABLE, pa.table({
-        "at": [datetime.now(timezone.utc).replace(tzinfo=None)], "who": [r.who], "role": [r.role],
+        "at": [datetime.now(UTC).replace(tzinfo=None)], "who": [r.who], "role": [r.role],
         "practice": [r.practice], "requested_practice": [practice], "purpose": [r.purpose], "list_id": [list_id],
         "run_id": [run_id], "rows": [rows], "outcome": [outcome]}, schema=AUDIT_SCHEMA.to_pyarrow()))
 

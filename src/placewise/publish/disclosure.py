@@ -78,7 +78,7 @@ class DisclosureRule(BaseModel):
                 f"points only.{exempt}")
 
 
-def load_rule(profile) -> DisclosureRule:  # noqa: ANN001 (a Profile)
+def load_rule(profile) -> DisclosureRule:
     """The profile's rule (``disclosure.yaml``); an exemption naming an unknown indicator is an error."""
     from placewise.measure import load_catalogue
     from placewise.profile import ProfileError
@@ -394,7 +394,7 @@ def disclose(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str]
     return publishable(frame, decision, measures), decision
 
 
-def geography_relations(profile, practices: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+def geography_relations(profile, practices: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     """Every geography nested in another, as ``parent_type, parent_code, child_type, child_code`` rows.
 
     From the practices (``practice_code``, ``pcn_code``, ``la_code``), the profile (the ICS, its Places,

@@ -29,7 +29,7 @@ MEASURED = [c for c in MEASUREMENT_COLUMNS if c != "suppressed"]
 """The measurement columns publishing reads (the suppression flag comes from the disclosure decision)."""
 
 
-def read_measurements(con) -> pd.DataFrame:  # noqa: ANN001 (an Ibis backend)
+def read_measurements(con) -> pd.DataFrame:
     """Every measurement of the warehouse (all geographies and breakdowns: the disclosure decision
     needs every total), in the columns publishing reads, dates as dates."""
     frame = con.table("measurements").select(*MEASURED).to_pandas()
@@ -38,7 +38,7 @@ def read_measurements(con) -> pd.DataFrame:  # noqa: ANN001 (an Ibis backend)
     return frame
 
 
-def is_synthetic(con) -> bool:  # noqa: ANN001 (an Ibis backend)
+def is_synthetic(con) -> bool:
     """Whether the warehouse holds the synthetic population (its LSOAs are named "(synthetic)")."""
     geo = con.table("geography")
     return bool(geo.filter(geo.lsoa_name.endswith("(synthetic)")).count().to_pandas())
@@ -52,7 +52,7 @@ def report_rows(frame: pd.DataFrame, geography_types: tuple[str, ...] = ("ics", 
     return frame[wanted].reset_index(drop=True)
 
 
-def published_measurements(con, profile: Profile, catalogue: Catalogue,  # noqa: ANN001 (an Ibis backend)
+def published_measurements(con, profile: Profile, catalogue: Catalogue,
                            ) -> tuple[pd.DataFrame, Decision]:
     """The warehouse's measurements as they may be published, and the decision: every publisher's input."""
     frame = read_measurements(con)
@@ -62,7 +62,7 @@ def published_measurements(con, profile: Profile, catalogue: Catalogue,  # noqa:
     return disclose(frame, rule, measures, geography_relations(profile, practices, frame))
 
 
-def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:  # noqa: ANN001 (an Ibis backend)
+def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:
     """Completeness by table from the load log, the commonest quarantine reasons, the latest data."""
     files = con.table("load_files")
     by_table = (files.group_by("table_name")
@@ -96,7 +96,7 @@ def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:  # noqa: ANN001 
     )
 
 
-def recorded_fields(con) -> tuple[tuple[str, str, str], ...]:  # noqa: ANN001 (an Ibis backend)
+def recorded_fields(con) -> tuple[tuple[str, str, str], ...]:
     """Share of rows with each field of :data:`RECORDED_FIELDS` recorded (not null, not a not-stated code)."""
     out = []
     for name, column, not_stated in RECORDED_FIELDS:

@@ -76,9 +76,9 @@ def _number(path: Path, row: int, column: str, text: str, kind: str) -> float | 
             share = float(text.rstrip("%")) / 100
             return 1 - share if kind == "share_complement" else share
         return float(text.replace(",", ""))
-    except ValueError:
+    except ValueError as err:
         raise SourceError(f"{path}: row {row}, column {column}: {text!r} is not a "
-                          f"{'time m:ss' if kind == 'minutes' else 'percentage' if 'share' in kind else 'number'}")
+                          f"{'time m:ss' if kind == 'minutes' else 'percentage' if 'share' in kind else 'number'}") from err
 
 
 def month_start(label: str) -> date:

@@ -101,7 +101,7 @@ def engine(con: BaseBackend) -> Engine:
     name = con.name
     if name not in ("duckdb", "postgres"):
         raise WarehouseError(f"unsupported warehouse engine {name!r}")
-    return name  # type: ignore[return-value]
+    return name
 
 
 def table_names(con: BaseBackend) -> set[str]:

@@ -6,6 +6,7 @@ its source. Facts copied from ONS or the BLMK papers carry their citation; appro
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -31,7 +32,7 @@ class Interval(Strict):
     source: str = Field(min_length=3)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Interval":
+    def _ordered(self) -> Interval:
         """Low below high, and positive for a lognormal."""
         if self.low > self.high:
             raise ValueError(f"low {self.low} is above high {self.high}")
@@ -82,7 +83,7 @@ class Communal(Strict):
     source: str
 
     @model_validator(mode="after")
-    def _bands(self) -> "Communal":
+    def _bands(self) -> Communal:
         """One share per band; bands start at 0 and rise."""
         if len(self.shares) != len(self.band_lowers) or self.band_lowers[0] != 0 or \
                 sorted(self.band_lowers) != self.band_lowers or any(not 0 <= s < 1 for s in self.shares):
@@ -99,7 +100,7 @@ class Completions(Strict):
     source: str
 
     @model_validator(mode="after")
-    def _span(self) -> "Completions":
+    def _span(self) -> Completions:
         """The span runs forwards."""
         if self.last < self.first:
             raise ValueError(f"completions {self.first}-{self.last}: last year before first")
@@ -116,10 +117,10 @@ class Housing(Strict):
     completions: list[Completions] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _no_overlap(self) -> "Housing":
+    def _no_overlap(self) -> Housing:
         """Spans of completions do not overlap."""
         spans = sorted((c.first, c.last) for c in self.completions)
-        if any(b[0] <= a[1] for a, b in zip(spans, spans[1:])):
+        if any(b[0] <= a[1] for a, b in pairwise(spans)):
             raise ValueError("completions: spans of years overlap")
         return self
 
@@ -178,7 +179,7 @@ class Workforce(Strict):
     productivity_growth: Interval
 
     @model_validator(mode="after")
-    def _weights(self) -> "Workforce":
+    def _weights(self) -> Workforce:
         """Weights name known settings and sum to one."""
         unknown = set(self.setting_weights) - set(SETTINGS)
         if unknown:
@@ -203,7 +204,7 @@ class Planning(Strict):
     scenarios: dict[str, Scenario] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _complete(self) -> "Planning":
+    def _complete(self) -> Planning:
         """Growth is given for every setting and for no other."""
         if set(self.growth) != set(SETTINGS):
             raise ValueError(f"growth: give exactly the settings {', '.join(SETTINGS)}")

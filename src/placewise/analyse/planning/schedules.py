@@ -45,7 +45,7 @@ def mortality(national: National) -> np.ndarray:
     slope, infant = national.gompertz_slope.value, national.infant_mortality.value
     out = []
     for target in (national.life_expectancy_female.value, national.life_expectancy_male.value):
-        level = brentq(lambda lv: life_expectancy(_q(np.exp(lv), slope, infant)) - target, -30, 0, xtol=1e-12)
+        level = brentq(lambda lv, target=target: life_expectancy(_q(np.exp(lv), slope, infant)) - target, -30, 0, xtol=1e-12)
         out.append(_q(np.exp(level), slope, infant))
     return np.stack(out)
 

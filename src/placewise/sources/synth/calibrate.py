@@ -196,10 +196,7 @@ def calibration(out: Path, profile: Profile, *, scale: float, end_date: dt.date 
     counts = _indicator_counts(out, fmt, profile, cfg, end)
     rows = []
     for t in cfg.calibration:
-        if t.measure in INDICATOR_FIGURES:
-            value = _indicator_figure(counts, cat, t, end)
-        else:
-            value = _figure(con, t, end)
+        value = _indicator_figure(counts, cat, t, end) if t.measure in INDICATOR_FIGURES else _figure(con, t, end)
         target = t.target * scale if t.count else t.target
         tolerance = t.tolerance * target if t.relative else t.tolerance * (scale if t.count else 1)
         rows.append(CalibrationRow(t.measure, t.geography, round(value, 3), round(target, 3), round(tolerance, 3),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +23,7 @@ MAX_SCALE = 20.0
 """Twenty times the ICS (about 22 million people) is beyond any machine this runs on: refuse it up front."""
 
 
-class FileFormat(str, Enum):
+class FileFormat(StrEnum):
     """Output file format."""
 
     parquet = "parquet"

@@ -14,6 +14,7 @@ import pyarrow as pa
 from placewise.sources.synth.activity import Shared
 from placewise.sources.synth.config import CONDITIONS
 from placewise.sources.synth.events import World, categorical, dates, labels
+from placewise.sources.synth.hospital_codes import Weighted
 from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER
 from placewise.sources.synth.truth import treatment_state
 from placewise.sources.synth.vocabulary import (

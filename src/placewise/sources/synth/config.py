@@ -49,7 +49,7 @@ class PlaceParams(Strict):
     onset_shift_years: float = Field(ge=0, description="Onset this much earlier in the most deprived decile")
 
     @model_validator(mode="after")
-    def _known_ethnicity(self) -> "PlaceParams":
+    def _known_ethnicity(self) -> PlaceParams:
         """Ethnicity keys are NHS ethnic category codes."""
         unknown = set(self.ethnicity) - set(ETHNIC_CATEGORIES)
         if unknown:
@@ -189,7 +189,7 @@ class Ae(Strict):
     acuity_recorded_type3: float = Field(ge=0, le=1)
 
     @model_validator(mode="after")
-    def _ecds_codes(self) -> "Ae":
+    def _ecds_codes(self) -> Ae:
         """Arrival modes and acuities are ECDS codes."""
         unknown = (set(self.ambulance_modes) | set(self.other_modes)) - set(EC_ARRIVAL_MODES)
         unknown |= {c for shares in self.acuity.values() for c in shares} - set(EC_ACUITIES)
@@ -230,7 +230,7 @@ class Admissions(Strict):
     self_discharge_share: float = Field(ge=0, le=1)
 
     @model_validator(mode="after")
-    def _data_dictionary_codes(self) -> "Admissions":
+    def _data_dictionary_codes(self) -> Admissions:
         """Method, source and destination codes are NHS Data Dictionary codes."""
         unknown = {c for m in self.method_codes.values() for c in m} - set(ADMISSION_METHODS)
         unknown |= (set(self.admission_source) | set(self.discharge_destination)) - set(PLACES_OF_RESIDENCE)
@@ -350,7 +350,7 @@ class Synthetic(Strict):
     calibration: list[Target]
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Synthetic":
+    def _consistent(self) -> Synthetic:
         """All sixteen conditions are present, named conditions exist and age multipliers match the bands."""
         missing = set(CONDITIONS) - set(self.conditions)
         if missing:
