@@ -87,3 +87,54 @@ def test_unknown_indicator_in_a_trajectory(tmp_path, catalogue):
                     "waiting_list,ics,QHG,2024-01-01,5.0\n", encoding="utf-8")
     with pytest.raises(ProfileError, match="unknown indicator 'waiting_list'"):
         load_plans(load_profile(), catalogue, (path,))
+
+
+def _actuals(ind: str, first: date, values: list[float], code: str = "QHG") -> pa.Table:
+    """Monthly ICS rows (no breakdown) of one indicator from ``first``."""
+    months = [date(first.year + (first.month - 1 + k) // 12, (first.month - 1 + k) % 12 + 1, 1)
+              for k in range(len(values))]
+    rows = [{"indicator_id": ind, "period_start": d, "period_end": d, "geography_type": "ics",
+             "geography_code": code, "breakdown": "none", "breakdown_group": "All", "numerator": None,
+             "denominator": None, "value": v, "lower": None, "upper": None, "computed_at": None}
+            for d, v in zip(months, values, strict=True)]
+    return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in SCHEMA})
+
+
+def test_a_glide_path_runs_from_the_march_before_to_the_years_target(catalogue):
+    # DM01: 95% by March 2025 (2024/25 planning guidance). March 2024 was 82%, so April's plan is
+    # 82 + 13/12 and each month adds 13/12 until 95 in March 2025. 2023/24 and 2025/26 have no plan target,
+    # so the standing standard (99%) is the plan in every month of those years.
+    plans = load_plans(load_profile(), catalogue)
+    everything = plan_against_actual(_actuals("diagnostics_6wk", date(2024, 1, 1), [80.0 + k for k in range(17)]),
+                                     plans, catalogue).to_pandas()
+    everything = everything[everything.indicator_id == "diagnostics_6wk"]  # the profile's hypertension plan too
+    standard = everything[everything.basis == "the standing standard"]
+    assert len(standard) == 24 and (standard.plan == 99.0).all()
+    out = everything[everything.basis != "the standing standard"]
+    assert list(out.period_start) == [date(2024 + (m >= 9), (m + 3) % 12 + 1, 1) for m in range(12)]
+    assert out.plan.to_list() == pytest.approx([82 + 13 * k / 12 for k in range(1, 13)])
+    assert set(out.basis) == {"glide path to the year's target"}
+    # April 2024: 83 against a plan of 83.08 is worse but within 5% (amber); March 2025: 94 against 95, amber.
+    assert out.actual.iloc[[0, -1]].to_list() == [83.0, 94.0] and set(out.rag) == {"amber"}
+
+
+def test_a_lower_is_better_glide_path_and_a_flat_plan_without_a_march_value(catalogue):
+    plans = load_plans(load_profile(), catalogue)
+    # Category 2 mean: 30 minutes in 2024/25. Data start in May 2024, so no March value: the plan is 30 flat.
+    out = plan_against_actual(_actuals("ambulance_cat2_mean", date(2024, 5, 1), [29.0, 31.0, 40.0]), plans,
+                              catalogue).to_pandas()
+    out = out[out.indicator_id == "ambulance_cat2_mean"]
+    assert len(out) == 12 and (out.plan == 30.0).all()
+    # April has no actual; 29 is better than 30; 31 is worse by 1/30 = 3.3% (amber, within 5%); 40 is red.
+    assert out.rag.iloc[:5].fillna("").to_list() == ["", "green", "amber", "red", ""]
+
+
+def test_a_submitted_trajectory_replaces_the_glide_path_for_its_whole_year(tmp_path, catalogue):
+    path = tmp_path / "plan.csv"
+    path.write_text("indicator_id,geography_type,geography_code,period_start,value\n"
+                    "diagnostics_6wk,ics,QHG,2024-06-01,90.0\n", encoding="utf-8")
+    plans = load_plans(load_profile(), catalogue, (path,))
+    out = plan_against_actual(_actuals("diagnostics_6wk", date(2024, 1, 1), [80.0 + k for k in range(12)]), plans,
+                              catalogue).to_pylist()
+    out = [r for r in out if r["indicator_id"] == "diagnostics_6wk" and r["period_start"] >= date(2024, 4, 1)]
+    assert [(r["period_start"], r["plan"], r["basis"]) for r in out] == [(date(2024, 6, 1), 90.0, "trajectory")]

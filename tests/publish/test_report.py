@@ -424,3 +424,34 @@ def test_board_summary_leads_with_exceptions_and_shows_commentary_beside_the_cha
                   "7: Recovery plan to committee", "May 2025"):
         assert shown in page, shown
     assert "Action log and forward plan" in text
+
+
+def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_targets_are_listed():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.render import render_html
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, PlanInputs, Scope, build_report
+
+    values = [60.0, 61.0, 59.0] * 8
+    frame = pd.DataFrame({
+        "indicator_id": "x", "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+        "geography_type": "ics", "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All",
+        "numerator": [v * 10 for v in values], "denominator": 1000.0, "value": values, "lower": np.nan,
+        "upper": np.nan, "suppressed": False})[list(MEASUREMENT_COLUMNS)]
+    # The plan ends in March 2024, a year before the latest month (March 2025); it was red then.
+    plan_rows = pd.DataFrame({"indicator_id": ["x"], "geography_type": ["ics"], "geography_code": ["QHG"],
+                              "period_start": [MONTHS[11]], "actual": [59.0], "plan": [70.0], "variance": [-11.0],
+                              "rag": ["red"], "basis": ["trajectory"]})
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", target=77.0, target_flag="stale",
+                         target_note="Stale target: the latest is for 2023/24; none is set for 2024/25.")
+    ics = Area("ics", "QHG", "BLMK")
+    model = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                         plan=PlanInputs(plan_rows))
+    page = model.pages[0]
+    assert page.plan_rag == "" and page.plan_variance == ""
+    assert page.plan_text.startswith("No plan for Mar 2025. Plan for Mar 2024: 70.0%; actual 59.0%")
+    # Failing the target (60% against 77%), but not "behind plan": the plan is not current.
+    assert page.reasons == "The target will be consistently missed"
+    summary = _visible((html := render_html(model))[html.index('<section class="summary">'):html.index('id="x"')])
+    assert "Targets to review" in summary and "none is set for 2024/25" in summary and "stale" in summary

@@ -11,13 +11,21 @@ geography_code, period_start, value``). The RAG rule is configuration in ``traje
 Forecast to year end (the NHS financial year, April to March): the year-end plan plus the mean
 variance from plan over the latest ``forecast_periods`` periods with an actual value in that year.
 It assumes the recent gap to plan persists, the usual "run-rate against plan" outturn forecast.
+
+Where a monthly indicator has an operating-plan target for a financial year (``target.years``: "X% by
+March") and a series has no trajectory of its own in that year, the plan is a glide path set here: a
+straight line from the series' value in the March before the year to the target in the year's March
+(flat at the target where that March has no value). In a year where only a standing standard applies
+(the NHS Constitution's 92% within 18 weeks, say) the plan is that standard every month; a target whose
+year has passed gives no plan (``placewise.analyse.targets`` flags it as stale). A submitted trajectory
+for any month of the year replaces the plan set here for the whole year. ``basis`` says which a row is.
 """
 
 from __future__ import annotations
 
 import csv
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,7 +40,7 @@ from placewise.profile import Profile, ProfileError
 PLAN_SCHEMA = pa.schema([
     ("indicator_id", pa.string()), ("geography_type", pa.string()), ("geography_code", pa.string()),
     ("period_start", pa.date32()), ("actual", pa.float64()), ("plan", pa.float64()), ("variance", pa.float64()),
-    ("relative_variance", pa.float64()), ("rag", pa.string()),
+    ("relative_variance", pa.float64()), ("rag", pa.string()), ("basis", pa.string()),
 ])
 FORECAST_SCHEMA = pa.schema([
     ("indicator_id", pa.string()), ("geography_type", pa.string()), ("geography_code", pa.string()),
@@ -108,12 +116,57 @@ def load_plans(profile: Profile, catalogue: Catalogue, csv_files: tuple[Path, ..
     return Plans(rag=plans.rag, trajectories=plans.trajectories + extra)
 
 
+GLIDE = "glide path to the year's target"
+"""The ``basis`` of a plan set here from a year's operating-plan target rather than a submitted trajectory."""
+STANDARD = "the standing standard"
+"""The ``basis`` of a plan set here as the standing standard, in a year without an operating-plan target."""
+
+
 def _plan_frame(plans: Plans) -> pd.DataFrame:
     """Every trajectory point as a row."""
     rows = [(t.indicator, t.geography_type, t.geography_code, p.period, p.value)
             for t in plans.trajectories for p in t.points]
-    return pd.DataFrame(rows, columns=SERIES + ["period_start", "plan"]).drop_duplicates(
+    frame = pd.DataFrame(rows, columns=SERIES + ["period_start", "plan"]).drop_duplicates(
         SERIES + ["period_start"], keep="last")
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+    return frame.assign(basis="trajectory")
+
+
+def _year_targets(catalogue: Catalogue, year_starts: list[date]) -> pd.DataFrame:
+    """The target of each monthly indicator in each financial year: indicator, year start, target, and the
+    plan's basis (a glide path to a year's own target; the standing standard otherwise)."""
+    rows = []
+    for i in (i for i in catalogue.indicators if i.target and i.frequency == "monthly"):
+        own = {y.year for y in i.target.years}
+        for start in year_starts:
+            year = i.target.for_period(start)
+            if year is not None:
+                rows.append((i.id, start, year.value, GLIDE if year.year in own else STANDARD))
+    return pd.DataFrame(rows, columns=["indicator_id", "year_start", "target", "basis"])
+
+
+def glide_paths(actuals: pd.DataFrame, catalogue: Catalogue, planned: pd.DataFrame) -> pd.DataFrame:
+    """Plans set here for each series and financial year with a target and an actual value in the year but
+    no trajectory in ``planned``: a straight line from the March before to the year's own target in March,
+    or the standing standard every month."""
+    a = actuals.assign(year_start=financial_year_start(actuals["period_start"]))
+    years = a[SERIES + ["year_start"]].drop_duplicates()
+    years = years.merge(_year_targets(catalogue, sorted(set(years["year_start"]))), on=["indicator_id", "year_start"])
+    if not planned.empty:
+        taken = planned.assign(year_start=financial_year_start(planned["period_start"]))[SERIES + ["year_start"]]
+        years = years.merge(taken.drop_duplicates(), how="left", indicator=True)
+        years = years[years.pop("_merge") == "left_only"]
+    month = pd.to_datetime(a["period_start"])
+    march = a[(month.dt.month == 3).to_numpy()][SERIES + ["actual"]]
+    march["year_start"] = financial_year_start(month[month.dt.month == 3] + pd.DateOffset(months=1)).to_numpy()
+    years = years.merge(march.rename(columns={"actual": "baseline"}), on=SERIES + ["year_start"], how="left")
+    g = years.merge(pd.DataFrame({"step": np.arange(1, 13)}), how="cross")
+    target = g["target"].to_numpy(float)
+    baseline = np.where(g["basis"] == GLIDE, g["baseline"].fillna(g["target"]).to_numpy(float), target)
+    g["plan"] = baseline + (target - baseline) * g["step"].to_numpy() / 12
+    start = pd.to_datetime(g["year_start"])
+    g["period_start"] = (start.dt.to_period("M") + (g["step"] - 1)).dt.to_timestamp().dt.date
+    return g[SERIES + ["period_start", "plan", "basis"]]
 
 
 def _direction(catalogue: Catalogue, ids: pd.Series) -> np.ndarray:
@@ -131,12 +184,13 @@ def rag(actual: np.ndarray, plan: np.ndarray, direction: np.ndarray, rule: RagRu
 
 
 def plan_against_actual(measurements: pa.Table, plans: Plans, catalogue: Catalogue) -> pa.Table:
-    """Actual (no breakdown) against plan for every period that has a plan; variance and RAG."""
+    """Actual (no breakdown) against plan for every period that has a plan (a trajectory, else a glide path
+    to the year's operating-plan target); variance and RAG."""
     m = measurements.to_pandas()
     m = m[m["breakdown"] == "none"][SERIES + ["period_start", "value"]].rename(columns={"value": "actual"})
-    p = _plan_frame(plans)
-    p["period_start"] = pd.to_datetime(p["period_start"]).dt.date
     m["period_start"] = pd.to_datetime(m["period_start"]).dt.date
+    p = _plan_frame(plans)
+    p = pd.concat([p, glide_paths(m, catalogue, p)], ignore_index=True)
     j = p.merge(m, on=SERIES + ["period_start"], how="left")
     actual, plan = j["actual"].to_numpy(float), j["plan"].to_numpy(float)
     j["variance"] = actual - plan

@@ -10,7 +10,8 @@ import pandas as pd
 import pyarrow as pa
 
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual
-from placewise.measure.catalogue import Catalogue, Indicator, financial_year
+from placewise.analyse.targets import target_status
+from placewise.measure.catalogue import Catalogue, Indicator
 from placewise.profile import Profile
 from placewise.publish.config import ReportSettings
 from placewise.publish.disclosure import Decision, disclose, geography_relations, load_rule
@@ -126,18 +127,6 @@ def _returned_format(i: Indicator) -> tuple[str, int]:
     return ("", 0) if i.denominator is None else ("", 1)
 
 
-def _target(i: Indicator, as_of: date | None) -> tuple[float | None, str]:
-    """The target that applies in the financial year of ``as_of`` (the standing value if none), and its source."""
-    if i.target is None:
-        return None, i.standard_source
-    if as_of is None:
-        return i.target.value, i.standard_source
-    year = i.target.for_period(as_of)
-    if year is None:
-        return None, f"{i.standard_source} (no target in {financial_year(as_of)})"
-    return year.value, f"{year.year}: {year.source}"
-
-
 def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
     """One catalogue indicator as the report shows it."""
     unit, decimals = _returned_format(i) if i.measure == "returned" else {
@@ -147,11 +136,11 @@ def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
         "dsr": (f" per {i.per:,}", 1),
         "count": ("", 0),
     }.get(i.measure, ("", 1))
-    target, source = _target(i, as_of)
+    status = target_status(i.target, i.standard_source, as_of)
     return IndicatorSpec(
         id=i.id, title=i.title, definition=i.definition, domain=i.domain, polarity=i.polarity,
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
-        target=target, standard_source=source,
+        target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
     )
 
 

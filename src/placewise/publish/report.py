@@ -25,6 +25,7 @@ from placewise.analyse.board import (
     exceptions,
 )
 from placewise.analyse.governance import Action, Commentary, Governance
+from placewise.analyse.plan import GLIDE, STANDARD
 from placewise.analyse.spc import (
     PointType,
     ShortSeriesWarning,
@@ -45,13 +46,15 @@ MEASUREMENT_COLUMNS = (
 """The columns of the measurements the report reads."""
 
 PLAN_COLUMNS = ("indicator_id", "geography_type", "geography_code", "period_start", "actual", "plan", "variance",
-                "rag")
+                "rag", "basis")
 FORECAST_COLUMNS = ("indicator_id", "geography_type", "geography_code", "year_start", "year_end_period",
                     "forecast", "plan", "rag")
 RAG_TEXT = {"green": "Green: on or better than plan", "amber": "Amber: a little worse than plan",
             "red": "Red: worse than plan"}
 QUINTILES = ("1", "2", "3", "4", "5")
 QUINTILE_LABELS = ("1 most deprived", "2", "3", "4", "5 least deprived")
+PLAN_BASIS = {GLIDE: " (a glide path to the year's operating-plan target, set here)",
+              STANDARD: " (the standing standard: no operating-plan target or trajectory for the year)"}
 POINT_CLASS = {
     PointType.COMMON_CAUSE: "common_cause",
     PointType.IMPROVEMENT: "special_cause_improvement",
@@ -79,6 +82,8 @@ class IndicatorSpec:
     target: float | None = None
     standard_source: str = ""
     rebase: tuple[date, ...] = ()
+    target_flag: str = ""
+    target_note: str = ""
 
     @property
     def number_format(self) -> str:
@@ -439,7 +444,7 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
             continue
         result, row, periods = spc_results[spec.id]
         page, quintiles = _page(slices, scope, spec, result, row, periods, series)
-        page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan)
+        page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan, periods[-1])
         page.commentary = governance.commentary_for(spec.id, scope.area.code)
         page.actions = governance.actions_for(spec.id)
         pages.append(page)
@@ -567,15 +572,18 @@ def _for_area(plan: PlanInputs, area: Area) -> PlanInputs:
     return PlanInputs(mine(plan.pva), mine(plan.forecast))
 
 
-def _plan_text(spec: IndicatorSpec, plan: PlanInputs) -> tuple[str, str, str]:
-    """The RAG of the latest period with an actual against plan, sentences on it and the year-end forecast,
-    and the variance from plan."""
+def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str, str, str]:
+    """The RAG and variance of the latest period against plan, and sentences on the latest period with an
+    actual and a plan and on the year-end forecast. A plan that stops before ``latest`` gives no RAG."""
     rows = plan.pva[(plan.pva.indicator_id == spec.id) & plan.pva.actual.notna()].sort_values("period_start")
     if rows.empty:
         return "", "", ""
     last = rows.iloc[-1]
-    rag = last.rag if isinstance(last.rag, str) else ""
-    text = (f"Plan for {month_label(last.period_start)}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
+    current = last.period_start >= latest
+    rag = last.rag if isinstance(last.rag, str) and current else ""
+    basis = PLAN_BASIS.get(getattr(last, "basis", ""), "")
+    lead = "" if current else f"No plan for {month_label(latest)}. "
+    text = (f"{lead}Plan for {month_label(last.period_start)}{basis}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
             f"({_signed(spec, last.variance)} against plan){f'. {RAG_TEXT[rag]}' if rag else ''}.")
     fc = plan.forecast[plan.forecast.indicator_id == spec.id].sort_values("year_start")
     if not fc.empty:
@@ -583,4 +591,4 @@ def _plan_text(spec: IndicatorSpec, plan: PlanInputs) -> tuple[str, str, str]:
         verdict = f": {RAG_TEXT[f.rag].split(':')[0].lower()}" if isinstance(f.rag, str) else ""
         text += (f" Forecast for {month_label(f.year_end_period)}, the end of the financial year: "
                  f"{spec.fmt(f.forecast)} against a plan of {spec.fmt(f.plan)}{verdict}.")
-    return rag, text, _signed(spec, last.variance)
+    return rag, text, _signed(spec, last.variance) if current else ""
