@@ -136,10 +136,13 @@ def _year_targets(catalogue: Catalogue, year_starts: list[date]) -> pd.DataFrame
     """The target of each monthly indicator in each financial year: indicator, year start, target, and the
     plan's basis (a glide path to a year's own target; the standing standard otherwise)."""
     rows = []
-    for i in (i for i in catalogue.indicators if i.target and i.frequency == "monthly"):
-        own = {y.year for y in i.target.years}
+    for i in catalogue.indicators:
+        target = i.target
+        if target is None or i.frequency != "monthly":
+            continue
+        own = {y.year for y in target.years}
         for start in year_starts:
-            year = i.target.for_period(start)
+            year = target.for_period(start)
             if year is not None:
                 rows.append((i.id, start, year.value, GLIDE if year.year in own else STANDARD))
     return pd.DataFrame(rows, columns=["indicator_id", "year_start", "target", "basis"])
