@@ -38,7 +38,7 @@ def _month_end(d: date) -> date:
 
 
 def _rows(ind: str, month: date, geo: str, code: str, breakdown: str, group: str, num: float, den: float) -> dict:
-    """One counts row in the engine's schema."""
+    """One counts row in the computation's schema."""
     return {"indicator_id": ind, "period_start": month, "period_end": _month_end(month), "geography_type": geo,
             "geography_code": code, "breakdown": breakdown, "breakdown_group": group, "standard_band": None,
             "numerator": num, "denominator": den, "sum_squares": None, "median": None}

@@ -23,7 +23,7 @@ from placewise.sources.synth.vocabulary import DIAGNOSIS, MEDICINES, SPIROMETRY,
 
 
 def codes(name: str) -> list[str]:
-    """The generator's own codes for a condition, a medicine class, or systolic readings (never the engine's)."""
+    """The generator's own codes for a condition, a medicine class, or systolic readings (never Placewise's codelists)."""
     if name == "systolic_bp":
         return list(SYSTOLIC)
     if name == "spirometry":

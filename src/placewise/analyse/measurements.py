@@ -159,7 +159,7 @@ def _imd_gap(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) -> pa.Table:
-    """Measurements from the engine's counts (see :data:`placewise.measure.COUNTS_SCHEMA`)."""
+    """Measurements from the computed counts (see :data:`placewise.measure.COUNTS_SCHEMA`)."""
     frame = counts.to_pandas()
     parts = []
     for ind_id, rows in frame.groupby("indicator_id", sort=True):

@@ -1,4 +1,4 @@
-"""Codelists: the engine's clinical vocabulary, one data-only CSV (``code,term``) per list in this folder.
+"""Codelists: the clinical vocabulary of Placewise's registers and indicators, one data-only CSV (``code,term``) per list in this folder.
 
 Condition, observation and procedure lists hold SNOMED CT concept ids; medication lists hold dm+d
 product codes (VMPs and AMPs); lists named ``icd10_*`` hold ICD-10 codes written without the dot

@@ -20,8 +20,8 @@ How it works, in the order the data are made (all parameters are in the profile'
    calendar with seasonality, growth and step changes; A&E admissions open emergency spells; readmissions.
 
 ``calibration`` then measures the figures in ``synthetic.yaml``'s ``calibration`` list from the written files.
-Codes come from the generator's own vocabulary (``vocabulary.py``, ``hospital_codes.py``), never from the
-engine's codelists, and each person's true state is written to ``truth/person_state.parquet`` (``truth.py``).
+Codes come from the generator's own vocabulary (``vocabulary.py``, ``hospital_codes.py``), never from
+Placewise's codelists, and each person's true state is written to ``truth/person_state.parquet`` (``truth.py``).
 """
 
 from placewise.sources.synth.calibrate import calibration

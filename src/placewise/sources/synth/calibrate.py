@@ -26,7 +26,7 @@ from placewise.derive.records import add_months, financial_year_start
 from placewise.measure import ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Catalogue, Events
 from placewise.profile import Profile
-from placewise.sources.synth.config import CONDITIONS, Synthetic, Target
+from placewise.sources.synth.config import CONDITIONS, CalibrationTarget, Synthetic
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def _indicator_counts(out: Path, fmt: str, profile: Profile, cfg: Synthetic, end
     return compute(_warehouse(out, fmt), load_catalogue(profile), periods_range=rng, indicators=wanted).to_pandas()
 
 
-def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: Target, end: dt.date) -> float:
+def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: CalibrationTarget, end: dt.date) -> float:
     """An indicator's ICS or Place value: over the twelve months to ``end`` for monthly or quarterly event counts
     (the last twelve months with a figure for a followed-up count), else its latest period."""
     ind_id, per = INDICATOR_FIGURES[t.measure]
@@ -138,7 +138,7 @@ def _register(cond: str, end: dt.date) -> str:
             f"AND l.list = '{cond}' WHERE e.event_date <= DATE '{end}'")
 
 
-def _figure(con: duckdb.DuckDBPyConnection, t: Target, end: dt.date) -> float:
+def _figure(con: duckdb.DuckDBPyConnection, t: CalibrationTarget, end: dt.date) -> float:
     """Compute one calibration figure from the generated tables."""
     where = "" if t.geography == "BLMK" else f"WHERE la_code = '{t.geography}'"
     last_year = f"DATE '{end}' - INTERVAL 365 DAY"

@@ -1,7 +1,7 @@
 """Primary-care records of one block of people: coded diagnoses, observations, checks and medication.
 
-Codes come from the generator's own vocabulary (:mod:`placewise.sources.synth.vocabulary`), never from the
-engine's codelists. Rows are collected as arrays (person, day, code index, value), then sorted by person,
+Codes come from the generator's own vocabulary (:mod:`placewise.sources.synth.vocabulary`), never from
+Placewise's codelists. Rows are collected as arrays (person, day, code index, value), then sorted by person,
 date and code; each row gets its own record identifier, as a GP system gives every record one, so two
 readings of one code on one day are two records.
 """

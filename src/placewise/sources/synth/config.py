@@ -301,7 +301,7 @@ class StepChange(Strict):
     to_mode: str | None = None
 
 
-class Target(Strict):
+class CalibrationTarget(Strict):
     """A calibration target: figure, source and tolerance."""
 
     measure: str
@@ -347,7 +347,7 @@ class Synthetic(Strict):
     social_care: SocialCare
     deaths: Deaths
     step_changes: list[StepChange]
-    calibration: list[Target]
+    calibration: list[CalibrationTarget]
 
     @model_validator(mode="after")
     def _consistent(self) -> Synthetic:

@@ -1,4 +1,4 @@
-"""The event engine: person-level rates spread over a daily calendar, and shared helpers.
+"""Events: person-level rates spread over a daily calendar, and shared helpers.
 
 A stream's daily intensity carries seasonality and growth; a person's expected count is their
 annual rate times the intensity mass over the days they were registered. Events are drawn as

@@ -1,6 +1,6 @@
 """The generator's own hospital coding: ICD-10 and OPCS-4 codes as a coder in an English trust assigns them.
 
-This vocabulary belongs to the generator alone: it never reads the engine's codelists or the indicator
+This vocabulary belongs to the generator alone: it never reads Placewise's codelists or the indicator
 catalogue, so a definition that picks the wrong codes (a fall as a primary diagnosis, a heart failure code
 missing from a list) gives a wrong figure that a test can catch. Codes are facts: ICD-10 5th edition (WHO,
 as used by the NHS; written without the dot, three-character codes padded with ``X`` as SUS writes them) and

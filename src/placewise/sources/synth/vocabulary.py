@@ -1,7 +1,7 @@
 """The generator's own primary-care coding: SNOMED CT concepts and dm+d products as GP records hold them.
 
 Like :mod:`placewise.sources.synth.hospital_codes`, this vocabulary belongs to the generator alone and never
-reads the engine's codelists: it is how clinicians in the synthetic practices code, not what any indicator
+reads Placewise's codelists: it is how clinicians in the synthetic practices code, not what any indicator
 looks for. So it includes codes outside the usual indicator lists (history-of codes, symptoms, prediabetes,
 early CKD stages), several diagnosis codes per condition, and resolved codes. A wrong or narrow definition
 then gives a measurably wrong register, which the register-versus-truth test catches.
