@@ -15,6 +15,7 @@ from placewise.ingest.cli import ingest_command, rotate_key_command, status_comm
 from placewise.measure.cli import explain_command, try_command
 from placewise.publish.cli import report_command
 from placewise.publish.cohort_cli import cohort_command
+from placewise.publish.web.cli import serve_command
 from placewise.sources.synth.cli import synth_command
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ app.command("report")(report_command)
 app.command("try")(try_command)
 app.command("explain")(explain_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
 
 
 @app.command("schema")

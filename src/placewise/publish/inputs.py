@@ -54,9 +54,13 @@ def report_rows(frame: pd.DataFrame, geography_types: tuple[str, ...] = ("ics", 
 
 
 def published_measurements(con, profile: Profile, catalogue: Catalogue,
-                           ) -> tuple[pd.DataFrame, Decision]:
-    """The warehouse's measurements as they may be published, and the decision: every publisher's input."""
-    frame = read_measurements(con)
+                           frame: pd.DataFrame | None = None) -> tuple[pd.DataFrame, Decision]:
+    """The warehouse's measurements as they may be published, and the decision: every publisher's input.
+
+    ``frame`` is :func:`read_measurements` of the same warehouse, when the caller has read it already
+    (the web application keeps both, row for row).
+    """
+    frame = read_measurements(con) if frame is None else frame
     practices = con.table("practices").select("practice_code", "pcn_code", "la_code").to_pandas()
     rule = load_rule(profile)
     measures = {i.id: i.measure for i in catalogue.indicators}

@@ -1,0 +1,440 @@
+"""The REST API (``/api/v1``) and the login endpoints (``/auth``): every route declares its roles."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from placewise.publish.inputs import specs_from_catalogue
+from placewise.publish.web import audit
+from placewise.publish.web.app import WebState, state
+from placewise.publish.web.auth import SESSION_COOKIE, SESSION_LENGTH, UserError
+from placewise.publish.web.roles import ANONYMOUS, Role, User, allow
+from placewise.publish.web.snapshot import ROW_COLUMNS
+
+router = APIRouter(prefix="/api/v1", tags=["data"])
+auth_router = APIRouter(prefix="/auth", tags=["sessions"])
+Format = Literal["json", "csv", "xlsx"]
+CODE = r"^[A-Za-z0-9_.-]{1,40}$"
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def web(request: Request) -> WebState:
+    """The application's state (a dependency)."""
+    return state(request)
+
+
+def user_of(request: Request) -> User:
+    """The caller, as :func:`placewise.publish.web.app.authorise` admitted them."""
+    return request.state.user
+
+
+Web = Annotated[WebState, Depends(web)]
+Caller = Annotated[User, Depends(user_of)]
+
+
+# ----------------------------------------------------------------------------------------------- sessions
+
+class Login(BaseModel):
+    """A login by name and password."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Me(BaseModel):
+    """Who the caller is, and the CSRF token of their session (send it as X-CSRF-Token on changes)."""
+
+    username: str | None
+    role: Role
+    place: str | None
+    practice: str | None
+    csrf_token: str | None
+
+
+async def _login_fields(request: Request) -> tuple[str, str, str | None]:
+    """Username, password and where to go next, from a JSON body or a form post."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = Login.model_validate(await request.json())
+        except Exception as e:  # a body that is not JSON or lacks a field
+            raise HTTPException(422, f"invalid request: the body must be JSON with username and password ({e})")\
+                from None
+        return body.username, body.password, None
+    form = await request.form()
+    name, password, nxt = form.get("username"), form.get("password"), form.get("next")
+    if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
+        raise HTTPException(422, "invalid request: username and password are required (JSON or a form post)")
+    return name, password, nxt if isinstance(nxt, str) and nxt.startswith("/") and not nxt.startswith("//") else None
+
+
+@auth_router.post("/login", response_model=Me, openapi_extra={"requestBody": {"content": {
+    "application/json": {"schema": Login.model_json_schema()},
+    "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["username", "password"],
+                                                     "properties": {"username": {"type": "string"},
+                                                                    "password": {"type": "string"},
+                                                                    "next": {"type": "string"}}}}}}})
+@allow("public")
+async def login(request: Request, w: Web) -> Response:
+    """Log in with a name and password: sets the session cookie; a form post is redirected to ``next``."""
+    name, password, nxt = await _login_fields(request)
+    user = w.auth.check_password(name, password)
+    if user is None:
+        audit.record(w.store, User(name[:64], "public"), "login", name[:64], "refused", "wrong name or password")
+        raise HTTPException(401, "wrong name or password")
+    token, csrf = w.auth.start_session(user)
+    audit.record(w.store, user, "login", user.username or "", "granted")
+    body = Me(**asdict(user), csrf_token=csrf)
+    response: Response = RedirectResponse(nxt, status_code=303) if nxt else JSONResponse(body.model_dump())
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=w.secure_cookies, path="/",
+                        max_age=int(SESSION_LENGTH.total_seconds()))
+    return response
+
+
+@auth_router.post("/logout", status_code=204)
+@allow("public")
+async def logout(request: Request, w: Web, user: Caller) -> Response:
+    """End the session (needs its CSRF token) and clear the cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and user is not ANONYMOUS:
+        w.auth.end_session(cookie)
+        audit.record(w.store, user, "logout", user.username or "", "granted")
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me", response_model=Me)
+@allow("public")
+def me(request: Request, user: Caller) -> Me:
+    """The caller and their session's CSRF token (null for the public and for API tokens)."""
+    return Me(**asdict(user), csrf_token=request.state.csrf)
+
+
+# ----------------------------------------------------------------------------------------------- indicators
+
+class IndicatorMeta(BaseModel):
+    """An indicator of the catalogue: what it measures, where from, and by what rule."""
+
+    id: str
+    title: str
+    definition: str
+    domain: str
+    measure: str
+    per: int
+    unit: str
+    polarity: str
+    frequency: str
+    geographies: list[str]
+    breakdowns: list[str]
+    specification: str
+    version: str
+    deviations: list[str]
+    target: float | None
+    standard_source: str
+
+
+def _metadata(w: WebState) -> list[IndicatorMeta]:
+    """Every indicator's metadata, in catalogue order."""
+    specs = {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue)}
+    return [IndicatorMeta(id=i.id, title=i.title, definition=i.definition, domain=i.domain, measure=i.measure,
+                          per=i.per, unit=specs[i.id].unit.strip(), polarity=i.polarity, frequency=i.frequency,
+                          geographies=list(i.geographies), breakdowns=list(i.breakdowns),
+                          specification=i.specification, version=i.version, deviations=list(i.deviations),
+                          target=specs[i.id].target, standard_source=specs[i.id].standard_source)
+            for i in w.snapshot.catalogue.indicators]
+
+
+@router.get("/indicators", response_model=list[IndicatorMeta])
+@allow("public")
+def indicators(w: Web) -> list[IndicatorMeta]:
+    """Every indicator of the catalogue with its metadata."""
+    return _metadata(w)
+
+
+def _indicator(w: WebState, indicator_id: str) -> IndicatorMeta:
+    """One indicator's metadata, or a 404 naming it."""
+    for m in _metadata(w):
+        if m.id == indicator_id:
+            return m
+    raise HTTPException(404, f"no indicator {indicator_id!r}; GET /api/v1/indicators lists them")
+
+
+@router.get("/indicators/{indicator_id}", response_model=IndicatorMeta)
+@allow("public")
+def indicator(indicator_id: str, w: Web) -> IndicatorMeta:
+    """One indicator's metadata."""
+    return _indicator(w, indicator_id)
+
+
+class DataRow(BaseModel):
+    """One figure: an area, a group and a period, as the caller may read it."""
+
+    period_start: str
+    period_end: str
+    geography_type: str
+    geography_code: str
+    area_name: str | None
+    breakdown: str
+    breakdown_group: str
+    numerator: float | None
+    denominator: float | None
+    value: float | None
+    lower: float | None
+    upper: float | None
+    suppressed: bool
+    suppression_reason: str
+
+
+class IndicatorData(BaseModel):
+    """An indicator's figures, with the disclosure rule they passed."""
+
+    indicator: IndicatorMeta
+    disclosure: str
+    rows: list[DataRow]
+
+
+class Filters(BaseModel):
+    """Which figures: a level (geography type), an area, a breakdown, and periods by their end."""
+
+    level: str | None = Field(None, pattern=CODE, description="geography type: ics, place, pcn, practice, …")
+    area: str | None = Field(None, pattern=CODE, description="geography code (ODS or ONS)")
+    breakdown: str = Field("none", pattern=CODE, description="none, imd_quintile, ethnic_group, sex, age_band")
+    period_from: str | None = Field(None, alias="from", pattern=ISO_DATE, description="first period end, YYYY-MM-DD")
+    period_to: str | None = Field(None, alias="to", pattern=ISO_DATE, description="last period end, YYYY-MM-DD")
+    format: Format = "json"
+
+
+def _rows(w: WebState, user: User, indicator_id: str, f: Filters) -> tuple[IndicatorMeta, pd.DataFrame]:
+    """An indicator's rows for the caller (404 for an unknown indicator)."""
+    meta = _indicator(w, indicator_id)
+    return meta, w.snapshot.rows(user, indicator_id, f.level, f.area, f.breakdown, f.period_from, f.period_to)
+
+
+def _download(frame: pd.DataFrame, fmt: Format, name: str) -> Response:
+    """A table as CSV or Excel, named for download."""
+    if fmt == "csv":
+        return Response(frame.to_csv(index=False), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    buf = io.BytesIO()
+    frame.to_excel(buf, index=False, sheet_name=name[:31])
+    return Response(buf.getvalue(),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+
+
+@router.get("/indicators/{indicator_id}/data", response_model=IndicatorData,
+            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument."
+                                                                         "spreadsheetml.sheet": {}}}})
+@allow("public")
+def indicator_data(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters, Query()]) -> Response:
+    """An indicator's figures by level, area, breakdown and period, disclosure-controlled by role."""
+    meta, rows = _rows(w, user, indicator_id, f)
+    if f.format != "json":
+        return _download(rows, f.format, indicator_id)
+    body = (f'{{"indicator":{meta.model_dump_json()},"disclosure":{json.dumps(w.snapshot.rule.statement())},'
+            f'"rows":{rows[ROW_COLUMNS].to_json(orient="records")}}}')
+    return Response(body, media_type="application/json")
+
+
+FINGERTIPS_COLUMNS = [
+    "Indicator ID", "Indicator Name", "Parent Code", "Parent Name", "Area Code", "Area Name", "Area Type", "Sex",
+    "Age", "Category Type", "Category", "Time period", "Value", "Lower CI 95.0 limit", "Upper CI 95.0 limit",
+    "Lower CI 99.8 limit", "Upper CI 99.8 limit", "Count", "Denominator", "Value note", "Recent Trend",
+    "Compared to England value or percentiles", "Compared to ICB value or percentiles", "Time period Sortable",
+    "New data", "Compared to goal", "Time period range"]
+"""The columns of OHID Fingertips' CSV data download (``all_data/csv``), in its order."""
+BREAKDOWN_CATEGORY = {"imd_quintile": "IMD quintile (1 most deprived)", "ethnic_group": "Ethnic group",
+                      "age_band": "Age band", "sex": "Sex", "imd_quintile_gap": "IMD quintile gap"}
+
+
+def fingertips_frame(meta: IndicatorMeta, rows: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
+    """Rows in Fingertips' CSV shape: its column names, a persons/all-ages row per area, breakdowns as categories.
+
+    Placewise's indicator id stands in the Indicator ID column (it has no Fingertips number); the
+    comparison columns Placewise does not compute are left empty; a suppressed figure carries its
+    reason in Value note, as Fingertips does.
+    """
+    names = areas.set_index(["geography_type", "geography_code"]).name
+    parents = areas.set_index(["geography_type", "geography_code"])[["parent_type", "parent_code"]]
+    key = pd.MultiIndex.from_frame(rows[["geography_type", "geography_code"]])
+    parent = parents.reindex(key)
+    parent_names = names.reindex(pd.MultiIndex.from_arrays([parent.parent_type, parent.parent_code]))
+    by_sex = rows.breakdown == "sex"
+    category = rows.breakdown.map(BREAKDOWN_CATEGORY).where(~by_sex & (rows.breakdown != "none"), "")
+    end = pd.to_datetime(rows.period_end)
+    out = pd.DataFrame({
+        "Indicator ID": meta.id, "Indicator Name": meta.title,
+        "Parent Code": parent.parent_code.to_numpy(), "Parent Name": parent_names.to_numpy(),
+        "Area Code": rows.geography_code.to_numpy(), "Area Name": rows.area_name.to_numpy(),
+        "Area Type": rows.geography_type.to_numpy(),
+        "Sex": rows.breakdown_group.where(by_sex, "Persons").str.capitalize().to_numpy(),
+        "Age": rows.breakdown_group.where(rows.breakdown == "age_band", "All ages").to_numpy(),
+        "Category Type": category.to_numpy(),
+        "Category": rows.breakdown_group.where(category != "", "").to_numpy(),
+        "Time period": rows.period_start + " to " + rows.period_end,
+        "Value": rows.value.to_numpy(), "Lower CI 95.0 limit": rows.lower.to_numpy(),
+        "Upper CI 95.0 limit": rows.upper.to_numpy(), "Lower CI 99.8 limit": None, "Upper CI 99.8 limit": None,
+        "Count": rows.numerator.to_numpy(), "Denominator": rows.denominator.to_numpy(),
+        "Value note": rows.suppression_reason.where(rows.suppressed, "").map(
+            lambda r: f"Value suppressed for disclosure control ({r})" if r else "").to_numpy(),
+        "Recent Trend": "", "Compared to England value or percentiles": "",
+        "Compared to ICB value or percentiles": "", "Time period Sortable": (end.dt.year * 10000 + end.dt.month * 100
+                                                                            ).to_numpy(),
+        "New data": "", "Compared to goal": "", "Time period range": "",
+    })
+    return out[FINGERTIPS_COLUMNS]
+
+
+@router.get("/indicators/{indicator_id}/fingertips.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+@allow("public")
+def fingertips_csv(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters, Query()]) -> Response:
+    """An indicator's figures in OHID Fingertips' CSV column layout, so code written for Fingertips reads them."""
+    meta, rows = _rows(w, user, indicator_id, f)
+    frame = fingertips_frame(meta, rows, w.snapshot.areas)
+    return Response(frame.to_csv(index=False), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{indicator_id}-fingertips.csv"'})
+
+
+# ----------------------------------------------------------------------------------------------- areas
+
+class AreaOut(BaseModel):
+    """An area, its parent in the hierarchy and the Place it lies in (null above Place level)."""
+
+    geography_type: str
+    geography_code: str
+    name: str
+    parent_type: str | None
+    parent_code: str | None
+    place: str | None
+
+
+@router.get("/areas", response_model=list[AreaOut])
+@allow("public")
+def areas(w: Web, level: Annotated[str | None, Query(pattern=CODE)] = None) -> Response:
+    """Every area (or every area of one level) with its parent: the geography hierarchy."""
+    t = w.snapshot.areas
+    if level is not None:
+        t = t[t.geography_type == level]
+    return Response(t.to_json(orient="records"), media_type="application/json")
+
+
+# ----------------------------------------------------------------------------------------------- data quality
+
+class Quality(BaseModel):
+    """Loads, completeness by table, the commonest quarantine reasons and the latest data."""
+
+    latest_data: str
+    summary: str
+    measurements: int
+    computed_at: str | None
+    tables: list[dict[str, str]]
+    quarantine_reasons: list[dict[str, str | int]]
+    recorded_fields: list[dict[str, str]]
+
+
+@router.get("/data-quality", response_model=Quality)
+@allow("analyst", "place_lead", "admin")
+def data_quality(w: Web) -> Quality:
+    """The load log, completeness, quarantine summary and latest data, as read at start-up."""
+    q, s = w.snapshot.quality, w.snapshot
+    return Quality(latest_data=q.latest_data, summary=q.summary, measurements=s.measurements,
+                   computed_at=s.computed_at.isoformat() if s.computed_at else None,
+                   tables=[dict(zip(q.headers, r, strict=True)) for r in q.tables],
+                   quarantine_reasons=[dict(zip(("table", "field", "reason", "rows"), r, strict=True))
+                                       for r in q.reasons],
+                   recorded_fields=[dict(zip(("field", "rows", "recorded"), r, strict=True)) for r in q.fields])
+
+
+# ----------------------------------------------------------------------------------------------- administration
+
+class NewUser(BaseModel):
+    """A local user to add."""
+
+    username: str = Field(min_length=2, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    role: Literal["analyst", "place_lead", "clinician", "admin"]
+    place: str | None = Field(None, pattern=CODE)
+    practice: str | None = Field(None, pattern=CODE)
+
+
+class UserOut(BaseModel):
+    """A user as the administrator sees them (never a password)."""
+
+    username: str | None
+    role: Role
+    place: str | None
+    practice: str | None
+
+
+class NewToken(BaseModel):
+    """An API token to issue."""
+
+    username: str = Field(min_length=2, max_length=64)
+    label: str = Field(min_length=1, max_length=200)
+
+
+class Token(BaseModel):
+    """An API token, shown once."""
+
+    username: str
+    token: str
+
+
+@router.get("/admin/users", response_model=list[UserOut])
+@allow("admin")
+def list_users(w: Web) -> list[UserOut]:
+    """Every local user."""
+    return [UserOut(**asdict(u)) for u in w.auth.users()]
+
+
+@router.post("/admin/users", response_model=UserOut, status_code=201)
+@allow("admin")
+def add_user(new: Annotated[NewUser, Body()], w: Web, user: Caller) -> UserOut:
+    """Add a local user (a clinician needs a practice, a Place lead a Place)."""
+    try:
+        added = w.auth.add_user(new.username, new.password, new.role, new.place, new.practice)
+    except UserError as e:
+        raise HTTPException(422, f"invalid request: {e}") from None
+    audit.record(w.store, user, "user_added", new.username, "granted", new.role)
+    return UserOut(**asdict(added))
+
+
+@router.post("/admin/tokens", response_model=Token, status_code=201)
+@allow("admin")
+def issue_token(new: Annotated[NewToken, Body()], w: Web, user: Caller) -> Token:
+    """Issue an API token for a user's scripts (shown once)."""
+    try:
+        token = w.auth.issue_token(new.username, new.label)
+    except UserError as e:
+        raise HTTPException(404, str(e)) from None
+    audit.record(w.store, user, "token_issued", new.username, "granted", new.label)
+    return Token(username=new.username, token=token)
+
+
+class AuditRow(BaseModel):
+    """One audited call."""
+
+    at: str
+    who: str | None
+    role: str
+    action: str
+    target: str
+    outcome: str
+    detail: str
+
+
+@router.get("/admin/audit", response_model=list[AuditRow])
+@allow("admin")
+def audit_log(w: Web, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[AuditRow]:
+    """The latest audited calls, newest first."""
+    return [AuditRow.model_validate({**r, "at": str(r["at"])}) for r in audit.rows(w.store, limit)]
+

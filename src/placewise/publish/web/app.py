@@ -1,0 +1,154 @@
+"""The web application: ``create_app(db_url)`` builds it; ``placewise serve`` runs it with uvicorn.
+
+Every request passes :func:`authorise`: the caller is found (API token, session cookie or nobody),
+the endpoint's declared roles are checked (an endpoint without a declaration is refused), a
+state-changing request on a session must carry the session's CSRF token, and every refusal is
+audited. Errors are JSON: ``{"error": "...", "status": N}`` (and ``fields`` for invalid parameters).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from placewise import __version__
+from placewise.profile import Profile, load_profile
+from placewise.publish.web import audit, snapshot
+from placewise.publish.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Auth
+from placewise.publish.web.roles import ANONYMOUS, User, allowed_roles
+from placewise.publish.web.store import WebStore, default_store_url
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass
+class WebState:
+    """What every request reads: the warehouse's URL, its snapshot, the users and the audit."""
+
+    db_url: str
+    snapshot: snapshot.Snapshot
+    auth: Auth
+    secure_cookies: bool
+
+    @property
+    def store(self) -> WebStore:
+        """The web store (users, sessions, tokens, audit)."""
+        return self.auth.store
+
+
+class Refused(HTTPException):
+    """A request refused for who is asking (401 or 403); audited before it is raised."""
+
+
+def state(request: Request) -> WebState:
+    """The application's state."""
+    return request.app.state.web
+
+
+def refuse(request: Request, user: User, status: int, why: str) -> Refused:
+    """Audit a refusal and return the exception to raise."""
+    audit.record(state(request).store, user, "refused", f"{request.method} {request.url.path}", f"refused {status}",
+                 why)
+    return Refused(status, why)
+
+
+def current_user(request: Request) -> User:
+    """Who is calling: the owner of a bearer token, of a session cookie, or the public."""
+    web = state(request)
+    request.state.csrf = None
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        user = web.auth.token_user(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise refuse(request, ANONYMOUS, 401, "the Authorization header does not carry a valid API token")
+        request.state.by_token = True
+        return user
+    request.state.by_token = False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    found = web.auth.session(cookie) if cookie else None
+    if found is None:
+        return ANONYMOUS
+    request.state.csrf = found[1]
+    return found[0]
+
+
+async def authorise(request: Request, user: User = Depends(current_user)) -> User:
+    """Admit the request if the endpoint declares the caller's role; check origin and CSRF on changes.
+
+    A login needs no CSRF token (it starts a new session; a foreign origin is still refused)."""
+    route = request.scope.get("route")
+    roles = allowed_roles(route.endpoint) if route is not None else None
+    if roles is None:
+        raise refuse(request, user, 403, "this endpoint declares no roles, so it is refused to everyone")
+    if request.method not in SAFE_METHODS:
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.url.netloc:
+            raise refuse(request, user, 403, f"cross-origin request from {origin} refused")
+        if request.state.csrf is not None and route is not None and route.name != "login" \
+                and not await _csrf_ok(request):
+            raise refuse(request, user, 403, f"missing or wrong CSRF token: send the session's token in the "
+                                             f"{CSRF_HEADER} header or a {CSRF_FIELD} form field")
+    if user.role not in roles:
+        if user is ANONYMOUS:
+            raise refuse(request, user, 401, "log in (or send an API token) to use this endpoint")
+        raise refuse(request, user, 403, f"the {user.role} role may not use this endpoint")
+    request.state.user = user
+    return user
+
+
+async def _csrf_ok(request: Request) -> bool:
+    """Whether a session request echoes its CSRF token (header, or form field of a form post)."""
+    sent: object = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        sent = (await request.form()).get(CSRF_FIELD)
+    return isinstance(sent, str) and secrets.compare_digest(sent, request.state.csrf)
+
+
+def _error(status: int, message: str, **extra: object) -> JSONResponse:
+    """A JSON error body."""
+    return JSONResponse({"error": message, "status": status, **extra}, status_code=status)
+
+
+def _install_errors(app: FastAPI) -> None:
+    """Every error as JSON with a clear message."""
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException) -> JSONResponse:
+        message = e.detail if isinstance(e.detail, str) else str(e.detail)
+        if e.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.url.path}"
+        if e.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return _error(e.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        fields = [{"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]} for err in e.errors()]
+        summary = "; ".join(f"{f['field']}: {f['problem']}" for f in fields)
+        return _error(422, f"invalid request: {summary}", fields=fields)
+
+
+def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | None = None,
+               secure_cookies: bool = True) -> FastAPI:
+    """The web application over a warehouse (read at start-up), with its users in ``store_url``."""
+    from placewise.publish.web import api
+
+    profile = profile or load_profile()
+    web = WebState(db_url=db_url, snapshot=snapshot.load(db_url, profile),
+                   auth=Auth(WebStore(store_url or default_store_url(db_url))), secure_cookies=secure_cookies)
+    app = FastAPI(title="Placewise", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json", dependencies=[Depends(authorise)],
+                  description="Indicators, areas, worklists and data quality of a Placewise warehouse, with "
+                              "disclosure control applied by role. Errors are JSON: {\"error\", \"status\"}.")
+    app.state.web = web
+    _install_errors(app)
+    app.include_router(api.auth_router)
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,43 @@
+"""``placewise serve``: the web application and REST API over a warehouse, with uvicorn."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from placewise.profile import ProfileError, load_profile
+from placewise.publish.web.store import StoreError
+from placewise.warehouse import DEFAULT_URL, WarehouseError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(db: str, host: str, port: int, users: str | None, profile: str = "blmk") -> None:
+    """Read the warehouse, then serve until interrupted (cookies are Secure unless on loopback)."""
+    import uvicorn
+
+    from placewise.publish.web.app import create_app
+
+    console = Console()
+    console.print(f"Reading {db} and making the disclosure decision…")
+    try:
+        app = create_app(db, store_url=users, profile=load_profile(profile), secure_cookies=host not in LOOPBACK)
+    except (WarehouseError, StoreError, ProfileError) as e:
+        console.print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(2) from None
+    console.print(f"[bold]Placewise is serving on http://{host}:{port}/[/] (the API under /api/v1, its OpenAPI "
+                  f"document at /api/openapi.json); Ctrl+C stops it.")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def serve_command(
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    users: str = typer.Option("", "--users", help="Web store (users, sessions, audit): a DuckDB file or "
+                              "postgresql://…; default NAME.web.duckdb beside a DuckDB warehouse, or the same "
+                              "PostgreSQL database."),
+    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+) -> None:
+    """Serve the web application and REST API over a warehouse (opened read-only)."""
+    serve(db, host, port, users or None, profile)

@@ -1,0 +1,229 @@
+"""The measurements as each role may read them, made once when the server starts (or is told to reload).
+
+The warehouse is opened read-only for as long as it takes to read the measurements, the areas and
+the data quality summary, and closed again, so a load can run beside the server. Publishing reads the
+measurements through the one query layer (:func:`placewise.publish.inputs.published_measurements`):
+the disclosure decision is made once over the whole table, and every response is cut from its two
+results kept side by side, row for row: the published figures (suppressed, rounded) and the
+unsuppressed ones, which only the roles that may read them are given (:mod:`.roles`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import ibis
+import numpy as np
+import pandas as pd
+
+from placewise.measure import Catalogue, load_catalogue
+from placewise.profile import Profile
+from placewise.publish.disclosure import UNPUBLISHED, DisclosureRule, load_rule
+from placewise.publish.inputs import published_measurements, read_measurements, warehouse_quality
+from placewise.publish.report import DataQuality
+from placewise.publish.web.roles import User, reads_unsuppressed
+from placewise.warehouse.connection import (
+    WarehouseError,
+    connect,
+    duckdb_open_error,
+    duckdb_path,
+    engine_of,
+    require_tables,
+)
+
+ROW_COLUMNS = ["period_start", "period_end", "geography_type", "geography_code", "area_name", "breakdown",
+               "breakdown_group", "numerator", "denominator", "value", "lower", "upper", "suppressed",
+               "suppression_reason"]
+"""The columns of one data row, as every response gives them."""
+AREA_COLUMNS = ["geography_type", "geography_code", "name", "parent_type", "parent_code", "place"]
+
+
+@contextmanager
+def open_warehouse(url: str) -> Iterator[ibis.BaseBackend]:
+    """The warehouse, read-only for DuckDB (so a load can run beside it once this closes), closed after use."""
+    if engine_of(url) == "postgres":
+        con = connect(url)
+    else:
+        path = duckdb_path(url)
+        if not path.is_file():
+            raise WarehouseError(f"{path}: no warehouse here yet; load one with placewise ingest")
+        try:
+            con = ibis.duckdb.from_connection(duckdb.connect(str(path), read_only=True))
+        except duckdb.IOException as e:
+            raise WarehouseError(duckdb_open_error(path, e)) from None
+    try:
+        yield con
+    finally:
+        con.disconnect()
+
+
+def areas(profile: Profile, practices: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
+    """Every area with its name, parent and Place (None for the ICS, groupings, providers and their sites)."""
+    ics = profile.ics
+    rows: list[tuple[str, str, str, str | None, str | None, str | None]] = [
+        ("ics", ics.code, ics.name, None, None, None)]
+    rows += [("place", p.code, p.name, "ics", ics.code, p.code) for p in ics.places]
+    rows += [(g.kind, g.code, g.name, "ics", ics.code, None) for g in ics.groupings]
+    rows += [("provider", p.code, p.name, "ics", ics.code, None) for p in ics.providers]
+    rows += [("site", s.code, s.name, "provider", p.code, None) for p in ics.providers for s in p.sites]
+    pr = practices.dropna(subset=["practice_code"])
+    pcn_place = pr.dropna(subset=["pcn_code"]).groupby("pcn_code").la_code.agg(lambda s: s.iloc[0] if s.nunique() == 1
+                                                                              else None)
+    pcns = pr.dropna(subset=["pcn_code"]).drop_duplicates("pcn_code")
+    rows += [("pcn", r.pcn_code, r.pcn_name or r.pcn_code, "place" if pcn_place[r.pcn_code] else "ics",
+              pcn_place[r.pcn_code] or ics.code, pcn_place[r.pcn_code]) for r in pcns.itertuples()]
+    rows += [("practice", r.practice_code, r.practice_name or r.practice_code, "pcn" if r.pcn_code else "place",
+              r.pcn_code or r.la_code, r.la_code) for r in pr.itertuples()]
+    known = pd.DataFrame(rows, columns=AREA_COLUMNS).drop_duplicates(["geography_type", "geography_code"])
+    seen = measured[["geography_type", "geography_code"]].drop_duplicates()
+    extra = seen.merge(known, how="left", on=["geography_type", "geography_code"], indicator=True)
+    extra = extra[extra._merge == "left_only"][["geography_type", "geography_code"]]
+    extra = extra.assign(name=extra.geography_code, parent_type="ics", parent_code=ics.code, place=None)
+    return pd.concat([known, extra], ignore_index=True).sort_values(["geography_type", "geography_code"],
+                                                                    ignore_index=True)
+
+
+@dataclass(frozen=True)
+class IndicatorRows:
+    """One indicator's rows: published and unsuppressed, row for row, with each row's Place."""
+
+    published: pd.DataFrame
+    unsuppressed: pd.DataFrame
+    place: np.ndarray
+    spans: dict[tuple[str, str | None], tuple[int, int]]
+    """Row range of each level ``(type, None)`` and area ``(type, code)`` (rows are sorted by them)."""
+
+    def span(self, level: str | None, area: str | None) -> tuple[int, int]:
+        """The rows of a level or area (all rows if neither is given; none if unknown)."""
+        if level is None and area is None:
+            return 0, len(self.place)
+        if level is None:
+            found = [v for (t, c), v in self.spans.items() if c == area]
+            return found[0] if len(found) == 1 else (0, 0)
+        return self.spans.get((level, area), (0, 0))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the server reads from the warehouse at start-up."""
+
+    profile: Profile
+    catalogue: Catalogue
+    rule: DisclosureRule
+    by_indicator: dict[str, IndicatorRows]
+    areas: pd.DataFrame
+    quality: DataQuality
+    measurements: int
+    computed_at: datetime | None
+
+    def rows(self, user: User, indicator_id: str, level: str | None = None, area: str | None = None,
+             breakdown: str | None = "none", first: str | None = None, last: str | None = None) -> pd.DataFrame:
+        """An indicator's rows as this user may read them, filtered (periods by their end, ISO dates)."""
+        ind = self.by_indicator.get(indicator_id)
+        if ind is None:
+            return pd.DataFrame(columns=ROW_COLUMNS)
+        lo, hi = ind.span(level, area)
+        pub = ind.published.iloc[lo:hi]
+        keep = np.ones(len(pub), dtype=bool)
+        if breakdown is not None:
+            keep &= (pub.breakdown == breakdown).to_numpy()
+        if first is not None:
+            keep &= (pub.period_end >= first).to_numpy()
+        if last is not None:
+            keep &= (pub.period_end <= last).to_numpy()
+        idx = lo + np.flatnonzero(keep)
+        open_rows = self._unsuppressed_rows(user, ind.place[idx])
+        out = ind.published.iloc[idx].reset_index(drop=True)
+        if open_rows.any():
+            raw = ind.unsuppressed.iloc[idx]
+            for c in ("numerator", "denominator", "value", "lower", "upper", "suppressed", "suppression_reason"):
+                out[c] = np.where(open_rows, raw[c].to_numpy(), out[c].to_numpy())
+        hidden_whole = (out.suppression_reason == UNPUBLISHED).to_numpy() & ~open_rows
+        return out[~hidden_whole]
+
+    @staticmethod
+    def _unsuppressed_rows(user: User, places: np.ndarray) -> np.ndarray:
+        """Which rows (by their Place) this user reads unsuppressed."""
+        if reads_unsuppressed(user, None):
+            return np.ones(len(places), dtype=bool)
+        if user.role != "place_lead":
+            return np.zeros(len(places), dtype=bool)
+        return np.array([reads_unsuppressed(user, p) for p in pd.unique(places)])[
+            pd.factorize(places)[0]] if len(places) else np.zeros(0, dtype=bool)
+
+
+def _split(frame: pd.DataFrame, published: pd.DataFrame, reasons: pd.Series, area_table: pd.DataFrame
+           ) -> dict[str, IndicatorRows]:
+    """Both tables cut by indicator, in the columns of a response, sorted by area, breakdown and period."""
+    names = area_table.set_index(["geography_type", "geography_code"])
+    key = pd.MultiIndex.from_frame(frame[["geography_type", "geography_code"]])
+    shared = {"area_name": names.name.reindex(key).to_numpy(),
+              **{c: frame[c].astype(str).to_numpy() for c in ("period_start", "period_end")}}
+    pub = published.assign(**shared, suppression_reason=reasons.to_numpy())
+    raw = frame.assign(**shared, suppressed=False, suppression_reason="")
+    order = frame.sort_values(["indicator_id", "geography_type", "geography_code", "breakdown", "breakdown_group",
+                               "period_end"]).index.to_numpy()
+    pub, raw = (t.iloc[order][ROW_COLUMNS].reset_index(drop=True) for t in (pub, raw))
+    place = names.place.reindex(key).to_numpy()[order]
+    ids = frame.indicator_id.to_numpy()[order]
+    bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
+    return {str(ids[lo]): IndicatorRows(pub.iloc[lo:hi].reset_index(drop=True),
+                                        raw.iloc[lo:hi].reset_index(drop=True), place[lo:hi],
+                                        _spans(pub.geography_type.to_numpy()[lo:hi],
+                                               pub.geography_code.to_numpy()[lo:hi]))
+            for lo, hi in itertools.pairwise(bounds)}
+
+
+def _spans(types: np.ndarray, codes: np.ndarray) -> dict[tuple[str, str | None], tuple[int, int]]:
+    """Row ranges of each level and each area in rows sorted by level and area."""
+    out: dict[tuple[str, str | None], tuple[int, int]] = {}
+    for keys in ((types,), (types, codes)):
+        change = np.zeros(len(types), dtype=bool)
+        change[0:1] = True
+        for k in keys:
+            change[1:] |= k[1:] != k[:-1]
+        starts = np.flatnonzero(change)
+        ends = np.r_[starts[1:], len(types)]
+        for a, b in zip(starts, ends, strict=True):
+            out[(str(types[a]), str(codes[a]) if len(keys) == 2 else None)] = (int(a), int(b))
+    return out
+
+
+_CACHE: dict[tuple[str, int, object], Snapshot] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load(url: str, profile: Profile) -> Snapshot:
+    """Read the warehouse's measurements, areas and data quality, and make the disclosure decision.
+
+    Kept per warehouse and measurements version (row count and latest computation) for the life of
+    the process, so a second application on the same warehouse (a test's client and server) does
+    not decide again.
+    """
+    with open_warehouse(url) as con:
+        require_tables(con, ["measurements", "practices", "load_log", "load_files", "quarantine"])
+        t = con.table("measurements")
+        version = t.aggregate(n=t.count(), latest=t.computed_at.max()).to_pandas().iloc[0]
+        key = (url, int(version.n), version.latest)
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        catalogue = load_catalogue(profile)
+        frame = read_measurements(con)
+        published, decision = published_measurements(con, profile, catalogue, frame)
+        practices = con.table("practices").select("practice_code", "practice_name", "pcn_code", "pcn_name",
+                                                  "la_code").to_pandas()
+        area_table = areas(profile, practices, frame)
+        snap = Snapshot(profile=profile, catalogue=catalogue, rule=load_rule(profile),
+                        by_indicator=_split(frame, published, decision.cells.reason, area_table),
+                        areas=area_table, quality=warehouse_quality(con, frame), measurements=len(frame),
+                        computed_at=None if pd.isna(version.latest) else pd.Timestamp(version.latest).to_pydatetime())
+    with _CACHE_LOCK:
+        _CACHE[key] = snap
+    return snap

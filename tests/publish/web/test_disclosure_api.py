@@ -1,0 +1,108 @@
+"""Disclosure control at the API boundary, by role, through the one disclosure module."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from placewise.profile import load_profile
+from placewise.publish.disclosure import load_rule
+
+RULE = load_rule(load_profile())
+INDICATOR = "ae_4hr_type1"
+
+
+def _rows(client: TestClient, indicator: str = INDICATOR, **params: str) -> pd.DataFrame:
+    """The rows of a data response."""
+    r = client.get(f"/api/v1/indicators/{indicator}/data", params=params)
+    assert r.status_code == 200, r.text
+    return pd.DataFrame(r.json()["rows"])
+
+
+def _warehouse(db: str, indicator: str, level: str) -> pd.DataFrame:
+    """The warehouse's own rows for one indicator and level (whole population)."""
+    with duckdb.connect(db, read_only=True) as con:
+        return con.execute("SELECT geography_code, CAST(period_end AS VARCHAR) AS period_end, numerator, denominator, "
+                           "value FROM measurements WHERE indicator_id = ? AND geography_type = ? "
+                           "AND breakdown = 'none'", [indicator, level]).df()
+
+
+def test_the_public_sees_no_practice_or_pcn_figures_and_an_analyst_sees_them_all(client, login, web_warehouse):
+    assert _rows(client, level="practice").empty and _rows(client, level="pcn").empty
+    login(client, "analyst")
+    got = _rows(client, level="practice")
+    want = _warehouse(web_warehouse.db, INDICATOR, "practice")
+    merged = got.merge(want, on=["geography_code", "period_end"], suffixes=("", "_wh"))
+    assert len(got) == len(want) == len(merged) > 0
+    assert not got.suppressed.any()
+    for c in ("numerator", "denominator", "value"):
+        assert np.allclose(merged[c], merged[f"{c}_wh"], equal_nan=True), c
+
+
+def test_public_counts_are_rounded_and_hidden_cells_empty_with_a_reason(client, web_warehouse):
+    rows = _rows(client, level="place", breakdown="imd_quintile")
+    assert len(rows) > 0
+    shown = rows[~rows.suppressed]
+    for c in ("numerator", "denominator"):
+        v = shown[c].dropna()
+        assert (v % RULE.round_to == 0).all(), c
+    hidden = rows[rows.suppressed]
+    assert len(hidden) > 0, "the small warehouse has small Place × quintile cells"
+    assert hidden[["numerator", "denominator", "value", "lower", "upper"]].isna().all().all()
+    assert set(hidden.suppression_reason) <= {"small count", "secondary"}
+
+
+def test_a_place_lead_reads_their_own_places_practices_unsuppressed_and_no_others(client, login, web_warehouse):
+    login(client, "place_lead")
+    rows = _rows(client, level="practice")
+    areas = pd.DataFrame(client.get("/api/v1/areas", params={"level": "practice"}).json())
+    own = set(areas[areas.place == web_warehouse.place].geography_code)
+    assert set(rows.geography_code) == own
+    want = _warehouse(web_warehouse.db, INDICATOR, "practice")
+    merged = rows.merge(want, on=["geography_code", "period_end"], suffixes=("", "_wh"))
+    assert len(merged) == len(rows) and np.allclose(merged.numerator, merged.numerator_wh, equal_nan=True)
+    places = _rows(client, level="place")
+    assert (places[places.geography_code != web_warehouse.place].numerator.dropna() % RULE.round_to == 0).all()
+
+
+def _hidden_alone(parts: pd.DataFrame, total: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Equations (a total and its parts, matched on ``keys``) in which exactly one cell is hidden."""
+    both = pd.concat([parts[[*keys, "suppressed"]], total[[*keys, "suppressed"]]])
+    hidden = both.groupby(keys).suppressed.sum()
+    return hidden[hidden == 1].reset_index()
+
+
+INDICATORS = ["ae_4hr_type1", "hypertension_treated_to_target", "diabetes_hba1c_58", "emergency_admissions_dsr",
+              "emergency_admissions_count", "los_emergency_mean", "ld_health_checks", "gp_dna_rate"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(role=st.sampled_from(["public", "clinician", "admin"]), indicator=st.sampled_from(INDICATORS),
+       breakdown=st.sampled_from(["imd_quintile", "ethnic_group", "sex", "age_band"]))
+def test_below_analyst_no_small_count_is_shown_or_recoverable_by_subtraction(web_app, web_warehouse, role,
+                                                                           indicator, breakdown):
+    with TestClient(web_app) as client:
+        if role != "public":
+            user = next(u for u in web_warehouse.users if u.role == role)
+            client.post("/auth/login", json={"username": user.username, "password": "placewise-demo-only"})
+        meta = client.get(f"/api/v1/indicators/{indicator}")
+        if meta.status_code == 404 or indicator in RULE.exempt or breakdown not in meta.json()["breakdowns"]:
+            return
+        every = pd.concat([_rows(client, indicator, breakdown=b) for b in ("none", breakdown)], ignore_index=True)
+    sub_ics = every[every.geography_type != "ics"]
+    for c in ("numerator", "denominator"):
+        v = sub_ics[c].dropna()
+        assert not ((v >= 1) & (v <= RULE.suppress_up_to)).any(), (c, v[(v >= 1) & (v <= 7)].head())
+    assert set(every.geography_type) <= set(RULE.geographies)
+    groups = every[every.breakdown == breakdown]
+    whole = every[every.breakdown == "none"]
+    alone = _hidden_alone(groups, whole, ["geography_type", "geography_code", "period_end"])
+    assert alone.empty, alone.head()
+    places = every[every.geography_type == "place"]
+    ics = every[every.geography_type == "ics"]
+    alone = _hidden_alone(places, ics, ["breakdown", "breakdown_group", "period_end"])
+    assert alone.empty, alone.head()

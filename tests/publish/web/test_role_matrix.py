@@ -1,0 +1,77 @@
+"""Every endpoint × every role: the declared allow or deny, enumerated from the application's routes."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from placewise.publish.web.roles import ROLES, allowed_roles
+
+EVERYONE = set(ROLES)
+EXPECTED = {
+    "login": EVERYONE,
+    "logout": EVERYONE,
+    "me": EVERYONE,
+    "indicators": EVERYONE,
+    "indicator": EVERYONE,
+    "indicator_data": EVERYONE,
+    "fingertips_csv": EVERYONE,
+    "areas": EVERYONE,
+    "data_quality": {"analyst", "place_lead", "admin"},
+    "list_users": {"admin"},
+    "add_user": {"admin"},
+    "issue_token": {"admin"},
+    "audit_log": {"admin"},
+}
+"""The access every endpoint is meant to have (by route name): a new endpoint must be added here."""
+_names = itertools.count()
+
+
+FRAMEWORK = {"openapi"}
+"""Routes that are not endpoints of ours: the OpenAPI document (public by design)."""
+
+
+def _routes(app: FastAPI) -> list[APIRoute]:
+    """Every API route of the application, checking that nothing else is routed but the framework's own."""
+    contexts = list(iter_route_contexts(app.routes))
+    others = {c.name for c in contexts if not isinstance(c.route, APIRoute)}
+    assert others <= FRAMEWORK, f"routes outside the role matrix: {sorted(others - FRAMEWORK)}"
+    return [c.route for c in contexts if isinstance(c.route, APIRoute)]
+
+
+def test_every_route_declares_exactly_the_expected_roles(web_app: FastAPI) -> None:
+    declared = {r.name: set(allowed_roles(r.endpoint) or ()) for r in _routes(web_app)}
+    assert set(declared) == set(EXPECTED), "a route is missing from EXPECTED, or EXPECTED names a removed route"
+    assert declared == EXPECTED
+
+
+def _call(client: TestClient, route: APIRoute, csrf: str | None, indicator: str):
+    """Call a route with valid parameters (and the session's CSRF token on a change)."""
+    method = sorted(route.methods - {"HEAD"})[0]
+    path = route.path_format.replace("{indicator_id}", indicator)
+    headers = {"X-CSRF-Token": csrf} if csrf else {}
+    body = {
+        "login": {"username": "analyst", "password": "wrong password"},
+        "add_user": {"username": f"matrix.user{next(_names)}", "password": "a-long-password", "role": "analyst"},
+        "issue_token": {"username": "analyst", "label": "role matrix"},
+    }.get(route.name)
+    return client.request(method, path, json=body, headers=headers)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_admitted_or_refused_as_declared(web_app: FastAPI, client: TestClient, login, role: str) -> None:
+    csrf = None if role == "public" else login(client, role)
+    indicator = client.get("/api/v1/indicators").json()[0]["id"]
+    outcomes = {}
+    for route in sorted(_routes(web_app), key=lambda r: r.name == "logout"):   # log out last
+        r = _call(client, route, csrf, indicator)
+        outcomes[route.name] = r.status_code
+        refused = r.status_code in (401, 403) and r.json()["error"] != "wrong name or password"
+        assert refused != (role in EXPECTED[route.name]), (route.name, role, r.status_code, r.text)
+        if refused:
+            assert r.status_code == (401 if role == "public" else 403) and r.json()["error"]
+    assert all(s < 500 for s in outcomes.values()), outcomes
