@@ -412,7 +412,6 @@ def test_trajectory_met_by_polarity() -> None:
     ("kwargs", "message"),
     [
         ({"values": ALTERNATING, "polarity": "up"}, "polarity must be one of"),
-        ({"values": [1.0, np.nan, 3.0], "polarity": "neutral"}, "series 0, point 1: missing value inside"),
         ({"values": [[1.0, 2.0], [np.nan, np.nan]], "polarity": "neutral"}, "series 1: no values"),
         ({"values": [1.0, np.inf], "polarity": "neutral"}, "point 1: value is infinite"),
         ({"values": [[1.0, 2.0]] * 2, "polarity": "neutral", "target": [1.0, 2.0, 3.0]}, "one per series"),
@@ -432,7 +431,7 @@ def test_bad_input_is_rejected_with_a_clear_message(kwargs: dict, message: str) 
 
 def test_errors_name_the_series() -> None:
     with pytest.raises(SpcInputError, match="Luton, point 2"):
-        spc([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, np.nan, 4.0]], polarity="neutral", series_names=["Bedford", "Luton"])
+        spc([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, np.inf, 4.0]], polarity="neutral", series_names=["Bedford", "Luton"])
 
 
 # --- plain-English description ------------------------------------------------------------------------------------
@@ -466,3 +465,32 @@ def test_describe_trend_limit_common_cause_and_assurance() -> None:
         describe_latest(spc(ALTERNATING + [2.0], polarity="neutral"), 0, MONTHS[:12])
     with pytest.raises(SpcInputError, match="series 3 does not exist"):
         describe_latest(r, 3, MONTHS)
+
+
+def test_a_missing_month_keeps_its_place_and_no_moving_range_spans_it() -> None:
+    # NHSRplotthedots (ptd_spc_standard): mean over the values present; mr = |diff(y)| is missing next to the
+    # gap. Present values 10, 12, 11, 13, 12: mean 58 / 5 = 11.6. Moving ranges 2 (10->12) and 2 (11->13),
+    # 1 (13->12); the two touching the gap are missing, so the mean moving range is 5 / 3 (joining 12 to 11
+    # across the gap would give 6 / 4 = 1.5). Limits 11.6 +/- 2.66 x 5 / 3.
+    with pytest.warns(ShortSeriesWarning):
+        r = spc([10.0, 12.0, np.nan, 11.0, 13.0, 12.0], polarity="higher_is_better")
+    assert r.n_points.tolist() == [6]
+    assert r.moving_range_mean[0, 0] == pytest.approx(5 / 3)
+    assert r.mean[0].tolist() == pytest.approx([11.6] * 6)  # the mean and limits run across the gap
+    assert r.upl[0, 2] == pytest.approx(11.6 + 2.66 * 5 / 3) and r.lpl[0, 5] == pytest.approx(11.6 - 2.66 * 5 / 3)
+    assert np.isnan(r.values[0, 2]) and r.point_type[0, 2] == PointType.COMMON_CAUSE
+    assert r.short_segment[0, 0]  # five values present: fewer than 13
+
+
+def test_a_missing_month_ends_a_run_and_a_trend() -> None:
+    # Ten points alternating 5 and 6, then seven at 6.5: with the last 6 that is a run of eight above the
+    # mean (about 5.9). With month 14 missing, the run is cut into four and three: no run.
+    whole = [5.0, 6.0] * 5 + [6.5] * 7
+    gap = whole.copy()
+    gap[13] = np.nan
+    r = spc([whole, gap], polarity="higher_is_better")
+    assert r.run[0, 9:].all() and not r.run[1].any()
+    # Seven rising points are a trend; with the fourth missing, three and four rising points are not.
+    with pytest.warns(ShortSeriesWarning):
+        t = spc([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], [1.0, 2.0, 3.0, np.nan, 5.0, 6.0, 7.0]], polarity="neutral")
+    assert t.trend[0].all() and not t.trend[1].any()

@@ -455,3 +455,34 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
     assert page.reasons == "The target will be consistently missed"
     summary = _visible((html := render_html(model))[html.index('<section class="summary">'):html.index('id="x"')])
     assert "Targets to review" in summary and "none is set for 2024/25" in summary and "stale" in summary
+
+
+def test_a_missing_month_is_a_gap_on_the_chart_and_no_moving_range_spans_it():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # 24 months alternating 60% and 62%, with no row for the 12th month (March 2024).
+    values = [60.0, 62.0] * 12
+    keep = [i for i in range(24) if i != 11]
+    frame = pd.DataFrame({
+        "indicator_id": "x", "period_start": [MONTHS[i] for i in keep],
+        "period_end": [_month_end(MONTHS[i]) for i in keep], "geography_type": "ics", "geography_code": "QHG",
+        "breakdown": "none", "breakdown_group": "All", "numerator": [values[i] * 10 for i in keep],
+        "denominator": 1000.0, "value": [values[i] for i in keep], "lower": np.nan, "upper": np.nan,
+        "suppressed": False})[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%")
+    ics = Area("ics", "QHG", "BLMK")
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
+    svg = ET.fromstring(page.spc_svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(svg.findall(f"{ns}circle")) == 23
+    paths = {p.get("class"): p.get("d") for p in svg.findall(f"{ns}path")}
+    assert paths["values"].count("M") == 2 and paths["mean"].count("M") == 1  # the line breaks; the mean runs on
+    # Every moving range present is 2 (the two touching the gap are not computed), so the limits are the mean
+    # (12 sixties and 11 sixty-twos: 1402 / 23 = 60.96) -/+ 2.66 x 2 = 55.6% to 66.3%. Joining March 2024's
+    # neighbours (60 and 60) would add a range of 0: limits 55.9% to 66.0%.
+    assert "values between 55.6% and 66.3%" in page.description
+    assert page.hidden_note.startswith("Of the 24 periods charted, 1 period has no value: each is a gap in the line.")
+    assert "nan" not in page.spc_svg.lower()

@@ -17,6 +17,14 @@ The method follows NHSRplotthedots (the NHS-R community's reference implementati
   latest process limits.
 
 Input is a 2-D array (series x points); ragged series are padded with NaN at the end.
+
+Missing periods (a NaN before a series' last value) are handled as NHSRplotthedots handles a missing value
+(``ptd_spc_standard``: ``mean(..., na.rm = TRUE)`` and ``mr = c(NA, abs(diff(y)))``): the period keeps its
+place on the time axis; the mean is that of the values present; no moving range is computed across a gap
+(the ranges into and out of it are missing), so the limits rest only on neighbouring periods that were both
+measured; the mean and limits still run across the gap, and the chart's line breaks there. Deliberate
+deviation: NHSRplotthedots' run, trend and two-in-three tests give unintended flags next to a missing value
+(its issue #156, open); here a missing period ends a run or trend and no two-in-three window spans it.
 """
 
 from __future__ import annotations
@@ -133,7 +141,8 @@ class ShortSeriesWarning(UserWarning):
 class SpcResult:
     """Everything an XmR chart needs, as arrays of shape (series, points) or (series,).
 
-    Per-point arrays are NaN (or False / 0) at padding positions beyond a series' last value.
+    Per-point arrays are NaN (or False / 0) at padding positions beyond a series' last value; at a missing
+    period inside a series the value is NaN but the mean and limits are given.
     """
 
     values: NDArray[np.float64]
@@ -211,7 +220,8 @@ def spc(
 ) -> SpcResult:
     """XmR chart, special-cause rules and icons for every series of ``values`` at once.
 
-    ``values``: (series, points) or (points,); NaN only as padding after a series' last value.
+    ``values``: (series, points) or (points,); NaN for a missing period, or as padding after a series' last
+    value.
     ``target``: one value for all series or one per series (NaN: none). ``trajectory``: a per-point
     target, broadcast to ``values``. ``rebase``: True at the first point of each new segment, broadcast
     to ``values``. ``fix_after_n``: limits from the first n points of each segment only.
@@ -223,13 +233,14 @@ def spc(
     names = _series_names(series_names, n_series)
     direction_of_good = _polarity_sign(polarity)
     valid, n_points = _check_values(y, names)
+    inside = np.arange(y.shape[1])[None, :] < n_points[:, None]
     _check_options(fix_after_n, run_length, trend_length, min_points)
     targets = _per_series_target(target, n_series)
     trajectories = _trajectory(trajectory, y.shape, direction_of_good)
 
-    segment, position, group = _segments(_segment_starts(rebase, y.shape, valid))
+    segment, position, group = _segments(_segment_starts(rebase, y.shape, inside))
     mean, mr_bar = _centre_and_spread(y, valid, position, group, fix_after_n, screen_outliers)
-    padding = np.where(valid, 0.0, np.nan)
+    padding = np.where(inside, 0.0, np.nan)
     mean, mr_bar = mean + padding, mr_bar + padding
     lpl, upl = mean - LIMIT_FACTOR * mr_bar, mean + LIMIT_FACTOR * mr_bar
     lower_two, upper_two = mean - TWO_SIGMA_FACTOR * mr_bar, mean + TWO_SIGMA_FACTOR * mr_bar
@@ -252,7 +263,7 @@ def spc(
     variation = _variation_icon(point_type[rows, last], direction[rows, last])
     assurance = _assurance_icon(targets, lpl[rows, last], upl[rows, last], direction_of_good)
     return SpcResult(
-        values=y, n_points=n_points, segment=np.where(valid, segment, -1).astype(np.int32),
+        values=y, n_points=n_points, segment=np.where(inside, segment, -1).astype(np.int32),
         mean=mean, moving_range_mean=mr_bar, lpl=lpl, upl=upl,
         lower_two_sigma=lower_two, upper_two_sigma=upper_two,
         beyond_limits=beyond, run=run, trend=trend, two_in_three=two_in_three,
@@ -336,22 +347,17 @@ def _polarity_sign(polarity: str) -> int:
 
 
 def _check_values(y: NDArray[np.float64], names: tuple[str, ...] | None) -> tuple[NDArray[np.bool_], NDArray]:
-    """Valid-point mask and point counts; reject infinities, gaps and empty series, naming the point."""
+    """Valid-point mask and each series' length (to its last value, gaps included); reject infinities and
+    empty series, naming the point."""
     bad = np.isinf(y)
     if bad.any():
         s, t = np.argwhere(bad)[0]
         raise SpcInputError(f"{_label(names, s)}, point {t}: value is infinite ({y[s, t]})")
     valid = ~np.isnan(y)
-    n_points = valid.sum(axis=1)
-    if (n_points == 0).any():
-        raise SpcInputError(f"{_label(names, int(np.argmin(n_points)))}: no values")
-    gap = valid[:, 1:] & ~valid[:, :-1]
-    if gap.any():
-        s, t = np.argwhere(gap)[0]
-        raise SpcInputError(
-            f"{_label(names, s)}, point {t}: missing value inside the series (NaN is allowed only as padding "
-            "after the last value)"
-        )
+    present = valid.any(axis=1)
+    if not present.all():
+        raise SpcInputError(f"{_label(names, int(np.argmin(present)))}: no values")
+    n_points = y.shape[1] - np.argmax(valid[:, ::-1], axis=1)
     return valid, n_points
 
 
@@ -417,7 +423,9 @@ def _centre_and_spread(
     mean = _group_mean(group[baseline], y[baseline], size)
     moving = np.zeros_like(y)
     moving[:, 1:] = np.abs(np.diff(y, axis=1))
-    has_range = baseline & (position >= 1)
+    after_value = np.zeros_like(valid)
+    after_value[:, 1:] = valid[:, :-1]
+    has_range = baseline & (position >= 1) & after_value  # no moving range across a missing period
     mr_bar = _group_mean(group[has_range], moving[has_range], size)
     if screen_outliers:
         kept = has_range & (moving < SCREEN_FACTOR * mr_bar[group])

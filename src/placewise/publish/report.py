@@ -212,45 +212,63 @@ def month_label(d: date) -> str:
     return pd.Timestamp(d).strftime("%b %Y")
 
 
-def _series_frame(frame: pd.DataFrame, scope: Scope, months: int) -> pd.DataFrame:
-    """The whole-population series of the report's area, the latest ``months`` periods of each.
+PERIOD_MONTHS = {"monthly": 1, "rolling_12_months": 1, "quarterly": 3, "annual": 12}
+"""Months from one period's start to the next, by frequency."""
 
-    Periods without a value (nothing to divide by) are left out, so the chart joins the periods either
-    side; suppressed periods are kept (flagged) so that the page can say how many are hidden.
+
+def _series_frame(frame: pd.DataFrame, scope: Scope, months: int, specs: dict[str, IndicatorSpec]) -> pd.DataFrame:
+    """The whole-population series of the report's area: the periods of each indicator within ``months``
+    periods of its latest (a calendar window, so missing periods count towards it).
+
+    Suppressed periods are kept (flagged) so that the page can say how many are hidden; periods without a
+    value (nothing to divide by) are left out here and shown as gaps on the chart.
     """
     mine = frame[
         (frame.geography_type == scope.area.geography_type)
         & (frame.geography_code == scope.area.code)
         & (frame.breakdown == "none")
         & (frame.value.notna() | frame.suppressed)
+        & frame.indicator_id.isin(list(specs))
     ].sort_values(["indicator_id", "period_start"])
-    rank = mine.groupby("indicator_id").cumcount(ascending=False)
-    return mine[rank < months]
+    start = pd.to_datetime(mine.period_start)
+    step = mine.indicator_id.map({i: PERIOD_MONTHS.get(s.frequency, 1) for i, s in specs.items()})
+    latest = start.groupby(mine.indicator_id).transform("max")
+    elapsed = (latest.dt.year - start.dt.year) * 12 + latest.dt.month - start.dt.month
+    return mine[(elapsed // step < months).to_numpy()]
+
+
+def _grid(periods: pd.Series, frequency: str) -> list[date]:
+    """Every period start from the first to the last of ``periods``, at the indicator's frequency."""
+    first, last = pd.Timestamp(periods.min()), pd.Timestamp(periods.max())
+    return [d.date() for d in pd.date_range(first, last, freq=pd.DateOffset(months=PERIOD_MONTHS.get(frequency, 1)))]
 
 
 def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec],
              plans: dict[str, dict[date, float]]) -> dict[str, tuple[SpcResult, int, list[date]]]:
     """SPC for every indicator's series, one vectorised call per polarity; keyed by indicator id.
 
-    ``series`` holds published points only, so the mean and limits rest on nothing that is hidden.
-    ``plans`` gives each indicator's trajectory for the area (plan by period start), drawn on the chart.
+    ``series`` holds published points only, so the mean and limits rest on nothing that is hidden. Each
+    series is laid on its full run of periods: a period missing or suppressed is a gap, handled as
+    NHSRplotthedots handles a missing value (see :mod:`placewise.analyse.spc`). ``plans`` gives each
+    indicator's trajectory for the area (plan by period start), drawn on the chart.
     """
     out: dict[str, tuple[SpcResult, int, list[date]]] = {}
     for polarity, ids in _by_polarity(series, specs).items():
         part = series[series.indicator_id.isin(ids)]
         grouped = part.groupby("indicator_id", sort=True)
         order = list(grouped.groups)
-        width = int(grouped.size().max())
+        periods = {ind: _grid(g.period_start, specs[ind].frequency) for ind, g in grouped}
+        width = max(len(p) for p in periods.values())
         values = np.full((len(order), width), np.nan)
         trajectory = np.full((len(order), width), np.nan)
         rebase = np.zeros((len(order), width), dtype=bool)
-        periods: dict[str, list[date]] = {}
         for row, (ind, g) in enumerate(grouped):
-            values[row, : len(g)] = g.value.to_numpy(dtype=float) * specs[ind].scale
-            periods[ind] = list(g.period_start)
-            rebase[row, : len(g)] = g.period_start.isin(specs[ind].rebase).to_numpy()
+            grid = pd.Index(periods[ind])
+            n = len(grid)
+            values[row, :n] = g.set_index("period_start").value.reindex(grid).to_numpy(dtype=float) * specs[ind].scale
+            rebase[row, :n] = grid.isin(specs[ind].rebase)
             if ind in plans:
-                trajectory[row, : len(g)] = [plans[ind].get(p, np.nan) * specs[ind].scale for p in g.period_start]
+                trajectory[row, :n] = [plans[ind].get(p, np.nan) * specs[ind].scale for p in grid]
         targets = np.array([np.nan if specs[i].target is None else specs[i].target * specs[i].scale for i in order])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortSeriesWarning)
@@ -431,7 +449,7 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
     exceptions-first Board summary of those pages."""
     governance = governance or Governance()
     by_id = {s.id: s for s in specs}
-    series = _series_frame(frame, scope, months)
+    series = _series_frame(frame, scope, months, by_id)
     plan = _for_area(plan or PlanInputs(), scope.area)
     trajectories = {ind: dict(zip(g.period_start, g.plan, strict=True)) for ind, g in plan.pva.groupby("indicator_id")}
     published = series[~series.suppressed]
@@ -522,7 +540,8 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         description=describe(spec, result, row, labels) if not suppressed_latest else
         "The latest value is suppressed because it rests on a small number of people or events, or could be "
         "worked out from other published figures.",
-        hidden_note=_hidden_note(int(mine.suppressed.sum()), len(mine)),
+        hidden_note=_hidden_note(int((mine.suppressed & (mine.period_start <= periods[-1])).sum()),
+                                 int(np.isnan(values).sum()), n),
     )
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
     if scope.peers:
@@ -530,13 +549,16 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     return page, quintiles
 
 
-def _hidden_note(hidden: int, shown: int) -> str:
+def _hidden_note(hidden: int, gaps: int, periods: int) -> str:
     """Why points are missing from the chart, and what its lines rest on."""
-    if not hidden:
+    if not gaps:
         return ""
-    points = "period is" if hidden == 1 else "periods are"
-    return (f"{hidden} of the {shown} {points} suppressed and left off the chart; the mean and process limits "
-            f"are worked out from the {shown - hidden} published points only.")
+    missing = gaps - hidden
+    parts = ([f"{hidden} {'period is' if hidden == 1 else 'periods are'} suppressed"] if hidden else []) + (
+        [f"{missing} {'period has' if missing == 1 else 'periods have'} no value"] if missing else [])
+    return (f"Of the {periods} periods charted, {' and '.join(parts)}: each is a gap in the line. As in "
+            f"NHSRplotthedots, the mean is that of the {periods - gaps} published points and no moving range "
+            "spans a gap, so the process limits rest only on neighbouring periods both published.")
 
 
 def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, Area],
