@@ -423,6 +423,12 @@ def test_board_summary_leads_with_exceptions_and_shows_commentary_beside_the_cha
     for shown in ("What is driving it", "Staff sickness in March", "Expected recovery", "30 June 2025",
                   "7: Recovery plan to committee", "May 2025"):
         assert shown in page, shown
+    assert "predates the latest data" not in page  # updated 10 April 2025, data to March 2025
+    stale = Governance(commentary=[governance.commentary[0].model_copy(update={"updated": date(2024, 11, 30)})])
+    old = build_report(frame.reset_index(drop=True)[list(MEASUREMENT_COLUMNS)], specs, Scope(ics, ics, ()),
+                       title="t", months=36, rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                       governance=stale)
+    assert old.pages[1].commentary_note.startswith("This commentary predates the latest data (Mar 2025)")
     assert "Action log and forward plan" in text
 
 

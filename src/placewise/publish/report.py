@@ -156,6 +156,7 @@ class IndicatorPage:
     group: str = Group.IN_CONTROL.value
     reasons: str = ""
     commentary: Commentary | None = None
+    commentary_note: str = ""
     actions: list[Action] = field(default_factory=list)
 
     @property
@@ -464,6 +465,7 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         page, quintiles = _page(slices, scope, spec, result, row, periods, series)
         page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan, periods[-1])
         page.commentary = governance.commentary_for(spec.id, scope.area.code)
+        page.commentary_note = _commentary_note(page.commentary, periods[-1])
         page.actions = governance.actions_for(spec.id)
         pages.append(page)
         pending += [quintiles] if quintiles else []
@@ -477,6 +479,14 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         suppressed=[s.title for s in specs if s.id in hidden], board=board_groups(pages, spc_results),
         governance=governance,
     )
+
+
+def _commentary_note(commentary: Commentary | None, latest: date) -> str:
+    """A warning when the commentary was last updated more than three months before the latest period."""
+    if commentary is None or commentary.updated >= (pd.Timestamp(latest) - pd.DateOffset(months=3)).date():
+        return ""
+    return (f"This commentary predates the latest data ({month_label(latest)}) by more than three months: "
+            "the owner should update it.")
 
 
 def board_groups(pages: list[IndicatorPage], spc_results: dict[str, tuple[SpcResult, int, list[date]]],
