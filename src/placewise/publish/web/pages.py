@@ -1,0 +1,307 @@
+"""The server-rendered pages: indicator explorer, inequalities, Board summary, area profiles, data quality.
+
+Every page reads what the REST API reads, through the same snapshot (:mod:`.snapshot`) and with the same
+role (figures disclosure-controlled for roles below analyst), and draws the report's charts. Pages are
+plain HTML forms and links with no script, so they work from the keyboard and without JavaScript; the
+stylesheet is served from the package under ``/static``.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Annotated
+
+import pandas as pd
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from placewise.measure import Indicator
+from placewise.publish.inputs import specs_from_catalogue
+from placewise.publish.report import Area, IndicatorSpec, ReportModel, Scope
+from placewise.publish.web import queries
+from placewise.publish.web.app import WebState, state
+from placewise.publish.web.roles import UNSUPPRESSED_EVERYWHERE, User, allow
+from placewise.publish.web.summaries import (
+    board_model,
+    gap_rows,
+    load_core20,
+    measurement_frame,
+)
+from placewise.publish.web.views import BREAKDOWNS, explorer
+
+router = APIRouter(include_in_schema=False)
+STATIC = "/static"
+NAV = (("/explore", "Indicator explorer"), ("/inequalities", "Inequalities"), ("/board", "Board summary"),
+       ("/areas", "Places, PCNs and practices"), ("/population", "Population health"),
+       ("/quality", "Data quality"))
+LEVELS = {"ics": "ICS", "place": "Place", "pcn": "Primary Care Network", "practice": "Practice",
+          "provider": "Provider", "site": "Site", "care_alliance": "Care alliance", "legacy_ccg": "Legacy CCG",
+          "ward": "Ward", "neighbourhood": "Neighbourhood"}
+"""Geography levels as the pages name them."""
+ROLE_LABELS = {"public": "public", "analyst": "analyst", "place_lead": "Place lead", "clinician": "clinician",
+               "admin": "administrator"}
+CODE = r"^[A-Za-z0-9_.-]{1,40}$"
+_MODELS: dict[tuple[object, ...], ReportModel] = {}
+"""Report models by warehouse version, what the role reads (role and Place) and area."""
+_MODELS_LOCK = threading.Lock()
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages and the stylesheet to the application."""
+    app.include_router(router)
+    app.mount(STATIC, StaticFiles(packages=[("placewise.publish.web", "static")]), name="static")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """The Jinja2 environment over the pages' templates, escaping HTML, failing on unknown names."""
+    return Environment(loader=PackageLoader("placewise.publish.web", "templates"), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(request: Request, template: str, title: str, active: str = "", status: int = 200,
+           **context: object) -> HTMLResponse:
+    """A page: the template with the site's header (who is signed in), navigation and footer."""
+    user: User = request.state.user
+    w = state(request)
+    html = _environment().get_template(template).render(
+        title=title, active=active, nav=NAV, root="", static_url=STATIC, user=user if user.username else None,
+        role_label=ROLE_LABELS[user.role], csrf_token=getattr(request.state, "csrf", None),
+        synthetic=queries.synthetic(w.db_url, w.snapshot.computed_at), rule_text=w.snapshot.rule.statement(),
+        disclosed=user.role not in UNSUPPRESSED_EVERYWHERE, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _specs(w: WebState) -> dict[str, IndicatorSpec]:
+    """The report's view of every catalogue indicator (formats and targets), by id."""
+    return {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue)}
+
+
+def _indicator(w: WebState, wanted: str | None) -> Indicator | None:
+    """The catalogue indicator asked for (the first with data when none is asked for), or None if unknown."""
+    inds = [i for i in w.snapshot.catalogue.indicators if i.id in w.snapshot.by_indicator]
+    if wanted is None:
+        return inds[0] if inds else None
+    return next((i for i in inds if i.id == wanted), None)
+
+
+def as_dates(rows: pd.DataFrame) -> pd.DataFrame:
+    """Snapshot rows (ISO date strings) with dates, as the charts and labels read them."""
+    out = rows.copy()
+    for c in ("period_start", "period_end"):
+        out[c] = pd.to_datetime(out[c]).dt.date
+    return out
+
+
+@router.get("/", response_class=HTMLResponse)
+@allow("public")
+def home(request: Request) -> HTMLResponse:
+    """The front page: what Placewise shows, and where to start."""
+    w = state(request)
+    return render(request, "home.html.j2", "Home", latest=w.snapshot.quality.latest_data,
+                  measurements=w.snapshot.measurements, ics=w.snapshot.profile.ics.name)
+
+
+@router.get("/login", response_class=HTMLResponse)
+@allow("public")
+def login_page(request: Request, next: Annotated[str, Query(max_length=200)] = "/",
+               failed: bool = False) -> HTMLResponse:
+    """The sign-in form; it posts to the session endpoint, which returns here to ``next``."""
+    safe = next if next.startswith("/") and not next.startswith("//") else "/"
+    return render(request, "login.html.j2", "Sign in", next_url=safe, failed=failed,
+                  status=401 if failed else 200)
+
+
+@router.get("/explore", response_class=HTMLResponse)
+@allow("public")
+def explore(request: Request, indicator: Annotated[str | None, Query(pattern=CODE)] = None,
+            level: Annotated[str | None, Query(pattern=CODE)] = None,
+            area: Annotated[str | None, Query(pattern=CODE)] = None,
+            breakdown: Annotated[str, Query(pattern=CODE)] = "none") -> HTMLResponse:
+    """The indicator explorer: one indicator for one area at one level, against every area, by group."""
+    w, user = state(request), request.state.user
+    ind = _indicator(w, indicator)
+    if ind is None:
+        return render(request, "explorer.html.j2", "Indicator explorer", "/explore", status=404, view=None,
+                      message=f"There is no indicator {indicator!r} with data; choose one from the list.",
+                      **_choices(w, None, "ics", "", "none"))
+    levels = [g for g in ind.geographies if g in LEVELS] or list(ind.geographies)
+    level = level if level in levels else levels[0]
+    names = _area_names(w, level)
+    rows = w.snapshot.rows(user, ind.id, level, None, "none")
+    present = list(dict.fromkeys(rows.geography_code))
+    area = area if area in present else (present[0] if present else "")
+    breakdown = breakdown if breakdown in ind.breakdowns and breakdown in BREAKDOWNS else "none"
+    if breakdown != "none":
+        rows = pd.concat([rows, w.snapshot.rows(user, ind.id, level, area, breakdown)], ignore_index=True)
+    spec = _specs(w)[ind.id]
+    view = explorer(as_dates(rows), spec, ind.per, area, names, breakdown) if area else None
+    query = f"level={level}&area={area}&breakdown={breakdown}"
+    base = f"/api/v1/indicators/{ind.id}"
+    return render(request, "explorer.html.j2", f"{spec.title}: indicator explorer", "/explore", view=view,
+                  message="" if view else "No area at this level has figures for this indicator.",
+                  target=spec.fmt(spec.target) if spec.target is not None else "none",
+                  level_text=LEVELS.get(level, level).lower() if level != "pcn" else "Primary Care Network",
+                  breakdown_text=BREAKDOWNS.get(breakdown, breakdown).lower(),
+                  downloads=[(f"{base}/data?{query}&format=csv", "CSV"),
+                             (f"{base}/data?{query}&format=xlsx", "Excel"),
+                             (f"{base}/data?{query}&format=json", "JSON"),
+                             (f"{base}/fingertips.csv?{query}", "Fingertips-shaped CSV")],
+                  **_choices(w, ind, level, area, breakdown))
+
+
+def _area_names(w: WebState, level: str) -> dict[str, str]:
+    """Area names of one level, by code."""
+    a = w.snapshot.areas
+    a = a[a.geography_type == level]
+    return dict(zip(a.geography_code, a.name, strict=True))
+
+
+def _choices(w: WebState, ind: Indicator | None, level: str, area: str, breakdown: str) -> dict[str, object]:
+    """The explorer form's options and current choices."""
+    inds = [i for i in w.snapshot.catalogue.indicators if i.id in w.snapshot.by_indicator]
+    geographies = list(ind.geographies) if ind else ["ics"]
+    names = _area_names(w, level)
+    present = w.snapshot.by_indicator[ind.id].published if ind else pd.DataFrame(columns=["geography_type",
+                                                                                          "geography_code"])
+    codes = dict.fromkeys(present.geography_code[present.geography_type == level])
+    return {
+        "indicators": inds, "levels": [(g, LEVELS.get(g, g)) for g in geographies],
+        "areas": sorted(((c, names.get(c, c)) for c in codes), key=lambda x: x[1]),
+        "breakdowns": [(b, BREAKDOWNS[b]) for b in (ind.breakdowns if ind else ["none"]) if b in BREAKDOWNS],
+        "chosen": {"indicator": ind.id if ind else "", "level": level, "area": area, "breakdown": breakdown},
+    }
+
+
+@router.get("/quality", response_class=HTMLResponse)
+@allow("analyst", "place_lead", "admin")
+def quality(request: Request) -> HTMLResponse:
+    """Data quality: loads, completeness by table, the commonest quarantine reasons and the latest data."""
+    w = state(request)
+    computed = w.snapshot.computed_at
+    return render(request, "quality.html.j2", "Data quality", "/quality", q=w.snapshot.quality,
+                  measurements=f"{w.snapshot.measurements:,}",
+                  computed=f"{computed:%-d %B %Y %H:%M} UTC" if computed else "never")
+
+
+def _frame(w: WebState, user: User, level: str, codes: set[str] | None,
+           breakdowns: tuple[str, ...] = ("none", "imd_quintile")) -> pd.DataFrame:
+    """Every indicator's rows at one level (only ``codes`` if given) for these breakdowns, as the user may read them."""
+    rows = {}
+    for ind in w.snapshot.by_indicator:
+        parts = [w.snapshot.rows(user, ind, level, None, b) for b in breakdowns]
+        r = pd.concat(parts, ignore_index=True)
+        rows[ind] = r if codes is None else r[r.geography_code.isin(codes)]
+    return measurement_frame(rows)
+
+
+def _ics(w: WebState) -> Area:
+    """The ICS as an area of a report."""
+    ics = w.snapshot.profile.ics
+    return Area("ics", ics.code, ics.name)
+
+
+def _board(w: WebState, user: User, level: str, code: str) -> ReportModel:
+    """The report model of one area as this user may read it, kept while the snapshot lasts (it never changes)."""
+    key = (w.db_url, w.snapshot.measurements, w.snapshot.computed_at, user.role, user.place, level, code)
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+    model = _board_model(w, user, level, code)
+    with _MODELS_LOCK:
+        if len(_MODELS) >= 64:
+            _MODELS.clear()
+        _MODELS[key] = model
+    return model
+
+
+def _board_model(w: WebState, user: User, level: str, code: str) -> ReportModel:
+    """The report model of one area, its neighbours at the same level beside it (the Places for the ICS)."""
+    areas = w.snapshot.areas
+    me = areas[(areas.geography_type == level) & (areas.geography_code == code)].iloc[0]
+    ics = _ics(w)
+    if level == "ics":
+        peers = areas[areas.geography_type == "place"]
+    else:
+        peers = areas[(areas.geography_type == level) & (areas.parent_code == me.parent_code)]
+    peer_areas = tuple(Area(level if level != "ics" else "place", r.geography_code, r.name)
+                       for r in peers.itertuples())
+    frame = pd.concat([_frame(w, user, "ics", None),
+                       _frame(w, user, peer_areas[0].geography_type if peer_areas else level,
+                              {a.code for a in peer_areas} | {code})], ignore_index=True)
+    specs = specs_from_catalogue(w.snapshot.catalogue)
+    area = ics if level == "ics" else Area(level, code, str(me["name"]))
+    return board_model(frame, specs, Scope(area, ics, peer_areas), w.snapshot.profile, w.snapshot.catalogue,
+                       w.snapshot.rule)
+
+
+@router.get("/board", response_class=HTMLResponse)
+@allow("public")
+def board(request: Request) -> HTMLResponse:
+    """The Board summary: every ICS indicator, exceptions first, with plan against actual and the Places."""
+    w = state(request)
+    model = _board(w, request.state.user, "ics", w.snapshot.profile.ics.code)
+    return render(request, "board.html.j2", "Board summary", "/board", m=model)
+
+
+@router.get("/areas", response_class=HTMLResponse)
+@allow("public")
+def areas(request: Request) -> HTMLResponse:
+    """The geography hierarchy: each Place with its Primary Care Networks and their practices."""
+    a = state(request).snapshot.areas
+    places = a[a.geography_type == "place"]
+    tree = []
+    for p in places.itertuples():
+        pcns = a[(a.geography_type == "pcn") & (a.parent_code == p.geography_code)].sort_values("name")
+        tree.append((p, [(n, a[(a.geography_type == "practice") & (a.parent_code == n.geography_code)]
+                          .sort_values("name").itertuples()) for n in pcns.itertuples()]))
+    return render(request, "areas.html.j2", "Places, PCNs and practices", "/areas", tree=tree)
+
+
+@router.get("/areas/{level}/{code}", response_class=HTMLResponse)
+@allow("public")
+def profile(request: Request, level: Annotated[str, Path(pattern=CODE)],
+            code: Annotated[str, Path(pattern=CODE)]) -> HTMLResponse:
+    """An area's profile: every indicator for it, exceptions first, against its neighbours."""
+    w = state(request)
+    a = w.snapshot.areas
+    known = a[(a.geography_type == level) & (a.geography_code == code)]
+    if known.empty or level not in ("place", "pcn", "practice"):
+        return render(request, "message.html.j2", "No such area", "/areas", status=404,
+                      heading="No such area", text=f"There is no {LEVELS.get(level, level)} with the code {code}.")
+    model = _board(w, request.state.user, level, code)
+    return render(request, "board.html.j2", f"{known.iloc[0]['name']}: profile", "/areas", m=model)
+
+
+@router.get("/inequalities", response_class=HTMLResponse)
+@allow("public")
+def inequalities(request: Request, level: Annotated[str, Query(pattern=CODE)] = "ics",
+                 area: Annotated[str | None, Query(pattern=CODE)] = None) -> HTMLResponse:
+    """The Core20PLUS5 dashboard: the most deprived fifth against the least, every indicator, and the trend."""
+    w = state(request)
+    level = level if level in ("ics", "place") else "ics"
+    names = _area_names(w, level)
+    area = area if area in names else next(iter(names))
+    frame = _frame(w, request.state.user, level, {area})
+    specs = _specs(w)
+    rows = gap_rows(frame, specs)
+    core = load_core20(w.snapshot.profile, w.snapshot.catalogue)
+    by_id = {r.id: r for r in rows}
+    five = [(c.name, [by_id[i] for i in c.indicators if i in by_id], [specs[i].title for i in c.indicators])
+            for c in core.areas]
+    choices = [("ics", w.snapshot.profile.ics.code, w.snapshot.profile.ics.name)] + [
+        ("place", c, n) for c, n in sorted(_area_names(w, "place").items(), key=lambda x: x[1])]
+    return render(request, "inequalities.html.j2", "Inequalities (Core20PLUS5)", "/inequalities", rows=rows,
+                  five=five, core=core, area_name=names[area], choices=choices, chosen=(level, area))
+
+
+@router.get("/population", response_class=HTMLResponse)
+@allow("public")
+def population(request: Request) -> HTMLResponse:
+    """Population health: the segment pyramid, frailty and multimorbidity, worklist sizes (counts disclosure-controlled)."""
+    w = state(request)
+    chapter = queries.population(w.db_url, w.snapshot.computed_at, w.snapshot.profile)
+    return render(request, "population.html.j2", "Population health", "/population", c=chapter)

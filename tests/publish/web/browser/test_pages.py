@@ -1,0 +1,117 @@
+"""End to end in a real headless Chromium: sign in as each role, explore an indicator, download its CSV,
+and move around the pages from the keyboard alone."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import pytest
+
+from placewise.publish.web.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+ROLE_TEXT = {"analyst": "analyst", "place_lead": "Place lead", "clinician": "clinician", "admin": "administrator"}
+INDICATOR = "hypertension_treated_to_target"
+
+
+@pytest.fixture
+def page(chromium, web_server: str) -> Iterator[object]:  # noqa: ANN001 (a Playwright browser)
+    """A fresh browser context (no cookies) on the live site, downloads accepted."""
+    context = chromium.new_context(base_url=web_server, accept_downloads=True, locale="en-GB")
+    p = context.new_page()
+    yield p
+    context.close()
+
+
+def sign_in(page, web_warehouse, role: str) -> str:  # noqa: ANN001
+    """Sign in through the form as the demo user of ``role``; their user name."""
+    user = next(u for u in web_warehouse.users if u.role == role)
+    page.goto("/login?next=/explore")
+    page.get_by_label("User name").fill(user.username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/explore")
+    return user.username
+
+
+@pytest.mark.parametrize("role", list(ROLE_TEXT))
+def test_each_role_signs_in_and_out(page, web_warehouse, role: str) -> None:  # noqa: ANN001
+    """The form signs each role in, the header names them and their role, and signing out ends it."""
+    name = sign_in(page, web_warehouse, role)
+    assert page.locator("header .who").inner_text().startswith(f"Signed in as {name} ({ROLE_TEXT[role]})")
+    page.get_by_role("button", name="Sign out").click()
+    page.goto("/")
+    assert "Sign in" in page.locator("header .who").inner_text()
+
+
+def test_a_wrong_password_is_refused_with_a_message(page, web_warehouse) -> None:  # noqa: ANN001
+    """A wrong password comes back to the form with an error, not a signed-in page."""
+    page.goto("/login")
+    page.get_by_label("User name").fill("analyst")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/login**")
+    assert "The name or password is wrong" in page.get_by_role("alert").inner_text()
+
+
+def test_explore_an_indicator_by_practice_and_deprivation(page, web_warehouse) -> None:  # noqa: ANN001
+    """Choose the indicator, practice level and IMD quintiles: SPC chart, funnel, quintile bars and tables."""
+    sign_in(page, web_warehouse, "analyst")
+    page.get_by_label("Indicator").select_option(INDICATOR)
+    page.get_by_role("button", name="Show").click()
+    page.get_by_label("Level").select_option("practice")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_label("Breakdown").select_option("imd_quintile")
+    page.get_by_role("button", name="Show").click()
+    assert f"indicator={INDICATOR}" in page.url and "level=practice" in page.url
+    assert page.locator("svg.chart.spc circle.point").count() >= 6
+    practices = page.locator("svg.chart.funnel circle.area").count()
+    assert practices >= 3
+    assert page.locator("svg.chart.quintiles").count() == 1
+    heading = page.get_by_role("heading", name="Inequalities: imd quintile (1 most deprived)")
+    assert heading.count() == 1
+    assert "NaN" not in page.content() and "nan%" not in page.content()
+
+
+def test_download_the_csv_of_what_is_shown(page, web_warehouse) -> None:  # noqa: ANN001
+    """The CSV link downloads the indicator's rows for the level shown, with its columns."""
+    sign_in(page, web_warehouse, "analyst")
+    page.goto(f"/explore?indicator={INDICATOR}&level=place")
+    with page.expect_download() as got:
+        page.get_by_role("link", name="CSV", exact=True).click()
+    rows = list(csv.DictReader(io.StringIO(open(got.value.path(), encoding="utf-8").read())))
+    assert got.value.suggested_filename.endswith(".csv")
+    assert rows and {r["geography_type"] for r in rows} == {"place"}
+    assert {"period_start", "value", "lower", "upper", "suppressed"} <= set(rows[0])
+
+
+def test_the_pages_work_from_the_keyboard(page, web_warehouse) -> None:  # noqa: ANN001
+    """Tab first reaches the skip link; the explorer's controls are reached by Tab and submitted by Enter."""
+    page.goto("/explore")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    seen = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        seen.append(page.evaluate("document.activeElement.id || document.activeElement.textContent"))
+        if seen[-1] == "breakdown":
+            break
+    assert ["indicator", "level", "area", "breakdown"] == [s for s in seen if s in
+                                                           ("indicator", "level", "area", "breakdown")]
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert "indicator=" in page.url
+
+
+def test_every_form_control_has_a_label(page, web_warehouse) -> None:  # noqa: ANN001
+    """Every select and input on the main pages is named by a label (WCAG 2.2 1.3.1, 4.1.2)."""
+    for path in ("/login", "/explore", "/inequalities"):
+        page.goto(path)
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll('select, input:not([type=hidden])')]
+            .filter(e => !(e.labels && e.labels.length)).map(e => e.name)""")
+        assert unlabelled == [], path
