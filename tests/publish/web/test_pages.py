@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 
 from placewise.publish.disclosure import SUPPRESSED_TEXT
 
-PUBLIC_PAGES = ["/", "/login", "/explore", "/explore?indicator=hypertension_treated_to_target&level=practice"
-                "&breakdown=imd_quintile", "/inequalities", "/board", "/areas", "/population"]
+EXPLORE_PRACTICES = "/explore?indicator=hypertension_treated_to_target&level=practice&breakdown=imd_quintile"
+PUBLIC_PAGES = ["/", "/login", "/explore", EXPLORE_PRACTICES, "/inequalities", "/board", "/areas", "/population"]
 
 
-def _html(r) -> str:  # noqa: ANN001 (a response)
+def _html(r) -> str:
     """The body of an HTML page, checked to be one."""
     assert r.headers["content-type"].startswith("text/html"), r.text[:200]
     return r.text
@@ -35,7 +35,7 @@ def test_the_stylesheet_is_served_from_the_package(client: TestClient) -> None:
     assert r.status_code == 200 and "--text: #212b32" in r.text
 
 
-def test_data_quality_is_refused_to_the_public_and_shown_to_an_analyst(client: TestClient, login) -> None:  # noqa: ANN001
+def test_data_quality_is_refused_to_the_public_and_shown_to_an_analyst(client: TestClient, login) -> None:
     """The public are refused the data quality page; an analyst sees the loads and the quarantine summary."""
     assert client.get("/quality").status_code == 401
     login(client, "analyst")
@@ -43,12 +43,11 @@ def test_data_quality_is_refused_to_the_public_and_shown_to_an_analyst(client: T
     assert "Completeness by table" in html and "Quarantine summary" in html and "batch" in html
 
 
-def test_the_public_see_suppressed_practice_figures_an_analyst_does_not(client: TestClient, login) -> None:  # noqa: ANN001
+def test_the_public_see_suppressed_practice_figures_an_analyst_does_not(client: TestClient, login) -> None:
     """Practice-level figures by IMD quintile: the public page hides small counts; the analyst's shows them."""
-    path = "/explore?indicator=hypertension_treated_to_target&level=practice&breakdown=imd_quintile"
-    public = _html(client.get(path))
+    public = _html(client.get(EXPLORE_PRACTICES))
     login(client, "analyst")
-    analyst = _html(client.get(path))
+    analyst = _html(client.get(EXPLORE_PRACTICES))
     cell = re.compile(r'<td class="num">\s*' + re.escape(SUPPRESSED_TEXT) + r"\s*</td>")
     assert cell.search(public)
     assert len(cell.findall(analyst)) < len(cell.findall(public))
@@ -73,7 +72,7 @@ def test_an_unknown_indicator_and_area_are_404_pages(client: TestClient) -> None
     assert r.status_code == 404 and "Z99999" in _html(r)
 
 
-def test_profiles_for_a_place_pcn_and_practice(client: TestClient, web_warehouse) -> None:  # noqa: ANN001
+def test_profiles_for_a_place_pcn_and_practice(client: TestClient, web_warehouse) -> None:
     """Each level's profile names the area and compares it with its neighbours."""
     html = _html(client.get(f"/areas/place/{web_warehouse.place}"))
     assert "profile" in html

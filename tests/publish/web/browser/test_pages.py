@@ -8,7 +8,6 @@ import io
 from collections.abc import Iterator
 
 import pytest
-
 from placewise.publish.web.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -17,7 +16,7 @@ INDICATOR = "hypertension_treated_to_target"
 
 
 @pytest.fixture
-def page(chromium, web_server: str) -> Iterator[object]:  # noqa: ANN001 (a Playwright browser)
+def page(chromium, web_server: str) -> Iterator[object]:
     """A fresh browser context (no cookies) on the live site, downloads accepted."""
     context = chromium.new_context(base_url=web_server, accept_downloads=True, locale="en-GB")
     p = context.new_page()
@@ -25,7 +24,7 @@ def page(chromium, web_server: str) -> Iterator[object]:  # noqa: ANN001 (a Play
     context.close()
 
 
-def sign_in(page, web_warehouse, role: str) -> str:  # noqa: ANN001
+def sign_in(page, web_warehouse, role: str) -> str:
     """Sign in through the form as the demo user of ``role``; their user name."""
     user = next(u for u in web_warehouse.users if u.role == role)
     page.goto("/login?next=/explore")
@@ -37,7 +36,7 @@ def sign_in(page, web_warehouse, role: str) -> str:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("role", list(ROLE_TEXT))
-def test_each_role_signs_in_and_out(page, web_warehouse, role: str) -> None:  # noqa: ANN001
+def test_each_role_signs_in_and_out(page, web_warehouse, role: str) -> None:
     """The form signs each role in, the header names them and their role, and signing out ends it."""
     name = sign_in(page, web_warehouse, role)
     assert page.locator("header .who").inner_text().startswith(f"Signed in as {name} ({ROLE_TEXT[role]})")
@@ -46,7 +45,7 @@ def test_each_role_signs_in_and_out(page, web_warehouse, role: str) -> None:  # 
     assert "Sign in" in page.locator("header .who").inner_text()
 
 
-def test_a_wrong_password_is_refused_with_a_message(page, web_warehouse) -> None:  # noqa: ANN001
+def test_a_wrong_password_is_refused_with_a_message(page, web_warehouse) -> None:
     """A wrong password comes back to the form with an error, not a signed-in page."""
     page.goto("/login")
     page.get_by_label("User name").fill("analyst")
@@ -56,7 +55,7 @@ def test_a_wrong_password_is_refused_with_a_message(page, web_warehouse) -> None
     assert "The name or password is wrong" in page.get_by_role("alert").inner_text()
 
 
-def test_explore_an_indicator_by_practice_and_deprivation(page, web_warehouse) -> None:  # noqa: ANN001
+def test_explore_an_indicator_by_practice_and_deprivation(page, web_warehouse) -> None:
     """Choose the indicator, practice level and IMD quintiles: SPC chart, funnel, quintile bars and tables."""
     sign_in(page, web_warehouse, "analyst")
     page.get_by_label("Indicator").select_option(INDICATOR)
@@ -75,19 +74,19 @@ def test_explore_an_indicator_by_practice_and_deprivation(page, web_warehouse) -
     assert "NaN" not in page.content() and "nan%" not in page.content()
 
 
-def test_download_the_csv_of_what_is_shown(page, web_warehouse) -> None:  # noqa: ANN001
+def test_download_the_csv_of_what_is_shown(page, web_warehouse) -> None:
     """The CSV link downloads the indicator's rows for the level shown, with its columns."""
     sign_in(page, web_warehouse, "analyst")
     page.goto(f"/explore?indicator={INDICATOR}&level=place")
     with page.expect_download() as got:
         page.get_by_role("link", name="CSV", exact=True).click()
-    rows = list(csv.DictReader(io.StringIO(open(got.value.path(), encoding="utf-8").read())))
+    rows = list(csv.DictReader(io.StringIO(got.value.path().read_text(encoding="utf-8"))))
     assert got.value.suggested_filename.endswith(".csv")
     assert rows and {r["geography_type"] for r in rows} == {"place"}
     assert {"period_start", "value", "lower", "upper", "suppressed"} <= set(rows[0])
 
 
-def test_the_pages_work_from_the_keyboard(page, web_warehouse) -> None:  # noqa: ANN001
+def test_the_pages_work_from_the_keyboard(page, web_warehouse) -> None:
     """Tab first reaches the skip link; the explorer's controls are reached by Tab and submitted by Enter."""
     page.goto("/explore")
     page.keyboard.press("Tab")
@@ -108,7 +107,7 @@ def test_the_pages_work_from_the_keyboard(page, web_warehouse) -> None:  # noqa:
     assert "indicator=" in page.url
 
 
-def test_every_form_control_has_a_label(page, web_warehouse) -> None:  # noqa: ANN001
+def test_every_form_control_has_a_label(page, web_warehouse) -> None:
     """Every select and input on the main pages is named by a label (WCAG 2.2 1.3.1, 4.1.2)."""
     for path in ("/login", "/explore", "/inequalities"):
         page.goto(path)
