@@ -36,8 +36,9 @@ def test_the_stylesheet_is_served_from_the_package(client: TestClient) -> None:
 
 
 def test_data_quality_is_refused_to_the_public_and_shown_to_an_analyst(client: TestClient, login) -> None:
-    """The public are refused the data quality page; an analyst sees the loads and the quarantine summary."""
-    assert client.get("/quality").status_code == 401
+    """The public are sent to sign in (and back); an analyst sees the loads and the quarantine summary."""
+    r = client.get("/quality", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/quality"
     login(client, "analyst")
     html = _html(client.get("/quality"))
     assert "Completeness by table" in html and "Quarantine summary" in html and "batch" in html
@@ -79,3 +80,12 @@ def test_profiles_for_a_place_pcn_and_practice(client: TestClient, web_warehouse
     html = _html(client.get(f"/areas/practice/{web_warehouse.practice}"))
     assert web_warehouse.practice in client.get("/areas").text
     assert "Board summary" not in re.findall(r"<h1>([^<]+)</h1>", html)[0]
+
+
+def test_practice_figures_are_not_offered_to_the_public(client: TestClient, login) -> None:
+    """Practices and PCNs are not published geographies: the public are not offered them; an analyst is."""
+    public = _html(client.get(EXPLORE_PRACTICES))
+    assert '<option value="practice"' not in public and "not published" in public
+    login(client, "analyst")
+    analyst = _html(client.get(EXPLORE_PRACTICES))
+    assert '<option value="practice" selected' in analyst

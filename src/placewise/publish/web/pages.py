@@ -11,19 +11,22 @@ from __future__ import annotations
 import threading
 from functools import lru_cache
 from typing import Annotated
+from urllib.parse import quote
 
 import pandas as pd
 from fastapi import APIRouter, FastAPI, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.exceptions import HTTPException
 
 from placewise.measure import Indicator
+from placewise.publish.access import DIRECT_CARE, AccessRefused
 from placewise.publish.inputs import specs_from_catalogue
 from placewise.publish.report import Area, IndicatorSpec, ReportModel, Scope
-from placewise.publish.web import queries
-from placewise.publish.web.app import WebState, state
-from placewise.publish.web.roles import UNSUPPRESSED_EVERYWHERE, User, allow
+from placewise.publish.web import audit, queries
+from placewise.publish.web.app import WebState, current_user, state
+from placewise.publish.web.roles import ANONYMOUS, UNSUPPRESSED_EVERYWHERE, User, allow
 from placewise.publish.web.summaries import (
     board_model,
     gap_rows,
@@ -31,12 +34,13 @@ from placewise.publish.web.summaries import (
     measurement_frame,
 )
 from placewise.publish.web.views import BREAKDOWNS, explorer
+from placewise.warehouse.identity import IdentityError
 
 router = APIRouter(include_in_schema=False)
 STATIC = "/static"
 NAV = (("/explore", "Indicator explorer"), ("/inequalities", "Inequalities"), ("/board", "Board summary"),
        ("/areas", "Places, PCNs and practices"), ("/population", "Population health"),
-       ("/quality", "Data quality"))
+       ("/worklists", "Worklists"), ("/quality", "Data quality"))
 LEVELS = {"ics": "ICS", "place": "Place", "pcn": "Primary Care Network", "practice": "Practice",
           "provider": "Provider", "site": "Site", "care_alliance": "Care alliance", "legacy_ccg": "Legacy CCG",
           "ward": "Ward", "neighbourhood": "Neighbourhood"}
@@ -73,6 +77,25 @@ def render(request: Request, template: str, title: str, active: str = "", status
         synthetic=queries.synthetic(w.db_url, w.snapshot.computed_at), rule_text=w.snapshot.rule.statement(),
         disclosed=user.role not in UNSUPPRESSED_EVERYWHERE, **context)
     return HTMLResponse(html, status_code=status)
+
+
+def is_page(request: Request) -> bool:
+    """Whether a request is for a page (not the API, the session endpoints or a static file)."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/auth/", STATIC + "/")) and path != "/api"
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    """A refused or failed page as a page: signed-out visitors go to the sign-in form, others read why."""
+    if status == 401:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    if getattr(request.state, "user", None) is None:
+        try:
+            request.state.user = current_user(request)
+        except HTTPException:
+            request.state.user = ANONYMOUS
+    heading = {403: "You do not have access to this page", 404: "Page not found"}.get(status, "Something went wrong")
+    return render(request, "message.html.j2", heading, status=status, heading=heading, text=message)
 
 
 def _specs(w: WebState) -> dict[str, IndicatorSpec]:
@@ -127,30 +150,33 @@ def explore(request: Request, indicator: Annotated[str | None, Query(pattern=COD
     if ind is None:
         return render(request, "explorer.html.j2", "Indicator explorer", "/explore", status=404, view=None,
                       message=f"There is no indicator {indicator!r} with data; choose one from the list.",
-                      **_choices(w, None, "ics", "", "none"))
-    levels = [g for g in ind.geographies if g in LEVELS] or list(ind.geographies)
-    level = level if level in levels else levels[0]
+                      unpublished="", **_choices(w, None, ["ics"], "ics", [], "", "none"))
+    visible = {g: w.snapshot.rows(user, ind.id, g, None, "none") for g in ind.geographies}
+    levels = [g for g, r in visible.items() if not r.empty]
+    hidden = [LEVELS.get(g, g) for g, r in visible.items() if r.empty]
+    level = level if level in levels else (levels[0] if levels else "ics")
     names = _area_names(w, level)
-    rows = w.snapshot.rows(user, ind.id, level, None, "none")
-    present = list(dict.fromkeys(rows.geography_code))
+    rows = visible.get(level, pd.DataFrame())
+    present = list(dict.fromkeys(rows.geography_code)) if not rows.empty else []
     area = area if area in present else (present[0] if present else "")
     breakdown = breakdown if breakdown in ind.breakdowns and breakdown in BREAKDOWNS else "none"
-    if breakdown != "none":
+    if breakdown != "none" and area:
         rows = pd.concat([rows, w.snapshot.rows(user, ind.id, level, area, breakdown)], ignore_index=True)
     spec = _specs(w)[ind.id]
     view = explorer(as_dates(rows), spec, ind.per, area, names, breakdown) if area else None
     query = f"level={level}&area={area}&breakdown={breakdown}"
     base = f"/api/v1/indicators/{ind.id}"
     return render(request, "explorer.html.j2", f"{spec.title}: indicator explorer", "/explore", view=view,
-                  message="" if view else "No area at this level has figures for this indicator.",
+                  message="" if view else "No area has published figures for this indicator.",
+                  unpublished=", ".join(hidden),
                   target=spec.fmt(spec.target) if spec.target is not None else "none",
                   level_text=LEVELS.get(level, level).lower() if level != "pcn" else "Primary Care Network",
-                  breakdown_text=BREAKDOWNS.get(breakdown, breakdown).lower(),
+                  breakdown_text=BREAKDOWNS.get(breakdown, breakdown),
                   downloads=[(f"{base}/data?{query}&format=csv", "CSV"),
                              (f"{base}/data?{query}&format=xlsx", "Excel"),
                              (f"{base}/data?{query}&format=json", "JSON"),
                              (f"{base}/fingertips.csv?{query}", "Fingertips-shaped CSV")],
-                  **_choices(w, ind, level, area, breakdown))
+                  **_choices(w, ind, levels, level, present, area, breakdown))
 
 
 def _area_names(w: WebState, level: str) -> dict[str, str]:
@@ -160,16 +186,13 @@ def _area_names(w: WebState, level: str) -> dict[str, str]:
     return dict(zip(a.geography_code, a.name, strict=True))
 
 
-def _choices(w: WebState, ind: Indicator | None, level: str, area: str, breakdown: str) -> dict[str, object]:
-    """The explorer form's options and current choices."""
+def _choices(w: WebState, ind: Indicator | None, levels: list[str], level: str, codes: list[str], area: str,
+             breakdown: str) -> dict[str, object]:
+    """The explorer form's options (the levels this user may read) and current choices."""
     inds = [i for i in w.snapshot.catalogue.indicators if i.id in w.snapshot.by_indicator]
-    geographies = list(ind.geographies) if ind else ["ics"]
     names = _area_names(w, level)
-    present = w.snapshot.by_indicator[ind.id].published if ind else pd.DataFrame(columns=["geography_type",
-                                                                                          "geography_code"])
-    codes = dict.fromkeys(present.geography_code[present.geography_type == level])
     return {
-        "indicators": inds, "levels": [(g, LEVELS.get(g, g)) for g in geographies],
+        "indicators": inds, "levels": [(g, LEVELS.get(g, g)) for g in levels],
         "areas": sorted(((c, names.get(c, c)) for c in codes), key=lambda x: x[1]),
         "breakdowns": [(b, BREAKDOWNS[b]) for b in (ind.breakdowns if ind else ["none"]) if b in BREAKDOWNS],
         "chosen": {"indicator": ind.id if ind else "", "level": level, "area": area, "breakdown": breakdown},
@@ -305,3 +328,33 @@ def population(request: Request) -> HTMLResponse:
     w = state(request)
     chapter = queries.population(w.db_url, w.snapshot.computed_at, w.snapshot.profile)
     return render(request, "population.html.j2", "Population health", "/population", c=chapter)
+
+
+@router.get("/worklists", response_class=HTMLResponse)
+@allow("clinician")
+def worklists(request: Request) -> HTMLResponse:
+    """A clinician's practice's case-finding lists, pseudonymised, with what is new since the run before."""
+    w, user = state(request), request.state.user
+    lists = queries.practice_worklists(w.db_url, w.snapshot.profile, user.practice or "")
+    audit.record(w.store, user, "person_level_read", f"worklists of {user.practice}", "granted",
+                 f"{sum(len(x.rows) for x in lists)} pseudonymised rows")
+    return render(request, "worklists.html.j2", f"Worklists for {user.practice}", "/worklists", lists=lists,
+                  practice=user.practice, direct_care=DIRECT_CARE)
+
+
+@router.post("/worklists/{run_id}/reidentify", response_class=HTMLResponse)
+@allow("clinician")
+async def reidentify_page(request: Request, run_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,120}$")]
+                          ) -> HTMLResponse:
+    """Re-identify one run's rows of the clinician's practice for direct care (refused and audited otherwise)."""
+    w, user = state(request), request.state.user
+    purpose = str((await request.form()).get("purpose", ""))
+    try:
+        rows = queries.reidentified(w.db_url, user, run_id, purpose)
+    except (AccessRefused, IdentityError) as e:
+        audit.record(w.store, user, "reidentification", run_id, "refused", str(e))
+        return render(request, "message.html.j2", "Re-identification refused", "/worklists", status=403,
+                      heading="Re-identification refused", text=str(e))
+    audit.record(w.store, user, "reidentification", run_id, "granted", f"{rows.num_rows} rows")
+    return render(request, "reidentified.html.j2", "Worklist with NHS numbers", "/worklists", run_id=run_id,
+                  rows=rows.to_pylist(), practice=user.practice)

@@ -131,7 +131,7 @@ def _signed(spec: IndicatorSpec, value: float) -> str:
     """A gap in display units with its sign (percentages as percentage points); a dash where hidden."""
     if not np.isfinite(value):
         return "–"
-    unit = " points" if spec.unit == "%" else spec.unit
+    unit = " percentage points" if spec.unit == "%" else spec.unit
     return f"{value * spec.scale:+,.{spec.decimals}f}{unit}"
 
 

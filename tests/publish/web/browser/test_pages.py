@@ -69,7 +69,7 @@ def test_explore_an_indicator_by_practice_and_deprivation(page, web_warehouse) -
     practices = page.locator("svg.chart.funnel circle.area").count()
     assert practices >= 3
     assert page.locator("svg.chart.quintiles").count() == 1
-    heading = page.get_by_role("heading", name="Inequalities: imd quintile (1 most deprived)")
+    heading = page.get_by_role("heading", name="Inequalities: IMD quintile (1 most deprived)")
     assert heading.count() == 1
     assert "NaN" not in page.content() and "nan%" not in page.content()
 
@@ -102,9 +102,9 @@ def test_the_pages_work_from_the_keyboard(page, web_warehouse) -> None:
     assert ["indicator", "level", "area", "breakdown"] == [s for s in seen if s in
                                                            ("indicator", "level", "area", "breakdown")]
     page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Show"
     page.keyboard.press("Enter")
-    page.wait_for_load_state()
-    assert "indicator=" in page.url
+    page.wait_for_url("**/explore?indicator=*")
 
 
 def test_every_form_control_has_a_label(page, web_warehouse) -> None:
@@ -114,3 +114,41 @@ def test_every_form_control_has_a_label(page, web_warehouse) -> None:
         unlabelled = page.evaluate("""() => [...document.querySelectorAll('select, input:not([type=hidden])')]
             .filter(e => !(e.labels && e.labels.length)).map(e => e.name)""")
         assert unlabelled == [], path
+
+
+def test_a_clinician_opens_a_worklist_and_reidentifies_for_direct_care(page, web_warehouse) -> None:
+    """The clinician sees their practice's lists by pseudonym, confirms direct care and gets NHS numbers."""
+    sign_in(page, web_warehouse, "clinician")
+    page.get_by_role("link", name="Worklists").click()
+    assert page.get_by_role("heading", level=1).inner_text() == f"Worklists for {web_warehouse.practice}"
+    form = page.locator("form[action*='/reidentify']").first
+    assert form.count() == 1, "the demo practice has no worklist rows"
+    form.get_by_role("checkbox").check()
+    form.get_by_role("button").click()
+    page.wait_for_url("**/reidentify")
+    numbers = page.locator("th.nhs-number").all_inner_texts()
+    assert numbers and all(len(n) == 10 and n.isdigit() for n in numbers)
+    assert "recorded in the audit" in page.get_by_role("status").inner_text()
+
+
+def test_a_clinician_who_does_not_confirm_direct_care_is_refused(page, web_warehouse) -> None:
+    """Without the direct-care purpose, the access module refuses: no NHS number is shown."""
+    sign_in(page, web_warehouse, "clinician")
+    page.goto("/worklists")
+    form = page.locator("form[action*='/reidentify']").first
+    form.evaluate("f => { f.querySelector('input[type=checkbox]').removeAttribute('required'); f.submit(); }")
+    page.wait_for_url("**/reidentify")
+    assert page.get_by_role("heading", level=1).inner_text() == "Re-identification refused"
+    assert "not direct care" in page.content()
+    assert page.locator("th.nhs-number").count() == 0
+
+
+def test_an_analyst_is_refused_worklists_and_reidentification(page, web_warehouse) -> None:
+    """An analyst reads aggregates, not people: the worklists page and a re-identification post are refused."""
+    sign_in(page, web_warehouse, "analyst")
+    response = page.goto("/worklists")
+    assert response.status == 403
+    assert page.get_by_role("heading", level=1).inner_text() == "You do not have access to this page"
+    r = page.request.post("/worklists/any-run/reidentify", form={"purpose": "direct_care"})
+    assert r.status == 403
+    assert "NHS number" not in r.text()
