@@ -150,7 +150,7 @@ def explore(request: Request, indicator: Annotated[str | None, Query(pattern=COD
     if ind is None:
         return render(request, "explorer.html.j2", "Indicator explorer", "/explore", status=404, view=None,
                       message=f"There is no indicator {indicator!r} with data; choose one from the list.",
-                      unpublished="", **_choices(w, None, ["ics"], "ics", [], "", "none"))
+                      unpublished="", form=_choices(w, None, ["ics"], "ics", [], "", "none"))
     visible = {g: w.snapshot.rows(user, ind.id, g, None, "none") for g in ind.geographies}
     levels = [g for g, r in visible.items() if not r.empty]
     hidden = [LEVELS.get(g, g) for g, r in visible.items() if r.empty]
@@ -158,7 +158,7 @@ def explore(request: Request, indicator: Annotated[str | None, Query(pattern=COD
     names = _area_names(w, level)
     rows = visible.get(level, pd.DataFrame())
     present = list(dict.fromkeys(rows.geography_code)) if not rows.empty else []
-    area = area if area in present else (present[0] if present else "")
+    area = area if area is not None and area in present else (present[0] if present else "")
     breakdown = breakdown if breakdown in ind.breakdowns and breakdown in BREAKDOWNS else "none"
     if breakdown != "none" and area:
         rows = pd.concat([rows, w.snapshot.rows(user, ind.id, level, area, breakdown)], ignore_index=True)
@@ -176,7 +176,7 @@ def explore(request: Request, indicator: Annotated[str | None, Query(pattern=COD
                              (f"{base}/data?{query}&format=xlsx", "Excel"),
                              (f"{base}/data?{query}&format=json", "JSON"),
                              (f"{base}/fingertips.csv?{query}", "Fingertips-shaped CSV")],
-                  **_choices(w, ind, levels, level, present, area, breakdown))
+                  form=_choices(w, ind, levels, level, present, area, breakdown))
 
 
 def _area_names(w: WebState, level: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -82,7 +83,7 @@ class PracticeList:
     new: frozenset[str]
 
 
-def _latest_runs(con: ibis.BaseBackend) -> list[dict[str, object]]:
+def _latest_runs(con: ibis.BaseBackend) -> list[dict[str, Any]]:
     """The newest stored run of every list."""
     runs = con.table(RUNS_TABLE)
     latest = runs.group_by("list_id").aggregate(created_at=runs.created_at.max())

@@ -99,8 +99,8 @@ def test_the_pages_work_from_the_keyboard(page, web_warehouse) -> None:
         seen.append(page.evaluate("document.activeElement.id || document.activeElement.textContent"))
         if seen[-1] == "breakdown":
             break
-    assert ["indicator", "level", "area", "breakdown"] == [s for s in seen if s in
-                                                           ("indicator", "level", "area", "breakdown")]
+    assert [s for s in seen if s in
+                                                           ("indicator", "level", "area", "breakdown")] == ["indicator", "level", "area", "breakdown"]
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Show"
     page.keyboard.press("Enter")
