@@ -26,13 +26,25 @@ EXPECTED = {
     "add_user": {"admin"},
     "issue_token": {"admin"},
     "audit_log": {"admin"},
+    # pages (publish/web/pages.py)
+    "home_page": EVERYONE,
+    "login_page": EVERYONE,
+    "explore_page": EVERYONE,
+    "quality_page": {"analyst", "place_lead", "admin"},
+    "board_page": EVERYONE,
+    "areas_page": EVERYONE,
+    "profile_page": EVERYONE,
+    "inequalities_page": EVERYONE,
+    "population_page": EVERYONE,
+    "worklists_page": {"clinician"},
+    "reidentify_page": {"clinician"},
 }
 """The access every endpoint is meant to have (by route name): a new endpoint must be added here."""
 _names = itertools.count()
 
 
-FRAMEWORK = {"openapi"}
-"""Routes that are not endpoints of ours: the OpenAPI document (public by design)."""
+FRAMEWORK = {"openapi", "static"}
+"""Routes that are not endpoints of ours: the OpenAPI document and the pages' stylesheet (public by design)."""
 
 
 def _routes(app: FastAPI) -> list[APIRoute]:
@@ -59,7 +71,7 @@ def _call(client: TestClient, route: APIRoute, csrf: str | None, indicator: str)
         "add_user": {"username": f"matrix.user{next(_names)}", "password": "a-long-password", "role": "analyst"},
         "issue_token": {"username": "analyst", "label": "role matrix"},
     }.get(route.name)
-    return client.request(method, path, json=body, headers=headers)
+    return client.request(method, path, json=body, headers=headers, follow_redirects=False)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -70,8 +82,12 @@ def test_each_role_is_admitted_or_refused_as_declared(web_app: FastAPI, client: 
     for route in sorted(_routes(web_app), key=lambda r: r.name == "logout"):   # log out last
         r = _call(client, route, csrf, indicator)
         outcomes[route.name] = r.status_code
-        refused = r.status_code in (401, 403) and r.json()["error"] != "wrong name or password"
+        page = r.headers.get("content-type", "").startswith("text/html") or r.status_code == 303
+        if page:  # a page refuses the public by sending them to sign in, others with a page saying why
+            refused = r.status_code == 403 or r.headers.get("location", "").startswith("/login?next=")
+        else:
+            refused = r.status_code in (401, 403) and r.json()["error"] != "wrong name or password"
         assert refused != (role in EXPECTED[route.name]), (route.name, role, r.status_code, r.text)
-        if refused:
+        if refused and not page:
             assert r.status_code == (401 if role == "public" else 403) and r.json()["error"]
     assert all(s < 500 for s in outcomes.values()), outcomes

@@ -6,6 +6,7 @@ import io
 import json
 from dataclasses import asdict
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 import pandas as pd
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
@@ -88,6 +89,8 @@ async def login(request: Request, w: Web) -> Response:
     user = w.auth.check_password(name, password)
     if user is None:
         audit.record(w.store, User(name[:64], "public"), "login", name[:64], "refused", "wrong name or password")
+        if nxt is not None:  # the sign-in page's form: back to it, saying so
+            return RedirectResponse(f"/login?failed=true&next={quote(nxt)}", status_code=303)
         raise HTTPException(401, "wrong name or password")
     token, csrf = w.auth.start_session(user)
     audit.record(w.store, user, "login", user.username or "", "granted")
@@ -101,12 +104,13 @@ async def login(request: Request, w: Web) -> Response:
 @auth_router.post("/logout", status_code=204)
 @allow("public")
 async def logout(request: Request, w: Web, user: Caller) -> Response:
-    """End the session (needs its CSRF token) and clear the cookie."""
+    """End the session (needs its CSRF token) and clear the cookie; a form post goes back to the front page."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and user is not ANONYMOUS:
         w.auth.end_session(cookie)
         audit.record(w.store, user, "logout", user.username or "", "granted")
-    response = Response(status_code=204)
+    form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    response = RedirectResponse("/", status_code=303) if form else Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from placewise import __version__
@@ -118,10 +118,14 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
 
 
 def _install_errors(app: FastAPI) -> None:
-    """Every error as JSON with a clear message."""
+    """Every error as JSON with a clear message (a page's refusal or 404 as a page)."""
+    from placewise.publish.web import pages
+
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, e: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, e: HTTPException) -> Response:
         message = e.detail if isinstance(e.detail, str) else str(e.detail)
+        if pages.is_page(request) and e.status_code in (401, 403, 404):
+            return pages.error_page(request, e.status_code, message)
         if e.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.url.path}"
         if e.status_code == 405:
@@ -138,7 +142,7 @@ def _install_errors(app: FastAPI) -> None:
 def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | None = None,
                secure_cookies: bool = True) -> FastAPI:
     """The web application over a warehouse (read at start-up), with its users in ``store_url``."""
-    from placewise.publish.web import api
+    from placewise.publish.web import api, pages
 
     profile = profile or load_profile()
     web = WebState(db_url=db_url, snapshot=snapshot.load(db_url, profile),
@@ -151,4 +155,5 @@ def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | 
     _install_errors(app)
     app.include_router(api.auth_router)
     app.include_router(api.router)
+    pages.install(app)
     return app

@@ -121,7 +121,7 @@ def as_dates(rows: pd.DataFrame) -> pd.DataFrame:
 
 @router.get("/", response_class=HTMLResponse)
 @allow("public")
-def home(request: Request) -> HTMLResponse:
+def home_page(request: Request) -> HTMLResponse:
     """The front page: what Placewise shows, and where to start."""
     w = state(request)
     return render(request, "home.html.j2", "Home", latest=w.snapshot.quality.latest_data,
@@ -140,7 +140,7 @@ def login_page(request: Request, next: Annotated[str, Query(max_length=200)] = "
 
 @router.get("/explore", response_class=HTMLResponse)
 @allow("public")
-def explore(request: Request, indicator: Annotated[str | None, Query(pattern=CODE)] = None,
+def explore_page(request: Request, indicator: Annotated[str | None, Query(pattern=CODE)] = None,
             level: Annotated[str | None, Query(pattern=CODE)] = None,
             area: Annotated[str | None, Query(pattern=CODE)] = None,
             breakdown: Annotated[str, Query(pattern=CODE)] = "none") -> HTMLResponse:
@@ -201,7 +201,7 @@ def _choices(w: WebState, ind: Indicator | None, levels: list[str], level: str, 
 
 @router.get("/quality", response_class=HTMLResponse)
 @allow("analyst", "place_lead", "admin")
-def quality(request: Request) -> HTMLResponse:
+def quality_page(request: Request) -> HTMLResponse:
     """Data quality: loads, completeness by table, the commonest quarantine reasons and the latest data."""
     w = state(request)
     computed = w.snapshot.computed_at
@@ -263,7 +263,7 @@ def _board_model(w: WebState, user: User, level: str, code: str) -> ReportModel:
 
 @router.get("/board", response_class=HTMLResponse)
 @allow("public")
-def board(request: Request) -> HTMLResponse:
+def board_page(request: Request) -> HTMLResponse:
     """The Board summary: every ICS indicator, exceptions first, with plan against actual and the Places."""
     w = state(request)
     model = _board(w, request.state.user, "ics", w.snapshot.profile.ics.code)
@@ -272,7 +272,7 @@ def board(request: Request) -> HTMLResponse:
 
 @router.get("/areas", response_class=HTMLResponse)
 @allow("public")
-def areas(request: Request) -> HTMLResponse:
+def areas_page(request: Request) -> HTMLResponse:
     """The geography hierarchy: each Place with its Primary Care Networks and their practices."""
     a = state(request).snapshot.areas
     places = a[a.geography_type == "place"]
@@ -286,7 +286,7 @@ def areas(request: Request) -> HTMLResponse:
 
 @router.get("/areas/{level}/{code}", response_class=HTMLResponse)
 @allow("public")
-def profile(request: Request, level: Annotated[str, Path(pattern=CODE)],
+def profile_page(request: Request, level: Annotated[str, Path(pattern=CODE)],
             code: Annotated[str, Path(pattern=CODE)]) -> HTMLResponse:
     """An area's profile: every indicator for it, exceptions first, against its neighbours."""
     w = state(request)
@@ -301,7 +301,7 @@ def profile(request: Request, level: Annotated[str, Path(pattern=CODE)],
 
 @router.get("/inequalities", response_class=HTMLResponse)
 @allow("public")
-def inequalities(request: Request, level: Annotated[str, Query(pattern=CODE)] = "ics",
+def inequalities_page(request: Request, level: Annotated[str, Query(pattern=CODE)] = "ics",
                  area: Annotated[str | None, Query(pattern=CODE)] = None) -> HTMLResponse:
     """The Core20PLUS5 dashboard: the most deprived fifth against the least, every indicator, and the trend."""
     w = state(request)
@@ -323,7 +323,7 @@ def inequalities(request: Request, level: Annotated[str, Query(pattern=CODE)] = 
 
 @router.get("/population", response_class=HTMLResponse)
 @allow("public")
-def population(request: Request) -> HTMLResponse:
+def population_page(request: Request) -> HTMLResponse:
     """Population health: the segment pyramid, frailty and multimorbidity, worklist sizes (counts disclosure-controlled)."""
     w = state(request)
     chapter = queries.population(w.db_url, w.snapshot.computed_at, w.snapshot.profile)
@@ -332,7 +332,7 @@ def population(request: Request) -> HTMLResponse:
 
 @router.get("/worklists", response_class=HTMLResponse)
 @allow("clinician")
-def worklists(request: Request) -> HTMLResponse:
+def worklists_page(request: Request) -> HTMLResponse:
     """A clinician's practice's case-finding lists, pseudonymised, with what is new since the run before."""
     w, user = state(request), request.state.user
     lists = queries.practice_worklists(w.db_url, w.snapshot.profile, user.practice or "")
