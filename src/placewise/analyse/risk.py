@@ -33,7 +33,6 @@ from placewise.profile import Profile
 from placewise.profile.registers import load_registers
 from placewise.warehouse.derived import replace_table
 
-HORIZON_MONTHS = 12
 TOP_FRACTION = 0.05
 """The operating threshold: the top 5% of predicted risk are flagged."""
 AGE_BANDS = [(0, 17), (18, 44), (45, 64), (65, 74), (75, 84), (85, 200)]

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-Z95, Z998 = stats.norm.ppf(0.975), stats.norm.ppf(0.999)
+Z95 = stats.norm.ppf(0.975)
 OVERDISPERSION_METHOD = ("additive random effects on the log scale (Spiegelhalter 2005), z-scores winsorised at "
                          "10%/90% (as FunnelPlotR)")
 

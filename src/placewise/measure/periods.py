@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import pyarrow as pa
 
 from placewise.derive.records import add_months
 from placewise.measure.catalogue import Frequency
@@ -53,11 +52,3 @@ def periods(rng: ReportingRange, frequency: Frequency) -> list[tuple[date, date]
         for m in months
         if m.month in first_month and add_months(m, length - 1) in inside
     ]
-
-
-def periods_table(rng: ReportingRange, frequency: Frequency) -> pa.Table:
-    """The periods as an Arrow table (``period_start``, ``period_end``) to join against."""
-    ps = periods(rng, frequency)
-    return pa.table(
-        {"period_start": pa.array([p[0] for p in ps], pa.date32()), "period_end": pa.array([p[1] for p in ps], pa.date32())}
-    )

@@ -223,12 +223,3 @@ def write_plan_chapter(result: PlanResult, profile: Profile, folder: Path, pdf: 
     """Build the chapter from a planning run and write it into ``folder``."""
     chapter = build_chapter(result.summary, result.population, result.parameters, result.backtest, profile, result.runs)
     return write_chapter(chapter, folder, pdf)
-
-
-def chapter_from_folder(folder: Path, profile: Profile, runs: int) -> PlanningChapter:
-    """The chapter from the tables ``placewise plan`` wrote into ``folder``."""
-    read = {n: pd.read_parquet(folder / f"{n}.parquet") for n in ("summary", "population", "parameters")}
-    back = folder / "backtest.parquet"
-    return build_chapter(read["summary"], read["population"], read["parameters"],
-                         pd.read_parquet(back) if back.is_file() else None, profile, runs)
-

@@ -62,7 +62,6 @@ POINT_CLASS = {
     PointType.NEITHER_HIGH: "special_cause_neutral_high",
     PointType.NEITHER_LOW: "special_cause_neutral_low",
 }
-PERIOD_WORDS = {"monthly": "months", "quarterly": "quarters", "annual": "years", "rolling_12_months": "months"}
 
 
 @dataclass(frozen=True)
