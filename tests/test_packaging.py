@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +38,10 @@ def _run(args: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-@pytest.mark.slow
-def test_wheel_installed_outside_the_checkout_loads_catalogue_and_every_codelist(tmp_path: Path) -> None:
-    """Build a wheel from a copy of the sources, install it in a fresh venv and load the catalogue from it."""
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A wheel built from a copy of the sources and installed in a fresh venv: (wheel, venv, a folder elsewhere)."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -47,13 +50,6 @@ def test_wheel_installed_outside_the_checkout_loads_catalogue_and_every_codelist
     dist = tmp_path / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)], tmp_path)
     (wheel,) = dist.glob("placewise-*.whl")
-    shipped = zipfile.ZipFile(wheel).namelist()
-    bundled = sorted(p.name for p in (ROOT / "src/placewise/codelists").glob("*.csv"))
-    assert sorted(Path(p).name for p in shipped if p.startswith("placewise/codelists/") and p.endswith(".csv")) == bundled
-    assert "placewise/codelists/provenance.yaml" in shipped
-    assert "placewise/profiles/blmk/indicators.yaml" in shipped
-    assert any(p.startswith("placewise/publish/templates/") for p in shipped)
-
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     python = venv / "bin" / "python"
@@ -64,7 +60,22 @@ def test_wheel_installed_outside_the_checkout_loads_catalogue_and_every_codelist
     (Path(purelib.strip()) / "test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    out = json.loads(_run([str(python), "-I", "-c", PROBE], elsewhere).strip().splitlines()[-1])
+    return wheel, venv, elsewhere
+
+
+@pytest.mark.slow
+def test_wheel_installed_outside_the_checkout_loads_catalogue_and_every_codelist(
+        installed: tuple[Path, Path, Path]) -> None:
+    """The wheel ships every codelist, the profile and the templates, and the installed copy loads them."""
+    wheel, venv, elsewhere = installed
+    shipped = zipfile.ZipFile(wheel).namelist()
+    bundled = sorted(p.name for p in (ROOT / "src/placewise/codelists").glob("*.csv"))
+    assert sorted(Path(p).name for p in shipped if p.startswith("placewise/codelists/") and p.endswith(".csv")) == bundled
+    assert "placewise/codelists/provenance.yaml" in shipped
+    assert "placewise/profiles/blmk/indicators.yaml" in shipped
+    assert any(p.startswith("placewise/publish/templates/") for p in shipped)
+
+    out = json.loads(_run([str(venv / "bin" / "python"), "-I", "-c", PROBE], elsewhere).strip().splitlines()[-1])
 
     assert Path(out["file"]).is_relative_to(venv), f"placewise imported from {out['file']}, not the installed wheel"
     assert not Path(out["file"]).is_relative_to(ROOT)
@@ -72,3 +83,21 @@ def test_wheel_installed_outside_the_checkout_loads_catalogue_and_every_codelist
     assert set(out["lists"]) == {p.removesuffix(".csv") for p in bundled}
     assert all(n > 0 for n in out["lists"].values())
     assert out["lists"]["hypertension"] > 100
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_the_demo_outside_the_checkout(installed: tuple[Path, Path, Path]) -> None:
+    """``placewise demo`` from the installed wheel's own script, run elsewhere with no path into the checkout."""
+    _, venv, elsewhere = installed
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PLACEWISE_PSEUDONYMISATION_KEY")}
+    done = subprocess.run([str(venv / "bin" / "placewise"), "demo", "--out", "demo", "--scale", "0.005", "--no-pdf",
+                           "--profile", "blmk"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, f"demo failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    report = elsewhere / "demo" / "report"
+    assert "Bedfordshire, Luton and Milton Keynes" in (report / "ics.html").read_text(encoding="utf-8")
+    assert len(list(report.glob("place-*.html"))) == 4
+    assert (report / "planning.html").is_file() and (elsewhere / "demo" / "plan" / "summary.parquet").is_file()
+    assert not (elsewhere / "demo" / "report-nhse-ae").exists()  # real data only when --reference names it
+    with duckdb.connect(str(elsewhere / "demo" / "placewise.duckdb"), read_only=True) as con:
+        indicators = con.execute("SELECT count(DISTINCT indicator_id) FROM measurements").fetchone()
+    assert indicators is not None and indicators[0] >= 25

@@ -42,18 +42,27 @@ def _run(console: Console, title: str, work: Callable[[], T]) -> T:
     return result
 
 
+def demo_key() -> bytes:
+    """The key from the usual environment variable if set, else the demo's own; the environment is left alone."""
+    return key_from_env() if os.environ.get(DEFAULT_KEY_ENV) else DEMO_KEY.encode("utf-8")
+
+
 def demo_command(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for the synthetic data, warehouse and report."),
+    profile_name: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    reference: Path | None = typer.Option(
+        None, "--reference", file_okay=False,
+        help="Folder of real published data (NHS England A&E statistics, BLMK's 2020/21 dashboards) to report "
+             "as well; scripts/demo.sh passes ../shared/reference when it is there."),
     scale: float = typer.Option(0.02, help="Share of the whole ICS to synthesise (1.0 is about 1.1 million people).",
                                 min=0.001, max=1.0),
     seed: int = typer.Option(1, help="Random seed of the synthetic population."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the report as PDF."),
 ) -> None:
-    """Synthesise a small BLMK, ingest it into DuckDB, compute every indicator and write the report."""
+    """Synthesise a small ICS, ingest it into DuckDB, compute every indicator and write the report."""
     console = Console()
-    profile = load_profile()
-    os.environ.setdefault(DEFAULT_KEY_ENV, DEMO_KEY)
-    key = key_from_env()
+    profile = load_profile(profile_name)
+    key = demo_key()
     data, db = out / "data", out / "placewise.duckdb"
     console.print(f"[bold]Placewise demo[/]: {profile.ics.name}, scale {scale:g}, seed {seed} → {out}/")
     rows = _run(console, "Synthesising the population and five years of activity",
@@ -77,29 +86,31 @@ def demo_command(
     planned.write(out / "plan")
     console.print(f"  {measured.num_rows:,} measurements")
     written = _run(console, "Writing the integrated performance report (HTML" + (" and PDF)" if pdf else ")"),
-                   lambda: write_reports(build_models(warehouse=str(db)), out / "report", pdf))
+                   lambda: write_reports(build_models(warehouse=str(db), profile_name=profile_name), out / "report", pdf))
     written.append(("Planning to 2040", *write_plan_chapter(planned, profile, out / "report", pdf)))
     (out / "report" / "index.html").write_text(render_index(load_settings(profile).title, written), encoding="utf-8")
     for name, html, pdf_path, pages in written:
         console.print(f"  {name}: {html}" + (f" and {pdf_path} ({pages} pages)" if pdf_path else ""))
-    real = _run(console, "Real published data through the same path: NHS England A&E 2016–2019 and BLMK's "
-                "2020/21 dashboards → ingest → measure → report", lambda: real_data_reports(out, key, pdf))
+    real = [] if reference is None else _run(
+        console, "Real published data through the same path: NHS England A&E 2016–2019 and BLMK's 2020/21 "
+        "dashboards → ingest → measure → report", lambda: real_data_reports(out, key, pdf, reference))
     status_command(db=str(db))
     console.print(f"\n[bold]Open {out / 'report' / 'index.html'}[/] to see the reports"
                   + "".join(f" and {p / 'index.html'}" for p in real) + ".")
 
 
-def real_data_reports(out: Path, key: bytes, pdf: bool) -> list[Path]:
-    """Ingest the real published returns found in ``../shared/reference`` into their own warehouse, measure
-    them over their own years and write a report for each; the folders written (none if absent)."""
+def real_data_reports(out: Path, key: bytes, pdf: bool, reference: Path) -> list[Path]:
+    """Ingest the real published returns found in ``reference`` into their own warehouse, measure them over
+    their own years and write a report for each; the folders written (none if absent). BLMK's own data, so
+    reported with the BLMK profile."""
     db, written = out / "real.duckdb", []
-    profile = load_profile()
+    profile = load_profile("blmk")
     plan_csv: tuple[Path, ...] = ()
-    if nhse_ae.DEFAULT_PATH.is_file():
-        nhse_ae.write_aggregate_returns(nhse_ae.DEFAULT_PATH, out / "real" / "nhse_ae")
+    if (reference / nhse_ae.FILE_NAME).is_file():
+        nhse_ae.write_aggregate_returns(reference / nhse_ae.FILE_NAME, out / "real" / "nhse_ae")
         ingest(out / "real" / "nhse_ae", db, key)
-    if blmk_2020_21.DEFAULT_FOLDER.is_dir():
-        plan_csv = (blmk_2020_21.write(blmk_2020_21.DEFAULT_FOLDER, out / "real" / "blmk_2020_21")[1],)
+    if (reference / blmk_2020_21.FOLDER_NAME).is_dir():
+        plan_csv = (blmk_2020_21.write(reference / blmk_2020_21.FOLDER_NAME, out / "real" / "blmk_2020_21")[1],)
         ingest(out / "real" / "blmk_2020_21", db, key)
     if not db.exists():
         return []

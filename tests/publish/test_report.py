@@ -212,7 +212,7 @@ def test_real_data_reports_through_the_warehouse(reference_dir: Path, tmp_path: 
     """NHS England's A&E statistics and BLMK's 2020/21 dashboards: ingested, measured, reported; no NaN on any page."""
     from placewise.demo import real_data_reports
 
-    written = real_data_reports(tmp_path, b"k" * 32, pdf=False)
+    written = real_data_reports(tmp_path, b"k" * 32, pdf=False, reference=reference_dir)
     assert [p.name for p in written] == ["report-nhse-ae", "report-blmk-2020-21"]
     html = (tmp_path / "report-nhse-ae" / "ics.html").read_text(encoding="utf-8")
     # Two SPC charts of 36 monthly points each (April 2016 to March 2019), with icons.

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 from placewise.canonical import table
 
-DEFAULT_FOLDER = Path(__file__).resolve().parents[4] / "shared" / "reference" / "blmk_performance_2020_21"
-"""Where a checkout finds the extracted dashboards: ``../shared/reference`` beside the repository."""
+FOLDER_NAME = "blmk_performance_2020_21"
+"""The extracted dashboards' folder inside a reference folder (``../shared/reference`` beside a checkout)."""
 ORGS = {"NHS Bedfordshire CCG": "06F", "NHS Luton CCG": "06P", "NHS Milton Keynes CCG": "04F", "BLMK STP": "QHG"}
 """Row labels of the monthly tables and their org codes (legacy CCGs; the ICB for the BLMK total)."""
 KPQI_ORGS = {"bedfordshire_ccg": "06F", "luton_ccg": "06P", "milton_keynes_ccg": "04F", "blmk": "QHG"}

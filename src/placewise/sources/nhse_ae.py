@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 
 from placewise.canonical import table
 
-DEFAULT_PATH = Path(__file__).resolve().parents[4] / "shared" / "reference" / "nhse_ae_attendances_2016_2019.csv"
-"""Where a checkout finds the statistics: ``../shared/reference`` beside the repository."""
+FILE_NAME = "nhse_ae_attendances_2016_2019.csv"
+"""The statistics' file inside a reference folder (``../shared/reference`` beside a checkout)."""
 BLMK_PROVIDERS = ("RC9", "RC1", "RD8")
 """Luton and Dunstable (RC9), Bedford Hospital (RC1), Milton Keynes University Hospital (RD8)."""
 

@@ -105,15 +105,16 @@ def _indicator_counts(out: Path, fmt: str, profile: Profile, cfg: Synthetic, end
     return compute(_warehouse(out, fmt), load_catalogue(profile), periods_range=rng, indicators=wanted).to_pandas()
 
 
-def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: CalibrationTarget, end: dt.date) -> float:
+def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: CalibrationTarget, end: dt.date,
+                      place: str | None) -> float:
     """An indicator's ICS or Place value: over the twelve months to ``end`` for monthly or quarterly event counts
     (the last twelve months with a figure for a followed-up count), else its latest period."""
     ind_id, per = INDICATOR_FIGURES[t.measure]
     ind = cat.indicator(ind_id)
-    kind, code = ("ics", None) if t.geography == "BLMK" else ("place", t.geography)
+    kind = "ics" if place is None else "place"
     c = counts[(counts.indicator_id == ind_id) & (counts.geography_type == kind) & (counts.breakdown == "none")]
-    if code:
-        c = c[c.geography_code == code]
+    if place:
+        c = c[c.geography_code == place]
     events = isinstance(ind.numerator, Events) or isinstance(ind.denominator, Events)
     if ind.frequency in ("monthly", "quarterly") and events:
         last = c.period_end.max()
@@ -138,9 +139,9 @@ def _register(cond: str, end: dt.date) -> str:
             f"AND l.list = '{cond}' WHERE e.event_date <= DATE '{end}'")
 
 
-def _figure(con: duckdb.DuckDBPyConnection, t: CalibrationTarget, end: dt.date) -> float:
-    """Compute one calibration figure from the generated tables."""
-    where = "" if t.geography == "BLMK" else f"WHERE la_code = '{t.geography}'"
+def _figure(con: duckdb.DuckDBPyConnection, t: CalibrationTarget, end: dt.date, place: str | None) -> float:
+    """Compute one calibration figure from the generated tables, for the ICS or one Place."""
+    where = "" if place is None else f"WHERE la_code = '{place}'"
     last_year = f"DATE '{end}' - INTERVAL 365 DAY"
     m = t.measure
     if m == "population":
@@ -196,7 +197,9 @@ def calibration(out: Path, profile: Profile, *, scale: float, end_date: dt.date 
     counts = _indicator_counts(out, fmt, profile, cfg, end)
     rows = []
     for t in cfg.calibration:
-        value = _indicator_figure(counts, cat, t, end) if t.measure in INDICATOR_FIGURES else _figure(con, t, end)
+        place = None if t.geography == profile.ics.short_name else t.geography
+        value = (_indicator_figure(counts, cat, t, end, place) if t.measure in INDICATOR_FIGURES
+                 else _figure(con, t, end, place))
         target = t.target * scale if t.count else t.target
         tolerance = t.tolerance * target if t.relative else t.tolerance * (scale if t.count else 1)
         rows.append(CalibrationRow(t.measure, t.geography, round(value, 3), round(target, 3), round(tolerance, 3),

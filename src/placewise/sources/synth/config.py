@@ -306,6 +306,7 @@ class CalibrationTarget(Strict):
 
     measure: str
     geography: str
+    """The ICS's short name (the whole ICS) or a Place code."""
     target: float
     tolerance: float = Field(gt=0)
     relative: bool = False
