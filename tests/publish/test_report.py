@@ -492,3 +492,37 @@ def test_a_missing_month_is_a_gap_on_the_chart_and_no_moving_range_spans_it():
     assert "values between 55.6% and 66.3%" in page.description
     assert page.hidden_note.startswith("Of the 24 periods charted, 1 period has no value: each is a gap in the line.")
     assert "nan" not in page.spc_svg.lower()
+
+
+def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outside():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    luton = Area("place", "E06000032", "Luton")
+    practices = tuple(Area("practice", f"P{k}", f"Practice {k}") for k in range(4))
+    base = {"indicator_id": "x", "period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1]),
+            "breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan, "suppressed": False}
+    # Luton's series, and four practices at the latest month: 500/1000, 480/1000, 520/1000 and 700/1000.
+    # Centre 2200/4000 = 55%; at 1,000 the 99.8% upper limit is 55 + 3.09 x sqrt(0.55 x 0.45 / 1000) = 59.9%,
+    # so Practice 3 (70%) is high beyond 99.8%, and Practice 1 (48%) is low beyond 99.8% (lower limit 50.1%).
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": "place",
+             "geography_code": luton.code, "numerator": 550.0, "denominator": 1000.0, "value": 55.0} for m in MONTHS]
+    rows += [{**base, "geography_type": "practice", "geography_code": p.code, "numerator": n, "denominator": 1000.0,
+              "value": n / 10} for p, n in zip(practices, (500.0, 480.0, 520.0, 700.0), strict=True)]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", per=100)
+    ics = Area("ics", "QHG", "BLMK")
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "practice"])
+    page = build_report(frame, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    svg = ET.fromstring(page.units_svg)
+    assert len(svg.findall("{http://www.w3.org/2000/svg}circle")) >= 4
+    assert page.units_note.startswith("4 practices with a published value. Limits: binomial limits")
+    assert "Practice 3 (high, beyond 99.8%)" in page.units_note and "Practice 1 (low, beyond 99.8%)" in page.units_note
+    # Practice 0 (50%) is just below the 99.8% lower limit (50.1%) too; Practice 2 (52%) is inside the 95%
+    # limits (lower 55 - 1.96 x 1.573 = 51.9%).
+    assert "Practice 0 (low, beyond 99.8%)" in page.units_note and "Practice 2" not in page.units_note
+    # Hidden practices give no funnel, and the page says why.
+    hidden = frame.assign(suppressed=frame.geography_type == "practice")
+    page = build_report(hidden, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    assert page.units_svg == "" and "fewer than three in this area have a published value" in page.units_note

@@ -17,6 +17,7 @@ Limits are 95% (about two sigma) and 99.8% (about three sigma). Vectorised over 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,8 @@ from placewise.analyse.variation import Z95, Z998, funnel_limits, overdispersion
 MIN_UNITS_FOR_OVERDISPERSION = 10
 """Fewest units from which tau^2 is estimated."""
 GRID_POINTS = 80
+Bounds = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+"""Lower 95%, upper 95%, lower 99.8% and upper 99.8% limits."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Funnel:
     method: str
 
     @property
-    def limits(self) -> tuple[NDArray[np.float64], ...]:
+    def limits(self) -> Bounds:
         """(lower 95%, upper 95%, lower 99.8%, upper 99.8%) along the grid, as the chart draws them."""
         return self.lower95, self.upper95, self.lower998, self.upper998
 
@@ -66,7 +69,7 @@ def _grid(sizes: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.geomspace(max(float(sizes.min()) * 0.5, 1.0), float(sizes.max()) * 1.1, GRID_POINTS)
 
 
-def _signal(value: NDArray[np.float64], limits: tuple[NDArray[np.float64], ...]) -> NDArray[np.int8]:
+def _signal(value: NDArray[np.float64], limits: Bounds) -> NDArray[np.int8]:
     """-2 / +2 beyond the 99.8% limits, -1 / +1 beyond the 95% limits, 0 inside."""
     lo95, hi95, lo998, hi998 = limits
     return np.select([value > hi998, value < lo998, value > hi95, value < lo95], [2, -2, 1, -1], 0).astype(np.int8)
@@ -93,13 +96,13 @@ def proportion_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float =
     units = len(o)
     tau2 = _tau2_proportion(o / n, n, centre) if units >= MIN_UNITS_FOR_OVERDISPERSION and 0 < centre < 1 else 0.0
 
-    def limits(size: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    def limits(size: NDArray[np.float64]) -> Bounds:
         sd = np.sqrt(centre * (1 - centre) / size + tau2)
-        return tuple(np.clip(centre + sign * z * sd, 0, 1) * per for z in (Z95, Z998) for sign in (-1, 1))
+        lo95, hi95, lo998, hi998 = (np.clip(centre + sign * z * sd, 0, 1) * per
+                                    for z in (Z95, Z998) for sign in (-1, 1))
+        return lo95, hi95, lo998, hi998
 
-    grid = _grid(n)
-    return Funnel(centre * per, grid, *limits(grid), signal=_signal(o / n * per, limits(n)), tau2=tau2,
-                  method=_method("proportion", tau2, units))
+    return _funnel(centre * per, _grid(n), limits, o / n * per, n, tau2, _method("proportion", tau2, units))
 
 
 def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float) -> Funnel:
@@ -112,10 +115,15 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float) -> Fun
     expected = n * rate
     tau2 = float(overdispersion(o[:, None], expected[:, None])[0]) if units >= MIN_UNITS_FOR_OVERDISPERSION else 0.0
 
-    def limits(size: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
-        out = [funnel_limits(size * rate, tau2, z) for z in (Z95, Z998)]
-        return tuple(bound * rate * per for pair in out for bound in pair)
+    def limits(size: NDArray[np.float64]) -> Bounds:
+        (lo95, hi95), (lo998, hi998) = (funnel_limits(size * rate, tau2, z) for z in (Z95, Z998))
+        return lo95 * rate * per, hi95 * rate * per, lo998 * rate * per, hi998 * rate * per
 
-    grid = _grid(n)
-    return Funnel(rate * per, grid, *limits(grid), signal=_signal(o / n * per, limits(n)), tau2=tau2,
-                  method=_method("rate", tau2, units))
+    return _funnel(rate * per, _grid(n), limits, o / n * per, n, tau2, _method("rate", tau2, units))
+
+
+def _funnel(centre: float, grid: NDArray[np.float64], limits: Callable[[NDArray[np.float64]], Bounds],
+            values: NDArray[np.float64], sizes: NDArray[np.float64], tau2: float, method: str) -> Funnel:
+    """The funnel: limits along the grid, and each unit's signal against the limits at its own size."""
+    lo95, hi95, lo998, hi998 = limits(grid)
+    return Funnel(centre, grid, lo95, hi95, lo998, hi998, _signal(values, limits(sizes)), tau2, method)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -64,13 +65,16 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     catalogue = load_catalogue(profile)
     published, decision = inputs.published_measurements(con, profile, catalogue)
     frame = inputs.report_rows(published, ("ics", compare))
+    if compare == "place":  # each Place's practices and PCNs, whole population, for its funnel plots
+        units = published[published.geography_type.isin(["pcn", "practice"]) & (published.breakdown == "none")]
+        frame = pd.concat([frame, units], ignore_index=True)
     if indicators:
         frame = frame[frame.indicator_id.isin(indicators)].reset_index(drop=True)
     if compare == "provider":  # the providers that have returns, not every provider the profile lists
         areas = tuple(a for a in areas if a.code in set(frame.geography_code))
     as_of = max(frame.period_end) if not frame.empty else None
     specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of) if not indicators or s.id in indicators]
-    scopes = inputs.catalogue_scopes(profile, areas)
+    scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con) if compare == "place" else None)
     quality = inputs.warehouse_quality(con, frame)
     synthetic = inputs.is_synthetic(con)
     plan = inputs.plan_inputs(frame, profile, catalogue, plan_csv)

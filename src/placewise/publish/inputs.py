@@ -145,6 +145,7 @@ def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
         id=i.id, title=i.title, definition=i.definition, domain=i.domain, polarity=i.polarity,
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
         target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
+        per=float(i.per or 1),
     )
 
 
@@ -161,10 +162,27 @@ def compared_areas(profile: Profile, settings: ReportSettings, compare: str) -> 
     return groups
 
 
-def catalogue_scopes(profile: Profile, areas: tuple[Area, ...]) -> list[Scope]:
-    """One report for the ICS and one per compared area, each comparing the areas."""
+def catalogue_scopes(profile: Profile, areas: tuple[Area, ...],
+                     units: dict[str, tuple[Area, ...]] | None = None) -> list[Scope]:
+    """One report for the ICS and one per compared area, each comparing the areas; ``units`` gives each
+    area's PCNs and practices (by area code) for its funnel plots."""
     ics = Area("ics", profile.ics.code, profile.ics.name)
-    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas) for a in areas]
+    units = units or {}
+    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas, units.get(a.code, ())) for a in areas]
+
+
+def place_units(con) -> dict[str, tuple[Area, ...]]:
+    """Each Place's PCNs (those wholly within it) and practices, named, from the practices table."""
+    pr = con.table("practices").select("practice_code", "practice_name", "pcn_code", "pcn_name",
+                                       "la_code").to_pandas().dropna(subset=["practice_code", "la_code"])
+    pcn_places = pr.dropna(subset=["pcn_code"]).groupby("pcn_code").la_code.nunique()
+    whole = pr[pr.pcn_code.isin(pcn_places.index[pcn_places == 1])].drop_duplicates("pcn_code")
+    out: dict[str, list[Area]] = {}
+    for r in whole.itertuples():
+        out.setdefault(r.la_code, []).append(Area("pcn", r.pcn_code, r.pcn_name or r.pcn_code))
+    for r in pr.itertuples():
+        out.setdefault(r.la_code, []).append(Area("practice", r.practice_code, r.practice_name or r.practice_code))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def baseline_areas(profile: Profile) -> dict[str, Area]:

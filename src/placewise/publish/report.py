@@ -24,6 +24,7 @@ from placewise.analyse.board import (
     Group,
     exceptions,
 )
+from placewise.analyse.funnels import proportion_funnel, rate_funnel
 from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, STANDARD
 from placewise.analyse.spc import (
@@ -83,6 +84,7 @@ class IndicatorSpec:
     rebase: tuple[date, ...] = ()
     target_flag: str = ""
     target_note: str = ""
+    per: float = 1.0
 
     @property
     def number_format(self) -> str:
@@ -125,6 +127,8 @@ class Scope:
     area: Area
     ics: Area
     peers: tuple[Area, ...]
+    units: tuple[Area, ...] = ()
+    """The PCNs and practices within the area, drawn on its funnel plots."""
 
 
 @dataclass
@@ -149,6 +153,8 @@ class IndicatorPage:
     quintile_svg: str = ""
     quintile_rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     inequality_text: str = ""
+    units_svg: str = ""
+    units_note: str = ""
     plan_rag: str = ""
     plan_text: str = ""
     plan_variance: str = ""
@@ -553,9 +559,54 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
                                  int(np.isnan(values).sum()), n),
     )
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
+    _units_funnel(page, slices, scope, spec, latest.period_start)
     if scope.peers:
         _peers(page, slices, scope, spec, latest.period_start, width=340 if quintiles else 680)
     return page, quintiles
+
+
+FUNNELS = {"proportion": proportion_funnel, "crude_rate": rate_funnel}
+UNIT_LEVELS = {"practice": "practices", "pcn": "PCNs"}
+
+
+def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> None:
+    """The funnel plot of the area's practices (or, failing three published, its PCNs) at the latest period."""
+    if not scope.units:
+        return
+    if spec.measure not in FUNNELS:
+        page.units_note = (f"No funnel plot of practices: funnel limits are defined here for proportions and crude "
+                           f"rates, and this indicator is a {spec.measure.replace('_', ' ')}.")
+        return
+    found = [(plural, names, ok) for plural, names, ok in
+             (_published_units(slices, scope, spec, period, level, plural) for level, plural in UNIT_LEVELS.items())
+             if len(ok) >= 3]
+    if not found:
+        page.units_note = ("No funnel plot of practices or PCNs: fewer than three in this area have a published "
+                           "value (they are published only where the profile's disclosure rule includes them).")
+        return
+    plural, names, ok = found[0]
+    funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), spec.per)
+    labels = [names[c] for c in ok.geography_code]
+    page.units_svg = charts.funnel_plot(
+        labels, ok.denominator.to_numpy(float), ok.value.to_numpy(float) * spec.scale, funnel.signal != 0,
+        funnel.grid, funnel.centre * spec.scale, tuple(x * spec.scale for x in funnel.limits),
+        title=f"{spec.title}: {plural} in {scope.area.name}", value_format=f",.{spec.decimals}f",
+        size_label="Denominator")
+    outside = [f"{name} ({'high' if s > 0 else 'low'}{', beyond 99.8%' if abs(s) == 2 else ''})"
+               for name, s in zip(labels, funnel.signal, strict=True) if s]
+    page.units_note = (f"{len(ok)} {plural} with a published value. Limits: {funnel.method}. "
+                       + (f"Outside the 95% limits: {'; '.join(outside)}." if outside
+                          else "None is outside the 95% limits."))
+
+
+def _published_units(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date, level: str,
+                     plural: str) -> tuple[str, dict[str, str], pd.DataFrame]:
+    """The area's units of one level with a published value at ``period``, and their names."""
+    names = {u.code: u.name for u in scope.units if u.geography_type == level}
+    rows = _latest_rows(slices, spec.id, period, level, "none")
+    ok = rows[rows.geography_code.isin(list(names)) & ~rows.suppressed.astype(bool) & rows.value.notna()
+              & (rows.denominator > 0) & rows.numerator.notna()]
+    return plural, names, ok
 
 
 def _hidden_note(hidden: int, gaps: int, periods: int) -> str:
