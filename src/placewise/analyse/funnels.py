@@ -22,9 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats
 
-from placewise.analyse.variation import Z95, Z998, funnel_limits, overdispersion
+from placewise.analyse.variation import Z95, funnel_limits, overdispersion
 
+Z998 = float(stats.norm.ppf(0.999))
+"""The two-sided 99.8% normal deviate (3.09)."""
 MIN_UNITS_FOR_OVERDISPERSION = 10
 """Fewest units from which tau^2 is estimated."""
 GRID_POINTS = 80
