@@ -1,6 +1,6 @@
 """Screenshots of the main pages of a running Placewise site, for docs/screenshots/ (small PNGs).
 
-Usage: python scripts/screenshots.py --url http://127.0.0.1:8000 --user NAME --password PASS [--out DIR]
+Usage: python scripts/screenshots.py --url http://127.0.0.1:8000 --user NAME --password PASS [--out DIR] [--only NAME...]
 Signs in, opens each page in Debian's headless Chromium (driven by Playwright) and saves a PNG of it,
 reduced to a 256-colour palette so that the files stay small.
 """
@@ -20,8 +20,11 @@ PAGES = {
     "inequalities": "/inequalities",
     "board": "/board",
     "place-profile": "/areas/place/E06000032",
+    "population": "/population",
     "quality": "/quality",
+    "worklists": "/worklists",
 }
+"""Page name → path; ``worklists`` needs a clinician's login, the rest an analyst's."""
 
 
 def shoot(url: str, user: str, password: str, out: Path, pages: dict[str, str]) -> list[Path]:
@@ -53,8 +56,10 @@ def main() -> None:
     ap.add_argument("--user", required=True)
     ap.add_argument("--password", required=True)
     ap.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    ap.add_argument("--only", nargs="+", choices=sorted(PAGES), help="these pages only")
     args = ap.parse_args()
-    for path in shoot(args.url.rstrip("/"), args.user, args.password, args.out, PAGES):
+    pages = {k: v for k, v in PAGES.items() if not args.only or k in args.only}
+    for path in shoot(args.url.rstrip("/"), args.user, args.password, args.out, pages):
         print(f"{path} ({path.stat().st_size / 1024:.0f} KB)")
 
 

@@ -89,7 +89,7 @@ def test_a_suppressed_area_is_marked_and_left_out_of_the_funnel() -> None:
 def test_imd_quintiles_give_the_sii_and_rii() -> None:
     """Quintiles rising from 40% to 75%: a positive SII of about +35 points and an RII above 1."""
     view = explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "imd_quintile")
-    assert [r.label for r in view.breakdown_rows] == ["1", "2", "3", "4", "5"]
+    assert [r.label for r in view.breakdown_rows] == ["1 most deprived", "2", "3", "4", "5 least deprived"]
     assert view.breakdown_svg.count('class="bar"') == 5 and 'class="sii"' in view.breakdown_svg
     sii = float(view.inequality_text.split("(SII): ")[1].split(" ")[0])
     assert 25 < sii < 50
@@ -101,3 +101,12 @@ def test_a_breakdown_with_no_rows_says_so() -> None:
     """Asking for ethnic group where none is published gives a sentence, not an empty chart."""
     view = explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "ethnic_group")
     assert view.breakdown_svg == "" and "No published figures by ethnic group" in view.inequality_text
+
+
+def test_the_plan_is_drawn_and_quoted() -> None:
+    """A trajectory for the area is drawn on the SPC chart and its latest value is quoted."""
+    plan = {m: 0.65 * 100 for m in MONTHS}
+    view = explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "none", plan)
+    assert 'class="trajectory"' in view.spc_svg
+    assert view.plan_value == "65.0%"
+    assert explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "none").plan_value == "none"

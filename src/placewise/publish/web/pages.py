@@ -9,6 +9,7 @@ stylesheet is served from the package under ``/static``.
 from __future__ import annotations
 
 import threading
+from datetime import date
 from functools import lru_cache
 from typing import Annotated
 from urllib.parse import quote
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from placewise.measure import Indicator
 from placewise.publish.access import DIRECT_CARE, AccessRefused
-from placewise.publish.inputs import specs_from_catalogue
+from placewise.publish.inputs import plan_inputs, specs_from_catalogue
 from placewise.publish.report import Area, IndicatorSpec, ReportModel, Scope
 from placewise.publish.web import audit, queries
 from placewise.publish.web.app import WebState, current_user, state
@@ -163,7 +164,8 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
     if breakdown != "none" and area:
         rows = pd.concat([rows, w.snapshot.rows(user, ind.id, level, area, breakdown)], ignore_index=True)
     spec = _specs(w)[ind.id]
-    view = explorer(as_dates(rows), spec, ind.per, area, names, breakdown) if area else None
+    view = explorer(as_dates(rows), spec, ind.per, area, names, breakdown,
+                    _trajectory(w, ind.id, level, area, rows)) if area else None
     query = f"level={level}&area={area}&breakdown={breakdown}"
     base = f"/api/v1/indicators/{ind.id}"
     return render(request, "explorer.html.j2", f"{spec.title}: indicator explorer", "/explore", view=view,
@@ -177,6 +179,14 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
                              (f"{base}/data?{query}&format=json", "JSON"),
                              (f"{base}/fingertips.csv?{query}", "Fingertips-shaped CSV")],
                   form=_choices(w, ind, levels, level, present, area, breakdown))
+
+
+def _trajectory(w: WebState, indicator: str, level: str, area: str, rows: pd.DataFrame) -> dict[date, float]:
+    """The area's plan by period start (operating-plan trajectory or glide path), as the report draws it."""
+    mine = rows[(rows.geography_code == area) & (rows.breakdown == "none")]
+    pva = plan_inputs(measurement_frame({indicator: mine}), w.snapshot.profile, w.snapshot.catalogue).pva
+    pva = pva[(pva.indicator_id == indicator) & (pva.geography_type == level) & (pva.geography_code == area)]
+    return dict(zip(pva.period_start, pva.plan, strict=True))
 
 
 def _area_names(w: WebState, level: str) -> dict[str, str]:

@@ -54,6 +54,7 @@ class Explorer:
     area_name: str
     latest_label: str = ""
     latest_value: str = "–"
+    plan_value: str = "none"
     spc_svg: str = ""
     variation_svg: str = ""
     assurance_svg: str = ""
@@ -90,6 +91,8 @@ def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, nam
     latest = mine.iloc[-1]
     view.latest_label = period_label(latest.period_start, spec.frequency)
     view.latest_value = fmt_row(spec, "", latest).value
+    plan = (trajectory or {}).get(latest.period_start)
+    view.plan_value = "none" if plan is None or not np.isfinite(plan) else spec.fmt(plan)
     view.series_rows = [fmt_row(spec, period_label(r.period_start, spec.frequency), r)
                         for r in mine.iloc[::-1].itertuples()]
     _spc(view, mine, spec, trajectory or {})
@@ -186,16 +189,25 @@ def _breakdown(view: Explorer, rows: pd.DataFrame, spec: IndicatorSpec, area: st
     if b.empty:
         view.inequality_text = f"No published figures by {BREAKDOWNS.get(breakdown, breakdown).lower()} for this area."
         return
-    view.breakdown_rows = [fmt_row(spec, str(r.breakdown_group), r) for r in b.itertuples()]
+    labels = [group_label(breakdown, str(g)) for g in b.breakdown_group]
+    view.breakdown_rows = [fmt_row(spec, label, r) for label, r in zip(labels, b.itertuples(), strict=True)]
     hidden = b.suppressed.astype(bool).to_numpy() | b.value.isna().to_numpy()
     value, lower, upper = (np.where(hidden, np.nan, b[c].to_numpy(dtype=float)) * spec.scale
                            for c in ("value", "lower", "upper"))
     slope = None
     if breakdown == "imd_quintile":
         slope, view.inequality_text = _sii(spec, b, hidden)
+    fits = max(4, int(600 / len(labels) / 6.2))
     view.breakdown_svg = charts.quintile_bars(
-        [str(g) for g in b.breakdown_group], value, lower, upper, slope, width=680,
+        [x if len(x) <= fits else x[: fits - 1] + "…" for x in labels], value, lower, upper, slope, width=680,
         title=f"{spec.title} by {BREAKDOWNS.get(breakdown, breakdown).lower()}", value_format=f",.{spec.decimals}f")
+
+
+def group_label(breakdown: str, group: str) -> str:
+    """A breakdown group as the pages name it: quintiles 1 and 5 say which end they are, sexes capitalised."""
+    if breakdown == "imd_quintile":
+        return {"1": "1 most deprived", "5": "5 least deprived"}.get(group, group)
+    return group.capitalize() if breakdown == "sex" else group
 
 
 def _sii(spec: IndicatorSpec, q: pd.DataFrame, hidden: np.ndarray) -> tuple[tuple[float, float] | None, str]:
