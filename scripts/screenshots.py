@@ -2,7 +2,7 @@
 
 Usage: python scripts/screenshots.py --url http://127.0.0.1:8000 --user NAME --password PASS [--out DIR] [--only NAME...]
 Signs in, opens each page in Debian's headless Chromium (driven by Playwright) and saves a PNG of it,
-reduced to a 256-colour palette so that the files stay small.
+the top of a long page, reduced to a 256-colour palette so that the files stay small.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ PAGES = {
     "worklists": "/worklists",
 }
 """Page name → path; ``worklists`` needs a clinician's login, the rest an analyst's."""
+MAX_HEIGHT = 1800
+"""Pixels kept from the top of a long page, so that a screenshot stays small."""
 
 
 def shoot(url: str, user: str, password: str, out: Path, pages: dict[str, str]) -> list[Path]:
@@ -43,7 +45,8 @@ def shoot(url: str, user: str, password: str, out: Path, pages: dict[str, str]) 
             page.goto(f"{url}{path}")
             target = out / f"{name}.png"
             page.screenshot(path=str(target), full_page=True)
-            Image.open(target).convert("RGB").quantize(256).save(target, optimize=True)
+            shot = Image.open(target).convert("RGB")
+            shot.crop((0, 0, shot.width, min(shot.height, MAX_HEIGHT))).quantize(256).save(target, optimize=True)
             written.append(target)
         browser.close()
     return written

@@ -99,9 +99,15 @@ def error_page(request: Request, status: int, message: str) -> Response:
     return render(request, "message.html.j2", heading, status=status, heading=heading, text=message)
 
 
-def _specs(w: WebState) -> dict[str, IndicatorSpec]:
-    """The report's view of every catalogue indicator (formats and targets), by id."""
-    return {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue)}
+def _specs(w: WebState, rows: pd.DataFrame) -> dict[str, IndicatorSpec]:
+    """The report's view of every catalogue indicator (formats, and targets for the year of the latest of
+    ``rows``, as the report takes them), by id."""
+    return {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue, _latest_end(rows))}
+
+
+def _latest_end(rows: pd.DataFrame) -> date | None:
+    """The latest period end of some rows (ISO strings or dates), or None if there are none."""
+    return None if rows.empty else pd.Timestamp(max(rows.period_end)).date()
 
 
 def _indicator(w: WebState, wanted: str | None) -> Indicator | None:
@@ -163,7 +169,7 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
     breakdown = breakdown if breakdown in ind.breakdowns and breakdown in BREAKDOWNS else "none"
     if breakdown != "none" and area:
         rows = pd.concat([rows, w.snapshot.rows(user, ind.id, level, area, breakdown)], ignore_index=True)
-    spec = _specs(w)[ind.id]
+    spec = _specs(w, rows)[ind.id]
     view = explorer(as_dates(rows), spec, ind.per, area, names, breakdown,
                     _trajectory(w, ind.id, level, area, rows)) if area else None
     query = f"level={level}&area={area}&breakdown={breakdown}"
@@ -265,7 +271,7 @@ def _board_model(w: WebState, user: User, level: str, code: str) -> ReportModel:
     frame = pd.concat([_frame(w, user, "ics", None),
                        _frame(w, user, peer_areas[0].geography_type if peer_areas else level,
                               {a.code for a in peer_areas} | {code})], ignore_index=True)
-    specs = specs_from_catalogue(w.snapshot.catalogue)
+    specs = specs_from_catalogue(w.snapshot.catalogue, _latest_end(frame))
     area = ics if level == "ics" else Area(level, code, str(me["name"]))
     return board_model(frame, specs, Scope(area, ics, peer_areas), w.snapshot.profile, w.snapshot.catalogue,
                        w.snapshot.rule)
@@ -319,7 +325,7 @@ def inequalities_page(request: Request, level: Annotated[str, Query(pattern=CODE
     names = _area_names(w, level)
     area = area if area in names else next(iter(names))
     frame = _frame(w, request.state.user, level, {area})
-    specs = _specs(w)
+    specs = _specs(w, frame)
     rows = gap_rows(frame, specs)
     core = load_core20(w.snapshot.profile, w.snapshot.catalogue)
     by_id = {r.id: r for r in rows}
