@@ -38,6 +38,9 @@ EXPECTED = {
     "population_page": EVERYONE,
     "worklists_page": {"clinician"},
     "reidentify_page": {"clinician"},
+    "worklists": EVERYONE,
+    "worklist": {"clinician"},
+    "reidentify_worklist": {"clinician"},
 }
 """The access every endpoint is meant to have (by route name): a new endpoint must be added here."""
 _names = itertools.count()
@@ -61,26 +64,29 @@ def test_every_route_declares_exactly_the_expected_roles(web_app: FastAPI) -> No
     assert declared == EXPECTED
 
 
-def _call(client: TestClient, route: APIRoute, csrf: str | None, indicator: str):
+def _call(client: TestClient, route: APIRoute, csrf: str | None, indicator: str, practice: str):
     """Call a route with valid parameters (and the session's CSRF token on a change)."""
-    method = sorted(route.methods - {"HEAD"})[0]
-    path = route.path_format.replace("{indicator_id}", indicator)
+    method = min(route.methods - {"HEAD"})
+    path = route.path_format.replace("{indicator_id}", indicator).replace("{list_id}", "diabetes_alerts")\
+        .replace("{practice}", practice)
     headers = {"X-CSRF-Token": csrf} if csrf else {}
     body = {
         "login": {"username": "analyst", "password": "wrong password"},
         "add_user": {"username": f"matrix.user{next(_names)}", "password": "a-long-password", "role": "analyst"},
         "issue_token": {"username": "analyst", "label": "role matrix"},
+        "reidentify_worklist": {"purpose": "direct_care"},
     }.get(route.name)
     return client.request(method, path, json=body, headers=headers, follow_redirects=False)
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_is_admitted_or_refused_as_declared(web_app: FastAPI, client: TestClient, login, role: str) -> None:
+def test_each_role_is_admitted_or_refused_as_declared(web_app: FastAPI, client: TestClient, login, web_warehouse,
+                                                      role: str) -> None:
     csrf = None if role == "public" else login(client, role)
     indicator = client.get("/api/v1/indicators").json()[0]["id"]
     outcomes = {}
     for route in sorted(_routes(web_app), key=lambda r: r.name == "logout"):   # log out last
-        r = _call(client, route, csrf, indicator)
+        r = _call(client, route, csrf, indicator, web_warehouse.practice)
         outcomes[route.name] = r.status_code
         page = r.headers.get("content-type", "").startswith("text/html") or r.status_code == 303
         if page:  # a page refuses the public by sending them to sign in, others with a page saying why

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import asdict
+from datetime import date
 from typing import Annotated, Literal
 from urllib.parse import quote
 
 import pandas as pd
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+import ibis
+import pyarrow as pa
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from placewise.derive.worklists import RUNS_TABLE, rows_of
+from placewise.profile.worklists import load_worklists
+from placewise.publish.access import AccessRefused, Requester, reidentify
 from placewise.publish.inputs import specs_from_catalogue
 from placewise.publish.web import audit
-from placewise.publish.web.app import WebState, state
+from placewise.publish.web.app import WebState, refuse, state
 from placewise.publish.web.auth import SESSION_COOKIE, SESSION_LENGTH, UserError
 from placewise.publish.web.roles import ANONYMOUS, Role, User, allow
 from placewise.publish.web.snapshot import ROW_COLUMNS
+from placewise.warehouse.connection import table_names
+from placewise.warehouse.identity import STORE_ENV, IdentityError, key_from_env, open_store
 
 router = APIRouter(prefix="/api/v1", tags=["data"])
 auth_router = APIRouter(prefix="/auth", tags=["sessions"])
@@ -442,3 +451,129 @@ def audit_log(w: Web, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> l
     """The latest audited calls, newest first."""
     return [AuditRow.model_validate({**r, "at": str(r["at"])}) for r in audit.rows(w.store, limit)]
 
+
+
+# ----------------------------------------------------------------------------------------------- worklists
+
+worklist_router = APIRouter(prefix="/api/v1/worklists", tags=["worklists"])
+
+class WorklistMeta(BaseModel):
+    """A case-finding list: what it finds, by which guidance and version."""
+
+    id: str
+    title: str
+    source: str
+    version: str
+    caveats: list[str]
+
+
+class WorklistRow(BaseModel):
+    """One person on a practice's list: pseudonym, why, the evidence and when they were last seen."""
+
+    list_id: str
+    run_id: str
+    practice_code: str
+    person_id: str
+    reasons: str | None
+    evidence: str | None
+    evidence_date: date | None
+    last_seen: date | None
+    caveats: str | None
+    nhs_number: str | None = None
+
+
+class Worklist(BaseModel):
+    """A practice's rows of the latest run of a list."""
+
+    worklist: WorklistMeta
+    practice: str
+    run_id: str
+    reference_date: str
+    rows: list[WorklistRow]
+
+
+class Purpose(BaseModel):
+    """Why a clinician asks to see NHS numbers: only direct care is granted."""
+
+    purpose: str = Field(min_length=1, max_length=100, description="direct_care")
+
+
+def _lists(w: WebState) -> list[WorklistMeta]:
+    """The profile's lists."""
+    return [WorklistMeta(id=x.id, title=x.title, source=x.source, version=x.version, caveats=list(x.caveats))
+            for x in load_worklists(w.snapshot.profile).worklists]
+
+
+@worklist_router.get("", response_model=list[WorklistMeta])
+@allow("public")
+def worklists(w: Web) -> list[WorklistMeta]:
+    """The case-finding lists of the profile (their rules, not their people)."""
+    return _lists(w)
+
+
+def _practice_scope(request: Request, user: User, practice: str, action: str) -> None:
+    """Refuse (and audit) a clinician asking for another practice's patients."""
+    if user.practice != practice:
+        raise refuse(request, user, 403, f"a clinician of {user.practice} may not {action} patients of {practice}")
+
+
+def _latest(w: WebState, con: ibis.BaseBackend, list_id: str, practice: str) -> tuple[WorklistMeta, dict, pa.Table]:
+    """The list, its newest stored run and the practice's rows of it (404 if there is none)."""
+    meta = next((m for m in _lists(w) if m.id == list_id), None)
+    if meta is None:
+        raise HTTPException(404, f"no worklist {list_id!r}; GET /api/v1/worklists lists them")
+    runs = con.table(RUNS_TABLE) if RUNS_TABLE in table_names(con) else None
+    got = [] if runs is None else runs.filter(runs.list_id == list_id).order_by(ibis.desc("created_at")).limit(1)\
+        .to_pyarrow().to_pylist()
+    if not got:
+        raise HTTPException(404, f"worklist {list_id!r} has not been run yet: placewise worklist builds it")
+    return meta, got[0], rows_of(con, got[0]["run_id"], practice)
+
+
+def _worklist(meta: WorklistMeta, run: dict, practice: str, rows: pa.Table) -> Worklist:
+    """The response: the practice's rows."""
+    return Worklist(worklist=meta, practice=practice, run_id=run["run_id"], reference_date=str(run["reference_date"]),
+                    rows=[WorklistRow.model_validate(r) for r in rows.to_pylist()])
+
+
+@worklist_router.get("/{list_id}/practices/{practice}", response_model=Worklist)
+@allow("clinician")
+def worklist(list_id: Annotated[str, Path(pattern=CODE)], practice: Annotated[str, Path(pattern=CODE)],
+             request: Request, w: Web, user: Caller) -> Worklist:
+    """A practice's people on the latest run of a list, pseudonymised (a person-level read, audited)."""
+    _practice_scope(request, user, practice, "read the worklists of")
+    with w.warehouse.read() as con:
+        meta, run, rows = _latest(w, con, list_id, practice)
+    audit.record(w.store, user, "person_level_read", f"{run['run_id']} {practice}", "granted",
+                 f"{rows.num_rows} rows")
+    return _worklist(meta, run, practice, rows)
+
+
+@worklist_router.post("/{list_id}/practices/{practice}/reidentify", response_model=Worklist)
+@allow("clinician")
+def reidentify_worklist(list_id: Annotated[str, Path(pattern=CODE)], practice: Annotated[str, Path(pattern=CODE)],
+                        why: Annotated[Purpose, Body()], request: Request, w: Web, user: Caller) -> Worklist:
+    """The same rows with NHS numbers, for the practice's own clinician stating direct care (audited twice:
+    here and in the identity store)."""
+    _practice_scope(request, user, practice, "re-identify")
+    url = os.environ.get(STORE_ENV)
+    if not url:
+        raise HTTPException(409, f"re-identification is not set up on this server: ${STORE_ENV} names no "
+                                 "identity store")
+    try:
+        fernet = key_from_env()
+        store = open_store(url)
+    except IdentityError as e:
+        raise HTTPException(409, f"re-identification is not available: {e}") from None
+    requester = Requester(user.username or "", "clinician", user.practice or "", why.purpose)
+    try:
+        with w.warehouse.read() as con:
+            meta, run, _ = _latest(w, con, list_id, practice)
+            rows = reidentify(con, store, fernet, requester, run["run_id"], practice)
+    except AccessRefused as e:
+        raise refuse(request, user, 403, str(e)) from None
+    finally:
+        store.disconnect()
+    audit.record(w.store, user, "reidentification", f"{run['run_id']} {practice}", "granted",
+                 f"{rows.num_rows} rows; purpose {why.purpose}")
+    return _worklist(meta, run, practice, rows)

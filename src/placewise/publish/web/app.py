@@ -31,7 +31,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 class WebState:
     """What every request reads: the warehouse's URL, its snapshot, the users and the audit."""
 
-    db_url: str
+    warehouse: snapshot.Warehouse
     snapshot: snapshot.Snapshot
     auth: Auth
     secure_cookies: bool
@@ -145,7 +145,7 @@ def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | 
     from placewise.publish.web import api, pages
 
     profile = profile or load_profile()
-    web = WebState(db_url=db_url, snapshot=snapshot.load(db_url, profile),
+    web = WebState(warehouse=snapshot.Warehouse(db_url), snapshot=snapshot.load(db_url, profile),
                    auth=Auth(WebStore(store_url or default_store_url(db_url))), secure_cookies=secure_cookies)
     app = FastAPI(title="Placewise", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json", dependencies=[Depends(authorise)],
@@ -156,4 +156,5 @@ def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | 
     app.include_router(api.auth_router)
     app.include_router(api.router)
     pages.install(app)
+    app.include_router(api.worklist_router)
     return app

@@ -21,6 +21,7 @@ import duckdb
 import ibis
 import numpy as np
 import pandas as pd
+from psycopg_pool import ConnectionPool
 
 from placewise.measure import Catalogue, load_catalogue
 from placewise.profile import Profile
@@ -42,6 +43,29 @@ ROW_COLUMNS = ["period_start", "period_end", "geography_type", "geography_code",
                "suppression_reason"]
 """The columns of one data row, as every response gives them."""
 AREA_COLUMNS = ["geography_type", "geography_code", "name", "parent_type", "parent_code", "place"]
+
+
+class Warehouse:
+    """Brief reads of the warehouse per request: DuckDB opened read-only and closed again, PostgreSQL pooled."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pool = ConnectionPool(url, min_size=1, max_size=8, open=True) if engine_of(url) == "postgres" else None
+
+    @contextmanager
+    def read(self) -> Iterator[ibis.BaseBackend]:
+        """An Ibis backend on the warehouse for the length of one request."""
+        if self._pool is None:
+            with open_warehouse(self.url) as con:
+                yield con
+            return
+        with self._pool.connection() as raw:
+            yield ibis.postgres.from_connection(raw)
+
+    def close(self) -> None:
+        """Close the pool, if any."""
+        if self._pool is not None:
+            self._pool.close()
 
 
 @contextmanager
