@@ -8,13 +8,16 @@ audited. Errors are JSON: ``{"error": "...", "status": N}`` (and ``fields`` for 
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from placewise import __version__
@@ -35,6 +38,11 @@ class WebState:
     snapshot: snapshot.Snapshot
     auth: Auth
     secure_cookies: bool
+
+    @property
+    def db_url(self) -> str:
+        """The warehouse's URL."""
+        return self.warehouse.url
 
     @property
     def store(self) -> WebStore:
@@ -139,22 +147,50 @@ def _install_errors(app: FastAPI) -> None:
         return _error(422, f"invalid request: {summary}", fields=fields)
 
 
-def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | None = None,
-               secure_cookies: bool = True) -> FastAPI:
-    """The web application over a warehouse (read at start-up), with its users in ``store_url``."""
+class Error(BaseModel):
+    """Every error the application returns: a message that says what is wrong, and the HTTP status."""
+
+    error: str
+    status: int
+    fields: list[dict[str, str]] | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Error, "description": text} for code, text in (
+        (401, "Not logged in, or an invalid API token"), (403, "The caller's role or area may not do this"),
+        (404, "No such indicator, worklist or user"), (409, "Not available on this server"),
+        (422, "Invalid parameters or body: each field and what is wrong with it"))}
+"""The error responses every operation documents."""
+
+
+def application() -> FastAPI:
+    """The application's routes, access control and error handling, without a warehouse (state is attached
+    by :func:`create_app`); its OpenAPI document is :func:`openapi_document`."""
     from placewise.publish.web import api, pages
 
-    profile = profile or load_profile()
-    web = WebState(warehouse=snapshot.Warehouse(db_url), snapshot=snapshot.load(db_url, profile),
-                   auth=Auth(WebStore(store_url or default_store_url(db_url))), secure_cookies=secure_cookies)
     app = FastAPI(title="Placewise", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json", dependencies=[Depends(authorise)],
+                  openapi_url="/api/openapi.json", dependencies=[Depends(authorise)], responses=ERRORS,
                   description="Indicators, areas, worklists and data quality of a Placewise warehouse, with "
                               "disclosure control applied by role. Errors are JSON: {\"error\", \"status\"}.")
-    app.state.web = web
     _install_errors(app)
     app.include_router(api.auth_router)
     app.include_router(api.router)
     pages.install(app)
     app.include_router(api.worklist_router)
+    return app
+
+
+def openapi_document() -> str:
+    """The OpenAPI document as committed at ``docs/openapi.json`` (a test checks it is current)."""
+    return json.dumps(application().openapi(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | None = None,
+               secure_cookies: bool = True) -> FastAPI:
+    """The web application over a warehouse (read at start-up), with its users in ``store_url``."""
+    profile = profile or load_profile()
+    app = application()
+    app.state.web = WebState(warehouse=snapshot.Warehouse(db_url), snapshot=snapshot.load(db_url, profile),
+                             auth=Auth(WebStore(store_url or default_store_url(db_url))),
+                             secure_cookies=secure_cookies)
     return app
