@@ -526,3 +526,30 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     hidden = frame.assign(suppressed=frame.geography_type == "practice")
     page = build_report(hidden, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and "fewer than three in this area have a published value" in page.units_note
+
+
+def test_the_assurance_matrix_shows_the_linked_indicator_as_measured_against_the_printed_target():
+    from placewise.publish.config import load_assurance
+    from placewise.publish.inputs import specs_from_catalogue
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, assurance_latest
+
+    profile = load_profile()
+    specs = {s.id: s for s in specs_from_catalogue(load_catalogue(profile))}
+    base = {"breakdown": "none", "breakdown_group": "All", "numerator": 1.0, "denominator": 1.0, "lower": np.nan,
+            "upper": np.nan, "geography_type": "place", "geography_code": "E06000032", "suppressed": False}
+    rows = [  # hypertension (row 30, 77%, higher is better) at 76.9% then 77.0%; LD checks (row 28) hidden
+        {**base, "indicator_id": "hypertension_treated_to_target", "period_start": date(2025, 2, 1),
+         "period_end": date(2025, 2, 28), "value": 76.9},
+        {**base, "indicator_id": "hypertension_treated_to_target", "period_start": date(2025, 3, 1),
+         "period_end": date(2025, 3, 31), "value": 77.0},
+        {**base, "indicator_id": "ld_health_checks", "period_start": date(2025, 3, 1),
+         "period_end": date(2025, 3, 31), "value": 50.0, "suppressed": True},
+        {**base, "indicator_id": "rtt_65wk", "period_start": date(2025, 3, 1), "period_end": date(2025, 3, 31),
+         "value": 3.0},  # row 11: zero waits over 65 weeks, lower is better
+    ]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    latest = assurance_latest(frame, load_assurance(profile), Area("place", "E06000032", "Luton"), specs)
+    assert latest["30"] == "77.0% (Mar 2025): meets the printed target"  # exactly on the target meets it
+    assert latest["28"] == "No published value in this report"
+    assert latest["11"] == "3 (Mar 2025): misses the printed target"
+    assert "1" in latest and "3" not in latest  # row 1 is linked (A&E) but has no value; row 3 is not linked

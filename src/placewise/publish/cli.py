@@ -16,7 +16,7 @@ from placewise.outputs import prepare_output_folder
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.render import render_index, write_report
-from placewise.publish.report import IndicatorSpec, ReportModel, Scope, build_report, kpi_progress
+from placewise.publish.report import IndicatorSpec, ReportModel, Scope, assurance_latest, build_report, kpi_progress
 from placewise.warehouse import WarehouseError
 
 REPORT_HELP = "\n\n".join([
@@ -82,13 +82,18 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv)
-    progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), {s.id: s for s in specs})
+    by_id = {s.id: s for s in specs}
+    progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), by_id)
+    unknown = sorted({t.indicator for t in assurance.targets if t.indicator} - {i.id for i in catalogue.indicators})
+    if unknown:
+        raise ValueError(f"assurance.yaml: indicator names unknown indicator(s) {', '.join(unknown)}")
     out = []
     for scope in scopes:
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
                              rule=decision.rule, plan=plan, governance=governance)
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
         model.synthetic = synthetic
+        model.assurance_latest = assurance_latest(frame, assurance, scope.area, by_id)
         out.append((scope, model))
     return out
 

@@ -97,6 +97,7 @@ class AssuranceTarget(Strict):
     actions: str = ""
     source: str = Field(min_length=1)
     note: str = ""
+    indicator: str | None = Field(default=None, description="catalogue indicator that measures this target")
 
     @model_validator(mode="after")
     def _met_has_evidence(self) -> AssuranceTarget:

@@ -198,6 +198,7 @@ class ReportModel:
     progress: dict[str, list[str]] = field(default_factory=dict)
     synthetic: bool = False
     board: list[BoardGroup] = field(default_factory=list)
+    assurance_latest: dict[str, str] = field(default_factory=dict)
     governance: Governance = field(default_factory=Governance)
 
 
@@ -644,6 +645,31 @@ def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, A
             lines.append(f"{b.geography}: {spec.fmt(latest.value)} (to {month_label(latest.period_end)})")
         if lines:
             out[kpi.kpi] = lines
+    return out
+
+
+def assurance_latest(frame: pd.DataFrame, assurance: Assurance, area: Area,
+                     specs: dict[str, IndicatorSpec]) -> dict[str, str]:
+    """For each assurance-matrix row linked to an indicator, its latest published value in ``area`` and
+    whether that meets the printed target (by the row's polarity); keyed by row id."""
+    mine = frame[(frame.geography_type == area.geography_type) & (frame.geography_code == area.code)
+                 & (frame.breakdown == "none") & ~frame.suppressed.astype(bool) & frame.value.notna()]
+    out: dict[str, str] = {}
+    for t in assurance.targets:
+        spec = specs.get(t.indicator or "")
+        if spec is None:
+            continue
+        rows = mine[mine.indicator_id == spec.id]
+        if rows.empty:
+            out[t.id] = "No published value in this report"
+            continue
+        latest = rows.sort_values("period_end").iloc[-1]
+        text = f"{spec.fmt(latest.value)} ({period_label(latest.period_start, spec.frequency)})"
+        sign = {"higher_is_better": 1, "lower_is_better": -1}.get(t.polarity)
+        if t.target_value is not None and sign:
+            meets = (float(latest.value) * spec.scale - t.target_value) * sign >= 0
+            text += f": {'meets' if meets else 'misses'} the printed target"
+        out[t.id] = text
     return out
 
 
