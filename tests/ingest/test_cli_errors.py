@@ -101,6 +101,8 @@ def test_read_only_warehouse_is_refused_clearly(warehouse: Path, tmp_path: Path)
         for args in (["ingest", str(tmp_path / "in"), "--db", str(warehouse)], ["measure", "--db", str(warehouse)]):
             code, output = unprivileged(*args)
             assert code == 2 and "cannot be opened for writing" in output, output
+        code, output = unprivileged("status", "--db", str(warehouse))
+        assert code == 0 and "Load log" in output and "Traceback" not in output, output
     finally:
         warehouse.parent.chmod(0o755)
         warehouse.chmod(0o644)

@@ -19,6 +19,8 @@ from ingest_support import ingest_cli, query, quarantine, run_cli
 
 import placewise.ingest.load as load_module
 from placewise.canonical import TABLES
+from placewise.warehouse.identity import key_from_env as identity_key
+from placewise.warehouse.identity import new_key, nhs_numbers, open_store
 
 Batch = dict[str, pd.DataFrame]
 OTHER_KEY = "a-different-key-9876543210-abcdef"
@@ -309,3 +311,46 @@ def test_postgres_redelivery_loads_quarantined_rows_once(tmp_path: Path, batch: 
             [("ae_attendances", 1)]
         assert con.execute("SELECT disposal FROM ae_attendances WHERE attendance_id = 'AE1'").fetchone() == \
             ("referred",)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_rotate_key_moves_the_identity_store_to_the_new_pseudonyms(tmp_path: Path, batch: Batch,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   request: pytest.FixtureRequest, engine: str) -> None:
+    """The identity store follows the rotation: each link under its new pseudonym, every token encrypted afresh."""
+    db = str(tmp_path / "wh.duckdb") if engine == "duckdb" else request.getfixturevalue("postgres_url")
+    store_url = str(tmp_path / "identity.duckdb")
+    monkeypatch.setenv("PLACEWISE_IDENTITY_STORE", store_url)
+    monkeypatch.setenv("PLACEWISE_IDENTITY_KEY", new_key())
+    folder = write_batch(tmp_path / "one", batch)
+    assert ingest_cli(folder, db)[0] == 0
+    store = open_store(store_url)
+    before = {r["person_id"]: r["nhs_number_encrypted"] for r in store.table("identity_link").to_pyarrow().to_pylist()}
+    store.disconnect()
+    code, output = rotate(db, folder / "people.parquet", monkeypatch)
+    assert code == 0 and "6 links moved and re-encrypted" in " ".join(output.split()), output
+    store = open_store(store_url)
+    after = {r["person_id"]: r["nhs_number_encrypted"] for r in store.table("identity_link").to_pyarrow().to_pylist()}
+    linked = nhs_numbers(store, identity_key(), list(after))
+    store.disconnect()
+    assert set(after) == {pseudonym(OTHER_KEY, n) for n in NHS} and linked == {pseudonym(OTHER_KEY, n): n for n in NHS}
+    assert not set(after.values()) & set(before.values())
+
+
+def test_rotate_key_refuses_a_wrong_identity_key_and_changes_nothing(tmp_path: Path, batch: Batch,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An identity key that does not open the store stops the rotation before anything is written."""
+    db = tmp_path / "wh.duckdb"
+    store_url = str(tmp_path / "identity.duckdb")
+    monkeypatch.setenv("PLACEWISE_IDENTITY_STORE", store_url)
+    monkeypatch.setenv("PLACEWISE_IDENTITY_KEY", new_key())
+    folder = write_batch(tmp_path / "one", batch)
+    assert ingest_cli(folder, str(db))[0] == 0
+    before = sorted(query(db, "SELECT person_id FROM people"))
+    monkeypatch.setenv("PLACEWISE_IDENTITY_KEY", new_key())
+    code, output = rotate(str(db), folder / "people.parquet", monkeypatch)
+    assert code == 2 and "identity key does not open" in " ".join(output.split()), output
+    assert sorted(query(db, "SELECT person_id FROM people")) == before
+    store = open_store(store_url)
+    assert {r["person_id"] for r in store.table("identity_link").to_pyarrow().to_pylist()} == {p for (p,) in before}
+    store.disconnect()

@@ -19,6 +19,7 @@ from placewise.ingest.stage import IngestRefused, refuse
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import DEFAULT_URL, WarehouseError, connect_existing
 from placewise.warehouse.connection import redact
+from placewise.warehouse.identity import IdentityError
 from placewise.warehouse.status import status
 
 
@@ -158,7 +159,7 @@ def status_command(
     """Show the warehouse: rows per table, the load log and the quarantine by table, field and reason."""
     console = Console()
     try:
-        con = connect_existing(db)
+        con = connect_existing(db, read_only=True)
     except WarehouseError as e:
         console.print(f"[bold red]{e}[/]")
         raise typer.Exit(EXIT_REFUSED) from None
@@ -200,18 +201,21 @@ def rotate_key_command(
     Every person key of every table is rewritten from its pseudonym under the current key to the pseudonym
     under the new key, using the NHS numbers in --people (a pseudonym cannot be reversed). The warehouse then
     accepts batches under the new key only. Refused, changing nothing (exit 2), when the current key is not
-    the warehouse's or the people file misses anyone stored. Recompute measurements afterwards.
+    the warehouse's or the people file misses anyone stored. With an identity store configured
+    ($PLACEWISE_IDENTITY_STORE and $PLACEWISE_IDENTITY_KEY), its links move to the new pseudonyms, every NHS
+    number encrypted afresh. Recompute measurements afterwards.
     """
     console = Console()
     try:
         old_key, new_key = key_from_env(key_env), key_from_env(new_key_env)
         done = rotate_key(db, people, old_key, new_key)
-    except (PseudonymisationKeyError, IngestRefused, WarehouseError) as e:
+    except (PseudonymisationKeyError, IngestRefused, WarehouseError, IdentityError) as e:
         console.print(f"[bold red]Refused, nothing changed:[/] {e}")
         raise typer.Exit(EXIT_REFUSED) from None
     except (duckdb.Error, psycopg.Error) as e:
         console.print(f"[bold red]Refused, nothing changed: the database stopped the rotation:[/] {refuse(str(e))}")
         raise typer.Exit(EXIT_REFUSED) from None
     tables = ", ".join(f"{name} {n:,}" for name, n in done.rows.items())
+    links = "" if done.links is None else f" Identity store: {done.links:,} links moved and re-encrypted."
     console.print(f"[green]Rotated the pseudonymisation key: {done.people:,} people re-keyed; rows rewritten: "
-                  f"{tables}.[/]")
+                  f"{tables}.{links}[/]")

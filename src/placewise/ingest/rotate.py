@@ -5,13 +5,20 @@ file (``people.parquet`` or ``people.csv`` of a delivery, or any file with an ``
 covers everyone in the warehouse. Each NHS number is hashed under the current and the new key; every
 ``person_id`` column of every warehouse table is rewritten from the old pseudonym to the new one, and the
 recorded key fingerprint changes, all in one transaction under the ingest lock. Nothing else changes.
+
+If an identity store is configured (``PLACEWISE_IDENTITY_STORE``, :mod:`placewise.warehouse.identity`), its
+links move to the new pseudonyms too, every NHS number decrypted and encrypted afresh; the store is a
+separate database, so its new links are written just before the warehouse commits and the old ones put
+back if the warehouse does not.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -23,16 +30,18 @@ from placewise.ingest.pseudonymise import key_fingerprint, pseudonymise
 from placewise.ingest.stage import refuse
 from placewise.ingest.target import Target, target_for
 from placewise.ingest.validate import lit
-from placewise.warehouse import connect
+from placewise.warehouse import connect, identity
 from placewise.warehouse.schema import PSEUDONYMISATION
 
 
 @dataclass(frozen=True)
 class Rotation:
-    """What a key rotation changed: people re-keyed and rows rewritten per table."""
+    """What a key rotation changed: people re-keyed, rows rewritten per table, identity links re-encrypted
+    (None when no identity store is configured)."""
 
     people: int
     rows: dict[str, int]
+    links: int | None = None
 
 
 def nhs_numbers(path: Path) -> pa.Array:
@@ -91,23 +100,40 @@ def rotate_key(url: str | Path, people_file: Path, old_key: bytes, new_key: byte
             raise refuse(f"{missing:,} people in the warehouse are not in {people_file}: rotating would cut them off "
                          "from their records. Give a people file that covers everyone loaded")
         tables = _person_tables(target)
-        target.begin()
+        store = _identity_store()
         try:
-            target.upload("key_map_wh", "SELECT * FROM key_map", (("old_id", "string"), ("new_id", "string")))
-            rows = {}
-            for name in tables:
-                rows[name] = _rewrite(target, name)
-            target.execute(f'DELETE FROM "{PSEUDONYMISATION.name}"')
-            target.commit({PSEUDONYMISATION.name: key_table(target, new_key)})
-        except BaseException:
-            target.rollback()
-            raise
-        return Rotation(rows.get("people", 0), rows)
+            links = None if store is None else identity.rekeyed_links(
+                store, identity.key_from_env(), mapping.append_column("nhs_number", numbers))
+            target.begin()
+            try:
+                target.upload("key_map_wh", "SELECT * FROM key_map", (("old_id", "string"), ("new_id", "string")))
+                rows = {}
+                for name in tables:
+                    rows[name] = _rewrite(target, name)
+                target.execute(f'DELETE FROM "{PSEUDONYMISATION.name}"')
+                if store is not None and links is not None:
+                    identity.replace_links(store, links[1])
+                target.commit({PSEUDONYMISATION.name: key_table(target, new_key)})
+            except BaseException:
+                target.rollback()
+                if store is not None and links is not None:
+                    identity.replace_links(store, links[0])
+                raise
+        finally:
+            if store is not None:
+                store.disconnect()
+        return Rotation(rows.get("people", 0), rows, None if links is None else links[1].num_rows)
     finally:
         for name in ("key_map", "batch_key", "key_map_wh"):
             target.staging.execute(f"DROP TABLE IF EXISTS {name}")
         target.close()
         con.disconnect()
+
+
+def _identity_store() -> ibis.BaseBackend | None:
+    """The identity store named by ``PLACEWISE_IDENTITY_STORE``, or None when there is none."""
+    url = os.environ.get(identity.STORE_ENV)
+    return identity.open_store(url) if url else None
 
 
 def _rewrite(target: Target, table: str) -> int:

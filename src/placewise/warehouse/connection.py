@@ -52,8 +52,12 @@ def redact(text: str | Path) -> str:
     return out
 
 
-def connect(url: str | Path = DEFAULT_URL) -> BaseBackend:
-    """Open the warehouse as an Ibis backend; read a canonical table with ``con.table("people")``."""
+def connect(url: str | Path = DEFAULT_URL, read_only: bool = False) -> BaseBackend:
+    """Open the warehouse as an Ibis backend; read a canonical table with ``con.table("people")``.
+
+    ``read_only`` opens a DuckDB file for reading only (a file that cannot be written, or a reader beside
+    a writer); a PostgreSQL connection is unchanged (its permissions are the role's).
+    """
     if engine_of(url) == "postgres":
         try:
             return ibis.connect(str(url).replace("postgres://", "postgresql://", 1))
@@ -63,7 +67,7 @@ def connect(url: str | Path = DEFAULT_URL) -> BaseBackend:
     if not path.parent.is_dir():
         raise WarehouseError(f"{redact(url)}: folder {path.parent} does not exist")
     try:
-        return ibis.duckdb.connect(str(path))
+        return ibis.duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as e:
         raise WarehouseError(duckdb_open_error(path, e)) from None
 
@@ -81,11 +85,11 @@ def duckdb_open_error(path: Path, e: duckdb.Error) -> str:
     return f"{path}: cannot open the DuckDB warehouse: {text.splitlines()[0]}"
 
 
-def connect_existing(url: str | Path = DEFAULT_URL) -> BaseBackend:
+def connect_existing(url: str | Path = DEFAULT_URL, read_only: bool = False) -> BaseBackend:
     """Open a warehouse that must already exist: a missing DuckDB file is an error, never a new empty file."""
     if engine_of(url) == "duckdb" and not duckdb_path(url).is_file():
         raise WarehouseError(f"{redact(url)}: no warehouse here yet; load one with placewise ingest")
-    return connect(url)
+    return connect(url, read_only)
 
 
 def require_tables(con: BaseBackend, names: Iterable[str]) -> None:

@@ -87,3 +87,36 @@ def nhs_numbers(store: ibis.BaseBackend, fernet: Fernet, person_ids: list[str]) 
         return {r["person_id"]: fernet.decrypt(r["nhs_number_encrypted"].encode()).decode() for r in rows}
     except InvalidToken:
         raise IdentityError("the identity key does not open this identity store") from None
+
+
+def rekeyed_links(store: ibis.BaseBackend, fernet: Fernet, mapping: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The store's links before and after a pseudonymisation key rotation, every NHS number re-encrypted.
+
+    ``mapping`` holds ``nhs_number``, ``old_id`` and ``new_id`` for everyone in the people file. Each link is
+    decrypted (so a wrong identity key is refused before anything changes), checked against the people file,
+    and encrypted afresh under its new pseudonym. A link whose pseudonym is not in the people file, or whose
+    NHS number differs from the file's, is refused: rotating would cut it off or link the wrong person.
+    """
+    before = store.table(LINK_TABLE).to_pyarrow()
+    by_old = dict(zip(mapping["old_id"].to_pylist(), zip(mapping["nhs_number"].to_pylist(),
+                                                         mapping["new_id"].to_pylist(), strict=True), strict=True))
+    ids, tokens = [], []
+    try:
+        # Fernet decrypts and encrypts one value at a time (a fresh IV each): this loop is the cryptography.
+        for person, token in zip(before["person_id"].to_pylist(), before["nhs_number_encrypted"].to_pylist(),
+                                 strict=True):
+            nhs = fernet.decrypt(token.encode()).decode()
+            if by_old.get(person, (None,))[0] != nhs:
+                raise IdentityError(f"the identity store links a pseudonym ({person[:8]}…) that the people file "
+                                    "does not cover; give a people file that covers everyone linked")
+            ids.append(by_old[person][1])
+            tokens.append(fernet.encrypt(nhs.encode()).decode())
+    except InvalidToken:
+        raise IdentityError("the identity key does not open this identity store") from None
+    return before, pa.table({"person_id": pa.array(ids, pa.string()),
+                             "nhs_number_encrypted": pa.array(tokens, pa.string())})
+
+
+def replace_links(store: ibis.BaseBackend, links: pa.Table) -> None:
+    """Replace every link of the store with ``links`` (a rotation, or putting the old ones back)."""
+    store.insert(LINK_TABLE, links, overwrite=True)
