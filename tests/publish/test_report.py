@@ -553,3 +553,34 @@ def test_the_assurance_matrix_shows_the_linked_indicator_as_measured_against_the
     assert latest["28"] == "No published value in this report"
     assert latest["11"] == "3 (Mar 2025): misses the printed target"
     assert "1" in latest and "3" not in latest  # row 1 is linked (A&E) but has no value; row 3 is not linked
+
+
+def test_breakdowns_by_sex_age_and_ethnic_group_show_the_gap_between_published_groups():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    ics = Area("ics", "QHG", "BLMK")
+    base = {"indicator_id": "x", "geography_type": "ics", "geography_code": "QHG", "lower": np.nan,
+            "upper": np.nan, "suppressed": False}
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "breakdown": "none", "breakdown_group": "All",
+             "numerator": 600.0, "denominator": 1000.0, "value": 60.0} for m in MONTHS]
+    last = {"period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1])}
+    rows += [{**base, **last, "breakdown": "sex", "breakdown_group": g, "numerator": n, "denominator": 500.0,
+              "value": n / 5} for g, n in (("female", 320.0), ("male", 280.0))]
+    rows += [{**base, **last, "breakdown": "ethnic_group", "breakdown_group": g, "numerator": n, "denominator": d,
+              "value": 100 * n / d, "suppressed": g == "Mixed"}
+             for g, n, d in (("Asian or Asian British", 150.0, 200.0), ("Mixed", 5.0, 10.0), ("White", 445.0, 790.0))]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", per=100)
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
+    tables = {b.title: b for b in page.breakdowns}
+    assert list(tables) == ["Sex", "Ethnic group"]  # no age band figures: no table
+    assert tables["Sex"].rows == [("female", "320", "64.0%", ""), ("male", "280", "56.0%", "")]
+    assert tables["Sex"].gap == "Highest: female (64.0%); lowest: male (56.0%); a gap of 8.0 percentage points."
+    eth = tables["Ethnic group"]
+    assert eth.rows[1] == ("Mixed", "*", "*", "")
+    # Asian 75.0%, White 56.3%: the hidden group is left out of the gap.
+    assert eth.gap == ("Highest: Asian or Asian British (75.0%); lowest: White (56.3%); a gap of 18.7 percentage "
+                       "points. Groups marked * are suppressed and left out of the gap.")

@@ -131,6 +131,15 @@ class Scope:
     """The PCNs and practices within the area, drawn on its funnel plots."""
 
 
+@dataclass(frozen=True)
+class BreakdownTable:
+    """One breakdown of the latest period (sex, age band or ethnic group) as published, with its gap."""
+
+    title: str
+    rows: list[tuple[str, str, str, str]]
+    gap: str
+
+
 @dataclass
 class IndicatorPage:
     """Everything shown for one indicator in one report."""
@@ -155,6 +164,7 @@ class IndicatorPage:
     inequality_text: str = ""
     units_svg: str = ""
     units_note: str = ""
+    breakdowns: list[BreakdownTable] = field(default_factory=list)
     plan_rag: str = ""
     plan_text: str = ""
     plan_variance: str = ""
@@ -561,9 +571,38 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     )
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
     _units_funnel(page, slices, scope, spec, latest.period_start)
+    page.breakdowns = _breakdowns(slices, scope, spec, latest.period_start)
     if scope.peers:
         _peers(page, slices, scope, spec, latest.period_start, width=340 if quintiles else 680)
     return page, quintiles
+
+
+BREAKDOWN_TITLES = {"sex": "Sex", "age_band": "Age band", "ethnic_group": "Ethnic group"}
+"""The breakdowns shown beside the IMD quintiles, in order."""
+
+
+def _breakdowns(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> list[BreakdownTable]:
+    """The area's published figures by sex, age band and ethnic group at ``period``, each with the gap
+    between its highest and lowest published group (no slope index: these groups have no social order)."""
+    out = []
+    for breakdown, title in BREAKDOWN_TITLES.items():
+        rows = _latest_rows(slices, spec.id, period, scope.area.geography_type, breakdown)
+        rows = rows[rows.geography_code == scope.area.code].sort_values("breakdown_group")
+        if rows.empty:
+            continue
+        hidden = rows.suppressed.astype(bool).to_numpy() | rows.value.isna().to_numpy()
+        table = [_table_row(spec, str(g), h, c, v, lo, hi) for g, h, c, v, lo, hi in
+                 zip(rows.breakdown_group, hidden, counts(rows, spec), rows.value, rows.lower, rows.upper, strict=True)]
+        shown = rows[~hidden]
+        gap = ""
+        if len(shown) >= 2:
+            top, low = shown.loc[shown.value.idxmax()], shown.loc[shown.value.idxmin()]
+            gap = (f"Highest: {top.breakdown_group} ({spec.fmt(top.value)}); lowest: {low.breakdown_group} "
+                   f"({spec.fmt(low.value)}); a gap of {_signed(spec, float(top.value - low.value)).lstrip('+')}.")
+        if hidden.any():
+            gap += " Groups marked * are suppressed and left out of the gap."
+        out.append(BreakdownTable(title, table, gap.strip()))
+    return out
 
 
 FUNNELS = {"proportion": proportion_funnel, "crude_rate": rate_funnel}
