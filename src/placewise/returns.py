@@ -95,6 +95,19 @@ RETURNS: tuple[Return, ...] = (
                _mean("ambulance_cat1_mean", "category 1 (life-threatening) mean response time"),
                _mean("ambulance_cat2_mean", "category 2 (emergency) mean response time"),
            )),
+    Return("uec_beds", "General and acute bed occupancy", "NHS England Urgent and Emergency Care Daily Situation "
+           "Reports, monthly averages (adult general and acute beds; the quarterly KH03 collection counts the "
+           "same beds)", "provider (trust ODS code)", "calendar month (mean of the daily counts)", (
+               _prop("ga_bed_occupancy", "adult general and acute beds occupied, of those available (daily "
+                     "average over the month)", "occupied G&A beds, daily average", "available G&A beds, daily average"),
+           )),
+    Return("mhsds", "Mental health standards", "NHS England Mental Health Services Monthly Statistics (MHSDS) and "
+           "the Out of Area Placements collection", "mental health provider, or commissioner", "calendar month", (
+               _prop("eip_within_2wk", "early intervention in psychosis: referrals starting treatment within two "
+                     "weeks", "started treatment within two weeks", "referrals starting treatment"),
+               _count("oap_inappropriate_bed_days", "inappropriate adult acute out-of-area placement bed days in the "
+                      "month", "bed days"),
+           )),
     Return("list_size", "Registered list size", "NHS Digital Patients Registered at a GP Practice",
            "practice", "calendar month", (
                _count("registered_list_size", "people registered", "people"),

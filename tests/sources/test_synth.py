@@ -455,3 +455,8 @@ def test_published_returns_cover_every_month_for_each_provider(db: duckdb.DuckDB
     mean = one(db, """SELECT sum(numerator) / sum(denominator) FROM aggregate_returns
                       WHERE measure = 'ambulance_cat2_mean'""")
     assert 20 < mean < 50
+    # G&A occupancy near the national 92-95% (2022-2025); EIP above or near the 60% standard.
+    occupancy = one(db, "SELECT sum(numerator) / sum(denominator) FROM aggregate_returns WHERE measure = 'ga_bed_occupancy'")
+    assert 0.88 < occupancy < 0.98
+    eip = one(db, "SELECT sum(numerator) / sum(denominator) FROM aggregate_returns WHERE measure = 'eip_within_2wk'")
+    assert 0.45 < eip < 0.85

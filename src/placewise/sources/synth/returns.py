@@ -1,4 +1,5 @@
-"""Synthetic published returns (RTT, cancer waiting times, DM01, ambulance) for the BLMK providers.
+"""Synthetic published returns (RTT, cancer waiting times, DM01, ambulance, G&A beds, EIP, out-of-area
+placements) for the BLMK providers.
 
 Each provider's monthly return is drawn around a level that drifts through the window, sized to the
 synthetic population it serves, with binomial and Poisson noise: so the series have real variation
@@ -31,6 +32,16 @@ COUNTS = {  # measure: (share of the waiting list at the start, at the end)
     "rtt_over_52wk": (0.030, 0.020),
     "rtt_over_65wk": (0.008, 0.002),
 }
+MENTAL_HEALTH = {"RWK": 0.62, "RV3": 0.38}
+"""Mental health providers and their share (ELFT for Bedfordshire and Luton; CNWL for Milton Keynes)."""
+BEDS = (0.0018, 0.93, 0.94, 0.012)
+"""G&A beds available per person, occupancy at the start and the end, month-to-month noise (national G&A
+occupancy ran at 92-95% in 2022-2025)."""
+EIP = (0.000018, 0.68, 0.62, 0.06)
+"""EIP referrals starting treatment per person a month; share within two weeks at the start and the end
+(the national figure has stayed above the 60% standard, falling towards it)."""
+OAP_BED_DAYS = (0.0008, 0.0003)
+"""Inappropriate out-of-area bed days per person a month, at the start and the end (falling)."""
 MEANS = {  # measure: (incidents per person a month, mean minutes at the start, at the end, noise sd)
     "ambulance_cat1_mean": (0.0007, 8.5, 8.0, 0.4),
     "ambulance_cat2_mean": (0.0045, 38.0, 32.0, 3.0),
@@ -93,4 +104,24 @@ def published_returns(w: World, rng: np.random.Generator) -> pa.Table:
         incidents = np.maximum(rng.poisson(np.broadcast_to(amb_served * per, amb_shape)), 1).astype(float)
         mean = np.clip(_level(first, last, noise, amb_shape, rng), 1.0, None)
         parts.append(_table(months, amb, measure, mean * incidents, incidents, None))
+    parts += _beds_and_mental_health(months, people, rng)
     return pa.concat_tables(parts)
+
+
+def _beds_and_mental_health(months: np.ndarray, people: int, rng: np.random.Generator) -> list[pa.Table]:
+    """G&A bed occupancy (acute providers) and the EIP and out-of-area placement returns (mental health)."""
+    acute, mh = list(PROVIDERS), list(MENTAL_HEALTH)
+    shape, mh_shape = (len(acute), len(months)), (len(mh), len(months))
+    per, first, last, noise = BEDS
+    beds = np.broadcast_to(np.round(np.array(list(PROVIDERS.values()))[:, None] * people * per), shape)
+    beds = np.maximum(beds, 1.0)
+    occupied = np.round(beds * np.clip(_level(first, last, noise, shape, rng), 0.5, 1.0))
+    served = np.array(list(MENTAL_HEALTH.values()))[:, None] * people
+    per, first, last, noise = EIP
+    referrals = rng.poisson(np.broadcast_to(served * per, mh_shape))
+    started = rng.binomial(referrals, np.clip(_level(first, last, noise, mh_shape, rng), 0.05, 0.99))
+    rate = np.linspace(*OAP_BED_DAYS, len(months))
+    bed_days = rng.poisson(np.broadcast_to(served * rate, mh_shape))
+    return [_table(months, acute, "ga_bed_occupancy", occupied, beds.astype(float), None),
+            _table(months, mh, "eip_within_2wk", started, referrals.astype(float), None),
+            _table(months, mh, "oap_inappropriate_bed_days", None, None, bed_days)]
