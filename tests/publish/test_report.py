@@ -584,3 +584,23 @@ def test_breakdowns_by_sex_age_and_ethnic_group_show_the_gap_between_published_g
     # Asian 75.0%, White 56.3%: the hidden group is left out of the gap.
     assert eth.gap == ("Highest: Asian or Asian British (75.0%); lowest: White (56.3%); a gap of 18.7 percentage "
                        "points. Groups marked * are suppressed and left out of the gap.")
+
+
+def test_the_gap_note_counts_only_suppressed_months_inside_the_chart():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # The first six months are suppressed (before the first published point), then month 10 is suppressed:
+    # the chart runs from month 7 to month 24 (18 periods) with one gap.
+    hidden = {*range(6), 9}
+    frame = pd.DataFrame({
+        "indicator_id": "x", "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+        "geography_type": "ics", "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All",
+        "numerator": 600.0, "denominator": 1000.0, "value": [np.nan if i in hidden else 60.0 + i % 2 for i in range(24)],
+        "lower": np.nan, "upper": np.nan, "suppressed": [i in hidden for i in range(24)]})[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%")
+    ics = Area("ics", "QHG", "BLMK")
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
+    assert page.hidden_note.startswith("Of the 18 periods charted, 1 period is suppressed: each is a gap in the line.")

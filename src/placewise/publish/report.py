@@ -566,7 +566,7 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         description=describe(spec, result, row, labels) if not suppressed_latest else
         "The latest value is suppressed because it rests on a small number of people or events, or could be "
         "worked out from other published figures.",
-        hidden_note=_hidden_note(int((mine.suppressed & (mine.period_start <= periods[-1])).sum()),
+        hidden_note=_hidden_note(int((mine.suppressed & mine.period_start.between(periods[0], periods[-1])).sum()),
                                  int(np.isnan(values).sum()), n),
     )
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
