@@ -2,11 +2,13 @@
 
 Usage (after ``placewise synth --scale 1.0 --out DIR`` and ``placewise ingest DIR --db FILE``):
 
-    .venv/bin/python benchmarks/bench_measure.py FILE [--months 24] [--per-indicator]
+    .venv/bin/python benchmarks/bench_measure.py FILE [--months 24] [--per-indicator] [--save OUT.parquet]
 
 Prints the time of the whole recompute (counts, statistics and the atomic write of the
-``measurements`` table), rows written, counts per second, peak memory and the machine; with
-``--per-indicator``, the time of each indicator's query as well.
+``measurements`` table), the CPU time the process used (a fairer figure than wall time on a shared
+machine), rows written, counts per second, peak memory, load average and the machine; with
+``--per-indicator``, the time of each indicator's query as well. ``--save`` writes the measurements
+(without ``computed_at``) for ``compare_measurements.py`` to check a change left every figure as it was.
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ import platform
 import resource
 import time
 
+import pyarrow.parquet as pq
+
 from placewise.analyse.measurements import measure_all
 from placewise.measure import compute, default_range, load_catalogue
 from placewise.profile import load_profile
 from placewise.warehouse import connect
+
+
+def _cpu() -> float:
+    """CPU seconds this process has used, user and system, across all its threads."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -29,6 +39,7 @@ def main() -> None:
     parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
     parser.add_argument("--months", type=int, default=24, help="reporting range in months (default 24)")
     parser.add_argument("--per-indicator", action="store_true", help="also time each indicator on its own")
+    parser.add_argument("--save", help="write the measurements to this Parquet file")
     args = parser.parse_args()
     con = connect(args.url)
     profile = load_profile()
@@ -37,12 +48,15 @@ def main() -> None:
     people = con.table("people").count().execute()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"warehouse {args.url} ({con.name}); {people:,} people; range {rng.first:%b %Y}-{rng.last:%b %Y}")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     table = measure_all(con, profile, periods_range=rng)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"all {len(catalogue.indicators)} indicators: {seconds:.1f} s, {table.num_rows:,} measurements "
-          f"({table.num_rows / seconds:,.0f} rows/s), peak memory {peak_mb:,.0f} MB")
+    print(f"all {len(catalogue.indicators)} indicators: {seconds:.1f} s ({cpu:.1f} s CPU), {table.num_rows:,} "
+          f"measurements ({table.num_rows / seconds:,.0f} rows/s), peak memory {peak_mb:,.0f} MB, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if args.save:
+        pq.write_table(table.drop(["computed_at"]), args.save)
     if args.per_indicator:
         for ind in catalogue.indicators:
             t = time.perf_counter()

@@ -15,7 +15,13 @@ import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY
 from placewise.derive.people import PID
-from placewise.derive.records import CODE_COLUMN, RECORD_DATE, codes, months_back
+from placewise.derive.records import (
+    CODE_COLUMN,
+    RECORD_DATE,
+    codes,
+    months_back,
+    with_codes,
+)
 from placewise.profile.phm import Criterion
 
 HIT_COLUMNS = [PID, "key", "d", "n", "v"]
@@ -53,7 +59,8 @@ def _count_hits(con: ibis.BaseBackend, people: ir.Table, table: str, keyed: list
 def _value_hit(con: ibis.BaseBackend, people: ir.Table, key: str, c: Criterion, on: date) -> ir.Table:
     """A value criterion: the highest of the last ``of_last`` daily values (each the lowest of its day) is below."""
     t = con.table("clinical_events")
-    t = t.filter(t.snomed_code.isin(codes(c.codelist)) & t.value.notnull())
+    t = with_codes(t, "snomed_code", c.codelist)
+    t = t.filter(t.value.notnull())
     t = t.select(PERSON_KEY, d=t.event_date.cast("date"), value=t.value)
     t = t.filter((t.d <= on) & (t.d >= months_back(on, c.months))).join(people.select(PERSON_KEY, PID), PERSON_KEY)
     daily = t.group_by([PID, "d"]).aggregate(v=t.value.min())

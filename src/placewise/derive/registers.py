@@ -40,7 +40,11 @@ def _diagnosed(con: ibis.BaseBackend, people: ir.Table, reg: Register, ends: lis
 
 def members(con: ibis.BaseBackend, people: ir.Table, population: ir.Table, reg: Register,
             ends: list[date]) -> ir.Table:
-    """Registered people (``population``: ``pid, period_end, age``) on the register at each reference date."""
+    """Rows of the registered population (``pid, period_end, age`` and any attributes) on the register at each date.
+
+    Every population column is kept, so a cohort drawn from a register starts from its members rather
+    than from the whole population.
+    """
     parts: list[ir.Table] = []
     if reg.diagnosis:
         parts.append(_diagnosed(con, people, reg, ends))
@@ -53,10 +57,9 @@ def members(con: ibis.BaseBackend, people: ir.Table, population: ir.Table, reg: 
         on = on.semi_join(recent(con, people, reg.requires, ends), KEYS)
     if reg.or_recent:
         on = on.union(recent(con, people, reg.or_recent, ends), distinct=True)
-    pop = population.select(*KEYS, "age")
     keep = ibis.literal(True)
     if reg.age.min is not None:
-        keep = keep & (pop.age >= reg.age.min)
+        keep = keep & (population.age >= reg.age.min)
     if reg.age.max is not None:
-        keep = keep & (pop.age <= reg.age.max)
-    return pop.filter(keep).semi_join(on, KEYS).select(*KEYS)
+        keep = keep & (population.age <= reg.age.max)
+    return population.filter(keep).semi_join(on, KEYS)

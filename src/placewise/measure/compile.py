@@ -11,7 +11,7 @@ block with none registered fails at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import singledispatch
 from itertools import pairwise
@@ -24,16 +24,19 @@ from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
 from placewise.derive.people import PID, age_at, attribute, standard_band
 from placewise.derive.records import (
     CODE_COLUMN,
-    codes,
     coded,
     financial_year_start,
     in_windows,
     latest_daily_value,
     months_back,
     windows,
+    with_codes,
 )
 from placewise.derive.registers import members
-from placewise.derive.scores import cha2ds2_vasc_age_sex_points, cha2ds2_vasc_condition_points
+from placewise.derive.scores import (
+    cha2ds2_vasc_age_sex_points,
+    cha2ds2_vasc_condition_points,
+)
 from placewise.measure.catalogue import (
     EVENT_DATE,
     AgeAtEvent,
@@ -194,12 +197,17 @@ def _latest_value(c: LatestValue, ctx: Context, periods: Periods) -> ir.Table:
     return latest_daily_value(ev, window_table(periods, c.window)).select(*KEYS, "v")
 
 
-def register_members(ctx: Context, register_id: str, periods: Periods) -> ir.Table:
-    """Members of a register at the period ends (``pid, period_end``): the materialised table, or its query."""
+def register_rows(ctx: Context, register_id: str, periods: Periods) -> ir.Table:
+    """Population rows of a register's members at the period ends: the materialised table, or its query."""
     if register_id in ctx.registers:
         return ctx.registers[register_id]
     reg = ctx.catalogue.register(register_id)
     return members(ctx.con, ctx.attributes, ctx.population, reg, sorted({p[1] for p in periods}))
+
+
+def register_members(ctx: Context, register_id: str, periods: Periods) -> ir.Table:
+    """Members of a register at the period ends: ``pid, period_end``."""
+    return register_rows(ctx, register_id, periods).select(*KEYS)
 
 
 @leaf_query.register
@@ -383,13 +391,29 @@ def persons_units(ctx: Context, p: Persons, periods: Periods, standardise: bool,
     if not p.criteria and subset is None:
         cells = cohort(ctx.population_cells, p, periods)
         return _units_frame(cells, ctx.catalogue, cells.n, cells.age, standardise)
-    base, own, _ = with_criteria(ctx, cohort(ctx.population, p, periods), p.criteria, periods, "_den", semi=True)
+    ctx, source, criteria = _register_cohort(ctx, p, periods)
+    base, own, _ = with_criteria(ctx, cohort(source, p, periods), criteria, periods, "_den", semi=True)
     base = base.filter(own)
     v = ONE
     if subset:
         base, extra, _ = with_criteria(ctx, base, subset.criteria, periods, "_num", semi=False)
         v = ibis.ifelse(extra, 1, 0).cast("float64")
     return _units_frame(base, ctx.catalogue, v, base.age, standardise)
+
+
+def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Context, ir.Table, list[Criterion]]:
+    """Where the cohort must be on a register: start from its members, not the whole population.
+
+    Returns the context with person attributes narrowed to the register's people (so every record
+    query reads only their records), the rows to draw the cohort from, and the criteria left to apply.
+    The same people come out either way; only the rows read shrink.
+    """
+    first = next((c for c in p.criteria if isinstance(c, OnRegister)), None)
+    if first is None:
+        return ctx, ctx.population, list(p.criteria)
+    rows = register_rows(ctx, first.name, periods)
+    narrowed = replace(ctx, attributes=ctx.attributes.semi_join(rows.select(PID).distinct(), PID))
+    return narrowed, rows, [c for c in p.criteria if c is not first]
 
 
 def expected_units(ctx: Context, e: Expected, periods: Periods) -> ir.Table:
@@ -458,14 +482,13 @@ def attributed_events(ctx: Context, e: Events, periods: Periods, subset: Subset 
     t = ctx.con.table(e.table)
     key = TABLE_BY_NAME[e.table].key[0]
     keep = _where(t, e.where)
-    if e.codelist:
-        keep = keep & t[CODE_COLUMN[e.table]].isin(codes(e.codelist))
     if e.duration:
         keep = keep & _duration(t, e.duration)
     base = t.filter(keep)
+    if e.codelist:
+        base = with_codes(base, CODE_COLUMN[e.table], e.codelist)
     if e.secondary_codelist:
-        dx = ctx.con.table("inpatient_diagnoses")
-        dx = dx.filter(dx.icd10_code.isin(codes(e.secondary_codelist)))
+        dx = with_codes(ctx.con.table("inpatient_diagnoses"), "icd10_code", e.secondary_codelist)
         base = base.semi_join(dx, base.spell_id == dx.spell_id)
     if e.new_after_days:
         before = _preceded(base, e, e.new_after_days, key)
@@ -619,6 +642,7 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
     Units carry the practice only: its PCN and Place are joined here, after the grouping.
     """
     keys = [d for d in DIMS if d not in ("pcn_code", "la_code")]
+    units = units.mutate(**{d: ibis.null(units[d].type()) for d in _unreported(ind)})
     if ind.measure == "median":
         summed = units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
     else:
@@ -628,6 +652,15 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
     prac = ctx.con.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
     j = summed.left_join(prac, summed.practice_code == prac.p_code)
     return j.select(*DIMS, "numerator", "denominator", "sum_squares")
+
+
+def _unreported(ind: Indicator) -> list[str]:
+    """Unit attributes the indicator reports by no geography or breakdown: blanked before summing, so cells merge."""
+    needed = {"ics_code", *(BREAKDOWN_COLUMN[b] for b in ind.breakdowns if b in BREAKDOWN_COLUMN)}
+    needed |= {GEOGRAPHY_COLUMN[g] for g in ("provider", "site") if g in ind.geographies}
+    if any(g not in ("ics", "provider", "site") for g in ind.geographies):
+        needed.add("practice_code")     # practices, PCNs, Places and the profile's groupings of Places
+    return [d for d in ("practice_code", "provider_code", "site_code", *BREAKDOWN_COLUMN.values()) if d not in needed]
 
 
 def _by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:
