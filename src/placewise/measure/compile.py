@@ -412,7 +412,7 @@ def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Contex
     if first is None:
         return ctx, ctx.population, list(p.criteria)
     rows = register_rows(ctx, first.name, periods)
-    narrowed = replace(ctx, attributes=ctx.attributes.semi_join(rows.select(PID).distinct(), PID))
+    narrowed = replace(ctx, attributes=ctx.attributes.view().semi_join(rows.select(PID).distinct(), PID))
     return narrowed, rows, [c for c in p.criteria if c is not first]
 
 
