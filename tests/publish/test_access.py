@@ -16,7 +16,7 @@ from placewise.derive.segments import build
 from placewise.derive.worklists import run
 from placewise.profile import load_profile
 from placewise.profile.worklists import load_worklists
-from placewise.publish.access import AUDIT_TABLE, AccessRefused, Requester, reidentify
+from placewise.publish.access import AUDIT_TABLE, AccessRefused, AuditTampered, Requester, reidentify, verify_audit
 from placewise.warehouse import table_names
 from placewise.warehouse.identity import IdentityError, key_from_env, new_key, nhs_numbers, open_store, record_links
 
@@ -26,21 +26,38 @@ from measure_builder import Warehouse
 NHS = {"a1": "9990000018", "a2": "9990000026", "b1": "9990000034"}
 
 
-@pytest.fixture
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A warehouse with one diabetes list run (two patients at P1, one at P3) and a linked identity store."""
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def setup(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A warehouse with one diabetes list run (two patients at P1, one at P3) and a linked identity store.
+
+    On PostgreSQL the warehouse and the identity store are two databases of the run's server.
+    """
     w = Warehouse()
     for p, practice in (("a1", "P1"), ("a2", "P1"), ("b1", "P3")):
         w.person(p, born=(1960, 1), practice=practice, lsoa="L3" if practice == "P3" else "L1")
         w.event(p, date(2010, 1, 1), codes("type2_diabetes")[0])      # no HbA1c: on the diabetes alerts list
-    wh = w.load(ibis.duckdb.connect())
+    if request.param == "duckdb":
+        wh, store_url = w.load(ibis.duckdb.connect()), str(tmp_path / "identity.duckdb")
+    else:
+        wh, store_url = w.load(ibis.connect(request.getfixturevalue("postgres_url"))), _another_database(request)
     build(wh, load_profile(), date(2024, 3, 31))
     done = run(wh, load_worklists(load_profile()), ["diabetes_alerts"])["diabetes_alerts"]
     key = new_key()
     monkeypatch.setenv("PLACEWISE_IDENTITY_KEY", key)
-    store = open_store(str(tmp_path / "identity.duckdb"))
+    store = open_store(store_url)
     record_links(store, key_from_env(), pa.table({"nhs_number": list(NHS.values()), "person_id": list(NHS)}))
     return wh, store, key_from_env(), done.run_id
+
+
+def _another_database(request: pytest.FixtureRequest) -> str:
+    """A second fresh database on the run's PostgreSQL server, for the identity store."""
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"identity{abs(hash(request.node.nodeid))}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
 
 
 def test_a_clinician_of_the_practice_stating_direct_care_gets_that_practices_rows_only(setup):
@@ -99,3 +116,30 @@ def test_record_links_adds_only_new_pseudonyms(setup):
     assert record_links(store, fernet, pa.table({"nhs_number": ["9990000042", NHS["a1"]],
                                                  "person_id": ["c1", "a1"]})) == 1
     assert store.table("identity_link").count().to_pyarrow().as_py() == 4
+
+
+def _raw(store: ibis.BaseBackend, sql: str) -> None:
+    """Run one SQL statement on the store as any client could (DuckDB hands back its connection: left open)."""
+    cursor = store.raw_sql(sql)
+    if store.name == "postgres":
+        cursor.close()
+
+
+def test_the_audit_is_append_only(setup):
+    """PostgreSQL refuses any change to an audit row; on either engine a changed row stops re-identification."""
+    wh, store, fernet, run_id = setup
+    dr = Requester("dr.a", "clinician", "P1", "direct_care")
+    reidentify(wh, store, fernet, dr, run_id, "P1")
+    with pytest.raises(AccessRefused):
+        reidentify(wh, store, fernet, Requester("ana", "analyst", "P1", "direct_care"), run_id, "P1")
+    assert verify_audit(store) == 2
+    edit = f"UPDATE {AUDIT_TABLE} SET who = 'someone else' WHERE seq = 1"
+    if store.name == "postgres":
+        for sql in (edit, f"DELETE FROM {AUDIT_TABLE}", f"TRUNCATE {AUDIT_TABLE}"):
+            with pytest.raises(Exception, match="append-only"):
+                _raw(store, sql)
+        assert verify_audit(store) == 2
+        return
+    _raw(store, edit)
+    with pytest.raises(AuditTampered, match="row 1 .* does not match the hash chain"):
+        reidentify(wh, store, fernet, dr, run_id, "P1")
