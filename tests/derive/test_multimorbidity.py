@@ -127,3 +127,49 @@ def test_count_rule_and_unless(connect):
                      unless=[Criterion(codelist=["asthma"])])
     h = holding(con, attrs, [("rule", rule)], ON).join(attrs, PID)
     assert {r["person_id"] for r in h.to_pyarrow().to_pylist()} == {"four"}
+
+
+def _issues(w: Warehouse, p: str, codelist: str, n: int, first: date = date(2023, 4, 1)) -> None:
+    """``n`` monthly issues from a medicines codelist, the first on ``first``."""
+    for i in range(n):
+        w.medication(p, date(first.year + (first.month + i - 1) // 12, (first.month + i - 1) % 12 + 1, first.day),
+                     code(codelist))
+
+
+def test_prescription_branches_of_anxiety_and_depression(connect):
+    """At least 4 antidepressant issues, or at least 4 anxiolytic or hypnotic issues, in the 12 months (Payne 2020)."""
+    w = Warehouse()
+    for p in ("ad4", "ad3", "hyp4", "ad2_hyp2", "ad4_early"):
+        w.person(p, born=ADULT)
+    _issues(w, "ad4", "antidepressants", 4)                                 # the first on the window's first day
+    _issues(w, "ad3", "antidepressants", 3)
+    _issues(w, "hyp4", "anxiolytics_hypnotics", 4)
+    _issues(w, "ad2_hyp2", "antidepressants", 2)                            # 2 + 2 of different kinds: not 4
+    _issues(w, "ad2_hyp2", "anxiolytics_hypnotics", 2, date(2023, 9, 1))
+    _issues(w, "ad4_early", "antidepressants", 4, date(2023, 2, 1))         # only 2 inside the window
+    people, _ = built(w, connect())
+    assert {p: people[p]["cms"] for p in ("ad4", "ad3", "hyp4", "ad2_hyp2", "ad4_early")} == {
+        "ad4": 0.5, "ad3": 0.0, "hyp4": 0.5, "ad2_hyp2": 0.0, "ad4_early": 0.0}
+
+
+def test_epilepsy_treated_painful_condition_and_lithium(connect):
+    """Epilepsy: a code ever and an antiepileptic in 12 months; painful condition: 4 analgesic issues, or 4
+    antiepileptic issues without an epilepsy code; psychosis or bipolar disorder: lithium ever issued."""
+    w = Warehouse()
+    for p in ("epi_treated", "epi_untreated", "epi_lapsed", "analgesic4", "analgesic3", "aed4", "lithium_once"):
+        w.person(p, born=ADULT)
+    for p in ("epi_treated", "epi_untreated", "epi_lapsed"):
+        w.event(p, date(1990, 1, 1), code("epilepsy"))
+    _issues(w, "epi_treated", "antiepileptics", 4)                         # epilepsy, and not a painful condition
+    w.medication("epi_lapsed", date(2023, 3, 31), code("antiepileptics"))   # a day before the 12 months
+    _issues(w, "analgesic4", "analgesics", 4)
+    _issues(w, "analgesic3", "analgesics", 3)
+    _issues(w, "aed4", "antiepileptics", 4)
+    w.medication("lithium_once", date(2005, 1, 1), code("lithium"))
+    people, items = built(w, connect())
+    found = {p: {i for k, i in items[p] if k == "condition"} for p in people}
+    assert found == {"epi_treated": {"epilepsy"}, "epi_untreated": set(), "epi_lapsed": set(),
+                     "analgesic4": {"painful_condition"}, "analgesic3": set(), "aed4": {"painful_condition"},
+                     "lithium_once": {"psychosis_bipolar"}}
+    assert people["epi_treated"]["cms"] == 0.92 and people["aed4"]["cms"] == 0.92
+    assert people["lithium_once"]["cms"] == 0.64

@@ -5,7 +5,8 @@ passing report means the data themselves look like BLMK. Figures that are catalo
 (:data:`INDICATOR_FIGURES`) are computed by the catalogue's own definitions through
 :func:`placewise.measure.compute`, on the files read as a warehouse; the rest (demographic shares,
 register prevalence, LD health checks over the last 12 months, the seed's gap in age at first
-long-term condition, activity volumes) are SQL over the files.
+long-term condition, activity volumes) are SQL over the files; the eFI bands of people aged 65 and over
+are worked out by the engine's own eFI (:mod:`placewise.derive.frailty`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ import pyarrow as pa
 
 from placewise.canonical import PERSON_KEY, SQL_TYPES, TABLES, Table
 from placewise.codelists import codes, names
+from placewise.derive import frailty
+from placewise.derive.people import person_attributes, population, registrations
 from placewise.derive.records import add_months, financial_year_start
 from placewise.measure import ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Catalogue, Events
 from placewise.profile import Profile
+from placewise.profile.phm import load_phm
 from placewise.sources.synth.config import CONDITIONS, CalibrationTarget, Synthetic
 
 
@@ -103,6 +107,21 @@ def _indicator_counts(out: Path, fmt: str, profile: Profile, cfg: Synthetic, end
     first = financial_year_start(add_months(end, -11))
     rng = ReportingRange(first, end)
     return compute(_warehouse(out, fmt), load_catalogue(profile), periods_range=rng, indicators=wanted).to_pandas()
+
+
+EFI_BANDS = ("fit", "mild", "moderate", "severe")
+"""Calibration measures ``efi_<band>_65_plus``: the share of registered people aged 65+ in each eFI band."""
+
+
+def _efi_band_shares(out: Path, fmt: str, profile: Profile, end: dt.date) -> dict[str, float]:
+    """Percentage of registered people aged 65 and over in each eFI band at ``end``, by the engine's eFI."""
+    con = _warehouse(out, fmt)
+    f = load_phm(profile).frailty
+    attrs = con.create_table("calibration_people", person_attributes(con), temp=True)
+    pop = population(registrations(con, attrs), attrs, [end])
+    efi = frailty.frailty_index(frailty.deficits(con, attrs, f, end), pop, f)
+    counts = efi.group_by("efi_band").aggregate(n=efi.count()).to_pandas().set_index("efi_band").n
+    return {band: 100 * float(counts.get(band, 0)) / float(counts.sum()) for band in EFI_BANDS}
 
 
 def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: CalibrationTarget, end: dt.date,
@@ -195,11 +214,15 @@ def calibration(out: Path, profile: Profile, *, scale: float, end_date: dt.date 
     con.execute(REGISTERED.format(end=end))
     cat = load_catalogue(profile)
     counts = _indicator_counts(out, fmt, profile, cfg, end)
+    efi = _efi_band_shares(out, fmt, profile, end) if any(t.measure.startswith("efi_") for t in cfg.calibration) else {}
     rows = []
     for t in cfg.calibration:
         place = None if t.geography == profile.ics.short_name else t.geography
-        value = (_indicator_figure(counts, cat, t, end, place) if t.measure in INDICATOR_FIGURES
-                 else _figure(con, t, end, place))
+        if t.measure.startswith("efi_") and t.measure.endswith("_65_plus"):
+            value = efi[t.measure.removeprefix("efi_").removesuffix("_65_plus")]
+        else:
+            value = (_indicator_figure(counts, cat, t, end, place) if t.measure in INDICATOR_FIGURES
+                     else _figure(con, t, end, place))
         target = t.target * scale if t.count else t.target
         tolerance = t.tolerance * target if t.relative else t.tolerance * (scale if t.count else 1)
         rows.append(CalibrationRow(t.measure, t.geography, round(value, 3), round(target, 3), round(tolerance, 3),

@@ -15,11 +15,12 @@ from placewise.sources.synth.activity import Shared
 from placewise.sources.synth.config import CONDITIONS
 from placewise.sources.synth.events import World, categorical, dates, labels
 from placewise.sources.synth.hospital_codes import Weighted
-from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER
+from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER, rng_for
 from placewise.sources.synth.truth import treatment_state
 from placewise.sources.synth.vocabulary import (
-    ALCOHOL, BMI, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, FRAILTY_GRADES, HBA1C, LD_HEALTH_CHECK, MEDICINES,
-    ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY, SYSTOLIC,
+    ALCOHOL, BMI, CARE_PLAN, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, EPILEPSY, FRAILTY_GRADES, FRAILTY_PROBLEMS, HBA1C,
+    LD_HEALTH_CHECK, MEDICINES, ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY,
+    SYSTOLIC,
 )
 
 class Rows:
@@ -129,9 +130,58 @@ def primary_care(w: World, rng: np.random.Generator, block: slice,
     frail = category > 0
     grades = np.array([ev.index(x) for x in FRAILTY_GRADES])
     ev.add(who[frail], day[frail], grades[category[frail] - 1])
+    _problems_of_later_life(w, rng_for(w.seed, 15, block.start), everyone, lo, ev)
+    _everyday_medicines(w, rng_for(w.seed, 16, block.start), everyone, lo, ev, meds)
     who, day, code, _, _ = meds.arrays()
     state = treatment_state(w, everyone, who, day, np.array(meds.codes, dtype=object)[code])
     return _events_table(w, ev, shared), _medications_table(w, meds, (who, day, code), shared), state
+
+
+def _problems_of_later_life(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray,
+                            ev: Rows) -> None:
+    """Falls, sensory loss, mobility and social problems accumulating with age, conditions and deprivation
+    (:class:`placewise.sources.synth.config.FrailtyProblems`), each coded once; care plans for the frailest."""
+    p, f, cp = w.people, w.cfg.clinical.frailty_problems, w.cfg.clinical.care_plan
+    ref = p.ref[everyone]
+    age = p.age_at(ref, everyone)
+    old = np.flatnonzero(age >= f.min_age)
+    who = everyone[old]
+    first = np.maximum(lo[old], p.birth[who] + int(f.min_age * DAYS_PER_YEAR))
+    log_rate = (f.log_rate + f.per_year * (age[old] - 65) + f.per_condition * w.n_conditions[who]
+                + f.deprivation * p.dep[who] + f.sd * rng.standard_normal(len(who)))
+    weights = np.array([weight for weight, _ in FRAILTY_PROBLEMS.values()])
+    has = rng.random((len(who), len(weights))) < 1 - np.exp(-np.exp(log_rate)[:, None] * weights[None, :])
+    has &= (first <= ref[old])[:, None]
+    span = np.maximum(ref[old] - first + 1, 1)
+    for j, (_, codes) in enumerate(FRAILTY_PROBLEMS.values()):
+        k = np.flatnonzero(has[:, j])
+        ev.add(who[k], first[k] + (rng.random(len(k)) * span[k]).astype(np.int64), ev.pick(rng, codes, len(k)))
+    planned = np.flatnonzero((has.sum(axis=1) >= cp.min_problems) & (rng.random(len(who)) < cp.share))
+    recent = np.maximum(first[planned], ref[old][planned] - int(cp.months * DAYS_PER_YEAR / 12))
+    day = recent + (rng.random(len(planned)) * (ref[old][planned] - recent + 1)).astype(np.int64)
+    ev.add(who[planned], day, ev.pick(rng, CARE_PLAN, len(planned)))
+
+
+def _everyday_medicines(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray, ev: Rows,
+                        meds: Rows) -> None:
+    """Antidepressants and anxiolytics in depression, analgesics in musculoskeletal conditions, lithium in severe
+    mental illness; epilepsy coded and mostly treated (:class:`placewise.sources.synth.config.EverydayMedicines`)."""
+    p, m = w.people, w.cfg.clinical.medicines
+    ref, n = p.ref[everyone], len(everyone)
+    u = rng.random((5, n))
+    for cond, share, medicine, row in (("depression", m.antidepressant_share, "antidepressant", 0),
+                                       ("depression", m.antidepressant_share * m.anxiolytic_share,
+                                        "anxiolytic_hypnotic", 1),
+                                       ("msk", m.analgesic_share, "analgesic", 2), ("smi", m.lithium_share, "lithium", 3)):
+        dx, stop = p.diagnosed[cond][everyone], _until(p.resolved[cond][everyone], ref)
+        on = np.flatnonzero((dx <= stop) & (u[row] < share))
+        _repeats(w, rng, meds, everyone[on], np.maximum(dx[on] + rng.integers(7, 60, len(on)), lo[on]), stop[on],
+                 medicine)
+    epi = np.flatnonzero((u[4] < m.epilepsy_prevalence) & (lo <= ref))
+    ev.add(everyone[epi], lo[epi] + (rng.random(len(epi)) * (ref[epi] - lo[epi] + 1)).astype(np.int64),
+           ev.pick(rng, EPILEPSY, len(epi)))
+    treated = epi[rng.random(len(epi)) < m.epilepsy_treated_share]
+    _repeats(w, rng, meds, everyone[treated], lo[treated], ref[treated], "antiepileptic")
 
 
 def _bmi(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -89,6 +89,41 @@ class DementiaExpected(Strict):
     rates: list[float]
 
 
+class FrailtyProblems(Strict):
+    """Problems of later life (falls, sensory loss, mobility…) accumulating with age, conditions and deprivation.
+
+    Each person from ``min_age`` has problem j with chance ``1 - exp(-weight_j × λ)``, where ``log λ`` is
+    ``log_rate + per_year × (age - 65) + per_condition × conditions + deprivation × dep + sd × z`` (z standard
+    normal, one per person: some people are frailer than their age and conditions say).
+    """
+
+    min_age: float = Field(ge=0)
+    log_rate: float
+    per_year: float
+    per_condition: float
+    deprivation: float
+    sd: float = Field(ge=0)
+
+
+class CarePlans(Strict):
+    """Care plans for people with many problems of later life, recorded in the last ``months`` months."""
+
+    min_problems: int = Field(ge=1)
+    share: float = Field(ge=0, le=1)
+    months: int = Field(ge=1)
+
+
+class EverydayMedicines(Strict):
+    """Repeat medicines behind the Cambridge score's prescription rules, and epilepsy, which no condition models."""
+
+    antidepressant_share: float = Field(ge=0, le=1, description="Diagnosed depression on an antidepressant")
+    anxiolytic_share: float = Field(ge=0, le=1, description="Diagnosed depression on an anxiolytic or hypnotic too")
+    analgesic_share: float = Field(ge=0, le=1, description="Musculoskeletal conditions on a repeat analgesic")
+    lithium_share: float = Field(ge=0, le=1, description="Severe mental illness on lithium")
+    epilepsy_prevalence: float = Field(ge=0, le=1)
+    epilepsy_treated_share: float = Field(ge=0, le=1, description="Epilepsy on an antiepileptic")
+
+
 class Clinical(Strict):
     """Observations, treatment and checks in primary care."""
 
@@ -126,6 +161,9 @@ class Clinical(Strict):
     frailty_per_condition: float = Field(ge=0)
     frailty_per_year_over_min: float = Field(ge=0)
     frailty_thresholds: list[float] = Field(min_length=3, max_length=3, description="eFI mild, moderate, severe")
+    frailty_problems: FrailtyProblems
+    care_plan: CarePlans
+    medicines: EverydayMedicines
     resolved_code_share: float = Field(ge=0, le=1, description="Resolutions a clinician records with a resolved code")
     second_reading_share: float = Field(ge=0, le=1, description="Readings repeated the same day after rest")
     second_reading_drop: Normal

@@ -124,4 +124,62 @@ MEDICINES: dict[str, Medicine] = {
         "35908111000001105": 0.45, "35907911000001107": 0.15,  # beclometasone 100 micrograms, pressurised, breath actuated
         "35912411000001100": 0.25, "15374611000001106": 0.15,  # budesonide 200 micrograms, dry powder, pressurised
     }, 56, 1.0),
+    # dm+d products looked up in the GM-SDE medicine code sets (github.com/UoM-Data-Science-Platforms/gm-sde) and
+    # PINCER's lithium list (opensafely/pincer-measures); the generator's own choice of common products.
+    "antidepressant": Medicine({
+        "39704111000001102": 0.35, "321987003": 0.25, "321949006": 0.2,   # sertraline 50mg, citalopram 20mg tablets,
+        "321745007": 0.2,                                                  # fluoxetine 20mg capsules, amitriptyline 10mg
+    }, 28, 28.0),
+    "anxiolytic_hypnotic": Medicine({"42139411000001100": 0.6, "321196004": 0.4}, 28, 28.0),  # zopiclone 7.5mg, diazepam 2mg
+    "analgesic": Medicine({
+        "322236009": 0.35, "322341003": 0.35, "322623000": 0.2, "42010411000001105": 0.1,  # paracetamol 500mg,
+    }, 28, 100.0),                                                # co-codamol 30/500mg, tramadol 50mg, codeine 30mg
+    "antiepileptic": Medicine({
+        "323054005": 0.4, "322957006": 0.25, "322982006": 0.25, "322864007": 0.1,  # levetiracetam 500mg, sodium
+    }, 56, 112.0),                                                # valproate 500mg, lamotrigine 100mg, carbamazepine 200mg
+    "lithium": Medicine({"13177001000001108": 1.0}, 28, 56.0),    # lithium carbonate 400mg modified-release tablets
 }
+
+FRAILTY_PROBLEMS: dict[str, tuple[float, Weighted]] = {
+    # problem of later life -> (how readily it accumulates, relative to the others; the codes a clinician records).
+    # Symptoms, sensory loss, function and social circumstances that GP records hold for older people, beside the
+    # long-term conditions above; terms as in the SNOMED CT UK edition.
+    "falls": (1.0, {"161898004": 0.7, "1912002": 0.3}),                 # falls; fall
+    "dizziness": (0.6, {"404640003": 1.0}),                             # dizziness
+    "hearing_loss": (1.0, {"15188001": 1.0}),                           # hearing loss
+    "visual_impairment": (0.8, {"397540003": 1.0}),                     # visual impairment
+    "urinary_incontinence": (0.8, {"165232002": 1.0}),                  # urinary incontinence
+    "memory": (0.5, {"386807006": 1.0}),                                # memory impairment
+    "mobility": (0.9, {"8510008": 0.5, "165251008": 0.5}),              # reduced mobility; walking aid use
+    "housebound": (0.3, {"160689007": 1.0}),                            # housebound
+    "lives_alone": (0.8, {"105529008": 1.0}),                           # lives alone
+    "care": (0.4, {"184156005": 0.5, "160774006": 0.5}),                # has a caregiver; home help attends
+    "insomnia": (0.6, {"193462001": 1.0}),                              # insomnia
+    "dyspnoea": (0.6, {"267036007": 1.0}),                              # dyspnoea
+    "anaemia": (0.5, {"271737000": 1.0}),                               # anaemia
+    "hypothyroidism": (0.5, {"40930008": 1.0}),                         # hypothyroidism
+    "osteoporosis": (0.5, {"64859006": 1.0}),                           # osteoporosis
+    "hip_fracture": (0.25, {"5913000": 1.0}),                           # fracture of neck of femur
+    "weight_loss": (0.35, {"89362005": 1.0}),                           # weight loss
+    "syncope": (0.4, {"271594007": 0.5, "45007003": 0.5}),              # syncope; low blood pressure
+    "tremor": (0.15, {"26079004": 0.7, "49049000": 0.3}),               # tremor; Parkinson's disease
+    "leg_ulcer": (0.25, {"95344007": 0.6, "399912005": 0.4}),           # ulcer of lower limb; pressure ulcer
+    "urinary_infection": (0.5, {"68566005": 1.0}),                      # urinary tract infection
+    "aortic_stenosis": (0.2, {"60573004": 1.0}),                        # aortic valve stenosis
+    "peripheral_vascular": (0.2, {"400047006": 1.0}),                   # peripheral vascular disease
+    "peptic_ulcer": (0.15, {"13200003": 1.0}),                          # peptic ulcer
+    "podiatry": (0.5, {"185303007": 1.0}),                              # seen by podiatrist
+    "disability": (0.3, {"21134002": 1.0}),                             # disability
+    "osteoarthritis": (0.8, {"396275006": 1.0}),                        # osteoarthritis
+}
+
+EPILEPSY: Weighted = {"84757009": 0.6, "352818000": 0.15, "230381009": 0.15, "193000002": 0.1}
+"""Epilepsy; tonic-clonic, focal and temporal lobe epilepsy."""
+
+CARE_PLAN: Weighted = {
+    "792871000000101": 0.45,   # has anticipatory care plan
+    "811871000000107": 0.25,   # health and social care plan agreed
+    "326321000000103": 0.1,    # social care plan
+    "734163000": 0.2,          # care plan (the generic record artefact: not every care-plan search looks for it)
+}
+"""How a care plan for a frail older person is recorded."""
