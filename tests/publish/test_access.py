@@ -141,5 +141,5 @@ def test_the_audit_is_append_only(setup):
         assert verify_audit(store) == 2
         return
     _raw(store, edit)
-    with pytest.raises(AuditTampered, match="row 1 .* does not match the hash chain"):
+    with pytest.raises(AuditTampered, match=r"row 1 .* does not match the hash chain"):
         reidentify(wh, store, fernet, dr, run_id, "P1")
