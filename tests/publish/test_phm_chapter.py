@@ -39,3 +39,45 @@ def test_segment_counts_are_disclosure_controlled_and_add_up(tmp_path):
     assert chapter.fairness is None
     page = write_chapter(chapter, tmp_path).read_text(encoding="utf-8")
     assert "Volume against complexity" in page and "<svg" in page and ">2<" not in page
+
+
+def test_the_integrated_report_carries_the_chapter(tmp_path):
+    """With the PHM tables in the warehouse, every area's report has the population health chapter, same rule."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from placewise.analyse.measurements import measurements, write_measurements
+    from placewise.measure import COUNTS_SCHEMA, load_catalogue
+    from placewise.publish.cli import build_models
+    from placewise.publish.render import render_html
+    from placewise.warehouse import connect
+    from placewise.warehouse.schema import ensure_tables
+
+    w = Warehouse()
+    for i in range(30):
+        w.person(f"h{i}", born=(1990, 1))
+    for i in range(2):
+        w.person(f"l{i}", born=(1960, 1))
+        w.event(f"l{i}", date(2015, 1, 1), codes("hypertension")[0])
+    url = str(tmp_path / "w.duckdb")
+    con = connect(url)
+    w.load(con)
+    ensure_tables(con)
+    build(con, load_profile(), date(2024, 3, 31))
+    rows = [{"indicator_id": "hypertension_treated_to_target", "period_start": date(2024, m, 1),
+             "period_end": date(2024, m, 28), "geography_type": geo, "geography_code": code, "breakdown": "none",
+             "breakdown_group": "All", "standard_band": None, "numerator": 600.0, "denominator": 1000.0,
+             "sum_squares": None, "median": None}
+            for m in range(1, 4)
+            for geo, code in (("ics", "QHG"), *(("place", p.code) for p in load_profile().ics.places))]
+    table = measurements(pa.Table.from_pylist(rows, schema=COUNTS_SCHEMA), load_catalogue(load_profile()),
+                         datetime(2024, 4, 2, tzinfo=UTC))
+    write_measurements(con, table, ["hypertension_treated_to_target"])
+    con.disconnect()
+    models = build_models(warehouse=url, indicators=["hypertension_treated_to_target"])
+    assert models and all(m.phm is not None for _, m in models)
+    html = render_html(models[0][1])
+    assert "Population health" in html and "Volume against complexity" in html and "<svg" in html
+    long_term = next(r for r in models[0][1].phm.tables[0].rows if r[0] == "Long-term conditions")
+    assert long_term[-1] == SUPPRESSED_TEXT                               # 2 people: the one rule, in the report too

@@ -47,8 +47,14 @@ def _write(args: tuple[ReportModel, Path, str, bool]) -> tuple[Path, Path | None
 def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", compare: str = "place",
                  indicators: list[str] | None = None,
                  plan_csv: tuple[Path, ...] = (), commentary_csv: tuple[Path, ...] = (),
-                 actions_csv: tuple[Path, ...] = ()) -> list[tuple[Scope, ReportModel]]:
-    """Every area's report model from the warehouse's measurements (only ``indicators`` if given)."""
+                 actions_csv: tuple[Path, ...] = (), risk_model: Path | None = None) -> list[tuple[Scope, ReportModel]]:
+    """Every area's report model from the warehouse's measurements (only ``indicators`` if given).
+
+    With the PHM tables in the warehouse, each report carries the population health chapter (and, given the
+    risk model's folder, its model card and fairness panel).
+    """
+    from placewise.derive.segments import PEOPLE_TABLE
+    from placewise.publish.phm import build_chapter
     from placewise.analyse.governance import load_governance
     from placewise.measure import load_catalogue
     from placewise.publish import inputs
@@ -87,12 +93,13 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     unknown = sorted({t.indicator for t in assurance.targets if t.indicator} - {i.id for i in catalogue.indicators})
     if unknown:
         raise ValueError(f"assurance.yaml: indicator names unknown indicator(s) {', '.join(unknown)}")
+    phm = build_chapter(con, profile, risk_model) if PEOPLE_TABLE in table_names(con) else None
     out = []
     for scope in scopes:
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
                              rule=decision.rule, plan=plan, governance=governance)
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
-        model.synthetic = synthetic
+        model.synthetic, model.phm = synthetic, phm
         model.assurance_latest = assurance_latest(frame, assurance, scope.area, by_id)
         out.append((scope, model))
     return out
@@ -133,6 +140,8 @@ def report_command(
     feedback_date: str = typer.Option("", "--feedback-date", help="Date feedback was given (YYYY-MM-DD): the "
                                       "pack's SPC chart starts a new segment there."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write PDF (WeasyPrint; no browser needed)."),
+    risk_model: Path | None = typer.Option(None, "--risk-model", help="Risk model folder (placewise risk train): "
+                                           "adds its model card and fairness panel to the population health chapter."),
 ) -> None:
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -149,7 +158,7 @@ def report_command(
     try:
         with console.status("Assembling the report (SPC, comparisons, disclosure control)…"):
             models = build_models(warehouse=warehouse, profile_name=profile, compare=compare, plan_csv=tuple(plan),
-                                  commentary_csv=tuple(commentary), actions_csv=tuple(actions))
+                                  commentary_csv=tuple(commentary), actions_csv=tuple(actions), risk_model=risk_model)
         prepare_output_folder(out)
     except (ProfileError, WarehouseError, FileNotFoundError, ValueError) as e:
         console.print(f"[red]Cannot build the report:[/] {e}")

@@ -39,6 +39,7 @@ from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
 from placewise.publish.labels import ROLLING_CAVEAT, period_label
+from placewise.publish.phm import PhmChapter
 
 MEASUREMENT_COLUMNS = (
     "indicator_id", "period_start", "period_end", "geography_type", "geography_code",
@@ -207,6 +208,8 @@ class ReportModel:
     quality: DataQuality | None = None
     progress: dict[str, list[str]] = field(default_factory=dict)
     synthetic: bool = False
+    phm: PhmChapter | None = None
+    """The population health chapter, when the warehouse holds the PHM tables (``placewise phm``)."""
     board: list[BoardGroup] = field(default_factory=list)
     assurance_latest: dict[str, str] = field(default_factory=dict)
     governance: Governance = field(default_factory=Governance)
