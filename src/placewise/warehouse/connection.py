@@ -13,6 +13,10 @@ from ibis.backends import BaseBackend
 
 DEFAULT_URL = "placewise.duckdb"
 """The default warehouse: a DuckDB file in the working folder."""
+DUCKDB_MEMORY_LIMIT = "4GB"
+"""DuckDB's memory for a warehouse, whatever its size: joins, sorts and aggregates beyond it spill to
+``<warehouse>.tmp`` beside the file, so memory does not grow with the population (DuckDB's own default
+is 80% of the machine's memory)."""
 
 Engine = Literal["duckdb", "postgres"]
 
@@ -67,7 +71,7 @@ def connect(url: str | Path = DEFAULT_URL, read_only: bool = False) -> BaseBacke
     if not path.parent.is_dir():
         raise WarehouseError(f"{redact(url)}: folder {path.parent} does not exist")
     try:
-        return ibis.duckdb.connect(str(path), read_only=read_only)
+        return ibis.duckdb.connect(str(path), read_only=read_only, memory_limit=DUCKDB_MEMORY_LIMIT)
     except duckdb.IOException as e:
         raise WarehouseError(duckdb_open_error(path, e)) from None
 
