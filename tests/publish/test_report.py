@@ -604,3 +604,16 @@ def test_the_gap_note_counts_only_suppressed_months_inside_the_chart():
     page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
     assert page.hidden_note.startswith("Of the 18 periods charted, 1 period is suppressed: each is a gap in the line.")
+
+
+def test_the_core20plus5_page_links_each_clinical_area_to_its_indicators(written: Path):
+    html = (written / "place-E06000032.html").read_text(encoding="utf-8")
+    section = html[html.index('<section class="core20">'):]
+    section = section[:section.index("</section>")]
+    text = _visible(section)
+    assert "Core20PLUS5" in text and "IMD quintile 1" in text
+    # Hypertension is measured in the designed warehouse; the maternity area has no indicator.
+    assert 'href="#hypertension_treated_to_target"' in section
+    assert re.search(r"Maternity .*?No indicator with data in this report measures this area yet", text)
+    # Luton's most deprived quintile in the latest month: 300 of 300 (100.0%).
+    assert "100.0%" in text

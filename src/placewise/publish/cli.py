@@ -16,7 +16,15 @@ from placewise.outputs import prepare_output_folder
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.render import render_index, write_report
-from placewise.publish.report import IndicatorSpec, ReportModel, Scope, assurance_latest, build_report, kpi_progress
+from placewise.publish.report import (
+    IndicatorSpec,
+    ReportModel,
+    Scope,
+    assurance_latest,
+    build_report,
+    core20_view,
+    kpi_progress,
+)
 from placewise.warehouse import WarehouseError
 
 REPORT_HELP = "\n\n".join([
@@ -56,6 +64,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     from placewise.derive.segments import PEOPLE_TABLE
     from placewise.publish.phm import build_chapter
     from placewise.analyse.governance import load_governance
+    from placewise.publish.web.summaries import load_core20
     from placewise.measure import load_catalogue
     from placewise.publish import inputs
     from placewise.warehouse import DEFAULT_URL, connect_existing, table_names
@@ -89,6 +98,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv)
     by_id = {s.id: s for s in specs}
+    core20 = load_core20(profile, catalogue)
     progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), by_id)
     unknown = sorted({t.indicator for t in assurance.targets if t.indicator} - {i.id for i in catalogue.indicators})
     if unknown:
@@ -101,6 +111,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
         model.synthetic, model.phm = synthetic, phm
         model.assurance_latest = assurance_latest(frame, assurance, scope.area, by_id)
+        model.core20 = core20_view(model.pages, [(a.name, a.indicators) for a in core20.areas])
+        model.core20_source = f"{core20.source}. Core20: {core20.core}"
         out.append((scope, model))
     return out
 

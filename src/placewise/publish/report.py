@@ -212,6 +212,8 @@ class ReportModel:
     """The population health chapter, when the warehouse holds the PHM tables (``placewise phm``)."""
     board: list[BoardGroup] = field(default_factory=list)
     assurance_latest: dict[str, str] = field(default_factory=dict)
+    core20: list[tuple[str, list[IndicatorPage]]] = field(default_factory=list)
+    core20_source: str = ""
     governance: Governance = field(default_factory=Governance)
 
 
@@ -688,6 +690,13 @@ def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, A
         if lines:
             out[kpi.kpi] = lines
     return out
+
+
+def core20_view(pages: list[IndicatorPage], areas: list[tuple[str, list[str]]]) -> list[tuple[str, list[IndicatorPage]]]:
+    """The Core20PLUS5 clinical areas with the report's pages that measure each (an empty list where the
+    catalogue has no indicator for an area, or none has data), in the profile's order."""
+    by_id = {p.spec.id: p for p in pages}
+    return [(name, [by_id[i] for i in ids if i in by_id]) for name, ids in areas]
 
 
 def assurance_latest(frame: pd.DataFrame, assurance: Assurance, area: Area,
