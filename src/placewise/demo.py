@@ -107,7 +107,8 @@ def real_data_reports(out: Path, key: bytes, pdf: bool, reference: Path) -> list
     profile = load_profile("blmk")
     plan_csv: tuple[Path, ...] = ()
     if (reference / nhse_ae.FILE_NAME).is_file():
-        nhse_ae.write_aggregate_returns(reference / nhse_ae.FILE_NAME, out / "real" / "nhse_ae")
+        providers = tuple(p.code for p in load_settings(profile).historical_providers)
+        nhse_ae.write_aggregate_returns(reference / nhse_ae.FILE_NAME, out / "real" / "nhse_ae", providers)
         ingest(out / "real" / "nhse_ae", db, key)
     if (reference / blmk_2020_21.FOLDER_NAME).is_dir():
         plan_csv = (blmk_2020_21.write(reference / blmk_2020_21.FOLDER_NAME, out / "real" / "blmk_2020_21")[1],)

@@ -9,6 +9,8 @@ import pytest
 from placewise.canonical import table
 from placewise.sources.nhse_ae import SourceError, aggregate_returns
 
+BLMK = ("RC9", "RC1", "RD8")  # Luton and Dunstable, Bedford Hospital, Milton Keynes University Hospital
+
 AE_FILE = "nhse_ae_attendances_2016_2019.csv"
 
 
@@ -17,7 +19,7 @@ def _independent(path: Path) -> dict[tuple[str, str, str], tuple[int, int]]:
     out: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     with path.open() as f:
         for r in csv.DictReader(f):
-            if r["org_code"] not in ("RC9", "RC1", "RD8"):
+            if r["org_code"] not in BLMK:
                 continue
             att, br = int(r["attendances"]), int(r["breaches"])
             keys = [("ae_4hr_all", r["org_code"], r["period"])]
@@ -30,7 +32,7 @@ def _independent(path: Path) -> dict[tuple[str, str, str], tuple[int, int]]:
 
 
 def test_four_hour_shares_match_an_independent_sum(reference_dir: Path) -> None:
-    rows = aggregate_returns(reference_dir / AE_FILE)
+    rows = aggregate_returns(reference_dir / AE_FILE, BLMK)
     assert rows.schema == table("aggregate_returns").source_schema()
     expected = _independent(reference_dir / AE_FILE)
     got = {
@@ -56,7 +58,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_missing_column_is_named(tmp_path: Path) -> None:
     p = _write(tmp_path, "period,org_code,type,attendances,admissions\n2017-03-01,RC1,1,5,1\n")
     with pytest.raises(SourceError, match="missing required column\\(s\\) breaches"):
-        aggregate_returns(p)
+        aggregate_returns(p, BLMK)
 
 
 @pytest.mark.parametrize(
@@ -72,5 +74,5 @@ def test_bad_value_names_row_and_field(tmp_path: Path, line: str, field: str, va
     header = "period,org_code,type,attendances,breaches,admissions\n"
     p = _write(tmp_path, header + "2017-02-01,RC1,1,5,1,0\n" + line + "\n")
     with pytest.raises(SourceError) as e:
-        aggregate_returns(p)
+        aggregate_returns(p, BLMK)
     assert f"row 2, field {field}: '{value}'" in str(e.value) and str(p) in str(e.value)

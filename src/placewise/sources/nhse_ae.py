@@ -20,8 +20,6 @@ from placewise.canonical import table
 
 FILE_NAME = "nhse_ae_attendances_2016_2019.csv"
 """The statistics' file inside a reference folder (``../shared/reference`` beside a checkout)."""
-BLMK_PROVIDERS = ("RC9", "RC1", "RD8")
-"""Luton and Dunstable (RC9), Bedford Hospital (RC1), Milton Keynes University Hospital (RD8)."""
 
 COLUMNS = ("period", "org_code", "type", "attendances", "breaches", "admissions")
 COUNTS = ("attendances", "breaches", "admissions")
@@ -67,7 +65,7 @@ def _typed(path: Path, raw: pa.Table) -> pa.Table:
     return pa.table(cols)
 
 
-def aggregate_returns(path: Path, providers: tuple[str, ...] = BLMK_PROVIDERS) -> pa.Table:
+def aggregate_returns(path: Path, providers: tuple[str, ...]) -> pa.Table:
     """The canonical aggregate-returns rows for ``providers`` from the published CSV at ``path``."""
     data = _typed(path, _read(path))
     data = data.filter(pc.is_in(data["org_code"], pa.array(providers)))
@@ -106,7 +104,7 @@ def _as_float(a: pa.Array | None, n: int) -> pa.Array:
     return pa.nulls(n, pa.float64()) if a is None else pc.cast(a, pa.float64())
 
 
-def write_aggregate_returns(path: Path, out: Path, providers: tuple[str, ...] = BLMK_PROVIDERS) -> int:
+def write_aggregate_returns(path: Path, out: Path, providers: tuple[str, ...]) -> int:
     """Write ``aggregate_returns.parquet`` into the folder ``out``; return the number of rows."""
     rows = aggregate_returns(path, providers)
     out.mkdir(parents=True, exist_ok=True)

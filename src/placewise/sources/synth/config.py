@@ -197,6 +197,23 @@ class Acute(Strict):
     community: str
 
 
+class ReturnsProviders(Strict):
+    """The providers whose published returns are synthesised, each with the share of the population it serves."""
+
+    acute: dict[str, float] = Field(min_length=1)
+    ambulance: dict[str, float] = Field(min_length=1)
+    mental_health: dict[str, float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shares(self) -> ReturnsProviders:
+        """Each group's shares are positive and sum to one."""
+        for name, shares in (("acute", self.acute), ("ambulance", self.ambulance),
+                             ("mental_health", self.mental_health)):
+            if min(shares.values()) <= 0 or abs(sum(shares.values()) - 1) > 1e-9:
+                raise ValueError(f"returns_providers.{name}: shares must be positive and sum to 1")
+        return self
+
+
 class Minutes(Strict):
     """Log-normal time in department."""
 
@@ -376,6 +393,7 @@ class Synthetic(Strict):
     age_bands: list[int]
     activity: dict[str, Stream]
     providers_by_place: dict[str, Acute]
+    returns_providers: ReturnsProviders
     ae: Ae
     gp: Gp
     admissions: Admissions

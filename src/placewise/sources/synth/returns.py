@@ -1,10 +1,10 @@
 """Synthetic published returns (RTT, cancer waiting times, DM01, ambulance, G&A beds, EIP, out-of-area
-placements) for the BLMK providers.
+placements) for the profile's providers.
 
 Each provider's monthly return is drawn around a level that drifts through the window, sized to the
 synthetic population it serves, with binomial and Poisson noise: so the series have real variation
 and the counts behind each share. Levels are set to the ranges BLMK's 2020/21 dashboards and recent
-national statistics show (003 L3577-3630), not to any engine rule. The returns are not derived from
+national statistics show (003 L3577-3630), not to any indicator's rule. The returns are not derived from
 the person-level referrals and outpatient records (the generator keeps no waiting-list model).
 """
 
@@ -13,12 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from placewise.sources.synth.config import ReturnsProviders
 from placewise.sources.synth.events import World, dates
 
-PROVIDERS = {"RC9": 0.62, "RD8": 0.38}
-"""Acute providers and the share of the population each serves (Bedfordshire Hospitals; MKUH)."""
-AMBULANCE = {"RYC": 0.76, "RYE": 0.24}
-"""Ambulance trusts and their share (EEAST for Bedfordshire and Luton; SCAS for Milton Keynes)."""
 WAITING = (0.068, 0.66, 0.60, 0.015)
 """RTT: incomplete pathways per person at the start (growing a quarter over the window); share within 18 weeks."""
 SHARES = {  # measure: (monthly denominator per person, share at the start, at the end, month-to-month noise)
@@ -32,8 +29,6 @@ COUNTS = {  # measure: (share of the waiting list at the start, at the end)
     "rtt_over_52wk": (0.030, 0.020),
     "rtt_over_65wk": (0.008, 0.002),
 }
-MENTAL_HEALTH = {"RWK": 0.62, "RV3": 0.38}
-"""Mental health providers and their share (ELFT for Bedfordshire and Luton; CNWL for Milton Keynes)."""
 BEDS = (0.0018, 0.93, 0.94, 0.012)
 """G&A beds available per person, occupancy at the start and the end, month-to-month noise (national G&A
 occupancy ran at 92-95% in 2022-2025)."""
@@ -82,8 +77,9 @@ def published_returns(w: World, rng: np.random.Generator) -> pa.Table:
     """Monthly RTT, cancer, diagnostics and ambulance returns for the window, one row per provider and measure."""
     months = _months(w)
     people = len(w.people)
-    acute, amb = list(PROVIDERS), list(AMBULANCE)
-    served = np.array(list(PROVIDERS.values()))[:, None] * people
+    providers = w.cfg.returns_providers
+    acute, amb = list(providers.acute), list(providers.ambulance)
+    served = np.array(list(providers.acute.values()))[:, None] * people
     shape = (len(acute), len(months))
     parts = []
     for measure, (per, first, last, noise) in SHARES.items():
@@ -98,25 +94,26 @@ def published_returns(w: World, rng: np.random.Generator) -> pa.Table:
     for measure, (first, last) in COUNTS.items():
         share = np.clip(_level(first, last, first / 10, shape, rng), 0.0, 1.0)
         parts.append(_table(months, acute, measure, None, None, rng.binomial(waiting, share)))
-    amb_served = np.array(list(AMBULANCE.values()))[:, None] * people
+    amb_served = np.array(list(providers.ambulance.values()))[:, None] * people
     amb_shape = (len(amb), len(months))
     for measure, (per, first, last, noise) in MEANS.items():
         incidents = np.maximum(rng.poisson(np.broadcast_to(amb_served * per, amb_shape)), 1).astype(float)
         mean = np.clip(_level(first, last, noise, amb_shape, rng), 1.0, None)
         parts.append(_table(months, amb, measure, mean * incidents, incidents, None))
-    parts += _beds_and_mental_health(months, people, rng)
+    parts += _beds_and_mental_health(months, people, providers, rng)
     return pa.concat_tables(parts)
 
 
-def _beds_and_mental_health(months: np.ndarray, people: int, rng: np.random.Generator) -> list[pa.Table]:
+def _beds_and_mental_health(months: np.ndarray, people: int, providers: ReturnsProviders,
+                            rng: np.random.Generator) -> list[pa.Table]:
     """G&A bed occupancy (acute providers) and the EIP and out-of-area placement returns (mental health)."""
-    acute, mh = list(PROVIDERS), list(MENTAL_HEALTH)
+    acute, mh = list(providers.acute), list(providers.mental_health)
     shape, mh_shape = (len(acute), len(months)), (len(mh), len(months))
     per, first, last, noise = BEDS
-    beds = np.broadcast_to(np.round(np.array(list(PROVIDERS.values()))[:, None] * people * per), shape)
+    beds = np.broadcast_to(np.round(np.array(list(providers.acute.values()))[:, None] * people * per), shape)
     beds = np.maximum(beds, 1.0)
     occupied = np.round(beds * np.clip(_level(first, last, noise, shape, rng), 0.5, 1.0))
-    served = np.array(list(MENTAL_HEALTH.values()))[:, None] * people
+    served = np.array(list(providers.mental_health.values()))[:, None] * people
     per, first, last, noise = EIP
     referrals = rng.poisson(np.broadcast_to(served * per, mh_shape))
     started = rng.binomial(referrals, np.clip(_level(first, last, noise, mh_shape, rng), 0.05, 0.99))
