@@ -193,14 +193,14 @@ class SpcResult:
     @property
     def short_series(self) -> NDArray[np.bool_]:
         """True for series with a segment shorter than ``min_points`` (trial limits)."""
-        return self.short_segment.any(axis=1)
+        return np.asarray(self.short_segment.any(axis=1))
 
     def warning_messages(self) -> list[str]:
         """One plain-English warning per series whose limits rest on too few points."""
         return [
             f"{self.name(s)}: a segment has fewer than {self.min_points} points, so its limits are "
             "trial limits that will change as points are added"
-            for s in np.flatnonzero(self.short_series)
+            for s in np.flatnonzero(self.short_series).tolist()
         ]
 
 

@@ -11,6 +11,7 @@ is recorded once in ``provenance.yaml`` beside the CSVs, validated on load by :f
 from __future__ import annotations
 
 import csv
+import io
 import re
 from datetime import date
 from functools import cache
@@ -139,7 +140,7 @@ def terms(name: str) -> dict[str, str]:
     """The codelist ``name`` as code → term, in file order, each code checked against its system."""
     _known(name)
     pattern = CODE_PATTERN[source_of(name).system]
-    with (_folder() / f"{name}.csv").open(encoding="utf-8", newline="") as f:
+    with io.TextIOWrapper((_folder() / f"{name}.csv").open("rb"), encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         if next(reader, None) != ["code", "term"]:
             raise CodelistError(f"codelist {name}.csv: header must be 'code,term'")

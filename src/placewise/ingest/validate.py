@@ -162,10 +162,12 @@ def _birth_rules(table: Table, as_of: date) -> list[Rule]:
 
 def _plausible_rules(table: Table) -> list[Rule]:
     """Clinically impossible measurements: the value outside the plausible range of its code."""
-    out = []
+    out: list[Rule] = []
     code = next((c.name for c in table.columns if c.code == "snomed"), None)
+    if code is None:
+        return out
     for col in table.columns:
-        for p in col.plausible if code else ():
+        for p in col.plausible:
             out.append(Rule(f"{_q(code)} = {lit(p.code)} AND NOT {_q(col.name)} BETWEEN {p.low} AND {p.high}",
                             col.name, lit(f"implausible for {p.measurement} (plausible {p.low:g}–{p.high:g} "
                                           f"{p.unit})"), _q(col.name)))

@@ -43,9 +43,12 @@ def returned_counts(con: ibis.BaseBackend, catalogue: Catalogue, ind: Indicator,
                     ps: list[tuple[date, date]]) -> ir.Table:
     """The indicator's counts (numerator, denominator) by period and geography, in the counts schema's columns."""
     periods = ibis.memtable({"period_start": [p[0] for p in ps], "period_end": [p[1] for p in ps]})
-    sides = [_side(con, ind.numerator, periods, True)]
-    if ind.denominator is not None:
-        sides.append(_side(con, ind.denominator, periods, False))
+    parts = [(ind.numerator, True)] + ([] if ind.denominator is None else [(ind.denominator, False)])
+    sides = []
+    for part, numerator in parts:
+        if not isinstance(part, Aggregate):
+            raise ValueError(f"indicator {ind.id}: a returned measure counts aggregate returns only")
+        sides.append(_side(con, part, periods, numerator))
     rows = sides[0] if len(sides) == 1 else sides[0].union(sides[1])
     keys = ["period_start", "period_end", "org"]
     rows = rows.group_by(keys).aggregate(numerator=rows.num.sum(), denominator=rows.den.sum(),

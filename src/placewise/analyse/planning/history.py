@@ -190,7 +190,7 @@ def read_history(con: ibis.BaseBackend, places: tuple[str, ...]) -> History:
     place_ix = {p: i for i, p in enumerate(places)}
     ks = {k: k for k in range(years + 1)}
     ages = {a: a for a in range(AGES)}
-    by_cell = {"k": ks, "place": place_ix, "sex": SEX_INDEX, "age": ages}
+    by_cell: dict[str, dict] = {"k": ks, "place": place_ix, "sex": SEX_INDEX, "age": ages}
     cell = (len(places), 2, AGES)
 
     def component(event: str) -> np.ndarray:

@@ -7,6 +7,7 @@ Population variants (housing-led, trend) are projected once and shared by the sc
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def demographic_draws(planning: Planning, sample: Sampler) -> Draws:
 
 
 def project_variants(rates: Rates, planning: Planning, sample: Sampler, to: int,
-                     variants: set[str]) -> tuple[dict[str, Projection], np.ndarray]:
+                     variants: AbstractSet[str]) -> tuple[dict[str, Projection], np.ndarray]:
     """Each population variant projected to ``to``, and the households of every run [run, Place, year]."""
     if to <= rates.base_year:
         raise ValueError(f"the horizon {to} must be after the base year {rates.base_year}")

@@ -124,7 +124,7 @@ def build_geography(cfg: Synthetic, profile: Profile, rng: np.random.Generator) 
     lsoa_no, ward_no = cfg.codes.lsoa_start, cfg.codes.ward_start
     for p_idx, place in enumerate(profile.ics.places):
         n = max(1, round(place.population / cfg.residents_per_lsoa))
-        dec = np.repeat(np.arange(1, 11), apportion(cfg.places[place.code].imd_deciles, n))
+        dec = np.repeat(np.arange(1, 11), apportion(np.asarray(cfg.places[place.code].imd_deciles), n))
         dec = dec[np.argsort(dec + rng.normal(0, 1.5, n), kind="stable")]
         idx = np.arange(n)
         ward = idx // cfg.lsoas_per_ward
@@ -142,7 +142,11 @@ def build_geography(cfg: Synthetic, profile: Profile, rng: np.random.Generator) 
 
 def build_practices(cfg: Synthetic, profile: Profile, geo: Geography, rng: np.random.Generator) -> Practices:
     """Practices per Place, each serving a block of neighbouring LSOAs, grouped into PCNs."""
-    code, name, pcn, pcn_name, place_of = [], [], [], [], []
+    code: list[str] = []
+    name: list[str] = []
+    pcn: list[str] = []
+    pcn_name: list[str] = []
+    place_of: list[int] = []
     home = np.zeros(len(geo.lsoa_code), dtype=np.int64)
     serial: dict[str, int] = {}
     pcn_no = cfg.codes.pcn_start
