@@ -93,7 +93,8 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="phm-lists-"))
     files = 0
     for r in runs.values():
-        rows = con.table(ROWS_TABLE).filter(lambda x: x.run_id == r.run_id).to_pyarrow()
+        table = con.table(ROWS_TABLE)
+        rows = table.filter(table.run_id == r.run_id).to_pyarrow()
         practices = rows["practice_code"].to_numpy(zero_copy_only=False)
         for practice in np.unique(practices):
             pacsv.write_csv(rows.filter(practices == practice), out / f"{r.list_id}-{practice}.csv")

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
-.venv/bin/ruff check src tests
+.venv/bin/ruff check src tests scripts benchmarks
 .venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"

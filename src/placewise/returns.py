@@ -129,13 +129,3 @@ def returns_markdown() -> str:
                 f"| {m.value or '–'} |" for m in r.measures]
         out.append("")
     return "\n".join(out)
-
-
-if __name__ == "__main__":
-    from pathlib import Path
-
-    doc = Path(__file__).resolve().parents[2] / "docs" / "aggregate-returns.md"
-    text = doc.read_text(encoding="utf-8")
-    marker = "<!-- generated from src/placewise/returns.py"
-    head = text[: text.index(marker)]
-    doc.write_text(head + text[text.index(marker):].split("\n", 1)[0] + "\n\n" + returns_markdown(), encoding="utf-8")
