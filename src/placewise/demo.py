@@ -23,6 +23,7 @@ from placewise.publish.cli import build_models, write_reports
 from placewise.publish.config import load_settings
 from placewise.publish.planning import write_plan_chapter
 from placewise.publish.render import render_index
+from placewise.publish.web.demo import serve_demo, use_demo_identity_store
 from placewise.sources import blmk_2020_21, nhse_ae
 from placewise.sources.synth.calibrate import calibration, write_calibration
 from placewise.sources.synth.generate import generate
@@ -58,10 +59,15 @@ def demo_command(
                                 min=0.001, max=1.0),
     seed: int = typer.Option(1, help="Random seed of the synthetic population."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the report as PDF."),
+    serve: bool = typer.Option(False, "--serve", help="Then build the worklists, add one demo login per role "
+                               "and serve the web site and API (prints the address and the logins)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port for --serve (on 127.0.0.1)."),
 ) -> None:
     """Synthesise a small ICS, ingest it into DuckDB, compute every indicator and write the report."""
     console = Console()
     profile = load_profile(profile_name)
+    if serve:
+        use_demo_identity_store(out)
     key = demo_key()
     data, db = out / "data", out / "placewise.duckdb"
     console.print(f"[bold]Placewise demo[/]: {profile.ics.name}, scale {scale:g}, seed {seed} → {out}/")
@@ -97,6 +103,8 @@ def demo_command(
     status_command(db=str(db))
     console.print(f"\n[bold]Open {out / 'report' / 'index.html'}[/] to see the reports"
                   + "".join(f" and {p / 'index.html'}" for p in real) + ".")
+    if serve:
+        serve_demo(db, profile, "127.0.0.1", port)
 
 
 def real_data_reports(out: Path, key: bytes, pdf: bool, reference: Path) -> list[Path]:

@@ -63,3 +63,38 @@ def test_placewise_serve_refuses_a_missing_warehouse_clearly(tmp_path):
 
     r = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "none.duckdb")])
     assert r.exit_code == 2 and "no warehouse here yet" in " ".join(r.output.split())
+
+
+@pytest.mark.slow
+def test_demo_serve_prints_the_address_and_logins_and_a_new_user_can_log_in(tmp_path):
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLACEWISE_")}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    proc = subprocess.Popen([sys.executable, "-m", "placewise.cli", "demo", "--out", str(tmp_path / "demo"), "--scale",
+                             "0.005", "--no-pdf", "--serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 900
+        while True:
+            try:
+                httpx.get(f"{base}/api/openapi.json", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
+                time.sleep(1)
+        with httpx.Client(base_url=base, timeout=30) as c:
+            me = c.post("/auth/login", json={"username": "clinician", "password": "placewise-demo-only"}).json()
+            practice = me["practice"]
+            r = c.post(f"/api/v1/worklists/diabetes_alerts/practices/{practice}/reidentify",
+                       json={"purpose": "direct_care"}, headers={"X-CSRF-Token": me["csrf_token"]})
+            assert r.status_code == 200, r.text
+            rows = r.json()["rows"]
+            assert rows and all(row["nhs_number"] and len(row["nhs_number"]) == 10 for row in rows)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    text = " ".join(out.split())
+    assert f"Demo site: {base}/" in text and "password placewise-demo-only" in text
+    for login in ("analyst: analyst", "place.lead: place lead", "clinician: clinician", "admin: admin"):
+        assert login in text, login

@@ -33,7 +33,6 @@ router = APIRouter(prefix="/api/v1", tags=["data"])
 auth_router = APIRouter(prefix="/auth", tags=["sessions"])
 Format = Literal["json", "csv", "xlsx"]
 CODE = r"^[A-Za-z0-9_.-]{1,40}$"
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
 def web(request: Request) -> WebState:
@@ -220,15 +219,16 @@ class Filters(BaseModel):
     level: str | None = Field(None, pattern=CODE, description="geography type: ics, place, pcn, practice, …")
     area: str | None = Field(None, pattern=CODE, description="geography code (ODS or ONS)")
     breakdown: str = Field("none", pattern=CODE, description="none, imd_quintile, ethnic_group, sex, age_band")
-    period_from: str | None = Field(None, alias="from", pattern=ISO_DATE, description="first period end, YYYY-MM-DD")
-    period_to: str | None = Field(None, alias="to", pattern=ISO_DATE, description="last period end, YYYY-MM-DD")
+    period_from: date | None = Field(None, alias="from", description="first period end, YYYY-MM-DD")
+    period_to: date | None = Field(None, alias="to", description="last period end, YYYY-MM-DD")
     format: Format = "json"
 
 
 def _rows(w: WebState, user: User, indicator_id: str, f: Filters) -> tuple[IndicatorMeta, pd.DataFrame]:
     """An indicator's rows for the caller (404 for an unknown indicator)."""
     meta = _indicator(w, indicator_id)
-    return meta, w.snapshot.rows(user, indicator_id, f.level, f.area, f.breakdown, f.period_from, f.period_to)
+    first, last = (d.isoformat() if d else None for d in (f.period_from, f.period_to))
+    return meta, w.snapshot.rows(user, indicator_id, f.level, f.area, f.breakdown, first, last)
 
 
 def _download(frame: pd.DataFrame, fmt: Format, name: str) -> Response:

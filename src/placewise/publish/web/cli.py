@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from placewise.profile import ProfileError, load_profile
+from placewise.profile import Profile, ProfileError, load_profile
 from placewise.publish.web.store import StoreError
 from placewise.warehouse import DEFAULT_URL, WarehouseError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def serve(db: str, host: str, port: int, users: str | None, profile: str = "blmk") -> None:
+def serve(db: str, host: str, port: int, users: str | None, profile: Profile) -> None:
     """Read the warehouse, then serve until interrupted (cookies are Secure unless on loopback)."""
     import uvicorn
 
@@ -21,8 +21,8 @@ def serve(db: str, host: str, port: int, users: str | None, profile: str = "blmk
     console = Console()
     console.print(f"Reading {db} and making the disclosure decision…")
     try:
-        app = create_app(db, store_url=users, profile=load_profile(profile), secure_cookies=host not in LOOPBACK)
-    except (WarehouseError, StoreError, ProfileError) as e:
+        app = create_app(db, store_url=users, profile=profile, secure_cookies=host not in LOOPBACK)
+    except (WarehouseError, StoreError) as e:
         console.print(f"[bold red]Refused:[/] {e}")
         raise typer.Exit(2) from None
     console.print(f"[bold]Placewise is serving on http://{host}:{port}/[/] (the API under /api/v1, its OpenAPI "
@@ -40,4 +40,9 @@ def serve_command(
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
 ) -> None:
     """Serve the web application and REST API over a warehouse (opened read-only)."""
-    serve(db, host, port, users or None, profile)
+    try:
+        chosen = load_profile(profile)
+    except ProfileError as e:
+        Console().print(f"[bold red]Refused:[/] {e}")
+        raise typer.Exit(2) from None
+    serve(db, host, port, users or None, chosen)

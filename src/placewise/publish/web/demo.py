@@ -6,9 +6,14 @@ its own users (``POST /api/v1/admin/users``) and never these.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import ibis
+from rich.console import Console
 
 from placewise.derive.segments import build, latest_month_end
 from placewise.derive.worklists import ROWS_TABLE, run
@@ -16,6 +21,9 @@ from placewise.profile import Profile
 from placewise.profile.worklists import HighRiskGap, load_worklists
 from placewise.publish.web.auth import Auth
 from placewise.publish.web.roles import Role
+from placewise.publish.web.store import WebStore, default_store_url
+from placewise.warehouse import connect
+from placewise.warehouse.identity import KEY_ENV, STORE_ENV
 
 DEMO_PASSWORD = "placewise-demo-only"
 """The demo users' password (synthetic data only)."""
@@ -58,3 +66,37 @@ def add_demo_users(auth: Auth, place: str, practice: str) -> list[DemoUser]:
         if auth.user(u.username) is None:
             auth.add_user(u.username, DEMO_PASSWORD, u.role, u.place, u.practice)
     return users
+
+
+DEMO_IDENTITY_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"placewise-demo-identity-key").digest()).decode()
+"""The demo's identity key (synthetic NHS numbers only), used when ``$PLACEWISE_IDENTITY_KEY`` is not set."""
+
+
+def use_demo_identity_store(out: Path) -> None:
+    """Record identity links at the demo's ingest in ``out/identity.duckdb`` (unless the environment names a
+    store and key already), so the demo site's clinician can re-identify their worklists."""
+    os.environ.setdefault(STORE_ENV, str(out / "identity.duckdb"))
+    os.environ.setdefault(KEY_ENV, DEMO_IDENTITY_KEY)
+
+
+def serve_demo(db: Path, profile: Profile, host: str, port: int) -> None:
+    """Build the worklists, add the demo users, print the address and logins, and serve the demo site."""
+    from placewise.publish.web.cli import serve
+
+    console = Console()
+    con = connect(db)
+    try:
+        practice, place = build_worklists(con, profile)
+    finally:
+        con.disconnect()
+    store = WebStore(default_store_url(str(db)))
+    try:
+        users = add_demo_users(Auth(store), place, practice)
+    finally:
+        store.close()
+    console.print(f"\n[bold]Demo site: http://{host}:{port}/[/] (public pages need no login). Demo logins, "
+                  f"password [bold]{DEMO_PASSWORD}[/]:")
+    for u in users:
+        scope = f" ({u.place or u.practice})" if u.place or u.practice else ""
+        console.print(f"  {u.username}: {u.role.replace('_', ' ')}{scope}")
+    serve(str(db), host, port, None, profile)

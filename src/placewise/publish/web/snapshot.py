@@ -113,15 +113,24 @@ def areas(profile: Profile, practices: pd.DataFrame, measured: pd.DataFrame) -> 
                                                                     ignore_index=True)
 
 
+OPEN_COLUMNS = ("numerator", "denominator", "value", "lower", "upper", "suppressed", "suppression_reason")
+"""The columns in which a published row and its unsuppressed twin differ."""
+
+
 @dataclass(frozen=True)
 class IndicatorRows:
-    """One indicator's rows: published and unsuppressed, row for row, with each row's Place."""
+    """One indicator's rows as column arrays: published, the unsuppressed values, each row's Place."""
 
-    published: pd.DataFrame
-    unsuppressed: pd.DataFrame
+    published: dict[str, np.ndarray]
+    unsuppressed: dict[str, np.ndarray]
     place: np.ndarray
     spans: dict[tuple[str, str | None], tuple[int, int]]
     """Row range of each level ``(type, None)`` and area ``(type, code)`` (rows are sorted by them)."""
+    ends: np.ndarray
+    """Period ends as ``datetime64[D]``, to filter by number rather than by text."""
+    breakdowns: np.ndarray
+    """Breakdown of each row as a code of :attr:`breakdown_codes`."""
+    breakdown_codes: dict[str, int]
 
     def span(self, level: str | None, area: str | None) -> tuple[int, int]:
         """The rows of a level or area (all rows if neither is given; none if unknown)."""
@@ -153,23 +162,22 @@ class Snapshot:
         if ind is None:
             return pd.DataFrame(columns=ROW_COLUMNS)
         lo, hi = ind.span(level, area)
-        pub = ind.published.iloc[lo:hi]
-        keep = np.ones(len(pub), dtype=bool)
+        pub = ind.published
+        keep = np.ones(hi - lo, dtype=bool)
         if breakdown is not None:
-            keep &= (pub.breakdown == breakdown).to_numpy()
+            keep &= ind.breakdowns[lo:hi] == ind.breakdown_codes.get(breakdown, -1)
         if first is not None:
-            keep &= (pub.period_end >= first).to_numpy()
+            keep &= ind.ends[lo:hi] >= np.datetime64(first, "D")
         if last is not None:
-            keep &= (pub.period_end <= last).to_numpy()
+            keep &= ind.ends[lo:hi] <= np.datetime64(last, "D")
         idx = lo + np.flatnonzero(keep)
         open_rows = self._unsuppressed_rows(user, ind.place[idx])
-        out = ind.published.iloc[idx].reset_index(drop=True)
+        columns = {c: pub[c][idx] for c in ROW_COLUMNS}
         if open_rows.any():
-            raw = ind.unsuppressed.iloc[idx]
-            for c in ("numerator", "denominator", "value", "lower", "upper", "suppressed", "suppression_reason"):
-                out[c] = np.where(open_rows, raw[c].to_numpy(), out[c].to_numpy())
-        hidden_whole = (out.suppression_reason == UNPUBLISHED).to_numpy() & ~open_rows
-        return out[~hidden_whole]
+            for c in OPEN_COLUMNS:
+                columns[c] = np.where(open_rows, ind.unsuppressed[c][idx], columns[c])
+        shown = ~((columns["suppression_reason"] == UNPUBLISHED) & ~open_rows)
+        return pd.DataFrame({c: v[shown] for c, v in columns.items()})
 
     @staticmethod
     def _unsuppressed_rows(user: User, places: np.ndarray) -> np.ndarray:
@@ -193,15 +201,23 @@ def _split(frame: pd.DataFrame, published: pd.DataFrame, reasons: pd.Series, are
     raw = frame.assign(**shared, suppressed=False, suppression_reason="")
     order = frame.sort_values(["indicator_id", "geography_type", "geography_code", "breakdown", "breakdown_group",
                                "period_end"]).index.to_numpy()
-    pub, raw = (t.iloc[order][ROW_COLUMNS].reset_index(drop=True) for t in (pub, raw))
+    pub, raw = ({c: _array(t[c].to_numpy()[order]) for c in ROW_COLUMNS} for t in (pub, raw))
     place = names.place.reindex(key).to_numpy()[order]
     ids = frame.indicator_id.to_numpy()[order]
     bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
-    return {str(ids[lo]): IndicatorRows(pub.iloc[lo:hi].reset_index(drop=True),
-                                        raw.iloc[lo:hi].reset_index(drop=True), place[lo:hi],
-                                        _spans(pub.geography_type.to_numpy()[lo:hi],
-                                               pub.geography_code.to_numpy()[lo:hi]))
+    ends = pub["period_end"].astype("datetime64[D]")
+    codes, names_of = pd.factorize(pub["breakdown"])
+    breakdown_codes = {str(b): i for i, b in enumerate(names_of)}
+    return {str(ids[lo]): IndicatorRows({c: v[lo:hi] for c, v in pub.items()},
+                                        {c: raw[c][lo:hi] for c in OPEN_COLUMNS}, place[lo:hi],
+                                        _spans(pub["geography_type"][lo:hi], pub["geography_code"][lo:hi]),
+                                        ends[lo:hi], codes[lo:hi], breakdown_codes)
             for lo, hi in itertools.pairwise(bounds)}
+
+
+def _array(values: np.ndarray) -> np.ndarray:
+    """Text as a NumPy object array (fast to index and compare per request), numbers and flags as they are."""
+    return values.astype(object) if values.dtype.kind not in "fbiu" else values
 
 
 def _spans(types: np.ndarray, codes: np.ndarray) -> dict[tuple[str, str | None], tuple[int, int]]:
