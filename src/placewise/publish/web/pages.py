@@ -15,17 +15,17 @@ from typing import Annotated
 from urllib.parse import quote
 
 import pandas as pd
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
 from placewise.measure import Indicator
-from placewise.publish.access import DIRECT_CARE, AccessRefused
+from placewise.publish.access import DIRECT_CARE
 from placewise.publish.inputs import plan_inputs, specs_from_catalogue
 from placewise.publish.report import Area, IndicatorSpec, ReportModel, Scope
-from placewise.publish.web import audit, queries
+from placewise.publish.web import api, queries
 from placewise.publish.web.app import WebState, current_user, state
 from placewise.publish.web.roles import ANONYMOUS, UNSUPPRESSED_EVERYWHERE, User, allow
 from placewise.publish.web.summaries import (
@@ -35,7 +35,6 @@ from placewise.publish.web.summaries import (
     measurement_frame,
 )
 from placewise.publish.web.views import BREAKDOWNS, explorer
-from placewise.warehouse.identity import IdentityError
 
 router = APIRouter(include_in_schema=False)
 STATIC = "/static"
@@ -75,7 +74,7 @@ def render(request: Request, template: str, title: str, active: str = "", status
     html = _environment().get_template(template).render(
         title=title, active=active, nav=NAV, root="", static_url=STATIC, user=user if user.username else None,
         role_label=ROLE_LABELS[user.role], csrf_token=getattr(request.state, "csrf", None),
-        synthetic=queries.synthetic(w.db_url, w.snapshot.computed_at), rule_text=w.snapshot.rule.statement(),
+        synthetic=queries.synthetic(w.warehouse, w.snapshot.computed_at), rule_text=w.snapshot.rule.statement(),
         disclosed=user.role not in UNSUPPRESSED_EVERYWHERE, **context)
     return HTMLResponse(html, status_code=status)
 
@@ -342,35 +341,43 @@ def inequalities_page(request: Request, level: Annotated[str, Query(pattern=CODE
 def population_page(request: Request) -> HTMLResponse:
     """Population health: the segment pyramid, frailty and multimorbidity, worklist sizes (counts disclosure-controlled)."""
     w = state(request)
-    chapter = queries.population(w.db_url, w.snapshot.computed_at, w.snapshot.profile)
+    chapter = queries.population(w.warehouse, w.snapshot.computed_at, w.snapshot.profile)
     return render(request, "population.html.j2", "Population health", "/population", c=chapter)
 
 
 @router.get("/worklists", response_class=HTMLResponse)
 @allow("clinician")
 def worklists_page(request: Request) -> HTMLResponse:
-    """A clinician's practice's case-finding lists, pseudonymised, with what is new since the run before."""
+    """A clinician's practice's case-finding lists, pseudonymised (through the API's worklist endpoint, which
+    audits each read), with who is new since the run before."""
     w, user = state(request), request.state.user
-    lists = queries.practice_worklists(w.db_url, w.snapshot.profile, user.practice or "")
-    audit.record(w.store, user, "person_level_read", f"worklists of {user.practice}", "granted",
-                 f"{sum(len(x.rows) for x in lists)} pseudonymised rows")
-    return render(request, "worklists.html.j2", f"Worklists for {user.practice}", "/worklists", lists=lists,
-                  practice=user.practice, direct_care=DIRECT_CARE)
+    practice = user.practice or ""
+    lists = []
+    for meta in api.worklists(w):
+        try:
+            got = api.worklist(meta.id, practice, request, w, user)
+        except HTTPException as e:
+            if e.status_code != 404:  # 404: the list has not been run yet
+                raise
+            continue
+        lists.append((got, queries.new_since_last_run(w.warehouse, got.run_id, practice)))
+    return render(request, "worklists.html.j2", f"Worklists for {practice}", "/worklists", lists=lists,
+                  practice=practice, direct_care=DIRECT_CARE)
 
 
-@router.post("/worklists/{run_id}/reidentify", response_class=HTMLResponse)
+@router.post("/worklists/{list_id}/reidentify", response_class=HTMLResponse)
 @allow("clinician")
-async def reidentify_page(request: Request, run_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,120}$")]
-                          ) -> HTMLResponse:
-    """Re-identify one run's rows of the clinician's practice for direct care (refused and audited otherwise)."""
+def reidentify_page(request: Request, list_id: Annotated[str, Path(pattern=CODE)],
+                    purpose: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:
+    """The latest run of a list with NHS numbers, for the clinician's own practice and direct care only (the
+    API's re-identification endpoint: refused and audited otherwise)."""
     w, user = state(request), request.state.user
-    purpose = str((await request.form()).get("purpose", ""))
     try:
-        rows = queries.reidentified(w.db_url, user, run_id, purpose)
-    except (AccessRefused, IdentityError) as e:
-        audit.record(w.store, user, "reidentification", run_id, "refused", str(e))
-        return render(request, "message.html.j2", "Re-identification refused", "/worklists", status=403,
-                      heading="Re-identification refused", text=str(e))
-    audit.record(w.store, user, "reidentification", run_id, "granted", f"{rows.num_rows} rows")
-    return render(request, "reidentified.html.j2", "Worklist with NHS numbers", "/worklists", run_id=run_id,
-                  rows=rows.to_pylist(), practice=user.practice)
+        got = api.reidentify_worklist(list_id, user.practice or "", api.Purpose(purpose=purpose or "not stated"),
+                                      request, w, user)
+    except HTTPException as e:
+        if e.status_code not in (403, 409):
+            raise
+        return render(request, "message.html.j2", "Re-identification refused", "/worklists", status=e.status_code,
+                      heading="Re-identification refused", text=str(e.detail))
+    return render(request, "reidentified.html.j2", "Worklist with NHS numbers", "/worklists", got=got)
