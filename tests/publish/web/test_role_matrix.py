@@ -76,7 +76,8 @@ def _call(client: TestClient, route: APIRoute, csrf: str | None, indicator: str,
         "issue_token": {"username": "analyst", "label": "role matrix"},
         "reidentify_worklist": {"purpose": "direct_care"},
     }.get(route.name)
-    return client.request(method, path, json=body, headers=headers, follow_redirects=False)
+    form = {"reidentify_page": {"purpose": "direct_care"}}.get(route.name)
+    return client.request(method, path, json=body, data=form, headers=headers, follow_redirects=False)
 
 
 @pytest.mark.parametrize("role", ROLES)
