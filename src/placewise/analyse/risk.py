@@ -38,7 +38,19 @@ TOP_FRACTION = 0.05
 AGE_BANDS = [(0, 17), (18, 44), (45, 64), (65, 74), (75, 84), (85, 200)]
 LOUD_OE = (0.8, 1.25)
 """Training fails if a deprivation quintile's or ethnic group's observed/expected leaves this range."""
-TARGETS = {"auroc_min": 0.78, "slope": (0.9, 1.1), "oe": (0.9, 1.1), "imd_auroc_gap": 0.03}
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the model must reach (issue 9): discrimination, calibration, O/E by group, fairness across IMD."""
+
+    auroc_min: float
+    slope: tuple[float, float]
+    oe: tuple[float, float]
+    imd_auroc_gap: float
+
+
+TARGETS = Targets(auroc_min=0.78, slope=(0.9, 1.1), oe=(0.9, 1.1), imd_auroc_gap=0.03)
 MIN_GROUP_EVENTS = 100
 """Groups with fewer observed admissions are reported but not held to the O/E checks (too few to judge)."""
 GROUP_COLUMNS = ["imd_quintile", "ethnic_group", "sex", "age_band", "la_code"]
@@ -248,16 +260,17 @@ def _rate(num: int, den: int) -> tuple[float | None, float | None, float | None]
 
 def performance(dimension: str, group: str, y: np.ndarray, p: np.ndarray, threshold: float) -> GroupPerformance:
     """Discrimination, calibration, O/E and error rates at the operating threshold for one group."""
-    auc = _auroc(y, p) or (None, None, None)
-    cal = _calibration(y, p) or (None,) * 6
+    auc: tuple[float | None, ...] = _auroc(y, p) or (None,) * 3
+    cal: tuple[float | None, ...] = _calibration(y, p) or (None,) * 6
     o, e = int(y.sum()), float(p.sum())
-    oe = (o / e, o / e * np.exp(-1.96 / np.sqrt(o)), o / e * np.exp(1.96 / np.sqrt(o))) if o > 0 and e > 0 \
-        else (None, None, None)
+    oe: tuple[float | None, ...] = (
+        (o / e, float(o / e * np.exp(-1.96 / np.sqrt(o))), float(o / e * np.exp(1.96 / np.sqrt(o))))
+        if o > 0 and e > 0 else (None,) * 3)
     flag = p >= threshold
     fp, tn = int((flag & (y == 0)).sum()), int((~flag & (y == 0)).sum())
     fn, tp = int((~flag & (y == 1)).sum()), int((flag & (y == 1)).sum())
-    return GroupPerformance(dimension, group, len(y), o, *auc, *cal, *(None if v is None else float(v) for v in oe),
-                            *_rate(fp, fp + tn), *_rate(fn, fn + tp))
+    values = (*auc, *cal, *oe, *_rate(fp, fp + tn), *_rate(fn, fn + tp))
+    return GroupPerformance(dimension, group, len(y), o, *values)
 
 
 def panel(test: pa.Table, p: np.ndarray) -> list[GroupPerformance]:
@@ -293,20 +306,20 @@ def checks(rows: list[GroupPerformance]) -> tuple[list[str], list[str]]:
     """The issue's targets, as (failed targets, failures that must stop training)."""
     overall = rows[0]
     missed, fatal = [], []
-    if overall.auroc is None or overall.auroc < TARGETS["auroc_min"]:
-        missed.append(f"AUROC {overall.auroc:.3f} below {TARGETS['auroc_min']}" if overall.auroc else "no AUROC")
-    lo, hi = TARGETS["slope"]
+    if overall.auroc is None or overall.auroc < TARGETS.auroc_min:
+        missed.append(f"AUROC {overall.auroc:.3f} below {TARGETS.auroc_min}" if overall.auroc else "no AUROC")
+    lo, hi = TARGETS.slope
     if overall.slope is None or not lo <= overall.slope <= hi:
         missed.append(f"calibration slope {overall.slope} outside {lo}-{hi}")
     imd_aucs = [r.auroc for r in rows if r.dimension == "imd_quintile" and r.group != "Unknown" and r.auroc]
-    if imd_aucs and max(imd_aucs) - min(imd_aucs) > TARGETS["imd_auroc_gap"]:
+    if imd_aucs and max(imd_aucs) - min(imd_aucs) > TARGETS.imd_auroc_gap:
         missed.append(f"AUROC gap between IMD quintiles {max(imd_aucs) - min(imd_aucs):.3f} above "
-                      f"{TARGETS['imd_auroc_gap']}")
+                      f"{TARGETS.imd_auroc_gap}")
     for r in rows:
         if r.dimension not in ("imd_quintile", "ethnic_group") or r.admitted < MIN_GROUP_EVENTS:
             continue
         oe = r.observed_expected
-        if oe is None or not TARGETS["oe"][0] <= oe <= TARGETS["oe"][1]:
+        if oe is None or not TARGETS.oe[0] <= oe <= TARGETS.oe[1]:
             missed.append(f"O/E {oe:.3f} in {r.dimension} {r.group} outside 0.9-1.1")
         if oe is None or not LOUD_OE[0] <= oe <= LOUD_OE[1]:
             fatal.append(f"O/E {oe:.3f} in {r.dimension} {r.group} outside {LOUD_OE[0]}-{LOUD_OE[1]}")
@@ -454,9 +467,9 @@ def model_card(model: RiskModel, version: str, rows: list[GroupPerformance], mis
                      f"{_fmt(r.observed_expected, r.oe_low, r.oe_high, 2)} | {_fmt(r.fpr, r.fpr_low, r.fpr_high)} | "
                      f"{_fmt(r.fnr, r.fnr_low, r.fnr_high)} |")
     lines += ["", "## Targets (issue 9)",
-              f"AUROC ≥ {TARGETS['auroc_min']}; calibration slope {TARGETS['slope'][0]}-{TARGETS['slope'][1]}; O/E "
+              f"AUROC ≥ {TARGETS.auroc_min}; calibration slope {TARGETS.slope[0]}-{TARGETS.slope[1]}; O/E "
               f"0.9-1.1 in every IMD quintile and ethnic group with at least {MIN_GROUP_EVENTS} admissions; AUROC gap "
-              f"between IMD quintiles ≤ {TARGETS['imd_auroc_gap']}. Training stops if such a group's O/E leaves "
+              f"between IMD quintiles ≤ {TARGETS.imd_auroc_gap}. Training stops if such a group's O/E leaves "
               f"{LOUD_OE[0]}-{LOUD_OE[1]}.", ""]
     lines += [f"- Missed: {m}" for m in missed] or ["- Every target met."]
     lines += [f"- Stopped: {f}" for f in fatal]
