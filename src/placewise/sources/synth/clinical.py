@@ -18,7 +18,7 @@ from placewise.sources.synth.hospital_codes import Weighted
 from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER, rng_for
 from placewise.sources.synth.truth import treatment_state
 from placewise.sources.synth.vocabulary import (
-    ALCOHOL, BMI, CARE_PLAN, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, EPILEPSY, FRAILTY_GRADES, FRAILTY_PROBLEMS, HBA1C,
+    ALCOHOL, ALCOHOL_PROBLEMS, BMI, CARE_PLAN, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, EPILEPSY, FRAILTY_GRADES, FRAILTY_PROBLEMS, HBA1C,
     LD_HEALTH_CHECK, MEDICINES, ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY,
     SYSTOLIC,
 )
@@ -168,7 +168,7 @@ def _everyday_medicines(w: World, rng: np.random.Generator, everyone: np.ndarray
     mental illness; epilepsy coded and mostly treated (:class:`placewise.sources.synth.config.EverydayMedicines`)."""
     p, m = w.people, w.cfg.clinical.medicines
     ref, n = p.ref[everyone], len(everyone)
-    u = rng.random((5, n))
+    u = rng.random((6, n))
     for cond, share, medicine, row in (("depression", m.antidepressant_share, "antidepressant", 0),
                                        ("depression", m.antidepressant_share * m.anxiolytic_share,
                                         "anxiolytic_hypnotic", 1),
@@ -182,6 +182,10 @@ def _everyday_medicines(w: World, rng: np.random.Generator, everyone: np.ndarray
            ev.pick(rng, EPILEPSY, len(epi)))
     treated = epi[rng.random(len(epi)) < m.epilepsy_treated_share]
     _repeats(w, rng, meds, everyone[treated], lo[treated], ref[treated], "antiepileptic")
+    risk = np.where(p.female[everyone], 0.6, 1.4) * (0.6 + 0.8 * p.dep[everyone])
+    drinks = np.flatnonzero((p.age_at(ref, everyone) >= 18) & (u[5] < m.alcohol_problems_prevalence * risk) & (lo <= ref))
+    ev.add(everyone[drinks], lo[drinks] + (rng.random(len(drinks)) * (ref[drinks] - lo[drinks] + 1)).astype(np.int64),
+           ev.pick(rng, ALCOHOL_PROBLEMS, len(drinks)))
 
 
 def _bmi(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:

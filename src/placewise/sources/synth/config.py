@@ -114,7 +114,8 @@ class CarePlans(Strict):
 
 
 class EverydayMedicines(Strict):
-    """Repeat medicines behind the Cambridge score's prescription rules, and epilepsy, which no condition models."""
+    """Repeat medicines behind the Cambridge score's prescription rules, and epilepsy and alcohol problems, which no
+    condition models (alcohol problems more often in men and in deprived areas)."""
 
     antidepressant_share: float = Field(ge=0, le=1, description="Diagnosed depression on an antidepressant")
     anxiolytic_share: float = Field(ge=0, le=1, description="Diagnosed depression on an anxiolytic or hypnotic too")
@@ -122,6 +123,7 @@ class EverydayMedicines(Strict):
     lithium_share: float = Field(ge=0, le=1, description="Severe mental illness on lithium")
     epilepsy_prevalence: float = Field(ge=0, le=1)
     epilepsy_treated_share: float = Field(ge=0, le=1, description="Epilepsy on an antiepileptic")
+    alcohol_problems_prevalence: float = Field(ge=0, le=1, description="Adults with an alcohol problem coded")
 
 
 class Clinical(Strict):

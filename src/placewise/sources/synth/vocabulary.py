@@ -176,6 +176,9 @@ FRAILTY_PROBLEMS: dict[str, tuple[float, Weighted]] = {
 EPILEPSY: Weighted = {"84757009": 0.6, "352818000": 0.15, "230381009": 0.15, "193000002": 0.1}
 """Epilepsy; tonic-clonic, focal and temporal lobe epilepsy."""
 
+ALCOHOL_PROBLEMS: Weighted = {"15167005": 0.45, "66590003": 0.35, "7200002": 0.2}
+"""Alcohol misuse; alcohol dependence; alcohol problem drinking."""
+
 CARE_PLAN: Weighted = {
     "792871000000101": 0.45,   # has anticipatory care plan
     "811871000000107": 0.25,   # health and social care plan agreed
