@@ -99,3 +99,17 @@ def test_small_charts_are_well_formed():
     bars = ET.fromstring(quintile_bars(list("12345"), [5, 4, 3, 2, 1], [4, 3, 2, 1, 0], [6, 5, 4, 3, 2], (5.5, -5.0)))
     assert len(bars.findall(f".//{SVG}rect")) == 5
     assert bars.find(f".//{SVG}line[@class='sii']") is not None
+
+
+def test_long_period_labels_are_thinned_so_that_none_overlaps():
+    import re
+
+    from placewise.publish.charts import CHAR_WIDTH, Frame, _x_labels
+
+    labels = [f"12 months to {m} {y}" for y in (2022, 2023, 2024) for m in
+              ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")]
+    xs = [float(x) for x in re.findall(r'<text x="([\d.]+)"', _x_labels(Frame(), labels))]
+    widest = CHAR_WIDTH * max(len(label) for label in labels)
+    assert len(xs) >= 3 and min(b - a for a, b in zip(xs, xs[1:])) >= widest
+    # Short labels keep more of the axis labelled: eight or more of 36 months.
+    assert len(re.findall("<text ", _x_labels(Frame(), [f"M{k}" for k in range(36)]))) >= 8

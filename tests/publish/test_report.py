@@ -617,3 +617,15 @@ def test_the_core20plus5_page_links_each_clinical_area_to_its_indicators(written
     assert re.search(r"Maternity .*?No indicator with data in this report measures this area yet", text)
     # Luton's most deprived quintile in the latest month: 300 of 300 (100.0%).
     assert "100.0%" in text
+
+
+def test_no_text_is_drawn_over_other_text_on_any_page(written: Path, tmp_path: Path):
+    from placewise.publish.render import text_overlaps, write_pdf
+
+    for pdf in sorted(written.glob("*.pdf")):
+        assert text_overlaps(pdf) == [], pdf.name
+    # The check finds overlapping text when there is some.
+    clash = ('<p style="position:absolute; top:20mm; left:20mm; margin:0">Overlapping words</p>'
+             '<p style="position:absolute; top:21.5mm; left:24mm; margin:0">Something else</p>')
+    write_pdf(f"<html><body>{clash}</body></html>", tmp_path / "clash.pdf")
+    assert text_overlaps(tmp_path / "clash.pdf")

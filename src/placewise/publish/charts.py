@@ -108,10 +108,17 @@ def _y_axis(frame: Frame, lo: float, hi: float, step: float, fmt: str) -> str:
     return "".join(out)
 
 
+CHAR_WIDTH = 6.2
+"""Width of one character of 10-pixel DejaVu Sans, generously (its widest digits are 6.4, letters vary)."""
+
+
 def _x_labels(frame: Frame, labels: list[str]) -> str:
-    """Period labels under the x axis, thinned so that they do not overlap."""
+    """Period labels under the x axis, thinned so that they do not overlap (at least one label's width
+    and a gap between neighbours)."""
     n = len(labels)
-    every = max(1, int(np.ceil(n / 8)))
+    spacing = (frame.width - frame.left - frame.right) / max(n - 1, 1)
+    widest = CHAR_WIDTH * max((len(label) for label in labels), default=0) + 8
+    every = max(1, int(np.ceil(widest / spacing)))
     xs = frame.x(np.arange(n), n)
     y = frame.height - frame.bottom + 14
     return "".join(

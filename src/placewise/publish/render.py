@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -67,3 +68,23 @@ def write_report(model: ReportModel, folder: Path, stem: str, pdf: bool = True) 
         return html_path, None, 0
     pdf_path = folder / f"{stem}.pdf"
     return html_path, pdf_path, write_pdf(html, pdf_path)
+
+
+def text_overlaps(pdf: Path, threshold: float = 0.25) -> list[tuple[int, str, str]]:
+    """Pairs of text runs on the same page of a PDF that overlap by more than ``threshold`` of the smaller
+    one's area: (0-based page, first text, second text). An empty list means no text is drawn over text."""
+    doc = pdfium.PdfDocument(str(pdf))
+    found = []
+    for page in range(len(doc)):
+        text = doc[page].get_textpage()
+        boxes = np.array([text.get_rect(k) for k in range(text.count_rects())]).reshape(-1, 4)
+        left, bottom, right, top = boxes.T
+        width = np.maximum(0, np.minimum(right[:, None], right) - np.maximum(left[:, None], left))
+        height = np.maximum(0, np.minimum(top[:, None], top) - np.maximum(bottom[:, None], bottom))
+        area = (right - left) * (top - bottom)
+        smaller = np.minimum(area[:, None], area)
+        share = np.divide(width * height, smaller, out=np.zeros_like(smaller), where=smaller > 0)
+        for a, b in zip(*np.nonzero(np.triu(share > threshold, k=1)), strict=True):
+            found.append((page, text.get_text_bounded(*boxes[a]), text.get_text_bounded(*boxes[b])))
+    doc.close()
+    return found
