@@ -103,6 +103,7 @@ def test_small_charts_are_well_formed():
 
 def test_long_period_labels_are_thinned_so_that_none_overlaps():
     import re
+    from itertools import pairwise
 
     from placewise.publish.charts import CHAR_WIDTH, Frame, _x_labels
 
@@ -110,6 +111,6 @@ def test_long_period_labels_are_thinned_so_that_none_overlaps():
               ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")]
     xs = [float(x) for x in re.findall(r'<text x="([\d.]+)"', _x_labels(Frame(), labels))]
     widest = CHAR_WIDTH * max(len(label) for label in labels)
-    assert len(xs) >= 3 and min(b - a for a, b in zip(xs, xs[1:])) >= widest
+    assert len(xs) >= 3 and min(b - a for a, b in pairwise(xs)) >= widest
     # Short labels keep more of the axis labelled: eight or more of 36 months.
     assert len(re.findall("<text ", _x_labels(Frame(), [f"M{k}" for k in range(36)]))) >= 8
