@@ -65,3 +65,20 @@ def test_an_invalid_assurance_line_is_named(tmp_path: Path):
     (folder / "assurance.yaml").write_text(text.replace('met: "unknown"', 'met: "perhaps"', 1), encoding="utf-8")
     with pytest.raises(ProfileError, match=r"assurance\.yaml: targets\.0\.met"):
         load_assurance(load_profile(folder))
+
+
+def test_core20plus5_mapping_names_catalogue_indicators(tmp_path: Path) -> None:
+    """The bundled Core20PLUS5 mapping loads; an indicator outside the catalogue is refused, naming the file."""
+    from placewise.measure import load_catalogue
+    from placewise.publish.config import load_core20
+
+    profile = load_profile("blmk")
+    catalogue = load_catalogue(profile)
+    core = load_core20(profile, catalogue)
+    assert len(core.areas) >= 5 and any("smi_health_checks" in a.indicators for a in core.areas)
+    copy = tmp_path / "blmk"
+    shutil.copytree(profile.folder, copy)
+    text = (copy / "core20plus5.yaml").read_text().replace("[smi_health_checks]", "[no_such_indicator]")
+    (copy / "core20plus5.yaml").write_text(text)
+    with pytest.raises(ValueError, match=r"core20plus5.yaml: indicators not in the catalogue: \['no_such_indicator'\]"):
+        load_core20(load_profile(copy), catalogue)

@@ -64,7 +64,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     from placewise.derive.segments import PEOPLE_TABLE
     from placewise.publish.phm import build_chapter
     from placewise.analyse.governance import load_governance
-    from placewise.publish.web.summaries import load_core20
+    from placewise.publish.config import load_core20
     from placewise.measure import load_catalogue
     from placewise.publish import inputs
     from placewise.warehouse import DEFAULT_URL, connect_existing, table_names

@@ -4,6 +4,7 @@
 baselines by Place and targets. ``assurance.yaml``: the NHS England operating targets
 (the Joint Forward Plan's Appendix D assurance matrix) with outturns and actions.
 ``report.yaml``: the report's own settings (the disclosure rule is the profile's ``disclosure.yaml``).
+``core20plus5.yaml``: NHS England's Core20PLUS5 clinical areas mapped onto the catalogue (report and web pages).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from placewise.measure import Catalogue
 from placewise.profile import Profile
 
 Polarity = Literal["higher_is_better", "lower_is_better", "neutral", "unclear"]
@@ -155,3 +157,28 @@ def load_assurance(profile: Profile) -> Assurance:
 def load_settings(profile: Profile) -> ReportSettings:
     """The profile's report settings (``report.yaml``)."""
     return profile.section("report", ReportSettings)
+
+
+class Core20Area(Strict):
+    """One clinical area of Core20PLUS5 and the catalogue indicators that measure it."""
+
+    name: str
+    indicators: list[str]
+
+
+class Core20Plus5(Strict):
+    """The Core20PLUS5 approach as the profile maps it onto the catalogue (``core20plus5.yaml``)."""
+
+    source: str
+    core: str
+    areas: list[Core20Area]
+
+
+def load_core20(profile: Profile, catalogue: Catalogue) -> Core20Plus5:
+    """The profile's Core20PLUS5 mapping; every indicator it names must be in the catalogue."""
+    c = profile.section("core20plus5", Core20Plus5)
+    known = {i.id for i in catalogue.indicators}
+    unknown = [i for a in c.areas for i in a.indicators if i not in known]
+    if unknown:
+        raise ValueError(f"{profile.folder / 'core20plus5.yaml'}: indicators not in the catalogue: {unknown}")
+    return c

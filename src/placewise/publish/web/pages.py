@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from placewise.measure import Indicator
 from placewise.publish.access import DIRECT_CARE
+from placewise.publish.config import load_core20
 from placewise.publish.inputs import plan_inputs, specs_from_catalogue
 from placewise.publish.report import Area, IndicatorSpec, ReportModel, Scope
 from placewise.publish.web import api, queries
@@ -31,8 +32,7 @@ from placewise.publish.web.roles import ANONYMOUS, UNSUPPRESSED_EVERYWHERE, User
 from placewise.publish.web.summaries import (
     board_model,
     gap_rows,
-    load_core20,
-    measurement_frame,
+        measurement_frame,
 )
 from placewise.publish.web.views import BREAKDOWNS, explorer
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 
 from placewise.measure import Catalogue
 from placewise.profile import Profile
@@ -27,33 +26,6 @@ from placewise.publish.report import (
     build_report,
 )
 from placewise.publish.web.views import fmt_row
-
-
-class Core20Area(BaseModel):
-    """One clinical area of Core20PLUS5 and the catalogue indicators that measure it."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    indicators: list[str]
-
-
-class Core20Plus5(BaseModel):
-    """The Core20PLUS5 approach as the profile maps it onto the catalogue (``core20plus5.yaml``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    source: str
-    core: str
-    areas: list[Core20Area]
-
-
-def load_core20(profile: Profile, catalogue: Catalogue) -> Core20Plus5:
-    """The profile's Core20PLUS5 mapping; every indicator it names must be in the catalogue."""
-    c = profile.section("core20plus5", Core20Plus5)
-    known = {i.id for i in catalogue.indicators}
-    unknown = [i for a in c.areas for i in a.indicators if i not in known]
-    if unknown:
-        raise ValueError(f"{profile.folder / 'core20plus5.yaml'}: indicators not in the catalogue: {unknown}")
-    return c
 
 
 def board_model(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, profile: Profile,
