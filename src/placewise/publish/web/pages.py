@@ -15,21 +15,24 @@ from typing import Annotated
 from urllib.parse import quote
 
 import pandas as pd
+import pyarrow as pa
 from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
+from placewise.analyse.plan import Plans, load_plans, plan_against_actual
 from placewise.measure import Indicator
 from placewise.publish.access import DIRECT_CARE
 from placewise.publish.config import load_core20
-from placewise.publish.inputs import plan_inputs, specs_from_catalogue
+from placewise.publish.inputs import specs_from_catalogue
 from placewise.publish.report import Area, IndicatorSpec, ReportModel, Scope
 from placewise.publish.web import api, queries
 from placewise.publish.web.app import WebState, current_user, state
 from placewise.publish.web.roles import ANONYMOUS, UNSUPPRESSED_EVERYWHERE, User, allow
 from placewise.publish.web.summaries import (
+    GapRow,
     board_model,
     gap_rows,
         measurement_frame,
@@ -51,6 +54,9 @@ CODE = r"^[A-Za-z0-9_.-]{1,40}$"
 _MODELS: dict[tuple[object, ...], ReportModel] = {}
 """Report models by warehouse version, what the role reads (role and Place) and area."""
 _MODELS_LOCK = threading.Lock()
+_PLANS: dict[tuple[object, ...], dict[date, float]] = {}
+_PROFILE_PLANS: dict[str, Plans] = {}
+_GAPS: dict[tuple[object, ...], tuple[list[GapRow], dict[str, IndicatorSpec]]] = {}
 
 
 def install(app: FastAPI) -> None:
@@ -170,7 +176,7 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
         rows = pd.concat([rows, w.snapshot.rows(user, ind.id, level, area, breakdown)], ignore_index=True)
     spec = _specs(w, rows)[ind.id]
     view = explorer(as_dates(rows), spec, ind.per, area, names, breakdown,
-                    _trajectory(w, ind.id, level, area, rows)) if area else None
+                    _trajectory(w, user, ind.id, level, area, rows)) if area else None
     query = f"level={level}&area={area}&breakdown={breakdown}"
     base = f"/api/v1/indicators/{ind.id}"
     return render(request, "explorer.html.j2", f"{spec.title}: indicator explorer", "/explore", view=view,
@@ -186,12 +192,34 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
                   form=_choices(w, ind, levels, level, present, area, breakdown))
 
 
-def _trajectory(w: WebState, indicator: str, level: str, area: str, rows: pd.DataFrame) -> dict[date, float]:
-    """The area's plan by period start (operating-plan trajectory or glide path), as the report draws it."""
-    mine = rows[(rows.geography_code == area) & (rows.breakdown == "none")]
-    pva = plan_inputs(measurement_frame({indicator: mine}), w.snapshot.profile, w.snapshot.catalogue).pva
+def _trajectory(w: WebState, user: User, indicator: str, level: str, area: str,
+                rows: pd.DataFrame) -> dict[date, float]:
+    """The area's plan by period start (operating-plan trajectory or glide path from the actuals, as the report
+    draws it), kept per warehouse version and what the role reads, as the Board models are."""
+    key = ("plan", w.db_url, w.snapshot.measurements, w.snapshot.computed_at, user.role, user.place, indicator,
+           level, area)
+    with _MODELS_LOCK:
+        if key in _PLANS:
+            return _PLANS[key]
+    mine = measurement_frame({indicator: rows[(rows.geography_code == area) & (rows.breakdown == "none")]})
+    pva = plan_against_actual(pa.Table.from_pandas(mine, preserve_index=False), _plans(w), w.snapshot.catalogue)
+    pva = pva.to_pandas()
     pva = pva[(pva.indicator_id == indicator) & (pva.geography_type == level) & (pva.geography_code == area)]
-    return dict(zip(pva.period_start, pva.plan, strict=True))
+    found = dict(zip(pva.period_start, pva.plan, strict=True))
+    with _MODELS_LOCK:
+        if len(_PLANS) >= 4096:
+            _PLANS.clear()
+        _PLANS[key] = found
+    return found
+
+
+def _plans(w: WebState) -> Plans:
+    """The profile's plans and trajectories, read once per profile."""
+    key = str(w.snapshot.profile.folder)
+    with _MODELS_LOCK:
+        if key not in _PROFILE_PLANS:
+            _PROFILE_PLANS[key] = load_plans(w.snapshot.profile, w.snapshot.catalogue)
+        return _PROFILE_PLANS[key]
 
 
 def _area_names(w: WebState, level: str) -> dict[str, str]:
@@ -323,9 +351,7 @@ def inequalities_page(request: Request, level: Annotated[str, Query(pattern=CODE
     level = level if level in ("ics", "place") else "ics"
     names = _area_names(w, level)
     area = area if area in names else next(iter(names))
-    frame = _frame(w, request.state.user, level, {area})
-    specs = _specs(w, frame)
-    rows = gap_rows(frame, specs)
+    rows, specs = _gaps(w, request.state.user, level, area)
     core = load_core20(w.snapshot.profile, w.snapshot.catalogue)
     by_id = {r.id: r for r in rows}
     five = [(c.name, [by_id[i] for i in c.indicators if i in by_id], [specs[i].title for i in c.indicators])
@@ -334,6 +360,22 @@ def inequalities_page(request: Request, level: Annotated[str, Query(pattern=CODE
         ("place", c, n) for c, n in sorted(_area_names(w, "place").items(), key=lambda x: x[1])]
     return render(request, "inequalities.html.j2", "Inequalities (Core20PLUS5)", "/inequalities", rows=rows,
                   five=five, core=core, area_name=names[area], choices=choices, chosen=(level, area))
+
+
+def _gaps(w: WebState, user: User, level: str, area: str) -> tuple[list[GapRow], dict[str, IndicatorSpec]]:
+    """Every indicator's deprivation gap for one area as this user may read it, kept per warehouse version."""
+    key = ("gaps", w.db_url, w.snapshot.measurements, w.snapshot.computed_at, user.role, user.place, level, area)
+    with _MODELS_LOCK:
+        if key in _GAPS:
+            return _GAPS[key]
+    frame = _frame(w, user, level, {area})
+    specs = _specs(w, frame)
+    found = gap_rows(frame, specs), specs
+    with _MODELS_LOCK:
+        if len(_GAPS) >= 256:
+            _GAPS.clear()
+        _GAPS[key] = found
+    return found
 
 
 @router.get("/population", response_class=HTMLResponse)
