@@ -58,10 +58,14 @@ async def _client(http: httpx.AsyncClient, path: str, params: dict, headers: dic
     await asyncio.sleep(rng.uniform(0, max(think, 0.05)))    # clients start spread over one think time
     while time.perf_counter() < until:
         t = time.perf_counter()
-        r = await http.get(path, params=params, headers=headers)
+        try:
+            r = await http.get(path, params=params, headers=headers)
+            status = r.status_code
+        except httpx.TransportError:   # a connection the server closed while idle, or refused
+            status = 0
         out.append(time.perf_counter() - t)
-        if r.status_code != 200:
-            errors.append(r.status_code)
+        if status != 200:
+            errors.append(status)
         if think:
             await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
+import pytest
 import pandas as pd
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -106,3 +107,27 @@ def test_below_analyst_no_small_count_is_shown_or_recoverable_by_subtraction(web
     ics = every[every.geography_type == "ics"]
     alone = _hidden_alone(places, ics, ["breakdown", "breakdown_group", "period_end"])
     assert alone.empty, alone.head()
+
+
+def test_one_areas_series_carries_its_spc_chart_from_the_points_the_caller_reads(client, login, web_warehouse):
+    from placewise.publish.icons import Assurance, Variation
+
+    public = client.get("/api/v1/indicators/hypertension_treated_to_target/data",
+                        params={"level": "place", "area": web_warehouse.place}).json()
+    visible = [r["period_end"] for r in public["rows"] if not r["suppressed"]]
+    assert (public["spc"] or {"period_end": []})["period_end"] == visible
+    login(client, "analyst")
+    r = client.get("/api/v1/indicators/hypertension_treated_to_target/data",
+                   params={"level": "place", "area": web_warehouse.place})
+    body = r.json()
+    rows = pd.DataFrame(body["rows"])
+    chart = body["spc"]
+    shown = rows[~rows.suppressed & rows.value.notna()]
+    assert chart["period_end"] == list(shown.period_end) and len(chart["point_type"]) == len(shown) >= 6
+    assert set(chart["point_type"]) <= {"common_cause", "special_cause_improvement", "special_cause_concern",
+                                        "special_cause_neutral_high", "special_cause_neutral_low"}
+    mean = np.mean(shown.value)
+    assert chart["mean"][0] == pytest.approx(mean)      # one segment, no rebasing: the mean of the points
+    assert chart["variation"] in set(Variation) and chart["assurance"] in set(Assurance)
+    assert client.get("/api/v1/indicators/hypertension_treated_to_target/data",
+                      params={"level": "place"}).json()["spc"] is None

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import warnings
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Literal
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 import ibis
 import pyarrow as pa
@@ -17,10 +19,13 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from placewise.analyse.spc import AssuranceIcon, PointType, ShortSeriesWarning, VariationIcon, spc
 from placewise.derive.worklists import RUNS_TABLE, rows_of
 from placewise.profile.worklists import load_worklists
 from placewise.publish.access import AccessRefused, Requester, reidentify
+from placewise.publish.icons import assurance_from_spc, variation_from_spc
 from placewise.publish.inputs import specs_from_catalogue
+from placewise.publish.report import POINT_CLASS
 from placewise.publish.web import audit
 from placewise.publish.web.app import WebState, refuse, state
 from placewise.publish.web.auth import SESSION_COOKIE, SESSION_LENGTH, UserError
@@ -205,12 +210,51 @@ class DataRow(BaseModel):
     suppression_reason: str
 
 
+class SpcOut(BaseModel):
+    """The SPC chart of one area's published series (breakdown none): NHS England's Making Data Count rules
+    (:mod:`placewise.analyse.spc`), with each point's class and the latest point's icons."""
+
+    period_end: list[str]
+    point_type: list[str]
+    mean: list[float | None]
+    lower_limit: list[float | None]
+    upper_limit: list[float | None]
+    target: float | None
+    variation: str
+    assurance: str
+
+
 class IndicatorData(BaseModel):
-    """An indicator's figures, with the disclosure rule they passed."""
+    """An indicator's figures, with the disclosure rule they passed, and the SPC chart when one area is asked for."""
 
     indicator: IndicatorMeta
     disclosure: str
     rows: list[DataRow]
+    spc: SpcOut | None = None
+
+
+def _finite(values: np.ndarray) -> list[float | None]:
+    """Numbers for JSON, NaN as null."""
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+def spc_of(meta: IndicatorMeta, rows: pd.DataFrame) -> SpcOut | None:
+    """The SPC chart of one area's rows as the caller reads them: suppressed periods are left out, so
+    the limits rest on published points only (as in the report)."""
+    shown = rows[(rows.breakdown == "none") & ~rows.suppressed.astype(bool) & rows.value.notna()]
+    if shown.empty or shown.geography_code.nunique() != 1:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortSeriesWarning)
+        result = spc(shown.value.to_numpy(dtype=float), polarity=meta.polarity,  # type: ignore[arg-type]
+                     target=meta.target)
+    n = len(shown)
+    return SpcOut(period_end=[str(p) for p in shown.period_end], target=meta.target,
+                  point_type=[POINT_CLASS[PointType(int(t))] for t in result.point_type[0, :n]],
+                  mean=_finite(result.mean[0, :n]), lower_limit=_finite(result.lpl[0, :n]),
+                  upper_limit=_finite(result.upl[0, :n]),
+                  variation=str(variation_from_spc(VariationIcon(int(result.variation_icon[0])))),
+                  assurance=str(assurance_from_spc(AssuranceIcon(int(result.assurance_icon[0])))))
 
 
 class Filters(BaseModel):
@@ -252,8 +296,10 @@ def indicator_data(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters
     meta, rows = _rows(w, user, indicator_id, f)
     if f.format != "json":
         return _download(rows, f.format, indicator_id)
+    chart = spc_of(meta, rows) if f.area else None
     body = (f'{{"indicator":{meta.model_dump_json()},"disclosure":{json.dumps(w.snapshot.rule.statement())},'
-            f'"rows":{rows[ROW_COLUMNS].to_json(orient="records")}}}')
+            f'"rows":{rows[ROW_COLUMNS].to_json(orient="records")},'
+            f'"spc":{chart.model_dump_json() if chart else "null"}}}')
     return Response(body, media_type="application/json")
 
 
