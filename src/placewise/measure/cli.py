@@ -44,12 +44,13 @@ def try_command(
     """Run an indicator or register on a few hand-made patients and show each person's result and why."""
     console = Console(width=200)
     try:
-        cat = load_catalogue(load_profile(profile))
+        prof = load_profile(profile)
+        cat = load_catalogue(prof)
         pf = read_patients(patients)
         end = _month_end(period_end) if period_end else pf.period_end
         if end is None:
             raise PatientsError(f"{patients}: give period_end in the file or --period-end")
-        con = load_patients(ibis.duckdb.connect(), pf)
+        con = load_patients(ibis.duckdb.connect(), pf, prof)
         if definition in {i.id for i in cat.indicators}:
             ind = cat.indicator(definition)
             console.print(f"[bold]{ind.title}[/] — {ind.specification} ({ind.version}); period ending {end}")

@@ -20,12 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from placewise import codelists
 from placewise.canonical import PERSON_KEY, SEXES, TABLE_BY_NAME, TABLES
+from placewise.profile import Profile
 from placewise.warehouse.schema import ensure_tables
-
-PRACTICES = {"P1": ("N1", "E06000055"), "P2": ("N1", "E06000055"), "P3": ("N2", "E06000032")}
-"""The practices hand-made patients register with: practice → (PCN, Place)."""
-PLACE_NAMES = {"E06000055": "Bedford", "E06000032": "Luton"}
-PROVIDER, SITE = "RC9", "RC971"
 
 
 class _Strict(BaseModel):
@@ -133,23 +129,38 @@ def _code(code: str) -> str:
     return codelists.codes(code)[0] if code in codelists.names() else code
 
 
-def table_rows(pf: PatientsFile) -> dict[str, list[dict[str, Any]]]:
+def _world(profile: Profile) -> tuple[dict[str, str], dict[str, tuple[str, str]], tuple[str, str] | None]:
+    """The Places the practices sit in (code → name), each practice's (PCN, Place), and the acute provider and
+    site that hand-made admissions and hospital rows are recorded at: P1 and P2 (PCN N1) in the profile's first
+    Place, P3 (PCN N2) in its second (the first again if it has one); its first acute provider with a site."""
+    first, second = (profile.ics.places * 2)[:2]
+    places = {first.code: first.name, second.code: second.name}
+    practices = {"P1": ("N1", first.code), "P2": ("N1", first.code), "P3": ("N2", second.code)}
+    hospital = next(((p.code, p.sites[0].code) for p in profile.ics.providers if p.kind == "acute" and p.sites), None)
+    return places, practices, hospital
+
+
+def table_rows(pf: PatientsFile, profile: Profile) -> dict[str, list[dict[str, Any]]]:
     """Rows of every warehouse table the patients need, with a practice and LSOA geography around them."""
     rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TABLES}
     ids = itertools.count(1)
-    for place, name in PLACE_NAMES.items():
+    places, practices, hospital = _world(profile)
+    if hospital is None and any(p.spells or p.rows for p in pf.patients):
+        raise PatientsError("hospital records need an acute provider with a site in the profile (ics.yaml)")
+    provider, site = hospital or ("", "")
+    for place, name in places.items():
         for decile in range(1, 11):
             rows["geography"].append(dict(lsoa_code=f"{place}-{decile}", lsoa_name=f"{name} {decile}",
                                           ward_code=place, ward_name=name, la_code=place, la_name=name,
                                           imd_decile=decile))
-    for code, (pcn, place) in PRACTICES.items():
+    for code, (pcn, place) in practices.items():
         rows["practices"].append(dict(practice_code=code, practice_name=code, pcn_code=pcn, pcn_name=pcn,
                                       la_code=place, list_size=100))
     rows["aggregate_returns"] = list(pf.aggregate_returns)
     for p in pf.patients:
         year, month = (int(x) for x in p.born.split("-"))
         rows["people"].append({PERSON_KEY: p.id, "birth_year": year, "birth_month": month, "sex": p.sex,
-                               "ethnicity": p.ethnicity, "lsoa_code": f"{PRACTICES[p.practice][1]}-{p.imd_decile}",
+                               "ethnicity": p.ethnicity, "lsoa_code": f"{practices[p.practice][1]}-{p.imd_decile}",
                                "date_of_death": p.died})
         regs = [Registration(practice=p.practice, start=p.registered, end=p.left), *p.registrations]
         rows["registrations"] += [{PERSON_KEY: p.id, "practice_code": r.practice, "start_date": r.start,
@@ -161,7 +172,7 @@ def table_rows(pf: PatientsFile) -> dict[str, list[dict[str, Any]]]:
         for s in p.spells:
             spell_id = f"S{next(ids)}"
             rows["inpatient_spells"].append({
-                "spell_id": spell_id, PERSON_KEY: p.id, "provider_code": PROVIDER, "site_code": SITE,
+                "spell_id": spell_id, PERSON_KEY: p.id, "provider_code": provider, "site_code": site,
                 "admission_method": s.method, "admission_method_code": "21" if s.method == "emergency" else "11",
                 "admission_source": "19", "admission_date": s.admitted, "discharge_date": s.discharged,
                 "discharge_method": None if s.discharged is None else "4" if s.died else "1",
@@ -172,15 +183,15 @@ def table_rows(pf: PatientsFile) -> dict[str, list[dict[str, Any]]]:
         for table, items in p.rows.items():
             key = TABLE_BY_NAME[table].key[0]
             for r in items:
-                extra = {"provider_code": PROVIDER} if "provider_code" in TABLE_BY_NAME[table].source_schema().names else {}
+                extra = {"provider_code": provider} if "provider_code" in TABLE_BY_NAME[table].source_schema().names else {}
                 rows[table].append({key: f"R{next(ids)}", **extra, **r, PERSON_KEY: p.id})
     return rows
 
 
-def load_patients(con: ibis.BaseBackend, pf: PatientsFile) -> ibis.BaseBackend:
-    """Create the warehouse tables in an empty connection and insert the patients' rows."""
+def load_patients(con: ibis.BaseBackend, pf: PatientsFile, profile: Profile) -> ibis.BaseBackend:
+    """Create the warehouse tables in an empty connection and insert the patients' rows, in the profile's Places."""
     ensure_tables(con)
-    for name, items in table_rows(pf).items():
+    for name, items in table_rows(pf, profile).items():
         if not items:
             continue
         schema = TABLE_BY_NAME[name].warehouse_schema()

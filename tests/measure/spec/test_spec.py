@@ -23,7 +23,8 @@ from placewise.measure.trial import period_of, register_trace, trace
 from placewise.profile import load_profile
 
 SPECS = sorted(Path(__file__).parent.glob("*.yaml"))
-CATALOGUE = load_catalogue(load_profile())
+PROFILE = load_profile()
+CATALOGUE = load_catalogue(PROFILE)
 
 
 def spec(path: Path) -> dict:
@@ -75,7 +76,7 @@ def per_person(con: ibis.BaseBackend, indicator: str, end: date) -> dict[str, li
 def test_spec(path: Path, con: ibis.BaseBackend) -> None:
     s = spec(path)
     pf = parse_patients({k: s[k] for k in ("patients", "aggregate_returns") if k in s}, str(path))
-    load_patients(con, pf)
+    load_patients(con, pf, PROFILE)
     end = s["period_end"]
     expect = s["expect"]
     if "register" in s:
