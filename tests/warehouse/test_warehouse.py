@@ -86,3 +86,12 @@ def test_status_of_an_empty_warehouse(tmp_path: Path) -> None:
     s = status(connect(tmp_path / "new.duckdb"))
     assert set(s.counts) == {t.name for t in TABLES} and not any(s.counts.values())
     assert list(s.quarantine.columns) == ["table_name", "field", "reason", "lines"]
+
+
+def test_duckdb_memory_is_bounded_whatever_the_machine(tmp_path: Path) -> None:
+    """DuckDB gets a fixed memory limit, not its default share of the machine, and spills beside the file."""
+    con = connect(tmp_path / "w.duckdb")
+    limit, spill = con.con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    assert limit == "3.7 GiB"                      # DuckDB reports 4 GB (10^9 bytes) in GiB
+    assert spill == str(tmp_path / "w.duckdb.tmp")
