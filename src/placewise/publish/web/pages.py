@@ -317,13 +317,12 @@ def board_page(request: Request) -> HTMLResponse:
 @allow("public")
 def areas_page(request: Request) -> HTMLResponse:
     """The geography hierarchy: each Place with its Primary Care Networks and their practices."""
-    a = state(request).snapshot.areas
-    places = a[a.geography_type == "place"]
-    tree = []
-    for p in places.itertuples():
-        pcns = a[(a.geography_type == "pcn") & (a.parent_code == p.geography_code)].sort_values("name")
-        tree.append((p, [(n, a[(a.geography_type == "practice") & (a.parent_code == n.geography_code)]
-                          .sort_values("name").itertuples()) for n in pcns.itertuples()]))
+    a = state(request).snapshot.areas.sort_values("name")
+    by_parent = {code: list(g.itertuples()) for code, g in a[a.geography_type.isin(["pcn", "practice"])]
+                 .groupby("parent_code", sort=False)}
+    tree = [(p, [(n, [r for r in by_parent.get(n.geography_code, []) if r.geography_type == "practice"])
+                 for n in by_parent.get(p.geography_code, []) if n.geography_type == "pcn"])
+            for p in a[a.geography_type == "place"].itertuples()]
     return render(request, "areas.html.j2", "Places, PCNs and practices", "/areas", tree=tree)
 
 
