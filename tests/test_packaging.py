@@ -74,6 +74,9 @@ def test_wheel_installed_outside_the_checkout_loads_catalogue_and_every_codelist
     assert "placewise/codelists/provenance.yaml" in shipped
     assert "placewise/profiles/blmk/indicators.yaml" in shipped
     assert any(p.startswith("placewise/publish/templates/") for p in shipped)
+    data = {p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src/placewise").rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+    assert data - set(shipped) == set(), "package data missing from the wheel (pyproject.toml package-data)"
 
     out = json.loads(_run([str(venv / "bin" / "python"), "-I", "-c", PROBE], elsewhere).strip().splitlines()[-1])
 
