@@ -327,3 +327,4 @@ def test_a_geography_published_for_the_whole_population_only_has_its_breakdowns_
                                                                  ("ics", "I", "practice", "R2")])).cells
     assert cells.suppressed.tolist() == [False, False, False, True, True]
     assert cells.reason.tolist()[3:] == ["not published", "not published"]
+    assert "Figures for GP practices are published for the whole population only" in rule.statement()

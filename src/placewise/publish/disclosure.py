@@ -47,6 +47,9 @@ COUNT_IS_DENOMINATOR = ("mean", "median")
 DENOMINATOR_IS_COUNT = ("proportion", "crude_rate", "dsr", "mean", "median")
 """Measures whose denominator counts people or events (a ratio's is an expected count, a model output)."""
 
+GEOGRAPHY_NAMES = {"pcn": "primary care networks", "practice": "GP practices"}
+"""How the rule's statement names a geography type (others by their type)."""
+
 PRIMARY, SECONDARY, DERIVED, UNPUBLISHED = "small count", "secondary", "derived", "not published"
 """Why a cell is hidden."""
 
@@ -70,6 +73,9 @@ class DisclosureRule(BaseModel):
         exempt = "" if not self.exempt else (
             " Figures that are already public statistics are published as they are: "
             + "; ".join(dict.fromkeys(self.exempt.values())) + ".")
+        whole = "" if not self.whole_population_only else (
+            f" Figures for {', '.join(GEOGRAPHY_NAMES.get(g, g) for g in self.whole_population_only)} are published "
+            "for the whole population only, not by age, sex, ethnic group or deprivation.")
         return (f"Counts from 1 to {self.suppress_up_to} are not published, nor are figures resting on so few "
                 f"people or events; they are shown as {SUPPRESSED_TEXT}, together with every value and interval "
                 "worked out from them. Where a hidden count could be worked out by subtraction from a total (an "
@@ -77,7 +83,7 @@ class DisclosureRule(BaseModel):
                 "hidden too (secondary suppression), decided once for every report and download made from the "
                 f"same data, so that no hidden count can be recovered by combining them. Published counts are "
                 f"rounded to the nearest {self.round_to}. SPC means and limits are worked out from published "
-                f"points only.{exempt}")
+                f"points only.{whole}{exempt}")
 
 
 def load_rule(profile) -> DisclosureRule:
@@ -241,11 +247,12 @@ def _null_vector(a: sparse.csr_matrix) -> np.ndarray:
     return z
 
 
-def _protect_pinned(eq: sparse.csr_matrix, hidden: np.ndarray, pinned: np.ndarray, cost: np.ndarray) -> np.ndarray:
+def _protect_pinned(eq: sparse.csr_matrix, hidden: np.ndarray, pinned: np.ndarray, cost: np.ndarray,
+                    stubborn: np.ndarray) -> np.ndarray:
     """For each pinned cell, hide the cheapest visible cell sharing a total with it (or, where every such
     cell is hidden already, the cheapest visible cell one total further out, and so on). Where the visible
-    cells at that distance are all zeros, every one of them is hidden at once: zeros give little cover one
-    at a time, and hiding them one per round took over a hundred rounds on tables of a handful of events.
+    cells at that distance are all zeros, or the cell is ``stubborn`` (pinned round after round), every one
+    of them is hidden at once: one complement per round took over a hundred rounds on the demo's practices.
 
     Returns the pinned cells with no visible cell within reach: every total around them is hidden, so
     no published figure bears on them, and they are pinned only by the parts of totals that nothing
@@ -261,11 +268,12 @@ def _protect_pinned(eq: sparse.csr_matrix, hidden: np.ndarray, pinned: np.ndarra
         rows = np.flatnonzero(todo)[near.row]
         keep = ~hidden[near.col] & np.isfinite(cost[near.col])
         chosen = _cheapest(rows[keep], near.col[keep], cost)
-        only_zeros = np.zeros(todo.size, dtype=bool)
-        only_zeros[rows[keep]] = True
-        only_zeros[rows[keep][cost[near.col[keep]] < ZERO_COST]] = False
+        take_all = np.zeros(todo.size, dtype=bool)
+        take_all[rows[keep]] = True
+        take_all[rows[keep][cost[near.col[keep]] < ZERO_COST]] = False
+        take_all |= stubborn
         hidden[chosen] = True
-        hidden[near.col[keep][only_zeros[rows[keep]]]] = True
+        hidden[near.col[keep][take_all[rows[keep]]]] = True
         todo[np.unique(rows[keep])] = False
         if not todo.any():
             break
@@ -274,8 +282,9 @@ def _protect_pinned(eq: sparse.csr_matrix, hidden: np.ndarray, pinned: np.ndarra
     return out
 
 
-MAX_REACH = 8
-"""How many totals away from a pinned cell a complement is looked for."""
+MAX_REACH, STUBBORN = 8, 4
+"""How many totals away from a pinned cell a complement is looked for; after how many rounds pinned a cell
+has every visible cell nearest it hidden."""
 
 
 def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix) -> np.ndarray:
@@ -284,6 +293,7 @@ def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix) -> np
     cost = _cost(np.asarray(counts, dtype=float))
     checked = np.zeros_like(hidden)
     unreachable = np.zeros_like(hidden)
+    rounds = np.zeros(hidden.size, dtype=int)
     while True:
         if _complete_equations(eq, hidden, cost):
             continue
@@ -291,7 +301,8 @@ def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix) -> np
         checked = hidden.copy()
         if not pinned.any():
             return hidden
-        unreachable |= _protect_pinned(eq, hidden, pinned, cost)
+        rounds = np.where(pinned, rounds + 1, 0)
+        unreachable |= _protect_pinned(eq, hidden, pinned, cost, rounds[pinned] > STUBBORN)
 
 
 def decide(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str],

@@ -32,8 +32,17 @@ def _warehouse(db: str, indicator: str, level: str) -> pd.DataFrame:
                            "AND breakdown = 'none'", [indicator, level]).df()
 
 
-def test_the_public_sees_no_practice_or_pcn_figures_and_an_analyst_sees_them_all(client, login, web_warehouse):
-    assert _rows(client, level="practice").empty and _rows(client, level="pcn").empty
+def test_the_public_sees_practice_and_pcn_figures_only_through_the_rule_and_an_analyst_sees_them_all(
+        client, login, web_warehouse):
+    # The profile publishes PCNs and practices for their whole population only: never a count of 1-7,
+    # hidden cells empty, and no breakdown at all.
+    for level in ("practice", "pcn"):
+        rows = _rows(client, level=level)
+        assert len(rows) > 0 and set(rows.breakdown) == {"none"}
+        shown, hidden = rows[~rows.suppressed], rows[rows.suppressed]
+        assert not shown.numerator.between(1, RULE.suppress_up_to).any() and (shown.numerator % RULE.round_to == 0).all()
+        assert hidden[["numerator", "denominator", "value"]].isna().all().all()
+        assert _rows(client, level=level, breakdown="sex").empty
     login(client, "analyst")
     got = _rows(client, level="practice")
     want = _warehouse(web_warehouse.db, INDICATOR, "practice")
@@ -62,10 +71,14 @@ def test_a_place_lead_reads_their_own_places_practices_unsuppressed_and_no_other
     rows = _rows(client, level="practice")
     areas = pd.DataFrame(client.get("/api/v1/areas", params={"level": "practice"}).json())
     own = set(areas[areas.place == web_warehouse.place].geography_code)
-    assert set(rows.geography_code) == own
+    assert own and own <= set(rows.geography_code)
+    mine, others = rows[rows.geography_code.isin(own)], rows[~rows.geography_code.isin(own)]
     want = _warehouse(web_warehouse.db, INDICATOR, "practice")
-    merged = rows.merge(want, on=["geography_code", "period_end"], suffixes=("", "_wh"))
-    assert len(merged) == len(rows) and np.allclose(merged.numerator, merged.numerator_wh, equal_nan=True)
+    merged = mine.merge(want, on=["geography_code", "period_end"], suffixes=("", "_wh"))
+    assert len(merged) == len(mine) and np.allclose(merged.numerator, merged.numerator_wh, equal_nan=True)
+    # Other Places' practices are published through the rule, as the public sees them.
+    assert not others.numerator.between(1, RULE.suppress_up_to).any()
+    assert (others.numerator.dropna() % RULE.round_to == 0).all()
     places = _rows(client, level="place")
     assert (places[places.geography_code != web_warehouse.place].numerator.dropna() % RULE.round_to == 0).all()
 
@@ -100,7 +113,8 @@ def test_below_analyst_no_small_count_is_shown_or_recoverable_by_subtraction(web
         assert not ((v >= 1) & (v <= RULE.suppress_up_to)).any(), (c, v[(v >= 1) & (v <= 7)].head())
     assert set(every.geography_type) <= set(RULE.geographies)
     groups = every[every.breakdown == breakdown]
-    whole = every[every.breakdown == "none"]
+    # Only geographies published by group make an equation of their groups (PCNs and practices are not).
+    whole = every[(every.breakdown == "none") & every.geography_type.isin(set(groups.geography_type))]
     alone = _hidden_alone(groups, whole, ["geography_type", "geography_code", "period_end"])
     assert alone.empty, alone.head()
     places = every[every.geography_type == "place"]
