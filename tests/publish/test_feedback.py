@@ -9,9 +9,11 @@ from pathlib import Path
 
 import ibis
 import numpy as np
+import pandas as pd
 
 from placewise.analyse.variation import referral_cube
-from placewise.publish.feedback import feedback_html, feedback_table
+from placewise.publish.disclosure import DisclosureRule
+from placewise.publish.feedback import disclosed, feedback_html, feedback_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_builder import Warehouse
@@ -39,10 +41,27 @@ def test_ratios_worked_by_hand() -> None:
     assert row.pcn_ratio == 1.5                      # N1 is P1 (P2 has no one)
 
 
+RULE = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["practice"])
+
+
 def test_pack_has_the_chart_the_banner_and_no_nan() -> None:
-    html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, date(2024, 3, 10), synthetic=True)
+    html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, date(2024, 3, 10), synthetic=True,
+                         rule=DisclosureRule(suppress_up_to=1, round_to=1, geographies=["practice"]))
     assert "Synthetic data" in html and 'class="chart spc"' in html and "10 March 2024" in html
     assert "nan" not in html.lower().replace("nancy", "")
+
+
+def test_the_pack_passes_the_disclosure_rule() -> None:
+    # P1's 3 referrals to 110 are a small count: hidden with the ratios and verdicts that would give it back.
+    html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, None, synthetic=True, rule=RULE)
+    row = html.split("<td>110</td>")[1].split("</tr>")[0]
+    assert row.count(">*<") == 7 and "1.50" not in row and "within expected range" not in row
+    assert RULE.statement() in html.replace("&#x27;", "'")
+    # Both months (2 and 1 referrals) are small counts: no point is charted.
+    assert 'class="chart spc"' not in html and "No month has enough referrals to be published" in html
+    counts = pd.DataFrame({"specialty": ["100", "110", "120"], "referrals": [40, 3, 12]})
+    published = disclosed(counts, RULE)
+    assert published.hidden.tolist() == [False, True, True] and published.referrals.tolist() == [40, 5, 10]
     assert np.isfinite(feedback_table(cube(), "P3", {}).ratio.iloc[0])
 
 

@@ -1,11 +1,19 @@
 """A practice's referral feedback pack (``placewise report --practice CODE``): its referrals by specialty
 against the ICS (age-sex and need-adjusted ratios, funnel signals allowing for overdispersion), its PCN
-beside it, and an SPC chart of its monthly standardised referral ratio, rebased at the feedback date."""
+beside it, and an SPC chart of its monthly standardised referral ratio, rebased at the feedback date.
+
+Every figure passes the profile's one disclosure rule (:mod:`placewise.publish.disclosure`): the specialty
+counts with their total through :func:`~placewise.publish.disclosure.suppress_table` (a hidden count hides
+its ratios and verdicts, which would give it back), published counts rounded, and months whose referrals are
+a small count left off the chart, whose mean and limits are worked out from the published months only.
+The PCN's ratio is hidden beside a hidden count (a PCN of one practice would give it back); the PCN's own
+counts are not tested against the rule."""
 
 from __future__ import annotations
 
 import warnings
 from datetime import date
+from typing import Any
 from html import escape
 from pathlib import Path
 
@@ -23,6 +31,7 @@ from placewise.analyse.variation import (
     standardised_ratios,
 )
 from placewise.publish import charts
+from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule, round_counts, suppress_table, with_totals
 from placewise.publish.labels import period_label
 from placewise.publish.report import POINT_CLASS
 
@@ -71,16 +80,30 @@ def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) ->
     return pd.DataFrame(rows)
 
 
-def monthly_chart(cube: ReferralCube, practice: str, feedback: date | None) -> str:
-    """SPC chart of the practice's monthly all-specialty age-sex ratio, a new segment from the feedback month."""
+def disclosed(table: pd.DataFrame, rule: DisclosureRule) -> pd.DataFrame:
+    """The feedback table as published: ``hidden`` set by the rule over the specialty counts and their total,
+    published counts rounded."""
+    counts = table.referrals.to_numpy(dtype=float)
+    out = table.copy()
+    out["hidden"] = suppress_table(with_totals(counts[None, :]), rule)[0, :-1] if len(counts) else []
+    out["referrals"] = round_counts(counts, rule.round_to)
+    return out
+
+
+def monthly_chart(cube: ReferralCube, practice: str, feedback: date | None, rule: DisclosureRule) -> str:
+    """SPC chart of the practice's monthly all-specialty age-sex ratio, a new segment from the feedback month;
+    months with a small count of referrals (the rule's primary suppression) are left off."""
     r, p = cube.age_sex()
     monthly = standardised_ratios(r.sum(axis=1, keepdims=True), p)
     i = cube.practices.index(practice)
     values = monthly.ratio[i, 0]
+    counts = monthly.observed[i, 0]
     months = [pd.Period(m, freq="M").to_timestamp().date() for m in cube.months]
     rebase = np.array([feedback is not None and m <= feedback < (pd.Timestamp(m) + pd.offsets.MonthEnd(0)).date()
                        for m in months])
-    ok = np.isfinite(values)
+    ok = np.isfinite(values) & ~((counts >= 1) & (counts <= rule.suppress_up_to))
+    if not ok.any():
+        return "<p>No month has enough referrals to be published, so there is no chart.</p>"
     with warnings.catch_warnings():  # a short segment after the feedback date is said on the chart's page
         warnings.simplefilter("ignore", ShortSeriesWarning)
         result = spc(values[ok], polarity="neutral", rebase=rebase[ok])
@@ -93,15 +116,23 @@ def monthly_chart(cube: ReferralCube, practice: str, feedback: date | None) -> s
                             value_format=".2f")
 
 
+def _row(r: Any) -> str:
+    """One specialty's table row; a hidden count shows as the suppression mark, with its ratios, verdicts and
+    the PCN's ratio."""
+    if r.hidden:
+        hidden = f"<td>{SUPPRESSED_TEXT}</td>"
+        return f"<tr><td>{escape(r.specialty)}</td>{hidden}<td>{r.expected:,.1f}</td>{hidden * 6}</tr>"
+    return (f"<tr><td>{escape(r.specialty)}</td><td>{int(r.referrals):,}</td><td>{r.expected:,.1f}</td>"
+            f"<td>{_fmt(r.ratio)}</td><td>{r.verdict}</td><td>{_fmt(r.need_ratio)}</td><td>{r.need_verdict}</td>"
+            f"<td>{'yes' if r.disagree else ''}</td><td>{_fmt(r.pcn_ratio)}</td></tr>")
+
+
 def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], feedback: date | None,
-                  synthetic: bool) -> str:
-    """The feedback pack as one HTML page."""
-    table = feedback_table(cube, practice, pcn_of)
+                  synthetic: bool, rule: DisclosureRule) -> str:
+    """The feedback pack as one HTML page, every figure through the disclosure rule."""
+    table = disclosed(feedback_table(cube, practice, pcn_of), rule)
     first, last = (pd.Period(m, freq="M") for m in (cube.months[0], cube.months[-1]))
-    body = "".join(
-        f"<tr><td>{escape(r.specialty)}</td><td>{r.referrals:,}</td><td>{r.expected:,.1f}</td>"
-        f"<td>{_fmt(r.ratio)}</td><td>{r.verdict}</td><td>{_fmt(r.need_ratio)}</td><td>{r.need_verdict}</td>"
-        f"<td>{'yes' if r.disagree else ''}</td><td>{_fmt(r.pcn_ratio)}</td></tr>" for r in table.itertuples())
+    body = "".join(_row(r) for r in table.itertuples())
     banner = ('<p class="banner"><strong>Synthetic data</strong>: no real patient is described.</p>'
               if synthetic else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Referral feedback: {escape(practice)}</title>
@@ -116,7 +147,8 @@ verdicts differ: the practice's population explains, or hides, the difference.</
 <th>Need-adjusted ratio</th><th>Verdict</th><th>Differ</th><th>PCN ratio</th></tr>{body}</table>
 <h2>Month by month</h2><p>All specialties together{'; a new segment starts at the feedback date, ' + f'{feedback:%-d %B %Y}' if feedback else ''}.
 A segment of fewer than 13 months has trial limits (NHSRplotthedots), revised as months are added.</p>
-{monthly_chart(cube, practice, feedback)}</body></html>"""
+{monthly_chart(cube, practice, feedback, rule)}<h2>Disclosure control</h2><p>{escape(rule.statement())}</p>
+</body></html>"""
 
 
 def _fmt(v: float) -> str:
@@ -128,6 +160,8 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
                             months: int = 36) -> Path:
     """Read the warehouse and write ``practice-CODE.html`` into ``out``: the last ``months`` months of referrals."""
     from placewise.analyse.variation import referral_cube
+    from placewise.profile import load_profile
+    from placewise.publish.disclosure import load_rule
     from placewise.publish.inputs import is_synthetic
     from placewise.warehouse import connect_existing
 
@@ -146,5 +180,6 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
     pcn_of = dict(zip(practices.practice_code, practices.pcn_code, strict=True))
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"practice-{practice}.html"
-    path.write_text(feedback_html(cube, practice, pcn_of, feedback, synthetic), encoding="utf-8")
+    rule = load_rule(load_profile())
+    path.write_text(feedback_html(cube, practice, pcn_of, feedback, synthetic, rule), encoding="utf-8")
     return path
