@@ -82,10 +82,11 @@ def test_profiles_for_a_place_pcn_and_practice(client: TestClient, web_warehouse
     assert "Board summary" not in re.findall(r"<h1>([^<]+)</h1>", html)[0]
 
 
-def test_practice_figures_are_not_offered_to_the_public(client: TestClient, login) -> None:
-    """Practices and PCNs are not published geographies: the public are not offered them; an analyst is."""
+def test_practice_figures_are_offered_to_the_public_through_the_rule(client: TestClient, login) -> None:
+    """Practices and PCNs are published for their whole population only (disclosure.yaml): the public are
+    offered them, disclosure-controlled; an analyst too."""
     public = _html(client.get(EXPLORE_PRACTICES))
-    assert '<option value="practice"' not in public and "not published" in public
+    assert '<option value="practice" selected' in public
     login(client, "analyst")
     analyst = _html(client.get(EXPLORE_PRACTICES))
     assert '<option value="practice" selected' in analyst
