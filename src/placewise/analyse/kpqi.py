@@ -31,14 +31,15 @@ def kpqi_view(measurements: pd.DataFrame, catalogue: Catalogue, period_end: date
     previous = m[~m.index.isin(latest.index)].groupby(keys, as_index=False).tail(1)
     out = latest.merge(previous[keys + ["value"]].rename(columns={"value": "previous"}), on=keys, how="left")
     by_id = {i.id: i for i in catalogue.indicators}
-    targets = [by_id[i].target.for_period(d) if by_id[i].target else None
+    targets = [t.for_period(d) if (t := by_id[i].target) else None
                for i, d in zip(out.indicator_id, out.period_end, strict=True)]
     out["target"] = [np.nan if t is None else t.value for t in targets]
     sign = out.indicator_id.map(lambda i: SIGN[by_id[i].polarity]).to_numpy(float)
     value, target, prev = (out[c].to_numpy(float) for c in ("value", "target", "previous"))
-    out["achieved"] = np.where(np.isnan(target), None, np.where((value - target) * sign >= 0, "achieved",
+    none = np.array(None, dtype=object)
+    out["achieved"] = np.where(np.isnan(target), none, np.where((value - target) * sign >= 0, "achieved",
                                                                 "not achieved"))
     change = (value - prev) * sign
-    out["trend"] = np.where(np.isnan(prev), None, np.where(change > 0, "improved",
+    out["trend"] = np.where(np.isnan(prev), none, np.where(change > 0, "improved",
                                                            np.where(change < 0, "deteriorated", "no change")))
     return out[keys + ["period_end", "value", "previous", "target", "achieved", "trend"]].reset_index(drop=True)
