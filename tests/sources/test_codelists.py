@@ -126,7 +126,7 @@ def test_no_list_has_empty_or_duplicate_codes(name: str) -> None:
 
 
 def test_medicine_lists_cover_every_product_of_the_named_drugs() -> None:
-    """DOACs and vitamin K antagonists: every drug at every strength the rule names is present."""
+    """DOACs, vitamin K antagonists and thiazides: every drug at every strength the rule names is present."""
     doacs = " ".join(codelists.terms("doacs").values()).lower()
     for drug in ("apixaban 2.5mg", "apixaban 5mg", "dabigatran etexilate 75mg", "dabigatran etexilate 110mg",
                  "dabigatran etexilate 150mg", "edoxaban 15mg", "edoxaban 30mg", "edoxaban 60mg",
@@ -138,6 +138,11 @@ def test_medicine_lists_cover_every_product_of_the_named_drugs() -> None:
         assert drug in vka, drug
     assert set(codelists.codes("doacs")) | set(codelists.codes("vitamin_k_antagonists")) <= set(
         codelists.codes("anticoagulants"))
+    thiazides = " ".join(codelists.terms("antihypertensives_thiazides").values()).lower()
+    for drug in ("bendroflumethiazide 2.5mg tablets", "indapamide 2.5mg tablets",
+                 "indapamide 1.5mg modified-release", "chlortalidone 50mg", "hydrochlorothiazide 25mg tablets"):
+        assert drug in thiazides, drug
+    assert set(codelists.codes("antihypertensives_thiazides")) <= set(codelists.codes("antihypertensives"))
     saba = " ".join(codelists.terms("saba_relievers").values()).lower()
     assert "salbutamol 100micrograms/dose inhaler" in saba and "terbutaline" in saba
     assert "ipratropium" not in saba and "beclometasone" not in saba
