@@ -33,7 +33,7 @@ from placewise.publish.cli import write_reports
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.report import build_report
 from placewise.warehouse import connect
-from placewise.warehouse.schema import ensure_tables
+from placewise.warehouse import ensure_tables
 
 GROUPS = {"none": ["All"], "imd_quintile": list("12345"), "ethnic_group": ["A", "B", "C", "D", "E", "Z"],
           "sex": ["female", "male"], "age_band": [str(a) for a in range(0, 90, 10)]}

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Install what Placewise needs: Debian packages if missing (Pango for PDF reports; with --test, a
-# PostgreSQL server and Chromium for the browser tests), then .venv with the pinned Python dependencies.
+# Install what Placewise needs: Debian packages if missing (Pango for PDF reports; a Java runtime for
+# Spark; with --test, a PostgreSQL server and Chromium for the browser tests), then .venv with the
+# pinned Python dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 ldconfig -p | grep -q 'libpangoft2-1.0.so' || missing+=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+command -v java >/dev/null || missing+=(default-jre-headless)
 if [ "${1:-}" = "--test" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi

@@ -80,3 +80,24 @@ def postgres_url(postgres_server: str) -> str:
     with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}"')
     return f"{postgres_server}/{name}"
+
+
+SPARK_SETTINGS = "spark.driver.memory=2g&spark.sql.shuffle.partitions=2&spark.default.parallelism=2"
+"""Local Spark for the tests: little memory, few partitions (the data are small)."""
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[None]:
+    """One local Spark context for the whole run (started by the first warehouse opened), stopped at the end."""
+    if shutil.which("java") is None:
+        pytest.fail("no Java runtime: scripts/setup.sh installs one (apt default-jre-headless)")
+    from placewise.warehouse.engines import spark
+
+    yield
+    spark.stop()
+
+
+@pytest.fixture
+def spark_url(spark_session: None, tmp_path: Path) -> str:
+    """A fresh, empty Spark warehouse folder; its URL."""
+    return f"spark://{tmp_path}/spark-wh?{SPARK_SETTINGS}"

@@ -7,6 +7,7 @@ import typer
 from placewise.analyse.cli import measure_command
 from placewise.analyse.planning.cli import plan_command
 from placewise.analyse.risk_cli import risk_app
+from placewise.analyse.verify_cli import verify_command
 from placewise.canonical import data_dictionary_markdown
 from placewise.demo import demo_command
 from placewise.publish.phm_cli import phm_command
@@ -35,6 +36,7 @@ app.add_typer(risk_app, name="risk")
 app.command("worklist")(worklist_command)
 app.command("cohort")(cohort_command)
 app.command("report")(report_command)
+app.command("verify")(verify_command)
 app.command("try")(try_command)
 app.command("explain")(explain_command)
 app.command("demo")(demo_command)

@@ -15,7 +15,7 @@ from batch_builder import AS_OF, KEY, write_batch
 from ingest_support import cli_process, finish, query
 
 from placewise.ingest import ingest
-from placewise.ingest.target import INGEST_LOCK
+from placewise.warehouse.engines.postgres import INGEST_LOCK
 
 Batch = dict[str, pd.DataFrame]
 

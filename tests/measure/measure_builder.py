@@ -11,6 +11,7 @@ import ibis
 import pyarrow as pa
 
 from placewise.canonical import TABLES
+from placewise.warehouse.engines import engine_for
 
 PLACES = {"E06000055": "Bedford Borough", "E06000032": "Luton"}
 PRACTICES = {  # practice: (pcn, place)
@@ -105,10 +106,8 @@ class Warehouse:
         return pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}, schema=schema)
 
     def load(self, con: ibis.BaseBackend) -> ibis.BaseBackend:
-        """Create every canonical table in ``con`` and insert the rows."""
+        """Write every canonical table, with its rows, to ``con`` through its engine."""
+        engine = engine_for(con)
         for t in TABLES:
-            schema = t.warehouse_schema()
-            con.create_table(t.name, schema=ibis.Schema.from_pyarrow(schema))
-            if self.rows.get(t.name):
-                con.insert(t.name, self.arrow(t.name, schema))
+            engine.replace_table(t.name, self.arrow(t.name, t.warehouse_schema()))
         return con

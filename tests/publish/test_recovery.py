@@ -23,7 +23,7 @@ from placewise.analyse.statistics import proportion
 from placewise.measure import COUNTS_SCHEMA, load_catalogue
 from placewise.profile import load_profile
 from placewise.warehouse import connect
-from placewise.warehouse.schema import ensure_tables
+from placewise.warehouse import ensure_tables
 
 IND = "hypertension_treated_to_target"
 MONTHS = [date(2023 + (m + 3) // 12, (m + 3) % 12 + 1, 1) for m in range(24)]  # Apr 2023 .. Mar 2025

@@ -20,7 +20,7 @@ from placewise.measure import COUNTS_SCHEMA, load_catalogue
 from placewise.profile import load_profile
 from placewise.publish.render import pdf_page_to_png
 from placewise.warehouse import connect
-from placewise.warehouse.schema import ensure_tables
+from placewise.warehouse import ensure_tables
 
 PLACES = ("E06000055", "E06000056", "E06000032", "E06000042")
 INDICATORS = ("hypertension_treated_to_target", "ld_health_checks")

@@ -16,7 +16,7 @@ from placewise.warehouse import (
     ensure_tables,
     table_names,
 )
-from placewise.warehouse.connection import duckdb_path
+from placewise.warehouse.engines.duckdb import duckdb_path
 from placewise.warehouse.status import status
 
 

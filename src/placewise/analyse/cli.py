@@ -14,7 +14,7 @@ from placewise.warehouse import DEFAULT_URL, WarehouseError, connect_existing, r
 
 
 def measure_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
     indicator: list[str] = typer.Option([], "--indicator", "-i",
                                         help="Compute only this indicator (repeatable); default all."),

@@ -32,7 +32,6 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pcsv
 from scipy import stats
 
 from placewise.analyse.statistics import (
@@ -43,9 +42,9 @@ from placewise.analyse.statistics import (
     poisson_limits,
     proportion,
 )
-from placewise.canonical import SQL_TYPES
 from placewise.measure import COUNTS_SCHEMA, Catalogue, Indicator, ReportingRange, compute, load_catalogue
 from placewise.profile import Profile
+from placewise.warehouse.engines import engine_for
 
 TABLE = "measurements"
 KEYS = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code", "breakdown",
@@ -57,8 +56,6 @@ SCHEMA = pa.schema([
     ("upper", pa.float64()),
     ("computed_at", pa.timestamp("us")),
 ])
-SQL_OF_ARROW = {pa.string(): "string", pa.date32(): "date", pa.float64(): "float", pa.bool_(): "bool",
-                pa.timestamp("us"): "timestamp"}
 CONFIDENCE = 0.95
 
 
@@ -184,40 +181,9 @@ def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) 
     return table.sort_by([(k, "ascending") for k in KEYS])
 
 
-def _ddl() -> str:
-    """CREATE TABLE IF NOT EXISTS for the measurements table."""
-    cols = ", ".join(f'"{f.name}" {SQL_TYPES[SQL_OF_ARROW[f.type]]}' for f in SCHEMA)
-    return f'CREATE TABLE IF NOT EXISTS "{TABLE}" ({cols})'
-
-
 def write_measurements(con: ibis.BaseBackend, table: pa.Table, indicator_ids: list[str]) -> None:
     """Replace the chosen indicators' rows in ``measurements`` in one transaction (created if absent)."""
-    ids = ", ".join("'" + i.replace("'", "''") + "'" for i in indicator_ids) or "NULL"
-    delete = f'DELETE FROM "{TABLE}" WHERE indicator_id IN ({ids})'
-    columns = ", ".join(f'"{c}"' for c in SCHEMA.names)
-    if con.name == "postgres":
-        buf = pa.BufferOutputStream()
-        pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=False))
-        with con.con.transaction(), con.con.cursor() as cur:
-            cur.execute(_ddl())
-            cur.execute(delete)
-            with cur.copy(f'COPY "{TABLE}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy:
-                copy.write(buf.getvalue().to_pybytes())
-        return
-    db = con.con
-    db.register("_placewise_new_measurements", table)
-    try:
-        db.execute("BEGIN TRANSACTION")
-        try:
-            db.execute(_ddl())
-            db.execute(delete)
-            db.execute(f'INSERT INTO "{TABLE}" ({columns}) SELECT {columns} FROM _placewise_new_measurements')
-            db.execute("COMMIT")
-        except Exception:
-            db.execute("ROLLBACK")
-            raise
-    finally:
-        db.unregister("_placewise_new_measurements")
+    engine_for(con).replace_rows(TABLE, table.select(SCHEMA.names), "indicator_id", indicator_ids)
 
 
 def measure_all(con: ibis.BaseBackend, profile: Profile, *, periods_range: ReportingRange | None = None,

@@ -16,7 +16,7 @@ from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
 
 risk_app = typer.Typer(help="Emergency admission risk: train (with model card and fairness panel) and score.",
                        no_args_is_help=True)
-DB = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…")
+DB = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder")
 PROFILE = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder.")
 ON = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last full month of data.")
 

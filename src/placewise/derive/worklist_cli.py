@@ -17,7 +17,7 @@ def worklist_command(
     practice: str = typer.Option(..., "--practice", help="ODS code of the practice."),
     list_id: str = typer.Option(..., "--list", help="Worklist id from worklists.yaml, or 'all' to build every list."),
     out: str = typer.Option("", "--out", help="File to write (.csv or .xlsx); default LIST-PRACTICE.csv."),
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
 ) -> None:
     """Build (or reuse, if nothing changed) the list over the PHM tables and write the practice's rows."""

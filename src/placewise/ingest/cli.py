@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
-import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -20,6 +18,7 @@ from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import DEFAULT_URL, WarehouseError, connect_existing
 from placewise.warehouse.connection import redact
 from placewise.warehouse.identity import IdentityError
+from placewise.warehouse.engines import DATABASE_ERRORS
 from placewise.warehouse.status import status
 
 
@@ -87,7 +86,7 @@ def _print_problems(console: Console, result: IngestResult) -> None:
 
 def ingest_command(
     directory: Path = typer.Argument(..., help="Folder of canonical files (<table>.parquet or <table>.csv)."),
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
     key_env: str = typer.Option(DEFAULT_KEY_ENV, "--key-env",
                                 help="Environment variable holding the pseudonymisation key."),
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
@@ -135,7 +134,7 @@ def ingest_command(
     except (IngestRefused, WarehouseError) as e:
         console.print(f"[bold red]Refused, nothing loaded:[/] {e}")
         raise typer.Exit(EXIT_REFUSED) from None
-    except (duckdb.Error, psycopg.Error) as e:  # the batch's transaction was rolled back
+    except DATABASE_ERRORS as e:  # the batch's transaction was rolled back
         console.print(f"[bold red]Refused, nothing loaded: the database stopped the batch:[/] {refuse(str(e))}")
         raise typer.Exit(EXIT_REFUSED) from None
     _print_result(console, result)
@@ -154,7 +153,7 @@ def ingest_command(
 
 
 def status_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
 ) -> None:
     """Show the warehouse: rows per table, the load log and the quarantine by table, field and reason."""
     console = Console()
@@ -189,7 +188,7 @@ def status_command(
 
 
 def rotate_key_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
     people: Path = typer.Option(..., "--people",
                                 help="A file with an nhs_number column covering everyone in the warehouse "
                                      "(people.parquet or people.csv of a delivery)."),
@@ -212,7 +211,7 @@ def rotate_key_command(
     except (PseudonymisationKeyError, IngestRefused, WarehouseError, IdentityError) as e:
         console.print(f"[bold red]Refused, nothing changed:[/] {e}")
         raise typer.Exit(EXIT_REFUSED) from None
-    except (duckdb.Error, psycopg.Error) as e:
+    except DATABASE_ERRORS as e:
         console.print(f"[bold red]Refused, nothing changed: the database stopped the rotation:[/] {refuse(str(e))}")
         raise typer.Exit(EXIT_REFUSED) from None
     tables = ", ".join(f"{name} {n:,}" for name, n in done.rows.items())

@@ -23,14 +23,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
-import psycopg
 import pyarrow as pa
 
 from placewise.canonical import PERSON_KEY, Table
 from placewise.ingest.codes import dmd_valid, nhs_number_valid, snomed_concept_valid
 from placewise.ingest.pseudonymise import key_fingerprint, mask_nhs_like_sql, pseudonymise, wrong_key_message
 from placewise.ingest.stage import SourceFile, Typed, discover, extra_columns, refuse, stage
-from placewise.ingest.target import Target, target_for
 from placewise.ingest.validate import (
     NHS_MAP,
     Lookups,
@@ -42,7 +40,7 @@ from placewise.ingest.validate import (
     value_sql,
 )
 from placewise.warehouse import connect
-from placewise.warehouse.connection import duckdb_path, engine_of
+from placewise.warehouse.engines import DATABASE_ERRORS, Batch, describe_error, engine_class, engine_for
 from placewise.warehouse.identity import record_links_from_env
 from placewise.warehouse.schema import PSEUDONYMISATION
 
@@ -120,12 +118,11 @@ def batch_id_for(files: list[SourceFile], now: datetime) -> str:
 
 
 def default_report(url: str | Path, batch_id: str) -> Path:
-    """Quarantine report path: next to a DuckDB warehouse file, or in the working folder for PostgreSQL."""
-    folder = duckdb_path(url).parent if engine_of(url) == "duckdb" else Path.cwd()
-    return folder / f"quarantine-{batch_id}.csv"
+    """Quarantine report path: next to a local warehouse (a DuckDB file), or in the working folder for a server."""
+    return engine_class(url).report_folder(str(url)) / f"quarantine-{batch_id}.csv"
 
 
-def _already_loaded(target: Target, files: list[SourceFile]) -> dict[str, str]:
+def _already_loaded(target: Batch, files: list[SourceFile]) -> dict[str, str]:
     """Table name -> batch id, for files whose checksum the warehouse has loaded before."""
     relation = target.relation("load_files", ("batch_id", "table_name", "sha256"))
     if relation is None:
@@ -137,7 +134,7 @@ def _already_loaded(target: Target, files: list[SourceFile]) -> dict[str, str]:
     return dict(rows)
 
 
-def _retry_rows(target: Target, files: list[SourceFile], anything_new: bool) -> dict[str, int]:
+def _retry_rows(target: Batch, files: list[SourceFile], anything_new: bool) -> dict[str, int]:
     """Temp table ``retry_rows`` (table_name, batch_id, file_name, row_number): rows of files loaded before, with
     the same checksum, that sit in the quarantine and may pass now, because this batch brings new files or a
     batch has been loaded since they were quarantined; table name -> how many."""
@@ -159,15 +156,16 @@ def _retry_rows(target: Target, files: list[SourceFile], anything_new: bool) -> 
                                        "GROUP BY table_name").fetchall())
 
 
-def _forget_retried(target: Target) -> None:
+def _forget_retried(target: Batch) -> None:
     """Delete the earlier quarantine lines of retried files; rows still failing were quarantined again."""
     lines = target.staging.execute("SELECT DISTINCT batch_id, file_name, table_name FROM retry_rows").fetchall()
     if lines:
         target.execute("DELETE FROM quarantine WHERE " + " OR ".join(
-            f"(batch_id = {lit(b)} AND file_name = {lit(f)} AND table_name = {lit(t)})" for b, f, t in lines))
+            f"(batch_id = {lit(b)} AND file_name = {lit(f)} AND table_name = {lit(t)})" for b, f, t in lines),
+            "quarantine")
 
 
-def check_key(target: Target, key: bytes) -> bool:
+def check_key(target: Batch, key: bytes) -> bool:
     """Refuse a key other than the warehouse's (by fingerprint); whether the warehouse has none recorded yet."""
     relation = target.relation(PSEUDONYMISATION.name, ("key_fingerprint",))
     stored = [r[0] for r in target.staging.execute(f"SELECT key_fingerprint FROM {relation}").fetchall()] \
@@ -185,7 +183,7 @@ def _check_report_location(report: Path) -> None:
         raise refuse(f"quarantine report {report}: folder {report.parent} does not exist")
 
 
-def _write_report(target: Target, report: Path) -> Path | None:
+def _write_report(target: Batch, report: Path) -> Path | None:
     """Write the quarantine CSV beside its final place before the commit (None when nothing was quarantined);
     a report that cannot be written refuses the batch, which is then rolled back."""
     if not target.staging.execute("SELECT count(*) FROM batch_quarantine").fetchall()[0][0]:
@@ -200,7 +198,7 @@ def _write_report(target: Target, report: Path) -> Path | None:
     return partial
 
 
-def _nhs_like_columns(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> list[str]:
+def _nhs_like_columns(target: Batch, f: SourceFile, relation: str, typed: list[Typed]) -> list[str]:
     """Warnings for free-text and identifier columns whose values are mostly NHS numbers (10 digits passing
     Modulus 11): such a column would be stored raw, so the supplier should be told."""
     free = [t for t in typed if t.column.dtype == "string" and t.column.code is None and not t.column.allowed
@@ -226,7 +224,7 @@ def _nhs_like_columns(target: Target, f: SourceFile, relation: str, typed: list[
     return out
 
 
-def _refuse_unreadable_columns(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> None:
+def _refuse_unreadable_columns(target: Batch, f: SourceFile, relation: str, typed: list[Typed]) -> None:
     """Refuse the batch when a column has values but not one of them converts: the column's type is wrong."""
     checks = [t for t in typed if t.row_level]
     if not checks:
@@ -249,12 +247,12 @@ def _reading(f: SourceFile) -> Iterator[None]:
     except duckdb.Error as e:
         raise refuse(f"{f.path.name}: the database stopped the batch while reading and checking this file: "
                      f"{str(e).splitlines()[0]}") from None
-    except psycopg.Error as e:
-        reason = e.diag.message_primary or str(e).splitlines()[0]
-        raise refuse(f"{f.path.name}: the database stopped the batch while loading this file: {reason}") from None
+    except DATABASE_ERRORS as e:
+        raise refuse(f"{f.path.name}: the database stopped the batch while loading this file: "
+                     f"{describe_error(e)}") from None
 
 
-def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]], key: bytes) -> pa.Table:
+def _nhs_map(target: Batch, staged: dict[str, tuple[SourceFile, str, list[Typed]]], key: bytes) -> pa.Table:
     """Pseudonymise and check every distinct NHS number of the batch once; table ``nhs_map``; returns the map."""
     con = target.staging
     con.execute("CREATE OR REPLACE TEMP TABLE batch_nhs (nhs_number VARCHAR)")
@@ -274,7 +272,7 @@ def _nhs_map(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed
     return mapping
 
 
-def _code_checks(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> dict[str, str]:
+def _code_checks(target: Batch, f: SourceFile, relation: str, typed: list[Typed]) -> dict[str, str]:
     """Check-digit validation of each distinct SNOMED CT / dm+d code of a file; column -> (code, ok) table."""
     out = {}
     con = target.staging
@@ -292,7 +290,7 @@ def _code_checks(target: Target, f: SourceFile, relation: str, typed: list[Typed
     return out
 
 
-def _known(target: Target, table: str, column: str) -> str:
+def _known(target: Batch, table: str, column: str) -> str:
     """Temp table ``known_<table>_<column>`` (one column ``code``): the values the warehouse holds, this batch's
     clean rows included (tables load in reference order inside the open transaction)."""
     stored = target.relation(table, (column,))
@@ -303,7 +301,7 @@ def _known(target: Target, table: str, column: str) -> str:
     return name
 
 
-def _persons(target: Target) -> str:
+def _persons(target: Batch) -> str:
     """Temp table ``persons``: each NHS number of the batch with its pseudonym, validity, whether the person is
     in the warehouse's people (this batch's clean people included) and their date of death."""
     stored = target.relation("people", (PERSON_KEY, "date_of_death", "birth_year", "birth_month"))
@@ -318,14 +316,14 @@ def _persons(target: Target) -> str:
     return "persons"
 
 
-def _quarantine_table(target: Target) -> None:
+def _quarantine_table(target: Batch) -> None:
     """Empty temp table ``batch_quarantine`` in quarantine column order."""
     target.staging.execute(
         "CREATE OR REPLACE TEMP TABLE batch_quarantine (batch_id VARCHAR, file_name VARCHAR, table_name VARCHAR, "
         "row_number BIGINT, field VARCHAR, reason VARCHAR, value VARCHAR)")
 
 
-def _duplicates(target: Target, f: SourceFile, relation: str, typed: list[Typed]) -> str:
+def _duplicates(target: Batch, f: SourceFile, relation: str, typed: list[Typed]) -> str:
     """Temp table ``dups_<table>``: keys occurring more than once in the file, with their first data row."""
     con, name = target.staging, f.table.name
     candidates, repeats = duplicates_sql(f.table, relation, typed, f"hashes_{name}")
@@ -340,7 +338,7 @@ def _needs_people(t: Table) -> bool:
     return t.not_after_death != () or any(col == "nhs_number" for col, _, _ in t.references)
 
 
-def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typed: list[Typed],
+def _load_table(target: Batch, batch_id: str, f: SourceFile, relation: str, typed: list[Typed],
                 people: str, as_of: date, result: FileResult) -> None:
     """Validate one staged table and load its clean rows into the open transaction in one pass; only when
     rows were bad, a second pass lists their problems into the quarantine.
@@ -372,7 +370,7 @@ def _load_table(target: Target, batch_id: str, f: SourceFile, relation: str, typ
         con.execute(f"DROP TABLE {name}")
 
 
-def _log_tables(target: Target, batch_id: str, source: Path, results: list[FileResult]) -> dict[str, str]:
+def _log_tables(target: Batch, batch_id: str, source: Path, results: list[FileResult]) -> dict[str, str]:
     """Temp tables ``batch_files`` and ``batch_log`` in warehouse column order; warehouse table -> relation."""
     con = target.staging
     loaded = [r for r in results if r.already_loaded_in is None or r.retried]
@@ -390,7 +388,7 @@ def _log_tables(target: Target, batch_id: str, source: Path, results: list[FileR
     return {"load_log": "batch_log", "load_files": "batch_files", "quarantine": "batch_quarantine"}
 
 
-def _drop_staging(target: Target, staged: dict[str, tuple[SourceFile, str, list[Typed]]]) -> None:
+def _drop_staging(target: Batch, staged: dict[str, tuple[SourceFile, str, list[Typed]]]) -> None:
     """Drop what staging left so a DuckDB warehouse connection does not keep it in memory."""
     con = target.staging
     for f, relation, _ in staged.values():
@@ -413,7 +411,7 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
     if report is not None:
         _check_report_location(report)
     con = connect(url)
-    target = target_for(con)
+    target = engine_for(con).batch()
     staged: dict[str, tuple[SourceFile, str, list[Typed]]] = {}
     try:
         record_key = check_key(target, key)
@@ -471,14 +469,14 @@ def ingest(directory: Path, url: str | Path, key: bytes, *, as_of: date | None =
         con.disconnect()
 
 
-def key_table(target: Target, key: bytes) -> str:
+def key_table(target: Batch, key: bytes) -> str:
     """Temp table ``batch_key``: the key's fingerprint, recorded with the warehouse's first batch (or a rotation)."""
     target.staging.execute(f"CREATE OR REPLACE TEMP TABLE batch_key AS SELECT {lit(key_fingerprint(key))} AS "
                            "key_fingerprint, CAST(timezone('UTC', now()) AS TIMESTAMP) AS recorded_at")
     return "batch_key"
 
 
-def _result(target: Target, batch_id: str, results: list[FileResult], unknown: list[str], partial: Path | None,
+def _result(target: Batch, batch_id: str, results: list[FileResult], unknown: list[str], partial: Path | None,
             report: Path) -> IngestResult:
     """The committed run's result; the report written before the commit is moved into place."""
     problems = target.staging.sql("SELECT file_name, row_number, field, reason, value "

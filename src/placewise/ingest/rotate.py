@@ -28,9 +28,8 @@ from placewise.canonical import PERSON_KEY
 from placewise.ingest.load import check_key, key_table
 from placewise.ingest.pseudonymise import key_fingerprint, pseudonymise
 from placewise.ingest.stage import refuse
-from placewise.ingest.target import Target, target_for
-from placewise.ingest.validate import lit
 from placewise.warehouse import connect, identity
+from placewise.warehouse.engines import Batch, engine_for
 from placewise.warehouse.schema import PSEUDONYMISATION
 
 
@@ -58,18 +57,7 @@ def nhs_numbers(path: Path) -> pa.Array:
     return pc.unique(pc.drop_null(values))
 
 
-def _person_tables(target: Target) -> list[str]:
-    """Every warehouse table with a person key column (canonical and derived alike)."""
-    schema = "current_schema()" if target.con.name == "postgres" else "'main'"
-    sql = (f"SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = {schema} "
-           f"AND column_name = {lit(PERSON_KEY)} ORDER BY table_name")
-    if target.con.name == "postgres":
-        with target.con.con.cursor() as cur:
-            return [r[0] for r in cur.execute(sql).fetchall()]
-    return [r[0] for r in target.staging.execute(sql).fetchall()]
-
-
-def _uncovered(target: Target) -> int:
+def _uncovered(target: Batch) -> int:
     """People in the warehouse whose pseudonym is not among the old pseudonyms of the people file."""
     people = target.relation("people", (PERSON_KEY,))
     if people is None:
@@ -88,7 +76,7 @@ def rotate_key(url: str | Path, people_file: Path, old_key: bytes, new_key: byte
         raise refuse("the new pseudonymisation key is the same as the current one; nothing to rotate")
     numbers = nhs_numbers(people_file)
     con = connect(url)
-    target = target_for(con)
+    target = engine_for(con).batch()
     try:
         check_key(target, old_key)
         mapping = pa.table({"old_id": pseudonymise(numbers, old_key), "new_id": pseudonymise(numbers, new_key)})
@@ -99,7 +87,7 @@ def rotate_key(url: str | Path, people_file: Path, old_key: bytes, new_key: byte
         if missing:
             raise refuse(f"{missing:,} people in the warehouse are not in {people_file}: rotating would cut them off "
                          "from their records. Give a people file that covers everyone loaded")
-        tables = _person_tables(target)
+        tables = target.engine.tables_with_column(PERSON_KEY)
         store = _identity_store()
         try:
             links = None if store is None else identity.rekeyed_links(
@@ -110,7 +98,7 @@ def rotate_key(url: str | Path, people_file: Path, old_key: bytes, new_key: byte
                 rows = {}
                 for name in tables:
                     rows[name] = _rewrite(target, name)
-                target.execute(f'DELETE FROM "{PSEUDONYMISATION.name}"')
+                target.execute(f'DELETE FROM "{PSEUDONYMISATION.name}"', PSEUDONYMISATION.name)
                 if store is not None and links is not None:
                     identity.replace_links(store, links[1])
                 target.commit({PSEUDONYMISATION.name: key_table(target, new_key)})
@@ -136,8 +124,8 @@ def _identity_store() -> ibis.BaseBackend | None:
     return identity.open_store(url) if url else None
 
 
-def _rewrite(target: Target, table: str) -> int:
+def _rewrite(target: Batch, table: str) -> int:
     """Rewrite one table's person keys through the key map; how many rows changed."""
     sql = (f'UPDATE "{table}" AS w SET {PERSON_KEY} = m.new_id FROM key_map_wh m '
            f"WHERE w.{PERSON_KEY} = m.old_id")
-    return target.execute(sql)
+    return target.execute(sql, table)

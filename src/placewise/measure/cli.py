@@ -15,6 +15,7 @@ from placewise.measure.catalogue import CatalogueError, load_catalogue
 from placewise.measure.patients import PatientsError, load_patients, read_patients
 from placewise.measure.trial import explain, register_trace, trace
 from placewise.profile import ProfileError, load_profile
+from placewise.warehouse.engines import DIALECTS
 
 
 def _month_end(text: str) -> date:
@@ -72,14 +73,15 @@ def try_command(
 def explain_command(
     indicator: str = typer.Argument(..., help="An indicator id."),
     period_end: str = typer.Option("2024-03", "--period-end", help="YYYY-MM: the period to compile for."),
-    dialect: str = typer.Option("duckdb", "--dialect", help="SQL dialect: duckdb or postgres."),
+    dialect: str = typer.Option("duckdb", "--dialect", help="SQL dialect of a warehouse engine: "
+                                + ", ".join(DIALECTS) + "."),
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
 ) -> None:
     """Print the SQL an indicator compiles to (its finest cells for one period)."""
     try:
         cat = load_catalogue(load_profile(profile))
-        if dialect not in ("duckdb", "postgres"):
-            raise ValueError(f"dialect {dialect!r}: use duckdb or postgres")
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect {dialect!r}: use {' or '.join(DIALECTS)}")
         typer.echo(explain(cat, indicator, _month_end(period_end), dialect))
     except (ProfileError, CatalogueError, KeyError, ValueError) as e:
         Console().print(f"[bold red]Refused:[/] {e}")

@@ -15,6 +15,7 @@ from placewise.measure.compile import Context, cells, expand, indicator_units
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
 from placewise.measure.returns import returned_counts
 from placewise.warehouse.connection import table_names
+from placewise.warehouse.engines import engine_for
 
 SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population",
                  "_placewise_population_cells")
@@ -99,15 +100,15 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
     """
     chosen = [catalogue.indicator(i) for i in indicators] if indicators else list(catalogue.indicators)
     rng = periods_range or default_range(con)
-    jit = _jit(con, "off")
-    try:
-        ctx = _context(con, catalogue, _period_ends(rng, chosen), chosen)
-        complete = complete_to(con)
-        parts = [_one(ctx, ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
-    finally:
-        for name in [*SHARED_TABLES, *(REGISTER_TABLE + r for r in catalogue_register_ids(catalogue))]:
-            _drop(con, name)
-        _jit(con, jit)
+    engine = engine_for(con)
+    with engine.settings(engine.analytic):
+        try:
+            ctx = _context(con, catalogue, _period_ends(rng, chosen), chosen)
+            complete = complete_to(con)
+            parts = [_one(ctx, ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
+        finally:
+            for name in [*SHARED_TABLES, *(REGISTER_TABLE + r for r in catalogue_register_ids(catalogue))]:
+                engine.drop(name)
     out = pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
     return out.sort_by([(k, "ascending") for k in KEYS])
 
@@ -119,8 +120,7 @@ def catalogue_register_ids(catalogue: Catalogue) -> list[str]:
 
 def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
     """Materialise an expression as a temporary table (replacing any left over)."""
-    _drop(con, name)
-    return con.create_table(name, expr, temp=True)
+    return engine_for(con).temp_table(name, expr)
 
 
 def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date],
@@ -136,30 +136,6 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     return Context(con, catalogue, attrs, intervals, persons, _temp(con, cells, population_cells(persons)), on)
 
 
-def _jit(con: ibis.BaseBackend, setting: str | None) -> str | None:
-    """Set PostgreSQL's JIT for this session and return the previous setting (None on DuckDB).
-
-    Estimates for the small in-memory tables the queries join are poor, so PostgreSQL would spend
-    seconds compiling every query for a cost it has overestimated a million-fold.
-    """
-    if con.name != "postgres" or setting is None:
-        return None
-    with con.con.cursor() as cur:
-        before = cur.execute("SHOW jit").fetchone()[0]
-        cur.execute("SELECT set_config('jit', %s, false)", (setting,))
-    return before
-
-
-def _drop(con: ibis.BaseBackend, name: str) -> None:
-    """Drop a table of ours if it exists (Ibis 12's own drop is broken with the pinned sqlglot)."""
-    sql = f'DROP TABLE IF EXISTS "{name}"'
-    if con.name == "postgres":
-        with con.con.cursor() as cur:
-            cur.execute(sql)
-    else:
-        con.con.execute(sql)
-
-
 def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
     """One indicator's counts over its periods, in the counts schema: cells materialised once, then expanded."""
     if not ps:
@@ -167,9 +143,8 @@ def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
     if ind.is_returned:
         return returned_counts(ctx.con, ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(
             COUNTS_SCHEMA)
-    _drop(ctx.con, CELLS_TABLE)
-    fine = ctx.con.create_table(CELLS_TABLE, cells(ctx, ind, indicator_units(ctx, ind, ps)), temp=True)
+    fine = _temp(ctx.con, CELLS_TABLE, cells(ctx, ind, indicator_units(ctx, ind, ps)))
     try:
         return expand(ctx, ind, fine).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
     finally:
-        _drop(ctx.con, CELLS_TABLE)
+        engine_for(ctx.con).drop(CELLS_TABLE)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from placewise import codelists
 from placewise.canonical import PERSON_KEY, SEXES, TABLE_BY_NAME, TABLES
 from placewise.profile import Profile
-from placewise.warehouse.schema import ensure_tables
+from placewise.warehouse import ensure_tables
 
 
 class _Strict(BaseModel):

@@ -27,7 +27,7 @@ from placewise.measure.compile import (
 )
 from placewise.measure.periods import ReportingRange, periods
 from placewise.profile.registers import Register
-from placewise.warehouse.schema import ensure_tables
+from placewise.warehouse import ensure_tables
 
 
 def context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date]) -> Context:

@@ -26,7 +26,8 @@ from cryptography.fernet import Fernet
 
 from placewise.canonical import PERSON_KEY
 from placewise.derive.worklists import RUNS_TABLE, rows_of
-from placewise.warehouse.connection import engine, table_names
+from placewise.warehouse.connection import table_names
+from placewise.warehouse.engines import engine_for
 from placewise.warehouse.identity import nhs_numbers
 
 AUDIT_TABLE = "reidentification_audit"
@@ -36,16 +37,6 @@ AUDIT_SCHEMA = ibis.schema({"at": "timestamp", "who": "string", "role": "string"
                             "row_hash": "string"})
 CHAINED = ["at", "who", "role", "practice", "requested_practice", "purpose", "list_id", "run_id", "rows", "outcome", "seq"]
 """The fields each row's hash covers, with the hash of the row before."""
-APPEND_ONLY_SQL = [
-    f"""CREATE OR REPLACE FUNCTION {AUDIT_TABLE}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION '{AUDIT_TABLE} is append-only: % refused', TG_OP; END $$""",
-    f"""CREATE TRIGGER {AUDIT_TABLE}_no_change BEFORE UPDATE OR DELETE ON {AUDIT_TABLE}
-        FOR EACH ROW EXECUTE FUNCTION {AUDIT_TABLE}_append_only()""",
-    f"""CREATE TRIGGER {AUDIT_TABLE}_no_truncate BEFORE TRUNCATE ON {AUDIT_TABLE}
-        FOR EACH STATEMENT EXECUTE FUNCTION {AUDIT_TABLE}_append_only()""",
-    f"ALTER TABLE {AUDIT_TABLE} ADD CONSTRAINT {AUDIT_TABLE}_seq_unique UNIQUE (seq)",
-]
-"""On PostgreSQL: the database refuses any change to an audit row, and two rows with one sequence number."""
 GENESIS = "0" * 64
 DIRECT_CARE = "direct_care"
 Role = Literal["clinician", "analyst", "manager"]
@@ -76,11 +67,9 @@ def _row_hash(row: dict[str, Any], previous: str) -> str:
 
 
 def _create_audit(store: ibis.BaseBackend) -> None:
-    """Create the audit table; on PostgreSQL with the triggers and constraint that keep it append-only."""
+    """Create the audit table, append-only with unique sequence numbers where the engine can enforce it."""
     store.create_table(AUDIT_TABLE, schema=AUDIT_SCHEMA)
-    if engine(store) == "postgres":
-        for sql in APPEND_ONLY_SQL:
-            store.raw_sql(sql).close()
+    engine_for(store).append_only(AUDIT_TABLE, "seq")
 
 
 def verify_audit(store: ibis.BaseBackend) -> int:

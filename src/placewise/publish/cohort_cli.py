@@ -32,7 +32,7 @@ def cohort_command(
     out: Path | None = typer.Option(None, "--out", help="Write the published counts to this CSV file."),
     people: Path | None = typer.Option(None, "--dataset",
                                        help="Write the pseudonymised person-level dataset (.parquet or .csv)."),
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
 ) -> None:
     """Count a cohort over the PHM tables (built by `placewise phm`), disclosure-controlled, or write its dataset."""

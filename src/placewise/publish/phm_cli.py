@@ -18,7 +18,7 @@ from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
 
 
 def phm_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
     profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
     on: str = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last full month of data."),
     chapter: Path | None = typer.Option(None, "--chapter", help="Also write the population health chapter here."),

@@ -18,10 +18,11 @@ from placewise.warehouse.connection import (
     connect_existing,
     engine,
     engine_of,
+    ensure_tables,
     require_tables,
     table_names,
 )
-from placewise.warehouse.schema import BOOKKEEPING, LOAD_FILES, LOAD_LOG, QUARANTINE, ensure_tables
+from placewise.warehouse.schema import BOOKKEEPING, LOAD_FILES, LOAD_LOG, QUARANTINE
 
 __all__ = ["BOOKKEEPING", "DEFAULT_URL", "LOAD_FILES", "LOAD_LOG", "QUARANTINE", "WarehouseError", "connect",
            "connect_existing", "require_tables",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from ibis.backends import BaseBackend
-
-from placewise.canonical import SQL_TYPES, TABLES, Column, Table
+from placewise.canonical import Column, Table
 
 LOAD_LOG = Table(
     "load_log",
@@ -64,24 +62,3 @@ PSEUDONYMISATION = Table(
 )
 
 BOOKKEEPING: tuple[Table, ...] = (LOAD_LOG, LOAD_FILES, QUARANTINE, PSEUDONYMISATION)
-
-
-def create_table_sql(t: Table) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for a table in warehouse form (person key, not NHS number)."""
-    cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in t.warehouse_columns())
-    return f'CREATE TABLE IF NOT EXISTS "{t.name}" ({cols})'
-
-
-def ensure_tables(con: BaseBackend) -> None:
-    """Create every canonical and bookkeeping table that does not exist yet (one transaction)."""
-    statements = [create_table_sql(t) for t in (*TABLES, *BOOKKEEPING)]
-    raw = con.con
-    if con.name == "postgres":
-        with raw.transaction():
-            for s in statements:
-                raw.execute(s)
-    else:
-        raw.execute("BEGIN TRANSACTION")
-        for s in statements:
-            raw.execute(s)
-        raw.execute("COMMIT")

@@ -15,7 +15,7 @@ from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
 
 
 def plan_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
     to: int = typer.Option(None, "--to", help="Horizon year (default: the profile's, 2040 for BLMK)."),
     out: Path = typer.Option(Path("out/plan"), "--out", "-o", help="Folder for the tables (Parquet and CSV)."),
     runs: int = typer.Option(256, "--runs", min=1, help="Monte Carlo runs (besides the principal run)."),

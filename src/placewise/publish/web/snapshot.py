@@ -17,11 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
 import ibis
 import numpy as np
 import pandas as pd
-from psycopg_pool import ConnectionPool
 
 from placewise.measure import Catalogue, load_catalogue
 from placewise.profile import Profile
@@ -29,14 +27,8 @@ from placewise.publish.disclosure import UNPUBLISHED, DisclosureRule, load_rule
 from placewise.publish.inputs import published_measurements, read_measurements, warehouse_quality
 from placewise.publish.report import DataQuality
 from placewise.publish.web.roles import User, reads_unsuppressed
-from placewise.warehouse.connection import (
-    WarehouseError,
-    connect,
-    duckdb_open_error,
-    duckdb_path,
-    engine_of,
-    require_tables,
-)
+from placewise.warehouse.connection import require_tables
+from placewise.warehouse.engines import engine_class
 
 ROW_COLUMNS = ["period_start", "period_end", "geography_type", "geography_code", "area_name", "breakdown",
                "breakdown_group", "numerator", "denominator", "value", "lower", "upper", "suppressed",
@@ -46,41 +38,29 @@ AREA_COLUMNS = ["geography_type", "geography_code", "name", "parent_type", "pare
 
 
 class Warehouse:
-    """Brief reads of the warehouse per request: DuckDB opened read-only and closed again, PostgreSQL pooled."""
+    """Brief reads of the warehouse per request, as its engine does them (DuckDB opened read-only and closed
+    again, PostgreSQL pooled)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._pool = ConnectionPool(url, min_size=1, max_size=8, open=True) if engine_of(url) == "postgres" else None
+        self._reader = engine_class(url).reader(url)
 
     @contextmanager
     def read(self) -> Iterator[ibis.BaseBackend]:
         """An Ibis backend on the warehouse for the length of one request."""
-        if self._pool is None:
-            with open_warehouse(self.url) as con:
-                yield con
-            return
-        with self._pool.connection() as raw:
-            yield ibis.postgres.from_connection(raw)
+        with self._reader.read() as con:
+            yield con
 
     def close(self) -> None:
-        """Close the pool, if any."""
-        if self._pool is not None:
-            self._pool.close()
+        """Release the engine's connections, if it holds any."""
+        self._reader.close()
 
 
 @contextmanager
 def open_warehouse(url: str) -> Iterator[ibis.BaseBackend]:
-    """The warehouse, read-only for DuckDB (so a load can run beside it once this closes), closed after use."""
-    if engine_of(url) == "postgres":
-        con = connect(url)
-    else:
-        path = duckdb_path(url)
-        if not path.is_file():
-            raise WarehouseError(f"{path}: no warehouse here yet; load one with placewise ingest")
-        try:
-            con = ibis.duckdb.from_connection(duckdb.connect(str(path), read_only=True))
-        except duckdb.IOException as e:
-            raise WarehouseError(duckdb_open_error(path, e)) from None
+    """The warehouse, read-only where the engine allows (so a load can run beside it once this closes), closed
+    after use."""
+    con = engine_class(url).open_read_only(url)
     try:
         yield con
     finally:

@@ -13,7 +13,9 @@ from typing import Any
 import duckdb
 from psycopg_pool import ConnectionPool
 
-from placewise.warehouse.connection import duckdb_open_error, duckdb_path, engine_of, redact
+from placewise.warehouse.engines import engine_class
+from placewise.warehouse.engines.base import redact
+from placewise.warehouse.engines.duckdb import duckdb_open_error, duckdb_path
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS web_users (username VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL, "
@@ -32,11 +34,9 @@ class StoreError(RuntimeError):
 
 
 def default_store_url(warehouse_url: str) -> str:
-    """Beside a DuckDB warehouse, ``NAME.web.duckdb``; in a PostgreSQL warehouse, the same database."""
-    if engine_of(warehouse_url) == "postgres":
-        return warehouse_url
-    path = duckdb_path(warehouse_url)
-    return str(path.with_name(path.stem + ".web.duckdb"))
+    """Beside a local warehouse (DuckDB file, Spark folder), ``NAME.web.duckdb``; in a server's, the same database."""
+    engine = engine_class(warehouse_url)
+    return warehouse_url if engine.server else str(engine.companion(warehouse_url, ".web.duckdb"))
 
 
 class WebStore:
@@ -47,7 +47,7 @@ class WebStore:
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
         self._db: duckdb.DuckDBPyConnection | None = None
-        if engine_of(url) == "postgres":
+        if engine_class(url).server:
             try:
                 self._pool = ConnectionPool(url, min_size=1, max_size=4, open=True, timeout=10)
                 self._pool.wait(timeout=10)

@@ -1,0 +1,290 @@
+"""What every warehouse engine provides: the interface the stages call instead of branching on a name.
+
+An :class:`Engine` wraps an open Ibis backend and does the few things Ibis does not do the same way on
+every engine: list tables, run a statement of ours, hold a transaction, set session settings, create and
+drop tables, and write or replace rows in bulk. A :class:`Batch` is the engine's writer for one ingest:
+staging in DuckDB, then every table of the batch written in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from placewise.canonical import PERSON_KEY, SQL_TYPES, Table
+
+SQL_OF_ARROW: dict[pa.DataType, str] = {pa.string(): "string", pa.int64(): "int", pa.float64(): "float",
+                                        pa.date32(): "date", pa.bool_(): "bool", pa.timestamp("us"): "timestamp"}
+"""Canonical dtype of each Arrow type the stages write."""
+
+
+class WarehouseError(ValueError):
+    """The warehouse URL is not understood or the database cannot be opened."""
+
+
+_PASSWORDS = (re.compile(r"(://[^:/@?#]*:)[^@/]*@"), re.compile(r"(password=)[^&;\s]*", re.IGNORECASE))
+
+
+def redact(text: str | Path) -> str:
+    """A URL or message with any password in it replaced by ``***`` (user:password@ and password= forms)."""
+    out = str(text)
+    for pattern in _PASSWORDS:
+        out = pattern.sub(r"\1***@" if pattern is _PASSWORDS[0] else r"\1***", out)
+    return out
+
+
+def create_table_sql(t: Table) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a table in warehouse form (person key, not NHS number)."""
+    cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in t.warehouse_columns())
+    return f'CREATE TABLE IF NOT EXISTS "{t.name}" ({cols})'
+
+
+def arrow_ddl(name: str, schema: pa.Schema) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for rows of an Arrow schema (each type one of :data:`SQL_OF_ARROW`)."""
+    cols = ", ".join(f'"{f.name}" {SQL_TYPES[SQL_OF_ARROW[f.type]]}' for f in schema)
+    return f'CREATE TABLE IF NOT EXISTS "{name}" ({cols})'
+
+
+def in_list(values: Iterable[str]) -> str:
+    """A SQL ``IN`` list of string literals (``NULL`` when empty, which matches nothing)."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values) or "NULL"
+
+
+def warehouse_key(t: Table) -> tuple[str, ...]:
+    """The table's key as warehouse columns (the NHS number becomes the person key)."""
+    return tuple(PERSON_KEY if k == "nhs_number" else k for k in t.key)
+
+
+@dataclass
+class Written:
+    """What one table's write did."""
+
+    loaded: int
+    replaced: int
+    kept: int = 0
+    """Rows not inserted because their key was already stored (when not replacing)."""
+
+
+class Batch:
+    """One ingest's writer: begin, load each table, then commit or rollback; close always.
+
+    Staging and validation run in DuckDB (:attr:`staging`). Constructing a batch takes the warehouse's
+    ingest lock (waiting for another ingest to finish) and :meth:`close` releases it.
+    """
+
+    staging: duckdb.DuckDBPyConnection
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.con = engine.con
+        self._lock()
+        self.tables = engine.table_names()
+
+    def _lock(self) -> None:
+        """Wait for, then hold, the warehouse's ingest lock."""
+        raise NotImplementedError
+
+    def _unlock(self) -> None:
+        """Release the ingest lock."""
+        raise NotImplementedError
+
+    def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
+        """A relation in the staging DuckDB holding ``columns`` of a warehouse table, or None if it is absent."""
+        raise NotImplementedError
+
+    def begin(self) -> None:
+        """Open the batch's transaction and create any missing warehouse table inside it."""
+        raise NotImplementedError
+
+    def load(self, t: Table, clean: str, replace: bool = True) -> Written:
+        """Replace stored rows whose key comes again in the staging query ``clean``, then insert its rows; with
+        ``replace`` false, rows whose key is stored are left out instead."""
+        raise NotImplementedError
+
+    def execute(self, sql: str, table: str) -> int:
+        """Run a statement that changes warehouse ``table``, inside the open transaction; the rows it changed."""
+        raise NotImplementedError
+
+    def upload(self, name: str, query: str, columns: tuple[tuple[str, str], ...]) -> None:
+        """Make temporary table ``name`` (columns: (name, canonical dtype)) in the warehouse, inside the open
+        transaction, from a staging query, for statements that join to it."""
+        raise NotImplementedError
+
+    def commit(self, bookkeeping: dict[str, str]) -> None:
+        """Append each staging relation to its bookkeeping table and commit the batch."""
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        """Abandon the batch: the warehouse is as it was before :meth:`begin`."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release staging resources and the ingest lock."""
+        self._unlock()
+
+
+class Reader:
+    """Brief reads of a warehouse, one per web request: opened read-only and closed again after each."""
+
+    def __init__(self, engine: type[Engine], url: str) -> None:
+        self.engine, self.url = engine, url
+
+    @contextmanager
+    def read(self) -> Iterator[BaseBackend]:
+        """The warehouse, open for the length of one read."""
+        con = self.engine.open_read_only(self.url)
+        try:
+            yield con
+        finally:
+            con.disconnect()
+
+    def close(self) -> None:
+        """Release what the reader holds between reads (nothing here)."""
+
+
+class Engine:
+    """One database engine behind the warehouse, bound to an open Ibis backend."""
+
+    name: ClassVar[str]
+    """The engine's name, as users give it (``placewise verify --engines``)."""
+    backend: ClassVar[str]
+    """The name of its Ibis backend (``con.name``)."""
+    dialect: ClassVar[str]
+    """The SQL dialect Ibis compiles to for this engine."""
+    server: ClassVar[bool] = False
+    """Whether the warehouse is a database server many processes share (else files one machine or folder holds)."""
+    errors: ClassVar[tuple[type[Exception], ...]] = ()
+    """The driver's exceptions a failed statement raises."""
+    analytic: ClassVar[Mapping[str, str]] = {}
+    """Session settings for the measure workload (many large set-based queries)."""
+
+    def __init__(self, con: BaseBackend) -> None:
+        self.con = con
+
+    @classmethod
+    def claims(cls, url: str) -> bool:
+        """Whether a warehouse URL names this engine."""
+        raise NotImplementedError
+
+    @classmethod
+    def reason(cls, e: Exception) -> str:
+        """What a failed statement's error says, in one line."""
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+    @classmethod
+    def open(cls, url: str) -> BaseBackend:
+        """Open (creating if need be) the warehouse at ``url`` as an Ibis backend."""
+        raise NotImplementedError
+
+    @classmethod
+    def exists(cls, url: str) -> bool:
+        """Whether a warehouse is already at ``url`` (a server database is taken to exist)."""
+        return True
+
+    @classmethod
+    def open_read_only(cls, url: str) -> BaseBackend:
+        """Open an existing warehouse only to read it (so that a load can run beside, where the engine allows)."""
+        if not cls.exists(url):
+            raise WarehouseError(f"{redact(url)}: no warehouse here yet; load one with placewise ingest")
+        return cls.open(url)
+
+    @classmethod
+    def reader(cls, url: str) -> Reader:
+        """Brief reads of the warehouse at ``url``, one per request (a server engine pools its connections)."""
+        return Reader(cls, url)
+
+    @classmethod
+    def companion(cls, url: str, suffix: str) -> Path:
+        """A file beside a local warehouse, named after it with ``suffix`` (e.g. the web app's own store)."""
+        raise WarehouseError(f"{redact(url)}: a {cls.name} warehouse has no folder of its own to put a file beside")
+
+    @classmethod
+    def report_folder(cls, url: str) -> Path:
+        """Where reports about a run on this warehouse go by default: beside a local warehouse, else here."""
+        return Path.cwd()
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Run a query of ours; its rows."""
+        raise NotImplementedError
+
+    def execute(self, sql: str) -> None:
+        """Run one statement of ours (Ibis 12's own drop and rename are broken with the pinned sqlglot)."""
+        raise NotImplementedError
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A transaction around the statements run inside it: all or nothing."""
+        return nullcontext()
+
+    def table_names(self) -> set[str]:
+        """Names of the tables in the warehouse's own schema."""
+        raise NotImplementedError
+
+    def tables_with_column(self, column: str) -> list[str]:
+        """Every warehouse table with a column of that name, sorted."""
+        raise NotImplementedError
+
+    def set(self, name: str, value: str) -> str | None:
+        """Set a session setting this engine has; its previous value (None when the engine has no such setting)."""
+        return None
+
+    @contextmanager
+    def settings(self, values: Mapping[str, str]) -> Iterator[None]:
+        """Session settings held for the block, then restored."""
+        before = {k: self.set(k, v) for k, v in values.items()}
+        try:
+            yield
+        finally:
+            for k, v in before.items():
+                if v is not None:
+                    self.set(k, v)
+
+    def append_only(self, table: str, unique: str) -> None:
+        """Have the database refuse any change to a row of ``table`` and two rows with one ``unique`` value, where
+        it can (the caller's hash chain detects a change where it cannot)."""
+
+    def ensure(self, tables: Iterable[Table]) -> None:
+        """Create each table that does not exist yet, in one transaction."""
+        with self.transaction():
+            for t in tables:
+                self.execute(create_table_sql(t))
+
+    def drop(self, name: str) -> None:
+        """Drop a table of ours if it exists."""
+        self.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    def temp_table(self, name: str, expr: ir.Table) -> ir.Table:
+        """Materialise an expression as a temporary table for this session (replacing any left over)."""
+        self.drop(name)
+        return self.con.create_table(name, expr, temp=True)
+
+    def replace_table(self, name: str, obj: ir.Table | pa.Table) -> ir.Table:
+        """Write ``obj`` under a new name, then swap it in, so a failed build leaves the old table whole."""
+        staged = f"{name}__new"
+        self.drop(staged)
+        if isinstance(obj, pa.Table):   # Ibis 12 registers Arrow data as a view it then fails to drop: insert instead
+            self.con.create_table(staged, schema=ibis.Schema.from_pyarrow(obj.schema))
+            self.con.insert(staged, obj)
+        else:
+            self.con.create_table(staged, obj)
+        self.drop(name)
+        self.execute(f'ALTER TABLE "{staged}" RENAME TO "{name}"')
+        return self.con.table(name)
+
+    def replace_rows(self, table: str, data: pa.Table, column: str, values: list[str]) -> None:
+        """Replace the rows of ``table`` whose ``column`` is one of ``values`` by ``data``, in one transaction
+        (the table is created from ``data``'s schema if absent)."""
+        raise NotImplementedError
+
+    def batch(self) -> Batch:
+        """The writer for one ingest into this warehouse."""
+        raise NotImplementedError

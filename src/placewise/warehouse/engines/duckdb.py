@@ -1,0 +1,234 @@
+"""DuckDB, the embedded default: a warehouse is one file; staging runs in the same connection."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+import ibis
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from placewise.canonical import TABLES, Table
+from placewise.warehouse.engines.base import (
+    Batch,
+    Engine,
+    WarehouseError,
+    Written,
+    arrow_ddl,
+    create_table_sql,
+    in_list,
+    redact,
+    warehouse_key,
+)
+from placewise.warehouse.schema import BOOKKEEPING
+
+MEMORY_LIMIT = "4GB"
+"""DuckDB's memory for a warehouse, whatever its size: joins, sorts and aggregates beyond it spill to
+``<warehouse>.tmp`` beside the file, so memory does not grow with the population (DuckDB's own default
+is 80% of the machine's memory)."""
+
+
+def duckdb_path(url: str | Path) -> Path:
+    """The file behind a DuckDB warehouse URL (``duckdb:///abs/path``, ``duckdb://rel/path`` or a plain path)."""
+    text = str(url)
+    if text.startswith("duckdb://"):
+        text = text.removeprefix("duckdb://")
+    if not text or text == ":memory:":
+        raise WarehouseError(f"{redact(url)}: the warehouse must be a DuckDB file, not an in-memory database")
+    return Path(text)
+
+
+def duckdb_open_error(path: Path, e: duckdb.Error) -> str:
+    """Why a DuckDB file could not be opened, in words: held by another process, or not readable/writable."""
+    text = str(e)
+    if "Could not set lock" in text:
+        holder = re.search(r"\(PID (\d+)\)", text)
+        pid = f" (PID {holder.group(1)})" if holder else ""
+        return (f"{path}: the warehouse is in use by another process{pid}, such as an ingest, measure or report "
+                "still running; nothing was changed; try again when it has finished")
+    if "Permission denied" in text or "Read-only file system" in text:
+        return f"{path}: the warehouse cannot be opened for writing (permission denied or a read-only file system)"
+    return f"{path}: cannot open the DuckDB warehouse: {text.splitlines()[0]}"
+
+
+class DuckDBEngine(Engine):
+    """A DuckDB warehouse file, read and written through one in-process connection."""
+
+    name = backend = "duckdb"
+    dialect = "duckdb"
+    errors: ClassVar[tuple[type[Exception], ...]] = (duckdb.Error,)
+
+    @classmethod
+    def claims(cls, url: str) -> bool:
+        """``duckdb://…`` or a plain path (no scheme)."""
+        return url.startswith("duckdb://") or "://" not in url
+
+    @classmethod
+    def open(cls, url: str) -> BaseBackend:
+        """Open the file (created if absent); its folder must exist."""
+        path = duckdb_path(url)
+        if not path.parent.is_dir():
+            raise WarehouseError(f"{redact(url)}: folder {path.parent} does not exist")
+        try:
+            return ibis.duckdb.connect(str(path), memory_limit=MEMORY_LIMIT)
+        except duckdb.IOException as e:
+            raise WarehouseError(duckdb_open_error(path, e)) from None
+
+    @classmethod
+    def exists(cls, url: str) -> bool:
+        """Whether the file is there."""
+        return duckdb_path(url).is_file()
+
+    @classmethod
+    def open_read_only(cls, url: str) -> BaseBackend:
+        """A read-only connection: another process may write once this one has closed."""
+        path = duckdb_path(url)
+        if not path.is_file():
+            raise WarehouseError(f"{path}: no warehouse here yet; load one with placewise ingest")
+        try:
+            return ibis.duckdb.from_connection(duckdb.connect(str(path), read_only=True,
+                                                              config={"memory_limit": MEMORY_LIMIT}))
+        except duckdb.IOException as e:
+            raise WarehouseError(duckdb_open_error(path, e)) from None
+
+    @classmethod
+    def companion(cls, url: str, suffix: str) -> Path:
+        """``NAME{suffix}`` beside the warehouse file."""
+        path = duckdb_path(url)
+        return path.with_name(path.stem + suffix)
+
+    @classmethod
+    def report_folder(cls, url: str) -> Path:
+        """The warehouse file's folder."""
+        return duckdb_path(url).parent
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Run it on the warehouse connection."""
+        return self.con.con.execute(sql).fetchall()
+
+    def execute(self, sql: str) -> None:
+        """Run it on the warehouse connection."""
+        self.con.con.execute(sql)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN … COMMIT, or ROLLBACK on any error."""
+        db = self.con.con
+        db.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def table_names(self) -> set[str]:
+        """From information_schema (works around Ibis 12 ``list_tables`` on DuckDB 2)."""
+        return {r[0] for r in self.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
+
+    def tables_with_column(self, column: str) -> list[str]:
+        """From information_schema.columns of the main schema."""
+        return [r[0] for r in self.rows("SELECT DISTINCT table_name FROM information_schema.columns WHERE "
+                                        f"table_schema = 'main' AND column_name = '{column}' ORDER BY table_name")]
+
+    def replace_rows(self, table: str, data: pa.Table, column: str, values: list[str]) -> None:
+        """DELETE then INSERT from the registered Arrow table, in one transaction."""
+        db = self.con.con
+        columns = ", ".join(f'"{c}"' for c in data.schema.names)
+        db.register("_placewise_new_rows", data)
+        try:
+            with self.transaction():
+                db.execute(arrow_ddl(table, data.schema))
+                db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({in_list(values)})')
+                db.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM _placewise_new_rows')
+        finally:
+            db.unregister("_placewise_new_rows")
+
+    def batch(self) -> Batch:
+        """Staging in the warehouse's own connection."""
+        return DuckDBBatch(self)
+
+
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+class DuckDBBatch(Batch):
+    """Into a DuckDB database: staging lives in the same connection as temporary tables.
+
+    Another process cannot open a warehouse file while this one has it (DuckDB's file lock; :func:`connect`
+    refuses clearly), but connections of one process share the database, so threads take turns on a lock
+    per file.
+    """
+
+    def __init__(self, engine: Engine, staging: duckdb.DuckDBPyConnection | None = None) -> None:
+        self.staging = staging if staging is not None else engine.con.con
+        super().__init__(engine)
+
+    def _file_lock(self) -> threading.Lock:
+        """The process-wide lock of this warehouse file."""
+        path = self.staging.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+        name = str(path.fetchone()[0])
+        with _FILE_LOCKS_GUARD:
+            return _FILE_LOCKS.setdefault(name, threading.Lock())
+
+    def _lock(self) -> None:
+        """Wait for other threads of this process ingesting into the same file."""
+        self._held = self._file_lock()
+        self._held.acquire()
+
+    def _unlock(self) -> None:
+        """Let the next thread in."""
+        self._held.release()
+
+    def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
+        """The warehouse table itself, read in place (inside the open transaction once begun)."""
+        return f'main."{table}"' if table in self.tables else None
+
+    def begin(self) -> None:
+        """BEGIN TRANSACTION and CREATE TABLE IF NOT EXISTS for every table."""
+        self.staging.execute("BEGIN TRANSACTION")
+        for t in (*TABLES, *BOOKKEEPING):
+            self.staging.execute(create_table_sql(t))
+        self.tables |= {t.name for t in (*TABLES, *BOOKKEEPING)}
+
+    def load(self, t: Table, clean: str, replace: bool = True) -> Written:
+        """Into an empty table: INSERT … SELECT in one pass. Otherwise stage the rows, DELETE … USING, INSERT."""
+        raw = self.staging
+        if not raw.execute(f'SELECT count(*) FROM main."{t.name}"').fetchone()[0]:
+            return Written(raw.execute(f'INSERT INTO main."{t.name}" {clean}').fetchone()[0], 0)
+        incoming = raw.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {clean}").fetchall()[0][0]
+        match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
+        if replace:
+            replaced = raw.execute(f'DELETE FROM main."{t.name}" w USING incoming c WHERE {match}').fetchone()[0]
+            loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming').fetchone()[0]
+        else:
+            replaced = 0
+            loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming c WHERE NOT EXISTS '
+                                 f'(SELECT 1 FROM main."{t.name}" w WHERE {match})').fetchone()[0]
+        raw.execute("DROP TABLE incoming")
+        return Written(loaded, replaced, incoming - loaded - replaced if not replace else 0)
+
+    def execute(self, sql: str, table: str) -> int:
+        """Run it on the staging connection (the transaction is open there)."""
+        return self.staging.execute(sql).fetchall()[0][0]
+
+    def upload(self, name: str, query: str, columns: tuple[tuple[str, str], ...]) -> None:
+        """The staging connection is the warehouse's: CREATE TEMP TABLE … AS."""
+        self.staging.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+
+    def commit(self, bookkeeping: dict[str, str]) -> None:
+        """Append the bookkeeping and COMMIT."""
+        for name, relation in bookkeeping.items():
+            self.staging.execute(f'INSERT INTO main."{name}" SELECT * FROM {relation}')
+        self.staging.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """ROLLBACK."""
+        self.staging.execute("ROLLBACK")

@@ -1,0 +1,265 @@
+"""PostgreSQL, the server engine: staging in an in-process DuckDB, rows sent and fetched by COPY."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from typing import Any, ClassVar
+
+import duckdb
+import ibis
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from ibis.backends import BaseBackend
+from psycopg_pool import ConnectionPool
+
+from placewise.canonical import ARROW_TYPES, SQL_TYPES, TABLES, Table
+from placewise.warehouse.engines.base import (
+    Batch,
+    Engine,
+    Reader,
+    WarehouseError,
+    Written,
+    arrow_ddl,
+    create_table_sql,
+    in_list,
+    redact,
+    warehouse_key,
+)
+from placewise.warehouse.schema import BOOKKEEPING
+
+_COPY_BATCH_ROWS = 500_000
+INGEST_LOCK = int.from_bytes(hashlib.sha256(b"placewise ingest").digest()[:8], "big", signed=True)
+"""PostgreSQL advisory lock key held by an ingest for its whole run, so that ingests into one database take turns."""
+
+
+class PostgresEngine(Engine):
+    """A PostgreSQL database reached by URL (``postgresql://user@host:port/db``)."""
+
+    name = backend = "postgres"
+    dialect = "postgres"
+    server = True
+    errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error,)
+    analytic: ClassVar[dict[str, str]] = {"jit": "off"}
+    """Estimates for the small in-memory tables the queries join are poor, so with JIT on PostgreSQL would
+    spend seconds compiling every query for a cost it has overestimated a million-fold."""
+
+    @classmethod
+    def claims(cls, url: str) -> bool:
+        """``postgresql://…`` or ``postgres://…``."""
+        return url.startswith(("postgresql://", "postgres://"))
+
+    @classmethod
+    def reason(cls, e: Exception) -> str:
+        """The server's primary message."""
+        diag = getattr(e, "diag", None)
+        return (diag.message_primary if diag is not None else None) or super().reason(e)
+
+    @classmethod
+    def open(cls, url: str) -> BaseBackend:
+        """Connect; a failure names the URL with any password hidden."""
+        try:
+            return ibis.connect(url.replace("postgres://", "postgresql://", 1))
+        except Exception as e:  # psycopg raises several types; the message says what failed
+            raise WarehouseError(f"{redact(url)}: cannot connect to PostgreSQL: {redact(str(e))}") from None
+
+    @classmethod
+    def reader(cls, url: str) -> Reader:
+        """Pooled connections (up to 8), one lent to each read."""
+        return PooledReader(cls, url)
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Run it on a cursor of the warehouse connection."""
+        with self.con.con.cursor() as cur:
+            return cur.execute(sql).fetchall()
+
+    def execute(self, sql: str) -> None:
+        """Run it on a cursor of the warehouse connection."""
+        with self.con.con.cursor() as cur:
+            cur.execute(sql)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """psycopg's transaction block."""
+        with self.con.con.transaction():
+            yield
+
+    def table_names(self) -> set[str]:
+        """From information_schema, in the connection's current schema."""
+        return {r[0] for r in self.rows("SELECT table_name FROM information_schema.tables "
+                                        "WHERE table_schema = current_schema()")}
+
+    def tables_with_column(self, column: str) -> list[str]:
+        """From information_schema.columns of the current schema."""
+        return [r[0] for r in self.rows("SELECT DISTINCT table_name FROM information_schema.columns WHERE "
+                                        f"table_schema = current_schema() AND column_name = '{column}' "
+                                        "ORDER BY table_name")]
+
+    def set(self, name: str, value: str) -> str | None:
+        """``set_config`` for the session; the value it had."""
+        with self.con.con.cursor() as cur:
+            before = cur.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+            cur.execute("SELECT set_config(%s, %s, false)", (name, value))
+        return before
+
+    def append_only(self, table: str, unique: str) -> None:
+        """Triggers that raise on UPDATE, DELETE and TRUNCATE, and a UNIQUE constraint."""
+        for sql in (
+            f"""CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION '{table} is append-only: % refused', TG_OP; END $$""",
+            f"""CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table}
+                FOR EACH ROW EXECUTE FUNCTION {table}_append_only()""",
+            f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+                FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()""",
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_{unique}_unique UNIQUE ({unique})",
+        ):
+            self.execute(sql)
+
+    def replace_rows(self, table: str, data: pa.Table, column: str, values: list[str]) -> None:
+        """DELETE, then COPY the rows in as CSV, in one transaction."""
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
+        columns = ", ".join(f'"{c}"' for c in data.schema.names)
+        with self.con.con.transaction(), self.con.con.cursor() as cur:
+            cur.execute(arrow_ddl(table, data.schema))
+            cur.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({in_list(values)})')
+            with cur.copy(f'COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy:
+                copy.write(buf.getvalue().to_pybytes())
+
+    def batch(self) -> Batch:
+        """Staging in an in-process DuckDB, clean rows sent by COPY."""
+        return PostgresBatch(self)
+
+
+class PooledReader(Reader):
+    """Reads on connections lent by a pool, so a request does not wait for a new connection."""
+
+    def __init__(self, engine: type[Engine], url: str) -> None:
+        super().__init__(engine, url)
+        self._pool = ConnectionPool(url, min_size=1, max_size=8, open=True)
+
+    @contextmanager
+    def read(self) -> Iterator[BaseBackend]:
+        """A pooled connection as an Ibis backend, returned to the pool afterwards."""
+        with self._pool.connection() as raw:
+            yield ibis.postgres.from_connection(raw)
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()
+
+
+class PostgresBatch(Batch):
+    """Into PostgreSQL: staging in an in-process DuckDB, clean rows sent by COPY."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._spill = tempfile.TemporaryDirectory(prefix="placewise-stage-")
+        self.staging = duckdb.connect(config={"temp_directory": self._spill.name})
+        self._tx = ExitStack()
+        self._cur: Any = None
+
+    def _lock(self) -> None:
+        """A session advisory lock on the database: a second ingest waits here until the first has finished,
+        before it reads what is loaded or creates any table."""
+        with self.con.con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK,))
+
+    def _unlock(self) -> None:
+        """Release the advisory lock (a broken connection has released it already)."""
+        with suppress(psycopg.Error), self.con.con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (INGEST_LOCK,))
+
+    def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
+        """Copy the columns out of PostgreSQL into a staging table (COPY TO STDOUT as CSV, read by Arrow)."""
+        if table not in self.tables:
+            return None
+        wanted = {c.name: c for t in (*TABLES, *BOOKKEEPING) if t.name == table for c in t.warehouse_columns()}
+        schema = pa.schema([(c, ARROW_TYPES[wanted[c].dtype]) for c in columns])
+        cols = ", ".join(f'"{c}"' for c in columns)
+        buf = io.BytesIO()
+        with self.con.con.cursor() as cur, cur.copy(f'COPY (SELECT {cols} FROM "{table}") TO STDOUT (FORMAT csv)') as cp:
+            for chunk in cp:
+                buf.write(chunk)
+        data = schema.empty_table()
+        if buf.getbuffer().nbytes:
+            buf.seek(0)
+            data = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(column_names=list(columns)),
+                                  convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+                                                                       quoted_strings_can_be_null=False))
+        name = f"wh_{table}"
+        self.staging.register("_wh", data)
+        self.staging.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _wh")
+        self.staging.unregister("_wh")
+        return name
+
+    def begin(self) -> None:
+        """Open a PostgreSQL transaction and create any missing table in it."""
+        pg = self.con.con
+        self._tx.enter_context(pg.transaction())
+        self._cur = self._tx.enter_context(pg.cursor())
+        for t in (*TABLES, *BOOKKEEPING):
+            self._cur.execute(create_table_sql(t))
+        self.tables |= {t.name for t in (*TABLES, *BOOKKEEPING)}
+
+    def _copy_in(self, table: str, query: str) -> None:
+        """Stream a staging query's rows into a PostgreSQL table with COPY FROM STDIN (CSV made by Arrow)."""
+        reader = self.staging.sql(query).to_arrow_reader(_COPY_BATCH_ROWS)
+        options = pacsv.WriteOptions(include_header=False)
+        with self._cur.copy(f'COPY "{table}" FROM STDIN (FORMAT csv)') as cp:
+            for batch in reader:
+                buf = io.BytesIO()
+                pacsv.write_csv(batch, buf, options)
+                cp.write(buf.getvalue())
+
+    def load(self, t: Table, clean: str, replace: bool = True) -> Written:
+        """COPY into a temporary table, delete rows with the same key (or leave those rows out), insert."""
+        stage = f"stage_{t.name}"
+        cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in t.warehouse_columns())
+        self._cur.execute(f'CREATE TEMP TABLE "{stage}" ({cols}) ON COMMIT DROP')
+        self._copy_in(stage, clean)
+        match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
+        if not replace:
+            incoming = self._cur.execute(f'SELECT count(*) FROM "{stage}"').fetchone()[0]
+            self._cur.execute(f'INSERT INTO "{t.name}" SELECT * FROM "{stage}" c WHERE NOT EXISTS '
+                              f'(SELECT 1 FROM "{t.name}" w WHERE {match})')
+            return Written(self._cur.rowcount, 0, incoming - self._cur.rowcount)
+        self._cur.execute(f'DELETE FROM "{t.name}" w USING "{stage}" c WHERE {match}')
+        replaced = self._cur.rowcount
+        self._cur.execute(f'INSERT INTO "{t.name}" SELECT * FROM "{stage}"')
+        return Written(self._cur.rowcount, replaced)
+
+    def execute(self, sql: str, table: str) -> int:
+        """Run it in the open PostgreSQL transaction."""
+        self._cur.execute(sql)
+        return self._cur.rowcount
+
+    def upload(self, name: str, query: str, columns: tuple[tuple[str, str], ...]) -> None:
+        """CREATE TEMP TABLE … ON COMMIT DROP, filled by COPY."""
+        cols = ", ".join(f'"{c}" {SQL_TYPES[dtype]}' for c, dtype in columns)
+        self._cur.execute(f'CREATE TEMP TABLE "{name}" ({cols}) ON COMMIT DROP')
+        self._copy_in(name, query)
+
+    def commit(self, bookkeeping: dict[str, str]) -> None:
+        """COPY the bookkeeping and commit."""
+        for name, relation in bookkeeping.items():
+            self._copy_in(name, f"SELECT * FROM {relation}")
+        self._tx.close()
+
+    def rollback(self) -> None:
+        """Roll the PostgreSQL transaction back."""
+        self._tx.__exit__(IngestAborted, IngestAborted(), None)
+
+    def close(self) -> None:
+        """Close the staging DuckDB, remove its spill folder and release the lock."""
+        self.staging.close()
+        self._spill.cleanup()
+        super().close()
+
+
+class IngestAborted(Exception):
+    """Raised into the PostgreSQL transaction to roll it back."""
