@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from placewise.ingest.load import ingest
-from placewise.warehouse.connection import duckdb_path, engine_of
+from placewise.warehouse.connection import engine_of
+from placewise.warehouse.engines.duckdb import duckdb_path
 
 KEY = b"benchmark-pseudonymisation-key-0123456789"
 

@@ -52,7 +52,7 @@ def test_the_integrated_report_carries_the_chapter(tmp_path):
     from placewise.publish.cli import build_models
     from placewise.publish.render import render_html
     from placewise.warehouse import connect
-    from placewise.warehouse.schema import ensure_tables
+    from placewise.warehouse import ensure_tables
 
     w = Warehouse()
     for i in range(30):

@@ -14,7 +14,7 @@ from placewise.measure import COUNTS_SCHEMA, load_catalogue
 from placewise.profile import load_profile
 from placewise.publish.web.app import create_app
 from placewise.warehouse import connect
-from placewise.warehouse.schema import ensure_tables
+from placewise.warehouse import ensure_tables
 
 pytestmark = pytest.mark.postgres
 INDICATOR = "hypertension_treated_to_target"
