@@ -41,7 +41,7 @@ LOUD_OE = (0.8, 1.25)
 
 
 @dataclass(frozen=True)
-class Targets:
+class ModelStandards:
     """What the model must reach (issue 9): discrimination, calibration, O/E by group, fairness across IMD."""
 
     auroc_min: float
@@ -50,7 +50,7 @@ class Targets:
     imd_auroc_gap: float
 
 
-TARGETS = Targets(auroc_min=0.78, slope=(0.9, 1.1), oe=(0.9, 1.1), imd_auroc_gap=0.03)
+STANDARDS = ModelStandards(auroc_min=0.78, slope=(0.9, 1.1), oe=(0.9, 1.1), imd_auroc_gap=0.03)
 MIN_GROUP_EVENTS = 100
 """Groups with fewer observed admissions are reported but not held to the O/E checks (too few to judge)."""
 GROUP_COLUMNS = ["imd_quintile", "ethnic_group", "sex", "age_band", "la_code"]
@@ -303,23 +303,23 @@ def ceiling_auroc(truth: Path, seed: int) -> float:
 
 
 def checks(rows: list[GroupPerformance]) -> tuple[list[str], list[str]]:
-    """The issue's targets, as (failed targets, failures that must stop training)."""
+    """The issue's standards, as (standards missed, failures that must stop training)."""
     overall = rows[0]
     missed, fatal = [], []
-    if overall.auroc is None or overall.auroc < TARGETS.auroc_min:
-        missed.append(f"AUROC {overall.auroc:.3f} below {TARGETS.auroc_min}" if overall.auroc else "no AUROC")
-    lo, hi = TARGETS.slope
+    if overall.auroc is None or overall.auroc < STANDARDS.auroc_min:
+        missed.append(f"AUROC {overall.auroc:.3f} below {STANDARDS.auroc_min}" if overall.auroc else "no AUROC")
+    lo, hi = STANDARDS.slope
     if overall.slope is None or not lo <= overall.slope <= hi:
         missed.append(f"calibration slope {overall.slope} outside {lo}-{hi}")
     imd_aucs = [r.auroc for r in rows if r.dimension == "imd_quintile" and r.group != "Unknown" and r.auroc]
-    if imd_aucs and max(imd_aucs) - min(imd_aucs) > TARGETS.imd_auroc_gap:
+    if imd_aucs and max(imd_aucs) - min(imd_aucs) > STANDARDS.imd_auroc_gap:
         missed.append(f"AUROC gap between IMD quintiles {max(imd_aucs) - min(imd_aucs):.3f} above "
-                      f"{TARGETS.imd_auroc_gap}")
+                      f"{STANDARDS.imd_auroc_gap}")
     for r in rows:
         if r.dimension not in ("imd_quintile", "ethnic_group") or r.admitted < MIN_GROUP_EVENTS:
             continue
         oe = r.observed_expected
-        if oe is None or not TARGETS.oe[0] <= oe <= TARGETS.oe[1]:
+        if oe is None or not STANDARDS.oe[0] <= oe <= STANDARDS.oe[1]:
             missed.append(f"O/E {oe:.3f} in {r.dimension} {r.group} outside 0.9-1.1")
         if oe is None or not LOUD_OE[0] <= oe <= LOUD_OE[1]:
             fatal.append(f"O/E {oe:.3f} in {r.dimension} {r.group} outside {LOUD_OE[0]}-{LOUD_OE[1]}")
@@ -466,10 +466,10 @@ def model_card(model: RiskModel, version: str, rows: list[GroupPerformance], mis
                      f"{_fmt(r.intercept, r.intercept_low, r.intercept_high, 2)} | "
                      f"{_fmt(r.observed_expected, r.oe_low, r.oe_high, 2)} | {_fmt(r.fpr, r.fpr_low, r.fpr_high)} | "
                      f"{_fmt(r.fnr, r.fnr_low, r.fnr_high)} |")
-    lines += ["", "## Targets (issue 9)",
-              f"AUROC ≥ {TARGETS.auroc_min}; calibration slope {TARGETS.slope[0]}-{TARGETS.slope[1]}; O/E "
+    lines += ["", "## Standards (issue 9)",
+              f"AUROC ≥ {STANDARDS.auroc_min}; calibration slope {STANDARDS.slope[0]}-{STANDARDS.slope[1]}; O/E "
               f"0.9-1.1 in every IMD quintile and ethnic group with at least {MIN_GROUP_EVENTS} admissions; AUROC gap "
-              f"between IMD quintiles ≤ {TARGETS.imd_auroc_gap}. Training stops if such a group's O/E leaves "
+              f"between IMD quintiles ≤ {STANDARDS.imd_auroc_gap}. Training stops if such a group's O/E leaves "
               f"{LOUD_OE[0]}-{LOUD_OE[1]}.", ""]
     lines += [f"- Missed: {m}" for m in missed] or ["- Every target met."]
     lines += [f"- Stopped: {f}" for f in fatal]
