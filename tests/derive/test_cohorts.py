@@ -149,8 +149,10 @@ def test_published_counts_pass_the_disclosure_rule():
     assert hidden == {("A", "1"), ("A", "2"), ("B", "1"), ("B", "2")}   # the 3 cannot be recovered by subtraction
     assert t.loc[("Total", "Total"), "people_in_cohort"] == "305"   # 307 rounded to 5
     assert t.loc[("C", "2"), "people_in_cohort"] == "80" and t.loc[("C", "2"), "percent"] == "13.3"
-    with pytest.raises(ValueError, match="not published"):
+    with pytest.raises(ValueError, match="not published"):   # practices by group: whole population only
         published_counts(frame, rule, "practice")
+    with pytest.raises(ValueError, match="not published"):
+        published_counts(frame, rule, "lsoa")
 
 
 def test_cohorts_are_validated_against_the_profile(tmp_path):
@@ -182,8 +184,13 @@ def test_cohort_command_end_to_end(tmp_path):
     table = pd.read_csv(out, dtype=str)
     assert table.set_index("geography_code").loc["E06000032", "people_in_cohort"] == SUPPRESSED_TEXT   # 2 people
     assert pq.read_table(data)["person_id"].to_pylist() == ["oh_bmi_30", "oh_both"]
-    r = runner.invoke(app, ["cohort", "--db", str(db), "--cohort", "obesity_hypertension", "--by", "practice"])
-    assert r.exit_code == 2 and "not published" in r.output
+    # Practices are published for their whole population (disclosure.yaml): counted through the same rule.
+    practices = tmp_path / "practices.csv"
+    r = runner.invoke(app, ["cohort", "--db", str(db), "--cohort", "obesity_hypertension", "--by", "practice",
+                            "--out", str(practices)])
+    assert r.exit_code == 0, r.output
+    shown = pd.read_csv(practices, dtype=str).people_in_cohort
+    assert not shown[shown != SUPPRESSED_TEXT].astype(int).between(1, 7).any()
     r = runner.invoke(app, ["cohort", "--db", str(db), "--cohort", "nope"])
     assert r.exit_code == 2 and "warm_homes_bedford" in r.output
     r = runner.invoke(app, ["cohort", "--db", str(db)])

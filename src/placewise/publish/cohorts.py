@@ -26,9 +26,10 @@ COLUMNS = ["geography_code", "group", "people_in_cohort", "registered_people", "
 def published_counts(frame: pd.DataFrame, rule: DisclosureRule, by: str) -> pd.DataFrame:
     """The counts (``geography_code, group, n, population``) by geography ``by``, with totals, as published.
 
-    A geography type the rule does not publish (PCNs and practices, for BLMK) is refused whole.
+    A geography type the rule does not publish, or publishes for the whole population only while the counts
+    are broken down by group (PCNs and practices, for BLMK), is refused whole.
     """
-    if by not in rule.geographies:
+    if by not in rule.geographies or (by in rule.whole_population_only and frame.group.nunique() > 1):
         raise ValueError(f"counts by {by} are not published under the disclosure rule (published geographies: "
                          f"{', '.join(rule.geographies)}); use the pseudonymised dataset for analysis")
     n = frame.pivot_table(index="geography_code", columns="group", values="n", aggfunc="sum", fill_value=0)
