@@ -253,7 +253,7 @@ def _series_frame(frame: pd.DataFrame, scope: Scope, months: int, specs: dict[st
         & frame.indicator_id.isin(list(specs))
     ].sort_values(["indicator_id", "period_start"])
     start = pd.to_datetime(mine.period_start)
-    step = mine.indicator_id.map({i: PERIOD_MONTHS.get(s.frequency, 1) for i, s in specs.items()})
+    step = mine.indicator_id.map({i: PERIOD_MONTHS.get(s.frequency, 1) for i, s in specs.items()}).astype("int64")
     latest = start.groupby(mine.indicator_id).transform("max")
     elapsed = (latest.dt.year - start.dt.year) * 12 + latest.dt.month - start.dt.month
     return mine[(elapsed // step < months).to_numpy()]
