@@ -1,4 +1,4 @@
-"""One synthetic delivery ingested into DuckDB and Spark: the same canonical tables, and the
+"""One synthetic delivery ingested into DuckDB, PostgreSQL and Spark: the same canonical tables, and the
 whole catalogue gives the same measurements (counts exactly, values and intervals within 1e-9).
 
 The default lane runs scale 0.003 (about 3,300 people, two years); scale 0.05 is run and timed by
@@ -47,7 +47,8 @@ def _sorted(con, name: str) -> pa.Table:  # type: ignore[no-untyped-def]
     return t.sort_by([(c, "ascending") for c in t.column_names])
 
 
-@pytest.mark.parametrize("other", [pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize("other", [pytest.param("postgres", marks=pytest.mark.postgres),
+                                   pytest.param("spark", marks=pytest.mark.spark)])
 def test_ingest_and_catalogue_agree_with_duckdb(request: pytest.FixtureRequest, delivery: Path, reference: str,
                                                 other: str) -> None:
     """Ingest writes identical canonical tables; a second ingest of the same files adds nothing; every
