@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import duckdb
 import ibis
+import ibis.expr.types as ir
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -81,6 +82,12 @@ class PostgresEngine(Engine):
         """Run it on a cursor of the warehouse connection."""
         with self.con.con.cursor() as cur:
             cur.execute(sql)
+
+    def temp_table(self, name: str, expr: ir.Table) -> ir.Table:
+        """As every engine, then ANALYZE: autovacuum never analyses a temporary table, so the planner would guess its size."""
+        table = super().temp_table(name, expr)
+        self.execute(f'ANALYZE "{name}"')
+        return table
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
