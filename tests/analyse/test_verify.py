@@ -48,6 +48,13 @@ def test_compare_finds_missing_rows_and_changed_numbers() -> None:
         ("a", "numerator"), ("b", "value")]
 
 
+def test_compare_takes_a_fractional_sum_that_is_whole_on_one_engine_within_tolerance() -> None:
+    """Expected cases summing to 26 on one engine and 26 plus rounding on another agree; 26 against 27 does not."""
+    ref = _frame([("d", "X", 18, 26.0, 18 / 26), ("d", "Y", 18, 26.0, 18 / 26)])
+    other = _frame([("d", "X", 18, 26.00000000000001, 18 / 26), ("d", "Y", 18, 27.0, 18 / 26)])
+    assert [(d.key.split()[-3], d.column) for d in compare(ref, other, "other")] == [("Y", "denominator")]
+
+
 def test_sample_takes_one_indicator_of_each_kind() -> None:
     """The default sample covers every measure type of the catalogue, once per numerator kind."""
     cat = load_catalogue(load_profile())
