@@ -629,3 +629,63 @@ def test_no_text_is_drawn_over_other_text_on_any_page(written: Path, tmp_path: P
              '<p style="position:absolute; top:21.5mm; left:24mm; margin:0">Something else</p>')
     write_pdf(f"<html><body>{clash}</body></html>", tmp_path / "clash.pdf")
     assert text_overlaps(tmp_path / "clash.pdf")
+
+
+def test_sex_and_ethnic_group_show_each_groups_gap_to_the_reference_group_with_intervals():
+    from placewise.analyse.statistics import proportion
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # Newcombe's example (a): 56/70 against 48/80 as Asian against White; the absolute gap is 20.0
+    # percentage points (5.2 to 33.4 by his method 10); the relative gap 0.8 / 0.6 = 1.33.
+    ics = Area("ics", "QHG", "BLMK")
+    base = {"indicator_id": "x", "geography_type": "ics", "geography_code": "QHG", "suppressed": False}
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "breakdown": "none", "breakdown_group": "All",
+             "numerator": 600.0, "denominator": 1000.0, "value": 0.6, "lower": 0.57, "upper": 0.63} for m in MONTHS]
+    last = {"period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1])}
+    groups = (("Asian or Asian British", 56.0, 70.0), ("Mixed", 5.0, 10.0), ("White", 48.0, 80.0))
+    wilson = proportion([n for _, n, _ in groups], [d for _, _, d in groups])
+    rows += [{**base, **last, "breakdown": "ethnic_group", "breakdown_group": g, "numerator": n, "denominator": d,
+              "value": n / d, "lower": lo, "upper": hi, "suppressed": g == "Mixed"}
+             for (g, n, d), lo, hi in zip(groups, wilson.lower, wilson.upper, strict=True)]
+    rows += [{**base, **last, "breakdown": "sex", "breakdown_group": g, "numerator": n, "denominator": 500.0,
+              "value": n / 500, "lower": n / 500 - 0.04, "upper": n / 500 + 0.04} for g, n in (("female", 320.0),
+                                                                                                ("male", 280.0))]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", scale=100)
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                        references={"ethnic_group": "White", "sex": "female"}).pages[0]
+    tables = {b.title: b for b in page.breakdowns}
+    eth = tables["Ethnic group"]
+    assert eth.gaps == ["+20.0 (+5.2 to +33.4)", "", "reference"]
+    assert eth.gap == ("Gaps are to White, the reference group in percentage points, with 95% intervals (MOVER, "
+                       "Zou and Donner 2008); an interval that excludes zero marks a gap unlikely to be chance. "
+                       "Relative to White: Asian or Asian British 1.33 (1.08 to 1.66). Groups marked * are "
+                       "suppressed and have no gap.")
+    # male 56% (52 to 60) against female 64% (60 to 68): -8.0, limits -8 -/+ hypot(4, 4) = 5.66
+    assert tables["Sex"].gaps == ["reference", "-8.0 (-13.7 to -2.3)"]
+
+
+def test_no_gaps_when_the_reference_group_is_suppressed():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    ics = Area("ics", "QHG", "BLMK")
+    base = {"indicator_id": "x", "geography_type": "ics", "geography_code": "QHG", "lower": 0.5, "upper": 0.7,
+            "suppressed": False}
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "breakdown": "none", "breakdown_group": "All",
+             "numerator": 600.0, "denominator": 1000.0, "value": 0.6} for m in MONTHS]
+    last = {"period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1])}
+    rows += [{**base, **last, "breakdown": "ethnic_group", "breakdown_group": g, "numerator": 5.0,
+              "denominator": 10.0, "value": 0.6, "suppressed": g == "White"} for g in ("Mixed", "White")]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", scale=100)
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                        references={"ethnic_group": "White"}).pages[0]
+    eth = page.breakdowns[0]
+    assert eth.gaps == ["", ""]
+    assert eth.gap == "No gaps are shown: the reference group, White, is not published or has no interval."

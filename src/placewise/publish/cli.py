@@ -107,7 +107,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     out = []
     for scope in scopes:
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
-                             rule=decision.rule, plan=plan, governance=governance)
+                             rule=decision.rule, plan=plan, governance=governance,
+                             references={k: v for k, v in settings.reference_groups.items()})
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
         model.synthetic, model.phm = synthetic, phm
         model.assurance_latest = assurance_latest(frame, assurance, scope.area, by_id)

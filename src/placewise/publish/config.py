@@ -142,6 +142,8 @@ class ReportSettings(Strict):
         default={}, description="indicator id -> first periods of new SPC segments (declared process changes)")
     historical_providers: list[NamedProvider] = Field(
         default=[], description="names of providers in historical returns that the ICS profile no longer lists")
+    reference_groups: dict[Literal["sex", "ethnic_group", "age_band"], str] = Field(
+        default={}, description="breakdown -> the group every other group's gap is measured against")
 
 
 def load_programmes(profile: Profile) -> Programmes:

@@ -11,6 +11,7 @@ over every series of the report at once, on published points only; the result is
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -34,7 +35,7 @@ from placewise.analyse.spc import (
     describe_latest,
     spc,
 )
-from placewise.analyse.statistics import slope_index_of_inequality
+from placewise.analyse.statistics import gaps_to_reference, slope_index_of_inequality
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
@@ -139,6 +140,8 @@ class BreakdownTable:
     title: str
     rows: list[tuple[str, str, str, str]]
     gap: str
+    gaps: list[str] = field(default_factory=list)
+    """Each row's gap to the profile's reference group, where the breakdown has one."""
 
 
 @dataclass
@@ -458,17 +461,19 @@ def _sii_text(p: _Quintiles, sii: tuple[float, float, float] | None) -> tuple[tu
     return (intercept * spec.scale, value * spec.scale), text
 
 
-def _signed(spec: IndicatorSpec, value: float) -> str:
-    """A difference in display units with its sign (percentages as percentage points)."""
+def _signed(spec: IndicatorSpec, value: float, unit: bool = True) -> str:
+    """A difference in display units with its sign (percentages as percentage points, unless ``unit`` is off)."""
     text = f"{value * spec.scale:+,.{spec.decimals}f}"
+    if not unit:
+        return text
     return text + (" percentage points" if spec.unit == "%" else spec.unit)
 
 
 def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, *, title: str, months: int,
                  rule: DisclosureRule, plan: PlanInputs | None = None,
-                 governance: Governance | None = None) -> ReportModel:
+                 governance: Governance | None = None, references: Mapping[str, str] | None = None) -> ReportModel:
     """The report model for one area: a page per indicator that has data, in catalogue order, and the
-    exceptions-first Board summary of those pages."""
+    exceptions-first Board summary of those pages. ``references`` names each breakdown's reference group."""
     governance = governance or Governance()
     by_id = {s.id: s for s in specs}
     series = _series_frame(frame, scope, months, by_id)
@@ -483,7 +488,7 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         if spec.id not in spc_results:
             continue
         result, row, periods = spc_results[spec.id]
-        page, quintiles = _page(slices, scope, spec, result, row, periods, series)
+        page, quintiles = _page(slices, scope, spec, result, row, periods, series, references or {})
         page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan, periods[-1])
         page.commentary = governance.commentary_for(spec.id, scope.area.code)
         page.commentary_note = _commentary_note(page.commentary, periods[-1])
@@ -536,7 +541,8 @@ def _status(page: IndicatorPage, result: SpcResult, row: int) -> dict[str, objec
 
 
 def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
-          periods: list[date], series: pd.DataFrame) -> tuple[IndicatorPage, _Quintiles | None]:
+          periods: list[date], series: pd.DataFrame,
+          references: Mapping[str, str]) -> tuple[IndicatorPage, _Quintiles | None]:
     """One indicator's page (SPC chart, icons, narrative, areas compared) and its quintiles, still to finish.
 
     The chart shows published points only; the latest period is the latest measured, shown as suppressed
@@ -576,7 +582,7 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     )
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
     _units_funnel(page, slices, scope, spec, latest.period_start)
-    page.breakdowns = _breakdowns(slices, scope, spec, latest.period_start)
+    page.breakdowns = _breakdowns(slices, scope, spec, latest.period_start, references)
     if scope.peers:
         _peers(page, slices, scope, spec, latest.period_start, width=340 if quintiles else 680)
     return page, quintiles
@@ -586,9 +592,12 @@ BREAKDOWN_TITLES = {"sex": "Sex", "age_band": "Age band", "ethnic_group": "Ethni
 """The breakdowns shown beside the IMD quintiles, in order."""
 
 
-def _breakdowns(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> list[BreakdownTable]:
-    """The area's published figures by sex, age band and ethnic group at ``period``, each with the gap
-    between its highest and lowest published group (no slope index: these groups have no social order)."""
+def _breakdowns(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date,
+                references: Mapping[str, str]) -> list[BreakdownTable]:
+    """The area's published figures by sex, age band and ethnic group at ``period``. These groups have no
+    social order, so no slope index: a breakdown with a reference group in the profile shows each group's
+    gap to it (:func:`placewise.analyse.statistics.gaps_to_reference`), the others the gap between their
+    highest and lowest published groups."""
     out = []
     for breakdown, title in BREAKDOWN_TITLES.items():
         rows = _latest_rows(slices, spec.id, period, scope.area.geography_type, breakdown)
@@ -598,16 +607,57 @@ def _breakdowns(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date)
         hidden = rows.suppressed.astype(bool).to_numpy() | rows.value.isna().to_numpy()
         table = [_table_row(spec, str(g), h, c, v, lo, hi) for g, h, c, v, lo, hi in
                  zip(rows.breakdown_group, hidden, counts(rows, spec), rows.value, rows.lower, rows.upper, strict=True)]
-        shown = rows[~hidden]
-        gap = ""
-        if len(shown) >= 2:
-            top, low = shown.loc[shown.value.idxmax()], shown.loc[shown.value.idxmin()]
-            gap = (f"Highest: {top.breakdown_group} ({spec.fmt(top.value)}); lowest: {low.breakdown_group} "
-                   f"({spec.fmt(low.value)}); a gap of {_signed(spec, float(top.value - low.value)).lstrip('+')}.")
-        if hidden.any():
-            gap += " Groups marked * are suppressed and left out of the gap."
-        out.append(BreakdownTable(title, table, gap.strip()))
+        if breakdown in references:
+            gaps, gap = _reference_gaps(spec, rows, hidden, references[breakdown])
+            out.append(BreakdownTable(title, table, gap, gaps))
+        else:
+            out.append(BreakdownTable(title, table, _range_gap(spec, rows, hidden)))
     return out
+
+
+def _range_gap(spec: IndicatorSpec, rows: pd.DataFrame, hidden: np.ndarray) -> str:
+    """The gap between the highest and lowest published groups of a breakdown."""
+    shown = rows[~hidden]
+    gap = ""
+    if len(shown) >= 2:
+        top, low = shown.loc[shown.value.idxmax()], shown.loc[shown.value.idxmin()]
+        gap = (f"Highest: {top.breakdown_group} ({spec.fmt(top.value)}); lowest: {low.breakdown_group} "
+               f"({spec.fmt(low.value)}); a gap of {_signed(spec, float(top.value - low.value)).lstrip('+')}.")
+    if hidden.any():
+        gap += " Groups marked * are suppressed and left out of the gap."
+    return gap.strip()
+
+
+def _reference_gaps(spec: IndicatorSpec, rows: pd.DataFrame, hidden: np.ndarray,
+                    reference: str) -> tuple[list[str], str]:
+    """Each group's absolute gap to the reference group (a table column) and a note with the relative gaps."""
+    blank = [""] * len(rows)
+    groups = rows.breakdown_group.astype(str).to_numpy()
+    usable = ~hidden & rows.lower.notna().to_numpy() & rows.upper.notna().to_numpy()
+    at = np.flatnonzero(groups == reference)
+    if not at.size or not usable[at[0]]:
+        return blank, (f"No gaps are shown: the reference group, {reference}, is not published or has no "
+                       "interval.")
+    v, lo, hi = (rows[c].to_numpy(dtype=float) for c in ("value", "lower", "upper"))
+    r = int(at[0])
+    g = gaps_to_reference(v[usable], lo[usable], hi[usable], v[r], lo[r], hi[r])
+    column, ratios = list(blank), []
+    for i, k in enumerate(np.flatnonzero(usable)):
+        if k == r:
+            column[k] = "reference"
+            continue
+        column[k] = f"{_signed(spec, g.difference[i], unit=False)} ({_signed(spec, g.difference_lower[i], unit=False)}" \
+                    f" to {_signed(spec, g.difference_upper[i], unit=False)})"
+        if np.isfinite(g.ratio[i]) and np.isfinite(g.ratio_upper[i]):
+            ratios.append(f"{groups[k]} {g.ratio[i]:.2f} ({g.ratio_lower[i]:.2f} to {g.ratio_upper[i]:.2f})")
+    unit = " in percentage points" if spec.unit == "%" else (f" in {spec.unit.strip()}" if spec.unit.strip() else "")
+    note = (f"Gaps are to {reference}, the reference group{unit}, with 95% intervals (MOVER, Zou and Donner "
+            "2008); an interval that excludes zero marks a gap unlikely to be chance.")
+    if ratios:
+        note += f" Relative to {reference}: {'; '.join(ratios)}."
+    if hidden.any():
+        note += " Groups marked * are suppressed and have no gap."
+    return column, note
 
 
 FUNNELS = {"proportion": proportion_funnel, "crude_rate": rate_funnel}

@@ -15,6 +15,7 @@ from placewise.analyse.statistics.funnel import (
     ratio_funnel_limits,
     ratio_funnel_significance,
 )
+from placewise.analyse.statistics.gaps import Gaps, gaps_to_reference
 from placewise.analyse.statistics.inequality import slope_index_of_inequality
 from placewise.analyse.statistics.proportions import proportion
 from placewise.analyse.statistics.rates import byars_limits, crude_rate, exact_poisson_limits, poisson_limits
@@ -38,6 +39,7 @@ __all__ = [
     "Estimate",
     "FunnelLimits",
     "FunnelSignificance",
+    "Gaps",
     "IndirectlyStandardised",
     "InequalityIndex",
     "StandardisedRate",
@@ -48,6 +50,7 @@ __all__ = [
     "esp2013_band",
     "exact_poisson_limits",
     "expected_counts",
+    "gaps_to_reference",
     "indirectly_standardised_rate",
     "indirectly_standardised_ratio",
     "poisson_limits",
