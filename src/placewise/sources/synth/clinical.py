@@ -18,7 +18,7 @@ from placewise.sources.synth.hospital_codes import Weighted
 from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER, rng_for
 from placewise.sources.synth.truth import treatment_state
 from placewise.sources.synth.vocabulary import (
-    ALCOHOL, ALCOHOL_PROBLEMS, BMI, CARE_PLAN, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, EPILEPSY, FRAILTY_GRADES, FRAILTY_PROBLEMS, HBA1C,
+    ALCOHOL_INTAKE, ALCOHOL_LEVEL, ALCOHOL_PROBLEMS, BMI, CARE_PLAN, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, EPILEPSY, FRAILTY_GRADES, FRAILTY_PROBLEMS, HBA1C,
     LD_HEALTH_CHECK, MEDICINES, ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY,
     SYSTOLIC,
 )
@@ -357,10 +357,14 @@ def _smi_checks(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np
     s_code = next(iter(SYSTOLIC))
     ev.add(who[done[1]], on[1][done[1]], ev.index(s_code), sys[done[1]], "mmHg")
     ev.add(who[done[1]], on[1][done[1]], ev.index(DIASTOLIC_OF[s_code]), dia[done[1]], "mmHg")
-    ev.add(who[done[2]], on[2][done[2]], ev.index(CHOLESTEROL), np.round(rng.normal(5.0, 1.0, n), 1)[done[2]], "mmol/L")
+    ev.add(who[done[2]], on[2][done[2]], ev.pick(rng, CHOLESTEROL, n)[done[2]],
+           np.round(rng.normal(5.0, 1.0, n), 1)[done[2]], "mmol/L")
     ev.add(who[done[3]], on[3][done[3]], ev.pick(rng, HBA1C, n)[done[3]],
            np.round(np.clip(rng.normal(40, 8, n), 25, 120))[done[3]], "mmol/mol")
-    ev.add(who[done[4]], on[4][done[4]], ev.index(ALCOHOL), np.round(rng.exponential(8, n))[done[4]], "units/week")
+    units = done[4] & (rng.random(n) < c.alcohol_units_share)
+    level = done[4] & ~units
+    ev.add(who[units], on[4][units], ev.index(ALCOHOL_INTAKE), np.round(rng.exponential(8, n))[units], "units/week")
+    ev.add(who[level], on[4][level], ev.pick(rng, ALCOHOL_LEVEL, n)[level])
     ev.add(who[done[5]], on[5][done[5]], ev.pick(rng, SMOKING, n)[done[5]])
     complete = done.all(axis=0)
     ev.add(who[complete], np.max(np.stack(on), axis=0)[complete], ev.index(SMI_HEALTH_CHECK))

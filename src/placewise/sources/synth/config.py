@@ -177,6 +177,7 @@ class Clinical(Strict):
     double_issue_share: float = Field(ge=0, le=1, description="Reliever issues with a second inhaler the same day")
     copd_saba_issues_per_year: float = Field(ge=0)
     smi_component_share: float = Field(ge=0, le=1, description="Each component of an SMI physical health check")
+    alcohol_units_share: float = Field(ge=0, le=1, description="Alcohol recorded as units a week, not as a level")
 
 
 class Stream(Strict):

@@ -86,8 +86,13 @@ LD_HEALTH_CHECK = "401184000"
 SMI_HEALTH_CHECK = "1366341000000104"
 SMOKING: Weighted = {"266919005": 0.55, "8517006": 0.3, "77176002": 0.15}
 """Never smoked, ex-smoker, smoker."""
-CHOLESTEROL = "1005671000000105"
-ALCOHOL = "160573003"
+CHOLESTEROL: Weighted = {"1005671000000105": 0.55, "994351000000103": 0.3, "1017161000000104": 0.1,
+                        "1083761000000106": 0.05}
+"""Serum cholesterol, serum total cholesterol, plasma total cholesterol, serum fasting total cholesterol."""
+ALCOHOL_INTAKE = "160573003"
+"""Alcohol intake, recorded with a value in units a week."""
+ALCOHOL_LEVEL: Weighted = {"105542008": 0.35, "228276006": 0.25, "43783005": 0.2, "160593006": 0.12, "86933000": 0.08}
+"""Drinking recorded as a level instead: teetotaller, occasional, moderate, within limits, heavy drinker."""
 
 
 @dataclass(frozen=True)
