@@ -7,8 +7,10 @@ from datetime import date
 import pytest
 
 from placewise.analyse.targets import target_status
+from placewise.measure.catalogue import financial_year
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
+from placewise.sources.synth.generate import load_synthetic
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +30,26 @@ def test_the_years_own_target_applies_unflagged(catalogue):
     assert (s.value, s.year, s.flag) == (80.0, "2025/26", "")
 
 
-def test_a_standing_standard_without_a_plan_target_for_the_year_is_flagged(catalogue):
-    s = _status(catalogue, "rtt_18wk", date(2026, 9, 30))
-    assert (s.value, s.flag) == (92.0, "standing")
-    assert s.note == ("No operating-plan target is set for 2026/27; the standing standard applies (the latest plan "
-                      "target, 65, was for 2025/26).")
+def test_a_standing_standard_without_a_plan_target_for_the_year_is_flagged_with_the_reason(catalogue):
+    s = _status(catalogue, "ae_4hr_all", date(2026, 9, 30))
+    assert (s.value, s.flag) == (95.0, "standing")
+    assert s.note.startswith("No operating-plan target is held for 2026/27 (no 2026/27 figure was found in the stored "
+                             "copies of the Medium term planning framework")
+    assert s.note.endswith("the standing standard applies (the latest plan target, 78, was for 2025/26).")
     # Before any plan year the standing standard is simply the target.
     assert _status(catalogue, "rtt_18wk", date(2021, 3, 31)).flag == ""
+
+
+def test_the_2026_27_targets_found_in_the_medium_term_planning_framework_apply(catalogue):
+    assert (_status(catalogue, "rtt_18wk", date(2026, 9, 30)).value, _status(catalogue, "rtt_18wk", date(2026, 9, 30))
+            .flag) == (70.0, "")
+    assert _status(catalogue, "cancer_fds_28d", date(2026, 9, 30)).value == 80.0
 
 
 def test_a_past_years_target_is_shown_as_stale(catalogue):
     s = _status(catalogue, "hypertension_treated_to_target", date(2026, 9, 30))
     assert (s.value, s.year, s.flag) == (80.0, "2024/25", "stale")
-    assert s.note == "Stale target: the latest is for 2024/25; none is set for 2026/27."
+    assert s.note.startswith("Stale target: the latest is for 2024/25; none is held for 2026/27. The 2025/26 guidance")
 
 
 def test_no_target_before_a_standard_starts_and_none_for_an_indicator_without_one(catalogue):
@@ -48,3 +57,44 @@ def test_no_target_before_a_standard_starts_and_none_for_an_indicator_without_on
     assert (s.value, s.flag) == (None, "missing") and "no target in 2020/21" in s.source
     s = _status(catalogue, "gp_dna_rate", date(2026, 9, 30))
     assert (s.value, s.flag, s.note) == (None, "", "")
+
+
+def _years(first: str, last: str) -> list[str]:
+    """Financial years from ``first`` to ``last`` inclusive."""
+    return [f"{y}/{(y + 1) % 100:02d}" for y in range(int(first[:4]), int(last[:4]) + 1)]
+
+
+def _covered() -> list[str]:
+    """The financial years the data cover: NHS England's A&E statistics from April 2016 (the earliest real
+    data), the BLMK 2020/21 dashboard, and the synthetic history to the profile's end date."""
+    end = load_synthetic(load_profile()).default_end_date
+    return _years("2016/17", financial_year(end))
+
+
+def test_every_standard_has_a_target_or_a_stated_reason_in_every_year_the_data_cover(catalogue):
+    years = _covered()
+    assert years[-1] == "2026/27"
+    gaps = []
+    for i in (i for i in catalogue.indicators if i.target is not None):
+        for fy in years:
+            s = target_status(i.target, i.standard_source, date(int(fy[:4]), 9, 30))
+            if (s.value is None or not s.source) and not i.target.unset_reason(fy):
+                gaps.append((i.id, fy))
+    assert gaps == []
+
+
+def test_every_year_from_an_indicators_first_plan_target_has_its_own_target_or_a_reason(catalogue):
+    gaps = []
+    for i in (i for i in catalogue.indicators if i.target is not None and i.target.years):
+        own = {y.year for y in i.target.years}
+        for fy in _years(min(own), _covered()[-1]):
+            if fy not in own and not i.target.unset_reason(fy):
+                gaps.append((i.id, fy))
+    assert gaps == []
+
+
+def test_every_plan_target_names_its_document_section_and_where_it_was_checked(catalogue):
+    for i in (i for i in catalogue.indicators if i.target is not None):
+        for y in i.target.years:
+            assert y.document and y.section, (i.id, y.year)
+            assert y.checked.startswith(("https://", "../shared/", "not found in the stored copies")), (i.id, y.year)

@@ -6,11 +6,13 @@ financial year of the report's latest period:
 
 - the year's own target applies, unflagged;
 - else the standing value applies; if the indicator has yearly plan targets but none for this year,
-  it is flagged ``standing`` (no operating-plan target has been set for the year yet);
+  it is flagged ``standing`` (no operating-plan target is held for the year);
 - else, if an earlier year had a target, that one is shown and flagged ``stale`` (its year has passed);
 - else no target applies and the indicator is flagged ``missing`` (the standard starts later).
 
 The year is the report's (its latest period), not today's, so a historical report is judged by its own year.
+Where the profile says why no figure is held for a year (``target.unset``: not found in the stored copies
+of the guidance, or none set), the note repeats it.
 """
 
 from __future__ import annotations
@@ -46,16 +48,18 @@ def target_status(target: Target | None, standard_source: str, as_of: date | Non
     if own is not None:
         return TargetStatus(own.value, fy, f"{fy}: {own.source}")
     earlier = sorted((y for y in target.years if y.year < fy), key=lambda y: y.year)
+    why = target.unset_reason(fy).rstrip(".")
     if target.value is not None and (target.since is None or fy >= target.since):
         if not earlier:
             return TargetStatus(target.value, fy, f"{fy}: {target.source}")
         last = earlier[-1]
         return TargetStatus(target.value, fy, f"{fy}: {target.source}", "standing",
-                            f"No operating-plan target is set for {fy}; the standing standard applies (the latest "
-                            f"plan target, {last.value:g}, was for {last.year}).")
+                            f"No operating-plan target is held for {fy}{f' ({why})' if why else ''}; the standing "
+                            f"standard applies (the latest plan target, {last.value:g}, was for {last.year}).")
+    why = f" {why[:1].upper()}{why[1:]}." if why else ""
     if earlier:
         last = earlier[-1]
         return TargetStatus(last.value, last.year, f"{last.year}: {last.source}", "stale",
-                            f"Stale target: the latest is for {last.year}; none is set for {fy}.")
+                            f"Stale target: the latest is for {last.year}; none is held for {fy}.{why}")
     return TargetStatus(None, fy, f"{standard_source} (no target in {fy})", "missing",
-                        f"No target applies in {fy}.")
+                        f"No target applies in {fy}.{why}")

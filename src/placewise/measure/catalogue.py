@@ -374,20 +374,41 @@ class TrajectoryPoint(Strict):
     value: float
 
 
-class YearTarget(Strict):
-    """The target for one financial year (``2024/25``), with the guidance that sets it."""
+FinancialYear = Annotated[str, Field(pattern=r"^20[0-9]{2}/[0-9]{2}$")]
 
-    year: str = Field(pattern=r"^20[0-9]{2}/[0-9]{2}$")
+
+def _check_financial_year(year: str) -> str:
+    """A financial year's two parts are consecutive years (2024/25, not 2024/26)."""
+    if (int(year[:4]) + 1) % 100 != int(year[5:]):
+        raise ValueError(f"{year!r} is not a financial year (e.g. 2024/25)")
+    return year
+
+
+class YearTarget(Strict):
+    """The target for one financial year (``2024/25``), with the guidance that sets it and where it was checked."""
+
+    year: FinancialYear
     value: float
     source: str = Field(min_length=1)
+    document: str = Field(default="", description="title of the document that sets the target")
+    section: str = Field(default="", description="its section, table or page")
+    checked: str = Field(default="", description="the stored copy the figure was checked against")
 
-    @field_validator("year")
-    @classmethod
-    def _consecutive(cls, year: str) -> str:
-        """A financial year's two parts are consecutive years (2024/25, not 2024/26)."""
-        if (int(year[:4]) + 1) % 100 != int(year[5:]):
-            raise ValueError(f"{year!r} is not a financial year (e.g. 2024/25)")
-        return year
+    _year = field_validator("year")(_check_financial_year)
+
+
+class UnsetYears(Strict):
+    """Financial years with no operating-plan figure held, and why (not found in the guidance, or none set)."""
+
+    first: FinancialYear
+    last: FinancialYear
+    reason: str = Field(min_length=1)
+
+    _years = field_validator("first", "last")(_check_financial_year)
+
+    def covers(self, year: str) -> bool:
+        """Whether ``year`` lies in this range."""
+        return self.first <= year <= self.last
 
 
 def financial_year(d: date) -> str:
@@ -405,6 +426,11 @@ class Target(Strict):
                               description="first financial year the standing value applies to")
     trajectory: list[TrajectoryPoint] = []
     source: str
+    unset: list[UnsetYears] = Field(default=[], description="years with no plan figure held, and why")
+
+    def unset_reason(self, year: str) -> str:
+        """Why no operating-plan figure is held for ``year``; empty when the profile gives no reason."""
+        return next((u.reason for u in self.unset if u.covers(year)), "")
 
     def for_period(self, period_end: date) -> YearTarget | None:
         """The target for the financial year holding ``period_end``: that year's own, else the standing value."""
