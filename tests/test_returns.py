@@ -33,5 +33,6 @@ def test_targets_follow_the_financial_year_of_the_period() -> None:
     assert fds.for_period(date(2024, 3, 31)).value == 75         # Appendix D row 14b
     assert fds.for_period(date(2025, 3, 31)).value == 77         # 2024/25 guidance
     assert fds.for_period(date(2026, 3, 31)).value == 80         # 2025/26 guidance
-    assert fds.for_period(date(2026, 9, 30)).value == 75         # standing standard after the guidance years
+    assert fds.for_period(date(2026, 9, 30)).value == 80         # Medium term planning framework: maintain 80%
+    assert fds.for_period(date(2027, 9, 30)).value == 75         # standing standard after the guidance years
     assert cat2.for_period(date(2021, 3, 31)).value == 18 and cat2.for_period(date(2024, 4, 30)).value == 30
