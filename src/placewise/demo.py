@@ -17,6 +17,7 @@ from placewise.analyse.planning.run import plan_warehouse
 from placewise.ingest.cli import status_command
 from placewise.ingest.load import ingest
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, key_from_env
+from placewise.options import BUNDLED, ProfileOption
 from placewise.profile import load_profile
 from placewise.measure import ReportingRange, load_catalogue
 from placewise.publish.cli import build_models, write_reports
@@ -50,7 +51,7 @@ def demo_key() -> bytes:
 
 def demo_command(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for the synthetic data, warehouse and report."),
-    profile_name: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    profile_name: ProfileOption = BUNDLED,
     reference: Path | None = typer.Option(
         None, "--reference", file_okay=False,
         help="Folder of real published data (NHS England A&E statistics, BLMK's 2020/21 dashboards) to report "

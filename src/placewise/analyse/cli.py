@@ -9,13 +9,14 @@ from rich.console import Console
 
 from placewise.analyse.measurements import measure_all
 from placewise.canonical import TABLES
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.profile import ProfileError, load_profile
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect_existing, require_tables
+from placewise.warehouse import WarehouseError, connect_existing, require_tables
 
 
 def measure_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    db: WarehouseOption = DEFAULT_URL,
+    profile: ProfileOption = BUNDLED,
     indicator: list[str] = typer.Option([], "--indicator", "-i",
                                         help="Compute only this indicator (repeatable); default all."),
 ) -> None:

@@ -11,13 +11,12 @@ from rich.console import Console
 
 from placewise.analyse.risk import RiskModelError, score, train
 from placewise.derive.segments import latest_month_end
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.profile import ProfileError, load_profile
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+from placewise.warehouse import WarehouseError, connect
 
 risk_app = typer.Typer(help="Emergency admission risk: train (with model card and fairness panel) and score.",
                        no_args_is_help=True)
-DB = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder")
-PROFILE = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder.")
 ON = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last full month of data.")
 
 
@@ -33,7 +32,7 @@ def _open(db: str, profile: str, on: str, console: Console):
 
 
 @risk_app.command("train")
-def train_command(db: str = DB, profile: str = PROFILE, on: str = ON,
+def train_command(db: WarehouseOption = DEFAULT_URL, profile: ProfileOption = BUNDLED, on: str = ON,
                   out: Path = typer.Option(Path("risk-model"), "--out", help="Folder for model, card and panel."),
                   seed: int = typer.Option(1, "--seed", help="Random seed: the same seed and data give the same model."),
                   truth: Path | None = typer.Option(None, "--truth", help="Synthetic truth/person_state.parquet: report "
@@ -58,7 +57,7 @@ def train_command(db: str = DB, profile: str = PROFILE, on: str = ON,
 
 
 @risk_app.command("score")
-def score_command(db: str = DB, profile: str = PROFILE, on: str = ON,
+def score_command(db: WarehouseOption = DEFAULT_URL, profile: ProfileOption = BUNDLED, on: str = ON,
                   model: Path = typer.Option(Path("risk-model"), "--model", help="Folder written by risk train.")
                   ) -> None:
     """Score everyone registered at the reference date into the warehouse table phm_risk."""

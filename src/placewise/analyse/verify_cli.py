@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 from placewise.analyse.verify import Verification, sample, verify
 from placewise.canonical import TABLES
 from placewise.measure import load_catalogue
+from placewise.options import BUNDLED, ProfileOption
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import WarehouseError, connect_existing, engine_of, require_tables
 from placewise.warehouse.engines import DATABASE_ERRORS
@@ -23,7 +24,7 @@ def verify_command(
     engines: str = typer.Option(..., "--engines", help="The engines compared, in order, e.g. duckdb,postgres,spark."),
     db: list[str] = typer.Option(..., "--db", help="One warehouse URL per engine, in the same order, each loaded "
                                                    "with the same delivery."),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    profile: ProfileOption = BUNDLED,
     indicator: list[str] = typer.Option([], "--indicator", "-i",
                                         help="Compare this indicator (repeatable); default one of each kind."),
     every: bool = typer.Option(False, "--all", help="Compare the whole catalogue."),

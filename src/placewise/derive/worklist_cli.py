@@ -8,17 +8,18 @@ import typer
 from rich.console import Console
 
 from placewise.derive.worklists import diff, export, rows_of, run
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.worklists import load_worklists
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+from placewise.warehouse import WarehouseError, connect
 
 
 def worklist_command(
     practice: str = typer.Option(..., "--practice", help="ODS code of the practice."),
     list_id: str = typer.Option(..., "--list", help="Worklist id from worklists.yaml, or 'all' to build every list."),
     out: str = typer.Option("", "--out", help="File to write (.csv or .xlsx); default LIST-PRACTICE.csv."),
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    db: WarehouseOption = DEFAULT_URL,
+    profile: ProfileOption = BUNDLED,
 ) -> None:
     """Build (or reuse, if nothing changed) the list over the PHM tables and write the practice's rows."""
     console = Console()

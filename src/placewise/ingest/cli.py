@@ -14,8 +14,9 @@ from placewise.ingest.load import EXIT_REFUSED, FileResult, IngestResult, ingest
 from placewise.ingest.rotate import rotate_key
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyError, key_from_env
 from placewise.ingest.stage import IngestRefused, refuse
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.profile import ProfileError, load_profile
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect_existing
+from placewise.warehouse import WarehouseError, connect_existing
 from placewise.warehouse.connection import redact
 from placewise.warehouse.identity import IdentityError
 from placewise.warehouse.engines import DATABASE_ERRORS
@@ -86,10 +87,10 @@ def _print_problems(console: Console, result: IngestResult) -> None:
 
 def ingest_command(
     directory: Path = typer.Argument(..., help="Folder of canonical files (<table>.parquet or <table>.csv)."),
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
+    db: WarehouseOption = DEFAULT_URL,
     key_env: str = typer.Option(DEFAULT_KEY_ENV, "--key-env",
                                 help="Environment variable holding the pseudonymisation key."),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    profile: ProfileOption = BUNDLED,
     report: Path | None = typer.Option(None, "--report",
                                        help="Quarantine report CSV (default: next to the DuckDB file, or here)."),
     as_of: str | None = typer.Option(None, "--as-of",
@@ -153,7 +154,7 @@ def ingest_command(
 
 
 def status_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
+    db: WarehouseOption = DEFAULT_URL,
 ) -> None:
     """Show the warehouse: rows per table, the load log and the quarantine by table, field and reason."""
     console = Console()
@@ -188,7 +189,7 @@ def status_command(
 
 
 def rotate_key_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
+    db: WarehouseOption = DEFAULT_URL,
     people: Path = typer.Option(..., "--people",
                                 help="A file with an nhs_number column covering everyone in the warehouse "
                                      "(people.parquet or people.csv of a delivery)."),

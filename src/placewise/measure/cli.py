@@ -14,6 +14,7 @@ from rich.table import Table
 from placewise.measure.catalogue import CatalogueError, load_catalogue
 from placewise.measure.patients import PatientsError, load_patients, read_patients
 from placewise.measure.trial import explain, register_trace, trace
+from placewise.options import BUNDLED, ProfileOption
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse.engines import DIALECTS
 
@@ -40,7 +41,7 @@ def try_command(
     definition: str = typer.Argument(..., help="An indicator id or a register id from the profile."),
     patients: Path = typer.Argument(..., help="YAML file of hand-made patients (see docs/writing-an-indicator.md)."),
     period_end: str = typer.Option("", "--period-end", help="YYYY-MM (default: the file's period_end)."),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    profile: ProfileOption = BUNDLED,
 ) -> None:
     """Run an indicator or register on a few hand-made patients and show each person's result and why."""
     console = Console(width=200)
@@ -75,7 +76,7 @@ def explain_command(
     period_end: str = typer.Option("2024-03", "--period-end", help="YYYY-MM: the period to compile for."),
     dialect: str = typer.Option("duckdb", "--dialect", help="SQL dialect of a warehouse engine: "
                                 + ", ".join(DIALECTS) + "."),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    profile: ProfileOption = BUNDLED,
 ) -> None:
     """Print the SQL an indicator compiles to (its finest cells for one period)."""
     try:

@@ -12,6 +12,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.outputs import prepare_output_folder
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.config import load_assurance, load_programmes, load_settings
@@ -67,7 +68,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", co
     from placewise.publish.config import load_core20
     from placewise.measure import load_catalogue
     from placewise.publish import inputs
-    from placewise.warehouse import DEFAULT_URL, connect_existing, table_names
+    from placewise.warehouse import connect_existing, table_names
     from placewise.warehouse.connection import redact
 
     profile = load_profile(profile_name)
@@ -140,9 +141,8 @@ def write_reports(models: list[tuple[Scope, ReportModel]], out: Path, pdf: bool 
 
 def report_command(
     out: Path = typer.Option(Path("out/report"), "--out", "-o", help="Folder to write the reports into."),
-    warehouse: str = typer.Option("placewise.duckdb", "--db", "--warehouse", "-w",
-                                  help="Warehouse URL or DuckDB file holding the measurements."),
-    profile: str = typer.Option("blmk", "--profile", "-p", help="Bundled profile name or profile folder."),
+    warehouse: WarehouseOption = DEFAULT_URL,
+    profile: ProfileOption = BUNDLED,
     compare: str = typer.Option("place", "--compare", help="Areas compared: place, provider or a grouping kind."),
     plan: list[Path] = typer.Option([], "--plan", help="Operating-plan trajectories CSV (repeatable)."),
     commentary: list[Path] = typer.Option([], "--commentary", help="Commentary CSV: indicator, geography_code, "

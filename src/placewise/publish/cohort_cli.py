@@ -18,11 +18,12 @@ from placewise.derive.cohorts import (
     dataset,
     reference_date,
 )
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.cohorts import load_cohorts
 from placewise.publish.cohorts import hidden_share, published_counts
 from placewise.publish.disclosure import load_rule
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+from placewise.warehouse import WarehouseError, connect
 
 
 def cohort_command(
@@ -32,8 +33,8 @@ def cohort_command(
     out: Path | None = typer.Option(None, "--out", help="Write the published counts to this CSV file."),
     people: Path | None = typer.Option(None, "--dataset",
                                        help="Write the pseudonymised person-level dataset (.parquet or .csv)."),
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    db: WarehouseOption = DEFAULT_URL,
+    profile: ProfileOption = BUNDLED,
 ) -> None:
     """Count a cohort over the PHM tables (built by `placewise phm`), disclosure-controlled, or write its dataset."""
     console = Console()

@@ -11,15 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from placewise.derive.segments import build, latest_month_end, pyramid
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.phm import load_phm
 from placewise.publish.phm import build_chapter, write_chapter
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+from placewise.warehouse import WarehouseError, connect
 
 
 def phm_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    db: WarehouseOption = DEFAULT_URL,
+    profile: ProfileOption = BUNDLED,
     on: str = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last full month of data."),
     chapter: Path | None = typer.Option(None, "--chapter", help="Also write the population health chapter here."),
     model: Path | None = typer.Option(None, "--model", help="Risk model folder for the chapter's model card."),

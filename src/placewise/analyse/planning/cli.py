@@ -9,13 +9,14 @@ import typer
 from rich.console import Console
 
 from placewise.analyse.planning.run import plan_warehouse
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.planning import write_plan_chapter
-from placewise.warehouse import DEFAULT_URL, WarehouseError, connect
+from placewise.warehouse import WarehouseError, connect
 
 
 def plan_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path, postgresql://… or spark:///folder"),
+    db: WarehouseOption = DEFAULT_URL,
     to: int = typer.Option(None, "--to", help="Horizon year (default: the profile's, 2040 for BLMK)."),
     out: Path = typer.Option(Path("out/plan"), "--out", "-o", help="Folder for the tables (Parquet and CSV)."),
     runs: int = typer.Option(256, "--runs", min=1, help="Monte Carlo runs (besides the principal run)."),
@@ -25,7 +26,7 @@ def plan_command(
                                          help="ONS mid-year estimate CSV (place_code, sex, age, population)."),
     base_year: int = typer.Option(None, "--base-year", help="Mid-year of --base-population (default: the "
                                                             "warehouse's last mid-year)."),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    profile: ProfileOption = BUNDLED,
     pdf: bool = typer.Option(False, "--pdf/--no-pdf", help="Also write the planning chapter as PDF."),
 ) -> None:
     """Project each Place's population (housing-led and trend), demand for every setting, beds, sessions and

@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.profile import Profile, ProfileError, load_profile
 from placewise.publish.web.store import StoreError
-from placewise.warehouse import DEFAULT_URL, WarehouseError
+from placewise.warehouse import WarehouseError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -31,13 +32,13 @@ def serve(db: str, host: str, port: int, users: str | None, profile: Profile) ->
 
 
 def serve_command(
-    db: str = typer.Option(DEFAULT_URL, "--db", help="Warehouse: a DuckDB file, duckdb:///path or postgresql://…"),
+    db: WarehouseOption = DEFAULT_URL,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     users: str = typer.Option("", "--users", help="Web store (users, sessions, audit): a DuckDB file or "
                               "postgresql://…; default NAME.web.duckdb beside a DuckDB warehouse, or the same "
                               "PostgreSQL database."),
-    profile: str = typer.Option("blmk", "--profile", help="ICS profile: a bundled name or a folder."),
+    profile: ProfileOption = BUNDLED,
 ) -> None:
     """Serve the web application and REST API over a warehouse (opened read-only)."""
     try:

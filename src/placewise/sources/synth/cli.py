@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from placewise.options import BUNDLED, ProfileOption
 from placewise.outputs import OutputFolderError, prepare_output_folder
 from placewise.profile import ProfileError, load_profile
 from placewise.sources.synth.calibrate import calibration, write_calibration
@@ -48,7 +49,7 @@ def synth_command(
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format")] = FileFormat.parquet,
     end_date: Annotated[str | None, typer.Option(help="Last day of the history, YYYY-MM-DD (default from the profile)")] = None,
     years: Annotated[int, typer.Option(help="Years of monthly history", min=1, max=20)] = 5,
-    profile: Annotated[str, typer.Option(help="Bundled profile name or profile folder")] = "blmk",
+    profile: ProfileOption = BUNDLED,
     show_calibration: Annotated[bool, typer.Option("--calibration", help="Print the calibration report")] = False,
 ) -> None:
     """Generate a synthetic, calibrated population for an ICS profile, with its calibration report."""
