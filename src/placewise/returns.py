@@ -36,6 +36,8 @@ class Return:
     org: str
     period: str
     measures: tuple[ReturnMeasure, ...]
+    quarterly: bool = False
+    """Periods are quarters of the financial year, ``period`` the first day of April, July, October or January."""
 
 
 def _prop(id_: str, description: str, numerator: str, denominator: str) -> ReturnMeasure:
@@ -95,12 +97,14 @@ RETURNS: tuple[Return, ...] = (
                _mean("ambulance_cat1_mean", "category 1 (life-threatening) mean response time"),
                _mean("ambulance_cat2_mean", "category 2 (emergency) mean response time"),
            )),
-    Return("uec_beds", "General and acute bed occupancy", "NHS England Urgent and Emergency Care Daily Situation "
-           "Reports, monthly averages (adult general and acute beds; the quarterly KH03 collection counts the "
-           "same beds)", "provider (trust ODS code)", "calendar month (mean of the daily counts)", (
-               _prop("ga_bed_occupancy", "adult general and acute beds occupied, of those available (daily "
-                     "average over the month)", "occupied G&A beds, daily average", "available G&A beds, daily average"),
-           )),
+    Return("kh03", "General and acute bed occupancy (KH03)", "NHS England Bed Availability and Occupancy "
+           "(KH03), a quarterly collection: the average daily number of general and acute beds open overnight and "
+           "of those occupied over the quarter", "provider (trust ODS code)", "quarter of the financial year "
+           "(averages of the daily counts)", (
+               _prop("ga_bed_occupancy", "general and acute beds occupied, of those available (average daily number "
+                     "over the quarter)", "occupied G&A beds, average daily number",
+                     "available G&A beds, average daily number"),
+           ), quarterly=True),
     Return("mhsds", "Mental health standards", "NHS England Mental Health Services Monthly Statistics (MHSDS) and "
            "the Out of Area Placements collection", "mental health provider, or commissioner", "calendar month", (
                _prop("eip_within_2wk", "early intervention in psychosis: referrals starting treatment within two "
@@ -116,6 +120,8 @@ RETURNS: tuple[Return, ...] = (
 
 MEASURES: dict[str, ReturnMeasure] = {m.id: m for r in RETURNS for m in r.measures}
 """Every known return measure by id; rows of other measures are stored as delivered, unchecked."""
+QUARTERLY: frozenset[str] = frozenset(m.id for r in RETURNS if r.quarterly for m in r.measures)
+"""Measures returned by quarter: ingest refuses a row whose period is not the first day of a quarter."""
 
 
 def returns_markdown() -> str:
@@ -123,7 +129,8 @@ def returns_markdown() -> str:
     out: list[str] = []
     for r in RETURNS:
         out += [f"## {r.title} (`{r.id}`)", "", f"Source: {r.collection}. One row per `org_code` ({r.org}) "
-                f"and period ({r.period}); `period` is the first day of the month.", "",
+                f"and period ({r.period}); `period` is the first day of the "
+                f"{'quarter (1 April, 1 July, 1 October or 1 January)' if r.quarterly else 'month'}.", "",
                 "| measure | kind | meaning | numerator | denominator | value |", "|---|---|---|---|---|---|"]
         out += [f"| `{m.id}` | {m.kind} | {m.description} | {m.numerator or '–'} | {m.denominator or '–'} "
                 f"| {m.value or '–'} |" for m in r.measures]

@@ -138,3 +138,20 @@ def test_a_submitted_trajectory_replaces_the_glide_path_for_its_whole_year(tmp_p
                               catalogue).to_pylist()
     out = [r for r in out if r["indicator_id"] == "diagnostics_6wk" and r["period_start"] >= date(2024, 4, 1)]
     assert [(r["period_start"], r["plan"], r["basis"]) for r in out] == [(date(2024, 6, 1), 90.0, "trajectory")]
+
+
+def test_a_quarterly_indicator_glides_by_quarter_from_the_quarter_to_march(catalogue):
+    # KH03 G&A occupancy: 92% or below in 2024/25. The quarter to March 2024 (starting January) was 96%, so the
+    # plan falls 4 x 3/12 = 1 point a quarter: 95, 94, 93 and 92 at the quarters starting April to January.
+    plans = load_plans(load_profile(), catalogue)
+    quarters = [date(2024, 1, 1), date(2024, 4, 1), date(2024, 7, 1), date(2024, 10, 1), date(2025, 1, 1)]
+    rows = _actuals("ga_bed_occupancy", date(2024, 1, 1), [96.0, 95.5, 93.0, 94.0, 91.0]).to_pylist()
+    for r, q in zip(rows, quarters, strict=True):
+        r["period_start"] = r["period_end"] = q
+    out = plan_against_actual(pa.Table.from_pylist(rows, schema=SCHEMA), plans, catalogue).to_pandas()
+    out = out[(out.indicator_id == "ga_bed_occupancy") & (out.period_start >= date(2024, 4, 1))]
+    assert list(out.period_start) == quarters[1:]
+    assert out.plan.to_list() == pytest.approx([95.0, 94.0, 93.0, 92.0])
+    assert set(out.basis) == {"glide path to the year's target"}
+    # lower is better: 95.5 above 95 (amber, within 5%), 93 below 94 (green), 94 above 93 (amber), 91 green
+    assert out.rag.to_list() == ["amber", "green", "amber", "green"]

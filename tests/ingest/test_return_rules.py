@@ -27,6 +27,10 @@ CASES = [
     ("negative-count", {"measure": "rtt_over_65wk", "value": -1.0}, "value", "negative"),
     ("mean-without-incidents", {"measure": "ambulance_cat2_mean", "numerator": 300.0}, "denominator",
      "numerator and denominator together"),
+    ("quarterly-return-for-a-month", {"measure": "ga_bed_occupancy", "numerator": 90.0, "denominator": 100.0},
+     "period", "a quarterly return's period is the first day of a quarter"),
+    ("quarterly-return-mid-month", {"measure": "ga_bed_occupancy", "period": date(2024, 4, 15), "numerator": 90.0,
+                                    "denominator": 100.0}, "period", "first day of a quarter"),
 ]
 GOOD = [
     {"measure": "rtt_within_18wk", "numerator": 10.0, "denominator": 10.0},
@@ -34,6 +38,7 @@ GOOD = [
     {"measure": "rtt_over_65wk", "value": 0.0},
     {"measure": "ambulance_cat1_mean", "value": 6.08},
     {"measure": "something_local", "numerator": 11.0, "denominator": 10.0},
+    {"measure": "ga_bed_occupancy", "period": date(2024, 1, 1), "numerator": 930.0, "denominator": 1000.0},
 ]
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from placewise.canonical import PLAUSIBLE_MEASUREMENTS, TABLES
 from placewise.cli import app
 from placewise.profile import ProfileError, load_profile
-from placewise.returns import MEASURES
+from placewise.returns import MEASURES, QUARTERLY
 from placewise.sources.synth import calibration, generate
 from placewise.sources.synth.vocabulary import DIAGNOSIS, MEDICINES, SPIROMETRY, SYSTOLIC
 
@@ -437,14 +437,18 @@ def test_falls_are_an_injury_with_a_fall_as_external_cause(db: duckdb.DuckDBPyCo
     assert died > 0
 
 
-def test_published_returns_cover_every_month_for_each_provider(db: duckdb.DuckDBPyConnection) -> None:
-    """RTT, cancer, DM01 and ambulance returns: 36+ months per provider, shares inside their rules, the RTT
+def test_published_returns_cover_every_period_for_each_provider(db: duckdb.DuckDBPyConnection) -> None:
+    """RTT, cancer, DM01 and ambulance returns: 36+ months per provider (KH03 beds: quarters), shares inside their rules, the RTT
     denominator equal to the waiting list, 52-week waiters within it."""
     rows = dict(db.execute("""SELECT measure, count(DISTINCT period) FROM aggregate_returns
                               WHERE measure <> 'registered_list_size' GROUP BY 1""").fetchall())
     assert set(rows) == set(MEASURES) - {"registered_list_size", "ae_4hr_type1", "ae_4hr_all", "ae_attendances_all",
                                          "ae_emergency_admissions"}
-    assert min(rows.values()) >= 36
+    assert min(v for m, v in rows.items() if m not in QUARTERLY) >= 36
+    # KH03 is quarterly: every period the first day of a quarter, and 12 or more whole quarters
+    assert all(rows[m] >= 12 for m in QUARTERLY)
+    assert one(db, f"""SELECT count(*) FROM aggregate_returns WHERE measure IN ({', '.join(f"'{m}'" for m in QUARTERLY)})
+                       AND (month(period) NOT IN (1, 4, 7, 10) OR day(period) <> 1)""") == 0
     assert one(db, """SELECT count(*) FROM aggregate_returns
                       WHERE numerator > denominator AND measure NOT LIKE 'ambulance%'""") == 0
     assert one(db, """SELECT count(*) FROM aggregate_returns r JOIN aggregate_returns l USING (period, org_code)

@@ -12,10 +12,10 @@ Forecast to year end (the NHS financial year, April to March): the year-end plan
 variance from plan over the latest ``forecast_periods`` periods with an actual value in that year.
 It assumes the recent gap to plan persists, the usual "run-rate against plan" outturn forecast.
 
-Where a monthly indicator has an operating-plan target for a financial year (``target.years``: "X% by
-March") and a series has no trajectory of its own in that year, the plan is a glide path set here: a
-straight line from the series' value in the March before the year to the target in the year's March
-(flat at the target where that March has no value). In a year where only a standing standard applies
+Where a monthly or quarterly indicator has an operating-plan target for a financial year (``target.years``:
+"X% by March") and a series has no trajectory of its own in that year, the plan is a glide path set here: a
+straight line from the series' value in the March (or the quarter to March) before the year to the target in
+the year's March (flat at the target where that period has no value). In a year where only a standing standard applies
 (the NHS Constitution's 92% within 18 weeks, say) the plan is that standard every month; a target whose
 year has passed gives no plan (``placewise.analyse.targets`` flags it as stale). A submitted trajectory
 for any month of the year replaces the plan set here for the whole year. ``basis`` says which a row is.
@@ -132,26 +132,31 @@ def _plan_frame(plans: Plans) -> pd.DataFrame:
     return frame.assign(basis="trajectory")
 
 
+STEP_MONTHS = {"monthly": 1, "quarterly": 3}
+"""Months per period of the frequencies that get plans set here (a quarter is a financial-year quarter)."""
+
+
 def _year_targets(catalogue: Catalogue, year_starts: list[date]) -> pd.DataFrame:
-    """The target of each monthly indicator in each financial year: indicator, year start, target, and the
-    plan's basis (a glide path to a year's own target; the standing standard otherwise)."""
+    """The target of each monthly or quarterly indicator in each financial year: indicator, year start, target,
+    the plan's basis (a glide path to a year's own target; the standing standard otherwise) and months per period."""
     rows = []
     for i in catalogue.indicators:
         target = i.target
-        if target is None or i.frequency != "monthly":
+        if target is None or i.frequency not in STEP_MONTHS:
             continue
         own = {y.year for y in target.years}
         for start in year_starts:
             year = target.for_period(start)
             if year is not None:
-                rows.append((i.id, start, year.value, GLIDE if year.year in own else STANDARD))
-    return pd.DataFrame(rows, columns=["indicator_id", "year_start", "target", "basis"])
+                rows.append((i.id, start, year.value, GLIDE if year.year in own else STANDARD,
+                             STEP_MONTHS[i.frequency]))
+    return pd.DataFrame(rows, columns=["indicator_id", "year_start", "target", "basis", "months"])
 
 
 def glide_paths(actuals: pd.DataFrame, catalogue: Catalogue, planned: pd.DataFrame) -> pd.DataFrame:
     """Plans set here for each series and financial year with a target and an actual value in the year but
-    no trajectory in ``planned``: a straight line from the March before to the year's own target in March,
-    or the standing standard every month."""
+    no trajectory in ``planned``: a straight line from the last period before the year (March, or the quarter
+    to March) to the year's own target at the year's end, or the standing standard every period."""
     a = actuals.assign(year_start=financial_year_start(actuals["period_start"]))
     years = a[SERIES + ["year_start"]].drop_duplicates()
     years = years.merge(_year_targets(catalogue, sorted(set(years["year_start"]))), on=["indicator_id", "year_start"])
@@ -160,15 +165,18 @@ def glide_paths(actuals: pd.DataFrame, catalogue: Catalogue, planned: pd.DataFra
         years = years.merge(taken.drop_duplicates(), how="left", indicator=True)
         years = years[years.pop("_merge") == "left_only"]
     month = pd.to_datetime(a["period_start"])
-    march = a[(month.dt.month == 3).to_numpy()][SERIES + ["actual"]]
-    march["year_start"] = financial_year_start(month[month.dt.month == 3] + pd.DateOffset(months=1)).to_numpy()
+    step = a["indicator_id"].map({i.id: STEP_MONTHS.get(i.frequency, 1) for i in catalogue.indicators})
+    ends_march = (month.dt.month + step.to_numpy() - 1 == 3).to_numpy()
+    march = a[ends_march][SERIES + ["actual"]]
+    march["year_start"] = financial_year_start(month[ends_march] + pd.DateOffset(months=3)).to_numpy()
     years = years.merge(march.rename(columns={"actual": "baseline"}), on=SERIES + ["year_start"], how="left")
     g = years.merge(pd.DataFrame({"step": np.arange(1, 13)}), how="cross")
+    g = g[(g["step"] % g["months"] == 0).to_numpy()]
     target = g["target"].to_numpy(float)
     baseline = np.where(g["basis"] == GLIDE, g["baseline"].fillna(g["target"]).to_numpy(float), target)
-    g["plan"] = baseline + (target - baseline) * g["step"].to_numpy() / 12
+    g = g.assign(plan=baseline + (target - baseline) * g["step"].to_numpy() / 12)
     start = pd.to_datetime(g["year_start"])
-    g["period_start"] = (start.dt.to_period("M") + (g["step"] - 1)).dt.to_timestamp().dt.date
+    g["period_start"] = (start.dt.to_period("M") + (g["step"] - g["months"])).dt.to_timestamp().dt.date
     return g[SERIES + ["period_start", "plan", "basis"]]
 
 

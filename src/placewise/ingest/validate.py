@@ -12,7 +12,7 @@ from datetime import date
 from placewise.canonical import ETHNIC_CATEGORIES, PERSON_KEY, Column, Table
 from placewise.ingest.pseudonymise import mask_sql
 from placewise.ingest.stage import DATE_TEXT, TIME_TEXT, Typed
-from placewise.returns import MEASURES
+from placewise.returns import MEASURES, QUARTERLY
 
 ODS_PATTERNS: dict[str, tuple[str, str]] = {
     "practice_code": ("[A-Z][0-9]{5}", "a GP practice code is a letter and five digits"),
@@ -195,6 +195,12 @@ def _return_rules(table: Table) -> list[Rule]:
            Rule(f"{m} IN ({kinds['count']}) AND {v} <> floor({v})", "value",
                 lit("a count is a whole number"), v)]
     out += [Rule(f"{known} AND {_q(c)} < 0", c, lit("negative"), _q(c)) for c in ("numerator", "denominator", "value")]
+    if QUARTERLY:
+        p = _q("period")
+        out.append(Rule(f"{m} IN ({', '.join(lit(q) for q in sorted(QUARTERLY))}) AND "
+                        f"(month({p}) NOT IN (1, 4, 7, 10) OR day({p}) <> 1)", "period",
+                        lit("a quarterly return's period is the first day of a quarter (1 April, 1 July, "
+                            "1 October or 1 January)"), p))
     return out
 
 

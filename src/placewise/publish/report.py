@@ -791,13 +791,14 @@ def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str
     current = last.period_start >= latest
     rag = last.rag if isinstance(last.rag, str) and current else ""
     basis = PLAN_BASIS.get(getattr(last, "basis", ""), "")
-    lead = "" if current else f"No plan for {month_label(latest)}. "
-    text = (f"{lead}Plan for {month_label(last.period_start)}{basis}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
+    freq = spec.frequency
+    lead = "" if current else f"No plan for {period_label(latest, freq)}. "
+    text = (f"{lead}Plan for {period_label(last.period_start, freq)}{basis}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
             f"({_signed(spec, last.variance)} against plan){f'. {RAG_TEXT[rag]}' if rag else ''}.")
     fc = plan.forecast[plan.forecast.indicator_id == spec.id].sort_values("year_start")
     if not fc.empty:
         f = fc.iloc[-1]
         verdict = f": {RAG_TEXT[f.rag].split(':')[0].lower()}" if isinstance(f.rag, str) else ""
-        text += (f" Forecast for {month_label(f.year_end_period)}, the end of the financial year: "
+        text += (f" Forecast for {period_label(f.year_end_period, freq)}, the end of the financial year: "
                  f"{spec.fmt(f.forecast)} against a plan of {spec.fmt(f.plan)}{verdict}.")
     return rag, text, _signed(spec, last.variance) if current else ""

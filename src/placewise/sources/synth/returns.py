@@ -1,7 +1,7 @@
 """Synthetic published returns (RTT, cancer waiting times, DM01, ambulance, G&A beds, EIP, out-of-area
 placements) for the profile's providers.
 
-Each provider's monthly return is drawn around a level that drifts through the window, sized to the
+Each provider's monthly return (quarterly for KH03 G&A beds) is drawn around a level that drifts through the window, sized to the
 synthetic population it serves, with binomial and Poisson noise: so the series have real variation
 and the counts behind each share. Levels are set to the ranges BLMK's 2020/21 dashboards and recent
 national statistics show (003 L3577-3630), not to any indicator's rule. The returns are not derived from
@@ -29,9 +29,9 @@ COUNTS = {  # measure: (share of the waiting list at the start, at the end)
     "rtt_over_52wk": (0.030, 0.020),
     "rtt_over_65wk": (0.008, 0.002),
 }
-BEDS = (0.0018, 0.93, 0.94, 0.012)
-"""G&A beds available per person, occupancy at the start and the end, month-to-month noise (national G&A
-occupancy ran at 92-95% in 2022-2025)."""
+BEDS = (0.0018, 0.93, 0.94, 0.01)
+"""KH03 G&A beds available per person, occupancy at the start and the end, quarter-to-quarter noise (national
+G&A occupancy ran at 92-95% in 2022-2025)."""
 EIP = (0.000018, 0.68, 0.62, 0.06)
 """EIP referrals starting treatment per person a month; share within two weeks at the start and the end
 (the national figure has stayed above the 60% standard, falling towards it)."""
@@ -48,6 +48,13 @@ def _months(w: World) -> np.ndarray:
     start = np.datetime64(w.window.start, "D").astype("datetime64[M]")
     end = np.datetime64(w.window.end, "D").astype("datetime64[M]")
     return np.arange(start, end + 1).astype("datetime64[D]").astype(np.int64)
+
+
+def _quarters(months: np.ndarray) -> np.ndarray:
+    """First day (days since 1970) of every quarter of the financial year lying wholly inside the months."""
+    index = months.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    starts = np.flatnonzero((index % 3 == 0) & (np.arange(len(months)) + 2 < len(months)))
+    return months[starts]
 
 
 def _level(first: float, last: float, noise: float, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -106,9 +113,11 @@ def published_returns(w: World, rng: np.random.Generator) -> pa.Table:
 
 def _beds_and_mental_health(months: np.ndarray, people: int, providers: ReturnsProviders,
                             rng: np.random.Generator) -> list[pa.Table]:
-    """G&A bed occupancy (acute providers) and the EIP and out-of-area placement returns (mental health)."""
+    """G&A bed occupancy by quarter (KH03, acute providers) and the monthly EIP and out-of-area placement
+    returns (mental health)."""
     acute, mh = list(providers.acute), list(providers.mental_health)
-    shape, mh_shape = (len(acute), len(months)), (len(mh), len(months))
+    quarters = _quarters(months)
+    shape, mh_shape = (len(acute), len(quarters)), (len(mh), len(months))
     per, first, last, noise = BEDS
     beds = np.broadcast_to(np.round(np.array(list(providers.acute.values()))[:, None] * people * per), shape)
     beds = np.maximum(beds, 1.0)
@@ -119,6 +128,6 @@ def _beds_and_mental_health(months: np.ndarray, people: int, providers: ReturnsP
     started = rng.binomial(referrals, np.clip(_level(first, last, noise, mh_shape, rng), 0.05, 0.99))
     rate = np.linspace(*OAP_BED_DAYS, len(months))
     bed_days = rng.poisson(np.broadcast_to(served * rate, mh_shape))
-    return [_table(months, acute, "ga_bed_occupancy", occupied, beds.astype(float), None),
+    return [_table(quarters, acute, "ga_bed_occupancy", occupied, beds.astype(float), None),
             _table(months, mh, "eip_within_2wk", started, referrals.astype(float), None),
             _table(months, mh, "oap_inappropriate_bed_days", None, None, bed_days)]
