@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
+import pytest
 import typer
+from rich.console import Console
 from typer.core import TyperGroup, TyperOption
 
 from placewise.cli import app
-from placewise.options import BUNDLED, DEFAULT_URL
+from placewise.options import BUNDLED, DEFAULT_URL, refusing
 
 
 def _commands(group: TyperGroup, prefix: str = "") -> dict:
@@ -47,3 +51,14 @@ def test_every_command_that_uses_a_profile_takes_the_shared_profile_option() -> 
             "verify", "try", "explain", "demo", "serve"} <= set(with_profile)
     for name, o in with_profile.items():
         assert (o.opts, o.default, o.help) == (["--profile", "-p"], BUNDLED, with_profile["measure"].help), name
+
+
+def test_refusing_turns_a_named_error_into_one_line_and_exit_2_and_lets_others_through() -> None:
+    """Bad input named by the command is refused with its message; any other error is still a crash."""
+    out = io.StringIO()
+    with pytest.raises(typer.Exit) as stopped, refusing(Console(file=out), KeyError, ValueError):
+        raise ValueError("patients.csv row 3: field age: 'x' is not a whole number")
+    assert stopped.value.exit_code == 2
+    assert out.getvalue() == "Refused: patients.csv row 3: field age: 'x' is not a whole number\n"
+    with pytest.raises(ZeroDivisionError), refusing(Console(file=out), KeyError, ValueError):
+        raise ZeroDivisionError

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from placewise.analyse.measurements import measure_all
 from placewise.canonical import TABLES
-from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import WarehouseError, connect_existing, require_tables
 
@@ -23,19 +23,13 @@ def measure_command(
     """Compute the profile's indicators for every period, geography and group into `measurements`."""
     console = Console()
     started = time.perf_counter()
-    try:
+    with refusing(console, ProfileError, WarehouseError):
         prof = load_profile(profile)
         con = connect_existing(db)
         require_tables(con, (t.name for t in TABLES))
-    except (ProfileError, WarehouseError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     try:
-        with console.status("Computing indicators…"):
+        with refusing(console, ValueError), console.status("Computing indicators…"):
             table = measure_all(con, prof, indicators=indicator or None)
-    except ValueError as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     finally:
         con.disconnect()
     console.print(f"{table.num_rows:,} measurements written in {time.perf_counter() - started:.1f} s.")

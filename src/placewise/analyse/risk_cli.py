@@ -11,7 +11,7 @@ from rich.console import Console
 
 from placewise.analyse.risk import RiskModelError, score, train
 from placewise.derive.segments import latest_month_end
-from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import WarehouseError, connect
 
@@ -22,13 +22,10 @@ ON = typer.Option("", "--on", help="Reference date YYYY-MM-DD; default the last 
 
 def _open(db: str, profile: str, on: str, console: Console):
     """Profile, connection and reference date, or a clear refusal (exit 2)."""
-    try:
+    with refusing(console, ProfileError, WarehouseError, ValueError):
         prof = load_profile(profile)
         con = connect(db)
         return prof, con, (date.fromisoformat(on) if on else latest_month_end(con))
-    except (ProfileError, WarehouseError, ValueError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
 
 
 @risk_app.command("train")

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from placewise.derive.worklists import diff, export, rows_of, run
-from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.worklists import load_worklists
 from placewise.warehouse import WarehouseError, connect
@@ -24,26 +24,21 @@ def worklist_command(
     """Build (or reuse, if nothing changed) the list over the PHM tables and write the practice's rows."""
     console = Console()
     started = time.perf_counter()
-    try:
+    with refusing(console, ProfileError, WarehouseError, KeyError):
         lists = load_worklists(load_profile(profile))
         wanted = None if list_id == "all" else [lists.get(list_id).id]
         con = connect(db)
-    except (ProfileError, WarehouseError, KeyError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     try:
-        runs = run(con, lists, wanted)
-        for r in runs.values():
-            rows = rows_of(con, r.run_id, practice)
-            path = out if (out and len(runs) == 1) else f"{r.list_id}-{practice}.csv"
-            export(rows, r, lists.get(r.list_id).title, path)
-            added, removed = diff(con, r.run_id, practice)
-            state = "new version" if r.new else "unchanged since the last run"
-            console.print(f"{r.list_id}: {rows.num_rows} people for {practice} -> {path} ({state}; version "
-                          f"{r.content_hash}, rule {r.rule_hash}; since the previous run +{len(added)} -{len(removed)})")
-    except ValueError as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
+        with refusing(console, ValueError):
+            runs = run(con, lists, wanted)
+            for r in runs.values():
+                rows = rows_of(con, r.run_id, practice)
+                path = out if (out and len(runs) == 1) else f"{r.list_id}-{practice}.csv"
+                export(rows, r, lists.get(r.list_id).title, path)
+                added, removed = diff(con, r.run_id, practice)
+                state = "new version" if r.new else "unchanged since the last run"
+                console.print(f"{r.list_id}: {rows.num_rows} people for {practice} -> {path} ({state}; version "
+                              f"{r.content_hash}, rule {r.rule_hash}; since the previous run +{len(added)} -{len(removed)})")
     finally:
         con.disconnect()
     console.print(f"Done in {time.perf_counter() - started:.1f} s.")

@@ -14,7 +14,7 @@ from placewise.ingest.load import EXIT_REFUSED, FileResult, IngestResult, ingest
 from placewise.ingest.rotate import rotate_key
 from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyError, key_from_env
 from placewise.ingest.stage import IngestRefused, refuse
-from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse import WarehouseError, connect_existing
 from placewise.warehouse.connection import redact
@@ -117,13 +117,10 @@ def ingest_command(
     quarantine table).
     """
     console = Console()
-    try:
+    with refusing(console, ProfileError, PseudonymisationKeyError, ValueError):
         ics = load_profile(profile).ics
         key = key_from_env(key_env)
         day = _as_of(as_of)
-    except (ProfileError, PseudonymisationKeyError, ValueError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(EXIT_REFUSED) from None
     console.print(f"Ingesting [bold]{directory}[/] into [bold]{redact(db)}[/] for {ics.name}")
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),

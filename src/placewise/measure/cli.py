@@ -14,7 +14,7 @@ from rich.table import Table
 from placewise.measure.catalogue import CatalogueError, load_catalogue
 from placewise.measure.patients import PatientsError, load_patients, read_patients
 from placewise.measure.trial import explain, register_trace, trace
-from placewise.options import BUNDLED, ProfileOption
+from placewise.options import BUNDLED, ProfileOption, refusing
 from placewise.profile import ProfileError, load_profile
 from placewise.warehouse.engines import DIALECTS
 
@@ -45,7 +45,7 @@ def try_command(
 ) -> None:
     """Run an indicator or register on a few hand-made patients and show each person's result and why."""
     console = Console(width=200)
-    try:
+    with refusing(console, ProfileError, PatientsError, KeyError, ValueError):
         prof = load_profile(profile)
         cat = load_catalogue(prof)
         pf = read_patients(patients)
@@ -66,9 +66,6 @@ def try_command(
             reg = cat.register(definition)
             console.print(f"[bold]{reg.title}[/] — {reg.specification} ({reg.version}); on {end}")
             _show(console, "register", register_trace(con, reg, end))
-    except (ProfileError, PatientsError, KeyError, ValueError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
 
 
 def explain_command(
@@ -79,11 +76,8 @@ def explain_command(
     profile: ProfileOption = BUNDLED,
 ) -> None:
     """Print the SQL an indicator compiles to (its finest cells for one period)."""
-    try:
+    with refusing(Console(), ProfileError, CatalogueError, KeyError, ValueError):
         cat = load_catalogue(load_profile(profile))
         if dialect not in DIALECTS:
             raise ValueError(f"dialect {dialect!r}: use {' or '.join(DIALECTS)}")
         typer.echo(explain(cat, indicator, _month_end(period_end), dialect))
-    except (ProfileError, CatalogueError, KeyError, ValueError) as e:
-        Console().print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None

@@ -18,7 +18,7 @@ from placewise.derive.cohorts import (
     dataset,
     reference_date,
 )
-from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.cohorts import load_cohorts
 from placewise.publish.cohorts import hidden_share, published_counts
@@ -39,7 +39,7 @@ def cohort_command(
     """Count a cohort over the PHM tables (built by `placewise phm`), disclosure-controlled, or write its dataset."""
     console = Console()
     started = time.perf_counter()
-    try:
+    with refusing(console, ProfileError, WarehouseError, KeyError, ValueError):
         prof = load_profile(profile)
         cohorts = load_cohorts(prof)
         if not cohort_id:
@@ -51,16 +51,11 @@ def cohort_command(
             raise ValueError(f"{people}: the dataset file must end .parquet or .csv")
         rule = load_rule(prof)
         con = connect(db)
-    except (ProfileError, WarehouseError, KeyError, ValueError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     try:
-        on = reference_date(con)
-        table = published_counts(counts(con, prof, cohort, by, breakdown).to_pandas(), rule, by)
-        data = dataset(con, prof, cohort).to_pyarrow() if people is not None else None
-    except ValueError as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
+        with refusing(console, ValueError):
+            on = reference_date(con)
+            table = published_counts(counts(con, prof, cohort, by, breakdown).to_pandas(), rule, by)
+            data = dataset(con, prof, cohort).to_pyarrow() if people is not None else None
     finally:
         con.disconnect()
     t = Table(title=f"{cohort.title} at {on:%d %B %Y} by {by}"

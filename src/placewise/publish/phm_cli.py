@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from placewise.derive.segments import build, latest_month_end, pyramid
-from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.phm import load_phm
 from placewise.publish.phm import build_chapter, write_chapter
@@ -28,13 +28,10 @@ def phm_command(
     """Build phm_people and phm_items at the reference date and print the segment pyramid."""
     console = Console()
     started = time.perf_counter()
-    try:
+    with refusing(console, ProfileError, WarehouseError, ValueError):
         prof = load_profile(profile)
         con = connect(db)
         day = date.fromisoformat(on) if on else latest_month_end(con)
-    except (ProfileError, WarehouseError, ValueError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     try:
         people = build(con, prof, day)
         rows = pyramid(people, load_phm(prof)).to_pyarrow().to_pylist()

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from placewise.analyse.planning.run import plan_warehouse
-from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
 from placewise.publish.planning import write_plan_chapter
 from placewise.warehouse import WarehouseError, connect
@@ -36,19 +36,13 @@ def plan_command(
     Exit codes: 0 written; 2 bad input (profile, warehouse without history, unknown scenario, bad base file)."""
     console = Console(stderr=True)
     started = time.perf_counter()
-    try:
+    with refusing(console, ProfileError, WarehouseError):
         prof = load_profile(profile)
         con = connect(db)
-    except (ProfileError, WarehouseError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     try:
-        with console.status(f"Projecting {runs} runs…"):
+        with refusing(console, ProfileError, ValueError), console.status(f"Projecting {runs} runs…"):
             result = plan_warehouse(con, prof, to=to, runs=runs, seed=seed, scenarios=scenario or None,
                                     base_population=base_population, base_year=base_year)
-    except (ProfileError, ValueError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     finally:
         con.disconnect()
     written = result.write(out)

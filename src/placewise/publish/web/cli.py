@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
+from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import Profile, ProfileError, load_profile
 from placewise.publish.web.store import StoreError
 from placewise.warehouse import WarehouseError
@@ -21,11 +21,8 @@ def serve(db: str, host: str, port: int, users: str | None, profile: Profile) ->
 
     console = Console()
     console.print(f"Reading {db} and making the disclosure decision…")
-    try:
+    with refusing(console, WarehouseError, StoreError):
         app = create_app(db, store_url=users, profile=profile, secure_cookies=host not in LOOPBACK)
-    except (WarehouseError, StoreError) as e:
-        console.print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     console.print(f"[bold]Placewise is serving on http://{host}:{port}/[/] (the API under /api/v1, its OpenAPI "
                   f"document at /api/openapi.json); Ctrl+C stops it.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -41,9 +38,6 @@ def serve_command(
     profile: ProfileOption = BUNDLED,
 ) -> None:
     """Serve the web application and REST API over a warehouse (opened read-only)."""
-    try:
+    with refusing(Console(), ProfileError):
         chosen = load_profile(profile)
-    except ProfileError as e:
-        Console().print(f"[bold red]Refused:[/] {e}")
-        raise typer.Exit(2) from None
     serve(db, host, port, users or None, chosen)
