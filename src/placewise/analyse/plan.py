@@ -191,7 +191,9 @@ def rag(actual: np.ndarray, plan: np.ndarray, direction: np.ndarray, rule: RagRu
     """Green, amber or red for each value against its plan; empty where neutral or either is missing."""
     better = (actual - plan) * direction
     out = np.where(better >= 0, "green", np.where(better >= -rule.amber_within * np.abs(plan), "amber", "red"))
-    return np.where((direction == 0) | np.isnan(actual) | np.isnan(plan), None, out)
+    out = out.astype(object)
+    out[(direction == 0) | np.isnan(actual) | np.isnan(plan)] = None
+    return out
 
 
 def plan_against_actual(measurements: pa.Table, plans: Plans, catalogue: Catalogue) -> pa.Table:

@@ -230,7 +230,7 @@ def _refuse_unreadable_columns(target: Batch, f: SourceFile, relation: str, type
     if not checks:
         return
     sums = ", ".join(f"count({t.text}), count({t.typed})" for t in checks)
-    counts = target.staging.execute(f"SELECT {sums} FROM {relation}").fetchone()
+    counts = target.staging.execute(f"SELECT {sums} FROM {relation}").fetchall()[0]
     for i, t in enumerate(checks):
         present, converted = counts[2 * i], counts[2 * i + 1]
         if present and not converted:

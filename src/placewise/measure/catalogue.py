@@ -515,8 +515,9 @@ class Indicator(Strict):
     @property
     def follow_up_days(self) -> int:
         """Days after a period's end that its events are followed up (``followed_by``); 0 if none."""
-        parts = [self.numerator, self.denominator]
-        return max([p.followed_by.within_days for p in parts if getattr(p, "followed_by", None)], default=0)
+        days = [f.within_days for p in (self.numerator, self.denominator)
+                if isinstance(p, (Events, Subset)) and (f := p.followed_by)]
+        return max(days, default=0)
 
     def _check_subset(self) -> None:
         """A subset numerator refines the kind of denominator it sits on."""

@@ -602,7 +602,7 @@ def _aggregate(c: Aggregate, ctx: Context, periods: Periods, standardise: bool) 
 
 
 @singledispatch
-def subset_units(den: Count, ctx: Context, periods: Periods, standardise: bool, subset: Subset) -> ir.Table:
+def subset_units(den: Count | None, ctx: Context, periods: Periods, standardise: bool, subset: Subset) -> ir.Table:
     """Units of a denominator with ``v`` flagging those in the subset numerator."""
     raise TypeError(f"a subset numerator cannot refine a {type(den).__name__} denominator")
 

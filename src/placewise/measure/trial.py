@@ -91,7 +91,12 @@ def trace(con: ibis.BaseBackend, catalogue: Catalogue, indicator_id: str, period
     ctx = context(con, catalogue, [period_end])
     num, den = ind.numerator, ind.denominator
     if isinstance(num, Subset):
-        t = _persons(ctx, den, ps, num) if isinstance(den, Persons) else _events(ctx, den, ps, num)
+        if isinstance(den, Persons):
+            t = _persons(ctx, den, ps, num)
+        elif isinstance(den, Events):
+            t = _events(ctx, den, ps, num)
+        else:
+            raise TypeError(f"a subset numerator cannot refine a {type(den).__name__} denominator")
         return {"units": _sorted(t)}
     out = {"numerator": _sorted(_side(ctx, num, ps))}
     if den is not None:

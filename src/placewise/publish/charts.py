@@ -343,7 +343,7 @@ def funnel_plot(
     outside: np.ndarray,
     grid: np.ndarray,
     centre: float,
-    limits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    limits: tuple[np.ndarray, ...],
     *,
     title: str = "Funnel plot",
     value_format: str = ".1f",

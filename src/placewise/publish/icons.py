@@ -64,12 +64,12 @@ ASSURANCE_TEXT = {
 }
 
 
-def variation_from_spc(icon: VariationIcon) -> Variation:
+def variation_from_spc(icon: int) -> Variation:
     """The icon to draw for the SPC module's variation outcome of a series."""
     return Variation[VariationIcon(icon).name]
 
 
-def assurance_from_spc(icon: AssuranceIcon) -> Assurance:
+def assurance_from_spc(icon: int) -> Assurance:
     """The icon to draw for the SPC module's assurance outcome of a series."""
     return {
         AssuranceIcon.NONE: Assurance.NO_TARGET,

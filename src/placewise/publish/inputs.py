@@ -63,7 +63,7 @@ def published_measurements(con, profile: Profile, catalogue: Catalogue,
     frame = read_measurements(con) if frame is None else frame
     practices = con.table("practices").select("practice_code", "pcn_code", "la_code").to_pandas()
     rule = load_rule(profile)
-    measures = {i.id: i.measure for i in catalogue.indicators}
+    measures: dict[str, str] = {i.id: i.measure for i in catalogue.indicators}
     return disclose(frame, rule, measures, geography_relations(profile, practices, frame))
 
 

@@ -30,6 +30,7 @@ from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, STANDARD
 from placewise.analyse.spc import (
     PointType,
+    Polarity,
     ShortSeriesWarning,
     SpcResult,
     describe_latest,
@@ -75,7 +76,7 @@ class IndicatorSpec:
     title: str
     definition: str
     domain: str
-    polarity: str
+    polarity: Polarity
     measure: str
     frequency: str
     scale: float = 1.0
@@ -294,7 +295,7 @@ def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec],
             rebase[row, :n] = grid.isin(specs[ind].rebase)
             if ind in plans:
                 trajectory[row, :n] = [plans[ind].get(p, np.nan) * specs[ind].scale for p in grid]
-        targets = np.array([np.nan if specs[i].target is None else specs[i].target * specs[i].scale for i in order])
+        targets = np.array([np.nan if (t := specs[i].target) is None else t * specs[i].scale for i in order])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortSeriesWarning)
             result = spc(values, polarity=polarity, target=targets, rebase=rebase if rebase.any() else None,
@@ -304,9 +305,9 @@ def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec],
     return out
 
 
-def _by_polarity(series: pd.DataFrame, specs: dict[str, IndicatorSpec]) -> dict[str, list[str]]:
+def _by_polarity(series: pd.DataFrame, specs: dict[str, IndicatorSpec]) -> dict[Polarity, list[str]]:
     """Indicator ids with data, grouped by polarity (SPC classes points by polarity)."""
-    groups: dict[str, list[str]] = {}
+    groups: dict[Polarity, list[str]] = {}
     for ind in sorted(series.indicator_id.unique()):
         if ind in specs:
             groups.setdefault(specs[ind].polarity, []).append(ind)
@@ -724,9 +725,9 @@ def kpi_progress(frame: pd.DataFrame, programmes: Programmes, areas: dict[str, A
     figures are left out. Keyed by KPI text; lines read "Luton: 1,702.3 per 100,000 (2024/25 to Mar 2025)".
     """
     out: dict[str, list[str]] = {}
-    for kpi in (k for p in programmes.programmes for k in p.kpis if k.indicator):
-        rows = frame[(frame.indicator_id == kpi.indicator) & (frame.breakdown == kpi.breakdown) & ~frame.suppressed]
-        spec = specs.get(kpi.indicator)
+    for kpi, indicator in ((k, k.indicator) for p in programmes.programmes for k in p.kpis if k.indicator):
+        rows = frame[(frame.indicator_id == indicator) & (frame.breakdown == kpi.breakdown) & ~frame.suppressed]
+        spec = specs.get(indicator)
         lines = []
         for b in kpi.baselines:
             area = areas.get(b.geography)

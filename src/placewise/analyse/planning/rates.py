@@ -27,7 +27,7 @@ BAND = np.minimum(np.arange(AGES) // 5, 18)
 def banded(values: np.ndarray) -> np.ndarray:
     """Sum over single years into five-year bands along the last axis."""
     out = np.zeros(values.shape[:-1] + (BAND.max() + 1,))
-    np.add.at(out, (..., BAND), values)
+    np.add.at(out.T, BAND, values.T)  # out.T is a view: the bands fill along out's last axis
     return out
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.spc import ShortSeriesWarning, spc
+from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
 from placewise.analyse.statistics import (
     FunnelSignificance,
     proportion_funnel_limits,
@@ -116,7 +118,7 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
                      trajectory=plan if np.isfinite(plan).any() else None)
     labels = [period_label(p, spec.frequency) for p in shown.period_start]
     n = len(values)
-    types = [POINT_CLASS[int(t)] for t in result.point_type[0, :n]]
+    types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[0, :n]]
     view.spc_svg = charts.spc_chart(
         labels, values, result.mean[0, :n], result.lpl[0, :n], result.upl[0, :n], types,
         target=None if target is None else np.full(n, target), trajectory=plan if np.isfinite(plan).any() else None,
@@ -151,7 +153,7 @@ def _limits(spec: IndicatorSpec, per: float, num: np.ndarray, den: np.ndarray,
 
 
 def _funnel(view: Explorer, rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str,
-            names: dict[str, str], period: object) -> None:
+            names: dict[str, str], period: date) -> None:
     """The funnel plot of every area at this level in the latest period, and each area's verdict."""
     now = rows[(rows.breakdown == "none") & (rows.period_start == period)].sort_values("geography_code")
     ok = now[~now.suppressed.astype(bool) & now.value.notna() & (now.denominator > 0) & now.numerator.notna()]
@@ -215,7 +217,8 @@ def _sii(spec: IndicatorSpec, q: pd.DataFrame, hidden: np.ndarray) -> tuple[tupl
     if len(q) != 5 or hidden.any() or (q.denominator <= 0).any() or q.lower.isna().any() or not (q.upper > q.lower).all():
         return None, "The slope index of inequality is not shown: a quintile is suppressed, missing or has no interval."
     v = q.value.to_numpy(dtype=float)
-    kind = "proportion" if spec.measure == "proportion" and np.all((v >= 0) & (v <= 1)) else "other"
+    kind: Literal["proportion", "other"] = (
+        "proportion" if spec.measure == "proportion" and np.all((v >= 0) & (v <= 1)) else "other")
     res = slope_index_of_inequality(v[None], q.denominator.to_numpy(dtype=float)[None],
                                     lower_95=q.lower.to_numpy(dtype=float)[None],
                                     upper_95=q.upper.to_numpy(dtype=float)[None], value_type=kind,

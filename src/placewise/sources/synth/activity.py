@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from placewise.canonical import table
+from placewise.sources.synth.config import AE_TYPES, AeTypeShift, GpModeShift
 from placewise.sources.synth.events import (
     US_PER_DAY, World, categorical, dates, draw, ids, labels, nullable_dates, place_option,
 )
@@ -55,7 +56,7 @@ def gp_appointments(w: World, rng: np.random.Generator, block: slice, shared: Sh
     who, day = draw(rng, w.cfg.activity["gp_appointments"], w, block)
     p, g = w.people, w.cfg.gp
     mode, names = categorical(rng, g.modes, len(who))
-    for s in (s for s in w.cfg.step_changes if s.kind == "gp_mode_shift"):
+    for s in (s for s in w.cfg.step_changes if isinstance(s, GpModeShift)):
         here = (day >= day_number(s.date)) & _in_place(w, who, s.place) & (mode == names.index(s.from_mode))
         mode = np.where(here & (rng.random(len(who)) < s.share), names.index(s.to_mode), mode)
     dna = rng.random(len(who)) < g.dna_rate * np.exp(g.dna_deprivation * (p.dep[who] - 0.5))
@@ -71,7 +72,7 @@ def ae_attendances(w: World, rng: np.random.Generator, block: slice, shared: Sha
     who, day = draw(rng, w.cfg.activity["ae_attendances"], w, block)
     a, n = w.cfg.ae, len(who)
     dtype, _ = categorical(rng, dict(zip("123", a.department_type_shares)), n)
-    for s in (s for s in w.cfg.step_changes if s.kind == "ae_type_shift"):
+    for s in (s for s in w.cfg.step_changes if isinstance(s, AeTypeShift)):
         here = (day >= day_number(s.date)) & _in_place(w, who, s.place) & (dtype == s.from_type - 1)
         dtype = np.where(here & (rng.random(n) < s.share), s.to_type - 1, dtype)
     winter = np.isin(w.month[day - w.window.start], (11, 0, 1, 2))
@@ -82,8 +83,8 @@ def ae_attendances(w: World, rng: np.random.Generator, block: slice, shared: Sha
     disp = np.where(admitted, len(dnames) - 1, np.where(dtype == 2, disp3, disp))
     hour, _ = categorical(rng, dict(enumerate(a.arrival_hours)), n)
     arrival = day * US_PER_DAY + (hour * 3600 + rng.integers(0, 3600, n)) * 1_000_000
-    median = np.array([a.minutes[f"type{t}"].median for t in (1, 2, 3)])[dtype]
-    sigma = np.array([a.minutes[f"type{t}"].sigma for t in (1, 2, 3)])[dtype]
+    median = np.array([a.minutes[t].median for t in AE_TYPES])[dtype]
+    sigma = np.array([a.minutes[t].sigma for t in AE_TYPES])[dtype]
     factor = np.where(admitted, a.admitted_minutes_factor, 1.0)
     factor = factor * np.where(winter & (dtype == 0), a.winter_minutes_factor, 1.0)
     minutes = np.maximum(np.round(median * factor * np.exp(sigma * rng.standard_normal(n))), 5)
@@ -134,6 +135,8 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     spells and their secondary diagnoses and procedures, as SUS admitted patient care records them.
     """
     p, ad = w.people, w.cfg.admissions
+    if shared.admitted is None:
+        raise RuntimeError("inpatient spells are built after the block's A&E attendances")
     ae_who, ae_day, ae_provider, ae_site = shared.admitted
     alive = ae_day <= p.ref[ae_who]  # departed after midnight on the day they died or left: no spell
     ae_who, ae_day, ae_provider, ae_site = ae_who[alive], ae_day[alive], ae_provider.filter(alive), ae_site.filter(alive)

@@ -148,7 +148,7 @@ def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: CalibrationTarget
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str) -> float:
     """The single number a query returns (NaN when empty)."""
-    value = con.execute(sql).fetchone()[0]
+    value = con.execute(sql).fetchall()[0][0]
     return float("nan") if value is None else float(value)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -217,6 +217,11 @@ class ReturnsProviders(Strict):
         return self
 
 
+AeType = Literal["type1", "type2", "type3"]
+AE_TYPES: tuple[AeType, ...] = ("type1", "type2", "type3")
+"""A&E department types 1, 2 and 3, in that order."""
+
+
 class Minutes(Strict):
     """Log-normal time in department."""
 
@@ -229,7 +234,7 @@ class Ae(Strict):
 
     department_type_shares: list[float] = Field(min_length=3, max_length=3)
     arrival_hours: list[float] = Field(min_length=24, max_length=24)
-    minutes: dict[Literal["type1", "type2", "type3"], Minutes]
+    minutes: dict[AeType, Minutes]
     admitted_minutes_factor: float = Field(ge=1)
     winter_minutes_factor: float = Field(ge=1)
     admitted_share: float = Field(gt=0, lt=1, description="Chance of admission at age 50 outside winter")
@@ -348,15 +353,26 @@ class Deaths(Strict):
 class StepChange(Strict):
     """A genuine shift on a date: part of one category moves to another."""
 
-    kind: Literal["ae_type_shift", "gp_mode_shift"]
     place: str | None
     date: dt.date
     share: float = Field(gt=0, le=1)
     description: str
-    from_type: int | None = None
-    to_type: int | None = None
-    from_mode: str | None = None
-    to_mode: str | None = None
+
+
+class AeTypeShift(StepChange):
+    """Part of one A&E department type's attendances moves to another type (1, 2 or 3)."""
+
+    kind: Literal["ae_type_shift"]
+    from_type: int = Field(ge=1, le=3)
+    to_type: int = Field(ge=1, le=3)
+
+
+class GpModeShift(StepChange):
+    """Part of one GP appointment mode moves to another mode."""
+
+    kind: Literal["gp_mode_shift"]
+    from_mode: str
+    to_mode: str
 
 
 class CalibrationTarget(Strict):
@@ -406,7 +422,7 @@ class Synthetic(Strict):
     community: ServiceMix
     social_care: SocialCare
     deaths: Deaths
-    step_changes: list[StepChange]
+    step_changes: list[Annotated[AeTypeShift | GpModeShift, Field(discriminator="kind")]]
     calibration: list[CalibrationTarget]
 
     @model_validator(mode="after")

@@ -7,7 +7,9 @@ Poisson counts, then placed on days by inverting the cumulative intensity: no lo
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +17,8 @@ import pyarrow.compute as pc
 
 from placewise.sources.synth.config import Stream, Synthetic
 from placewise.sources.synth.population import DAYS_PER_YEAR, Geography, People, Practices
+
+K = TypeVar("K", bound=Hashable)
 
 US_PER_DAY = 86_400_000_000
 
@@ -72,7 +76,7 @@ def nullable_dates(days: np.ndarray, keep: np.ndarray) -> pa.Array:
     return pa.array(np.where(keep, days, 0).astype(np.int32), type=pa.date32(), mask=~keep)
 
 
-def categorical(rng: np.random.Generator, shares: dict[str, float], n: int) -> tuple[np.ndarray, list[str]]:
+def categorical(rng: np.random.Generator, shares: Mapping[K, float], n: int) -> tuple[np.ndarray, list[K]]:
     """Category indices drawn from named shares, with the names."""
     names = list(shares)
     cum = np.cumsum(np.array([shares[k] for k in names], dtype=float))

@@ -174,7 +174,7 @@ class DuckDBBatch(Batch):
     def _file_lock(self) -> threading.Lock:
         """The process-wide lock of this warehouse file."""
         path = self.staging.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
-        name = str(path.fetchone()[0])
+        name = str(path.fetchall()[0][0])
         with _FILE_LOCKS_GUARD:
             return _FILE_LOCKS.setdefault(name, threading.Lock())
 
@@ -201,17 +201,17 @@ class DuckDBBatch(Batch):
     def load(self, t: Table, clean: str, replace: bool = True) -> Written:
         """Into an empty table: INSERT … SELECT in one pass. Otherwise stage the rows, DELETE … USING, INSERT."""
         raw = self.staging
-        if not raw.execute(f'SELECT count(*) FROM main."{t.name}"').fetchone()[0]:
-            return Written(raw.execute(f'INSERT INTO main."{t.name}" {clean}').fetchone()[0], 0)
+        if not raw.execute(f'SELECT count(*) FROM main."{t.name}"').fetchall()[0][0]:
+            return Written(raw.execute(f'INSERT INTO main."{t.name}" {clean}').fetchall()[0][0], 0)
         incoming = raw.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {clean}").fetchall()[0][0]
         match = " AND ".join(f'w."{k}" = c."{k}"' for k in warehouse_key(t))
         if replace:
-            replaced = raw.execute(f'DELETE FROM main."{t.name}" w USING incoming c WHERE {match}').fetchone()[0]
-            loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming').fetchone()[0]
+            replaced = raw.execute(f'DELETE FROM main."{t.name}" w USING incoming c WHERE {match}').fetchall()[0][0]
+            loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming').fetchall()[0][0]
         else:
             replaced = 0
             loaded = raw.execute(f'INSERT INTO main."{t.name}" SELECT * FROM incoming c WHERE NOT EXISTS '
-                                 f'(SELECT 1 FROM main."{t.name}" w WHERE {match})').fetchone()[0]
+                                 f'(SELECT 1 FROM main."{t.name}" w WHERE {match})').fetchall()[0][0]
         raw.execute("DROP TABLE incoming")
         return Written(loaded, replaced, incoming - loaded - replaced if not replace else 0)
 

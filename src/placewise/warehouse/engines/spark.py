@@ -298,7 +298,7 @@ class SparkBatch(DuckDBBatch):
             return
         self.changed.add(name)
         if self.staging.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
-                                [name]).fetchone()[0]:
+                                [name]).fetchall()[0][0]:
             self.staging.execute(f'CREATE TABLE main."{name}__copy" AS SELECT * FROM main."{name}"')
             self.staging.execute(f'DROP VIEW main."{name}"')
             self.staging.execute(f'ALTER TABLE main."{name}__copy" RENAME TO "{name}"')
