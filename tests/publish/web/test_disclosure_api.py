@@ -145,3 +145,22 @@ def test_one_areas_series_carries_its_spc_chart_from_the_points_the_caller_reads
     assert chart["variation"] in set(Variation) and chart["assurance"] in set(Assurance)
     assert client.get("/api/v1/indicators/hypertension_treated_to_target/data",
                       params={"level": "place"}).json()["spc"] is None
+
+
+def test_a_kept_response_is_only_given_to_callers_who_read_the_same_figures(web_app, web_warehouse, login):
+    # Responses are kept per snapshot and audience: an analyst's unsuppressed body asked for first must not
+    # reach the public or a clinician, and a Place lead's must not reach another Place's lead.
+    params = {"level": "practice", "to": "2025-03-31", "from": "2025-03-31"}
+    with TestClient(web_app) as analyst:
+        login(analyst, "analyst")
+        open_rows = _rows(analyst, **params)
+        page = analyst.get("/explore", params={"indicator": INDICATOR, "level": "practice"}).text
+    assert open_rows.numerator.between(1, RULE.suppress_up_to).any(), "the small warehouse has small practices"
+    for role in ("public", "clinician"):
+        with TestClient(web_app) as client:
+            if role != "public":
+                login(client, role)
+            rows = _rows(client, **params)
+            assert not rows.numerator.between(1, RULE.suppress_up_to).any(), role
+            shown = client.get("/explore", params={"indicator": INDICATOR, "level": "practice"}).text
+            assert "suppressed: small numbers" in shown and "suppressed: small numbers" not in page, role

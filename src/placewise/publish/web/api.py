@@ -158,7 +158,12 @@ class IndicatorMeta(BaseModel):
     standard_source: str
 
 
-def _metadata(w: WebState) -> list[IndicatorMeta]:
+def _metadata(w: WebState) -> dict[str, IndicatorMeta]:
+    """Every indicator's metadata by id, in catalogue order (made once per snapshot)."""
+    return w.snapshot.memo("metadata", lambda: {m.id: m for m in _all_metadata(w)})
+
+
+def _all_metadata(w: WebState) -> list[IndicatorMeta]:
     """Every indicator's metadata, in catalogue order."""
     specs = {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue)}
     return [IndicatorMeta(id=i.id, title=i.title, definition=i.definition, domain=i.domain, measure=i.measure,
@@ -173,14 +178,14 @@ def _metadata(w: WebState) -> list[IndicatorMeta]:
 @allow("public")
 def indicators(w: Web) -> list[IndicatorMeta]:
     """Every indicator of the catalogue with its metadata."""
-    return _metadata(w)
+    return list(_metadata(w).values())
 
 
 def _indicator(w: WebState, indicator_id: str) -> IndicatorMeta:
     """One indicator's metadata, or a 404 naming it."""
-    for m in _metadata(w):
-        if m.id == indicator_id:
-            return m
+    found = _metadata(w).get(indicator_id)
+    if found is not None:
+        return found
     raise HTTPException(404, f"no indicator {indicator_id!r}; GET /api/v1/indicators lists them")
 
 
@@ -293,14 +298,20 @@ def _download(frame: pd.DataFrame, fmt: Format, name: str) -> Response:
 @allow("public")
 def indicator_data(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters, Query()]) -> Response:
     """An indicator's figures by level, area, breakdown and period, disclosure-controlled by role."""
-    meta, rows = _rows(w, user, indicator_id, f)
     if f.format != "json":
+        _, rows = _rows(w, user, indicator_id, f)
         return _download(rows, f.format, indicator_id)
+    key = ("data", w.snapshot.audience(user), indicator_id, f.level, f.area, f.breakdown, f.period_from, f.period_to)
+    return Response(w.snapshot.memo(key, lambda: _data_json(w, user, indicator_id, f)), media_type="application/json")
+
+
+def _data_json(w: WebState, user: User, indicator_id: str, f: Filters) -> str:
+    """The JSON body of an indicator's figures (with the SPC chart when one area is asked for)."""
+    meta, rows = _rows(w, user, indicator_id, f)
     chart = spc_of(meta, rows) if f.area else None
-    body = (f'{{"indicator":{meta.model_dump_json()},"disclosure":{json.dumps(w.snapshot.rule.statement())},'
+    return (f'{{"indicator":{meta.model_dump_json()},"disclosure":{json.dumps(w.snapshot.rule.statement())},'
             f'"rows":{rows[ROW_COLUMNS].to_json(orient="records")},'
             f'"spc":{chart.model_dump_json() if chart else "null"}}}')
-    return Response(body, media_type="application/json")
 
 
 FINGERTIPS_COLUMNS = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import pandas as pd
@@ -51,12 +51,8 @@ LEVELS = {"ics": "ICS", "place": "Place", "pcn": "Primary Care Network", "practi
 ROLE_LABELS = {"public": "public", "analyst": "analyst", "place_lead": "Place lead", "clinician": "clinician",
                "admin": "administrator"}
 CODE = r"^[A-Za-z0-9_.-]{1,40}$"
-_MODELS: dict[tuple[object, ...], ReportModel] = {}
-"""Report models by warehouse version, what the role reads (role and Place) and area."""
-_MODELS_LOCK = threading.Lock()
-_PLANS: dict[tuple[object, ...], dict[date, float]] = {}
 _PROFILE_PLANS: dict[str, Plans] = {}
-_GAPS: dict[tuple[object, ...], tuple[list[GapRow], dict[str, IndicatorSpec]]] = {}
+_PLANS_LOCK = threading.Lock()
 
 
 def install(app: FastAPI) -> None:
@@ -163,6 +159,14 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
         return render(request, "explorer.html.j2", "Indicator explorer", "/explore", status=404, view=None,
                       message=f"There is no indicator {indicator!r} with data; choose one from the list.",
                       unpublished="", form=_choices(w, None, ["ics"], "ics", [], "", "none"))
+    key = ("explore", w.snapshot.audience(user), ind.id, level, area, breakdown)
+    title, context = w.snapshot.memo(key, lambda: _explorer_context(w, user, ind, level, area, breakdown))
+    return render(request, "explorer.html.j2", title, "/explore", **context)
+
+
+def _explorer_context(w: WebState, user: User, ind: Indicator, level: str | None, area: str | None,
+                      breakdown: str) -> tuple[str, dict[str, Any]]:
+    """The explorer page's title and what it shows (the same for every user who reads the same figures)."""
     visible = {g: w.snapshot.rows(user, ind.id, g, None, "none") for g in ind.geographies}
     levels = [g for g, r in visible.items() if not r.empty]
     hidden = [LEVELS.get(g, g) for g, r in visible.items() if r.empty]
@@ -179,44 +183,35 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
                     _trajectory(w, user, ind.id, level, area, rows)) if area else None
     query = f"level={level}&area={area}&breakdown={breakdown}"
     base = f"/api/v1/indicators/{ind.id}"
-    return render(request, "explorer.html.j2", f"{spec.title}: indicator explorer", "/explore", view=view,
-                  message="" if view else "No area has published figures for this indicator.",
-                  unpublished=", ".join(hidden),
-                  target=spec.fmt(spec.target) if spec.target is not None else "none",
-                  level_text=LEVELS.get(level, level).lower() if level != "pcn" else "Primary Care Network",
-                  breakdown_text=BREAKDOWNS.get(breakdown, breakdown),
-                  downloads=[(f"{base}/data?{query}&format=csv", "CSV"),
-                             (f"{base}/data?{query}&format=xlsx", "Excel"),
-                             (f"{base}/data?{query}&format=json", "JSON"),
-                             (f"{base}/fingertips.csv?{query}", "Fingertips-shaped CSV")],
-                  form=_choices(w, ind, levels, level, present, area, breakdown))
+    return f"{spec.title}: indicator explorer", dict(
+        view=view, message="" if view else "No area has published figures for this indicator.",
+        unpublished=", ".join(hidden), target=spec.fmt(spec.target) if spec.target is not None else "none",
+        level_text=LEVELS.get(level, level).lower() if level != "pcn" else "Primary Care Network",
+        breakdown_text=BREAKDOWNS.get(breakdown, breakdown),
+        downloads=[(f"{base}/data?{query}&format=csv", "CSV"), (f"{base}/data?{query}&format=xlsx", "Excel"),
+                   (f"{base}/data?{query}&format=json", "JSON"),
+                   (f"{base}/fingertips.csv?{query}", "Fingertips-shaped CSV")],
+        form=_choices(w, ind, levels, level, present, area, breakdown))
 
 
 def _trajectory(w: WebState, user: User, indicator: str, level: str, area: str,
                 rows: pd.DataFrame) -> dict[date, float]:
     """The area's plan by period start (operating-plan trajectory or glide path from the actuals, as the report
-    draws it), kept per warehouse version and what the role reads, as the Board models are."""
-    key = ("plan", w.db_url, w.snapshot.measurements, w.snapshot.computed_at, user.role, user.place, indicator,
-           level, area)
-    with _MODELS_LOCK:
-        if key in _PLANS:
-            return _PLANS[key]
-    mine = measurement_frame({indicator: rows[(rows.geography_code == area) & (rows.breakdown == "none")]})
-    pva = plan_against_actual(pa.Table.from_pandas(mine, preserve_index=False), _plans(w), w.snapshot.catalogue)
-    pva = pva.to_pandas()
-    pva = pva[(pva.indicator_id == indicator) & (pva.geography_type == level) & (pva.geography_code == area)]
-    found = dict(zip(pva.period_start, pva.plan, strict=True))
-    with _MODELS_LOCK:
-        if len(_PLANS) >= 4096:
-            _PLANS.clear()
-        _PLANS[key] = found
-    return found
+    draws it), kept per snapshot and what the caller reads, as the Board models are."""
+    def make() -> dict[date, float]:
+        """Plan against actual of the area's series."""
+        mine = measurement_frame({indicator: rows[(rows.geography_code == area) & (rows.breakdown == "none")]})
+        pva = plan_against_actual(pa.Table.from_pandas(mine, preserve_index=False), _plans(w),
+                                  w.snapshot.catalogue).to_pandas()
+        pva = pva[(pva.indicator_id == indicator) & (pva.geography_type == level) & (pva.geography_code == area)]
+        return dict(zip(pva.period_start, pva.plan, strict=True))
+    return w.snapshot.memo(("plan", w.snapshot.audience(user), indicator, level, area), make)
 
 
 def _plans(w: WebState) -> Plans:
     """The profile's plans and trajectories, read once per profile."""
     key = str(w.snapshot.profile.folder)
-    with _MODELS_LOCK:
+    with _PLANS_LOCK:
         if key not in _PROFILE_PLANS:
             _PROFILE_PLANS[key] = load_plans(w.snapshot.profile, w.snapshot.catalogue)
         return _PROFILE_PLANS[key]
@@ -272,16 +267,8 @@ def _ics(w: WebState) -> Area:
 
 def _board(w: WebState, user: User, level: str, code: str) -> ReportModel:
     """The report model of one area as this user may read it, kept while the snapshot lasts (it never changes)."""
-    key = (w.db_url, w.snapshot.measurements, w.snapshot.computed_at, user.role, user.place, level, code)
-    with _MODELS_LOCK:
-        if key in _MODELS:
-            return _MODELS[key]
-    model = _board_model(w, user, level, code)
-    with _MODELS_LOCK:
-        if len(_MODELS) >= 64:
-            _MODELS.clear()
-        _MODELS[key] = model
-    return model
+    return w.snapshot.memo(("board", w.snapshot.audience(user), level, code),
+                           lambda: _board_model(w, user, level, code))
 
 
 def _board_model(w: WebState, user: User, level: str, code: str) -> ReportModel:
@@ -362,19 +349,13 @@ def inequalities_page(request: Request, level: Annotated[str, Query(pattern=CODE
 
 
 def _gaps(w: WebState, user: User, level: str, area: str) -> tuple[list[GapRow], dict[str, IndicatorSpec]]:
-    """Every indicator's deprivation gap for one area as this user may read it, kept per warehouse version."""
-    key = ("gaps", w.db_url, w.snapshot.measurements, w.snapshot.computed_at, user.role, user.place, level, area)
-    with _MODELS_LOCK:
-        if key in _GAPS:
-            return _GAPS[key]
-    frame = _frame(w, user, level, {area})
-    specs = _specs(w, frame)
-    found = gap_rows(frame, specs), specs
-    with _MODELS_LOCK:
-        if len(_GAPS) >= 256:
-            _GAPS.clear()
-        _GAPS[key] = found
-    return found
+    """Every indicator's deprivation gap for one area as this user may read it, kept per snapshot."""
+    def make() -> tuple[list[GapRow], dict[str, IndicatorSpec]]:
+        """The gaps of the area's rows."""
+        frame = _frame(w, user, level, {area})
+        specs = _specs(w, frame)
+        return gap_rows(frame, specs), specs
+    return w.snapshot.memo(("gaps", w.snapshot.audience(user), level, area), make)
 
 
 @router.get("/population", response_class=HTMLResponse)

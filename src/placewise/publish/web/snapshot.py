@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import ibis
 import numpy as np
@@ -29,6 +31,8 @@ from placewise.publish.report import DataQuality
 from placewise.publish.web.roles import User, reads_unsuppressed
 from placewise.warehouse.connection import require_tables
 from placewise.warehouse.engines import engine_class
+
+T = TypeVar("T")
 
 ROW_COLUMNS = ["period_start", "period_end", "geography_type", "geography_code", "area_name", "breakdown",
                "breakdown_group", "numerator", "denominator", "value", "lower", "upper", "suppressed",
@@ -134,6 +138,33 @@ class Snapshot:
     quality: DataQuality
     measurements: int
     computed_at: datetime | None
+    _memo: OrderedDict[Hashable, object] = field(default_factory=OrderedDict, repr=False, compare=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    MEMO_SIZE = 4096
+    """How many responses, views and models are kept (least recently used dropped first)."""
+
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """What ``make`` returns for ``key``, made once while this snapshot lasts (its figures never change; a
+        reload is a new snapshot, so nothing kept here outlives the figures it was made from)."""
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]  # type: ignore[return-value]
+        made = make()
+        with self._memo_lock:
+            self._memo[key] = made
+            if len(self._memo) > self.MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return made
+
+    @staticmethod
+    def audience(user: User) -> Hashable:
+        """What decides the figures a user reads: every area open (analyst), one Place open (Place lead), or
+        none (the public and every other role); the key of everything kept per reader."""
+        if reads_unsuppressed(user, None):
+            return "open"
+        return ("place", user.place) if user.role == "place_lead" else "published"
 
     def rows(self, user: User, indicator_id: str, level: str | None = None, area: str | None = None,
              breakdown: str | None = "none", first: str | None = None, last: str | None = None) -> pd.DataFrame:
