@@ -108,9 +108,10 @@ measures.define_measure("asthma_saba_over_reliance",
                         denominator=asthma)
 measures.define_measure("asthma_objective_test", numerator=new_asthma & spirometry.exists_for_patient(),
                         denominator=new_asthma)
-measures.define_measure("smi_health_checks",
-                        numerator=smi & events("smi_health_check", since=last_12).exists_for_patient(),
-                        denominator=smi)
+six_checks = smi
+for component in ("bmi", "systolic_bp", "cholesterol", "hba1c", "alcohol_consumption", "smoking_status"):
+    six_checks = six_checks & events(component, since=last_12).exists_for_patient()
+measures.define_measure("smi_health_checks", numerator=six_checks, denominator=smi)
 measures.define_measure("ld_health_checks",
                         numerator=learning_disability & events("ld_health_check", since=fy_start).exists_for_patient(),
                         denominator=learning_disability)
