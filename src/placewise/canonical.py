@@ -204,9 +204,8 @@ class Table:
         return pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in self.warehouse_columns()])
 
 
-def _c(name: str, dtype: DType, description: str, **rules: object) -> Column:
-    """Shorthand for a column definition."""
-    return Column(name, dtype, description, **rules)  # type: ignore[arg-type]
+_c = Column
+"""Shorthand for a column definition."""
 
 
 NHS = _c("nhs_number", "string", "NHS number, 10 digits with a Modulus 11 check digit", code="nhs_number")

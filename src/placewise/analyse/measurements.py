@@ -43,6 +43,7 @@ from placewise.analyse.statistics import (
     proportion,
 )
 from placewise.measure import COUNTS_SCHEMA, Catalogue, Indicator, ReportingRange, compute, load_catalogue
+from placewise.measure.catalogue import Persons
 from placewise.profile import Profile
 from placewise.warehouse.engines import engine_for
 
@@ -128,7 +129,9 @@ def _dsr(ind: Indicator, rows: pd.DataFrame) -> pd.DataFrame:
 
 def _bands(ind: Indicator) -> tuple[int, int]:
     """Indices of the first and last ESP 2013 bands covered by the DSR's denominator ages."""
-    age = ind.denominator.age  # type: ignore[union-attr]
+    if not isinstance(ind.denominator, Persons):
+        raise TypeError(f"{ind.id}: a directly standardised rate has a persons denominator (the catalogue checks this)")
+    age = ind.denominator.age
     lo = 0 if age.min is None else age.min // 5
     hi = len(ESP2013) - 1 if age.max is None else min(age.max // 5, len(ESP2013) - 1)
     return lo, hi

@@ -7,7 +7,7 @@ its source. Facts copied from ONS or the BLMK papers carry their citation; appro
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -132,16 +132,17 @@ class HousingUncertainty(Strict):
     household_size_change: Interval
 
 
-SETTINGS = ("gp_appointments", "ae_attendances", "emergency_admissions", "emergency_bed_days", "falls_admissions",
-            "elective_admissions", "elective_bed_days", "outpatient_attendances", "community_contacts",
-            "mental_health_contacts", "social_care_starts")
+Setting = Literal["gp_appointments", "ae_attendances", "emergency_admissions", "emergency_bed_days", "falls_admissions",
+                  "elective_admissions", "elective_bed_days", "outpatient_attendances", "community_contacts",
+                  "mental_health_contacts", "social_care_starts"]
+SETTINGS: tuple[Setting, ...] = get_args(Setting)
 """Every setting of care the demand model covers; each is defined over warehouse tables in ``history``."""
 
 
 class Adjustment(Strict):
     """A scenario's change to one setting's activity for an age range, reached by ``full_by`` (phased in)."""
 
-    setting: Literal[SETTINGS]  # type: ignore[valid-type]
+    setting: Setting
     min_age: int = Field(default=0, ge=0, le=90)
     change: Interval = Field(description="proportional change in activity at full effect (negative avoids)")
     full_by: int
