@@ -125,3 +125,8 @@ def test_dsr_cannot_be_broken_down_by_age(tmp_path):
     msg = _error(tmp_path, measure="dsr", per=100000, numerator={"kind": "events", "table": "inpatient_spells"},
                  breakdowns=["none", "age_band"])
     assert "cannot be broken down by age band" in msg
+
+
+def test_a_breakdown_by_two_attributes_needs_both_single_breakdowns(tmp_path):
+    msg = _error(tmp_path, breakdowns=["none", "sex", "sex_by_imd_quintile"])
+    assert "indicator bad_one" in msg and "sex_by_imd_quintile needs imd_quintile reported too" in msg

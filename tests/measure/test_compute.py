@@ -76,6 +76,24 @@ def test_breakdowns_split_the_same_cohort(counts):
     assert pick(counts, ind, MAR, breakdown="ethnic_group", group="White") == (4, 8)
 
 
+def test_a_breakdown_by_two_attributes_splits_each_single_breakdown(counts):
+    # March: the register's seven women all live in IMD quintile 1 (3 in target); p10, the one man, in quintile 2.
+    ind = "hypertension_treated_to_target"
+    assert pick(counts, ind, MAR, breakdown="sex_by_imd_quintile", group="female|1") == (3, 7)
+    assert pick(counts, ind, MAR, breakdown="sex_by_imd_quintile", group="male|2") == (1, 1)
+    assert pick(counts, ind, MAR, breakdown="ethnic_group_by_imd_quintile", group="White|2") == (1, 1)
+    rows = counts[(counts.indicator_id == ind) & (counts.period_end == MAR) & (counts.geography_type == "practice")]
+    for cross, (first, second) in (("sex_by_imd_quintile", ("sex", "imd_quintile")),
+                                   ("ethnic_group_by_imd_quintile", ("ethnic_group", "imd_quintile"))):
+        c = rows[rows.breakdown == cross]
+        parts = c.breakdown_group.str.split("|", expand=True)
+        for k, single in enumerate((first, second)):
+            summed = c.groupby([c.geography_code, parts[k]])[["numerator", "denominator"]].sum()
+            own = rows[rows.breakdown == single].set_index(["geography_code", "breakdown_group"])
+            summed.index.names = own.index.names
+            assert summed.equals(own[["numerator", "denominator"]].loc[summed.index]), (cross, single)
+
+
 def test_ae_four_hours_counts_to_240_minutes_by_provider_site_and_registration(counts):
     assert pick(counts, "ae_4hr_type1", MAR, "provider", "RC9") == (1, 2)   # 240 in, 241 out
     assert pick(counts, "ae_4hr_type1", MAR, "provider", "RD8") == (2, 2)   # includes the unregistered visitor

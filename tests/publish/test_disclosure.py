@@ -328,3 +328,25 @@ def test_a_geography_published_for_the_whole_population_only_has_its_breakdowns_
     assert cells.suppressed.tolist() == [False, False, False, True, True]
     assert cells.reason.tolist()[3:] == ["not published", "not published"]
     assert "Figures for GP practices are published for the whole population only" in rule.statement()
+
+
+def test_a_cross_breakdown_cell_cannot_be_worked_out_from_either_single_breakdown():
+    # Women 60 = quintile 1 (3) + quintile 2 (57); men 50 = 20 + 30; quintile 1 23 = 3 + 20; quintile 2 87.
+    # Hiding female|1 alone would be undone by female - female|2 (or quintile 1 - male|1); so a complement
+    # in each of its totals is hidden too, and nothing hidden is pinned by the published figures.
+    cross = {("female", "1"): 3, ("female", "2"): 57, ("male", "1"): 20, ("male", "2"): 30}
+    rows = [_row("ics", "QHG", 110)]
+    rows += [_row("ics", "QHG", n, "sex", g) for g, n in (("female", 60), ("male", 50))]
+    rows += [_row("ics", "QHG", n, "imd_quintile", q) for q, n in (("1", 23), ("2", 87))]
+    rows += [_row("ics", "QHG", n, "sex_by_imd_quintile", f"{g}|{q}") for (g, q), n in cross.items()]
+    frame = pd.DataFrame(rows)
+    cells = decide(frame, RULE, {"x": "proportion"}, NO_RELATIONS).cells
+    hidden = cells.suppressed.to_numpy()
+    assert cells.set_index("breakdown_group").suppressed["female|1"]
+    assert hidden.sum() >= 4  # female|1 with complements in sex, quintile and whole-population totals
+    assert not determined(equations(frame, NO_RELATIONS), hidden).any()
+    # The margins of the cross cells are equations of the matrix: female|1 + female|2 - female = 0.
+    eq = equations(frame, NO_RELATIONS).toarray()
+    col = {g: i for i, g in enumerate(frame.breakdown_group)}
+    assert any(r[col["female|1"]] == 1 and r[col["female|2"]] == 1 and r[col["female"]] == -1 and abs(r).sum() == 3
+               for r in eq)

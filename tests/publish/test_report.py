@@ -689,3 +689,35 @@ def test_no_gaps_when_the_reference_group_is_suppressed():
     eth = page.breakdowns[0]
     assert eth.gaps == ["", ""]
     assert eth.gap == "No gaps are shown: the reference group, White, is not published or has no interval."
+
+
+def test_the_slope_index_within_each_sex_comes_from_the_breakdown_by_sex_and_quintile():
+    from placewise.analyse.statistics import proportion
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # Women 50, 55, 60, 65, 70% across quintiles 1 (most deprived) to 5 over equal denominators: a straight
+    # line on the rank midpoints 0.1..0.9 with slope 25 points, so the SII is +25.0 exactly. Men have quintile 3
+    # suppressed: no slope index for them, and the note says so.
+    ics = Area("ics", "QHG", "BLMK")
+    base = {"indicator_id": "x", "geography_type": "ics", "geography_code": "QHG", "suppressed": False}
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "breakdown": "none", "breakdown_group": "All",
+             "numerator": 600.0, "denominator": 1000.0, "value": 0.6, "lower": 0.57, "upper": 0.63} for m in MONTHS]
+    last = {"period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1])}
+    rows += [{**base, **last, "breakdown": "sex", "breakdown_group": g, "numerator": 300.0, "denominator": 500.0,
+              "value": 0.6, "lower": 0.55, "upper": 0.65} for g in ("female", "male")]
+    for g, nums in (("female", (500, 550, 600, 650, 700)), ("male", (400, 420, 440, 460, 480))):
+        w = proportion(list(nums), [1000] * 5)
+        rows += [{**base, **last, "breakdown": "sex_by_imd_quintile", "breakdown_group": f"{g}|{q}",
+                  "numerator": float(n), "denominator": 1000.0, "value": n / 1000, "lower": lo, "upper": hi,
+                  "suppressed": g == "male" and q == "3"}
+                 for q, n, lo, hi in zip("12345", nums, w.lower, w.upper, strict=True)]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", scale=100)
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
+    within = page.breakdowns[0].within
+    assert within.startswith("Slope index of inequality by IMD quintile within each group (the modelled gap from the "
+                             "most to the least deprived, in percentage points, with 95% intervals): female +25.0 (+")
+    assert within.endswith("Not shown for male: a quintile is suppressed, missing or has no interval.")

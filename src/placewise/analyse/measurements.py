@@ -7,9 +7,10 @@ The ``measurements`` table (one row per indicator × period × geography × brea
   quarter or year, or a rolling twelve months ending on ``period_end``).
 - ``geography_type``: ``ics``, ``place``, ``pcn``, ``practice``, ``provider``, ``site`` or a profile
   grouping kind (``care_alliance``, ``legacy_ccg``); ``geography_code``: its ODS/ONS/profile code.
-- ``breakdown``: ``none``, ``imd_quintile``, ``ethnic_group``, ``sex``, ``age_band`` or, for means
-  broken down by deprivation, ``imd_quintile_gap``; ``breakdown_group``: the group (``All`` for
-  ``none``; quintile ``1`` is the most deprived; the gap row is ``5 minus 1``).
+- ``breakdown``: ``none``, ``imd_quintile``, ``ethnic_group``, ``sex``, ``age_band``, the two-attribute
+  ``sex_by_imd_quintile`` and ``ethnic_group_by_imd_quintile`` or, for means broken down by deprivation,
+  ``imd_quintile_gap``; ``breakdown_group``: the group (``All`` for ``none``; quintile ``1`` is the most
+  deprived; a two-attribute group is ``female|1``; the gap row is ``5 minus 1``).
 - ``numerator``, ``denominator``: events or persons counted; for a DSR the totals over age bands;
   for a ratio against expected cases the expected count; for a mean or median the sum of values and
   the number of units; null on gap rows.

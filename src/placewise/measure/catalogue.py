@@ -24,7 +24,15 @@ from placewise.profile.registers import Register, Registers, known_codelists, lo
 MeasureType = Literal["proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio", "returned"]
 Polarity = Literal["higher_is_better", "lower_is_better", "neutral"]
 Frequency = Literal["monthly", "quarterly", "annual", "rolling_12_months"]
-Breakdown = Literal["none", "imd_quintile", "ethnic_group", "sex", "age_band"]
+Breakdown = Literal["none", "imd_quintile", "ethnic_group", "sex", "age_band", "sex_by_imd_quintile",
+                    "ethnic_group_by_imd_quintile"]
+CROSS_BREAKDOWNS: dict[str, tuple[str, str]] = {
+    "sex_by_imd_quintile": ("sex", "imd_quintile"),
+    "ethnic_group_by_imd_quintile": ("ethnic_group", "imd_quintile"),
+}
+"""Breakdowns by two attributes at once, for the slope index by deprivation within each sex or ethnic group.
+A group is named ``<first>|<second>`` (``female|1``); both single breakdowns must be reported too."""
+CROSS_SEPARATOR = "|"
 BUILTIN_GEOGRAPHIES = ("ics", "place", "pcn", "practice", "provider", "site")
 HOSPITAL_GEOGRAPHIES = ("provider", "site")
 
@@ -492,6 +500,11 @@ class Indicator(Strict):
                 raise ValueError("a directly standardised rate needs events or persons over a persons denominator")
             if "age_band" in self.breakdowns:
                 raise ValueError("breakdowns: a directly standardised rate cannot be broken down by age band")
+        for cross, parts in CROSS_BREAKDOWNS.items():
+            missing = [p for p in parts if cross in self.breakdowns and p not in self.breakdowns]
+            if missing:
+                raise ValueError(f"breakdowns: {cross} needs {' and '.join(missing)} reported too, so that disclosure "
+                                 "control can protect its cells against both totals")
         self._check_geographies()
         return self
 

@@ -38,6 +38,8 @@ from placewise.derive.scores import (
     cha2ds2_vasc_condition_points,
 )
 from placewise.measure.catalogue import (
+    CROSS_BREAKDOWNS,
+    CROSS_SEPARATOR,
     EVENT_DATE,
     AgeAtEvent,
     AgeCriterion,
@@ -657,6 +659,7 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
 def _unreported(ind: Indicator) -> list[str]:
     """Unit attributes the indicator reports by no geography or breakdown: blanked before summing, so cells merge."""
     needed = {"ics_code", *(BREAKDOWN_COLUMN[b] for b in ind.breakdowns if b in BREAKDOWN_COLUMN)}
+    needed |= {c for b in ind.breakdowns for c in CROSS_BREAKDOWNS.get(b, ())}
     needed |= {GEOGRAPHY_COLUMN[g] for g in ("provider", "site") if g in ind.geographies}
     if any(g not in ("ics", "provider", "site") for g in ind.geographies):
         needed.add("practice_code")     # practices, PCNs, Places and the profile's groupings of Places
@@ -668,6 +671,9 @@ def _by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:
     kinds = ibis.memtable({"breakdown": list(ind.breakdowns)})
     y = cells.cross_join(kinds)
     branches = [(y.breakdown == b, y[c]) for b, c in BREAKDOWN_COLUMN.items() if b in ind.breakdowns]
+    branches += [(y.breakdown == b, y[first].fill_null("Unknown").concat(CROSS_SEPARATOR,
+                                                                         y[second].fill_null("Unknown")))
+                 for b, (first, second) in CROSS_BREAKDOWNS.items() if b in ind.breakdowns]
     group = ibis.cases(*branches, else_=ibis.literal("All")) if branches else ibis.literal("All")
     y = y.mutate(breakdown_group=group.fill_null("Unknown"))
     keys = ["period_start", "period_end", *GEOGRAPHY_DIMS, "breakdown", "breakdown_group", "standard_band"]

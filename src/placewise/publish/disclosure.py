@@ -31,6 +31,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import splu
 
+from placewise.measure.catalogue import CROSS_BREAKDOWNS, CROSS_SEPARATOR
+
 SUPPRESSED_TEXT = "*"
 """What a published table shows in place of a suppressed figure."""
 
@@ -131,9 +133,10 @@ def equations(cells: pd.DataFrame, relations: pd.DataFrame) -> sparse.csr_matrix
     """The additive structure of the cells as a sparse matrix: one row per total, +1 on its parts, -1 on it.
 
     ``cells`` holds :data:`CELL_KEYS` (one row per cell, in order); ``relations`` holds ``parent_type``,
-    ``parent_code``, ``child_type``, ``child_code``: geographies nested in others. Two kinds of total:
-    a breakdown's groups add up to the geography's whole population (breakdown ``none``), and nested
-    geographies add up to their parent, group by group. Parts need not add up exactly (people with no
+    ``parent_code``, ``child_type``, ``child_code``: geographies nested in others. Three kinds of total:
+    a breakdown's groups add up to the geography's whole population (breakdown ``none``), nested
+    geographies add up to their parent, group by group, and a breakdown by two attributes adds up to each
+    single breakdown (:func:`_cross_margins`). Parts need not add up exactly (people with no
     recorded deprivation, events at a provider outside the profile): the difference is taken as known,
     which can only protect more.
     """
@@ -152,13 +155,33 @@ def equations(cells: pd.DataFrame, relations: pd.DataFrame) -> sparse.csr_matrix
     by_geography = children.merge(parents, on=group, suffixes=("", "_total"))
     first = int(by_breakdown.row.max()) + 1 if len(by_breakdown) else 0
     by_geography["row"] = first + by_geography.groupby(group, sort=False).ngroup()
-    both = pd.concat([by_breakdown[["row", "cell", "cell_total"]], by_geography[["row", "cell", "cell_total"]]])
+    first = int(by_geography.row.max()) + 1 if len(by_geography) else first
+    by_margin = _cross_margins(c, place, first)
+    both = pd.concat([by_breakdown[["row", "cell", "cell_total"]], by_geography[["row", "cell", "cell_total"]],
+                      by_margin[["row", "cell", "cell_total"]]])
     totals = both.drop_duplicates("row")
     rows = np.concatenate([both.row.to_numpy(), totals.row.to_numpy()])
     cols = np.concatenate([both.cell.to_numpy(), totals.cell_total.to_numpy()])
     vals = np.concatenate([np.ones(len(both)), -np.ones(len(totals))])
     n_eq = int(rows.max()) + 1 if rows.size else 0
     return sparse.csr_matrix((vals, (rows, cols)), shape=(n_eq, len(c)))
+
+
+def _cross_margins(c: pd.DataFrame, place: list[str], first: int) -> pd.DataFrame:
+    """The third kind of total: the cells of a breakdown by two attributes (``female|1``) add up, over either
+    attribute, to the single breakdown's cell (``female`` by sex, ``1`` by IMD quintile). Row ids from ``first``."""
+    cross = c[c.breakdown.isin(list(CROSS_BREAKDOWNS))]
+    if cross.empty:
+        return pd.DataFrame(columns=["row", "cell", "cell_total"])
+    groups = cross.breakdown_group.str.split(CROSS_SEPARATOR, n=1, expand=True)
+    sides = [cross.assign(margin=cross.breakdown.map(lambda b, k=k: CROSS_BREAKDOWNS[b][k]), margin_group=groups[k],
+                          side=k) for k in (0, 1)]
+    parts = pd.concat(sides, ignore_index=True)
+    totals = c.rename(columns={"breakdown": "margin", "breakdown_group": "margin_group"})
+    out = parts.merge(totals[[*place, "margin", "margin_group", "cell"]], on=[*place, "margin", "margin_group"],
+                      suffixes=("", "_total"))
+    out["row"] = first + out.groupby([*place, "breakdown", "side", "margin_group"], sort=False).ngroup()
+    return out
 
 
 def _cost(counts: np.ndarray) -> np.ndarray:

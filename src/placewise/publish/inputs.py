@@ -47,9 +47,10 @@ def is_synthetic(con) -> bool:
 
 def report_rows(frame: pd.DataFrame, geography_types: tuple[str, ...] = ("ics", "place")) -> pd.DataFrame:
     """The published measurements a report shows: these geographies; whole population, IMD quintiles
-    and the quintile gap, sex, age band and ethnic group."""
+    and the quintile gap, sex, age band and ethnic group, and IMD quintiles within sex and ethnic group."""
     wanted = frame.geography_type.isin(list(geography_types)) & frame.breakdown.isin(
-        ["none", "imd_quintile", "imd_quintile_gap", "sex", "age_band", "ethnic_group"])
+        ["none", "imd_quintile", "imd_quintile_gap", "sex", "age_band", "ethnic_group", "sex_by_imd_quintile",
+         "ethnic_group_by_imd_quintile"])
     return frame[wanted].reset_index(drop=True)
 
 

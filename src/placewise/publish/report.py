@@ -143,6 +143,8 @@ class BreakdownTable:
     gap: str
     gaps: list[str] = field(default_factory=list)
     """Each row's gap to the profile's reference group, where the breakdown has one."""
+    within: str = ""
+    """The slope index of inequality by IMD quintile within each group, where the indicator is broken down so."""
 
 
 @dataclass
@@ -608,12 +610,46 @@ def _breakdowns(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date,
         hidden = rows.suppressed.astype(bool).to_numpy() | rows.value.isna().to_numpy()
         table = [_table_row(spec, str(g), h, c, v, lo, hi) for g, h, c, v, lo, hi in
                  zip(rows.breakdown_group, hidden, counts(rows, spec), rows.value, rows.lower, rows.upper, strict=True)]
+        within = _within_groups(slices, scope, spec, period, breakdown)
         if breakdown in references:
             gaps, gap = _reference_gaps(spec, rows, hidden, references[breakdown])
-            out.append(BreakdownTable(title, table, gap, gaps))
+            out.append(BreakdownTable(title, table, gap, gaps, within))
         else:
-            out.append(BreakdownTable(title, table, _range_gap(spec, rows, hidden)))
+            out.append(BreakdownTable(title, table, _range_gap(spec, rows, hidden), within=within))
     return out
+
+
+def _within_groups(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date, breakdown: str) -> str:
+    """The slope index of inequality across IMD quintiles within each group of ``breakdown`` (one call for all
+    groups), from the published cells of the breakdown by both; groups with a quintile hidden are named."""
+    cross = f"{breakdown}_by_imd_quintile"
+    rows = _latest_rows(slices, spec.id, period, scope.area.geography_type, cross)
+    rows = rows[rows.geography_code == scope.area.code]
+    if rows.empty:
+        return ""
+    parts = rows.breakdown_group.str.split("|", n=1, expand=True)
+    rows = rows.assign(group=parts[0], quintile=parts[1])
+    rows = rows[rows.quintile.isin(list(QUINTILES))]
+    usable = (~rows.suppressed.astype(bool) & rows.value.notna() & rows.lower.notna() & (rows.upper > rows.lower)
+              & (rows.denominator > 0))
+    complete = usable.groupby(rows.group).sum() == len(QUINTILES)
+    ok = sorted(complete[complete].index)
+    missing = sorted(set(rows.group) - set(ok))
+    note = (f" Not shown for {', '.join(missing)}: a quintile is suppressed, missing or has no interval."
+            if missing else "")
+    if not ok:
+        return f"No slope index of inequality by IMD quintile within any group.{note}"
+    grid = rows[rows.group.isin(ok)].pivot(index="group", columns="quintile").loc[ok]
+    stack = {c: grid[c][list(QUINTILES)].to_numpy(dtype=float) for c in ("value", "denominator", "lower", "upper")}
+    kind = "proportion" if spec.measure == "proportion" and ((stack["lower"] > 0) & (stack["upper"] < 1)).all() \
+        else "other"
+    res = slope_index_of_inequality(stack["value"], stack["denominator"], lower_95=stack["lower"],
+                                    upper_95=stack["upper"], value_type=kind, repetitions=10_000)
+    each = [f"{g} {_signed(spec, res.sii[i], unit=False)} ({_signed(spec, res.sii_lower[i], unit=False)} to "
+            f"{_signed(spec, res.sii_upper[i], unit=False)})" for i, g in enumerate(ok)]
+    unit = "percentage points" if spec.unit == "%" else spec.unit.strip()
+    return (f"Slope index of inequality by IMD quintile within each group (the modelled gap from the most to the "
+            f"least deprived{', in ' + unit if unit else ''}, with 95% intervals): {'; '.join(each)}.{note}")
 
 
 def _range_gap(spec: IndicatorSpec, rows: pd.DataFrame, hidden: np.ndarray) -> str:

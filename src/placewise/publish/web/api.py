@@ -322,7 +322,9 @@ FINGERTIPS_COLUMNS = [
     "New data", "Compared to goal", "Time period range"]
 """The columns of OHID Fingertips' CSV data download (``all_data/csv``), in its order."""
 BREAKDOWN_CATEGORY = {"imd_quintile": "IMD quintile (1 most deprived)", "ethnic_group": "Ethnic group",
-                      "age_band": "Age band", "sex": "Sex", "imd_quintile_gap": "IMD quintile gap"}
+                      "age_band": "Age band", "sex": "Sex", "imd_quintile_gap": "IMD quintile gap",
+                      "sex_by_imd_quintile": "Sex and IMD quintile",
+                      "ethnic_group_by_imd_quintile": "Ethnic group and IMD quintile"}
 
 
 def fingertips_frame(meta: IndicatorMeta, rows: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
