@@ -37,6 +37,7 @@ from placewise.analyse.spc import (
     spc,
 )
 from placewise.analyse.statistics import gaps_to_reference, slope_index_of_inequality
+from placewise.analyse.statistics.inequality import ValueType
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
@@ -641,8 +642,8 @@ def _within_groups(slices: Slices, scope: Scope, spec: IndicatorSpec, period: da
         return f"No slope index of inequality by IMD quintile within any group.{note}"
     grid = rows[rows.group.isin(ok)].pivot(index="group", columns="quintile").loc[ok]
     stack = {c: grid[c][list(QUINTILES)].to_numpy(dtype=float) for c in ("value", "denominator", "lower", "upper")}
-    kind = "proportion" if spec.measure == "proportion" and ((stack["lower"] > 0) & (stack["upper"] < 1)).all() \
-        else "other"
+    logit = spec.measure == "proportion" and bool(((stack["lower"] > 0) & (stack["upper"] < 1)).all())
+    kind: ValueType = "proportion" if logit else "other"
     res = slope_index_of_inequality(stack["value"], stack["denominator"], lower_95=stack["lower"],
                                     upper_95=stack["upper"], value_type=kind, repetitions=10_000)
     each = [f"{g} {_signed(spec, res.sii[i], unit=False)} ({_signed(spec, res.sii_lower[i], unit=False)} to "
