@@ -492,6 +492,28 @@ def issue_token(new: Annotated[NewToken, Body()], w: Web, user: Caller) -> Token
     return Token(username=new.username, token=token)
 
 
+class Reloaded(BaseModel):
+    """Whether the server read new measurements, and which it now serves."""
+
+    reloaded: bool
+    measurements: int
+    computed_at: str | None
+
+
+@router.post("/admin/reload", response_model=Reloaded)
+@allow("admin")
+def reload(request: Request, user: Caller) -> Reloaded:
+    """Read the warehouse again after a load: if its measurements changed, the new ones are served from the
+    next request on (the disclosure decision made again over them)."""
+    shared: WebState = request.app.state.web
+    changed = shared.reload()
+    s = shared.snapshot
+    audit.record(shared.store, user, "reload", "warehouse", "granted",
+                 f"{'new' if changed else 'unchanged'}: {s.measurements} measurements")
+    return Reloaded(reloaded=changed, measurements=s.measurements,
+                    computed_at=s.computed_at.isoformat() if s.computed_at else None)
+
+
 class AuditRow(BaseModel):
     """One audited call."""
 

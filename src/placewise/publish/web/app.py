@@ -9,8 +9,10 @@ audited. Errors are JSON: ``{"error": "...", "status": N}`` (and ``fields`` for 
 from __future__ import annotations
 
 import json
+import copy
 import secrets
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +40,16 @@ class WebState:
     snapshot: snapshot.Snapshot
     auth: Auth
     secure_cookies: bool
+    _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def reload(self) -> bool:
+        """Read the warehouse again if its measurements changed since the snapshot was made, and swap the new
+        snapshot in whole (a request already under way keeps the one it started with); whether it changed."""
+        with self._reloading:
+            if snapshot.version(self.db_url) == self.snapshot.version:
+                return False
+            self.snapshot = snapshot.load(self.db_url, self.snapshot.profile)
+            return True
 
     @property
     def db_url(self) -> str:
@@ -55,8 +67,11 @@ class Refused(HTTPException):
 
 
 def state(request: Request) -> WebState:
-    """The application's state."""
-    return request.app.state.web
+    """The application's state as this request sees it: the snapshot it started with, for the whole request."""
+    mine = getattr(request.state, "web", None)
+    if mine is None:
+        mine = request.state.web = copy.copy(request.app.state.web)
+    return mine
 
 
 def refuse(request: Request, user: User, status: int, why: str) -> Refused:

@@ -13,7 +13,8 @@ from typing import Literal
 from placewise.publish.web.roles import User
 from placewise.publish.web.store import WebStore
 
-Action = Literal["login", "logout", "refused", "person_level_read", "reidentification", "user_added", "token_issued"]
+Action = Literal["login", "logout", "refused", "person_level_read", "reidentification", "user_added", "token_issued",
+                 "reload"]
 AUDIT_COLUMNS = ("at", "who", "role", "action", "target", "outcome", "detail")
 
 

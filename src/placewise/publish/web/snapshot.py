@@ -138,6 +138,7 @@ class Snapshot:
     quality: DataQuality
     measurements: int
     computed_at: datetime | None
+    version: Version
     _memo: OrderedDict[Hashable, object] = field(default_factory=OrderedDict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -246,25 +247,39 @@ def _spans(types: np.ndarray, codes: np.ndarray) -> dict[tuple[str, str | None],
     return out
 
 
-_CACHE: dict[tuple[str, int, object], Snapshot] = {}
+Version = tuple[int, datetime | None]
+"""Which measurements a snapshot holds: the warehouse's row count and latest computation time."""
+_CACHE: dict[str, Snapshot] = {}
 _CACHE_LOCK = threading.Lock()
+
+
+def _version(con: ibis.BaseBackend) -> Version:
+    """The measurements' row count and latest computation time (a new load changes the second)."""
+    t = con.table("measurements")
+    got = t.aggregate(n=t.count(), latest=t.computed_at.max()).to_pandas().iloc[0]
+    return int(got.n), None if pd.isna(got.latest) else pd.Timestamp(got.latest).to_pydatetime()
+
+
+def version(url: str) -> Version:
+    """The warehouse's measurements version, read briefly (read-only)."""
+    with open_warehouse(url) as con:
+        require_tables(con, ["measurements"])
+        return _version(con)
 
 
 def load(url: str, profile: Profile) -> Snapshot:
     """Read the warehouse's measurements, areas and data quality, and make the disclosure decision.
 
-    Kept per warehouse and measurements version (row count and latest computation) for the life of
-    the process, so a second application on the same warehouse (a test's client and server) does
-    not decide again.
+    The latest snapshot of each warehouse is kept for the life of the process, so a second application
+    on the same warehouse and version (a test's client and server) does not decide again.
     """
     with open_warehouse(url) as con:
         require_tables(con, ["measurements", "practices", "load_log", "load_files", "quarantine"])
-        t = con.table("measurements")
-        version = t.aggregate(n=t.count(), latest=t.computed_at.max()).to_pandas().iloc[0]
-        key = (url, int(version.n), version.latest)
+        found = _version(con)
         with _CACHE_LOCK:
-            if key in _CACHE:
-                return _CACHE[key]
+            kept = _CACHE.get(url)
+            if kept is not None and kept.version == found:
+                return kept
         catalogue = load_catalogue(profile)
         frame = read_measurements(con)
         published, decision = published_measurements(con, profile, catalogue, frame)
@@ -274,7 +289,7 @@ def load(url: str, profile: Profile) -> Snapshot:
         snap = Snapshot(profile=profile, catalogue=catalogue, rule=load_rule(profile),
                         by_indicator=_split(frame, published, decision.cells.reason, area_table),
                         areas=area_table, quality=warehouse_quality(con, frame), measurements=len(frame),
-                        computed_at=None if pd.isna(version.latest) else pd.Timestamp(version.latest).to_pydatetime())
+                        computed_at=found[1], version=found)
     with _CACHE_LOCK:
-        _CACHE[key] = snap
+        _CACHE[url] = snap
     return snap
