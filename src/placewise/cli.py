@@ -14,6 +14,7 @@ from placewise.publish.phm_cli import phm_command
 from placewise.derive.worklist_cli import worklist_command
 from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
 from placewise.measure.cli import explain_command, try_command
+from placewise.publish.audit_cli import audit_app
 from placewise.publish.cli import report_command
 from placewise.publish.cohort_cli import cohort_command
 from placewise.publish.web.cli import serve_command
@@ -35,6 +36,7 @@ app.command("phm")(phm_command)
 app.add_typer(risk_app, name="risk")
 app.command("worklist")(worklist_command)
 app.command("cohort")(cohort_command)
+app.add_typer(audit_app, name="audit")
 app.command("report")(report_command)
 app.command("verify")(verify_command)
 app.command("try")(try_command)

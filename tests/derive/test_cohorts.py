@@ -13,13 +13,14 @@ from phm_helpers import ON, built, code
 from typer.testing import CliRunner
 
 from placewise.cli import app
-from placewise.derive.cohorts import DATASET_COLUMNS, counts, dataset, members
+from placewise.derive.cohorts import DATASET_AUDIT, DATASET_COLUMNS, counts, dataset, members
 from placewise.derive.segments import PEOPLE_TABLE
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.cohorts import Cohort, Rule, load_cohorts
 from placewise.profile.phm import Criterion
 from placewise.publish.cohorts import published_counts
 from placewise.publish.disclosure import SUPPRESSED_TEXT, load_rule
+from placewise.warehouse.audit import AuditTampered
 
 PROFILE = load_profile()
 COHORTS = load_cohorts(PROFILE)
@@ -133,10 +134,49 @@ def test_counts_and_dataset_agree_with_the_members(connect):
     assert bedford.n.to_dict() == {"1": 2, "2": 1, "5": 0}
     ics = counts(con, PROFILE, cohort, "ics", "age_band").to_pandas().set_index("group")
     assert ics.n.to_dict() == {"45-64": 2, "75-84": 1} | {g: 0 for g in ics.index if g not in ("45-64", "75-84")}
-    d = dataset(con, PROFILE, cohort).to_pyarrow()
+    d = dataset(con, PROFILE, cohort, "ana", "warm.parquet")
     assert d.column_names == DATASET_COLUMNS
     assert d["person_id"].to_pylist() == ["wh_chd_p2", "wh_copd", "wh_mild_frail"]
     assert d["efi_band"].to_pylist() == [None, None, "mild"]
+
+
+def test_every_dataset_pull_is_audited(connect):
+    """Who, when, which cohort and definition, how many rows and where to: one audit row per pull, chained."""
+    con = connect()
+    built(_example_warehouse(), con)
+    warm, obese = COHORTS.get("warm_homes_bedford"), COHORTS.get("obesity_hypertension")
+    for who, cohort, to in (("ana", warm, "a.parquet"), ("ben", obese, "b.csv"), ("ana", warm, "c.csv")):
+        dataset(con, PROFILE, cohort, who, to)
+    with pytest.raises(ValueError, match="say who is pulling it"):
+        dataset(con, PROFILE, warm, " ", "d.csv")
+    audit = con.table(DATASET_AUDIT.table).order_by("seq").to_pyarrow().to_pylist()
+    assert [(a["who"], a["cohort_id"], a["rows"], a["destination"], a["seq"]) for a in audit] == [
+        ("ana", "warm_homes_bedford", 3, "a.parquet", 1), ("ben", "obesity_hypertension", 2, "b.csv", 2),
+        ("ana", "warm_homes_bedford", 3, "c.csv", 3)]
+    assert audit[0]["definition"] == audit[2]["definition"] != audit[1]["definition"]
+    assert {a["reference_date"] for a in audit} == {con.table(PEOPLE_TABLE).reference_date.max().to_pyarrow().as_py()}
+    assert audit[0]["at"] <= audit[1]["at"] <= audit[2]["at"]
+
+
+def test_a_truncated_dataset_audit_refuses_further_pulls(tmp_path):
+    """On a DuckDB file the newest audit rows can be deleted; the anchored head shows it and pulls stop."""
+    con = ibis.duckdb.connect(str(tmp_path / "w.duckdb"))
+    built(_example_warehouse(), con)
+    warm = COHORTS.get("warm_homes_bedford")
+    dataset(con, PROFILE, warm, "ana", "a.csv")
+    dataset(con, PROFILE, warm, "eve", "b.csv")
+    con.disconnect()
+    db = str(tmp_path / "w.duckdb")
+    r = CliRunner().invoke(app, ["audit", "verify", "--db", db, "--store", ""])
+    assert r.exit_code == 0 and "cohort_dataset_audit: 2 rows, chain and anchored head intact" in r.output, r.output
+    con = ibis.duckdb.connect(db)
+    con.raw_sql(f"DELETE FROM {DATASET_AUDIT.table} WHERE who = 'eve'")
+    with pytest.raises(AuditTampered, match="sequence 2 is gone"):
+        dataset(con, PROFILE, warm, "eve", "c.csv")
+    assert con.table(DATASET_AUDIT.table).count().to_pyarrow().as_py() == 1
+    con.disconnect()
+    r = CliRunner().invoke(app, ["audit", "verify", "--db", db, "--store", ""])
+    assert r.exit_code == 1 and "the newest rows have been removed" in r.output, r.output
 
 
 def test_published_counts_pass_the_disclosure_rule():
@@ -184,6 +224,7 @@ def test_cohort_command_end_to_end(tmp_path):
     table = pd.read_csv(out, dtype=str)
     assert table.set_index("geography_code").loc["E06000032", "people_in_cohort"] == SUPPRESSED_TEXT   # 2 people
     assert pq.read_table(data)["person_id"].to_pylist() == ["oh_bmi_30", "oh_both"]
+    assert "audited as" in r.output
     # Practices are published for their whole population (disclosure.yaml): counted through the same rule.
     practices = tmp_path / "practices.csv"
     r = runner.invoke(app, ["cohort", "--db", str(db), "--cohort", "obesity_hypertension", "--by", "practice",

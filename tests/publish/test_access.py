@@ -143,3 +143,19 @@ def test_the_audit_is_append_only(setup):
     _raw(store, edit)
     with pytest.raises(AuditTampered, match=r"row 1 .* does not match the hash chain"):
         reidentify(wh, store, fernet, dr, run_id, "P1")
+
+
+def test_removing_the_newest_audit_rows_stops_reidentification(setup):
+    """DuckDB cannot refuse a DELETE: the head anchored beside the store shows the newest rows are gone."""
+    wh, store, fernet, run_id = setup
+    if store.name == "postgres":
+        pytest.skip("PostgreSQL refuses the DELETE itself (test_the_audit_is_append_only)")
+    dr = Requester("dr.a", "clinician", "P1", "direct_care")
+    for _ in range(3):
+        reidentify(wh, store, fernet, dr, run_id, "P1")
+    _raw(store, f"DELETE FROM {AUDIT_TABLE} WHERE seq = 3")          # the chain of rows 1-2 is still valid
+    with pytest.raises(AuditTampered, match="sequence 3 is gone .*the newest rows have been removed"):
+        verify_audit(store)
+    with pytest.raises(AuditTampered):
+        reidentify(wh, store, fernet, dr, run_id, "P1")
+

@@ -3,16 +3,21 @@
 A :class:`placewise.profile.cohorts.Cohort` becomes one Ibis expression over ``phm_people`` and
 ``phm_items`` (built by ``placewise phm``) at their reference date, so the same definition runs on
 DuckDB and PostgreSQL. Every coded-event criterion in the cohort is answered in one pass
-(:func:`placewise.derive.criteria.holding`). The dataset holds pseudonyms only.
+(:func:`placewise.derive.criteria.holding`). The dataset holds pseudonyms only, and every pull of it is
+appended to the warehouse's ``cohort_dataset_audit`` trail (who, when, which cohort and definition, how
+many rows, where to), hash-chained and anchored like the re-identification audit
+(:mod:`placewise.warehouse.audit`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from placewise.derive.criteria import holding
 from placewise.derive.people import PID
@@ -20,6 +25,7 @@ from placewise.derive.segments import ITEMS_TABLE, PEOPLE_TABLE
 from placewise.profile import Profile
 from placewise.profile.cohorts import Cohort, Rule, check
 from placewise.profile.phm import Criterion
+from placewise.warehouse.audit import Trail, append, verify
 from placewise.warehouse.connection import table_names
 
 GEOGRAPHIES = ("ics", "place", "pcn", "practice")
@@ -30,6 +36,10 @@ DATASET_COLUMNS = ["person_id", "reference_date", "practice_code", "la_code", "i
                    "age", "segment", "registers", "efi_deficits", "efi", "efi_band", "cms", "cms_conditions",
                    "emergency_admissions", "bed_days", "ae_attendances"]
 """The pseudonymised person-level dataset: the warehouse pseudonym and derived fields, no identifiers."""
+DATASET_AUDIT = Trail("cohort_dataset_audit", ibis.schema({
+    "at": "timestamp", "who": "string", "cohort_id": "string", "definition": "string", "reference_date": "date",
+    "rows": "int64", "destination": "string", "seq": "int64", "row_hash": "string"}))
+"""Every person-level dataset pulled: who, when, which cohort (and a hash of its definition), rows, where to."""
 
 
 def _phm_people(con: ibis.BaseBackend) -> ir.Table:
@@ -129,7 +139,20 @@ def counts(con: ibis.BaseBackend, profile: Profile, cohort: Cohort, by: str = "p
     return g.order_by(["geography_code", "group"])
 
 
-def dataset(con: ibis.BaseBackend, profile: Profile, cohort: Cohort) -> ir.Table:
-    """The cohort as a pseudonymised person-level dataset (:data:`DATASET_COLUMNS`), ordered by pseudonym."""
+def dataset(con: ibis.BaseBackend, profile: Profile, cohort: Cohort, who: str, destination: str) -> pa.Table:
+    """The cohort as a pseudonymised person-level dataset (:data:`DATASET_COLUMNS`), ordered by pseudonym, audited.
+
+    The audit trail is checked first (a changed or truncated trail refuses the pull) and the pull is
+    appended to it once the rows are read, with ``who`` asked for it and the ``destination`` they named.
+    """
+    if not who.strip():
+        raise ValueError("a person-level dataset is audited: say who is pulling it")
+    verify(con, DATASET_AUDIT)
     people = _phm_people(con)
-    return people.semi_join(members(con, profile, cohort), PID).select(*DATASET_COLUMNS).order_by("person_id")
+    on = reference_date(con)
+    rows = people.semi_join(members(con, profile, cohort), PID).select(*DATASET_COLUMNS).order_by("person_id")
+    data = rows.to_pyarrow()
+    append(con, DATASET_AUDIT, {"who": who, "cohort_id": cohort.id, "reference_date": on,
+                                "definition": hashlib.sha256(cohort.model_dump_json().encode()).hexdigest()[:16],
+                                "rows": data.num_rows, "destination": destination})
+    return data

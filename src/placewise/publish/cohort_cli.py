@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from placewise.profile.cohorts import load_cohorts
 from placewise.publish.cohorts import hidden_share, published_counts
 from placewise.publish.disclosure import load_rule
 from placewise.warehouse import WarehouseError, connect
+from placewise.warehouse.audit import AuditTampered
 
 
 def cohort_command(
@@ -32,7 +34,8 @@ def cohort_command(
     breakdown: str = typer.Option("none", "--breakdown", help=f"Breakdown: {', '.join(BREAKDOWNS)}."),
     out: Path | None = typer.Option(None, "--out", help="Write the published counts to this CSV file."),
     people: Path | None = typer.Option(None, "--dataset",
-                                       help="Write the pseudonymised person-level dataset (.parquet or .csv)."),
+                                       help="Write the pseudonymised person-level dataset (.parquet or .csv); audited."),
+    who: str = typer.Option(getpass.getuser(), "--who", help="Who is pulling the dataset, for its audit."),
     db: WarehouseOption = DEFAULT_URL,
     profile: ProfileOption = BUNDLED,
 ) -> None:
@@ -52,10 +55,10 @@ def cohort_command(
         rule = load_rule(prof)
         con = connect(db)
     try:
-        with refusing(console, ValueError):
+        with refusing(console, ValueError, AuditTampered):
             on = reference_date(con)
             table = published_counts(counts(con, prof, cohort, by, breakdown).to_pandas(), rule, by)
-            data = dataset(con, prof, cohort).to_pyarrow() if people is not None else None
+            data = dataset(con, prof, cohort, who, str(people)) if people is not None else None
     finally:
         con.disconnect()
     t = Table(title=f"{cohort.title} at {on:%d %B %Y} by {by}"
@@ -73,5 +76,5 @@ def cohort_command(
         console.print(f"Counts: {out}")
     if data is not None and people is not None:
         (pq.write_table if people.suffix == ".parquet" else pacsv.write_csv)(data, people)
-        console.print(f"Dataset: {people} ({data.num_rows:,} people, pseudonyms only)")
+        console.print(f"Dataset: {people} ({data.num_rows:,} people, pseudonyms only; pull audited as {who})")
     console.print(f"Done in {time.perf_counter() - started:.1f} s.")

@@ -252,6 +252,11 @@ class Engine:
         """Have the database refuse any change to a row of ``table`` and two rows with one ``unique`` value, where
         it can (the caller's hash chain detects a change where it cannot)."""
 
+    def anchor_file(self) -> Path | None:
+        """Where an append-only table's latest row is anchored outside the database, for an engine that cannot
+        refuse a DELETE itself; none where the database guards its tables (:meth:`append_only`) or has no file."""
+        return None
+
     def ensure(self, tables: Iterable[Table]) -> None:
         """Create each table that does not exist yet, in one transaction."""
         with self.transaction():

@@ -132,6 +132,12 @@ class DuckDBEngine(Engine):
         """From information_schema (works around Ibis 12 ``list_tables`` on DuckDB 2)."""
         return {r[0] for r in self.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
 
+    def anchor_file(self) -> Path | None:
+        """``NAME.audit-anchor`` beside the database file (DuckDB has no triggers to refuse a DELETE); none in memory."""
+        found = self.rows("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+        path = found[0][0] if found else None
+        return Path(path).with_name(Path(path).stem + ".audit-anchor") if path else None
+
     def tables_with_column(self, column: str) -> list[str]:
         """From information_schema.columns of the main schema."""
         return [r[0] for r in self.rows("SELECT DISTINCT table_name FROM information_schema.columns WHERE "
