@@ -154,7 +154,7 @@ def test_removing_the_newest_audit_rows_stops_reidentification(setup):
     for _ in range(3):
         reidentify(wh, store, fernet, dr, run_id, "P1")
     _raw(store, f"DELETE FROM {AUDIT_TABLE} WHERE seq = 3")          # the chain of rows 1-2 is still valid
-    with pytest.raises(AuditTampered, match="sequence 3 is gone .*the newest rows have been removed"):
+    with pytest.raises(AuditTampered, match=r"sequence 3 is gone .*the newest rows have been removed"):
         verify_audit(store)
     with pytest.raises(AuditTampered):
         reidentify(wh, store, fernet, dr, run_id, "P1")

@@ -34,7 +34,7 @@ def test_appended_rows_chain_and_verify(db, tmp_path):
 
 def test_a_changed_row_breaks_the_chain(db):
     db.raw_sql(f"UPDATE {TRAIL.table} SET who = 'eve' WHERE seq = 2")
-    with pytest.raises(AuditTampered, match="row 2 .* does not match the hash chain"):
+    with pytest.raises(AuditTampered, match=r"row 2 .* does not match the hash chain"):
         verify(db, TRAIL)
 
 
