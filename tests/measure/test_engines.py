@@ -1,4 +1,4 @@
-"""DuckDB and PostgreSQL give identical counts: on the hand-made scenario and on generated warehouses."""
+"""DuckDB, PostgreSQL and Spark give identical counts: on the hand-made scenario and on generated warehouses."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from scenario import code, scenario
 
 from placewise.measure import ReportingRange, compute, load_catalogue
 from placewise.profile import load_profile
+from placewise.warehouse import connect
 
-pytestmark = pytest.mark.postgres
 RANGE = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
 KINDS = [  # one indicator of every shape: subset of persons and events, rates, DSR, expected, mean, median…
     "hypertension_treated_to_target", "ae_4hr_type1", "emergency_admissions_dsr", "readmissions_30_day",
@@ -43,6 +43,7 @@ def _same(a: pa.Table, b: pa.Table) -> None:
             assert da[col].fillna(-1).tolist() == db[col].fillna(-1).tolist(), col
 
 
+@pytest.mark.postgres
 def test_scenario_identical_on_duckdb_and_postgres(postgres_url):
     cat = load_catalogue(load_profile())
     w = scenario()
@@ -94,6 +95,7 @@ def _generated(people: list[dict]) -> Warehouse:
     return w
 
 
+@pytest.mark.postgres
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(people=st.lists(person, min_size=1, max_size=40))
 def test_generated_warehouses_identical_on_duckdb_and_postgres(postgres_server, people):
@@ -109,3 +111,19 @@ def test_generated_warehouses_identical_on_duckdb_and_postgres(postgres_server, 
     pg = compute(pg_con, cat, periods_range=RANGE, indicators=KINDS)
     pg_con.disconnect()
     _same(duck, pg)
+
+
+@pytest.mark.spark
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people=st.lists(person, min_size=1, max_size=40))
+def test_generated_warehouses_identical_on_duckdb_and_spark(spark_url, people):
+    """Few examples: each is a few hundred Spark jobs in local mode (the whole lane must stay within CI's time)."""
+    cat = load_catalogue(load_profile())
+    w = _generated(people)
+    duck = compute(w.load(ibis.duckdb.connect()), cat, periods_range=RANGE, indicators=KINDS)
+    spark_con = w.load(connect(spark_url))
+    try:
+        spark = compute(spark_con, cat, periods_range=RANGE, indicators=KINDS)
+    finally:
+        spark_con.disconnect()
+    _same(duck, spark)
