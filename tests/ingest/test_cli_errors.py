@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import psycopg
 import pytest
 from batch_builder import AS_OF, KEY, NHS, write_batch
 from ingest_support import SRC, cli_process, finish, query
@@ -127,6 +128,34 @@ def test_measure_a_warehouse_without_inpatient_spells(tmp_path: Path, batch: Bat
     with duckdb.connect(str(db)) as con:
         con.execute("DROP TABLE inpatient_spells")
     code, output = placewise("measure", "--db", str(db))
+    assert code == 2 and "inpatient_spells" in output, output
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", ["measure", "status", "report"])
+def test_missing_postgres_database_is_refused_clearly(tmp_path: Path, postgres_url: str, command: str) -> None:
+    """A --db URL naming a database that does not exist: exit 2 naming the URL and saying it cannot connect."""
+    url = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
+    code, output = placewise(command, "--db", url, *(["--out", str(tmp_path / "r")] if command == "report" else []))
+    assert code == 2 and "no_such_database" in output and "cannot connect to PostgreSQL" in output, output
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.postgres
+def test_postgres_measure_unknown_indicator_and_missing_table(tmp_path: Path, batch: Batch, postgres_url: str) -> None:
+    """On PostgreSQL as on DuckDB: an unknown indicator id is refused naming it; a warehouse loaded without
+    inpatient spells measures; one whose inpatient_spells table is gone is refused naming the table."""
+    partial = {k: v for k, v in batch.items() if not k.startswith("inpatient_")}
+    code, output = placewise("ingest", str(write_batch(tmp_path / "in", partial)), "--db", postgres_url, "--as-of",
+                             AS_OF.isoformat())
+    assert code == 0, output
+    code, output = placewise("measure", "--db", postgres_url, "--indicator", "no-such-indicator")
+    assert code == 2 and "no indicator 'no-such-indicator'" in output, output
+    code, output = placewise("measure", "--db", postgres_url)
+    assert code == 0, output
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("DROP TABLE inpatient_spells CASCADE")
+    code, output = placewise("measure", "--db", postgres_url)
     assert code == 2 and "inpatient_spells" in output, output
 
 

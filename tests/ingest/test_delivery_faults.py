@@ -26,31 +26,52 @@ Batch = dict[str, pd.DataFrame]
 OTHER_KEY = "a-different-key-9876543210-abcdef"
 
 
-def counts(db: Path) -> dict[str, int]:
-    """Rows in every canonical and bookkeeping table of a DuckDB warehouse."""
+def counts(db: Path | str) -> dict[str, int]:
+    """Rows in every canonical and bookkeeping table of a warehouse (a DuckDB file or a PostgreSQL URL); a table
+    not yet made counts as absent."""
     names = [t.name for t in TABLES] + ["load_log", "load_files", "quarantine"]
-    return {n: query(db, f'SELECT count(*) FROM "{n}"')[0][0] for n in names}
+    if isinstance(db, Path):
+        if not db.exists():
+            return {}
+        present = {r[0] for r in query(db, "SELECT table_name FROM information_schema.tables")}
+        return {n: query(db, f'SELECT count(*) FROM "{n}"')[0][0] for n in names if n in present}
+    with psycopg.connect(db) as con:
+        present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                             "WHERE table_schema = current_schema()").fetchall()}
+        return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names if n in present}
+
+
+ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def warehouse_for(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """A new warehouse on the engine under test: a DuckDB file path, or a fresh PostgreSQL database's URL."""
+    return tmp_path / "wh.duckdb" if engine == "duckdb" else request.getfixturevalue("postgres_url")
 
 
 # --- the quarantine report -----------------------------------------------------------------------------------
 
 
-def test_report_in_a_missing_folder_refuses_before_loading(tmp_path: Path, batch: Batch) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_report_in_a_missing_folder_refuses_before_loading(tmp_path: Path, batch: Batch, engine: str,
+                                                           request: pytest.FixtureRequest) -> None:
     """--report in a folder that does not exist: exit 2 naming it, and truly nothing loaded."""
     spoil_done_when(batch)
-    db = tmp_path / "wh.duckdb"
+    db = warehouse_for(engine, tmp_path, request)
     code, output = ingest_cli(write_batch(tmp_path / "in", batch), str(db), "--report",
                               str(tmp_path / "nowhere" / "q.csv"))
     assert code == 2 and "nothing loaded" in output and "nowhere" in output, output
-    assert not db.exists() or query(db, "SELECT count(*) FROM information_schema.tables "
-                                        "WHERE table_name = 'load_log'") == [(0,)]
+    assert "load_log" not in counts(db) or counts(db)["load_log"] == 0
 
 
-def test_report_pointing_at_a_folder_refuses_before_loading(tmp_path: Path, batch: Batch) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_report_pointing_at_a_folder_refuses_before_loading(tmp_path: Path, batch: Batch, engine: str,
+                                                            request: pytest.FixtureRequest) -> None:
     """--report naming a folder: exit 2, nothing loaded; a good earlier batch is untouched."""
-    db = tmp_path / "wh.duckdb"
+    db = warehouse_for(engine, tmp_path, request)
     assert ingest_cli(write_batch(tmp_path / "one", {k: batch[k] for k in ("geography", "practices")}), str(db))[0] == 0
     before = counts(db)
+    assert before["practices"] == 2
     spoil_done_when(batch)
     code, output = ingest_cli(write_batch(tmp_path / "in", batch), str(db), "--report", str(tmp_path))
     assert code == 2 and "is a folder" in output and "nothing loaded" in output, output
@@ -74,9 +95,11 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mount)], check=True)
 
 
-def test_report_on_a_full_disk_refuses_and_loads_nothing(tmp_path: Path, batch: Batch, full_disk: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_report_on_a_full_disk_refuses_and_loads_nothing(tmp_path: Path, batch: Batch, full_disk: Path, engine: str,
+                                                         request: pytest.FixtureRequest) -> None:
     """The report cannot be written (no space): the batch is rolled back and the output says nothing loaded."""
-    db = tmp_path / "wh.duckdb"
+    db = warehouse_for(engine, tmp_path, request)
     assert ingest_cli(write_batch(tmp_path / "one", {k: batch[k] for k in ("geography", "practices")}), str(db))[0] == 0
     before = counts(db)
     spoil_done_when(batch)
@@ -86,19 +109,23 @@ def test_report_on_a_full_disk_refuses_and_loads_nothing(tmp_path: Path, batch: 
     assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
 
 
-def test_report_lost_after_commit_is_reported_truthfully(tmp_path: Path, batch: Batch,
+@pytest.mark.parametrize("engine", ENGINES)
+def test_report_lost_after_commit_is_reported_truthfully(tmp_path: Path, batch: Batch, engine: str,
+                                                         request: pytest.FixtureRequest,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """If the written report cannot be moved into place after the commit, the output says the batch loaded and only
     the report failed, with exit 4."""
+    db = warehouse_for(engine, tmp_path, request)
+
     def fail(*_: object) -> None:
         raise OSError(5, "Input/output error")
     monkeypatch.setattr(load_module.os, "replace", fail)
     spoil_done_when(batch)
-    db = tmp_path / "wh.duckdb"
     code, output = ingest_cli(write_batch(tmp_path / "in", batch), str(db), "--report", str(tmp_path / "q.csv"))
     assert code == 4, output
     assert "loaded" in " ".join(output.split()) and "report could not be written" in " ".join(output.split())
-    assert query(db, "SELECT rows_quarantined FROM load_log") == [(4,)]
+    after = counts(db)
+    assert after["load_log"] == 1 and after["quarantine"] == 4
 
 
 # --- quarantined rows retried on re-delivery ------------------------------------------------------------------

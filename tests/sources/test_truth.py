@@ -12,6 +12,7 @@ raises the figure. Obesity and frailty are value-based registers (latest BMI or 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import ibis
 import pyarrow.compute as pc
@@ -47,26 +48,23 @@ FLOORS: dict[str, tuple[float, float]] = {
 """Register id -> (minimum sensitivity, minimum specificity)."""
 
 
-@pytest.fixture(scope="module")
-def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[float, float, int]]:
-    """Sensitivity, specificity and number truly positive of every register, on a synthetic BLMK at scale 0.01."""
-    folder = tmp_path_factory.mktemp("truth")
-    delivery, db = folder / "delivery", folder / "wh.duckdb"
+def agreement(delivery: Path, db: Path, key: bytes, end: dt.date) -> dict[str, tuple[float, float, int]]:
+    """Sensitivity, specificity and number truly positive of every register with a truth column, for a
+    generated delivery ingested into the DuckDB warehouse ``db`` under ``key``, at ``end``; also run at
+    scale 1.0 by ``benchmarks/register_truth.py``."""
     profile = load_profile()
-    generate(profile, scale=0.01, seed=11, out=delivery, end_date=END)
-    assert ingest(delivery, db, KEY).exit_code == 0
     con = ibis.duckdb.connect(str(db))
     attrs = con.create_table("attrs", person_attributes(con), temp=True)
-    pop = population(registrations(con, attrs), attrs, [END])
+    pop = population(registrations(con, attrs), attrs, [end])
     pop_ids = pop.join(attrs.select(PID, "person_id"), PID).select("person_id", "age").to_pyarrow()
-    truth = truth_with_person_id(delivery, KEY)
+    truth = truth_with_person_id(delivery, key)
     truth = truth.filter(pc.is_in(truth["person_id"], pop_ids["person_id"]))
     ages = dict(zip(pop_ids["person_id"].to_pylist(), pop_ids["age"].to_pylist()))
     out = {}
     for reg in load_registers(profile).registers:
         if reg.id not in TRUTH:
             continue
-        on = {r["person_id"] for r in members(con, attrs, pop, reg, [END]).join(attrs.select(PID, "person_id"), PID)
+        on = {r["person_id"] for r in members(con, attrs, pop, reg, [end]).join(attrs.select(PID, "person_id"), PID)
               .select("person_id").to_pyarrow().to_pylist()}
         c = TRUTH[reg.id]
         rows = truth.select(["person_id", f"has_{c}", f"diagnosed_{c}", "asthma_medication"]).to_pylist()
@@ -77,6 +75,16 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[float,
         negative = {r["person_id"] for r in eligible} - positive
         out[reg.id] = (len(on & positive) / len(positive), len(negative - on) / len(negative), len(positive))
     return out
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[float, float, int]]:
+    """Sensitivity, specificity and number truly positive of every register, on a synthetic BLMK at scale 0.01."""
+    folder = tmp_path_factory.mktemp("truth")
+    delivery, db = folder / "delivery", folder / "wh.duckdb"
+    generate(load_profile(), scale=0.01, seed=11, out=delivery, end_date=END)
+    assert ingest(delivery, db, KEY).exit_code == 0
+    return agreement(delivery, db, KEY, END)
 
 
 def test_every_register_finds_its_truth(measured: dict[str, tuple[float, float, int]]) -> None:
