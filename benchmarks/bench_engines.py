@@ -35,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; delivery {args.delivery}")
-    frames = {}
+    first = None
     for item in args.warehouses:
         label, url = item.split("=", 1)
         start = time.perf_counter()
@@ -43,20 +43,21 @@ def main() -> None:
         loaded = sum(f.rows_loaded for f in result.files)
         ingested = time.perf_counter() - start
         con = connect(url)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         table = measure_all(con, load_profile())
-        measured = time.perf_counter() - start
-        frames[label] = table.select([*KEYS, *COMPARED]).to_pandas().sort_values(KEYS, ignore_index=True)
+        measured, cpu = time.perf_counter() - start, time.process_time() - cpu
+        frame = table.select([*KEYS, *COMPARED]).to_pandas().sort_values(KEYS, ignore_index=True)
         con.disconnect()
-        print(f"{label}: ingest {ingested:.1f} s ({loaded:,} rows); measure {measured:.1f} s "
-              f"({table.num_rows:,} measurements)", flush=True)
-    labels = list(frames)
-    for label in labels[1:]:
-        found = compare(frames[labels[0]], frames[label], label)
-        print(f"{label} against {labels[0]}: {len(found)} differences")
+        print(f"{label}: ingest {ingested:.1f} s ({loaded:,} rows); measure {measured:.1f} s wall, {cpu:.1f} s "
+              f"CPU in this process (a JVM's or server's is not counted) ({table.num_rows:,} measurements); load "
+              f"average {os.getloadavg()[0]:.1f}", flush=True)
+        if first is None:
+            first = (label, frame)
+            continue
+        found = compare(first[1], frame, label)
+        print(f"{label} against {first[0]}: {len(found)} differences", flush=True)
         for d in found[:20]:
             print(f"  {d}")
-
 
 if __name__ == "__main__":
     main()
