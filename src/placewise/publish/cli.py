@@ -53,7 +53,7 @@ def _write(args: tuple[ReportModel, Path, str, bool]) -> tuple[Path, Path | None
     return write_report(*args)
 
 
-def build_models(*, warehouse: str | None = None, profile_name: str = "blmk", compare: str = "place",
+def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, compare: str = "place",
                  indicators: list[str] | None = None,
                  plan_csv: tuple[Path, ...] = (), commentary_csv: tuple[Path, ...] = (),
                  actions_csv: tuple[Path, ...] = (), risk_model: Path | None = None) -> list[tuple[Scope, ReportModel]]:
