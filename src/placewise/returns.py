@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["proportion", "count", "mean"]
+ENGLAND_CODE = "E92000001"
+"""The ``org_code`` of a figure for England as a whole (its ONS code): the national comparator."""
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,8 @@ def test_dsr_cannot_be_broken_down_by_age(tmp_path):
 def test_a_breakdown_by_two_attributes_needs_both_single_breakdowns(tmp_path):
     msg = _error(tmp_path, breakdowns=["none", "sex", "sex_by_imd_quintile"])
     assert "indicator bad_one" in msg and "sex_by_imd_quintile needs imd_quintile reported too" in msg
+
+
+def test_england_is_a_comparator_for_aggregate_returns_only(tmp_path):
+    msg = _error(tmp_path, geographies=["ics", "england"])
+    assert "indicator bad_one" in msg and "england is a published comparator, read from aggregate returns only" in msg

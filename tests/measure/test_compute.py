@@ -153,3 +153,19 @@ def test_first_long_term_condition_age(catalogue):
     row = df[(df.period_end == end) & (df.geography_type == "ics") & (df.breakdown == "none")]
     assert row[["numerator", "denominator"]].iloc[0].tolist() == [64 + 33, 2]   # p9 at 64, p12 at 33
     assert pick(df, "first_ltc_age_mean", end, breakdown="imd_quintile", group="5") == (33, 1)
+
+
+def test_englands_return_is_the_national_comparator_and_not_a_provider(catalogue):
+    from placewise.measure.returns import returned_counts
+
+    con = ibis.duckdb.connect()
+    con.create_table("aggregate_returns", ibis.memtable(pd.DataFrame({
+        "period": [date(2019, 3, 1)] * 3, "org_code": ["RC9", "RD8", "E92000001"],
+        "measure": ["ae_4hr_all"] * 3, "numerator": [900.0, 800.0, 1877191.0],
+        "denominator": [1000.0, 1000.0, 2167550.0], "value": [0.9, 0.8, 0.866]})))
+    ind = catalogue.indicator("ae_4hr_all_published")
+    out = returned_counts(con, catalogue, ind, [(date(2019, 3, 1), date(2019, 3, 31))]).to_pandas()
+    got = {(r.geography_type, r.geography_code): (r.numerator, r.denominator) for r in out.itertuples()}
+    # England is its own geography; the ICS is the sum of its providers only.
+    assert got == {("provider", "RC9"): (900, 1000), ("provider", "RD8"): (800, 1000),
+                   ("england", "E92000001"): (1877191, 2167550), ("ics", "QHG"): (1700, 2000)}

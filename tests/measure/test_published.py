@@ -34,3 +34,6 @@ def test_type1_four_hours_from_the_published_statistics(reference_dir):
     assert system.numerator.iloc[0] == sum(v[0] for v in by_org.values())
     assert system.denominator.iloc[0] == sum(v[1] for v in by_org.values())
     assert len(out[out.geography_type == "ics"]) == 12
+    # England, the national comparator, is its own geography (every provider in the statistics), not in the ICS.
+    england = first[first.geography_type == "england"]
+    assert england.geography_code.tolist() == ["E92000001"] and england.denominator.iloc[0] > 1_000_000

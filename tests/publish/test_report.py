@@ -219,6 +219,8 @@ def test_real_data_reports_through_the_warehouse(reference_dir: Path, tmp_path: 
     assert html.count('class="chart spc"') == 2
     assert html.count('class="point ') == 2 * 36 + 2  # plus the two sparkline end points
     assert "Data to Mar 2019" in html and "Luton and Dunstable University Hospital" in html
+    # England, summed from every provider in the statistics, is the comparator: 86.6% all types in March 2019.
+    assert "England (comparator)" in html and "86.6%" in html
     assert sorted(p.name for p in (tmp_path / "report-nhse-ae").glob("provider-*.html")) == [
         "provider-RC1.html", "provider-RC9.html", "provider-RD8.html"]
     real = (tmp_path / "report-blmk-2020-21" / "ics.html").read_text(encoding="utf-8")
@@ -721,3 +723,27 @@ def test_the_slope_index_within_each_sex_comes_from_the_breakdown_by_sex_and_qui
     assert within.startswith("Slope index of inequality by IMD quintile within each group (the modelled gap from the "
                              "most to the least deprived, in percentage points, with 95% intervals): female +25.0 (+")
     assert within.endswith("Not shown for male: a quintile is suppressed, missing or has no interval.")
+
+
+def test_the_england_figure_is_listed_as_the_comparator_beside_the_areas():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    ics = Area("ics", "QHG", "BLMK")
+    peers = (Area("provider", "RC9", "Luton and Dunstable"), Area("provider", "RD8", "Milton Keynes"))
+    base = {"indicator_id": "x", "breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan,
+            "suppressed": False}
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": t, "geography_code": c,
+             "numerator": n, "denominator": 1000.0, "value": n / 1000}
+            for m in MONTHS for t, c, n in (("ics", "QHG", 850.0), ("provider", "RC9", 900.0),
+                                            ("provider", "RD8", 800.0))]
+    last = {"period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1])}
+    rows.append({**base, **last, "geography_type": "england", "geography_code": "E92000001", "numerator": 1877191.0,
+                 "denominator": 2167550.0, "value": 1877191 / 2167550})
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Four hours", definition="d", domain="d", polarity="higher_is_better",
+                         measure="returned", frequency="monthly", unit="%", scale=100)
+    page = build_report(frame, [spec], Scope(ics, ics, peers), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "provider"])).pages[0]
+    assert [r[0] for r in page.peers_rows] == ["Luton and Dunstable", "Milton Keynes", "BLMK", "England (comparator)"]
+    assert page.peers_rows[-1][2] == "86.6%"

@@ -15,16 +15,15 @@ AE_FILE = "nhse_ae_attendances_2016_2019.csv"
 
 
 def _independent(path: Path) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(measure, provider, period) -> (seen within 4 hours, attendances), summed with the csv module."""
+    """(measure, provider or England, period) -> (seen within 4 hours, attendances), summed with the csv module."""
     out: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     with path.open() as f:
         for r in csv.DictReader(f):
-            if r["org_code"] not in BLMK:
-                continue
             att, br = int(r["attendances"]), int(r["breaches"])
-            keys = [("ae_4hr_all", r["org_code"], r["period"])]
+            orgs = ["E92000001"] + ([r["org_code"]] if r["org_code"] in BLMK else [])
+            keys = [("ae_4hr_all", o, r["period"]) for o in orgs]
             if r["type"] == "1":
-                keys.append(("ae_4hr_type1", r["org_code"], r["period"]))
+                keys += [("ae_4hr_type1", o, r["period"]) for o in orgs]
             for k in keys:
                 out[k][0] += att - br
                 out[k][1] += att
@@ -40,13 +39,17 @@ def test_four_hour_shares_match_an_independent_sum(reference_dir: Path) -> None:
         for r in rows.to_pylist() if r["measure"].startswith("ae_4hr")
     }
     assert got.keys() == expected.keys()
-    assert len([k for k in got if k[0] == "ae_4hr_type1"]) == 3 * 36
+    assert len([k for k in got if k[0] == "ae_4hr_type1"]) == 4 * 36  # three providers and England
     for k, (seen, att) in expected.items():
         num, den, value = got[k]
         assert (num, den) == (seen, att)
         assert value == pytest.approx(seen / att, rel=1e-12)
     # RC1 type 1, March 2017: 6,402 attendances with 306 breaches (published figure).
     assert got[("ae_4hr_type1", "RC1", "2017-03-01")][2] == pytest.approx(6096 / 6402)
+    # England, the national comparator: 86.6% of all attendances and 79.5% of type 1 within four hours in
+    # March 2019, as NHS England published them.
+    assert round(got[("ae_4hr_all", "E92000001", "2019-03-01")][2] * 100, 1) == 86.6
+    assert round(got[("ae_4hr_type1", "E92000001", "2019-03-01")][2] * 100, 1) == 79.5
 
 
 def _write(tmp_path: Path, text: str) -> Path:

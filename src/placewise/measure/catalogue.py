@@ -34,6 +34,8 @@ CROSS_BREAKDOWNS: dict[str, tuple[str, str]] = {
 A group is named ``<first>|<second>`` (``female|1``); both single breakdowns must be reported too."""
 CROSS_SEPARATOR = "|"
 BUILTIN_GEOGRAPHIES = ("ics", "place", "pcn", "practice", "provider", "site")
+ENGLAND = "england"
+"""The national comparator: a returned figure published for England as a whole (``placewise.returns.ENGLAND_CODE``)."""
 HOSPITAL_GEOGRAPHIES = ("provider", "site")
 
 EVENT_DATE: dict[str, str] = {
@@ -555,8 +557,11 @@ class Indicator(Strict):
         for g in self.geographies:
             if g in HOSPITAL_GEOGRAPHIES and not hospital:
                 raise ValueError(f"geographies: {g} needs events with a provider on both sides")
-            if aggregate and g not in ("ics", "provider"):
-                raise ValueError(f"geographies: aggregate returns are reported by ics and provider only, not {g}")
+            if aggregate and g not in ("ics", "provider", ENGLAND):
+                raise ValueError(f"geographies: aggregate returns are reported by ics, provider and england only, "
+                                 f"not {g}")
+            if g == ENGLAND and not aggregate:
+                raise ValueError("geographies: england is a published comparator, read from aggregate returns only")
         if aggregate and self.breakdowns != ["none"]:
             raise ValueError("breakdowns: aggregate returns have no breakdowns")
 
@@ -654,7 +659,7 @@ def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_
                                         "registers": registers})
     except ValidationError as e:
         raise CatalogueError("invalid indicator catalogue\n" + "\n".join(_error_lines(path, raw, e))) from None
-    known = set(BUILTIN_GEOGRAPHIES) | set(groupings)
+    known = {*BUILTIN_GEOGRAPHIES, ENGLAND, *groupings}
     for ind in cat.indicators:
         bad = [g for g in ind.geographies if g not in known]
         if bad:

@@ -68,6 +68,7 @@ from placewise.measure.catalogue import (
     window_months,
 )
 from placewise.measure.periods import add_months
+from placewise.returns import ENGLAND_CODE
 
 DIMS = (
     "period_start", "period_end", "ics_code", "practice_code", "pcn_code", "la_code", "provider_code",
@@ -563,9 +564,10 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table) -> ir.Table:
 
 
 def aggregate_units(ctx: Context, a: Aggregate, periods: Periods) -> ir.Table:
-    """One unit per aggregate return row in each period, attributed to its organisation as provider."""
+    """One unit per aggregate return row in each period, attributed to its organisation as provider; England's
+    row (the national comparator) is no unit of the ICS (``placewise.measure.computation`` adds it apart)."""
     t = ctx.con.table("aggregate_returns")
-    t = t.filter((t.measure == a.measure) & t[a.column].notnull())
+    t = t.filter((t.measure == a.measure) & t[a.column].notnull() & (t.org_code != ENGLAND_CODE))
     ps = _periods(periods)
     j = t.join(ps, [t.period >= ps.period_start, t.period <= ps.period_end])
     none = ibis.null("string")

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from placewise.derive.people import person_attributes, population, population_cells, registrations
 from placewise.derive.registers import members
-from placewise.measure.catalogue import Catalogue, Indicator, criteria_of, registers_named
+from placewise.measure.catalogue import ENGLAND, Catalogue, Indicator, criteria_of, registers_named
 from placewise.measure.compile import Context, cells, expand, indicator_units
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
 from placewise.measure.returns import returned_counts
@@ -145,6 +145,11 @@ def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
             COUNTS_SCHEMA)
     fine = _temp(ctx.con, CELLS_TABLE, cells(ctx, ind, indicator_units(ctx, ind, ps)))
     try:
-        return expand(ctx, ind, fine).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
+        out = expand(ctx, ind, fine).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
     finally:
         engine_for(ctx.con).drop(CELLS_TABLE)
+    if ENGLAND not in ind.geographies:
+        return out
+    national = returned_counts(ctx.con, ctx.catalogue, ind, ps)
+    national = national.filter(national.geography_type == ENGLAND).select(*COUNTS_SCHEMA.names)
+    return pa.concat_tables([out, national.to_pyarrow().cast(COUNTS_SCHEMA)])

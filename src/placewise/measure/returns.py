@@ -1,7 +1,8 @@
 """Counts of a returned figure (``measure: returned``): published statistics read from aggregate returns.
 
 A return's ``org_code`` says where its figure belongs: the ICS's own code is the ICS, a code of one of
-the profile's groupings (a legacy CCG, a care alliance) is that grouping, any other code is a provider.
+the profile's groupings (a legacy CCG, a care alliance) is that grouping, England's ONS code (E92000001)
+is the national comparator, any other code is a provider.
 The ICS figure is the ICS's own return for the period where there is one; otherwise the sum of its
 providers' numerators and denominators (or values). A row giving only the published value (a share or
 mean printed without its counts) counts as that value over 1, and is never summed into the ICS.
@@ -15,12 +16,15 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from placewise.measure.catalogue import Aggregate, Catalogue, Indicator
+from placewise.measure.catalogue import ENGLAND, Aggregate, Catalogue, Indicator
+from placewise.returns import ENGLAND_CODE
 
 
 def org_levels(catalogue: Catalogue) -> ir.Table:
-    """(org_code, level): the ICS and each grouping by its code; anything else is a provider."""
-    codes = [(catalogue.ics_code, "ics")] + [(code, kind) for kind, gs in catalogue.groupings.items() for code in gs]
+    """(org_code, level): the ICS and each grouping by its code, England by its ONS code; anything else is a
+    provider."""
+    codes = [(catalogue.ics_code, "ics"), (ENGLAND_CODE, ENGLAND)]
+    codes += [(code, kind) for kind, gs in catalogue.groupings.items() for code in gs]
     return ibis.memtable({"org": [c for c, _ in codes], "level": [k for _, k in codes]})
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from placewise.measure.catalogue import ENGLAND
 from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption
 from placewise.outputs import prepare_output_folder
 from placewise.profile import ProfileError, load_profile
@@ -80,7 +81,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
                                 "(compute the indicators first)")
     catalogue = load_catalogue(profile)
     published, decision = inputs.published_measurements(con, profile, catalogue)
-    frame = inputs.report_rows(published, ("ics", compare))
+    frame = inputs.report_rows(published, ("ics", compare, ENGLAND))
     if compare == "place":  # each Place's practices and PCNs, whole population, for its funnel plots
         units = published[published.geography_type.isin(["pcn", "practice"]) & (published.breakdown == "none")]
         frame = pd.concat([frame, units], ignore_index=True)

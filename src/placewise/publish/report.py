@@ -38,6 +38,7 @@ from placewise.analyse.spc import (
 )
 from placewise.analyse.statistics import gaps_to_reference, slope_index_of_inequality
 from placewise.analyse.statistics.inequality import ValueType
+from placewise.measure.catalogue import ENGLAND
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
@@ -365,6 +366,11 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
                        in zip(names, hidden, counts(r, spec), r.value, r.lower, r.upper, strict=True)]
     page.peers_rows.append(_table_row(spec, scope.ics.name, ics_hidden, counts(ics, spec)[0], ref.value, ref.lower,
                                       ref.upper))
+    england = _latest_rows(slices, spec.id, period, ENGLAND, "none")
+    if not england.empty:
+        e = england.iloc[0]
+        page.peers_rows.append(_table_row(spec, "England (comparator)", bool(e.suppressed), counts(england, spec)[0],
+                                          e.value, e.lower, e.upper))
 
 
 def _table_row(spec: IndicatorSpec, label: str, hidden: bool, count: float, value: float, lower: float,

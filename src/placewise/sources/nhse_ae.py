@@ -3,7 +3,8 @@
 Reads the monthly provider-level statistics (columns ``period, org_code, type, attendances,
 breaches, admissions``; type ``1``, ``2`` or ``other``) and writes ``aggregate_returns`` rows
 for the chosen providers: the share seen within four hours for type 1 departments and for all
-types, and the counts behind them.
+types, and the counts behind them; and England's two shares (every provider in the file, which holds
+all of England's A&E departments) under England's ONS code, the national comparator.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from placewise.canonical import table
+from placewise.returns import ENGLAND_CODE
 
 FILE_NAME = "nhse_ae_attendances_2016_2019.csv"
 """The statistics' file inside a reference folder (``../shared/reference`` beside a checkout)."""
@@ -66,9 +68,20 @@ def _typed(path: Path, raw: pa.Table) -> pa.Table:
 
 
 def aggregate_returns(path: Path, providers: tuple[str, ...]) -> pa.Table:
-    """The canonical aggregate-returns rows for ``providers`` from the published CSV at ``path``."""
+    """The canonical aggregate-returns rows for ``providers`` from the published CSV at ``path``, and England's
+    four-hour shares (every provider in the file summed) as the national comparator."""
     data = _typed(path, _read(path))
-    data = data.filter(pc.is_in(data["org_code"], pa.array(providers)))
+    england = data.set_column(data.schema.get_field_index("org_code"), "org_code",
+                              pa.array([ENGLAND_CODE] * data.num_rows, pa.string()))
+    ours = _returns(data.filter(pc.is_in(data["org_code"], pa.array(providers))))
+    national = _returns(england)
+    national = national.filter(pc.is_in(national["measure"], pa.array(["ae_4hr_type1", "ae_4hr_all"])))
+    out = pa.concat_tables([ours, national])
+    return out.sort_by([("measure", "ascending"), ("org_code", "ascending"), ("period", "ascending")])
+
+
+def _returns(data: pa.Table) -> pa.Table:
+    """The four measures by period and organisation, as canonical aggregate-returns rows."""
     seen = data.append_column("seen", pc.subtract(data["attendances"], data["breaches"]))
     type1 = seen.filter(pc.equal(seen["type"], "1"))
     keys = ["period", "org_code"]
@@ -80,8 +93,7 @@ def aggregate_returns(path: Path, providers: tuple[str, ...]) -> pa.Table:
         _rows(all_types, "ae_attendances_all", None, None, all_types["attendances_sum"]),
         _rows(all_types, "ae_emergency_admissions", None, None, all_types["admissions_sum"]),
     ]
-    out = pa.concat_tables(parts).cast(table("aggregate_returns").source_schema())
-    return out.sort_by([("measure", "ascending"), ("org_code", "ascending"), ("period", "ascending")])
+    return pa.concat_tables(parts).cast(table("aggregate_returns").source_schema())
 
 
 def _rows(groups: pa.Table, measure: str, num: pa.Array | None, den: pa.Array | None,
