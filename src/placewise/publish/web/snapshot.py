@@ -207,17 +207,19 @@ def _split(frame: pd.DataFrame, published: pd.DataFrame, reasons: pd.Series, are
     """Both tables cut by indicator, in the columns of a response, sorted by area, breakdown and period."""
     names = area_table.set_index(["geography_type", "geography_code"])
     key = pd.MultiIndex.from_frame(frame[["geography_type", "geography_code"]])
-    shared = {"area_name": names.name.reindex(key).to_numpy(),
-              **{c: frame[c].astype(str).to_numpy() for c in ("period_start", "period_end")}}
-    pub = published.assign(**shared, suppression_reason=reasons.to_numpy())
-    raw = frame.assign(**shared, suppressed=False, suppression_reason="")
     order = frame.sort_values(["indicator_id", "geography_type", "geography_code", "breakdown", "breakdown_group",
                                "period_end"]).index.to_numpy()
-    pub, raw = ({c: _array(t[c].to_numpy()[order]) for c in ROW_COLUMNS} for t in (pub, raw))
-    place = names.place.reindex(key).to_numpy()[order]
-    ids = frame.indicator_id.to_numpy()[order]
+    shared = {"area_name": _column(names.name.reindex(key), order),
+              **{c: _column(frame[c], order, str) for c in ("period_start", "period_end")}}
+    shared_pub = {**shared, "suppression_reason": _column(reasons, order)}
+    pub = {c: shared_pub[c] if c in shared_pub else _column(published[c], order) for c in ROW_COLUMNS}
+    raw = {c: _column(frame[c], order) for c in OPEN_COLUMNS if c in frame.columns}
+    raw["suppressed"] = np.zeros(len(order), dtype=bool)
+    raw["suppression_reason"] = np.full(len(order), "", dtype=object)
+    place = _column(names.place.reindex(key), order)
+    ids = _column(frame.indicator_id, order)
     bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
-    ends = pub["period_end"].astype("datetime64[D]")
+    ends = _column(frame.period_end, order, str, "datetime64[D]")
     codes, names_of = pd.factorize(pub["breakdown"])
     breakdown_codes = {str(b): i for i, b in enumerate(names_of)}
     return {str(ids[lo]): IndicatorRows({c: v[lo:hi] for c, v in pub.items()},
@@ -227,9 +229,16 @@ def _split(frame: pd.DataFrame, published: pd.DataFrame, reasons: pd.Series, are
             for lo, hi in itertools.pairwise(bounds)}
 
 
-def _array(values: np.ndarray) -> np.ndarray:
-    """Text as a NumPy object array (fast to index and compare per request), numbers and flags as they are."""
-    return values.astype(object) if values.dtype.kind not in "fbiu" else values
+def _column(values: pd.Series, order: np.ndarray, convert: Callable[[object], object] | None = None,
+            dtype: str = "object") -> np.ndarray:
+    """A column in row order ``order``: numbers and flags as they are; text (and dates, through ``convert``) as a
+    NumPy array (objects unless ``dtype`` says) made from its distinct values, fast to make and to compare."""
+    plain = values.to_numpy() if convert is None and values.dtype.kind in "fbiu" else None
+    if plain is not None and plain.dtype.kind in "fbiu":
+        return plain[order]
+    codes, distinct = pd.factorize(values)
+    made = [convert(v) if convert else v for v in distinct]
+    return np.array([*made, None], dtype=dtype)[codes[order]]
 
 
 def _spans(types: np.ndarray, codes: np.ndarray) -> dict[tuple[str, str | None], tuple[int, int]]:
