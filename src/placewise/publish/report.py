@@ -267,7 +267,7 @@ def _series_frame(frame: pd.DataFrame, scope: Scope, months: int, specs: dict[st
     return mine[(elapsed // step < months).to_numpy()]
 
 
-def _grid(periods: pd.Series, frequency: str) -> list[date]:
+def period_grid(periods: pd.Series, frequency: str) -> list[date]:
     """Every period start from the first to the last of ``periods``, at the indicator's frequency."""
     first, last = pd.Timestamp(periods.min()), pd.Timestamp(periods.max())
     return [d.date() for d in pd.date_range(first, last, freq=pd.DateOffset(months=PERIOD_MONTHS.get(frequency, 1)))]
@@ -287,7 +287,7 @@ def _run_spc(series: pd.DataFrame, specs: dict[str, IndicatorSpec],
         part = series[series.indicator_id.isin(ids)]
         grouped = part.groupby("indicator_id", sort=True)
         order = list(grouped.groups)
-        periods = {ind: _grid(g.period_start, specs[ind].frequency) for ind, g in grouped}
+        periods = {ind: period_grid(g.period_start, specs[ind].frequency) for ind, g in grouped}
         width = max(len(p) for p in periods.values())
         values = np.full((len(order), width), np.nan)
         trajectory = np.full((len(order), width), np.nan)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 
 import pandas as pd
@@ -83,7 +84,7 @@ def test_a_suppressed_area_is_marked_and_left_out_of_the_funnel() -> None:
     assert (row.count, row.value, row.interval) == (SUPPRESSED_TEXT, SUPPRESSED_TEXT, "")
     assert view.funnel_svg.count("<circle class=\"area") == 5
     assert view.latest_value == SUPPRESSED_TEXT
-    assert "1 suppressed period is left off the chart" in view.description
+    assert "1 period is suppressed or missing: gaps in the line." in view.description
 
 
 def test_imd_quintiles_give_the_sii_and_rii() -> None:
@@ -110,3 +111,17 @@ def test_the_plan_is_drawn_and_quoted() -> None:
     assert 'class="trajectory"' in view.spc_svg
     assert view.plan_value == "65.0%"
     assert explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "none").plan_value == "none"
+
+
+def test_a_suppressed_or_missing_period_breaks_the_line_as_in_the_report() -> None:
+    """P2's month 10 suppressed and month 15 absent: the line has three pieces, 22 points, the gaps labelled."""
+    rows = _frame()
+    p2 = rows.geography_code == "P2"
+    rows.loc[p2 & (rows.period_start == MONTHS[10]), ["numerator", "denominator", "value", "lower", "upper"]] = None
+    rows.loc[p2 & (rows.period_start == MONTHS[10]), "suppressed"] = True
+    rows = rows[~(p2 & (rows.period_start == MONTHS[15]))]
+    view = explorer(rows, SPECS[IND], PER[IND], "P2", {}, "none")
+    line = re.search(r'<path class="values" d="([^"]*)"', view.spc_svg)
+    assert line is not None and line.group(1).count("M") == 3 and line.group(1).count("L") == 24 - 2 - 3
+    assert view.spc_svg.count('<circle class="point') == 22
+    assert "2 periods are suppressed or missing" in view.description

@@ -28,7 +28,7 @@ from placewise.analyse.statistics import (
 from placewise.publish import charts, icons
 from placewise.publish.disclosure import SUPPRESSED_TEXT
 from placewise.publish.labels import period_label
-from placewise.publish.report import POINT_CLASS, IndicatorSpec, describe
+from placewise.publish.report import POINT_CLASS, IndicatorSpec, describe, period_grid
 
 BREAKDOWNS = {"none": "Whole population", "imd_quintile": "IMD quintile (1 most deprived)",
               "ethnic_group": "Ethnic group", "sex": "Sex", "age_band": "Age band"}
@@ -104,19 +104,21 @@ def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, nam
 
 
 def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: dict) -> None:
-    """The SPC chart of the published points, with target, plan trajectory and Making Data Count icons."""
+    """The SPC chart of the published points on the area's full run of periods (a period missing or suppressed
+    is a gap that breaks the line, as in the report), with target, plan and Making Data Count icons."""
     shown = mine[~mine.suppressed.astype(bool) & mine.value.notna()]
     if shown.empty:
         view.description = "Every period is suppressed, so there is no chart."
         return
-    values = shown.value.to_numpy(dtype=float) * spec.scale
-    plan = np.array([trajectory.get(p, np.nan) for p in shown.period_start], dtype=float) * spec.scale
+    grid = period_grid(mine.period_start, spec.frequency)
+    values = shown.set_index("period_start").value.reindex(grid).to_numpy(dtype=float) * spec.scale
+    plan = np.array([trajectory.get(p, np.nan) for p in grid], dtype=float) * spec.scale
     target = None if spec.target is None else spec.target * spec.scale
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ShortSeriesWarning)
         result = spc(values, polarity=spec.polarity, target=target,
                      trajectory=plan if np.isfinite(plan).any() else None)
-    labels = [period_label(p, spec.frequency) for p in shown.period_start]
+    labels = [period_label(p, spec.frequency) for p in grid]
     n = len(values)
     types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[0, :n]]
     view.spc_svg = charts.spc_chart(
@@ -126,8 +128,9 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
     variation = icons.variation_from_spc(int(result.variation_icon[0]))
     assurance = icons.assurance_from_spc(int(result.assurance_icon[0]))
     view.variation_svg, view.assurance_svg = icons.variation_icon(variation), icons.assurance_icon(assurance)
-    hidden = len(mine) - n
-    note = f" {hidden} suppressed {'period is' if hidden == 1 else 'periods are'} left off the chart." if hidden else ""
+    hidden = n - len(shown)
+    note = f" {hidden} {'period is' if hidden == 1 else 'periods are'} suppressed or missing: gaps in the line." \
+        if hidden else ""
     view.description = describe(spec, result, 0, labels) + note
 
 
