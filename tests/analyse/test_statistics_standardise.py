@@ -22,6 +22,7 @@ from placewise.analyse.statistics import (
     expected_counts,
     indirectly_standardised_rate,
     indirectly_standardised_ratio,
+    standardised_mean_gap,
 )
 
 getcontext().prec = 50
@@ -182,3 +183,41 @@ def test_indirect_standardisation_rejects_bad_input():
         expected_counts([1], [0], [0], [1, 1, 1], [5, 5, 0])
     with pytest.raises(ValueError, match="reference_rate is"):
         indirectly_standardised_rate([1], [1.0], reference_rate=0.0)
+
+
+def test_standardised_mean_gap_worked_by_hand() -> None:
+    """Two bands of equal weight. First group: band 0 {10, 12} (mean 11, variance 2), band 1 {20, 24} (22, 8);
+    second: band 0 {14, 16} (15, 2), band 1 {30, 30, 30} (30, 0). Means 16.5 and 22.5, gap 6; variances
+    0.25 x 2/2 + 0.25 x 8/2 = 1.25 and 0.25 x 2/2 = 0.25, so the standard error is sqrt(1.5)."""
+    values = [10, 12, 20, 24, 14, 16, 30, 30, 30]
+    band = [0, 0, 1, 1, 0, 0, 1, 1, 1]
+    first = [True] * 4 + [False] * 5
+    est = standardised_mean_gap(values, band, first, standard=[1.0, 1.0])
+    half = 1.959963985 * np.sqrt(1.5)
+    np.testing.assert_allclose([est.value[0], est.lower[0], est.upper[0]], [6.0, 6.0 - half, 6.0 + half], rtol=1e-9)
+
+
+def test_standardised_mean_gap_uses_only_bands_both_groups_fill() -> None:
+    """A band where one group has fewer than two people is left out for both groups."""
+    values = [10, 12, 20, 24, 14, 16, 30, 30, 30, 99, 1, 2]
+    band = [0, 0, 1, 1, 0, 0, 1, 1, 1, 2, 2, 2]
+    first = [True] * 4 + [False] * 5 + [True, False, False]
+    assert standardised_mean_gap(values, band, first, standard=[1.0, 1.0, 1.0]).value[0] == pytest.approx(6.0)
+
+
+def test_standardised_mean_gap_removes_a_difference_due_only_to_age_structure() -> None:
+    """Same mean in every band for both groups, but the second group is mostly in the younger band: the crude
+    difference is large, the standardised gap is zero."""
+    rng = np.random.default_rng(3)
+    band = np.r_[np.zeros(100, int), np.ones(900, int), np.zeros(900, int), np.ones(100, int)]
+    values = np.where(band == 0, 30.0, 60.0) + rng.normal(0, 1, len(band))
+    first = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
+    crude = values[~first].mean() - values[first].mean()
+    est = standardised_mean_gap(values, band, first, standard=[1.0, 1.0])
+    assert crude < -20
+    assert abs(est.value[0]) < 0.2 and est.lower[0] < 0 < est.upper[0]
+
+
+def test_standardised_mean_gap_with_no_common_band_is_nan() -> None:
+    est = standardised_mean_gap([1, 2, 3, 4], [0, 0, 1, 1], [True, True, False, False], standard=[1.0, 1.0])
+    assert np.isnan(est.value[0])

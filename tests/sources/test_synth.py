@@ -175,9 +175,18 @@ def test_luton_is_the_most_deprived_and_central_bedfordshire_the_least(db: duckd
 
 
 def test_calibration_is_within_tolerance(synth: tuple[Path, dict[str, int]]) -> None:
+    """Every figure within its tolerance. A catalogue figure's tolerance is the profile's (how far the model may
+    sit from the reference) widened, in quadrature, by the figure's 95% sampling interval at this scale: at
+    scale 0.1 the dementia register holds only several hundred people, so the diagnosis rate's sampling standard
+    error alone is about 2.7 points, and seed 7's 73.35 against 68.4 +/- 5 passed by 0.05 only by luck of the
+    draw. The widening follows from the counts (binomial or Poisson), never from a hand-loosened number."""
     report = calibration(synth[0], load_profile(), scale=SCALE)
     failed = [(r.measure, r.geography, r.value, r.target, r.tolerance) for r in report if not r.passed]
     assert not failed
+    row = {(r.measure, r.geography): r for r in report}
+    dementia = row[("dementia_diagnosis_rate", "BLMK")]
+    assert 5.0 < dementia.tolerance < 9.0           # 5 widened by 1.96 x about 2.7
+    assert row[("share_aged_65_plus", "E06000055")].tolerance == 1.5   # not a catalogue figure: as stated
     assert {r.measure for r in report} >= {
         "population", "share_aged_65_plus", "ethnicity_white", "prevalence_hypertension", "dementia_diagnosis_rate",
         "hypertension_treated_to_target", "ld_health_check_rate", "first_ltc_age_gap", "ae_4hr_type1",

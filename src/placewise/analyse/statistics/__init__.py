@@ -31,6 +31,7 @@ from placewise.analyse.statistics.standardise import (
     expected_counts,
     indirectly_standardised_rate,
     indirectly_standardised_ratio,
+    standardised_mean_gap,
 )
 
 __all__ = [
@@ -62,4 +63,5 @@ __all__ = [
     "ratio_funnel_limits",
     "ratio_funnel_significance",
     "slope_index_of_inequality",
+    "standardised_mean_gap",
 ]

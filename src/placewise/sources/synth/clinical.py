@@ -302,7 +302,7 @@ def _long_term_care(w: World, rng: np.random.Generator, everyone: np.ndarray, lo
     k, day = _spread(rng, idx, np.maximum(lo, dm)[idx], ref[idx], c.hba1c_per_year)
     ev.add(everyone[k], day, ev.pick(rng, HBA1C, len(k)),
            np.round(np.clip(rng.normal(c.hba1c.mean, c.hba1c.sd, len(k)), 30, 150)), "mmol/mol")
-    who, day = _annual_checks(w, rng, everyone, lo, "learning_disability", c.ld_health_check_share, 14)
+    who, day = _annual_checks(w, rng, everyone, lo, "learning_disability", c.ld_health_check_share, 14, True)
     ev.add(who, day, ev.index(LD_HEALTH_CHECK))
     _smi_checks(w, rng, everyone, lo, ev)
 
@@ -331,14 +331,21 @@ def _inhalers(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.n
 
 
 def _annual_checks(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray, cond: str,
-                   share: float, min_age: float) -> tuple[np.ndarray, np.ndarray]:
-    """(person, day) of an annual check in each 12-month period ending on the end date, for ``share`` of the eligible."""
+                   share: float, min_age: float, financial_years: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(person, day) of an annual check in each 12-month period ending on the end date (or, with
+    ``financial_years``, in each financial year, as practices schedule checks that are counted by financial
+    year), for ``share`` of the eligible."""
     p, end = w.people, w.window.end
     years = round((end - w.window.start + 1) / DAYS_PER_YEAR)
-    period_end = end - 365 * np.arange(years)
-    day = period_end[None, :] - rng.integers(0, 365, (len(everyone), years))
+    if financial_years:
+        last = np.datetime64(end, "D").astype(object)
+        fy_end = last.year + (last.month > 3)
+        period_end = np.array([f"{fy_end - k}-03-31" for k in range(years + 1)], "datetime64[D]").astype(np.int64)
+    else:
+        period_end = end - 365 * np.arange(years)
+    day = period_end[None, :] - rng.integers(0, 365, (len(everyone), len(period_end)))
     who = np.broadcast_to(everyone[:, None], day.shape)
-    ok = ((p.diagnosed[cond][who] <= day) & (day <= p.ref[who]) & (day >= lo[:, None])
+    ok = ((p.diagnosed[cond][who] <= day) & (day <= p.ref[who]) & (day <= end) & (day >= lo[:, None])
           & (day - p.birth[who] >= min_age * DAYS_PER_YEAR) & (rng.random(day.shape) < _at_practice(w, share, who)))
     return who[ok], day[ok]
 
