@@ -26,6 +26,7 @@ EXPECTED = {
     "add_user": {"admin"},
     "issue_token": {"admin"},
     "audit_log": {"admin"},
+    "model_cards": EVERYONE,
     "reload": {"admin"},
     # pages (publish/web/pages.py)
     "home_page": EVERYONE,

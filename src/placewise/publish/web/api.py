@@ -29,7 +29,8 @@ from placewise.publish.report import POINT_CLASS
 from placewise.publish.web import audit
 from placewise.publish.web.app import WebState, refuse, state
 from placewise.publish.web.auth import SESSION_COOKIE, SESSION_LENGTH, UserError
-from placewise.publish.web.roles import ANONYMOUS, Role, User, allow
+from placewise.publish.web.cards import disclosed_panel
+from placewise.publish.web.roles import ANONYMOUS, Role, User, allow, reads_unsuppressed
 from placewise.publish.web.snapshot import ROW_COLUMNS
 from placewise.warehouse.connection import table_names
 from placewise.warehouse.identity import STORE_ENV, IdentityError, key_from_env, open_store
@@ -424,6 +425,66 @@ def data_quality(w: Web) -> Quality:
                    quarantine_reasons=[dict(zip(("table", "field", "reason", "rows"), r, strict=True))
                                        for r in q.reasons],
                    recorded_fields=[dict(zip(("field", "rows", "recorded"), r, strict=True)) for r in q.fields])
+
+
+# ----------------------------------------------------------------------------------------------- model cards
+
+class FairnessRow(BaseModel):
+    """The model's performance in one group of the test year, with 95% intervals (null where hidden or not
+    estimable): discrimination (AUROC), calibration (slope, intercept, observed/expected) and error rates."""
+
+    dimension: str
+    group: str
+    people: float | None
+    admitted: float | None
+    auroc: float | None
+    auroc_low: float | None
+    auroc_high: float | None
+    slope: float | None
+    slope_low: float | None
+    slope_high: float | None
+    intercept: float | None
+    intercept_low: float | None
+    intercept_high: float | None
+    observed_expected: float | None
+    oe_low: float | None
+    oe_high: float | None
+    fpr: float | None
+    fpr_low: float | None
+    fpr_high: float | None
+    fnr: float | None
+    fnr_low: float | None
+    fnr_high: float | None
+    suppressed: bool
+
+
+class ModelCard(BaseModel):
+    """A risk model's card (Markdown, TRIPOD+AI items) and fairness panel, disclosure-controlled by role."""
+
+    id: str
+    title: str
+    card: str
+    disclosure: str
+    fairness: list[FairnessRow]
+
+
+def cards_for(w: WebState, user: User) -> list[ModelCard]:
+    """The server's model cards as this user reads them (the panel's counts through the rule below analyst)."""
+    out = []
+    for m in w.models:
+        panel = m.panel.assign(suppressed=False) if reads_unsuppressed(user, None) else \
+            disclosed_panel(m.panel, w.snapshot.rule)
+        rows = json.loads(panel.to_json(orient="records"))
+        out.append(ModelCard(id=m.id, title=m.title, card=m.card, disclosure=w.snapshot.rule.statement(),
+                             fairness=[FairnessRow.model_validate(r) for r in rows]))
+    return out
+
+
+@router.get("/model-cards", response_model=list[ModelCard])
+@allow("public")
+def model_cards(w: Web, user: Caller) -> list[ModelCard]:
+    """The model cards and fairness panels of the risk models this server was given (``--model``)."""
+    return cards_for(w, user)
 
 
 # ----------------------------------------------------------------------------------------------- administration

@@ -13,6 +13,7 @@ import copy
 import secrets
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException
 from placewise import __version__
 from placewise.profile import Profile, load_profile
 from placewise.publish.web import audit, snapshot
+from placewise.publish.web.cards import ModelFiles, read_model
 from placewise.publish.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Auth
 from placewise.publish.web.roles import ANONYMOUS, User, allowed_roles
 from placewise.publish.web.store import WebStore, default_store_url
@@ -40,6 +42,7 @@ class WebState:
     snapshot: snapshot.Snapshot
     auth: Auth
     secure_cookies: bool
+    models: tuple[ModelFiles, ...] = ()
     _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reload(self) -> bool:
@@ -201,11 +204,13 @@ def openapi_document() -> str:
 
 
 def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | None = None,
-               secure_cookies: bool = True) -> FastAPI:
-    """The web application over a warehouse (read at start-up), with its users in ``store_url``."""
+               secure_cookies: bool = True, model_dir: Path | None = None) -> FastAPI:
+    """The web application over a warehouse (read at start-up), with its users in ``store_url`` and the card
+    and fairness panel of the risk model in ``model_dir``, if given."""
     profile = profile or load_profile()
+    models = (read_model(model_dir),) if model_dir is not None else ()
     app = application()
     app.state.web = WebState(warehouse=snapshot.Warehouse(db_url), snapshot=snapshot.load(db_url, profile),
                              auth=Auth(WebStore(store_url or default_store_url(db_url))),
-                             secure_cookies=secure_cookies)
+                             secure_cookies=secure_cookies, models=models)
     return app

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
 from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import Profile, ProfileError, load_profile
+from placewise.publish.web.cards import ModelFilesError
 from placewise.publish.web.store import StoreError
 from placewise.warehouse import WarehouseError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def serve(db: str, host: str, port: int, users: str | None, profile: Profile) -> None:
+def serve(db: str, host: str, port: int, users: str | None, profile: Profile, model: Path | None = None) -> None:
     """Read the warehouse, then serve until interrupted (cookies are Secure unless on loopback)."""
     import uvicorn
 
@@ -21,8 +24,8 @@ def serve(db: str, host: str, port: int, users: str | None, profile: Profile) ->
 
     console = Console()
     console.print(f"Reading {db} and making the disclosure decision…")
-    with refusing(console, WarehouseError, StoreError):
-        app = create_app(db, store_url=users, profile=profile, secure_cookies=host not in LOOPBACK)
+    with refusing(console, WarehouseError, StoreError, ModelFilesError):
+        app = create_app(db, store_url=users, profile=profile, secure_cookies=host not in LOOPBACK, model_dir=model)
     console.print(f"[bold]Placewise is serving on http://{host}:{port}/[/] (the API under /api/v1, its OpenAPI "
                   f"document at /api/openapi.json); Ctrl+C stops it.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -36,8 +39,10 @@ def serve_command(
                               "postgresql://…; default NAME.web.duckdb beside a DuckDB warehouse, or the same "
                               "PostgreSQL database."),
     profile: ProfileOption = BUNDLED,
+    model: Path | None = typer.Option(None, "--model", help="Risk model folder (placewise risk train --out): its "
+                                      "model card and fairness panel are served."),
 ) -> None:
     """Serve the web application and REST API over a warehouse (opened read-only)."""
     with refusing(Console(), ProfileError):
         chosen = load_profile(profile)
-    serve(db, host, port, users or None, chosen)
+    serve(db, host, port, users or None, chosen, model)

@@ -361,10 +361,12 @@ def _gaps(w: WebState, user: User, level: str, area: str) -> tuple[list[GapRow],
 @router.get("/population", response_class=HTMLResponse)
 @allow("public")
 def population_page(request: Request) -> HTMLResponse:
-    """Population health: the segment pyramid, frailty and multimorbidity, worklist sizes (counts disclosure-controlled)."""
+    """Population health: the segment pyramid, frailty and multimorbidity, worklist sizes, and the risk model's card
+    and fairness panel (counts disclosure-controlled)."""
     w = state(request)
     chapter = queries.population(w.warehouse, w.snapshot.computed_at, w.snapshot.profile)
-    return render(request, "population.html.j2", "Population health", "/population", c=chapter)
+    return render(request, "population.html.j2", "Population health", "/population", c=chapter,
+                  cards=api.cards_for(w, request.state.user), threshold=w.snapshot.rule.suppress_up_to)
 
 
 @router.get("/worklists", response_class=HTMLResponse)
