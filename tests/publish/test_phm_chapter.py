@@ -41,6 +41,34 @@ def test_segment_counts_are_disclosure_controlled_and_add_up(tmp_path):
     assert "Volume against complexity" in page and "<svg" in page and ">2<" not in page
 
 
+def test_a_place_chapter_counts_that_places_people_only():
+    """Bedford Borough's chapter shows its 30 people (and its practices' lists), not Luton's 12 nor the ICS's 42."""
+    from placewise.derive.worklists import run
+    from placewise.profile.worklists import load_worklists
+
+    w = Warehouse()
+    for i in range(30):
+        w.person(f"b{i}", born=(1990, 1), practice="P1")
+    for i in range(12):
+        w.person(f"l{i}", born=(1960, 1), practice="P3", lsoa="L3")
+        w.event(f"l{i}", date(2015, 1, 1), codes("type2_diabetes")[0])      # no HbA1c: on the diabetes alerts list
+    con = w.load(ibis.duckdb.connect())
+    build(con, load_profile(), date(2024, 3, 31))
+    run(con, load_worklists(load_profile()), ["diabetes_alerts"])
+    totals = {}
+    for place in (None, "E06000055", "E06000032"):
+        chapter = build_chapter(con, load_profile(), None, place)
+        totals[place] = next(r for r in chapter.tables[0].rows if r[0] == "Total")[-1]
+        lists = next((t for t in chapter.tables if t.title.startswith("Worklist sizes")), None)
+        practices = {r[0] for r in lists.rows} - {"Total"} if lists else set()
+        assert practices == {None: {"P3"}, "E06000055": set(), "E06000032": {"P3"}}[place]
+    assert totals == {None: "40", "E06000055": "30", "E06000032": "10"}        # 42 and 12 rounded to the nearest 5
+    bedford = build_chapter(con, load_profile(), None, "E06000055")
+    assert bedford.ics.startswith("Bedford") and "Luton" not in " ".join(bedford.tables[0].columns)
+    frailty = next(t for t in bedford.tables if t.title.startswith("Electronic Frailty Index band") and "Place" in t.title)
+    assert [r[0] for r in frailty.rows] in ([], ["Total"])                  # nobody in Bedford is 65 or over
+
+
 def test_the_integrated_report_carries_the_chapter(tmp_path):
     """With the PHM tables in the warehouse, every area's report has the population health chapter, same rule."""
     from datetime import UTC, datetime
@@ -81,3 +109,6 @@ def test_the_integrated_report_carries_the_chapter(tmp_path):
     assert "Population health" in html and "Volume against complexity" in html and "<svg" in html
     long_term = next(r for r in models[0][1].phm.tables[0].rows if r[0] == "Long-term conditions")
     assert long_term[-1] == SUPPRESSED_TEXT                               # 2 people: the one rule, in the report too
+    by_area = {scope.area.code: m.phm for scope, m in models}
+    assert by_area["E06000055"].ics.startswith("Bedford Borough") and by_area["QHG"].ics == load_profile().ics.name
+    assert next(r for r in by_area["E06000032"].tables[0].rows if r[0] == "Total")[-1] == "0"   # nobody in Luton

@@ -105,14 +105,15 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     unknown = sorted({t.indicator for t in assurance.targets if t.indicator} - {i.id for i in catalogue.indicators})
     if unknown:
         raise ValueError(f"assurance.yaml: indicator names unknown indicator(s) {', '.join(unknown)}")
-    phm = build_chapter(con, profile, risk_model) if PEOPLE_TABLE in table_names(con) else None
+    has_phm = PEOPLE_TABLE in table_names(con)
     out = []
     for scope in scopes:
         model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
                              rule=decision.rule, plan=plan, governance=governance,
                              references={k: v for k, v in settings.reference_groups.items()})
         model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
-        model.synthetic, model.phm = synthetic, phm
+        place = scope.area.code if scope.area.geography_type == "place" else None
+        model.synthetic, model.phm = synthetic, build_chapter(con, profile, risk_model, place) if has_phm else None
         model.assurance_latest = assurance_latest(frame, assurance, scope.area, by_id)
         model.core20 = core20_view(model.pages, [(a.name, a.indicators) for a in core20.areas])
         model.core20_source = f"{core20.source}. Core20: {core20.core}"

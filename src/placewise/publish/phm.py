@@ -111,13 +111,22 @@ def _fairness_table(path: Path) -> Table:
                   "False-positive rate", "False-negative rate"], body)
 
 
-def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | None) -> PhmChapter:
-    """The chapter from the warehouse's PHM tables and (if given) the risk model's folder."""
+def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | None,
+                  place: str | None = None) -> PhmChapter:
+    """The chapter from the warehouse's PHM tables and (if given) the risk model's folder.
+
+    For a ``place`` (its local authority code) every table counts that Place's registered people and
+    its practices' worklists only; the model card and fairness panel stay the ICS model's.
+    """
     rule = load_rule(profile)
     phm = load_phm(profile)
     places = {p.code: p.short_name for p in profile.ics.places}
     p = con.table(PEOPLE_TABLE)
     on = p.reference_date.max().to_pyarrow().as_py()
+    if place is not None:
+        if place not in places:
+            raise ValueError(f"no Place {place!r} in the profile: one of {', '.join(places)}")
+        p = p.filter(p.la_code == place)
     seg = p.group_by(["segment", "la_code"]).aggregate(n=p.count(), adm=p.emergency_admissions.sum(),
                                                        beddays=p.bed_days.sum()).to_pandas()
     order = [s.id for s in sorted(phm.segmentation.segments, key=lambda s: s.complexity)]
@@ -157,11 +166,14 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
         latest = runs.group_by("list_id").aggregate(created_at=runs.created_at.max())
         ids = runs.join(latest, ["list_id", "created_at"]).select("run_id", "list_id")
         rows = con.table(ROWS_TABLE).join(ids, ["run_id", "list_id"])
+        if place is not None:
+            rows = rows.semi_join(con.table("practices").filter(ibis._.la_code == place), "practice_code")
         w = rows.group_by(["practice_code", "list_id"]).aggregate(n=rows.count()).to_pandas()
         if len(w):
             tables.append(_counts_table("Worklist sizes by practice (latest run of each list)", w, "practice_code",
                                         "list_id", rule))
-    chapter = PhmChapter(profile.ics.name, on, rule.suppress_up_to + 1, svg, tables)
+    area = profile.ics.name if place is None else f"{places[place]}, {profile.ics.name}"
+    chapter = PhmChapter(area, on, rule.suppress_up_to + 1, svg, tables)
     if model_dir is not None and (model_dir / "fairness.csv").exists():
         chapter.fairness = _fairness_table(model_dir / "fairness.csv")
         chapter.card = (model_dir / "model_card.md").read_text(encoding="utf-8")
