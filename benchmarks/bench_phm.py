@@ -19,15 +19,17 @@ import platform
 import resource
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pyarrow.csv as pacsv
 
 from placewise.analyse.risk import dataset, score, train
 from placewise.derive.segments import build, latest_month_end, pyramid
 from placewise.derive.worklists import ROWS_TABLE, run
-from placewise.profile import load_profile
+from placewise.profile import Profile, load_profile
 from placewise.profile.phm import load_phm
 from placewise.profile.worklists import load_worklists
 from placewise.warehouse import connect
@@ -38,6 +40,20 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _train(con: ibis.BaseBackend, profile: Profile, args: argparse.Namespace, on: date) -> bool:
+    """Time training; False if training was refused."""
+    t = time.perf_counter()
+    try:
+        done = train(con, profile, args.model_dir, args.seed, on, args.truth)
+        o = done.panel[0]
+        print(f"risk train: {time.perf_counter() - t:.1f} s; AUROC {o.auroc:.3f}, slope {o.slope:.2f}, O/E "
+              f"{o.observed_expected:.2f}; {len(done.missed)} targets missed; card {done.card}")
+    except RuntimeError as e:
+        print(f"risk train: {time.perf_counter() - t:.1f} s; refused: {e}")
+        return False
+    return True
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,6 +61,7 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="phm-model-")))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--truth", type=Path, default=None, help="synthetic truth/person_state.parquet (ceiling AUROC)")
+    parser.add_argument("--reuse-model", action="store_true", help="score with the model already in --model-dir; no training")
     args = parser.parse_args()
     con = connect(args.url)
     if con.name == "duckdb":
@@ -65,14 +82,9 @@ def main() -> None:
     bands = people.group_by("efi_band").aggregate(n=people.count()).to_pyarrow().to_pylist()
     print("  eFI bands (65+): " + ", ".join(f"{b['efi_band']} {b['n']:,}" for b in bands if b["efi_band"]))
 
-    t = time.perf_counter()
-    try:
-        done = train(con, profile, args.model_dir, args.seed, on, args.truth)
-        o = done.panel[0]
-        print(f"risk train: {time.perf_counter() - t:.1f} s; AUROC {o.auroc:.3f}, slope {o.slope:.2f}, O/E "
-              f"{o.observed_expected:.2f}; {len(done.missed)} targets missed; card {done.card}")
-    except RuntimeError as e:
-        print(f"risk train: {time.perf_counter() - t:.1f} s; refused: {e}")
+    if args.reuse_model:
+        print(f"risk train: skipped, scoring with the model in {args.model_dir}")
+    elif not _train(con, profile, args, on):
         return
     t = time.perf_counter()
     data = dataset(con, profile, on, with_outcome=False)

@@ -102,6 +102,30 @@ def test_dataset_outcome_is_an_emergency_admission_in_the_next_12_months(connect
     assert all(set(feature_names(load_profile())) <= set(r) for r in d)
 
 
+def test_scoring_reads_the_stored_phm_tables_at_their_date_and_gets_the_same_dataset():
+    """Features from ``placewise phm``'s stored tables equal those made afresh; another date is made afresh."""
+    from placewise.codelists import codes
+    from placewise.derive.segments import PEOPLE_TABLE, build
+
+    w = Warehouse()
+    for p, born in (("a", (1940, 1)), ("b", (1980, 6)), ("c", (2001, 3))):
+        w.person(p, born=born)
+    w.event("a", date(2015, 1, 1), codes("hypertension")[0])
+    w.event("b", date(2022, 5, 1), codes("type2_diabetes")[0])
+    w.spell("a", date(2022, 12, 1), date(2022, 12, 5))
+    con = w.load(ibis.duckdb.connect())
+    on = date(2023, 3, 31)
+    fresh = dataset(con, load_profile(), on, with_outcome=False)
+    build(con, load_profile(), on)
+    con.raw_sql(f"UPDATE {PEOPLE_TABLE} SET age = age + 100 WHERE person_id = 'c'")   # marks the stored table
+    stored = dataset(con, load_profile(), on, with_outcome=False)
+    assert stored.drop_columns(["age", "age_band"]).equals(fresh.drop_columns(["age", "age_band"]))
+    assert stored["age"].to_pylist() == [a + (100 if p == "c" else 0)
+                                          for p, a in zip(fresh["person_id"].to_pylist(), fresh["age"].to_pylist())]
+    earlier = dataset(con, load_profile(), date(2022, 3, 31), with_outcome=False)
+    assert max(earlier["age"].to_pylist()) < 100                                      # not the stored table
+
+
 def test_ceiling_auroc_from_a_truth_file(tmp_path):
     import pyarrow.parquet as pq
 

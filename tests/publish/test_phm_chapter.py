@@ -110,5 +110,5 @@ def test_the_integrated_report_carries_the_chapter(tmp_path):
     long_term = next(r for r in models[0][1].phm.tables[0].rows if r[0] == "Long-term conditions")
     assert long_term[-1] == SUPPRESSED_TEXT                               # 2 people: the one rule, in the report too
     by_area = {scope.area.code: m.phm for scope, m in models}
-    assert by_area["E06000055"].ics.startswith("Bedford Borough") and by_area["QHG"].ics == load_profile().ics.name
+    assert by_area["E06000055"].ics.startswith("Bedford Borough, ") and by_area["QHG"].ics == load_profile().ics.name
     assert next(r for r in by_area["E06000032"].tables[0].rows if r[0] == "Total")[-1] == "0"   # nobody in Luton

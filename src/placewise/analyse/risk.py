@@ -28,9 +28,10 @@ from sklearn.metrics import roc_auc_score
 from placewise.analyse.statistics.proportions import wilson_limits
 from placewise.canonical import PERSON_KEY
 from placewise.derive.people import PID
-from placewise.derive.segments import phm_tables
+from placewise.derive.segments import ITEMS_TABLE, PEOPLE_TABLE, phm_tables
 from placewise.profile import Profile
 from placewise.profile.registers import load_registers
+from placewise.warehouse.connection import table_names
 from placewise.warehouse.derived import replace_table
 
 TOP_FRACTION = 0.05
@@ -97,9 +98,18 @@ def _band_label(lo: int, hi: int) -> str:
     return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
 
 
+def _phm_at(con: ibis.BaseBackend, profile: Profile, on: date) -> tuple[ir.Table, ir.Table]:
+    """The PHM people and items tables at ``on``: those ``placewise phm`` stored, if built at that date, else made."""
+    if {PEOPLE_TABLE, ITEMS_TABLE} <= table_names(con):
+        people = con.table(PEOPLE_TABLE)
+        if people.reference_date.max().to_pyarrow().as_py() == on:
+            return people, con.table(ITEMS_TABLE)
+    return phm_tables(con, profile, on)
+
+
 def dataset(con: ibis.BaseBackend, profile: Profile, on: date, with_outcome: bool) -> pa.Table:
     """Everyone registered at ``on``: predictors, the groups of the fairness panel and (if asked) the outcome."""
-    people, items = phm_tables(con, profile, on)
+    people, items = _phm_at(con, profile, on)
     regs = [f.removeprefix("reg_") for f in feature_names(profile) if f.startswith("reg_")]
     wide = items.group_by(PID).aggregate(
         deficits=(items.kind == "deficit").sum().cast("int64"),

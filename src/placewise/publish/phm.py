@@ -172,7 +172,8 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
         if len(w):
             tables.append(_counts_table("Worklist sizes by practice (latest run of each list)", w, "practice_code",
                                         "list_id", rule))
-    area = profile.ics.name if place is None else f"{places[place]}, {profile.ics.name}"
+    area = profile.ics.name if place is None else next(f"{x.name}, {profile.ics.name}" for x in profile.ics.places
+                                                       if x.code == place)
     chapter = PhmChapter(area, on, rule.suppress_up_to + 1, svg, tables)
     if model_dir is not None and (model_dir / "fairness.csv").exists():
         chapter.fairness = _fairness_table(model_dir / "fairness.csv")
