@@ -164,3 +164,20 @@ def test_a_kept_response_is_only_given_to_callers_who_read_the_same_figures(web_
             assert not rows.numerator.between(1, RULE.suppress_up_to).any(), role
             shown = client.get("/explore", params={"indicator": INDICATOR, "level": "practice"}).text
             assert "suppressed: small numbers" in shown and "suppressed: small numbers" not in page, role
+
+
+def test_each_row_carries_its_funnel_verdict_among_the_areas_of_its_level(client, login, web_warehouse):
+    from placewise.analyse.statistics import FunnelSignificance, proportion_funnel_significance
+
+    login(client, "analyst")
+    ind, day = "hypertension_treated_to_target", "2025-03-31"
+    rows = _rows(client, ind, level="practice", **{"from": day, "to": day})
+    ok = rows[rows.value.notna() & (rows.denominator > 0)]
+    assert len(ok) >= 3
+    codes = proportion_funnel_significance(ok.numerator.to_numpy(float), ok.denominator.to_numpy(float))
+    assert list(ok.funnel) == [FunnelSignificance(int(c)).label for c in codes]
+    one = ok.iloc[0]
+    alone = _rows(client, ind, level="practice", area=one.geography_code)
+    assert alone[alone.period_end == day].funnel.tolist() == [one.funnel]
+    by_group = _rows(client, ind, level="place", breakdown="imd_quintile")
+    assert by_group.funnel.isna().all()

@@ -32,6 +32,7 @@ from placewise.publish.web.auth import SESSION_COOKIE, SESSION_LENGTH, UserError
 from placewise.publish.web.cards import disclosed_panel
 from placewise.publish.web.roles import ANONYMOUS, Role, User, allow, reads_unsuppressed
 from placewise.publish.web.snapshot import ROW_COLUMNS
+from placewise.publish.web.views import funnel_labels
 from placewise.warehouse.connection import table_names
 from placewise.warehouse.identity import STORE_ENV, IdentityError, key_from_env, open_store
 
@@ -214,6 +215,8 @@ class DataRow(BaseModel):
     upper: float | None
     suppressed: bool
     suppression_reason: str
+    funnel: str | None = Field(None, description="Funnel plot verdict against the pooled value of every area at "
+                                                 "the level in the period (whole population; null where none)")
 
 
 class SpcOut(BaseModel):
@@ -310,9 +313,28 @@ def _data_json(w: WebState, user: User, indicator_id: str, f: Filters) -> str:
     """The JSON body of an indicator's figures (with the SPC chart when one area is asked for)."""
     meta, rows = _rows(w, user, indicator_id, f)
     chart = spc_of(meta, rows) if f.area else None
+    rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows))
     return (f'{{"indicator":{meta.model_dump_json()},"disclosure":{json.dumps(w.snapshot.rule.statement())},'
-            f'"rows":{rows[ROW_COLUMNS].to_json(orient="records")},'
+            f'"rows":{rows[[*ROW_COLUMNS, "funnel"]].to_json(orient="records")},'
             f'"spc":{chart.model_dump_json() if chart else "null"}}}')
+
+
+def _funnels(w: WebState, user: User, indicator_id: str, f: Filters, rows: pd.DataFrame) -> np.ndarray:
+    """Each row's funnel verdict among every area of its level in its period, as the caller reads them (the
+    explorer's funnel, :func:`placewise.publish.web.views.funnel_labels`); null for breakdowns and without a level."""
+    if f.level is None or rows.empty:
+        return np.full(len(rows), None, dtype=object)
+    first, last = (d.isoformat() if d else None for d in (f.period_from, f.period_to))
+    peers = w.snapshot.rows(user, indicator_id, f.level, None, "none", first, last)
+    spec = w.snapshot.memo("specs", lambda: {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue)})
+    verdicts = pd.Series(funnel_labels(spec[indicator_id], peers), dtype=object)
+    if verdicts.empty:
+        return np.full(len(rows), None, dtype=object)
+    found = verdicts.reindex(pd.MultiIndex.from_arrays([rows.period_end, rows.geography_code])).to_numpy()
+    keep = (rows.breakdown.to_numpy() == "none") & pd.notna(found)
+    out = np.full(len(rows), None, dtype=object)
+    out[keep] = found[keep]
+    return out
 
 
 FINGERTIPS_COLUMNS = [

@@ -144,6 +144,24 @@ def funnel_codes(spec: IndicatorSpec, num: np.ndarray, den: np.ndarray) -> tuple
     return rate_funnel_significance(num, den), "Population" if spec.measure == "crude_rate" else "Denominator"
 
 
+def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Each published area's funnel verdict (as the explorer's funnel plot gives it) against the pooled value of
+    the areas of its period, by (period end, area); none where the measure has no funnel or a period has fewer
+    than three published areas."""
+    if spec.measure not in FUNNEL_MEASURES:
+        return {}
+    ok = rows[(rows.breakdown == "none") & ~rows.suppressed.astype(bool) & rows.value.notna()
+              & rows.numerator.notna() & (rows.denominator > 0)]
+    out: dict[tuple[str, str], str] = {}
+    for period, g in ok.groupby("period_end", sort=False):
+        if len(g) < 3:
+            continue
+        codes, _ = funnel_codes(spec, g.numerator.to_numpy(dtype=float), g.denominator.to_numpy(dtype=float))
+        out.update({(str(period), str(a)): FunnelSignificance(int(c)).label
+                    for a, c in zip(g.geography_code, codes, strict=True)})
+    return out
+
+
 def _limits(spec: IndicatorSpec, per: float, num: np.ndarray, den: np.ndarray,
             grid: np.ndarray) -> tuple[float, tuple[np.ndarray, ...]]:
     """The centre line and funnel limits in display units along ``grid`` (values are counts over size x ``per``)."""
