@@ -71,7 +71,7 @@ def test_demo_serve_prints_the_address_and_logins_and_a_new_user_can_log_in(tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLACEWISE_")}
     env["PYTHONPATH"] = os.pathsep.join(sys.path)
     proc = subprocess.Popen([sys.executable, "-m", "placewise.cli", "demo", "--out", str(tmp_path / "demo"), "--scale",
-                             "0.005", "--no-pdf", "--serve", "--port", str(port)], env=env,
+                             "0.001", "--no-pdf", "--serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
