@@ -6,9 +6,12 @@ The rule (``disclosure.yaml`` in the profile, :class:`DisclosureRule`):
    cell whose denominator (people or events counted) is that small;
 2. secondary suppression: every total is an equation (the Places add up to the ICS, the practices
    to their PCN and Place, the groups of a breakdown to the whole population, the sites to their
-   provider). A hidden cell alone in an equation hides the smallest other non-zero cell in it, and
-   a hidden cell that the equations still pin down (checked exactly, by the null space of the hidden
-   cells' equations) hides its smallest visible neighbour, until no hidden count is determined;
+   provider; each kind of part in an equation of its own). A hidden cell alone in an equation hides
+   the cheapest other cell in it, and a hidden cell that the equations still pin down (checked
+   exactly, by the null space of the hidden cells' equations, and for zeros by counts not being
+   negative) hides its cheapest visible neighbour, until no hidden count is determined. The cheapest
+   cell is a part before a total (lowest level first, then the smallest count, zeros last in their
+   level); the ICS whole-population total is a complement only where nothing else will do;
 3. derived figures: a hidden cell's value and interval are hidden with it, and so is every figure
    worked out from it (the quintile gap of a mean);
 4. rounding: every published count is rounded to the nearest ``round_to`` (a count indicator's value
@@ -135,7 +138,8 @@ def equations(cells: pd.DataFrame, relations: pd.DataFrame) -> sparse.csr_matrix
     ``cells`` holds :data:`CELL_KEYS` (one row per cell, in order); ``relations`` holds ``parent_type``,
     ``parent_code``, ``child_type``, ``child_code``: geographies nested in others. Three kinds of total:
     a breakdown's groups add up to the geography's whole population (breakdown ``none``), nested
-    geographies add up to their parent, group by group, and a breakdown by two attributes adds up to each
+    geographies of each type add up to their parent, group by group (the Places to the ICS, and the
+    practices to it again in an equation of their own), and a breakdown by two attributes adds up to each
     single breakdown (:func:`_cross_margins`). Parts need not add up exactly (people with no
     recorded deprivation, events at a provider outside the profile): the difference is taken as known,
     which can only protect more.
@@ -154,7 +158,8 @@ def equations(cells: pd.DataFrame, relations: pd.DataFrame) -> sparse.csr_matrix
     group = [*problem, "breakdown", "breakdown_group", "parent_type", "parent_code"]
     by_geography = children.merge(parents, on=group, suffixes=("", "_total"))
     first = int(by_breakdown.row.max()) + 1 if len(by_breakdown) else 0
-    by_geography["row"] = first + by_geography.groupby(group, sort=False).ngroup()
+    # One equation per kind of part: the ICS is the sum of its Places, and separately of its practices.
+    by_geography["row"] = first + by_geography.groupby([*group, "geography_type"], sort=False).ngroup()
     first = int(by_geography.row.max()) + 1 if len(by_geography) else first
     by_margin = _cross_margins(c, place, first)
     both = pd.concat([by_breakdown[["row", "cell", "cell_total"]], by_geography[["row", "cell", "cell_total"]],
@@ -184,13 +189,42 @@ def _cross_margins(c: pd.DataFrame, place: list[str], first: int) -> pd.DataFram
     return out
 
 
-def _cost(counts: np.ndarray) -> np.ndarray:
-    """Cost of hiding each cell as a complement: its count, zero counts last (they protect nothing)."""
-    return np.where(counts > 0, counts, np.where(counts == 0, ZERO_COST, np.inf))
+def heights(eq: sparse.csr_matrix) -> np.ndarray:
+    """How many levels of parts lie below each cell: 0 for a cell that is no total, else one more than its
+    tallest part (a practice 0, its PCN 1, its Place 2, the ICS 3). Complements are taken low first."""
+    coo = eq.tocoo()
+    part, whole = coo.data > 0, coo.data < 0
+    total_of = np.full(eq.shape[0], -1)
+    total_of[coo.row[whole]] = coo.col[whole]
+    has_total = total_of >= 0
+    height = np.zeros(eq.shape[1])
+    for _ in range(MAX_HEIGHT):
+        tallest = np.full(eq.shape[0], -1.0)
+        np.maximum.at(tallest, coo.row[part], height[coo.col[part]])
+        taller = height.copy()
+        np.maximum.at(taller, total_of[has_total], tallest[has_total] + 1)
+        if np.array_equal(taller, height):
+            break
+        height = taller
+    return height
 
 
-ZERO_COST = 1e18
-"""The cost of hiding a zero: above any count, so a zero is a complement only where no count is left."""
+def _cost(counts: np.ndarray, height: np.ndarray, protect: np.ndarray) -> np.ndarray:
+    """Cost of hiding each cell as a complement: lower levels first (a total only where no part will do),
+    within a level the smallest count, then zeros (a hidden zero protects less); ``protect`` cells last."""
+    within = np.where(counts > 0, counts, np.where(counts == 0, ZERO_COST, np.inf))
+    return within + LEVEL_COST * np.where(protect, PROTECTED_LEVEL, np.minimum(height, PROTECTED_LEVEL - 1))
+
+
+ZERO_COST, LEVEL_COST, PROTECTED_LEVEL, MAX_HEIGHT = 1e11, 1e12, 100, 64
+"""Costs in tiers: a count (below ``ZERO_COST``) within a level of :func:`heights`, then a zero, then the
+next level up (``LEVEL_COST`` per level); protected cells (the ICS total) at ``PROTECTED_LEVEL``: a
+complement only where nothing else can protect a hidden count. Heights are looked for ``MAX_HEIGHT`` deep."""
+
+
+def _level(cost: np.ndarray) -> np.ndarray:
+    """The tier of each cost (see :func:`_cost`)."""
+    return np.floor(cost / LEVEL_COST)
 
 
 def _cheapest(pairs_row: np.ndarray, pairs_cell: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -270,62 +304,120 @@ def _null_vector(a: sparse.csr_matrix) -> np.ndarray:
     return z
 
 
+def held_at_zero(eq: sparse.csr_matrix, hidden: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Hidden cells that counts not being negative pin to zero: in a total whose hidden cells all stand on
+    one side of it and are all zeros (a published zero total with hidden zero parts, say)."""
+    h = hidden.astype(float)
+    pos, neg = (eq > 0).astype(float), (eq < 0).astype(float)
+    one_side = ((pos @ h) == 0) | ((neg @ h) == 0)
+    rows = one_side & ((abs(eq) @ (h * (np.asarray(counts, dtype=float) != 0))) == 0) & ((abs(eq) @ h) > 0)
+    return hidden & ((abs(eq[rows]).sum(axis=0).A1 > 0) if rows.any() else np.zeros(hidden.size, dtype=bool))
+
+
 def _protect_pinned(eq: sparse.csr_matrix, hidden: np.ndarray, pinned: np.ndarray, cost: np.ndarray,
                     stubborn: np.ndarray) -> np.ndarray:
     """For each pinned cell, hide the cheapest visible cell sharing a total with it (or, where every such
-    cell is hidden already, the cheapest visible cell one total further out, and so on). Where the visible
-    cells at that distance are all zeros, or the cell is ``stubborn`` (pinned round after round), every one
-    of them is hidden at once: one complement per round took over a hundred rounds on the demo's practices.
+    cell is hidden already, the cheapest visible cell one total further out, and so on). Where the cheapest
+    visible cells at that distance are all zeros, or the cell is ``stubborn`` (pinned round after round),
+    every visible cell of that level at that distance is hidden at once (one complement per round took over
+    a hundred rounds on the demo's practices); higher levels are left alone. Protected cells are looked at
+    only for pinned cells with no other visible cell within reach.
 
     Returns the pinned cells with no visible cell within reach: every total around them is hidden, so
     no published figure bears on them, and they are pinned only by the parts of totals that nothing
     publishes (people with no recorded deprivation, say), which the check takes as known to be safe.
     """
+    idx = np.flatnonzero(pinned)
+    left = _reach(eq, hidden, idx, cost, stubborn, PROTECTED_LEVEL)
+    left[left] = _reach(eq, hidden, idx[left], cost, stubborn[left], np.inf)
+    out = np.zeros_like(pinned)
+    out[idx[left]] = True
+    return out
+
+
+def _reach(eq: sparse.csr_matrix, hidden: np.ndarray, idx: np.ndarray, cost: np.ndarray, stubborn: np.ndarray,
+           below: float) -> np.ndarray:
+    """Hide complements for the cells ``idx`` among visible cells of a level under ``below`` (see
+    :func:`_protect_pinned`, in place); returns which of them found none within :data:`MAX_REACH` totals."""
+    todo = np.ones(idx.size, dtype=bool)
+    if idx.size == 0:
+        return todo
     a = abs(eq).tocsr()
-    reach = sparse.csr_matrix((np.ones(int(pinned.sum())), (np.arange(int(pinned.sum())), np.flatnonzero(pinned))),
-                              shape=(int(pinned.sum()), hidden.size))
-    todo = np.ones(reach.shape[0], dtype=bool)
+    level = _level(cost)
+    reach = sparse.csr_matrix((np.ones(idx.size), (np.arange(idx.size), idx)), shape=(idx.size, hidden.size))
     for _ in range(MAX_REACH):
         reach = ((reach @ a.T) @ a).tocsr()
         near = reach[todo].tocoo()
-        rows = np.flatnonzero(todo)[near.row]
-        keep = ~hidden[near.col] & np.isfinite(cost[near.col])
-        chosen = _cheapest(rows[keep], near.col[keep], cost)
-        take_all = np.zeros(todo.size, dtype=bool)
-        take_all[rows[keep]] = True
-        take_all[rows[keep][cost[near.col[keep]] < ZERO_COST]] = False
-        take_all |= stubborn
+        keep = ~hidden[near.col] & np.isfinite(cost[near.col]) & (level[near.col] < below)
+        rows, cols = np.flatnonzero(todo)[near.row[keep]], near.col[keep]
+        chosen_rows = np.unique(rows)
+        chosen = _cheapest(rows, cols, cost)
+        lowest = np.full(todo.size, np.inf)
+        lowest[chosen_rows] = level[chosen]
+        only_zeros = np.zeros(todo.size, dtype=bool)
+        only_zeros[chosen_rows] = cost[chosen] - level[chosen] * LEVEL_COST >= ZERO_COST
+        take_all = (only_zeros | stubborn)[rows] & (level[cols] == lowest[rows])
         hidden[chosen] = True
-        hidden[near.col[keep][take_all[rows[keep]]]] = True
-        todo[np.unique(rows[keep])] = False
+        hidden[cols[take_all]] = True
+        todo[chosen_rows] = False
         if not todo.any():
             break
-    out = np.zeros_like(pinned)
-    out[np.flatnonzero(pinned)[todo]] = True
-    return out
+    return todo
 
 
 MAX_REACH, STUBBORN = 8, 4
 """How many totals away from a pinned cell a complement is looked for; after how many rounds pinned a cell
-has every visible cell nearest it hidden."""
+has every visible cell of the lowest level nearest it hidden."""
 
 
-def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix) -> np.ndarray:
-    """Primary plus secondary suppression: hide complements until no hidden count is determined."""
+def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix,
+             protect: np.ndarray | None = None) -> np.ndarray:
+    """Primary plus secondary suppression: hide complements until no hidden count is determined.
+
+    Complements are taken from the lowest level of totals first (:func:`heights`), so a total is hidden
+    only where no cell below it will do, and ``protect`` cells (the ICS total) only where nothing else can.
+    """
     hidden = np.asarray(first, dtype=bool).copy()
-    cost = _cost(np.asarray(counts, dtype=float))
+    protect = np.zeros_like(hidden) if protect is None else np.asarray(protect, dtype=bool)
+    cost = _cost(np.asarray(counts, dtype=float), heights(eq), protect)
+    counts = np.asarray(counts, dtype=float)
     checked = np.zeros_like(hidden)
+    held = np.zeros_like(hidden)
     unreachable = np.zeros_like(hidden)
     rounds = np.zeros(hidden.size, dtype=int)
     while True:
         if _complete_equations(eq, hidden, cost):
             continue
-        pinned = determined(eq, hidden, changed=hidden & ~checked) & ~unreachable
-        checked = hidden.copy()
+        now_held = held_at_zero(eq, hidden, counts)
+        free = hidden & ~now_held
+        changed = None if (now_held != held).any() else free & ~checked
+        pinned = (determined(eq, free, changed=changed) | now_held) & ~unreachable
+        checked, held = free.copy(), now_held
         if not pinned.any():
-            return hidden
+            return _release(eq, hidden, hidden & protect & ~np.asarray(first, dtype=bool), counts)
         rounds = np.where(pinned, rounds + 1, 0)
         unreachable |= _protect_pinned(eq, hidden, pinned, cost, rounds[pinned] > STUBBORN)
+
+
+def _release(eq: sparse.csr_matrix, hidden: np.ndarray, spare: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Show again the ``spare`` cells (protected complements) wherever no hidden count is then determined.
+
+    A protected cell hidden early in the search may be needed no longer once the cells around it have
+    been hidden; each independent piece of the table gets its protected cells back when that leaves
+    nothing pinned in it.
+    """
+    if not spare.any():
+        return hidden
+    shown = hidden & ~spare
+    held = held_at_zero(eq, shown, counts)
+    pinned = determined(eq, shown & ~held) | held
+    if pinned.any():
+        n_eq = eq.shape[0]
+        a = abs(eq).tocsr()
+        _, label = csgraph.connected_components(sparse.bmat([[None, a], [a.T, None]], format="csr"), directed=False)
+        cell_label = label[n_eq:]
+        shown |= spare & np.isin(cell_label, cell_label[pinned])
+    return shown
 
 
 def decide(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str],
@@ -344,7 +436,8 @@ def decide(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str],
         frame.geography_type.isin(rule.whole_population_only) & (frame.breakdown != "none")).to_numpy())
     base = frame[~derived & ~exempt & ~unpublished].reset_index(drop=True)
     first = primary(base, rule, measures)
-    hidden = suppress(cell_counts(base, measures), first, equations(base, relations))
+    top = ((base.geography_type == "ics") & (base.breakdown == "none")).to_numpy()
+    hidden = suppress(cell_counts(base, measures), first, equations(base, relations), protect=top)
     cells = frame[CELL_KEYS].copy()
     cells["suppressed"] = False
     cells["reason"] = ""
