@@ -178,8 +178,9 @@ def test_calibration_is_within_tolerance(synth: tuple[Path, dict[str, int]]) -> 
     """Every figure within its tolerance. A catalogue figure's tolerance is the profile's (how far the model may
     sit from the reference) widened, in quadrature, by the figure's 95% sampling interval at this scale: at
     scale 0.1 the dementia register holds only several hundred people, so the diagnosis rate's sampling standard
-    error alone is about 2.7 points, and seed 7's 73.35 against 68.4 +/- 5 passed by 0.05 only by luck of the
-    draw. The widening follows from the counts (binomial or Poisson), never from a hand-loosened number."""
+    error alone is about 2.7 points. (Seed 7's 73.35 against 68.4 +/- 5 once passed by 0.05; other seeds and
+    scales gave 73-76, so the generator ran high as well as noisy: its true dementia prevalence was lowered to
+    give 68-70, and the widening follows from the counts, binomial or Poisson, never from a hand-loosened number.)"""
     report = calibration(synth[0], load_profile(), scale=SCALE)
     failed = [(r.measure, r.geography, r.value, r.target, r.tolerance) for r in report if not r.passed]
     assert not failed
