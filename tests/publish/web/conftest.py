@@ -30,6 +30,7 @@ from placewise.publish.web.demo import DEMO_PASSWORD, DemoUser, add_demo_users, 
 from placewise.publish.web.store import WebStore
 from placewise.sources.synth.generate import generate
 from placewise.warehouse import connect
+from placewise.warehouse.engines import engine_for
 from placewise.warehouse.identity import KEY_ENV, STORE_ENV, new_key
 
 SCALE, SEED = 0.005, 1
@@ -81,6 +82,41 @@ def web_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebWareh
 def web_app(web_warehouse: WebWarehouse) -> FastAPI:
     """The application over the session's warehouse (cookies not Secure: the client speaks plain HTTP)."""
     return create_app(web_warehouse.db, store_url=web_warehouse.store, secure_cookies=False)
+
+
+@pytest.fixture(scope="session")
+def pg_web_app(web_warehouse: WebWarehouse, postgres_server: str) -> Iterator[FastAPI]:
+    """The application over a PostgreSQL copy of the session's warehouse (every table), with the demo users in the
+    same database."""
+    import duckdb
+    import psycopg
+
+    name = f"web{time.time_ns()}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{postgres_server}/{name}"
+    source, target = duckdb.connect(web_warehouse.db, read_only=True), connect(url)
+    try:
+        for (table,) in source.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                                       "AND table_type = 'BASE TABLE'").fetchall():
+            engine_for(target).replace_table(table, source.table(table).fetch_arrow_table())
+    finally:
+        source.close()
+        target.disconnect()
+    store = WebStore(url)
+    add_demo_users(Auth(store), web_warehouse.place, web_warehouse.practice)
+    store.close()
+    app = create_app(url, secure_cookies=False)
+    yield app
+    app.state.web.warehouse.close()
+    app.state.web.store.close()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine_client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """A fresh client of the application over the session's warehouse on each engine (DuckDB, PostgreSQL)."""
+    with TestClient(request.getfixturevalue("web_app" if request.param == "duckdb" else "pg_web_app")) as c:
+        yield c
 
 
 @pytest.fixture

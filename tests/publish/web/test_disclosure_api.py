@@ -33,7 +33,8 @@ def _warehouse(db: str, indicator: str, level: str) -> pd.DataFrame:
 
 
 def test_the_public_sees_practice_and_pcn_figures_only_through_the_rule_and_an_analyst_sees_them_all(
-        client, login, web_warehouse):
+        engine_client, login, web_warehouse):
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     # The profile publishes PCNs and practices for their whole population only: never a count of 1-7,
     # hidden cells empty, and no breakdown at all.
     for level in ("practice", "pcn"):
@@ -53,7 +54,8 @@ def test_the_public_sees_practice_and_pcn_figures_only_through_the_rule_and_an_a
         assert np.allclose(merged[c], merged[f"{c}_wh"], equal_nan=True), c
 
 
-def test_public_counts_are_rounded_and_hidden_cells_empty_with_a_reason(client, web_warehouse):
+def test_public_counts_are_rounded_and_hidden_cells_empty_with_a_reason(engine_client, web_warehouse):
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     rows = _rows(client, level="place", breakdown="imd_quintile")
     assert len(rows) > 0
     shown = rows[~rows.suppressed]
@@ -66,7 +68,8 @@ def test_public_counts_are_rounded_and_hidden_cells_empty_with_a_reason(client, 
     assert set(hidden.suppression_reason) <= {"small count", "secondary"}
 
 
-def test_a_place_lead_reads_their_own_places_practices_unsuppressed_and_no_others(client, login, web_warehouse):
+def test_a_place_lead_reads_their_own_places_practices_unsuppressed_and_no_others(engine_client, login, web_warehouse):
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     login(client, "place_lead")
     rows = _rows(client, level="practice")
     areas = pd.DataFrame(client.get("/api/v1/areas", params={"level": "practice"}).json())
@@ -166,7 +169,8 @@ def test_a_kept_response_is_only_given_to_callers_who_read_the_same_figures(web_
             assert "suppressed: small numbers" in shown and "suppressed: small numbers" not in page, role
 
 
-def test_each_row_carries_its_funnel_verdict_among_the_areas_of_its_level(client, login, web_warehouse):
+def test_each_row_carries_its_funnel_verdict_among_the_areas_of_its_level(engine_client, login, web_warehouse):
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     from placewise.analyse.statistics import FunnelSignificance, proportion_funnel_significance
 
     login(client, "analyst")
