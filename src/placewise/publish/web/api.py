@@ -304,7 +304,7 @@ def indicator_data(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters
     """An indicator's figures by level, area, breakdown and period, disclosure-controlled by role."""
     if f.format != "json":
         _, rows = _rows(w, user, indicator_id, f)
-        return _download(rows, f.format, indicator_id)
+        return _download(rows.assign(funnel=_funnels(w, user, indicator_id, f, rows)), f.format, indicator_id)
     key = ("data", w.snapshot.audience(user), indicator_id, f.level, f.area, f.breakdown, f.period_from, f.period_to)
     return Response(w.snapshot.memo(key, lambda: _data_json(w, user, indicator_id, f)), media_type="application/json")
 
