@@ -7,7 +7,14 @@ from datetime import date
 import ibis
 from measure_builder import Warehouse
 
-from placewise.derive.people import PID, attribute, person_attributes, population, registrations
+from placewise.derive.people import (
+    PID,
+    attribute,
+    person_attributes,
+    population,
+    population_cells,
+    registrations,
+)
 
 
 def _intervals(w: Warehouse, con: ibis.BaseBackend) -> tuple[ibis.Table, ibis.Table, dict[int, str]]:
@@ -63,6 +70,21 @@ def test_population_at_a_date_excludes_the_dead_and_the_departed(connect):
     got = {(ids[x[PID]], x["period_end"], x["practice_code"], x["age"]) for x in pop}
     assert got == {("alive", date(2024, 2, 29), "P1", 73), ("alive", date(2024, 3, 31), "P1", 73),
                    ("dead", date(2024, 2, 29), "P1", 54), ("back", date(2024, 3, 31), "P3", 54)}
+
+
+def test_population_cells_by_age_group_hold_the_same_people_as_by_single_year(connect):
+    w = Warehouse()
+    for i, year in enumerate((2007, 2006, 2006, 1990, 1959, 1958, 1958)):    # aged 17, 18 (x2), 34, 65, 66 (x2)
+        w.person(f"p{i}", born=(year, 1), sex="male" if i % 2 else "female")
+    con = connect()
+    attrs, r, _ids = _intervals(w, con)
+    pop = population(r, attrs, [date(2024, 3, 31)])
+    single = population_cells(pop).to_pyarrow().to_pylist()
+    grouped = population_cells(pop, [65, 0, 18]).to_pyarrow().to_pylist()
+    assert sorted(x["age"] for x in single) == [17, 18, 18, 34, 65, 66, 66]
+    assert {(x["sex"], x["age"], x["n"]) for x in grouped} == {
+        ("female", 0, 1), ("male", 18, 2), ("female", 18, 1), ("female", 65, 2), ("male", 65, 1)}
+    assert sum(x["n"] for x in grouped) == sum(x["n"] for x in single) == 7
 
 
 def test_events_count_where_the_person_was_registered_on_the_day(connect):

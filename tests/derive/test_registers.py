@@ -11,7 +11,7 @@ from measure_builder import Warehouse
 
 from placewise.codelists import codes
 from placewise.derive.people import PID, person_attributes, population, registrations
-from placewise.derive.registers import members
+from placewise.derive.registers import all_members, members
 from placewise.profile import load_profile
 from placewise.profile.registers import Register, load_registers
 
@@ -28,13 +28,26 @@ def on_register(w: Warehouse, con: ibis.BaseBackend, reg: Register, ends: Sequen
     w.load(con)
     attrs = con.create_table("a", person_attributes(con), temp=True)
     pop = population(registrations(con, attrs), attrs, list(ends))
-    m = members(con, attrs, pop, reg, list(ends)).join(attrs.select(PID, "person_id"), PID)
+    alone = members(con, attrs, pop, reg, list(ends))
+    every = all_members(con, attrs, pop, [ADULTS_WITH_OBESITY_CODE, reg], list(ends))
+    together = every.filter(every.register_id == reg.id).drop("register_id")
+    assert _rows(together) == _rows(alone)      # the one pass over the population gives each register's rows
+    m = alone.join(attrs.select(PID, "person_id"), PID)
     return {(x["person_id"], x["period_end"]) for x in m.to_pyarrow().to_pylist()}
+
+
+def _rows(t: ibis.Table) -> list[tuple]:
+    """Every row, every column, sorted."""
+    return sorted(tuple(r.values()) for r in t.to_pyarrow().to_pylist())
 
 
 # A hypertension-like register whose resolved codes are, for the test, the obesity codelist.
 HYP = Register(id="hyp", title="t", specification="QOF HYP_REG", version="v49", diagnosis=["hypertension"],
                resolved=["obesity"])
+
+ADULTS_WITH_OBESITY_CODE = Register(id="adult_obese", title="t", specification="test", version="1",
+                                   diagnosis=["obesity"], age={"min": 18, "max": 60})
+"""A second register computed alongside each tested one, with an age range of its own."""
 
 
 def test_resolved_after_the_latest_diagnosis_removes_same_day_does_not(connect):

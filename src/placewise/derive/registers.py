@@ -38,13 +38,9 @@ def _diagnosed(con: ibis.BaseBackend, people: ir.Table, reg: Register, ends: lis
     return diag.select(*KEYS)
 
 
-def members(con: ibis.BaseBackend, people: ir.Table, population: ir.Table, reg: Register,
-            ends: list[date]) -> ir.Table:
-    """Rows of the registered population (``pid, period_end, age`` and any attributes) on the register at each date.
-
-    Every population column is kept, so a cohort drawn from a register starts from its members rather
-    than from the whole population.
-    """
+def qualifying(con: ibis.BaseBackend, people: ir.Table, reg: Register, ends: list[date]) -> ir.Table:
+    """People whose record meets the register's rules at each reference date (``pid, period_end``, once each),
+    before its age range and the registered population are applied."""
     parts: list[ir.Table] = []
     if reg.diagnosis:
         parts.append(_diagnosed(con, people, reg, ends))
@@ -57,9 +53,33 @@ def members(con: ibis.BaseBackend, people: ir.Table, population: ir.Table, reg: 
         on = on.semi_join(recent(con, people, reg.requires, ends), KEYS)
     if reg.or_recent:
         on = on.union(recent(con, people, reg.or_recent, ends), distinct=True)
+    return on
+
+
+def members(con: ibis.BaseBackend, people: ir.Table, population: ir.Table, reg: Register,
+            ends: list[date]) -> ir.Table:
+    """Rows of the registered population (``pid, period_end, age`` and any attributes) on the register at each date.
+
+    Every population column is kept, so a cohort drawn from a register starts from its members rather
+    than from the whole population.
+    """
     keep = ibis.literal(True)
     if reg.age.min is not None:
         keep = keep & (population.age >= reg.age.min)
     if reg.age.max is not None:
         keep = keep & (population.age <= reg.age.max)
-    return population.filter(keep).semi_join(on, KEYS)
+    return population.filter(keep).semi_join(qualifying(con, people, reg, ends), KEYS)
+
+
+def all_members(con: ibis.BaseBackend, people: ir.Table, population: ir.Table, regs: list[Register],
+                ends: list[date]) -> ir.Table:
+    """:func:`members` of every register at once (``register_id`` and the population columns).
+
+    The population (a row per person and date) is read once for all the registers rather than once each.
+    """
+    ons = [qualifying(con, people, r, ends).mutate(
+        register_id=ibis.literal(r.id), _lo=ibis.literal(r.age.min if r.age.min is not None else -1, "int64"),
+        _hi=ibis.literal(r.age.max if r.age.max is not None else 1000, "int64")) for r in regs]
+    on = ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0]
+    j = population.join(on, KEYS)
+    return j.filter((j.age >= j._lo) & (j.age <= j._hi)).select("register_id", *population.columns)

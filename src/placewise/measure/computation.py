@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from placewise.derive.people import person_attributes, population, population_cells, registrations
-from placewise.derive.registers import members
-from placewise.measure.catalogue import ENGLAND, Catalogue, Indicator, criteria_of, registers_named
+from placewise.derive.people import ESP_TOP_BAND, person_attributes, population, population_cells, registrations
+from placewise.derive.registers import all_members
+from placewise.measure.catalogue import ENGLAND, Catalogue, Expected, Indicator, Persons, criteria_of, registers_named
 from placewise.measure.compile import Context, cells, expand, indicator_units
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
 from placewise.measure.returns import returned_counts
@@ -23,6 +24,8 @@ SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_po
 intervals, the registered population at every period end, and that population in counted cells."""
 REGISTER_TABLE = "_placewise_register_"
 """Prefix of the temporary tables holding each register's members at every period end."""
+ALL_REGISTERS_TABLE = "_placewise_registers"
+"""Temporary table holding every used register's members, made in one pass and split by register."""
 CELLS_TABLE = "_placewise_cells"
 """Temporary table holding one indicator's finest cells while they are expanded."""
 
@@ -130,10 +133,37 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     attrs = _temp(con, people, person_attributes(con))
     intervals = _temp(con, regs, registrations(con, attrs))
     persons = _temp(con, pop, population(intervals, attrs, period_ends))
+    on = _registers(con, catalogue, attrs, persons, period_ends, indicators)
+    counted = _temp(con, cells, population_cells(persons, cell_ages(catalogue, indicators)))
+    return Context(con, catalogue, attrs, intervals, persons, counted, on)
+
+
+def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
+    """Every age at which a count drawn from the population cells can change: where an ESP 2013 band, a reporting
+    age band, a counted age range without criteria or an expected-rate band starts, or just past where one ends."""
+    ages = {*range(0, ESP_TOP_BAND + 1, 5), *catalogue.age_bands}
+    for count in (c for ind in indicators for c in (ind.numerator, ind.denominator)):
+        if isinstance(count, Persons):
+            ages |= {count.age.min or 0, *([count.age.max + 1] if count.age.max is not None else [])}
+        elif isinstance(count, Expected):
+            ages |= {a for r in count.rates for a in (r.age_min, r.age_max + 1 if r.age_max is not None else None)
+                     if a is not None}
+    return sorted(ages)
+
+
+def _registers(con: ibis.BaseBackend, catalogue: Catalogue, attrs: ir.Table, persons: ir.Table,
+               period_ends: list[date], indicators: list[Indicator]) -> dict[str, ir.Table]:
+    """Members of every register the indicators use, one temporary table each, from one pass over the population."""
     used = sorted({r for ind in indicators for c in criteria_of(ind) for r in registers_named(c)})
-    on = {r: _temp(con, REGISTER_TABLE + r, members(con, attrs, persons, catalogue.register(r), period_ends))
-          for r in used}
-    return Context(con, catalogue, attrs, intervals, persons, _temp(con, cells, population_cells(persons)), on)
+    if not used:
+        return {}
+    every = _temp(con, ALL_REGISTERS_TABLE,
+                  all_members(con, attrs, persons, [catalogue.register(r) for r in used], period_ends))
+    try:
+        return {r: _temp(con, REGISTER_TABLE + r, every.filter(every.register_id == r).drop("register_id"))
+                for r in used}
+    finally:
+        engine_for(con).drop(ALL_REGISTERS_TABLE)
 
 
 def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
