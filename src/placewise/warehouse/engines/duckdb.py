@@ -148,9 +148,10 @@ class DuckDBEngine(Engine):
 
     def set(self, name: str, value: str) -> str | None:
         """``SET`` for the connection; the value it had."""
-        before = self.con.con.execute("SELECT current_setting(?)", [name]).fetchone()
+        row = self.con.con.execute("SELECT current_setting(?)", [name]).fetchone()
         self.con.con.execute(f"SET {name} = '{value}'")
-        return None if before is None else str(before[0])
+        before = None if row is None else row[0]
+        return str(before).lower() if isinstance(before, bool) else None if before is None else str(before)
 
     def replace_rows(self, table: str, data: pa.Table, column: str, values: list[str]) -> None:
         """DELETE then INSERT from the registered Arrow table, in one transaction."""

@@ -1,0 +1,70 @@
+"""Profile the recompute: the shared tables, then each indicator, by wall time and CPU time.
+
+Usage: .venv/bin/python benchmarks/profile_measure.py FILE [--months 24] [--only ID,ID,...]
+
+Prints one line per phase (``context`` is the person attributes, registrations, population, registers and
+population cells every indicator shares; then each indicator's cells and expansion) with its wall seconds
+and the CPU seconds the process used meanwhile (user + system, all threads). On a shared machine the CPU
+time is the figure to compare between runs; the load average is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from placewise.measure import computation, default_range, load_catalogue
+from placewise.measure.periods import periods
+from placewise.profile import load_profile
+from placewise.warehouse import connect
+from placewise.warehouse.engines import engine_for
+
+T = TypeVar("T")
+
+
+def _cpu() -> float:
+    """CPU seconds this process has used, user and system, across all its threads."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(name: str, f: Callable[[], T], totals: list[tuple[float, float]]) -> T:
+    """Run ``f``, print its wall and CPU seconds, and add them to ``totals``."""
+    start, cpu = time.perf_counter(), _cpu()
+    out = f()
+    totals.append((time.perf_counter() - start, _cpu() - cpu))
+    print(f"{name:45s} {totals[-1][0]:8.2f} s wall {totals[-1][1]:8.2f} s CPU", flush=True)
+    return out
+
+
+def main() -> None:
+    """Run the phases in the order ``compute`` does and print their times."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
+    parser.add_argument("--months", type=int, default=24, help="reporting range in months (default 24)")
+    parser.add_argument("--only", help="comma-separated indicator ids (default: all)")
+    args = parser.parse_args()
+    con = connect(args.url)
+    catalogue = load_catalogue(load_profile())
+    rng = default_range(con, args.months)
+    wanted = set(args.only.split(",")) if args.only else None
+    chosen = [i for i in catalogue.indicators if wanted is None or i.id in wanted]
+    engine = engine_for(con)
+    totals: list[tuple[float, float]] = []
+    with engine.settings(engine.analytic):
+        ends = computation._period_ends(rng, chosen)
+        ctx = _timed("context (shared tables)", lambda: computation._context(con, catalogue, ends, chosen), totals)
+        complete = computation.complete_to(con)
+        for ind in chosen:
+            ps = computation.followed_up(periods(rng, ind.frequency), ind, complete)
+            _timed(ind.id, lambda ind=ind, ps=ps: computation._one(ctx, ind, ps), totals)
+    print(f"total: {sum(t[0] for t in totals):.1f} s wall, {sum(t[1] for t in totals):.1f} s CPU; "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
