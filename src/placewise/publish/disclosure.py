@@ -306,7 +306,10 @@ def _null_vector(a: sparse.csr_matrix) -> np.ndarray:
 
 def held_at_zero(eq: sparse.csr_matrix, hidden: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Hidden cells that counts not being negative pin to zero: in a total whose hidden cells all stand on
-    one side of it and are all zeros (a published zero total with hidden zero parts, say)."""
+    one side of it and are all zeros (a published zero total with hidden zero parts, say).
+
+    Such a zero tells a reader nothing the published zero does not, so it is not protected itself; but
+    it is known, so the counts it shares totals with are checked as if it were published."""
     h = hidden.astype(float)
     pos, neg = (eq > 0).astype(float), (eq < 0).astype(float)
     one_side = ((pos @ h) == 0) | ((neg @ h) == 0)
@@ -391,7 +394,7 @@ def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix,
         now_held = held_at_zero(eq, hidden, counts)
         free = hidden & ~now_held
         changed = None if (now_held != held).any() else free & ~checked
-        pinned = (determined(eq, free, changed=changed) | now_held) & ~unreachable
+        pinned = determined(eq, free, changed=changed) & ~unreachable
         checked, held = free.copy(), now_held
         if not pinned.any():
             return _release(eq, hidden, hidden & protect & ~np.asarray(first, dtype=bool), counts)
@@ -410,7 +413,7 @@ def _release(eq: sparse.csr_matrix, hidden: np.ndarray, spare: np.ndarray, count
         return hidden
     shown = hidden & ~spare
     held = held_at_zero(eq, shown, counts)
-    pinned = determined(eq, shown & ~held) | held
+    pinned = determined(eq, shown & ~held)
     if pinned.any():
         n_eq = eq.shape[0]
         a = abs(eq).tocsr()
