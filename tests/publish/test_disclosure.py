@@ -17,6 +17,7 @@ from placewise.profile import ProfileError, load_profile
 from placewise.publish.disclosure import (
     DisclosureRule,
     decide,
+    decide_for_reader,
     determined,
     equations,
     load_rule,
@@ -75,6 +76,27 @@ def test_one_small_place_hides_the_next_smallest_so_the_ics_total_gives_neither(
     assert hidden == {"luton": False, "bedford_small": True, "mk": False, "cbeds": True, "QHG": False}
     assert cells.set_index("geography_code").reason.to_dict() == {
         "luton": "", "bedford_small": "small count", "mk": "", "cbeds": "secondary", "QHG": ""}
+
+
+def test_a_place_lead_cannot_work_out_another_place_from_their_own_hidden_place_and_the_ics_total():
+    # The published decision hides Bedford's 3 and Central Bedfordshire's 9 beside the ICS's 41. Bedford's
+    # lead knows their own 3, so 41 - 16 - 13 - 3 gives Central Bedfordshire's 9 back: a third Place must go.
+    places = {"luton": 16, "bedford_small": 3, "mk": 13, "cbeds": 9}
+    frame = pd.DataFrame([_row("place", k, v) for k, v in places.items()] + [_row("ics", "QHG", 41)])
+    rel = _relations([("ics", "QHG", "place", k) for k in places])
+    published = decide(frame, RULE, {"x": "proportion"}, rel)
+    known = (frame.geography_code == "bedford_small").to_numpy()
+    eq = equations(frame, rel)[:, np.flatnonzero(~known)]
+    leaked = determined(eq, published.cells.suppressed.to_numpy()[~known])
+    assert leaked.tolist() == [False, False, True, False], "the published decision alone leaks to the lead"
+    reader = decide_for_reader(frame, published, {"x": "proportion"}, rel, known).cells
+    assert reader.suppressed.tolist() == [False, False, True, True, False]
+    assert reader.reason.tolist() == ["", "", "secondary", "secondary", ""]
+    assert not determined(eq, reader.suppressed.to_numpy()[~known]).any()
+    # Everyone else's decision is unchanged, and a reader who knows nothing gets the published one.
+    assert published.cells.suppressed.tolist() == [False, True, False, True, False]
+    nobody = decide_for_reader(frame, published, {"x": "proportion"}, rel, np.zeros(len(frame), dtype=bool))
+    assert nobody.cells.equals(published.cells)
 
 
 def test_a_bridge_between_two_closed_patterns_is_found_and_protected():

@@ -433,10 +433,7 @@ def decide(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str],
     rule (and so the decision) to them.
     """
     frame = frame.reset_index(drop=True)
-    derived = frame.breakdown.isin(list(DERIVED_BREAKDOWNS)).to_numpy()
-    exempt = frame.indicator_id.isin(list(rule.exempt)).to_numpy()
-    unpublished = ~exempt & (~frame.geography_type.isin(rule.geographies).to_numpy() | (
-        frame.geography_type.isin(rule.whole_population_only) & (frame.breakdown != "none")).to_numpy())
+    derived, exempt, unpublished = _kinds(frame, rule)
     base = frame[~derived & ~exempt & ~unpublished].reset_index(drop=True)
     first = primary(base, rule, measures)
     top = ((base.geography_type == "ics") & (base.breakdown == "none")).to_numpy()
@@ -452,6 +449,48 @@ def decide(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str],
     cells.loc[unpublished, "reason"] = UNPUBLISHED
     _derive(cells, derived & ~exempt & ~unpublished)
     return Decision(rule, cells)
+
+
+def _kinds(frame: pd.DataFrame, rule: DisclosureRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which rows are derived breakdowns, exempt indicators, and geographies or breakdowns the rule does not publish."""
+    derived = frame.breakdown.isin(list(DERIVED_BREAKDOWNS)).to_numpy()
+    exempt = frame.indicator_id.isin(list(rule.exempt)).to_numpy()
+    unpublished = ~exempt & (~frame.geography_type.isin(rule.geographies).to_numpy() | (
+        frame.geography_type.isin(rule.whole_population_only) & (frame.breakdown != "none")).to_numpy())
+    return derived, exempt, unpublished
+
+
+def decide_for_reader(frame: pd.DataFrame, decision: Decision, measures: dict[str, str], relations: pd.DataFrame,
+                      known: np.ndarray) -> Decision:
+    """The decision for one reader who also knows the true value of the ``known`` cells (a Place lead, their own
+    Place's cells): those are shown, and other cells hidden so that none the published decision hid can be
+    worked out from the published figures and the known ones together.
+
+    The known cells' columns leave the equations (a known value is a constant), the published hidden set
+    restricted to the other cells is the start, and :func:`suppress` runs on them as :func:`decide` does (the
+    ICS total protected). It only adds to what the published decision hid. ``frame`` is the decision's table.
+    """
+    frame = frame.reset_index(drop=True)
+    known = np.asarray(known, dtype=bool)
+    if len(frame) != len(decision.cells) or known.size != len(frame):
+        raise ValueError("disclosure: the decision or the known cells belong to a different table")
+    derived, exempt, unpublished = _kinds(frame, decision.rule)
+    in_base = ~derived & ~exempt & ~unpublished
+    base = frame[in_base].reset_index(drop=True)
+    was = decision.cells.suppressed.to_numpy(dtype=bool)
+    other = ~known[in_base]
+    top = ((base.geography_type == "ics") & (base.breakdown == "none")).to_numpy()
+    hidden = suppress(cell_counts(base, measures)[other], was[in_base][other],
+                      equations(base, relations).tocsc()[:, np.flatnonzero(other)].tocsr(), protect=top[other])
+    cells = decision.cells.copy()
+    where = np.flatnonzero(in_base)[other]
+    added = where[hidden & ~was[where]]
+    cells.loc[added, "suppressed"] = True
+    cells.loc[added, "reason"] = SECONDARY
+    redo = derived & ~exempt & ~unpublished & ~known
+    _derive(cells, redo)
+    cells.loc[known, ["suppressed", "reason"]] = [False, ""]
+    return Decision(decision.rule, cells)
 
 
 def _derive(cells: pd.DataFrame, derived: np.ndarray) -> None:

@@ -86,6 +86,30 @@ def test_a_place_lead_reads_their_own_places_practices_unsuppressed_and_no_other
     assert (places[places.geography_code != web_warehouse.place].numerator.dropna() % RULE.round_to == 0).all()
 
 
+def test_a_place_lead_cannot_work_out_another_places_hidden_count_from_their_own(engine_client, login,
+                                                                                web_warehouse):
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
+    login(client, "place_lead")
+    leaks = 0
+    for breakdown in ("none", "imd_quintile", "sex", "age_band", "ethnic_group"):
+        rows = _rows(client, level="place", breakdown=breakdown)
+        ics = _rows(client, level="ics", breakdown=breakdown)
+        if rows.empty or ics.empty:
+            continue
+        mine = rows[rows.geography_code == web_warehouse.place]
+        assert not mine.suppressed.any(), "the lead reads their own Place as it is"
+        # Each ICS total less the Places the lead can read: one hidden Place left would be given away. (An ICS
+        # total made of the lead's own Place alone tells them only their own figure.)
+        keys = ["breakdown_group", "period_end"]
+        leaks += len(_beyond(_hidden_alone(rows, ics, keys), rows, keys, {web_warehouse.place}))
+    assert leaks == 0
+
+
+def _beyond(alone: pd.DataFrame, parts: pd.DataFrame, keys: list[str], own: set[str]) -> pd.DataFrame:
+    """The equations of ``alone`` with a part of some area other than ``own``."""
+    return alone.merge(parts[~parts.geography_code.isin(own)][keys].drop_duplicates(), on=keys)
+
+
 def _hidden_alone(parts: pd.DataFrame, total: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Equations (a total and its parts, matched on ``keys``) in which exactly one cell is hidden."""
     both = pd.concat([parts[[*keys, "suppressed"]], total[[*keys, "suppressed"]]])
@@ -98,7 +122,7 @@ INDICATORS = ["ae_4hr_type1", "hypertension_treated_to_target", "diabetes_hba1c_
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(role=st.sampled_from(["public", "clinician", "admin"]), indicator=st.sampled_from(INDICATORS),
+@given(role=st.sampled_from(["public", "clinician", "admin", "place_lead"]), indicator=st.sampled_from(INDICATORS),
        breakdown=st.sampled_from(["imd_quintile", "ethnic_group", "sex", "age_band"]))
 def test_below_analyst_no_small_count_is_shown_or_recoverable_by_subtraction(web_app, web_warehouse, role,
                                                                            indicator, breakdown):
@@ -110,19 +134,23 @@ def test_below_analyst_no_small_count_is_shown_or_recoverable_by_subtraction(web
         if meta.status_code == 404 or indicator in RULE.exempt or breakdown not in meta.json()["breakdowns"]:
             return
         every = pd.concat([_rows(client, indicator, breakdown=b) for b in ("none", breakdown)], ignore_index=True)
-    sub_ics = every[every.geography_type != "ics"]
+        areas = pd.DataFrame(client.get("/api/v1/areas").json())
+    # A Place lead reads their own Place's cells as they are: the others must stay safe beside them.
+    own = set(areas[areas.place == web_warehouse.place].geography_code) if role == "place_lead" else set()
+    sub_ics = every[(every.geography_type != "ics") & ~every.geography_code.isin(own)]
     for c in ("numerator", "denominator"):
         v = sub_ics[c].dropna()
         assert not ((v >= 1) & (v <= RULE.suppress_up_to)).any(), (c, v[(v >= 1) & (v <= 7)].head())
     assert set(every.geography_type) <= set(RULE.geographies)
-    groups = every[every.breakdown == breakdown]
+    groups = every[(every.breakdown == breakdown) & ~every.geography_code.isin(own)]
     # Only geographies published by group make an equation of their groups (PCNs and practices are not).
     whole = every[(every.breakdown == "none") & every.geography_type.isin(set(groups.geography_type))]
     alone = _hidden_alone(groups, whole, ["geography_type", "geography_code", "period_end"])
     assert alone.empty, alone.head()
     places = every[every.geography_type == "place"]
     ics = every[every.geography_type == "ics"]
-    alone = _hidden_alone(places, ics, ["breakdown", "breakdown_group", "period_end"])
+    keys = ["breakdown", "breakdown_group", "period_end"]
+    alone = _beyond(_hidden_alone(places, ics, keys), places, keys, own)
     assert alone.empty, alone.head()
 
 

@@ -25,7 +25,15 @@ import pandas as pd
 
 from placewise.measure import Catalogue, load_catalogue
 from placewise.profile import Profile
-from placewise.publish.disclosure import UNPUBLISHED, DisclosureRule, load_rule
+from placewise.publish.disclosure import (
+    UNPUBLISHED,
+    Decision,
+    DisclosureRule,
+    decide_for_reader,
+    geography_relations,
+    load_rule,
+    publishable,
+)
 from placewise.publish.inputs import published_measurements, read_measurements, warehouse_quality
 from placewise.publish.report import DataQuality
 from placewise.publish.web.roles import User, reads_unsuppressed
@@ -127,6 +135,21 @@ class IndicatorRows:
 
 
 @dataclass(frozen=True)
+class ReaderInputs:
+    """The published decision and its inputs, kept to decide again for a reader who knows some cells' true
+    values (a Place lead knows their own Place's), so that no hidden cell of another Place can be worked out."""
+
+    frame: pd.DataFrame
+    decision: Decision
+    measures: dict[str, str]
+    relations: pd.DataFrame
+    place: np.ndarray
+    """Each row's Place (None where it has none), in the frame's order."""
+    order: np.ndarray
+    """The frame's rows in the order of the per-indicator arrays (see :func:`_split`)."""
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What the server reads from the warehouse at start-up."""
 
@@ -139,6 +162,7 @@ class Snapshot:
     measurements: int
     computed_at: datetime | None
     version: Version
+    reader: ReaderInputs
     _memo: OrderedDict[Hashable, object] = field(default_factory=OrderedDict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -185,11 +209,27 @@ class Snapshot:
         idx = lo + np.flatnonzero(keep)
         open_rows = self._unsuppressed_rows(user, ind.place[idx])
         columns = {c: pub[c][idx] for c in ROW_COLUMNS}
+        audience = self.audience(user)
+        if isinstance(audience, tuple):
+            view = self._place_view(audience[1])[indicator_id]
+            columns.update({c: view[c][idx] for c in OPEN_COLUMNS})
         if open_rows.any():
             for c in OPEN_COLUMNS:
                 columns[c] = np.where(open_rows, ind.unsuppressed[c][idx], columns[c])
         shown = ~((columns["suppression_reason"] == UNPUBLISHED) & ~open_rows)
         return pd.DataFrame({c: v[shown] for c, v in columns.items()})
+
+    def _place_view(self, place: str | None) -> dict[str, dict[str, np.ndarray]]:
+        """Every indicator's published columns as a Place lead of ``place`` may read them: the decision made
+        again for a reader who knows that Place's cells (:func:`decide_for_reader`), once per Place on first use."""
+        def make() -> dict[str, dict[str, np.ndarray]]:
+            r = self.reader
+            decision = decide_for_reader(r.frame, r.decision, r.measures, r.relations, r.place == place)
+            table = publishable(r.frame, decision, r.measures).assign(suppression_reason=decision.cells.reason)
+            columns = {c: _column(table[c], r.order) for c in OPEN_COLUMNS}
+            return {i: {c: v[lo:hi] for c, v in columns.items()} for i, lo, hi in _indicator_bounds(r.frame, r.order)}
+
+        return self.memo(("place view", place), make)
 
     @staticmethod
     def _unsuppressed_rows(user: User, places: np.ndarray) -> np.ndarray:
@@ -198,17 +238,35 @@ class Snapshot:
             return np.ones(len(places), dtype=bool)
         if user.role != "place_lead":
             return np.zeros(len(places), dtype=bool)
-        return np.array([reads_unsuppressed(user, p) for p in pd.unique(places)])[
-            pd.factorize(places)[0]] if len(places) else np.zeros(0, dtype=bool)
+        # Areas with no Place are codes of their own (``pd.unique`` and the default codes disagree on them).
+        codes, distinct = pd.factorize(places, use_na_sentinel=False)
+        return np.array([isinstance(p, str) and reads_unsuppressed(user, p) for p in distinct], dtype=bool)[codes]
 
 
-def _split(frame: pd.DataFrame, published: pd.DataFrame, reasons: pd.Series, area_table: pd.DataFrame
-           ) -> dict[str, IndicatorRows]:
-    """Both tables cut by indicator, in the columns of a response, sorted by area, breakdown and period."""
+def _order(frame: pd.DataFrame) -> np.ndarray:
+    """The rows in the order of a response: by indicator, area, breakdown and period."""
+    return frame.sort_values(["indicator_id", "geography_type", "geography_code", "breakdown", "breakdown_group",
+                              "period_end"]).index.to_numpy()
+
+
+def _indicator_bounds(frame: pd.DataFrame, order: np.ndarray) -> list[tuple[str, int, int]]:
+    """Each indicator with the range of its rows in ``order``."""
+    ids = _column(frame.indicator_id, order)
+    bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
+    return [(str(ids[lo]), int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds)]
+
+
+def _places(frame: pd.DataFrame, area_table: pd.DataFrame) -> pd.Series:
+    """Each row's Place, from its area."""
+    names = area_table.set_index(["geography_type", "geography_code"])
+    return names.place.reindex(pd.MultiIndex.from_frame(frame[["geography_type", "geography_code"]]))
+
+
+def _split(frame: pd.DataFrame, published: pd.DataFrame, reasons: pd.Series, area_table: pd.DataFrame,
+           order: np.ndarray) -> dict[str, IndicatorRows]:
+    """Both tables cut by indicator, in the columns of a response, in ``order`` (see :func:`_order`)."""
     names = area_table.set_index(["geography_type", "geography_code"])
     key = pd.MultiIndex.from_frame(frame[["geography_type", "geography_code"]])
-    order = frame.sort_values(["indicator_id", "geography_type", "geography_code", "breakdown", "breakdown_group",
-                               "period_end"]).index.to_numpy()
     shared = {"area_name": _column(names.name.reindex(key), order),
               **{c: _column(frame[c], order, str) for c in ("period_start", "period_end")}}
     shared_pub = {**shared, "suppression_reason": _column(reasons, order)}
@@ -216,17 +274,15 @@ def _split(frame: pd.DataFrame, published: pd.DataFrame, reasons: pd.Series, are
     raw = {c: _column(frame[c], order) for c in OPEN_COLUMNS if c in frame.columns}
     raw["suppressed"] = np.zeros(len(order), dtype=bool)
     raw["suppression_reason"] = np.full(len(order), "", dtype=object)
-    place = _column(names.place.reindex(key), order)
-    ids = _column(frame.indicator_id, order)
-    bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
+    place = _column(_places(frame, area_table), order)
     ends = _column(frame.period_end, order, str, "datetime64[D]")
     codes, names_of = pd.factorize(pub["breakdown"])
     breakdown_codes = {str(b): i for i, b in enumerate(names_of)}
-    return {str(ids[lo]): IndicatorRows({c: v[lo:hi] for c, v in pub.items()},
+    return {i: IndicatorRows({c: v[lo:hi] for c, v in pub.items()},
                                         {c: raw[c][lo:hi] for c in OPEN_COLUMNS}, place[lo:hi],
                                         _spans(pub["geography_type"][lo:hi], pub["geography_code"][lo:hi]),
                                         ends[lo:hi], codes[lo:hi], breakdown_codes)
-            for lo, hi in itertools.pairwise(bounds)}
+            for i, lo, hi in _indicator_bounds(frame, order)}
 
 
 def _column(values: pd.Series, order: np.ndarray, convert: Callable[[object], object] | None = None,
@@ -295,10 +351,14 @@ def load(url: str, profile: Profile) -> Snapshot:
         practices = con.table("practices").select("practice_code", "practice_name", "pcn_code", "pcn_name",
                                                   "la_code").to_pandas()
         area_table = areas(profile, practices, frame)
+        order = _order(frame)
+        reader = ReaderInputs(frame.reset_index(drop=True), decision, {i.id: i.measure for i in catalogue.indicators},
+                              geography_relations(profile, practices, frame),
+                              _places(frame, area_table).to_numpy(dtype=object), order)
         snap = Snapshot(profile=profile, catalogue=catalogue, rule=load_rule(profile),
-                        by_indicator=_split(frame, published, decision.cells.reason, area_table),
+                        by_indicator=_split(frame, published, decision.cells.reason, area_table, order),
                         areas=area_table, quality=warehouse_quality(con, frame), measurements=len(frame),
-                        computed_at=found[1], version=found)
+                        computed_at=found[1], version=found, reader=reader)
     with _CACHE_LOCK:
         _CACHE[url] = snap
     return snap
