@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import warnings
 from dataclasses import asdict
 from datetime import date
@@ -19,7 +20,9 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from placewise.analyse.plan import Plans, load_plans, plan_against_actual
 from placewise.analyse.spc import AssuranceIcon, PointType, ShortSeriesWarning, VariationIcon, spc
+from placewise.analyse.targets import target_status
 from placewise.derive.worklists import RUNS_TABLE, rows_of
 from placewise.profile.worklists import load_worklists
 from placewise.publish.access import AccessRefused, Requester, reidentify
@@ -31,6 +34,7 @@ from placewise.publish.web.app import WebState, refuse, state
 from placewise.publish.web.auth import SESSION_COOKIE, SESSION_LENGTH, UserError
 from placewise.publish.web.cards import disclosed_panel
 from placewise.publish.web.roles import ANONYMOUS, Role, User, allow, reads_unsuppressed
+from placewise.publish.web.summaries import measurement_frame
 from placewise.publish.web.snapshot import ROW_COLUMNS
 from placewise.publish.web.views import funnel_labels
 from placewise.warehouse.connection import table_names
@@ -217,6 +221,12 @@ class DataRow(BaseModel):
     suppression_reason: str
     funnel: str | None = Field(None, description="Funnel plot verdict against the pooled value of every area at "
                                                  "the level in the period (whole population; null where none)")
+    target: float | None = Field(None, description="The target in force in the financial year of the period, on "
+                                                   "the value's scale (whole population; null where none applies or "
+                                                   "the latest is stale)")
+    plan: float | None = Field(None, description="The plan for the period, as the Board's plan against actual: the "
+                                                 "operating-plan trajectory, else the glide path to the year's target "
+                                                 "or the standing standard (whole population; null where none)")
 
 
 class SpcOut(BaseModel):
@@ -304,7 +314,8 @@ def indicator_data(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters
     """An indicator's figures by level, area, breakdown and period, disclosure-controlled by role."""
     if f.format != "json":
         _, rows = _rows(w, user, indicator_id, f)
-        return _download(rows.assign(funnel=_funnels(w, user, indicator_id, f, rows)), f.format, indicator_id)
+        rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows), **_targets_plans(w, user, indicator_id, f, rows))
+        return _download(rows, f.format, indicator_id)
     key = ("data", w.snapshot.audience(user), indicator_id, f.level, f.area, f.breakdown, f.period_from, f.period_to)
     return Response(w.snapshot.memo(key, lambda: _data_json(w, user, indicator_id, f)), media_type="application/json")
 
@@ -313,9 +324,9 @@ def _data_json(w: WebState, user: User, indicator_id: str, f: Filters) -> str:
     """The JSON body of an indicator's figures (with the SPC chart when one area is asked for)."""
     meta, rows = _rows(w, user, indicator_id, f)
     chart = spc_of(meta, rows) if f.area else None
-    rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows))
+    rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows), **_targets_plans(w, user, indicator_id, f, rows))
     return (f'{{"indicator":{meta.model_dump_json()},"disclosure":{json.dumps(w.snapshot.rule.statement())},'
-            f'"rows":{rows[[*ROW_COLUMNS, "funnel"]].to_json(orient="records")},'
+            f'"rows":{rows[[*ROW_COLUMNS, "funnel", "target", "plan"]].to_json(orient="records")},'
             f'"spc":{chart.model_dump_json() if chart else "null"}}}')
 
 
@@ -334,6 +345,43 @@ def _funnels(w: WebState, user: User, indicator_id: str, f: Filters, rows: pd.Da
     keep = (rows.breakdown.to_numpy() == "none") & pd.notna(found)
     out = np.full(len(rows), None, dtype=object)
     out[keep] = found[keep]
+    return out
+
+
+_PROFILE_PLANS: dict[str, Plans] = {}
+_PLANS_LOCK = threading.Lock()
+
+
+def plans_of(w: WebState) -> Plans:
+    """The profile's plans and trajectories, read once per profile."""
+    key = str(w.snapshot.profile.folder)
+    with _PLANS_LOCK:
+        if key not in _PROFILE_PLANS:
+            _PROFILE_PLANS[key] = load_plans(w.snapshot.profile, w.snapshot.catalogue)
+        return _PROFILE_PLANS[key]
+
+
+def _targets_plans(w: WebState, user: User, indicator_id: str, f: Filters, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each whole-population row's target (:func:`placewise.analyse.targets.target_status` for the financial year of
+    its period; null where stale or missing) and plan (:func:`placewise.analyse.plan.plan_against_actual` over the
+    series as the caller reads it, every period, so a glide path starts from its March); null for breakdowns."""
+    out = {"target": np.full(len(rows), None, dtype=object), "plan": np.full(len(rows), None, dtype=object)}
+    whole = rows.breakdown.to_numpy() == "none"
+    if not whole.any():
+        return out
+    ind = next(i for i in w.snapshot.catalogue.indicators if i.id == indicator_id)
+    source = _indicator(w, indicator_id).standard_source
+    starts = pd.to_datetime(rows.period_start).dt.date
+    years = {d: target_status(ind.target, source, d) for d in set(starts[whole])}
+    targets = starts.map({d: None if t.flag == "stale" else t.value for d, t in years.items()}).to_numpy(dtype=object)
+    out["target"][whole] = targets[whole]
+    series = w.snapshot.rows(user, indicator_id, f.level, f.area, "none", None, None)
+    pva = plan_against_actual(pa.Table.from_pandas(measurement_frame({indicator_id: series}), preserve_index=False),
+                              plans_of(w), w.snapshot.catalogue).to_pandas()
+    plan = pva[pva.indicator_id == indicator_id].set_index(["geography_type", "geography_code", "period_start"]).plan
+    found = plan.reindex(pd.MultiIndex.from_arrays([rows.geography_type, rows.geography_code, starts])).to_numpy()
+    keep = whole & pd.notna(found)
+    out["plan"][keep] = found[keep]
     return out
 
 

@@ -8,7 +8,6 @@ stylesheet is served from the package under ``/static``.
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any
@@ -22,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
-from placewise.analyse.plan import Plans, load_plans, plan_against_actual
+from placewise.analyse.plan import plan_against_actual
 from placewise.measure import Indicator
 from placewise.publish.access import DIRECT_CARE
 from placewise.publish.config import load_core20
@@ -51,8 +50,6 @@ LEVELS = {"ics": "ICS", "place": "Place", "pcn": "Primary Care Network", "practi
 ROLE_LABELS = {"public": "public", "analyst": "analyst", "place_lead": "Place lead", "clinician": "clinician",
                "admin": "administrator"}
 CODE = r"^[A-Za-z0-9_.-]{1,40}$"
-_PROFILE_PLANS: dict[str, Plans] = {}
-_PLANS_LOCK = threading.Lock()
 
 
 def install(app: FastAPI) -> None:
@@ -201,20 +198,11 @@ def _trajectory(w: WebState, user: User, indicator: str, level: str, area: str,
     def make() -> dict[date, float]:
         """Plan against actual of the area's series."""
         mine = measurement_frame({indicator: rows[(rows.geography_code == area) & (rows.breakdown == "none")]})
-        pva = plan_against_actual(pa.Table.from_pandas(mine, preserve_index=False), _plans(w),
+        pva = plan_against_actual(pa.Table.from_pandas(mine, preserve_index=False), api.plans_of(w),
                                   w.snapshot.catalogue).to_pandas()
         pva = pva[(pva.indicator_id == indicator) & (pva.geography_type == level) & (pva.geography_code == area)]
         return dict(zip(pva.period_start, pva.plan, strict=True))
     return w.snapshot.memo(("plan", w.snapshot.audience(user), indicator, level, area), make)
-
-
-def _plans(w: WebState) -> Plans:
-    """The profile's plans and trajectories, read once per profile."""
-    key = str(w.snapshot.profile.folder)
-    with _PLANS_LOCK:
-        if key not in _PROFILE_PLANS:
-            _PROFILE_PLANS[key] = load_plans(w.snapshot.profile, w.snapshot.catalogue)
-        return _PROFILE_PLANS[key]
 
 
 def _area_names(w: WebState, level: str) -> dict[str, str]:
