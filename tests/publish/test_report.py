@@ -144,9 +144,9 @@ def test_html_contains_every_indicator_with_data_and_lists_the_rest(written: Pat
     # Every other catalogue indicator is named as having no data yet.
     missing = re.search(r"No data in the reporting period for: (.*?)\.</p>", html).group(1)
     assert len(missing.split("; ")) == len(catalogue.indicators) - len(INDICATORS)
-    # Each indicator page has an SPC chart with one point per month and the MDC icons.
-    assert html.count('class="chart spc"') == len(INDICATORS)
-    assert html.count('class="mdc-icon variation') >= len(INDICATORS)
+    # Hypertension has an SPC chart and the MDC icons; the cumulative learning disability checks a line chart.
+    assert html.count('class="chart spc"') == 1 and html.count('class="chart line"') == 1
+    assert html.count('class="mdc-icon variation') >= 1
     # Self-contained: no script, no external style sheet, image or font.
     assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html) and "@import" not in html
 
@@ -184,6 +184,26 @@ def test_small_quintile_is_suppressed_with_a_secondary_cell(written: Path):
     # Luton's published total minus the visible quintiles gives only the sum of two hidden cells.
     assert sum(LUTON_QUINTILES) - visible == LUTON_QUINTILES[3] + LUTON_QUINTILES[4]
     assert "slope index of inequality is not shown" in section
+
+
+def test_a_cumulative_series_is_a_line_chart_without_limits_or_icons(written: Path):
+    """Learning disability health checks count from 1 April (year to date): Making Data Count advises against
+    SPC on cumulative figures, so the page has no mean, process limits, SPC point classes or icons, and says why."""
+    html = (written / "ics.html").read_text(encoding="utf-8")
+    page = html[html.index('<section class="indicator" id="ld_health_checks"'):]
+    page = page[:page.index("</section>")]
+    chart = page[page.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart line"'):]
+    chart = chart[:chart.index("</svg>")]
+    assert not re.search(r'class="(mean|upl|lpl)"', chart) and "Process limits" not in chart
+    assert "special_cause" not in chart and "common_cause" not in chart
+    assert len(re.findall(r'<circle class="point unclassified"', chart)) == len(MONTHS)
+    assert "mdc-icon" not in page and "No SPC: the points overlap" in page
+    assert "cumulative from 1 April" in page and "Making Data Count advises against SPC" in page
+    # The summary row has no icons either, and hypertension (a snapshot of each person's latest reading) keeps SPC.
+    row = html[html.index('href="#ld_health_checks"'):]
+    assert row[:row.index("</tr>")].count("mdc-icon") == 0 and "No SPC: rolling or cumulative" in row[:row.index("</tr>")]
+    hyp = html[html.index('<section class="indicator" id="hypertension_treated_to_target"'):]
+    assert 'class="chart spc"' in hyp[:hyp.index("</section>")]
 
 
 def test_pdf_has_pages_and_renders_to_a_non_blank_png(written: Path, tmp_path: Path):

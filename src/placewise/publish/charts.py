@@ -187,9 +187,41 @@ def spc_chart(
     return _svg(frame, "".join(body), title, "spc")
 
 
-def _legend(frame: Frame, target: bool, trajectory: bool) -> str:
-    """A one-line key under an SPC chart: mean, process limits and, where drawn, target and trajectory."""
-    items = [("Mean", LINE, ""), ("Process limits", LIMIT, "5 3")]
+def line_chart(
+    labels: list[str],
+    values: np.ndarray,
+    *,
+    target: np.ndarray | None = None,
+    trajectory: np.ndarray | None = None,
+    title: str = "Line chart",
+    value_format: str = ".1f",
+    frame: Frame = Frame(),
+) -> str:
+    """A line chart of a series whose points overlap (rolling or cumulative figures): values joined by a line,
+    with target and trajectory, and no mean, process limits or SPC colouring. NaN means no value."""
+    values = np.asarray(values, dtype=float)
+    n = values.size
+    if len(labels) != n:
+        raise ValueError("line_chart: labels and values must have one entry per period")
+    extras = [np.asarray(e, float) for e in (target, trajectory) if e is not None]
+    lo, hi, step = nice_range(np.concatenate([values, *extras]))
+    xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
+    body = [_y_axis(frame, lo, hi, step, value_format), _x_labels(frame, labels)]
+    if target is not None:
+        body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
+    if trajectory is not None:
+        body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3"))
+    body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
+    body += [f'<circle class="point unclassified" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="2.6" fill="{LIMIT}"/>'
+             for i in np.flatnonzero(np.isfinite(values))]
+    body.append(_legend(frame, target is not None, trajectory is not None, limits=False))
+    return _svg(frame, "".join(body), title, "line")
+
+
+def _legend(frame: Frame, target: bool, trajectory: bool, limits: bool = True) -> str:
+    """A one-line key under a chart: mean and process limits (an SPC chart) or the values (a line chart) and,
+    where drawn, target and trajectory."""
+    items = [("Mean", LINE, ""), ("Process limits", LIMIT, "5 3")] if limits else [("Value", LIMIT, "")]
     items += [("Target", TARGET, "8 3")] if target else []
     items += [("Trajectory", TRAJECTORY, "2 3")] if trajectory else []
     y, x, out = frame.height - 8, frame.left, []

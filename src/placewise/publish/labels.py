@@ -8,9 +8,6 @@ from datetime import date
 import pandas as pd
 
 MONTHS_SPANNED = {"monthly": 1, "quarterly": 3, "annual": 12, "rolling_12_months": 12}
-ROLLING_CAVEAT = ("Each point covers the 12 months to its month, so neighbouring points share 11 months of data "
-                  "and are not independent: read the chart as a run chart of the trend, not for special-cause "
-                  "signals (Making Data Count: rolling figures hide or exaggerate change).")
 
 
 def period_end(start: date, frequency: str) -> date:

@@ -29,10 +29,12 @@ from placewise.analyse.funnels import proportion_funnel, rate_funnel
 from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, STANDARD
 from placewise.analyse.spc import (
+    AssuranceIcon,
     PointType,
     Polarity,
     ShortSeriesWarning,
     SpcResult,
+    VariationIcon,
     describe_latest,
     spc,
 )
@@ -42,7 +44,7 @@ from placewise.measure.catalogue import ENGLAND
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
-from placewise.publish.labels import ROLLING_CAVEAT, period_label
+from placewise.publish.labels import period_label
 from placewise.publish.phm import PhmChapter
 
 MEASUREMENT_COLUMNS = (
@@ -90,6 +92,8 @@ class IndicatorSpec:
     target_flag: str = ""
     target_note: str = ""
     per: float = 1.0
+    no_spc: str = ""
+    """Why the series gets no SPC (its points overlap: :mod:`placewise.analyse.independence`); empty if it does."""
 
     @property
     def number_format(self) -> str:
@@ -321,10 +325,20 @@ def _by_polarity(series: pd.DataFrame, specs: dict[str, IndicatorSpec]) -> dict[
 def describe(spec: IndicatorSpec, result: SpcResult, row: int, labels: list[str]) -> str:
     """A plain-English paragraph: the latest value, then what the SPC chart shows (from the SPC module)."""
     last = int(result.n_points[row] - 1)
+    if spec.no_spc:
+        return f"The latest value is {spec.display(result.values[row, last])} ({labels[last]})." \
+               f"{_year_before(spec, result.values[row, :last + 1], labels)} {spec.no_spc}"
     lead = f"The latest value is {spec.display(result.values[row, last])} ({labels[last]}), against a mean of " \
            f"{spec.display(result.mean[row, last])}."
-    caveat = f" {ROLLING_CAVEAT}" if spec.frequency == "rolling_12_months" else ""
-    return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format)}{caveat}"
+    return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format)}"
+
+
+def _year_before(spec: IndicatorSpec, values: np.ndarray, labels: list[str]) -> str:
+    """The value 12 months before the latest, which shares no data with it, as a sentence (empty if none)."""
+    back = 12 // {"quarterly": 3, "annual": 12}.get(spec.frequency, 1)
+    if values.size <= back or not np.isfinite(values[-1 - back]):
+        return ""
+    return f" Twelve months earlier ({labels[values.size - 1 - back]}) it was {spec.display(values[-1 - back])}."
 
 
 Slices = dict[tuple[str, str, str], pd.DataFrame]
@@ -534,20 +548,29 @@ def board_groups(pages: list[IndicatorPage], spc_results: dict[str, tuple[SpcRes
     ranked = exceptions(status)
     by_id = {p.spec.id: p for p in pages}
     for row in ranked.itertuples():
-        by_id[row.indicator_id].group, by_id[row.indicator_id].reasons = row.group, row.reasons
+        page = by_id[row.indicator_id]
+        page.group, page.reasons = row.group, row.reasons
+        if page.spec.no_spc and row.group == Group.IN_CONTROL:
+            page.reasons = NO_SPC_REASON
     return [BoardGroup(g.value, GROUP_TITLES[g], g in ATTENTION,
                        [by_id[i] for i in ranked.indicator_id[ranked.group == g.value]])
             for g in GROUP_ORDER if (ranked.group == g.value).any()]
 
 
+NO_SPC_REASON = "No exception against target or plan; no SPC, as the points overlap (rolling or cumulative)"
+"""The Board summary's reason for a series without SPC that meets its target and plan."""
+
+
 def _status(page: IndicatorPage, result: SpcResult, row: int) -> dict[str, object]:
-    """One indicator's SPC icons, latest value, target and plan RAG, as :func:`exceptions` reads them."""
+    """One indicator's SPC icons, latest value, target and plan RAG, as :func:`exceptions` reads them; a
+    series without SPC counts as common cause with no assurance, so only its target and plan can flag it."""
     spec = page.spec
     last = int(result.n_points[row] - 1)
+    icons_of = (VariationIcon.COMMON_CAUSE, AssuranceIcon.NONE) if spec.no_spc else \
+        (result.variation_icon[row], result.assurance_icon[row])
     return {"indicator_id": spec.id, "polarity": spec.polarity, "latest": float(result.values[row, last]),
             "target": np.nan if spec.target is None else spec.target * spec.scale,
-            "variation": int(result.variation_icon[row]), "assurance": int(result.assurance_icon[row]),
-            "plan_rag": page.plan_rag}
+            "variation": int(icons_of[0]), "assurance": int(icons_of[1]), "plan_rag": page.plan_rag}
 
 
 def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
@@ -567,9 +590,14 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     target = None if spec.target is None else np.full(n, spec.target * spec.scale)
     trajectory = result.trajectory[row, :n] if np.isfinite(result.trajectory[row, :n]).any() else None
     lpl = np.maximum(result.lpl[row, :n], 0.0)  # counts, shares and rates cannot fall below zero
-    spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], lpl, result.upl[row, :n], types,
-                               target=target, trajectory=trajectory, rebase_at=rebase,
-                               title=f"{spec.title}: SPC chart", value_format=f",.{spec.decimals}f")
+    if spec.no_spc:
+        types = ["unclassified"] * n
+        spc_svg = charts.line_chart(labels, values, target=target, trajectory=trajectory,
+                                    title=f"{spec.title}: line chart (no SPC)", value_format=f",.{spec.decimals}f")
+    else:
+        spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], lpl, result.upl[row, :n], types,
+                                   target=target, trajectory=trajectory, rebase_at=rebase,
+                                   title=f"{spec.title}: SPC chart", value_format=f",.{spec.decimals}f")
     last = n - 1
     variation = icons.variation_from_spc(int(result.variation_icon[row]))
     assurance = icons.assurance_from_spc(int(result.assurance_icon[row]))
@@ -582,7 +610,8 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         else f"{spec.fmt(latest.lower)} to {spec.fmt(latest.upper)}",
         target=spec.fmt(spec.target) if spec.target is not None else "none",
         variation=variation, assurance=assurance,
-        variation_svg=icons.variation_icon(variation), assurance_svg=icons.assurance_icon(assurance),
+        variation_svg="" if spec.no_spc else icons.variation_icon(variation),
+        assurance_svg="" if spec.no_spc else icons.assurance_icon(assurance),
         spc_svg=spc_svg, sparkline_svg=charts.sparkline(values, types[last]),
         description=describe(spec, result, row, labels) if not suppressed_latest else
         "The latest value is suppressed because it rests on a small number of people or events, or could be "

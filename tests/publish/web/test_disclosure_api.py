@@ -183,6 +183,24 @@ def test_one_areas_series_carries_its_spc_chart_from_the_points_the_caller_reads
                       params={"level": "place"}).json()["spc"] is None
 
 
+@pytest.mark.parametrize("indicator", ["emergency_admissions_dsr", "ld_health_checks"])
+def test_a_rolling_or_cumulative_series_carries_no_spc_point_type_and_says_why(client, login, web_warehouse,
+                                                                              indicator):
+    login(client, "analyst")
+    meta = client.get(f"/api/v1/indicators/{indicator}").json()
+    assert "not independent" in meta["no_spc"] and "Making Data Count" in meta["no_spc"]
+    area = _rows(client, indicator, level="ics").geography_code.iloc[0]
+    body = client.get(f"/api/v1/indicators/{indicator}/data", params={"level": "ics", "area": area}).json()
+    rows = pd.DataFrame(body["rows"])
+    chart = body["spc"]
+    assert chart["period_end"] == list(rows[~rows.suppressed & rows.value.notna()].period_end) != []
+    assert chart["point_type"] is None and chart["mean"] is None and chart["upper_limit"] is None
+    assert chart["variation"] is None and chart["assurance"] is None and chart["no_spc"] == meta["no_spc"]
+    page = client.get("/explore", params={"indicator": indicator, "level": "ics"}).text
+    assert 'class="chart line"' in page and 'class="chart spc"' not in page and "mdc-icon" not in page
+    assert client.get("/api/v1/indicators/hypertension_treated_to_target").json()["no_spc"] is None
+
+
 def test_a_kept_response_is_only_given_to_callers_who_read_the_same_figures(web_app, web_warehouse, login):
     # Responses are kept per snapshot and audience: an analyst's unsuppressed body asked for first must not
     # reach the public or a clinician, and a Place lead's must not reach another Place's lead.

@@ -162,6 +162,9 @@ class IndicatorMeta(BaseModel):
     deviations: list[str]
     target: float | None
     standard_source: str
+    no_spc: str | None = Field(None, description="Why the indicator gets no SPC (its points overlap: a rolling or "
+                                                 "cumulative figure, as Making Data Count advises); null where SPC "
+                                                 "applies")
 
 
 def _metadata(w: WebState) -> dict[str, IndicatorMeta]:
@@ -176,7 +179,8 @@ def _all_metadata(w: WebState) -> list[IndicatorMeta]:
                           per=i.per, unit=specs[i.id].unit.strip(), polarity=i.polarity, frequency=i.frequency,
                           geographies=list(i.geographies), breakdowns=list(i.breakdowns),
                           specification=i.specification, version=i.version, deviations=list(i.deviations),
-                          target=specs[i.id].target, standard_source=specs[i.id].standard_source)
+                          target=specs[i.id].target, standard_source=specs[i.id].standard_source,
+                          no_spc=specs[i.id].no_spc or None)
             for i in w.snapshot.catalogue.indicators]
 
 
@@ -231,16 +235,18 @@ class DataRow(BaseModel):
 
 class SpcOut(BaseModel):
     """The SPC chart of one area's published series (breakdown none): NHS England's Making Data Count rules
-    (:mod:`placewise.analyse.spc`), with each point's class and the latest point's icons."""
+    (:mod:`placewise.analyse.spc`), with each point's class and the latest point's icons. A series whose points
+    overlap (rolling or cumulative) has no SPC: its classes, mean, limits and icons are null, ``no_spc`` says why."""
 
     period_end: list[str]
-    point_type: list[str]
-    mean: list[float | None]
-    lower_limit: list[float | None]
-    upper_limit: list[float | None]
+    point_type: list[str] | None
+    mean: list[float | None] | None
+    lower_limit: list[float | None] | None
+    upper_limit: list[float | None] | None
     target: float | None
-    variation: str
-    assurance: str
+    variation: str | None
+    assurance: str | None
+    no_spc: str | None = Field(None, description="Why there is no SPC for this series; null where there is")
 
 
 class IndicatorData(BaseModel):
@@ -263,6 +269,9 @@ def spc_of(meta: IndicatorMeta, rows: pd.DataFrame) -> SpcOut | None:
     shown = rows[(rows.breakdown == "none") & ~rows.suppressed.astype(bool) & rows.value.notna()]
     if shown.empty or shown.geography_code.nunique() != 1:
         return None
+    if meta.no_spc:
+        return SpcOut(period_end=[str(p) for p in shown.period_end], target=meta.target, point_type=None, mean=None,
+                      lower_limit=None, upper_limit=None, variation=None, assurance=None, no_spc=meta.no_spc)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ShortSeriesWarning)
         result = spc(shown.value.to_numpy(dtype=float), polarity=meta.polarity,  # type: ignore[arg-type]
@@ -273,7 +282,7 @@ def spc_of(meta: IndicatorMeta, rows: pd.DataFrame) -> SpcOut | None:
                   mean=_finite(result.mean[0, :n]), lower_limit=_finite(result.lpl[0, :n]),
                   upper_limit=_finite(result.upl[0, :n]),
                   variation=str(variation_from_spc(VariationIcon(int(result.variation_icon[0])))),
-                  assurance=str(assurance_from_spc(AssuranceIcon(int(result.assurance_icon[0])))))
+                  assurance=str(assurance_from_spc(AssuranceIcon(int(result.assurance_icon[0])))), no_spc=None)
 
 
 class Filters(BaseModel):

@@ -114,11 +114,19 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
     values = shown.set_index("period_start").value.reindex(grid).to_numpy(dtype=float) * spec.scale
     plan = np.array([trajectory.get(p, np.nan) for p in grid], dtype=float) * spec.scale
     target = None if spec.target is None else spec.target * spec.scale
+    labels = [period_label(p, spec.frequency) for p in grid]
+    if spec.no_spc:
+        view.spc_svg = charts.line_chart(
+            labels, values, target=None if target is None else np.full(len(values), target),
+            trajectory=plan if np.isfinite(plan).any() else None,
+            title=f"{spec.title}, {view.area_name}: line chart (no SPC)", value_format=f",.{spec.decimals}f")
+        view.variation_svg = '<span class="no-spc">No SPC: the points overlap</span>'
+        view.description = f"The latest value is {spec.display(values[-1])} ({labels[-1]}). {spec.no_spc}"
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ShortSeriesWarning)
         result = spc(values, polarity=spec.polarity, target=target,
                      trajectory=plan if np.isfinite(plan).any() else None)
-    labels = [period_label(p, spec.frequency) for p in grid]
     n = len(values)
     types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[0, :n]]
     view.spc_svg = charts.spc_chart(
