@@ -241,11 +241,13 @@ def test_real_data_reports_through_the_warehouse(reference_dir: Path, tmp_path: 
     assert "Data to Mar 2019" in html and "Luton and Dunstable University Hospital" in html
     # England, summed from every provider in the statistics, is the comparator: 86.6% all types in March 2019.
     assert "England (comparator)" in html and "86.6%" in html
+    assert html.count("England, Mar 2019. Source: NHS England, A&amp;E attendances and emergency admissions") == 2
     assert sorted(p.name for p in (tmp_path / "report-nhse-ae").glob("provider-*.html")) == [
         "provider-RC1.html", "provider-RC9.html", "provider-RD8.html"]
     real = (tmp_path / "report-blmk-2020-21" / "ics.html").read_text(encoding="utf-8")
     assert "64.9%" in real and "74,199" in real and "4,443" in real  # RTT 18 weeks, list, 52 weeks (003 L3599-3607)
     assert len(list((tmp_path / "report-blmk-2020-21").glob("legacy_ccg-*.html"))) == 3
+    assert real.count("No England figure in the reference data.") == real.count('<section class="indicator"') > 0
     for page in tmp_path.glob("report-*/*.html"):
         text = page.read_text(encoding="utf-8")
         assert not re.search(r"\bnan\b|NaN", text), page.name
@@ -767,3 +769,36 @@ def test_the_england_figure_is_listed_as_the_comparator_beside_the_areas():
                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "provider"])).pages[0]
     assert [r[0] for r in page.peers_rows] == ["Luton and Dunstable", "Milton Keynes", "BLMK", "England (comparator)"]
     assert page.peers_rows[-1][2] == "86.6%"
+    assert page.england_value == "86.6%" and page.england == "England, Mar 2025."
+
+
+def test_england_is_shown_beside_the_area_with_its_source_or_the_page_says_there_is_none():
+    from dataclasses import replace
+
+    from placewise.publish.cli import with_england
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    ics = Area("ics", "QHG", "BLMK")
+    base = {"breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan, "suppressed": False,
+            "denominator": 1000.0}
+    rows = [{**base, "indicator_id": i, "period_start": m, "period_end": _month_end(m), "geography_type": "ics",
+             "geography_code": "QHG", "numerator": 850.0, "value": 0.85} for m in MONTHS for i in ("a", "b", "c")]
+    # England for a in the latest month, for b only a year before it, for c not at all.
+    rows += [{**base, "indicator_id": i, "period_start": m, "period_end": _month_end(m), "geography_type": "england",
+              "geography_code": "E92000001", "numerator": 766.0, "value": 0.766}
+             for i, m in (("a", MONTHS[-1]), ("b", MONTHS[-13]))]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="a", title="A", definition="d", domain="d", polarity="higher_is_better",
+                         measure="returned", frequency="monthly", unit="%", scale=100)
+    specs = with_england([spec, replace(spec, id="b", title="B"), replace(spec, id="c", title="C")],
+                         {"a": "NHS England statistics"})
+    pages = build_report(frame, specs, Scope(ics, ics, ()), title="t", months=36,
+                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages
+    assert [(p.england_value, p.england) for p in pages] == [
+        ("76.6%", "England, Mar 2025. Source: NHS England statistics."),
+        ("", "No England figure for Mar 2025 in the reference data (the reference data end at Mar 2024)."),
+        ("", "No England figure in the reference data."),
+    ]
+    with pytest.raises(ValueError, match="england_sources names unknown indicator"):
+        with_england(specs, {"z": "x"})

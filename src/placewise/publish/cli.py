@@ -97,6 +97,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     plan = inputs.plan_inputs(frame, profile, catalogue, plan_csv)
     shown = {s.id for s in specs}
     specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
+    specs = with_england(specs, {k: v for k, v in settings.england_sources.items() if not indicators or k in shown})
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv)
     by_id = {s.id: s for s in specs}
@@ -127,6 +128,14 @@ def with_rebase(specs: list[IndicatorSpec], rebase: dict[str, list[date]]) -> li
     if unknown:
         raise ValueError(f"report.yaml: rebase names unknown indicator(s) {', '.join(unknown)}")
     return [replace(s, rebase=tuple(rebase.get(s.id, ()))) for s in specs]
+
+
+def with_england(specs: list[IndicatorSpec], sources: dict[str, str]) -> list[IndicatorSpec]:
+    """The specs with the source of each England comparator; an unknown indicator id is an error."""
+    unknown = sorted(set(sources) - {s.id for s in specs})
+    if unknown:
+        raise ValueError(f"report.yaml: england_sources names unknown indicator(s) {', '.join(unknown)}")
+    return [replace(s, england_source=sources.get(s.id, "")) for s in specs]
 
 
 def write_reports(models: list[tuple[Scope, ReportModel]], out: Path, pdf: bool = True,

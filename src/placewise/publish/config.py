@@ -144,6 +144,8 @@ class ReportSettings(Strict):
         default=[], description="names of providers in historical returns that the ICS profile no longer lists")
     reference_groups: dict[Literal["sex", "ethnic_group", "age_band"], str] = Field(
         default={}, description="breakdown -> the group every other group's gap is measured against")
+    england_sources: dict[str, str] = Field(
+        default={}, description="indicator id -> where its England comparator (geography E92000001) comes from")
 
 
 def load_programmes(profile: Profile) -> Programmes:

@@ -92,6 +92,8 @@ class IndicatorSpec:
     target_flag: str = ""
     target_note: str = ""
     per: float = 1.0
+    england_source: str = ""
+    """Where the England comparator comes from (``report.yaml``), shown under it."""
     no_spc: str = ""
     """Why the series gets no SPC (its points overlap: :mod:`placewise.analyse.independence`); empty if it does."""
 
@@ -170,6 +172,10 @@ class IndicatorPage:
     sparkline_svg: str
     description: str
     hidden_note: str = ""
+    england_value: str = ""
+    """England's figure for the latest period, where the reference data have one."""
+    england: str = ""
+    """The England figure's period and source, or why there is none."""
     peers_svg: str = ""
     peers_rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     quintile_svg: str = ""
@@ -385,6 +391,21 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
         e = england.iloc[0]
         page.peers_rows.append(_table_row(spec, "England (comparator)", bool(e.suppressed), counts(england, spec)[0],
                                           e.value, e.lower, e.upper))
+
+
+def _england(slices: Slices, spec: IndicatorSpec, period: date) -> tuple[str, str]:
+    """England's figure at ``period`` and a note of its period and source; or no figure and why there is none."""
+    rows = slices.get((spec.id, ENGLAND, "none"))
+    if rows is None or rows.empty:
+        return "", "No England figure in the reference data."
+    latest = rows[rows.period_start == period]
+    label = period_label(period, spec.frequency)
+    if latest.empty or bool(latest.iloc[0].suppressed) or pd.isna(latest.iloc[0].value):
+        last = rows[rows.value.notna() & ~rows.suppressed.astype(bool)].period_start.max()
+        until = f" (the reference data end at {period_label(last, spec.frequency)})" if pd.notna(last) else ""
+        return "", f"No England figure for {label} in the reference data{until}."
+    source = f" Source: {spec.england_source}." if spec.england_source else ""
+    return spec.fmt(latest.iloc[0].value), f"England, {label}.{source}"
 
 
 def _table_row(spec: IndicatorSpec, label: str, hidden: bool, count: float, value: float, lower: float,
@@ -619,6 +640,7 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         hidden_note=_hidden_note(int((mine.suppressed & mine.period_start.between(periods[0], periods[-1])).sum()),
                                  int(np.isnan(values).sum()), n),
     )
+    page.england_value, page.england = _england(slices, spec, latest.period_start)
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
     _units_funnel(page, slices, scope, spec, latest.period_start)
     page.breakdowns = _breakdowns(slices, scope, spec, latest.period_start, references)
