@@ -26,6 +26,7 @@ flags. Indicators that are already public statistics may be declared ``exempt``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 
 import numpy as np
 import pandas as pd
@@ -566,6 +567,68 @@ def geography_relations(profile, practices: pd.DataFrame, frame: pd.DataFrame) -
     pairs += [("provider", p.code, "site", s.code) for p in profile.ics.providers for s in p.sites]
     pairs += [("ics", ics, t, c) for t, codes in measured.items() for c in codes]
     return pd.DataFrame(pairs, columns=["parent_type", "parent_code", "child_type", "child_code"]).drop_duplicates()
+
+
+TOTAL = "Total"
+"""A dimension's value in a margin of a table of counts (:func:`with_margins`): all of its groups together."""
+
+
+def with_margins(frame: pd.DataFrame, tables: list[list[str]], counts: list[str],
+                 nested: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every cell of a family of count tables over one population, each count once, with every margin.
+
+    ``frame`` holds one row per combination of the dimensions (the finest groups, for the whole ICS) and the
+    ``counts`` columns (the dimensions' groups as text, none of them :data:`TOTAL`); each of ``tables`` lists the dimensions one published table crosses (a Place by a
+    quintile by a frailty band, say). A cell is keyed by every dimension, :data:`TOTAL` in those it adds
+    up over, so a count that two tables share (the Places' totals of a table by Place and quintile and of one
+    by Place and ethnic group) is one cell. ``nested`` maps a dimension to the one it lies within (a practice
+    to its Place): its groups are not totalled over the outer dimension (the same cells again).
+    """
+    dims = list(dict.fromkeys(d for t in tables for d in t))
+    nested = nested or {}
+    out = []
+    for table in tables:
+        for keep in product((True, False), repeat=len(table)):
+            by = [d for d, k in zip(table, keep, strict=True) if k]
+            if any(inner in by and outer in table and outer not in by for inner, outer in nested.items()):
+                continue
+            part = frame.groupby(by, dropna=False)[counts].sum().reset_index() if by else \
+                frame[counts].sum().to_frame().T
+            out.append(part.assign(**{d: TOTAL for d in dims if d not in by}))
+    cells = pd.concat(out, ignore_index=True)
+    return cells.drop_duplicates(dims).reset_index(drop=True)[[*dims, *counts]]
+
+
+def margin_equations(cells: pd.DataFrame, dims: list[str]) -> sparse.csr_matrix:
+    """The additive structure of :func:`with_margins` cells: for each dimension, its groups add up to its
+    :data:`TOTAL`, the other dimensions held (one row per total, +1 on its parts, -1 on it)."""
+    c = cells[dims].assign(cell=np.arange(len(cells)), one=0)
+    found, first = [], 0
+    for d in dims:
+        others = [o for o in dims if o != d] or ["one"]
+        parts = c[c[d] != TOTAL]
+        whole = c[c[d] == TOTAL][[*others, "cell"]]
+        eq = parts.merge(whole, on=others, suffixes=("", "_total"))
+        eq["row"] = first + eq.groupby(others, sort=False).ngroup()
+        first = int(eq.row.max()) + 1 if len(eq) else first
+        found.append(eq[["row", "cell", "cell_total"]])
+    both = pd.concat(found)
+    totals = both.drop_duplicates("row")
+    rows = np.concatenate([both.row.to_numpy(), totals.row.to_numpy()])
+    cols = np.concatenate([both.cell.to_numpy(), totals.cell_total.to_numpy()])
+    vals = np.concatenate([np.ones(len(both)), -np.ones(len(totals))])
+    return sparse.csr_matrix((vals, (rows.astype(int), cols.astype(int))), shape=(first, len(cells)))
+
+
+def suppress_margins(cells: pd.DataFrame, dims: list[str], count: str, rule: DisclosureRule) -> np.ndarray:
+    """The hidden cells of a family of count tables made by :func:`with_margins`: one decision over every table
+    and every level of it (the ICS and each Place), by the same rule and method as :func:`decide`, the grand
+    total protected. Every output that prints one of these counts reads this decision, so no count is hidden
+    in one and its complement published in another."""
+    counts = cells[count].to_numpy(dtype=float)
+    first = (counts >= 1) & (counts <= rule.suppress_up_to)
+    top = (cells[dims] == TOTAL).all(axis=1).to_numpy()
+    return suppress(counts, first, margin_equations(cells, dims), protect=top)
 
 
 def with_totals(inner: np.ndarray) -> np.ndarray:

@@ -9,13 +9,13 @@ Built from the derived tables (``phm_people``, ``worklist_runs``, ``worklist_row
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -25,10 +25,13 @@ from placewise.profile import Profile
 from placewise.profile.phm import load_phm
 from placewise.publish.disclosure import (
     SUPPRESSED_TEXT,
+    TOTAL,
     DisclosureRule,
     load_rule,
     round_counts,
+    suppress_margins,
     suppress_table,
+    with_margins,
     with_totals,
 )
 from placewise.warehouse import table_names
@@ -59,22 +62,60 @@ class PhmChapter:
     card: str = ""
 
 
-def _counts_table(title: str, frame: pd.DataFrame, rows: str, cols: str, rule: DisclosureRule,
-                  row_order: list[str] | None = None, col_order: list[str] | None = None,
-                  names: dict[str, str] | None = None) -> Table:
-    """A cross-table of counts with totals, passed through the disclosure rule."""
-    pivot = frame.pivot_table(index=rows, columns=cols, values="n", aggfunc="sum", fill_value=0)
-    pivot = pivot.reindex(index=row_order or sorted(pivot.index), columns=col_order or sorted(pivot.columns),
-                          fill_value=0)
-    full = with_totals(pivot.to_numpy())
-    hidden = suppress_table(full, rule)
-    labels = [(names or {}).get(str(r), str(r)) for r in pivot.index] + ["Total"]
-    heads = [(names or {}).get(str(c), str(c)) for c in pivot.columns] + ["Total"]
-    shown = round_counts(full, rule.round_to)
-    body = [[labels[i], *[SUPPRESSED_TEXT if hidden[i, j] else f"{shown[i, j]:,.0f}" for j in range(full.shape[1])]]
-            for i in range(full.shape[0])]
-    n = int(hidden.sum())
-    return Table(title, ["", *heads], body, f"{n} count{'s' if n != 1 else ''} hidden" if n else "")
+NOT_KNOWN = "Not known"
+"""How a table names people with no recorded group (no deprivation quintile, say)."""
+
+
+def _decided(frame: pd.DataFrame, tables: list[list[str]], counts: list[str], rule: DisclosureRule,
+             nested: dict[str, str] | None = None, decide: tuple[str, ...] = ("n",)) -> pd.DataFrame:
+    """A family of counts for the whole ICS with every margin and the one decision over it (``hidden_<count>``),
+    indexed by its dimensions: every chapter (the ICS's and each Place's) cuts its tables from it."""
+    dims = list(dict.fromkeys(d for t in tables for d in t))
+    frame = frame.astype({d: object for d in dims})
+    frame[dims] = frame[dims].where(frame[dims].notna(), NOT_KNOWN).map(_label)
+    cells = with_margins(frame, tables, counts, nested)
+    for c in decide:
+        cells[f"hidden_{c}"] = suppress_margins(cells, dims, c, rule)
+    return cells.set_index(dims)
+
+
+def _label(value: object) -> str:
+    """A group as text (a quintile read back as 1.0 is 1)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _key(cells: pd.DataFrame, *parts: dict[str, str]) -> tuple[str, ...]:
+    """A cell's index: the dimensions named in ``parts``, every other one at its total."""
+    given = {k: v for part in parts for k, v in part.items()}
+    return tuple(given.get(d, TOTAL) for d in cells.index.names)
+
+
+def _grid(title: str, cells: pd.DataFrame, rows: list[tuple[str, dict[str, str]]],
+          cols: list[tuple[str, dict[str, str]]], rule: DisclosureRule, count: str = "n") -> Table:
+    """A cross-table cut from a decided family: each row and column names its cell's dimensions."""
+    body, n = [], 0
+    for label, r in rows:
+        line = [label]
+        for _, c in cols:
+            value, hidden = _cell(cells, rule, r, c, count=count)
+            n += hidden
+            line.append(SUPPRESSED_TEXT if hidden else f"{value:,.0f}")
+        body.append(line)
+    return Table(title, ["", *[label for label, _ in cols]], body, f"{n} count{'s' if n != 1 else ''} hidden" if n else "")
+
+
+def _cell(cells: pd.DataFrame, rule: DisclosureRule, *parts: dict[str, str], count: str = "n") -> tuple[float, bool]:
+    """One cell's published count (rounded; 0 where nobody is counted) and whether it is hidden."""
+    k = _key(cells, *parts)
+    if k not in cells.index:
+        return 0.0, False
+    return float(round_counts(np.array([cells.at[k, count]]), rule.round_to)[0]), bool(cells.at[k, f"hidden_{count}"])
+
+
+def _groups(cells: pd.DataFrame, dim: str, order: list[str] | None = None) -> list[str]:
+    """The groups of one dimension in a family (``order`` first, then the rest sorted; never the total)."""
+    found = set(cells.index.get_level_values(dim)) - {TOTAL}
+    return [*(order or []), *sorted(found - set(order or []))]
 
 
 def _pyramid_svg(rows: list[tuple[str, int, bool]]) -> str:
@@ -94,18 +135,43 @@ def _pyramid_svg(rows: list[tuple[str, int, bool]]) -> str:
             f'aria-label="People by segment, most complex first">{"".join(parts)}</svg>')
 
 
-def _fairness_table(path: Path) -> Table:
-    """The fairness panel from ``fairness.csv``, with intervals."""
-    def cell(r: dict[str, str], k: str) -> str:
+COUNTS = ("people", "admitted")
+"""The fairness panel's counts: the test year's people and those admitted, in each group."""
+
+
+def disclosed_panel(panel: pd.DataFrame, rule: DisclosureRule) -> pd.DataFrame:
+    """The panel as published (the report, and the web for a role below analyst): small counts of each breakdown hidden (with the group's
+    figures), further groups hidden where the overall count would give them away, counts rounded."""
+    out = panel.copy()
+    out["suppressed"] = False
+    for dimension, rows in out.groupby("dimension", sort=False):
+        if dimension == "overall":
+            continue
+        hidden = np.zeros(len(rows), dtype=bool)
+        for c in COUNTS:
+            hidden |= suppress_table(with_totals(rows[c].to_numpy(dtype=float)[None, :]), rule)[0, :-1]
+        out.loc[rows.index[hidden], "suppressed"] = True
+    figures = [c for c in panel.columns if c not in ("dimension", "group")]
+    out[figures] = out[figures].astype(float)
+    out.loc[out.suppressed, figures] = np.nan
+    for c in COUNTS:
+        out[c] = round_counts(out[c].to_numpy(dtype=float), rule.round_to)
+    return out
+
+
+def _fairness_table(path: Path, rule: DisclosureRule) -> Table:
+    """The fairness panel from ``fairness.csv``, with intervals, through :func:`disclosed_panel`."""
+    panel = disclosed_panel(pd.read_csv(path, dtype={"dimension": str, "group": str}), rule)
+    bounds = {"auroc": ("auroc_low", "auroc_high"), "slope": ("slope_low", "slope_high"),
+              "observed_expected": ("oe_low", "oe_high"), "fpr": ("fpr_low", "fpr_high"), "fnr": ("fnr_low", "fnr_high")}
+
+    def cell(r: pd.Series, k: str) -> str:
         """A figure with its interval, or a dash."""
-        lo, hi = {"auroc": ("auroc_low", "auroc_high"), "slope": ("slope_low", "slope_high"),
-                  "observed_expected": ("oe_low", "oe_high"), "fpr": ("fpr_low", "fpr_high"),
-                  "fnr": ("fnr_low", "fnr_high")}[k]
-        return "–" if not r[k] else f"{float(r[k]):.2f} ({float(r[lo]):.2f}–{float(r[hi]):.2f})"
-    with path.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    body = [[r["dimension"], r["group"], f"{int(r['people']):,}", f"{int(r['admitted']):,}",
-             *[cell(r, k) for k in ("auroc", "slope", "observed_expected", "fpr", "fnr")]] for r in rows]
+        lo, hi = bounds[k]
+        return "–" if pd.isna(r[k]) else f"{r[k]:.2f} ({r[lo]:.2f}–{r[hi]:.2f})"
+
+    body = [[r["dimension"], r["group"], *[SUPPRESSED_TEXT if r.suppressed else f"{r[c]:,.0f}" for c in COUNTS],
+             *[cell(r, k) for k in bounds]] for _, r in panel.iterrows()]
     return Table("Fairness panel (test year, 95% intervals)",
                  ["Breakdown", "Group", "People", "Admitted", "AUROC", "Calibration slope", "O/E",
                   "False-positive rate", "False-negative rate"], body)
@@ -123,60 +189,76 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
     places = {p.code: p.short_name for p in profile.ics.places}
     p = con.table(PEOPLE_TABLE)
     on = p.reference_date.max().to_pyarrow().as_py()
-    if place is not None:
-        if place not in places:
-            raise ValueError(f"no Place {place!r} in the profile: one of {', '.join(places)}")
-        p = p.filter(p.la_code == place)
-    seg = p.group_by(["segment", "la_code"]).aggregate(n=p.count(), adm=p.emergency_admissions.sum(),
-                                                       beddays=p.bed_days.sum()).to_pandas()
+    if place is not None and place not in places:
+        raise ValueError(f"no Place {place!r} in the profile: one of {', '.join(places)}")
+    here = {} if place is None else {"la_code": place}
+    seg = _decided(p.group_by(["segment", "la_code"]).aggregate(
+        n=p.count(), adm=p.emergency_admissions.sum(), beddays=p.bed_days.sum()).to_pandas(),
+        [["segment", "la_code"]], ["n", "adm", "beddays"], rule, decide=("n", "adm", "beddays"))
     order = [s.id for s in sorted(phm.segmentation.segments, key=lambda s: s.complexity)]
     titles = {s.id: s.title for s in phm.segmentation.segments}
-    people = _counts_table("People by segment and Place", seg, "segment", "la_code", rule, order, None,
-                           {**titles, **places})
-    totals = seg.groupby("segment")["n"].sum().reindex(order, fill_value=0)
-    hidden = suppress_table(with_totals(totals.to_numpy()[None, :]), rule)[0, :-1]
-    shown = round_counts(totals.to_numpy(), rule.round_to)
-    svg = _pyramid_svg([(titles[s], int(shown[i]), bool(hidden[i])) for i, s in enumerate(order)])
-    tables = [people,
-              _counts_table("Emergency admissions in the last 12 months by segment and Place",
-                            seg.assign(n=seg.adm), "segment", "la_code", rule, order, None, {**titles, **places}),
-              _counts_table("Bed days in the last 12 months by segment and Place",
-                            seg.assign(n=seg.beddays), "segment", "la_code", rule, order, None, {**titles, **places})]
+    seg_rows = [(titles.get(g, g), {"segment": g}) for g in _groups(seg, "segment", order)] + [("Total", {})]
+    seg_cols = ([(places.get(g, g), {"la_code": g}) for g in _groups(seg, "la_code")] + [("Total", {})]
+                if place is None else [(places[place], here)])
+    tables = [_grid(title, seg, seg_rows, seg_cols, rule, count) for title, count in (
+        ("People by segment and Place", "n"),
+        ("Emergency admissions in the last 12 months by segment and Place", "adm"),
+        ("Bed days in the last 12 months by segment and Place", "beddays"))]
+    bars = [(titles[s], *_cell(seg, rule, {"segment": s}, here)) for s in order]
+    svg = _pyramid_svg([(t, int(n), hid) for t, n, hid in bars])
+    dims = [("la_code", "Place"), ("imd_quintile", "IMD quintile (1 most deprived)"), ("ethnic_group", "ethnic group")]
     old = p.filter(p.efi_band.notnull())
-    for dim, label in (("la_code", "Place"), ("imd_quintile", "IMD quintile (1 most deprived)"),
-                       ("ethnic_group", "ethnic group")):
-        f = old.group_by([dim, "efi_band"]).aggregate(n=old.count()).to_pandas()
-        tables.append(_counts_table(f"Electronic Frailty Index band, aged 65 and over, by {label}", f, dim,
-                                    "efi_band", rule, None, BANDS, places))
-        adults = p.filter(p.cms.notnull())
-        c = adults.group_by([dim]).aggregate(n=adults.count(), mean=adults.cms.mean(),
-                                             many=(adults.cms_conditions >= 2).sum()).to_pandas()
-        c = c.sort_values(dim).reset_index(drop=True)
-        hid = suppress_table(with_totals(c["n"].to_numpy()[None, :]), rule)[0, :-1]
-        tables.append(Table(
-            f"Cambridge Multimorbidity Score, aged 20 and over, by {label}",
-            ["", "People", "Mean score", "Two or more scored conditions"],
-            [[places.get(str(r[dim]), str(r[dim])),
-              SUPPRESSED_TEXT if h else f"{round_counts(r['n'], rule.round_to):,.0f}",
-              "–" if h else f"{r['mean']:.2f}", "–" if h else f"{r['many'] / r['n']:.1%}"]
-             for (_, r), h in zip(c.iterrows(), hid)],
-            "Scores leave out the conditions whose codelists are not yet bundled (docs/phm.md)."))
+    efi = _decided(old.group_by([d for d, _ in dims] + ["efi_band"]).aggregate(n=old.count()).to_pandas(),
+                   [["la_code", "imd_quintile", "efi_band"], ["la_code", "ethnic_group", "efi_band"]], ["n"], rule)
+    adults = p.filter(p.cms.notnull())
+    cms = _decided(adults.group_by([d for d, _ in dims]).aggregate(
+        n=adults.count(), total=adults.cms.sum(), many=(adults.cms_conditions >= 2).sum()).to_pandas(),
+        [["la_code", "imd_quintile"], ["la_code", "ethnic_group"]], ["n", "total", "many"], rule)
+    bands = [(b, {"efi_band": b}) for b in _groups(efi, "efi_band", BANDS)] + [("Total", {})]
+    for dim, label in dims:
+        if dim == "la_code":
+            rows = [(places.get(g, g), {dim: g}) for g in _groups(efi, dim)] + [("Total", {})] if place is None \
+                else [(places[place], here)]
+        else:
+            rows = [(g, {dim: g}) for g in _groups(efi, dim)] + [("Total", {})]
+        tables.append(_grid(f"Electronic Frailty Index band, aged 65 and over, by {label}", efi,
+                            [(t, {**here, **k}) for t, k in rows], bands, rule))
+        groups = [place] if dim == "la_code" and place is not None else _groups(cms, dim)
+        body = []
+        for g in groups:
+            k = _key(cms, here, {dim: g})
+            if k not in cms.index:
+                continue
+            n, total, many, hid = (cms.at[k, c] for c in ("n", "total", "many", "hidden_n"))
+            body.append([places.get(g, g) if dim == "la_code" else g,
+                         SUPPRESSED_TEXT if hid else f"{round_counts(n, rule.round_to):,.0f}",
+                         "–" if hid else f"{total / n:.2f}", "–" if hid else f"{many / n:.1%}"])
+        tables.append(Table(f"Cambridge Multimorbidity Score, aged 20 and over, by {label}",
+                            ["", "People", "Mean score", "Two or more scored conditions"], body,
+                            "Scores leave out the conditions whose codelists are not yet bundled (docs/phm.md)."))
     if RUNS_TABLE in table_names(con):
         runs = con.table(RUNS_TABLE)
         latest = runs.group_by("list_id").aggregate(created_at=runs.created_at.max())
         ids = runs.join(latest, ["list_id", "created_at"]).select("run_id", "list_id")
         rows = con.table(ROWS_TABLE).join(ids, ["run_id", "list_id"])
-        if place is not None:
-            rows = rows.semi_join(con.table("practices").filter(ibis._.la_code == place), "practice_code")
-        w = rows.group_by(["practice_code", "list_id"]).aggregate(n=rows.count()).to_pandas()
+        practices = con.table("practices").select("practice_code", "la_code")
+        rows = rows.left_join(practices, "practice_code")
+        w = rows.group_by(["la_code", "practice_code", "list_id"]).aggregate(n=rows.count()).to_pandas()
         if len(w):
-            tables.append(_counts_table("Worklist sizes by practice (latest run of each list)", w, "practice_code",
-                                        "list_id", rule))
+            lists = _decided(w, [["la_code", "practice_code", "list_id"]], ["n"], rule, {"practice_code": "la_code"})
+            mine = lists.reset_index()
+            mine = mine[(mine.practice_code != TOTAL) & (mine.list_id == TOTAL) & (
+                (mine.la_code != TOTAL) if place is None else (mine.la_code == place))]
+            rows_ = [(pr, {"la_code": la, "practice_code": pr}) for la, pr in
+                     sorted(zip(mine.la_code, mine.practice_code), key=lambda x: x[1])] + [("Total", here)]
+            cols = [(li, {"list_id": li}) for li in _groups(lists, "list_id")] + [("Total", {})]
+            if len(rows_) > 1:
+                tables.append(_grid("Worklist sizes by practice (latest run of each list)", lists, rows_, cols, rule))
     area = profile.ics.name if place is None else next(f"{x.name}, {profile.ics.name}" for x in profile.ics.places
                                                        if x.code == place)
     chapter = PhmChapter(area, on, rule.suppress_up_to + 1, svg, tables)
     if model_dir is not None and (model_dir / "fairness.csv").exists():
-        chapter.fairness = _fairness_table(model_dir / "fairness.csv")
+        chapter.fairness = _fairness_table(model_dir / "fairness.csv", rule)
         chapter.card = (model_dir / "model_card.md").read_text(encoding="utf-8")
     return chapter
 

@@ -32,7 +32,7 @@ from placewise.publish.report import POINT_CLASS
 from placewise.publish.web import audit
 from placewise.publish.web.app import WebState, refuse, state
 from placewise.publish.web.auth import SESSION_COOKIE, SESSION_LENGTH, UserError
-from placewise.publish.web.cards import disclosed_panel
+from placewise.publish.phm import disclosed_panel
 from placewise.publish.web.roles import ANONYMOUS, Role, User, allow, reads_unsuppressed
 from placewise.publish.web.summaries import measurement_frame
 from placewise.publish.web.snapshot import ROW_COLUMNS
