@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from placewise.profile import load_profile
-from placewise.sources.synth.calibrate import CalibrationRow, plausibility_markdown
+from placewise.sources.synth.calibrate import CalibrationRow, plausibility_markdown, read_calibration, write_calibration
 from placewise.sources.synth.generate import load_synthetic
 
 DOC = Path(__file__).parents[2] / "docs" / "plausibility.md"
@@ -37,3 +37,10 @@ def test_counts_are_shown_at_scale_one_and_rates_as_measured() -> None:
     table = plausibility_markdown(rows, 0.1).splitlines()
     assert table[2] == "| referrals (BLMK) | 14,000.0 | 13,750.0: seed | ± 2,750.0 | yes |"
     assert table[3] == "| share (BLMK) | 14.2 | 14.5: national | ± 1.5 | NO |"
+
+
+def test_a_written_calibration_report_reads_back_the_same(tmp_path: Path) -> None:
+    rows = [CalibrationRow("referrals", "BLMK", 1400.0, 1375.0, 275.5, "seed, L1-2", True, count=True, sampling=12.5),
+            CalibrationRow("share", "E06000032", 14.2, 14.5, 1.5, 'national "approx."', False)]
+    write_calibration(rows, tmp_path / "calibration.csv")
+    assert read_calibration(tmp_path / "calibration.csv") == rows

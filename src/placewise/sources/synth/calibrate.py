@@ -312,3 +312,12 @@ def write_calibration(rows: list[CalibrationRow], path: Path) -> None:
         w = csv.DictWriter(f, fieldnames=list(CalibrationRow.__dataclass_fields__))
         w.writeheader()
         w.writerows(asdict(r) for r in rows)
+
+
+def read_calibration(path: Path) -> list[CalibrationRow]:
+    """A report written by :func:`write_calibration` (``calibration.csv`` of a delivery), read back."""
+    with path.open(encoding="utf-8", newline="") as f:
+        return [CalibrationRow(measure=r["measure"], geography=r["geography"], value=float(r["value"]),
+                               target=float(r["target"]), tolerance=float(r["tolerance"]), source=r["source"],
+                               passed=r["passed"] == "True", count=r["count"] == "True",
+                               sampling=float(r["sampling"])) for r in csv.DictReader(f)]
