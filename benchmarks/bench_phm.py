@@ -40,16 +40,33 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu() -> float:
+    """CPU time (user + system) of this process so far, in seconds: comparable across machine loads."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class _Step:
+    """Times one step: wall and CPU seconds and the load average at its end, as text."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), _cpu()
+
+    def __str__(self) -> str:
+        return (f"{time.perf_counter() - self.wall:.1f} s wall, {_cpu() - self.cpu:.1f} s CPU, "
+                f"load {os.getloadavg()[0]:.1f}")
+
+
 def _train(con: ibis.BaseBackend, profile: Profile, args: argparse.Namespace, on: date) -> bool:
     """Time training; False if training was refused."""
-    t = time.perf_counter()
+    t = _Step()
     try:
         done = train(con, profile, args.model_dir, args.seed, on, args.truth)
         o = done.panel[0]
-        print(f"risk train: {time.perf_counter() - t:.1f} s; AUROC {o.auroc:.3f}, slope {o.slope:.2f}, O/E "
+        print(f"risk train: {t}; AUROC {o.auroc:.3f}, slope {o.slope:.2f}, O/E "
               f"{o.observed_expected:.2f}; {len(done.missed)} targets missed; card {done.card}")
     except RuntimeError as e:
-        print(f"risk train: {time.perf_counter() - t:.1f} s; refused: {e}")
+        print(f"risk train: {t}; refused: {e}")
         return False
     return True
 
@@ -71,10 +88,10 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load "
           f"{os.getloadavg()[0]:.1f}; warehouse {args.url} ({con.name}); reference date {on}")
 
-    t = time.perf_counter()
+    t = _Step()
     people = build(con, profile, on)
     n = people.count().to_pyarrow().as_py()
-    print(f"PHM tables (segments, eFI, CMS, registers, activity): {time.perf_counter() - t:.1f} s for {n:,} people; "
+    print(f"PHM tables (segments, eFI, CMS, registers, activity): {t} for {n:,} people; "
           f"peak {_peak_mb():,.0f} MB")
     for r in pyramid(people, load_phm(profile)).to_pyarrow().to_pylist():
         print(f"  {r['title']:24s} {r['people']:>9,} people {r['emergency_admissions']:>8,} emergency admissions "
@@ -86,21 +103,21 @@ def main() -> None:
         print(f"risk train: skipped, scoring with the model in {args.model_dir}")
     elif not _train(con, profile, args, on):
         return
-    t = time.perf_counter()
+    t = _Step()
     data = dataset(con, profile, on, with_outcome=False)
-    features_s = time.perf_counter() - t
+    features = str(t)
     import joblib
     model = joblib.load(args.model_dir / "model.joblib")["model"]
-    t = time.perf_counter()
+    t = _Step()
     p = model.predict(data)
-    print(f"risk score: features {features_s:.1f} s, prediction {time.perf_counter() - t:.1f} s for {len(p):,} "
+    print(f"risk score: features {features}; prediction {t} for {len(p):,} "
           f"people (mean risk {np.mean(p):.3f})")
-    t = time.perf_counter()
+    t = _Step()
     score(con, profile, args.model_dir, on)
-    print(f"risk score command (features, prediction, write phm_risk): {time.perf_counter() - t:.1f} s")
+    print(f"risk score command (features, prediction, write phm_risk): {t}")
 
     lists = load_worklists(profile)
-    t = time.perf_counter()
+    t = _Step()
     runs = run(con, lists)
     out = Path(tempfile.mkdtemp(prefix="phm-lists-"))
     files = 0
@@ -111,12 +128,12 @@ def main() -> None:
         for practice in np.unique(practices):
             pacsv.write_csv(rows.filter(practices == practice), out / f"{r.list_id}-{practice}.csv")
             files += 1
-    print(f"worklists: {time.perf_counter() - t:.1f} s for {len(runs)} lists, "
+    print(f"worklists: {t} for {len(runs)} lists, "
           f"{sum(r.rows for r in runs.values()):,} rows, {files} practice files; "
           + ", ".join(f"{k} {v.rows:,}" for k, v in runs.items()))
-    t = time.perf_counter()
+    t = _Step()
     again = run(con, lists)
-    print(f"worklists re-run (unchanged, reused): {time.perf_counter() - t:.1f} s; "
+    print(f"worklists re-run (unchanged, reused): {t}; "
           f"{sum(not r.new for r in again.values())} of {len(again)} reused; peak {_peak_mb():,.0f} MB")
 
 
