@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from placewise.warehouse.engines.duckdb import MEMORY_LIMIT
+
 PERSON_LEVEL_KEYS = ("person_id", "spell_id", "event_id", "attendance_id", "appointment_id", "contact_id",
                      "issue_id", "referral_id", "service_id")
 """Columns whose values are suffixed in each copy: identifiers of people and of their records."""
@@ -25,7 +27,7 @@ def replicate(source: Path, target: Path, copies: int) -> None:
     """Write ``target`` with every person-level table of ``source`` repeated ``copies`` times under new keys."""
     if target.exists():
         raise SystemExit(f"{target}: exists; choose a new file")
-    db = duckdb.connect(str(target))
+    db = duckdb.connect(str(target), config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False})
     db.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
     tables = [r[0] for r in db.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src' "
                                        "AND table_schema = 'main' ORDER BY 1").fetchall()]

@@ -33,6 +33,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from placewise.analyse.statistics import (
@@ -160,29 +161,36 @@ def _imd_gap(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) -> pa.Table:
-    """Measurements from the computed counts (see :data:`placewise.measure.COUNTS_SCHEMA`)."""
-    frame = counts.to_pandas()
-    parts = []
-    for ind_id, rows in frame.groupby("indicator_id", sort=True):
-        ind = catalogue.indicator(str(ind_id))
-        if ind.measure == "dsr":
-            out = _dsr(ind, rows)
-        else:
-            out = rows[KEYS + ["numerator", "denominator"]].copy()
-            out["value"], out["lower"], out["upper"] = _statistic(
-                ind, *(rows[c].to_numpy(float) for c in ("numerator", "denominator", "sum_squares", "median"))
-            )
-        if ind.measure == "mean" and "imd_quintile" in ind.breakdowns:
-            out = pd.concat([out, _imd_gap(out)], ignore_index=True)
-        parts.append(out)
+    """Measurements from the computed counts (see :data:`placewise.measure.COUNTS_SCHEMA`).
+
+    One indicator at a time goes through pandas and back to Arrow, so the working memory is one
+    indicator's rows, not a pandas copy of every count and every measurement at once.
+    """
+    stamp = pd.Timestamp(computed_at.replace(tzinfo=None))
+    ids = sorted(str(i) for i in pc.unique(counts.column("indicator_id")).to_pylist())
+    parts = [_indicator_measurements(catalogue.indicator(i), counts.filter(pc.equal(counts["indicator_id"], i)),
+                                     stamp) for i in ids]
     if not parts:
         return SCHEMA.empty_table()
-    whole = pd.concat(parts, ignore_index=True)
-    whole["computed_at"] = pd.Timestamp(computed_at.replace(tzinfo=None))
+    return pa.concat_tables(parts).sort_by([(k, "ascending") for k in KEYS])
+
+
+def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: pd.Timestamp) -> pa.Table:
+    """One indicator's measurements from its counts, as an Arrow table of :data:`SCHEMA`."""
+    rows = counts.to_pandas()
+    if ind.measure == "dsr":
+        out = _dsr(ind, rows)
+    else:
+        out = rows[KEYS + ["numerator", "denominator"]].copy()
+        out["value"], out["lower"], out["upper"] = _statistic(
+            ind, *(rows[c].to_numpy(float) for c in ("numerator", "denominator", "sum_squares", "median"))
+        )
+    if ind.measure == "mean" and "imd_quintile" in ind.breakdowns:
+        out = pd.concat([out, _imd_gap(out)], ignore_index=True)
+    out["computed_at"] = stamp
     for c in ("value", "lower", "upper", "numerator", "denominator"):
-        whole[c] = whole[c].astype(float).where(np.isfinite(whole[c].astype(float)))
-    table = pa.Table.from_pandas(whole[SCHEMA.names], schema=SCHEMA, preserve_index=False)
-    return table.sort_by([(k, "ascending") for k in KEYS])
+        out[c] = out[c].astype(float).where(np.isfinite(out[c].astype(float)))
+    return pa.Table.from_pandas(out[SCHEMA.names], schema=SCHEMA, preserve_index=False)
 
 
 def write_measurements(con: ibis.BaseBackend, table: pa.Table, indicator_ids: list[str]) -> None:
