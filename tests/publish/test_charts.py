@@ -114,3 +114,32 @@ def test_long_period_labels_are_thinned_so_that_none_overlaps():
     assert len(xs) >= 3 and min(b - a for a, b in pairwise(xs)) >= widest
     # Short labels keep more of the axis labelled: eight or more of 36 months.
     assert len(re.findall("<text ", _x_labels(Frame(), [f"M{k}" for k in range(36)]))) >= 8
+
+
+def test_a_line_chart_has_no_mean_limits_or_spc_classes():
+    import re
+
+    from placewise.publish.charts import line_chart
+
+    svg = line_chart(["Jan 2025", "Feb 2025", "Mar 2025"], np.array([1.0, np.nan, 3.0]), target=np.full(3, 2.0))
+    assert not re.search(r'class="(mean|upl|lpl)"', svg) and "Process limits" not in svg
+    assert svg.count('class="point unclassified"') == 2 and 'class="target"' in svg and ">Value<" in svg
+
+
+def test_axis_labels_of_large_rates_stay_inside_the_chart_and_apart():
+    import re
+
+    from placewise.publish.charts import CHAR_WIDTH, caterpillar, spc_chart
+
+    labels = [f"12 months to {m} 2024" for m in ("Jan", "Feb", "Mar", "Apr")]
+    values = np.array([12_010.0, 12_500.0, 13_020.0, 11_900.0])
+    svg = spc_chart(labels, values, np.full(4, 12_000.0), np.full(4, 10_000.0), np.full(4, 14_000.0),
+                    ["common_cause"] * 4, value_format=",.1f")
+    texts = [(float(x), t) for x, t in re.findall(r'<text x="([\d.]+)"[^>]*text-anchor="middle"[^>]*>([^<]+)<', svg)]
+    assert all(x - CHAR_WIDTH * len(t) / 2 >= 0 for x, t in texts)  # the first period label is not clipped
+    left = float(re.search(r'<line class="grid" x1="([\d.]+)"', svg).group(1))
+    assert left >= CHAR_WIDTH * len("14,000.0")  # room for the widest y-axis label
+    svg = caterpillar(["Central Bedfordshire", "Bedford Borough"], np.array([10_884.9, 13_397.2]), np.array([10_085.9, 12_245.7]),
+                      np.array([11_730.1, 14_627.2]), 12_267.7, width=340, value_format=",.1f")
+    ticks = sorted(float(x) for x in re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="middle"', svg))
+    assert len(ticks) >= 2 and min(np.diff(ticks)) >= CHAR_WIDTH * len("10,000.0")

@@ -7,7 +7,7 @@ can find them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 
 import numpy as np
@@ -119,12 +119,25 @@ def _x_labels(frame: Frame, labels: list[str]) -> str:
     spacing = (frame.width - frame.left - frame.right) / max(n - 1, 1)
     widest = CHAR_WIDTH * max((len(label) for label in labels), default=0) + 8
     every = max(1, int(np.ceil(widest / spacing)))
-    xs = frame.x(np.arange(n), n)
+    half = np.array([CHAR_WIDTH * len(label) / 2 for label in labels])
+    xs = np.clip(frame.x(np.arange(n), n), half + 2, frame.width - half - 2)  # the end labels stay inside the chart
     y = frame.height - frame.bottom + 14
     return "".join(
         f'<text x="{_num(xs[i])}" y="{_num(y)}" text-anchor="middle" fill="#425563">{escape(labels[i])}</text>'
         for i in range(0, n, every)
     )
+
+
+def _fit_left(frame: Frame, lo: float, hi: float, step: float, fmt: str) -> Frame:
+    """The frame with a left margin wide enough for the widest y-axis label (large rates need more room)."""
+    widest = max(len(format(v, fmt)) for v in np.arange(lo, hi + step / 2, step))
+    return replace(frame, left=max(frame.left, CHAR_WIDTH * widest + 8))
+
+
+def _tick_every(texts: list[str], spacing: float) -> int:
+    """Label every n-th tick of a horizontal axis so that neighbouring labels do not overlap."""
+    widest = CHAR_WIDTH * max((len(t) for t in texts), default=0) + 6
+    return max(1, int(np.ceil(widest / max(spacing, 1e-9))))
 
 
 def _step_line(frame: Frame, values: np.ndarray, lo: float, hi: float, cls: str, colour: str, dash: str) -> str:
@@ -161,6 +174,7 @@ def spc_chart(
         raise ValueError("spc_chart: labels, values, mean, limits and point types must have one entry per period")
     extras = [a for a in (target, trajectory) if a is not None]
     lo, hi, step = y_range or nice_range(np.concatenate([values, lpl, upl, *[np.asarray(e, float) for e in extras]]))
+    frame = _fit_left(frame, lo, hi, step, value_format)
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
     body = [_y_axis(frame, lo, hi, step, value_format), _x_labels(frame, labels)]
     for at in rebase_at or []:
@@ -205,6 +219,7 @@ def line_chart(
         raise ValueError("line_chart: labels and values must have one entry per period")
     extras = [np.asarray(e, float) for e in (target, trajectory) if e is not None]
     lo, hi, step = nice_range(np.concatenate([values, *extras]))
+    frame = _fit_left(frame, lo, hi, step, value_format)
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
     body = [_y_axis(frame, lo, hi, step, value_format), _x_labels(frame, labels)]
     if target is not None:
@@ -283,14 +298,17 @@ def caterpillar(
         return frame.left + (np.asarray(v, dtype=float) - lo) / (hi - lo) * plot_w
 
     body = []
-    for v in np.arange(lo, hi + step / 2, step):
+    ticks = np.arange(lo, hi + step / 2, step)
+    every = _tick_every([format(v, value_format) for v in ticks], float(px(lo + step) - px(lo)))
+    for k, v in enumerate(ticks):
         x = float(px(v))
         body.append(
             f'<line class="grid" x1="{_num(x)}" x2="{_num(x)}" y1="{_num(frame.top)}" '
             f'y2="{_num(frame.height - frame.bottom)}" stroke="#E8EDEE"/>'
-            f'<text x="{_num(x)}" y="{_num(frame.height - frame.bottom + 14)}" text-anchor="middle" '
-            f'fill="#425563">{escape(format(v, value_format))}</text>'
         )
+        if k % every == 0:
+            body.append(f'<text x="{_num(x)}" y="{_num(frame.height - frame.bottom + 14)}" text-anchor="middle" '
+                        f'fill="#425563">{escape(format(v, value_format))}</text>')
     if reference is not None and np.isfinite(reference):
         x = float(px(reference))
         body.append(
@@ -333,9 +351,9 @@ def quintile_bars(
     1 = least deprived), so its line shows the slope index of inequality across the bars.
     """
     values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
-    frame = Frame(width=width, height=170, left=44, right=8, top=10, bottom=24)
     pool = np.concatenate([values, lower, upper, [0.0]])
     lo, hi, step = nice_range(pool)
+    frame = _fit_left(Frame(width=width, height=170, left=44, right=8, top=10, bottom=24), lo, hi, step, value_format)
     n = len(labels)
     plot_w = frame.width - frame.left - frame.right
     slot = plot_w / n
@@ -391,6 +409,7 @@ def funnel_plot(
     sizes, values, grid = (np.asarray(a, dtype=float) for a in (sizes, values, grid))
     frame = Frame(width=width, height=280, left=52, right=16, top=12, bottom=52)
     lo, hi, step = nice_range(np.concatenate([values, [centre], *[np.asarray(x, float) for x in limits]]))
+    frame = _fit_left(frame, lo, hi, step, value_format)
     x_lo, x_hi, x_step = nice_range(np.concatenate([sizes, grid, [0.0]]))
     plot_w = frame.width - frame.left - frame.right
 
@@ -400,7 +419,9 @@ def funnel_plot(
 
     body = [_y_axis(frame, lo, hi, step, value_format)]
     y_text = frame.height - frame.bottom + 14
-    for v in np.arange(x_lo, x_hi + x_step / 2, x_step):
+    x_ticks = np.arange(x_lo, x_hi + x_step / 2, x_step)
+    every = _tick_every([format(v, ",.0f") for v in x_ticks], float(px(x_lo + x_step) - px(x_lo)))
+    for v in x_ticks[::every]:
         body.append(f'<text x="{_num(float(px(v)))}" y="{_num(y_text)}" text-anchor="middle" fill="#425563">'
                     f"{escape(format(v, ',.0f'))}</text>")
     body.append(f'<text class="axis-label" x="{_num(frame.left + plot_w / 2)}" y="{_num(y_text + 14)}" '
