@@ -155,3 +155,19 @@ def test_a_quarterly_indicator_glides_by_quarter_from_the_quarter_to_march(catal
     assert set(out.basis) == {"glide path to the year's target"}
     # lower is better: 95.5 above 95 (amber, within 5%), 93 below 94 (green), 94 above 93 (amber), 91 green
     assert out.rag.to_list() == ["amber", "green", "amber", "green"]
+
+
+def test_a_cumulative_indicator_is_planned_at_its_run_rate_from_nothing_each_april(catalogue):
+    # LD health checks count from 1 April (75% standard): the plan is 75 x months elapsed / 12, so 37.5% in
+    # September and 75% in March; 28.8% in September is red against 37.5 (worse by 23%), not against 75.
+    plans = load_plans(load_profile(), catalogue)
+    values = [7.0, 13.0, 18.0, 24.0, 30.0, 28.8]  # April to September 2026
+    out = plan_against_actual(_actuals("ld_health_checks", date(2026, 4, 1), values), plans, catalogue).to_pandas()
+    out = out[out.indicator_id == "ld_health_checks"]
+    assert len(out) == 12 and out.plan.to_list() == pytest.approx([75 * k / 12 for k in range(1, 13)])
+    assert set(out.basis) == {"the year's target spread evenly over the year"}
+    assert out.rag.iloc[:6].to_list() == ["green", "green", "amber", "amber", "amber", "red"]
+    forecast = forecast_year_end(plan_against_actual(_actuals("ld_health_checks", date(2026, 4, 1), values), plans,
+                                                     catalogue), plans, catalogue).to_pandas()
+    row = forecast[forecast.indicator_id == "ld_health_checks"].iloc[0]
+    assert row.plan == 75.0 and row.forecast == pytest.approx(75 + ((24 - 25) + (30 - 31.25) + (28.8 - 37.5)) / 3)

@@ -38,7 +38,7 @@ def overlap(ind: Indicator) -> str:
         return ("Each point covers the 12 months to its month, so neighbouring points share 11 months of data "
                 "and are not independent.")
     windows = [c.window for c in criteria_of(ind) if isinstance(c, HasCode)]
-    if "financial_year_to_date" in windows:
+    if cumulative(ind):
         return ("Each point is cumulative from 1 April to its month, so it contains every earlier month of the "
                 "financial year and is not independent of them.")
     spans = [n for n in map(window_months, windows) if n is not None and n > PERIOD_MONTHS[ind.frequency]]
@@ -47,6 +47,11 @@ def overlap(ind: Indicator) -> str:
         return (f"Each point counts records from the {n} months to its end, so neighbouring points share "
                 f"{n - step} months of records and are not independent.")
     return ""
+
+
+def cumulative(ind: Indicator) -> bool:
+    """Whether each point counts from 1 April to its month (a ``financial_year_to_date`` window)."""
+    return any(isinstance(c, HasCode) and c.window == "financial_year_to_date" for c in criteria_of(ind))
 
 
 def no_spc_reason(ind: Indicator) -> str:

@@ -19,6 +19,11 @@ the year's March (flat at the target where that period has no value). In a year 
 (the NHS Constitution's 92% within 18 weeks, say) the plan is that standard every month; a target whose
 year has passed gives no plan (``placewise.analyse.targets`` flags it as stale). A submitted trajectory
 for any month of the year replaces the plan set here for the whole year. ``basis`` says which a row is.
+
+A cumulative indicator (counted from 1 April, such as learning disability health checks) starts every year
+at nothing, so a plan set here for it is the year's target spread evenly over the year (the run rate: by
+September, half of the year's target), as BLMK's 2020/21 dashboards judged IAPT access year to date against
+25% x 11/12 in February (``../shared/reference/blmk_performance_2020_21/table_catalogue.csv``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field
 
+from placewise.analyse.independence import cumulative
 from placewise.measure.catalogue import Catalogue, Strict, TrajectoryPoint
 from placewise.profile import Profile, ProfileError
 
@@ -120,6 +126,8 @@ GLIDE = "glide path to the year's target"
 """The ``basis`` of a plan set here from a year's operating-plan target rather than a submitted trajectory."""
 STANDARD = "the standing standard"
 """The ``basis`` of a plan set here as the standing standard, in a year without an operating-plan target."""
+RUN_RATE = "the year's target spread evenly over the year"
+"""The ``basis`` of a plan set here for a cumulative (year-to-date) indicator: its run rate to the target."""
 
 
 def _plan_frame(plans: Plans) -> pd.DataFrame:
@@ -174,7 +182,10 @@ def glide_paths(actuals: pd.DataFrame, catalogue: Catalogue, planned: pd.DataFra
     g = g[(g["step"] % g["months"] == 0).to_numpy()]
     target = g["target"].to_numpy(float)
     baseline = np.where(g["basis"] == GLIDE, g["baseline"].fillna(g["target"]).to_numpy(float), target)
-    g = g.assign(plan=baseline + (target - baseline) * g["step"].to_numpy() / 12)
+    from_zero = g["indicator_id"].isin([i.id for i in catalogue.indicators if cumulative(i)]).to_numpy()
+    baseline = np.where(from_zero, 0.0, baseline)  # a year-to-date count starts each April at nothing
+    g = g.assign(plan=baseline + (target - baseline) * g["step"].to_numpy() / 12,
+                 basis=np.where(from_zero, RUN_RATE, g["basis"]))
     start = pd.to_datetime(g["year_start"])
     g["period_start"] = (start.dt.to_period("M") + (g["step"] - g["months"])).dt.to_timestamp().dt.date
     return g[SERIES + ["period_start", "plan", "basis"]]

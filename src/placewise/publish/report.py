@@ -27,7 +27,7 @@ from placewise.analyse.board import (
 )
 from placewise.analyse.funnels import proportion_funnel, rate_funnel
 from placewise.analyse.governance import Action, Commentary, Governance
-from placewise.analyse.plan import GLIDE, STANDARD
+from placewise.analyse.plan import GLIDE, RUN_RATE, STANDARD
 from placewise.analyse.spc import (
     AssuranceIcon,
     PointType,
@@ -62,6 +62,7 @@ RAG_TEXT = {"green": "Green: on or better than plan", "amber": "Amber: a little 
 QUINTILES = ("1", "2", "3", "4", "5")
 QUINTILE_LABELS = ("1 most deprived", "2", "3", "4", "5 least deprived")
 PLAN_BASIS = {GLIDE: " (a glide path to the year's operating-plan target, set here)",
+              RUN_RATE: " (the year's target spread evenly over the months: the figure counts from 1 April)",
               STANDARD: " (the standing standard: no operating-plan target or trajectory for the year)"}
 POINT_CLASS = {
     PointType.COMMON_CAUSE: "common_cause",
@@ -638,7 +639,7 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         "The latest value is suppressed because it rests on a small number of people or events, or could be "
         "worked out from other published figures.",
         hidden_note=_hidden_note(int((mine.suppressed & mine.period_start.between(periods[0], periods[-1])).sum()),
-                                 int(np.isnan(values).sum()), n),
+                                 int(np.isnan(values).sum()), n, not spec.no_spc),
     )
     page.england_value, page.england = _england(slices, spec, latest.period_start)
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
@@ -799,15 +800,17 @@ def _published_units(slices: Slices, scope: Scope, spec: IndicatorSpec, period: 
     return plural, names, ok
 
 
-def _hidden_note(hidden: int, gaps: int, periods: int) -> str:
-    """Why points are missing from the chart, and what its lines rest on."""
+def _hidden_note(hidden: int, gaps: int, periods: int, spc_drawn: bool = True) -> str:
+    """Why points are missing from the chart, and what its lines rest on (an SPC chart's mean and limits)."""
     if not gaps:
         return ""
     missing = gaps - hidden
     parts = ([f"{hidden} {'period is' if hidden == 1 else 'periods are'} suppressed"] if hidden else []) + (
         [f"{missing} {'period has' if missing == 1 else 'periods have'} no value"] if missing else [])
-    return (f"Of the {periods} periods charted, {' and '.join(parts)}: each is a gap in the line. As in "
-            f"NHSRplotthedots, the mean is that of the {periods - gaps} published points and no moving range "
+    lead = f"Of the {periods} periods charted, {' and '.join(parts)}: each is a gap in the line."
+    if not spc_drawn:
+        return lead
+    return (f"{lead} As in NHSRplotthedots, the mean is that of the {periods - gaps} published points and no moving range "
             "spans a gap, so the process limits rest only on neighbouring periods both published.")
 
 
