@@ -274,8 +274,8 @@ def determined(eq: sparse.csr_matrix, hidden: np.ndarray, changed: np.ndarray | 
         h, idx, eq_comp, cell_comp = h[keep][:, wanted], idx[wanted], eq_comp[keep], cell_comp[wanted]
     if h.shape[0] == 0:
         return out
-    probed = (np.abs(_null_vectors(h)) <= FREE).all(axis=1)
-    out[idx] = _confirm(h, probed, eq_comp, cell_comp)
+    size = np.abs(_null_vectors(h)).max(axis=1)
+    out[idx] = (size <= SURE) | _confirm(h, (size > SURE) & (size <= FREE), eq_comp, cell_comp)
     return out
 
 
@@ -290,11 +290,13 @@ def _pieces(h: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _confirm(h: sparse.csr_matrix, probed: np.ndarray, eq_comp: np.ndarray, cell_comp: np.ndarray) -> np.ndarray:
-    """The probe's determined cells, each checked exactly where its piece is small enough (up to
-    :data:`EXACT_CELLS` hidden cells): determined when no vector of the piece's null space (by a dense SVD) moves it.
+    """The ``probed`` cells (near zero in every probe, but not at rounding error), each checked exactly where its
+    piece is small enough (up to :data:`EXACT_CELLS` hidden cells): determined when no vector of the piece's null
+    space (by a dense SVD) moves it; in a larger piece it stays determined (which can only hide more).
 
     The probes can only err one way (a free cell's entries all near zero by chance, or because it is nearly
-    pinned), so only the cells they call determined are looked at again, piece by piece.
+    pinned); a cell at rounding error in every probe (:data:`SURE`) is determined, so only the rare cells between
+    are looked at again, piece by piece.
     """
     out = probed.copy()
     sizes = np.bincount(cell_comp)
@@ -319,8 +321,9 @@ PROBE_SEED, PROBES, FREE, RIDGE, REFINE, RESIDUAL = 20_240_401, 2, 1e-6, 1e-10, 
 """The random vectors' seed (so a decision is reproducible) and how many; an entry above ``FREE`` shows a cell is
 free; the ridge added to the normal equations, the refinement steps and the largest residual accepted."""
 
-EXACT_CELLS, EXACT_TOLERANCE = 400, 1e-9
-"""The largest piece (hidden cells) whose probed cells are checked exactly, and the tolerance of that check."""
+EXACT_CELLS, EXACT_TOLERANCE, SURE = 400, 1e-9, 1e-12
+"""The largest piece (hidden cells) whose probed cells are checked exactly, the tolerance of that check, and the
+largest probe entry of a cell taken as determined without it (a determined cell comes out at about 1e-15)."""
 
 
 def _null_vectors(a: sparse.csr_matrix) -> np.ndarray:
