@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -179,20 +180,51 @@ def test_a_truncated_dataset_audit_refuses_further_pulls(tmp_path):
     assert r.exit_code == 1 and "the newest rows have been removed" in r.output, r.output
 
 
+def _finest(rows: list[tuple[str, str, str, int, int]]) -> pd.DataFrame:
+    """A finest_counts frame: (Place, IMD quintile, sex, n, population) rows, one practice per Place."""
+    return pd.DataFrame([{"la_code": la, "pcn_code": f"N{la}", "practice_code": f"P{la}", "imd_quintile": q,
+                          "ethnic_group": "White", "sex": sex, "age_band": "20-29", "n": n, "population": pop}
+                         for la, q, sex, n, pop in rows])
+
+
 def test_published_counts_pass_the_disclosure_rule():
     rule = load_rule(PROFILE)
-    frame = pd.DataFrame({"geography_code": ["A", "A", "B", "B", "C", "C"], "group": ["1", "2"] * 3,
-                          "n": [3, 40, 52, 62, 70, 80], "population": [100, 200, 300, 400, 500, 600]})
-    t = published_counts(frame, rule, "place").set_index(["geography_code", "group"])
+    frame = _finest([("A", "1", "female", 3, 100), ("A", "2", "female", 40, 200), ("B", "1", "female", 52, 300),
+                     ("B", "2", "female", 62, 400), ("C", "1", "female", 70, 500), ("C", "2", "female", 80, 600)])
+    t = published_counts(frame, rule, "place", "imd_quintile", "QHG").set_index(["geography_code", "group"])
     assert t.loc[("A", "1"), "people_in_cohort"] == SUPPRESSED_TEXT == t.loc[("A", "1"), "percent"]
     hidden = set(t.index[t.people_in_cohort == SUPPRESSED_TEXT])
     assert hidden == {("A", "1"), ("A", "2"), ("B", "1"), ("B", "2")}   # the 3 cannot be recovered by subtraction
     assert t.loc[("Total", "Total"), "people_in_cohort"] == "305"   # 307 rounded to 5
     assert t.loc[("C", "2"), "people_in_cohort"] == "80" and t.loc[("C", "2"), "percent"] == "13.3"
     with pytest.raises(ValueError, match="not published"):   # practices by group: whole population only
-        published_counts(frame, rule, "practice")
+        published_counts(frame, rule, "practice", "imd_quintile", "QHG")
     with pytest.raises(ValueError, match="not published"):
-        published_counts(frame, rule, "lsoa")
+        published_counts(frame, rule, "lsoa", "none", "QHG")
+
+
+def test_no_cohort_count_comes_back_from_runs_by_different_geographies():
+    """Runs by practice, PCN, Place and for the ICS are cut from one decision. Decided table by table, practice P1's
+    3 came back: the run by practice hid it with the smallest other practice (P3, in another Place) and printed P2,
+    and the run by Place printed A = 53, so P1 = 53 - 50."""
+    rule = load_rule(PROFILE)
+    frame = pd.DataFrame([{"la_code": la, "pcn_code": f"N{pr}", "practice_code": pr, "imd_quintile": "1",
+                           "ethnic_group": "White", "sex": "female", "age_band": "20-29", "n": n, "population": pop}
+                          for la, pr, n, pop in (("A", "P1", 3, 100), ("A", "P2", 50, 200), ("B", "P3", 40, 300),
+                                                 ("B", "P4", 70, 400))])
+    printed: dict[str, set[str]] = {}
+    for by in ("practice", "pcn", "place", "ics"):
+        for r in published_counts(frame, rule, by, "none", "QHG").itertuples():
+            geo = {"QHG": "Total"}.get(r.geography_code, r.geography_code.removeprefix("N"))
+            printed.setdefault(geo, set()).add(r.people_in_cohort)
+    assert all(len(v) == 1 for v in printed.values()), printed     # each count printed (or hidden) the same way
+    assert printed["P1"] == {SUPPRESSED_TEXT}
+    unknown = [g for g, v in printed.items() if v == {SUPPRESSED_TEXT}]
+    sums = [(["P1", "P2"], "A"), (["P3", "P4"], "B"), (["A", "B"], "Total"), (["P1", "P2", "P3", "P4"], "Total")]
+    a = np.array([[(1 if g in parts else -1 if g == whole else 0) for g in unknown] for parts, whole in sums], float)
+    rank = np.linalg.matrix_rank(a)
+    for i, g in enumerate(unknown):
+        assert np.linalg.matrix_rank(np.vstack([a, np.eye(len(unknown))[i]])) > rank, f"{g} is recovered"
 
 
 def test_cohorts_are_validated_against_the_profile(tmp_path):

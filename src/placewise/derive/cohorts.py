@@ -139,6 +139,21 @@ def counts(con: ibis.BaseBackend, profile: Profile, cohort: Cohort, by: str = "p
     return g.order_by(["geography_code", "group"])
 
 
+def finest_counts(con: ibis.BaseBackend, profile: Profile, cohort: Cohort) -> ir.Table:
+    """People in the cohort and registered people by Place, PCN, practice and every breakdown at once (columns
+    ``la_code, pcn_code, practice_code``, the :data:`BREAKDOWNS` but ``none``, ``n, population``): the one table
+    every published cohort count is cut from, so one disclosure decision covers them all."""
+    people = _phm_people(con)
+    inside = members(con, profile, cohort).mutate(_in=ibis.literal(1, "int64"))
+    p = people.left_join(inside, PID)
+    p = p.left_join(con.table("practices").select("practice_code", "pcn_code"), "practice_code")
+    p = p.select(la_code=p.la_code, pcn_code=p.pcn_code, practice_code=p.practice_code,
+                 imd_quintile=p.imd_quintile.cast("string"), ethnic_group=p.ethnic_group, sex=p.sex,
+                 age_band=_age_band(p.age), _in=ibis.coalesce(p._in, 0))
+    keys = [c for c in p.columns if c != "_in"]
+    return p.group_by(keys).aggregate(n=p._in.sum().cast("int64"), population=p.count().cast("int64"))
+
+
 def dataset(con: ibis.BaseBackend, profile: Profile, cohort: Cohort, who: str, destination: str) -> pa.Table:
     """The cohort as a pseudonymised person-level dataset (:data:`DATASET_COLUMNS`), ordered by pseudonym, audited.
 

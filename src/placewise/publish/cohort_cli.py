@@ -15,7 +15,7 @@ from rich.table import Table
 from placewise.derive.cohorts import (
     BREAKDOWNS,
     GEOGRAPHIES,
-    counts,
+    finest_counts,
     dataset,
     reference_date,
 )
@@ -57,7 +57,7 @@ def cohort_command(
     try:
         with refusing(console, ValueError, AuditTampered):
             on = reference_date(con)
-            table = published_counts(counts(con, prof, cohort, by, breakdown).to_pandas(), rule, by)
+            table = published_counts(finest_counts(con, prof, cohort).to_pandas(), rule, by, breakdown, prof.ics.code)
             data = dataset(con, prof, cohort, who, str(people)) if people is not None else None
     finally:
         con.disconnect()

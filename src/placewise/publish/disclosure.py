@@ -618,23 +618,23 @@ TOTAL = "Total"
 
 
 def with_margins(frame: pd.DataFrame, tables: list[list[str]], counts: list[str],
-                 nested: dict[str, str] | None = None) -> pd.DataFrame:
+                 nested: list[tuple[str, str]] | None = None) -> pd.DataFrame:
     """Every cell of a family of count tables over one population, each count once, with every margin.
 
     ``frame`` holds one row per combination of the dimensions (the finest groups, for the whole ICS) and the
     ``counts`` columns (the dimensions' groups as text, none of them :data:`TOTAL`); each of ``tables`` lists the dimensions one published table crosses (a Place by a
     quintile by a frailty band, say). A cell is keyed by every dimension, :data:`TOTAL` in those it adds
     up over, so a count that two tables share (the Places' totals of a table by Place and quintile and of one
-    by Place and ethnic group) is one cell. ``nested`` maps a dimension to the one it lies within (a practice
-    to its Place): its groups are not totalled over the outer dimension (the same cells again).
+    by Place and ethnic group) is one cell. ``nested`` pairs a dimension with one it lies within (a practice
+    with its Place, and with its PCN): its groups are not totalled over the outer dimension (the same cells again).
     """
     dims = list(dict.fromkeys(d for t in tables for d in t))
-    nested = nested or {}
+    nested = nested or []
     out = []
     for table in tables:
         for keep in product((True, False), repeat=len(table)):
             by = [d for d, k in zip(table, keep, strict=True) if k]
-            if any(inner in by and outer in table and outer not in by for inner, outer in nested.items()):
+            if any(inner in by and outer in table and outer not in by for inner, outer in nested):
                 continue
             part = frame.groupby(by, dropna=False)[counts].sum().reset_index() if by else \
                 frame[counts].sum().to_frame().T
@@ -673,6 +673,29 @@ def suppress_margins(cells: pd.DataFrame, dims: list[str], count: str, rule: Dis
     first = (counts >= 1) & (counts <= rule.suppress_up_to)
     top = (cells[dims] == TOTAL).all(axis=1).to_numpy()
     return suppress(counts, first, margin_equations(cells, dims), protect=top)
+
+
+NOT_KNOWN = "Not known"
+"""How a table names people with no recorded group (no deprivation quintile, say)."""
+
+
+def decide_family(frame: pd.DataFrame, tables: list[list[str]], counts: list[str], rule: DisclosureRule,
+             nested: list[tuple[str, str]] | None = None, decide: tuple[str, ...] = ("n",)) -> pd.DataFrame:
+    """A family of counts for the whole ICS (:func:`with_margins`) and the one decision over it for each count in
+    ``decide`` (column ``hidden_<count>``, :func:`suppress_margins`), indexed by its dimensions (groups as text,
+    none recorded as :data:`NOT_KNOWN`): every output that prints one of its counts cuts its table from it."""
+    dims = list(dict.fromkeys(d for t in tables for d in t))
+    frame = frame.astype({d: object for d in dims})
+    frame[dims] = frame[dims].where(frame[dims].notna(), NOT_KNOWN).map(_label)
+    cells = with_margins(frame, tables, counts, nested)
+    for c in decide:
+        cells[f"hidden_{c}"] = suppress_margins(cells, dims, c, rule)
+    return cells.set_index(dims)
+
+
+def _label(value: object) -> str:
+    """A group as text (a quintile read back as 1.0 is 1)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def with_totals(inner: np.ndarray) -> np.ndarray:

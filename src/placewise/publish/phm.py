@@ -29,9 +29,8 @@ from placewise.publish.disclosure import (
     DisclosureRule,
     load_rule,
     round_counts,
-    suppress_margins,
+    decide_family,
     suppress_table,
-    with_margins,
     with_totals,
 )
 from placewise.warehouse import table_names
@@ -60,28 +59,6 @@ class PhmChapter:
     tables: list[Table] = field(default_factory=list)
     fairness: Table | None = None
     card: str = ""
-
-
-NOT_KNOWN = "Not known"
-"""How a table names people with no recorded group (no deprivation quintile, say)."""
-
-
-def _decided(frame: pd.DataFrame, tables: list[list[str]], counts: list[str], rule: DisclosureRule,
-             nested: dict[str, str] | None = None, decide: tuple[str, ...] = ("n",)) -> pd.DataFrame:
-    """A family of counts for the whole ICS with every margin and the one decision over it (``hidden_<count>``),
-    indexed by its dimensions: every chapter (the ICS's and each Place's) cuts its tables from it."""
-    dims = list(dict.fromkeys(d for t in tables for d in t))
-    frame = frame.astype({d: object for d in dims})
-    frame[dims] = frame[dims].where(frame[dims].notna(), NOT_KNOWN).map(_label)
-    cells = with_margins(frame, tables, counts, nested)
-    for c in decide:
-        cells[f"hidden_{c}"] = suppress_margins(cells, dims, c, rule)
-    return cells.set_index(dims)
-
-
-def _label(value: object) -> str:
-    """A group as text (a quintile read back as 1.0 is 1)."""
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _key(cells: pd.DataFrame, *parts: dict[str, str]) -> tuple[str, ...]:
@@ -192,7 +169,7 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
     if place is not None and place not in places:
         raise ValueError(f"no Place {place!r} in the profile: one of {', '.join(places)}")
     here = {} if place is None else {"la_code": place}
-    seg = _decided(p.group_by(["segment", "la_code"]).aggregate(
+    seg = decide_family(p.group_by(["segment", "la_code"]).aggregate(
         n=p.count(), adm=p.emergency_admissions.sum(), beddays=p.bed_days.sum()).to_pandas(),
         [["segment", "la_code"]], ["n", "adm", "beddays"], rule, decide=("n", "adm", "beddays"))
     order = [s.id for s in sorted(phm.segmentation.segments, key=lambda s: s.complexity)]
@@ -208,10 +185,10 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
     svg = _pyramid_svg([(t, int(n), hid) for t, n, hid in bars])
     dims = [("la_code", "Place"), ("imd_quintile", "IMD quintile (1 most deprived)"), ("ethnic_group", "ethnic group")]
     old = p.filter(p.efi_band.notnull())
-    efi = _decided(old.group_by([d for d, _ in dims] + ["efi_band"]).aggregate(n=old.count()).to_pandas(),
+    efi = decide_family(old.group_by([d for d, _ in dims] + ["efi_band"]).aggregate(n=old.count()).to_pandas(),
                    [["la_code", "imd_quintile", "efi_band"], ["la_code", "ethnic_group", "efi_band"]], ["n"], rule)
     adults = p.filter(p.cms.notnull())
-    cms = _decided(adults.group_by([d for d, _ in dims]).aggregate(
+    cms = decide_family(adults.group_by([d for d, _ in dims]).aggregate(
         n=adults.count(), total=adults.cms.sum(), many=(adults.cms_conditions >= 2).sum()).to_pandas(),
         [["la_code", "imd_quintile"], ["la_code", "ethnic_group"]], ["n", "total", "many"], rule)
     bands = [(b, {"efi_band": b}) for b in _groups(efi, "efi_band", BANDS)] + [("Total", {})]
@@ -245,7 +222,7 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
         rows = rows.left_join(practices, "practice_code")
         w = rows.group_by(["la_code", "practice_code", "list_id"]).aggregate(n=rows.count()).to_pandas()
         if len(w):
-            lists = _decided(w, [["la_code", "practice_code", "list_id"]], ["n"], rule, {"practice_code": "la_code"})
+            lists = decide_family(w, [["la_code", "practice_code", "list_id"]], ["n"], rule, [("practice_code", "la_code")])
             mine = lists.reset_index()
             mine = mine[(mine.practice_code != TOTAL) & (mine.list_id == TOTAL) & (
                 (mine.la_code != TOTAL) if place is None else (mine.la_code == place))]
