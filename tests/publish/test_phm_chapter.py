@@ -39,6 +39,7 @@ def test_segment_counts_are_disclosure_controlled_and_add_up(tmp_path):
     assert chapter.fairness is None
     page = write_chapter(chapter, tmp_path).read_text(encoding="utf-8")
     assert "Volume against complexity" in page and "<svg" in page and ">2<" not in page
+    assert "Counts from 1 to 7 are not published" in page                 # the rule quoted from its object
 
 
 def test_a_place_chapter_counts_that_places_people_only():

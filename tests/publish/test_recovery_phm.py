@@ -144,6 +144,7 @@ def test_no_segment_count_comes_back_from_the_ics_and_place_chapters_together():
     truth = {k: v for k, v in _truth(SEGMENTS).items()}
     assert published[("end_of_life", BEDFORD)] == SUPPRESSED_TEXT
     assert _recoverable(truth, published) == []
+    assert {c.disclosure for c in chapters.values()} == {load_rule(load_profile()).statement()}  # the rule quoted
 
 
 def test_no_quintile_count_comes_back_from_the_ics_and_place_chapters_together():

@@ -59,6 +59,8 @@ class PhmChapter:
     tables: list[Table] = field(default_factory=list)
     fairness: Table | None = None
     card: str = ""
+    disclosure: str = ""
+    """The disclosure rule applied, quoted from the rule object itself (:meth:`DisclosureRule.statement`)."""
 
 
 def _key(cells: pd.DataFrame, *parts: dict[str, str]) -> tuple[str, ...]:
@@ -233,7 +235,7 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
                 tables.append(_grid("Worklist sizes by practice (latest run of each list)", lists, rows_, cols, rule))
     area = profile.ics.name if place is None else next(f"{x.name}, {profile.ics.name}" for x in profile.ics.places
                                                        if x.code == place)
-    chapter = PhmChapter(area, on, rule.suppress_up_to + 1, svg, tables)
+    chapter = PhmChapter(area, on, rule.suppress_up_to + 1, svg, tables, disclosure=rule.statement())
     if model_dir is not None and (model_dir / "fairness.csv").exists():
         chapter.fairness = _fairness_table(model_dir / "fairness.csv", rule)
         chapter.card = (model_dir / "model_card.md").read_text(encoding="utf-8")
