@@ -174,3 +174,33 @@ def test_epilepsy_treated_painful_condition_and_lithium(connect):
                      "lithium_once": {"psychosis_bipolar"}}
     assert people["epi_treated"]["cms"] == 0.92 and people["aed4"]["cms"] == 0.92
     assert people["lithium_once"]["cms"] == 0.64
+
+
+def test_constipation_and_irritable_bowel_syndrome(connect):
+    """Constipation: at least 4 laxative issues in the 12 months; irritable bowel syndrome: a code ever, or at least
+    4 antispasmodic issues in the 12 months (Payne 2020, after Barnett 2012). The window is 1 April 2023 to 31 March
+    2024: an issue on 31 March 2023 or 1 April 2024 does not count."""
+    w = Warehouse()
+    people_ = ("lax4", "lax3", "lax4_day_early", "lax3_day_after", "lax4_last_day", "ibs_code", "spasm4", "spasm3",
+               "lax2_spasm2")
+    for p in people_:
+        w.person(p, born=ADULT)
+    _issues(w, "lax4", "laxatives", 4)                                      # the first on the window's first day
+    _issues(w, "lax3", "laxatives", 3)
+    w.medication("lax4_day_early", date(2023, 3, 31), code("laxatives"))   # a day before the 12 months
+    _issues(w, "lax4_day_early", "laxatives", 3, date(2023, 6, 1))
+    _issues(w, "lax3_day_after", "laxatives", 3, date(2023, 6, 1))
+    w.medication("lax3_day_after", date(2024, 4, 1), code("laxatives"))    # a day after the reference date
+    _issues(w, "lax4_last_day", "laxatives", 3, date(2023, 12, 1))
+    w.medication("lax4_last_day", date(2024, 3, 31), code("laxatives"))    # the reference date itself
+    w.event("ibs_code", date(1995, 5, 1), "10743008")                     # irritable bowel syndrome
+    _issues(w, "spasm4", "antispasmodics", 4)
+    _issues(w, "spasm3", "antispasmodics", 3)
+    _issues(w, "lax2_spasm2", "laxatives", 2)                               # 2 + 2 of different kinds: neither
+    _issues(w, "lax2_spasm2", "antispasmodics", 2, date(2023, 9, 1))
+    people, items = built(w, connect())
+    found = {p: {i for k, i in items[p] if k == "condition"} for p in people}
+    assert found == {"lax4": {"constipation"}, "lax3": set(), "lax4_day_early": set(), "lax3_day_after": set(),
+                     "lax4_last_day": {"constipation"}, "ibs_code": {"irritable_bowel"},
+                     "spasm4": {"irritable_bowel"}, "spasm3": set(), "lax2_spasm2": set()}
+    assert people["lax4"]["cms"] == 1.12 and people["ibs_code"]["cms"] == 0.21 and people["spasm4"]["cms"] == 0.21

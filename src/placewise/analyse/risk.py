@@ -497,8 +497,8 @@ def model_card(model: RiskModel, version: str, rows: list[GroupPerformance], mis
     lines += [f"- Stopped: {f}" for f in fatal]
     lines += ["", "## Limitations (20, 21)",
               "Trained and tested on one ICS's warehouse; on synthetic data the figures say how the method behaves, "
-              "not how a real model would. The Cambridge score omits conditions whose codelists are not yet "
-              "bundled (see docs/phm.md). Recorded activity reflects access to care as well as need.", "",
+              "not how a real model would. The Cambridge score's medicine lists are BNF-section code sets, not "
+              "the paper's own product lists (see docs/phm.md). Recorded activity reflects access to care as well as need.", "",
               "## Reproducing (18)",
               f"`placewise risk train --db WAREHOUSE --out DIR --seed {model.seed}` on the same warehouse gives "
               f"version {version}.", ""]

@@ -214,7 +214,7 @@ def build_chapter(con: ibis.BaseBackend, profile: Profile, model_dir: Path | Non
                          "–" if hid else f"{total / n:.2f}", "–" if hid else f"{many / n:.1%}"])
         tables.append(Table(f"Cambridge Multimorbidity Score, aged 20 and over, by {label}",
                             ["", "People", "Mean score", "Two or more scored conditions"], body,
-                            "Scores leave out the conditions whose codelists are not yet bundled (docs/phm.md)."))
+                            "The 20-condition general-outcome score of Payne et al. 2020 (docs/phm.md)."))
     if RUNS_TABLE in table_names(con):
         runs = con.table(RUNS_TABLE)
         latest = runs.group_by("list_id").aggregate(created_at=runs.created_at.max())

@@ -12,13 +12,13 @@ import numpy as np
 import pyarrow as pa
 
 from placewise.sources.synth.activity import Shared
-from placewise.sources.synth.config import CONDITIONS
+from placewise.sources.synth.config import CONDITIONS, AgeShares
 from placewise.sources.synth.events import World, categorical, dates, labels
 from placewise.sources.synth.hospital_codes import Weighted
 from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER, rng_for
 from placewise.sources.synth.truth import treatment_state
 from placewise.sources.synth.vocabulary import (
-    ALCOHOL_INTAKE, ALCOHOL_LEVEL, ALCOHOL_PROBLEMS, BMI, CARE_PLAN, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, EPILEPSY, FRAILTY_GRADES, FRAILTY_PROBLEMS, HBA1C,
+    ALCOHOL_INTAKE, ALCOHOL_LEVEL, ALCOHOL_PROBLEMS, BMI, CARE_PLAN, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, EPILEPSY, FRAILTY_GRADES, FRAILTY_PROBLEMS, HBA1C, IRRITABLE_BOWEL,
     LD_HEALTH_CHECK, MEDICINES, ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY,
     SYSTOLIC,
 )
@@ -132,6 +132,7 @@ def primary_care(w: World, rng: np.random.Generator, block: slice,
     ev.add(who[frail], day[frail], grades[category[frail] - 1])
     _problems_of_later_life(w, rng_for(w.seed, 15, block.start), everyone, lo, ev)
     _everyday_medicines(w, rng_for(w.seed, 16, block.start), everyone, lo, ev, meds)
+    _bowel_medicines(w, rng_for(w.seed, 17, block.start), everyone, lo, ev, meds)
     who, day, code, _, _ = meds.arrays()
     state = treatment_state(w, everyone, who, day, np.array(meds.codes, dtype=object)[code])
     return _events_table(w, ev, shared), _medications_table(w, meds, (who, day, code), shared), state
@@ -186,6 +187,59 @@ def _everyday_medicines(w: World, rng: np.random.Generator, everyone: np.ndarray
     drinks = np.flatnonzero((p.age_at(ref, everyone) >= 18) & (u[5] < m.alcohol_problems_prevalence * risk) & (lo <= ref))
     ev.add(everyone[drinks], lo[drinks] + (rng.random(len(drinks)) * (ref[drinks] - lo[drinks] + 1)).astype(np.int64),
            ev.pick(rng, ALCOHOL_PROBLEMS, len(drinks)))
+
+
+def _by_age_and_sex(w: World, everyone: np.ndarray, shares: AgeShares, female_ratio: float) -> np.ndarray:
+    """Each person's chance from an age table, women ``female_ratio`` times men with the same average."""
+    p = w.people
+    age = p.age_at(p.ref[everyone], everyone)
+    band = np.searchsorted(np.asarray(shares.ages), age, side="right") - 1
+    share = np.where(band >= 0, np.asarray(shares.shares)[np.maximum(band, 0)], 0.0)
+    return share * np.where(p.female[everyone], 2 * female_ratio, 2.0) / (1 + female_ratio)
+
+
+def _spells(w: World, rng: np.random.Generator, meds: Rows, who: np.ndarray, first: np.ndarray, medicine: str) -> None:
+    """Spells of repeat issues that began at some time up to the reference day (not before ``first``) and last
+    ``repeat_years`` on average, so some began too lately, or ended too early, for four issues in the last year."""
+    ref, b = w.people.ref[who], w.cfg.clinical.medicines.bowel
+    start = np.maximum(ref - (rng.exponential(b.repeat_years, len(who)) * DAYS_PER_YEAR).astype(np.int64), first)
+    stop = np.minimum(ref, start + (rng.exponential(b.repeat_years, len(who)) * DAYS_PER_YEAR).astype(np.int64))
+    _repeats(w, rng, meds, who, start, stop, medicine)
+
+
+def _occasional(w: World, rng: np.random.Generator, meds: Rows, who: np.ndarray, first: np.ndarray,
+                medicine: str) -> None:
+    """One to three issues in the two years to the reference day (none before ``first``): short courses."""
+    ref = w.people.ref[who]
+    n = rng.integers(1, 4, len(who))
+    k = np.repeat(np.arange(len(who)), n)
+    day = ref[k] - rng.integers(0, 2 * 365, len(k))
+    keep = day >= first[k]
+    meds.add(who[k][keep], day[keep], meds.pick(rng, MEDICINES[medicine].products, int(keep.sum())))
+
+
+def _bowel_medicines(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray, ev: Rows,
+                     meds: Rows) -> None:
+    """Chronic constipation on repeat laxatives, commoner with age and in women; irritable bowel syndrome coded in
+    adult life, some of it on repeat antispasmodics, and antispasmodics for some without a code; short courses of
+    both (:class:`placewise.sources.synth.config.BowelMedicines`)."""
+    p, b = w.people, w.cfg.clinical.medicines.bowel
+    ref, n = p.ref[everyone], len(everyone)
+    u = rng.random((5, n))
+    adult_from = p.birth[everyone] + int(16 * DAYS_PER_YEAR)
+    adult = (adult_from <= ref) & (lo <= ref)
+    lax = np.flatnonzero((u[0] < _by_age_and_sex(w, everyone, b.constipation, b.female_ratio)) & (lo <= ref))
+    _spells(w, rng, meds, everyone[lax], lo[lax], "laxative")
+    ibs = np.flatnonzero(adult & (u[1] < _by_age_and_sex(w, everyone, b.ibs, b.female_ratio)))
+    coded = adult_from[ibs] + (rng.random(len(ibs)) * (ref[ibs] - adult_from[ibs] + 1)).astype(np.int64)
+    ev.add(everyone[ibs], coded, ev.pick(rng, IRRITABLE_BOWEL, len(ibs)))
+    treated = rng.random(len(ibs)) < b.ibs_antispasmodic_share
+    _spells(w, rng, meds, everyone[ibs[treated]], np.maximum(coded[treated], lo[ibs[treated]]), "antispasmodic")
+    uncoded = np.flatnonzero(adult & (u[2] < b.uncoded_antispasmodic_share))
+    _spells(w, rng, meds, everyone[uncoded], np.maximum(adult_from[uncoded], lo[uncoded]), "antispasmodic")
+    for row, medicine in ((3, "laxative"), (4, "antispasmodic")):
+        some = np.flatnonzero(adult & (u[row] < b.occasional_share))
+        _occasional(w, rng, meds, everyone[some], np.maximum(lo[some], adult_from[some]), medicine)
 
 
 def _bmi(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:

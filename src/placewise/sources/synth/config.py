@@ -113,6 +113,33 @@ class CarePlans(Strict):
     months: int = Field(ge=1)
 
 
+class AgeShares(Strict):
+    """A share by age: ``shares[i]`` from age ``ages[i]`` (ascending) to the next; none below the first."""
+
+    ages: list[int] = Field(min_length=1)
+    shares: list[float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _paired(self) -> AgeShares:
+        """One share per age, ages ascending, shares between 0 and 1."""
+        if len(self.ages) != len(self.shares) or self.ages != sorted(self.ages) or not all(0 <= s <= 1 for s in self.shares):
+            raise ValueError("ages ascending, one share (0 to 1) for each")
+        return self
+
+
+class BowelMedicines(Strict):
+    """Chronic constipation on repeat laxatives, irritable bowel syndrome coded and treated with antispasmodics, and
+    the short courses of both that fall short of a repeat (the Cambridge score's constipation and IBS rules)."""
+
+    constipation: AgeShares = Field(description="People on repeat laxatives at some time, by age")
+    ibs: AgeShares = Field(description="People with irritable bowel syndrome coded, by age")
+    female_ratio: float = Field(gt=0, description="Women's share over men's, for both conditions")
+    repeat_years: float = Field(gt=0, description="Mean length of a spell of repeat laxatives or antispasmodics")
+    ibs_antispasmodic_share: float = Field(ge=0, le=1, description="Coded IBS with a spell of repeat antispasmodics")
+    uncoded_antispasmodic_share: float = Field(ge=0, le=1, description="Adults on repeat antispasmodics, no IBS code")
+    occasional_share: float = Field(ge=0, le=1, description="Adults with one to three issues of either, per kind")
+
+
 class EverydayMedicines(Strict):
     """Repeat medicines behind the Cambridge score's prescription rules, and epilepsy and alcohol problems, which no
     condition models (alcohol problems more often in men and in deprived areas)."""
@@ -124,6 +151,7 @@ class EverydayMedicines(Strict):
     epilepsy_prevalence: float = Field(ge=0, le=1)
     epilepsy_treated_share: float = Field(ge=0, le=1, description="Epilepsy on an antiepileptic")
     alcohol_problems_prevalence: float = Field(ge=0, le=1, description="Adults with an alcohol problem coded")
+    bowel: BowelMedicines
 
 
 class Clinical(Strict):

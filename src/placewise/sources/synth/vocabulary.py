@@ -143,6 +143,15 @@ MEDICINES: dict[str, Medicine] = {
         "323054005": 0.4, "322957006": 0.25, "322982006": 0.25, "322864007": 0.1,  # levetiracetam 500mg, sodium
     }, 56, 112.0),                                                # valproate 500mg, lamotrigine 100mg, carbamazepine 200mg
     "lithium": Medicine({"13177001000001108": 1.0}, 28, 56.0),    # lithium carbonate 400mg modified-release tablets
+    # common products of BNF 1.6 and 1.2 by the LUCK study's shares (Shafe et al., Ther Adv Gastroenterol 2011)
+    "laxative": Medicine({
+        "3591211000001105": 0.35, "317574008": 0.3, "317548002": 0.25,  # macrogol compound sachets, lactulose
+        "317512004": 0.05, "317544000": 0.05,                           # solution, senna 7.5mg, bisacodyl 5mg, docusate
+    }, 28, 30.0),
+    "antispasmodic": Medicine({
+        "317161009": 0.55, "317117001": 0.2,               # mebeverine 135mg tablets, hyoscine butylbromide 10mg tablets
+        "14610311000001100": 0.15, "317148009": 0.1,       # peppermint oil 0.2ml capsules, alverine 60mg capsules
+    }, 28, 84.0),
 }
 
 FRAILTY_PROBLEMS: dict[str, tuple[float, Weighted]] = {
@@ -181,6 +190,8 @@ FRAILTY_PROBLEMS: dict[str, tuple[float, Weighted]] = {
 EPILEPSY: Weighted = {"84757009": 0.6, "352818000": 0.15, "230381009": 0.15, "193000002": 0.1}
 """Epilepsy; tonic-clonic, focal and temporal lobe epilepsy."""
 
+IRRITABLE_BOWEL: Weighted = {"10743008": 0.6, "197125005": 0.15, "440630006": 0.15, "440544005": 0.1}
+"""Irritable bowel syndrome; with diarrhoea; characterised by constipation; by alternating bowel habit."""
 ALCOHOL_PROBLEMS: Weighted = {"15167005": 0.45, "66590003": 0.35, "7200002": 0.2}
 """Alcohol misuse; alcohol dependence; alcohol problem drinking."""
 
