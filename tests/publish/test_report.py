@@ -802,3 +802,24 @@ def test_england_is_shown_beside_the_area_with_its_source_or_the_page_says_there
     ]
     with pytest.raises(ValueError, match="england_sources names unknown indicator"):
         with_england(specs, {"z": "x"})
+
+
+def test_a_year_to_date_figure_is_not_failing_its_year_end_target_in_september():
+    from dataclasses import replace
+
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    ics = Area("ics", "QHG", "BLMK")
+    base = {"breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan, "suppressed": False,
+            "denominator": 1000.0, "geography_type": "ics", "geography_code": "QHG"}
+    rows = [{**base, "indicator_id": i, "period_start": m, "period_end": _month_end(m),
+             "numerator": 400.0, "value": 40.0} for m in MONTHS for i in ("ytd", "monthly")]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="monthly", title="M", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", target=75.0)
+    ytd = replace(spec, id="ytd", title="Y", cumulative=True, no_spc="Cumulative from 1 April.")
+    model = build_report(frame, [ytd, spec], Scope(ics, ics, ()), title="t", months=36,
+                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]))
+    groups = {p.spec.id: p.group for p in model.pages}
+    assert groups == {"ytd": "in_control", "monthly": "failing_target"}

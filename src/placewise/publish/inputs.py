@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from placewise.analyse.independence import no_spc_reason
+from placewise.analyse.independence import cumulative, no_spc_reason
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual
 from placewise.analyse.targets import target_status
 from placewise.measure.catalogue import Catalogue, Indicator
@@ -147,7 +147,7 @@ def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
         id=i.id, title=i.title, definition=i.definition, domain=i.domain, polarity=i.polarity,
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
         target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
-        per=float(i.per or 1), no_spc=no_spc_reason(i),
+        per=float(i.per or 1), no_spc=no_spc_reason(i), cumulative=cumulative(i),
     )
 
 

@@ -95,6 +95,8 @@ class IndicatorSpec:
     per: float = 1.0
     england_source: str = ""
     """Where the England comparator comes from (``report.yaml``), shown under it."""
+    cumulative: bool = False
+    """Counted from 1 April (year to date): the year-end target is judged through the plan's run rate only."""
     no_spc: str = ""
     """Why the series gets no SPC (its points overlap: :mod:`placewise.analyse.independence`); empty if it does."""
 
@@ -585,13 +587,14 @@ NO_SPC_REASON = "No exception against target or plan; no SPC, as the points over
 
 def _status(page: IndicatorPage, result: SpcResult, row: int) -> dict[str, object]:
     """One indicator's SPC icons, latest value, target and plan RAG, as :func:`exceptions` reads them; a
-    series without SPC counts as common cause with no assurance, so only its target and plan can flag it."""
+    series without SPC counts as common cause with no assurance, so only its target and plan can flag it, and a
+    year-to-date figure is held to its plan (the run rate, which reaches the target in March), not to the target."""
     spec = page.spec
     last = int(result.n_points[row] - 1)
     icons_of = (VariationIcon.COMMON_CAUSE, AssuranceIcon.NONE) if spec.no_spc else \
         (result.variation_icon[row], result.assurance_icon[row])
     return {"indicator_id": spec.id, "polarity": spec.polarity, "latest": float(result.values[row, last]),
-            "target": np.nan if spec.target is None else spec.target * spec.scale,
+            "target": np.nan if spec.target is None or spec.cumulative else spec.target * spec.scale,
             "variation": int(icons_of[0]), "assurance": int(icons_of[1]), "plan_rag": page.plan_rag}
 
 
