@@ -7,8 +7,11 @@ temporary web store holding one analyst whose API token the clients use where a 
 unsuppressed practice figures. Each scenario then runs ``--clients`` asyncio clients (httpx) for
 ``--seconds``: each sends a request, waits for the answer and then waits a think time drawn uniformly
 from 0.5 to 1.5 times ``--think`` seconds (as a Locust user with ``between``), ``--think 0`` for a
-closed loop with no pause. Prints requests, throughput, errors and the 50th, 95th and 99th percentile
-latency of each scenario, and the server's start-up time (reading the warehouse and the disclosure decision).
+closed loop with no pause. Each scenario is run twice: once asking for the same figures every time (the
+server keeps a response once made), and once asking for a random indicator (and Place) each time, from
+every indicator measured at the level, so first requests, which the server has to make, are counted too.
+Prints requests, throughput, errors and the 50th, 95th and 99th percentile latency of each scenario, the
+server's start-up time (reading the warehouse and the disclosure decision), and its peak memory and CPU time.
 """
 
 from __future__ import annotations
@@ -42,21 +45,37 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _latest(db: str, level: str) -> tuple[str, str]:
-    """A Place code and the latest period end of the indicator at a level."""
+def _measured(db: str) -> tuple[list[str], list[str], dict[str, str]]:
+    """The Places, the indicators measured for Places, and each practice indicator's latest period end."""
     with duckdb.connect(db, read_only=True) as con:
-        place = con.execute("SELECT min(geography_code) FROM measurements WHERE geography_type = 'place'").fetchone()
-        end = con.execute("SELECT CAST(max(period_end) AS VARCHAR) FROM measurements WHERE indicator_id = ? AND "
-                          "geography_type = ?", [INDICATOR, level]).fetchone()
-    return place[0], end[0]
+        places = [r[0] for r in con.execute("SELECT DISTINCT geography_code FROM measurements WHERE "
+                                            "geography_type = 'place' ORDER BY 1").fetchall()]
+        by_place = [r[0] for r in con.execute("SELECT DISTINCT indicator_id FROM measurements WHERE "
+                                              "geography_type = 'place' ORDER BY 1").fetchall()]
+        latest = dict(con.execute("SELECT indicator_id, CAST(max(period_end) AS VARCHAR) FROM measurements WHERE "
+                                  "geography_type = 'practice' GROUP BY 1 ORDER BY 1").fetchall())
+    return places, by_place, latest
 
 
-async def _client(http: httpx.AsyncClient, path: str, params: dict, headers: dict, until: float, think: float,
+def _server_use(pid: int) -> tuple[float, float]:
+    """A running process's peak resident memory (GB) and CPU time so far (user + system, seconds)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return peak_kb / 1024 ** 2, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+Request = tuple[str, dict, dict]
+"""A path, its query parameters and headers."""
+
+
+async def _client(http: httpx.AsyncClient, requests: list[Request], until: float, think: float,
                   out: list[float], errors: list[int]) -> None:
-    """One client: request, wait for the answer, think, until the time is up."""
+    """One client: a request drawn from ``requests``, wait for the answer, think, until the time is up."""
     rng = random.Random()
     await asyncio.sleep(rng.uniform(0, max(think, 0.05)))    # clients start spread over one think time
     while time.perf_counter() < until:
+        path, params, headers = rng.choice(requests)
         t = time.perf_counter()
         try:
             r = await http.get(path, params=params, headers=headers)
@@ -70,17 +89,19 @@ async def _client(http: httpx.AsyncClient, path: str, params: dict, headers: dic
             await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
-async def _scenario(base: str, path: str, params: dict, headers: dict, clients: int, seconds: float,
+async def _scenario(base: str, requests: list[Request], clients: int, seconds: float,
                     think: float) -> tuple[np.ndarray, list[int]]:
-    """Run the clients against one request for the time given; latencies in seconds and error statuses."""
+    """Run the clients on the requests for the time given; latencies in seconds and error statuses. A scenario of
+    one request is asked once first (so it measures the kept response); one of many starts cold."""
     out: list[float] = []
     errors: list[int] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
-        await http.get(path, params=params, headers=headers)            # warm
+        if len(requests) == 1:
+            path, params, headers = requests[0]
+            await http.get(path, params=params, headers=headers)
         until = time.perf_counter() + seconds
-        await asyncio.gather(*(_client(http, path, params, headers, until, think, out, errors)
-                               for _ in range(clients)))
+        await asyncio.gather(*(_client(http, requests, until, think, out, errors) for _ in range(clients)))
     return np.array(out), errors
 
 
@@ -92,7 +113,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--think", type=float, default=1.0, help="mean pause between a client's requests, seconds")
     args = ap.parse_args()
-    place, latest_practice = _latest(args.db, "practice")
+    places, by_place, latest = _measured(args.db)
+    place = places[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
     store = WebStore(str(tmp / "web.duckdb"))
     auth = Auth(store)
@@ -116,24 +138,42 @@ def main() -> None:
                 time.sleep(0.5)
         startup = time.perf_counter() - started
         analyst = {"Authorization": f"Bearer {token}"}
+        data = "/api/v1/indicators/{}/data"
+        one_place: list[Request] = [(data.format(i), {"level": "place", "area": p}, {})
+                                    for i in by_place for p in places]
+        practices: list[Request] = [(data.format(i), {"level": "practice", "from": e, "to": e}, analyst)
+                                    for i, e in latest.items()]
+        pages: list[Request] = [("/explore", {"indicator": i, "level": "place", "area": p}, {})
+                                for i in by_place for p in places]
+        same = latest[INDICATOR]
         scenarios = [
-            ("one indicator, one Place, all periods (public)", f"/api/v1/indicators/{INDICATOR}/data",
-             {"level": "place", "area": place}, {}, 0.100),
-            ("one indicator, all practices, latest period (analyst)", f"/api/v1/indicators/{INDICATOR}/data",
-             {"level": "practice", "from": latest_practice, "to": latest_practice}, analyst, 0.250),
-            ("indicator explorer page, a Place (public)", "/explore",
-             {"indicator": INDICATOR, "level": "place", "area": place}, {}, 0.300),
+            ("one indicator, one Place, all periods (public), the same each time",
+             [(data.format(INDICATOR), {"level": "place", "area": place}, {})], 0.100),
+            (f"one indicator, one Place, all periods (public), any of {len(one_place)}", one_place, 0.100),
+            ("one indicator, all practices, latest period (analyst), the same each time",
+             [(data.format(INDICATOR), {"level": "practice", "from": same, "to": same}, analyst)], 0.250),
+            (f"one indicator, all practices, latest period (analyst), any of {len(practices)}", practices, 0.250),
+            ("indicator explorer page, a Place (public), the same each time",
+             [("/explore", {"indicator": INDICATOR, "level": "place", "area": place}, {})], 0.300),
+            (f"indicator explorer page, a Place (public), any of {len(pages)}", pages, 0.300),
         ]
+        peak, cpu = _server_use(server.pid)
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-              f"warehouse {args.db}; server start-up {startup:.1f} s")
-        print(f"{args.clients} clients, {args.seconds:g} s each, think time {args.think:g} s")
-        for name, path, params, headers, target in scenarios:
-            lat, errors = asyncio.run(_scenario(base, path, params, headers, args.clients, args.seconds,
-                                                args.think))
+              f"warehouse {args.db}; server start-up {startup:.1f} s wall, {cpu:.1f} s CPU, peak {peak:.2f} GB; "
+              f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent).stdout.strip()
+        print(f"{args.clients} clients, {args.seconds:g} s each, think time {args.think:g} s; code {commit}, "
+              f"started {time.strftime('%H:%M UTC', time.gmtime())}")
+        for name, requests, target in scenarios:
+            lat, errors = asyncio.run(_scenario(base, requests, args.clients, args.seconds, args.think))
             p50, p95, p99 = (np.percentile(lat, q) * 1000 for q in (50, 95, 99))
             verdict = "meets" if p95 <= target * 1000 else "MISSES"
             print(f"{name}: {len(lat)} requests, {len(lat) / args.seconds:.0f}/s, {len(errors)} errors; "
                   f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms ({verdict} p95 < {target * 1000:.0f} ms)")
+        peak, end_cpu = _server_use(server.pid)
+        print(f"server: peak {peak:.2f} GB, {end_cpu - cpu:.1f} s CPU serving; load average "
+              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         server.terminate()
         server.wait(timeout=30)
