@@ -509,33 +509,51 @@ def decide_for_reader(frame: pd.DataFrame, decision: Decision, measures: dict[st
                       known: np.ndarray) -> Decision:
     """The decision for one reader who also knows the true value of the ``known`` cells (a Place lead, their own
     Place's cells): those are shown, and other cells hidden so that none the published decision hid can be
-    worked out from the published figures and the known ones together.
+    worked out from the published figures and the known ones together (:class:`ReaderDecisions`)."""
+    return ReaderDecisions(frame, decision, measures, relations).for_known(known)
+
+
+class ReaderDecisions:
+    """Decisions for readers who know some cells' true values, from one published decision. What no reader
+    changes (which cells are derived, exempt or unpublished, their counts and the equations) is worked out once,
+    so each reader costs only the search for complements (a server decides once per Place).
 
     The known cells' columns leave the equations (a known value is a constant), the published hidden set
     restricted to the other cells is the start, and :func:`suppress` runs on them as :func:`decide` does (the
     ICS total protected). It only adds to what the published decision hid. ``frame`` is the decision's table.
     """
-    frame = frame.reset_index(drop=True)
-    known = np.asarray(known, dtype=bool)
-    if len(frame) != len(decision.cells) or known.size != len(frame):
-        raise ValueError("disclosure: the decision or the known cells belong to a different table")
-    derived, exempt, unpublished = _kinds(frame, decision.rule)
-    in_base = ~derived & ~exempt & ~unpublished
-    base = frame[in_base].reset_index(drop=True)
-    was = decision.cells.suppressed.to_numpy(dtype=bool)
-    other = ~known[in_base]
-    top = ((base.geography_type == "ics") & (base.breakdown == "none")).to_numpy()
-    hidden = suppress(cell_counts(base, measures)[other], was[in_base][other],
-                      equations(base, relations).tocsc()[:, np.flatnonzero(other)].tocsr(), protect=top[other])
-    cells = decision.cells.copy()
-    where = np.flatnonzero(in_base)[other]
-    added = where[hidden & ~was[where]]
-    cells.loc[added, "suppressed"] = True
-    cells.loc[added, "reason"] = SECONDARY
-    redo = derived & ~exempt & ~unpublished & ~known
-    _derive(cells, redo)
-    cells.loc[known, ["suppressed", "reason"]] = [False, ""]
-    return Decision(decision.rule, cells)
+
+    def __init__(self, frame: pd.DataFrame, decision: Decision, measures: dict[str, str],
+                 relations: pd.DataFrame) -> None:
+        frame = frame.reset_index(drop=True)
+        if len(frame) != len(decision.cells):
+            raise ValueError("disclosure: the decision belongs to a different table")
+        derived, exempt, unpublished = _kinds(frame, decision.rule)
+        self.decision = decision
+        self._in_base = ~derived & ~exempt & ~unpublished
+        self._redo = derived & ~exempt & ~unpublished
+        base = frame[self._in_base].reset_index(drop=True)
+        self._counts = cell_counts(base, measures)
+        self._equations = equations(base, relations).tocsc()
+        self._top = ((base.geography_type == "ics") & (base.breakdown == "none")).to_numpy()
+        self._was = decision.cells.suppressed.to_numpy(dtype=bool)
+
+    def for_known(self, known: np.ndarray) -> Decision:
+        """The decision for a reader who knows the ``known`` cells (one flag per row of the table)."""
+        known = np.asarray(known, dtype=bool)
+        if known.size != self._was.size:
+            raise ValueError("disclosure: the known cells belong to a different table")
+        other = ~known[self._in_base]
+        hidden = suppress(self._counts[other], self._was[self._in_base][other],
+                          self._equations[:, np.flatnonzero(other)].tocsr(), protect=self._top[other])
+        cells = self.decision.cells.copy()
+        where = np.flatnonzero(self._in_base)[other]
+        added = where[hidden & ~self._was[where]]
+        cells.loc[added, "suppressed"] = True
+        cells.loc[added, "reason"] = SECONDARY
+        _derive(cells, self._redo & ~known)
+        cells.loc[known, ["suppressed", "reason"]] = [False, ""]
+        return Decision(self.decision.rule, cells)
 
 
 def _derive(cells: pd.DataFrame, derived: np.ndarray) -> None:

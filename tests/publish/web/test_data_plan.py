@@ -16,7 +16,8 @@ from placewise.publish.web.summaries import measurement_frame
 PATH = "/api/v1/indicators/ae_4hr_all"
 
 
-def test_rows_carry_the_board_plan_and_the_year_target(client, login) -> None:
+def test_rows_carry_the_board_plan_and_the_year_target(engine_client, login) -> None:
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     login(client, "analyst")
     rows = pd.DataFrame(client.get(f"{PATH}/data", params={"level": "place"}).json()["rows"])
     assert len(rows) > 0 and rows.plan.notna().all() and rows.target.notna().all()
@@ -42,7 +43,8 @@ def test_a_glide_path_from_a_march_value_is_what_the_board_shows() -> None:
     assert april == 72 + (78 - 72) / 12
 
 
-def test_a_suppressed_row_still_carries_its_target_and_plan(client) -> None:
+def test_a_suppressed_row_still_carries_its_target_and_plan(engine_client) -> None:
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     r = client.get(f"{PATH}/data", params={"level": "practice"})
     rows = pd.DataFrame(r.json()["rows"])
     hidden = rows[rows.suppressed]
@@ -53,7 +55,21 @@ def test_a_suppressed_row_still_carries_its_target_and_plan(client) -> None:
     assert csv.plan.astype(float).tolist() == rows.plan.astype(float).tolist()
 
 
-def test_breakdown_rows_have_no_target_or_plan(client, login) -> None:
+def test_breakdown_rows_have_no_target_or_plan(engine_client, login) -> None:
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     login(client, "analyst")
     rows = pd.DataFrame(client.get(f"{PATH}/data", params={"level": "place", "breakdown": "sex"}).json()["rows"])
     assert len(rows) > 0 and rows.target.isna().all() and rows.plan.isna().all()
+
+
+def test_the_explorer_quotes_the_target_and_plan_the_api_rows_carry(engine_client, login, web_warehouse) -> None:
+    """The explorer's summary and the API agree: 2024/25's operating-plan target (78%), not the standing 95%."""
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
+    login(client, "analyst")
+    ics = load_profile().ics.code
+    body = client.get(f"{PATH}/data", params={"level": "ics", "area": ics}).json()
+    latest = [r for r in body["rows"] if r["breakdown"] == "none"][-1]
+    assert latest["target"] == 78 and latest["plan"] == 78 and body["spc"]["target"] == 78
+    html = client.get("/explore", params={"indicator": "ae_4hr_all", "level": "ics", "area": ics}).text
+    assert '<div class="hint" data-testid="target">Target: 78.0%</div>' in html
+    assert '<div class="hint" data-testid="plan">Plan: 78.0%</div>' in html

@@ -159,7 +159,8 @@ def test_below_analyst_no_small_count_is_shown_or_recoverable_by_subtraction(web
     assert alone.empty, alone.head()
 
 
-def test_one_areas_series_carries_its_spc_chart_from_the_points_the_caller_reads(client, login, web_warehouse):
+def test_one_areas_series_carries_its_spc_chart_from_the_points_the_caller_reads(engine_client, login, web_warehouse):
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     from placewise.publish.icons import Assurance, Variation
 
     public = client.get("/api/v1/indicators/hypertension_treated_to_target/data",

@@ -12,7 +12,8 @@ PATH = "/api/v1/indicators/hypertension_treated_to_target"
 PARAMS = {"level": "place", "breakdown": "imd_quintile"}
 
 
-def test_csv_and_excel_hold_the_json_figures_as_the_caller_may_read_them(client, login) -> None:
+def test_csv_and_excel_hold_the_json_figures_as_the_caller_may_read_them(engine_client, login) -> None:
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     login(client, "analyst")
     rows = pd.DataFrame(client.get(f"{PATH}/data", params=PARAMS).json()["rows"])
     csv = client.get(f"{PATH}/data", params={**PARAMS, "format": "csv"})
@@ -29,7 +30,8 @@ def test_csv_and_excel_hold_the_json_figures_as_the_caller_may_read_them(client,
         assert table.suppressed.tolist() == rows.suppressed.tolist()
 
 
-def test_the_fingertips_csv_has_fingertips_columns_and_notes_each_suppressed_value(client) -> None:
+def test_the_fingertips_csv_has_fingertips_columns_and_notes_each_suppressed_value(engine_client) -> None:
+    client = engine_client  # the same checks on DuckDB and on PostgreSQL
     rows = pd.DataFrame(client.get(f"{PATH}/data", params=PARAMS).json()["rows"])
     r = client.get(f"{PATH}/fingertips.csv", params=PARAMS)
     ft = pd.read_csv(io.StringIO(r.text), keep_default_na=False, na_values=[""])
@@ -44,4 +46,3 @@ def test_the_fingertips_csv_has_fingertips_columns_and_notes_each_suppressed_val
     assert hidden.tolist() == rows.suppressed.tolist() and ft.loc[hidden, "Value"].isna().all()
     assert ft["Count"].astype(float).fillna(-1).tolist() == rows.numerator.astype(float).fillna(-1).tolist()
     assert (ft["Time period Sortable"] // 100 % 100).between(1, 12).all()
-

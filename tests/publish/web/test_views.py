@@ -125,3 +125,23 @@ def test_a_suppressed_or_missing_period_breaks_the_line_as_in_the_report() -> No
     assert line is not None and line.group(1).count("M") == 3 and line.group(1).count("L") == 24 - 2 - 3
     assert view.spc_svg.count('<circle class="point') == 22
     assert "2 periods are suppressed or missing" in view.description
+
+
+def test_each_period_has_its_own_years_target_and_the_summary_quotes_the_latest() -> None:
+    """A target of 70% in the first financial year and none (stale) in the second: the target line stops where
+    the year's target does, the summary says none and why, and assurance is not judged against a stale target."""
+    targets = {m: 70.0 for m in MONTHS[:12]}
+    view = explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "none", None, targets)
+    assert view.target_value == "none" and 'class="target"' in view.spc_svg
+    line = re.search(r'<path class="target" d="([^"]*)"', view.spc_svg)
+    assert line is not None and line.group(1).count("M") == 1
+    both = {**targets, **{m: 75.0 for m in MONTHS[12:]}}
+    assert explorer(_frame(), SPECS[IND], PER[IND], "P1", {}, "none", None, both).target_value == "75.0%"
+
+
+def test_a_funnel_of_zero_counts_is_not_drawn() -> None:
+    """Every area's published count zero (a rare event, rounded): no funnel limits, a sentence saying why."""
+    rate = next(s for s in SPECS.values() if s.measure == "crude_rate")
+    rows = _frame().assign(indicator_id=rate.id, numerator=0.0, value=0.0, lower=0.0, upper=0.5)
+    view = explorer(rows, rate, PER[rate.id], "P1", {}, "none")
+    assert view.funnel_svg == "" and "count is zero" in view.funnel_note and len(view.funnel_rows) == 6

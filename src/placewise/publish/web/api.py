@@ -243,7 +243,8 @@ class SpcOut(BaseModel):
     mean: list[float | None] | None
     lower_limit: list[float | None] | None
     upper_limit: list[float | None] | None
-    target: float | None
+    target: float | None = Field(description="The target of the latest period's financial year, as the rows carry it "
+                                             "(null where none applies or the latest is stale)")
     variation: str | None
     assurance: str | None
     no_spc: str | None = Field(None, description="Why there is no SPC for this series; null where there is")
@@ -264,20 +265,24 @@ def _finite(values: np.ndarray) -> list[float | None]:
 
 
 def spc_of(meta: IndicatorMeta, rows: pd.DataFrame) -> SpcOut | None:
-    """The SPC chart of one area's rows as the caller reads them: suppressed periods are left out, so
-    the limits rest on published points only (as in the report)."""
-    shown = rows[(rows.breakdown == "none") & ~rows.suppressed.astype(bool) & rows.value.notna()]
+    """The SPC chart of one area's rows as the caller reads them (with their ``target``, :func:`targets_plans`):
+    suppressed periods are left out, so the limits rest on published points only (as in the report); assurance
+    against the target of the latest period's financial year."""
+    whole = rows[rows.breakdown == "none"]
+    shown = whole[~whole.suppressed.astype(bool) & whole.value.notna()]
     if shown.empty or shown.geography_code.nunique() != 1:
         return None
+    target = whole.target.iloc[-1]
+    target = None if target is None or pd.isna(target) else float(target)
     if meta.no_spc:
-        return SpcOut(period_end=[str(p) for p in shown.period_end], target=meta.target, point_type=None, mean=None,
+        return SpcOut(period_end=[str(p) for p in shown.period_end], target=target, point_type=None, mean=None,
                       lower_limit=None, upper_limit=None, variation=None, assurance=None, no_spc=meta.no_spc)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ShortSeriesWarning)
         result = spc(shown.value.to_numpy(dtype=float), polarity=meta.polarity,  # type: ignore[arg-type]
-                     target=meta.target)
+                     target=target)
     n = len(shown)
-    return SpcOut(period_end=[str(p) for p in shown.period_end], target=meta.target,
+    return SpcOut(period_end=[str(p) for p in shown.period_end], target=target,
                   point_type=[POINT_CLASS[PointType(int(t))] for t in result.point_type[0, :n]],
                   mean=_finite(result.mean[0, :n]), lower_limit=_finite(result.lpl[0, :n]),
                   upper_limit=_finite(result.upl[0, :n]),
@@ -323,7 +328,8 @@ def indicator_data(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters
     """An indicator's figures by level, area, breakdown and period, disclosure-controlled by role."""
     if f.format != "json":
         _, rows = _rows(w, user, indicator_id, f)
-        rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows), **_targets_plans(w, user, indicator_id, f, rows))
+        rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows),
+                           **targets_plans(w, user, indicator_id, rows))
         return _download(rows, f.format, indicator_id)
     key = ("data", w.snapshot.audience(user), indicator_id, f.level, f.area, f.breakdown, f.period_from, f.period_to)
     return Response(w.snapshot.memo(key, lambda: _data_json(w, user, indicator_id, f)), media_type="application/json")
@@ -332,8 +338,8 @@ def indicator_data(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters
 def _data_json(w: WebState, user: User, indicator_id: str, f: Filters) -> str:
     """The JSON body of an indicator's figures (with the SPC chart when one area is asked for)."""
     meta, rows = _rows(w, user, indicator_id, f)
+    rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows), **targets_plans(w, user, indicator_id, rows))
     chart = spc_of(meta, rows) if f.area else None
-    rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows), **_targets_plans(w, user, indicator_id, f, rows))
     return (f'{{"indicator":{meta.model_dump_json()},"disclosure":{json.dumps(w.snapshot.rule.statement())},'
             f'"rows":{rows[[*ROW_COLUMNS, "funnel", "target", "plan"]].to_json(orient="records")},'
             f'"spc":{chart.model_dump_json() if chart else "null"}}}')
@@ -370,10 +376,32 @@ def plans_of(w: WebState) -> Plans:
         return _PROFILE_PLANS[key]
 
 
-def _targets_plans(w: WebState, user: User, indicator_id: str, f: Filters, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+def plans(w: WebState, user: User) -> dict[str, pd.Series]:
+    """Every whole-population series' plan (:func:`placewise.analyse.plan.plan_against_actual`, as the Board reads
+    it) by indicator, then level, area and period start, over the actuals as this user's audience reads them (a
+    glide path starts from the March value they see). Made once per snapshot and audience, every indicator in one
+    pass: a plan depends only on its own series, so one pass gives each series what it would alone."""
+    def make() -> dict[str, pd.Series]:
+        """The plans of every series the audience reads."""
+        s = w.snapshot
+        frame = measurement_frame({i: s.rows(user, i, None, None, "none") for i in s.by_indicator})
+        pva = plan_against_actual(pa.Table.from_pandas(frame, preserve_index=False), plans_of(w),
+                                  s.catalogue).to_pandas()
+        keyed = pva.set_index(["geography_type", "geography_code", "period_start"])
+        return {str(i): g.plan.sort_index() for i, g in keyed.groupby("indicator_id", sort=False)}
+    return w.snapshot.memo(("plans", w.snapshot.audience(user)), make)
+
+
+def warm(w: WebState) -> None:
+    """Make what a first request would otherwise wait for: the plans as the public and as analysts read them."""
+    for reader in (ANONYMOUS, User(None, "analyst")):
+        plans(w, reader)
+
+
+def targets_plans(w: WebState, user: User, indicator_id: str, rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each whole-population row's target (:func:`placewise.analyse.targets.target_status` for the financial year of
-    its period; null where stale or missing) and plan (:func:`placewise.analyse.plan.plan_against_actual` over the
-    series as the caller reads it, every period, so a glide path starts from its March); null for breakdowns."""
+    its period; null where stale or missing) and plan (:func:`plans`); null for breakdowns. The API's rows and the
+    explorer page read them here, so both show the same."""
     out = {"target": np.full(len(rows), None, dtype=object), "plan": np.full(len(rows), None, dtype=object)}
     whole = rows.breakdown.to_numpy() == "none"
     if not whole.any():
@@ -384,10 +412,9 @@ def _targets_plans(w: WebState, user: User, indicator_id: str, f: Filters, rows:
     years = {d: target_status(ind.target, source, d) for d in set(starts[whole])}
     targets = starts.map({d: None if t.flag == "stale" else t.value for d, t in years.items()}).to_numpy(dtype=object)
     out["target"][whole] = targets[whole]
-    series = w.snapshot.rows(user, indicator_id, f.level, f.area, "none", None, None)
-    pva = plan_against_actual(pa.Table.from_pandas(measurement_frame({indicator_id: series}), preserve_index=False),
-                              plans_of(w), w.snapshot.catalogue).to_pandas()
-    plan = pva[pva.indicator_id == indicator_id].set_index(["geography_type", "geography_code", "period_start"]).plan
+    plan = plans(w, user).get(indicator_id)
+    if plan is None:
+        return out
     found = plan.reindex(pd.MultiIndex.from_arrays([rows.geography_type, rows.geography_code, starts])).to_numpy()
     keep = whole & pd.notna(found)
     out["plan"][keep] = found[keep]

@@ -51,7 +51,10 @@ class WebState:
         with self._reloading:
             if snapshot.version(self.db_url) == self.snapshot.version:
                 return False
-            self.snapshot = snapshot.load(self.db_url, self.snapshot.profile)
+            fresh = copy.copy(self)
+            fresh.snapshot = snapshot.load(self.db_url, self.snapshot.profile)
+            warm(fresh)
+            self.snapshot = fresh.snapshot
             return True
 
     @property
@@ -213,4 +216,14 @@ def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | 
     app.state.web = WebState(warehouse=snapshot.Warehouse(db_url), snapshot=snapshot.load(db_url, profile),
                              auth=Auth(WebStore(store_url or default_store_url(db_url))),
                              secure_cookies=secure_cookies, models=models)
+    warm(app.state.web)
     return app
+
+
+def warm(web: WebState) -> None:
+    """Make at start-up (and on a reload, before it is served) what first requests would otherwise wait for; the
+    Place leads' figures, which take longest, are made beside serving (a Place lead's request waits for them)."""
+    from placewise.publish.web import api
+
+    api.warm(web)
+    threading.Thread(target=web.snapshot.place_views, name="place-views", daemon=True).start()

@@ -14,14 +14,12 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import pandas as pd
-import pyarrow as pa
 from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
-from placewise.analyse.plan import plan_against_actual
 from placewise.measure import Indicator
 from placewise.publish.access import DIRECT_CARE
 from placewise.publish.config import load_core20
@@ -34,7 +32,7 @@ from placewise.publish.web.summaries import (
     GapRow,
     board_model,
     gap_rows,
-        measurement_frame,
+    measurement_frame,
 )
 from placewise.publish.web.views import BREAKDOWNS, explorer
 
@@ -177,12 +175,12 @@ def _explorer_context(w: WebState, user: User, ind: Indicator, level: str | None
         rows = pd.concat([rows, w.snapshot.rows(user, ind.id, level, area, breakdown)], ignore_index=True)
     spec = _specs(w, rows)[ind.id]
     view = explorer(as_dates(rows), spec, ind.per, area, names, breakdown,
-                    _trajectory(w, user, ind.id, level, area, rows)) if area else None
+                    *_targets_and_plan(w, user, ind.id, area, rows)) if area else None
     query = f"level={level}&area={area}&breakdown={breakdown}"
     base = f"/api/v1/indicators/{ind.id}"
     return f"{spec.title}: indicator explorer", dict(
         view=view, message="" if view else "No area has published figures for this indicator.",
-        unpublished=", ".join(hidden), target=spec.fmt(spec.target) if spec.target is not None else "none",
+        unpublished=", ".join(hidden),
         level_text=LEVELS.get(level, level).lower() if level != "pcn" else "Primary Care Network",
         breakdown_text=BREAKDOWNS.get(breakdown, breakdown),
         downloads=[(f"{base}/data?{query}&format=csv", "CSV"), (f"{base}/data?{query}&format=xlsx", "Excel"),
@@ -191,18 +189,14 @@ def _explorer_context(w: WebState, user: User, ind: Indicator, level: str | None
         form=_choices(w, ind, levels, level, present, area, breakdown))
 
 
-def _trajectory(w: WebState, user: User, indicator: str, level: str, area: str,
-                rows: pd.DataFrame) -> dict[date, float]:
-    """The area's plan by period start (operating-plan trajectory or glide path from the actuals, as the report
-    draws it), kept per snapshot and what the caller reads, as the Board models are."""
-    def make() -> dict[date, float]:
-        """Plan against actual of the area's series."""
-        mine = measurement_frame({indicator: rows[(rows.geography_code == area) & (rows.breakdown == "none")]})
-        pva = plan_against_actual(pa.Table.from_pandas(mine, preserve_index=False), api.plans_of(w),
-                                  w.snapshot.catalogue).to_pandas()
-        pva = pva[(pva.indicator_id == indicator) & (pva.geography_type == level) & (pva.geography_code == area)]
-        return dict(zip(pva.period_start, pva.plan, strict=True))
-    return w.snapshot.memo(("plan", w.snapshot.audience(user), indicator, level, area), make)
+def _targets_and_plan(w: WebState, user: User, indicator: str, area: str,
+                      rows: pd.DataFrame) -> tuple[dict[date, float], dict[date, float]]:
+    """The area's plan and target by period start, as the API's rows carry them (:func:`api.targets_plans`)."""
+    mine = rows[(rows.geography_code == area) & (rows.breakdown == "none")]
+    got = api.targets_plans(w, user, indicator, mine)
+    starts = pd.to_datetime(mine.period_start).dt.date
+    return tuple({d: float(v) for d, v in zip(starts, got[c], strict=True) if v is not None and pd.notna(v)}
+                 for c in ("plan", "target"))  # type: ignore[return-value]
 
 
 def _area_names(w: WebState, level: str) -> dict[str, str]:

@@ -29,7 +29,7 @@ from placewise.publish.disclosure import (
     UNPUBLISHED,
     Decision,
     DisclosureRule,
-    decide_for_reader,
+    ReaderDecisions,
     geography_relations,
     load_rule,
     publishable,
@@ -165,23 +165,37 @@ class Snapshot:
     reader: ReaderInputs
     _memo: OrderedDict[Hashable, object] = field(default_factory=OrderedDict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _making: dict[Hashable, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
 
     MEMO_SIZE = 4096
     """How many responses, views and models are kept (least recently used dropped first)."""
 
     def memo(self, key: Hashable, make: Callable[[], T]) -> T:
         """What ``make`` returns for ``key``, made once while this snapshot lasts (its figures never change; a
-        reload is a new snapshot, so nothing kept here outlives the figures it was made from)."""
+        reload is a new snapshot, so nothing kept here outlives the figures it was made from). Requests that ask
+        for a key while it is being made wait for it rather than make it again."""
         with self._memo_lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
                 return self._memo[key]  # type: ignore[return-value]
-        made = make()
-        with self._memo_lock:
-            self._memo[key] = made
-            if len(self._memo) > self.MEMO_SIZE:
-                self._memo.popitem(last=False)
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._memo_lock:
+                if key in self._memo:
+                    return self._memo[key]  # type: ignore[return-value]
+            made = make()
+            with self._memo_lock:
+                self._memo[key] = made
+                self._making.pop(key, None)
+                if len(self._memo) > self.MEMO_SIZE:
+                    self._memo.popitem(last=False)
         return made
+
+    def place_views(self) -> None:
+        """Make every Place lead's figures (:meth:`_place_view`), so a Place lead's first request need not wait
+        for them (the server runs this beside serving, from start-up)."""
+        for place in self.profile.ics.places:
+            self._place_view(place.code)
 
     @staticmethod
     def audience(user: User) -> Hashable:
@@ -221,10 +235,11 @@ class Snapshot:
 
     def _place_view(self, place: str | None) -> dict[str, dict[str, np.ndarray]]:
         """Every indicator's published columns as a Place lead of ``place`` may read them: the decision made
-        again for a reader who knows that Place's cells (:func:`decide_for_reader`), once per Place on first use."""
+        again for a reader who knows that Place's cells (:class:`ReaderDecisions`), once per Place."""
         def make() -> dict[str, dict[str, np.ndarray]]:
             r = self.reader
-            decision = decide_for_reader(r.frame, r.decision, r.measures, r.relations, r.place == place)
+            readers = self.memo("readers", lambda: ReaderDecisions(r.frame, r.decision, r.measures, r.relations))
+            decision = readers.for_known(r.place == place)
             table = publishable(r.frame, decision, r.measures).assign(suppression_reason=decision.cells.reason)
             columns = {c: _column(table[c], r.order) for c in OPEN_COLUMNS}
             return {i: {c: v[lo:hi] for c, v in columns.items()} for i, lo, hi in _indicator_bounds(r.frame, r.order)}

@@ -56,6 +56,8 @@ class Explorer:
     area_name: str
     latest_label: str = ""
     latest_value: str = "–"
+    target_value: str = "none"
+    target_note: str = ""
     plan_value: str = "none"
     spc_svg: str = ""
     variation_svg: str = ""
@@ -81,11 +83,12 @@ def fmt_row(spec: IndicatorSpec, label: str, r: pd.Series, note: str = "") -> Ro
 
 
 def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, names: dict[str, str], breakdown: str,
-             trajectory: dict | None = None) -> Explorer:
+             trajectory: dict | None = None, targets: dict | None = None) -> Explorer:
     """The explorer view of ``area`` from the published rows of one indicator at one geography level.
 
     ``per`` is the indicator's multiplier (value = numerator / denominator x per); ``trajectory`` the area's
-    plan by period start."""
+    plan and ``targets`` its target (each period's financial year's), by period start, as the API's rows carry
+    them; the summary quotes the latest period's."""
     view = Explorer(spec=spec, area_name=names.get(area, area))
     mine = rows[(rows.geography_code == area) & (rows.breakdown == "none")].sort_values("period_start")
     if mine.empty:
@@ -95,17 +98,21 @@ def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, nam
     view.latest_value = fmt_row(spec, "", latest).value
     plan = (trajectory or {}).get(latest.period_start)
     view.plan_value = "none" if plan is None or not np.isfinite(plan) else spec.fmt(plan)
+    target = (targets or {}).get(latest.period_start)
+    view.target_value = "none" if target is None or not np.isfinite(target) else spec.fmt(target)
+    view.target_note = spec.target_note if target is None else ""
     view.series_rows = [fmt_row(spec, period_label(r.period_start, spec.frequency), r)
                         for r in mine.iloc[::-1].itertuples()]
-    _spc(view, mine, spec, trajectory or {})
+    _spc(view, mine, spec, trajectory or {}, targets or {})
     _funnel(view, rows, spec, per, area, names, latest.period_start)
     _breakdown(view, rows, spec, area, breakdown, latest.period_start)
     return view
 
 
-def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: dict) -> None:
+def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: dict, targets: dict) -> None:
     """The SPC chart of the published points on the area's full run of periods (a period missing or suppressed
-    is a gap that breaks the line, as in the report), with target, plan and Making Data Count icons."""
+    is a gap that breaks the line, as in the report), with each period's target and plan, and Making Data Count
+    icons (assurance against the latest period's target)."""
     shown = mine[~mine.suppressed.astype(bool) & mine.value.notna()]
     if shown.empty:
         view.description = "Every period is suppressed, so there is no chart."
@@ -113,11 +120,13 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
     grid = period_grid(mine.period_start, spec.frequency)
     values = shown.set_index("period_start").value.reindex(grid).to_numpy(dtype=float) * spec.scale
     plan = np.array([trajectory.get(p, np.nan) for p in grid], dtype=float) * spec.scale
-    target = None if spec.target is None else spec.target * spec.scale
+    line = np.array([targets.get(p, np.nan) for p in grid], dtype=float) * spec.scale
+    latest = targets.get(mine.period_start.iloc[-1])
+    target = None if latest is None else latest * spec.scale
     labels = [period_label(p, spec.frequency) for p in grid]
     if spec.no_spc:
         view.spc_svg = charts.line_chart(
-            labels, values, target=None if target is None else np.full(len(values), target),
+            labels, values, target=line if np.isfinite(line).any() else None,
             trajectory=plan if np.isfinite(plan).any() else None,
             title=f"{spec.title}, {view.area_name}: line chart (no SPC)", value_format=f",.{spec.decimals}f")
         view.variation_svg = '<span class="no-spc">No SPC: the points overlap</span>'
@@ -131,7 +140,7 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
     types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[0, :n]]
     view.spc_svg = charts.spc_chart(
         labels, values, result.mean[0, :n], result.lpl[0, :n], result.upl[0, :n], types,
-        target=None if target is None else np.full(n, target), trajectory=plan if np.isfinite(plan).any() else None,
+        target=line if np.isfinite(line).any() else None, trajectory=plan if np.isfinite(plan).any() else None,
         title=f"{spec.title}, {view.area_name}: SPC chart", value_format=f",.{spec.decimals}f")
     variation = icons.variation_from_spc(int(result.variation_icon[0]))
     assurance = icons.assurance_from_spc(int(result.assurance_icon[0]))
@@ -191,7 +200,10 @@ def _funnel(view: Explorer, rows: pd.DataFrame, spec: IndicatorSpec, per: float,
                            f"{spec.measure.replace('_', ' ')}, so the areas are listed without funnel limits."
     elif len(ok) < 3:
         view.funnel_note = "Fewer than three areas have a published value, so there is no funnel plot."
-    if spec.measure not in FUNNEL_MEASURES or len(ok) < 3:
+    elif ok.numerator.sum() <= 0:
+        view.funnel_note = "Every area's published count is zero in this period, so there is no average to draw " \
+                           "funnel limits around."
+    if spec.measure not in FUNNEL_MEASURES or len(ok) < 3 or ok.numerator.sum() <= 0:
         view.funnel_rows = [fmt_row(spec, names.get(r.geography_code, r.geography_code), r) for r in now.itertuples()]
         return
     num, den = ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float)
