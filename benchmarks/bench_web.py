@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -170,7 +171,8 @@ def main() -> None:
             p50, p95, p99 = (np.percentile(lat, q) * 1000 for q in (50, 95, 99))
             verdict = "meets" if p95 <= target * 1000 else "MISSES"
             print(f"{name}: {len(lat)} requests, {len(lat) / args.seconds:.0f}/s, {len(errors)} errors; "
-                  f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms ({verdict} p95 < {target * 1000:.0f} ms)")
+                  f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms ({verdict} p95 < {target * 1000:.0f} ms)"
+                  + (f"; errors by status (0: connection failed) {dict(Counter(errors))}" if errors else ""))
         peak, end_cpu = _server_use(server.pid)
         print(f"server: peak {peak:.2f} GB, {end_cpu - cpu:.1f} s CPU serving; load average "
               f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
