@@ -221,9 +221,7 @@ def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | 
 
 
 def warm(web: WebState) -> None:
-    """Make at start-up (and on a reload, before it is served) what first requests would otherwise wait for; the
-    Place leads' figures, which take longest, are made beside serving (a Place lead's request waits for them)."""
+    """Make at start-up (and on a reload, before it is served) what first requests would otherwise wait for."""
     from placewise.publish.web import api
 
     api.warm(web)
-    threading.Thread(target=web.snapshot.place_views, name="place-views", daemon=True).start()
