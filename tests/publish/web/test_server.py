@@ -91,6 +91,12 @@ def test_demo_serve_prints_the_address_and_logins_and_a_new_user_can_log_in(tmp_
             assert r.status_code == 200, r.text
             rows = r.json()["rows"]
             assert rows and all(row["nhs_number"] and len(row["nhs_number"]) == 10 for row in rows)
+            cards = c.get("/api/v1/model-cards").json()
+            assert len(cards) == 1 and cards[0]["card"].startswith("# Model card: emergency admission")
+            assert {r["dimension"] for r in cards[0]["fairness"]} >= {"overall", "imd_quintile", "ethnic_group"}
+            page = c.get("/population").text
+            assert "Emergency admission risk in the next 12 months: model card" in page
+            assert "fairness panel" in page
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)

@@ -1,4 +1,5 @@
-"""What the demo site needs beyond the demo warehouse: PHM tables, worklists and one user per role.
+"""What the demo site needs beyond the demo warehouse: PHM tables, worklists, the risk model's card and fairness
+panel, and one user per role.
 
 The demo's data are synthetic, so its users share one published password; a real deployment adds
 its own users (``POST /api/v1/admin/users``) and never these.
@@ -15,6 +16,7 @@ from pathlib import Path
 import ibis
 from rich.console import Console
 
+from placewise.analyse.risk import CARD_FILE, RiskModelError, train
 from placewise.derive.segments import build, latest_month_end
 from placewise.derive.worklists import ROWS_TABLE, run
 from placewise.profile import Profile
@@ -53,6 +55,19 @@ def build_worklists(con: ibis.BaseBackend, profile: Profile) -> tuple[str, str]:
     return practice, place
 
 
+def train_risk_model(con: ibis.BaseBackend, profile: Profile, out: Path, console: Console) -> Path | None:
+    """Train the emergency admission risk model on the demo warehouse (``placewise risk train``) into ``out``, so
+    the population page shows its card and fairness panel; the folder, or None if no card was written. A model
+    that fails its checks still has a card, marked failed, and that is what the site shows."""
+    try:
+        done = train(con, profile, out, 1, latest_month_end(con))
+        console.print(f"  risk model {done.version}: AUROC {done.panel[0].auroc:.3f} on {done.panel[0].people:,} "
+                      f"people in the test year; card {done.card}")
+    except RiskModelError as e:
+        console.print(f"  [yellow]risk model not trained:[/] {e}")
+    return out if (out / CARD_FILE).is_file() else None
+
+
 def demo_users(place: str, practice: str) -> list[DemoUser]:
     """One demo user per role that logs in."""
     return [DemoUser("analyst", "analyst"), DemoUser("place.lead", "place_lead", place=place),
@@ -80,13 +95,15 @@ def use_demo_identity_store(out: Path) -> None:
 
 
 def serve_demo(db: Path, profile: Profile, host: str, port: int) -> None:
-    """Build the worklists, add the demo users, print the address and logins, and serve the demo site."""
+    """Build the worklists, train the risk model, add the demo users, print the address and logins, and serve the
+    demo site."""
     from placewise.publish.web.cli import serve
 
     console = Console()
     con = connect(db)
     try:
         practice, place = build_worklists(con, profile)
+        model = train_risk_model(con, profile, db.parent / "risk-model", console)
     finally:
         con.disconnect()
     store = WebStore(default_store_url(str(db)))
@@ -99,4 +116,4 @@ def serve_demo(db: Path, profile: Profile, host: str, port: int) -> None:
     for u in users:
         scope = f" ({u.place or u.practice})" if u.place or u.practice else ""
         console.print(f"  {u.username}: {u.role.replace('_', ' ')}{scope}")
-    serve(str(db), host, port, None, profile)
+    serve(str(db), host, port, None, profile, model)
