@@ -21,7 +21,8 @@ from placewise.sources.synth.hospital_codes import (
     FALL_EXTERNAL_CAUSE_ICD10, FALL_INJURY_PRIMARY_ICD10, OTHER_EMERGENCY_ICD10, OTHER_INJURY_CAUSE_ICD10,
     PLACE_OF_OCCURRENCE_ICD10,
 )
-from placewise.sources.synth.population import CURRENT, DIED, day as day_number
+from placewise.sources.synth.population import CURRENT, DIED, rng_for
+from placewise.sources.synth.population import day as day_number
 
 
 
@@ -141,7 +142,9 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     alive = ae_day <= p.ref[ae_who]  # departed after midnight on the day they died or left: no spell
     ae_who, ae_day, ae_provider, ae_site = ae_who[alive], ae_day[alive], ae_provider.filter(alive), ae_site.filter(alive)
     d_who, d_day = draw(rng, w.cfg.activity["direct_emergency_admissions"], w, block)
-    who, day = np.concatenate([ae_who, d_who]), np.concatenate([ae_day, d_day])
+    a_rng = rng_for(w.seed, 18, block.start)
+    a_who, a_day = _asthma_attacks(w, a_rng, block)
+    who, day = np.concatenate([ae_who, d_who, a_who]), np.concatenate([ae_day, d_day, a_day])
     old = p.age_at(day, who) >= 65
     los = np.floor(rng.exponential(np.where(old, ad.emergency_los_mean_days["65_plus"],
                                             ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
@@ -163,18 +166,22 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     in_hospital = (raw_dis > w.window.end) & (p.status[allw] == CURRENT)
     died = (p.status[allw] == DIED) & (raw_dis >= p.ref[allw])
     dis = np.minimum(raw_dis, p.ref[allw])
-    kind = np.concatenate([np.zeros(len(ae_who), np.int64), np.ones(len(d_who), np.int64),
+    kind = np.concatenate([np.zeros(len(ae_who), np.int64), np.ones(len(d_who) + len(a_who), np.int64),
                            np.full(len(r_who), 2), np.full(len(e_who), 3)])  # from A&E, direct, readmission, elective
+    attack = np.zeros(len(allw), bool)
+    attack[len(ae_who) + len(d_who):len(ae_who) + len(d_who) + len(a_who)] = True
     provider, site = place_option(rng, _acute(w), p.place[allw])
     from_ae = kind == 0
     provider = pa.concat_arrays([ae_provider, provider.filter(~from_ae)])
     site = pa.concat_arrays([ae_site, site.filter(~from_ae)])
     order = np.lexsort((kind == 3, adm, allw))
     allw, adm, dis, kind, died, in_hospital = allw[order], adm[order], dis[order], kind[order], died[order], in_hospital[order]
+    attack = attack[order]
     provider, site = provider.take(order), site.take(order)
     n = len(allw)
     emergency = kind < 3
     primary, cause = _emergency_diagnoses(w, rng, allw, adm)
+    primary = np.where(attack, _pick(a_rng, EMERGENCY_PRIMARY_ICD10["asthma"], n), primary)
     e_dx, e_tf, e_proc = _elective_codes(rng, n)
     primary = np.where(emergency, primary, e_dx)
     cause = np.where(emergency, cause, "")
@@ -197,6 +204,16 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     return {"inpatient_spells": spells,
             "inpatient_diagnoses": _secondary_diagnoses(w, rng, spell_id, allw, adm, cause),
             "inpatient_procedures": _procedures(rng, spell_id, adm, dis, emergency, primary, e_proc)}
+
+
+def _asthma_attacks(w: World, rng: np.random.Generator, block: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Emergency admissions for an asthma attack of children and young people (under 19) with diagnosed asthma,
+    beyond their other admissions: from diagnosis until the asthma resolved or they turned 19."""
+    p = w.people
+    first = np.minimum(p.diagnosed["asthma"], p.ref + 1)  # never diagnosed: no time at risk
+    who, day = draw(rng, w.cfg.activity["children_asthma_attacks"], w, block, first=first)
+    keep = (p.age_at(day, who) < 19) & (day < p.resolved["asthma"][who])
+    return who[keep], day[keep]
 
 
 def _pick(rng: np.random.Generator, weights: dict[str, float], n: int) -> np.ndarray:

@@ -101,6 +101,8 @@ INDICATOR_FIGURES: dict[str, tuple[str, float | None]] = {
     "falls_admissions_65_plus_per_100000": ("falls_admissions_65_dsr", 100000),
     "emergency_readmissions_30d_percent": ("readmissions_30_day", 100),
     "talking_therapies_entering_per_year": ("talking_therapies_access", None),
+    "obesity_register_adults_percent": ("obesity_prevalence_adults", 100),
+    "children_asthma_admissions_per_100000": ("children_asthma_admissions", 100000),
 }
 """Calibration figure → (catalogue indicator, multiplier of numerator over denominator, or None for the
 numerator itself): these are computed by the catalogue's own definitions; a DSR gives its crude rate."""

@@ -116,8 +116,10 @@ def primary_care(w: World, rng: np.random.Generator, block: slice,
     _diagnoses(w, rng, everyone, ev)
     _blood_pressure(w, rng, everyone, lo, ev, meds)
     _long_term_care(w, rng, everyone, lo, ev, meds)
-    adult = p.age_at(p.ref[block], block) >= 18
-    who, day = _spread(rng, everyone[adult], lo[adult], p.ref[block][adult], 1 / c.bmi_every_years)
+    adult = everyone[p.age_at(p.ref[block], block) >= 18]
+    per_year = c.bmi_per_year * np.exp(c.bmi_per_condition * w.n_conditions[adult]
+                                       + c.bmi_obese * (_usual_bmi(w, adult, p.ref[adult]) >= 30))
+    who, day = _spread(rng, adult, lo[adult - block.start], p.ref[adult], per_year)
     ev.add(who, day, ev.index(BMI), _bmi(w, rng, who, day), "kg/m2")
     old = p.age_at(p.ref[block], block) >= c.frailty_min_age
     who, day = _spread(rng, everyone[old], np.maximum(lo[old], p.birth[block][old] + int(c.frailty_min_age * DAYS_PER_YEAR)),
@@ -242,13 +244,20 @@ def _bowel_medicines(w: World, rng: np.random.Generator, everyone: np.ndarray, l
         _occasional(w, rng, meds, everyone[some], np.maximum(lo[some], adult_from[some]), medicine)
 
 
-def _bmi(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """BMI readings: obese people 30 and over, others around the adult mean."""
+def _usual_bmi(w: World, who: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Each person's usual BMI on ``day``, the same in every block and call: 30 or more once coded obese, else
+    from the adult spread."""
     c = w.cfg.clinical
+    z = rng_for(w.seed, 19).standard_normal(len(w.people))[who]
     obese = w.people.diagnosed["obesity"][who] <= day
-    bmi = np.where(obese, np.maximum(rng.normal(c.obese_bmi.mean, c.obese_bmi.sd, len(who)), 30.0),
-                   np.clip(rng.normal(c.other_bmi.mean, c.other_bmi.sd, len(who)), 16.0, 45.0))
-    return np.round(bmi, 1)
+    return np.where(obese, np.maximum(c.obese_bmi.mean + c.obese_bmi.sd * z, 30.0),
+                    np.clip(c.other_bmi.mean + c.other_bmi.sd * z, 16.0, 45.0))
+
+
+def _bmi(w: World, rng: np.random.Generator, who: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """BMI readings: the person's usual BMI with some scatter between readings."""
+    reading = _usual_bmi(w, who, day) + rng.normal(0, w.cfg.clinical.bmi_reading_sd, len(who))
+    return np.round(np.clip(reading, 14.0, 70.0), 1)
 
 
 def _diagnoses(w: World, rng: np.random.Generator, everyone: np.ndarray, ev: Rows) -> None:

@@ -180,9 +180,16 @@ class Clinical(Strict):
     ics_share_asthma: float = Field(ge=0, le=1)
     ld_health_check_share: float = Field(ge=0, le=1)
     smi_health_check_share: float = Field(ge=0, le=1)
-    bmi_every_years: float = Field(gt=0)
+    bmi_per_year: float = Field(gt=0)
+    """BMI recordings per adult-year with no long-term condition and a usual BMI under 30."""
+    bmi_per_condition: float
+    """Log rate ratio of BMI recording per diagnosed long-term condition (weighed at reviews)."""
+    bmi_obese: float
+    """Log rate ratio of BMI recording when the usual BMI is 30 or more (weight raised in consultations)."""
     obese_bmi: Normal
     other_bmi: Normal
+    bmi_reading_sd: float = Field(ge=0)
+    """Spread of one BMI reading about the person's usual BMI."""
     hba1c_per_year: float = Field(ge=0)
     hba1c: Normal
     frailty_min_age: int = Field(ge=0)
