@@ -142,9 +142,7 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     alive = ae_day <= p.ref[ae_who]  # departed after midnight on the day they died or left: no spell
     ae_who, ae_day, ae_provider, ae_site = ae_who[alive], ae_day[alive], ae_provider.filter(alive), ae_site.filter(alive)
     d_who, d_day = draw(rng, w.cfg.activity["direct_emergency_admissions"], w, block)
-    a_rng = rng_for(w.seed, 18, block.start)
-    a_who, a_day = _asthma_attacks(w, a_rng, block)
-    who, day = np.concatenate([ae_who, d_who, a_who]), np.concatenate([ae_day, d_day, a_day])
+    who, day = np.concatenate([ae_who, d_who]), np.concatenate([ae_day, d_day])
     old = p.age_at(day, who) >= 65
     los = np.floor(rng.exponential(np.where(old, ad.emergency_los_mean_days["65_plus"],
                                             ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
@@ -160,16 +158,19 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     r_old = p.age_at(r_day, r_who) >= 65
     r_los = np.floor(rng.exponential(np.where(r_old, ad.emergency_los_mean_days["65_plus"],
                                               ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
-    allw = np.concatenate([who, r_who, e_who])
-    adm = np.concatenate([day, r_day, e_day])
-    raw_dis = adm + np.concatenate([los, r_los, e_los])
+    a_rng = rng_for(w.seed, 18, block.start)  # its own stream: the other spells are drawn as without it
+    a_who, a_day = _asthma_attacks(w, a_rng, block)
+    a_los = np.floor(a_rng.exponential(ad.emergency_los_mean_days["under_65"], len(a_who))).astype(np.int64)
+    allw = np.concatenate([who, a_who, r_who, e_who])
+    adm = np.concatenate([day, a_day, r_day, e_day])
+    raw_dis = adm + np.concatenate([los, a_los, r_los, e_los])
     in_hospital = (raw_dis > w.window.end) & (p.status[allw] == CURRENT)
     died = (p.status[allw] == DIED) & (raw_dis >= p.ref[allw])
     dis = np.minimum(raw_dis, p.ref[allw])
     kind = np.concatenate([np.zeros(len(ae_who), np.int64), np.ones(len(d_who) + len(a_who), np.int64),
                            np.full(len(r_who), 2), np.full(len(e_who), 3)])  # from A&E, direct, readmission, elective
     attack = np.zeros(len(allw), bool)
-    attack[len(ae_who) + len(d_who):len(ae_who) + len(d_who) + len(a_who)] = True
+    attack[len(who):len(who) + len(a_who)] = True
     provider, site = place_option(rng, _acute(w), p.place[allw])
     from_ae = kind == 0
     provider = pa.concat_arrays([ae_provider, provider.filter(~from_ae)])
@@ -208,7 +209,7 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
 
 def _asthma_attacks(w: World, rng: np.random.Generator, block: slice) -> tuple[np.ndarray, np.ndarray]:
     """Emergency admissions for an asthma attack of children and young people (under 19) with diagnosed asthma,
-    beyond their other admissions: from diagnosis until the asthma resolved or they turned 19."""
+    beyond their other admissions: from diagnosis until the asthma resolved or they turned 19 (not readmitted)."""
     p = w.people
     first = np.minimum(p.diagnosed["asthma"], p.ref + 1)  # never diagnosed: no time at risk
     who, day = draw(rng, w.cfg.activity["children_asthma_attacks"], w, block, first=first)
