@@ -11,7 +11,8 @@ from measure_builder import Warehouse
 
 from placewise.codelists import codes
 from placewise.derive.people import PID, person_attributes, population, registrations
-from placewise.derive.registers import all_members, members
+from placewise.derive.records import Records, read_records, warehouse_records
+from placewise.derive.registers import all_members, members, record_queries
 from placewise.profile import load_profile
 from placewise.profile.registers import Register, load_registers
 
@@ -28,10 +29,14 @@ def on_register(w: Warehouse, con: ibis.BaseBackend, reg: Register, ends: Sequen
     w.load(con)
     attrs = con.create_table("a", person_attributes(con), temp=True)
     pop = population(registrations(con, attrs), attrs, list(ends))
-    alone = members(con, attrs, pop, reg, list(ends))
-    every = all_members(con, attrs, pop, [ADULTS_WITH_OBESITY_CODE, reg], list(ends))
+    alone = members(warehouse_records(con, attrs), pop, reg, list(ends))
+    regs = [ADULTS_WITH_OBESITY_CODE, reg]
+    queries = sorted({q for r in regs for q in record_queries(r)})
+    shared = Records(read_records(con, attrs, queries), tuple(queries))
+    every = all_members(shared.coded, pop, regs, list(ends))
     together = every.filter(every.register_id == reg.id).drop("register_id")
-    assert _rows(together) == _rows(alone)      # the one pass over the population gives each register's rows
+    # the one pass over the population, from records read once for both registers, gives each register's rows
+    assert _rows(together) == _rows(alone)
     m = alone.join(attrs.select(PID, "person_id"), PID)
     return {(x["person_id"], x["period_end"]) for x in m.to_pyarrow().to_pylist()}
 

@@ -20,6 +20,7 @@ import pytest
 from truth_support import truth_with_person_id
 
 from placewise.derive.people import PID, person_attributes, population, registrations
+from placewise.derive.records import warehouse_records
 from placewise.derive.registers import members
 from placewise.ingest import ingest
 from placewise.profile import load_profile
@@ -64,7 +65,7 @@ def agreement(delivery: Path, db: Path, key: bytes, end: dt.date) -> dict[str, t
     for reg in load_registers(profile).registers:
         if reg.id not in TRUTH:
             continue
-        on = {r["person_id"] for r in members(con, attrs, pop, reg, [end]).join(attrs.select(PID, "person_id"), PID)
+        on = {r["person_id"] for r in members(warehouse_records(con, attrs), pop, reg, [end]).join(attrs.select(PID, "person_id"), PID)
               .select("person_id").to_pyarrow().to_pylist()}
         c = TRUTH[reg.id]
         rows = truth.select(["person_id", f"has_{c}", f"diagnosed_{c}", "asthma_medication"]).to_pylist()

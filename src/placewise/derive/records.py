@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from placewise import codelists
 from placewise.canonical import PERSON_KEY
@@ -75,6 +78,66 @@ def coded(con: ibis.BaseBackend, people: ir.Table, table: str, names: list[str])
     if table == "clinical_events":
         cols["value"] = t.value
     return t.select(**cols)
+
+
+Coded = Callable[[str, list[str]], ir.Table]
+"""Where criteria and registers get coded records: ``(table, codelists)`` → ``pid, d`` (and ``value``)."""
+RecordQuery = tuple[str, tuple[str, ...]]
+"""A coded-record query: the table and the (sorted) codelists whose codes it matches."""
+
+
+def record_query(table: str, names: list[str]) -> RecordQuery:
+    """The query reading ``table``'s records coded from any of ``names`` (the same for any order of names)."""
+    return table, tuple(sorted(set(names)))
+
+
+def warehouse_records(con: ibis.BaseBackend, people: ir.Table) -> Coded:
+    """Coded records read from the warehouse tables on every call (:func:`coded`): for one-off queries."""
+    return lambda table, names: coded(con, people, table, names)
+
+
+RECORDS_SCHEMA = pa.schema([("query", pa.int64()), (PID, pa.int64()), ("d", pa.date32()), ("value", pa.float64())])
+
+
+def read_records(con: ibis.BaseBackend, people: ir.Table, queries: list[RecordQuery]) -> ir.Table:
+    """Every record the queries want, by person number, in one scan of each table: ``query, pid, d, value``.
+
+    ``query`` is the query's index in ``queries``; a record is there once for each query whose codes it
+    matches, so a query reads exactly the rows :func:`coded` would. Sorted by query, so that an engine
+    with zone maps reads only one query's rows when it filters on it.
+    """
+    ids = people.select(PERSON_KEY, PID)
+    parts = [ibis.memtable(RECORDS_SCHEMA.empty_table())]
+    for table in sorted({q[0] for q in queries}):
+        wanted = [(i, code) for i, q in enumerate(queries) if q[0] == table for code in codes(list(q[1]))]
+        m = ibis.memtable({"query": [w[0] for w in wanted], "code": [w[1] for w in wanted]},
+                          schema={"query": "int64", "code": "string"})
+        t = con.table(table)
+        j = t.join(m, t[CODE_COLUMN[table]] == m.code).join(ids, PERSON_KEY)
+        value = j.value if table == "clinical_events" else ibis.null("float64")
+        parts.append(j.select(query=j.query, pid=j[PID], d=j[RECORD_DATE[table]].cast("date"),
+                              value=value.cast("float64")))
+    return ibis.union(*parts).order_by("query")
+
+
+@dataclass(frozen=True)
+class Records:
+    """Coded records read once for a whole computation (:func:`read_records`), shared by every query."""
+
+    table: ir.Table
+    queries: tuple[RecordQuery, ...]
+
+    def coded(self, table: str, names: list[str]) -> ir.Table:
+        """The records of ``table`` coded from any of the codelists: ``pid, d`` (and ``value``), as :func:`coded`."""
+        q = record_query(table, names)
+        if q not in self.queries:
+            raise KeyError(f"records of {table} coded from {', '.join(q[1])} were not read for this computation")
+        t = self.table.filter(self.table.query == self.queries.index(q))
+        return t.select(PID, "d", "value") if table == "clinical_events" else t.select(PID, "d")
+
+    def of(self, people: ir.Table) -> Records:
+        """The same records, only those of ``people`` (a table with :data:`PID`)."""
+        return Records(self.table.semi_join(people.select(PID), PID), self.queries)
 
 
 def in_windows(records: ir.Table, win: ir.Table) -> ir.Table:

@@ -18,7 +18,7 @@ from placewise.canonical import PERSON_KEY
 from placewise.derive import frailty, multimorbidity
 from placewise.derive.criteria import holding
 from placewise.derive.people import PID, person_attributes, population, registrations
-from placewise.derive.records import months_back
+from placewise.derive.records import months_back, warehouse_records
 from placewise.derive.registers import members
 from placewise.profile import Profile
 from placewise.profile.phm import Activity, Phm, Segment, load_phm
@@ -129,7 +129,7 @@ def phm_tables(con: ibis.BaseBackend, profile: Profile, on: date) -> tuple[ir.Ta
     attrs = _temp(con, person_attributes(con))
     pop = population(registrations(con, attrs), attrs, [on])
     pop = _temp(con, pop.join(con.table("practices").select("practice_code", "la_code"), "practice_code"))
-    reg_items = [members(con, attrs, pop, r, [on]).select(PID, kind=ibis.literal("register"), item=ibis.literal(r.id),
+    reg_items = [members(warehouse_records(con, attrs), pop, r, [on]).select(PID, kind=ibis.literal("register"), item=ibis.literal(r.id),
                                                           d=ibis.null("date"))
                  for r in (regs.registers if regs else [])]
     deficits = _temp(con, frailty.deficits(con, attrs, phm.frailty, on))

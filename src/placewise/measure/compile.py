@@ -24,15 +24,17 @@ from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
 from placewise.derive.people import PID, age_at, attribute, standard_band
 from placewise.derive.records import (
     CODE_COLUMN,
-    coded,
+    RecordQuery,
+    Records,
     financial_year_start,
     in_windows,
     latest_daily_value,
     months_back,
+    record_query,
     windows,
     with_codes,
 )
-from placewise.derive.registers import members
+from placewise.derive.registers import members, record_queries
 from placewise.derive.scores import (
     cha2ds2_vasc_age_sex_points,
     cha2ds2_vasc_condition_points,
@@ -65,6 +67,8 @@ from placewise.measure.catalogue import (
     OnRegister,
     Persons,
     Subset,
+    criteria_of,
+    registers_named,
     window_months,
 )
 from placewise.measure.periods import add_months
@@ -100,6 +104,8 @@ class Context:
     """One row per person registered at each period end: ``pid, period_end`` and attributes."""
     population_cells: ir.Table
     """The population counted by period end, geography, breakdown groups and single year of age."""
+    records: Records
+    """The coded records every criterion and register reads (:func:`placewise.derive.records.read_records`)."""
     registers: dict[str, ir.Table] = field(default_factory=dict)
     """Register members (``pid, period_end``) at every period end, by register id, where already materialised."""
 
@@ -183,7 +189,7 @@ def leaf_query(c: Criterion, ctx: Context, periods: Periods) -> ir.Table:
 @leaf_query.register
 def _has_code(c: HasCode, ctx: Context, periods: Periods) -> ir.Table:
     """(person, period end) pairs with at least ``at_least`` coded records in the window: ``hit``."""
-    ev = coded(ctx.con, ctx.attributes, c.table, c.codelist)
+    ev = ctx.records.coded(c.table, c.codelist)
     if c.window == "ever" and c.at_least == 1:
         first = ev.group_by(PID).aggregate(d=ev.d.min())
         win = _periods(periods)
@@ -196,7 +202,7 @@ def _has_code(c: HasCode, ctx: Context, periods: Periods) -> ir.Table:
 @leaf_query.register
 def _latest_value(c: LatestValue, ctx: Context, periods: Periods) -> ir.Table:
     """Each person's latest value in the window (lowest of that day): ``v``."""
-    ev = coded(ctx.con, ctx.attributes, "clinical_events", c.codelist)
+    ev = ctx.records.coded("clinical_events", c.codelist)
     return latest_daily_value(ev, window_table(periods, c.window)).select(*KEYS, "v")
 
 
@@ -205,7 +211,7 @@ def register_rows(ctx: Context, register_id: str, periods: Periods) -> ir.Table:
     if register_id in ctx.registers:
         return ctx.registers[register_id]
     reg = ctx.catalogue.register(register_id)
-    return members(ctx.con, ctx.attributes, ctx.population, reg, sorted({p[1] for p in periods}))
+    return members(ctx.records.coded, ctx.population, reg, sorted({p[1] for p in periods}))
 
 
 def register_members(ctx: Context, register_id: str, periods: Periods) -> ir.Table:
@@ -225,7 +231,7 @@ def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Tabl
     win = window_table(periods, c.window)
     daily = []
     for name, lists in (("sys", c.systolic), ("dia", c.diastolic)):
-        r = coded(ctx.con, ctx.attributes, "clinical_events", lists)
+        r = ctx.records.coded("clinical_events", lists)
         r = r.filter(r.value.notnull())
         daily.append(r.group_by([PID, "d"]).aggregate(**{name: r.value.min()}))
     pairs = daily[0].join(daily[1], [PID, "d"])
@@ -242,7 +248,7 @@ def _cha2ds2_vasc(c: Cha2ds2Vasc, ctx: Context, periods: Periods) -> ir.Table:
 
 def _first_records(ctx: Context, lists: list[str]) -> ir.Table:
     """Each person's first record from the codelists: ``pid, first``."""
-    ev = coded(ctx.con, ctx.attributes, "clinical_events", lists)
+    ev = ctx.records.coded("clinical_events", lists)
     return ev.group_by(PID).aggregate(first=ev.d.min())
 
 
@@ -259,13 +265,58 @@ def _first_record(c: FirstRecord, ctx: Context, periods: Periods) -> ir.Table:
 def _near_first_record(c: NearFirstRecord, ctx: Context, periods: Periods) -> ir.Table:
     """People with a record from ``codelist`` in the window around their first ``first`` record: ``hit``."""
     f = _first_records(ctx, c.first)
-    ev = coded(ctx.con, ctx.attributes, "clinical_events", c.codelist)
+    ev = ctx.records.coded("clinical_events", c.codelist)
     j = ev.join(f, PID)
     lo = (j.first - ibis.interval(months=c.months_before)).cast("date")
     hi = (j.first + ibis.interval(months=c.months_after)).cast("date")
     near = j.filter((j.d >= lo) & (j.d <= hi)).select(PID, "d")
     win = _periods(periods)
     return near.join(win, near.d <= win.period_end).select(*KEYS).distinct().mutate(hit=ibis.literal(1))
+
+
+@singledispatch
+def leaf_records(c: Criterion) -> list[RecordQuery]:
+    """The coded-record queries a criterion reads itself (not through registers, nor nested criteria)."""
+    raise TypeError(f"no record queries registered for criterion {type(c).__name__}")
+
+
+@leaf_records.register(OnRegister)
+@leaf_records.register(Cha2ds2Vasc)
+@leaf_records.register(AgeCriterion)
+@leaf_records.register(AllOf)
+@leaf_records.register(AnyOf)
+@leaf_records.register(Not)
+def _reads_none(c: Criterion) -> list[RecordQuery]:
+    return []
+
+
+@leaf_records.register
+def _reads_table(c: HasCode) -> list[RecordQuery]:
+    return [record_query(c.table, c.codelist)]
+
+
+@leaf_records.register(LatestValue)
+@leaf_records.register(FirstRecord)
+def _reads_events(c: LatestValue | FirstRecord) -> list[RecordQuery]:
+    return [record_query("clinical_events", c.codelist)]
+
+
+@leaf_records.register
+def _reads_pressures(c: BloodPressure) -> list[RecordQuery]:
+    return [record_query("clinical_events", c.systolic), record_query("clinical_events", c.diastolic)]
+
+
+@leaf_records.register
+def _reads_near(c: NearFirstRecord) -> list[RecordQuery]:
+    return [record_query("clinical_events", c.first), record_query("clinical_events", c.codelist)]
+
+
+def catalogue_record_queries(catalogue: Catalogue, indicators: list[Indicator]) -> list[RecordQuery]:
+    """Every coded-record query the indicators' criteria and registers read, once each, in a stable order."""
+    found = {q for ind in indicators for c in criteria_of(ind) for q in leaf_records(c)}
+    found |= {q for ind in indicators for c in criteria_of(ind) for r in registers_named(c)
+              for q in record_queries(catalogue.register(r))}
+    return sorted(found)
 
 
 @singledispatch
@@ -407,7 +458,7 @@ def persons_units(ctx: Context, p: Persons, periods: Periods, standardise: bool,
 def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Context, ir.Table, list[Criterion]]:
     """Where the cohort must be on a register: start from its members, not the whole population.
 
-    Returns the context with person attributes narrowed to the register's people (so every record
+    Returns the context with the coded records narrowed to the register's people (so every record
     query reads only their records), the rows to draw the cohort from, and the criteria left to apply.
     The same people come out either way; only the rows read shrink.
     """
@@ -415,7 +466,7 @@ def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Contex
     if first is None:
         return ctx, ctx.population, list(p.criteria)
     rows = register_rows(ctx, first.name, periods)
-    narrowed = replace(ctx, attributes=ctx.attributes.view().semi_join(rows.select(PID).distinct(), PID))
+    narrowed = replace(ctx, records=ctx.records.of(rows.select(PID).distinct()))
     return narrowed, rows, [c for c in p.criteria if c is not first]
 
 

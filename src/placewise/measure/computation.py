@@ -10,18 +10,20 @@ import pandas as pd
 import pyarrow as pa
 
 from placewise.derive.people import ESP_TOP_BAND, person_attributes, population, population_cells, registrations
+from placewise.derive.records import Records, read_records
 from placewise.derive.registers import all_members
 from placewise.measure.catalogue import ENGLAND, Catalogue, Expected, Indicator, Persons, criteria_of, registers_named
-from placewise.measure.compile import Context, cells, expand, indicator_units
+from placewise.measure.compile import Context, catalogue_record_queries, cells, expand, indicator_units
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
 from placewise.measure.returns import returned_counts
 from placewise.warehouse.connection import table_names
 from placewise.warehouse.engines import engine_for
 
 SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population",
-                 "_placewise_population_cells")
+                 "_placewise_population_cells", "_placewise_records")
 """Temporary tables a computation shares between indicators: person attributes, registration
-intervals, the registered population at every period end, and that population in counted cells."""
+intervals, the registered population at every period end, that population in counted cells, and
+every coded record the criteria and registers read, by person number."""
 REGISTER_TABLE = "_placewise_register_"
 """Prefix of the temporary tables holding each register's members at every period end."""
 ALL_REGISTERS_TABLE = "_placewise_registers"
@@ -129,13 +131,15 @@ def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
 def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date],
              indicators: list[Indicator]) -> Context:
     """Materialise the tables every indicator shares, once per computation: registers used by several included."""
-    people, regs, pop, cells = SHARED_TABLES
+    people, regs, pop, cells, coded = SHARED_TABLES
     attrs = _temp(con, people, person_attributes(con))
     intervals = _temp(con, regs, registrations(con, attrs))
     persons = _temp(con, pop, population(intervals, attrs, period_ends))
-    on = _registers(con, catalogue, attrs, persons, period_ends, indicators)
+    queries = catalogue_record_queries(catalogue, indicators)
+    records = Records(_temp(con, coded, read_records(con, attrs, queries)), tuple(queries))
+    on = _registers(con, catalogue, records, persons, period_ends, indicators)
     counted = _temp(con, cells, population_cells(persons, cell_ages(catalogue, indicators)))
-    return Context(con, catalogue, attrs, intervals, persons, counted, on)
+    return Context(con, catalogue, attrs, intervals, persons, counted, records, on)
 
 
 def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
@@ -151,14 +155,14 @@ def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
     return sorted(ages)
 
 
-def _registers(con: ibis.BaseBackend, catalogue: Catalogue, attrs: ir.Table, persons: ir.Table,
+def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records, persons: ir.Table,
                period_ends: list[date], indicators: list[Indicator]) -> dict[str, ir.Table]:
     """Members of every register the indicators use, one temporary table each, from one pass over the population."""
     used = sorted({r for ind in indicators for c in criteria_of(ind) for r in registers_named(c)})
     if not used:
         return {}
     every = _temp(con, ALL_REGISTERS_TABLE,
-                  all_members(con, attrs, persons, [catalogue.register(r) for r in used], period_ends))
+                  all_members(records.coded, persons, [catalogue.register(r) for r in used], period_ends))
     try:
         return {r: _temp(con, REGISTER_TABLE + r, every.filter(every.register_id == r).drop("register_id"))
                 for r in used}

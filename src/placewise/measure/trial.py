@@ -14,11 +14,13 @@ import pyarrow as pa
 
 from placewise.canonical import PERSON_KEY
 from placewise.derive.people import PID, person_attributes, population, population_cells, registrations
+from placewise.derive.records import Records, read_records, warehouse_records
 from placewise.derive.registers import members
 from placewise.measure.catalogue import Catalogue, Count, Events, Indicator, Persons, Subset
 from placewise.measure.compile import (
     Context,
     attributed_events,
+    catalogue_record_queries,
     cells,
     cohort,
     count_units,
@@ -30,12 +32,15 @@ from placewise.profile.registers import Register
 from placewise.warehouse import ensure_tables
 
 
-def context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date]) -> Context:
-    """The shared tables as expressions (not materialised): enough for a few people or for printing SQL."""
+def context(con: ibis.BaseBackend, catalogue: Catalogue, ind: Indicator, period_ends: list[date]) -> Context:
+    """The shared tables an indicator reads, as expressions (not materialised): enough for a few people or for
+    printing SQL."""
     attrs = person_attributes(con)
     intervals = registrations(con, attrs)
     pop = population(intervals, attrs, period_ends)
-    return Context(con, catalogue, attrs, intervals, pop, population_cells(pop))
+    queries = catalogue_record_queries(catalogue, [ind])
+    records = Records(read_records(con, attrs, queries), tuple(queries))
+    return Context(con, catalogue, attrs, intervals, pop, population_cells(pop), records)
 
 
 def period_of(ind: Indicator, period_end: date) -> tuple[date, date]:
@@ -88,7 +93,7 @@ def trace(con: ibis.BaseBackend, catalogue: Catalogue, indicator_id: str, period
     """Who counts in one period of an indicator, and why: one table per side (or one for a subset)."""
     ind = catalogue.indicator(indicator_id)
     ps = [period_of(ind, period_end)]
-    ctx = context(con, catalogue, [period_end])
+    ctx = context(con, catalogue, ind, [period_end])
     num, den = ind.numerator, ind.denominator
     if isinstance(num, Subset):
         if isinstance(den, Persons):
@@ -114,7 +119,7 @@ def register_trace(con: ibis.BaseBackend, reg: Register, period_end: date) -> pa
     """Every registered person at the date, with whether they are on the register."""
     attrs = person_attributes(con)
     pop = population(registrations(con, attrs), attrs, [period_end])
-    on = members(con, attrs, pop, reg, [period_end]).select(PID, "period_end", _on=ibis.literal(True))
+    on = members(warehouse_records(con, attrs), pop, reg, [period_end]).select(PID, "period_end", _on=ibis.literal(True))
     j = pop.left_join(on, [PID, "period_end"]).select(pop[PID], "practice_code", "age", "sex", "_on")
     j = j.join(attrs.select(PID, PERSON_KEY), PID)
     return _sorted(j.select(PERSON_KEY, "practice_code", "age", "sex", on_register=j._on.fill_null(False)))
@@ -129,6 +134,6 @@ def explain(catalogue: Catalogue, indicator_id: str, period_end: date, dialect: 
     ind = catalogue.indicator(indicator_id)
     con = ibis.duckdb.connect()
     ensure_tables(con)
-    ctx = context(con, catalogue, [period_end])
+    ctx = context(con, catalogue, ind, [period_end])
     expr = cells(ctx, ind, indicator_units(ctx, ind, [period_of(ind, period_end)]))
     return str(ibis.to_sql(expr, dialect=dialect))
