@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from placewise import codelists
 from placewise.canonical import PERSON_KEY
-from placewise.derive.people import PID
+from placewise.derive.people import OPEN_END, PID
 
 CODE_COLUMN: dict[str, str] = {
     "clinical_events": "snomed_code",
@@ -145,6 +145,19 @@ def in_windows(records: ir.Table, win: ir.Table) -> ir.Table:
     return records.join(win, [records.d >= win.lo, records.d <= win.period_end]).drop("lo")
 
 
+def latest_in_windows(days: ir.Table, win: ir.Table) -> ir.Table:
+    """Each person's latest row in each window: ``pid, period_end`` and the row's columns.
+
+    ``days`` has at most one row per person and day (``pid, d``, …). Each row stands from its day until the
+    person's next, so it meets only the window ends in that span, not every end after it: the rows joined are
+    one per person and window, however many records came before.
+    """
+    nxt = days.d.lead().over(ibis.window(group_by=days[PID], order_by=days.d))
+    spans = days.mutate(_next=nxt.fill_null(OPEN_END).cast("date"))
+    j = spans.join(win, [spans.d <= win.period_end, spans._next > win.period_end, spans.d >= win.lo])
+    return j.drop("_next", "lo")
+
+
 def latest_daily_value(records: ir.Table, win: ir.Table) -> ir.Table:
     """Each person's latest value in each window: ``pid, period_end, d, v``.
 
@@ -152,5 +165,4 @@ def latest_daily_value(records: ir.Table, win: ir.Table) -> ir.Table:
     """
     r = records.filter(records.value.notnull())
     daily = r.group_by([PID, "d"]).aggregate(v=r.value.min())
-    j = in_windows(daily, win)
-    return j.group_by([PID, "period_end"]).aggregate(v=j.v.argmax(j.d), d=j.d.max())
+    return latest_in_windows(daily, win).select(PID, "period_end", "d", "v")

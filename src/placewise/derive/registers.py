@@ -11,8 +11,8 @@ from placewise.derive.people import PID
 from placewise.derive.records import (
     Coded,
     RecordQuery,
-    in_windows,
     latest_daily_value,
+    latest_in_windows,
     months_back,
     record_query,
     windows,
@@ -24,14 +24,14 @@ KEYS = [PID, "period_end"]
 
 def _latest_dates(records: ir.Table, ends: list[date]) -> ir.Table:
     """Each person's latest record date up to each reference date: ``pid, period_end, d``."""
-    j = in_windows(records, windows(ends, [months_back(e, None) for e in ends]))
-    return j.group_by(KEYS).aggregate(d=j.d.max())
+    days = records.select(PID, "d").distinct()
+    return latest_in_windows(days, windows(ends, [months_back(e, None) for e in ends])).select(*KEYS, "d")
 
 
 def recent(records: Coded, r: Recent, ends: list[date]) -> ir.Table:
     """People with a record from the codelists in the ``months`` months to each reference date: ``pid, period_end``."""
-    j = in_windows(records(r.table, r.codelist), windows(ends, [months_back(e, r.months) for e in ends]))
-    return j.select(*KEYS).distinct()
+    days = records(r.table, r.codelist).select(PID, "d").distinct()
+    return latest_in_windows(days, windows(ends, [months_back(e, r.months) for e in ends])).select(*KEYS)
 
 
 def _diagnosed(records: Coded, reg: Register, ends: list[date]) -> ir.Table:

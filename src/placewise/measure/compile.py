@@ -29,6 +29,7 @@ from placewise.derive.records import (
     financial_year_start,
     in_windows,
     latest_daily_value,
+    latest_in_windows,
     months_back,
     record_query,
     windows,
@@ -235,8 +236,7 @@ def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Tabl
         r = r.filter(r.value.notnull())
         daily.append(r.group_by([PID, "d"]).aggregate(**{name: r.value.min()}))
     pairs = daily[0].join(daily[1], [PID, "d"])
-    j = in_windows(pairs, win)
-    return j.group_by(KEYS).aggregate(sys=j.sys.argmax(j.d), dia=j.dia.argmax(j.d))
+    return latest_in_windows(pairs, win).select(*KEYS, "sys", "dia")
 
 
 @leaf_query.register
