@@ -107,7 +107,8 @@ def read_records(con: ibis.BaseBackend, people: ir.Table, queries: list[RecordQu
     with zone maps reads only one query's rows when it filters on it.
     """
     ids = people.select(PERSON_KEY, PID)
-    parts = [ibis.memtable(RECORDS_SCHEMA.empty_table())]
+    empty = ibis.memtable(RECORDS_SCHEMA.empty_table())
+    parts = [empty.mutate(**{PID: empty[PID].cast(ids[PID].type())})]     # person numbers typed as the engine numbers them
     for table in sorted({q[0] for q in queries}):
         wanted = [(i, code) for i, q in enumerate(queries) if q[0] == table for code in codes(list(q[1]))]
         m = ibis.memtable({"query": [w[0] for w in wanted], "code": [w[1] for w in wanted]},
