@@ -192,6 +192,7 @@ EPILEPSY: Weighted = {"84757009": 0.6, "352818000": 0.15, "230381009": 0.15, "19
 
 IRRITABLE_BOWEL: Weighted = {"10743008": 0.6, "197125005": 0.15, "440630006": 0.15, "440544005": 0.1}
 """Irritable bowel syndrome; with diarrhoea; characterised by constipation; by alternating bowel habit."""
+
 ALCOHOL_PROBLEMS: Weighted = {"15167005": 0.45, "66590003": 0.35, "7200002": 0.2}
 """Alcohol misuse; alcohol dependence; alcohol problem drinking."""
 
