@@ -178,8 +178,9 @@ def test_epilepsy_treated_painful_condition_and_lithium(connect):
 
 def test_constipation_and_irritable_bowel_syndrome(connect):
     """Constipation: at least 4 laxative issues in the 12 months; irritable bowel syndrome: a code ever, or at least
-    4 antispasmodic issues in the 12 months (Payne 2020, after Barnett 2012). The window is 1 April 2023 to 31 March
-    2024: an issue on 31 March 2023 or 1 April 2024 does not count."""
+    4 antispasmodic issues in the 12 months (Payne 2020, after Barnett 2012; the CPRD @ Cambridge code lists v1.1
+    usage definitions say the same). The window is 1 April 2023 to 31 March 2024: an issue on 31 March 2023 or
+    1 April 2024 does not count."""
     w = Warehouse()
     people_ = ("lax4", "lax3", "lax4_day_early", "lax3_day_after", "lax4_last_day", "ibs_code", "spasm4", "spasm3",
                "lax2_spasm2")
