@@ -11,9 +11,9 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.variation import referral_cube
+from placewise.analyse.variation import AGE_BANDS, ReferralCube, referral_cube
 from placewise.publish.disclosure import DisclosureRule
-from placewise.publish.feedback import disclosed, feedback_html, feedback_table
+from placewise.publish.feedback import decided_referrals, disclosed, feedback_html, feedback_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_builder import Warehouse
@@ -59,9 +59,20 @@ def test_the_pack_passes_the_disclosure_rule() -> None:
     assert RULE.statement() in html.replace("&#x27;", "'")
     # Both months (2 and 1 referrals) are small counts: no point is charted.
     assert 'class="chart spc"' not in html and "No month has enough referrals to be published" in html
-    counts = pd.DataFrame({"specialty": ["100", "110", "120"], "referrals": [40, 3, 12]})
-    published = disclosed(counts, RULE)
+    # P1's 3 to 110 hides its 12 to 120 (its row), P2's 20 to 110 (its PCN's column, whose 23 is published) and
+    # so P2's 15 to 120; N1's counts stay published.
+    counts = np.array([[40, 3, 12], [30, 20, 15], [25, 18, 22]], dtype=float)
+    strata = len(AGE_BANDS) * 2 * 5
+    referrals = np.zeros((3, 3, 1, strata))
+    referrals[:, :, 0, 0] = counts
+    made = ReferralCube(["P1", "P2", "P3"], ["100", "110", "120"], ["2024-03"], referrals, np.full((3, 1, strata), 9.0))
+    pcn_of = {"P1": "N1", "P2": "N1", "P3": "N2"}
+    decision = decided_referrals(made, pcn_of, RULE)
+    table = pd.DataFrame({"specialty": ["100", "110", "120"], "referrals": counts[0]})
+    published = disclosed(table, decision, "P1", "N1", RULE)
     assert published.hidden.tolist() == [False, True, True] and published.referrals.tolist() == [40, 5, 10]
+    assert not published.pcn_hidden.any()
+    assert disclosed(table.assign(referrals=counts[1]), decision, "P2", "N1", RULE).hidden.tolist() == [False, True, True]
     assert np.isfinite(feedback_table(cube(), "P3", {}).ratio.iloc[0])
 
 

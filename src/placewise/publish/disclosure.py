@@ -682,15 +682,26 @@ def margin_equations(cells: pd.DataFrame, dims: list[str]) -> sparse.csr_matrix:
     return sparse.csr_matrix((vals, (rows.astype(int), cols.astype(int))), shape=(first, len(cells)))
 
 
-def suppress_margins(cells: pd.DataFrame, dims: list[str], count: str, rule: DisclosureRule) -> np.ndarray:
+def suppress_margins(cells: pd.DataFrame, dims: list[str], count: str, rule: DisclosureRule,
+                     known: tuple[str, ...] = ()) -> np.ndarray:
     """The hidden cells of a family of count tables made by :func:`with_margins`: one decision over every table
     and every level of it (the ICS and each Place), by the same rule and method as :func:`decide`, the grand
     total protected. Every output that prints one of these counts reads this decision, so no count is hidden
-    in one and its complement published in another."""
+    in one and its complement published in another.
+
+    Cells that are :data:`TOTAL` in every dimension of ``known`` are public anyway (the ICS's referrals by
+    specialty, which the expected counts add up to; the ICS's registered people by age and sex, which NHS
+    England publishes): they are constants of the equations, never hidden, so their parts are protected
+    among themselves."""
     counts = cells[count].to_numpy(dtype=float)
     first = (counts >= 1) & (counts <= rule.suppress_up_to)
     top = (cells[dims] == TOTAL).all(axis=1).to_numpy()
-    return suppress(counts, first, margin_equations(cells, dims), protect=top)
+    public = (cells[list(known)] == TOTAL).all(axis=1).to_numpy() if known else np.zeros(len(cells), dtype=bool)
+    other = np.flatnonzero(~public)
+    hidden = np.zeros(len(cells), dtype=bool)
+    eq = margin_equations(cells, dims).tocsc()[:, other].tocsr()
+    hidden[other] = suppress(counts[other], first[other], eq, protect=top[other])
+    return hidden
 
 
 NOT_KNOWN = "Not known"
@@ -698,16 +709,18 @@ NOT_KNOWN = "Not known"
 
 
 def decide_family(frame: pd.DataFrame, tables: list[list[str]], counts: list[str], rule: DisclosureRule,
-             nested: list[tuple[str, str]] | None = None, decide: tuple[str, ...] = ("n",)) -> pd.DataFrame:
+                  nested: list[tuple[str, str]] | None = None, decide: tuple[str, ...] = ("n",),
+                  known: tuple[str, ...] = ()) -> pd.DataFrame:
     """A family of counts for the whole ICS (:func:`with_margins`) and the one decision over it for each count in
-    ``decide`` (column ``hidden_<count>``, :func:`suppress_margins`), indexed by its dimensions (groups as text,
-    none recorded as :data:`NOT_KNOWN`): every output that prints one of its counts cuts its table from it."""
+    ``decide`` (column ``hidden_<count>``, :func:`suppress_margins`, ``known`` margins public anyway), indexed by
+    its dimensions (groups as text, none recorded as :data:`NOT_KNOWN`): every output that prints one of its
+    counts cuts its table from it."""
     dims = list(dict.fromkeys(d for t in tables for d in t))
     frame = frame.astype({d: object for d in dims})
     frame[dims] = frame[dims].where(frame[dims].notna(), NOT_KNOWN).map(_label)
     cells = with_margins(frame, tables, counts, nested)
     for c in decide:
-        cells[f"hidden_{c}"] = suppress_margins(cells, dims, c, rule)
+        cells[f"hidden_{c}"] = suppress_margins(cells, dims, c, rule, known)
     return cells.set_index(dims)
 
 

@@ -2,12 +2,13 @@
 against the ICS (age-sex and need-adjusted ratios, funnel signals allowing for overdispersion), its PCN
 beside it, and an SPC chart of its monthly standardised referral ratio, rebased at the feedback date.
 
-Every figure passes the profile's one disclosure rule (:mod:`placewise.publish.disclosure`): the specialty
-counts with their total through :func:`~placewise.publish.disclosure.suppress_table` (a hidden count hides
-its ratios and verdicts, which would give it back), published counts rounded, and months whose referrals are
-a small count left off the chart, whose mean and limits are worked out from the published months only.
-The PCN's ratio is hidden beside a hidden count (a PCN of one practice would give it back); the PCN's own
-counts are not tested against the rule."""
+Every figure passes the profile's one disclosure rule (:mod:`placewise.publish.disclosure`): every practice's
+referrals by specialty, with its PCN's and the ICS's, are one family decided once (:func:`decided_referrals`), and
+each pack prints its own row and its PCN's ratios from that decision (a hidden count hides its ratios and verdicts,
+which would give it back; a hidden PCN count hides the PCN's ratio). The ICS's count for a specialty is public
+anyway (the practices' expected counts add up to it), so it is never a complement. Published counts are rounded,
+and months whose referrals are a small count are left off the chart, whose mean and limits are worked out from the
+published months only."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from placewise.analyse.variation import (
     standardised_ratios,
 )
 from placewise.publish import charts
-from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule, round_counts, suppress_table, with_totals
+from placewise.publish.disclosure import NOT_KNOWN, SUPPRESSED_TEXT, TOTAL, DisclosureRule, decide_family, round_counts
 from placewise.publish.labels import period_label
 from placewise.publish.report import POINT_CLASS
 
@@ -80,13 +81,27 @@ def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) ->
     return pd.DataFrame(rows)
 
 
-def disclosed(table: pd.DataFrame, rule: DisclosureRule) -> pd.DataFrame:
-    """The feedback table as published: ``hidden`` set by the rule over the specialty counts and their total,
-    published counts rounded."""
-    counts = table.referrals.to_numpy(dtype=float)
+def decided_referrals(cube: ReferralCube, pcn_of: dict[str, str], rule: DisclosureRule) -> pd.DataFrame:
+    """Every practice's referrals by specialty over the window, with each PCN's and the ICS's, and the one decision
+    over all of them (``hidden_n``), indexed by PCN, practice and specialty: every pack cuts its cells from it."""
+    n_spec = len(cube.specialties)
+    frame = pd.DataFrame({"pcn": np.repeat([pcn_of.get(p) for p in cube.practices], n_spec),
+                          "practice": np.repeat(cube.practices, n_spec),
+                          "specialty": np.tile(cube.specialties, len(cube.practices)),
+                          "n": cube.referrals.sum(axis=(2, 3)).ravel()})
+    return decide_family(frame, [["pcn", "practice", "specialty"]], ["n"], rule, [("practice", "pcn")],
+                         known=("pcn", "practice"))
+
+
+def disclosed(table: pd.DataFrame, decision: pd.DataFrame, practice: str, pcn: str | None,
+              rule: DisclosureRule) -> pd.DataFrame:
+    """The practice's feedback table as published: ``hidden`` (its count) and ``pcn_hidden`` (its PCN's) read from
+    the family's decision (:func:`decided_referrals`), published counts rounded."""
+    unit = NOT_KNOWN if pcn is None else pcn
     out = table.copy()
-    out["hidden"] = suppress_table(with_totals(counts[None, :]), rule)[0, :-1] if len(counts) else []
-    out["referrals"] = round_counts(counts, rule.round_to)
+    out["hidden"] = [bool(decision.at[(unit, practice, s), "hidden_n"]) for s in table.specialty]
+    out["pcn_hidden"] = [bool(decision.at[(unit, TOTAL, s), "hidden_n"]) for s in table.specialty]
+    out["referrals"] = round_counts(table.referrals.to_numpy(dtype=float), rule.round_to)
     return out
 
 
@@ -118,19 +133,21 @@ def monthly_chart(cube: ReferralCube, practice: str, feedback: date | None, rule
 
 def _row(r: Any) -> str:
     """One specialty's table row; a hidden count shows as the suppression mark, with its ratios, verdicts and
-    the PCN's ratio."""
+    the PCN's ratio; a hidden PCN count hides the PCN's ratio."""
     if r.hidden:
         hidden = f"<td>{SUPPRESSED_TEXT}</td>"
         return f"<tr><td>{escape(r.specialty)}</td>{hidden}<td>{r.expected:,.1f}</td>{hidden * 6}</tr>"
+    pcn = SUPPRESSED_TEXT if r.pcn_hidden else _fmt(r.pcn_ratio)
     return (f"<tr><td>{escape(r.specialty)}</td><td>{int(r.referrals):,}</td><td>{r.expected:,.1f}</td>"
             f"<td>{_fmt(r.ratio)}</td><td>{r.verdict}</td><td>{_fmt(r.need_ratio)}</td><td>{r.need_verdict}</td>"
-            f"<td>{'yes' if r.disagree else ''}</td><td>{_fmt(r.pcn_ratio)}</td></tr>")
+            f"<td>{'yes' if r.disagree else ''}</td><td>{pcn}</td></tr>")
 
 
 def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], feedback: date | None,
                   synthetic: bool, rule: DisclosureRule) -> str:
     """The feedback pack as one HTML page, every figure through the disclosure rule."""
-    table = disclosed(feedback_table(cube, practice, pcn_of), rule)
+    table = disclosed(feedback_table(cube, practice, pcn_of), decided_referrals(cube, pcn_of, rule), practice,
+                      pcn_of.get(practice), rule)
     first, last = (pd.Period(m, freq="M") for m in (cube.months[0], cube.months[-1]))
     body = "".join(_row(r) for r in table.itertuples())
     banner = ('<p class="banner"><strong>Synthetic data</strong>: no real patient is described.</p>'

@@ -4,7 +4,8 @@ WTE, the scenarios compared, the back-test and every parameter with its source.
 Built from the tables ``placewise plan`` writes, so it can be rebuilt from them alone. Charts are
 inline SVG like the rest of the report. Projected figures are modelled, not counts of people; the
 base-year pyramid is a count of registered people, so it passes the profile's disclosure rule
-(hidden bands are left out of the bar and marked).
+(hidden bands are left out of the bar and marked, the others drawn from rounded counts): every Place's
+pyramid, with the ICS's, is one family decided once (:func:`decided_pyramids`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from placewise.analyse.planning.config import Fact, load_planning
 from placewise.analyse.planning.run import PlanResult
 from placewise.profile import Profile
 from placewise.publish.charts import NHS_BLUE, Frame, _svg, _x_labels, _y_axis, nice_range
-from placewise.publish.disclosure import load_rule, suppress_table, with_totals
+from placewise.publish.disclosure import DisclosureRule, decide_family, load_rule, round_counts
 from placewise.publish.render import write_pdf
 
 BANDS = [f"{lo}-{lo + 4}" for lo in range(0, 90, 5)] + ["90+"]
@@ -74,6 +75,26 @@ def banded(frame: pd.DataFrame, column: str) -> np.ndarray:
     out = np.zeros((19, 2))
     np.add.at(out, (band, sex), frame[column].to_numpy(float))
     return out
+
+
+def decided_pyramids(population: pd.DataFrame, year: int, rule: DisclosureRule) -> pd.DataFrame:
+    """Every Place's registered people by age band and sex in ``year`` (``population``'s principal rows), with every
+    margin, and the one decision over them (``hidden_n``), indexed by Place, band and sex.
+
+    The ICS's people by age band and sex are public anyway (NHS England publishes every ICB's registered patients
+    by five-year age band and sex), so they are never complements: a Place's hidden band is protected by the
+    other Places' (:func:`placewise.publish.disclosure.suppress_margins`)."""
+    now = population[population.year == year]
+    frame = pd.DataFrame({"place": now.place.to_numpy(), "band": np.asarray(BANDS)[np.minimum(now.age // 5, 18)],
+                          "sex": now.sex.to_numpy(), "n": now.principal.to_numpy(dtype=float)})
+    frame = frame.groupby(["place", "band", "sex"], as_index=False).n.sum()
+    return decide_family(frame, [["place", "band", "sex"]], ["n"], rule, known=("place",))
+
+
+def place_hidden(decision: pd.DataFrame, place: str) -> np.ndarray:
+    """A Place's hidden bands [band, sex] from :func:`decided_pyramids` (women first, as :func:`banded`)."""
+    keys = [(place, b, s) for b in BANDS for s in ("female", "male")]
+    return decision.hidden_n.reindex(keys, fill_value=False).to_numpy(dtype=bool).reshape(len(BANDS), 2)
 
 
 def pyramid(now: np.ndarray, horizon: np.ndarray, hidden: np.ndarray, *, title: str, years: tuple[int, int],
@@ -162,12 +183,14 @@ def build_chapter(summary: pd.DataFrame, population: pd.DataFrame, parameters: p
     ch = PlanningChapter(title="Planning to " + str(horizon), ics=profile.ics.name, base_year=base, horizon=horizon,
                          runs=runs, produced=date.today().isoformat(), threshold=rule.suppress_up_to + 1)
     pop = population[population.population_variant == "housing_led"]
+    decision = decided_pyramids(pop, base, rule)
     for place in profile.ics.places:
         mine = pop[pop.place == place.code]
         now, later = banded(mine[mine.year == base], "principal"), banded(mine[mine.year == horizon], "principal")
-        hidden = suppress_table(with_totals(now), rule)[:-1, :-1]
+        hidden = place_hidden(decision, place.code)
         ch.hidden_bands += int(hidden.sum())
-        ch.pyramids.append((place.name, pyramid(now, later, hidden, title=f"{place.name}: population by age and sex",
+        ch.pyramids.append((place.name, pyramid(round_counts(now, rule.round_to), later, hidden,
+                                                title=f"{place.name}: population by age and sex",
                                                 years=(base, horizon))))
     ics = summary[(summary.scenario == "principal") & (summary.geography == "ICS")].sort_values("year")
     for measure, label, fmt in FAN_MEASURES:
