@@ -13,8 +13,9 @@ A figure computed from a synthetic sample carries sampling noise that shrinks wi
 catalogue figure's tolerance is the profile's tolerance (how far the modelled figure may sit from its
 reference) widened by the 95% sampling interval of the figure at the scale generated, combined in
 quadrature: ``sqrt(tolerance² + (1.96 × standard error)²)``. The standard error is binomial for a
-proportion (``per × sqrt(p(1 − p) / denominator)``) and Poisson in the numerator otherwise (``per ×
-sqrt(numerator) / denominator``; ``sqrt(numerator)`` for a count). At scale 1.0 it adds little; at scale
+proportion (``per × sqrt(p(1 − p) / denominator)``), the sample's for a mean (``sqrt(variance / n)``, from the
+sum of squares) and Poisson in the numerator otherwise (``per × sqrt(numerator) / denominator``;
+``sqrt(numerator)`` for a count); a published mean time drawn by the generator has none. At scale 1.0 it adds little; at scale
 0.1 it keeps a figure from failing by chance (the dementia diagnosis rate, about 700 people on the register
 at scale 0.1, has a sampling standard error of about 2.7 percentage points).
 """
@@ -39,7 +40,7 @@ from placewise.derive import frailty
 from placewise.derive.people import person_attributes, population, registrations
 from placewise.derive.records import add_months, financial_year_start
 from placewise.measure import ReportingRange, compute, load_catalogue
-from placewise.measure.catalogue import Catalogue, Events, OnRegister, Subset
+from placewise.measure.catalogue import Aggregate, Catalogue, Events, OnRegister, Subset
 from placewise.profile import Profile
 from placewise.profile.phm import load_phm
 from placewise.sources.synth.config import CONDITIONS, CalibrationTarget, Synthetic
@@ -103,9 +104,19 @@ INDICATOR_FIGURES: dict[str, tuple[str, float | None]] = {
     "talking_therapies_entering_per_year": ("talking_therapies_access", None),
     "obesity_register_adults_percent": ("obesity_prevalence_adults", 100),
     "children_asthma_admissions_per_100000": ("children_asthma_admissions", 100000),
+    "ae_attendances_per_1000_a_month": ("ae_attendances_rate", 1000),
+    "emergency_los_mean_days": ("los_emergency_mean", 1),
+    "ambulance_cat1_mean": ("ambulance_cat1_mean", 1),
+    "ambulance_cat2_mean": ("ambulance_cat2_mean", 1),
+    "oap_bed_days_per_quarter": ("oap_bed_days", 3),
 }
 """Calibration figure → (catalogue indicator, multiplier of numerator over denominator, or None for the
-numerator itself): these are computed by the catalogue's own definitions; a DSR gives its crude rate."""
+numerator itself): these are computed by the catalogue's own definitions; a DSR gives its crude rate. A returned
+count without a denominator counts one per month, so a multiplier of 3 gives bed days a quarter."""
+
+PUBLISHED_MEANS = frozenset({"ambulance_cat1_mean", "ambulance_cat2_mean"})
+"""Figures that are published mean times: the generator draws each month's mean, not each response, so the figure
+has no sampling term that shrinks with the scale."""
 
 YEAR_END_FIGURES = frozenset({"ld_health_check_rate"})
 """Figures whose reference is a full financial year's outturn: read at the latest 31 March in the range, as the
@@ -166,7 +177,7 @@ def _efi_band_shares(out: Path, fmt: str, profile: Profile, end: dt.date) -> dic
 def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: CalibrationTarget, end: dt.date,
                       place: str | None) -> tuple[float, float]:
     """An indicator's ICS or Place value and its sampling standard error: over the twelve months to ``end`` for
-    monthly or quarterly event counts (the last twelve months with a figure for a followed-up count), at the
+    monthly or quarterly event counts and returns (the last twelve months with a figure for a followed-up count), at the
     latest 31 March for a year-end figure, else at its latest period."""
     ind_id, per = INDICATOR_FIGURES.get(t.measure, (t.measure, 100))
     ind = cat.indicator(ind_id)
@@ -174,7 +185,8 @@ def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: CalibrationTarget
     c = counts[(counts.indicator_id == ind_id) & (counts.geography_type == kind) & (counts.breakdown == "none")]
     if place:
         c = c[c.geography_code == place]
-    events = isinstance(ind.numerator, Events) or isinstance(ind.denominator, Events)
+    counted = (Events, Aggregate)
+    events = isinstance(ind.numerator, counted) or isinstance(ind.denominator, counted)
     if ind.frequency in ("monthly", "quarterly") and events:
         last = c.period_end.max()
         c = c[c.period_end > pd.Timestamp(add_months(last, -11)).date()]
@@ -188,6 +200,11 @@ def _indicator_figure(counts: pd.DataFrame, cat: Catalogue, t: CalibrationTarget
     if den == 0:
         return float("nan"), float("nan")
     p = num / den
+    if t.measure in PUBLISHED_MEANS:
+        return per * p, 0.0
+    if ind.measure == "mean":
+        variance = max(float(c.sum_squares.sum()) / den - p * p, 0.0)
+        return per * p, per * (variance / den) ** 0.5
     se = (p * (1 - p) / den) ** 0.5 if ind.measure == "proportion" else num ** 0.5 / den
     return per * p, per * se
 

@@ -4,7 +4,7 @@ placements) for the profile's providers.
 Each provider's monthly return (quarterly for KH03 G&A beds) is drawn around a level that drifts through the window, sized to the
 synthetic population it serves, with binomial and Poisson noise: so the series have real variation
 and the counts behind each share. Levels are set to the ranges BLMK's 2020/21 dashboards and recent
-national statistics show (003 L3577-3630), not to any indicator's rule. The returns are not derived from
+national statistics show (003 L3577-3695; 001 L2414), not to any indicator's rule. The returns are not derived from
 the person-level referrals and outpatient records (the generator keeps no waiting-list model).
 """
 
@@ -35,12 +35,16 @@ G&A occupancy ran at 92-95% in 2022-2025)."""
 EIP = (0.000018, 0.68, 0.62, 0.06)
 """EIP referrals starting treatment per person a month; share within two weeks at the start and the end
 (the national figure has stayed above the 60% standard, falling towards it)."""
-OAP_BED_DAYS = (0.0008, 0.0003)
-"""Inappropriate out-of-area bed days per person a month, at the start and the end (falling)."""
+OAP_BED_DAYS = (0.000045, 0.000036)
+"""Inappropriate out-of-area bed days per person a month, at the start and the end (falling): about 55 and 44 a
+month for BLMK, near the 445 days of April to December 2020 (003 L3692-3695) and the 2023/24 trajectory of 133
+occupied bed days a rolling quarter (001 L2414)."""
 MEANS = {  # measure: (incidents per person a month, mean minutes at the start, at the end, noise sd)
     "ambulance_cat1_mean": (0.0007, 8.5, 8.0, 0.4),
-    "ambulance_cat2_mean": (0.0045, 38.0, 32.0, 3.0),
+    "ambulance_cat2_mean": (0.0045, 40.0, 29.0, 3.0),
 }
+"""England's category 2 mean fell from 36 min 23 s over 2023/24 to 28 min 40 s in July 2025 (the 30 minutes of the
+2023/24 to 2025/26 planning guidance); category 1 from 8 min 15 s (July 2024) to 7 min 56 s (July 2025)."""
 
 
 def _months(w: World) -> np.ndarray:
