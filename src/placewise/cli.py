@@ -1,54 +1,107 @@
-"""The ``placewise`` command line: one command per stage of the flow, and the demo."""
+"""The ``placewise`` command line: one command per stage of the flow, and the demo.
+
+Each command's module is imported only when that command runs (or when every command is listed, for
+``placewise --help`` and the tests), so ``placewise measure`` does not pay for the web app, the risk models
+or the planning statistics: start-up is a fixed cost of every run, and at small scale it is most of it.
+"""
 
 from __future__ import annotations
 
+import sys
+from importlib import import_module
+from typing import Any
+
 import typer
 
-from placewise.analyse.cli import measure_command
-from placewise.analyse.planning.cli import plan_command
-from placewise.analyse.risk_cli import risk_app
-from placewise.analyse.verify_cli import verify_command
-from placewise.canonical import data_dictionary_markdown
-from placewise.demo import demo_command
-from placewise.publish.phm_cli import phm_command
-from placewise.derive.worklist_cli import worklist_command
-from placewise.ingest.cli import ingest_command, rotate_key_command, status_command
-from placewise.measure.cli import explain_command, try_command
-from placewise.publish.audit_cli import audit_app
-from placewise.publish.cli import report_command
-from placewise.publish.cohort_cli import cohort_command
-from placewise.publish.web.cli import serve_command
-from placewise.sources.synth.cli import synth_command
+COMMANDS = {
+    "synth": "placewise.sources.synth.cli:synth_command",
+    "ingest": "placewise.ingest.cli:ingest_command",
+    "status": "placewise.ingest.cli:status_command",
+    "rotate-key": "placewise.ingest.cli:rotate_key_command",
+    "measure": "placewise.analyse.cli:measure_command",
+    "plan": "placewise.analyse.planning.cli:plan_command",
+    "phm": "placewise.publish.phm_cli:phm_command",
+    "risk": "placewise.analyse.risk_cli:risk_app",
+    "worklist": "placewise.derive.worklist_cli:worklist_command",
+    "cohort": "placewise.publish.cohort_cli:cohort_command",
+    "audit": "placewise.publish.audit_cli:audit_app",
+    "report": "placewise.publish.cli:report_command",
+    "verify": "placewise.analyse.verify_cli:verify_command",
+    "try": "placewise.measure.cli:try_command",
+    "explain": "placewise.measure.cli:explain_command",
+    "demo": "placewise.demo:demo_command",
+    "serve": "placewise.publish.web.cli:serve_command",
+    "schema": "placewise.cli:schema_command",
+}
+"""Every command, in the order ``--help`` lists them: name → ``module:function`` (or ``module:Typer`` for a
+group of subcommands)."""
 
-app = typer.Typer(
+
+def schema_command() -> None:
+    """Print the data dictionary of the canonical model (Markdown)."""
+    from placewise.canonical import data_dictionary_markdown
+
+    typer.echo(data_dictionary_markdown(), nl=False)
+
+
+def _group() -> None:
+    """Population health and performance intelligence for an NHS Integrated Care System."""
+
+
+class LazyCli(typer.Typer):
+    """A Typer application whose commands are imported when Typer first asks for them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._only: str | None = None
+        self._commands: list[Any] | None = None
+        self._groups: list[Any] = []
+        super().__init__(**kwargs)
+
+    @property
+    def registered_commands(self) -> list[Any]:
+        """The commands, imported on first use: only the one being run when the program was started for it."""
+        if self._commands is None:
+            self._commands = []
+            for name, target in COMMANDS.items():
+                if self._only in (None, name):
+                    module, attr = target.split(":")
+                    obj = getattr(import_module(module), attr)
+                    if isinstance(obj, typer.Typer):
+                        super().add_typer(obj, name=name)
+                    else:
+                        super().command(name)(obj)
+        return self._commands
+
+    @registered_commands.setter
+    def registered_commands(self, value: list[Any]) -> None:
+        """Typer's constructor sets an empty list; the commands are imported on first read instead."""
+        self._commands = None if not value else value
+
+    @property
+    def registered_groups(self) -> list[Any]:
+        """The groups of subcommands (imported with the commands)."""
+        self.registered_commands  # noqa: B018 - reading it imports the commands and groups
+        return self._groups
+
+    @registered_groups.setter
+    def registered_groups(self, value: list[Any]) -> None:
+        """Set by Typer's constructor and by ``add_typer``."""
+        self._groups = value
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line; when it names a command, import only that command's module."""
+        if self._commands is None and len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
+            self._only = sys.argv[1]
+        return super().__call__(*args, **kwargs)
+
+
+app = LazyCli(
     name="placewise",
     help="Population health and performance intelligence for an NHS Integrated Care System.",
+    callback=_group,
     no_args_is_help=True,
     add_completion=False,
 )
-app.command("synth")(synth_command)
-app.command("ingest")(ingest_command)
-app.command("status")(status_command)
-app.command("rotate-key")(rotate_key_command)
-app.command("measure")(measure_command)
-app.command("plan")(plan_command)
-app.command("phm")(phm_command)
-app.add_typer(risk_app, name="risk")
-app.command("worklist")(worklist_command)
-app.command("cohort")(cohort_command)
-app.add_typer(audit_app, name="audit")
-app.command("report")(report_command)
-app.command("verify")(verify_command)
-app.command("try")(try_command)
-app.command("explain")(explain_command)
-app.command("demo")(demo_command)
-app.command("serve")(serve_command)
-
-
-@app.command("schema")
-def schema_command() -> None:
-    """Print the data dictionary of the canonical model (Markdown)."""
-    typer.echo(data_dictionary_markdown(), nl=False)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from placewise.yamltext import parse
 
 System = Literal["snomed", "dmd", "icd10"]
 CODE_PATTERN: dict[str, re.Pattern[str]] = {
@@ -113,7 +114,7 @@ def provenance() -> Provenance:
     """The validated provenance of every codelist; a CSV without an entry (or the reverse) is an error."""
     text = (_folder() / "provenance.yaml").read_text(encoding="utf-8")
     try:
-        prov = Provenance.model_validate(yaml.safe_load(text))
+        prov = Provenance.model_validate(parse(text))
     except ValidationError as e:
         raise CodelistError(f"codelists/provenance.yaml: {e}") from e
     without = sorted(set(names()) - set(prov.lists))

@@ -20,6 +20,7 @@ from placewise.canonical import TABLE_BY_NAME, Column
 from placewise.derive.records import CODE_COLUMN
 from placewise.profile import Profile, ProfileError
 from placewise.profile.registers import Register, Registers, known_codelists, load_registers
+from placewise.yamltext import parse
 
 MeasureType = Literal["proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio", "returned"]
 Polarity = Literal["higher_is_better", "lower_is_better", "neutral"]
@@ -649,7 +650,7 @@ def parse_catalogue(path: Path, groupings: dict[str, dict[str, list[str]]], ics_
                     registers: Registers | None = None) -> Catalogue:
     """Read and validate a catalogue file; geographies may also name the profile's grouping kinds."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CatalogueError(f"{path}: catalogue file not found") from None
     except yaml.YAMLError as e:

@@ -22,6 +22,7 @@ from placewise import codelists
 from placewise.canonical import PERSON_KEY, SEXES, TABLE_BY_NAME, TABLES
 from placewise.profile import Profile
 from placewise.warehouse import ensure_tables
+from placewise.yamltext import parse
 
 
 class _Strict(BaseModel):
@@ -97,7 +98,7 @@ class PatientsError(ValueError):
 def read_patients(path: Path) -> PatientsFile:
     """Read and validate a patients file."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PatientsError(f"{path}: patients file not found") from None
     except yaml.YAMLError as e:

@@ -15,6 +15,8 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from placewise.yamltext import parse
+
 BUNDLED = "blmk"
 M = TypeVar("M", bound=BaseModel)
 
@@ -95,7 +97,7 @@ class Ics(Strict):
 def _read_yaml(path: Path) -> object:
     """Parse one YAML file, naming the file in any error."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProfileError(f"{path}: profile file not found") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
