@@ -1,9 +1,14 @@
 """Benchmark: the whole catalogue on PostgreSQL beside DuckDB on the same data, with the server's CPU time.
 
-Usage (two warehouses loaded from one delivery, ``placewise ingest DIR --db …`` into each):
+Usage (a DuckDB warehouse loaded from a delivery by ``placewise ingest DIR --db W.duckdb``):
 
-    .venv/bin/python benchmarks/bench_postgres.py WAREHOUSE.duckdb postgresql://… [--months 24]
-    .venv/bin/python benchmarks/bench_postgres.py --ingest DIR postgresql://…   # time an ingest only
+    .venv/bin/python benchmarks/bench_postgres.py W.duckdb --delivery DIR [--months 24]
+    .venv/bin/python benchmarks/bench_postgres.py W.duckdb postgresql://… [--months 24]
+    .venv/bin/python benchmarks/bench_postgres.py --ingest DIR [postgresql://…]   # time an ingest only
+
+Without a PostgreSQL URL the benchmark starts a throwaway server on loopback as the tests do (the newest
+``/usr/lib/postgresql/*/bin``, ``fsync`` off; as root it runs as the ``postgres`` user) and, with
+``--delivery``, loads the same delivery into it first (timed and printed), then stops and removes it.
 
 Recomputes every indicator on DuckDB, then on PostgreSQL (``measure_all``: counts, statistics and the
 write), and compares the two sets of measurements on the full key (whole counts exactly, the rest within
@@ -15,10 +20,17 @@ the client's CPU alone flatters PostgreSQL), with the load average, which on a s
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import resource
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +43,36 @@ from placewise.warehouse import connect
 
 KEY = b"benchmark key, not a secret"
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def throwaway_server() -> Iterator[str]:
+    """A PostgreSQL server on a free loopback port in a temporary folder, for the run; its database's URL."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        raise SystemExit("PostgreSQL server binaries not found (apt postgresql; scripts/setup.sh --test)")
+    bin_dir = Path(found[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if prefix:
+        shutil.chown(root, "postgres", "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = root / "data"
+    subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "placewise", "--auth=trust",
+                    "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
+    subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                    "-c full_page_writes=off", "start"], check=True, capture_output=True)
+    try:
+        subprocess.run([*prefix, str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "placewise",
+                        "bench"], check=True, capture_output=True)
+        yield f"postgresql://placewise@127.0.0.1:{port}/bench"
+    finally:
+        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _proc_cpu(pid: int, children: bool = False) -> float:
@@ -53,16 +95,20 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def server_cpu(con: Any) -> Callable[[], float] | None:
-    """A function giving the PostgreSQL server's CPU seconds so far, or None when the server is not local."""
+def _postmaster(con: Any) -> int | None:
+    """The PID of the server's postmaster when the server runs on this machine, else None."""
     backend = con.con.execute("SELECT pg_backend_pid()").fetchone()[0]
     try:
-        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except FileNotFoundError:
         return None
 
+
+def server_cpu(postmaster: int) -> Callable[[], float]:
+    """A function giving the PostgreSQL server's CPU seconds so far: the postmaster's reaped children and the live ones."""
+
     def total() -> float:
-        """Every server process's CPU: the postmaster's reaped children and the live ones."""
+        """Every server process's CPU."""
         live = 0.0
         for pid in _children(postmaster):
             try:
@@ -71,6 +117,34 @@ def server_cpu(con: Any) -> Callable[[], float] | None:
                 continue
         return _proc_cpu(postmaster, children=True) + live
     return total
+
+
+class ServerMemory:
+    """The server's peak memory, sampled twice a second: the sum of its processes' proportional set sizes
+    (PSS, so shared buffers mapped by several processes are counted once)."""
+
+    def __init__(self, postmaster: int) -> None:
+        self.postmaster, self.peak, self._stop = postmaster, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Sample until stopped."""
+        while not self._stop.wait(0.5):
+            total = 0
+            for pid in (self.postmaster, *_children(self.postmaster)):
+                try:
+                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                except (FileNotFoundError, ProcessLookupError):
+                    continue
+                total += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> float:
+        """Stop sampling; the peak in GB."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 1024**2
 
 
 def _cpu() -> float:
@@ -82,52 +156,81 @@ def _cpu() -> float:
 def measure(url: str, months: int) -> tuple[Any, dict[str, float]]:
     """Recompute every indicator on one warehouse; its measurements (sorted on the key) and figures."""
     con = connect(url)
-    server = server_cpu(con) if con.name == "postgres" else None
+    postmaster = _postmaster(con) if con.name == "postgres" else None
+    server = server_cpu(postmaster) if postmaster else None
+    memory = ServerMemory(postmaster) if postmaster else None
     rng = default_range(con, months)
     start, cpu, srv = time.perf_counter(), _cpu(), server() if server else 0.0
     table = measure_all(con, load_profile(), periods_range=rng)
     figures = {"wall": time.perf_counter() - start, "cpu": _cpu() - cpu, "rows": table.num_rows,
-               "load": os.getloadavg()[0]}
-    if server:
+               "load": os.getloadavg()[0], "peak": _peak_gb()}
+    if server and memory:
         figures["server"] = server() - srv
+        figures["server_peak"] = memory.stop()
     con.disconnect()
     return table.select([*KEYS, *COMPARED]).to_pandas().sort_values(KEYS, ignore_index=True), figures
 
 
+def _peak_gb() -> float:
+    """This process's peak resident memory so far, in GB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
 def _show(label: str, f: dict[str, float]) -> str:
     """One line of figures."""
-    server = f" + {f['server']:.1f} s server CPU" if "server" in f else ""
-    return (f"{label}: {f['wall']:.1f} s wall, {f['cpu']:.1f} s client CPU{server}, {f['rows']:,.0f} measurements, "
-            f"load average {f['load']:.1f}")
+    server = (f" + {f['server']:.1f} s server CPU (server peak {f['server_peak']:.2f} GB PSS)"
+              if "server" in f else "")
+    return (f"{label}: {f['wall']:.1f} s wall, {f['cpu']:.1f} s client CPU{server}, client peak so far "
+            f"{f['peak']:.2f} GB, {f['rows']:,.0f} measurements, load average {f['load']:.1f}")
+
+
+def time_ingest(delivery: Path, url: str) -> None:
+    """Ingest a delivery into PostgreSQL and print wall, client and server CPU, and peak memory."""
+    con = connect(url)
+    postmaster = _postmaster(con)
+    con.disconnect()
+    server = server_cpu(postmaster) if postmaster else None
+    memory = ServerMemory(postmaster) if postmaster else None
+    srv, cpu, start = server() if server else 0.0, _cpu(), time.perf_counter()
+    result = ingest(delivery, url, KEY)
+    rows = sum(f.rows_loaded for f in result.files)
+    tail = f" + {server() - srv:.1f} s server CPU, server peak {memory.stop():.2f} GB PSS" if server and memory else ""
+    print(f"ingest into PostgreSQL: {rows:,} rows in {time.perf_counter() - start:.1f} s wall, "
+          f"{_cpu() - cpu:.1f} s client CPU{tail}; client peak {_peak_gb():.2f} GB; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("duckdb", nargs="?", help="DuckDB warehouse with the same data")
-    parser.add_argument("postgres", help="postgresql://… warehouse")
+    parser.add_argument("warehouses", nargs="*", help="the DuckDB warehouse, then a postgresql://… URL (optional)")
     parser.add_argument("--months", type=int, default=24, help="reporting range in months (default 24)")
-    parser.add_argument("--ingest", type=Path, help="only time an ingest of this delivery into the PostgreSQL URL")
+    parser.add_argument("--delivery", type=Path, help="load this delivery into a throwaway server first")
+    parser.add_argument("--ingest", type=Path, help="only time an ingest of this delivery into PostgreSQL")
     args = parser.parse_args()
+    duck = next((w for w in args.warehouses if not w.startswith(("postgresql://", "postgres://"))), None)
+    url = next((w for w in args.warehouses if w.startswith(("postgresql://", "postgres://"))), None)
+    if not args.ingest and (duck is None or (url is None and args.delivery is None)):
+        parser.error("give the DuckDB warehouse and either a PostgreSQL URL or --delivery, or --ingest DIR")
     print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
-    if args.ingest:
-        con = connect(args.postgres)
-        server = server_cpu(con)
-        srv, cpu, start = server() if server else 0.0, _cpu(), time.perf_counter()
-        result = ingest(args.ingest, args.postgres, KEY)
-        rows = sum(f.rows_loaded for f in result.files)
-        tail = f" + {server() - srv:.1f} s server CPU" if server else ""
-        print(f"ingest into PostgreSQL: {rows:,} rows in {time.perf_counter() - start:.1f} s wall, "
-              f"{_cpu() - cpu:.1f} s client CPU{tail}; peak client memory "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB; "
-              f"load average {os.getloadavg()[0]:.1f}")
-        return
-    ref, duck = measure(args.duckdb, args.months)
-    print(_show("DuckDB", duck), flush=True)
-    other, pg = measure(args.postgres, args.months)
+    with ExitStack() as stack:
+        if url is None:
+            url = stack.enter_context(throwaway_server())
+            time_ingest(args.ingest or args.delivery, url)
+        elif args.ingest:
+            time_ingest(args.ingest, url)
+        if not args.ingest:
+            compare_engines(duck, url, args.months)
+
+
+def compare_engines(duck: str, url: str, months: int) -> None:
+    """Measure on DuckDB, then on PostgreSQL; print both, their ratio and any difference."""
+    ref, duckdb = measure(duck, months)
+    print(_show("DuckDB", duckdb), flush=True)
+    other, pg = measure(url, months)
     print(_show("PostgreSQL", pg))
-    server = f", {(pg['cpu'] + pg['server']) / duck['cpu']:.1f}x by CPU (client + server)" if "server" in pg else ""
-    print(f"PostgreSQL / DuckDB: {pg['wall'] / duck['wall']:.1f}x by wall time{server}")
+    server = f", {(pg['cpu'] + pg['server']) / duckdb['cpu']:.1f}x by CPU (client + server)" if "server" in pg else ""
+    print(f"PostgreSQL / DuckDB: {pg['wall'] / duckdb['wall']:.1f}x by wall time{server}")
     found = compare(ref, other, "postgres")
     print(f"differences: {len(found)}")
     for d in found[:20]:
