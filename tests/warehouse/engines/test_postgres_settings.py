@@ -30,3 +30,24 @@ def test_session_opens_with_room_for_temporary_tables(postgres_url: str) -> None
         assert con.con.execute("SHOW temp_buffers").fetchone()[0] == PostgresEngine.TEMP_BUFFERS
     finally:
         con.disconnect()
+
+
+def test_results_read_by_copy_keep_every_value(postgres_url: str) -> None:
+    """A result read through COPY as CSV gives back what the rows hold: NULL apart from the empty string, text
+    that looks like a missing value kept as text, NaN and infinities as floats, booleans, dates, newlines."""
+    con = connect(postgres_url)
+    try:
+        con.con.execute("CREATE TABLE awkward (n bigint, x double precision, s text, b boolean, d date)")
+        con.con.execute("""INSERT INTO awkward VALUES
+            (1, 'NaN', 'NA', true, '2024-02-29'), (2, 'Infinity', '', false, NULL), (3, '-Infinity', NULL, NULL, NULL),
+            (4, 0.1, 'NaN', true, '2020-01-01'), (5, NULL, 'two' || chr(10) || 'lines, "quoted"', false, NULL),
+            (9007199254740993, 1e-300, 'NULL', true, '1900-01-01')""")
+        got = con.table("awkward").order_by("n").to_pyarrow().to_pylist()
+        x = [r.pop("x") for r in got]
+        assert x[0] != x[0] and x[1:4] == [float("inf"), float("-inf"), 0.1] and x[4] is None and x[5] == 1e-300
+        assert [r["s"] for r in got] == ["NA", "", None, "NaN", 'two\nlines, "quoted"', "NULL"]
+        assert [r["b"] for r in got] == [True, False, None, True, False, True]
+        assert [r["n"] for r in got] == [1, 2, 3, 4, 5, 9007199254740993]
+        assert [str(r["d"]) for r in got] == ["2024-02-29", "None", "None", "2020-01-01", "None", "1900-01-01"]
+    finally:
+        con.disconnect()
