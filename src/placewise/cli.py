@@ -75,7 +75,7 @@ class LazyCli(typer.Typer):
     @registered_commands.setter
     def registered_commands(self, value: list[Any]) -> None:
         """Typer's constructor sets an empty list; the commands are imported on first read instead."""
-        self._commands = None if not value else value
+        self._commands = value or None
 
     @property
     def registered_groups(self) -> list[Any]:
