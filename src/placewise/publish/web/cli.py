@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import typer
@@ -27,8 +26,10 @@ def serve(db: str, host: str, port: int, users: str | None, profile: Profile, mo
     console.print(f"Reading {db} and making the disclosure decision…")
     with refusing(console, WarehouseError, StoreError, ModelFilesError):
         app = create_app(db, store_url=users, profile=profile, secure_cookies=host not in LOOPBACK, model_dir=model)
-    # Each Place lead's figures take seconds to decide: made beside serving, so their first request need not wait.
-    threading.Thread(target=app.state.web.snapshot.place_views, name="place-views", daemon=True).start()
+    # Each Place lead's figures take seconds to decide: made before serving, so that neither a Place lead's first
+    # request nor anyone else's waits for them (a thread beside serving competed with every request for the cores).
+    console.print("Making each Place lead's disclosure decision…")
+    app.state.web.snapshot.place_views()
     console.print(f"[bold]Placewise is serving on http://{host}:{port}/[/] (the API under /api/v1, its OpenAPI "
                   f"document at /api/openapi.json); Ctrl+C stops it.")
     uvicorn.run(app, host=host, port=port, log_level="warning")

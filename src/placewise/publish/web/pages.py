@@ -8,6 +8,7 @@ stylesheet is served from the package under ``/static``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any
@@ -34,7 +35,7 @@ from placewise.publish.web.summaries import (
     gap_rows,
     measurement_frame,
 )
-from placewise.publish.web.views import BREAKDOWNS, explorer
+from placewise.publish.web.views import BREAKDOWNS, explorer, level_funnel
 
 router = APIRouter(include_in_schema=False)
 STATIC = "/static"
@@ -97,8 +98,10 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 def _specs(w: WebState, rows: pd.DataFrame) -> dict[str, IndicatorSpec]:
     """The report's view of every catalogue indicator (formats, and targets for the year of the latest of
-    ``rows``, as the report takes them), by id."""
-    return {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue, _latest_end(rows))}
+    ``rows``, as the report takes them), by id; made once per snapshot and latest period end."""
+    latest = _latest_end(rows)
+    return w.snapshot.memo(("specs", latest), lambda: {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue,
+                                                                                            latest)})
 
 
 def _latest_end(rows: pd.DataFrame) -> date | None:
@@ -116,10 +119,8 @@ def _indicator(w: WebState, wanted: str | None) -> Indicator | None:
 
 def as_dates(rows: pd.DataFrame) -> pd.DataFrame:
     """Snapshot rows (ISO date strings) with dates, as the charts and labels read them."""
-    out = rows.copy()
-    for c in ("period_start", "period_end"):
-        out[c] = pd.to_datetime(out[c]).dt.date
-    return out
+    return rows.assign(**{c: rows[c].to_numpy(dtype="datetime64[D]").astype(object)
+                          for c in ("period_start", "period_end")})
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -161,21 +162,30 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
 
 def _explorer_context(w: WebState, user: User, ind: Indicator, level: str | None, area: str | None,
                       breakdown: str) -> tuple[str, dict[str, Any]]:
-    """The explorer page's title and what it shows (the same for every user who reads the same figures)."""
-    visible = {g: w.snapshot.rows(user, ind.id, g, None, "none") for g in ind.geographies}
-    levels = [g for g, r in visible.items() if not r.empty]
-    hidden = [LEVELS.get(g, g) for g, r in visible.items() if r.empty]
+    """The explorer page's title and what it shows (the same for every user who reads the same figures).
+
+    What every area of a level shares (its rows with their targets and plans, the funnel, the form's choices) is
+    made once per snapshot and audience (:func:`_level`), so a first page for another area draws only its own
+    charts."""
+    levels = _levels(w, user, ind)
+    hidden = [LEVELS.get(g, g) for g in ind.geographies if g not in levels]
     level = level if level in levels else (levels[0] if levels else "ics")
-    names = _area_names(w, level)
-    rows = visible.get(level, pd.DataFrame())
-    present = list(dict.fromkeys(rows.geography_code)) if not rows.empty else []
-    area = area if area is not None and area in present else (present[0] if present else "")
+    shared = _level(w, user, ind, level)
+    rows = shared.rows
+    area = area if area is not None and area in shared.present else (shared.present[0] if shared.present else "")
     breakdown = breakdown if breakdown in ind.breakdowns and breakdown in BREAKDOWNS else "none"
     if breakdown != "none" and area:
-        rows = pd.concat([rows, w.snapshot.rows(user, ind.id, level, area, breakdown)], ignore_index=True)
-    spec = _specs(w, rows)[ind.id]
-    view = explorer(as_dates(rows), spec, ind.per, area, names, breakdown,
-                    *_targets_and_plan(w, user, ind.id, area, rows)) if area else None
+        rows = pd.concat([rows, as_dates(w.snapshot.rows(user, ind.id, level, area, breakdown))], ignore_index=True)
+    spec = shared.spec
+    view = None
+    if area:
+        mine = shared.rows[shared.rows.geography_code == area]
+        plan, target = ({d: float(v) for d, v in zip(mine.period_start, mine[c], strict=True)
+                         if v is not None and pd.notna(v)} for c in ("plan", "target"))
+        view = explorer(rows, spec, ind.per, area, shared.names, breakdown, plan, target,
+                        lambda period: w.snapshot.memo(
+                            ("level funnel", w.snapshot.audience(user), ind.id, level, period),
+                            lambda: level_funnel(shared.rows, spec, ind.per, shared.names, period)))
     query = f"level={level}&area={area}&breakdown={breakdown}"
     base = f"/api/v1/indicators/{ind.id}"
     return f"{spec.title}: indicator explorer", dict(
@@ -186,24 +196,43 @@ def _explorer_context(w: WebState, user: User, ind: Indicator, level: str | None
         downloads=[(f"{base}/data?{query}&format=csv", "CSV"), (f"{base}/data?{query}&format=xlsx", "Excel"),
                    (f"{base}/data?{query}&format=json", "JSON"),
                    (f"{base}/fingertips.csv?{query}", "Fingertips-shaped CSV")],
-        form=_choices(w, ind, levels, level, present, area, breakdown))
+        form=_choices(w, ind, levels, level, shared.present, area, breakdown))
 
 
-def _targets_and_plan(w: WebState, user: User, indicator: str, area: str,
-                      rows: pd.DataFrame) -> tuple[dict[date, float], dict[date, float]]:
-    """The area's plan and target by period start, as the API's rows carry them (:func:`api.targets_plans`)."""
-    mine = rows[(rows.geography_code == area) & (rows.breakdown == "none")]
-    got = api.targets_plans(w, user, indicator, mine)
-    starts = pd.to_datetime(mine.period_start).dt.date
-    return tuple({d: float(v) for d, v in zip(starts, got[c], strict=True) if v is not None and pd.notna(v)}
-                 for c in ("plan", "target"))  # type: ignore[return-value]
+@dataclass(frozen=True)
+class Level:
+    """One indicator at one level as an audience reads it, shared by the explorer pages of all its areas."""
+
+    rows: pd.DataFrame
+    """Whole-population rows with dates, and each row's ``target`` and ``plan`` (:func:`api.targets_plans`)."""
+    present: list[str]
+    names: dict[str, str]
+    spec: IndicatorSpec
+
+
+def _levels(w: WebState, user: User, ind: Indicator) -> list[str]:
+    """The indicator's levels at which this user's audience reads any figures, made once per snapshot."""
+    return w.snapshot.memo(("levels", w.snapshot.audience(user), ind.id), lambda: [
+        g for g in ind.geographies if not w.snapshot.rows(user, ind.id, g, None, "none").empty])
+
+
+def _level(w: WebState, user: User, ind: Indicator, level: str) -> Level:
+    """An indicator's figures at one level as this user's audience reads them, made once per snapshot."""
+    def make() -> Level:
+        rows = as_dates(w.snapshot.rows(user, ind.id, level, None, "none"))
+        rows = rows.assign(**api.targets_plans(w, user, ind.id, rows))
+        return Level(rows, list(dict.fromkeys(rows.geography_code)), _area_names(w, level),
+                     _specs(w, rows)[ind.id])
+    return w.snapshot.memo(("level", w.snapshot.audience(user), ind.id, level), make)
 
 
 def _area_names(w: WebState, level: str) -> dict[str, str]:
-    """Area names of one level, by code."""
-    a = w.snapshot.areas
-    a = a[a.geography_type == level]
-    return dict(zip(a.geography_code, a.name, strict=True))
+    """Area names of one level, by code (made once per snapshot)."""
+    def make() -> dict[str, str]:
+        a = w.snapshot.areas
+        a = a[a.geography_type == level]
+        return dict(zip(a.geography_code, a.name, strict=True))
+    return w.snapshot.memo(("area names", level), make)
 
 
 def _choices(w: WebState, ind: Indicator | None, levels: list[str], level: str, codes: list[str], area: str,

@@ -193,7 +193,7 @@ class Snapshot:
 
     def place_views(self) -> None:
         """Make every Place lead's figures (:meth:`_place_view`), so a Place lead's first request need not wait
-        for them (the server runs this beside serving, from start-up)."""
+        for them (``placewise serve`` runs this before it serves)."""
         for place in self.profile.ics.places:
             self._place_view(place.code)
 
@@ -225,24 +225,43 @@ class Snapshot:
         columns = {c: pub[c][idx] for c in ROW_COLUMNS}
         audience = self.audience(user)
         if isinstance(audience, tuple):
-            view = self._place_view(audience[1])[indicator_id]
-            columns.update({c: view[c][idx] for c in OPEN_COLUMNS})
+            changed, values = self._place_view(audience[1]).get(indicator_id, _UNCHANGED)
+            at = np.searchsorted(idx, changed)
+            hit = at < len(idx)
+            hit[hit] = idx[at[hit]] == changed[hit]
+            for c in OPEN_COLUMNS:
+                columns[c][at[hit]] = values[c][hit]
         if open_rows.any():
             for c in OPEN_COLUMNS:
                 columns[c] = np.where(open_rows, ind.unsuppressed[c][idx], columns[c])
         shown = ~((columns["suppression_reason"] == UNPUBLISHED) & ~open_rows)
         return pd.DataFrame({c: v[shown] for c, v in columns.items()})
 
-    def _place_view(self, place: str | None) -> dict[str, dict[str, np.ndarray]]:
-        """Every indicator's published columns as a Place lead of ``place`` may read them: the decision made
-        again for a reader who knows that Place's cells (:class:`ReaderDecisions`), once per Place."""
-        def make() -> dict[str, dict[str, np.ndarray]]:
+    def _place_view(self, place: str | None) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """Where a Place lead of ``place`` reads other published figures than the public, by indicator: those rows
+        (positions in the indicator's arrays, ascending) and their columns, from the decision made again for a
+        reader who knows that Place's cells (:class:`ReaderDecisions`), once per Place. Only the rows whose
+        decision changed are published again (publishing is row by row), so the view is small."""
+        def make() -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
             r = self.reader
             readers = self.memo("readers", lambda: ReaderDecisions(r.frame, r.decision, r.measures, r.relations))
-            decision = readers.for_known(r.place == place)
-            table = publishable(r.frame, decision, r.measures).assign(suppression_reason=decision.cells.reason)
-            columns = {c: _column(table[c], r.order) for c in OPEN_COLUMNS}
-            return {i: {c: v[lo:hi] for c, v in columns.items()} for i, lo, hi in _indicator_bounds(r.frame, r.order)}
+            cells = readers.for_known(r.place == place).cells
+            was = r.decision.cells
+            rows = np.flatnonzero((cells.suppressed.to_numpy() != was.suppressed.to_numpy())
+                                  | (cells.reason.to_numpy() != was.reason.to_numpy()))
+            changed = Decision(r.decision.rule, cells.iloc[rows].reset_index(drop=True))
+            table = publishable(r.frame.iloc[rows], changed, r.measures).assign(suppression_reason=changed.cells.reason)
+            where = np.argsort(r.order)[rows]
+            sort = np.argsort(where)
+            where = where[sort]
+            columns = {c: table[c].to_numpy(dtype=object if c == "suppression_reason" else None)[sort]
+                       for c in OPEN_COLUMNS}
+            out = {}
+            for i, lo, hi in _indicator_bounds(r.frame, r.order):
+                a, b = np.searchsorted(where, [lo, hi])
+                if b > a:
+                    out[i] = (where[a:b] - lo, {c: v[a:b] for c, v in columns.items()})
+            return out
 
         return self.memo(("place view", place), make)
 
@@ -326,6 +345,10 @@ def _spans(types: np.ndarray, codes: np.ndarray) -> dict[tuple[str, str | None],
             out[(str(types[a]), str(codes[a]) if len(keys) == 2 else None)] = (int(a), int(b))
     return out
 
+
+_UNCHANGED: tuple[np.ndarray, dict[str, np.ndarray]] = (np.empty(0, dtype=np.int64),
+                                                        {c: np.empty(0, dtype=object) for c in OPEN_COLUMNS})
+"""A Place lead's view of an indicator with no row changed."""
 
 Version = tuple[int, datetime | None]
 """Which measurements a snapshot holds: the warehouse's row count and latest computation time."""

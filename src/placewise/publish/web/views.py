@@ -9,6 +9,7 @@ rule hides. The funnel follows the Fingertips method (:mod:`placewise.analyse.st
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -83,12 +84,14 @@ def fmt_row(spec: IndicatorSpec, label: str, r: pd.Series, note: str = "") -> Ro
 
 
 def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, names: dict[str, str], breakdown: str,
-             trajectory: dict | None = None, targets: dict | None = None) -> Explorer:
+             trajectory: dict | None = None, targets: dict | None = None,
+             funnels: Callable[[date], LevelFunnel] | None = None) -> Explorer:
     """The explorer view of ``area`` from the published rows of one indicator at one geography level.
 
     ``per`` is the indicator's multiplier (value = numerator / denominator x per); ``trajectory`` the area's
     plan and ``targets`` its target (each period's financial year's), by period start, as the API's rows carry
-    them; the summary quotes the latest period's."""
+    them; the summary quotes the latest period's. ``funnels`` gives the level's funnel for a period
+    (:func:`level_funnel`, which every area of the level shares, so a server makes it once); made here if not given."""
     view = Explorer(spec=spec, area_name=names.get(area, area))
     mine = rows[(rows.geography_code == area) & (rows.breakdown == "none")].sort_values("period_start")
     if mine.empty:
@@ -104,7 +107,9 @@ def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, nam
     view.series_rows = [fmt_row(spec, period_label(r.period_start, spec.frequency), r)
                         for r in mine.iloc[::-1].itertuples()]
     _spc(view, mine, spec, trajectory or {}, targets or {})
-    _funnel(view, rows, spec, per, area, names, latest.period_start)
+    period = latest.period_start
+    funnel = funnels(period) if funnels is not None else level_funnel(rows, spec, per, names, period)
+    _funnel(view, funnel, spec, names.get(area, area), period)
     _breakdown(view, rows, spec, area, breakdown, latest.period_start)
     return view
 
@@ -190,36 +195,65 @@ def _limits(spec: IndicatorSpec, per: float, num: np.ndarray, den: np.ndarray,
                                          (f.lower_95, f.upper_95, f.lower_998, f.upper_998))
 
 
-def _funnel(view: Explorer, rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str,
-            names: dict[str, str], period: date) -> None:
-    """The funnel plot of every area at this level in the latest period, and each area's verdict."""
+@dataclass(frozen=True)
+class LevelFunnel:
+    """Every area of a level in one period against their pooled value: the funnel plot's inputs (none where the
+    measure or the figures allow no funnel, ``note`` saying why) and its table. The same for every area of the
+    level; only the ringed area differs."""
+
+    rows: list[Row]
+    note: str = ""
+    labels: list[str] = field(default_factory=list)
+    sizes: np.ndarray = field(default_factory=lambda: np.empty(0))
+    values: np.ndarray = field(default_factory=lambda: np.empty(0))
+    outside: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    grid: np.ndarray = field(default_factory=lambda: np.empty(0))
+    centre: float = float("nan")
+    limits: tuple[np.ndarray, ...] = ()
+    size_label: str = ""
+
+
+def level_funnel(rows: pd.DataFrame, spec: IndicatorSpec, per: float, names: dict[str, str],
+                 period: date) -> LevelFunnel:
+    """Every area at this level in ``period`` against the pooled value, with each area's verdict."""
     now = rows[(rows.breakdown == "none") & (rows.period_start == period)].sort_values("geography_code")
     ok = now[~now.suppressed.astype(bool) & now.value.notna() & (now.denominator > 0) & now.numerator.notna()]
+    note = ""
     if spec.measure not in FUNNEL_MEASURES:
-        view.funnel_note = "A funnel plot needs a proportion, a crude rate or a ratio; this indicator is a " \
-                           f"{spec.measure.replace('_', ' ')}, so the areas are listed without funnel limits."
+        note = "A funnel plot needs a proportion, a crude rate or a ratio; this indicator is a " \
+               f"{spec.measure.replace('_', ' ')}, so the areas are listed without funnel limits."
     elif len(ok) < 3:
-        view.funnel_note = "Fewer than three areas have a published value, so there is no funnel plot."
+        note = "Fewer than three areas have a published value, so there is no funnel plot."
     elif ok.numerator.sum() <= 0:
-        view.funnel_note = "Every area's published count is zero in this period, so there is no average to draw " \
-                           "funnel limits around."
-    if spec.measure not in FUNNEL_MEASURES or len(ok) < 3 or ok.numerator.sum() <= 0:
-        view.funnel_rows = [fmt_row(spec, names.get(r.geography_code, r.geography_code), r) for r in now.itertuples()]
-        return
+        note = "Every area's published count is zero in this period, so there is no average to draw funnel limits " \
+               "around."
+    if note:
+        return LevelFunnel([fmt_row(spec, names.get(r.geography_code, r.geography_code), r) for r in now.itertuples()],
+                           note)
     num, den = ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float)
     codes, size_label = funnel_codes(spec, num, den)
     grid = np.geomspace(max(den.min() * 0.5, 1.0), den.max() * 1.1, 60)
     centre, limits = _limits(spec, per, num, den, grid)
-    labels = [names.get(c, c) for c in ok.geography_code]
-    view.funnel_svg = charts.funnel_plot(
-        labels, den, ok.value.to_numpy(dtype=float) * spec.scale,
-        np.isin(codes, [FunnelSignificance.LOW_95, FunnelSignificance.LOW_998, FunnelSignificance.HIGH_95,
-                        FunnelSignificance.HIGH_998]), grid, centre, limits,
-        title=f"{spec.title}: funnel plot of every area, {period_label(period, spec.frequency)}",
-        value_format=f",.{spec.decimals}f", size_label=size_label, highlight=names.get(area, area))
     verdict = dict(zip(ok.geography_code, (FunnelSignificance(int(c)).label for c in codes), strict=True))
-    view.funnel_rows = [fmt_row(spec, names.get(r.geography_code, r.geography_code), r,
-                                verdict.get(r.geography_code, "")) for r in now.itertuples()]
+    return LevelFunnel(
+        [fmt_row(spec, names.get(r.geography_code, r.geography_code), r, verdict.get(r.geography_code, ""))
+         for r in now.itertuples()],
+        labels=[names.get(c, c) for c in ok.geography_code], sizes=den,
+        values=ok.value.to_numpy(dtype=float) * spec.scale,
+        outside=np.isin(codes, [FunnelSignificance.LOW_95, FunnelSignificance.LOW_998, FunnelSignificance.HIGH_95,
+                                FunnelSignificance.HIGH_998]),
+        grid=grid, centre=centre, limits=limits, size_label=size_label)
+
+
+def _funnel(view: Explorer, funnel: LevelFunnel, spec: IndicatorSpec, area_name: str, period: date) -> None:
+    """The funnel plot of every area at this level in the latest period, the area ringed, and each area's verdict."""
+    view.funnel_note, view.funnel_rows = funnel.note, funnel.rows
+    if funnel.note:
+        return
+    view.funnel_svg = charts.funnel_plot(
+        funnel.labels, funnel.sizes, funnel.values, funnel.outside, funnel.grid, funnel.centre, funnel.limits,
+        title=f"{spec.title}: funnel plot of every area, {period_label(period, spec.frequency)}",
+        value_format=f",.{spec.decimals}f", size_label=funnel.size_label, highlight=area_name)
 
 
 def _breakdown(view: Explorer, rows: pd.DataFrame, spec: IndicatorSpec, area: str, breakdown: str,
