@@ -448,6 +448,14 @@ def test_describe_a_run_below_the_mean() -> None:
     assert text.startswith("Nine points below the mean since July 2026: special cause concern.")
 
 
+def test_describe_states_no_expected_value_below_the_floor() -> None:
+    # Small monthly counts: mean 1 (16 points summing to 16), every moving range 1, so the natural
+    # process limits are 1 -/+ 2.66 = -1.66 and 3.66; a count cannot be negative, so the sentence starts at 0.
+    r = spc([1.0, 0.0, 1.0, 2.0] * 4, polarity="lower_is_better")
+    assert "values between -1.66 and 3.66 are to be expected" in describe_latest(r, 0, MONTHS)
+    assert "values between 0 and 3.66 are to be expected" in describe_latest(r, 0, MONTHS, floor=0.0)
+
+
 def test_describe_trend_limit_common_cause_and_assurance() -> None:
     trend = [0.0, 8.0] * 3 + [1, 2, 3, 4, 5, 6, 7]
     r = spc(trend, polarity="lower_is_better")

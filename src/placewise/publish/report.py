@@ -339,7 +339,7 @@ def describe(spec: IndicatorSpec, result: SpcResult, row: int, labels: list[str]
                f"{_year_before(spec, result.values[row, :last + 1], labels)} {spec.no_spc}"
     lead = f"The latest value is {spec.display(result.values[row, last])} ({labels[last]}), against a mean of " \
            f"{spec.display(result.mean[row, last])}."
-    return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format)}"
+    return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format, floor=0.0)}"
 
 
 def _year_before(spec: IndicatorSpec, values: np.ndarray, labels: list[str]) -> str:
