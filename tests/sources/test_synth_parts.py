@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from placewise.profile import load_profile
 from placewise.sources.synth.clinical import _periodic
 from placewise.sources.synth.config import Stream
-from placewise.sources.synth.events import cumulative_intensity, draw
+from placewise.sources.synth.events import cumulative_intensity, draw, person_rate
 from placewise.sources.synth.generate import _start_of_window, build_world, load_synthetic
 from placewise.sources.synth.population import (
     _integral, _inverse, _solve_rate, apportion, nhs_numbers, rng_for,
@@ -132,6 +132,50 @@ def test_seasonality_and_growth_shape_the_intensity() -> None:
     january = w.month == 0
     assert daily[january][:31].mean() / daily[~january][:31].mean() > 1.8
     assert daily[-1] / daily[0] == pytest.approx(1.1 ** ((len(daily) - 1) / 365.25))  # 1 October to 30 September
+
+
+def test_lasting_need_keeps_a_streams_mean_and_makes_past_use_foretell_future_use() -> None:
+    """A stream's ``need`` loading multiplies each rate by exp(need × z − need²/2): the rate of a person with z = 0
+    falls by exp(−need²/2), the mean over z ~ N(0, 1) is unchanged, and counts in two separate years correlate."""
+    w = _world()
+    everyone = np.arange(len(w.people))
+    when = np.full(len(everyone), w.window.end)
+    plain = Stream(rate=2.0, age=[1.0] * len(w.cfg.age_bands), seasonality=[1.0] * 12)
+    needy = plain.model_copy(update={"need": 0.8})
+    base, rate = person_rate(plain, w, everyone, when), person_rate(needy, w, everyone, when)
+    z = w.need
+    assert np.allclose(rate, base * np.exp(0.8 * z - 0.32))
+    assert np.mean(np.exp(0.8 * rng_for(1, 2).standard_normal(1_000_000) - 0.32)) == pytest.approx(1.0, abs=0.005)
+    rng = np.random.default_rng(0)
+    year1, year2 = rng.poisson(rate), rng.poisson(rate)
+    assert np.corrcoef(year1, year2)[0, 1] > 0.15
+    assert abs(np.corrcoef(rng.poisson(base), rng.poisson(base))[0, 1]) < 0.05
+
+
+def test_true_admission_risk_rises_with_age_conditions_deprivation_and_need() -> None:
+    """The truth file's 12-month probability, person by person: more of each risk factor, more risk."""
+    from placewise.sources.synth.truth import admission_probability
+
+    w = _world()
+    base = admission_probability(w)
+    current = base > 0
+    saved = (w.n_conditions.copy(), w.people.dep.copy(), w.need.copy())
+    try:
+        for change in ("conditions", "deprivation", "need"):
+            if change == "conditions":
+                w.n_conditions = saved[0] + 2
+            elif change == "deprivation":
+                w.people.dep = np.minimum(saved[1] + 0.5, 1.0)
+            else:
+                w.need = saved[2] + 1.0
+            higher = admission_probability(w)
+            moved = current & (higher != base)
+            assert moved.any() and np.all(higher[moved] > base[moved]), change
+            w.n_conditions, w.people.dep, w.need = (a.copy() for a in saved)
+    finally:
+        w.n_conditions, w.people.dep, w.need = saved
+    age = w.people.age_at(w.window.end)
+    assert base[current & (age >= 85)].mean() > 5 * base[current & (age >= 20) & (age < 40)].mean()
 
 
 _WORLD = {}

@@ -14,7 +14,7 @@ import pyarrow as pa
 from placewise.canonical import table
 from placewise.sources.synth.config import AE_TYPES, AeTypeShift, GpModeShift
 from placewise.sources.synth.events import (
-    US_PER_DAY, World, categorical, dates, draw, ids, labels, nullable_dates, place_option,
+    US_PER_DAY, World, admission_chance, categorical, dates, draw, ids, labels, nullable_dates, place_option,
 )
 from placewise.sources.synth.hospital_codes import (
     COMORBIDITY_ICD10, ELECTIVE_PRIMARY, EMERGENCY_PRIMARY_ICD10, EMERGENCY_PROCEDURE_SHARE, EMERGENCY_PROCEDURES,
@@ -77,7 +77,7 @@ def ae_attendances(w: World, rng: np.random.Generator, block: slice, shared: Sha
         here = (day >= day_number(s.date)) & _in_place(w, who, s.place) & (dtype == s.from_type - 1)
         dtype = np.where(here & (rng.random(n) < s.share), s.to_type - 1, dtype)
     winter = np.isin(w.month[day - w.window.start], (11, 0, 1, 2))
-    admitted = (dtype < 2) & (rng.random(n) < _admission_chance(w, who, day, winter))
+    admitted = (dtype < 2) & (rng.random(n) < admission_chance(w, who, day, winter))
     disp, dnames = categorical(rng, a.disposal, n)
     disp3, _ = categorical(rng, {k: a.type3_disposal.get(k, 0.0) for k in dnames}, n)
     dnames = dnames + ["admitted"]
@@ -119,14 +119,6 @@ def _arrival_mode_and_acuity(w: World, rng: np.random.Generator, who: np.ndarray
     acuity = np.where(admitted, _pick(rng, a.acuity["admitted"], n), _pick(rng, a.acuity["not_admitted"], n))
     type3 = np.where(rng.random(n) < a.acuity_recorded_type3, _pick(rng, a.acuity["type3"], n), "")
     return mode, np.where(dtype == 2, type3, acuity)
-
-
-def _admission_chance(w: World, who: np.ndarray, day: np.ndarray, winter: np.ndarray) -> np.ndarray:
-    """Chance that an attendance at a type 1 or 2 department ends in admission: higher when older and in winter."""
-    a = w.cfg.ae
-    decades = (w.people.age_at(day, who) - 50) / 10
-    logit = np.log(a.admitted_share / (1 - a.admitted_share)) + a.admitted_log_odds_per_decade * decades
-    return 1 / (1 + np.exp(-(logit + a.winter_admitted_log_odds * winter)))
 
 
 def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> dict[str, pa.Table]:

@@ -151,7 +151,7 @@ def _problems_of_later_life(w: World, rng: np.random.Generator, everyone: np.nda
     who = everyone[old]
     first = np.maximum(lo[old], p.birth[who] + int(f.min_age * DAYS_PER_YEAR))
     log_rate = (f.log_rate + f.per_year * (age[old] - 65) + f.per_condition * w.n_conditions[who]
-                + f.deprivation * p.dep[who] + f.sd * rng.standard_normal(len(who)))
+                + f.deprivation * p.dep[who] + f.sd * w.need[who])
     weights = np.array([weight for weight, _ in FRAILTY_PROBLEMS.values()])
     has = rng.random((len(who), len(weights))) < 1 - np.exp(-np.exp(log_rate)[:, None] * weights[None, :])
     has &= (first <= ref[old])[:, None]

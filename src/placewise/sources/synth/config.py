@@ -93,8 +93,9 @@ class FrailtyProblems(Strict):
     """Problems of later life (falls, sensory loss, mobility…) accumulating with age, conditions and deprivation.
 
     Each person from ``min_age`` has problem j with chance ``1 - exp(-weight_j × λ)``, where ``log λ`` is
-    ``log_rate + per_year × (age - 65) + per_condition × conditions + deprivation × dep + sd × z`` (z standard
-    normal, one per person: some people are frailer than their age and conditions say).
+    ``log_rate + per_year × (age - 65) + per_condition × conditions + deprivation × dep + sd × z``, z the person's
+    lasting need (:attr:`placewise.sources.synth.events.World.need`: some people are frailer than their age and
+    conditions say, and the same people use unplanned care more).
     """
 
     min_age: float = Field(ge=0)
@@ -225,6 +226,10 @@ class Stream(Strict):
     seasonality: list[float] = Field(min_length=12, max_length=12)
     growth: float = 0.0
     conditions: dict[str, float] = {}
+    need: float = Field(0.0, ge=0)
+    """How strongly the stream follows each person's lasting need (:attr:`World.need`): the rate is multiplied by
+    ``exp(need × z − need² / 2)``, which leaves the stream's mean unchanged and makes people who used it before
+    likelier to use it again."""
 
 
 class Acute(Strict):
@@ -274,6 +279,7 @@ class Ae(Strict):
     winter_minutes_factor: float = Field(ge=1)
     admitted_share: float = Field(gt=0, lt=1, description="Chance of admission at age 50 outside winter")
     admitted_log_odds_per_decade: float
+    admitted_log_odds_per_condition: float = 0.0
     winter_admitted_log_odds: float
     disposal: dict[str, float]
     type3_disposal: dict[str, float]

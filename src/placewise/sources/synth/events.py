@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from placewise.sources.synth.config import Stream, Synthetic
-from placewise.sources.synth.population import DAYS_PER_YEAR, Geography, People, Practices
+from placewise.sources.synth.population import DAYS_PER_YEAR, Geography, People, Practices, rng_for
 
 K = TypeVar("K", bound=Hashable)
 
@@ -54,11 +54,16 @@ class World:
     month: np.ndarray = field(init=False)
     n_conditions: np.ndarray = field(init=False)
     """Long-term conditions diagnosed by each person's reference day (multimorbidity)."""
+    need: np.ndarray = field(init=False)
+    """Each person's lasting need for unplanned care beyond their age, conditions and deprivation (standard normal,
+    fixed for life): streams follow it by their ``need`` loading and problems of later life accumulate with it, so
+    heavy past use and frailty foretell admissions, as in real records."""
 
     def __post_init__(self) -> None:
         self.nhs = pa.array(self.people.nhs)
         self.month = self.window.month
         self.n_conditions = self.people.n_conditions()
+        self.need = rng_for(self.seed, 4).standard_normal(len(self.people))
 
 
 def labels(index: np.ndarray, names: list[str] | tuple[str, ...] | np.ndarray) -> pa.Array:
@@ -98,13 +103,24 @@ def cumulative_intensity(stream: Stream, w: World) -> np.ndarray:
 
 
 def person_rate(stream: Stream, w: World, who: np.ndarray, when: np.ndarray) -> np.ndarray:
-    """Annual rate of each person: age, multimorbidity, deprivation and named conditions."""
+    """Annual rate of each person: age, multimorbidity, deprivation, named conditions and lasting need."""
     p = w.people
     band = np.searchsorted(np.asarray(w.cfg.age_bands), p.age_at(when, who), side="right") - 1
-    log_rate = stream.per_condition * w.n_conditions[who] + stream.deprivation * p.dep[who]
+    log_rate = (stream.per_condition * w.n_conditions[who] + stream.deprivation * p.dep[who]
+                + stream.need * w.need[who] - stream.need ** 2 / 2)
     for name, log_rr in stream.conditions.items():
         log_rate = log_rate + log_rr * (p.diagnosed[name][who] <= p.ref[who])
     return stream.rate * np.asarray(stream.age)[np.maximum(band, 0)] * np.exp(log_rate)
+
+
+def admission_chance(w: World, who: np.ndarray, day: np.ndarray, winter: np.ndarray | float) -> np.ndarray:
+    """Chance that an attendance at a type 1 or 2 department ends in admission: higher when older, with more
+    long-term conditions and in winter (``winter`` may be a share of the year, as for a 12-month average)."""
+    a = w.cfg.ae
+    decades = (w.people.age_at(day, who) - 50) / 10
+    logit = (np.log(a.admitted_share / (1 - a.admitted_share)) + a.admitted_log_odds_per_decade * decades
+             + a.admitted_log_odds_per_condition * w.n_conditions[who])
+    return 1 / (1 + np.exp(-(logit + a.winter_admitted_log_odds * winter)))
 
 
 def draw(rng: np.random.Generator, stream: Stream, w: World, block: slice,

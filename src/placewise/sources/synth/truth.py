@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from placewise.sources.synth.config import CONDITIONS
-from placewise.sources.synth.events import World, person_rate
+from placewise.sources.synth.events import World, admission_chance, person_rate
 from placewise.sources.synth.population import CURRENT
 from placewise.sources.synth.vocabulary import MEDICINES, RESOLVED
 
@@ -61,6 +61,10 @@ def _has(w: World, condition: str) -> np.ndarray:
     return (p.onset[condition] <= p.ref) & (p.resolved[condition] > p.ref)
 
 
+WINTER_SHARE = 4 / 12
+"""December to March: the share of a year when an attendance is likelier to admit."""
+
+
 def admission_probability(w: World) -> np.ndarray:
     """Chance of an emergency admission in the next 12 months: direct admissions plus A&E attendances that admit."""
     p, a = w.people, w.cfg.ae
@@ -68,9 +72,9 @@ def admission_probability(w: World) -> np.ndarray:
     when = np.full(len(p), w.window.end)
     direct = person_rate(w.cfg.activity["direct_emergency_admissions"], w, everyone, when)
     attend = person_rate(w.cfg.activity["ae_attendances"], w, everyone, when)
-    decades = (p.age_at(when) - 50) / 10
-    logit = np.log(a.admitted_share / (1 - a.admitted_share)) + a.admitted_log_odds_per_decade * decades
-    admitted = (1 - a.department_type_shares[2] / sum(a.department_type_shares)) / (1 + np.exp(-logit))
+    chance = ((1 - WINTER_SHARE) * admission_chance(w, everyone, when, 0.0)
+              + WINTER_SHARE * admission_chance(w, everyone, when, 1.0))
+    admitted = (1 - a.department_type_shares[2] / sum(a.department_type_shares)) * chance
     probability = 1 - np.exp(-(direct + attend * admitted))
     return np.where(p.status == CURRENT, probability, 0.0)
 
