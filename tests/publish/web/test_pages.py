@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from placewise.publish.disclosure import SUPPRESSED_TEXT
+from placewise.publish.web.pages import warm_places
 
 EXPLORE_PRACTICES = "/explore?indicator=hypertension_treated_to_target&level=practice&breakdown=imd_quintile"
 PUBLIC_PAGES = ["/", "/login", "/explore", EXPLORE_PRACTICES, "/inequalities", "/board", "/areas", "/population"]
@@ -90,3 +91,17 @@ def test_practice_figures_are_offered_to_the_public_through_the_rule(client: Tes
     login(client, "analyst")
     analyst = _html(client.get(EXPLORE_PRACTICES))
     assert '<option value="practice" selected' in analyst
+
+
+def test_warming_makes_each_place_explorer_page_the_public_can_ask_for(web_app, client: TestClient) -> None:
+    """``placewise serve`` makes before serving the explorer page of every Place for every indicator the public can
+    read by Place (the Places found through the API), kept as a first request would keep it."""
+    w = web_app.state.web
+    warm_places(w)
+    expected = set()
+    for ind in client.get("/api/v1/indicators").json():
+        rows = client.get(f"/api/v1/indicators/{ind['id']}/data", params={"level": "place"}).json()["rows"]
+        expected |= {("explore", "published", ind["id"], "place", r["geography_code"], "none") for r in rows}
+    made = {k for k in w.snapshot._memo if isinstance(k, tuple) and k[0] == "explore" and k[3] == "place"}
+    assert len(expected) > 20
+    assert expected <= made

@@ -21,6 +21,7 @@ def serve(db: str, host: str, port: int, users: str | None, profile: Profile, mo
     import uvicorn
 
     from placewise.publish.web.app import create_app
+    from placewise.publish.web.pages import warm_places
 
     console = Console()
     console.print(f"Reading {db} and making the disclosure decision…")
@@ -28,8 +29,9 @@ def serve(db: str, host: str, port: int, users: str | None, profile: Profile, mo
         app = create_app(db, store_url=users, profile=profile, secure_cookies=host not in LOOPBACK, model_dir=model)
     # Each Place lead's figures take seconds to decide: made before serving, so that neither a Place lead's first
     # request nor anyone else's waits for them (a thread beside serving competed with every request for the cores).
-    console.print("Making each Place lead's disclosure decision…")
+    console.print("Making each Place lead's disclosure decision and each Place's explorer pages…")
     app.state.web.snapshot.place_views()
+    warm_places(app.state.web)
     console.print(f"[bold]Placewise is serving on http://{host}:{port}/[/] (the API under /api/v1, its OpenAPI "
                   f"document at /api/openapi.json); Ctrl+C stops it.")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -155,9 +155,24 @@ def explore_page(request: Request, indicator: Annotated[str | None, Query(patter
         return render(request, "explorer.html.j2", "Indicator explorer", "/explore", status=404, view=None,
                       message=f"There is no indicator {indicator!r} with data; choose one from the list.",
                       unpublished="", form=_choices(w, None, ["ics"], "ics", [], "", "none"))
-    key = ("explore", w.snapshot.audience(user), ind.id, level, area, breakdown)
-    title, context = w.snapshot.memo(key, lambda: _explorer_context(w, user, ind, level, area, breakdown))
+    title, context = _explorer(w, user, ind, level, area, breakdown)
     return render(request, "explorer.html.j2", title, "/explore", **context)
+
+
+def _explorer(w: WebState, user: User, ind: Indicator, level: str | None, area: str | None,
+              breakdown: str) -> tuple[str, dict[str, Any]]:
+    """The explorer page's title and context, made once per snapshot, audience and choice."""
+    key = ("explore", w.snapshot.audience(user), ind.id, level, area, breakdown)
+    return w.snapshot.memo(key, lambda: _explorer_context(w, user, ind, level, area, breakdown))
+
+
+def warm_places(w: WebState) -> None:
+    """Make every Place's explorer page of every indicator measured by Place, as the public reads them, so that the
+    first visitors to ask for them need not wait (``placewise serve`` runs this before it serves)."""
+    for ind in w.snapshot.catalogue.indicators:
+        if "place" in _levels(w, ANONYMOUS, ind):
+            for area in _level(w, ANONYMOUS, ind, "place").present:
+                _explorer(w, ANONYMOUS, ind, "place", area, "none")
 
 
 def _explorer_context(w: WebState, user: User, ind: Indicator, level: str | None, area: str | None,
