@@ -469,3 +469,30 @@ def test_a_cross_breakdown_cell_cannot_be_worked_out_from_either_single_breakdow
     col = {g: i for i, g in enumerate(frame.breakdown_group)}
     assert any(r[col["female|1"]] == 1 and r[col["female|2"]] == 1 and r[col["female"]] == -1 and abs(r).sum() == 3
                for r in eq)
+
+
+BLMK_LIKE = [("ics", "I", "place", p) for p in "ABCD"] + [("g", "CA", "place", p) for p in "ABC"] + \
+    [("g", "CCG", "place", p) for p in "AB"]
+"""Groupings of Places as BLMK's: a care alliance of three Places holding a legacy CCG of two."""
+
+
+def test_groupings_of_places_carry_the_equations_they_imply():
+    # CA - CCG = C, and I - CA = D: the difference of nested groupings is an equation of its own.
+    frame = pd.DataFrame([_row("ics", "I", 100), *(_row("place", p, n) for p, n in zip("ABCD", (10, 30, 20, 40))),
+                          _row("g", "CA", 60), _row("g", "CCG", 40)])
+    eq = equations(frame, _relations(BLMK_LIKE)).toarray()
+    rows = {tuple(r) for r in eq}
+    # cells: I, A, B, C, D, CA, CCG
+    assert (0, 0, 0, 1, 0, -1, 1) in rows and (-1, 0, 0, 0, 1, 1, 0) in rows
+    values = np.array([100, 10, 30, 20, 40, 60, 40])
+    assert not (eq @ values).any()  # every equation holds
+
+
+def test_complements_are_the_least_set_that_leaves_no_hidden_cell_alone():
+    # A's 3 sits in the ICS, the care alliance and the legacy CCG. Hiding B alone covers all three at once; the
+    # cheapest other Place in each total one by one (C in the ICS and care alliance, then B in the CCG) hid two.
+    frame = pd.DataFrame([_row("ics", "I", 93), *(_row("place", p, n) for p, n in zip("ABCD", (3, 30, 20, 40))),
+                          _row("g", "CA", 53), _row("g", "CCG", 33)])
+    cells = decide(frame, RULE, {"x": "count"}, _relations(BLMK_LIKE)).cells
+    assert cells.suppressed.tolist() == [False, True, True, False, False, False, False]
+    assert not determined(equations(frame, _relations(BLMK_LIKE)), cells.suppressed.to_numpy()).any()

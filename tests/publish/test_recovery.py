@@ -149,9 +149,10 @@ def test_the_ics_total_minus_the_places_gives_no_hidden_place_back(models):
             recovered = known["QHG"] - sum(known[p] for p in others)
             assert target in known, f"{target} recovered by subtraction as {recovered} but hidden"
     assert BEDFORD not in known
-    # Exactly two Places are hidden in the latest month, so their sum (26) is all a reader can get.
+    # Exactly two Places are hidden in the latest month, so their sum is all a reader can get: Central
+    # Bedfordshire, the one partner that protects Bedford in the ICS, the care alliance and the legacy CCG at once.
     hidden = [p for p in places if p not in known]
-    assert sorted(hidden) == sorted([BEDFORD, MK])
+    assert sorted(hidden) == sorted([BEDFORD, CBEDS])
 
 
 def test_no_hidden_count_is_shown_anywhere_as_a_value_with_its_interval(models):
@@ -159,7 +160,7 @@ def test_no_hidden_count_is_shown_anywhere_as_a_value_with_its_interval(models):
     # headline value and its exact interval gave the count back).
     names = {p.name: p.code for p in load_profile().ics.places}
     hidden = {names[r[0]] for m in models.values() for r in _page(m).peers_rows if r[0] in names and r[2] == "*"}
-    assert hidden == {BEDFORD, MK}
+    assert hidden == {BEDFORD, CBEDS}
     for code in hidden:
         page = _page(models[code])
         assert page.latest_value == "*" and page.latest_interval == ""
@@ -187,16 +188,17 @@ def _chart(svg: str) -> tuple[np.ndarray, float]:
 
 
 def test_the_spc_mean_line_gives_no_hidden_point_back(models):
-    # Central Bedfordshire's month 11 (4%) is hidden. A mean over all 24 months would give it back:
-    # 24 x mean - the 23 plotted points. The chart's mean is that of the plotted points only.
+    # Central Bedfordshire's month 11 (4%) is hidden (its latest month too, as Bedford's complement, so the chart
+    # ends at month 23). A mean over the 23 months charted would give it back: 23 x mean - the 22 plotted points.
+    # The chart's mean is that of the plotted points only.
     page = _page(models[CBEDS])
     points, mean = _chart(page.spc_svg)
-    assert len(points) == len(MONTHS) - 1
+    assert len(points) == len(MONTHS) - 2
     assert mean == pytest.approx(points.mean(), abs=0.02)
-    recovered = len(MONTHS) * mean - points.sum()
+    recovered = (len(MONTHS) - 1) * mean - points.sum()
     truth = 100 * _count(CBEDS, HIDDEN_MONTH) / DENOMINATOR
     assert abs(recovered - truth) > 10, f"the mean line gives the hidden {truth}% back as {recovered:.2f}%"
-    assert page.hidden_note.startswith("Of the 24 periods charted, 1 period is suppressed: each is a gap in the line.")
+    assert page.hidden_note.startswith("Of the 23 periods charted, 1 period is suppressed: each is a gap in the line.")
 
 
 def test_the_report_states_the_rule_it_applied(models):

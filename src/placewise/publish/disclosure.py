@@ -6,8 +6,10 @@ The rule (``disclosure.yaml`` in the profile, :class:`DisclosureRule`):
    cell whose denominator (people or events counted) is that small;
 2. secondary suppression: every total is an equation (the Places add up to the ICS, the practices
    to their PCN and Place, the groups of a breakdown to the whole population, the sites to their
-   provider; each kind of part in an equation of its own). A hidden cell alone in an equation hides
-   the cheapest other cell in it, and a hidden cell that the equations still pin down (checked
+   provider; each kind of part in an equation of its own; a grouping of Places that holds another, the
+   difference of the two). Where a hidden cell is alone in an equation, the least costly set of further
+   cells that leaves no hidden cell alone in any equation is hidden (an integer programme per batch of
+   pieces of the table), and a hidden cell that the equations still pin down (checked
    exactly, by the null space of the hidden cells' equations, and for zeros by counts not being
    negative) hides its cheapest visible neighbour, until no hidden count is determined. The cheapest
    cell is a part before a total (lowest level first, then the smallest count, zeros last in their
@@ -31,7 +33,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import sparse
+from scipy import optimize, sparse
 from scipy.sparse import csgraph
 from scipy.linalg import null_space
 from scipy.sparse.linalg import splu
@@ -163,15 +165,38 @@ def equations(cells: pd.DataFrame, relations: pd.DataFrame) -> sparse.csr_matrix
     # One equation per kind of part: the ICS is the sum of its Places, and separately of its practices.
     by_geography["row"] = first + by_geography.groupby([*group, "geography_type"], sort=False).ngroup()
     first = int(by_geography.row.max()) + 1 if len(by_geography) else first
+    implied = _implied(relations).rename(columns={"child_type": "geography_type", "child_code": "geography_code"})
+    by_implied = c.merge(implied, on=["geography_type", "geography_code"]).merge(parents, on=group,
+                                                                                 suffixes=("", "_total"))
+    by_implied["row"] = first + by_implied.groupby([*group, "pair"], sort=False).ngroup()
+    first = int(by_implied.row.max()) + 1 if len(by_implied) else first
     by_margin = _cross_margins(c, place, first)
     both = pd.concat([by_breakdown[["row", "cell", "cell_total"]], by_geography[["row", "cell", "cell_total"]],
-                      by_margin[["row", "cell", "cell_total"]]])
+                      by_implied[["row", "cell", "cell_total"]], by_margin[["row", "cell", "cell_total"]]])
     totals = both.drop_duplicates("row")
     rows = np.concatenate([both.row.to_numpy(), totals.row.to_numpy()])
     cols = np.concatenate([both.cell.to_numpy(), totals.cell_total.to_numpy()])
     vals = np.concatenate([np.ones(len(both)), -np.ones(len(totals))])
     n_eq = int(rows.max()) + 1 if rows.size else 0
     return sparse.csr_matrix((vals, (rows, cols)), shape=(n_eq, len(c)))
+
+
+def _implied(relations: pd.DataFrame) -> pd.DataFrame:
+    """Equations the totals over Places imply, each of its own (``pair``): where one total's Places hold another's
+    (the ICS holds a care alliance of three Places, which holds a legacy CCG of two; two groupings of the same one
+    Place), the larger minus the smaller is the sum of the Places between them. They add nothing to what the totals
+    pin, but a hidden cell alone in one is seen at once (a legacy CCG hidden beside its published care alliance
+    and the third Place), not only through the null space. Rows as ``relations`` (the larger total the parent,
+    the smaller one and the Places between its parts), with ``pair``."""
+    places = relations[relations.child_type == "place"]
+    sets = places.groupby(["parent_type", "parent_code"]).child_code.agg(frozenset).to_dict()
+    rows: list[tuple[int, str, str, str, str]] = []
+    for (t1, c1), s1 in sets.items():
+        for (t2, c2), s2 in sets.items():
+            if s2 < s1 or (s2 == s1 and (t1, c1) < (t2, c2)):
+                pair = rows[-1][0] + 1 if rows else 0
+                rows += [(pair, t1, c1, "place", p) for p in sorted(s1 - s2)] + [(pair, t1, c1, t2, c2)]
+    return pd.DataFrame(rows, columns=["pair", "parent_type", "parent_code", "child_type", "child_code"])
 
 
 def _cross_margins(c: pd.DataFrame, place: list[str], first: int) -> pd.DataFrame:
@@ -249,6 +274,88 @@ def _complete_equations(eq: sparse.csr_matrix, hidden: np.ndarray, cost: np.ndar
     chosen = _cheapest(sub.row[keep], sub.col[keep], cost)
     hidden[chosen] = True
     return chosen.size > 0
+
+
+def _close_equations(eq: sparse.csr_matrix, hidden: np.ndarray, cost: np.ndarray) -> bool:
+    """Hide, in every piece of the table that holds an equation with exactly one hidden cell, the least costly set
+    of further cells that leaves no equation with exactly one hidden cell; True if any was hidden.
+
+    An integer programme per batch of pieces (:func:`_least_complements`, HiGHS through SciPy): one binary per
+    cell, the hidden ones fixed; for every equation and every cell in it, the other cells hidden are at least that
+    cell (a hidden cell never alone in a total). Pieces above :data:`MILP_CELLS` cells, and batches the solver does
+    not finish within :data:`MILP_SECONDS`, take the greedy choice instead (:func:`_complete_equations`).
+    Equations with fewer than two cells that could be hidden cannot be closed and are left to the null-space check.
+    """
+    a = abs(eq).tocsr()
+    hid = hidden.astype(float)
+    lonely = (a @ hid) == 1
+    if not lonely.any():
+        return False
+    closable = (a @ (hidden | np.isfinite(cost)).astype(float)) >= 2
+    if not (lonely & closable).any():
+        return False
+    rows = np.flatnonzero(closable)
+    eq_comp, cell_comp = _pieces(a[rows])
+    wanted = np.unique(eq_comp[lonely[rows]])
+    size = np.bincount(cell_comp, minlength=int(cell_comp.max()) + 1)
+    small, large = wanted[size[wanted] <= MILP_CELLS], wanted[size[wanted] > MILP_CELLS]
+    before = hidden.copy()
+    greedy = [rows[np.isin(eq_comp, large) & lonely[rows]]]
+    for batch in _batches(small, size):
+        cells = np.flatnonzero(np.isin(cell_comp, batch))
+        block = rows[np.isin(eq_comp, batch)]
+        chosen = _least_complements(a[block][:, cells], hidden[cells], cost[cells])
+        if chosen is None:
+            greedy.append(block[lonely[block]])
+        else:
+            hidden[cells[chosen]] = True
+    fallback = np.concatenate(greedy)
+    if fallback.size:
+        _complete_equations(eq[fallback], hidden, cost)
+    return bool((hidden != before).any())
+
+
+def _batches(pieces: np.ndarray, size: np.ndarray) -> list[np.ndarray]:
+    """The pieces in batches of up to :data:`MILP_BATCH` cells (one integer programme each)."""
+    ends = np.cumsum(size[pieces])
+    batch = ends // MILP_BATCH
+    return [pieces[batch == b] for b in np.unique(batch)]
+
+
+def _least_complements(block: sparse.csr_matrix, hidden: np.ndarray, cost: np.ndarray) -> np.ndarray | None:
+    """The cells of a block to hide (the hidden ones included) at least weight so that no equation of the block has
+    exactly one hidden cell (:func:`_close_equations`); None where the solver found no solution in time."""
+    coo = block.tocoo()
+    k = coo.nnz
+    pick = sparse.csr_matrix((np.ones(k), (np.arange(k), coo.row)), shape=(k, block.shape[0]))
+    own = sparse.csr_matrix((np.full(k, 2.0), (np.arange(k), coo.col)), shape=(k, block.shape[1]))
+    constraint = optimize.LinearConstraint(pick @ block - own, lb=0, ub=np.inf)
+    usable = np.isfinite(cost)
+    bounds = optimize.Bounds(hidden.astype(float), np.where(hidden | usable, 1.0, 0.0))
+    ties = MILP_TIE * np.arange(block.shape[1]) / block.shape[1]  # equal cells: the lower index, as the greedy choice
+    result = optimize.milp(_weight(cost) + ties, constraints=constraint, integrality=np.ones(block.shape[1]), bounds=bounds,
+                           options={"time_limit": MILP_SECONDS, "disp": False})
+    if result.x is None:
+        return None
+    return result.x > 0.5
+
+
+def _weight(cost: np.ndarray) -> np.ndarray:
+    """What hiding each cell costs in the integer programme: ``MILP_LEVEL`` times more for each level of
+    :func:`heights` (a protected cell at the top tier), a little more for a larger count and more for a zero (a
+    hidden zero gives less cover), as :func:`_cost` ranks them."""
+    level = _level(np.where(np.isfinite(cost), cost, 0.0))
+    within = np.where(np.isfinite(cost), cost - level * LEVEL_COST, 0.0)
+    zero = within >= ZERO_COST
+    count = np.where(zero, 0.0, within)
+    tier = np.minimum(level, MILP_TOP)
+    return MILP_LEVEL ** tier * (1.0 + 0.5 * zero + 0.25 * count / (count + 1000.0))
+
+
+MILP_CELLS, MILP_BATCH, MILP_SECONDS, MILP_LEVEL, MILP_TOP, MILP_TIE = 20_000, 2_000, 10.0, 4.0, 10, 1e-6
+"""The largest piece (cells) given to the integer programme, the cells per programme, the solver's time limit per
+programme (seconds), how much more a cell one level up costs, the top tier (protected cells), and the weight that
+breaks ties between equal cells."""
 
 
 def determined(eq: sparse.csr_matrix, hidden: np.ndarray, changed: np.ndarray | None = None) -> np.ndarray:
@@ -434,7 +541,7 @@ def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix,
     unreachable = np.zeros_like(hidden)
     rounds = np.zeros(hidden.size, dtype=int)
     while True:
-        if _complete_equations(eq, hidden, cost):
+        if _close_equations(eq, hidden, cost):
             continue
         now_held = held_at_zero(eq, hidden, counts)
         free = hidden & ~now_held
