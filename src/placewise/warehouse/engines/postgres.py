@@ -48,12 +48,15 @@ class PostgresEngine(Engine):
     server = True
     errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error,)
     analytic: ClassVar[dict[str, str]] = {"jit": "off", "work_mem": "128MB", "hash_mem_multiplier": "4",
-                                          "cursor_tuple_fraction": "1"}
+                                          "cursor_tuple_fraction": "1", "default_statistics_target": "10"}
     """For the measure's large set-based queries. JIT off: where estimates run high PostgreSQL would spend seconds
     compiling a query for a cost it has overestimated. ``work_mem`` (default 4 MB) and hash tables four times
     that, so that grouping by many text columns is hashed rather than sorted (a sort of text compares by
     collation, several times slower). ``cursor_tuple_fraction`` 1: every row of a result is fetched, so plan
-    for all of them, not the first tenth (Ibis reads results through a cursor)."""
+    for all of them, not the first tenth (where a result is read through a cursor). ``default_statistics_target`` 10
+    (default 100) for the ANALYZE of each working table: a sample of 3,000 rows rather than 30,000, seven times
+    quicker (0.05 s against 0.34 s on 431,532 rows); the row count, which the plans depend on most, is exact
+    either way, and the measure analyses one indicator's cells table 50 times in a run."""
     TEMP_BUFFERS = "256MB"
     """Memory for a session's temporary tables (default 8 MB): the measure keeps the population at every
     period end and each register's members in them and reads them once per indicator. Only allocated as used,
