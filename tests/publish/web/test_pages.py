@@ -94,8 +94,8 @@ def test_practice_figures_are_offered_to_the_public_through_the_rule(client: Tes
 
 
 def test_warming_makes_each_place_explorer_page_the_public_can_ask_for(web_app, client: TestClient) -> None:
-    """``placewise serve`` makes before serving the explorer page of every Place for every indicator the public can
-    read by Place (the Places found through the API), kept as a first request would keep it."""
+    """``placewise serve`` makes before serving the explorer page and series of every Place for every indicator the
+    public can read by Place (the Places found through the API), kept as a first request would keep them."""
     w = web_app.state.web
     warm_places(w)
     expected = set()
@@ -105,3 +105,5 @@ def test_warming_makes_each_place_explorer_page_the_public_can_ask_for(web_app, 
     made = {k for k in w.snapshot._memo if isinstance(k, tuple) and k[0] == "explore" and k[3] == "place"}
     assert len(expected) > 20
     assert expected <= made
+    series = {("data", "published", i, "place", a, "none", None, None) for _, _, i, _, a, _ in expected}
+    assert series <= set(k for k in w.snapshot._memo if isinstance(k, tuple))

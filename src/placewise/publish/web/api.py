@@ -331,8 +331,13 @@ def indicator_data(indicator_id: str, w: Web, user: Caller, f: Annotated[Filters
         rows = rows.assign(funnel=_funnels(w, user, indicator_id, f, rows),
                            **targets_plans(w, user, indicator_id, rows))
         return _download(rows, f.format, indicator_id)
+    return Response(data_body(w, user, indicator_id, f), media_type="application/json")
+
+
+def data_body(w: WebState, user: User, indicator_id: str, f: Filters) -> str:
+    """The JSON body of an indicator's figures, made once per snapshot, audience and filter."""
     key = ("data", w.snapshot.audience(user), indicator_id, f.level, f.area, f.breakdown, f.period_from, f.period_to)
-    return Response(w.snapshot.memo(key, lambda: _data_json(w, user, indicator_id, f)), media_type="application/json")
+    return w.snapshot.memo(key, lambda: _data_json(w, user, indicator_id, f))
 
 
 def _data_json(w: WebState, user: User, indicator_id: str, f: Filters) -> str:

@@ -167,12 +167,14 @@ def _explorer(w: WebState, user: User, ind: Indicator, level: str | None, area: 
 
 
 def warm_places(w: WebState) -> None:
-    """Make every Place's explorer page of every indicator measured by Place, as the public reads them, so that the
-    first visitors to ask for them need not wait (``placewise serve`` runs this before it serves)."""
+    """Make every Place's explorer page and series (``/api/v1/indicators/{id}/data?level=place&area=…``) of every
+    indicator measured by Place, as the public reads them, so that the first visitors to ask for them need not wait
+    (``placewise serve`` runs this before it serves)."""
     for ind in w.snapshot.catalogue.indicators:
         if "place" in _levels(w, ANONYMOUS, ind):
             for area in _level(w, ANONYMOUS, ind, "place").present:
                 _explorer(w, ANONYMOUS, ind, "place", area, "none")
+                api.data_body(w, ANONYMOUS, ind.id, api.Filters.model_validate({"level": "place", "area": area}))
 
 
 def _explorer_context(w: WebState, user: User, ind: Indicator, level: str | None, area: str | None,
