@@ -526,12 +526,16 @@ has every visible cell of the lowest level nearest it hidden."""
 
 
 def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix,
-             protect: np.ndarray | None = None) -> np.ndarray:
+             protect: np.ndarray | None = None, least: bool = True) -> np.ndarray:
     """Primary plus secondary suppression: hide complements until no hidden count is determined.
 
     Complements are taken from the lowest level of totals first (:func:`heights`), so a total is hidden
     only where no cell below it will do, and ``protect`` cells (the ICS total) only where nothing else can.
+    Totals with one hidden cell are closed by the integer programme (:func:`_close_equations`), or with
+    ``least`` False greedily (:func:`_complete_equations`: a Place lead's decision, made per Place before the
+    web application serves, where the programme cost four to twelve times the CPU and hid more).
     """
+    close = _close_equations if least else _complete_equations
     hidden = np.asarray(first, dtype=bool).copy()
     protect = np.zeros_like(hidden) if protect is None else np.asarray(protect, dtype=bool)
     cost = _cost(np.asarray(counts, dtype=float), heights(eq), protect)
@@ -541,7 +545,7 @@ def suppress(counts: np.ndarray, first: np.ndarray, eq: sparse.csr_matrix,
     unreachable = np.zeros_like(hidden)
     rounds = np.zeros(hidden.size, dtype=int)
     while True:
-        if _close_equations(eq, hidden, cost):
+        if close(eq, hidden, cost):
             continue
         now_held = held_at_zero(eq, hidden, counts)
         free = hidden & ~now_held
@@ -652,7 +656,7 @@ class ReaderDecisions:
             raise ValueError("disclosure: the known cells belong to a different table")
         other = ~known[self._in_base]
         hidden = suppress(self._counts[other], self._was[self._in_base][other],
-                          self._equations[:, np.flatnonzero(other)].tocsr(), protect=self._top[other])
+                          self._equations[:, np.flatnonzero(other)].tocsr(), protect=self._top[other], least=False)
         cells = self.decision.cells.copy()
         where = np.flatnonzero(self._in_base)[other]
         added = where[hidden & ~self._was[where]]
