@@ -1,22 +1,28 @@
 """Profile the recompute: the shared tables, then each indicator, by wall time and CPU time.
 
-Usage: .venv/bin/python benchmarks/profile_measure.py FILE [--months 24] [--only ID,ID,...]
+Usage: .venv/bin/python benchmarks/profile_measure.py FILE [--months 36] [--only ID,ID,...]
 
-Prints one line per phase (``context`` is the person attributes, registrations, population, registers and
-population cells every indicator shares; then each indicator's cells and expansion) with its wall seconds
-and the CPU seconds the process used meanwhile (user + system, all threads). On a shared machine the CPU
-time is the figure to compare between runs; the load average is printed at the end.
+Prints one line per phase with its wall seconds and the CPU seconds the process used meanwhile (user +
+system, all threads): ``context`` (the tables every indicator shares: person attributes, registrations,
+population, coded records, attributed event tables, registers, population cells; each temporary table on its
+own line), then each indicator's cells and expansion, then the statistics and the write of ``measurements``
+(into the warehouse given: use a copy). The default range is ``placewise measure``'s. On a shared machine the
+CPU time is the figure to compare between runs; the load average is printed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from datetime import UTC, datetime
 import resource
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import pyarrow as pa
+
+from placewise.analyse.measurements import measurements, write_measurements
 from placewise.measure import computation, default_range, load_catalogue
 from placewise.measure.periods import periods
 from placewise.profile import load_profile
@@ -45,7 +51,7 @@ def main() -> None:
     """Run the phases in the order ``compute`` does and print their times."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
-    parser.add_argument("--months", type=int, default=24, help="reporting range in months (default 24)")
+    parser.add_argument("--months", type=int, default=36, help="reporting range in months (default 36)")
     parser.add_argument("--only", help="comma-separated indicator ids (default: all)")
     args = parser.parse_args()
     con = connect(args.url)
@@ -55,13 +61,24 @@ def main() -> None:
     chosen = [i for i in catalogue.indicators if wanted is None or i.id in wanted]
     engine = engine_for(con)
     totals: list[tuple[float, float]] = []
+    temp = computation._temp
+    parts = []
     with engine.settings(engine.analytic):
         ends = computation._period_ends(rng, chosen)
-        ctx = _timed("context (shared tables)", lambda: computation._context(con, catalogue, ends, chosen), totals)
         complete = computation.complete_to(con)
-        for ind in chosen:
-            ps = computation.followed_up(periods(rng, ind.frequency), ind, complete)
-            _timed(ind.id, lambda ind=ind, ps=ps: computation._one(ctx, ind, ps), totals)
+        work = [(i, computation.followed_up(periods(rng, i.frequency), i, complete)) for i in chosen]
+        reads = computation.catalogue_event_reads(work)
+        computation._temp = lambda c, name, expr: _timed(f"  {name}", lambda: temp(c, name, expr), [])
+        try:
+            ctx = _timed("context (shared tables)",
+                         lambda: computation._context(con, catalogue, ends, work, reads), totals)
+        finally:
+            computation._temp = temp
+        for ind, ps in work:
+            parts.append(_timed(ind.id, lambda ind=ind, ps=ps: computation._one(ctx, ind, ps), totals))
+    counts = pa.concat_tables(parts).sort_by([(k, "ascending") for k in computation.KEYS])
+    table = _timed("statistics", lambda: measurements(counts, catalogue, datetime.now(UTC)), totals)
+    _timed("write measurements", lambda: write_measurements(con, table, [i.id for i in chosen]), totals)
     print(f"total: {sum(t[0] for t in totals):.1f} s wall, {sum(t[1] for t in totals):.1f} s CPU; "
           f"load average {os.getloadavg()[0]:.1f}")
 

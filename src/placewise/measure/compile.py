@@ -21,6 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
+from placewise.derive.events import ATTRIBUTES, EventRead, EventSource, EventTables, attributed
 from placewise.derive.people import PID, age_at, attribute, standard_band
 from placewise.derive.records import (
     CODE_COLUMN,
@@ -107,6 +108,8 @@ class Context:
     """The population counted by period end, geography, breakdown groups and single year of age."""
     records: Records
     """The coded records every criterion and register reads (:func:`placewise.derive.records.read_records`)."""
+    events: EventTables
+    """The attributed event tables every event count reads (:func:`placewise.derive.events.read_events`)."""
     registers: dict[str, ir.Table] = field(default_factory=dict)
     """Register members (``pid, period_end``) at every period end, by register id, where already materialised."""
 
@@ -531,10 +534,48 @@ def events_units(ctx: Context, e: Events, periods: Periods, standardise: bool,
     return _units_frame(g, ctx.catalogue, g.v, g.age, standardise, band_age, **geo)
 
 
-def attributed_events(ctx: Context, e: Events, periods: Periods, subset: Subset | None = None) -> ir.Table:
-    """The events (or persons) counted in each period with their practice on the day and ``v``."""
-    t = ctx.con.table(e.table)
-    key = TABLE_BY_NAME[e.table].key[0]
+def event_sources(ind: Indicator) -> list[tuple[Events, Subset | None]]:
+    """The indicator's event counts, each with the subset numerator that refines it (if any)."""
+    num, den = ind.numerator, ind.denominator
+    if isinstance(num, Subset):
+        return [(den, num)] if isinstance(den, Events) else []
+    return [(c, None) for c in (num, den) if isinstance(c, Events) and not c.first_ever]
+
+
+def event_columns(e: Events, subset: Subset | None) -> set[str]:
+    """The columns of its table an event count (and its subset) filters, values or reports by."""
+    cols = {*e.where, *(subset.where if subset else {})}
+    for d in (e.duration, subset.duration if subset else None):
+        cols |= {d.start, d.end} if d else set()
+    if isinstance(e.value, DaysBetween):
+        cols |= set(e.value.days_between)
+    if e.codelist:
+        cols.add(CODE_COLUMN[e.table])
+    if e.secondary_codelist:
+        cols.add("spell_id")
+    if e.new_after_days or e.followed_by or (subset and subset.followed_by):
+        cols.add(TABLE_BY_NAME[e.table].key[0])
+    if e.has_provider:
+        cols |= {"provider_code", *(["site_code"] if "site_code" in TABLE_BY_NAME[e.table].source_schema().names
+                                    else [])}
+    return cols
+
+
+def catalogue_event_reads(parts: list[tuple[Indicator, Periods]]) -> dict[EventSource, EventRead]:
+    """Every event source the indicators count, with the columns they use and the days their periods cover."""
+    found: dict[EventSource, tuple[set[str], date, date]] = {}
+    for ind, periods in parts:
+        if not periods:
+            continue
+        first, last = min(p[0] for p in periods), max(p[1] for p in periods)
+        for e, subset in event_sources(ind):
+            cols, lo, hi = found.get((e.table, e.date_column), (set(), first, last))
+            found[(e.table, e.date_column)] = (cols | event_columns(e, subset), min(lo, first), max(hi, last))
+    return {s: EventRead(tuple(sorted(c)), lo, hi) for s, (c, lo, hi) in sorted(found.items())}
+
+
+def _matching(e: Events, t: ir.Table, con: ibis.BaseBackend) -> ir.Table:
+    """Rows of the event table (raw or attributed) that meet the count's own row filters."""
     keep = _where(t, e.where)
     if e.duration:
         keep = keep & _duration(t, e.duration)
@@ -542,10 +583,22 @@ def attributed_events(ctx: Context, e: Events, periods: Periods, subset: Subset 
     if e.codelist:
         base = with_codes(base, CODE_COLUMN[e.table], e.codelist)
     if e.secondary_codelist:
-        dx = with_codes(ctx.con.table("inpatient_diagnoses"), "icd10_code", e.secondary_codelist)
+        dx = with_codes(con.table("inpatient_diagnoses"), "icd10_code", e.secondary_codelist)
         base = base.semi_join(dx, base.spell_id == dx.spell_id)
+    return base
+
+
+def attributed_events(ctx: Context, e: Events, periods: Periods, subset: Subset | None = None) -> ir.Table:
+    """The events (or persons) counted in each period with their practice on the day and ``v``.
+
+    Events come from the source's attributed table read once per computation (:class:`EventTables`); a count of
+    each person's first record ever reads its table itself, as it needs all of history.
+    """
+    t = ctx.con.table(e.table)
+    key = TABLE_BY_NAME[e.table].key[0]
+    base = _matching(e, t if e.first_ever else ctx.events.of((e.table, e.date_column)), ctx.con)
     if e.new_after_days:
-        before = _preceded(base, e, e.new_after_days, key)
+        before = _preceded(_matching(e, t, ctx.con), e, e.new_after_days, key)
         base = base.anti_join(before, base[key] == before["_key"])
     if e.followed_by:
         followed = _followed(t, e, e.followed_by, key)
@@ -560,17 +613,20 @@ def attributed_events(ctx: Context, e: Events, periods: Periods, subset: Subset 
             sub = sub & _duration(base, subset.duration)
         if subset.followed_by:
             sub = sub & base["_hit"].notnull()
-    cols: dict[str, Any] = {PERSON_KEY: base[PERSON_KEY], "d": base[e.date_column].cast("date"),
-                            "flag": ibis.ifelse(sub, 1, 0).cast("float64")}
+    flag = ibis.ifelse(sub, 1, 0).cast("float64")
+    cols: dict[str, Any] = {"flag": flag}
     if e.has_provider:
         cols.update(provider_code=base.provider_code,
                     site_code=base.site_code if "site_code" in base.columns else ibis.null("string"))
     if isinstance(e.value, DaysBetween):
         start, end = e.value.days_between
         cols["value"] = base[end].cast("date").epoch_days() - base[start].cast("date").epoch_days()
-    ev = base.select(**cols)
     if e.first_ever:
+        ev = base.select(PERSON_KEY, d=base[e.date_column].cast("date"), **cols)
         ev = ev.group_by(PERSON_KEY).aggregate(d=ev.d.min(), flag=ev.flag.max())
+        ev = attributed(ev, ctx.attributes, ctx.registrations)
+    else:
+        ev = base.select(*ATTRIBUTES, "d", "practice_code", **cols)
     first, last = min(p[0] for p in periods), max(p[1] for p in periods)
     ev = ev.filter((ev.d >= first) & (ev.d <= last))   # lets the engine skip history outside the periods
     months = _period_months(periods)
@@ -590,28 +646,27 @@ def _period_months(periods: Periods) -> ir.Table:
 
 
 def _attribute_events(ctx: Context, e: Events, ev: ir.Table) -> ir.Table:
-    """Give events (or distinct persons) their breakdown groups and the practice they were registered with then.
+    """Keep events in the count's age range and give distinct persons the practice they were registered with.
 
-    An event counts where the person was registered on its day; a person counted once in a
-    period, where they were registered on their first counted day in it.
+    An event counts where the person was registered on its day (so it comes attributed); a person counted
+    once in a period, where they were registered on their first counted day in it.
     """
-    j = ev.join(ctx.attributes, PERSON_KEY)
-    age = age_at(j.d, j.birth_year, j.birth_month)
-    j = j.mutate(age=age).filter(_in_range(age, e.age.min, e.age.max))
+    age = age_at(ev.d, ev.birth_year, ev.birth_month)
+    j = ev.mutate(age=age).filter(_in_range(age, e.age.min, e.age.max))
     if e.count == "persons":
         j = j.group_by([PID, "period_start", "period_end"]).aggregate(
             flag=j.flag.max(), d=j.d.min(), imd_quintile=j.imd_quintile.max(), ethnic_group=j.ethnic_group.max(),
             sex=j.sex.max(), age=age_at(j.period_end, j.birth_year, j.birth_month).max(),
-            birth_year=j.birth_year.max(), birth_month=j.birth_month.max(), **{PERSON_KEY: j[PERSON_KEY].max()},
+            birth_year=j.birth_year.max(), birth_month=j.birth_month.max(),
         )
-    g = attribute(j, ctx.registrations)
+        j = attribute(j, ctx.registrations)
     if isinstance(e.value, AgeAtEvent):
-        v = g.age
+        v = j.age
     elif isinstance(e.value, DaysBetween):
-        v = g.value
+        v = j.value
     else:
-        v = g.flag
-    return g.mutate(v=v)
+        v = j.flag
+    return j.mutate(v=v)
 
 
 def aggregate_units(ctx: Context, a: Aggregate, periods: Periods) -> ir.Table:

@@ -9,11 +9,20 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
+from placewise.derive.events import EventRead, EventSource, EventTables, read_events
 from placewise.derive.people import ESP_TOP_BAND, person_attributes, population, population_cells, registrations
 from placewise.derive.records import Records, read_records
 from placewise.derive.registers import all_members
 from placewise.measure.catalogue import ENGLAND, Catalogue, Expected, Indicator, Persons, criteria_of, registers_named
-from placewise.measure.compile import Context, catalogue_record_queries, cells, expand, indicator_units
+from placewise.measure.compile import (
+    Context,
+    Periods,
+    catalogue_event_reads,
+    catalogue_record_queries,
+    cells,
+    expand,
+    indicator_units,
+)
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
 from placewise.measure.returns import returned_counts
 from placewise.warehouse.connection import table_names
@@ -26,6 +35,8 @@ intervals, the registered population at every period end, that population in cou
 every coded record the criteria and registers read, by person number."""
 REGISTER_TABLE = "_placewise_register_"
 """Prefix of the temporary tables holding each register's members at every period end."""
+EVENTS_TABLE = "_placewise_events_"
+"""Prefix of the temporary tables holding each event source's attributed events."""
 ALL_REGISTERS_TABLE = "_placewise_registers"
 """Temporary table holding every used register's members, made in one pass and split by register."""
 CELLS_TABLE = "_placewise_cells"
@@ -107,12 +118,15 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
     rng = periods_range or default_range(con)
     engine = engine_for(con)
     with engine.settings(engine.analytic):
+        complete = complete_to(con)
+        work = [(ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
+        reads = catalogue_event_reads(work)
         try:
-            ctx = _context(con, catalogue, _period_ends(rng, chosen), chosen)
-            complete = complete_to(con)
-            parts = [_one(ctx, ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
+            ctx = _context(con, catalogue, _period_ends(rng, chosen), work, reads)
+            parts = [_one(ctx, ind, ps) for ind, ps in work]
         finally:
-            for name in [*SHARED_TABLES, *(REGISTER_TABLE + r for r in catalogue_register_ids(catalogue))]:
+            for name in [*SHARED_TABLES, *(REGISTER_TABLE + r for r in catalogue_register_ids(catalogue)),
+                         *(events_table(s) for s in reads)]:
                 engine.drop(name)
     out = pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
     return out.sort_by([(k, "ascending") for k in KEYS])
@@ -128,18 +142,26 @@ def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
     return engine_for(con).temp_table(name, expr)
 
 
+def events_table(source: EventSource) -> str:
+    """The temporary table holding a source's attributed events."""
+    return f"{EVENTS_TABLE}{source[0]}_{source[1]}"
+
+
 def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date],
-             indicators: list[Indicator]) -> Context:
+             work: list[tuple[Indicator, Periods]], reads: dict[EventSource, EventRead]) -> Context:
     """Materialise the tables every indicator shares, once per computation: registers used by several included."""
+    indicators = [ind for ind, _ in work]
     people, regs, pop, cells, coded = SHARED_TABLES
     attrs = _temp(con, people, person_attributes(con))
     intervals = _temp(con, regs, registrations(con, attrs))
     persons = _temp(con, pop, population(intervals, attrs, period_ends))
     queries = catalogue_record_queries(catalogue, indicators)
     records = Records(_temp(con, coded, read_records(con, attrs, queries)), tuple(queries))
+    events = EventTables({s: _temp(con, events_table(s), read_events(con, attrs, intervals, s, read))
+                          for s, read in reads.items()})
     on = _registers(con, catalogue, records, persons, period_ends, indicators)
     counted = _temp(con, cells, population_cells(persons, cell_ages(catalogue, indicators)))
-    return Context(con, catalogue, attrs, intervals, persons, counted, records, on)
+    return Context(con, catalogue, attrs, intervals, persons, counted, records, events, on)
 
 
 def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:

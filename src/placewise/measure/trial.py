@@ -13,13 +13,16 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from placewise.canonical import PERSON_KEY
+from placewise.derive.events import EventTables, read_events
 from placewise.derive.people import PID, person_attributes, population, population_cells, registrations
 from placewise.derive.records import Records, read_records, warehouse_records
 from placewise.derive.registers import members
 from placewise.measure.catalogue import Catalogue, Count, Events, Indicator, Persons, Subset
 from placewise.measure.compile import (
     Context,
+    Periods,
     attributed_events,
+    catalogue_event_reads,
     catalogue_record_queries,
     cells,
     cohort,
@@ -32,15 +35,17 @@ from placewise.profile.registers import Register
 from placewise.warehouse import ensure_tables
 
 
-def context(con: ibis.BaseBackend, catalogue: Catalogue, ind: Indicator, period_ends: list[date]) -> Context:
-    """The shared tables an indicator reads, as expressions (not materialised): enough for a few people or for
-    printing SQL."""
+def context(con: ibis.BaseBackend, catalogue: Catalogue, ind: Indicator, ps: Periods) -> Context:
+    """The shared tables an indicator reads over its periods, as expressions (not materialised): enough for a
+    few people or for printing SQL."""
     attrs = person_attributes(con)
     intervals = registrations(con, attrs)
-    pop = population(intervals, attrs, period_ends)
+    pop = population(intervals, attrs, sorted({p[1] for p in ps}))
     queries = catalogue_record_queries(catalogue, [ind])
     records = Records(read_records(con, attrs, queries), tuple(queries))
-    return Context(con, catalogue, attrs, intervals, pop, population_cells(pop), records)
+    events = EventTables({s: read_events(con, attrs, intervals, s, read)
+                          for s, read in catalogue_event_reads([(ind, ps)]).items()})
+    return Context(con, catalogue, attrs, intervals, pop, population_cells(pop), records, events)
 
 
 def period_of(ind: Indicator, period_end: date) -> tuple[date, date]:
@@ -77,7 +82,7 @@ def _events(ctx: Context, e: Events, ps: list[tuple[date, date]], subset: Subset
     """Every counted event (or person) with its date, the practice it is attributed to and its value."""
     g = attributed_events(ctx, e, ps, subset)
     cols = {"numerator": g.v} if subset else {"value": g.v}
-    return g.select(PERSON_KEY, date=g.d, practice_code=g.practice_code, age=g.age, **cols)
+    return _named(ctx, g.select(PID, date=g.d, practice_code=g.practice_code, age=g.age, **cols))
 
 
 def _side(ctx: Context, c: Count, ps: list[tuple[date, date]]) -> ir.Table:
@@ -93,7 +98,7 @@ def trace(con: ibis.BaseBackend, catalogue: Catalogue, indicator_id: str, period
     """Who counts in one period of an indicator, and why: one table per side (or one for a subset)."""
     ind = catalogue.indicator(indicator_id)
     ps = [period_of(ind, period_end)]
-    ctx = context(con, catalogue, ind, [period_end])
+    ctx = context(con, catalogue, ind, ps)
     num, den = ind.numerator, ind.denominator
     if isinstance(num, Subset):
         if isinstance(den, Persons):
@@ -134,6 +139,7 @@ def explain(catalogue: Catalogue, indicator_id: str, period_end: date, dialect: 
     ind = catalogue.indicator(indicator_id)
     con = ibis.duckdb.connect()
     ensure_tables(con)
-    ctx = context(con, catalogue, ind, [period_end])
-    expr = cells(ctx, ind, indicator_units(ctx, ind, [period_of(ind, period_end)]))
+    ps = [period_of(ind, period_end)]
+    ctx = context(con, catalogue, ind, ps)
+    expr = cells(ctx, ind, indicator_units(ctx, ind, ps))
     return str(ibis.to_sql(expr, dialect=dialect))

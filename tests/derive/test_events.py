@@ -1,0 +1,35 @@
+"""Event tables read once: the days asked for, by person number, each event at the practice of its day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from measure_builder import Warehouse
+
+from placewise.derive.events import EventRead, EventTables, read_events
+from placewise.derive.people import PID, person_attributes, registrations
+
+
+def test_spells_placed_by_discharge_are_read_in_the_span_and_attributed_on_that_day(connect):
+    w = Warehouse()
+    w.person("mover", practice="P1", registered=date(2020, 1, 1), left=date(2024, 1, 31), born=(1950, 6))
+    w.register("mover", "P3", date(2024, 2, 1))
+    w.spell("mover", date(2024, 1, 20), date(2024, 2, 3), method="elective")   # discharged after the move: P3
+    w.spell("mover", date(2023, 12, 1), date(2023, 12, 31))                    # before the span: not read
+    w.spell("mover", date(2024, 3, 1), date(2024, 4, 1))                       # after the span: not read
+    w.spell("stranger", date(2024, 2, 10), date(2024, 2, 12))                  # no such person: not read
+    con = w.load(connect())
+    attrs = con.create_table("a", person_attributes(con), temp=True)
+    read = EventRead(("admission_method", "provider_code"), date(2024, 1, 1), date(2024, 2, 29))
+    got = read_events(con, attrs, registrations(con, attrs), ("inpatient_spells", "discharge_date"), read)
+    rows = got.to_pyarrow().to_pylist()
+    assert [(r["d"], r["practice_code"], r["admission_method"], r["provider_code"], r["birth_year"], r["sex"])
+            for r in rows] == [(date(2024, 2, 3), "P3", "elective", "RC9", 1950, "female")]
+    assert rows[0][PID] == attrs.filter(attrs.person_id == "mover")[PID].execute().iloc[0]
+    assert "person_id" not in got.columns                              # the pseudonym stays behind
+
+
+def test_a_source_not_read_fails_at_once():
+    with pytest.raises(KeyError, match="gp_appointments placed by appointment_date were not read"):
+        EventTables({}).of(("gp_appointments", "appointment_date"))
