@@ -33,12 +33,11 @@ SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_po
 """Temporary tables a computation shares between indicators: person attributes, registration
 intervals, the registered population at every period end, that population in counted cells, and
 every coded record the criteria and registers read, by person number."""
-REGISTER_TABLE = "_placewise_register_"
-"""Prefix of the temporary tables holding each register's members at every period end."""
 EVENTS_TABLE = "_placewise_events_"
 """Prefix of the temporary tables holding each event source's attributed events."""
-ALL_REGISTERS_TABLE = "_placewise_registers"
-"""Temporary table holding every used register's members, made in one pass and split by register."""
+REGISTERS_TABLE = "_placewise_registers"
+"""Temporary table holding every used register's members at every period end, made in one pass; each register
+reads its own rows from it."""
 CELLS_TABLE = "_placewise_cells"
 """Temporary table holding one indicator's finest cells while they are expanded."""
 
@@ -125,16 +124,10 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
             ctx = _context(con, catalogue, _period_ends(rng, chosen), work, reads)
             parts = [_one(ctx, ind, ps) for ind, ps in work]
         finally:
-            for name in [*SHARED_TABLES, *(REGISTER_TABLE + r for r in catalogue_register_ids(catalogue)),
-                         *(events_table(s) for s in reads)]:
+            for name in [*SHARED_TABLES, REGISTERS_TABLE, *(events_table(s) for s in reads)]:
                 engine.drop(name)
     out = pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
     return out.sort_by([(k, "ascending") for k in KEYS])
-
-
-def catalogue_register_ids(catalogue: Catalogue) -> list[str]:
-    """Every register id of the catalogue's profile."""
-    return [r.id for r in catalogue.registers.registers] if catalogue.registers else []
 
 
 def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
@@ -179,17 +172,14 @@ def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
 
 def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records, persons: ir.Table,
                period_ends: list[date], indicators: list[Indicator]) -> dict[str, ir.Table]:
-    """Members of every register the indicators use, one temporary table each, from one pass over the population."""
+    """Members of every register the indicators use, from one pass over the population into one temporary table:
+    each register is a filter of it, not a copy of its rows."""
     used = sorted({r for ind in indicators for c in criteria_of(ind) for r in registers_named(c)})
     if not used:
         return {}
-    every = _temp(con, ALL_REGISTERS_TABLE,
+    every = _temp(con, REGISTERS_TABLE,
                   all_members(records.coded, persons, [catalogue.register(r) for r in used], period_ends))
-    try:
-        return {r: _temp(con, REGISTER_TABLE + r, every.filter(every.register_id == r).drop("register_id"))
-                for r in used}
-    finally:
-        engine_for(con).drop(ALL_REGISTERS_TABLE)
+    return {r: every.filter(every.register_id == r).drop("register_id") for r in used}
 
 
 def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
