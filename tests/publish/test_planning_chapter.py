@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from placewise.analyse.planning.config import AGES, SETTINGS, load_planning
+from placewise.analyse.planning.config import AGES, load_planning
 from placewise.analyse.planning.demand import activity_rates
-from placewise.analyse.planning.history import History
 from placewise.analyse.planning.rates import rates_from_history
 from placewise.analyse.planning.run import plan
 from placewise.profile import load_profile
@@ -50,17 +48,11 @@ def test_banded_sums_single_years_into_the_report_bands() -> None:
 
 
 @pytest.fixture(scope="module")
-def chapter_html() -> str:
+def chapter_html(made_up_history) -> str:
     """The chapter of a small made-up history with a few people aged 90+ (to be hidden)."""
-    rng = np.random.default_rng(1)
     pop = np.full((3, 4, 2, AGES), 200.0)
     pop[:, :, :, 90] = 3
-    history = History(places=PLACES, mid_years=(date(2024, 6, 30), date(2025, 6, 30), date(2026, 6, 30)),
-                      population=pop, deaths=rng.poisson(2, (2, 4, 2, AGES)).astype(float),
-                      out_migration=rng.poisson(5, (2, 4, 2, AGES)).astype(float),
-                      in_migration=rng.poisson(6, (2, 4, 2, AGES)).astype(float),
-                      births=rng.poisson(200, (2, 4, 2)).astype(float),
-                      activity=rng.poisson(50, (2, len(SETTINGS), 4, 2, AGES)).astype(float), other_sex=0)
+    history = made_up_history(PLACES, pop, 1)
     profile = load_profile()
     planning = load_planning(profile)
     result = plan(rates_from_history(history, planning), activity_rates(history), planning, to=2040, runs=16, seed=1)

@@ -9,14 +9,12 @@ own pyramid, while every other Place's women of 90+ were drawn: 3 = 123 in the I
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import numpy as np
 import pytest
 
-from placewise.analyse.planning.config import AGES, SETTINGS, load_planning
+from placewise.analyse.planning.config import AGES, load_planning
 from placewise.analyse.planning.demand import activity_rates
-from placewise.analyse.planning.history import History
 from placewise.analyse.planning.rates import rates_from_history
 from placewise.analyse.planning.run import plan
 from placewise.profile import load_profile
@@ -27,19 +25,13 @@ SEXES = ("female", "male")
 
 
 @pytest.fixture(scope="module")
-def planned():
+def planned(made_up_history):
     """A made-up history: 200 people of every single year of age, Bedford Borough (the first Place) 3 women and
     3 men aged 90 and over, every other Place 40 of each."""
-    rng = np.random.default_rng(2)
     pop = np.full((3, 4, 2, AGES), 200.0)
     pop[:, :, :, 90] = 40
     pop[:, 0, :, 90] = 3
-    history = History(places=PLACES, mid_years=(date(2024, 6, 30), date(2025, 6, 30), date(2026, 6, 30)),
-                      population=pop, deaths=rng.poisson(2, (2, 4, 2, AGES)).astype(float),
-                      out_migration=rng.poisson(5, (2, 4, 2, AGES)).astype(float),
-                      in_migration=rng.poisson(6, (2, 4, 2, AGES)).astype(float),
-                      births=rng.poisson(200, (2, 4, 2)).astype(float),
-                      activity=rng.poisson(50, (2, len(SETTINGS), 4, 2, AGES)).astype(float), other_sex=0)
+    history = made_up_history(PLACES, pop, 2)
     planning = load_planning(load_profile())
     return plan(rates_from_history(history, planning), activity_rates(history), planning, to=2030, runs=4, seed=1)
 
