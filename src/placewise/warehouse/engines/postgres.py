@@ -172,7 +172,6 @@ class _AnalysingBackend(PostgresBackend):
         with self.con.cursor() as cur:
             cur.execute(f'ANALYZE "{op.name}"')
 
-
     def to_pyarrow_batches(self, expr: ir.Expr, /, *, params: Mapping[ir.Scalar, Any] | None = None,
                            limit: int | str | None = None, chunk_size: int = 1_000_000,
                            **_: Any) -> pa.ipc.RecordBatchReader:
