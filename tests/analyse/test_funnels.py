@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,11 @@ def test_rate_limits_on_the_log_scale():
     assert f.signal.tolist() == [1, 0, -1]
     with pytest.raises(ValueError, match="positive"):
         rate_funnel([1], [0], per=1000)
+
+
+def test_a_rate_funnel_with_nothing_counted_has_limits_of_nought_and_no_signal():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0 x inf, no empty slices
+        f = rate_funnel([0, 0, 0], [1000, 2000, 3000], per=1000)
+    assert f.centre == 0.0 and f.signal.tolist() == [0, 0, 0]
+    assert all(np.all(limit == 0.0) for limit in f.limits)

@@ -550,6 +550,13 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     hidden = frame.assign(suppressed=frame.geography_type == "practice")
     page = build_report(hidden, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and "fewer than three in this area have a published value" in page.units_note
+    # Practices that counted nothing give no funnel (all at 0, no variation), and the page says why.
+    nothing = frame.assign(numerator=np.where(frame.geography_type == "practice", 0.0, frame.numerator))
+    nothing = nothing.assign(value=np.where(nothing.geography_type == "practice", 0.0, nothing.value))
+    page = build_report(nothing, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    assert page.units_svg == "" and page.units_note == (
+        f"No funnel plot of practices: none of the 4 with a published value counted any in "
+        f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show.")
 
 
 def test_the_assurance_matrix_shows_the_linked_indicator_as_measured_against_the_printed_target():

@@ -119,6 +119,9 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float) -> Fun
     tau2 = float(overdispersion(o[:, None], expected[:, None])[0]) if units >= MIN_UNITS_FOR_OVERDISPERSION else 0.0
 
     def limits(size: NDArray[np.float64]) -> Bounds:
+        if rate == 0:  # nothing counted anywhere: every limit is nought, as is every unit
+            zero = np.zeros_like(size)
+            return zero, zero, zero, zero
         (lo95, hi95), (lo998, hi998) = (funnel_limits(size * rate, tau2, z) for z in (Z95, Z998))
         return lo95 * rate * per, hi95 * rate * per, lo998 * rate * per, hi998 * rate * per
 

@@ -17,6 +17,7 @@ Everything works on count arrays, vectorised over units (practices or PCNs), spe
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,10 +72,12 @@ def overdispersion(observed: ArrayLike, expected: ArrayLike) -> NDArray[np.float
     y = np.where(ok, np.log(np.where(ok, o, 1.0) / np.where(ok, e, 1.0)), np.nan)
     s2 = np.where(ok, 1.0 / np.where(ok, e, 1.0), np.nan)
     z = y / np.sqrt(s2)
-    lo, hi = np.nanpercentile(z, 10, axis=0), np.nanpercentile(z, 90, axis=0)
-    z = np.clip(z, lo, hi)
     n = ok.sum(axis=0)
-    phi = np.nanmean(z * z, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column no unit has a count in: its tau^2 is 0 below
+        lo, hi = np.nanpercentile(z, 10, axis=0), np.nanpercentile(z, 90, axis=0)
+        z = np.clip(z, lo, hi)
+        phi = np.nanmean(z * z, axis=0)
     w = np.where(ok, 1.0 / s2, 0.0)
     sw, sw2 = w.sum(axis=0), (w * w).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):

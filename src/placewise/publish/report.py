@@ -779,6 +779,10 @@ def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: Indic
                            "value (they are published only where the profile's disclosure rule includes them).")
         return
     plural, names, ok = found[0]
+    if not ok.numerator.any():
+        page.units_note = (f"No funnel plot of {plural}: none of the {len(ok)} with a published value counted any "
+                           f"in {period_label(period, spec.frequency)}, so every value is 0 and there is no variation to show.")
+        return
     funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), spec.per)
     labels = [names[c] for c in ok.geography_code]
     page.units_svg = charts.funnel_plot(
