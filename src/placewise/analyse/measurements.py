@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.special import ndtri, stdtrit
 
 from placewise.analyse.statistics import (
     ESP2013,
     crude_rate,
     directly_standardised_rate,
+    z_score,
     indirectly_standardised_ratio,
     poisson_limits,
     proportion,
@@ -95,6 +95,8 @@ def _statistic(ind: Indicator, num: np.ndarray, den: np.ndarray, sum_sq: np.ndar
 
 def _mean(total: np.ndarray, n: np.ndarray, sum_sq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean with a Student's t interval from the sample standard deviation (none for a single unit)."""
+    from scipy.special import stdtrit  # only a mean needs it: a run without one does not import SciPy
+
     mean = total / n
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.clip((sum_sq - n * mean * mean) / (n - 1), 0.0, None)
@@ -141,6 +143,8 @@ def _bands(ind: Indicator) -> tuple[int, int]:
 
 def _standard_error(rows: pd.DataFrame, suffix: str) -> pd.Series:
     """Standard error of a mean, recovered from its t interval and number of units."""
+    from scipy.special import stdtrit  # see _mean
+
     t = stdtrit(rows[f"denominator{suffix}"] - 1, 0.5 + CONFIDENCE / 2)
     return (rows[f"upper{suffix}"] - rows[f"lower{suffix}"]) / (2 * t)
 
@@ -150,7 +154,7 @@ def _imd_gap(rows: pd.DataFrame) -> pd.DataFrame:
     q = rows[rows["breakdown"] == "imd_quintile"]
     keys = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code"]
     both = q[q["breakdown_group"] == "1"].merge(q[q["breakdown_group"] == "5"], on=keys, suffixes=("_1", "_5"))
-    z = ndtri(0.5 + CONFIDENCE / 2)
+    z = z_score(CONFIDENCE)
     gap = both["value_5"] - both["value_1"]
     half = z * np.sqrt(_standard_error(both, "_1") ** 2 + _standard_error(both, "_5") ** 2)
     out = both[keys].copy()

@@ -4,6 +4,7 @@ Every function takes array-likes (one element per group, or one row per group an
 standardisation), checks them, and returns a small frozen dataclass of arrays. No database access.
 """
 
+from placewise.analyse.statistics._checks import z_score
 from placewise.analyse.statistics.esp2013 import ESP2013, ESP2013_BANDS, esp2013_band
 from placewise.analyse.statistics.funnel import (
     FunnelSignificance,
@@ -64,4 +65,5 @@ __all__ = [
     "ratio_funnel_significance",
     "slope_index_of_inequality",
     "standardised_mean_gap",
+    "z_score",
 ]

@@ -21,7 +21,6 @@ from enum import IntEnum
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import chdtriv
 
 from placewise.analyse.statistics._checks import (
     as_float_array,
@@ -79,6 +78,8 @@ def proportion_funnel_limits(denominators: ArrayLike, average: float, multiplier
 
 def ratio_funnel_limits(expected: ArrayLike, multiplier: float = 1.0) -> FunnelLimits:
     """Exact Poisson funnel limits for an observed/expected ratio (centre 1) at each expected count."""
+    from scipy.special import chdtriv  # imported where used, so that measuring does not load SciPy
+
     e = as_float_array("expected", expected)
     first_bad("expected", e <= 0, e, "must be more than zero")
     check_multiplier(multiplier)
