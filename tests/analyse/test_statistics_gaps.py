@@ -53,6 +53,15 @@ def test_a_zero_value_has_an_absolute_gap_but_no_ratio():
     assert gaps.ratio[1] == pytest.approx(2.0)
 
 
+def test_a_lower_limit_below_zero_gives_an_absolute_gap_but_no_ratio():
+    # A mean length of stay of 7.2 days from ten stays, t-interval -1.8 to 16.2, against 6.2 (3.0 to 9.4): the
+    # log-scale MOVER limits need a positive lower limit, so no ratio (not a NaN lower limit beside a ratio).
+    gaps = gaps_to_reference([7.2], [-1.8], [16.2], 6.2, 3.0, 9.4)
+    assert np.isnan([gaps.ratio[0], gaps.ratio_lower[0], gaps.ratio_upper[0]]).all()
+    assert gaps.difference[0] == pytest.approx(1.0) and np.isfinite(gaps.difference_lower[0])
+    assert np.isnan(gaps_to_reference([7.2], [3.0], [16.2], 6.2, -1.0, 9.4).ratio[0])
+
+
 def test_limits_that_do_not_enclose_the_value_are_refused():
     with pytest.raises(ValueError, match=r"lower\[1\] is 0.5; it must not be above its value"):
         gaps_to_reference([0.2, 0.3], [0.1, 0.5], [0.3, 0.6], 0.2, 0.1, 0.3)

@@ -650,6 +650,27 @@ def test_the_core20plus5_page_links_each_clinical_area_to_its_indicators(written
     assert "100.0%" in text
 
 
+def test_every_page_of_every_report_renders_with_ink_and_no_nan(written: Path):
+    from pypdfium2 import PdfDocument
+
+    for page in sorted(written.glob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        assert not re.search(r"\bnan\b|NaN", _visible(html)), page.name
+        assert not re.search(r'="[^"]*\bnan\b', html, flags=re.IGNORECASE), page.name  # no x1="nan" in a chart
+    pdfs = sorted(written.glob("*.pdf"))
+    assert len(pdfs) >= 2
+    for pdf in pdfs:
+        doc = PdfDocument(str(pdf))
+        for k in range(len(doc)):
+            page = doc[k]
+            text = page.get_textpage().get_text_range()
+            assert not re.search(r"\bnan\b|NaN", text), (pdf.name, k + 1)
+            pixels = np.asarray(page.render(scale=0.5).to_pil().convert("L"), dtype=float)
+            # Every page has text and something drawn (a continued table's page carries little ink, hence the low bar).
+            assert text.strip() and (pixels < 128).mean() > 0.0005, (pdf.name, k + 1)
+        doc.close()
+
+
 def test_no_text_is_drawn_over_other_text_on_any_page(written: Path, tmp_path: Path):
     from placewise.publish.render import text_overlaps, write_pdf
 

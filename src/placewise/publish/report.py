@@ -747,7 +747,7 @@ def _reference_gaps(spec: IndicatorSpec, rows: pd.DataFrame, hidden: np.ndarray,
             continue
         column[k] = f"{_signed(spec, g.difference[i], unit=False)} ({_signed(spec, g.difference_lower[i], unit=False)}" \
                     f" to {_signed(spec, g.difference_upper[i], unit=False)})"
-        if np.isfinite(g.ratio[i]) and np.isfinite(g.ratio_upper[i]):
+        if np.isfinite([g.ratio[i], g.ratio_lower[i], g.ratio_upper[i]]).all():
             ratios.append(f"{groups[k]} {g.ratio[i]:.2f} ({g.ratio_lower[i]:.2f} to {g.ratio_upper[i]:.2f})")
     unit = " in percentage points" if spec.unit == "%" else (f" in {spec.unit.strip()}" if spec.unit.strip() else "")
     note = (f"Gaps are to {reference}, the reference group{unit}, with 95% intervals (MOVER, Zou and Donner "

@@ -49,7 +49,8 @@ def gaps_to_reference(
     reference_lower: float,
     reference_upper: float,
 ) -> Gaps:
-    """Gaps of each group to the reference with MOVER limits; the ratio is NaN where a value is not above zero."""
+    """Gaps of each group to the reference with MOVER limits; the ratio is NaN where a value or its lower limit is
+    not above zero (the log-scale limits need both positive: a mean's t-interval can reach below zero)."""
     v, lo, hi = (as_float_array(n, a) for n, a in (("values", values), ("lower", lower), ("upper", upper)))
     same_length(values=v, lower=lo, upper=hi)
     ref = as_float_array("reference", [reference_value, reference_lower, reference_upper])
@@ -60,7 +61,7 @@ def gaps_to_reference(
     difference, d_lower, d_upper = _mover(v, lo, hi, *ref)
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = _mover(*(np.log(a) for a in (v, lo, hi)), *np.log(ref))
-    positive = (v > 0) & (ref[0] > 0)
+    positive = (v > 0) & (lo > 0) & (ref[0] > 0) & (ref[1] > 0)
     ratio, r_lower, r_upper = (np.where(positive, np.exp(x), np.nan) for x in logs)
     return Gaps(difference, d_lower, d_upper, ratio, r_lower, r_upper)
 
