@@ -557,6 +557,12 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     assert page.units_svg == "" and page.units_note == (
         f"No funnel plot of practices: none of the 4 with a published value counted any in "
         f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show.")
+    # Where others are hidden (small counts suppressed), the note says so: the zeros alone are not the area.
+    some = nothing[nothing.geography_code != "P3"]
+    page = build_report(some, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    assert page.units_note.endswith("none of the 3 with a published value counted any in "
+                                    f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show "
+                                    "(1 more is suppressed or has no value).")
 
 
 def test_the_assurance_matrix_shows_the_linked_indicator_as_measured_against_the_printed_target():

@@ -780,8 +780,11 @@ def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: Indic
         return
     plural, names, ok = found[0]
     if not ok.numerator.any():
+        others = len(names) - len(ok)
         page.units_note = (f"No funnel plot of {plural}: none of the {len(ok)} with a published value counted any "
-                           f"in {period_label(period, spec.frequency)}, so every value is 0 and there is no variation to show.")
+                           f"in {period_label(period, spec.frequency)}, so every value is 0 and there is no variation to show"
+                           + (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
+                              f"{'has' if others == 1 else 'have'} no value)." if others else "."))
         return
     funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), spec.per)
     labels = [names[c] for c in ok.geography_code]
