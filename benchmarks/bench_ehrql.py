@@ -12,23 +12,31 @@ on the patient number of each table; the export is not timed. Then, one after th
 its own process from start to finish: ``placewise measure`` for the six indicators (every period, geography
 and breakdown, statistics and the write included) and ``ehrql generate-measures`` for
 ``benchmarks/ehrql/measures.py`` (practice by month only). Prints wall and CPU time of each, their ratio,
-and the comparison of numerators and denominators by indicator, practice and month.
+and the comparison of numerators and denominators by indicator, practice and month. Placewise runs
+``--repeat`` times (default 3: before and after ehrQL's run) and the ratio is against its median; ``--lock
+FILE`` holds a shared machine's heavy-job lock for Placewise's runs only and runs ehrQL at nice 19 without it
+(ehrQL's run is longer than the lock may be held; its CPU time is the figure to compare then). A ``--work``
+folder that already holds the copy and the SQLite file (``--export-only`` makes them) is reused as it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import os
 import platform
-import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -74,14 +82,38 @@ def export_sqlite(warehouse: Path, target: Path) -> dict[str, int]:
     return rows
 
 
-def timed(command: list[str], **kwargs: object) -> tuple[float, float]:
-    """Run a command to completion; its wall and CPU seconds (user and system, its children included)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(command, check=True, **kwargs)  # type: ignore[call-overload]
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+@dataclass(frozen=True)
+class Run:
+    """One process's wall and CPU seconds (user and system, all its threads) and peak resident memory."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+
+
+def timed(command: list[str], *, lock: Path | None = None, nice: int = 0, **kwargs: Any) -> Run:
+    """Run a command to completion (holding ``lock``, if given, for the run only) and measure it."""
+    with ExitStack() as stack:
+        if lock is not None:
+            held = stack.enter_context(lock.open("a"))
+            fcntl.flock(held, fcntl.LOCK_EX)
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, preexec_fn=(lambda: os.nice(nice)) if nice else None, **kwargs)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{command[0]} failed (exit {os.waitstatus_to_exitcode(status)})")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def ehrql_version(ehrql: str) -> str:
+    """ehrQL's version as its package records it, with where it was installed from (a source snapshot reports
+    only "2+local": pass ``--ehrql-version`` to name the release or commit it came from)."""
+    probe = ("import importlib.metadata as m; d = m.distribution('opensafely-ehrql'); "
+             "print(d.version, (d.read_text('direct_url.json') or '').strip())")
+    python = Path(ehrql).with_name("python")
+    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
+    return out.stdout.strip() or "version unknown"
 
 
 def placewise_counts(warehouse: Path) -> dict[tuple[str, str, str], tuple[int, int]]:
@@ -126,37 +158,71 @@ def main() -> None:
     parser.add_argument("warehouse", type=Path, help="DuckDB warehouse (a copy is measured into)")
     parser.add_argument("--ehrql", default=os.environ.get("EHRQL") or shutil.which("ehrql")
                         or "/work/ehrql-venv/bin/ehrql", help="ehrQL's command line")
+    parser.add_argument("--ehrql-version", help="the ehrQL release or commit, where its package says only '2+local'")
     parser.add_argument("--work", type=Path, help="folder for the copy, the SQLite file and the output")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="Placewise runs, the first half before ehrQL's and the rest after (default 3); "
+                             "the ratio is taken against their median")
+    parser.add_argument("--lock", type=Path, help="a lock file held only while Placewise runs (a shared machine's "
+                        "heavy-job lock); ehrQL then runs without it, at nice 19")
+    parser.add_argument("--export-only", action="store_true",
+                        help="copy the warehouse and export the SQLite file into --work, then stop (a later run with "
+                             "the same --work reuses them)")
     args = parser.parse_args()
     if not Path(args.ehrql).is_file():
         print(f"ehrQL is not installed ({args.ehrql} not found): benchmark skipped")
         return
-    version = subprocess.run([args.ehrql, "--version"], capture_output=True, text=True).stdout.strip()
+    version = args.ehrql_version or ehrql_version(args.ehrql)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-ehrql-"))
     work.mkdir(parents=True, exist_ok=True)
-    warehouse = work / "warehouse.duckdb"
-    shutil.copyfile(args.warehouse, warehouse)
+    warehouse, sqlite = work / "warehouse.duckdb", work / "ehrql.sqlite"
     start = time.perf_counter()
-    rows = export_sqlite(warehouse, work / "ehrql.sqlite")
+    if sqlite.is_file() and warehouse.is_file():
+        done = f"reused the export in {sqlite}"
+    else:
+        shutil.copyfile(args.warehouse, warehouse)
+        partial = sqlite.with_suffix(".part")  # renamed when whole, so an interrupted export is not reused
+        partial.unlink(missing_ok=True)
+        rows = export_sqlite(warehouse, partial)
+        partial.rename(sqlite)
+        done = (f"exported {sum(rows.values()):,} rows for ehrQL in {time.perf_counter() - start:.1f} s "
+                f"({', '.join(f'{t} {n:,}' for t, n in rows.items())})")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
-          f"ehrQL {version or 'version unknown'}; exported {sum(rows.values()):,} rows for ehrQL in "
-          f"{time.perf_counter() - start:.1f} s ({', '.join(f'{t} {n:,}' for t, n in rows.items())})")
-    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
-    ours = timed([str(Path(sys.executable).with_name("placewise")), "measure", "--db", str(warehouse),
-                  *(a for i in INDICATORS for a in ("-i", i))], stdout=subprocess.DEVNULL)
-    print(f"Placewise (placewise measure, 6 indicators, every geography and breakdown): {ours[0]:.1f} s wall, "
-          f"{ours[1]:.1f} s CPU; load average {os.getloadavg()[0]:.1f}", flush=True)
+          f"ehrQL {version}; {done}", flush=True)
+    if args.export_only:
+        return
     con = connect(str(warehouse))
     rng = default_range(con, MONTHS)
     con.disconnect()
+    placewise = [str(Path(sys.executable).with_name("placewise")), "measure", "--db", str(warehouse),
+                 *(a for i in INDICATORS for a in ("-i", i))]
+    ours = []
+
+    def run_placewise() -> None:
+        """One timed ``placewise measure`` of the six, printed as it ends."""
+        ours.append(timed(placewise, lock=args.lock, stdout=subprocess.DEVNULL))
+        r = ours[-1]
+        print(f"Placewise (placewise measure, 6 indicators, every geography and breakdown) run {len(ours)}: "
+              f"{r.wall:.1f} s wall, {r.cpu:.1f} s CPU, peak {r.peak_mb:,.0f} MB; "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    for _ in range(args.repeat // 2):
+        run_placewise()
     output = work / "ehrql_measures.csv"
     env = os.environ | {"PYTHONPATH": str(DEFINITION.parent), "PYTHONHASHSEED": "0"}
     theirs = timed([args.ehrql, "generate-measures", str(DEFINITION), "--query-engine", "sqlite",
-                    "--dsn", f"sqlite:///{work / 'ehrql.sqlite'}", "--output", str(output),
-                    "--", "--start", rng.first.isoformat(), "--months", str(MONTHS)], env=env, stderr=subprocess.DEVNULL)
-    print(f"ehrQL (generate-measures, SQLite engine, practice by month): {theirs[0]:.1f} s wall, "
-          f"{theirs[1]:.1f} s CPU; load average {os.getloadavg()[0]:.1f}")
-    print(f"ratio ehrQL / Placewise: {theirs[0] / ours[0]:.1f}x wall, {theirs[1] / ours[1]:.1f}x CPU")
+                    "--dsn", f"sqlite:///{sqlite}", "--output", str(output),
+                    "--", "--start", rng.first.isoformat(), "--months", str(MONTHS)],
+                   nice=19 if args.lock else 0, env=env, stderr=subprocess.DEVNULL)
+    print(f"ehrQL (generate-measures, SQLite engine, practice by month{', nice 19, no lock' if args.lock else ''}): "
+          f"{theirs.wall:.1f} s wall, {theirs.cpu:.1f} s CPU, peak {theirs.peak_mb:,.0f} MB; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    for _ in range(args.repeat - args.repeat // 2):
+        run_placewise()
+    wall, cpu = statistics.median(r.wall for r in ours), statistics.median(r.cpu for r in ours)
+    print(f"ratio ehrQL / Placewise (median of {len(ours)} Placewise runs: {wall:.1f} s wall, {cpu:.1f} s CPU): "
+          f"{theirs.wall / wall:.1f}x wall, {theirs.cpu / cpu:.1f}x CPU")
     compare(placewise_counts(warehouse), ehrql_counts(output))
 
 

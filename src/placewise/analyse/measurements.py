@@ -28,10 +28,10 @@ deviation (as PHEindicatormethods ``phe_mean``); medians, no interval.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import ibis
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -48,6 +48,9 @@ from placewise.measure import COUNTS_SCHEMA, Catalogue, Indicator, ReportingRang
 from placewise.measure.catalogue import Persons
 from placewise.profile import Profile
 from placewise.warehouse.engines import engine_for
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE = "measurements"
 KEYS = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code", "breakdown",
@@ -107,6 +110,8 @@ def _mean(total: np.ndarray, n: np.ndarray, sum_sq: np.ndarray) -> tuple[np.ndar
 
 def _dsr(ind: Indicator, rows: pd.DataFrame) -> pd.DataFrame:
     """One row per group of a DSR indicator: counts by ESP band completed with zeros, then Dobson."""
+    import pandas as pd  # see _through_pandas
+
     lo_band, hi_band = _bands(ind)
     keys = KEYS[1:]
     groups = rows[keys].drop_duplicates().reset_index(drop=True)
@@ -165,22 +170,50 @@ def _imd_gap(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) -> pa.Table:
-    """Measurements from the computed counts (see :data:`placewise.measure.COUNTS_SCHEMA`).
+    """Measurements from the computed counts (see :data:`placewise.measure.COUNTS_SCHEMA`), by indicator id and
+    within an indicator in the order of its counts (``compute`` gives them sorted by key, so these are too).
 
-    One indicator at a time goes through pandas and back to Arrow, so the working memory is one
-    indicator's rows, not a pandas copy of every count and every measurement at once.
+    One indicator at a time, so the working memory is one indicator's rows. Most indicators are computed in
+    NumPy over the Arrow columns; a DSR and a mean's IMD gap go through pandas (imported only for them).
     """
-    stamp = pd.Timestamp(computed_at.replace(tzinfo=None))
+    stamp = computed_at.replace(tzinfo=None)
     ids = sorted(str(i) for i in pc.unique(counts.column("indicator_id")).to_pylist())
     parts = [_indicator_measurements(catalogue.indicator(i), counts.filter(pc.equal(counts["indicator_id"], i)),
                                      stamp) for i in ids]
-    if not parts:
-        return SCHEMA.empty_table()
-    return pa.concat_tables(parts).sort_by([(k, "ascending") for k in KEYS])
+    return pa.concat_tables(parts) if parts else SCHEMA.empty_table()
 
 
-def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: pd.Timestamp) -> pa.Table:
+def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
     """One indicator's measurements from its counts, as an Arrow table of :data:`SCHEMA`."""
+    if ind.measure == "dsr" or _has_gap(ind):
+        return _through_pandas(ind, counts, stamp)
+    value, lower, upper = _statistic(ind, *(_floats(counts[c]) for c in ("numerator", "denominator", "sum_squares",
+                                                                          "median")))
+    figures = {c: _finite(_floats(counts[c])) for c in ("numerator", "denominator")}
+    figures |= {"value": _finite(value), "lower": _finite(lower), "upper": _finite(upper)}
+    stamps = pa.array(np.full(counts.num_rows, np.datetime64(stamp, "us")), pa.timestamp("us"))
+    return pa.Table.from_arrays([*(counts[k] for k in KEYS), *figures.values(), stamps], schema=SCHEMA)
+
+
+def _has_gap(ind: Indicator) -> bool:
+    """Whether the indicator also reports the IMD gap (a mean broken down by deprivation)."""
+    return ind.measure == "mean" and "imd_quintile" in ind.breakdowns
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    """A numeric column as float64, null as NaN."""
+    return column.cast(pa.float64()).to_numpy()
+
+
+def _finite(x: np.ndarray) -> pa.Array:
+    """Figures as Arrow doubles, null where not finite (no denominator, or no interval)."""
+    return pa.array(x, pa.float64(), mask=~np.isfinite(x))
+
+
+def _through_pandas(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
+    """A DSR's or a mean with IMD gap's measurements, by pandas (bands completed, quintiles paired), sorted by key."""
+    import pandas as pd  # only these two kinds need it: a run without them does not load pandas
+
     rows = counts.to_pandas()
     if ind.measure == "dsr":
         out = _dsr(ind, rows)
@@ -189,12 +222,13 @@ def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: pd.Timestam
         out["value"], out["lower"], out["upper"] = _statistic(
             ind, *(rows[c].to_numpy(float) for c in ("numerator", "denominator", "sum_squares", "median"))
         )
-    if ind.measure == "mean" and "imd_quintile" in ind.breakdowns:
+    if _has_gap(ind):
         out = pd.concat([out, _imd_gap(out)], ignore_index=True)
-    out["computed_at"] = stamp
+    out["computed_at"] = pd.Timestamp(stamp)
     for c in ("value", "lower", "upper", "numerator", "denominator"):
         out[c] = out[c].astype(float).where(np.isfinite(out[c].astype(float)))
-    return pa.Table.from_pandas(out[SCHEMA.names], schema=SCHEMA, preserve_index=False)
+    table = pa.Table.from_pandas(out[SCHEMA.names], schema=SCHEMA, preserve_index=False)
+    return table.sort_by([(k, "ascending") for k in KEYS[1:]])
 
 
 def write_measurements(con: ibis.BaseBackend, table: pa.Table, indicator_ids: list[str]) -> None:

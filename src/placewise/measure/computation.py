@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 import pyarrow as pa
 
 from placewise.derive.events import EventRead, EventSource, EventTables, read_events
 from placewise.derive.people import ESP_TOP_BAND, person_attributes, population, population_cells, registrations
 from placewise.derive.records import Records, read_records
 from placewise.derive.registers import all_members
-from placewise.measure.catalogue import ENGLAND, Catalogue, Expected, Indicator, Persons, criteria_of, registers_named
+from placewise.measure.catalogue import (
+    ENGLAND,
+    Catalogue,
+    Expected,
+    Indicator,
+    Persons,
+    Subset,
+    criteria_of,
+    registers_named,
+)
 from placewise.measure.compile import (
     Context,
     Periods,
@@ -69,25 +77,27 @@ LATEST_SOURCES = (("inpatient_spells", "admission_date"), ("gp_appointments", "a
                   ("clinical_events", "event_date"))
 
 
+def _latest_activity(con: ibis.BaseBackend) -> date | None:
+    """The latest day with activity in the warehouse (admissions, GP appointments, clinical events), if any."""
+    present = table_names(con)
+    latest = [con.table(t)[c].max().to_pyarrow().as_py() for t, c in LATEST_SOURCES if t in present]
+    found = [d.date() if isinstance(d, datetime) else d for d in latest if d is not None]
+    return max(found) if found else None
+
+
 def default_range(con: ibis.BaseBackend, months: int = 36) -> ReportingRange:
     """The ``months`` months ending with the latest month that has activity in the warehouse."""
-    present = table_names(con)
-    latest = [con.table(t)[c].max().execute() for t, c in LATEST_SOURCES if t in present]
-    found = [d for d in latest if d is not None and pd.notna(d)]  # an empty table's maximum comes back as NaT
-    if not found:
+    last = _latest_activity(con)
+    if last is None:
         raise ValueError("the warehouse has no activity to measure: inpatient spells, GP appointments and "
                          "clinical events are all empty")
-    last = max(found)
-    last = last.date() if hasattr(last, "date") else last
     return ReportingRange(add_months(last, 1 - months), last)
 
 
 def complete_to(con: ibis.BaseBackend) -> date | None:
     """The last day of the latest month with activity in the warehouse: the data are complete to then."""
-    present = table_names(con)
-    latest = [con.table(t)[c].max().execute() for t, c in LATEST_SOURCES if t in present]
-    found = [d.date() if hasattr(d, "date") else d for d in latest if not pd.isna(d)]
-    return month_end(max(found)) if found else None
+    last = _latest_activity(con)
+    return month_end(last) if last is not None else None
 
 
 def followed_up(ps: list[tuple[date, date]], ind: Indicator, complete: date | None) -> list[tuple[date, date]]:
@@ -126,8 +136,11 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
         finally:
             for name in [*SHARED_TABLES, REGISTERS_TABLE, *(events_table(s) for s in reads)]:
                 engine.drop(name)
-    out = pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
-    return out.sort_by([(k, "ascending") for k in KEYS])
+    if not parts:
+        return COUNTS_SCHEMA.empty_table()
+    # Sorted by KEYS: each indicator's rows apart, then in order of id, so no row compares the ids (half the work).
+    ordered = sorted(zip([ind.id for ind, _ in work], parts, strict=True), key=lambda p: p[0])
+    return pa.concat_tables([part.sort_by([(k, "ascending") for k in KEYS[1:]]) for _, part in ordered])
 
 
 def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
@@ -153,8 +166,18 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     events = EventTables({s: _temp(con, events_table(s), read_events(con, attrs, intervals, s, read))
                           for s, read in reads.items()})
     on = _registers(con, catalogue, records, persons, period_ends, indicators)
-    counted = _temp(con, cells, population_cells(persons, cell_ages(catalogue, indicators)))
+    counted = population_cells(persons, cell_ages(catalogue, indicators))
+    if any(_counts_population(ind) for ind in indicators):  # else left as a query that no indicator runs
+        counted = _temp(con, cells, counted)
     return Context(con, catalogue, attrs, intervals, persons, counted, records, events, on)
+
+
+def _counts_population(ind: Indicator) -> bool:
+    """Whether the indicator counts from the population cells: persons with no criteria, or expected cases."""
+    if isinstance(ind.numerator, Subset):
+        return False
+    return any(isinstance(c, Expected) or (isinstance(c, Persons) and not c.criteria)
+               for c in (ind.numerator, ind.denominator))
 
 
 def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
