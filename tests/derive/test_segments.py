@@ -61,6 +61,25 @@ def test_each_segment_and_the_priority_order(connect):
     assert people["healthy"]["bed_days"] == 0
 
 
+def test_end_of_life_is_a_palliative_care_code_in_the_12_months_to_the_date(connect):
+    """Bridges to Health's last year of life, read as a PALCARE_COD code (QOF PC001 register cluster) dated
+    1 April 2023 to 31 March 2024 inclusive for the date 31 March 2024; codes outside the cluster do not count."""
+    w = Warehouse()
+    for pid, day, snomed in (
+            ("first_day", date(2023, 4, 1), "526631000000108"),     # on end of life care register: first day in
+            ("day_before", date(2023, 3, 31), "526631000000108"),   # one day too early
+            ("on_the_date", date(2024, 3, 31), "514591000000108"),  # DS1500 completed on the reference date
+            ("after", date(2024, 4, 1), "103735009"),               # palliative care, after the date
+            ("gsf", date(2023, 12, 1), "414937009"),                # on gold standards palliative care framework
+            ("not_in_cluster", date(2023, 12, 1), "713603004")):    # advance care planning: not PALCARE_COD
+        w.person(pid, born=OLD)
+        w.event(pid, day, snomed)
+    people, _ = built(w, connect())
+    got = {p: r["segment"] for p, r in people.items()}
+    assert got == {"first_day": "end_of_life", "day_before": "healthy", "on_the_date": "end_of_life",
+                   "after": "healthy", "gsf": "end_of_life", "not_in_cluster": "healthy"}
+
+
 def test_people_not_registered_or_dead_at_the_date_are_not_segmented(connect):
     w = Warehouse()
     w.person("here")
