@@ -139,3 +139,23 @@ def test_ceiling_auroc_from_a_truth_file(tmp_path):
     reg = p[status == "registered"]
     y = np.random.default_rng(1).random(len(reg)) < reg
     assert got == pytest.approx(_auroc(y.astype("int8"), reg)[0]) and 0.6 < got < 0.9
+
+
+def test_tested_ceiling_is_the_true_probabilities_at_the_test_date_against_the_drawn_outcomes(tmp_path):
+    """Like for like: only the people registered on the test date, their outcomes as drawn; a truth file made for
+    another test date (or before the columns existed) gives none, so the card falls back to the forward ceiling."""
+    import pyarrow.parquet as pq
+
+    from placewise.analyse.risk import tested_ceiling
+    p = np.array([0.9, 0.4, 0.8, 0.3, 0.1, 0.7])
+    on = np.array([True, True, True, True, True, False])
+    y = np.array([True, True, False, False, False, True])
+    t = pa.table({"registered_year_before": on, "admission_probability_12m_year_before": p,
+                  "emergency_admission_year_before": y}).replace_schema_metadata({"year_before": "2025-09-30"})
+    pq.write_table(t, tmp_path / "t.parquet")
+    got = tested_ceiling(tmp_path / "t.parquet", date(2025, 9, 30))
+    assert got is not None and got.auroc == pytest.approx(5 / 6)      # the last person is not tested
+    assert (got.people, got.admitted) == (5, 2)
+    assert tested_ceiling(tmp_path / "t.parquet", date(2024, 9, 30)) is None
+    pq.write_table(t.replace_schema_metadata(None), tmp_path / "old.parquet")
+    assert tested_ceiling(tmp_path / "old.parquet", date(2025, 9, 30)) is None

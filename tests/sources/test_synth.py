@@ -19,7 +19,9 @@ from placewise.cli import app
 from placewise.profile import ProfileError, load_profile
 from placewise.returns import MEASURES, QUARTERLY
 from placewise.sources.synth import calibration, generate
-from placewise.sources.synth.vocabulary import DIAGNOSIS, MEDICINES, SPIROMETRY, SYSTOLIC
+from placewise.sources.synth.vocabulary import (
+    DIAGNOSIS, MEDICINES, PALLIATIVE_ENTRY, PALLIATIVE_REVIEW, SPIROMETRY, SYSTOLIC,
+)
 
 
 def codes(name: str) -> list[str]:
@@ -255,6 +257,47 @@ def test_care_gaps_exist(db: duckdb.DuckDBPyConnection) -> None:
     users = one(db, f"""SELECT count(DISTINCT nhs_number) FROM medications WHERE dmd_code IN ({saba})
                         AND issue_date > DATE '{END}' - INTERVAL 365 DAY""")
     assert 0.05 < overuse / users < 0.35
+
+
+def test_palliative_care_is_recorded_near_death_and_for_a_few_of_the_living(db: duckdb.DuckDBPyConnection) -> None:
+    """Most people dying of cancer and fewer of the rest are recorded as palliative before death (Harrison et al.,
+    BJGP 2012: about two thirds and a fifth); about 0.5% of the list at the end is on palliative care."""
+    pal = ", ".join(repr(c) for c in [*PALLIATIVE_ENTRY, *PALLIATIVE_REVIEW])
+    coded = f"SELECT nhs_number, min(event_date) AS first FROM clinical_events WHERE snomed_code IN ({pal}) GROUP BY 1"
+    rows = db.execute(f"""SELECT d.underlying_cause LIKE 'C%' AS cancer, avg((c.nhs_number IS NOT NULL)::INT),
+                                 max(d.date_of_death - c.first)
+                          FROM deaths d LEFT JOIN ({coded}) c USING (nhs_number) GROUP BY 1""").fetchall()
+    share = {cancer: (s, lead) for cancer, s, lead in rows}
+    assert 0.45 < share[True][0] < 0.85
+    assert 0.05 < share[False][0] < 0.4
+    assert max(lead for _, lead in share.values()) <= 1095          # never first recorded more than 3 years before
+    living = one(db, f"""SELECT avg((nhs_number IN (SELECT nhs_number FROM clinical_events WHERE snomed_code IN ({pal})
+                                    AND event_date > DATE '{END}' - INTERVAL 365 DAY))::INT)
+                         FROM registrations WHERE end_date IS NULL""")
+    assert 0.003 < living < 0.008
+
+
+def test_truth_at_the_risk_models_test_date_matches_the_files(synth: tuple[Path, dict[str, int]],
+                                                             db: duckdb.DuckDBPyConnection) -> None:
+    """The truth file's people registered a year before the end, their emergency admissions in the 12 months to
+    the end (as written in the spells) and their true chance of one, which the drawn admissions roughly match
+    (readmissions and children's asthma attacks are outside the chance, so a little more are admitted)."""
+    path = synth[0] / "truth" / "person_state.parquet"
+    before = END.replace(year=END.year - 1)
+    assert pq.read_schema(path).metadata[b"year_before"] == before.isoformat().encode()
+    con = db.cursor()  # its own cursor: the shared connection may hold another test's unfinished result
+    con.register("truth", pq.read_table(path))
+    registered = one(con, f"""SELECT count(DISTINCT nhs_number) FROM registrations WHERE start_date <= DATE '{before}'
+                             AND (end_date IS NULL OR end_date > DATE '{before}')""")
+    n, admitted, expected = con.execute("""SELECT sum(registered_year_before::INT),
+        sum((registered_year_before AND emergency_admission_year_before)::INT),
+        sum(admission_probability_12m_year_before) FROM truth""").fetchone()
+    assert abs(n - registered) <= 0.001 * registered
+    written = one(con, f"""SELECT count(DISTINCT s.nhs_number) FROM inpatient_spells s JOIN truth t USING (nhs_number)
+                          WHERE t.registered_year_before AND s.admission_method = 'emergency'
+                          AND s.admission_date > DATE '{before}' AND s.admission_date <= DATE '{END}'""")
+    assert admitted == written
+    assert 0.8 < expected / admitted < 1.05
 
 
 def test_urgent_treatment_centre_step_change_lowers_luton_type_1(db: duckdb.DuckDBPyConnection) -> None:

@@ -215,7 +215,7 @@ def test_vocabulary_codes_are_well_formed() -> None:
     snomed = [c for w in v.DIAGNOSIS.values() for c in w] + list(v.RESOLVED.values()) + list(v.SYSTOLIC)
     snomed += list(v.DIASTOLIC_OF.values()) + [c for _, w in v.ONLY_NON_DIAGNOSTIC.values() for c in w]
     snomed += [v.BMI, v.SPIROMETRY, v.EFI_SCORE, *v.FRAILTY_GRADES, v.LD_HEALTH_CHECK, v.SMI_HEALTH_CHECK, *v.SMOKING]
-    snomed += [*v.CHOLESTEROL, v.ALCOHOL_INTAKE, *v.ALCOHOL_LEVEL]
+    snomed += [*v.CHOLESTEROL, v.ALCOHOL_INTAKE, *v.ALCOHOL_LEVEL, *v.PALLIATIVE_ENTRY, *v.PALLIATIVE_REVIEW]
     assert snomed_concept_valid(snomed).all()
     assert dmd_valid([c for m in v.MEDICINES.values() for c in m.products]).all()
     icd = [c for w in h.COMORBIDITY_ICD10.values() for c in w] + list(h.FALL_INJURY_PRIMARY_ICD10)

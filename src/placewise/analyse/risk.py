@@ -321,6 +321,34 @@ def ceiling_auroc(truth: Path, seed: int) -> float:
     return float(roc_auc_score(y, p))
 
 
+@dataclass(frozen=True)
+class TestedCeiling:
+    """The ceiling on the people and outcomes the model is tested on: the generator's true probabilities at the
+    test date against the admissions it drew in the following 12 months."""
+
+    auroc: float
+    people: int
+    admitted: int
+
+
+def tested_ceiling(truth: Path, test_date: date) -> TestedCeiling | None:
+    """The like-for-like ceiling from the truth file, or none if the file has no test-date columns or was made
+    for another test date (a truth file from before they were added, or a model trained at another date).
+
+    Only registration flags, probabilities and outcomes are read (no identifier): the people registered on the
+    test date and their outcomes are the generator's own, which the warehouse holds as written.
+    """
+    meta = pq.read_schema(truth).metadata or {}
+    if meta.get(b"year_before") != test_date.isoformat().encode():
+        return None
+    t = pq.read_table(truth, columns=["registered_year_before", "admission_probability_12m_year_before",
+                                      "emergency_admission_year_before"])
+    on = t["registered_year_before"].to_numpy(zero_copy_only=False)
+    p = t["admission_probability_12m_year_before"].to_numpy()[on]
+    y = t["emergency_admission_year_before"].to_numpy(zero_copy_only=False)[on]
+    return TestedCeiling(float(roc_auc_score(y, p)), int(on.sum()), int(y.sum()))
+
+
 def checks(rows: list[GroupPerformance]) -> tuple[list[str], list[str]]:
     """The issue's standards, as (standards missed, failures that must stop training)."""
     overall = rows[0]
@@ -391,14 +419,17 @@ def train(con: ibis.BaseBackend, profile: Profile, out: Path, seed: int, end: da
     threshold = float(np.quantile(p, 1 - TOP_FRACTION))
     missed, fatal = checks(rows)
     ceiling = ceiling_auroc(truth, seed) if truth is not None else None
-    if ceiling is not None and rows[0].auroc is not None and ceiling - rows[0].auroc > CEILING_GAP:
-        missed.append(f"AUROC {rows[0].auroc:.3f} more than {CEILING_GAP} below the true-risk ceiling {ceiling:.3f}")
+    tested = tested_ceiling(truth, test_date) if truth is not None else None
+    bound = tested.auroc if tested is not None else ceiling
+    if bound is not None and rows[0].auroc is not None and bound - rows[0].auroc > CEILING_GAP:
+        missed.append(f"AUROC {rows[0].auroc:.3f} more than {CEILING_GAP} below the true-risk ceiling {bound:.3f}")
     version = _version(model, p, threshold)
     out.mkdir(parents=True, exist_ok=True)
     _write_panel(out / PANEL_FILE, rows)
     card = out / CARD_FILE
     card.write_text(model_card(model, version, rows, missed, fatal, train_set.num_rows, test_set.num_rows,
-                               int(np.asarray(train_set["admitted"]).sum()), threshold, ceiling), encoding="utf-8")
+                               int(np.asarray(train_set["admitted"]).sum()), threshold, ceiling, tested),
+                    encoding="utf-8")
     if fatal:
         (out / MODEL_FILE).unlink(missing_ok=True)
         raise RiskModelError("training refused, no model written: " + "; ".join(fatal) + f" (see {card})")
@@ -428,13 +459,33 @@ def _write_panel(path: Path, rows: list[GroupPerformance]) -> None:
             w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in asdict(r).items()})
 
 
+def _ceiling_text(o: GroupPerformance, ceiling: float | None, tested: TestedCeiling | None) -> str:
+    """The card's sentences on the true-risk ceilings: like-for-like on the test year first, then the forward one."""
+    if ceiling is None or o.auroc is None:
+        return "No truth file was given, so the true-risk ceiling is not known."
+    if tested is not None:
+        text = (f"Ceiling, like for like: the generator's true probabilities at the test date reach AUROC "
+                f"{tested.auroc:.3f} on the admissions it drew in the test year, for the {tested.people:,} people "
+                f"registered then ({tested.admitted:,} admitted; the test set holds {o.people:,} and {o.admitted:,}); "
+                f"the model is {tested.auroc - o.auroc:+.3f} below it, and this is the ceiling its target is held "
+                f"to. ")
+    else:
+        text = ("The truth file has no probabilities at this test date, so the like-for-like ceiling is not known "
+                "and the target is held to the forward ceiling. ")
+    return text + (f"Forward ceiling (not like for like): the true probabilities for the 12 months after the end "
+                   f"date reach AUROC {ceiling:.3f} on outcomes simulated from them for the people registered at the "
+                   f"end ({ceiling - o.auroc:+.3f} against the model's test AUROC), a different year, population and "
+                   f"outcome draw from the test; earlier cards compared the model with this one alone.")
+
+
 def _fmt(v: float | None, lo: float | None, hi: float | None, digits: int = 3) -> str:
     """A value with its interval, or a dash."""
     return "–" if v is None else f"{v:.{digits}f} ({lo:.{digits}f} to {hi:.{digits}f})"
 
 
 def model_card(model: RiskModel, version: str, rows: list[GroupPerformance], missed: list[str], fatal: list[str],
-               n_train: int, n_test: int, events_train: int, threshold: float, ceiling: float | None = None) -> str:
+               n_train: int, n_test: int, events_train: int, threshold: float, ceiling: float | None = None,
+               tested: TestedCeiling | None = None) -> str:
     """The model card, following the TRIPOD+AI checklist's items (Collins et al., BMJ 2024;385:e078378)."""
     o = rows[0]
     status = "FAILED (no model written)" if fatal else ("meets every target" if not missed else "trained; targets missed")
@@ -475,9 +526,7 @@ def model_card(model: RiskModel, version: str, rows: list[GroupPerformance], mis
         f"{_fmt(o.fpr, o.fpr_low, o.fpr_high)} and false-negative rate {_fmt(o.fnr, o.fnr_low, o.fnr_high)}. "
         "Intervals are 95%: AUROC by Hanley and McNeil, slope and intercept from the logistic fit, O/E log-normal "
         "on the observed count, rates Wilson. "
-        + (f"Ceiling: the generator's own true 12-month probabilities reach AUROC {ceiling:.3f} on outcomes drawn "
-           f"from them (truth file; the model is {ceiling - o.auroc:+.3f} below it)." if ceiling is not None and o.auroc
-           else "No truth file was given, so the true-risk ceiling is not known."), "",
+        + _ceiling_text(o, ceiling, tested), "",
         "## Fairness panel (14, 23)",
         "| Breakdown | Group | People | Admitted | AUROC | Slope | Intercept | O/E | FPR | FNR |",
         "|---|---|---:|---:|---|---|---|---|---|---|",

@@ -236,6 +236,11 @@ def _figure(con: duckdb.DuckDBPyConnection, t: CalibrationTarget, end: dt.date, 
         return _one(con, f"SELECT count(*) / 12 FROM referrals WHERE referral_date > {last_year}")
     if m == "referral_largest_specialty_share":
         return _one(con, "SELECT 100 * max(n) / sum(n) FROM (SELECT count(*) n FROM referrals GROUP BY treatment_function)")
+    if m == "palliative_care_per_1000":
+        return _one(con, f"""SELECT 1000 * avg((nhs_number IN (
+            SELECT e.nhs_number FROM clinical_events e JOIN codelist l ON l.code = e.snomed_code
+            WHERE l.list = 'palliative_care' AND e.event_date > {last_year} AND e.event_date <= DATE '{end}'))::INT)
+            FROM reg {where}""")
     if m == "nhs_numbers_never_issued_percent":
         return _one(con, "SELECT 100 * avg((nhs_number BETWEEN '9000000000' AND '9999999999')::INT) FROM people")
     raise ValueError(f"synthetic.yaml: calibration: unknown measure {m!r}")

@@ -13,13 +13,13 @@ import pyarrow as pa
 
 from placewise.sources.synth.activity import Shared
 from placewise.sources.synth.config import CONDITIONS, AgeShares
-from placewise.sources.synth.events import World, categorical, dates, labels
+from placewise.sources.synth.events import World, categorical, dates, labels, underlying_causes
 from placewise.sources.synth.hospital_codes import Weighted
-from placewise.sources.synth.population import DAYS_PER_YEAR, NEVER, rng_for
+from placewise.sources.synth.population import CURRENT, DAYS_PER_YEAR, NEVER, rng_for
 from placewise.sources.synth.truth import treatment_state
 from placewise.sources.synth.vocabulary import (
     ALCOHOL_INTAKE, ALCOHOL_LEVEL, ALCOHOL_PROBLEMS, BMI, CARE_PLAN, CHOLESTEROL, DIAGNOSIS, DIASTOLIC_OF, EFI_SCORE, EPILEPSY, FRAILTY_GRADES, FRAILTY_PROBLEMS, HBA1C, IRRITABLE_BOWEL,
-    LD_HEALTH_CHECK, MEDICINES, ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY,
+    LD_HEALTH_CHECK, MEDICINES, ONLY_NON_DIAGNOSTIC, OUTSIDE_CONDITION, PALLIATIVE_ENTRY, PALLIATIVE_REVIEW, RESOLVED, SMI_HEALTH_CHECK, SMOKING, SPIROMETRY,
     SYSTOLIC,
 )
 
@@ -135,6 +135,7 @@ def primary_care(w: World, rng: np.random.Generator, block: slice,
     _problems_of_later_life(w, rng_for(w.seed, 15, block.start), everyone, lo, ev)
     _everyday_medicines(w, rng_for(w.seed, 16, block.start), everyone, lo, ev, meds)
     _bowel_medicines(w, rng_for(w.seed, 17, block.start), everyone, lo, ev, meds)
+    _palliative_care(w, rng_for(w.seed, 13, block.start), everyone, lo, ev)
     who, day, code, _, _ = meds.arrays()
     state = treatment_state(w, everyone, who, day, np.array(meds.codes, dtype=object)[code])
     return _events_table(w, ev, shared), _medications_table(w, meds, (who, day, code), shared), state
@@ -163,6 +164,56 @@ def _problems_of_later_life(w: World, rng: np.random.Generator, everyone: np.nda
     recent = np.maximum(first[planned], ref[old][planned] - int(cp.months * DAYS_PER_YEAR / 12))
     day = recent + (rng.random(len(planned)) * (ref[old][planned] - recent + 1)).astype(np.int64)
     ev.add(who[planned], day, ev.pick(rng, CARE_PLAN, len(planned)))
+
+
+ILLNESS_KINDS = ("cancer", "organ_failure", "frailty", "other")
+"""The kinds of illness people die of, for palliative care (the last catches every cause not listed)."""
+
+
+def _dying_kind(w: World, everyone: np.ndarray) -> np.ndarray:
+    """For each person of a block, the kind of illness of their underlying cause of death (an index into
+    :data:`ILLNESS_KINDS`), or -1 for people who do not die."""
+    who, cause = underlying_causes(w)
+    prefixes = w.cfg.clinical.palliative.cause_kinds
+    names, inverse = np.unique(cause, return_inverse=True)
+    kind = np.array([next((ILLNESS_KINDS.index(k) for pre, k in prefixes.items() if c.startswith(pre)),
+                          len(ILLNESS_KINDS) - 1) for c in names], dtype=np.int64)
+    out = np.full(len(everyone), -1)
+    here = (who >= everyone[0]) & (who <= everyone[-1]) if len(everyone) else np.zeros(len(who), bool)
+    out[who[here] - everyone[0]] = kind[inverse[here]]
+    return out
+
+
+def _living_palliative_weight(w: World, who: np.ndarray) -> np.ndarray:
+    """Relative chance that a living person is on palliative care: rising with age and with advanced illness."""
+    p, c = w.people, w.cfg.clinical.palliative
+    log_w = c.living_per_year * (p.age_at(p.ref[who], who) - 75)
+    for cond, log_rr in c.living_conditions.items():
+        log_w = log_w + log_rr * (p.diagnosed[cond][who] <= p.ref[who])
+    return np.exp(log_w)
+
+
+def _palliative_care(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray, ev: Rows) -> None:
+    """Palliative care records (:class:`placewise.sources.synth.config.Palliative`): people in what the generator
+    knows to be their last months, and a share of the living chosen by age and advanced illness; a first record
+    (register, framework, DS1500, referral…) then reviews until death or the end."""
+    p, c = w.people, w.cfg.clinical.palliative
+    ref, n = p.ref[everyone], len(everyone)
+    kind = _dying_kind(w, everyone)
+    shares = np.array([getattr(c.dying_share, k) for k in ILLNESS_KINDS])
+    dying = (kind >= 0) & (rng.random(n) < shares[np.maximum(kind, 0)])
+    lead = np.minimum(rng.exponential(c.lead_days, n), c.most_days).astype(np.int64)
+    living_all = np.flatnonzero(p.status == CURRENT)
+    scale = c.living_share * len(living_all) / _living_palliative_weight(w, living_all).sum()
+    chance = np.where(p.status[everyone] == CURRENT, scale * _living_palliative_weight(w, everyone), 0.0)
+    living = rng.random(n) < np.minimum(chance, 1.0)
+    back = (rng.random(n) * c.living_months * DAYS_PER_YEAR / 12).astype(np.int64)
+    first = np.where(dying, ref - lead, ref - back)
+    on = np.flatnonzero(dying | living)
+    seen = on[first[on] >= lo[on]]
+    ev.add(everyone[seen], first[seen], ev.pick(rng, PALLIATIVE_ENTRY, len(seen)))
+    who, day = _spread(rng, everyone[on], np.maximum(first[on], lo[on]), ref[on], c.reviews_per_year)
+    ev.add(who, day, ev.pick(rng, PALLIATIVE_REVIEW, len(who)))
 
 
 def _everyday_medicines(w: World, rng: np.random.Generator, everyone: np.ndarray, lo: np.ndarray, ev: Rows,

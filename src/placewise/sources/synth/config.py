@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from placewise.canonical import ADMISSION_METHODS, EC_ACUITIES, EC_ARRIVAL_MODES, ETHNIC_CATEGORIES, PLACES_OF_RESIDENCE
 
@@ -114,6 +114,40 @@ class CarePlans(Strict):
     months: int = Field(ge=1)
 
 
+class DyingShares(Strict):
+    """Share of people who die recorded as palliative before death, by the kind of illness of their cause."""
+
+    cancer: float = Field(ge=0, le=1)
+    organ_failure: float = Field(ge=0, le=1)
+    frailty: float = Field(ge=0, le=1)
+    other: float = Field(ge=0, le=1)
+
+
+class Palliative(Strict):
+    """Palliative care records: for people in what the generator knows to be their last months, and for a share of
+    the living with advanced illness (the rest of the palliative care register)."""
+
+    dying_share: DyingShares
+    cause_kinds: dict[str, Literal["cancer", "organ_failure", "frailty"]] = Field(
+        description="ICD-10 prefix of an underlying cause of death -> the kind of illness (else other)")
+    lead_days: float = Field(gt=0, description="mean days from the first palliative record to death (exponential)")
+    most_days: int = Field(gt=0, description="longest time from the first palliative record to death")
+    living_share: float = Field(ge=0, le=1, description="share of the list alive at the end on palliative care")
+    living_per_year: float = Field(description="log weight per year of age over 75 of a living person's chance")
+    living_conditions: dict[str, float] = Field(description="log weight of each diagnosed condition")
+    living_months: int = Field(gt=0, description="the living's first record falls in these months to the end")
+    reviews_per_year: float = Field(ge=0, description="later palliative records a year while on the register")
+
+    @field_validator("living_conditions")
+    @classmethod
+    def _known(cls, v: dict[str, float]) -> dict[str, float]:
+        """Only the generator's conditions can weigh a living person's chance."""
+        unknown = sorted(set(v) - set(CONDITIONS))
+        if unknown:
+            raise ValueError(f"unknown conditions {unknown}; known: {', '.join(CONDITIONS)}")
+        return v
+
+
 class AgeShares(Strict):
     """A share by age: ``shares[i]`` from age ``ages[i]`` (ascending) to the next; none below the first."""
 
@@ -201,6 +235,7 @@ class Clinical(Strict):
     frailty_thresholds: list[float] = Field(min_length=3, max_length=3, description="eFI mild, moderate, severe")
     frailty_problems: FrailtyProblems
     care_plan: CarePlans
+    palliative: Palliative
     medicines: EverydayMedicines
     resolved_code_share: float = Field(ge=0, le=1, description="Resolutions a clinician records with a resolved code")
     second_reading_share: float = Field(ge=0, le=1, description="Readings repeated the same day after rest")

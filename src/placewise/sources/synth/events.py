@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from placewise.sources.synth.config import Stream, Synthetic
-from placewise.sources.synth.population import DAYS_PER_YEAR, Geography, People, Practices, rng_for
+from placewise.sources.synth.population import DAYS_PER_YEAR, DIED, Geography, People, Practices, row_choice, rng_for
 
 K = TypeVar("K", bound=Hashable)
 
@@ -163,3 +163,18 @@ def place_option(rng: np.random.Generator, options: list[list[tuple[str, str, fl
     providers = [o[j][0] if j < len(o) else "" for o in options for j in range(width)]
     sites = [o[j][1] if j < len(o) else "" for o in options for j in range(width)]
     return labels(flat, providers), labels(flat, sites)
+
+
+def underlying_causes(w: World) -> tuple[np.ndarray, np.ndarray]:
+    """Everyone who died (person indices) and the ICD-10 code of each one's underlying cause, weighted towards the
+    conditions they had: one draw that the deaths file and palliative care both follow."""
+    p, d = w.people, w.cfg.deaths
+    rng = rng_for(w.seed, 3)
+    who = np.flatnonzero(p.status == DIED)
+    causes = list(d.condition_causes)
+    weights = np.stack([(p.onset[c][who] <= p.ref[who]) * d.condition_causes[c][1] for c in causes]
+                       + [np.full(len(who), d.other_weight)], axis=1)
+    k = row_choice(rng, np.cumsum(weights, axis=1)) if len(who) else np.zeros(0, np.int64)
+    other = rng.integers(0, len(d.other_causes), len(who))
+    names = np.array([d.condition_causes[c][0] for c in causes] + list(d.other_causes))
+    return who, names[np.where(k < len(causes), k, len(causes) + other)]

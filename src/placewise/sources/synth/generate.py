@@ -18,10 +18,12 @@ from placewise.sources.synth.activity import BUILDERS, Shared
 from placewise.sources.synth.clinical import primary_care
 from placewise.sources.synth.config import Synthetic
 from placewise.sources.synth.returns import published_returns
-from placewise.sources.synth.truth import TREATMENTS, person_state
-from placewise.sources.synth.events import Window, World, categorical, dates, labels, nullable_dates
+from placewise.sources.synth.truth import emergency_admission_after, person_state, year_before
+from placewise.sources.synth.events import (
+    Window, World, categorical, dates, labels, nullable_dates, underlying_causes,
+)
 from placewise.sources.synth.population import (
-    CURRENT, DIED, ETHNIC_CODES, NEVER, build_geography, build_people, build_practices, day, rng_for, row_choice,
+    CURRENT, DIED, ETHNIC_CODES, NEVER, build_geography, build_people, build_practices, day, rng_for,
 )
 
 Format = Literal["parquet", "csv"]
@@ -105,6 +107,7 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     shared = Shared()
     blocks = [slice(lo, min(lo + BLOCK, len(w.people))) for lo in range(0, len(w.people), BLOCK)]
     treatments: list[dict[str, np.ndarray]] = []
+    before = year_before(w)
     for i, block in enumerate(blocks):
         events, meds, state = primary_care(w, rng_for(seed, 10, i), block, shared)
         treatments.append(state)
@@ -114,13 +117,15 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
             built = build(w, rng_for(seed, 20 + k, i), block, shared)
             for part, rows in (built.items() if isinstance(built, dict) else [(name, built)]):
                 writer.write(part, rows)
+                if part == "inpatient_spells":
+                    state["emergency_admission_year_before"] = emergency_admission_after(w, rows, block, before)
         if progress:
             progress("activity", i + 1, len(blocks))
     writer.write("deaths", _deaths(w))
     writer.write("aggregate_returns", _list_sizes(w))
     writer.write("aggregate_returns", published_returns(w, rng_for(seed, 90)))
     (out / "truth").mkdir(exist_ok=True)
-    pq.write_table(person_state(w, {k: np.concatenate([t[k] for t in treatments]) for k in TREATMENTS}),
+    pq.write_table(person_state(w, {k: np.concatenate([t[k] for t in treatments]) for k in treatments[0]}),
                    out / "truth" / "person_state.parquet")
     return writer.close()
 
@@ -172,20 +177,11 @@ def _registrations(w: World) -> pa.Table:
 
 def _deaths(w: World) -> pa.Table:
     """Deaths: underlying cause weighted towards the conditions the person had, and place of death."""
-    p, d = w.people, w.cfg.deaths
-    rng = rng_for(w.seed, 3)
-    who = np.flatnonzero(p.status == DIED)
-    causes = list(d.condition_causes)
-    weights = np.stack([(p.onset[c][who] <= p.ref[who]) * d.condition_causes[c][1] for c in causes]
-                       + [np.full(len(who), d.other_weight)], axis=1)
-    k = row_choice(rng, np.cumsum(weights, axis=1)) if len(who) else np.zeros(0, np.int64)
-    other = rng.integers(0, len(d.other_causes), len(who))
-    names = [d.condition_causes[c][0] for c in causes] + list(d.other_causes)
-    cause = np.where(k < len(causes), k, len(causes) + other)
-    place, pnames = categorical(rng, d.place, len(who))
+    who, cause = underlying_causes(w)
+    place, pnames = categorical(rng_for(w.seed, 3, 1), w.cfg.deaths.place, len(who))
     return pa.table({
-        "nhs_number": w.nhs.take(who), "date_of_death": dates(p.ref[who]),
-        "underlying_cause": labels(cause, names), "place_of_death": labels(place, pnames),
+        "nhs_number": w.nhs.take(who), "date_of_death": dates(w.people.ref[who]),
+        "underlying_cause": pa.array(cause, pa.string()), "place_of_death": labels(place, pnames),
     })
 
 

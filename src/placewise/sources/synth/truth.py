@@ -13,17 +13,26 @@ with the warehouse, hash the NHS number with the same key as ingestion (see
   ``asthma_medication``: a reliever or preventer issued in the 12 months to the reference day;
   ``antihypertensive``: treated for hypertension in the 12 months to the reference day;
 - ``admission_probability_12m``: the true chance of at least one emergency admission in the 12 months after
-  the end date (from the generator's own rates, the target for a later risk model).
+  the end date (from the generator's own rates, the target for a later risk model);
+- ``registered_year_before``, ``admission_probability_12m_year_before`` and ``emergency_admission_year_before``:
+  whether the person was registered on the same day a year before the end date (the risk model's test date), their
+  true chance then of an emergency admission in the 12 months to the end date (from the rates and calendar the
+  admissions were drawn at, over the days they stayed registered), and whether the generator wrote one. The risk
+  model is tested on exactly these people and outcomes, so these give its like-for-like ceiling.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from placewise.sources.synth.config import CONDITIONS
-from placewise.sources.synth.events import World, admission_chance, person_rate
-from placewise.sources.synth.population import CURRENT
+from placewise.sources.synth.events import World, admission_chance, cumulative_intensity, person_rate
+from placewise.sources.synth.population import CURRENT, DAYS_PER_YEAR
+from placewise.sources.synth.population import day as day_number
 from placewise.sources.synth.vocabulary import MEDICINES, RESOLVED
 
 TREATMENTS: dict[str, tuple[tuple[str, ...], int]] = {
@@ -79,6 +88,51 @@ def admission_probability(w: World) -> np.ndarray:
     return np.where(p.status == CURRENT, probability, 0.0)
 
 
+def year_before(w: World) -> int:
+    """The day a year before the end date (29 February becomes 28 February): the risk model's test date."""
+    end = dt.date(1970, 1, 1) + dt.timedelta(days=int(w.window.end))
+    return day_number(end.replace(year=end.year - 1, day=28 if (end.month, end.day) == (2, 29) else end.day))
+
+
+def registered_on(w: World, on: int) -> np.ndarray:
+    """Whether each person was registered (and alive) on day ``on``."""
+    p = w.people
+    return (p.start <= on) & (p.ref > on)
+
+
+def admission_probability_after(w: World, on: int) -> np.ndarray:
+    """Chance of an emergency admission in the 12 months after day ``on`` (to the end of the window), for people
+    registered that day: direct admissions and A&E attendances that admit, each person's annual rate taken where
+    :func:`placewise.sources.synth.events.draw` takes it and spread over the stream's calendar (seasonality, growth)
+    on the days they stay registered. Readmissions and children's asthma attacks are left out, as in
+    :func:`admission_probability`; the chance an attendance admits is taken at the year's middle, winter by share."""
+    p, a, win = w.people, w.cfg.ae, w.window
+    everyone = np.arange(len(p))
+    first = np.maximum(p.start, win.start) - win.start
+    mid = win.start + (first + np.maximum(p.ref + 1 - win.start, first)) // 2
+    lo = on + 1 - win.start
+    hi = np.maximum(np.minimum(p.ref, win.end) + 1 - win.start, lo)
+    expected = {}
+    for name in ("direct_emergency_admissions", "ae_attendances"):
+        stream = w.cfg.activity[name]
+        cum = cumulative_intensity(stream, w)
+        expected[name] = person_rate(stream, w, everyone, mid) * (cum[hi] - cum[lo]) / DAYS_PER_YEAR
+    half = np.full(len(p), on + 182)
+    chance = ((1 - WINTER_SHARE) * admission_chance(w, everyone, half, 0.0)
+              + WINTER_SHARE * admission_chance(w, everyone, half, 1.0))
+    admitted = (1 - a.department_type_shares[2] / sum(a.department_type_shares)) * chance
+    probability = 1 - np.exp(-(expected["direct_emergency_admissions"] + expected["ae_attendances"] * admitted))
+    return np.where(registered_on(w, on), probability, 0.0)
+
+
+def emergency_admission_after(w: World, spells: pa.Table, block: slice, on: int) -> np.ndarray:
+    """For each person of a block, whether a spell written for them is an emergency admission in the 12 months
+    after day ``on`` (to the end of the window)."""
+    d = spells["admission_date"].cast(pa.int32()).to_numpy()
+    hit = pc.equal(spells["admission_method"], "emergency").to_numpy(zero_copy_only=False) & (d > on)
+    return pc.is_in(w.nhs[block], value_set=spells["nhs_number"].filter(pa.array(hit))).to_numpy(zero_copy_only=False)
+
+
 def person_state(w: World, treatments: dict[str, np.ndarray]) -> pa.Table:
     """The truth table: one row per person ever registered, in NHS number order."""
     p = w.people
@@ -93,6 +147,10 @@ def person_state(w: World, treatments: dict[str, np.ndarray]) -> pa.Table:
         if c in RESOLVED:
             columns[f"resolved_{c}"] = p.resolved[c] <= p.ref
     columns["cha2ds2_vasc"] = cha2ds2_vasc(w)
-    columns.update(treatments)
+    columns.update(treatments)  # with emergency_admission_year_before, from the spells written
     columns["admission_probability_12m"] = np.round(admission_probability(w), 6)
-    return pa.table(columns)
+    before = year_before(w)
+    columns["registered_year_before"] = registered_on(w, before)
+    columns["admission_probability_12m_year_before"] = np.round(admission_probability_after(w, before), 6)
+    test_date = dt.date(1970, 1, 1) + dt.timedelta(days=before)
+    return pa.table(columns).replace_schema_metadata({"year_before": test_date.isoformat()})

@@ -203,3 +203,25 @@ CARE_PLAN: Weighted = {
     "734163000": 0.2,          # care plan (the generic record artefact: not every care-plan search looks for it)
 }
 """How a care plan for a frail older person is recorded."""
+
+PALLIATIVE_ENTRY: Weighted = {
+    "526631000000108": 0.28,   # on end of life care register
+    "414937009": 0.14,         # on gold standards palliative care framework
+    "103735009": 0.14,         # palliative care
+    "201511000000105": 0.1,    # under care of palliative care service
+    "306237005": 0.07,         # referral to palliative care service
+    "514591000000108": 0.08,   # completion of DS1500 terminal illness medical report
+    "162608008": 0.05,         # terminal illness - late stage
+    "713603004": 0.14,         # advance care planning (not every register search looks for it)
+}
+"""How a practice first records that a person is approaching the end of life."""
+
+PALLIATIVE_REVIEW: Weighted = {
+    "713673000": 0.3,          # has end of life care plan
+    "871021000000106": 0.2,    # prescription of palliative care anticipatory medication
+    "850951000000107": 0.2,    # under care of palliative care specialist nurse
+    "845721000000108": 0.1,    # gold standards framework prognostic indicator stage B - months prognosis
+    "511401000000102": 0.05,   # last days of life
+    "385763009": 0.15,         # hospice care
+}
+"""Later records of palliative care: plans, anticipatory medicines, specialist nursing, prognosis, hospice."""
