@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import ibis
+import pyarrow as pa
 import pytest
 
 from placewise.warehouse import connect
@@ -49,5 +52,26 @@ def test_results_read_by_copy_keep_every_value(postgres_url: str) -> None:
         assert [r["b"] for r in got] == [True, False, None, True, False, True]
         assert [r["n"] for r in got] == [1, 2, 3, 4, 5, 9007199254740993]
         assert [str(r["d"]) for r in got] == ["2024-02-29", "None", "None", "2020-01-01", "None", "1900-01-01"]
+    finally:
+        con.disconnect()
+
+
+def test_a_date_truncated_to_its_month_stays_a_date_and_joins_by_hash(postgres_url: str) -> None:
+    """Events joined to their period's months by the month's first day: a date on both sides, so PostgreSQL
+    can hash the join (a timestamp with time zone against a date allows only a merge join, sorting every event)."""
+    con = connect(postgres_url)
+    try:
+        con.con.execute("CREATE TABLE ev AS SELECT DATE '2024-01-01' + (i % 700) AS d FROM generate_series(1, 20000) i")
+        con.con.execute("CREATE TABLE months AS SELECT make_date(2024, k, 1) AS m FROM generate_series(1, 12) k")
+        con.con.execute("ANALYZE ev; ANALYZE months")
+        ev, months = con.table("ev"), con.table("months")
+        ev = ev.mutate(month=ev.d.truncate("M"))
+        joined = ev.join(months, ev.month == months.m)
+        plan = "\n".join(r[0] for r in con.con.execute(f"EXPLAIN {con.compile(joined)}").fetchall())
+        assert "Hash Join" in plan and "Merge Join" not in plan, plan
+        got = joined.group_by("m").aggregate(n=joined.count()).order_by("m").to_pyarrow()
+        assert got.schema.field("m").type == pa.date32()
+        days = [date(2024, 1, 1) + timedelta(days=i % 700) for i in range(1, 20001)]
+        assert got["n"].to_pylist() == [sum(1 for d in days if (d.year, d.month) == (2024, k)) for k in range(1, 13)]
     finally:
         con.disconnect()

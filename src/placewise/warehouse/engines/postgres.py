@@ -12,12 +12,14 @@ from urllib.parse import parse_qsl, urlparse
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from ibis.backends import BaseBackend
 from ibis.backends.postgres import Backend as PostgresBackend
+from ibis.backends.sql.compilers.postgres import PostgresCompiler
 from psycopg_pool import ConnectionPool
 
 from placewise.canonical import ARROW_TYPES, SQL_TYPES, TABLES, Table
@@ -162,12 +164,25 @@ class PostgresEngine(Engine):
         return PostgresBatch(self)
 
 
+class _DateCompiler(PostgresCompiler):
+    """Ibis's PostgreSQL compiler, keeping a date truncated to its month (or year) a date."""
+
+    def visit_DateTruncate(self, op: Any, *, arg: Any, unit: Any) -> Any:
+        """``CAST(date_trunc(…) AS DATE)``: Ibis sends ``date_trunc`` alone, which PostgreSQL computes on a timestamp
+        with time zone, and an equality join of that to a date column can only be a merge join, not a hash join
+        (the measure's events joined to their period's months: 2.75 million rows sorted through a 180 MB external
+        merge at scale 0.2)."""
+        return self.cast(super().visit_DateTruncate(op, arg=arg, unit=unit), dt.date)
+
+
 class _AnalysingBackend(PostgresBackend):
     """Ibis's PostgreSQL backend, analysing each in-memory table it sends (codes, windows, period ends).
 
     Unanalysed, a 24-row table of period ends is taken for about 2,000 rows, and the error multiplies through
     every join: estimates a thousand to ten thousand times too high, then sorts where a hash would do.
     """
+
+    compiler = _DateCompiler()
 
     def _register_in_memory_table(self, op: Any) -> None:
         """Create and fill the temporary table as Ibis does, then ANALYZE it."""
