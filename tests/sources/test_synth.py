@@ -281,7 +281,7 @@ def test_truth_at_the_risk_models_test_date_matches_the_files(synth: tuple[Path,
                                                              db: duckdb.DuckDBPyConnection) -> None:
     """The truth file's people registered a year before the end, their emergency admissions in the 12 months to
     the end (as written in the spells) and their true chance of one, which the drawn admissions roughly match
-    (readmissions and children's asthma attacks are outside the chance, so a little more are admitted)."""
+    (readmissions after an emergency admission are outside the chance, so a few more are admitted)."""
     path = synth[0] / "truth" / "person_state.parquet"
     before = END.replace(year=END.year - 1)
     assert pq.read_schema(path).metadata[b"year_before"] == before.isoformat().encode()
@@ -297,7 +297,7 @@ def test_truth_at_the_risk_models_test_date_matches_the_files(synth: tuple[Path,
                           WHERE t.registered_year_before AND s.admission_method = 'emergency'
                           AND s.admission_date > DATE '{before}' AND s.admission_date <= DATE '{END}'""")
     assert admitted == written
-    assert 0.8 < expected / admitted < 1.05
+    assert 0.9 < expected / admitted < 1.05
 
 
 def test_urgent_treatment_centre_step_change_lowers_luton_type_1(db: duckdb.DuckDBPyConnection) -> None:

@@ -17,7 +17,8 @@ with the warehouse, hash the NHS number with the same key as ingestion (see
 - ``registered_year_before``, ``admission_probability_12m_year_before`` and ``emergency_admission_year_before``:
   whether the person was registered on the same day a year before the end date (the risk model's test date), their
   true chance then of an emergency admission in the 12 months to the end date (from the rates and calendar the
-  admissions were drawn at, over the days they stayed registered), and whether the generator wrote one. The risk
+  admissions were drawn at, over the days they stayed registered: direct, through A&E, readmitted after elective
+  care, children's asthma attacks), and whether the generator wrote one. The risk
   model is tested on exactly these people and outcomes, so these give its like-for-like ceiling.
 """
 
@@ -100,29 +101,37 @@ def registered_on(w: World, on: int) -> np.ndarray:
     return (p.start <= on) & (p.ref > on)
 
 
+def _expected(w: World, name: str, on: int, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Expected events of a stream from day ``on`` + 1 to ``last`` (inclusive) for each person at risk from ``first``:
+    their annual rate where :func:`placewise.sources.synth.events.draw` takes it, over the stream's calendar."""
+    p, win = w.people, w.window
+    stream = w.cfg.activity[name]
+    a = np.clip(np.maximum(np.maximum(p.start, win.start), first) - win.start, 0, None)
+    mid = win.start + (a + np.maximum(np.clip(p.ref + 1 - win.start, 0, None), a)) // 2
+    cum = cumulative_intensity(stream, w)
+    lo = np.clip(np.maximum(on + 1, first) - win.start, 0, win.end + 1 - win.start)
+    hi = np.clip(np.minimum(last, win.end) + 1 - win.start, lo, win.end + 1 - win.start)
+    return person_rate(stream, w, np.arange(len(p)), mid) * (cum[hi] - cum[lo]) / DAYS_PER_YEAR
+
+
 def admission_probability_after(w: World, on: int) -> np.ndarray:
     """Chance of an emergency admission in the 12 months after day ``on`` (to the end of the window), for people
-    registered that day: direct admissions and A&E attendances that admit, each person's annual rate taken where
-    :func:`placewise.sources.synth.events.draw` takes it and spread over the stream's calendar (seasonality, growth)
-    on the days they stay registered. Readmissions and children's asthma attacks are left out, as in
-    :func:`admission_probability`; the chance an attendance admits is taken at the year's middle, winter by share."""
-    p, a, win = w.people, w.cfg.ae, w.window
-    everyone = np.arange(len(p))
-    first = np.maximum(p.start, win.start) - win.start
-    mid = win.start + (first + np.maximum(p.ref + 1 - win.start, first)) // 2
-    lo = on + 1 - win.start
-    hi = np.maximum(np.minimum(p.ref, win.end) + 1 - win.start, lo)
-    expected = {}
-    for name in ("direct_emergency_admissions", "ae_attendances"):
-        stream = w.cfg.activity[name]
-        cum = cumulative_intensity(stream, w)
-        expected[name] = person_rate(stream, w, everyone, mid) * (cum[hi] - cum[lo]) / DAYS_PER_YEAR
-    half = np.full(len(p), on + 182)
-    chance = ((1 - WINTER_SHARE) * admission_chance(w, everyone, half, 0.0)
-              + WINTER_SHARE * admission_chance(w, everyone, half, 1.0))
+    registered that day, on the days they stay registered: direct admissions, A&E attendances that admit,
+    emergency readmissions after elective care and children's asthma attacks, each stream's rate and calendar as
+    drawn. Readmissions after an emergency admission add no first admission and are left out; the chance an
+    attendance admits is taken at the year's middle, winter by share."""
+    p, a, ad = w.people, w.cfg.ae, w.cfg.admissions
+    never = np.full(len(p), np.iinfo(np.int64).min)
+    chance = ((1 - WINTER_SHARE) * admission_chance(w, np.arange(len(p)), np.full(len(p), on + 182), 0.0)
+              + WINTER_SHARE * admission_chance(w, np.arange(len(p)), np.full(len(p), on + 182), 1.0))
     admitted = (1 - a.department_type_shares[2] / sum(a.department_type_shares)) * chance
-    probability = 1 - np.exp(-(expected["direct_emergency_admissions"] + expected["ae_attendances"] * admitted))
-    return np.where(registered_on(w, on), probability, 0.0)
+    nineteen = p.birth + int(19 * DAYS_PER_YEAR)
+    asthma = _expected(w, "children_asthma_attacks", on, p.diagnosed["asthma"],
+                       np.minimum(np.minimum(p.ref, nineteen), p.resolved["asthma"] - 1))
+    expected = (_expected(w, "direct_emergency_admissions", on, never, p.ref)
+                + _expected(w, "ae_attendances", on, never, p.ref) * admitted
+                + _expected(w, "elective_admissions", on, never, p.ref) * ad.readmission_30d["after_elective"] + asthma)
+    return np.where(registered_on(w, on), 1 - np.exp(-expected), 0.0)
 
 
 def emergency_admission_after(w: World, spells: pa.Table, block: slice, on: int) -> np.ndarray:
