@@ -125,3 +125,25 @@ def test_recovery_actual_against_plan_matches_the_pack(warehouse: tuple[pd.DataF
         assert (r.rag in ("amber", "red")) == worse, row
         checked += 1
     assert checked == 11
+
+
+def test_the_reports_kpqi_page_gives_the_views_verdicts(warehouse: tuple[pd.DataFrame, Path]) -> None:
+    """The report's KPQI table, built from the disclosed measurements, says what the tested view says."""
+    from placewise.publish.cli import build_models
+
+    frame, plan_csv = warehouse
+    view = kpqi_view(frame, load_catalogue(load_profile()), date(2021, 3, 31), [v[0] for v in ROWS.values()])
+    models = build_models(warehouse=str(plan_csv.parent / "real.duckdb"), compare="legacy_ccg",
+                          indicators=[v[0] for v in ROWS.values()], plan_csv=(plan_csv,))
+    table = next(m for scope, m in models if scope.area.geography_type == "ics").kpqi
+    assert table is not None
+    names = {"NHS Bedfordshire CCG (legacy)": "06F", "NHS Luton CCG (legacy)": "06P",
+             "NHS Milton Keynes CCG (legacy)": "04F"}
+    codes = [names.get(a, "QHG") for a in table.areas]
+    got = {(ind, code): cell for ind, _, _, cells in table.rows for code, cell in zip(codes, cells, strict=True)}
+    compared = 0
+    for r in view[view.target.notna()].itertuples():  # the waiting list has no target: not in the table
+        cell = got[(r.indicator_id, r.geography_code)].split(" · ")
+        assert r.achieved in cell and r.trend in cell, (r.indicator_id, r.geography_code, cell)
+        compared += 1
+    assert compared == (len(ROWS) - 1) * 4

@@ -857,3 +857,38 @@ def test_a_year_to_date_figure_is_not_failing_its_year_end_target_in_september()
                          rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]))
     groups = {p.spec.id: p.group for p in model.pages}
     assert groups == {"ytd": "in_control", "monthly": "failing_target"}
+
+
+def test_the_kpqi_table_gives_each_areas_latest_value_against_the_target_and_its_trend():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    ics = Area("ics", "QHG", "BLMK")
+    luton, mk = Area("place", "E06000032", "Luton"), Area("place", "E06000042", "Milton Keynes")
+    # Target 75%. Luton 70% then 80% (achieved, improved); Milton Keynes 78% then 72% (not achieved,
+    # deteriorated); BLMK 74% then 76% (achieved, improved).
+    values = {ics: (74.0, 76.0), luton: (70.0, 80.0), mk: (78.0, 72.0)}
+    base = {"indicator_id": "x", "breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan,
+            "suppressed": False, "denominator": 1000.0}
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": a.geography_type,
+             "geography_code": a.code, "value": v, "numerator": v * 10}
+            for a, vs in values.items() for m, v in zip(MONTHS[-2:], vs, strict=True)]
+    rows += [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": "ics", "geography_code": "QHG",
+              "value": 75.0, "numerator": 750.0} for m in MONTHS[:-2]]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", target=75.0)
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place"])
+    model = build_report(frame, [spec], Scope(ics, ics, (luton, mk)), title="t", months=36, rule=rule)
+    assert model.kpqi is not None and model.kpqi.areas == ("Luton", "Milton Keynes", "BLMK")
+    assert model.kpqi.rows == (("x", "Designed", "75.0%", ("80.0% · achieved · improved",
+                                                              "72.0% · not achieved · deteriorated",
+                                                              "76.0% · achieved · improved")),)
+    # A hidden latest figure shows the mark only; without a target there is no table.
+    hidden = frame.assign(suppressed=(frame.geography_code == mk.code) & (frame.period_start == MONTHS[-1]))
+    model = build_report(hidden, [spec], Scope(ics, ics, (luton, mk)), title="t", months=36, rule=rule)
+    assert model.kpqi.rows[0][3][1] == "*"
+    untargeted = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                               measure="proportion", frequency="monthly", unit="%")
+    assert build_report(frame, [untargeted], Scope(ics, ics, (luton, mk)), title="t", months=36,
+                        rule=rule).kpqi is None

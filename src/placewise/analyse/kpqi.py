@@ -35,11 +35,18 @@ def kpqi_view(measurements: pd.DataFrame, catalogue: Catalogue, period_end: date
                for i, d in zip(out.indicator_id, out.period_end, strict=True)]
     out["target"] = [np.nan if t is None else t.value for t in targets]
     sign = out.indicator_id.map(lambda i: SIGN[by_id[i].polarity]).to_numpy(float)
-    value, target, prev = (out[c].to_numpy(float) for c in ("value", "target", "previous"))
-    none = np.array(None, dtype=object)
-    out["achieved"] = np.where(np.isnan(target), none, np.where((value - target) * sign >= 0, "achieved",
-                                                                "not achieved"))
-    change = (value - prev) * sign
-    out["trend"] = np.where(np.isnan(prev), none, np.where(change > 0, "improved",
-                                                           np.where(change < 0, "deteriorated", "no change")))
+    value, previous, target = (out[c].to_numpy(float) for c in ("value", "previous", "target"))
+    out["achieved"], out["trend"] = verdicts(value, previous, target, sign)
     return out[keys + ["period_end", "value", "previous", "target", "achieved", "trend"]].reset_index(drop=True)
+
+
+def verdicts(value: np.ndarray, previous: np.ndarray, target: np.ndarray, sign: np.ndarray,
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Achieved or not against the target (None without one) and improved, deteriorated or no change since the
+    previous value (None without one); ``sign`` is +1 where higher is better, -1 where lower is."""
+    none = np.array(None, dtype=object)
+    achieved = np.where(np.isnan(target), none, np.where((value - target) * sign >= 0, "achieved", "not achieved"))
+    change = (value - previous) * sign
+    trend = np.where(np.isnan(previous), none,
+                     np.where(change > 0, "improved", np.where(change < 0, "deteriorated", "no change")))
+    return achieved, trend

@@ -26,6 +26,7 @@ from placewise.analyse.board import (
     exceptions,
 )
 from placewise.analyse.funnels import proportion_funnel, rate_funnel
+from placewise.analyse.kpqi import SIGN, verdicts
 from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, RUN_RATE, STANDARD
 from placewise.analyse.spc import (
@@ -236,6 +237,17 @@ class ReportModel:
     core20: list[tuple[str, list[IndicatorPage]]] = field(default_factory=list)
     core20_source: str = ""
     governance: Governance = field(default_factory=Governance)
+    kpqi: KpqiTable | None = None
+
+
+@dataclass(frozen=True)
+class KpqiTable:
+    """Latest value by area against the target, achieved or not and the trend since the period before (the
+    "Key Performance and Quality Indicators" view of BLMK's 2020/21 dashboards, :mod:`placewise.analyse.kpqi`)."""
+
+    areas: tuple[str, ...]
+    rows: tuple[tuple[str, str, str, tuple[str, ...]], ...]
+    """Indicator id, title, target and one cell per area."""
 
 
 @dataclass(frozen=True)
@@ -551,8 +563,44 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         produced=date.today().strftime("%-d %B %Y"), pages=pages,
         missing=[s.title for s in specs if s.id not in spc_results and s.id not in hidden], rule=rule,
         suppressed=[s.title for s in specs if s.id in hidden], board=board_groups(pages, spc_results),
-        governance=governance,
+        governance=governance, kpqi=kpqi_table(slices, scope, pages, {i: r[2] for i, r in spc_results.items()}),
     )
+
+
+def kpqi_table(slices: Slices, scope: Scope, pages: list[IndicatorPage], periods: dict[str, list[date]],
+               ) -> KpqiTable | None:
+    """Each targeted indicator's latest published value by compared area and for the ICS, whether it meets the
+    target and whether it improved on the period before (a year-to-date figure is not judged against the year-end
+    target); ``None`` where no indicator has a target or there are no areas to compare."""
+    areas = (*scope.peers, scope.ics)
+    chosen = [p for p in pages if p.spec.target is not None and p.spec.polarity != "neutral"]
+    if not scope.peers or not chosen:
+        return None
+    rows = []
+    for page in chosen:
+        spec, when = page.spec, periods[page.spec.id]
+        cells = tuple(_kpqi_cell(slices, spec, area, when) for area in areas)
+        rows.append((spec.id, spec.title, spec.fmt(spec.target), cells))
+    return KpqiTable(tuple(a.name for a in areas), tuple(rows))
+
+
+def _kpqi_cell(slices: Slices, spec: IndicatorSpec, area: Area, when: list[date]) -> str:
+    """One area's cell: the latest published value, met or missed, and the trend; the mark where hidden."""
+    def published(period: date) -> float | None:
+        rows = _latest_rows(slices, spec.id, period, area.geography_type, "none")
+        rows = rows[rows.geography_code == area.code]
+        if rows.empty or bool(rows.suppressed.iloc[0]) or pd.isna(rows.value.iloc[0]):
+            return None
+        return float(rows.value.iloc[0])
+
+    latest = published(when[-1])
+    if latest is None:
+        return SUPPRESSED_TEXT
+    previous = published(when[-2]) if len(when) > 1 else None
+    target = np.nan if spec.cumulative or spec.target is None else spec.target
+    achieved, trend = verdicts(np.array([latest]), np.array([np.nan if previous is None else previous]),
+                               np.array([target]), np.array([SIGN[spec.polarity]]))
+    return " · ".join([spec.fmt(latest), *(str(v) for v in (achieved[0], trend[0]) if v is not None)])
 
 
 def _commentary_note(commentary: Commentary | None, latest: date) -> str:
