@@ -29,11 +29,11 @@ def on_register(w: Warehouse, con: ibis.BaseBackend, reg: Register, ends: Sequen
     w.load(con)
     attrs = con.create_table("a", person_attributes(con), temp=True)
     pop = population(registrations(con, attrs), attrs, list(ends))
-    alone = members(warehouse_records(con, attrs), pop, reg, list(ends))
+    alone = members(warehouse_records(con, attrs), pop, reg)
     regs = [ADULTS_WITH_OBESITY_CODE, reg]
     queries = sorted({q for r in regs for q in record_queries(r)})
     shared = Records(read_records(con, attrs, queries), tuple(queries))
-    every = all_members(shared.coded, pop, regs, list(ends))
+    every = all_members(shared.coded, pop, regs)
     together = every.filter(every.register_id == reg.id).drop("register_id")
     # the one pass over the population, from records read once for both registers, gives each register's rows
     assert _rows(together) == _rows(alone)

@@ -65,7 +65,7 @@ def agreement(delivery: Path, db: Path, key: bytes, end: dt.date) -> dict[str, t
     for reg in load_registers(profile).registers:
         if reg.id not in TRUTH:
             continue
-        on = {r["person_id"] for r in members(warehouse_records(con, attrs), pop, reg, [end]).join(attrs.select(PID, "person_id"), PID)
+        on = {r["person_id"] for r in members(warehouse_records(con, attrs), pop, reg).join(attrs.select(PID, "person_id"), PID)
               .select("person_id").to_pyarrow().to_pylist()}
         c = TRUTH[reg.id]
         rows = truth.select(["person_id", f"has_{c}", f"diagnosed_{c}", "asthma_medication"]).to_pylist()

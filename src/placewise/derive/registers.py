@@ -1,49 +1,102 @@
-"""Condition registers compiled to one query each: who is on a register at each reference date."""
+"""Condition registers compiled to one query each: who is on a register at each reference date.
+
+A register is computed once per person as spans of days on it (``pid, start, stop``: on from ``start`` up to
+the day before ``stop``), from the days their coded records change their state; the spans are then joined to
+the registered population at each reference date. Each person's spans never overlap, so a person is on a
+register at a date through one span at most.
+"""
 
 from __future__ import annotations
-
-from datetime import date
 
 import ibis
 import ibis.expr.types as ir
 
-from placewise.derive.people import PID
+from placewise.derive.people import OPEN_END, PID
 from placewise.derive.records import (
+    EARLIEST,
     Coded,
     RecordQuery,
-    latest_daily_value,
-    latest_in_windows,
-    months_back,
     record_query,
-    windows,
 )
-from placewise.profile.registers import Recent, Register
+from placewise.profile.registers import Latest, Recent, Register
 
-KEYS = [PID, "period_end"]
-
-
-def _latest_dates(records: ir.Table, ends: list[date]) -> ir.Table:
-    """Each person's latest record date up to each reference date: ``pid, period_end, d``."""
-    days = records.select(PID, "d").distinct()
-    return latest_in_windows(days, windows(ends, [months_back(e, None) for e in ends])).select(*KEYS, "d")
+SPAN = [PID, "start", "stop"]
 
 
-def recent(records: Coded, r: Recent, ends: list[date]) -> ir.Table:
-    """People with a record from the codelists in the ``months`` months to each reference date: ``pid, period_end``."""
+def _expiry(d: ir.DateValue, months: int | None) -> ir.DateValue:
+    """The first reference date whose last ``months`` months no longer hold a record of day ``d``.
+
+    The window closing on ``e`` starts on the first day of the month of ``e`` + 1 day, ``months`` months earlier
+    (:func:`placewise.derive.records.months_back`), so it holds ``d`` while ``e`` + 1 day is before the first day
+    of the month ``months`` + 1 months after ``d``'s: for ``months`` 12 and ``d`` 15 March 2025, up to 30 March
+    2026 (31 March 2026's window starts on 1 April 2025).
+    """
+    if months is None:
+        return ibis.literal(OPEN_END, "date")
+    return (d.truncate("M") + ibis.interval(months=months + 1) - ibis.interval(days=1)).cast("date")
+
+
+def _standing(days: ir.Table, months: int | None) -> ir.Table:
+    """Each row of ``days`` (one per person and day) standing from its day until the person's next day or until
+    it falls out of the ``months``-month look-back, whichever is first: ``start, stop`` and its columns."""
+    nxt = days.d.lead().over(ibis.window(group_by=days[PID], order_by=days.d)).fill_null(OPEN_END).cast("date")
+    days = days.mutate(_next=nxt)
+    stop = days._next if months is None else ibis.least(days._next, _expiry(days.d, months))
+    return days.mutate(start=days.d, stop=stop).drop("_next")
+
+
+def recent(records: Coded, r: Recent) -> ir.Table:
+    """Spans when a person has a record from the codelists in the last ``months`` months: ``pid, start, stop``."""
     days = records(r.table, r.codelist).select(PID, "d").distinct()
-    return latest_in_windows(days, windows(ends, [months_back(e, r.months) for e in ends])).select(*KEYS)
+    return _standing(days.filter(days.d >= EARLIEST), r.months).select(*SPAN)
 
 
-def _diagnosed(records: Coded, reg: Register, ends: list[date]) -> ir.Table:
-    """People whose latest diagnosis is not followed by a resolved code (and is after any cut-off)."""
-    diag = _latest_dates(records("clinical_events", reg.diagnosis), ends)
-    if reg.diagnosed_on_or_after:
-        diag = diag.filter(diag.d >= reg.diagnosed_on_or_after)
+def _diagnosed(records: Coded, reg: Register) -> ir.Table:
+    """Spans when the latest diagnosis is not followed by a resolved code (and is on or after any cut-off).
+
+    A resolved code on the same day as the latest diagnosis does not remove.
+    """
+    diag = records("clinical_events", reg.diagnosis).select(PID, "d", _diag=ibis.literal(1))
     if reg.resolved:
-        res = _latest_dates(records("clinical_events", reg.resolved), ends).rename(res="d")
-        j = diag.left_join(res, KEYS).select(*KEYS, "d", "res")
-        diag = j.filter(j.res.isnull() | (j.res <= j.d))     # a same-day resolved code does not remove
-    return diag.select(*KEYS)
+        res = records("clinical_events", reg.resolved).select(PID, "d", _diag=ibis.literal(0))
+        diag = diag.union(res)
+    days = diag.filter(diag.d >= EARLIEST).group_by([PID, "d"]).aggregate(
+        _diag=diag._diag.max(), _res=(1 - diag._diag).max())
+    upto = ibis.cumulative_window(group_by=days[PID], order_by=days.d)
+    days = days.mutate(_last_diag=ibis.ifelse(days._diag == 1, days.d, ibis.null("date")).max().over(upto),
+                       _last_res=ibis.ifelse(days._res == 1, days.d, ibis.null("date")).max().over(upto))
+    s = _standing(days, None)
+    on = s._last_diag.notnull() & (s._last_res.isnull() | (s._last_res <= s._last_diag))
+    if reg.diagnosed_on_or_after:
+        on = on & (s._last_diag >= reg.diagnosed_on_or_after)
+    return s.filter(on).select(*SPAN)
+
+
+def _latest_at_least(records: Coded, latest: Latest) -> ir.Table:
+    """Spans when the latest value in the look-back (lowest of its day) is at least the threshold."""
+    r = records("clinical_events", latest.codelist)
+    r = r.filter(r.value.notnull() & (r.d >= EARLIEST))
+    daily = r.group_by([PID, "d"]).aggregate(v=r.value.min())
+    s = _standing(daily, latest.months)
+    return s.filter(s.v >= latest.at_least).select(*SPAN)
+
+
+def _both(a: ir.Table, b: ir.Table) -> ir.Table:
+    """Spans when a person is in a span of ``a`` and one of ``b``."""
+    b = b.rename(b_pid=PID, b_start="start", b_stop="stop")
+    j = a.join(b, [a[PID] == b.b_pid, a.start < b.b_stop, b.b_start < a.stop])
+    return j.select(PID, start=ibis.greatest(j.start, j.b_start), stop=ibis.least(j.stop, j.b_stop))
+
+
+def _either(a: ir.Table, b: ir.Table) -> ir.Table:
+    """Spans when a person is in a span of ``a`` or one of ``b``: overlapping or touching spans merged into one."""
+    u = a.union(b)
+    upto = ibis.cumulative_window(group_by=PID, order_by=["start", "stop"])
+    u = u.mutate(_reach=u.stop.max().over(upto))
+    u = u.mutate(_before=u._reach.lag().over(ibis.window(group_by=PID, order_by=["start", "stop"])))
+    u = u.mutate(_new=ibis.ifelse(u._before.isnull() | (u.start > u._before), 1, 0))
+    u = u.mutate(_island=u._new.sum().over(upto))
+    return u.group_by([PID, "_island"]).aggregate(start=u.start.min(), stop=u.stop.max()).select(*SPAN)
 
 
 def record_queries(reg: Register) -> list[RecordQuery]:
@@ -55,25 +108,31 @@ def record_queries(reg: Register) -> list[RecordQuery]:
     return out
 
 
-def qualifying(records: Coded, reg: Register, ends: list[date]) -> ir.Table:
-    """People whose record meets the register's rules at each reference date (``pid, period_end``, once each),
-    before its age range and the registered population are applied."""
+def spans(records: Coded, reg: Register) -> ir.Table:
+    """When each person's record meets the register's rules: ``pid, start, stop``, never overlapping, before its age
+    range and the registered population are applied."""
     parts: list[ir.Table] = []
     if reg.diagnosis:
-        parts.append(_diagnosed(records, reg, ends))
+        parts.append(_diagnosed(records, reg))
     if reg.latest:
-        lw = windows(ends, [months_back(e, reg.latest.months) for e in ends])
-        v = latest_daily_value(records("clinical_events", reg.latest.codelist), lw)
-        parts.append(v.filter(v.v >= reg.latest.at_least).select(*KEYS))
-    on = parts[0] if len(parts) == 1 else parts[0].intersect(parts[1])
+        parts.append(_latest_at_least(records, reg.latest))
+    on = parts[0] if len(parts) == 1 else _both(parts[0], parts[1])
     if reg.requires:
-        on = on.semi_join(recent(records, reg.requires, ends), KEYS)
+        on = _both(on, recent(records, reg.requires))
     if reg.or_recent:
-        on = on.union(recent(records, reg.or_recent, ends), distinct=True)
+        on = _either(on, recent(records, reg.or_recent))
     return on
 
 
-def members(records: Coded, population: ir.Table, reg: Register, ends: list[date]) -> ir.Table:
+def _on(population: ir.Table, on: ir.Table) -> ir.Table:
+    """Population rows inside one of their person's spans, with the spans' other columns."""
+    on = on.rename(s_pid=PID)
+    j = population.join(on, [population[PID] == on.s_pid, on.start <= population.period_end,
+                             population.period_end < on.stop])
+    return j.drop("s_pid", "start", "stop")
+
+
+def members(records: Coded, population: ir.Table, reg: Register) -> ir.Table:
     """Rows of the registered population (``pid, period_end, age`` and any attributes) on the register at each date.
 
     Every population column is kept, so a cohort drawn from a register starts from its members rather
@@ -84,17 +143,16 @@ def members(records: Coded, population: ir.Table, reg: Register, ends: list[date
         keep = keep & (population.age >= reg.age.min)
     if reg.age.max is not None:
         keep = keep & (population.age <= reg.age.max)
-    return population.filter(keep).semi_join(qualifying(records, reg, ends), KEYS)
+    return _on(population.filter(keep), spans(records, reg)).select(*population.columns)
 
 
-def all_members(records: Coded, population: ir.Table, regs: list[Register], ends: list[date]) -> ir.Table:
+def all_members(records: Coded, population: ir.Table, regs: list[Register]) -> ir.Table:
     """:func:`members` of every register at once (``register_id`` and the population columns).
 
     The population (a row per person and date) is read once for all the registers rather than once each.
     """
-    ons = [qualifying(records, r, ends).mutate(
+    ons = [spans(records, r).mutate(
         register_id=ibis.literal(r.id), _lo=ibis.literal(r.age.min if r.age.min is not None else -1, "int64"),
         _hi=ibis.literal(r.age.max if r.age.max is not None else 1000, "int64")) for r in regs]
-    on = ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0]
-    j = population.join(on, KEYS)
+    j = _on(population, ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0])
     return j.filter((j.age >= j._lo) & (j.age <= j._hi)).select("register_id", *population.columns)

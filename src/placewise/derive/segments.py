@@ -129,7 +129,7 @@ def phm_tables(con: ibis.BaseBackend, profile: Profile, on: date) -> tuple[ir.Ta
     attrs = _temp(con, person_attributes(con))
     pop = population(registrations(con, attrs), attrs, [on])
     pop = _temp(con, pop.join(con.table("practices").select("practice_code", "la_code"), "practice_code"))
-    reg_items = [members(warehouse_records(con, attrs), pop, r, [on]).select(PID, kind=ibis.literal("register"), item=ibis.literal(r.id),
+    reg_items = [members(warehouse_records(con, attrs), pop, r).select(PID, kind=ibis.literal("register"), item=ibis.literal(r.id),
                                                           d=ibis.null("date"))
                  for r in (regs.registers if regs else [])]
     deficits = _temp(con, frailty.deficits(con, attrs, phm.frailty, on))

@@ -210,23 +210,22 @@ def _latest_value(c: LatestValue, ctx: Context, periods: Periods) -> ir.Table:
     return latest_daily_value(ev, window_table(periods, c.window)).select(*KEYS, "v")
 
 
-def register_rows(ctx: Context, register_id: str, periods: Periods) -> ir.Table:
-    """Population rows of a register's members at the period ends: the materialised table, or its query."""
+def register_rows(ctx: Context, register_id: str) -> ir.Table:
+    """Population rows of a register's members at every period end: the materialised table, or its query."""
     if register_id in ctx.registers:
         return ctx.registers[register_id]
-    reg = ctx.catalogue.register(register_id)
-    return members(ctx.records.coded, ctx.population, reg, sorted({p[1] for p in periods}))
+    return members(ctx.records.coded, ctx.population, ctx.catalogue.register(register_id))
 
 
-def register_members(ctx: Context, register_id: str, periods: Periods) -> ir.Table:
-    """Members of a register at the period ends: ``pid, period_end``."""
-    return register_rows(ctx, register_id, periods).select(*KEYS)
+def register_members(ctx: Context, register_id: str) -> ir.Table:
+    """Members of a register at every period end: ``pid, period_end``."""
+    return register_rows(ctx, register_id).select(*KEYS)
 
 
 @leaf_query.register
 def _on_register(c: OnRegister, ctx: Context, periods: Periods) -> ir.Table:
     """People on the register at each period end: ``hit``."""
-    return register_members(ctx, c.name, periods).mutate(hit=ibis.literal(1))
+    return register_members(ctx, c.name).mutate(hit=ibis.literal(1))
 
 
 @leaf_query.register
@@ -246,7 +245,7 @@ def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Tabl
 def _cha2ds2_vasc(c: Cha2ds2Vasc, ctx: Context, periods: Periods) -> ir.Table:
     """CHA2DS2-VASc points from conditions at each period end: ``pts`` (age and sex are added in :func:`truth`)."""
     return cha2ds2_vasc_condition_points(
-        {k: [register_members(ctx, r, periods) for r in ids] for k, ids in c.components.items()})
+        {k: [register_members(ctx, r) for r in ids] for k, ids in c.components.items()})
 
 
 def _first_records(ctx: Context, lists: list[str]) -> ir.Table:
@@ -468,7 +467,7 @@ def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Contex
     first = next((c for c in p.criteria if isinstance(c, OnRegister)), None)
     if first is None:
         return ctx, ctx.population, list(p.criteria)
-    rows = register_rows(ctx, first.name, periods)
+    rows = register_rows(ctx, first.name)
     narrowed = replace(ctx, records=ctx.records.of(rows.select(PID).distinct()))
     return narrowed, rows, [c for c in p.criteria if c is not first]
 

@@ -165,7 +165,7 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     records = Records(_temp(con, coded, read_records(con, attrs, queries)), tuple(queries))
     events = EventTables({s: _temp(con, events_table(s), read_events(con, attrs, intervals, s, read))
                           for s, read in reads.items()})
-    on = _registers(con, catalogue, records, persons, period_ends, indicators)
+    on = _registers(con, catalogue, records, persons, indicators)
     counted = population_cells(persons, cell_ages(catalogue, indicators))
     if any(_counts_population(ind) for ind in indicators):  # else left as a query that no indicator runs
         counted = _temp(con, cells, counted)
@@ -194,14 +194,14 @@ def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
 
 
 def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records, persons: ir.Table,
-               period_ends: list[date], indicators: list[Indicator]) -> dict[str, ir.Table]:
+               indicators: list[Indicator]) -> dict[str, ir.Table]:
     """Members of every register the indicators use, from one pass over the population into one temporary table:
     each register is a filter of it, not a copy of its rows."""
     used = sorted({r for ind in indicators for c in criteria_of(ind) for r in registers_named(c)})
     if not used:
         return {}
     every = _temp(con, REGISTERS_TABLE,
-                  all_members(records.coded, persons, [catalogue.register(r) for r in used], period_ends))
+                  all_members(records.coded, persons, [catalogue.register(r) for r in used]))
     return {r: every.filter(every.register_id == r).drop("register_id") for r in used}
 
 

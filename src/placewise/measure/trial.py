@@ -124,7 +124,7 @@ def register_trace(con: ibis.BaseBackend, reg: Register, period_end: date) -> pa
     """Every registered person at the date, with whether they are on the register."""
     attrs = person_attributes(con)
     pop = population(registrations(con, attrs), attrs, [period_end])
-    on = members(warehouse_records(con, attrs), pop, reg, [period_end]).select(PID, "period_end", _on=ibis.literal(True))
+    on = members(warehouse_records(con, attrs), pop, reg).select(PID, "period_end", _on=ibis.literal(True))
     j = pop.left_join(on, [PID, "period_end"]).select(pop[PID], "practice_code", "age", "sex", "_on")
     j = j.join(attrs.select(PID, PERSON_KEY), PID)
     return _sorted(j.select(PERSON_KEY, "practice_code", "age", "sex", on_register=j._on.fill_null(False)))
