@@ -457,6 +457,29 @@ def persons_units(ctx: Context, p: Persons, periods: Periods, standardise: bool,
     return _units_frame(base, ctx.catalogue, v, base.age, standardise)
 
 
+def on_registers_only(subset: Subset) -> list[OnRegister] | None:
+    """The registers a subset numerator asks its persons to be on, if that is all it asks; else None."""
+    regs = [c for c in subset.criteria if isinstance(c, OnRegister)]
+    return regs if regs and len(regs) == len(subset.criteria) else None
+
+
+def register_share_units(ctx: Context, p: Persons, regs: list[OnRegister], periods: Periods,
+                         standardise: bool) -> ir.Table:
+    """Units of the share of a population (no criteria of its own) on registers, with ``num`` and ``den``.
+
+    The population's cells are the denominator's units (a cell of n people counts n) and the registers' members
+    the numerator's: the same sums as a unit per person flagged on or off, without reading every person.
+    """
+    cells = cohort(ctx.population_cells, p, periods)
+    den = _units_frame(cells, ctx.catalogue, cells.n, cells.age, standardise)
+    rows = cohort(register_rows(ctx, regs[0].name), p, periods)
+    for c in regs[1:]:
+        rows = rows.semi_join(register_members(ctx, c.name), KEYS)
+    num = _units_frame(rows, ctx.catalogue, ONE, rows.age, standardise)
+    zero = ibis.literal(0).cast("float64")
+    return num.mutate(num=num.v, den=zero).drop("v").union(den.mutate(num=zero, den=den.v).drop("v"))
+
+
 def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Context, ir.Table, list[Criterion]]:
     """Where the cohort must be on a register: start from its members, not the whole population.
 
@@ -731,6 +754,9 @@ def indicator_units(ctx: Context, ind: Indicator, periods: Periods) -> ir.Table:
     std = ind.measure == "dsr"
     num, den = ind.numerator, ind.denominator
     if isinstance(num, Subset):
+        regs = on_registers_only(num)
+        if isinstance(den, Persons) and not den.criteria and regs and ind.measure != "median":
+            return register_share_units(ctx, den, regs, periods, std)
         u = subset_units(den, ctx, periods, std, num)
         return u.mutate(num=u.v, den=ONE).drop("v")
     nu = count_units(num, ctx, periods, std)
