@@ -457,10 +457,14 @@ def persons_units(ctx: Context, p: Persons, periods: Periods, standardise: bool,
     return _units_frame(base, ctx.catalogue, v, base.age, standardise)
 
 
-def on_registers_only(subset: Subset) -> list[OnRegister] | None:
-    """The registers a subset numerator asks its persons to be on, if that is all it asks; else None."""
-    regs = [c for c in subset.criteria if isinstance(c, OnRegister)]
-    return regs if regs and len(regs) == len(subset.criteria) else None
+def register_share(ind: Indicator) -> list[OnRegister] | None:
+    """The registers of a share of the population on registers (its persons have no criteria, the numerator asks
+    only to be on the registers, not a median), else None."""
+    num, den = ind.numerator, ind.denominator
+    if not (isinstance(num, Subset) and isinstance(den, Persons) and not den.criteria and ind.measure != "median"):
+        return None
+    regs = [c for c in num.criteria if isinstance(c, OnRegister)]
+    return regs if regs and len(regs) == len(num.criteria) else None
 
 
 def register_share_units(ctx: Context, p: Persons, regs: list[OnRegister], periods: Periods,
@@ -754,8 +758,8 @@ def indicator_units(ctx: Context, ind: Indicator, periods: Periods) -> ir.Table:
     std = ind.measure == "dsr"
     num, den = ind.numerator, ind.denominator
     if isinstance(num, Subset):
-        regs = on_registers_only(num)
-        if isinstance(den, Persons) and not den.criteria and regs and ind.measure != "median":
+        regs = register_share(ind)
+        if regs and isinstance(den, Persons):
             return register_share_units(ctx, den, regs, periods, std)
         u = subset_units(den, ctx, periods, std, num)
         return u.mutate(num=u.v, den=ONE).drop("v")

@@ -30,6 +30,7 @@ from placewise.measure.compile import (
     cells,
     expand,
     indicator_units,
+    register_share,
 )
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
 from placewise.measure.returns import returned_counts
@@ -173,9 +174,10 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
 
 
 def _counts_population(ind: Indicator) -> bool:
-    """Whether the indicator counts from the population cells: persons with no criteria, or expected cases."""
+    """Whether the indicator counts from the population cells: persons with no criteria, expected cases, or a share
+    of the population on registers."""
     if isinstance(ind.numerator, Subset):
-        return False
+        return register_share(ind) is not None
     return any(isinstance(c, Expected) or (isinstance(c, Persons) and not c.criteria)
                for c in (ind.numerator, ind.denominator))
 
