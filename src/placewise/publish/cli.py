@@ -32,8 +32,9 @@ from placewise.warehouse import WarehouseError
 REPORT_HELP = "\n\n".join([
     "Write the integrated performance report as HTML and PDF: one for the ICS and one for each Place.",
     "Each report opens with a Board summary, exceptions first (special cause concern, failing the target, behind plan, "
-    "hit or miss, then those in control; icons, latest value against target, plan, trend, owner), then a page "
-    "per indicator (SPC chart, areas compared, IMD quintiles with the slope index of inequality), the six delivery "
+    "hit or miss, then those in control; icons, latest value against target, plan, trend, owner), the key "
+    "performance indicators by area (achieved or not, improved or deteriorated), then a page per indicator (SPC "
+    "chart, areas compared, IMD quintiles with the slope index of inequality), the six delivery "
     "programmes, the assurance matrix and data quality. Every figure passes the profile's disclosure rule "
     "(disclosure.yaml): small counts suppressed, with secondary suppression, and counts rounded.",
     "--compare chooses the areas compared and reported on: place (default), provider, or a grouping kind of the "
