@@ -77,10 +77,11 @@ from placewise.measure.periods import add_months
 from placewise.returns import ENGLAND_CODE
 
 DIMS = (
-    "period_start", "period_end", "ics_code", "practice_code", "pcn_code", "la_code", "provider_code",
-    "site_code", "imd_quintile", "ethnic_group", "sex", "age_band", "standard_band",
+    "period_start", "period_end", "ics_code", "practice_code", "provider_code", "site_code", "imd_quintile",
+    "ethnic_group", "sex", "age_band", "standard_band",
 )
-"""Attributes of a unit: its period, every geography it belongs to and every breakdown group."""
+"""Attributes of a unit: its period, its ICS, practice, provider and site (its PCN and Place follow from the
+practice) and every breakdown group."""
 GEOGRAPHY_COLUMN = {
     "ics": "ics_code", "place": "la_code", "pcn": "pcn_code", "practice": "practice_code",
     "provider": "provider_code", "site": "site_code",
@@ -771,16 +772,18 @@ def indicator_units(ctx: Context, ind: Indicator, periods: Periods) -> ir.Table:
     return nu.mutate(num=nu.v, den=zero).drop("v").union(du.mutate(num=zero, den=du.v).drop("v"))
 
 
-GEOGRAPHY_DIMS = ["ics_code", "practice_code", "pcn_code", "la_code", "provider_code", "site_code"]
 SUMS = ("numerator", "denominator", "sum_squares")
+BREAKDOWN_KEYS = ["period_start", "period_end", "ics_code", "practice_code", "provider_code", "site_code", "breakdown",
+                  "breakdown_group", "standard_band"]
+"""Keys of the cells summed by breakdown group (:func:`by_breakdown`): the PCN and Place follow from the practice."""
+COUNT_KEYS = ["period_start", "period_end", "geography_type", "geography_code", "breakdown", "breakdown_group",
+              "standard_band"]
 
 
 def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
-    """Units summed into the finest cells (every attribute); a median keeps the units themselves.
-
-    Units carry the practice only: its PCN and Place are joined here, after the grouping.
-    """
-    keys = [d for d in DIMS if d not in ("pcn_code", "la_code")]
+    """Units summed into the finest cells (every attribute but the PCN and Place, which follow from the practice);
+    a median keeps the units themselves."""
+    keys = list(DIMS)
     units = units.mutate(**{d: ibis.null(units[d].type()) for d in _unreported(ind)})
     if ind.measure == "median":
         summed = units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
@@ -788,9 +791,7 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
         summed = units.group_by(keys).aggregate(
             numerator=units.num.sum(), denominator=units.den.sum(), sum_squares=(units.num * units.num).sum()
         )
-    prac = ctx.con.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
-    j = summed.left_join(prac, summed.practice_code == prac.p_code)
-    return j.select(*DIMS, "numerator", "denominator", "sum_squares")
+    return summed.select(*keys, *SUMS)
 
 
 def _unreported(ind: Indicator) -> list[str]:
@@ -803,7 +804,7 @@ def _unreported(ind: Indicator) -> list[str]:
     return [d for d in ("practice_code", "provider_code", "site_code", *BREAKDOWN_COLUMN.values()) if d not in needed]
 
 
-def _by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:
+def by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:
     """Cells once per breakdown, labelled with their group; summed over other attributes unless a median."""
     kinds = ibis.memtable({"breakdown": list(ind.breakdowns)})
     y = cells.cross_join(kinds)
@@ -813,39 +814,39 @@ def _by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:
                  for b, (first, second) in CROSS_BREAKDOWNS.items() if b in ind.breakdowns]
     group = ibis.cases(*branches, else_=ibis.literal("All")) if branches else ibis.literal("All")
     y = y.mutate(breakdown_group=group.fill_null("Unknown"))
-    keys = ["period_start", "period_end", *GEOGRAPHY_DIMS, "breakdown", "breakdown_group", "standard_band"]
     if ind.measure == "median":
-        return y.select(*keys, *SUMS)
-    return y.group_by(keys).aggregate(**{c: y[c].sum() for c in SUMS})
+        return y.select(*BREAKDOWN_KEYS, *SUMS)
+    return y.group_by(BREAKDOWN_KEYS).aggregate(**{c: y[c].sum() for c in SUMS})
 
 
-def _by_geography(ctx: Context, ind: Indicator, t: ir.Table) -> ir.Table:
-    """Rows once per geography level they belong to (builtin levels and the profile's groupings)."""
-    builtin = [g for g in ind.geographies if g in GEOGRAPHY_COLUMN]
-    parts = []
-    if builtin:
-        levels = ibis.memtable({"geography_type": builtin})
-        x = t.cross_join(levels)
-        code = ibis.cases(*[(x.geography_type == g, x[GEOGRAPHY_COLUMN[g]]) for g in builtin], else_=None)
-        parts.append(x.mutate(geography_code=code))
-    groups = [(kind, code, place) for kind, gs in ctx.catalogue.groupings.items() if kind in ind.geographies
-              for code, places in gs.items() for place in places]
-    if groups:
-        gm = ibis.memtable({"geography_type": [g[0] for g in groups], "geography_code": [g[1] for g in groups],
-                            "g_place": [g[2] for g in groups]})
-        parts.append(t.join(gm, t.la_code == gm.g_place).drop("g_place"))
-    geo = parts[0] if len(parts) == 1 else parts[0].union(parts[1].select(*parts[0].columns))
-    return geo.filter(geo.geography_code.notnull())
-
-
-def expand(ctx: Context, ind: Indicator, cells: ir.Table) -> ir.Table:
-    """Sum cells to every period × geography × breakdown group in one query (medians from the units).
-
-    Breakdowns first, then geographies: each step shrinks the rows the next multiplies.
-    """
-    y = _by_geography(ctx, ind, _by_breakdown(ind, cells))
-    keys = ["period_start", "period_end", "geography_type", "geography_code", "breakdown", "breakdown_group",
-            "standard_band"]
+def _level(ind: Indicator, t: ir.Table, kind: ir.StringValue, code: ir.StringValue) -> ir.Table:
+    """Rows of one geography level summed to its codes (a median from the units); rows with no code drop out."""
+    y = t.mutate(geography_type=kind, geography_code=code)
+    y = y.filter(y.geography_code.notnull())
     aggs: dict[str, Any] = {c: y[c].sum() for c in SUMS}
     aggs["median"] = y.numerator.median() if ind.measure == "median" else ibis.null("float64")
-    return y.group_by(keys).aggregate(**aggs).mutate(indicator_id=ibis.literal(ind.id))
+    return y.group_by(COUNT_KEYS).aggregate(**aggs)
+
+
+def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
+    """Cells by breakdown group (:func:`by_breakdown`) summed to every geography level of the indicator.
+
+    Each level is summed by itself: the ICS, practice, provider and site from their own columns; PCNs, Places and
+    the profile's groupings of Places through the practice's PCN and Place.
+    """
+    own = {"ics": "ics_code", "practice": "practice_code", "provider": "provider_code", "site": "site_code"}
+    parts = [_level(ind, by, ibis.literal(g), by[own[g]]) for g in ind.geographies if g in own]
+    groups = [(kind, code, place) for kind, gs in ctx.catalogue.groupings.items() if kind in ind.geographies
+              for code, places in gs.items() for place in places]
+    mapped = [(g, c) for g, c in (("pcn", "pcn_code"), ("place", "la_code")) if g in ind.geographies]
+    if mapped or groups:
+        prac = ctx.con.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
+        j = by.join(prac, by.practice_code == prac.p_code)
+        parts += [_level(ind, j, ibis.literal(g), j[c]) for g, c in mapped]
+    if groups:
+        gm = ibis.memtable({"g_type": [g[0] for g in groups], "g_code": [g[1] for g in groups],
+                            "g_place": [g[2] for g in groups]})
+        k = j.join(gm, j.la_code == gm.g_place)
+        parts.append(_level(ind, k, k.g_type, k.g_code))
+    out = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return out.mutate(indicator_id=ibis.literal(ind.id))

@@ -25,6 +25,7 @@ from placewise.measure.catalogue import (
 from placewise.measure.compile import (
     Context,
     Periods,
+    by_breakdown,
     catalogue_event_reads,
     catalogue_record_queries,
     cells,
@@ -48,7 +49,7 @@ REGISTERS_TABLE = "_placewise_registers"
 """Temporary table holding every used register's members at every period end, made in one pass; each register
 reads its own rows from it."""
 CELLS_TABLE = "_placewise_cells"
-"""Temporary table holding one indicator's finest cells while they are expanded."""
+"""Temporary table holding one indicator's cells by breakdown group while they are summed to each geography."""
 
 COUNTS_SCHEMA = pa.schema([
     ("indicator_id", pa.string()),
@@ -208,15 +209,16 @@ def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records, pe
 
 
 def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
-    """One indicator's counts over its periods, in the counts schema: cells materialised once, then expanded."""
+    """One indicator's counts over its periods, in the counts schema: cells by breakdown group materialised once,
+    then summed to each geography level."""
     if not ps:
         return COUNTS_SCHEMA.empty_table()
     if ind.is_returned:
         return returned_counts(ctx.con, ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(
             COUNTS_SCHEMA)
-    fine = _temp(ctx.con, CELLS_TABLE, cells(ctx, ind, indicator_units(ctx, ind, ps)))
+    by = _temp(ctx.con, CELLS_TABLE, by_breakdown(ind, cells(ctx, ind, indicator_units(ctx, ind, ps))))
     try:
-        out = expand(ctx, ind, fine).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
+        out = expand(ctx, ind, by).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
     finally:
         engine_for(ctx.con).drop(CELLS_TABLE)
     if ENGLAND not in ind.geographies:
