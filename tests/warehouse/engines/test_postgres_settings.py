@@ -56,6 +56,18 @@ def test_results_read_by_copy_keep_every_value(postgres_url: str) -> None:
         con.disconnect()
 
 
+def test_a_one_column_null_result_is_a_row(postgres_url: str) -> None:
+    """The latest date of an empty table is one row holding NULL (COPY writes it as an empty line), not no rows."""
+    con = connect(postgres_url)
+    try:
+        con.con.execute("CREATE TABLE nothing (d date)")
+        assert con.table("nothing").d.max().to_pyarrow().as_py() is None
+        assert con.table("nothing").select("d").union(ibis.memtable({"d": [None, date(2024, 1, 1), None]},
+                                                                    schema={"d": "date"})).to_pyarrow().num_rows == 3
+    finally:
+        con.disconnect()
+
+
 def test_a_date_truncated_to_its_month_stays_a_date_and_joins_by_hash(postgres_url: str) -> None:
     """Events joined to their period's months by the month's first day: a date on both sides, so PostgreSQL
     can hash the join (a timestamp with time zone against a date allows only a merge join, sorting every event)."""

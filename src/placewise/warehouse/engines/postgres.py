@@ -218,14 +218,14 @@ def read_copy_csv(buf: io.BytesIO, schema: pa.Schema) -> pa.Table:
 
     Only an unquoted empty field is NULL (``""`` is the empty string, and text such as ``NA`` or ``NaN`` stays
     text); ``NaN`` and ``Infinity`` in a float column are those floats; ``t`` and ``f`` are booleans; quoted
-    fields may hold newlines.
+    fields may hold newlines; a one-column row that is NULL is an empty line, so empty lines are rows.
     """
     if not buf.getbuffer().nbytes:
         return schema.empty_table()
     buf.seek(0)
     return pacsv.read_csv(
         buf, read_options=pacsv.ReadOptions(column_names=schema.names),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(column_types=schema, null_values=[""], strings_can_be_null=True,
                                              quoted_strings_can_be_null=False, true_values=["t"],
                                              false_values=["f"]))
