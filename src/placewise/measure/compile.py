@@ -834,11 +834,11 @@ def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
     Each level is summed by itself: the ICS, practice, provider and site from their own columns; PCNs, Places and
     the profile's groupings of Places through the practice's PCN and Place.
     """
-    own = {"ics": "ics_code", "practice": "practice_code", "provider": "provider_code", "site": "site_code"}
-    parts = [_level(ind, by, ibis.literal(g), by[own[g]]) for g in ind.geographies if g in own]
+    levels = [(g, GEOGRAPHY_COLUMN[g]) for g in ind.geographies if g in GEOGRAPHY_COLUMN]
+    parts = [_level(ind, by, ibis.literal(g), by[c]) for g, c in levels if c in BREAKDOWN_KEYS]
     groups = [(kind, code, place) for kind, gs in ctx.catalogue.groupings.items() if kind in ind.geographies
               for code, places in gs.items() for place in places]
-    mapped = [(g, c) for g, c in (("pcn", "pcn_code"), ("place", "la_code")) if g in ind.geographies]
+    mapped = [(g, c) for g, c in levels if c not in BREAKDOWN_KEYS]
     if mapped or groups:
         prac = ctx.con.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
         j = by.join(prac, by.practice_code == prac.p_code)
