@@ -70,3 +70,21 @@ def test_a_bad_commentary_file_names_the_file(tmp_path, ids):
         load_governance(load_profile(), ids, (_csv(tmp_path / "c.csv", "indicator,owner\nrtt_18wk,COO\n"),))
     with pytest.raises(ProfileError, match=r"missing\.csv: file not found"):
         load_governance(load_profile(), ids, (tmp_path / "missing.csv",))
+
+
+def test_every_indicator_has_a_board_owner_from_its_programme() -> None:
+    """Every BLMK indicator's owner comes from the profile: a commentary's, else its domain's programme lead."""
+    cat = load_catalogue(load_profile())
+    g = load_governance(load_profile(), [i.id for i in cat.indicators], domains={i.domain for i in cat.indicators})
+    owners = {i.id: g.owner_for(i.id, i.domain, "QHG") for i in cat.indicators}
+    assert [i for i, o in owners.items() if not o] == []
+    assert owners["rtt_18wk"] == "Felicity Cox, Fragile Services lead"
+    # The commentary's owner stands for its indicator.
+    assert owners["diagnostics_6wk"] == "Felicity Cox, Fragile Services lead"
+    assert owners["hypertension_treated_to_target"].startswith("Helen Beck")
+
+
+def test_an_owner_for_an_unknown_domain_is_an_error(ids) -> None:
+    with pytest.raises(ProfileError, match=r"governance.yaml: owners, field domain: unknown domain "
+                                           r"'Urgent and emergency care'; the catalogue's are Cancer"):
+        load_governance(load_profile(), ids, domains={"Cancer"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
@@ -407,7 +408,7 @@ def test_slope_index_of_inequality_on_designed_quintiles():
 
 
 def test_board_summary_leads_with_exceptions_and_shows_commentary_beside_the_chart():
-    from placewise.analyse.governance import Action, Commentary, Governance
+    from placewise.analyse.governance import Action, Commentary, Governance, Owner
     from placewise.publish.disclosure import DisclosureRule
     from placewise.publish.render import render_html
     from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
@@ -454,6 +455,16 @@ def test_board_summary_leads_with_exceptions_and_shows_commentary_beside_the_cha
                        governance=stale)
     assert old.pages[1].commentary_note.startswith("This commentary predates the latest data (Mar 2025)")
     assert "Action log and forward plan" in text
+    # A domain's owner stands for every indicator of the domain without a commentary, on the summary and each page.
+    owned = Governance(owners=[Owner(domain="d", owner="Director of Operations", source="s")],
+                       commentary=governance.commentary)
+    html = render_html(build_report(frame.reset_index(drop=True)[list(MEASUREMENT_COLUMNS)], specs,
+                                    Scope(ics, ics, ()), title="t", months=36, governance=owned,
+                                    rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])))
+    summary = _visible(html[html.index('<section class="summary">'):html.index('id="steady"')])
+    assert "Not assigned" not in summary and "Director of Operations" in summary
+    assert "Board owner: Director of Operations" in _visible(html[html.index('id="steady"'):html.index('id="falling"')])
+    assert "Board owner: Chief Nurse" in _visible(html[html.index('id="falling"'):])
 
 
 def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_targets_are_listed():
@@ -480,11 +491,20 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
                          plan=PlanInputs(plan_rows))
     page = model.pages[0]
     assert page.plan_rag == "" and page.plan_variance == ""
-    assert page.plan_text.startswith("No plan for Mar 2025. Plan for Mar 2024: 70.0%; actual 59.0%")
+    assert page.plan_text.startswith("No plan for Mar 2025: the target is stale. Plan for Mar 2024: 70.0%; actual 59.0%")
     # Failing the target (60% against 77%), but not "behind plan": the plan is not current.
     assert page.reasons == "The target will be consistently missed"
     summary = _visible((html := render_html(model))[html.index('<section class="summary">'):html.index('id="x"')])
     assert "Targets to review" in summary and "none is set for 2024/25" in summary and "stale" in summary
+    # The Plan column says why it has no RAG, never an empty cell.
+    assert "No plan for Mar 2025: the target is stale" in summary
+    for flag, target, polarity, why in (("", None, "higher_is_better", "No plan for Mar 2025: no target or submitted trajectory"),
+                                        ("missing", None, "higher_is_better", "No plan for Mar 2025: no target applies this year"),
+                                        ("", 77.0, "neutral", "No RAG: a neutral indicator")):
+        other = build_report(frame, [replace(spec, target_flag=flag, target=target, polarity=polarity)],
+                             Scope(ics, ics, ()), title="t", months=36,
+                             rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
+        assert (other.plan_rag, other.plan_note, other.plan_text) == ("", why, f"{why}."), why
 
 
 def test_a_missing_month_is_a_gap_on_the_chart_and_no_moving_range_spans_it():

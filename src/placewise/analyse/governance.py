@@ -71,9 +71,26 @@ class ForwardPlanItem(Strict):
     source: str = ""
 
 
-class Governance(Strict):
-    """Commentary, the action log and the forward plan."""
+class Owner(Strict):
+    """The Board owner of one indicator, or of every indicator of a domain, with the source that names them."""
 
+    domain: str = ""
+    indicator: str = ""
+    owner: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> Owner:
+        """An owner is set for a domain or for an indicator, not both."""
+        if bool(self.domain) == bool(self.indicator):
+            raise ValueError("give exactly one of domain or indicator")
+        return self
+
+
+class Governance(Strict):
+    """Commentary, the action log, the forward plan and the Board owners."""
+
+    owners: list[Owner] = []
     commentary: list[Commentary] = []
     actions: list[Action] = []
     forward_plan: list[ForwardPlanItem] = []
@@ -92,6 +109,12 @@ class Governance(Strict):
         """The commentary of one indicator in one area's report: the area's own, else the general one."""
         mine = [c for c in self.commentary if c.indicator == indicator and c.geography_code in ("", geography_code)]
         return max(mine, key=lambda c: c.geography_code != "", default=None)
+
+    def owner_for(self, indicator: str, domain: str, geography_code: str) -> str:
+        """The Board owner of an indicator in one area's report: its commentary's, else its own, else its domain's."""
+        c = self.commentary_for(indicator, geography_code)
+        own = next((o.owner for o in self.owners if o.indicator == indicator), None)
+        return c.owner if c else own or next((o.owner for o in self.owners if o.domain == domain), "")
 
     def actions_for(self, indicator: str) -> list[Action]:
         """The actions linked to one indicator, open ones first."""
@@ -126,8 +149,9 @@ def _rows(path: Path, model: type[M]) -> list[M]:
 
 
 def load_governance(profile: Profile, indicators: Iterable[str], commentary_csv: tuple[Path, ...] = (),
-                    actions_csv: tuple[Path, ...] = ()) -> Governance:
-    """The profile's governance data with any CSV commentary and actions added, checked against the catalogue.
+                    actions_csv: tuple[Path, ...] = (), domains: Iterable[str] = ()) -> Governance:
+    """The profile's governance data with any CSV commentary and actions added, checked against the catalogue
+    (owners' domains against ``domains`` when given).
 
     A CSV commentary replaces the profile's for the same indicator and geography.
     """
@@ -147,11 +171,12 @@ def load_governance(profile: Profile, indicators: Iterable[str], commentary_csv:
             actions[a.id] = a
     for c in base.commentary:
         _check_indicator(f"{folder}: commentary", c.indicator, known)
+    _check_owners(folder, base.owners, known, set(domains))
     for name, linked in (("actions", base.actions), ("forward_plan", base.forward_plan)):
         for item in linked:
             if item.indicator:
                 _check_indicator(f"{folder}: {name}", item.indicator, known)
-    return Governance(commentary=list(commentary.values()), actions=list(actions.values()),
+    return Governance(owners=base.owners, commentary=list(commentary.values()), actions=list(actions.values()),
                       forward_plan=sorted(base.forward_plan, key=lambda f: f.meeting))
 
 
@@ -159,3 +184,13 @@ def _check_indicator(where: str, indicator: str, known: set[str]) -> None:
     """An indicator id the catalogue knows, or an error naming where it was found."""
     if indicator not in known:
         raise ProfileError(f"{where}, field indicator: unknown indicator {indicator!r}")
+
+
+def _check_owners(where: Path, owners: list[Owner], known: set[str], domains: set[str]) -> None:
+    """Each owner's indicator is in the catalogue and, when domains are given, each owner's domain is one of them."""
+    for o in owners:
+        if o.indicator:
+            _check_indicator(f"{where}: owners", o.indicator, known)
+        elif domains and o.domain not in domains:
+            raise ProfileError(f"{where}: owners, field domain: unknown domain {o.domain!r}; the catalogue's are "
+                               f"{', '.join(sorted(domains))}")

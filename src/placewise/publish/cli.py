@@ -100,7 +100,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
     specs = with_england(specs, {k: v for k, v in settings.england_sources.items() if not indicators or k in shown})
     programmes, assurance = load_programmes(profile), load_assurance(profile)
-    governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv)
+    governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv,
+                                 domains={i.domain for i in catalogue.indicators})
     by_id = {s.id: s for s in specs}
     core20 = load_core20(profile, catalogue)
     progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), by_id)

@@ -191,16 +191,20 @@ class IndicatorPage:
     plan_rag: str = ""
     plan_text: str = ""
     plan_variance: str = ""
+    plan_note: str = ""
+    """Why the latest period has no plan RAG, in a few words for the summary's Plan column; empty with a RAG."""
     group: str = Group.IN_CONTROL.value
     reasons: str = ""
     commentary: Commentary | None = None
     commentary_note: str = ""
     actions: list[Action] = field(default_factory=list)
+    board_owner: str = ""
 
     @property
     def owner(self) -> str:
-        """The Board owner named in the commentary, or a note that none is assigned."""
-        return self.commentary.owner if self.commentary else "Not assigned"
+        """The Board owner (the commentary's, else the profile's for the indicator or its domain), or a note that
+        none is assigned."""
+        return self.board_owner or "Not assigned"
 
 
 @dataclass(frozen=True)
@@ -550,9 +554,12 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         result, row, periods = spc_results[spec.id]
         page, quintiles = _page(slices, scope, spec, result, row, periods, series, references or {})
         page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan, periods[-1])
+        page.plan_note = _plan_note(spec, page.plan_rag, plan, periods[-1])
+        page.plan_text = f"{page.plan_note}. {page.plan_text}".strip() if page.plan_note else page.plan_text
         page.commentary = governance.commentary_for(spec.id, scope.area.code)
         page.commentary_note = _commentary_note(page.commentary, periods[-1])
         page.actions = governance.actions_for(spec.id)
+        page.board_owner = governance.owner_for(spec.id, spec.domain, scope.area.code)
         pages.append(page)
         pending += [quintiles] if quintiles else []
     _finish_quintiles(pending)
@@ -937,9 +944,30 @@ def _for_area(plan: PlanInputs, area: Area) -> PlanInputs:
     return PlanInputs(mine(plan.pva), mine(plan.forecast))
 
 
+def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) -> str:
+    """Why the latest period has no plan RAG (neutral, stale or missing target, a plan that stops earlier), so that
+    the Plan column is never silently empty; empty when there is a RAG."""
+    if rag:
+        return ""
+    if spec.polarity == "neutral":
+        return "No RAG: a neutral indicator"
+    planned = plan.pva[(plan.pva.indicator_id == spec.id) & (plan.pva.period_start >= latest)]
+    if not planned.empty:
+        return "No RAG: no actual for the planned period"
+    ended = f"No plan for {period_label(latest, spec.frequency)}"
+    if spec.target_flag == "stale":
+        return f"{ended}: the target is stale"
+    if spec.target_flag == "missing":
+        return f"{ended}: no target applies this year"
+    if spec.target is None:
+        return f"{ended}: no target or submitted trajectory"
+    return ended
+
+
 def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str, str, str]:
     """The RAG and variance of the latest period against plan, and sentences on the latest period with an
-    actual and a plan and on the year-end forecast. A plan that stops before ``latest`` gives no RAG."""
+    actual and a plan and on the year-end forecast. A plan that stops before ``latest`` gives no RAG (the
+    caller says why: :func:`_plan_note`)."""
     rows = plan.pva[(plan.pva.indicator_id == spec.id) & plan.pva.actual.notna()].sort_values("period_start")
     if rows.empty:
         return "", "", ""
@@ -948,8 +976,7 @@ def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str
     rag = last.rag if isinstance(last.rag, str) and current else ""
     basis = PLAN_BASIS.get(getattr(last, "basis", ""), "")
     freq = spec.frequency
-    lead = "" if current else f"No plan for {period_label(latest, freq)}. "
-    text = (f"{lead}Plan for {period_label(last.period_start, freq)}{basis}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
+    text = (f"Plan for {period_label(last.period_start, freq)}{basis}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
             f"({_signed(spec, last.variance)} against plan){f'. {RAG_TEXT[rag]}' if rag else ''}.")
     fc = plan.forecast[plan.forecast.indicator_id == spec.id].sort_values("year_start")
     if not fc.empty:
