@@ -64,6 +64,8 @@ def test_the_board_summary_lists_attention_groups_first(client: TestClient) -> N
     assert captions, "no group tables"
     order = [GROUP_TITLES[g] for g in GROUP_ORDER]
     assert [order.index(c.strip()) for c in captions] == sorted(order.index(c.strip()) for c in captions)
+    # Every row names its Board owner from the profile (programme executive leads), none "Not assigned".
+    assert "Not assigned" not in html and "Fragile Services lead" in html
 
 
 def test_an_unknown_indicator_and_area_are_404_pages(client: TestClient) -> None:

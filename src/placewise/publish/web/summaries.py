@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from placewise.analyse.governance import load_governance
 from placewise.measure import Catalogue
 from placewise.profile import Profile
 from placewise.publish import charts
@@ -33,7 +34,10 @@ def board_model(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, p
     """The report model of one area with its plan against actual; ``board`` groups it exceptions first
     (:func:`placewise.analyse.board.exceptions`, as the report does)."""
     plans = plan_inputs(frame, profile, catalogue)
-    return build_report(frame, specs, scope, title="Board summary", months=24, rule=rule, plan=plans)
+    governance = load_governance(profile, [i.id for i in catalogue.indicators],
+                                 domains={i.domain for i in catalogue.indicators})
+    return build_report(frame, specs, scope, title="Board summary", months=24, rule=rule, plan=plans,
+                        governance=governance)
 
 
 def measurement_frame(rows: dict[str, pd.DataFrame]) -> pd.DataFrame:
