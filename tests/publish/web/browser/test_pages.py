@@ -64,7 +64,7 @@ def test_explore_an_indicator_by_practice_and_deprivation(page, web_warehouse) -
     page.get_by_role("button", name="Show").click()
     page.get_by_label("Breakdown").select_option("imd_quintile")
     page.get_by_role("button", name="Show").click()
-    assert f"indicator={INDICATOR}" in page.url and "level=practice" in page.url
+    page.wait_for_url(lambda url: f"indicator={INDICATOR}" in url and "level=practice" in url)
     assert page.locator("svg.chart.spc circle.point").count() >= 6
     practices = page.locator("svg.chart.funnel circle.area").count()
     assert practices >= 3
