@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import ibis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from measure_builder import Warehouse
 
 from placewise.derive.people import (
     PID,
+    POPULATION_DIMS,
+    age_group,
     attribute,
     person_attributes,
     population,
     population_cells,
     registrations,
 )
+from placewise.measure.periods import month_end
 
 
 def _intervals(w: Warehouse, con: ibis.BaseBackend) -> tuple[ibis.Table, ibis.Table, dict[int, str]]:
@@ -72,19 +77,78 @@ def test_population_at_a_date_excludes_the_dead_and_the_departed(connect):
                    ("dead", date(2024, 2, 29), "P1", 54), ("back", date(2024, 3, 31), "P3", 54)}
 
 
+def _cells(rows: list[dict]) -> dict[tuple, int]:
+    """Cells as {(period end, practice, sex, age): n}, zero counts absent."""
+    return {(x["period_end"], x["practice_code"], x["sex"], x["age"]): x["n"] for x in rows}
+
+
+def _grouped(con: ibis.BaseBackend, pop: ibis.Table, lowers: list[int] | None) -> dict[tuple, int]:
+    """The person-level population counted by cell the plain way: one row per person and period end, grouped."""
+    if lowers:
+        pop = pop.mutate(age=age_group(pop.age, lowers))
+    return _cells(con.to_pyarrow(pop.group_by(POPULATION_DIMS).aggregate(n=pop.count())).to_pylist())
+
+
 def test_population_cells_by_age_group_hold_the_same_people_as_by_single_year(connect):
     w = Warehouse()
     for i, year in enumerate((2007, 2006, 2006, 1990, 1959, 1958, 1958)):    # aged 17, 18 (x2), 34, 65, 66 (x2)
         w.person(f"p{i}", born=(year, 1), sex="male" if i % 2 else "female")
     con = connect()
     attrs, r, _ids = _intervals(w, con)
-    pop = population(r, attrs, [date(2024, 3, 31)])
-    single = population_cells(pop).to_pyarrow().to_pylist()
-    grouped = population_cells(pop, [65, 0, 18]).to_pyarrow().to_pylist()
+    ends = [date(2024, 3, 31)]
+    single = population_cells(r, attrs, ends).to_pyarrow().to_pylist()
+    grouped = population_cells(r, attrs, ends, [65, 0, 18]).to_pyarrow().to_pylist()
     assert sorted(x["age"] for x in single) == [17, 18, 18, 34, 65, 66, 66]
     assert {(x["sex"], x["age"], x["n"]) for x in grouped} == {
         ("female", 0, 1), ("male", 18, 2), ("female", 18, 1), ("female", 65, 2), ("male", 65, 1)}
     assert sum(x["n"] for x in grouped) == sum(x["n"] for x in single) == 7
+
+
+def test_population_cells_follow_birthdays_moves_and_deaths_across_period_ends(connect):
+    w = Warehouse()
+    w.person("turns65", born=(1959, 5))                       # 64 at 30 April 2024, 65 from 31 May 2024
+    w.person("mover", practice="P1", born=(1980, 1), registered=date(2020, 1, 1), left=date(2024, 4, 30))
+    w.register("mover", "P3", date(2024, 5, 1))
+    w.person("dies", born=(1950, 1), died=date(2024, 5, 31), left=date(2024, 5, 31))   # dead on the end: not counted
+    con = connect()
+    attrs, r, _ids = _intervals(w, con)
+    ends = [date(2024, 4, 30), date(2024, 5, 31), date(2024, 6, 30)]
+    got = _cells(population_cells(r, attrs, ends, [0, 18, 65]).to_pyarrow().to_pylist())
+    assert got == {
+        (date(2024, 4, 30), "P1", "female", 18): 2, (date(2024, 4, 30), "P1", "female", 65): 1,
+        (date(2024, 5, 31), "P1", "female", 65): 1, (date(2024, 5, 31), "P3", "female", 18): 1,
+        (date(2024, 6, 30), "P1", "female", 65): 1, (date(2024, 6, 30), "P3", "female", 18): 1,
+    }
+    assert got == _grouped(con, population(r, attrs, ends), [0, 18, 65])
+
+
+_DAY = st.builds(lambda y, m, day: day(date(y, m, 1)), st.integers(2023, 2025), st.integers(1, 12),
+                 st.sampled_from([lambda d: d, lambda d: d.replace(day=15), month_end,
+                                  lambda d: month_end(d) - timedelta(days=1)]))
+"""A day: first, middle, last or last but one of its month (where period ends, birthdays and deaths meet)."""
+_PERSON = st.tuples(st.integers(1915, 2026), st.integers(1, 12), st.none() | _DAY,
+                    st.lists(st.tuples(st.sampled_from(["P1", "P2"]), _DAY, st.none() | _DAY), min_size=1, max_size=3))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(people=st.lists(_PERSON, min_size=1, max_size=8),
+       ends=st.sets(st.tuples(st.integers(2023, 2025), st.integers(1, 12)), min_size=1, max_size=8),
+       lowers=st.none() | st.sets(st.integers(0, 100), min_size=1, max_size=6).map(sorted))
+def test_population_cells_from_spans_equal_the_person_level_population_grouped(people, ends, lowers):
+    attrs = ibis.memtable({
+        PID: list(range(len(people))), "sex": ["female"] * len(people), "ethnic_group": ["White"] * len(people),
+        "imd_quintile": ["1"] * len(people), "birth_year": [p[0] for p in people],
+        "birth_month": [p[1] for p in people], "date_of_death": [p[2] for p in people]},
+        schema={PID: "int64", "sex": "string", "ethnic_group": "string", "imd_quintile": "string",
+                "birth_year": "int64", "birth_month": "int64", "date_of_death": "date"})
+    spans = [(i, prac, min(a, b or a), max(a, b) if b else None) for i, p in enumerate(people) for prac, a, b in p[3]]
+    intervals = ibis.memtable({PID: [x[0] for x in spans], "practice_code": [x[1] for x in spans],
+                               "start_date": [x[2] for x in spans], "end_date": [x[3] for x in spans]},
+                              schema={PID: "int64", "practice_code": "string", "start_date": "date", "end_date": "date"})
+    period_ends = [month_end(date(y, m, 1)) for y, m in ends]
+    con = ibis.duckdb.connect()
+    got = _cells(con.to_pyarrow(population_cells(intervals, attrs, period_ends, lowers)).to_pylist())
+    assert got == _grouped(con, population(intervals, attrs, period_ends), lowers)
 
 
 def test_events_count_where_the_person_was_registered_on_the_day(connect):

@@ -7,7 +7,8 @@ than the 64-character pseudonym.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -101,20 +102,87 @@ def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date]) ->
 POPULATION_DIMS = ["period_end", "practice_code", "imd_quintile", "ethnic_group", "sex", "age"]
 
 
+def _at_or_above(x: ir.Value, bounds: list, values: list, below: ir.Value) -> ir.Value:
+    """The value of the highest of the sorted ``bounds`` that ``x`` reaches (``below`` if none, or if ``x`` is null),
+    by halving: a few comparisons a row however many bounds."""
+    if not bounds:
+        return below
+    mid = len(bounds) // 2
+    return ibis.ifelse(x >= bounds[mid], _at_or_above(x, bounds[mid + 1:], values[mid + 1:], values[mid]),
+                       _at_or_above(x, bounds[:mid], values[:mid], below))
+
+
 def age_group(age: ir.IntegerValue, lowers: list[int]) -> ir.IntegerValue:
     """The lowest age of the group ``age`` falls in, groups starting at each of ``lowers``; younger ages keep their own."""
-    return ibis.cases(*[(age >= lo, lo) for lo in sorted(set(lowers), reverse=True)], else_=age).cast("int64")
+    bounds = sorted(set(lowers))
+    return _at_or_above(age, bounds, [ibis.literal(b, "int64") for b in bounds], age.cast("int64")).cast("int64")
 
 
-def population_cells(pop: ir.Table, age_lowers: list[int] | None = None) -> ir.Table:
-    """The population counted in cells: period end, practice, breakdown groups, age in years.
+def _ends_up_to(d: ir.DateValue, ends: list[date], before: bool = False) -> ir.IntegerValue:
+    """How many of the sorted period ends fall on or before day ``d`` (strictly before, with ``before``)."""
+    bounds = [ibis.literal(e + timedelta(days=1) if before else e, "date") for e in ends]
+    return _at_or_above(d, bounds, [ibis.literal(i + 1, "int64") for i in range(len(ends))], ibis.literal(0, "int64"))
 
-    With ``age_lowers``, ``age`` is the lowest age of its group (:func:`age_group`): far fewer cells, and the
-    same sums for every use that only compares ages with those bounds (age ranges, reporting and ESP bands).
+
+CELL_KEYS = ["practice_code", "imd_quintile", "ethnic_group", "sex"]
+"""What a population cell is counted by besides its period end and age."""
+
+
+def _registered_spans(intervals: ir.Table, attrs: ir.Table, ends: list[date]) -> ir.Table:
+    """Registration intervals clipped to the period ends' months and cut short the day before death: ``s, t`` (first
+    and last day counted), the cell's keys, birth, and the age on each of the two days (``a0``, ``a1``)."""
+    last = ibis.literal(ends[-1], "date")
+    j = intervals.join(attrs, PID)
+    # Days before the first period end's month all fall before it, with its age: start from that month.
+    first = ibis.literal(date(ends[0].year, ends[0].month, 1), "date")
+    died = (j.date_of_death - ibis.interval(days=1)).cast("date")
+    s = j.select(*CELL_KEYS, "birth_year", "birth_month", s=ibis.greatest(j.start_date, first),
+                 t=ibis.least(j.end_date.fill_null(last), died.fill_null(last), last))
+    s = s.filter(s.s <= s.t)
+    return s.mutate(a0=age_at(s.s, s.birth_year, s.birth_month), a1=age_at(s.t, s.birth_year, s.birth_month))
+
+
+def _steps(s: ir.Table, ends: list[date], group: Callable[[ir.IntegerValue], ir.IntegerValue]) -> ir.Table:
+    """+1 to a span's cell at the first period end it covers and -1 after its last, and at each birthday inside it
+    that changes the age group, -1 to the old group and +1 to the new: the cell keys, ``age`` (group), ``i`` (the
+    index of the period end from which the step counts) and ``d``."""
+    up, down = ibis.literal(1, "int64"), ibis.literal(-1, "int64")
+    steps = [s.select(*CELL_KEYS, age=group(s.a0), i=_ends_up_to(s.s, ends, before=True), d=up),
+             s.select(*CELL_KEYS, age=group(s.a1), i=_ends_up_to(s.t, ends), d=down)]
+    years = ibis.memtable({"k": list(range(1, ends[-1].year - ends[0].year + 2))})
+    b = s.join(years, years.k <= s.a1 - s.a0)       # the birthdays inside the span: age a0 + k begins on each
+    b = b.mutate(_age=b.a0 + b.k, _i=_ends_up_to(ibis.date(b.birth_year + b.a0 + b.k, b.birth_month, 1), ends,
+                                                  before=True))
+    b = b.filter(group(b._age) != group(b._age - 1))
+    steps += [b.select(*CELL_KEYS, age=group(b._age), i=b._i, d=up),
+              b.select(*CELL_KEYS, age=group(b._age - 1), i=b._i, d=down)]
+    u = steps[0].union(*steps[1:])
+    return u.filter(u.i < len(ends))
+
+
+def population_cells(intervals: ir.Table, attrs: ir.Table, period_ends: list[date],
+                     age_lowers: list[int] | None = None) -> ir.Table:
+    """The :func:`population` counted in cells (period end, practice, breakdown groups, age), from registration spans.
+
+    With ``age_lowers``, ``age`` is the lowest age of its group (:func:`age_group`): far fewer cells, and the same
+    sums for every use that only compares ages with those bounds (age ranges, reporting and ESP bands); without,
+    single years. Steps up and down where each registration starts, ends (or its person dies) and changes age group
+    are summed by cell and period end, and a running sum over the period ends counts each cell: the work grows with
+    registrations, not with persons x period ends.
     """
-    if age_lowers:
-        pop = pop.mutate(age=age_group(pop.age, age_lowers))
-    return pop.group_by(POPULATION_DIMS).aggregate(n=pop.count())
+    ends = sorted(set(period_ends))
+    u = _steps(_registered_spans(intervals, attrs, ends), ends,
+               (lambda a: age_group(a, age_lowers)) if age_lowers else (lambda a: a))
+    cell = [*CELL_KEYS, "age"]
+    c = u.group_by([*cell, "i"]).aggregate(d=u.d.sum())
+    w = ibis.window(group_by=[c[k] for k in cell], order_by=c.i)
+    c = c.mutate(n=c.d.sum().over(ibis.cumulative_window(group_by=[c[k] for k in cell], order_by=c.i)).cast("int64"),
+                 _next=c.i.lead().over(w).fill_null(len(ends)))
+    c = c.filter(c.n != 0)
+    at = ibis.memtable({"k": list(range(len(ends))), "period_end": ends}).mutate(
+        period_end=ibis._.period_end.cast("date"))
+    x = c.join(at, [at.k >= c.i, at.k < c._next])      # each count holds until the cell's next step
+    return x.select(*POPULATION_DIMS, n=x.n)
 
 
 def attribute(events: ir.Table, intervals: ir.Table, day: str = "d") -> ir.Table:

@@ -168,7 +168,7 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     events = EventTables({s: _temp(con, events_table(s), read_events(con, attrs, intervals, s, read))
                           for s, read in reads.items()})
     on = _registers(con, catalogue, records, persons, indicators)
-    counted = population_cells(persons, cell_ages(catalogue, indicators))
+    counted = population_cells(intervals, attrs, period_ends, cell_ages(catalogue, indicators))
     if any(_counts_population(ind) for ind in indicators):  # else left as a query that no indicator runs
         counted = _temp(con, cells, counted)
     return Context(con, catalogue, attrs, intervals, persons, counted, records, events, on)

@@ -40,12 +40,13 @@ def context(con: ibis.BaseBackend, catalogue: Catalogue, ind: Indicator, ps: Per
     few people or for printing SQL."""
     attrs = person_attributes(con)
     intervals = registrations(con, attrs)
-    pop = population(intervals, attrs, sorted({p[1] for p in ps}))
+    ends = sorted({p[1] for p in ps})
+    pop = population(intervals, attrs, ends)
     queries = catalogue_record_queries(catalogue, [ind])
     records = Records(read_records(con, attrs, queries), tuple(queries))
     events = EventTables({s: read_events(con, attrs, intervals, s, read)
                           for s, read in catalogue_event_reads([(ind, ps)]).items()})
-    return Context(con, catalogue, attrs, intervals, pop, population_cells(pop), records, events)
+    return Context(con, catalogue, attrs, intervals, pop, population_cells(intervals, attrs, ends), records, events)
 
 
 def period_of(ind: Indicator, period_end: date) -> tuple[date, date]:
