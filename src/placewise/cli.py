@@ -7,6 +7,7 @@ or the planning statistics: start-up is a fixed cost of every run, and at small 
 
 from __future__ import annotations
 
+import gc
 import sys
 from importlib import import_module
 from typing import Any
@@ -35,6 +36,12 @@ COMMANDS = {
 }
 """Every command, in the order ``--help`` lists them: name → ``module:function`` (or ``module:Typer`` for a
 group of subcommands)."""
+
+YOUNG_COLLECTION = 10_000
+"""Allocations between two collections of the youngest generation by Python's cycle collector (Python's default is
+700). Building and compiling queries in Ibis makes many short-lived objects: at the default a six-indicator
+``placewise measure`` collected 650 times, four of them over the whole heap of imported modules, 0.35 s of CPU
+time in all; at this threshold 0.17 s. Reference counting still frees at once whatever is not in a cycle."""
 
 
 def schema_command() -> None:
@@ -89,9 +96,10 @@ class LazyCli(typer.Typer):
         self._groups = value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the command line; when it names a command, import only that command's module."""
+        """Run the command line, collecting cycles less often; when it names a command, import only its module."""
         if self._commands is None and len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
             self._only = sys.argv[1]
+        gc.set_threshold(YOUNG_COLLECTION, *gc.get_threshold()[1:])
         return super().__call__(*args, **kwargs)
 
 

@@ -107,3 +107,17 @@ def test_imd_gap_for_the_age_at_first_long_term_condition(catalogue):
     assert r["value"] == pytest.approx(10)
     assert r["lower"] == pytest.approx(10 - Z * math.sqrt(8), rel=1e-9)
     assert r["numerator"] is None
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [0, 2, 1, 3]], ids=["indicators together", "indicators interleaved"])
+def test_each_indicators_rows_are_its_own_whether_or_not_they_lie_together(catalogue, order):
+    """Counts grouped by indicator (as ``compute`` gives them) are taken as slices, others by filter: the same
+    measurements either way, by indicator id and within an indicator in the counts' order."""
+    rows = [dict(indicator_id="hypertension_treated_to_target", geography_code="QHG", numerator=4.0, denominator=8.0),
+            dict(indicator_id="hypertension_treated_to_target", geography_code="Z1", numerator=1.0, denominator=2.0),
+            dict(indicator_id="diabetes_hba1c_58", geography_code="QHG", numerator=3.0, denominator=4.0),
+            dict(indicator_id="diabetes_hba1c_58", geography_code="Z1", numerator=0.0, denominator=0.0)]
+    out = measurements(counts([rows[i] for i in order]), catalogue, datetime(2024, 4, 2, tzinfo=UTC))
+    assert [(r["indicator_id"], r["geography_code"], r["numerator"], r["value"]) for r in out.to_pylist()] == [
+        ("diabetes_hba1c_58", "QHG", 3.0, 75.0), ("diabetes_hba1c_58", "Z1", 0.0, None),
+        ("hypertension_treated_to_target", "QHG", 4.0, 50.0), ("hypertension_treated_to_target", "Z1", 1.0, 50.0)]

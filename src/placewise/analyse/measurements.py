@@ -177,10 +177,19 @@ def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) 
     NumPy over the Arrow columns; a DSR and a mean's IMD gap go through pandas (imported only for them).
     """
     stamp = computed_at.replace(tzinfo=None)
-    ids = sorted(str(i) for i in pc.unique(counts.column("indicator_id")).to_pylist())
-    parts = [_indicator_measurements(catalogue.indicator(i), counts.filter(pc.equal(counts["indicator_id"], i)),
-                                     stamp) for i in ids]
+    by_id = _by_indicator(counts)
+    parts = [_indicator_measurements(catalogue.indicator(i), by_id[i], stamp) for i in sorted(by_id)]
     return pa.concat_tables(parts) if parts else SCHEMA.empty_table()
+
+
+def _by_indicator(counts: pa.Table) -> dict[str, pa.Table]:
+    """Each indicator's counts: slices of the table where each indicator's rows lie together (as ``compute`` gives
+    them), without copying; otherwise a filter per indicator."""
+    runs = pc.run_end_encode(counts.column("indicator_id").combine_chunks())
+    ids, ends = runs.values.to_pylist(), runs.run_ends.to_pylist()
+    if len(set(ids)) < len(ids):
+        return {str(i): counts.filter(pc.equal(counts["indicator_id"], i)) for i in set(ids)}
+    return {str(i): counts.slice(start, end - start) for i, start, end in zip(ids, [0, *ends], ends, strict=False)}
 
 
 def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:

@@ -1,4 +1,5 @@
-"""An engine's module is imported only when a warehouse of that engine is used."""
+"""An engine's module is imported only when a warehouse of that engine is used, and Ibis's SQL compiler for a dialect
+only when that dialect is used."""
 
 from __future__ import annotations
 
@@ -16,6 +17,33 @@ assert engine_class(sys.argv[1]).name == "duckdb"
 engine_for(ibis.duckdb.connect())
 print(sorted({m.split(".")[0] for m in sys.modules} & {"psycopg", "psycopg_pool", "pyspark", "py4j", "scipy"}))
 """
+
+
+COMPILERS_RUN = """
+import sys
+import ibis
+import placewise.warehouse.engines
+con = ibis.duckdb.connect()
+t = con.create_table("t", ibis.memtable({"a": [1, 2, 3]}))
+assert t.filter(t.a > 1).count().to_pyarrow().as_py() == 2
+print(sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("ibis.backends.sql.compilers.")))
+print(ibis.to_sql(ibis.table({"a": "int64"}, name="t").filter(ibis._.a > 1), dialect="postgres").split())
+from ibis.backends.sql.compilers import PostgresCompiler, PySparkCompiler
+import ibis.backends.sql.compilers as sc
+print(type(sc.postgres.compiler) is PostgresCompiler, PySparkCompiler.__module__)
+print(sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("ibis.backends.sql.compilers.")))
+"""
+
+
+def test_a_duckdb_run_imports_only_the_duckdb_compiler() -> None:
+    """Querying DuckDB through Ibis loads its compiler alone, not the twenty dialects Ibis supports; another
+    dialect's compiler is imported when it is named (by class, by module, or by ``ibis.to_sql``)."""
+    out = subprocess.run([sys.executable, "-c", COMPILERS_RUN], capture_output=True, text=True, check=True)
+    first, sql, named, last = out.stdout.strip().splitlines()
+    assert first == "['_compat', 'base', 'duckdb']"
+    assert sql == str(["SELECT", "*", "FROM", '"t"', "AS", '"t0"', "WHERE", '"t0"."a"', ">", "1"])
+    assert named == "True ibis.backends.sql.compilers.pyspark"
+    assert last == "['_compat', 'base', 'duckdb', 'postgres', 'pyspark']"
 
 
 def test_each_engine_is_registered_under_its_backends_name() -> None:
