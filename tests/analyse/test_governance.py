@@ -79,6 +79,7 @@ def test_every_indicator_has_a_board_owner_from_its_programme() -> None:
     owners = {i.id: g.owner_for(i.id, i.domain, "QHG") for i in cat.indicators}
     assert [i for i, o in owners.items() if not o] == []
     assert owners["rtt_18wk"] == "Felicity Cox, Fragile Services lead"
+    assert owners["cyp_mh_access"] == "Maria Wogan, MHLDA Collaborative lead"
     # The commentary's owner stands for its indicator.
     assert owners["diagnostics_6wk"] == "Felicity Cox, Fragile Services lead"
     assert owners["hypertension_treated_to_target"].startswith("Helen Beck")

@@ -41,7 +41,7 @@ def test_rag_honours_polarity_and_the_amber_band():
 def test_variance_and_rag_against_the_bundled_trajectory(catalogue):
     plans = load_plans(load_profile(), catalogue)
     m = _measurements({date(2023, 12, 1): 60.0, date(2024, 1, 1): 68.0, date(2024, 2, 1): 65.0})
-    out = plan_against_actual(m, plans, catalogue).to_pylist()
+    out = [r for r in plan_against_actual(m, plans, catalogue).to_pylist() if r["indicator_id"] == HTN]
     assert [r["period_start"] for r in out] == [date(2023, 12, 1), date(2024, 1, 1), date(2024, 2, 1),
                                                 date(2024, 3, 1)]
     assert [r["plan"] for r in out] == [62.4, 67.27, 72.13, 77.0]
@@ -55,11 +55,20 @@ def test_forecast_to_year_end_carries_the_recent_mean_variance(catalogue):
     plans = load_plans(load_profile(), catalogue)
     pva = plan_against_actual(_measurements({date(2023, 12, 1): 60.0, date(2024, 1, 1): 68.0,
                                              date(2024, 2, 1): 65.0}), plans, catalogue)
-    (f,) = forecast_year_end(pva, plans, catalogue).to_pylist()
+    (f,) = [r for r in forecast_year_end(pva, plans, catalogue).to_pylist() if r["indicator_id"] == HTN]
     assert f["year_start"] == date(2023, 4, 1) and f["year_end_period"] == date(2024, 3, 1)
     assert f["periods_used"] == 3
     assert f["forecast"] == pytest.approx(77 + (-2.4 + 0.73 - 7.13) / 3)   # 74.0667
     assert f["rag"] == "amber"
+
+
+def test_cyp_mental_health_access_against_blmk_share_of_the_ambition(catalogue):
+    """Appendix D row 22 (001 L2406): 13,440 children and young people against an ambition of 17,614 in March 2024."""
+    plans = load_plans(load_profile(), catalogue)
+    m = _measurements({date(2024, 3, 1): 13440.0})
+    m = m.set_column(0, "indicator_id", pa.array(["cyp_mh_access"] * m.num_rows))
+    (r,) = [r for r in plan_against_actual(m, plans, catalogue).to_pylist() if r["indicator_id"] == "cyp_mh_access"]
+    assert (r["period_start"], r["plan"], r["variance"], r["rag"]) == (date(2024, 3, 1), 17614.0, -4174.0, "red")
 
 
 def test_trajectories_from_csv_by_geography(tmp_path, catalogue):

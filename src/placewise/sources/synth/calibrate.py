@@ -102,6 +102,7 @@ INDICATOR_FIGURES: dict[str, tuple[str, float | None]] = {
     "falls_admissions_65_plus_per_100000": ("falls_admissions_65_dsr", 100000),
     "emergency_readmissions_30d_percent": ("readmissions_30_day", 100),
     "talking_therapies_entering_per_year": ("talking_therapies_access", None),
+    "cyp_mh_access_per_year": ("cyp_mh_access", None),
     "obesity_register_adults_percent": ("obesity_prevalence_adults", 100),
     "children_asthma_admissions_per_100000": ("children_asthma_admissions", 100000),
     "ae_attendances_per_1000_a_month": ("ae_attendances_rate", 1000),
