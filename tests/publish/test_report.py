@@ -507,6 +507,34 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
         assert (other.plan_rag, other.plan_note, other.plan_text) == ("", why, f"{why}."), why
 
 
+def test_a_share_of_few_cases_says_what_one_case_moves_it_by():
+    """The 62-day standard at demo scale treats two or three people a month in the ICS: 100% is one month's chance."""
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.render import render_html
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    dens = [4.0, 3.0, 5.0] * 7 + [4.0, 5.0, 3.0]
+    nums = [3.0, 2.0, 4.0] * 7 + [3.0, 4.0, 3.0]   # 3 of 3 in the latest month: 100%
+    frame = pd.DataFrame({
+        "indicator_id": "x", "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+        "geography_type": "ics", "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All",
+        "numerator": nums, "denominator": dens, "value": [100 * a / b for a, b in zip(nums, dens, strict=True)],
+        "lower": 43.9, "upper": 100.0, "suppressed": False})[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="returned", frequency="monthly", unit="%", per=100.0, target=85.0)
+    ics = Area("ics", "QHG", "BLMK")
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"], exempt={"x": "published statistics"})
+    model = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36, rule=rule)
+    note = model.pages[0].small_base_note
+    assert note.startswith("The latest value rests on 3 cases: each moves it by 33.3 percentage points")
+    assert "(95% interval 43.9% to 100.0%)" in note and note in _visible(render_html(model))
+    # Fifty cases or more, or a rate rather than a share, need no such note.
+    big = frame.assign(numerator=frame.numerator * 20, denominator=frame.denominator * 20)
+    assert build_report(big, [spec], Scope(ics, ics, ()), title="t", months=36, rule=rule).pages[0].small_base_note == ""
+    rate = replace(spec, measure="crude_rate", unit=" per 1,000")
+    assert build_report(frame, [rate], Scope(ics, ics, ()), title="t", months=36, rule=rule).pages[0].small_base_note == ""
+
+
 def test_a_missing_month_is_a_gap_on_the_chart_and_no_moving_range_spans_it():
     from placewise.publish.disclosure import DisclosureRule
     from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report

@@ -176,6 +176,8 @@ class IndicatorPage:
     sparkline_svg: str
     description: str
     hidden_note: str = ""
+    small_base_note: str = ""
+    """Why a share may read 0% or 100%: the latest value rests on few cases (:func:`_small_base_note`)."""
     england_value: str = ""
     """England's figure for the latest period, where the reference data have one."""
     england: str = ""
@@ -699,6 +701,7 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         hidden_note=_hidden_note(int((mine.suppressed & mine.period_start.between(periods[0], periods[-1])).sum()),
                                  int(np.isnan(values).sum()), n, not spec.no_spc),
     )
+    page.small_base_note = "" if suppressed_latest else _small_base_note(spec, latest)
     page.england_value, page.england = _england(slices, spec, latest.period_start)
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
     _units_funnel(page, slices, scope, spec, latest.period_start)
@@ -863,6 +866,22 @@ def _published_units(slices: Slices, scope: Scope, spec: IndicatorSpec, period: 
     ok = rows[rows.geography_code.isin(list(names)) & ~rows.suppressed.astype(bool) & rows.value.notna()
               & (rows.denominator > 0) & rows.numerator.notna()]
     return plural, names, ok
+
+
+SMALL_BASE = 50
+"""A share of fewer cases than this moves by more than two percentage points with each case, so the page says so."""
+
+
+def _small_base_note(spec: IndicatorSpec, latest: pd.Series) -> str:
+    """For a percentage whose latest value rests on fewer than :data:`SMALL_BASE` cases, how many and what one case
+    moves it by: a small area's (or a small demo's) month can read 100% or 0% by chance, not by a change of process."""
+    n = latest.denominator
+    if spec.measure not in ("proportion", "returned") or spec.unit != "%" or pd.isna(n) or not 0 < n < SMALL_BASE:
+        return ""
+    interval = "" if pd.isna(latest.lower) else f" (95% interval {spec.fmt(latest.lower)} to {spec.fmt(latest.upper)})"
+    return (f"The latest value rests on {n:,.0f} cases: each moves it by {100 / n:.1f} percentage points, so a figure "
+            f"of so few can read 0% or 100% by chance{interval}; the chart's limits, not this month alone, say whether "
+            "the process has changed.")
 
 
 def _hidden_note(hidden: int, gaps: int, periods: int, spc_drawn: bool = True) -> str:
