@@ -141,6 +141,60 @@ class Records:
         return Records(self.table.semi_join(people.select(PID), PID), self.queries)
 
 
+def expiry(d: ir.DateValue, months: int | None) -> ir.DateValue:
+    """The first reference date whose last ``months`` months no longer hold a record of day ``d``.
+
+    The window closing on ``e`` starts on the first day of the month of ``e`` + 1 day, ``months`` months earlier
+    (:func:`months_back`), so it holds ``d`` while ``e`` + 1 day is before the first day of the month ``months`` + 1
+    months after ``d``'s: for ``months`` 12 and ``d`` 15 March 2025, up to 30 March 2026 (31 March 2026's window
+    starts on 1 April 2025).
+    """
+    if months is None:
+        return ibis.literal(OPEN_END, "date")
+    return (d.truncate("M") + ibis.interval(months=months + 1) - ibis.interval(days=1)).cast("date")
+
+
+def standing(days: ir.Table, months: int | None) -> ir.Table:
+    """Each row of ``days`` (one per person and day) standing from its day until the person's next day or until
+    it falls out of the ``months``-month look-back, whichever is first: ``start, stop`` and its columns.
+
+    At any date a person's latest row in the look-back is the one whose span holds the date: the spans of one
+    person never overlap.
+    """
+    nxt = days.d.lead().over(ibis.window(group_by=days[PID], order_by=days.d)).fill_null(OPEN_END).cast("date")
+    days = days.mutate(_next=nxt)
+    stop = days._next if months is None else ibis.least(days._next, expiry(days.d, months))
+    return days.mutate(start=days.d, stop=stop).drop("_next")
+
+
+def counted(records: ir.Table, months: int, at_least: int) -> ir.Table:
+    """Spans when a person has at least ``at_least`` records in the last ``months`` months: ``pid, start, stop``.
+
+    Each record counts one from its day and stops counting on the day it falls out of the look-back
+    (:func:`expiry`); a person's running total between two such days stands until the next. Spans of one
+    person never overlap.
+    """
+    r = records.filter(records.d.notnull())
+    steps = r.select(PID, d=r.d, n=ibis.literal(1, "int64")).union(
+        r.select(PID, d=expiry(r.d, months), n=ibis.literal(-1, "int64")))
+    change = steps.group_by([PID, "d"]).aggregate(n=steps.n.sum())
+    change = change.mutate(
+        total=change.n.sum().over(ibis.cumulative_window(group_by=change[PID], order_by=change.d)),
+        stop=change.d.lead().over(ibis.window(group_by=change[PID], order_by=change.d)).fill_null(OPEN_END))
+    held = change.filter(change.total >= at_least)
+    return held.select(PID, start=held.d, stop=held.stop.cast("date"))
+
+
+def at_dates(t: ir.Table, spans: ir.Table, how: str = "inner") -> ir.Table:
+    """Rows of ``t`` (``pid, period_end``, …) joined to the span of their person holding their ``period_end``, with
+    the spans' other columns; ``how`` as a join's (inner, left, semi)."""
+    s = spans.rename(s_pid=PID)
+    on = [t[PID] == s.s_pid, s.start <= t.period_end, t.period_end < s.stop]
+    if how == "semi":
+        return t.semi_join(s, on)
+    return t.join(s, on, how=how).drop("s_pid", "start", "stop")
+
+
 def in_windows(records: ir.Table, win: ir.Table) -> ir.Table:
     """Records joined to every window they fall in: adds ``period_end``."""
     return records.join(win, [records.d >= win.lo, records.d <= win.period_end]).drop("lo")

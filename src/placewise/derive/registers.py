@@ -11,44 +11,24 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from placewise.derive.people import OPEN_END, PID
+from placewise.derive.people import PID
 from placewise.derive.records import (
     EARLIEST,
     Coded,
     RecordQuery,
+    at_dates,
     record_query,
+    standing,
 )
 from placewise.profile.registers import Latest, Recent, Register
 
 SPAN = [PID, "start", "stop"]
 
 
-def _expiry(d: ir.DateValue, months: int | None) -> ir.DateValue:
-    """The first reference date whose last ``months`` months no longer hold a record of day ``d``.
-
-    The window closing on ``e`` starts on the first day of the month of ``e`` + 1 day, ``months`` months earlier
-    (:func:`placewise.derive.records.months_back`), so it holds ``d`` while ``e`` + 1 day is before the first day
-    of the month ``months`` + 1 months after ``d``'s: for ``months`` 12 and ``d`` 15 March 2025, up to 30 March
-    2026 (31 March 2026's window starts on 1 April 2025).
-    """
-    if months is None:
-        return ibis.literal(OPEN_END, "date")
-    return (d.truncate("M") + ibis.interval(months=months + 1) - ibis.interval(days=1)).cast("date")
-
-
-def _standing(days: ir.Table, months: int | None) -> ir.Table:
-    """Each row of ``days`` (one per person and day) standing from its day until the person's next day or until
-    it falls out of the ``months``-month look-back, whichever is first: ``start, stop`` and its columns."""
-    nxt = days.d.lead().over(ibis.window(group_by=days[PID], order_by=days.d)).fill_null(OPEN_END).cast("date")
-    days = days.mutate(_next=nxt)
-    stop = days._next if months is None else ibis.least(days._next, _expiry(days.d, months))
-    return days.mutate(start=days.d, stop=stop).drop("_next")
-
-
 def recent(records: Coded, r: Recent) -> ir.Table:
     """Spans when a person has a record from the codelists in the last ``months`` months: ``pid, start, stop``."""
     days = records(r.table, r.codelist).select(PID, "d").distinct()
-    return _standing(days.filter(days.d >= EARLIEST), r.months).select(*SPAN)
+    return standing(days.filter(days.d >= EARLIEST), r.months).select(*SPAN)
 
 
 def _diagnosed(records: Coded, reg: Register) -> ir.Table:
@@ -65,7 +45,7 @@ def _diagnosed(records: Coded, reg: Register) -> ir.Table:
     upto = ibis.cumulative_window(group_by=days[PID], order_by=days.d)
     days = days.mutate(_last_diag=ibis.ifelse(days._diag == 1, days.d, ibis.null("date")).max().over(upto),
                        _last_res=ibis.ifelse(days._res == 1, days.d, ibis.null("date")).max().over(upto))
-    s = _standing(days, None)
+    s = standing(days, None)
     on = s._last_diag.notnull() & (s._last_res.isnull() | (s._last_res <= s._last_diag))
     if reg.diagnosed_on_or_after:
         on = on & (s._last_diag >= reg.diagnosed_on_or_after)
@@ -77,7 +57,7 @@ def _latest_at_least(records: Coded, latest: Latest) -> ir.Table:
     r = records("clinical_events", latest.codelist)
     r = r.filter(r.value.notnull() & (r.d >= EARLIEST))
     daily = r.group_by([PID, "d"]).aggregate(v=r.value.min())
-    s = _standing(daily, latest.months)
+    s = standing(daily, latest.months)
     return s.filter(s.v >= latest.at_least).select(*SPAN)
 
 
@@ -124,14 +104,6 @@ def spans(records: Coded, reg: Register) -> ir.Table:
     return on
 
 
-def _on(population: ir.Table, on: ir.Table) -> ir.Table:
-    """Population rows inside one of their person's spans, with the spans' other columns."""
-    on = on.rename(s_pid=PID)
-    j = population.join(on, [population[PID] == on.s_pid, on.start <= population.period_end,
-                             population.period_end < on.stop])
-    return j.drop("s_pid", "start", "stop")
-
-
 def members(records: Coded, population: ir.Table, reg: Register) -> ir.Table:
     """Rows of the registered population (``pid, period_end, age`` and any attributes) on the register at each date.
 
@@ -143,7 +115,7 @@ def members(records: Coded, population: ir.Table, reg: Register) -> ir.Table:
         keep = keep & (population.age >= reg.age.min)
     if reg.age.max is not None:
         keep = keep & (population.age <= reg.age.max)
-    return _on(population.filter(keep), spans(records, reg)).select(*population.columns)
+    return at_dates(population.filter(keep), spans(records, reg)).select(*population.columns)
 
 
 def all_members(records: Coded, population: ir.Table, regs: list[Register]) -> ir.Table:
@@ -154,5 +126,5 @@ def all_members(records: Coded, population: ir.Table, regs: list[Register]) -> i
     ons = [spans(records, r).mutate(
         register_id=ibis.literal(r.id), _lo=ibis.literal(r.age.min if r.age.min is not None else -1, "int64"),
         _hi=ibis.literal(r.age.max if r.age.max is not None else 1000, "int64")) for r in regs]
-    j = _on(population, ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0])
+    j = at_dates(population, ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0])
     return j.filter((j.age >= j._lo) & (j.age <= j._hi)).select("register_id", *population.columns)

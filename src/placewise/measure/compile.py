@@ -27,12 +27,15 @@ from placewise.derive.records import (
     CODE_COLUMN,
     RecordQuery,
     Records,
+    at_dates,
+    counted,
     financial_year_start,
     in_windows,
     latest_daily_value,
     latest_in_windows,
     months_back,
     record_query,
+    standing,
     windows,
     with_codes,
 )
@@ -191,10 +194,20 @@ def leaf_query(c: Criterion, ctx: Context, periods: Periods) -> ir.Table:
     raise TypeError(f"no query registered for criterion {type(c).__name__}")
 
 
+def _in_periods(spans: ir.Table, periods: Periods) -> ir.Table:
+    """Spans that hold at least one of the periods' ends (the rest cannot meet a cohort row)."""
+    first, last = min(p[1] for p in periods), max(p[1] for p in periods)
+    return spans.filter((spans.start <= last) & (spans.stop > first))
+
+
 @leaf_query.register
 def _has_code(c: HasCode, ctx: Context, periods: Periods) -> ir.Table:
-    """(person, period end) pairs with at least ``at_least`` coded records in the window: ``hit``."""
+    """(person, period end) pairs with at least ``at_least`` coded records in the window: ``hit``; in the last N
+    months, as spans of days (``pid, start, stop``) when the running count is reached."""
     ev = ctx.records.coded(c.table, c.codelist)
+    months = window_months(c.window)
+    if months is not None:
+        return _in_periods(counted(ev, months, c.at_least), periods).mutate(hit=ibis.literal(1))
     if c.window == "ever" and c.at_least == 1:
         first = ev.group_by(PID).aggregate(d=ev.d.min())
         win = _periods(periods)
@@ -206,8 +219,14 @@ def _has_code(c: HasCode, ctx: Context, periods: Periods) -> ir.Table:
 
 @leaf_query.register
 def _latest_value(c: LatestValue, ctx: Context, periods: Periods) -> ir.Table:
-    """Each person's latest value in the window (lowest of that day): ``v``."""
+    """Each person's latest value in the window (lowest of that day): ``v``; in the last N months, as the span of
+    days each value stands for (``pid, start, stop``)."""
     ev = ctx.records.coded("clinical_events", c.codelist)
+    months = window_months(c.window)
+    if months is not None:
+        r = ev.filter(ev.value.notnull())
+        daily = r.group_by([PID, "d"]).aggregate(v=r.value.min())
+        return _in_periods(standing(daily, months), periods).select(PID, "start", "stop", "v")
     return latest_daily_value(ev, window_table(periods, c.window)).select(*KEYS, "v")
 
 
@@ -231,15 +250,18 @@ def _on_register(c: OnRegister, ctx: Context, periods: Periods) -> ir.Table:
 
 @leaf_query.register
 def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Table:
-    """The latest day in the window with both a systolic and a diastolic reading, lowest of each: ``sys, dia``."""
-    win = window_table(periods, c.window)
+    """The latest day in the window with both a systolic and a diastolic reading, lowest of each: ``sys, dia``; in
+    the last N months, as the span of days each reading stands for (``pid, start, stop``)."""
     daily = []
     for name, lists in (("sys", c.systolic), ("dia", c.diastolic)):
         r = ctx.records.coded("clinical_events", lists)
         r = r.filter(r.value.notnull())
         daily.append(r.group_by([PID, "d"]).aggregate(**{name: r.value.min()}))
     pairs = daily[0].join(daily[1], [PID, "d"])
-    return latest_in_windows(pairs, win).select(*KEYS, "sys", "dia")
+    months = window_months(c.window)
+    if months is not None:
+        return _in_periods(standing(pairs, months), periods).select(PID, "start", "stop", "sys", "dia")
+    return latest_in_windows(pairs, window_table(periods, c.window)).select(*KEYS, "sys", "dia")
 
 
 @leaf_query.register
@@ -396,7 +418,7 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
     """
     top = [c for c in criteria if semi and isinstance(c, (HasCode, OnRegister))]
     for c in top:
-        base = base.semi_join(leaf_query(c, ctx, periods), KEYS)
+        base = _joined(base, leaf_query(c, ctx, periods), "semi")
     rest = [c for c in criteria if not any(c is t for t in top)]
     cols: dict[str, str] = {}
     labels: dict[str, str] = {}
@@ -406,10 +428,23 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
             continue
         name = cols[key] = f"{prefix}{len(cols)}"
         q = leaf_query(leaf, ctx, periods)
-        q = q.rename({f"{name}_{v}": v for v in q.columns if v not in KEYS})
-        labels.update({v: f"{describe(leaf)} {v.removeprefix(name + '_')}" for v in q.columns if v not in KEYS})
-        base = base.left_join(q, KEYS).select(*base.columns, *[v for v in q.columns if v not in KEYS])
+        q = q.rename({f"{name}_{v}": v for v in q.columns if v not in LEAF_KEYS})
+        values = [v for v in q.columns if v not in LEAF_KEYS]
+        labels.update({v: f"{describe(leaf)} {v.removeprefix(name + '_')}" for v in values})
+        base = _joined(base, q, "left").select(*base.columns, *values)
     return base, ibis.and_(ibis.literal(True), *[truth(c, base, cols) for c in rest]), labels
+
+
+LEAF_KEYS = {*KEYS, "start", "stop"}
+"""Columns by which a leaf query meets the cohort: person and period end, or person and a span of days."""
+
+
+def _joined(base: ir.Table, q: ir.Table, how: str) -> ir.Table:
+    """A leaf query joined to the cohort rows: on person and period end, or where it is spans (``pid, start, stop``),
+    on person and the span holding the period end."""
+    if "start" in q.columns:
+        return at_dates(base, q, how)
+    return base.semi_join(q, KEYS) if how == "semi" else base.left_join(q, KEYS)
 
 
 def cohort(population: ir.Table, p: Persons, periods: Periods) -> ir.Table:

@@ -1,0 +1,82 @@
+"""Look-backs as spans of days: the same answer at every month end as counting the records in each window."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import ibis
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from placewise.derive.people import PID
+from placewise.derive.records import at_dates, counted, months_back, standing
+from placewise.measure.periods import month_end
+
+FIRST = date(2022, 1, 1)
+ENDS = [month_end(date(2022 + m // 12, m % 12 + 1, 1)) for m in range(30)]
+"""Every month end from January 2022 to June 2024: the reference dates the spans are asked about."""
+
+records = st.lists(
+    st.tuples(st.integers(1, 3), st.integers(0, 900), st.integers(20, 90)),   # person, day after FIRST, value
+    max_size=25,
+)
+
+
+def _table(rows: list[tuple[int, int, int]]) -> ibis.Table:
+    """The records as a table: ``pid, d, value``."""
+    return ibis.memtable(pa.table({PID: [r[0] for r in rows], "d": [FIRST + timedelta(days=r[1]) for r in rows],
+                                   "value": [float(r[2]) for r in rows]},
+                                  schema=pa.schema([(PID, pa.int64()), ("d", pa.date32()), ("value", pa.float64())])))
+
+
+def _ends() -> ibis.Table:
+    """Every person at every month end."""
+    return ibis.memtable({PID: [p for p in (1, 2, 3) for _ in ENDS], "period_end": ENDS * 3},
+                         schema={PID: "int64", "period_end": "date"})
+
+
+def _in_window(rows: list[tuple[int, int, int]], pid: int, end: date, months: int) -> list[tuple[date, int]]:
+    """The person's records in the ``months`` months closing on ``end``, by hand from the window's first day."""
+    lo = months_back(end, months)
+    return [(d, r[2]) for r in rows if r[0] == pid and lo <= (d := FIRST + timedelta(days=r[1])) <= end]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=records, months=st.sampled_from([1, 6, 12]), at_least=st.integers(1, 4))
+def test_counted_spans_hold_where_the_window_has_enough_records(rows, months, at_least):
+    con = ibis.duckdb.connect()
+    spans = counted(_table(rows), months, at_least)
+    got = {(r[PID], r["period_end"]) for r in con.to_pyarrow(at_dates(_ends(), spans).select(PID, "period_end"))
+           .to_pylist()}
+    want = {(p, e) for p in (1, 2, 3) for e in ENDS if len(_in_window(rows, p, e, months)) >= at_least}
+    assert got == want
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=records, months=st.sampled_from([1, 6, 12]))
+def test_a_standing_value_is_the_latest_in_the_window_lowest_of_its_day(rows, months):
+    con = ibis.duckdb.connect()
+    t = _table(rows)
+    daily = t.group_by([PID, "d"]).aggregate(v=t.value.min())
+    j = at_dates(_ends(), standing(daily, months))
+    got = {(r[PID], r["period_end"]): r["v"] for r in con.to_pyarrow(j.select(PID, "period_end", "v")).to_pylist()}
+    want = {}
+    for p in (1, 2, 3):
+        for e in ENDS:
+            found = _in_window(rows, p, e, months)
+            if found:
+                last = max(d for d, _ in found)
+                want[(p, e)] = float(min(v for d, v in found if d == last))
+    assert got == want
+
+
+def test_a_record_leaves_the_twelve_month_window_on_the_month_end_before_its_month_a_year_on():
+    # 15 March 2023 is in the 12 months closing on 29 February 2024 (from 1 March 2023), not those closing on
+    # 31 March 2024 (from 1 April 2023); six records reach the count only while all six are in.
+    days = [date(2023, 3, 15), *(date(2023, m, 1) for m in (5, 7, 9, 11)), date(2024, 2, 29)]
+    t = ibis.memtable({PID: [1] * 6, "d": days}, schema={PID: "int64", "d": "date"})
+    ends = ibis.memtable({PID: [1, 1, 1], "period_end": [date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31)]},
+                         schema={PID: "int64", "period_end": "date"})
+    got = ibis.duckdb.connect().to_pyarrow(at_dates(ends, counted(t, 12, 6)).select("period_end")).to_pylist()
+    assert [r["period_end"] for r in got] == [date(2024, 2, 29)]
