@@ -531,6 +531,9 @@ def test_a_share_of_few_cases_says_what_one_case_moves_it_by():
     # Fifty cases or more, or a rate rather than a share, need no such note.
     big = frame.assign(numerator=frame.numerator * 20, denominator=frame.denominator * 20)
     assert build_report(big, [spec], Scope(ics, ics, ()), title="t", months=36, rule=rule).pages[0].small_base_note == ""
+    one = frame.assign(numerator=[*frame.numerator[:-1], 1.0], denominator=[*frame.denominator[:-1], 1.0])
+    assert build_report(one, [spec], Scope(ics, ics, ()), title="t", months=36, rule=rule).pages[0].small_base_note \
+        .startswith("The latest value rests on 1 case, which moves it by 100.0 percentage points")
     rate = replace(spec, measure="crude_rate", unit=" per 1,000")
     assert build_report(frame, [rate], Scope(ics, ics, ()), title="t", months=36, rule=rule).pages[0].small_base_note == ""
 

@@ -879,7 +879,8 @@ def _small_base_note(spec: IndicatorSpec, latest: pd.Series) -> str:
     if spec.measure not in ("proportion", "returned") or spec.unit != "%" or pd.isna(n) or not 0 < n < SMALL_BASE:
         return ""
     interval = "" if pd.isna(latest.lower) else f" (95% interval {spec.fmt(latest.lower)} to {spec.fmt(latest.upper)})"
-    return (f"The latest value rests on {n:,.0f} cases: each moves it by {100 / n:.1f} percentage points, so a figure "
+    cases = "1 case, which moves" if n == 1 else f"{n:,.0f} cases: each moves"
+    return (f"The latest value rests on {cases} it by {100 / n:.1f} percentage points, so a figure "
             f"of so few can read 0% or 100% by chance{interval}; the chart's limits, not this month alone, say whether "
             "the process has changed.")
 
