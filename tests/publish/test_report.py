@@ -497,14 +497,16 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
     summary = _visible((html := render_html(model))[html.index('<section class="summary">'):html.index('id="x"')])
     assert "Targets to review" in summary and "none is set for 2024/25" in summary and "stale" in summary
     # The Plan column says why it has no RAG, never an empty cell.
-    assert "No plan for Mar 2025: the target is stale" in summary
-    for flag, target, polarity, why in (("", None, "higher_is_better", "No plan for Mar 2025: no target or submitted trajectory"),
-                                        ("missing", None, "higher_is_better", "No plan for Mar 2025: no target applies this year"),
-                                        ("", 77.0, "neutral", "No RAG: a neutral indicator")):
+    assert "No plan: target stale" in summary
+    for flag, target, polarity, note, why in (
+            ("", None, "higher_is_better", "No plan: no target", "No plan for Mar 2025: no target or submitted trajectory"),
+            ("missing", None, "higher_is_better", "No plan: no target this year",
+             "No plan for Mar 2025: no target applies this year"),
+            ("", 77.0, "neutral", "No RAG: neutral", "No RAG: a neutral indicator")):
         other = build_report(frame, [replace(spec, target_flag=flag, target=target, polarity=polarity)],
                              Scope(ics, ics, ()), title="t", months=36,
                              rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
-        assert (other.plan_rag, other.plan_note, other.plan_text) == ("", why, f"{why}."), why
+        assert (other.plan_rag, other.plan_note, other.plan_text) == ("", note, f"{why}."), why
 
 
 def test_a_share_of_few_cases_says_what_one_case_moves_it_by():

@@ -556,8 +556,8 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         result, row, periods = spc_results[spec.id]
         page, quintiles = _page(slices, scope, spec, result, row, periods, series, references or {})
         page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan, periods[-1])
-        page.plan_note = _plan_note(spec, page.plan_rag, plan, periods[-1])
-        page.plan_text = f"{page.plan_note}. {page.plan_text}".strip() if page.plan_note else page.plan_text
+        page.plan_note, why = _plan_note(spec, page.plan_rag, plan, periods[-1])
+        page.plan_text = f"{why}. {page.plan_text}".strip() if why else page.plan_text
         page.commentary = governance.commentary_for(spec.id, scope.area.code)
         page.commentary_note = _commentary_note(page.commentary, periods[-1])
         page.actions = governance.actions_for(spec.id)
@@ -964,24 +964,25 @@ def _for_area(plan: PlanInputs, area: Area) -> PlanInputs:
     return PlanInputs(mine(plan.pva), mine(plan.forecast))
 
 
-def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) -> str:
-    """Why the latest period has no plan RAG (neutral, stale or missing target, a plan that stops earlier), so that
-    the Plan column is never silently empty; empty when there is a RAG."""
+def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) -> tuple[str, str]:
+    """Why the latest period has no plan RAG (neutral, stale or missing target, a plan that stops earlier), in a few
+    words for the summary's Plan column and as the page's sentence, so that neither is silently empty; both empty
+    when there is a RAG."""
     if rag:
-        return ""
+        return "", ""
     if spec.polarity == "neutral":
-        return "No RAG: a neutral indicator"
+        return "No RAG: neutral", "No RAG: a neutral indicator"
     planned = plan.pva[(plan.pva.indicator_id == spec.id) & (plan.pva.period_start >= latest)]
     if not planned.empty:
-        return "No RAG: no actual for the planned period"
+        return "No RAG: no actual", "No RAG: no actual for the planned period"
     ended = f"No plan for {period_label(latest, spec.frequency)}"
     if spec.target_flag == "stale":
-        return f"{ended}: the target is stale"
+        return "No plan: target stale", f"{ended}: the target is stale"
     if spec.target_flag == "missing":
-        return f"{ended}: no target applies this year"
+        return "No plan: no target this year", f"{ended}: no target applies this year"
     if spec.target is None:
-        return f"{ended}: no target or submitted trajectory"
-    return ended
+        return "No plan: no target", f"{ended}: no target or submitted trajectory"
+    return ended, ended
 
 
 def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str, str, str]:
