@@ -65,10 +65,10 @@ def test_forecast_to_year_end_carries_the_recent_mean_variance(catalogue):
 def test_cyp_mental_health_access_against_blmk_share_of_the_ambition(catalogue):
     """Appendix D row 22 (001 L2406): 13,440 children and young people against an ambition of 17,614 in March 2024."""
     plans = load_plans(load_profile(), catalogue)
-    m = _measurements({date(2024, 3, 1): 13440.0})
+    m = _measurements({date(2023, 4, 1): 13440.0})   # the 12 months to March 2024, keyed by its first month
     m = m.set_column(0, "indicator_id", pa.array(["cyp_mh_access"] * m.num_rows))
     (r,) = [r for r in plan_against_actual(m, plans, catalogue).to_pylist() if r["indicator_id"] == "cyp_mh_access"]
-    assert (r["period_start"], r["plan"], r["variance"], r["rag"]) == (date(2024, 3, 1), 17614.0, -4174.0, "red")
+    assert (r["period_start"], r["plan"], r["variance"], r["rag"]) == (date(2023, 4, 1), 17614.0, -4174.0, "red")
 
 
 def test_trajectories_from_csv_by_geography(tmp_path, catalogue):
