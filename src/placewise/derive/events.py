@@ -41,15 +41,21 @@ def attributed(rows: ir.Table, attrs: ir.Table, intervals: ir.Table) -> ir.Table
     return attribute(j.drop(PERSON_KEY), intervals)
 
 
-def read_events(con: ibis.BaseBackend, attrs: ir.Table, intervals: ir.Table, source: EventSource,
-                read: EventRead) -> ir.Table:
-    """One source's events from ``read.first`` to ``read.last``, attributed (:func:`attributed`), with the columns
-    read: ``d`` (the placing date), the person attributes, ``practice_code`` and ``read.columns``."""
+def source_rows(con: ibis.BaseBackend, source: EventSource, read: EventRead) -> ir.Table:
+    """One source's rows from ``read.first`` to ``read.last`` as stored: the pseudonym, ``read.columns`` and ``d``
+    (the placing date)."""
     table, day = source
     t = con.table(table)
     d = t[day].cast("date")
     t = t.filter((d >= read.first) & (d <= read.last))
-    return attributed(t.select(PERSON_KEY, *read.columns, d=d), attrs, intervals)
+    return t.select(PERSON_KEY, *read.columns, d=d)
+
+
+def read_events(con: ibis.BaseBackend, attrs: ir.Table, intervals: ir.Table, source: EventSource,
+                read: EventRead) -> ir.Table:
+    """One source's events from ``read.first`` to ``read.last``, attributed (:func:`attributed`), with the columns
+    read: ``d`` (the placing date), the person attributes, ``practice_code`` and ``read.columns``."""
+    return attributed(source_rows(con, source, read), attrs, intervals)
 
 
 @dataclass(frozen=True)
