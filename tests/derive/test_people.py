@@ -17,6 +17,7 @@ from placewise.derive.people import (
     person_attributes,
     population,
     population_cells,
+    population_in,
     registrations,
 )
 from placewise.measure.periods import month_end
@@ -149,6 +150,32 @@ def test_population_cells_from_spans_equal_the_person_level_population_grouped(p
     con = ibis.duckdb.connect()
     got = _cells(con.to_pyarrow(population_cells(intervals, attrs, period_ends, lowers)).to_pylist())
     assert got == _grouped(con, population(intervals, attrs, period_ends), lowers)
+
+
+def test_population_in_spans_holds_the_population_rows_inside_them(connect):
+    w = Warehouse()
+    w.person("dies", born=(1950, 3), died=date(2024, 5, 31), left=date(2024, 5, 31))
+    w.person("mover", practice="P1", born=(2000, 5), registered=date(2020, 1, 1), left=date(2024, 3, 31))
+    w.register("mover", "P3", date(2024, 4, 1))
+    w.person("never", born=(1990, 1))                                     # no span: no rows
+    con = connect()
+    attrs, r, ids = _intervals(w, con)
+    back = {v: k for k, v in ids.items()}
+    spans = ibis.memtable({PID: [back["dies"], back["mover"]], "start": [date(2024, 1, 15), date(2023, 1, 1)],
+                           "stop": [date(9999, 12, 31), date(2024, 5, 1)], "register_id": ["a", "b"]})
+    spans = spans.mutate(start=spans.start.cast("date"), stop=spans.stop.cast("date"))
+    ends = [month_end(date(2024, m, 1)) for m in range(1, 7)]
+    got = {(ids[x[PID]], x["period_end"], x["practice_code"], x["age"], x["register_id"])
+           for x in con.to_pyarrow(population_in(spans, r, attrs, ends)).to_pylist()}
+    assert got == {("dies", date(2024, m, d), "P1", 73 if m < 3 else 74, "a")        # from 15 January; dead on 31 May
+                   for m, d in ((1, 31), (2, 29), (3, 31), (4, 30))} | {
+                  ("mover", date(2024, 1, 31), "P1", 23, "b"), ("mover", date(2024, 2, 29), "P1", 23, "b"),
+                  ("mover", date(2024, 3, 31), "P1", 23, "b"), ("mover", date(2024, 4, 30), "P3", 23, "b")}
+    pop = population(r, attrs, ends)                                      # the same rows as the whole population's
+    s = spans.rename(s_pid=PID)
+    j = pop.join(s, [pop[PID] == s.s_pid, s.start <= pop.period_end, pop.period_end < s.stop])
+    assert got == {(ids[x[PID]], x["period_end"], x["practice_code"], x["age"], x["register_id"])
+                   for x in con.to_pyarrow(j).to_pylist()}
 
 
 def test_events_count_where_the_person_was_registered_on_the_day(connect):

@@ -99,6 +99,30 @@ def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date]) ->
     )
 
 
+def population_in(spans: ir.Table, intervals: ir.Table, attrs: ir.Table, period_ends: list[date]) -> ir.Table:
+    """The :func:`population` rows at the period ends inside one of their person's ``spans`` (``pid, start, stop``:
+    from ``start`` up to the day before ``stop``), with the spans' other columns.
+
+    Each span meets its person's registration intervals first, so only the spans' people are expanded to period
+    ends, not the whole population.
+    """
+    ends = ibis.memtable({"period_end": period_ends}).mutate(period_end=ibis._.period_end.cast("date"))
+    extra = [c for c in spans.columns if c not in (PID, "start", "stop")]
+    s = spans.rename(s_pid=PID)
+    j = s.join(intervals, [s.s_pid == intervals[PID], intervals.start_date < s.stop,
+                           intervals.end_date.isnull() | (intervals.end_date >= s.start)])
+    j = j.join(attrs, PID)
+    last = (j.stop - ibis.interval(days=1)).cast("date")
+    j = j.select(PID, "practice_code", "imd_quintile", "ethnic_group", "sex", "birth_year", "birth_month", *extra,
+                 _in_from=ibis.greatest(j.start, j.start_date),
+                 _in_to=ibis.least(last, j.end_date.fill_null(last),
+                                (j.date_of_death - ibis.interval(days=1)).cast("date").fill_null(last)))
+    j = j.filter(j._in_from <= j._in_to)
+    r = j.join(ends, [j._in_from <= ends.period_end, j._in_to >= ends.period_end])
+    r = r.mutate(age=age_at(r.period_end, r.birth_year, r.birth_month))
+    return r.select(PID, "period_end", "practice_code", "imd_quintile", "ethnic_group", "sex", "age", *extra)
+
+
 POPULATION_DIMS = ["period_end", "practice_code", "imd_quintile", "ethnic_group", "sex", "age"]
 
 

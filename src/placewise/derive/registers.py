@@ -8,10 +8,12 @@ register at a date through one span at most.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 
-from placewise.derive.people import PID
+from placewise.derive.people import PID, POPULATION_DIMS
 from placewise.derive.records import (
     EARLIEST,
     Coded,
@@ -118,13 +120,14 @@ def members(records: Coded, population: ir.Table, reg: Register) -> ir.Table:
     return at_dates(population.filter(keep), spans(records, reg)).select(*population.columns)
 
 
-def all_members(records: Coded, population: ir.Table, regs: list[Register]) -> ir.Table:
+def all_members(records: Coded, within: Callable[[ir.Table], ir.Table], regs: list[Register]) -> ir.Table:
     """:func:`members` of every register at once (``register_id`` and the population columns).
 
-    The population (a row per person and date) is read once for all the registers rather than once each.
+    ``within`` gives the population rows inside spans (:func:`placewise.derive.people.population_in`): the registers'
+    spans meet the registration intervals, so no row per person and date of the whole population is read.
     """
     ons = [spans(records, r).mutate(
         register_id=ibis.literal(r.id), _lo=ibis.literal(r.age.min if r.age.min is not None else -1, "int64"),
         _hi=ibis.literal(r.age.max if r.age.max is not None else 1000, "int64")) for r in regs]
-    j = at_dates(population, ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0])
-    return j.filter((j.age >= j._lo) & (j.age <= j._hi)).select("register_id", *population.columns)
+    j = within(ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0])
+    return j.filter((j.age >= j._lo) & (j.age <= j._hi)).select("register_id", PID, *POPULATION_DIMS)

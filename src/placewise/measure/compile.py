@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
 from placewise.derive.events import ATTRIBUTES, EventRead, EventSource, EventTables, attributed
-from placewise.derive.people import PID, age_at, attribute, standard_band
+from placewise.derive.people import PID, age_at, attribute, population, standard_band
 from placewise.derive.records import (
     CODE_COLUMN,
     RecordQuery,
@@ -107,7 +107,8 @@ class Context:
     registrations: ir.Table
     """Registration intervals that do not overlap (:func:`placewise.derive.people.registrations`)."""
     population: ir.Table
-    """One row per person registered at each period end: ``pid, period_end`` and attributes."""
+    """One row per person registered at each period end: ``pid, period_end`` and attributes (a query, not materialised:
+    registers and cohorts with a register or a coded criterion read only their own people)."""
     population_cells: ir.Table
     """The population counted by period end, geography, breakdown groups and single year of age."""
     records: Records
@@ -529,10 +530,20 @@ def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Contex
     """
     first = next((c for c in p.criteria if isinstance(c, OnRegister)), None)
     if first is None:
-        return ctx, ctx.population, list(p.criteria)
+        return ctx, _coded_population(ctx, p, periods), list(p.criteria)
     rows = register_rows(ctx, first.name)
     narrowed = replace(ctx, records=ctx.records.of(rows.select(PID).distinct()))
     return narrowed, rows, [c for c in p.criteria if c is not first]
+
+
+def _coded_population(ctx: Context, p: Persons, periods: Periods) -> ir.Table:
+    """The population rows a cohort with no register is drawn from: only the people a top-level ``has_code``
+    criterion can hold for (the criterion itself is still applied), else the whole population."""
+    code = next((c for c in p.criteria if isinstance(c, HasCode)), None)
+    if code is None:
+        return ctx.population
+    people = ctx.registrations.semi_join(leaf_query(code, ctx, periods).select(PID).distinct(), PID)
+    return population(people, ctx.attributes, sorted({p[1] for p in periods}))
 
 
 def expected_units(ctx: Context, e: Expected, periods: Periods) -> ir.Table:

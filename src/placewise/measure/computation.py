@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import ibis
@@ -9,7 +10,14 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from placewise.derive.events import EventRead, EventSource, EventTables, read_events
-from placewise.derive.people import ESP_TOP_BAND, person_attributes, population, population_cells, registrations
+from placewise.derive.people import (
+    ESP_TOP_BAND,
+    person_attributes,
+    population,
+    population_cells,
+    population_in,
+    registrations,
+)
 from placewise.derive.records import Records, read_records
 from placewise.derive.registers import all_members
 from placewise.measure.catalogue import (
@@ -38,11 +46,10 @@ from placewise.measure.returns import returned_counts
 from placewise.warehouse.connection import table_names
 from placewise.warehouse.engines import engine_for
 
-SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population",
-                 "_placewise_population_cells", "_placewise_records")
+SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population_cells", "_placewise_records")
 """Temporary tables a computation shares between indicators: person attributes, registration
-intervals, the registered population at every period end, that population in counted cells, and
-every coded record the criteria and registers read, by person number."""
+intervals, the registered population at every period end in counted cells, and every coded record the
+criteria and registers read, by person number."""
 EVENTS_TABLE = "_placewise_events_"
 """Prefix of the temporary tables holding each event source's attributed events."""
 REGISTERS_TABLE = "_placewise_registers"
@@ -159,15 +166,15 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
              work: list[tuple[Indicator, Periods]], reads: dict[EventSource, EventRead]) -> Context:
     """Materialise the tables every indicator shares, once per computation: registers used by several included."""
     indicators = [ind for ind, _ in work]
-    people, regs, pop, cells, coded = SHARED_TABLES
+    people, regs, cells, coded = SHARED_TABLES
     attrs = _temp(con, people, person_attributes(con))
     intervals = _temp(con, regs, registrations(con, attrs))
-    persons = _temp(con, pop, population(intervals, attrs, period_ends))
+    persons = population(intervals, attrs, period_ends)    # a query: registers and cohorts read only their people
     queries = catalogue_record_queries(catalogue, indicators)
     records = Records(_temp(con, coded, read_records(con, attrs, queries)), tuple(queries))
     events = EventTables({s: _temp(con, events_table(s), read_events(con, attrs, intervals, s, read))
                           for s, read in reads.items()})
-    on = _registers(con, catalogue, records, persons, indicators)
+    on = _registers(con, catalogue, records, lambda s: population_in(s, intervals, attrs, period_ends), indicators)
     counted = population_cells(intervals, attrs, period_ends, cell_ages(catalogue, indicators))
     if any(_counts_population(ind) for ind in indicators):  # else left as a query that no indicator runs
         counted = _temp(con, cells, counted)
@@ -196,15 +203,15 @@ def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
     return sorted(ages)
 
 
-def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records, persons: ir.Table,
-               indicators: list[Indicator]) -> dict[str, ir.Table]:
-    """Members of every register the indicators use, from one pass over the population into one temporary table:
-    each register is a filter of it, not a copy of its rows."""
+def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records,
+               within: Callable[[ir.Table], ir.Table], indicators: list[Indicator]) -> dict[str, ir.Table]:
+    """Members of every register the indicators use, in one pass into one temporary table (``within`` gives the
+    population rows inside spans): each register is a filter of it, not a copy of its rows."""
     used = sorted({r for ind in indicators for c in criteria_of(ind) for r in registers_named(c)})
     if not used:
         return {}
     every = _temp(con, REGISTERS_TABLE,
-                  all_members(records.coded, persons, [catalogue.register(r) for r in used]))
+                  all_members(records.coded, within, [catalogue.register(r) for r in used]))
     return {r: every.filter(every.register_id == r).drop("register_id") for r in used}
 
 
