@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -56,3 +58,12 @@ def test_explain_prints_the_compiled_sql_for_either_engine() -> None:
     assert duck.output != pg.output
     bad = CliRunner().invoke(app, ["explain", "no_such_indicator"])
     assert bad.exit_code == 2 and "no indicator 'no_such_indicator'" in bad.output
+
+
+def test_explain_compiles_for_spark_in_a_fresh_process() -> None:
+    """In a process that has not loaded Ibis's PySpark backend, the Spark dialect still compiles (its compiler reads
+    options the backend registers)."""
+    r = subprocess.run([sys.executable, "-m", "placewise.cli", "explain", "af_anticoagulated", "--dialect", "pyspark"],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "SELECT" in r.stdout and "`medications`" in r.stdout

@@ -143,4 +143,5 @@ def explain(catalogue: Catalogue, indicator_id: str, period_end: date, dialect: 
     ps = [period_of(ind, period_end)]
     ctx = context(con, catalogue, ind, ps)
     expr = cells(ctx, ind, indicator_units(ctx, ind, ps))
+    getattr(ibis, dialect)  # loads the dialect's backend, which registers the options its compiler reads
     return str(ibis.to_sql(expr, dialect=dialect))
