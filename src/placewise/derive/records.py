@@ -185,14 +185,12 @@ def counted(records: ir.Table, months: int, at_least: int) -> ir.Table:
     return held.select(PID, start=held.d, stop=held.stop.cast("date"))
 
 
-def at_dates(t: ir.Table, spans: ir.Table, how: str = "inner") -> ir.Table:
-    """Rows of ``t`` (``pid, period_end``, …) joined to the span of their person holding their ``period_end``, with
-    the spans' other columns; ``how`` as a join's (inner, left, semi)."""
+def at_dates(t: ir.Table, spans: ir.Table) -> ir.Table:
+    """Rows of ``t`` (``pid, period_end``, …) inside the span of their person holding their ``period_end``, with the
+    spans' other columns."""
     s = spans.rename(s_pid=PID)
     on = [t[PID] == s.s_pid, s.start <= t.period_end, t.period_end < s.stop]
-    if how == "semi":
-        return t.semi_join(s, on)
-    return t.join(s, on, how=how).drop("s_pid", "start", "stop")
+    return t.join(s, on).drop("s_pid", "start", "stop")
 
 
 def in_windows(records: ir.Table, win: ir.Table) -> ir.Table:

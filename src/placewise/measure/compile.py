@@ -27,7 +27,6 @@ from placewise.derive.records import (
     CODE_COLUMN,
     RecordQuery,
     Records,
-    at_dates,
     counted,
     financial_year_start,
     in_windows,
@@ -419,7 +418,7 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
     """
     top = [c for c in criteria if semi and isinstance(c, (HasCode, OnRegister))]
     for c in top:
-        base = _joined(base, leaf_query(c, ctx, periods), "semi")
+        base = _joined(base, leaf_query(c, ctx, periods), periods, "semi")
     rest = [c for c in criteria if not any(c is t for t in top)]
     cols: dict[str, str] = {}
     labels: dict[str, str] = {}
@@ -432,7 +431,7 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
         q = q.rename({f"{name}_{v}": v for v in q.columns if v not in LEAF_KEYS})
         values = [v for v in q.columns if v not in LEAF_KEYS]
         labels.update({v: f"{describe(leaf)} {v.removeprefix(name + '_')}" for v in values})
-        base = _joined(base, q, "left").select(*base.columns, *values)
+        base = _joined(base, q, periods, "left").select(*base.columns, *values)
     return base, ibis.and_(ibis.literal(True), *[truth(c, base, cols) for c in rest]), labels
 
 
@@ -440,11 +439,13 @@ LEAF_KEYS = {*KEYS, "start", "stop"}
 """Columns by which a leaf query meets the cohort: person and period end, or person and a span of days."""
 
 
-def _joined(base: ir.Table, q: ir.Table, how: str) -> ir.Table:
-    """A leaf query joined to the cohort rows: on person and period end, or where it is spans (``pid, start, stop``),
-    on person and the span holding the period end."""
+def _joined(base: ir.Table, q: ir.Table, periods: Periods, how: str) -> ir.Table:
+    """A leaf query joined to the cohort rows on person and period end; spans (``pid, start, stop``) first meet the
+    period ends they hold (a range join with a small table), so a person with many spans is not probed at every
+    period end against each of them."""
     if "start" in q.columns:
-        return at_dates(base, q, how)
+        ends = _periods(periods).select("period_end").distinct()
+        q = q.join(ends, [q.start <= ends.period_end, ends.period_end < q.stop]).drop("start", "stop")
     return base.semi_join(q, KEYS) if how == "semi" else base.left_join(q, KEYS)
 
 
