@@ -456,6 +456,14 @@ def test_describe_states_no_expected_value_below_the_floor() -> None:
     assert "values between 0 and 3.66 are to be expected" in describe_latest(r, 0, MONTHS, floor=0.0)
 
 
+def test_describe_states_no_expected_value_above_the_ceiling() -> None:
+    # A percentage near 100: mean 99, moving ranges 1, 2, 1, 0 repeated (mean 16/15), so the upper process
+    # limit is 99 + 2.66 x 16/15 = 101.84; no share passes 100%, so the sentence stops there.
+    r = spc([99.0, 100.0, 98.0, 99.0] * 4, polarity="higher_is_better")
+    assert r.upl[0, -1] == pytest.approx(99 + 2.66 * 16 / 15)
+    assert "values between 96.2 and 100 are to be expected" in describe_latest(r, 0, MONTHS, ceiling=100.0)
+
+
 def test_describe_trend_limit_common_cause_and_assurance() -> None:
     trend = [0.0, 8.0] * 3 + [1, 2, 3, 4, 5, 6, 7]
     r = spc(trend, polarity="lower_is_better")

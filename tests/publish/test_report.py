@@ -945,3 +945,17 @@ def test_the_kpqi_table_gives_each_areas_latest_value_against_the_target_and_its
                                measure="proportion", frequency="monthly", unit="%")
     assert build_report(frame, [untargeted], Scope(ics, ics, (luton, mk)), title="t", months=36,
                         rule=rule).kpqi is None
+
+
+def test_drawn_limits_stay_within_what_the_measure_can_take() -> None:
+    """A percentage's limits are drawn between 0% and 100% (MDC's charts); a rate's only from zero up."""
+    from placewise.publish.report import IndicatorSpec
+
+    share = IndicatorSpec(id="s", title="Share", definition="d", domain="d", polarity="higher_is_better",
+                          measure="returned", frequency="monthly", scale=100.0, unit="%")
+    rate = replace(share, measure="crude_rate", unit=" per 1,000")
+    lpl, upl = np.array([-12.0, 40.0, np.nan]), np.array([173.9, 99.5, np.nan])
+    low, high = share.drawn_limits(lpl, upl)
+    assert low[:2].tolist() == [0.0, 40.0] and high[:2].tolist() == [100.0, 99.5] and np.isnan(high[2])
+    low, high = rate.drawn_limits(lpl, upl)
+    assert low[:2].tolist() == [0.0, 40.0] and high[:2].tolist() == [173.9, 99.5]

@@ -551,13 +551,14 @@ _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", 
 
 def describe_latest(
     result: SpcResult, series: int, periods: Sequence[str], *, number_format: str = "{:,.3g}",
-    floor: float | None = None,
+    floor: float | None = None, ceiling: float | None = None,
 ) -> str:
     """Plain-English account of one series' latest signal, e.g. "Nine points below the mean since July 2024".
 
     ``periods`` labels the series' points in order (at least ``n_points`` of them); ``number_format``
     formats values for the sentence about the limits; ``floor`` is the lowest value the measure can take (0
-    for a count, share or rate), so the expected range is not stated below it, as the chart draws it.
+    for a count, share or rate) and ``ceiling`` the highest (100 for a percentage), so the expected range is not
+    stated beyond them, as the chart draws it.
     """
     if not 0 <= series < len(result.n_points):
         raise SpcInputError(f"series {series} does not exist (there are {len(result.n_points)})")
@@ -573,8 +574,9 @@ def describe_latest(
         signal = f"Too few points for process limits ({n} {'point' if n == 1 else 'points'} to {periods[last]})"
     elif rule is Rule.NONE:
         lower = result.lpl[series, last] if floor is None else max(float(result.lpl[series, last]), floor)
+        upper = result.upl[series, last] if ceiling is None else min(float(result.upl[series, last]), ceiling)
         signal = (f"Common cause variation: {periods[last]} shows no special cause, and values between "
-                  f"{fmt(lower)} and {fmt(result.upl[series, last])} are to be expected")
+                  f"{fmt(lower)} and {fmt(upper)} are to be expected")
     elif rule is Rule.BEYOND_LIMITS:
         limit = "above the upper" if high else "below the lower"
         signal = f"The latest point ({periods[last]}) is {limit} process limit"

@@ -117,6 +117,21 @@ class IndicatorSpec:
         """A value as stored (before scaling), in display units with the unit."""
         return self.display(None if value is None else value * self.scale)
 
+    @property
+    def is_percentage(self) -> bool:
+        """Whether values are a share of cases shown as a percentage (0% to 100%)."""
+        return self.measure in ("proportion", "returned") and self.unit == "%"
+
+    @property
+    def ceiling(self) -> float:
+        """The highest value the measure can take, in display units: all of the cases for a percentage."""
+        return 100.0 if self.is_percentage else np.inf
+
+    def drawn_limits(self, lpl: np.ndarray, upl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Process limits as charts draw them: no lower than zero (counts, shares and rates cannot be negative) and
+        no higher than a percentage can go, as NHS England's Making Data Count charts show them."""
+        return np.clip(lpl, 0.0, self.ceiling), np.clip(upl, 0.0, self.ceiling)
+
 
 @dataclass(frozen=True)
 class PlanInputs:
@@ -357,7 +372,8 @@ def describe(spec: IndicatorSpec, result: SpcResult, row: int, labels: list[str]
                f"{_year_before(spec, result.values[row, :last + 1], labels)} {spec.no_spc}"
     lead = f"The latest value is {spec.display(result.values[row, last])} ({labels[last]}), against a mean of " \
            f"{spec.display(result.mean[row, last])}."
-    return f"{lead} {describe_latest(result, row, labels, number_format=spec.number_format, floor=0.0)}"
+    latest = describe_latest(result, row, labels, number_format=spec.number_format, floor=0.0, ceiling=spec.ceiling)
+    return f"{lead} {latest}"
 
 
 def _year_before(spec: IndicatorSpec, values: np.ndarray, labels: list[str]) -> str:
@@ -671,13 +687,13 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     rebase = [int(i) for i in np.flatnonzero(np.diff(result.segment[row, :n]) != 0) + 1]
     target = None if spec.target is None else np.full(n, spec.target * spec.scale)
     trajectory = result.trajectory[row, :n] if np.isfinite(result.trajectory[row, :n]).any() else None
-    lpl = np.maximum(result.lpl[row, :n], 0.0)  # counts, shares and rates cannot fall below zero
+    lpl, upl = spec.drawn_limits(result.lpl[row, :n], result.upl[row, :n])
     if spec.no_spc:
         types = ["unclassified"] * n
         spc_svg = charts.line_chart(labels, values, target=target, trajectory=trajectory,
                                     title=f"{spec.title}: line chart (no SPC)", value_format=f",.{spec.decimals}f")
     else:
-        spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], lpl, result.upl[row, :n], types,
+        spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], lpl, upl, types,
                                    target=target, trajectory=trajectory, rebase_at=rebase,
                                    title=f"{spec.title}: SPC chart", value_format=f",.{spec.decimals}f")
     last = n - 1
@@ -876,7 +892,7 @@ def _small_base_note(spec: IndicatorSpec, latest: pd.Series) -> str:
     """For a percentage whose latest value rests on fewer than :data:`SMALL_BASE` cases, how many and what one case
     moves it by: a small area's (or a small demo's) month can read 100% or 0% by chance, not by a change of process."""
     n = latest.denominator
-    if spec.measure not in ("proportion", "returned") or spec.unit != "%" or pd.isna(n) or not 0 < n < SMALL_BASE:
+    if not spec.is_percentage or pd.isna(n) or not 0 < n < SMALL_BASE:
         return ""
     interval = "" if pd.isna(latest.lower) else f" (95% interval {spec.fmt(latest.lower)} to {spec.fmt(latest.upper)})"
     cases = "1 case, which moves" if n == 1 else f"{n:,.0f} cases: each moves"

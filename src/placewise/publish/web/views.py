@@ -144,7 +144,7 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
     n = len(values)
     types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[0, :n]]
     view.spc_svg = charts.spc_chart(
-        labels, values, result.mean[0, :n], result.lpl[0, :n], result.upl[0, :n], types,
+        labels, values, result.mean[0, :n], *spec.drawn_limits(result.lpl[0, :n], result.upl[0, :n]), types,
         target=line if np.isfinite(line).any() else None, trajectory=plan if np.isfinite(plan).any() else None,
         title=f"{spec.title}, {view.area_name}: SPC chart", value_format=f",.{spec.decimals}f")
     variation = icons.variation_from_spc(int(result.variation_icon[0]))
