@@ -12,11 +12,12 @@ CATALOGUE = load_catalogue(load_profile())
 def test_the_bundled_catalogue_withholds_spc_from_exactly_its_overlapping_series():
     flagged = {i.id for i in CATALOGUE.indicators if overlap(i)}
     assert flagged == {"emergency_admissions_dsr", "ld_health_checks", "smi_health_checks",
-                       "asthma_saba_over_reliance", "af_anticoagulated"}
+                       "asthma_saba_over_reliance", "af_anticoagulated", "cyp_mh_access"}
 
 
 def test_each_kind_of_overlap_says_how_much_neighbouring_points_share():
     assert "share 11 months of data" in overlap(CATALOGUE.indicator("emergency_admissions_dsr"))
+    assert "share 11 months of data" in overlap(CATALOGUE.indicator("cyp_mh_access"))  # MHS95: rolling 12 months
     assert "cumulative from 1 April" in overlap(CATALOGUE.indicator("ld_health_checks"))
     assert "share 11 months of records" in overlap(CATALOGUE.indicator("smi_health_checks"))
     assert "from the 6 months" in overlap(CATALOGUE.indicator("af_anticoagulated"))

@@ -10,7 +10,7 @@ import pytest
 from measure_builder import Warehouse
 
 from placewise.codelists import codes
-from placewise.derive.people import PID, person_attributes, population, registrations
+from placewise.derive.people import PID, person_attributes, population, population_in, registrations
 from placewise.derive.records import Records, read_records, warehouse_records
 from placewise.derive.registers import all_members, members, record_queries
 from placewise.profile import load_profile
@@ -28,14 +28,15 @@ def on_register(w: Warehouse, con: ibis.BaseBackend, reg: Register, ends: Sequen
     """(person id, reference date) pairs on the register."""
     w.load(con)
     attrs = con.create_table("a", person_attributes(con), temp=True)
-    pop = population(registrations(con, attrs), attrs, list(ends))
+    intervals = registrations(con, attrs)
+    pop = population(intervals, attrs, list(ends))
     alone = members(warehouse_records(con, attrs), pop, reg)
     regs = [ADULTS_WITH_OBESITY_CODE, reg]
     queries = sorted({q for r in regs for q in record_queries(r)})
     shared = Records(read_records(con, attrs, queries), tuple(queries))
-    every = all_members(shared.coded, pop, regs)
+    every = all_members(shared.coded, lambda spans: population_in(spans, intervals, attrs, list(ends)), regs)
     together = every.filter(every.register_id == reg.id).drop("register_id")
-    # the one pass over the population, from records read once for both registers, gives each register's rows
+    # the one pass over both registers' spans, from records read once for both, gives each register's rows
     assert _rows(together) == _rows(alone)
     m = alone.join(attrs.select(PID, "person_id"), PID)
     return {(x["person_id"], x["period_end"]) for x in m.to_pyarrow().to_pylist()}
