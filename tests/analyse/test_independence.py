@@ -12,7 +12,8 @@ CATALOGUE = load_catalogue(load_profile())
 def test_the_bundled_catalogue_withholds_spc_from_exactly_its_overlapping_series():
     flagged = {i.id for i in CATALOGUE.indicators if overlap(i)}
     assert flagged == {"emergency_admissions_dsr", "ld_health_checks", "smi_health_checks",
-                       "asthma_saba_over_reliance", "af_anticoagulated", "cyp_mh_access"}
+                       "asthma_saba_over_reliance", "af_anticoagulated", "cyp_mh_access",
+                       "talking_therapies_entering"}
 
 
 def test_each_kind_of_overlap_says_how_much_neighbouring_points_share():

@@ -71,6 +71,16 @@ def test_cyp_mental_health_access_against_blmk_share_of_the_ambition(catalogue):
     assert (r["period_start"], r["plan"], r["variance"], r["rag"]) == (date(2023, 4, 1), 17614.0, -4174.0, "red")
 
 
+def test_talking_therapies_access_against_blmk_share_of_the_ambition(catalogue):
+    """Appendix D row 23 (001 L2407): 25,750 people accessing NHS Talking Therapies against 28,269 in 2023/24."""
+    plans = load_plans(load_profile(), catalogue)
+    m = _measurements({date(2023, 4, 1): 25750.0})   # the 12 months to March 2024, keyed by its first month
+    m = m.set_column(0, "indicator_id", pa.array(["talking_therapies_entering"] * m.num_rows))
+    (r,) = [r for r in plan_against_actual(m, plans, catalogue).to_pylist()
+            if r["indicator_id"] == "talking_therapies_entering"]
+    assert (r["period_start"], r["plan"], r["variance"], r["rag"]) == (date(2023, 4, 1), 28269.0, -2519.0, "red")
+
+
 def test_trajectories_from_csv_by_geography(tmp_path, catalogue):
     path = tmp_path / "plan.csv"
     path.write_text("indicator_id,geography_type,geography_code,period_start,value\n"
