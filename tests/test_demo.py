@@ -21,6 +21,8 @@ def test_demo_end_to_end_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     runner = CliRunner()
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
+    out_text = first.output
+    assert out_text.index("Computing every indicator") < out_text.index(" measurements") < out_text.index("Projecting")
     assert "PLACEWISE_PSEUDONYMISATION_KEY" not in os.environ  # the demo's key is passed, not put in the environment
     assert (out / "data" / "people.parquet").is_file()
     html = (out / "report" / "ics.html").read_text()

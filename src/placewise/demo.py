@@ -86,12 +86,12 @@ def demo_command(
     try:
         measured = _run(console, "Computing every indicator for every period, geography and group",
                         lambda: measure_all(con, profile))
+        console.print(f"  {measured.num_rows:,} measurements")
         planned = _run(console, "Projecting population, demand, beds and workforce to 2040 (256 runs)",
                        lambda: plan_warehouse(con, profile))
     finally:
         con.disconnect()
     planned.write(out / "plan")
-    console.print(f"  {measured.num_rows:,} measurements")
     written = _run(console, "Writing the integrated performance report (HTML" + (" and PDF)" if pdf else ")"),
                    lambda: write_reports(build_models(warehouse=str(db), profile_name=profile_name), out / "report", pdf))
     written.append(("Planning to 2040", *write_plan_chapter(planned, profile, out / "report", pdf)))
