@@ -143,3 +143,30 @@ def test_axis_labels_of_large_rates_stay_inside_the_chart_and_apart():
                       np.array([11_730.1, 14_627.2]), 12_267.7, width=340, value_format=",.1f")
     ticks = sorted(float(x) for x in re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="middle"', svg))
     assert len(ticks) >= 2 and min(np.diff(ticks)) >= CHAR_WIDTH * len("10,000.0")
+
+
+def test_a_plan_on_another_scale_is_named_in_the_key_and_does_not_flatten_the_values():
+    from placewise.publish.charts import line_chart
+
+    labels = [f"12 months to M{i}" for i in range(6)]
+    values = np.array([290.0, 300.0, 310.0, 305.0, 295.0, 300.0])
+    plan = np.full(6, np.nan)
+    plan[3] = 17614.0                        # an ICS-wide plan over a demo's 2% sample
+    svg = line_chart(labels, values, trajectory=plan, value_format=",.0f")
+    root = ET.fromstring(svg)
+    axis = [float(t.text.replace(",", "")) for t in root.findall(f"{SVG}text") if t.get("text-anchor") == "end"]
+    assert max(axis) < 400                   # the axis fits the values, not the plan
+    assert not root.findall(f".//{SVG}*[@class='trajectory']")
+    assert "Trajectory 17,614 (12 months to M3), above this chart&#x27;s scale" in svg
+    # Five times the largest value is still drawn (the boundary); a single planned period is drawn as a tick.
+    plan[3] = 5 * 310.0
+    root = ET.fromstring(line_chart(labels, values, trajectory=plan, value_format=",.0f"))
+    (tick,) = root.findall(f"{SVG}line[@class='trajectory']")
+    assert float(tick.get("y1")) == float(tick.get("y2")) and "above this chart" not in ET.tostring(root, "unicode")
+
+
+def test_an_spc_chart_keeps_a_target_on_another_scale_out_of_its_axis():
+    values = np.array([2.0, 3.0, 2.0, 4.0])
+    svg = spc_chart(["a", "b", "c", "d"], values, mean=np.full(4, 2.75), lpl=np.zeros(4), upl=np.full(4, 5.0),
+                    point_types=["common_cause"] * 4, target=np.full(4, 95.0), value_format=".0f")
+    assert 'class="target"' not in svg and "Target 95 (d), above this chart" in svg

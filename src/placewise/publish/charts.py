@@ -144,10 +144,30 @@ def _step_line(frame: Frame, values: np.ndarray, lo: float, hi: float, cls: str,
     """A horizontal line per segment of constant value (limits change at rebase points)."""
     n = values.size
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
-    return (
-        f'<path class="{cls}" d="{_path(xs, ys)}" fill="none" stroke="{colour}" stroke-width="1.5"'
-        f'{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>'
-    )
+    dashed = f' stroke-dasharray="{dash}"' if dash else ""
+    finite = np.isfinite(values)
+    alone = finite & ~np.r_[False, finite[:-1]] & ~np.r_[finite[1:], False]
+    ticks = "".join(f'<line class="{cls}" x1="{_num(xs[i] - 6)}" x2="{_num(xs[i] + 6)}" y1="{_num(ys[i])}" '
+                    f'y2="{_num(ys[i])}" stroke="{colour}" stroke-width="2.5"/>' for i in np.flatnonzero(alone))
+    return f'<path class="{cls}" d="{_path(xs, ys)}" fill="none" stroke="{colour}" stroke-width="1.5"{dashed}/>' + ticks
+
+
+OFF_SCALE = 5.0
+"""A target or plan more than this many times every value drawn is on another scale (an ICS-wide count plan over a
+demo's small sample): drawn to it, the values would lie flat along the axis, so it is named in the key instead."""
+
+
+def _off_scale(values: np.ndarray, line: np.ndarray | None, labels: list[str], fmt: str) -> str:
+    """The key's note for a target or plan on another scale from the values ("17,614 (Mar 2024), above this
+    chart's scale"); empty when it can be drawn."""
+    if line is None:
+        return ""
+    line, shown = np.asarray(line, float), np.abs(np.asarray(values, float))
+    shown, points = shown[np.isfinite(shown)], np.flatnonzero(np.isfinite(line))
+    if shown.size == 0 or points.size == 0 or shown.max() <= 0 or line[points].min() <= OFF_SCALE * shown.max():
+        return ""
+    last = int(points[-1])
+    return f"{format(line[last], fmt)} ({labels[last]}), above this chart's scale"
 
 
 def spc_chart(
@@ -172,8 +192,10 @@ def spc_chart(
     n = values.size
     if not (len(labels) == len(point_types) == mean.size == lpl.size == upl.size == n):
         raise ValueError("spc_chart: labels, values, mean, limits and point types must have one entry per period")
-    extras = [a for a in (target, trajectory) if a is not None]
-    lo, hi, step = y_range or nice_range(np.concatenate([values, lpl, upl, *[np.asarray(e, float) for e in extras]]))
+    apart = {"Target": _off_scale(values, target, labels, value_format),
+             "Trajectory": _off_scale(values, trajectory, labels, value_format)}
+    drawn = [a for a, name in ((target, "Target"), (trajectory, "Trajectory")) if a is not None and not apart[name]]
+    lo, hi, step = y_range or nice_range(np.concatenate([values, lpl, upl, *[np.asarray(e, float) for e in drawn]]))
     frame = _fit_left(frame, lo, hi, step, value_format)
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
     body = [_y_axis(frame, lo, hi, step, value_format), _x_labels(frame, labels)]
@@ -186,9 +208,9 @@ def spc_chart(
     body.append(_step_line(frame, upl, lo, hi, "upl", LIMIT, "5 3"))
     body.append(_step_line(frame, lpl, lo, hi, "lpl", LIMIT, "5 3"))
     body.append(_step_line(frame, mean, lo, hi, "mean", LINE, ""))
-    if target is not None:
+    if target is not None and not apart["Target"]:
         body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
-    if trajectory is not None:
+    if trajectory is not None and not apart["Trajectory"]:
         body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3"))
     body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
     for i in np.flatnonzero(np.isfinite(values)):
@@ -197,7 +219,7 @@ def spc_chart(
             f'<circle class="point {escape(kind)}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="3.2" '
             f'fill="{POINT_COLOURS.get(kind, COMMON)}"/>'
         )
-    body.append(_legend(frame, target is not None, trajectory is not None))
+    body.append(_legend(frame, target is not None, trajectory is not None, apart=apart))
     return _svg(frame, "".join(body), title, "spc")
 
 
@@ -217,36 +239,46 @@ def line_chart(
     n = values.size
     if len(labels) != n:
         raise ValueError("line_chart: labels and values must have one entry per period")
-    extras = [np.asarray(e, float) for e in (target, trajectory) if e is not None]
-    lo, hi, step = nice_range(np.concatenate([values, *extras]))
+    apart = {"Target": _off_scale(values, target, labels, value_format),
+             "Trajectory": _off_scale(values, trajectory, labels, value_format)}
+    drawn = [np.asarray(a, float) for a, name in ((target, "Target"), (trajectory, "Trajectory"))
+             if a is not None and not apart[name]]
+    lo, hi, step = nice_range(np.concatenate([values, *drawn]))
     frame = _fit_left(frame, lo, hi, step, value_format)
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
     body = [_y_axis(frame, lo, hi, step, value_format), _x_labels(frame, labels)]
-    if target is not None:
+    if target is not None and not apart["Target"]:
         body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
-    if trajectory is not None:
+    if trajectory is not None and not apart["Trajectory"]:
         body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3"))
     body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
     body += [f'<circle class="point unclassified" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="2.6" fill="{LIMIT}"/>'
              for i in np.flatnonzero(np.isfinite(values))]
-    body.append(_legend(frame, target is not None, trajectory is not None, limits=False))
+    body.append(_legend(frame, target is not None, trajectory is not None, limits=False, apart=apart))
     return _svg(frame, "".join(body), title, "line")
 
 
-def _legend(frame: Frame, target: bool, trajectory: bool, limits: bool = True) -> str:
+def _legend(frame: Frame, target: bool, trajectory: bool, limits: bool = True,
+            apart: dict[str, str] | None = None) -> str:
     """A one-line key under a chart: mean and process limits (an SPC chart) or the values (a line chart) and,
-    where drawn, target and trajectory."""
+    where drawn, target and trajectory; one on another scale from the values is named with its value instead."""
+    apart = apart or {}
     items = [("Mean", LINE, ""), ("Process limits", LIMIT, "5 3")] if limits else [("Value", LIMIT, "")]
-    items += [("Target", TARGET, "8 3")] if target else []
-    items += [("Trajectory", TRAJECTORY, "2 3")] if trajectory else []
+    items += [(_keyed("Target", apart), TARGET, "8 3")] if target else []
+    items += [(_keyed("Trajectory", apart), TRAJECTORY, "2 3")] if trajectory else []
     y, x, out = frame.height - 8, frame.left, []
     for name, colour, dash in items:
         dashed = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(f'<line x1="{_num(x)}" x2="{_num(x + 18)}" y1="{_num(y - 3)}" y2="{_num(y - 3)}" '
                    f'stroke="{colour}" stroke-width="1.5"{dashed}/>'
-                   f'<text x="{_num(x + 22)}" y="{_num(y)}" fill="#425563">{name}</text>')
+                   f'<text x="{_num(x + 22)}" y="{_num(y)}" fill="#425563">{escape(name)}</text>')
         x += 30 + 6.2 * len(name)
     return '<g class="key">' + "".join(out) + "</g>"
+
+
+def _keyed(name: str, apart: dict[str, str]) -> str:
+    """A key entry's text, with the value of a line drawn apart from the chart's scale."""
+    return f"{name} {apart[name]}" if apart.get(name) else name
 
 
 def sparkline(values: np.ndarray, point_type: str = "common_cause", width: float = 110, height: float = 26) -> str:
