@@ -65,10 +65,14 @@ def test_forecast_to_year_end_carries_the_recent_mean_variance(catalogue):
 def test_cyp_mental_health_access_against_blmk_share_of_the_ambition(catalogue):
     """Appendix D row 22 (001 L2406): 13,440 children and young people against an ambition of 17,614 in March 2024."""
     plans = load_plans(load_profile(), catalogue)
-    m = _measurements({date(2023, 4, 1): 13440.0})   # the 12 months to March 2024, keyed by its first month
-    m = m.set_column(0, "indicator_id", pa.array(["cyp_mh_access"] * m.num_rows))
-    (r,) = [r for r in plan_against_actual(m, plans, catalogue).to_pylist() if r["indicator_id"] == "cyp_mh_access"]
+    m = _measurements({date(2023, 4, 1): 13440.0, date(2024, 4, 1): 14000.0, date(2025, 4, 1): 17000.0})
+    m = m.set_column(0, "indicator_id", pa.array(["cyp_mh_access"] * m.num_rows))  # keyed by the first month
+    r, later = [r for r in plan_against_actual(m, plans, catalogue).to_pylist() if r["indicator_id"] == "cyp_mh_access"]
     assert (r["period_start"], r["plan"], r["variance"], r["rag"]) == (date(2023, 4, 1), 17614.0, -4174.0, "red")
+    # The 2025/26 guidance keeps the national ambition: the share is the plan again for the 12 months to March 2026;
+    # 2024/25 has none (its guidance was not among the stored pages).
+    assert (later["period_start"], later["plan"], later["variance"], later["rag"]) == (
+        date(2025, 4, 1), 17614.0, -614.0, "amber")
 
 
 def test_talking_therapies_access_against_blmk_share_of_the_ambition(catalogue):

@@ -135,3 +135,16 @@ def test_a_breakdown_by_two_attributes_needs_both_single_breakdowns(tmp_path):
 def test_england_is_a_comparator_for_aggregate_returns_only(tmp_path):
     msg = _error(tmp_path, geographies=["ics", "england"])
     assert "indicator bad_one" in msg and "england is a published comparator, read from aggregate returns only" in msg
+
+
+def test_an_indicator_with_a_target_cannot_also_say_it_has_none(tmp_path):
+    msg = _error(tmp_path, target={"value": 90, "source": "s"},
+                 no_target={"label": "No national standard", "reason": "none is published"})
+    assert "indicator bad_one" in msg and "cannot also say why it has none" in msg
+
+
+def test_the_standards_without_a_target_say_why():
+    cat = load_catalogue(load_profile())
+    assert cat.indicator("ae_4hr_type1").no_target.label == "No national standard"
+    assert cat.indicator("rtt_waiting_list").no_target.label == "No BLMK figure"
+    assert "001 L2407" in cat.indicator("talking_therapies_entering").no_target.reason

@@ -507,6 +507,22 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
                              Scope(ics, ics, ()), title="t", months=36,
                              rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
         assert (other.plan_rag, other.plan_note, other.plan_text) == ("", note, f"{why}."), why
+    # Where no target is published the report says why, in the Target and Plan columns and on the page.
+    unset = replace(spec, target_flag="", target_note="", target=None, no_target="No national standard",
+                    no_target_reason="No national standard: set for all department types together.")
+    model = build_report(frame, [unset], Scope(ics, ics, ()), title="t", months=36,
+                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]))
+    page = model.pages[0]
+    assert (page.target, page.plan_note, page.plan_text) == (
+        "No national standard", "No plan: no national standard", "No plan for Mar 2025: no national standard.")
+    html = _visible(render_html(model))
+    assert "No national standard: set for all department types together." in html and "Targets to review" not in html
+    # A count whose only plan ended earlier (an ambition held as a plan, not a target) names the last plan held.
+    counted = build_report(frame, [replace(unset, no_target="None for a count")], Scope(ics, ics, ()), title="t",
+                           months=36, rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                           plan=PlanInputs(plan_rows)).pages[0]
+    assert counted.plan_note == "No plan for Mar 2025"
+    assert counted.plan_text.startswith("No plan for Mar 2025: the last plan held is for Mar 2024. Plan for Mar 2024")
 
 
 def test_a_share_of_few_cases_says_what_one_case_moves_it_by():

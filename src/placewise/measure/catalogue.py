@@ -459,6 +459,13 @@ class Target(Strict):
         return self
 
 
+class NoTarget(Strict):
+    """Why an indicator has no target: no national standard is published for it, or no local figure is held."""
+
+    label: str = Field(min_length=1, max_length=30, description="a few words for the summary's Target column")
+    reason: str = Field(min_length=1, description="the sentence on the indicator's page, with its source")
+
+
 class Indicator(Strict):
     """One indicator: what it counts, how the value is formed, and how it is reported."""
 
@@ -472,6 +479,7 @@ class Indicator(Strict):
     denominator: Count | None = None
     polarity: Polarity
     target: Target | None = None
+    no_target: NoTarget | None = Field(default=None, description="why there is no target, where none is published")
     standard_source: str
     specification: str = Field(min_length=1, description="the published definition followed, by name")
     version: str = Field(min_length=1, description="its version or date")
@@ -484,6 +492,8 @@ class Indicator(Strict):
     def _consistent(self) -> Indicator:
         """Measure type, numerator, denominator, geographies and breakdowns fit together."""
         needs_den = self.measure in ("proportion", "crude_rate", "dsr", "ratio")
+        if self.target is not None and self.no_target is not None:
+            raise ValueError("no_target: an indicator with a target cannot also say why it has none")
         if self.measure == "returned":
             return self._check_returned()
         if needs_den and self.denominator is None:

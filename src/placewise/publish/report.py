@@ -93,6 +93,9 @@ class IndicatorSpec:
     rebase: tuple[date, ...] = ()
     target_flag: str = ""
     target_note: str = ""
+    no_target: str = ""
+    """Why there is no target, in a few words ("No national standard"); ``no_target_reason`` says it in full."""
+    no_target_reason: str = ""
     per: float = 1.0
     england_source: str = ""
     """Where the England comparator comes from (``report.yaml``), shown under it."""
@@ -706,7 +709,7 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
         latest_value=SUPPRESSED_TEXT if suppressed_latest else spec.fmt(latest.value),
         latest_interval="" if suppressed_latest or pd.isna(latest.lower)
         else f"{spec.fmt(latest.lower)} to {spec.fmt(latest.upper)}",
-        target=spec.fmt(spec.target) if spec.target is not None else "none",
+        target=spec.fmt(spec.target) if spec.target is not None else (spec.no_target or "none"),
         variation=variation, assurance=assurance,
         variation_svg="" if spec.no_spc else icons.variation_icon(variation),
         assurance_svg="" if spec.no_spc else icons.assurance_icon(assurance),
@@ -996,6 +999,13 @@ def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) ->
         return "No plan: target stale", f"{ended}: the target is stale"
     if spec.target_flag == "missing":
         return "No plan: no target this year", f"{ended}: no target applies this year"
+    earlier = plan.pva[plan.pva.indicator_id == spec.id]
+    if spec.target is None and not earlier.empty:
+        last = period_label(earlier.period_start.max(), spec.frequency)
+        return ended, f"{ended}: the last plan held is for {last}"
+    if spec.target is None and spec.no_target:
+        why = spec.no_target[:1].lower() + spec.no_target[1:]
+        return f"No plan: {why}", f"{ended}: {why}"
     if spec.target is None:
         return "No plan: no target", f"{ended}: no target or submitted trajectory"
     return ended, ended

@@ -27,7 +27,7 @@ def test_rows_carry_the_board_plan_and_the_year_target(engine_client, login) -> 
     profile = load_profile()
     frame = measurement_frame({"ae_4hr_all": rows.drop(columns=["funnel", "target", "plan"])})
     board = plan_inputs(frame, profile, load_catalogue(profile)).pva
-    board = board.set_index(["geography_code", "period_start"]).plan
+    board = board[board.indicator_id == "ae_4hr_all"].set_index(["geography_code", "period_start"]).plan
     key = pd.MultiIndex.from_arrays([rows.geography_code, pd.to_datetime(rows.period_start).dt.date])
     assert board.reindex(key).tolist() == rows.plan.tolist()
 

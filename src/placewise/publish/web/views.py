@@ -103,7 +103,7 @@ def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, nam
     view.plan_value = "none" if plan is None or not np.isfinite(plan) else spec.fmt(plan)
     target = (targets or {}).get(latest.period_start)
     view.target_value = "none" if target is None or not np.isfinite(target) else spec.fmt(target)
-    view.target_note = spec.target_note if target is None else ""
+    view.target_note = (spec.target_note or spec.no_target_reason) if target is None else ""
     view.series_rows = [fmt_row(spec, period_label(r.period_start, spec.frequency), r)
                         for r in mine.iloc[::-1].itertuples()]
     _spc(view, mine, spec, trajectory or {}, targets or {})
