@@ -113,17 +113,22 @@ def test_scoring_reads_the_stored_phm_tables_at_their_date_and_gets_the_same_dat
     w.event("a", date(2015, 1, 1), codes("hypertension")[0])
     w.event("b", date(2022, 5, 1), codes("type2_diabetes")[0])
     w.spell("a", date(2022, 12, 1), date(2022, 12, 5))
+    w.gp_appointment("b", date(2022, 6, 1))
+    w.medication("a", date(2022, 7, 1), "318135004")
     con = w.load(ibis.duckdb.connect())
     on = date(2023, 3, 31)
-    fresh = dataset(con, load_profile(), on, with_outcome=False)
+    fresh = dataset(con, load_profile(), on, with_outcome=False).sort_by("person_id")
+    assert fresh["gp_appointments"].to_pylist() == [0, 1, 0] and fresh["distinct_medicines"].to_pylist() == [1, 0, 0]
     build(con, load_profile(), on)
     con.raw_sql(f"UPDATE {PEOPLE_TABLE} SET age = age + 100 WHERE person_id = 'c'")   # marks the stored table
-    stored = dataset(con, load_profile(), on, with_outcome=False)
+    stored = dataset(con, load_profile(), on, with_outcome=False).sort_by("person_id")
     assert stored.drop_columns(["age", "age_band"]).equals(fresh.drop_columns(["age", "age_band"]))
     assert stored["age"].to_pylist() == [a + (100 if p == "c" else 0)
                                           for p, a in zip(fresh["person_id"].to_pylist(), fresh["age"].to_pylist())]
     earlier = dataset(con, load_profile(), date(2022, 3, 31), with_outcome=False)
     assert max(earlier["age"].to_pylist()) < 100                                      # not the stored table
+    con.raw_sql(f"ALTER TABLE {PEOPLE_TABLE} DROP COLUMN gp_appointments")             # stored before the column
+    assert dataset(con, load_profile(), on, with_outcome=False).sort_by("person_id").equals(fresh)
 
 
 def test_ceiling_auroc_from_a_truth_file(tmp_path):

@@ -80,6 +80,22 @@ def test_end_of_life_is_a_palliative_care_code_in_the_12_months_to_the_date(conn
                    "after": "healthy", "gsf": "end_of_life", "not_in_cluster": "healthy"}
 
 
+def test_gp_appointments_and_distinct_medicines_in_the_12_months_to_the_date(connect):
+    """Counted from 1 April 2023 to 31 March 2024 inclusive for 31 March 2024 (the same window as admissions and
+    A&E attendances): every GP appointment, and each dm+d product once however often issued."""
+    w = Warehouse()
+    w.person("busy", born=OLD)
+    for day in (date(2023, 3, 31), date(2023, 4, 1), date(2024, 3, 31), date(2024, 4, 1)):   # 2 of 4 in the window
+        w.gp_appointment("busy", day)
+        w.medication("busy", day, f"{day:%Y%m%d}")
+    w.medication("busy", date(2023, 6, 1), "20230401")                      # the first day's product again
+    w.medication("busy", date(2023, 7, 1), "999")
+    w.person("none", born=OLD)
+    people, _ = built(w, connect())
+    got = {p: (r["gp_appointments"], r["distinct_medicines"]) for p, r in people.items()}
+    assert got == {"busy": (2, 3), "none": (0, 0)}
+
+
 def test_people_not_registered_or_dead_at_the_date_are_not_segmented(connect):
     w = Warehouse()
     w.person("here")

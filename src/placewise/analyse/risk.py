@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from placewise.analyse.statistics.proportions import wilson_limits
 from placewise.canonical import PERSON_KEY
 from placewise.derive.people import PID
-from placewise.derive.segments import ITEMS_TABLE, PEOPLE_TABLE, phm_tables
+from placewise.derive.segments import ACTIVITY_COLUMNS, ITEMS_TABLE, PEOPLE_TABLE, phm_tables
 from placewise.profile import Profile
 from placewise.profile.registers import load_registers
 from placewise.warehouse.connection import table_names
@@ -81,16 +81,6 @@ def _one_year(on: date, years: int) -> date:
     return on.replace(year=on.year + years, day=28 if (on.month, on.day) == (2, 29) else on.day)
 
 
-def _count_in_year_to(con: ibis.BaseBackend, people: ir.Table, table: str, day: str, on: date,
-                      distinct: str | None = None) -> ir.Table:
-    """Per person, records of ``table`` in the year to ``on`` (or the distinct values of a column): ``pid, n``."""
-    t = con.table(table)
-    d = t[day].cast("date")
-    t = t.filter((d <= on) & (d > _one_year(on, -1))).join(people.select(PERSON_KEY, PID), PERSON_KEY)
-    n = t[distinct].nunique() if distinct else t.count()
-    return t.group_by(PID).aggregate(n=n.cast("int64"))
-
-
 def _admitted_after(con: ibis.BaseBackend, people: ir.Table, on: date) -> ir.Table:
     """People with an emergency admission in the 12 months after ``on``: ``pid, admitted``."""
     s = con.table("inpatient_spells")
@@ -109,41 +99,45 @@ def _phm_at(con: ibis.BaseBackend, profile: Profile, on: date) -> tuple[ir.Table
     """The PHM people and items tables at ``on``: those ``placewise phm`` stored, if built at that date, else made."""
     if {PEOPLE_TABLE, ITEMS_TABLE} <= table_names(con):
         people = con.table(PEOPLE_TABLE)
-        if people.reference_date.max().to_pyarrow().as_py() == on:
+        current = set(ACTIVITY_COLUMNS) <= set(people.columns)       # else stored before these columns existed
+        if current and people.reference_date.max().to_pyarrow().as_py() == on:
             return people, con.table(ITEMS_TABLE)
     return phm_tables(con, profile, on)
 
 
 def dataset(con: ibis.BaseBackend, profile: Profile, on: date, with_outcome: bool) -> pa.Table:
-    """Everyone registered at ``on``: predictors, the groups of the fairness panel and (if asked) the outcome."""
+    """Everyone registered at ``on``: predictors, the groups of the fairness panel and (if asked) the outcome.
+
+    With the outcome (for training) the rows are in pseudonym order, so the same seed splits the same people;
+    without it (for scoring) in no set order, sparing the sort.
+    """
     people, items = _phm_at(con, profile, on)
     regs = [f.removeprefix("reg_") for f in feature_names(profile) if f.startswith("reg_")]
     wide = items.group_by(PID).aggregate(
         deficits=(items.kind == "deficit").sum().cast("int64"),
         **{f"reg_{r}": ((items.kind == "register") & (items.item == r)).any().cast("int8") for r in regs})
-    parts = [wide,
-             _count_in_year_to(con, people, "gp_appointments", "appointment_date", on).rename(gp_appointments="n"),
-             _count_in_year_to(con, people, "medications", "issue_date", on, "dmd_code").rename(distinct_medicines="n")]
+    parts = [wide]
     if with_outcome:
         parts.append(_admitted_after(con, people, on))
     t = people
     for p in parts:
         t = t.left_join(p, PID).drop(f"{PID}_right")
     zero = {c: ibis.coalesce(t[c], 0) for c in
-            ["deficits", "gp_appointments", "distinct_medicines", "cms_conditions", *[f"reg_{r}" for r in regs]]}
+            ["deficits", "cms_conditions", *[f"reg_{r}" for r in regs]]}
     cols = {
         PERSON_KEY: t[PERSON_KEY], "age": t.age, "female": (t.sex == "female").cast("int8"),
         "imd_quintile_n": ibis.ifelse(t.imd_quintile == "Unknown", "0", t.imd_quintile).cast("int64"),
         "registers": t.registers, "efi": ibis.coalesce(t.efi, 0.0), "cms": ibis.coalesce(t.cms, 0.0),
-        "emergency_admissions": t.emergency_admissions, "bed_days": t.bed_days, "ae_attendances": t.ae_attendances,
+        **{c: t[c] for c in ACTIVITY_COLUMNS},
         **zero,
         "imd_quintile": t.imd_quintile, "ethnic_group": t.ethnic_group, "sex": t.sex, "la_code": t.la_code,
         "practice_code": t.practice_code,
         "age_band": ibis.cases(*[((t.age >= lo) & (t.age <= hi), _band_label(lo, hi)) for lo, hi in AGE_BANDS],
                                else_="unknown"),
     }
-    if with_outcome:
-        cols["admitted"] = ibis.coalesce(t.admitted, 0).cast("int8")
+    if not with_outcome:
+        return t.select(**cols).to_pyarrow()
+    cols["admitted"] = ibis.coalesce(t.admitted, 0).cast("int8")
     return t.select(**cols).order_by(PERSON_KEY).to_pyarrow()
 
 

@@ -28,6 +28,8 @@ from placewise.warehouse.derived import replace_table
 PEOPLE_TABLE = "phm_people"
 ITEMS_TABLE = "phm_items"
 ACTIVITY_MONTHS = 12
+ACTIVITY_COLUMNS = ["emergency_admissions", "bed_days", "ae_attendances", "gp_appointments", "distinct_medicines"]
+"""Each person's activity in the 12 months to the date, in ``phm_people``: zero without records."""
 
 
 def _activity_events(con: ibis.BaseBackend, people: ir.Table, kind: str) -> ir.Table:
@@ -65,6 +67,23 @@ def activity(con: ibis.BaseBackend, people: ir.Table, on: date) -> ir.Table:
     return adm.outer_join(ae, PID).select(
         pid=ibis.coalesce(adm[PID], ae[PID]), emergency_admissions=ibis.coalesce(adm.emergency_admissions, 0),
         bed_days=ibis.coalesce(adm.bed_days, 0), ae_attendances=ibis.coalesce(ae.ae_attendances, 0))
+
+
+def primary_care_activity(con: ibis.BaseBackend, people: ir.Table, on: date) -> ir.Table:
+    """Each person's GP appointments and distinct dm+d products issued in the 12 months to ``on``:
+    ``pid, gp_appointments, distinct_medicines`` (people with neither are absent)."""
+    ids = people.select(PERSON_KEY, PID)
+    a = con.table("gp_appointments")
+    a = a.select(PERSON_KEY, d=a.appointment_date.cast("date"))
+    a = _window(a, on, ACTIVITY_MONTHS).join(ids, PERSON_KEY)
+    a = a.group_by(PID).aggregate(gp_appointments=a.count().cast("int64"))
+    m = con.table("medications")
+    m = m.select(PERSON_KEY, "dmd_code", d=m.issue_date.cast("date"))
+    m = _window(m, on, ACTIVITY_MONTHS).join(ids, PERSON_KEY)
+    m = m.group_by(PID).aggregate(distinct_medicines=m.dmd_code.nunique().cast("int64"))
+    return a.outer_join(m, PID).select(
+        pid=ibis.coalesce(a[PID], m[PID]), gp_appointments=ibis.coalesce(a.gp_appointments, 0),
+        distinct_medicines=ibis.coalesce(m.distinct_medicines, 0))
 
 
 def _activity_rule(con: ibis.BaseBackend, people: ir.Table, a: Activity, on: date) -> ir.Table:
@@ -141,14 +160,14 @@ def phm_tables(con: ibis.BaseBackend, profile: Profile, on: date) -> tuple[ir.Ta
     efi = frailty.frailty_index(deficits, pop, phm.frailty)
     cms = multimorbidity.score(conds, pop, phm.multimorbidity)
     act = _temp(con, activity(con, attrs, on))
+    primary = _temp(con, primary_care_activity(con, attrs, on))
     base = pop.select(PID, "practice_code", "la_code", "imd_quintile", "ethnic_group", "sex", "age")
     base = base.left_join(nreg, PID).select(*base.columns, registers=ibis.coalesce(nreg.registers, 0).cast("int64"))
     base = base.left_join(efi, PID).drop(f"{PID}_right")
     base = base.left_join(cms, PID).drop(f"{PID}_right")
     base = base.left_join(act, PID).drop(f"{PID}_right")
-    base = _temp(con, base.mutate(emergency_admissions=ibis.coalesce(base.emergency_admissions, 0),
-                                  bed_days=ibis.coalesce(base.bed_days, 0),
-                                  ae_attendances=ibis.coalesce(base.ae_attendances, 0)))
+    base = base.left_join(primary, PID).drop(f"{PID}_right")
+    base = _temp(con, base.mutate(**{c: ibis.coalesce(base[c], 0) for c in ACTIVITY_COLUMNS}))
     seg = segment(con, attrs, phm, base, items, on)
     out = base.join(seg, PID).join(attrs.select(PID, PERSON_KEY), PID)
     return out.mutate(reference_date=ibis.literal(on, "date")), items
