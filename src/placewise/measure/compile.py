@@ -22,9 +22,10 @@ import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
 from placewise.derive.events import ATTRIBUTES, EventRead, EventSource, EventTables, attributed
-from placewise.derive.people import PID, age_at, attribute, population, standard_band
+from placewise.derive.people import OPEN_END, PID, age_at, attribute, population_in, standard_band
 from placewise.derive.records import (
     CODE_COLUMN,
+    EARLIEST,
     RecordQuery,
     Records,
     counted,
@@ -525,26 +526,36 @@ def register_share_units(ctx: Context, p: Persons, regs: list[OnRegister], perio
 def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Context, ir.Table, list[Criterion]]:
     """Where the cohort must be on a register: start from its members, not the whole population.
 
-    Returns the context with the coded records narrowed to the register's people (so every record
-    query reads only their records), the rows to draw the cohort from, and the criteria left to apply.
-    The same people come out either way; only the rows read shrink.
+    Returns the context with the coded records and the other registers' members narrowed to the register's
+    people (so every record query and register read meets only them: AF's CHA2DS2-VASc points are summed over AF
+    patients only), the rows to draw the cohort from, and the criteria left to apply. The same people come out
+    either way; only the rows read shrink.
     """
     first = next((c for c in p.criteria if isinstance(c, OnRegister)), None)
     if first is None:
-        return ctx, _coded_population(ctx, p, periods), list(p.criteria)
+        return _coded_population(ctx, p, periods)
     rows = register_rows(ctx, first.name)
-    narrowed = replace(ctx, records=ctx.records.of(rows.select(PID).distinct()))
+    people = rows.select(PID).distinct()
+    others = {r: t if r == first.name else t.semi_join(people, PID) for r, t in ctx.registers.items()}
+    narrowed = replace(ctx, records=ctx.records.of(people), registers=others)
     return narrowed, rows, [c for c in p.criteria if c is not first]
 
 
-def _coded_population(ctx: Context, p: Persons, periods: Periods) -> ir.Table:
-    """The population rows a cohort with no register is drawn from: only the people a top-level ``has_code``
-    criterion can hold for (the criterion itself is still applied), else the whole population."""
+def _coded_population(ctx: Context, p: Persons, periods: Periods) -> tuple[Context, ir.Table, list[Criterion]]:
+    """A cohort with no register: drawn from only the people a top-level ``has_code`` criterion can hold for
+    (the criterion itself is still applied), with the coded records narrowed to them, else the whole population.
+
+    Narrowing the records makes every other record query (a subset's checks in the last 12 months) read only the
+    cohort's people, not everyone with such a record.
+    """
     code = next((c for c in p.criteria if isinstance(c, HasCode)), None)
     if code is None:
-        return ctx.population
-    people = ctx.registrations.semi_join(leaf_query(code, ctx, periods).select(PID).distinct(), PID)
-    return population(people, ctx.attributes, sorted({p[1] for p in periods}))
+        return ctx, ctx.population, list(p.criteria)
+    pids = leaf_query(code, ctx, periods).select(PID).distinct()
+    # Whole-life spans drive the join to the registrations, so only these people are expanded to period ends.
+    spans = pids.mutate(start=ibis.literal(EARLIEST, "date"), stop=ibis.literal(OPEN_END, "date"))
+    rows = population_in(spans, ctx.registrations, ctx.attributes, sorted({p[1] for p in periods}))
+    return replace(ctx, records=ctx.records.of(pids)), rows, list(p.criteria)
 
 
 def expected_units(ctx: Context, e: Expected, periods: Periods) -> ir.Table:
