@@ -514,7 +514,8 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
                          rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]))
     page = model.pages[0]
     assert (page.target, page.plan_note, page.plan_text) == (
-        "No national standard", "No plan: no national standard", "No plan for Mar 2025: no national standard.")
+        "No national standard", "No plan: no national standard",
+        "No plan for Mar 2025. No national standard: set for all department types together.")
     html = _visible(render_html(model))
     assert "No national standard: set for all department types together." in html and "Targets to review" not in html
     # A count whose only plan ended earlier (an ambition held as a plan, not a target) names the last plan held.
@@ -522,7 +523,8 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
                            months=36, rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
                            plan=PlanInputs(plan_rows)).pages[0]
     assert counted.plan_note == "No plan for Mar 2025"
-    assert counted.plan_text.startswith("No plan for Mar 2025: the last plan held is for Mar 2024. Plan for Mar 2024")
+    assert counted.plan_text.startswith("No plan for Mar 2025: the last plan held is for Mar 2024. No national "
+                                        "standard: set for all department types together. Plan for Mar 2024")
 
 
 def test_a_share_of_few_cases_says_what_one_case_moves_it_by():

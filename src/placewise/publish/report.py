@@ -1000,12 +1000,12 @@ def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) ->
     if spec.target_flag == "missing":
         return "No plan: no target this year", f"{ended}: no target applies this year"
     earlier = plan.pva[plan.pva.indicator_id == spec.id]
+    reason = f". {spec.no_target_reason.rstrip('.')}" if spec.target is None and spec.no_target_reason else ""
     if spec.target is None and not earlier.empty:
         last = period_label(earlier.period_start.max(), spec.frequency)
-        return ended, f"{ended}: the last plan held is for {last}"
+        return ended, f"{ended}: the last plan held is for {last}{reason}"
     if spec.target is None and spec.no_target:
-        why = spec.no_target[:1].lower() + spec.no_target[1:]
-        return f"No plan: {why}", f"{ended}: {why}"
+        return f"No plan: {spec.no_target[:1].lower()}{spec.no_target[1:]}", f"{ended}{reason}"
     if spec.target is None:
         return "No plan: no target", f"{ended}: no target or submitted trajectory"
     return ended, ended
