@@ -14,7 +14,9 @@ Recomputes every indicator on DuckDB, then on PostgreSQL (``measure_all``: count
 write), and compares the two sets of measurements on the full key (whole counts exactly, the rest within
 1e-9 relative). For each engine it prints wall time, the CPU time of this process and, for PostgreSQL
 running on this machine, of the server's processes too (read from ``/proc``: the backend does the work, so
-the client's CPU alone flatters PostgreSQL), with the load average, which on a shared machine matters.
+the client's CPU alone flatters PostgreSQL), with the load average, which on a shared machine matters. Of the
+server's CPU it also gives the session's own backend's: when PostgreSQL runs parts of a query in parallel workers,
+that is the part no other core can take, the wall time's floor on a quiet machine.
 """
 
 from __future__ import annotations
@@ -159,13 +161,16 @@ def measure(url: str, months: int) -> tuple[Any, dict[str, float]]:
     postmaster = _postmaster(con) if con.name == "postgres" else None
     server = server_cpu(postmaster) if postmaster else None
     memory = ServerMemory(postmaster) if postmaster else None
+    backend = con.con.execute("SELECT pg_backend_pid()").fetchone()[0] if postmaster else 0
     rng = default_range(con, months)
     start, cpu, srv = time.perf_counter(), _cpu(), server() if server else 0.0
+    own = _proc_cpu(backend) if postmaster else 0.0
     table = measure_all(con, load_profile(), periods_range=rng)
     figures = {"wall": time.perf_counter() - start, "cpu": _cpu() - cpu, "rows": table.num_rows,
                "load": os.getloadavg()[0], "peak": _peak_gb()}
     if server and memory:
         figures["server"] = server() - srv
+        figures["backend"] = _proc_cpu(backend) - own
         figures["server_peak"] = memory.stop()
     con.disconnect()
     return table.select([*KEYS, *COMPARED]).to_pandas().sort_values(KEYS, ignore_index=True), figures
@@ -178,7 +183,8 @@ def _peak_gb() -> float:
 
 def _show(label: str, f: dict[str, float]) -> str:
     """One line of figures."""
-    server = (f" + {f['server']:.1f} s server CPU (server peak {f['server_peak']:.2f} GB PSS)"
+    server = (f" + {f['server']:.1f} s server CPU, of which the session's backend {f['backend']:.1f} s (server peak "
+              f"{f['server_peak']:.2f} GB PSS)"
               if "server" in f else "")
     return (f"{label}: {f['wall']:.1f} s wall, {f['cpu']:.1f} s client CPU{server}, client peak so far "
             f"{f['peak']:.2f} GB, {f['rows']:,.0f} measurements, load average {f['load']:.1f}")
