@@ -99,27 +99,44 @@ def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date]) ->
     )
 
 
+def month_number(d: ir.DateValue) -> ir.IntegerValue:
+    """The month of day ``d`` as one number, year x 12 + month, so that whole months compare as integers."""
+    return (d.year() * 12 + d.month()).cast("int64")
+
+
+def _month_ends(period_ends: list[date]) -> ir.Table:
+    """The period ends, each with its :func:`month_number` ``m``; every period end must be the last day of a month."""
+    odd = [e for e in period_ends if (e + timedelta(days=1)).day != 1]
+    if odd:
+        raise ValueError(f"period ends must be the last day of a month: {odd[0].isoformat()} is not")
+    return ibis.memtable({"period_end": period_ends, "m": [e.year * 12 + e.month for e in period_ends]},
+                         schema={"period_end": "date", "m": "int64"})
+
+
 def population_in(spans: ir.Table, intervals: ir.Table, attrs: ir.Table, period_ends: list[date]) -> ir.Table:
     """The :func:`population` rows at the period ends inside one of their person's ``spans`` (``pid, start, stop``:
     from ``start`` up to the day before ``stop``), with the spans' other columns.
 
     Each span meets its person's registration intervals first, so only the spans' people are expanded to period
-    ends, not the whole population.
+    ends, not the whole population. The period ends are month ends, so a span holds one exactly when its month
+    number is from that of the first day held up to before that of the first day not held (``stop``, the day after
+    the registration ends, the day of death): the expansion joins and computes ages on integers, not dates.
     """
-    ends = ibis.memtable({"period_end": period_ends}).mutate(period_end=ibis._.period_end.cast("date"))
+    ends = _month_ends(period_ends)
     extra = [c for c in spans.columns if c not in (PID, "start", "stop")]
     s = spans.rename(s_pid=PID)
     j = s.join(intervals, [s.s_pid == intervals[PID], intervals.start_date < s.stop,
                            intervals.end_date.isnull() | (intervals.end_date >= s.start)])
     j = j.join(attrs, PID)
-    last = (j.stop - ibis.interval(days=1)).cast("date")
-    j = j.select(PID, "practice_code", "imd_quintile", "ethnic_group", "sex", "birth_year", "birth_month", *extra,
-                 _in_from=ibis.greatest(j.start, j.start_date),
-                 _in_to=ibis.least(last, j.end_date.fill_null(last),
-                                (j.date_of_death - ibis.interval(days=1)).cast("date").fill_null(last)))
-    j = j.filter(j._in_from <= j._in_to)
-    r = j.join(ends, [j._in_from <= ends.period_end, j._in_to >= ends.period_end])
-    r = r.mutate(age=age_at(r.period_end, r.birth_year, r.birth_month))
+    stop = month_number(j.stop)
+    j = j.select(PID, "practice_code", "imd_quintile", "ethnic_group", "sex", *extra,
+                 _born=(j.birth_year * 12 + j.birth_month).cast("int64"),
+                 _first=month_number(ibis.greatest(j.start, j.start_date)),
+                 _past=ibis.least(stop, month_number(_day_after(j.end_date)).fill_null(stop),
+                                  month_number(j.date_of_death).fill_null(stop)))
+    j = j.filter(j._first < j._past)
+    r = j.join(ends, [j._first <= ends.m, ends.m < j._past])
+    r = r.mutate(age=((r.m - r._born) // 12).cast("int64"))
     return r.select(PID, "period_end", "practice_code", "imd_quintile", "ethnic_group", "sex", "age", *extra)
 
 
