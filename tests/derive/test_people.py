@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import ibis
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from measure_builder import Warehouse
@@ -193,3 +194,11 @@ def test_events_count_where_the_person_was_registered_on_the_day(connect):
     assert got == {("mover", date(2024, 1, 31), "P1"), ("mover", date(2024, 2, 1), "P3"),
                    ("died", date(2024, 3, 5), "P2"),              # admitted before death: counts at P2
                    ("died", date(2024, 3, 11), None)}             # no registration that day
+
+
+def test_population_in_spans_takes_only_month_end_period_ends():
+    spans = ibis.memtable({PID: [0], "start": [date(2024, 1, 1)], "stop": [date(2024, 6, 1)]})
+    empty = ibis.memtable({PID: [0], "practice_code": ["P1"], "start_date": [date(2020, 1, 1)], "end_date": [None]},
+                          schema={PID: "int64", "practice_code": "string", "start_date": "date", "end_date": "date"})
+    with pytest.raises(ValueError, match="2024-03-30 is not"):
+        population_in(spans, empty, empty, [date(2024, 2, 29), date(2024, 3, 30)])
