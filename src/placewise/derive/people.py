@@ -104,12 +104,17 @@ def month_number(d: ir.DateValue) -> ir.IntegerValue:
     return (d.year() * 12 + d.month()).cast("int64")
 
 
-def _month_ends(period_ends: list[date]) -> ir.Table:
-    """The period ends, each with its :func:`month_number` ``m``; every period end must be the last day of a month."""
+def month_numbers(period_ends: list[date]) -> list[int]:
+    """Each period end's :func:`month_number`; every period end must be the last day of a month."""
     odd = [e for e in period_ends if (e + timedelta(days=1)).day != 1]
     if odd:
         raise ValueError(f"period ends must be the last day of a month: {odd[0].isoformat()} is not")
-    return ibis.memtable({"period_end": period_ends, "m": [e.year * 12 + e.month for e in period_ends]},
+    return [e.year * 12 + e.month for e in period_ends]
+
+
+def _month_ends(period_ends: list[date]) -> ir.Table:
+    """The period ends, each with its :func:`month_number` ``m`` (:func:`month_numbers`)."""
+    return ibis.memtable({"period_end": period_ends, "m": month_numbers(period_ends)},
                          schema={"period_end": "date", "m": "int64"})
 
 
@@ -159,10 +164,11 @@ def age_group(age: ir.IntegerValue, lowers: list[int]) -> ir.IntegerValue:
     return _at_or_above(age, bounds, [ibis.literal(b, "int64") for b in bounds], age.cast("int64")).cast("int64")
 
 
-def _ends_up_to(d: ir.DateValue, ends: list[date], before: bool = False) -> ir.IntegerValue:
-    """How many of the sorted period ends fall on or before day ``d`` (strictly before, with ``before``)."""
-    bounds = [ibis.literal(e + timedelta(days=1) if before else e, "date") for e in ends]
-    return _at_or_above(d, bounds, [ibis.literal(i + 1, "int64") for i in range(len(ends))], ibis.literal(0, "int64"))
+def _ends_before(m: ir.IntegerValue, months: list[int]) -> ir.IntegerValue:
+    """How many of the period ends (sorted, by :func:`month_numbers`) fall in a month before month number ``m``:
+    the period ends before the first day of that month."""
+    return _at_or_above(m, [n + 1 for n in months], [ibis.literal(i + 1, "int64") for i in range(len(months))],
+                        ibis.literal(0, "int64"))
 
 
 CELL_KEYS = ["practice_code", "imd_quintile", "ethnic_group", "sex"]
@@ -188,12 +194,12 @@ def _steps(s: ir.Table, ends: list[date], group: Callable[[ir.IntegerValue], ir.
     that changes the age group, -1 to the old group and +1 to the new: the cell keys, ``age`` (group), ``i`` (the
     index of the period end from which the step counts) and ``d``."""
     up, down = ibis.literal(1, "int64"), ibis.literal(-1, "int64")
-    steps = [s.select(*CELL_KEYS, age=group(s.a0), i=_ends_up_to(s.s, ends, before=True), d=up),
-             s.select(*CELL_KEYS, age=group(s.a1), i=_ends_up_to(s.t, ends), d=down)]
+    months = month_numbers(ends)
+    steps = [s.select(*CELL_KEYS, age=group(s.a0), i=_ends_before(month_number(s.s), months), d=up),
+             s.select(*CELL_KEYS, age=group(s.a1), i=_ends_before(month_number(_day_after(s.t)), months), d=down)]
     years = ibis.memtable({"k": list(range(1, ends[-1].year - ends[0].year + 2))})
     b = s.join(years, years.k <= s.a1 - s.a0)       # the birthdays inside the span: age a0 + k begins on each
-    b = b.mutate(_age=b.a0 + b.k, _i=_ends_up_to(ibis.date(b.birth_year + b.a0 + b.k, b.birth_month, 1), ends,
-                                                  before=True))
+    b = b.mutate(_age=b.a0 + b.k, _i=_ends_before((b.birth_year + b.a0 + b.k) * 12 + b.birth_month, months))
     b = b.filter(group(b._age) != group(b._age - 1))
     steps += [b.select(*CELL_KEYS, age=group(b._age), i=b._i, d=up),
               b.select(*CELL_KEYS, age=group(b._age - 1), i=b._i, d=down)]
