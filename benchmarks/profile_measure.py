@@ -74,8 +74,9 @@ def main() -> None:
                          lambda: computation._context(con, catalogue, ends, work, reads), totals)
         finally:
             computation._temp = temp
+        shared = computation.SharedSides(computation.shared_keys(work))
         for ind, ps in work:
-            parts.append(_timed(ind.id, lambda ind=ind, ps=ps: computation._one(ctx, ind, ps), totals))
+            parts.append(_timed(ind.id, lambda ind=ind, ps=ps: computation._one(ctx, ind, ps, shared), totals))
     counts = pa.concat_tables(parts).sort_by([(k, "ascending") for k in computation.KEYS])
     table = _timed("statistics", lambda: measurements(counts, catalogue, datetime.now(UTC)), totals)
     _timed("write measurements", lambda: write_measurements(con, table, [i.id for i in chosen]), totals)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import ibis
 import pandas as pd
 import pytest
+from measure_builder import Warehouse
 from scenario import scenario
 
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
+from placewise.measure.computation import shared_keys
+from placewise.measure.periods import periods
 from placewise.profile import load_profile
 
 Q4 = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
@@ -169,3 +172,42 @@ def test_englands_return_is_the_national_comparator_and_not_a_provider(catalogue
     # England is its own geography; the ICS is the sum of its providers only.
     assert got == {("provider", "RC9"): (900, 1000), ("provider", "RD8"): (800, 1000),
                    ("england", "E92000001"): (1877191, 2167550), ("ics", "QHG"): (1700, 2000)}
+
+
+SHARING = ["gp_appointments_rate", "gp_dna_rate", "ae_attendances_rate", "referrals_rate"]
+"""GP appointments are the rate's numerator and the DNA share's denominator; the monthly rates share the registered
+population as denominator."""
+
+
+def _sharing_warehouse() -> Warehouse:
+    """People at two practices with GP appointments (some missed), A&E attendances and referrals in Q1 2024."""
+    w = Warehouse()
+    for i, (born, sex, lsoa, practice) in enumerate([((1950, 3), "female", "L1", "P1"), ((1985, 7), "male", "L2", "P1"),
+                                                     ((2010, 1), "female", "L3", "P2"), ((1972, 12), "male", "L1", "P2"),
+                                                     ((1999, 5), "female", "L2", "P1")]):
+        pid = w.person(f"s{i}", born=born, sex=sex, lsoa=lsoa, practice=practice, ethnicity="AHNZA"[i])
+        for day in range(i + 1):
+            w.gp_appointment(pid, date(2024, 1 + day % 3, 3 + day), "did_not_attend" if day % 2 else "attended",
+                             practice)
+        if i % 2 == 0:
+            w.attendance(pid, datetime(2024, 2, 10 + i, 9), 100)
+            w.add("referrals", referral_id=f"R{i}", person_id=pid, practice_code=practice,
+                  referral_date=date(2024, 3, 1 + i), treatment_function="110", priority="routine")
+    return w
+
+
+def test_indicators_sharing_a_side_count_as_each_computed_alone(catalogue):
+    """Together, the shared sides are summed once and each indicator's sides added; alone, each is summed in one
+    pass over its units: the counts are the same, and not empty."""
+    work = [(catalogue.indicator(i), periods(Q4, catalogue.indicator(i).frequency)) for i in SHARING]
+    assert len(shared_keys(work)) == 2   # GP appointments, and the registered population
+    con = _sharing_warehouse().load(ibis.duckdb.connect())
+    together = compute(con, catalogue, periods_range=Q4, indicators=SHARING).to_pandas()
+    for ind in SHARING:
+        alone = compute(con, catalogue, periods_range=Q4, indicators=[ind]).to_pandas()
+        mine = together[together.indicator_id == ind].reset_index(drop=True)
+        assert mine.numerator.sum() > 0 and mine.denominator.sum() > 0, ind
+        pd.testing.assert_frame_equal(mine, alone, check_exact=True)
+    # January at P1 (s0, s1, s4 registered): four appointments on the 3rd, s4's on the 6th missed.
+    assert pick(together, "gp_dna_rate", JAN, "practice", "P1") == (1, 4)
+    assert pick(together, "gp_appointments_rate", JAN, "practice", "P1") == (4, 3)

@@ -22,8 +22,8 @@ KINDS = [  # one indicator of every shape: subset of persons and events, rates, 
     "hypertension_treated_to_target", "ae_4hr_type1", "emergency_admissions_dsr", "readmissions_30_day",
     "los_emergency_median", "los_emergency_mean", "dementia_diagnosis_rate", "asthma_saba_over_reliance",
     "talking_therapies_access", "obesity_prevalence_adults", "gp_dna_rate", "ae_4hr_type1_published",
-    "af_anticoagulated", "ld_health_checks",
-]
+    "af_anticoagulated", "ld_health_checks", "gp_appointments_rate", "ae_attendances_rate",
+]  # the last two share sides with gp_dna_rate (GP appointments) and each other (the registered population)
 
 
 def _postgres(url: str) -> ibis.BaseBackend:
@@ -69,6 +69,8 @@ person = st.fixed_dictionaries({
                                  st.sampled_from(["emergency", "elective"])), max_size=3),
     "ae": st.lists(st.tuples(st.dates(date(2024, 1, 1), date(2024, 3, 31)), st.integers(1, 600),
                              st.sampled_from([1, 3])), max_size=2),
+    "gp": st.lists(st.tuples(st.dates(date(2024, 1, 1), date(2024, 3, 31)),
+                             st.sampled_from(["attended", "did_not_attend"])), max_size=3),
 })
 
 
@@ -91,6 +93,8 @@ def _generated(people: list[dict]) -> Warehouse:
             w.spell(pid, on, on + timedelta(days=days), method=method)
         for on, minutes, dept in p["ae"]:
             w.attendance(pid, datetime(on.year, on.month, on.day, 8), minutes, dept=dept)
+        for on, status in p["gp"]:
+            w.gp_appointment(pid, on, status, p["practice"])
     w.aggregate(date(2024, 2, 1), "RC9", "ae_4hr_type1", 7, 9)
     return w
 

@@ -830,6 +830,69 @@ def indicator_units(ctx: Context, ind: Indicator, periods: Periods) -> ir.Table:
     return nu.mutate(num=nu.v, den=zero).drop("v").union(du.mutate(num=zero, den=du.v).drop("v"))
 
 
+@dataclass(frozen=True)
+class Side:
+    """One count's units summed into an indicator's numerator, its denominator, or both (a count with no
+    denominator: the number of units): sums add, so an indicator's cells are the sums of its sides' cells, and a
+    side several indicators share is summed once."""
+
+    role: str
+    """``numerator``, ``denominator`` or ``both``."""
+    count: Count
+    subset: Subset | None = None
+    """For the numerator of a subset of events: only the denominator's units in the subset."""
+
+
+def indicator_sides(ind: Indicator) -> list[Side] | None:
+    """The indicator's sides, or None where its units are not summed side by side (a median keeps its units; a
+    subset of persons or a share of the population on registers flags each unit)."""
+    num, den = ind.numerator, ind.denominator
+    if ind.measure == "median":
+        return None
+    if isinstance(num, Subset):
+        if not isinstance(den, Events) or den.value is not None:
+            return None
+        return [Side("denominator", den), Side("numerator", den, num)]
+    if den is None:
+        return [Side("both", num)]
+    return [Side("numerator", num), Side("denominator", den)]
+
+
+def side_key(ind: Indicator, side: Side, periods: Periods) -> str:
+    """What a side's summed cells depend on: two indicators' sides with the same key have the same cells."""
+    return repr((side.count.model_dump_json(), side.subset.model_dump_json() if side.subset else None,
+                 tuple(periods), ind.measure == "dsr", tuple(ind.breakdowns), tuple(_unreported(ind))))
+
+
+def side_cells(ctx: Context, ind: Indicator, side: Side, periods: Periods) -> ir.Table:
+    """A side's units summed by breakdown group (:func:`by_breakdown`): the sum of their values as ``numerator``
+    with its squares, their number as ``denominator``; :func:`placed` keeps what its role adds."""
+    std = ind.measure == "dsr"
+    if side.subset and isinstance(side.count, Events):
+        u = events_units(ctx, side.count, periods, std, side.subset)
+        u = u.filter(u.v != 0)
+    else:
+        u = count_units(side.count, ctx, periods, std)
+    return by_breakdown(ind, cells(ctx, ind, u.mutate(num=u.v, den=ONE).drop("v")))
+
+
+def placed(side: Side, summed: ir.Table) -> ir.Table:
+    """A side's summed cells in its role: a numerator's values (no count of units), a denominator's values (no
+    squares), or both as they are."""
+    zero = ibis.literal(0).cast("float64")
+    if side.role == "numerator":
+        return summed.mutate(denominator=zero)
+    if side.role == "denominator":
+        return summed.mutate(numerator=zero, denominator=summed.numerator, sum_squares=zero)
+    return summed
+
+
+def sides_summed(parts: list[ir.Table]) -> ir.Table:
+    """The sides' cells by breakdown group added together."""
+    u = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return u.group_by(BREAKDOWN_KEYS).aggregate(**{c: u[c].sum() for c in SUMS})
+
+
 SUMS = ("numerator", "denominator", "sum_squares")
 BREAKDOWN_KEYS = ["period_start", "period_end", "ics_code", "practice_code", "provider_code", "site_code", "breakdown",
                   "breakdown_group", "standard_band"]

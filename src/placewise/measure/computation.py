@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import ibis
@@ -33,13 +35,19 @@ from placewise.measure.catalogue import (
 from placewise.measure.compile import (
     Context,
     Periods,
+    Side,
     by_breakdown,
     catalogue_event_reads,
     catalogue_record_queries,
     cells,
     expand,
+    indicator_sides,
     indicator_units,
+    placed,
     register_share,
+    side_cells,
+    side_key,
+    sides_summed,
 )
 from placewise.measure.periods import ReportingRange, add_months, month_end, periods
 from placewise.measure.returns import returned_counts
@@ -57,6 +65,9 @@ REGISTERS_TABLE = "_placewise_registers"
 reads its own rows from it."""
 CELLS_TABLE = "_placewise_cells"
 """Temporary table holding one indicator's cells by breakdown group while they are summed to each geography."""
+SIDES_TABLE = "_placewise_side_"
+"""Prefix of the temporary tables holding a side's cells by breakdown group that several indicators share (e.g. the
+registered population of the monthly rates, GP appointments counted by two indicators)."""
 
 COUNTS_SCHEMA = pa.schema([
     ("indicator_id", pa.string()),
@@ -139,11 +150,12 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
         complete = complete_to(con)
         work = [(ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
         reads = catalogue_event_reads(work)
+        shared = SharedSides(shared_keys(work))
         try:
             ctx = _context(con, catalogue, _period_ends(rng, chosen), work, reads)
-            parts = [_one(ctx, ind, ps) for ind, ps in work]
+            parts = [_one(ctx, ind, ps, shared) for ind, ps in work]
         finally:
-            for name in [*SHARED_TABLES, REGISTERS_TABLE, *(events_table(s) for s in reads)]:
+            for name in [*SHARED_TABLES, REGISTERS_TABLE, *(events_table(s) for s in reads), *shared.names()]:
                 engine.drop(name)
     if not parts:
         return COUNTS_SCHEMA.empty_table()
@@ -215,15 +227,49 @@ def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records,
     return {r: every.filter(every.register_id == r).drop("register_id") for r in used}
 
 
-def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]]) -> pa.Table:
-    """One indicator's counts over its periods, in the counts schema: cells by breakdown group materialised once,
-    then summed to each geography level."""
+def shared_keys(work: list[tuple[Indicator, Periods]]) -> set[str]:
+    """The keys of the sides (:class:`Side`) more than one indicator sums: each is summed once and kept."""
+    keys = Counter(side_key(ind, s, ps) for ind, ps in work if ps and not ind.is_returned
+                   for s in indicator_sides(ind) or [])
+    return {k for k, n in keys.items() if n > 1}
+
+
+@dataclass
+class SharedSides:
+    """The sides several indicators share, summed once into temporary tables as the first of them needs each."""
+
+    keys: set[str]
+    tables: dict[str, ir.Table] = field(default_factory=dict)
+
+    def cells(self, ctx: Context, ind: Indicator, side: Side, ps: Periods) -> ir.Table:
+        """The side's cells by breakdown group: a query, or the shared temporary table (made on first use)."""
+        key = side_key(ind, side, ps)
+        if key not in self.keys:
+            return side_cells(ctx, ind, side, ps)
+        if key not in self.tables:
+            self.tables[key] = _temp(ctx.con, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps))
+        return self.tables[key]
+
+    def names(self) -> list[str]:
+        """The temporary tables made."""
+        return [f"{SIDES_TABLE}{i}" for i in range(len(self.tables))]
+
+
+def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: SharedSides) -> pa.Table:
+    """One indicator's counts over its periods, in the counts schema: cells by breakdown group materialised once
+    (where another indicator shares one of its sides, each side summed apart and the shared one read from its
+    table), then summed to each geography level."""
     if not ps:
         return COUNTS_SCHEMA.empty_table()
     if ind.is_returned:
         return returned_counts(ctx.con, ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(
             COUNTS_SCHEMA)
-    by = _temp(ctx.con, CELLS_TABLE, by_breakdown(ind, cells(ctx, ind, indicator_units(ctx, ind, ps))))
+    sides = indicator_sides(ind) or []
+    if any(side_key(ind, s, ps) in shared.keys for s in sides):
+        summed = sides_summed([placed(s, shared.cells(ctx, ind, s, ps)) for s in sides])
+    else:   # summed in one pass: apart, each side would read the units again
+        summed = by_breakdown(ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
+    by = _temp(ctx.con, CELLS_TABLE, summed)
     try:
         out = expand(ctx, ind, by).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
     finally:
