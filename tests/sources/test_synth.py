@@ -279,20 +279,26 @@ def test_palliative_care_is_recorded_near_death_and_for_a_few_of_the_living(db: 
 
 def test_truth_at_the_risk_models_test_date_matches_the_files(synth: tuple[Path, dict[str, int]],
                                                              db: duckdb.DuckDBPyConnection) -> None:
-    """The truth file's people registered a year before the end, their emergency admissions in the 12 months to
-    the end (as written in the spells) and their true chance of one, which the drawn admissions roughly match
-    (readmissions after an emergency admission are outside the chance, so a few more are admitted)."""
+    """The truth file's people registered a year before the end (exactly those the registrations and deaths written
+    say: a registration's end date is its last day, so a leaver counts on the day they leave, and nobody counts on
+    the day they die), their emergency admissions in the 12 months to the end (as written in the spells) and their
+    true chance of one, which the drawn admissions roughly match (readmissions after an emergency admission are
+    outside the chance, so a few more are admitted)."""
     path = synth[0] / "truth" / "person_state.parquet"
     before = END.replace(year=END.year - 1)
     assert pq.read_schema(path).metadata[b"year_before"] == before.isoformat().encode()
     con = db.cursor()  # its own cursor: the shared connection may hold another test's unfinished result
     con.register("truth", pq.read_table(path))
-    registered = one(con, f"""SELECT count(DISTINCT nhs_number) FROM registrations WHERE start_date <= DATE '{before}'
-                             AND (end_date IS NULL OR end_date > DATE '{before}')""")
+    registered = one(con, f"""SELECT count(DISTINCT nhs_number) FROM registrations LEFT JOIN deaths USING (nhs_number)
+                             WHERE start_date <= DATE '{before}' AND (end_date IS NULL OR end_date >= DATE '{before}')
+                             AND (date_of_death IS NULL OR date_of_death > DATE '{before}')""")
+    leaving = one(con, f"""SELECT count(*) FROM registrations r WHERE end_date = DATE '{before}'
+                          AND nhs_number NOT IN (SELECT nhs_number FROM deaths WHERE date_of_death = DATE '{before}')
+                          AND nhs_number NOT IN (SELECT nhs_number FROM registrations WHERE start_date > r.end_date)""")
     n, admitted, expected = con.execute("""SELECT sum(registered_year_before::INT),
         sum((registered_year_before AND emergency_admission_year_before)::INT),
         sum(admission_probability_12m_year_before) FROM truth""").fetchone()
-    assert abs(n - registered) <= 0.001 * registered
+    assert n == registered and leaving > 0       # some leave on that very day: they count
     written = one(con, f"""SELECT count(DISTINCT s.nhs_number) FROM inpatient_spells s JOIN truth t USING (nhs_number)
                           WHERE t.registered_year_before AND s.admission_method = 'emergency'
                           AND s.admission_date > DATE '{before}' AND s.admission_date <= DATE '{END}'""")

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from placewise.sources.synth.config import CONDITIONS
 from placewise.sources.synth.events import World, admission_chance, cumulative_intensity, person_rate
-from placewise.sources.synth.population import CURRENT, DAYS_PER_YEAR
+from placewise.sources.synth.population import CURRENT, DAYS_PER_YEAR, DIED
 from placewise.sources.synth.population import day as day_number
 from placewise.sources.synth.vocabulary import MEDICINES, RESOLVED
 
@@ -96,9 +96,11 @@ def year_before(w: World) -> int:
 
 
 def registered_on(w: World, on: int) -> np.ndarray:
-    """Whether each person was registered (and alive) on day ``on``."""
+    """Whether each person was registered and alive on day ``on``, as the registrations and deaths written say: a
+    registration's end date is its last day (a leaver is registered on the day they leave), and nobody is alive on
+    the day they die."""
     p = w.people
-    return (p.start <= on) & (p.ref > on)
+    return (p.start <= on) & np.where(p.status == DIED, p.ref > on, p.ref >= on)
 
 
 def _expected(w: World, name: str, on: int, first: np.ndarray, last: np.ndarray) -> np.ndarray:
