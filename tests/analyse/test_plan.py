@@ -85,6 +85,39 @@ def test_talking_therapies_access_against_blmk_share_of_the_ambition(catalogue):
     assert (r["period_start"], r["plan"], r["variance"], r["rag"]) == (date(2023, 4, 1), 28269.0, -2519.0, "red")
 
 
+def test_a_count_plan_at_share_s_is_s_times_the_plan_and_rates_are_untouched(tmp_path, catalogue):
+    """A synthetic sample of 2% of the ICS is judged against 2% of a count's plan; a percentage's plan is the same."""
+    path = tmp_path / "plan.csv"
+    path.write_text("indicator_id,geography_type,geography_code,period_start,value\n"
+                    "rtt_waiting_list,ics,QHG,2021-03-01,70039\n"   # a returned count (no denominator)
+                    "rtt_18wk,ics,QHG,2021-03-01,60.5\n", encoding="utf-8")   # a returned percentage
+    whole, sample = load_plans(load_profile(), catalogue, (path,)), load_plans(load_profile(), catalogue, (path,), 0.02)
+
+    def points(plans, indicator):
+        return [p.value for t in plans.trajectories if t.indicator == indicator for p in t.points]
+
+    for indicator in ("talking_therapies_entering", "cyp_mh_access", "rtt_waiting_list"):
+        assert points(sample, indicator) == pytest.approx([0.02 * v for v in points(whole, indicator)]), indicator
+    for indicator in (HTN, "rtt_18wk"):
+        assert points(sample, indicator) == points(whole, indicator), indicator
+    # 500 people entering treatment in the sample against 2% of 28,269 (565.38): 11.6% behind, red.
+    m = _measurements({date(2023, 4, 1): 500.0})
+    m = m.set_column(0, "indicator_id", pa.array(["talking_therapies_entering"] * m.num_rows))
+    (r,) = [r for r in plan_against_actual(m, sample, catalogue).to_pylist()
+            if r["indicator_id"] == "talking_therapies_entering"]
+    assert (r["plan"], r["variance"], r["rag"]) == (pytest.approx(565.38), pytest.approx(-65.38), "red")
+
+
+def test_every_population_sized_target_is_the_same_at_every_scale(catalogue):
+    """Only plans are scaled to a sample: a count's target would not be, so every count target must be zero (no
+    waits over 52 or 65 weeks, no out-of-area placements)."""
+    from placewise.analyse.plan import population_sized
+
+    sized = [i for i in catalogue.indicators if population_sized(i) and i.target is not None]
+    assert {i.id for i in sized} >= {"rtt_52wk", "rtt_65wk", "oap_bed_days"}
+    assert all(v == 0 for i in sized for v in [i.target.value, *(y.value for y in i.target.years)]), sized
+
+
 def test_trajectories_from_csv_by_geography(tmp_path, catalogue):
     path = tmp_path / "plan.csv"
     path.write_text("indicator_id,geography_type,geography_code,period_start,value\n"

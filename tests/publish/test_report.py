@@ -977,3 +977,55 @@ def test_drawn_limits_stay_within_what_the_measure_can_take() -> None:
     assert low[:2].tolist() == [0.0, 40.0] and high[:2].tolist() == [100.0, 99.5] and np.isnan(high[2])
     low, high = rate.drawn_limits(lpl, upl)
     assert low[:2].tolist() == [0.0, 40.0] and high[:2].tolist() == [173.9, 99.5]
+
+
+def test_a_synthetic_samples_count_plans_are_scaled_to_its_share_and_the_report_says_so(tmp_path: Path):
+    """At demo scale a count's plan is the submitted plan times the sample's share of the ICS, declared on the cover,
+    in the Board summary and on the page with the plan as submitted; a percentage's plan is compared as planned."""
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.inputs import synthetic_share
+    from placewise.publish.render import render_html
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, PlanInputs, Scope, build_report
+
+    con = connect(str(tmp_path / "share.duckdb"))
+    ensure_tables(con)
+    # BLMK at the generator's scale 1.0: 991,800 Census residents x 1.11 registered per resident = 1,100,898.
+    con.con.execute("INSERT INTO practices (practice_code, la_code, list_size) VALUES "
+                    "('P1', 'E06000055', 12018), ('P2', 'E06000032', 10000)")
+    share = synthetic_share(con, load_profile())
+    con.disconnect()
+    assert share == pytest.approx(22018 / 1_100_898)
+
+    values = [480.0, 500.0, 520.0] * 8
+    frame = pd.DataFrame({
+        "indicator_id": "tt", "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+        "geography_type": "ics", "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All",
+        "numerator": values, "denominator": np.nan, "value": values, "lower": np.nan, "upper": np.nan,
+        "suppressed": False})[list(MEASUREMENT_COLUMNS)]
+    plan_rows = pd.DataFrame({"indicator_id": ["tt"], "geography_type": ["ics"], "geography_code": ["QHG"],
+                              "period_start": [MONTHS[-1]], "actual": [520.0], "plan": [28269 * 0.02],
+                              "variance": [520.0 - 28269 * 0.02], "rag": ["red"], "basis": ["trajectory"]})
+    spec = IndicatorSpec(id="tt", title="Entering treatment", definition="d", domain="d", polarity="higher_is_better",
+                         measure="count", frequency="monthly", decimals=0, population_sized=True)
+    ics = Area("ics", "QHG", "BLMK")
+    model = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                         plan=PlanInputs(plan_rows, share=0.02))
+    assert model.pages[0].plan_text.startswith(
+        "Plan for Mar 2025 (the submitted 28,269 scaled to the synthetic population, 2.0%): 565; actual 520 (-45 "
+        "against plan). Red")
+    html = render_html(model)
+    cover = _visible(html[:html.index('<section class="summary">')])
+    summary = _visible(html[html.index('<section class="summary">'):html.index('id="tt"')])
+    for text in (cover, summary):
+        assert "Plans scaled to the synthetic population: 2.0% of BLMK." in text
+    # Real data (share 1) print no such note, and a percentage's trajectory is never said to be scaled.
+    real = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                        plan=PlanInputs(plan_rows.assign(plan=28269.0, variance=520 - 28269.0)))
+    assert real.plan_scale == "" and "scaled" not in _visible(render_html(real))
+    assert real.pages[0].plan_text.startswith("Plan for Mar 2025: 28,269; actual 520")
+    rate = build_report(frame, [replace(spec, population_sized=False)], Scope(ics, ics, ()), title="t", months=36,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                        plan=PlanInputs(plan_rows, share=0.02))
+    assert rate.pages[0].plan_text.startswith("Plan for Mar 2025: 565; actual 520")

@@ -24,6 +24,11 @@ A cumulative indicator (counted from 1 April, such as learning disability health
 at nothing, so a plan set here for it is the year's target spread evenly over the year (the run rate: by
 September, half of the year's target), as BLMK's 2020/21 dashboards judged IAPT access year to date against
 25% x 11/12 in February (``../shared/reference/blmk_performance_2020_21/table_catalogue.csv``).
+
+A plan for a population-sized figure (a count, such as people entering NHS Talking Therapies, or a returned count,
+such as the RTT waiting list) is for the whole population it was set for. Measured on a synthetic sample of the ICS
+(the demo's 2%), such a plan is scaled to the sample's share of the ICS when the plans are loaded (``share``), so
+that a sample is judged against a plan of its own size; percentages, rates, ratios and means are unchanged.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from placewise.analyse.independence import cumulative
-from placewise.measure.catalogue import Catalogue, Strict, TrajectoryPoint
+from placewise.measure.catalogue import Catalogue, Indicator, Strict, TrajectoryPoint
 from placewise.profile import Profile, ProfileError
 
 PLAN_SCHEMA = pa.schema([
@@ -107,8 +112,16 @@ def read_trajectory_csv(path: Path, source: str) -> list[Trajectory]:
             for (i, t, c), p in grouped.items()]
 
 
-def load_plans(profile: Profile, catalogue: Catalogue, csv_files: tuple[Path, ...] = ()) -> Plans:
-    """The profile's plans, with the catalogue's system trajectories and any CSV trajectories added."""
+def population_sized(indicator: Indicator) -> bool:
+    """Whether the indicator's values grow with the population measured: a count, or a returned count (no
+    denominator, such as a waiting list), not a percentage, rate, ratio or mean."""
+    return indicator.measure == "count" or (indicator.measure == "returned" and indicator.denominator is None)
+
+
+def load_plans(profile: Profile, catalogue: Catalogue, csv_files: tuple[Path, ...] = (), share: float = 1.0) -> Plans:
+    """The profile's plans, with the catalogue's system trajectories and any CSV trajectories added; the plans of
+    population-sized indicators multiplied by ``share``, the measured population's share of the one the plans are
+    for (a synthetic sample's share of the ICS; 1 for real data)."""
     plans = profile.section("trajectories", Plans)
     extra = [Trajectory(indicator=i.id, geography_code=catalogue.ics_code, points=i.target.trajectory,
                         source=i.target.source)
@@ -119,7 +132,17 @@ def load_plans(profile: Profile, catalogue: Catalogue, csv_files: tuple[Path, ..
     for t in plans.trajectories + extra:
         if t.indicator not in known:
             raise ProfileError(f"trajectory for {t.geography_type} {t.geography_code}: unknown indicator {t.indicator!r}")
-    return Plans(rag=plans.rag, trajectories=plans.trajectories + extra)
+    sized = {i.id for i in catalogue.indicators if population_sized(i)}
+    return Plans(rag=plans.rag, trajectories=[_scaled(t, share) if t.indicator in sized else t
+                                              for t in plans.trajectories + extra])
+
+
+def _scaled(trajectory: Trajectory, share: float) -> Trajectory:
+    """A trajectory with every planned value multiplied by ``share``."""
+    if share == 1.0:
+        return trajectory
+    points = [TrajectoryPoint(period=p.period, value=p.value * share) for p in trajectory.points]
+    return trajectory.model_copy(update={"points": points})
 
 
 GLIDE = "glide path to the year's target"

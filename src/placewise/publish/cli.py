@@ -95,7 +95,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con) if compare == "place" else None)
     quality = inputs.warehouse_quality(con, frame)
     synthetic = inputs.is_synthetic(con)
-    plan = inputs.plan_inputs(frame, profile, catalogue, plan_csv)
+    share = inputs.synthetic_share(con, profile) if synthetic else 1.0
+    plan = inputs.plan_inputs(frame, profile, catalogue, plan_csv, share)
     shown = {s.id for s in specs}
     specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
     specs = with_england(specs, {k: v for k, v in settings.england_sources.items() if not indicators or k in shown})

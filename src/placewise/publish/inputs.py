@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from placewise.analyse.independence import cumulative, no_spc_reason
-from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual
+from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual, population_sized
 from placewise.analyse.targets import target_status
 from placewise.measure.catalogue import Catalogue, Indicator
 from placewise.profile import Profile
@@ -44,6 +44,16 @@ def is_synthetic(con) -> bool:
     """Whether the warehouse holds the synthetic population (its LSOAs are named "(synthetic)")."""
     geo = con.table("geography")
     return bool(geo.filter(geo.lsoa_name.endswith("(synthetic)")).count().to_pandas())
+
+
+def synthetic_share(con, profile: Profile) -> float:
+    """The synthetic population's share of the ICS: the practices' registered lists against the ICS at the
+    generator's scale 1.0 (each Place's Census residents x ``registered_per_resident``, ``synthetic.yaml``)."""
+    from placewise.sources.synth.generate import load_synthetic
+
+    registered = int(con.table("practices").list_size.sum().to_pandas() or 0)
+    whole = sum(p.population for p in profile.ics.places) * load_synthetic(profile).registered_per_resident
+    return registered / whole
 
 
 def report_rows(frame: pd.DataFrame, geography_types: tuple[str, ...] = ("ics", "place")) -> pd.DataFrame:
@@ -147,7 +157,7 @@ def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
         id=i.id, title=i.title, definition=i.definition, domain=i.domain, polarity=i.polarity,
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
         target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
-        per=float(i.per or 1), no_spc=no_spc_reason(i), cumulative=cumulative(i),
+        per=float(i.per or 1), no_spc=no_spc_reason(i), cumulative=cumulative(i), population_sized=population_sized(i),
         no_target=i.no_target.label if i.no_target else "", no_target_reason=i.no_target.reason if i.no_target else "",
     )
 
@@ -196,8 +206,9 @@ def baseline_areas(profile: Profile) -> dict[str, Area]:
 
 
 def plan_inputs(frame: pd.DataFrame, profile: Profile, catalogue: Catalogue,
-                csv_files: tuple[Path, ...] = ()) -> PlanInputs:
-    """Plan against actual and year-end forecasts for the measurements, from the profile's and CSV trajectories."""
-    plans = load_plans(profile, catalogue, csv_files)
+                csv_files: tuple[Path, ...] = (), share: float = 1.0) -> PlanInputs:
+    """Plan against actual and year-end forecasts for the measurements, from the profile's and CSV trajectories,
+    population-sized plans scaled to ``share`` of the ICS (:func:`placewise.analyse.plan.load_plans`)."""
+    plans = load_plans(profile, catalogue, csv_files, share)
     pva = plan_against_actual(pa.Table.from_pandas(frame, preserve_index=False), plans, catalogue)
-    return PlanInputs(pva.to_pandas(), forecast_year_end(pva, plans, catalogue).to_pandas())
+    return PlanInputs(pva.to_pandas(), forecast_year_end(pva, plans, catalogue).to_pandas(), share)

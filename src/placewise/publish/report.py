@@ -103,6 +103,8 @@ class IndicatorSpec:
     """Counted from 1 April (year to date): the year-end target is judged through the plan's run rate only."""
     no_spc: str = ""
     """Why the series gets no SPC (its points overlap: :mod:`placewise.analyse.independence`); empty if it does."""
+    population_sized: bool = False
+    """A count that grows with the population measured, whose plan is scaled to a synthetic sample's share."""
 
     @property
     def number_format(self) -> str:
@@ -142,6 +144,8 @@ class PlanInputs:
 
     pva: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLAN_COLUMNS))
     forecast: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FORECAST_COLUMNS))
+    share: float = 1.0
+    """The measured population's share of the ICS the plans are for: the plans of counts are already scaled by it."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,8 @@ class ReportModel:
     core20_source: str = ""
     governance: Governance = field(default_factory=Governance)
     kpqi: KpqiTable | None = None
+    plan_scale: str = ""
+    """How the plans of counts were scaled to a synthetic sample, or empty where they are the ICS's as submitted."""
 
 
 @dataclass(frozen=True)
@@ -592,7 +598,16 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         missing=[s.title for s in specs if s.id not in spc_results and s.id not in hidden], rule=rule,
         suppressed=[s.title for s in specs if s.id in hidden], board=board_groups(pages, spc_results),
         governance=governance, kpqi=kpqi_table(slices, scope, pages, {i: r[2] for i, r in spc_results.items()}),
+        plan_scale=plan_scale_note(plan.share, scope.ics.name),
     )
+
+
+def plan_scale_note(share: float, ics: str) -> str:
+    """The sentence declaring that the plans of counts are scaled to a synthetic sample; empty at the ICS's own
+    scale."""
+    if share == 1.0:
+        return ""
+    return f"Plans scaled to the synthetic population: {share:.1%} of {ics}."
 
 
 def kpqi_table(slices: Slices, scope: Scope, pages: list[IndicatorPage], periods: dict[str, list[date]],
@@ -980,7 +995,7 @@ def _for_area(plan: PlanInputs, area: Area) -> PlanInputs:
     """The plan rows of one area."""
     def mine(f: pd.DataFrame) -> pd.DataFrame:
         return f[(f.geography_type == area.geography_type) & (f.geography_code == area.code)]
-    return PlanInputs(mine(plan.pva), mine(plan.forecast))
+    return PlanInputs(mine(plan.pva), mine(plan.forecast), plan.share)
 
 
 def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) -> tuple[str, str]:
@@ -1022,6 +1037,8 @@ def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str
     current = last.period_start >= latest
     rag = last.rag if isinstance(last.rag, str) and current else ""
     basis = PLAN_BASIS.get(getattr(last, "basis", ""), "")
+    if spec.population_sized and plan.share != 1.0 and getattr(last, "basis", "") == "trajectory":
+        basis = f" (the submitted {spec.fmt(last.plan / plan.share)} scaled to the synthetic population, {plan.share:.1%})"
     freq = spec.frequency
     text = (f"Plan for {period_label(last.period_start, freq)}{basis}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
             f"({_signed(spec, last.variance)} against plan){f'. {RAG_TEXT[rag]}' if rag else ''}.")
