@@ -959,6 +959,10 @@ def test_the_kpqi_table_gives_each_areas_latest_value_against_the_target_and_its
     hidden = frame.assign(suppressed=(frame.geography_code == mk.code) & (frame.period_start == MONTHS[-1]))
     model = build_report(hidden, [spec], Scope(ics, ics, (luton, mk)), title="t", months=36, rule=rule)
     assert model.kpqi.rows[0][3][1] == "*"
+    # An area with no figure at all (a standard returned by provider, for a Place) shows a dash, not the mark.
+    model = build_report(frame[frame.geography_code != mk.code], [spec], Scope(ics, ics, (luton, mk)), title="t",
+                         months=36, rule=rule)
+    assert model.kpqi.rows[0][3][1] == "–"
     untargeted = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
                                measure="proportion", frequency="monthly", unit="%")
     assert build_report(frame, [untargeted], Scope(ics, ics, (luton, mk)), title="t", months=36,
@@ -1029,3 +1033,63 @@ def test_a_synthetic_samples_count_plans_are_scaled_to_its_share_and_the_report_
                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
                         plan=PlanInputs(plan_rows, share=0.02))
     assert rate.pages[0].plan_text.startswith("Plan for Mar 2025: 565; actual 520")
+
+
+def test_a_place_report_shows_its_main_providers_returned_standards_labelled_as_the_providers():
+    """RTT is returned by provider, not by Place: Luton's report shows Bedfordshire Hospitals' figure, said to be the
+    provider's, while an indicator Luton has figures for stays Luton's own."""
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.render import render_html
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    def rows(ind: str, geo: str, code: str, values: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({
+            "indicator_id": ind, "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+            "geography_type": geo, "geography_code": code, "breakdown": "none", "breakdown_group": "All",
+            "numerator": [v * 10 for v in values], "denominator": 1000.0, "value": values, "lower": np.nan,
+            "upper": np.nan, "suppressed": False})[list(MEASUREMENT_COLUMNS)]
+
+    frame = pd.concat([rows("x", "place", "E06000032", [60.0, 61.0] * 12),
+                       rows("rtt", "provider", "RC9", [58.0, 59.0] * 12),
+                       rows("rtt", "provider", "RD8", [70.0, 71.0] * 12),
+                       rows("amb", "provider", "RYC", [30.0, 31.0] * 12)], ignore_index=True)
+    spec = IndicatorSpec(id="x", title="Own", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%")
+    rtt = replace(spec, id="rtt", title="RTT 18 weeks", measure="returned", target=92.0)
+    ics, luton = Area("ics", "QHG", "BLMK"), Area("place", "E06000032", "Luton")
+    main = (Area("provider", "RC9", "Bedfordshire Hospitals NHS Foundation Trust"),
+            Area("provider", "RWK", "East London NHS Foundation Trust"))
+    model = build_report(frame, [spec, rtt], Scope(luton, ics, (luton,), providers=main, providers_source="seed 001"),
+                         title="t", months=36, rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]))
+    own, returned = model.pages
+    assert own.provider == "" and own.latest_value == "61.0%"
+    # Bedfordshire Hospitals' 59.0%, not MKUH's 71.0% (not Luton's provider) nor the ambulance trust's (not mapped).
+    assert returned.provider == "Bedfordshire Hospitals NHS Foundation Trust" and returned.latest_value == "59.0%"
+    assert "not Luton's alone" in returned.provider_note and "seed 001" in returned.provider_note
+    assert returned.units_note == "" and [p.spec.id for p in model.pages] == ["x", "rtt"]
+    html = render_html(model)
+    summary = _visible(html[html.index('<section class="summary">'):html.index('id="x"')])
+    assert "Provider's figure: Bedfordshire Hospitals NHS Foundation Trust" in summary
+    assert "RTT 18 weeks: Bedfordshire Hospitals NHS Foundation Trust" in _visible(html[html.index('id="rtt"'):])
+    # The ICS report reads only the ICS's own figures.
+    ics_model = build_report(frame, [spec, rtt], Scope(ics, ics, (luton,)), title="t", months=36,
+                             rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]))
+    assert ics_model.pages == []
+
+
+def test_the_profile_maps_every_place_to_named_main_providers_and_a_bad_mapping_is_an_error():
+    from placewise.profile import ProfileError
+    from placewise.publish.config import PlaceProviders, load_settings
+    from placewise.publish.inputs import main_providers
+
+    profile = load_profile()
+    mapping = load_settings(profile).place_providers
+    assert mapping is not None
+    main = main_providers(profile, mapping)
+    assert set(main) == {p.code for p in profile.ics.places}
+    assert [a.code for a in main["E06000042"]] == ["RD8", "RV3", "RYE"]
+    assert main["E06000042"][2].name == "South Central Ambulance Service NHS Foundation Trust"
+    with pytest.raises(ProfileError, match="report.yaml: place_providers names 'E0000000'"):
+        main_providers(profile, PlaceProviders(source="s", places={"E0000000": ["RC9"]}))
+    with pytest.raises(ProfileError, match="provider\\(s\\) XYZ are not in ics.yaml"):
+        main_providers(profile, PlaceProviders(source="s", places={"E06000032": ["RC9", "XYZ"]}))

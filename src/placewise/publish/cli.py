@@ -83,8 +83,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     catalogue = load_catalogue(profile)
     published, decision = inputs.published_measurements(con, profile, catalogue)
     frame = inputs.report_rows(published, ("ics", compare, ENGLAND))
-    if compare == "place":  # each Place's practices and PCNs, whole population, for its funnel plots
-        units = published[published.geography_type.isin(["pcn", "practice"]) & (published.breakdown == "none")]
+    if compare == "place":  # each Place's practices and PCNs for its funnel plots, and its main providers' returns
+        units = published[published.geography_type.isin(["pcn", "practice", "provider"]) & (published.breakdown == "none")]
         frame = pd.concat([frame, units], ignore_index=True)
     if indicators:
         frame = frame[frame.indicator_id.isin(indicators)].reset_index(drop=True)
@@ -92,7 +92,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
         areas = tuple(a for a in areas if a.code in set(frame.geography_code))
     as_of = max(frame.period_end) if not frame.empty else None
     specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of) if not indicators or s.id in indicators]
-    scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con) if compare == "place" else None)
+    scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con) if compare == "place" else None,
+                                     settings.place_providers if compare == "place" else None)
     quality = inputs.warehouse_quality(con, frame)
     synthetic = inputs.is_synthetic(con)
     share = inputs.synthetic_share(con, profile) if synthetic else 1.0

@@ -133,6 +133,16 @@ class NamedProvider(Strict):
     name: str
 
 
+class PlaceProviders(Strict):
+    """Each Place's main providers, in order: a Place report shows their returned standards (RTT, cancer,
+    diagnostics, ambulance, beds, mental health), which are published by provider, not by Place."""
+
+    source: str
+    names: dict[str, str] = Field(default={}, description="provider code -> name, for providers the ICS profile "
+                                  "does not list")
+    places: dict[str, list[str]] = Field(description="Place code -> its main providers' codes, first preferred")
+
+
 class ReportSettings(Strict):
     """Settings of the integrated performance report."""
 
@@ -146,6 +156,7 @@ class ReportSettings(Strict):
         default={}, description="breakdown -> the group every other group's gap is measured against")
     england_sources: dict[str, str] = Field(
         default={}, description="indicator id -> where its England comparator (geography E92000001) comes from")
+    place_providers: PlaceProviders | None = None
 
 
 def load_programmes(profile: Profile) -> Programmes:

@@ -13,8 +13,8 @@ from placewise.analyse.independence import cumulative, no_spc_reason
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual, population_sized
 from placewise.analyse.targets import target_status
 from placewise.measure.catalogue import Catalogue, Indicator
-from placewise.profile import Profile
-from placewise.publish.config import ReportSettings
+from placewise.profile import Profile, ProfileError
+from placewise.publish.config import PlaceProviders, ReportSettings
 from placewise.publish.disclosure import Decision, disclose, geography_relations, load_rule
 from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, PlanInputs, Scope
 
@@ -176,12 +176,33 @@ def compared_areas(profile: Profile, settings: ReportSettings, compare: str) -> 
 
 
 def catalogue_scopes(profile: Profile, areas: tuple[Area, ...],
-                     units: dict[str, tuple[Area, ...]] | None = None) -> list[Scope]:
+                     units: dict[str, tuple[Area, ...]] | None = None,
+                     providers: PlaceProviders | None = None) -> list[Scope]:
     """One report for the ICS and one per compared area, each comparing the areas; ``units`` gives each
-    area's PCNs and practices (by area code) for its funnel plots."""
+    area's PCNs and practices (by area code) for its funnel plots, ``providers`` each Place's main providers."""
     ics = Area("ics", profile.ics.code, profile.ics.name)
     units = units or {}
-    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas, units.get(a.code, ())) for a in areas]
+    main = main_providers(profile, providers)
+    source = providers.source if providers else ""
+    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas, units.get(a.code, ()), main.get(a.code, ()), source)
+                                       for a in areas]
+
+
+def main_providers(profile: Profile, providers: PlaceProviders | None) -> dict[str, tuple[Area, ...]]:
+    """Each Place's main providers as areas, named from the ICS profile or the mapping; an unknown Place or an
+    unnamed provider is an error naming ``report.yaml``."""
+    if providers is None:
+        return {}
+    names = {p.code: p.name for p in profile.ics.providers} | providers.names
+    places = {p.code for p in profile.ics.places}
+    for place, codes in providers.places.items():
+        if place not in places:
+            raise ProfileError(f"report.yaml: place_providers names {place!r}, which is not a Place of the profile")
+        unnamed = [c for c in codes if c not in names]
+        if unnamed:
+            raise ProfileError(f"report.yaml: place_providers for {place}: provider(s) {', '.join(unnamed)} are not "
+                               "in ics.yaml and have no name under place_providers.names")
+    return {place: tuple(Area("provider", c, names[c]) for c in codes) for place, codes in providers.places.items()}
 
 
 def place_units(con) -> dict[str, tuple[Area, ...]]:

@@ -166,6 +166,10 @@ class Scope:
     peers: tuple[Area, ...]
     units: tuple[Area, ...] = ()
     """The PCNs and practices within the area, drawn on its funnel plots."""
+    providers: tuple[Area, ...] = ()
+    """The area's main providers, first preferred: their returns stand in for figures published only by provider."""
+    providers_source: str = ""
+    """Where the mapping of the area to its main providers comes from."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,10 @@ class IndicatorPage:
     commentary_note: str = ""
     actions: list[Action] = field(default_factory=list)
     board_owner: str = ""
+    provider: str = ""
+    """The provider whose returned figure the page shows, where the report's area has none of its own."""
+    provider_note: str = ""
+    """That the figure is the provider's, not the area's, and where the mapping comes from."""
 
     @property
     def owner(self) -> str:
@@ -301,16 +309,37 @@ PERIOD_MONTHS = {"monthly": 1, "rolling_12_months": 1, "quarterly": 3, "annual":
 """Months from one period's start to the next, by frequency."""
 
 
-def _series_frame(frame: pd.DataFrame, scope: Scope, months: int, specs: dict[str, IndicatorSpec]) -> pd.DataFrame:
-    """The whole-population series of the report's area: the periods of each indicator within ``months``
-    periods of its latest (a calendar window, so missing periods count towards it).
+def sources(frame: pd.DataFrame, scope: Scope) -> dict[str, Area]:
+    """The area each indicator's series is read from: the report's own where it has figures, otherwise (a standard
+    returned only by providers: RTT, cancer, ambulance) the first of the area's main providers that returns it."""
+    whole = frame[frame.breakdown == "none"]
+    def ids(area: Area) -> set[str]:
+        return set(whole.indicator_id[(whole.geography_type == area.geography_type)
+                                      & (whole.geography_code == area.code)])
+    out = dict.fromkeys(ids(scope.area), scope.area)
+    for provider in scope.providers:
+        out |= {i: provider for i in ids(provider) - set(out)}
+    return out
+
+
+def _mine(frame: pd.DataFrame, source: Mapping[str, Area]) -> pd.Series:
+    """Which rows belong to each indicator's source area (:func:`sources`)."""
+    wanted_type = frame.indicator_id.map({i: a.geography_type for i, a in source.items()})
+    wanted_code = frame.indicator_id.map({i: a.code for i, a in source.items()})
+    return (frame.geography_type == wanted_type) & (frame.geography_code == wanted_code)
+
+
+def _series_frame(frame: pd.DataFrame, source: Mapping[str, Area], months: int,
+                  specs: dict[str, IndicatorSpec]) -> pd.DataFrame:
+    """The whole-population series of each indicator's source area (the report's own, or a main provider's): the
+    periods of each indicator within ``months`` periods of its latest (a calendar window, so missing periods count
+    towards it).
 
     Suppressed periods are kept (flagged) so that the page can say how many are hidden; periods without a
     value (nothing to divide by) are left out here and shown as gaps on the chart.
     """
     mine = frame[
-        (frame.geography_type == scope.area.geography_type)
-        & (frame.geography_code == scope.area.code)
+        _mine(frame, source)
         & (frame.breakdown == "none")
         & (frame.value.notna() | frame.suppressed)
         & frame.indicator_id.isin(list(specs))
@@ -567,8 +596,9 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
     exceptions-first Board summary of those pages. ``references`` names each breakdown's reference group."""
     governance = governance or Governance()
     by_id = {s.id: s for s in specs}
-    series = _series_frame(frame, scope, months, by_id)
-    plan = _for_area(plan or PlanInputs(), scope.area)
+    source = sources(frame, scope)
+    series = _series_frame(frame, source, months, by_id)
+    plan = _for_area(plan or PlanInputs(), source)
     trajectories = {ind: dict(zip(g.period_start, g.plan, strict=True)) for ind, g in plan.pva.groupby("indicator_id")}
     published = series[~series.suppressed]
     spc_results = _run_spc(published, by_id, trajectories) if not published.empty else {}
@@ -579,7 +609,10 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         if spec.id not in spc_results:
             continue
         result, row, periods = spc_results[spec.id]
-        page, quintiles = _page(slices, scope, spec, result, row, periods, series, references or {})
+        page, quintiles = _page(slices, scope, spec, result, row, periods, series, references or {},
+                                source[spec.id] != scope.area)
+        if source[spec.id] != scope.area:
+            page.provider, page.provider_note = _provider_note(source[spec.id], scope)
         page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan, periods[-1])
         page.plan_note, why = _plan_note(spec, page.plan_rag, plan, periods[-1])
         page.plan_text = f"{why}. {page.plan_text}".strip() if why else page.plan_text
@@ -628,22 +661,34 @@ def kpqi_table(slices: Slices, scope: Scope, pages: list[IndicatorPage], periods
 
 
 def _kpqi_cell(slices: Slices, spec: IndicatorSpec, area: Area, when: list[date]) -> str:
-    """One area's cell: the latest published value, met or missed, and the trend; the mark where hidden."""
-    def published(period: date) -> float | None:
+    """One area's cell: the latest published value, met or missed, and the trend; the mark where hidden, a dash
+    where the area has no figure (a standard returned by provider has none for a Place)."""
+    def rows_at(period: date) -> pd.DataFrame:
         rows = _latest_rows(slices, spec.id, period, area.geography_type, "none")
-        rows = rows[rows.geography_code == area.code]
+        return rows[rows.geography_code == area.code]
+
+    def published(period: date) -> float | None:
+        rows = rows_at(period)
         if rows.empty or bool(rows.suppressed.iloc[0]) or pd.isna(rows.value.iloc[0]):
             return None
         return float(rows.value.iloc[0])
 
     latest = published(when[-1])
     if latest is None:
-        return SUPPRESSED_TEXT
+        return "–" if rows_at(when[-1]).empty else SUPPRESSED_TEXT
     previous = published(when[-2]) if len(when) > 1 else None
     target = np.nan if spec.cumulative or spec.target is None else spec.target
     achieved, trend = verdicts(np.array([latest]), np.array([np.nan if previous is None else previous]),
                                np.array([target]), np.array([SIGN[spec.polarity]]))
     return " · ".join([spec.fmt(latest), *(str(v) for v in (achieved[0], trend[0]) if v is not None)])
+
+
+def _provider_note(provider: Area, scope: Scope) -> tuple[str, str]:
+    """The provider whose return a page shows, and a sentence that it is the provider's figure, not the area's."""
+    return provider.name, (
+        f"The figure of {provider.name}, a main provider for {scope.area.name}'s residents: its own return, covering "
+        f"all its patients wherever they live, not {scope.area.name}'s alone (this standard is published by provider, "
+        f"not by Place). Main providers: {scope.providers_source}.")
 
 
 def _commentary_note(commentary: Commentary | None, latest: date) -> str:
@@ -690,9 +735,10 @@ def _status(page: IndicatorPage, result: SpcResult, row: int) -> dict[str, objec
 
 
 def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, row: int,
-          periods: list[date], series: pd.DataFrame,
-          references: Mapping[str, str]) -> tuple[IndicatorPage, _Quintiles | None]:
-    """One indicator's page (SPC chart, icons, narrative, areas compared) and its quintiles, still to finish.
+          periods: list[date], series: pd.DataFrame, references: Mapping[str, str],
+          providers: bool = False) -> tuple[IndicatorPage, _Quintiles | None]:
+    """One indicator's page (SPC chart, icons, narrative, areas compared) and its quintiles, still to finish;
+    a provider's figure (``providers``) has no practices to draw on the area's funnel.
 
     The chart shows published points only; the latest period is the latest measured, shown as suppressed
     where it is hidden.
@@ -738,7 +784,8 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     page.small_base_note = "" if suppressed_latest else _small_base_note(spec, latest)
     page.england_value, page.england = _england(slices, spec, latest.period_start)
     quintiles = _quintiles(page, slices, scope, spec, latest.period_start)
-    _units_funnel(page, slices, scope, spec, latest.period_start)
+    if not providers:
+        _units_funnel(page, slices, scope, spec, latest.period_start)
     page.breakdowns = _breakdowns(slices, scope, spec, latest.period_start, references)
     if scope.peers:
         _peers(page, slices, scope, spec, latest.period_start, width=340 if quintiles else 680)
@@ -991,10 +1038,10 @@ def assurance_latest(frame: pd.DataFrame, assurance: Assurance, area: Area,
     return out
 
 
-def _for_area(plan: PlanInputs, area: Area) -> PlanInputs:
-    """The plan rows of one area."""
+def _for_area(plan: PlanInputs, source: Mapping[str, Area]) -> PlanInputs:
+    """The plan rows of each indicator's source area."""
     def mine(f: pd.DataFrame) -> pd.DataFrame:
-        return f[(f.geography_type == area.geography_type) & (f.geography_code == area.code)]
+        return f[_mine(f, source).to_numpy(dtype=bool)]
     return PlanInputs(mine(plan.pva), mine(plan.forecast), plan.share)
 
 
