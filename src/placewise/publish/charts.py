@@ -432,11 +432,13 @@ def funnel_plot(
     size_label: str = "Denominator",
     highlight: str | None = None,
     width: float = 680,
+    key_note: str = "",
 ) -> str:
     """Areas by size (x) and value (y) against the centre line and funnel limits drawn along ``grid``.
 
     ``limits`` are (lower 95%, upper 95%, lower 99.8%, upper 99.8%) at each ``grid`` size; ``outside``
-    marks the areas beyond the 95% limits, drawn in blue, the others grey; the ``highlight`` area is ringed.
+    marks the areas beyond the 95% limits, drawn in blue, the others grey; the ``highlight`` area is ringed;
+    ``key_note`` is written in the key after the limits (how the limits were set, where a reader must know).
     """
     sizes, values, grid = (np.asarray(a, dtype=float) for a in (sizes, values, grid))
     frame = Frame(width=width, height=280, left=52, right=16, top=12, bottom=52)
@@ -482,5 +484,7 @@ def funnel_plot(
                 f'<text x="{_num(frame.left + 22)}" y="{_num(key_y)}" fill="#425563">95% limits</text>'
                 f'<line x1="{_num(frame.left + 100)}" x2="{_num(frame.left + 118)}" y1="{_num(key_y - 3)}" '
                 f'y2="{_num(key_y - 3)}" stroke="{LIMIT}"/>'
-                f'<text x="{_num(frame.left + 122)}" y="{_num(key_y)}" fill="#425563">99.8% limits</text></g>')
+                f'<text x="{_num(frame.left + 122)}" y="{_num(key_y)}" fill="#425563">99.8% limits</text>'
+                + (f'<text class="key-note" x="{_num(frame.left + 200)}" y="{_num(key_y)}" fill="#425563">'
+                   f'{escape(key_note)}</text>' if key_note else "") + '</g>')
     return _svg(frame, "".join(body), title, "funnel")

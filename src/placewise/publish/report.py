@@ -25,7 +25,7 @@ from placewise.analyse.board import (
     Group,
     exceptions,
 )
-from placewise.analyse.funnels import proportion_funnel, rate_funnel
+from placewise.analyse.funnels import MIN_UNITS_FOR_OVERDISPERSION, proportion_funnel, rate_funnel
 from placewise.analyse.kpqi import SIGN, verdicts
 from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, RUN_RATE, STANDARD
@@ -931,7 +931,8 @@ def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: Indic
         labels, ok.denominator.to_numpy(float), ok.value.to_numpy(float) * spec.scale, funnel.signal != 0,
         funnel.grid, funnel.centre * spec.scale, tuple(x * spec.scale for x in funnel.limits),
         title=f"{spec.title}: {plural} in {scope.area.name}", value_format=f",.{spec.decimals}f",
-        size_label="Denominator")
+        size_label="Denominator", key_note="" if len(ok) >= MIN_UNITS_FOR_OVERDISPERSION else
+        f"Overdispersion not estimated: {len(ok)} {plural}, fewer than {MIN_UNITS_FOR_OVERDISPERSION}")
     outside = [f"{name} ({'high' if s > 0 else 'low'}{', beyond 99.8%' if abs(s) == 2 else ''})"
                for name, s in zip(labels, funnel.signal, strict=True) if s]
     page.units_note = (f"{len(ok)} {plural} with a published value. Limits: {funnel.method}. "
