@@ -10,7 +10,7 @@ import pytest
 from measure_builder import Warehouse
 
 from placewise.codelists import codes
-from placewise.derive.people import PID, person_attributes, population, population_in, registrations
+from placewise.derive.people import PID, person_attributes, population, population_in, registrations, with_groups
 from placewise.derive.records import Records, read_records, warehouse_records
 from placewise.derive.registers import all_members, members, record_queries
 from placewise.profile import load_profile
@@ -35,7 +35,7 @@ def on_register(w: Warehouse, con: ibis.BaseBackend, reg: Register, ends: Sequen
     queries = sorted({q for r in regs for q in record_queries(r)})
     shared = Records(read_records(con, attrs, queries), tuple(queries))
     every = all_members(shared.coded, lambda spans: population_in(spans, intervals, attrs, list(ends)), regs)
-    together = every.filter(every.register_id == reg.id).drop("register_id")
+    together = with_groups(every.filter(every.register == regs.index(reg)).drop("register"), attrs)
     # the one pass over both registers' spans, from records read once for both, gives each register's rows
     assert _rows(together) == _rows(alone)
     m = alone.join(attrs.select(PID, "person_id"), PID)

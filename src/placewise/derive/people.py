@@ -21,6 +21,10 @@ ESP_TOP_BAND = 90
 """The 2013 European Standard Population's five-year age bands end with 90 and over."""
 OPEN_END = date(9999, 12, 31)
 """The end an open registration sorts as: an open registration ends later than any closed one."""
+PERSON_GROUPS = ["imd_quintile", "ethnic_group", "sex"]
+"""A person's breakdown groups (text labels), the same at every date."""
+POPULATION_DIMS = ["period_end", "practice_code", *PERSON_GROUPS, "age"]
+"""The columns of a row of the registered population besides the person number."""
 
 
 def age_at(d: ir.DateValue, birth_year: ir.IntegerValue, birth_month: ir.IntegerValue) -> ir.IntegerValue:
@@ -134,7 +138,7 @@ def population_in(spans: ir.Table, intervals: ir.Table, attrs: ir.Table, period_
                            intervals.end_date.isnull() | (intervals.end_date >= s.start)])
     j = j.join(attrs, PID)
     stop = month_number(j.stop)
-    j = j.select(PID, "practice_code", "imd_quintile", "ethnic_group", "sex", *extra,
+    j = j.select(PID, "practice_code", *PERSON_GROUPS, *extra,
                  _born=(j.birth_year * 12 + j.birth_month).cast("int64"),
                  _first=month_number(ibis.greatest(j.start, j.start_date)),
                  _past=ibis.least(stop, month_number(_day_after(j.end_date)).fill_null(stop),
@@ -142,10 +146,13 @@ def population_in(spans: ir.Table, intervals: ir.Table, attrs: ir.Table, period_
     j = j.filter(j._first < j._past)
     r = j.join(ends, [j._first <= ends.m, ends.m < j._past])
     r = r.mutate(age=((r.m - r._born) // 12).cast("int64"))
-    return r.select(PID, "period_end", "practice_code", "imd_quintile", "ethnic_group", "sex", "age", *extra)
+    return r.select(PID, *POPULATION_DIMS, *extra)
 
 
-POPULATION_DIMS = ["period_end", "practice_code", "imd_quintile", "ethnic_group", "sex", "age"]
+def with_groups(rows: ir.Table, attrs: ir.Table) -> ir.Table:
+    """Rows by person number (``pid, period_end, practice_code, age``) with each person's breakdown groups joined back
+    from the attributes: the population's columns (:data:`POPULATION_DIMS`), in its order."""
+    return rows.join(attrs.select(PID, *PERSON_GROUPS), PID).select(PID, *POPULATION_DIMS)
 
 
 def _at_or_above(x: ir.Value, bounds: list, values: list, below: ir.Value) -> ir.Value:
@@ -171,7 +178,7 @@ def _ends_before(m: ir.IntegerValue, months: list[int]) -> ir.IntegerValue:
                         ibis.literal(0, "int64"))
 
 
-CELL_KEYS = ["practice_code", "imd_quintile", "ethnic_group", "sex"]
+CELL_KEYS = ["practice_code", *PERSON_GROUPS]
 """What a population cell is counted by besides its period end and age."""
 
 

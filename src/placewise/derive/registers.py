@@ -13,7 +13,7 @@ from collections.abc import Callable
 import ibis
 import ibis.expr.types as ir
 
-from placewise.derive.people import PID, POPULATION_DIMS
+from placewise.derive.people import PID
 from placewise.derive.records import (
     EARLIEST,
     Coded,
@@ -25,6 +25,8 @@ from placewise.derive.records import (
 from placewise.profile.registers import Latest, Recent, Register
 
 SPAN = [PID, "start", "stop"]
+NARROW = [PID, "period_end", "practice_code", "age"]
+"""A register member's row in :func:`all_members`: the population's columns without the person's groups."""
 
 
 def recent(records: Coded, r: Recent) -> ir.Table:
@@ -121,13 +123,16 @@ def members(records: Coded, population: ir.Table, reg: Register) -> ir.Table:
 
 
 def all_members(records: Coded, within: Callable[[ir.Table], ir.Table], regs: list[Register]) -> ir.Table:
-    """:func:`members` of every register at once (``register_id`` and the population columns).
+    """:func:`members` of every register at once, narrow: ``register`` (the register's place in ``regs``), ``pid,
+    period_end, practice_code, age``.
 
     ``within`` gives the population rows inside spans (:func:`placewise.derive.people.population_in`): the registers'
-    spans meet the registration intervals, so no row per person and date of the whole population is read.
+    spans meet the registration intervals, so no row per person and date of the whole population is read. The
+    person's breakdown groups are left out (most of the cost of writing the rows, as text); join them back by person
+    number where a cohort needs them (:func:`placewise.derive.people.with_groups`).
     """
     ons = [spans(records, r).mutate(
-        register_id=ibis.literal(r.id), _lo=ibis.literal(r.age.min if r.age.min is not None else -1, "int64"),
-        _hi=ibis.literal(r.age.max if r.age.max is not None else 1000, "int64")) for r in regs]
+        register=ibis.literal(i, "int16"), _lo=ibis.literal(r.age.min if r.age.min is not None else -1, "int64"),
+        _hi=ibis.literal(r.age.max if r.age.max is not None else 1000, "int64")) for i, r in enumerate(regs)]
     j = within(ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0])
-    return j.filter((j.age >= j._lo) & (j.age <= j._hi)).select("register_id", PID, *POPULATION_DIMS)
+    return j.filter((j.age >= j._lo) & (j.age <= j._hi)).select("register", *NARROW)

@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
 from placewise.derive.events import ATTRIBUTES, EventRead, EventSource, EventTables, attributed
-from placewise.derive.people import OPEN_END, PID, age_at, attribute, population_in, standard_band
+from placewise.derive.people import OPEN_END, PID, age_at, attribute, population_in, standard_band, with_groups
 from placewise.derive.records import (
     CODE_COLUMN,
     EARLIEST,
@@ -116,7 +116,8 @@ class Context:
     events: EventTables
     """The attributed event tables every event count reads (:func:`placewise.derive.events.read_events`)."""
     registers: dict[str, ir.Table] = field(default_factory=dict)
-    """Register members (``pid, period_end``) at every period end, by register id, where already materialised."""
+    """Register members at every period end (``pid, period_end, practice_code, age``: no breakdown groups), by
+    register id, where already materialised."""
 
 
 def age_band(age: ir.IntegerValue, lowers: list[int]) -> ir.StringValue:
@@ -232,14 +233,17 @@ def _latest_value(c: LatestValue, ctx: Context, periods: Periods) -> ir.Table:
 
 
 def register_rows(ctx: Context, register_id: str) -> ir.Table:
-    """Population rows of a register's members at every period end: the materialised table, or its query."""
+    """Population rows of a register's members at every period end: the materialised table with its people's
+    breakdown groups joined back, or its query."""
     if register_id in ctx.registers:
-        return ctx.registers[register_id]
+        return with_groups(ctx.registers[register_id], ctx.attributes)
     return members(ctx.records.coded, ctx.population, ctx.catalogue.register(register_id))
 
 
 def register_members(ctx: Context, register_id: str) -> ir.Table:
     """Members of a register at every period end: ``pid, period_end``."""
+    if register_id in ctx.registers:
+        return ctx.registers[register_id].select(*KEYS)
     return register_rows(ctx, register_id).select(*KEYS)
 
 
@@ -535,7 +539,7 @@ def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Contex
     if first is None:
         return _coded_population(ctx, p, periods)
     rows = register_rows(ctx, first.name)
-    people = rows.select(PID).distinct()
+    people = register_members(ctx, first.name).select(PID).distinct()
     others = {r: t if r == first.name else t.semi_join(people, PID) for r, t in ctx.registers.items()}
     narrowed = replace(ctx, records=ctx.records.of(people), registers=others)
     return narrowed, rows, [c for c in p.criteria if c is not first]

@@ -62,7 +62,8 @@ EVENTS_TABLE = "_placewise_events_"
 """Prefix of the temporary tables holding each event source's attributed events."""
 REGISTERS_TABLE = "_placewise_registers"
 """Temporary table holding every used register's members at every period end, made in one pass; each register
-reads its own rows from it."""
+reads its own rows from it. Narrow (register number, person number, period end, practice, age): a cohort joins its
+people's breakdown groups back."""
 CELLS_TABLE = "_placewise_cells"
 """Temporary table holding one indicator's cells by breakdown group while they are summed to each geography."""
 SIDES_TABLE = "_placewise_side_"
@@ -224,7 +225,7 @@ def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records,
         return {}
     every = _temp(con, REGISTERS_TABLE,
                   all_members(records.coded, within, [catalogue.register(r) for r in used]))
-    return {r: every.filter(every.register_id == r).drop("register_id") for r in used}
+    return {r: every.filter(every.register == i).drop("register") for i, r in enumerate(used)}
 
 
 def shared_keys(work: list[tuple[Indicator, Periods]]) -> set[str]:
