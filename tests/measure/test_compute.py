@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import ibis
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from measure_builder import Warehouse
 from scenario import scenario
 
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
-from placewise.measure.computation import shared_keys
+from placewise.measure.computation import shared_keys, sort_by_keys
 from placewise.measure.periods import periods
 from placewise.profile import load_profile
 
@@ -211,3 +215,26 @@ def test_indicators_sharing_a_side_count_as_each_computed_alone(catalogue):
     # January at P1 (s0, s1, s4 registered): four appointments on the 3rd, s4's on the 6th missed.
     assert pick(together, "gp_dna_rate", JAN, "practice", "P1") == (1, 4)
     assert pick(together, "gp_appointments_rate", JAN, "practice", "P1") == (4, 3)
+
+
+_KEY_COLUMNS = {"day": st.dates(date(2020, 1, 1), date(2020, 3, 1)), "code": st.sampled_from(["E1", "E10", "e1", "É", ""]),
+                "group": st.text(max_size=3), "band": st.integers(-5, 90)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.fixed_dictionaries({k: st.none() | v for k, v in _KEY_COLUMNS.items()}), max_size=40),
+       keys=st.permutations(list(_KEY_COLUMNS)))
+def test_sorting_by_keys_gives_the_order_arrow_gives(rows, keys):
+    """Strings (byte order, not locale), dates and integers, nulls last, ties kept in their order: as ``sort_by``."""
+    table = pa.Table.from_pylist(rows, schema=pa.schema([("day", pa.date32()), ("code", pa.string()),
+                                                         ("group", pa.string()), ("band", pa.int64())]))
+    table = table.append_column("row", pa.array(range(table.num_rows), pa.int64()))
+    assert sort_by_keys(table, keys).equals(table.sort_by([(k, "ascending") for k in keys]))
+
+
+def test_sorting_by_keys_packs_keys_into_several_words_when_one_cannot_hold_them():
+    """Seven keys of 3,000 distinct values each span more than 64 bits: the order is still ``sort_by``'s."""
+    rng = np.random.default_rng(7)
+    table = pa.table({f"k{i}": rng.integers(0, 3_000, 3_000) for i in range(7)})
+    keys = [f"k{i}" for i in range(7)]
+    assert sort_by_keys(table, keys).equals(table.sort_by([(k, "ascending") for k in keys]))

@@ -46,6 +46,7 @@ from placewise.analyse.statistics import (
 )
 from placewise.measure import COUNTS_SCHEMA, Catalogue, Indicator, ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Persons
+from placewise.measure.computation import sort_by_keys
 from placewise.profile import Profile
 from placewise.warehouse.engines import engine_for
 
@@ -237,7 +238,7 @@ def _through_pandas(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Tab
     for c in ("value", "lower", "upper", "numerator", "denominator"):
         out[c] = out[c].astype(float).where(np.isfinite(out[c].astype(float)))
     table = pa.Table.from_pandas(out[SCHEMA.names], schema=SCHEMA, preserve_index=False)
-    return table.sort_by([(k, "ascending") for k in KEYS[1:]])
+    return sort_by_keys(table, KEYS[1:])
 
 
 def write_measurements(con: ibis.BaseBackend, table: pa.Table, indicator_ids: list[str]) -> None:

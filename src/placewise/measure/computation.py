@@ -9,7 +9,9 @@ from datetime import date, datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from placewise.derive.events import EventRead, EventSource, EventTables, read_events
 from placewise.derive.people import (
@@ -162,7 +164,32 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
         return COUNTS_SCHEMA.empty_table()
     # Sorted by KEYS: each indicator's rows apart, then in order of id, so no row compares the ids (half the work).
     ordered = sorted(zip([ind.id for ind, _ in work], parts, strict=True), key=lambda p: p[0])
-    return pa.concat_tables([part.sort_by([(k, "ascending") for k in KEYS[1:]]) for _, part in ordered])
+    return pa.concat_tables([sort_by_keys(part, KEYS[1:]) for _, part in ordered])
+
+
+def _dense_ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
+    """Each value's rank among the column's distinct values (1 for the least; a null after every value) and how
+    many ranks there can be, counting 0."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    ranks = pc.rank(encoded.dictionary, sort_keys="ascending", tiebreaker="dense")
+    last = len(encoded.dictionary) + 1
+    return pc.fill_null(pc.take(ranks, encoded.indices), last).to_numpy().astype(np.uint64), last + 1
+
+
+def sort_by_keys(table: pa.Table, keys: list[str]) -> pa.Table:
+    """The table in ascending order of ``keys``, nulls last: the order ``Table.sort_by`` gives, about three times
+    faster on counts with many rows (a DSR's by ESP band), as each key becomes the rank of its value among the
+    column's distinct values and the ranks are packed into as few 64-bit words as hold them (usually one), which
+    sort as integers rather than comparing strings row by row."""
+    words: list[tuple[np.ndarray, int]] = []    # packed ranks, and how many values they can take
+    for key in keys:
+        ranks, n = _dense_ranks(table[key])
+        if words and words[-1][1] * n <= 2**64:
+            word, span = words[-1]
+            words[-1] = (word * np.uint64(n) + ranks, span * n)
+        else:
+            words.append((ranks, n))
+    return table.take(pa.array(np.lexsort([w for w, _ in reversed(words)])))
 
 
 def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
