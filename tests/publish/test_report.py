@@ -558,6 +558,33 @@ def test_a_share_of_few_cases_says_what_one_case_moves_it_by():
     assert build_report(frame, [rate], Scope(ics, ics, ()), title="t", months=36, rule=rule).pages[0].small_base_note == ""
 
 
+def test_a_share_published_without_its_counts_is_not_one_case_and_has_no_count():
+    """BLMK's 2020/21 dashboards print RTT 64.9% without its pathways: measure.returns counts it as 0.649 over 1, which
+    is not one case (no small-base note) and has no count in the areas table; a returned count shows its value."""
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    ics, luton = Area("ics", "QHG", "BLMK"), Area("place", "E06000032", "Luton")
+    shares = [0.649, 0.652, 0.647] * 8
+    frame = pd.concat([pd.DataFrame({
+        "indicator_id": "x", "period_start": MONTHS, "period_end": [_month_end(m) for m in MONTHS],
+        "geography_type": a.geography_type, "geography_code": a.code, "breakdown": "none", "breakdown_group": "All",
+        "numerator": shares, "denominator": 1.0, "value": [100 * v for v in shares], "lower": np.nan,
+        "upper": np.nan, "suppressed": False}) for a in (ics, luton)], ignore_index=True)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="returned", frequency="monthly", unit="%", per=100.0, target=92.0)
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place"],
+                          exempt={"x": "published statistics"})
+    page = build_report(frame, [spec], Scope(ics, ics, (luton,)), title="t", months=36, rule=rule).pages[0]
+    assert page.small_base_note == ""
+    assert page.peers_rows == [("Luton", "–", "64.7%", ""), ("BLMK", "–", "64.7%", "")]
+    # A returned count (the waiting list) is counted over 1 too: its count is its value.
+    waits = frame.assign(numerator=frame.numerator * 100_000, value=frame.numerator * 100_000)
+    listed = replace(spec, unit="", decimals=0, per=1.0, target=None, population_sized=True)
+    page = build_report(waits, [listed], Scope(ics, ics, (luton,)), title="t", months=36, rule=rule).pages[0]
+    assert page.peers_rows[0] == ("Luton", "64,700", "64,700", "")
+
+
 def test_a_missing_month_is_a_gap_on_the_chart_and_no_moving_range_spans_it():
     from placewise.publish.disclosure import DisclosureRule
     from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report

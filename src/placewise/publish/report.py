@@ -493,9 +493,21 @@ def _table_row(spec: IndicatorSpec, label: str, hidden: bool, count: float, valu
 
 
 def counts(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
-    """The published counts behind each row: units for a mean or median, otherwise the numerator."""
-    units = spec.measure in ("mean", "median", "returned")  # a returned figure's value alone counts as one unit
-    return rows["denominator" if units else "numerator"].to_numpy(dtype=float)
+    """The published counts behind each row: units for a mean, median or returned share, otherwise the numerator (a
+    returned count's value); unknown (NaN) for a returned share or mean printed without its counts."""
+    units = spec.measure in ("mean", "median") or (spec.measure == "returned" and not spec.population_sized)
+    out = rows["denominator" if units else "numerator"].to_numpy(dtype=float)
+    return np.where(value_alone(spec, rows.numerator, rows.denominator), np.nan, out)
+
+
+def value_alone(spec: IndicatorSpec, numerator: pd.Series | float, denominator: pd.Series | float) -> np.ndarray:
+    """Whether a returned share or mean was published without its counts: :mod:`placewise.measure.returns` counts
+    such a value over 1, so a denominator of 1 under a numerator that is not a whole number (a whole one is a real
+    single case, or a count). A share printed as exactly 0% or 100% alone cannot be told from one case."""
+    num, den = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    with np.errstate(invalid="ignore"):
+        alone = (den == 1) & (num != np.round(num))
+    return alone & (spec.measure == "returned" and not spec.population_sized)
 
 
 @dataclass
@@ -958,7 +970,7 @@ def _small_base_note(spec: IndicatorSpec, latest: pd.Series) -> str:
     """For a percentage whose latest value rests on fewer than :data:`SMALL_BASE` cases, how many and what one case
     moves it by: a small area's (or a small demo's) month can read 100% or 0% by chance, not by a change of process."""
     n = latest.denominator
-    if not spec.is_percentage or pd.isna(n) or not 0 < n < SMALL_BASE:
+    if not spec.is_percentage or pd.isna(n) or not 0 < n < SMALL_BASE or value_alone(spec, latest.numerator, n):
         return ""
     interval = "" if pd.isna(latest.lower) else f" (95% interval {spec.fmt(latest.lower)} to {spec.fmt(latest.upper)})"
     cases = "1 case, which moves" if n == 1 else f"{n:,.0f} cases: each moves"
