@@ -285,6 +285,13 @@ def test_assurance_icon(target: float | None, polarity: str, icon: AssuranceIcon
     assert spc(ALTERNATING, polarity=polarity, target=target).assurance_icon[0] == icon
 
 
+def test_no_assurance_without_process_limits() -> None:
+    """One point has no moving range, so no limits: the target is not 'within the limits' (hit or miss)."""
+    r = spc(np.array([[5.6]]), polarity="lower_is_better", target=7.0)
+    assert not np.isfinite(r.upl[0, 0]) and r.assurance_icon[0] == AssuranceIcon.NONE
+    assert "hit or miss" not in describe_latest(r, 0, ["Mar 2021"])
+
+
 def test_assurance_uses_the_latest_segment_and_per_series_targets() -> None:
     # Second series: a rebase to [11, 13] x 6 gives latest limits 12 -/+ 5.32; a target of 8 is then
     # inside them, although it is above the first segment's upper limit.

@@ -525,13 +525,14 @@ def _variation_icon(point_type: NDArray[np.int8], direction: NDArray[np.int8]) -
 def _assurance_icon(
     target: NDArray[np.float64], lpl: NDArray[np.float64], upl: NDArray[np.float64], good: int,
 ) -> NDArray[np.int8]:
-    """Assurance icon: a target outside the latest limits is always met or always missed."""
+    """Assurance icon: a target outside the latest limits is always met or always missed; none where there is no
+    target or too few points for limits (a target cannot lie within limits that do not exist)."""
     if good == 0:
         return np.full(target.shape, AssuranceIcon.NONE, dtype=np.int8)
     above, below = target > upl, target < lpl
     pass_, fail = (below, above) if good > 0 else (above, below)
     return np.select(
-        [np.isnan(target), pass_, fail],
+        [np.isnan(target) | np.isnan(lpl) | np.isnan(upl), pass_, fail],
         [AssuranceIcon.NONE, AssuranceIcon.CONSISTENTLY_PASS, AssuranceIcon.CONSISTENTLY_FAIL],
         AssuranceIcon.INCONSISTENT,
     ).astype(np.int8)
