@@ -22,6 +22,7 @@ from placewise.profile import load_profile
 from placewise.measure import ReportingRange, load_catalogue
 from placewise.publish.cli import build_models, write_reports
 from placewise.publish.config import load_settings
+from placewise.publish.inputs import synthetic_share
 from placewise.publish.planning import write_plan_chapter
 from placewise.publish.render import render_index
 from placewise.publish.web.demo import serve_demo, use_demo_identity_store
@@ -89,12 +90,13 @@ def demo_command(
         console.print(f"  {measured.num_rows:,} measurements")
         planned = _run(console, "Projecting population, demand, beds and workforce to 2040 (256 runs)",
                        lambda: plan_warehouse(con, profile))
+        share = synthetic_share(con, profile)
     finally:
         con.disconnect()
     planned.write(out / "plan")
     written = _run(console, "Writing the integrated performance report (HTML" + (" and PDF)" if pdf else ")"),
                    lambda: write_reports(build_models(warehouse=str(db), profile_name=profile_name), out / "report", pdf))
-    written.append(("Planning to 2040", *write_plan_chapter(planned, profile, out / "report", pdf)))
+    written.append(("Planning to 2040", *write_plan_chapter(planned, profile, out / "report", pdf, share)))
     (out / "report" / "index.html").write_text(render_index(load_settings(profile).title, written), encoding="utf-8")
     for name, html, pdf_path, pages in written:
         console.print(f"  {name}: {html}" + (f" and {pdf_path} ({pages} pages)" if pdf_path else ""))

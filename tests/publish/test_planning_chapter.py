@@ -70,3 +70,20 @@ def test_chapter_has_every_part(chapter_html: str) -> None:
     assert "nothing to back-test" in chapter_html
     # 3 people aged 90+ of each sex in every Place: hidden in all four base-year pyramids.
     assert chapter_html.count('class="hidden"') >= 8
+
+
+def test_a_synthetic_projection_says_so_and_at_what_scale_on_every_page(made_up_history, tmp_path) -> None:
+    """The demo projects 2% of BLMK: 30 GP WTE for the ICS must not be read as the whole ICS's need."""
+    from placewise.publish.planning import write_plan_chapter
+
+    history = made_up_history(PLACES, np.full((3, 4, 2, AGES), 200.0), 1)
+    profile = load_profile()
+    planning = load_planning(profile)
+    result = plan(rates_from_history(history, planning), activity_rates(history), planning, to=2030, runs=4, seed=1)
+    html_path, _, _ = write_plan_chapter(result, profile, tmp_path / "synthetic", synthetic_share=0.02)
+    html = html_path.read_text(encoding="utf-8")
+    assert ("Synthetic data: a simulated population of 2.0% of Bedfordshire, Luton and Milton Keynes Integrated Care "
+            "System, not real patients.") in html
+    assert '@top-center { content: "SYNTHETIC DATA' in html   # printed at the top of every page of the PDF
+    real = write_plan_chapter(result, profile, tmp_path / "real")[0].read_text(encoding="utf-8")
+    assert "Synthetic data" not in real and "SYNTHETIC DATA" not in real

@@ -66,6 +66,8 @@ class PlanningChapter:
     facts: list[dict] = field(default_factory=list)
     hidden_bands: int = 0
     threshold: int = 10
+    synthetic: str = ""
+    """Where the warehouse holds the synthetic population, the note that says so and at what scale."""
 
 
 def banded(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -242,7 +244,18 @@ def write_chapter(chapter: PlanningChapter, folder: Path, pdf: bool = False) -> 
     return path, folder / "planning.pdf", write_pdf(html, folder / "planning.pdf")
 
 
-def write_plan_chapter(result: PlanResult, profile: Profile, folder: Path, pdf: bool = False) -> tuple[Path, Path | None, int]:
-    """Build the chapter from a planning run and write it into ``folder``."""
+def write_plan_chapter(result: PlanResult, profile: Profile, folder: Path, pdf: bool = False,
+                       synthetic_share: float | None = None) -> tuple[Path, Path | None, int]:
+    """Build the chapter from a planning run and write it into ``folder``; ``synthetic_share`` is the synthetic
+    population's share of the ICS where the run projected one (every count is then at that scale, and says so)."""
     chapter = build_chapter(result.summary, result.population, result.parameters, result.backtest, profile, result.runs)
+    if synthetic_share is not None:
+        chapter.synthetic = synthetic_note(synthetic_share, profile.ics.name)
     return write_chapter(chapter, folder, pdf)
+
+
+def synthetic_note(share: float, ics: str) -> str:
+    """That the projection is of a simulated population, and its scale: a Board member must not read 2% of the
+    ICS's beds or workforce as the whole ICS's."""
+    return (f"Synthetic data: a simulated population of {share:.1%} of {ics}, not real patients. Every number of "
+            f"people, attendances, admissions, beds and staff here is at that scale, not the whole ICS's.")

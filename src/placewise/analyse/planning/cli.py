@@ -11,6 +11,7 @@ from rich.console import Console
 from placewise.analyse.planning.run import plan_warehouse
 from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
+from placewise.publish.inputs import is_synthetic, synthetic_share
 from placewise.publish.planning import write_plan_chapter
 from placewise.warehouse import WarehouseError, connect
 
@@ -43,10 +44,11 @@ def plan_command(
         with refusing(console, ProfileError, ValueError), console.status(f"Projecting {runs} runs…"):
             result = plan_warehouse(con, prof, to=to, runs=runs, seed=seed, scenarios=scenario or None,
                                     base_population=base_population, base_year=base_year)
+        share = synthetic_share(con, prof) if is_synthetic(con) else None
     finally:
         con.disconnect()
     written = result.write(out)
-    written += [p for p in write_plan_chapter(result, prof, out, pdf)[:2] if p]
+    written += [p for p in write_plan_chapter(result, prof, out, pdf, share)[:2] if p]
     for path in written:
         typer.echo(str(path))
     for note in result.notes:
