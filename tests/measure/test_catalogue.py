@@ -146,5 +146,6 @@ def test_an_indicator_with_a_target_cannot_also_say_it_has_none(tmp_path):
 def test_the_standards_without_a_target_say_why():
     cat = load_catalogue(load_profile())
     assert cat.indicator("ae_4hr_type1").no_target.label == "No national standard"
+    assert cat.indicator("ae_4hr_type1_published").no_target.label == "No national standard"
     assert cat.indicator("rtt_waiting_list").no_target.label == "No BLMK figure"
     assert "001 L2407" in cat.indicator("talking_therapies_entering").no_target.reason
