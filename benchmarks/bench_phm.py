@@ -26,9 +26,11 @@ import ibis
 import numpy as np
 import pyarrow.csv as pacsv
 
+from placewise.analyse.planted import cases_with_person_id, planted_recall, report
 from placewise.analyse.risk import dataset, score, train
 from placewise.derive.segments import build, latest_month_end, pyramid
 from placewise.derive.worklists import ROWS_TABLE, run
+from placewise.ingest.pseudonymise import key_from_env
 from placewise.profile import Profile, load_profile
 from placewise.profile.phm import load_phm
 from placewise.profile.worklists import load_worklists
@@ -77,7 +79,8 @@ def main() -> None:
     parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
     parser.add_argument("--model-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="phm-model-")))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--truth", type=Path, default=None, help="synthetic truth/person_state.parquet (ceiling AUROC)")
+    parser.add_argument("--truth", type=Path, default=None, help="synthetic truth/person_state.parquet (ceiling AUROC; "
+                        "the planted worklist cases beside it are checked, with PLACEWISE_PSEUDONYMISATION_KEY)")
     parser.add_argument("--reuse-model", action="store_true", help="score with the model already in --model-dir; no training")
     args = parser.parse_args()
     con = connect(args.url)
@@ -135,6 +138,9 @@ def main() -> None:
     again = run(con, lists)
     print(f"worklists re-run (unchanged, reused): {t}; "
           f"{sum(not r.new for r in again.values())} of {len(again)} reused; peak {_peak_mb():,.0f} MB")
+    if args.truth is not None:
+        recalls = planted_recall(con, cases_with_person_id(args.truth.parent / "worklist_cases.parquet", key_from_env()))
+        print("planted worklist cases:\n" + report(recalls))
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     generate(load_profile(), scale=0.05, seed=1, out=b)
     generate(load_profile(), scale=0.005, seed=2, out=c)
     assert digests(a) == digests(b)
-    assert set(digests(a)) == {f"{t.name}.parquet" for t in TABLES} | {"truth/person_state.parquet"}
+    assert set(digests(a)) == {f"{t.name}.parquet" for t in TABLES} | {"truth/person_state.parquet",
+                                                                         "truth/worklist_cases.parquet"}
     assert digests(a)["people.parquet"] != digests(c)["people.parquet"]
 
 
@@ -197,12 +198,14 @@ def test_calibration_is_within_tolerance(synth: tuple[Path, dict[str, int]]) -> 
 
 
 def test_calibration_measures_the_files(synth: tuple[Path, dict[str, int]], tmp_path: Path) -> None:
-    """Population by Place recomputed independently; and changing a file changes the figure."""
+    """Population by Place recomputed independently (the planted worklist cases left out, as calibration leaves them
+    out); and changing a file changes the figure."""
     out = synth[0]
     people = pq.read_table(out / "people.parquet").to_pandas()
     geo = pq.read_table(out / "geography.parquet").to_pandas()
     reg = pq.read_table(out / "registrations.parquet").to_pandas()
-    open_ = people[people.nhs_number.isin(reg.loc[reg.end_date.isna(), "nhs_number"])]
+    planted = pq.read_table(out / "truth" / "worklist_cases.parquet")["nhs_number"].to_pandas()
+    open_ = people[people.nhs_number.isin(reg.loc[reg.end_date.isna(), "nhs_number"]) & ~people.nhs_number.isin(planted)]
     by_place = open_.merge(geo, on="lsoa_code").groupby("la_code").size()
     report = {(r.measure, r.geography): r.value for r in calibration(out, load_profile(), scale=SCALE)}
     for place, n in by_place.items():
@@ -289,9 +292,11 @@ def test_truth_at_the_risk_models_test_date_matches_the_files(synth: tuple[Path,
     assert pq.read_schema(path).metadata[b"year_before"] == before.isoformat().encode()
     con = db.cursor()  # its own cursor: the shared connection may hold another test's unfinished result
     con.register("truth", pq.read_table(path))
+    con.register("planted", pq.read_table(synth[0] / "truth" / "worklist_cases.parquet"))  # not in the person truth
     registered = one(con, f"""SELECT count(DISTINCT nhs_number) FROM registrations LEFT JOIN deaths USING (nhs_number)
                              WHERE start_date <= DATE '{before}' AND (end_date IS NULL OR end_date >= DATE '{before}')
-                             AND (date_of_death IS NULL OR date_of_death > DATE '{before}')""")
+                             AND (date_of_death IS NULL OR date_of_death > DATE '{before}')
+                             AND nhs_number NOT IN (SELECT nhs_number FROM planted)""")
     leaving = one(con, f"""SELECT count(*) FROM registrations r WHERE end_date = DATE '{before}'
                           AND nhs_number NOT IN (SELECT nhs_number FROM deaths WHERE date_of_death = DATE '{before}')
                           AND nhs_number NOT IN (SELECT nhs_number FROM registrations WHERE start_date > r.end_date)""")

@@ -8,6 +8,7 @@ definitions through :func:`placewise.measure.compute`, on the files read as a wa
 (demographic shares, the seed's crude gap in age at first long-term condition, activity volumes) are SQL over
 the files, and the age-standardised form of that gap, with its interval, is :func:`first_ltc_gap`; the eFI
 bands of people aged 65 and over are worked out by the engine's own eFI (:mod:`placewise.derive.frailty`).
+The planted worklist cases are left out of every figure (see :func:`_source`).
 
 A figure computed from a synthetic sample carries sampling noise that shrinks with the scale, so each
 catalogue figure's tolerance is the profile's tolerance (how far the modelled figure may sit from its
@@ -73,12 +74,18 @@ ETHNIC = {"white": "'A','B','C'", "asian": "'H','J','K','L','R'", "black": "'M',
 
 
 def _source(t: Table, out: Path, fmt: str) -> str:
-    """SQL reading one generated file."""
+    """SQL reading one generated file, without the planted worklist cases: they are a fixed test set beside the
+    modelled population (:mod:`placewise.sources.synth.planted`), not part of what is calibrated."""
     path = out / f"{t.name}.{fmt}"
     if fmt == "parquet":
-        return f"read_parquet('{path}')"
-    cols = ", ".join(f"'{c.name}': '{SQL_TYPES[c.dtype]}'" for c in t.columns).replace("DOUBLE PRECISION", "DOUBLE")
-    return f"read_csv('{path}', header=true, columns={{{cols}}})"
+        read = f"read_parquet('{path}')"
+    else:
+        cols = ", ".join(f"'{c.name}': '{SQL_TYPES[c.dtype]}'" for c in t.columns).replace("DOUBLE PRECISION", "DOUBLE")
+        read = f"read_csv('{path}', header=true, columns={{{cols}}})"
+    planted = out / "truth" / "worklist_cases.parquet"
+    if not t.has_person or not planted.exists():
+        return read
+    return f"(SELECT * FROM {read} WHERE nhs_number NOT IN (SELECT nhs_number FROM read_parquet('{planted}')))"
 
 
 def _connect(out: Path, fmt: str) -> duckdb.DuckDBPyConnection:

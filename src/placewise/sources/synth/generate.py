@@ -17,6 +17,7 @@ from placewise.profile import Profile
 from placewise.sources.synth.activity import BUILDERS, Shared
 from placewise.sources.synth.clinical import primary_care
 from placewise.sources.synth.config import Synthetic
+from placewise.sources.synth.planted import Planted, plant
 from placewise.sources.synth.returns import published_returns
 from placewise.sources.synth.truth import emergency_admission_after, person_state, year_before
 from placewise.sources.synth.events import (
@@ -94,16 +95,19 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     """Generate the synthetic population and its history; write one file per canonical table.
 
     Returns the number of rows per table. The same arguments give byte-identical files. Each person's true
-    state goes to ``truth/person_state.parquet`` beside the tables (see :mod:`placewise.sources.synth.truth`).
+    state goes to ``truth/person_state.parquet`` beside the tables (see :mod:`placewise.sources.synth.truth`);
+    the planted worklist cases' expected membership to ``truth/worklist_cases.parquet``
+    (see :mod:`placewise.sources.synth.planted`).
     """
     cfg = load_synthetic(profile)
     out.mkdir(parents=True, exist_ok=True)
     w = build_world(profile, cfg, scale=scale, seed=seed, end_date=end_date or cfg.default_end_date, years=years)
     writer = Writer(out, fmt)
+    planted = plant(w)
     writer.write("geography", _geography(w))
-    writer.write("practices", _practices(w))
-    writer.write("people", _people(w))
-    writer.write("registrations", _registrations(w))
+    writer.write("practices", _practices(w, planted))
+    writer.write("people", _with_planted(_people(w), planted, "people"))
+    writer.write("registrations", _with_planted(_registrations(w), planted, "registrations"))
     shared = Shared()
     blocks = [slice(lo, min(lo + BLOCK, len(w.people))) for lo in range(0, len(w.people), BLOCK)]
     treatments: list[dict[str, np.ndarray]] = []
@@ -121,13 +125,25 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
                     state["emergency_admission_year_before"] = emergency_admission_after(w, rows, block, before)
         if progress:
             progress("activity", i + 1, len(blocks))
+    for name, rows in planted.tables.items():
+        if name not in ("people", "registrations"):
+            writer.write(name, rows)
     writer.write("deaths", _deaths(w))
-    writer.write("aggregate_returns", _list_sizes(w))
+    writer.write("aggregate_returns", _list_sizes(w, planted))
     writer.write("aggregate_returns", published_returns(w, rng_for(seed, 90)))
     (out / "truth").mkdir(exist_ok=True)
     pq.write_table(person_state(w, {k: np.concatenate([t[k] for t in treatments]) for k in treatments[0]}),
                    out / "truth" / "person_state.parquet")
+    pq.write_table(planted.truth, out / "truth" / "worklist_cases.parquet")
     return writer.close()
+
+
+def _with_planted(rows: pa.Table, planted: Planted, name: str) -> pa.Table:
+    """A person table with the planted people's rows, in NHS number order as the drawn rows are."""
+    schema = table(name).source_schema()
+    both = pa.concat_tables([rows.select(schema.names).cast(schema), planted.tables[name]])
+    return both.sort_by([("nhs_number", "ascending"), ("start_date" if name == "registrations" else "nhs_number",
+                                                        "ascending")])
 
 
 def _geography(w: World) -> pa.Table:
@@ -140,11 +156,11 @@ def _geography(w: World) -> pa.Table:
     })
 
 
-def _practices(w: World) -> pa.Table:
-    """The practices table; list size counts registrations open at the end date."""
+def _practices(w: World, planted: Planted) -> pa.Table:
+    """The practices table; list size counts registrations open at the end date (the planted people's too)."""
     p = w.people
     open_now = p.status == CURRENT
-    size = np.bincount(p.practice[open_now], minlength=len(w.prac.code))
+    size = np.bincount(np.concatenate([p.practice[open_now], planted.practice]), minlength=len(w.prac.code))
     return pa.table({
         "practice_code": w.prac.code, "practice_name": w.prac.name, "pcn_code": w.prac.pcn_code,
         "pcn_name": w.prac.pcn_name, "la_code": labels(w.prac.place, list(w.place_codes)),
@@ -185,12 +201,14 @@ def _deaths(w: World) -> pa.Table:
     })
 
 
-def _list_sizes(w: World) -> pa.Table:
-    """Aggregate returns: registered list size of each practice on the first of every month."""
+def _list_sizes(w: World, planted: Planted) -> pa.Table:
+    """Aggregate returns: registered list size of each practice on the first of every month (planted people too)."""
     months = np.arange(np.datetime64(w.window.start, "D").astype("datetime64[M]"),
                        np.datetime64(w.window.end, "D").astype("datetime64[M]") + 1)
     first = months.astype("datetime64[D]").astype(np.int64)
     _, prac, start, end = _registration_arrays(w)
+    prac, start = np.concatenate([prac, planted.practice]), np.concatenate([start, planted.start])
+    end = np.concatenate([end, np.full(len(planted.start), NEVER)])
     i0 = np.searchsorted(first, start, side="left")
     i1 = np.searchsorted(first, end, side="right") - 1
     ok = i0 <= i1

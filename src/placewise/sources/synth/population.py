@@ -220,6 +220,18 @@ def nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.sort(np.concatenate([pool, more])).astype("U10")
 
 
+def spare_nhs_numbers(taken: np.ndarray, n: int) -> np.ndarray:
+    """``n`` valid NHS numbers none of which is in ``taken``, from the top of the range reserved for testing down,
+    then from the top of the never-issued stems (:data:`NEVER_ISSUED_STEMS`): for people added beside the drawn
+    population (the planted worklist cases)."""
+    lo, hi = NEVER_ISSUED_STEMS
+    stems = np.arange(hi - 1, max(lo, hi - 64 - 4 * n), -1, dtype=np.int64)
+    numbers = np.concatenate([_test_range()[::-1], _with_check_digits(stems)]).astype("U10")
+    spare = numbers[~np.isin(numbers, taken)][:n]
+    assert len(spare) == n, "the test range and the top stems hold far more numbers than the planted cases need"
+    return spare
+
+
 def _sample_ages(rng: np.random.Generator, shares: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Ages (years) and their five-year band, from band shares."""
     band = stratified(rng, shares, n)
