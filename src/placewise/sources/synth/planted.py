@@ -183,10 +183,10 @@ def _cases() -> list[Case]:
 
     mid = lambda d: d.ref - 60                                                       # noqa: E731
     earlier = lambda d: d.ref - 200                                                  # noqa: E731
-    case("dm_hba1c_59", 62, False, diabetic((earlier, 57), (mid, 59)), {dm: (True, "latest HbA1c 59 > 58")})
-    case("dm_hba1c_58", 62, True, diabetic((earlier, 55), (mid, 58)), {dm: (False, "latest HbA1c 58, rise 3")})
-    case("dm_rise_11", 55, True, diabetic((earlier, 40), (mid, 51)), {dm: (True, "HbA1c rose 11: 40 to 51")})
-    case("dm_rise_10", 55, False, diabetic((earlier, 40), (mid, 50)), {dm: (False, "HbA1c rose 10: 40 to 50")})
+    case("dm_hba1c_59", 62, False, diabetic((earlier, 57), (mid, HBA1C_ABOVE + 1)), {dm: (True, "latest HbA1c 59 > 58")})
+    case("dm_hba1c_58", 62, True, diabetic((earlier, 55), (mid, HBA1C_ABOVE)), {dm: (False, "latest HbA1c 58, rise 3")})
+    case("dm_rise_11", 55, True, diabetic((earlier, 40), (mid, 40 + HBA1C_RISE)), {dm: (True, "HbA1c rose 11: 40 to 51")})
+    case("dm_rise_10", 55, False, diabetic((earlier, 40), (mid, 40 + HBA1C_RISE - 1)), {dm: (False, "HbA1c rose 10: 40 to 50")})
     case("dm_none_in_window", 70, False, diabetic((lambda d: d.first(HBA1C_MONTHS) - 1, 50)),
          {dm: (True, "last HbA1c the day before the 15 months")})
     case("dm_first_day", 70, True, diabetic((lambda d: d.first(HBA1C_MONTHS), 50)),
@@ -205,9 +205,9 @@ def _cases() -> list[Case]:
             for when, s, di in readings:
                 _bp(p, when(d), k, s, di)
         return rec
-    case("uh_140_80", 50, False, bp_only((mid, 140, 80)), {uh: (True, "140/80: systolic at 140")})
-    case("uh_130_90", 50, True, bp_only((mid, 130, 90)), {uh: (True, "130/90: diastolic at 90")})
-    case("uh_139_89", 50, False, bp_only((mid, 139, 89)), {uh: (False, "139/89: below both")})
+    case("uh_140_80", 50, False, bp_only((mid, CLINIC_BP[0], 80)), {uh: (True, "140/80: systolic at 140")})
+    case("uh_130_90", 50, True, bp_only((mid, 130, CLINIC_BP[1])), {uh: (True, "130/90: diastolic at 90")})
+    case("uh_139_89", 50, False, bp_only((mid, CLINIC_BP[0] - 1, CLINIC_BP[1] - 1)), {uh: (False, "139/89: below both")})
     case("uh_raised_before_window", 52, True, bp_only((lambda d: d.first(12) - 1, 160, 100)),
          {uh: (False, "160/100 the day before the 12 months")})
     case("uh_raised_first_day", 52, False, bp_only((lambda d: d.first(12), 160, 100)),
@@ -222,16 +222,16 @@ def _cases() -> list[Case]:
             _dx(p, d, k, "hypertension")
             bp_only(*readings)(p, d, k)
         return rec
-    case("ht_under_80_141_80", 65, False, hypertensive((mid, 141, 80)),
+    case("ht_under_80_141_80", 65, False, hypertensive((mid, TARGET_UNDER_80[0] + 1, 80)),
          {ht: (True, "141/80 under 80"), uh: (False, "diagnosed hypertension")})
-    case("ht_under_80_140_90", 65, True, hypertensive((mid, 140, 90)), {ht: (False, "140/90 under 80: at target")})
-    case("ht_under_80_130_91", 65, True, hypertensive((mid, 130, 91)), {ht: (True, "130/91 under 80")})
+    case("ht_under_80_140_90", 65, True, hypertensive((mid, *TARGET_UNDER_80)), {ht: (False, "140/90 under 80: at target")})
+    case("ht_under_80_130_91", 65, True, hypertensive((mid, 130, TARGET_UNDER_80[1] + 1)), {ht: (True, "130/91 under 80")})
     case("ht_79_145_80", 80, False, hypertensive((mid, 145, 80)),
          {ht: (True, "145/80 at 79, 80 next month: the under-80 target")}, later_months=1)
     case("ht_80_145_80", 80, True, hypertensive((mid, 145, 80)),
          {ht: (False, "145/80 at 80 this month: the 150/90 target")})
-    case("ht_80_151_80", 84, False, hypertensive((mid, 151, 80)), {ht: (True, "151/80 at 84")})
-    case("ht_80_150_90", 84, True, hypertensive((mid, 150, 90)), {ht: (False, "150/90 at 84: at target")})
+    case("ht_80_151_80", 84, False, hypertensive((mid, TARGET_FROM_80[0] + 1, 80)), {ht: (True, "151/80 at 84")})
+    case("ht_80_150_90", 84, True, hypertensive((mid, *TARGET_FROM_80)), {ht: (False, "150/90 at 84: at target")})
     case("ht_latest_to_target", 70, False, hypertensive((earlier, 170, 100), (mid, 132, 80)),
          {ht: (False, "170/100 then 132/80: the latest counts")})
     case("ht_latest_high", 70, True, hypertensive((earlier, 130, 80), (mid, 152, 94)),
