@@ -80,3 +80,5 @@ def test_every_list_finds_every_planted_case_and_no_planted_negative(delivery: P
     assert by_list["undiagnosed_hypertension"].negatives == 4 * 5
     gap = by_list[MODEL_DECIDES]
     assert gap.positives == gap.found == 4 and gap.not_top_band == 0 and gap.negatives == 4
+    with pytest.raises(ValueError, match="none of the planted people"):     # another key: the check cannot join
+        planted_recall(con, cases_with_person_id(delivery / "truth" / "worklist_cases.parquet", b"another-key-0123456789"))

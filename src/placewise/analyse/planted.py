@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from placewise.canonical import PERSON_KEY
+from placewise.derive.segments import PEOPLE_TABLE
 from placewise.derive.worklists import RISK_TABLE, ROWS_TABLE, RUNS_TABLE
 from placewise.ingest.pseudonymise import pseudonymise
 from placewise.warehouse import table_names
@@ -67,6 +68,10 @@ def planted_recall(con: ibis.BaseBackend, cases: pa.Table) -> list[Recall]:
     """Each list's newest stored run against the planted cases (``cases`` as :func:`cases_with_person_id`)."""
     if RUNS_TABLE not in table_names(con):
         raise ValueError("the warehouse has no stored worklist runs: run the worklists first")
+    people = con.table(PEOPLE_TABLE)
+    if people.filter(people[PERSON_KEY].isin(cases[PERSON_KEY].to_pylist())).count().to_pyarrow().as_py() == 0:
+        raise ValueError("none of the planted people is in the PHM tables: was this delivery ingested with this "
+                         "pseudonymisation key, and the PHM tables built after?")
     latest = _latest_runs(con)
     rows = con.table(ROWS_TABLE)
     out = []
