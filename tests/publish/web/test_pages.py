@@ -109,3 +109,9 @@ def test_warming_makes_each_place_explorer_page_the_public_can_ask_for(web_app, 
     assert expected <= made
     series = {("data", "published", i, "place", a, "none", None, None) for _, _, i, _, a, _ in expected}
     assert series <= set(k for k in w.snapshot._memo if isinstance(k, tuple))
+
+
+def test_the_board_scales_count_plans_to_the_synthetic_population_as_the_report_does(client: TestClient) -> None:
+    """The session's warehouse is 0.5% of BLMK: the web Board summary says its plans of counts are scaled so."""
+    html = _html(client.get("/board"))
+    assert "Plans scaled to the synthetic population: 0.5% of Bedfordshire, Luton and Milton Keynes" in html

@@ -29,7 +29,7 @@ from placewise.publish.access import AccessRefused, Requester, reidentify
 from placewise.publish.icons import assurance_from_spc, variation_from_spc
 from placewise.publish.inputs import specs_from_catalogue
 from placewise.publish.report import POINT_CLASS
-from placewise.publish.web import audit
+from placewise.publish.web import audit, queries
 from placewise.publish.web.app import WebState, refuse, state
 from placewise.publish.web.auth import SESSION_COOKIE, SESSION_LENGTH, UserError
 from placewise.publish.phm import disclosed_panel
@@ -368,16 +368,18 @@ def _funnels(w: WebState, user: User, indicator_id: str, f: Filters, rows: pd.Da
     return out
 
 
-_PROFILE_PLANS: dict[str, Plans] = {}
+_PROFILE_PLANS: dict[tuple[str, float], Plans] = {}
 _PLANS_LOCK = threading.Lock()
 
 
 def plans_of(w: WebState) -> Plans:
-    """The profile's plans and trajectories, read once per profile."""
-    key = str(w.snapshot.profile.folder)
+    """The profile's plans and trajectories, read once per profile and population share (the plans of counts are
+    scaled to a synthetic sample's share of the ICS, as in the report)."""
+    share = queries.population_share(w.warehouse, w.snapshot.computed_at, w.snapshot.profile)
+    key = (str(w.snapshot.profile.folder), share)
     with _PLANS_LOCK:
         if key not in _PROFILE_PLANS:
-            _PROFILE_PLANS[key] = load_plans(w.snapshot.profile, w.snapshot.catalogue)
+            _PROFILE_PLANS[key] = load_plans(w.snapshot.profile, w.snapshot.catalogue, share=share)
         return _PROFILE_PLANS[key]
 
 

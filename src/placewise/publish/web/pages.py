@@ -316,7 +316,7 @@ def _board_model(w: WebState, user: User, level: str, code: str) -> ReportModel:
     specs = specs_from_catalogue(w.snapshot.catalogue, _latest_end(frame))
     area = ics if level == "ics" else Area(level, code, str(me["name"]))
     return board_model(frame, specs, Scope(area, ics, peer_areas), w.snapshot.profile, w.snapshot.catalogue,
-                       w.snapshot.rule)
+                       w.snapshot.rule, queries.population_share(w.warehouse, w.snapshot.computed_at, w.snapshot.profile))
 
 
 @router.get("/board", response_class=HTMLResponse)

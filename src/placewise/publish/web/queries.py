@@ -14,7 +14,7 @@ from datetime import datetime
 from placewise.derive.segments import PEOPLE_TABLE
 from placewise.derive.worklists import diff
 from placewise.profile import Profile
-from placewise.publish.inputs import is_synthetic
+from placewise.publish.inputs import is_synthetic, synthetic_share
 from placewise.publish.phm import PhmChapter, build_chapter
 from placewise.publish.web.snapshot import Warehouse
 from placewise.warehouse.connection import table_names
@@ -22,6 +22,7 @@ from placewise.warehouse.connection import table_names
 _LOCK = threading.Lock()
 _SYNTHETIC: dict[tuple[str, datetime | None], bool] = {}
 _PHM: dict[tuple[str, datetime | None], PhmChapter | None] = {}
+_SHARE: dict[tuple[str, datetime | None], float] = {}
 
 
 def synthetic(warehouse: Warehouse, version: datetime | None) -> bool:
@@ -35,6 +36,20 @@ def synthetic(warehouse: Warehouse, version: datetime | None) -> bool:
     with _LOCK:
         _SYNTHETIC[key] = found
     return found
+
+
+def population_share(warehouse: Warehouse, version: datetime | None, profile: Profile) -> float:
+    """The measured population's share of the ICS its plans are for: a synthetic sample's share, else 1 (read once
+    per warehouse version). The plans of counts are scaled by it, as in the report."""
+    key = (warehouse.url, version)
+    with _LOCK:
+        if key in _SHARE:
+            return _SHARE[key]
+    with warehouse.read() as con:
+        share = synthetic_share(con, profile) if is_synthetic(con) else 1.0
+    with _LOCK:
+        _SHARE[key] = share
+    return share
 
 
 def population(warehouse: Warehouse, version: datetime | None, profile: Profile) -> PhmChapter | None:

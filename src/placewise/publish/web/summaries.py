@@ -30,10 +30,11 @@ from placewise.publish.web.views import fmt_row
 
 
 def board_model(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, profile: Profile,
-                catalogue: Catalogue, rule: DisclosureRule) -> ReportModel:
-    """The report model of one area with its plan against actual; ``board`` groups it exceptions first
-    (:func:`placewise.analyse.board.exceptions`, as the report does)."""
-    plans = plan_inputs(frame, profile, catalogue)
+                catalogue: Catalogue, rule: DisclosureRule, share: float = 1.0) -> ReportModel:
+    """The report model of one area with its plan against actual (the plans of counts scaled to ``share`` of the ICS,
+    a synthetic sample's); ``board`` groups it exceptions first (:func:`placewise.analyse.board.exceptions`, as the
+    report does)."""
+    plans = plan_inputs(frame, profile, catalogue, share=share)
     governance = load_governance(profile, [i.id for i in catalogue.indicators],
                                  domains={i.domain for i in catalogue.indicators})
     return build_report(frame, specs, scope, title="Board summary", months=24, rule=rule, plan=plans,
