@@ -96,7 +96,7 @@ def test_dataset_outcome_is_an_emergency_admission_in_the_next_12_months(connect
     w.spell("elective", date(2023, 6, 1), date(2023, 6, 2), method="elective")
     w.spell("before", date(2023, 3, 31), date(2023, 4, 2))                 # on the date: a predictor, not the outcome
     con = w.load(ibis.duckdb.connect())
-    d = dataset(con, load_profile(), on, with_outcome=True).to_pylist()
+    d = dataset(con, load_profile(), [on], with_outcome=True).to_pylist()
     got = {r["person_id"]: (r["admitted"], r["emergency_admissions"]) for r in d}
     assert got == {"next_day": (1, 0), "last_day": (1, 0), "too_late": (0, 0), "elective": (0, 0), "before": (0, 1)}
     assert all(set(feature_names(load_profile())) <= set(r) for r in d)
@@ -117,18 +117,18 @@ def test_scoring_reads_the_stored_phm_tables_at_their_date_and_gets_the_same_dat
     w.medication("a", date(2022, 7, 1), "318135004")
     con = w.load(ibis.duckdb.connect())
     on = date(2023, 3, 31)
-    fresh = dataset(con, load_profile(), on, with_outcome=False).sort_by("person_id")
+    fresh = dataset(con, load_profile(), [on], with_outcome=False).sort_by("person_id")
     assert fresh["gp_appointments"].to_pylist() == [0, 1, 0] and fresh["distinct_medicines"].to_pylist() == [1, 0, 0]
     build(con, load_profile(), on)
     con.raw_sql(f"UPDATE {PEOPLE_TABLE} SET age = age + 100 WHERE person_id = 'c'")   # marks the stored table
-    stored = dataset(con, load_profile(), on, with_outcome=False).sort_by("person_id")
+    stored = dataset(con, load_profile(), [on], with_outcome=False).sort_by("person_id")
     assert stored.drop_columns(["age", "age_band"]).equals(fresh.drop_columns(["age", "age_band"]))
     assert stored["age"].to_pylist() == [a + (100 if p == "c" else 0)
                                           for p, a in zip(fresh["person_id"].to_pylist(), fresh["age"].to_pylist())]
-    earlier = dataset(con, load_profile(), date(2022, 3, 31), with_outcome=False)
+    earlier = dataset(con, load_profile(), [date(2022, 3, 31)], with_outcome=False)
     assert max(earlier["age"].to_pylist()) < 100                                      # not the stored table
     con.raw_sql(f"ALTER TABLE {PEOPLE_TABLE} DROP COLUMN gp_appointments")             # stored before the column
-    assert dataset(con, load_profile(), on, with_outcome=False).sort_by("person_id").equals(fresh)
+    assert dataset(con, load_profile(), [on], with_outcome=False).sort_by("person_id").equals(fresh)
 
 
 def test_ceiling_auroc_from_a_truth_file(tmp_path):

@@ -126,7 +126,7 @@ def test_count_rule_and_unless(connect):
     attrs = con.create_table("a", person_attributes(con), temp=True)
     rule = Criterion(codelist=["saba_relievers"], table="medications", months=12, at_least=4,
                      unless=[Criterion(codelist=["asthma"])])
-    h = holding(con, attrs, [("rule", rule)], ON).join(attrs, PID)
+    h = holding(con, attrs, [("rule", rule)], [ON]).join(attrs, PID)
     assert {r["person_id"] for r in h.to_pyarrow().to_pylist()} == {"four"}
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from measure_builder import Warehouse
 from phm_helpers import ON, built, code
 
-from placewise.derive.segments import build, pyramid
+from placewise.derive.segments import build, phm_tables, pyramid
 from placewise.profile import load_profile
 from placewise.profile.phm import load_phm
 
@@ -103,6 +103,50 @@ def test_people_not_registered_or_dead_at_the_date_are_not_segmented(connect):
     w.person("died", died=date(2024, 2, 1))
     people, _ = built(w, connect())
     assert set(people) == {"here"}
+
+
+def _by_person(people: ibis.Table, items: ibis.Table) -> tuple[list[dict], set[tuple]]:
+    """People rows without the computation's person numbers, and items as (person, date, kind, item, day)."""
+    rows = people.to_pyarrow().to_pylist()
+    who = {r["pid"]: r["person_id"] for r in rows}
+    got = sorted(({k: v for k, v in r.items() if k != "pid"} for r in rows),
+                 key=lambda r: (r["reference_date"], r["person_id"]))
+    return got, {(who[i["pid"]], i["reference_date"], i["kind"], i["item"], i["d"])
+                 for i in items.to_pyarrow().to_pylist()}
+
+
+def test_several_dates_in_one_pass_give_each_dates_own_rows(connect):
+    """The tables at two reference dates made in one pass are the tables made at each date alone, row for row:
+    registration, death, look-back windows, latest values, polypharmacy and activity all taken at each date."""
+    early = date(2023, 3, 31)
+    w = Warehouse()
+    w.person("joined", born=OLD, registered=date(2023, 6, 1))                # registered at the later date only
+    w.person("died", born=OLD, died=date(2023, 12, 1))                        # alive at the earlier date only
+    w.person("palliative", born=OLD)
+    w.event("palliative", date(2023, 10, 1), code("palliative_care"))        # end of life at the later date
+    w.person("kidney", born=(1960, 1))
+    for day, v in ((date(2022, 5, 1), 55.0), (date(2022, 9, 1), 50.0), (date(2023, 6, 1), 70.0),
+                   (date(2023, 9, 1), 75.0)):
+        w.event("kidney", day, code("egfr"), value=v)                         # CKD at the earlier date only
+    w.person("busy", born=OLD)
+    for i in range(5):
+        w.medication("busy", date(2022, 6 + i, 1), f"9{i}")                  # polypharmacy at the earlier date
+    w.spell("busy", date(2022, 12, 1), date(2022, 12, 5))
+    w.spell("busy", date(2023, 3, 20), date(2023, 4, 10))                    # open at the earlier date
+    w.attendance("busy", datetime(2024, 1, 1, 10), 60)
+    w.gp_appointment("busy", date(2023, 2, 1))
+    w.gp_appointment("busy", date(2024, 2, 1))
+    w.event("busy", date(2023, 5, 1), code("hypertension"))                  # on the register at the later date
+    con = w.load(connect())
+    both = _by_person(*phm_tables(con, load_profile(), [early, ON]))
+    alone = [_by_person(*phm_tables(con, load_profile(), [d])) for d in (early, ON)]
+    assert both == (alone[0][0] + alone[1][0], alone[0][1] | alone[1][1])
+    seg = {(r["person_id"], r["reference_date"]): r["segment"] for r in both[0]}
+    assert ("joined", early) not in seg and ("joined", ON) in seg and ("died", early) in seg and ("died", ON) not in seg
+    assert seg["palliative", early] == "healthy" and seg["palliative", ON] == "end_of_life"
+    items = {(p, d, i) for p, d, _, i, _ in both[1]}
+    assert {("kidney", early, "ckd"), ("busy", early, "polypharmacy"), ("busy", ON, "hypertension")} <= items
+    assert not {("kidney", ON, "ckd"), ("busy", ON, "polypharmacy"), ("busy", early, "hypertension")} & items
 
 
 FEATURES = st.fixed_dictionaries({

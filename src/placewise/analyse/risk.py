@@ -3,7 +3,7 @@
 Features are read through the PHM derive layer at a reference date (age, sex, deprivation, registers,
 eFI, Cambridge score, last year's hospital and GP activity); the outcome is any emergency admission
 in the 12 months after it. Training is temporal: features at one date and the next year's outcomes
-train the model, the same a year later test it. Ethnicity is never a predictor (seed 001, L1875: avoid
+train the model, the same a year later test it; the features at both dates are made in one pass. Ethnicity is never a predictor (seed 001, L1875: avoid
 systematically biased prediction tools); it is only used to report performance by group.
 """
 
@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 import joblib
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
@@ -81,13 +82,17 @@ def _one_year(on: date, years: int) -> date:
     return on.replace(year=on.year + years, day=28 if (on.month, on.day) == (2, 29) else on.day)
 
 
-def _admitted_after(con: ibis.BaseBackend, people: ir.Table, on: date) -> ir.Table:
-    """People with an emergency admission in the 12 months after ``on``: ``pid, admitted``."""
+def _admitted_after(con: ibis.BaseBackend, people: ir.Table, ons: list[date]) -> ir.Table:
+    """People with an emergency admission in the 12 months after each of ``ons``: ``pid, reference_date, admitted``."""
     s = con.table("inpatient_spells")
     d = s.admission_date.cast("date")
-    s = s.filter((s.admission_method == "emergency") & (d > on) & (d <= _one_year(on, 1)))
-    s = s.join(people.select(PERSON_KEY, PID), PERSON_KEY).select(PID).distinct()
-    return s.mutate(admitted=ibis.literal(1, "int8"))
+    s = s.filter((s.admission_method == "emergency") & (d > min(ons)) & (d <= _one_year(max(ons), 1)))
+    s = s.select(PERSON_KEY, d=d)
+    after = ibis.memtable({"reference_date": ons, "last": [_one_year(on, 1) for on in ons]},
+                          schema={"reference_date": "date", "last": "date"})
+    s = s.join(after, [s.d > after.reference_date, s.d <= after["last"]])
+    s = s.join(people.select(PERSON_KEY, PID, "reference_date"), [PERSON_KEY, "reference_date"])
+    return s.select(PID, "reference_date").distinct().mutate(admitted=ibis.literal(1, "int8"))
 
 
 def _band_label(lo: int, hi: int) -> str:
@@ -95,37 +100,42 @@ def _band_label(lo: int, hi: int) -> str:
     return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
 
 
-def _phm_at(con: ibis.BaseBackend, profile: Profile, on: date) -> tuple[ir.Table, ir.Table]:
-    """The PHM people and items tables at ``on``: those ``placewise phm`` stored, if built at that date, else made."""
+def _phm_at(con: ibis.BaseBackend, profile: Profile, ons: list[date]) -> tuple[ir.Table, ir.Table]:
+    """The PHM people and items tables at ``ons``: those ``placewise phm`` stored, if built at that one date, else
+    made."""
     if {PEOPLE_TABLE, ITEMS_TABLE} <= table_names(con):
-        people = con.table(PEOPLE_TABLE)
-        current = set(ACTIVITY_COLUMNS) <= set(people.columns)       # else stored before these columns existed
-        if current and people.reference_date.max().to_pyarrow().as_py() == on:
-            return people, con.table(ITEMS_TABLE)
-    return phm_tables(con, profile, on)
+        people, items = con.table(PEOPLE_TABLE), con.table(ITEMS_TABLE)
+        # else stored before these columns existed
+        current = set(ACTIVITY_COLUMNS) <= set(people.columns) and "reference_date" in items.columns
+        if current and [people.reference_date.max().to_pyarrow().as_py()] == ons:
+            return people, items
+    return phm_tables(con, profile, ons)
 
 
-def dataset(con: ibis.BaseBackend, profile: Profile, on: date, with_outcome: bool) -> pa.Table:
-    """Everyone registered at ``on``: predictors, the groups of the fairness panel and (if asked) the outcome.
+def dataset(con: ibis.BaseBackend, profile: Profile, ons: list[date], with_outcome: bool) -> pa.Table:
+    """Everyone registered at each of ``ons``: predictors, the groups of the fairness panel and (if asked) the outcome,
+    a row per person and ``reference_date``.
 
-    With the outcome (for training) the rows are in pseudonym order, so the same seed splits the same people;
-    without it (for scoring) in no set order, sparing the sort.
+    With the outcome (for training) the rows are in date then pseudonym order, so the same seed splits the same
+    people; without it (for scoring) in no set order, sparing the sort.
     """
-    people, items = _phm_at(con, profile, on)
+    people, items = _phm_at(con, profile, ons)
     regs = [f.removeprefix("reg_") for f in feature_names(profile) if f.startswith("reg_")]
-    wide = items.group_by(PID).aggregate(
+    at = [PID, "reference_date"]
+    wide = items.group_by(at).aggregate(
         deficits=(items.kind == "deficit").sum().cast("int64"),
         **{f"reg_{r}": ((items.kind == "register") & (items.item == r)).any().cast("int8") for r in regs})
     parts = [wide]
     if with_outcome:
-        parts.append(_admitted_after(con, people, on))
+        parts.append(_admitted_after(con, people, ons))
     t = people
     for p in parts:
-        t = t.left_join(p, PID).drop(f"{PID}_right")
+        t = t.left_join(p, at).drop(*[f"{k}_right" for k in at])
     zero = {c: ibis.coalesce(t[c], 0) for c in
             ["deficits", "cms_conditions", *[f"reg_{r}" for r in regs]]}
     cols = {
-        PERSON_KEY: t[PERSON_KEY], "age": t.age, "female": (t.sex == "female").cast("int8"),
+        PERSON_KEY: t[PERSON_KEY], "reference_date": t.reference_date, "age": t.age,
+        "female": (t.sex == "female").cast("int8"),
         "imd_quintile_n": ibis.ifelse(t.imd_quintile == "Unknown", "0", t.imd_quintile).cast("int64"),
         "registers": t.registers, "efi": ibis.coalesce(t.efi, 0.0), "cms": ibis.coalesce(t.cms, 0.0),
         **{c: t[c] for c in ACTIVITY_COLUMNS},
@@ -138,7 +148,12 @@ def dataset(con: ibis.BaseBackend, profile: Profile, on: date, with_outcome: boo
     if not with_outcome:
         return t.select(**cols).to_pyarrow()
     cols["admitted"] = ibis.coalesce(t.admitted, 0).cast("int8")
-    return t.select(**cols).order_by(PERSON_KEY).to_pyarrow()
+    return t.select(**cols).order_by(["reference_date", PERSON_KEY]).to_pyarrow()
+
+
+def at_date(data: pa.Table, on: date) -> pa.Table:
+    """The rows of a :func:`dataset` at one of its reference dates, in the order they are in."""
+    return data.filter(pc.equal(data["reference_date"], pa.scalar(on, pa.date32())))
 
 
 def matrix(data: pa.Table, features: list[str]) -> np.ndarray:
@@ -404,8 +419,8 @@ def train(con: ibis.BaseBackend, profile: Profile, out: Path, seed: int, end: da
     test_date = _one_year(end, -1)
     train_date = _one_year(end, -2)
     features = feature_names(profile)
-    train_set = dataset(con, profile, train_date, with_outcome=True)
-    test_set = dataset(con, profile, test_date, with_outcome=True)
+    both = dataset(con, profile, [train_date, test_date], with_outcome=True)
+    train_set, test_set = at_date(both, train_date), at_date(both, test_date)
     booster, recal = fit(train_set, features, seed)
     model = RiskModel(booster, recal, features, seed, train_date, test_date)
     p = model.predict(test_set)
@@ -435,7 +450,7 @@ def score(con: ibis.BaseBackend, profile: Profile, model_dir: Path, on: date) ->
     """Score everyone registered at ``on`` into ``phm_risk``: risk, whether in the top band, model version."""
     saved = joblib.load(model_dir / MODEL_FILE)
     model: RiskModel = saved["model"]
-    data = dataset(con, profile, on, with_outcome=False)
+    data = dataset(con, profile, [on], with_outcome=False)
     p = model.predict(data)
     t = pa.table({PERSON_KEY: data[PERSON_KEY], "practice_code": data["practice_code"],
                   "reference_date": pa.array([on] * data.num_rows, pa.date32()), "risk": pa.array(p),

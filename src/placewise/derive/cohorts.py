@@ -103,7 +103,7 @@ def members(con: ibis.BaseBackend, profile: Profile, cohort: Cohort) -> ir.Table
     keyed = _events(rules)
     hits = None
     if keyed:
-        hits = con.create_table(f"_cohort_{uuid.uuid4().hex[:12]}", holding(con, people, keyed, reference_date(con)),
+        hits = con.create_table(f"_cohort_{uuid.uuid4().hex[:12]}", holding(con, people, keyed, [reference_date(con)]),
                                 temp=True)
     return _compile(cohort, {id(r): i for i, r in enumerate(rules)}, people, items, hits)
 

@@ -50,6 +50,11 @@ def windows(ends: list[date], lows: list[date]) -> ir.Table:
         period_end=ibis._.period_end.cast("date"), lo=ibis._.lo.cast("date"))
 
 
+def look_backs(ons: list[date], months: int | None) -> ir.Table:
+    """The look-back of ``months`` months to each reference date (:func:`months_back`): ``period_end, lo``."""
+    return windows(ons, [months_back(on, months) for on in ons])
+
+
 def codes(names: list[str]) -> list[str]:
     """Every code of the named codelists, once, sorted."""
     return sorted({c for n in names for c in codelists.codes(n)})

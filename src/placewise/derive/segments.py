@@ -3,13 +3,16 @@
 Everyone registered and alive at the reference date gets one row: practice, Place, groups, the
 registers they are on, eFI, Cambridge score, hospital activity in the last 12 months and the one
 segment they fall in (the first in the profile's priority order whose rule holds). The long table
-``phm_items`` keeps each register, deficit and condition with its latest date, for worklists.
+``phm_items`` keeps each register, deficit and condition with its latest date, for worklists. Both
+can be made at several reference dates in one pass (a row per person and date), as the risk model's
+training does.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -18,7 +21,7 @@ from placewise.canonical import PERSON_KEY
 from placewise.derive import frailty, multimorbidity
 from placewise.derive.criteria import holding
 from placewise.derive.people import PID, person_attributes, population, registrations
-from placewise.derive.records import months_back, warehouse_records
+from placewise.derive.records import in_windows, look_backs, months_back, warehouse_records
 from placewise.derive.registers import members
 from placewise.profile import Profile
 from placewise.profile.phm import Activity, Phm, Segment, load_phm
@@ -30,6 +33,8 @@ ITEMS_TABLE = "phm_items"
 ACTIVITY_MONTHS = 12
 ACTIVITY_COLUMNS = ["emergency_admissions", "bed_days", "ae_attendances", "gp_appointments", "distinct_medicines"]
 """Each person's activity in the 12 months to the date, in ``phm_people``: zero without records."""
+AT = [PID, "period_end"]
+"""A person at a reference date: what the steps of a computation at several dates join on."""
 
 
 def _activity_events(con: ibis.BaseBackend, people: ir.Table, kind: str) -> ir.Table:
@@ -44,58 +49,65 @@ def _activity_events(con: ibis.BaseBackend, people: ir.Table, kind: str) -> ir.T
     return s.select(PID, d=s.admission_date.cast("date"), end=s.discharge_date.cast("date"))
 
 
-def _window(events: ir.Table, on: date, months: int) -> ir.Table:
-    """Events in the ``months`` months to ``on``."""
-    return events.filter((events.d <= on) & (events.d >= months_back(on, months)))
+def _windows(events: ir.Table, ons: list[date], months: int) -> ir.Table:
+    """Events in the ``months`` months to each of ``ons``: adds ``period_end``."""
+    events = events.filter((events.d >= months_back(min(ons), months)) & (events.d <= max(ons)))
+    return in_windows(events, look_backs(ons, months))
 
 
-def activity(con: ibis.BaseBackend, people: ir.Table, on: date) -> ir.Table:
-    """Each person's hospital activity in the 12 months to ``on``: emergency admissions, bed days, A&E attendances.
+def _outer(a: ir.Table, b: ir.Table, **zeroed: Any) -> ir.Table:
+    """Two tables by person and date joined in full: the person, the date and ``zeroed``, each column zero where its
+    side has no row."""
+    j = a.outer_join(b, AT)
+    return j.select(pid=ibis.coalesce(a[PID], b[PID]), period_end=ibis.coalesce(a.period_end, b.period_end),
+                    **{k: ibis.coalesce(v, 0) for k, v in zeroed.items()})
 
-    Bed days are counted for every admission (any method) in the window, to discharge or to ``on``
+
+def activity(con: ibis.BaseBackend, people: ir.Table, ons: list[date]) -> ir.Table:
+    """Each person's hospital activity in the 12 months to each of ``ons``: emergency admissions, bed days,
+    A&E attendances, by ``pid, period_end``.
+
+    Bed days are counted for every admission (any method) in the window, to discharge or to the date
     for a spell still open; a same-day spell has none.
     """
     s = con.table("inpatient_spells").join(people.select(PERSON_KEY, PID), PERSON_KEY)
-    s = s.select(PID, d=s.admission_date.cast("date"), end=ibis.coalesce(s.discharge_date.cast("date"), on),
+    s = s.select(PID, d=s.admission_date.cast("date"), discharged=s.discharge_date.cast("date"),
                  emergency=(s.admission_method == "emergency"))
-    s = _window(s, on, ACTIVITY_MONTHS)
-    days = s.end.delta(s.d, unit="day")
-    adm = s.group_by(PID).aggregate(emergency_admissions=s.emergency.sum().cast("int64"),
-                                    bed_days=days.sum().cast("int64"))
-    ae = _window(_activity_events(con, people, "ae_attendance"), on, ACTIVITY_MONTHS)
-    ae = ae.group_by(PID).aggregate(ae_attendances=ae.count().cast("int64"))
-    return adm.outer_join(ae, PID).select(
-        pid=ibis.coalesce(adm[PID], ae[PID]), emergency_admissions=ibis.coalesce(adm.emergency_admissions, 0),
-        bed_days=ibis.coalesce(adm.bed_days, 0), ae_attendances=ibis.coalesce(ae.ae_attendances, 0))
+    s = _windows(s, ons, ACTIVITY_MONTHS)
+    days = ibis.coalesce(s.discharged, s.period_end).delta(s.d, unit="day")
+    adm = s.group_by(AT).aggregate(emergency_admissions=s.emergency.sum().cast("int64"),
+                                   bed_days=days.sum().cast("int64"))
+    ae = _windows(_activity_events(con, people, "ae_attendance"), ons, ACTIVITY_MONTHS)
+    ae = ae.group_by(AT).aggregate(ae_attendances=ae.count().cast("int64"))
+    return _outer(adm, ae, emergency_admissions=adm.emergency_admissions, bed_days=adm.bed_days,
+                  ae_attendances=ae.ae_attendances)
 
 
-def primary_care_activity(con: ibis.BaseBackend, people: ir.Table, on: date) -> ir.Table:
-    """Each person's GP appointments and distinct dm+d products issued in the 12 months to ``on``:
-    ``pid, gp_appointments, distinct_medicines`` (people with neither are absent)."""
+def primary_care_activity(con: ibis.BaseBackend, people: ir.Table, ons: list[date]) -> ir.Table:
+    """Each person's GP appointments and distinct dm+d products issued in the 12 months to each of ``ons``:
+    ``pid, period_end, gp_appointments, distinct_medicines`` (people with neither are absent)."""
     ids = people.select(PERSON_KEY, PID)
     a = con.table("gp_appointments")
     a = a.select(PERSON_KEY, d=a.appointment_date.cast("date"))
-    a = _window(a, on, ACTIVITY_MONTHS).join(ids, PERSON_KEY)
-    a = a.group_by(PID).aggregate(gp_appointments=a.count().cast("int64"))
+    a = _windows(a.join(ids, PERSON_KEY), ons, ACTIVITY_MONTHS)
+    a = a.group_by(AT).aggregate(gp_appointments=a.count().cast("int64"))
     m = con.table("medications")
     m = m.select(PERSON_KEY, "dmd_code", d=m.issue_date.cast("date"))
-    m = _window(m, on, ACTIVITY_MONTHS).join(ids, PERSON_KEY)
-    m = m.group_by(PID).aggregate(distinct_medicines=m.dmd_code.nunique().cast("int64"))
-    return a.outer_join(m, PID).select(
-        pid=ibis.coalesce(a[PID], m[PID]), gp_appointments=ibis.coalesce(a.gp_appointments, 0),
-        distinct_medicines=ibis.coalesce(m.distinct_medicines, 0))
+    m = _windows(m.join(ids, PERSON_KEY), ons, ACTIVITY_MONTHS)
+    m = m.group_by(AT).aggregate(distinct_medicines=m.dmd_code.nunique().cast("int64"))
+    return _outer(a, m, gp_appointments=a.gp_appointments, distinct_medicines=m.distinct_medicines)
 
 
-def _activity_rule(con: ibis.BaseBackend, people: ir.Table, a: Activity, on: date) -> ir.Table:
-    """People with at least ``at_least`` events of the kind in the window: ``pid``."""
-    e = _window(_activity_events(con, people, a.kind), on, a.months)
-    g = e.group_by(PID).aggregate(n=e.count())
-    return g.filter(g.n >= a.at_least).select(PID)
+def _activity_rule(con: ibis.BaseBackend, people: ir.Table, a: Activity, ons: list[date]) -> ir.Table:
+    """People with at least ``at_least`` events of the kind in the window to each date: ``pid, period_end``."""
+    e = _windows(_activity_events(con, people, a.kind), ons, a.months)
+    g = e.group_by(AT).aggregate(n=e.count())
+    return g.filter(g.n >= a.at_least).select(*AT)
 
 
 def _segment_members(con: ibis.BaseBackend, people: ir.Table, s: Segment, base: ir.Table, items: ir.Table,
-                     on: date) -> list[ir.Table]:
-    """Tables of ``pid`` for each rule of a segment; a person is in it if in any."""
+                     ons: list[date]) -> list[ir.Table]:
+    """Tables of ``pid, period_end`` for each rule of a segment; a person is in it at a date if in any."""
     parts: list[ir.Table] = []
     if s.ages is not None:
         keep = ibis.literal(True)
@@ -103,33 +115,34 @@ def _segment_members(con: ibis.BaseBackend, people: ir.Table, s: Segment, base: 
             keep = keep & (base.age >= s.ages.min)
         if s.ages.max is not None:
             keep = keep & (base.age <= s.ages.max)
-        parts.append(base.filter(keep).select(PID))
+        parts.append(base.filter(keep).select(*AT))
     if s.registers:
-        parts.append(items.filter((items.kind == "register") & items.item.isin(s.registers)).select(PID))
+        parts.append(items.filter((items.kind == "register") & items.item.isin(s.registers)).select(*AT))
     if s.registers_at_least is not None:
-        parts.append(base.filter(base.registers >= s.registers_at_least).select(PID))
+        parts.append(base.filter(base.registers >= s.registers_at_least).select(*AT))
     if s.efi_bands:
-        parts.append(base.filter(base.efi_band.isin(s.efi_bands)).select(PID))
+        parts.append(base.filter(base.efi_band.isin(s.efi_bands)).select(*AT))
     if s.cms_at_least is not None:
-        parts.append(base.filter(base.cms >= s.cms_at_least).select(PID))
+        parts.append(base.filter(base.cms >= s.cms_at_least).select(*AT))
     if s.any:
-        parts.append(holding(con, people, [(f"{s.id}#{i}", c) for i, c in enumerate(s.any)], on).select(PID))
-    parts += [_activity_rule(con, people, a, on) for a in s.activity]
+        parts.append(holding(con, people, [(f"{s.id}#{i}", c) for i, c in enumerate(s.any)], ons).select(*AT))
+    parts += [_activity_rule(con, people, a, ons) for a in s.activity]
     return parts
 
 
 def segment(con: ibis.BaseBackend, people: ir.Table, phm: Phm, base: ir.Table, items: ir.Table,
-            on: date) -> ir.Table:
-    """Each person's segment: ``pid, segment, segment_rank`` (rank in priority order, 1 first)."""
+            ons: list[date]) -> ir.Table:
+    """Each person's segment at each date: ``pid, period_end, segment, segment_rank`` (rank in priority order,
+    1 first)."""
     segs = phm.segmentation.segments
-    ranked = [p.select(PID, rank=ibis.literal(i + 1, "int64"))
-              for i, s in enumerate(segs[:-1]) for p in _segment_members(con, people, s, base, items, on)]
+    ranked = [p.select(*AT, rank=ibis.literal(i + 1, "int64"))
+              for i, s in enumerate(segs[:-1]) for p in _segment_members(con, people, s, base, items, ons)]
     u = ranked[0].union(*ranked[1:])
-    first = u.group_by(PID).aggregate(rank=u["rank"].min())
-    j = base.select(PID).left_join(first, PID)
+    first = u.group_by(AT).aggregate(rank=u["rank"].min())
+    j = base.select(*AT).left_join(first, AT)
     rank = ibis.coalesce(j["rank"], len(segs))
     names = ibis.cases(*[(rank == i + 1, s.id) for i, s in enumerate(segs)], else_=segs[-1].id)
-    return j.select(PID, segment=names, segment_rank=rank.cast("int64"))
+    return j.select(*AT, segment=names, segment_rank=rank.cast("int64"))
 
 
 def _temp(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
@@ -137,45 +150,50 @@ def _temp(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     return con.create_table(f"_phm_{uuid.uuid4().hex[:12]}", expr, temp=True)
 
 
-def phm_tables(con: ibis.BaseBackend, profile: Profile, on: date) -> tuple[ir.Table, ir.Table]:
-    """The person-level PHM table and its long items table at ``on`` (see module docstring).
+def _attach(base: ir.Table, t: ir.Table) -> ir.Table:
+    """``base`` with the columns of ``t`` (by person and date) beside it; null where ``t`` has no row."""
+    return base.left_join(t, AT).drop(*[f"{k}_right" for k in AT])
+
+
+def phm_tables(con: ibis.BaseBackend, profile: Profile, ons: list[date]) -> tuple[ir.Table, ir.Table]:
+    """The person-level PHM table and its long items table at each of ``ons`` (see module docstring), each row with
+    its ``reference_date``.
 
     Each step is a temporary table: person numbers are fixed once, so every part agrees on them,
-    and each query stays small.
+    and each query stays small. Every source table is read once for all the dates.
     """
     phm = load_phm(profile)
     regs = load_registers(profile)
     attrs = _temp(con, person_attributes(con))
-    pop = population(registrations(con, attrs), attrs, [on])
+    pop = population(registrations(con, attrs), attrs, ons)
     pop = _temp(con, pop.join(con.table("practices").select("practice_code", "la_code"), "practice_code"))
-    reg_items = [members(warehouse_records(con, attrs), pop, r).select(PID, kind=ibis.literal("register"), item=ibis.literal(r.id),
-                                                          d=ibis.null("date"))
+    reg_items = [members(warehouse_records(con, attrs), pop, r).select(
+        *AT, kind=ibis.literal("register"), item=ibis.literal(r.id), d=ibis.null("date"))
                  for r in (regs.registers if regs else [])]
-    deficits = _temp(con, frailty.deficits(con, attrs, phm.frailty, on))
-    conds = _temp(con, multimorbidity.conditions(con, attrs, phm.multimorbidity, on))
-    items = ibis.union(*reg_items, deficits.select(PID, kind=ibis.literal("deficit"), item="item", d="d"),
-                       conds.select(PID, kind=ibis.literal("condition"), item="item", d="d"))
-    items = _temp(con, items.semi_join(pop.select(PID), PID))
-    nreg = items.filter(items.kind == "register").group_by(PID).aggregate(registers=ibis._.count())
+    deficits = _temp(con, frailty.deficits(con, attrs, phm.frailty, ons))
+    conds = _temp(con, multimorbidity.conditions(con, attrs, phm.multimorbidity, ons))
+    items = ibis.union(*reg_items, deficits.select(*AT, kind=ibis.literal("deficit"), item="item", d="d"),
+                       conds.select(*AT, kind=ibis.literal("condition"), item="item", d="d"))
+    items = _temp(con, items.semi_join(pop.select(*AT), AT))
+    nreg = items.filter(items.kind == "register").group_by(AT).aggregate(registers=ibis._.count())
     efi = frailty.frailty_index(deficits, pop, phm.frailty)
     cms = multimorbidity.score(conds, pop, phm.multimorbidity)
-    act = _temp(con, activity(con, attrs, on))
-    primary = _temp(con, primary_care_activity(con, attrs, on))
-    base = pop.select(PID, "practice_code", "la_code", "imd_quintile", "ethnic_group", "sex", "age")
-    base = base.left_join(nreg, PID).select(*base.columns, registers=ibis.coalesce(nreg.registers, 0).cast("int64"))
-    base = base.left_join(efi, PID).drop(f"{PID}_right")
-    base = base.left_join(cms, PID).drop(f"{PID}_right")
-    base = base.left_join(act, PID).drop(f"{PID}_right")
-    base = base.left_join(primary, PID).drop(f"{PID}_right")
+    act = _temp(con, activity(con, attrs, ons))
+    primary = _temp(con, primary_care_activity(con, attrs, ons))
+    base = pop.select(*AT, "practice_code", "la_code", "imd_quintile", "ethnic_group", "sex", "age")
+    base = base.left_join(nreg, AT).select(*base.columns, registers=ibis.coalesce(nreg.registers, 0).cast("int64"))
+    for t in (efi, cms, act, primary):
+        base = _attach(base, t)
     base = _temp(con, base.mutate(**{c: ibis.coalesce(base[c], 0) for c in ACTIVITY_COLUMNS}))
-    seg = segment(con, attrs, phm, base, items, on)
-    out = base.join(seg, PID).join(attrs.select(PID, PERSON_KEY), PID)
-    return out.mutate(reference_date=ibis.literal(on, "date")), items
+    seg = segment(con, attrs, phm, base, items, ons)
+    out = base.join(seg, AT).join(attrs.select(PID, PERSON_KEY), PID)
+    out = out.select(*[c for c in out.columns if c != "period_end"], reference_date=out.period_end)
+    return out, items.select(PID, "kind", "item", "d", reference_date=items.period_end)
 
 
 def build(con: ibis.BaseBackend, profile: Profile, on: date) -> ir.Table:
     """Materialise ``phm_people`` and ``phm_items`` in the warehouse at ``on``; returns the people table."""
-    people, items = phm_tables(con, profile, on)
+    people, items = phm_tables(con, profile, [on])
     replace_table(con, ITEMS_TABLE, items)
     return replace_table(con, PEOPLE_TABLE, people)
 

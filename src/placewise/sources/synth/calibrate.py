@@ -177,7 +177,7 @@ def _efi_band_shares(out: Path, fmt: str, profile: Profile, end: dt.date) -> dic
     f = load_phm(profile).frailty
     attrs = con.create_table("calibration_people", person_attributes(con), temp=True)
     pop = population(registrations(con, attrs), attrs, [end])
-    efi = frailty.frailty_index(frailty.deficits(con, attrs, f, end), pop, f)
+    efi = frailty.frailty_index(frailty.deficits(con, attrs, f, [end]), pop, f)
     counts = efi.group_by("efi_band").aggregate(n=efi.count()).to_pandas().set_index("efi_band").n
     return {band: 100 * float(counts.get(band, 0)) / float(counts.sum()) for band in EFI_BANDS}
 
