@@ -289,7 +289,9 @@ def test_no_assurance_without_process_limits() -> None:
     """One point has no moving range, so no limits: the target is not 'within the limits' (hit or miss)."""
     r = spc(np.array([[5.6]]), polarity="lower_is_better", target=7.0)
     assert not np.isfinite(r.upl[0, 0]) and r.assurance_icon[0] == AssuranceIcon.NONE
-    assert "hit or miss" not in describe_latest(r, 0, ["Mar 2021"])
+    text = describe_latest(r, 0, ["Mar 2021"])
+    assert "hit or miss" not in text and "trial limits" not in text   # there are no limits to call trial limits
+    assert text.startswith("Too few points for process limits (1 point to Mar 2021)")
 
 
 def test_assurance_uses_the_latest_segment_and_per_series_targets() -> None:

@@ -590,7 +590,7 @@ def describe_latest(
         signal = f"{_count_words(last - start + 1)} points {what} since {periods[start]}"
     sentences = [signal + _point_type_clause(PointType(int(result.point_type[series, last])))]
     sentences += _assurance_sentence(result, series, last, fmt)
-    if result.short_segment[series, last]:
+    if result.short_segment[series, last] and np.isfinite(limits).all():
         sentences.append(f"The limits rest on fewer than {result.min_points} points, so treat them as trial limits.")
     return " ".join(sentences)
 
