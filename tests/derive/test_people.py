@@ -10,11 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from measure_builder import Warehouse
 
+from placewise.canonical import SEXES
 from placewise.derive.people import (
+    ETHNIC_GROUPS,
+    IMD_QUINTILES,
     PID,
     POPULATION_DIMS,
     age_group,
     attribute,
+    group_number,
     person_attributes,
     population,
     population_cells,
@@ -80,8 +84,8 @@ def test_population_at_a_date_excludes_the_dead_and_the_departed(connect):
 
 
 def _cells(rows: list[dict]) -> dict[tuple, int]:
-    """Cells as {(period end, practice, sex, age): n}, zero counts absent."""
-    return {(x["period_end"], x["practice_code"], x["sex"], x["age"]): x["n"] for x in rows}
+    """Cells as {(period end, practice, IMD quintile, ethnic group, sex, age): n}, zero counts absent."""
+    return {tuple(x[c] for c in POPULATION_DIMS): x["n"] for x in rows}
 
 
 def _grouped(con: ibis.BaseBackend, pop: ibis.Table, lowers: list[int] | None) -> dict[tuple, int]:
@@ -117,9 +121,12 @@ def test_population_cells_follow_birthdays_moves_and_deaths_across_period_ends(c
     ends = [date(2024, 4, 30), date(2024, 5, 31), date(2024, 6, 30)]
     got = _cells(population_cells(r, attrs, ends, [0, 18, 65]).to_pyarrow().to_pylist())
     assert got == {
-        (date(2024, 4, 30), "P1", "female", 18): 2, (date(2024, 4, 30), "P1", "female", 65): 1,
-        (date(2024, 5, 31), "P1", "female", 65): 1, (date(2024, 5, 31), "P3", "female", 18): 1,
-        (date(2024, 6, 30), "P1", "female", 65): 1, (date(2024, 6, 30), "P3", "female", 18): 1,
+        (date(2024, 4, 30), "P1", "1", "White", "female", 18): 2,
+        (date(2024, 4, 30), "P1", "1", "White", "female", 65): 1,
+        (date(2024, 5, 31), "P1", "1", "White", "female", 65): 1,
+        (date(2024, 5, 31), "P3", "1", "White", "female", 18): 1,
+        (date(2024, 6, 30), "P1", "1", "White", "female", 65): 1,
+        (date(2024, 6, 30), "P3", "1", "White", "female", 18): 1,
     }
     assert got == _grouped(con, population(r, attrs, ends), [0, 18, 65])
 
@@ -129,7 +136,8 @@ _DAY = st.builds(lambda y, m, day: day(date(y, m, 1)), st.integers(2023, 2025), 
                                   lambda d: month_end(d) - timedelta(days=1)]))
 """A day: first, middle, last or last but one of its month (where period ends, birthdays and deaths meet)."""
 _PERSON = st.tuples(st.integers(1915, 2026), st.integers(1, 12), st.none() | _DAY,
-                    st.lists(st.tuples(st.sampled_from(["P1", "P2"]), _DAY, st.none() | _DAY), min_size=1, max_size=3))
+                    st.lists(st.tuples(st.sampled_from(["P1", "P2"]), _DAY, st.none() | _DAY), min_size=1, max_size=3),
+                    st.sampled_from(SEXES), st.sampled_from(ETHNIC_GROUPS), st.sampled_from(IMD_QUINTILES))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -137,12 +145,12 @@ _PERSON = st.tuples(st.integers(1915, 2026), st.integers(1, 12), st.none() | _DA
        ends=st.sets(st.tuples(st.integers(2023, 2025), st.integers(1, 12)), min_size=1, max_size=8),
        lowers=st.none() | st.sets(st.integers(0, 100), min_size=1, max_size=6).map(sorted))
 def test_population_cells_from_spans_equal_the_person_level_population_grouped(people, ends, lowers):
-    attrs = ibis.memtable({
-        PID: list(range(len(people))), "sex": ["female"] * len(people), "ethnic_group": ["White"] * len(people),
-        "imd_quintile": ["1"] * len(people), "birth_year": [p[0] for p in people],
+    attrs = group_number(ibis.memtable({
+        PID: list(range(len(people))), "sex": [p[4] for p in people], "ethnic_group": [p[5] for p in people],
+        "imd_quintile": [p[6] for p in people], "birth_year": [p[0] for p in people],
         "birth_month": [p[1] for p in people], "date_of_death": [p[2] for p in people]},
         schema={PID: "int64", "sex": "string", "ethnic_group": "string", "imd_quintile": "string",
-                "birth_year": "int64", "birth_month": "int64", "date_of_death": "date"})
+                "birth_year": "int64", "birth_month": "int64", "date_of_death": "date"}))
     spans = [(i, prac, min(a, b or a), max(a, b) if b else None) for i, p in enumerate(people) for prac, a, b in p[3]]
     intervals = ibis.memtable({PID: [x[0] for x in spans], "practice_code": [x[1] for x in spans],
                                "start_date": [x[2] for x in spans], "end_date": [x[3] for x in spans]},

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from itertools import product
 
 import ibis
 import ibis.expr.types as ir
 
-from placewise.canonical import ETHNIC_CATEGORIES, PERSON_KEY
+from placewise.canonical import ETHNIC_CATEGORIES, PERSON_KEY, SEXES
 
 PID = "pid"
 """A person's number within one computation."""
@@ -23,6 +24,10 @@ OPEN_END = date(9999, 12, 31)
 """The end an open registration sorts as: an open registration ends later than any closed one."""
 PERSON_GROUPS = ["imd_quintile", "ethnic_group", "sex"]
 """A person's breakdown groups (text labels), the same at every date."""
+IMD_QUINTILES = ("1", "2", "3", "4", "5", "Unknown")
+ETHNIC_GROUPS = tuple(sorted({group for _, group in ETHNIC_CATEGORIES.values()} | {"Not known"}))
+GROUPS = "groups"
+"""A person's breakdown groups as one small number (:func:`group_labels`), cheaper to sort and sum by than text."""
 POPULATION_DIMS = ["period_end", "practice_code", *PERSON_GROUPS, "age"]
 """The columns of a row of the registered population besides the person number."""
 
@@ -43,7 +48,7 @@ def person_attributes(con: ibis.BaseBackend) -> ir.Table:
     geo = con.table("geography")
     j = people.left_join(geo, people.lsoa_code == geo.lsoa_code)
     ethnic = {code: group for code, (_, group) in ETHNIC_CATEGORIES.items()}
-    return j.select(
+    a = j.select(
         PERSON_KEY,
         pid=ibis.row_number().over(ibis.window()),
         sex=j.sex.fill_null("unknown"),
@@ -53,6 +58,27 @@ def person_attributes(con: ibis.BaseBackend) -> ir.Table:
         birth_month=j.birth_month,
         date_of_death=j.date_of_death,
     )
+    return group_number(a)
+
+
+def group_number(t: ir.Table) -> ir.Table:
+    """People with their breakdown groups' labels (:data:`PERSON_GROUPS`) also as one number (:data:`GROUPS`)."""
+    imd, ethnic_group, sex = (_numbered(t[c], labels) for c, labels in
+                              (("imd_quintile", IMD_QUINTILES), ("ethnic_group", ETHNIC_GROUPS), ("sex", SEXES)))
+    return t.mutate(**{GROUPS: (imd + len(IMD_QUINTILES) * (ethnic_group + len(ETHNIC_GROUPS) * sex)).cast("int16")})
+
+
+def _numbered(label: ir.StringValue, labels: tuple[str, ...]) -> ir.IntegerValue:
+    """The label's place in ``labels`` (validated at ingest, so always there)."""
+    return label.substitute({x: i for i, x in enumerate(labels)}, else_=ibis.null("int64"))
+
+
+def group_labels() -> ir.Table:
+    """Each :data:`GROUPS` number with its breakdown groups' labels (:data:`PERSON_GROUPS`)."""
+    rows = list(product(SEXES, ETHNIC_GROUPS, IMD_QUINTILES))
+    return ibis.memtable({GROUPS: list(range(len(rows))), "imd_quintile": [r[2] for r in rows],
+                          "ethnic_group": [r[1] for r in rows], "sex": [r[0] for r in rows]},
+                         schema={GROUPS: "int16", "imd_quintile": "string", "ethnic_group": "string", "sex": "string"})
 
 
 def _day_after(d: ir.DateValue) -> ir.DateValue:
@@ -178,8 +204,9 @@ def _ends_before(m: ir.IntegerValue, months: list[int]) -> ir.IntegerValue:
                         ibis.literal(0, "int64"))
 
 
-CELL_KEYS = ["practice_code", *PERSON_GROUPS]
-"""What a population cell is counted by besides its period end and age."""
+CELL_KEYS = ["practice_code", GROUPS]
+"""What a population cell is counted by besides its period end and age (the groups as one number, labelled once
+counted)."""
 
 
 def _registered_spans(intervals: ir.Table, attrs: ir.Table, ends: list[date]) -> ir.Table:
@@ -236,6 +263,7 @@ def population_cells(intervals: ir.Table, attrs: ir.Table, period_ends: list[dat
     at = ibis.memtable({"k": list(range(len(ends))), "period_end": ends}).mutate(
         period_end=ibis._.period_end.cast("date"))
     x = c.join(at, [at.k >= c.i, at.k < c._next])      # each count holds until the cell's next step
+    x = x.join(group_labels(), GROUPS)
     return x.select(*POPULATION_DIMS, n=x.n)
 
 
