@@ -944,13 +944,24 @@ def by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:
     return y.group_by(BREAKDOWN_KEYS).aggregate(**{c: y[c].sum() for c in SUMS})
 
 
-def _level(ind: Indicator, t: ir.Table, kind: ir.StringValue, code: ir.StringValue) -> ir.Table:
-    """Rows of one geography level summed to its codes (a median from the units); rows with no code drop out."""
+def _level(ind: Indicator, t: ir.Table, kind: ir.StringValue, code: ir.StringValue, *, summed: bool = False
+           ) -> ir.Table:
+    """Rows of one geography level summed to its codes (a median from the units); rows with no code drop out. With
+    ``summed``, each row is already one code's cell (see :func:`_practice_cells`) and is kept as it is."""
     y = t.mutate(geography_type=kind, geography_code=code)
     y = y.filter(y.geography_code.notnull())
+    if summed:
+        return y.select(*COUNT_KEYS, *SUMS, median=ibis.null("float64"))
     aggs: dict[str, Any] = {c: y[c].sum() for c in SUMS}
     aggs["median"] = y.numerator.median() if ind.measure == "median" else ibis.null("float64")
     return y.group_by(COUNT_KEYS).aggregate(**aggs)
+
+
+def _practice_cells(ind: Indicator) -> bool:
+    """Whether each cell by breakdown group is already the practice level's: the indicator sums (not a median) and
+    reports no provider or site, so no two cells share a period, practice, breakdown group and ESP band (the ICS
+    follows from the practice) and summing them to practices would copy them, row for row."""
+    return ind.measure != "median" and {"provider_code", "site_code"} <= set(_unreported(ind))
 
 
 def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
@@ -960,7 +971,8 @@ def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
     the profile's groupings of Places through the practice's PCN and Place.
     """
     levels = [(g, GEOGRAPHY_COLUMN[g]) for g in ind.geographies if g in GEOGRAPHY_COLUMN]
-    parts = [_level(ind, by, ibis.literal(g), by[c]) for g, c in levels if c in BREAKDOWN_KEYS]
+    parts = [_level(ind, by, ibis.literal(g), by[c], summed=c == "practice_code" and _practice_cells(ind))
+             for g, c in levels if c in BREAKDOWN_KEYS]
     groups = [(kind, code, place) for kind, gs in ctx.catalogue.groupings.items() if kind in ind.geographies
               for code, places in gs.items() for place in places]
     mapped = [(g, c) for g, c in levels if c not in BREAKDOWN_KEYS]
