@@ -5,9 +5,10 @@ Usage: .venv/bin/python benchmarks/profile_measure.py FILE [--months 36] [--only
 Prints one line per phase with its wall seconds and the CPU seconds the process used meanwhile (user +
 system, all threads): ``context`` (the tables every indicator shares: person attributes, registrations,
 population, coded records, attributed event tables, registers, population cells; each temporary table on its
-own line), then each indicator's cells and expansion, then the statistics and the write of ``measurements``
-(into the warehouse given: use a copy). The default range is ``placewise measure``'s. On a shared machine the
-CPU time is the figure to compare between runs; the load average is printed at the end.
+own line), then each indicator's cells and expansion, then the sort of the counts (as ``compute`` sorts them),
+the statistics and the write of ``measurements`` (into the warehouse given: use a copy). The default range is
+``placewise measure``'s. On a shared machine the CPU time is the figure to compare between runs; the load
+average is printed at the end.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def main() -> None:
         shared = computation.SharedSides(computation.shared_keys(work))
         for ind, ps in work:
             parts.append(_timed(ind.id, lambda ind=ind, ps=ps: computation._one(ctx, ind, ps, shared), totals))
-    counts = pa.concat_tables(parts).sort_by([(k, "ascending") for k in computation.KEYS])
+    counts = _timed("sort counts", lambda: computation.sort_by_keys(pa.concat_tables(parts), computation.KEYS), totals)
     table = _timed("statistics", lambda: measurements(counts, catalogue, datetime.now(UTC)), totals)
     _timed("write measurements", lambda: write_measurements(con, table, [i.id for i in chosen]), totals)
     print(f"total: {sum(t[0] for t in totals):.1f} s wall, {sum(t[1] for t in totals):.1f} s CPU; "
