@@ -20,7 +20,7 @@ COMMANDS = {
     "status": "placewise.ingest.cli:status_command",
     "rotate-key": "placewise.ingest.cli:rotate_key_command",
     "measure": "placewise.analyse.cli:measure_command",
-    "plan": "placewise.analyse.planning.cli:plan_command",
+    "plan": "placewise.publish.plan_cli:plan_command",
     "phm": "placewise.publish.phm_cli:phm_command",
     "risk": "placewise.analyse.risk_cli:risk_app",
     "worklist": "placewise.derive.worklist_cli:worklist_command",
