@@ -56,19 +56,17 @@ MILD_FRAILTY_PROBLEMS = 4
 
 LEFT_OUT: dict[str, str] = {
     # codes of the generator's vocabulary the planted cases do not use, and why
-    "408856003": "autism spectrum disorder, not a learning disability: the vocabulary's learning disability codes "
-                 "hold it in error (so the register-truth figures show learning disability sensitivity near 0.93)",
-    "81531005": "type 2 diabetes in obese: Placewise's diabetes register does not read it (planting it fails the "
-                "diabetes cases; is it in QOF DM_COD? left to the codelists)",
-    "1003671000000109": "haemoglobin A1c level (not IFCC-labelled): Placewise's HbA1c codelist does not read it",
-    "163030003": "O/E - systolic BP reading (with 163031004, diastolic): Placewise's blood pressure codelists do "
-                 "not read them, though practices record readings this way",
+    "81531005": "type 2 diabetes in obese: outside QOF's diabetes cluster DM_COD (the 2022 and 2025-06-27 "
+                "releases), so by the published rule a person coded only this way is not on the register",
+    "1003671000000109": "haemoglobin A1c level, not IFCC-standardised: outside IFCCHBAM_COD, the cluster QOF's "
+                        "HbA1c indicators read",
     "734163000": "care plan, the generic record artefact: the frailty list's stated caveat is that it does not read "
                  "it, so a person with only this plan is listed by design",
 }
-"""Codes left out of the planted cases: one the vocabulary holds in error, one a list says it does not read, and
-three that planting them showed Placewise's lists do not read (27 November 2026). Until the codelists decide, planting them would fail the check on
-every run; the register-truth benchmark measures what they cost the main population."""
+"""Codes left out of the planted cases because the published rule itself does not read them: a planted case's
+expected membership follows the published rule, and these would make it depend on the code drawn. (Planting
+first left out two more: the O/E systolic reading 163030003, which the engine's systolic list then lacked and now
+reads, and the autism code the generator's learning disability vocabulary held in error, now replaced.)"""
 
 
 def usable(codes: dict[str, float]) -> dict[str, float]:
