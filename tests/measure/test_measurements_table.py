@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import ibis
 import pyarrow.compute as pc
 import pytest
 from scenario import scenario
 
-from placewise.analyse.measurements import SCHEMA, measure_all
-from placewise.measure import ReportingRange
+from placewise.analyse.measurements import SCHEMA, measure_all, measurements
+from placewise.measure import ReportingRange, compute, load_catalogue
 from placewise.profile import load_profile
 
 Q4 = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
@@ -32,6 +32,9 @@ def _check(con: ibis.BaseBackend) -> None:
                                        pc.equal(first["breakdown"], "none")))).to_pylist()
     march = next(r for r in htn if r["period_end"] == date(2024, 3, 31))
     assert (march["numerator"], march["denominator"], march["value"]) == (4, 8, 50)   # hand-worked in test_compute
+    catalogue = load_catalogue(profile)
+    serial = measurements(compute(con, catalogue, periods_range=Q4, indicators=IDS), catalogue, datetime.now(UTC))
+    assert first.drop_columns("computed_at").equals(serial.drop_columns("computed_at"))  # same rows, same order
     before_ae = _stored(con, "ae_4hr_type1")
     again = measure_all(con, profile, periods_range=Q4, indicators=["hypertension_treated_to_target"])
     assert _stored(con, "hypertension_treated_to_target") == again.num_rows   # replaced, not duplicated

@@ -27,6 +27,7 @@ deviation (as PHEindicatormethods ``phe_mean``); medians, no interval.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -44,9 +45,10 @@ from placewise.analyse.statistics import (
     poisson_limits,
     proportion,
 )
-from placewise.measure import COUNTS_SCHEMA, Catalogue, Indicator, ReportingRange, compute, load_catalogue
+from placewise.measure import COUNTS_SCHEMA, Catalogue, Indicator, ReportingRange, load_catalogue
 from placewise.measure.catalogue import Persons
-from placewise.measure.computation import sort_by_keys
+from placewise.measure.computation import KEYS as COUNTS_KEYS
+from placewise.measure.computation import counts_by_indicator, sort_by_keys
 from placewise.profile import Profile
 from placewise.warehouse.engines import engine_for
 
@@ -248,10 +250,23 @@ def write_measurements(con: ibis.BaseBackend, table: pa.Table, indicator_ids: li
 
 def measure_all(con: ibis.BaseBackend, profile: Profile, *, periods_range: ReportingRange | None = None,
                 indicators: list[str] | None = None) -> pa.Table:
-    """Compute the profile's indicators (all by default), write them to ``measurements`` and return them."""
+    """Compute the profile's indicators (all by default), write them to ``measurements`` and return them.
+
+    Each indicator's counts are sorted and turned into measurements on a second thread while the engine computes
+    the next indicator's (the engine releases the interpreter while it works), so that work costs little time.
+    """
     catalogue = load_catalogue(profile)
     chosen = indicators or [i.id for i in catalogue.indicators]
-    counts = compute(con, catalogue, periods_range=periods_range, indicators=chosen)
-    table = measurements(counts, catalogue, datetime.now(UTC))
+    stamp = datetime.now(UTC).replace(tzinfo=None)
+    with ThreadPoolExecutor(max_workers=1) as statistics:
+        done = {ind.id: statistics.submit(_sorted_measurements, ind, part, stamp)
+                for ind, part in counts_by_indicator(con, catalogue, periods_range=periods_range, indicators=chosen)
+                if part.num_rows}
+    table = pa.concat_tables([done[i].result() for i in sorted(done)]) if done else SCHEMA.empty_table()
     write_measurements(con, table, chosen)
     return table
+
+
+def _sorted_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
+    """One indicator's measurements from its counts in any order: the rows ``measurements`` gives from them sorted."""
+    return _indicator_measurements(ind, sort_by_keys(counts, COUNTS_KEYS[1:]), stamp)

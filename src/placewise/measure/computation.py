@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -141,7 +141,20 @@ def _period_ends(rng: ReportingRange, indicators: list[Indicator]) -> list[date]
 
 def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: ReportingRange | None = None,
             indicators: list[str] | None = None) -> pa.Table:
-    """Counts for the chosen indicators (all by default) over the reporting range, as an Arrow table.
+    """Counts for the chosen indicators (all by default) over the reporting range, as an Arrow table sorted by
+    :data:`KEYS`."""
+    parts = list(counts_by_indicator(con, catalogue, periods_range=periods_range, indicators=indicators))
+    if not parts:
+        return COUNTS_SCHEMA.empty_table()
+    # Sorted by KEYS: each indicator's rows apart, then in order of id, so no row compares the ids (half the work).
+    ordered = sorted(parts, key=lambda p: p[0].id)
+    return pa.concat_tables([sort_by_keys(part, KEYS[1:]) for _, part in ordered])
+
+
+def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: ReportingRange | None = None,
+                        indicators: list[str] | None = None) -> Iterator[tuple[Indicator, pa.Table]]:
+    """Each chosen indicator's counts (all by default) over the reporting range, unsorted, as its query finishes:
+    the caller can work on one indicator's rows while the engine computes the next.
 
     One set-based query per indicator covers every period, geography and breakdown; the registered
     population at each period end is computed once and shared through a temporary table.
@@ -156,15 +169,11 @@ def compute(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_range: Repor
         shared = SharedSides(shared_keys(work))
         try:
             ctx = _context(con, catalogue, _period_ends(rng, chosen), work, reads)
-            parts = [_one(ctx, ind, ps, shared) for ind, ps in work]
+            for ind, ps in work:
+                yield ind, _one(ctx, ind, ps, shared)
         finally:
             for name in [*SHARED_TABLES, REGISTERS_TABLE, *(events_table(s) for s in reads), *shared.names()]:
                 engine.drop(name)
-    if not parts:
-        return COUNTS_SCHEMA.empty_table()
-    # Sorted by KEYS: each indicator's rows apart, then in order of id, so no row compares the ids (half the work).
-    ordered = sorted(zip([ind.id for ind, _ in work], parts, strict=True), key=lambda p: p[0])
-    return pa.concat_tables([sort_by_keys(part, KEYS[1:]) for _, part in ordered])
 
 
 def _dense_ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
