@@ -498,13 +498,16 @@ def _reach(eq: sparse.csr_matrix, hidden: np.ndarray, idx: np.ndarray, cost: np.
     if idx.size == 0:
         return todo
     a = abs(eq).tocsr()
+    a_t = a.T.tocsr()
     level = _level(cost)
-    reach = sparse.csr_matrix((np.ones(idx.size), (np.arange(idx.size), idx)), shape=(idx.size, hidden.size))
+    live = np.arange(idx.size)
+    reach = sparse.csr_matrix((np.ones(idx.size), (live, idx)), shape=(idx.size, hidden.size))
     for _ in range(MAX_REACH):
-        reach = ((reach @ a.T) @ a).tocsr()
-        near = reach[todo].tocoo()
+        # Only the cells still without a complement are carried a total further out (each row's reach is its own).
+        reach = ((reach @ a_t) @ a).tocsr()
+        near = reach.tocoo()
         keep = ~hidden[near.col] & np.isfinite(cost[near.col]) & (level[near.col] < below)
-        rows, cols = np.flatnonzero(todo)[near.row[keep]], near.col[keep]
+        rows, cols = live[near.row[keep]], near.col[keep]
         chosen_rows = np.unique(rows)
         chosen = _cheapest(rows, cols, cost)
         lowest = np.full(todo.size, np.inf)
@@ -517,6 +520,8 @@ def _reach(eq: sparse.csr_matrix, hidden: np.ndarray, idx: np.ndarray, cost: np.
         todo[chosen_rows] = False
         if not todo.any():
             break
+        still = todo[live]
+        reach, live = reach[still], live[still]
     return todo
 
 
