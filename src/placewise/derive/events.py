@@ -1,4 +1,5 @@
-"""Event tables attributed once: each event by person number, with the person's groups and the practice of its day.
+"""Event tables attributed once: each event by person number, with the person's groups (their number) and the practice
+of its day.
 
 A computation reads each big event table (admissions, A&E, appointments, referrals) once, joins it to the
 people by the 64-character pseudonym once and attributes every event to its registration once; every
@@ -14,13 +15,14 @@ import ibis
 import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY
-from placewise.derive.people import attribute
+from placewise.derive.people import GROUPS, attribute
 
 EventSource = tuple[str, str]
 """An event table and the date column that places its events in periods, e.g. ``("inpatient_spells",
 "discharge_date")``: the same table placed by another date is another source."""
-ATTRIBUTES = ("pid", "sex", "ethnic_group", "imd_quintile", "birth_year", "birth_month")
-"""The person attributes every attributed event carries."""
+ATTRIBUTES = ("pid", GROUPS, "birth_year", "birth_month")
+"""The person attributes every attributed event carries: the breakdown groups as their one number, labelled only
+once the events are summed."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ IMD_QUINTILES = ("1", "2", "3", "4", "5", "Unknown")
 ETHNIC_GROUPS = tuple(sorted({group for _, group in ETHNIC_CATEGORIES.values()} | {"Not known"}))
 GROUPS = "groups"
 """A person's breakdown groups as one small number (:func:`group_labels`), cheaper to sort and sum by than text."""
-POPULATION_DIMS = ["period_end", "practice_code", *PERSON_GROUPS, "age"]
+POPULATION_DIMS = ["period_end", "practice_code", *PERSON_GROUPS, GROUPS, "age"]
 """The columns of a row of the registered population besides the person number."""
 
 
@@ -125,7 +125,7 @@ def population(intervals: ir.Table, attrs: ir.Table, period_ends: list[date]) ->
     j = j.filter(j.date_of_death.isnull() | (j.date_of_death > j.period_end))
     return j.select(
         PID, "period_end", "practice_code", imd_quintile=j.imd_quintile, ethnic_group=j.ethnic_group,
-        sex=j.sex, age=age_at(j.period_end, j.birth_year, j.birth_month),
+        sex=j.sex, groups=j[GROUPS], age=age_at(j.period_end, j.birth_year, j.birth_month),
     )
 
 
@@ -164,7 +164,7 @@ def population_in(spans: ir.Table, intervals: ir.Table, attrs: ir.Table, period_
                            intervals.end_date.isnull() | (intervals.end_date >= s.start)])
     j = j.join(attrs, PID)
     stop = month_number(j.stop)
-    j = j.select(PID, "practice_code", *PERSON_GROUPS, *extra,
+    j = j.select(PID, "practice_code", *PERSON_GROUPS, GROUPS, *extra,
                  _born=(j.birth_year * 12 + j.birth_month).cast("int64"),
                  _first=month_number(ibis.greatest(j.start, j.start_date)),
                  _past=ibis.least(stop, month_number(_day_after(j.end_date)).fill_null(stop),
@@ -178,7 +178,7 @@ def population_in(spans: ir.Table, intervals: ir.Table, attrs: ir.Table, period_
 def with_groups(rows: ir.Table, attrs: ir.Table) -> ir.Table:
     """Rows by person number (``pid, period_end, practice_code, age``) with each person's breakdown groups joined back
     from the attributes: the population's columns (:data:`POPULATION_DIMS`), in its order."""
-    return rows.join(attrs.select(PID, *PERSON_GROUPS), PID).select(PID, *POPULATION_DIMS)
+    return rows.join(attrs.select(PID, *PERSON_GROUPS, GROUPS), PID).select(PID, *POPULATION_DIMS)
 
 
 def _at_or_above(x: ir.Value, bounds: list, values: list, below: ir.Value) -> ir.Value:

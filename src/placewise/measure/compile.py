@@ -14,15 +14,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import singledispatch
-from itertools import pairwise
+from itertools import pairwise, product
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
+from placewise.canonical import PERSON_KEY, SEXES, TABLE_BY_NAME
 from placewise.derive.events import ATTRIBUTES, EventRead, EventSource, EventTables, attributed
-from placewise.derive.people import OPEN_END, PID, age_at, attribute, population_in, standard_band, with_groups
+from placewise.derive.people import (
+    ETHNIC_GROUPS,
+    GROUPS,
+    IMD_QUINTILES,
+    OPEN_END,
+    PID,
+    age_at,
+    attribute,
+    population_in,
+    standard_band,
+    with_groups,
+)
 from placewise.derive.records import (
     CODE_COLUMN,
     EARLIEST,
@@ -80,11 +91,16 @@ from placewise.measure.periods import add_months
 from placewise.returns import ENGLAND_CODE
 
 DIMS = (
-    "period_start", "period_end", "ics_code", "practice_code", "provider_code", "site_code", "imd_quintile",
-    "ethnic_group", "sex", "age_band", "standard_band",
+    "period_start", "period_end", "ics_code", "practice_code", "provider_code", "site_code", GROUPS, "age_band",
+    "standard_band",
 )
 """Attributes of a unit: its period, its ICS, practice, provider and site (its PCN and Place follow from the
-practice) and every breakdown group."""
+practice) and every breakdown group, as numbers (the person's groups as one, :data:`placewise.derive.people.GROUPS`,
+and the reporting age band's place among the catalogue's bands), labelled once summed (:func:`by_breakdown`)."""
+GROUP_PARTS = {"imd_quintile": (1, len(IMD_QUINTILES)), "ethnic_group": (len(IMD_QUINTILES), len(ETHNIC_GROUPS)),
+               "sex": (len(IMD_QUINTILES) * len(ETHNIC_GROUPS), len(SEXES))}
+"""Each breakdown group within the groups' number: its place value and how many labels it has."""
+GROUP_LABELS = {"imd_quintile": IMD_QUINTILES, "ethnic_group": ETHNIC_GROUPS, "sex": SEXES}
 GEOGRAPHY_COLUMN = {
     "ics": "ics_code", "place": "la_code", "pcn": "pcn_code", "practice": "practice_code",
     "provider": "provider_code", "site": "site_code",
@@ -120,10 +136,15 @@ class Context:
     register id, where already materialised."""
 
 
-def age_band(age: ir.IntegerValue, lowers: list[int]) -> ir.StringValue:
-    """The reporting age band label ('18-44', '85+') for an age."""
-    labels = [f"{lo}-{hi - 1}" for lo, hi in pairwise(lowers)] + [f"{lowers[-1]}+"]
-    return ibis.cases(*[(age >= lo, label) for lo, label in reversed(list(zip(lowers, labels)))], else_=None)
+def age_band(age: ir.IntegerValue, lowers: list[int]) -> ir.IntegerValue:
+    """The reporting age band's place among the bands starting at ``lowers`` (:func:`age_band_labels`); null below
+    the first."""
+    return ibis.cases(*[(age >= lo, i) for i, lo in reversed(list(enumerate(lowers)))], else_=ibis.null("int64"))
+
+
+def age_band_labels(lowers: list[int]) -> list[str]:
+    """The reporting age bands' labels ('18-44', '85+'), in the order of :func:`age_band`."""
+    return [f"{lo}-{hi - 1}" for lo, hi in pairwise(lowers)] + [f"{lowers[-1]}+"]
 
 
 def _periods(periods: Periods) -> ir.Table:
@@ -475,8 +496,7 @@ def _units_frame(t: ir.Table, catalogue: Catalogue, v: ir.NumericValue, age: ir.
         "ics_code": ibis.ifelse(t.practice_code.notnull(), ibis.literal(catalogue.ics_code), ibis.null("string")),
         "practice_code": t.practice_code,
         "provider_code": ibis.null("string"), "site_code": ibis.null("string"),
-        "imd_quintile": t.imd_quintile, "ethnic_group": t.ethnic_group, "sex": t.sex,
-        "age_band": age_band(age, catalogue.age_bands).fill_null("Unknown"),
+        GROUPS: t[GROUPS], "age_band": age_band(age, catalogue.age_bands),
         "standard_band": standard_band(age if band_age is None else band_age) if standardise
         else ibis.null("int64"),
     }
@@ -744,8 +764,8 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table) -> ir.Table:
     j = ev.mutate(age=age).filter(_in_range(age, e.age.min, e.age.max))
     if e.count == "persons":
         j = j.group_by([PID, "period_start", "period_end"]).aggregate(
-            flag=j.flag.max(), d=j.d.min(), imd_quintile=j.imd_quintile.max(), ethnic_group=j.ethnic_group.max(),
-            sex=j.sex.max(), age=age_at(j.period_end, j.birth_year, j.birth_month).max(),
+            flag=j.flag.max(), d=j.d.min(), groups=j[GROUPS].max(),
+            age=age_at(j.period_end, j.birth_year, j.birth_month).max(),
             birth_year=j.birth_year.max(), birth_month=j.birth_month.max(),
         )
         j = attribute(j, ctx.registrations)
@@ -769,7 +789,7 @@ def aggregate_units(ctx: Context, a: Aggregate, periods: Periods) -> ir.Table:
     return j.select(
         period_start=j.period_start, period_end=j.period_end, ics_code=ibis.literal(ctx.catalogue.ics_code),
         practice_code=none, provider_code=j.org_code, site_code=none,
-        imd_quintile=none, ethnic_group=none, sex=none, age_band=none, standard_band=ibis.null("int64"),
+        groups=ibis.null("int16"), age_band=ibis.null("int64"), standard_band=ibis.null("int64"),
         v=j[a.column].cast("float64"),
     )
 
@@ -877,7 +897,7 @@ def side_cells(ctx: Context, ind: Indicator, side: Side, periods: Periods) -> ir
         u = u.filter(u.v != 0)
     else:
         u = count_units(side.count, ctx, periods, std)
-    return by_breakdown(ind, cells(ctx, ind, u.mutate(num=u.v, den=ONE).drop("v")))
+    return by_breakdown(ctx, ind, cells(ctx, ind, u.mutate(num=u.v, den=ONE).drop("v")))
 
 
 def placed(side: Side, summed: ir.Table) -> ir.Table:
@@ -909,7 +929,9 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
     """Units summed into the finest cells (every attribute but the PCN and Place, which follow from the practice);
     a median keeps the units themselves."""
     keys = list(DIMS)
-    units = units.mutate(**{d: ibis.null(units[d].type()) for d in _unreported(ind)})
+    unreported = _unreported(ind)
+    units = units.mutate(**{d: ibis.null(units[d].type()) for d in unreported if d in keys},
+                         **{GROUPS: _reported_groups(units[GROUPS], unreported)})
     if ind.measure == "median":
         summed = units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
     else:
@@ -929,19 +951,68 @@ def _unreported(ind: Indicator) -> list[str]:
     return [d for d in ("practice_code", "provider_code", "site_code", *BREAKDOWN_COLUMN.values()) if d not in needed]
 
 
-def by_breakdown(ind: Indicator, cells: ir.Table) -> ir.Table:
-    """Cells once per breakdown, labelled with their group; summed over other attributes unless a median."""
+def _reported_groups(groups: ir.IntegerValue, unreported: list[str]) -> ir.IntegerValue:
+    """The groups' number with the breakdown groups the indicator does not report taken out (as their first label),
+    so that cells differing only in those merge; null if it reports none of them."""
+    kept = [_group_part(groups, g) for g in GROUP_PARTS if g not in unreported]
+    if len(kept) == len(GROUP_PARTS):
+        return groups
+    return sum(kept[1:], kept[0]).cast("int16") if kept else ibis.null("int16")
+
+
+def _group_part(groups: ir.IntegerValue, group: str) -> ir.IntegerValue:
+    """One breakdown group's part of the groups' number (its label's place times the group's place value)."""
+    place, n = GROUP_PARTS[group]
+    return (groups // place) % n * place
+
+
+def _breakdown_parts(ind: Indicator) -> dict[str, tuple[str, ...]]:
+    """The attributes each of the indicator's breakdowns groups by (none for ``none``)."""
+    return {b: (BREAKDOWN_COLUMN[b],) if b in BREAKDOWN_COLUMN else CROSS_BREAKDOWNS.get(b, ()) for b in ind.breakdowns}
+
+
+def _group_key(cells: ir.Table, parts: tuple[str, ...]) -> ir.IntegerValue:
+    """A cell's group in a breakdown by ``parts``, as a number (:func:`breakdown_labels`)."""
+    if parts == ("age_band",):
+        return cells.age_band.cast("int64")
+    keys = [_group_part(cells[GROUPS], p) for p in parts]
+    return sum(keys[1:], keys[0]).cast("int64")
+
+
+def breakdown_labels(ind: Indicator, age_bands: list[int]) -> ir.Table:
+    """Each of the indicator's breakdowns' group numbers (:func:`_group_key`; -1 where the attributes are unknown)
+    with the group's label: ``All`` for ``none``, ``female|1`` for a group of two attributes."""
+    labels = {**{g: [(i * GROUP_PARTS[g][0], x) for i, x in enumerate(GROUP_LABELS[g])] for g in GROUP_PARTS},
+              "age_band": list(enumerate(age_band_labels(age_bands)))}
+    rows: list[tuple[str, int, str]] = []
+    for b, parts in _breakdown_parts(ind).items():
+        if not parts:
+            rows.append((b, 0, "All"))
+            continue
+        combos = [labels[parts[0]]] if len(parts) == 1 else [labels[parts[0]], labels[parts[1]]]
+        rows += [(b, sum(k for k, _ in c), CROSS_SEPARATOR.join(x for _, x in c)) for c in product(*combos)]
+        rows.append((b, -1, CROSS_SEPARATOR.join("Unknown" for _ in parts)))
+    return ibis.memtable({"l_breakdown": [r[0] for r in rows], "l_group": [r[1] for r in rows],
+                          "breakdown_group": [r[2] for r in rows]},
+                         schema={"l_breakdown": "string", "l_group": "int64", "breakdown_group": "string"})
+
+
+def by_breakdown(ctx: Context, ind: Indicator, cells: ir.Table) -> ir.Table:
+    """Cells once per breakdown, by their group's number; summed over other attributes unless a median, then
+    labelled (:func:`breakdown_labels`: a small join after the sums, not text summed by)."""
     kinds = ibis.memtable({"breakdown": list(ind.breakdowns)})
     y = cells.cross_join(kinds)
-    branches = [(y.breakdown == b, y[c]) for b, c in BREAKDOWN_COLUMN.items() if b in ind.breakdowns]
-    branches += [(y.breakdown == b, y[first].fill_null("Unknown").concat(CROSS_SEPARATOR,
-                                                                         y[second].fill_null("Unknown")))
-                 for b, (first, second) in CROSS_BREAKDOWNS.items() if b in ind.breakdowns]
-    group = ibis.cases(*branches, else_=ibis.literal("All")) if branches else ibis.literal("All")
-    y = y.mutate(breakdown_group=group.fill_null("Unknown"))
+    branches = [(y.breakdown == b, _group_key(y, parts)) for b, parts in _breakdown_parts(ind).items() if parts]
+    key = ibis.cases(*branches, else_=ibis.literal(0, "int64")) if branches else ibis.literal(0, "int64")
+    y = y.mutate(_group=key.fill_null(-1))
+    keys = [k if k != "breakdown_group" else "_group" for k in BREAKDOWN_KEYS]
     if ind.measure == "median":
-        return y.select(*BREAKDOWN_KEYS, *SUMS)
-    return y.group_by(BREAKDOWN_KEYS).aggregate(**{c: y[c].sum() for c in SUMS})
+        y = y.select(*keys, *SUMS)
+    else:
+        y = y.group_by(keys).aggregate(**{c: y[c].sum() for c in SUMS})
+    labels = breakdown_labels(ind, ctx.catalogue.age_bands)
+    j = y.join(labels, [y.breakdown == labels.l_breakdown, y._group == labels.l_group])
+    return j.select(*BREAKDOWN_KEYS, *SUMS)
 
 
 def _level(ind: Indicator, t: ir.Table, kind: ir.StringValue, code: ir.StringValue, *, summed: bool = False

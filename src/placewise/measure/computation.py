@@ -305,7 +305,7 @@ def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Shar
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
         summed = sides_summed([placed(s, shared.cells(ctx, ind, s, ps)) for s in sides])
     else:   # summed in one pass: apart, each side would read the units again
-        summed = by_breakdown(ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
+        summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
     by = _temp(ctx.con, CELLS_TABLE, summed)
     try:
         out = expand(ctx, ind, by).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
