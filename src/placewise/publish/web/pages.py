@@ -23,8 +23,8 @@ from starlette.exceptions import HTTPException
 
 from placewise.measure import Indicator
 from placewise.publish.access import DIRECT_CARE
-from placewise.publish.config import load_core20
-from placewise.publish.inputs import specs_from_catalogue
+from placewise.publish.config import load_core20, load_settings
+from placewise.publish.inputs import main_providers, specs_from_catalogue
 from placewise.publish.report import Area, IndicatorSpec, ReportModel, Scope
 from placewise.publish.web import api, queries
 from placewise.publish.web.app import WebState, current_user, state
@@ -310,13 +310,25 @@ def _board_model(w: WebState, user: User, level: str, code: str) -> ReportModel:
         peers = areas[(areas.geography_type == level) & (areas.parent_code == me.parent_code)]
     peer_areas = tuple(Area(level if level != "ics" else "place", r.geography_code, r.name)
                        for r in peers.itertuples())
-    frame = pd.concat([_frame(w, user, "ics", None),
-                       _frame(w, user, peer_areas[0].geography_type if peer_areas else level,
-                              {a.code for a in peer_areas} | {code})], ignore_index=True)
+    providers, source = _main_providers(w, level, code)
+    parts = [_frame(w, user, "ics", None),
+             _frame(w, user, peer_areas[0].geography_type if peer_areas else level, {a.code for a in peer_areas} | {code})]
+    returns = _frame(w, user, "provider", {p.code for p in providers}, ("none",)) if providers else None
+    frame = pd.concat(parts if returns is None or returns.empty else [*parts, returns], ignore_index=True)
     specs = specs_from_catalogue(w.snapshot.catalogue, _latest_end(frame))
     area = ics if level == "ics" else Area(level, code, str(me["name"]))
-    return board_model(frame, specs, Scope(area, ics, peer_areas), w.snapshot.profile, w.snapshot.catalogue,
-                       w.snapshot.rule, queries.population_share(w.warehouse, w.snapshot.computed_at, w.snapshot.profile))
+    return board_model(frame, specs, Scope(area, ics, peer_areas, (), providers, source), w.snapshot.profile,
+                       w.snapshot.catalogue, w.snapshot.rule,
+                       queries.population_share(w.warehouse, w.snapshot.computed_at, w.snapshot.profile))
+
+
+def _main_providers(w: WebState, level: str, code: str) -> tuple[tuple[Area, ...], str]:
+    """A Place's main providers (``place_providers`` in the profile's ``report.yaml``, as the Place reports read them)
+    and where that mapping comes from: their returns stand in for standards published only by provider."""
+    settings = load_settings(w.snapshot.profile).place_providers
+    if level != "place" or settings is None:
+        return (), ""
+    return main_providers(w.snapshot.profile, settings).get(code, ()), settings.source
 
 
 @router.get("/board", response_class=HTMLResponse)
@@ -325,7 +337,7 @@ def board_page(request: Request) -> HTMLResponse:
     """The Board summary: every ICS indicator, exceptions first, with plan against actual and the Places."""
     w = state(request)
     model = _board(w, request.state.user, "ics", w.snapshot.profile.ics.code)
-    return render(request, "board.html.j2", "Board summary", "/board", m=model)
+    return render(request, "board.html.j2", "Board summary", "/board", m=model, providers={})
 
 
 @router.get("/areas", response_class=HTMLResponse)
@@ -353,7 +365,9 @@ def profile_page(request: Request, level: Annotated[str, Path(pattern=CODE)],
         return render(request, "message.html.j2", "No such area", "/areas", status=404,
                       heading="No such area", text=f"There is no {LEVELS.get(level, level)} with the code {code}.")
     model = _board(w, request.state.user, level, code)
-    return render(request, "board.html.j2", f"{known.iloc[0]['name']}: profile", "/areas", m=model)
+    providers = {a.name: a.code for a in _main_providers(w, level, code)[0]}
+    return render(request, "board.html.j2", f"{known.iloc[0]['name']}: profile", "/areas", m=model,
+                  providers=providers)
 
 
 @router.get("/inequalities", response_class=HTMLResponse)

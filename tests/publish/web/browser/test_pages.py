@@ -8,6 +8,9 @@ import io
 from collections.abc import Iterator
 
 import pytest
+from placewise.profile import load_profile
+from placewise.publish.config import load_settings
+from placewise.publish.inputs import main_providers
 from placewise.publish.web.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -152,3 +155,24 @@ def test_an_analyst_is_refused_worklists_and_reidentification(page, web_warehous
     r = page.request.post("/worklists/any-run/reidentify", form={"purpose": "direct_care"})
     assert r.status == 403
     assert "NHS number" not in r.text()
+
+
+def test_a_place_profile_shows_its_main_providers_returned_standards(page, web_warehouse) -> None:
+    """A Place profile shows a standard published only by provider (RTT, cancer, ambulance…) from its first main
+    provider that returns it (``place_providers`` in report.yaml, as the Place reports do), marked as the
+    provider's figure and linked to that provider's series in the explorer."""
+    profile = load_profile()
+    place = "E06000042"  # Milton Keynes: its main providers are not the other Places'
+    mains = main_providers(profile, load_settings(profile).place_providers)[place]
+    page.goto(f"/areas/place/{place}")
+    marks = page.locator("div.provider").all_inner_texts()
+    assert marks, "no standard on the Place profile is marked as a main provider's figure"
+    assert {m.removeprefix("Provider's figure: ") for m in marks} <= {a.name for a in mains}
+    row = page.locator("th", has=page.locator("div.provider")).first
+    link = row.get_by_role("link")
+    provider = next(a for a in mains if a.name in row.inner_text())
+    assert f"level=provider&area={provider.code}" in (link.get_attribute("href") or "")
+    link.click()
+    page.wait_for_url(f"**area={provider.code}**")
+    assert page.locator("svg.chart.spc circle.point").count() >= 6
+    assert "NaN" not in page.content()
