@@ -34,6 +34,15 @@ def test_try_shows_each_person_and_why(tmp_path: Path) -> None:
     assert "units: denominator total 2" in out.output and "units: numerator total 1" in out.output
 
 
+def test_try_shows_expected_cases_by_labelled_group(tmp_path: Path) -> None:
+    f = tmp_path / "patients.yaml"
+    f.write_text("period_end: 2024-03-31\npatients:\n  - id: old\n    born: 1930-01\n    sex: female\n")
+    out = CliRunner().invoke(app, ["try", "dementia_diagnosis_rate", str(f)])
+    assert out.exit_code == 0, out.output
+    rows = [line for line in out.output.splitlines() if line.startswith("│")]
+    assert len(rows) == 2 and "female" in rows[1] and "85+" in rows[1]     # the expected cases' unit, labelled
+
+
 def test_try_runs_a_register(tmp_path: Path) -> None:
     f = tmp_path / "patients.yaml"
     f.write_text(PATIENTS)

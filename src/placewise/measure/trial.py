@@ -14,13 +14,23 @@ import pyarrow as pa
 
 from placewise.canonical import PERSON_KEY
 from placewise.derive.events import EventTables, read_events
-from placewise.derive.people import PID, person_attributes, population, population_cells, registrations
+from placewise.derive.people import (
+    GROUPS,
+    PERSON_GROUPS,
+    PID,
+    group_labels,
+    person_attributes,
+    population,
+    population_cells,
+    registrations,
+)
 from placewise.derive.records import Records, read_records, warehouse_records
 from placewise.derive.registers import members
 from placewise.measure.catalogue import Catalogue, Count, Events, Indicator, Persons, Subset
 from placewise.measure.compile import (
     Context,
     Periods,
+    age_band_labels,
     attributed_events,
     catalogue_event_reads,
     catalogue_record_queries,
@@ -92,7 +102,16 @@ def _side(ctx: Context, c: Count, ps: list[tuple[date, date]]) -> ir.Table:
         return _persons(ctx, c, ps, None)
     if isinstance(c, Events):
         return _events(ctx, c, ps, None)
-    return count_units(c, ctx, ps, False)
+    return _labelled(ctx, count_units(c, ctx, ps, False))
+
+
+def _labelled(ctx: Context, units: ir.Table) -> ir.Table:
+    """Units (expected cases, returns) with their breakdown groups and reporting age band as labels, not the numbers
+    they are summed by."""
+    bands = dict(enumerate(age_band_labels(ctx.catalogue.age_bands)))
+    kept = [c for c in units.columns if c not in (GROUPS, "age_band")]
+    u = units.left_join(group_labels().view(), GROUPS)
+    return u.select(*kept, *PERSON_GROUPS, age_band=u.age_band.substitute(bands, else_="Unknown"))
 
 
 def trace(con: ibis.BaseBackend, catalogue: Catalogue, indicator_id: str, period_end: date) -> dict[str, pa.Table]:
