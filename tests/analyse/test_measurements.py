@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pyarrow as pa
 import pytest
 
-from placewise.analyse.measurements import SCHEMA, measurements
+from placewise.analyse.measurements import SCHEMA, _sorted_measurements, measurements
 from placewise.measure import COUNTS_SCHEMA, load_catalogue
 from placewise.profile import load_profile
 
@@ -107,6 +107,21 @@ def test_imd_gap_for_the_age_at_first_long_term_condition(catalogue):
     assert r["value"] == pytest.approx(10)
     assert r["lower"] == pytest.approx(10 - Z * math.sqrt(8), rel=1e-9)
     assert r["numerator"] is None
+
+
+def test_a_dsrs_measurements_do_not_depend_on_the_order_of_its_counts(catalogue):
+    """``measure_all`` leaves a DSR's counts unsorted (pandas sorts its result): the same rows, in the same order and
+    to the last bit, as from counts sorted by key."""
+    rows = [dict(indicator_id="falls_admissions_65_dsr", geography_type=t, geography_code=g, standard_band=b,
+                 numerator=float(n), denominator=float(d))
+            for t, g, b, n, d in [("ics", "QHG", 65, 10, 1000), ("ics", "QHG", 70, 20, 800), ("ics", "QHG", 85, 7, 90),
+                                  ("practice", "E81001", 65, 4, 300), ("practice", "E81001", 75, 9, 250),
+                                  ("practice", "E81002", 70, 13, 410), ("practice", "E81002", 90, 2, 15)]]
+    stamp = datetime(2024, 4, 2, tzinfo=UTC)
+    unsorted = _sorted_measurements(catalogue.indicator("falls_admissions_65_dsr"), counts(rows[::-1]),
+                                    stamp.replace(tzinfo=None))
+    assert unsorted.equals(measurements(counts(rows), catalogue, stamp))
+    assert unsorted.column("geography_code").to_pylist() == ["QHG", "E81001", "E81002"]
 
 
 @pytest.mark.parametrize("order", [[0, 1, 2, 3], [0, 2, 1, 3]], ids=["indicators together", "indicators interleaved"])

@@ -197,7 +197,7 @@ def _by_indicator(counts: pa.Table) -> dict[str, pa.Table]:
 
 def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
     """One indicator's measurements from its counts, as an Arrow table of :data:`SCHEMA`."""
-    if ind.measure == "dsr" or _has_gap(ind):
+    if _via_pandas(ind):
         return _through_pandas(ind, counts, stamp)
     value, lower, upper = _statistic(ind, *(_floats(counts[c]) for c in ("numerator", "denominator", "sum_squares",
                                                                           "median")))
@@ -205,6 +205,11 @@ def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -
     figures |= {"value": _finite(value), "lower": _finite(lower), "upper": _finite(upper)}
     stamps = pa.array(np.full(counts.num_rows, np.datetime64(stamp, "us")), pa.timestamp("us"))
     return pa.Table.from_arrays([*(counts[k] for k in KEYS), *figures.values(), stamps], schema=SCHEMA)
+
+
+def _via_pandas(ind: Indicator) -> bool:
+    """Whether the indicator's measurements are made by pandas (a DSR, or a mean with its IMD gap)."""
+    return ind.measure == "dsr" or _has_gap(ind)
 
 
 def _has_gap(ind: Indicator) -> bool:
@@ -268,5 +273,6 @@ def measure_all(con: ibis.BaseBackend, profile: Profile, *, periods_range: Repor
 
 
 def _sorted_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
-    """One indicator's measurements from its counts in any order: the rows ``measurements`` gives from them sorted."""
-    return _indicator_measurements(ind, sort_by_keys(counts, COUNTS_KEYS[1:]), stamp)
+    """One indicator's measurements from its counts in any order: the rows ``measurements`` gives from them sorted.
+    Pandas' path sorts its own result, which the order of its counts does not change, so only NumPy's sorts them."""
+    return _indicator_measurements(ind, counts if _via_pandas(ind) else sort_by_keys(counts, COUNTS_KEYS[1:]), stamp)
