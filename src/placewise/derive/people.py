@@ -112,6 +112,12 @@ def registrations(con: ibis.BaseBackend, attrs: ir.Table) -> ir.Table:
     return won.select(pid=won.s_pid, practice_code=won.practice_code, start_date=won.b, end_date=won.s_end)
 
 
+def _open_ended(intervals: ir.Table) -> ir.Table:
+    """Registration intervals with ``_until``: the last day, :data:`OPEN_END` if open, filled once per interval so
+    that a range join compares plain dates rather than testing for null on every pair it meets."""
+    return intervals.mutate(_until=intervals.end_date.fill_null(OPEN_END))
+
+
 def registered_on(r: ir.Table, d: ir.DateValue) -> ir.BooleanValue:
     """Whether the registration interval covers day ``d``."""
     return (r.start_date <= d) & (r.end_date.isnull() | (r.end_date >= d))
@@ -160,8 +166,8 @@ def population_in(spans: ir.Table, intervals: ir.Table, attrs: ir.Table, period_
     ends = _month_ends(period_ends)
     extra = [c for c in spans.columns if c not in (PID, "start", "stop")]
     s = spans.rename(s_pid=PID)
-    j = s.join(intervals, [s.s_pid == intervals[PID], intervals.start_date < s.stop,
-                           intervals.end_date.isnull() | (intervals.end_date >= s.start)])
+    i = _open_ended(intervals)
+    j = s.join(i, [s.s_pid == i[PID], i.start_date < s.stop, i._until >= s.start])
     j = j.join(attrs, PID)
     stop = month_number(j.stop)
     j = j.select(PID, "practice_code", *PERSON_GROUPS, GROUPS, *extra,
@@ -273,7 +279,7 @@ def attribute(events: ir.Table, intervals: ir.Table, day: str = "d") -> ir.Table
     Not where they are at the period end, so admissions of people who later died or moved away
     count where they happened; an event on a day with no registration has no practice.
     """
-    r = intervals.rename(r_pid=PID, r_start="start_date", r_end="end_date")
-    j = events.left_join(r, [events[PID] == r.r_pid, r.r_start <= events[day],
-                             r.r_end.isnull() | (r.r_end >= events[day])])
+    r = _open_ended(intervals)
+    r = r.select(r_pid=r[PID], r_start=r.start_date, r_until=r._until, practice_code=r.practice_code)
+    j = events.left_join(r, [events[PID] == r.r_pid, r.r_start <= events[day], r.r_until >= events[day]])
     return j.select(*events.columns, "practice_code")
