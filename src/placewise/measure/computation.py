@@ -16,10 +16,12 @@ import pyarrow.compute as pc
 from placewise.derive.events import EventRead, EventSource, EventTables, read_events
 from placewise.derive.people import (
     ESP_TOP_BAND,
+    PERSON_GROUPS,
+    at_month_ends,
     person_attributes,
     population,
     population_cells,
-    population_in,
+    registered_spans,
     registrations,
 )
 from placewise.derive.records import Records, read_records
@@ -62,6 +64,9 @@ intervals, the registered population at every period end in counted cells, and e
 criteria and registers read, by person number."""
 EVENTS_TABLE = "_placewise_events_"
 """Prefix of the temporary tables holding each event source's attributed events."""
+REGISTER_SPANS_TABLE = "_placewise_register_spans"
+"""Temporary table holding the used registers' spans met with the registration intervals, in month numbers
+(:func:`placewise.derive.people.registered_spans`), from which the registers' members are expanded to period ends."""
 REGISTERS_TABLE = "_placewise_registers"
 """Temporary table holding every used register's members at every period end, made in one pass; each register
 reads its own rows from it. Narrow (register number, person number, period end, practice, age): a cohort joins its
@@ -172,7 +177,8 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
             for ind, ps in work:
                 yield ind, _one(ctx, ind, ps, shared)
         finally:
-            for name in [*SHARED_TABLES, REGISTERS_TABLE, *(events_table(s) for s in reads), *shared.names()]:
+            for name in [*SHARED_TABLES, REGISTER_SPANS_TABLE, REGISTERS_TABLE, *(events_table(s) for s in reads),
+                         *shared.names()]:
                 engine.drop(name)
 
 
@@ -223,7 +229,8 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     records = Records(_temp(con, coded, read_records(con, attrs, queries)), tuple(queries))
     events = EventTables({s: _temp(con, events_table(s), read_events(con, attrs, intervals, s, read))
                           for s, read in reads.items()})
-    on = _registers(con, catalogue, records, lambda s: population_in(s, intervals, attrs, period_ends), indicators)
+    on = _registers(con, catalogue, records, lambda s: _registered_at(con, s, intervals, attrs, period_ends),
+                    indicators)
     counted = population_cells(intervals, attrs, period_ends, cell_ages(catalogue, indicators))
     if any(_counts_population(ind) for ind in indicators):  # else left as a query that no indicator runs
         counted = _temp(con, cells, counted)
@@ -262,6 +269,15 @@ def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records,
     every = _temp(con, REGISTERS_TABLE,
                   all_members(records.coded, within, [catalogue.register(r) for r in used]))
     return {r: every.filter(every.register == i).drop("register") for i, r in enumerate(used)}
+
+
+def _registered_at(con: ibis.BaseBackend, spans: ir.Table, intervals: ir.Table, attrs: ir.Table,
+                   period_ends: list[date]) -> ir.Table:
+    """The registered population's rows inside the spans (``pid, practice_code``, the spans' other columns,
+    ``period_end, age``; no groups), the spans met with the registrations in a temporary table first: in one query
+    PostgreSQL worked each span's month numbers out again for every period end it tested."""
+    held = registered_spans(spans, intervals, attrs).drop(*PERSON_GROUPS)
+    return at_month_ends(_temp(con, REGISTER_SPANS_TABLE, held), period_ends)
 
 
 def shared_keys(work: list[tuple[Indicator, Periods]]) -> set[str]:
