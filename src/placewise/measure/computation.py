@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from placewise.derive.events import EventRead, EventSource, EventTables, read_events
 from placewise.derive.people import (
     ESP_TOP_BAND,
+    GROUPS,
     PERSON_GROUPS,
     at_month_ends,
     person_attributes,
@@ -276,7 +277,7 @@ def _registered_at(con: ibis.BaseBackend, spans: ir.Table, intervals: ir.Table, 
     """The registered population's rows inside the spans (``pid, practice_code``, the spans' other columns,
     ``period_end, age``; no groups), the spans met with the registrations in a temporary table first: in one query
     PostgreSQL worked each span's month numbers out again for every period end it tested."""
-    held = registered_spans(spans, intervals, attrs).drop(*PERSON_GROUPS)
+    held = registered_spans(spans, intervals, attrs).drop(*PERSON_GROUPS, GROUPS)
     return at_month_ends(_temp(con, REGISTER_SPANS_TABLE, held), period_ends)
 
 
