@@ -210,9 +210,5 @@ def test_population_in_spans_takes_only_month_end_period_ends():
     spans = ibis.memtable({PID: [0], "start": [date(2024, 1, 1)], "stop": [date(2024, 6, 1)]})
     empty = ibis.memtable({PID: [0], "practice_code": ["P1"], "start_date": [date(2020, 1, 1)], "end_date": [None]},
                           schema={PID: "int64", "practice_code": "string", "start_date": "date", "end_date": "date"})
-    attrs = ibis.memtable({PID: [0], "birth_year": [1950], "birth_month": [1], "date_of_death": [None],
-                           "imd_quintile": ["1"], "ethnic_group": ["White"], "sex": ["F"]},
-                          schema={PID: "int64", "birth_year": "int64", "birth_month": "int64", "date_of_death": "date",
-                                  "imd_quintile": "string", "ethnic_group": "string", "sex": "string"})
     with pytest.raises(ValueError, match="2024-03-30 is not"):
-        population_in(spans, empty, attrs, [date(2024, 2, 29), date(2024, 3, 30)])
+        population_in(spans, empty, empty, [date(2024, 2, 29), date(2024, 3, 30)])

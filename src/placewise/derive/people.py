@@ -161,6 +161,7 @@ def population_in(spans: ir.Table, intervals: ir.Table, attrs: ir.Table, period_
     Each span meets its person's registration intervals first (:func:`registered_spans`), so only the spans'
     people are expanded to period ends (:func:`at_month_ends`), not the whole population.
     """
+    month_numbers(period_ends)  # the period ends checked first, whatever the tables
     extra = [c for c in spans.columns if c not in (PID, "start", "stop")]
     return at_month_ends(registered_spans(spans, intervals, attrs), period_ends).select(PID, *POPULATION_DIMS, *extra)
 
