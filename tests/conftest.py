@@ -71,15 +71,26 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A fresh, empty database on the run's PostgreSQL server; its URL."""
+def _new_database(server: str) -> str:
+    """Create a fresh, empty database on the PostgreSQL ``server``; its URL."""
     import psycopg
 
     name = f"t{time.time_ns()}"
-    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as con:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}"')
-    return f"{postgres_server}/{name}"
+    return f"{server}/{name}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the run's PostgreSQL server; its URL."""
+    return _new_database(postgres_server)
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database shared by the tests of one module (one costly load, several checks); its URL."""
+    return _new_database(postgres_server)
 
 
 SPARK_SETTINGS = "spark.driver.memory=2g&spark.sql.shuffle.partitions=2&spark.default.parallelism=2"
@@ -101,3 +112,9 @@ def spark_session() -> Iterator[None]:
 def spark_url(spark_session: None, tmp_path: Path) -> str:
     """A fresh, empty Spark warehouse folder; its URL."""
     return f"spark://{tmp_path}/spark-wh?{SPARK_SETTINGS}"
+
+
+@pytest.fixture(scope="module")
+def module_spark_url(spark_session: None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh, empty Spark warehouse folder shared by the tests of one module; its URL."""
+    return f"spark://{tmp_path_factory.mktemp('spark')}/spark-wh?{SPARK_SETTINGS}"

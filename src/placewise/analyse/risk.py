@@ -124,7 +124,7 @@ def dataset(con: ibis.BaseBackend, profile: Profile, ons: list[date], with_outco
     at = [PID, "reference_date"]
     wide = items.group_by(at).aggregate(
         deficits=(items.kind == "deficit").sum().cast("int64"),
-        **{f"reg_{r}": ((items.kind == "register") & (items.item == r)).any().cast("int8") for r in regs})
+        **{f"reg_{r}": ((items.kind == "register") & (items.item == r)).ifelse(1, 0).max().cast("int8") for r in regs})
     parts = [wide]
     if with_outcome:
         parts.append(_admitted_after(con, people, ons))
@@ -135,7 +135,7 @@ def dataset(con: ibis.BaseBackend, profile: Profile, ons: list[date], with_outco
             ["deficits", "cms_conditions", *[f"reg_{r}" for r in regs]]}
     cols = {
         PERSON_KEY: t[PERSON_KEY], "reference_date": t.reference_date, "age": t.age,
-        "female": (t.sex == "female").cast("int8"),
+        "female": (t.sex == "female").ifelse(1, 0).cast("int8"),  # PostgreSQL casts no boolean to smallint
         "imd_quintile_n": ibis.ifelse(t.imd_quintile == "Unknown", "0", t.imd_quintile).cast("int64"),
         "registers": t.registers, "efi": ibis.coalesce(t.efi, 0.0), "cms": ibis.coalesce(t.cms, 0.0),
         **{c: t[c] for c in ACTIVITY_COLUMNS},

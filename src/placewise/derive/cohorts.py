@@ -12,7 +12,6 @@ many rows, where to), hash-chained and anchored like the re-identification audit
 from __future__ import annotations
 
 import hashlib
-import uuid
 from datetime import date
 
 import ibis
@@ -27,6 +26,7 @@ from placewise.profile.cohorts import Cohort, Rule, check
 from placewise.profile.phm import Criterion
 from placewise.warehouse.audit import Trail, append, verify
 from placewise.warehouse.connection import table_names
+from placewise.warehouse.derived import temp_table
 
 GEOGRAPHIES = ("ics", "place", "pcn", "practice")
 BREAKDOWNS = ("none", "imd_quintile", "ethnic_group", "sex", "age_band")
@@ -103,8 +103,7 @@ def members(con: ibis.BaseBackend, profile: Profile, cohort: Cohort) -> ir.Table
     keyed = _events(rules)
     hits = None
     if keyed:
-        hits = con.create_table(f"_cohort_{uuid.uuid4().hex[:12]}", holding(con, people, keyed, [reference_date(con)]),
-                                temp=True)
+        hits = temp_table(con, "_cohort", holding(con, people, keyed, [reference_date(con)]))
     return _compile(cohort, {id(r): i for i, r in enumerate(rules)}, people, items, hits)
 
 

@@ -10,7 +10,6 @@ training does.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from placewise.derive.registers import members
 from placewise.profile import Profile
 from placewise.profile.phm import Activity, Phm, Segment, load_phm
 from placewise.profile.registers import load_registers
-from placewise.warehouse.derived import replace_table
+from placewise.warehouse.derived import replace_table, temp_table
 
 PEOPLE_TABLE = "phm_people"
 ITEMS_TABLE = "phm_items"
@@ -147,7 +146,7 @@ def segment(con: ibis.BaseBackend, people: ir.Table, phm: Phm, base: ir.Table, i
 
 def _temp(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     """Materialise a step as a temporary table: Ibis compiles small graphs far faster than one large one."""
-    return con.create_table(f"_phm_{uuid.uuid4().hex[:12]}", expr, temp=True)
+    return temp_table(con, "_phm", expr)
 
 
 def _attach(base: ir.Table, t: ir.Table) -> ir.Table:

@@ -29,6 +29,7 @@ from placewise.profile.worklists import (
     AfNotAnticoagulated, DiabetesAlerts, HealthCheckDue, HighRiskGap, HypertensionNotToTarget, RelieverOveruse,
     SevereFrailtyFall, UndiagnosedHypertension, Worklist, Worklists)
 from placewise.warehouse import table_names
+from placewise.warehouse.derived import temp_table
 
 RUNS_TABLE = "worklist_runs"
 ROWS_TABLE = "worklist_rows"
@@ -278,10 +279,9 @@ def build_lists(con: ibis.BaseBackend, lists: Worklists, wanted: list[str] | Non
             needed |= set(w.lists)
     for w in lists.worklists:
         if w.id in needed:
-            ctx.built[w.id] = con.create_table(f"_wl_{w.id}_{datetime.now().strftime('%H%M%S%f')}", rule(w, ctx),
-                                               temp=True)
+            ctx.built[w.id] = temp_table(con, f"_wl_{w.id}", rule(w, ctx))
     pids = ibis.union(*[t.select(PID) for t in ctx.built.values()], distinct=True)
-    seen = con.create_table(f"_wl_seen_{datetime.now().strftime('%H%M%S%f')}", _last_seen(ctx, pids), temp=True)
+    seen = temp_table(con, "_wl_seen", _last_seen(ctx, pids))
     new = _recently_registered(ctx)
     out = {}
     for w in lists.worklists:

@@ -11,7 +11,6 @@ Place and age then.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,6 +23,7 @@ from placewise.analyse.planning.config import AGES, SETTINGS
 from placewise.canonical import PERSON_KEY
 from placewise.codelists import codes
 from placewise.derive.people import PID, age_at, person_attributes, registered_on, registrations
+from placewise.warehouse.derived import temp_table
 
 ACTIVITY_DATES = (("gp_appointments", "appointment_date"), ("inpatient_spells", "admission_date"),
                   ("outpatient_appointments", "appointment_date"))
@@ -79,7 +79,7 @@ def mid_years(first: date, last: date) -> tuple[date, ...]:
 
 def _temp(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
     """Materialise an expression as a temporary table under a fresh name (gone when the session ends)."""
-    return con.create_table(f"_placewise_plan_{name}_{uuid.uuid4().hex[:12]}", expr, temp=True)
+    return temp_table(con, f"_placewise_plan_{name}", expr)
 
 
 def _snapshots(con: ibis.BaseBackend, attrs: ir.Table, intervals: ir.Table, dates: tuple[date, ...]) -> ir.Table:
