@@ -20,12 +20,12 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from placewise.canonical import PERSON_KEY, SEXES, TABLE_BY_NAME
+from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
 from placewise.derive.events import ATTRIBUTES, EventRead, EventSource, EventTables, attributed
 from placewise.derive.people import (
-    ETHNIC_GROUPS,
+    GROUP_LABELS,
+    GROUP_PARTS,
     GROUPS,
-    IMD_QUINTILES,
     OPEN_END,
     PID,
     age_at,
@@ -97,10 +97,6 @@ DIMS = (
 """Attributes of a unit: its period, its ICS, practice, provider and site (its PCN and Place follow from the
 practice) and every breakdown group, as numbers (the person's groups as one, :data:`placewise.derive.people.GROUPS`,
 and the reporting age band's place among the catalogue's bands), labelled once summed (:func:`by_breakdown`)."""
-GROUP_PARTS = {"imd_quintile": (1, len(IMD_QUINTILES)), "ethnic_group": (len(IMD_QUINTILES), len(ETHNIC_GROUPS)),
-               "sex": (len(IMD_QUINTILES) * len(ETHNIC_GROUPS), len(SEXES))}
-"""Each breakdown group within the groups' number: its place value and how many labels it has."""
-GROUP_LABELS = {"imd_quintile": IMD_QUINTILES, "ethnic_group": ETHNIC_GROUPS, "sex": SEXES}
 GEOGRAPHY_COLUMN = {
     "ics": "ics_code", "place": "la_code", "pcn": "pcn_code", "practice": "practice_code",
     "provider": "provider_code", "site": "site_code",
