@@ -27,12 +27,12 @@ PERSON_GROUPS = ["imd_quintile", "ethnic_group", "sex"]
 IMD_QUINTILES = ("1", "2", "3", "4", "5", "Unknown")
 ETHNIC_GROUPS = tuple(sorted({group for _, group in ETHNIC_CATEGORIES.values()} | {"Not known"}))
 GROUPS = "groups"
+"""A person's breakdown groups as one small number (:func:`group_labels`), cheaper to sort and sum by than text."""
 GROUP_LABELS = {"imd_quintile": IMD_QUINTILES, "ethnic_group": ETHNIC_GROUPS, "sex": SEXES}
 """Each of :data:`PERSON_GROUPS` with its labels, in the order :data:`GROUPS` numbers them."""
 GROUP_PARTS = {"imd_quintile": (1, len(IMD_QUINTILES)), "ethnic_group": (len(IMD_QUINTILES), len(ETHNIC_GROUPS)),
                "sex": (len(IMD_QUINTILES) * len(ETHNIC_GROUPS), len(SEXES))}
 """Each breakdown group within the groups' number (:data:`GROUPS`): its place value and how many labels it has."""
-"""A person's breakdown groups as one small number (:func:`group_labels`), cheaper to sort and sum by than text."""
 POPULATION_DIMS = ["period_end", "practice_code", *PERSON_GROUPS, GROUPS, "age"]
 """The columns of a row of the registered population besides the person number."""
 
