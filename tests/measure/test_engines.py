@@ -1,4 +1,5 @@
-"""DuckDB, PostgreSQL and Spark give identical counts: on the hand-made scenario and on generated warehouses."""
+"""DuckDB, PostgreSQL and Spark give identical counts: on the hand-made scenario, on generated warehouses, and for
+generated indicator definitions."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ from datetime import date, datetime, timedelta
 import ibis
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from definitions import catalogues
 from measure_builder import LSOAS, PRACTICES, Warehouse
 from scenario import code, scenario
 
-from placewise.measure import ReportingRange, compute, load_catalogue
+from placewise.measure import Catalogue, ReportingRange, compute, load_catalogue
 from placewise.profile import load_profile
 from placewise.warehouse import connect
 
 RANGE = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
+YEAR = ReportingRange(date(2023, 4, 1), date(2024, 3, 31))  # a whole financial year: every frequency has a period
 KINDS = [  # one indicator of every shape: subset of persons and events, rates, DSR, expected, mean, median…
     "hypertension_treated_to_target", "ae_4hr_type1", "emergency_admissions_dsr", "readmissions_30_day",
     "los_emergency_median", "los_emergency_mean", "dementia_diagnosis_rate", "asthma_saba_over_reliance",
@@ -131,3 +135,47 @@ def test_generated_warehouses_identical_on_duckdb_and_spark(spark_url, people):
     finally:
         spark_con.disconnect()
     _same(duck, spark)
+
+
+def _generated_definitions_agree(other: ibis.BaseBackend, examples: int) -> set[str]:
+    """Generated catalogues give identical counts on DuckDB and ``other`` over the scenario, and are not trivial:
+    at least a third of the generated indicators count someone (no passing by comparing empty tables); the measure
+    types drawn."""
+    duck = scenario().load(ibis.duckdb.connect())
+    scenario().load(other)
+    shapes: set[str] = set()
+    counted: list[bool] = []
+
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None)
+    @given(cat=catalogues(load_catalogue(load_profile())))
+    def agree(cat: Catalogue) -> None:
+        a = compute(duck, cat, periods_range=YEAR)
+        _same(a, compute(other, cat, periods_range=YEAR))
+        some = set(a.filter(pc.greater(a["numerator"], 0))["indicator_id"].to_pylist())
+        shapes.update(i.measure for i in cat.indicators)
+        counted.extend(i.id in some for i in cat.indicators)
+
+    agree()
+    assert sum(counted) >= len(counted) / 3, f"only {sum(counted)} of {len(counted)} generated indicators count anyone"
+    return shapes
+
+
+@pytest.mark.postgres
+def test_generated_definitions_identical_on_duckdb_and_postgres(postgres_url):
+    """Proportions, rates, counts, means and medians drawn from the catalogue's building blocks."""
+    pg = _postgres(postgres_url)
+    try:
+        shapes = _generated_definitions_agree(pg, examples=30)
+    finally:
+        pg.disconnect()
+    assert shapes == {"proportion", "crude_rate", "count", "mean", "median"}
+
+
+@pytest.mark.spark
+def test_generated_definitions_identical_on_duckdb_and_spark(spark_url):
+    """Few examples: Spark runs each indicator as many jobs in local mode."""
+    spark = connect(spark_url)
+    try:
+        _generated_definitions_agree(spark, examples=3)
+    finally:
+        spark.disconnect()

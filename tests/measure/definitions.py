@@ -1,0 +1,142 @@
+"""Hypothesis strategies for indicator definitions, drawn as the YAML a user would write and loaded by the catalogue.
+
+Only combinations the catalogue model accepts are drawn; :func:`catalogues` parses them with
+:func:`placewise.measure.catalogue.parse_catalogue`, so a definition it rejects fails the test loudly.
+Codelists and registers are the ones the hand-made scenario (``scenario.py``) gives records for.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+from placewise.measure import Catalogue
+from placewise.measure.catalogue import parse_catalogue
+
+EVENT_CODELISTS = ["hypertension", "asthma", "dementia", "depression", "systolic_bp"]
+MEDICATION_CODELISTS = ["saba_relievers"]
+REGISTERS = ["hypertension", "asthma", "dementia", "depression"]
+GEOGRAPHIES = ["ics", "place", "pcn", "practice", "care_alliance", "legacy_ccg"]
+BREAKDOWNS = ["imd_quintile", "ethnic_group", "sex", "age_band"]
+
+windows = st.one_of(st.sampled_from(["ever", "period", "financial_year_to_date"]),
+                    st.integers(1, 24).map(lambda n: f"last_{n}_months"))
+
+
+@st.composite
+def age_ranges(draw: st.DrawFn) -> dict[str, int]:
+    """An age range with either end possibly open, lower end at most the upper."""
+    low, high = sorted(draw(st.lists(st.integers(0, 100), min_size=2, max_size=2)))
+    return {k: v for k, v in (("min", low), ("max", high)) if draw(st.booleans())}
+
+
+has_code = st.one_of(
+    st.fixed_dictionaries({"type": st.just("has_code"), "codelist": st.lists(st.sampled_from(EVENT_CODELISTS),
+                                                                             min_size=1, max_size=2, unique=True),
+                           "window": windows, "at_least": st.integers(1, 3)}),
+    st.fixed_dictionaries({"type": st.just("has_code"), "codelist": st.just(MEDICATION_CODELISTS),
+                           "table": st.just("medications"), "window": windows, "at_least": st.integers(1, 6)}),
+)
+latest_value = st.fixed_dictionaries({
+    "type": st.just("latest_value"), "codelist": st.sampled_from([["systolic_bp"], ["diastolic_bp"]]),
+    "window": windows, "comparison": st.sampled_from(["lt", "le", "gt", "ge"]),
+    "threshold": st.sampled_from([70, 80, 85, 120, 130, 135, 140, 145, 150]),
+})
+blood_pressure = st.fixed_dictionaries({
+    "type": st.just("blood_pressure"), "window": windows,
+    "systolic_at_most": st.sampled_from([120, 130, 135, 140, 145, 150]),
+    "diastolic_at_most": st.sampled_from([70, 80, 85, 90]),
+})
+first_record = st.fixed_dictionaries({
+    "type": st.just("first_record"), "codelist": st.sampled_from([["hypertension"], ["asthma"], ["asthma", "depression"]]),
+    "on_or_after": st.dates(date(2019, 1, 1), date(2024, 6, 1)).map(date.isoformat),
+})
+simple_criteria = st.one_of(
+    has_code, latest_value, blood_pressure, first_record,
+    st.fixed_dictionaries({"type": st.just("on_register"), "name": st.sampled_from(REGISTERS)}),
+    age_ranges().map(lambda a: {"type": "age", **a}),
+)
+criteria = st.one_of(
+    simple_criteria,
+    simple_criteria.map(lambda c: {"type": "not", "criterion": c}),
+    st.tuples(st.sampled_from(["all_of", "any_of"]), st.lists(simple_criteria, min_size=1, max_size=3)).map(
+        lambda t: {"type": t[0], "criteria": t[1]}),
+)
+
+
+@st.composite
+def persons(draw: st.DrawFn, with_criteria: bool = True) -> dict[str, Any]:
+    """The registered population, perhaps narrowed by age, sex and criteria over the coded record."""
+    out: dict[str, Any] = {"kind": "persons", "age": draw(age_ranges())}
+    sex = draw(st.sampled_from([[], ["female"], ["male"], ["female", "male"]]))
+    chosen = draw(st.lists(criteria, max_size=2)) if with_criteria else []
+    return out | ({"sex": sex} if sex else {}) | ({"criteria": chosen} if chosen else {})
+
+
+@st.composite
+def events(draw: st.DrawFn, valued: bool = False) -> dict[str, Any]:
+    """Rows of an event table in the period, filtered, counted as events or persons (or valued, for a mean)."""
+    table = draw(st.sampled_from(["inpatient_spells", "ae_attendances"] if valued else [
+        "clinical_events", "medications", "inpatient_spells", "ae_attendances", "mental_health_contacts"]))
+    out: dict[str, Any] = {"kind": "events", "table": table, "age": draw(age_ranges())}
+    if table == "clinical_events":
+        out["codelist"] = draw(st.lists(st.sampled_from(EVENT_CODELISTS), min_size=1, max_size=2, unique=True))
+    elif table == "medications":
+        out["codelist"] = MEDICATION_CODELISTS
+    elif table == "inpatient_spells":
+        out["where"] = {"admission_method": draw(st.sampled_from([["emergency"], ["elective"],
+                                                                  ["emergency", "elective"]]))}
+        out["date"] = draw(st.sampled_from(["admission_date", "discharge_date"]))
+    elif table == "ae_attendances":
+        out["where"] = {"department_type": draw(st.sampled_from([[1], [3], [1, 3]]))}
+    if valued:
+        out["value"] = draw(st.sampled_from([{"age_at_event": True}] + (
+            [{"days_between": ["admission_date", "discharge_date"]}] if table == "inpatient_spells" else [])))
+    else:
+        out["count"] = draw(st.sampled_from(["events", "persons"]))
+    return out
+
+
+@st.composite
+def indicators(draw: st.DrawFn, ident: str) -> dict[str, Any]:
+    """One indicator: a proportion of persons, a rate of events per population, a count, or a mean or median."""
+    shape = draw(st.sampled_from(["proportion", "crude_rate", "count", "mean", "median"]))
+    parts: dict[str, Any]
+    if shape == "proportion":
+        parts = {"per": 100, "denominator": draw(persons()),
+                 "numerator": {"kind": "subset", "criteria": draw(st.lists(criteria, min_size=1, max_size=2))}}
+    elif shape == "crude_rate":
+        parts = {"per": 1000, "denominator": draw(persons(with_criteria=False)),
+                 "numerator": draw(st.one_of(events(), persons()))}
+    elif shape == "count":
+        parts = {"numerator": draw(st.one_of(events(), persons()))}
+    else:
+        parts = {"numerator": draw(events(valued=True))}
+    extra = draw(st.lists(st.sampled_from(BREAKDOWNS), max_size=3, unique=True))
+    if "sex" in extra and "imd_quintile" in extra and draw(st.booleans()):
+        extra.append("sex_by_imd_quintile")
+    return {
+        "id": ident, "title": f"Generated {shape}", "definition": "A generated definition.", "domain": "Generated",
+        "measure": shape, **parts, "polarity": "neutral", "standard_source": "generated",
+        "specification": "generated", "version": "1",
+        "frequency": draw(st.sampled_from(["monthly", "quarterly", "annual", "rolling_12_months"])),
+        "geographies": ["ics", *draw(st.lists(st.sampled_from(GEOGRAPHIES[1:]), max_size=3, unique=True))],
+        "breakdowns": ["none", *extra],
+    }
+
+
+@st.composite
+def catalogues(draw: st.DrawFn, profile: Catalogue, max_size: int = 3) -> Catalogue:
+    """A catalogue of one to ``max_size`` generated indicators, loaded through the catalogue's own file parser
+    against the profile's groupings and registers."""
+    n = draw(st.integers(1, max_size))
+    raw = {"age_bands": profile.age_bands, "indicators": [draw(indicators(f"g{i}")) for i in range(n)]}
+    with TemporaryDirectory(prefix="placewise-gendefs-") as folder:
+        path = Path(folder) / "indicators.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        return parse_catalogue(path, profile.groupings, profile.ics_code, profile.registers)
