@@ -162,6 +162,14 @@ def test_first_long_term_condition_age(catalogue):
     assert pick(df, "first_ltc_age_mean", end, breakdown="imd_quintile", group="5") == (33, 1)
 
 
+def test_an_indicator_with_no_period_in_the_range_has_no_rows(catalogue):
+    """A financial year does not lie within January-March: no rows, alone or beside a monthly indicator."""
+    con = scenario().load(ibis.duckdb.connect())
+    assert compute(con, catalogue, periods_range=Q4, indicators=["first_ltc_age_mean"]) == COUNTS_SCHEMA.empty_table()
+    both = compute(con, catalogue, periods_range=Q4, indicators=["first_ltc_age_mean", "ae_4hr_type1"])
+    assert set(both["indicator_id"].to_pylist()) == {"ae_4hr_type1"}
+
+
 def test_englands_return_is_the_national_comparator_and_not_a_provider(catalogue):
     from placewise.measure.returns import returned_counts
 

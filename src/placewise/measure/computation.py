@@ -167,6 +167,10 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
     """
     chosen = [catalogue.indicator(i) for i in indicators] if indicators else list(catalogue.indicators)
     rng = periods_range or default_range(con)
+    ends = _period_ends(rng, chosen)
+    if not ends:    # no period of any chosen indicator ends in the range (a year in a quarter's range): no rows
+        yield from ((ind, COUNTS_SCHEMA.empty_table()) for ind in chosen)
+        return
     engine = engine_for(con)
     with engine.settings(engine.analytic):
         complete = complete_to(con)
@@ -174,7 +178,7 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
         reads = catalogue_event_reads(work)
         shared = SharedSides(shared_keys(work))
         try:
-            ctx = _context(con, catalogue, _period_ends(rng, chosen), work, reads)
+            ctx = _context(con, catalogue, ends, work, reads)
             for ind, ps in work:
                 yield ind, _one(ctx, ind, ps, shared)
         finally:
