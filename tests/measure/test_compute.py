@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from measure_builder import Warehouse
-from scenario import scenario
+from scenario import code, scenario
 
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
+from placewise.measure.catalogue import Indicator
 from placewise.measure.computation import shared_keys, sort_by_keys
 from placewise.measure.periods import periods
 from placewise.profile import load_profile
@@ -168,6 +169,24 @@ def test_an_indicator_with_no_period_in_the_range_has_no_rows(catalogue):
     assert compute(con, catalogue, periods_range=Q4, indicators=["first_ltc_age_mean"]) == COUNTS_SCHEMA.empty_table()
     both = compute(con, catalogue, periods_range=Q4, indicators=["first_ltc_age_mean", "ae_4hr_type1"])
     assert set(both["indicator_id"].to_pylist()) == {"ae_4hr_type1"}
+
+
+def test_new_courses_of_coded_records_count_those_with_none_in_the_days_before(catalogue):
+    """new_after_days over a codelist: a record 30 days after another is not new, 31 days after is; a record from
+    another codelist in between does not count as a previous one."""
+    w = Warehouse()
+    w.person("a")
+    for on, name in [(date(2024, 1, 1), "dementia"), (date(2024, 1, 31), "dementia"), (date(2024, 2, 15), "asthma"),
+                     (date(2024, 3, 2), "dementia")]:
+        w.event("a", on, code(name))
+    raw = catalogue.indicator("gp_appointments_rate").model_dump() | {
+        "id": "new_dementia_records", "measure": "count", "denominator": None, "breakdowns": ["none"],
+        "frequency": "monthly", "geographies": ["ics"],
+        "numerator": {"kind": "events", "table": "clinical_events", "codelist": ["dementia"], "new_after_days": 30}}
+    cat = catalogue.model_copy(update={"indicators": [Indicator.model_validate(raw)]})
+    df = compute(w.load(ibis.duckdb.connect()), cat, periods_range=Q4).to_pandas()
+    ics = df[(df.geography_type == "ics") & (df.breakdown == "none")]
+    assert dict(zip(ics.period_end, ics.numerator, strict=True)) == {JAN: 1, MAR: 1}   # none new in February
 
 
 def test_englands_return_is_the_national_comparator_and_not_a_provider(catalogue):

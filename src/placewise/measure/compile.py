@@ -624,7 +624,7 @@ def _followed(t: ir.Table, e: Events, fb: FollowedBy, key: str) -> ir.Table:
 def _preceded(t: ir.Table, e: Events, days: int, key: str) -> ir.Table:
     """Keys of events with another of the same events in the ``days`` days before their date."""
     day = t[e.date_column].cast("date").epoch_days()
-    me = t.select(_key=t[key], m_person=t[PERSON_KEY], m_day=day)
+    me = t.select(_key=t[key], m_person=t[PERSON_KEY], m_day=day).view()   # a view: t may be a join (a codelist's semi-join)
     other = t.select(o_person=t[PERSON_KEY], o_day=day)
     j = me.join(other, [me.m_person == other.o_person, other.o_day < me.m_day, other.o_day >= me.m_day - days])
     return j.select("_key").distinct()
