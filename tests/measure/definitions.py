@@ -22,6 +22,7 @@ EVENT_CODELISTS = ["hypertension", "asthma", "dementia", "depression", "systolic
 MEDICATION_CODELISTS = ["saba_relievers"]
 REGISTERS = ["hypertension", "asthma", "dementia", "depression"]
 GEOGRAPHIES = ["ics", "place", "pcn", "practice", "care_alliance", "legacy_ccg"]
+HOSPITAL = ["provider", "site"]
 BREAKDOWNS = ["imd_quintile", "ethnic_group", "sex", "age_band"]
 
 windows = st.one_of(st.sampled_from(["ever", "period", "financial_year_to_date"]),
@@ -79,15 +80,15 @@ def persons(draw: st.DrawFn, with_criteria: bool = True) -> dict[str, Any]:
 
 
 @st.composite
-def events(draw: st.DrawFn, valued: bool = False) -> dict[str, Any]:
+def events(draw: st.DrawFn, valued: bool = False, hospital: bool = False) -> dict[str, Any]:
     """Rows of an event table in the period, filtered, counted as events or persons (or valued, for a mean)."""
-    table = draw(st.sampled_from(["inpatient_spells", "ae_attendances"] if valued else [
+    table = draw(st.sampled_from(["inpatient_spells", "ae_attendances"] if valued or hospital else [
         "clinical_events", "medications", "inpatient_spells", "ae_attendances", "mental_health_contacts"]))
     out: dict[str, Any] = {"kind": "events", "table": table, "age": draw(age_ranges())}
-    if table == "clinical_events":
-        out["codelist"] = draw(st.lists(st.sampled_from(EVENT_CODELISTS), min_size=1, max_size=2, unique=True))
-    elif table == "medications":
-        out["codelist"] = MEDICATION_CODELISTS
+    if table in ("clinical_events", "medications"):
+        out["codelist"] = MEDICATION_CODELISTS if table == "medications" else draw(
+            st.lists(st.sampled_from(EVENT_CODELISTS), min_size=1, max_size=2, unique=True))
+        out |= draw(st.sampled_from([{}, {"first_ever": True}, {"new_after_days": 30}, {"new_after_days": 90}]))
     elif table == "inpatient_spells":
         out["where"] = {"admission_method": draw(st.sampled_from([["emergency"], ["elective"],
                                                                   ["emergency", "elective"]]))}
@@ -103,21 +104,40 @@ def events(draw: st.DrawFn, valued: bool = False) -> dict[str, Any]:
 
 
 @st.composite
+def hospital_proportions(draw: st.DrawFn) -> dict[str, Any]:
+    """Attendances or spells, and those of them within a time or followed by an emergency admission."""
+    den = draw(events(hospital=True)) | {"count": "events"}
+    if den["table"] == "ae_attendances":
+        extra = {"duration": {"start": "arrival", "end": "departure", "unit": "minutes",
+                              "at_most": draw(st.sampled_from([60, 240, 241]))}}
+    else:
+        extra = draw(st.sampled_from([
+            {"duration": {"start": "admission_date", "end": "discharge_date", "unit": "days", "at_least": 2}},
+            {"followed_by": {"where": {"admission_method": ["emergency"]}, "within_days": 30}}]))
+    return {"per": 100, "denominator": den, "numerator": {"kind": "subset", **extra}}
+
+
+@st.composite
 def indicators(draw: st.DrawFn, ident: str) -> dict[str, Any]:
-    """One indicator: a proportion of persons, a rate of events per population, a count, or a mean or median."""
-    shape = draw(st.sampled_from(["proportion", "crude_rate", "count", "mean", "median"]))
+    """One indicator: a proportion of persons or of hospital events, a crude or directly standardised rate per
+    population, a count, or a mean or median; reported by hospital too where both sides are hospital events."""
+    shape = draw(st.sampled_from(["proportion", "crude_rate", "dsr", "count", "mean", "median"]))
     parts: dict[str, Any]
     if shape == "proportion":
-        parts = {"per": 100, "denominator": draw(persons()),
-                 "numerator": {"kind": "subset", "criteria": draw(st.lists(criteria, min_size=1, max_size=2))}}
-    elif shape == "crude_rate":
+        parts = draw(st.one_of(hospital_proportions(), st.fixed_dictionaries({
+            "per": st.just(100), "denominator": persons(),
+            "numerator": st.lists(criteria, min_size=1, max_size=2).map(lambda c: {"kind": "subset", "criteria": c})})))
+    elif shape in ("crude_rate", "dsr"):
         parts = {"per": 1000, "denominator": draw(persons(with_criteria=False)),
                  "numerator": draw(st.one_of(events(), persons()))}
     elif shape == "count":
         parts = {"numerator": draw(st.one_of(events(), persons()))}
     else:
         parts = {"numerator": draw(events(valued=True))}
-    extra = draw(st.lists(st.sampled_from(BREAKDOWNS), max_size=3, unique=True))
+    hospital = all(p.get("kind") in ("subset", None) or (p.get("table") in ("ae_attendances", "inpatient_spells")
+                                                          and p.get("count") != "persons")
+                   for p in (parts["numerator"], parts.get("denominator", {})))
+    extra = draw(st.lists(st.sampled_from(BREAKDOWNS[:3] if shape == "dsr" else BREAKDOWNS), max_size=3, unique=True))
     if "sex" in extra and "imd_quintile" in extra and draw(st.booleans()):
         extra.append("sex_by_imd_quintile")
     return {
@@ -125,7 +145,8 @@ def indicators(draw: st.DrawFn, ident: str) -> dict[str, Any]:
         "measure": shape, **parts, "polarity": "neutral", "standard_source": "generated",
         "specification": "generated", "version": "1",
         "frequency": draw(st.sampled_from(["monthly", "quarterly", "annual", "rolling_12_months"])),
-        "geographies": ["ics", *draw(st.lists(st.sampled_from(GEOGRAPHIES[1:]), max_size=3, unique=True))],
+        "geographies": ["ics", *draw(st.lists(st.sampled_from(GEOGRAPHIES[1:] + HOSPITAL * hospital), max_size=3,
+                                              unique=True))],
         "breakdowns": ["none", *extra],
     }
 

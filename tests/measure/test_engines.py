@@ -162,13 +162,13 @@ def _generated_definitions_agree(other: ibis.BaseBackend, examples: int) -> set[
 
 @pytest.mark.postgres
 def test_generated_definitions_identical_on_duckdb_and_postgres(postgres_url):
-    """Proportions, rates, counts, means and medians drawn from the catalogue's building blocks."""
+    """Proportions, crude and standardised rates, counts, means and medians drawn from the catalogue's building blocks."""
     pg = _postgres(postgres_url)
     try:
         shapes = _generated_definitions_agree(pg, examples=30)
     finally:
         pg.disconnect()
-    assert shapes == {"proportion", "crude_rate", "count", "mean", "median"}
+    assert shapes == {"proportion", "crude_rate", "dsr", "count", "mean", "median"}
 
 
 @pytest.mark.spark
