@@ -54,7 +54,7 @@ class PostgresEngine(Engine):
     errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error, adbc_dbapi.Error)
     analytic: ClassVar[dict[str, str]] = {"jit": "off", "work_mem": "128MB", "hash_mem_multiplier": "16",
                                           "cursor_tuple_fraction": "1", "default_statistics_target": "10",
-                                          "enable_mergejoin": "off"}
+                                          "enable_mergejoin": "off", "enable_nestloop": "off"}
     """For the measure's large set-based queries. JIT off: where estimates run high PostgreSQL would spend seconds
     compiling a query for a cost it has overestimated. ``work_mem`` (default 4 MB) and hash tables sixteen times
     that (up to 2 GB each, used only as the groups fill it, spilt to disk beyond), so that grouping by many text
@@ -70,7 +70,9 @@ class PostgresEngine(Engine):
     for 4 and joined each of six components to the people by a merge on the period end alone, testing the person as a
     filter: 64-80 million rows thrown away per join, 103.9 s of one statement (SMI health checks at scale 0.2) against
     1.8 s hashed. The measure joins on equality of small keys with every table in memory, where a hash join is never
-    much worse than a merge."""
+    much worse than a merge. Nested loops off too (PostgreSQL still takes one where a join has no equality to hash,
+    as the expansion to month ends): with merge joins off, the same misestimate made it loop over the components
+    instead, and SMI health checks at scale 0.05 ran for minutes where hashed they take a second."""
     TEMP_BUFFERS = "256MB"
     """Memory for a session's temporary tables (default 8 MB): the measure keeps the population at every
     period end and each register's members in them and reads them once per indicator. Only allocated as used,
