@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
 from placewise.measure import Indicator
+from placewise.profile import Profile
 from placewise.publish.access import DIRECT_CARE
 from placewise.publish.config import load_core20, load_settings
 from placewise.publish.inputs import main_providers, specs_from_catalogue
@@ -324,11 +325,18 @@ def _board_model(w: WebState, user: User, level: str, code: str) -> ReportModel:
 
 def _main_providers(w: WebState, level: str, code: str) -> tuple[tuple[Area, ...], str]:
     """A Place's main providers (``place_providers`` in the profile's ``report.yaml``, as the Place reports read them)
-    and where that mapping comes from: their returns stand in for standards published only by provider."""
-    settings = load_settings(w.snapshot.profile).place_providers
-    if level != "place" or settings is None:
+    and where that mapping comes from: their returns stand in for standards published only by provider. Read from
+    the profile once while the snapshot lasts, not on every page."""
+    if level != "place":
         return (), ""
-    return main_providers(w.snapshot.profile, settings).get(code, ()), settings.source
+    mapping, source = w.snapshot.memo(("place_providers",), lambda: _place_providers(w.snapshot.profile))
+    return mapping.get(code, ()), source
+
+
+def _place_providers(profile: Profile) -> tuple[dict[str, tuple[Area, ...]], str]:
+    """Every Place's main providers from the profile's ``report.yaml``, and where that mapping comes from."""
+    settings = load_settings(profile).place_providers
+    return main_providers(profile, settings), settings.source if settings else ""
 
 
 @router.get("/board", response_class=HTMLResponse)
