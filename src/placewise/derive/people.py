@@ -177,16 +177,19 @@ def registered_spans(spans: ir.Table, intervals: ir.Table, attrs: ir.Table) -> i
     after the registration ends, or of the day of death). Only spans holding a month end are kept.
     """
     extra = [c for c in spans.columns if c not in (PID, "start", "stop")]
-    s = spans.rename(s_pid=PID)
+    # Month numbers are worked out once per span, interval and person, not for every pair the joins meet.
+    s = spans.select(*extra, s_pid=spans[PID], start=spans.start, stop=spans.stop, _s_first=month_number(spans.start),
+                     _s_past=month_number(spans.stop))
     i = _open_ended(intervals)
+    i = i.select(PID, "practice_code", "start_date", "_until", _i_first=month_number(i.start_date),
+                 _i_past=month_number(_day_after(i.end_date)))
+    a = attrs.select(PID, *PERSON_GROUPS, GROUPS, _born=(attrs.birth_year * 12 + attrs.birth_month).cast("int64"),
+                     _died=month_number(attrs.date_of_death))
     j = s.join(i, [s.s_pid == i[PID], i.start_date < s.stop, i._until >= s.start])
-    j = j.join(attrs, PID)
-    stop = month_number(j.stop)
-    j = j.select(PID, "practice_code", *PERSON_GROUPS, GROUPS, *extra,
-                 _born=(j.birth_year * 12 + j.birth_month).cast("int64"),
-                 _first=month_number(ibis.greatest(j.start, j.start_date)),
-                 _past=ibis.least(stop, month_number(_day_after(j.end_date)).fill_null(stop),
-                                  month_number(j.date_of_death).fill_null(stop)))
+    j = j.join(a, PID)
+    j = j.select(PID, "practice_code", *PERSON_GROUPS, GROUPS, *extra, "_born",
+                 _first=ibis.greatest(j._s_first, j._i_first),
+                 _past=ibis.least(j._s_past, j._i_past.fill_null(j._s_past), j._died.fill_null(j._s_past)))
     return j.filter(j._first < j._past)
 
 
@@ -241,16 +244,19 @@ counted)."""
 
 def _registered_spans(intervals: ir.Table, attrs: ir.Table, ends: list[date]) -> ir.Table:
     """Registration intervals clipped to the period ends' months and cut short the day before death: ``s, t`` (first
-    and last day counted), the cell's keys, birth, and the age on each of the two days (``a0``, ``a1``)."""
+    and last day counted), the cell's keys, as month numbers (:func:`month_number`) ``born``, ``ms`` (that of ``s``)
+    and ``mp`` (that of the day after ``t``), and the age on each of the two days (``a0``, ``a1``)."""
     last = ibis.literal(ends[-1], "date")
     j = intervals.join(attrs, PID)
     # Days before the first period end's month all fall before it, with its age: start from that month.
     first = ibis.literal(date(ends[0].year, ends[0].month, 1), "date")
     died = (j.date_of_death - ibis.interval(days=1)).cast("date")
-    s = j.select(*CELL_KEYS, "birth_year", "birth_month", s=ibis.greatest(j.start_date, first),
-                 t=ibis.least(j.end_date.fill_null(last), died.fill_null(last), last))
+    s = j.select(*CELL_KEYS, born=(j.birth_year * 12 + j.birth_month).cast("int64"),
+                 s=ibis.greatest(j.start_date, first), t=ibis.least(j.end_date.fill_null(last), died.fill_null(last), last))
     s = s.filter(s.s <= s.t)
-    return s.mutate(a0=age_at(s.s, s.birth_year, s.birth_month), a1=age_at(s.t, s.birth_year, s.birth_month))
+    return s.select(*CELL_KEYS, "born", ms=month_number(s.s), mp=month_number(_day_after(s.t)),
+                    a0=((month_number(s.s) - s.born) // 12).cast("int64"),
+                    a1=((month_number(s.t) - s.born) // 12).cast("int64"))
 
 
 def _steps(s: ir.Table, ends: list[date], group: Callable[[ir.IntegerValue], ir.IntegerValue]) -> ir.Table:
@@ -259,11 +265,11 @@ def _steps(s: ir.Table, ends: list[date], group: Callable[[ir.IntegerValue], ir.
     index of the period end from which the step counts) and ``d``."""
     up, down = ibis.literal(1, "int64"), ibis.literal(-1, "int64")
     months = month_numbers(ends)
-    steps = [s.select(*CELL_KEYS, age=group(s.a0), i=_ends_before(month_number(s.s), months), d=up),
-             s.select(*CELL_KEYS, age=group(s.a1), i=_ends_before(month_number(_day_after(s.t)), months), d=down)]
+    steps = [s.select(*CELL_KEYS, age=group(s.a0), i=_ends_before(s.ms, months), d=up),
+             s.select(*CELL_KEYS, age=group(s.a1), i=_ends_before(s.mp, months), d=down)]
     years = ibis.memtable({"k": list(range(1, ends[-1].year - ends[0].year + 2))})
     b = s.join(years, years.k <= s.a1 - s.a0)       # the birthdays inside the span: age a0 + k begins on each
-    b = b.mutate(_age=b.a0 + b.k, _i=_ends_before((b.birth_year + b.a0 + b.k) * 12 + b.birth_month, months))
+    b = b.mutate(_age=b.a0 + b.k, _i=_ends_before(b.born + (b.a0 + b.k) * 12, months))
     b = b.filter(group(b._age) != group(b._age - 1))
     steps += [b.select(*CELL_KEYS, age=group(b._age), i=b._i, d=up),
               b.select(*CELL_KEYS, age=group(b._age - 1), i=b._i, d=down)]
