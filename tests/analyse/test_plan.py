@@ -11,6 +11,7 @@ import pytest
 from placewise.analyse.measurements import SCHEMA
 from placewise.analyse.plan import RagRule, forecast_year_end, load_plans, plan_against_actual, rag
 from placewise.measure import load_catalogue
+from placewise.measure.catalogue import financial_year
 from placewise.profile import ProfileError, load_profile
 
 HTN = "hypertension_treated_to_target"
@@ -158,15 +159,12 @@ def _actuals(ind: str, first: date, values: list[float], code: str = "QHG") -> p
 
 def test_a_glide_path_runs_from_the_march_before_to_the_years_target(catalogue):
     # DM01: 95% by March 2025 (2024/25 planning guidance). March 2024 was 82%, so April's plan is
-    # 82 + 13/12 and each month adds 13/12 until 95 in March 2025. 2023/24 and 2025/26 have no plan target,
-    # so the standing standard (99%) is the plan in every month of those years.
+    # 82 + 13/12 and each month adds 13/12 until 95 in March 2025. No plan figure is held for 2023/24 or 2025/26
+    # (indicators.yaml, target.unset), so those months have no plan: the 99% standard is the reference, not a plan.
     plans = load_plans(load_profile(), catalogue)
     everything = plan_against_actual(_actuals("diagnostics_6wk", date(2024, 1, 1), [80.0 + k for k in range(17)]),
                                      plans, catalogue).to_pandas()
-    everything = everything[everything.indicator_id == "diagnostics_6wk"]  # the profile's hypertension plan too
-    standard = everything[everything.basis == "the standing standard"]
-    assert len(standard) == 24 and (standard.plan == 99.0).all()
-    out = everything[everything.basis != "the standing standard"]
+    out = everything[everything.indicator_id == "diagnostics_6wk"]  # the profile's hypertension plan too
     assert list(out.period_start) == [date(2024 + (m >= 9), (m + 3) % 12 + 1, 1) for m in range(12)]
     assert out.plan.to_list() == pytest.approx([82 + 13 * k / 12 for k in range(1, 13)])
     assert set(out.basis) == {"glide path to the year's target"}
@@ -227,3 +225,48 @@ def test_a_cumulative_indicator_is_planned_at_its_run_rate_from_nothing_each_apr
                                                      catalogue), plans, catalogue).to_pandas()
     row = forecast[forecast.indicator_id == "ld_health_checks"].iloc[0]
     assert row.plan == 75.0 and row.forecast == pytest.approx(75 + ((24 - 25) + (30 - 31.25) + (28.8 - 37.5)) / 3)
+
+
+def _rtt_plan(catalogue, first: date, values: list[float]):
+    """The RTT 18-week plan rows for monthly actuals from ``first``."""
+    out = plan_against_actual(_actuals("rtt_18wk", first, values), load_plans(load_profile(), catalogue),
+                              catalogue).to_pandas()
+    return out[out.indicator_id == "rtt_18wk"]
+
+
+def test_rtt_18_weeks_has_no_plan_where_the_guidance_planned_long_waits_instead(catalogue):
+    # The 2023/24 and 2024/25 planning guidance set long-wait objectives (65 weeks by September 2024), not a share
+    # within 18 weeks, so no plan is drawn from April 2023 to March 2025, although the NHS Constitution's 92% is the
+    # reference. The 2025/26 guidance planned 65% nationally by March 2026: from a March 2025 value of 59%, the plan
+    # rises 0.5 a month (59 + 6 x k / 12) to 65% in March 2026; the first planned month is April 2025.
+    out = _rtt_plan(catalogue, date(2023, 4, 1), [58.0] * 23 + [59.0] + [60.0] * 12)
+    assert out.period_start.min() == date(2025, 4, 1) and 92.0 not in set(out.plan)
+    assert out.plan.to_list() == pytest.approx([59 + 6 * k / 12 for k in range(1, 13)])
+    assert set(out.basis) == {"glide path to the year's target"}
+
+
+def test_rtt_18_weeks_2026_27_glides_to_70_percent_and_the_day_before_april_is_2025_26(catalogue):
+    # Medium term planning framework (October 2025): 70% nationally in 2026/27. From March 2026 at 64%, April 2026's
+    # plan is 64.5 (6 points over 12 months); March 2026, the last day of 2025/26, is 2025/26's 65%.
+    out = _rtt_plan(catalogue, date(2025, 3, 1), [60.0] * 12 + [64.0, 64.0])
+    by_month = dict(zip(out.period_start, out.plan, strict=True))
+    assert by_month[date(2026, 3, 1)] == pytest.approx(65.0) and by_month[date(2026, 4, 1)] == pytest.approx(64.5)
+    assert by_month[date(2027, 3, 1)] == pytest.approx(70.0) and date(2025, 3, 1) not in by_month
+
+
+def test_every_standard_is_planned_only_in_years_with_a_planned_figure(catalogue):
+    # One rule for every standard (placewise.analyse.targets.plan_figure): a month has a plan set here exactly when
+    # its financial year has its own operating-plan target, or the indicator is held to its standing standard in a
+    # year neither declared unset nor after an earlier year's plan target. Checked over 2016/17 to 2026/27.
+    from placewise.analyse.targets import plan_figure
+    months = [date(2016 + (k + 3) // 12, (k + 3) % 12 + 1, 1) for k in range(132)]
+    plans = load_plans(load_profile(), catalogue)
+    for i in catalogue.indicators:
+        if i.target is None or i.frequency != "monthly" or i.target.trajectory:
+            continue
+        out = plan_against_actual(_actuals(i.id, months[0], [1.0] * len(months)), plans, catalogue).to_pandas()
+        planned = {financial_year(d) for d in out[out.indicator_id == i.id].period_start}
+        held = {y for y in map(financial_year, months) if plan_figure(i.target, y) is not None}
+        assert planned == held, i.id
+        unset = {financial_year(d) for d in months if i.target.unset_reason(financial_year(d))}
+        assert not planned & unset, i.id

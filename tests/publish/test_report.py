@@ -323,7 +323,8 @@ def test_build_report_draws_target_and_trajectory_and_names_the_signal():
     assert page.plan_rag == "green"
     assert page.plan_text == (
         "Plan for Mar 2025: 69.0%; actual 69.0% (+0.0 percentage points against plan). Green: on or better than "
-        "plan. Forecast for Mar 2025, the end of the financial year: 70.5% against a plan of 69.0%: green.")
+        "plan. Forecast for Mar 2025, the end of the financial year: 70.5% against a plan of 69.0%: green. No plan "
+        "held for 2023/24, so the plan line is not drawn there.")
 
 
 def _ys(path: str) -> set[float]:
@@ -522,9 +523,25 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
     counted = build_report(frame, [replace(unset, no_target="None for a count")], Scope(ics, ics, ()), title="t",
                            months=36, rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
                            plan=PlanInputs(plan_rows)).pages[0]
-    assert counted.plan_note == "No plan for Mar 2025"
-    assert counted.plan_text.startswith("No plan for Mar 2025: the last plan held is for Mar 2024. No national "
+    assert counted.plan_note == "No plan held for 2024/25"
+    assert counted.plan_text.startswith("No plan held for 2024/25: the last plan held is for Mar 2024. No national "
                                         "standard: set for all department types together. Plan for Mar 2024")
+    # A plan held for 2024/25 but not 2023/24 (as children and young people's access has none for 2024/25): the
+    # chart's earlier year without a plan is named on the page; a plan for every year of the chart names none.
+    later = plan_rows.assign(period_start=[MONTHS[23]], actual=[60.0])
+    for planned, sentence in (([MONTHS[23]], " No plan held for 2023/24, so the plan line is not drawn there."),
+                              ([MONTHS[11], MONTHS[23]], "")):
+        rows = pd.concat([later] * len(planned)).assign(period_start=planned)
+        text = build_report(frame, [replace(unset, no_target="None for a count")], Scope(ics, ics, ()), title="t",
+                            months=36, rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                            plan=PlanInputs(rows)).pages[0].plan_text
+        assert text.startswith("Plan for Mar 2025: 70.0%; actual 60.0%") and text.endswith(f"worse than plan.{sentence}"), text
+    # A year whose guidance set no figure for the standard: the standing standard is the reference, not a plan.
+    note = "No plan held for 2024/25 (the guidance planned long waits): the standing standard, 92, is the reference."
+    standing = build_report(frame, [replace(spec, target=92.0, target_flag="standing", target_note=note)],
+                            Scope(ics, ics, ()), title="t", months=36,
+                            rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]
+    assert (standing.plan_rag, standing.plan_note, standing.plan_text) == ("", "No plan held for 2024/25", note)
 
 
 def test_a_share_of_few_cases_says_what_one_case_moves_it_by():
@@ -1123,3 +1140,42 @@ def test_the_profile_maps_every_place_to_named_main_providers_and_a_bad_mapping_
         main_providers(profile, PlaceProviders(source="s", places={"E0000000": ["RC9"]}))
     with pytest.raises(ProfileError, match=re.escape("provider(s) XYZ are not in ics.yaml")):
         main_providers(profile, PlaceProviders(source="s", places={"E06000032": ["RC9", "XYZ"]}))
+
+
+def test_the_rtt_chart_draws_each_years_target_or_standard_and_no_plan_where_none_was_planned():
+    # RTT 18 weeks, April 2023 to September 2026. The NHS Constitution's 92% is the reference in 2023/24 and
+    # 2024/25, whose guidance planned long waits, not a share within 18 weeks: no plan there. 2025/26: 65% by
+    # March 2026 (planning guidance, January 2025), a glide path from March 2025's 60%; 2026/27: 70% (Medium term
+    # planning framework, October 2025), from March 2026's 62%.
+    from placewise.analyse.plan import load_plans, plan_against_actual
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.inputs import specs_from_catalogue
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, PlanInputs, Scope, build_report
+
+    months = [date(2023 + (m + 3) // 12, (m + 3) % 12 + 1, 1) for m in range(42)]  # Apr 2023 .. Sep 2026
+    values = [60.0] * 36 + [62.0] * 6
+    values[35] = 62.0  # March 2026
+    frame = pd.DataFrame({
+        "indicator_id": "rtt_18wk", "period_start": months, "period_end": [_month_end(m) for m in months],
+        "geography_type": "ics", "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All",
+        "numerator": [v * 10 for v in values], "denominator": 1000.0, "value": values, "lower": np.nan,
+        "upper": np.nan, "suppressed": False})[list(MEASUREMENT_COLUMNS)]
+    catalogue = load_catalogue(load_profile())
+    pva = plan_against_actual(pa.Table.from_pandas(frame.drop(columns="suppressed"), preserve_index=False),
+                              load_plans(load_profile(), catalogue), catalogue).to_pandas()
+    spec = next(s for s in specs_from_catalogue(catalogue, date(2026, 9, 30)) if s.id == "rtt_18wk")
+    ics = Area("ics", "QHG", "BLMK")
+    page = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=60,
+                        rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
+                        plan=PlanInputs(pva[pva.indicator_id == "rtt_18wk"])).pages[0]
+    svg = ET.fromstring(page.spc_svg)
+    paths = {p.get("class"): p.get("d") for p in svg.findall("{http://www.w3.org/2000/svg}path")}
+    target_ys = [float(y) for y in re.findall(r"[ML][-\d.]+ ([-\d.]+)", paths["target"])]
+    assert len(target_ys) == 42 and len(set(target_ys[:24])) == len(set(target_ys[24:36])) == 1
+    assert target_ys[0] < target_ys[35] and target_ys[35] > target_ys[36]  # 92% higher than 65%; 70% above 65%
+    plan_points = re.findall(r"[ML]", paths["trajectory"])
+    assert len(plan_points) == 18  # April 2025 to September 2026; none in 2023/24 or 2024/25
+    key = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert "Target or standard" in key
+    assert page.plan_rag == "red"  # 62% against a plan of 62 + 8 x 6/12 = 66% in September 2026, worse by 6.1%
+    assert page.plan_text.endswith("No plan held for 2023/24 or 2024/25, so the plan line is not drawn there.")

@@ -15,10 +15,13 @@ It assumes the recent gap to plan persists, the usual "run-rate against plan" ou
 Where a monthly or quarterly indicator has an operating-plan target for a financial year (``target.years``:
 "X% by March") and a series has no trajectory of its own in that year, the plan is a glide path set here: a
 straight line from the series' value in the March (or the quarter to March) before the year to the target in
-the year's March (flat at the target where that period has no value). In a year where only a standing standard applies
-(the NHS Constitution's 92% within 18 weeks, say) the plan is that standard every month; a target whose
-year has passed gives no plan (``placewise.analyse.targets`` flags it as stale). A submitted trajectory
-for any month of the year replaces the plan set here for the whole year. ``basis`` says which a row is.
+the year's March (flat at the target where that period has no value). An indicator held to a standing standard
+every year (category 1 within 7 minutes on average, say) is planned at that standard every month. A year with no
+planned figure (:func:`placewise.analyse.targets.plan_figure`: the NHS Constitution's 92% within 18 weeks is the
+reference in 2023/24 and 2024/25, but those years' guidance planned the elimination of long waits, not a share
+within 18 weeks) has no plan set here, and the report says so; a target whose year has passed gives no plan
+either (``placewise.analyse.targets`` flags it as stale). A submitted trajectory for any month of the year
+replaces the plan set here for the whole year. ``basis`` says which a row is.
 
 A cumulative indicator (counted from 1 April, such as learning disability health checks) starts every year
 at nothing, so a plan set here for it is the year's target spread evenly over the year (the run rate: by
@@ -45,7 +48,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from placewise.analyse.independence import cumulative
-from placewise.measure.catalogue import Catalogue, Indicator, Strict, TrajectoryPoint
+from placewise.analyse.targets import plan_figure
+from placewise.measure.catalogue import Catalogue, Indicator, Strict, TrajectoryPoint, financial_year
 from placewise.profile import Profile, ProfileError
 
 PLAN_SCHEMA = pa.schema([
@@ -148,7 +152,7 @@ def _scaled(trajectory: Trajectory, share: float) -> Trajectory:
 GLIDE = "glide path to the year's target"
 """The ``basis`` of a plan set here from a year's operating-plan target rather than a submitted trajectory."""
 STANDARD = "the standing standard"
-"""The ``basis`` of a plan set here as the standing standard, in a year without an operating-plan target."""
+"""The ``basis`` of a plan set here as the standing standard, for an indicator held to it every year."""
 RUN_RATE = "the year's target spread evenly over the year"
 """The ``basis`` of a plan set here for a cumulative (year-to-date) indicator: its run rate to the target."""
 
@@ -169,7 +173,8 @@ STEP_MONTHS = {"monthly": 1, "quarterly": 3}
 
 def _year_targets(catalogue: Catalogue, year_starts: list[date]) -> pd.DataFrame:
     """The target of each monthly or quarterly indicator in each financial year: indicator, year start, target,
-    the plan's basis (a glide path to a year's own target; the standing standard otherwise) and months per period."""
+    the plan's basis (a glide path to a year's own target; the standing standard otherwise) and months per period.
+    A year with no planned figure (:func:`placewise.analyse.targets.plan_figure`) has no row."""
     rows = []
     for i in catalogue.indicators:
         target = i.target
@@ -177,7 +182,7 @@ def _year_targets(catalogue: Catalogue, year_starts: list[date]) -> pd.DataFrame
             continue
         own = {y.year for y in target.years}
         for start in year_starts:
-            year = target.for_period(start)
+            year = plan_figure(target, financial_year(start))
             if year is not None:
                 rows.append((i.id, start, year.value, GLIDE if year.year in own else STANDARD,
                              STEP_MONTHS[i.frequency]))

@@ -1,18 +1,24 @@
-"""Which target applies to a report, and whether it is current: stale and missing targets are flagged.
+"""Which target applies to a report, whether it is current, and which figure a year's plan is drawn to.
 
 A catalogue target may hold a standing value (a constitutional or national standard), targets by
 financial year (operating-plan ambitions, "X% by March") and a first year (``since``). For the
 financial year of the report's latest period:
 
 - the year's own target applies, unflagged;
-- else the standing value applies; if the indicator has yearly plan targets but none for this year,
-  it is flagged ``standing`` (no operating-plan target is held for the year);
+- else the standing value applies; if no operating-plan figure is held for the year (:func:`plan_held`), it is
+  flagged ``standing``: the standard is the reference, and no plan is drawn;
 - else, if an earlier year had a target, that one is shown and flagged ``stale`` (its year has passed);
 - else no target applies and the indicator is flagged ``missing`` (the standard starts later).
 
 The year is the report's (its latest period), not today's, so a historical report is judged by its own year.
 Where the profile says why no figure is held for a year (``target.unset``: not found in the stored copies
 of the guidance, or none set), the note repeats it.
+
+The plan follows the year's planning guidance as the profile holds it (:func:`plan_figure`, the one rule for
+every standard): the year's own operating-plan target; none where no plan figure is held for the year (the
+profile declares the year ``unset``, or the indicator has plan targets for earlier years but none for this one),
+as when the 2023/24 and 2024/25 guidance planned the elimination of long waits rather than a share within 18
+weeks; otherwise the standing standard, for an indicator that is held to its standard every year.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from placewise.measure.catalogue import Target, financial_year
+from placewise.measure.catalogue import Target, YearTarget, financial_year
 
 Flag = Literal["", "standing", "stale", "missing"]
 
@@ -37,6 +43,29 @@ class TargetStatus:
     note: str = ""
 
 
+def standing_applies(target: Target, year: str) -> bool:
+    """Whether the target's standing value applies in financial ``year`` (it has one, and ``year`` is not before
+    its ``since``)."""
+    return target.value is not None and (target.since is None or year >= target.since)
+
+
+def plan_held(target: Target, year: str) -> bool:
+    """Whether an operating-plan figure for financial ``year`` is held or stands: the year's own target, or a year
+    neither declared ``unset`` nor after an earlier year's plan target (where the standing standard is the plan)."""
+    if any(y.year == year for y in target.years):
+        return True
+    return not any(u.covers(year) for u in target.unset) and not any(y.year < year for y in target.years)
+
+
+def plan_figure(target: Target, year: str) -> YearTarget | None:
+    """The figure the plan for financial ``year`` is drawn to: the year's own target, else the standing standard
+    where a plan is held and the standard applies, else none (the year has no planned figure)."""
+    own = next((y for y in target.years if y.year == year), None)
+    if own is not None or target.value is None or not plan_held(target, year) or not standing_applies(target, year):
+        return own
+    return YearTarget(year=year, value=target.value, source=target.source)
+
+
 def target_status(target: Target | None, standard_source: str, as_of: date | None) -> TargetStatus:
     """The target that applies in the financial year of ``as_of``, flagged when stale, standing or missing."""
     if target is None:
@@ -49,13 +78,13 @@ def target_status(target: Target | None, standard_source: str, as_of: date | Non
         return TargetStatus(own.value, fy, f"{fy}: {own.source}")
     earlier = sorted((y for y in target.years if y.year < fy), key=lambda y: y.year)
     why = target.unset_reason(fy).rstrip(".")
-    if target.value is not None and (target.since is None or fy >= target.since):
-        if not earlier:
+    if standing_applies(target, fy):
+        if plan_held(target, fy):
             return TargetStatus(target.value, fy, f"{fy}: {target.source}")
-        last = earlier[-1]
+        latest = f" (the latest plan target, {earlier[-1].value:g}, was for {earlier[-1].year})" if earlier else ""
         return TargetStatus(target.value, fy, f"{fy}: {target.source}", "standing",
-                            f"No operating-plan target is held for {fy}{f' ({why})' if why else ''}; the standing "
-                            f"standard applies (the latest plan target, {last.value:g}, was for {last.year}).")
+                            f"No plan held for {fy}{f' ({why})' if why else ''}: the standing standard, "
+                            f"{target.value:g}, is the reference{latest}.")
     why = f" {why[:1].upper()}{why[1:]}." if why else ""
     if earlier:
         last = earlier[-1]

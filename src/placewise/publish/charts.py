@@ -179,6 +179,7 @@ def spc_chart(
     point_types: list[str],
     *,
     target: np.ndarray | None = None,
+    target_name: str = "Target",
     trajectory: np.ndarray | None = None,
     rebase_at: list[int] | None = None,
     title: str = "SPC chart",
@@ -187,14 +188,15 @@ def spc_chart(
     y_range: tuple[float, float, float] | None = None,
 ) -> str:
     """An XmR chart: values joined by a line, points coloured by SPC class, mean, process limits,
-    target, trajectory and rebase marks. Arrays are per period; NaN means no value (or suppressed)."""
+    target (named ``target_name`` in the key), trajectory and rebase marks. Arrays are per period; NaN means no
+    value (or suppressed)."""
     values, mean, lpl, upl = (np.asarray(a, dtype=float) for a in (values, mean, lpl, upl))
     n = values.size
     if not (len(labels) == len(point_types) == mean.size == lpl.size == upl.size == n):
         raise ValueError("spc_chart: labels, values, mean, limits and point types must have one entry per period")
-    apart = {"Target": _off_scale(values, target, labels, value_format),
+    apart = {target_name: _off_scale(values, target, labels, value_format),
              "Trajectory": _off_scale(values, trajectory, labels, value_format)}
-    drawn = [a for a, name in ((target, "Target"), (trajectory, "Trajectory")) if a is not None and not apart[name]]
+    drawn = [a for a, name in ((target, target_name), (trajectory, "Trajectory")) if a is not None and not apart[name]]
     lo, hi, step = y_range or nice_range(np.concatenate([values, lpl, upl, *[np.asarray(e, float) for e in drawn]]))
     frame = _fit_left(frame, lo, hi, step, value_format)
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
@@ -208,7 +210,7 @@ def spc_chart(
     body.append(_step_line(frame, upl, lo, hi, "upl", LIMIT, "5 3"))
     body.append(_step_line(frame, lpl, lo, hi, "lpl", LIMIT, "5 3"))
     body.append(_step_line(frame, mean, lo, hi, "mean", LINE, ""))
-    if target is not None and not apart["Target"]:
+    if target is not None and not apart[target_name]:
         body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
     if trajectory is not None and not apart["Trajectory"]:
         body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3"))
@@ -219,7 +221,7 @@ def spc_chart(
             f'<circle class="point {escape(kind)}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="3.2" '
             f'fill="{POINT_COLOURS.get(kind, COMMON)}"/>'
         )
-    body.append(_legend(frame, target is not None, trajectory is not None, apart=apart))
+    body.append(_legend(frame, target_name if target is not None else "", trajectory is not None, apart=apart))
     return _svg(frame, "".join(body), title, "spc")
 
 
@@ -228,43 +230,47 @@ def line_chart(
     values: np.ndarray,
     *,
     target: np.ndarray | None = None,
+    target_name: str = "Target",
     trajectory: np.ndarray | None = None,
     title: str = "Line chart",
     value_format: str = ".1f",
     frame: Frame = Frame(),
 ) -> str:
     """A line chart of a series whose points overlap (rolling or cumulative figures): values joined by a line,
-    with target and trajectory, and no mean, process limits or SPC colouring. NaN means no value."""
+    with target (named ``target_name`` in the key) and trajectory, and no mean, process limits or SPC colouring.
+    NaN means no value."""
     values = np.asarray(values, dtype=float)
     n = values.size
     if len(labels) != n:
         raise ValueError("line_chart: labels and values must have one entry per period")
-    apart = {"Target": _off_scale(values, target, labels, value_format),
+    apart = {target_name: _off_scale(values, target, labels, value_format),
              "Trajectory": _off_scale(values, trajectory, labels, value_format)}
-    drawn = [np.asarray(a, float) for a, name in ((target, "Target"), (trajectory, "Trajectory"))
+    drawn = [np.asarray(a, float) for a, name in ((target, target_name), (trajectory, "Trajectory"))
              if a is not None and not apart[name]]
     lo, hi, step = nice_range(np.concatenate([values, *drawn]))
     frame = _fit_left(frame, lo, hi, step, value_format)
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
     body = [_y_axis(frame, lo, hi, step, value_format), _x_labels(frame, labels)]
-    if target is not None and not apart["Target"]:
+    if target is not None and not apart[target_name]:
         body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
     if trajectory is not None and not apart["Trajectory"]:
         body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3"))
     body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
     body += [f'<circle class="point unclassified" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="2.6" fill="{LIMIT}"/>'
              for i in np.flatnonzero(np.isfinite(values))]
-    body.append(_legend(frame, target is not None, trajectory is not None, limits=False, apart=apart))
+    body.append(_legend(frame, target_name if target is not None else "", trajectory is not None, limits=False,
+                        apart=apart))
     return _svg(frame, "".join(body), title, "line")
 
 
-def _legend(frame: Frame, target: bool, trajectory: bool, limits: bool = True,
+def _legend(frame: Frame, target: str, trajectory: bool, limits: bool = True,
             apart: dict[str, str] | None = None) -> str:
     """A one-line key under a chart: mean and process limits (an SPC chart) or the values (a line chart) and,
-    where drawn, target and trajectory; one on another scale from the values is named with its value instead."""
+    where drawn, the target (by its name, empty where none) and trajectory; one on another scale from the values is
+    named with its value instead."""
     apart = apart or {}
     items = [("Mean", LINE, ""), ("Process limits", LIMIT, "5 3")] if limits else [("Value", LIMIT, "")]
-    items += [(_keyed("Target", apart), TARGET, "8 3")] if target else []
+    items += [(_keyed(target, apart), TARGET, "8 3")] if target else []
     items += [(_keyed("Trajectory", apart), TRAJECTORY, "2 3")] if trajectory else []
     y, x, out = frame.height - 8, frame.left, []
     for name, colour, dash in items:

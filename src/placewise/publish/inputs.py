@@ -159,6 +159,7 @@ def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
         target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
         per=float(i.per or 1), no_spc=no_spc_reason(i), cumulative=cumulative(i), population_sized=population_sized(i),
         no_target=i.no_target.label if i.no_target else "", no_target_reason=i.no_target.reason if i.no_target else "",
+        yearly=i.target,
     )
 
 

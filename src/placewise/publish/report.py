@@ -29,6 +29,7 @@ from placewise.analyse.funnels import MIN_UNITS_FOR_OVERDISPERSION, proportion_f
 from placewise.analyse.kpqi import SIGN, verdicts
 from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, RUN_RATE, STANDARD
+from placewise.analyse.targets import target_status
 from placewise.analyse.spc import (
     AssuranceIcon,
     PointType,
@@ -41,11 +42,11 @@ from placewise.analyse.spc import (
 )
 from placewise.analyse.statistics import gaps_to_reference, slope_index_of_inequality
 from placewise.analyse.statistics.inequality import ValueType
-from placewise.measure.catalogue import ENGLAND
+from placewise.measure.catalogue import ENGLAND, Target
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
-from placewise.publish.labels import period_label
+from placewise.publish.labels import financial_year_label, period_end, period_label
 from placewise.publish.phm import PhmChapter
 
 MEASUREMENT_COLUMNS = (
@@ -105,6 +106,8 @@ class IndicatorSpec:
     """Why the series gets no SPC (its points overlap: :mod:`placewise.analyse.independence`); empty if it does."""
     population_sized: bool = False
     """A count that grows with the population measured, whose plan is scaled to a synthetic sample's share."""
+    yearly: Target | None = None
+    """The catalogue's target by financial year, so that a chart draws each year's target or standard."""
 
     @property
     def number_format(self) -> str:
@@ -628,6 +631,7 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         page.plan_rag, page.plan_text, page.plan_variance = _plan_text(spec, plan, periods[-1])
         page.plan_note, why = _plan_note(spec, page.plan_rag, plan, periods[-1])
         page.plan_text = f"{why}. {page.plan_text}".strip() if why else page.plan_text
+        page.plan_text = f"{page.plan_text} {_unplanned_years(spec, plan, periods)}".strip()
         page.commentary = governance.commentary_for(spec.id, scope.area.code)
         page.commentary_note = _commentary_note(page.commentary, periods[-1])
         page.actions = governance.actions_for(spec.id)
@@ -761,16 +765,16 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     values = result.values[row, :n]
     types = [POINT_CLASS[PointType(int(t))] for t in result.point_type[row, :n]]
     rebase = [int(i) for i in np.flatnonzero(np.diff(result.segment[row, :n]) != 0) + 1]
-    target = None if spec.target is None else np.full(n, spec.target * spec.scale)
+    target, target_name = _target_line(spec, periods)
     trajectory = result.trajectory[row, :n] if np.isfinite(result.trajectory[row, :n]).any() else None
     lpl, upl = spec.drawn_limits(result.lpl[row, :n], result.upl[row, :n])
     if spec.no_spc:
         types = ["unclassified"] * n
-        spc_svg = charts.line_chart(labels, values, target=target, trajectory=trajectory,
+        spc_svg = charts.line_chart(labels, values, target=target, target_name=target_name, trajectory=trajectory,
                                     title=f"{spec.title}: line chart (no SPC)", value_format=f",.{spec.decimals}f")
     else:
         spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], lpl, upl, types,
-                                   target=target, trajectory=trajectory, rebase_at=rebase,
+                                   target=target, target_name=target_name, trajectory=trajectory, rebase_at=rebase,
                                    title=f"{spec.title}: SPC chart", value_format=f",.{spec.decimals}f")
     last = n - 1
     variation = icons.variation_from_spc(int(result.variation_icon[row]))
@@ -1070,6 +1074,9 @@ def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) ->
     if not planned.empty:
         return "No RAG: no actual", "No RAG: no actual for the planned period"
     ended = f"No plan for {period_label(latest, spec.frequency)}"
+    held = f"No plan held for {financial_year_label(period_end(latest, spec.frequency))}"
+    if spec.target_flag == "standing":
+        return held, spec.target_note.rstrip(".")
     if spec.target_flag == "stale":
         return "No plan: target stale", f"{ended}: the target is stale"
     if spec.target_flag == "missing":
@@ -1078,12 +1085,43 @@ def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) ->
     reason = f". {spec.no_target_reason.rstrip('.')}" if spec.target is None and spec.no_target_reason else ""
     if spec.target is None and not earlier.empty:
         last = period_label(earlier.period_start.max(), spec.frequency)
-        return ended, f"{ended}: the last plan held is for {last}{reason}"
+        return held, f"{held}: the last plan held is for {last}{reason}"
     if spec.target is None and spec.no_target:
         return f"No plan: {spec.no_target[:1].lower()}{spec.no_target[1:]}", f"{ended}{reason}"
     if spec.target is None:
         return "No plan: no target", f"{ended}: no target or submitted trajectory"
     return ended, ended
+
+
+def _target_line(spec: IndicatorSpec, periods: list[date]) -> tuple[np.ndarray | None, str]:
+    """The target drawn for each period, in display units: that financial year's target (the standing standard
+    where no plan figure is held for the year), or the report's one target where the catalogue's is not given; and
+    its name in the key, "Target or standard" where some year's line is the standing standard."""
+    if spec.yearly is None:
+        return (None if spec.target is None else np.full(len(periods), spec.target * spec.scale)), "Target"
+    ends = [period_end(p, spec.frequency) for p in periods]
+    status = {y: target_status(spec.yearly, spec.standard_source, e)
+              for y, e in {financial_year_label(e): e for e in ends}.items()}
+    line = np.array([np.nan if (v := status[financial_year_label(e)].value) is None else v for e in ends], float)
+    if not np.isfinite(line).any():
+        return None, "Target"
+    standing = any(s.flag == "standing" for s in status.values())
+    return line * spec.scale, "Target or standard" if standing else "Target"
+
+
+def _unplanned_years(spec: IndicatorSpec, plan: PlanInputs, periods: list[date]) -> str:
+    """A sentence naming the financial years of the chart, before the latest, with no plan held while other years
+    have one (where the plan line has a gap and why); empty when every year has a plan or none has."""
+    planned = plan.pva[plan.pva.indicator_id == spec.id].period_start
+    if planned.empty:
+        return ""
+    year = {p: financial_year_label(period_end(p, spec.frequency)) for p in [*periods, *planned]}
+    latest = year[periods[-1]]
+    gaps = sorted({year[p] for p in periods} - {year[p] for p in planned} - {latest})
+    if not gaps:
+        return ""
+    names = gaps[0] if len(gaps) == 1 else f"{', '.join(gaps[:-1])} or {gaps[-1]}"
+    return f"No plan held for {names}, so the plan line is not drawn there."
 
 
 def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str, str, str]:
