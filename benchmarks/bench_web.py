@@ -12,6 +12,9 @@ server keeps a response once made), and once asking for a random indicator (and 
 every indicator measured at the level, so first requests, which the server has to make, are counted too.
 Prints requests, throughput, errors and the 50th, 95th and 99th percentile latency of each scenario, the
 server's start-up time (reading the warehouse and the disclosure decision), and its peak memory and CPU time.
+With ``--restart`` the server is started, stopped and started again on the same web store, so the second start
+reads the disclosure decisions the first one kept (as a server restarted on the same measurements does); both
+start-ups are printed and the scenarios run on the second.
 """
 
 from __future__ import annotations
@@ -106,6 +109,28 @@ async def _scenario(base: str, requests: list[Request], clients: int, seconds: f
     return np.array(out), errors
 
 
+def _start(db: str, port: int, store: Path) -> tuple[subprocess.Popen, float]:
+    """Start ``placewise serve`` and wait until it answers; the process and its start-up in seconds (wall)."""
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "placewise.cli", "serve", "--db", db, "--port", str(port),
+                               "--users", str(store)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=os.environ.copy())
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=5)
+            return server, time.perf_counter() - started
+        except httpx.TransportError:
+            if server.poll() is not None:
+                sys.exit("the server stopped while starting")
+            time.sleep(0.5)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """Stop a server started by :func:`_start`."""
+    server.terminate()
+    server.wait(timeout=30)
+
+
 def main() -> None:
     """Start the server, run the scenarios, print the figures."""
     ap = argparse.ArgumentParser()
@@ -113,6 +138,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--think", type=float, default=1.0, help="mean pause between a client's requests, seconds")
+    ap.add_argument("--restart", action="store_true", help="start the server twice on the same web store (the "
+                    "second start reads the decisions the first kept); the scenarios run on the second")
     args = ap.parse_args()
     places, by_place, latest = _measured(args.db)
     place = places[0]
@@ -124,20 +151,14 @@ def main() -> None:
     store.close()
     port = _port()
     base = f"http://127.0.0.1:{port}"
-    started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "placewise.cli", "serve", "--db", args.db, "--port", str(port),
-                               "--users", str(tmp / "web.duckdb")], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=os.environ.copy())
+    if args.restart:
+        server, startup = _start(args.db, port, tmp / "web.duckdb")
+        peak, cpu = _server_use(server.pid)
+        _stop(server)
+        print(f"first start-up {startup:.1f} s wall, {cpu:.1f} s CPU, peak {peak:.2f} GB; load average "
+              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    server, startup = _start(args.db, port, tmp / "web.duckdb")
     try:
-        while True:
-            try:
-                httpx.get(f"{base}/api/openapi.json", timeout=5)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None:
-                    sys.exit("the server stopped while starting")
-                time.sleep(0.5)
-        startup = time.perf_counter() - started
         analyst = {"Authorization": f"Bearer {token}"}
         data = "/api/v1/indicators/{}/data"
         one_place: list[Request] = [(data.format(i), {"level": "place", "area": p}, {})
@@ -177,8 +198,7 @@ def main() -> None:
         print(f"server: peak {peak:.2f} GB, {end_cpu - cpu:.1f} s CPU serving; load average "
               f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _stop(server)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,23 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import optimize
 from scipy.optimize import linprog
 
 from placewise.measure import load_catalogue
 from placewise.profile import ProfileError, load_profile
+from placewise.publish import disclosure
 from placewise.publish.disclosure import (
+    MILP_NODES,
     _confirm,
     _pieces,
     DisclosureRule,
     decide,
     decide_for_reader,
+    decision_bytes,
+    decision_from_bytes,
     determined,
+    digest,
     equations,
     load_rule,
     primary,
@@ -496,3 +502,54 @@ def test_complements_are_the_least_set_that_leaves_no_hidden_cell_alone():
     cells = decide(frame, RULE, {"x": "count"}, _relations(BLMK_LIKE)).cells
     assert cells.suppressed.tolist() == [False, True, True, False, False, False, False]
     assert not determined(equations(frame, _relations(BLMK_LIKE)), cells.suppressed.to_numpy()).any()
+
+
+def _least_set_table() -> pd.DataFrame:
+    """A's 3 in the ICS, a care alliance and a legacy CCG: the least complement (B) and the greedy one (C, then B)
+    differ."""
+    return pd.DataFrame([_row("ics", "I", 93), *(_row("place", p, n) for p, n in zip("ABCD", (3, 30, 20, 40))),
+                         _row("g", "CA", 53), _row("g", "CCG", 33)])
+
+
+def test_the_solver_stops_at_a_count_of_nodes_not_seconds_so_a_busy_machine_decides_the_same(monkeypatch):
+    # HiGHS's limit was 10 s of wall-clock time per programme: on a loaded machine a batch could run out of time and
+    # take the greedy choice. Now it is a count of branch-and-bound nodes; reached or not, the answer is fixed.
+    frame, relations = _least_set_table(), _relations(BLMK_LIKE)
+    solved: list[tuple[dict, int]] = []
+    milp = optimize.milp
+
+    def spy(*args, **kwargs):
+        options = dict(kwargs["options"])  # as given: SciPy takes the options out of the dictionary
+        result = milp(*args, **kwargs)
+        solved.append((options, result.status))
+        return result
+
+    monkeypatch.setattr(optimize, "milp", spy)
+    proved = decide(frame, RULE, {"x": "count"}, relations).cells.suppressed.tolist()
+    assert solved == [({"node_limit": MILP_NODES, "disp": False}, 0)]  # no time limit; proved optimal
+    assert proved == [False, True, True, False, False, False, False]
+    solved.clear()
+    monkeypatch.setattr(disclosure, "MILP_NODES", 0)  # the limit reached before any solution: the greedy choice
+    limited = [decide(frame, RULE, {"x": "count"}, relations).cells.suppressed.tolist() for _ in range(3)]
+    assert [status != 0 for _, status in solved].count(True) >= 3  # the limit was reached in every decision
+    assert limited[0] == limited[1] == limited[2] != proved  # the greedy choice, the same every time
+    assert limited[0][0] is False  # the ICS total still kept
+    assert not determined(equations(frame, relations), np.array(limited[0])).any()
+
+
+def test_a_kept_decision_reads_back_cell_for_cell_and_its_digest_follows_every_input():
+    frame, relations = _least_set_table(), _relations(BLMK_LIKE)
+    key = digest(frame, RULE, {"x": "count"}, relations)
+    made = decide(frame, RULE, {"x": "count"}, relations)
+    back = decision_from_bytes(frame, RULE, decision_bytes(made), key)
+    pd.testing.assert_frame_equal(back.cells, made.cells)
+    assert back.digest == key and digest(frame.copy(), RULE, {"x": "count"}, relations.copy()) == key
+    one_more = frame.copy()
+    one_more.loc[2, "numerator"] += 1
+    assert digest(one_more, RULE, {"x": "count"}, relations) != key
+    assert digest(frame.iloc[::-1].reset_index(drop=True), RULE, {"x": "count"}, relations) != key
+    assert digest(frame, RULE.model_copy(update={"suppress_up_to": 5}), {"x": "count"}, relations) != key
+    assert digest(frame, RULE, {"x": "proportion"}, relations) != key
+    assert digest(frame, RULE, {"x": "count"}, relations.iloc[1:]) != key
+    with pytest.raises(ValueError, match="different table"):
+        decision_from_bytes(frame.iloc[1:], RULE, decision_bytes(made), key)

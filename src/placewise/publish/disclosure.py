@@ -27,11 +27,18 @@ flags. Indicators that are already public statistics may be declared ``exempt``.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import product
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import scipy
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import optimize, sparse
 from scipy.sparse import csgraph
@@ -114,6 +121,78 @@ class Decision:
     rule: DisclosureRule
     cells: pd.DataFrame
     """:data:`CELL_KEYS` plus ``suppressed`` (bool) and ``reason`` (empty, or why it is hidden)."""
+    digest: str = ""
+    """What the decision was made from (:func:`digest`), where :func:`disclose` worked it out."""
+
+
+REASONS = ("", PRIMARY, SECONDARY, DERIVED, UNPUBLISHED)
+"""Every reason a cell can carry, in the order a kept decision codes them (:func:`decision_bytes`)."""
+
+METHOD = hashlib.sha256(Path(__file__).read_bytes() + scipy.__version__.encode()).hexdigest()
+"""The method's own part of every :func:`digest`: this module's code and the solver's version, so a decision kept
+by an earlier method is never read as this one's."""
+
+
+class KeptDecisions(Protocol):
+    """Where decisions are kept between runs, by the digest of what each was made from (the web store)."""
+
+    def kept_decision(self, digest: str) -> bytes | None:
+        """The decision kept under ``digest`` (:func:`decision_bytes`), if any."""
+
+    def keep_decision(self, digest: str, cells: bytes) -> None:
+        """Keep a decision under ``digest``, whole or not at all."""
+
+
+def digest(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str], relations: pd.DataFrame) -> str:
+    """One digest of everything a decision is made from: the cells in their order with their counts, the rule, the
+    indicators' measures, the nested geographies and the method (:data:`METHOD`). Equal digests, equal decisions;
+    a change to the measurements, the profile, the practices or the code gives another."""
+    h = hashlib.sha256(METHOD.encode())
+    h.update(pd.util.hash_pandas_object(frame[[*CELL_KEYS, "numerator", "denominator"]], index=False).to_numpy())
+    h.update(rule.model_dump_json().encode())
+    h.update(json.dumps(sorted(measures.items())).encode())
+    h.update(relations.sort_values(list(relations.columns)).to_csv(index=False).encode())
+    return h.hexdigest()
+
+
+def reader_digest(decision: Decision, known: np.ndarray) -> str:
+    """The digest of a reader's decision (:class:`ReaderDecisions`): the published decision's and the cells known."""
+    return hashlib.sha256(decision.digest.encode() + np.packbits(np.asarray(known, dtype=bool)).tobytes()).hexdigest()
+
+
+def decision_bytes(decision: Decision) -> bytes:
+    """A decision as it is kept: each cell's flag and reason code, in the table's order (NumPy arrays, no pickle)."""
+    codes = pd.Categorical(decision.cells.reason, categories=REASONS).codes
+    if (codes < 0).any():
+        raise ValueError("disclosure: a cell's reason is not one of REASONS; the decision cannot be kept")
+    out = io.BytesIO()
+    np.savez_compressed(out, suppressed=decision.cells.suppressed.to_numpy(dtype=bool), reason=codes.astype(np.int8))
+    return out.getvalue()
+
+
+def decision_from_bytes(frame: pd.DataFrame, rule: DisclosureRule, cells: bytes, key: str) -> Decision:
+    """The decision kept for ``frame`` (:func:`decision_bytes`) under the digest ``key``."""
+    with np.load(io.BytesIO(cells), allow_pickle=False) as kept:
+        suppressed, reason = kept["suppressed"], kept["reason"]
+    if len(suppressed) != len(frame):
+        raise ValueError("disclosure: the kept decision belongs to a different table")
+    out = frame[CELL_KEYS].reset_index(drop=True)
+    out["suppressed"] = suppressed
+    out["reason"] = np.asarray(REASONS, dtype=object)[reason]
+    return Decision(rule, out, key)
+
+
+def kept_or_made(kept: KeptDecisions | None, key: str, frame: pd.DataFrame, rule: DisclosureRule,
+                 make: Callable[[], Decision]) -> Decision:
+    """The decision kept under the digest ``key``, or else the one ``make`` makes, then kept."""
+    found = kept.kept_decision(key) if kept is not None else None
+    if found is not None:
+        return decision_from_bytes(frame, rule, found, key)
+    made = make()
+    made = Decision(made.rule, made.cells, key)
+    if kept is not None:
+        kept.keep_decision(key, decision_bytes(made))
+    return made
 
 
 def round_counts(counts: np.ndarray, base: int) -> np.ndarray:
@@ -282,8 +361,10 @@ def _close_equations(eq: sparse.csr_matrix, hidden: np.ndarray, cost: np.ndarray
 
     An integer programme per batch of pieces (:func:`_least_complements`, HiGHS through SciPy): one binary per
     cell, the hidden ones fixed; for every equation and every cell in it, the other cells hidden are at least that
-    cell (a hidden cell never alone in a total). Pieces above :data:`MILP_CELLS` cells, and batches the solver does
-    not finish within :data:`MILP_SECONDS`, take the greedy choice instead (:func:`_complete_equations`).
+    cell (a hidden cell never alone in a total). Pieces above :data:`MILP_CELLS` cells take the greedy choice instead
+    (:func:`_complete_equations`), and so does a batch for which the solver finds no solution within
+    :data:`MILP_NODES` nodes; a batch not proved optimal by then takes the best solution found. The solver's limit
+    is a count of nodes, not seconds, so the decision does not depend on how busy the machine is.
     Equations with fewer than two cells that could be hidden cannot be closed and are left to the null-space check.
     """
     a = abs(eq).tocsr()
@@ -324,7 +405,7 @@ def _batches(pieces: np.ndarray, size: np.ndarray) -> list[np.ndarray]:
 
 def _least_complements(block: sparse.csr_matrix, hidden: np.ndarray, cost: np.ndarray) -> np.ndarray | None:
     """The cells of a block to hide (the hidden ones included) at least weight so that no equation of the block has
-    exactly one hidden cell (:func:`_close_equations`); None where the solver found no solution in time."""
+    exactly one hidden cell (:func:`_close_equations`); None where the solver found no solution within its node limit."""
     coo = block.tocoo()
     k = coo.nnz
     pick = sparse.csr_matrix((np.ones(k), (np.arange(k), coo.row)), shape=(k, block.shape[0]))
@@ -334,7 +415,7 @@ def _least_complements(block: sparse.csr_matrix, hidden: np.ndarray, cost: np.nd
     bounds = optimize.Bounds(hidden.astype(float), np.where(hidden | usable, 1.0, 0.0))
     ties = MILP_TIE * np.arange(block.shape[1]) / block.shape[1]  # equal cells: the lower index, as the greedy choice
     result = optimize.milp(_weight(cost) + ties, constraints=constraint, integrality=np.ones(block.shape[1]), bounds=bounds,
-                           options={"time_limit": MILP_SECONDS, "disp": False})
+                           options={"node_limit": MILP_NODES, "disp": False})
     if result.x is None:
         return None
     return result.x > 0.5
@@ -352,9 +433,10 @@ def _weight(cost: np.ndarray) -> np.ndarray:
     return MILP_LEVEL ** tier * (1.0 + 0.5 * zero + 0.25 * count / (count + 1000.0))
 
 
-MILP_CELLS, MILP_BATCH, MILP_SECONDS, MILP_LEVEL, MILP_TOP, MILP_TIE = 20_000, 2_000, 10.0, 4.0, 10, 1e-6
-"""The largest piece (cells) given to the integer programme, the cells per programme, the solver's time limit per
-programme (seconds), how much more a cell one level up costs, the top tier (protected cells), and the weight that
+MILP_CELLS, MILP_BATCH, MILP_NODES, MILP_LEVEL, MILP_TOP, MILP_TIE = 20_000, 2_000, 1_000, 4.0, 10, 1e-6
+"""The largest piece (cells) given to the integer programme, the cells per programme, the solver's limit per
+programme (branch-and-bound nodes: a count of work, the same on a busy machine as on a quiet one, where a limit in
+seconds is not), how much more a cell one level up costs, the top tier (protected cells), and the weight that
 breaks ties between equal cells."""
 
 
@@ -714,11 +796,14 @@ def publishable(frame: pd.DataFrame, decision: Decision, measures: dict[str, str
     return out
 
 
-def disclose(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str],
-             relations: pd.DataFrame) -> tuple[pd.DataFrame, Decision]:
-    """The one point every publication passes: decide over the whole table, then apply the decision."""
+def disclose(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str], relations: pd.DataFrame,
+             kept: KeptDecisions | None = None) -> tuple[pd.DataFrame, Decision]:
+    """The one point every publication passes: decide over the whole table, then apply the decision. With
+    ``kept``, the decision made from exactly these inputs (:func:`digest`) is read from it if it was kept, and kept
+    once made."""
     frame = frame.reset_index(drop=True)
-    decision = decide(frame, rule, measures, relations)
+    decision = kept_or_made(kept, digest(frame, rule, measures, relations), frame, rule,
+                            lambda: decide(frame, rule, measures, relations))
     return publishable(frame, decision, measures), decision
 
 

@@ -15,7 +15,7 @@ from placewise.analyse.targets import target_status
 from placewise.measure.catalogue import Catalogue, Indicator
 from placewise.profile import Profile, ProfileError
 from placewise.publish.config import PlaceProviders, ReportSettings
-from placewise.publish.disclosure import Decision, disclose, geography_relations, load_rule
+from placewise.publish.disclosure import Decision, KeptDecisions, disclose, geography_relations, load_rule
 from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, PlanInputs, Scope
 
 RECORDED_FIELDS = (
@@ -65,18 +65,19 @@ def report_rows(frame: pd.DataFrame, geography_types: tuple[str, ...] = ("ics", 
     return frame[wanted].reset_index(drop=True)
 
 
-def published_measurements(con, profile: Profile, catalogue: Catalogue,
-                           frame: pd.DataFrame | None = None) -> tuple[pd.DataFrame, Decision]:
+def published_measurements(con, profile: Profile, catalogue: Catalogue, frame: pd.DataFrame | None = None,
+                           kept: KeptDecisions | None = None) -> tuple[pd.DataFrame, Decision]:
     """The warehouse's measurements as they may be published, and the decision: every publisher's input.
 
     ``frame`` is :func:`read_measurements` of the same warehouse, when the caller has read it already
-    (the web application keeps both, row for row).
+    (the web application keeps both, row for row); ``kept`` keeps the decision for the next run on the same
+    measurements (the web store).
     """
     frame = read_measurements(con) if frame is None else frame
     practices = con.table("practices").select("practice_code", "pcn_code", "la_code").to_pandas()
     rule = load_rule(profile)
     measures: dict[str, str] = {i.id: i.measure for i in catalogue.indicators}
-    return disclose(frame, rule, measures, geography_relations(profile, practices, frame))
+    return disclose(frame, rule, measures, geography_relations(profile, practices, frame), kept)
 
 
 def warehouse_quality(con, frame: pd.DataFrame) -> DataQuality:

@@ -52,7 +52,7 @@ class WebState:
             if snapshot.version(self.db_url) == self.snapshot.version:
                 return False
             fresh = copy.copy(self)
-            fresh.snapshot = snapshot.load(self.db_url, self.snapshot.profile)
+            fresh.snapshot = snapshot.load(self.db_url, self.snapshot.profile, self.store)
             warm(fresh)
             self.snapshot = fresh.snapshot
             return True
@@ -213,8 +213,13 @@ def create_app(db_url: str, *, store_url: str | None = None, profile: Profile | 
     profile = profile or load_profile()
     models = (read_model(model_dir),) if model_dir is not None else ()
     app = application()
-    app.state.web = WebState(warehouse=snapshot.Warehouse(db_url), snapshot=snapshot.load(db_url, profile),
-                             auth=Auth(WebStore(store_url or default_store_url(db_url))),
+    store = WebStore(store_url or default_store_url(db_url))
+    try:
+        snap = snapshot.load(db_url, profile, store)
+    except BaseException:
+        store.close()
+        raise
+    app.state.web = WebState(warehouse=snapshot.Warehouse(db_url), snapshot=snap, auth=Auth(store),
                              secure_cookies=secure_cookies, models=models)
     warm(app.state.web)
     return app

@@ -29,10 +29,13 @@ from placewise.publish.disclosure import (
     UNPUBLISHED,
     Decision,
     DisclosureRule,
+    KeptDecisions,
     ReaderDecisions,
     geography_relations,
+    kept_or_made,
     load_rule,
     publishable,
+    reader_digest,
 )
 from placewise.publish.inputs import published_measurements, read_measurements, warehouse_quality
 from placewise.publish.report import DataQuality
@@ -147,6 +150,8 @@ class ReaderInputs:
     """Each row's Place (None where it has none), in the frame's order."""
     order: np.ndarray
     """The frame's rows in the order of the per-indicator arrays (see :func:`_split`)."""
+    kept: KeptDecisions | None
+    """Where each reader's decision is kept for the next start on the same measurements (the web store)."""
 
 
 @dataclass(frozen=True)
@@ -240,12 +245,19 @@ class Snapshot:
     def _place_view(self, place: str | None) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
         """Where a Place lead of ``place`` reads other published figures than the public, by indicator: those rows
         (positions in the indicator's arrays, ascending) and their columns, from the decision made again for a
-        reader who knows that Place's cells (:class:`ReaderDecisions`), once per Place. Only the rows whose
-        decision changed are published again (publishing is row by row), so the view is small."""
+        reader who knows that Place's cells (:class:`ReaderDecisions`), once per Place and measurements (kept in
+        the web store). Only the rows whose decision changed are published again (publishing is row by row), so
+        the view is small."""
         def make() -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
             r = self.reader
-            readers = self.memo("readers", lambda: ReaderDecisions(r.frame, r.decision, r.measures, r.relations))
-            cells = readers.for_known(r.place == place).cells
+            known = r.place == place
+
+            def decide() -> Decision:
+                """The decision made again for this Place's lead."""
+                readers = self.memo("readers", lambda: ReaderDecisions(r.frame, r.decision, r.measures, r.relations))
+                return readers.for_known(known)
+
+            cells = kept_or_made(r.kept, reader_digest(r.decision, known), r.frame, r.decision.rule, decide).cells
             was = r.decision.cells
             rows = np.flatnonzero((cells.suppressed.to_numpy() != was.suppressed.to_numpy())
                                   | (cells.reason.to_numpy() != was.reason.to_numpy()))
@@ -370,8 +382,9 @@ def version(url: str) -> Version:
         return _version(con)
 
 
-def load(url: str, profile: Profile) -> Snapshot:
-    """Read the warehouse's measurements, areas and data quality, and make the disclosure decision.
+def load(url: str, profile: Profile, decisions: KeptDecisions | None = None) -> Snapshot:
+    """Read the warehouse's measurements, areas and data quality, and make the disclosure decision (or read the
+    one ``decisions`` holds for exactly these measurements, profile and method, and keep it there once made).
 
     The latest snapshot of each warehouse is kept for the life of the process, so a second application
     on the same warehouse and version (a test's client and server) does not decide again.
@@ -385,14 +398,14 @@ def load(url: str, profile: Profile) -> Snapshot:
                 return kept
         catalogue = load_catalogue(profile)
         frame = read_measurements(con)
-        published, decision = published_measurements(con, profile, catalogue, frame)
+        published, decision = published_measurements(con, profile, catalogue, frame, decisions)
         practices = con.table("practices").select("practice_code", "practice_name", "pcn_code", "pcn_name",
                                                   "la_code").to_pandas()
         area_table = areas(profile, practices, frame)
         order = _order(frame)
         reader = ReaderInputs(frame.reset_index(drop=True), decision, {i.id: i.measure for i in catalogue.indicators},
                               geography_relations(profile, practices, frame),
-                              _places(frame, area_table).to_numpy(dtype=object), order)
+                              _places(frame, area_table).to_numpy(dtype=object), order, decisions)
         snap = Snapshot(profile=profile, catalogue=catalogue, rule=load_rule(profile),
                         by_indicator=_split(frame, published, decision.cells.reason, area_table, order),
                         areas=area_table, quality=warehouse_quality(con, frame), measurements=len(frame),

@@ -7,6 +7,7 @@ A DuckDB file (by default beside a DuckDB warehouse, ``NAME.web.duckdb``) or a P
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,13 @@ TABLES = (
     "csrf VARCHAR NOT NULL, expires_at TIMESTAMP NOT NULL)",
     "CREATE TABLE IF NOT EXISTS web_audit (\"at\" TIMESTAMP NOT NULL, who VARCHAR, role VARCHAR NOT NULL, "
     "action VARCHAR NOT NULL, target VARCHAR NOT NULL, outcome VARCHAR NOT NULL, detail VARCHAR NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS web_decisions (digest VARCHAR PRIMARY KEY, made_at TIMESTAMP NOT NULL, "
+    "cells BYTEA NOT NULL)",
 )
+
+KEPT_DECISIONS = 50
+"""How many disclosure decisions the store keeps (the latest made): the published one and each Place lead's, for
+the measurements of the last few loads."""
 
 
 class StoreError(RuntimeError):
@@ -72,6 +79,19 @@ class WebStore:
         with self._lock:
             result = self._db.execute(sql, params)
             return result.fetchall() if result.description else []
+
+    def kept_decision(self, digest: str) -> bytes | None:
+        """The disclosure decision kept under ``digest`` (:func:`placewise.publish.disclosure.digest`), if any."""
+        found = self.run("SELECT cells FROM web_decisions WHERE digest = ?", (digest,))
+        return bytes(found[0][0]) if found else None
+
+    def keep_decision(self, digest: str, cells: bytes) -> None:
+        """Keep a disclosure decision (one row, so whole or not at all), and drop all but the latest
+        :data:`KEPT_DECISIONS`."""
+        self.run("INSERT INTO web_decisions VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                 (digest, datetime.now(UTC).replace(tzinfo=None), cells))
+        self.run("DELETE FROM web_decisions WHERE digest NOT IN (SELECT digest FROM web_decisions "
+                 f"ORDER BY made_at DESC LIMIT {KEPT_DECISIONS})")
 
     def close(self) -> None:
         """Close the connection or pool."""
