@@ -577,7 +577,8 @@ def test_a_share_of_few_cases_says_what_one_case_moves_it_by():
 
 def test_a_share_published_without_its_counts_is_not_one_case_and_has_no_count():
     """BLMK's 2020/21 dashboards print RTT 64.9% without its pathways: measure.returns counts it as 0.649 over 1, which
-    is not one case (no small-base note) and has no count in the areas table; a returned count shows its value."""
+    is not one case (no small-base note) and has no count in the areas table; a returned count shows its value. Which
+    values were printed alone is read from their returns (``spec.printed_alone``), not guessed from the value."""
     from placewise.publish.disclosure import DisclosureRule
     from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
 
@@ -588,16 +589,26 @@ def test_a_share_published_without_its_counts_is_not_one_case_and_has_no_count()
         "geography_type": a.geography_type, "geography_code": a.code, "breakdown": "none", "breakdown_group": "All",
         "numerator": shares, "denominator": 1.0, "value": [100 * v for v in shares], "lower": np.nan,
         "upper": np.nan, "suppressed": False}) for a in (ics, luton)], ignore_index=True)[list(MEASUREMENT_COLUMNS)]
+    alone = frozenset((a.code, m) for a in (ics, luton) for m in MONTHS)
     spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
-                         measure="returned", frequency="monthly", unit="%", per=100.0, target=92.0)
+                         measure="returned", frequency="monthly", unit="%", per=100.0, target=92.0, printed_alone=alone)
     rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place"],
                           exempt={"x": "published statistics"})
     page = build_report(frame, [spec], Scope(ics, ics, (luton,)), title="t", months=36, rule=rule).pages[0]
     assert page.small_base_note == ""
     assert page.peers_rows == [("Luton", "–", "64.7%", ""), ("BLMK", "–", "64.7%", "")]
+    # Boundaries: the latest month printed alone as exactly 100% (stored as 1 over 1) is still a value alone; the same
+    # 1 over 1 where the return gave its counts (one treatment, within the standard) is one case.
+    full = frame.assign(numerator=[*shares[:-1], 1.0] * 2, value=[*[100 * v for v in shares[:-1]], 100.0] * 2)
+    page = build_report(full, [spec], Scope(ics, ics, (luton,)), title="t", months=36, rule=rule).pages[0]
+    assert page.small_base_note == "" and page.peers_rows[0] == ("Luton", "–", "100.0%", "")
+    counted = replace(spec, printed_alone=alone - {(ics.code, MONTHS[-1]), (luton.code, MONTHS[-1])})
+    page = build_report(full, [counted], Scope(ics, ics, (luton,)), title="t", months=36, rule=rule).pages[0]
+    assert page.small_base_note.startswith("The latest value rests on 1 case, which moves it by 100.0 percentage")
+    assert page.peers_rows[0] == ("Luton", "1", "100.0%", "")
     # A returned count (the waiting list) is counted over 1 too: its count is its value.
     waits = frame.assign(numerator=frame.numerator * 100_000, value=frame.numerator * 100_000)
-    listed = replace(spec, unit="", decimals=0, per=1.0, target=None, population_sized=True)
+    listed = replace(spec, unit="", decimals=0, per=1.0, target=None, population_sized=True, printed_alone=frozenset())
     page = build_report(waits, [listed], Scope(ics, ics, (luton,)), title="t", months=36, rule=rule).pages[0]
     assert page.peers_rows[0] == ("Luton", "64,700", "64,700", "")
 

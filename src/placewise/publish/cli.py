@@ -101,6 +101,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     shown = {s.id for s in specs}
     specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
     specs = with_england(specs, {k: v for k, v in settings.england_sources.items() if not indicators or k in shown})
+    alone = inputs.printed_alone(con, catalogue, frame)
+    specs = [replace(s, printed_alone=alone.get(s.id, frozenset())) for s in specs]
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv,
                                  domains={i.domain for i in catalogue.indicators})

@@ -12,7 +12,7 @@ import pyarrow as pa
 from placewise.analyse.independence import cumulative, no_spc_reason
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual, population_sized
 from placewise.analyse.targets import target_status
-from placewise.measure.catalogue import Catalogue, Indicator
+from placewise.measure.catalogue import Aggregate, Catalogue, Indicator
 from placewise.profile import Profile, ProfileError
 from placewise.publish.config import PlaceProviders, ReportSettings
 from placewise.publish.disclosure import Decision, KeptDecisions, disclose, geography_relations, load_rule
@@ -126,6 +126,28 @@ def recorded_fields(con) -> tuple[tuple[str, str, str], ...]:
         share = "–" if not rows else f"{100 * float(row['stated']) / rows:.1f}%"
         out.append((f"{name}.{column}", f"{rows:,}", share))
     return tuple(out)
+
+
+def printed_alone(con, catalogue: Catalogue, frame: pd.DataFrame) -> dict[str, frozenset[tuple[str, date]]]:
+    """For each returned share or mean, the (area code, period start) of the measurements whose own return printed
+    the value without the counts behind it (a count column empty: :mod:`placewise.measure.returns` then counts the
+    value over 1). Read from the return itself, never guessed from the value, so that a share printed as exactly
+    100% is told apart from one case of one."""
+    t = con.table("aggregate_returns")
+    out: dict[str, frozenset[tuple[str, date]]] = {}
+    for i in catalogue.indicators:
+        num, den = i.numerator, i.denominator
+        if i.measure != "returned" or not isinstance(num, Aggregate) or not isinstance(den, Aggregate):
+            continue
+        sides = [(num.measure, num.column), (den.measure, den.column)]
+        alone = [t.filter((t.measure == m) & t[c].isnull()).select("org_code", "period") for m, c in sides]
+        rows = alone[0].union(alone[1]).to_pandas()
+        mine = frame[(frame.indicator_id == i.id) & (frame.breakdown == "none")]
+        j = mine.merge(rows, left_on="geography_code", right_on="org_code")
+        period = pd.to_datetime(j.period).dt.date
+        j = j[(j.period_start <= period) & (period <= j.period_end)]
+        out[i.id] = frozenset(zip(j.geography_code, j.period_start, strict=True))
+    return out
 
 
 def specs_from_catalogue(catalogue: Catalogue, as_of: date | None = None) -> list[IndicatorSpec]:

@@ -108,6 +108,9 @@ class IndicatorSpec:
     """A count that grows with the population measured, whose plan is scaled to a synthetic sample's share."""
     yearly: Target | None = None
     """The catalogue's target by financial year, so that a chart draws each year's target or standard."""
+    printed_alone: frozenset[tuple[str, date]] = frozenset()
+    """The (area code, period start) of values whose return printed them without their counts (a returned share or
+    mean): :func:`placewise.publish.inputs.printed_alone`."""
 
     @property
     def number_format(self) -> str:
@@ -461,7 +464,7 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
                                         title=f"{spec.title}: areas compared", value_format=f",.{spec.decimals}f",
                                         highlight=scope.area.name)
     page.peers_rows = [_table_row(spec, n, h, num, v, lo, hi) for n, h, num, v, lo, hi
-                       in zip(names, hidden, counts(r, spec), r.value, r.lower, r.upper, strict=True)]
+                       in zip(names, hidden, counts(r.reset_index(), spec), r.value, r.lower, r.upper, strict=True)]
     page.peers_rows.append(_table_row(spec, scope.ics.name, ics_hidden, counts(ics, spec)[0], ref.value, ref.lower,
                                       ref.upper))
     england = _latest_rows(slices, spec.id, period, ENGLAND, "none")
@@ -500,17 +503,15 @@ def counts(rows: pd.DataFrame, spec: IndicatorSpec) -> np.ndarray:
     returned count's value); unknown (NaN) for a returned share or mean printed without its counts."""
     units = spec.measure in ("mean", "median") or (spec.measure == "returned" and not spec.population_sized)
     out = rows["denominator" if units else "numerator"].to_numpy(dtype=float)
-    return np.where(value_alone(spec, rows.numerator, rows.denominator), np.nan, out)
+    return np.where(value_alone(spec, rows.geography_code, rows.period_start), np.nan, out)
 
 
-def value_alone(spec: IndicatorSpec, numerator: pd.Series | float, denominator: pd.Series | float) -> np.ndarray:
-    """Whether a returned share or mean was published without its counts: :mod:`placewise.measure.returns` counts
-    such a value over 1, so a denominator of 1 under a numerator that is not a whole number (a whole one is a real
-    single case, or a count). A share printed as exactly 0% or 100% alone cannot be told from one case."""
-    num, den = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
-    with np.errstate(invalid="ignore"):
-        alone = (den == 1) & (num != np.round(num))
-    return alone & (spec.measure == "returned" and not spec.population_sized)
+def value_alone(spec: IndicatorSpec, codes: pd.Series | str, starts: pd.Series | date) -> np.ndarray:
+    """Whether each value (area code, period start) was published without its counts, as its return says
+    (``spec.printed_alone``): it rests on no known number of cases, so it has no count and no small-base note."""
+    keys = pd.MultiIndex.from_arrays([np.atleast_1d(np.asarray(codes, dtype=object)),
+                                      np.atleast_1d(np.asarray(starts, dtype=object))])
+    return np.asarray(keys.isin(list(spec.printed_alone)), dtype=bool)
 
 
 @dataclass
@@ -974,7 +975,8 @@ def _small_base_note(spec: IndicatorSpec, latest: pd.Series) -> str:
     """For a percentage whose latest value rests on fewer than :data:`SMALL_BASE` cases, how many and what one case
     moves it by: a small area's (or a small demo's) month can read 100% or 0% by chance, not by a change of process."""
     n = latest.denominator
-    if not spec.is_percentage or pd.isna(n) or not 0 < n < SMALL_BASE or value_alone(spec, latest.numerator, n):
+    if (not spec.is_percentage or pd.isna(n) or not 0 < n < SMALL_BASE
+            or value_alone(spec, latest.geography_code, latest.period_start)[0]):
         return ""
     interval = "" if pd.isna(latest.lower) else f" (95% interval {spec.fmt(latest.lower)} to {spec.fmt(latest.upper)})"
     cases = "1 case, which moves" if n == 1 else f"{n:,.0f} cases: each moves"
