@@ -76,6 +76,28 @@ def test_cyp_mental_health_access_against_blmk_share_of_the_ambition(catalogue):
         date(2025, 4, 1), 17614.0, -614.0, "amber")
 
 
+def test_an_operating_plan_submission_as_csv_fills_the_years_the_profile_holds_no_plan_for(tmp_path, catalogue):
+    # No BLMK figure for children and young people's access is held for 2024/25 or 2026/27. An ICB's submission for
+    # those years, in the documented format (docs/board.md), is the plan there: a rolling 12 months keyed by its first
+    # month (2024-04-01 is the 12 months to March 2025), at a synthetic sample's share like every count plan.
+    path = tmp_path / "submission.csv"
+    path.write_text("indicator_id,geography_type,geography_code,period_start,value\n"
+                    "cyp_mh_access,ics,QHG,2024-04-01,16000\n"
+                    "cyp_mh_access,ics,QHG,2026-04-01,18500\n", encoding="utf-8")
+    m = _measurements({date(2023, 4, 1): 13440.0, date(2024, 4, 1): 14000.0, date(2025, 4, 1): 17000.0,
+                       date(2026, 4, 1): 18000.0})
+    m = m.set_column(0, "indicator_id", pa.array(["cyp_mh_access"] * m.num_rows))
+    for share in (1.0, 0.02):
+        rows = [r for r in plan_against_actual(m, load_plans(load_profile(), catalogue, (path,), share),
+                                               catalogue).to_pylist() if r["indicator_id"] == "cyp_mh_access"]
+        assert [(r["period_start"], r["plan"], r["basis"]) for r in rows] == [
+            (date(2023, 4, 1), 17614.0 * share, "trajectory"), (date(2024, 4, 1), 16000.0 * share, "trajectory"),
+            (date(2025, 4, 1), 17614.0 * share, "trajectory"), (date(2026, 4, 1), 18500.0 * share, "trajectory")]
+    # Without it, those years have no plan, and the report says "No plan held" for them.
+    rows = plan_against_actual(m, load_plans(load_profile(), catalogue), catalogue).to_pandas()
+    assert set(rows[rows.indicator_id == "cyp_mh_access"].period_start) == {date(2023, 4, 1), date(2025, 4, 1)}
+
+
 def test_talking_therapies_access_against_blmk_share_of_the_ambition(catalogue):
     """Appendix D row 23 (001 L2407): 25,750 people accessing NHS Talking Therapies against 28,269 in 2023/24."""
     plans = load_plans(load_profile(), catalogue)
