@@ -33,13 +33,14 @@ def test_the_years_own_target_applies_unflagged(catalogue):
 def test_a_standing_standard_without_a_plan_target_for_the_year_is_flagged_with_the_reason(catalogue):
     s = _status(catalogue, "ae_4hr_all", date(2026, 9, 30))
     assert (s.value, s.flag) == (95.0, "standing")
-    assert s.note.startswith("No plan held for 2026/27 (no 2026/27 figure was found in the stored "
+    assert s.note.startswith("No plan held for 2026/27: no 2026/27 figure was found in the stored "
                              "copies of the Medium term planning framework")
-    assert s.note.endswith("the standing standard, 95, is the reference (the latest plan target, 78, was for 2025/26).")
+    assert s.note.endswith(". The standing standard, 95, is the reference (the latest plan target, 78, was for "
+                           "2025/26).")
     # RTT before 2025/26: the guidance planned long waits, not a share within 18 weeks (declared unset), so the
     # Constitution's 92% is the reference and no plan is held, though no earlier year had a plan target.
     s = _status(catalogue, "rtt_18wk", date(2025, 3, 31))
-    assert (s.value, s.flag) == (92.0, "standing") and s.note.startswith("No plan held for 2024/25 (no operating-plan")
+    assert (s.value, s.flag) == (92.0, "standing") and s.note.startswith("No plan held for 2024/25: no operating-plan")
     # A standard held every year with no year declared unset (the contract's zero 52-week waits before 2025/26) is
     # simply the target, and the plan.
     assert _status(catalogue, "rtt_52wk", date(2025, 3, 31)).flag == ""

@@ -537,7 +537,7 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
                             plan=PlanInputs(rows)).pages[0].plan_text
         assert text.startswith("Plan for Mar 2025: 70.0%; actual 60.0%") and text.endswith(f"worse than plan.{sentence}"), text
     # A year whose guidance set no figure for the standard: the standing standard is the reference, not a plan.
-    note = "No plan held for 2024/25 (the guidance planned long waits): the standing standard, 92, is the reference."
+    note = "No plan held for 2024/25: the guidance planned long waits. The standing standard, 92, is the reference."
     standing = build_report(frame, [replace(spec, target=92.0, target_flag="standing", target_note=note)],
                             Scope(ics, ics, ()), title="t", months=36,
                             rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])).pages[0]

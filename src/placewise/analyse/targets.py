@@ -83,7 +83,7 @@ def target_status(target: Target | None, standard_source: str, as_of: date | Non
             return TargetStatus(target.value, fy, f"{fy}: {target.source}")
         latest = f" (the latest plan target, {earlier[-1].value:g}, was for {earlier[-1].year})" if earlier else ""
         return TargetStatus(target.value, fy, f"{fy}: {target.source}", "standing",
-                            f"No plan held for {fy}{f' ({why})' if why else ''}: the standing standard, "
+                            f"No plan held for {fy}{f': {why}' if why else ''}. The standing standard, "
                             f"{target.value:g}, is the reference{latest}.")
     why = f" {why[:1].upper()}{why[1:]}." if why else ""
     if earlier:

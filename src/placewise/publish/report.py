@@ -65,7 +65,7 @@ QUINTILES = ("1", "2", "3", "4", "5")
 QUINTILE_LABELS = ("1 most deprived", "2", "3", "4", "5 least deprived")
 PLAN_BASIS = {GLIDE: " (a glide path to the year's operating-plan target, set here)",
               RUN_RATE: " (the year's target spread evenly over the months: the figure counts from 1 April)",
-              STANDARD: " (the standing standard: no operating-plan target or trajectory for the year)"}
+              STANDARD: " (the standing standard, which the indicator is held to every year)"}
 POINT_CLASS = {
     PointType.COMMON_CAUSE: "common_cause",
     PointType.IMPROVEMENT: "special_cause_improvement",
