@@ -520,9 +520,15 @@ def test_a_plan_that_stops_before_the_latest_month_gives_no_rag_and_stale_target
     html = _visible(render_html(model))
     assert "No national standard: set for all department types together." in html and "Targets to review" not in html
     # A count whose only plan ended earlier (an ambition held as a plan, not a target) names the last plan held.
+    # A forecast for the end of a year already over (March 2024, before the latest month) is not repeated: that
+    # year has its outturn.
+    past = pd.DataFrame({"indicator_id": ["x"], "geography_type": ["ics"], "geography_code": ["QHG"],
+                         "year_start": [date(2023, 4, 1)], "year_end_period": [MONTHS[11]], "forecast": [58.0],
+                         "plan": [70.0], "rag": ["red"]})
     counted = build_report(frame, [replace(unset, no_target="None for a count")], Scope(ics, ics, ()), title="t",
                            months=36, rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]),
-                           plan=PlanInputs(plan_rows)).pages[0]
+                           plan=PlanInputs(plan_rows, past)).pages[0]
+    assert "Forecast" not in counted.plan_text
     assert counted.plan_note == "No plan held for 2024/25"
     assert counted.plan_text.startswith("No plan held for 2024/25: the last plan held is for Mar 2024. No national "
                                         "standard: set for all department types together. Plan for Mar 2024")

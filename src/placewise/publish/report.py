@@ -1128,7 +1128,7 @@ def _unplanned_years(spec: IndicatorSpec, plan: PlanInputs, periods: list[date])
 
 def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str, str, str]:
     """The RAG and variance of the latest period against plan, and sentences on the latest period with an
-    actual and a plan and on the year-end forecast. A plan that stops before ``latest`` gives no RAG (the
+    actual and a plan and on the forecast for the end of the latest period's year (none once that year has ended). A plan that stops before ``latest`` gives no RAG (the
     caller says why: :func:`_plan_note`)."""
     rows = plan.pva[(plan.pva.indicator_id == spec.id) & plan.pva.actual.notna()].sort_values("period_start")
     if rows.empty:
@@ -1142,8 +1142,9 @@ def _plan_text(spec: IndicatorSpec, plan: PlanInputs, latest: date) -> tuple[str
     freq = spec.frequency
     text = (f"Plan for {period_label(last.period_start, freq)}{basis}: {spec.fmt(last.plan)}; actual {spec.fmt(last.actual)} "
             f"({_signed(spec, last.variance)} against plan){f'. {RAG_TEXT[rag]}' if rag else ''}.")
-    fc = plan.forecast[plan.forecast.indicator_id == spec.id].sort_values("year_start")
-    if not fc.empty:
+    fc = plan.forecast[(plan.forecast.indicator_id == spec.id) & (plan.forecast.year_end_period >= latest)]
+    fc = fc.sort_values("year_start")
+    if not fc.empty:  # a year already ended has its outturn, not a forecast
         f = fc.iloc[-1]
         verdict = f": {RAG_TEXT[f.rag].split(':')[0].lower()}" if isinstance(f.rag, str) else ""
         text += (f" Forecast for {period_label(f.year_end_period, freq)}, the end of the financial year: "
