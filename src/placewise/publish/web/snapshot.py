@@ -3,7 +3,8 @@
 The warehouse is opened read-only for as long as it takes to read the measurements, the areas and
 the data quality summary, and closed again, so a load can run beside the server. Publishing reads the
 measurements through the one query layer (:func:`placewise.publish.inputs.published_measurements`):
-the disclosure decision is made once over the whole table, and every response is cut from its two
+the disclosure decision is made once over the whole table (or read from the web store, where it was kept for
+exactly the same measurements, rule, geographies and method), and every response is cut from its two
 results kept side by side, row for row: the published figures (suppressed, rounded) and the
 unsuppressed ones, which only the roles that may read them are given (:mod:`.roles`).
 """
