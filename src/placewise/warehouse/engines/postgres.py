@@ -71,8 +71,17 @@ class PostgresEngine(Engine):
     filter: 64-80 million rows thrown away per join, 103.9 s of one statement (SMI health checks at scale 0.2) against
     1.8 s hashed. The measure joins on equality of small keys with every table in memory, where a hash join is never
     much worse than a merge. Nested loops off too (PostgreSQL still takes one where a join has no equality to hash,
-    as the expansion to month ends): with merge joins off, the same misestimate made it loop over the components
-    instead, and SMI health checks at scale 0.05 ran for minutes where hashed they take a second."""
+    as the expansion to month ends), for SMI health checks' cells: their cohort (people with an SMI code ever at each
+    period end, 12,426 rows at scale 0.05) is estimated at one row, its people being a DISTINCT over a filtered common
+    table expression that meets the registrations through computed month numbers, none of which has statistics. At
+    one row the planner left-joins each of the six components by a nested loop that runs the component's window
+    query again for every cohort row: minutes at 0.05 and at 0.2 (stopped at 300 s), a second hashed. The estimate
+    was four rows until the registrations' open end became ``COALESCE(end_date, …)`` (taken at a default third,
+    where ``end_date IS NULL OR …`` was estimated from the column's statistics), one row since. The setting costs
+    elsewhere: the rest of the catalogue at 0.2 took 93.1 and 85.1 s of backend CPU with nested loops allowed
+    against 126.9 and 115.1 s without (two interleaved pairs; one side's cells 18 s against 45 s), so it should go
+    once that cohort is an analysed table (tried, not kept: with it SMI health checks' cells take 1.0 s at 0.05 and
+    2.4 s at 0.2 with nested loops allowed, the same measurements)."""
     TEMP_BUFFERS = "256MB"
     """Memory for a session's temporary tables (default 8 MB): the measure keeps the population at every
     period end and each register's members in them and reads them once per indicator. Only allocated as used,
