@@ -440,7 +440,7 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
     """
     top = [c for c in criteria if semi and isinstance(c, (HasCode, OnRegister))]
     for c in top:
-        base = _joined(base, leaf_query(c, ctx, periods), periods, "semi")
+        base = _joined(base, leaf_query(c, ctx, periods), "semi")
     rest = [c for c in criteria if not any(c is t for t in top)]
     cols: dict[str, str] = {}
     labels: dict[str, str] = {}
@@ -453,7 +453,7 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
         q = q.rename({f"{name}_{v}": v for v in q.columns if v not in LEAF_KEYS})
         values = [v for v in q.columns if v not in LEAF_KEYS]
         labels.update({v: f"{describe(leaf)} {v.removeprefix(name + '_')}" for v in values})
-        base = _joined(base, q, periods, "left").select(*base.columns, *values)
+        base = _joined(base, q, "left").select(*base.columns, *values)
     return base, ibis.and_(ibis.literal(True), *[truth(c, base, cols) for c in rest]), labels
 
 
@@ -461,14 +461,19 @@ LEAF_KEYS = {*KEYS, "start", "stop"}
 """Columns by which a leaf query meets the cohort: person and period end, or person and a span of days."""
 
 
-def _joined(base: ir.Table, q: ir.Table, periods: Periods, how: str) -> ir.Table:
-    """A leaf query joined to the cohort rows on person and period end; spans (``pid, start, stop``) first meet the
-    period ends they hold (a range join with a small table), so a person with many spans is not probed at every
-    period end against each of them."""
-    if "start" in q.columns:
-        ends = _periods(periods).select("period_end").distinct()
-        q = q.join(ends, [q.start <= ends.period_end, ends.period_end < q.stop]).drop("start", "stop")
-    return base.semi_join(q, KEYS) if how == "semi" else base.left_join(q, KEYS)
+def _joined(base: ir.Table, q: ir.Table, how: str) -> ir.Table:
+    """A leaf query joined to the cohort rows on person and period end, or where it gives spans (``pid, start,
+    stop``) on person, keeping the span that holds the row's period end (a person's spans never overlap).
+
+    Joined on the person, the engine hashes the spans themselves rather than the rows they make when expanded to
+    the period ends they hold (1.2 million blood-pressure spans against 4.9 million rows at scale 1.0), and checks a
+    cohort row against its person's few spans.
+    """
+    if "start" not in q.columns:
+        return base.semi_join(q, KEYS) if how == "semi" else base.left_join(q, KEYS)
+    s = q.rename(_s_pid=PID)
+    on = [base[PID] == s._s_pid, s.start <= base.period_end, base.period_end < s.stop]
+    return base.semi_join(s, on) if how == "semi" else base.left_join(s, on).drop("_s_pid", "start", "stop")
 
 
 def cohort(population: ir.Table, p: Persons, periods: Periods) -> ir.Table:
@@ -546,10 +551,12 @@ def register_share_units(ctx: Context, p: Persons, regs: list[OnRegister], perio
 def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Context, ir.Table, list[Criterion]]:
     """Where the cohort must be on a register: start from its members, not the whole population.
 
-    Returns the context with the coded records and the other registers' members narrowed to the register's
-    people (so every record query and register read meets only them: AF's CHA2DS2-VASc points are summed over AF
-    patients only), the rows to draw the cohort from, and the criteria left to apply. The same people come out
-    either way; only the rows read shrink.
+    Returns the context with the other registers' members narrowed to the register's people (so every register
+    read meets only them: AF's CHA2DS2-VASc points are summed over AF patients only), the rows to draw the cohort
+    from, and the criteria left to apply. The coded records are not narrowed: each leaf query meets the cohort rows
+    by person anyway, and semi-joining every record to the register's people cost more than it saved (at scale 1.0,
+    4.4 of the 5.6 million blood-pressure records belong to people on the hypertension register). The same people
+    come out either way; only the rows read change.
     """
     first = next((c for c in p.criteria if isinstance(c, OnRegister)), None)
     if first is None:
@@ -557,8 +564,7 @@ def _register_cohort(ctx: Context, p: Persons, periods: Periods) -> tuple[Contex
     rows = register_rows(ctx, first.name)
     people = register_members(ctx, first.name).select(PID).distinct()
     others = {r: t if r == first.name else t.semi_join(people, PID) for r, t in ctx.registers.items()}
-    narrowed = replace(ctx, records=ctx.records.of(people), registers=others)
-    return narrowed, rows, [c for c in p.criteria if c is not first]
+    return replace(ctx, registers=others), rows, [c for c in p.criteria if c is not first]
 
 
 def _coded_population(ctx: Context, p: Persons, periods: Periods) -> tuple[Context, ir.Table, list[Criterion]]:
