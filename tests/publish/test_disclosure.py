@@ -27,6 +27,7 @@ from placewise.publish.disclosure import (
     decision_from_bytes,
     determined,
     digest,
+    disclose,
     equations,
     load_rule,
     primary,
@@ -553,3 +554,20 @@ def test_a_kept_decision_reads_back_cell_for_cell_and_its_digest_follows_every_i
     assert digest(frame, RULE, {"x": "count"}, relations.iloc[1:]) != key
     with pytest.raises(ValueError, match="different table"):
         decision_from_bytes(frame.iloc[1:], RULE, decision_bytes(made), key)
+
+
+def test_the_decision_does_not_depend_on_the_order_the_engine_returned_the_rows_in():
+    # Two Places of 9 tie as the complement for Bedford's 3; the tie goes to the earlier cell by its key, not to
+    # whichever row the engine happened to return first (Spark and PostgreSQL give no fixed order).
+    places = {"luton": 16, "bedford_small": 3, "mk": 9, "cbeds": 9}
+    frame = pd.DataFrame([_row("place", k, v) for k, v in places.items()] + [_row("ics", "QHG", 37)])
+    rel = _relations([("ics", "QHG", "place", k) for k in places])
+    hidden = {}
+    for rows in (frame, frame.iloc[::-1], frame.iloc[[2, 0, 4, 3, 1]]):
+        published, decision = disclose(rows, RULE, {"x": "proportion"}, rel)
+        assert list(published.geography_code) == list(rows.geography_code)  # the rows' own order is kept
+        assert list(decision.cells.geography_code) == list(rows.geography_code)
+        hidden[tuple(rows.geography_code)] = dict(zip(decision.cells.geography_code, decision.cells.suppressed,
+                                                      strict=True))
+    assert list(hidden.values()) == [{"luton": False, "bedford_small": True, "mk": False, "cbeds": True,
+                                      "QHG": False}] * 3

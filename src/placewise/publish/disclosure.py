@@ -800,10 +800,20 @@ def disclose(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str]
              kept: KeptDecisions | None = None) -> tuple[pd.DataFrame, Decision]:
     """The one point every publication passes: decide over the whole table, then apply the decision. With
     ``kept``, the decision made from exactly these inputs (:func:`digest`) is read from it if it was kept, and kept
-    once made."""
+    once made.
+
+    The decision is made over the cells in the order of their keys, whatever order the rows came in (engines
+    return them in their own order, and ties between equal cells go to the earlier one), then put back in the
+    rows' order.
+    """
     frame = frame.reset_index(drop=True)
-    decision = kept_or_made(kept, digest(frame, rule, measures, relations), frame, rule,
-                            lambda: decide(frame, rule, measures, relations))
+    order = frame.sort_values(CELL_KEYS, kind="stable").index.to_numpy()
+    keyed = frame.take(order).reset_index(drop=True)
+    made = kept_or_made(kept, digest(keyed, rule, measures, relations), keyed, rule,
+                        lambda: decide(keyed, rule, measures, relations))
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    decision = Decision(made.rule, made.cells.take(back).reset_index(drop=True), made.digest)
     return publishable(frame, decision, measures), decision
 
 

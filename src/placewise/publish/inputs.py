@@ -15,7 +15,7 @@ from placewise.analyse.targets import target_status
 from placewise.measure.catalogue import Aggregate, Catalogue, Indicator
 from placewise.profile import Profile, ProfileError
 from placewise.publish.config import PlaceProviders, ReportSettings
-from placewise.publish.disclosure import Decision, KeptDecisions, disclose, geography_relations, load_rule
+from placewise.publish.disclosure import CELL_KEYS, Decision, KeptDecisions, disclose, geography_relations, load_rule
 from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, PlanInputs, Scope
 
 RECORDED_FIELDS = (
@@ -33,11 +33,12 @@ MEASURED = [c for c in MEASUREMENT_COLUMNS if c != "suppressed"]
 
 def read_measurements(con) -> pd.DataFrame:
     """Every measurement of the warehouse (all geographies and breakdowns: the disclosure decision
-    needs every total), in the columns publishing reads, dates as dates."""
+    needs every total), in the columns publishing reads, dates as dates, in the order of the cells' keys whatever
+    order the engine returned them in (sorted here, not by the engine, whose collation and nulls differ)."""
     frame = con.table("measurements").select(*MEASURED).to_pandas()
     for c in ("period_start", "period_end"):
         frame[c] = pd.to_datetime(frame[c]).dt.date
-    return frame
+    return frame.sort_values(CELL_KEYS, kind="stable", ignore_index=True)
 
 
 def is_synthetic(con) -> bool:
