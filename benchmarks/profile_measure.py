@@ -77,7 +77,9 @@ def main() -> None:
             computation._temp = temp
         shared = computation.SharedSides(computation.shared_keys(work))
         for ind, ps in work:
-            parts.append(_timed(ind.id, lambda ind=ind, ps=ps: computation._one(ctx, ind, ps, shared), totals))
+            steps = computation._plan(ctx, ind, ps, shared)  # compiled then run here, not pipelined: each alone
+            parts.append(_timed(ind.id, lambda s=steps: computation._run(engine, computation._compiled(engine, s)),
+                                totals))
     counts = _timed("sort counts", lambda: computation.sort_by_keys(pa.concat_tables(parts), computation.KEYS), totals)
     table = _timed("statistics", lambda: measurements(counts, catalogue, datetime.now(UTC)), totals)
     _timed("write measurements", lambda: write_measurements(con, table, [i.id for i in chosen]), totals)

@@ -19,6 +19,7 @@ from placewise.measure.catalogue import Indicator
 from placewise.measure.computation import shared_keys, sort_by_keys
 from placewise.measure.periods import periods
 from placewise.profile import load_profile
+from placewise.warehouse.engines.duckdb import DuckDBEngine
 
 Q4 = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
 FY = ReportingRange(date(2023, 4, 1), date(2024, 3, 31))
@@ -242,6 +243,18 @@ def test_indicators_sharing_a_side_count_as_each_computed_alone(catalogue):
     # January at P1 (s0, s1, s4 registered): four appointments on the 3rd, s4's on the 6th missed.
     assert pick(together, "gp_dna_rate", JAN, "practice", "P1") == (1, 4)
     assert pick(together, "gp_appointments_rate", JAN, "practice", "P1") == (4, 3)
+
+
+def test_queries_compiled_in_line_count_as_those_compiled_ahead(catalogue, monkeypatch):
+    """An engine that cannot compile on another thread while it runs a query (:attr:`Engine.compiles_aside`)
+    compiles each indicator's queries just before running them: the shared sides' tables are still made before the
+    queries that read them, and the counts are those DuckDB gives when it compiles ahead."""
+    con = _sharing_warehouse().load(ibis.duckdb.connect())
+    ahead = compute(con, catalogue, periods_range=Q4, indicators=SHARING).to_pandas()
+    monkeypatch.setattr(DuckDBEngine, "compiles_aside", False)
+    in_line = compute(con, catalogue, periods_range=Q4, indicators=SHARING).to_pandas()
+    assert ahead.numerator.sum() > 0
+    pd.testing.assert_frame_equal(in_line, ahead, check_exact=True)
 
 
 _KEY_COLUMNS = {"day": st.dates(date(2020, 1, 1), date(2020, 3, 1)), "code": st.sampled_from(["E1", "E10", "e1", "É", ""]),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import ibis
@@ -58,6 +59,7 @@ from placewise.measure.periods import ReportingRange, add_months, month_end, per
 from placewise.measure.returns import returned_counts
 from placewise.warehouse.connection import table_names
 from placewise.warehouse.engines import engine_for
+from placewise.warehouse.engines.base import Engine
 
 SHARED_TABLES = ("_placewise_people", "_placewise_registrations", "_placewise_population_cells", "_placewise_records")
 """Temporary tables a computation shares between indicators: person attributes, registration
@@ -163,7 +165,9 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
     the caller can work on one indicator's rows while the engine computes the next.
 
     One set-based query per indicator covers every period, geography and breakdown; the registered
-    population at each period end is computed once and shared through a temporary table.
+    population at each period end is computed once and shared through a temporary table. Every indicator's queries
+    are built first, then compiled to SQL on another thread while the engine runs the earlier ones
+    (:func:`_pipelined`).
     """
     chosen = [catalogue.indicator(i) for i in indicators] if indicators else list(catalogue.indicators)
     rng = periods_range or default_range(con)
@@ -179,8 +183,7 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
         shared = SharedSides(shared_keys(work))
         try:
             ctx = _context(con, catalogue, ends, work, reads)
-            for ind, ps in work:
-                yield ind, _one(ctx, ind, ps, shared)
+            yield from _pipelined(engine, [(ind, _plan(ctx, ind, ps, shared)) for ind, ps in work])
         finally:
             for name in [*SHARED_TABLES, REGISTER_SPANS_TABLE, REGISTERS_TABLE, *(events_table(s) for s in reads),
                          *shared.names()]:
@@ -292,6 +295,23 @@ def shared_keys(work: list[tuple[Indicator, Periods]]) -> set[str]:
     return {k for k, n in keys.items() if n > 1}
 
 
+@dataclass(frozen=True)
+class Step:
+    """One query of an indicator's computation: made into temporary table ``name``, or its rows fetched (no name);
+    ``sql`` once compiled."""
+
+    expr: ir.Table
+    name: str | None = None
+    sql: str = ""
+
+
+def _made(steps: list[Step], name: str, expr: ir.Table) -> ir.Table:
+    """Add the making of temporary table ``name`` from ``expr`` to the steps; the table, for later steps to read
+    (by name: it exists once the steps before them have run)."""
+    steps.append(Step(expr, name))
+    return ibis.table(expr.schema(), name=name)
+
+
 @dataclass
 class SharedSides:
     """The sides several indicators share, summed once into temporary tables as the first of them needs each."""
@@ -299,13 +319,14 @@ class SharedSides:
     keys: set[str]
     tables: dict[str, ir.Table] = field(default_factory=dict)
 
-    def cells(self, ctx: Context, ind: Indicator, side: Side, ps: Periods) -> ir.Table:
-        """The side's cells by breakdown group: a query, or the shared temporary table (made on first use)."""
+    def cells(self, ctx: Context, ind: Indicator, side: Side, ps: Periods, steps: list[Step]) -> ir.Table:
+        """The side's cells by breakdown group: a query, or the shared temporary table (its making added to
+        ``steps`` on first use)."""
         key = side_key(ind, side, ps)
         if key not in self.keys:
             return side_cells(ctx, ind, side, ps)
         if key not in self.tables:
-            self.tables[key] = _temp(ctx.con, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps))
+            self.tables[key] = _made(steps, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps))
         return self.tables[key]
 
     def names(self) -> list[str]:
@@ -313,27 +334,57 @@ class SharedSides:
         return [f"{SIDES_TABLE}{i}" for i in range(len(self.tables))]
 
 
-def _one(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: SharedSides) -> pa.Table:
-    """One indicator's counts over its periods, in the counts schema: cells by breakdown group materialised once
-    (where another indicator shares one of its sides, each side summed apart and the shared one read from its
-    table), then summed to each geography level."""
+def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: SharedSides) -> list[Step]:
+    """The queries of one indicator's counts over its periods, in the order they run: cells by breakdown group
+    materialised once (where another indicator shares one of its sides, each side summed apart and the shared one
+    read from its table, made by the first indicator that needs it), then summed to each geography level."""
     if not ps:
-        return COUNTS_SCHEMA.empty_table()
+        return []
     if ind.is_returned:
-        return returned_counts(ctx.con, ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(
-            COUNTS_SCHEMA)
+        return [Step(returned_counts(ctx.con, ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names))]
+    steps: list[Step] = []
     sides = indicator_sides(ind) or []
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
-        summed = sides_summed([placed(s, shared.cells(ctx, ind, s, ps)) for s in sides])
+        summed = sides_summed([placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
     else:   # summed in one pass: apart, each side would read the units again
         summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
-    by = _temp(ctx.con, CELLS_TABLE, summed)
+    steps.append(Step(expand(ctx, ind, _made(steps, CELLS_TABLE, summed)).select(*COUNTS_SCHEMA.names)))
+    if ENGLAND in ind.geographies:
+        national = returned_counts(ctx.con, ctx.catalogue, ind, ps)
+        steps.append(Step(national.filter(national.geography_type == ENGLAND).select(*COUNTS_SCHEMA.names)))
+    return steps
+
+
+def _compiled(engine: Engine, steps: list[Step]) -> list[Step]:
+    """The steps with their SQL."""
+    return [replace(s, sql=engine.compile(s.expr)) for s in steps]
+
+
+def _run(engine: Engine, steps: list[Step]) -> pa.Table:
+    """Run compiled steps in order; the rows they fetch, in the counts schema."""
+    parts = []
     try:
-        out = expand(ctx, ind, by).select(*COUNTS_SCHEMA.names).to_pyarrow().cast(COUNTS_SCHEMA)
+        for s in steps:
+            if s.name:
+                engine.temp_table_of(s.name, s.expr, s.sql)
+            else:
+                parts.append(engine.arrow_of(s.expr, s.sql).cast(COUNTS_SCHEMA))
     finally:
-        engine_for(ctx.con).drop(CELLS_TABLE)
-    if ENGLAND not in ind.geographies:
-        return out
-    national = returned_counts(ctx.con, ctx.catalogue, ind, ps)
-    national = national.filter(national.geography_type == ENGLAND).select(*COUNTS_SCHEMA.names)
-    return pa.concat_tables([out, national.to_pyarrow().cast(COUNTS_SCHEMA)])
+        if any(s.name == CELLS_TABLE for s in steps):
+            engine.drop(CELLS_TABLE)
+    return pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
+
+
+def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]]) -> Iterator[tuple[Indicator, pa.Table]]:
+    """Each indicator's counts, its steps run in order; where the engine allows (:attr:`Engine.compiles_aside`) they
+    are compiled on another thread, ahead, while the engine runs the earlier ones (Ibis's compiling is Python that
+    would otherwise hold the engine up for about 0.1 s an indicator)."""
+    if not engine.compiles_aside:
+        yield from ((ind, _run(engine, _compiled(engine, steps))) for ind, steps in plans)
+        return
+    compiler = ThreadPoolExecutor(max_workers=1)
+    try:
+        ahead = [(ind, compiler.submit(_compiled, engine, steps)) for ind, steps in plans]
+        yield from ((ind, _run(engine, compiled.result())) for ind, compiled in ahead)
+    finally:
+        compiler.shutdown(cancel_futures=True)

@@ -167,6 +167,9 @@ class Engine:
     """The driver's exceptions a failed statement raises."""
     analytic: ClassVar[Mapping[str, str]] = {}
     """Session settings for the measure workload (many large set-based queries)."""
+    compiles_aside: ClassVar[bool] = False
+    """Whether the next query may be compiled to SQL on another thread while this session runs one: compiling reads
+    nothing of the session and the driver releases the interpreter while a query runs."""
 
     def __init__(self, con: BaseBackend) -> None:
         self.con = con
@@ -271,6 +274,23 @@ class Engine:
         """Materialise an expression as a temporary table for this session (replacing any left over)."""
         self.drop(name)
         return self.con.create_table(name, expr, temp=True)
+
+    def compile(self, expr: ir.Table) -> str:
+        """The expression's SQL for this engine; compiling only (on another thread where :attr:`compiles_aside`)."""
+        return self.con.compile(expr)
+
+    def _compiled(self, expr: ir.Table, sql: str) -> ir.Table:
+        """The expression as its compiled SQL, its in-memory tables registered with the session first."""
+        self.con._run_pre_execute_hooks(expr)
+        return self.con.sql(sql, schema=expr.schema())
+
+    def temp_table_of(self, name: str, expr: ir.Table, sql: str) -> None:
+        """Materialise an expression already compiled to ``sql`` as a temporary table (replacing any left over)."""
+        self.temp_table(name, self._compiled(expr, sql))
+
+    def arrow_of(self, expr: ir.Table, sql: str) -> pa.Table:
+        """The rows of an expression already compiled to ``sql``."""
+        return self._compiled(expr, sql).to_pyarrow()
 
     def replace_table(self, name: str, obj: ir.Table | pa.Table) -> ir.Table:
         """Write ``obj`` under a new name, then swap it in, so a failed build leaves the old table whole."""

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import duckdb
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
@@ -66,6 +67,7 @@ class DuckDBEngine(Engine):
     analytic: ClassVar[dict[str, str]] = {"preserve_insertion_order": "false"}
     """Every query of the measure workload states its own order where it needs one, so DuckDB may write and read
     its temporary tables in any order: less memory held for ordering and about 10% less CPU time."""
+    compiles_aside = True
 
     @classmethod
     def claims(cls, url: str) -> bool:
@@ -118,6 +120,17 @@ class DuckDBEngine(Engine):
     def execute(self, sql: str) -> None:
         """Run it on the warehouse connection."""
         self.con.con.execute(sql)
+
+    def temp_table_of(self, name: str, expr: ir.Table, sql: str) -> None:
+        """Run the SQL as it is (Ibis would parse it again to wrap it as a query of its own)."""
+        self.drop(name)
+        self.con._run_pre_execute_hooks(expr)
+        self.con.con.execute(f'CREATE TEMP TABLE "{name}" AS {sql}')
+
+    def arrow_of(self, expr: ir.Table, sql: str) -> pa.Table:
+        """Run the SQL as it is, as :meth:`temp_table_of`."""
+        self.con._run_pre_execute_hooks(expr)
+        return self.con.con.sql(sql).to_arrow_table()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
