@@ -91,7 +91,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     if compare == "provider":  # the providers that have returns, not every provider the profile lists
         areas = tuple(a for a in areas if a.code in set(frame.geography_code))
     as_of = max(frame.period_end) if not frame.empty else None
-    specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of) if not indicators or s.id in indicators]
+    alone = inputs.printed_alone(con, catalogue, frame)
+    specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of, alone) if not indicators or s.id in indicators]
     scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con) if compare == "place" else None,
                                      settings.place_providers if compare == "place" else None)
     quality = inputs.warehouse_quality(con, frame)
@@ -101,8 +102,6 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     shown = {s.id for s in specs}
     specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
     specs = with_england(specs, {k: v for k, v in settings.england_sources.items() if not indicators or k in shown})
-    alone = inputs.printed_alone(con, catalogue, frame)
-    specs = [replace(s, printed_alone=alone.get(s.id, frozenset())) for s in specs]
     programmes, assurance = load_programmes(profile), load_assurance(profile)
     governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv,
                                  domains={i.domain for i in catalogue.indicators})

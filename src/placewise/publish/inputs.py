@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -151,13 +152,16 @@ def printed_alone(con, catalogue: Catalogue, frame: pd.DataFrame) -> dict[str, f
     return out
 
 
-def specs_from_catalogue(catalogue: Catalogue, as_of: date | None = None) -> list[IndicatorSpec]:
-    """The report's view of every catalogue indicator, in catalogue order, targets for the year of ``as_of``.
+def specs_from_catalogue(catalogue: Catalogue, as_of: date | None = None,
+                         alone: Mapping[str, frozenset[tuple[str, date]]] | None = None) -> list[IndicatorSpec]:
+    """The report's view of every catalogue indicator, in catalogue order, targets for the year of ``as_of``, and
+    the returned values printed without their counts (``alone``: :func:`printed_alone`).
 
     Values are read as the measurements table stores them: numerator / denominator x ``per``
     (so a proportion with ``per: 100`` is already a percentage).
     """
-    return [_spec(i, as_of) for i in catalogue.indicators]
+    alone = alone or {}
+    return [_spec(i, as_of, alone.get(i.id, frozenset())) for i in catalogue.indicators]
 
 
 def _returned_format(i: Indicator) -> tuple[str, int]:
@@ -167,7 +171,7 @@ def _returned_format(i: Indicator) -> tuple[str, int]:
     return ("", 0) if i.denominator is None else ("", 1)
 
 
-def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
+def _spec(i: Indicator, as_of: date | None, alone: frozenset[tuple[str, date]]) -> IndicatorSpec:
     """One catalogue indicator as the report shows it."""
     unit, decimals = _returned_format(i) if i.measure == "returned" else {
         "proportion": ("%" if i.per == 100 else "", 1),
@@ -183,7 +187,7 @@ def _spec(i: Indicator, as_of: date | None = None) -> IndicatorSpec:
         target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
         per=float(i.per or 1), no_spc=no_spc_reason(i), cumulative=cumulative(i), population_sized=population_sized(i),
         no_target=i.no_target.label if i.no_target else "", no_target_reason=i.no_target.reason if i.no_target else "",
-        yearly=i.target,
+        yearly=i.target, printed_alone=alone,
     )
 
 

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 import ibis
@@ -38,7 +38,7 @@ from placewise.publish.disclosure import (
     publishable,
     reader_digest,
 )
-from placewise.publish.inputs import published_measurements, read_measurements, warehouse_quality
+from placewise.publish.inputs import printed_alone, published_measurements, read_measurements, warehouse_quality
 from placewise.publish.report import DataQuality
 from placewise.publish.web.roles import User, reads_unsuppressed
 from placewise.warehouse.connection import require_tables
@@ -169,6 +169,8 @@ class Snapshot:
     computed_at: datetime | None
     version: Version
     reader: ReaderInputs
+    alone: dict[str, frozenset[tuple[str, date]]]
+    """The returned values printed without their counts, by indicator (:func:`printed_alone`)."""
     _memo: OrderedDict[Hashable, object] = field(default_factory=OrderedDict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _making: dict[Hashable, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
@@ -410,7 +412,8 @@ def load(url: str, profile: Profile, decisions: KeptDecisions | None = None) -> 
         snap = Snapshot(profile=profile, catalogue=catalogue, rule=load_rule(profile),
                         by_indicator=_split(frame, published, decision.cells.reason, area_table, order),
                         areas=area_table, quality=warehouse_quality(con, frame), measurements=len(frame),
-                        computed_at=found[1], version=found, reader=reader)
+                        computed_at=found[1], version=found, reader=reader,
+                        alone=printed_alone(con, catalogue, frame))
     with _CACHE_LOCK:
         _CACHE[url] = snap
     return snap
