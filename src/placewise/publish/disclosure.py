@@ -808,9 +808,12 @@ def disclose(frame: pd.DataFrame, rule: DisclosureRule, measures: dict[str, str]
     """
     frame = frame.reset_index(drop=True)
     order = frame.sort_values(CELL_KEYS, kind="stable").index.to_numpy()
-    keyed = frame.take(order).reset_index(drop=True)
+    in_order = bool((order == np.arange(len(order))).all())  # as read_measurements gives them: no copy to make
+    keyed = frame if in_order else frame.take(order).reset_index(drop=True)
     made = kept_or_made(kept, digest(keyed, rule, measures, relations), keyed, rule,
                         lambda: decide(keyed, rule, measures, relations))
+    if in_order:
+        return publishable(frame, made, measures), made
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
     decision = Decision(made.rule, made.cells.take(back).reset_index(drop=True), made.digest)
