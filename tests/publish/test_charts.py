@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -78,6 +79,26 @@ def test_limits_step_at_a_rebase_and_gaps_break_the_line():
     assert len(_ys(root.find(f"{SVG}path[@class='upl']").get("d"))) == 2
     assert root.find(f"{SVG}path[@class='values']").get("d").count("M") == 2
     assert len(root.findall(f".//{SVG}circle")) == 3
+
+
+def _vertices(path: str) -> list[list[tuple[float, float]]]:
+    """The sub-paths of an SVG path made of M/L commands, each as its list of (x, y) vertices."""
+    return [[(float(x), float(y)) for x, y in zip(*[iter(sub.replace("L", " ").split())] * 2, strict=True)]
+            for sub in path.split("M")[1:]]
+
+
+def test_a_target_changes_by_a_step_between_march_and_april_not_a_slant():
+    # 76% to March 2026, 78% from April 2026 (a new year's plan); six months across x 40-440 (80 px apart).
+    frame = Frame(width=440, height=240, left=40, right=0, top=20, bottom=20)
+    labels = ["Jan 2026", "Feb 2026", "Mar 2026", "Apr 2026", "May 2026", "Jun 2026"]
+    values = np.array([75, 77, 76, 79, 78, 77], dtype=float)
+    target = np.array([76, 76, 76, 78, 78, np.nan])
+    svg = spc_chart(labels, values, np.full(6, 77.0), np.full(6, 70.0), np.full(6, 84.0), ["common_cause"] * 6,
+                    target=target, frame=frame, y_range=(70.0, 80.0, 2.5))
+    (line,) = _vertices(ET.fromstring(svg).find(f"{SVG}path[@class='target']").get("d"))
+    # 76 -> y 100, 78 -> y 60 (20 px per point); the step falls half-way between March (x 200) and April (x 280).
+    assert line == [(40, 100), (120, 100), (200, 100), (240, 100), (240, 60), (280, 60), (360, 60)]
+    assert all(a[0] == b[0] or a[1] == b[1] for a, b in pairwise(line))
 
 
 def test_mismatched_lengths_are_an_error():

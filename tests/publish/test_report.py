@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -1187,9 +1188,11 @@ def test_the_rtt_chart_draws_each_years_target_or_standard_and_no_plan_where_non
                         plan=PlanInputs(pva[pva.indicator_id == "rtt_18wk"])).pages[0]
     svg = ET.fromstring(page.spc_svg)
     paths = {p.get("class"): p.get("d") for p in svg.findall("{http://www.w3.org/2000/svg}path")}
-    target_ys = [float(y) for y in re.findall(r"[ML][-\d.]+ ([-\d.]+)", paths["target"])]
-    assert len(target_ys) == 42 and len(set(target_ys[:24])) == len(set(target_ys[24:36])) == 1
-    assert target_ys[0] < target_ys[35] and target_ys[35] > target_ys[36]  # 92% higher than 65%; 70% above 65%
+    corners = [(float(x), float(y)) for x, y in re.findall(r"[ML]([-\d.]+) ([-\d.]+)", paths["target"])]
+    # A vertex a month and two more at each change of target, April 2025 and April 2026: steps, never a slant.
+    assert len(corners) == 42 + 2 * 2 and all(a[0] == b[0] or a[1] == b[1] for a, b in pairwise(corners))
+    levels = list(dict.fromkeys(y for _, y in corners))
+    assert len(levels) == 3 and levels[0] < levels[2] < levels[1]  # 92% higher than 70%, 70% higher than 65%
     plan_points = re.findall(r"[ML]", paths["trajectory"])
     assert len(plan_points) == 18  # April 2025 to September 2026; none in 2023/24 or 2024/25
     key = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))

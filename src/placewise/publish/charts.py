@@ -140,8 +140,26 @@ def _tick_every(texts: list[str], spacing: float) -> int:
     return max(1, int(np.ceil(widest / max(spacing, 1e-9))))
 
 
-def _step_line(frame: Frame, values: np.ndarray, lo: float, hi: float, cls: str, colour: str, dash: str) -> str:
-    """A horizontal line per segment of constant value (limits change at rebase points)."""
+def _steps(frame: Frame, values: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices of a line that holds each value until half-way to the next period and changes there by a
+    vertical step (a target changes on 1 April, between March's point and April's; limits at a rebase point):
+    joining adjacent points instead would draw a slant, a value that no period had."""
+    n = values.size
+    xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
+    before = np.r_[np.nan, values[:-1]]
+    changes = np.isfinite(values) & np.isfinite(before) & (values != before)
+    middle = frame.x(np.arange(n) - 0.5, n)
+    corners_x = np.column_stack([middle, middle, xs]).ravel()
+    corners_y = np.column_stack([np.r_[np.nan, ys[:-1]], ys, ys]).ravel()
+    keep = np.column_stack([changes, changes, np.ones(n, bool)]).ravel()
+    return corners_x[keep], corners_y[keep]
+
+
+def _step_line(frame: Frame, values: np.ndarray, lo: float, hi: float, cls: str, colour: str, dash: str,
+               steps: bool = True) -> str:
+    """A horizontal line per segment of constant value, joined by vertical steps (limits change at rebase
+    points, targets at the start of a financial year); without ``steps``, the points joined as they are (a monthly
+    trajectory, a plan for each month)."""
     n = values.size
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
     dashed = f' stroke-dasharray="{dash}"' if dash else ""
@@ -149,7 +167,8 @@ def _step_line(frame: Frame, values: np.ndarray, lo: float, hi: float, cls: str,
     alone = finite & ~np.r_[False, finite[:-1]] & ~np.r_[finite[1:], False]
     ticks = "".join(f'<line class="{cls}" x1="{_num(xs[i] - 6)}" x2="{_num(xs[i] + 6)}" y1="{_num(ys[i])}" '
                     f'y2="{_num(ys[i])}" stroke="{colour}" stroke-width="2.5"/>' for i in np.flatnonzero(alone))
-    return f'<path class="{cls}" d="{_path(xs, ys)}" fill="none" stroke="{colour}" stroke-width="1.5"{dashed}/>' + ticks
+    path = _path(*_steps(frame, values, lo, hi)) if steps else _path(xs, ys)
+    return f'<path class="{cls}" d="{path}" fill="none" stroke="{colour}" stroke-width="1.5"{dashed}/>' + ticks
 
 
 OFF_SCALE = 5.0
@@ -213,7 +232,8 @@ def spc_chart(
     if target is not None and not apart[target_name]:
         body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
     if trajectory is not None and not apart["Trajectory"]:
-        body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3"))
+        body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3",
+                               steps=False))
     body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
     for i in np.flatnonzero(np.isfinite(values)):
         kind = point_types[i]
@@ -254,7 +274,8 @@ def line_chart(
     if target is not None and not apart[target_name]:
         body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
     if trajectory is not None and not apart["Trajectory"]:
-        body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3"))
+        body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3",
+                               steps=False))
     body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
     body += [f'<circle class="point unclassified" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="2.6" fill="{LIMIT}"/>'
              for i in np.flatnonzero(np.isfinite(values))]
