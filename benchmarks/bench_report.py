@@ -29,7 +29,7 @@ from placewise.analyse.statistics import proportion
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
 from placewise.publish import inputs
-from placewise.publish.cli import write_reports
+from placewise.publish.render import write_reports
 from placewise.publish.config import load_assurance, load_programmes, load_settings
 from placewise.publish.report import build_report
 from placewise.warehouse import connect

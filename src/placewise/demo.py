@@ -20,11 +20,11 @@ from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, key_from_env
 from placewise.options import BUNDLED, ProfileOption
 from placewise.profile import load_profile
 from placewise.measure import ReportingRange, load_catalogue
-from placewise.publish.cli import build_models, write_reports
+from placewise.publish.assembly import build_models
 from placewise.publish.config import load_settings
 from placewise.publish.inputs import synthetic_share
 from placewise.publish.planning import write_plan_chapter
-from placewise.publish.render import render_index
+from placewise.publish.render import render_index, write_reports
 from placewise.publish.web.demo import serve_demo, use_demo_identity_store
 from placewise.sources import blmk_2020_21, nhse_ae
 from placewise.sources.synth.calibrate import calibration, write_calibration

@@ -129,7 +129,7 @@ def test_recovery_actual_against_plan_matches_the_pack(warehouse: tuple[pd.DataF
 
 def test_the_reports_kpqi_page_gives_the_views_verdicts(warehouse: tuple[pd.DataFrame, Path]) -> None:
     """The report's KPQI table, built from the disclosed measurements, says what the tested view says."""
-    from placewise.publish.cli import build_models
+    from placewise.publish.assembly import build_models
 
     frame, plan_csv = warehouse
     view = kpqi_view(frame, load_catalogue(load_profile()), date(2021, 3, 31), [v[0] for v in ROWS.values()])

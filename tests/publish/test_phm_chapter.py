@@ -78,7 +78,7 @@ def test_the_integrated_report_carries_the_chapter(tmp_path):
 
     from placewise.analyse.measurements import measurements, write_measurements
     from placewise.measure import COUNTS_SCHEMA, load_catalogue
-    from placewise.publish.cli import build_models
+    from placewise.publish.assembly import build_models
     from placewise.publish.render import render_html
     from placewise.warehouse import connect
     from placewise.warehouse import ensure_tables

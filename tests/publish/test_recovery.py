@@ -1,7 +1,7 @@
 """Attempted recovery: a reader with every report of one warehouse tries to get suppressed counts back.
 
 The three recoveries found in issue 7, tried on a designed warehouse through the real report path
-(``build_models``) on DuckDB and PostgreSQL:
+(``publish.assembly.build_models``) on DuckDB and PostgreSQL:
 
 1. the ICS report's total minus the Places' figures (one of them read off its own Place report);
 2. a headline value with its exact interval, which give the count back (Wilson inverted);
@@ -73,7 +73,7 @@ def _warehouse(url: str) -> str:
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def models(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Every report model built from the designed warehouse, by area name."""
-    from placewise.publish.cli import build_models
+    from placewise.publish.assembly import build_models
 
     if request.param == "postgres":
         import psycopg

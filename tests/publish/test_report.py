@@ -351,7 +351,7 @@ def test_a_warehouse_without_measurements_is_a_clear_error(tmp_path: Path):
 
 
 def test_a_declared_rebase_splits_the_limits_and_is_marked():
-    from placewise.publish.cli import with_rebase
+    from placewise.publish.assembly import with_rebase
     from placewise.publish.disclosure import DisclosureRule
     from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
 
@@ -945,7 +945,7 @@ def test_the_england_figure_is_listed_as_the_comparator_beside_the_areas():
 def test_england_is_shown_beside_the_area_with_its_source_or_the_page_says_there_is_none():
     from dataclasses import replace
 
-    from placewise.publish.cli import with_england
+    from placewise.publish.assembly import with_england
     from placewise.publish.disclosure import DisclosureRule
     from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pypdfium2 as pdfium
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from placewise.publish import icons
-from placewise.publish.report import ReportModel
+from placewise.publish.report import ReportModel, Scope
 
 
 def _environment() -> Environment:
@@ -88,3 +89,25 @@ def text_overlaps(pdf: Path, threshold: float = 0.25) -> list[tuple[int, str, st
             found.append((page, text.get_text_bounded(*boxes[a]), text.get_text_bounded(*boxes[b])))
     doc.close()
     return found
+
+
+def _stem(scope: Scope) -> str:
+    """The file name (without extension) of one area's report."""
+    return "ics" if scope.area == scope.ics else f"{scope.area.geography_type}-{scope.area.code}"
+
+
+def _write(args: tuple[ReportModel, Path, str, bool]) -> tuple[Path, Path | None, int]:
+    """Write one report (a top-level function so that worker processes can run it)."""
+    return write_report(*args)
+
+
+def write_reports(models: list[tuple[Scope, ReportModel]], out: Path, pdf: bool = True,
+                  workers: int = 2) -> list[tuple[str, Path, Path | None, int]]:
+    """Render every model to ``out`` in parallel; return (area name, HTML path, PDF path, PDF pages) each."""
+    jobs = [(model, out, _stem(scope), pdf) for scope, model in models]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        written = list(pool.map(_write, jobs))
+    done = [(scope.area.name, *paths) for (scope, _), paths in zip(models, written, strict=True)]
+    if models:
+        (out / "index.html").write_text(render_index(models[0][1].title, done), encoding="utf-8")
+    return done
