@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import ibis
 import numpy as np
@@ -125,6 +125,46 @@ def test_dsr_counts_by_esp_band_at_the_period_end(counts):
     assert pick(counts, "emergency_admissions_dsr", MAR, band=60) == (0, 5)
 
 
+def _rolling_warehouse() -> Warehouse:
+    """Emergency admissions in months 1-13 (January 2024 to January 2025) and the day before month 1, of people
+    whose ESP band moves up within the year, or at the top band does not."""
+    w = Warehouse()
+    a = w.person("a", born=(1980, 7))                   # 44 throughout: band 40
+    w.spell(a, date(2023, 12, 31), date(2024, 1, 2))    # the day before month 1: in neither year
+    for month in range(1, 14):                          # k admissions in month k, on its first or last day
+        first = date(2023 + (month + 11) // 12, (month - 1) % 12 + 1, 1)
+        day = first if month % 2 else date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(1)
+        for _ in range(month):
+            w.spell(a, day, day)
+    b = w.person("b", born=(1959, 6))                   # 64 until June 2024, then 65: band 60, then 65
+    for admitted in (date(2024, 1, 1), date(2024, 5, 31), date(2024, 7, 1)):
+        w.spell(b, admitted, admitted)
+    c = w.person("c", born=(1934, 3))                   # 89 until March 2024, then 90: band 85, then the top, 90
+    d = w.person("d", born=(1929, 3))                   # 94, then 95: band 90 (90 and over) throughout
+    for who in (c, d):
+        w.spell(who, date(2024, 2, 29), date(2024, 3, 1))
+    return w
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_rolling_year_adds_up_its_months_by_esp_band_at_its_end(catalogue, engine, request):
+    """A rolling 12 months' emergency admissions are those of its twelve months, first and last days included, each
+    in the ESP band of the person's age at the period end (OHID's DSR, ESP 2013), not at admission: the years to
+    December 2024 (months 1-12) and to January 2025 (months 2-13), worked by hand."""
+    con = ibis.duckdb.connect() if engine == "duckdb" else ibis.connect(request.getfixturevalue("postgres_url"))
+    rng = ReportingRange(date(2024, 12, 1), date(2025, 1, 31))
+    df = compute(_rolling_warehouse().load(con), catalogue, periods_range=rng,
+                 indicators=["emergency_admissions_dsr"]).to_pandas()
+    dec, jan = date(2024, 12, 31), date(2025, 1, 31)
+    assert pick(df, "emergency_admissions_dsr", dec, band=40) == (sum(range(1, 13)), 1)   # months 1-12
+    assert pick(df, "emergency_admissions_dsr", jan, band=40) == (sum(range(2, 14)), 1)   # months 2-13
+    assert pick(df, "emergency_admissions_dsr", dec, band=65) == (3, 1)     # b is 65 at both ends, 64 at two admissions
+    assert pick(df, "emergency_admissions_dsr", jan, band=65) == (2, 1)     # January 2024's is not in this year
+    assert pick(df, "emergency_admissions_dsr", dec, band=90) == (2, 2)     # c 90 by the end, d over 90
+    assert pick(df, "emergency_admissions_dsr", jan, band=90) == (2, 2)
+    assert set(df[(df.geography_type == "ics") & (df.breakdown == "none")].standard_band) == {40, 65, 90}
+
+
 def test_readmissions_and_length_of_stay(counts):
     # The data end in March, so March's discharges cannot be followed for 30 days: no March figure.
     assert not ((counts.indicator_id == "readmissions_30_day") & (counts.period_end == MAR)).any()
@@ -199,7 +239,8 @@ def test_englands_return_is_the_national_comparator_and_not_a_provider(catalogue
         "measure": ["ae_4hr_all"] * 3, "numerator": [900.0, 800.0, 1877191.0],
         "denominator": [1000.0, 1000.0, 2167550.0], "value": [0.9, 0.8, 0.866]})))
     ind = catalogue.indicator("ae_4hr_all_published")
-    out = returned_counts(con, catalogue, ind, [(date(2019, 3, 1), date(2019, 3, 31))]).to_pandas()
+    out = returned_counts(con.table("aggregate_returns"), catalogue, ind,
+                          [(date(2019, 3, 1), date(2019, 3, 31))]).to_pandas()
     got = {(r.geography_type, r.geography_code): (r.numerator, r.denominator) for r in out.itertuples()}
     # England is its own geography; the ICS is the sum of its providers only.
     assert got == {("provider", "RC9"): (900, 1000), ("provider", "RD8"): (800, 1000),

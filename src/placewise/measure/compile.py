@@ -130,6 +130,15 @@ class Context:
     registers: dict[str, ir.Table] = field(default_factory=dict)
     """Register members at every period end (``pid, period_end, practice_code, age``: no breakdown groups), by
     register id, where already materialised."""
+    tables: dict[str, ir.Table] = field(default_factory=dict)
+    """The warehouse tables looked up so far (:meth:`table`)."""
+
+    def table(self, name: str) -> ir.Table:
+        """A warehouse table, its schema asked of the engine once per computation, not by every indicator that
+        reads it (each look-up is a query: about a sixth of the time spent building the catalogue's queries)."""
+        if name not in self.tables:
+            self.tables[name] = self.con.table(name)
+        return self.tables[name]
 
 
 def age_band(age: ir.IntegerValue, lowers: list[int]) -> ir.IntegerValue:
@@ -685,7 +694,7 @@ def catalogue_event_reads(parts: list[tuple[Indicator, Periods]]) -> dict[EventS
     return {s: EventRead(tuple(sorted(c)), lo, hi) for s, (c, lo, hi) in sorted(found.items())}
 
 
-def _matching(e: Events, t: ir.Table, con: ibis.BaseBackend) -> ir.Table:
+def _matching(e: Events, t: ir.Table, ctx: Context) -> ir.Table:
     """Rows of the event table (raw or attributed) that meet the count's own row filters."""
     keep = _where(t, e.where)
     if e.duration:
@@ -694,7 +703,7 @@ def _matching(e: Events, t: ir.Table, con: ibis.BaseBackend) -> ir.Table:
     if e.codelist:
         base = with_codes(base, CODE_COLUMN[e.table], e.codelist)
     if e.secondary_codelist:
-        dx = with_codes(con.table("inpatient_diagnoses"), "icd10_code", e.secondary_codelist)
+        dx = with_codes(ctx.table("inpatient_diagnoses"), "icd10_code", e.secondary_codelist)
         base = base.semi_join(dx, base.spell_id == dx.spell_id)
     return base
 
@@ -705,11 +714,11 @@ def attributed_events(ctx: Context, e: Events, periods: Periods, subset: Subset 
     Events come from the source's attributed table read once per computation (:class:`EventTables`); a count of
     each person's first record ever reads its table itself, as it needs all of history.
     """
-    t = ctx.con.table(e.table)
+    t = ctx.table(e.table)
     key = TABLE_BY_NAME[e.table].key[0]
-    base = _matching(e, t if e.first_ever else ctx.events.of((e.table, e.date_column)), ctx.con)
+    base = _matching(e, t if e.first_ever else ctx.events.of((e.table, e.date_column)), ctx)
     if e.new_after_days:
-        before = _preceded(_matching(e, t, ctx.con), e, e.new_after_days, key)
+        before = _preceded(_matching(e, t, ctx), e, e.new_after_days, key)
         base = base.anti_join(before, base[key] == before["_key"])
     if e.followed_by:
         followed = _followed(t, e, e.followed_by, key)
@@ -783,7 +792,7 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table) -> ir.Table:
 def aggregate_units(ctx: Context, a: Aggregate, periods: Periods) -> ir.Table:
     """One unit per aggregate return row in each period, attributed to its organisation as provider; England's
     row (the national comparator) is no unit of the ICS (``placewise.measure.computation`` adds it apart)."""
-    t = ctx.con.table("aggregate_returns")
+    t = ctx.table("aggregate_returns")
     t = t.filter((t.measure == a.measure) & t[a.column].notnull() & (t.org_code != ENGLAND_CODE))
     ps = _periods(periods)
     j = t.join(ps, [t.period >= ps.period_start, t.period <= ps.period_end])
@@ -1050,7 +1059,7 @@ def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
               for code, places in gs.items() for place in places]
     mapped = [(g, c) for g, c in levels if c not in BREAKDOWN_KEYS]
     if mapped or groups:
-        prac = ctx.con.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
+        prac = ctx.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
         j = by.join(prac, by.practice_code == prac.p_code)
         parts += [_level(ind, j, ibis.literal(g), j[c]) for g, c in mapped]
     if groups:

@@ -341,7 +341,7 @@ def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Sha
     if not ps:
         return []
     if ind.is_returned:
-        return [Step(returned_counts(ctx.con, ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names))]
+        return [Step(returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names))]
     steps: list[Step] = []
     sides = indicator_sides(ind) or []
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
@@ -350,7 +350,7 @@ def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Sha
         summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
     steps.append(Step(expand(ctx, ind, _made(steps, CELLS_TABLE, summed)).select(*COUNTS_SCHEMA.names)))
     if ENGLAND in ind.geographies:
-        national = returned_counts(ctx.con, ctx.catalogue, ind, ps)
+        national = returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps)
         steps.append(Step(national.filter(national.geography_type == ENGLAND).select(*COUNTS_SCHEMA.names)))
     return steps
 

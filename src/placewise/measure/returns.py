@@ -28,10 +28,9 @@ def org_levels(catalogue: Catalogue) -> ir.Table:
     return ibis.memtable({"org": [c for c, _ in codes], "level": [k for _, k in codes]})
 
 
-def _side(con: ibis.BaseBackend, part: Aggregate, periods: ir.Table, numerator: bool) -> ir.Table:
+def _side(returns: ir.Table, part: Aggregate, periods: ir.Table, numerator: bool) -> ir.Table:
     """One side's rows per period and organisation: its column, else the published value over 1."""
-    t = con.table("aggregate_returns")
-    t = t.filter(t.measure == part.measure)
+    t = returns.filter(returns.measure == part.measure)
     j = t.join(periods, [t.period >= periods.period_start, t.period <= periods.period_end])
     own = j[part.column].cast("float64")
     fallback = j.value.cast("float64") if numerator else ibis.literal(1).cast("float64")
@@ -43,16 +42,17 @@ def _side(con: ibis.BaseBackend, part: Aggregate, periods: ir.Table, numerator: 
                     counted=ibis.ifelse(counted, 1, 0))
 
 
-def returned_counts(con: ibis.BaseBackend, catalogue: Catalogue, ind: Indicator,
+def returned_counts(returns: ir.Table, catalogue: Catalogue, ind: Indicator,
                     ps: list[tuple[date, date]]) -> ir.Table:
-    """The indicator's counts (numerator, denominator) by period and geography, in the counts schema's columns."""
+    """The indicator's counts (numerator, denominator) by period and geography, in the counts schema's columns, from
+    the warehouse's ``aggregate_returns`` table (``returns``)."""
     periods = ibis.memtable({"period_start": [p[0] for p in ps], "period_end": [p[1] for p in ps]})
     parts = [(ind.numerator, True)] + ([] if ind.denominator is None else [(ind.denominator, False)])
     sides = []
     for part, numerator in parts:
         if not isinstance(part, Aggregate):
             raise ValueError(f"indicator {ind.id}: a returned measure counts aggregate returns only")
-        sides.append(_side(con, part, periods, numerator))
+        sides.append(_side(returns, part, periods, numerator))
     rows = sides[0] if len(sides) == 1 else sides[0].union(sides[1])
     keys = ["period_start", "period_end", "org"]
     rows = rows.group_by(keys).aggregate(numerator=rows.num.sum(), denominator=rows.den.sum(),
