@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import resource
 import time
 from collections.abc import Callable
+from itertools import count
 from typing import TypeVar
 
 import pyarrow as pa
@@ -76,8 +77,9 @@ def main() -> None:
         finally:
             computation._temp = temp
         shared = computation.SharedSides(computation.shared_keys(work))
+        cohorts = count()
         for ind, ps in work:
-            steps = computation._plan(ctx, ind, ps, shared)  # compiled then run here, not pipelined: each alone
+            steps = computation._plan(ctx, ind, ps, shared, cohorts)  # compiled then run here, not pipelined: each alone
             parts.append(_timed(ind.id, lambda s=steps: computation._run(engine, computation._compiled(engine, s)),
                                 totals))
     counts = _timed("sort counts", lambda: computation.sort_by_keys(pa.concat_tables(parts), computation.KEYS), totals)

@@ -319,3 +319,39 @@ def test_sorting_by_keys_packs_keys_into_several_words_when_one_cannot_hold_them
     table = pa.table({f"k{i}": rng.integers(0, 3_000, 3_000) for i in range(7)})
     keys = [f"k{i}" for i in range(7)]
     assert sort_by_keys(table, keys).equals(table.sort_by([(k, "ascending") for k in keys]))
+
+
+def _coded_cohorts(catalogue) -> tuple[Warehouse, list[Indicator]]:
+    """People coded with dementia (a, d) or asthma (b, c, d) since 2023, b checked for blood pressure in February; a
+    ratio of the two coded cohorts, and the share of the asthma cohort checked."""
+    w = Warehouse()
+    for pid in "abcde":
+        w.person(pid)
+    for pid, name in [("a", "dementia"), ("d", "dementia"), ("b", "asthma"), ("c", "asthma"), ("d", "asthma")]:
+        w.event(pid, date(2023, 6, 1), code(name))
+    w.event("b", date(2024, 2, 10), code("systolic_bp"), 120)
+    base = catalogue.indicator("smi_health_checks").model_dump() | {"breakdowns": ["none"], "geographies": ["ics"]}
+    ratio = base | {"id": "dementia_per_asthma", "measure": "ratio",
+                    "numerator": {"kind": "persons", "criteria": [{"type": "has_code", "codelist": ["dementia"]}]},
+                    "denominator": {"kind": "persons", "criteria": [{"type": "has_code", "codelist": ["asthma"]}]}}
+    checked = base | {"id": "asthma_checked", "denominator": ratio["denominator"], "numerator": {
+        "kind": "subset", "criteria": [{"type": "has_code", "codelist": ["systolic_bp"], "window": "last_12_months"}]}}
+    return w, [Indicator.model_validate(raw) for raw in (ratio, checked)]
+
+
+def test_each_coded_cohort_is_its_own_table_dropped_with_its_indicator(catalogue):
+    """A cohort drawn from coded records is made a temporary table of its own (a ratio of two such cohorts reads two,
+    both made before either is counted), and none is left once the indicators are counted: together the counts are
+    those each indicator gives alone, and those worked by hand."""
+    w, indicators = _coded_cohorts(catalogue)
+    cat = catalogue.model_copy(update={"indicators": indicators})
+    con = w.load(ibis.duckdb.connect())
+    together = compute(con, cat, periods_range=Q4).to_pandas()
+    left = con.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    assert left == []
+    assert [pick(together, "dementia_per_asthma", end) for end in (JAN, FEB, MAR)] == [(2, 3)] * 3
+    assert [pick(together, "asthma_checked", end) for end in (JAN, FEB, MAR)] == [(0, 3), (1, 3), (1, 3)]
+    for ind in indicators:
+        alone = compute(con, cat, periods_range=Q4, indicators=[ind.id]).to_pandas()
+        pd.testing.assert_frame_equal(together[together.indicator_id == ind.id].reset_index(drop=True), alone,
+                                      check_exact=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+import itertools
 
 import ibis
 import ibis.expr.types as ir
@@ -76,6 +77,10 @@ reads its own rows from it. Narrow (register number, person number, period end, 
 people's breakdown groups back."""
 CELLS_TABLE = "_placewise_cells"
 """Temporary table holding one indicator's cells by breakdown group while they are summed to each geography."""
+COHORT_TABLE = "_placewise_cohort_"
+"""Prefix of the temporary tables holding a cohort drawn from coded records (people with an SMI code ever, at every
+period end), numbered over the computation so that no two cohorts share one; each is dropped with its indicator's
+cells."""
 SIDES_TABLE = "_placewise_side_"
 """Prefix of the temporary tables holding a side's cells by breakdown group that several indicators share (e.g. the
 registered population of the monthly rates, GP appointments counted by two indicators)."""
@@ -181,9 +186,10 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
         work = [(ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
         reads = catalogue_event_reads(work)
         shared = SharedSides(shared_keys(work))
+        cohorts = itertools.count()
         try:
             ctx = _context(con, catalogue, ends, work, reads)
-            yield from _pipelined(engine, [(ind, _plan(ctx, ind, ps, shared)) for ind, ps in work])
+            yield from _pipelined(engine, [(ind, _plan(ctx, ind, ps, shared, cohorts)) for ind, ps in work])
         finally:
             for name in [*SHARED_TABLES, REGISTER_SPANS_TABLE, REGISTERS_TABLE, *(events_table(s) for s in reads),
                          *shared.names()]:
@@ -298,17 +304,19 @@ def shared_keys(work: list[tuple[Indicator, Periods]]) -> set[str]:
 @dataclass(frozen=True)
 class Step:
     """One query of an indicator's computation: made into temporary table ``name``, or its rows fetched (no name);
-    ``sql`` once compiled."""
+    ``sql`` once compiled. A table ``kept`` outlives the indicator (later indicators read it); the others are dropped
+    once its steps have run."""
 
     expr: ir.Table
     name: str | None = None
     sql: str = ""
+    kept: bool = False
 
 
-def _made(steps: list[Step], name: str, expr: ir.Table) -> ir.Table:
+def _made(steps: list[Step], name: str, expr: ir.Table, kept: bool = False) -> ir.Table:
     """Add the making of temporary table ``name`` from ``expr`` to the steps; the table, for later steps to read
     (by name: it exists once the steps before them have run)."""
-    steps.append(Step(expr, name))
+    steps.append(Step(expr, name, kept=kept))
     return ibis.table(expr.schema(), name=name)
 
 
@@ -326,7 +334,7 @@ class SharedSides:
         if key not in self.keys:
             return side_cells(ctx, ind, side, ps)
         if key not in self.tables:
-            self.tables[key] = _made(steps, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps))
+            self.tables[key] = _made(steps, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps), kept=True)
         return self.tables[key]
 
     def names(self) -> list[str]:
@@ -334,15 +342,18 @@ class SharedSides:
         return [f"{SIDES_TABLE}{i}" for i in range(len(self.tables))]
 
 
-def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: SharedSides) -> list[Step]:
-    """The queries of one indicator's counts over its periods, in the order they run: cells by breakdown group
-    materialised once (where another indicator shares one of its sides, each side summed apart and the shared one
-    read from its table, made by the first indicator that needs it), then summed to each geography level."""
+def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: SharedSides,
+          cohorts: Iterator[int]) -> list[Step]:
+    """The queries of one indicator's counts over its periods, in the order they run: any cohort drawn from coded
+    records made a table (numbered from ``cohorts``), cells by breakdown group materialised once (where another
+    indicator shares one of its sides, each side summed apart and the shared one read from its table, made by the
+    first indicator that needs it), then summed to each geography level."""
     if not ps:
         return []
     if ind.is_returned:
         return [Step(returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names))]
     steps: list[Step] = []
+    ctx = replace(ctx, materialised=lambda rows: _made(steps, f"{COHORT_TABLE}{next(cohorts)}", rows))
     sides = indicator_sides(ind) or []
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
         summed = sides_summed([placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
@@ -370,8 +381,9 @@ def _run(engine: Engine, steps: list[Step]) -> pa.Table:
             else:
                 parts.append(engine.arrow_of(s.expr, s.sql).cast(COUNTS_SCHEMA))
     finally:
-        if any(s.name == CELLS_TABLE for s in steps):
-            engine.drop(CELLS_TABLE)
+        for s in steps:
+            if s.name and not s.kept:
+                engine.drop(s.name)
     return pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
 
 

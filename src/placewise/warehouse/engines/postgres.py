@@ -55,7 +55,7 @@ class PostgresEngine(Engine):
     errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error, adbc_dbapi.Error)
     analytic: ClassVar[dict[str, str]] = {"jit": "off", "work_mem": "128MB", "hash_mem_multiplier": "16",
                                           "cursor_tuple_fraction": "1", "default_statistics_target": "10",
-                                          "enable_mergejoin": "off", "enable_nestloop": "off"}
+                                          "enable_mergejoin": "off"}
     """For the measure's large set-based queries. JIT off: where estimates run high PostgreSQL would spend seconds
     compiling a query for a cost it has overestimated. ``work_mem`` (default 4 MB) and hash tables sixteen times
     that (up to 2 GB each, used only as the groups fill it, spilt to disk beyond), so that grouping by many text
@@ -71,18 +71,11 @@ class PostgresEngine(Engine):
     for 4 and joined each of six components to the people by a merge on the period end alone, testing the person as a
     filter: 64-80 million rows thrown away per join, 103.9 s of one statement (SMI health checks at scale 0.2) against
     1.8 s hashed. The measure joins on equality of small keys with every table in memory, where a hash join is never
-    much worse than a merge. Nested loops off too (PostgreSQL still takes one where a join has no equality to hash,
-    as the expansion to month ends), for SMI health checks' cells: their cohort (people with an SMI code ever at each
-    period end, 12,426 rows at scale 0.05) is estimated at one row, its people being a DISTINCT over a filtered common
-    table expression that meets the registrations through computed month numbers, none of which has statistics. At
-    one row the planner left-joins each of the six components by a nested loop that runs the component's window
-    query again for every cohort row: minutes at 0.05 and at 0.2 (stopped at 300 s), a second hashed. The estimate
-    was four rows until the registrations' open end became ``COALESCE(end_date, …)`` (taken at a default third,
-    where ``end_date IS NULL OR …`` was estimated from the column's statistics), one row since. The setting costs
-    elsewhere: the rest of the catalogue at 0.2 took 93.1 and 85.1 s of backend CPU with nested loops allowed
-    against 126.9 and 115.1 s without (two interleaved pairs; one side's cells 18 s against 45 s), so it should go
-    once that cohort is an analysed table (tried, not kept: with it SMI health checks' cells take 1.0 s at 0.05 and
-    2.4 s at 0.2 with nested loops allowed, the same measurements)."""
+    much worse than a merge. Nested loops stay allowed: a cohort the planner cannot size (SMI health checks' people
+    with an SMI code, 12,426 rows at scale 0.05 taken for one) is made an analysed table first
+    (:func:`placewise.measure.compile._coded_population`), where as a query it drew nested loops that ran each of
+    its six components' queries again for every cohort row; turning nested loops off instead cost the rest of the
+    catalogue at 0.2 about a third more backend CPU (range joins that must loop planned around the penalty)."""
     TEMP_BUFFERS = "256MB"
     """Memory for a session's temporary tables (default 8 MB): the measure keeps the population at every
     period end and each register's members in them and reads them once per indicator. Only allocated as used,
