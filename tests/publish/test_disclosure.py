@@ -21,6 +21,7 @@ from placewise.publish.disclosure import (
     _confirm,
     _pieces,
     DisclosureRule,
+    ReaderDecisions,
     decide,
     decide_for_reader,
     decision_bytes,
@@ -571,3 +572,19 @@ def test_the_decision_does_not_depend_on_the_order_the_engine_returned_the_rows_
                                                       strict=True))
     assert list(hidden.values()) == [{"luton": False, "bedford_small": True, "mk": False, "cbeds": True,
                                       "QHG": False}] * 3
+
+
+def test_a_readers_decision_does_not_depend_on_the_order_of_the_frame():
+    # Bedford's 3 is hidden with the first of three tied Places of 9 by key (cbeds). Its Place lead knows cbeds, so
+    # a new complement is needed: of the tied dd and mk, the earlier by key (dd), in whatever order the frame is.
+    places = {"luton": 16, "bedford_small": 3, "mk": 9, "cbeds": 9, "dd": 9}
+    frame = pd.DataFrame([_row("place", k, v) for k, v in places.items()] + [_row("ics", "QHG", 46)])
+    rel = _relations([("ics", "QHG", "place", k) for k in places])
+    hidden = []
+    for rows in (frame, frame.iloc[::-1], frame.iloc[[2, 0, 5, 4, 3, 1]]):
+        rows = rows.reset_index(drop=True)
+        _, published = disclose(rows, RULE, {"x": "proportion"}, rel)
+        reader = ReaderDecisions(rows, published, {"x": "proportion"}, rel).for_known(rows.geography_code == "cbeds")
+        hidden.append(dict(zip(reader.cells.geography_code, reader.cells.suppressed, strict=True)))
+    assert hidden == [{"luton": False, "bedford_small": True, "mk": False, "cbeds": False, "dd": True,
+                       "QHG": False}] * 3

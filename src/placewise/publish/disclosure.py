@@ -718,7 +718,9 @@ class ReaderDecisions:
 
     The known cells' columns leave the equations (a known value is a constant), the published hidden set
     restricted to the other cells is the start, and :func:`suppress` runs on them as :func:`decide` does (the
-    ICS total protected). It only adds to what the published decision hid. ``frame`` is the decision's table.
+    ICS total protected). It only adds to what the published decision hid. ``frame`` is the decision's table; the
+    cells are searched in the order of their keys, as :func:`disclose` decides, so ties go the same way whatever
+    order its rows are in.
     """
 
     def __init__(self, frame: pd.DataFrame, decision: Decision, measures: dict[str, str],
@@ -728,9 +730,10 @@ class ReaderDecisions:
             raise ValueError("disclosure: the decision belongs to a different table")
         derived, exempt, unpublished = _kinds(frame, decision.rule)
         self.decision = decision
-        self._in_base = ~derived & ~exempt & ~unpublished
+        in_base = ~derived & ~exempt & ~unpublished
         self._redo = derived & ~exempt & ~unpublished
-        base = frame[self._in_base].reset_index(drop=True)
+        self._base = frame[in_base].sort_values(CELL_KEYS, kind="stable").index.to_numpy()  # in the keys' order
+        base = frame.take(self._base).reset_index(drop=True)
         self._counts = cell_counts(base, measures)
         self._equations = equations(base, relations).tocsc()
         self._top = ((base.geography_type == "ics") & (base.breakdown == "none")).to_numpy()
@@ -741,11 +744,11 @@ class ReaderDecisions:
         known = np.asarray(known, dtype=bool)
         if known.size != self._was.size:
             raise ValueError("disclosure: the known cells belong to a different table")
-        other = ~known[self._in_base]
-        hidden = suppress(self._counts[other], self._was[self._in_base][other],
+        other = ~known[self._base]
+        hidden = suppress(self._counts[other], self._was[self._base][other],
                           self._equations[:, np.flatnonzero(other)].tocsr(), protect=self._top[other], least=False)
         cells = self.decision.cells.copy()
-        where = np.flatnonzero(self._in_base)[other]
+        where = self._base[other]
         added = where[hidden & ~self._was[where]]
         cells.loc[added, "suppressed"] = True
         cells.loc[added, "reason"] = SECONDARY
