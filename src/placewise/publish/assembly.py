@@ -3,6 +3,8 @@ profile (areas compared, scopes, rebase points, England comparators, plans, gove
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -27,6 +29,7 @@ from placewise.publish.report import (
     core20_view,
     kpi_progress,
 )
+from placewise.publish.web.store import StoreError, WebStore, default_store_url
 from placewise.warehouse import connect_existing, table_names
 from placewise.warehouse.connection import redact
 
@@ -48,7 +51,8 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
         raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
                                 "(compute the indicators first)")
     catalogue = load_catalogue(profile)
-    published, decision = inputs.published_measurements(con, profile, catalogue)
+    with kept_decisions(warehouse or DEFAULT_URL) as kept:
+        published, decision = inputs.published_measurements(con, profile, catalogue, kept=kept)
     frame = inputs.report_rows(published, ("ics", compare, ENGLAND))
     if compare == "place":  # each Place's practices and PCNs for its funnel plots, and its main providers' returns
         units = published[published.geography_type.isin(["pcn", "practice", "provider"]) & (published.breakdown == "none")]
@@ -108,3 +112,26 @@ def with_england(specs: list[IndicatorSpec], sources: dict[str, str]) -> list[In
     if unknown:
         raise ValueError(f"report.yaml: england_sources names unknown indicator(s) {', '.join(unknown)}")
     return [replace(s, england_source=sources.get(s.id, "")) for s in specs]
+
+
+@contextmanager
+def kept_decisions(warehouse: str) -> Iterator[WebStore | None]:
+    """Where the report reads the disclosure decision kept for these measurements, or keeps the one it makes: the
+    web store the web application opens for the same warehouse (:func:`default_store_url`), so that the decision is
+    made once per measurements load, by whichever of the report command and the web app's start comes first.
+
+    The web store rather than the warehouse: the publishing stage only reads the warehouse (the web app holds it
+    read-only and reloads when it changes, and a Spark warehouse would need a binary table), while the web store is
+    written by design, on DuckDB or PostgreSQL only, and already keeps decisions by digest. Where it cannot be opened
+    (a running web app holds its DuckDB file), the report makes the decision itself: the same one, since it is
+    deterministic.
+    """
+    try:
+        store = WebStore(default_store_url(warehouse))
+    except StoreError:
+        yield None
+        return
+    try:
+        yield store
+    finally:
+        store.close()

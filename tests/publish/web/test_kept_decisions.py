@@ -10,10 +10,11 @@ import pytest
 
 from placewise.profile import load_profile
 from placewise.publish import disclosure
+from placewise.publish.assembly import build_models
 from placewise.publish.disclosure import PRIMARY, ReaderDecisions
 from placewise.publish.web import snapshot
 from placewise.publish.web.app import create_app
-from placewise.publish.web.store import KEPT_DECISIONS, WebStore
+from placewise.publish.web.store import KEPT_DECISIONS, WebStore, default_store_url
 from placewise.warehouse import connect
 
 
@@ -57,6 +58,19 @@ def _close(app) -> None:
     app.state.web.store.close()
 
 
+def _new_load(db, frame: pd.DataFrame) -> pd.Series:
+    """A new load: one Place's count of an indicator becomes 3 (as a new computation stamps it); that row before."""
+    row = frame[(frame.geography_type == "place") & (frame.breakdown == "none") & (frame.numerator > 50)].iloc[0]
+    con = connect(db)
+    try:
+        con.raw_sql(f"UPDATE measurements SET numerator = 3, computed_at = now() WHERE indicator_id = "
+                    f"'{row.indicator_id}' AND period_end = DATE '{row.period_end}' AND geography_type = 'place' "
+                    f"AND geography_code = '{row.geography_code}' AND breakdown = 'none'")
+    finally:
+        con.disconnect()
+    return row
+
+
 def test_a_second_start_reads_the_kept_decisions_and_a_new_load_has_them_made_again(web_warehouse, tmp_path, made):
     db, store = tmp_path / "wh.duckdb", tmp_path / "web.duckdb"
     shutil.copy(web_warehouse.db, db)
@@ -81,16 +95,7 @@ def test_a_second_start_reads_the_kept_decisions_and_a_new_load_has_them_made_ag
             for c, v in columns.items():
                 pd.testing.assert_series_equal(pd.Series(again[place][indicator][1][c]), pd.Series(v))
 
-    # A new load: one Place's count of an indicator becomes 3 (as a new computation stamps it).
-    frame = second.state.web.snapshot.reader.frame
-    row = frame[(frame.geography_type == "place") & (frame.breakdown == "none") & (frame.numerator > 50)].iloc[0]
-    con = connect(db)
-    try:
-        con.raw_sql(f"UPDATE measurements SET numerator = 3, computed_at = now() WHERE indicator_id = "
-                    f"'{row.indicator_id}' AND period_end = DATE '{row.period_end}' AND geography_type = 'place' "
-                    f"AND geography_code = '{row.geography_code}' AND breakdown = 'none'")
-    finally:
-        con.disconnect()
+    row = _new_load(db, second.state.web.snapshot.reader.frame)
     made.clear()
     assert second.state.web.reload()
     assert made == ["published"]
@@ -102,6 +107,27 @@ def test_a_second_start_reads_the_kept_decisions_and_a_new_load_has_them_made_ag
     second.state.web.snapshot.place_views()
     assert made == ["published"] + ["place"] * places
     _close(second)
+
+
+def test_the_report_command_and_the_web_app_share_one_decision_per_load(web_warehouse, tmp_path, made):
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(web_warehouse.db, db)
+    shown = ["hypertension_treated_to_target"]  # the decision is made over every indicator, whichever are shown
+    first = build_models(warehouse=str(db), indicators=shown)
+    assert made == ["published"]
+    made.clear()
+    again = build_models(warehouse=str(db), indicators=shown)
+    assert made == [], "a second report on the same measurements reads the kept decision"
+    assert [m.pages for _, m in again] == [m.pages for _, m in first]
+    app = _start(db, default_store_url(str(db)))  # the web app's store for this warehouse, as `placewise serve`
+    assert "published" not in made, "the web app reads the decision the report command kept"
+    frame = app.state.web.snapshot.reader.frame
+    _close(app)
+
+    _new_load(db, frame)
+    made.clear()
+    build_models(warehouse=str(db), indicators=shown)
+    assert made == ["published"]
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
