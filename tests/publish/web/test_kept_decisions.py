@@ -149,3 +149,22 @@ def test_the_store_keeps_a_decision_once_and_only_the_latest(store):
     assert store.kept_decision("a") is None
     assert store.kept_decision(f"later {KEPT_DECISIONS - 1}") == b"x"
     assert store.run("SELECT count(*) FROM web_decisions") == [(KEPT_DECISIONS,)]
+
+
+@pytest.mark.postgres
+def test_a_role_that_cannot_create_the_stores_tables_gets_a_store_error_and_the_report_its_own_decision(
+        postgres_url):
+    # A report run by a read-only role decides itself rather than fail (kept_decisions reads StoreError as no store).
+    import psycopg
+
+    from placewise.publish.assembly import kept_decisions
+    from placewise.publish.web.store import StoreError
+
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("CREATE ROLE reader LOGIN")
+        con.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    reader = postgres_url.replace("placewise@", "reader@")
+    with pytest.raises(StoreError, match="cannot create the web store's tables"):
+        WebStore(reader)
+    with kept_decisions(reader) as kept:
+        assert kept is None

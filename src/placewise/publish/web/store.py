@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from placewise.warehouse.engines import engine_class
@@ -66,8 +67,12 @@ class WebStore:
                 self._db = duckdb.connect(str(path))
             except duckdb.IOException as e:
                 raise StoreError(duckdb_open_error(path, e)) from None
-        for ddl in TABLES:
-            self.run(ddl)
+        try:
+            for ddl in TABLES:
+                self.run(ddl)
+        except (duckdb.Error, psycopg.Error) as e:  # a read-only role or file: no store, said as such
+            self.close()
+            raise StoreError(f"{redact(url)}: cannot create the web store's tables: {redact(str(e))}") from None
 
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (committed at once) and return its rows, if any."""
