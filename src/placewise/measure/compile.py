@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import singledispatch
+from functools import lru_cache, singledispatch
 from itertools import pairwise, product
 from typing import Any
 
@@ -156,9 +156,22 @@ def age_band_labels(lowers: list[int]) -> list[str]:
     return [f"{lo}-{hi - 1}" for lo, hi in pairwise(lowers)] + [f"{lowers[-1]}+"]
 
 
+def constants(columns: dict[str, list[Any]], schema: dict[str, str] | None = None) -> ir.Table:
+    """A small table of constants (periods, labels) to join against, made once for each content: making a memtable
+    costs some milliseconds of Python, and the catalogue's queries ask for the same few over two hundred times."""
+    return _constants(tuple((k, tuple(v)) for k, v in columns.items()), tuple(schema.items()) if schema else None)
+
+
+@lru_cache(maxsize=1024)
+def _constants(columns: tuple[tuple[str, tuple[Any, ...]], ...],
+               schema: tuple[tuple[str, str], ...] | None) -> ir.Table:
+    """:func:`constants`, from its columns and schema made hashable."""
+    return ibis.memtable({k: list(v) for k, v in columns}, schema=dict(schema) if schema else None)
+
+
 def _periods(periods: Periods) -> ir.Table:
     """The indicator's periods as a small table to join against."""
-    return ibis.memtable({"period_start": [p[0] for p in periods], "period_end": [p[1] for p in periods]}).select(
+    return constants({"period_start": [p[0] for p in periods], "period_end": [p[1] for p in periods]}).select(
         period_start=ibis._.period_start.cast("date"), period_end=ibis._.period_end.cast("date")
     )
 
@@ -766,8 +779,8 @@ def _period_months(periods: Periods) -> ir.Table:
     """Every month of every period (``month`` → ``period_start, period_end``): an equality join, not a range."""
     rows = [(add_months(start, i), start, end) for start, end in periods
             for i in range((end.year - start.year) * 12 + end.month - start.month + 1)]
-    return ibis.memtable({"month": [r[0] for r in rows], "period_start": [r[1] for r in rows],
-                          "period_end": [r[2] for r in rows]}).select(
+    return constants({"month": [r[0] for r in rows], "period_start": [r[1] for r in rows],
+                      "period_end": [r[2] for r in rows]}).select(
         month=ibis._.month.cast("date"), period_start=ibis._.period_start.cast("date"),
         period_end=ibis._.period_end.cast("date"))
 
@@ -1010,15 +1023,15 @@ def breakdown_labels(ind: Indicator, age_bands: list[int]) -> ir.Table:
         combos = [labels[parts[0]]] if len(parts) == 1 else [labels[parts[0]], labels[parts[1]]]
         rows += [(b, sum(k for k, _ in c), CROSS_SEPARATOR.join(x for _, x in c)) for c in product(*combos)]
         rows.append((b, -1, CROSS_SEPARATOR.join("Unknown" for _ in parts)))
-    return ibis.memtable({"l_breakdown": [r[0] for r in rows], "l_group": [r[1] for r in rows],
-                          "breakdown_group": [r[2] for r in rows]},
-                         schema={"l_breakdown": "string", "l_group": "int64", "breakdown_group": "string"})
+    return constants({"l_breakdown": [r[0] for r in rows], "l_group": [r[1] for r in rows],
+                      "breakdown_group": [r[2] for r in rows]},
+                     schema={"l_breakdown": "string", "l_group": "int64", "breakdown_group": "string"})
 
 
 def by_breakdown(ctx: Context, ind: Indicator, cells: ir.Table) -> ir.Table:
     """Cells once per breakdown, by their group's number; summed over other attributes unless a median, then
     labelled (:func:`breakdown_labels`: a small join after the sums, not text summed by)."""
-    kinds = ibis.memtable({"breakdown": list(ind.breakdowns)})
+    kinds = constants({"breakdown": list(ind.breakdowns)})
     y = cells.cross_join(kinds)
     branches = [(y.breakdown == b, _group_key(y, parts)) for b, parts in _breakdown_parts(ind).items() if parts]
     key = ibis.cases(*branches, else_=ibis.literal(0, "int64")) if branches else ibis.literal(0, "int64")
@@ -1070,8 +1083,8 @@ def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
         j = by.join(prac, by.practice_code == prac.p_code)
         parts += [_level(ind, j, ibis.literal(g), j[c]) for g, c in mapped]
     if groups:
-        gm = ibis.memtable({"g_type": [g[0] for g in groups], "g_code": [g[1] for g in groups],
-                            "g_place": [g[2] for g in groups]})
+        gm = constants({"g_type": [g[0] for g in groups], "g_code": [g[1] for g in groups],
+                        "g_place": [g[2] for g in groups]})
         k = j.join(gm, j.la_code == gm.g_place)
         parts.append(_level(ind, k, k.g_type, k.g_code))
     out = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]

@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from placewise.measure.catalogue import ENGLAND, Aggregate, Catalogue, Indicator
+from placewise.measure.compile import constants
 from placewise.returns import ENGLAND_CODE
 
 
@@ -25,7 +26,7 @@ def org_levels(catalogue: Catalogue) -> ir.Table:
     provider."""
     codes = [(catalogue.ics_code, "ics"), (ENGLAND_CODE, ENGLAND)]
     codes += [(code, kind) for kind, gs in catalogue.groupings.items() for code in gs]
-    return ibis.memtable({"org": [c for c, _ in codes], "level": [k for _, k in codes]})
+    return constants({"org": [c for c, _ in codes], "level": [k for _, k in codes]})
 
 
 def _side(returns: ir.Table, part: Aggregate, periods: ir.Table, numerator: bool) -> ir.Table:
@@ -46,7 +47,7 @@ def returned_counts(returns: ir.Table, catalogue: Catalogue, ind: Indicator,
                     ps: list[tuple[date, date]]) -> ir.Table:
     """The indicator's counts (numerator, denominator) by period and geography, in the counts schema's columns, from
     the warehouse's ``aggregate_returns`` table (``returns``)."""
-    periods = ibis.memtable({"period_start": [p[0] for p in ps], "period_end": [p[1] for p in ps]})
+    periods = constants({"period_start": [p[0] for p in ps], "period_end": [p[1] for p in ps]})
     parts = [(ind.numerator, True)] + ([] if ind.denominator is None else [(ind.denominator, False)])
     sides = []
     for part, numerator in parts:
