@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta
 
 import ibis
@@ -16,7 +17,7 @@ from scenario import code, scenario
 
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Indicator
-from placewise.measure.computation import shared_keys, sort_by_keys
+from placewise.measure.computation import CELLS_TABLE, shared_keys, sort_by_keys
 from placewise.measure.periods import periods
 from placewise.profile import load_profile
 from placewise.warehouse.engines.duckdb import DuckDBEngine
@@ -296,6 +297,28 @@ def test_queries_compiled_in_line_count_as_those_compiled_ahead(catalogue, monke
     in_line = compute(con, catalogue, periods_range=Q4, indicators=SHARING).to_pandas()
     assert ahead.numerator.sum() > 0
     pd.testing.assert_frame_equal(in_line, ahead, check_exact=True)
+
+
+def test_two_indicators_run_side_by_side_count_from_their_own_tables(catalogue, monkeypatch):
+    """Two indicators run at once (:attr:`Engine.side_by_side`), each holding on to its cells table until the other
+    has made its own, count as each does alone: had they one table name, one would count the other's cells."""
+    con = _sharing_warehouse().load(ibis.duckdb.connect())
+    pair = ["gp_dna_rate", "referrals_rate"]
+    alone = {i: compute(con, catalogue, periods_range=Q4, indicators=[i]).to_pandas() for i in pair}
+    both_made = threading.Barrier(2)
+    make = DuckDBEngine.temp_table_of
+
+    def made_then_held(self: DuckDBEngine, name: str, expr: ibis.Table, sql: str) -> None:
+        make(self, name, expr, sql)
+        if name.startswith(CELLS_TABLE):
+            both_made.wait(timeout=60)  # broken (and the test failed) unless the other indicator runs meanwhile
+
+    monkeypatch.setattr(DuckDBEngine, "temp_table_of", made_then_held)
+    together = compute(con, catalogue, periods_range=Q4, indicators=pair).to_pandas()
+    for ind in pair:
+        mine = together[together.indicator_id == ind].reset_index(drop=True)
+        assert mine.numerator.sum() > 0, ind
+        pd.testing.assert_frame_equal(mine, alone[ind], check_exact=True)
 
 
 _KEY_COLUMNS = {"day": st.dates(date(2020, 1, 1), date(2020, 3, 1)), "code": st.sampled_from(["E1", "E10", "e1", "É", ""]),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 import itertools
+from queue import Queue
 
 import ibis
 import ibis.expr.types as ir
@@ -75,8 +77,9 @@ REGISTERS_TABLE = "_placewise_registers"
 """Temporary table holding every used register's members at every period end, made in one pass; each register
 reads its own rows from it. Narrow (register number, person number, period end, practice, age): a cohort joins its
 people's breakdown groups back."""
-CELLS_TABLE = "_placewise_cells"
-"""Temporary table holding one indicator's cells by breakdown group while they are summed to each geography."""
+CELLS_TABLE = "_placewise_cells_"
+"""Prefix of the temporary table holding one indicator's cells by breakdown group while they are summed to each
+geography (one each, as two indicators may run at once: :attr:`Engine.side_by_side`)."""
 COHORT_TABLE = "_placewise_cohort_"
 """Prefix of the temporary tables holding a cohort drawn from coded records (people with an SMI code ever, at every
 period end), numbered over the computation so that no two cohorts share one; each is dropped with its indicator's
@@ -193,7 +196,7 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
         finally:
             for name in [*SHARED_TABLES, REGISTER_SPANS_TABLE, REGISTERS_TABLE, *(events_table(s) for s in reads),
                          *shared.names()]:
-                engine.drop(name)
+                engine.drop_temp(name)
 
 
 def _dense_ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
@@ -313,11 +316,11 @@ class Step:
     kept: bool = False
 
 
-def _made(steps: list[Step], name: str, expr: ir.Table, kept: bool = False) -> ir.Table:
+def _made(ctx: Context, steps: list[Step], name: str, expr: ir.Table, kept: bool = False) -> ir.Table:
     """Add the making of temporary table ``name`` from ``expr`` to the steps; the table, for later steps to read
     (by name: it exists once the steps before them have run)."""
     steps.append(Step(expr, name, kept=kept))
-    return ibis.table(expr.schema(), name=name)
+    return engine_for(ctx.con).temp_named(name, expr.schema())
 
 
 @dataclass
@@ -334,7 +337,8 @@ class SharedSides:
         if key not in self.keys:
             return side_cells(ctx, ind, side, ps)
         if key not in self.tables:
-            self.tables[key] = _made(steps, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps), kept=True)
+            self.tables[key] = _made(ctx, steps, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps),
+                                     kept=True)
         return self.tables[key]
 
     def names(self) -> list[str]:
@@ -353,13 +357,13 @@ def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Sha
     if ind.is_returned:
         return [Step(returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names))]
     steps: list[Step] = []
-    ctx = replace(ctx, materialised=lambda rows: _made(steps, f"{COHORT_TABLE}{next(cohorts)}", rows))
+    ctx = replace(ctx, materialised=lambda rows: _made(ctx, steps, f"{COHORT_TABLE}{next(cohorts)}", rows))
     sides = indicator_sides(ind) or []
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
         summed = sides_summed([placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
     else:   # summed in one pass: apart, each side would read the units again
         summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
-    steps.append(Step(expand(ctx, ind, _made(steps, CELLS_TABLE, summed)).select(*COUNTS_SCHEMA.names)))
+    steps.append(Step(expand(ctx, ind, _made(ctx, steps, f"{CELLS_TABLE}{ind.id}", summed)).select(*COUNTS_SCHEMA.names)))
     if ENGLAND in ind.geographies:
         national = returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps)
         steps.append(Step(national.filter(national.geography_type == ENGLAND).select(*COUNTS_SCHEMA.names)))
@@ -372,7 +376,7 @@ def _compiled(engine: Engine, steps: list[Step]) -> list[Step]:
 
 
 def _run(engine: Engine, steps: list[Step]) -> pa.Table:
-    """Run compiled steps in order; the rows they fetch, in the counts schema."""
+    """Run compiled steps in order; the rows they fetch, in the counts schema (the indicator's own tables dropped)."""
     parts = []
     try:
         for s in steps:
@@ -383,20 +387,56 @@ def _run(engine: Engine, steps: list[Step]) -> pa.Table:
     finally:
         for s in steps:
             if s.name and not s.kept:
-                engine.drop(s.name)
+                engine.drop_temp(s.name)
     return pa.concat_tables(parts) if parts else COUNTS_SCHEMA.empty_table()
 
 
+class _Sessions:
+    """The engine's session and as many more as it runs side by side (:attr:`Engine.side_by_side`), each taken by
+    one query list at a time, with the measure workload's settings."""
+
+    def __init__(self, engine: Engine, stack: ExitStack) -> None:
+        self.free: Queue[Engine] = Queue()
+        self.free.put(engine)
+        for _ in range(engine.side_by_side - 1):
+            other = engine.beside()
+            stack.callback(other.close)
+            stack.enter_context(other.settings(other.analytic))
+            self.free.put(other)
+
+    def run(self, compiled: Callable[[], list[Step]]) -> pa.Table:
+        """Run the steps (compiled when asked for) on the next free session."""
+        session = self.free.get()
+        try:
+            return _run(session, compiled())
+        finally:
+            self.free.put(session)
+
+
 def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]]) -> Iterator[tuple[Indicator, pa.Table]]:
-    """Each indicator's counts, its steps run in order; where the engine allows (:attr:`Engine.compiles_aside`) they
-    are compiled on another thread, ahead, while the engine runs the earlier ones (Ibis's compiling is Python that
-    would otherwise hold the engine up for about 0.1 s an indicator)."""
-    if not engine.compiles_aside:
-        yield from ((ind, _run(engine, _compiled(engine, steps))) for ind, steps in plans)
-        return
-    compiler = ThreadPoolExecutor(max_workers=1)
-    try:
-        ahead = [(ind, compiler.submit(_compiled, engine, steps)) for ind, steps in plans]
-        yield from ((ind, _run(engine, compiled.result())) for ind, compiled in ahead)
-    finally:
-        compiler.shutdown(cancel_futures=True)
+    """Each indicator's counts, its steps run in order, as many indicators at once as the engine runs side by side
+    (:attr:`Engine.side_by_side`) once every shared side's table is made; where the engine allows
+    (:attr:`Engine.compiles_aside`) the steps are compiled on another thread, ahead, while the engine runs the
+    earlier ones (Ibis's compiling is Python that would otherwise hold the engine up for about 0.1 s an
+    indicator)."""
+    plans = list(plans)
+    sides = [[s] for _, steps in plans for s in steps if s.kept]
+    rest = [(ind, [s for s in steps if not s.kept]) for ind, steps in plans]
+    with ExitStack() as stack:
+        sessions = _Sessions(engine, stack)
+        runner, compiler = ThreadPoolExecutor(max_workers=engine.side_by_side), ThreadPoolExecutor(max_workers=1)
+        stack.callback(runner.shutdown, cancel_futures=True)
+        stack.callback(compiler.shutdown, cancel_futures=True)
+
+        def compiled(steps: list[Step]) -> Callable[[], list[Step]]:
+            """The steps' compiling: ahead on the compiler's thread, or in line when the runner asks."""
+            if not engine.compiles_aside:
+                return lambda: _compiled(engine, steps)
+            return compiler.submit(_compiled, engine, steps).result
+
+        made = [runner.submit(sessions.run, c) for c in [compiled(s) for s in sides]]
+        ahead = [(ind, compiled(steps)) for ind, steps in rest]
+        for m in made:
+            m.result()
+        running = [(ind, runner.submit(sessions.run, c)) for ind, c in ahead]
+        yield from ((ind, r.result()) for ind, r in running)

@@ -170,6 +170,10 @@ class Engine:
     compiles_aside: ClassVar[bool] = False
     """Whether the next query may be compiled to SQL on another thread while this session runs one: compiling reads
     nothing of the session and the driver releases the interpreter while a query runs."""
+    side_by_side: ClassVar[int] = 1
+    """How many sessions (:meth:`beside`) may run one computation's queries at once over its temporary tables: more
+    than one where the sessions share the engine's threads and one alone leaves them idle at times (a small query,
+    the single-threaded end of an aggregate or of a fetch), so that another fills the gaps."""
 
     def __init__(self, con: BaseBackend) -> None:
         self.con = con
@@ -270,10 +274,27 @@ class Engine:
         """Drop a table of ours if it exists."""
         self.execute(f'DROP TABLE IF EXISTS "{name}"')
 
+    def drop_temp(self, name: str) -> None:
+        """Drop a temporary table of ours (:meth:`temp_table`) if it exists."""
+        self.drop(name)
+
     def temp_table(self, name: str, expr: ir.Table) -> ir.Table:
         """Materialise an expression as a temporary table for this session (replacing any left over)."""
-        self.drop(name)
+        self.drop_temp(name)
         return self.con.create_table(name, expr, temp=True)
+
+    def temp_named(self, name: str, schema: ibis.Schema) -> ir.Table:
+        """Temporary table ``name`` (:meth:`temp_table_of`), for queries built before it is made."""
+        return ibis.table(schema, name=name)
+
+    def beside(self) -> Engine:
+        """Another session of the same database that sees this one's temporary tables (:attr:`side_by_side`); the
+        caller closes it (:meth:`close`)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the session."""
+        self.con.disconnect()
 
     def compile(self, expr: ir.Table) -> str:
         """The expression's SQL for this engine; compiling only (on another thread where :attr:`compiles_aside`)."""
