@@ -85,9 +85,16 @@ def group_labels() -> ir.Table:
                          schema={GROUPS: "int16", "imd_quintile": "string", "ethnic_group": "string", "sex": "string"})
 
 
+def as_date(d: ir.DateValue) -> ir.DateValue:
+    """A day worked out by date arithmetic, as a date on every engine: Ibis types date ± interval as a date and so
+    drops a cast to date, but DuckDB and PostgreSQL give a timestamp, which every join, window and comparison with a
+    date then converts row by row (or pair by pair)."""
+    return d.cast("timestamp").date()
+
+
 def _day_after(d: ir.DateValue) -> ir.DateValue:
     """The next calendar day, as a date on every engine."""
-    return (d + ibis.interval(days=1)).cast("date")
+    return as_date(d + ibis.interval(days=1))
 
 
 def registrations(con: ibis.BaseBackend, attrs: ir.Table) -> ir.Table:
@@ -105,7 +112,7 @@ def registrations(con: ibis.BaseBackend, attrs: ir.Table) -> ir.Table:
     cuts = r.select(PID, b=r.start_date).union(
         r.filter(r.end_date.notnull()).select(PID, b=_day_after(r.end_date)), distinct=True)
     w = ibis.window(group_by=cuts[PID], order_by=cuts.b)
-    segs = cuts.mutate(s_end=(cuts.b.lead().over(w) - ibis.interval(days=1)).cast("date"))
+    segs = cuts.mutate(s_end=as_date(cuts.b.lead().over(w) - ibis.interval(days=1)))
     segs = segs.rename(s_pid=PID)
     j = segs.join(r, [segs.s_pid == r[PID], r.start_date <= segs.b, r.end_date.isnull() | (r.end_date >= segs.b)])
     rank = ibis.row_number().over(ibis.window(
@@ -259,7 +266,7 @@ def _registered_spans(intervals: ir.Table, attrs: ir.Table, ends: list[date]) ->
     j = intervals.join(attrs, PID)
     # Days before the first period end's month all fall before it, with its age: start from that month.
     first = ibis.literal(date(ends[0].year, ends[0].month, 1), "date")
-    died = (j.date_of_death - ibis.interval(days=1)).cast("date")
+    died = as_date(j.date_of_death - ibis.interval(days=1))
     s = j.select(*CELL_KEYS, born=(j.birth_year * 12 + j.birth_month).cast("int64"),
                  s=ibis.greatest(j.start_date, first), t=ibis.least(j.end_date.fill_null(last), died.fill_null(last), last))
     s = s.filter(s.s <= s.t)

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from placewise import codelists
 from placewise.canonical import PERSON_KEY
-from placewise.derive.people import OPEN_END, PID
+from placewise.derive.people import OPEN_END, PID, as_date
 
 CODE_COLUMN: dict[str, str] = {
     "clinical_events": "snomed_code",
@@ -156,7 +156,7 @@ def expiry(d: ir.DateValue, months: int | None) -> ir.DateValue:
     """
     if months is None:
         return ibis.literal(OPEN_END, "date")
-    return (d.truncate("M") + ibis.interval(months=months + 1) - ibis.interval(days=1)).cast("date")
+    return as_date(d.truncate("M") + ibis.interval(months=months + 1) - ibis.interval(days=1))
 
 
 def standing(days: ir.Table, months: int | None) -> ir.Table:
