@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+import ibis
 import pytest
 
 from placewise.canonical import TABLES
@@ -11,11 +13,13 @@ from placewise.warehouse import (
     BOOKKEEPING,
     WarehouseError,
     connect,
+    connect_existing,
     engine,
     engine_of,
     ensure_tables,
     table_names,
 )
+from placewise.warehouse.engines import engine_for
 from placewise.warehouse.engines.duckdb import duckdb_path
 from placewise.warehouse.status import status
 
@@ -95,3 +99,17 @@ def test_duckdb_memory_is_bounded_whatever_the_machine(tmp_path: Path) -> None:
         "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
     assert limit == "3.7 GiB"                      # DuckDB reports 4 GB (10^9 bytes) in GiB
     assert spill == str(tmp_path / "w.duckdb.tmp")
+
+
+def test_duckdb_temporary_tables_on_a_warehouse_opened_read_only(tmp_path: Path) -> None:
+    """A reader (the web app) can make temporary tables on a warehouse it opened read-only: they live in the
+    in-memory database attached read-write beside it."""
+    con = connect(tmp_path / "w.duckdb")
+    ensure_tables(con)
+    con.disconnect()
+    reader = engine_for(connect_existing(tmp_path / "w.duckdb", read_only=True))
+    made = reader.temp_table("_t", ibis.memtable({"x": [1, 2, 3]}))
+    assert sorted(made.x.to_pyarrow().to_pylist()) == [1, 2, 3]
+    reader.drop_temp("_t")
+    with pytest.raises(duckdb.Error):
+        made.to_pyarrow()

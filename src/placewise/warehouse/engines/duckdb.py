@@ -130,7 +130,7 @@ class DuckDBEngine(Engine):
 
     def _scratch(self, name: str) -> str:
         """Table ``name`` in :data:`SCRATCH`, which is attached first if need be."""
-        self.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+        self.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH} (READ_WRITE)")
         return f'{SCRATCH}.main."{name}"'
 
     def drop_temp(self, name: str) -> None:
