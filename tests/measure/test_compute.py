@@ -20,7 +20,7 @@ from placewise.measure.catalogue import Indicator
 from placewise.measure.computation import CELLS_TABLE, shared_keys, sort_by_keys
 from placewise.measure.periods import periods
 from placewise.profile import load_profile
-from placewise.warehouse.engines.duckdb import DuckDBEngine
+from placewise.warehouse.engines.duckdb import SCRATCH, DuckDBEngine
 
 Q4 = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
 FY = ReportingRange(date(2023, 4, 1), date(2024, 3, 31))
@@ -362,6 +362,12 @@ def _coded_cohorts(catalogue) -> tuple[Warehouse, list[Indicator]]:
     return w, [Indicator.model_validate(raw) for raw in (ratio, checked)]
 
 
+def _left_behind(con) -> list[tuple[str]]:
+    """The computation's tables still in the session: temporary ones, or in the scratch database."""
+    return con.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary OR database_name = ?",
+                           [SCRATCH]).fetchall()
+
+
 def test_each_coded_cohort_is_its_own_table_dropped_with_its_indicator(catalogue):
     """A cohort drawn from coded records is made a temporary table of its own (a ratio of two such cohorts reads two,
     both made before either is counted), and none is left once the indicators are counted: together the counts are
@@ -370,11 +376,26 @@ def test_each_coded_cohort_is_its_own_table_dropped_with_its_indicator(catalogue
     cat = catalogue.model_copy(update={"indicators": indicators})
     con = w.load(ibis.duckdb.connect())
     together = compute(con, cat, periods_range=Q4).to_pandas()
-    left = con.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
-    assert left == []
+    assert _left_behind(con) == []
     assert [pick(together, "dementia_per_asthma", end) for end in (JAN, FEB, MAR)] == [(2, 3)] * 3
     assert [pick(together, "asthma_checked", end) for end in (JAN, FEB, MAR)] == [(0, 3), (1, 3), (1, 3)]
     for ind in indicators:
         alone = compute(con, cat, periods_range=Q4, indicators=[ind.id]).to_pandas()
         pd.testing.assert_frame_equal(together[together.indicator_id == ind.id].reset_index(drop=True), alone,
                                       check_exact=True)
+
+
+def test_a_side_two_indicators_share_is_made_with_the_coded_cohort_it_reads(catalogue):
+    """Two ratios over the same coded cohort (asthma: b, c, d) share their denominator's cells: the shared side is
+    made with the cohort table it reads, before either indicator's own queries run, and nothing is left once they are
+    counted. Dementia (a, d) per asthma is 2 of 3 in every month; a COPD code for e gives 1 of 3."""
+    w, (ratio, _) = _coded_cohorts(catalogue)
+    w.event("e", date(2023, 6, 1), code("copd"))
+    copd = {"kind": "persons", "criteria": [{"type": "has_code", "codelist": ["copd"]}]}
+    other = Indicator.model_validate(ratio.model_dump() | {"id": "copd_per_asthma", "numerator": copd})
+    cat = catalogue.model_copy(update={"indicators": [ratio, other]})
+    con = w.load(ibis.duckdb.connect())
+    got = compute(con, cat, periods_range=Q4).to_pandas()
+    assert _left_behind(con) == []
+    assert [pick(got, "dementia_per_asthma", end) for end in (JAN, FEB, MAR)] == [(2, 3)] * 3
+    assert [pick(got, "copd_per_asthma", end) for end in (JAN, FEB, MAR)] == [(1, 3)] * 3

@@ -316,10 +316,10 @@ class Step:
     kept: bool = False
 
 
-def _made(ctx: Context, steps: list[Step], name: str, expr: ir.Table, kept: bool = False) -> ir.Table:
+def _made(ctx: Context, steps: list[Step], name: str, expr: ir.Table) -> ir.Table:
     """Add the making of temporary table ``name`` from ``expr`` to the steps; the table, for later steps to read
     (by name: it exists once the steps before them have run)."""
-    steps.append(Step(expr, name, kept=kept))
+    steps.append(Step(expr, name))
     return engine_for(ctx.con).temp_named(name, expr.schema())
 
 
@@ -329,21 +329,26 @@ class SharedSides:
 
     keys: set[str]
     tables: dict[str, ir.Table] = field(default_factory=dict)
+    read: list[str] = field(default_factory=list)
+    """The tables a shared side is made from (a cohort drawn from coded records), kept with it."""
 
     def cells(self, ctx: Context, ind: Indicator, side: Side, ps: Periods, steps: list[Step]) -> ir.Table:
         """The side's cells by breakdown group: a query, or the shared temporary table (its making added to
-        ``steps`` on first use)."""
+        ``steps`` on first use, with the making of any table it reads, all kept: they run before any indicator's
+        own steps, :func:`_pipelined`)."""
         key = side_key(ind, side, ps)
         if key not in self.keys:
             return side_cells(ctx, ind, side, ps)
         if key not in self.tables:
-            self.tables[key] = _made(ctx, steps, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps),
-                                     kept=True)
+            first = len(steps)
+            self.tables[key] = _made(ctx, steps, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps))
+            self.read += [s.name for s in steps[first:-1] if s.name]
+            steps[first:] = [replace(s, kept=True) for s in steps[first:]]
         return self.tables[key]
 
     def names(self) -> list[str]:
         """The temporary tables made."""
-        return [f"{SIDES_TABLE}{i}" for i in range(len(self.tables))]
+        return [*(f"{SIDES_TABLE}{i}" for i in range(len(self.tables))), *self.read]
 
 
 def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: SharedSides,
@@ -420,7 +425,7 @@ def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]]) ->
     earlier ones (Ibis's compiling is Python that would otherwise hold the engine up for about 0.1 s an
     indicator)."""
     plans = list(plans)
-    sides = [[s] for _, steps in plans for s in steps if s.kept]
+    sides = [kept for _, steps in plans if (kept := [s for s in steps if s.kept])]
     rest = [(ind, [s for s in steps if not s.kept]) for ind, steps in plans]
     with ExitStack() as stack:
         sessions = _Sessions(engine, stack)
