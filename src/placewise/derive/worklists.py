@@ -30,6 +30,7 @@ from placewise.profile.worklists import (
     SevereFrailtyFall, UndiagnosedHypertension, Worklist, Worklists)
 from placewise.warehouse import table_names
 from placewise.warehouse.derived import temp_table
+from placewise.warehouse.engines import engine_for
 
 RUNS_TABLE = "worklist_runs"
 ROWS_TABLE = "worklist_rows"
@@ -326,15 +327,6 @@ class Run:
     new: bool
 
 
-def _ensure_tables(con: ibis.BaseBackend) -> None:
-    """Create the run and row tables on first use."""
-    have = table_names(con)
-    if RUNS_TABLE not in have:
-        con.create_table(RUNS_TABLE, schema=RUN_SCHEMA)
-    if ROWS_TABLE not in have:
-        con.create_table(ROWS_TABLE, schema=ROW_SCHEMA)
-
-
 def _model_version(con: ibis.BaseBackend, w: Worklist) -> str:
     """The risk model version a list depends on, or empty for lists that do not use the model."""
     if not isinstance(w, HighRiskGap):
@@ -343,7 +335,9 @@ def _model_version(con: ibis.BaseBackend, w: Worklist) -> str:
 
 
 def _latest_run(con: ibis.BaseBackend, list_id: str, before: str | None = None) -> dict | None:
-    """The newest stored run of a list (or the newest before run ``before``)."""
+    """The newest stored run of a list (or the newest before run ``before``); none before the first store."""
+    if RUNS_TABLE not in table_names(con):
+        return None
     runs = con.table(RUNS_TABLE).filter(ibis._.list_id == list_id)
     if before is not None:
         cut = runs.filter(runs.run_id == before).created_at.max()
@@ -352,13 +346,25 @@ def _latest_run(con: ibis.BaseBackend, list_id: str, before: str | None = None) 
     return got[0] if got else None
 
 
+def _store(con: ibis.BaseBackend, rows: list[pa.Table], runs: list[dict]) -> None:
+    """Write the new runs through the engine, each write all or nothing: their rows first, then their records, which
+    make them runs (rows are read only through a record, so a store stopped between the two leaves no run)."""
+    if not runs:
+        return
+    engine = engine_for(con)
+    new_ids = [r["run_id"] for r in runs]
+    engine.replace_rows(ROWS_TABLE, pa.concat_tables(rows), "run_id", new_ids)
+    engine.replace_rows(RUNS_TABLE, pa.Table.from_pylist(runs, schema=RUN_SCHEMA.to_pyarrow()), "run_id", new_ids)
+
+
 def run(con: ibis.BaseBackend, lists: Worklists, wanted: list[str] | None = None) -> dict[str, Run]:
     """Build lists and store each run, unless the newest stored run has the same rows, rule and model version."""
-    _ensure_tables(con)
     out = {}
+    new_rows: list[pa.Table] = []
+    new_runs: list[dict] = []
+    on = con.table(PEOPLE_TABLE).reference_date.max().to_pyarrow().as_py()
     for list_id, rows in build_lists(con, lists, wanted).items():
         w = lists.get(list_id)
-        on = con.table(PEOPLE_TABLE).reference_date.max().to_pyarrow().as_py()
         rh, mv, ch = rule_hash(w), _model_version(con, w), content_hash(rows)
         last = _latest_run(con, list_id)
         if last and (last["rule_hash"], last["model_version"], last["content_hash"], last["reference_date"]) == \
@@ -367,13 +373,13 @@ def run(con: ibis.BaseBackend, lists: Worklists, wanted: list[str] | None = None
             continue
         now = datetime.now(UTC).replace(tzinfo=None)
         run_id = f"{list_id}-{now:%Y%m%dT%H%M%S%f}-{ch[:8]}"
-        con.insert(ROWS_TABLE, rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
-                   .select(list(ROW_SCHEMA.names)).cast(ROW_SCHEMA.to_pyarrow()))
-        con.insert(RUNS_TABLE, pa.table({"run_id": [run_id], "list_id": [list_id], "reference_date": [on],
-                                         "created_at": [now], "list_version": [w.version], "rule_hash": [rh],
-                                         "model_version": [mv], "content_hash": [ch], "rows": [rows.num_rows]},
-                                        schema=RUN_SCHEMA.to_pyarrow()))
+        new_rows.append(rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
+                        .select(list(ROW_SCHEMA.names)).cast(ROW_SCHEMA.to_pyarrow()))
+        new_runs.append({"run_id": run_id, "list_id": list_id, "reference_date": on, "created_at": now,
+                         "list_version": w.version, "rule_hash": rh, "model_version": mv, "content_hash": ch,
+                         "rows": rows.num_rows})
         out[list_id] = Run(run_id, list_id, on, rh, mv, ch, rows.num_rows, new=True)
+    _store(con, new_rows, new_runs)
     return out
 
 

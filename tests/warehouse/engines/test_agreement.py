@@ -1,7 +1,6 @@
 """One synthetic delivery ingested into DuckDB, PostgreSQL and Spark: the same canonical tables, the whole catalogue
 gives the same measurements, and the population health tables (segments, frailty, risk features at two dates,
-worklists and, on PostgreSQL, their stored runs' planted-case check: a known gap on Spark, at its test) are the same
-(counts exactly, values and intervals within 1e-9).
+worklists and their stored runs' planted-case check) are the same (counts exactly, values and intervals within 1e-9).
 
 The default lane runs scale 0.003 (about 3,300 people, two years, with the generator's planted worklist cases, the
 same at any scale, so every list's rule has people on both sides of it); scale 0.05 is run and timed by
@@ -26,7 +25,7 @@ from placewise.analyse.verify import verify
 from placewise.canonical import PERSON_KEY, TABLES
 from placewise.derive.people import PID
 from placewise.derive.segments import ITEMS_TABLE, PEOPLE_TABLE, latest_month_end, phm_tables
-from placewise.derive.worklists import RISK_TABLE, build_lists, content_hash, run
+from placewise.derive.worklists import RISK_TABLE, ROWS_TABLE, RUNS_TABLE, build_lists, content_hash, run
 from placewise.ingest.load import IngestResult, ingest
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
@@ -34,6 +33,7 @@ from placewise.profile.worklists import load_worklists
 from placewise.sources.synth.generate import generate
 from placewise.warehouse import connect
 from placewise.warehouse.derived import replace_table
+from placewise.warehouse.engines import engine_for
 
 pytestmark = pytest.mark.slow
 KEY = b"engine agreement test key, not a secret"
@@ -155,11 +155,7 @@ def _phm(url: str, scores: pa.Table | None) -> Phm:
     data's last month end), stored at the last date as ``placewise phm`` stores them; the risk features there; each
     worklist's rows (their content hash) over ``scores`` (if none, those of :func:`_risk_scores` on this warehouse).
 
-    The PHM tables are computed once: on Spark's local mode each computation is some hundreds of jobs.
-    Known gap, Spark: the lists are built but not stored as runs (``worklists.run``): its run tables are made by
-    Ibis's ``create_table``, which on Spark makes a managed table in the session's own warehouse folder, not in
-    the Placewise warehouse; so the stored runs and the planted-case check over them are compared on PostgreSQL
-    only (:func:`test_stored_worklist_runs_and_planted_cases_are_the_same`)."""
+    The PHM tables are computed once: on Spark's local mode each computation is some hundreds of jobs."""
     con = connect(url)
     try:
         profile = load_profile()
@@ -201,18 +197,26 @@ def test_population_health_tables_are_the_same(reference_phm: tuple[Phm, pa.Tabl
 def test_stored_worklist_runs_and_planted_cases_are_the_same(delivery: Path, reference: str,
                                                               reference_phm: tuple[Phm, pa.Table], other: Loaded) -> None:
     """Every list's run stored over the PHM tables and scores :func:`_phm` stores gives the planted-case check
-    DuckDB's gives, with planted positives found."""
-    if other.engine == "spark":
-        pytest.skip("known gap: worklist runs are stored by Ibis's create_table and insert, which on Spark make a "
-                    "managed table outside the Placewise warehouse folder (see _phm)")
+    DuckDB's gives, with planted positives found; the runs are tables of the Placewise warehouse, read again by the
+    next connection, whose re-run stores nothing new."""
     _phm(other.url, reference_phm[1])
     cases = cases_with_person_id(delivery / "truth" / "worklist_cases.parquet", KEY)
+    lists = load_worklists(load_profile())
     recalls = []
     for url in (reference, other.url):
         con = connect(url)
         try:
-            run(con, load_worklists(load_profile()))
+            stored = run(con, lists)
             recalls.append([replace(r, run_id=None) for r in planted_recall(con, cases)])  # run ids are times
         finally:
             con.disconnect()
+    con = connect(other.url)
+    try:
+        again = run(con, lists)
+        assert {RUNS_TABLE, ROWS_TABLE} <= engine_for(con).table_names()
+        assert not any(r.new for r in again.values()) and again == {i: replace(r, new=False) for i, r in stored.items()}
+        assert con.table(RUNS_TABLE).count().to_pyarrow().as_py() == len(lists.worklists)
+        assert con.table(ROWS_TABLE).count().to_pyarrow().as_py() == sum(r.rows for r in stored.values()) > 0
+    finally:
+        con.disconnect()
     assert recalls[0] == recalls[1] and sum(r.found for r in recalls[0]) > 0
