@@ -100,7 +100,7 @@ first_record = st.fixed_dictionaries({
     "on_or_after": st.dates(date(2019, 1, 1), date(2024, 6, 1)).map(date.isoformat),
 })
 simple_criteria = st.one_of(
-    has_code, latest_value, blood_pressure, first_record, near_first_record, cha2ds2_vasc,
+    near_first_record, cha2ds2_vasc, has_code, latest_value, blood_pressure, first_record,
     st.fixed_dictionaries({"type": st.just("on_register"), "name": st.sampled_from(REGISTERS)}),
     age_ranges().map(lambda a: {"type": "age", **a}),
 )

@@ -178,7 +178,7 @@ def test_generated_definitions_identical_on_duckdb_and_postgres(postgres_url):
     cases and aggregate returns among them."""
     pg = _postgres(postgres_url)
     try:
-        shapes, blocks = _generated_definitions_agree(pg, examples=30)
+        shapes, blocks = _generated_definitions_agree(pg, examples=45)
     finally:
         pg.disconnect()
     assert shapes == {"proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio", "returned"}
