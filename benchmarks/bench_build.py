@@ -16,7 +16,6 @@ import cProfile
 import itertools
 import os
 import pstats
-import resource
 import time
 
 from placewise.measure import computation, default_range, load_catalogue
@@ -25,11 +24,7 @@ from placewise.profile import load_profile
 from placewise.warehouse import connect
 from placewise.warehouse.engines import engine_for
 
-
-def _cpu() -> float:
-    """CPU seconds this process has used, user and system, across all its threads."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from cputime import cpu_seconds
 
 
 def main() -> None:
@@ -56,14 +51,14 @@ def main() -> None:
             return [computation._plan(ctx, ind, ps, shared, cohorts) for ind, ps in work]
 
         for _ in range(args.repeats):
-            start, cpu = time.perf_counter(), _cpu()
+            start, cpu = time.perf_counter(), cpu_seconds()
             plans = build()
             print(f"built {len(chosen)} indicators' plans ({sum(map(len, plans))} queries): "
-                  f"{time.perf_counter() - start:.2f} s wall, {_cpu() - cpu:.2f} s CPU", flush=True)
-        start, cpu = time.perf_counter(), _cpu()
+                  f"{time.perf_counter() - start:.2f} s wall, {cpu_seconds() - cpu:.2f} s CPU", flush=True)
+        start, cpu = time.perf_counter(), cpu_seconds()
         for steps in plans:
             computation._compiled(engine, steps)
-        print(f"compiled them: {time.perf_counter() - start:.2f} s wall, {_cpu() - cpu:.2f} s CPU")
+        print(f"compiled them: {time.perf_counter() - start:.2f} s wall, {cpu_seconds() - cpu:.2f} s CPU")
         if args.profile:
             profiler = cProfile.Profile()
             profiler.runcall(build)

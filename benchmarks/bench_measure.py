@@ -26,11 +26,7 @@ from placewise.measure import compute, default_range, load_catalogue
 from placewise.profile import load_profile
 from placewise.warehouse import connect
 
-
-def _cpu() -> float:
-    """CPU seconds this process has used, user and system, across all its threads."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from cputime import cpu_seconds
 
 
 def main() -> None:
@@ -48,9 +44,9 @@ def main() -> None:
     people = con.table("people").count().execute()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"warehouse {args.url} ({con.name}); {people:,} people; range {rng.first:%b %Y}-{rng.last:%b %Y}")
-    start, cpu = time.perf_counter(), _cpu()
+    start, cpu = time.perf_counter(), cpu_seconds()
     table = measure_all(con, profile, periods_range=rng)
-    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"all {len(catalogue.indicators)} indicators: {seconds:.1f} s ({cpu:.1f} s CPU), {table.num_rows:,} "
           f"measurements ({table.num_rows / seconds:,.0f} rows/s), peak memory {peak_mb:,.0f} MB, "

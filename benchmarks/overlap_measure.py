@@ -10,7 +10,6 @@ loop; on a quiet machine the loop's wall time against ``profile_measure.py``'s p
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +23,7 @@ from placewise.measure.computation import counts_by_indicator
 from placewise.profile import load_profile
 from placewise.warehouse import connect
 
-
-def _cpu() -> float:
-    """CPU seconds this process has used, user and system, across all its threads."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from cputime import cpu_seconds
 
 
 def main() -> None:
@@ -45,7 +40,7 @@ def main() -> None:
         busy.append((time.perf_counter() - wall, time.thread_time() - cpu))
         return out
 
-    start, cpu = time.perf_counter(), _cpu()
+    start, cpu = time.perf_counter(), cpu_seconds()
     with ThreadPoolExecutor(max_workers=1) as pool:
         done = [pool.submit(timed, ind, part) for ind, part in counts_by_indicator(con, catalogue) if part.num_rows]
         looped = time.perf_counter()
@@ -53,7 +48,7 @@ def main() -> None:
     waited = time.perf_counter() - looped
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
-    print(f"counts loop {looped - start:.2f} s wall; waited after it {waited:.2f} s; process {_cpu() - cpu:.2f} s CPU; "
+    print(f"counts loop {looped - start:.2f} s wall; waited after it {waited:.2f} s; process {cpu_seconds() - cpu:.2f} s CPU; "
           f"second thread {sum(b[0] for b in busy):.2f} s wall, {sum(b[1] for b in busy):.2f} s CPU over "
           f"{len(busy)} indicators ({rows:,} measurements); load average {load}")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
 from collections.abc import Callable
 
@@ -32,18 +31,14 @@ from placewise.profile import load_profile
 from placewise.warehouse import connect
 from placewise.warehouse.engines import engine_for
 
-
-def _cpu() -> float:
-    """CPU seconds this process has used, user and system, across all its threads."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from cputime import cpu_seconds
 
 
 def _cost(f: Callable[[], object]) -> tuple[float, float]:
     """Wall and CPU seconds of running ``f``."""
-    start, cpu = time.perf_counter(), _cpu()
+    start, cpu = time.perf_counter(), cpu_seconds()
     f()
-    return time.perf_counter() - start, _cpu() - cpu
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def _summed(t: ir.Table) -> ir.Table:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 from datetime import UTC, datetime
-import resource
 import time
 from collections.abc import Callable
 from itertools import count
@@ -31,20 +30,16 @@ from placewise.profile import load_profile
 from placewise.warehouse import connect
 from placewise.warehouse.engines import engine_for
 
+from cputime import cpu_seconds
+
 T = TypeVar("T")
-
-
-def _cpu() -> float:
-    """CPU seconds this process has used, user and system, across all its threads."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def _timed(name: str, f: Callable[[], T], totals: list[tuple[float, float]]) -> T:
     """Run ``f``, print its wall and CPU seconds, and add them to ``totals``."""
-    start, cpu = time.perf_counter(), _cpu()
+    start, cpu = time.perf_counter(), cpu_seconds()
     out = f()
-    totals.append((time.perf_counter() - start, _cpu() - cpu))
+    totals.append((time.perf_counter() - start, cpu_seconds() - cpu))
     print(f"{name:45s} {totals[-1][0]:8.2f} s wall {totals[-1][1]:8.2f} s CPU", flush=True)
     return out
 
