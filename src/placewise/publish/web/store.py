@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import psycopg
 from psycopg_pool import ConnectionPool
 
 from placewise.warehouse.engines import engine_class
@@ -70,7 +69,7 @@ class WebStore:
         try:
             for ddl in TABLES:
                 self.run(ddl)
-        except (duckdb.Error, psycopg.Error) as e:  # a read-only role or file: no store, said as such
+        except engine_class(url).errors as e:  # a read-only role or file: no store, said as such
             self.close()
             raise StoreError(f"{redact(url)}: cannot create the web store's tables: {redact(str(e))}") from None
 
