@@ -101,6 +101,28 @@ def test_a_target_changes_by_a_step_between_march_and_april_not_a_slant():
     assert all(a[0] == b[0] or a[1] == b[1] for a, b in pairwise(line))
 
 
+def test_a_plan_is_each_planning_years_own_line_broken_between_march_and_april():
+    # 2025/26's trajectory reaches 77% in March 2026; 2026/27's starts at 71% in April 2026 (a new year's plan from
+    # a lower base); one month of 2027/28 is planned alone. Seven months across x 40-520 (80 px apart).
+    frame = Frame(width=520, height=240, left=40, right=0, top=20, bottom=20)
+    labels = ["Feb 2026", "Mar 2026", "Apr 2026", "May 2026", "Jun 2026", "Mar 2027", "Apr 2027"]
+    values = np.array([75, 76, 72, 73, 74, 75, 76], dtype=float)
+    plan = np.array([76, 77, 71, 72, np.nan, np.nan, 80])
+    svg = spc_chart(labels, values, np.full(7, 75.0), np.full(7, 70.0), np.full(7, 80.0), ["common_cause"] * 7,
+                    trajectory=plan, year_starts=[2, 6], frame=frame, y_range=(70.0, 80.0, 2.5))
+    root = ET.fromstring(svg)
+    lines = _vertices(root.find(f"{SVG}path[@class='trajectory']").get("d"))
+    # 77 -> y 80, 71 -> y 200 (20 px per point): March's point ends 2025/26's line, April's starts 2026/27's.
+    assert lines == [[(40, 100), (120, 80)], [(200, 200), (280, 180)], [(520, 20)]]
+    (tick,) = root.findall(f"{SVG}line[@class='trajectory']")  # April 2027, alone in its year, is drawn as a tick
+    assert (float(tick.get("x1")), float(tick.get("x2")), float(tick.get("y1"))) == (514, 526, 20)
+    # Without the year boundaries the same plan is one line that slants from March to April.
+    joined = spc_chart(labels, values, np.full(7, 75.0), np.full(7, 70.0), np.full(7, 80.0), ["common_cause"] * 7,
+                       trajectory=plan, frame=frame, y_range=(70.0, 80.0, 2.5))
+    assert _vertices(ET.fromstring(joined).find(f"{SVG}path[@class='trajectory']").get("d"))[0] == \
+        [(40, 100), (120, 80), (200, 200), (280, 180)]
+
+
 def test_mismatched_lengths_are_an_error():
     with pytest.raises(ValueError, match="one entry per period"):
         spc_chart(["a"], np.ones(2), np.ones(2), np.ones(2), np.ones(2), ["common_cause"] * 2)

@@ -1195,6 +1195,12 @@ def test_the_rtt_chart_draws_each_years_target_or_standard_and_no_plan_where_non
     assert len(levels) == 3 and levels[0] < levels[2] < levels[1]  # 92% higher than 70%, 70% higher than 65%
     plan_points = re.findall(r"[ML]", paths["trajectory"])
     assert len(plan_points) == 18  # April 2025 to September 2026; none in 2023/24 or 2024/25
+    # Each planning year's own line: 2025/26's glide path ends at its 65% in March 2026 and 2026/27's starts again
+    # in April 2026 (62% + 8/12); no segment joins March to April, the slant no plan held.
+    years = [[(float(x), float(y)) for x, y in re.findall(r"([-\d.]+) ([-\d.]+)", sub)]
+             for sub in paths["trajectory"].split("M")[1:]]
+    assert [len(y) for y in years] == [12, 6]
+    assert years[0][-1][1] == levels[1] and years[1][0][1] > levels[1]  # lower on the page: below 65%
     key = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
     assert "Target or standard" in key
     assert page.plan_rag == "red"  # 62% against a plan of 62 + 8 x 6/12 = 66% in September 2026, worse by 6.1%

@@ -155,20 +155,38 @@ def _steps(frame: Frame, values: np.ndarray, lo: float, hi: float) -> tuple[np.n
     return corners_x[keep], corners_y[keep]
 
 
-def _step_line(frame: Frame, values: np.ndarray, lo: float, hi: float, cls: str, colour: str, dash: str,
-               steps: bool = True) -> str:
+def _ticks(xs: np.ndarray, ys: np.ndarray, alone: np.ndarray, cls: str, colour: str) -> str:
+    """A short horizontal tick at each point drawn alone (no neighbour to join it to), so that it is seen."""
+    return "".join(f'<line class="{cls}" x1="{_num(xs[i] - 6)}" x2="{_num(xs[i] + 6)}" y1="{_num(ys[i])}" '
+                   f'y2="{_num(ys[i])}" stroke="{colour}" stroke-width="2.5"/>' for i in np.flatnonzero(alone))
+
+
+def _step_line(frame: Frame, values: np.ndarray, lo: float, hi: float, cls: str, colour: str, dash: str) -> str:
     """A horizontal line per segment of constant value, joined by vertical steps (limits change at rebase
-    points, targets at the start of a financial year); without ``steps``, the points joined as they are (a monthly
-    trajectory, a plan for each month)."""
+    points, targets at the start of a financial year)."""
     n = values.size
     xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
     dashed = f' stroke-dasharray="{dash}"' if dash else ""
     finite = np.isfinite(values)
     alone = finite & ~np.r_[False, finite[:-1]] & ~np.r_[finite[1:], False]
-    ticks = "".join(f'<line class="{cls}" x1="{_num(xs[i] - 6)}" x2="{_num(xs[i] + 6)}" y1="{_num(ys[i])}" '
-                    f'y2="{_num(ys[i])}" stroke="{colour}" stroke-width="2.5"/>' for i in np.flatnonzero(alone))
-    path = _path(*_steps(frame, values, lo, hi)) if steps else _path(xs, ys)
-    return f'<path class="{cls}" d="{path}" fill="none" stroke="{colour}" stroke-width="1.5"{dashed}/>' + ticks
+    return (f'<path class="{cls}" d="{_path(*_steps(frame, values, lo, hi))}" fill="none" stroke="{colour}" '
+            f'stroke-width="1.5"{dashed}/>' + _ticks(xs, ys, alone, cls, colour))
+
+
+def _plan_line(frame: Frame, values: np.ndarray, lo: float, hi: float, year_starts: list[int]) -> str:
+    """A plan as each planning year's own line: the year's periods joined point to point (a glide path, a
+    submitted trajectory month by month), broken before each period in ``year_starts`` (the first of a financial
+    year), as a Board reads one year's plan ending in March and the next year's starting in April; joining March to
+    April would draw a slant no plan held. A period planned alone in its year is drawn as a tick."""
+    n = values.size
+    xs, ys = frame.x(np.arange(n), n), frame.y(values, lo, hi)
+    finite = np.isfinite(values)
+    opens = np.isin(np.arange(n), year_starts)
+    joined = finite & np.r_[False, finite[:-1]] & ~opens
+    alone = finite & ~joined & ~np.r_[joined[1:], False]
+    path = _path(np.insert(xs, year_starts, np.nan), np.insert(ys, year_starts, np.nan))
+    return (f'<path class="trajectory" d="{path}" fill="none" stroke="{TRAJECTORY}" stroke-width="1.5" '
+            f'stroke-dasharray="2 3"/>' + _ticks(xs, ys, alone, "trajectory", TRAJECTORY))
 
 
 OFF_SCALE = 5.0
@@ -200,6 +218,7 @@ def spc_chart(
     target: np.ndarray | None = None,
     target_name: str = "Target",
     trajectory: np.ndarray | None = None,
+    year_starts: list[int] | None = None,
     rebase_at: list[int] | None = None,
     title: str = "SPC chart",
     value_format: str = ".1f",
@@ -207,8 +226,8 @@ def spc_chart(
     y_range: tuple[float, float, float] | None = None,
 ) -> str:
     """An XmR chart: values joined by a line, points coloured by SPC class, mean, process limits,
-    target (named ``target_name`` in the key), trajectory and rebase marks. Arrays are per period; NaN means no
-    value (or suppressed)."""
+    target (named ``target_name`` in the key), trajectory (broken at ``year_starts``, the first period of each
+    financial year) and rebase marks. Arrays are per period; NaN means no value (or suppressed)."""
     values, mean, lpl, upl = (np.asarray(a, dtype=float) for a in (values, mean, lpl, upl))
     n = values.size
     if not (len(labels) == len(point_types) == mean.size == lpl.size == upl.size == n):
@@ -232,8 +251,7 @@ def spc_chart(
     if target is not None and not apart[target_name]:
         body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
     if trajectory is not None and not apart["Trajectory"]:
-        body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3",
-                               steps=False))
+        body.append(_plan_line(frame, np.asarray(trajectory, float), lo, hi, year_starts or []))
     body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
     for i in np.flatnonzero(np.isfinite(values)):
         kind = point_types[i]
@@ -252,13 +270,14 @@ def line_chart(
     target: np.ndarray | None = None,
     target_name: str = "Target",
     trajectory: np.ndarray | None = None,
+    year_starts: list[int] | None = None,
     title: str = "Line chart",
     value_format: str = ".1f",
     frame: Frame = Frame(),
 ) -> str:
     """A line chart of a series whose points overlap (rolling or cumulative figures): values joined by a line,
-    with target (named ``target_name`` in the key) and trajectory, and no mean, process limits or SPC colouring.
-    NaN means no value."""
+    with target (named ``target_name`` in the key) and trajectory (broken at ``year_starts``, the first period of
+    each financial year), and no mean, process limits or SPC colouring. NaN means no value."""
     values = np.asarray(values, dtype=float)
     n = values.size
     if len(labels) != n:
@@ -274,8 +293,7 @@ def line_chart(
     if target is not None and not apart[target_name]:
         body.append(_step_line(frame, np.asarray(target, float), lo, hi, "target", TARGET, "8 3"))
     if trajectory is not None and not apart["Trajectory"]:
-        body.append(_step_line(frame, np.asarray(trajectory, float), lo, hi, "trajectory", TRAJECTORY, "2 3",
-                               steps=False))
+        body.append(_plan_line(frame, np.asarray(trajectory, float), lo, hi, year_starts or []))
     body.append(f'<path class="values" d="{_path(xs, ys)}" fill="none" stroke="{LIMIT}" stroke-width="1.2"/>')
     body += [f'<circle class="point unclassified" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="2.6" fill="{LIMIT}"/>'
              for i in np.flatnonzero(np.isfinite(values))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 MONTHS_SPANNED = {"monthly": 1, "quarterly": 3, "annual": 12, "rolling_12_months": 12}
@@ -19,6 +20,13 @@ def financial_year_label(d: date) -> str:
     """The NHS financial year holding ``d``: ``2025/26``."""
     first = d.year if d.month >= 4 else d.year - 1
     return f"{first}/{(first + 1) % 100:02d}"
+
+
+def year_starts(periods: list[date], frequency: str) -> list[int]:
+    """The indices of the periods that open a financial year (by each period's end) after the first period's year:
+    where a chart breaks its plan line, each planning year's plan being its own."""
+    years = np.array([financial_year_label(period_end(p, frequency)) for p in periods])
+    return [int(i) for i in np.flatnonzero(years[1:] != years[:-1]) + 1]
 
 
 def period_label(start: date, frequency: str) -> str:

@@ -46,7 +46,7 @@ from placewise.measure.catalogue import ENGLAND, Target
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
-from placewise.publish.labels import financial_year_label, period_end, period_label
+from placewise.publish.labels import financial_year_label, period_end, period_label, year_starts
 from placewise.publish.phm import PhmChapter
 
 MEASUREMENT_COLUMNS = (
@@ -768,14 +768,17 @@ def _page(slices: Slices, scope: Scope, spec: IndicatorSpec, result: SpcResult, 
     rebase = [int(i) for i in np.flatnonzero(np.diff(result.segment[row, :n]) != 0) + 1]
     target, target_name = _target_line(spec, periods)
     trajectory = result.trajectory[row, :n] if np.isfinite(result.trajectory[row, :n]).any() else None
+    starts = year_starts(periods, spec.frequency)
     lpl, upl = spec.drawn_limits(result.lpl[row, :n], result.upl[row, :n])
     if spec.no_spc:
         types = ["unclassified"] * n
         spc_svg = charts.line_chart(labels, values, target=target, target_name=target_name, trajectory=trajectory,
-                                    title=f"{spec.title}: line chart (no SPC)", value_format=f",.{spec.decimals}f")
+                                    year_starts=starts, title=f"{spec.title}: line chart (no SPC)",
+                                    value_format=f",.{spec.decimals}f")
     else:
         spc_svg = charts.spc_chart(labels, values, result.mean[row, :n], lpl, upl, types,
-                                   target=target, target_name=target_name, trajectory=trajectory, rebase_at=rebase,
+                                   target=target, target_name=target_name, trajectory=trajectory,
+                                   year_starts=starts, rebase_at=rebase,
                                    title=f"{spec.title}: SPC chart", value_format=f",.{spec.decimals}f")
     last = n - 1
     variation = icons.variation_from_spc(int(result.variation_icon[row]))

@@ -28,7 +28,7 @@ from placewise.analyse.statistics import (
 )
 from placewise.publish import charts, icons
 from placewise.publish.disclosure import SUPPRESSED_TEXT
-from placewise.publish.labels import period_label
+from placewise.publish.labels import period_label, year_starts
 from placewise.publish.report import POINT_CLASS, IndicatorSpec, describe, period_grid
 
 BREAKDOWNS = {"none": "Whole population", "imd_quintile": "IMD quintile (1 most deprived)",
@@ -129,10 +129,11 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
     latest = targets.get(mine.period_start.iloc[-1])
     target = None if latest is None else latest * spec.scale
     labels = [period_label(p, spec.frequency) for p in grid]
+    starts = year_starts(grid, spec.frequency)
     if spec.no_spc:
         view.spc_svg = charts.line_chart(
             labels, values, target=line if np.isfinite(line).any() else None,
-            trajectory=plan if np.isfinite(plan).any() else None,
+            trajectory=plan if np.isfinite(plan).any() else None, year_starts=starts,
             title=f"{spec.title}, {view.area_name}: line chart (no SPC)", value_format=f",.{spec.decimals}f")
         view.variation_svg = '<span class="no-spc">No SPC: the points overlap</span>'
         view.description = f"The latest value is {spec.display(values[-1])} ({labels[-1]}). {spec.no_spc}"
@@ -146,7 +147,8 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
     view.spc_svg = charts.spc_chart(
         labels, values, result.mean[0, :n], *spec.drawn_limits(result.lpl[0, :n], result.upl[0, :n]), types,
         target=line if np.isfinite(line).any() else None, trajectory=plan if np.isfinite(plan).any() else None,
-        title=f"{spec.title}, {view.area_name}: SPC chart", value_format=f",.{spec.decimals}f")
+        year_starts=starts, title=f"{spec.title}, {view.area_name}: SPC chart",
+        value_format=f",.{spec.decimals}f")
     variation = icons.variation_from_spc(int(result.variation_icon[0]))
     assurance = icons.assurance_from_spc(int(result.assurance_icon[0]))
     view.variation_svg, view.assurance_svg = icons.variation_icon(variation), icons.assurance_icon(assurance)
