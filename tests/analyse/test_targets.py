@@ -53,6 +53,32 @@ def test_the_2026_27_targets_found_in_the_medium_term_planning_framework_apply(c
     assert _status(catalogue, "cancer_fds_28d", date(2026, 9, 30)).value == 80.0
 
 
+def test_the_years_after_2026_27_hold_what_the_framework_states_and_flag_the_year_it_does_not(catalogue):
+    # NHS Providers' summary of the Medium term planning framework: RTT 70% in 2026/27 and 92% in 2028/29; NHS
+    # England's announcement: cancer 62-day 85% and 31-day 96% by 2028/29. Nothing is stated for 2027/28.
+    first, last = date(2028, 4, 30), date(2029, 3, 31)  # the first and last months of 2028/29
+    for ind, value in (("rtt_18wk", 92.0), ("cancer_62d", 85.0), ("cancer_31d", 96.0)):
+        for as_of in (first, last):
+            s = _status(catalogue, ind, as_of)
+            assert (s.value, s.year, s.flag) == (value, "2028/29", ""), (ind, as_of)
+            assert "framework" in s.source
+    s = _status(catalogue, "rtt_18wk", date(2028, 3, 31))  # the last day of 2027/28
+    assert (s.value, s.year, s.flag) == (92.0, "2027/28", "standing")
+    assert s.note.startswith("No plan held for 2027/28: the stored summaries of the Medium term planning framework")
+    assert s.note.endswith("(the latest plan target, 70, was for 2026/27).")
+    s = _status(catalogue, "cancer_62d", date(2026, 4, 30))  # 2026/27: no figure cited, the standard is the reference
+    assert (s.value, s.flag) == (85.0, "standing") and "no 2026/27 or 2027/28 figure was found" in s.note
+    # The RTT rule is held as what the report can show: the ICS against the national 70%, the trust rule stated.
+    s = _status(catalogue, "rtt_18wk", date(2026, 4, 30))
+    assert (s.value, s.flag) == (70.0, "") and "7% improvement" in s.source and "whichever is greater" in s.source
+
+
+def test_a_target_with_no_standing_standard_and_none_cited_for_2026_27_is_flagged_stale(catalogue):
+    s = _status(catalogue, "ga_bed_occupancy", date(2026, 6, 30))
+    assert (s.value, s.year, s.flag) == (92.0, "2024/25", "stale")
+    assert s.note.startswith("Stale target: the latest is for 2024/25; none is held for 2026/27. No G&A occupancy")
+
+
 def test_a_past_years_target_is_shown_as_stale(catalogue):
     s = _status(catalogue, "hypertension_treated_to_target", date(2026, 9, 30))
     assert (s.value, s.year, s.flag) == (80.0, "2024/25", "stale")
