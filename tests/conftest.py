@@ -7,9 +7,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """Start a throwaway PostgreSQL server on loopback for the run; yield its base URL."""
+WATCHER = Path(__file__).with_name("postgres_watch.py")
+"""The script that stops a test run's PostgreSQL server once the run's process is gone, however it ended."""
+
+
+def start_postgres() -> tuple[str, Callable[[], None]]:
+    """Start a throwaway PostgreSQL server on loopback, watched so that it stops when this process goes even if
+    killed (a test run stopped by a timeout); its base URL and the function that stops it now."""
     bin_dir = _pg_bin()
     root = Path(tempfile.mkdtemp(prefix="placewise-pg-"))
     data = root / "data"
@@ -57,18 +62,34 @@ def postgres_server() -> Iterator[str]:
          "--locale=C.UTF-8"],
         check=True, capture_output=True,
     )
+    stop = [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+    watcher = subprocess.Popen([sys.executable, str(WATCHER), str(os.getpid()), str(root), *stop],
+                               start_new_session=True, stdin=subprocess.DEVNULL)
     subprocess.run(
         [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
          f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
          "-c full_page_writes=off", "start"],
         check=True, capture_output=True,
     )
-    try:
-        yield f"postgresql://placewise@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+
+    def stopped() -> None:
+        """Stop the server, remove its folder and end its watcher."""
+        subprocess.run(stop, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+        watcher.kill()
+        watcher.wait()
+
+    return f"postgresql://placewise@127.0.0.1:{port}", stopped
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the run (:func:`start_postgres`); its base URL."""
+    url, stop = start_postgres()
+    try:
+        yield url
+    finally:
+        stop()
 
 
 def _new_database(server: str) -> str:
