@@ -11,7 +11,7 @@ from placewise.analyse.measurements import measure_all
 from placewise.canonical import TABLES
 from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
-from placewise.warehouse import WarehouseError, connect_existing, require_tables
+from placewise.warehouse import WarehouseError, opened, require_tables
 
 
 def measure_command(
@@ -23,13 +23,10 @@ def measure_command(
     """Compute the profile's indicators for every period, geography and group into `measurements`."""
     console = Console()
     started = time.perf_counter()
-    with refusing(console, ProfileError, WarehouseError):
+    with refusing(console, ProfileError, WarehouseError, ValueError):
         prof = load_profile(profile)
-        con = connect_existing(db)
-        require_tables(con, (t.name for t in TABLES))
-    try:
-        with refusing(console, ValueError), console.status("Computing indicators…"):
-            table = measure_all(con, prof, indicators=indicator or None)
-    finally:
-        con.disconnect()
+        with opened(db) as con:
+            require_tables(con, (t.name for t in TABLES))
+            with console.status("Computing indicators…"):
+                table = measure_all(con, prof, indicators=indicator or None)
     console.print(f"{table.num_rows:,} measurements written in {time.perf_counter() - started:.1f} s.")

@@ -16,7 +16,7 @@ from placewise.ingest.pseudonymise import DEFAULT_KEY_ENV, PseudonymisationKeyEr
 from placewise.ingest.stage import IngestRefused, refuse
 from placewise.options import BUNDLED, DEFAULT_URL, ProfileOption, WarehouseOption, refusing
 from placewise.profile import ProfileError, load_profile
-from placewise.warehouse import WarehouseError, connect_existing
+from placewise.warehouse import WarehouseError, opened
 from placewise.warehouse.connection import redact
 from placewise.warehouse.identity import IdentityError
 from placewise.warehouse.engines import DATABASE_ERRORS
@@ -156,11 +156,11 @@ def status_command(
     """Show the warehouse: rows per table, the load log and the quarantine by table, field and reason."""
     console = Console()
     try:
-        con = connect_existing(db, read_only=True)
+        with opened(db, read_only=True) as con:
+            s = status(con)
     except WarehouseError as e:
         console.print(f"[bold red]{e}[/]")
         raise typer.Exit(EXIT_REFUSED) from None
-    s = status(con)
     counts = RichTable(title="Tables", title_justify="left")
     counts.add_column("table")
     counts.add_column("rows", justify="right")

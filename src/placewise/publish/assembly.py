@@ -30,7 +30,7 @@ from placewise.publish.report import (
     kpi_progress,
 )
 from placewise.publish.web.store import StoreError, WebStore, default_store_url
-from placewise.warehouse import connect_existing, table_names
+from placewise.warehouse import opened, table_names
 from placewise.warehouse.connection import redact
 
 
@@ -46,56 +46,58 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
     profile = load_profile(profile_name)
     settings = load_settings(profile)
     areas = inputs.compared_areas(profile, settings, compare)
-    con = connect_existing(warehouse or DEFAULT_URL)
-    if "measurements" not in table_names(con):
-        raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
-                                "(compute the indicators first)")
-    catalogue = load_catalogue(profile)
-    with kept_decisions(warehouse or DEFAULT_URL) as kept:
-        published, decision = inputs.published_measurements(con, profile, catalogue, kept=kept)
-    frame = inputs.report_rows(published, ("ics", compare, ENGLAND))
-    if compare == "place":  # each Place's practices and PCNs for its funnel plots, and its main providers' returns
-        units = published[published.geography_type.isin(["pcn", "practice", "provider"]) & (published.breakdown == "none")]
-        frame = pd.concat([frame, units], ignore_index=True)
-    if indicators:
-        frame = frame[frame.indicator_id.isin(indicators)].reset_index(drop=True)
-    if compare == "provider":  # the providers that have returns, not every provider the profile lists
-        areas = tuple(a for a in areas if a.code in set(frame.geography_code))
-    as_of = max(frame.period_end) if not frame.empty else None
-    alone = inputs.printed_alone(con, catalogue, frame)
-    specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of, alone) if not indicators or s.id in indicators]
-    scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con) if compare == "place" else None,
-                                     settings.place_providers if compare == "place" else None)
-    quality = inputs.warehouse_quality(con, frame)
-    synthetic = inputs.is_synthetic(con)
-    share = inputs.synthetic_share(con, profile) if synthetic else 1.0
-    plan = inputs.plan_inputs(frame, profile, catalogue, plan_csv, share)
-    shown = {s.id for s in specs}
-    specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
-    specs = with_england(specs, {k: v for k, v in settings.england_sources.items() if not indicators or k in shown})
-    programmes, assurance = load_programmes(profile), load_assurance(profile)
-    governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv,
-                                 domains={i.domain for i in catalogue.indicators})
-    by_id = {s.id: s for s in specs}
-    core20 = load_core20(profile, catalogue)
-    progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), by_id)
-    unknown = sorted({t.indicator for t in assurance.targets if t.indicator} - {i.id for i in catalogue.indicators})
-    if unknown:
-        raise ValueError(f"assurance.yaml: indicator names unknown indicator(s) {', '.join(unknown)}")
-    has_phm = PEOPLE_TABLE in table_names(con)
-    out = []
-    for scope in scopes:
-        model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
-                             rule=decision.rule, plan=plan, governance=governance,
-                             references={k: v for k, v in settings.reference_groups.items()})
-        model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
-        place = scope.area.code if scope.area.geography_type == "place" else None
-        model.synthetic, model.phm = synthetic, build_chapter(con, profile, risk_model, place) if has_phm else None
-        model.assurance_latest = assurance_latest(frame, assurance, scope.area, by_id)
-        model.core20 = core20_view(model.pages, [(a.name, a.indicators) for a in core20.areas])
-        model.core20_source = f"{core20.source}. Core20: {core20.core}"
-        out.append((scope, model))
-    return out
+    with opened(warehouse or DEFAULT_URL) as con:
+        if "measurements" not in table_names(con):
+            raise FileNotFoundError(f"{redact(warehouse or DEFAULT_URL)}: the warehouse has no measurements yet "
+                                    "(compute the indicators first)")
+        catalogue = load_catalogue(profile)
+        with kept_decisions(warehouse or DEFAULT_URL) as kept:
+            published, decision = inputs.published_measurements(con, profile, catalogue, kept=kept)
+        frame = inputs.report_rows(published, ("ics", compare, ENGLAND))
+        if compare == "place":  # each Place's practices and PCNs for its funnel plots, and its main providers' returns
+            units = published[published.geography_type.isin(["pcn", "practice", "provider"])
+                              & (published.breakdown == "none")]
+            frame = pd.concat([frame, units], ignore_index=True)
+        if indicators:
+            frame = frame[frame.indicator_id.isin(indicators)].reset_index(drop=True)
+        if compare == "provider":  # the providers that have returns, not every provider the profile lists
+            areas = tuple(a for a in areas if a.code in set(frame.geography_code))
+        as_of = max(frame.period_end) if not frame.empty else None
+        alone = inputs.printed_alone(con, catalogue, frame)
+        specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of, alone)
+                 if not indicators or s.id in indicators]
+        scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con) if compare == "place" else None,
+                                         settings.place_providers if compare == "place" else None)
+        quality = inputs.warehouse_quality(con, frame)
+        synthetic = inputs.is_synthetic(con)
+        share = inputs.synthetic_share(con, profile) if synthetic else 1.0
+        plan = inputs.plan_inputs(frame, profile, catalogue, plan_csv, share)
+        shown = {s.id for s in specs}
+        specs = with_rebase(specs, {k: v for k, v in settings.rebase.items() if not indicators or k in shown})
+        specs = with_england(specs, {k: v for k, v in settings.england_sources.items() if not indicators or k in shown})
+        programmes, assurance = load_programmes(profile), load_assurance(profile)
+        governance = load_governance(profile, (i.id for i in catalogue.indicators), commentary_csv, actions_csv,
+                                     domains={i.domain for i in catalogue.indicators})
+        by_id = {s.id: s for s in specs}
+        core20 = load_core20(profile, catalogue)
+        progress = kpi_progress(frame, programmes, inputs.baseline_areas(profile), by_id)
+        unknown = sorted({t.indicator for t in assurance.targets if t.indicator} - {i.id for i in catalogue.indicators})
+        if unknown:
+            raise ValueError(f"assurance.yaml: indicator names unknown indicator(s) {', '.join(unknown)}")
+        has_phm = PEOPLE_TABLE in table_names(con)
+        out = []
+        for scope in scopes:
+            model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
+                                 rule=decision.rule, plan=plan, governance=governance,
+                                 references={k: v for k, v in settings.reference_groups.items()})
+            model.programmes, model.assurance, model.quality, model.progress = programmes, assurance, quality, progress
+            place = scope.area.code if scope.area.geography_type == "place" else None
+            model.synthetic, model.phm = synthetic, build_chapter(con, profile, risk_model, place) if has_phm else None
+            model.assurance_latest = assurance_latest(frame, assurance, scope.area, by_id)
+            model.core20 = core20_view(model.pages, [(a.name, a.indicators) for a in core20.areas])
+            model.core20_source = f"{core20.source}. Core20: {core20.core}"
+            out.append((scope, model))
+        return out
 
 
 def with_rebase(specs: list[IndicatorSpec], rebase: dict[str, list[date]]) -> list[IndicatorSpec]:

@@ -19,11 +19,12 @@ from placewise.warehouse.connection import (
     engine,
     engine_of,
     ensure_tables,
+    opened,
     require_tables,
     table_names,
 )
 from placewise.warehouse.schema import BOOKKEEPING, LOAD_FILES, LOAD_LOG, QUARANTINE
 
 __all__ = ["BOOKKEEPING", "DEFAULT_URL", "LOAD_FILES", "LOAD_LOG", "QUARANTINE", "WarehouseError", "connect",
-           "connect_existing", "require_tables",
+           "connect_existing", "opened", "require_tables",
            "engine", "engine_of", "ensure_tables", "table_names"]

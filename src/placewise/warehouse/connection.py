@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ibis.backends import BaseBackend
@@ -36,6 +37,17 @@ def connect_existing(url: str | Path = DEFAULT_URL, read_only: bool = False) -> 
     if not engine_class(url).exists(str(url)):
         raise WarehouseError(f"{redact(url)}: no warehouse here yet; load one with placewise ingest")
     return connect(url, read_only)
+
+
+@contextmanager
+def opened(url: str | Path = DEFAULT_URL, read_only: bool = False) -> Iterator[BaseBackend]:
+    """A warehouse that must already exist (:func:`connect_existing`), closed when the block ends however it ends, so
+    that the same process may open its file again (DuckDB refuses a second configuration while one is open)."""
+    con = connect_existing(url, read_only)
+    try:
+        yield con
+    finally:
+        con.disconnect()
 
 
 def require_tables(con: BaseBackend, names: Iterable[str]) -> None:
