@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from placewise.analyse.targets import target_status
-from placewise.measure.catalogue import financial_year
+from placewise.analyse.targets import plan_figure, target_status
+from placewise.measure.catalogue import Target, YearTarget, financial_year
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
 from placewise.sources.synth.generate import load_synthetic
@@ -77,6 +77,25 @@ def test_a_target_with_no_standing_standard_and_none_cited_for_2026_27_is_flagge
     s = _status(catalogue, "ga_bed_occupancy", date(2026, 6, 30))
     assert (s.value, s.year, s.flag) == (92.0, "2024/25", "stale")
     assert s.note.startswith("Stale target: the latest is for 2024/25; none is held for 2026/27. No G&A occupancy")
+
+
+def test_a_retired_standard_applies_to_its_last_year_and_no_target_after(catalogue):
+    # The two-week wait (93%) was retired on 1 October 2023: held to 2023/24, none from 2024/25, with the reason.
+    assert (_status(catalogue, "cancer_2ww", date(2021, 3, 31)).value, _status(catalogue, "cancer_2ww",
+            date(2024, 3, 31)).value) == (93.0, 93.0)
+    s = _status(catalogue, "cancer_2ww", date(2024, 4, 30))
+    assert (s.value, s.year, s.flag) == (None, "2024/25", "missing")
+    assert s.note.startswith("No target applies in 2024/25. The two-week wait standard was retired on 1 October 2023")
+    t = catalogue.indicator("cancer_2ww").target
+    assert t.for_period(date(2024, 3, 31)).value == 93.0 and t.for_period(date(2026, 9, 30)) is None
+    assert plan_figure(t, "2023/24").value == 93.0 and plan_figure(t, "2026/27") is None
+
+
+def test_a_target_cannot_end_before_it_starts_or_end_without_a_standing_value():
+    with pytest.raises(ValueError, match="until '2022/23' needs a standing value and must not be before since"):
+        Target(value=93, since="2023/24", until="2022/23", source="s")
+    with pytest.raises(ValueError, match="until '2023/24' needs a standing value"):
+        Target(years=[YearTarget(year="2023/24", value=90, source="s")], until="2023/24", source="s")
 
 
 def test_a_past_years_target_is_shown_as_stale(catalogue):

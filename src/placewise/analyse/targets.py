@@ -1,14 +1,15 @@
 """Which target applies to a report, whether it is current, and which figure a year's plan is drawn to.
 
 A catalogue target may hold a standing value (a constitutional or national standard), targets by
-financial year (operating-plan ambitions, "X% by March") and a first year (``since``). For the
+financial year (operating-plan ambitions, "X% by March"), a first year (``since``) and, for a retired standard, a
+last year (``until``). For the
 financial year of the report's latest period:
 
 - the year's own target applies, unflagged;
 - else the standing value applies; if no operating-plan figure is held for the year (:func:`plan_held`), it is
   flagged ``standing``: the standard is the reference, and no plan is drawn;
 - else, if an earlier year had a target, that one is shown and flagged ``stale`` (its year has passed);
-- else no target applies and the indicator is flagged ``missing`` (the standard starts later).
+- else no target applies and the indicator is flagged ``missing`` (the standard starts later, or has been retired).
 
 The year is the report's (its latest period), not today's, so a historical report is judged by its own year.
 Where the profile says why no figure is held for a year (``target.unset``: not found in the stored copies
@@ -43,12 +44,6 @@ class TargetStatus:
     note: str = ""
 
 
-def standing_applies(target: Target, year: str) -> bool:
-    """Whether the target's standing value applies in financial ``year`` (it has one, and ``year`` is not before
-    its ``since``)."""
-    return target.value is not None and (target.since is None or year >= target.since)
-
-
 def plan_held(target: Target, year: str) -> bool:
     """Whether an operating-plan figure for financial ``year`` is held or stands: the year's own target, or a year
     neither declared ``unset`` nor after an earlier year's plan target (where the standing standard is the plan)."""
@@ -61,7 +56,7 @@ def plan_figure(target: Target, year: str) -> YearTarget | None:
     """The figure the plan for financial ``year`` is drawn to: the year's own target, else the standing standard
     where a plan is held and the standard applies, else none (the year has no planned figure)."""
     own = next((y for y in target.years if y.year == year), None)
-    if own is not None or target.value is None or not plan_held(target, year) or not standing_applies(target, year):
+    if own is not None or target.value is None or not plan_held(target, year) or not target.stands_in(year):
         return own
     return YearTarget(year=year, value=target.value, source=target.source)
 
@@ -78,7 +73,7 @@ def target_status(target: Target | None, standard_source: str, as_of: date | Non
         return TargetStatus(own.value, fy, f"{fy}: {own.source}")
     earlier = sorted((y for y in target.years if y.year < fy), key=lambda y: y.year)
     why = target.unset_reason(fy).rstrip(".")
-    if standing_applies(target, fy):
+    if target.stands_in(fy):
         if plan_held(target, fy):
             return TargetStatus(target.value, fy, f"{fy}: {target.source}")
         latest = f" (the latest plan target, {earlier[-1].value:g}, was for {earlier[-1].year})" if earlier else ""

@@ -435,6 +435,8 @@ class Target(Strict):
     years: list[YearTarget] = Field(default=[], description="targets that change by financial year")
     since: str | None = Field(default=None, pattern=r"^20[0-9]{2}/[0-9]{2}$",
                               description="first financial year the standing value applies to")
+    until: str | None = Field(default=None, pattern=r"^20[0-9]{2}/[0-9]{2}$",
+                              description="last financial year the standing value applies to (a retired standard)")
     trajectory: list[TrajectoryPoint] = []
     source: str
     unset: list[UnsetYears] = Field(default=[], description="years with no plan figure held, and why")
@@ -443,11 +445,17 @@ class Target(Strict):
         """Why no operating-plan figure is held for ``year``; empty when the profile gives no reason."""
         return next((u.reason for u in self.unset if u.covers(year)), "")
 
+    def stands_in(self, year: str) -> bool:
+        """Whether the standing value applies in financial ``year``: there is one, and ``year`` lies within its
+        ``since`` and ``until``."""
+        return (self.value is not None and (self.since is None or year >= self.since)
+                and (self.until is None or year <= self.until))
+
     def for_period(self, period_end: date) -> YearTarget | None:
         """The target for the financial year holding ``period_end``: that year's own, else the standing value."""
         fy = financial_year(period_end)
         own = next((y for y in self.years if y.year == fy), None)
-        if own is not None or self.value is None or (self.since is not None and fy < self.since):
+        if own is not None or self.value is None or not self.stands_in(fy):
             return own
         return YearTarget(year=fy, value=self.value, source=self.source)
 
@@ -456,6 +464,8 @@ class Target(Strict):
         """A target states a value or a trajectory."""
         if self.value is None and not self.trajectory and not self.years:
             raise ValueError("a target needs a value, targets by year or a trajectory")
+        if self.until is not None and (self.value is None or (self.since or self.until) > self.until):
+            raise ValueError(f"until {self.until!r} needs a standing value and must not be before since")
         return self
 
 
