@@ -725,7 +725,9 @@ def test_the_assurance_matrix_shows_the_linked_indicator_as_measured_against_the
     assert latest["30"] == "77.0% (Mar 2025): meets the printed target"  # exactly on the target meets it
     assert latest["28"] == "No published value in this report"
     assert latest["11"] == "3 (Mar 2025): misses the printed target"
-    assert "1" in latest and "3" not in latest  # row 1 is linked (A&E) but has no value; row 3 is not linked
+    # Rows 1 (A&E) and 3 (G&A occupancy, published for the ICS and providers, not a Place) are linked but have no
+    # value here; row 4 (the 2-hour UCR standard, which no indicator measures) is not linked.
+    assert latest["1"] == latest["3"] == "No published value in this report" and "4" not in latest
 
 
 def test_breakdowns_by_sex_age_and_ethnic_group_show_the_gap_between_published_groups():
