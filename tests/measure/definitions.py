@@ -232,11 +232,16 @@ def indicators(draw: st.DrawFn, ident: str) -> dict[str, Any]:
 
 def _described(ident: str, shape: str, parts: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
     """The indicator's parts with the fields every definition carries, and a drawn frequency."""
+    return described(ident, shape, parts, draw(st.sampled_from(["monthly", "quarterly", "annual",
+                                                                "rolling_12_months"])))
+
+
+def described(ident: str, shape: str, parts: dict[str, Any], frequency: str) -> dict[str, Any]:
+    """The indicator's parts with the fields every definition carries."""
     return {
         "id": ident, "title": f"Generated {shape}", "definition": "A generated definition.", "domain": "Generated",
         "measure": shape, **parts, "polarity": "neutral", "standard_source": "generated",
-        "specification": "generated", "version": "1",
-        "frequency": draw(st.sampled_from(["monthly", "quarterly", "annual", "rolling_12_months"])),
+        "specification": "generated", "version": "1", "frequency": frequency,
     }
 
 
@@ -252,6 +257,12 @@ def catalogues(draw: st.DrawFn, profile: Catalogue, max_size: int = 3) -> Catalo
     against the profile's groupings and registers."""
     n = draw(st.integers(1, max_size))
     raw = {"age_bands": profile.age_bands, "indicators": [draw(indicators(f"g{i}")) for i in range(n)]}
+    return parsed(raw, profile)
+
+
+def parsed(raw: dict[str, Any], profile: Catalogue) -> Catalogue:
+    """A catalogue written as YAML, loaded through the catalogue's own file parser against the profile's groupings
+    and registers."""
     with TemporaryDirectory(prefix="placewise-gendefs-") as folder:
         path = Path(folder) / "indicators.yaml"
         path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")

@@ -465,8 +465,9 @@ def with_criteria(ctx: Context, base: ir.Table, criteria: list[Criterion], perio
     named after the leaf (``<prefix><n>_hit``, ``_v``, ``_sys``, ``_dia``).
     """
     top = [c for c in criteria if semi and isinstance(c, (HasCode, OnRegister))]
-    for c in top:
-        base = _joined(base, leaf_query(c, ctx, periods), "semi")
+    for i, c in enumerate(top):
+        if c not in top[:i]:    # a criterion given twice: its query semi-joined again is ambiguous to Ibis
+            base = _joined(base, leaf_query(c, ctx, periods), "semi")
     rest = [c for c in criteria if not any(c is t for t in top)]
     cols: dict[str, str] = {}
     labels: dict[str, str] = {}

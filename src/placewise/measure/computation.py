@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 import itertools
 from queue import Queue
+import uuid
 
 import ibis
 import ibis.expr.types as ir
@@ -188,14 +189,16 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
         complete = complete_to(con)
         work = [(ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
         reads = catalogue_event_reads(work)
-        shared = SharedSides(shared_keys(work))
+        own = _own_names()
+        shared = SharedSides(shared_keys(work), own)
         cohorts = itertools.count()
         try:
-            ctx = _context(con, catalogue, ends, work, reads)
-            yield from _pipelined(engine, [(ind, _plan(ctx, ind, ps, shared, cohorts)) for ind, ps in work])
+            ctx = _context(con, catalogue, ends, work, reads, own)
+            yield from _pipelined(engine, [(ind, _plan(ctx, ind, ps, shared, cohorts, own)) for ind, ps in work])
         finally:
-            for name in [*SHARED_TABLES, REGISTER_SPANS_TABLE, REGISTERS_TABLE, *(events_table(s) for s in reads),
-                         *shared.names()]:
+            for name in [*SHARED_TABLES, REGISTER_SPANS_TABLE, REGISTERS_TABLE, *(events_table(s) for s in reads)]:
+                engine.drop_temp(own(name))
+            for name in shared.names():
                 engine.drop_temp(name)
 
 
@@ -224,6 +227,13 @@ def sort_by_keys(table: pa.Table, keys: list[str]) -> pa.Table:
     return table.take(pa.array(np.lexsort([w for w, _ in reversed(words)])))
 
 
+def _own_names() -> Callable[[str], str]:
+    """The names of one computation's temporary tables, each with the computation's own tag: two computations at once
+    on one warehouse (in DuckDB's scratch database, which every connection of the process shares) never meet."""
+    tag = uuid.uuid4().hex[:8]
+    return lambda name: f"{name[:54]}_{tag}"    # within PostgreSQL's 63 bytes, which would cut the tag off
+
+
 def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
     """Materialise an expression as a temporary table (replacing any left over)."""
     return engine_for(con).temp_table(name, expr)
@@ -235,19 +245,21 @@ def events_table(source: EventSource) -> str:
 
 
 def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date],
-             work: list[tuple[Indicator, Periods]], reads: dict[EventSource, EventRead]) -> Context:
-    """Materialise the tables every indicator shares, once per computation: registers used by several included."""
+             work: list[tuple[Indicator, Periods]], reads: dict[EventSource, EventRead],
+             own: Callable[[str], str]) -> Context:
+    """Materialise the tables every indicator shares, once per computation (under its ``own`` names): registers used by
+    several included."""
     indicators = [ind for ind, _ in work]
-    people, regs, cells, coded = SHARED_TABLES
+    people, regs, cells, coded = map(own, SHARED_TABLES)
     attrs = _temp(con, people, person_attributes(con))
     intervals = _temp(con, regs, registrations(con, attrs))
     persons = population(intervals, attrs, period_ends)    # a query: registers and cohorts read only their people
     queries = catalogue_record_queries(catalogue, indicators)
     records = Records(_temp(con, coded, read_records(con, attrs, queries)), tuple(queries))
-    events = EventTables({s: _temp(con, events_table(s), read_events(con, attrs, intervals, s, read))
+    events = EventTables({s: _temp(con, own(events_table(s)), read_events(con, attrs, intervals, s, read))
                           for s, read in reads.items()})
-    on = _registers(con, catalogue, records, lambda s: _registered_at(con, s, intervals, attrs, period_ends),
-                    indicators)
+    on = _registers(con, catalogue, records, lambda s: _registered_at(con, s, intervals, attrs, period_ends, own),
+                    indicators, own)
     counted = population_cells(intervals, attrs, period_ends, cell_ages(catalogue, indicators))
     if any(_counts_population(ind) for ind in indicators):  # else left as a query that no indicator runs
         counted = _temp(con, cells, counted)
@@ -277,24 +289,25 @@ def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
 
 
 def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records,
-               within: Callable[[ir.Table], ir.Table], indicators: list[Indicator]) -> dict[str, ir.Table]:
+               within: Callable[[ir.Table], ir.Table], indicators: list[Indicator],
+               own: Callable[[str], str]) -> dict[str, ir.Table]:
     """Members of every register the indicators use, in one pass into one temporary table (``within`` gives the
     population rows inside spans): each register is a filter of it, not a copy of its rows."""
     used = sorted({r for ind in indicators for c in criteria_of(ind) for r in registers_named(c)})
     if not used:
         return {}
-    every = _temp(con, REGISTERS_TABLE,
+    every = _temp(con, own(REGISTERS_TABLE),
                   all_members(records.coded, within, [catalogue.register(r) for r in used]))
     return {r: every.filter(every.register == i).drop("register") for i, r in enumerate(used)}
 
 
 def _registered_at(con: ibis.BaseBackend, spans: ir.Table, intervals: ir.Table, attrs: ir.Table,
-                   period_ends: list[date]) -> ir.Table:
+                   period_ends: list[date], own: Callable[[str], str]) -> ir.Table:
     """The registered population's rows inside the spans (``pid, practice_code``, the spans' other columns,
     ``period_end, age``; no groups), the spans met with the registrations in a temporary table first: in one query
     PostgreSQL worked each span's month numbers out again for every period end it tested."""
     held = registered_spans(spans, intervals, attrs).drop(*PERSON_GROUPS, GROUPS)
-    return at_month_ends(_temp(con, REGISTER_SPANS_TABLE, held), period_ends)
+    return at_month_ends(_temp(con, own(REGISTER_SPANS_TABLE), held), period_ends)
 
 
 def shared_keys(work: list[tuple[Indicator, Periods]]) -> set[str]:
@@ -328,6 +341,8 @@ class SharedSides:
     """The sides several indicators share, summed once into temporary tables as the first of them needs each."""
 
     keys: set[str]
+    own: Callable[[str], str]
+    """The computation's names (:func:`_own_names`)."""
     tables: dict[str, ir.Table] = field(default_factory=dict)
     read: list[str] = field(default_factory=list)
     """The tables a shared side is made from (a cohort drawn from coded records), kept with it."""
@@ -341,18 +356,19 @@ class SharedSides:
             return side_cells(ctx, ind, side, ps)
         if key not in self.tables:
             first = len(steps)
-            self.tables[key] = _made(ctx, steps, f"{SIDES_TABLE}{len(self.tables)}", side_cells(ctx, ind, side, ps))
+            self.tables[key] = _made(ctx, steps, self.own(f"{SIDES_TABLE}{len(self.tables)}"),
+                                      side_cells(ctx, ind, side, ps))
             self.read += [s.name for s in steps[first:-1] if s.name]
             steps[first:] = [replace(s, kept=True) for s in steps[first:]]
         return self.tables[key]
 
     def names(self) -> list[str]:
         """The temporary tables made."""
-        return [*(f"{SIDES_TABLE}{i}" for i in range(len(self.tables))), *self.read]
+        return [*(self.own(f"{SIDES_TABLE}{i}") for i in range(len(self.tables))), *self.read]
 
 
 def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: SharedSides,
-          cohorts: Iterator[int]) -> list[Step]:
+          cohorts: Iterator[int], own: Callable[[str], str]) -> list[Step]:
     """The queries of one indicator's counts over its periods, in the order they run: any cohort drawn from coded
     records made a table (numbered from ``cohorts``), cells by breakdown group materialised once (where another
     indicator shares one of its sides, each side summed apart and the shared one read from its table, made by the
@@ -362,13 +378,14 @@ def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Sha
     if ind.is_returned:
         return [Step(returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names))]
     steps: list[Step] = []
-    ctx = replace(ctx, materialised=lambda rows: _made(ctx, steps, f"{COHORT_TABLE}{next(cohorts)}", rows))
+    ctx = replace(ctx, materialised=lambda rows: _made(ctx, steps, own(f"{COHORT_TABLE}{next(cohorts)}"), rows))
     sides = indicator_sides(ind) or []
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
         summed = sides_summed([placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
     else:   # summed in one pass: apart, each side would read the units again
         summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
-    steps.append(Step(expand(ctx, ind, _made(ctx, steps, f"{CELLS_TABLE}{ind.id}", summed)).select(*COUNTS_SCHEMA.names)))
+    made = _made(ctx, steps, own(f"{CELLS_TABLE}{ind.id}"), summed)
+    steps.append(Step(expand(ctx, ind, made).select(*COUNTS_SCHEMA.names)))
     if ENGLAND in ind.geographies:
         national = returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps)
         steps.append(Step(national.filter(national.geography_type == ENGLAND).select(*COUNTS_SCHEMA.names)))
