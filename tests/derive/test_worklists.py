@@ -7,6 +7,7 @@ positive must be found (recall 100%) and no planted negative may appear.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import ibis
@@ -16,11 +17,12 @@ from measure_builder import Warehouse
 from phm_helpers import ON, code
 
 from placewise.derive.segments import build
-from placewise.derive.worklists import RISK_TABLE, diff, export, rows_of, run
+from placewise.derive.worklists import RISK_TABLE, build_lists, diff, export, rows_of, run
 from placewise.profile import load_profile
 from placewise.profile.phm import load_phm
 from placewise.profile.worklists import load_worklists
 from placewise.warehouse.derived import replace_table
+from placewise.warehouse.engines.duckdb import SCRATCH
 
 LISTS = load_worklists(load_profile())
 DEFICITS = load_phm(load_profile()).frailty.deficits
@@ -162,6 +164,24 @@ def test_every_planted_case_is_found_and_no_planted_negative_appears(connect):
         got = set(rows_of(con, runs[list_id].run_id)["person_id"].to_pylist())
         assert yes <= got, (list_id, yes - got)                            # recall of planted cases: 100%
         assert not (no & got), (list_id, no & got)                        # no planted negative
+
+
+def test_lists_built_twice_at_once_on_one_warehouse_are_each_whole_and_leave_no_tables():
+    """Two threads build every list at once on one DuckDB warehouse, each in a session of its own (sessions that
+    share one scratch database): each gets the lists built alone, and neither leaves a temporary table behind."""
+    con = delivery().load(ibis.duckdb.connect())
+    build(con, load_profile(), ON)
+    _score_by_hand(con)
+    alone = build_lists(con, LISTS)
+    sessions = [con, ibis.duckdb.from_connection(con.con.cursor())]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(lambda c: build_lists(c, LISTS), sessions))
+    assert sum(t.num_rows for t in alone.values()) > 0
+    for lists in together:
+        assert lists.keys() == alone.keys() and all(lists[k].equals(alone[k]) for k in alone)
+    left = con.con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = ? "
+                           "AND table_name LIKE '\\_wl\\_%' ESCAPE '\\'", [SCRATCH]).fetchall()
+    assert left == []
 
 
 def test_rows_carry_reasons_values_dates_last_seen_and_caveats(connect):

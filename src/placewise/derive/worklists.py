@@ -29,7 +29,7 @@ from placewise.profile.worklists import (
     AfNotAnticoagulated, DiabetesAlerts, HealthCheckDue, HighRiskGap, HypertensionNotToTarget, RelieverOveruse,
     SevereFrailtyFall, UndiagnosedHypertension, Worklist, Worklists)
 from placewise.warehouse import table_names
-from placewise.warehouse.derived import temp_table
+from placewise.warehouse.derived import scratch
 from placewise.warehouse.engines import engine_for
 
 RUNS_TABLE = "worklist_runs"
@@ -278,17 +278,18 @@ def build_lists(con: ibis.BaseBackend, lists: Worklists, wanted: list[str] | Non
     for w in lists.worklists:
         if isinstance(w, HighRiskGap) and w.id in needed:
             needed |= set(w.lists)
-    for w in lists.worklists:
-        if w.id in needed:
-            ctx.built[w.id] = temp_table(con, f"_wl_{w.id}", rule(w, ctx))
-    pids = ibis.union(*[t.select(PID) for t in ctx.built.values()], distinct=True)
-    seen = temp_table(con, "_wl_seen", _last_seen(ctx, pids))
-    new = _recently_registered(ctx)
     out = {}
-    for w in lists.worklists:
-        if w.id in ctx.built and (wanted is None or w.id in wanted):
-            rows = _assemble(ctx, w, ctx.built[w.id], seen, new).to_pyarrow()
-            out[w.id] = rows.sort_by([("practice_code", "ascending"), (PERSON_KEY, "ascending")])
+    with scratch(con) as temp:
+        for w in lists.worklists:
+            if w.id in needed:
+                ctx.built[w.id] = temp(f"_wl_{w.id}", rule(w, ctx))
+        pids = ibis.union(*[t.select(PID) for t in ctx.built.values()], distinct=True)
+        seen = temp("_wl_seen", _last_seen(ctx, pids))
+        new = _recently_registered(ctx)
+        for w in lists.worklists:
+            if w.id in ctx.built and (wanted is None or w.id in wanted):
+                rows = _assemble(ctx, w, ctx.built[w.id], seen, new).to_pyarrow()
+                out[w.id] = rows.sort_by([("practice_code", "ascending"), (PERSON_KEY, "ascending")])
     return out
 
 

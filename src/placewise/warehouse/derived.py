@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 import uuid
 
 import ibis
@@ -18,4 +20,29 @@ def replace_table(con: ibis.BaseBackend, name: str, obj: ir.Table | pa.Table) ->
 
 def temp_table(con: ibis.BaseBackend, prefix: str, expr: ir.Table) -> ir.Table:
     """Materialise a step as a temporary table under a fresh name, on any engine (gone when the session ends)."""
-    return engine_for(con).temp_table(f"{prefix}_{uuid.uuid4().hex[:12]}", expr)
+    return engine_for(con).temp_table(_fresh(prefix), expr)
+
+
+@contextmanager
+def scratch(con: ibis.BaseBackend) -> Iterator[Callable[[str, ir.Table], ir.Table]]:
+    """Materialise a piece of work's steps as temporary tables under fresh names (:func:`temp_table`) and drop them
+    all when it ends: on DuckDB they would otherwise outlive it in the scratch database every connection of the
+    process shares."""
+    engine = engine_for(con)
+    made: list[str] = []
+
+    def make(prefix: str, expr: ir.Table) -> ir.Table:
+        """A step made a temporary table, dropped with the others at the end."""
+        made.append(_fresh(prefix))
+        return engine.temp_table(made[-1], expr)
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            engine.drop_temp(name)
+
+
+def _fresh(prefix: str) -> str:
+    """A temporary table's name no other piece of work uses, in one process or in several."""
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"

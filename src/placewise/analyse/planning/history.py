@@ -23,7 +23,7 @@ from placewise.analyse.planning.config import AGES, SETTINGS
 from placewise.canonical import PERSON_KEY
 from placewise.codelists import codes
 from placewise.derive.people import PID, age_at, person_attributes, registered_on, registrations
-from placewise.warehouse.derived import temp_table
+from placewise.warehouse.derived import scratch
 
 ACTIVITY_DATES = (("gp_appointments", "appointment_date"), ("inpatient_spells", "admission_date"),
                   ("outpatient_appointments", "appointment_date"))
@@ -75,11 +75,6 @@ def mid_years(first: date, last: date) -> tuple[date, ...]:
         raise ValueError(f"the warehouse's history ({first} to {last}) holds no whole year from mid-year to "
                          "mid-year: planning needs at least one")
     return tuple(date(y, 6, 30) for y in range(start, end + 1))
-
-
-def _temp(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    """Materialise an expression as a temporary table under a fresh name (gone when the session ends)."""
-    return temp_table(con, f"_placewise_plan_{name}", expr)
 
 
 def _snapshots(con: ibis.BaseBackend, attrs: ir.Table, intervals: ir.Table, dates: tuple[date, ...]) -> ir.Table:
@@ -181,12 +176,13 @@ def read_history(con: ibis.BaseBackend, places: tuple[str, ...]) -> History:
     """Population, components of change and activity for every whole mid-year-to-mid-year year of history."""
     dates = mid_years(*_window(con))
     years = len(dates) - 1
-    attrs = _temp(con, "people", person_attributes(con))
-    intervals = _temp(con, "intervals", registrations(con, attrs))
-    snap = _temp(con, "snapshots", _snapshots(con, attrs, intervals, dates))
-    pop = snap.group_by(["k", "place", "sex", "age"]).aggregate(n=snap.count()).to_pandas()
-    changes = _transitions(snap, years).to_pandas()
-    activity = _activity(con, snap, dates).to_pandas()
+    with scratch(con) as temp:
+        attrs = temp("_placewise_plan_people", person_attributes(con))
+        intervals = temp("_placewise_plan_intervals", registrations(con, attrs))
+        snap = temp("_placewise_plan_snapshots", _snapshots(con, attrs, intervals, dates))
+        pop = snap.group_by(["k", "place", "sex", "age"]).aggregate(n=snap.count()).to_pandas()
+        changes = _transitions(snap, years).to_pandas()
+        activity = _activity(con, snap, dates).to_pandas()
     place_ix = {p: i for i, p in enumerate(places)}
     ks = {k: k for k in range(years + 1)}
     ages = {a: a for a in range(AGES)}
