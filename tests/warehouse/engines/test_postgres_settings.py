@@ -133,3 +133,26 @@ def test_the_measure_joins_by_hash_not_merge(postgres_url: str) -> None:
         assert got == [(i, i % 7, i % 5) for i in range(1, 50001)]
     finally:
         con.disconnect()
+
+
+def test_a_value_banded_by_lower_bounds_is_worked_out_once(postgres_url: str) -> None:
+    """A case banding one integer by descending lower bounds (an age band) is sent as one ``width_bucket`` of the value,
+    with the CASE's answer at every bound, between bounds, below the lowest, for NULL, and with a default or none;
+    other cases stay a CASE."""
+    con = connect(postgres_url)
+    try:
+        ages = [-1, 0, 17, 18, 44, 45, 64, 65, 74, 75, 84, 85, 120, None]
+        t = ibis.memtable({"n": list(range(len(ages))), "age": ages}, schema={"n": "int64", "age": "int64"})
+        bands = ibis.cases(*[(t.age >= lo, i) for i, lo in reversed(list(enumerate([0, 18, 45, 65, 75, 85])))],
+                           else_=ibis.null("int64"))
+        points = ibis.cases((t.age >= 75, "two"), (t.age >= 65, "one"), else_="none")
+        unsorted = ibis.cases((t.age >= 18, 1), (t.age >= 65, 2), else_=0)   # not descending: the first match wins
+        expr = t.select("n", band=bands, points=points, unsorted=unsorted).order_by("n")
+        sql = con.compile(expr)
+        assert sql.count("WIDTH_BUCKET") == 2 and sql.count("CASE") == 1, sql
+        got = expr.to_pyarrow().to_pydict()
+        assert got["band"] == [None, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, None]
+        assert got["points"] == ["none"] * 7 + ["one", "one", "two", "two", "two", "two", "none"]
+        assert got["unsorted"] == [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    finally:
+        con.disconnect()

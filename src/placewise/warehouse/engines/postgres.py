@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
@@ -15,10 +16,12 @@ import adbc_driver_postgresql.dbapi as adbc
 import duckdb
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import sqlglot.expressions as sge
 from ibis.backends import BaseBackend
 from ibis.backends.postgres import Backend as PostgresBackend
 from ibis.backends.sql.compilers.postgres import PostgresCompiler
@@ -186,7 +189,25 @@ class PostgresEngine(Engine):
 
 
 class _DateCompiler(PostgresCompiler):
-    """Ibis's PostgreSQL compiler, keeping a date's arithmetic on dates and integers, off time zones and numerics."""
+    """Ibis's PostgreSQL compiler, keeping a date's arithmetic on dates and integers, off time zones and numerics, and
+    banding a value without working it out once per band."""
+
+    def visit_SearchedCase(self, op: Any, *, cases: Any, results: Any, default: Any) -> Any:
+        """A case that bands one integer by descending lower bounds to constants (``x >= 85`` gives 5, else ``x >= 75``
+        4, …: an age band) as ``(ARRAY[results])[width_bucket(x, ARRAY[bounds])]``, with the default for no band:
+        PostgreSQL has no common subexpressions, so the CASE worked ``x`` (a person's age, from two dates) out again
+        for every band it tested (7.5 s against 2.9 s on 2.75 million appointments in six bands); other cases as Ibis
+        does."""
+        bounds = _descending_bounds(op)
+        if bounds is None:
+            return super().visit_SearchedCase(op, cases=cases, results=results, default=default)
+        x = cases[0].this
+        ascending = sge.Array(expressions=[sge.convert(b) for b in reversed(bounds)])
+        values = sge.Array(expressions=list(reversed(results)))
+        band = sge.Bracket(this=sge.paren(self.cast(values, dt.Array(op.dtype)), copy=False),
+                           expressions=[self.f.width_bucket(x, self.cast(ascending, dt.Array(op.cases[0].left.dtype)))],
+                           offset=1)  # PostgreSQL counts from 1, as width_bucket does
+        return band if op.default.value is None else self.f.coalesce(band, default)
 
     def visit_DateTruncate(self, op: Any, *, arg: Any, unit: Any) -> Any:
         """``CAST(date_trunc(…, CAST(d AS TIMESTAMP)) AS DATE)``: Ibis sends ``date_trunc`` on the date alone, which
@@ -247,6 +268,22 @@ class _AnalysingBackend(PostgresBackend):
             for chunk in cp:
                 buf.write(chunk)
         return pa.RecordBatchReader.from_batches(schema, read_copy_csv(buf, schema).to_batches())
+
+
+def _descending_bounds(op: Any) -> list[int] | None:
+    """The lower bounds of a case that bands one integer (every condition ``x >= bound`` on the same ``x``, the bounds
+    strictly descending, every result and the default a constant), else None."""
+    conditions = op.cases
+    if len(conditions) < 2 or not all(isinstance(c, ops.GreaterEqual) and isinstance(c.right, ops.Literal)
+                                       and c.left == conditions[0].left for c in conditions):
+        return None
+    bounds = [c.right.value for c in conditions]
+    if (not conditions[0].left.dtype.is_integer() or not all(isinstance(b, int) for b in bounds)
+            or any(a <= b for a, b in itertools.pairwise(bounds))
+            or not all(isinstance(r, ops.Literal) and r.value is not None for r in op.results)
+            or not isinstance(op.default, ops.Literal)):
+        return None
+    return bounds
 
 
 def _copyable(t: pa.DataType) -> bool:
