@@ -943,10 +943,10 @@ def placed(side: Side, summed: ir.Table) -> ir.Table:
     return summed
 
 
-def sides_summed(parts: list[ir.Table]) -> ir.Table:
-    """The sides' cells by breakdown group added together."""
+def sides_summed(ind: Indicator, parts: list[ir.Table]) -> ir.Table:
+    """The indicator's sides' cells by breakdown group added together."""
     u = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return u.group_by(BREAKDOWN_KEYS).aggregate(**{c: u[c].sum() for c in SUMS})
+    return _summed(u, BREAKDOWN_KEYS, _blank(ind), **{c: u[c].sum() for c in SUMS})
 
 
 SUMS = ("numerator", "denominator", "sum_squares")
@@ -965,12 +965,23 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
     units = units.mutate(**{d: ibis.null(units[d].type()) for d in unreported if d in keys},
                          **{GROUPS: _reported_groups(units[GROUPS], unreported)})
     if ind.measure == "median":
-        summed = units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
-    else:
-        summed = units.group_by(keys).aggregate(
-            numerator=units.num.sum(), denominator=units.den.sum(), sum_squares=(units.num * units.num).sum()
-        )
-    return summed.select(*keys, *SUMS)
+        return units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
+    return _summed(units, keys, _blank(ind), numerator=units.num.sum(), denominator=units.den.sum(),
+                   sum_squares=(units.num * units.num).sum())
+
+
+def _blank(ind: Indicator) -> set[str]:
+    """The cells' attributes null in every row: those the indicator reports by no geography or breakdown, and the
+    groups' number where it reports no group of the person's (:func:`_reported_groups`)."""
+    unreported = set(_unreported(ind))
+    return unreported | ({GROUPS} if unreported >= set(GROUP_PARTS) else set())
+
+
+def _summed(t: ir.Table, keys: list[str], blank: set[str], **sums: ir.Value) -> ir.Table:
+    """The ``sums`` over ``t`` by ``keys``, those in ``blank`` (null in every row) not grouped by but put back as
+    nulls: a key of nulls costs the engine as much as any other (DuckDB: a third of the DSR's cells' sums)."""
+    summed = t.group_by([k for k in keys if k not in blank]).aggregate(**sums)
+    return summed.select(*[ibis.null(t[k].type()).name(k) if k in blank else summed[k] for k in keys], *sums)
 
 
 def _unreported(ind: Indicator) -> list[str]:
@@ -1041,7 +1052,7 @@ def by_breakdown(ctx: Context, ind: Indicator, cells: ir.Table) -> ir.Table:
     if ind.measure == "median":
         y = y.select(*keys, *SUMS)
     else:
-        y = y.group_by(keys).aggregate(**{c: y[c].sum() for c in SUMS})
+        y = _summed(y, keys, _blank(ind), **{c: y[c].sum() for c in SUMS})
     labels = breakdown_labels(ind, ctx.catalogue.age_bands)
     j = y.join(labels, [y.breakdown == labels.l_breakdown, y._group == labels.l_group])
     return j.select(*BREAKDOWN_KEYS, *SUMS)

@@ -381,7 +381,7 @@ def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Sha
     ctx = replace(ctx, materialised=lambda rows: _made(ctx, steps, own(f"{COHORT_TABLE}{next(cohorts)}"), rows))
     sides = indicator_sides(ind) or []
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
-        summed = sides_summed([placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
+        summed = sides_summed(ind, [placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
     else:   # summed in one pass: apart, each side would read the units again
         summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
     made = _made(ctx, steps, own(f"{CELLS_TABLE}{ind.id}"), summed)
