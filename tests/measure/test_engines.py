@@ -4,6 +4,9 @@ generated indicator definitions."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+import json
+from collections.abc import Iterator
+from typing import Any
 
 import ibis
 import numpy as np
@@ -12,7 +15,7 @@ import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from definitions import catalogues, records
+from definitions import catalogues, described, indicators, parsed, records
 from measure_builder import LSOAS, PRACTICES, Warehouse
 from scenario import code, scenario
 
@@ -142,7 +145,21 @@ def test_generated_warehouses_identical_on_duckdb_and_spark(spark_url, people):
 BLOCKS = {"cha2ds2_vasc": '"type":"cha2ds2_vasc"', "near_first_record": '"type":"near_first_record"',
           "secondary_codelist": '"secondary_codelist":["icd10_falls"]', "expected": '"kind":"expected"',
           "aggregate": '"kind":"aggregate"'}
-"""Building blocks whose drawing the PostgreSQL test requires, each by how it shows in a definition's JSON."""
+"""Building blocks the generated-definition tests require drawn, each by how it shows in a definition's JSON."""
+SHAPES = {"proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio", "returned"}
+"""The measure types the generated-definition tests require."""
+
+
+def _blocks(cat: Catalogue) -> set[str]:
+    """The :data:`BLOCKS` the catalogue's indicators draw (the PostgreSQL test's ``agree`` spells this and
+    :func:`_expected_ids` out as they were: Hypothesis seeds its derandomised draws from that function's source, and
+    the 45 examples must still draw every measure type)."""
+    return {b for i in cat.indicators for b, shown in BLOCKS.items() if shown in i.model_dump_json()}
+
+
+def _expected_ids(cat: Catalogue) -> frozenset[str]:
+    """The indicators whose denominators are sums of fractional expected cases."""
+    return frozenset(i.id for i in cat.indicators if isinstance(i.denominator, Expected))
 
 
 def _generated_definitions_agree(other: ibis.BaseBackend, examples: int) -> tuple[set[str], set[str]]:
@@ -181,15 +198,93 @@ def test_generated_definitions_identical_on_duckdb_and_postgres(postgres_url):
         shapes, blocks = _generated_definitions_agree(pg, examples=45)
     finally:
         pg.disconnect()
-    assert shapes == {"proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio", "returned"}
+    assert shapes == SHAPES
     assert blocks == set(BLOCKS)
+
+
+NAMED = {"type", "kind", "table", "measure", "frequency", "count", "date", "geographies", "breakdowns", "comparison"}
+"""Fields whose values are parts a drawn definition exercises, as well as every field it sets."""
+
+
+def _parts(node: object, field: str = "") -> Iterator[str]:
+    """Every field set anywhere in a drawn definition, and the values of the :data:`NAMED` ones."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield k
+            yield from _parts(v, k)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _parts(v, field)
+    elif field in NAMED:
+        yield f"{field}:{node}"
+
+
+def _features(raw: dict[str, Any]) -> set[str]:
+    """The measure type, building blocks, criteria, tables, filters, geographies and breakdowns a drawn definition
+    exercises."""
+    shown = json.dumps(raw, separators=(",", ":"))
+    return set(_parts(raw)) | {b for b, text in BLOCKS.items() if text in shown}
+
+
+COUNTING = [
+    ("proportion", {"per": 100, "denominator": {"kind": "persons", "age": {}},
+                    "numerator": {"kind": "subset", "criteria": [{"type": "cha2ds2_vasc", "at_least": 3}]}}),
+    ("proportion", {"per": 100, "denominator": {"kind": "persons", "age": {}},
+                    "numerator": {"kind": "subset", "criteria": [{
+                        "type": "near_first_record", "codelist": ["spirometry"], "first": ["asthma"],
+                        "months_before": 3, "months_after": 3}]}}),
+    ("count", {"numerator": {"kind": "events", "table": "inpatient_spells", "age": {}, "count": "events",
+                             "where": {"admission_method": ["emergency", "elective"]}, "date": "admission_date",
+                             "secondary_codelist": ["icd10_falls"]}}),
+]
+"""Blocks that the sweep's draws rarely make count anyone in :func:`definitions.records`, each in a definition that
+does: CHA2DS2-VASc of at least 3 (an AF register of every score from 1 to 6), an objective test near a first record
+(one test within three months of the first asthma record and one not), secondary diagnoses (falls by secondary code
+in two spells)."""
+
+
+def _sweep(duck: ibis.BaseBackend, draws: int) -> tuple[Catalogue, pa.Table]:
+    """Few generated definitions that between them exercise every part (:func:`_features`) that any of ``draws``
+    derandomised draws counting someone on DuckDB does (greedy: each next the one with most parts not yet
+    exercised), so that a block drawn only where it counts no one (CHA2DS2-VASc of at least 7 among children) cannot
+    stand for the block; their catalogue, and their counts on DuckDB."""
+    drawn: list[dict[str, Any]] = []
+
+    @settings(max_examples=draws, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(raw=indicators("g"))
+    def draw(raw: dict[str, Any]) -> None:
+        drawn.append(raw | {"id": f"g{len(drawn)}"})
+
+    draw()
+    drawn += [described(f"g{len(drawn) + i}", shape, parts, "monthly") | {"geographies": ["ics", "practice"],
+                                                                            "breakdowns": ["none", "sex"]}
+              for i, (shape, parts) in enumerate(COUNTING)]
+    profile = load_catalogue(load_profile())
+    every = compute(duck, parsed({"age_bands": profile.age_bands, "indicators": drawn}, profile), periods_range=YEAR)
+    counted = set(every.filter(pc.greater(every["numerator"], 0))["indicator_id"].to_pylist())
+    pool = [r for r in drawn if r["id"] in counted]
+    chosen: list[dict[str, Any]] = []
+    left = set().union(*map(_features, pool))
+    while left:
+        best = max(pool, key=lambda r: len(_features(r) & left))
+        left -= _features(best)
+        chosen.append(best)
+    ids = pa.array([r["id"] for r in chosen])
+    return (parsed({"age_bands": profile.age_bands, "indicators": chosen}, profile),
+            every.filter(pc.is_in(every["indicator_id"], ids)))
 
 
 @pytest.mark.spark
 def test_generated_definitions_identical_on_duckdb_and_spark(spark_url):
-    """Few examples: Spark runs each indicator as many jobs in local mode."""
+    """Every measure type and :data:`BLOCKS` entry, and every criterion, table, filter, geography and breakdown the
+    sweep draws, in one catalogue of generated definitions that count someone (:func:`_sweep`), computed once on Spark:
+    Spark runs each indicator as many jobs in local mode, so one warehouse load and one computation serve them all."""
+    cat, duck = _sweep(records().load(ibis.duckdb.connect()), draws=60)
+    assert {i.measure for i in cat.indicators} == SHAPES
+    assert _blocks(cat) == set(BLOCKS)
     spark = connect(spark_url)
     try:
-        _generated_definitions_agree(spark, examples=3)
+        _same(duck, compute(records().load(spark), cat, periods_range=YEAR), _expected_ids(cat))
     finally:
         spark.disconnect()
