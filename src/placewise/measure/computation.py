@@ -234,9 +234,9 @@ def _own_names() -> Callable[[str], str]:
     return lambda name: f"{name[:54]}_{tag}"    # within PostgreSQL's 63 bytes, which would cut the tag off
 
 
-def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
-    """Materialise an expression as a temporary table (replacing any left over)."""
-    return engine_for(con).temp_table(name, expr)
+def _temp(con: ibis.BaseBackend, name: str, expr: ibis.Table, clustered_by: str | None = None) -> ibis.Table:
+    """Materialise an expression as a temporary table (replacing any left over; :meth:`Engine.temp_table`)."""
+    return engine_for(con).temp_table(name, expr, clustered_by)
 
 
 def events_table(source: EventSource) -> str:
@@ -255,7 +255,7 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     intervals = _temp(con, regs, registrations(con, attrs))
     persons = population(intervals, attrs, period_ends)    # a query: registers and cohorts read only their people
     queries = catalogue_record_queries(catalogue, indicators)
-    records = Records(_temp(con, coded, read_records(con, attrs, queries)), tuple(queries))
+    records = Records(_temp(con, coded, read_records(con, attrs, queries), clustered_by="query"), tuple(queries))
     events = EventTables({s: _temp(con, own(events_table(s)), read_events(con, attrs, intervals, s, read))
                           for s, read in reads.items()})
     on = _registers(con, catalogue, records, lambda s: _registered_at(con, s, intervals, attrs, period_ends, own),

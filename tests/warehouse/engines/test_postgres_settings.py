@@ -156,3 +156,27 @@ def test_a_value_banded_by_lower_bounds_is_worked_out_once(postgres_url: str) ->
         assert got["unsorted"] == [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
     finally:
         con.disconnect()
+
+
+def test_a_working_table_clustered_by_a_column_reads_one_value_by_its_index(postgres_url: str) -> None:
+    """A temporary table made clustered by a column is written in its order with a BRIN index on it (as DuckDB's zone
+    maps), so a filter on one value reads that value's pages, not the whole table, with the same rows; a table made
+    without it has no index."""
+    con = connect(postgres_url)
+    engine = PostgresEngine(con)
+    try:
+        n = 200_000
+        rows = ibis.memtable({"query": [i % 40 for i in range(n)], "pid": list(range(n))})
+        clustered = engine.temp_table("_clustered", rows, clustered_by="query")
+        engine.temp_table("_unclustered", rows)
+        indexes = dict(con.con.execute("SELECT tablename, indexdef FROM pg_indexes WHERE tablename LIKE %s",
+                                       ("\\_%clustered",)).fetchall())
+        assert list(indexes) == ["_clustered"] and "USING brin (query)" in indexes["_clustered"], indexes
+        one = clustered.filter(clustered.query == 7)
+        with engine.settings(engine.analytic):
+            plan = "\n".join(r[0] for r in con.con.execute(f"EXPLAIN {con.compile(one)}").fetchall())
+            got = sorted(one.pid.to_pyarrow().to_pylist())
+        assert "Bitmap Index Scan" in plan and "Seq Scan" not in plan, plan
+        assert got == list(range(7, n, 40))
+    finally:
+        con.disconnect()

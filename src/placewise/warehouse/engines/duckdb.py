@@ -137,8 +137,8 @@ class DuckDBEngine(Engine):
         """From :data:`SCRATCH`."""
         self.execute(f"DROP TABLE IF EXISTS {self._scratch(name)}")
 
-    def temp_table(self, name: str, expr: ir.Table) -> ir.Table:
-        """In :data:`SCRATCH`."""
+    def temp_table(self, name: str, expr: ir.Table, clustered_by: str | None = None) -> ir.Table:
+        """In :data:`SCRATCH`, unsorted."""
         self.drop_temp(name)
         return self.con.create_table(name, expr, database=(SCRATCH, "main"))
 

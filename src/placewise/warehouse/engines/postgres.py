@@ -122,9 +122,15 @@ class PostgresEngine(Engine):
         with self.con.con.cursor() as cur:
             cur.execute(sql)
 
-    def temp_table(self, name: str, expr: ir.Table) -> ir.Table:
-        """As every engine, then ANALYZE: autovacuum never analyses a temporary table, so the planner would guess its size."""
-        table = super().temp_table(name, expr)
+    def temp_table(self, name: str, expr: ir.Table, clustered_by: str | None = None) -> ir.Table:
+        """As every engine, then ANALYZE: autovacuum never analyses a temporary table, so the planner would guess its size.
+
+        Rows ``clustered_by`` a column are written in its order with a BRIN index on it, PostgreSQL's counterpart of
+        a zone map: a filter on one value (the registers' dozens of filters of the coded records by query) then
+        reads that value's pages, not every row (0.3-0.5 s a scan of 3 million rows at scale 0.2)."""
+        table = super().temp_table(name, expr.order_by(clustered_by) if clustered_by else expr)
+        if clustered_by:
+            self.execute(f'CREATE INDEX ON "{name}" USING brin ("{clustered_by}")')
         self.execute(f'ANALYZE "{name}"')
         return table
 

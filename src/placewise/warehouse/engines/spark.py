@@ -237,8 +237,9 @@ class SparkEngine(Engine):
         self.con._run_pre_execute_hooks(obj)
         return self.session.sql(self.con.compile(obj))
 
-    def temp_table(self, name: str, expr: ir.Table) -> ir.Table:
-        """Compute the expression once (a local checkpoint, so later queries do not recompute it) as a view."""
+    def temp_table(self, name: str, expr: ir.Table, clustered_by: str | None = None) -> ir.Table:
+        """Compute the expression once (a local checkpoint, so later queries do not recompute it) as a view,
+        unsorted."""
         self.drop(name)
         self._frame(expr).localCheckpoint(eager=True).createOrReplaceTempView(name)
         return self.con.table(name)
