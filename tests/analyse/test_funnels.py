@@ -60,3 +60,22 @@ def test_a_rate_funnel_with_nothing_counted_has_limits_of_nought_and_no_signal()
         f = rate_funnel([0, 0, 0], [1000, 2000, 3000], per=1000)
     assert f.centre == 0.0 and f.signal.tolist() == [0, 0, 0]
     assert all(np.all(limit == 0.0) for limit in f.limits)
+
+
+def test_a_funnel_held_to_a_reference_value_centres_its_limits_there():
+    # The same three units held to 60% (the ICS value, say) rather than their own 53.33%: at n = 100, sd =
+    # sqrt(0.6 x 0.4 / 100) = 0.04899, 95% limits 60 -/+ 9.60 = 50.4% to 69.6%, 99.8% upper 60 + 15.14 = 75.1%, so
+    # 70% is high at 95% only. At 200, 50% is below the 95% lower limit (60 - 6.79 = 53.2%) but not the 99.8% one
+    # (60 - 10.70 = 49.3%); at 300, 50% is below the 99.8% lower limit (60 - 8.74 = 51.3%).
+    f = proportion_funnel([70, 100, 150], [100, 200, 300], per=100, centre=0.6)
+    assert f.centre == pytest.approx(60.0) and "around the reference proportion" in f.method
+    sd = np.sqrt(0.6 * 0.4 / f.grid)
+    assert f.upper95 == pytest.approx(100 * (0.6 + 1.959964 * sd), abs=1e-5)
+    assert f.signal.tolist() == [1, -1, -2]
+    # A rate held to 15 per 1,000 rather than its own 10. At 1,000 (E = 15) the 95% upper limit is
+    # 15 x exp(1.96 / sqrt(15)) = 24.9 and the 99.8% one 15 x exp(3.09 / sqrt(15)) = 33.3: 25 is high at 95% only.
+    # At 2,000 (E = 30) the 99.8% lower limit is 15 x exp(-3.09 / sqrt(30)) = 8.53, above 7.5; at 3,000 (E = 45)
+    # it is 15 x exp(-3.09 / sqrt(45)) = 9.47, above 6.67. Held to their own 10 they gave [1, 0, -1].
+    r = rate_funnel([25, 15, 20], [1000, 2000, 3000], per=1000, centre=0.015)
+    assert r.centre == pytest.approx(15.0) and "around the reference rate" in r.method
+    assert r.signal.tolist() == [1, -2, -2]

@@ -33,6 +33,12 @@ LUTON_DENOMINATORS = (300, 280, 250, 160, 50)
 """They add up to Luton's denominator of 1,040 (the third Place: 1000 + 2 x 20)."""
 
 
+PCNS = tuple((f"U{k:05d}", place, round(0.79 * (300 + 30 * k)) + 6 * (k % 5 - 2) - 90 * (k == 10), 300 + 30 * k)
+             for k, place in enumerate(PLACES * 3)) + (("U00012", "E06000032", 5, 9),)
+"""Designed PCNs (code, Place, hypertension numerator and denominator in the latest month): three in each Place
+near the ICS's 79%, Luton's U00010 well below it, and a fourth in Luton too small to publish (5 of 9)."""
+
+
 def _month_end(d: date) -> date:
     """Last day of the month starting ``d``."""
     nxt = date(d.year + d.month // 12, d.month % 12 + 1, 1)
@@ -60,6 +66,8 @@ def _counts() -> pa.Table:
             rows.append(_rows(ind, month, "ics", "QHG", "none", "All", sum(nums), sum(dens)))
     for q, (n, d) in enumerate(zip(LUTON_QUINTILES, LUTON_DENOMINATORS, strict=True), start=1):
         rows.append(_rows(INDICATORS[0], MONTHS[-1], "place", "E06000032", "imd_quintile", str(q), n, d))
+    for code, _, n, d in PCNS:
+        rows.append(_rows(INDICATORS[0], MONTHS[-1], "pcn", code, "none", "All", n, d))
     return pa.Table.from_pylist(rows, schema=COUNTS_SCHEMA)
 
 
@@ -78,6 +86,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
     db.execute("INSERT INTO load_files VALUES ('b1', 'people.csv', 'people', 'abc', 10, 8, 0, 2)")
     db.execute("INSERT INTO quarantine VALUES ('b1', 'people.csv', 'people', 3, 'sex', 'not an allowed value', 'x'),"
                " ('b1', 'people.csv', 'people', 7, 'sex', 'not an allowed value', 'y')")
+    db.executemany("INSERT INTO practices (practice_code, practice_name, pcn_code, pcn_name, la_code) "
+                   "VALUES (?, ?, ?, ?, ?)", [(f"P{c}", f"Practice {c}", c, f"PCN {c}", place) for c, place, _, _ in PCNS])
     db.execute("INSERT INTO people (person_id, birth_year, birth_month, sex, ethnicity, lsoa_code) VALUES "
                "('a', 1950, 1, 'female', 'A', 'L1'), ('b', 1960, 2, 'male', 'A', 'L1'), "
                "('c', 1970, 3, 'female', 'Z', 'L1'), ('d', 1980, 4, 'male', 'B', 'L1')")
@@ -701,6 +711,41 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
                                     "(1 more is suppressed or has no value).")
 
 
+def test_a_place_with_ten_pcns_draws_its_own_held_to_the_ics_value():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    luton, ics = Area("place", "E06000032", "Luton"), Area("ics", "QHG", "BLMK")
+    own = tuple(Area("pcn", f"L{k}", f"Luton PCN {k}") for k in range(10))
+    other = (Area("pcn", "B0", "Bedford PCN 0"),)
+    base = {"indicator_id": "x", "period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1]),
+            "breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan, "suppressed": False}
+    # The ICS at 60% (600 of 1,000) every month; Luton's ten PCNs of 1,000 within a point of it, but L9 at 45%.
+    # Winsorised at 10%/90%, their z-scores about 60% (sd 1.549 points) give phi < 9/10: no overdispersion, so
+    # the 99.8% lower limit is 60 - 3.09 x 1.549 = 55.2%, and L9 alone is outside (Bedford's PCN is not drawn).
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": g, "geography_code": c,
+             "numerator": 600.0, "denominator": 1000.0, "value": 60.0} for m in MONTHS
+            for g, c in (("ics", ics.code), ("place", luton.code))]
+    rows += [{**base, "geography_type": "pcn", "geography_code": p.code, "numerator": n, "denominator": 1000.0,
+              "value": n / 10} for p, n in zip(own + other, [590.0, 600.0, 610.0, 595.0, 605.0, 600.0, 590.0, 610.0, 600.0, 450.0, 900.0], strict=True)]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", per=100)
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "pcn"])
+    page = build_report(frame, [spec], Scope(luton, ics, (), own, ics_pcns=own + other), title="t", months=36,
+                        rule=rule).pages[0]
+    svg = ET.fromstring(page.pcn_svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert svg.findtext(f"{ns}title") == "Designed: PCNs in Luton"
+    circles = list(svg.iter(f"{ns}circle"))
+    assert sorted(c.findtext(f"{ns}title") for c in circles) == sorted(p.name for p in own)  # not Bedford's
+    assert not any(c.get("stroke") for c in circles)  # nothing ringed: these are all Luton's
+    assert page.pcn_note.startswith("10 PCNs with a published value. Limits: binomial limits around the reference "
+                                    "proportion") and page.pcn_note.endswith("Centre: the ICS value, 60.0%.")
+    assert "no overdispersion found" in page.pcn_note
+    assert "Outside the 95% limits: Luton PCN 9 (low, beyond 99.8%)." in page.pcn_note
+
+
 def test_the_assurance_matrix_shows_the_linked_indicator_as_measured_against_the_printed_target():
     from placewise.publish.config import load_assurance
     from placewise.publish.inputs import specs_from_catalogue
@@ -1207,3 +1252,31 @@ def test_the_rtt_chart_draws_each_years_target_or_standard_and_no_plan_where_non
     assert "Target or standard" in key
     assert page.plan_rag == "red"  # 62% against a plan of 62 + 8 x 6/12 = 66% in September 2026, worse by 6.1%
     assert page.plan_text.endswith("No plan held for 2023/24 or 2024/25, so the plan line is not drawn there.")
+
+
+def test_a_place_report_draws_its_pcns_among_the_icss_against_the_ics_value(written: Path):
+    html = (written / "place-E06000032.html").read_text(encoding="utf-8")
+    section = html[html.index('id="hypertension_treated_to_target"'):]
+    section = section[section.index('<div class="units">'):section.index("</section>")]
+    svgs = re.findall(r"<svg.*?</svg>", section, flags=re.S)
+    assert len(svgs) == 1  # too few practices are published for theirs; the PCNs' funnel is drawn
+    ns = "{http://www.w3.org/2000/svg}"
+    svg = ET.fromstring(svgs[0])
+    assert svg.findtext(f"{ns}title").endswith("PCNs in the ICS, Luton's ringed")
+    drawn = {c.findtext(f"{ns}title"): c for c in svg.iter(f"{ns}circle")}
+    # Luton has four PCNs: U00012 (5 of 9) is suppressed, and U00002 with it, so that it cannot be worked out
+    # from Luton's total (secondary suppression); neither may appear. Luton has two published, fewer than the 10
+    # overdispersion needs, so all eleven published PCNs of the ICS are drawn and Luton's two are ringed.
+    assert set(drawn) == {f"PCN U{k:05d}" for k in range(12)} - {"PCN U00002"}
+    assert {t for t, c in drawn.items() if c.get("stroke") == "#231F20"} == {"PCN U00006", "PCN U00010"}
+    classes = [p.get("class") for p in svg.iter(f"{ns}path")]
+    assert classes.count("limit95") == 2 and classes.count("limit998") == 2
+    assert not re.search(r"nan", svgs[0], flags=re.IGNORECASE)
+    note = _visible(section.split("</svg>")[-1])
+    # The limits are held to the ICS value in March 2025: 3,260 of 4,120 (79.1%), the Places' sums.
+    assert f"Centre: the ICS value, {3260 / 4120:.1%}." in note
+    assert note.strip().startswith("11 PCNs with a published value. Limits: binomial limits around the reference "
+                                   "proportion (Fingertips method), widened for overdispersion")
+    # U00010 (384 of 600, 64%) is far below: the 99.8% lower limit at 600 is about 73%.
+    assert "Outside the 95% limits of this area's PCNs: PCN U00010 (low, beyond 99.8%)." in note
+    assert "Luton has 2 PCNs with a published value, fewer than the 10" in note

@@ -78,10 +78,11 @@ def _signal(value: NDArray[np.float64], limits: Bounds) -> NDArray[np.int8]:
     return np.select([value > hi998, value < lo998, value > hi95, value < lo95], [2, -2, 1, -1], 0).astype(np.int8)
 
 
-def _method(kind: str, tau2: float, units: int) -> str:
-    """The method statement printed with the funnel."""
-    base = {"proportion": "binomial limits around the overall proportion (Fingertips method)",
-            "rate": "Poisson limits on the log scale around the overall rate (FunnelPlotR method for ratios)"}[kind]
+def _method(kind: str, tau2: float, units: int, given: bool) -> str:
+    """The method statement printed with the funnel; ``given`` when the centre is a reference value, not the units'."""
+    around = f"the reference {kind}" if given else f"the overall {kind}"
+    base = {"proportion": f"binomial limits around {around} (Fingertips method)",
+            "rate": f"Poisson limits on the log scale around {around} (FunnelPlotR method for ratios)"}[kind]
     if units < MIN_UNITS_FOR_OVERDISPERSION:
         return f"{base}; overdispersion not estimated from fewer than {MIN_UNITS_FOR_OVERDISPERSION} units"
     if tau2 == 0:
@@ -90,12 +91,15 @@ def _method(kind: str, tau2: float, units: int) -> str:
             f"winsorised at 10%/90%; tau\u00b2 = {tau2:.3g})")
 
 
-def proportion_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float = 100.0) -> Funnel:
-    """The funnel of proportions (values on the ``per`` scale) with each unit's signal."""
+def proportion_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float = 100.0,
+                      centre: float | None = None) -> Funnel:
+    """The funnel of proportions (values on the ``per`` scale) with each unit's signal, around ``centre`` (a
+    proportion, such as the ICS value the units are held to) or else the units' overall proportion."""
     o, n = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     if (n <= 0).any() or (o < 0).any() or (o > n).any():
         raise ValueError("proportion_funnel: every denominator must be positive and hold its numerator")
-    centre = float(o.sum() / n.sum())
+    given = centre is not None
+    centre = float(o.sum() / n.sum()) if centre is None else float(centre)
     units = len(o)
     tau2 = _tau2_proportion(o / n, n, centre) if units >= MIN_UNITS_FOR_OVERDISPERSION and 0 < centre < 1 else 0.0
 
@@ -105,15 +109,16 @@ def proportion_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float =
                                     for z in (Z95, Z998) for sign in (-1, 1))
         return lo95, hi95, lo998, hi998
 
-    return _funnel(centre * per, _grid(n), limits, o / n * per, n, tau2, _method("proportion", tau2, units))
+    return _funnel(centre * per, _grid(n), limits, o / n * per, n, tau2, _method("proportion", tau2, units, given))
 
 
-def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float) -> Funnel:
-    """The funnel of crude rates (events per ``per`` of the denominator) with each unit's signal."""
+def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre: float | None = None) -> Funnel:
+    """The funnel of crude rates (events per ``per`` of the denominator) with each unit's signal, around ``centre``
+    (events per unit of the denominator, such as the ICS rate) or else the units' overall rate."""
     o, n = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     if (n <= 0).any() or (o < 0).any():
         raise ValueError("rate_funnel: every denominator must be positive and every count at least zero")
-    rate = float(o.sum() / n.sum())
+    rate = float(o.sum() / n.sum()) if centre is None else float(centre)
     units = len(o)
     expected = n * rate
     tau2 = float(overdispersion(o[:, None], expected[:, None])[0]) if units >= MIN_UNITS_FOR_OVERDISPERSION else 0.0
@@ -125,7 +130,7 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float) -> Fun
         (lo95, hi95), (lo998, hi998) = (funnel_limits(size * rate, tau2, z) for z in (Z95, Z998))
         return lo95 * rate * per, hi95 * rate * per, lo998 * rate * per, hi998 * rate * per
 
-    return _funnel(rate * per, _grid(n), limits, o / n * per, n, tau2, _method("rate", tau2, units))
+    return _funnel(rate * per, _grid(n), limits, o / n * per, n, tau2, _method("rate", tau2, units, centre is not None))
 
 
 def _funnel(centre: float, grid: NDArray[np.float64], limits: Callable[[NDArray[np.float64]], Bounds],

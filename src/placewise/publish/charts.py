@@ -7,6 +7,7 @@ can find them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from html import escape
 
@@ -475,14 +476,14 @@ def funnel_plot(
     title: str = "Funnel plot",
     value_format: str = ".1f",
     size_label: str = "Denominator",
-    highlight: str | None = None,
+    highlight: Collection[str] = (),
     width: float = 680,
     key_note: str = "",
 ) -> str:
     """Areas by size (x) and value (y) against the centre line and funnel limits drawn along ``grid``.
 
     ``limits`` are (lower 95%, upper 95%, lower 99.8%, upper 99.8%) at each ``grid`` size; ``outside``
-    marks the areas beyond the 95% limits, drawn in blue, the others grey; the ``highlight`` area is ringed;
+    marks the areas beyond the 95% limits, drawn in blue, the others grey; the ``highlight`` areas are ringed;
     ``key_note`` is written in the key after the limits (how the limits were set, where a reader must know).
     """
     sizes, values, grid = (np.asarray(a, dtype=float) for a in (sizes, values, grid))
@@ -519,7 +520,7 @@ def funnel_plot(
     xs, ys = px(np.where(shown, sizes, x_lo)), frame.y(np.where(shown, values, lo), lo, hi)
     for i in np.flatnonzero(shown):
         colour = NHS_BLUE if outside[i] else COMMON
-        ring = ' stroke="#231F20" stroke-width="2"' if names[i] == highlight else ""
+        ring = ' stroke="#231F20" stroke-width="2"' if names[i] in highlight else ""
         body.append(f'<circle class="area{" outside" if outside[i] else ""}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" '
                     f'r="{5 if ring else 3.5}" fill="{colour}"{ring}><title>{escape(names[i])}</title></circle>')
     key_y = frame.height - 6

@@ -213,7 +213,8 @@ def catalogue_scopes(profile: Profile, areas: tuple[Area, ...],
     units = units or {}
     main = main_providers(profile, providers)
     source = providers.source if providers else ""
-    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas, units.get(a.code, ()), main.get(a.code, ()), source)
+    pcns = tuple(u for place in units.values() for u in place if u.geography_type == "pcn")
+    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas, units.get(a.code, ()), main.get(a.code, ()), source, pcns)
                                        for a in areas]
 
 

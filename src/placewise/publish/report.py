@@ -11,7 +11,7 @@ over every series of the report at once, on published points only; the result is
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -42,11 +42,11 @@ from placewise.analyse.spc import (
 )
 from placewise.analyse.statistics import gaps_to_reference, slope_index_of_inequality
 from placewise.analyse.statistics.inequality import ValueType
-from placewise.measure.catalogue import ENGLAND, Target
+from placewise.measure.catalogue import ENGLAND, Target, financial_year
 from placewise.publish import charts, icons
 from placewise.publish.config import Assurance, Programmes
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
-from placewise.publish.labels import financial_year_label, period_end, period_label, year_starts
+from placewise.publish.labels import period_end, period_label, year_starts
 from placewise.publish.phm import PhmChapter
 
 MEASUREMENT_COLUMNS = (
@@ -176,6 +176,8 @@ class Scope:
     """The area's main providers, first preferred: their returns stand in for figures published only by provider."""
     providers_source: str = ""
     """Where the mapping of the area to its main providers comes from."""
+    ics_pcns: tuple[Area, ...] = ()
+    """Every PCN of the ICS wholly within one Place: a Place with too few PCNs for a funnel is drawn among them."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,8 @@ class IndicatorPage:
     inequality_text: str = ""
     units_svg: str = ""
     units_note: str = ""
+    pcn_svg: str = ""
+    pcn_note: str = ""
     breakdowns: list[BreakdownTable] = field(default_factory=list)
     plan_rag: str = ""
     plan_text: str = ""
@@ -919,55 +923,88 @@ def _reference_gaps(spec: IndicatorSpec, rows: pd.DataFrame, hidden: np.ndarray,
 
 
 FUNNELS = {"proportion": proportion_funnel, "crude_rate": rate_funnel}
-UNIT_LEVELS = {"practice": "practices", "pcn": "PCNs"}
 
 
 def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> None:
-    """The funnel plot of the area's practices (or, failing three published, its PCNs) at the latest period."""
+    """The funnel plots of the area's practices and of its PCNs at the latest period."""
     if not scope.units:
         return
     if spec.measure not in FUNNELS:
-        page.units_note = (f"No funnel plot of practices: funnel limits are defined here for proportions and crude "
-                           f"rates, and this indicator is a {spec.measure.replace('_', ' ')}.")
+        page.units_note = (f"No funnel plot of practices or PCNs: funnel limits are defined here for proportions "
+                           f"and crude rates, and this indicator is a {spec.measure.replace('_', ' ')}.")
         return
-    found = [(plural, names, ok) for plural, names, ok in
-             (_published_units(slices, scope, spec, period, level, plural) for level, plural in UNIT_LEVELS.items())
-             if len(ok) >= 3]
-    if not found:
-        page.units_note = ("No funnel plot of practices or PCNs: fewer than three in this area have a published "
-                           "value (they are published only where the profile's disclosure rule includes them).")
-        return
-    plural, names, ok = found[0]
+    practices = {u.code: u.name for u in scope.units if u.geography_type == "practice"}
+    page.units_svg, page.units_note = _funnel(
+        spec, period, _published_units(slices, spec, period, "practice", practices), practices, "practices",
+        f"practices in {scope.area.name}")
+    page.pcn_svg, page.pcn_note = _pcn_funnel(slices, scope, spec, period)
+
+
+def _pcn_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> tuple[str, str]:
+    """The area's PCNs held to the ICS value; a Place with fewer published PCNs than overdispersion needs is drawn
+    among every PCN of the ICS, its own ringed, so that the limits rest on enough PCNs to be widened fairly."""
+    own = {u.code: u.name for u in scope.units if u.geography_type == "pcn"}
+    if not own:
+        return "", ""
+    names = {u.code: u.name for u in scope.ics_pcns} | own
+    every = _published_units(slices, spec, period, "pcn", names)
+    ok = every[every.geography_code.isin(list(own))]
+    if ok.empty:
+        return "", (f"No funnel plot of PCNs: none of the {len(own)} PCNs in {scope.area.name} has a published value "
+                    "(they are published only where the profile's disclosure rule includes them).")
+    ics = _latest_rows(slices, spec.id, period, scope.ics.geography_type, "none")
+    ics = ics[~ics.suppressed.astype(bool) & (ics.denominator > 0) & ics.numerator.notna()]
+    centre = None if ics.empty else float(ics.numerator.iloc[0] / ics.denominator.iloc[0])
+    held = (f" Centre: the ICS value, {spec.fmt(centre * spec.per)}." if centre is not None else
+            " Centre: the PCNs' overall value (the ICS value is suppressed).")
+    if len(ok) >= MIN_UNITS_FOR_OVERDISPERSION:
+        svg, note = _funnel(spec, period, ok, names, "PCNs", f"PCNs in {scope.area.name}", centre)
+        return svg, note + held if svg else note
+    svg, note = _funnel(spec, period, every, names, "PCNs", f"PCNs in the ICS, {scope.area.name}'s ringed",
+                        centre, ring=[own[c] for c in ok.geography_code])
+    why = (f" {scope.area.name} has {len(ok)} PCN{'s' if len(ok) != 1 else ''} with a published value, fewer than the "
+           f"{MIN_UNITS_FOR_OVERDISPERSION} from which overdispersion is estimated, so they are drawn (ringed) among "
+           "every PCN of the ICS.")
+    return svg, (note + held + why) if svg else note
+
+
+def _funnel(spec: IndicatorSpec, period: date, ok: pd.DataFrame, names: Mapping[str, str], plural: str,
+            title: str, centre: float | None = None, ring: Sequence[str] = ()) -> tuple[str, str]:
+    """One funnel plot of published units and its note (the method, and those outside the 95% limits, ringed
+    ones only where some are ringed), or no plot and a note saying why."""
+    if len(ok) < 3:
+        return "", (f"No funnel plot of {plural}: fewer than three in this area have a published value (they are "
+                    "published only where the profile's disclosure rule includes them).")
     if not ok.numerator.any():
         others = len(names) - len(ok)
-        page.units_note = (f"No funnel plot of {plural}: none of the {len(ok)} with a published value counted any "
-                           f"in {period_label(period, spec.frequency)}, so every value is 0 and there is no variation to show"
-                           + (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
-                              f"{'has' if others == 1 else 'have'} no value)." if others else "."))
-        return
-    funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), spec.per)
+        return "", (f"No funnel plot of {plural}: none of the {len(ok)} with a published value counted any "
+                    f"in {period_label(period, spec.frequency)}, so every value is 0 and there is no variation to show"
+                    + (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
+                       f"{'has' if others == 1 else 'have'} no value)." if others else "."))
+    funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), spec.per, centre)
     labels = [names[c] for c in ok.geography_code]
-    page.units_svg = charts.funnel_plot(
+    notes = [f"Ringed: {len(ring)} in this area"] if ring else []
+    if len(ok) < MIN_UNITS_FOR_OVERDISPERSION:
+        notes.append(f"Overdispersion not estimated: {len(ok)} {plural}, fewer than {MIN_UNITS_FOR_OVERDISPERSION}")
+    svg = charts.funnel_plot(
         labels, ok.denominator.to_numpy(float), ok.value.to_numpy(float) * spec.scale, funnel.signal != 0,
         funnel.grid, funnel.centre * spec.scale, tuple(x * spec.scale for x in funnel.limits),
-        title=f"{spec.title}: {plural} in {scope.area.name}", value_format=f",.{spec.decimals}f",
-        size_label="Denominator", key_note="" if len(ok) >= MIN_UNITS_FOR_OVERDISPERSION else
-        f"Overdispersion not estimated: {len(ok)} {plural}, fewer than {MIN_UNITS_FOR_OVERDISPERSION}")
+        title=f"{spec.title}: {title}", value_format=f",.{spec.decimals}f", size_label="Denominator",
+        highlight=ring, key_note="; ".join(notes))
     outside = [f"{name} ({'high' if s > 0 else 'low'}{', beyond 99.8%' if abs(s) == 2 else ''})"
-               for name, s in zip(labels, funnel.signal, strict=True) if s]
-    page.units_note = (f"{len(ok)} {plural} with a published value. Limits: {funnel.method}. "
-                       + (f"Outside the 95% limits: {'; '.join(outside)}." if outside
-                          else "None is outside the 95% limits."))
+               for name, s in zip(labels, funnel.signal, strict=True) if s and (not ring or name in ring)]
+    whose = f" of this area's {plural}" if ring else ""
+    return svg, (f"{len(ok)} {plural} with a published value. Limits: {funnel.method}. "
+                 + (f"Outside the 95% limits{whose}: {'; '.join(outside)}." if outside
+                    else f"None{whose} is outside the 95% limits."))
 
 
-def _published_units(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date, level: str,
-                     plural: str) -> tuple[str, dict[str, str], pd.DataFrame]:
-    """The area's units of one level with a published value at ``period``, and their names."""
-    names = {u.code: u.name for u in scope.units if u.geography_type == level}
+def _published_units(slices: Slices, spec: IndicatorSpec, period: date, level: str,
+                     names: Mapping[str, str]) -> pd.DataFrame:
+    """The units of one level among ``names`` with a published value at ``period``."""
     rows = _latest_rows(slices, spec.id, period, level, "none")
-    ok = rows[rows.geography_code.isin(list(names)) & ~rows.suppressed.astype(bool) & rows.value.notna()
-              & (rows.denominator > 0) & rows.numerator.notna()]
-    return plural, names, ok
+    return rows[rows.geography_code.isin(list(names)) & ~rows.suppressed.astype(bool) & rows.value.notna()
+                & (rows.denominator > 0) & rows.numerator.notna()]
 
 
 SMALL_BASE = 50
@@ -1079,7 +1116,7 @@ def _plan_note(spec: IndicatorSpec, rag: str, plan: PlanInputs, latest: date) ->
     if not planned.empty:
         return "No RAG: no actual", "No RAG: no actual for the planned period"
     ended = f"No plan for {period_label(latest, spec.frequency)}"
-    held = f"No plan held for {financial_year_label(period_end(latest, spec.frequency))}"
+    held = f"No plan held for {financial_year(period_end(latest, spec.frequency))}"
     if spec.target_flag == "standing":
         return held, spec.target_note.rstrip(".")
     if spec.target_flag == "stale":
@@ -1106,8 +1143,8 @@ def _target_line(spec: IndicatorSpec, periods: list[date]) -> tuple[np.ndarray |
         return (None if spec.target is None else np.full(len(periods), spec.target * spec.scale)), "Target"
     ends = [period_end(p, spec.frequency) for p in periods]
     status = {y: target_status(spec.yearly, spec.standard_source, e)
-              for y, e in {financial_year_label(e): e for e in ends}.items()}
-    line = np.array([np.nan if (v := status[financial_year_label(e)].value) is None else v for e in ends], float)
+              for y, e in {financial_year(e): e for e in ends}.items()}
+    line = np.array([np.nan if (v := status[financial_year(e)].value) is None else v for e in ends], float)
     if not np.isfinite(line).any():
         return None, "Target"
     standing = any(s.flag == "standing" for s in status.values())
@@ -1120,7 +1157,7 @@ def _unplanned_years(spec: IndicatorSpec, plan: PlanInputs, periods: list[date])
     planned = plan.pva[plan.pva.indicator_id == spec.id].period_start
     if planned.empty:
         return ""
-    year = {p: financial_year_label(period_end(p, spec.frequency)) for p in [*periods, *planned]}
+    year = {p: financial_year(period_end(p, spec.frequency)) for p in [*periods, *planned]}
     latest = year[periods[-1]]
     gaps = sorted({year[p] for p in periods} - {year[p] for p in planned} - {latest})
     if not gaps:

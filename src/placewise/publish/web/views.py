@@ -255,7 +255,7 @@ def _funnel(view: Explorer, funnel: LevelFunnel, spec: IndicatorSpec, area_name:
     view.funnel_svg = charts.funnel_plot(
         funnel.labels, funnel.sizes, funnel.values, funnel.outside, funnel.grid, funnel.centre, funnel.limits,
         title=f"{spec.title}: funnel plot of every area, {period_label(period, spec.frequency)}",
-        value_format=f",.{spec.decimals}f", size_label=funnel.size_label, highlight=area_name)
+        value_format=f",.{spec.decimals}f", size_label=funnel.size_label, highlight=(area_name,))
 
 
 def _breakdown(view: Explorer, rows: pd.DataFrame, spec: IndicatorSpec, area: str, breakdown: str,
