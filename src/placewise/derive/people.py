@@ -178,19 +178,19 @@ def registered_spans(spans: ir.Table, intervals: ir.Table, attrs: ir.Table) -> i
     after the registration ends, or of the day of death). Only spans holding a month end are kept.
     """
     extra = [c for c in spans.columns if c not in (PID, "start", "stop")]
-    # Month numbers are worked out once per span, interval and person, not for every pair the joins meet; the person
-    # meets their intervals (one row each) before the spans do, not every pair of span and interval.
+    # Month numbers are worked out once per span, interval and person, not for every pair the joins meet.
     s = spans.select(*extra, s_pid=spans[PID], start=spans.start, stop=spans.stop, _s_first=month_number(spans.start),
                      _s_past=month_number(spans.stop))
-    i = _open_ended(intervals).join(attrs, PID)
-    never = month_number(ibis.literal(OPEN_END, "date"))    # no span's stop is in a later month
-    i = i.select(PID, "practice_code", "start_date", "_until", *PERSON_GROUPS, GROUPS,
-                 _born=(i.birth_year * 12 + i.birth_month).cast("int64"), _i_first=month_number(i.start_date),
-                 _i_past=ibis.least(month_number(_day_after(i.end_date)).fill_null(never),
-                                    month_number(i.date_of_death).fill_null(never)))
+    i = _open_ended(intervals)
+    i = i.select(PID, "practice_code", "start_date", "_until", _i_first=month_number(i.start_date),
+                 _i_past=month_number(_day_after(i.end_date)))
+    a = attrs.select(PID, *PERSON_GROUPS, GROUPS, _born=(attrs.birth_year * 12 + attrs.birth_month).cast("int64"),
+                     _died=month_number(attrs.date_of_death))
     j = s.join(i, [s.s_pid == i[PID], i.start_date < s.stop, i._until >= s.start])
+    j = j.join(a, PID)
     j = j.select(PID, "practice_code", *PERSON_GROUPS, GROUPS, *extra, "_born",
-                 _first=ibis.greatest(j._s_first, j._i_first), _past=ibis.least(j._s_past, j._i_past))
+                 _first=ibis.greatest(j._s_first, j._i_first),
+                 _past=ibis.least(j._s_past, j._i_past.fill_null(j._s_past), j._died.fill_null(j._s_past)))
     return j.filter(j._first < j._past)
 
 
