@@ -44,11 +44,12 @@ def main() -> None:
         complete = computation.complete_to(con)
         work = [(i, computation.followed_up(periods(rng, i.frequency), i, complete)) for i in chosen]
         reads = computation.catalogue_event_reads(work)
-        ctx = computation._context(con, catalogue, computation._period_ends(rng, chosen), work, reads)
+        own = computation._own_names()
+        ctx = computation._context(con, catalogue, computation._period_ends(rng, chosen), work, reads, own)
 
         def build() -> list[list[computation.Step]]:
-            shared, cohorts = computation.SharedSides(computation.shared_keys(work)), itertools.count()
-            return [computation._plan(ctx, ind, ps, shared, cohorts) for ind, ps in work]
+            shared, cohorts = computation.SharedSides(computation.shared_keys(work), own), itertools.count()
+            return [computation._plan(ctx, ind, ps, shared, cohorts, own) for ind, ps in work]
 
         for _ in range(args.repeats):
             start, cpu = time.perf_counter(), cpu_seconds()

@@ -65,16 +65,18 @@ def main() -> None:
         complete = computation.complete_to(con)
         work = [(i, computation.followed_up(periods(rng, i.frequency), i, complete)) for i in chosen]
         reads = computation.catalogue_event_reads(work)
-        computation._temp = lambda c, name, expr: _timed(f"  {name}", lambda: temp(c, name, expr), [])
+        own = computation._own_names()
+        computation._temp = lambda c, name, expr, clustered_by=None: _timed(
+            f"  {name}", lambda: temp(c, name, expr, clustered_by), [])
         try:
             ctx = _timed("context (shared tables)",
-                         lambda: computation._context(con, catalogue, ends, work, reads), totals)
+                         lambda: computation._context(con, catalogue, ends, work, reads, own), totals)
         finally:
             computation._temp = temp
-        shared = computation.SharedSides(computation.shared_keys(work))
+        shared = computation.SharedSides(computation.shared_keys(work), own)
         cohorts = count()
         for ind, ps in work:
-            steps = computation._plan(ctx, ind, ps, shared, cohorts)  # compiled then run here, not pipelined: each alone
+            steps = computation._plan(ctx, ind, ps, shared, cohorts, own)  # compiled then run here, not pipelined: each alone
             parts.append(_timed(ind.id, lambda s=steps: computation._run(engine, computation._compiled(engine, s)),
                                 totals))
     counts = _timed("sort counts", lambda: computation.sort_by_keys(pa.concat_tables(parts), computation.KEYS), totals)
