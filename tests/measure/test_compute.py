@@ -335,8 +335,8 @@ def test_two_computations_at_once_on_one_warehouse_count_from_their_own_tables(c
     both_made = threading.Barrier(2)
     make = DuckDBEngine.temp_table
 
-    def made_then_held(self: DuckDBEngine, name: str, expr: ibis.Table) -> ibis.Table:
-        table = make(self, name, expr)
+    def made_then_held(self: DuckDBEngine, name: str, expr: ibis.Table, clustered_by: str | None = None) -> ibis.Table:
+        table = make(self, name, expr, clustered_by)
         if name.startswith("_placewise_population_cells"):
             both_made.wait(timeout=60)  # broken (and the test failed) unless the other computation runs meanwhile
         return table
