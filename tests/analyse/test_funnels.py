@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from placewise.analyse.funnels import proportion_funnel, rate_funnel
+from placewise.analyse.funnels import proportion_funnel, rate_funnel, too_sparse
 
 
 def test_proportion_limits_and_signals_without_overdispersion():
@@ -40,18 +40,59 @@ def test_no_overdispersion_found_means_no_adjustment():
     assert f.tau2 == 0 and "no overdispersion found" in f.method and (f.signal == 0).all()
 
 
-def test_rate_limits_on_the_log_scale():
-    # Rate 60 / 6000 = 10 per 1,000. At 1,000 people E = 10: 95% limits 10 x exp(+/-1.96 / sqrt(10)) =
-    # 5.38 and 18.59 per 1,000, 99.8% upper 10 x exp(3.09 / sqrt(10)) = 26.6: 25 is high at 95% only. At
-    # 3,000 (E = 30) the 95% lower limit is 10 x exp(-1.96 / sqrt(30)) = 6.99: 6.67 is low at 95%.
+# PHEindicatormethods tests/testthat/testdata_funnel_rate_outputs.csv (as in test_statistics_funnel.py): around
+# 116.1720835 per 100,000, the 95% upper limit at a population of 3 x 1,375.943768 is 242.2579623 and the 95% lower
+# limit at 3 x 34,583.45945 is 95.42133877 per 100,000.
+PHE_UPPER95 = (3 * 1375.943768, 242.2579623)
+PHE_LOWER95 = (3 * 34583.45945, 95.42133877)
+
+
+def test_rate_limits_without_overdispersion_are_the_published_exact_poisson_limits():
+    # Two units sized so that the grid starts at half the smaller and ends at 1.1 times the larger: PHE's sizes.
+    sizes = [2 * PHE_UPPER95[0], PHE_LOWER95[0] / 1.1]
+    f = rate_funnel([10, 100], sizes, per=100_000, centre=116.1720835 / 100_000)
+    assert f.grid[0] == pytest.approx(PHE_UPPER95[0]) and f.grid[-1] == pytest.approx(PHE_LOWER95[0])
+    assert f.upper95[0] == pytest.approx(PHE_UPPER95[1], rel=1e-6)
+    assert f.lower95[-1] == pytest.approx(PHE_LOWER95[1], rel=1e-6)
+    assert "exact Poisson limits around the reference rate" in f.method
+
+
+def test_rate_signals_follow_the_exact_poisson_test():
+    # Rate 60 / 6000 = 10 per 1,000, so E = 10, 20 and 30. P(X >= 25 | 10) = 4.7e-5 < 0.001: high beyond 99.8%.
+    # P(X <= 20 | 30) = 0.035 > 0.025: inside (the log-scale normal limits put it below the 95% lower limit).
     f = rate_funnel([25, 15, 20], [1000, 2000, 3000], per=1000)
     assert f.centre == pytest.approx(10.0)
-    lo, hi = np.interp(1000, f.grid, f.lower95), np.interp(1000, f.grid, f.upper95)
-    assert (lo, hi) == pytest.approx((10 * np.exp(-1.959964 / np.sqrt(10)), 10 * np.exp(1.959964 / np.sqrt(10))),
-                                     rel=1e-3)
-    assert f.signal.tolist() == [1, 0, -1]
+    assert f.signal.tolist() == [2, 0, 0]
+    # Held to 5 per 1,000, E = 5 at each: P(X = 0 | 5) = 0.0067, low at 95% but not at 99.8%; P(X >= 10 | 5) =
+    # 0.032, inside. Held to 3 per 1,000, P(X = 0 | 3) = 0.050: a unit with none is inside.
+    assert rate_funnel([0, 10, 10], [1000] * 3, per=1000, centre=0.005).signal.tolist() == [-1, 0, 0]
+    assert rate_funnel([0, 10, 10], [1000] * 3, per=1000, centre=0.003).signal[0] == 0
     with pytest.raises(ValueError, match="positive"):
         rate_funnel([1], [0], per=1000)
+
+
+def test_overdispersed_rates_widen_the_limits_on_the_square_root_scale():
+    # Ten units of 1,000, alternately 4 and 16 events: rate 10 per 1,000, E = 10 each. z = 2 (sqrt(O) - sqrt(E)):
+    # 2 (2 - 3.1623) = -2.3246 and 2 (4 - 3.1623) = 1.6754 (winsorising at 10%/90% changes neither); phi = (5.4038 +
+    # 2.8070) / 2 = 4.1054 and 10 phi > 9; w = 4E = 40, so tau^2 = (41.054 - 9) / (400 - 40) = 0.08904. At E = 10 the
+    # 95% limits are 10 (1 -/+ 1.96 sqrt(1/40 + 0.08904))^2 = 1.143 and 27.62 per 1,000 (exact Poisson: 3.8 and 17.1).
+    f = rate_funnel([4, 16] * 5, [1000] * 10, per=1000)
+    assert f.tau2 == pytest.approx(32.054 / 360, rel=1e-4)
+    assert "square-root scale" in f.method and (f.signal == 0).all()
+    upper = 10 * (1 + 1.959964 * np.sqrt(1 / (40 * f.grid / 1000) + f.tau2)) ** 2
+    assert f.upper95 == pytest.approx(upper, rel=1e-7)
+    assert np.interp(1000, f.grid, f.upper95) == pytest.approx(27.62, abs=0.02)
+    assert np.interp(1000, f.grid, f.lower95) == pytest.approx(1.143, abs=0.01)
+
+
+def test_mostly_empty_practices_are_not_all_low_outliers():
+    # 18 practices' heart failure bed days in Q2 2026/27 (the session 13 demo), 15 at 0. On the log scale only units
+    # with counts gave z-scores: Luton's funnel had tau^2 = 9.01 and its 16 practices at 0 "low, beyond 99.8%".
+    counts = [15, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0]
+    sizes = [805, 367, 121, 244, 311, 145, 147, 125, 506, 267, 200, 163, 167, 107, 421, 298, 218, 302]
+    f = rate_funnel(counts, sizes, per=1000)
+    assert f.tau2 < 1 and (f.signal == 0).all()
+    assert too_sparse(counts) and not too_sparse([0] * 8 + [1] * 9) and too_sparse([0] * 9 + [1] * 8)
 
 
 def test_a_rate_funnel_with_nothing_counted_has_limits_of_nought_and_no_signal():
@@ -72,10 +113,8 @@ def test_a_funnel_held_to_a_reference_value_centres_its_limits_there():
     sd = np.sqrt(0.6 * 0.4 / f.grid)
     assert f.upper95 == pytest.approx(100 * (0.6 + 1.959964 * sd), abs=1e-5)
     assert f.signal.tolist() == [1, -1, -2]
-    # A rate held to 15 per 1,000 rather than its own 10. At 1,000 (E = 15) the 95% upper limit is
-    # 15 x exp(1.96 / sqrt(15)) = 24.9 and the 99.8% one 15 x exp(3.09 / sqrt(15)) = 33.3: 25 is high at 95% only.
-    # At 2,000 (E = 30) the 99.8% lower limit is 15 x exp(-3.09 / sqrt(30)) = 8.53, above 7.5; at 3,000 (E = 45)
-    # it is 15 x exp(-3.09 / sqrt(45)) = 9.47, above 6.67. Held to their own 10 they gave [1, 0, -1].
+    # A rate held to 15 per 1,000 rather than its own 10, so E = 15, 30 and 45: P(X >= 25 | 15) = 0.011, high at 95%
+    # only; P(X <= 15 | 30) = 0.0019, low at 95% only; P(X <= 20 | 45) = 2.4e-5, low beyond 99.8%.
     r = rate_funnel([25, 15, 20], [1000, 2000, 3000], per=1000, centre=0.015)
     assert r.centre == pytest.approx(15.0) and "around the reference rate" in r.method
-    assert r.signal.tolist() == [1, -2, -2]
+    assert r.signal.tolist() == [1, -1, -2]

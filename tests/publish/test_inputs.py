@@ -8,7 +8,7 @@ import pandas as pd
 
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
-from placewise.publish.inputs import printed_alone
+from placewise.publish.inputs import catalogue_scopes, place_units, printed_alone
 from placewise.warehouse import connect, ensure_tables
 
 
@@ -35,3 +35,44 @@ def test_a_value_is_printed_alone_where_its_own_return_gave_no_counts(tmp_path):
     assert alone["cancer_31d"] == frozenset({("06P", date(2020, 4, 1))})
     assert alone["rtt_18wk"] == frozenset()  # its 06P return gave counts (and the frame holds no RTT rows)
     assert "rtt_waiting_list" not in alone  # a returned count has no share to print alone
+
+
+def test_a_pcn_serving_two_places_is_drawn_in_each_with_the_other_place_named(tmp_path):
+    # Five practices: PCN U1 has two in Luton and one in Bedford Borough; U2 is Luton's alone; U3 (one practice)
+    # is Bedford's. U1 is in both Places' units, named with the other Place, listed once among the ICS's PCNs, and
+    # drawn in both Places' PCN funnels with the sentence saying why.
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, build_report
+
+    con = connect(str(tmp_path / "w.duckdb"))
+    ensure_tables(con)
+    con.insert("practices", pd.DataFrame({
+        "practice_code": ["L1", "L2", "L3", "B1", "B2"], "practice_name": ["L1", "L2", "L3", "B1", "B2"],
+        "pcn_code": ["U1", "U1", "U2", "U1", "U3"], "pcn_name": ["Riverside", "Riverside", "Town", "Riverside", "Vale"],
+        "la_code": ["E06000032", "E06000032", "E06000032", "E06000055", "E06000055"], "list_size": [1000] * 5}))
+    profile = load_profile()
+    places = tuple(Area("place", p.code, p.name) for p in profile.ics.places)
+    units = place_units(con, {a.code: a.name for a in places})
+    pcns = {code: [u.name for u in units[code] if u.geography_type == "pcn"] for code in ("E06000032", "E06000055")}
+    assert pcns == {"E06000032": ["Riverside (also serves Bedford Borough)", "Town"],
+                    "E06000055": ["Riverside (also serves Luton)", "Vale"]}
+    scopes = {s.area.code: s for s in catalogue_scopes(profile, places, units)}
+    luton, bedford = scopes["E06000032"], scopes["E06000055"]
+    assert sorted(u.code for u in luton.ics_pcns) == ["U1", "U2", "U3"] and luton.shared_pcns == {"U1"}
+
+    period = date(2025, 3, 1)
+    base = {"indicator_id": "x", "period_start": period, "period_end": date(2025, 3, 31), "breakdown": "none",
+            "breakdown_group": "All", "lower": float("nan"), "upper": float("nan"), "suppressed": False}
+    rows = [{**base, "geography_type": g, "geography_code": c, "numerator": 600.0, "denominator": 1000.0,
+             "value": 60.0} for g, c in (("ics", "QHG"), ("place", "E06000032"), ("place", "E06000055"))]
+    rows += [{**base, "geography_type": "pcn", "geography_code": c, "numerator": n, "denominator": 1000.0,
+              "value": n / 10} for c, n in (("U1", 610.0), ("U2", 590.0), ("U3", 600.0))]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+                         measure="proportion", frequency="monthly", unit="%", per=100)
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "pcn"])
+    for scope, name in ((luton, "Riverside (also serves Bedford Borough)"), (bedford, "Riverside (also serves Luton)")):
+        page = build_report(frame, [spec], scope, title="t", months=36, rule=rule).pages[0]
+        assert f"<title>{name}</title>" in page.pcn_svg
+        assert (f" {name}: a PCN serving more than one Place is drawn in the report of each, its value covering all "
+                "its practices.") in page.pcn_note

@@ -692,10 +692,11 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     # Practice 0 (50%) is just below the 99.8% lower limit (50.1%) too; Practice 2 (52%) is inside the 95%
     # limits (lower 55 - 1.96 x 1.573 = 51.9%).
     assert "Practice 0 (low, beyond 99.8%)" in page.units_note and "Practice 2" not in page.units_note
+    assert "Centre: Luton's value, 55.0%: a Place's practices are held to the Place" in page.units_note
     # Hidden practices give no funnel, and the page says why.
     hidden = frame.assign(suppressed=frame.geography_type == "practice")
     page = build_report(hidden, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
-    assert page.units_svg == "" and "fewer than three in this area have a published value" in page.units_note
+    assert page.units_svg == "" and "fewer than three in Luton have a published value" in page.units_note
     # Practices that counted nothing give no funnel (all at 0, no variation), and the page says why.
     nothing = frame.assign(numerator=np.where(frame.geography_type == "practice", 0.0, frame.numerator))
     nothing = nothing.assign(value=np.where(nothing.geography_type == "practice", 0.0, nothing.value))
@@ -709,6 +710,40 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     assert page.units_note.endswith("none of the 3 with a published value counted any in "
                                     f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show "
                                     "(1 more is suppressed or has no value).")
+
+
+def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_why():
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+
+    # 18 practices' heart failure bed days in a quarter, as in the session 13 demo, where Luton's log-scale funnel
+    # called its 16 practices at 0 "low, beyond 99.8%" (tau^2 9.01): here 15 counted none, more than half, so no
+    # funnel is drawn.
+    luton, ics = Area("place", "E06000032", "Luton"), Area("ics", "QHG", "BLMK")
+    counts = [15, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0]
+    sizes = [805, 367, 121, 244, 311, 145, 147, 125, 506, 267, 200, 163, 167, 107, 421, 298, 218, 302]
+    practices = tuple(Area("practice", f"P{k}", f"Practice {k}") for k in range(len(counts)))
+    base = {"indicator_id": "x", "period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1]),
+            "breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan, "suppressed": False}
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": "place",
+             "geography_code": luton.code, "numerator": 37.0, "denominator": 5114.0, "value": 7.2} for m in MONTHS]
+    rows += [{**base, "geography_type": "practice", "geography_code": p.code, "numerator": float(o),
+              "denominator": float(n), "value": 1000 * o / n} for p, o, n in zip(practices, counts, sizes, strict=True)]
+    frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
+    spec = IndicatorSpec(id="x", title="Bed days", definition="d", domain="d", polarity="lower_is_better",
+                         measure="crude_rate", frequency="monthly", unit="per 1,000", per=1000)
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "practice"])
+    page = build_report(frame, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    assert page.units_svg == "" and page.units_note == (
+        f"No funnel plot of practices: 15 of the 18 with a published value counted none in {MONTHS[-1]:%b %Y}. "
+        "Where more than half count none, funnel limits cannot tell a 0 from chance and overdispersion cannot be "
+        "estimated, so no funnel is drawn.")
+    # With half of them counting some, the funnel is drawn with exact Poisson limits, and no 0 is an outlier.
+    some = frame.assign(numerator=np.where(frame.geography_code.isin([f"P{k}" for k in range(3, 10)]), 1.0,
+                                           frame.numerator))
+    page = build_report(some, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    assert page.units_svg and "exact Poisson limits around the reference rate" in page.units_note
+    assert not any(f"Practice {k} (low" in page.units_note for k in range(10, 18))
 
 
 def test_a_place_with_ten_pcns_draws_its_own_held_to_the_ics_value():

@@ -3,14 +3,24 @@
 - **Proportions**: centre p = sum of numerators / sum of denominators; at denominator n the limits are
   p +/- z sqrt(p(1 - p)/n + tau^2), clipped to 0-1 (the Fingertips / PHEindicatormethods funnel, widened by
   tau^2 when the units are overdispersed).
-- **Crude rates**: as ratios of observed to expected events, E = denominator x centre rate, on the log
-  scale: limits exp(+/- z sqrt(1/E + tau^2)) times the centre rate (FunnelPlotR's method for ratios).
+- **Crude rates**: as ratios of observed to expected events, E = denominator x centre rate. Without
+  overdispersion the limits are the exact Poisson ones (Spiegelhalter DJ, "Funnel plots for comparing
+  institutional performance", Stat Med 2005;24:1185-1202, appendix; the Fingertips / PHEindicatormethods rate
+  funnel, :func:`placewise.analyse.statistics.ratio_funnel_limits`), so that a count of 0 where 1 or 2 were
+  expected is not taken for a low outlier, as a normal approximation on the log scale takes it.
 - **Overdispersion** (Spiegelhalter DJ, "Handling over-dispersion of performance indicators", Qual Saf
   Health Care 2005;14:347-51; as FunnelPlotR applies it): z-scores winsorised at the 10th and 90th
   percentiles, phi = mean z^2; where N phi > N - 1, the additive random-effects tau^2 =
-  (N phi - (N - 1)) / (sum w - sum w^2 / sum w), w = 1 / s^2. It is estimated only from at least
-  :data:`MIN_UNITS_FOR_OVERDISPERSION` units (too few give no usable estimate); otherwise tau^2 = 0 and
-  the limits are the plain Poisson / binomial ones. The method used is stated with every funnel.
+  (N phi - (N - 1)) / (sum w - sum w^2 / sum w), w = 1 / s^2. For rates the z-scores are on the square-root
+  scale, z = 2 (sqrt(O) - sqrt(E)) (Spiegelhalter's Table 1 for standardised ratios; FunnelPlotR's "CQC"
+  method), which holds a count of 0 where the log scale cannot: its limits at E are
+  (1 +/- z_alpha sqrt(1/(4E) + tau^2))^2 times the centre rate (a negative lower root is drawn at 0), and never
+  narrower than the exact Poisson limits (our own rule: the normal approximation is too narrow at small E). It is
+  estimated only from at least :data:`MIN_UNITS_FOR_OVERDISPERSION` units (too few give no usable estimate);
+  otherwise tau^2 = 0 and the limits are the plain Poisson / binomial ones. The method used is stated with every
+  funnel.
+- **No funnel** where more than half of the units counted none (:func:`too_sparse`): the limits then cannot tell
+  most units' 0 from chance, and the overdispersion estimate rests on z-scores mostly tied at the bottom.
 
 Limits are 95% (about two sigma) and 99.8% (about three sigma). Vectorised over units; one call per funnel.
 """
@@ -24,7 +34,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from placewise.analyse.variation import Z95, funnel_limits, overdispersion
+from placewise.analyse.statistics import ratio_funnel_limits
+from placewise.analyse.variation import Z95
 
 Z998 = float(stats.norm.ppf(0.999))
 """The two-sided 99.8% normal deviate (3.09)."""
@@ -55,16 +66,31 @@ class Funnel:
         return self.lower95, self.upper95, self.lower998, self.upper998
 
 
-def _tau2_proportion(p: NDArray[np.float64], n: NDArray[np.float64], centre: float) -> float:
-    """Additive random-effects tau^2 of proportions about ``centre`` (0 where not overdispersed)."""
-    s2 = centre * (1 - centre) / n
-    z = (p - centre) / np.sqrt(s2)
+def _tau2(z: NDArray[np.float64], s2: NDArray[np.float64]) -> float:
+    """Additive random-effects tau^2 from the units' z-scores, winsorised at 10%/90%, and their variances s^2
+    (0 where the units are not overdispersed)."""
     z = np.clip(z, np.percentile(z, 10), np.percentile(z, 90))
     units, phi = len(z), float(np.mean(z * z))
     w = 1 / s2
     if units * phi <= units - 1:
         return 0.0
     return float((units * phi - (units - 1)) / (w.sum() - (w * w).sum() / w.sum()))
+
+
+def _tau2_proportion(p: NDArray[np.float64], n: NDArray[np.float64], centre: float) -> float:
+    """tau^2 of proportions about ``centre``."""
+    s2 = centre * (1 - centre) / n
+    return _tau2((p - centre) / np.sqrt(s2), s2)
+
+
+def _tau2_rate(observed: NDArray[np.float64], expected: NDArray[np.float64]) -> float:
+    """tau^2 of observed over expected counts on the square-root scale, where a count of 0 has a finite z-score."""
+    return _tau2(2 * (np.sqrt(observed) - np.sqrt(expected)), 1 / (4 * expected))
+
+
+def too_sparse(numerator: ArrayLike) -> bool:
+    """True where more than half of the units counted none: too few events for a funnel to compare them by size."""
+    return bool(np.median(np.asarray(numerator, dtype=float)) == 0)
 
 
 def _grid(sizes: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -82,12 +108,13 @@ def _method(kind: str, tau2: float, units: int, given: bool) -> str:
     """The method statement printed with the funnel; ``given`` when the centre is a reference value, not the units'."""
     around = f"the reference {kind}" if given else f"the overall {kind}"
     base = {"proportion": f"binomial limits around {around} (Fingertips method)",
-            "rate": f"Poisson limits on the log scale around {around} (FunnelPlotR method for ratios)"}[kind]
+            "rate": f"exact Poisson limits around {around} (Fingertips method)"}[kind]
     if units < MIN_UNITS_FOR_OVERDISPERSION:
         return f"{base}; overdispersion not estimated from fewer than {MIN_UNITS_FOR_OVERDISPERSION} units"
     if tau2 == 0:
         return f"{base}; no overdispersion found (Spiegelhalter's test), so no adjustment"
-    return (f"{base}, widened for overdispersion by additive random effects (Spiegelhalter 2005; z-scores "
+    scale = "" if kind == "proportion" else " on the square-root scale"
+    return (f"{base}, widened for overdispersion by additive random effects{scale} (Spiegelhalter 2005; z-scores "
             f"winsorised at 10%/90%; tau\u00b2 = {tau2:.3g})")
 
 
@@ -120,17 +147,28 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre
         raise ValueError("rate_funnel: every denominator must be positive and every count at least zero")
     rate = float(o.sum() / n.sum()) if centre is None else float(centre)
     units = len(o)
-    expected = n * rate
-    tau2 = float(overdispersion(o[:, None], expected[:, None])[0]) if units >= MIN_UNITS_FOR_OVERDISPERSION else 0.0
+    tau2 = _tau2_rate(o, n * rate) if units >= MIN_UNITS_FOR_OVERDISPERSION and rate > 0 else 0.0
 
     def limits(size: NDArray[np.float64]) -> Bounds:
         if rate == 0:  # nothing counted anywhere: every limit is nought, as is every unit
             zero = np.zeros_like(size)
             return zero, zero, zero, zero
-        (lo95, hi95), (lo998, hi998) = (funnel_limits(size * rate, tau2, z) for z in (Z95, Z998))
+        lo95, hi95, lo998, hi998 = _ratio_limits(size * rate, tau2)
         return lo95 * rate * per, hi95 * rate * per, lo998 * rate * per, hi998 * rate * per
 
     return _funnel(rate * per, _grid(n), limits, o / n * per, n, tau2, _method("rate", tau2, units, centre is not None))
+
+
+def _ratio_limits(expected: NDArray[np.float64], tau2: float) -> Bounds:
+    """Ratio limits at each expected count: exact Poisson, widened on the square-root scale by tau^2 where given."""
+    exact = ratio_funnel_limits(expected)
+    bounds = (exact.lower_95, exact.upper_95, exact.lower_998, exact.upper_998)
+    if tau2 == 0:
+        return bounds
+    sd = np.sqrt(1 / (4 * expected) + tau2)
+    lo95, hi95, lo998, hi998 = (np.maximum(1 + sign * z * sd, 0) ** 2 for z in (Z95, Z998) for sign in (-1, 1))
+    return (np.minimum(lo95, bounds[0]), np.maximum(hi95, bounds[1]),
+            np.minimum(lo998, bounds[2]), np.maximum(hi998, bounds[3]))
 
 
 def _funnel(centre: float, grid: NDArray[np.float64], limits: Callable[[NDArray[np.float64]], Bounds],

@@ -66,7 +66,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
         alone = inputs.printed_alone(con, catalogue, frame)
         specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of, alone)
                  if not indicators or s.id in indicators]
-        scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con) if compare == "place" else None,
+        scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con, {a.code: a.name for a in areas}) if compare == "place" else None,
                                          settings.place_providers if compare == "place" else None)
         quality = inputs.warehouse_quality(con, frame)
         synthetic = inputs.is_synthetic(con)

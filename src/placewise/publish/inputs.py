@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -213,9 +214,11 @@ def catalogue_scopes(profile: Profile, areas: tuple[Area, ...],
     units = units or {}
     main = main_providers(profile, providers)
     source = providers.source if providers else ""
-    pcns = tuple(u for place in units.values() for u in place if u.geography_type == "pcn")
-    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas, units.get(a.code, ()), main.get(a.code, ()), source, pcns)
-                                       for a in areas]
+    links = [u for place in units.values() for u in place if u.geography_type == "pcn"]
+    pcns = tuple({u.code: u for u in links}.values())
+    shared = frozenset(code for code, k in Counter(u.code for u in links).items() if k > 1)
+    return [Scope(ics, ics, areas)] + [Scope(a, ics, areas, units.get(a.code, ()), main.get(a.code, ()), source, pcns,
+                                             shared) for a in areas]
 
 
 def main_providers(profile: Profile, providers: PlaceProviders | None) -> dict[str, tuple[Area, ...]]:
@@ -235,15 +238,18 @@ def main_providers(profile: Profile, providers: PlaceProviders | None) -> dict[s
     return {place: tuple(Area("provider", c, names[c]) for c in codes) for place, codes in providers.places.items()}
 
 
-def place_units(con) -> dict[str, tuple[Area, ...]]:
-    """Each Place's PCNs (those wholly within it) and practices, named, from the practices table."""
+def place_units(con, place_names: Mapping[str, str]) -> dict[str, tuple[Area, ...]]:
+    """Each Place's PCNs and practices, named, from the practices table. A PCN with practices in several Places is
+    in each of them, its name followed by the other Places it serves (from ``place_names``, by code)."""
     pr = con.table("practices").select("practice_code", "practice_name", "pcn_code", "pcn_name",
                                        "la_code").to_pandas().dropna(subset=["practice_code", "la_code"])
-    pcn_places = pr.dropna(subset=["pcn_code"]).groupby("pcn_code").la_code.nunique()
-    whole = pr[pr.pcn_code.isin(pcn_places.index[pcn_places == 1])].drop_duplicates("pcn_code")
+    links = pr.dropna(subset=["pcn_code"]).drop_duplicates(["pcn_code", "la_code"])
+    served = links.groupby("pcn_code").la_code.agg(list)
     out: dict[str, list[Area]] = {}
-    for r in whole.itertuples():
-        out.setdefault(r.la_code, []).append(Area("pcn", r.pcn_code, r.pcn_name or r.pcn_code))
+    for r in links.itertuples():
+        others = [place_names.get(c, c) for c in served[r.pcn_code] if c != r.la_code]
+        name = (r.pcn_name or r.pcn_code) + (f" (also serves {' and '.join(others)})" if others else "")
+        out.setdefault(r.la_code, []).append(Area("pcn", r.pcn_code, name))
     for r in pr.itertuples():
         out.setdefault(r.la_code, []).append(Area("practice", r.practice_code, r.practice_name or r.practice_code))
     return {k: tuple(v) for k, v in out.items()}

@@ -25,7 +25,7 @@ from placewise.analyse.board import (
     Group,
     exceptions,
 )
-from placewise.analyse.funnels import MIN_UNITS_FOR_OVERDISPERSION, proportion_funnel, rate_funnel
+from placewise.analyse.funnels import MIN_UNITS_FOR_OVERDISPERSION, proportion_funnel, rate_funnel, too_sparse
 from placewise.analyse.kpqi import SIGN, verdicts
 from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, RUN_RATE, STANDARD
@@ -177,7 +177,9 @@ class Scope:
     providers_source: str = ""
     """Where the mapping of the area to its main providers comes from."""
     ics_pcns: tuple[Area, ...] = ()
-    """Every PCN of the ICS wholly within one Place: a Place with too few PCNs for a funnel is drawn among them."""
+    """Every PCN of the ICS: a Place with too few PCNs for a funnel is drawn among them."""
+    shared_pcns: frozenset[str] = frozenset()
+    """The codes of the PCNs that serve more than one Place (each drawn in every Place it serves)."""
 
 
 @dataclass(frozen=True)
@@ -934,9 +936,15 @@ def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: Indic
                            f"and crude rates, and this indicator is a {spec.measure.replace('_', ' ')}.")
         return
     practices = {u.code: u.name for u in scope.units if u.geography_type == "practice"}
+    centre = _reference_centre(slices, spec, period, scope.area)
     page.units_svg, page.units_note = _funnel(
         spec, period, _published_units(slices, spec, period, "practice", practices), practices, "practices",
-        f"practices in {scope.area.name}")
+        f"practices in {scope.area.name}", f"in {scope.area.name}", centre)
+    if page.units_svg:
+        page.units_note += (f" Centre: {scope.area.name}'s value, {spec.fmt(centre * spec.per)}: a Place's practices are "
+                            "held to the Place they are commissioned in, the PCNs below to the ICS, since most Places "
+                            "have too few PCNs for a funnel of their own." if centre is not None else
+                            " Centre: the practices' overall value (the Place's value is suppressed).")
     page.pcn_svg, page.pcn_note = _pcn_funnel(slices, scope, spec, period)
 
 
@@ -952,16 +960,18 @@ def _pcn_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date)
     if ok.empty:
         return "", (f"No funnel plot of PCNs: none of the {len(own)} PCNs in {scope.area.name} has a published value "
                     "(they are published only where the profile's disclosure rule includes them).")
-    ics = _latest_rows(slices, spec.id, period, scope.ics.geography_type, "none")
-    ics = ics[~ics.suppressed.astype(bool) & (ics.denominator > 0) & ics.numerator.notna()]
-    centre = None if ics.empty else float(ics.numerator.iloc[0] / ics.denominator.iloc[0])
+    centre = _reference_centre(slices, spec, period, scope.ics)
     held = (f" Centre: the ICS value, {spec.fmt(centre * spec.per)}." if centre is not None else
             " Centre: the PCNs' overall value (the ICS value is suppressed).")
+    shared = [own[c] for c in ok.geography_code if c in scope.shared_pcns]
+    held += (f" {'; '.join(shared)}: a PCN serving more than one Place is drawn in the report of each, its value "
+             "covering all its practices." if shared else "")
     if len(ok) >= MIN_UNITS_FOR_OVERDISPERSION:
-        svg, note = _funnel(spec, period, ok, names, "PCNs", f"PCNs in {scope.area.name}", centre)
+        svg, note = _funnel(spec, period, ok, names, "PCNs", f"PCNs in {scope.area.name}", f"in {scope.area.name}",
+                            centre)
         return svg, note + held if svg else note
     svg, note = _funnel(spec, period, every, names, "PCNs", f"PCNs in the ICS, {scope.area.name}'s ringed",
-                        centre, ring=[own[c] for c in ok.geography_code])
+                        "in the ICS", centre, ring=[own[c] for c in ok.geography_code])
     why = (f" {scope.area.name} has {len(ok)} PCN{'s' if len(ok) != 1 else ''} with a published value, fewer than the "
            f"{MIN_UNITS_FOR_OVERDISPERSION} from which overdispersion is estimated, so they are drawn (ringed) among "
            "every PCN of the ICS.")
@@ -969,18 +979,24 @@ def _pcn_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date)
 
 
 def _funnel(spec: IndicatorSpec, period: date, ok: pd.DataFrame, names: Mapping[str, str], plural: str,
-            title: str, centre: float | None = None, ring: Sequence[str] = ()) -> tuple[str, str]:
-    """One funnel plot of published units and its note (the method, and those outside the 95% limits, ringed
-    ones only where some are ringed), or no plot and a note saying why."""
+            title: str, where: str, centre: float | None = None, ring: Sequence[str] = ()) -> tuple[str, str]:
+    """One funnel plot of published units (those ``where`` the page says) and its note (the method, and those
+    outside the 95% limits, ringed ones only where some are ringed), or no plot and a note saying why."""
     if len(ok) < 3:
-        return "", (f"No funnel plot of {plural}: fewer than three in this area have a published value (they are "
+        return "", (f"No funnel plot of {plural}: fewer than three {where} have a published value (they are "
                     "published only where the profile's disclosure rule includes them).")
+    others = len(names) - len(ok)
+    hidden = (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
+              f"{'has' if others == 1 else 'have'} no value)." if others else ".")
     if not ok.numerator.any():
-        others = len(names) - len(ok)
         return "", (f"No funnel plot of {plural}: none of the {len(ok)} with a published value counted any "
                     f"in {period_label(period, spec.frequency)}, so every value is 0 and there is no variation to show"
-                    + (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
-                       f"{'has' if others == 1 else 'have'} no value)." if others else "."))
+                    + hidden)
+    if too_sparse(ok.numerator):
+        empty = int((ok.numerator == 0).sum())
+        return "", (f"No funnel plot of {plural}: {empty} of the {len(ok)} with a published value counted none in "
+                    f"{period_label(period, spec.frequency)}. Where more than half count none, funnel limits cannot "
+                    "tell a 0 from chance and overdispersion cannot be estimated, so no funnel is drawn" + hidden)
     funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), spec.per, centre)
     labels = [names[c] for c in ok.geography_code]
     notes = [f"Ringed: {len(ring)} in this area"] if ring else []
@@ -997,6 +1013,15 @@ def _funnel(spec: IndicatorSpec, period: date, ok: pd.DataFrame, names: Mapping[
     return svg, (f"{len(ok)} {plural} with a published value. Limits: {funnel.method}. "
                  + (f"Outside the 95% limits{whose}: {'; '.join(outside)}." if outside
                     else f"None{whose} is outside the 95% limits."))
+
+
+def _reference_centre(slices: Slices, spec: IndicatorSpec, period: date, area: Area) -> float | None:
+    """The area's published value at ``period`` as a proportion or rate per unit, the centre its units are held
+    to; None where it is suppressed or has no counts."""
+    rows = _latest_rows(slices, spec.id, period, area.geography_type, "none")
+    rows = rows[(rows.geography_code == area.code) & ~rows.suppressed.astype(bool) & (rows.denominator > 0)
+                & rows.numerator.notna()]
+    return None if rows.empty else float(rows.numerator.iloc[0] / rows.denominator.iloc[0])
 
 
 def _published_units(slices: Slices, spec: IndicatorSpec, period: date, level: str,
