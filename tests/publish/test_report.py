@@ -702,12 +702,12 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     nothing = nothing.assign(value=np.where(nothing.geography_type == "practice", 0.0, nothing.value))
     page = build_report(nothing, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and page.units_note == (
-        f"No funnel plot of practices: none of the 4 with a published value counted any in "
+        f"No funnel plot of practices: none of the 4 in Luton with a published value counted any in "
         f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show.")
     # Where others are hidden (small counts suppressed), the note says so: the zeros alone are not the area.
     some = nothing[nothing.geography_code != "P3"]
     page = build_report(some, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
-    assert page.units_note.endswith("none of the 3 with a published value counted any in "
+    assert page.units_note.endswith("none of the 3 in Luton with a published value counted any in "
                                     f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show "
                                     "(1 more is suppressed or has no value).")
 
@@ -726,7 +726,7 @@ def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_wh
     base = {"indicator_id": "x", "period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1]),
             "breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan, "suppressed": False}
     rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": "place",
-             "geography_code": luton.code, "numerator": 37.0, "denominator": 5114.0, "value": 7.2} for m in MONTHS]
+             "geography_code": luton.code, "numerator": 35.0, "denominator": 5115.0, "value": 7.3} for m in MONTHS]
     rows += [{**base, "geography_type": "practice", "geography_code": p.code, "numerator": float(o),
               "denominator": float(n), "value": 1000 * o / n} for p, o, n in zip(practices, counts, sizes, strict=True)]
     frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
@@ -735,7 +735,7 @@ def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_wh
     rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "practice"])
     page = build_report(frame, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and page.units_note == (
-        f"No funnel plot of practices: 15 of the 18 with a published value counted none in {MONTHS[-1]:%b %Y}. "
+        f"No funnel plot of practices: 15 of the 18 in Luton with a published value counted none in {MONTHS[-1]:%b %Y}. "
         "Where more than half count none, funnel limits cannot tell a 0 from chance and overdispersion cannot be "
         "estimated, so no funnel is drawn.")
     # With half of them counting some, the funnel is drawn with exact Poisson limits, and no 0 is an outlier.
@@ -743,6 +743,8 @@ def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_wh
                                            frame.numerator))
     page = build_report(some, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
     assert page.units_svg and "exact Poisson limits around the reference rate" in page.units_note
+    # The centre is Luton's published value, 7.3, not its rounded counts (35 / 5,115 = 6.8 per 1,000).
+    assert "Centre: Luton's value, 7.3" in page.units_note
     assert not any(f"Practice {k} (low" in page.units_note for k in range(10, 18))
 
 

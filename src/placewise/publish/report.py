@@ -989,12 +989,12 @@ def _funnel(spec: IndicatorSpec, period: date, ok: pd.DataFrame, names: Mapping[
     hidden = (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
               f"{'has' if others == 1 else 'have'} no value)." if others else ".")
     if not ok.numerator.any():
-        return "", (f"No funnel plot of {plural}: none of the {len(ok)} with a published value counted any "
+        return "", (f"No funnel plot of {plural}: none of the {len(ok)} {where} with a published value counted any "
                     f"in {period_label(period, spec.frequency)}, so every value is 0 and there is no variation to show"
                     + hidden)
     if too_sparse(ok.numerator):
         empty = int((ok.numerator == 0).sum())
-        return "", (f"No funnel plot of {plural}: {empty} of the {len(ok)} with a published value counted none in "
+        return "", (f"No funnel plot of {plural}: {empty} of the {len(ok)} {where} with a published value counted none in "
                     f"{period_label(period, spec.frequency)}. Where more than half count none, funnel limits cannot "
                     "tell a 0 from chance and overdispersion cannot be estimated, so no funnel is drawn" + hidden)
     funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), spec.per, centre)
@@ -1017,11 +1017,10 @@ def _funnel(spec: IndicatorSpec, period: date, ok: pd.DataFrame, names: Mapping[
 
 def _reference_centre(slices: Slices, spec: IndicatorSpec, period: date, area: Area) -> float | None:
     """The area's published value at ``period`` as a proportion or rate per unit, the centre its units are held
-    to; None where it is suppressed or has no counts."""
+    to (its value, not its rounded counts, so that it reads as on the rest of the page); None where suppressed."""
     rows = _latest_rows(slices, spec.id, period, area.geography_type, "none")
-    rows = rows[(rows.geography_code == area.code) & ~rows.suppressed.astype(bool) & (rows.denominator > 0)
-                & rows.numerator.notna()]
-    return None if rows.empty else float(rows.numerator.iloc[0] / rows.denominator.iloc[0])
+    rows = rows[(rows.geography_code == area.code) & ~rows.suppressed.astype(bool) & rows.value.notna()]
+    return None if rows.empty else float(rows.value.iloc[0]) / spec.per
 
 
 def _published_units(slices: Slices, spec: IndicatorSpec, period: date, level: str,
