@@ -87,7 +87,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
     db.execute("INSERT INTO quarantine VALUES ('b1', 'people.csv', 'people', 3, 'sex', 'not an allowed value', 'x'),"
                " ('b1', 'people.csv', 'people', 7, 'sex', 'not an allowed value', 'y')")
     db.executemany("INSERT INTO practices (practice_code, practice_name, pcn_code, pcn_name, la_code) "
-                   "VALUES (?, ?, ?, ?, ?)", [(f"P{c}", f"Practice {c}", c, f"PCN {c}", place) for c, place, _, _ in PCNS])
+                   "VALUES (?, ?, ?, ?, ?)", [(f"P{c}", f"Practice {c}", c, f"PCN {c}", place) for c, place, _, _ in PCNS]
+                   + [("PX", "Practice X", "U00006", "PCN U00006", "E06000055")])  # Luton's U00006 serves Bedford too
     db.execute("INSERT INTO people (person_id, birth_year, birth_month, sex, ethnicity, lsoa_code) VALUES "
                "('a', 1950, 1, 'female', 'A', 'L1'), ('b', 1960, 2, 'male', 'A', 'L1'), "
                "('c', 1970, 3, 'female', 'Z', 'L1'), ('d', 1980, 4, 'male', 'B', 'L1')")
@@ -1304,8 +1305,16 @@ def test_a_place_report_draws_its_pcns_among_the_icss_against_the_ics_value(writ
     # Luton has four PCNs: U00012 (5 of 9) is suppressed, and U00002 with it, so that it cannot be worked out
     # from Luton's total (secondary suppression); neither may appear. Luton has two published, fewer than the 10
     # overdispersion needs, so all eleven published PCNs of the ICS are drawn and Luton's two are ringed.
-    assert set(drawn) == {f"PCN U{k:05d}" for k in range(12)} - {"PCN U00002"}
-    assert {t for t, c in drawn.items() if c.get("stroke") == "#231F20"} == {"PCN U00006", "PCN U00010"}
+    # U00006 has a practice in Bedford Borough too: it is named so, and drawn in both Places' reports.
+    shared = "PCN U00006 (also serves Bedford Borough)"
+    assert set(drawn) == {f"PCN U{k:05d}" for k in range(12)} - {"PCN U00002", "PCN U00006"} | {shared}
+    assert {t for t, c in drawn.items() if c.get("stroke") == "#231F20"} == {shared, "PCN U00010"}
+    assert f"{shared}: a PCN serving more than one Place is drawn in the report of each" in html
+    bedford = (written / "place-E06000055.html").read_text(encoding="utf-8")
+    bedford = bedford[bedford.index('id="hypertension_treated_to_target"'):]
+    bedford = ET.fromstring(re.findall(r"<svg.*?</svg>", bedford[bedford.index('<div class="units">'):], flags=re.S)[0])
+    ringed = {c.findtext(f"{ns}title") for c in bedford.iter(f"{ns}circle") if c.get("stroke") == "#231F20"}
+    assert ringed == {"PCN U00000", "PCN U00004", "PCN U00008", "PCN U00006 (also serves Luton)"}
     classes = [p.get("class") for p in svg.iter(f"{ns}path")]
     assert classes.count("limit95") == 2 and classes.count("limit998") == 2
     assert not re.search(r"nan", svgs[0], flags=re.IGNORECASE)
