@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from definitions import catalogues, described, indicators, parsed, records
 from measure_builder import LSOAS, PRACTICES, Warehouse
@@ -151,9 +151,7 @@ SHAPES = {"proportion", "crude_rate", "dsr", "count", "mean", "median", "ratio",
 
 
 def _blocks(cat: Catalogue) -> set[str]:
-    """The :data:`BLOCKS` the catalogue's indicators draw (the PostgreSQL test's ``agree`` spells this and
-    :func:`_expected_ids` out as they were: Hypothesis seeds its derandomised draws from that function's source, and
-    the 45 examples must still draw every measure type)."""
+    """The :data:`BLOCKS` the catalogue's indicators draw."""
     return {b for i in cat.indicators for b, shown in BLOCKS.items() if shown in i.model_dump_json()}
 
 
@@ -162,25 +160,33 @@ def _expected_ids(cat: Catalogue) -> frozenset[str]:
     return frozenset(i.id for i in cat.indicators if isinstance(i.denominator, Expected))
 
 
+AGREE_SEED = 2
+"""Hypothesis's seed for the generated catalogues compared on DuckDB and PostgreSQL: fixed, so that the draws do not
+change with the source of the test function (``derandomize`` seeds from it; one edit once lost every median). With
+seed 2 the 45 examples draw every measure type in :data:`SHAPES` and every block in :data:`BLOCKS`, and 77 of their
+104 indicators count someone; a change to the strategies in ``definitions.py`` may need another seed."""
+
+
 def _generated_definitions_agree(other: ibis.BaseBackend, examples: int) -> tuple[set[str], set[str]]:
-    """Generated catalogues give identical counts on DuckDB and ``other`` over the scenario and its extra records
-    (:func:`definitions.records`), and are not trivial: at least a third of the generated indicators count someone (no
-    passing by comparing empty tables); the measure types and the :data:`BLOCKS` drawn."""
+    """Generated catalogues (seeded by :data:`AGREE_SEED`) give identical counts on DuckDB and ``other`` over the
+    scenario and its extra records (:func:`definitions.records`), and are not trivial: at least a third of the
+    generated indicators count someone (no passing by comparing empty tables); the measure types and the
+    :data:`BLOCKS` drawn."""
     duck = records().load(ibis.duckdb.connect())
     records().load(other)
     shapes: set[str] = set()
     blocks: set[str] = set()
     counted: list[bool] = []
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None)
+    @seed(AGREE_SEED)
+    @settings(max_examples=examples, deadline=None)
     @given(cat=catalogues(load_catalogue(load_profile())))
     def agree(cat: Catalogue) -> None:
         a = compute(duck, cat, periods_range=YEAR)
-        expected = frozenset(i.id for i in cat.indicators if isinstance(i.denominator, Expected))
-        _same(a, compute(other, cat, periods_range=YEAR), expected)
+        _same(a, compute(other, cat, periods_range=YEAR), _expected_ids(cat))
         some = set(a.filter(pc.greater(a["numerator"], 0))["indicator_id"].to_pylist())
         shapes.update(i.measure for i in cat.indicators)
-        blocks.update(b for i in cat.indicators for b, shown in BLOCKS.items() if shown in i.model_dump_json())
+        blocks.update(_blocks(cat))
         counted.extend(i.id in some for i in cat.indicators)
 
     agree()
