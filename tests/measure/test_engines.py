@@ -249,15 +249,21 @@ does: CHA2DS2-VASc of at least 3 (an AF register of every score from 1 to 6), an
 in two spells)."""
 
 
+SWEEP_SEED = 0
+"""Hypothesis's seed for the draws of the DuckDB and Spark test (:func:`_sweep`), fixed as :data:`AGREE_SEED` is: with
+seed 0 the sweep chooses 15 definitions that draw every measure type in :data:`SHAPES` and every block in
+:data:`BLOCKS`."""
+
+
 def _sweep(duck: ibis.BaseBackend, draws: int) -> tuple[Catalogue, pa.Table]:
     """Few generated definitions that between them exercise every part (:func:`_features`) that any of ``draws``
-    derandomised draws counting someone on DuckDB does (greedy: each next the one with most parts not yet
+    seeded draws (:data:`SWEEP_SEED`) counting someone on DuckDB does (greedy: each next the one with most parts not yet
     exercised), so that a block drawn only where it counts no one (CHA2DS2-VASc of at least 7 among children) cannot
     stand for the block; their catalogue, and their counts on DuckDB."""
     drawn: list[dict[str, Any]] = []
 
-    @settings(max_examples=draws, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @seed(SWEEP_SEED)
+    @settings(max_examples=draws, deadline=None, suppress_health_check=list(HealthCheck))
     @given(raw=indicators("g"))
     def draw(raw: dict[str, Any]) -> None:
         drawn.append(raw | {"id": f"g{len(drawn)}"})
