@@ -22,7 +22,9 @@
 - **No funnel** where more than half of the units counted none (:func:`too_sparse`): the limits then cannot tell
   most units' 0 from chance, and the overdispersion estimate rests on z-scores mostly tied at the bottom.
 
-Limits are 95% (about two sigma) and 99.8% (about three sigma). Vectorised over units; one call per funnel.
+Limits are 95% (about two sigma) and 99.8% (about three sigma). Vectorised over units; one call per funnel. The
+referral feedback (:mod:`placewise.analyse.variation`) holds observed against expected referrals to the same ratio
+funnel, one per specialty (a column) in one call (:func:`ratio_overdispersion`, :func:`ratio_signal`).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from placewise.analyse.statistics import ratio_funnel_limits
-from placewise.analyse.variation import Z95
 
+Z95 = float(stats.norm.ppf(0.975))
+"""The two-sided 95% normal deviate (1.96)."""
 Z998 = float(stats.norm.ppf(0.999))
 """The two-sided 99.8% normal deviate (3.09)."""
 MIN_UNITS_FOR_OVERDISPERSION = 10
@@ -66,26 +69,41 @@ class Funnel:
         return self.lower95, self.upper95, self.lower998, self.upper998
 
 
-def _tau2(z: NDArray[np.float64], s2: NDArray[np.float64]) -> float:
-    """Additive random-effects tau^2 from the units' z-scores, winsorised at 10%/90%, and their variances s^2
-    (0 where the units are not overdispersed)."""
-    z = np.clip(z, np.percentile(z, 10), np.percentile(z, 90))
-    units, phi = len(z), float(np.mean(z * z))
-    w = 1 / s2
-    if units * phi <= units - 1:
-        return 0.0
-    return float((units * phi - (units - 1)) / (w.sum() - (w * w).sum() / w.sum()))
+def _tau2(z: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Additive random-effects tau^2 of each column (units down the rows) from the units' z-scores, winsorised at
+    10%/90%, and their weights w = 1/s^2; a NaN z-score (a unit with nothing expected) is left out. 0 where the units
+    are not overdispersed or fewer than :data:`MIN_UNITS_FOR_OVERDISPERSION` of them have a z-score."""
+    units = np.isfinite(z).sum(axis=0)
+    enough = units >= MIN_UNITS_FOR_OVERDISPERSION
+    z = np.where(enough, z, 0.0)  # a column of too few units gets no estimate (and no empty-slice warning)
+    z = np.clip(z, np.nanpercentile(z, 10, axis=0), np.nanpercentile(z, 90, axis=0))
+    excess = units * np.nanmean(z * z, axis=0) - (units - 1)
+    sw = w.sum(axis=0)
+    spread = sw - (w * w).sum(axis=0) / np.where(sw > 0, sw, 1.0)
+    return np.where(enough & (excess > 0) & (spread > 0), excess / np.where(spread > 0, spread, 1.0), 0.0)
 
 
 def _tau2_proportion(p: NDArray[np.float64], n: NDArray[np.float64], centre: float) -> float:
     """tau^2 of proportions about ``centre``."""
     s2 = centre * (1 - centre) / n
-    return _tau2((p - centre) / np.sqrt(s2), s2)
+    return float(_tau2((p - centre) / np.sqrt(s2), 1 / s2))
 
 
-def _tau2_rate(observed: NDArray[np.float64], expected: NDArray[np.float64]) -> float:
-    """tau^2 of observed over expected counts on the square-root scale, where a count of 0 has a finite z-score."""
-    return _tau2(2 * (np.sqrt(observed) - np.sqrt(expected)), 1 / (4 * expected))
+def ratio_overdispersion(observed: ArrayLike, expected: ArrayLike) -> NDArray[np.float64]:
+    """tau^2 of observed over expected counts in each column (units down the rows) on the square-root scale, where a
+    count of 0 has a finite z-score, z = 2 (sqrt(O) - sqrt(E)), w = 4E; units with nothing expected are left out."""
+    o, e = (np.asarray(a, dtype=float) for a in (observed, expected))
+    z = np.where(e > 0, 2 * (np.sqrt(o) - np.sqrt(np.maximum(e, 0))), np.nan)
+    return _tau2(z, 4 * np.maximum(e, 0))
+
+
+def ratio_signal(observed: ArrayLike, expected: ArrayLike, tau2: ArrayLike) -> NDArray[np.int8]:
+    """Each unit's ratio O/E against the ratio limits at its own E (:func:`_ratio_limits`, with the ``tau2`` of its
+    column): -2 / +2 beyond 99.8%, -1 / +1 beyond 95%, 0 inside or where nothing was expected."""
+    o, e = (np.asarray(a, dtype=float) for a in (observed, expected))
+    some = e > 0
+    safe = np.where(some, e, 1.0)
+    return np.where(some, _signal(o / safe, _ratio_limits(safe, tau2)), 0).astype(np.int8)
 
 
 def too_sparse(numerator: ArrayLike) -> bool:
@@ -128,7 +146,7 @@ def proportion_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float =
     given = centre is not None
     centre = float(o.sum() / n.sum()) if centre is None else float(centre)
     units = len(o)
-    tau2 = _tau2_proportion(o / n, n, centre) if units >= MIN_UNITS_FOR_OVERDISPERSION and 0 < centre < 1 else 0.0
+    tau2 = _tau2_proportion(o / n, n, centre) if 0 < centre < 1 else 0.0
 
     def limits(size: NDArray[np.float64]) -> Bounds:
         sd = np.sqrt(centre * (1 - centre) / size + tau2)
@@ -147,7 +165,7 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre
         raise ValueError("rate_funnel: every denominator must be positive and every count at least zero")
     rate = float(o.sum() / n.sum()) if centre is None else float(centre)
     units = len(o)
-    tau2 = _tau2_rate(o, n * rate) if units >= MIN_UNITS_FOR_OVERDISPERSION and rate > 0 else 0.0
+    tau2 = float(ratio_overdispersion(o, n * rate))
 
     def limits(size: NDArray[np.float64]) -> Bounds:
         if rate == 0:  # nothing counted anywhere: every limit is nought, as is every unit
@@ -159,16 +177,18 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre
     return _funnel(rate * per, _grid(n), limits, o / n * per, n, tau2, _method("rate", tau2, units, centre is not None))
 
 
-def _ratio_limits(expected: NDArray[np.float64], tau2: float) -> Bounds:
-    """Ratio limits at each expected count: exact Poisson, widened on the square-root scale by tau^2 where given."""
-    exact = ratio_funnel_limits(expected)
-    bounds = (exact.lower_95, exact.upper_95, exact.lower_998, exact.upper_998)
-    if tau2 == 0:
-        return bounds
-    sd = np.sqrt(1 / (4 * expected) + tau2)
-    lo95, hi95, lo998, hi998 = (np.maximum(1 + sign * z * sd, 0) ** 2 for z in (Z95, Z998) for sign in (-1, 1))
-    return (np.minimum(lo95, bounds[0]), np.maximum(hi95, bounds[1]),
-            np.minimum(lo998, bounds[2]), np.maximum(hi998, bounds[3]))
+def _ratio_limits(expected: NDArray[np.float64], tau2: ArrayLike) -> Bounds:
+    """Ratio limits at each expected count (any shape, more than 0): exact Poisson, widened on the square-root scale
+    where tau^2 (broadcast against ``expected``) is more than 0."""
+    exact = ratio_funnel_limits(expected.ravel())
+    lo95, hi95, lo998, hi998 = (b.reshape(expected.shape) for b in
+                                (exact.lower_95, exact.upper_95, exact.lower_998, exact.upper_998))
+    t = np.broadcast_to(np.asarray(tau2, dtype=float), expected.shape)
+    sd = np.sqrt(1 / (4 * expected) + t)
+    w_lo95, w_hi95, w_lo998, w_hi998 = (np.maximum(1 + sign * z * sd, 0) ** 2 for z in (Z95, Z998) for sign in (-1, 1))
+    wide = t > 0
+    return (np.where(wide, np.minimum(w_lo95, lo95), lo95), np.where(wide, np.maximum(w_hi95, hi95), hi95),
+            np.where(wide, np.minimum(w_lo998, lo998), lo998), np.where(wide, np.maximum(w_hi998, hi998), hi998))
 
 
 def _funnel(centre: float, grid: NDArray[np.float64], limits: Callable[[NDArray[np.float64]], Bounds],

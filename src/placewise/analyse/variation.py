@@ -8,25 +8,26 @@ Everything works on count arrays, vectorised over units (practices or PCNs), spe
   usual standardisation) and a need-adjusted set that adds deprivation (IMD quintile) and multimorbidity
   band. Where one ratio is significantly high or low at 95% and the other is not (or points the other way),
   the difference is flagged: the unit's referrals are explained, or masked, by its patients' need.
-- Funnel limits for ratios with overdispersion by the additive random-effects method of Spiegelhalter
-  (Stat Med 2005;24:1185-1202) as FunnelPlotR applies it: z-scores on the log scale (s = 1/sqrt(E)),
-  winsorised at the 10th and 90th percentiles, phi = mean z^2; if N phi > N - 1, tau^2 =
-  (N phi - (N - 1)) / (sum w - sum w^2 / sum w) with w = 1/s^2, and the limits at E are
-  exp(+/- z_alpha sqrt(1/E + tau^2)). With no overdispersion the limits are the log-normal Poisson limits.
+- Funnel limits for ratios, one per specialty over the units, by the method of the report's rate funnels
+  (:mod:`placewise.analyse.funnels`, one definition): exact Poisson limits at E, widened for overdispersion by
+  Spiegelhalter's additive random effects (Stat Med 2005;24:1185-1202) on the square-root scale, z = 2 (sqrt(O) -
+  sqrt(E)), as FunnelPlotR's "CQC" method, so that a unit with no referrals counts in the estimate (the log scale
+  must leave it out, which overstated tau^2) and 0 against 1 expected is no signal.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
-Z95 = stats.norm.ppf(0.975)
-OVERDISPERSION_METHOD = ("additive random effects on the log scale (Spiegelhalter 2005), z-scores winsorised at "
-                         "10%/90% (as FunnelPlotR)")
+from placewise.analyse.funnels import MIN_UNITS_FOR_OVERDISPERSION, ratio_overdispersion, ratio_signal
+
+OVERDISPERSION_METHOD = ("exact Poisson limits, widened where the units are overdispersed by additive random effects "
+                         "on the square-root scale (Spiegelhalter 2005; z-scores winsorised at 10%/90%; FunnelPlotR's "
+                         f"CQC method; estimated from at least {MIN_UNITS_FOR_OVERDISPERSION} units), as in the "
+                         "report's funnel plots")
 
 
 @dataclass(frozen=True)
@@ -65,46 +66,10 @@ def standardised_ratios(referrals: ArrayLike, population: ArrayLike) -> Ratios:
     return Ratios(observed, expected)
 
 
-def overdispersion(observed: ArrayLike, expected: ArrayLike) -> NDArray[np.float64]:
-    """tau^2 per column (specialty) over units: 0 where the units vary no more than chance allows."""
-    o, e = (np.asarray(a, dtype=float) for a in (observed, expected))
-    ok = (e > 0) & (o > 0)
-    y = np.where(ok, np.log(np.where(ok, o, 1.0) / np.where(ok, e, 1.0)), np.nan)
-    s2 = np.where(ok, 1.0 / np.where(ok, e, 1.0), np.nan)
-    z = y / np.sqrt(s2)
-    n = ok.sum(axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a column no unit has a count in: its tau^2 is 0 below
-        lo, hi = np.nanpercentile(z, 10, axis=0), np.nanpercentile(z, 90, axis=0)
-        z = np.clip(z, lo, hi)
-        phi = np.nanmean(z * z, axis=0)
-    w = np.where(ok, 1.0 / s2, 0.0)
-    sw, sw2 = w.sum(axis=0), (w * w).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau2 = (n * phi - (n - 1)) / (sw - sw2 / sw)
-    return np.where((n > 1) & (n * phi > n - 1), tau2, 0.0)
-
-
-def funnel_limits(expected: ArrayLike, tau2: ArrayLike, z: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Lower and upper ratio limits at each expected count, widened by tau^2 (broadcast)."""
-    e = np.asarray(expected, dtype=float)
-    with np.errstate(divide="ignore"):
-        sd = np.sqrt(np.where(e > 0, 1.0 / e, np.inf) + np.asarray(tau2, dtype=float))
-    return np.exp(-z * sd), np.exp(z * sd)
-
-
-def signal(r: Ratios, tau2: ArrayLike, z: float = Z95) -> NDArray[np.int8]:
-    """+1 above the upper funnel limit, -1 below the lower, 0 inside (or nothing expected).
-
-    A small count must also be beyond the exact Poisson limits at ``E``: the log scale cannot place zero
-    referrals against one expected (P = 0.37) inside the funnel.
-    """
-    lower, upper = funnel_limits(r.expected, tau2, z)
-    ratio, o, e = r.ratio, r.observed, r.expected
-    tail = stats.norm.sf(z)
-    high = (ratio > upper) & (stats.poisson.sf(o - 1, e) < tail)
-    low = (ratio < lower) & (stats.poisson.cdf(o, e) < tail)
-    return np.where(high, 1, np.where(low, -1, 0)).astype(np.int8)
+def signal(r: Ratios) -> NDArray[np.int8]:
+    """+1 above the upper 95% funnel limit, -1 below the lower, 0 inside (or nothing expected): each column (a
+    specialty) is one funnel over the units down the rows, with its own overdispersion."""
+    return np.sign(ratio_signal(r.observed, r.expected, ratio_overdispersion(r.observed, r.expected))).astype(np.int8)
 
 
 def disagreement(age_sex: NDArray[np.int8], need: NDArray[np.int8]) -> NDArray[np.bool_]:

@@ -27,7 +27,6 @@ from placewise.analyse.variation import (
     Ratios,
     ReferralCube,
     disagreement,
-    overdispersion,
     signal,
     standardised_ratios,
 )
@@ -42,7 +41,7 @@ VERDICT = {1: "higher than expected", -1: "lower than expected", 0: "within expe
 def _ratios(r: np.ndarray, p: np.ndarray) -> tuple[Ratios, np.ndarray]:
     """Whole-window ratios per unit and specialty, and their 95% funnel signals."""
     ratios = standardised_ratios(r.sum(axis=2), p.sum(axis=1))
-    return ratios, signal(ratios, overdispersion(ratios.observed, ratios.expected))
+    return ratios, signal(ratios)
 
 
 def _pcn_cube(cube: ReferralCube, pcn_of: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
