@@ -173,6 +173,9 @@ class Table:
     """Date columns that must not fall after the person's date of death."""
     not_future: tuple[str, ...] = field(default=())
     """Date columns that must not lie in the future."""
+    activity: str | None = None
+    """The date column whose latest value says how far the data run (the measure's reporting range ends in its
+    month); a server engine keeps it indexed, so that the latest value is read without a scan."""
 
     @property
     def has_person(self) -> bool:
@@ -291,6 +294,7 @@ TABLES: tuple[Table, ...] = (
         references=PERSON_REF,
         not_after_death=("event_date",),
         not_future=("event_date",),
+        activity="event_date",
     ),
     Table(
         "medications",
@@ -365,6 +369,7 @@ TABLES: tuple[Table, ...] = (
         references=PERSON_REF,
         not_after_death=("admission_date",),
         not_future=("admission_date", "discharge_date"),
+        activity="admission_date",
     ),
     Table(
         "inpatient_diagnoses",
@@ -443,6 +448,7 @@ TABLES: tuple[Table, ...] = (
         references=PERSON_REF + (("practice_code", "practices", "practice_code"),),
         not_after_death=("appointment_date",),
         not_future=("appointment_date",),
+        activity="appointment_date",
     ),
     Table(
         "mental_health_contacts",

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from placewise.canonical import TABLES
 from placewise.derive.events import EventRead, EventSource, EventTables, read_events
 from placewise.derive.people import (
     ESP_TOP_BAND,
@@ -113,8 +114,7 @@ the number of units and ``sum_squares`` the sum of squared values; ``median`` is
 
 KEYS = ["indicator_id", "period_start", "period_end", "geography_type", "geography_code", "breakdown",
         "breakdown_group", "standard_band"]
-LATEST_SOURCES = (("inpatient_spells", "admission_date"), ("gp_appointments", "appointment_date"),
-                  ("clinical_events", "event_date"))
+LATEST_SOURCES = tuple((t.name, t.activity) for t in TABLES if t.activity)
 
 
 def _latest_activity(con: ibis.BaseBackend) -> date | None:
