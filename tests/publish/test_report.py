@@ -662,9 +662,11 @@ def test_a_missing_month_is_a_gap_on_the_chart_and_no_moving_range_spans_it():
     assert "nan" not in page.spc_svg.lower()
 
 
-def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outside():
+def _four_practices(polarity: str = "higher_is_better"):
+    """Luton's series and four practices' latest month, 500/1000, 480/1000, 520/1000 and 700/1000 (a proportion of
+    the given polarity), with the spec, scope and rule to build its report."""
     from placewise.publish.disclosure import DisclosureRule
-    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope
 
     luton = Area("place", "E06000032", "Luton")
     practices = tuple(Area("practice", f"P{k}", f"Practice {k}") for k in range(4))
@@ -678,11 +680,17 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     rows += [{**base, "geography_type": "practice", "geography_code": p.code, "numerator": n, "denominator": 1000.0,
               "value": n / 10} for p, n in zip(practices, (500.0, 480.0, 520.0, 700.0), strict=True)]
     frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
-    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity="higher_is_better",
+    spec = IndicatorSpec(id="x", title="Designed", definition="d", domain="d", polarity=polarity,
                          measure="proportion", frequency="monthly", unit="%", per=100)
-    ics = Area("ics", "QHG", "BLMK")
     rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "practice"])
-    page = build_report(frame, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    return frame, spec, Scope(luton, Area("ics", "QHG", "BLMK"), (), practices), rule
+
+
+def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outside():
+    from placewise.publish.report import build_report
+
+    frame, spec, scope, rule = _four_practices()
+    page = build_report(frame, [spec], scope, title="t", months=36, rule=rule).pages[0]
     svg = ET.fromstring(page.units_svg)
     assert len(svg.findall("{http://www.w3.org/2000/svg}circle")) >= 4
     assert page.units_note.startswith("4 practices with a published value. Limits: binomial limits")
@@ -696,21 +704,43 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     assert "Centre: Luton's value, 55.0%: a Place's practices are held to the Place" in page.units_note
     # Hidden practices give no funnel, and the page says why.
     hidden = frame.assign(suppressed=frame.geography_type == "practice")
-    page = build_report(hidden, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    page = build_report(hidden, [spec], scope, title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and "fewer than three in Luton have a published value" in page.units_note
     # Practices that counted nothing give no funnel (all at 0, no variation), and the page says why.
     nothing = frame.assign(numerator=np.where(frame.geography_type == "practice", 0.0, frame.numerator))
     nothing = nothing.assign(value=np.where(nothing.geography_type == "practice", 0.0, nothing.value))
-    page = build_report(nothing, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    page = build_report(nothing, [spec], scope, title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and page.units_note == (
         f"No funnel plot of practices: none of the 4 in Luton with a published value counted any in "
         f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show.")
     # Where others are hidden (small counts suppressed), the note says so: the zeros alone are not the area.
     some = nothing[nothing.geography_code != "P3"]
-    page = build_report(some, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
+    page = build_report(some, [spec], scope, title="t", months=36, rule=rule).pages[0]
     assert page.units_note.endswith("none of the 3 in Luton with a published value counted any in "
                                     f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show "
                                     "(1 more is suppressed or has no value).")
+
+
+def test_funnel_points_outside_the_limits_are_coloured_by_polarity_and_the_key_names_the_colours():
+    """Making Data Count's colours: Practice 3 (70%, high beyond 99.8%) is an improvement where higher is better and
+    a concern where lower is better; Practices 0 and 1 (low) the other way round; Practice 2 (inside) is grey; with
+    no preferred direction both sides are purple. The key under the chart names each colour drawn."""
+    from placewise.publish.icons import COMMON, CONCERN, IMPROVEMENT, NEITHER
+    from placewise.publish.report import build_report
+
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    for polarity, high, low, key in (
+            ("higher_is_better", IMPROVEMENT, CONCERN, ["Within the 95% limits", "Improvement (high)", "Concern (low)"]),
+            ("lower_is_better", CONCERN, IMPROVEMENT, ["Within the 95% limits", "Concern (high)", "Improvement (low)"]),
+            ("neutral", NEITHER, NEITHER, ["Within the 95% limits", "No preferred direction (high or low)"])):
+        frame, spec, scope, rule = _four_practices(polarity)
+        svg = ET.fromstring(build_report(frame, [spec], scope, title="t", months=36, rule=rule).pages[0].units_svg)
+        fill = {c.findtext(f"{svg_ns}title"): c.get("fill") for c in svg.iter(f"{svg_ns}circle")
+                if c.get("class", "").startswith("area")}
+        assert fill == {"Practice 0": low, "Practice 1": low, "Practice 2": COMMON, "Practice 3": high}, polarity
+        points = next(g for g in svg.iter(f"{svg_ns}g") if g.get("class") == "key points")
+        assert [t.text for t in points.iter(f"{svg_ns}text")] == key, polarity
+        assert [c.get("fill") for c in points.iter(f"{svg_ns}circle")] == [COMMON, *dict.fromkeys([high, low])]
 
 
 def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_why():
@@ -775,7 +805,7 @@ def test_a_place_with_ten_pcns_draws_its_own_held_to_the_ics_value():
     svg = ET.fromstring(page.pcn_svg)
     ns = "{http://www.w3.org/2000/svg}"
     assert svg.findtext(f"{ns}title") == "Designed: PCNs in Luton"
-    circles = list(svg.iter(f"{ns}circle"))
+    circles = [c for c in svg.iter(f"{ns}circle") if c.get("class", "").startswith("area")]  # not the key's
     assert sorted(c.findtext(f"{ns}title") for c in circles) == sorted(p.name for p in own)  # not Bedford's
     assert not any(c.get("stroke") for c in circles)  # nothing ringed: these are all Luton's
     assert page.pcn_note.startswith("10 PCNs with a published value. Limits: binomial limits around the reference "
@@ -1301,7 +1331,7 @@ def test_a_place_report_draws_its_pcns_among_the_icss_against_the_ics_value(writ
     ns = "{http://www.w3.org/2000/svg}"
     svg = ET.fromstring(svgs[0])
     assert svg.findtext(f"{ns}title").endswith("PCNs in the ICS, Luton's ringed")
-    drawn = {c.findtext(f"{ns}title"): c for c in svg.iter(f"{ns}circle")}
+    drawn = {c.findtext(f"{ns}title"): c for c in svg.iter(f"{ns}circle") if c.get("class", "").startswith("area")}
     # Luton has four PCNs: U00012 (5 of 9) is suppressed, and U00002 with it, so that it cannot be worked out
     # from Luton's total (secondary suppression); neither may appear. Luton has two published, fewer than the 10
     # overdispersion needs, so all eleven published PCNs of the ICS are drawn and Luton's two are ringed.

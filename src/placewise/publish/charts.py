@@ -468,11 +468,12 @@ def funnel_plot(
     names: list[str],
     sizes: np.ndarray,
     values: np.ndarray,
-    outside: np.ndarray,
+    signal: np.ndarray,
     grid: np.ndarray,
     centre: float,
     limits: tuple[np.ndarray, ...],
     *,
+    polarity: str = "neutral",
     title: str = "Funnel plot",
     value_format: str = ".1f",
     size_label: str = "Denominator",
@@ -482,12 +483,15 @@ def funnel_plot(
 ) -> str:
     """Areas by size (x) and value (y) against the centre line and funnel limits drawn along ``grid``.
 
-    ``limits`` are (lower 95%, upper 95%, lower 99.8%, upper 99.8%) at each ``grid`` size; ``outside``
-    marks the areas beyond the 95% limits, drawn in blue, the others grey; the ``highlight`` areas are ringed;
-    ``key_note`` is written in the key after the limits (how the limits were set, where a reader must know).
+    ``limits`` are (lower 95%, upper 95%, lower 99.8%, upper 99.8%) at each ``grid`` size; ``signal`` is each
+    area's place against them (above 0 high, below 0 low, 0 inside); an area outside the 95% limits is coloured as
+    Making Data Count colours special cause by ``polarity`` (:func:`funnel_kinds`), one inside grey, and the key
+    names the colours drawn; the ``highlight`` areas are ringed; ``key_note`` is written in the key after the limits
+    (how the limits were set, where a reader must know).
     """
     sizes, values, grid = (np.asarray(a, dtype=float) for a in (sizes, values, grid))
-    frame = Frame(width=width, height=280, left=52, right=16, top=12, bottom=52)
+    signal = np.sign(np.asarray(signal, dtype=int))
+    frame = Frame(width=width, height=298, left=52, right=16, top=12, bottom=70)
     lo, hi, step = nice_range(np.concatenate([values, [centre], *[np.asarray(x, float) for x in limits]]))
     frame = _fit_left(frame, lo, hi, step, value_format)
     x_lo, x_hi, x_step = nice_range(np.concatenate([sizes, grid, [0.0]]))
@@ -518,12 +522,16 @@ def funnel_plot(
                 f'y1="{_num(cy)}" y2="{_num(cy)}" stroke="{LINE}" stroke-width="1.2"/>')
     shown = np.isfinite(values) & np.isfinite(sizes)
     xs, ys = px(np.where(shown, sizes, x_lo)), frame.y(np.where(shown, values, lo), lo, hi)
+    low, high = funnel_kinds(polarity)
     for i in np.flatnonzero(shown):
-        colour = NHS_BLUE if outside[i] else COMMON
+        kind = {-1: low, 0: "", 1: high}[int(signal[i])]
+        colour = FUNNEL_KINDS[kind][1] if kind else COMMON
+        where = f" outside {kind} {'high' if signal[i] > 0 else 'low'}" if kind else ""
         ring = ' stroke="#231F20" stroke-width="2"' if names[i] in highlight else ""
-        body.append(f'<circle class="area{" outside" if outside[i] else ""}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" '
-                    f'r="{5 if ring else 3.5}" fill="{colour}"{ring}><title>{escape(names[i])}</title></circle>')
+        body.append(f'<circle class="area{where}" cx="{_num(xs[i])}" cy="{_num(ys[i])}" r="{5 if ring else 3.5}" '
+                    f'fill="{colour}"{ring}><title>{escape(names[i])}</title></circle>')
     key_y = frame.height - 6
+    body.append(_point_key(frame, key_y - 18, low, high))
     body.append('<g class="key">'
                 f'<line x1="{_num(frame.left)}" x2="{_num(frame.left + 18)}" y1="{_num(key_y - 3)}" '
                 f'y2="{_num(key_y - 3)}" stroke="{LIMIT}" stroke-dasharray="4 3"/>'
@@ -534,3 +542,31 @@ def funnel_plot(
                 + (f'<text class="key-note" x="{_num(frame.left + 200)}" y="{_num(key_y)}" fill="#425563">'
                    f'{escape(key_note)}</text>' if key_note else "") + '</g>')
     return _svg(frame, "".join(body), title, "funnel")
+
+
+FUNNEL_KINDS = {"improvement": ("Improvement", IMPROVEMENT), "concern": ("Concern", CONCERN),
+                "neither": ("No preferred direction", NEITHER)}
+"""How the key names, and the chart colours, an area outside the 95% limits, by what it means."""
+
+
+def funnel_kinds(polarity: str) -> tuple[str, str]:
+    """What an area below and above the 95% limits means, as Making Data Count reads special cause: by the
+    indicator's polarity improvement or concern, else neither (no preferred direction)."""
+    return {"higher_is_better": ("concern", "improvement"),
+            "lower_is_better": ("improvement", "concern")}.get(polarity, ("neither", "neither"))
+
+
+def _point_key(frame: Frame, y: float, low: str, high: str) -> str:
+    """The key to the areas' colours: grey within the limits, and what an area above or below them means."""
+    items = [("Within the 95% limits", COMMON)]
+    if low == high:
+        items.append((f"{FUNNEL_KINDS[low][0]} (high or low)", FUNNEL_KINDS[low][1]))
+    else:
+        items += [(f"{FUNNEL_KINDS[high][0]} (high)", FUNNEL_KINDS[high][1]),
+                  (f"{FUNNEL_KINDS[low][0]} (low)", FUNNEL_KINDS[low][1])]
+    x, out = frame.left, []
+    for name, colour in items:
+        out.append(f'<circle cx="{_num(x + 5)}" cy="{_num(y - 4)}" r="3.5" fill="{colour}"/>'
+                   f'<text x="{_num(x + 13)}" y="{_num(y)}" fill="#425563">{escape(name)}</text>')
+        x += 24 + 6.2 * len(name)
+    return '<g class="key points">' + "".join(out) + "</g>"

@@ -1003,8 +1003,8 @@ def _funnel(spec: IndicatorSpec, period: date, ok: pd.DataFrame, names: Mapping[
     if len(ok) < MIN_UNITS_FOR_OVERDISPERSION:
         notes.append(f"Overdispersion not estimated: {len(ok)} {plural}, fewer than {MIN_UNITS_FOR_OVERDISPERSION}")
     svg = charts.funnel_plot(
-        labels, ok.denominator.to_numpy(float), ok.value.to_numpy(float) * spec.scale, funnel.signal != 0,
-        funnel.grid, funnel.centre * spec.scale, tuple(x * spec.scale for x in funnel.limits),
+        labels, ok.denominator.to_numpy(float), ok.value.to_numpy(float) * spec.scale, funnel.signal,
+        funnel.grid, funnel.centre * spec.scale, tuple(x * spec.scale for x in funnel.limits), polarity=spec.polarity,
         title=f"{spec.title}: {title}", value_format=f",.{spec.decimals}f", size_label="Denominator",
         highlight=ring, key_note="; ".join(notes))
     outside = [f"{name} ({'high' if s > 0 else 'low'}{', beyond 99.8%' if abs(s) == 2 else ''})"

@@ -11,6 +11,7 @@ import pandas as pd
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
 from placewise.publish.disclosure import SUPPRESSED_TEXT
+from placewise.publish.icons import CONCERN, IMPROVEMENT
 from placewise.publish.inputs import specs_from_catalogue
 from placewise.publish.web.views import explorer
 
@@ -63,9 +64,14 @@ def test_funnel_verdicts_follow_the_proportion_method() -> None:
                     f"{side} (outside the 95% limit)" if abs(z) > 1.96 else "Not significantly different")
         assert verdicts[f"Practice {code}"] == expected, code
     assert verdicts["Practice P3"] == "Low (outside the 95% limit)"
-    assert 'class="chart funnel"' in view.funnel_svg and view.funnel_svg.count('class="area outside"') == sum(
+    assert 'class="chart funnel"' in view.funnel_svg and view.funnel_svg.count('class="area outside') == sum(
         v != "Not significantly different" for v in verdicts.values())
     assert "NaN" not in view.funnel_svg and "nan" not in view.spc_svg
+    # Higher is better for this indicator: P4 (high) is drawn as an improvement, P3 (low) as a concern, as the key says.
+    fill = dict((name, colour) for colour, name in re.findall(r'fill="(#\w+)"><title>([^<]+)</title>', view.funnel_svg))
+    assert SPECS[IND].polarity == "higher_is_better"
+    assert (fill["Practice P4"], fill["Practice P3"]) == (IMPROVEMENT, CONCERN)
+    assert "Improvement (high)" in view.funnel_svg and "Concern (low)" in view.funnel_svg
 
 
 def test_spc_table_and_latest_value() -> None:

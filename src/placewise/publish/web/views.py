@@ -208,7 +208,7 @@ class LevelFunnel:
     labels: list[str] = field(default_factory=list)
     sizes: np.ndarray = field(default_factory=lambda: np.empty(0))
     values: np.ndarray = field(default_factory=lambda: np.empty(0))
-    outside: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    signal: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     grid: np.ndarray = field(default_factory=lambda: np.empty(0))
     centre: float = float("nan")
     limits: tuple[np.ndarray, ...] = ()
@@ -242,8 +242,7 @@ def level_funnel(rows: pd.DataFrame, spec: IndicatorSpec, per: float, names: dic
          for r in now.itertuples()],
         labels=[names.get(c, c) for c in ok.geography_code], sizes=den,
         values=ok.value.to_numpy(dtype=float) * spec.scale,
-        outside=np.isin(codes, [FunnelSignificance.LOW_95, FunnelSignificance.LOW_998, FunnelSignificance.HIGH_95,
-                                FunnelSignificance.HIGH_998]),
+        signal=np.where(codes == FunnelSignificance.NOT_APPLICABLE, 0, codes),
         grid=grid, centre=centre, limits=limits, size_label=size_label)
 
 
@@ -253,7 +252,8 @@ def _funnel(view: Explorer, funnel: LevelFunnel, spec: IndicatorSpec, area_name:
     if funnel.note:
         return
     view.funnel_svg = charts.funnel_plot(
-        funnel.labels, funnel.sizes, funnel.values, funnel.outside, funnel.grid, funnel.centre, funnel.limits,
+        funnel.labels, funnel.sizes, funnel.values, funnel.signal, funnel.grid, funnel.centre, funnel.limits,
+        polarity=spec.polarity,
         title=f"{spec.title}: funnel plot of every area, {period_label(period, spec.frequency)}",
         value_format=f",.{spec.decimals}f", size_label=funnel.size_label, highlight=(area_name,))
 
