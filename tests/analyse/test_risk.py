@@ -15,6 +15,7 @@ from placewise.analyse.risk import (
     LOUD_OE, MIN_GROUP_EVENTS, GroupPerformance, _auroc, _calibration, checks, dataset, feature_names, fit,
     performance)
 from placewise.profile import load_profile
+from placewise.warehouse.engines.duckdb import SCRATCH
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_builder import Warehouse
@@ -103,7 +104,8 @@ def test_dataset_outcome_is_an_emergency_admission_in_the_next_12_months(connect
 
 
 def test_scoring_reads_the_stored_phm_tables_at_their_date_and_gets_the_same_dataset():
-    """Features from ``placewise phm``'s stored tables equal those made afresh; another date is made afresh."""
+    """Features from ``placewise phm``'s stored tables equal those made afresh (whose steps' temporary tables are
+    dropped once read); another date is made afresh."""
     from placewise.codelists import codes
     from placewise.derive.segments import PEOPLE_TABLE, build
 
@@ -118,6 +120,7 @@ def test_scoring_reads_the_stored_phm_tables_at_their_date_and_gets_the_same_dat
     con = w.load(ibis.duckdb.connect())
     on = date(2023, 3, 31)
     fresh = dataset(con, load_profile(), [on], with_outcome=False).sort_by("person_id")
+    assert con.con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [SCRATCH]).fetchall() == []
     assert fresh["gp_appointments"].to_pylist() == [0, 1, 0] and fresh["distinct_medicines"].to_pylist() == [1, 0, 0]
     build(con, load_profile(), on)
     con.raw_sql(f"UPDATE {PEOPLE_TABLE} SET age = age + 100 WHERE person_id = 'c'")   # marks the stored table

@@ -10,8 +10,20 @@ from measure_builder import Warehouse
 from placewise.codelists import codes
 from placewise.derive.segments import build
 from placewise.profile import load_profile
+from placewise.warehouse.engines import engine_for
+from placewise.warehouse.engines.duckdb import SCRATCH
 
 ON = date(2024, 3, 31)
+
+
+def our_temporary_tables(con: ibis.BaseBackend) -> set[str]:
+    """The session's temporary tables named as ours (``_`` first; Ibis names its own ``ibis_``): on DuckDB in the
+    scratch database or TEMP, on PostgreSQL in the session's temporary schema."""
+    if con.name == "duckdb":
+        sql = f"SELECT table_name FROM duckdb_tables() WHERE temporary OR database_name = '{SCRATCH}'"
+    else:
+        sql = "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'"
+    return {r[0] for r in engine_for(con).rows(sql) if r[0].startswith("_")}
 
 
 def code(name: str) -> str:

@@ -10,11 +10,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from measure_builder import Warehouse
-from phm_helpers import ON, built, code
+from phm_helpers import ON, built, code, our_temporary_tables
 from typer.testing import CliRunner
 
 from placewise.cli import app
-from placewise.derive.cohorts import DATASET_AUDIT, DATASET_COLUMNS, counts, dataset, members
+from placewise.derive.cohorts import DATASET_AUDIT, DATASET_COLUMNS, counts, dataset, finest_counts, members
 from placewise.derive.segments import PEOPLE_TABLE
 from placewise.profile import ProfileError, load_profile
 from placewise.profile.cohorts import Cohort, Rule, load_cohorts
@@ -37,7 +37,8 @@ def _central_beds_practice(w: Warehouse) -> None:
 def _ids(con: ibis.BaseBackend, cohort: Cohort) -> set[str]:
     """The pseudonyms of the cohort's members."""
     p = con.table(PEOPLE_TABLE)
-    return set(p.semi_join(members(con, PROFILE, cohort), "pid").person_id.to_pyarrow().to_pylist())
+    with members(con, PROFILE, cohort) as inside:
+        return set(p.semi_join(inside, "pid").person_id.to_pyarrow().to_pylist())
 
 
 def _example_warehouse() -> Warehouse:
@@ -97,6 +98,20 @@ def test_the_example_cohorts(connect):
     assert _ids(con, COHORTS.get("young_adult_mental_health")) == {
         "ya_depression", "ya_window_first_day", "ya_anxiety_on_the_day", "ya_aged_25", "ya_aged_16", "ya_smi"}
     assert _ids(con, COHORTS.get("obesity_hypertension")) == {"oh_both", "oh_bmi_30"}
+
+
+def test_phm_tables_and_cohorts_leave_no_temporary_table(connect):
+    """Building the PHM tables, and counting, cutting and pulling a cohort with a coded-event criterion (whose hits are
+    a temporary table), drop every temporary table they make once it is read, rather than at the session's end."""
+    con = connect()
+    built(_example_warehouse(), con)
+    assert our_temporary_tables(con) == set()
+    cohort = COHORTS.get("young_adult_mental_health")
+    assert any(r.events for r in cohort.walk())
+    assert counts(con, PROFILE, cohort, "ics")["n"].to_pylist() == [6]
+    assert sum(finest_counts(con, PROFILE, cohort)["n"].to_pylist()) == 6
+    assert dataset(con, PROFILE, cohort, "ana", "ya.parquet").num_rows == 6
+    assert our_temporary_tables(con) == set()
 
 
 def test_rule_parts_combine_as_declared(connect):

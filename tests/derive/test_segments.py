@@ -115,6 +115,12 @@ def _by_person(people: ibis.Table, items: ibis.Table) -> tuple[list[dict], set[t
                  for i in items.to_pyarrow().to_pylist()}
 
 
+def _made(con: ibis.BaseBackend, ons: list[date]) -> tuple[list[dict], set[tuple]]:
+    """:func:`phm_tables` at ``ons``, read within its block (:func:`_by_person`)."""
+    with phm_tables(con, load_profile(), ons) as (people, items):
+        return _by_person(people, items)
+
+
 def test_several_dates_in_one_pass_give_each_dates_own_rows(connect):
     """The tables at two reference dates made in one pass are the tables made at each date alone, row for row:
     registration, death, look-back windows, latest values, polypharmacy and activity all taken at each date."""
@@ -138,8 +144,8 @@ def test_several_dates_in_one_pass_give_each_dates_own_rows(connect):
     w.gp_appointment("busy", date(2024, 2, 1))
     w.event("busy", date(2023, 5, 1), code("hypertension"))                  # on the register at the later date
     con = w.load(connect())
-    both = _by_person(*phm_tables(con, load_profile(), [early, ON]))
-    alone = [_by_person(*phm_tables(con, load_profile(), [d])) for d in (early, ON)]
+    both = _made(con, [early, ON])
+    alone = [_made(con, [d]) for d in (early, ON)]
     assert both == (alone[0][0] + alone[1][0], alone[0][1] | alone[1][1])
     seg = {(r["person_id"], r["reference_date"]): r["segment"] for r in both[0]}
     assert ("joined", early) not in seg and ("joined", ON) in seg and ("died", early) in seg and ("died", ON) not in seg

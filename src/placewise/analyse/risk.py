@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
@@ -100,16 +102,19 @@ def _band_label(lo: int, hi: int) -> str:
     return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
 
 
-def _phm_at(con: ibis.BaseBackend, profile: Profile, ons: list[date]) -> tuple[ir.Table, ir.Table]:
-    """The PHM people and items tables at ``ons``: those ``placewise phm`` stored, if built at that one date, else
-    made."""
+@contextmanager
+def _phm_at(con: ibis.BaseBackend, profile: Profile, ons: list[date]) -> Iterator[tuple[ir.Table, ir.Table]]:
+    """The PHM people and items tables at ``ons``, to be read within the block: those ``placewise phm`` stored, if
+    built at that one date, else made (:func:`phm_tables`)."""
     if {PEOPLE_TABLE, ITEMS_TABLE} <= table_names(con):
         people, items = con.table(PEOPLE_TABLE), con.table(ITEMS_TABLE)
         # else stored before these columns existed
         current = set(ACTIVITY_COLUMNS) <= set(people.columns) and "reference_date" in items.columns
         if current and [people.reference_date.max().to_pyarrow().as_py()] == ons:
-            return people, items
-    return phm_tables(con, profile, ons)
+            yield people, items
+            return
+    with phm_tables(con, profile, ons) as made:
+        yield made
 
 
 def dataset(con: ibis.BaseBackend, profile: Profile, ons: list[date], with_outcome: bool) -> pa.Table:
@@ -119,7 +124,13 @@ def dataset(con: ibis.BaseBackend, profile: Profile, ons: list[date], with_outco
     With the outcome (for training) the rows are in date then pseudonym order, so the same seed splits the same
     people; without it (for scoring) in no set order, sparing the sort.
     """
-    people, items = _phm_at(con, profile, ons)
+    with _phm_at(con, profile, ons) as (people, items):
+        return _rows(con, profile, people, items, ons, with_outcome)
+
+
+def _rows(con: ibis.BaseBackend, profile: Profile, people: ir.Table, items: ir.Table, ons: list[date],
+          with_outcome: bool) -> pa.Table:
+    """The rows of :func:`dataset` from the PHM people and items tables at ``ons``."""
     regs = [f.removeprefix("reg_") for f in feature_names(profile) if f.startswith("reg_")]
     at = [PID, "reference_date"]
     wide = items.group_by(at).aggregate(

@@ -12,6 +12,8 @@ many rows, where to), hash-chained and anchored like the re-identification audit
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import ibis
@@ -26,7 +28,7 @@ from placewise.profile.cohorts import Cohort, Rule, check
 from placewise.profile.phm import Criterion
 from placewise.warehouse.audit import Trail, append, verify
 from placewise.warehouse.connection import table_names
-from placewise.warehouse.derived import temp_table
+from placewise.warehouse.derived import scratch
 
 GEOGRAPHIES = ("ics", "place", "pcn", "practice")
 BREAKDOWNS = ("none", "imd_quintile", "ethnic_group", "sex", "age_band")
@@ -94,17 +96,18 @@ def _compile(rule: Rule, index: dict[int, int], people: ir.Table, items: ir.Tabl
     return out
 
 
-def members(con: ibis.BaseBackend, profile: Profile, cohort: Cohort) -> ir.Table:
-    """The cohort's people at the PHM tables' reference date: ``pid``, one row each."""
+@contextmanager
+def members(con: ibis.BaseBackend, profile: Profile, cohort: Cohort) -> Iterator[ir.Table]:
+    """The cohort's people at the PHM tables' reference date: ``pid``, one row each, to be read within the block (the
+    people its coded-event criteria hold for are a temporary table, dropped when the block ends)."""
     check(cohort, profile)
     people = _phm_people(con)
     items = con.table(ITEMS_TABLE)
     rules = list(cohort.walk())
     keyed = _events(rules)
-    hits = None
-    if keyed:
-        hits = temp_table(con, "_cohort", holding(con, people, keyed, [reference_date(con)]))
-    return _compile(cohort, {id(r): i for i, r in enumerate(rules)}, people, items, hits)
+    with scratch(con) as temp:
+        hits = temp("_cohort", holding(con, people, keyed, [reference_date(con)])) if keyed else None
+        yield _compile(cohort, {id(r): i for i, r in enumerate(rules)}, people, items, hits)
 
 
 def _age_band(age: ir.IntegerValue) -> ir.StringValue:
@@ -113,7 +116,7 @@ def _age_band(age: ir.IntegerValue) -> ir.StringValue:
 
 
 def counts(con: ibis.BaseBackend, profile: Profile, cohort: Cohort, by: str = "place",
-           breakdown: str = "none") -> ir.Table:
+           breakdown: str = "none") -> pa.Table:
     """People in the cohort and registered people, by geography and breakdown group.
 
     Columns ``geography_code, group, n, population``; ``by`` is one of :data:`GEOGRAPHIES` and
@@ -123,34 +126,35 @@ def counts(con: ibis.BaseBackend, profile: Profile, cohort: Cohort, by: str = "p
         raise ValueError(f"unknown geography {by!r} or breakdown {breakdown!r}: geography one of "
                          f"{', '.join(GEOGRAPHIES)}; breakdown one of {', '.join(BREAKDOWNS)}")
     people = _phm_people(con)
-    inside = members(con, profile, cohort).mutate(_in=ibis.literal(1, "int64"))
-    p = people.left_join(inside, PID)
-    if by == "pcn":
-        pr = con.table("practices").select("practice_code", "pcn_code")
-        p = p.left_join(pr, "practice_code")
-    geo = {"ics": ibis.literal(profile.ics.code), "place": p.la_code, "pcn": p.pcn_code if by == "pcn" else None,
-           "practice": p.practice_code}[by]
-    group = {"none": ibis.literal("all"), "imd_quintile": p.imd_quintile, "ethnic_group": p.ethnic_group,
-             "sex": p.sex, "age_band": _age_band(p.age)}[breakdown]
-    p = p.select(geography_code=ibis.coalesce(geo, "unknown"), group=group, _in=ibis.coalesce(p._in, 0))
-    g = p.group_by(["geography_code", "group"]).aggregate(n=p._in.sum().cast("int64"),
-                                                          population=p.count().cast("int64"))
-    return g.order_by(["geography_code", "group"])
+    with members(con, profile, cohort) as inside:
+        p = people.left_join(inside.mutate(_in=ibis.literal(1, "int64")), PID)
+        if by == "pcn":
+            pr = con.table("practices").select("practice_code", "pcn_code")
+            p = p.left_join(pr, "practice_code")
+        geo = {"ics": ibis.literal(profile.ics.code), "place": p.la_code,
+               "pcn": p.pcn_code if by == "pcn" else None, "practice": p.practice_code}[by]
+        group = {"none": ibis.literal("all"), "imd_quintile": p.imd_quintile, "ethnic_group": p.ethnic_group,
+                 "sex": p.sex, "age_band": _age_band(p.age)}[breakdown]
+        p = p.select(geography_code=ibis.coalesce(geo, "unknown"), group=group, _in=ibis.coalesce(p._in, 0))
+        g = p.group_by(["geography_code", "group"]).aggregate(n=p._in.sum().cast("int64"),
+                                                              population=p.count().cast("int64"))
+        return g.order_by(["geography_code", "group"]).to_pyarrow()
 
 
-def finest_counts(con: ibis.BaseBackend, profile: Profile, cohort: Cohort) -> ir.Table:
+def finest_counts(con: ibis.BaseBackend, profile: Profile, cohort: Cohort) -> pa.Table:
     """People in the cohort and registered people by Place, PCN, practice and every breakdown at once (columns
     ``la_code, pcn_code, practice_code``, the :data:`BREAKDOWNS` but ``none``, ``n, population``): the one table
     every published cohort count is cut from, so one disclosure decision covers them all."""
     people = _phm_people(con)
-    inside = members(con, profile, cohort).mutate(_in=ibis.literal(1, "int64"))
-    p = people.left_join(inside, PID)
-    p = p.left_join(con.table("practices").select("practice_code", "pcn_code"), "practice_code")
-    p = p.select(la_code=p.la_code, pcn_code=p.pcn_code, practice_code=p.practice_code,
-                 imd_quintile=p.imd_quintile.cast("string"), ethnic_group=p.ethnic_group, sex=p.sex,
-                 age_band=_age_band(p.age), _in=ibis.coalesce(p._in, 0))
-    keys = [c for c in p.columns if c != "_in"]
-    return p.group_by(keys).aggregate(n=p._in.sum().cast("int64"), population=p.count().cast("int64"))
+    with members(con, profile, cohort) as inside:
+        p = people.left_join(inside.mutate(_in=ibis.literal(1, "int64")), PID)
+        p = p.left_join(con.table("practices").select("practice_code", "pcn_code"), "practice_code")
+        p = p.select(la_code=p.la_code, pcn_code=p.pcn_code, practice_code=p.practice_code,
+                     imd_quintile=p.imd_quintile.cast("string"), ethnic_group=p.ethnic_group, sex=p.sex,
+                     age_band=_age_band(p.age), _in=ibis.coalesce(p._in, 0))
+        keys = [c for c in p.columns if c != "_in"]
+        g = p.group_by(keys).aggregate(n=p._in.sum().cast("int64"), population=p.count().cast("int64"))
+        return g.to_pyarrow()
 
 
 def dataset(con: ibis.BaseBackend, profile: Profile, cohort: Cohort, who: str, destination: str) -> pa.Table:
@@ -164,8 +168,8 @@ def dataset(con: ibis.BaseBackend, profile: Profile, cohort: Cohort, who: str, d
     verify(con, DATASET_AUDIT)
     people = _phm_people(con)
     on = reference_date(con)
-    rows = people.semi_join(members(con, profile, cohort), PID).select(*DATASET_COLUMNS).order_by("person_id")
-    data = rows.to_pyarrow()
+    with members(con, profile, cohort) as inside:
+        data = people.semi_join(inside, PID).select(*DATASET_COLUMNS).order_by("person_id").to_pyarrow()
     append(con, DATASET_AUDIT, {"who": who, "cohort_id": cohort.id, "reference_date": on,
                                 "definition": hashlib.sha256(cohort.model_dump_json().encode()).hexdigest()[:16],
                                 "rows": data.num_rows, "destination": destination})

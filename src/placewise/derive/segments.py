@@ -10,6 +10,8 @@ training does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,7 +27,7 @@ from placewise.derive.registers import members
 from placewise.profile import Profile
 from placewise.profile.phm import Activity, Phm, Segment, load_phm
 from placewise.profile.registers import load_registers
-from placewise.warehouse.derived import replace_table, temp_table
+from placewise.warehouse.derived import replace_table, scratch
 
 PEOPLE_TABLE = "phm_people"
 ITEMS_TABLE = "phm_items"
@@ -144,57 +146,56 @@ def segment(con: ibis.BaseBackend, people: ir.Table, phm: Phm, base: ir.Table, i
     return j.select(*AT, segment=names, segment_rank=rank.cast("int64"))
 
 
-def _temp(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
-    """Materialise a step as a temporary table: Ibis compiles small graphs far faster than one large one."""
-    return temp_table(con, "_phm", expr)
-
-
 def _attach(base: ir.Table, t: ir.Table) -> ir.Table:
     """``base`` with the columns of ``t`` (by person and date) beside it; null where ``t`` has no row."""
     return base.left_join(t, AT).drop(*[f"{k}_right" for k in AT])
 
 
-def phm_tables(con: ibis.BaseBackend, profile: Profile, ons: list[date]) -> tuple[ir.Table, ir.Table]:
+@contextmanager
+def phm_tables(con: ibis.BaseBackend, profile: Profile, ons: list[date]) -> Iterator[tuple[ir.Table, ir.Table]]:
     """The person-level PHM table and its long items table at each of ``ons`` (see module docstring), each row with
-    its ``reference_date``.
+    its ``reference_date``, to be read within the block.
 
-    Each step is a temporary table: person numbers are fixed once, so every part agrees on them,
-    and each query stays small. Every source table is read once for all the dates.
+    Each step is a temporary table, dropped when the block ends: person numbers are fixed once, so every part agrees
+    on them, and each query stays small (Ibis compiles small graphs far faster than one large one). Every source
+    table is read once for all the dates.
     """
     phm = load_phm(profile)
     regs = load_registers(profile)
-    attrs = _temp(con, person_attributes(con))
-    pop = population(registrations(con, attrs), attrs, ons)
-    pop = _temp(con, pop.join(con.table("practices").select("practice_code", "la_code"), "practice_code"))
-    reg_items = [members(warehouse_records(con, attrs), pop, r).select(
-        *AT, kind=ibis.literal("register"), item=ibis.literal(r.id), d=ibis.null("date"))
-                 for r in (regs.registers if regs else [])]
-    deficits = _temp(con, frailty.deficits(con, attrs, phm.frailty, ons))
-    conds = _temp(con, multimorbidity.conditions(con, attrs, phm.multimorbidity, ons))
-    items = ibis.union(*reg_items, deficits.select(*AT, kind=ibis.literal("deficit"), item="item", d="d"),
-                       conds.select(*AT, kind=ibis.literal("condition"), item="item", d="d"))
-    items = _temp(con, items.semi_join(pop.select(*AT), AT))
-    nreg = items.filter(items.kind == "register").group_by(AT).aggregate(registers=ibis._.count())
-    efi = frailty.frailty_index(deficits, pop, phm.frailty)
-    cms = multimorbidity.score(conds, pop, phm.multimorbidity)
-    act = _temp(con, activity(con, attrs, ons))
-    primary = _temp(con, primary_care_activity(con, attrs, ons))
-    base = pop.select(*AT, "practice_code", "la_code", "imd_quintile", "ethnic_group", "sex", "age")
-    base = base.left_join(nreg, AT).select(*base.columns, registers=ibis.coalesce(nreg.registers, 0).cast("int64"))
-    for t in (efi, cms, act, primary):
-        base = _attach(base, t)
-    base = _temp(con, base.mutate(**{c: ibis.coalesce(base[c], 0) for c in ACTIVITY_COLUMNS}))
-    seg = segment(con, attrs, phm, base, items, ons)
-    out = base.join(seg, AT).join(attrs.select(PID, PERSON_KEY), PID)
-    out = out.select(*[c for c in out.columns if c != "period_end"], reference_date=out.period_end)
-    return out, items.select(PID, "kind", "item", "d", reference_date=items.period_end)
+    with scratch(con) as temp:
+        attrs = temp("_phm", person_attributes(con))
+        pop = population(registrations(con, attrs), attrs, ons)
+        pop = temp("_phm", pop.join(con.table("practices").select("practice_code", "la_code"), "practice_code"))
+        reg_items = [members(warehouse_records(con, attrs), pop, r).select(
+            *AT, kind=ibis.literal("register"), item=ibis.literal(r.id), d=ibis.null("date"))
+                     for r in (regs.registers if regs else [])]
+        deficits = temp("_phm", frailty.deficits(con, attrs, phm.frailty, ons))
+        conds = temp("_phm", multimorbidity.conditions(con, attrs, phm.multimorbidity, ons))
+        items = ibis.union(*reg_items, deficits.select(*AT, kind=ibis.literal("deficit"), item="item", d="d"),
+                           conds.select(*AT, kind=ibis.literal("condition"), item="item", d="d"))
+        items = temp("_phm", items.semi_join(pop.select(*AT), AT))
+        nreg = items.filter(items.kind == "register").group_by(AT).aggregate(registers=ibis._.count())
+        efi = frailty.frailty_index(deficits, pop, phm.frailty)
+        cms = multimorbidity.score(conds, pop, phm.multimorbidity)
+        act = temp("_phm", activity(con, attrs, ons))
+        primary = temp("_phm", primary_care_activity(con, attrs, ons))
+        base = pop.select(*AT, "practice_code", "la_code", "imd_quintile", "ethnic_group", "sex", "age")
+        base = base.left_join(nreg, AT).select(*base.columns,
+                                               registers=ibis.coalesce(nreg.registers, 0).cast("int64"))
+        for t in (efi, cms, act, primary):
+            base = _attach(base, t)
+        base = temp("_phm", base.mutate(**{c: ibis.coalesce(base[c], 0) for c in ACTIVITY_COLUMNS}))
+        seg = segment(con, attrs, phm, base, items, ons)
+        out = base.join(seg, AT).join(attrs.select(PID, PERSON_KEY), PID)
+        out = out.select(*[c for c in out.columns if c != "period_end"], reference_date=out.period_end)
+        yield out, items.select(PID, "kind", "item", "d", reference_date=items.period_end)
 
 
 def build(con: ibis.BaseBackend, profile: Profile, on: date) -> ir.Table:
     """Materialise ``phm_people`` and ``phm_items`` in the warehouse at ``on``; returns the people table."""
-    people, items = phm_tables(con, profile, [on])
-    replace_table(con, ITEMS_TABLE, items)
-    return replace_table(con, PEOPLE_TABLE, people)
+    with phm_tables(con, profile, [on]) as (people, items):
+        replace_table(con, ITEMS_TABLE, items)
+        return replace_table(con, PEOPLE_TABLE, people)
 
 
 def pyramid(people: ir.Table, phm: Phm) -> ir.Table:

@@ -18,16 +18,11 @@ def replace_table(con: ibis.BaseBackend, name: str, obj: ir.Table | pa.Table) ->
     return engine_for(con).replace_table(name, obj)
 
 
-def temp_table(con: ibis.BaseBackend, prefix: str, expr: ir.Table) -> ir.Table:
-    """Materialise a step as a temporary table under a fresh name, on any engine (gone when the session ends)."""
-    return engine_for(con).temp_table(_fresh(prefix), expr)
-
-
 @contextmanager
 def scratch(con: ibis.BaseBackend) -> Iterator[Callable[[str, ir.Table], ir.Table]]:
-    """Materialise a piece of work's steps as temporary tables under fresh names (:func:`temp_table`) and drop them
-    all when it ends: on DuckDB they would otherwise outlive it in the scratch database every connection of the
-    process shares."""
+    """Materialise a piece of work's steps as temporary tables under fresh names, on any engine, and drop them all
+    when it ends: they would otherwise outlive it until the session closed (on DuckDB, until the process ended, in the
+    scratch database every connection of the process shares)."""
     engine = engine_for(con)
     made: list[str] = []
 

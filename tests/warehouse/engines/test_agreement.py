@@ -160,7 +160,8 @@ def _phm(url: str, scores: pa.Table | None) -> Phm:
     try:
         profile = load_profile()
         on = latest_month_end(con)
-        people, items = (t.to_pyarrow() for t in phm_tables(con, profile, [on.replace(year=on.year - 1), on]))
+        with phm_tables(con, profile, [on.replace(year=on.year - 1), on]) as made:
+            people, items = (t.to_pyarrow() for t in made)
         replace_table(con, ITEMS_TABLE, at_date(items, on))
         replace_table(con, PEOPLE_TABLE, at_date(people, on))
         features = dataset(con, profile, [on], with_outcome=True)
