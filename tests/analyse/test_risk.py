@@ -6,15 +6,19 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import ibis
 import numpy as np
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from placewise.analyse.risk import (
     LOUD_OE, MIN_GROUP_EVENTS, GroupPerformance, _auroc, _calibration, checks, dataset, feature_names, fit,
     performance)
+from placewise.cli import app
 from placewise.profile import load_profile
+from placewise.warehouse import connect, ensure_tables
 from placewise.warehouse.engines.duckdb import SCRATCH
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
@@ -167,3 +171,19 @@ def test_tested_ceiling_is_the_true_probabilities_at_the_test_date_against_the_d
     assert tested_ceiling(tmp_path / "t.parquet", date(2024, 9, 30)) is None
     pq.write_table(t.replace_schema_metadata(None), tmp_path / "old.parquet")
     assert tested_ceiling(tmp_path / "old.parquet", date(2025, 9, 30)) is None
+
+
+def test_a_refused_risk_command_leaves_the_warehouse_closed(tmp_path):
+    """A risk command refused once the warehouse is open (no clinical events to date it by; a date that is not one)
+    closes it: the same process can then open the file with another configuration, which DuckDB refuses while a
+    connection is open."""
+    db = str(tmp_path / "w.duckdb")
+    con = connect(db)
+    ensure_tables(con)
+    con.disconnect()
+    for args, why in ((["risk", "score", "--db", db], "no clinical events"),
+                      (["risk", "train", "--db", db, "--on", "31/03/2024"], "Invalid isoformat")):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2 and "Refused" in r.output and why in r.output, r.output
+        with duckdb.connect(db, read_only=True) as c:
+            assert c.execute("SELECT count(*) FROM clinical_events").fetchone() == (0,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import ibis
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from placewise.profile.cohorts import Cohort, Rule, load_cohorts
 from placewise.profile.phm import Criterion
 from placewise.publish.cohorts import published_counts
 from placewise.publish.disclosure import SUPPRESSED_TEXT, load_rule
-from placewise.warehouse.audit import AuditTampered
+from placewise.warehouse.audit import AuditTampered, append
 
 PROFILE = load_profile()
 COHORTS = load_cohorts(PROFILE)
@@ -193,6 +194,23 @@ def test_a_truncated_dataset_audit_refuses_further_pulls(tmp_path):
     con.disconnect()
     r = CliRunner().invoke(app, ["audit", "verify", "--db", db, "--store", ""])
     assert r.exit_code == 1 and "the newest rows have been removed" in r.output, r.output
+
+
+def test_a_tampered_trail_leaves_the_warehouse_and_the_identity_store_closed(tmp_path):
+    """``audit verify`` stopped by a changed warehouse trail closes the identity store it had opened as well: the same
+    process can then open both files with another configuration, which DuckDB refuses while a connection is open."""
+    db, store = str(tmp_path / "w.duckdb"), str(tmp_path / "store.duckdb")
+    con = ibis.duckdb.connect(db)
+    for who in ("ana", "eve"):
+        append(con, DATASET_AUDIT, {"who": who, "cohort_id": "c", "definition": "d", "reference_date": ON, "rows": 1,
+                                    "destination": "a.csv"})
+    con.raw_sql(f"UPDATE {DATASET_AUDIT.table} SET who = 'ben' WHERE who = 'eve'")
+    con.disconnect()
+    r = CliRunner().invoke(app, ["audit", "verify", "--db", db, "--store", store])
+    assert r.exit_code == 1 and "does not match the hash chain" in r.output, r.output
+    for path in (db, store):
+        with duckdb.connect(path, read_only=True) as c:
+            assert c.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] >= 1
 
 
 def _finest(rows: list[tuple[str, str, str, int, int]]) -> pd.DataFrame:
