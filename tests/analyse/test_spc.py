@@ -19,7 +19,6 @@ from placewise.analyse.spc import (
     _run_span,
     _two_of_three,
     describe_latest,
-    pad_series,
     spc,
 )
 
@@ -371,14 +370,6 @@ def test_ragged_series_padded_with_nan_match_separate_charts() -> None:
         assert together.variation_icon[i] == alone.variation_icon[0]
         assert together.assurance_icon[i] == alone.assurance_icon[0]
         assert np.isnan(together.mean[i, n:]).all() and (together.point_type[i, n:] == 0).all()
-
-
-def test_pad_series_builds_the_matrix_from_flat_values() -> None:
-    ids, matrix = pad_series([1, 2, 3, 10, 20, 4], ["b", "b", "b", "a", "a", "b"])
-    assert ids.tolist() == ["a", "b"]
-    np.testing.assert_array_equal(matrix, [[10, 20, np.nan, np.nan], [1, 2, 3, 4]])
-    with pytest.raises(SpcInputError, match="same length"):
-        pad_series([1, 2], ["a"])
 
 
 # --- warnings, trajectories, errors ------------------------------------------------------------------------------

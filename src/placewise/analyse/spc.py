@@ -294,24 +294,6 @@ def _warn_short(short: NDArray[np.bool_], min_points: int) -> None:
         )
 
 
-def pad_series(values: ArrayLike, series: ArrayLike) -> tuple[NDArray, NDArray[np.float64]]:
-    """Turn flat values with series ids (each series in time order) into (ids, NaN-padded matrix)."""
-    flat = np.asarray(values, dtype=np.float64)
-    ids = np.asarray(series)
-    if flat.ndim != 1 or ids.shape != flat.shape:
-        raise SpcInputError(
-            f"values and series ids must be 1-D and the same length (got {flat.shape} and {ids.shape})"
-        )
-    unique, code = np.unique(ids, return_inverse=True)
-    order = np.argsort(code, kind="stable")
-    counts = np.bincount(code, minlength=len(unique))
-    firsts = np.cumsum(counts) - counts
-    position = np.arange(len(flat)) - np.repeat(firsts, counts)
-    matrix = np.full((len(unique), counts.max(initial=0)), np.nan)
-    matrix[code[order], position] = flat[order]
-    return unique, matrix
-
-
 def _as_matrix(values: ArrayLike) -> NDArray[np.float64]:
     """Values as a float (series, points) matrix; a 1-D input is one series."""
     try:

@@ -7,7 +7,7 @@ for one area, so the pages and the report show the same SPC charts, icons and se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -66,14 +66,6 @@ class GapRow:
     gap: str
     trend_svg: str
     verdict: str
-
-
-@dataclass
-class Dashboard:
-    """The inequalities dashboard for one area."""
-
-    rows: list[GapRow] = field(default_factory=list)
-    areas: list[tuple[str, list[GapRow]]] = field(default_factory=list)
 
 
 def gap_rows(frame: pd.DataFrame, specs: dict[str, IndicatorSpec], months: int = 24) -> list[GapRow]:
