@@ -20,7 +20,7 @@ from scenario import code, scenario
 
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Indicator
-from placewise.measure.computation import CELLS_TABLE, shared_keys, sort_by_keys
+from placewise.measure.computation import CELLS_TABLE, key_groups, shared_keys, sort_by_keys
 from placewise.measure.periods import periods
 from placewise.profile import load_profile
 from placewise.warehouse.engines.duckdb import SCRATCH, DuckDBEngine
@@ -389,6 +389,43 @@ def test_sorting_by_keys_packs_keys_into_several_words_when_one_cannot_hold_them
     keys = [f"k{i}" for i in range(7)]
     assert sort_by_keys(table, keys).equals(table.sort_by([(k, "ascending") for k in keys]))
 
+
+
+def _groups_by_pylist(table: pa.Table, keys: list[str]) -> tuple[list[int], list[int]]:
+    """Each row's group and each group's first row, worked out row by row: groups numbered in the order ``sort_by``
+    puts their keys."""
+    rows = table.select(keys).to_pylist()
+    firsts = [r["row"] for r in table.sort_by([(k, "ascending") for k in keys]).to_pylist()]
+    first_of: dict[tuple, int] = {}
+    for i in firsts:
+        first_of.setdefault(tuple(rows[i].values()), i)
+    number = {key: n for n, key in enumerate(first_of)}
+    return [number[tuple(r.values())] for r in rows], [i for i in first_of.values()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.fixed_dictionaries({k: st.none() | v for k, v in _KEY_COLUMNS.items()}), max_size=40),
+       keys=st.permutations(list(_KEY_COLUMNS)))
+def test_grouping_by_keys_numbers_the_groups_in_the_order_of_their_keys(rows, keys):
+    """Rows with equal keys (nulls equal to nulls) share a group; groups are numbered as ``sort_by`` orders their keys,
+    nulls last, each with the first of its rows in that order."""
+    table = pa.Table.from_pylist(rows, schema=pa.schema([("day", pa.date32()), ("code", pa.string()),
+                                                         ("group", pa.string()), ("band", pa.int64())]))
+    table = table.append_column("row", pa.array(range(table.num_rows), pa.int64()))
+    group, first = key_groups(table, keys)
+    assert (group.tolist(), first.tolist()) == _groups_by_pylist(table, keys)
+
+
+def test_grouping_by_keys_packed_into_several_words():
+    """Seven keys of 3,000 distinct values each span more than 64 bits (two words); 500 rows repeat earlier keys."""
+    rng = np.random.default_rng(11)
+    table = pa.table({f"k{i}": rng.integers(0, 3_000, 4_000) for i in range(7)})
+    table = pa.concat_tables([table, table.slice(0, 500)])
+    table = table.append_column("row", pa.array(range(table.num_rows), pa.int64()))
+    keys = [f"k{i}" for i in range(7)]
+    group, first = key_groups(table, keys)
+    assert (group.tolist(), first.tolist()) == _groups_by_pylist(table, keys)
+    assert group.max() + 1 == 4_000
 
 def _coded_cohorts(catalogue) -> tuple[Warehouse, list[Indicator]]:
     """People coded with dementia (a, d) or asthma (b, c, d) since 2023, b checked for blood pressure in February; a

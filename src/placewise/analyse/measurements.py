@@ -48,7 +48,7 @@ from placewise.analyse.statistics import (
 from placewise.measure import COUNTS_SCHEMA, Catalogue, Indicator, ReportingRange, load_catalogue
 from placewise.measure.catalogue import Persons
 from placewise.measure.computation import KEYS as COUNTS_KEYS
-from placewise.measure.computation import counts_by_indicator, sort_by_keys
+from placewise.measure.computation import counts_by_indicator, key_groups, sort_by_keys
 from placewise.profile import Profile
 from placewise.warehouse.engines import engine_for
 
@@ -111,32 +111,30 @@ def _mean(total: np.ndarray, n: np.ndarray, sum_sq: np.ndarray) -> tuple[np.ndar
     return mean, mean - half, mean + half
 
 
-def _dsr(ind: Indicator, rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per group of a DSR indicator: counts by ESP band completed with zeros, then Dobson."""
-    import pandas as pd  # see _through_pandas
-
+def _dsr(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
+    """A DSR's measurements, one row per group sorted by key: its counts by ESP band laid in a grid of groups × bands
+    (a band without a row counts zero; a band outside the denominator's ages is left out), then Dobson."""
     lo_band, hi_band = _bands(ind)
-    keys = KEYS[1:]
-    groups = rows[keys].drop_duplicates().reset_index(drop=True)
-    gid = groups.reset_index().rename(columns={"index": "_g"})
-    bands = np.arange(lo_band, hi_band + 1)
-    grid = gid.merge(pd.DataFrame({"standard_band": bands * 5}), how="cross")
-    full = grid.merge(rows[keys + ["standard_band", "numerator", "denominator"]], on=keys + ["standard_band"],
-                      how="left").fillna({"numerator": 0.0, "denominator": 0.0})
-    events, pops = full["numerator"].to_numpy(float), full["denominator"].to_numpy(float)
+    group, first = key_groups(counts, KEYS[1:])
+    band = _floats(counts["standard_band"]) // 5 - lo_band
+    inside = (band >= 0) & (band <= hi_band - lo_band)
+    grid = (len(first), hi_band - lo_band + 1)
+    events, pops = np.zeros(grid), np.zeros(grid)
+    cell = (group[inside], band[inside].astype(np.int64))
+    for laid, column in ((events, "numerator"), (pops, "denominator")):
+        values = _floats(counts[column])[inside]
+        laid[cell] = np.where(np.isnan(values), 0.0, values)
     # Events and population share the age at the period end, so a band with events has population,
     # except where an age limit on the events reaches past the denominator's (none in the bundled catalogue).
     events = np.where((pops == 0) & (events > 0), 0.0, events)
-    r = directly_standardised_rate(events, pops, full["_g"].to_numpy(), full["standard_band"].to_numpy() // 5 - lo_band,
-                                   standard=ESP2013[lo_band:hi_band + 1], confidence=CONFIDENCE,
-                                   multiplier=ind.per)
-    out = groups.copy()
-    out.insert(0, "indicator_id", ind.id)
-    out["numerator"], out["denominator"] = r.observed, r.population
-    out["value"], out["lower"], out["upper"] = r.value, r.lower, r.upper
-    no_population = out["denominator"] <= 0
-    out.loc[no_population, ["value", "lower", "upper"]] = np.nan
-    return out
+    r = directly_standardised_rate(events.ravel(), pops.ravel(), np.repeat(np.arange(grid[0]), grid[1]),
+                                   np.tile(np.arange(grid[1]), grid[0]), standard=ESP2013[lo_band:hi_band + 1],
+                                   confidence=CONFIDENCE, multiplier=ind.per)
+    no_population = r.population <= 0
+    estimates = [np.where(no_population, np.nan, f) for f in (r.value, r.lower, r.upper)]
+    keyed = counts.select(KEYS).take(pa.array(first))
+    return pa.Table.from_arrays([*keyed.columns, *(_finite(f) for f in (r.observed, r.population, *estimates)),
+                                 _stamps(grid[0], stamp)], schema=SCHEMA)
 
 
 def _bands(ind: Indicator) -> tuple[int, int]:
@@ -176,8 +174,8 @@ def measurements(counts: pa.Table, catalogue: Catalogue, computed_at: datetime) 
     """Measurements from the computed counts (see :data:`placewise.measure.COUNTS_SCHEMA`), by indicator id and
     within an indicator in the order of its counts (``compute`` gives them sorted by key, so these are too).
 
-    One indicator at a time, so the working memory is one indicator's rows. Most indicators are computed in
-    NumPy over the Arrow columns; a DSR and a mean's IMD gap go through pandas (imported only for them).
+    One indicator at a time, so the working memory is one indicator's rows. Indicators are computed in NumPy over
+    the Arrow columns; a mean's IMD gap goes through pandas (imported only for it).
     """
     stamp = computed_at.replace(tzinfo=None)
     by_id = _by_indicator(counts)
@@ -197,18 +195,26 @@ def _by_indicator(counts: pa.Table) -> dict[str, pa.Table]:
 
 def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
     """One indicator's measurements from its counts, as an Arrow table of :data:`SCHEMA`."""
-    if _via_pandas(ind):
+    if ind.measure == "dsr":
+        return _dsr(ind, counts, stamp)
+    if _has_gap(ind):
         return _through_pandas(ind, counts, stamp)
     value, lower, upper = _statistic(ind, *(_floats(counts[c]) for c in ("numerator", "denominator", "sum_squares",
                                                                           "median")))
     figures = {c: _finite(_floats(counts[c])) for c in ("numerator", "denominator")}
     figures |= {"value": _finite(value), "lower": _finite(lower), "upper": _finite(upper)}
-    stamps = pa.array(np.full(counts.num_rows, np.datetime64(stamp, "us")), pa.timestamp("us"))
-    return pa.Table.from_arrays([*(counts[k] for k in KEYS), *figures.values(), stamps], schema=SCHEMA)
+    return pa.Table.from_arrays([*(counts[k] for k in KEYS), *figures.values(), _stamps(counts.num_rows, stamp)],
+                                schema=SCHEMA)
 
 
-def _via_pandas(ind: Indicator) -> bool:
-    """Whether the indicator's measurements are made by pandas (a DSR, or a mean with its IMD gap)."""
+def _stamps(n: int, stamp: datetime) -> pa.Array:
+    """The computation's time, ``n`` times (``computed_at``)."""
+    return pa.array(np.full(n, np.datetime64(stamp, "us")), pa.timestamp("us"))
+
+
+def _sorts_its_own(ind: Indicator) -> bool:
+    """Whether the indicator's measurements come sorted by key whatever the order of its counts (a DSR's groups, or a
+    mean with its IMD gap, which pandas sorts)."""
     return ind.measure == "dsr" or _has_gap(ind)
 
 
@@ -228,19 +234,15 @@ def _finite(x: np.ndarray) -> pa.Array:
 
 
 def _through_pandas(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
-    """A DSR's or a mean with IMD gap's measurements, by pandas (bands completed, quintiles paired), sorted by key."""
-    import pandas as pd  # only these two kinds need it: a run without them does not load pandas
+    """A mean with IMD gap's measurements, by pandas (quintiles paired), sorted by key."""
+    import pandas as pd  # only this kind needs it: a run without one does not load pandas
 
     rows = counts.to_pandas()
-    if ind.measure == "dsr":
-        out = _dsr(ind, rows)
-    else:
-        out = rows[KEYS + ["numerator", "denominator"]].copy()
-        out["value"], out["lower"], out["upper"] = _statistic(
-            ind, *(rows[c].to_numpy(float) for c in ("numerator", "denominator", "sum_squares", "median"))
-        )
-    if _has_gap(ind):
-        out = pd.concat([out, _imd_gap(out)], ignore_index=True)
+    out = rows[KEYS + ["numerator", "denominator"]].copy()
+    out["value"], out["lower"], out["upper"] = _statistic(
+        ind, *(rows[c].to_numpy(float) for c in ("numerator", "denominator", "sum_squares", "median"))
+    )
+    out = pd.concat([out, _imd_gap(out)], ignore_index=True)
     out["computed_at"] = pd.Timestamp(stamp)
     for c in ("value", "lower", "upper", "numerator", "denominator"):
         out[c] = out[c].astype(float).where(np.isfinite(out[c].astype(float)))
@@ -273,6 +275,7 @@ def measure_all(con: ibis.BaseBackend, profile: Profile, *, periods_range: Repor
 
 
 def _sorted_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
-    """One indicator's measurements from its counts in any order: the rows ``measurements`` gives from them sorted.
-    Pandas' path sorts its own result, which the order of its counts does not change, so only NumPy's sorts them."""
-    return _indicator_measurements(ind, counts if _via_pandas(ind) else sort_by_keys(counts, COUNTS_KEYS[1:]), stamp)
+    """One indicator's measurements from its counts in any order: the rows ``measurements`` gives from them sorted
+    (the counts sorted first unless the indicator's measurements come sorted whatever their order)."""
+    return _indicator_measurements(ind, counts if _sorts_its_own(ind) else sort_by_keys(counts, COUNTS_KEYS[1:]),
+                                   stamp)
