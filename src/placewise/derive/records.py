@@ -134,13 +134,25 @@ class Records:
     table: ir.Table
     queries: tuple[RecordQuery, ...]
 
-    def coded(self, table: str, names: list[str]) -> ir.Table:
-        """The records of ``table`` coded from any of the codelists: ``pid, d`` (and ``value``), as :func:`coded`."""
+    def _index(self, table: str, names: list[str]) -> int:
+        """The number of the query reading ``table``'s records coded from any of the codelists."""
         q = record_query(table, names)
         if q not in self.queries:
             raise KeyError(f"records of {table} coded from {', '.join(q[1])} were not read for this computation")
-        t = self.table.filter(self.table.query == self.queries.index(q))
+        return self.queries.index(q)
+
+    def coded(self, table: str, names: list[str]) -> ir.Table:
+        """The records of ``table`` coded from any of the codelists: ``pid, d`` (and ``value``), as :func:`coded`."""
+        t = self.table.filter(self.table.query == self._index(table, names))
         return t.select(PID, "d", "value") if table == "clinical_events" else t.select(PID, "d")
+
+    def daily_lowest(self, names: dict[str, list[str]]) -> ir.Table:
+        """Each person's lowest clinical value on each day from each named set of codelists, in one pass over the
+        records (not one aggregate a set, joined on person and day): ``pid, d`` and a column a name, null where the
+        day has no value from that set."""
+        index = {n: self._index("clinical_events", lists) for n, lists in names.items()}
+        t = self.table.filter(self.table.query.isin(list(index.values())) & self.table.value.notnull())
+        return t.group_by([PID, "d"]).aggregate(**{n: t.value.min(where=t.query == i) for n, i in index.items()})
 
     def of(self, people: ir.Table) -> Records:
         """The same records, only those of ``people`` (a table with :data:`PID`)."""

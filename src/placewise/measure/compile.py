@@ -266,12 +266,11 @@ def _has_code(c: HasCode, ctx: Context, periods: Periods) -> ir.Table:
 def _latest_value(c: LatestValue, ctx: Context, periods: Periods) -> ir.Table:
     """Each person's latest value in the window (lowest of that day): ``v``; in the last N months, as the span of
     days each value stands for (``pid, start, stop``)."""
-    ev = ctx.records.coded("clinical_events", c.codelist)
     months = window_months(c.window)
     if months is not None:
-        r = ev.filter(ev.value.notnull())
-        daily = r.group_by([PID, "d"]).aggregate(v=r.value.min())
+        daily = ctx.records.daily_lowest({"v": c.codelist})
         return _in_periods(standing(daily, months), periods).select(PID, "start", "stop", "v")
+    ev = ctx.records.coded("clinical_events", c.codelist)
     return latest_daily_value(ev, window_table(periods, c.window)).select(*KEYS, "v")
 
 
@@ -300,12 +299,8 @@ def _on_register(c: OnRegister, ctx: Context, periods: Periods) -> ir.Table:
 def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Table:
     """The latest day in the window with both a systolic and a diastolic reading, lowest of each: ``sys, dia``; in
     the last N months, as the span of days each reading stands for (``pid, start, stop``)."""
-    daily = []
-    for name, lists in (("sys", c.systolic), ("dia", c.diastolic)):
-        r = ctx.records.coded("clinical_events", lists)
-        r = r.filter(r.value.notnull())
-        daily.append(r.group_by([PID, "d"]).aggregate(**{name: r.value.min()}))
-    pairs = daily[0].join(daily[1], [PID, "d"])
+    daily = ctx.records.daily_lowest({"sys": c.systolic, "dia": c.diastolic})
+    pairs = daily.filter(daily.sys.notnull() & daily.dia.notnull())
     months = window_months(c.window)
     if months is not None:
         return _in_periods(standing(pairs, months), periods).select(PID, "start", "stop", "sys", "dia")
