@@ -7,7 +7,15 @@ import warnings
 import numpy as np
 import pytest
 
-from placewise.analyse.funnels import proportion_funnel, rate_funnel, too_sparse
+from placewise.analyse.funnels import (
+    proportion_funnel,
+    rate_funnel,
+    ratio_funnel,
+    ratio_signal,
+    sparse_columns,
+    too_sparse,
+)
+from placewise.analyse.statistics import ratio_funnel_limits
 
 
 def test_proportion_limits_and_signals_without_overdispersion():
@@ -118,3 +126,26 @@ def test_a_funnel_held_to_a_reference_value_centres_its_limits_there():
     r = rate_funnel([25, 15, 20], [1000, 2000, 3000], per=1000, centre=0.015)
     assert r.centre == pytest.approx(15.0) and "around the reference rate" in r.method
     assert r.signal.tolist() == [1, -1, -2]
+
+
+def test_a_ratio_funnel_gives_the_feedback_verdicts_around_one():
+    # Twelve practices each expecting 12 referrals, eleven with 10 and one with 30. z = 2(sqrt 10 - sqrt 12) = -0.604
+    # for the eleven; 30's z of 4.03 is winsorised to the 90th percentile, -0.604, so phi = 0.364, 12 phi = 4.37 < 11:
+    # no overdispersion, the exact Poisson limits. P(X >= 30 | 12) = 1.0e-5: beyond 99.8%; 10 of 12 is inside.
+    observed, expected = [10] * 11 + [30], [12.0] * 12
+    f = ratio_funnel(observed, expected)
+    assert f.centre == 1.0 and f.tau2 == 0 and "around 1, as expected" in f.method
+    assert f.signal.tolist() == [0] * 11 + [2]
+    assert f.signal.tolist() == ratio_signal(observed, expected, 0.0).tolist()
+    exact = ratio_funnel_limits(f.grid)
+    assert f.upper998 == pytest.approx(exact.upper_998) and f.lower95 == pytest.approx(exact.lower_95)
+    with pytest.raises(ValueError, match="every expected count must be positive"):
+        ratio_funnel([1, 2], [1.0, 0.0])
+
+
+def test_sparse_columns_count_only_units_expecting_some():
+    # Column 1: three of five at 0, sparse; column 2: two of four at 0, not; column 3: the two at 0 expect none, so
+    # of the three that count, none is 0; column 4: nobody expects any.
+    o = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0], [1, 1, 5, 0], [2, 9, 5, 0]])
+    e = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0], [1, 0, 1, 0]])
+    assert sparse_columns(o, e).tolist() == [True, False, False, True]

@@ -4,6 +4,7 @@ feedback date; through the CLI on a synthetic warehouse."""
 from __future__ import annotations
 
 import sys
+import xml.etree.ElementTree as ET
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pandas as pd
 
 from placewise.analyse.variation import AGE_BANDS, ReferralCube, referral_cube
 from placewise.publish.disclosure import DisclosureRule
-from placewise.publish.feedback import decided_referrals, disclosed, feedback_html, feedback_table
+from placewise.publish.feedback import SPARSE, decided_referrals, disclosed, feedback_html, feedback_table
+from placewise.publish.icons import NEITHER
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from measure_builder import Warehouse
@@ -95,3 +97,48 @@ def test_cli_writes_the_pack(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "wh.duckdb"), "--out", str(out),
                                    "--practice", "Z99999"])
     assert bad.exit_code == 2 and "not in the warehouse" in bad.output
+
+
+def test_the_pack_draws_a_funnel_per_specialty_and_none_where_most_referred_none() -> None:
+    # Twelve practices of equal lists. To 100: eleven refer 10 and P12 30, so each expects 140/12 = 11.67 and P12 is
+    # beyond the 99.8% limit (P(X >= 30 | 11.67) = 2e-6), P01 inside. To 110 seven of the twelve refer none: no funnel,
+    # no verdict.
+    strata = len(AGE_BANDS) * 2 * 5
+    referrals = np.zeros((12, 2, 1, strata))
+    referrals[:, 0, 0, 0] = [10] * 11 + [30]
+    referrals[:, 1, 0, 0] = [0] * 7 + [10] * 5
+    practices = [f"P{i:02d}" for i in range(1, 13)]
+    made = ReferralCube(practices, ["100", "110"], ["2024-03"], referrals, np.full((12, 1, strata), 50.0))
+    rule = DisclosureRule(suppress_up_to=7, round_to=1, geographies=["practice"])
+    html = feedback_html(made, "P01", {}, None, synthetic=True, rule=rule)
+    svg = html.split("<h3>100</h3>")[1].split("</svg>")[0] + "</svg>"
+    root = ET.fromstring(svg)
+    units = [c for c in root.iter("{http://www.w3.org/2000/svg}circle") if "area" in c.get("class", "").split()]
+    assert len(units) == 12 and [c.findtext("{http://www.w3.org/2000/svg}title") for c in units].count("P01") == 1
+    ringed = [c for c in units if c.get("stroke") == "#231F20"]
+    assert [c.findtext("{http://www.w3.org/2000/svg}title") for c in ringed] == ["P01"]
+    assert [c.get("class") for c in units].count("area outside neither high") == 1 and ringed[0].get("class") == "area"
+    assert {c.get("fill") for c in units if "outside" in c.get("class")} == {NEITHER}
+    assert "No preferred direction (high or low)" in svg and "Ringed: P01" in svg
+    assert "exact Poisson limits around 1, as expected" in html.split("<h3>100</h3>")[1].split("<h3>")[0]
+    after = html.split("<h3>110</h3>")[1].split("<h2>")[0]
+    assert "<svg" not in after and "7 of the 12 practices referred none, more than half" in after
+    table = feedback_table(made, "P01", {})
+    assert table.verdict.tolist() == ["within expected range", SPARSE] and table.need_verdict.iloc[1] == SPARSE
+    assert feedback_table(made, "P12", {}).verdict.iloc[0] == "higher than expected"
+
+
+def test_a_practice_whose_count_is_hidden_is_left_off_the_funnel() -> None:
+    # P01 refers 3 to 100, a small count: hidden in its table and not drawn, though counted in the limits; one more
+    # practice is hidden with it (the practices' total would give P01's back), so ten are drawn.
+    strata = len(AGE_BANDS) * 2 * 5
+    referrals = np.zeros((12, 1, 1, strata))
+    referrals[:, 0, 0, 0] = [3] + [20] * 11
+    practices = [f"P{i:02d}" for i in range(1, 13)]
+    made = ReferralCube(practices, ["100"], ["2024-03"], referrals, np.full((12, 1, strata), 50.0))
+    html = feedback_html(made, "P01", {}, None, synthetic=True, rule=RULE)
+    part = html.split("<h3>100</h3>")[1].split("<h2>")[0]
+    titles = [t.split("<")[0] for t in part.split("<title>")[2:]]  # the first is the chart's
+    assert titles == ["another practice"] * 10
+    assert "P01's count is suppressed, so it is not drawn" in part and "2 practices are suppressed" in part
+    assert "12 practices." in part

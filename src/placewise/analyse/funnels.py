@@ -108,7 +108,17 @@ def ratio_signal(observed: ArrayLike, expected: ArrayLike, tau2: ArrayLike) -> N
 
 def too_sparse(numerator: ArrayLike) -> bool:
     """True where more than half of the units counted none: too few events for a funnel to compare them by size."""
-    return bool(np.median(np.asarray(numerator, dtype=float)) == 0)
+    return bool(sparse_columns(np.asarray(numerator, dtype=float)[:, None], np.ones((np.size(numerator), 1)))[0])
+
+
+def sparse_columns(observed: ArrayLike, expected: ArrayLike) -> NDArray[np.bool_]:
+    """:func:`too_sparse` of each column (units down the rows), units with nothing expected left out; a column with
+    no unit expecting anything is sparse too."""
+    o, e = (np.asarray(a, dtype=float) for a in (observed, expected))
+    counted = np.where(e > 0, o, np.nan)
+    some = np.isfinite(counted).any(axis=0)
+    middle = np.nanmedian(np.where(some, counted, 0.0), axis=0)
+    return ~some | (middle == 0)
 
 
 def _grid(sizes: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -126,7 +136,8 @@ def _method(kind: str, tau2: float, units: int, given: bool) -> str:
     """The method statement printed with the funnel; ``given`` when the centre is a reference value, not the units'."""
     around = f"the reference {kind}" if given else f"the overall {kind}"
     base = {"proportion": f"binomial limits around {around} (Fingertips method)",
-            "rate": f"exact Poisson limits around {around} (Fingertips method)"}[kind]
+            "rate": f"exact Poisson limits around {around} (Fingertips method)",
+            "ratio": "exact Poisson limits around 1, as expected (Fingertips method)"}[kind]
     if units < MIN_UNITS_FOR_OVERDISPERSION:
         return f"{base}; overdispersion not estimated from fewer than {MIN_UNITS_FOR_OVERDISPERSION} units"
     if tau2 == 0:
@@ -175,6 +186,17 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre
         return lo95 * rate * per, hi95 * rate * per, lo998 * rate * per, hi998 * rate * per
 
     return _funnel(rate * per, _grid(n), limits, o / n * per, n, tau2, _method("rate", tau2, units, centre is not None))
+
+
+def ratio_funnel(observed: ArrayLike, expected: ArrayLike) -> Funnel:
+    """The funnel of standardised ratios O/E (values as ratios, 1 = as expected) against the expected count, with
+    each unit's signal (:func:`ratio_signal`, the same verdicts); every unit must expect more than 0."""
+    o, e = (np.asarray(a, dtype=float) for a in (observed, expected))
+    if (e <= 0).any() or (o < 0).any():
+        raise ValueError("ratio_funnel: every expected count must be positive and every count at least zero")
+    tau2 = float(ratio_overdispersion(o, e))
+    return _funnel(1.0, _grid(e), lambda size: _ratio_limits(size, tau2), o / e, e, tau2,
+                   _method("ratio", tau2, len(o), True))
 
 
 def _ratio_limits(expected: NDArray[np.float64], tau2: ArrayLike) -> Bounds:

@@ -1,5 +1,6 @@
 """A practice's referral feedback pack (``placewise report --practice CODE``): its referrals by specialty
-against the ICS (age-sex and need-adjusted ratios, funnel signals allowing for overdispersion), its PCN
+against the ICS (age-sex and need-adjusted ratios, funnel signals allowing for overdispersion, a funnel plot per
+specialty of every practice in the ICS, the practice ringed), its PCN
 beside it, and an SPC chart of its monthly standardised referral ratio, rebased at the feedback date.
 
 Every figure passes the profile's one disclosure rule (:mod:`placewise.publish.disclosure`): every practice's
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from placewise.analyse.funnels import ratio_funnel, sparse_columns
 from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
 from placewise.analyse.variation import (
     OVERDISPERSION_METHOD,
@@ -36,6 +38,8 @@ from placewise.publish.labels import period_label
 from placewise.publish.report import POINT_CLASS
 
 VERDICT = {1: "higher than expected", -1: "lower than expected", 0: "within expected range"}
+SPARSE = "no verdict: most practices referred none"
+"""The verdict where more than half the practices referred none to a specialty, and no funnel is drawn."""
 
 
 def _ratios(r: np.ndarray, p: np.ndarray) -> tuple[Ratios, np.ndarray]:
@@ -67,14 +71,15 @@ def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) ->
     age_sex_strata = cube.referrals.shape[-1] // 5
     pcn_as = None if j is None else _ratios(pr.reshape(*pr.shape[:3], age_sex_strata, 5).sum(axis=-1),
                                             pp.reshape(*pp.shape[:2], age_sex_strata, 5).sum(axis=-1))
+    sparse = sparse_columns(age_sex[0].observed, age_sex[0].expected)
     rows = []
     for k, spec in enumerate(cube.specialties):
         (ras, sas), (rnd, snd) = age_sex, need
         rows.append({
             "specialty": spec, "referrals": int(ras.observed[i, k]), "expected": ras.expected[i, k],
-            "ratio": ras.ratio[i, k], "verdict": VERDICT[int(sas[i, k])],
-            "need_ratio": rnd.ratio[i, k], "need_verdict": VERDICT[int(snd[i, k])],
-            "disagree": bool(disagreement(sas[i, k], snd[i, k])),
+            "ratio": ras.ratio[i, k], "verdict": SPARSE if sparse[k] else VERDICT[int(sas[i, k])],
+            "need_ratio": rnd.ratio[i, k], "need_verdict": SPARSE if sparse[k] else VERDICT[int(snd[i, k])],
+            "disagree": not sparse[k] and bool(disagreement(sas[i, k], snd[i, k])),
             "pcn_ratio": np.nan if pcn_as is None else pcn_as[0].ratio[j, k],
         })
     return pd.DataFrame(rows)
@@ -130,6 +135,52 @@ def monthly_chart(cube: ReferralCube, practice: str, feedback: date | None, rule
                             value_format=".2f")
 
 
+def hidden_cells(cube: ReferralCube, decision: pd.DataFrame) -> np.ndarray:
+    """Whether each practice's count for each specialty (practices down, specialties across) is hidden by the
+    family's decision (:func:`decided_referrals`)."""
+    cells = decision.reset_index()
+    cells = cells[(cells.practice != TOTAL) & (cells.specialty != TOTAL)]
+    grid = cells.set_index(["practice", "specialty"]).hidden_n.unstack()
+    return grid.reindex(index=cube.practices, columns=cube.specialties).fillna(True).to_numpy(dtype=bool)
+
+
+def specialty_funnels(cube: ReferralCube, practice: str, hidden: np.ndarray) -> str:
+    """One funnel plot per specialty of every practice in the ICS, age-sex ratio against expected referrals, the
+    practice ringed, a practice whose count is hidden left off (the limits and verdicts still count it), or a note
+    why there is no funnel; the method under each."""
+    ratios, _ = _ratios(*cube.age_sex())
+    sparse = sparse_columns(ratios.observed, ratios.expected)
+    i = cube.practices.index(practice)
+    names = ["another practice"] * len(cube.practices)
+    names[i] = practice
+    parts = []
+    for k, spec in enumerate(cube.specialties):
+        o, e = ratios.observed[:, k], ratios.expected[:, k]
+        some = e > 0
+        heading = f"<h3>{escape(spec)}</h3>"
+        if sparse[k] or some.sum() < 3:
+            why = (f"{int((o[some] == 0).sum())} of the {int(some.sum())} practices referred none, more than half: "
+                   "funnel limits cannot tell a 0 from chance and overdispersion cannot be estimated"
+                   if sparse[k] else f"only {int(some.sum())} practices expect referrals, fewer than three")
+            parts.append(f'{heading}<p class="no-funnel">No funnel plot: {why}, so no practice is judged.</p>')
+            continue
+        funnel = ratio_funnel(o[some], e[some])
+        shown = ~hidden[some, k]
+        mine = some[i] and not hidden[i, k]
+        svg = charts.funnel_plot(
+            [n for n, s in zip(np.array(names)[some], shown, strict=True) if s], e[some][shown],
+            (o[some] / e[some])[shown], funnel.signal[shown], funnel.grid, funnel.centre, funnel.limits,
+            polarity="neutral", title=f"{spec}: referrals against expected, every practice in the ICS",
+            value_format=".2f", size_label="Referrals expected at the ICS rates (age band and sex)",
+            highlight=(practice,), key_note=f"Ringed: {practice}" if mine else "")
+        left = int((~shown).sum())
+        parts.append(f'{heading}{svg}<p class="funnel-note">{int(some.sum())} practices. Limits: {funnel.method}.'
+                     + ("" if mine else f" {practice}'s count is suppressed, so it is not drawn.")
+                     + (f" {left} practice{'s are' if left != 1 else ' is'} suppressed (small counts) and not drawn, "
+                        "though counted in the limits." if left else "") + "</p>")
+    return "".join(parts)
+
+
 def _row(r: Any) -> str:
     """One specialty's table row; a hidden count shows as the suppression mark, with its ratios, verdicts and
     the PCN's ratio; a hidden PCN count hides the PCN's ratio."""
@@ -145,8 +196,8 @@ def _row(r: Any) -> str:
 def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], feedback: date | None,
                   synthetic: bool, rule: DisclosureRule) -> str:
     """The feedback pack as one HTML page, every figure through the disclosure rule."""
-    table = disclosed(feedback_table(cube, practice, pcn_of), decided_referrals(cube, pcn_of, rule), practice,
-                      pcn_of.get(practice), rule)
+    decision = decided_referrals(cube, pcn_of, rule)
+    table = disclosed(feedback_table(cube, practice, pcn_of), decision, practice, pcn_of.get(practice), rule)
     first, last = (pd.Period(m, freq="M") for m in (cube.months[0], cube.months[-1]))
     body = "".join(_row(r) for r in table.itertuples())
     banner = ('<p class="banner"><strong>Synthetic data</strong>: no real patient is described.</p>'
@@ -161,6 +212,12 @@ allowing for overdispersion between practices ({OVERDISPERSION_METHOD}). "Differ
 verdicts differ: the practice's population explains, or hides, the difference.</p>
 <table><tr><th>Specialty (treatment function)</th><th>Referrals</th><th>Expected</th><th>Ratio</th><th>Verdict</th>
 <th>Need-adjusted ratio</th><th>Verdict</th><th>Differ</th><th>PCN ratio</th></tr>{body}</table>
+<h2>Funnel plots by specialty</h2><p>Every practice in the ICS, each specialty's referrals over
+those expected at the ICS rates for each age band and sex (the Ratio column), against the number expected: the line
+at 1.00 is the ICS, the dashed lines the 95% limits and the solid the 99.8%. Referrals have no preferred direction,
+so a practice outside the 95% limits is purple (Making Data Count), one inside grey; {escape(practice)} is ringed.
+Where more than half the practices referred none to a specialty no funnel is drawn and no practice judged.</p>
+{specialty_funnels(cube, practice, hidden_cells(cube, decision))}
 <h2>Month by month</h2><p>All specialties together{'; a new segment starts at the feedback date, ' + f'{feedback:%-d %B %Y}' if feedback else ''}.
 A segment of fewer than 13 months has trial limits (NHSRplotthedots), revised as months are added.</p>
 {monthly_chart(cube, practice, feedback, rule)}<h2>Disclosure control</h2><p>{escape(rule.statement())}</p>
