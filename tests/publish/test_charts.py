@@ -136,7 +136,7 @@ def test_nice_range_covers_the_data_with_round_steps():
 def test_small_charts_are_well_formed():
     ET.fromstring(sparkline(np.array([1.0, 2.0, np.nan, 3.0]), "special_cause_concern"))
     cat = ET.fromstring(caterpillar(["A", "B", "C"], [10, 20, np.nan], [8, 18, np.nan], [12, 22, np.nan], 15.0))
-    colours = [c.get("fill") for c in cat.findall(f".//{SVG}circle")]
+    colours = [c.get("fill") for c in cat.findall(f".//{SVG}circle") if c.get("class", "").startswith("area")]
     assert len(colours) == 2 and colours[0] == colours[1] != COMMON  # both intervals exclude 15
     assert cat.find(f".//{SVG}text[@class='suppressed']") is not None
     bars = ET.fromstring(quintile_bars(list("12345"), [5, 4, 3, 2, 1], [4, 3, 2, 1, 0], [6, 5, 4, 3, 2], (5.5, -5.0)))
@@ -213,3 +213,28 @@ def test_an_spc_chart_keeps_a_target_on_another_scale_out_of_its_axis():
     svg = spc_chart(["a", "b", "c", "d"], values, mean=np.full(4, 2.75), lpl=np.zeros(4), upl=np.full(4, 5.0),
                     point_types=["common_cause"] * 4, target=np.full(4, 95.0), value_format=".0f")
     assert 'class="target"' not in svg and "Target 95 (d), above this chart" in svg
+
+
+def test_areas_compared_are_coloured_by_polarity_with_a_key():
+    # A (8 to 12) lies below the ICS's 15, B (18 to 22) above, C (13 to 17) includes it. Where higher is better B is
+    # improvement blue and A concern orange; where lower is better the other way; with no preferred direction both
+    # purple. C is grey throughout, and the key names the colours drawn.
+    from placewise.publish.icons import CONCERN, IMPROVEMENT, NEITHER
+
+    def drawn(polarity: str) -> tuple[list[tuple[str, str]], str]:
+        svg = caterpillar(["A", "B", "C"], [10, 20, 15], [8, 18, 13], [12, 22, 17], 15.0, polarity=polarity)
+        root = ET.fromstring(svg)
+        areas = [(c.get("class"), c.get("fill")) for c in root.iter(f"{SVG}circle") if c.get("class", "").startswith("area")]
+        key = " ".join(t.text or "" for g in root.iter(f"{SVG}g") if "key" in g.get("class", "") for t in g.iter(f"{SVG}text"))
+        return areas, key
+
+    areas, key = drawn("higher_is_better")
+    assert areas == [("area outside concern low", CONCERN), ("area outside improvement high", IMPROVEMENT), ("area", COMMON)]
+    assert key == "Interval includes the ICS value Improvement (high) Concern (low)"
+    areas, _ = drawn("lower_is_better")
+    assert [fill for _, fill in areas] == [IMPROVEMENT, CONCERN, COMMON]
+    areas, key = drawn("neutral")
+    assert [fill for _, fill in areas] == [NEITHER, NEITHER, COMMON] and "No preferred direction (high or low)" in key
+    # Without a reference (a count) nothing is coloured and there is no key.
+    bare = ET.fromstring(caterpillar(["A"], [10], [8], [12], None, polarity="higher_is_better"))
+    assert [c.get("fill") for c in bare.iter(f"{SVG}circle")] == [COMMON]

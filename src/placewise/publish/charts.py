@@ -355,18 +355,23 @@ def caterpillar(
     value_format: str = ".1f",
     width: float = 640,
     highlight: str | None = None,
+    polarity: str = "neutral",
 ) -> str:
     """Areas side by side: each value with its confidence interval, against a reference (the ICS value).
 
-    An area whose interval lies wholly above or below the reference is coloured; others are grey.
-    The ``highlight`` area (the report's own) is labelled in bold.
+    An area whose interval lies wholly above or below the reference is coloured as Making Data Count colours
+    special cause by ``polarity`` (:func:`funnel_kinds`: blue improvement, orange concern, purple neither), others
+    grey, with a key to the colours; the ``highlight`` area (the report's own) is labelled in bold.
     """
     values, lower, upper = (np.asarray(a, dtype=float) for a in (values, lower, upper))
     row = 22
     fits = int((width / 2 - 22) / 6.6)
     labels = [n if len(n) <= fits else n[: fits - 1] + "…" for n in names]
     label_width = 22 + 6.6 * max((len(n) for n in labels), default=0)
-    frame = Frame(width=width, height=row * len(names) + 40, left=label_width, right=16, top=8, bottom=28)
+    low, high = funnel_kinds(polarity)
+    key_rows = 0 if reference is None else (2 if low == high else 3)
+    frame = Frame(width=width, height=row * len(names) + 40 + KEY_ROW * key_rows, left=label_width, right=16, top=8,
+                  bottom=28 + KEY_ROW * key_rows)
     pool = np.concatenate([values, lower, upper, [] if reference is None else [reference]])
     lo, hi, step = nice_range(pool)
     plot_w = frame.width - frame.left - frame.right
@@ -404,11 +409,17 @@ def caterpillar(
             continue
         above = reference is not None and lower[i] > reference
         below = reference is not None and upper[i] < reference
-        colour = NHS_BLUE if above or below else COMMON
+        kind = high if above else low if below else ""
+        colour = FUNNEL_KINDS[kind][1] if kind else COMMON
+        where = f" outside {kind} {'high' if above else 'low'}" if kind else ""
         if np.isfinite(lower[i]) and np.isfinite(upper[i]):  # a median or a published figure has no interval
             body.append(f'<line class="interval" x1="{_num(float(px(lower[i])))}" x2="{_num(float(px(upper[i])))}" '
                         f'y1="{_num(y)}" y2="{_num(y)}" stroke="{colour}" stroke-width="2"/>')
-        body.append(f'<circle class="area" cx="{_num(float(px(values[i])))}" cy="{_num(y)}" r="4" fill="{colour}"/>')
+        body.append(f'<circle class="area{where}" cx="{_num(float(px(values[i])))}" cy="{_num(y)}" r="4" '
+                    f'fill="{colour}"/>')
+    if key_rows:
+        body.append(_point_key(frame, frame.height - frame.bottom + 30, low, high,
+                               "Interval includes the ICS value", across=False))
     return _svg(frame, "".join(body), title, "caterpillar")
 
 
@@ -556,9 +567,15 @@ def funnel_kinds(polarity: str) -> tuple[str, str]:
             "lower_is_better": ("improvement", "concern")}.get(polarity, ("neither", "neither"))
 
 
-def _point_key(frame: Frame, y: float, low: str, high: str) -> str:
-    """The key to the areas' colours: grey within the limits, and what an area above or below them means."""
-    items = [("Within the 95% limits", COMMON)]
+KEY_ROW = 14
+"""Height of a row of a key written down the chart."""
+
+
+def _point_key(frame: Frame, y: float, low: str, high: str, inside: str = "Within the 95% limits",
+               across: bool = True) -> str:
+    """The key to the areas' colours from ``y``: grey ``inside``, and what an area above or below means; written
+    across one line, or down one row each (where a narrow chart has no room across)."""
+    items = [(inside, COMMON)]
     if low == high:
         items.append((f"{FUNNEL_KINDS[low][0]} (high or low)", FUNNEL_KINDS[low][1]))
     else:
@@ -568,5 +585,8 @@ def _point_key(frame: Frame, y: float, low: str, high: str) -> str:
     for name, colour in items:
         out.append(f'<circle cx="{_num(x + 5)}" cy="{_num(y - 4)}" r="3.5" fill="{colour}"/>'
                    f'<text x="{_num(x + 13)}" y="{_num(y)}" fill="#425563">{escape(name)}</text>')
-        x += 24 + 6.2 * len(name)
+        if across:
+            x += 24 + 6.2 * len(name)
+        else:
+            y += KEY_ROW
     return '<g class="key points">' + "".join(out) + "</g>"

@@ -468,7 +468,7 @@ def _peers(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpe
     reference = None if spec.measure == "count" or ics_hidden else float(ref.value) * spec.scale
     page.peers_svg = charts.caterpillar(names, value, lower, upper, reference, width=width,
                                         title=f"{spec.title}: areas compared", value_format=f",.{spec.decimals}f",
-                                        highlight=scope.area.name)
+                                        highlight=scope.area.name, polarity=spec.polarity)
     page.peers_rows = [_table_row(spec, n, h, num, v, lo, hi) for n, h, num, v, lo, hi
                        in zip(names, hidden, counts(r.reset_index(), spec), r.value, r.lower, r.upper, strict=True)]
     page.peers_rows.append(_table_row(spec, scope.ics.name, ics_hidden, counts(ics, spec)[0], ref.value, ref.lower,
