@@ -223,15 +223,18 @@ def test_a_kept_response_is_only_given_to_callers_who_read_the_same_figures(web_
 
 def test_each_row_carries_its_funnel_verdict_among_the_areas_of_its_level(engine_client, login, web_warehouse):
     client = engine_client  # the same checks on DuckDB and on PostgreSQL
-    from placewise.analyse.statistics import FunnelSignificance, proportion_funnel_significance
+    from placewise.analyse.funnels import proportion_funnel
+    from placewise.analyse.statistics import FunnelSignificance
 
     login(client, "analyst")
     ind, day = "hypertension_treated_to_target", "2025-03-31"
     rows = _rows(client, ind, level="practice", **{"from": day, "to": day})
     ok = rows[rows.value.notna() & (rows.denominator > 0)]
     assert len(ok) >= 3
-    codes = proportion_funnel_significance(ok.numerator.to_numpy(float), ok.denominator.to_numpy(float))
-    assert list(ok.funnel) == [FunnelSignificance(int(c)).label for c in codes]
+    ics = _rows(client, ind, level="ics", **{"from": day, "to": day})  # the centre: the ICS's published value
+    funnel = proportion_funnel(ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), 100,
+                               float(ics.value.iloc[0]) / 100)
+    assert list(ok.funnel) == [FunnelSignificance(int(c)).label for c in funnel.signal]
     one = ok.iloc[0]
     alone = _rows(client, ind, level="practice", area=one.geography_code)
     assert alone[alone.period_end == day].funnel.tolist() == [one.funnel]

@@ -151,3 +151,47 @@ def test_a_funnel_of_zero_counts_is_not_drawn() -> None:
     rows = _frame().assign(indicator_id=rate.id, numerator=0.0, value=0.0, lower=0.0, upper=0.5)
     view = explorer(rows, rate, PER[rate.id], "P1", {}, "none")
     assert view.funnel_svg == "" and "count is zero" in view.funnel_note and len(view.funnel_rows) == 6
+
+
+def test_the_web_funnel_gives_the_reports_verdicts() -> None:
+    """Twelve PCNs of 1,000, alternately 50% and 70% treated to target, and one at 95%, held to the ICS's published
+    62%: the web app's funnel of every PCN and the report's (publish.report._funnel, as its PCN funnels are drawn)
+    give each the same verdict. The PCNs are overdispersed, so the 50% and 70% ones are inside the widened limits;
+    held to their own pooled value without overdispersion (the web app's old funnel) every one was outside."""
+    import numpy as np
+
+    from placewise.analyse.statistics import FunnelSignificance
+    from placewise.publish.report import _funnel
+    from placewise.publish.web.views import ics_centres, level_funnel
+
+    spec, month = SPECS[IND], MONTHS[-1]
+    shares = [0.5, 0.7] * 6 + [0.95]
+    pcns = pd.DataFrame([_row(f"U{i:02d}", month, round(s * 1000), 1000) for i, s in enumerate(shares)])
+    pcns["geography_type"] = "pcn"
+    ics = pd.DataFrame([_row("QHG", month, 620, 1000)])
+    names = {c: f"PCN {c}" for c in pcns.geography_code}
+    centre = ics_centres(ics, PER[IND])[month]
+    web = level_funnel(pcns, spec, PER[IND], names, month, centre)
+    svg, note = _funnel(spec, month, pcns, names, "PCNs", "PCNs in the ICS", "in the ICS", centre)
+
+    def drawn(chart: str) -> dict[str, str]:
+        return {name: cls for cls, name in re.findall(r'<circle class="([^"]+)"[^>]*><title>([^<]+)</title>', chart)}
+
+    web_svg = explorer(pcns, spec, PER[IND], "U12", names, "none", funnels=lambda _: web).funnel_svg
+    assert drawn(web_svg) == drawn(svg) and len(drawn(svg)) == 13
+    assert drawn(svg)["PCN U12"].startswith("area outside") and drawn(svg)["PCN U00"] == "area"
+    assert web.centre == spec.scale * 62.0 and "held to the ICS value" in web.note and "overdispersion" in web.note
+    verdicts = {r.label: r.note for r in web.rows}
+    assert verdicts["PCN U12"] == FunnelSignificance.HIGH_998.label and "PCN U12 (high, beyond 99.8%)" in note
+    assert {verdicts[f"PCN U{i:02d}"] for i in range(12)} == {FunnelSignificance.NOT_SIGNIFICANT.label}
+    assert np.isfinite(web.limits[0]).all()
+
+
+def test_the_web_funnel_follows_the_sparse_rule() -> None:
+    """Seven of twelve practices counted none: no funnel in the web app either, with the reason."""
+    from placewise.publish.web.views import level_funnel
+
+    counts = [0] * 7 + [30] * 5
+    rows = pd.DataFrame([_row(f"P{i:02d}", MONTHS[-1], c, 100) for i, c in enumerate(counts)])
+    funnel = level_funnel(rows, SPECS[IND], PER[IND], {}, MONTHS[-1], 0.2)
+    assert not funnel.labels and "7 of the 12 areas with a published value counted none" in funnel.note

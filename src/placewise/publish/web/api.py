@@ -36,7 +36,7 @@ from placewise.publish.phm import disclosed_panel
 from placewise.publish.web.roles import ANONYMOUS, Role, User, allow, reads_unsuppressed
 from placewise.publish.web.summaries import measurement_frame
 from placewise.publish.web.snapshot import ROW_COLUMNS
-from placewise.publish.web.views import funnel_labels
+from placewise.publish.web.views import funnel_labels, ics_centres
 from placewise.warehouse.connection import table_names
 from placewise.warehouse.identity import STORE_ENV, IdentityError, key_from_env, open_store
 
@@ -351,14 +351,17 @@ def _data_json(w: WebState, user: User, indicator_id: str, f: Filters) -> str:
 
 
 def _funnels(w: WebState, user: User, indicator_id: str, f: Filters, rows: pd.DataFrame) -> np.ndarray:
-    """Each row's funnel verdict among every area of its level in its period, as the caller reads them (the
-    explorer's funnel, :func:`placewise.publish.web.views.funnel_labels`); null for breakdowns and without a level."""
+    """Each row's funnel verdict among every area of its level in its period against the ICS value, as the caller
+    reads them (the explorer's funnel, :func:`placewise.publish.web.views.funnel_labels`); null for breakdowns and
+    without a level."""
     if f.level is None or rows.empty:
         return np.full(len(rows), None, dtype=object)
     first, last = (d.isoformat() if d else None for d in (f.period_from, f.period_to))
     peers = w.snapshot.rows(user, indicator_id, f.level, None, "none", first, last)
     spec = w.snapshot.memo("specs", lambda: {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue)})
-    verdicts = pd.Series(funnel_labels(spec[indicator_id], peers), dtype=object)
+    ics = w.snapshot.rows(user, indicator_id, "ics", None, "none", first, last)
+    centres = ics_centres(ics, spec[indicator_id].per)
+    verdicts = pd.Series(funnel_labels(spec[indicator_id], peers, centres), dtype=object)
     if verdicts.empty:
         return np.full(len(rows), None, dtype=object)
     found = verdicts.reindex(pd.MultiIndex.from_arrays([rows.period_end, rows.geography_code])).to_numpy()

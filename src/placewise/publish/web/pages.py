@@ -36,7 +36,7 @@ from placewise.publish.web.summaries import (
     gap_rows,
     measurement_frame,
 )
-from placewise.publish.web.views import BREAKDOWNS, explorer, level_funnel
+from placewise.publish.web.views import BREAKDOWNS, explorer, ics_centres, level_funnel
 
 router = APIRouter(include_in_schema=False)
 STATIC = "/static"
@@ -203,7 +203,8 @@ def _explorer_context(w: WebState, user: User, ind: Indicator, level: str | None
         view = explorer(rows, spec, ind.per, area, shared.names, breakdown, plan, target,
                         lambda period: w.snapshot.memo(
                             ("level funnel", w.snapshot.audience(user), ind.id, level, period),
-                            lambda: level_funnel(shared.rows, spec, ind.per, shared.names, period)))
+                            lambda: level_funnel(shared.rows, spec, ind.per, shared.names, period,
+                                                 _ics_centres(w, user, ind).get(period))))
     query = f"level={level}&area={area}&breakdown={breakdown}"
     base = f"/api/v1/indicators/{ind.id}"
     return f"{spec.title}: indicator explorer", dict(
@@ -242,6 +243,13 @@ def _level(w: WebState, user: User, ind: Indicator, level: str) -> Level:
         return Level(rows, list(dict.fromkeys(rows.geography_code)), _area_names(w, level),
                      _specs(w, rows)[ind.id])
     return w.snapshot.memo(("level", w.snapshot.audience(user), ind.id, level), make)
+
+
+def _ics_centres(w: WebState, user: User, ind: Indicator) -> dict:
+    """The ICS value of each period as this user's audience reads it, the centre of every level's funnel (made once
+    per snapshot and audience)."""
+    return w.snapshot.memo(("ics centres", w.snapshot.audience(user), ind.id),
+                           lambda: ics_centres(as_dates(w.snapshot.rows(user, ind.id, "ics", None, "none")), ind.per))
 
 
 def _area_names(w: WebState, level: str) -> dict[str, str]:

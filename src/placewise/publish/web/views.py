@@ -3,7 +3,8 @@ inequalities and table, with the report's charts, icons and labels.
 
 Everything here takes rows that the API layer has already passed through the disclosure rule for the
 user's role (hidden figures empty, the ``suppressed`` flag set), so nothing here can show what the
-rule hides. The funnel follows the Fingertips method (:mod:`placewise.analyse.statistics.funnel`).
+rule hides. The funnel is the report's (:mod:`placewise.analyse.funnels`: exact limits, overdispersion, the sparse
+rule) around the ICS's published value, so that the web app and the report give an area the same verdict.
 """
 
 from __future__ import annotations
@@ -17,15 +18,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from placewise.analyse.funnels import Funnel, proportion_funnel, rate_funnel, too_sparse
 from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
-from placewise.analyse.statistics import (
-    FunnelSignificance,
-    proportion_funnel_limits,
-    proportion_funnel_significance,
-    rate_funnel_limits,
-    rate_funnel_significance,
-    slope_index_of_inequality,
-)
+from placewise.analyse.statistics import FunnelSignificance, slope_index_of_inequality
 from placewise.publish import charts, icons
 from placewise.publish.disclosure import SUPPRESSED_TEXT
 from placewise.publish.labels import period_label, year_starts
@@ -34,8 +29,9 @@ from placewise.publish.report import POINT_CLASS, IndicatorSpec, describe, perio
 BREAKDOWNS = {"none": "Whole population", "imd_quintile": "IMD quintile (1 most deprived)",
               "ethnic_group": "Ethnic group", "sex": "Sex", "age_band": "Age band"}
 """The breakdowns the explorer offers, with their labels."""
-FUNNEL_MEASURES = ("proportion", "crude_rate", "ratio")
-"""Measures whose funnel limits the Fingertips method defines from the published counts."""
+FUNNELS = {"proportion": proportion_funnel, "crude_rate": rate_funnel, "ratio": rate_funnel}
+"""Measures with funnel limits from the published counts: a ratio (a dementia diagnosis rate over expected cases,
+follow-ups per first attendance) is held to its centre by the exact Poisson method, as a rate is."""
 
 
 @dataclass
@@ -85,13 +81,14 @@ def fmt_row(spec: IndicatorSpec, label: str, r: pd.Series, note: str = "") -> Ro
 
 def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, names: dict[str, str], breakdown: str,
              trajectory: dict | None = None, targets: dict | None = None,
-             funnels: Callable[[date], LevelFunnel] | None = None) -> Explorer:
+             funnels: Callable[[date], LevelFunnel] | None = None, centres: dict | None = None) -> Explorer:
     """The explorer view of ``area`` from the published rows of one indicator at one geography level.
 
     ``per`` is the indicator's multiplier (value = numerator / denominator x per); ``trajectory`` the area's
     plan and ``targets`` its target (each period's financial year's), by period start, as the API's rows carry
     them; the summary quotes the latest period's. ``funnels`` gives the level's funnel for a period
-    (:func:`level_funnel`, which every area of the level shares, so a server makes it once); made here if not given."""
+    (:func:`level_funnel`, which every area of the level shares, so a server makes it once); made here if not given,
+    around ``centres`` (:func:`ics_centres`)."""
     view = Explorer(spec=spec, area_name=names.get(area, area))
     mine = rows[(rows.geography_code == area) & (rows.breakdown == "none")].sort_values("period_start")
     if mine.empty:
@@ -108,7 +105,8 @@ def explorer(rows: pd.DataFrame, spec: IndicatorSpec, per: float, area: str, nam
                         for r in mine.iloc[::-1].itertuples()]
     _spc(view, mine, spec, trajectory or {}, targets or {})
     period = latest.period_start
-    funnel = funnels(period) if funnels is not None else level_funnel(rows, spec, per, names, period)
+    funnel = funnels(period) if funnels is not None else level_funnel(rows, spec, per, names, period,
+                                                                       (centres or {}).get(period))
     _funnel(view, funnel, spec, names.get(area, area), period)
     _breakdown(view, rows, spec, area, breakdown, latest.period_start)
     return view
@@ -158,50 +156,58 @@ def _spc(view: Explorer, mine: pd.DataFrame, spec: IndicatorSpec, trajectory: di
     view.description = describe(spec, result, 0, labels) + note
 
 
-def funnel_codes(spec: IndicatorSpec, num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, str]:
-    """Fingertips funnel significance of each area against the pooled average, and the size axis label.
-
-    A ratio (a dementia diagnosis rate over expected cases, follow-ups per first attendance) is compared
-    with the pooled ratio of the areas by the exact Poisson method, as a rate is."""
-    if spec.measure == "proportion":
-        return proportion_funnel_significance(num, den), "Denominator"
-    return rate_funnel_significance(num, den), "Population" if spec.measure == "crude_rate" else "Denominator"
+def ics_centres(ics: pd.DataFrame, per: float) -> dict[date, float]:
+    """The ICS's published whole-population value in each period (by period start) as a proportion or rate per unit:
+    the centre the areas of every level are held to, as the report holds its PCNs; a suppressed period has none."""
+    ok = ics[(ics.breakdown == "none") & ~ics.suppressed.astype(bool) & ics.value.notna()]
+    return dict(zip(ok.period_start, ok.value.to_numpy(dtype=float) / per, strict=True))
 
 
-def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """Each published area's funnel verdict (as the explorer's funnel plot gives it) against the pooled value of
-    the areas of its period, by (period end, area); none where the measure has no funnel or a period has fewer
-    than three published areas."""
-    if spec.measure not in FUNNEL_MEASURES:
+def _published(rows: pd.DataFrame) -> pd.DataFrame:
+    """Whole-population rows with a published value and counts, the units a funnel can hold."""
+    return rows[(rows.breakdown == "none") & ~rows.suppressed.astype(bool) & rows.value.notna()
+                & rows.numerator.notna() & (rows.denominator > 0)]
+
+
+def units_funnel(spec: IndicatorSpec, per: float, ok: pd.DataFrame, centre: float | None) -> tuple[Funnel | None, str]:
+    """The funnel of the published areas ``ok`` by the report's definition (:mod:`placewise.analyse.funnels`) around
+    ``centre`` (the ICS value; the areas' own where it is suppressed), or none and the sentence saying why."""
+    if spec.measure not in FUNNELS:
+        return None, ("A funnel plot needs a proportion, a crude rate or a ratio; this indicator is a "
+                      f"{spec.measure.replace('_', ' ')}, so the areas are listed without funnel limits.")
+    if len(ok) < 3:
+        return None, "Fewer than three areas have a published value, so there is no funnel plot."
+    if ok.numerator.sum() <= 0:
+        return None, ("Every area's published count is zero in this period, so there is no average to draw funnel "
+                      "limits around.")
+    if too_sparse(ok.numerator):
+        return None, (f"{int((ok.numerator == 0).sum())} of the {len(ok)} areas with a published value counted none: "
+                      "where more than half count none, funnel limits cannot tell a 0 from chance and overdispersion "
+                      "cannot be estimated, so there is no funnel plot.")
+    funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float), per,
+                                   centre)
+    return funnel, ""
+
+
+def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame, centres: dict[date, float]) -> dict[tuple[str, str], str]:
+    """Each published area's funnel verdict (as the explorer's funnel plot gives it) against the ICS value of its
+    period (``centres``, :func:`ics_centres`), by (period end, area); none where a period has no funnel."""
+    if spec.measure not in FUNNELS:
         return {}
-    ok = rows[(rows.breakdown == "none") & ~rows.suppressed.astype(bool) & rows.value.notna()
-              & rows.numerator.notna() & (rows.denominator > 0)]
     out: dict[tuple[str, str], str] = {}
-    for period, g in ok.groupby("period_end", sort=False):
-        if len(g) < 3:
-            continue
-        codes, _ = funnel_codes(spec, g.numerator.to_numpy(dtype=float), g.denominator.to_numpy(dtype=float))
-        out.update({(str(period), str(a)): FunnelSignificance(int(c)).label
-                    for a, c in zip(g.geography_code, codes, strict=True)})
+    for (start, end), g in _published(rows).groupby(["period_start", "period_end"], sort=False):
+        funnel, _ = units_funnel(spec, spec.per, g, centres.get(start))
+        if funnel is not None:
+            out.update({(str(end), str(a)): FunnelSignificance(int(c)).label
+                        for a, c in zip(g.geography_code, funnel.signal, strict=True)})
     return out
-
-
-def _limits(spec: IndicatorSpec, per: float, num: np.ndarray, den: np.ndarray,
-            grid: np.ndarray) -> tuple[float, tuple[np.ndarray, ...]]:
-    """The centre line and funnel limits in display units along ``grid`` (values are counts over size x ``per``)."""
-    if spec.measure == "proportion":
-        f = proportion_funnel_limits(grid, num.sum() / den.sum(), multiplier=per)
-    else:
-        f = rate_funnel_limits(grid, num.sum() / den.sum(), multiplier=per)
-    return f.centre * spec.scale, tuple(np.asarray(a) * spec.scale for a in
-                                         (f.lower_95, f.upper_95, f.lower_998, f.upper_998))
 
 
 @dataclass(frozen=True)
 class LevelFunnel:
-    """Every area of a level in one period against their pooled value: the funnel plot's inputs (none where the
-    measure or the figures allow no funnel, ``note`` saying why) and its table. The same for every area of the
-    level; only the ringed area differs."""
+    """Every area of a level in one period against the ICS value: the funnel plot's inputs (none where the measure
+    or the figures allow no funnel, ``note`` saying why; else ``note`` states the method) and its table. The same
+    for every area of the level; only the ringed area differs."""
 
     rows: list[Row]
     note: str = ""
@@ -215,41 +221,32 @@ class LevelFunnel:
     size_label: str = ""
 
 
-def level_funnel(rows: pd.DataFrame, spec: IndicatorSpec, per: float, names: dict[str, str],
-                 period: date) -> LevelFunnel:
-    """Every area at this level in ``period`` against the pooled value, with each area's verdict."""
+def level_funnel(rows: pd.DataFrame, spec: IndicatorSpec, per: float, names: dict[str, str], period: date,
+                 centre: float | None) -> LevelFunnel:
+    """Every area at this level in ``period`` against ``centre`` (the ICS value, :func:`ics_centres`; the areas' own
+    where it is suppressed), with each area's verdict, by the report's funnel (:func:`units_funnel`)."""
     now = rows[(rows.breakdown == "none") & (rows.period_start == period)].sort_values("geography_code")
-    ok = now[~now.suppressed.astype(bool) & now.value.notna() & (now.denominator > 0) & now.numerator.notna()]
-    note = ""
-    if spec.measure not in FUNNEL_MEASURES:
-        note = "A funnel plot needs a proportion, a crude rate or a ratio; this indicator is a " \
-               f"{spec.measure.replace('_', ' ')}, so the areas are listed without funnel limits."
-    elif len(ok) < 3:
-        note = "Fewer than three areas have a published value, so there is no funnel plot."
-    elif ok.numerator.sum() <= 0:
-        note = "Every area's published count is zero in this period, so there is no average to draw funnel limits " \
-               "around."
-    if note:
+    ok = _published(now)
+    funnel, note = units_funnel(spec, per, ok, centre)
+    if funnel is None:
         return LevelFunnel([fmt_row(spec, names.get(r.geography_code, r.geography_code), r) for r in now.itertuples()],
                            note)
-    num, den = ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float)
-    codes, size_label = funnel_codes(spec, num, den)
-    grid = np.geomspace(max(den.min() * 0.5, 1.0), den.max() * 1.1, 60)
-    centre, limits = _limits(spec, per, num, den, grid)
-    verdict = dict(zip(ok.geography_code, (FunnelSignificance(int(c)).label for c in codes), strict=True))
+    verdict = dict(zip(ok.geography_code, (FunnelSignificance(int(c)).label for c in funnel.signal), strict=True))
+    held = "the ICS value" if centre is not None else "the areas' overall value (the ICS value is suppressed)"
     return LevelFunnel(
         [fmt_row(spec, names.get(r.geography_code, r.geography_code), r, verdict.get(r.geography_code, ""))
          for r in now.itertuples()],
-        labels=[names.get(c, c) for c in ok.geography_code], sizes=den,
-        values=ok.value.to_numpy(dtype=float) * spec.scale,
-        signal=np.where(codes == FunnelSignificance.NOT_APPLICABLE, 0, codes),
-        grid=grid, centre=centre, limits=limits, size_label=size_label)
+        f"{len(ok)} areas with a published value, held to {held}. Limits: {funnel.method}.",
+        labels=[names.get(c, c) for c in ok.geography_code], sizes=ok.denominator.to_numpy(dtype=float),
+        values=ok.value.to_numpy(dtype=float) * spec.scale, signal=funnel.signal, grid=funnel.grid,
+        centre=funnel.centre * spec.scale, limits=tuple(x * spec.scale for x in funnel.limits),
+        size_label="Population" if spec.measure == "crude_rate" else "Denominator")
 
 
 def _funnel(view: Explorer, funnel: LevelFunnel, spec: IndicatorSpec, area_name: str, period: date) -> None:
     """The funnel plot of every area at this level in the latest period, the area ringed, and each area's verdict."""
     view.funnel_note, view.funnel_rows = funnel.note, funnel.rows
-    if funnel.note:
+    if not funnel.labels:
         return
     view.funnel_svg = charts.funnel_plot(
         funnel.labels, funnel.sizes, funnel.values, funnel.signal, funnel.grid, funnel.centre, funnel.limits,
