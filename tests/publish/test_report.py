@@ -1356,3 +1356,29 @@ def test_a_place_report_draws_its_pcns_among_the_icss_against_the_ics_value(writ
     # U00010 (384 of 600, 64%) is far below: the 99.8% lower limit at 600 is about 73%.
     assert "Outside the 95% limits of this area's PCNs: PCN U00010 (low, beyond 99.8%)." in note
     assert "Luton has 2 PCNs with a published value, fewer than the 10" in note
+
+
+def test_a_rate_summing_bed_days_gets_no_funnel_and_the_reason():
+    """Heart failure bed days (a crude rate whose count sums each spell's days) get no funnel. Four practices of 1,000
+    with 500, 480, 520 and 700 bed days, centre 550 a practice: as Poisson counts Practice 3's 700 is far beyond the
+    99.8% limit (sd sqrt(550) = 23.5, z = 6.4). Were its days 70 spells of 10 days, their variance is the sum of
+    squares, 70 x 10^2 = 7,000 (compound Poisson), sd 83.7 and z = 1.8: inside the 95% limits. The Poisson funnel
+    would name an outlier that is not, so none is drawn and the page says why."""
+    from dataclasses import replace
+
+    from placewise.analyse.funnels import no_funnel_reason
+    from placewise.measure import load_catalogue
+    from placewise.profile import load_profile
+    from placewise.publish.report import build_report
+
+    frame, spec, scope, rule = _four_practices("lower_is_better")
+    rate = replace(spec, measure="crude_rate", unit="", per=1000)
+    drawn = build_report(frame, [rate], scope, title="t", months=36, rule=rule).pages[0]
+    assert drawn.units_svg and "Practice 3 (high, beyond 99.8%)" in drawn.units_note  # what the refusal avoids
+    catalogue = {i.id: i for i in load_catalogue(load_profile("blmk")).indicators}
+    bed_days = replace(rate, no_funnel=no_funnel_reason(catalogue["heart_failure_bed_days"]))
+    page = build_report(frame, [bed_days], scope, title="t", months=36, rule=rule).pages[0]
+    assert page.units_svg == "" and page.pcn_svg == ""
+    assert page.units_note.startswith("No funnel plot of practices or PCNs: its count is a sum of a value per event")
+    assert "compound Poisson" in page.units_note
+    assert no_funnel_reason(catalogue["heart_failure_admissions"]) == ""  # a count of admissions keeps its funnel

@@ -21,6 +21,10 @@
   funnel.
 - **No funnel** where more than half of the units counted none (:func:`too_sparse`): the limits then cannot tell
   most units' 0 from chance, and the overdispersion estimate rests on z-scores mostly tied at the bottom.
+- **No funnel** for a rate whose numerator sums a value over events (heart failure bed days: days of each spell,
+  :func:`no_funnel_reason`): its variance is that of a compound Poisson sum, sum of x^2 (the measurements' sum_squares),
+  not the count's, so a Poisson funnel would understate the spread between units. Limits from sum_squares are not yet
+  drawn; the page says why there is no funnel.
 
 Limits are 95% (about two sigma) and 99.8% (about three sigma). Vectorised over units; one call per funnel. The
 referral feedback (:mod:`placewise.analyse.variation`) holds observed against expected referrals to the same ratio
@@ -37,6 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from placewise.analyse.statistics import ratio_funnel_limits
+from placewise.measure.catalogue import Events, Indicator
 
 Z95 = float(stats.norm.ppf(0.975))
 """The two-sided 95% normal deviate (1.96)."""
@@ -119,6 +124,18 @@ def sparse_columns(observed: ArrayLike, expected: ArrayLike) -> NDArray[np.bool_
     some = np.isfinite(counted).any(axis=0)
     middle = np.nanmedian(np.where(some, counted, 0.0), axis=0)
     return ~some | (middle == 0)
+
+
+def no_funnel_reason(ind: Indicator) -> str:
+    """Why the indicator's units get no funnel plot: its numerator sums a value over events (bed days), so its spread is
+    a compound Poisson sum's, not the Poisson count's the limits assume; empty if a funnel applies."""
+    num = ind.numerator
+    if ind.measure != "crude_rate" or not isinstance(num, Events) or num.value is None:
+        return ""
+    return ("its count is a sum of a value per event (such as the days of each hospital spell), not a count of events, "
+            "so its variance is the sum of the squared values (compound Poisson), larger than the count: funnel limits "
+            "for a count of events would call units outliers that are not, and limits from the squared values are not "
+            "yet drawn.")
 
 
 def _grid(sizes: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from placewise.analyse.funnels import no_funnel_reason
 from placewise.analyse.independence import cumulative, no_spc_reason
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual, population_sized
 from placewise.analyse.targets import target_status
@@ -187,6 +188,7 @@ def _spec(i: Indicator, as_of: date | None, alone: frozenset[tuple[str, date]]) 
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
         target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
         per=float(i.per or 1), no_spc=no_spc_reason(i), cumulative=cumulative(i), population_sized=population_sized(i),
+        no_funnel=no_funnel_reason(i),
         no_target=i.no_target.label if i.no_target else "", no_target_reason=i.no_target.reason if i.no_target else "",
         yearly=i.target, printed_alone=alone,
     )

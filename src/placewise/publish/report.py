@@ -105,6 +105,8 @@ class IndicatorSpec:
     no_spc: str = ""
     """Why the series gets no SPC (its points overlap: :mod:`placewise.analyse.independence`); empty if it does."""
     population_sized: bool = False
+    no_funnel: str = ""
+    """Why the area's units get no funnel plot (:func:`placewise.analyse.funnels.no_funnel_reason`); empty if they do."""
     """A count that grows with the population measured, whose plan is scaled to a synthetic sample's share."""
     yearly: Target | None = None
     """The catalogue's target by financial year, so that a chart draws each year's target or standard."""
@@ -934,6 +936,9 @@ def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: Indic
     if spec.measure not in FUNNELS:
         page.units_note = (f"No funnel plot of practices or PCNs: funnel limits are defined here for proportions "
                            f"and crude rates, and this indicator is a {spec.measure.replace('_', ' ')}.")
+        return
+    if spec.no_funnel:
+        page.units_note = f"No funnel plot of practices or PCNs: {spec.no_funnel}"
         return
     practices = {u.code: u.name for u in scope.units if u.geography_type == "practice"}
     centre = _reference_centre(slices, spec, period, scope.area)

@@ -195,3 +195,16 @@ def test_the_web_funnel_follows_the_sparse_rule() -> None:
     rows = pd.DataFrame([_row(f"P{i:02d}", MONTHS[-1], c, 100) for i, c in enumerate(counts)])
     funnel = level_funnel(rows, SPECS[IND], PER[IND], {}, MONTHS[-1], 0.2)
     assert not funnel.labels and "7 of the 12 areas with a published value counted none" in funnel.note
+
+
+def test_the_web_app_draws_no_funnel_of_bed_days_and_says_why() -> None:
+    """Heart failure bed days sum each spell's days: no funnel in the web app either (as in the report), the reason
+    given, and no verdict in the data."""
+    from placewise.publish.web.views import funnel_labels, level_funnel
+
+    spec = SPECS["heart_failure_bed_days"]
+    assert spec.no_funnel and not SPECS[IND].no_funnel
+    rows = pd.DataFrame([_row(f"P{i:02d}", MONTHS[-1], n, 1000) for i, n in enumerate([500, 480, 520, 700] * 3)])
+    funnel = level_funnel(rows, spec, 1000, {}, MONTHS[-1], 0.55)
+    assert not funnel.labels and funnel.note.startswith("No funnel plot: its count is a sum of a value per event")
+    assert funnel_labels(spec, rows, {MONTHS[-1]: 0.55}) == {}

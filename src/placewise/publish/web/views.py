@@ -175,6 +175,8 @@ def units_funnel(spec: IndicatorSpec, per: float, ok: pd.DataFrame, centre: floa
     if spec.measure not in FUNNELS:
         return None, ("A funnel plot needs a proportion, a crude rate or a ratio; this indicator is a "
                       f"{spec.measure.replace('_', ' ')}, so the areas are listed without funnel limits.")
+    if spec.no_funnel:
+        return None, f"No funnel plot: {spec.no_funnel}"
     if len(ok) < 3:
         return None, "Fewer than three areas have a published value, so there is no funnel plot."
     if ok.numerator.sum() <= 0:
