@@ -1,6 +1,6 @@
 """Time building every indicator's queries: the Python the main thread runs before the engine's first query.
 
-Usage: .venv/bin/python benchmarks/bench_build.py FILE [--months 36] [--repeats 3] [--profile 30]
+Usage: .venv/bin/python benchmarks/bench_build.py FILE [--months N] [--repeats 3] [--profile 30]
 
 Makes the shared tables as ``compute`` does (not timed), then builds every indicator's plan (``_plan``: Ibis
 expressions, no SQL yet) ``--repeats`` times, each with fresh shared sides as a computation starts with, and prints
@@ -24,6 +24,7 @@ from placewise.profile import load_profile
 from placewise.warehouse import connect
 from placewise.warehouse.engines import engine_for
 
+from commands import add_months_option
 from cputime import cpu_seconds
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     """Make the shared tables, then time building and compiling every indicator's queries."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
-    parser.add_argument("--months", type=int, default=36, help="reporting range in months (default 36)")
+    add_months_option(parser)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, help="print this many functions under cProfile")
     args = parser.parse_args()

@@ -43,10 +43,10 @@ import duckdb
 from placewise.measure import default_range
 from placewise.warehouse import connect
 
+from commands import MONTHS
+
 INDICATORS = ("hypertension_treated_to_target", "diabetes_hba1c_58", "asthma_saba_over_reliance",
               "asthma_objective_test", "smi_health_checks", "ld_health_checks")
-MONTHS = 36
-"""The months ``placewise measure`` covers by default (``default_range``), passed to ehrQL's definition."""
 DEFINITION = Path(__file__).with_name("ehrql") / "measures.py"
 EXPORT = {
     "patients": "SELECT n AS patient_id, make_date(p.birth_year, p.birth_month, 1) AS date_of_birth, "

@@ -2,12 +2,13 @@
 
 Usage (after ``placewise synth --scale 1.0 --out DIR`` and ``placewise ingest DIR --db FILE``):
 
-    .venv/bin/python benchmarks/bench_measure.py FILE [--months 24] [--per-indicator] [--save OUT.parquet]
+    .venv/bin/python benchmarks/bench_measure.py FILE [--months N] [--per-indicator] [--save OUT.parquet]
 
 Prints the time of the whole recompute (counts, statistics and the atomic write of the
 ``measurements`` table), the CPU time the process used (a fairer figure than wall time on a shared
 machine), rows written, counts per second, peak memory, load average and the machine; with
-``--per-indicator``, the time of each indicator's query as well. ``--save`` writes the measurements
+``--per-indicator``, the time of each indicator's query as well. Without ``--months`` the range is
+``placewise measure``'s (``default_range``'s default), so the two cannot differ. ``--save`` writes the measurements
 (without ``computed_at``) for ``compare_measurements.py`` to check a change left every figure as it was.
 """
 
@@ -26,6 +27,7 @@ from placewise.measure import compute, default_range, load_catalogue
 from placewise.profile import load_profile
 from placewise.warehouse import connect
 
+from commands import add_months_option
 from cputime import cpu_seconds
 
 
@@ -33,7 +35,7 @@ def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
-    parser.add_argument("--months", type=int, default=24, help="reporting range in months (default 24)")
+    add_months_option(parser)
     parser.add_argument("--per-indicator", action="store_true", help="also time each indicator on its own")
     parser.add_argument("--save", help="write the measurements to this Parquet file")
     args = parser.parse_args()

@@ -2,8 +2,8 @@
 
 Usage (a DuckDB warehouse loaded from a delivery by ``placewise ingest DIR --db W.duckdb``):
 
-    .venv/bin/python benchmarks/bench_postgres.py W.duckdb --delivery DIR [--months 24]
-    .venv/bin/python benchmarks/bench_postgres.py W.duckdb postgresql://… [--months 24]
+    .venv/bin/python benchmarks/bench_postgres.py W.duckdb --delivery DIR [--months N]
+    .venv/bin/python benchmarks/bench_postgres.py W.duckdb postgresql://… [--months N]
     .venv/bin/python benchmarks/bench_postgres.py --ingest DIR [postgresql://…]   # time an ingest only
 
 Without a PostgreSQL URL the benchmark starts a throwaway server on loopback as the tests do (the newest
@@ -42,6 +42,8 @@ from placewise.ingest.load import ingest
 from placewise.measure import default_range
 from placewise.profile import load_profile
 from placewise.warehouse import connect
+
+from commands import add_months_option
 
 KEY = b"benchmark key, not a secret"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -216,7 +218,7 @@ def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("warehouses", nargs="*", help="the DuckDB warehouse, then a postgresql://… URL (optional)")
-    parser.add_argument("--months", type=int, default=24, help="reporting range in months (default 24)")
+    add_months_option(parser)
     parser.add_argument("--delivery", type=Path, help="load this delivery into a throwaway server first")
     parser.add_argument("--ingest", type=Path, help="only time an ingest of this delivery into PostgreSQL")
     args = parser.parse_args()

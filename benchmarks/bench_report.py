@@ -1,12 +1,14 @@
 """Time ``placewise report`` at full scale: every catalogue indicator, the ICS and its four Places.
 
-Run: .venv/bin/python benchmarks/bench_report.py [--warehouse URL] [--months 36] [--no-pdf]
+Run: .venv/bin/python benchmarks/bench_report.py [--warehouse URL] [--months N] [--no-pdf]
 
 Without --warehouse the script writes a full-shape ``measurements`` table into a temporary DuckDB
-warehouse: every indicator of the BLMK catalogue, 36 months, every geography the catalogue computes
+warehouse: every indicator of the BLMK catalogue, the months ``placewise measure`` covers by default (``--months``),
+every geography the catalogue computes
 (ICS, Places, PCNs, practices, care alliances, legacy CCGs) and every breakdown group, so the report
 reads from a table of the size a full-scale run produces. The report's cost depends on this shape,
-not on the number of people behind the counts. Prints wall time by stage, pages and peak memory.
+not on the number of people behind the counts. The reports are assembled by ``build_models`` and written by
+``write_reports``, as ``placewise report`` does. Prints wall time by stage, pages and peak memory.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ from placewise.analyse.measurements import SCHEMA, write_measurements
 from placewise.analyse.statistics import proportion
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
-from placewise.publish import inputs
+from placewise.publish.assembly import build_models
 from placewise.publish.render import write_reports
-from placewise.publish.config import load_assurance, load_programmes, load_settings
-from placewise.publish.report import build_report
 from placewise.warehouse import connect
 from placewise.warehouse import ensure_tables
+
+from commands import add_months_option
 
 GROUPS = {"none": ["All"], "imd_quintile": list("12345"), "ethnic_group": ["A", "B", "C", "D", "E", "Z"],
           "sex": ["female", "male"], "age_band": [str(a) for a in range(0, 90, 10)]}
@@ -86,10 +88,10 @@ def practices_frame() -> pd.DataFrame:
 
 
 def main() -> None:
-    """Build (or open) the warehouse, then time assembly, HTML and PDF of every report."""
+    """Build (or open) the warehouse, then time assembly, HTML and PDF of every report as ``placewise report`` does."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", help="an existing warehouse with measurements (default: build one)")
-    parser.add_argument("--months", type=int, default=36)
+    add_months_option(parser)
     parser.add_argument("--no-pdf", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-report-"))
@@ -104,44 +106,23 @@ def main() -> None:
         con.con.execute("INSERT INTO practices SELECT * FROM _practices")
         con.disconnect()
         print(f"measurements rows: {table.num_rows:,}")
-    profile = load_profile()
-    settings = load_settings(profile)
-
     load = os.getloadavg()
     t0 = time.perf_counter()
-    con = connect(url)
-    catalogue = load_catalogue(profile)
-    published, decision = inputs.published_measurements(con, profile, catalogue)
-    frame = inputs.report_rows(published)
-    quality = inputs.warehouse_quality(con, frame)
+    models = build_models(warehouse=url)
     t1 = time.perf_counter()
-    specs = inputs.specs_from_catalogue(catalogue)
-    plan = inputs.plan_inputs(frame, profile, catalogue)
-    programmes, assurance = load_programmes(profile), load_assurance(profile)
-    models = []
-    for scope in inputs.catalogue_scopes(profile):
-        model = build_report(frame, specs, scope, title=settings.title, months=settings.months_shown,
-                             rule=decision.rule, plan=plan)
-        model.programmes, model.assurance, model.quality = programmes, assurance, quality
-        models.append((scope, model))
-    t2 = time.perf_counter()
     written = write_reports(models, tmp / "out", pdf=not args.no_pdf)
-    t3 = time.perf_counter()
+    t2 = time.perf_counter()
     pages = sum(n for *_, n in written)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     children, cpu = kids.ru_maxrss / 1024, kids.ru_utime + kids.ru_stime
     machine = platform.processor() or platform.machine()
     print(f"machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    hidden = decision.cells.suppressed
-    print(f"read measurements ({len(published):,} rows), decide disclosure over all of them ({hidden.sum():,} "
-          f"hidden, {(decision.cells.reason == 'secondary').sum():,} of them secondary) and data quality: "
-          f"{t1 - t0:.2f} s")
-    print(f"assemble {len(models)} reports ({sum(len(m.pages) for _, m in models)} indicator pages, SPC, "
-          f"comparisons, SII, disclosure): {t2 - t1:.2f} s")
-    print(f"render HTML{'' if args.no_pdf else ' and PDF'} (2 processes): {t3 - t2:.2f} s wall, {cpu:.1f} s CPU "
+    print(f"read measurements, decide disclosure over all of them and assemble {len(models)} reports "
+          f"({sum(len(m.pages) for _, m in models)} indicator pages, SPC, comparisons, SII): {t1 - t0:.2f} s")
+    print(f"render HTML{'' if args.no_pdf else ' and PDF'} (2 processes): {t2 - t1:.2f} s wall, {cpu:.1f} s CPU "
           f"in the workers, {pages} PDF pages; load average before: {load[0]:.1f}")
-    print(f"total: {t3 - t0:.2f} s; peak memory {own:.0f} MB (main), {children:.0f} MB (largest worker)")
+    print(f"total: {t2 - t0:.2f} s; peak memory {own:.0f} MB (main), {children:.0f} MB (largest worker)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Profile the measure's event sources: each source's read split into scan, pseudonym join, attribution and write.
 
-Usage: .venv/bin/python benchmarks/profile_event_sources.py FILE [--months 36] [--repeats 1]
+Usage: .venv/bin/python benchmarks/profile_event_sources.py FILE [--months N] [--repeats 1]
 
 For every event source the catalogue counts (``measure.compile.catalogue_event_reads``, over ``placewise measure``'s
 default range), four steps are timed, each including the ones before it: ``scan`` (the days and columns read,
@@ -31,6 +31,7 @@ from placewise.profile import load_profile
 from placewise.warehouse import connect
 from placewise.warehouse.engines import engine_for
 
+from commands import add_months_option
 from cputime import cpu_seconds
 
 
@@ -50,7 +51,7 @@ def main() -> None:
     """Time each source's steps and print one line per source with the steps' cumulative CPU and wall seconds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
-    parser.add_argument("--months", type=int, default=36, help="reporting range in months (default 36)")
+    add_months_option(parser)
     parser.add_argument("--repeats", type=int, default=1, help="runs of each step; the least CPU is printed")
     args = parser.parse_args()
     con = connect(args.url)

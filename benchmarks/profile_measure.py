@@ -1,6 +1,6 @@
 """Profile the recompute: the shared tables, then each indicator, by wall time and CPU time.
 
-Usage: .venv/bin/python benchmarks/profile_measure.py FILE [--months 36] [--only ID,ID,...]
+Usage: .venv/bin/python benchmarks/profile_measure.py FILE [--months N] [--only ID,ID,...]
 
 Prints one line per phase with its wall seconds and the CPU seconds the process used meanwhile (user +
 system, all threads): ``context`` (the tables every indicator shares: person attributes, registrations,
@@ -30,6 +30,7 @@ from placewise.profile import load_profile
 from placewise.warehouse import connect
 from placewise.warehouse.engines import engine_for
 
+from commands import add_months_option
 from cputime import cpu_seconds
 
 T = TypeVar("T")
@@ -48,7 +49,7 @@ def main() -> None:
     """Run the phases in the order ``compute`` does and print their times."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="warehouse: DuckDB file or postgresql://…")
-    parser.add_argument("--months", type=int, default=36, help="reporting range in months (default 36)")
+    add_months_option(parser)
     parser.add_argument("--only", help="comma-separated indicator ids (default: all)")
     args = parser.parse_args()
     con = connect(args.url)

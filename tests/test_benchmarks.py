@@ -1,0 +1,51 @@
+"""The benchmarks time what the commands do: the reporting range is ``placewise measure``'s unless ``--months`` is
+given, taken from ``default_range`` rather than written again in each script (bench_measure.py once used 24 months
+where the command uses 36)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+
+from placewise.measure import default_range
+from placewise.warehouse import connect
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+def _commands() -> ModuleType:
+    """``benchmarks/commands.py``, which the scripts import from their own folder."""
+    spec = importlib.util.spec_from_file_location("commands", BENCHMARKS / "commands.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_months_option_defaults_to_the_range_placewise_measure_uses(tmp_path):
+    con = connect(str(tmp_path / "w.duckdb"))
+    con.raw_sql("CREATE TABLE clinical_events AS SELECT * FROM (VALUES (DATE '2023-01-05'), (DATE '2026-09-15')) "
+                "AS t(event_date)")
+    parser = argparse.ArgumentParser()
+    _commands().add_months_option(parser)
+    months = parser.parse_args([]).months
+    assert default_range(con, months) == default_range(con)  # the command passes no months
+    assert default_range(con, months).first == date(2023, 10, 1)  # 36 months: October 2023 to September 2026
+    assert parser.parse_args(["--months", "24"]).months == 24
+
+
+def test_no_benchmark_sets_its_own_months():
+    for script in sorted(BENCHMARKS.glob("*.py")):
+        for node in ast.walk(ast.parse(script.read_text(), str(script))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            first = node.args[0] if node.args else None
+            if name == "add_argument" and isinstance(first, ast.Constant) and first.value == "--months":
+                assert script.name == "commands.py", f"{script.name} line {node.lineno}: --months of its own"
+            if name == "default_range" and len(node.args) > 1:
+                assert not isinstance(node.args[1], ast.Constant), f"{script.name} line {node.lineno}: fixed months"
