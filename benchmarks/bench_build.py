@@ -44,7 +44,7 @@ def main() -> None:
     with engine.settings(engine.analytic):
         complete = computation.complete_to(con)
         work = [(i, computation.followed_up(periods(rng, i.frequency), i, complete)) for i in chosen]
-        reads = computation.catalogue_event_reads(work)
+        reads = computation.catalogue_event_reads(work, catalogue.age_bands)
         own = computation._own_names()
         ctx = computation._context(con, catalogue, computation._period_ends(rng, chosen), work, reads, own)
 

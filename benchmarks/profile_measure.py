@@ -65,7 +65,7 @@ def main() -> None:
         ends = computation._period_ends(rng, chosen)
         complete = computation.complete_to(con)
         work = [(i, computation.followed_up(periods(rng, i.frequency), i, complete)) for i in chosen]
-        reads = computation.catalogue_event_reads(work)
+        reads = computation.catalogue_event_reads(work, catalogue.age_bands)
         own = computation._own_names()
         computation._temp = lambda c, name, expr, clustered_by=None: _timed(
             f"  {name}", lambda: temp(c, name, expr, clustered_by), [])

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from measure_builder import Warehouse
 
-from placewise.derive.events import EventRead, EventTables, read_events
+from placewise.derive.events import EVENTS, EventRead, EventTables, read_events
 from placewise.derive.people import GROUPS, PID, group_labels, person_attributes, registrations
 
 
@@ -29,6 +29,29 @@ def test_spells_placed_by_discharge_are_read_in_the_span_and_attributed_on_that_
     assert "sex" not in got.columns
     assert rows[0][PID] == attrs.filter(attrs.person_id == "mover")[PID].execute().iloc[0]
     assert "person_id" not in got.columns                              # the pseudonym stays behind
+
+
+def test_a_counted_source_counts_alike_events_of_a_month_in_one_row_by_the_age_where_counts_change(connect):
+    """Ages floored to the nearest of 18, 65 and 68 below them (kept below 18); ``x`` and ``y`` alike in groups and
+    practice, 67 in January; ``x`` 68 from February (born February 1956, the birthday taken as the month's first)."""
+    w = Warehouse()
+    for pid, born in (("x", (1956, 2)), ("y", (1956, 5)), ("z", (2014, 7))):
+        w.person(pid, born=born)
+    for pid, day, status in (("x", date(2024, 1, 3), "attended"), ("x", date(2024, 1, 31), "attended"),
+                             ("y", date(2024, 1, 1), "attended"), ("x", date(2024, 1, 25), "did_not_attend"),
+                             ("x", date(2024, 2, 1), "attended"), ("x", date(2024, 2, 29), "attended"),
+                             ("y", date(2024, 2, 10), "attended"), ("z", date(2024, 1, 10), "attended"),
+                             ("x", date(2024, 3, 1), "attended")):                    # after the span: not read
+        w.gp_appointment(pid, day, status)
+    con = w.load(connect())
+    attrs = con.create_table("a", person_attributes(con), temp=True)
+    read = EventRead(("status",), date(2024, 1, 1), date(2024, 2, 29), ages=(18, 65, 68))
+    got = read_events(con, attrs, registrations(con, attrs), ("gp_appointments", "appointment_date"), read)
+    assert set(got.columns) == {"d", "practice_code", GROUPS, "age", "status", EVENTS}     # no person number
+    rows = sorted((r["d"], r["practice_code"], r["age"], r["status"], r[EVENTS]) for r in got.to_pyarrow().to_pylist())
+    jan, feb = date(2024, 1, 1), date(2024, 2, 1)
+    assert rows == [(jan, "P1", 9, "attended", 1), (jan, "P1", 65, "attended", 3), (jan, "P1", 65, "did_not_attend", 1),
+                    (feb, "P1", 65, "attended", 1), (feb, "P1", 68, "attended", 2)]
 
 
 def test_a_source_not_read_fails_at_once():

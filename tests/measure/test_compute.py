@@ -20,8 +20,10 @@ from scenario import code, scenario
 
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Indicator
+from placewise.measure.compile import catalogue_event_reads
 from placewise.measure.computation import CELLS_TABLE, key_groups, shared_keys, sort_by_keys
 from placewise.measure.periods import periods
+from placewise.measure.trial import trace
 from placewise.profile import load_profile
 from placewise.warehouse.engines.duckdb import SCRATCH, DuckDBEngine
 
@@ -288,6 +290,42 @@ def test_indicators_sharing_a_side_count_as_each_computed_alone(catalogue):
     # January at P1 (s0, s1, s4 registered): four appointments on the 3rd, s4's on the 6th missed.
     assert pick(together, "gp_dna_rate", JAN, "practice", "P1") == (1, 4)
     assert pick(together, "gp_appointments_rate", JAN, "practice", "P1") == (4, 3)
+
+
+def test_a_source_is_read_counted_only_where_every_count_of_it_treats_alike_events_alike(catalogue):
+    """GP appointments (a rate, a DNA share) and emergency admissions counted by month are read counted, by the
+    reporting age bands; not where a DSR (ESP band at a later period end) or a duration (A&E four hours) reads the
+    same source, nor where the reading is for a trace (no age bands given)."""
+    def reads(ids: list[str], bands: list[int] | None = catalogue.age_bands) -> dict:
+        work = [(catalogue.indicator(i), periods(Q4, catalogue.indicator(i).frequency)) for i in ids]
+        return {s: r.ages for s, r in catalogue_event_reads(work, bands).items()}
+
+    gp, spells, ae = ("gp_appointments", "appointment_date"), ("inpatient_spells", "admission_date"), \
+        ("ae_attendances", "arrival")
+    assert reads(["gp_appointments_rate", "gp_dna_rate", "emergency_admissions_count"]) == {
+        gp: tuple(catalogue.age_bands), spells: tuple(catalogue.age_bands)}
+    assert reads(["emergency_admissions_count", "emergency_admissions_dsr"]) == {spells: None}
+    assert reads(["ae_attendances_rate", "ae_4hr_all"]) == {ae: None}
+    assert reads(["gp_appointments_rate"], None) == {gp: None}
+
+
+def test_alike_events_counted_together_count_as_each_event(catalogue):
+    """Read counted, a person's three attended GP appointments in January are one row standing for three, and another
+    person alike in practice, groups and age band adds to it: each appointment still counts one, in the rate's
+    numerator and in the DNA share's denominator, as it does traced event by event (``placewise trial``)."""
+    w = Warehouse()
+    for pid, born in (("a", (1980, 6)), ("b", (1981, 2))):
+        w.person(pid, born=born)
+    for pid, day, status in (("a", 3, "attended"), ("a", 10, "attended"), ("a", 24, "attended"),
+                             ("a", 28, "did_not_attend"), ("b", 5, "attended")):
+        w.gp_appointment(pid, date(2024, 1, day), status)
+    con = w.load(ibis.duckdb.connect())
+    got = compute(con, catalogue, periods_range=Q4, indicators=["gp_appointments_rate", "gp_dna_rate"]).to_pandas()
+    assert pick(got, "gp_appointments_rate", JAN, "practice", "P1") == (5, 2)
+    assert pick(got, "gp_dna_rate", JAN, "practice", "P1") == (1, 5)
+    assert pick(got, "gp_dna_rate", JAN, "practice", "P1", "age_band", "18-44") == (1, 5)
+    traced = trace(con, catalogue, "gp_dna_rate", JAN)["units"]
+    assert (traced.num_rows, pc.sum(traced["numerator"]).as_py()) == (5, 1)
 
 
 def test_queries_compiled_in_line_count_as_those_compiled_ahead(catalogue, monkeypatch):

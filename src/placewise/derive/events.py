@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY
-from placewise.derive.people import GROUPS, attribute
+from placewise.derive.people import GROUPS, age_at, attribute
 
 EventSource = tuple[str, str]
 """An event table and the date column that places its events in periods, e.g. ``("inpatient_spells",
@@ -23,6 +23,8 @@ EventSource = tuple[str, str]
 ATTRIBUTES = ("pid", GROUPS, "birth_year", "birth_month")
 """The person attributes every attributed event carries: the breakdown groups as their one number, labelled only
 once the events are summed."""
+EVENTS = "events"
+"""The column of a counted source's table (:attr:`EventRead.ages`): how many events the row stands for."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class EventRead:
     columns: tuple[str, ...]
     first: date
     last: date
+    ages: tuple[int, ...] | None = None
+    """Where every count of the source counts each event as one and nothing else of it: the ages at which such a
+    count can change (reporting age bands, counts' age limits). The events are then counted (:func:`counted`), not
+    kept one by one."""
 
 
 def attributed(rows: ir.Table, attrs: ir.Table, intervals: ir.Table) -> ir.Table:
@@ -56,8 +62,21 @@ def source_rows(con: ibis.BaseBackend, source: EventSource, read: EventRead) -> 
 def read_events(con: ibis.BaseBackend, attrs: ir.Table, intervals: ir.Table, source: EventSource,
                 read: EventRead) -> ir.Table:
     """One source's events from ``read.first`` to ``read.last``, attributed (:func:`attributed`), with the columns
-    read: ``d`` (the placing date), the person attributes, ``practice_code`` and ``read.columns``."""
-    return attributed(source_rows(con, source, read), attrs, intervals)
+    read: ``d`` (the placing date), the person attributes, ``practice_code`` and ``read.columns``; counted where
+    ``read.ages`` is given (:func:`counted`)."""
+    events = attributed(source_rows(con, source, read), attrs, intervals)
+    return events if read.ages is None else counted(events, read.columns, read.ages)
+
+
+def counted(events: ir.Table, columns: tuple[str, ...], ages: tuple[int, ...]) -> ir.Table:
+    """Attributed events counted (:data:`EVENTS`) by month (``d``, its first day), practice, groups, the age in the
+    month floored to the nearest of ``ages`` below it (kept as it is below them all) and ``columns``: the rows a
+    count that treats such events alike sums, about a tenth of the events (GP appointments), each summed once."""
+    age = age_at(events.d, events.birth_year, events.birth_month)
+    floored = ibis.cases(*[(age >= a, a) for a in sorted(ages, reverse=True)], else_=age)
+    keys = {"d": events.d.truncate("M").cast("date"), "practice_code": events.practice_code, GROUPS: events[GROUPS],
+            "age": floored.cast("int64"), **{c: events[c] for c in columns}}
+    return events.group_by(**keys).aggregate(**{EVENTS: events.count()})
 
 
 @dataclass(frozen=True)

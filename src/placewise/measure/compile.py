@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY, TABLE_BY_NAME
-from placewise.derive.events import ATTRIBUTES, EventRead, EventSource, EventTables, attributed
+from placewise.derive.events import ATTRIBUTES, EVENTS, EventRead, EventSource, EventTables, attributed
 from placewise.derive.people import (
     GROUP_LABELS,
     GROUP_PARTS,
@@ -508,11 +508,13 @@ def cohort(population: ir.Table, p: Persons, periods: Periods) -> ir.Table:
 
 
 def _units_frame(t: ir.Table, catalogue: Catalogue, v: ir.NumericValue, age: ir.IntegerValue,
-                 standardise: bool, band_age: ir.IntegerValue | None = None, **geo: Any) -> ir.Table:
+                 standardise: bool, band_age: ir.IntegerValue | None = None, weight: ir.NumericValue = ONE,
+                 **geo: Any) -> ir.Table:
     """Project any unit table onto the common unit columns (geography: the practice, and so the ICS).
 
     ``age`` gives the reporting age band; ``band_age`` (default ``age``) the ESP band of a DSR, which is
-    the age at the period end so that events and population fall in the same band.
+    the age at the period end so that events and population fall in the same band. ``weight`` (``w``) is how many
+    alike units the row stands for: more than one only for counted events (:func:`placewise.derive.events.counted`).
     """
     cols: dict[str, Any] = {
         "period_start": t.period_start, "period_end": t.period_end,
@@ -524,7 +526,7 @@ def _units_frame(t: ir.Table, catalogue: Catalogue, v: ir.NumericValue, age: ir.
         else ibis.null("int64"),
     }
     cols.update(geo)
-    return t.select(**cols, v=v.cast("float64"))
+    return t.select(**cols, v=v.cast("float64"), w=weight.cast("float64"))
 
 
 def persons_units(ctx: Context, p: Persons, periods: Periods, standardise: bool,
@@ -666,6 +668,8 @@ def events_units(ctx: Context, e: Events, periods: Periods, standardise: bool,
     """One unit per event (or per person) in each period; ``v`` is 1, the value, or the subset flag."""
     g = attributed_events(ctx, e, periods, subset)
     geo = {"provider_code": g.provider_code, "site_code": g.site_code} if e.has_provider else {}
+    if EVENTS in g.columns:     # counted: no ESP band at a later period end (_counted_alike)
+        return _units_frame(g, ctx.catalogue, g.v, g.age, False, weight=g[EVENTS], **geo)
     band_age = g.age if e.count == "persons" else age_at(g.period_end, g.birth_year, g.birth_month)
     return _units_frame(g, ctx.catalogue, g.v, g.age, standardise, band_age, **geo)
 
@@ -697,17 +701,35 @@ def event_columns(e: Events, subset: Subset | None) -> set[str]:
     return cols
 
 
-def catalogue_event_reads(parts: list[tuple[Indicator, Periods]]) -> dict[EventSource, EventRead]:
-    """Every event source the indicators count, with the columns they use and the days their periods cover."""
-    found: dict[EventSource, tuple[set[str], date, date]] = {}
+def catalogue_event_reads(parts: list[tuple[Indicator, Periods]], age_bands: list[int] | None = None
+                          ) -> dict[EventSource, EventRead]:
+    """Every event source the indicators count, with the columns they use and the days their periods cover; given
+    the reporting ``age_bands``, a source whose every count treats alike events alike (:func:`_counted_alike`) is
+    read counted, with the ages at which its counts can change (:attr:`EventRead.ages`)."""
+    found: dict[EventSource, tuple[set[str], date, date, set[int] | None]] = {}
     for ind, periods in parts:
         if not periods:
             continue
         first, last = min(p[0] for p in periods), max(p[1] for p in periods)
         for e, subset in event_sources(ind):
-            cols, lo, hi = found.get((e.table, e.date_column), (set(), first, last))
-            found[(e.table, e.date_column)] = (cols | event_columns(e, subset), min(lo, first), max(hi, last))
-    return {s: EventRead(tuple(sorted(c)), lo, hi) for s, (c, lo, hi) in sorted(found.items())}
+            cols, lo, hi, ages = found.get((e.table, e.date_column), (set(), first, last, set(age_bands or [])))
+            if ages is not None and age_bands is not None and _counted_alike(ind, e, subset):
+                ages = ages | {*([e.age.min] if e.age.min is not None else []),
+                               *([e.age.max + 1] if e.age.max is not None else [])}
+            else:
+                ages = None
+            found[(e.table, e.date_column)] = (cols | event_columns(e, subset), min(lo, first), max(hi, last), ages)
+    return {s: EventRead(tuple(sorted(c)), lo, hi, tuple(sorted(a)) if a is not None else None)
+            for s, (c, lo, hi, a) in sorted(found.items())}
+
+
+def _counted_alike(ind: Indicator, e: Events, subset: Subset | None) -> bool:
+    """Whether the count (and its subset) counts each event as one and asks nothing of it but its month, practice,
+    groups, age band and the columns it filters on: no value, persons, duration, codelist, earlier or later event,
+    no ESP band at a later period end (a DSR) and no median of units. Such events can be counted together."""
+    asked = [e.value, e.duration, e.codelist, e.secondary_codelist, e.new_after_days, e.followed_by, e.first_ever,
+             *([subset.duration, subset.followed_by] if subset else [])]
+    return e.count == "events" and ind.measure not in ("dsr", "median") and not any(asked)
 
 
 def _matching(e: Events, t: ir.Table, ctx: Context) -> ir.Table:
@@ -762,7 +784,8 @@ def attributed_events(ctx: Context, e: Events, periods: Periods, subset: Subset 
         ev = ev.group_by(PERSON_KEY).aggregate(d=ev.d.min(), flag=ev.flag.max())
         ev = attributed(ev, ctx.attributes, ctx.registrations)
     else:
-        ev = base.select(*ATTRIBUTES, "d", "practice_code", **cols)
+        person = [GROUPS, "age", EVENTS] if EVENTS in base.columns else ATTRIBUTES
+        ev = base.select(*person, "d", "practice_code", **cols)
     first, last = min(p[0] for p in periods), max(p[1] for p in periods)
     ev = ev.filter((ev.d >= first) & (ev.d <= last))   # lets the engine skip history outside the periods
     months = _period_months(periods)
@@ -787,7 +810,7 @@ def _attribute_events(ctx: Context, e: Events, ev: ir.Table) -> ir.Table:
     An event counts where the person was registered on its day (so it comes attributed); a person counted
     once in a period, where they were registered on their first counted day in it.
     """
-    age = age_at(ev.d, ev.birth_year, ev.birth_month)
+    age = ev.age if EVENTS in ev.columns else age_at(ev.d, ev.birth_year, ev.birth_month)
     j = ev.mutate(age=age).filter(_in_range(age, e.age.min, e.age.max))
     if e.count == "persons":
         j = j.group_by([PID, "period_start", "period_end"]).aggregate(
@@ -817,7 +840,7 @@ def aggregate_units(ctx: Context, a: Aggregate, periods: Periods) -> ir.Table:
         period_start=j.period_start, period_end=j.period_end, ics_code=ibis.literal(ctx.catalogue.ics_code),
         practice_code=none, provider_code=j.org_code, site_code=none,
         groups=ibis.null("int16"), age_band=ibis.null("int64"), standard_band=ibis.null("int64"),
-        v=j[a.column].cast("float64"),
+        v=j[a.column].cast("float64"), w=ONE,
     )
 
 
@@ -953,16 +976,16 @@ COUNT_KEYS = ["period_start", "period_end", "geography_type", "geography_code", 
 
 
 def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
-    """Units summed into the finest cells (every attribute but the PCN and Place, which follow from the practice);
-    a median keeps the units themselves."""
+    """Units summed into the finest cells (every attribute but the PCN and Place, which follow from the practice),
+    each as many times as its weight ``w`` (:func:`_units_frame`); a median keeps the units themselves."""
     keys = list(DIMS)
     unreported = _unreported(ind)
     units = units.mutate(**{d: ibis.null(units[d].type()) for d in unreported if d in keys},
                          **{GROUPS: _reported_groups(units[GROUPS], unreported)})
-    if ind.measure == "median":
+    if ind.measure == "median":     # units one by one (never counted: _counted_alike)
         return units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
-    return _summed(units, keys, _blank(ind), numerator=units.num.sum(), denominator=units.den.sum(),
-                   sum_squares=(units.num * units.num).sum())
+    return _summed(units, keys, _blank(ind), numerator=(units.num * units.w).sum(),
+                   denominator=(units.den * units.w).sum(), sum_squares=(units.num * units.num * units.w).sum())
 
 
 def _blank(ind: Indicator) -> set[str]:

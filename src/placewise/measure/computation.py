@@ -188,7 +188,7 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
     with engine.settings(engine.analytic):
         complete = complete_to(con)
         work = [(ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
-        reads = catalogue_event_reads(work)
+        reads = catalogue_event_reads(work, catalogue.age_bands)
         own = _own_names()
         shared = SharedSides(shared_keys(work), own)
         cohorts = itertools.count()

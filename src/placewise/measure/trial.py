@@ -109,7 +109,7 @@ def _labelled(ctx: Context, units: ir.Table) -> ir.Table:
     """Units (expected cases, returns) with their breakdown groups and reporting age band as labels, not the numbers
     they are summed by."""
     bands = dict(enumerate(age_band_labels(ctx.catalogue.age_bands)))
-    kept = [c for c in units.columns if c not in (GROUPS, "age_band")]
+    kept = [c for c in units.columns if c not in (GROUPS, "age_band", "w")]     # w: 1, as traced events are not counted
     u = units.left_join(group_labels().view(), GROUPS)
     return u.select(*kept, *PERSON_GROUPS, age_band=u.age_band.substitute(bands, else_="Unknown"))
 
