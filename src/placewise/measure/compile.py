@@ -1097,7 +1097,8 @@ def _practice_cells(ind: Indicator) -> bool:
 
 
 def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
-    """Cells by breakdown group (:func:`by_breakdown`) summed to every geography level of the indicator.
+    """Cells by breakdown group (:func:`by_breakdown`) summed to every geography level of the indicator (its id not
+    yet set: the caller sets it, so that indicators with the same geographies share the query's SQL).
 
     Each level is summed by itself: the ICS, practice, provider and site from their own columns; PCNs, Places and
     the profile's groupings of Places through the practice's PCN and Place.
@@ -1117,5 +1118,4 @@ def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
                         "g_place": [g[2] for g in groups]})
         k = j.join(gm, j.la_code == gm.g_place)
         parts.append(_level(ind, k, k.g_type, k.g_code))
-    out = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return out.mutate(indicator_id=ibis.literal(ind.id))
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]

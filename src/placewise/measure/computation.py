@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+import functools
 import itertools
 from queue import Queue
 import uuid
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
@@ -86,6 +88,11 @@ COHORT_TABLE = "_placewise_cohort_"
 """Prefix of the temporary tables holding a cohort drawn from coded records (people with an SMI code ever, at every
 period end), numbered over the computation so that no two cohorts share one; each is dropped with its indicator's
 cells."""
+TEMPLATE_CELLS = "_placewise_cells_template"
+"""The cells table's name in the template of an indicator's summing to each geography (:func:`_plan`): the same
+template, and so its SQL, serves every indicator with the same geographies and breakdowns."""
+TEMPLATE_ID = "_placewise_indicator_template"
+"""The indicator id in that template."""
 SIDES_TABLE = "_placewise_side_"
 """Prefix of the temporary tables holding a side's cells by breakdown group that several indicators share (e.g. the
 registered population of the monthly rates, GP appointments counted by two indicators)."""
@@ -341,12 +348,14 @@ def shared_keys(work: list[tuple[Indicator, Periods]]) -> set[str]:
 class Step:
     """One query of an indicator's computation: made into temporary table ``name``, or its rows fetched (no name);
     ``sql`` once compiled. A table ``kept`` outlives the indicator (later indicators read it); the others are dropped
-    once its steps have run."""
+    once its steps have run. An ``expr`` several indicators share as a template has its placeholders' values in
+    ``fill`` (placeholder, value), put into its SQL."""
 
     expr: ir.Table
     name: str | None = None
     sql: str = ""
     kept: bool = False
+    fill: tuple[tuple[str, str], ...] = ()
 
 
 def _made(ctx: Context, steps: list[Step], name: str, expr: ir.Table) -> ir.Table:
@@ -404,17 +413,30 @@ def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Sha
         summed = sides_summed(ind, [placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
     else:   # summed in one pass: apart, each side would read the units again
         summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
-    made = _made(ctx, steps, own(f"{CELLS_TABLE}{ind.id}"), summed)
-    steps.append(Step(expand(ctx, ind, made).select(*COUNTS_SCHEMA.names)))
+    made = own(f"{CELLS_TABLE}{ind.id}")
+    template = engine_for(ctx.con).temp_named(TEMPLATE_CELLS, _made(ctx, steps, made, summed).schema())
+    expanded = expand(ctx, ind, template).mutate(indicator_id=ibis.literal(TEMPLATE_ID))
+    steps.append(Step(expanded.select(*COUNTS_SCHEMA.names), fill=((TEMPLATE_CELLS, made),
+                                                                    (f"'{TEMPLATE_ID}'", f"'{ind.id}'"))))
     if ENGLAND in ind.geographies:
         national = returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps)
         steps.append(Step(national.filter(national.geography_type == ENGLAND).select(*COUNTS_SCHEMA.names)))
     return steps
 
 
-def _compiled(engine: Engine, steps: list[Step]) -> list[Step]:
-    """The steps with their SQL."""
-    return [replace(s, sql=engine.compile(s.expr)) for s in steps]
+def _compiled(engine: Engine, steps: list[Step], done: dict[ops.Node, str]) -> list[Step]:
+    """The steps with their SQL, each distinct expression compiled once per computation (``done``: a template
+    shared by indicators), its placeholders filled."""
+    return [replace(s, sql=functools.reduce(lambda sql, f: sql.replace(*f), s.fill, _sql(engine, s.expr, done)))
+            for s in steps]
+
+
+def _sql(engine: Engine, expr: ir.Table, done: dict[ops.Node, str]) -> str:
+    """The expression's SQL, compiled unless already in ``done`` (Ibis's expressions compare by content)."""
+    node = expr.op()
+    if node not in done:
+        done[node] = engine.compile(expr)
+    return done[node]
 
 
 def _run(engine: Engine, steps: list[Step]) -> pa.Table:
@@ -470,11 +492,13 @@ def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]]) ->
         stack.callback(runner.shutdown, cancel_futures=True)
         stack.callback(compiler.shutdown, cancel_futures=True)
 
+        done: dict[ops.Node, str] = {}
+
         def compiled(steps: list[Step]) -> Callable[[], list[Step]]:
             """The steps' compiling: ahead on the compiler's thread, or in line when the runner asks."""
             if not engine.compiles_aside:
-                return lambda: _compiled(engine, steps)
-            return compiler.submit(_compiled, engine, steps).result
+                return lambda: _compiled(engine, steps, done)
+            return compiler.submit(_compiled, engine, steps, done).result
 
         made = [runner.submit(sessions.run, c) for c in [compiled(s) for s in sides]]
         ahead = [(ind, compiled(steps)) for ind, steps in rest]
