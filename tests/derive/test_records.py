@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import ibis
 import pyarrow as pa
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from placewise.derive.people import PID
-from placewise.derive.records import at_dates, counted, months_back, standing
+from placewise.derive.records import add_months, at_dates, counted, held, months_back, standing
 from placewise.measure.periods import month_end
 
 FIRST = date(2022, 1, 1)
@@ -51,6 +52,22 @@ def test_counted_spans_hold_where_the_window_has_enough_records(rows, months, at
            .to_pylist()}
     want = {(p, e) for p in (1, 2, 3) for e in ENDS if len(_in_window(rows, p, e, months)) >= at_least}
     assert got == want
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=records, months=st.sampled_from([1, 6, 12]))
+def test_held_spans_hold_each_day_a_record_is_in_the_look_back_one_span_a_run(rows, months):
+    days = _table(rows).select(PID, "d").distinct()
+    spans = sorted((r[PID], r["start"], r["stop"]) for r in ibis.duckdb.connect().to_pyarrow(held(days, months))
+                   .to_pylist())
+    # A record of day d is in the look-back of every day from d up to the day before the first day of the month
+    # months + 1 months after d's (months_back): e.g. 15 March with 12 months, to 30 March a year on.
+    want = {(r[0], FIRST + timedelta(days=r[1] + k)) for r in rows
+            for k in range((add_months(FIRST + timedelta(days=r[1]), months + 1) - FIRST).days - r[1] - 1)}
+    got = {(p, start + timedelta(days=k)) for p, start, stop in spans for k in range((stop - start).days)}
+    assert got == want
+    # Joined up: a person's next span starts after a day their last one does not hold.
+    assert all(a[2] < b[1] for a, b in pairwise(spans) if a[0] == b[0])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -185,25 +185,46 @@ def standing(days: ir.Table, months: int | None) -> ir.Table:
     return days.mutate(start=days.d, stop=stop).drop("_next")
 
 
+def held(days: ir.Table, months: int | None) -> ir.Table:
+    """Spans when a person has one of ``days`` (``pid, d``, one row per person and day) in the last ``months`` months:
+    ``pid, start, stop``, each as long as the days keep on holding it, not one per day (:func:`standing`).
+
+    A day's span runs on into the next day's where the next comes before it falls out of the look-back; joined up,
+    the spans hold the same days in far fewer rows (a monthly repeat prescription: one span, not one a month), so
+    every join that meets them (a register's requirement, a criterion checked at each period end) meets fewer. Two
+    passes: one marks the days that open and close a span, the next pairs each opening with its closing.
+    """
+    d = days.mutate(_gone=expiry(days.d, months))
+    w = ibis.window(group_by=d[PID], order_by=d.d)
+    before, after = d._gone.lag().over(w), d.d.lead().over(w)
+    d = d.mutate(_opens=before.isnull() | (before < d.d), _closes=after.isnull() | (d._gone < after))
+    edges = d.filter(d._opens | d._closes)
+    stop = ibis.ifelse(edges._closes, edges._gone, edges._gone.lead().over(ibis.window(group_by=edges[PID],
+                                                                                       order_by=edges.d)))
+    edges = edges.mutate(stop=stop.cast("date"))
+    opened = edges.filter(edges._opens)
+    return opened.select(PID, start=opened.d, stop=opened.stop)
+
+
 def counted(records: ir.Table, months: int, at_least: int) -> ir.Table:
     """Spans when a person has at least ``at_least`` records in the last ``months`` months: ``pid, start, stop``.
 
     Each record counts one from its day and stops counting on the day it falls out of the look-back
     (:func:`expiry`); a person's running total between two such days stands until the next. Spans of one
-    person never overlap. At least one record: each day with a record stands until the person's next or until it
-    falls out of the look-back (:func:`standing`), the same days held without a running total (a third of the work).
+    person never overlap. At least one record: the days held (:func:`held`), without a running total (a third of the
+    work).
     """
     r = records.filter(records.d.notnull())
     if at_least == 1:
-        return standing(r.select(PID, "d").distinct(), months).select(PID, "start", "stop")
+        return held(r.select(PID, "d").distinct(), months)
     steps = r.select(PID, d=r.d, n=ibis.literal(1, "int64")).union(
         r.select(PID, d=expiry(r.d, months), n=ibis.literal(-1, "int64")))
     change = steps.group_by([PID, "d"]).aggregate(n=steps.n.sum())
     change = change.mutate(
         total=change.n.sum().over(ibis.cumulative_window(group_by=change[PID], order_by=change.d)),
         stop=change.d.lead().over(ibis.window(group_by=change[PID], order_by=change.d)).fill_null(OPEN_END))
-    held = change.filter(change.total >= at_least)
-    return held.select(PID, start=held.d, stop=held.stop.cast("date"))
+    reached = change.filter(change.total >= at_least)
+    return reached.select(PID, start=reached.d, stop=reached.stop.cast("date"))
 
 
 def at_dates(t: ir.Table, spans: ir.Table) -> ir.Table:

@@ -19,6 +19,7 @@ from placewise.derive.records import (
     Coded,
     RecordQuery,
     at_dates,
+    held,
     record_query,
     standing,
 )
@@ -32,7 +33,7 @@ NARROW = [PID, "period_end", "practice_code", "age"]
 def recent(records: Coded, r: Recent) -> ir.Table:
     """Spans when a person has a record from the codelists in the last ``months`` months: ``pid, start, stop``."""
     days = records(r.table, r.codelist).select(PID, "d").distinct()
-    return standing(days.filter(days.d >= EARLIEST), r.months).select(*SPAN)
+    return held(days.filter(days.d >= EARLIEST), r.months)
 
 
 def _diagnosed(records: Coded, reg: Register) -> ir.Table:
