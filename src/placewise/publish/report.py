@@ -105,9 +105,9 @@ class IndicatorSpec:
     no_spc: str = ""
     """Why the series gets no SPC (its points overlap: :mod:`placewise.analyse.independence`); empty if it does."""
     population_sized: bool = False
+    """A count that grows with the population measured, whose plan is scaled to a synthetic sample's share."""
     no_funnel: str = ""
     """Why the area's units get no funnel plot (:func:`placewise.analyse.funnels.no_funnel_reason`); empty if they do."""
-    """A count that grows with the population measured, whose plan is scaled to a synthetic sample's share."""
     yearly: Target | None = None
     """The catalogue's target by financial year, so that a chart draws each year's target or standard."""
     printed_alone: frozenset[tuple[str, date]] = frozenset()
