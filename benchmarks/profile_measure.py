@@ -76,9 +76,10 @@ def main() -> None:
             computation._temp = temp
         shared = computation.SharedSides(computation.shared_keys(work), own)
         cohorts = count()
+        done: dict = {}     # each distinct expression compiled once per computation, as compute does
         for ind, ps in work:
             steps = computation._plan(ctx, ind, ps, shared, cohorts, own)  # compiled then run here, not pipelined: each alone
-            parts.append(_timed(ind.id, lambda s=steps: computation._run(engine, computation._compiled(engine, s)),
+            parts.append(_timed(ind.id, lambda s=steps: computation._run(engine, computation._compiled(engine, s, done)),
                                 totals))
     counts = _timed("sort counts", lambda: computation.sort_by_keys(pa.concat_tables(parts), computation.KEYS), totals)
     table = _timed("statistics", lambda: measurements(counts, catalogue, datetime.now(UTC)), totals)
