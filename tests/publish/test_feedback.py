@@ -56,7 +56,7 @@ def test_pack_has_the_chart_the_banner_and_no_nan() -> None:
 def test_the_pack_passes_the_disclosure_rule() -> None:
     # P1's 3 referrals to 110 are a small count: hidden with the ratios and verdicts that would give it back.
     html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, None, synthetic=True, rule=RULE)
-    row = html.split("<td>110</td>")[1].split("</tr>")[0]
+    row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
     assert row.count(">*<") == 7 and "1.50" not in row and "within expected range" not in row
     assert RULE.statement() in html.replace("&#x27;", "'")
     # Both months (2 and 1 referrals) are small counts: no point is charted.
@@ -111,7 +111,7 @@ def test_the_pack_draws_a_funnel_per_specialty_and_none_where_most_referred_none
     made = ReferralCube(practices, ["100", "110"], ["2024-03"], referrals, np.full((12, 1, strata), 50.0))
     rule = DisclosureRule(suppress_up_to=7, round_to=1, geographies=["practice"])
     html = feedback_html(made, "P01", {}, None, synthetic=True, rule=rule)
-    svg = html.split("<h3>100</h3>")[1].split("</svg>")[0] + "</svg>"
+    svg = html.split("<h3>100 General Surgery Service</h3>")[1].split("</svg>")[0] + "</svg>"
     root = ET.fromstring(svg)
     units = [c for c in root.iter("{http://www.w3.org/2000/svg}circle") if "area" in c.get("class", "").split()]
     assert len(units) == 12 and [c.findtext("{http://www.w3.org/2000/svg}title") for c in units].count("P01") == 1
@@ -120,8 +120,8 @@ def test_the_pack_draws_a_funnel_per_specialty_and_none_where_most_referred_none
     assert [c.get("class") for c in units].count("area outside neither high") == 1 and ringed[0].get("class") == "area"
     assert {c.get("fill") for c in units if "outside" in c.get("class")} == {NEITHER}
     assert "No preferred direction (high or low)" in svg and "Ringed: P01" in svg
-    assert "exact Poisson limits around 1, as expected" in html.split("<h3>100</h3>")[1].split("<h3>")[0]
-    after = html.split("<h3>110</h3>")[1].split("<h2>")[0]
+    assert "exact Poisson limits around 1, as expected" in html.split("<h3>100 General Surgery Service</h3>")[1].split("<h3>")[0]
+    after = html.split("<h3>110 Trauma and Orthopaedic Service</h3>")[1].split("<h2>")[0]
     assert "<svg" not in after and "7 of the 12 practices referred none, more than half" in after
     table = feedback_table(made, "P01", {})
     assert table.verdict.tolist() == ["within expected range", SPARSE] and table.need_verdict.iloc[1] == SPARSE
@@ -137,7 +137,7 @@ def test_a_practice_whose_count_is_hidden_is_left_off_the_funnel() -> None:
     practices = [f"P{i:02d}" for i in range(1, 13)]
     made = ReferralCube(practices, ["100"], ["2024-03"], referrals, np.full((12, 1, strata), 50.0))
     html = feedback_html(made, "P01", {}, None, synthetic=True, rule=RULE)
-    part = html.split("<h3>100</h3>")[1].split("<h2>")[0]
+    part = html.split("<h3>100 General Surgery Service</h3>")[1].split("<h2>")[0]
     titles = [t.split("<")[0] for t in part.split("<title>")[2:]]  # the first is the chart's
     assert titles == ["another practice"] * 10
     assert "P01's count is suppressed, so it is not drawn" in part and "2 practices are suppressed" in part

@@ -6,7 +6,16 @@ from datetime import date
 
 import pytest
 
-from placewise.publish.labels import period_end, period_label, year_starts
+from placewise.publish.labels import (
+    UNKNOWN_TREATMENT_FUNCTION,
+    TreatmentFunctionsError,
+    parse_treatment_functions,
+    period_end,
+    period_label,
+    treatment_function_label,
+    treatment_function_names,
+    year_starts,
+)
 
 
 @pytest.mark.parametrize(("start", "frequency", "label"), [
@@ -36,3 +45,33 @@ def test_year_starts_are_the_periods_that_open_a_financial_year_by_their_end() -
     quarters = [date(2025, 10, 1), date(2026, 1, 1), date(2026, 4, 1)]
     assert year_starts(quarters, "quarterly") == [2]
     assert year_starts([], "monthly") == []
+
+
+def test_every_treatment_function_the_generator_emits_has_a_name() -> None:
+    from placewise.profile import load_profile
+    from placewise.sources.synth.generate import load_synthetic
+
+    cfg = load_synthetic(load_profile())
+    emitted = (set(cfg.admissions.emergency_treatment_functions) | set(cfg.admissions.elective_treatment_functions)
+               | set(cfg.outpatients.treatment_functions) | set(cfg.referrals_mix.treatment_functions) | {"300"})
+    names = treatment_function_names()
+    assert len(emitted) >= 18 and not emitted - set(names), sorted(emitted - set(names))
+    assert all(UNKNOWN_TREATMENT_FUNCTION not in treatment_function_label(c) for c in emitted)
+
+
+def test_names_are_the_data_dictionarys_and_an_unknown_code_is_said_not_blank() -> None:
+    assert treatment_function_label("110") == "110 Trauma and Orthopaedic Service"
+    assert treatment_function_label("502") == "502 Gynaecology Service"
+    assert treatment_function_label("999") == "999 (unknown treatment function)"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("code,title\n110,X\n", "row 1: the header must be 'code,name'"),
+    ("code,name\n110\n", "row 2: 1 fields where 2"),
+    ("code,name\n11O,Trauma\n", "row 2: field code: '11O' is not a three-digit code"),
+    ("code,name\n110,Trauma\n120, \n", "row 3: field name: empty for code 120"),
+    ("code,name\n110,Trauma\n110,Again\n", "row 3: field code: 110 appears twice"),
+])
+def test_a_bad_names_table_is_refused_naming_the_row_and_field(text: str, message: str) -> None:
+    with pytest.raises(TreatmentFunctionsError, match=message):
+        parse_treatment_functions(text, "tf.csv")

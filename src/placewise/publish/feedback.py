@@ -34,7 +34,7 @@ from placewise.analyse.variation import (
 )
 from placewise.publish import charts
 from placewise.publish.disclosure import NOT_KNOWN, SUPPRESSED_TEXT, TOTAL, DisclosureRule, decide_family, round_counts
-from placewise.publish.labels import period_label
+from placewise.publish.labels import period_label, treatment_function_label
 from placewise.publish.report import POINT_CLASS
 
 VERDICT = {1: "higher than expected", -1: "lower than expected", 0: "within expected range"}
@@ -157,7 +157,8 @@ def specialty_funnels(cube: ReferralCube, practice: str, hidden: np.ndarray) -> 
     for k, spec in enumerate(cube.specialties):
         o, e = ratios.observed[:, k], ratios.expected[:, k]
         some = e > 0
-        heading = f"<h3>{escape(spec)}</h3>"
+        name = treatment_function_label(spec)
+        heading = f"<h3>{escape(name)}</h3>"
         if sparse[k] or some.sum() < 3:
             why = (f"{int((o[some] == 0).sum())} of the {int(some.sum())} practices referred none, more than half: "
                    "funnel limits cannot tell a 0 from chance and overdispersion cannot be estimated"
@@ -170,7 +171,7 @@ def specialty_funnels(cube: ReferralCube, practice: str, hidden: np.ndarray) -> 
         svg = charts.funnel_plot(
             [n for n, s in zip(np.array(names)[some], shown, strict=True) if s], e[some][shown],
             (o[some] / e[some])[shown], funnel.signal[shown], funnel.grid, funnel.centre, funnel.limits,
-            polarity="neutral", title=f"{spec}: referrals against expected, every practice in the ICS",
+            polarity="neutral", title=f"{name}: referrals against expected, every practice in the ICS",
             value_format=".2f", size_label="Referrals expected at the ICS rates (age band and sex)",
             highlight=(practice,), key_note=f"Ringed: {practice}" if mine else "")
         left = int((~shown).sum())
@@ -186,9 +187,10 @@ def _row(r: Any) -> str:
     the PCN's ratio; a hidden PCN count hides the PCN's ratio."""
     if r.hidden:
         hidden = f"<td>{SUPPRESSED_TEXT}</td>"
-        return f"<tr><td>{escape(r.specialty)}</td>{hidden}<td>{r.expected:,.1f}</td>{hidden * 6}</tr>"
+        return f"<tr><td>{escape(treatment_function_label(r.specialty))}</td>{hidden}<td>{r.expected:,.1f}</td>{hidden * 6}</tr>"
     pcn = SUPPRESSED_TEXT if r.pcn_hidden else _fmt(r.pcn_ratio)
-    return (f"<tr><td>{escape(r.specialty)}</td><td>{int(r.referrals):,}</td><td>{r.expected:,.1f}</td>"
+    return (f"<tr><td>{escape(treatment_function_label(r.specialty))}</td><td>{int(r.referrals):,}</td>"
+            f"<td>{r.expected:,.1f}</td>"
             f"<td>{_fmt(r.ratio)}</td><td>{r.verdict}</td><td>{_fmt(r.need_ratio)}</td><td>{r.need_verdict}</td>"
             f"<td>{'yes' if r.disagree else ''}</td><td>{pcn}</td></tr>")
 
