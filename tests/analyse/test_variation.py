@@ -94,7 +94,7 @@ def test_referral_cube_from_a_hand_built_warehouse() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
     from measure_builder import Warehouse
 
-    from placewise.analyse.variation import AGE_BANDS, referral_cube
+    from placewise.analyse.variation import AGE_BANDS, MULTIMORBIDITY_BANDS, referral_cube
 
     w = Warehouse()
     # Two women aged 54 in IMD quintile 1 (L1, decile 1) at P1; a man aged 25 in quintile 5 (L2) at P3.
@@ -106,12 +106,59 @@ def test_referral_cube_from_a_hand_built_warehouse() -> None:
         w.add("referrals", referral_id=f"R{pid}{day}", person_id=pid, practice_code="P1" if pid != "c" else "P3",
               provider_code="RC9", treatment_function=tf, referral_date=day, priority="routine")
     con = w.load(ibis.duckdb.connect())
-    cube = referral_cube(con, [date(2024, 2, 1), date(2024, 3, 1)])
+    cube = referral_cube(con, [date(2024, 2, 1), date(2024, 3, 1)], [])
     assert cube.practices == ["P1", "P2", "P3"] and cube.specialties == ["110", "300"]
-    woman_54 = (int(np.searchsorted(AGE_BANDS, 54, side="right") - 1) * 2 + 0) * 5 + 0
-    man_25 = (int(np.searchsorted(AGE_BANDS, 25, side="right") - 1) * 2 + 1) * 5 + 4
+    # No registers counted: everyone is in the first multimorbidity band.
+    woman_54 = ((int(np.searchsorted(AGE_BANDS, 54, side="right") - 1) * 2 + 0) * 5 + 0) * len(MULTIMORBIDITY_BANDS)
+    man_25 = ((int(np.searchsorted(AGE_BANDS, 25, side="right") - 1) * 2 + 1) * 5 + 4) * len(MULTIMORBIDITY_BANDS)
     assert cube.referrals[0, 0, :, woman_54].tolist() == [1, 1]       # Feb and Mar; April is outside
     assert cube.referrals[2, 1, 1, man_25] == 1 and cube.referrals.sum() == 3
     assert cube.population[0, :, woman_54].tolist() == [2, 2] and cube.population[2, :, man_25].tolist() == [1, 1]
     r, p = cube.age_sex()
     assert r.shape == (3, 2, 2, 20) and r.sum() == 3 and p.sum() == 6
+
+
+def test_multimorbidity_bands_count_register_conditions_at_each_month_end() -> None:
+    # QOF registers v49.0 as the profile declares them; bands none, one, two or three, four or more (NICE NG56's two
+    # or more, split at four). Hand-built women aged 54, one per number of conditions, all at P1.
+    import sys
+    from datetime import date
+    from pathlib import Path
+
+    import ibis
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
+    from measure_builder import Warehouse
+
+    from placewise.analyse.variation import (
+        MULTIMORBIDITY_BANDS,
+        MULTIMORBIDITY_REGISTERS,
+        STRATA,
+        multimorbidity_registers,
+        referral_cube,
+    )
+    from placewise.derive.records import codes
+    from placewise.profile import load_profile
+
+    regs = multimorbidity_registers(load_profile())
+    assert [r.id for r in regs] == list(MULTIMORBIDITY_REGISTERS)
+    conditions = ["hypertension", "chd", "dementia", "copd", "depression"]  # asthma would need a recent inhaler
+    w = Warehouse()
+    for k in range(6):   # person k has the first k conditions, diagnosed 2020
+        w.person(f"p{k}", born=(1970, 1), lsoa="L1", practice="P1")
+        for c in conditions[:k]:
+            w.event(f"p{k}", date(2020, 5, 1), codes([c])[0])
+    # p1 gets a second condition on 29 Feb 2024 (counted at the end of February) and p6 one on 1 Mar 2024 (not in Feb).
+    w.event("p1", date(2024, 2, 29), codes(["stroke_tia"])[0])
+    w.person("p6", born=(1970, 1), lsoa="L1", practice="P1")
+    w.event("p6", date(2024, 3, 1), codes(["chd"])[0])
+    w.add("referrals", referral_id="R1", person_id="p4", practice_code="P1", provider_code="RC9",
+          treatment_function="110", referral_date=date(2024, 2, 3), priority="routine")
+    cube = referral_cube(w.load(ibis.duckdb.connect()), [date(2024, 2, 1), date(2024, 3, 1)], regs)
+    by_band = cube.population[0].reshape(2, -1, len(MULTIMORBIDITY_BANDS)).sum(axis=1)
+    # Feb: p0, p6 none; p1 two (hypertension, stroke); p2, p3 two or three; p4, p5 four or more.
+    # Mar: p6 has one now.
+    assert by_band.tolist() == [[2, 0, 3, 2], [1, 1, 3, 2]]
+    assert cube.referrals.reshape(*cube.referrals.shape[:3], *STRATA)[..., 3].sum() == 1   # p4's referral: four or more
+    r, p = cube.age_sex()
+    assert r.sum() == 1 and p.sum() == 14

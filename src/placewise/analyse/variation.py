@@ -19,10 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from placewise.analyse.funnels import MIN_UNITS_FOR_OVERDISPERSION, ratio_overdispersion, ratio_signal
+from placewise.profile import Profile
+from placewise.profile.registers import Register
 
 OVERDISPERSION_METHOD = ("exact Poisson limits, widened where the units are overdispersed by additive random effects "
                          "on the square-root scale (Spiegelhalter 2005; z-scores winsorised at 10%/90%; FunnelPlotR's "
@@ -90,6 +94,32 @@ def conversion(referrals: ArrayLike, first_attendances: ArrayLike,
 AGE_BANDS = np.array([0, 10, 20, 30, 40, 50, 60, 70, 80, 90])
 """Lower bounds of the ten-year age bands used as strata (90 and over last)."""
 
+MULTIMORBIDITY_REGISTERS = ("atrial_fibrillation", "hypertension", "diabetes", "chd", "heart_failure", "stroke_tia",
+                            "ckd", "copd", "dementia", "depression", "cancer", "asthma", "smi")
+"""The long-term conditions counted for the multimorbidity band: the profile's QOF registers (v49.0, 2024/25) of
+long-term conditions, each with its own rules and age range. Learning disability, obesity and frailty are registers
+too but not conditions of this kind, and are left out."""
+
+MULTIMORBIDITY_BANDS = ("none", "one", "two or three", "four or more")
+"""Bands of the number of those conditions a person has at a month end. Multimorbidity is two or more long-term
+conditions (NICE guideline NG56, Multimorbidity: clinical assessment and management, 2016); the split at four is
+ours, so that the most multimorbid have a stratum of their own while every stratum keeps people in it."""
+
+MULTIMORBIDITY_TEXT = ("the number of long-term conditions on the QOF registers at the month end, none, one, two or "
+                       "three, or four or more, of atrial fibrillation, hypertension, diabetes, coronary heart "
+                       "disease, heart failure, stroke and TIA, chronic kidney disease (stages 3a to 5), COPD, "
+                       "dementia, depression, cancer, asthma and severe mental illness")
+"""What the multimorbidity band counts, as the pack says it."""
+
+IMD_QUINTILES = 5
+STRATA = (len(AGE_BANDS), 2, IMD_QUINTILES, len(MULTIMORBIDITY_BANDS))
+"""The need-adjusted strata, in the order of the cube's last axis: age band, sex, IMD quintile, multimorbidity band."""
+
+
+def age_sex_strata(a: NDArray[np.float64], lead: int) -> NDArray[np.float64]:
+    """An array over the need-adjusted strata (its last axis, after ``lead`` axes) summed to age band × sex."""
+    return a.reshape(*a.shape[:lead], *STRATA).sum(axis=(-1, -2)).reshape(*a.shape[:lead], -1)
+
 
 @dataclass(frozen=True)
 class ReferralCube:
@@ -98,49 +128,88 @@ class ReferralCube:
     practices: list[str]
     specialties: list[str]
     months: list[object]
-    referrals: NDArray[np.float64]      # (practices, specialties, months, age × sex × IMD quintile)
-    population: NDArray[np.float64]     # (practices, months, age × sex × IMD quintile)
+    referrals: NDArray[np.float64]      # (practices, specialties, months, age × sex × IMD quintile × multimorbidity)
+    population: NDArray[np.float64]     # (practices, months, age × sex × IMD quintile × multimorbidity)
 
     def age_sex(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The arrays with IMD quintiles summed out: age band × sex strata only."""
-        shape = (len(AGE_BANDS), 2, 5)
-        r = self.referrals.reshape(*self.referrals.shape[:3], *shape).sum(axis=-1)
-        p = self.population.reshape(*self.population.shape[:2], *shape).sum(axis=-1)
-        return r.reshape(*r.shape[:3], -1), p.reshape(*p.shape[:2], -1)
+        """The arrays with IMD quintiles and multimorbidity bands summed out: age band × sex strata only."""
+        return age_sex_strata(self.referrals, 3), age_sex_strata(self.population, 2)
 
 
-def referral_cube(con, months: list) -> ReferralCube:
+def multimorbidity_registers(profile: Profile) -> list[Register]:
+    """The profile's registers of :data:`MULTIMORBIDITY_REGISTERS`, those it declares (none for a profile without
+    registers)."""
+    from placewise.profile.registers import load_registers
+
+    regs = load_registers(profile)
+    return [] if regs is None else [r for r in regs.registers if r.id in MULTIMORBIDITY_REGISTERS]
+
+
+def multimorbidity_band(con: ibis.BaseBackend, attrs: ir.Table, rows: ir.Table, registers: list[Register]) -> ir.Table:
+    """``rows`` (``pid, period_end, age``) with ``mm_band``: 0 to 3, the band of the number of the registers'
+    conditions the person has at ``period_end`` (each register's own rules and age range), in SQL."""
+    from placewise.derive.people import PID
+    from placewise.derive.records import Records, at_dates, read_records
+    from placewise.derive.registers import record_queries, spans
+
+    keyed = rows.select(PID, "period_end", "age").distinct()
+    if not registers:
+        return keyed.mutate(mm_band=ibis.literal(0, "int64"))
+    queries = sorted({q for r in registers for q in record_queries(r)})
+    records = Records(read_records(con, attrs, queries), tuple(queries))
+    ons = [spans(records.coded, r).mutate(
+        _lo=ibis.literal(r.age.min if r.age.min is not None else -1, "int64"),
+        _hi=ibis.literal(r.age.max if r.age.max is not None else 1000, "int64")) for r in registers]
+    held = at_dates(keyed, ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0])
+    held = held.filter((held.age >= held._lo) & (held.age <= held._hi))
+    n = held.group_by([PID, "period_end"]).aggregate(n=held.count())
+    j = keyed.left_join(n, [PID, "period_end"])
+    count = ibis.coalesce(j.n, 0)
+    band = ibis.cases((count == 0, 0), (count == 1, 1), (count <= 3, 2), else_=3)
+    return j.select(PID, "period_end", "age", mm_band=band.cast("int64"))
+
+
+def referral_cube(con, months: list, registers: list[Register]) -> ReferralCube:
     """Referrals by practice, treatment function, month and stratum, and list sizes at each month end, in SQL.
 
-    People of unknown sex or IMD quintile are left out of both sides (they cannot be standardised).
+    The strata are :data:`STRATA`; a person's multimorbidity band is that at the end of the month (of the referral,
+    or of the list). People of unknown sex or IMD quintile are left out of both sides (they cannot be standardised).
+    ``registers``: those whose conditions are counted (:data:`MULTIMORBIDITY_REGISTERS` from the profile).
     """
     import pandas as pd
 
-    from placewise.derive.people import age_at, person_attributes, population, registrations
+    from placewise.derive.people import PID, age_at, person_attributes, population, registrations
 
     attrs = person_attributes(con)
     ends = [(pd.Timestamp(m) + pd.offsets.MonthEnd(0)).date() for m in months]
     pop = population(registrations(con, attrs), attrs, ends)
-    pop = pop.group_by(["period_end", "practice_code", "sex", "imd_quintile", "age"]).aggregate(n=pop.count())
     ref = con.table("referrals")
     j = ref.join(attrs, ref.person_id == attrs.person_id)
     j = j.filter((j.referral_date >= ends[0].replace(day=1)) & (j.referral_date <= ends[-1]))
-    j = j.mutate(period_end=j.referral_date.truncate("M"), age=age_at(j.referral_date, j.birth_year, j.birth_month))
-    refs = j.group_by(["period_end", "practice_code", "treatment_function", "sex", "imd_quintile", "age"]).aggregate(
-        n=j.count())
+    month_end = (j.referral_date.truncate("M") + ibis.interval(months=1) - ibis.interval(days=1)).cast("date")
+    j = j.mutate(period_end=month_end, age=age_at(j.referral_date, j.birth_year, j.birth_month))
+    at_end = j.select(PID, "period_end", age=age_at(j.period_end, j.birth_year, j.birth_month))
+    bands = multimorbidity_band(con, attrs, pop.select(PID, "period_end", "age").union(at_end), registers)
+    bands = bands.select(PID, "period_end", "mm_band")
+    pop = pop.join(bands, [PID, "period_end"])
+    pop = pop.group_by(["period_end", "practice_code", "sex", "imd_quintile", "age", "mm_band"]).aggregate(
+        n=pop.count())
+    j = j.join(bands, [PID, "period_end"])
+    refs = j.group_by(["period_end", "practice_code", "treatment_function", "sex", "imd_quintile", "age",
+                       "mm_band"]).aggregate(n=j.count())
     p, r = pop.to_pandas(), refs.to_pandas()
     p["month"] = pd.to_datetime(p.period_end).dt.to_period("M")
     r["month"] = pd.to_datetime(r.period_end).dt.to_period("M")
     practices = sorted(set(con.table("practices").practice_code.to_pandas().dropna()))
     specialties = sorted(set(r.treatment_function.dropna()))
     month_idx = {m: i for i, m in enumerate(pd.PeriodIndex([pd.Timestamp(e) for e in ends], freq="M"))}
-    strata = len(AGE_BANDS) * 2 * 5
+    strata = int(np.prod(STRATA))
 
     def stratum(df: pd.DataFrame) -> np.ndarray:
         band = np.searchsorted(AGE_BANDS, df.age.to_numpy(), side="right") - 1
         sex = df.sex.map({"female": 0, "male": 1}).to_numpy()
         imd = pd.to_numeric(df.imd_quintile, errors="coerce").to_numpy() - 1
-        return (band * 2 + sex) * 5 + imd
+        return ((band * 2 + sex) * IMD_QUINTILES + imd) * len(MULTIMORBIDITY_BANDS) + df.mm_band.to_numpy()
 
     cube_p = np.zeros((len(practices), len(ends), strata))
     cube_r = np.zeros((len(practices), len(specialties), len(ends), strata))

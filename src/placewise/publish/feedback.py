@@ -28,6 +28,8 @@ from placewise.analyse.variation import (
     OVERDISPERSION_METHOD,
     Ratios,
     ReferralCube,
+    MULTIMORBIDITY_TEXT,
+    age_sex_strata,
     disagreement,
     signal,
     standardised_ratios,
@@ -68,9 +70,7 @@ def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) ->
     age_sex, need = _ratios(*cube.age_sex()), _ratios(cube.referrals, cube.population)
     pcns, pr, pp = _pcn_cube(cube, pcn_of)
     j = pcns.index(pcn_of[practice]) if practice in pcn_of else None
-    age_sex_strata = cube.referrals.shape[-1] // 5
-    pcn_as = None if j is None else _ratios(pr.reshape(*pr.shape[:3], age_sex_strata, 5).sum(axis=-1),
-                                            pp.reshape(*pp.shape[:2], age_sex_strata, 5).sum(axis=-1))
+    pcn_as = None if j is None else _ratios(age_sex_strata(pr, 3), age_sex_strata(pp, 2))
     sparse = sparse_columns(age_sex[0].observed, age_sex[0].expected)
     rows = []
     for k, spec in enumerate(cube.specialties):
@@ -209,7 +209,8 @@ def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], fee
 .banner{{background:#ffeb3b;padding:.5rem}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .4rem}}</style>
 </head><body>{banner}<h1>Referral feedback for practice {escape(practice)}</h1>
 <p>{first:%b %Y} to {last:%b %Y}. Ratio: the practice's referrals over those expected at the ICS rate for each
-age band and sex (1.00 = as the ICS); need-adjusted: also by IMD quintile. Verdicts at 95% against funnel limits
+age band and sex (1.00 = as the ICS); need-adjusted: also by IMD quintile and multimorbidity band ({MULTIMORBIDITY_TEXT}).
+Verdicts at 95% against funnel limits
 allowing for overdispersion between practices ({OVERDISPERSION_METHOD}). "Differ" marks a specialty where the two
 verdicts differ: the practice's population explains, or hides, the difference.</p>
 <table><tr><th>Specialty (treatment function)</th><th>Referrals</th><th>Expected</th><th>Ratio</th><th>Verdict</th>
@@ -234,12 +235,13 @@ def _fmt(v: float) -> str:
 def write_practice_feedback(warehouse: str, practice: str, feedback: date | None, out: Path,
                             months: int = 36) -> Path:
     """Read the warehouse and write ``practice-CODE.html`` into ``out``: the last ``months`` months of referrals."""
-    from placewise.analyse.variation import referral_cube
+    from placewise.analyse.variation import multimorbidity_registers, referral_cube
     from placewise.profile import load_profile
     from placewise.publish.disclosure import load_rule
     from placewise.publish.inputs import is_synthetic
     from placewise.warehouse import connect_existing
 
+    profile = load_profile()
     con = connect_existing(warehouse)
     try:
         latest = con.table("referrals").referral_date.max().to_pandas()
@@ -247,7 +249,7 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
             raise ValueError(f"{warehouse}: the warehouse has no referrals")
         end = pd.Timestamp(latest).to_period("M")
         span = [p.to_timestamp().date() for p in pd.period_range(end - months + 1, end, freq="M")]
-        cube = referral_cube(con, span)
+        cube = referral_cube(con, span, multimorbidity_registers(profile))
         practices = con.table("practices").select("practice_code", "pcn_code").to_pandas()
         synthetic = is_synthetic(con)
     finally:
@@ -255,6 +257,6 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
     pcn_of = dict(zip(practices.practice_code, practices.pcn_code, strict=True))
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"practice-{practice}.html"
-    rule = load_rule(load_profile())
+    rule = load_rule(profile)
     path.write_text(feedback_html(cube, practice, pcn_of, feedback, synthetic, rule), encoding="utf-8")
     return path
