@@ -162,3 +162,70 @@ def test_multimorbidity_bands_count_register_conditions_at_each_month_end() -> N
     assert cube.referrals.reshape(*cube.referrals.shape[:3], *STRATA)[..., 3].sum() == 1   # p4's referral: four or more
     r, p = cube.age_sex()
     assert r.sum() == 1 and p.sum() == 14
+
+
+def test_referrals_link_to_first_attendances_and_admissions_by_our_rule_at_the_boundaries() -> None:
+    # Our rule (docs/variation.md): same person and treatment function; an attended first appointment from the day of
+    # the referral to 18 x 7 = 126 days after; an elective admission from the day of that attendance to 12 months
+    # after; each event used once (an attendance goes to the latest referral it may follow).
+    import sys
+    from datetime import date, timedelta
+    from pathlib import Path
+
+    import ibis
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
+    from measure_builder import Warehouse
+
+    from placewise.analyse.variation import conversion, conversion_counts, referral_pathways
+
+    w = Warehouse()
+    day0 = date(2023, 1, 2)
+
+    def refer(rid: str, pid: str, on: date, tf: str = "300") -> None:
+        w.add("referrals", referral_id=rid, person_id=pid, practice_code="P1", provider_code="RC9",
+              treatment_function=tf, referral_date=on, priority="routine")
+
+    def seen(pid: str, on: date, tf: str = "300", first: bool = True, outcome: str = "attended") -> None:
+        w.add("outpatient_appointments", appointment_id=f"A{pid}{on}{tf}{first}", person_id=pid, provider_code="RC9", treatment_function=tf,
+              appointment_date=on, first_attendance=first, attendance=outcome, referral_source="gp")
+
+    for pid in "abcdefgh":
+        w.person(pid, practice="P1")
+    refer("Ra", "a", day0)                           # seen on day 126: linked; admitted 12 months later: linked
+    seen("a", day0 + timedelta(days=126))
+    w.spell("a", date(2024, 5, 8), date(2024, 5, 9), method="elective")
+    refer("Rb", "b", day0)                           # seen on day 127: not linked
+    seen("b", day0 + timedelta(days=127))
+    refer("Rc1", "c", day0)                          # two referrals compete for one attendance: the later takes it
+    refer("Rc2", "c", day0 + timedelta(days=14))
+    seen("c", day0 + timedelta(days=30))
+    w.spell("c", day0 + timedelta(days=30), day0 + timedelta(days=31), method="elective")   # same day: linked
+    refer("Rd", "d", day0)                           # seen in another treatment function, and a follow-up and a
+    seen("d", day0 + timedelta(days=10), tf="110")   # missed first appointment in this one: none linked
+    seen("d", day0 + timedelta(days=11), first=False)
+    seen("d", day0 + timedelta(days=12), outcome="did_not_attend")
+    refer("Re", "e", day0)                           # seen the day before the referral: not linked
+    seen("e", day0 - timedelta(days=1))
+    refer("Rf", "f", day0)                           # admitted a day over 12 months, and as an emergency: not linked
+    seen("f", day0 + timedelta(days=7))
+    w.spell("f", date(2024, 1, 10), date(2024, 1, 11), method="elective")
+    w.spell("f", day0 + timedelta(days=20), day0 + timedelta(days=21))
+    refer("Rg", "g", day0 + timedelta(days=1))       # two attendances, one referral: it keeps the first, and the
+    seen("g", day0 + timedelta(days=2))              # second is not used
+    seen("g", day0 + timedelta(days=3))
+    con = w.load(ibis.duckdb.connect())
+    p = referral_pathways(con, date(2023, 1, 1), date(2023, 1, 31)).to_pandas().set_index("referral_id")
+    linked = {r: (a, m) for r, a, m in zip(p.index, p.attended_on.notna(), p.admitted_on.notna(), strict=True)}
+    assert linked == {"Ra": (True, True), "Rb": (False, False), "Rc1": (False, False), "Rc2": (True, True),
+                      "Rd": (False, False), "Re": (False, False), "Rf": (True, False), "Rg": (True, False)}
+    assert p.loc["Ra", "attended_on"].date() == day0 + timedelta(days=126)
+    assert p.loc["Rc2", "attended_on"].date() == day0 + timedelta(days=30)
+    # Counts: every 18-week window has closed by 2024-06-30, and every 12-month one, except none.
+    c = conversion_counts(referral_pathways(con, date(2023, 1, 1), date(2023, 1, 31)), date(2024, 6, 30)).to_pandas()
+    assert c[["referred", "attended", "seen", "admitted"]].iloc[0].tolist() == [8, 4, 4, 2]
+    to_first, to_admission = conversion(c.referred, c.attended, c.admitted, c.seen)
+    assert to_first[0] == 0.5 and to_admission[0] == 0.5
+    # By 2023-06-01 Ra's 126 days have passed (1 Jan + 126 = 8 May) but no 12-month window has: nothing is "seen".
+    early = conversion_counts(referral_pathways(con, date(2023, 1, 1), date(2023, 1, 31)), date(2023, 6, 1)).to_pandas()
+    assert early[["referred", "attended", "seen", "admitted"]].iloc[0].tolist() == [8, 4, 0, 0]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from placewise.analyse.variation import STRATA, ReferralCube, referral_cube
 from placewise.publish.disclosure import DisclosureRule
-from placewise.publish.feedback import SPARSE, decided_referrals, disclosed, feedback_html, feedback_table
+from placewise.publish.feedback import CONVERSION_COUNTS, SPARSE, VERDICT, conversion_html, decided_referrals, disclosed, feedback_html, feedback_table
 from placewise.publish.icons import NEITHER
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
@@ -44,18 +44,22 @@ def test_ratios_worked_by_hand() -> None:
 
 
 RULE = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["practice"])
+NONE = pd.DataFrame({c: pd.Series(dtype=object if c in ("practice_code", "treatment_function") else float)
+                     for c in ["practice_code", "treatment_function", *CONVERSION_COUNTS]})
+"""No conversion counts (the conversion section says why)."""
 
 
 def test_pack_has_the_chart_the_banner_and_no_nan() -> None:
     html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, date(2024, 3, 10), synthetic=True,
-                         rule=DisclosureRule(suppress_up_to=1, round_to=1, geographies=["practice"]))
+                         rule=DisclosureRule(suppress_up_to=1, round_to=1, geographies=["practice"]),
+                         conversions=NONE)
     assert "Synthetic data" in html and 'class="chart spc"' in html and "10 March 2024" in html
     assert "nan" not in html.lower().replace("nancy", "")
 
 
 def test_the_pack_passes_the_disclosure_rule() -> None:
     # P1's 3 referrals to 110 are a small count: hidden with the ratios and verdicts that would give it back.
-    html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, None, synthetic=True, rule=RULE)
+    html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, None, synthetic=True, rule=RULE, conversions=NONE)
     row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
     assert row.count(">*<") == 7 and "1.50" not in row and "within expected range" not in row
     assert RULE.statement() in html.replace("&#x27;", "'")
@@ -93,10 +97,44 @@ def test_cli_writes_the_pack(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "wh.duckdb"), "--out", str(out),
                                       "--practice", "P1", "--feedback-date", "2024-03-01"])
     assert result.exit_code == 0, result.output
-    assert "Referral feedback for practice P1" in (out / "practice-P1.html").read_text(encoding="utf-8")
+    page = (out / "practice-P1.html").read_text(encoding="utf-8")
+    assert "Referral feedback for practice P1" in page and "110 Trauma and Orthopaedic Service" in page
+    assert "No referral in the window has had its 18 weeks" in page  # the one referral is of the data's last day
     bad = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "wh.duckdb"), "--out", str(out),
                                    "--practice", "Z99999"])
     assert bad.exit_code == 2 and "not in the warehouse" in bad.output
+
+
+def _svgs(html: str, heading: str) -> list[str]:
+    """The funnel plots under a specialty's heading."""
+    part = html.split(f"<h3>{heading}</h3>")[1].split("<h3>")[0].split("<h2>")[0]
+    return ["<svg" + x.split("</svg>")[0] + "</svg>" for x in part.split("<svg")[1:]]
+
+
+def test_the_need_adjusted_funnel_is_beside_the_age_sex_one_and_they_can_disagree() -> None:
+    # Eleven practices of 50 people without long-term conditions refer 10 each; P12's 50 people all have four or more
+    # (one age-sex stratum, two need strata) and refer 30. Age-sex: P12 expects 140/12 = 11.67 and is high. Need-
+    # adjusted: P12 alone is in its stratum, so it expects its own 30: ratio 1.00, within the limits.
+    strata = int(np.prod(STRATA))
+    referrals = np.zeros((12, 1, 1, strata))
+    population = np.zeros((12, 1, strata))
+    referrals[:11, 0, 0, 0], population[:11, 0, 0] = 10, 50
+    referrals[11, 0, 0, 3], population[11, 0, 3] = 30, 50
+    practices = [f"P{i:02d}" for i in range(1, 13)]
+    made = ReferralCube(practices, ["100"], ["2024-03"], referrals, population)
+    rule = DisclosureRule(suppress_up_to=7, round_to=1, geographies=["practice"])
+    html = feedback_html(made, "P12", {}, None, synthetic=True, rule=rule, conversions=NONE)
+    age_sex, need = (ET.fromstring(x) for x in _svgs(html, "100 General Surgery Service"))
+
+    def p12(root: ET.Element) -> ET.Element:
+        return next(c for c in root.iter("{http://www.w3.org/2000/svg}circle")
+                    if c.findtext("{http://www.w3.org/2000/svg}title") == "P12")
+
+    assert p12(age_sex).get("class") == "area outside neither high" and p12(need).get("class") == "area"
+    assert "Need-adjusted ratio: expected by age band, sex, IMD quintile and multimorbidity band" in html
+    row = feedback_table(made, "P12", {}).iloc[0]
+    assert row.verdict == "higher than expected" and row.need_ratio == 1.0 and row.need_verdict == VERDICT[0]
+    assert row.disagree
 
 
 def test_the_pack_draws_a_funnel_per_specialty_and_none_where_most_referred_none() -> None:
@@ -110,8 +148,8 @@ def test_the_pack_draws_a_funnel_per_specialty_and_none_where_most_referred_none
     practices = [f"P{i:02d}" for i in range(1, 13)]
     made = ReferralCube(practices, ["100", "110"], ["2024-03"], referrals, np.full((12, 1, strata), 50.0))
     rule = DisclosureRule(suppress_up_to=7, round_to=1, geographies=["practice"])
-    html = feedback_html(made, "P01", {}, None, synthetic=True, rule=rule)
-    svg = html.split("<h3>100 General Surgery Service</h3>")[1].split("</svg>")[0] + "</svg>"
+    html = feedback_html(made, "P01", {}, None, synthetic=True, rule=rule, conversions=NONE)
+    svg = _svgs(html, "100 General Surgery Service")[0]
     root = ET.fromstring(svg)
     units = [c for c in root.iter("{http://www.w3.org/2000/svg}circle") if "area" in c.get("class", "").split()]
     assert len(units) == 12 and [c.findtext("{http://www.w3.org/2000/svg}title") for c in units].count("P01") == 1
@@ -136,9 +174,29 @@ def test_a_practice_whose_count_is_hidden_is_left_off_the_funnel() -> None:
     referrals[:, 0, 0, 0] = [3] + [20] * 11
     practices = [f"P{i:02d}" for i in range(1, 13)]
     made = ReferralCube(practices, ["100"], ["2024-03"], referrals, np.full((12, 1, strata), 50.0))
-    html = feedback_html(made, "P01", {}, None, synthetic=True, rule=RULE)
+    html = feedback_html(made, "P01", {}, None, synthetic=True, rule=RULE, conversions=NONE)
     part = html.split("<h3>100 General Surgery Service</h3>")[1].split("<h2>")[0]
-    titles = [t.split("<")[0] for t in part.split("<title>")[2:]]  # the first is the chart's
-    assert titles == ["another practice"] * 10
+    for svg in _svgs(html, "100 General Surgery Service"):   # the age-sex funnel and the need-adjusted one
+        titles = [t.split("<")[0] for t in svg.split("<title>")[2:]]  # the first is the chart's
+        assert titles == ["another practice"] * 10
     assert "P01's count is suppressed, so it is not drawn" in part and "2 practices are suppressed" in part
     assert "12 practices." in part
+
+
+def test_conversion_shares_beside_the_ics_pass_the_disclosure_rule() -> None:
+    # Three practices referring to 110: P1 40 referrals, 30 seen, 20 of them past 12 months, 10 admitted; P2 a small
+    # count seen (5), so its share to a first attendance and the one complement the rule picks are hidden.
+    counts = pd.DataFrame({"practice_code": ["P1", "P2", "P3"], "treatment_function": ["110"] * 3,
+                           "referred": [40.0, 30.0, 50.0], "attended": [30.0, 5.0, 40.0],
+                           "seen": [20.0, 5.0, 30.0], "admitted": [10.0, 0.0, 15.0]})
+    pcn_of = {"P1": "N1", "P2": "N1", "P3": "N2"}
+
+    def cells(practice: str) -> list[str]:
+        html = conversion_html(counts, practice, pcn_of, ["110"], RULE)
+        row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
+        return [c.split("</td>")[0] for c in row.split("<td>")[1:]]
+
+    # The ICS: 75 of 120 seen (62.5% rounds up), 25 of 55 admitted.
+    assert cells("P3") == ["80% of 50", "63% of 120", "50% of 30", "45% of 55"]
+    # P2's 5 seen is a small count: both its shares would give it back; P1's are its complements in PCN N1.
+    assert cells("P2") == cells("P1") == ["*", "63% of 120", "*", "45% of 55"]

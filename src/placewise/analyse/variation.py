@@ -18,6 +18,7 @@ Everything works on count arrays, vectorised over units (practices or PCNs), spe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
@@ -81,14 +82,16 @@ def disagreement(age_sex: NDArray[np.int8], need: NDArray[np.int8]) -> NDArray[n
     return age_sex != need
 
 
-def conversion(referrals: ArrayLike, first_attendances: ArrayLike,
-               admissions: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Shares of referrals reaching a first outpatient attendance, and of first attendances admitted."""
+def conversion(referrals: ArrayLike, first_attendances: ArrayLike, admissions: ArrayLike,
+               seen: ArrayLike | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Shares of referrals reaching a first outpatient attendance, and of first attendances admitted: of ``seen``,
+    the first attendances whose admission window has closed (:func:`conversion_counts`), all of them if not given."""
     r, f, a = (np.asarray(x, dtype=float) for x in (referrals, first_attendances, admissions))
-    if (f > r).any() or (a > f).any():
+    s = f if seen is None else np.asarray(seen, dtype=float)
+    if (f > r).any() or (s > f).any() or (a > s).any():
         raise ValueError("conversion: a later step has more than the step before it")
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(r > 0, f / r, np.nan), np.where(f > 0, a / f, np.nan)
+        return np.where(r > 0, f / r, np.nan), np.where(s > 0, a / s, np.nan)
 
 
 AGE_BANDS = np.array([0, 10, 20, 30, 40, 50, 60, 70, 80, 90])
@@ -224,3 +227,71 @@ def referral_cube(con, months: list, registers: list[Register]) -> ReferralCube:
         idx += [mon[keep].astype(int), s[keep].astype(int)]
         np.add.at(cube, tuple(idx), df.n.to_numpy(float)[keep])
     return ReferralCube(practices, specialties, list(month_idx), cube_r, cube_p)
+
+
+FIRST_ATTENDANCE_WEEKS = 18
+"""A referral is linked to a first outpatient attendance within this many weeks of it (day 0 to day 18 × 7): the
+18 weeks of the referral-to-treatment standard."""
+
+ADMISSION_MONTHS = 12
+"""A first attendance is linked to an elective admission within this many months of it."""
+
+
+def _link_once(pairs: ir.Table, later: str, later_day: str, earlier: str, earlier_day: str) -> ir.Table:
+    """Candidate pairs cut so each event is used once: each later event goes to the latest earlier event it may
+    follow (a newer referral supersedes an older one), then each earlier event keeps its first later event."""
+    by_later = ibis.window(group_by=pairs[later], order_by=[ibis.desc(pairs[earlier_day]), ibis.desc(pairs[earlier])])
+    pairs = pairs.filter(ibis.row_number().over(by_later) == 0)
+    by_earlier = ibis.window(group_by=pairs[earlier], order_by=[pairs[later_day], pairs[later]])
+    return pairs.filter(ibis.row_number().over(by_earlier) == 0)
+
+
+def referral_pathways(con: ibis.BaseBackend, start: date, end: date, weeks: int = FIRST_ATTENDANCE_WEEKS,
+                      months: int = ADMISSION_MONTHS) -> ir.Table:
+    """Each referral made from ``start`` to ``end`` with the first outpatient attendance and the elective admission
+    it led to, by our linkage rule (the canonical tables carry no referral id on appointments), in SQL:
+    ``referral_id, practice_code, treatment_function, referral_date, attended_on, admitted_on`` (null where none).
+
+    A referral links to an attended first appointment of the same person and treatment function from the day of the
+    referral to ``weeks`` × 7 days after it; that attendance links to an elective admission of the same person and
+    treatment function from the day of the attendance to ``months`` months after it. Each event is used once: an
+    attendance (admission) goes to the latest referral (attendance) it may follow, and a referral (attendance) keeps
+    the first attendance (admission) linked to it.
+    """
+    ref = con.table("referrals")
+    ref = ref.filter((ref.referral_date >= start) & (ref.referral_date <= end)).select(
+        "referral_id", "person_id", "practice_code", "treatment_function", "referral_date")
+    op = con.table("outpatient_appointments")
+    op = op.filter(op.first_attendance & (op.attendance == "attended")).select(
+        "appointment_id", op_person=op.person_id, op_tf=op.treatment_function, attended_on=op.appointment_date)
+    pairs = ref.join(op, [ref.person_id == op.op_person, ref.treatment_function == op.op_tf,
+                          op.attended_on >= ref.referral_date,
+                          op.attended_on <= ref.referral_date + ibis.interval(days=7 * weeks)])
+    first = _link_once(pairs, "appointment_id", "attended_on", "referral_id", "referral_date").select(
+        "referral_id", "appointment_id", "attended_on", "op_person", "op_tf")
+    ip = con.table("inpatient_spells")
+    ip = ip.filter(ip.admission_method == "elective").select(
+        "spell_id", ip_person=ip.person_id, ip_tf=ip.treatment_function, admitted_on=ip.admission_date)
+    adm = first.join(ip, [first.op_person == ip.ip_person, first.op_tf == ip.ip_tf,
+                          ip.admitted_on >= first.attended_on,
+                          ip.admitted_on <= first.attended_on + ibis.interval(months=months)])
+    adm = _link_once(adm, "spell_id", "admitted_on", "appointment_id", "attended_on").select(
+        "appointment_id", "admitted_on")
+    first = first.left_join(adm, "appointment_id").select("referral_id", "attended_on", "admitted_on")
+    out = ref.left_join(first, "referral_id")
+    return out.select("referral_id", "practice_code", "treatment_function", "referral_date", "attended_on",
+                      "admitted_on")
+
+
+def conversion_counts(pathways: ir.Table, data_end: date, weeks: int = FIRST_ATTENDANCE_WEEKS,
+                      months: int = ADMISSION_MONTHS) -> ir.Table:
+    """Counts by practice and treatment function for :func:`conversion`: ``referred`` (referrals whose ``weeks``
+    have passed by ``data_end``), ``attended`` (of them, linked to a first attendance), ``seen`` (linked first
+    attendances whose ``months`` have passed) and ``admitted`` (of those, linked to an elective admission). Steps whose
+    window has not closed are left out, so recent referrals do not look unconverted."""
+    p = pathways
+    ref_done = p.referral_date + ibis.interval(days=7 * weeks) <= data_end
+    seen = p.attended_on.notnull() & (p.attended_on + ibis.interval(months=months) <= data_end)
+    return p.group_by(["practice_code", "treatment_function"]).aggregate(
+        referred=ref_done.sum(), attended=(ref_done & p.attended_on.notnull()).sum(),
+        seen=seen.sum(), admitted=(seen & p.admitted_on.notnull()).sum())

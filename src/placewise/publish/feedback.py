@@ -28,6 +28,8 @@ from placewise.analyse.variation import (
     OVERDISPERSION_METHOD,
     Ratios,
     ReferralCube,
+    ADMISSION_MONTHS,
+    FIRST_ATTENDANCE_WEEKS,
     MULTIMORBIDITY_TEXT,
     age_sex_strata,
     disagreement,
@@ -144,18 +146,41 @@ def hidden_cells(cube: ReferralCube, decision: pd.DataFrame) -> np.ndarray:
     return grid.reindex(index=cube.practices, columns=cube.specialties).fillna(True).to_numpy(dtype=bool)
 
 
+FUNNEL_KINDS = (("Age-sex ratio: expected at the ICS rates by age band and sex", "age band and sex"),
+                ("Need-adjusted ratio: expected by age band, sex, IMD quintile and multimorbidity band",
+                 "age band, sex, IMD quintile and multimorbidity band"))
+"""The two funnels drawn for each specialty, one above the other: their titles and what the expected count allows
+for."""
+
+
+def _funnel(o: np.ndarray, e: np.ndarray, hidden: np.ndarray, names: list[str], practice: str,
+            title: str) -> tuple[str, bool, int, str]:
+    """One funnel over the practices expecting referrals: its SVG, whether the practice is drawn, how many are left
+    off (hidden by the disclosure decision: a point is drawn where, and only where, the table publishes the count),
+    and the method."""
+    some = e > 0
+    funnel = ratio_funnel(o[some], e[some])
+    shown = ~hidden[some]
+    mine = practice in [n for n, s in zip(np.array(names)[some], shown, strict=True) if s]
+    svg = charts.funnel_plot(
+        [n for n, s in zip(np.array(names)[some], shown, strict=True) if s], e[some][shown],
+        (o[some] / e[some])[shown], funnel.signal[shown], funnel.grid, funnel.centre, funnel.limits,
+        polarity="neutral", title=title, value_format=".2f", size_label="Referrals expected at the ICS rates", highlight=(practice,), key_note=f"Ringed: {practice}" if mine else "")
+    return f'<div class="funnel-kind"><p>{escape(title)}</p>{svg}</div>', mine, int((~shown).sum()), funnel.method
+
+
 def specialty_funnels(cube: ReferralCube, practice: str, hidden: np.ndarray) -> str:
-    """One funnel plot per specialty of every practice in the ICS, age-sex ratio against expected referrals, the
-    practice ringed, a practice whose count is hidden left off (the limits and verdicts still count it), or a note
-    why there is no funnel; the method under each."""
-    ratios, _ = _ratios(*cube.age_sex())
-    sparse = sparse_columns(ratios.observed, ratios.expected)
+    """Two funnel plots per specialty, one above the other, of every practice in the ICS: the age-sex ratio and the
+    need-adjusted ratio against the referrals expected, the practice ringed, a practice whose count is hidden left
+    off both (the limits and verdicts still count it), or a note why there is no funnel; the method under them."""
+    both = (_ratios(*cube.age_sex())[0], _ratios(cube.referrals, cube.population)[0])
+    sparse = sparse_columns(both[0].observed, both[0].expected)
     i = cube.practices.index(practice)
     names = ["another practice"] * len(cube.practices)
     names[i] = practice
     parts = []
     for k, spec in enumerate(cube.specialties):
-        o, e = ratios.observed[:, k], ratios.expected[:, k]
+        o, e = both[0].observed[:, k], both[0].expected[:, k]
         some = e > 0
         name = treatment_function_label(spec)
         heading = f"<h3>{escape(name)}</h3>"
@@ -165,21 +190,64 @@ def specialty_funnels(cube: ReferralCube, practice: str, hidden: np.ndarray) -> 
                    if sparse[k] else f"only {int(some.sum())} practices expect referrals, fewer than three")
             parts.append(f'{heading}<p class="no-funnel">No funnel plot: {why}, so no practice is judged.</p>')
             continue
-        funnel = ratio_funnel(o[some], e[some])
-        shown = ~hidden[some, k]
-        mine = some[i] and not hidden[i, k]
-        svg = charts.funnel_plot(
-            [n for n, s in zip(np.array(names)[some], shown, strict=True) if s], e[some][shown],
-            (o[some] / e[some])[shown], funnel.signal[shown], funnel.grid, funnel.centre, funnel.limits,
-            polarity="neutral", title=f"{name}: referrals against expected, every practice in the ICS",
-            value_format=".2f", size_label="Referrals expected at the ICS rates (age band and sex)",
-            highlight=(practice,), key_note=f"Ringed: {practice}" if mine else "")
-        left = int((~shown).sum())
-        parts.append(f'{heading}{svg}<p class="funnel-note">{int(some.sum())} practices. Limits: {funnel.method}.'
+        drawn = [_funnel(r.observed[:, k], r.expected[:, k], hidden[:, k], names, practice, title)
+                 for r, (title, _) in zip(both, FUNNEL_KINDS, strict=True)]
+        _, mine, left, _ = drawn[0]
+        methods = (f"both, {drawn[0][3]}" if drawn[0][3] == drawn[1][3] else "; ".join(
+            f"{kind.split(':')[0]}, {d[3]}" for d, (kind, _) in zip(drawn, FUNNEL_KINDS, strict=True)))
+        parts.append(f'{heading}{"".join(d[0] for d in drawn)}'
+                     f'<p class="funnel-note">{int(some.sum())} practices. Limits: {methods}.'
                      + ("" if mine else f" {practice}'s count is suppressed, so it is not drawn.")
                      + (f" {left} practice{'s are' if left != 1 else ' is'} suppressed (small counts) and not drawn, "
                         "though counted in the limits." if left else "") + "</p>")
     return "".join(parts)
+
+
+CONVERSION_COUNTS = ["referred", "attended", "seen", "admitted"]
+"""The counts behind conversion (:func:`placewise.analyse.variation.conversion_counts`)."""
+
+
+def decided_conversions(counts: pd.DataFrame, pcn_of: dict[str, str], rule: DisclosureRule) -> pd.DataFrame:
+    """Every practice's conversion counts by specialty, with each PCN's and the ICS's, and the one decision over
+    each count (``hidden_referred`` …), indexed by PCN, practice and specialty."""
+    frame = pd.DataFrame({"pcn": counts.practice_code.map(pcn_of), "practice": counts.practice_code,
+                          "specialty": counts.treatment_function,
+                          **{c: counts[c].to_numpy(dtype=float) for c in CONVERSION_COUNTS}})
+    return decide_family(frame, [["pcn", "practice", "specialty"]], CONVERSION_COUNTS, rule, [("practice", "pcn")],
+                         decide=tuple(CONVERSION_COUNTS))
+
+
+def _share(cells: pd.DataFrame, key: tuple[str, str, str], num: str, den: str, rule: DisclosureRule) -> str:
+    """A conversion share as a percentage with its rounded denominator, or the suppression mark where the rule hides
+    either count (the share would give them back), or a dash where there is none."""
+    if key not in cells.index:
+        return "–"
+    c = cells.loc[key]
+    if c[f"hidden_{num}"] or c[f"hidden_{den}"]:
+        return SUPPRESSED_TEXT
+    if c[den] == 0:
+        return "–"
+    return f"{np.floor(100 * c[num] / c[den] + 0.5):.0f}% of {int(round_counts(np.array([c[den]]), rule.round_to)[0]):,}"
+
+
+def conversion_html(counts: pd.DataFrame, practice: str, pcn_of: dict[str, str], specialties: list[str],
+                    rule: DisclosureRule) -> str:
+    """The practice's conversion by specialty beside the ICS's, every share through the disclosure rule."""
+    if counts.empty or counts.referred.sum() == 0:
+        return (f"<p>No referral in the window has had its {FIRST_ATTENDANCE_WEEKS} weeks to a first attendance, so "
+                "conversion is not shown.</p>")
+    cells = decided_conversions(counts, pcn_of, rule)
+    unit = pcn_of.get(practice, NOT_KNOWN)
+    rows = []
+    for spec in specialties:
+        mine, ics = (unit, practice, spec), (TOTAL, TOTAL, spec)
+        rows.append(f"<tr><td>{escape(treatment_function_label(spec))}</td>"
+                    f"<td>{_share(cells, mine, 'attended', 'referred', rule)}</td>"
+                    f"<td>{_share(cells, ics, 'attended', 'referred', rule)}</td>"
+                    f"<td>{_share(cells, mine, 'admitted', 'seen', rule)}</td>"
+                    f"<td>{_share(cells, ics, 'admitted', 'seen', rule)}</td></tr>")
+    return ("<table><tr><th>Specialty (treatment function)</th><th>Referrals seen at a first attendance: practice</th>"
+            f"<th>ICS</th><th>First attendances admitted: practice</th><th>ICS</th></tr>{''.join(rows)}</table>")
 
 
 def _row(r: Any) -> str:
@@ -196,8 +264,9 @@ def _row(r: Any) -> str:
 
 
 def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], feedback: date | None,
-                  synthetic: bool, rule: DisclosureRule) -> str:
-    """The feedback pack as one HTML page, every figure through the disclosure rule."""
+                  synthetic: bool, rule: DisclosureRule, conversions: pd.DataFrame) -> str:
+    """The feedback pack as one HTML page, every figure through the disclosure rule; ``conversions`` are the
+    warehouse's :func:`~placewise.analyse.variation.conversion_counts`."""
     decision = decided_referrals(cube, pcn_of, rule)
     table = disclosed(feedback_table(cube, practice, pcn_of), decision, practice, pcn_of.get(practice), rule)
     first, last = (pd.Period(m, freq="M") for m in (cube.months[0], cube.months[-1]))
@@ -206,7 +275,7 @@ def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], fee
               if synthetic else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Referral feedback: {escape(practice)}</title>
 <style>body{{font-family:Arial,sans-serif;color:#231f20;max-width:60rem;margin:2rem auto}}
-.banner{{background:#ffeb3b;padding:.5rem}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .4rem}}</style>
+.banner{{background:#ffeb3b;padding:.5rem}}.funnel-kind{{break-inside:avoid}}.funnel-kind p{{font-weight:bold;margin:.4rem 0 0}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .4rem}}</style>
 </head><body>{banner}<h1>Referral feedback for practice {escape(practice)}</h1>
 <p>{first:%b %Y} to {last:%b %Y}. Ratio: the practice's referrals over those expected at the ICS rate for each
 age band and sex (1.00 = as the ICS); need-adjusted: also by IMD quintile and multimorbidity band ({MULTIMORBIDITY_TEXT}).
@@ -216,11 +285,22 @@ verdicts differ: the practice's population explains, or hides, the difference.</
 <table><tr><th>Specialty (treatment function)</th><th>Referrals</th><th>Expected</th><th>Ratio</th><th>Verdict</th>
 <th>Need-adjusted ratio</th><th>Verdict</th><th>Differ</th><th>PCN ratio</th></tr>{body}</table>
 <h2>Funnel plots by specialty</h2><p>Every practice in the ICS, each specialty's referrals over
-those expected at the ICS rates for each age band and sex (the Ratio column), against the number expected: the line
-at 1.00 is the ICS, the dashed lines the 95% limits and the solid the 99.8%. Referrals have no preferred direction,
+those expected at the ICS rates for each age band and sex (first, the Ratio column) and also for each IMD quintile and
+multimorbidity band (second, the Need-adjusted ratio column), against the number expected: the line at 1.00 is the
+ICS, the dashed lines the 95% limits and the solid the 99.8%. Referrals have no preferred direction,
 so a practice outside the 95% limits is purple (Making Data Count), one inside grey; {escape(practice)} is ringed.
-Where more than half the practices referred none to a specialty no funnel is drawn and no practice judged.</p>
+Where more than half the practices referred none to a specialty no funnel is drawn and no practice judged. A point
+is drawn where, and only where, the table publishes the practice's count (the disclosure rule's one decision): it
+shows the same ratio the table prints, so it gives nothing away the table does not.</p>
 {specialty_funnels(cube, practice, hidden_cells(cube, decision))}
+<h2>Conversion by specialty</h2><p>Referrals linked to an attended first outpatient appointment, and first
+attendances linked to an elective admission, by our linkage rule (the records carry no referral number on
+appointments): the same person and treatment function; a first attendance from the day of the referral to
+{FIRST_ATTENDANCE_WEEKS} weeks after; an elective admission from the day of the first attendance to
+{ADMISSION_MONTHS} months after; each attendance and admission counted once. Only referrals whose
+{FIRST_ATTENDANCE_WEEKS} weeks, and attendances whose {ADMISSION_MONTHS} months, have passed by the end of the
+data are counted; the number after each share is its rounded denominator.</p>
+{conversion_html(conversions, practice, pcn_of, cube.specialties, rule)}
 <h2>Month by month</h2><p>All specialties together{'; a new segment starts at the feedback date, ' + f'{feedback:%-d %B %Y}' if feedback else ''}.
 A segment of fewer than 13 months has trial limits (NHSRplotthedots), revised as months are added.</p>
 {monthly_chart(cube, practice, feedback, rule)}<h2>Disclosure control</h2><p>{escape(rule.statement())}</p>
@@ -235,7 +315,7 @@ def _fmt(v: float) -> str:
 def write_practice_feedback(warehouse: str, practice: str, feedback: date | None, out: Path,
                             months: int = 36) -> Path:
     """Read the warehouse and write ``practice-CODE.html`` into ``out``: the last ``months`` months of referrals."""
-    from placewise.analyse.variation import multimorbidity_registers, referral_cube
+    from placewise.analyse.variation import conversion_counts, multimorbidity_registers, referral_cube, referral_pathways
     from placewise.profile import load_profile
     from placewise.publish.disclosure import load_rule
     from placewise.publish.inputs import is_synthetic
@@ -250,6 +330,8 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
         end = pd.Timestamp(latest).to_period("M")
         span = [p.to_timestamp().date() for p in pd.period_range(end - months + 1, end, freq="M")]
         cube = referral_cube(con, span, multimorbidity_registers(profile))
+        data_end = pd.Timestamp(latest).date()
+        conversions = conversion_counts(referral_pathways(con, span[0], data_end), data_end).to_pandas()
         practices = con.table("practices").select("practice_code", "pcn_code").to_pandas()
         synthetic = is_synthetic(con)
     finally:
@@ -258,5 +340,5 @@ def write_practice_feedback(warehouse: str, practice: str, feedback: date | None
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"practice-{practice}.html"
     rule = load_rule(profile)
-    path.write_text(feedback_html(cube, practice, pcn_of, feedback, synthetic, rule), encoding="utf-8")
+    path.write_text(feedback_html(cube, practice, pcn_of, feedback, synthetic, rule, conversions), encoding="utf-8")
     return path
