@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
-from placewise.analyse.variation import AGE_BANDS, ReferralCube
+from placewise.analyse.variation import STRATA, ReferralCube
 from placewise.publish.disclosure import SUPPRESSED_TEXT, DisclosureRule
-from placewise.publish.feedback import feedback_html
+from placewise.publish.feedback import CONVERSION_COUNTS, feedback_html
 
 RULE = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["practice"])
 PRACTICES = ["P1", "P2", "P3", "P4"]
@@ -29,7 +30,7 @@ ICS = "*ics*"
 
 def _cube() -> ReferralCube:
     """One month, every practice's 100 people in one stratum, referrals as :data:`COUNTS`."""
-    strata = len(AGE_BANDS) * 2 * 5
+    strata = int(np.prod(STRATA))
     referrals = np.zeros((len(PRACTICES), len(SPECIALTIES), 1, strata))
     referrals[:, :, 0, 0] = COUNTS
     population = np.zeros((len(PRACTICES), 1, strata))
@@ -39,7 +40,8 @@ def _cube() -> ReferralCube:
 
 def _printed(html: str) -> dict[str, list[str]]:
     """Each specialty's printed cells: referrals, expected, ratio, verdict, need ratio, verdict, differ, PCN ratio."""
-    rows = re.findall(r"<tr><td>(\d+)</td>(.*?)</tr>", html)
+    table = html.split("<h2>")[0]   # the ratios' table, before the funnels and the conversion table
+    rows = re.findall(r"<tr><td>(\d+) [^<]*</td>(.*?)</tr>", table)
     return {spec: re.findall(r"<td>(.*?)</td>", cells) for spec, cells in rows}
 
 
@@ -92,7 +94,8 @@ def _recoverable(known: dict[tuple[str, str], float]) -> list[tuple[tuple[str, s
 
 def test_no_referral_count_comes_back_from_every_practices_pack_together() -> None:
     cube = _cube()
-    packs = {p: feedback_html(cube, p, PCN_OF, None, synthetic=True, rule=RULE) for p in PRACTICES}
+    none = pd.DataFrame({c: pd.Series(dtype=float) for c in ["practice_code", "treatment_function", *CONVERSION_COUNTS]})
+    packs = {p: feedback_html(cube, p, PCN_OF, None, synthetic=True, rule=RULE, conversions=none) for p in PRACTICES}
     assert _printed(packs["P1"])["110"][0] == SUPPRESSED_TEXT
     assert _recoverable(_known(packs)) == []
 
