@@ -59,7 +59,7 @@ def main() -> None:
                   f"{time.perf_counter() - start:.2f} s wall, {cpu_seconds() - cpu:.2f} s CPU", flush=True)
         start, cpu = time.perf_counter(), cpu_seconds()
         for steps in plans:
-            computation._compiled(engine, steps)
+            computation._compiled(engine, steps, {})
         print(f"compiled them: {time.perf_counter() - start:.2f} s wall, {cpu_seconds() - cpu:.2f} s CPU")
         if args.profile:
             profiler = cProfile.Profile()

@@ -21,6 +21,7 @@ from scenario import code, scenario
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Indicator
 from placewise.measure.compile import catalogue_event_reads
+from placewise.measure import computation
 from placewise.measure.computation import CELLS_TABLE, key_groups, shared_keys, sort_by_keys
 from placewise.measure.periods import periods
 from placewise.measure.trial import trace
@@ -349,8 +350,9 @@ def test_two_indicators_run_side_by_side_count_from_their_own_tables(catalogue, 
     both_made = threading.Barrier(2)
     make = DuckDBEngine.temp_table_of
 
-    def made_then_held(self: DuckDBEngine, name: str, expr: ibis.Table, sql: str) -> None:
-        make(self, name, expr, sql)
+    def made_then_held(self: DuckDBEngine, name: str, expr: ibis.Table, sql: str,
+                       clustered_by: str | None = None) -> None:
+        make(self, name, expr, sql, clustered_by)
         if name.startswith(CELLS_TABLE):
             both_made.wait(timeout=60)  # broken (and the test failed) unless the other indicator runs meanwhile
 
@@ -362,6 +364,36 @@ def test_two_indicators_run_side_by_side_count_from_their_own_tables(catalogue, 
         pd.testing.assert_frame_equal(mine, alone[ind], check_exact=True)
 
 
+def test_shared_tables_are_made_beside_while_the_queries_are_built(catalogue, monkeypatch):
+    """Where the engine runs a session beside (:attr:`Engine.side_by_side`), the shared tables are made there while
+    the indicators' queries are built over them (had the building waited for the tables, the first table's making
+    would wait in vain for the first plan); the counts are those made with the shared tables made first, in line."""
+    con = _sharing_warehouse().load(ibis.duckdb.connect())
+    building = threading.Event()
+    plan, make = computation._plan, DuckDBEngine.temp_table_of
+    waited: list[bool] = []
+
+    def noted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        building.set()
+        return plan(*args, **kwargs)
+
+    def made_once_building(self: DuckDBEngine, name: str, expr: ibis.Table, sql: str,
+                           clustered_by: str | None = None) -> None:
+        if name.startswith("_placewise_people"):
+            waited.append(building.wait(timeout=60))
+        make(self, name, expr, sql, clustered_by)
+
+    monkeypatch.setattr(computation, "_plan", noted)
+    monkeypatch.setattr(DuckDBEngine, "temp_table_of", made_once_building)
+    beside = compute(con, catalogue, periods_range=Q4, indicators=SHARING).to_pandas()
+    assert waited == [True]
+    monkeypatch.setattr(DuckDBEngine, "side_by_side", 1)
+    first = compute(con, catalogue, periods_range=Q4, indicators=SHARING).to_pandas()
+    assert waited == [True]    # made in line (temp_table), not as a step
+    assert first.numerator.sum() > 0
+    pd.testing.assert_frame_equal(beside, first, check_exact=True)
+
+
 def test_two_computations_at_once_on_one_warehouse_count_from_their_own_tables(catalogue, monkeypatch):
     """Two computations run at once on one warehouse (two sessions of one DuckDB database, which share its scratch
     database), each holding on to its registered population until the other has made its own, count as each does
@@ -371,15 +403,15 @@ def test_two_computations_at_once_on_one_warehouse_count_from_their_own_tables(c
     runs = [(con, Q4), (ibis.duckdb.from_connection(con.con.cursor()), before)]
     alone = [compute(c, catalogue, periods_range=r, indicators=SHARING).to_pandas() for c, r in runs]
     both_made = threading.Barrier(2)
-    make = DuckDBEngine.temp_table
+    make = DuckDBEngine.temp_table_of  # the shared tables are made as steps on a session beside (side_by_side)
 
-    def made_then_held(self: DuckDBEngine, name: str, expr: ibis.Table, clustered_by: str | None = None) -> ibis.Table:
-        table = make(self, name, expr, clustered_by)
+    def made_then_held(self: DuckDBEngine, name: str, expr: ibis.Table, sql: str,
+                       clustered_by: str | None = None) -> None:
+        make(self, name, expr, sql, clustered_by)
         if name.startswith("_placewise_population_cells"):
             both_made.wait(timeout=60)  # broken (and the test failed) unless the other computation runs meanwhile
-        return table
 
-    monkeypatch.setattr(DuckDBEngine, "temp_table", made_then_held)
+    monkeypatch.setattr(DuckDBEngine, "temp_table_of", made_then_held)
     with ThreadPoolExecutor(max_workers=2) as pool:
         together = list(pool.map(lambda run: compute(run[0], catalogue, periods_range=run[1], indicators=SHARING)
                                  .to_pandas(), runs))

@@ -199,9 +199,14 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
         own = _own_names()
         shared = SharedSides(shared_keys(work), own)
         cohorts = itertools.count()
+        first: list[Step] = []  # the shared tables' making, where a session beside makes them (below)
         try:
-            ctx = _context(con, catalogue, ends, work, reads, own)
-            yield from _pipelined(engine, [(ind, _plan(ctx, ind, ps, shared, cohorts, own)) for ind, ps in work])
+            # Where the engine runs a session beside, the shared tables are made there while this thread builds every
+            # indicator's queries over them (their names and schemas are known before they exist); else made first.
+            make = functools.partial(_made, con, first, kept=True) if engine.side_by_side > 1 else None
+            ctx = _context(con, catalogue, ends, work, reads, own, make)
+            yield from _pipelined(engine, ((ind, _plan(ctx, ind, ps, shared, cohorts, own)) for ind, ps in work),
+                                  first)
         finally:
             for name in [*SHARED_TABLES, REGISTER_SPANS_TABLE, REGISTERS_TABLE, *(events_table(s) for s in reads)]:
                 engine.drop_temp(own(name))
@@ -271,25 +276,32 @@ def events_table(source: EventSource) -> str:
     return f"{EVENTS_TABLE}{source[0]}_{source[1]}"
 
 
+Make = Callable[[str, ir.Table, str | None], ir.Table]
+"""Makes a temporary table of an expression, or has it made (``name, expr, clustered_by``; :func:`_temp`): the table,
+for queries to read."""
+
+
 def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date],
              work: list[tuple[Indicator, Periods]], reads: dict[EventSource, EventRead],
-             own: Callable[[str], str]) -> Context:
+             own: Callable[[str], str], make: Make | None = None) -> Context:
     """Materialise the tables every indicator shares, once per computation (under its ``own`` names): registers used by
-    several included."""
+    several included. Each is made by ``make``: by default at once, in order (:func:`_temp`); or added to a list of
+    steps to run in order later, for the indicators' queries to be built over them meanwhile."""
+    make = make or functools.partial(_temp, con)
     indicators = [ind for ind, _ in work]
     people, regs, cells, coded = map(own, SHARED_TABLES)
-    attrs = _temp(con, people, person_attributes(con))
-    intervals = _temp(con, regs, registrations(con, attrs))
+    attrs = make(people, person_attributes(con), None)
+    intervals = make(regs, registrations(con, attrs), None)
     persons = population(intervals, attrs, period_ends)    # a query: registers and cohorts read only their people
     queries = catalogue_record_queries(catalogue, indicators)
-    records = Records(_temp(con, coded, read_records(con, attrs, queries), clustered_by="query"), tuple(queries))
-    events = EventTables({s: _temp(con, own(events_table(s)), read_events(con, attrs, intervals, s, read))
+    records = Records(make(coded, read_records(con, attrs, queries), "query"), tuple(queries))
+    events = EventTables({s: make(own(events_table(s)), read_events(con, attrs, intervals, s, read), None)
                           for s, read in reads.items()})
-    on = _registers(con, catalogue, records, lambda s: _registered_at(con, s, intervals, attrs, period_ends, own),
-                    indicators, own)
+    on = _registers(catalogue, records, lambda s: _registered_at(make, s, intervals, attrs, period_ends, own),
+                    indicators, own, make)
     counted = population_cells(intervals, attrs, period_ends, cell_ages(catalogue, indicators))
     if any(_counts_population(ind) for ind in indicators):  # else left as a query that no indicator runs
-        counted = _temp(con, cells, counted)
+        counted = make(cells, counted, None)
     return Context(con, catalogue, attrs, intervals, persons, counted, records, events, on)
 
 
@@ -315,26 +327,24 @@ def cell_ages(catalogue: Catalogue, indicators: list[Indicator]) -> list[int]:
     return sorted(ages)
 
 
-def _registers(con: ibis.BaseBackend, catalogue: Catalogue, records: Records,
-               within: Callable[[ir.Table], ir.Table], indicators: list[Indicator],
-               own: Callable[[str], str]) -> dict[str, ir.Table]:
+def _registers(catalogue: Catalogue, records: Records, within: Callable[[ir.Table], ir.Table],
+               indicators: list[Indicator], own: Callable[[str], str], make: Make) -> dict[str, ir.Table]:
     """Members of every register the indicators use, in one pass into one temporary table (``within`` gives the
     population rows inside spans): each register is a filter of it, not a copy of its rows."""
     used = sorted({r for ind in indicators for c in criteria_of(ind) for r in registers_named(c)})
     if not used:
         return {}
-    every = _temp(con, own(REGISTERS_TABLE),
-                  all_members(records.coded, within, [catalogue.register(r) for r in used]))
+    every = make(own(REGISTERS_TABLE), all_members(records.coded, within, [catalogue.register(r) for r in used]), None)
     return {r: every.filter(every.register == i).drop("register") for i, r in enumerate(used)}
 
 
-def _registered_at(con: ibis.BaseBackend, spans: ir.Table, intervals: ir.Table, attrs: ir.Table,
+def _registered_at(make: Make, spans: ir.Table, intervals: ir.Table, attrs: ir.Table,
                    period_ends: list[date], own: Callable[[str], str]) -> ir.Table:
     """The registered population's rows inside the spans (``pid, practice_code``, the spans' other columns,
     ``period_end, age``; no groups), the spans met with the registrations in a temporary table first: in one query
     PostgreSQL worked each span's month numbers out again for every period end it tested."""
     held = registered_spans(spans, intervals, attrs).drop(*PERSON_GROUPS, GROUPS)
-    return at_month_ends(_temp(con, own(REGISTER_SPANS_TABLE), held), period_ends)
+    return at_month_ends(make(own(REGISTER_SPANS_TABLE), held, None), period_ends)
 
 
 def shared_keys(work: list[tuple[Indicator, Periods]]) -> set[str]:
@@ -349,20 +359,23 @@ class Step:
     """One query of an indicator's computation: made into temporary table ``name``, or its rows fetched (no name);
     ``sql`` once compiled. A table ``kept`` outlives the indicator (later indicators read it); the others are dropped
     once its steps have run. An ``expr`` several indicators share as a template has its placeholders' values in
-    ``fill`` (placeholder, value), put into its SQL."""
+    ``fill`` (placeholder, value), put into its SQL. A table ``clustered_by`` a column is made as
+    :meth:`Engine.temp_table` says."""
 
     expr: ir.Table
     name: str | None = None
     sql: str = ""
     kept: bool = False
     fill: tuple[tuple[str, str], ...] = ()
+    clustered_by: str | None = None
 
 
-def _made(ctx: Context, steps: list[Step], name: str, expr: ir.Table) -> ir.Table:
+def _made(con: ibis.BaseBackend, steps: list[Step], name: str, expr: ir.Table, clustered_by: str | None = None, *,
+          kept: bool = False) -> ir.Table:
     """Add the making of temporary table ``name`` from ``expr`` to the steps; the table, for later steps to read
     (by name: it exists once the steps before them have run)."""
-    steps.append(Step(expr, name))
-    return engine_for(ctx.con).temp_named(name, expr.schema())
+    steps.append(Step(expr, name, kept=kept, clustered_by=clustered_by))
+    return engine_for(con).temp_named(name, expr.schema())
 
 
 @dataclass
@@ -385,7 +398,7 @@ class SharedSides:
             return side_cells(ctx, ind, side, ps)
         if key not in self.tables:
             first = len(steps)
-            self.tables[key] = _made(ctx, steps, self.own(f"{SIDES_TABLE}{len(self.tables)}"),
+            self.tables[key] = _made(ctx.con, steps, self.own(f"{SIDES_TABLE}{len(self.tables)}"),
                                       side_cells(ctx, ind, side, ps))
             self.read += [s.name for s in steps[first:-1] if s.name]
             steps[first:] = [replace(s, kept=True) for s in steps[first:]]
@@ -407,14 +420,14 @@ def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Sha
     if ind.is_returned:
         return [Step(returned_counts(ctx.table("aggregate_returns"), ctx.catalogue, ind, ps).select(*COUNTS_SCHEMA.names))]
     steps: list[Step] = []
-    ctx = replace(ctx, materialised=lambda rows: _made(ctx, steps, own(f"{COHORT_TABLE}{next(cohorts)}"), rows))
+    ctx = replace(ctx, materialised=lambda rows: _made(ctx.con, steps, own(f"{COHORT_TABLE}{next(cohorts)}"), rows))
     sides = indicator_sides(ind) or []
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
         summed = sides_summed(ind, [placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
     else:   # summed in one pass: apart, each side would read the units again
         summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
     made = own(f"{CELLS_TABLE}{ind.id}")
-    template = engine_for(ctx.con).temp_named(TEMPLATE_CELLS, _made(ctx, steps, made, summed).schema())
+    template = engine_for(ctx.con).temp_named(TEMPLATE_CELLS, _made(ctx.con, steps, made, summed).schema())
     expanded = expand(ctx, ind, template).mutate(indicator_id=ibis.literal(TEMPLATE_ID))
     steps.append(Step(expanded.select(*COUNTS_SCHEMA.names), fill=((TEMPLATE_CELLS, made),
                                                                     (f"'{TEMPLATE_ID}'", f"'{ind.id}'"))))
@@ -445,7 +458,7 @@ def _run(engine: Engine, steps: list[Step]) -> pa.Table:
     try:
         for s in steps:
             if s.name:
-                engine.temp_table_of(s.name, s.expr, s.sql)
+                engine.temp_table_of(s.name, s.expr, s.sql, s.clustered_by)
             else:
                 parts.append(engine.arrow_of(s.expr, s.sql).cast(COUNTS_SCHEMA))
     finally:
@@ -457,16 +470,18 @@ def _run(engine: Engine, steps: list[Step]) -> pa.Table:
 
 class _Sessions:
     """The engine's session and as many more as it runs side by side (:attr:`Engine.side_by_side`), each taken by
-    one query list at a time, with the measure workload's settings."""
+    one query list at a time, with the measure workload's settings. The sessions beside are handed out first, so that
+    the first query list (the shared tables, :func:`_pipelined`) leaves the engine's own session to the thread that
+    builds the indicators' queries (which asks it for warehouse tables' schemas)."""
 
     def __init__(self, engine: Engine, stack: ExitStack) -> None:
         self.free: Queue[Engine] = Queue()
-        self.free.put(engine)
         for _ in range(engine.side_by_side - 1):
             other = engine.beside()
             stack.callback(other.close)
             stack.enter_context(other.settings(other.analytic))
             self.free.put(other)
+        self.free.put(engine)
 
     def run(self, compiled: Callable[[], list[Step]]) -> pa.Table:
         """Run the steps (compiled when asked for) on the next free session."""
@@ -477,15 +492,16 @@ class _Sessions:
             self.free.put(session)
 
 
-def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]]) -> Iterator[tuple[Indicator, pa.Table]]:
+def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]],
+               first: list[Step] | None = None) -> Iterator[tuple[Indicator, pa.Table]]:
     """Each indicator's counts, its steps run in order, as many indicators at once as the engine runs side by side
     (:attr:`Engine.side_by_side`) once every shared side's table is made; where the engine allows
     (:attr:`Engine.compiles_aside`) the steps are compiled on another thread, ahead, while the engine runs the
     earlier ones (Ibis's compiling is Python that would otherwise hold the engine up for about 0.1 s an
-    indicator)."""
-    plans = list(plans)
-    sides = [kept for _, steps in plans if (kept := [s for s in steps if s.kept])]
-    rest = [(ind, [s for s in steps if not s.kept]) for ind, steps in plans]
+    indicator).
+
+    The ``first`` steps (the shared tables every plan reads, all kept) run before any other, on a session beside
+    while this thread builds the ``plans`` (a few seconds of Python that would otherwise hold the engine up)."""
     with ExitStack() as stack:
         sessions = _Sessions(engine, stack)
         runner, compiler = ThreadPoolExecutor(max_workers=engine.side_by_side), ThreadPoolExecutor(max_workers=1)
@@ -500,8 +516,13 @@ def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]]) ->
                 return lambda: _compiled(engine, steps, done)
             return compiler.submit(_compiled, engine, steps, done).result
 
-        made = [runner.submit(sessions.run, c) for c in [compiled(s) for s in sides]]
-        ahead = [(ind, compiled(steps)) for ind, steps in rest]
+        context = runner.submit(sessions.run, compiled(first)) if first else None
+        plans = list(plans)
+        sides = [compiled(kept) for _, steps in plans if (kept := [s for s in steps if s.kept])]
+        ahead = [(ind, compiled([s for s in steps if not s.kept])) for ind, steps in plans]
+        if context:
+            context.result()
+        made = [runner.submit(sessions.run, c) for c in sides]
         for m in made:
             m.result()
         running = [(ind, runner.submit(sessions.run, c)) for ind, c in ahead]

@@ -309,9 +309,10 @@ class Engine:
         self.con._run_pre_execute_hooks(expr)
         return self.con.sql(sql, schema=expr.schema())
 
-    def temp_table_of(self, name: str, expr: ir.Table, sql: str) -> None:
-        """Materialise an expression already compiled to ``sql`` as a temporary table (replacing any left over)."""
-        self.temp_table(name, self._compiled(expr, sql))
+    def temp_table_of(self, name: str, expr: ir.Table, sql: str, clustered_by: str | None = None) -> None:
+        """Materialise an expression already compiled to ``sql`` as a temporary table (replacing any left over),
+        ``clustered_by`` as :meth:`temp_table`."""
+        self.temp_table(name, self._compiled(expr, sql), clustered_by)
 
     def arrow_of(self, expr: ir.Table, sql: str) -> pa.Table:
         """The rows of an expression already compiled to ``sql``."""

@@ -146,8 +146,9 @@ class DuckDBEngine(Engine):
         """In :data:`SCRATCH`."""
         return ibis.table(schema, name=name, catalog=SCRATCH, database="main")
 
-    def temp_table_of(self, name: str, expr: ir.Table, sql: str) -> None:
-        """Run the SQL as it is (Ibis would parse it again to wrap it as a query of its own)."""
+    def temp_table_of(self, name: str, expr: ir.Table, sql: str, clustered_by: str | None = None) -> None:
+        """Run the SQL as it is (Ibis would parse it again to wrap it as a query of its own); unsorted, as
+        :meth:`temp_table`."""
         self.drop_temp(name)
         self.con._run_pre_execute_hooks(expr)
         self.con.con.execute(f"CREATE TABLE {self._scratch(name)} AS {sql}")
