@@ -14,6 +14,7 @@ from placewise.analyse.funnels import (
     ratio_signal,
     sparse_columns,
     too_sparse,
+    value_sum_funnel,
 )
 from placewise.analyse.statistics import ratio_funnel_limits
 
@@ -149,3 +150,67 @@ def test_sparse_columns_count_only_units_expecting_some():
     o = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0], [1, 1, 5, 0], [2, 9, 5, 0]])
     e = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0], [1, 0, 1, 0]])
     assert sparse_columns(o, e).tolist() == [True, False, False, True]
+
+
+# Bed days (a value summed over events): Dobson's mapping of the events' Poisson limits (funnels.py docstring).
+RNG = np.random.default_rng(16)
+SIZES = RNG.integers(2_000, 20_000, 30).astype(float)
+
+
+def test_a_sum_of_values_of_1_has_the_rate_funnels_limits_and_verdicts():
+    # Every spell 1 day (T = O = V): m = s = 1, e = E, so the limits are the rate funnel's exactly.
+    counts = RNG.poisson(SIZES * 0.004).astype(float)
+    counts[:2] = [SIZES[0] * 0.012, 0]     # a high unit, and one with none
+    ours = value_sum_funnel(counts, SIZES, counts, counts, per=1000)
+    rate = rate_funnel(counts, SIZES, per=1000)
+    assert ours.centre == pytest.approx(rate.centre) and ours.tau2 == pytest.approx(rate.tau2)
+    for a, b in zip(ours.limits, rate.limits, strict=True):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
+    assert ours.signal.tolist() == rate.signal.tolist()
+    assert ours.signal[0] > 0
+
+
+def test_spells_all_of_k_days_have_k_times_the_limits_of_their_spells():
+    # Every spell k = 5 days: m = s = 5, e = E/5, limits E + 5 (e rho - e) = 5 e rho: k times the rate funnel of the
+    # spells, and the same verdicts. The limits' width follows sqrt(V) = k sqrt(O), not sqrt(T) = sqrt(k O).
+    spells = RNG.poisson(SIZES * 0.002).astype(float)
+    days = 5 * spells
+    ours = value_sum_funnel(days, SIZES, spells, 25 * spells, per=1000)
+    rate = rate_funnel(spells, SIZES, per=1000)
+    assert ours.centre == pytest.approx(5 * rate.centre)
+    for a, b in zip(ours.limits, rate.limits, strict=True):
+        assert a == pytest.approx(5 * b, rel=1e-12)
+    assert ours.signal.tolist() == rate.signal.tolist()
+    # Each day an event (the Poisson funnel of before): about sqrt(5) narrower at the smallest size, before its
+    # overdispersion estimate (which these same-length spells set off) widens it at the larger ones.
+    as_days = rate_funnel(days, SIZES, per=1000)
+    assert ours.upper95[0] - ours.centre > 1.5 * (as_days.upper95[0] - as_days.centre)
+
+
+def test_bed_day_limits_by_hand_at_one_size():
+    # Three units of 1,000 people (too few for overdispersion), held to 10 bed days per 1,000: spells of 1, 2 and
+    # 10 days (T 13), one of 4 (T 4), none. Pooled m = 17/4 = 4.25 days a spell, s = sqrt(121/4) = 5.5.
+    # At 1,000 people E = 10 bed days, e = 10/4.25 = 2.352941 spells; the 95% limits are
+    # E + s e (rho - 1) with rho the exact Poisson ratio limits at e (ratio_funnel_limits), per 1,000 of 1,000.
+    f = value_sum_funnel([13, 4, 0], [1000, 1000, 1000], [3, 1, 0], [105, 16, 0], per=1000, centre=0.01)
+    e = 10 / 4.25
+    rho = ratio_funnel_limits(np.array([e]))
+    at = np.searchsorted(f.grid, 1000)
+    grid_e = f.grid / 1000 * 10 / 4.25
+    rho_grid = ratio_funnel_limits(grid_e)
+    want_hi = (f.grid * 0.01 + 5.5 * grid_e * (rho_grid.upper_95 - 1)) / f.grid * 1000
+    assert f.upper95 == pytest.approx(want_hi, rel=1e-12)
+    # At e = 2.352941 the exact ratio limits are 0 and 2.656812: 10 + 5.5 x 2.352941 x (2.656812 - 1) = 31.44 bed
+    # days per 1,000 (the Poisson funnel of 10 "events" reaches 17.1), and 10 - 5.5 x 2.352941 < 0, so 0: all inside.
+    assert rho.upper_95[0] == pytest.approx(2.656812, abs=5e-7) and rho.lower_95[0] == 0
+    assert 10 + 5.5 * e * (rho.upper_95[0] - 1) == pytest.approx(31.4411, abs=5e-4)
+    assert f.tau2 == 0 and f.centre == pytest.approx(10.0) and 0 < at < len(f.grid)
+    assert f.signal.tolist() == [0, 0, 0]
+    assert "Dobson" in f.method
+
+
+def test_a_bed_day_funnel_needs_an_event_and_sound_figures():
+    with pytest.raises(ValueError, match="no unit counted an event"):
+        value_sum_funnel([0, 0], [10, 10], [0, 0], [0, 0], per=1000)
+    with pytest.raises(ValueError, match="every denominator must be positive"):
+        value_sum_funnel([1, 0], [0, 10], [1, 0], [1, 0], per=1000)

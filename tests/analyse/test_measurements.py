@@ -24,7 +24,8 @@ def catalogue():
 def counts(rows: list[dict]) -> pa.Table:
     """A counts table from partial rows (ICS, March 2024, no breakdown unless given)."""
     base = dict(period_start=date(2024, 3, 1), period_end=END, geography_type="ics", geography_code="QHG",
-                breakdown="none", breakdown_group="All", standard_band=None, sum_squares=0.0, median=None)
+                breakdown="none", breakdown_group="All", standard_band=None, sum_squares=0.0, events=None,
+                median=None)
     full = [{**base, **r} for r in rows]
     return pa.table({f.name: pa.array([r[f.name] for r in full], f.type) for f in COUNTS_SCHEMA})
 
@@ -75,6 +76,18 @@ def test_mean_uses_a_t_interval(catalogue):
     assert r["value"] == 4
     assert r["lower"] == pytest.approx(4 - 25.4124095, rel=1e-7)
     assert r["upper"] == pytest.approx(4 + 25.4124095, rel=1e-7)
+
+
+def test_bed_days_get_dobsons_interval_from_their_squares_and_keep_them(catalogue):
+    # Ten spells (five of 2 days, five of 4) over 2,000 people: T = 30, O = 10, V = 100; Byar's limits of 10 are
+    # 4.787450 and 18.391459, so 30 + sqrt(10) (4.787450 - 10) = 13.51647 and 30 + sqrt(10) (18.391459 - 10) =
+    # 56.53612 bed days, per 1,000 of 2,000: 15 (6.758235 to 28.26806). As Poisson "events" they would get 10.1 to 21.4.
+    r = one(measurements(counts([dict(indicator_id="heart_failure_bed_days", numerator=30.0, denominator=2000.0,
+                                      sum_squares=100.0, events=10.0)]), catalogue, datetime.now(UTC)))
+    assert r["value"] == pytest.approx(15.0)
+    assert r["lower"] == pytest.approx(6.758235, abs=5e-6)
+    assert r["upper"] == pytest.approx(28.26806, abs=5e-5)
+    assert (r["events"], r["sum_squares"]) == (10.0, 100.0)
 
 
 def test_median_and_count(catalogue):

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from placewise.analyse.statistics import byars_limits, crude_rate, exact_poisson_limits, poisson_limits
+from placewise.analyse.statistics import (
+    byars_limits,
+    compound_poisson_rate,
+    crude_rate,
+    exact_poisson_limits,
+    poisson_limits,
+)
 
 getcontext().prec = 50
 
@@ -145,3 +151,72 @@ def test_poisson_limits_always_bracket_the_count(count):
     for confidence in (0.95, 0.998):
         lower, upper = poisson_limits([count], confidence)
         assert 0.0 <= lower[0] <= count < upper[0]
+
+
+# Bed days: a rate of a value summed over events (T = sum of x over O spells, V = sum of x^2), with Dobson's limits
+# T + sqrt(V/O) (O_L - O), T + sqrt(V/O) (O_U - O) (Dobson et al., Stat Med 1991;10:457-462, as the PHE Technical
+# Guide applies them to the DSR), O_L and O_U the limits of O (exact below 10, Byar's from 10), worked by hand.
+
+
+def test_bed_days_of_three_spells_of_1_2_and_10_days_over_1000_people():
+    # T = 13, O = 3, V = 1 + 4 + 100 = 105, sqrt(V/O) = sqrt(35) = 5.916080. Exact limits of 3 (chi-squared):
+    # O_L = chi2(0.025; 6)/2 = 0.618672, O_U = chi2(0.975; 8)/2 = 8.767273.
+    # Lower: 13 + 5.916080 (0.618672 - 3) = -1.088 -> 0 (a sum of days is never negative).
+    # Upper: 13 + 5.916080 (8.767273 - 3) = 47.11965. Per 1,000 of 1,000 people: the same figures.
+    r = compound_poisson_rate([13], [3], [105], [1000], multiplier=1000)
+    assert r.value[0] == pytest.approx(13.0, rel=1e-12)
+    assert r.lower[0] == 0.0
+    assert r.upper[0] == pytest.approx(47.11965, abs=5e-5)
+
+
+def test_bed_days_of_ten_spells_use_byars_limits_of_the_count():
+    # Five spells of 2 days and five of 4 over 2,000 people: T = 30, O = 10, V = 5x4 + 5x16 = 100, sqrt(V/O) = 3.162278.
+    # Byar's limits of 10: 10 (1 - 1/90 - 1.959964/(3 sqrt 10))^3 = 4.787450,
+    # 11 (1 - 1/99 + 1.959964/(3 sqrt 11))^3 = 18.391459.
+    # Limits 30 + 3.162278 (4.787450 - 10) = 13.51647 and 30 + 3.162278 (18.391459 - 10) = 56.53612 bed days,
+    # per 1,000 of 2,000 people: 15 (6.758235 to 28.26806).
+    r = compound_poisson_rate([30], [10], [100], [2000], multiplier=1000)
+    assert r.value[0] == pytest.approx(15.0, rel=1e-12)
+    assert r.lower[0] == pytest.approx(6.758235, abs=5e-6)
+    assert r.upper[0] == pytest.approx(28.26806, abs=5e-5)
+
+
+def test_bed_days_of_one_spell_are_the_exact_limits_of_one_times_its_days():
+    # O = 1 (a spell of 7 days): sqrt(V/O) = 7, so the limits are 7 + 7 (O_L - 1) = 7 O_L = 7 x 0.0253178 = 0.177225
+    # and 7 O_U = 7 x 5.571643 = 39.00150 (the exact limits of 1 event).
+    r = compound_poisson_rate([7], [1], [49], [1000], multiplier=1000)
+    assert (r.value[0], r.lower[0], r.upper[0]) == pytest.approx((7.0, 0.177225, 39.00150), abs=5e-5)
+
+
+def test_bed_days_with_no_spells_have_a_rate_of_0_and_no_interval():
+    # O = 0: nothing says how long a spell would be, so Dobson's scale sqrt(V/O) is undefined: no limits.
+    r = compound_poisson_rate([0], [0], [0], [1000], multiplier=1000)
+    assert r.value[0] == 0.0 and np.isnan(r.lower[0]) and np.isnan(r.upper[0])
+
+
+def test_bed_days_interval_is_wider_than_treating_each_day_as_an_event():
+    # The Poisson interval of 13 "events" (Byar's: 6.915 to 22.232) is the one given before: far too narrow.
+    ours = compound_poisson_rate([13, 30], [3, 10], [105, 100], [1000, 2000], multiplier=1000)
+    poisson = crude_rate([13, 30], [1000, 2000], multiplier=1000)
+    assert (ours.upper - ours.lower > 1.5 * (poisson.upper - poisson.lower)).all()
+
+
+@given(st.integers(0, 5000), st.floats(1, 1e6))
+@settings(max_examples=200, deadline=None)
+def test_a_sum_of_values_of_1_is_a_count_with_the_crude_rates_limits(events, population):
+    # Every value 1 (T = O = V): Dobson's scale is 1, and the limits are those of the count itself.
+    ours = compound_poisson_rate([events], [events], [events], [population], multiplier=1000)
+    crude = crude_rate([events], [population], multiplier=1000)
+    assert ours.value == pytest.approx(crude.value, rel=1e-12)
+    if events:
+        assert ours.lower == pytest.approx(np.nan_to_num(crude.lower), rel=1e-9, abs=1e-12)
+        assert ours.upper == pytest.approx(crude.upper, rel=1e-9)
+
+
+@pytest.mark.parametrize(("t", "o", "v", "n", "message"), [
+    (-1, 1, 1, 10, r"totals\[0\] is -1.0"), (1, -1, 1, 10, r"events\[0\] is -1.0"),
+    (1, 1, -1, 10, r"sum_squares\[0\] is -1.0"), (1, 1, 1, 0, r"denominators\[0\] is 0.0"),
+])
+def test_bed_days_reject_bad_input(t, o, v, n, message):
+    with pytest.raises(ValueError, match=message):
+        compound_poisson_rate([t], [o], [v], [n])

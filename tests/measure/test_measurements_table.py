@@ -12,6 +12,7 @@ from scenario import scenario
 from placewise.analyse.measurements import SCHEMA, measure_all, measurements
 from placewise.measure import ReportingRange, compute, load_catalogue
 from placewise.profile import load_profile
+from placewise.warehouse.engines import engine_for
 
 Q4 = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
 IDS = ["hypertension_treated_to_target", "ae_4hr_type1", "emergency_admissions_dsr"]
@@ -50,3 +51,26 @@ def test_measure_all_on_duckdb():
 @pytest.mark.postgres
 def test_measure_all_on_postgres(postgres_url):
     _check(scenario().load(ibis.connect(postgres_url)))
+
+
+def _old_table_gains_the_new_columns(con: ibis.BaseBackend) -> None:
+    """A measurements table written before ``events`` and ``sum_squares`` existed keeps its rows, gains the columns
+    (null), and takes the new rows."""
+    profile = load_profile()
+    first = measure_all(con, profile, periods_range=Q4, indicators=IDS)
+    old = con.table("measurements").drop("events", "sum_squares").to_pyarrow()
+    engine_for(con).replace_table("measurements", old)
+    measure_all(con, profile, periods_range=Q4, indicators=["hypertension_treated_to_target"])
+    t = con.table("measurements")
+    assert set(SCHEMA.names) <= set(t.columns)
+    assert _stored(con) == first.num_rows                      # the others' rows kept, this one's replaced
+    assert t.events.isnull().all().execute()
+
+
+def test_an_old_measurements_table_gains_the_new_columns_on_duckdb():
+    _old_table_gains_the_new_columns(scenario().load(ibis.duckdb.connect()))
+
+
+@pytest.mark.postgres
+def test_an_old_measurements_table_gains_the_new_columns_on_postgres(postgres_url):
+    _old_table_gains_the_new_columns(scenario().load(ibis.connect(postgres_url)))

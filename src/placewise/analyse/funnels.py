@@ -21,10 +21,17 @@
   funnel.
 - **No funnel** where more than half of the units counted none (:func:`too_sparse`): the limits then cannot tell
   most units' 0 from chance, and the overdispersion estimate rests on z-scores mostly tied at the bottom.
-- **No funnel** for a rate whose numerator sums a value over events (heart failure bed days: days of each spell,
-  :func:`no_funnel_reason`): its variance is that of a compound Poisson sum, sum of x^2 (the measurements' sum_squares),
-  not the count's, so a Poisson funnel would understate the spread between units. Limits from sum_squares are not yet
-  drawn; the page says why there is no funnel.
+- **Rates whose numerator sums a value over events** (heart failure bed days: T = sum of the days x of O spells,
+  :func:`value_sum_funnel`): a compound Poisson sum, variance V = sum of x^2, not T. Limits by Dobson's mapping
+  (Dobson et al., Stat Med 1991;10:457-462, the method of the measurements' intervals) applied to the funnel: at a
+  size with E expected (size x centre rate), the expected number of events is e = E / m and the limits are
+  E + s (e rho - e), where rho are the ratio limits above at e (exact Poisson, widened for overdispersion as above),
+  m = sum T / sum O (the mean value of an event) and s = sqrt(sum V / sum O) (its root mean square), pooled over
+  the units drawn. Each unit is held to them as its equivalent count of events O* = e + (T - E) / s, which has the
+  Poisson's mean and variance e (O* is never below 0, since s >= m); the overdispersion tau^2 is estimated from
+  O* against e as for any rate. Where every value is 1 (s = m = 1) these are the rate funnel's limits exactly; the
+  limits' width at a size follows sqrt(V) per unit expected. FunnelPlotR has no method for such sums (its data types
+  are standardised ratios, proportions and ratios of counts), so this is our own choice, built from Dobson's.
 
 Limits are 95% (about two sigma) and 99.8% (about three sigma). Vectorised over units; one call per funnel. The
 referral feedback (:mod:`placewise.analyse.variation`) holds observed against expected referrals to the same ratio
@@ -154,6 +161,8 @@ def _method(kind: str, tau2: float, units: int, given: bool) -> str:
     around = f"the reference {kind}" if given else f"the overall {kind}"
     base = {"proportion": f"binomial limits around {around} (Fingertips method)",
             "rate": f"exact Poisson limits around {around} (Fingertips method)",
+            "value_sum": f"Dobson's limits for a sum of values over events around {around}: exact Poisson limits of "
+                         "the expected number of events scaled by the root mean square value per event",
             "ratio": "exact Poisson limits around 1, as expected (Fingertips method)"}[kind]
     if units < MIN_UNITS_FOR_OVERDISPERSION:
         return f"{base}; overdispersion not estimated from fewer than {MIN_UNITS_FOR_OVERDISPERSION} units"
@@ -203,6 +212,38 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre
         return lo95 * rate * per, hi95 * rate * per, lo998 * rate * per, hi998 * rate * per
 
     return _funnel(rate * per, _grid(n), limits, o / n * per, n, tau2, _method("rate", tau2, units, centre is not None))
+
+
+def value_sum_funnel(numerator: ArrayLike, denominator: ArrayLike, events: ArrayLike, sum_squares: ArrayLike,
+                     per: float, centre: float | None = None) -> Funnel:
+    """The funnel of rates of a value summed over events (the ``numerator`` T of each unit sums the values of its
+    ``events`` O, their squares summing to ``sum_squares`` V; rates per ``per`` of the denominator), with each unit's
+    signal, around ``centre`` (per unit of the denominator) or else the units' overall rate: Dobson's mapping of
+    the events' Poisson limits (module docstring)."""
+    t, n, o, v = (np.asarray(a, dtype=float) for a in (numerator, denominator, events, sum_squares))
+    if (n <= 0).any() or (t < 0).any() or (o < 0).any() or (v < 0).any() or not np.isfinite([t, o, v]).all():
+        raise ValueError("value_sum_funnel: every denominator must be positive, every sum, count of events and sum "
+                         "of squares at least zero")
+    if o.sum() <= 0:
+        raise ValueError("value_sum_funnel: no unit counted an event, so the size of an event is unknown")
+    rate = float(t.sum() / n.sum()) if centre is None else float(centre)
+    m, s = float(t.sum() / o.sum()), float(np.sqrt(v.sum() / o.sum()))
+    expected = n * rate
+    e = expected / m
+    tau2 = float(ratio_overdispersion(e + (t - expected) / s, e))
+
+    def limits(size: NDArray[np.float64]) -> Bounds:
+        if rate == 0:  # nothing counted anywhere: every limit is nought, as is every unit
+            zero = np.zeros_like(size)
+            return zero, zero, zero, zero
+        big_e = size * rate
+        small_e = big_e / m
+        bounds = (np.maximum(big_e + s * small_e * (b - 1), 0.0) / size * per for b in _ratio_limits(small_e, tau2))
+        lo95, hi95, lo998, hi998 = bounds
+        return lo95, hi95, lo998, hi998
+
+    return _funnel(rate * per, _grid(n), limits, t / n * per, n, tau2,
+                   _method("value_sum", tau2, len(t), centre is not None))
 
 
 def ratio_funnel(observed: ArrayLike, expected: ArrayLike) -> Funnel:

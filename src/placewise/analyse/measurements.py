@@ -17,9 +17,13 @@ The ``measurements`` table (one row per indicator × period × geography × brea
 - ``value``: per the indicator's multiplier (percentage, rate per 1,000 or 100,000, days, years);
   ``lower``, ``upper``: 95% confidence limits (null where the method gives none).
 - ``computed_at``: when this computation ran (UTC).
+- ``events``, ``sum_squares``: for a rate whose numerator sums a value per event (bed days), the number of events
+  with a value (O) and the sum of the squared values (V), from which its interval and funnel limits come; null for
+  every other indicator.
 
 Methods (all from :mod:`placewise.analyse.statistics`): proportions, Wilson; crude rates and counts,
-exact Poisson below 10 and Byar's from 10; DSR, 2013 ESP with Dobson limits; ratios, observed over
+exact Poisson below 10 and Byar's from 10; a rate of a value summed over events (bed days), Dobson's limits from
+the sum of squared values (:func:`placewise.analyse.statistics.compound_poisson_rate`); DSR, 2013 ESP with Dobson limits; ratios, observed over
 denominator with the exact/Byar limits of the observed count (the indirect-standardisation method,
 exact when the denominator is an expected count); means, Student's t on the sample standard
 deviation (as PHEindicatormethods ``phe_mean``); medians, no interval.
@@ -38,6 +42,7 @@ import pyarrow.compute as pc
 
 from placewise.analyse.statistics import (
     ESP2013,
+    compound_poisson_rate,
     crude_rate,
     directly_standardised_rate,
     z_score,
@@ -50,6 +55,7 @@ from placewise.measure.catalogue import Persons
 from placewise.measure.computation import KEYS as COUNTS_KEYS
 from placewise.measure.computation import counts_by_indicator, key_groups, sort_by_keys
 from placewise.profile import Profile
+from placewise.warehouse.connection import table_names
 from placewise.warehouse.engines import engine_for
 
 if TYPE_CHECKING:
@@ -64,11 +70,15 @@ SCHEMA = pa.schema([
     ("lower", pa.float64()),
     ("upper", pa.float64()),
     ("computed_at", pa.timestamp("us")),
+    ("events", pa.float64()),
+    ("sum_squares", pa.float64()),
 ])
+COUNTED = ("numerator", "denominator", "sum_squares", "events", "median")
+"""The columns of the counts a measurement is computed from, in :func:`_statistic`'s order."""
 CONFIDENCE = 0.95
 
 
-def _statistic(ind: Indicator, num: np.ndarray, den: np.ndarray, sum_sq: np.ndarray,
+def _statistic(ind: Indicator, num: np.ndarray, den: np.ndarray, sum_sq: np.ndarray, events: np.ndarray,
                median: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Value and limits for rows of one non-standardised indicator; NaN where undefined (no denominator)."""
     value, lower, upper = (np.full(len(num), np.nan) for _ in range(3))
@@ -87,6 +97,9 @@ def _statistic(ind: Indicator, num: np.ndarray, den: np.ndarray, sum_sq: np.ndar
     x, n = num[ok], den[ok]
     if ind.measure == "proportion":
         est = proportion(x, n, CONFIDENCE, multiplier=ind.per)
+        value[ok], lower[ok], upper[ok] = est.value, est.lower, est.upper
+    elif ind.sums_values:
+        est = compound_poisson_rate(x, events[ok], sum_sq[ok], n, CONFIDENCE, multiplier=ind.per)
         value[ok], lower[ok], upper[ok] = est.value, est.lower, est.upper
     elif ind.measure == "crude_rate":
         est = crude_rate(x, n, CONFIDENCE, multiplier=ind.per)
@@ -134,7 +147,7 @@ def _dsr(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
     estimates = [np.where(no_population, np.nan, f) for f in (r.value, r.lower, r.upper)]
     keyed = counts.select(KEYS).take(pa.array(first))
     return pa.Table.from_arrays([*keyed.columns, *(_finite(f) for f in (r.observed, r.population, *estimates)),
-                                 _stamps(grid[0], stamp)], schema=SCHEMA)
+                                 _stamps(grid[0], stamp), *_nulls(grid[0])], schema=SCHEMA)
 
 
 def _bands(ind: Indicator) -> tuple[int, int]:
@@ -199,12 +212,18 @@ def _indicator_measurements(ind: Indicator, counts: pa.Table, stamp: datetime) -
         return _dsr(ind, counts, stamp)
     if _has_gap(ind):
         return _through_pandas(ind, counts, stamp)
-    value, lower, upper = _statistic(ind, *(_floats(counts[c]) for c in ("numerator", "denominator", "sum_squares",
-                                                                          "median")))
+    value, lower, upper = _statistic(ind, *(_floats(counts[c]) for c in COUNTED))
     figures = {c: _finite(_floats(counts[c])) for c in ("numerator", "denominator")}
     figures |= {"value": _finite(value), "lower": _finite(lower), "upper": _finite(upper)}
-    return pa.Table.from_arrays([*(counts[k] for k in KEYS), *figures.values(), _stamps(counts.num_rows, stamp)],
-                                schema=SCHEMA)
+    spread = [_finite(_floats(counts[c])) for c in ("events", "sum_squares")] if ind.sums_values else \
+        _nulls(counts.num_rows)
+    return pa.Table.from_arrays([*(counts[k] for k in KEYS), *figures.values(), _stamps(counts.num_rows, stamp),
+                                 *spread], schema=SCHEMA)
+
+
+def _nulls(n: int) -> list[pa.Array]:
+    """``events`` and ``sum_squares`` of ``n`` rows of an indicator that sums no value per event: null."""
+    return [pa.nulls(n, pa.float64()), pa.nulls(n, pa.float64())]
 
 
 def _stamps(n: int, stamp: datetime) -> pa.Array:
@@ -239,20 +258,24 @@ def _through_pandas(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Tab
 
     rows = counts.to_pandas()
     out = rows[KEYS + ["numerator", "denominator"]].copy()
-    out["value"], out["lower"], out["upper"] = _statistic(
-        ind, *(rows[c].to_numpy(float) for c in ("numerator", "denominator", "sum_squares", "median"))
-    )
+    out["value"], out["lower"], out["upper"] = _statistic(ind, *(rows[c].to_numpy(float) for c in COUNTED))
     out = pd.concat([out, _imd_gap(out)], ignore_index=True)
     out["computed_at"] = pd.Timestamp(stamp)
-    for c in ("value", "lower", "upper", "numerator", "denominator"):
+    out["events"], out["sum_squares"] = np.nan, np.nan
+    for c in ("value", "lower", "upper", "numerator", "denominator", "events", "sum_squares"):
         out[c] = out[c].astype(float).where(np.isfinite(out[c].astype(float)))
     table = pa.Table.from_pandas(out[SCHEMA.names], schema=SCHEMA, preserve_index=False)
     return sort_by_keys(table, KEYS[1:])
 
 
 def write_measurements(con: ibis.BaseBackend, table: pa.Table, indicator_ids: list[str]) -> None:
-    """Replace the chosen indicators' rows in ``measurements`` in one transaction (created if absent)."""
-    engine_for(con).replace_rows(TABLE, table.select(SCHEMA.names), "indicator_id", indicator_ids)
+    """Replace the chosen indicators' rows in ``measurements`` in one transaction (created if absent; one written
+    before it had ``events`` and ``sum_squares`` gets them, null, first)."""
+    engine = engine_for(con)
+    if TABLE in table_names(con) and not set(SCHEMA.names) <= set((old := con.table(TABLE)).columns):
+        engine.replace_table(TABLE, old.mutate(**{c: ibis.null("float64") for c in SCHEMA.names if c not in old.columns}
+                                               ).select(SCHEMA.names))
+    engine.replace_rows(TABLE, table.select(SCHEMA.names), "indicator_id", indicator_ids)
 
 
 def measure_all(con: ibis.BaseBackend, profile: Profile, *, periods_range: ReportingRange | None = None,

@@ -549,6 +549,12 @@ class Indicator(Strict):
         return self.measure == "returned"
 
     @property
+    def sums_values(self) -> bool:
+        """Whether it is a rate whose numerator sums a value per event (bed days: the days of each spell), so that its
+        variance is a compound Poisson sum's, the sum of the squared values, not the number of events'."""
+        return self.measure == "crude_rate" and isinstance(self.numerator, Events) and self.numerator.value is not None
+
+    @property
     def follow_up_days(self) -> int:
         """Days after a period's end that its events are followed up (``followed_by``); 0 if none."""
         days = [f.within_days for p in (self.numerator, self.denominator)

@@ -935,7 +935,8 @@ def indicator_sides(ind: Indicator) -> list[Side] | None:
 def side_key(ind: Indicator, side: Side, periods: Periods) -> str:
     """What a side's summed cells depend on: two indicators' sides with the same key have the same cells."""
     return repr((side.count.model_dump_json(), side.subset.model_dump_json() if side.subset else None,
-                 tuple(periods), ind.measure == "dsr", tuple(ind.breakdowns), tuple(_unreported(ind))))
+                 tuple(periods), ind.measure == "dsr", ind.sums_values, tuple(ind.breakdowns),
+                 tuple(_unreported(ind))))
 
 
 def side_cells(ctx: Context, ind: Indicator, side: Side, periods: Periods) -> ir.Table:
@@ -950,14 +951,16 @@ def side_cells(ctx: Context, ind: Indicator, side: Side, periods: Periods) -> ir
     return by_breakdown(ctx, ind, cells(ctx, ind, u.mutate(num=u.v, den=ONE).drop("v")))
 
 
-def placed(side: Side, summed: ir.Table) -> ir.Table:
+def placed(ind: Indicator, side: Side, summed: ir.Table) -> ir.Table:
     """A side's summed cells in its role: a numerator's values (no count of units), a denominator's values (no
-    squares), or both as they are."""
+    squares, no events; ``events`` stays null where the indicator sums no value per event, as :func:`cells` leaves
+    it), or both as they are."""
     zero = ibis.literal(0).cast("float64")
     if side.role == "numerator":
         return summed.mutate(denominator=zero)
     if side.role == "denominator":
-        return summed.mutate(numerator=zero, denominator=summed.numerator, sum_squares=zero)
+        return summed.mutate(numerator=zero, denominator=summed.numerator, sum_squares=zero,
+                             events=zero if ind.sums_values else ibis.null("float64"))
     return summed
 
 
@@ -967,7 +970,7 @@ def sides_summed(ind: Indicator, parts: list[ir.Table]) -> ir.Table:
     return _summed(u, BREAKDOWN_KEYS, _blank(ind), **{c: u[c].sum() for c in SUMS})
 
 
-SUMS = ("numerator", "denominator", "sum_squares")
+SUMS = ("numerator", "denominator", "sum_squares", "events")
 BREAKDOWN_KEYS = ["period_start", "period_end", "ics_code", "practice_code", "provider_code", "site_code", "breakdown",
                   "breakdown_group", "standard_band"]
 """Keys of the cells summed by breakdown group (:func:`by_breakdown`): the PCN and Place follow from the practice."""
@@ -983,9 +986,13 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
     units = units.mutate(**{d: ibis.null(units[d].type()) for d in unreported if d in keys},
                          **{GROUPS: _reported_groups(units[GROUPS], unreported)})
     if ind.measure == "median":     # units one by one (never counted: _counted_alike)
-        return units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num)
+        return units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num,
+                            events=ibis.null("float64"))
+    zero = ibis.literal(0).cast("float64")
+    events = ibis.ifelse(units.num != 0, units.w, zero).sum() if ind.sums_values else ibis.null("float64")
     return _summed(units, keys, _blank(ind), numerator=(units.num * units.w).sum(),
-                   denominator=(units.den * units.w).sum(), sum_squares=(units.num * units.num * units.w).sum())
+                   denominator=(units.den * units.w).sum(), sum_squares=(units.num * units.num * units.w).sum(),
+                   events=events)
 
 
 def _blank(ind: Indicator) -> set[str]:

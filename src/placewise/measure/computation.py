@@ -109,13 +109,17 @@ COUNTS_SCHEMA = pa.schema([
     ("numerator", pa.float64()),
     ("denominator", pa.float64()),
     ("sum_squares", pa.float64()),
+    ("events", pa.float64()),
     ("median", pa.float64()),
 ])
 """The counts: one row per indicator × period × geography × breakdown group (× ESP age band for a DSR).
 
 ``numerator`` and ``denominator`` are sums over units (persons, events, expected cases or
 returned figures); for a mean or median, ``numerator`` is the sum of the values, ``denominator``
-the number of units and ``sum_squares`` the sum of squared values; ``median`` is set for medians.
+the number of units and ``sum_squares`` the sum of squared values; ``median`` is set for medians. For a rate whose
+numerator sums a value per event (bed days), ``sum_squares`` is the sum of the squared values and ``events`` the
+number of events with a value other than 0 (an event of value 0 adds nothing to the sum or its variance); ``events``
+is null for every other indicator.
 ``standard_band`` is the lower age of the 2013 ESP band for a directly standardised rate, else null.
 """
 
@@ -423,7 +427,7 @@ def _plan(ctx: Context, ind: Indicator, ps: list[tuple[date, date]], shared: Sha
     ctx = replace(ctx, materialised=lambda rows: _made(ctx.con, steps, own(f"{COHORT_TABLE}{next(cohorts)}"), rows))
     sides = indicator_sides(ind) or []
     if any(side_key(ind, s, ps) in shared.keys for s in sides):
-        summed = sides_summed(ind, [placed(s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
+        summed = sides_summed(ind, [placed(ind, s, shared.cells(ctx, ind, s, ps, steps)) for s in sides])
     else:   # summed in one pass: apart, each side would read the units again
         summed = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
     made = own(f"{CELLS_TABLE}{ind.id}")

@@ -70,7 +70,7 @@ def returned_counts(returns: ir.Table, catalogue: Catalogue, ind: Indicator,
     return out.mutate(numerator=out.numerator.cast("float64"), denominator=out.denominator.cast("float64"),
                       indicator_id=ibis.literal(ind.id), breakdown=ibis.literal("none"),
                       breakdown_group=ibis.literal("All"), standard_band=ibis.null("int64"),
-                      sum_squares=ibis.null("float64"), median=ibis.null("float64"))
+                      sum_squares=ibis.null("float64"), events=ibis.null("float64"), median=ibis.null("float64"))
 
 
 def _ics_sum(own: ir.Table, ics_code: str, values: bool) -> ir.Table:

@@ -19,7 +19,13 @@ from placewise.analyse.statistics.funnel import (
 from placewise.analyse.statistics.gaps import Gaps, gaps_to_reference
 from placewise.analyse.statistics.inequality import slope_index_of_inequality
 from placewise.analyse.statistics.proportions import proportion
-from placewise.analyse.statistics.rates import byars_limits, crude_rate, exact_poisson_limits, poisson_limits
+from placewise.analyse.statistics.rates import (
+    byars_limits,
+    compound_poisson_rate,
+    crude_rate,
+    exact_poisson_limits,
+    poisson_limits,
+)
 from placewise.analyse.statistics.results import (
     Estimate,
     FunnelLimits,
@@ -46,6 +52,7 @@ __all__ = [
     "InequalityIndex",
     "StandardisedRate",
     "byars_limits",
+    "compound_poisson_rate",
     "crude_rate",
     "directly_standardised_rate",
     "dsr_funnel_significance",

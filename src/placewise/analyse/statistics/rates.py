@@ -7,6 +7,14 @@ Methods:
   Medical Research (4th edn, 2002). lower = chi2(alpha/2; 2x)/2, upper = chi2(1-alpha/2; 2x+2)/2.
 - As in the UKHSA Fingertips technical guidance and PHEindicatormethods `phe_rate`, counts below
   10 use the exact limits and counts of 10 or more use Byar's method.
+- A rate whose numerator sums a value per event (bed days: T = sum of x over O spells) is a compound Poisson
+  sum, whose variance is V = sum of x^2, not T. Its limits are Dobson's for a weighted sum of Poisson counts
+  (Dobson AJ, Kuulasmaa K, Eberle E, Scherer J, "Confidence intervals for weighted sums of Poisson parameters",
+  Stat Med 1991;10:457-462), as the PHE Technical Guide applies them to the DSR: T + sqrt(V/O) (O_L - O) and
+  T + sqrt(V/O) (O_U - O), with O_L, O_U the limits of the count O above (exact below 10, Byar's from 10).
+  Our choices: a lower limit below 0 is set to 0 (a sum of days is never negative, and Dobson's limit can fall
+  below it when one long spell dominates a few); with no events (O = 0) there is no interval, since nothing
+  tells how large an event is.
 """
 
 from __future__ import annotations
@@ -97,3 +105,29 @@ def crude_rate(
     lower, upper = _poisson(x, confidence)
     scale = multiplier / n
     return Estimate(value=x * scale, lower=lower * scale, upper=upper * scale, confidence=confidence)
+
+
+def compound_poisson_rate(
+    totals: ArrayLike,
+    events: ArrayLike,
+    sum_squares: ArrayLike,
+    denominators: ArrayLike,
+    confidence: float = 0.95,
+    multiplier: float = 1_000,
+) -> Estimate:
+    """Rates T/n per `multiplier` of a value summed over events (T = sum of x over O events, V = sum of x^2) with
+    Dobson's limits from V and the limits of O; no limits where O = 0, and a lower limit at least 0."""
+    t, o, v, n = (as_float_array(name, a) for name, a in (("totals", totals), ("events", events),
+                                                          ("sum_squares", sum_squares), ("denominators", denominators)))
+    same_length(totals=t, events=o, sum_squares=v, denominators=n)
+    for name, a in (("totals", t), ("events", o), ("sum_squares", v)):
+        first_bad(name, a < 0, a, "must be zero or more")
+    first_bad("denominators", n <= 0, n, "must be more than zero")
+    check_multiplier(multiplier)
+    lower_o, upper_o = _poisson(o, confidence)
+    some = o > 0
+    scale = np.sqrt(np.divide(v, o, out=np.full_like(v, np.nan), where=some))
+    lower = np.where(some, np.maximum(t + scale * (lower_o - o), 0.0), np.nan)
+    upper = np.where(some, t + scale * (upper_o - o), np.nan)
+    per = multiplier / n
+    return Estimate(value=t * per, lower=lower * per, upper=upper * per, confidence=confidence)
