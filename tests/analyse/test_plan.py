@@ -26,7 +26,7 @@ def _measurements(values: dict[date, float]) -> pa.Table:
     """ICS rows (no breakdown) of the hypertension indicator, plus a broken-down row that must be ignored."""
     rows = [dict(indicator_id=HTN, period_start=d, period_end=d, geography_type="ics", geography_code="QHG",
                  breakdown="none", breakdown_group="All", numerator=None, denominator=None, value=v, lower=None,
-                 upper=None, computed_at=None) for d, v in values.items()]
+                 upper=None, computed_at=None, events=None, sum_squares=None) for d, v in values.items()]
     rows.append({**rows[0], "breakdown": "sex", "breakdown_group": "male", "value": 99.0})
     return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in SCHEMA})
 
@@ -174,7 +174,8 @@ def _actuals(ind: str, first: date, values: list[float], code: str = "QHG") -> p
               for k in range(len(values))]
     rows = [{"indicator_id": ind, "period_start": d, "period_end": d, "geography_type": "ics",
              "geography_code": code, "breakdown": "none", "breakdown_group": "All", "numerator": None,
-             "denominator": None, "value": v, "lower": None, "upper": None, "computed_at": None}
+             "denominator": None, "value": v, "lower": None, "upper": None, "computed_at": None,
+             "events": None, "sum_squares": None}
             for d, v in zip(months, values, strict=True)]
     return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in SCHEMA})
 

@@ -85,10 +85,26 @@ def test_the_years_after_2026_27_hold_what_the_framework_states_and_flag_the_yea
     assert (s.value, s.flag) == (70.0, "") and "7% improvement" in s.source and "whichever is greater" in s.source
 
 
-def test_a_target_with_no_standing_standard_and_none_cited_for_2026_27_is_flagged_stale(catalogue):
+def test_a_year_whose_guidance_sets_no_figure_has_no_national_target_not_a_stale_one(catalogue):
+    # G&A bed occupancy: the Medium term planning framework (2026/27 to 2028/29) sets none; the profile says so
+    # (none_set), so 2026/27 has no target with that source, where 2025/26 (none found) shows 2024/25's as stale.
     s = _status(catalogue, "ga_bed_occupancy", date(2026, 6, 30))
+    assert (s.value, s.year, s.flag) == (None, "2026/27", "none")
+    assert s.note.startswith("No national target for 2026/27: the Medium term planning framework 2026/27 to 2028/29")
+    assert "Medium term planning framework" in s.source and s.source.startswith("2026/27: ")
+    s = _status(catalogue, "ga_bed_occupancy", date(2025, 6, 30))
     assert (s.value, s.year, s.flag) == (92.0, "2024/25", "stale")
-    assert s.note.startswith("Stale target: the latest is for 2024/25; none is held for 2026/27. No G&A occupancy")
+    assert s.note.startswith("Stale target: the latest is for 2024/25; none is held for 2025/26. No G&A occupancy")
+
+
+def test_none_set_applies_only_where_no_standing_standard_does():
+    t = Target(value=95, source="standard", unset=[{"first": "2026/27", "last": "2026/27", "none_set": True,
+                                                    "reason": "the guidance sets none"}])
+    assert target_status(t, "s", date(2026, 6, 30)).flag == "standing"       # the standard still stands
+    t = Target(years=[YearTarget(year="2025/26", value=90, source="plan")], source="plan",
+               unset=[{"first": "2026/27", "last": "2026/27", "none_set": True, "reason": "the guidance sets none"}])
+    s = target_status(t, "s", date(2026, 6, 30))
+    assert (s.value, s.flag, s.note) == (None, "none", "No national target for 2026/27: the guidance sets none.")
 
 
 def test_a_retired_standard_applies_to_its_last_year_and_no_target_after(catalogue):

@@ -1382,3 +1382,30 @@ def test_a_rate_summing_bed_days_gets_no_funnel_and_the_reason():
     assert page.units_note.startswith("No funnel plot of practices or PCNs: its count is a sum of a value per event")
     assert "compound Poisson" in page.units_note
     assert no_funnel_reason(catalogue["heart_failure_admissions"]) == ""  # a count of admissions keeps its funnel
+
+
+def test_bed_occupancy_in_2026_27_shows_no_national_target_with_its_source_not_an_empty_cell():
+    # The Medium term planning framework (2026/27 to 2028/29) sets no G&A occupancy figure; the profile declares it
+    # (none_set), so the summary's Target cell and the page say "No national target for 2026/27", with the source.
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.inputs import specs_from_catalogue
+    from placewise.publish.render import render_html
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, Scope, build_report
+
+    quarters = [date(2023 + (q * 3 + 3) // 12, (q * 3 + 3) % 12 + 1, 1) for q in range(14)]  # Apr 2023 .. Jul 2026
+    ends = [date(d.year + (d.month + 2) // 13, (d.month + 2 - 1) % 12 + 1, 1) for d in quarters]
+    ends = [_month_end(e) for e in ends]
+    values = [93.0, 94.0] * 7
+    frame = pd.DataFrame({
+        "indicator_id": "ga_bed_occupancy", "period_start": quarters, "period_end": ends, "geography_type": "ics",
+        "geography_code": "QHG", "breakdown": "none", "breakdown_group": "All", "numerator": [v * 20 for v in values],
+        "denominator": 2000.0, "value": values, "lower": np.nan, "upper": np.nan,
+        "suppressed": False})[list(MEASUREMENT_COLUMNS)]
+    spec = next(s for s in specs_from_catalogue(load_catalogue(load_profile()), ends[-1]) if s.id == "ga_bed_occupancy")
+    ics = Area("ics", "QHG", "BLMK")
+    model = build_report(frame, [spec], Scope(ics, ics, ()), title="t", months=42,
+                         rule=DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"]))
+    assert model.pages[0].target == "No national target for 2026/27"
+    html = render_html(model)
+    summary = _visible(html[html.index('<section class="summary">'):html.index('id="ga_bed_occupancy"')])
+    assert "No national target for 2026/27" in summary and "Medium term planning framework" in summary

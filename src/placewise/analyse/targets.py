@@ -11,6 +11,10 @@ financial year of the report's latest period:
 - else, if an earlier year had a target, that one is shown and flagged ``stale`` (its year has passed);
 - else no target applies and the indicator is flagged ``missing`` (the standard starts later, or has been retired).
 
+Where the profile declares that the year's national guidance sets no figure (``unset`` with ``none_set``: it was
+read, not merely not found), no target applies and the indicator is flagged ``none``: "no national target", with the
+profile's source, rather than an earlier year's target shown as stale.
+
 The year is the report's (its latest period), not today's, so a historical report is judged by its own year.
 Where the profile says why no figure is held for a year (``target.unset``: not found in the stored copies
 of the guidance, or none set), the note repeats it.
@@ -30,7 +34,7 @@ from typing import Literal
 
 from placewise.measure.catalogue import Target, YearTarget, financial_year
 
-Flag = Literal["", "standing", "stale", "missing"]
+Flag = Literal["", "standing", "stale", "missing", "none"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ def target_status(target: Target | None, standard_source: str, as_of: date | Non
         return TargetStatus(own.value, fy, f"{fy}: {own.source}")
     earlier = sorted((y for y in target.years if y.year < fy), key=lambda y: y.year)
     why = target.unset_reason(fy).rstrip(".")
+    if target.none_set(fy) and not target.stands_in(fy):
+        return TargetStatus(None, fy, f"{fy}: {why}", "none", f"No national target for {fy}: {why}.")
     if target.stands_in(fy):
         if plan_held(target, fy):
             return TargetStatus(target.value, fy, f"{fy}: {target.source}")

@@ -414,6 +414,8 @@ class UnsetYears(Strict):
     first: FinancialYear
     last: FinancialYear
     reason: str = Field(min_length=1)
+    none_set: bool = Field(default=False, description="the national guidance for these years was read and sets no "
+                           "figure (the report says there is no national target), rather than none being found")
 
     _years = field_validator("first", "last")(_check_financial_year)
 
@@ -444,6 +446,10 @@ class Target(Strict):
     def unset_reason(self, year: str) -> str:
         """Why no operating-plan figure is held for ``year``; empty when the profile gives no reason."""
         return next((u.reason for u in self.unset if u.covers(year)), "")
+
+    def none_set(self, year: str) -> bool:
+        """Whether the profile declares that the national guidance for ``year`` sets no figure for it."""
+        return any(u.none_set and u.covers(year) for u in self.unset)
 
     def stands_in(self, year: str) -> bool:
         """Whether the standing value applies in financial ``year``: there is one, and ``year`` lies within its

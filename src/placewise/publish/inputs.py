@@ -189,7 +189,9 @@ def _spec(i: Indicator, as_of: date | None, alone: frozenset[tuple[str, date]]) 
         target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
         per=float(i.per or 1), no_spc=no_spc_reason(i), cumulative=cumulative(i), population_sized=population_sized(i),
         no_funnel=no_funnel_reason(i),
-        no_target=i.no_target.label if i.no_target else "", no_target_reason=i.no_target.reason if i.no_target else "",
+        no_target=i.no_target.label if i.no_target else (f"No national target for {status.year}"
+                                                          if status.flag == "none" else ""),
+        no_target_reason=i.no_target.reason if i.no_target else status.note if status.flag == "none" else "",
         yearly=i.target, printed_alone=alone,
     )
 
