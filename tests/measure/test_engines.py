@@ -30,8 +30,9 @@ KINDS = [  # one indicator of every shape: subset of persons and events, rates, 
     "hypertension_treated_to_target", "ae_4hr_type1", "emergency_admissions_dsr", "readmissions_30_day",
     "los_emergency_median", "los_emergency_mean", "dementia_diagnosis_rate", "asthma_saba_over_reliance",
     "talking_therapies_access", "obesity_prevalence_adults", "gp_dna_rate", "ae_4hr_type1_published",
-    "af_anticoagulated", "ld_health_checks", "gp_appointments_rate", "ae_attendances_rate",
-]  # the last two share sides with gp_dna_rate (GP appointments) and each other (the registered population)
+    "af_anticoagulated", "ld_health_checks", "gp_appointments_rate", "ae_attendances_rate", "heart_failure_bed_days",
+]  # gp_appointments_rate and ae_attendances_rate share sides with gp_dna_rate (GP appointments) and each other (the
+# registered population); heart_failure_bed_days sums a value per event (its counts carry events and sum_squares)
 
 
 def _postgres(url: str) -> ibis.BaseBackend:
@@ -99,7 +100,8 @@ def _generated(people: list[dict]) -> Warehouse:
         for on in sorted(set(p["saba"])):
             w.medication(pid, on, code("saba_relievers"))
         for on, days, method in p["spells"]:
-            w.spell(pid, on, on + timedelta(days=days), method=method)
+            w.spell(pid, on, on + timedelta(days=days), method=method,   # emergencies for heart failure (bed days)
+                    diagnosis=code("icd10_heart_failure") if method == "emergency" else "R69")
         for on, minutes, dept in p["ae"]:
             w.attendance(pid, datetime(on.year, on.month, on.day, 8), minutes, dept=dept)
         for on, status in p["gp"]:
