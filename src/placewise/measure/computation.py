@@ -196,7 +196,7 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
         yield from ((ind, COUNTS_SCHEMA.empty_table()) for ind in chosen)
         return
     engine = engine_for(con)
-    with engine.settings(engine.analytic):
+    with engine.workspace(), engine.settings(engine.analytic):
         complete = complete_to(con)
         work = [(ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
         reads = catalogue_event_reads(work, catalogue.age_bands)
@@ -482,6 +482,8 @@ class _Sessions:
         self.free: Queue[Engine] = Queue()
         for _ in range(engine.side_by_side - 1):
             other = engine.beside()
+            if other is None:
+                break
             stack.callback(other.close)
             stack.enter_context(other.settings(other.analytic))
             self.free.put(other)

@@ -46,21 +46,24 @@ def test_temp_table_materialises_and_drop_removes(con, engine: Engine) -> None: 
 
 
 def test_sessions_side_by_side_see_each_others_temporary_tables(con, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    """A temporary table made in one session is read in a session beside it (:attr:`Engine.side_by_side`), and one
-    made there is read in the first. Known gap: PostgreSQL and Spark run one session (not measured to help)."""
+    """Inside a workspace, a temporary table made in one session is read in a session beside it
+    (:attr:`Engine.side_by_side`), and one made there is read in the first. Known gap: Spark runs one session (not
+    measured to help)."""
     if engine.side_by_side == 1:
         pytest.skip(f"{engine.name} runs one session at a time")
-    made = engine.temp_table("_t", ibis.memtable({"x": [1, 2, 3]}))
-    other = engine.beside()
-    try:
-        over_one = made.filter(made.x > 1)
-        other.temp_table_of("_u", over_one, other.compile(over_one))
-        read = engine.temp_named("_u", over_one.schema())
-        assert sorted(engine.arrow_of(read, engine.compile(read))["x"].to_pylist()) == [2, 3]
-    finally:
-        other.close()
-        engine.drop_temp("_t")
-        engine.drop_temp("_u")
+    with engine.workspace():
+        made = engine.temp_table("_t", ibis.memtable({"x": [1, 2, 3]}))
+        other = engine.beside()
+        assert other is not None
+        try:
+            over_one = made.filter(made.x > 1)
+            other.temp_table_of("_u", over_one, other.compile(over_one))
+            read = engine.temp_named("_u", over_one.schema())
+            assert sorted(engine.arrow_of(read, engine.compile(read))["x"].to_pylist()) == [2, 3]
+        finally:
+            other.close()
+            engine.drop_temp("_t")
+            engine.drop_temp("_u")
 
 
 def test_replace_rows_replaces_only_the_chosen(con, engine: Engine) -> None:  # type: ignore[no-untyped-def]

@@ -291,9 +291,14 @@ class Engine:
         """Temporary table ``name`` (:meth:`temp_table_of`), for queries built before it is made."""
         return ibis.table(schema, name=name)
 
-    def beside(self) -> Engine:
-        """Another session of the same database that sees this one's temporary tables (:attr:`side_by_side`); the
-        caller closes it (:meth:`close`)."""
+    def workspace(self) -> AbstractContextManager[None]:
+        """Where one computation's temporary tables live for the block, made at its start and removed at its end,
+        whether it ends well or not (nothing to make where the engine's temporary tables serve as they are)."""
+        return nullcontext()
+
+    def beside(self) -> Engine | None:
+        """Another session of the same database that sees this one's temporary tables (:attr:`side_by_side`), or
+        None where none can now (the caller then runs one session); the caller closes it (:meth:`close`)."""
         raise NotImplementedError
 
     def close(self) -> None:
