@@ -214,21 +214,21 @@ class PostgresEngine(Engine):
 
     def temp_table(self, name: str, expr: ir.Table, clustered_by: str | None = None) -> ir.Table:
         """As :meth:`temp_table_of`, compiling the expression here."""
-        ordered = expr.order_by(clustered_by) if clustered_by else expr
-        self.temp_table_of(name, ordered, self.con.compile(ordered), clustered_by)
+        self.temp_table_of(name, expr, self.con.compile(expr), clustered_by)
         return self.con.table(name, database=self._work())
 
     def temp_table_of(self, name: str, expr: ir.Table, sql: str, clustered_by: str | None = None) -> None:
         """An UNLOGGED table in the workspace (a TEMP table outside one), then ANALYZE: autovacuum would analyse it
         only later, if at all (never a TEMP table), so the planner would guess its size.
 
-        Rows ``clustered_by`` a column (written in its order by the caller) get a BRIN index on it, PostgreSQL's
+        Rows ``clustered_by`` a column are written in its order with a BRIN index on it, PostgreSQL's
         counterpart of a zone map: a filter on one value (the registers' dozens of filters of the coded records by
         query) then reads that value's pages, not every row (0.3-0.5 s a scan of 3 million rows at scale 0.2)."""
         self.drop_temp(name)
         self.con._run_pre_execute_hooks(expr)
         kind = "UNLOGGED" if self._work() else "TEMP"
-        self.execute(f"CREATE {kind} TABLE {self._temp_name(name)} AS {sql}")
+        body = f'SELECT * FROM ({sql}) AS "_rows" ORDER BY "{clustered_by}"' if clustered_by else sql
+        self.execute(f"CREATE {kind} TABLE {self._temp_name(name)} AS {body}")
         if clustered_by:
             self.execute(f'CREATE INDEX ON {self._temp_name(name)} USING brin ("{clustered_by}")')
         self.execute(f"ANALYZE {self._temp_name(name)}")
