@@ -1048,39 +1048,45 @@ def _group_key(cells: ir.Table, parts: tuple[str, ...]) -> ir.IntegerValue:
 
 
 def breakdown_labels(ind: Indicator, age_bands: list[int]) -> ir.Table:
-    """Each of the indicator's breakdowns' group numbers (:func:`_group_key`; -1 where the attributes are unknown)
-    with the group's label: ``All`` for ``none``, ``female|1`` for a group of two attributes."""
+    """Each of the indicator's breakdowns (``l_breakdown``, and its place among them as ``l_kind``) with its group
+    numbers (:func:`_group_key`; -1 where the attributes are unknown) and the group's label: ``All`` for ``none``,
+    ``female|1`` for a group of two attributes."""
     labels = {**{g: [(i * GROUP_PARTS[g][0], x) for i, x in enumerate(GROUP_LABELS[g])] for g in GROUP_PARTS},
               "age_band": list(enumerate(age_band_labels(age_bands)))}
-    rows: list[tuple[str, int, str]] = []
-    for b, parts in _breakdown_parts(ind).items():
+    rows: list[tuple[int, str, int, str]] = []
+    for kind, (b, parts) in enumerate(_breakdown_parts(ind).items()):
         if not parts:
-            rows.append((b, 0, "All"))
+            rows.append((kind, b, 0, "All"))
             continue
         combos = [labels[parts[0]]] if len(parts) == 1 else [labels[parts[0]], labels[parts[1]]]
-        rows += [(b, sum(k for k, _ in c), CROSS_SEPARATOR.join(x for _, x in c)) for c in product(*combos)]
-        rows.append((b, -1, CROSS_SEPARATOR.join("Unknown" for _ in parts)))
-    return constants({"l_breakdown": [r[0] for r in rows], "l_group": [r[1] for r in rows],
-                      "breakdown_group": [r[2] for r in rows]},
-                     schema={"l_breakdown": "string", "l_group": "int64", "breakdown_group": "string"})
+        rows += [(kind, b, sum(k for k, _ in c), CROSS_SEPARATOR.join(x for _, x in c)) for c in product(*combos)]
+        rows.append((kind, b, -1, CROSS_SEPARATOR.join("Unknown" for _ in parts)))
+    return constants({"l_kind": [r[0] for r in rows], "l_breakdown": [r[1] for r in rows],
+                      "l_group": [r[2] for r in rows], "breakdown_group": [r[3] for r in rows]},
+                     schema={"l_kind": "int64", "l_breakdown": "string", "l_group": "int64",
+                             "breakdown_group": "string"})
 
 
 def by_breakdown(ctx: Context, ind: Indicator, cells: ir.Table) -> ir.Table:
-    """Cells once per breakdown, by their group's number; summed over other attributes unless a median, then
-    labelled (:func:`breakdown_labels`: a small join after the sums, not text summed by)."""
-    kinds = constants({"breakdown": list(ind.breakdowns)})
+    """Cells once per breakdown, by the breakdown's place and their group's number; summed over other attributes
+    unless a median, then labelled (:func:`breakdown_labels`: a small join after the sums, not text summed by).
+
+    The breakdown is a number until labelled: chosen among by text and summed by, it cost DuckDB a fifth more
+    CPU time (emergency admissions' DSR at scale 0.2: 0.93-0.97 s against 0.71-0.77 s for these sums alone)."""
+    parts = list(_breakdown_parts(ind).values())
+    kinds = constants({"_kind": list(range(len(parts)))}, schema={"_kind": "int64"})
     y = cells.cross_join(kinds)
-    branches = [(y.breakdown == b, _group_key(y, parts)) for b, parts in _breakdown_parts(ind).items() if parts]
+    branches = [(y._kind == i, _group_key(y, p)) for i, p in enumerate(parts) if p]
     key = ibis.cases(*branches, else_=ibis.literal(0, "int64")) if branches else ibis.literal(0, "int64")
     y = y.mutate(_group=key.fill_null(-1))
-    keys = [k if k != "breakdown_group" else "_group" for k in BREAKDOWN_KEYS]
+    keys = [{"breakdown": "_kind", "breakdown_group": "_group"}.get(k, k) for k in BREAKDOWN_KEYS]
     if ind.measure == "median":
         y = y.select(*keys, *SUMS)
     else:
         y = _summed(y, keys, _blank(ind), **{c: y[c].sum() for c in SUMS})
     labels = breakdown_labels(ind, ctx.catalogue.age_bands)
-    j = y.join(labels, [y.breakdown == labels.l_breakdown, y._group == labels.l_group])
-    return j.select(*BREAKDOWN_KEYS, *SUMS)
+    j = y.join(labels, [y._kind == labels.l_kind, y._group == labels.l_group])
+    return j.select(*[k if k != "breakdown" else j.l_breakdown.name("breakdown") for k in BREAKDOWN_KEYS], *SUMS)
 
 
 def _level(ind: Indicator, t: ir.Table, kind: ir.StringValue, code: ir.StringValue, *, summed: bool = False
