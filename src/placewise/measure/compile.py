@@ -991,7 +991,7 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
                             events=ibis.null("float64"))
     zero = ibis.literal(0).cast("float64")
     events = ibis.ifelse(units.num != 0, units.w, zero).sum() if ind.sums_values else ibis.null("float64")
-    return _summed(units, keys, _blank(ind), numerator=(units.num * units.w).sum(),
+    return _summed(units, keys, _blank(ind), derived=_following(ctx, ind), numerator=(units.num * units.w).sum(),
                    denominator=(units.den * units.w).sum(), sum_squares=(units.num * units.num * units.w).sum(),
                    events=events)
 
@@ -1003,11 +1003,37 @@ def _blank(ind: Indicator) -> set[str]:
     return unreported | ({GROUPS} if unreported >= set(GROUP_PARTS) else set())
 
 
-def _summed(t: ir.Table, keys: list[str], blank: set[str], **sums: ir.Value) -> ir.Table:
+def _summed(t: ir.Table, keys: list[str], blank: set[str], *, derived: Derived | None = None,
+            **sums: ir.Value) -> ir.Table:
     """The ``sums`` over ``t`` by ``keys``, those in ``blank`` (null in every row) not grouped by but put back as
-    nulls: a key of nulls costs the engine as much as any other (DuckDB: a third of the DSR's cells' sums)."""
-    summed = t.group_by([k for k in keys if k not in blank]).aggregate(**sums)
-    return summed.select(*[ibis.null(t[k].type()).name(k) if k in blank else summed[k] for k in keys], *sums)
+    nulls: a key of nulls costs the engine as much as any other (DuckDB: a third of the DSR's cells' sums); those
+    ``derived`` from the other keys (:func:`_following`) not grouped by either but worked out again once summed."""
+    derived = derived or {}
+    summed = t.group_by([k for k in keys if k not in blank and k not in derived]).aggregate(**sums)
+    return summed.select(*[ibis.null(t[k].type()).name(k) if k in blank
+                           else derived[k](summed).cast(t[k].type()).name(k) if k in derived else summed[k]
+                           for k in keys], *sums)
+
+
+Derived = dict[str, Callable[[ir.Table], ir.Value]]
+"""Keys of cells worked out from the others once summed (:func:`_following`), by name."""
+PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12, "rolling_12_months": 12}
+"""The months of a period of each frequency (:func:`placewise.measure.periods.periods`)."""
+
+
+def _following(ctx: Context, ind: Indicator) -> Derived:
+    """Keys of the indicator's cells that follow from the others, so not summed by but worked out again once summed
+    (each key summed by cost DuckDB about a tenth of the sums' CPU time): the period's start from its end (an indicator
+    has one period ending in a month), and the ICS from the practice (the ICS's code wherever a unit has a practice,
+    :func:`_units_frame`) where the indicator reports by practice and counts no aggregate returns (whose units have
+    the ICS and no practice)."""
+    back = PERIOD_MONTHS[ind.frequency] - 1
+    out: Derived = {"period_start": lambda t: (t.period_end.truncate("M") - ibis.interval(months=back)).cast("date")}
+    returns = any(isinstance(c, Aggregate) for c in (ind.numerator, ind.denominator))
+    if "practice_code" not in _unreported(ind) and not returns:
+        ics = ctx.catalogue.ics_code
+        out["ics_code"] = lambda t: ibis.ifelse(t.practice_code.notnull(), ibis.literal(ics), ibis.null("string"))
+    return out
 
 
 def _unreported(ind: Indicator) -> list[str]:
@@ -1082,7 +1108,8 @@ def by_breakdown(ctx: Context, ind: Indicator, cells: ir.Table) -> ir.Table:
     The breakdown is a number until labelled: chosen among by text and summed by, it cost DuckDB a fifth more CPU
     time (emergency admissions' DSR at scale 0.2: 0.93-0.97 s against 0.71-0.77 s for these sums alone)."""
     parts = _breakdown_parts(ind)
-    y = _crossed(cells, list(parts.values())) if ind.measure == "median" else _nested_sums(cells, parts, _blank(ind))
+    y = (_crossed(cells, list(parts.values())) if ind.measure == "median"
+         else _nested_sums(cells, parts, _blank(ind), _following(ctx, ind)))
     labels = breakdown_labels(ind, ctx.catalogue.age_bands)
     j = y.join(labels, [y._kind == labels.l_kind, y._group == labels.l_group])
     return j.select(*[k if k != "breakdown" else j.l_breakdown.name("breakdown") for k in BREAKDOWN_KEYS], *SUMS)
@@ -1101,7 +1128,7 @@ def _crossed(cells: ir.Table, parts: list[tuple[str, ...]]) -> ir.Table:
     return y.mutate(_group=key.fill_null(-1)).select(*_CELL_KEYS, "_kind", "_group", *SUMS)
 
 
-def _nested_sums(cells: ir.Table, parts: dict[str, tuple[str, ...]], blank: set[str]) -> ir.Table:
+def _nested_sums(cells: ir.Table, parts: dict[str, tuple[str, ...]], blank: set[str], derived: Derived) -> ir.Table:
     """The cells summed by each breakdown's groups (``_kind``, ``_group``: -1 where unknown), each breakdown summed
     from the sums of a finer one where the indicator reports one (:func:`_source`), else from the cells.
 
@@ -1125,7 +1152,7 @@ def _nested_sums(cells: ir.Table, parts: dict[str, tuple[str, ...]], blank: set[
             else:
                 key = _packed(groups, parts[b])
             t = t.mutate(_group=key)
-            summed[b] = _summed(t, [*_CELL_KEYS, "_group"], blank, **{c: t[c].sum() for c in SUMS})
+            summed[b] = _summed(t, [*_CELL_KEYS, "_group"], blank, derived=derived, **{c: t[c].sum() for c in SUMS})
         return summed[b]
 
     each = [sums(b).mutate(_kind=ibis.literal(i, "int64")) for i, b in enumerate(parts)]
