@@ -20,7 +20,7 @@ from scenario import code, scenario
 
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Indicator
-from placewise.measure.compile import catalogue_event_reads
+from placewise.measure.compile import _source, catalogue_event_reads
 from placewise.measure import computation
 from placewise.measure.computation import CELLS_TABLE, key_groups, shared_keys, sort_by_keys
 from placewise.measure.periods import periods
@@ -552,3 +552,16 @@ def test_a_side_two_indicators_share_is_made_with_the_coded_cohort_it_reads(cata
     assert _left_behind(con) == []
     assert [pick(got, "dementia_per_asthma", end) for end in (JAN, FEB, MAR)] == [(2, 3)] * 3
     assert [pick(got, "copd_per_asthma", end) for end in (JAN, FEB, MAR)] == [(1, 3)] * 3
+
+
+def test_each_breakdown_is_summed_from_the_finer_reported_one_with_fewest_groups() -> None:
+    """A breakdown by people's groups comes from the sums of a reported breakdown by all its attributes and more (of
+    those, the one with fewest groups); one by age band, or with nothing finer, from the cells themselves."""
+    parts = {"none": (), "imd_quintile": ("imd_quintile",), "ethnic_group": ("ethnic_group",), "sex": ("sex",),
+             "age_band": ("age_band",), "sex_by_imd_quintile": ("sex", "imd_quintile"),
+             "ethnic_group_by_imd_quintile": ("ethnic_group", "imd_quintile")}
+    assert {b: _source(b, parts) for b in parts} == {
+        "none": "sex", "imd_quintile": "sex_by_imd_quintile", "ethnic_group": "ethnic_group_by_imd_quintile",
+        "sex": "sex_by_imd_quintile", "age_band": None, "sex_by_imd_quintile": None,
+        "ethnic_group_by_imd_quintile": None}
+    assert _source("none", {"none": (), "age_band": ("age_band",)}) is None
