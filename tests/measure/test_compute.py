@@ -20,12 +20,13 @@ from scenario import code, scenario
 
 from placewise.measure import COUNTS_SCHEMA, ReportingRange, compute, load_catalogue
 from placewise.measure.catalogue import Indicator
-from placewise.measure.compile import _source, catalogue_event_reads
+from placewise.measure.compile import _months_before, _source, catalogue_event_reads
 from placewise.measure import computation
 from placewise.measure.computation import CELLS_TABLE, key_groups, shared_keys, sort_by_keys
 from placewise.measure.periods import periods
 from placewise.measure.trial import trace
 from placewise.profile import load_profile
+from placewise.warehouse.engines import engine_class, engine_for
 from placewise.warehouse.engines.duckdb import SCRATCH, DuckDBEngine
 
 Q4 = ReportingRange(date(2024, 1, 1), date(2024, 3, 31))
@@ -170,6 +171,21 @@ def test_a_rolling_year_adds_up_its_months_by_esp_band_at_its_end(catalogue, eng
     assert pick(df, "emergency_admissions_dsr", dec, band=90) == (2, 2)     # c 90 by the end, d over 90
     assert pick(df, "emergency_admissions_dsr", jan, band=90) == (2, 2)
     assert set(df[(df.geography_type == "ics") & (df.breakdown == "none")].standard_band) == {40, 65, 90}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_period_start_worked_out_from_its_end_reads_back_as_a_date(engine, request, tmp_path):
+    """The period's start worked out again from its end once summed (``_months_before``) is the first of the month 0,
+    2 and 11 months before the end's, across a year's turn, and reads back through the engine's typed read as a date:
+    PostgreSQL's month truncation less an interval is a timestamp, which that read refused."""
+    url = f"duckdb://{tmp_path / 'w.duckdb'}" if engine == "duckdb" else request.getfixturevalue("postgres_url")
+    eng = engine_for(engine_class(url).open(url))
+    t = ibis.memtable({"end": [date(2025, 1, 31), date(2025, 3, 31), date(2024, 12, 31)]}).cast({"end": "date"})
+    expr = t.select(b0=_months_before(t.end, 0), b2=_months_before(t.end, 2), b11=_months_before(t.end, 11))
+    got = eng.arrow_of(expr, eng.compile(expr)).to_pydict()
+    assert got == {"b0": [date(2025, 1, 1), date(2025, 3, 1), date(2024, 12, 1)],
+                   "b2": [date(2024, 11, 1), date(2025, 1, 1), date(2024, 10, 1)],
+                   "b11": [date(2024, 2, 1), date(2024, 4, 1), date(2024, 1, 1)]}
 
 
 def test_readmissions_and_length_of_stay(counts):

@@ -1028,12 +1028,19 @@ def _following(ctx: Context, ind: Indicator) -> Derived:
     :func:`_units_frame`) where the indicator reports by practice and counts no aggregate returns (whose units have
     the ICS and no practice)."""
     back = PERIOD_MONTHS[ind.frequency] - 1
-    out: Derived = {"period_start": lambda t: (t.period_end.truncate("M") - ibis.interval(months=back)).cast("date")}
+    out: Derived = {"period_start": lambda t: _months_before(t.period_end, back)}
     returns = any(isinstance(c, Aggregate) for c in (ind.numerator, ind.denominator))
     if "practice_code" not in _unreported(ind) and not returns:
         ics = ctx.catalogue.ics_code
         out["ics_code"] = lambda t: ibis.ifelse(t.practice_code.notnull(), ibis.literal(ics), ibis.null("string"))
     return out
+
+
+def _months_before(end: ir.DateValue, back: int) -> ir.DateValue:
+    """The first day of the month ``back`` months before ``end``'s, built as a date from year and month: truncating
+    a date and taking an interval gives PostgreSQL a timestamp that Ibis, typing it a date, does not cast back."""
+    month = end.year() * 12 + end.month() - 1 - back
+    return ibis.date(month // 12, month % 12 + 1, 1)
 
 
 def _unreported(ind: Indicator) -> list[str]:
