@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
 from scenario import scenario
 
 from placewise.analyse.measurements import KEYS
-from placewise.analyse.verify import compare, sample
+from placewise.analyse.verify import COMPARED, compare, sample
 from placewise.cli import app
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
@@ -29,8 +29,8 @@ def _frame(rows: list[tuple[str, str, float, float, float]]) -> pd.DataFrame:
     key = dict(period_start=date(2024, 1, 1), period_end=date(2024, 3, 31), geography_type="ics",
                breakdown="none", breakdown_group="all")
     return pd.DataFrame([dict(key, indicator_id=i, geography_code=g, numerator=n, denominator=d, value=v,
-                              lower=v, upper=v) for i, g, n, d, v in rows])[[*KEYS, "numerator", "denominator",
-                                                                             "value", "lower", "upper"]]
+                              lower=v, upper=v, events=float("nan"), sum_squares=float("nan"))
+                         for i, g, n, d, v in rows])[[*KEYS, *COMPARED]]
 
 
 def test_compare_finds_missing_rows_and_changed_numbers() -> None:
@@ -53,6 +53,18 @@ def test_compare_takes_a_fractional_sum_that_is_whole_on_one_engine_within_toler
     ref = _frame([("d", "X", 18, 26.0, 18 / 26), ("d", "Y", 18, 26.0, 18 / 26)])
     other = _frame([("d", "X", 18, 26.00000000000001, 18 / 26), ("d", "Y", 18, 27.0, 18 / 26)])
     assert [(d.key.split()[-3], d.column) for d in compare(ref, other, "other")] == [("Y", "denominator")]
+
+
+def test_compare_finds_a_rate_of_summed_values_whose_events_or_squares_differ() -> None:
+    """A bed-day rate's interval rests on its spells (events) and squared days as well as its days: the same days over
+    a different number of spells, or with other squared days, is a difference; absent (NaN) on both sides is not."""
+    ref = _frame([("beds", "X", 13, 1000, 13.0), ("beds", "Y", 13, 1000, 13.0), ("a", "X", 1, 2, 0.5)])
+    ref.loc[:1, ["events", "sum_squares"]] = [3.0, 105.0]
+    other = ref.copy()
+    other.loc[0, "events"] = 4.0
+    other.loc[1, "sum_squares"] = 107.0
+    assert [(d.key.split()[-3], d.column) for d in compare(ref, other, "other")] == [("X", "events"),
+                                                                                   ("Y", "sum_squares")]
 
 
 def test_sample_takes_one_indicator_of_each_kind() -> None:

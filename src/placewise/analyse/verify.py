@@ -18,7 +18,7 @@ import pandas as pd
 from placewise.analyse.measurements import KEYS, measurements
 from placewise.measure import Catalogue, ReportingRange, compute, default_range
 
-COMPARED = ("numerator", "denominator", "value", "lower", "upper")
+COMPARED = ("numerator", "denominator", "events", "sum_squares", "value", "lower", "upper")
 """Columns of the measurements compared between engines (the key columns must match exactly)."""
 RTOL = 1e-9
 
@@ -82,7 +82,7 @@ def compare(reference: pd.DataFrame, other: pd.DataFrame, engine: str, rtol: flo
     for col in COMPARED:
         a, b = matched[f"{col}_ref"].to_numpy(float), matched[f"{col}_other"].to_numpy(float)
         # a sum of fractions (expected cases) can land on a whole number on one engine only
-        whole = np.isfinite(a) & (a == np.round(a)) & (b == np.round(b)) & (col in ("numerator", "denominator"))
+        whole = np.isfinite(a) & (a == np.round(a)) & (b == np.round(b)) & (col in ("numerator", "denominator", "events"))
         close = np.isclose(a, b, rtol=rtol, atol=0.0, equal_nan=True)
         bad = np.where(whole, a != b, ~close)
         if bad.any():  # keys put into words only for the rows that differ: a million rows agree in a second
