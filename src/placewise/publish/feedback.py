@@ -161,11 +161,13 @@ def _funnel(o: np.ndarray, e: np.ndarray, hidden: np.ndarray, names: list[str], 
     some = e > 0
     funnel = ratio_funnel(o[some], e[some])
     shown = ~hidden[some]
-    mine = practice in [n for n, s in zip(np.array(names)[some], shown, strict=True) if s]
+    drawn = np.array(names)[some][shown].tolist()
+    mine = practice in drawn
     svg = charts.funnel_plot(
-        [n for n, s in zip(np.array(names)[some], shown, strict=True) if s], e[some][shown],
-        (o[some] / e[some])[shown], funnel.signal[shown], funnel.grid, funnel.centre, funnel.limits,
-        polarity="neutral", title=title, value_format=".2f", size_label="Referrals expected at the ICS rates", highlight=(practice,), key_note=f"Ringed: {practice}" if mine else "")
+        drawn, e[some][shown], (o[some] / e[some])[shown], funnel.signal[shown], funnel.grid, funnel.centre,
+        funnel.limits, polarity="neutral", title=title, value_format=".2f",
+        size_label="Referrals expected at the ICS rates", highlight=(practice,),
+        key_note=f"Ringed: {practice}" if mine else "")
     return f'<div class="funnel-kind"><p>{escape(title)}</p>{svg}</div>', mine, int((~shown).sum()), funnel.method
 
 
