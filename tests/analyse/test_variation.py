@@ -164,6 +164,38 @@ def test_multimorbidity_bands_count_register_conditions_at_each_month_end() -> N
     assert r.sum() == 1 and p.sum() == 14
 
 
+def test_multimorbidity_bands_follow_each_registers_age_range_and_span_month_by_month() -> None:
+    # Depression counts from 18 (QOF v49.0), age in whole years from the first of the birth month: a woman born March
+    # 2006 is 17 at the end of February 2024 and 18 at the end of March. A diagnosis counts from the end of its month,
+    # whether on its first day or its last.
+    import sys
+    from datetime import date
+    from pathlib import Path
+
+    import ibis
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
+    from measure_builder import Warehouse
+
+    from placewise.analyse.variation import MULTIMORBIDITY_BANDS, multimorbidity_registers, referral_cube
+    from placewise.derive.records import codes
+    from placewise.profile import load_profile
+
+    w = Warehouse()
+    w.person("young", born=(2006, 3), lsoa="L1", practice="P1")
+    for c in ("depression", "hypertension"):
+        w.event("young", date(2020, 5, 1), codes([c])[0])
+    w.person("older", born=(1970, 1), lsoa="L1", practice="P1")
+    w.event("older", date(2024, 3, 1), codes(["hypertension"])[0])   # from 1 March: counted at the end of March only
+    w.event("older", date(2024, 3, 31), codes(["chd"])[0])           # the month's last day counts at its end
+    cube = referral_cube(w.load(ibis.duckdb.connect()), [date(2024, 2, 1), date(2024, 3, 1), date(2024, 4, 1)],
+                         multimorbidity_registers(load_profile()))
+    by_band = cube.population[0].reshape(3, -1, len(MULTIMORBIDITY_BANDS)).sum(axis=1)
+    # Feb: young one (hypertension; 17, so not depression), older none. Mar: young two (18 now), older two.
+    # Apr: the same.
+    assert by_band.tolist() == [[1, 1, 0, 0], [0, 0, 2, 0], [0, 0, 2, 0]]
+
+
 def test_referrals_link_to_first_attendances_and_admissions_by_our_rule_at_the_boundaries() -> None:
     # Our rule (docs/variation.md): same person and treatment function; an attended first appointment from the day of
     # the referral to 18 x 7 = 126 days after; an elective admission from the day of that attendance to 12 months

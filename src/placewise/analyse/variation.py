@@ -148,28 +148,63 @@ def multimorbidity_registers(profile: Profile) -> list[Register]:
     return [] if regs is None else [r for r in regs.registers if r.id in MULTIMORBIDITY_REGISTERS]
 
 
-def multimorbidity_band(con: ibis.BaseBackend, attrs: ir.Table, rows: ir.Table, registers: list[Register]) -> ir.Table:
-    """``rows`` (``pid, period_end, age``) with ``mm_band``: 0 to 3, the band of the number of the registers'
-    conditions the person has at ``period_end`` (each register's own rules and age range), in SQL."""
-    from placewise.derive.people import PID
-    from placewise.derive.records import Records, at_dates, read_records
+def multimorbidity_steps(con: ibis.BaseBackend, attrs: ir.Table, registers: list[Register]) -> ir.Table:
+    """Each person's number of the registers' conditions as a step function of the month: ``pid, m, m_next, n``,
+    ``n`` conditions at the end of every month numbered (:func:`~placewise.derive.people.month_number`) from ``m`` up
+    to the month before ``m_next``; rows only where ``n`` is above nought. In SQL, once per person rather than per
+    person and month end.
+
+    A register's span (``start`` to the day before ``stop``) holds at a month's last day exactly when the month is from
+    ``start``'s up to the one before ``stop``'s; its age range (age in whole years from the first of the birth month,
+    as :func:`~placewise.derive.people.age_at`) holds from the month the person is ``min`` to the one before they are
+    ``max + 1``. Each span is cut to both, and the cut spans' starts (+1) and stops (-1) summed in month order.
+    """
+    from placewise.derive.people import PID, month_number
+    from placewise.derive.records import Records, read_records
     from placewise.derive.registers import record_queries, spans
 
-    keyed = rows.select(PID, "period_end", "age").distinct()
-    if not registers:
-        return keyed.mutate(mm_band=ibis.literal(0, "int64"))
     queries = sorted({q for r in registers for q in record_queries(r)})
     records = Records(read_records(con, attrs, queries), tuple(queries))
-    ons = [spans(records.coded, r).mutate(
-        _lo=ibis.literal(r.age.min if r.age.min is not None else -1, "int64"),
-        _hi=ibis.literal(r.age.max if r.age.max is not None else 1000, "int64")) for r in registers]
-    held = at_dates(keyed, ons[0].union(*ons[1:]) if len(ons) > 1 else ons[0])
-    held = held.filter((held.age >= held._lo) & (held.age <= held._hi))
-    n = held.group_by([PID, "period_end"]).aggregate(n=held.count())
-    j = keyed.left_join(n, [PID, "period_end"])
+    born = attrs.filter(attrs.birth_year.notnull() & attrs.birth_month.notnull())
+    born = born.select(b_pid=born[PID], bm=(born.birth_year * 12 + born.birth_month).cast("int64"))
+    cut = []
+    for r in registers:
+        s = spans(records.coded, r)
+        s = s.join(born, s[PID] == born.b_pid)
+        lo = s.bm + (r.age.min if r.age.min is not None else 0) * 12
+        m0 = ibis.greatest(month_number(s.start), lo) if r.age.min is not None else month_number(s.start)
+        m1 = month_number(s.stop)
+        if r.age.max is not None:
+            m1 = ibis.least(m1, s.bm + (r.age.max + 1) * 12)
+        cut.append(s.select(PID, m0=m0.cast("int64"), m1=m1.cast("int64")))
+    held = cut[0].union(*cut[1:], distinct=False) if len(cut) > 1 else cut[0]
+    held = held.filter(held.m0 < held.m1)
+    moves = held.select(PID, m=held.m0, d=ibis.literal(1, "int64")).union(
+        held.select(PID, m=held.m1, d=ibis.literal(-1, "int64")), distinct=False)
+    moves = moves.group_by([PID, "m"]).aggregate(d=moves.d.sum())
+    w = ibis.window(group_by=moves[PID], order_by=moves.m)
+    steps = moves.mutate(n=moves.d.sum().over(ibis.cumulative_window(group_by=moves[PID], order_by=moves.m)),
+                         m_next=moves.m.lead().over(w))
+    return steps.filter(steps.n > 0).select(PID, "m", "m_next", "n")
+
+
+def with_multimorbidity_band(rows: ir.Table, steps: ir.Table | None) -> ir.Table:
+    """``rows`` (``pid, period_end``, …) with ``mm_band``: 0 to 3, the band of the number of conditions the person has
+    at ``period_end`` (:func:`multimorbidity_steps`; ``None``: no registers, every band 0)."""
+    from placewise.derive.people import PID, month_number
+
+    if steps is None:
+        return rows.mutate(mm_band=ibis.literal(0, "int64"))
+    s = steps.rename(s_pid=PID)
+    mn = month_number(rows.period_end)
+    j = rows.left_join(s, [rows[PID] == s.s_pid, s.m <= mn, mn < s.m_next])
     count = ibis.coalesce(j.n, 0)
     band = ibis.cases((count == 0, 0), (count == 1, 1), (count <= 3, 2), else_=3)
-    return j.select(PID, "period_end", "age", mm_band=band.cast("int64"))
+    return j.select(*rows.columns, mm_band=band.cast("int64"))
+
+
+STEPS_TABLE = "_referral_multimorbidity"
+"""The temporary table of :func:`multimorbidity_steps` while :func:`referral_cube` reads the list and referrals."""
 
 
 def referral_cube(con, months: list, registers: list[Register]) -> ReferralCube:
@@ -182,6 +217,7 @@ def referral_cube(con, months: list, registers: list[Register]) -> ReferralCube:
     import pandas as pd
 
     from placewise.derive.people import PID, age_at, person_attributes, population, registrations
+    from placewise.warehouse.engines import engine_for
 
     attrs = person_attributes(con)
     ends = [(pd.Timestamp(m) + pd.offsets.MonthEnd(0)).date() for m in months]
@@ -191,42 +227,50 @@ def referral_cube(con, months: list, registers: list[Register]) -> ReferralCube:
     j = j.filter((j.referral_date >= ends[0].replace(day=1)) & (j.referral_date <= ends[-1]))
     month_end = (j.referral_date.truncate("M") + ibis.interval(months=1) - ibis.interval(days=1)).cast("date")
     j = j.mutate(period_end=month_end, age=age_at(j.referral_date, j.birth_year, j.birth_month))
-    at_end = j.select(PID, "period_end", age=age_at(j.period_end, j.birth_year, j.birth_month))
-    bands = multimorbidity_band(con, attrs, pop.select(PID, "period_end", "age").union(at_end), registers)
-    bands = bands.select(PID, "period_end", "mm_band")
-    pop = pop.join(bands, [PID, "period_end"])
-    pop = pop.group_by(["period_end", "practice_code", "sex", "imd_quintile", "age", "mm_band"]).aggregate(
-        n=pop.count())
-    j = j.join(bands, [PID, "period_end"])
-    refs = j.group_by(["period_end", "practice_code", "treatment_function", "sex", "imd_quintile", "age",
-                       "mm_band"]).aggregate(n=j.count())
-    p, r = pop.to_pandas(), refs.to_pandas()
-    p["month"] = pd.to_datetime(p.period_end).dt.to_period("M")
-    r["month"] = pd.to_datetime(r.period_end).dt.to_period("M")
+    eng = engine_for(con)
+    steps = eng.temp_table(STEPS_TABLE, multimorbidity_steps(con, attrs, registers)) if registers else None
+    try:
+        pop = with_multimorbidity_band(pop.select(PID, "period_end", "practice_code", "sex", "imd_quintile", "age"),
+                                       steps)
+        pop = pop.group_by(["period_end", "practice_code", "sex", "imd_quintile", "age", "mm_band"]).aggregate(
+            n=pop.count())
+        j = with_multimorbidity_band(j.select(PID, "period_end", "practice_code", "treatment_function", "sex",
+                                              "imd_quintile", "age"), steps)
+        refs = j.group_by(["period_end", "practice_code", "treatment_function", "sex", "imd_quintile", "age",
+                           "mm_band"]).aggregate(n=j.count())
+        p, r = pop.to_pandas(), refs.to_pandas()
+    finally:
+        if steps is not None:
+            eng.drop_temp(STEPS_TABLE)
     practices = sorted(set(con.table("practices").practice_code.to_pandas().dropna()))
     specialties = sorted(set(r.treatment_function.dropna()))
-    month_idx = {m: i for i, m in enumerate(pd.PeriodIndex([pd.Timestamp(e) for e in ends], freq="M"))}
+    base = ends[0].year * 12 + ends[0].month
     strata = int(np.prod(STRATA))
 
     def stratum(df: pd.DataFrame) -> np.ndarray:
-        band = np.searchsorted(AGE_BANDS, df.age.to_numpy(), side="right") - 1
-        sex = df.sex.map({"female": 0, "male": 1}).to_numpy()
-        imd = pd.to_numeric(df.imd_quintile, errors="coerce").to_numpy() - 1
-        return ((band * 2 + sex) * IMD_QUINTILES + imd) * len(MULTIMORBIDITY_BANDS) + df.mm_band.to_numpy()
+        band = np.searchsorted(AGE_BANDS, df.age.to_numpy(float), side="right") - 1.0
+        sex = np.select([df.sex.to_numpy() == "female", df.sex.to_numpy() == "male"], [0.0, 1.0], np.nan)
+        imd = pd.to_numeric(df.imd_quintile, errors="coerce").to_numpy(float) - 1
+        return ((band * 2 + sex) * IMD_QUINTILES + imd) * len(MULTIMORBIDITY_BANDS) + df.mm_band.to_numpy(float)
+
+    def codes(values: pd.Series, categories: list) -> np.ndarray:
+        c = pd.Categorical(values, categories=categories).codes.astype(float)
+        c[c < 0] = np.nan
+        return c
 
     cube_p = np.zeros((len(practices), len(ends), strata))
     cube_r = np.zeros((len(practices), len(specialties), len(ends), strata))
     for df, cube, dims in ((p, cube_p, ()), (r, cube_r, ("treatment_function",))):
         s = stratum(df)
-        prac = df.practice_code.map({c: i for i, c in enumerate(practices)}).to_numpy()
-        mon = df.month.map(month_idx).to_numpy()
-        keep = ~(np.isnan(s.astype(float)) | pd.isna(prac) | pd.isna(mon))
-        idx = [prac[keep].astype(int)]
-        if dims:
-            idx.append(df.treatment_function.map({c: i for i, c in enumerate(specialties)}).to_numpy()[keep].astype(int))
-        idx += [mon[keep].astype(int), s[keep].astype(int)]
-        np.add.at(cube, tuple(idx), df.n.to_numpy(float)[keep])
-    return ReferralCube(practices, specialties, list(month_idx), cube_r, cube_p)
+        prac = codes(df.practice_code, practices)
+        pe = pd.to_datetime(df.period_end)
+        mon = (pe.dt.year * 12 + pe.dt.month).to_numpy(float) - base
+        mon[(mon < 0) | (mon >= len(ends))] = np.nan
+        parts = [prac] + ([codes(df.treatment_function, specialties)] if dims else []) + [mon, s]
+        keep = ~np.any(np.isnan(np.vstack(parts)), axis=0) if len(df) else np.zeros(0, bool)
+        np.add.at(cube, tuple(a[keep].astype(int) for a in parts), df.n.to_numpy(float)[keep])
+    months_out = list(pd.PeriodIndex([pd.Timestamp(e) for e in ends], freq="M"))
+    return ReferralCube(practices, specialties, months_out, cube_r, cube_p)
 
 
 FIRST_ATTENDANCE_WEEKS = 18
