@@ -168,6 +168,10 @@ def main() -> None:
         pages: list[Request] = [("/explore", {"indicator": i, "level": "place", "area": p}, {})
                                 for i in by_place for p in places]
         same = latest[INDICATOR]
+        with duckdb.connect(args.db, read_only=True) as con:
+            referring = [r[0] for r in con.execute("SELECT DISTINCT practice_code FROM referrals WHERE practice_code "
+                                                   "IS NOT NULL ORDER BY 1").fetchall()]
+        feedback: list[Request] = [(f"/referrals/practice/{p}", {}, {}) for p in referring]
         scenarios = [
             ("one indicator, one Place, all periods (public), the same each time",
              [(data.format(INDICATOR), {"level": "place", "area": place}, {})], 0.100),
@@ -178,6 +182,8 @@ def main() -> None:
             ("indicator explorer page, a Place (public), the same each time",
              [("/explore", {"indicator": INDICATOR, "level": "place", "area": place}, {})], 0.300),
             (f"indicator explorer page, a Place (public), any of {len(pages)}", pages, 0.300),
+            ("referral feedback page, a practice (public), the same each time", feedback[:1], 0.300),
+            (f"referral feedback page, a practice (public), any of {len(feedback)}", feedback, 0.300),
         ]
         peak, cpu = _server_use(server.pid)
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "

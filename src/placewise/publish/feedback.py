@@ -14,6 +14,7 @@ published months only."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from html import escape
@@ -314,33 +315,55 @@ def _fmt(v: float) -> str:
     return "–" if not np.isfinite(v) else f"{v:.2f}"
 
 
+@dataclass(frozen=True)
+class FeedbackInputs:
+    """What every practice's feedback is made from, read from the warehouse once: the cube of the last months, the
+    conversion counts, each practice's PCN and whether the data are synthetic."""
+
+    cube: ReferralCube
+    conversions: pd.DataFrame
+    pcn_of: dict[str, str]
+    synthetic: bool
+
+
+def feedback_inputs(con: Any, profile: Any, months: int = 36) -> FeedbackInputs:
+    """Read the warehouse for the feedback of every practice: the last ``months`` months with referrals (the pack,
+    ``placewise report --practice``, and the web application's referral pages read the same)."""
+    from placewise.analyse.variation import conversion_counts, multimorbidity_registers, referral_cube, referral_pathways
+    from placewise.publish.inputs import is_synthetic
+
+    latest = con.table("referrals").referral_date.max().to_pandas()
+    if latest is None or pd.isna(latest):
+        raise ValueError("the warehouse has no referrals")
+    end = pd.Timestamp(latest).to_period("M")
+    span = [p.to_timestamp().date() for p in pd.period_range(end - months + 1, end, freq="M")]
+    cube = referral_cube(con, span, multimorbidity_registers(profile))
+    data_end = pd.Timestamp(latest).date()
+    conversions = conversion_counts(referral_pathways(con, span[0], data_end), data_end).to_pandas()
+    practices = con.table("practices").select("practice_code", "pcn_code").to_pandas()
+    pcn_of = dict(zip(practices.practice_code, practices.pcn_code, strict=True))
+    return FeedbackInputs(cube, conversions, pcn_of, is_synthetic(con))
+
+
 def write_practice_feedback(warehouse: str, practice: str, feedback: date | None, out: Path,
                             months: int = 36) -> Path:
     """Read the warehouse and write ``practice-CODE.html`` into ``out``: the last ``months`` months of referrals."""
-    from placewise.analyse.variation import conversion_counts, multimorbidity_registers, referral_cube, referral_pathways
     from placewise.profile import load_profile
     from placewise.publish.disclosure import load_rule
-    from placewise.publish.inputs import is_synthetic
     from placewise.warehouse import connect_existing
 
     profile = load_profile()
     con = connect_existing(warehouse)
     try:
-        latest = con.table("referrals").referral_date.max().to_pandas()
-        if latest is None or pd.isna(latest):
-            raise ValueError(f"{warehouse}: the warehouse has no referrals")
-        end = pd.Timestamp(latest).to_period("M")
-        span = [p.to_timestamp().date() for p in pd.period_range(end - months + 1, end, freq="M")]
-        cube = referral_cube(con, span, multimorbidity_registers(profile))
-        data_end = pd.Timestamp(latest).date()
-        conversions = conversion_counts(referral_pathways(con, span[0], data_end), data_end).to_pandas()
-        practices = con.table("practices").select("practice_code", "pcn_code").to_pandas()
-        synthetic = is_synthetic(con)
+        try:
+            got = feedback_inputs(con, profile, months)
+        except ValueError as e:
+            raise ValueError(f"{warehouse}: {e}") from None
     finally:
         con.disconnect()
-    pcn_of = dict(zip(practices.practice_code, practices.pcn_code, strict=True))
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"practice-{practice}.html"
     rule = load_rule(profile)
-    path.write_text(feedback_html(cube, practice, pcn_of, feedback, synthetic, rule, conversions), encoding="utf-8")
+    path.write_text(feedback_html(got.cube, practice, got.pcn_of, feedback, got.synthetic, rule, got.conversions),
+                    encoding="utf-8")
     return path

@@ -43,6 +43,9 @@ EXPECTED = {
     "worklists": EVERYONE,
     "worklist": {"clinician"},
     "reidentify_worklist": {"clinician"},
+    "referral_feedback_api": EVERYONE,
+    "referrals_page": EVERYONE,
+    "referral_unit_page": EVERYONE,
 }
 """The access every endpoint is meant to have (by route name): a new endpoint must be added here."""
 _names = itertools.count()
@@ -70,7 +73,7 @@ def _call(client: TestClient, route: APIRoute, csrf: str | None, indicator: str,
     """Call a route with valid parameters (and the session's CSRF token on a change)."""
     method = min(route.methods - {"HEAD"})
     path = route.path_format.replace("{indicator_id}", indicator).replace("{list_id}", "diabetes_alerts")\
-        .replace("{practice}", practice)
+        .replace("{practice}", practice).replace("{level}", "practice").replace("{code}", practice)
     headers = {"X-CSRF-Token": csrf} if csrf else {}
     body = {
         "login": {"username": "analyst", "password": "wrong password"},

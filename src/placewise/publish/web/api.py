@@ -835,3 +835,66 @@ def reidentify_worklist(list_id: Annotated[str, Path(pattern=CODE)], practice: A
     audit.record(w.store, user, "reidentification", f"{run['run_id']} {practice}", "granted",
                  f"{rows.num_rows} rows; purpose {why.purpose}")
     return _worklist(meta, run, practice, rows)
+
+
+# ------------------------------------------------------------------------------------------ referral feedback
+
+class ReferralRow(BaseModel):
+    """One specialty (treatment function) of a practice's or PCN's referral feedback, as the feedback pack publishes
+    it: the rounded count (null where the disclosure rule hides it, with its ratios, verdicts and difference), the
+    referrals expected at the ICS rates, the age-sex and need-adjusted ratios with their 95% funnel verdicts, whether
+    the two verdicts differ, and (for a practice) its PCN's age-sex ratio (null, with ``pcn_hidden``, where the
+    PCN's count is hidden)."""
+
+    specialty: str
+    name: str
+    referrals: int | None
+    expected: float
+    ratio: float | None
+    verdict: str | None
+    need_ratio: float | None
+    need_verdict: str | None
+    differ: bool | None
+    pcn_ratio: float | None
+    pcn_hidden: bool | None
+
+
+class ReferralFeedback(BaseModel):
+    """A practice's or PCN's referrals by specialty over the window, against the ICS."""
+
+    level: Literal["practice", "pcn"]
+    code: str
+    name: str
+    pcn: str | None
+    first_month: str
+    last_month: str
+    specialties: list[ReferralRow]
+
+
+def referral_feedback(w: WebState, level: str, code: str) -> ReferralFeedback:
+    """The feedback of a practice or PCN, or 404."""
+    from placewise.publish.web import referrals as rf
+
+    try:
+        r = rf.referrals(w)
+    except ValueError as e:
+        raise HTTPException(404, f"no referral feedback: {e}") from None
+    units = r.practices.units if level == "practice" else r.pcns.units
+    if code not in units:
+        raise HTTPException(404, f"no {level} {code} with referrals in the warehouse")
+    a = w.snapshot.areas
+    found = a[(a.geography_type == level) & (a.geography_code == code)]
+    rows = rf.practice_rows(w, code) if level == "practice" else rf.pcn_rows(w, code)
+    first, last = r.months
+    return ReferralFeedback(level=level, code=code, name=str(found.iloc[0]["name"]) if len(found) else code,  # type: ignore[arg-type]
+                            pcn=rf.pcn_of(w, code) if level == "practice" else None, first_month=str(first),
+                            last_month=str(last), specialties=[ReferralRow(**x) for x in rows])  # type: ignore[arg-type]
+
+
+@router.get("/referrals/{level}/{code}", response_model=ReferralFeedback)
+@allow("public")
+def referral_feedback_api(level: Literal["practice", "pcn"], code: Annotated[str, Path(pattern=CODE)],
+                          w: Web) -> ReferralFeedback:
+    """A practice's or PCN's referral variation feedback by specialty: the figures of its feedback pack
+    (``placewise report --practice CODE``), through the disclosure rule for every role."""
+    return referral_feedback(w, level, code)

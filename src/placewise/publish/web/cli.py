@@ -22,6 +22,7 @@ def serve(db: str, host: str, port: int, users: str | None, profile: Profile, mo
 
     from placewise.publish.web.app import create_app
     from placewise.publish.web.pages import warm_places
+    from placewise.publish.web.referrals import has_referrals
 
     console = Console()
     console.print(f"Reading {db} and making the disclosure decision…")
@@ -32,6 +33,8 @@ def serve(db: str, host: str, port: int, users: str | None, profile: Profile, mo
     console.print("Making each Place lead's disclosure decision and each Place's explorer pages…")
     app.state.web.snapshot.place_views()
     warm_places(app.state.web)
+    console.print("Reading the referrals for the referral feedback pages…")
+    has_referrals(app.state.web)
     console.print(f"[bold]Placewise is serving on http://{host}:{port}/[/] (the API under /api/v1, its OpenAPI "
                   f"document at /api/openapi.json); Ctrl+C stops it.")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -41,7 +41,7 @@ from placewise.publish.web.views import BREAKDOWNS, explorer, ics_centres, level
 router = APIRouter(include_in_schema=False)
 STATIC = "/static"
 NAV = (("/explore", "Indicator explorer"), ("/inequalities", "Inequalities"), ("/board", "Board summary"),
-       ("/areas", "Places, PCNs and practices"), ("/population", "Population health"),
+       ("/areas", "Places, PCNs and practices"), ("/referrals", "Referrals"), ("/population", "Population health"),
        ("/worklists", "Worklists"), ("/quality", "Data quality"))
 LEVELS = {"ics": "ICS", "place": "Place", "pcn": "Primary Care Network", "practice": "Practice",
           "provider": "Provider", "site": "Site", "care_alliance": "Care alliance", "legacy_ccg": "Legacy CCG",
@@ -463,3 +463,65 @@ def reidentify_page(request: Request, list_id: Annotated[str, Path(pattern=CODE)
         return render(request, "message.html.j2", "Re-identification refused", "/worklists", status=e.status_code,
                       heading="Re-identification refused", text=str(e.detail))
     return render(request, "reidentified.html.j2", "Worklist with NHS numbers", "/worklists", got=got)
+
+
+@router.get("/referrals", response_class=HTMLResponse)
+@allow("public")
+def referrals_page(request: Request, place: Annotated[str | None, Query(pattern=CODE)] = None) -> HTMLResponse:
+    """Referral variation across the ICS (or one Place): for each specialty, the practices whose referrals are higher
+    or lower than expected at 95%, by either ratio, linked to their pages; and every PCN and practice."""
+    from placewise.publish.web import referrals as rf
+
+    w = state(request)
+    places = _area_names(w, "place")
+    place = place if place in places else None
+    a = w.snapshot.areas
+    prs = a[a.geography_type == "practice"]
+    if not rf.has_referrals(w):
+        return render(request, "message.html.j2", "Referrals", "/referrals", heading="Referrals",
+                      text="The warehouse has no referrals, so there is no referral feedback.")
+    r = rf.referrals(w)
+    mine = prs[prs.place == place] if place else prs
+    codes = set(mine.geography_code) & set(r.practices.units)
+    pcns = a[(a.geography_type == "pcn") & a.geography_code.isin(r.pcns.units)]
+    pcns = pcns[pcns.place == place] if place else pcns
+    user: User = request.state.user
+    own = user.practice if user.practice in r.practices.units else None
+    return render(request, "referrals.html.j2", "Referrals by specialty", "/referrals",
+                  rows=rf.signalling(w, codes), months=r.months, places=sorted(places.items(), key=lambda x: x[1]),
+                  place=place, place_name=places.get(place or "", ""), ics=w.snapshot.profile.ics.name,
+                  practices=sorted(codes), names=dict(zip(prs.geography_code, prs.name, strict=True)),
+                  pcns=list(pcns.sort_values("name").itertuples()), own=own, rule=w.snapshot.rule.statement())
+
+
+@router.get("/referrals/{level}/{code}", response_class=HTMLResponse)
+@allow("public")
+def referral_unit_page(request: Request, level: Annotated[str, Path(pattern=CODE)],
+                       code: Annotated[str, Path(pattern=CODE)],
+                       feedback: Annotated[date | None, Query()] = None) -> HTMLResponse:
+    """A practice's (or PCN's) referral feedback: the pack's table, funnel plots, conversion and monthly SPC chart
+    rebased at the feedback date (a PCN: its table and its practices)."""
+    from placewise.publish.web import referrals as rf
+
+    w = state(request)
+    if level not in ("practice", "pcn"):
+        return render(request, "message.html.j2", "No such area", "/referrals", status=404, heading="No such area",
+                      text=f"Referral feedback is by practice or PCN, not {LEVELS.get(level, level)}.")
+    try:
+        out = api.referral_feedback(w, level, code)
+    except HTTPException as e:
+        return render(request, "message.html.j2", "No referral feedback", "/referrals", status=404,
+                      heading="No referral feedback", text=str(e.detail))
+    r = rf.referrals(w)
+    figures = rf.practice_figures(w, code, feedback) if level == "practice" else None
+    a = w.snapshot.areas
+    members = a[(a.geography_type == "practice") & (a.parent_code == code)] if level == "pcn" else a.iloc[0:0]
+    pcn_name = None
+    if out.pcn:
+        found = a[(a.geography_type == "pcn") & (a.geography_code == out.pcn)]
+        pcn_name = str(found.iloc[0]["name"]) if len(found) else out.pcn
+    return render(request, "referral_unit.html.j2", f"{out.name}: referrals", "/referrals", f=out,
+                  level_name=LEVELS[level], figures=figures, feedback=feedback, months=r.months,
+                  members=list(members.sort_values("name").itertuples()), pcn_name=pcn_name,
+                  rule=w.snapshot.rule.statement(), method=rf.OVERDISPERSION_METHOD,
+                  multimorbidity=rf.MULTIMORBIDITY_TEXT)

@@ -4,6 +4,7 @@ and move around the pages from the keyboard alone."""
 from __future__ import annotations
 
 import csv
+import re
 import io
 from collections.abc import Iterator
 
@@ -175,4 +176,33 @@ def test_a_place_profile_shows_its_main_providers_returned_standards(page, web_w
     link.click()
     page.wait_for_url(f"**area={provider.code}**")
     assert page.locator("svg.chart.spc circle.point").count() >= 6
+    assert "NaN" not in page.content()
+
+
+def test_a_practices_referral_feedback_page(page, web_app, web_warehouse) -> None:
+    """A clinician finds their practice's referral feedback from the overview and sees the specialties by name, an
+    age-sex ratio, a funnel plot per specialty, the monthly SPC chart rebased at the feedback date they enter, and
+    the synthetic-data banner; no NaN."""
+    from placewise.publish.web.referrals import has_referrals
+
+    assert has_referrals(web_app.state.web)  # read before serving, as ``placewise serve`` does
+    page.set_default_timeout(120_000)  # a practice's page is made on its first request (seconds on a loaded machine)
+    sign_in(page, web_warehouse, "clinician")
+    page.goto("/referrals")
+    assert page.locator("div.synthetic").is_visible()
+    page.get_by_role("link", name=re.compile(rf"\({web_warehouse.practice}\)$")).first.click()
+    page.wait_for_url(f"**/referrals/practice/{web_warehouse.practice}")
+    table = page.locator("table.referral-table")
+    names = table.locator("tbody th").all_inner_texts()
+    assert len(names) >= 5 and all(re.match(r"^\d{3} \w", n) for n in names)
+    assert "Trauma and Orthopaedic Service" in " ".join(names) or "Service" in " ".join(names)
+    ratios = [c for c in table.locator("tbody td").all_inner_texts() if re.fullmatch(r"\d+\.\d\d", c)]
+    assert ratios
+    assert page.locator("svg.chart.funnel").count() >= 2
+    assert page.locator("div.synthetic").is_visible()
+    page.get_by_label("Feedback given on").fill("2024-10-15")
+    page.get_by_role("button", name="Rebase").click()
+    page.wait_for_url("**feedback=2024-10-15**")
+    assert page.locator("svg.chart.spc").count() == 1
+    assert "15 October 2024" in page.content()
     assert "NaN" not in page.content()

@@ -1,0 +1,114 @@
+"""Referral variation feedback in the web application: the API's figures are the feedback pack's for the same
+practice, every role reads the same published figures, the PCN and overview pages agree with the practice pages,
+and the pages render."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from placewise.publish.feedback import write_practice_feedback
+
+
+def _pack_rows(pack: str) -> dict[str, list[str]]:
+    """The pack's feedback table: each specialty's cells after its name, as printed."""
+    table = pack.split("<th>PCN ratio</th></tr>", 1)[1].split("</table>", 1)[0]
+    rows = {}
+    for tr in re.findall(r"<tr>(.*?)</tr>", table):
+        cells = [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", tr)]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _printed(r: dict) -> list[str]:
+    """An API row as the pack prints it (the pack's formats: counts with commas, expected to one decimal, ratios to
+    two, "yes" where the verdicts differ, * for a hidden figure, – for a ratio with nothing expected)."""
+    def ratio(v: float | None) -> str:
+        return "–" if v is None else f"{v:.2f}"
+    if r["referrals"] is None:
+        return ["*", f"{r['expected']:,.1f}"] + ["*"] * 6
+    pcn = "*" if r["pcn_hidden"] else ratio(r["pcn_ratio"])
+    return [f"{r['referrals']:,}", f"{r['expected']:,.1f}", ratio(r["ratio"]), r["verdict"], ratio(r["need_ratio"]),
+            r["need_verdict"], "yes" if r["differ"] else "", pcn]
+
+
+def test_the_api_gives_the_feedback_packs_figures(client: TestClient, web_warehouse, tmp_path: Path) -> None:
+    """For the demo practice, every specialty's count, expected, ratios, verdicts, difference and PCN ratio from the
+    API print exactly as ``placewise report --practice`` prints them."""
+    practice = web_warehouse.practice
+    got = client.get(f"/api/v1/referrals/practice/{practice}")
+    assert got.status_code == 200, got.text
+    body = got.json()
+    pack = _pack_rows(write_practice_feedback(web_warehouse.db, practice, None, tmp_path).read_text())
+    assert body["code"] == practice and len(body["specialties"]) == len(pack) >= 5
+    for r in body["specialties"]:
+        assert _printed(r) == pack[r["name"]], r["name"]
+    assert any(r["referrals"] is None for r in body["specialties"]), "no count hidden: the test shows nothing"
+    assert any(r["referrals"] for r in body["specialties"])
+
+
+@pytest.mark.parametrize("role", ["analyst", "place_lead", "clinician"])
+def test_every_role_reads_the_packs_published_figures(client: TestClient, login, web_warehouse, role: str) -> None:
+    """The feedback is disclosure-controlled for every role, as the pack is: an analyst (who reads other aggregates
+    unsuppressed) and a Place lead read the same rounded counts and the same hidden cells as the public."""
+    practice = web_warehouse.practice
+    public = client.get(f"/api/v1/referrals/practice/{practice}").json()
+    login(client, role)
+    mine = client.get(f"/api/v1/referrals/practice/{practice}").json()
+    assert mine == public
+    assert any(r["referrals"] is None for r in mine["specialties"])
+
+
+def test_a_practice_pcn_and_the_overview_agree(client: TestClient, web_warehouse) -> None:
+    """The PCN ratio on a practice's page is the PCN's own age-sex ratio on the PCN's page, and the overview lists a
+    practice as higher or lower for a specialty exactly where its own page gives that verdict."""
+    practice = web_warehouse.practice
+    mine = client.get(f"/api/v1/referrals/practice/{practice}").json()
+    assert mine["pcn"]
+    pcn = client.get(f"/api/v1/referrals/pcn/{mine['pcn']}").json()
+    pcn_ratio = {r["specialty"]: r["ratio"] for r in pcn["specialties"]}
+    compared = [r for r in mine["specialties"] if r["pcn_ratio"] is not None]
+    assert compared
+    for r in compared:
+        assert r["pcn_ratio"] == pytest.approx(pcn_ratio[r["specialty"]], rel=1e-12)
+    page = client.get("/referrals").text
+    listed = {}
+    for tr in re.findall(r"<tr><th scope=\"row\">(.*?)</th>(.*?)</tr>", page, re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", tr[1], re.S)
+        if len(cells) == 4:
+            listed[html.unescape(tr[0])] = [set(re.findall(r"/referrals/practice/([A-Z0-9]+)", c)) for c in cells]
+    assert listed
+    named = set().union(*(s for cells in listed.values() for s in cells)) | {practice}
+    for code in sorted(named)[:8]:
+        rows = client.get(f"/api/v1/referrals/practice/{code}").json()["specialties"]
+        for r in rows:
+            if r["name"] not in listed or r["referrals"] is None:
+                continue
+            high, low, need_high, need_low = (code in s for s in listed[r["name"]])
+            assert high == (r["verdict"] == "higher than expected"), (code, r)
+            assert low == (r["verdict"] == "lower than expected"), (code, r)
+            assert need_high == (r["need_verdict"] == "higher than expected"), (code, r)
+            assert need_low == (r["need_verdict"] == "lower than expected"), (code, r)
+
+
+def test_the_referral_pages_render(client: TestClient, web_warehouse) -> None:
+    """The overview, a practice's page (rebased at a feedback date) and its PCN's page answer with the specialties'
+    names, ratios, the funnel plots, the SPC chart and no NaN; an unknown practice is a page saying so."""
+    practice = web_warehouse.practice
+    pcn = client.get(f"/api/v1/referrals/practice/{practice}").json()["pcn"]
+    for path in ("/referrals", f"/referrals/practice/{practice}?feedback=2024-10-15", f"/referrals/pcn/{pcn}"):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:300])
+        assert "Trauma and Orthopaedic Service" in r.text or "Service" in r.text
+        assert not re.search(r"\bnan\b|NaN", r.text), path
+    page = client.get(f"/referrals/practice/{practice}?feedback=2024-10-15").text
+    assert page.count('class="chart funnel') >= 2 and 'class="chart spc' in page
+    assert re.search(r"<td>\d+\.\d\d</td>", page)
+    assert "15 October 2024" in page
+    missing = client.get("/referrals/practice/NOPE1")
+    assert missing.status_code == 404 and "No referral feedback" in missing.text
+    assert client.get("/api/v1/referrals/practice/NOPE1").status_code == 404
