@@ -19,6 +19,7 @@ from placewise.cli import app
 from placewise.profile import ProfileError, load_profile
 from placewise.returns import MEASURES, QUARTERLY
 from placewise.sources.synth import calibration, generate
+from placewise.sources.synth.config import Synthetic
 from placewise.sources.synth.vocabulary import (
     DIAGNOSIS, MEDICINES, PALLIATIVE_ENTRY, PALLIATIVE_REVIEW, SPIROMETRY, SYSTOLIC,
 )
@@ -81,8 +82,8 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     generate(load_profile(), scale=0.05, seed=1, out=b)
     generate(load_profile(), scale=0.005, seed=2, out=c)
     assert digests(a) == digests(b)
-    assert set(digests(a)) == {f"{t.name}.parquet" for t in TABLES} | {"truth/person_state.parquet",
-                                                                         "truth/worklist_cases.parquet"}
+    assert set(digests(a)) == {f"{t.name}.parquet" for t in TABLES} | {
+        "truth/person_state.parquet", "truth/worklist_cases.parquet", "truth/referral_pathways.parquet"}
     assert digests(a)["people.parquet"] != digests(c)["people.parquet"]
 
 
@@ -363,6 +364,34 @@ def test_readmissions_within_30_days_exist(db: duckdb.DuckDBPyConnection) -> Non
                    FROM inpatient_spells WHERE admission_method = 'emergency')
         SELECT avg((next IS NOT NULL AND next - discharge_date BETWEEN 1 AND 30)::INT) FROM e WHERE discharge_date IS NOT NULL""")
     assert 0.05 < readmitted < 0.3
+
+
+def test_referral_pathways_are_written_as_their_truth_says(synth: tuple[Path, dict[str, int]],
+                                                            db: duckdb.DuckDBPyConnection) -> None:
+    """Each referral's true first attendance is an attended first appointment of the same person, treatment function
+    and provider on that day, after the referral; its true admission an elective spell of the same on that day, after
+    the attendance; and the outcomes come in about the profile's shares."""
+    db.execute(f"CREATE OR REPLACE VIEW pathway_truth AS SELECT * FROM read_parquet('{synth[0] / 'truth' / 'referral_pathways.parquet'}')")
+    assert one(db, "SELECT count(*) FROM pathway_truth") == one(db, "SELECT count(*) FROM referrals")
+    found = db.execute("""
+        WITH t AS (SELECT t.*, r.nhs_number, r.provider_code FROM pathway_truth t JOIN referrals r USING (referral_id))
+        SELECT count(*) FILTER (WHERE first_attended_on IS NOT NULL),
+               count(*) FILTER (WHERE first_attended_on IS NOT NULL AND first_attended_on >= referral_date AND EXISTS (
+                   SELECT 1 FROM outpatient_appointments o WHERE o.nhs_number = t.nhs_number
+                   AND o.treatment_function = t.treatment_function AND o.provider_code = t.provider_code
+                   AND o.appointment_date = t.first_attended_on AND o.first_attendance AND o.attendance = 'attended')),
+               count(*) FILTER (WHERE admitted_on IS NOT NULL),
+               count(*) FILTER (WHERE admitted_on IS NOT NULL AND admitted_on >= first_attended_on AND EXISTS (
+                   SELECT 1 FROM inpatient_spells s WHERE s.nhs_number = t.nhs_number
+                   AND s.treatment_function = t.treatment_function AND s.provider_code = t.provider_code
+                   AND s.admission_date = t.admitted_on AND s.admission_method = 'elective'))
+        FROM t""").fetchone()
+    attended, attended_found, admitted, admitted_found = found
+    assert attended > 1000 and attended_found == attended
+    assert admitted > 100 and admitted_found == admitted
+    shares = dict(db.execute("SELECT outcome, count(*) / sum(count(*)) OVER () FROM pathway_truth GROUP BY 1").fetchall())
+    for outcome, share in load_profile().section("synthetic", Synthetic).pathways.outcome.items():
+        assert abs(shares[outcome] - share) < 0.02, outcome
 
 
 def test_some_practices_refer_far_more_or_less_than_their_population_explains(db: duckdb.DuckDBPyConnection) -> None:

@@ -21,6 +21,9 @@ from placewise.sources.synth.hospital_codes import (
     FALL_EXTERNAL_CAUSE_ICD10, FALL_INJURY_PRIMARY_ICD10, OTHER_EMERGENCY_ICD10, OTHER_INJURY_CAUSE_ICD10,
     PLACE_OF_OCCURRENCE_ICD10,
 )
+from placewise.sources.synth.pathways import (
+    Pathway, Referrals, admissions, appointments, draw_pathways, earlier_referrals, elective_codes, truth_rows,
+)
 from placewise.sources.synth.population import CURRENT, DIED, rng_for
 from placewise.sources.synth.population import day as day_number
 
@@ -33,6 +36,11 @@ class Shared:
     serial: dict[str, int] = field(default_factory=dict)
     admitted: tuple[np.ndarray, np.ndarray, pa.Array, pa.Array] | None = None
     """Person, day of departure, provider and site of each attendance whose disposal was admission."""
+    pathways: list[Pathway] | None = None
+    """The block's GP referrals and what they led to, then referrals made before the window (their appointments
+    and admissions in it), built before the outpatient appointments and spells."""
+    pathway_truth: list[pa.Table] = field(default_factory=list)
+    """Each block's referrals with their true outcome (:func:`placewise.sources.synth.pathways.truth_rows`)."""
 
     def ids(self, prefix: str, n: int) -> pa.Array:
         """Next ``n`` identifiers for ``prefix``, advancing the counter."""
@@ -124,12 +132,14 @@ def _arrival_mode_and_acuity(w: World, rng: np.random.Generator, who: np.ndarray
 def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> dict[str, pa.Table]:
     """Emergency spells (from A&E, direct, and 30-day readmissions) and elective spells, with their codes.
 
-    A spell from A&E starts on the day the attendance ended, at the same provider and site. Returns the
-    spells and their secondary diagnoses and procedures, as SUS admitted patient care records them.
+    A spell from A&E starts on the day the attendance ended, at the same provider and site; an elective spell a
+    GP referral led to (:mod:`placewise.sources.synth.pathways`) at the provider and in the treatment function
+    referred to; other elective spells are drawn on their own. Returns the spells and their secondary diagnoses and
+    procedures, as SUS admitted patient care records them.
     """
     p, ad = w.people, w.cfg.admissions
-    if shared.admitted is None:
-        raise RuntimeError("inpatient spells are built after the block's A&E attendances")
+    if shared.admitted is None or shared.pathways is None:
+        raise RuntimeError("inpatient spells are built after the block's A&E attendances and referrals")
     ae_who, ae_day, ae_provider, ae_site = shared.admitted
     alive = ae_day <= p.ref[ae_who]  # departed after midnight on the day they died or left: no spell
     ae_who, ae_day, ae_provider, ae_site = ae_who[alive], ae_day[alive], ae_provider.filter(alive), ae_site.filter(alive)
@@ -139,6 +149,8 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
     los = np.floor(rng.exponential(np.where(old, ad.emergency_los_mean_days["65_plus"],
                                             ad.emergency_los_mean_days["under_65"]))).astype(np.int64)
     e_who, e_day = draw(rng, w.cfg.activity["elective_admissions"], w, block)
+    pw_who, pw_day, pw_provider, pw_site, pw_tf = admissions(shared.pathways)
+    e_who, e_day = np.concatenate([e_who, pw_who]), np.concatenate([e_day, pw_day])
     day_case = rng.random(len(e_who)) < ad.elective_day_case_share
     e_los = np.where(day_case, 0, 1 + np.floor(rng.exponential(ad.elective_los_mean_days))).astype(np.int64)
     chance = np.concatenate([np.where(old, ad.readmission_30d["65_plus"], ad.readmission_30d["under_65"]),
@@ -163,19 +175,24 @@ def inpatient_spells(w: World, rng: np.random.Generator, block: slice, shared: S
                            np.full(len(r_who), 2), np.full(len(e_who), 3)])  # from A&E, direct, readmission, elective
     attack = np.zeros(len(allw), bool)
     attack[len(who):len(who) + len(a_who)] = True
+    referred = np.zeros(len(allw), bool)  # the spells GP referrals led to: the last ones
+    referred[len(allw) - len(pw_who):] = True
     provider, site = place_option(rng, _acute(w), p.place[allw])
     from_ae = kind == 0
-    provider = pa.concat_arrays([ae_provider, provider.filter(~from_ae)])
-    site = pa.concat_arrays([ae_site, site.filter(~from_ae)])
+    provider = pa.concat_arrays([ae_provider, provider.filter(~from_ae & ~referred), pw_provider])
+    site = pa.concat_arrays([ae_site, site.filter(~from_ae & ~referred), pw_site])
+    pw_dx, pw_proc = elective_codes(rng, pw_tf)
     order = np.lexsort((kind == 3, adm, allw))
     allw, adm, dis, kind, died, in_hospital = allw[order], adm[order], dis[order], kind[order], died[order], in_hospital[order]
-    attack = attack[order]
+    attack, referred = attack[order], referred[order]
+    which = order[referred] - (len(order) - len(pw_who))  # each referred spell's place among the pathway's
     provider, site = provider.take(order), site.take(order)
     n = len(allw)
     emergency = kind < 3
     primary, cause = _emergency_diagnoses(w, rng, allw, adm)
     primary = np.where(attack, _pick(a_rng, EMERGENCY_PRIMARY_ICD10["asthma"], n), primary)
     e_dx, e_tf, e_proc = _elective_codes(rng, n)
+    e_dx[referred], e_tf[referred], e_proc[referred] = pw_dx[which], pw_tf[which], pw_proc[which]
     primary = np.where(emergency, primary, e_dx)
     cause = np.where(emergency, cause, "")
     tf = np.where(emergency, _emergency_treatment_functions(w, rng, allw, adm, cause), e_tf)
@@ -302,24 +319,44 @@ def _procedures(rng: np.random.Generator, spell_id: pa.Array, adm: np.ndarray, d
 
 
 def outpatient_appointments(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
-    """Outpatient appointments: first or follow-up, outcome and referral source."""
+    """Outpatient appointments: first or follow-up, outcome and referral source.
+
+    The appointments of GP referrals' pathways (:mod:`placewise.sources.synth.pathways`), in the treatment function
+    and at the provider referred to, and others drawn on their own (other sources, and follow-up of pathways begun
+    before the window), sorted by person then day."""
+    if shared.pathways is None:
+        raise RuntimeError("outpatient appointments are built after the block's referrals")
     who, day = draw(rng, w.cfg.activity["outpatient_appointments"], w, block)
     o, n = w.cfg.outpatients, len(who)
     u = rng.random(n)
     outcome = np.where(u < o.dna_rate, 1, np.where(u < o.dna_rate + o.cancelled_rate, 2, 0))
     src, snames = categorical(rng, o.referral_source, n)
     provider, _ = place_option(rng, _acute(w), w.people.place[who])
+    tf = _pick(rng, o.treatment_functions, n)
+    first = rng.random(n) < o.first_share
+    a, a_provider, a_tf = appointments(shared.pathways)
+    gp = snames.index("gp") if "gp" in snames else len(snames)
+    snames = snames if "gp" in snames else [*snames, "gp"]
+    who, day = np.concatenate([who, a.who]), np.concatenate([day, a.day])
+    provider = pa.concat_arrays([provider, a_provider])
+    tf = np.concatenate([tf, a_tf])
+    first, outcome = np.concatenate([first, a.first]), np.concatenate([outcome, a.outcome])
+    src = np.concatenate([src, np.full(len(a.who), gp)])
+    order = np.lexsort((day, who))
+    n = len(order)
     return _table("outpatient_appointments", {
-        "appointment_id": shared.ids("OP", n), "nhs_number": w.nhs.take(who), "provider_code": provider,
-        "treatment_function": pa.array(_pick(rng, o.treatment_functions, n), pa.string()),
-        "appointment_date": dates(day), "first_attendance": pa.array(rng.random(n) < o.first_share),
-        "attendance": labels(outcome, ["attended", "did_not_attend", "cancelled"]),
-        "referral_source": labels(src, snames),
+        "appointment_id": shared.ids("OP", n), "nhs_number": w.nhs.take(who[order]),
+        "provider_code": provider.take(order), "treatment_function": pa.array(tf[order], pa.string()),
+        "appointment_date": dates(day[order]), "first_attendance": pa.array(first[order]),
+        "attendance": labels(outcome[order], ["attended", "did_not_attend", "cancelled"]),
+        "referral_source": labels(src[order], snames),
     })
 
 
 def referrals(w: World, rng: np.random.Generator, block: slice, shared: Shared) -> pa.Table:
-    """GP referrals; each practice's own multiplier makes the between-practice variation genuine."""
+    """GP referrals; each practice's own multiplier makes the between-practice variation genuine. What each leads to
+    is drawn here (:func:`placewise.sources.synth.pathways.draw_pathways`) for the outpatient appointments and
+    spells built after it."""
     stream = w.cfg.activity["referrals"]
     top = float(w.prac.referral_multiplier.max())
     who, day = draw(rng, stream, w, block, multiplier=top)
@@ -328,11 +365,16 @@ def referrals(w: World, rng: np.random.Generator, block: slice, shared: Shared) 
     who, day, prac = who[keep], day[keep], prac[keep]
     m, n = w.cfg.referrals_mix, len(who)
     prio, pnames = categorical(rng, m.priority, n)
-    provider, _ = place_option(rng, _acute(w), w.people.place[who])
+    provider, site = place_option(rng, _acute(w), w.people.place[who])
+    tf = _pick(rng, m.treatment_functions, n)
+    referral_id = shared.ids("RF", n)
+    made = Referrals(referral_id, who, day, tf, prio, pnames, provider, site)
+    shared.pathways = [draw_pathways(w, block, made), draw_pathways(w, block, earlier_referrals(w, made), earlier=True)]
+    shared.pathway_truth.append(truth_rows(shared.pathways[0]))
     return _table("referrals", {
-        "referral_id": shared.ids("RF", n), "nhs_number": w.nhs.take(who),
+        "referral_id": referral_id, "nhs_number": w.nhs.take(who),
         "practice_code": labels(prac, w.prac.code), "provider_code": provider,
-        "treatment_function": pa.array(_pick(rng, m.treatment_functions, n), pa.string()),
+        "treatment_function": pa.array(tf, pa.string()),
         "referral_date": dates(day), "priority": labels(prio, pnames),
     })
 
@@ -409,13 +451,14 @@ def _in_place(w: World, who: np.ndarray, place: str | None) -> np.ndarray:
 
 
 BUILDERS = {
-    "gp_appointments": gp_appointments,
-    "ae_attendances": ae_attendances,
-    "inpatient_spells": inpatient_spells,
-    "outpatient_appointments": outpatient_appointments,
-    "referrals": referrals,
-    "mental_health_contacts": mental_health_contacts,
-    "community_contacts": community_contacts,
-    "social_care_services": social_care_services,
+    "gp_appointments": (20, gp_appointments),
+    "ae_attendances": (21, ae_attendances),
+    "referrals": (24, referrals),
+    "inpatient_spells": (22, inpatient_spells),
+    "outpatient_appointments": (23, outpatient_appointments),
+    "mental_health_contacts": (25, mental_health_contacts),
+    "community_contacts": (26, community_contacts),
+    "social_care_services": (27, social_care_services),
 }
-"""Activity tables built block by block."""
+"""Activity tables built block by block, in the order they are built (referrals before the appointments and spells
+they lead to), each with its random stream's number."""

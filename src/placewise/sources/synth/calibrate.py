@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from placewise.analyse.statistics import Estimate, esp2013_band, standardised_mean_gap
+from placewise.analyse.variation import conversion_counts, referral_pathways
 from placewise.canonical import PERSON_KEY, SQL_TYPES, TABLES, Table
 from placewise.codelists import codes, names
 from placewise.derive import frailty
@@ -165,6 +166,25 @@ def _indicator_counts(out: Path, fmt: str, cat: Catalogue, cfg: Synthetic, end: 
     first = financial_year_start(add_months(end, -11))
     rng = ReportingRange(first, end)
     return compute(_warehouse(out, fmt), cat, periods_range=rng, indicators=wanted).to_pandas()
+
+
+CONVERSION_FIGURES = ("referral_to_first_attendance_percent", "first_attendance_to_admission_percent")
+"""Calibration measures of referral conversion, by the engine's own linkage rule (``referral_pathways`` and
+``conversion_counts``): GP referrals made in the 12 months to 18 months before the end date (every window closed)
+linked to a first attendance, and those attendances linked to an elective admission."""
+
+
+def _conversion(out: Path, fmt: str, end: dt.date) -> dict[str, tuple[float, float]]:
+    """Each conversion figure (percent) and its binomial standard error."""
+    last = add_months(end, -18)
+    counts = conversion_counts(referral_pathways(_warehouse(out, fmt), add_months(last, -12) + dt.timedelta(days=1),
+                                                 last), end).to_pandas()
+    n = counts[["referred", "attended", "seen", "admitted"]].sum().astype(float)
+    out_ = {}
+    for measure, (num, den) in zip(CONVERSION_FIGURES, [(n.attended, n.referred), (n.admitted, n.seen)], strict=True):
+        p = float(num / den) if den else float("nan")
+        out_[measure] = (100 * p, 100 * (p * (1 - p) / den) ** 0.5 if den else float("nan"))
+    return out_
 
 
 EFI_BANDS = ("fit", "mild", "moderate", "severe")
@@ -307,12 +327,16 @@ def calibration(out: Path, profile: Profile, *, scale: float, end_date: dt.date 
     cat = _with_prevalence(load_catalogue(profile), {t.measure for t in cfg.calibration})
     counts = _indicator_counts(out, fmt, cat, cfg, end)
     efi = _efi_band_shares(out, fmt, profile, end) if any(t.measure.startswith("efi_") for t in cfg.calibration) else {}
+    conversion = _conversion(out, fmt, end) if any(t.measure in CONVERSION_FIGURES for t in cfg.calibration) else {}
     rows = []
     for t in cfg.calibration:
         place = None if t.geography == profile.ics.short_name else t.geography
         half = 0.0                    # half-width of the figure's 95% sampling interval
         if t.measure.startswith("efi_") and t.measure.endswith("_65_plus"):
             value = efi[t.measure.removeprefix("efi_").removesuffix("_65_plus")]
+        elif t.measure in CONVERSION_FIGURES:
+            value, se = conversion[t.measure]
+            half = 1.96 * se
         elif t.measure in INDICATOR_FIGURES or t.measure.startswith("prevalence_"):
             value, se = _indicator_figure(counts, cat, t, end, place)
             half = 1.96 * se

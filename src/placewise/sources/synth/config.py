@@ -395,6 +395,44 @@ class ReferralsMix(Strict):
     treatment_functions: dict[str, float] = Field(min_length=1)
 
 
+class Delay(Strict):
+    """A log-normal delay in days."""
+
+    median: float = Field(gt=0)
+    sigma: float = Field(gt=0)
+
+
+PATHWAY_OUTCOMES = ("attended", "advice_and_guidance", "did_not_attend", "withdrawn")
+"""What a GP referral leads to: a first attendance; returned with advice and guidance (no appointment); did not
+attend the first appointment and discharged; withdrawn (patient choice, treated elsewhere, no longer needed)."""
+
+
+class Pathways(Strict):
+    """Referral pathways: a GP referral leads to a first outpatient attendance in its treatment function (or not),
+    follow-ups, and for some an elective admission in that treatment function."""
+
+    outcome: dict[Literal["attended", "advice_and_guidance", "did_not_attend", "withdrawn"], float]
+    first_missed: dict[Literal["did_not_attend", "cancelled"], float]
+    """Chance that an attended first appointment came after one missed (not attended, or cancelled by the hospital)."""
+    first_wait_days: dict[str, Delay]
+    """Referral to first appointment, by priority."""
+    follow_ups_mean: float = Field(ge=0)
+    follow_up_interval_days: tuple[int, int]
+    admitted_share: dict[str, float]
+    """Chance that an attended first appointment leads to an elective admission, by treatment function (others: 0)."""
+    admission_wait_days: Delay
+    """First attendance to elective admission."""
+
+    @model_validator(mode="after")
+    def _shares(self) -> Pathways:
+        """Outcome shares cover every outcome; admission shares are chances."""
+        if set(self.outcome) != set(PATHWAY_OUTCOMES):
+            raise ValueError(f"pathways.outcome needs exactly {list(PATHWAY_OUTCOMES)}")
+        if any(not 0 <= v <= 1 for v in [*self.admitted_share.values(), *self.first_missed.values()]):
+            raise ValueError("pathways: admitted_share and first_missed are chances between 0 and 1")
+        return self
+
+
 class ServiceMix(Strict):
     """Service shares of a contact stream."""
 
@@ -494,6 +532,7 @@ class Synthetic(Strict):
     admissions: Admissions
     outpatients: Outpatients
     referrals_mix: ReferralsMix
+    pathways: Pathways
     mental_health: MentalHealth
     community: ServiceMix
     social_care: SocialCare
@@ -515,4 +554,6 @@ class Synthetic(Strict):
             raise ValueError(f"admissions.condition_share names unknown conditions {sorted(unknown)}")
         if set(self.providers_by_place) != set(self.places):
             raise ValueError("providers_by_place must name exactly the Places in places")
+        if set(self.pathways.first_wait_days) != set(self.referrals_mix.priority):
+            raise ValueError("pathways.first_wait_days must name exactly the priorities of referrals_mix.priority")
         return self

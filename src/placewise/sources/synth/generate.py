@@ -97,7 +97,8 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     Returns the number of rows per table. The same arguments give byte-identical files. Each person's true
     state goes to ``truth/person_state.parquet`` beside the tables (see :mod:`placewise.sources.synth.truth`);
     the planted worklist cases' expected membership to ``truth/worklist_cases.parquet``
-    (see :mod:`placewise.sources.synth.planted`).
+    (see :mod:`placewise.sources.synth.planted`); each GP referral's true pathway to ``truth/referral_pathways.parquet``
+    (see :mod:`placewise.sources.synth.pathways`).
     """
     cfg = load_synthetic(profile)
     out.mkdir(parents=True, exist_ok=True)
@@ -117,8 +118,8 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
         treatments.append(state)
         writer.write("clinical_events", events)
         writer.write("medications", meds)
-        for k, (name, build) in enumerate(BUILDERS.items()):
-            built = build(w, rng_for(seed, 20 + k, i), block, shared)
+        for name, (stream, build) in BUILDERS.items():
+            built = build(w, rng_for(seed, stream, i), block, shared)
             for part, rows in (built.items() if isinstance(built, dict) else [(name, built)]):
                 writer.write(part, rows)
                 if part == "inpatient_spells":
@@ -135,6 +136,7 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     pq.write_table(person_state(w, {k: np.concatenate([t[k] for t in treatments]) for k in treatments[0]}),
                    out / "truth" / "person_state.parquet")
     pq.write_table(planted.truth, out / "truth" / "worklist_cases.parquet")
+    pq.write_table(pa.concat_tables(shared.pathway_truth), out / "truth" / "referral_pathways.parquet")
     return writer.close()
 
 

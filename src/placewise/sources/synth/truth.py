@@ -4,7 +4,8 @@ Written beside the delivery as ``truth/person_state.parquet`` (not a canonical t
 sub-folders). It is keyed by the raw NHS number, which exists only in the source delivery: to compare it
 with the warehouse, hash the NHS number with the same key as ingestion (see
 ``tests/sources/truth_support.py``). The planted worklist cases are not in it: their truth is
-``truth/worklist_cases.parquet`` (:mod:`placewise.sources.synth.planted`). Columns:
+``truth/worklist_cases.parquet`` (:mod:`placewise.sources.synth.planted`); each GP referral's true outcome is
+``truth/referral_pathways.parquet`` (:mod:`placewise.sources.synth.pathways`). Columns:
 
 - ``status`` registered, died or left; ``age`` in whole years at the reference day (end date, death or leaving);
 - ``has_<condition>``: the condition has begun and not resolved; ``diagnosed_<condition>``: a clinician has

@@ -1,0 +1,187 @@
+"""Referral pathways: what each GP referral leads to, drawn once per block and shared by the builders.
+
+A GP referral (by treatment function and priority) leads to one of the outcomes of
+:data:`placewise.sources.synth.config.PATHWAY_OUTCOMES`: an attended first outpatient appointment in the same
+treatment function at the provider referred to, after a log-normal wait by priority (sometimes after a first
+appointment missed or cancelled), then follow-ups and, for a share by treatment function, an elective admission there
+some months later; a return with advice and guidance (no appointment); a first appointment not attended, then
+discharge; or withdrawal. Nothing after the person's reference day (the end of the window, death or leaving) is
+written. Each referral's true outcome goes to ``truth/referral_pathways.parquet`` (:func:`truth_rows`).
+
+All draws are vectorised over the block's referrals, from their own random stream, so the referrals themselves are
+drawn as without pathways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from placewise.sources.synth.config import PATHWAY_OUTCOMES, Delay, Pathways
+from placewise.sources.synth.events import World, categorical, dates, nullable_dates
+from placewise.sources.synth.hospital_codes import ELECTIVE_PRIMARY
+from placewise.sources.synth.population import NEVER, rng_for
+
+STREAM = 30
+"""Random stream of the pathways (with the block's first person), apart from every builder's."""
+
+APPOINTMENT_OUTCOMES = ("attended", "did_not_attend", "cancelled")
+
+
+@dataclass
+class Referrals:
+    """One block's GP referrals, in the referrals table's order."""
+
+    referral_id: pa.Array
+    who: np.ndarray
+    day: np.ndarray
+    treatment_function: np.ndarray
+    priority: np.ndarray
+    """Index into ``priorities``."""
+    priorities: list[str]
+    provider: pa.Array
+    site: pa.Array
+
+
+@dataclass
+class Appointments:
+    """Outpatient appointments of the pathways: person, day, row of the referral, first or not, outcome index."""
+
+    who: np.ndarray
+    day: np.ndarray
+    referral: np.ndarray
+    first: np.ndarray
+    outcome: np.ndarray
+
+
+@dataclass
+class Pathway:
+    """What a block's referrals led to (arrays by referral) and the rows they add to other tables."""
+
+    referrals: Referrals
+    outcome: np.ndarray
+    """Index into :data:`PATHWAY_OUTCOMES`."""
+    attended: np.ndarray
+    """Day of the attended first appointment written (``NEVER`` where none)."""
+    admitted: np.ndarray
+    """Day of the elective admission written (``NEVER`` where none)."""
+    appointments: Appointments
+
+
+
+def admissions(pathways: list[Pathway]) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Array, np.ndarray]:
+    """Elective admissions the referrals led to: person, day, provider, site and treatment function."""
+    ks = [np.flatnonzero(p.admitted < NEVER) for p in pathways]
+    return (np.concatenate([p.referrals.who[k] for p, k in zip(pathways, ks)]),
+            np.concatenate([p.admitted[k] for p, k in zip(pathways, ks)]),
+            pa.concat_arrays([p.referrals.provider.take(k) for p, k in zip(pathways, ks)]),
+            pa.concat_arrays([p.referrals.site.take(k) for p, k in zip(pathways, ks)]),
+            np.concatenate([p.referrals.treatment_function[k] for p, k in zip(pathways, ks)]))
+
+
+def appointments(pathways: list[Pathway]) -> tuple[Appointments, pa.Array, np.ndarray]:
+    """Outpatient appointments of the pathways, with each one's provider and treatment function."""
+    a = [p.appointments for p in pathways]
+    both = Appointments(*(np.concatenate([getattr(x, f) for x in a]) for f in ("who", "day", "referral", "first", "outcome")))
+    provider = pa.concat_arrays([p.referrals.provider.take(x.referral) for p, x in zip(pathways, a)])
+    return both, provider, np.concatenate([p.referrals.treatment_function[x.referral] for p, x in zip(pathways, a)])
+
+
+def earlier_referrals(w: World, r: Referrals) -> Referrals:
+    """Referrals made in the year before the window, whose appointments and admissions fall in it as real extracts
+    hold them: the block's referrals of the window's first year, a year earlier (not written themselves)."""
+    k = np.flatnonzero(r.day < w.window.start + 365)
+    return Referrals(r.referral_id.take(k), r.who[k], r.day[k] - 365, r.treatment_function[k], r.priority[k],
+                     r.priorities, r.provider.take(k), r.site.take(k))
+
+
+def _delay(rng: np.random.Generator, d: Delay | list[Delay], k: np.ndarray | None, n: int) -> np.ndarray:
+    """Whole days (at least one) of a log-normal delay; ``d`` indexed by ``k`` when a list."""
+    if isinstance(d, list):
+        assert k is not None
+        median = np.array([x.median for x in d])[k]
+        sigma = np.array([x.sigma for x in d])[k]
+    else:
+        median, sigma = np.full(n, d.median), np.full(n, d.sigma)
+    return np.maximum(np.ceil(median * np.exp(sigma * rng.standard_normal(n))), 1).astype(np.int64)
+
+
+def draw_pathways(w: World, block: slice, r: Referrals, *, earlier: bool = False) -> Pathway:
+    """What each referral of a block leads to, and the appointments and admissions written for it (of referrals
+    made before the window, only those from the window's start and the person's registration)."""
+    cfg: Pathways = w.cfg.pathways
+    rng = rng_for(w.seed, STREAM + earlier, block.start)
+    n, ref = len(r.who), w.people.ref[r.who]
+    since = np.maximum(w.people.start[r.who], w.window.start) if earlier else np.zeros(n, np.int64)
+    outcome, names = categorical(rng, cfg.outcome, n)
+    outcome = np.array([PATHWAY_OUTCOMES.index(o) for o in names], np.int64)[outcome]
+    wait = _delay(rng, [cfg.first_wait_days[p] for p in r.priorities], r.priority, n)
+    first = r.day + wait
+    attended = (outcome == PATHWAY_OUTCOMES.index("attended")) & (first <= ref)
+    missed = (outcome == PATHWAY_OUTCOMES.index("did_not_attend")) & (first <= ref) & (first >= since)
+    u = rng.random(n)
+    dna, cancel = cfg.first_missed.get("did_not_attend", 0.0), cfg.first_missed.get("cancelled", 0.0)
+    before = attended & (u < dna + cancel)
+    before_day = r.day + np.floor(wait * rng.uniform(0.3, 0.8, n)).astype(np.int64)
+    before_outcome = np.where(u < dna, 1, 2)
+    follow = np.where(attended, rng.poisson(cfg.follow_ups_mean, n), 0)
+    k = np.repeat(np.arange(n), follow)
+    lo, hi = cfg.follow_up_interval_days
+    gaps = np.cumsum(rng.integers(lo, hi + 1, len(k)))
+    f_day = first[k] + gaps - np.repeat(np.concatenate([[0], gaps])[np.cumsum(follow) - follow], follow)
+    o = w.cfg.outpatients
+    v = rng.random(len(k))
+    f_outcome = np.where(v < o.dna_rate, 1, np.where(v < o.dna_rate + o.cancelled_rate, 2, 0))
+    share = np.array([cfg.admitted_share.get(t, 0.0) for t in r.treatment_function]) if n else np.zeros(0)
+    admit_day = first + _delay(rng, cfg.admission_wait_days, None, n)
+    admitted = attended & (rng.random(n) < share) & (admit_day <= ref) & (admit_day >= since)
+    idx = np.arange(n)
+    seen = attended & (first >= since)
+    parts = [(idx[before], before_day[before], True, before_outcome[before]),
+             (idx[seen], first[seen], True, np.zeros(int(seen.sum()), np.int64)),
+             (idx[missed], first[missed], True, np.ones(int(missed.sum()), np.int64)),
+             (k, f_day, False, f_outcome)]
+    row = np.concatenate([p[0] for p in parts])
+    day = np.concatenate([p[1] for p in parts])
+    keep = (day <= ref[row]) & (day >= since[row])
+    appointments = Appointments(
+        r.who[row][keep], day[keep], row[keep],
+        np.concatenate([np.full(len(p[0]), p[2]) for p in parts])[keep],
+        np.concatenate([p[3] for p in parts]).astype(np.int64)[keep])
+    return Pathway(r, outcome, np.where(seen, first, NEVER), np.where(admitted, admit_day, NEVER), appointments)
+
+
+def elective_codes(rng: np.random.Generator, treatment_function: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Primary diagnosis and procedure of elective spells in the given treatment functions (each drawn among the
+    elective diagnoses of its treatment function, by their frequency)."""
+    n = len(treatment_function)
+    dx, procedure = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    for tf in np.unique(treatment_function) if n else []:
+        here = np.flatnonzero(treatment_function == tf)
+        options = {d: v for d, v in ELECTIVE_PRIMARY.items() if v[1] == tf}
+        if not options:
+            raise ValueError(f"pathways.admitted_share: no elective diagnosis of treatment function {tf}")
+        k, names = categorical(rng, {d: v[0] for d, v in options.items()}, len(here))
+        dx[here] = np.array(names, dtype=object)[k]
+        for j, d in enumerate(names):
+            at = here[k == j]
+            procs = options[d][2]
+            p, pnames = categorical(rng, procs, len(at))
+            procedure[at] = np.array(pnames, dtype=object)[p]
+    return dx, procedure
+
+
+def truth_rows(p: Pathway) -> pa.Table:
+    """Each referral's true outcome: ``referral_id, treatment_function, priority, referral_date, outcome,
+    first_attended_on, admitted_on`` (null where none was written)."""
+    r = p.referrals
+    return pa.table({
+        "referral_id": r.referral_id, "treatment_function": pa.array(r.treatment_function, pa.string()),
+        "priority": pa.array(np.array(r.priorities, dtype=object)[r.priority] if len(r.who) else [], pa.string()),
+        "referral_date": dates(r.day),
+        "outcome": pa.array(np.array(PATHWAY_OUTCOMES, dtype=object)[p.outcome] if len(r.who) else [], pa.string()),
+        "first_attended_on": nullable_dates(p.attended, p.attended < NEVER),
+        "admitted_on": nullable_dates(p.admitted, p.admitted < NEVER),
+    })
