@@ -675,8 +675,9 @@ def _four_practices(polarity: str = "higher_is_better"):
     # Luton's series, and four practices at the latest month: 500/1000, 480/1000, 520/1000 and 700/1000.
     # Centre 2200/4000 = 55%; at 1,000 the 99.8% upper limit is 55 + 3.09 x sqrt(0.55 x 0.45 / 1000) = 59.9%,
     # so Practice 3 (70%) is high beyond 99.8%, and Practice 1 (48%) is low beyond 99.8% (lower limit 50.1%).
-    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": "place",
-             "geography_code": luton.code, "numerator": 550.0, "denominator": 1000.0, "value": 55.0} for m in MONTHS]
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": g,
+             "geography_code": c, "numerator": 550.0, "denominator": 1000.0, "value": 55.0} for m in MONTHS
+            for g, c in (("place", luton.code), ("ics", "QHG"))]
     rows += [{**base, "geography_type": "practice", "geography_code": p.code, "numerator": n, "denominator": 1000.0,
               "value": n / 10} for p, n in zip(practices, (500.0, 480.0, 520.0, 700.0), strict=True)]
     frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
@@ -693,30 +694,31 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
     page = build_report(frame, [spec], scope, title="t", months=36, rule=rule).pages[0]
     svg = ET.fromstring(page.units_svg)
     assert len(svg.findall("{http://www.w3.org/2000/svg}circle")) >= 4
-    assert page.units_note.startswith("4 practices with a published value. Limits: binomial limits")
+    assert page.units_note.startswith("4 practices in Luton with a published value, on the funnel of the 4 in the ICS. "
+                                      "Limits: binomial limits around the reference proportion")
     # Four practices are too few to estimate overdispersion: the chart's key says so, not only the note under it.
     notes = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "key-note"]
-    assert notes == ["Overdispersion not estimated: 4 practices, fewer than 10"]
+    assert notes == ["Overdispersion not estimated: 4 practices in the ICS, fewer than 10"]
     assert "Practice 3 (high, beyond 99.8%)" in page.units_note and "Practice 1 (low, beyond 99.8%)" in page.units_note
     # Practice 0 (50%) is just below the 99.8% lower limit (50.1%) too; Practice 2 (52%) is inside the 95%
     # limits (lower 55 - 1.96 x 1.573 = 51.9%).
     assert "Practice 0 (low, beyond 99.8%)" in page.units_note and "Practice 2" not in page.units_note
-    assert "Centre: Luton's value, 55.0%: a Place's practices are held to the Place" in page.units_note
+    assert "Centre: the ICS value, 55.0%. Practices and PCNs are held to the ICS value" in page.units_note
     # Hidden practices give no funnel, and the page says why.
     hidden = frame.assign(suppressed=frame.geography_type == "practice")
     page = build_report(hidden, [spec], scope, title="t", months=36, rule=rule).pages[0]
-    assert page.units_svg == "" and "fewer than three in Luton have a published value" in page.units_note
+    assert page.units_svg == "" and "fewer than three in the ICS have a published value" in page.units_note
     # Practices that counted nothing give no funnel (all at 0, no variation), and the page says why.
     nothing = frame.assign(numerator=np.where(frame.geography_type == "practice", 0.0, frame.numerator))
     nothing = nothing.assign(value=np.where(nothing.geography_type == "practice", 0.0, nothing.value))
     page = build_report(nothing, [spec], scope, title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and page.units_note == (
-        f"No funnel plot of practices: none of the 4 in Luton with a published value counted any in "
+        f"No funnel plot of practices: none of the 4 in the ICS with a published value counted any in "
         f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show.")
     # Where others are hidden (small counts suppressed), the note says so: the zeros alone are not the area.
     some = nothing[nothing.geography_code != "P3"]
     page = build_report(some, [spec], scope, title="t", months=36, rule=rule).pages[0]
-    assert page.units_note.endswith("none of the 3 in Luton with a published value counted any in "
+    assert page.units_note.endswith("none of the 3 in the ICS with a published value counted any in "
                                     f"{MONTHS[-1]:%b %Y}, so every value is 0 and there is no variation to show "
                                     "(1 more is suppressed or has no value).")
 
@@ -756,8 +758,9 @@ def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_wh
     practices = tuple(Area("practice", f"P{k}", f"Practice {k}") for k in range(len(counts)))
     base = {"indicator_id": "x", "period_start": MONTHS[-1], "period_end": _month_end(MONTHS[-1]),
             "breakdown": "none", "breakdown_group": "All", "lower": np.nan, "upper": np.nan, "suppressed": False}
-    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": "place",
-             "geography_code": luton.code, "numerator": 35.0, "denominator": 5115.0, "value": 7.3} for m in MONTHS]
+    rows = [{**base, "period_start": m, "period_end": _month_end(m), "geography_type": g,
+             "geography_code": c, "numerator": 35.0, "denominator": 5115.0, "value": 7.3} for m in MONTHS
+            for g, c in (("place", luton.code), ("ics", ics.code))]
     rows += [{**base, "geography_type": "practice", "geography_code": p.code, "numerator": float(o),
               "denominator": float(n), "value": 1000 * o / n} for p, o, n in zip(practices, counts, sizes, strict=True)]
     frame = pd.DataFrame(rows)[list(MEASUREMENT_COLUMNS)]
@@ -766,7 +769,7 @@ def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_wh
     rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "practice"])
     page = build_report(frame, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and page.units_note == (
-        f"No funnel plot of practices: 15 of the 18 in Luton with a published value counted none in {MONTHS[-1]:%b %Y}. "
+        f"No funnel plot of practices: 15 of the 18 in the ICS with a published value counted none in {MONTHS[-1]:%b %Y}. "
         "Where more than half count none, funnel limits cannot tell a 0 from chance and overdispersion cannot be "
         "estimated, so no funnel is drawn.")
     # With half of them counting some, the funnel is drawn with exact Poisson limits, and no 0 is an outlier.
@@ -774,8 +777,8 @@ def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_wh
                                            frame.numerator))
     page = build_report(some, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
     assert page.units_svg and "exact Poisson limits around the reference rate" in page.units_note
-    # The centre is Luton's published value, 7.3, not its rounded counts (35 / 5,115 = 6.8 per 1,000).
-    assert "Centre: Luton's value, 7.3" in page.units_note
+    # The centre is the ICS's published value, 7.3, not its rounded counts (35 / 5,115 = 6.8 per 1,000).
+    assert "Centre: the ICS value, 7.3" in page.units_note
     assert not any(f"Practice {k} (low" in page.units_note for k in range(10, 18))
 
 
@@ -808,8 +811,11 @@ def test_a_place_with_ten_pcns_draws_its_own_held_to_the_ics_value():
     circles = [c for c in svg.iter(f"{ns}circle") if c.get("class", "").startswith("area")]  # not the key's
     assert sorted(c.findtext(f"{ns}title") for c in circles) == sorted(p.name for p in own)  # not Bedford's
     assert not any(c.get("stroke") for c in circles)  # nothing ringed: these are all Luton's
-    assert page.pcn_note.startswith("10 PCNs with a published value. Limits: binomial limits around the reference "
-                                    "proportion") and page.pcn_note.endswith("Centre: the ICS value, 60.0%.")
+    # Bedford's PCN (90%) is one of the ICS's eleven on the funnel, though not drawn: winsorised at the 90th
+    # percentile its z-score is cut to 0.65, so there is still no overdispersion and the limits are as above.
+    assert page.pcn_note.startswith("10 PCNs in Luton with a published value, on the funnel of the 11 in the ICS. "
+                                    "Limits: binomial limits around the reference proportion")
+    assert "Centre: the ICS value, 60.0%." in page.pcn_note
     assert "no overdispersion found" in page.pcn_note
     assert "Outside the 95% limits: Luton PCN 9 (low, beyond 99.8%)." in page.pcn_note
 
@@ -1322,7 +1328,7 @@ def test_the_rtt_chart_draws_each_years_target_or_standard_and_no_plan_where_non
     assert page.plan_text.endswith("No plan held for 2023/24 or 2024/25, so the plan line is not drawn there.")
 
 
-def test_a_place_report_draws_its_pcns_among_the_icss_against_the_ics_value(written: Path):
+def test_a_place_report_draws_its_pcns_on_the_funnel_of_the_icss_against_the_ics_value(written: Path):
     html = (written / "place-E06000032.html").read_text(encoding="utf-8")
     section = html[html.index('id="hypertension_treated_to_target"'):]
     section = section[section.index('<div class="units">'):section.index("</section>")]
@@ -1330,32 +1336,35 @@ def test_a_place_report_draws_its_pcns_among_the_icss_against_the_ics_value(writ
     assert len(svgs) == 1  # too few practices are published for theirs; the PCNs' funnel is drawn
     ns = "{http://www.w3.org/2000/svg}"
     svg = ET.fromstring(svgs[0])
-    assert svg.findtext(f"{ns}title").endswith("PCNs in the ICS, Luton's ringed")
+    assert svg.findtext(f"{ns}title").endswith("PCNs in Luton")
     drawn = {c.findtext(f"{ns}title"): c for c in svg.iter(f"{ns}circle") if c.get("class", "").startswith("area")}
     # Luton has four PCNs: U00012 (5 of 9) is suppressed, and U00002 with it, so that it cannot be worked out
-    # from Luton's total (secondary suppression); neither may appear. Luton has two published, fewer than the 10
-    # overdispersion needs, so all eleven published PCNs of the ICS are drawn and Luton's two are ringed.
+    # from Luton's total (secondary suppression); neither may appear. Luton's two published PCNs are drawn on the one
+    # funnel of all eleven published PCNs of the ICS (its limits and overdispersion rest on all eleven).
     # U00006 has a practice in Bedford Borough too: it is named so, and drawn in both Places' reports.
     shared = "PCN U00006 (also serves Bedford Borough)"
-    assert set(drawn) == {f"PCN U{k:05d}" for k in range(12)} - {"PCN U00002", "PCN U00006"} | {shared}
-    assert {t for t, c in drawn.items() if c.get("stroke") == "#231F20"} == {shared, "PCN U00010"}
+    assert set(drawn) == {shared, "PCN U00010"}
     assert f"{shared}: a PCN serving more than one Place is drawn in the report of each" in html
     bedford = (written / "place-E06000055.html").read_text(encoding="utf-8")
     bedford = bedford[bedford.index('id="hypertension_treated_to_target"'):]
     bedford = ET.fromstring(re.findall(r"<svg.*?</svg>", bedford[bedford.index('<div class="units">'):], flags=re.S)[0])
-    ringed = {c.findtext(f"{ns}title") for c in bedford.iter(f"{ns}circle") if c.get("stroke") == "#231F20"}
-    assert ringed == {"PCN U00000", "PCN U00004", "PCN U00008", "PCN U00006 (also serves Luton)"}
+    theirs = {c.findtext(f"{ns}title") for c in bedford.iter(f"{ns}circle") if c.get("class", "").startswith("area")}
+    assert theirs == {"PCN U00000", "PCN U00004", "PCN U00008", "PCN U00006 (also serves Luton)"}
+    # The shared PCN has the same verdict (its point's class) in both Places' funnels: one funnel of the ICS's PCNs.
+    both = [c.get("class") for c in bedford.iter(f"{ns}circle") if c.findtext(f"{ns}title") == "PCN U00006 (also serves Luton)"]
+    assert both == [drawn[shared].get("class")]
     classes = [p.get("class") for p in svg.iter(f"{ns}path")]
     assert classes.count("limit95") == 2 and classes.count("limit998") == 2
     assert not re.search(r"nan", svgs[0], flags=re.IGNORECASE)
     note = _visible(section.split("</svg>")[-1])
     # The limits are held to the ICS value in March 2025: 3,260 of 4,120 (79.1%), the Places' sums.
     assert f"Centre: the ICS value, {3260 / 4120:.1%}." in note
-    assert note.strip().startswith("11 PCNs with a published value. Limits: binomial limits around the reference "
-                                   "proportion (Fingertips method), widened for overdispersion")
+    assert note.strip().startswith(
+        "2 PCNs in Luton with a published value (2 more are suppressed or have no value), on the funnel of the 11 in "
+        "the ICS. Limits: binomial limits around the reference proportion (Fingertips method), widened for "
+        "overdispersion")
     # U00010 (384 of 600, 64%) is far below: the 99.8% lower limit at 600 is about 73%.
-    assert "Outside the 95% limits of this area's PCNs: PCN U00010 (low, beyond 99.8%)." in note
-    assert "Luton has 2 PCNs with a published value, fewer than the 10" in note
+    assert "Outside the 95% limits: PCN U00010 (low, beyond 99.8%)." in note
 
 
 def test_a_rate_summing_bed_days_gets_no_funnel_and_the_reason():
@@ -1379,7 +1388,7 @@ def test_a_rate_summing_bed_days_gets_no_funnel_and_the_reason():
     bed_days = replace(rate, no_funnel=no_funnel_reason(catalogue["heart_failure_bed_days"]))
     page = build_report(frame, [bed_days], scope, title="t", months=36, rule=rule).pages[0]
     assert page.units_svg == "" and page.pcn_svg == ""
-    assert page.units_note.startswith("No funnel plot of practices or PCNs: its count is a sum of a value per event")
+    assert page.units_note.startswith("No funnel plot of practices: its count is a sum of a value per event")
     assert "compound Poisson" in page.units_note
     assert no_funnel_reason(catalogue["heart_failure_admissions"]) == ""  # a count of admissions keeps its funnel
 

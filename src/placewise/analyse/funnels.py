@@ -145,6 +145,51 @@ def no_funnel_reason(ind: Indicator) -> str:
             "yet drawn.")
 
 
+FUNNEL_MEASURES = ("proportion", "crude_rate", "ratio")
+"""Measures with funnel limits from the published counts: a ratio (a dementia diagnosis rate over expected cases,
+follow-ups per first attendance) is held to its centre by the exact Poisson method, as a rate is."""
+
+CENTRE_RULE = ("Practices and PCNs are held to the ICS value, in one funnel per level of every practice (or PCN) of "
+               "the ICS with a published value, so that a unit has the same centre, limits and verdict in every report "
+               "and in the web app; a Place report draws its own on that funnel. Held to its Place's value, a Place "
+               "whose practices are all high would show none high.")
+"""The one rule for the centre of the units within an area, printed with every funnel of practices or PCNs."""
+
+
+def units_funnel(measure: str, numerator: ArrayLike, denominator: ArrayLike, per: float, centre: float | None,
+                 no_funnel: str = "", plural: str = "units", where: str = "", when: str = "",
+                 others: int = 0) -> tuple[Funnel | None, str]:
+    """The funnel of one level's units (every unit with a published value: its ``numerator`` and ``denominator``) by
+    the indicator's ``measure``, around ``centre`` (the ICS value per unit of the denominator,
+    :data:`CENTRE_RULE`; the units' overall value where it is suppressed), or none and the sentence saying why:
+    the measure has no funnel, or ``no_funnel`` (its reason), fewer than three units, none counting any, or
+    :func:`too_sparse`. ``plural`` names the units, ``where`` where they are ("in the ICS"), ``when`` the period
+    ("in Mar 2026"), ``others`` how many more are suppressed or have no value. The one definition the report, the web
+    app and the feedback pack use."""
+    o, n = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    at = f" {where}" if where else ""
+    hidden = (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
+              f"{'has' if others == 1 else 'have'} no value)." if others else ".")
+    if measure not in FUNNEL_MEASURES:
+        return None, (f"No funnel plot of {plural}: funnel limits are defined here for proportions, crude rates and "
+                      f"ratios, and this indicator is a {measure.replace('_', ' ')}.")
+    if no_funnel:
+        return None, f"No funnel plot of {plural}: {no_funnel}"
+    if len(o) < 3:
+        return None, (f"No funnel plot of {plural}: fewer than three{at} have a published value (they are published "
+                      "only where the profile's disclosure rule includes them).")
+    if not (o > 0).any():
+        return None, (f"No funnel plot of {plural}: none of the {len(o)}{at} with a published value counted any"
+                      f"{' ' + when if when else ''}, so every value is 0 and there is no variation to show" + hidden)
+    if too_sparse(o):
+        return None, (f"No funnel plot of {plural}: {int((o == 0).sum())} of the {len(o)}{at} with a published value "
+                      f"counted none{' ' + when if when else ''}. Where more than half count none, funnel limits "
+                      "cannot tell a 0 from chance and overdispersion cannot be estimated, so no funnel is drawn"
+                      + hidden)
+    make = proportion_funnel if measure == "proportion" else rate_funnel
+    return make(o, n, per, centre), ""
+
+
 def _grid(sizes: NDArray[np.float64]) -> NDArray[np.float64]:
     """Sizes along which the limits are drawn, from half the smallest unit to a little beyond the largest."""
     return np.geomspace(max(float(sizes.min()) * 0.5, 1.0), float(sizes.max()) * 1.1, GRID_POINTS)
@@ -219,15 +264,29 @@ def value_sum_funnel(numerator: ArrayLike, denominator: ArrayLike, events: Array
     """The funnel of rates of a value summed over events (the ``numerator`` T of each unit sums the values of its
     ``events`` O, their squares summing to ``sum_squares`` V; rates per ``per`` of the denominator), with each unit's
     signal, around ``centre`` (per unit of the denominator) or else the units' overall rate: Dobson's mapping of
-    the events' Poisson limits (module docstring)."""
-    t, n, o, v = (np.asarray(a, dtype=float) for a in (numerator, denominator, events, sum_squares))
-    if (n <= 0).any() or (t < 0).any() or (o < 0).any() or (v < 0).any() or not np.isfinite([t, o, v]).all():
-        raise ValueError("value_sum_funnel: every denominator must be positive, every sum, count of events and sum "
-                         "of squares at least zero")
+    the events' Poisson limits (module docstring), m and s pooled over the units."""
+    t, o, v = (np.asarray(a, dtype=float) for a in (numerator, events, sum_squares))
+    if (o < 0).any() or (v < 0).any() or not np.isfinite([o, v]).all():
+        raise ValueError("value_sum_funnel: every count of events and sum of squares must be at least zero")
     if o.sum() <= 0:
         raise ValueError("value_sum_funnel: no unit counted an event, so the size of an event is unknown")
+    return pooled_value_sum_funnel(t, denominator, float(t.sum() / o.sum()), float(np.sqrt(v.sum() / o.sum())),
+                                   per, centre)
+
+
+def pooled_value_sum_funnel(numerator: ArrayLike, denominator: ArrayLike, mean_value: float, rms_value: float,
+                            per: float, centre: float | None = None) -> Funnel:
+    """:func:`value_sum_funnel` with the mean value of an event m (``mean_value``) and its root mean square s
+    (``rms_value``) given, pooled over a whole (such as the ICS's spells, from its published cell) rather than over
+    the units drawn: only each unit's sum T and size are needed, as a table publishes them."""
+    t, n = (np.asarray(a, dtype=float) for a in (numerator, denominator))
+    m, s = float(mean_value), float(rms_value)
+    if (n <= 0).any() or (t < 0).any() or not np.isfinite(t).all():
+        raise ValueError("value_sum_funnel: every denominator must be positive and every sum at least zero")
+    if not (np.isfinite([m, s]).all() and 0 < m <= s * (1 + 1e-12)):
+        raise ValueError("value_sum_funnel: the mean value of an event must be positive and at most its root mean "
+                         "square")
     rate = float(t.sum() / n.sum()) if centre is None else float(centre)
-    m, s = float(t.sum() / o.sum()), float(np.sqrt(v.sum() / o.sum()))
     expected = n * rate
     e = expected / m
     tau2 = float(ratio_overdispersion(e + (t - expected) / s, e))

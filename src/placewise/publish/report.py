@@ -11,7 +11,7 @@ over every series of the report at once, on published points only; the result is
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -25,7 +25,7 @@ from placewise.analyse.board import (
     Group,
     exceptions,
 )
-from placewise.analyse.funnels import MIN_UNITS_FOR_OVERDISPERSION, proportion_funnel, rate_funnel, too_sparse
+from placewise.analyse.funnels import CENTRE_RULE, MIN_UNITS_FOR_OVERDISPERSION, units_funnel
 from placewise.analyse.kpqi import SIGN, verdicts
 from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, RUN_RATE, STANDARD
@@ -179,7 +179,7 @@ class Scope:
     providers_source: str = ""
     """Where the mapping of the area to its main providers comes from."""
     ics_pcns: tuple[Area, ...] = ()
-    """Every PCN of the ICS: a Place with too few PCNs for a funnel is drawn among them."""
+    """Every PCN of the ICS (the funnel of a Place's PCNs is that of every published PCN of the ICS)."""
     shared_pcns: frozenset[str] = frozenset()
     """The codes of the PCNs that serve more than one Place (each drawn in every Place it serves)."""
 
@@ -926,98 +926,67 @@ def _reference_gaps(spec: IndicatorSpec, rows: pd.DataFrame, hidden: np.ndarray,
     return column, note
 
 
-FUNNELS = {"proportion": proportion_funnel, "crude_rate": rate_funnel}
+LEVELS = (("practice", "practices"), ("pcn", "PCNs"))
+"""The units a Place report draws funnels of, with their plural."""
 
 
 def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> None:
-    """The funnel plots of the area's practices and of its PCNs at the latest period."""
+    """The funnel plots of the area's practices and of its PCNs at the latest period, each on the one funnel of every
+    unit of its level in the ICS around the ICS value (:data:`placewise.analyse.funnels.CENTRE_RULE`), as the web app
+    draws them."""
     if not scope.units:
         return
-    if spec.measure not in FUNNELS:
-        page.units_note = (f"No funnel plot of practices or PCNs: funnel limits are defined here for proportions "
-                           f"and crude rates, and this indicator is a {spec.measure.replace('_', ' ')}.")
-        return
-    if spec.no_funnel:
-        page.units_note = f"No funnel plot of practices or PCNs: {spec.no_funnel}"
-        return
-    practices = {u.code: u.name for u in scope.units if u.geography_type == "practice"}
-    centre = _reference_centre(slices, spec, period, scope.area)
-    page.units_svg, page.units_note = _funnel(
-        spec, period, _published_units(slices, spec, period, "practice", practices), practices, "practices",
-        f"practices in {scope.area.name}", f"in {scope.area.name}", centre)
-    if page.units_svg:
-        page.units_note += (f" Centre: {scope.area.name}'s value, {spec.fmt(centre * spec.per)}: a Place's practices are "
-                            "held to the Place they are commissioned in, the PCNs below to the ICS, since most Places "
-                            "have too few PCNs for a funnel of their own." if centre is not None else
-                            " Centre: the practices' overall value (the Place's value is suppressed).")
-    page.pcn_svg, page.pcn_note = _pcn_funnel(slices, scope, spec, period)
+    centre = _reference_centre(slices, spec, period, scope.ics)
+    (page.units_svg, page.units_note), (page.pcn_svg, page.pcn_note) = (
+        _level_funnel(slices, scope, spec, period, level, plural, centre) for level, plural in LEVELS)
 
 
-def _pcn_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> tuple[str, str]:
-    """The area's PCNs held to the ICS value; a Place with fewer published PCNs than overdispersion needs is drawn
-    among every PCN of the ICS, its own ringed, so that the limits rest on enough PCNs to be widened fairly."""
-    own = {u.code: u.name for u in scope.units if u.geography_type == "pcn"}
+def _level_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date, level: str, plural: str,
+                  centre: float | None) -> tuple[str, str]:
+    """The area's units of one level drawn on the funnel of every published unit of that level in the ICS (the
+    level's slice), or no plot and a note saying why."""
+    own = {u.code: u.name for u in scope.units if u.geography_type == level}
     if not own:
         return "", ""
-    names = {u.code: u.name for u in scope.ics_pcns} | own
-    every = _published_units(slices, spec, period, "pcn", names)
-    ok = every[every.geography_code.isin(list(own))]
+    every = _published_units(slices, spec, period, level)
+    when = f"in {period_label(period, spec.frequency)}"
+    known = set(_latest_rows(slices, spec.id, period, level, "none").geography_code) | set(own)
+    unpublished = len(known - set(every.geography_code))
+    funnel, why = units_funnel(spec.measure, every.numerator.to_numpy(float), every.denominator.to_numpy(float),
+                               spec.per, centre, spec.no_funnel, plural, "in the ICS", when, unpublished)
+    if funnel is None:
+        return "", why
+    mine = every.geography_code.isin(list(own)).to_numpy()
+    ok = every[mine]
     if ok.empty:
-        return "", (f"No funnel plot of PCNs: none of the {len(own)} PCNs in {scope.area.name} has a published value "
+        return "", (f"No funnel plot of {plural}: none of the {len(own)} in {scope.area.name} has a published value "
                     "(they are published only where the profile's disclosure rule includes them).")
-    centre = _reference_centre(slices, spec, period, scope.ics)
-    held = (f" Centre: the ICS value, {spec.fmt(centre * spec.per)}." if centre is not None else
-            " Centre: the PCNs' overall value (the ICS value is suppressed).")
-    shared = [own[c] for c in ok.geography_code if c in scope.shared_pcns]
-    held += (f" {'; '.join(shared)}: a PCN serving more than one Place is drawn in the report of each, its value "
-             "covering all its practices." if shared else "")
-    if len(ok) >= MIN_UNITS_FOR_OVERDISPERSION:
-        svg, note = _funnel(spec, period, ok, names, "PCNs", f"PCNs in {scope.area.name}", f"in {scope.area.name}",
-                            centre)
-        return svg, note + held if svg else note
-    svg, note = _funnel(spec, period, every, names, "PCNs", f"PCNs in the ICS, {scope.area.name}'s ringed",
-                        "in the ICS", centre, ring=[own[c] for c in ok.geography_code])
-    why = (f" {scope.area.name} has {len(ok)} PCN{'s' if len(ok) != 1 else ''} with a published value, fewer than the "
-           f"{MIN_UNITS_FOR_OVERDISPERSION} from which overdispersion is estimated, so they are drawn (ringed) among "
-           "every PCN of the ICS.")
-    return svg, (note + held + why) if svg else note
-
-
-def _funnel(spec: IndicatorSpec, period: date, ok: pd.DataFrame, names: Mapping[str, str], plural: str,
-            title: str, where: str, centre: float | None = None, ring: Sequence[str] = ()) -> tuple[str, str]:
-    """One funnel plot of published units (those ``where`` the page says) and its note (the method, and those
-    outside the 95% limits, ringed ones only where some are ringed), or no plot and a note saying why."""
-    if len(ok) < 3:
-        return "", (f"No funnel plot of {plural}: fewer than three {where} have a published value (they are "
-                    "published only where the profile's disclosure rule includes them).")
-    others = len(names) - len(ok)
-    hidden = (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
-              f"{'has' if others == 1 else 'have'} no value)." if others else ".")
-    if not ok.numerator.any():
-        return "", (f"No funnel plot of {plural}: none of the {len(ok)} {where} with a published value counted any "
-                    f"in {period_label(period, spec.frequency)}, so every value is 0 and there is no variation to show"
-                    + hidden)
-    if too_sparse(ok.numerator):
-        empty = int((ok.numerator == 0).sum())
-        return "", (f"No funnel plot of {plural}: {empty} of the {len(ok)} {where} with a published value counted none in "
-                    f"{period_label(period, spec.frequency)}. Where more than half count none, funnel limits cannot "
-                    "tell a 0 from chance and overdispersion cannot be estimated, so no funnel is drawn" + hidden)
-    funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(float), ok.denominator.to_numpy(float), spec.per, centre)
-    labels = [names[c] for c in ok.geography_code]
-    notes = [f"Ringed: {len(ring)} in this area"] if ring else []
-    if len(ok) < MIN_UNITS_FOR_OVERDISPERSION:
-        notes.append(f"Overdispersion not estimated: {len(ok)} {plural}, fewer than {MIN_UNITS_FOR_OVERDISPERSION}")
+    signal = funnel.signal[mine]
+    shared = {c for c in ok.geography_code if c in scope.shared_pcns}
+    labels = [own[c] for c in ok.geography_code]
+    notes = ([] if len(every) >= MIN_UNITS_FOR_OVERDISPERSION else
+             [f"Overdispersion not estimated: {len(every)} {plural} in the ICS, fewer than "
+              f"{MIN_UNITS_FOR_OVERDISPERSION}"])
     svg = charts.funnel_plot(
-        labels, ok.denominator.to_numpy(float), ok.value.to_numpy(float) * spec.scale, funnel.signal,
+        labels, ok.denominator.to_numpy(float), ok.value.to_numpy(float) * spec.scale, signal,
         funnel.grid, funnel.centre * spec.scale, tuple(x * spec.scale for x in funnel.limits), polarity=spec.polarity,
-        title=f"{spec.title}: {title}", value_format=f",.{spec.decimals}f", size_label="Denominator",
-        highlight=ring, key_note="; ".join(notes))
+        title=f"{spec.title}: {plural} in {scope.area.name}", value_format=f",.{spec.decimals}f",
+        size_label="Denominator", key_note="; ".join(notes))
     outside = [f"{name} ({'high' if s > 0 else 'low'}{', beyond 99.8%' if abs(s) == 2 else ''})"
-               for name, s in zip(labels, funnel.signal, strict=True) if s and (not ring or name in ring)]
-    whose = f" of this area's {plural}" if ring else ""
-    return svg, (f"{len(ok)} {plural} with a published value. Limits: {funnel.method}. "
-                 + (f"Outside the 95% limits{whose}: {'; '.join(outside)}." if outside
-                    else f"None{whose} is outside the 95% limits."))
+               for name, s in zip(labels, signal, strict=True) if s]
+    others = len(own) - len(ok)
+    hidden = (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
+              f"{'has' if others == 1 else 'have'} no value)" if others else "")
+    held = (f"Centre: the ICS value, {spec.fmt(centre * spec.per)}." if centre is not None else
+            f"Centre: the overall value of the ICS's {plural} (the ICS value is suppressed).")
+    note = (f"{len(ok)} {plural} in {scope.area.name} with a published value{hidden}, on the funnel of the "
+            f"{len(every)} in the ICS. Limits: {funnel.method}. "
+            + (f"Outside the 95% limits: {'; '.join(outside)}." if outside else "None is outside the 95% limits.")
+            + f" {held} {CENTRE_RULE}")
+    if shared:
+        note += (f" {'; '.join(own[c] for c in sorted(shared))}: a PCN serving more than one Place is drawn in the "
+                 "report of each, its value covering all its practices.")
+    return svg, note
 
 
 def _reference_centre(slices: Slices, spec: IndicatorSpec, period: date, area: Area) -> float | None:
@@ -1028,11 +997,10 @@ def _reference_centre(slices: Slices, spec: IndicatorSpec, period: date, area: A
     return None if rows.empty else float(rows.value.iloc[0]) / spec.per
 
 
-def _published_units(slices: Slices, spec: IndicatorSpec, period: date, level: str,
-                     names: Mapping[str, str]) -> pd.DataFrame:
-    """The units of one level among ``names`` with a published value at ``period``."""
+def _published_units(slices: Slices, spec: IndicatorSpec, period: date, level: str) -> pd.DataFrame:
+    """Every unit of one level (the ICS's) with a published value at ``period``."""
     rows = _latest_rows(slices, spec.id, period, level, "none")
-    return rows[rows.geography_code.isin(list(names)) & ~rows.suppressed.astype(bool) & rows.value.notna()
+    return rows[~rows.suppressed.astype(bool) & rows.value.notna()
                 & (rows.denominator > 0) & rows.numerator.notna()]
 
 

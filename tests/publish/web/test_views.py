@@ -13,6 +13,7 @@ from placewise.profile import load_profile
 from placewise.publish.disclosure import SUPPRESSED_TEXT
 from placewise.publish.icons import CONCERN, IMPROVEMENT
 from placewise.publish.inputs import specs_from_catalogue
+from placewise.analyse.statistics import FunnelSignificance
 from placewise.publish.web.views import explorer
 
 CATALOGUE = load_catalogue(load_profile("blmk"))
@@ -150,18 +151,18 @@ def test_a_funnel_of_zero_counts_is_not_drawn() -> None:
     rate = next(s for s in SPECS.values() if s.measure == "crude_rate")
     rows = _frame().assign(indicator_id=rate.id, numerator=0.0, value=0.0, lower=0.0, upper=0.5)
     view = explorer(rows, rate, PER[rate.id], "P1", {}, "none")
-    assert view.funnel_svg == "" and "count is zero" in view.funnel_note and len(view.funnel_rows) == 6
+    assert view.funnel_svg == "" and "counted any, so every value is 0" in view.funnel_note and len(view.funnel_rows) == 6
 
 
 def test_the_web_funnel_gives_the_reports_verdicts() -> None:
     """Twelve PCNs of 1,000, alternately 50% and 70% treated to target, and one at 95%, held to the ICS's published
-    62%: the web app's funnel of every PCN and the report's (publish.report._funnel, as its PCN funnels are drawn)
-    give each the same verdict. The PCNs are overdispersed, so the 50% and 70% ones are inside the widened limits;
+    62%: the web app's funnel of every PCN and the report's (publish.report._level_funnel, as a Place report draws
+    them) give each the same verdict. The PCNs are overdispersed, so the 50% and 70% ones are inside the widened limits;
     held to their own pooled value without overdispersion (the web app's old funnel) every one was outside."""
     import numpy as np
 
     from placewise.analyse.statistics import FunnelSignificance
-    from placewise.publish.report import _funnel
+    from placewise.publish.report import Area, Scope, _level_funnel, _slices
     from placewise.publish.web.views import ics_centres, level_funnel
 
     spec, month = SPECS[IND], MONTHS[-1]
@@ -172,7 +173,9 @@ def test_the_web_funnel_gives_the_reports_verdicts() -> None:
     names = {c: f"PCN {c}" for c in pcns.geography_code}
     centre = ics_centres(ics, PER[IND])[month]
     web = level_funnel(pcns, spec, PER[IND], names, month, centre)
-    svg, note = _funnel(spec, month, pcns, names, "PCNs", "PCNs in the ICS", "in the ICS", centre)
+    ics_area = Area("ics", "QHG", "BLMK")
+    scope = Scope(ics_area, ics_area, (), tuple(Area("pcn", c, n) for c, n in names.items()))
+    svg, note = _level_funnel(_slices(pcns), scope, spec, month, "pcn", "PCNs", centre)
 
     def drawn(chart: str) -> dict[str, str]:
         return {name: cls for cls, name in re.findall(r'<circle class="([^"]+)"[^>]*><title>([^<]+)</title>', chart)}
@@ -194,7 +197,7 @@ def test_the_web_funnel_follows_the_sparse_rule() -> None:
     counts = [0] * 7 + [30] * 5
     rows = pd.DataFrame([_row(f"P{i:02d}", MONTHS[-1], c, 100) for i, c in enumerate(counts)])
     funnel = level_funnel(rows, SPECS[IND], PER[IND], {}, MONTHS[-1], 0.2)
-    assert not funnel.labels and "7 of the 12 areas with a published value counted none" in funnel.note
+    assert not funnel.labels and funnel.note.startswith("No funnel plot of areas: 7 of the 12 with a published value counted none")
 
 
 def test_the_web_app_draws_no_funnel_of_bed_days_and_says_why() -> None:
@@ -206,5 +209,53 @@ def test_the_web_app_draws_no_funnel_of_bed_days_and_says_why() -> None:
     assert spec.no_funnel and not SPECS[IND].no_funnel
     rows = pd.DataFrame([_row(f"P{i:02d}", MONTHS[-1], n, 1000) for i, n in enumerate([500, 480, 520, 700] * 3)])
     funnel = level_funnel(rows, spec, 1000, {}, MONTHS[-1], 0.55)
-    assert not funnel.labels and funnel.note.startswith("No funnel plot: its count is a sum of a value per event")
+    assert not funnel.labels and funnel.note.startswith("No funnel plot of areas: its count is a sum of a value per "
+                                                        "event")
     assert funnel_labels(spec, rows, {MONTHS[-1]: 0.55}) == {}
+
+
+def test_a_place_reports_practices_and_pcns_get_the_web_apps_centre_and_verdicts() -> None:
+    """One funnel per level (analyse.funnels.units_funnel, CENTRE_RULE): twelve practices of 1,000, alternately 50%
+    and 70% treated to target and one at 95%, six of them in Luton, whose own value is 70%; the ICS's is 62%. Luton's
+    report draws its six on the funnel of all twelve around the ICS's 62% (not Luton's 70%), and each gets the
+    verdict the web app's funnel of every practice gives it; the same for twelve PCNs. Held to Luton's 70% among its
+    own six (the report's rule until session 17), every 50% practice was low beyond 99.8% (z = -13.8 at 1,000)."""
+    from placewise.publish.disclosure import DisclosureRule
+    from placewise.publish.report import MEASUREMENT_COLUMNS, Area, Scope, build_report
+    from placewise.publish.web.views import ics_centres, level_funnel
+
+    spec, month = SPECS[IND], MONTHS[-1]
+    luton, ics = Area("place", "E06000032", "Luton"), Area("ics", "QHG", "BLMK")
+    shares = [0.5, 0.7] * 6
+    shares[4] = 0.95
+    rows = []
+    for level in ("practice", "pcn"):
+        units = pd.DataFrame([_row(f"{level[:2].upper()}{i:02d}", month, round(s * 1000), 1000)
+                              for i, s in enumerate(shares)]).assign(geography_type=level)
+        rows.append(units)
+    series = pd.DataFrame([_row(c, m, n, 1000) | {"geography_type": g} for m in MONTHS
+                           for g, c, n in (("ics", ics.code, 620), ("place", luton.code, 700))])
+    frame = pd.concat([*rows, series], ignore_index=True).assign(
+        period_end=lambda f: f.period_start)[list(MEASUREMENT_COLUMNS)]
+    own = tuple(Area(level, f"{level[:2].upper()}{i:02d}", f"{level} {i:02d}")
+                for level in ("practice", "pcn") for i in range(0, 12, 2))
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics", "place", "pcn", "practice"])
+    page = build_report(frame, [spec], Scope(luton, ics, (), own), title="t", months=36, rule=rule).pages[0]
+    centre = ics_centres(series[series.geography_type == "ics"], PER[IND])[month]
+    assert centre == 0.62
+    for level, svg, note in (("practice", page.units_svg, page.units_note), ("pcn", page.pcn_svg, page.pcn_note)):
+        units = frame[(frame.geography_type == level) & (frame.period_start == month)]
+        names = {u.code: u.name for u in own if u.geography_type == level}
+        web = level_funnel(units, spec, PER[IND], {c: names.get(c, c) for c in units.geography_code}, month, centre)
+        assert web.centre == spec.scale * 62.0 and f"Limits: {web.note.split('Limits: ')[1].split('.')[0]}" in note
+        verdicts = {r.label: r.note for r in web.rows}
+        drawn = {name: cls for cls, name in re.findall(r'<circle class="([^"]+)"[^>]*><title>([^<]+)</title>', svg)}
+        assert set(drawn) == set(names.values())  # Luton's six, not the other six
+        assert "Centre: the ICS value, 62.0%." in note
+        for name, cls in drawn.items():
+            high = verdicts[name] == FunnelSignificance.HIGH_998.label
+            assert cls.startswith("area outside") == high, (level, name, cls, verdicts[name])
+        # The 95% practice (index 4) is high beyond 99.8%; the 50% and 70% ones are inside the widened limits.
+        assert verdicts[f"{level} 04"] == FunnelSignificance.HIGH_998.label
+        assert {verdicts[f"{level} {i:02d}"] for i in (0, 2, 6, 8, 10)} == {FunnelSignificance.NOT_SIGNIFICANT.label}
+        assert f"Outside the 95% limits: {level} 04 (high, beyond 99.8%)." in note

@@ -18,7 +18,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.funnels import Funnel, proportion_funnel, rate_funnel, too_sparse
+from placewise.analyse.funnels import FUNNEL_MEASURES, CENTRE_RULE, Funnel
+from placewise.analyse.funnels import units_funnel as analysed_funnel
 from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
 from placewise.analyse.statistics import FunnelSignificance, slope_index_of_inequality
 from placewise.publish import charts, icons
@@ -29,9 +30,6 @@ from placewise.publish.report import POINT_CLASS, IndicatorSpec, describe, perio
 BREAKDOWNS = {"none": "Whole population", "imd_quintile": "IMD quintile (1 most deprived)",
               "ethnic_group": "Ethnic group", "sex": "Sex", "age_band": "Age band"}
 """The breakdowns the explorer offers, with their labels."""
-FUNNELS = {"proportion": proportion_funnel, "crude_rate": rate_funnel, "ratio": rate_funnel}
-"""Measures with funnel limits from the published counts: a ratio (a dementia diagnosis rate over expected cases,
-follow-ups per first attendance) is held to its centre by the exact Poisson method, as a rate is."""
 
 
 @dataclass
@@ -170,31 +168,17 @@ def _published(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def units_funnel(spec: IndicatorSpec, per: float, ok: pd.DataFrame, centre: float | None) -> tuple[Funnel | None, str]:
-    """The funnel of the published areas ``ok`` by the report's definition (:mod:`placewise.analyse.funnels`) around
-    ``centre`` (the ICS value; the areas' own where it is suppressed), or none and the sentence saying why."""
-    if spec.measure not in FUNNELS:
-        return None, ("A funnel plot needs a proportion, a crude rate or a ratio; this indicator is a "
-                      f"{spec.measure.replace('_', ' ')}, so the areas are listed without funnel limits.")
-    if spec.no_funnel:
-        return None, f"No funnel plot: {spec.no_funnel}"
-    if len(ok) < 3:
-        return None, "Fewer than three areas have a published value, so there is no funnel plot."
-    if ok.numerator.sum() <= 0:
-        return None, ("Every area's published count is zero in this period, so there is no average to draw funnel "
-                      "limits around.")
-    if too_sparse(ok.numerator):
-        return None, (f"{int((ok.numerator == 0).sum())} of the {len(ok)} areas with a published value counted none: "
-                      "where more than half count none, funnel limits cannot tell a 0 from chance and overdispersion "
-                      "cannot be estimated, so there is no funnel plot.")
-    funnel = FUNNELS[spec.measure](ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float), per,
-                                   centre)
-    return funnel, ""
+    """The funnel of the published areas ``ok`` by the one definition the report uses
+    (:func:`placewise.analyse.funnels.units_funnel`) around ``centre`` (the ICS value; the areas' own where it is
+    suppressed), or none and the sentence saying why."""
+    return analysed_funnel(spec.measure, ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float),
+                           per, centre, spec.no_funnel, "areas")
 
 
 def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame, centres: dict[date, float]) -> dict[tuple[str, str], str]:
     """Each published area's funnel verdict (as the explorer's funnel plot gives it) against the ICS value of its
     period (``centres``, :func:`ics_centres`), by (period end, area); none where a period has no funnel."""
-    if spec.measure not in FUNNELS:
+    if spec.measure not in FUNNEL_MEASURES:
         return {}
     out: dict[tuple[str, str], str] = {}
     for (start, end), g in _published(rows).groupby(["period_start", "period_end"], sort=False):
@@ -238,7 +222,8 @@ def level_funnel(rows: pd.DataFrame, spec: IndicatorSpec, per: float, names: dic
     return LevelFunnel(
         [fmt_row(spec, names.get(r.geography_code, r.geography_code), r, verdict.get(r.geography_code, ""))
          for r in now.itertuples()],
-        f"{len(ok)} areas with a published value, held to {held}. Limits: {funnel.method}.",
+        f"{len(ok)} areas with a published value, held to {held}. Limits: {funnel.method}."
+        + (f" {CENTRE_RULE}" if ok.geography_type.isin(["practice", "pcn"]).any() else ""),
         labels=[names.get(c, c) for c in ok.geography_code], sizes=ok.denominator.to_numpy(dtype=float),
         values=ok.value.to_numpy(dtype=float) * spec.scale, signal=funnel.signal, grid=funnel.grid,
         centre=funnel.centre * spec.scale, limits=tuple(x * spec.scale for x in funnel.limits),
