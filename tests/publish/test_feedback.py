@@ -61,7 +61,7 @@ def test_the_pack_passes_the_disclosure_rule() -> None:
     # P1's 3 referrals to 110 are a small count: hidden with the ratios and verdicts that would give it back.
     html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, None, synthetic=True, rule=RULE, conversions=NONE)
     row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
-    assert row.count(">*<") == 7 and "1.50" not in row and "within expected range" not in row
+    assert row.count(">*<") == 8 and "1.50" not in row and "within expected range" not in row  # the PCN verdict too
     assert RULE.statement() in html.replace("&#x27;", "'")
     # Both months (2 and 1 referrals) are small counts: no point is charted.
     assert 'class="chart spc"' not in html and "No month has enough referrals to be published" in html
@@ -197,6 +197,65 @@ def test_conversion_shares_beside_the_ics_pass_the_disclosure_rule() -> None:
         return [c.split("</td>")[0] for c in row.split("<td>")[1:]]
 
     # The ICS: 75 of 120 seen (62.5% rounds up), 25 of 55 admitted.
-    assert cells("P3") == ["80% of 50", "63% of 120", "50% of 30", "45% of 55"]
+    # N2 is P3 alone. Only P3's shares are published (P1's and P2's are hidden), and two PCNs': too few for a funnel,
+    # so no verdict.
+    assert cells("P3") == ["80% of 50", "80% of 50", "63% of 120", "50% of 30", "50% of 30", "45% of 55"]
     # P2's 5 seen is a small count: both its shares would give it back; P1's are its complements in PCN N1.
-    assert cells("P2") == cells("P1") == ["*", "63% of 120", "*", "45% of 55"]
+    # N1's shares (35 of 70 seen, 10 of 25 admitted) are published.
+    assert cells("P2") == cells("P1") == ["*", "50% of 70", "63% of 120", "*", "40% of 25", "45% of 55"]
+
+
+def test_conversion_verdicts_against_the_ics_share_worked_by_hand() -> None:
+    """Twelve practices of 100 referrals to 110, 60 seen at a first attendance but P11 with 90: the ICS share is
+    750 / 1,200 = 62.5%. Per practice sd = sqrt(0.625 x 0.375 / 100) = 0.0484, z = -0.52 for eleven and 5.68 for
+    P11; winsorised at the 90th percentile (index 9.9 of twelve sorted, between two of the eleven) P11's is cut to
+    -0.52 too: phi = 0.27, N phi = 3.2 < 11, no overdispersion. P11 is 5.68 sd above: high beyond 99.8%; the others
+    -0.52 sd, within. PCNs of four practices (400 referrals): N3 holds P11, 270 seen,
+    67.5%, z = 0.05 / 0.0242 = 2.07, high at 95% (three PCNs, too few for overdispersion); N1 and N2 at 60%, z = -1.03.
+    Half of those seen are admitted everywhere: every share is the ICS's, no verdict."""
+    import math
+
+    practices = [f"P{i:02d}" for i in range(12)]
+    attended = [60.0] * 11 + [90.0]
+    counts = pd.DataFrame({"practice_code": practices, "treatment_function": ["110"] * 12,
+                           "referred": [100.0] * 12, "attended": attended, "seen": attended,
+                           "admitted": [a / 2 for a in attended]})
+    pcn_of = {p: f"N{i // 4 + 1}" for i, p in enumerate(practices)}
+    sd = math.sqrt(0.625 * 0.375 / 100)
+    z = [(a / 100 - 0.625) / sd for a in attended]
+    hi = sorted(z)[9] + 0.9 * (sorted(z)[10] - sorted(z)[9])  # numpy's 90th percentile of twelve
+    assert 12 * sum(min(x, hi) ** 2 for x in z) / 12 < 11 and z[11] > 3.09 and abs(z[0]) < 1.96
+
+    def cells(practice: str) -> list[str]:
+        html = conversion_html(counts, practice, pcn_of, ["110"], RULE)
+        row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
+        return [c.split("</td>")[0] for c in row.split("<td>")[1:]]
+
+    assert cells("P11") == ["90% of 100, high (99.8%)", "68% of 400, high", "63% of 1,200",
+                            "50% of 90", "50% of 270", "50% of 750"]
+    assert cells("P00") == ["60% of 100", "60% of 400", "63% of 1,200", "50% of 60", "50% of 240", "50% of 750"]
+
+
+def test_the_pcn_column_has_its_verdict_against_every_pcn_of_the_ics() -> None:
+    """Four PCNs of three practices of 100 people (one stratum), ten referrals to 110 a practice but twenty in N4's:
+    the ICS rate is 150 / 1,200 = 0.125, so a PCN expects 37.5. N4's 60 is a ratio of 1.60, above the exact Poisson
+    upper 95% limit at 37.5 (about 1.35; four PCNs, too few for overdispersion): higher than expected. N1's 30 (0.80)
+    is inside (lower limit about 0.70)."""
+    import numpy as np
+
+    from placewise.analyse.variation import STRATA, ReferralCube
+
+    practices = [f"P{i:02d}" for i in range(12)]
+    pcn_of = {p: f"N{i // 3 + 1}" for i, p in enumerate(practices)}
+    strata = int(np.prod(STRATA))
+    referrals = np.zeros((12, 1, 1, strata))
+    referrals[:, 0, 0, 0] = [10] * 9 + [20] * 3
+    population = np.zeros((12, 1, strata))
+    population[:, 0, 0] = 100
+    made = ReferralCube(practices, ["110"], ["2024-03"], referrals, population)
+    rows = {p: feedback_table(made, p, pcn_of).iloc[0] for p in ("P00", "P11")}
+    assert rows["P11"].pcn_ratio == 1.6 and rows["P11"].pcn_verdict == "higher than expected"
+    assert rows["P00"].pcn_ratio == 0.8 and rows["P00"].pcn_verdict == "within expected range"
+    html = feedback_html(made, "P11", pcn_of, None, synthetic=True, rule=RULE, conversions=NONE)
+    row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
+    assert row.endswith("<td>1.60</td><td>higher than expected</td>")

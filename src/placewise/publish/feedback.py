@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.funnels import ratio_funnel, sparse_columns
+from placewise.analyse.funnels import CENTRE_RULE, ratio_funnel, sparse_columns, units_funnel
 from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
 from placewise.analyse.variation import (
     OVERDISPERSION_METHOD,
@@ -75,6 +75,7 @@ def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) ->
     j = pcns.index(pcn_of[practice]) if practice in pcn_of else None
     pcn_as = None if j is None else _ratios(age_sex_strata(pr, 3), age_sex_strata(pp, 2))
     sparse = sparse_columns(age_sex[0].observed, age_sex[0].expected)
+    pcn_sparse = None if pcn_as is None else sparse_columns(pcn_as[0].observed, pcn_as[0].expected)
     rows = []
     for k, spec in enumerate(cube.specialties):
         (ras, sas), (rnd, snd) = age_sex, need
@@ -84,6 +85,8 @@ def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) ->
             "need_ratio": rnd.ratio[i, k], "need_verdict": SPARSE if sparse[k] else VERDICT[int(snd[i, k])],
             "disagree": not sparse[k] and bool(disagreement(sas[i, k], snd[i, k])),
             "pcn_ratio": np.nan if pcn_as is None else pcn_as[0].ratio[j, k],
+            "pcn_verdict": "" if pcn_as is None or pcn_sparse is None else
+            "no verdict: most PCNs referred none" if pcn_sparse[k] else VERDICT[int(pcn_as[1][j, k])],
         })
     return pd.DataFrame(rows)
 
@@ -220,8 +223,10 @@ def decided_conversions(counts: pd.DataFrame, pcn_of: dict[str, str], rule: Disc
                          decide=tuple(CONVERSION_COUNTS))
 
 
-def _share(cells: pd.DataFrame, key: tuple[str, str, str], num: str, den: str, rule: DisclosureRule) -> str:
-    """A conversion share as a percentage with its rounded denominator, or the suppression mark where the rule hides
+def _share(cells: pd.DataFrame, key: tuple[str, str, str], num: str, den: str, rule: DisclosureRule,
+           verdict: int | None = None) -> str:
+    """A conversion share as a percentage with its rounded denominator, and its verdict against the ICS share where
+    its funnel gives one (``verdict``, :func:`conversion_verdicts`), or the suppression mark where the rule hides
     either count (the share would give them back), or a dash where there is none."""
     if key not in cells.index:
         return "–"
@@ -230,27 +235,72 @@ def _share(cells: pd.DataFrame, key: tuple[str, str, str], num: str, den: str, r
         return SUPPRESSED_TEXT
     if c[den] == 0:
         return "–"
-    return f"{np.floor(100 * c[num] / c[den] + 0.5):.0f}% of {int(round_counts(np.array([c[den]]), rule.round_to)[0]):,}"
+    mark = "" if not verdict else f", {'high' if verdict > 0 else 'low'}{' (99.8%)' if abs(verdict) == 2 else ''}"
+    return (f"{np.floor(100 * c[num] / c[den] + 0.5):.0f}% of "
+            f"{int(round_counts(np.array([c[den]]), rule.round_to)[0]):,}{mark}")
+
+
+SHARES = (("attended", "referred", "referrals seen at a first attendance"),
+          ("admitted", "seen", "first attendances admitted"))
+"""The two conversion shares: numerator, denominator and what the share is."""
+
+
+def conversion_verdicts(cells: pd.DataFrame, specialties: list[str],
+                        rule: DisclosureRule) -> tuple[dict[tuple[str, str, str, str], int], list[str]]:
+    """Each practice's and PCN's verdict on each conversion share against the ICS share, by (numerator, PCN,
+    practice, specialty): the signal of the proportion funnel (:func:`placewise.analyse.funnels.units_funnel`, the
+    report's) of every practice (or PCN) of the ICS whose share is published, from their published (rounded) counts,
+    around the ICS's published share (the one centre rule); a unit whose share is hidden is neither judged nor in the
+    funnel. Also why a funnel was not drawn, one sentence per specialty, share and level."""
+    flat = cells.reset_index()
+    out: dict[tuple[str, str, str, str], int] = {}
+    why: list[str] = []
+    for spec in specialties:
+        rows = flat[flat.specialty == spec]
+        ics = rows[(rows.pcn == TOTAL) & (rows.practice == TOTAL)]
+        levels = (("practices", rows[(rows.practice != TOTAL) & (rows.pcn != TOTAL)]),
+                  ("PCNs", rows[(rows.practice == TOTAL) & (rows.pcn != TOTAL) & (rows.pcn != NOT_KNOWN)]))
+        for num, den, what in SHARES:
+            whole = ics[~ics[f"hidden_{num}"].astype(bool) & ~ics[f"hidden_{den}"].astype(bool) & (ics[den] > 0)]
+            centre = None if whole.empty else float(whole[num].iloc[0] / whole[den].iloc[0])
+            for plural, units in levels:
+                ok = units[~units[f"hidden_{num}"].astype(bool) & ~units[f"hidden_{den}"].astype(bool)]
+                o, n = (round_counts(ok[c].to_numpy(dtype=float), rule.round_to) for c in (num, den))
+                ok, o, n = ok[n > 0], o[n > 0], n[n > 0]
+                funnel, reason = units_funnel("proportion", o, n, 100, centre, plural=plural, where="in the ICS")
+                if funnel is None:
+                    why.append(f"{treatment_function_label(spec)}, {what}: {reason}")
+                    continue
+                out.update({(num, pcn, practice, spec): int(v)
+                            for pcn, practice, v in zip(ok.pcn, ok.practice, funnel.signal, strict=True)})
+    return out, why
 
 
 def conversion_html(counts: pd.DataFrame, practice: str, pcn_of: dict[str, str], specialties: list[str],
                     rule: DisclosureRule) -> str:
-    """The practice's conversion by specialty beside the ICS's, every share through the disclosure rule."""
+    """The practice's and its PCN's conversion by specialty beside the ICS's, each with its verdict against the ICS
+    share (:func:`conversion_verdicts`), every share and verdict through the disclosure rule."""
     if counts.empty or counts.referred.sum() == 0:
         return (f"<p>No referral in the window has had its {FIRST_ATTENDANCE_WEEKS} weeks to a first attendance, so "
                 "conversion is not shown.</p>")
     cells = decided_conversions(counts, pcn_of, rule)
+    verdicts, why = conversion_verdicts(cells, specialties, rule)
     unit = pcn_of.get(practice, NOT_KNOWN)
     rows = []
     for spec in specialties:
-        mine, ics = (unit, practice, spec), (TOTAL, TOTAL, spec)
+        mine, pcn, ics = (unit, practice, spec), (unit, TOTAL, spec), (TOTAL, TOTAL, spec)
+        cols = []
+        for num, den, _ in SHARES:
+            cols += [_share(cells, mine, num, den, rule, verdicts.get((num, *mine))),
+                     SUPPRESSED_TEXT if unit == NOT_KNOWN else _share(cells, pcn, num, den, rule,
+                                                                      verdicts.get((num, *pcn))),
+                     _share(cells, ics, num, den, rule)]
         rows.append(f"<tr><td>{escape(treatment_function_label(spec))}</td>"
-                    f"<td>{_share(cells, mine, 'attended', 'referred', rule)}</td>"
-                    f"<td>{_share(cells, ics, 'attended', 'referred', rule)}</td>"
-                    f"<td>{_share(cells, mine, 'admitted', 'seen', rule)}</td>"
-                    f"<td>{_share(cells, ics, 'admitted', 'seen', rule)}</td></tr>")
+                    + "".join(f"<td>{c}</td>" for c in cols) + "</tr>")
+    missing = (f'<p class="no-funnel">No funnel, so no verdict: {escape("; ".join(why))}</p>' if why else "")
     return ("<table><tr><th>Specialty (treatment function)</th><th>Referrals seen at a first attendance: practice</th>"
-            f"<th>ICS</th><th>First attendances admitted: practice</th><th>ICS</th></tr>{''.join(rows)}</table>")
+            "<th>PCN</th><th>ICS</th><th>First attendances admitted: practice</th><th>PCN</th><th>ICS</th></tr>"
+            f"{''.join(rows)}</table>{missing}")
 
 
 def _row(r: Any) -> str:
@@ -258,12 +308,13 @@ def _row(r: Any) -> str:
     the PCN's ratio; a hidden PCN count hides the PCN's ratio."""
     if r.hidden:
         hidden = f"<td>{SUPPRESSED_TEXT}</td>"
-        return f"<tr><td>{escape(treatment_function_label(r.specialty))}</td>{hidden}<td>{r.expected:,.1f}</td>{hidden * 6}</tr>"
+        return f"<tr><td>{escape(treatment_function_label(r.specialty))}</td>{hidden}<td>{r.expected:,.1f}</td>{hidden * 7}</tr>"
     pcn = SUPPRESSED_TEXT if r.pcn_hidden else _fmt(r.pcn_ratio)
+    pcn_verdict = SUPPRESSED_TEXT if r.pcn_hidden else (r.pcn_verdict or "–")
     return (f"<tr><td>{escape(treatment_function_label(r.specialty))}</td><td>{int(r.referrals):,}</td>"
             f"<td>{r.expected:,.1f}</td>"
             f"<td>{_fmt(r.ratio)}</td><td>{r.verdict}</td><td>{_fmt(r.need_ratio)}</td><td>{r.need_verdict}</td>"
-            f"<td>{'yes' if r.disagree else ''}</td><td>{pcn}</td></tr>")
+            f"<td>{'yes' if r.disagree else ''}</td><td>{pcn}</td><td>{pcn_verdict}</td></tr>")
 
 
 def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], feedback: date | None,
@@ -286,7 +337,11 @@ Verdicts at 95% against funnel limits
 allowing for overdispersion between practices ({OVERDISPERSION_METHOD}). "Differ" marks a specialty where the two
 verdicts differ: the practice's population explains, or hides, the difference.</p>
 <table><tr><th>Specialty (treatment function)</th><th>Referrals</th><th>Expected</th><th>Ratio</th><th>Verdict</th>
-<th>Need-adjusted ratio</th><th>Verdict</th><th>Differ</th><th>PCN ratio</th></tr>{body}</table>
+<th>Need-adjusted ratio</th><th>Verdict</th><th>Differ</th><th>PCN ratio</th><th>PCN verdict</th></tr>{body}</table>
+<p>The PCN's ratio is its practices' referrals over those expected (age band and sex), and its verdict is against the
+funnel of every PCN in the ICS, with its own allowance for overdispersion between PCNs. The funnels are of every
+practice (and PCN) in the ICS, not only those of the practice's Place: every practice and PCN is held to the ICS, in
+one funnel per level, as in the Place reports ({escape(CENTRE_RULE)}).</p>
 <h2>Funnel plots by specialty</h2><p>Every practice in the ICS, each specialty's referrals over
 those expected at the ICS rates for each age band and sex (first, the Ratio column) and also for each IMD quintile and
 multimorbidity band (second, the Need-adjusted ratio column), against the number expected: the line at 1.00 is the
@@ -302,7 +357,11 @@ appointments): the same person and treatment function; a first attendance from t
 {FIRST_ATTENDANCE_WEEKS} weeks after; an elective admission from the day of the first attendance to
 {ADMISSION_MONTHS} months after; each attendance and admission counted once. Only referrals whose
 {FIRST_ATTENDANCE_WEEKS} weeks, and attendances whose {ADMISSION_MONTHS} months, have passed by the end of the
-data are counted; the number after each share is its rounded denominator.</p>
+data are counted; the number after each share is its rounded denominator. The practice's and its PCN's shares are
+judged against the ICS share: "high" or "low" marks a share outside the 95% limits (99.8% where so marked) of the
+funnel of every practice (or PCN) of the ICS whose share is published, binomial limits around the ICS share widened
+for overdispersion between them where there is any (Spiegelhalter 2005), the method the Place reports use, from the
+published (rounded) counts; a share hidden by the disclosure rule is neither judged nor counted in the limits.</p>
 {conversion_html(conversions, practice, pcn_of, cube.specialties, rule)}
 <h2>Month by month</h2><p>All specialties together{'; a new segment starts at the feedback date, ' + f'{feedback:%-d %B %Y}' if feedback else ''}.
 A segment of fewer than 13 months has trial limits (NHSRplotthedots), revised as months are added.</p>
