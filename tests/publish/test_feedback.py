@@ -203,6 +203,9 @@ def test_conversion_shares_beside_the_ics_pass_the_disclosure_rule() -> None:
     # P2's 5 seen is a small count: both its shares would give it back; P1's are its complements in PCN N1.
     # N1's shares (35 of 70 seen, 10 of 25 admitted) are published.
     assert cells("P2") == cells("P1") == ["*", "50% of 70", "63% of 120", "*", "40% of 25", "45% of 55"]
+    assert ("No verdict from 4 of the 4 funnels (each specialty's two shares, among practices and among PCNs): in 0 "
+            "more than half the units with a published share counted none, and in 4 fewer than three"
+            in conversion_html(counts, "P3", pcn_of, ["110"], RULE).replace("&#x27;", "'"))
 
 
 def test_conversion_verdicts_against_the_ics_share_worked_by_hand() -> None:

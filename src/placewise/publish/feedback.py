@@ -240,9 +240,9 @@ def _share(cells: pd.DataFrame, key: tuple[str, str, str], num: str, den: str, r
             f"{int(round_counts(np.array([c[den]]), rule.round_to)[0]):,}{mark}")
 
 
-SHARES = (("attended", "referred", "referrals seen at a first attendance"),
-          ("admitted", "seen", "first attendances admitted"))
-"""The two conversion shares: numerator, denominator and what the share is."""
+SHARES = (("attended", "referred"), ("admitted", "seen"))
+"""The two conversion shares (referrals seen at a first attendance, first attendances admitted): numerator and
+denominator."""
 
 
 def conversion_verdicts(cells: pd.DataFrame, specialties: list[str],
@@ -251,7 +251,7 @@ def conversion_verdicts(cells: pd.DataFrame, specialties: list[str],
     practice, specialty): the signal of the proportion funnel (:func:`placewise.analyse.funnels.units_funnel`, the
     report's) of every practice (or PCN) of the ICS whose share is published, from their published (rounded) counts,
     around the ICS's published share (the one centre rule); a unit whose share is hidden is neither judged nor in the
-    funnel. Also why a funnel was not drawn, one sentence per specialty, share and level."""
+    funnel. Also why each funnel not drawn was not (:func:`placewise.analyse.funnels.units_funnel`'s sentence)."""
     flat = cells.reset_index()
     out: dict[tuple[str, str, str, str], int] = {}
     why: list[str] = []
@@ -260,7 +260,7 @@ def conversion_verdicts(cells: pd.DataFrame, specialties: list[str],
         ics = rows[(rows.pcn == TOTAL) & (rows.practice == TOTAL)]
         levels = (("practices", rows[(rows.practice != TOTAL) & (rows.pcn != TOTAL)]),
                   ("PCNs", rows[(rows.practice == TOTAL) & (rows.pcn != TOTAL) & (rows.pcn != NOT_KNOWN)]))
-        for num, den, what in SHARES:
+        for num, den in SHARES:
             whole = ics[~ics[f"hidden_{num}"].astype(bool) & ~ics[f"hidden_{den}"].astype(bool) & (ics[den] > 0)]
             centre = None if whole.empty else float(whole[num].iloc[0] / whole[den].iloc[0])
             for plural, units in levels:
@@ -269,7 +269,7 @@ def conversion_verdicts(cells: pd.DataFrame, specialties: list[str],
                 ok, o, n = ok[n > 0], o[n > 0], n[n > 0]
                 funnel, reason = units_funnel("proportion", o, n, 100, centre, plural=plural, where="in the ICS")
                 if funnel is None:
-                    why.append(f"{treatment_function_label(spec)}, {what}: {reason}")
+                    why.append(reason)
                     continue
                 out.update({(num, pcn, practice, spec): int(v)
                             for pcn, practice, v in zip(ok.pcn, ok.practice, funnel.signal, strict=True)})
@@ -290,14 +290,21 @@ def conversion_html(counts: pd.DataFrame, practice: str, pcn_of: dict[str, str],
     for spec in specialties:
         mine, pcn, ics = (unit, practice, spec), (unit, TOTAL, spec), (TOTAL, TOTAL, spec)
         cols = []
-        for num, den, _ in SHARES:
+        for num, den in SHARES:
             cols += [_share(cells, mine, num, den, rule, verdicts.get((num, *mine))),
                      SUPPRESSED_TEXT if unit == NOT_KNOWN else _share(cells, pcn, num, den, rule,
                                                                       verdicts.get((num, *pcn))),
                      _share(cells, ics, num, den, rule)]
         rows.append(f"<tr><td>{escape(treatment_function_label(spec))}</td>"
                     + "".join(f"<td>{c}</td>" for c in cols) + "</tr>")
-    missing = (f'<p class="no-funnel">No funnel, so no verdict: {escape("; ".join(why))}</p>' if why else "")
+    missing = ""
+    if why:
+        sparse = sum("counted none" in w or "counted any" in w for w in why)
+        few = sum("fewer than three" in w for w in why)
+        missing = (f'<p class="no-funnel">No verdict from {len(why)} of the {4 * len(specialties)} funnels (each '
+                   f"specialty's two shares, among practices and among PCNs): in {sparse} more than half the units "
+                   f"with a published share counted none, and in {few} fewer than three have a published share; "
+                   "funnel limits cannot then tell a 0 from chance, so no unit is judged.</p>")
     return ("<table><tr><th>Specialty (treatment function)</th><th>Referrals seen at a first attendance: practice</th>"
             "<th>PCN</th><th>ICS</th><th>First attendances admitted: practice</th><th>PCN</th><th>ICS</th></tr>"
             f"{''.join(rows)}</table>{missing}")
