@@ -16,7 +16,7 @@ from placewise.publish.feedback import write_practice_feedback
 
 def _pack_rows(pack: str) -> dict[str, list[str]]:
     """The pack's feedback table: each specialty's cells after its name, as printed."""
-    table = pack.split("<th>PCN ratio</th></tr>", 1)[1].split("</table>", 1)[0]
+    table = pack.split("<th>PCN ratio</th><th>PCN verdict</th></tr>", 1)[1].split("</table>", 1)[0]
     rows = {}
     for tr in re.findall(r"<tr>(.*?)</tr>", table):
         cells = [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", tr)]
@@ -30,10 +30,11 @@ def _printed(r: dict) -> list[str]:
     def ratio(v: float | None) -> str:
         return "–" if v is None else f"{v:.2f}"
     if r["referrals"] is None:
-        return ["*", f"{r['expected']:,.1f}"] + ["*"] * 6
+        return ["*", f"{r['expected']:,.1f}"] + ["*"] * 7
     pcn = "*" if r["pcn_hidden"] else ratio(r["pcn_ratio"])
+    pcn_verdict = "*" if r["pcn_hidden"] else (r["pcn_verdict"] or "–")
     return [f"{r['referrals']:,}", f"{r['expected']:,.1f}", ratio(r["ratio"]), r["verdict"], ratio(r["need_ratio"]),
-            r["need_verdict"], "yes" if r["differ"] else "", pcn]
+            r["need_verdict"], "yes" if r["differ"] else "", pcn, pcn_verdict]
 
 
 def test_the_api_gives_the_feedback_packs_figures(client: TestClient, web_warehouse, tmp_path: Path) -> None:

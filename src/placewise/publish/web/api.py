@@ -843,8 +843,8 @@ class ReferralRow(BaseModel):
     """One specialty (treatment function) of a practice's or PCN's referral feedback, as the feedback pack publishes
     it: the rounded count (null where the disclosure rule hides it, with its ratios, verdicts and difference), the
     referrals expected at the ICS rates, the age-sex and need-adjusted ratios with their 95% funnel verdicts, whether
-    the two verdicts differ, and (for a practice) its PCN's age-sex ratio (null, with ``pcn_hidden``, where the
-    PCN's count is hidden)."""
+    the two verdicts differ, and (for a practice) its PCN's age-sex ratio and its verdict (null, with ``pcn_hidden``,
+    where the PCN's count is hidden)."""
 
     specialty: str
     name: str
@@ -857,6 +857,8 @@ class ReferralRow(BaseModel):
     differ: bool | None
     pcn_ratio: float | None
     pcn_hidden: bool | None
+    pcn_verdict: str | None = None
+    """(For a practice) its PCN's verdict among every PCN of the ICS; null where the PCN's count is hidden."""
 
 
 class ReferralFeedback(BaseModel):

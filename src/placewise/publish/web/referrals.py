@@ -142,7 +142,7 @@ def _num(v: float) -> float | None:
 def practice_rows(w: WebState, practice: str) -> list[dict[str, object]]:
     """The practice's feedback table as the pack publishes it (:func:`~placewise.publish.feedback.feedback_table`
     through :func:`~placewise.publish.feedback.disclosed`): one row per specialty; a hidden count is None with its
-    ratios, verdicts and difference; a hidden PCN count hides the PCN's ratio."""
+    ratios, verdicts and difference; a hidden PCN count hides the PCN's ratio and verdict."""
     def make() -> list[dict[str, object]]:
         """The rows, from the pack's functions."""
         r = referrals(w)
@@ -159,6 +159,7 @@ def practice_rows(w: WebState, practice: str) -> list[dict[str, object]]:
                 "need_ratio": _num(t.need_ratio) if open_ else None, "need_verdict": t.need_verdict if open_ else None,
                 "differ": bool(t.disagree) if open_ else None,
                 "pcn_ratio": None if (t.pcn_hidden or not open_) else _num(t.pcn_ratio),
+                "pcn_verdict": None if (t.pcn_hidden or not open_) else (t.pcn_verdict or None),
                 "pcn_hidden": bool(t.pcn_hidden) if open_ else None})
         return rows
     return w.snapshot.memo(("referrals", "practice", practice), make)
