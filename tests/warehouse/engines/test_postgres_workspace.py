@@ -140,3 +140,35 @@ def test_schema_of_a_killed_run_is_dropped_by_the_next(postgres_url: str) -> Non
     finally:
         live.disconnect()
         later.disconnect()
+
+
+def test_a_role_without_create_measures_in_one_session_over_temp_tables(postgres_url: str) -> None:
+    """A role that may read the warehouse but not create a schema in its database (as a reporting role on an ICB's
+    server) works over TEMP tables, which only its own session sees: no work schema, no session beside, one indicator
+    at a time (``side_by_side`` 1), and the same counts as the owner's run in two sessions."""
+    owner = scenario().load(connect(postgres_url))
+    role = f"reader_{time.time_ns()}"
+    cat = load_catalogue(load_profile())
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')  # no CREATE on the database: PUBLIC has only CONNECT and TEMP
+        admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
+    reader = connect(postgres_url.replace("placewise@", f"{role}@", 1))
+    try:
+        engine = engine_for(reader)
+        with engine.workspace():
+            assert _work_schemas(postgres_url) == []
+            assert engine.side_by_side == 1
+            assert engine.beside() is None
+        with engine_for(owner).workspace():
+            assert engine_for(owner).side_by_side == 2
+        counts = compute(reader, cat, periods_range=RANGE, indicators=SHARING)
+        assert counts.num_rows > 0
+        on_owner = compute(owner, cat, periods_range=RANGE, indicators=SHARING)
+        assert counts.select(COMPARED).to_pylist() == on_owner.select(COMPARED).to_pylist()
+        assert _work_schemas(postgres_url) == []
+    finally:
+        reader.disconnect()
+        owner.disconnect()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP OWNED BY "{role}"')
+            admin.execute(f'DROP ROLE "{role}"')

@@ -170,10 +170,13 @@ class Engine:
     compiles_aside: ClassVar[bool] = False
     """Whether the next query may be compiled to SQL on another thread while this session runs one: compiling reads
     nothing of the session and the driver releases the interpreter while a query runs."""
-    side_by_side: ClassVar[int] = 1
-    """How many sessions (:meth:`beside`) may run one computation's queries at once over its temporary tables: more
-    than one where the sessions share the engine's threads and one alone leaves them idle at times (a small query,
-    the single-threaded end of an aggregate or of a fetch), so that another fills the gaps."""
+    @property
+    def side_by_side(self) -> int:
+        """How many sessions (:meth:`beside`) may run one computation's queries at once over its temporary tables,
+        read inside the computation's :meth:`workspace`: more than one where the sessions share the engine's threads
+        and one alone leaves them idle at times (a small query, the single-threaded end of an aggregate or of a
+        fetch), so that another fills the gaps. An engine's constant, or its workspace's (PostgreSQL's)."""
+        return 1
 
     def __init__(self, con: BaseBackend) -> None:
         self.con = con

@@ -92,10 +92,14 @@ class PostgresEngine(Engine):
     period end and each register's members in them and reads them once per indicator. Only allocated as used,
     and settable only before the session first touches a temporary table, so set when the session opens."""
 
-    side_by_side = 2
-    """Inside a :meth:`workspace`, two sessions, each a backend process: one indicator's queries run while the other
-    session's wait for the client (a fetch, the next query), and the working tables, ordinary UNLOGGED tables rather
-    than TEMP ones, may be scanned by parallel workers."""
+    @property
+    def side_by_side(self) -> int:
+        """Inside a :meth:`workspace` of the run's own schema, two sessions, each a backend process: one indicator's
+        queries run while the other session's wait for the client (a fetch, the next query), and the working tables,
+        ordinary UNLOGGED tables rather than TEMP ones, may be scanned by parallel workers. Otherwise one: outside a
+        workspace, or where the role may not create a schema, the working tables are TEMP tables, which only their
+        own session sees (:meth:`beside` gives None), so a second would only queue on the first's connection."""
+        return 2 if self._work() else 1
 
     @classmethod
     def claims(cls, url: str) -> bool:
