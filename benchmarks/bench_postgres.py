@@ -5,6 +5,7 @@ Usage (a DuckDB warehouse loaded from a delivery by ``placewise ingest DIR --db 
     .venv/bin/python benchmarks/bench_postgres.py W.duckdb --delivery DIR [--months N]
     .venv/bin/python benchmarks/bench_postgres.py W.duckdb postgresql://… [--months N]
     .venv/bin/python benchmarks/bench_postgres.py --ingest DIR [postgresql://…]   # time an ingest only
+    .venv/bin/python benchmarks/bench_postgres.py W.duckdb --delivery DIR --statements 10   # and the dearest statements
 
 Without a PostgreSQL URL the benchmark starts a throwaway server on loopback as the tests do (the newest
 ``/usr/lib/postgresql/*/bin``, ``fsync`` off; as root it runs as the ``postgres`` user) and, with
@@ -17,6 +18,11 @@ running on this machine, of the server's processes too (read from ``/proc``: the
 the client's CPU alone flatters PostgreSQL), with the load average, which on a shared machine matters. Of the
 server's CPU it also gives the session's own backend's: when PostgreSQL runs parts of a query in parallel workers,
 that is the part no other core can take, the wall time's floor on a quiet machine.
+
+With ``--statements N`` it lists the measure's N dearest statements on PostgreSQL by their time in the server
+(``pg_stat_statements``, which the throwaway server then preloads; a server given by URL must preload it itself), each
+named by the working table it makes or, for a read, by its first words: where the server's time goes. The extension's
+bookkeeping costs a little, so leave it out of runs whose times are compared.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import resource
 import shutil
 import socket
@@ -50,8 +57,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def throwaway_server() -> Iterator[str]:
-    """A PostgreSQL server on a free loopback port in a temporary folder, for the run; its database's URL."""
+def throwaway_server(statements: bool = False) -> Iterator[str]:
+    """A PostgreSQL server on a free loopback port in a temporary folder, for the run (preloading
+    ``pg_stat_statements`` when ``statements``); its database's URL."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
     if not found:
         raise SystemExit("PostgreSQL server binaries not found (apt postgresql; scripts/setup.sh --test)")
@@ -68,7 +76,9 @@ def throwaway_server() -> Iterator[str]:
                     "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
     subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
                     f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                    "-c full_page_writes=off", "start"], check=True, capture_output=True)
+                    "-c full_page_writes=off" + (" -c shared_preload_libraries=pg_stat_statements -c "
+                                                 "pg_stat_statements.track=top" if statements else ""),
+                    "start"], check=True, capture_output=True)
     try:
         subprocess.run([*prefix, str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "placewise",
                         "bench"], check=True, capture_output=True)
@@ -221,6 +231,8 @@ def main() -> None:
     add_months_option(parser)
     parser.add_argument("--delivery", type=Path, help="load this delivery into a throwaway server first")
     parser.add_argument("--ingest", type=Path, help="only time an ingest of this delivery into PostgreSQL")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="list the measure's N dearest statements on PostgreSQL (pg_stat_statements)")
     args = parser.parse_args()
     duck = next((w for w in args.warehouses if not w.startswith(("postgresql://", "postgres://"))), None)
     url = next((w for w in args.warehouses if w.startswith(("postgresql://", "postgres://"))), None)
@@ -229,26 +241,65 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     with ExitStack() as stack:
         if url is None:
-            url = stack.enter_context(throwaway_server())
+            url = stack.enter_context(throwaway_server(statements=args.statements > 0))
             time_ingest(args.ingest or args.delivery, url)
         elif args.ingest:
             time_ingest(args.ingest, url)
         if not args.ingest:
-            compare_engines(duck, url, args.months)
+            compare_engines(duck, url, args.months, args.statements)
 
 
-def compare_engines(duck: str, url: str, months: int) -> None:
-    """Measure on DuckDB, then on PostgreSQL; print both, their ratio and any difference."""
+def compare_engines(duck: str, url: str, months: int, statements: int = 0) -> None:
+    """Measure on DuckDB, then on PostgreSQL; print both, their ratio and any difference (and the ``statements``
+    dearest statements on PostgreSQL)."""
     ref, duckdb = measure(duck, months)
     print(_show("DuckDB", duckdb), flush=True)
+    if statements:
+        _sql(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "SELECT pg_stat_statements_reset()")
     other, pg = measure(url, months)
     print(_show("PostgreSQL", pg))
+    if statements:
+        print_statements(url, statements)
     server = f", {(pg['cpu'] + pg['server']) / duckdb['cpu']:.1f}x by CPU (client + server)" if "server" in pg else ""
     print(f"PostgreSQL / DuckDB: {pg['wall'] / duckdb['wall']:.1f}x by wall time{server}")
     found = compare(ref, other, "postgres")
     print(f"differences: {len(found)}")
     for d in found[:20]:
         print(f"  {d}")
+
+
+
+def _sql(url: str, *statements: str) -> list[tuple]:
+    """Run the statements on a connection of their own; the last one's rows."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        for sql in statements:
+            cur = con.execute(sql)
+        return cur.fetchall() if cur.description else []
+
+
+def statement_label(query: str) -> str:
+    """A statement named by the working table it makes (``CREATE … TABLE "schema"."_placewise_cells_x_<tag>"`` is
+    ``cells_x``), else by its first word and the first working table it reads (``COPY reading cells_x``: an
+    indicator's counts summed to every geography and fetched), else by its first 60 characters on one line."""
+    made = re.match(r'CREATE (?:UNLOGGED |TEMP )?TABLE (?:"[^"]+"\.)?"_placewise_(\w+?)(?:_[0-9a-f]{8})?" AS', query)
+    if made:
+        return made.group(1)
+    read = re.search(r'"_placewise_(\w+?)_[0-9a-f]{8}"', query)
+    return f"{query.split()[0]} reading {read.group(1)}" if read else " ".join(query.split())[:60]
+
+
+def print_statements(url: str, n: int) -> None:
+    """The ``n`` statements of most time in the server since the reset, with their calls, rows and temporary blocks
+    written (a sort or hash that spilt to disk)."""
+    rows = _sql(url, "SELECT query, calls, total_exec_time / 1000, rows, temp_blks_written FROM pg_stat_statements "
+                     f"ORDER BY total_exec_time DESC LIMIT {int(n)}")
+    total = _sql(url, "SELECT coalesce(sum(total_exec_time), 0) / 1000 FROM pg_stat_statements")[0][0]
+    print(f"the {len(rows)} dearest statements of {total:.1f} s in the server (two sessions and their workers):")
+    for query, calls, seconds, made, spilt in rows:
+        print(f"  {seconds:7.2f} s  {calls:5d} call(s) {made:>10,} rows  {spilt:>7,} temp blocks  "
+              f"{statement_label(query)}")
 
 
 if __name__ == "__main__":

@@ -49,3 +49,21 @@ def test_no_benchmark_sets_its_own_months():
                 assert script.name == "commands.py", f"{script.name} line {node.lineno}: --months of its own"
             if name == "default_range" and len(node.args) > 1:
                 assert not isinstance(node.args[1], ast.Constant), f"{script.name} line {node.lineno}: fixed months"
+
+
+def test_bench_postgres_names_a_statement_by_the_working_table_it_makes_or_reads(monkeypatch):
+    """``bench_postgres.py --statements`` lists the dearest statements by the working table they make or read, not by
+    SQL cut off before it names one (the run's schema and tag dropped, so runs compare)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("bench_postgres", BENCHMARKS / "bench_postgres.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    work = '"placewise_work_98e635ce1f5f410d"'
+    made = f'CREATE UNLOGGED TABLE {work}."_placewise_cells_emergency_admissions_dsr_bdbd93dd" AS WITH "t1" AS (…)'
+    assert bench.statement_label(made) == "cells_emergency_admissions_dsr"
+    assert bench.statement_label('CREATE TEMP TABLE "_placewise_records_0a1b2c3d" AS SELECT 1') == "records"
+    read = f'COPY (WITH "t11" AS (SELECT "t3"."period_start" FROM {work}."_placewise_side_0_bdbd93dd" AS "t3"))'
+    assert bench.statement_label(read) == "COPY reading side_0"
+    assert bench.statement_label('DELETE  FROM "measurements"\n WHERE "indicator_id" IN ($1)') == (
+        'DELETE FROM "measurements" WHERE "indicator_id" IN ($1)')
