@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 import functools
 import itertools
-from queue import Queue
+import threading
 import uuid
 
 import ibis
@@ -473,29 +473,58 @@ def _run(engine: Engine, steps: list[Step]) -> pa.Table:
 
 
 class _Sessions:
-    """The engine's session and as many more as it runs side by side (:attr:`Engine.side_by_side`), each taken by
-    one query list at a time, with the measure workload's settings. The sessions beside are handed out first, so that
-    the first query list (the shared tables, :func:`_pipelined`) leaves the engine's own session to the thread that
-    builds the indicators' queries (which asks it for warehouse tables' schemas)."""
+    """The engine's session and as many more beside it as it runs side by side (:attr:`Engine.side_by_side`), plus
+    one where ``apart`` (so that as many query lists as run side by side can all run beside), each taken by one query
+    list at a time, with the measure workload's settings. A query list may ask for a session beside: the shared
+    tables (:func:`_pipelined`) leave the engine's own session to the thread that builds the indicators' queries
+    (which asks it for warehouse tables' schemas)."""
 
-    def __init__(self, engine: Engine, stack: ExitStack) -> None:
-        self.free: Queue[Engine] = Queue()
-        for _ in range(engine.side_by_side - 1):
+    def __init__(self, engine: Engine, stack: ExitStack, apart: bool = False) -> None:
+        self.engine = engine
+        self.free: list[Engine] = []
+        self.ready = threading.Condition()
+        for _ in range(engine.side_by_side - (0 if apart else 1)):
             other = engine.beside()
             if other is None:
                 break
             stack.callback(other.close)
             stack.enter_context(other.settings(other.analytic))
-            self.free.put(other)
-        self.free.put(engine)
+            self.free.append(other)
+        self.beside = bool(self.free)
+        self.free.append(engine)
 
-    def run(self, compiled: Callable[[], list[Step]]) -> pa.Table:
-        """Run the steps (compiled when asked for) on the next free session."""
-        session = self.free.get()
+    def _take(self, beside: bool) -> Engine:
+        """A free session: one beside first, the engine's own only if none is free (or, where ``beside``, only if
+        there is no session beside at all)."""
+        with self.ready:
+            while not (found := [e for e in self.free if not (beside and self.beside and e is self.engine)]):
+                self.ready.wait()
+            self.free.remove(found[0])
+            return found[0]
+
+    def _give(self, session: Engine) -> None:
+        """The session back: the engine's own last in line."""
+        with self.ready:
+            self.free.insert(len(self.free) if session is self.engine else 0, session)
+            self.ready.notify_all()
+
+    def run(self, compiled: Callable[[], list[Step]], after: Iterable[Future[pa.Table]] = (),
+            beside: bool = False) -> pa.Table:
+        """Run the steps (compiled when asked for) on the next free session (one beside the engine's own where
+        ``beside``), once the query lists ``after`` have run."""
+        for f in after:
+            f.result()
+        session = self._take(beside)
         try:
             return _run(session, compiled())
         finally:
-            self.free.put(session)
+            self._give(session)
+
+
+def _reads(step: Step, made: dict[str, Future[pa.Table]]) -> list[Future[pa.Table]]:
+    """The makings, among ``made`` (by table name), of the tables the step reads."""
+    names = {t.name for t in step.expr.op().find(ops.PhysicalTable)}
+    return [f for name, f in made.items() if name in names]
 
 
 def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]],
@@ -506,10 +535,12 @@ def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]],
     earlier ones (Ibis's compiling is Python that would otherwise hold the engine up for about 0.1 s an
     indicator).
 
-    The ``first`` steps (the shared tables every plan reads, all kept) run before any other, on a session beside
-    while this thread builds the ``plans`` (a few seconds of Python that would otherwise hold the engine up)."""
+    The ``first`` steps (the shared tables every plan reads, all kept) run before any other, on sessions beside while
+    this thread builds the ``plans`` (a few seconds of Python that would otherwise hold the engine up): each compiled
+    on its own and made as soon as the tables it reads are, as many at once as the engine runs side by side (the
+    event tables, the coded records and the population cells need only the people and their registrations)."""
     with ExitStack() as stack:
-        sessions = _Sessions(engine, stack)
+        sessions = _Sessions(engine, stack, apart=bool(first))
         runner, compiler = ThreadPoolExecutor(max_workers=engine.side_by_side), ThreadPoolExecutor(max_workers=1)
         stack.callback(runner.shutdown, cancel_futures=True)
         stack.callback(compiler.shutdown, cancel_futures=True)
@@ -522,14 +553,16 @@ def _pipelined(engine: Engine, plans: Iterable[tuple[Indicator, list[Step]]],
                 return lambda: _compiled(engine, steps, done)
             return compiler.submit(_compiled, engine, steps, done).result
 
-        context = runner.submit(sessions.run, compiled(first)) if first else None
+        made: dict[str, Future[pa.Table]] = {}
+        for step in first or []:    # in order, so that a step's tables are made (or being made) before it waits
+            made[step.name or ""] = runner.submit(sessions.run, compiled([step]), _reads(step, made), beside=True)
         plans = list(plans)
         sides = [compiled(kept) for _, steps in plans if (kept := [s for s in steps if s.kept])]
         ahead = [(ind, compiled([s for s in steps if not s.kept])) for ind, steps in plans]
-        if context:
-            context.result()
-        made = [runner.submit(sessions.run, c) for c in sides]
-        for m in made:
+        for f in made.values():
+            f.result()
+        made_sides = [runner.submit(sessions.run, c) for c in sides]
+        for m in made_sides:
             m.result()
         running = [(ind, runner.submit(sessions.run, c)) for ind, c in ahead]
         yield from ((ind, r.result()) for ind, r in running)
