@@ -14,7 +14,7 @@ import pandas as pd
 
 from placewise.analyse.variation import STRATA, ReferralCube, referral_cube
 from placewise.publish.disclosure import DisclosureRule
-from placewise.publish.feedback import CONVERSION_COUNTS, SPARSE, VERDICT, conversion_html, decided_referrals, disclosed, feedback_html, feedback_table
+from placewise.publish.feedback import CONVERSION_COUNTS, SPARSE, VERDICT, conversion_html, conversion_shares, decided_referrals, disclosed, feedback_html, feedback_table
 from placewise.publish.icons import NEITHER
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
@@ -105,6 +105,23 @@ def test_cli_writes_the_pack(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "not in the warehouse" in bad.output
 
 
+def test_a_practice_with_no_pcn_is_read_and_counted_in_the_ics_only(tmp_path: Path) -> None:
+    from placewise.profile import load_profile
+    from placewise.publish.feedback import feedback_inputs, pcn_cube
+
+    w = Warehouse()
+    w.rows["practices"][2]["pcn_code"] = None  # P3 belongs to no PCN
+    for pid, practice in (("a", "P1"), ("c", "P3")):
+        w.person(pid, practice=practice)
+        w.add("referrals", referral_id="R" + pid, person_id=pid, practice_code=practice, provider_code="RC9",
+              treatment_function="110", referral_date=date(2024, 3, 5), priority="routine")
+    con = w.load(ibis.duckdb.connect(str(tmp_path / "wh.duckdb")))
+    got = feedback_inputs(con, load_profile())
+    assert got.pcn_of == {"P1": "N1", "P2": "N1"}
+    pcns, referrals, _ = pcn_cube(got.cube, got.pcn_of)
+    assert pcns == ["N1"] and referrals.sum() == 1 and got.cube.referrals.sum() == 2
+
+
 def _svgs(html: str, heading: str) -> list[str]:
     """The funnel plots under a specialty's heading."""
     part = html.split(f"<h3>{heading}</h3>")[1].split("<h3>")[0].split("<h2>")[0]
@@ -192,7 +209,7 @@ def test_conversion_shares_beside_the_ics_pass_the_disclosure_rule() -> None:
     pcn_of = {"P1": "N1", "P2": "N1", "P3": "N2"}
 
     def cells(practice: str) -> list[str]:
-        html = conversion_html(counts, practice, pcn_of, ["110"], RULE)
+        html = conversion_html(conversion_shares(counts, pcn_of, ["110"], RULE), practice, pcn_of, RULE)
         row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
         return [c.split("</td>")[0] for c in row.split("<td>")[1:]]
 
@@ -205,7 +222,7 @@ def test_conversion_shares_beside_the_ics_pass_the_disclosure_rule() -> None:
     assert cells("P2") == cells("P1") == ["*", "50% of 70", "63% of 120", "*", "40% of 25", "45% of 55"]
     assert ("No verdict from 4 of the 4 funnels (each specialty's two shares, among practices and among PCNs): in 0 "
             "more than half the units with a published share counted none, and in 4 fewer than three"
-            in conversion_html(counts, "P3", pcn_of, ["110"], RULE).replace("&#x27;", "'"))
+            in conversion_html(conversion_shares(counts, pcn_of, ["110"], RULE), "P3", pcn_of, RULE).replace("&#x27;", "'"))
 
 
 def test_conversion_verdicts_against_the_ics_share_worked_by_hand() -> None:
@@ -230,7 +247,7 @@ def test_conversion_verdicts_against_the_ics_share_worked_by_hand() -> None:
     assert 12 * sum(min(x, hi) ** 2 for x in z) / 12 < 11 and z[11] > 3.09 and abs(z[0]) < 1.96
 
     def cells(practice: str) -> list[str]:
-        html = conversion_html(counts, practice, pcn_of, ["110"], RULE)
+        html = conversion_html(conversion_shares(counts, pcn_of, ["110"], RULE), practice, pcn_of, RULE)
         row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
         return [c.split("</td>")[0] for c in row.split("<td>")[1:]]
 

@@ -53,7 +53,7 @@ def _ratios(r: np.ndarray, p: np.ndarray) -> tuple[Ratios, np.ndarray]:
     return ratios, signal(ratios)
 
 
-def _pcn_cube(cube: ReferralCube, pcn_of: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def pcn_cube(cube: ReferralCube, pcn_of: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The cube summed to PCNs."""
     pcns = sorted({pcn_of.get(p, "") for p in cube.practices} - {""})
     idx = np.array([pcns.index(pcn_of[p]) if p in pcn_of else -1 for p in cube.practices])
@@ -71,7 +71,7 @@ def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) ->
         raise ValueError(f"practice {practice!r} is not in the warehouse")
     i = cube.practices.index(practice)
     age_sex, need = _ratios(*cube.age_sex()), _ratios(cube.referrals, cube.population)
-    pcns, pr, pp = _pcn_cube(cube, pcn_of)
+    pcns, pr, pp = pcn_cube(cube, pcn_of)
     j = pcns.index(pcn_of[practice]) if practice in pcn_of else None
     pcn_as = None if j is None else _ratios(age_sex_strata(pr, 3), age_sex_strata(pp, 2))
     sparse = sparse_columns(age_sex[0].observed, age_sex[0].expected)
@@ -276,15 +276,37 @@ def conversion_verdicts(cells: pd.DataFrame, specialties: list[str],
     return out, why
 
 
-def conversion_html(counts: pd.DataFrame, practice: str, pcn_of: dict[str, str], specialties: list[str],
-                    rule: DisclosureRule) -> str:
-    """The practice's and its PCN's conversion by specialty beside the ICS's, each with its verdict against the ICS
-    share (:func:`conversion_verdicts`), every share and verdict through the disclosure rule."""
+@dataclass(frozen=True)
+class ConversionShares:
+    """Every practice's, PCN's and the ICS's conversion counts under the one disclosure decision, with each unit's
+    verdicts against the ICS share: made once for all practices (the decision is the whole ICS's), read per practice."""
+
+    cells: pd.DataFrame
+    """:func:`decided_conversions`; empty where no referral has had its weeks to a first attendance."""
+    specialties: list[str]
+    verdicts: dict[tuple[str, str, str, str], int]
+    why: list[str]
+    """Why each funnel not drawn was not (:func:`conversion_verdicts`)."""
+
+
+def conversion_shares(counts: pd.DataFrame, pcn_of: dict[str, str], specialties: list[str],
+                      rule: DisclosureRule) -> ConversionShares:
+    """The decision and verdicts over every practice's conversion counts (:func:`decided_conversions`,
+    :func:`conversion_verdicts`); none where no referral has had its weeks to a first attendance."""
     if counts.empty or counts.referred.sum() == 0:
-        return (f"<p>No referral in the window has had its {FIRST_ATTENDANCE_WEEKS} weeks to a first attendance, so "
-                "conversion is not shown.</p>")
+        return ConversionShares(pd.DataFrame(), specialties, {}, [])
     cells = decided_conversions(counts, pcn_of, rule)
     verdicts, why = conversion_verdicts(cells, specialties, rule)
+    return ConversionShares(cells, specialties, verdicts, why)
+
+
+def conversion_html(shares: ConversionShares, practice: str, pcn_of: dict[str, str], rule: DisclosureRule) -> str:
+    """The practice's and its PCN's conversion by specialty beside the ICS's, each with its verdict against the ICS
+    share (:func:`conversion_verdicts`), every share and verdict through the disclosure rule."""
+    if shares.cells.empty:
+        return (f"<p>No referral in the window has had its {FIRST_ATTENDANCE_WEEKS} weeks to a first attendance, so "
+                "conversion is not shown.</p>")
+    cells, verdicts, why, specialties = shares.cells, shares.verdicts, shares.why, shares.specialties
     unit = pcn_of.get(practice, NOT_KNOWN)
     rows = []
     for spec in specialties:
@@ -369,7 +391,7 @@ judged against the ICS share: "high" or "low" marks a share outside the 95% limi
 funnel of every practice (or PCN) of the ICS whose share is published, binomial limits around the ICS share widened
 for overdispersion between them where there is any (Spiegelhalter 2005), the method the Place reports use, from the
 published (rounded) counts; a share hidden by the disclosure rule is neither judged nor counted in the limits.</p>
-{conversion_html(conversions, practice, pcn_of, cube.specialties, rule)}
+{conversion_html(conversion_shares(conversions, pcn_of, cube.specialties, rule), practice, pcn_of, rule)}
 <h2>Month by month</h2><p>All specialties together{'; a new segment starts at the feedback date, ' + f'{feedback:%-d %B %Y}' if feedback else ''}.
 A segment of fewer than 13 months has trial limits (NHSRplotthedots), revised as months are added.</p>
 {monthly_chart(cube, practice, feedback, rule)}<h2>Disclosure control</h2><p>{escape(rule.statement())}</p>
@@ -407,7 +429,8 @@ def feedback_inputs(con: Any, profile: Any, months: int = 36) -> FeedbackInputs:
     data_end = pd.Timestamp(latest).date()
     conversions = conversion_counts(referral_pathways(con, span[0], data_end), data_end).to_pandas()
     practices = con.table("practices").select("practice_code", "pcn_code").to_pandas()
-    pcn_of = dict(zip(practices.practice_code, practices.pcn_code, strict=True))
+    pcn_of = {code: pcn for code, pcn in zip(practices.practice_code, practices.pcn_code, strict=True)
+              if isinstance(pcn, str)}  # a practice with no PCN is counted in the ICS only
     return FeedbackInputs(cube, conversions, pcn_of, is_synthetic(con))
 
 

@@ -34,8 +34,10 @@ from placewise.publish.feedback import (
     SPARSE,
     VERDICT,
     FeedbackInputs,
-    _pcn_cube,
+    pcn_cube,
+    ConversionShares,
     conversion_html,
+    conversion_shares,
     decided_referrals,
     disclosed,
     feedback_inputs,
@@ -86,6 +88,9 @@ class Referrals:
     """Whether each practice's count of each specialty is hidden (practices down, specialties across)."""
     practices: UnitRatios
     pcns: UnitRatios
+    conversions: ConversionShares
+    """The one decision and the verdicts over every practice's conversion
+    (:func:`~placewise.publish.feedback.conversion_shares`)."""
 
     @property
     def months(self) -> tuple[pd.Period, pd.Period]:
@@ -113,9 +118,10 @@ def referrals(w: WebState) -> Referrals:
             inputs = feedback_inputs(con, w.snapshot.profile)
         cube = inputs.cube
         decision = decided_referrals(cube, inputs.pcn_of, w.snapshot.rule)
-        pcns, pr, pp = _pcn_cube(cube, inputs.pcn_of)
+        pcns, pr, pp = pcn_cube(cube, inputs.pcn_of)
         made = Referrals(inputs, decision, hidden_cells(cube, decision),
-                         unit_ratios(cube.practices, cube.referrals, cube.population), unit_ratios(pcns, pr, pp))
+                         unit_ratios(cube.practices, cube.referrals, cube.population), unit_ratios(pcns, pr, pp),
+                         conversion_shares(inputs.conversions, inputs.pcn_of, cube.specialties, w.snapshot.rule))
         _KEPT[w.db_url] = (w.snapshot.version, made)
         return made
 
@@ -236,7 +242,7 @@ def practice_figures(w: WebState, practice: str, feedback: date | None) -> dict[
         r = referrals(w)
         cube, rule = r.inputs.cube, w.snapshot.rule
         return {"funnels": specialty_funnels(cube, practice, r.hidden),
-                "conversion": conversion_html(r.inputs.conversions, practice, r.inputs.pcn_of, cube.specialties, rule),
+                "conversion": conversion_html(r.conversions, practice, r.inputs.pcn_of, rule),
                 "monthly": monthly_chart(cube, practice, feedback, rule)}
     return w.snapshot.memo(("referrals", "figures", practice, feedback), make)
 
