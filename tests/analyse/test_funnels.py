@@ -214,3 +214,14 @@ def test_a_bed_day_funnel_needs_an_event_and_sound_figures():
         value_sum_funnel([0, 0], [10, 10], [0, 0], [0, 0], per=1000)
     with pytest.raises(ValueError, match="every denominator must be positive"):
         value_sum_funnel([1, 0], [0, 10], [1, 0], [1, 0], per=1000)
+
+
+def test_no_units_are_sparse_and_not_overdispersed_without_a_warning() -> None:
+    import warnings
+
+    from placewise.analyse.funnels import ratio_overdispersion, sparse_columns
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sparse_columns(np.zeros((0, 3)), np.zeros((0, 3))).tolist() == [True, True, True]
+        assert ratio_overdispersion(np.zeros((0, 2)), np.zeros((0, 2))).tolist() == [0.0, 0.0]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from placewise.analyse.variation import STRATA, ReferralCube, referral_cube
 from placewise.publish.disclosure import DisclosureRule
-from placewise.publish.feedback import CONVERSION_COUNTS, SPARSE, VERDICT, conversion_html, conversion_shares, decided_referrals, disclosed, feedback_html, feedback_table
+from placewise.publish.feedback import CONVERSION_COUNTS, SPARSE, VERDICT, conversion_html, conversion_shares, decided_referrals, disclosed, feedback_html, feedback_table, referral_ratios
 from placewise.publish.icons import NEITHER
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "measure"))
@@ -35,7 +35,7 @@ def cube():
 
 def test_ratios_worked_by_hand() -> None:
     # ICS rate in the one stratum: 4 referrals over 4 women x 2 months = 0.5 a month; P1 expects 2, has 3: 1.5.
-    t = feedback_table(cube(), "P1", {"P1": "N1", "P2": "N1", "P3": "N2"})
+    t = feedback_table(referral_ratios(cube(), {"P1": "N1", "P2": "N1", "P3": "N2"}), "P1", {"P1": "N1", "P2": "N1", "P3": "N2"})
     row = t.iloc[0]
     assert (row.specialty, row.referrals, row.expected) == ("110", 3, 2.0)
     assert row.ratio == 1.5 and row.need_ratio == 1.5 and not row.disagree
@@ -79,7 +79,7 @@ def test_the_pack_passes_the_disclosure_rule() -> None:
     assert published.hidden.tolist() == [False, True, True] and published.referrals.tolist() == [40, 5, 10]
     assert not published.pcn_hidden.any()
     assert disclosed(table.assign(referrals=counts[1]), decision, "P2", "N1", RULE).hidden.tolist() == [False, True, True]
-    assert np.isfinite(feedback_table(cube(), "P3", {}).ratio.iloc[0])
+    assert np.isfinite(feedback_table(referral_ratios(cube(), {}), "P3", {}).ratio.iloc[0])
 
 
 def test_cli_writes_the_pack(tmp_path: Path) -> None:
@@ -149,7 +149,7 @@ def test_the_need_adjusted_funnel_is_beside_the_age_sex_one_and_they_can_disagre
 
     assert p12(age_sex).get("class") == "area outside neither high" and p12(need).get("class") == "area"
     assert "Need-adjusted ratio: expected by age band, sex, IMD quintile and multimorbidity band" in html
-    row = feedback_table(made, "P12", {}).iloc[0]
+    row = feedback_table(referral_ratios(made, {}), "P12", {}).iloc[0]
     assert row.verdict == "higher than expected" and row.need_ratio == 1.0 and row.need_verdict == VERDICT[0]
     assert row.disagree
 
@@ -178,9 +178,9 @@ def test_the_pack_draws_a_funnel_per_specialty_and_none_where_most_referred_none
     assert "exact Poisson limits around 1, as expected" in html.split("<h3>100 General Surgery Service</h3>")[1].split("<h3>")[0]
     after = html.split("<h3>110 Trauma and Orthopaedic Service</h3>")[1].split("<h2>")[0]
     assert "<svg" not in after and "7 of the 12 practices referred none, more than half" in after
-    table = feedback_table(made, "P01", {})
+    table = feedback_table(referral_ratios(made, {}), "P01", {})
     assert table.verdict.tolist() == ["within expected range", SPARSE] and table.need_verdict.iloc[1] == SPARSE
-    assert feedback_table(made, "P12", {}).verdict.iloc[0] == "higher than expected"
+    assert feedback_table(referral_ratios(made, {}), "P12", {}).verdict.iloc[0] == "higher than expected"
 
 
 def test_a_practice_whose_count_is_hidden_is_left_off_the_funnel() -> None:
@@ -273,7 +273,7 @@ def test_the_pcn_column_has_its_verdict_against_every_pcn_of_the_ics() -> None:
     population = np.zeros((12, 1, strata))
     population[:, 0, 0] = 100
     made = ReferralCube(practices, ["110"], ["2024-03"], referrals, population)
-    rows = {p: feedback_table(made, p, pcn_of).iloc[0] for p in ("P00", "P11")}
+    rows = {p: feedback_table(referral_ratios(made, pcn_of), p, pcn_of).iloc[0] for p in ("P00", "P11")}
     assert rows["P11"].pcn_ratio == 1.6 and rows["P11"].pcn_verdict == "higher than expected"
     assert rows["P00"].pcn_ratio == 0.8 and rows["P00"].pcn_verdict == "within expected range"
     html = feedback_html(made, "P11", pcn_of, None, synthetic=True, rule=RULE, conversions=NONE)

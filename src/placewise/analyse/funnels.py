@@ -85,6 +85,8 @@ def _tau2(z: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]
     """Additive random-effects tau^2 of each column (units down the rows) from the units' z-scores, winsorised at
     10%/90%, and their weights w = 1/s^2; a NaN z-score (a unit with nothing expected) is left out. 0 where the units
     are not overdispersed or fewer than :data:`MIN_UNITS_FOR_OVERDISPERSION` of them have a z-score."""
+    if z.shape[0] == 0:
+        return np.zeros(z.shape[1:])
     units = np.isfinite(z).sum(axis=0)
     enough = units >= MIN_UNITS_FOR_OVERDISPERSION
     z = np.where(enough, z, 0.0)  # a column of too few units gets no estimate (and no empty-slice warning)
@@ -127,6 +129,8 @@ def sparse_columns(observed: ArrayLike, expected: ArrayLike) -> NDArray[np.bool_
     """:func:`too_sparse` of each column (units down the rows), units with nothing expected left out; a column with
     no unit expecting anything is sparse too."""
     o, e = (np.asarray(a, dtype=float) for a in (observed, expected))
+    if o.shape[0] == 0:
+        return np.ones(o.shape[1:], dtype=bool)
     counted = np.where(e > 0, o, np.nan)
     some = np.isfinite(counted).any(axis=0)
     middle = np.nanmedian(np.where(some, counted, 0.0), axis=0)

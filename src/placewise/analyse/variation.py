@@ -121,7 +121,7 @@ STRATA = (len(AGE_BANDS), 2, IMD_QUINTILES, len(MULTIMORBIDITY_BANDS))
 
 def age_sex_strata(a: NDArray[np.float64], lead: int) -> NDArray[np.float64]:
     """An array over the need-adjusted strata (its last axis, after ``lead`` axes) summed to age band × sex."""
-    return a.reshape(*a.shape[:lead], *STRATA).sum(axis=(-1, -2)).reshape(*a.shape[:lead], -1)
+    return a.reshape(*a.shape[:lead], *STRATA).sum(axis=(-1, -2)).reshape(*a.shape[:lead], STRATA[0] * STRATA[1])
 
 
 @dataclass(frozen=True)

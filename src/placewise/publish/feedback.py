@@ -47,12 +47,6 @@ SPARSE = "no verdict: most practices referred none"
 """The verdict where more than half the practices referred none to a specialty, and no funnel is drawn."""
 
 
-def _ratios(r: np.ndarray, p: np.ndarray) -> tuple[Ratios, np.ndarray]:
-    """Whole-window ratios per unit and specialty, and their 95% funnel signals."""
-    ratios = standardised_ratios(r.sum(axis=2), p.sum(axis=1))
-    return ratios, signal(ratios)
-
-
 def pcn_cube(cube: ReferralCube, pcn_of: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The cube summed to PCNs."""
     pcns = sorted({pcn_of.get(p, "") for p in cube.practices} - {""})
@@ -65,28 +59,62 @@ def pcn_cube(cube: ReferralCube, pcn_of: dict[str, str]) -> tuple[list[str], np.
     return pcns, r, p
 
 
-def feedback_table(cube: ReferralCube, practice: str, pcn_of: dict[str, str]) -> pd.DataFrame:
-    """One row per specialty: the practice's and its PCN's referrals, expected, both ratios and verdicts."""
-    if practice not in cube.practices:
-        raise ValueError(f"practice {practice!r} is not in the warehouse")
-    i = cube.practices.index(practice)
-    age_sex, need = _ratios(*cube.age_sex()), _ratios(cube.referrals, cube.population)
+@dataclass(frozen=True)
+class UnitRatios:
+    """Whole-window ratios of every unit (practice or PCN) and specialty, by age band and sex (``age_sex``) and also by
+    need (``need``), their 95% funnel signals (one funnel per specialty over the units) and the specialties too sparse
+    to judge."""
+
+    units: list[str]
+    ratios: dict[str, Ratios]
+    signals: dict[str, np.ndarray]
+    sparse: np.ndarray
+
+
+def unit_ratios(units: list[str], referrals: np.ndarray, population: np.ndarray) -> UnitRatios:
+    """:class:`UnitRatios` of a cube's arrays (units, specialties, months, need-adjusted strata)."""
+    pairs = {"age_sex": (age_sex_strata(referrals, 3), age_sex_strata(population, 2)),
+             "need": (referrals, population)}
+    ratios = {k: standardised_ratios(r.sum(axis=2), p.sum(axis=1)) for k, (r, p) in pairs.items()}
+    return UnitRatios(units, ratios, {k: signal(v) for k, v in ratios.items()},
+                      sparse_columns(ratios["age_sex"].observed, ratios["age_sex"].expected))
+
+
+@dataclass(frozen=True)
+class ReferralRatios:
+    """Every practice's and every PCN's ratios, worked out once for the ICS; each practice's table is cut from them."""
+
+    specialties: list[str]
+    practices: UnitRatios
+    pcns: UnitRatios
+
+
+def referral_ratios(cube: ReferralCube, pcn_of: dict[str, str]) -> ReferralRatios:
+    """:class:`ReferralRatios` of the cube, its practices summed to PCNs (:func:`pcn_cube`)."""
     pcns, pr, pp = pcn_cube(cube, pcn_of)
-    j = pcns.index(pcn_of[practice]) if practice in pcn_of else None
-    pcn_as = None if j is None else _ratios(age_sex_strata(pr, 3), age_sex_strata(pp, 2))
-    sparse = sparse_columns(age_sex[0].observed, age_sex[0].expected)
-    pcn_sparse = None if pcn_as is None else sparse_columns(pcn_as[0].observed, pcn_as[0].expected)
+    return ReferralRatios(cube.specialties, unit_ratios(cube.practices, cube.referrals, cube.population),
+                          unit_ratios(pcns, pr, pp))
+
+
+def feedback_table(ratios: ReferralRatios, practice: str, pcn_of: dict[str, str]) -> pd.DataFrame:
+    """One row per specialty: the practice's and its PCN's referrals, expected, both ratios and verdicts."""
+    u, n = ratios.practices, ratios.pcns
+    if practice not in u.units:
+        raise ValueError(f"practice {practice!r} is not in the warehouse")
+    i = u.units.index(practice)
+    j = n.units.index(pcn_of[practice]) if practice in pcn_of else None
+    (ras, rnd), (sas, snd) = (u.ratios[k] for k in ("age_sex", "need")), (u.signals[k] for k in ("age_sex", "need"))
+    sparse = u.sparse
     rows = []
-    for k, spec in enumerate(cube.specialties):
-        (ras, sas), (rnd, snd) = age_sex, need
+    for k, spec in enumerate(ratios.specialties):
         rows.append({
             "specialty": spec, "referrals": int(ras.observed[i, k]), "expected": ras.expected[i, k],
             "ratio": ras.ratio[i, k], "verdict": SPARSE if sparse[k] else VERDICT[int(sas[i, k])],
             "need_ratio": rnd.ratio[i, k], "need_verdict": SPARSE if sparse[k] else VERDICT[int(snd[i, k])],
             "disagree": not sparse[k] and bool(disagreement(sas[i, k], snd[i, k])),
-            "pcn_ratio": np.nan if pcn_as is None else pcn_as[0].ratio[j, k],
-            "pcn_verdict": "" if pcn_as is None or pcn_sparse is None else
-            "no verdict: most PCNs referred none" if pcn_sparse[k] else VERDICT[int(pcn_as[1][j, k])],
+            "pcn_ratio": np.nan if j is None else n.ratios["age_sex"].ratio[j, k],
+            "pcn_verdict": "" if j is None else "no verdict: most PCNs referred none" if n.sparse[k]
+            else VERDICT[int(n.signals["age_sex"][j, k])],
         })
     return pd.DataFrame(rows)
 
@@ -175,17 +203,16 @@ def _funnel(o: np.ndarray, e: np.ndarray, hidden: np.ndarray, names: list[str], 
     return f'<div class="funnel-kind"><p>{escape(title)}</p>{svg}</div>', mine, int((~shown).sum()), funnel.method
 
 
-def specialty_funnels(cube: ReferralCube, practice: str, hidden: np.ndarray) -> str:
+def specialty_funnels(ratios: ReferralRatios, practice: str, hidden: np.ndarray) -> str:
     """Two funnel plots per specialty, one above the other, of every practice in the ICS: the age-sex ratio and the
     need-adjusted ratio against the referrals expected, the practice ringed, a practice whose count is hidden left
     off both (the limits and verdicts still count it), or a note why there is no funnel; the method under them."""
-    both = (_ratios(*cube.age_sex())[0], _ratios(cube.referrals, cube.population)[0])
-    sparse = sparse_columns(both[0].observed, both[0].expected)
-    i = cube.practices.index(practice)
-    names = ["another practice"] * len(cube.practices)
-    names[i] = practice
+    u = ratios.practices
+    both, sparse = (u.ratios["age_sex"], u.ratios["need"]), u.sparse
+    names = ["another practice"] * len(u.units)
+    names[u.units.index(practice)] = practice
     parts = []
-    for k, spec in enumerate(cube.specialties):
+    for k, spec in enumerate(ratios.specialties):
         o, e = both[0].observed[:, k], both[0].expected[:, k]
         some = e > 0
         name = treatment_function_label(spec)
@@ -351,7 +378,8 @@ def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], fee
     """The feedback pack as one HTML page, every figure through the disclosure rule; ``conversions`` are the
     warehouse's :func:`~placewise.analyse.variation.conversion_counts`."""
     decision = decided_referrals(cube, pcn_of, rule)
-    table = disclosed(feedback_table(cube, practice, pcn_of), decision, practice, pcn_of.get(practice), rule)
+    ratios = referral_ratios(cube, pcn_of)
+    table = disclosed(feedback_table(ratios, practice, pcn_of), decision, practice, pcn_of.get(practice), rule)
     first, last = (pd.Period(m, freq="M") for m in (cube.months[0], cube.months[-1]))
     body = "".join(_row(r) for r in table.itertuples())
     banner = ('<p class="banner"><strong>Synthetic data</strong>: no real patient is described.</p>'
@@ -379,7 +407,7 @@ so a practice outside the 95% limits is purple (Making Data Count), one inside g
 Where more than half the practices referred none to a specialty no funnel is drawn and no practice judged. A point
 is drawn where, and only where, the table publishes the practice's count (the disclosure rule's one decision): it
 shows the same ratio the table prints, so it gives nothing away the table does not.</p>
-{specialty_funnels(cube, practice, hidden_cells(cube, decision))}
+{specialty_funnels(ratios, practice, hidden_cells(cube, decision))}
 <h2>Conversion by specialty</h2><p>Referrals linked to an attended first outpatient appointment, and first
 attendances linked to an elective admission, by our linkage rule (the records carry no referral number on
 appointments): the same person and treatment function; a first attendance from the day of the referral to

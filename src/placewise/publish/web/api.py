@@ -881,7 +881,7 @@ def referral_feedback(w: WebState, level: str, code: str) -> ReferralFeedback:
         r = rf.referrals(w)
     except ValueError as e:
         raise HTTPException(404, f"no referral feedback: {e}") from None
-    units = r.practices.units if level == "practice" else r.pcns.units
+    units = r.ratios.practices.units if level == "practice" else r.ratios.pcns.units
     if code not in units:
         raise HTTPException(404, f"no {level} {code} with referrals in the warehouse")
     a = w.snapshot.areas

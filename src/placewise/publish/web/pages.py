@@ -482,11 +482,11 @@ def referrals_page(request: Request, place: Annotated[str | None, Query(pattern=
                       text="The warehouse has no referrals, so there is no referral feedback.")
     r = rf.referrals(w)
     mine = prs[prs.place == place] if place else prs
-    codes = set(mine.geography_code) & set(r.practices.units)
-    pcns = a[(a.geography_type == "pcn") & a.geography_code.isin(r.pcns.units)]
+    codes = set(mine.geography_code) & set(r.ratios.practices.units)
+    pcns = a[(a.geography_type == "pcn") & a.geography_code.isin(r.ratios.pcns.units)]
     pcns = pcns[pcns.place == place] if place else pcns
     user: User = request.state.user
-    own = user.practice if user.practice in r.practices.units else None
+    own = user.practice if user.practice in r.ratios.practices.units else None
     return render(request, "referrals.html.j2", "Referrals by specialty", "/referrals",
                   rows=rf.signalling(w, codes), months=r.months, places=sorted(places.items(), key=lambda x: x[1]),
                   place=place, place_name=places.get(place or "", ""), ics=w.snapshot.profile.ics.name,

@@ -19,22 +19,17 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.funnels import sparse_columns
 from placewise.analyse.variation import (
     MULTIMORBIDITY_TEXT,
     OVERDISPERSION_METHOD,
-    Ratios,
-    age_sex_strata,
     disagreement,
-    signal,
-    standardised_ratios,
 )
 from placewise.publish.disclosure import NOT_KNOWN, TOTAL, round_counts
 from placewise.publish.feedback import (
     SPARSE,
     VERDICT,
     FeedbackInputs,
-    pcn_cube,
+    ReferralRatios,
     ConversionShares,
     conversion_html,
     conversion_shares,
@@ -42,6 +37,7 @@ from placewise.publish.feedback import (
     disclosed,
     feedback_inputs,
     feedback_table,
+    referral_ratios,
     hidden_cells,
     monthly_chart,
     specialty_funnels,
@@ -57,27 +53,6 @@ KINDS = ("age_sex", "need")
 
 
 @dataclass(frozen=True)
-class UnitRatios:
-    """Whole-window ratios of every unit (practices or PCNs) by specialty, both kinds, with their 95% funnel
-    signals (one funnel per specialty over the units) and the specialties too sparse to judge."""
-
-    units: list[str]
-    ratios: dict[str, Ratios]
-    signals: dict[str, np.ndarray]
-    sparse: np.ndarray
-
-
-def unit_ratios(units: list[str], referrals: np.ndarray, population: np.ndarray) -> UnitRatios:
-    """:class:`UnitRatios` of a cube's arrays (units, specialties, months, need-adjusted strata), as the pack's
-    table works them out (:func:`~placewise.publish.feedback.feedback_table`)."""
-    pairs = {"age_sex": (age_sex_strata(referrals, 3), age_sex_strata(population, 2)),
-             "need": (referrals, population)}
-    ratios = {k: standardised_ratios(r.sum(axis=2), p.sum(axis=1)) for k, (r, p) in pairs.items()}
-    return UnitRatios(units, ratios, {k: signal(v) for k, v in ratios.items()},
-                      sparse_columns(ratios["age_sex"].observed, ratios["age_sex"].expected))
-
-
-@dataclass(frozen=True)
 class Referrals:
     """What the referral pages read, made once per snapshot."""
 
@@ -86,8 +61,7 @@ class Referrals:
     """The one disclosure decision (:func:`~placewise.publish.feedback.decided_referrals`)."""
     hidden: np.ndarray
     """Whether each practice's count of each specialty is hidden (practices down, specialties across)."""
-    practices: UnitRatios
-    pcns: UnitRatios
+    ratios: ReferralRatios
     conversions: ConversionShares
     """The one decision and the verdicts over every practice's conversion
     (:func:`~placewise.publish.feedback.conversion_shares`)."""
@@ -118,9 +92,8 @@ def referrals(w: WebState) -> Referrals:
             inputs = feedback_inputs(con, w.snapshot.profile)
         cube = inputs.cube
         decision = decided_referrals(cube, inputs.pcn_of, w.snapshot.rule)
-        pcns, pr, pp = pcn_cube(cube, inputs.pcn_of)
         made = Referrals(inputs, decision, hidden_cells(cube, decision),
-                         unit_ratios(cube.practices, cube.referrals, cube.population), unit_ratios(pcns, pr, pp),
+                         referral_ratios(cube, inputs.pcn_of),
                          conversion_shares(inputs.conversions, inputs.pcn_of, cube.specialties, w.snapshot.rule))
         _KEPT[w.db_url] = (w.snapshot.version, made)
         return made
@@ -153,7 +126,7 @@ def practice_rows(w: WebState, practice: str) -> list[dict[str, object]]:
         """The rows, from the pack's functions."""
         r = referrals(w)
         pcn_of = r.inputs.pcn_of
-        table = disclosed(feedback_table(r.inputs.cube, practice, pcn_of), r.decision, practice,
+        table = disclosed(feedback_table(r.ratios, practice, pcn_of), r.decision, practice,
                           pcn_of.get(practice), w.snapshot.rule)
         rows = []
         for t in table.itertuples():
@@ -175,7 +148,7 @@ def pcn_rows(w: WebState, pcn: str) -> list[dict[str, object]]:
     """The PCN's referrals by specialty against the ICS: its rounded count (None where the decision hides it, with
     its ratios and verdicts), expected, both ratios and their verdicts in a funnel over the PCNs."""
     r = referrals(w)
-    u = r.pcns
+    u = r.ratios.pcns
     i = u.units.index(pcn)
     rows: list[dict[str, object]] = []
     for k, spec in enumerate(r.inputs.cube.specialties):
@@ -217,7 +190,7 @@ def signalling(w: WebState, practices: set[str] | None) -> list[Signalling]:
     """For each specialty, the practices (of ``practices``, every practice if None) whose ratios signal at 95%,
     from the same ratios and signals as the practice pages; a practice whose count is hidden is left out."""
     r = referrals(w)
-    u = r.practices
+    u = r.ratios.practices
     keep = np.array([practices is None or p in practices for p in u.units])
     out = []
     for k, spec in enumerate(r.inputs.cube.specialties):
@@ -241,7 +214,7 @@ def practice_figures(w: WebState, practice: str, feedback: date | None) -> dict[
         """The three parts."""
         r = referrals(w)
         cube, rule = r.inputs.cube, w.snapshot.rule
-        return {"funnels": specialty_funnels(cube, practice, r.hidden),
+        return {"funnels": specialty_funnels(r.ratios, practice, r.hidden),
                 "conversion": conversion_html(r.conversions, practice, r.inputs.pcn_of, rule),
                 "monthly": monthly_chart(cube, practice, feedback, rule)}
     return w.snapshot.memo(("referrals", "figures", practice, feedback), make)
