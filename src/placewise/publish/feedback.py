@@ -45,6 +45,8 @@ from placewise.publish.report import POINT_CLASS
 VERDICT = {1: "higher than expected", -1: "lower than expected", 0: "within expected range"}
 SPARSE = "no verdict: most practices referred none"
 """The verdict where more than half the practices referred none to a specialty, and no funnel is drawn."""
+PCN_SPARSE = "no verdict: most PCNs referred none"
+"""The PCN's verdict where more than half the PCNs referred none to a specialty."""
 
 
 def pcn_cube(cube: ReferralCube, pcn_of: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -113,7 +115,7 @@ def feedback_table(ratios: ReferralRatios, practice: str, pcn_of: dict[str, str]
             "need_ratio": rnd.ratio[i, k], "need_verdict": SPARSE if sparse[k] else VERDICT[int(snd[i, k])],
             "disagree": not sparse[k] and bool(disagreement(sas[i, k], snd[i, k])),
             "pcn_ratio": np.nan if j is None else n.ratios["age_sex"].ratio[j, k],
-            "pcn_verdict": "" if j is None else "no verdict: most PCNs referred none" if n.sparse[k]
+            "pcn_verdict": "" if j is None else PCN_SPARSE if n.sparse[k]
             else VERDICT[int(n.signals["age_sex"][j, k])],
         })
     return pd.DataFrame(rows)

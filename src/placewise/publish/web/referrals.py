@@ -26,7 +26,7 @@ from placewise.analyse.variation import (
 )
 from placewise.publish.disclosure import NOT_KNOWN, TOTAL, round_counts
 from placewise.publish.feedback import (
-    SPARSE,
+    PCN_SPARSE,
     VERDICT,
     FeedbackInputs,
     ReferralRatios,
@@ -108,9 +108,9 @@ def has_referrals(w: WebState) -> bool:
     return True
 
 
-def _verdict(sig: int, sparse: bool) -> str:
-    """The pack's words for a signal."""
-    return SPARSE if sparse else VERDICT[int(sig)]
+def _pcn_verdict(sig: int, sparse: bool) -> str:
+    """The pack's words for a PCN's signal."""
+    return PCN_SPARSE if sparse else VERDICT[int(sig)]
 
 
 def _num(v: float) -> float | None:
@@ -160,9 +160,9 @@ def pcn_rows(w: WebState, pcn: str) -> list[dict[str, object]]:
             "specialty": spec, "name": treatment_function_label(spec), "referrals": count if open_ else None,
             "expected": round(float(a.expected[i, k]), 1),
             "ratio": _num(a.ratio[i, k]) if open_ else None,
-            "verdict": _verdict(sa, bool(u.sparse[k])) if open_ else None,
+            "verdict": _pcn_verdict(sa, bool(u.sparse[k])) if open_ else None,
             "need_ratio": _num(n.ratio[i, k]) if open_ else None,
-            "need_verdict": _verdict(sn, bool(u.sparse[k])) if open_ else None,
+            "need_verdict": _pcn_verdict(sn, bool(u.sparse[k])) if open_ else None,
             "differ": (not u.sparse[k] and bool(disagreement(np.array([sa], np.int8), np.array([sn], np.int8))[0]))
             if open_ else None,
             "pcn_ratio": None, "pcn_hidden": None})
