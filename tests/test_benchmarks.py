@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from types import ModuleType
 
+import duckdb
+
 from placewise.measure import default_range
 from placewise.warehouse import connect
 
@@ -28,8 +30,10 @@ def _commands() -> ModuleType:
 
 def test_the_months_option_defaults_to_the_range_placewise_measure_uses(tmp_path):
     con = connect(str(tmp_path / "w.duckdb"))
-    con.raw_sql("CREATE TABLE clinical_events AS SELECT * FROM (VALUES (DATE '2023-01-05'), (DATE '2026-09-15')) "
-                "AS t(event_date)")
+    con.raw_sql(
+        "CREATE TABLE clinical_events AS SELECT * FROM (VALUES (DATE '2023-01-05'), (DATE '2026-09-15')) "
+        "AS t(event_date)"
+    )
     parser = argparse.ArgumentParser()
     _commands().add_months_option(parser)
     months = parser.parse_args([]).months
@@ -66,4 +70,32 @@ def test_bench_postgres_names_a_statement_by_the_working_table_it_makes_or_reads
     read = f'COPY (WITH "t11" AS (SELECT "t3"."period_start" FROM {work}."_placewise_side_0_bdbd93dd" AS "t3"))'
     assert bench.statement_label(read) == "COPY reading side_0"
     assert bench.statement_label('DELETE  FROM "measurements"\n WHERE "indicator_id" IN ($1)') == (
-        'DELETE FROM "measurements" WHERE "indicator_id" IN ($1)')
+        'DELETE FROM "measurements" WHERE "indicator_id" IN ($1)'
+    )
+
+
+def test_replicate_warehouse_repeats_people_and_their_records_under_new_keys_and_reference_tables_once(tmp_path):
+    """The scale 2.0 and 4.0 warehouses of docs/scale.md are copies of scale 1.0's: each copy's people and records
+    are new people and records (distinct keys, a person's records still theirs), practices are not copied."""
+    spec = importlib.util.spec_from_file_location("replicate_warehouse", BENCHMARKS / "replicate_warehouse.py")
+    assert spec is not None and spec.loader is not None
+    replicate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replicate)
+    source, target = tmp_path / "s.duckdb", tmp_path / "t.duckdb"
+    con = duckdb.connect(str(source))
+    con.execute("CREATE TABLE people AS SELECT * FROM (VALUES ('p1', 1930), ('p2', 1990)) AS t(person_id, birth_year)")
+    con.execute(
+        "CREATE TABLE clinical_events AS SELECT * FROM (VALUES ('e1', 'p1'), ('e2', 'p1'), ('e3', 'p2')) "
+        "AS t(event_id, person_id)"
+    )
+    con.execute("CREATE TABLE practices AS SELECT * FROM (VALUES ('A81001'), ('A81002')) AS t(practice_code)")
+    con.close()
+    replicate.replicate(source, target, 3)
+    con = duckdb.connect(str(target), read_only=True)
+    assert con.execute("SELECT count(*), count(DISTINCT person_id) FROM people").fetchone() == (6, 6)
+    assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM clinical_events").fetchone() == (9, 9)
+    assert con.execute("SELECT count(*) FROM practices").fetchone() == (2,)
+    per_person = con.execute(
+        "SELECT p.birth_year, count(*) FROM clinical_events e JOIN people p USING (person_id) GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert per_person == [(1930, 6), (1990, 3)]  # each copy of p1 keeps its two events
