@@ -209,6 +209,62 @@ def test_bed_day_limits_by_hand_at_one_size():
     assert "Dobson" in f.method
 
 
+def test_bed_days_held_to_the_ics_spells_by_hand():
+    # The report's and web app's bed-day funnel (units_funnel, sums_values): m and s are the ICS's, from its
+    # whole-population cell: 5,500 days over 1,000 spells whose squares sum to 49,000, so m = 5.5 days a spell and
+    # s = sqrt(49) = 7. Four practices of 1,000 people (too few for overdispersion) held to the ICS's 550 bed days per
+    # 1,000: at 1,000 people E = 550 days, e = 550 / 5.5 = 100 spells. Dobson: E + s (U - e) with U, L the exact
+    # Poisson limits of e spells (U such that P(chi2 on 2U df <= 2e) = 2.5%, L + 1 such that it is 97.5%; computed
+    # here by root-finding, not by the code under test): 95% 412.7 to 693.9, 99.8% 340.5 to 779.5 days per 1,000.
+    from scipy.optimize import brentq
+    from scipy.stats import chi2
+
+    from placewise.analyse.funnels import event_spread, units_funnel
+
+    spread = event_spread(5_500, 1_000, 49_000)
+    assert spread == pytest.approx((5.5, 7.0))
+
+    def events_at(p: float) -> float:
+        return brentq(lambda u: chi2.cdf(200, 2 * u) - p, 1, 1_000)
+
+    want = [550 + 7 * (events_at(0.975) - 1 - 100), 550 + 7 * (events_at(0.025) - 100),
+            550 + 7 * (events_at(0.999) - 1 - 100), 550 + 7 * (events_at(0.001) - 100)]
+    assert want == pytest.approx([412.73, 693.91, 340.54, 779.47], abs=0.01)
+    days = [700, 400, 330, 550]
+    f, why = units_funnel("crude_rate", days, [1_000] * 4, 1_000, 0.55, plural="practices", sums_values=True,
+                          spread=spread)
+    assert f is not None and why == "" and f.tau2 == 0 and f.centre == pytest.approx(550)
+    # Units either side of each limit at 1,000 people, 0.6 days away, get the verdicts the hand limits give.
+    edges = [694.5, 693.3, 412.1, 413.3, 339.9, 341.1, 779.0, 780.1]
+    g, _ = units_funnel("crude_rate", edges, [1_000] * 8, 1_000, 0.55, sums_values=True, spread=spread)
+    assert g is not None and g.signal.tolist() == [1, 0, -1, 0, -2, -1, 1, 2]
+    # The limits along the grid follow the same formula at every size: E = 0.55 n, e = E / 5.5.
+    e = f.grid * 0.55 / 5.5
+    upper = [brentq(lambda u, x=x: chi2.cdf(2 * x, 2 * u) - 0.025, 0.1, 10_000) for x in e[::20]]
+    assert f.upper95[::20] == pytest.approx((f.grid[::20] * 0.55 + 7 * (np.array(upper) - e[::20]))
+                                            / f.grid[::20] * 1_000, rel=1e-7)
+    # 700 is above the 95% limit (693.9), 400 below it (412.7), 330 below the 99.8% (340.5), 550 inside. As Poisson
+    # counts of days (sd sqrt(550) = 23.5) 400 and 700 would both be beyond 99.8%.
+    assert f.signal.tolist() == [1, -1, -2, 0]
+    assert "Dobson" in f.method and "m = 5.5 and root mean square s = 7, the ICS's" in f.method
+    # The same units counted as Poisson events, for contrast.
+    assert rate_funnel(days, [1_000] * 4, per=1_000, centre=0.55).signal.tolist() == [2, -2, -2, 0]
+
+
+def test_no_bed_day_funnel_without_the_ics_spells_or_its_published_value():
+    from placewise.analyse.funnels import event_spread, units_funnel
+
+    days, sizes = [700, 400, 330, 550], [1_000] * 4
+    for spread, centre in ((None, 0.55), ((5.5, 7.0), None)):
+        f, why = units_funnel("crude_rate", days, sizes, 1_000, centre, plural="practices", when="in Mar 2026",
+                              sums_values=True, spread=spread)
+        assert f is None and why == ("No funnel plot of practices: its count sums a value per event (the days of each "
+                                     "hospital spell), so its limits rest on the ICS's spells and squared days "
+                                     "(Dobson's method), which are used only where the ICS's value is published; it "
+                                     "is suppressed or counted no spells in Mar 2026.")
+    assert event_spread(0, 0, 0) is None and event_spread(10, 2, float("nan")) is None
+
+
 def test_a_bed_day_funnel_needs_an_event_and_sound_figures():
     with pytest.raises(ValueError, match="no unit counted an event"):
         value_sum_funnel([0, 0], [10, 10], [0, 0], [0, 0], per=1000)

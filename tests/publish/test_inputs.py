@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
+import pytest
 
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
@@ -76,3 +78,31 @@ def test_a_pcn_serving_two_places_is_drawn_in_each_with_the_other_place_named(tm
         assert f"<title>{name}</title>" in page.pcn_svg
         assert (f" {name}: a PCN serving more than one Place is drawn in the report of each, its value covering all "
                 "its practices.") in page.pcn_note
+
+
+def test_the_ics_spread_of_bed_days_is_read_from_its_whole_population_cell(tmp_path):
+    # Heart failure bed days: the ICS's whole-population cell of April 2025 has 550 days over 55 spells whose squares
+    # sum to 7,000, so m = 10 days a spell and s = sqrt(7,000 / 55) = 11.28; May's cell counted no spell (no spread).
+    # A practice's cell, the ICS's cell by sex and another indicator's are not read.
+    from placewise.publish.inputs import event_spreads
+
+    from placewise.analyse.measurements import SCHEMA, write_measurements
+
+    con = connect(str(tmp_path / "w.duckdb"))
+    columns = SCHEMA.names
+    base = {c: None for c in columns}
+    april, may = date(2025, 4, 1), date(2025, 5, 1)
+    cells = [("heart_failure_bed_days", april, "ics", "QHG", "none", 550.0, 55.0, 7000.0),
+             ("heart_failure_bed_days", may, "ics", "QHG", "none", 0.0, 0.0, 0.0),
+             ("heart_failure_bed_days", april, "practice", "P1", "none", 50.0, 2.0, 2000.0),
+             ("heart_failure_bed_days", april, "ics", "QHG", "sex", 300.0, 10.0, 9000.0),
+             ("heart_failure_admissions", april, "ics", "QHG", "none", 55.0, None, None)]
+    rows = pd.DataFrame([{**base, "indicator_id": i, "period_start": p, "period_end": p, "geography_type": g,
+                          "geography_code": c, "breakdown": b, "breakdown_group": "All", "numerator": t,
+                          "denominator": 1000.0, "events": o, "sum_squares": v}
+                         for i, p, g, c, b, t, o, v in cells])[columns]
+    write_measurements(con, pa.Table.from_pandas(rows, schema=SCHEMA, preserve_index=False), [c[0] for c in cells])
+    spreads = event_spreads(con, load_catalogue(load_profile()))
+    assert list(spreads) == ["heart_failure_bed_days"]
+    (start, m, s), = spreads["heart_failure_bed_days"]
+    assert start == april and m == 10.0 and s == pytest.approx(11.2815, abs=1e-4)

@@ -1367,30 +1367,64 @@ def test_a_place_report_draws_its_pcns_on_the_funnel_of_the_icss_against_the_ics
     assert "Outside the 95% limits: PCN U00010 (low, beyond 99.8%)." in note
 
 
-def test_a_rate_summing_bed_days_gets_no_funnel_and_the_reason():
-    """Heart failure bed days (a crude rate whose count sums each spell's days) get no funnel. Four practices of 1,000
-    with 500, 480, 520 and 700 bed days, centre 550 a practice: as Poisson counts Practice 3's 700 is far beyond the
-    99.8% limit (sd sqrt(550) = 23.5, z = 6.4). Were its days 70 spells of 10 days, their variance is the sum of
-    squares, 70 x 10^2 = 7,000 (compound Poisson), sd 83.7 and z = 1.8: inside the 95% limits. The Poisson funnel
-    would name an outlier that is not, so none is drawn and the page says why."""
+def test_a_place_funnels_axis_fits_its_own_practices_the_limits_still_the_icss():
+    """A practice of 20,000 in another Place is on the ICS's funnel (it counts in the verdicts' centre and
+    overdispersion), but Luton's funnel is drawn along its own four of 1,000: the x-axis ends near 1,100, not 22,000,
+    and its four get the same verdicts as before."""
+    from placewise.publish.report import build_report
+
+    frame, spec, scope, rule = _four_practices()
+    big = frame[frame.geography_code == "P3"].assign(geography_code="P9", numerator=11_000.0, denominator=20_000.0)
+    page = build_report(pd.concat([frame, big], ignore_index=True), [spec], scope, title="t", months=36,
+                        rule=rule).pages[0]
+    svg = ET.fromstring(page.units_svg)
+    ticks = [float(t.text.replace(",", "")) for t in svg.iter("{http://www.w3.org/2000/svg}text")
+             if t.get("text-anchor") == "middle" and t.get("class") is None and t.text
+             and t.text.replace(",", "").isdigit()]
+    assert ticks and max(ticks) <= 1_500
+    assert page.units_note.startswith("4 practices in Luton with a published value, on the funnel of the 5 in the ICS.")
+    assert "Practice 3 (high, beyond 99.8%)" in page.units_note and "Practice 2" not in page.units_note
+
+
+def test_a_rate_summing_bed_days_gets_dobsons_funnel_from_the_ics_spells():
+    """Heart failure bed days (a crude rate whose count sums each spell's days): four practices of 1,000 with 500, 480,
+    520 and 700 bed days, held to the ICS's 550 per 1,000. As Poisson counts Practice 3's 700 is far beyond the 99.8%
+    limit (sd sqrt(550) = 23.5, z = 6.4). The ICS's days are 55 spells of 10 days (T 550, O 55, V 5,500: m = s = 10):
+    at 1,000 people e = 55 spells, and Dobson's 95% upper limit is 550 + 10 x (U - 55) = 704.9, U the exact Poisson
+    upper limit of 55 (70.49), so 700 is inside (z = 150 / sqrt(70 x 10^2) = 1.8, as its variance is the sum of squares,
+    not the days). Without the ICS's spread, or with its value suppressed, no funnel, and the page says why."""
     from dataclasses import replace
 
-    from placewise.analyse.funnels import no_funnel_reason
     from placewise.measure import load_catalogue
     from placewise.profile import load_profile
+    from placewise.publish.inputs import specs_from_catalogue
     from placewise.publish.report import build_report
 
     frame, spec, scope, rule = _four_practices("lower_is_better")
+    frame = frame.assign(value=frame.numerator)  # per 1,000 of 1,000
     rate = replace(spec, measure="crude_rate", unit="", per=1000)
     drawn = build_report(frame, [rate], scope, title="t", months=36, rule=rule).pages[0]
-    assert drawn.units_svg and "Practice 3 (high, beyond 99.8%)" in drawn.units_note  # what the refusal avoids
-    catalogue = {i.id: i for i in load_catalogue(load_profile("blmk")).indicators}
-    bed_days = replace(rate, no_funnel=no_funnel_reason(catalogue["heart_failure_bed_days"]))
+    assert drawn.units_svg and "Practice 3 (high, beyond 99.8%)" in drawn.units_note  # as Poisson counts
+    catalogue = load_catalogue(load_profile("blmk"))
+    spreads = {"heart_failure_bed_days": ((MONTHS[-1], 10.0, 10.0),)}
+    cat = {s.id: s for s in specs_from_catalogue(catalogue, spreads=spreads)}
+    assert cat["heart_failure_bed_days"].sums_values and not cat["heart_failure_admissions"].sums_values
+    bed_days = replace(rate, sums_values=True, spreads=cat["heart_failure_bed_days"].spreads)
     page = build_report(frame, [bed_days], scope, title="t", months=36, rule=rule).pages[0]
-    assert page.units_svg == "" and page.pcn_svg == ""
-    assert page.units_note.startswith("No funnel plot of practices: its count is a sum of a value per event")
-    assert "compound Poisson" in page.units_note
-    assert no_funnel_reason(catalogue["heart_failure_admissions"]) == ""  # a count of admissions keeps its funnel
+    assert page.units_svg and "None is outside the 95% limits." in page.units_note
+    assert ("Limits: Dobson's limits for a sum of values over events around the reference rate: exact Poisson limits "
+            "of the expected number of events scaled by the root mean square value per event (mean value of an event "
+            "m = 10 and root mean square s = 10, the ICS's)") in page.units_note
+    svg = ET.fromstring(page.units_svg)
+    assert len(svg.findall("{http://www.w3.org/2000/svg}circle")) >= 4
+    for no in (replace(bed_days, spreads=()),
+               replace(bed_days, spreads=((MONTHS[-2], 10.0, 10.0),))):  # another month's spread is not this one's
+        page = build_report(frame, [no], scope, title="t", months=36, rule=rule).pages[0]
+        assert page.units_svg == "" and page.units_note.startswith(
+            "No funnel plot of practices: its count sums a value per event (the days of each hospital spell)")
+    hidden = frame.assign(suppressed=(frame.geography_type == "ics") & (frame.period_start == MONTHS[-1]))
+    page = build_report(hidden, [bed_days], scope, title="t", months=36, rule=rule).pages[0]
+    assert page.units_svg == "" and "used only where the ICS's value is published" in page.units_note
 
 
 def test_bed_occupancy_in_2026_27_shows_no_national_target_with_its_source_not_an_empty_cell():

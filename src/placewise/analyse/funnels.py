@@ -27,7 +27,10 @@
   size with E expected (size x centre rate), the expected number of events is e = E / m and the limits are
   E + s (e rho - e), where rho are the ratio limits above at e (exact Poisson, widened for overdispersion as above),
   m = sum T / sum O (the mean value of an event) and s = sqrt(sum V / sum O) (its root mean square), pooled over
-  the units drawn. Each unit is held to them as its equivalent count of events O* = e + (T - E) / s, which has the
+  the units drawn (:func:`value_sum_funnel`) or, as the report and the web app draw every funnel of practices, PCNs
+  and areas, taken from the ICS's whole-population cell (its published days, its spells and squared days, on which
+  its own interval rests; :func:`pooled_value_sum_funnel`, :func:`event_spread`), used only where that cell is
+  published, so that no unit's own spells are needed. Each unit is held to them as its equivalent count of events O* = e + (T - E) / s, which has the
   Poisson's mean and variance e (O* is never below 0, since s >= m); the overdispersion tau^2 is estimated from
   O* against e as for any rate. Where every value is 1 (s = m = 1) these are the rate funnel's limits exactly; the
   limits' width at a size follows sqrt(V) per unit expected. FunnelPlotR has no method for such sums (its data types
@@ -48,7 +51,6 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from placewise.analyse.statistics import ratio_funnel_limits
-from placewise.measure.catalogue import Events, Indicator
 
 Z95 = float(stats.norm.ppf(0.975))
 """The two-sided 95% normal deviate (1.96)."""
@@ -137,16 +139,22 @@ def sparse_columns(observed: ArrayLike, expected: ArrayLike) -> NDArray[np.bool_
     return ~some | (middle == 0)
 
 
-def no_funnel_reason(ind: Indicator) -> str:
-    """Why the indicator's units get no funnel plot: its numerator sums a value over events (bed days), so its spread is
-    a compound Poisson sum's, not the Poisson count's the limits assume; empty if a funnel applies."""
-    num = ind.numerator
-    if ind.measure != "crude_rate" or not isinstance(num, Events) or num.value is None:
-        return ""
-    return ("its count is a sum of a value per event (such as the days of each hospital spell), not a count of events, "
-            "so its variance is the sum of the squared values (compound Poisson), larger than the count: funnel limits "
-            "for a count of events would call units outliers that are not, and limits from the squared values are not "
-            "yet drawn.")
+def event_spread(total: float, events: float, sum_squares: float) -> tuple[float, float] | None:
+    """The mean value of an event m = T / O and its root mean square s = sqrt(V / O), from a whole's sum of values T,
+    its events O and their squares' sum V (the ICS's whole-population cell of bed days: its published days, spells and
+    squared days), the spread :func:`pooled_value_sum_funnel` holds every unit to; None where there is no event or a
+    count is missing."""
+    t, o, v = float(total), float(events), float(sum_squares)
+    if not (np.isfinite([t, o, v]).all() and o > 0 and t > 0 and v > 0):
+        return None
+    return t / o, float(np.sqrt(v / o))
+
+
+VALUE_SUM_UNPUBLISHED = ("its count sums a value per event (the days of each hospital spell), so its limits rest on the "
+                         "ICS's spells and squared days (Dobson's method), which are used only where the ICS's value is "
+                         "published; it is suppressed or counted no spells{when}.")
+"""Why a rate summing a value per event gets no funnel at a period: the ICS's cell its limits rest on is not
+published (``{when}`` the period, " in Mar 2026", or empty)."""
 
 
 FUNNEL_MEASURES = ("proportion", "crude_rate", "ratio")
@@ -162,14 +170,20 @@ CENTRE_RULE = ("Practices and PCNs are held to the ICS value, in one funnel per 
 
 def units_funnel(measure: str, numerator: ArrayLike, denominator: ArrayLike, per: float, centre: float | None,
                  no_funnel: str = "", plural: str = "units", where: str = "", when: str = "",
-                 others: int = 0) -> tuple[Funnel | None, str]:
+                 others: int = 0, sums_values: bool = False,
+                 spread: tuple[float, float] | None = None,
+                 drawn: ArrayLike | None = None) -> tuple[Funnel | None, str]:
     """The funnel of one level's units (every unit with a published value: its ``numerator`` and ``denominator``) by
     the indicator's ``measure``, around ``centre`` (the ICS value per unit of the denominator,
     :data:`CENTRE_RULE`; the units' overall value where it is suppressed), or none and the sentence saying why:
     the measure has no funnel, or ``no_funnel`` (its reason), fewer than three units, none counting any, or
     :func:`too_sparse`. ``plural`` names the units, ``where`` where they are ("in the ICS"), ``when`` the period
-    ("in Mar 2026"), ``others`` how many more are suppressed or have no value. The one definition the report, the web
-    app and the feedback pack use."""
+    ("in Mar 2026"), ``others`` how many more are suppressed or have no value. A rate whose numerator sums a value per
+    event (``sums_values``, bed days) gets Dobson's funnel (:func:`pooled_value_sum_funnel`) from ``spread``, the mean
+    and root mean square value of an event of the ICS (:func:`event_spread`), given only where the ICS's value is
+    published (``centre`` too), and no funnel without it. The limits are drawn along the sizes of the units ``drawn``
+    (a Place's own; default every unit), the verdicts against every unit's own size. The one definition the report,
+    the web app and the feedback pack use."""
     o, n = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     at = f" {where}" if where else ""
     hidden = (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
@@ -179,6 +193,8 @@ def units_funnel(measure: str, numerator: ArrayLike, denominator: ArrayLike, per
                       f"ratios, and this indicator is a {measure.replace('_', ' ')}.")
     if no_funnel:
         return None, f"No funnel plot of {plural}: {no_funnel}"
+    if sums_values and (spread is None or centre is None):
+        return None, f"No funnel plot of {plural}: " + VALUE_SUM_UNPUBLISHED.format(when=f" {when}" if when else "")
     if len(o) < 3:
         return None, (f"No funnel plot of {plural}: fewer than three{at} have a published value (they are published "
                       "only where the profile's disclosure rule includes them).")
@@ -190,12 +206,18 @@ def units_funnel(measure: str, numerator: ArrayLike, denominator: ArrayLike, per
                       f"counted none{' ' + when if when else ''}. Where more than half count none, funnel limits "
                       "cannot tell a 0 from chance and overdispersion cannot be estimated, so no funnel is drawn"
                       + hidden)
+    if sums_values and spread is not None:
+        return pooled_value_sum_funnel(o, n, spread[0], spread[1], per, centre, "the ICS's", drawn), ""
     make = proportion_funnel if measure == "proportion" else rate_funnel
-    return make(o, n, per, centre), ""
+    return make(o, n, per, centre, drawn), ""
 
 
-def _grid(sizes: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Sizes along which the limits are drawn, from half the smallest unit to a little beyond the largest."""
+def _grid(sizes: NDArray[np.float64], drawn: ArrayLike | None = None) -> NDArray[np.float64]:
+    """Sizes along which the limits are drawn, from half the smallest unit to a little beyond the largest: of the
+    units ``drawn`` where given (a Place's own, on the funnel of every unit of the ICS), so that the chart's axis fits
+    them, else of every unit."""
+    if drawn is not None and np.size(drawn):
+        sizes = np.asarray(drawn, dtype=float)
     return np.geomspace(max(float(sizes.min()) * 0.5, 1.0), float(sizes.max()) * 1.1, GRID_POINTS)
 
 
@@ -205,14 +227,16 @@ def _signal(value: NDArray[np.float64], limits: Bounds) -> NDArray[np.int8]:
     return np.select([value > hi998, value < lo998, value > hi95, value < lo95], [2, -2, 1, -1], 0).astype(np.int8)
 
 
-def _method(kind: str, tau2: float, units: int, given: bool) -> str:
-    """The method statement printed with the funnel; ``given`` when the centre is a reference value, not the units'."""
-    around = f"the reference {kind}" if given else f"the overall {kind}"
+def _method(kind: str, tau2: float, units: int, given: bool, detail: str = "") -> str:
+    """The method statement printed with the funnel; ``given`` when the centre is a reference value, not the units';
+    ``detail`` follows the base method."""
+    what = "rate" if kind == "value_sum" else kind
+    around = f"the reference {what}" if given else f"the overall {what}"
     base = {"proportion": f"binomial limits around {around} (Fingertips method)",
             "rate": f"exact Poisson limits around {around} (Fingertips method)",
             "value_sum": f"Dobson's limits for a sum of values over events around {around}: exact Poisson limits of "
                          "the expected number of events scaled by the root mean square value per event",
-            "ratio": "exact Poisson limits around 1, as expected (Fingertips method)"}[kind]
+            "ratio": "exact Poisson limits around 1, as expected (Fingertips method)"}[kind] + detail
     if units < MIN_UNITS_FOR_OVERDISPERSION:
         return f"{base}; overdispersion not estimated from fewer than {MIN_UNITS_FOR_OVERDISPERSION} units"
     if tau2 == 0:
@@ -223,9 +247,10 @@ def _method(kind: str, tau2: float, units: int, given: bool) -> str:
 
 
 def proportion_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float = 100.0,
-                      centre: float | None = None) -> Funnel:
+                      centre: float | None = None, drawn: ArrayLike | None = None) -> Funnel:
     """The funnel of proportions (values on the ``per`` scale) with each unit's signal, around ``centre`` (a
-    proportion, such as the ICS value the units are held to) or else the units' overall proportion."""
+    proportion, such as the ICS value the units are held to) or else the units' overall proportion; the limits are
+    drawn along the sizes of the units ``drawn`` (default all: :func:`_grid`)."""
     o, n = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     if (n <= 0).any() or (o < 0).any() or (o > n).any():
         raise ValueError("proportion_funnel: every denominator must be positive and hold its numerator")
@@ -240,12 +265,14 @@ def proportion_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float =
                                     for z in (Z95, Z998) for sign in (-1, 1))
         return lo95, hi95, lo998, hi998
 
-    return _funnel(centre * per, _grid(n), limits, o / n * per, n, tau2, _method("proportion", tau2, units, given))
+    return _funnel(centre * per, _grid(n, drawn), limits, o / n * per, n, tau2, _method("proportion", tau2, units, given))
 
 
-def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre: float | None = None) -> Funnel:
+def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre: float | None = None,
+                drawn: ArrayLike | None = None) -> Funnel:
     """The funnel of crude rates (events per ``per`` of the denominator) with each unit's signal, around ``centre``
-    (events per unit of the denominator, such as the ICS rate) or else the units' overall rate."""
+    (events per unit of the denominator, such as the ICS rate) or else the units' overall rate; ``drawn`` as for
+    :func:`proportion_funnel`."""
     o, n = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     if (n <= 0).any() or (o < 0).any():
         raise ValueError("rate_funnel: every denominator must be positive and every count at least zero")
@@ -260,7 +287,7 @@ def rate_funnel(numerator: ArrayLike, denominator: ArrayLike, per: float, centre
         lo95, hi95, lo998, hi998 = _ratio_limits(size * rate, tau2)
         return lo95 * rate * per, hi95 * rate * per, lo998 * rate * per, hi998 * rate * per
 
-    return _funnel(rate * per, _grid(n), limits, o / n * per, n, tau2, _method("rate", tau2, units, centre is not None))
+    return _funnel(rate * per, _grid(n, drawn), limits, o / n * per, n, tau2, _method("rate", tau2, units, centre is not None))
 
 
 def value_sum_funnel(numerator: ArrayLike, denominator: ArrayLike, events: ArrayLike, sum_squares: ArrayLike,
@@ -275,14 +302,16 @@ def value_sum_funnel(numerator: ArrayLike, denominator: ArrayLike, events: Array
     if o.sum() <= 0:
         raise ValueError("value_sum_funnel: no unit counted an event, so the size of an event is unknown")
     return pooled_value_sum_funnel(t, denominator, float(t.sum() / o.sum()), float(np.sqrt(v.sum() / o.sum())),
-                                   per, centre)
+                                   per, centre, "pooled over the units")
 
 
 def pooled_value_sum_funnel(numerator: ArrayLike, denominator: ArrayLike, mean_value: float, rms_value: float,
-                            per: float, centre: float | None = None) -> Funnel:
+                            per: float, centre: float | None = None, source: str = "given",
+                            drawn: ArrayLike | None = None) -> Funnel:
     """:func:`value_sum_funnel` with the mean value of an event m (``mean_value``) and its root mean square s
     (``rms_value``) given, pooled over a whole (such as the ICS's spells, from its published cell) rather than over
-    the units drawn: only each unit's sum T and size are needed, as a table publishes them."""
+    the units drawn: only each unit's sum T and size are needed, as a table publishes them. ``source`` says in the
+    method whose m and s they are ("the ICS's"); ``drawn`` as for :func:`proportion_funnel`."""
     t, n = (np.asarray(a, dtype=float) for a in (numerator, denominator))
     m, s = float(mean_value), float(rms_value)
     if (n <= 0).any() or (t < 0).any() or not np.isfinite(t).all():
@@ -305,8 +334,9 @@ def pooled_value_sum_funnel(numerator: ArrayLike, denominator: ArrayLike, mean_v
         lo95, hi95, lo998, hi998 = bounds
         return lo95, hi95, lo998, hi998
 
-    return _funnel(rate * per, _grid(n), limits, t / n * per, n, tau2,
-                   _method("value_sum", tau2, len(t), centre is not None))
+    spread = f" (mean value of an event m = {m:.3g} and root mean square s = {s:.3g}, {source})"
+    return _funnel(rate * per, _grid(n, drawn), limits, t / n * per, n, tau2,
+                   _method("value_sum", tau2, len(t), centre is not None, spread))
 
 
 def ratio_funnel(observed: ArrayLike, expected: ArrayLike) -> Funnel:

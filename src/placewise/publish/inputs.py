@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from placewise.analyse.funnels import no_funnel_reason
+from placewise.analyse.funnels import event_spread
 from placewise.analyse.independence import cumulative, no_spc_reason
 from placewise.analyse.plan import forecast_year_end, load_plans, plan_against_actual, population_sized
 from placewise.analyse.targets import target_status
@@ -154,16 +154,40 @@ def printed_alone(con, catalogue: Catalogue, frame: pd.DataFrame) -> dict[str, f
     return out
 
 
+def event_spreads(con, catalogue: Catalogue) -> dict[str, tuple[tuple[date, float, float], ...]]:
+    """For each rate whose numerator sums a value per event (bed days), the ICS's mean and root mean square value of
+    an event (m, s; :func:`placewise.analyse.funnels.event_spread`) in each period, from its whole-population cell's
+    sum, events and squared values (those its own interval rests on): what its units' funnel limits need, so that no
+    unit's own events are. Read for every period; a funnel uses a period's only where the ICS's value is published
+    (:func:`placewise.analyse.funnels.units_funnel`)."""
+    ids = [i.id for i in catalogue.indicators if i.sums_values]
+    if not ids:
+        return {}
+    t = con.table("measurements")
+    rows = t.filter(t.indicator_id.isin(ids) & (t.geography_type == "ics") & (t.breakdown == "none")).select(
+        "indicator_id", "period_start", "numerator", "events", "sum_squares").to_pandas()
+    rows["period_start"] = pd.to_datetime(rows.period_start).dt.date
+    out: dict[str, list[tuple[date, float, float]]] = {}
+    for r in rows.sort_values(["indicator_id", "period_start"]).itertuples():
+        spread = event_spread(r.numerator, r.events, r.sum_squares)
+        if spread is not None:
+            out.setdefault(str(r.indicator_id), []).append((r.period_start, *spread))
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def specs_from_catalogue(catalogue: Catalogue, as_of: date | None = None,
-                         alone: Mapping[str, frozenset[tuple[str, date]]] | None = None) -> list[IndicatorSpec]:
-    """The report's view of every catalogue indicator, in catalogue order, targets for the year of ``as_of``, and
-    the returned values printed without their counts (``alone``: :func:`printed_alone`).
+                         alone: Mapping[str, frozenset[tuple[str, date]]] | None = None,
+                         spreads: Mapping[str, tuple[tuple[date, float, float], ...]] | None = None
+                         ) -> list[IndicatorSpec]:
+    """The report's view of every catalogue indicator, in catalogue order, targets for the year of ``as_of``, the
+    returned values printed without their counts (``alone``: :func:`printed_alone`) and, for a rate summing a value
+    per event, the ICS's spread of its values (``spreads``: :func:`event_spreads`) its units' funnels rest on.
 
     Values are read as the measurements table stores them: numerator / denominator x ``per``
     (so a proportion with ``per: 100`` is already a percentage).
     """
-    alone = alone or {}
-    return [_spec(i, as_of, alone.get(i.id, frozenset())) for i in catalogue.indicators]
+    alone, spreads = alone or {}, spreads or {}
+    return [_spec(i, as_of, alone.get(i.id, frozenset()), spreads.get(i.id, ())) for i in catalogue.indicators]
 
 
 def _returned_format(i: Indicator) -> tuple[str, int]:
@@ -173,7 +197,8 @@ def _returned_format(i: Indicator) -> tuple[str, int]:
     return ("", 0) if i.denominator is None else ("", 1)
 
 
-def _spec(i: Indicator, as_of: date | None, alone: frozenset[tuple[str, date]]) -> IndicatorSpec:
+def _spec(i: Indicator, as_of: date | None, alone: frozenset[tuple[str, date]],
+          spreads: tuple[tuple[date, float, float], ...] = ()) -> IndicatorSpec:
     """One catalogue indicator as the report shows it."""
     unit, decimals = _returned_format(i) if i.measure == "returned" else {
         "proportion": ("%" if i.per == 100 else "", 1),
@@ -188,7 +213,7 @@ def _spec(i: Indicator, as_of: date | None, alone: frozenset[tuple[str, date]]) 
         measure=i.measure, frequency=i.frequency, unit=unit, decimals=decimals,
         target=status.value, standard_source=status.source, target_flag=status.flag, target_note=status.note,
         per=float(i.per or 1), no_spc=no_spc_reason(i), cumulative=cumulative(i), population_sized=population_sized(i),
-        no_funnel=no_funnel_reason(i),
+        sums_values=i.sums_values, spreads=spreads if i.sums_values else (),
         no_target=i.no_target.label if i.no_target else (f"No national target for {status.year}"
                                                           if status.flag == "none" else ""),
         no_target_reason=i.no_target.reason if i.no_target else status.note if status.flag == "none" else "",

@@ -106,13 +106,20 @@ class IndicatorSpec:
     """Why the series gets no SPC (its points overlap: :mod:`placewise.analyse.independence`); empty if it does."""
     population_sized: bool = False
     """A count that grows with the population measured, whose plan is scaled to a synthetic sample's share."""
-    no_funnel: str = ""
-    """Why the area's units get no funnel plot (:func:`placewise.analyse.funnels.no_funnel_reason`); empty if they do."""
+    sums_values: bool = False
+    """A rate whose numerator sums a value per event (bed days): its units' funnel is Dobson's, from ``spreads``."""
+    spreads: tuple[tuple[date, float, float], ...] = ()
+    """For a rate summing a value per event, the ICS's mean and root mean square value of an event (m, s) in each
+    period (by period start) whose ICS value is published (:func:`placewise.publish.inputs.event_spreads`)."""
     yearly: Target | None = None
     """The catalogue's target by financial year, so that a chart draws each year's target or standard."""
     printed_alone: frozenset[tuple[str, date]] = frozenset()
     """The (area code, period start) of values whose return printed them without their counts (a returned share or
     mean): :func:`placewise.publish.inputs.printed_alone`."""
+
+    def spread(self, period: date) -> tuple[float, float] | None:
+        """The ICS's (m, s) at the period starting ``period`` (:attr:`spreads`), or None."""
+        return next(((m, s) for start, m, s in self.spreads if start == period), None)
 
     @property
     def number_format(self) -> str:
@@ -926,25 +933,23 @@ def _reference_gaps(spec: IndicatorSpec, rows: pd.DataFrame, hidden: np.ndarray,
     return column, note
 
 
-LEVELS = (("practice", "practices"), ("pcn", "PCNs"))
-"""The units a Place report draws funnels of, with their plural."""
-
-
 def _units_funnel(page: IndicatorPage, slices: Slices, scope: Scope, spec: IndicatorSpec, period: date) -> None:
     """The funnel plots of the area's practices and of its PCNs at the latest period, each on the one funnel of every
     unit of its level in the ICS around the ICS value (:data:`placewise.analyse.funnels.CENTRE_RULE`), as the web app
-    draws them."""
+    draws them; the rule for the centre is said once, under the first funnel drawn."""
     if not scope.units:
         return
     centre = _reference_centre(slices, spec, period, scope.ics)
-    (page.units_svg, page.units_note), (page.pcn_svg, page.pcn_note) = (
-        _level_funnel(slices, scope, spec, period, level, plural, centre) for level, plural in LEVELS)
+    page.units_svg, page.units_note = _level_funnel(slices, scope, spec, period, "practice", "practices", centre)
+    page.pcn_svg, page.pcn_note = _level_funnel(slices, scope, spec, period, "pcn", "PCNs", centre,
+                                                rule=CENTRE_RULE not in page.units_note)
 
 
 def _level_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: date, level: str, plural: str,
-                  centre: float | None) -> tuple[str, str]:
+                  centre: float | None, rule: bool = True) -> tuple[str, str]:
     """The area's units of one level drawn on the funnel of every published unit of that level in the ICS (the
-    level's slice), or no plot and a note saying why."""
+    level's slice), the axis fitted to the area's units (the limits still from the ICS's), or no plot and a note
+    saying why; ``rule``: the note ends with :data:`placewise.analyse.funnels.CENTRE_RULE`."""
     own = {u.code: u.name for u in scope.units if u.geography_type == level}
     if not own:
         return "", ""
@@ -952,8 +957,10 @@ def _level_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: dat
     when = f"in {period_label(period, spec.frequency)}"
     known = set(_latest_rows(slices, spec.id, period, level, "none").geography_code) | set(own)
     unpublished = len(known - set(every.geography_code))
+    drawn = every.denominator[every.geography_code.isin(list(own))].to_numpy(float)
     funnel, why = units_funnel(spec.measure, every.numerator.to_numpy(float), every.denominator.to_numpy(float),
-                               spec.per, centre, spec.no_funnel, plural, "in the ICS", when, unpublished)
+                               spec.per, centre, "", plural, "in the ICS", when, unpublished, spec.sums_values,
+                               spec.spread(period), drawn)
     if funnel is None:
         return "", why
     mine = every.geography_code.isin(list(own)).to_numpy()
@@ -982,7 +989,7 @@ def _level_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: dat
     note = (f"{len(ok)} {plural} in {scope.area.name} with a published value{hidden}, on the funnel of the "
             f"{len(every)} in the ICS. Limits: {funnel.method}. "
             + (f"Outside the 95% limits: {'; '.join(outside)}." if outside else "None is outside the 95% limits.")
-            + f" {held} {CENTRE_RULE}")
+            + f" {held}" + (f" {CENTRE_RULE}" if rule else ""))
     if shared:
         note += (f" {'; '.join(own[c] for c in sorted(shared))}: a PCN serving more than one Place is drawn in the "
                  "report of each, its value covering all its practices.")

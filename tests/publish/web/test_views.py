@@ -14,6 +14,7 @@ from placewise.publish.disclosure import SUPPRESSED_TEXT
 from placewise.publish.icons import CONCERN, IMPROVEMENT
 from placewise.publish.inputs import specs_from_catalogue
 from placewise.analyse.statistics import FunnelSignificance
+from placewise.analyse.funnels import CENTRE_RULE
 from placewise.publish.web.views import explorer
 
 CATALOGUE = load_catalogue(load_profile("blmk"))
@@ -200,18 +201,28 @@ def test_the_web_funnel_follows_the_sparse_rule() -> None:
     assert not funnel.labels and funnel.note.startswith("No funnel plot of areas: 7 of the 12 with a published value counted none")
 
 
-def test_the_web_app_draws_no_funnel_of_bed_days_and_says_why() -> None:
-    """Heart failure bed days sum each spell's days: no funnel in the web app either (as in the report), the reason
-    given, and no verdict in the data."""
+def test_the_web_app_draws_bed_days_on_dobsons_funnel_from_the_ics_spells() -> None:
+    """Heart failure bed days sum each spell's days: in the web app, as in the report, their funnel is Dobson's from the
+    ICS's mean and root mean square days of a spell (m = s = 10: 55 spells of 10 days make the ICS's 550 per 1,000),
+    so 700 of 1,000 is inside the 95% limits (704.9), where as Poisson counts of days it would be beyond 99.8%. Without
+    the ICS's spread for the period (its cell not published), no funnel, the reason given, and no verdict."""
+    from dataclasses import replace
+
     from placewise.publish.web.views import funnel_labels, level_funnel
 
-    spec = SPECS["heart_failure_bed_days"]
-    assert spec.no_funnel and not SPECS[IND].no_funnel
+    bare = SPECS["heart_failure_bed_days"]
+    assert bare.sums_values and not SPECS[IND].sums_values
+    spec = replace(bare, spreads=((MONTHS[-1], 10.0, 10.0),))
     rows = pd.DataFrame([_row(f"P{i:02d}", MONTHS[-1], n, 1000) for i, n in enumerate([500, 480, 520, 700] * 3)])
+    rows["value"] = rows.numerator  # per 1,000 of 1,000
     funnel = level_funnel(rows, spec, 1000, {}, MONTHS[-1], 0.55)
-    assert not funnel.labels and funnel.note.startswith("No funnel plot of areas: its count is a sum of a value per "
-                                                        "event")
-    assert funnel_labels(spec, rows, {MONTHS[-1]: 0.55}) == {}
+    assert len(funnel.labels) == 12 and "Dobson's limits for a sum of values over events" in funnel.note
+    assert funnel.signal.tolist() == [0] * 12  # 700 is inside the 95% limits
+    labels = funnel_labels(spec, rows, {MONTHS[-1]: 0.55})
+    assert len(labels) == 12 and set(labels.values()) == {"Not significantly different"}
+    none = level_funnel(rows, bare, 1000, {}, MONTHS[-1], 0.55)
+    assert not none.labels and none.note.startswith("No funnel plot of areas: its count sums a value per event")
+    assert funnel_labels(bare, rows, {MONTHS[-1]: 0.55}) == {}
 
 
 def test_a_place_reports_practices_and_pcns_get_the_web_apps_centre_and_verdicts() -> None:
@@ -259,3 +270,5 @@ def test_a_place_reports_practices_and_pcns_get_the_web_apps_centre_and_verdicts
         assert verdicts[f"{level} 04"] == FunnelSignificance.HIGH_998.label
         assert {verdicts[f"{level} {i:02d}"] for i in (0, 2, 6, 8, 10)} == {FunnelSignificance.NOT_SIGNIFICANT.label}
         assert f"Outside the 95% limits: {level} 04 (high, beyond 99.8%)." in note
+    # The rule for the centre is said once on the page, under the first funnel (the practices').
+    assert CENTRE_RULE in page.units_note and CENTRE_RULE not in page.pcn_note

@@ -358,7 +358,8 @@ def _funnels(w: WebState, user: User, indicator_id: str, f: Filters, rows: pd.Da
         return np.full(len(rows), None, dtype=object)
     first, last = (d.isoformat() if d else None for d in (f.period_from, f.period_to))
     peers = w.snapshot.rows(user, indicator_id, f.level, None, "none", first, last)
-    spec = w.snapshot.memo("specs", lambda: {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue)})
+    spec = w.snapshot.memo("specs", lambda: {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue,
+                                                                                  spreads=w.snapshot.spreads)})
     ics = w.snapshot.rows(user, indicator_id, "ics", None, "none", first, last)
     centres = ics_centres(ics, spec[indicator_id].per)
     verdicts = pd.Series(funnel_labels(spec[indicator_id], peers, centres), dtype=object)

@@ -102,7 +102,8 @@ def _specs(w: WebState, rows: pd.DataFrame) -> dict[str, IndicatorSpec]:
     ``rows``, as the report takes them), by id; made once per snapshot and latest period end."""
     latest = _latest_end(rows)
     return w.snapshot.memo(("specs", latest), lambda: {s.id: s for s in specs_from_catalogue(w.snapshot.catalogue,
-                                                                                            latest, w.snapshot.alone)})
+                                                                                            latest, w.snapshot.alone,
+                                                                                            w.snapshot.spreads)})
 
 
 def _latest_end(rows: pd.DataFrame) -> date | None:
@@ -324,7 +325,7 @@ def _board_model(w: WebState, user: User, level: str, code: str) -> ReportModel:
              _frame(w, user, peer_areas[0].geography_type if peer_areas else level, {a.code for a in peer_areas} | {code})]
     returns = _frame(w, user, "provider", {p.code for p in providers}, ("none",)) if providers else None
     frame = pd.concat(parts if returns is None or returns.empty else [*parts, returns], ignore_index=True)
-    specs = specs_from_catalogue(w.snapshot.catalogue, _latest_end(frame), w.snapshot.alone)
+    specs = specs_from_catalogue(w.snapshot.catalogue, _latest_end(frame), w.snapshot.alone, w.snapshot.spreads)
     area = ics if level == "ics" else Area(level, code, str(me["name"]))
     return board_model(frame, specs, Scope(area, ics, peer_areas, (), providers, source), w.snapshot.profile,
                        w.snapshot.catalogue, w.snapshot.rule,

@@ -38,7 +38,7 @@ from placewise.publish.disclosure import (
     publishable,
     reader_digest,
 )
-from placewise.publish.inputs import printed_alone, published_measurements, read_measurements, warehouse_quality
+from placewise.publish.inputs import event_spreads, printed_alone, published_measurements, read_measurements, warehouse_quality
 from placewise.publish.report import DataQuality
 from placewise.publish.web.roles import User, reads_unsuppressed
 from placewise.warehouse.connection import require_tables
@@ -171,6 +171,8 @@ class Snapshot:
     reader: ReaderInputs
     alone: dict[str, frozenset[tuple[str, date]]]
     """The returned values printed without their counts, by indicator (:func:`printed_alone`)."""
+    spreads: dict[str, tuple[tuple[date, float, float], ...]] = field(default_factory=dict)
+    """The ICS's spread of a value summed per event, by indicator and period (:func:`event_spreads`)."""
     _memo: OrderedDict[Hashable, object] = field(default_factory=OrderedDict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _making: dict[Hashable, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
@@ -413,7 +415,7 @@ def load(url: str, profile: Profile, decisions: KeptDecisions | None = None) -> 
                         by_indicator=_split(frame, published, decision.cells.reason, area_table, order),
                         areas=area_table, quality=warehouse_quality(con, frame), measurements=len(frame),
                         computed_at=found[1], version=found, reader=reader,
-                        alone=printed_alone(con, catalogue, frame))
+                        alone=printed_alone(con, catalogue, frame), spreads=event_spreads(con, catalogue))
     with _CACHE_LOCK:
         _CACHE[url] = snap
     return snap

@@ -167,12 +167,15 @@ def _published(rows: pd.DataFrame) -> pd.DataFrame:
                 & rows.numerator.notna() & (rows.denominator > 0)]
 
 
-def units_funnel(spec: IndicatorSpec, per: float, ok: pd.DataFrame, centre: float | None) -> tuple[Funnel | None, str]:
+def units_funnel(spec: IndicatorSpec, per: float, ok: pd.DataFrame, centre: float | None,
+                 period: date | None = None) -> tuple[Funnel | None, str]:
     """The funnel of the published areas ``ok`` by the one definition the report uses
     (:func:`placewise.analyse.funnels.units_funnel`) around ``centre`` (the ICS value; the areas' own where it is
-    suppressed), or none and the sentence saying why."""
+    suppressed) in the period starting ``period`` (whose ICS spread a rate summing values per event needs), or none
+    and the sentence saying why."""
     return analysed_funnel(spec.measure, ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float),
-                           per, centre, spec.no_funnel, "areas")
+                           per, centre, "", "areas", sums_values=spec.sums_values,
+                           spread=spec.spread(period) if period is not None else None)
 
 
 def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame, centres: dict[date, float]) -> dict[tuple[str, str], str]:
@@ -182,7 +185,7 @@ def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame, centres: dict[date, f
         return {}
     out: dict[tuple[str, str], str] = {}
     for (start, end), g in _published(rows).groupby(["period_start", "period_end"], sort=False):
-        funnel, _ = units_funnel(spec, spec.per, g, centres.get(start))
+        funnel, _ = units_funnel(spec, spec.per, g, centres.get(start), start)
         if funnel is not None:
             out.update({(str(end), str(a)): FunnelSignificance(int(c)).label
                         for a, c in zip(g.geography_code, funnel.signal, strict=True)})
@@ -213,7 +216,7 @@ def level_funnel(rows: pd.DataFrame, spec: IndicatorSpec, per: float, names: dic
     where it is suppressed), with each area's verdict, by the report's funnel (:func:`units_funnel`)."""
     now = rows[(rows.breakdown == "none") & (rows.period_start == period)].sort_values("geography_code")
     ok = _published(now)
-    funnel, note = units_funnel(spec, per, ok, centre)
+    funnel, note = units_funnel(spec, per, ok, centre, period)
     if funnel is None:
         return LevelFunnel([fmt_row(spec, names.get(r.geography_code, r.geography_code), r) for r in now.itertuples()],
                            note)
