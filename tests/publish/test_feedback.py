@@ -279,3 +279,18 @@ def test_the_pcn_column_has_its_verdict_against_every_pcn_of_the_ics() -> None:
     html = feedback_html(made, "P11", pcn_of, None, synthetic=True, rule=RULE, conversions=NONE)
     row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
     assert row.endswith("<td>1.60</td><td>higher than expected</td>")
+    # The funnel behind that verdict is drawn: every PCN of the ICS, N4 ringed and outside (purple: no preferred
+    # direction), the three others inside, for the age-sex ratio and the need-adjusted one.
+    pcns = html.split("<h2>Funnel plots of PCNs by specialty</h2>")[1]
+    svgs = _svgs(pcns, "110 Trauma and Orthopaedic Service")
+    assert len(svgs) == 2
+    for svg in svgs:
+        circles = {c.findtext("{http://www.w3.org/2000/svg}title"): c.get("class")
+                   for c in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}circle")
+                   if c.findtext("{http://www.w3.org/2000/svg}title")}
+        assert circles == {"N4": "area outside neither high", "another PCN": "area"}
+        assert svg.count("<title>another PCN</title>") == 3 and "Ringed: N4" in svg
+    assert "4 PCNs. Limits: both, exact Poisson limits around 1" in pcns
+    # A practice with no PCN gets a sentence, not a PCN's funnel.
+    alone = feedback_html(made, "P11", {}, None, synthetic=True, rule=RULE, conversions=NONE)
+    assert "P11 belongs to no PCN, so no PCN funnel is drawn." in alone

@@ -187,21 +187,29 @@ FUNNEL_KINDS = (("Age-sex ratio: expected at the ICS rates by age band and sex",
 for."""
 
 
-def _funnel(o: np.ndarray, e: np.ndarray, hidden: np.ndarray, names: list[str], practice: str,
+def hidden_pcn_cells(ratios: ReferralRatios, decision: pd.DataFrame) -> np.ndarray:
+    """Whether each PCN's count for each specialty (PCNs down, specialties across) is hidden by the family's decision
+    (:func:`decided_referrals`)."""
+    return np.array([[bool(decision.at[(pcn, TOTAL, s), "hidden_n"]) for s in ratios.specialties]
+                     for pcn in ratios.pcns.units], dtype=bool).reshape(len(ratios.pcns.units),
+                                                                     len(ratios.specialties))
+
+
+def _funnel(o: np.ndarray, e: np.ndarray, hidden: np.ndarray, names: list[str], unit: str,
             title: str) -> tuple[str, bool, int, str]:
-    """One funnel over the practices expecting referrals: its SVG, whether the practice is drawn, how many are left
-    off (hidden by the disclosure decision: a point is drawn where, and only where, the table publishes the count),
-    and the method."""
+    """One funnel over the units (practices or PCNs) expecting referrals: its SVG, whether ``unit`` is drawn, how many
+    are left off (hidden by the disclosure decision: a point is drawn where, and only where, the table publishes the
+    count), and the method."""
     some = e > 0
     funnel = ratio_funnel(o[some], e[some])
     shown = ~hidden[some]
     drawn = np.array(names)[some][shown].tolist()
-    mine = practice in drawn
+    mine = unit in drawn
     svg = charts.funnel_plot(
         drawn, e[some][shown], (o[some] / e[some])[shown], funnel.signal[shown], funnel.grid, funnel.centre,
         funnel.limits, polarity="neutral", title=title, value_format=".2f",
-        size_label="Referrals expected at the ICS rates", highlight=(practice,),
-        key_note=f"Ringed: {practice}" if mine else "")
+        size_label="Referrals expected at the ICS rates", highlight=(unit,),
+        key_note=f"Ringed: {unit}" if mine else "")
     return f'<div class="funnel-kind"><p>{escape(title)}</p>{svg}</div>', mine, int((~shown).sum()), funnel.method
 
 
@@ -209,32 +217,45 @@ def specialty_funnels(ratios: ReferralRatios, practice: str, hidden: np.ndarray)
     """Two funnel plots per specialty, one above the other, of every practice in the ICS: the age-sex ratio and the
     need-adjusted ratio against the referrals expected, the practice ringed, a practice whose count is hidden left
     off both (the limits and verdicts still count it), or a note why there is no funnel; the method under them."""
-    u = ratios.practices
+    return unit_funnels(ratios.practices, ratios.specialties, practice, hidden, "practice", "practices")
+
+
+def pcn_funnels(ratios: ReferralRatios, pcn: str, hidden: np.ndarray) -> str:
+    """:func:`specialty_funnels` of every PCN in the ICS (its practices' referrals summed), ``pcn`` ringed, a PCN whose
+    count is hidden (``hidden``: :func:`hidden_pcn_cells`) left off: the funnel behind the pack's PCN verdicts, and the
+    web app's PCN page's."""
+    return unit_funnels(ratios.pcns, ratios.specialties, pcn, hidden, "PCN", "PCNs")
+
+
+def unit_funnels(u: UnitRatios, specialties: list[str], unit: str, hidden: np.ndarray, one: str, plural: str) -> str:
+    """Two funnel plots per specialty of every unit of a level (``one``, ``plural``: "practice", "practices"), the
+    age-sex and the need-adjusted ratio, ``unit`` ringed, a unit whose count is hidden left off both, or a note why
+    there is no funnel; the method under them."""
     both, sparse = (u.ratios["age_sex"], u.ratios["need"]), u.sparse
-    names = ["another practice"] * len(u.units)
-    names[u.units.index(practice)] = practice
+    names = [f"another {one}"] * len(u.units)
+    names[u.units.index(unit)] = unit
     parts = []
-    for k, spec in enumerate(ratios.specialties):
+    for k, spec in enumerate(specialties):
         o, e = both[0].observed[:, k], both[0].expected[:, k]
         some = e > 0
         name = treatment_function_label(spec)
         heading = f"<h3>{escape(name)}</h3>"
         if sparse[k] or some.sum() < 3:
-            why = (f"{int((o[some] == 0).sum())} of the {int(some.sum())} practices referred none, more than half: "
+            why = (f"{int((o[some] == 0).sum())} of the {int(some.sum())} {plural} referred none, more than half: "
                    "funnel limits cannot tell a 0 from chance and overdispersion cannot be estimated"
-                   if sparse[k] else f"only {int(some.sum())} practices expect referrals, fewer than three")
-            parts.append(f'{heading}<p class="no-funnel">No funnel plot: {why}, so no practice is judged.</p>')
+                   if sparse[k] else f"only {int(some.sum())} {plural} expect referrals, fewer than three")
+            parts.append(f'{heading}<p class="no-funnel">No funnel plot: {why}, so no {one} is judged.</p>')
             continue
-        drawn = [_funnel(r.observed[:, k], r.expected[:, k], hidden[:, k], names, practice, title)
+        drawn = [_funnel(r.observed[:, k], r.expected[:, k], hidden[:, k], names, unit, title)
                  for r, (title, _) in zip(both, FUNNEL_KINDS, strict=True)]
         _, mine, left, _ = drawn[0]
         methods = (f"both, {drawn[0][3]}" if drawn[0][3] == drawn[1][3] else "; ".join(
             f"{kind.split(':')[0]}, {d[3]}" for d, (kind, _) in zip(drawn, FUNNEL_KINDS, strict=True)))
         parts.append(f'{heading}{"".join(d[0] for d in drawn)}'
-                     f'<p class="funnel-note">{int(some.sum())} practices. Limits: {methods}.'
-                     + ("" if mine else f" {practice}'s count is suppressed, so it is not drawn.")
-                     + (f" {left} practice{'s are' if left != 1 else ' is'} suppressed (small counts) and not drawn, "
-                        "though counted in the limits." if left else "") + "</p>")
+                     f'<p class="funnel-note">{int(some.sum())} {plural}. Limits: {methods}.'
+                     + ("" if mine else f" {unit}'s count is suppressed, so it is not drawn.")
+                     + (f" {left} {plural if left != 1 else one}{' are' if left != 1 else ' is'} suppressed (small "
+                        "counts) and not drawn, though counted in the limits." if left else "") + "</p>")
     return "".join(parts)
 
 
@@ -410,6 +431,7 @@ Where more than half the practices referred none to a specialty no funnel is dra
 is drawn where, and only where, the table publishes the practice's count (the disclosure rule's one decision): it
 shows the same ratio the table prints, so it gives nothing away the table does not.</p>
 {specialty_funnels(ratios, practice, hidden_cells(cube, decision))}
+{_pcn_section(ratios, practice, pcn_of, decision)}
 <h2>Conversion by specialty</h2><p>Referrals linked to an attended first outpatient appointment, and first
 attendances linked to an elective admission, by our linkage rule (the records carry no referral number on
 appointments): the same person and treatment function; a first attendance from the day of the referral to
@@ -426,6 +448,20 @@ published (rounded) counts; a share hidden by the disclosure rule is neither jud
 A segment of fewer than 13 months has trial limits (NHSRplotthedots), revised as months are added.</p>
 {monthly_chart(cube, practice, feedback, rule)}<h2>Disclosure control</h2><p>{escape(rule.statement())}</p>
 </body></html>"""
+
+
+def _pcn_section(ratios: ReferralRatios, practice: str, pcn_of: dict[str, str], decision: pd.DataFrame) -> str:
+    """The pack's funnel plots of every PCN in the ICS by specialty, the practice's PCN ringed (:func:`pcn_funnels`),
+    under their heading; a sentence where the practice has no PCN."""
+    pcn = pcn_of.get(practice)
+    if pcn is None or pcn not in ratios.pcns.units:
+        return (f"<h2>Funnel plots of PCNs by specialty</h2><p>{escape(practice)} belongs to no PCN, so no PCN funnel "
+                "is drawn.</p>")
+    return (f"<h2>Funnel plots of PCNs by specialty</h2><p>Every PCN in the ICS (its practices' referrals summed), drawn "
+            f"as the practices are above, {escape(pcn)} ringed: the funnels behind the PCN verdict column, with their "
+            "own allowance for overdispersion between PCNs. A PCN whose count the disclosure rule hides is left off "
+            "(its ratio is not published), though counted in the limits.</p>"
+            + pcn_funnels(ratios, pcn, hidden_pcn_cells(ratios, decision)))
 
 
 def _fmt(v: float) -> str:

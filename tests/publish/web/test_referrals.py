@@ -96,9 +96,10 @@ def test_a_practice_pcn_and_the_overview_agree(client: TestClient, web_warehouse
             assert need_low == (r["need_verdict"] == "lower than expected"), (code, r)
 
 
-def test_the_referral_pages_render(client: TestClient, web_warehouse) -> None:
+def test_the_referral_pages_render(client: TestClient, web_warehouse, tmp_path: Path) -> None:
     """The overview, a practice's page (rebased at a feedback date) and its PCN's page answer with the specialties'
-    names, ratios, the funnel plots, the SPC chart and no NaN; an unknown practice is a page saying so."""
+    names, ratios, the funnel plots (the PCN's: the pack's), the SPC chart and no NaN; an unknown practice is a page
+    saying so."""
     practice = web_warehouse.practice
     pcn = client.get(f"/api/v1/referrals/practice/{practice}").json()["pcn"]
     for path in ("/referrals", f"/referrals/practice/{practice}?feedback=2024-10-15", f"/referrals/pcn/{pcn}"):
@@ -110,6 +111,14 @@ def test_the_referral_pages_render(client: TestClient, web_warehouse) -> None:
     assert page.count('class="chart funnel') >= 2 and 'class="chart spc' in page
     assert re.search(r"<td>\d+\.\d\d</td>", page)
     assert "15 October 2024" in page
+    # The PCN's page draws the pack's funnel plots of every PCN (the same function, the same figures): each of the
+    # pack's PCN funnels is on the page as the pack draws it, the PCN ringed.
+    on_page = client.get(f"/referrals/pcn/{pcn}").text
+    pack = write_practice_feedback(web_warehouse.db, practice, None, tmp_path).read_text()
+    drawn = pack.split("<h2>Funnel plots of PCNs by specialty</h2>")[1].split("<h2>")[0]
+    svgs = re.findall(r"<svg.*?</svg>", drawn, flags=re.S)
+    assert len(svgs) >= 2 and any(f"Ringed: {pcn}" in svg for svg in svgs)
+    assert all(svg in on_page for svg in svgs) and on_page.count('class="chart funnel') == len(svgs)
     missing = client.get("/referrals/practice/NOPE1")
     assert missing.status_code == 404 and "No referral feedback" in missing.text
     assert client.get("/api/v1/referrals/practice/NOPE1").status_code == 404

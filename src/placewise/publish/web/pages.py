@@ -501,7 +501,7 @@ def referral_unit_page(request: Request, level: Annotated[str, Path(pattern=CODE
                        code: Annotated[str, Path(pattern=CODE)],
                        feedback: Annotated[date | None, Query()] = None) -> HTMLResponse:
     """A practice's (or PCN's) referral feedback: the pack's table, funnel plots, conversion and monthly SPC chart
-    rebased at the feedback date (a PCN: its table and its practices)."""
+    rebased at the feedback date (a PCN: its table, the pack's funnel plots of every PCN and its practices)."""
     from placewise.publish.web import referrals as rf
 
     w = state(request)
@@ -515,6 +515,7 @@ def referral_unit_page(request: Request, level: Annotated[str, Path(pattern=CODE
                       heading="No referral feedback", text=str(e.detail))
     r = rf.referrals(w)
     figures = rf.practice_figures(w, code, feedback) if level == "practice" else None
+    pcn_figures = rf.pcn_figures(w, code) if level == "pcn" and code in r.ratios.pcns.units else None
     a = w.snapshot.areas
     members = a[(a.geography_type == "practice") & (a.parent_code == code)] if level == "pcn" else a.iloc[0:0]
     pcn_name = None
@@ -522,7 +523,8 @@ def referral_unit_page(request: Request, level: Annotated[str, Path(pattern=CODE
         found = a[(a.geography_type == "pcn") & (a.geography_code == out.pcn)]
         pcn_name = str(found.iloc[0]["name"]) if len(found) else out.pcn
     return render(request, "referral_unit.html.j2", f"{out.name}: referrals", "/referrals", f=out,
-                  level_name=LEVELS[level], figures=figures, feedback=feedback, months=r.months,
+                  level_name=LEVELS[level], figures=figures, pcn_figures=pcn_figures, feedback=feedback,
+                  months=r.months,
                   members=list(members.sort_values("name").itertuples()), pcn_name=pcn_name,
                   rule=w.snapshot.rule.statement(), method=rf.OVERDISPERSION_METHOD,
                   multimorbidity=rf.MULTIMORBIDITY_TEXT)

@@ -39,7 +39,9 @@ from placewise.publish.feedback import (
     feedback_table,
     referral_ratios,
     hidden_cells,
+    hidden_pcn_cells,
     monthly_chart,
+    pcn_funnels,
     specialty_funnels,
 )
 from placewise.publish.labels import treatment_function_label
@@ -47,7 +49,7 @@ from placewise.publish.web.app import WebState
 from placewise.publish.web.snapshot import Version
 
 __all__ = ["MULTIMORBIDITY_TEXT", "OVERDISPERSION_METHOD", "referrals", "practice_rows", "pcn_rows", "signalling",
-           "practice_figures"]
+           "practice_figures", "pcn_figures"]
 KINDS = ("age_sex", "need")
 """The two ratios: age band × sex, and need-adjusted (also IMD quintile and multimorbidity band)."""
 
@@ -218,6 +220,16 @@ def practice_figures(w: WebState, practice: str, feedback: date | None) -> dict[
                 "conversion": conversion_html(r.conversions, practice, r.inputs.pcn_of, rule),
                 "monthly": monthly_chart(cube, practice, feedback, rule)}
     return w.snapshot.memo(("referrals", "figures", practice, feedback), make)
+
+
+def pcn_figures(w: WebState, pcn: str) -> dict[str, str]:
+    """The PCN's funnel plots by specialty, as the pack draws them under its PCN verdicts
+    (:func:`~placewise.publish.feedback.pcn_funnels`): every PCN of the ICS, this one ringed."""
+    def make() -> dict[str, str]:
+        """The funnels."""
+        r = referrals(w)
+        return {"funnels": pcn_funnels(r.ratios, pcn, hidden_pcn_cells(r.ratios, r.decision))}
+    return w.snapshot.memo(("referrals", "pcn figures", pcn), make)
 
 
 def pcn_of(w: WebState, practice: str) -> str | None:
