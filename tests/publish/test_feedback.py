@@ -3,6 +3,7 @@ feedback date; through the CLI on a synthetic warehouse."""
 
 from __future__ import annotations
 
+import re
 import sys
 import xml.etree.ElementTree as ET
 from datetime import date
@@ -220,6 +221,11 @@ def test_conversion_shares_beside_the_ics_pass_the_disclosure_rule() -> None:
     # P2's 5 seen is a small count: both its shares would give it back; P1's are its complements in PCN N1.
     # N1's shares (35 of 70 seen, 10 of 25 admitted) are published.
     assert cells("P2") == cells("P1") == ["*", "50% of 70", "63% of 120", "*", "40% of 25", "45% of 55"]
+    # No conversion funnel can be drawn (one practice's share is published), and the pack says so.
+    from placewise.publish.feedback import conversion_funnels
+
+    assert "No funnel plot of practices: fewer than three in the ICS have a published value" in conversion_funnels(
+        conversion_shares(counts, pcn_of, ["110"], RULE), "P3")
     assert ("No verdict from 4 of the 4 funnels (each specialty's two shares, among practices and among PCNs): in 0 "
             "more than half the units with a published share counted none, and in 4 fewer than three"
             in conversion_html(conversion_shares(counts, pcn_of, ["110"], RULE), "P3", pcn_of, RULE).replace("&#x27;", "'"))
@@ -254,6 +260,17 @@ def test_conversion_verdicts_against_the_ics_share_worked_by_hand() -> None:
     assert cells("P11") == ["90% of 100, high (99.8%)", "68% of 400, high", "63% of 1,200",
                             "50% of 90", "50% of 270", "50% of 750"]
     assert cells("P00") == ["60% of 100", "60% of 400", "63% of 1,200", "50% of 60", "50% of 240", "50% of 750"]
+    # The funnel behind the practices' verdicts on the first share is drawn: all twelve, P11 ringed, outside and
+    # purple (no preferred direction), the eleven others inside, around the ICS's 62.5%.
+    from placewise.publish.feedback import conversion_funnels
+
+    drawn = conversion_funnels(conversion_shares(counts, pcn_of, ["110"], RULE), "P11")
+    svg = ET.fromstring(re.findall(r"<svg.*?</svg>", drawn, flags=re.S)[0])
+    circles = [(c.findtext("{http://www.w3.org/2000/svg}title"), c.get("class"))
+               for c in svg.iter("{http://www.w3.org/2000/svg}circle") if c.findtext("{http://www.w3.org/2000/svg}title")]
+    assert sorted(circles) == [("P11", "area outside neither high")] + [("another practice", "area")] * 11
+    assert "12 practices with a published share." in drawn and "centre: the ICS share, 62.5%." in drawn
+    assert "no overdispersion found" in drawn
 
 
 def test_the_pcn_column_has_its_verdict_against_every_pcn_of_the_ics() -> None:

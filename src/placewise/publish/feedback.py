@@ -1,7 +1,9 @@
 """A practice's referral feedback pack (``placewise report --practice CODE``): its referrals by specialty
 against the ICS (age-sex and need-adjusted ratios, funnel signals allowing for overdispersion, a funnel plot per
 specialty of every practice in the ICS, the practice ringed), its PCN
-beside it, and an SPC chart of its monthly standardised referral ratio, rebased at the feedback date.
+beside it (with the funnel plots of every PCN, its PCN ringed), conversion against the ICS share (with a funnel plot
+per specialty of the share seen at a first attendance), and an SPC chart of its monthly standardised referral ratio,
+rebased at the feedback date.
 
 Every figure passes the profile's one disclosure rule (:mod:`placewise.publish.disclosure`): every practice's
 referrals by specialty, with its PCN's and the ICS's, are one family decided once (:func:`decided_referrals`), and
@@ -14,7 +16,7 @@ published months only."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from html import escape
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.funnels import CENTRE_RULE, ratio_funnel, sparse_columns, units_funnel
+from placewise.analyse.funnels import CENTRE_RULE, Funnel, ratio_funnel, sparse_columns, units_funnel
 from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
 from placewise.analyse.variation import (
     OVERDISPERSION_METHOD,
@@ -295,13 +297,26 @@ SHARES = (("attended", "referred"), ("admitted", "seen"))
 denominator."""
 
 
-def conversion_verdicts(cells: pd.DataFrame, specialties: list[str],
-                        rule: DisclosureRule) -> tuple[dict[tuple[str, str, str, str], int], list[str]]:
+@dataclass(frozen=True)
+class ConversionFunnel:
+    """One conversion funnel as its verdicts rest on it: the units judged (practice or PCN codes, their shares
+    published), their published (rounded) counts and the funnel."""
+
+    units: list[str]
+    numerator: np.ndarray
+    denominator: np.ndarray
+    funnel: Funnel
+
+
+def conversion_verdicts(cells: pd.DataFrame, specialties: list[str], rule: DisclosureRule,
+                        funnels: dict[tuple[str, str, str], ConversionFunnel | str] | None = None
+                        ) -> tuple[dict[tuple[str, str, str, str], int], list[str]]:
     """Each practice's and PCN's verdict on each conversion share against the ICS share, by (numerator, PCN,
     practice, specialty): the signal of the proportion funnel (:func:`placewise.analyse.funnels.units_funnel`, the
     report's) of every practice (or PCN) of the ICS whose share is published, from their published (rounded) counts,
     around the ICS's published share (the one centre rule); a unit whose share is hidden is neither judged nor in the
-    funnel. Also why each funnel not drawn was not (:func:`placewise.analyse.funnels.units_funnel`'s sentence)."""
+    funnel. Also why each funnel not drawn was not (:func:`placewise.analyse.funnels.units_funnel`'s sentence).
+    ``funnels``, where given, gets each funnel drawn, or the sentence why none is, by (numerator, plural, specialty)."""
     flat = cells.reset_index()
     out: dict[tuple[str, str, str, str], int] = {}
     why: list[str] = []
@@ -320,9 +335,14 @@ def conversion_verdicts(cells: pd.DataFrame, specialties: list[str],
                 funnel, reason = units_funnel("proportion", o, n, 100, centre, plural=plural, where="in the ICS")
                 if funnel is None:
                     why.append(reason)
+                    if funnels is not None:
+                        funnels[(num, plural, spec)] = reason
                     continue
                 out.update({(num, pcn, practice, spec): int(v)
                             for pcn, practice, v in zip(ok.pcn, ok.practice, funnel.signal, strict=True)})
+                if funnels is not None:
+                    codes = ok.practice if plural == "practices" else ok.pcn
+                    funnels[(num, plural, spec)] = ConversionFunnel([str(c) for c in codes], o, n, funnel)
     return out, why
 
 
@@ -337,6 +357,8 @@ class ConversionShares:
     verdicts: dict[tuple[str, str, str, str], int]
     why: list[str]
     """Why each funnel not drawn was not (:func:`conversion_verdicts`)."""
+    funnels: dict[tuple[str, str, str], ConversionFunnel | str] = field(default_factory=dict)
+    """Each funnel drawn, or why none is, by (numerator, plural, specialty) (:func:`conversion_verdicts`)."""
 
 
 def conversion_shares(counts: pd.DataFrame, pcn_of: dict[str, str], specialties: list[str],
@@ -346,8 +368,40 @@ def conversion_shares(counts: pd.DataFrame, pcn_of: dict[str, str], specialties:
     if counts.empty or counts.referred.sum() == 0:
         return ConversionShares(pd.DataFrame(), specialties, {}, [])
     cells = decided_conversions(counts, pcn_of, rule)
-    verdicts, why = conversion_verdicts(cells, specialties, rule)
-    return ConversionShares(cells, specialties, verdicts, why)
+    funnels: dict[tuple[str, str, str], ConversionFunnel | str] = {}
+    verdicts, why = conversion_verdicts(cells, specialties, rule, funnels)
+    return ConversionShares(cells, specialties, verdicts, why, funnels)
+
+
+def conversion_funnels(shares: ConversionShares, practice: str) -> str:
+    """A funnel plot per specialty of the share of referrals seen at a first attendance, every practice of the ICS
+    whose share is published against the ICS share (the funnel the practice's conversion verdict rests on, from the
+    published rounded counts), the practice ringed; or a sentence why a specialty has none. Shares have no preferred
+    direction here (a low share may be referrals not needed, or not yet seen), so a practice outside the limits is
+    purple."""
+    if shares.cells.empty:
+        return ""
+    parts = []
+    for spec in shares.specialties:
+        heading = f"<h3>{escape(treatment_function_label(spec))}: referrals seen at a first attendance</h3>"
+        got = shares.funnels.get(("attended", "practices", spec), "No funnel plot of practices.")
+        if isinstance(got, str):
+            parts.append(f'{heading}<p class="no-funnel">{escape(got)}</p>')
+            continue
+        f = got.funnel
+        names = [practice if u == practice else "another practice" for u in got.units]
+        mine = practice in got.units
+        svg = charts.funnel_plot(
+            names, got.denominator, got.numerator / got.denominator * 100, f.signal, f.grid, f.centre, f.limits,
+            polarity="neutral", title=f"{treatment_function_label(spec)}: referrals seen at a first attendance",
+            value_format=".1f", size_label="Referrals (rounded)", highlight=(practice,),
+            key_note=f"Ringed: {practice}" if mine else "")
+        parts.append(f'{heading}<div class="funnel-kind">{svg}</div><p class="funnel-note">{len(got.units)} '
+                     f"practices with a published share. Limits: {escape(f.method)}; centre: the ICS share, "
+                     f"{f.centre:.1f}%."
+                     + ("" if mine else f" {escape(practice)}'s share is suppressed, so it is not drawn or judged.")
+                     + "</p>")
+    return "".join(parts)
 
 
 def conversion_html(shares: ConversionShares, practice: str, pcn_of: dict[str, str], rule: DisclosureRule) -> str:
@@ -402,6 +456,7 @@ def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], fee
     warehouse's :func:`~placewise.analyse.variation.conversion_counts`."""
     decision = decided_referrals(cube, pcn_of, rule)
     ratios = referral_ratios(cube, pcn_of)
+    shares = conversion_shares(conversions, pcn_of, cube.specialties, rule)
     table = disclosed(feedback_table(ratios, practice, pcn_of), decision, practice, pcn_of.get(practice), rule)
     first, last = (pd.Period(m, freq="M") for m in (cube.months[0], cube.months[-1]))
     body = "".join(_row(r) for r in table.itertuples())
@@ -443,11 +498,27 @@ judged against the ICS share: "high" or "low" marks a share outside the 95% limi
 funnel of every practice (or PCN) of the ICS whose share is published, binomial limits around the ICS share widened
 for overdispersion between them where there is any (Spiegelhalter 2005), the method the Place reports use, from the
 published (rounded) counts; a share hidden by the disclosure rule is neither judged nor counted in the limits.</p>
-{conversion_html(conversion_shares(conversions, pcn_of, cube.specialties, rule), practice, pcn_of, rule)}
+{conversion_html(shares, practice, pcn_of, rule)}
+{_conversion_section(shares, practice)}
 <h2>Month by month</h2><p>All specialties together{'; a new segment starts at the feedback date, ' + f'{feedback:%-d %B %Y}' if feedback else ''}.
 A segment of fewer than 13 months has trial limits (NHSRplotthedots), revised as months are added.</p>
 {monthly_chart(cube, practice, feedback, rule)}<h2>Disclosure control</h2><p>{escape(rule.statement())}</p>
 </body></html>"""
+
+
+def _conversion_section(shares: ConversionShares, practice: str) -> str:
+    """The pack's conversion funnel plots (:func:`conversion_funnels`) under their heading, with how to read them."""
+    drawn = conversion_funnels(shares, practice)
+    if not drawn:
+        return ""
+    return ("<h2>Conversion funnel plots</h2><p>For each specialty, the share of referrals seen at a first "
+            "attendance of every practice of the ICS whose share is published, against its referrals (rounded): the "
+            "line is the ICS share, the dashed lines the 95% limits and the solid the 99.8% (binomial, widened for "
+            "overdispersion between practices where there is any, as stated under each). These are the funnels of "
+            f"the practice column's verdicts above; {escape(practice)} is ringed. A practice outside the 95% limits "
+            "is purple: a share has no preferred direction here (a low one may be referrals not needed, or not yet "
+            "seen). A practice whose share the disclosure rule hides is neither drawn nor counted in the limits.</p>"
+            + drawn)
 
 
 def _pcn_section(ratios: ReferralRatios, practice: str, pcn_of: dict[str, str], decision: pd.DataFrame) -> str:

@@ -206,3 +206,9 @@ def test_a_practices_referral_feedback_page(page, web_app, web_warehouse) -> Non
     assert page.locator("svg.chart.spc").count() == 1
     assert "15 October 2024" in page.content()
     assert "NaN" not in page.content()
+    # Its PCN's page (linked from the practice's) draws the pack's funnels of every PCN, the PCN ringed.
+    page.locator("main a[href*='/referrals/pcn/']").first.click()
+    page.wait_for_url("**/referrals/pcn/**")
+    pcn = page.url.rstrip("/").rsplit("/", 1)[1]
+    assert page.locator("svg.chart.funnel").count() >= 2
+    assert f"Ringed: {pcn}" in page.content() and "NaN" not in page.content()
