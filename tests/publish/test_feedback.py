@@ -184,9 +184,13 @@ def test_the_pack_draws_a_funnel_per_specialty_and_none_where_most_referred_none
     assert feedback_table(referral_ratios(made, {}), "P12", {}).verdict.iloc[0] == "higher than expected"
 
 
-def test_a_practice_whose_count_is_hidden_is_left_off_the_funnel() -> None:
-    # P01 refers 3 to 100, a small count: hidden in its table and not drawn, though counted in the limits; one more
-    # practice is hidden with it (the practices' total would give P01's back), so ten are drawn.
+def test_a_practice_whose_count_is_hidden_is_left_out_of_the_funnel() -> None:
+    # P01 refers 3 to 100, a small count: hidden in its table, and by the one rule (feedback.HIDDEN_RULE, as the
+    # conversion funnels and the Place reports) neither drawn nor counted in the limits; one more practice is hidden
+    # with it (the practices' total would give P01's back), so ten are drawn, and the funnel is theirs.
+    from placewise.analyse.funnels import ratio_funnel
+    from placewise.publish.feedback import HIDDEN_RULE, hidden_cells
+
     strata = int(np.prod(STRATA))
     referrals = np.zeros((12, 1, 1, strata))
     referrals[:, 0, 0, 0] = [3] + [20] * 11
@@ -197,8 +201,25 @@ def test_a_practice_whose_count_is_hidden_is_left_off_the_funnel() -> None:
     for svg in _svgs(html, "100 General Surgery Service"):   # the age-sex funnel and the need-adjusted one
         titles = [t.split("<")[0] for t in svg.split("<title>")[2:]]  # the first is the chart's
         assert titles == ["another practice"] * 10
-    assert "P01's count is suppressed, so it is not drawn" in part and "2 practices are suppressed" in part
-    assert "12 practices." in part
+    assert "P01's count is suppressed, so it is not drawn" in part
+    assert "2 practices are suppressed (small counts), neither drawn nor counted in the limits" in part
+    assert "10 practices." in part and HIDDEN_RULE.replace("'", "&#x27;") in html
+    # The verdicts and the method are those of the ten published practices alone, and P01's exact count (3, or 1)
+    # does not move the others' verdicts.
+    decision = decided_referrals(made, {}, RULE)
+    hidden = hidden_cells(made, decision)[:, 0]
+    assert hidden.sum() == 2 and hidden[0]
+    ratios = referral_ratios(made, {}, decision).practices
+    e = ratios.ratios["age_sex"].expected[:, 0]
+    alone = ratio_funnel(referrals[~hidden, 0, 0, 0], e[~hidden])
+    assert ratios.signals["age_sex"][~hidden, 0].tolist() == np.sign(alone.signal).tolist()
+    assert ratios.signals["age_sex"][hidden, 0].tolist() == [0, 0]  # not judged
+    assert f"Limits: both, {alone.method}." in part
+    fewer = referrals.copy()
+    fewer[0, 0, 0, 0] = 1
+    other = ReferralCube(practices, ["100"], ["2024-03"], fewer, np.full((12, 1, strata), 50.0))
+    again = referral_ratios(other, {}, decided_referrals(other, {}, RULE)).practices
+    assert again.signals["age_sex"][~hidden, 0].tolist() == ratios.signals["age_sex"][~hidden, 0].tolist()
 
 
 def test_conversion_shares_beside_the_ics_pass_the_disclosure_rule() -> None:

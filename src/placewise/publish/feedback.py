@@ -16,7 +16,7 @@ published months only."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from html import escape
@@ -75,13 +75,31 @@ class UnitRatios:
     sparse: np.ndarray
 
 
-def unit_ratios(units: list[str], referrals: np.ndarray, population: np.ndarray) -> UnitRatios:
-    """:class:`UnitRatios` of a cube's arrays (units, specialties, months, need-adjusted strata)."""
+def unit_ratios(units: list[str], referrals: np.ndarray, population: np.ndarray,
+                hidden: np.ndarray | None = None) -> UnitRatios:
+    """:class:`UnitRatios` of a cube's arrays (units, specialties, months, need-adjusted strata). A unit whose count
+    of a specialty is ``hidden`` (units down, specialties across: the disclosure decision) is left out of that
+    specialty's funnel (:data:`HIDDEN_RULE`): not judged, and not in its limits, overdispersion or sparseness."""
     pairs = {"age_sex": (age_sex_strata(referrals, 3), age_sex_strata(population, 2)),
              "need": (referrals, population)}
     ratios = {k: standardised_ratios(r.sum(axis=2), p.sum(axis=1)) for k, (r, p) in pairs.items()}
-    return UnitRatios(units, ratios, {k: signal(v) for k, v in ratios.items()},
-                      sparse_columns(ratios["age_sex"].observed, ratios["age_sex"].expected))
+    shown = {k: _published(v, hidden) for k, v in ratios.items()}
+    return UnitRatios(units, ratios, {k: signal(v) for k, v in shown.items()},
+                      sparse_columns(shown["age_sex"].observed, shown["age_sex"].expected))
+
+
+HIDDEN_RULE = ("A unit (practice or PCN) whose count the disclosure rule hides is left out of its funnel: neither "
+               "drawn nor judged, nor counted in the limits or the overdispersion, so that every funnel rests only on "
+               "what is published, as the Place reports' funnels and the conversion verdicts do.")
+"""The one rule for a hidden unit in every funnel of the referral feedback (referrals and conversion)."""
+
+
+def _published(r: Ratios, hidden: np.ndarray | None) -> Ratios:
+    """The ratios with the hidden cells' expected counts set to 0, which every funnel function leaves out (nothing
+    expected: no z-score, no verdict, not in the sparse rule)."""
+    if hidden is None or not hidden.any():
+        return r
+    return replace(r, expected=np.where(hidden, 0.0, r.expected))
 
 
 @dataclass(frozen=True)
@@ -93,11 +111,15 @@ class ReferralRatios:
     pcns: UnitRatios
 
 
-def referral_ratios(cube: ReferralCube, pcn_of: dict[str, str]) -> ReferralRatios:
-    """:class:`ReferralRatios` of the cube, its practices summed to PCNs (:func:`pcn_cube`)."""
+def referral_ratios(cube: ReferralCube, pcn_of: dict[str, str], decision: pd.DataFrame | None = None) -> ReferralRatios:
+    """:class:`ReferralRatios` of the cube, its practices summed to PCNs (:func:`pcn_cube`); with the family's
+    ``decision`` (:func:`decided_referrals`), a hidden practice's or PCN's count is left out of its funnels
+    (:data:`HIDDEN_RULE`), as every publisher does."""
     pcns, pr, pp = pcn_cube(cube, pcn_of)
-    return ReferralRatios(cube.specialties, unit_ratios(cube.practices, cube.referrals, cube.population),
-                          unit_ratios(pcns, pr, pp))
+    hidden = None if decision is None else hidden_cells(cube, decision)
+    pcn_hidden = None if decision is None else _hidden_pcns(pcns, cube.specialties, decision)
+    return ReferralRatios(cube.specialties, unit_ratios(cube.practices, cube.referrals, cube.population, hidden),
+                          unit_ratios(pcns, pr, pp, pcn_hidden))
 
 
 def feedback_table(ratios: ReferralRatios, practice: str, pcn_of: dict[str, str]) -> pd.DataFrame:
@@ -192,27 +214,31 @@ for."""
 def hidden_pcn_cells(ratios: ReferralRatios, decision: pd.DataFrame) -> np.ndarray:
     """Whether each PCN's count for each specialty (PCNs down, specialties across) is hidden by the family's decision
     (:func:`decided_referrals`)."""
-    return np.array([[bool(decision.at[(pcn, TOTAL, s), "hidden_n"]) for s in ratios.specialties]
-                     for pcn in ratios.pcns.units], dtype=bool).reshape(len(ratios.pcns.units),
-                                                                     len(ratios.specialties))
+    return _hidden_pcns(ratios.pcns.units, ratios.specialties, decision)
+
+
+def _hidden_pcns(pcns: list[str], specialties: list[str], decision: pd.DataFrame) -> np.ndarray:
+    """:func:`hidden_pcn_cells` of these PCNs and specialties."""
+    return np.array([[bool(decision.at[(pcn, TOTAL, s), "hidden_n"]) for s in specialties] for pcn in pcns],
+                    dtype=bool).reshape(len(pcns), len(specialties))
 
 
 def _funnel(o: np.ndarray, e: np.ndarray, hidden: np.ndarray, names: list[str], unit: str,
             title: str) -> tuple[str, bool, int, str]:
-    """One funnel over the units (practices or PCNs) expecting referrals: its SVG, whether ``unit`` is drawn, how many
-    are left off (hidden by the disclosure decision: a point is drawn where, and only where, the table publishes the
-    count), and the method."""
-    some = e > 0
+    """One funnel over the units (practices or PCNs) expecting referrals whose count is published: its SVG, whether
+    ``unit`` is drawn, how many are left out (hidden by the disclosure decision, :data:`HIDDEN_RULE`: a point is drawn,
+    and counted in the limits, where and only where the table publishes the count), and the method."""
+    some = (e > 0) & ~hidden
     funnel = ratio_funnel(o[some], e[some])
-    shown = ~hidden[some]
-    drawn = np.array(names)[some][shown].tolist()
+    drawn = np.array(names)[some].tolist()
     mine = unit in drawn
     svg = charts.funnel_plot(
-        drawn, e[some][shown], (o[some] / e[some])[shown], funnel.signal[shown], funnel.grid, funnel.centre,
+        drawn, e[some], o[some] / e[some], funnel.signal, funnel.grid, funnel.centre,
         funnel.limits, polarity="neutral", title=title, value_format=".2f",
         size_label="Referrals expected at the ICS rates", highlight=(unit,),
         key_note=f"Ringed: {unit}" if mine else "")
-    return f'<div class="funnel-kind"><p>{escape(title)}</p>{svg}</div>', mine, int((~shown).sum()), funnel.method
+    return (f'<div class="funnel-kind"><p>{escape(title)}</p>{svg}</div>', mine, int(((e > 0) & hidden).sum()),
+            funnel.method)
 
 
 def specialty_funnels(ratios: ReferralRatios, practice: str, hidden: np.ndarray) -> str:
@@ -239,7 +265,7 @@ def unit_funnels(u: UnitRatios, specialties: list[str], unit: str, hidden: np.nd
     parts = []
     for k, spec in enumerate(specialties):
         o, e = both[0].observed[:, k], both[0].expected[:, k]
-        some = e > 0
+        some = (e > 0) & ~hidden[:, k]
         name = treatment_function_label(spec)
         heading = f"<h3>{escape(name)}</h3>"
         if sparse[k] or some.sum() < 3:
@@ -257,7 +283,7 @@ def unit_funnels(u: UnitRatios, specialties: list[str], unit: str, hidden: np.nd
                      f'<p class="funnel-note">{int(some.sum())} {plural}. Limits: {methods}.'
                      + ("" if mine else f" {unit}'s count is suppressed, so it is not drawn.")
                      + (f" {left} {plural if left != 1 else one}{' are' if left != 1 else ' is'} suppressed (small "
-                        "counts) and not drawn, though counted in the limits." if left else "") + "</p>")
+                        "counts), neither drawn nor counted in the limits." if left else "") + "</p>")
     return "".join(parts)
 
 
@@ -455,7 +481,7 @@ def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], fee
     """The feedback pack as one HTML page, every figure through the disclosure rule; ``conversions`` are the
     warehouse's :func:`~placewise.analyse.variation.conversion_counts`."""
     decision = decided_referrals(cube, pcn_of, rule)
-    ratios = referral_ratios(cube, pcn_of)
+    ratios = referral_ratios(cube, pcn_of, decision)
     shares = conversion_shares(conversions, pcn_of, cube.specialties, rule)
     table = disclosed(feedback_table(ratios, practice, pcn_of), decision, practice, pcn_of.get(practice), rule)
     first, last = (pd.Period(m, freq="M") for m in (cube.months[0], cube.months[-1]))
@@ -484,7 +510,7 @@ ICS, the dashed lines the 95% limits and the solid the 99.8%. Referrals have no 
 so a practice outside the 95% limits is purple (Making Data Count), one inside grey; {escape(practice)} is ringed.
 Where more than half the practices referred none to a specialty no funnel is drawn and no practice judged. A point
 is drawn where, and only where, the table publishes the practice's count (the disclosure rule's one decision): it
-shows the same ratio the table prints, so it gives nothing away the table does not.</p>
+shows the same ratio the table prints, so it gives nothing away the table does not. {escape(HIDDEN_RULE)}</p>
 {specialty_funnels(ratios, practice, hidden_cells(cube, decision))}
 {_pcn_section(ratios, practice, pcn_of, decision)}
 <h2>Conversion by specialty</h2><p>Referrals linked to an attended first outpatient appointment, and first
@@ -531,7 +557,7 @@ def _pcn_section(ratios: ReferralRatios, practice: str, pcn_of: dict[str, str], 
     return (f"<h2>Funnel plots of PCNs by specialty</h2><p>Every PCN in the ICS (its practices' referrals summed), drawn "
             f"as the practices are above, {escape(pcn)} ringed: the funnels behind the PCN verdict column, with their "
             "own allowance for overdispersion between PCNs. A PCN whose count the disclosure rule hides is left off "
-            "(its ratio is not published), though counted in the limits.</p>"
+            "(its ratio is not published) and not counted in the limits.</p>"
             + pcn_funnels(ratios, pcn, hidden_pcn_cells(ratios, decision)))
 
 

@@ -95,7 +95,7 @@ def referrals(w: WebState) -> Referrals:
         cube = inputs.cube
         decision = decided_referrals(cube, inputs.pcn_of, w.snapshot.rule)
         made = Referrals(inputs, decision, hidden_cells(cube, decision),
-                         referral_ratios(cube, inputs.pcn_of),
+                         referral_ratios(cube, inputs.pcn_of, decision),
                          conversion_shares(inputs.conversions, inputs.pcn_of, cube.specialties, w.snapshot.rule))
         _KEPT[w.db_url] = (w.snapshot.version, made)
         return made
