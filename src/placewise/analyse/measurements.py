@@ -31,6 +31,7 @@ deviation (as PHEindicatormethods ``phe_mean``); medians, no interval.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -271,29 +272,44 @@ def _through_pandas(ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Tab
 def write_measurements(con: ibis.BaseBackend, table: pa.Table, indicator_ids: list[str]) -> None:
     """Replace the chosen indicators' rows in ``measurements`` in one transaction (created if absent; one written
     before it had ``events`` and ``sum_squares`` gets them, null, first)."""
-    engine = engine_for(con)
+    _widened(con)
+    engine_for(con).replace_rows(TABLE, table.select(SCHEMA.names), "indicator_id", indicator_ids)
+
+
+def _widened(con: ibis.BaseBackend) -> None:
+    """``measurements`` with every column of :data:`SCHEMA`: one written before it had ``events`` and ``sum_squares``
+    gets them, null."""
     if TABLE in table_names(con) and not set(SCHEMA.names) <= set((old := con.table(TABLE)).columns):
-        engine.replace_table(TABLE, old.mutate(**{c: ibis.null("float64") for c in SCHEMA.names if c not in old.columns}
-                                               ).select(SCHEMA.names))
-    engine.replace_rows(TABLE, table.select(SCHEMA.names), "indicator_id", indicator_ids)
+        engine_for(con).replace_table(TABLE, old.mutate(**{c: ibis.null("float64") for c in SCHEMA.names
+                                                           if c not in old.columns}).select(SCHEMA.names))
 
 
 def measure_all(con: ibis.BaseBackend, profile: Profile, *, periods_range: ReportingRange | None = None,
                 indicators: list[str] | None = None) -> pa.Table:
     """Compute the profile's indicators (all by default), write them to ``measurements`` and return them.
 
-    Each indicator's counts are sorted and turned into measurements on a second thread while the engine computes
-    the next indicator's (the engine releases the interpreter while it works), so that work costs little time.
+    Each indicator's counts are sorted, turned into measurements and written (where the engine writes rows as they
+    come: :meth:`~placewise.warehouse.engines.base.Engine.rows_replaced`) on a second thread while the engine
+    computes the next indicator's (the engine releases the interpreter while it works), so that work costs little
+    time. The chosen indicators' rows are replaced in one transaction: all of them, or none if the computation fails.
     """
     catalogue = load_catalogue(profile)
     chosen = indicators or [i.id for i in catalogue.indicators]
     stamp = datetime.now(UTC).replace(tzinfo=None)
-    with ThreadPoolExecutor(max_workers=1) as statistics:
-        done = {ind.id: statistics.submit(_sorted_measurements, ind, part, stamp)
+    _widened(con)
+    with (engine_for(con).rows_replaced(TABLE, SCHEMA, "indicator_id", chosen) as add,
+          ThreadPoolExecutor(max_workers=1) as statistics):
+        done = {ind.id: statistics.submit(_written, add, ind, part, stamp)
                 for ind, part in counts_by_indicator(con, catalogue, periods_range=periods_range, indicators=chosen)
                 if part.num_rows}
-    table = pa.concat_tables([done[i].result() for i in sorted(done)]) if done else SCHEMA.empty_table()
-    write_measurements(con, table, chosen)
+        table = pa.concat_tables([done[i].result() for i in sorted(done)]) if done else SCHEMA.empty_table()
+    return table
+
+
+def _written(add: Callable[[pa.Table], None], ind: Indicator, counts: pa.Table, stamp: datetime) -> pa.Table:
+    """One indicator's measurements (:func:`_sorted_measurements`), handed to ``add`` to be written."""
+    table = _sorted_measurements(ind, counts, stamp)
+    add(table)
     return table
 
 

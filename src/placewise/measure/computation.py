@@ -138,7 +138,11 @@ def _latest_activity(con: ibis.BaseBackend) -> date | None:
 
 def default_range(con: ibis.BaseBackend, months: int = 36) -> ReportingRange:
     """The ``months`` months ending with the latest month that has activity in the warehouse."""
-    last = _latest_activity(con)
+    return _months_to(_latest_activity(con), months)
+
+
+def _months_to(last: date | None, months: int = 36) -> ReportingRange:
+    """The ``months`` months ending with the month of ``last``, the latest day with activity (none: an error)."""
     if last is None:
         raise ValueError("the warehouse has no activity to measure: inpatient spells, GP appointments and "
                          "clinical events are all empty")
@@ -190,14 +194,15 @@ def counts_by_indicator(con: ibis.BaseBackend, catalogue: Catalogue, *, periods_
     (:func:`_pipelined`).
     """
     chosen = [catalogue.indicator(i) for i in indicators] if indicators else list(catalogue.indicators)
-    rng = periods_range or default_range(con)
+    last = _latest_activity(con)    # once: the range's end and how far the data are complete
+    rng = periods_range or _months_to(last)
     ends = _period_ends(rng, chosen)
     if not ends:    # no period of any chosen indicator ends in the range (a year in a quarter's range): no rows
         yield from ((ind, COUNTS_SCHEMA.empty_table()) for ind in chosen)
         return
     engine = engine_for(con)
     with engine.workspace(), engine.settings(engine.analytic):
-        complete = complete_to(con)
+        complete = month_end(last) if last is not None else None
         work = [(ind, followed_up(periods(rng, ind.frequency), ind, complete)) for ind in chosen]
         reads = catalogue_event_reads(work, catalogue.age_bands)
         own = _own_names()

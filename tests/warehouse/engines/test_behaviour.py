@@ -83,6 +83,36 @@ def test_replace_rows_is_all_or_nothing(con, engine: Engine) -> None:  # type: i
     assert con.table("m").n.to_pyarrow().to_pylist() == [1.0]
 
 
+def test_rows_replaced_writes_every_part_added(con, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    """Rows replaced part by part (``rows_replaced``) end as one ``replace_rows`` of all the parts would leave them:
+    the chosen indicators' old rows gone, every part's rows in, other indicators' rows kept; the table is created if
+    absent, and replacing with no part added leaves the chosen indicators with no rows."""
+    engine.replace_rows("m", _rows(("a", 1.0), ("b", 2.0), ("c", 3.0)), "indicator_id", ["a", "b", "c"])
+    with engine.rows_replaced("m", ROWS, "indicator_id", ["a", "b"]) as add:
+        add(_rows(("b", 20.0)))
+        add(_rows(("a", 10.0), ("a", 11.0)))
+    got = sorted(map(tuple, con.table("m").select("indicator_id", "n").to_pandas().itertuples(index=False)))
+    assert got == [("a", 10.0), ("a", 11.0), ("b", 20.0), ("c", 3.0)]
+    with engine.rows_replaced("m", ROWS, "indicator_id", ["a"]):
+        pass
+    assert sorted(con.table("m").indicator_id.to_pyarrow().to_pylist()) == ["b", "c"]
+    with engine.rows_replaced("new", ROWS, "indicator_id", ["a"]) as add:
+        add(_rows(("a", 5.0)))
+    assert con.table("new").n.to_pyarrow().to_pylist() == [5.0]
+
+
+def test_rows_replaced_is_all_or_nothing(con, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    """A block that fails after parts were added leaves the stored rows as they were: none of its parts written,
+    none of the chosen indicators' rows deleted."""
+    engine.replace_rows("m", _rows(("a", 1.0), ("b", 2.0)), "indicator_id", ["a", "b"])
+    with (pytest.raises(RuntimeError, match="the computation failed"),
+          engine.rows_replaced("m", ROWS, "indicator_id", ["a", "b"]) as add):
+        add(_rows(("a", 10.0)))
+        raise RuntimeError("the computation failed")
+    got = sorted(map(tuple, con.table("m").select("indicator_id", "n").to_pandas().itertuples(index=False)))
+    assert got == [("a", 1.0), ("b", 2.0)]
+
+
 def test_replace_table_swaps_whole(con, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     """A derived table is replaced whole, from an expression or from Arrow rows."""
     engine.replace_table("d", ibis.memtable({"x": [1, 2]}))

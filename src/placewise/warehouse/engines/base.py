@@ -9,7 +9,7 @@ staging in DuckDB, then every table of the batch written in one transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -343,6 +343,17 @@ class Engine:
         """Replace the rows of ``table`` whose ``column`` is one of ``values`` by ``data``, in one transaction
         (the table is created from ``data``'s schema if absent)."""
         raise NotImplementedError
+
+    @contextmanager
+    def rows_replaced(self, table: str, schema: pa.Schema, column: str,
+                      values: list[str]) -> Iterator[Callable[[pa.Table], None]]:
+        """Replace the rows of ``table`` whose ``column`` is one of ``values`` by the parts of ``schema`` added
+        inside the block (``add(part)``, from one thread at a time), in one transaction: nothing is replaced if the
+        block fails. Here the parts are kept and written at the end (:meth:`replace_rows`); an engine that can
+        write each part as it comes, beside the work that makes the next, does."""
+        parts: list[pa.Table] = []
+        yield parts.append
+        self.replace_rows(table, pa.concat_tables(parts) if parts else schema.empty_table(), column, values)
 
     def batch(self) -> Batch:
         """The writer for one ingest into this warehouse."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
@@ -208,6 +208,35 @@ class DuckDBEngine(Engine):
                 db.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM _placewise_new_rows')
         finally:
             db.unregister("_placewise_new_rows")
+
+    @contextmanager
+    def rows_replaced(self, table: str, schema: pa.Schema, column: str,
+                      values: list[str]) -> Iterator[Callable[[pa.Table], None]]:
+        """DELETE, then each part INSERTed as it is added, in one transaction on a connection of its own (``cursor``:
+        the other connections' statements stay outside it), COMMIT at the end or ROLLBACK on any error. The rows
+        are written while the parts still to come are being made, not all at the end."""
+        db = self.con.con.cursor()
+        columns = ", ".join(f'"{c}"' for c in schema.names)
+
+        def add(part: pa.Table) -> None:
+            db.register("_placewise_new_rows", part.select(schema.names))
+            try:
+                db.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM _placewise_new_rows')
+            finally:
+                db.unregister("_placewise_new_rows")
+
+        try:
+            db.execute("BEGIN TRANSACTION")
+            try:
+                db.execute(arrow_ddl(table, schema))
+                db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({in_list(values)})')
+                yield add
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
 
     def batch(self) -> Batch:
         """Staging in the warehouse's own connection."""
