@@ -119,6 +119,9 @@ def test_the_referral_pages_render(client: TestClient, web_warehouse, tmp_path: 
     svgs = re.findall(r"<svg.*?</svg>", drawn, flags=re.S)
     assert len(svgs) >= 2 and any(f"Ringed: {pcn}" in svg for svg in svgs)
     assert all(svg in on_page for svg in svgs) and on_page.count('class="chart funnel') == len(svgs)
+    # The practice's page has the pack's conversion funnels (each specialty's plot, or why there is none), as drawn.
+    conversion = pack.split("<h2>Conversion funnel plots</h2>")[1].split("<h2>")[0].split("</p>", 1)[1]
+    assert conversion.count("<h3>") >= 5 and conversion.strip() in page
     missing = client.get("/referrals/practice/NOPE1")
     assert missing.status_code == 404 and "No referral feedback" in missing.text
     assert client.get("/api/v1/referrals/practice/NOPE1").status_code == 404

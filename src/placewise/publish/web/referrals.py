@@ -31,6 +31,7 @@ from placewise.publish.feedback import (
     FeedbackInputs,
     ReferralRatios,
     ConversionShares,
+    conversion_funnels,
     conversion_html,
     conversion_shares,
     decided_referrals,
@@ -210,14 +211,15 @@ def signalling(w: WebState, practices: set[str] | None) -> list[Signalling]:
 
 
 def practice_figures(w: WebState, practice: str, feedback: date | None) -> dict[str, str]:
-    """The pack's funnel plots, conversion table and monthly SPC chart (rebased at ``feedback``) for a practice, as
-    HTML made by the pack's own functions."""
+    """The pack's funnel plots, conversion table and funnels, and monthly SPC chart (rebased at ``feedback``) for a
+    practice, as HTML made by the pack's own functions."""
     def make() -> dict[str, str]:
-        """The three parts."""
+        """The parts."""
         r = referrals(w)
         cube, rule = r.inputs.cube, w.snapshot.rule
         return {"funnels": specialty_funnels(r.ratios, practice, r.hidden),
                 "conversion": conversion_html(r.conversions, practice, r.inputs.pcn_of, rule),
+                "conversion_funnels": conversion_funnels(r.conversions, practice),
                 "monthly": monthly_chart(cube, practice, feedback, rule)}
     return w.snapshot.memo(("referrals", "figures", practice, feedback), make)
 
