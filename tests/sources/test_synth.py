@@ -83,7 +83,8 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     generate(load_profile(), scale=0.005, seed=2, out=c)
     assert digests(a) == digests(b)
     assert set(digests(a)) == {f"{t.name}.parquet" for t in TABLES} | {
-        "truth/person_state.parquet", "truth/worklist_cases.parquet", "truth/referral_pathways.parquet"}
+        "truth/person_state.parquet", "truth/worklist_cases.parquet", "truth/referral_pathways.parquet",
+        "truth/rtt_returns.parquet"}
     assert digests(a)["people.parquet"] != digests(c)["people.parquet"]
 
 

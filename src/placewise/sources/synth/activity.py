@@ -22,7 +22,8 @@ from placewise.sources.synth.hospital_codes import (
     PLACE_OF_OCCURRENCE_ICD10,
 )
 from placewise.sources.synth.pathways import (
-    Pathway, Referrals, admissions, appointments, draw_pathways, earlier_referrals, elective_codes, truth_rows,
+    Clocks, Pathway, Referrals, admissions, appointments, clocks, draw_pathways, earlier_referrals, elective_codes,
+    truth_rows,
 )
 from placewise.sources.synth.population import CURRENT, DIED, rng_for
 from placewise.sources.synth.population import day as day_number
@@ -41,6 +42,8 @@ class Shared:
     and admissions in it), built before the outpatient appointments and spells."""
     pathway_truth: list[pa.Table] = field(default_factory=list)
     """Each block's referrals with their true outcome (:func:`placewise.sources.synth.pathways.truth_rows`)."""
+    clocks: list[Clocks] = field(default_factory=list)
+    """The RTT clocks of every block's referrals, those made before the window too, for the RTT returns."""
 
     def ids(self, prefix: str, n: int) -> pa.Array:
         """Next ``n`` identifiers for ``prefix``, advancing the counter."""
@@ -371,6 +374,7 @@ def referrals(w: World, rng: np.random.Generator, block: slice, shared: Shared) 
     made = Referrals(referral_id, who, day, tf, prio, pnames, provider, site)
     shared.pathways = [draw_pathways(w, block, made), draw_pathways(w, block, earlier_referrals(w, made), earlier=True)]
     shared.pathway_truth.append(truth_rows(shared.pathways[0]))
+    shared.clocks += [clocks(p) for p in shared.pathways]
     return _table("referrals", {
         "referral_id": referral_id, "nhs_number": w.nhs.take(who),
         "practice_code": labels(prac, w.prac.code), "provider_code": provider,

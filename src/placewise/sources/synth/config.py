@@ -292,6 +292,12 @@ class ReturnsProviders(Strict):
         return self
 
 
+class RttReturn(Strict):
+    """The RTT return: what share of its pathways GP referrals are (the rest, other sources, added on top)."""
+
+    gp_referral_share: float = Field(gt=0, le=1)
+
+
 AeType = Literal["type1", "type2", "type3"]
 AE_TYPES: tuple[AeType, ...] = ("type1", "type2", "type3")
 """A&E department types 1, 2 and 3, in that order."""
@@ -422,6 +428,9 @@ class Pathways(Strict):
     """Chance that an attended first appointment leads to an elective admission, by treatment function (others: 0)."""
     admission_wait_days: Delay
     """First attendance to elective admission."""
+    longest_wait_weeks: tuple[int, int]
+    """Each referral's clock stops by a week drawn between these (first seen a week before it at the latest, and
+    admitted by it): providers treat those nearest the longest-wait limit first."""
 
     @model_validator(mode="after")
     def _shares(self) -> Pathways:
@@ -527,6 +536,7 @@ class Synthetic(Strict):
     activity: dict[str, Stream]
     providers_by_place: dict[str, Acute]
     returns_providers: ReturnsProviders
+    rtt_return: RttReturn
     ae: Ae
     gp: Gp
     admissions: Admissions

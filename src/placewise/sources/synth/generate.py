@@ -18,7 +18,7 @@ from placewise.sources.synth.activity import BUILDERS, Shared
 from placewise.sources.synth.clinical import primary_care
 from placewise.sources.synth.config import Synthetic
 from placewise.sources.synth.planted import Planted, plant
-from placewise.sources.synth.returns import published_returns
+from placewise.sources.synth.returns import published_returns, rtt_returns
 from placewise.sources.synth.truth import emergency_admission_after, person_state, year_before
 from placewise.sources.synth.events import (
     Window, World, categorical, dates, labels, nullable_dates, underlying_causes,
@@ -98,7 +98,9 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     state goes to ``truth/person_state.parquet`` beside the tables (see :mod:`placewise.sources.synth.truth`);
     the planted worklist cases' expected membership to ``truth/worklist_cases.parquet``
     (see :mod:`placewise.sources.synth.planted`); each GP referral's true pathway to ``truth/referral_pathways.parquet``
-    (see :mod:`placewise.sources.synth.pathways`).
+    (see :mod:`placewise.sources.synth.pathways`); the RTT return by provider and treatment function, its GP
+    referrals' and other sources' parts apart, to ``truth/rtt_returns.parquet`` (see
+    :func:`placewise.sources.synth.returns.rtt_returns`).
     """
     cfg = load_synthetic(profile)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,8 +133,10 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
             writer.write(name, rows)
     writer.write("deaths", _deaths(w))
     writer.write("aggregate_returns", _list_sizes(w, planted))
-    writer.write("aggregate_returns", published_returns(w, rng_for(seed, 90)))
+    rtt = rtt_returns(w, shared.clocks)
+    writer.write("aggregate_returns", published_returns(w, rng_for(seed, 90), rtt))
     (out / "truth").mkdir(exist_ok=True)
+    pq.write_table(rtt, out / "truth" / "rtt_returns.parquet")
     pq.write_table(person_state(w, {k: np.concatenate([t[k] for t in treatments]) for k in treatments[0]}),
                    out / "truth" / "person_state.parquet")
     pq.write_table(planted.truth, out / "truth" / "worklist_cases.parquet")

@@ -85,6 +85,13 @@ ELECTIVE_PRIMARY: dict[str, tuple[float, str, Weighted]] = {
     "J350": (0.2, "120", {"F341": 1.0}),            # chronic tonsillitis: tonsillectomy
     "N920": (0.3, "502", {"Q181": 1.0}),            # heavy menstruation: hysteroscopy
     "L905": (0.3, "330", {"S062": 1.0}),            # skin lesion: excision of lesion of skin
+    # medical specialties' elective and day-case work: OPCS-4 chapter G (upper digestive tract), K (heart) and E
+    # (respiratory tract)
+    "K219": (0.4, "301", {"G459": 0.6, "G451": 0.4}),  # reflux disease: diagnostic upper GI endoscopy, with biopsy
+    "K30X": (0.3, "301", {"G459": 0.6, "G451": 0.4}),  # dyspepsia: diagnostic upper GI endoscopy, with biopsy
+    "I209": (0.4, "320", {"K634": 0.75, "K751": 0.25}),  # angina: coronary arteriography; angioplasty and stent
+    "I251": (0.2, "320", {"K634": 0.6, "K751": 0.4}),  # chronic ischaemic heart disease: the same
+    "R91X": (0.2, "340", {"E499": 0.6, "E491": 0.4}),  # abnormal lung imaging: diagnostic fibreoptic bronchoscopy
 }
 
 EMERGENCY_PROCEDURES: dict[str, Weighted] = {

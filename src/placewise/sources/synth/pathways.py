@@ -8,6 +8,14 @@ some months later; a return with advice and guidance (no appointment); a first a
 discharge; or withdrawal. Nothing after the person's reference day (the end of the window, death or leaving) is
 written. Each referral's true outcome goes to ``truth/referral_pathways.parquet`` (:func:`truth_rows`).
 
+Each referral's referral-to-treatment (RTT) clock follows from its pathway (:data:`CLOCK_ENDS`): it starts on the
+referral day and stops at the elective admission (admitted) or else at the first follow-up (non-admitted: treated or
+discharged after the investigations the first attendance ordered), or at the first attendance where no follow-up
+comes before the longest wait; the longest waits are cut, as providers treat those nearest the limit first: each
+referral's clock stops by a week drawn from ``pathways.longest_wait_weeks``; a first appointment not attended nullifies it, a withdrawal removes it, and so do death and leaving
+the area before it stops. Advice and guidance starts no clock. The RTT returns are counted from these clocks
+(:func:`placewise.sources.synth.returns.rtt_returns`).
+
 All draws are vectorised over the block's referrals, from their own random stream, so the referrals themselves are
 drawn as without pathways.
 """
@@ -22,12 +30,16 @@ import pyarrow as pa
 from placewise.sources.synth.config import PATHWAY_OUTCOMES, Delay, Pathways
 from placewise.sources.synth.events import World, categorical, dates, nullable_dates
 from placewise.sources.synth.hospital_codes import ELECTIVE_PRIMARY
-from placewise.sources.synth.population import NEVER, rng_for
+from placewise.sources.synth.population import CURRENT, NEVER, rng_for
 
 STREAM = 30
 """Random stream of the pathways (with the block's first person), apart from every builder's."""
 
 APPOINTMENT_OUTCOMES = ("attended", "did_not_attend", "cancelled")
+CLOCK_ENDS = ("admitted", "non_admitted", "nullified", "withdrawn", "died_or_left", "open", "none")
+"""How a referral's RTT clock ended: stopped by an elective admission or at the first attendance (the two clock
+stops the return counts); nullified (first appointment not attended, then discharged); withdrawn; removed at death or
+leaving; still open at the end of the window; no clock (advice and guidance, or referred before registering)."""
 
 
 @dataclass
@@ -68,7 +80,28 @@ class Pathway:
     admitted: np.ndarray
     """Day of the elective admission written (``NEVER`` where none)."""
     appointments: Appointments
+    clock_end: np.ndarray
+    """Day the RTT clock stopped or the pathway left the waiting list (``NEVER`` while open and where no clock)."""
+    clock_kind: np.ndarray
+    """Index into :data:`CLOCK_ENDS`."""
 
+
+@dataclass
+class Clocks:
+    """RTT clocks of referrals: provider, treatment function, start (the referral day), end day and manner."""
+
+    provider: np.ndarray
+    treatment_function: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    kind: np.ndarray
+
+
+def clocks(p: Pathway) -> Clocks:
+    """The RTT clocks of a block's referrals (those with none left out)."""
+    k = np.flatnonzero(p.clock_kind != CLOCK_ENDS.index("none"))
+    return Clocks(np.asarray(p.referrals.provider.take(k).to_numpy(zero_copy_only=False), dtype=object),
+                  p.referrals.treatment_function[k], p.referrals.day[k], p.clock_end[k], p.clock_kind[k])
 
 
 def admissions(pathways: list[Pathway]) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Array, np.ndarray]:
@@ -117,7 +150,9 @@ def draw_pathways(w: World, block: slice, r: Referrals, *, earlier: bool = False
     since = np.maximum(w.people.start[r.who], w.window.start) if earlier else np.zeros(n, np.int64)
     outcome, names = categorical(rng, cfg.outcome, n)
     outcome = np.array([PATHWAY_OUTCOMES.index(o) for o in names], np.int64)[outcome]
-    wait = _delay(rng, [cfg.first_wait_days[p] for p in r.priorities], r.priority, n)
+    lo, hi = cfg.longest_wait_weeks  # the clock stops by then: first seen a week before it at the latest
+    longest = rng_for(w.seed, STREAM + 2 + earlier, block.start).integers(7 * lo, 7 * hi + 1, n)
+    wait = np.minimum(_delay(rng, [cfg.first_wait_days[p] for p in r.priorities], r.priority, n), longest - 7)
     first = r.day + wait
     attended = (outcome == PATHWAY_OUTCOMES.index("attended")) & (first <= ref)
     missed = (outcome == PATHWAY_OUTCOMES.index("did_not_attend")) & (first <= ref) & (first >= since)
@@ -135,8 +170,9 @@ def draw_pathways(w: World, block: slice, r: Referrals, *, earlier: bool = False
     v = rng.random(len(k))
     f_outcome = np.where(v < o.dna_rate, 1, np.where(v < o.dna_rate + o.cancelled_rate, 2, 0))
     share = np.array([cfg.admitted_share.get(t, 0.0) for t in r.treatment_function]) if n else np.zeros(0)
-    admit_day = first + _delay(rng, cfg.admission_wait_days, None, n)
-    admitted = attended & (rng.random(n) < share) & (admit_day <= ref) & (admit_day >= since)
+    admit_day = np.maximum(np.minimum(first + _delay(rng, cfg.admission_wait_days, None, n), r.day + longest), first + 1)
+    listed = (outcome == PATHWAY_OUTCOMES.index("attended")) & (rng.random(n) < share)
+    admitted = attended & listed & (admit_day <= ref) & (admit_day >= since)
     idx = np.arange(n)
     seen = attended & (first >= since)
     parts = [(idx[before], before_day[before], True, before_outcome[before]),
@@ -150,7 +186,34 @@ def draw_pathways(w: World, block: slice, r: Referrals, *, earlier: bool = False
         r.who[row][keep], day[keep], row[keep],
         np.concatenate([np.full(len(p[0]), p[2]) for p in parts])[keep],
         np.concatenate([p[3] for p in parts]).astype(np.int64)[keep])
-    return Pathway(r, outcome, np.where(seen, first, NEVER), np.where(admitted, admit_day, NEVER), appointments)
+    treated = first.copy()  # a non-admitted clock stops at the first follow-up where there is one in time, else at
+    has = follow > 0        # the first attendance: the decision to treat or discharge follows the investigations
+    treated[has] = f_day[(np.cumsum(follow) - follow)[has]]
+    treated = np.where(treated - r.day <= longest, treated, first)
+    clock_end, clock_kind = _clocks(w, r, outcome, listed, treated, admit_day, before_day)
+    return Pathway(r, outcome, np.where(seen, first, NEVER), np.where(admitted, admit_day, NEVER), appointments,
+                   clock_end, clock_kind)
+
+
+def _clocks(w: World, r: Referrals, outcome: np.ndarray, listed: np.ndarray, treated: np.ndarray,
+            admit_day: np.ndarray, withdrawn_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Day and manner (index into :data:`CLOCK_ENDS`) of each referral's RTT clock end, from its drawn pathway (no
+    further draws: the pathways stay as they were). ``treated`` is the day a non-admitted clock stops and, for a
+    first appointment not attended, the day it was missed (the first appointment's day)."""
+    o = PATHWAY_OUTCOMES.index
+    end = np.select([listed, outcome == o("attended"), outcome == o("did_not_attend"), outcome == o("withdrawn")],
+                    [admit_day, treated, treated, withdrawn_day], NEVER)
+    kind = np.select([listed, outcome == o("attended"), outcome == o("did_not_attend"), outcome == o("withdrawn")],
+                     [0, 1, 2, 3], CLOCK_ENDS.index("none"))
+    people = w.people
+    ref, current = people.ref[r.who], people.status[r.who] == CURRENT
+    late = (kind != CLOCK_ENDS.index("none")) & (end > ref)
+    kind = np.where(late, np.where(current, CLOCK_ENDS.index("open"), CLOCK_ENDS.index("died_or_left")), kind)
+    end = np.where(late & current, NEVER, np.where(late, ref, end))
+    unregistered = r.day < people.start[r.who]  # an earlier referral of someone not yet in the area's population
+    kind = np.where(unregistered, CLOCK_ENDS.index("none"), kind)
+    end = np.where(unregistered | (kind == CLOCK_ENDS.index("none")), NEVER, end)
+    return end.astype(np.int64), kind.astype(np.int64)
 
 
 def elective_codes(rng: np.random.Generator, treatment_function: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,14 +237,19 @@ def elective_codes(rng: np.random.Generator, treatment_function: np.ndarray) -> 
 
 
 def truth_rows(p: Pathway) -> pa.Table:
-    """Each referral's true outcome: ``referral_id, treatment_function, priority, referral_date, outcome,
-    first_attended_on, admitted_on`` (null where none was written)."""
+    """Each referral's true outcome: ``referral_id, provider_code, treatment_function, priority, referral_date,
+    outcome, first_attended_on, admitted_on`` (null where none was written) and its RTT clock's end, ``rtt_clock_end``
+    (:data:`CLOCK_ENDS`) and ``rtt_clock_end_on`` (null while open, and where no clock)."""
     r = p.referrals
+    ended = p.clock_end < NEVER
     return pa.table({
-        "referral_id": r.referral_id, "treatment_function": pa.array(r.treatment_function, pa.string()),
+        "referral_id": r.referral_id, "provider_code": r.provider,
+        "treatment_function": pa.array(r.treatment_function, pa.string()),
         "priority": pa.array(np.array(r.priorities, dtype=object)[r.priority] if len(r.who) else [], pa.string()),
         "referral_date": dates(r.day),
         "outcome": pa.array(np.array(PATHWAY_OUTCOMES, dtype=object)[p.outcome] if len(r.who) else [], pa.string()),
         "first_attended_on": nullable_dates(p.attended, p.attended < NEVER),
         "admitted_on": nullable_dates(p.admitted, p.admitted < NEVER),
+        "rtt_clock_end": pa.array(np.array(CLOCK_ENDS, dtype=object)[p.clock_kind] if len(r.who) else [], pa.string()),
+        "rtt_clock_end_on": nullable_dates(p.clock_end, ended),
     })

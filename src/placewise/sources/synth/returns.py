@@ -1,11 +1,17 @@
 """Synthetic published returns (RTT, cancer waiting times, DM01, ambulance, G&A beds, EIP, out-of-area
 placements) for the profile's providers.
 
-Each provider's monthly return (quarterly for KH03 G&A beds) is drawn around a level that drifts through the window, sized to the
-synthetic population it serves, with binomial and Poisson noise: so the series have real variation
-and the counts behind each share. Levels are set to the ranges BLMK's 2020/21 dashboards and recent
-national statistics show (003 L3577-3695; 001 L2414), not to any indicator's rule. The returns are not derived from
-the person-level referrals and outpatient records (the generator keeps no waiting-list model).
+The RTT return is counted from the person-level referral pathways (:func:`rtt_returns`): each GP referral's RTT
+clock (:mod:`placewise.sources.synth.pathways`) gives the incomplete pathways by weeks waited at each month end and the
+clock stops in each month, by provider and treatment function. Referrals from other sources (consultant to
+consultant, A&E, other referrers), which the person-level data do not hold, are added on top as the profile's stated
+share (``rtt_return.gp_referral_share``), with the same waiting times as the GP referrals in the same cell.
+
+The other returns are not derived from person-level data: each provider's monthly return (quarterly for KH03 G&A
+beds) is drawn around a level that drifts through the window, sized to the synthetic population it serves, with
+binomial and Poisson noise: so the series have real variation and the counts behind each share. Levels are set to
+the ranges BLMK's 2020/21 dashboards and recent national statistics show (003 L3577-3695; 001 L2414), not to any
+indicator's rule.
 """
 
 from __future__ import annotations
@@ -15,19 +21,20 @@ import pyarrow as pa
 
 from placewise.sources.synth.config import ReturnsProviders
 from placewise.sources.synth.events import World, dates
+from placewise.sources.synth.pathways import CLOCK_ENDS, Clocks
 
-WAITING = (0.068, 0.66, 0.60, 0.015)
-"""RTT: incomplete pathways per person at the start (growing a quarter over the window); share within 18 weeks."""
+RTT_MEASURES = ("rtt_waiting_list", "rtt_within_18wk", "rtt_over_52wk", "rtt_over_65wk",
+                "rtt_clock_stops_admitted", "rtt_clock_stops_non_admitted", "rtt_clock_stops_within_18wk")
+"""The RTT return's counts by provider and treatment function: incomplete pathways at the month end (all, waiting 18
+weeks or less, more than 52 and more than 65 weeks) and clock stops in the month (admitted, non-admitted, and of
+either within 18 weeks)."""
+WEEKS_18, WEEKS_52, WEEKS_65 = 18 * 7, 52 * 7, 65 * 7
 SHARES = {  # measure: (monthly denominator per person, share at the start, at the end, month-to-month noise)
     "cancer_2ww": (0.0016, 0.90, 0.86, 0.02),
     "cancer_fds_28d": (0.0016, 0.72, 0.78, 0.02),
     "cancer_31d": (0.00035, 0.94, 0.92, 0.015),
     "cancer_62d": (0.00012, 0.72, 0.70, 0.03),
     "diagnostics_within_6wk": (0.017, 0.72, 0.80, 0.02),
-}
-COUNTS = {  # measure: (share of the waiting list at the start, at the end)
-    "rtt_over_52wk": (0.030, 0.020),
-    "rtt_over_65wk": (0.008, 0.002),
 }
 BEDS = (0.0018, 0.93, 0.94, 0.01)
 """KH03 G&A beds available per person, occupancy at the start and the end, quarter-to-quarter noise (national
@@ -52,6 +59,80 @@ def _months(w: World) -> np.ndarray:
     start = np.datetime64(w.window.start, "D").astype("datetime64[M]")
     end = np.datetime64(w.window.end, "D").astype("datetime64[M]")
     return np.arange(start, end + 1).astype("datetime64[D]").astype(np.int64)
+
+
+def _month_ends(w: World, months: np.ndarray) -> np.ndarray:
+    """Last day (days since 1970) of every month, the last month's cut at the window's end."""
+    nxt = (months.astype("datetime64[D]").astype("datetime64[M]") + 1).astype("datetime64[D]").astype(np.int64)
+    return np.minimum(nxt - 1, w.window.end)
+
+
+def rtt_returns(w: World, clocks: list[Clocks]) -> pa.Table:
+    """The RTT return by month, provider and treatment function (:data:`RTT_MEASURES`): the GP referrals' part
+    counted from their clocks, and the other sources' part added on top, ``(1 - g) / g`` of it in each cell (``g``
+    the profile's ``rtt_return.gp_referral_share``), rounded. Columns ``period, provider_code,
+    treatment_function, measure, gp_referrals, other_sources``."""
+    months = _months(w)
+    ends = _month_ends(w, months)
+    providers = list(w.cfg.returns_providers.acute)
+    provider = np.concatenate([c.provider for c in clocks]).astype(str)
+    keep = np.isin(provider, providers)
+    tf = np.concatenate([c.treatment_function for c in clocks]).astype(str)[keep]
+    start, end = np.concatenate([c.start for c in clocks])[keep], np.concatenate([c.end for c in clocks])[keep]
+    kind = np.concatenate([c.kind for c in clocks])[keep]
+    tfs = sorted(set(tf))
+    cell = np.searchsorted(tfs, tf)
+    for j, code in enumerate(providers):
+        cell[provider[keep] == code] += j * len(tfs)
+    cells = len(providers) * len(tfs)
+    gp = np.zeros((len(RTT_MEASURES), cells, len(months)), np.int64)
+    stop = (kind == CLOCK_ENDS.index("admitted")) | (kind == CLOCK_ENDS.index("non_admitted"))
+    for i, (first, last) in enumerate(zip(months, ends)):
+        waiting = (start <= last) & (end > last)
+        waited = last - start
+        stopped = stop & (end >= first) & (end <= last)
+        for m, rows in enumerate((waiting, waiting & (waited <= WEEKS_18), waiting & (waited > WEEKS_52),
+                                  waiting & (waited > WEEKS_65), stopped & (kind == CLOCK_ENDS.index("admitted")),
+                                  stopped & (kind == CLOCK_ENDS.index("non_admitted")),
+                                  stopped & (end - start <= WEEKS_18))):
+            gp[m, :, i] = np.bincount(cell[rows], minlength=cells)
+    g = w.cfg.rtt_return.gp_referral_share
+    other = np.round(gp * (1 - g) / g).astype(np.int64)
+    m_i, c_i, t_i = (a.ravel() for a in np.indices(gp.shape))
+    order = np.lexsort((t_i, m_i, c_i % len(tfs), c_i // len(tfs)))  # provider, treatment function, measure, month
+    return pa.table({
+        "period": dates(months[t_i[order]]),
+        "provider_code": pa.array(np.array(providers, dtype=object)[c_i[order] // len(tfs)], pa.string()),
+        "treatment_function": pa.array(np.array(tfs, dtype=object)[c_i[order] % len(tfs)], pa.string()),
+        "measure": pa.array(np.array(RTT_MEASURES, dtype=object)[m_i[order]], pa.string()),
+        "gp_referrals": pa.array(gp.ravel()[order]), "other_sources": pa.array(other.ravel()[order]),
+    })
+
+
+def _rtt_rows(w: World, rtt: pa.Table) -> list[pa.Table]:
+    """The RTT return's rows of the canonical aggregate returns: each provider's totals over treatment functions
+    (GP referrals and other sources) of the incomplete pathways."""
+    months = _months(w)
+    providers = list(w.cfg.returns_providers.acute)
+    total = (np.asarray(rtt["gp_referrals"]) + np.asarray(rtt["other_sources"]))
+    provider = np.asarray(rtt["provider_code"].to_numpy(zero_copy_only=False), dtype=object)
+    measure = np.asarray(rtt["measure"].to_numpy(zero_copy_only=False), dtype=object)
+    period = np.asarray(rtt["period"]).astype("datetime64[D]").astype(np.int64)
+    month = np.searchsorted(months, period)
+
+    def sums(name: str) -> np.ndarray:
+        """Providers × months totals of one measure."""
+        out = np.zeros((len(providers), len(months)))
+        for j, code in enumerate(providers):
+            here = (provider == code) & (measure == name)
+            out[j] = np.bincount(month[here], weights=total[here], minlength=len(months))
+        return out
+
+    waiting = sums("rtt_waiting_list")
+    return [_table(months, providers, "rtt_within_18wk", sums("rtt_within_18wk"), waiting, None),
+            _table(months, providers, "rtt_waiting_list", None, None, waiting),
+            _table(months, providers, "rtt_over_52wk", None, None, sums("rtt_over_52wk")),
+            _table(months, providers, "rtt_over_65wk", None, None, sums("rtt_over_65wk"))]
 
 
 def _quarters(months: np.ndarray) -> np.ndarray:
@@ -84,8 +165,9 @@ def _table(months: np.ndarray, codes: list[str], measure: str, num: np.ndarray |
                      "denominator": col(den), "value": col(value)})
 
 
-def published_returns(w: World, rng: np.random.Generator) -> pa.Table:
-    """Monthly RTT, cancer, diagnostics and ambulance returns for the window, one row per provider and measure."""
+def published_returns(w: World, rng: np.random.Generator, rtt: pa.Table) -> pa.Table:
+    """Monthly RTT, cancer, diagnostics and ambulance returns for the window, one row per provider and measure (the
+    RTT rows the provider totals of ``rtt``, :func:`rtt_returns`)."""
     months = _months(w)
     people = len(w.people)
     providers = w.cfg.returns_providers
@@ -97,14 +179,7 @@ def published_returns(w: World, rng: np.random.Generator) -> pa.Table:
         den = rng.poisson(np.broadcast_to(served * per, shape)).astype(float)
         p = np.clip(_level(first, last, noise, shape, rng), 0.01, 0.999)
         parts.append(_table(months, acute, measure, rng.binomial(den.astype(np.int64), p), den, None))
-    per, first, last, noise = WAITING
-    waiting = rng.poisson(np.broadcast_to(served * per, shape) * np.linspace(1.0, 1.25, len(months)))
-    within = rng.binomial(waiting, np.clip(_level(first, last, noise, shape, rng), 0.01, 0.999))
-    parts.append(_table(months, acute, "rtt_within_18wk", within, waiting.astype(float), None))
-    parts.append(_table(months, acute, "rtt_waiting_list", None, None, waiting))
-    for measure, (first, last) in COUNTS.items():
-        share = np.clip(_level(first, last, first / 10, shape, rng), 0.0, 1.0)
-        parts.append(_table(months, acute, measure, None, None, rng.binomial(waiting, share)))
+    parts += _rtt_rows(w, rtt)
     amb_served = np.array(list(providers.ambulance.values()))[:, None] * people
     amb_shape = (len(amb), len(months))
     for measure, (per, first, last, noise) in MEANS.items():
