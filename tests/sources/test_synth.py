@@ -20,6 +20,7 @@ from placewise.profile import ProfileError, load_profile
 from placewise.returns import MEASURES, QUARTERLY
 from placewise.sources.synth import calibration, generate
 from placewise.sources.synth.config import Synthetic
+from placewise.sources.synth.hospital_codes import EMERGENCY_PRIMARY_ICD10
 from placewise.sources.synth.vocabulary import (
     DIAGNOSIS, MEDICINES, PALLIATIVE_ENTRY, PALLIATIVE_REVIEW, SPIROMETRY, SYSTOLIC,
 )
@@ -311,6 +312,22 @@ def test_truth_at_the_risk_models_test_date_matches_the_files(synth: tuple[Path,
                           AND s.admission_date > DATE '{before}' AND s.admission_date <= DATE '{END}'""")
     assert admitted == written
     assert 0.9 < expected / admitted < 1.05
+
+
+def test_planted_cases_add_no_condition_coded_admissions(synth: tuple[Path, dict[str, int]],
+                                                        db: duckdb.DuckDBPyConnection) -> None:
+    """The planted cases are four copies whatever the scale, so their spells must not carry a heart failure, COPD or
+    asthma primary diagnosis: the high-risk cases' 64 emergency spells, coded heart failure, were 37% of the ICS's heart
+    failure bed days in a quarter at scale 0.05 and 3% at 1.0. They are still emergency spells (the risk model's)."""
+    con = db.cursor()
+    con.register("planted", pq.read_table(synth[0] / "truth" / "worklist_cases.parquet"))
+    condition = [c for codes_ in EMERGENCY_PRIMARY_ICD10.values() for c in codes_]
+    high_risk = "SELECT nhs_number FROM planted WHERE \"case\" LIKE 'high_risk%'"
+    spells, coded = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE primary_diagnosis IN {tuple(condition)})
+        FROM inpatient_spells WHERE admission_method = 'emergency' AND nhs_number IN ({high_risk})""").fetchone()
+    assert spells == 4 * 2 * 8 and coded == 0
+    assert one(con, f"""SELECT count(*) FROM inpatient_spells WHERE primary_diagnosis IN {tuple(condition)}
+                        AND nhs_number IN (SELECT nhs_number FROM planted)""") == 0
 
 
 def test_urgent_treatment_centre_step_change_lowers_luton_type_1(db: duckdb.DuckDBPyConnection) -> None:
