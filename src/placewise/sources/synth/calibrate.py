@@ -269,11 +269,15 @@ def _figure(con: duckdb.DuckDBPyConnection, t: CalibrationTarget, end: dt.date, 
             SELECT e.nhs_number FROM clinical_events e JOIN codelist l ON l.code = e.snomed_code
             WHERE l.list = 'palliative_care' AND e.event_date > {last_year} AND e.event_date <= DATE '{end}'))::INT)
             FROM reg {where}""")
-    if m in ("rtt_within_18wk_percent", "rtt_waiting_list_per_1000"):
+    if m in ("rtt_within_18wk_percent", "rtt_over_52wk_percent", "rtt_waiting_list_per_1000"):
         latest = "period = (SELECT max(period) FROM aggregate_returns WHERE measure = 'rtt_waiting_list')"
         if m == "rtt_within_18wk_percent":
             return _one(con, f"""SELECT 100 * sum(numerator) / sum(denominator) FROM aggregate_returns
                                  WHERE measure = 'rtt_within_18wk' AND {latest}""")
+        if m == "rtt_over_52wk_percent":
+            return _one(con, f"""SELECT 100 * sum(value) FILTER (WHERE measure = 'rtt_over_52wk')
+                                 / sum(value) FILTER (WHERE measure = 'rtt_waiting_list') FROM aggregate_returns
+                                 WHERE measure IN ('rtt_over_52wk', 'rtt_waiting_list') AND {latest}""")
         return _one(con, f"""SELECT 1000 * sum(value) / (SELECT count(*) FROM reg) FROM aggregate_returns
                              WHERE measure = 'rtt_waiting_list' AND {latest}""")
     if m == "nhs_numbers_never_issued_percent":
