@@ -69,14 +69,22 @@ RETURNS: tuple[Return, ...] = (
                _count("ae_attendances_all", "attendances at all department types", "attendances"),
                _count("ae_emergency_admissions", "emergency admissions", "admissions"),
            )),
-    Return("rtt", "Referral to treatment: incomplete pathways", "NHS England Consultant-led Referral to "
-           "Treatment Waiting Times (incomplete pathways at the month end)",
-           "provider, or commissioner (CCG/ICB code)", "calendar month (snapshot at its end)", (
+    Return("rtt", "Referral to treatment: incomplete pathways and clock stops", "NHS England Consultant-led "
+           "Referral to Treatment Waiting Times (incomplete pathways at the month end; completed pathways, admitted and "
+           "non-admitted, in the month)", "provider, or commissioner (CCG/ICB code)",
+           "calendar month (incomplete pathways: the snapshot at its end; clock stops: those in it)", (
                _prop("rtt_within_18wk", "incomplete pathways waiting 18 weeks or less",
                      "pathways waiting 18 weeks or less", "all incomplete pathways"),
                _count("rtt_waiting_list", "incomplete pathways (the waiting list)", "pathways"),
                _count("rtt_over_52wk", "incomplete pathways waiting more than 52 weeks", "pathways"),
                _count("rtt_over_65wk", "incomplete pathways waiting more than 65 weeks", "pathways"),
+               _count("rtt_clock_stops_admitted", "completed pathways whose clock stopped in the month at an admission "
+                      "for treatment (admitted)", "pathways"),
+               _count("rtt_clock_stops_non_admitted", "completed pathways whose clock stopped in the month without an "
+                      "admission: treatment started in outpatients, or discharged (non-admitted)", "pathways"),
+               _prop("rtt_clock_stops_within_18wk", "completed pathways (admitted and non-admitted) whose clock "
+                     "stopped within 18 weeks of its start", "clock stops within 18 weeks",
+                     "all clock stops in the month"),
            )),
     Return("cwt", "Cancer waiting times", "NHS England Cancer Waiting Times (CWT) monthly provider and "
            "commissioner statistics", "provider, or commissioner", "calendar month", (

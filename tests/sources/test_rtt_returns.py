@@ -5,7 +5,7 @@ The generator records each GP referral's RTT clock (``truth/referral_pathways.pa
 parts apart (``truth/rtt_returns.parquet``). The GP-referral part must be what the clocks give, worked here by the RTT
 rules (a pathway is incomplete at a month end if its clock started on or before that day and had not stopped; weeks
 waited from the referral day), the other sources' part the profile's stated share, and the provider rows of
-``aggregate_returns`` the sum of both over treatment functions.
+``aggregate_returns`` (incomplete pathways and clock stops) the sum of both over treatment functions.
 """
 
 from __future__ import annotations
@@ -81,15 +81,26 @@ def test_other_sources_are_the_stated_share_on_top(db: duckdb.DuckDBPyConnection
 
 
 def test_the_provider_rows_are_the_sum_over_treatment_functions(db: duckdb.DuckDBPyConnection) -> None:
+    """Every measure of the truth's return has provider rows in ``aggregate_returns``, each the sum over treatment
+    functions; the clock stops within 18 weeks are a share of all the month's clock stops, admitted and not."""
     mismatched = db.execute("""
-        WITH t AS (SELECT period, provider_code AS org_code, measure, sum(gp_referrals + other_sources) AS n
-                   FROM rtt GROUP BY ALL),
+        WITH tf AS (SELECT period, provider_code AS org_code, measure, sum(gp_referrals + other_sources) AS n
+                    FROM rtt GROUP BY ALL),
+             t AS (SELECT * FROM tf UNION ALL SELECT period, org_code, 'rtt_clock_stops', sum(n) FROM tf
+                   WHERE measure IN ('rtt_clock_stops_admitted', 'rtt_clock_stops_non_admitted') GROUP BY ALL),
              r AS (SELECT period, org_code, measure, coalesce(value, numerator) AS n FROM returns
                    UNION ALL SELECT period, org_code, 'rtt_waiting_list', denominator FROM returns
-                   WHERE measure = 'rtt_within_18wk')
-        SELECT count(*), count(*) FILTER (WHERE r.n IS DISTINCT FROM t.n) FROM t JOIN r USING (period, org_code, measure)
-        """).fetchone()
-    assert mismatched[0] > 4 * 50 and mismatched[1] == 0
+                   WHERE measure = 'rtt_within_18wk'
+                   UNION ALL SELECT period, org_code, 'rtt_clock_stops', denominator FROM returns
+                   WHERE measure = 'rtt_clock_stops_within_18wk')
+        SELECT count(DISTINCT measure), count(*), count(*) FILTER (WHERE r.n IS DISTINCT FROM t.n)
+        FROM t JOIN r USING (period, org_code, measure)""").fetchone()
+    assert mismatched[0] == 8 and mismatched[1] > 8 * 4 * 50 and mismatched[2] == 0
+    stops = db.execute("""SELECT sum(value) FILTER (WHERE measure = 'rtt_clock_stops_admitted'),
+                                 sum(value) FILTER (WHERE measure = 'rtt_clock_stops_non_admitted'),
+                                 sum(numerator) FILTER (WHERE measure = 'rtt_clock_stops_within_18wk')
+                          FROM returns WHERE period = DATE '2025-03-01'""").fetchone()
+    assert stops[0] > 0 and stops[1] > stops[0] and 0 < stops[2] < stops[0] + stops[1]
     assert db.execute("SELECT count(DISTINCT period) FROM rtt").fetchone()[0] == 60
 
 

@@ -111,7 +111,7 @@ def rtt_returns(w: World, clocks: list[Clocks]) -> pa.Table:
 
 def _rtt_rows(w: World, rtt: pa.Table) -> list[pa.Table]:
     """The RTT return's rows of the canonical aggregate returns: each provider's totals over treatment functions
-    (GP referrals and other sources) of the incomplete pathways."""
+    (GP referrals and other sources) of the incomplete pathways and of the clock stops in the month."""
     months = _months(w)
     providers = list(w.cfg.returns_providers.acute)
     total = (np.asarray(rtt["gp_referrals"]) + np.asarray(rtt["other_sources"]))
@@ -129,10 +129,15 @@ def _rtt_rows(w: World, rtt: pa.Table) -> list[pa.Table]:
         return out
 
     waiting = sums("rtt_waiting_list")
+    admitted, non_admitted = sums("rtt_clock_stops_admitted"), sums("rtt_clock_stops_non_admitted")
     return [_table(months, providers, "rtt_within_18wk", sums("rtt_within_18wk"), waiting, None),
             _table(months, providers, "rtt_waiting_list", None, None, waiting),
             _table(months, providers, "rtt_over_52wk", None, None, sums("rtt_over_52wk")),
-            _table(months, providers, "rtt_over_65wk", None, None, sums("rtt_over_65wk"))]
+            _table(months, providers, "rtt_over_65wk", None, None, sums("rtt_over_65wk")),
+            _table(months, providers, "rtt_clock_stops_admitted", None, None, admitted),
+            _table(months, providers, "rtt_clock_stops_non_admitted", None, None, non_admitted),
+            _table(months, providers, "rtt_clock_stops_within_18wk", sums("rtt_clock_stops_within_18wk"),
+                   admitted + non_admitted, None)]
 
 
 def _quarters(months: np.ndarray) -> np.ndarray:
