@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from placewise.analyse.funnels import (
+    judged_numerators,
     proportion_funnel,
     rate_funnel,
     ratio_funnel,
@@ -281,3 +282,15 @@ def test_no_units_are_sparse_and_not_overdispersed_without_a_warning() -> None:
         warnings.simplefilter("error")
         assert sparse_columns(np.zeros((0, 3)), np.zeros((0, 3))).tolist() == [True, True, True]
         assert ratio_overdispersion(np.zeros((0, 2)), np.zeros((0, 2))).tolist() == [0.0, 0.0]
+
+
+def test_a_unit_is_judged_by_its_published_value_at_its_published_size():
+    # VERDICT_RULE: 8 of 11 (72.7%) published with its counts rounded to 10 of 10 is judged as 7.27 of 10; 45.7 per
+    # 100,000 of a rounded 12,500 people as 5.71 events.
+    assert judged_numerators([800 / 11], [10], 100).tolist() == pytest.approx([80 / 11])
+    assert judged_numerators([45.7], [12_500], 100_000).tolist() == pytest.approx([5.7125])
+    # Held to 55% at size 10 the share is inside the 95% limits (upper 85.8%); its rounded counts' 100% is not.
+    f = proportion_funnel(judged_numerators([800 / 11, 50.0, 55.0], [10, 1000, 1000], 100), [10, 1000, 1000],
+                          per=100, centre=0.55)
+    assert f.signal.tolist() == [0, -2, 0]
+    assert proportion_funnel([10, 500, 550], [10, 1000, 1000], per=100, centre=0.55).signal.tolist()[0] == 1

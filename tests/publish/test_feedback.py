@@ -58,6 +58,23 @@ def test_pack_has_the_chart_the_banner_and_no_nan() -> None:
     assert "nan" not in html.lower().replace("nancy", "")
 
 
+def test_the_pack_prints_within_the_page_with_no_overlapping_text(tmp_path: Path) -> None:
+    """The pack as PDF (A4) of twelve practices referring about 1,300 each to 330 (counts as at scale 1.0): its
+    ten-column table ran past the right edge until session 19."""
+    from placewise.publish.render import text_beyond_page, text_overlaps, write_pdf
+
+    strata = int(np.prod(STRATA))
+    rng = np.random.default_rng(19)
+    big = ReferralCube([f"P{i:02d}" for i in range(12)], ["330"], ["2024-01", "2024-02"],
+                       rng.poisson(650 / strata, (12, 1, 2, strata)).astype(float),
+                       np.full((12, 2, strata), 10_000 / strata))
+    pcn_of = {f"P{i:02d}": f"N{i // 4}" for i in range(12)}
+    html = feedback_html(big, "P00", pcn_of, date(2024, 2, 10), synthetic=True, rule=RULE, conversions=NONE)
+    assert "<td>1,300.8</td>" in html  # P00 expects 1,300.8, in the thousands as at 1.0
+    assert write_pdf(html, tmp_path / "pack.pdf") >= 1
+    assert text_beyond_page(tmp_path / "pack.pdf") == [] and text_overlaps(tmp_path / "pack.pdf") == []
+
+
 def test_the_pack_passes_the_disclosure_rule() -> None:
     # P1's 3 referrals to 110 are a small count: hidden with the ratios and verdicts that would give it back.
     html = feedback_html(cube(), "P1", {"P1": "N1", "P3": "N2"}, None, synthetic=True, rule=RULE, conversions=NONE)
@@ -292,6 +309,34 @@ def test_conversion_verdicts_against_the_ics_share_worked_by_hand() -> None:
     assert sorted(circles) == [("P11", "area outside neither high")] + [("another practice", "area")] * 11
     assert "12 practices with a published share." in drawn and "centre: the ICS share, 62.5%." in drawn
     assert "no overdispersion found" in drawn
+
+
+def test_a_conversion_share_is_judged_as_printed_not_at_its_rounded_counts() -> None:
+    """VERDICT_RULE. Eleven practices refer 20 to 110 and 12 are seen (60%); P11 refers 11 and 8 are seen (72.7%,
+    printed "73% of 10"; its counts round to 10 of 10). The ICS share is 140 / 231 = 60.6%. At 10, sd =
+    sqrt(0.606 x 0.394 / 10) = 0.1545: 72.7% is 0.78 sd above, inside the 95% limits, so no verdict. Judged at its
+    rounded counts (100%, 2.55 sd above; the others 10 of 20, 50%) it was "high"."""
+    import math
+
+    practices = [f"P{i:02d}" for i in range(12)]
+    counts = pd.DataFrame({"practice_code": practices, "treatment_function": ["110"] * 12,
+                           "referred": [20.0] * 11 + [11.0], "attended": [12.0] * 11 + [8.0],
+                           "seen": [12.0] * 11 + [8.0], "admitted": [0.0] * 12})
+    pcn_of = {p: f"N{i // 4 + 1}" for i, p in enumerate(practices)}
+    centre = 140 / 231
+    assert abs((8 / 11 - centre) / math.sqrt(centre * (1 - centre) / 10)) < 1.96 < (1 - centre) / math.sqrt(
+        centre * (1 - centre) / 10)
+    shares = conversion_shares(counts, pcn_of, ["110"], RULE)
+    html = conversion_html(shares, "P11", pcn_of, RULE)
+    row = html.split("<td>110 Trauma and Orthopaedic Service</td>")[1].split("</tr>")[0]
+    assert row.split("<td>")[1].split("</td>")[0] == "73% of 10"
+    assert ("attended", "N3", "P11", "110") in shares.verdicts and shares.verdicts[("attended", "N3", "P11", "110")] == 0
+    from placewise.publish.feedback import conversion_funnels
+
+    svg = ET.fromstring(re.findall(r"<svg.*?</svg>", conversion_funnels(shares, "P11"), flags=re.S)[0])
+    ringed = [c for c in svg.iter("{http://www.w3.org/2000/svg}circle")
+              if c.findtext("{http://www.w3.org/2000/svg}title") == "P11"]
+    assert [c.get("class") for c in ringed] == ["area"]
 
 
 def test_the_pcn_column_has_its_verdict_against_every_pcn_of_the_ics() -> None:

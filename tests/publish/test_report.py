@@ -745,6 +745,26 @@ def test_funnel_points_outside_the_limits_are_coloured_by_polarity_and_the_key_n
         assert [c.get("fill") for c in points.iter(f"{svg_ns}circle")] == [COMMON, *dict.fromkeys([high, low])]
 
 
+def test_a_practice_is_judged_at_the_value_drawn_not_at_its_rounded_counts():
+    """VERDICT_RULE. Practice 3 counted 8 of 11 (72.7%), published as 10 of 10 (counts rounded to 5) with its value
+    72.7%. Held to 55% at its published size 10: sd = sqrt(0.55 x 0.45 / 10) = 0.1573, upper 95% limit 55 + 1.96 x
+    15.73 = 85.8%, so 72.7% is inside (grey). Remade from its rounded counts it would be 100%, above that limit, and
+    was called high and coloured while drawn inside the limits (session 19, Luton's report at scale 1.0)."""
+    from placewise.publish.icons import COMMON
+    from placewise.publish.report import build_report
+
+    frame, spec, scope, rule = _four_practices()
+    p3 = frame.geography_code == "P3"
+    frame.loc[p3, ["numerator", "denominator", "value"]] = [10.0, 10.0, 800 / 11]
+    page = build_report(frame, [spec], scope, title="t", months=36, rule=rule).pages[0]
+    assert "Practice 3" not in page.units_note and "Practice 1 (low, beyond 99.8%)" in page.units_note
+    svg = ET.fromstring(page.units_svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    fill = {c.findtext(f"{ns}title"): c.get("fill") for c in svg.iter(f"{ns}circle")
+            if c.get("class", "").startswith("area")}
+    assert fill["Practice 3"] == COMMON
+
+
 def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_why():
     from placewise.publish.disclosure import DisclosureRule
     from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, Scope, build_report
@@ -773,8 +793,9 @@ def test_practices_most_of_which_counted_none_get_no_funnel_and_the_page_says_wh
         "Where more than half count none, funnel limits cannot tell a 0 from chance and overdispersion cannot be "
         "estimated, so no funnel is drawn.")
     # With half of them counting some, the funnel is drawn with exact Poisson limits, and no 0 is an outlier.
-    some = frame.assign(numerator=np.where(frame.geography_code.isin([f"P{k}" for k in range(3, 10)]), 1.0,
-                                           frame.numerator))
+    counted = frame.geography_code.isin([f"P{k}" for k in range(3, 10)])
+    some = frame.assign(numerator=np.where(counted, 1.0, frame.numerator),
+                        value=np.where(counted, 1000 / frame.denominator, frame.value))  # a value is its counts'
     page = build_report(some, [spec], Scope(luton, ics, (), practices), title="t", months=36, rule=rule).pages[0]
     assert page.units_svg and "exact Poisson limits around the reference rate" in page.units_note
     # The centre is the ICS's published value, 7.3, not its rounded counts (35 / 5,115 = 6.8 per 1,000).
@@ -944,6 +965,20 @@ def test_no_text_is_drawn_over_other_text_on_any_page(written: Path, tmp_path: P
              '<p style="position:absolute; top:21.5mm; left:24mm; margin:0">Something else</p>')
     write_pdf(f"<html><body>{clash}</body></html>", tmp_path / "clash.pdf")
     assert text_overlaps(tmp_path / "clash.pdf")
+
+
+def test_no_text_runs_past_the_edge_of_any_page(written: Path, tmp_path: Path):
+    from placewise.publish.render import text_beyond_page, write_pdf
+
+    for pdf in sorted(written.glob("*.pdf")):
+        assert text_beyond_page(pdf) == [], pdf.name
+    # The check finds text past the right edge when there is some (a table wider than the page, as the feedback
+    # pack's was): the words in the last column are found, those on the page are not.
+    wide = ('<table style="width:300mm"><tr><td style="width:270mm">On the page</td><td>Past the edge</td></tr>'
+            "</table>")
+    write_pdf(f"<html><body>{wide}</body></html>", tmp_path / "wide.pdf")
+    found = " ".join(t for _, t in text_beyond_page(tmp_path / "wide.pdf"))
+    assert "edge" in found and "On the page" not in found
 
 
 def test_sex_and_ethnic_group_show_each_groups_gap_to_the_reference_group_with_intervals():

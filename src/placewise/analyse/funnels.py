@@ -168,6 +168,20 @@ CENTRE_RULE = ("Practices and PCNs are held to the ICS value, in one funnel per 
 """The one rule for the centre of the units within an area, printed with every funnel of practices or PCNs."""
 
 
+VERDICT_RULE = ("A unit is judged where it is drawn: at its published value (worked from its exact counts, as every "
+                "published value is) and its published size (its denominator rounded, or the referrals expected), "
+                "never at a value remade from rounded counts, which moves a share of a few cases by tens of points.")
+"""The one rule for the figures a funnel verdict rests on, in the reports, the web app and the referral feedback."""
+
+
+def judged_numerators(value: ArrayLike, size: ArrayLike, per: float) -> NDArray[np.float64]:
+    """The numerator each unit is judged by (:data:`VERDICT_RULE`): its published ``value`` (per ``per``) at its
+    published ``size``, value / per x size, so that its verdict is that of the point drawn. A share of 8 in 11
+    (72.7%) published with its denominator rounded to 10 is judged as 7.27 of 10, not as 10 of 10, the rounded
+    counts' 100%."""
+    return np.asarray(value, dtype=float) / float(per) * np.asarray(size, dtype=float)
+
+
 def units_funnel(measure: str, numerator: ArrayLike, denominator: ArrayLike, per: float, centre: float | None,
                  no_funnel: str = "", plural: str = "units", where: str = "", when: str = "",
                  others: int = 0, sums_values: bool = False,

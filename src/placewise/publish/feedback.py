@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.funnels import CENTRE_RULE, Funnel, ratio_funnel, sparse_columns, units_funnel
+from placewise.analyse.funnels import CENTRE_RULE, Funnel, judged_numerators, ratio_funnel, sparse_columns, units_funnel
 from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
 from placewise.analyse.variation import (
     OVERDISPERSION_METHOD,
@@ -326,7 +326,8 @@ denominator."""
 @dataclass(frozen=True)
 class ConversionFunnel:
     """One conversion funnel as its verdicts rest on it: the units judged (practice or PCN codes, their shares
-    published), their published (rounded) counts and the funnel."""
+    published), the numerators they are judged by (:func:`placewise.analyse.funnels.judged_numerators`: the published
+    share at the rounded denominator), their rounded denominators and the funnel."""
 
     units: list[str]
     numerator: np.ndarray
@@ -339,8 +340,9 @@ def conversion_verdicts(cells: pd.DataFrame, specialties: list[str], rule: Discl
                         ) -> tuple[dict[tuple[str, str, str, str], int], list[str]]:
     """Each practice's and PCN's verdict on each conversion share against the ICS share, by (numerator, PCN,
     practice, specialty): the signal of the proportion funnel (:func:`placewise.analyse.funnels.units_funnel`, the
-    report's) of every practice (or PCN) of the ICS whose share is published, from their published (rounded) counts,
-    around the ICS's published share (the one centre rule); a unit whose share is hidden is neither judged nor in the
+    report's) of every practice (or PCN) of the ICS whose share is published, each judged at its published share and
+    rounded denominator (:data:`placewise.analyse.funnels.VERDICT_RULE`, as the table prints them), around the ICS's
+    published share (the one centre rule); a unit whose share is hidden is neither judged nor in the
     funnel. Also why each funnel not drawn was not (:func:`placewise.analyse.funnels.units_funnel`'s sentence).
     ``funnels``, where given, gets each funnel drawn, or the sentence why none is, by (numerator, plural, specialty)."""
     flat = cells.reset_index()
@@ -356,8 +358,10 @@ def conversion_verdicts(cells: pd.DataFrame, specialties: list[str], rule: Discl
             centre = None if whole.empty else float(whole[num].iloc[0] / whole[den].iloc[0])
             for plural, units in levels:
                 ok = units[~units[f"hidden_{num}"].astype(bool) & ~units[f"hidden_{den}"].astype(bool)]
-                o, n = (round_counts(ok[c].to_numpy(dtype=float), rule.round_to) for c in (num, den))
-                ok, o, n = ok[n > 0], o[n > 0], n[n > 0]
+                exact, n = ok[den].to_numpy(dtype=float), round_counts(ok[den].to_numpy(dtype=float), rule.round_to)
+                keep = (n > 0) & (exact > 0)
+                ok, n = ok[keep], n[keep]
+                o = judged_numerators(ok[num].to_numpy(dtype=float) / exact[keep], n, 1.0)
                 funnel, reason = units_funnel("proportion", o, n, 100, centre, plural=plural, where="in the ICS")
                 if funnel is None:
                     why.append(reason)
@@ -401,9 +405,9 @@ def conversion_shares(counts: pd.DataFrame, pcn_of: dict[str, str], specialties:
 
 def conversion_funnels(shares: ConversionShares, practice: str) -> str:
     """A funnel plot per specialty of the share of referrals seen at a first attendance, every practice of the ICS
-    whose share is published against the ICS share (the funnel the practice's conversion verdict rests on, from the
-    published rounded counts), the practice ringed; or a sentence why a specialty has none. Shares have no preferred
-    direction here (a low share may be referrals not needed, or not yet seen), so a practice outside the limits is
+    whose share is published against the ICS share (the funnel the practice's conversion verdict rests on, the
+    published shares at their rounded denominators), the practice ringed; or a sentence why a specialty has none.
+    Shares have no preferred direction here (a low share may be referrals not needed, or not yet seen), so a practice outside the limits is
     purple."""
     if shares.cells.empty:
         return ""
@@ -490,7 +494,8 @@ def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], fee
               if synthetic else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Referral feedback: {escape(practice)}</title>
 <style>body{{font-family:Arial,sans-serif;color:#231f20;max-width:60rem;margin:2rem auto}}
-.banner{{background:#ffeb3b;padding:.5rem}}.funnel-kind{{break-inside:avoid}}.funnel-kind p{{font-weight:bold;margin:.4rem 0 0}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .4rem}}</style>
+@page{{size:A4;margin:1.5cm 1.2cm}}@media print{{body{{max-width:none;margin:0;font-size:10pt}}}}
+table{{font-size:.85em}}.banner{{background:#ffeb3b;padding:.5rem}}.funnel-kind{{break-inside:avoid}}.funnel-kind p{{font-weight:bold;margin:.4rem 0 0}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .4rem}}</style>
 </head><body>{banner}<h1>Referral feedback for practice {escape(practice)}</h1>
 <p>{first:%b %Y} to {last:%b %Y}. Ratio: the practice's referrals over those expected at the ICS rate for each
 age band and sex (1.00 = as the ICS); need-adjusted: also by IMD quintile and multimorbidity band ({MULTIMORBIDITY_TEXT}).
@@ -522,8 +527,9 @@ appointments): the same person and treatment function; a first attendance from t
 data are counted; the number after each share is its rounded denominator. The practice's and its PCN's shares are
 judged against the ICS share: "high" or "low" marks a share outside the 95% limits (99.8% where so marked) of the
 funnel of every practice (or PCN) of the ICS whose share is published, binomial limits around the ICS share widened
-for overdispersion between them where there is any (Spiegelhalter 2005), the method the Place reports use, from the
-published (rounded) counts; a share hidden by the disclosure rule is neither judged nor counted in the limits.</p>
+for overdispersion between them where there is any (Spiegelhalter 2005), the method the Place reports use, each
+judged at the share printed and its rounded denominator; a share hidden by the disclosure rule is neither judged
+nor counted in the limits.</p>
 {conversion_html(shares, practice, pcn_of, rule)}
 {_conversion_section(shares, practice)}
 <h2>Month by month</h2><p>All specialties together{'; a new segment starts at the feedback date, ' + f'{feedback:%-d %B %Y}' if feedback else ''}.

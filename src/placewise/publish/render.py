@@ -91,6 +91,22 @@ def text_overlaps(pdf: Path, threshold: float = 0.25) -> list[tuple[int, str, st
     return found
 
 
+def text_beyond_page(pdf: Path, tolerance: float = 0.5) -> list[tuple[int, str]]:
+    """Text runs of a PDF that run past the edge of their page, clipped when printed or viewed: (0-based page,
+    text). An empty list means every character is on its page."""
+    doc = pdfium.PdfDocument(str(pdf))
+    found = []
+    for page in range(len(doc)):
+        width, height = doc[page].get_size()
+        text = doc[page].get_textpage()
+        boxes = np.array([text.get_rect(k) for k in range(text.count_rects())]).reshape(-1, 4)
+        left, bottom, right, top = boxes.T
+        out = (left < -tolerance) | (bottom < -tolerance) | (right > width + tolerance) | (top > height + tolerance)
+        found += [(page, text.get_text_bounded(*box)) for box in boxes[out]]
+    doc.close()
+    return found
+
+
 def _stem(scope: Scope) -> str:
     """The file name (without extension) of one area's report."""
     return "ics" if scope.area == scope.ics else f"{scope.area.geography_type}-{scope.area.code}"

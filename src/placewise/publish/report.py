@@ -25,7 +25,7 @@ from placewise.analyse.board import (
     Group,
     exceptions,
 )
-from placewise.analyse.funnels import CENTRE_RULE, MIN_UNITS_FOR_OVERDISPERSION, units_funnel
+from placewise.analyse.funnels import CENTRE_RULE, MIN_UNITS_FOR_OVERDISPERSION, judged_numerators, units_funnel
 from placewise.analyse.kpqi import SIGN, verdicts
 from placewise.analyse.governance import Action, Commentary, Governance
 from placewise.analyse.plan import GLIDE, RUN_RATE, STANDARD
@@ -958,7 +958,8 @@ def _level_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: dat
     known = set(_latest_rows(slices, spec.id, period, level, "none").geography_code) | set(own)
     unpublished = len(known - set(every.geography_code))
     drawn = every.denominator[every.geography_code.isin(list(own))].to_numpy(float)
-    funnel, why = units_funnel(spec.measure, every.numerator.to_numpy(float), every.denominator.to_numpy(float),
+    size = every.denominator.to_numpy(float)
+    funnel, why = units_funnel(spec.measure, judged_numerators(every.value, size, spec.per), size,
                                spec.per, centre, "", plural, "in the ICS", when, unpublished, spec.sums_values,
                                spec.spread(period), drawn)
     if funnel is None:

@@ -76,6 +76,19 @@ def test_funnel_verdicts_follow_the_proportion_method() -> None:
     assert "Improvement (high)" in view.funnel_svg and "Concern (low)" in view.funnel_svg
 
 
+def test_the_web_funnel_judges_an_area_at_its_published_value_not_its_rounded_counts() -> None:
+    """VERDICT_RULE: a practice with 8 of 11 (72.7%) published as 10 of 10 (counts rounded) is inside the limits of
+    the other practices' ~60% at size 10 (sd about 0.155, upper 95% limit about 90%); remade from its rounded counts
+    (100%) it would be "High (outside the 95% limit)"."""
+    frame = _frame()
+    latest = (frame.geography_code == "P1") & (frame.period_start == MONTHS[-1]) & (frame.breakdown == "none")
+    frame.loc[latest, ["numerator", "denominator", "value"]] = [10.0, 10.0, 800 / 11]
+    view = explorer(frame, SPECS[IND], PER[IND], "P1", {c: f"Practice {c}" for c in DENOMINATORS}, "none")
+    verdicts = {r.label: r.note for r in view.funnel_rows}
+    assert verdicts["Practice P1"] == "Not significantly different"
+    assert verdicts["Practice P4"] == "High (outside the 99.8% limit)"
+
+
 def test_spc_table_and_latest_value() -> None:
     """The SPC chart has one point per period, the table lists every period newest first, values formatted."""
     view = explorer(_frame(), SPECS[IND], PER[IND], "P2", {}, "none")

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.funnels import FUNNEL_MEASURES, CENTRE_RULE, Funnel
+from placewise.analyse.funnels import FUNNEL_MEASURES, CENTRE_RULE, Funnel, judged_numerators
 from placewise.analyse.funnels import units_funnel as analysed_funnel
 from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
 from placewise.analyse.statistics import FunnelSignificance, slope_index_of_inequality
@@ -173,9 +173,9 @@ def units_funnel(spec: IndicatorSpec, per: float, ok: pd.DataFrame, centre: floa
     (:func:`placewise.analyse.funnels.units_funnel`) around ``centre`` (the ICS value; the areas' own where it is
     suppressed) in the period starting ``period`` (whose ICS spread a rate summing values per event needs), or none
     and the sentence saying why."""
-    return analysed_funnel(spec.measure, ok.numerator.to_numpy(dtype=float), ok.denominator.to_numpy(dtype=float),
-                           per, centre, "", "areas", sums_values=spec.sums_values,
-                           spread=spec.spread(period) if period is not None else None)
+    size = ok.denominator.to_numpy(dtype=float)
+    return analysed_funnel(spec.measure, judged_numerators(ok.value, size, per), size, per, centre, "", "areas",
+                           sums_values=spec.sums_values, spread=spec.spread(period) if period is not None else None)
 
 
 def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame, centres: dict[date, float]) -> dict[tuple[str, str], str]:
