@@ -10,6 +10,7 @@ import pytest
 
 from placewise.measure import load_catalogue
 from placewise.profile import load_profile
+from placewise.publish.disclosure import DisclosureRule
 from placewise.publish.inputs import catalogue_scopes, place_units, printed_alone
 from placewise.warehouse import connect, ensure_tables
 
@@ -43,7 +44,6 @@ def test_a_pcn_serving_two_places_is_drawn_in_each_with_the_other_place_named(tm
     # Five practices: PCN U1 has two in Luton and one in Bedford Borough; U2 is Luton's alone; U3 (one practice)
     # is Bedford's. U1 is in both Places' units, named with the other Place, listed once among the ICS's PCNs, and
     # drawn in both Places' PCN funnels with the sentence saying why.
-    from placewise.publish.disclosure import DisclosureRule
     from placewise.publish.report import MEASUREMENT_COLUMNS, Area, IndicatorSpec, build_report
 
     con = connect(str(tmp_path / "w.duckdb"))
@@ -102,7 +102,37 @@ def test_the_ics_spread_of_bed_days_is_read_from_its_whole_population_cell(tmp_p
                           "denominator": 1000.0, "events": o, "sum_squares": v}
                          for i, p, g, c, b, t, o, v in cells])[columns]
     write_measurements(con, pa.Table.from_pandas(rows, schema=SCHEMA, preserve_index=False), [c[0] for c in cells])
-    spreads = event_spreads(con, load_catalogue(load_profile()))
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])
+    spreads = event_spreads(con, load_catalogue(load_profile()), rule)
     assert list(spreads) == ["heart_failure_bed_days"]
     (start, m, s), = spreads["heart_failure_bed_days"]
     assert start == april and m == 10.0 and s == pytest.approx(11.2815, abs=1e-4)
+
+
+def test_the_bed_day_spread_passes_the_disclosure_rule_as_the_icss_spells_would(tmp_path):
+    # SPREAD_RULE: m and s are printed, so the ICS's spells behind them pass the rule as a count. June: 530 days over
+    # 53 spells, squares 7,000: the spells are published as 55, so m = 530 / 55 = 9.636 (not 10, which with the
+    # published days would give back 53) and s = sqrt(7,000 / 55) = 11.28. July: 60 days over 7 spells, a small count:
+    # no m and s, so no funnel. August: 40 days over 8 spells of 5 days (squares 200), published as 10 spells: m = 4
+    # and sqrt(200 / 10) = 4.47. September: 48 days of 12 spells of 4 (squares 192) published as 10: m = 4.8 and
+    # sqrt(192 / 10) = 4.38, below m, which no set of spells has: s is taken as m.
+    from placewise.analyse.measurements import SCHEMA, write_measurements
+    from placewise.publish.inputs import event_spreads
+
+    con = connect(str(tmp_path / "w.duckdb"))
+    june, july, august, september = (date(2025, m, 1) for m in (6, 7, 8, 9))
+    cells = [(june, 530.0, 53.0, 7000.0), (july, 60.0, 7.0, 600.0), (august, 40.0, 8.0, 200.0),
+             (september, 48.0, 12.0, 192.0)]
+    rows = pd.DataFrame([{**{c: None for c in SCHEMA.names}, "indicator_id": "heart_failure_bed_days",
+                          "period_start": p, "period_end": p, "geography_type": "ics", "geography_code": "QHG",
+                          "breakdown": "none", "breakdown_group": "All", "numerator": t, "denominator": 1000.0,
+                          "events": o, "sum_squares": v} for p, t, o, v in cells])[SCHEMA.names]
+    write_measurements(con, pa.Table.from_pandas(rows, schema=SCHEMA, preserve_index=False), ["heart_failure_bed_days"])
+    rule = DisclosureRule(suppress_up_to=7, round_to=5, geographies=["ics"])
+    got = {start: (m, s) for start, m, s in event_spreads(con, load_catalogue(load_profile()), rule)[
+        "heart_failure_bed_days"]}
+    assert list(got) == [june, august, september]
+    assert got[june] == pytest.approx((530 / 55, (7000 / 55) ** 0.5))
+    assert got[august] == pytest.approx((4.0, 20 ** 0.5)) and got[september] == pytest.approx((4.8, 4.8))
+    assert rule.published_count(7.0) is None and rule.published_count(0.0) == 0.0
+    assert rule.published_count(53.0) == 55.0 and rule.published_count(float("nan")) is None

@@ -64,7 +64,7 @@ def build_models(*, warehouse: str | None = None, profile_name: str = BUNDLED, c
             areas = tuple(a for a in areas if a.code in set(frame.geography_code))
         as_of = max(frame.period_end) if not frame.empty else None
         alone = inputs.printed_alone(con, catalogue, frame)
-        specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of, alone, inputs.event_spreads(con, catalogue))
+        specs = [s for s in inputs.specs_from_catalogue(catalogue, as_of, alone, inputs.event_spreads(con, catalogue, decision.rule))
                  if not indicators or s.id in indicators]
         scopes = inputs.catalogue_scopes(profile, areas, inputs.place_units(con, {a.code: a.name for a in areas}) if compare == "place" else None,
                                          settings.place_providers if compare == "place" else None)

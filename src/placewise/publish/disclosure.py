@@ -84,6 +84,14 @@ class DisclosureRule(BaseModel):
     exempt: dict[str, str] = Field(
         default={}, description="indicator id -> the public statistics it already is (published as they are)")
 
+    def published_count(self, count: float) -> float | None:
+        """A count as the rule publishes it on its own: rounded, or None where it is missing or from 1 to
+        :attr:`suppress_up_to` (0 is published). For a count that is not a cell of a decision, such as the ICS's
+        spells behind the bed-day funnel's m and s (:func:`placewise.publish.inputs.event_spreads`)."""
+        if not np.isfinite(count) or 1 <= count <= self.suppress_up_to:
+            return None
+        return float(round_counts(np.array([count]), self.round_to)[0])
+
     def statement(self) -> str:
         """The rule in words, as every publication quotes it."""
         exempt = "" if not self.exempt else (

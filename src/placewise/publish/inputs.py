@@ -18,7 +18,8 @@ from placewise.analyse.targets import target_status
 from placewise.measure.catalogue import Aggregate, Catalogue, Indicator
 from placewise.profile import Profile, ProfileError
 from placewise.publish.config import PlaceProviders, ReportSettings
-from placewise.publish.disclosure import CELL_KEYS, Decision, KeptDecisions, disclose, geography_relations, load_rule
+from placewise.publish.disclosure import (CELL_KEYS, Decision, DisclosureRule, KeptDecisions, disclose,
+                                         geography_relations, load_rule)
 from placewise.publish.report import MEASUREMENT_COLUMNS, Area, DataQuality, IndicatorSpec, PlanInputs, Scope
 
 RECORDED_FIELDS = (
@@ -154,12 +155,16 @@ def printed_alone(con, catalogue: Catalogue, frame: pd.DataFrame) -> dict[str, f
     return out
 
 
-def event_spreads(con, catalogue: Catalogue) -> dict[str, tuple[tuple[date, float, float], ...]]:
+def event_spreads(con, catalogue: Catalogue, rule: DisclosureRule) -> dict[str, tuple[tuple[date, float, float], ...]]:
     """For each rate whose numerator sums a value per event (bed days), the ICS's mean and root mean square value of
     an event (m, s; :func:`placewise.analyse.funnels.event_spread`) in each period, from its whole-population cell's
     sum, events and squared values (those its own interval rests on): what its units' funnel limits need, so that no
     unit's own events are. Read for every period; a funnel uses a period's only where the ICS's value is published
-    (:func:`placewise.analyse.funnels.units_funnel`)."""
+    (:func:`placewise.analyse.funnels.units_funnel`).
+
+    m and s are printed under the funnel, so they pass the disclosure ``rule`` as the ICS's count of events would
+    (:data:`SPREAD_RULE`): none where it counted 1 to ``suppress_up_to`` events, and both worked from its events
+    rounded as every published count is, so that m and the published sum give back no more than the rounded count."""
     ids = [i.id for i in catalogue.indicators if i.sums_values]
     if not ids:
         return {}
@@ -169,10 +174,17 @@ def event_spreads(con, catalogue: Catalogue) -> dict[str, tuple[tuple[date, floa
     rows["period_start"] = pd.to_datetime(rows.period_start).dt.date
     out: dict[str, list[tuple[date, float, float]]] = {}
     for r in rows.sort_values(["indicator_id", "period_start"]).itertuples():
-        spread = event_spread(r.numerator, r.events, r.sum_squares)
-        if spread is not None:
-            out.setdefault(str(r.indicator_id), []).append((r.period_start, *spread))
+        events = rule.published_count(float(r.events)) if r.events is not None else None
+        spread = None if events is None else event_spread(r.numerator, events, r.sum_squares)
+        if spread is not None:  # s below m, which no set of events has, can come only of the rounding
+            out.setdefault(str(r.indicator_id), []).append((r.period_start, spread[0], max(spread)))
     return {k: tuple(v) for k, v in out.items()}
+
+
+SPREAD_RULE = ("The mean and root mean square days of a spell (m, s) come from the ICS's spells, which are not "
+               "published themselves: they are used and printed only where the ICS counted more spells than the "
+               "disclosure rule's small counts, and worked from its spells rounded as every published count is.")
+"""How the bed-day funnel's m and s pass the one disclosure rule (:func:`event_spreads`)."""
 
 
 def specs_from_catalogue(catalogue: Catalogue, as_of: date | None = None,

@@ -411,11 +411,12 @@ def load(url: str, profile: Profile, decisions: KeptDecisions | None = None) -> 
         reader = ReaderInputs(frame.reset_index(drop=True), decision, {i.id: i.measure for i in catalogue.indicators},
                               geography_relations(profile, practices, frame),
                               _places(frame, area_table).to_numpy(dtype=object), order, decisions)
-        snap = Snapshot(profile=profile, catalogue=catalogue, rule=load_rule(profile),
+        rule = load_rule(profile)
+        snap = Snapshot(profile=profile, catalogue=catalogue, rule=rule,
                         by_indicator=_split(frame, published, decision.cells.reason, area_table, order),
                         areas=area_table, quality=warehouse_quality(con, frame), measurements=len(frame),
                         computed_at=found[1], version=found, reader=reader,
-                        alone=printed_alone(con, catalogue, frame), spreads=event_spreads(con, catalogue))
+                        alone=printed_alone(con, catalogue, frame), spreads=event_spreads(con, catalogue, rule))
     with _CACHE_LOCK:
         _CACHE[url] = snap
     return snap
