@@ -613,15 +613,17 @@ def _coded_population(ctx: Context, p: Persons, periods: Periods) -> tuple[Conte
 
 
 def expected_units(ctx: Context, e: Expected, periods: Periods) -> ir.Table:
-    """One unit per population cell in a rated age band; ``v`` is its expected number of cases."""
+    """One unit per population cell in a rated age band; ``v`` is its expected number of cases.
+
+    The rates are met with the cells by sex and single year of age (each band's rate repeated for every age in it, to
+    200 where the band has no upper age), an equality join: met by sex and tested against each band's ages, every cell
+    was tested against all of its sex's bands (8.4 million tests for dementia's 1.3 million cells at scale 0.2)."""
     pop = ctx.population_cells.join(_periods(periods), "period_end")
-    rates = ibis.memtable({
-        "r_sex": ["female"] * len(e.rates) + ["male"] * len(e.rates),
-        "r_min": [r.age_min for r in e.rates] * 2,
-        "r_max": [r.age_max if r.age_max is not None else 200 for r in e.rates] * 2,
-        "rate": [r.female / 100 for r in e.rates] + [r.male / 100 for r in e.rates],
-    })
-    j = pop.join(rates, [pop.sex == rates.r_sex, pop.age >= rates.r_min, pop.age <= rates.r_max])
+    ages = [(sex, age, getattr(r, sex) / 100) for sex in ("female", "male") for r in e.rates
+            for age in range(r.age_min, (r.age_max if r.age_max is not None else 200) + 1)]
+    rates = constants({"r_sex": [a[0] for a in ages], "r_age": [a[1] for a in ages], "rate": [a[2] for a in ages]},
+                      schema={"r_sex": "string", "r_age": "int64", "rate": "float64"})
+    j = pop.join(rates, [pop.sex == rates.r_sex, pop.age == rates.r_age])
     return _units_frame(j, ctx.catalogue, j.n * j.rate, j.age, False)
 
 
@@ -1203,8 +1205,11 @@ def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
     """Cells by breakdown group (:func:`by_breakdown`) summed to every geography level of the indicator (its id not
     yet set: the caller sets it, so that indicators with the same geographies share the query's SQL).
 
-    Each level is summed by itself: the ICS, practice, provider and site from their own columns; PCNs, Places and
-    the profile's groupings of Places through the practice's PCN and Place.
+    Each level is summed by itself: the ICS, practice, provider and site from their own columns; PCNs and Places
+    through the practice's PCN and Place; the profile's groupings of Places from the Places' sums (a median from its
+    units), so that each cell is read once for its Place and not once more for every grouping it falls in (emergency
+    admissions' DSR at scale 0.2: 1.5 million cells joined to the groupings and summed, against 39 thousand Places'
+    sums; 22% less PostgreSQL CPU for its sums to every geography and fetch).
     """
     levels = [(g, GEOGRAPHY_COLUMN[g]) for g in ind.geographies if g in GEOGRAPHY_COLUMN]
     parts = [_level(ind, by, ibis.literal(g), by[c], summed=c == "practice_code" and _practice_cells(ind))
@@ -1215,10 +1220,17 @@ def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
     if mapped or groups:
         prac = ctx.table("practices").select(p_code="practice_code", pcn_code="pcn_code", la_code="la_code")
         j = by.join(prac, by.practice_code == prac.p_code)
-        parts += [_level(ind, j, ibis.literal(g), j[c]) for g, c in mapped]
+        parts += [_level(ind, j, ibis.literal(g), j[c]) for g, c in mapped if g != "place"]
+    if groups or "place" in dict(mapped):
+        places = _level(ind, j, ibis.literal("place"), j.la_code)
+        if "place" in dict(mapped):
+            parts.append(places)
     if groups:
         gm = constants({"g_type": [g[0] for g in groups], "g_code": [g[1] for g in groups],
                         "g_place": [g[2] for g in groups]})
-        k = j.join(gm, j.la_code == gm.g_place)
+        if ind.measure == "median":     # a median is of the units, not of the Places' medians
+            k = j.join(gm, j.la_code == gm.g_place)
+        else:   # summed from the Places' sums: each cell is read once for its Place, not once for every grouping
+            k = places.join(gm, places.geography_code == gm.g_place)
         parts.append(_level(ind, k, k.g_type, k.g_code))
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
