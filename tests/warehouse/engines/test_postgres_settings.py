@@ -137,7 +137,8 @@ def test_the_measure_joins_by_hash_not_merge(postgres_url: str) -> None:
 
 def test_a_value_banded_by_lower_bounds_is_worked_out_once(postgres_url: str) -> None:
     """A case banding one integer by descending lower bounds (an age band) is sent as one ``width_bucket`` of the value,
-    with the CASE's answer at every bound, between bounds, below the lowest, for NULL, and with a default or none;
+    with the CASE's answer at every bound, between bounds, below the lowest, for NULL, and with a default or none, the
+    default a constant or an expression (an age floored to the bounds, kept as it is below them, as events are counted);
     other cases stay a CASE."""
     con = connect(postgres_url)
     try:
@@ -147,13 +148,15 @@ def test_a_value_banded_by_lower_bounds_is_worked_out_once(postgres_url: str) ->
                            else_=ibis.null("int64"))
         points = ibis.cases((t.age >= 75, "two"), (t.age >= 65, "one"), else_="none")
         unsorted = ibis.cases((t.age >= 18, 1), (t.age >= 65, 2), else_=0)   # not descending: the first match wins
-        expr = t.select("n", band=bands, points=points, unsorted=unsorted).order_by("n")
+        floored = ibis.cases(*[(t.age >= lo, lo) for lo in (65, 45, 18)], else_=t.age)
+        expr = t.select("n", band=bands, points=points, unsorted=unsorted, floored=floored).order_by("n")
         sql = con.compile(expr)
-        assert sql.count("WIDTH_BUCKET") == 2 and sql.count("CASE") == 1, sql
+        assert sql.count("WIDTH_BUCKET") == 3 and sql.count("CASE") == 1, sql
         got = expr.to_pyarrow().to_pydict()
         assert got["band"] == [None, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, None]
         assert got["points"] == ["none"] * 7 + ["one", "one", "two", "two", "two", "two", "none"]
         assert got["unsorted"] == [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+        assert got["floored"] == [-1, 0, 17, 18, 18, 45, 45, 65, 65, 65, 65, 65, 65, None]
     finally:
         con.disconnect()
 

@@ -306,7 +306,9 @@ class _DateCompiler(PostgresCompiler):
         4, …: an age band) as ``(ARRAY[results])[width_bucket(x, ARRAY[bounds])]``, with the default for no band:
         PostgreSQL has no common subexpressions, so the CASE worked ``x`` (a person's age, from two dates) out again
         for every band it tested (7.5 s against 2.9 s on 2.75 million appointments in six bands); other cases as Ibis
-        does."""
+        does. The default may be any expression, ``x`` itself among them (the counted events' ages floored to the
+        catalogue's bounds and kept as they are below them): ``COALESCE`` works it out only where no band holds. The
+        GP, outpatient and A&E events counted at scale 0.2: 24.1-24.3 s of server CPU against 18.4-19.3 s with it."""
         bounds = _descending_bounds(op)
         if bounds is None:
             return super().visit_SearchedCase(op, cases=cases, results=results, default=default)
@@ -316,7 +318,9 @@ class _DateCompiler(PostgresCompiler):
         band = sge.Bracket(this=sge.paren(self.cast(values, dt.Array(op.dtype)), copy=False),
                            expressions=[self.f.width_bucket(x, self.cast(ascending, dt.Array(op.cases[0].left.dtype)))],
                            offset=1)  # PostgreSQL counts from 1, as width_bucket does
-        return band if op.default.value is None else self.f.coalesce(band, default)
+        if isinstance(op.default, ops.Literal) and op.default.value is None:
+            return band
+        return self.f.coalesce(band, default)
 
     def visit_DateTruncate(self, op: Any, *, arg: Any, unit: Any) -> Any:
         """``CAST(date_trunc(…, CAST(d AS TIMESTAMP)) AS DATE)``: Ibis sends ``date_trunc`` on the date alone, which
@@ -381,7 +385,7 @@ class _AnalysingBackend(PostgresBackend):
 
 def _descending_bounds(op: Any) -> list[int] | None:
     """The lower bounds of a case that bands one integer (every condition ``x >= bound`` on the same ``x``, the bounds
-    strictly descending, every result and the default a constant), else None."""
+    strictly descending, every result a constant; the default anything), else None."""
     conditions = op.cases
     if len(conditions) < 2 or not all(isinstance(c, ops.GreaterEqual) and isinstance(c.right, ops.Literal)
                                        and c.left == conditions[0].left for c in conditions):
@@ -389,8 +393,7 @@ def _descending_bounds(op: Any) -> list[int] | None:
     bounds = [c.right.value for c in conditions]
     if (not conditions[0].left.dtype.is_integer() or not all(isinstance(b, int) for b in bounds)
             or any(a <= b for a, b in itertools.pairwise(bounds))
-            or not all(isinstance(r, ops.Literal) and r.value is not None for r in op.results)
-            or not isinstance(op.default, ops.Literal)):
+            or not all(isinstance(r, ops.Literal) and r.value is not None for r in op.results)):
         return None
     return bounds
 
