@@ -113,3 +113,14 @@ def test_duckdb_temporary_tables_on_a_warehouse_opened_read_only(tmp_path: Path)
     reader.drop_temp("_t")
     with pytest.raises(duckdb.Error):
         made.to_pyarrow()
+
+
+def test_duckdb_keeps_its_buffers_within_the_memory_limit(tmp_path: Path) -> None:
+    """A read-write warehouse keeps the memory its block allocator has touched, up to the memory limit, instead of
+    faulting it in again for each query; a read-only one (the web app's) keeps nothing it no longer uses."""
+    con = connect(tmp_path / "w.duckdb")
+    ensure_tables(con)
+    assert con.con.execute("SELECT current_setting('block_allocator_memory')").fetchone()[0] == "3.7 GiB"
+    con.disconnect()
+    reader = connect_existing(tmp_path / "w.duckdb", read_only=True)
+    assert reader.con.execute("SELECT current_setting('block_allocator_memory')").fetchone()[0] == "0 bytes"
