@@ -61,6 +61,8 @@ def test_pack_has_the_chart_the_banner_and_no_nan() -> None:
 def test_the_pack_prints_within_the_page_with_no_overlapping_text(tmp_path: Path) -> None:
     """The pack as PDF (A4) of twelve practices referring about 1,300 each to 330 (counts as at scale 1.0): its
     ten-column table ran past the right edge until session 19."""
+    import pypdfium2 as pdfium
+
     from placewise.publish.render import text_beyond_page, text_overlaps, write_pdf
 
     strata = int(np.prod(STRATA))
@@ -73,6 +75,10 @@ def test_the_pack_prints_within_the_page_with_no_overlapping_text(tmp_path: Path
     assert "<td>1,300.8</td>" in html  # P00 expects 1,300.8, in the thousands as at 1.0
     assert write_pdf(html, tmp_path / "pack.pdf") >= 1
     assert text_beyond_page(tmp_path / "pack.pdf") == [] and text_overlaps(tmp_path / "pack.pdf") == []
+    # A printed page of a pack from synthetic data says so, as every report page does, not only the first.
+    doc = pdfium.PdfDocument(str(tmp_path / "pack.pdf"))
+    assert len(doc) > 1 and all("SYNTHETIC DATA" in page.get_textpage().get_text_range() for page in doc)
+    doc.close()
 
 
 def test_the_pack_passes_the_disclosure_rule() -> None:

@@ -492,9 +492,11 @@ def feedback_html(cube: ReferralCube, practice: str, pcn_of: dict[str, str], fee
     body = "".join(_row(r) for r in table.itertuples())
     banner = ('<p class="banner"><strong>Synthetic data</strong>: no real patient is described.</p>'
               if synthetic else "")
+    on_every_page = ('@page{@top-center{content:"SYNTHETIC DATA: no real patient is described";background:#ffeb3b;'
+                     'font:bold 9pt Arial,sans-serif;padding:1mm 3mm}}' if synthetic else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Referral feedback: {escape(practice)}</title>
 <style>body{{font-family:Arial,sans-serif;color:#231f20;max-width:60rem;margin:2rem auto}}
-@page{{size:A4;margin:1.5cm 1.2cm}}@media print{{body{{max-width:none;margin:0;font-size:10pt}}}}
+@page{{size:A4;margin:1.5cm 1.2cm}}{on_every_page}@media print{{body{{max-width:none;margin:0;font-size:10pt}}}}
 table{{font-size:.85em}}.banner{{background:#ffeb3b;padding:.5rem}}.funnel-kind{{break-inside:avoid}}.funnel-kind p{{font-weight:bold;margin:.4rem 0 0}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .4rem}}</style>
 </head><body>{banner}<h1>Referral feedback for practice {escape(practice)}</h1>
 <p>{first:%b %Y} to {last:%b %Y}. Ratio: the practice's referrals over those expected at the ICS rate for each
