@@ -9,7 +9,10 @@ Usage (a DuckDB warehouse loaded from a delivery by ``placewise ingest DIR --db 
 
 Without a PostgreSQL URL the benchmark starts a throwaway server on loopback as the tests do (the newest
 ``/usr/lib/postgresql/*/bin``, ``fsync`` off; as root it runs as the ``postgres`` user) and, with
-``--delivery``, loads the same delivery into it first (timed and printed), then stops and removes it.
+``--delivery``, loads the same delivery into it first (timed and printed), then stops and removes it. The server
+runs with PostgreSQL's defaults but for any ``--setting NAME=VALUE`` given (a server setting, such as
+``shared_buffers``, that only takes effect when the server starts; docs/engines.md, "PostgreSQL server settings",
+says what was measured); the first line printed says which.
 
 Recomputes every indicator on DuckDB, then on PostgreSQL (``measure_all``: counts, statistics and the
 write), and compares the two sets of measurements on the full key (whole counts exactly, the rest within
@@ -57,9 +60,10 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def throwaway_server(statements: bool = False) -> Iterator[str]:
+def throwaway_server(statements: bool = False, settings: dict[str, str] | None = None) -> Iterator[str]:
     """A PostgreSQL server on a free loopback port in a temporary folder, for the run (preloading
-    ``pg_stat_statements`` when ``statements``); its database's URL."""
+    ``pg_stat_statements`` when ``statements``; with the server ``settings`` given, else PostgreSQL's defaults); its
+    database's URL."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
     if not found:
         raise SystemExit("PostgreSQL server binaries not found (apt postgresql; scripts/setup.sh --test)")
@@ -77,7 +81,8 @@ def throwaway_server(statements: bool = False) -> Iterator[str]:
     subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
                     f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
                     "-c full_page_writes=off" + (" -c shared_preload_libraries=pg_stat_statements -c "
-                                                 "pg_stat_statements.track=top" if statements else ""),
+                                                 "pg_stat_statements.track=top" if statements else "")
+                    + "".join(f" -c {k}={v}" for k, v in (settings or {}).items()),
                     "start"], check=True, capture_output=True)
     try:
         subprocess.run([*prefix, str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "placewise",
@@ -233,6 +238,8 @@ def main() -> None:
     parser.add_argument("--ingest", type=Path, help="only time an ingest of this delivery into PostgreSQL")
     parser.add_argument("--statements", type=int, default=0, metavar="N",
                         help="list the measure's N dearest statements on PostgreSQL (pg_stat_statements)")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="start the throwaway server with this setting (repeatable; else PostgreSQL's defaults)")
     args = parser.parse_args()
     duck = next((w for w in args.warehouses if not w.startswith(("postgresql://", "postgres://"))), None)
     url = next((w for w in args.warehouses if w.startswith(("postgresql://", "postgres://"))), None)
@@ -241,7 +248,10 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     with ExitStack() as stack:
         if url is None:
-            url = stack.enter_context(throwaway_server(statements=args.statements > 0))
+            settings = dict(s.split("=", 1) for s in args.setting)
+            print("throwaway server: " + (", ".join(f"{k} {v}" for k, v in settings.items()) + ", the rest"
+                                          if settings else "all") + " PostgreSQL's defaults", flush=True)
+            url = stack.enter_context(throwaway_server(statements=args.statements > 0, settings=settings))
             time_ingest(args.ingest or args.delivery, url)
         elif args.ingest:
             time_ingest(args.ingest, url)

@@ -12,6 +12,8 @@ from pathlib import Path
 from types import ModuleType
 
 import duckdb
+import psycopg
+import pytest
 
 from placewise.measure import default_range
 from placewise.warehouse import connect
@@ -55,14 +57,20 @@ def test_no_benchmark_sets_its_own_months():
                 assert not isinstance(node.args[1], ast.Constant), f"{script.name} line {node.lineno}: fixed months"
 
 
-def test_bench_postgres_names_a_statement_by_the_working_table_it_makes_or_reads(monkeypatch):
-    """``bench_postgres.py --statements`` lists the dearest statements by the working table they make or read, not by
-    SQL cut off before it names one (the run's schema and tag dropped, so runs compare)."""
+def _bench_postgres(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``benchmarks/bench_postgres.py``, importing from its own folder."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location("bench_postgres", BENCHMARKS / "bench_postgres.py")
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_postgres_names_a_statement_by_the_working_table_it_makes_or_reads(monkeypatch):
+    """``bench_postgres.py --statements`` lists the dearest statements by the working table they make or read, not by
+    SQL cut off before it names one (the run's schema and tag dropped, so runs compare)."""
+    bench = _bench_postgres(monkeypatch)
     work = '"placewise_work_98e635ce1f5f410d"'
     made = f'CREATE UNLOGGED TABLE {work}."_placewise_cells_emergency_admissions_dsr_bdbd93dd" AS WITH "t1" AS (…)'
     assert bench.statement_label(made) == "cells_emergency_admissions_dsr"
@@ -72,6 +80,17 @@ def test_bench_postgres_names_a_statement_by_the_working_table_it_makes_or_reads
     assert bench.statement_label('DELETE  FROM "measurements"\n WHERE "indicator_id" IN ($1)') == (
         'DELETE FROM "measurements" WHERE "indicator_id" IN ($1)'
     )
+
+
+@pytest.mark.postgres
+def test_bench_postgres_starts_its_throwaway_server_with_the_settings_given(monkeypatch):
+    """``--setting NAME=VALUE`` starts the benchmark's server with a setting that only takes effect when the server
+    starts: the server says it runs with it, and without it with PostgreSQL's default."""
+    bench = _bench_postgres(monkeypatch)
+    with bench.throwaway_server(settings={"shared_buffers": "160MB"}) as url, psycopg.connect(url) as con:
+        assert con.execute("SHOW shared_buffers").fetchone() == ("160MB",)
+    with bench.throwaway_server() as url, psycopg.connect(url) as con:
+        assert con.execute("SHOW shared_buffers").fetchone() == ("128MB",)
 
 
 def test_replicate_warehouse_repeats_people_and_their_records_under_new_keys_and_reference_tables_once(tmp_path):
