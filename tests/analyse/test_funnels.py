@@ -9,12 +9,14 @@ import pytest
 
 from placewise.analyse.funnels import (
     judged_numerators,
+    mostly_hidden,
     proportion_funnel,
     rate_funnel,
     ratio_funnel,
     ratio_signal,
     sparse_columns,
     too_sparse,
+    units_funnel,
     value_sum_funnel,
 )
 from placewise.analyse.statistics import ratio_funnel_limits
@@ -294,3 +296,25 @@ def test_a_unit_is_judged_by_its_published_value_at_its_published_size():
                           per=100, centre=0.55)
     assert f.signal.tolist() == [0, -2, 0]
     assert proportion_funnel([10, 500, 550], [10, 1000, 1000], per=100, centre=0.55).signal.tolist()[0] == 1
+
+
+def test_no_funnel_where_most_units_are_suppressed():
+    """Session 19's Luton heart failure admissions per 100,000: 22 of 86 practices published, the other 64 suppressed
+    (counts 1 to 7, and their complements). Those published are the zeros and the large counts, so tau^2 from them is
+    inflated; here 11 at 0 and 11 at 30 of 5,000 (centre 2 per 1,000, 10 expected each) give z = 2(sqrt(O) - sqrt(E)):
+    -6.32 and +4.63, and tau^2 = (22 x mean z^2 - 21) / (sum w - sum w^2 / sum w), w = 4E = 40:
+    mean z^2 = (40 + 21.46) / 2 = 30.73, 22 x 30.73 - 21 = 655.1, sum w - sum w^2 / sum w = 880 - 40 = 840: 0.780,
+    limits about five times as wide as Poisson's. The rule: no funnel where more than half are suppressed."""
+    o, n = [0.0] * 11 + [30.0] * 11, [5_000.0] * 22
+    drawn = rate_funnel(o, n, per=100_000, centre=0.002)
+    assert drawn.tau2 == pytest.approx(0.780, abs=0.001)
+    f, why = units_funnel("crude_rate", o, n, 100_000, 0.002, plural="practices", where="in the ICS",
+                          when="in Sep 2026", others=64, hidden=64)
+    assert f is None and why.startswith(
+        "No funnel plot of practices: 64 of the 86 practices in the ICS are suppressed in Sep 2026, more than half. "
+        "The disclosure rule hides small counts (1 to 7)")
+    assert why.endswith("so no funnel is drawn.")
+    # Half suppressed is not most: drawn, as before (the sizes and counts as published).
+    f, why = units_funnel("crude_rate", o, n, 100_000, 0.002, hidden=22)
+    assert f is not None and why == "" and f.tau2 == drawn.tau2
+    assert mostly_hidden([22, 22, 3], [23, 22, 0]).tolist() == [True, False, False]

@@ -207,6 +207,31 @@ def test_the_pack_draws_a_funnel_per_specialty_and_none_where_most_referred_none
     assert feedback_table(referral_ratios(made, {}), "P12", {}).verdict.iloc[0] == "higher than expected"
 
 
+def test_no_referral_funnel_or_verdict_where_most_practices_counts_are_suppressed() -> None:
+    # Seven of twelve practices refer 3 to 100, small counts the disclosure rule hides; five refer 20. Those published
+    # are only the large counts, so by the one rule (funnels.mostly_hidden, as the Place reports and the web app) there
+    # is no funnel and no verdict, and the pack says why. Before it, the five were judged against limits fitted to
+    # them alone.
+    from placewise.publish.feedback import HIDDEN_MOST, hidden_cells
+
+    strata = int(np.prod(STRATA))
+    referrals = np.zeros((12, 1, 1, strata))
+    referrals[:, 0, 0, 0] = [3] * 7 + [20] * 5
+    practices = [f"P{i:02d}" for i in range(1, 13)]
+    made = ReferralCube(practices, ["100"], ["2024-03"], referrals, np.full((12, 1, strata), 50.0))
+    decision = decided_referrals(made, {}, RULE)
+    hidden = hidden_cells(made, decision)[:, 0]
+    assert hidden.sum() == 7 and not hidden[7:].any()
+    ratios = referral_ratios(made, {}, decision)
+    assert ratios.practices.sparse.tolist() == [True] and ratios.practices.hidden_most.tolist() == [True]
+    table = feedback_table(ratios, "P12", {})
+    assert table.verdict.tolist() == table.need_verdict.tolist() == [HIDDEN_MOST]
+    html = feedback_html(made, "P12", {}, None, synthetic=True, rule=RULE, conversions=NONE)
+    part = html.split("<h3>100 General Surgery Service</h3>")[1].split("<h2>")[0]
+    assert "<svg" not in part and ("No funnel plot: 7 of the 12 practices expecting referrals are suppressed, more "
+                                   "than half.") in part
+
+
 def test_a_practice_whose_count_is_hidden_is_left_out_of_the_funnel() -> None:
     # P01 refers 3 to 100, a small count: hidden in its table, and by the one rule (feedback.HIDDEN_RULE, as the
     # conversion funnels and the Place reports) neither drawn nor counted in the limits; one more practice is hidden
@@ -271,7 +296,8 @@ def test_conversion_shares_beside_the_ics_pass_the_disclosure_rule() -> None:
     assert "No funnel plot of practices: fewer than three in the ICS have a published value" in conversion_funnels(
         conversion_shares(counts, pcn_of, ["110"], RULE), "P3")
     assert ("No verdict from 4 of the 4 funnels (each specialty's two shares, among practices and among PCNs): in 0 "
-            "more than half the units with a published share counted none, and in 4 fewer than three"
+            "more than half the units with a published share counted none, in 0 more than half of the units' shares are "
+            "suppressed, and in 4 fewer than three"
             in conversion_html(conversion_shares(counts, pcn_of, ["110"], RULE), "P3", pcn_of, RULE).replace("&#x27;", "'"))
 
 

@@ -21,6 +21,12 @@
   funnel.
 - **No funnel** where more than half of the units counted none (:func:`too_sparse`): the limits then cannot tell
   most units' 0 from chance, and the overdispersion estimate rests on z-scores mostly tied at the bottom.
+- **No funnel where most units are suppressed** (:func:`mostly_hidden`, :data:`MOSTLY_HIDDEN`): a funnel rests only
+  on the units published (a hidden unit is neither drawn nor in the limits), and the disclosure rule hides the small
+  counts (1 to 7) and the units that share them, so where more than half are hidden those published are mostly the
+  zeros and the large counts, a sample whose spread overstates the units' (tau^2 inflated, the limits too wide).
+  Fitting the limits to the hidden units' exact counts instead would make the limits and tau^2 rest on figures no
+  reader is shown, so no funnel is drawn, and the page says why.
 - **Rates whose numerator sums a value over events** (heart failure bed days: T = sum of the days x of O spells,
   :func:`value_sum_funnel`): a compound Poisson sum, variance V = sum of x^2, not T. Limits by Dobson's mapping
   (Dobson et al., Stat Med 1991;10:457-462, the method of the measurements' intervals) applied to the funnel: at a
@@ -127,6 +133,22 @@ def too_sparse(numerator: ArrayLike) -> bool:
     return bool(sparse_columns(np.asarray(numerator, dtype=float)[:, None], np.ones((np.size(numerator), 1)))[0])
 
 
+MOSTLY_HIDDEN = ("{hidden} of the {units}{at} are suppressed{when}, more than half. The disclosure rule hides small "
+                 "counts (1 to 7) and the units that share them, so those published are mostly the ones counting none "
+                 "and the large counts: limits and overdispersion fitted to them would overstate the variation, and "
+                 "fitted to the suppressed counts they would rest on figures no reader is shown, so no funnel is drawn")
+"""Why a level whose units are mostly suppressed gets no funnel (:func:`mostly_hidden`): ``{hidden}`` suppressed of
+``{units}`` (the units with a value, "86 practices"), ``{at}`` where (" in the ICS"), ``{when}`` the period."""
+MOSTLY_HIDDEN_MARK = ", more than half. The disclosure rule hides small counts"
+"""Words of :data:`MOSTLY_HIDDEN` that no other reason for no funnel has, to tell it from them."""
+
+
+def mostly_hidden(published: ArrayLike, hidden: ArrayLike) -> NDArray[np.bool_]:
+    """True where more than half of the units with a value are suppressed: more ``hidden`` (units whose value the
+    disclosure rule hides) than ``published``; elementwise (a column per specialty, or one funnel)."""
+    return np.asarray(hidden, dtype=float) > np.asarray(published, dtype=float)
+
+
 def sparse_columns(observed: ArrayLike, expected: ArrayLike) -> NDArray[np.bool_]:
     """:func:`too_sparse` of each column (units down the rows), units with nothing expected left out; a column with
     no unit expecting anything is sparse too."""
@@ -186,7 +208,7 @@ def units_funnel(measure: str, numerator: ArrayLike, denominator: ArrayLike, per
                  no_funnel: str = "", plural: str = "units", where: str = "", when: str = "",
                  others: int = 0, sums_values: bool = False,
                  spread: tuple[float, float] | None = None,
-                 drawn: ArrayLike | None = None) -> tuple[Funnel | None, str]:
+                 drawn: ArrayLike | None = None, hidden: int = 0) -> tuple[Funnel | None, str]:
     """The funnel of one level's units (every unit with a published value: its ``numerator`` and ``denominator``) by
     the indicator's ``measure``, around ``centre`` (the ICS value per unit of the denominator,
     :data:`CENTRE_RULE`; the units' overall value where it is suppressed), or none and the sentence saying why:
@@ -196,12 +218,14 @@ def units_funnel(measure: str, numerator: ArrayLike, denominator: ArrayLike, per
     event (``sums_values``, bed days) gets Dobson's funnel (:func:`pooled_value_sum_funnel`) from ``spread``, the mean
     and root mean square value of an event of the ICS (:func:`event_spread`), given only where the ICS's value is
     published (``centre`` too), and no funnel without it. The limits are drawn along the sizes of the units ``drawn``
-    (a Place's own; default every unit), the verdicts against every unit's own size. The one definition the report,
-    the web app and the feedback pack use."""
+    (a Place's own; default every unit), the verdicts against every unit's own size. ``hidden`` counts the units of
+    the level whose value the disclosure rule suppresses (of ``others``): where they are more than the units
+    published, no funnel (:func:`mostly_hidden`). The one definition the report, the web app and the feedback pack
+    use."""
     o, n = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     at = f" {where}" if where else ""
-    hidden = (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
-              f"{'has' if others == 1 else 'have'} no value)." if others else ".")
+    more = (f" ({others} more {'is' if others == 1 else 'are'} suppressed or "
+           f"{'has' if others == 1 else 'have'} no value)." if others else ".")
     if measure not in FUNNEL_MEASURES:
         return None, (f"No funnel plot of {plural}: funnel limits are defined here for proportions, crude rates and "
                       f"ratios, and this indicator is a {measure.replace('_', ' ')}.")
@@ -212,14 +236,17 @@ def units_funnel(measure: str, numerator: ArrayLike, denominator: ArrayLike, per
     if len(o) < 3:
         return None, (f"No funnel plot of {plural}: fewer than three{at} have a published value (they are published "
                       "only where the profile's disclosure rule includes them).")
+    if mostly_hidden(len(o), hidden):
+        return None, (f"No funnel plot of {plural}: " + MOSTLY_HIDDEN.format(
+            hidden=hidden, units=f"{len(o) + hidden} {plural}", at=at, when=f" {when}" if when else "") + ".")
     if not (o > 0).any():
         return None, (f"No funnel plot of {plural}: none of the {len(o)}{at} with a published value counted any"
-                      f"{' ' + when if when else ''}, so every value is 0 and there is no variation to show" + hidden)
+                      f"{' ' + when if when else ''}, so every value is 0 and there is no variation to show" + more)
     if too_sparse(o):
         return None, (f"No funnel plot of {plural}: {int((o == 0).sum())} of the {len(o)}{at} with a published value "
                       f"counted none{' ' + when if when else ''}. Where more than half count none, funnel limits "
                       "cannot tell a 0 from chance and overdispersion cannot be estimated, so no funnel is drawn"
-                      + hidden)
+                      + more)
     if sums_values and spread is not None:
         return pooled_value_sum_funnel(o, n, spread[0], spread[1], per, centre, "the ICS's", drawn), ""
     make = proportion_funnel if measure == "proportion" else rate_funnel

@@ -25,7 +25,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from placewise.analyse.funnels import CENTRE_RULE, Funnel, judged_numerators, ratio_funnel, sparse_columns, units_funnel
+from placewise.analyse.funnels import (
+    CENTRE_RULE,
+    MOSTLY_HIDDEN,
+    MOSTLY_HIDDEN_MARK,
+    Funnel,
+    judged_numerators,
+    mostly_hidden,
+    ratio_funnel,
+    sparse_columns,
+    units_funnel,
+)
 from placewise.analyse.spc import PointType, ShortSeriesWarning, spc
 from placewise.analyse.variation import (
     OVERDISPERSION_METHOD,
@@ -49,6 +59,11 @@ SPARSE = "no verdict: most practices referred none"
 """The verdict where more than half the practices referred none to a specialty, and no funnel is drawn."""
 PCN_SPARSE = "no verdict: most PCNs referred none"
 """The PCN's verdict where more than half the PCNs referred none to a specialty."""
+HIDDEN_MOST = "no verdict: most practices' counts are suppressed"
+"""The verdict where the disclosure rule hides more than half the practices' counts of a specialty, and no funnel is
+drawn (:func:`placewise.analyse.funnels.mostly_hidden`)."""
+PCN_HIDDEN_MOST = "no verdict: most PCNs' counts are suppressed"
+"""The PCN's verdict where more than half the PCNs' counts of a specialty are hidden."""
 
 
 def pcn_cube(cube: ReferralCube, pcn_of: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -73,19 +88,32 @@ class UnitRatios:
     ratios: dict[str, Ratios]
     signals: dict[str, np.ndarray]
     sparse: np.ndarray
+    """Specialties with no funnel and no verdict: most units referred none, or most are suppressed (``hidden_most``)."""
+    hidden_most: np.ndarray
+    """Specialties most of whose units' counts the disclosure rule hides (:func:`~placewise.analyse.funnels.mostly_hidden`)."""
+
+    def no_verdict(self, k: int, pcns: bool = False) -> str:
+        """The words for a unit's verdict on specialty ``k`` where it has none (``sparse``)."""
+        if self.hidden_most[k]:
+            return PCN_HIDDEN_MOST if pcns else HIDDEN_MOST
+        return PCN_SPARSE if pcns else SPARSE
 
 
 def unit_ratios(units: list[str], referrals: np.ndarray, population: np.ndarray,
                 hidden: np.ndarray | None = None) -> UnitRatios:
     """:class:`UnitRatios` of a cube's arrays (units, specialties, months, need-adjusted strata). A unit whose count
     of a specialty is ``hidden`` (units down, specialties across: the disclosure decision) is left out of that
-    specialty's funnel (:data:`HIDDEN_RULE`): not judged, and not in its limits, overdispersion or sparseness."""
+    specialty's funnel (:data:`HIDDEN_RULE`): not judged, and not in its limits, overdispersion or sparseness; a
+    specialty most of whose units expecting referrals are hidden has no funnel (``hidden_most``)."""
     pairs = {"age_sex": (age_sex_strata(referrals, 3), age_sex_strata(population, 2)),
              "need": (referrals, population)}
     ratios = {k: standardised_ratios(r.sum(axis=2), p.sum(axis=1)) for k, (r, p) in pairs.items()}
     shown = {k: _published(v, hidden) for k, v in ratios.items()}
+    expecting = ratios["age_sex"].expected > 0
+    off = expecting & (False if hidden is None else hidden)
+    most = mostly_hidden((expecting & ~off).sum(axis=0), off.sum(axis=0))
     return UnitRatios(units, ratios, {k: signal(v) for k, v in shown.items()},
-                      sparse_columns(shown["age_sex"].observed, shown["age_sex"].expected))
+                      sparse_columns(shown["age_sex"].observed, shown["age_sex"].expected) | most, most)
 
 
 HIDDEN_RULE = ("A unit (practice or PCN) whose count the disclosure rule hides is left out of its funnel: neither "
@@ -135,11 +163,11 @@ def feedback_table(ratios: ReferralRatios, practice: str, pcn_of: dict[str, str]
     for k, spec in enumerate(ratios.specialties):
         rows.append({
             "specialty": spec, "referrals": int(ras.observed[i, k]), "expected": ras.expected[i, k],
-            "ratio": ras.ratio[i, k], "verdict": SPARSE if sparse[k] else VERDICT[int(sas[i, k])],
-            "need_ratio": rnd.ratio[i, k], "need_verdict": SPARSE if sparse[k] else VERDICT[int(snd[i, k])],
+            "ratio": ras.ratio[i, k], "verdict": u.no_verdict(k) if sparse[k] else VERDICT[int(sas[i, k])],
+            "need_ratio": rnd.ratio[i, k], "need_verdict": u.no_verdict(k) if sparse[k] else VERDICT[int(snd[i, k])],
             "disagree": not sparse[k] and bool(disagreement(sas[i, k], snd[i, k])),
             "pcn_ratio": np.nan if j is None else n.ratios["age_sex"].ratio[j, k],
-            "pcn_verdict": "" if j is None else PCN_SPARSE if n.sparse[k]
+            "pcn_verdict": "" if j is None else n.no_verdict(k, pcns=True) if n.sparse[k]
             else VERDICT[int(n.signals["age_sex"][j, k])],
         })
     return pd.DataFrame(rows)
@@ -269,7 +297,11 @@ def unit_funnels(u: UnitRatios, specialties: list[str], unit: str, hidden: np.nd
         name = treatment_function_label(spec)
         heading = f"<h3>{escape(name)}</h3>"
         if sparse[k] or some.sum() < 3:
-            why = (f"{int((o[some] == 0).sum())} of the {int(some.sum())} {plural} referred none, more than half: "
+            off = int(((e > 0) & hidden[:, k]).sum())
+            why = (MOSTLY_HIDDEN.format(hidden=off, units=f"{int(some.sum()) + off} {plural} expecting referrals",
+                                        at="", when="")
+                   if u.hidden_most[k] else
+                   f"{int((o[some] == 0).sum())} of the {int(some.sum())} {plural} referred none, more than half: "
                    "funnel limits cannot tell a 0 from chance and overdispersion cannot be estimated"
                    if sparse[k] else f"only {int(some.sum())} {plural} expect referrals, fewer than three")
             parts.append(f'{heading}<p class="no-funnel">No funnel plot: {why}, so no {one} is judged.</p>')
@@ -357,12 +389,14 @@ def conversion_verdicts(cells: pd.DataFrame, specialties: list[str], rule: Discl
             whole = ics[~ics[f"hidden_{num}"].astype(bool) & ~ics[f"hidden_{den}"].astype(bool) & (ics[den] > 0)]
             centre = None if whole.empty else float(whole[num].iloc[0] / whole[den].iloc[0])
             for plural, units in levels:
-                ok = units[~units[f"hidden_{num}"].astype(bool) & ~units[f"hidden_{den}"].astype(bool)]
+                shown = ~units[f"hidden_{num}"].astype(bool) & ~units[f"hidden_{den}"].astype(bool)
+                ok = units[shown]
                 exact, n = ok[den].to_numpy(dtype=float), round_counts(ok[den].to_numpy(dtype=float), rule.round_to)
                 keep = (n > 0) & (exact > 0)
                 ok, n = ok[keep], n[keep]
                 o = judged_numerators(ok[num].to_numpy(dtype=float) / exact[keep], n, 1.0)
-                funnel, reason = units_funnel("proportion", o, n, 100, centre, plural=plural, where="in the ICS")
+                funnel, reason = units_funnel("proportion", o, n, 100, centre, plural=plural, where="in the ICS",
+                                              hidden=int((~shown).sum()))
                 if funnel is None:
                     why.append(reason)
                     if funnels is not None:
@@ -455,12 +489,14 @@ def conversion_html(shares: ConversionShares, practice: str, pcn_of: dict[str, s
                     + "".join(f"<td>{c}</td>" for c in cols) + "</tr>")
     missing = ""
     if why:
-        sparse = sum("counted none" in w or "counted any" in w for w in why)
+        most = sum(MOSTLY_HIDDEN_MARK in w for w in why)
+        sparse = sum(("counted none" in w or "counted any" in w) and MOSTLY_HIDDEN_MARK not in w for w in why)
         few = sum("fewer than three" in w for w in why)
         missing = (f'<p class="no-funnel">No verdict from {len(why)} of the {4 * len(specialties)} funnels (each '
                    f"specialty's two shares, among practices and among PCNs): in {sparse} more than half the units "
-                   f"with a published share counted none, and in {few} fewer than three have a published share; "
-                   "funnel limits cannot then tell a 0 from chance, so no unit is judged.</p>")
+                   f"with a published share counted none, in {most} more than half of the units' shares are "
+                   f"suppressed, and in {few} fewer than three have a published share; funnel limits cannot then "
+                   "tell a 0 from chance or rest on a fair sample of the units, so no unit is judged.</p>")
     return ("<table><tr><th>Specialty (treatment function)</th><th>Referrals seen at a first attendance: practice</th>"
             "<th>PCN</th><th>ICS</th><th>First attendances admitted: practice</th><th>PCN</th><th>ICS</th></tr>"
             f"{''.join(rows)}</table>{missing}")
@@ -515,7 +551,8 @@ those expected at the ICS rates for each age band and sex (first, the Ratio colu
 multimorbidity band (second, the Need-adjusted ratio column), against the number expected: the line at 1.00 is the
 ICS, the dashed lines the 95% limits and the solid the 99.8%. Referrals have no preferred direction,
 so a practice outside the 95% limits is purple (Making Data Count), one inside grey; {escape(practice)} is ringed.
-Where more than half the practices referred none to a specialty no funnel is drawn and no practice judged. A point
+Where more than half the practices referred none to a specialty, or more than half of their counts are suppressed
+(those published would then be mostly the large counts), no funnel is drawn and no practice judged. A point
 is drawn where, and only where, the table publishes the practice's count (the disclosure rule's one decision): it
 shows the same ratio the table prints, so it gives nothing away the table does not. {escape(HIDDEN_RULE)}</p>
 {specialty_funnels(ratios, practice, hidden_cells(cube, decision))}

@@ -26,7 +26,7 @@ from placewise.analyse.variation import (
 )
 from placewise.publish.disclosure import NOT_KNOWN, TOTAL, round_counts
 from placewise.publish.feedback import (
-    PCN_SPARSE,
+    UnitRatios,
     VERDICT,
     FeedbackInputs,
     ReferralRatios,
@@ -111,9 +111,9 @@ def has_referrals(w: WebState) -> bool:
     return True
 
 
-def _pcn_verdict(sig: int, sparse: bool) -> str:
-    """The pack's words for a PCN's signal."""
-    return PCN_SPARSE if sparse else VERDICT[int(sig)]
+def _pcn_verdict(u: UnitRatios, k: int, sig: int) -> str:
+    """The pack's words for a PCN's signal on specialty ``k`` (``u``: every PCN's ratios)."""
+    return u.no_verdict(k, pcns=True) if u.sparse[k] else VERDICT[int(sig)]
 
 
 def _num(v: float) -> float | None:
@@ -163,9 +163,9 @@ def pcn_rows(w: WebState, pcn: str) -> list[dict[str, object]]:
             "specialty": spec, "name": treatment_function_label(spec), "referrals": count if open_ else None,
             "expected": round(float(a.expected[i, k]), 1),
             "ratio": _num(a.ratio[i, k]) if open_ else None,
-            "verdict": _pcn_verdict(sa, bool(u.sparse[k])) if open_ else None,
+            "verdict": _pcn_verdict(u, k, sa) if open_ else None,
             "need_ratio": _num(n.ratio[i, k]) if open_ else None,
-            "need_verdict": _pcn_verdict(sn, bool(u.sparse[k])) if open_ else None,
+            "need_verdict": _pcn_verdict(u, k, sn) if open_ else None,
             "differ": (not u.sparse[k] and bool(disagreement(np.array([sa], np.int8), np.array([sn], np.int8))[0]))
             if open_ else None,
             "pcn_ratio": None, "pcn_hidden": None})
@@ -185,6 +185,8 @@ class Signalling:
     need_high: list[tuple[str, bool]]
     need_low: list[tuple[str, bool]]
     sparse: bool
+    verdict: str
+    """Why there is no verdict where ``sparse`` (:meth:`~placewise.publish.feedback.UnitRatios.no_verdict`)."""
     hidden: int
     """Practices in the view whose count the decision hides (their verdicts are not shown)."""
 
@@ -206,7 +208,7 @@ def signalling(w: WebState, practices: set[str] | None) -> list[Signalling]:
         if sparse:
             groups = [[], [], [], []]
         out.append(Signalling(spec, treatment_function_label(spec), groups[0], groups[1], groups[2], groups[3],
-                              sparse, int((keep & r.hidden[:, k]).sum())))
+                              sparse, u.no_verdict(k), int((keep & r.hidden[:, k]).sum())))
     return out
 
 

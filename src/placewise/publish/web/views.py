@@ -168,14 +168,16 @@ def _published(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def units_funnel(spec: IndicatorSpec, per: float, ok: pd.DataFrame, centre: float | None,
-                 period: date | None = None) -> tuple[Funnel | None, str]:
+                 period: date | None = None, hidden: int = 0) -> tuple[Funnel | None, str]:
     """The funnel of the published areas ``ok`` by the one definition the report uses
     (:func:`placewise.analyse.funnels.units_funnel`) around ``centre`` (the ICS value; the areas' own where it is
     suppressed) in the period starting ``period`` (whose ICS spread a rate summing values per event needs), or none
-    and the sentence saying why."""
+    and the sentence saying why; ``hidden`` areas of the level are suppressed (none where most are)."""
     size = ok.denominator.to_numpy(dtype=float)
     return analysed_funnel(spec.measure, judged_numerators(ok.value, size, per), size, per, centre, "", "areas",
-                           sums_values=spec.sums_values, spread=spec.spread(period) if period is not None else None)
+                           sums_values=spec.sums_values, spread=spec.spread(period) if period is not None else None,
+                           hidden=hidden)
+
 
 
 def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame, centres: dict[date, float]) -> dict[tuple[str, str], str]:
@@ -184,8 +186,9 @@ def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame, centres: dict[date, f
     if spec.measure not in FUNNEL_MEASURES:
         return {}
     out: dict[tuple[str, str], str] = {}
+    hidden = rows[(rows.breakdown == "none") & rows.suppressed.astype(bool)].groupby("period_start").size()
     for (start, end), g in _published(rows).groupby(["period_start", "period_end"], sort=False):
-        funnel, _ = units_funnel(spec, spec.per, g, centres.get(start), start)
+        funnel, _ = units_funnel(spec, spec.per, g, centres.get(start), start, int(hidden.get(start, 0)))
         if funnel is not None:
             out.update({(str(end), str(a)): FunnelSignificance(int(c)).label
                         for a, c in zip(g.geography_code, funnel.signal, strict=True)})
@@ -216,7 +219,7 @@ def level_funnel(rows: pd.DataFrame, spec: IndicatorSpec, per: float, names: dic
     where it is suppressed), with each area's verdict, by the report's funnel (:func:`units_funnel`)."""
     now = rows[(rows.breakdown == "none") & (rows.period_start == period)].sort_values("geography_code")
     ok = _published(now)
-    funnel, note = units_funnel(spec, per, ok, centre, period)
+    funnel, note = units_funnel(spec, per, ok, centre, period, int(now.suppressed.astype(bool).sum()))
     if funnel is None:
         return LevelFunnel([fmt_row(spec, names.get(r.geography_code, r.geography_code), r) for r in now.itertuples()],
                            note)
