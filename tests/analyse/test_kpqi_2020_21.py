@@ -147,3 +147,31 @@ def test_the_reports_kpqi_page_gives_the_views_verdicts(warehouse: tuple[pd.Data
         assert r.achieved in cell and r.trend in cell, (r.indicator_id, r.geography_code, cell)
         compared += 1
     assert compared == (len(ROWS) - 1) * 4
+
+
+def test_the_reports_recovery_table_prints_the_packs_plan_actual_variance_and_status(
+        warehouse: tuple[pd.DataFrame, Path]) -> None:
+    """The report's "Recovery: actual against plan" table for the ICS prints, month by month, the pack's plan,
+    actual, variance and variance as a share of the plan, and a RAG that is amber or red exactly where the pack says
+    "worse than plan" (the 11 months of the waiting list and the 52-week waits in DERIVED_actual_vs_plan_blmk.csv)."""
+    from placewise.publish.assembly import build_models
+
+    _, plan_csv = warehouse
+    models = build_models(warehouse=str(plan_csv.parent / "real.duckdb"), compare="legacy_ccg",
+                          indicators=list(PLANS.values()), plan_csv=(plan_csv,))
+    model = next(m for scope, m in models if scope.area.geography_type == "ics")
+    printed_rows = {(p.spec.id, r.period): r for p, rows in model.recovery for r in rows}
+    checked = 0
+    for row in derived("DERIVED_actual_vs_plan_blmk.csv"):
+        if row["measure"] not in PLANS:
+            continue
+        month = blmk_2020_21.month_start(row["period"])
+        r = printed_rows[(PLANS[row["measure"]], f"{month:%b %Y}")]
+        assert (r.plan, r.actual) == (f"{int(row['plan_value']):,}", f"{int(row['actual_value'].replace(',', '')):,}"), row
+        assert r.variance == f"{int(row['DERIVED_variance']):+,}", row
+        # to one decimal against the pack's two (0.05 + 0.005): 218 of 1,104 is 19.746%, printed 19.75%, ours +19.7%
+        assert float(r.share.rstrip("%")) == pytest.approx(float(row["DERIVED_variance_pct_of_plan"].rstrip("%")),
+                                                           abs=0.055), row
+        assert (r.rag in ("Amber", "Red")) == (row["DERIVED_status"] == "worse than plan"), row
+        checked += 1
+    assert checked == 11 and len(printed_rows) == 11

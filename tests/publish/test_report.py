@@ -723,6 +723,33 @@ def test_a_place_report_draws_the_funnel_of_its_practices_and_names_those_outsid
                                     "(1 more is suppressed or has no value).")
 
 
+def test_no_funnel_of_practices_where_most_are_suppressed_in_the_report_and_the_web_app():
+    """The four practices (500, 480, 520 and 700 of 1,000) drawn, with five more of the ICS suppressed: five of nine,
+    more than half, so neither a Place report nor the web app draws their funnel (funnels.mostly_hidden): those
+    published are not a fair sample of the practices. With four suppressed (not most) the funnel is drawn, the same
+    four verdicts as with none."""
+    from placewise.publish.report import build_report
+    from placewise.publish.web.views import level_funnel
+
+    frame, spec, scope, rule = _four_practices()
+    hidden = frame[frame.geography_type == "practice"].iloc[[0] * 5].assign(
+        geography_code=[f"H{k}" for k in range(5)], numerator=np.nan, denominator=np.nan, value=np.nan,
+        suppressed=True)
+    five = pd.concat([frame, hidden], ignore_index=True)
+    page = build_report(five, [spec], scope, title="t", months=36, rule=rule).pages[0]
+    when = f"{MONTHS[-1]:%b %Y}"
+    assert page.units_svg == "" and page.units_note.startswith(
+        f"No funnel plot of practices: 5 of the 9 practices in the ICS are suppressed in {when}, more than half.")
+    practices = five[five.geography_type == "practice"]
+    web = level_funnel(practices, spec, spec.per, {}, MONTHS[-1], 0.55)
+    assert not web.labels and web.note.startswith("No funnel plot of areas: 5 of the 9 areas are suppressed, more than "
+                                                  "half.")
+    four = pd.concat([frame, hidden.iloc[:4]], ignore_index=True)
+    page = build_report(four, [spec], scope, title="t", months=36, rule=rule).pages[0]
+    assert page.units_svg and "Practice 3 (high, beyond 99.8%)" in page.units_note
+    assert "Practice 1 (low, beyond 99.8%)" in page.units_note and "Practice 2" not in page.units_note
+
+
 def test_funnel_points_outside_the_limits_are_coloured_by_polarity_and_the_key_names_the_colours():
     """Making Data Count's colours: Practice 3 (70%, high beyond 99.8%) is an improvement where higher is better and
     a concern where lower is better; Practices 0 and 1 (low) the other way round; Practice 2 (inside) is grey; with

@@ -297,6 +297,22 @@ class ReportModel:
     kpqi: KpqiTable | None = None
     plan_scale: str = ""
     """How the plans of counts were scaled to a synthetic sample, or empty where they are the ICS's as submitted."""
+    recovery: list[tuple[IndicatorPage, list[RecoveryRow]]] = field(default_factory=list)
+    """Each planned indicator's periods of the latest financial year with a plan and an actual (:func:`recovery`)."""
+
+
+@dataclass(frozen=True)
+class RecoveryRow:
+    """One period of an indicator's plan against actual, as printed (the "Recovery – actual against plan" view of
+    BLMK's 2020/21 Board dashboards)."""
+
+    period: str
+    plan: str
+    actual: str
+    variance: str
+    share: str
+    """The variance as a share of the plan (counts and rates; blank for a percentage, whose variance is in points)."""
+    rag: str
 
 
 @dataclass(frozen=True)
@@ -663,8 +679,29 @@ def build_report(frame: pd.DataFrame, specs: list[IndicatorSpec], scope: Scope, 
         missing=[s.title for s in specs if s.id not in spc_results and s.id not in hidden], rule=rule,
         suppressed=[s.title for s in specs if s.id in hidden], board=board_groups(pages, spc_results),
         governance=governance, kpqi=kpqi_table(slices, scope, pages, {i: r[2] for i, r in spc_results.items()}),
-        plan_scale=plan_scale_note(plan.share, scope.ics.name),
+        plan_scale=plan_scale_note(plan.share, scope.ics.name), recovery=recovery(pages, plan),
     )
+
+
+def recovery(pages: list[IndicatorPage], plan: PlanInputs) -> list[tuple[IndicatorPage, list[RecoveryRow]]]:
+    """Plan against actual period by period for each page's indicator, over the financial year of its latest period
+    with both (the months of 2020/21 in BLMK's "Recovery – actual against plan" view): the plan, the published actual,
+    the variance, the variance as a share of the plan, and the RAG, from the same rows as the page's plan sentence."""
+    out = []
+    for page in pages:
+        spec = page.spec
+        rows = plan.pva[(plan.pva.indicator_id == spec.id) & plan.pva.actual.notna()].sort_values("period_start")
+        if rows.empty:
+            continue
+        year = {p: financial_year(period_end(p, spec.frequency)) for p in rows.period_start}
+        latest = year[rows.period_start.iloc[-1]]
+        out.append((page, [RecoveryRow(
+            period_label(r.period_start, spec.frequency), spec.fmt(r.plan), spec.fmt(r.actual),
+            _signed(spec, r.variance, unit=False),
+            "" if spec.unit == "%" or not r.plan else f"{100 * r.variance / r.plan:+.1f}%",
+            r.rag.capitalize() if isinstance(r.rag, str) else "–")
+            for r in rows.itertuples() if year[r.period_start] == latest]))
+    return out
 
 
 def plan_scale_note(share: float, ics: str) -> str:
@@ -955,13 +992,15 @@ def _level_funnel(slices: Slices, scope: Scope, spec: IndicatorSpec, period: dat
         return "", ""
     every = _published_units(slices, spec, period, level)
     when = f"in {period_label(period, spec.frequency)}"
-    known = set(_latest_rows(slices, spec.id, period, level, "none").geography_code) | set(own)
+    level_rows = _latest_rows(slices, spec.id, period, level, "none")
+    known = set(level_rows.geography_code) | set(own)
     unpublished = len(known - set(every.geography_code))
+    suppressed = int(level_rows.suppressed.astype(bool).sum())
     drawn = every.denominator[every.geography_code.isin(list(own))].to_numpy(float)
     size = every.denominator.to_numpy(float)
     funnel, why = units_funnel(spec.measure, judged_numerators(every.value, size, spec.per), size,
                                spec.per, centre, "", plural, "in the ICS", when, unpublished, spec.sums_values,
-                               spec.spread(period), drawn)
+                               spec.spread(period), drawn, suppressed)
     if funnel is None:
         return "", why
     mine = every.geography_code.isin(list(own)).to_numpy()
