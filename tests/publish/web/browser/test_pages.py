@@ -193,6 +193,17 @@ def test_a_practices_referral_feedback_page(page, web_app, web_warehouse) -> Non
     page.get_by_role("link", name=re.compile(rf"\({web_warehouse.practice}\)$")).first.click()
     page.wait_for_url(f"**/referrals/practice/{web_warehouse.practice}")
     table = page.locator("table.referral-table")
+    # At 1,200 pixels the whole table, its PCN verdict column last (as the pack prints it), fits without scrolling
+    # sideways (session 19: the PCN verdict was not on the page).
+    page.set_viewport_size({"width": 1200, "height": 900})
+    headers = table.locator("thead th").all_inner_texts()
+    assert headers[-2:] == ["PCN ratio", "PCN verdict"]
+    fits = page.evaluate("""() => { const t = document.querySelector('table.referral-table');
+        const w = t.closest('.table-wrap'); const last = t.querySelector('thead th:last-child').getBoundingClientRect();
+        return [t.scrollWidth, w.clientWidth, last.right, document.documentElement.clientWidth]; }""")
+    assert fits[0] <= fits[1] and fits[2] <= fits[3], fits
+    verdicts = [c for c in table.locator("tbody td:last-child").all_inner_texts()]
+    assert any(v in ("within expected range", "higher than expected", "lower than expected") for v in verdicts)
     names = table.locator("tbody th").all_inner_texts()
     assert len(names) >= 5 and all(re.match(r"^\d{3} \w", n) for n in names)
     assert "Trauma and Orthopaedic Service" in " ".join(names) or "Service" in " ".join(names)
