@@ -22,6 +22,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from placewise.canonical import PERSON_KEY, SQL_TYPES, Table
+from placewise.warehouse.engines.rewrites import scores_kept
 
 SQL_OF_ARROW: dict[pa.DataType, str] = {pa.string(): "string", pa.int64(): "int", pa.float64(): "float",
                                         pa.date32(): "date", pa.bool_(): "bool", pa.timestamp("us"): "timestamp"}
@@ -309,8 +310,10 @@ class Engine:
         self.con.disconnect()
 
     def compile(self, expr: ir.Table) -> str:
-        """The expression's SQL for this engine; compiling only (on another thread where :attr:`compiles_aside`)."""
-        return self.con.compile(expr)
+        """The expression's SQL for this engine; compiling only (on another thread where :attr:`compiles_aside`), each
+        node's complexity scored once (:mod:`placewise.warehouse.engines.rewrites`)."""
+        with scores_kept():
+            return self.con.compile(expr)
 
     def _compiled(self, expr: ir.Table, sql: str) -> ir.Table:
         """The expression as its compiled SQL, its in-memory tables registered with the session first."""

@@ -1,0 +1,79 @@
+"""Ibis's merging of nested projections with each node's complexity scored once while an expression is compiled
+(:mod:`placewise.warehouse.engines.rewrites`): the same scores, so the same SQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+import pytest
+
+from placewise.measure.catalogue import load_catalogue
+from placewise.measure.compile import cells, indicator_units
+from placewise.measure.trial import context, ensure_tables, period_of
+from placewise.profile import load_profile
+from placewise.warehouse.engines import engine_for, rewrites
+
+INDICATORS = ["af_anticoagulated", "hypertension_treated_to_target", "emergency_admissions_dsr"]
+"""Among the catalogue's dearest queries to compile: registers, cohorts, events, an age-standardised rate."""
+
+
+@pytest.fixture(scope="module")
+def queries() -> tuple[ibis.BaseBackend, dict[str, ir.Table]]:
+    """Each indicator's finest cells for one period, as ``placewise explain`` builds them, over an empty warehouse."""
+    catalogue = load_catalogue(load_profile())
+    con = ibis.duckdb.connect()
+    ensure_tables(con)
+    built = {}
+    for i in INDICATORS:
+        ind = catalogue.indicator(i)
+        ps = [period_of(ind, date(2024, 3, 31))]
+        ctx = context(con, catalogue, ind, ps)
+        built[i] = cells(ctx, ind, indicator_units(ctx, ind, ps))
+    return con, built
+
+
+def test_the_programs_scoring_is_installed() -> None:
+    """Ibis's merging of projections looks the scoring up by name in its module: ours is there."""
+    import ibis.backends.sql.rewrites as ibis_rewrites
+
+    assert ibis_rewrites.complexity is rewrites.complexity
+    assert rewrites.IBIS_COMPLEXITY is not rewrites.complexity
+
+
+def test_every_node_scores_as_ibis_scores_it(queries: tuple[ibis.BaseBackend, dict[str, ir.Table]]) -> None:
+    """Every relation of the queries and every value it selects scores as Ibis's own walk scores it, with the scores
+    kept across the nodes."""
+    _, built = queries
+    for expr in built.values():
+        relations = list(expr.op().find(ops.Relation))
+        nodes = [*relations, *(v for r in relations for v in r.values.values())]
+        assert any(isinstance(n, ops.Field) for n in nodes) and len(relations) > 20
+        with rewrites.scores_kept():
+            ours = [rewrites.complexity(n) for n in nodes]
+        assert ours == [rewrites.IBIS_COMPLEXITY(n) for n in nodes]
+        assert max(ours) > 100
+
+
+def test_an_impure_function_scores_as_the_most_complex() -> None:
+    """As in Ibis, a random number makes its expression maximally complex (never merged into another projection)."""
+    t = ibis.table({"a": "int64"}, name="t")
+    node = (t.a + ibis.random()).op()
+    with rewrites.scores_kept():
+        assert rewrites.complexity(node) == rewrites.IBIS_COMPLEXITY(node) > 2**62
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_the_sql_is_ibis_own(queries: tuple[ibis.BaseBackend, dict[str, ir.Table]], dialect: str) -> None:
+    """Each query compiles to the same SQL as with Ibis's own scoring (outside :func:`rewrites.scores_kept`), through
+    the engine's compile for DuckDB, and for PostgreSQL's dialect."""
+    con, built = queries
+    engine = engine_for(con)
+    for expr in built.values():
+        ibis_own = ibis.to_sql(expr, dialect=dialect)
+        if dialect == "duckdb":
+            assert engine.compile(expr) == con.compile(expr)
+        with rewrites.scores_kept():
+            assert ibis.to_sql(expr, dialect=dialect) == ibis_own
