@@ -19,6 +19,19 @@ except SystemExit:
 print(before, gc.get_threshold())
 """
 
+FROZEN = """
+import gc, sys
+from placewise.cli import app
+frozen = gc.get_freeze_count()
+sys.argv = ["placewise", "measure", "--help"]
+try:
+    app()
+except SystemExit:
+    pass
+from placewise.analyse.cli import measure_command
+print(frozen, gc.get_freeze_count(), any(o is measure_command for o in gc.get_objects()))
+"""
+
 
 def test_the_program_collects_cycles_less_often_than_python_by_default() -> None:
     """Running a command raises the cycle collector's youngest-generation threshold from Python's 700 (its older
@@ -26,3 +39,14 @@ def test_the_program_collects_cycles_less_often_than_python_by_default() -> None
     out = subprocess.run([sys.executable, "-c", RUN], capture_output=True, text=True, check=True).stdout
     assert "### `geography`" in out  # the data dictionary
     assert out.strip().splitlines()[-1] == f"(700, 10, 10) ({YOUNG_COLLECTION}, 10, 10)"
+
+
+def test_the_program_hides_the_command_modules_objects_from_the_collector() -> None:
+    """Before the command runs, the objects made so far, the command's module imported, are frozen: the collector no
+    longer walks them (``gc.get_objects`` lists what it walks)."""
+    out = subprocess.run([sys.executable, "-c", FROZEN], capture_output=True, text=True, check=True).stdout
+    assert "Compute the profile's indicators" in out  # the command's help
+    before, after, walked = out.strip().splitlines()[-1].split()
+    assert int(before) == 0
+    assert int(after) > 10_000
+    assert walked == "False"
