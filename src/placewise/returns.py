@@ -82,9 +82,11 @@ RETURNS: tuple[Return, ...] = (
                       "for treatment (admitted)", "pathways"),
                _count("rtt_clock_stops_non_admitted", "completed pathways whose clock stopped in the month without an "
                       "admission: treatment started in outpatients, or discharged (non-admitted)", "pathways"),
-               _prop("rtt_clock_stops_within_18wk", "completed pathways (admitted and non-admitted) whose clock "
-                     "stopped within 18 weeks of its start", "clock stops within 18 weeks",
-                     "all clock stops in the month"),
+               _prop("rtt_admitted_within_18wk", "admitted completed pathways whose clock stopped within 18 weeks "
+                     "of its start", "admitted clock stops within 18 weeks", "admitted clock stops in the month"),
+               _prop("rtt_non_admitted_within_18wk", "non-admitted completed pathways whose clock stopped within 18 "
+                     "weeks of its start", "non-admitted clock stops within 18 weeks",
+                     "non-admitted clock stops in the month"),
            )),
     Return("cwt", "Cancer waiting times", "NHS England Cancer Waiting Times (CWT) monthly provider and "
            "commissioner statistics", "provider, or commissioner", "calendar month", (

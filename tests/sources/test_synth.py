@@ -85,7 +85,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     assert digests(a) == digests(b)
     assert set(digests(a)) == {f"{t.name}.parquet" for t in TABLES} | {
         "truth/person_state.parquet", "truth/worklist_cases.parquet", "truth/referral_pathways.parquet",
-        "truth/rtt_returns.parquet"}
+        "truth/rtt_returns.parquet", "truth/practice_effects.parquet"}
     assert digests(a)["people.parquet"] != digests(c)["people.parquet"]
 
 
@@ -433,6 +433,29 @@ def test_practices_differ_in_care_beyond_chance(db: duckdb.DuckDBPyConnection) -
     pooled = sum(r[2] for r in rows) / n
     chi2 = sum((r[2] - r[1] * pooled) ** 2 / (r[1] * pooled * (1 - pooled)) for r in rows)
     assert chi2 / (len(rows) - 1) > 1.5
+
+
+def test_practices_referrals_reach_a_first_attendance_as_their_true_effect_says(
+        synth: tuple[Path, dict[str, int]], db: duckdb.DuckDBPyConnection) -> None:
+    """Each practice's share of referrals that reach a first attendance is over-dispersed against the binomial, and
+    follows the practice's true effect (``truth/practice_effects.parquet``): the practices with the highest quarter
+    of effects see more of their referrals than those with the lowest."""
+    db.execute(f"""CREATE OR REPLACE VIEW effects AS SELECT * FROM
+                   read_parquet('{synth[0] / 'truth' / 'practice_effects.parquet'}')""")
+    assert one(db, "SELECT count(*) FROM effects") == one(db, "SELECT count(*) FROM practices")
+    rows = db.execute(f"""
+        SELECT r.practice_code, count(*), sum((t.outcome = 'attended')::INT), any_value(e.attendance_log_odds)
+        FROM read_parquet('{synth[0] / 'truth' / 'referral_pathways.parquet'}') t JOIN referrals r USING (referral_id)
+        JOIN effects e USING (practice_code) GROUP BY 1 HAVING count(*) >= 50""").fetchall()
+    n = sum(r[1] for r in rows)
+    pooled = sum(r[2] for r in rows) / n
+    chi2 = sum((r[2] - r[1] * pooled) ** 2 / (r[1] * pooled * (1 - pooled)) for r in rows)
+    assert len(rows) > 30 and chi2 / (len(rows) - 1) > 2
+    by_effect = sorted(rows, key=lambda r: r[3])
+    quarter = len(rows) // 4
+    low = sum(r[2] for r in by_effect[:quarter]) / sum(r[1] for r in by_effect[:quarter])
+    high = sum(r[2] for r in by_effect[-quarter:]) / sum(r[1] for r in by_effect[-quarter:])
+    assert high - low > 0.05
 
 
 def test_gp_appointments_did_not_attend_about_five_percent(db: duckdb.DuckDBPyConnection) -> None:

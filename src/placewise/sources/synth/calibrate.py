@@ -280,6 +280,11 @@ def _figure(con: duckdb.DuckDBPyConnection, t: CalibrationTarget, end: dt.date, 
                                  WHERE measure IN ('rtt_over_52wk', 'rtt_waiting_list') AND {latest}""")
         return _one(con, f"""SELECT 1000 * sum(value) / (SELECT count(*) FROM reg) FROM aggregate_returns
                              WHERE measure = 'rtt_waiting_list' AND {latest}""")
+    if m in ("rtt_admitted_within_18wk_percent", "rtt_non_admitted_within_18wk_percent"):
+        measure = m.removesuffix("_percent")  # clock stops of the 12 months to the latest month, all providers
+        return _one(con, f"""SELECT 100 * sum(numerator) / sum(denominator) FROM aggregate_returns
+                             WHERE measure = '{measure}' AND period > (SELECT max(period) - INTERVAL 12 MONTH
+                             FROM aggregate_returns WHERE measure = '{measure}')""")
     if m == "nhs_numbers_never_issued_percent":
         return _one(con, "SELECT 100 * avg((nhs_number BETWEEN '9000000000' AND '9999999999')::INT) FROM people")
     raise ValueError(f"synthetic.yaml: calibration: unknown measure {m!r}")
@@ -328,6 +333,29 @@ def first_ltc_gap(con: duckdb.DuckDBPyConnection, place: str | None) -> Estimate
                                  rows["most_deprived"].astype(bool))
 
 
+def _referral_scv(con: duckdb.DuckDBPyConnection, end: dt.date, planted: list[str]) -> float:
+    """The systematic component of variation (McPherson et al., 1982) of the practices' GP referral rates in the
+    12 months to the end, indirectly standardised for 10-year age band and sex against the ICS's rates, times 100:
+    ``100 × mean(((O - E) / E)² - 1 / E)`` over practices, the Poisson part taken out. The planted high and low referrers
+    (``referral_multipliers``) are left out: they are what the funnels should find beyond the ordinary spread."""
+    left_out = ", ".join(f"'{c}'" for c in planted) or "''"
+    return _one(con, f"""
+        WITH pop AS (SELECT g.practice_code, p.sex, least(r.age // 10, 9) AS band, count(*) AS n
+                     FROM reg r JOIN people p USING (nhs_number) JOIN registrations g USING (nhs_number)
+                     WHERE g.end_date IS NULL GROUP BY ALL),
+             refs AS (SELECT f.practice_code, p.sex, least((year(DATE '{end}') * 12 + month(DATE '{end}')
+                             - p.birth_year * 12 - p.birth_month) // 120, 9) AS band, count(*) AS n
+                      FROM referrals f JOIN people p USING (nhs_number)
+                      WHERE f.referral_date > DATE '{end}' - INTERVAL 365 DAY GROUP BY ALL),
+             rate AS (SELECT sex, band, coalesce(f.n, 0) / p.n AS r
+                      FROM (SELECT sex, band, sum(n) AS n FROM pop GROUP BY ALL) p
+                      LEFT JOIN (SELECT sex, band, sum(n) AS n FROM refs GROUP BY ALL) f USING (sex, band)),
+             e AS (SELECT practice_code, sum(pop.n * rate.r) AS e FROM pop JOIN rate USING (sex, band) GROUP BY ALL),
+             o AS (SELECT practice_code, sum(n) AS o FROM refs GROUP BY ALL)
+        SELECT 100 * avg(((coalesce(o, 0) - e) / e) ^ 2 - 1 / e) FROM e LEFT JOIN o USING (practice_code)
+        WHERE e > 0 AND practice_code NOT IN ({left_out})""")
+
+
 def calibration(out: Path, profile: Profile, *, scale: float, end_date: dt.date | None = None,
                 fmt: str = "parquet") -> list[CalibrationRow]:
     """Measure every calibration target of the profile in the files written to ``out``."""
@@ -345,6 +373,8 @@ def calibration(out: Path, profile: Profile, *, scale: float, end_date: dt.date 
         half = 0.0                    # half-width of the figure's 95% sampling interval
         if t.measure.startswith("efi_") and t.measure.endswith("_65_plus"):
             value = efi[t.measure.removeprefix("efi_").removesuffix("_65_plus")]
+        elif t.measure == "referral_practice_scv":
+            value = _referral_scv(con, end, sorted(cfg.referral_multipliers))
         elif t.measure in CONVERSION_FIGURES:
             value, se = conversion[t.measure]
             half = 1.96 * se

@@ -424,6 +424,19 @@ class Pathways(Strict):
     """Referral to first appointment, by priority."""
     follow_ups_mean: float = Field(ge=0)
     follow_up_interval_days: tuple[int, int]
+    queue_sigma: float = Field(default=0.0, ge=0)
+    """Log-scale spread of the waits between queues: each provider × treatment function's waits to the first
+    appointment and to admission are multiplied by its own log-normal factor (median 1)."""
+    practice_attendance_sigma: float = Field(default=0.0, ge=0)
+    """Between-practice spread of the chance that a referral reaches a first attendance (log-odds scale): each
+    practice has its own effect, drawn once (the rest are returned with advice and guidance, not attended or
+    withdrawn, in the outcome's proportions)."""
+    practice_admission_sigma: float = Field(default=0.0, ge=0)
+    """Between-practice spread of the chance that a first attendance leads to an elective admission (log scale)."""
+    clock_stop_at_first: float = Field(ge=0, le=1)
+    """Chance that an attended referral not listed for admission has its RTT clock stopped at the first attendance
+    (treatment started in clinic, discharge, active monitoring or a decision not to treat); the others' clocks run on
+    to the first follow-up, where the decision follows the investigations."""
     admitted_share: dict[str, float]
     """Chance that an attended first appointment leads to an elective admission, by treatment function (others: 0)."""
     admission_wait_days: Delay

@@ -18,6 +18,7 @@ from placewise.sources.synth.activity import BUILDERS, Shared
 from placewise.sources.synth.clinical import primary_care
 from placewise.sources.synth.config import Synthetic
 from placewise.sources.synth.planted import Planted, plant
+from placewise.sources.synth.pathways import practice_effects
 from placewise.sources.synth.returns import published_returns, rtt_returns
 from placewise.sources.synth.truth import emergency_admission_after, person_state, year_before
 from placewise.sources.synth.events import (
@@ -100,7 +101,9 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
     (see :mod:`placewise.sources.synth.planted`); each GP referral's true pathway to ``truth/referral_pathways.parquet``
     (see :mod:`placewise.sources.synth.pathways`); the RTT return by provider and treatment function, its GP
     referrals' and other sources' parts apart, to ``truth/rtt_returns.parquet`` (see
-    :func:`placewise.sources.synth.returns.rtt_returns`).
+    :func:`placewise.sources.synth.returns.rtt_returns`); each practice's true effects on its referrals (the referral
+    rate's multiplier, the log-odds of reaching a first attendance and the log of the chance of an admission after
+    it) to ``truth/practice_effects.parquet`` (see :func:`placewise.sources.synth.pathways.practice_effects`).
     """
     cfg = load_synthetic(profile)
     out.mkdir(parents=True, exist_ok=True)
@@ -141,6 +144,10 @@ def generate(profile: Profile, *, scale: float, seed: int, out: Path, fmt: Forma
                    out / "truth" / "person_state.parquet")
     pq.write_table(planted.truth, out / "truth" / "worklist_cases.parquet")
     pq.write_table(pa.concat_tables(shared.pathway_truth), out / "truth" / "referral_pathways.parquet")
+    attendance, admission = practice_effects(w)
+    pq.write_table(pa.table({"practice_code": w.prac.code, "referral_multiplier": w.prac.referral_multiplier,
+                             "attendance_log_odds": attendance, "admission_log_factor": admission}),
+                   out / "truth" / "practice_effects.parquet")
     return writer.close()
 
 

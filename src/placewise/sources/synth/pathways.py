@@ -9,9 +9,11 @@ discharge; or withdrawal. Nothing after the person's reference day (the end of t
 written. Each referral's true outcome goes to ``truth/referral_pathways.parquet`` (:func:`truth_rows`).
 
 Each referral's referral-to-treatment (RTT) clock follows from its pathway (:data:`CLOCK_ENDS`): it starts on the
-referral day and stops at the elective admission (admitted) or else at the first follow-up (non-admitted: treated or
-discharged after the investigations the first attendance ordered), or at the first attendance where no follow-up
-comes before the longest wait; the longest waits are cut, as providers treat those nearest the limit first: each
+referral day and stops at the elective admission (admitted) or else, by the RTT rules' first definitive treatment
+(non-admitted), at the first attendance for a share (``pathways.clock_stop_at_first``: treatment started in clinic,
+discharge, active monitoring or a decision not to treat) and at the first follow-up for the rest (treated or discharged
+after the investigations the first attendance ordered), or at the first attendance where no follow-up comes before the
+longest wait; the longest waits are cut, as providers treat those nearest the limit first: each
 referral's clock stops by a week drawn from ``pathways.longest_wait_weeks``; a first appointment not attended nullifies it, a withdrawal removes it, and so do death and leaving
 the area before it stops. Advice and guidance starts no clock. The RTT returns are counted from these clocks
 (:func:`placewise.sources.synth.returns.rtt_returns`).
@@ -22,6 +24,7 @@ drawn as without pathways.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,6 +144,49 @@ def _delay(rng: np.random.Generator, d: Delay | list[Delay], k: np.ndarray | Non
     return np.maximum(np.ceil(median * np.exp(sigma * rng.standard_normal(n))), 1).astype(np.int64)
 
 
+def practice_effects(w: World) -> tuple[np.ndarray, np.ndarray]:
+    """Each practice's effect (by practice index) on the log-odds that its referrals reach a first attendance and on
+    the log of the chance that a first attendance leads to an elective admission: drawn once from the seed's own
+    stream (``pathways.practice_attendance_sigma``, ``pathways.practice_admission_sigma``), so every block and
+    ``truth/practice_effects.parquet`` see the same; centred, so that the ICS keeps the profile's shares."""
+    z = rng_for(w.seed, STREAM + 10).standard_normal((2, len(w.prac.code)))
+    z -= z.mean(axis=1, keepdims=True)
+    return w.cfg.pathways.practice_attendance_sigma * z[0], w.cfg.pathways.practice_admission_sigma * z[1]
+
+
+def _with_practice_attendance(w: World, cfg: Pathways, outcome: np.ndarray, effect: np.ndarray,
+                              rng: np.random.Generator) -> np.ndarray:
+    """The outcomes with each referral's practice effect on reaching a first attendance: the chance of ``attended``
+    moved to ``expit(logit(p) + effect)``, referrals taken from (or given to) the other outcomes in their
+    proportions, on the pathways' own stream."""
+    if not cfg.practice_attendance_sigma or not len(outcome):
+        return outcome
+    shares: dict[str, float] = {str(k): v for k, v in cfg.outcome.items()}
+    p = shares["attended"]
+    target = 1 / (1 + np.exp(-(np.log(p / (1 - p)) + effect)))
+    u, v = rng.random(len(outcome)), rng.random(len(outcome))
+    attended = outcome == PATHWAY_OUTCOMES.index("attended")
+    others = [o for o in PATHWAY_OUTCOMES if o != "attended"]
+    weights = np.cumsum([shares[o] for o in others]) / (1 - p)
+    instead = np.array([PATHWAY_OUTCOMES.index(o) for o in others])[np.minimum(np.searchsorted(weights, v),
+                                                                              len(others) - 1)]
+    lose = attended & (target < p) & (u < (p - target) / p)
+    gain = ~attended & (target > p) & (u < (target - p) / (1 - p))
+    return np.where(lose, instead, np.where(gain, PATHWAY_OUTCOMES.index("attended"), outcome))
+
+
+def _queue_factor(seed: int, sigma: float, r: Referrals) -> np.ndarray:
+    """Each referral's queue factor: a log-normal draw (median 1, log-scale spread ``sigma``) of its provider ×
+    treatment function, the same in every block (seeded by the seed and the queue's name)."""
+    if not sigma or not len(r.who):
+        return np.ones(len(r.who))
+    provider = np.asarray(r.provider.to_numpy(zero_copy_only=False), dtype=object)
+    names = provider.astype(str) + "/" + r.treatment_function.astype(str)
+    cells, index = np.unique(names, return_inverse=True)
+    z = np.array([np.random.default_rng([seed, STREAM + 6, zlib.crc32(c.encode())]).standard_normal() for c in cells])
+    return np.exp(sigma * z)[index]
+
+
 def draw_pathways(w: World, block: slice, r: Referrals, *, earlier: bool = False) -> Pathway:
     """What each referral of a block leads to, and the appointments and admissions written for it (of referrals
     made before the window, only those from the window's start and the person's registration)."""
@@ -150,9 +196,15 @@ def draw_pathways(w: World, block: slice, r: Referrals, *, earlier: bool = False
     since = np.maximum(w.people.start[r.who], w.window.start) if earlier else np.zeros(n, np.int64)
     outcome, names = categorical(rng, cfg.outcome, n)
     outcome = np.array([PATHWAY_OUTCOMES.index(o) for o in names], np.int64)[outcome]
+    effects = practice_effects(w)
+    practice = w.people.practice_at(r.day, r.who)
+    outcome = _with_practice_attendance(w, cfg, outcome, effects[0][practice],
+                                        rng_for(w.seed, STREAM + 8 + earlier, block.start))
     lo, hi = cfg.longest_wait_weeks  # the clock stops by then: first seen a week before it at the latest
     longest = rng_for(w.seed, STREAM + 2 + earlier, block.start).integers(7 * lo, 7 * hi + 1, n)
-    wait = np.minimum(_delay(rng, [cfg.first_wait_days[p] for p in r.priorities], r.priority, n), longest - 7)
+    queue = _queue_factor(w.seed, cfg.queue_sigma, r)
+    wait = np.minimum(np.ceil(_delay(rng, [cfg.first_wait_days[p] for p in r.priorities], r.priority, n) * queue),
+                      longest - 7).astype(np.int64)
     first = r.day + wait
     attended = (outcome == PATHWAY_OUTCOMES.index("attended")) & (first <= ref)
     missed = (outcome == PATHWAY_OUTCOMES.index("did_not_attend")) & (first <= ref) & (first >= since)
@@ -170,7 +222,9 @@ def draw_pathways(w: World, block: slice, r: Referrals, *, earlier: bool = False
     v = rng.random(len(k))
     f_outcome = np.where(v < o.dna_rate, 1, np.where(v < o.dna_rate + o.cancelled_rate, 2, 0))
     share = np.array([cfg.admitted_share.get(t, 0.0) for t in r.treatment_function]) if n else np.zeros(0)
-    admit_day = np.maximum(np.minimum(first + _delay(rng, cfg.admission_wait_days, None, n), r.day + longest), first + 1)
+    share = np.minimum(share * np.exp(effects[1][practice]), 1.0)
+    admit_wait = np.ceil(_delay(rng, cfg.admission_wait_days, None, n) * queue).astype(np.int64)
+    admit_day = np.maximum(np.minimum(first + admit_wait, r.day + longest), first + 1)
     listed = (outcome == PATHWAY_OUTCOMES.index("attended")) & (rng.random(n) < share)
     admitted = attended & listed & (admit_day <= ref) & (admit_day >= since)
     idx = np.arange(n)
@@ -186,11 +240,15 @@ def draw_pathways(w: World, block: slice, r: Referrals, *, earlier: bool = False
         r.who[row][keep], day[keep], row[keep],
         np.concatenate([np.full(len(p[0]), p[2]) for p in parts])[keep],
         np.concatenate([p[3] for p in parts]).astype(np.int64)[keep])
-    treated = first.copy()  # a non-admitted clock stops at the first follow-up where there is one in time, else at
-    has = follow > 0        # the first attendance: the decision to treat or discharge follows the investigations
+    # A non-admitted clock stops at the first attendance (treatment started in clinic, discharge, active monitoring
+    # or a decision not to treat: the RTT rules' first definitive treatment) or, for the rest, at the first follow-up
+    # in time, the decision following the investigations; its own stream, so the pathways stay as they were drawn.
+    later = rng_for(w.seed, STREAM + 4 + earlier, block.start).random(n) >= cfg.clock_stop_at_first
+    treated = first.copy()
+    has = (follow > 0) & later
     treated[has] = f_day[(np.cumsum(follow) - follow)[has]]
     treated = np.where(treated - r.day <= longest, treated, first)
-    clock_end, clock_kind = _clocks(w, r, outcome, listed, treated, admit_day, before_day)
+    clock_end, clock_kind = _clocks(w, r, outcome, listed, treated, admit_day, first)
     return Pathway(r, outcome, np.where(seen, first, NEVER), np.where(admitted, admit_day, NEVER), appointments,
                    clock_end, clock_kind)
 

@@ -24,10 +24,11 @@ from placewise.sources.synth.events import World, dates
 from placewise.sources.synth.pathways import CLOCK_ENDS, Clocks
 
 RTT_MEASURES = ("rtt_waiting_list", "rtt_within_18wk", "rtt_over_52wk", "rtt_over_65wk",
-                "rtt_clock_stops_admitted", "rtt_clock_stops_non_admitted", "rtt_clock_stops_within_18wk")
+                "rtt_clock_stops_admitted", "rtt_clock_stops_non_admitted", "rtt_admitted_within_18wk",
+                "rtt_non_admitted_within_18wk")
 """The RTT return's counts by provider and treatment function: incomplete pathways at the month end (all, waiting 18
-weeks or less, more than 52 and more than 65 weeks) and clock stops in the month (admitted, non-admitted, and of
-either within 18 weeks)."""
+weeks or less, more than 52 and more than 65 weeks) and clock stops in the month (admitted and non-admitted, and
+of each those within 18 weeks)."""
 WEEKS_18, WEEKS_52, WEEKS_65 = 18 * 7, 52 * 7, 65 * 7
 SHARES = {  # measure: (monthly denominator per person, share at the start, at the end, month-to-month noise)
     "cancer_2ww": (0.0016, 0.90, 0.86, 0.02),
@@ -94,7 +95,8 @@ def rtt_returns(w: World, clocks: list[Clocks]) -> pa.Table:
         for m, rows in enumerate((waiting, waiting & (waited <= WEEKS_18), waiting & (waited > WEEKS_52),
                                   waiting & (waited > WEEKS_65), stopped & (kind == CLOCK_ENDS.index("admitted")),
                                   stopped & (kind == CLOCK_ENDS.index("non_admitted")),
-                                  stopped & (end - start <= WEEKS_18))):
+                                  stopped & (kind == CLOCK_ENDS.index("admitted")) & (end - start <= WEEKS_18),
+                                  stopped & (kind == CLOCK_ENDS.index("non_admitted")) & (end - start <= WEEKS_18))):
             gp[m, :, i] = np.bincount(cell[rows], minlength=cells)
     g = w.cfg.rtt_return.gp_referral_share
     other = np.round(gp * (1 - g) / g).astype(np.int64)
@@ -136,8 +138,9 @@ def _rtt_rows(w: World, rtt: pa.Table) -> list[pa.Table]:
             _table(months, providers, "rtt_over_65wk", None, None, sums("rtt_over_65wk")),
             _table(months, providers, "rtt_clock_stops_admitted", None, None, admitted),
             _table(months, providers, "rtt_clock_stops_non_admitted", None, None, non_admitted),
-            _table(months, providers, "rtt_clock_stops_within_18wk", sums("rtt_clock_stops_within_18wk"),
-                   admitted + non_admitted, None)]
+            _table(months, providers, "rtt_admitted_within_18wk", sums("rtt_admitted_within_18wk"), admitted, None),
+            _table(months, providers, "rtt_non_admitted_within_18wk", sums("rtt_non_admitted_within_18wk"),
+                   non_admitted, None)]
 
 
 def _quarters(months: np.ndarray) -> np.ndarray:
