@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import duckdb
+import pytest
+
 from placewise.profile import load_profile
-from placewise.sources.synth.calibrate import CalibrationRow, plausibility_markdown, read_calibration, write_calibration
+from placewise.sources.synth.calibrate import (
+    CalibrationRow, _referral_scv, plausibility_markdown, read_calibration, write_calibration,
+)
 from placewise.sources.synth.generate import load_synthetic
 
 DOC = Path(__file__).parents[2] / "docs" / "plausibility.md"
@@ -44,3 +50,25 @@ def test_a_written_calibration_report_reads_back_the_same(tmp_path: Path) -> Non
             CalibrationRow("share", "E06000032", 14.2, 14.5, 1.5, 'national "approx."', False)]
     write_calibration(rows, tmp_path / "calibration.csv")
     assert read_calibration(tmp_path / "calibration.csv") == rows
+
+
+def test_the_between_practice_spread_of_referrals_is_the_systematic_component_worked_by_hand() -> None:
+    """Three practices of 100 people each (men of 30): 30, 10 and 20 referrals in the year. The ICS rate is 60 of 300,
+    so each practice expects 20; the SCV is the mean of ((O - E) / E)² - 1 / E: (0.20 + 0.20 - 0.05) / 3, times 100
+    11.67; with the first practice left out as planted, (0.20 - 0.05) / 2, times 100 7.5."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE people (nhs_number VARCHAR, sex VARCHAR, birth_year INT, birth_month INT)")
+    con.execute("CREATE TABLE registrations (nhs_number VARCHAR, practice_code VARCHAR, end_date DATE)")
+    con.execute("CREATE TABLE reg (nhs_number VARCHAR, age INT)")
+    con.execute("CREATE TABLE referrals (nhs_number VARCHAR, practice_code VARCHAR, referral_date DATE)")
+    for k, (practice, referrals) in enumerate((("A", 30), ("B", 10), ("C", 20))):
+        people = [f"{k}{i:03d}" for i in range(100)]
+        con.executemany("INSERT INTO people VALUES (?, 'male', 1996, 1)", [[p] for p in people])
+        con.executemany("INSERT INTO registrations VALUES (?, ?, NULL)", [[p, practice] for p in people])
+        con.executemany("INSERT INTO reg VALUES (?, 30)", [[p] for p in people])
+        con.executemany("INSERT INTO referrals VALUES (?, ?, DATE '2026-06-01')",
+                        [[p, practice] for p in people[:referrals]])
+    con.execute("INSERT INTO referrals VALUES ('0000', 'A', DATE '2025-06-01')")  # before the 12 months: not counted
+    end = dt.date(2026, 9, 30)
+    assert _referral_scv(con, end, []) == pytest.approx(100 * 0.35 / 3)
+    assert _referral_scv(con, end, ["A"]) == pytest.approx(7.5)
