@@ -179,7 +179,6 @@ def units_funnel(spec: IndicatorSpec, per: float, ok: pd.DataFrame, centre: floa
                            hidden=hidden)
 
 
-
 def funnel_labels(spec: IndicatorSpec, rows: pd.DataFrame, centres: dict[date, float]) -> dict[tuple[str, str], str]:
     """Each published area's funnel verdict (as the explorer's funnel plot gives it) against the ICS value of its
     period (``centres``, :func:`ics_centres`), by (period end, area); none where a period has no funnel."""
