@@ -87,16 +87,15 @@ def rtt_returns(w: World, clocks: list[Clocks]) -> pa.Table:
         cell[provider[keep] == code] += j * len(tfs)
     cells = len(providers) * len(tfs)
     gp = np.zeros((len(RTT_MEASURES), cells, len(months)), np.int64)
-    stop = (kind == CLOCK_ENDS.index("admitted")) | (kind == CLOCK_ENDS.index("non_admitted"))
+    admitted, non_admitted = kind == CLOCK_ENDS.index("admitted"), kind == CLOCK_ENDS.index("non_admitted")
+    within = end - start <= WEEKS_18
     for i, (first, last) in enumerate(zip(months, ends)):
         waiting = (start <= last) & (end > last)
         waited = last - start
-        stopped = stop & (end >= first) & (end <= last)
+        month = (end >= first) & (end <= last)
         for m, rows in enumerate((waiting, waiting & (waited <= WEEKS_18), waiting & (waited > WEEKS_52),
-                                  waiting & (waited > WEEKS_65), stopped & (kind == CLOCK_ENDS.index("admitted")),
-                                  stopped & (kind == CLOCK_ENDS.index("non_admitted")),
-                                  stopped & (kind == CLOCK_ENDS.index("admitted")) & (end - start <= WEEKS_18),
-                                  stopped & (kind == CLOCK_ENDS.index("non_admitted")) & (end - start <= WEEKS_18))):
+                                  waiting & (waited > WEEKS_65), month & admitted, month & non_admitted,
+                                  month & admitted & within, month & non_admitted & within)):
             gp[m, :, i] = np.bincount(cell[rows], minlength=cells)
     g = w.cfg.rtt_return.gp_referral_share
     other = np.round(gp * (1 - g) / g).astype(np.int64)
