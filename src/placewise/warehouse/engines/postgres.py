@@ -68,7 +68,9 @@ class PostgresEngine(Engine):
                                           "cursor_tuple_fraction": "1", "default_statistics_target": "10",
                                           "enable_mergejoin": "off"}
     """For the measure's large set-based queries. JIT off: where estimates run high PostgreSQL would spend seconds
-    compiling a query for a cost it has overestimated. ``work_mem`` (default 4 MB) and hash tables sixteen times
+    compiling a query for a cost it has overestimated, and even on the dearest statements it costs more than it saves
+    (the seven dearest working tables at scale 0.2, server CPU: 31.9 s without it, 33.3 s with expressions and
+    tuple deforming compiled, 35.3 s optimised as well, 39.3 s inlined too; docs/engines.md). ``work_mem`` (default 4 MB) and hash tables sixteen times
     that (up to 2 GB each, used only as the groups fill it, spilt to disk beyond), so that grouping by many text
     columns is hashed rather than sorted (a sort of text compares by collation, several times slower): the planner's estimate of an indicator's cells multiplies the distinct values of a dozen
     columns (3.5 million groups estimated against 123,599 found for hypertension prevalence at scale 0.2), and at
@@ -92,14 +94,19 @@ class PostgresEngine(Engine):
     period end and each register's members in them and reads them once per indicator. Only allocated as used,
     and settable only before the session first touches a temporary table, so set when the session opens."""
 
+    SESSIONS: ClassVar[int] = 2
+    """How many sessions run indicators side by side inside a :meth:`workspace` (:attr:`side_by_side`).
+    ``benchmarks/bench_postgres.py --sessions N`` sets it for a run, to compare (docs/engines.md)."""
+
     @property
     def side_by_side(self) -> int:
-        """Inside a :meth:`workspace` of the run's own schema, two sessions, each a backend process: one indicator's
-        queries run while the other session's wait for the client (a fetch, the next query), and the working tables,
-        ordinary UNLOGGED tables rather than TEMP ones, may be scanned by parallel workers. Otherwise one: outside a
-        workspace, or where the role may not create a schema, the working tables are TEMP tables, which only their
-        own session sees (:meth:`beside` gives None), so a second would only queue on the first's connection."""
-        return 2 if self._work() else 1
+        """Inside a :meth:`workspace` of the run's own schema, :attr:`SESSIONS` sessions (two), each a backend process:
+        one indicator's queries run while the other session's wait for the client (a fetch, the next query), and the
+        working tables, ordinary UNLOGGED tables rather than TEMP ones, may be scanned by parallel workers. Otherwise
+        one: outside a workspace, or where the role may not create a schema, the working tables are TEMP tables, which
+        only their own session sees (:meth:`beside` gives None), so a second would only queue on the first's
+        connection."""
+        return self.SESSIONS if self._work() else 1
 
     @classmethod
     def claims(cls, url: str) -> bool:
