@@ -206,6 +206,37 @@ def test_events_count_where_the_person_was_registered_on_the_day(connect):
                    ("died", date(2024, 3, 11), None)}             # no registration that day
 
 
+def test_events_within_known_days_are_attributed_as_without_them(connect):
+    # Registrations ending the day before the first day, starting the day after the last, open, and straddling
+    # either bound: told the days the events fall on, the join leaves out only those no event can meet.
+    first, last = date(2024, 2, 1), date(2024, 4, 30)
+    w = Warehouse()
+    w.person("ends_before", practice="P1", registered=date(2020, 1, 1), left=date(2024, 1, 31))
+    w.register("ends_before", "P2", date(2024, 2, 1), date(2024, 3, 15))      # straddles nothing: inside
+    w.register("ends_before", "P3", date(2024, 3, 16))                        # open, from inside
+    w.person("starts_after", practice="P4", registered=date(2024, 5, 1))      # after the last day: no practice
+    w.person("straddles", practice="P5", registered=date(2023, 12, 1), left=date(2024, 2, 1))
+    w.register("straddles", "P6", date(2024, 4, 30), date(2024, 6, 30))
+    con = connect()
+    _attrs, r, ids = _intervals(w, con)
+    back = {v: k for k, v in ids.items()}
+    rows = [("ends_before", date(2024, 2, 1)), ("ends_before", date(2024, 3, 15)), ("ends_before", date(2024, 3, 16)),
+            ("ends_before", date(2024, 4, 30)), ("starts_after", date(2024, 4, 30)), ("straddles", date(2024, 2, 1)),
+            ("straddles", date(2024, 2, 2)), ("straddles", date(2024, 4, 30))]
+    ev = ibis.memtable({PID: [back[p] for p, _ in rows], "d": [d for _, d in rows]})
+    ev = ev.mutate(d=ev.d.cast("date"))
+
+    def got(days: tuple[date, date] | None) -> list[tuple[str, date, str | None]]:
+        return sorted(((ids[x[PID]], x["d"], x["practice_code"])
+                       for x in con.to_pyarrow(attribute(ev, r, days=days)).to_pylist()), key=str)
+
+    assert got((first, last)) == got(None) == sorted([
+        ("ends_before", date(2024, 2, 1), "P2"), ("ends_before", date(2024, 3, 15), "P2"),
+        ("ends_before", date(2024, 3, 16), "P3"), ("ends_before", date(2024, 4, 30), "P3"),
+        ("starts_after", date(2024, 4, 30), None), ("straddles", date(2024, 2, 1), "P5"),
+        ("straddles", date(2024, 2, 2), None), ("straddles", date(2024, 4, 30), "P6")], key=str)
+
+
 def test_population_in_spans_takes_only_month_end_period_ends():
     spans = ibis.memtable({PID: [0], "start": [date(2024, 1, 1)], "stop": [date(2024, 6, 1)]})
     empty = ibis.memtable({PID: [0], "practice_code": ["P1"], "start_date": [date(2020, 1, 1)], "end_date": [None]},

@@ -40,13 +40,15 @@ class EventRead:
     kept one by one."""
 
 
-def attributed(rows: ir.Table, attrs: ir.Table, intervals: ir.Table) -> ir.Table:
+def attributed(rows: ir.Table, attrs: ir.Table, intervals: ir.Table, days: tuple[date, date] | None = None
+               ) -> ir.Table:
     """Rows with the pseudonym and a day ``d``, by person number: the person's attributes and the practice of ``d``.
 
-    Rows of people not in the warehouse's people are dropped; a day with no registration has no practice.
+    Rows of people not in the warehouse's people are dropped; a day with no registration has no practice. ``days``
+    (first, last), where given, holds every ``d``: only the registrations meeting them are joined (:func:`attribute`).
     """
     j = rows.join(attrs.select(PERSON_KEY, *ATTRIBUTES), PERSON_KEY)
-    return attribute(j.drop(PERSON_KEY), intervals)
+    return attribute(j.drop(PERSON_KEY), intervals, days=days)
 
 
 def source_rows(con: ibis.BaseBackend, source: EventSource, read: EventRead) -> ir.Table:
@@ -64,7 +66,7 @@ def read_events(con: ibis.BaseBackend, attrs: ir.Table, intervals: ir.Table, sou
     """One source's events from ``read.first`` to ``read.last``, attributed (:func:`attributed`), with the columns
     read: ``d`` (the placing date), the person attributes, ``practice_code`` and ``read.columns``; counted where
     ``read.ages`` is given (:func:`counted`)."""
-    events = attributed(source_rows(con, source, read), attrs, intervals)
+    events = attributed(source_rows(con, source, read), attrs, intervals, (read.first, read.last))
     return events if read.ages is None else counted(events, read.columns, read.ages)
 
 
