@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from placewise import codelists
 from placewise.canonical import PERSON_KEY
-from placewise.derive.people import OPEN_END, PID, as_date
+from placewise.derive.people import OPEN_END, PID, as_date, month_number
 
 CODE_COLUMN: dict[str, str] = {
     "clinical_events": "snomed_code",
@@ -186,21 +186,32 @@ def standing(days: ir.Table, months: int | None) -> ir.Table:
 
 
 def held(days: ir.Table, months: int | None) -> ir.Table:
-    """Spans when a person has one of ``days`` (``pid, d``, one row per person and day) in the last ``months`` months:
-    ``pid, start, stop``, each as long as the days keep on holding it, not one per day (:func:`standing`).
+    """Spans when a person has one of ``days`` (``pid, d``, any number of rows per person and day) in the last
+    ``months`` months: ``pid, start, stop``, each as long as the days keep on holding it, not one per day
+    (:func:`standing`).
 
     A day's span runs on into the next day's where the next comes before it falls out of the look-back; joined up,
     the spans hold the same days in far fewer rows (a monthly repeat prescription: one span, not one a month), so
-    every join that meets them (a register's requirement, a criterion checked at each period end) meets fewer. Two
-    passes: one marks the days that open and close a span, the next pairs each opening with its closing.
+    every join that meets them (a register's requirement, a criterion checked at each period end) meets fewer.
+
+    Every day of a month falls out of the look-back on the same day (:func:`expiry`), so only a month's first day can
+    open a span and only its last can close one: the days are taken a person's month at a time (the first day of
+    each), and whether a span opens or closes is a comparison of month numbers (:func:`month_number`), the day it
+    ends worked out only where one does. Two passes: one marks the months that open and close a span, the next pairs
+    each opening with its closing.
     """
-    d = days.mutate(_gone=expiry(days.d, months))
-    w = ibis.window(group_by=d[PID], order_by=d.d)
-    before, after = d._gone.lag().over(w), d.d.lead().over(w)
-    d = d.mutate(_opens=before.isnull() | (before < d.d), _closes=after.isnull() | (d._gone < after))
-    edges = d.filter(d._opens | d._closes)
+    m = days.group_by([days[PID], month_number(days.d).name("_m")]).aggregate(d=days.d.min())
+    w = ibis.window(group_by=m[PID], order_by=m._m)
+    before, after = m._m.lag().over(w), m._m.lead().over(w)
+    if months is None:
+        m = m.mutate(_opens=before.isnull(), _closes=after.isnull())
+    else:   # the last day a month's records are in the look-back is before the first day of month _m + months + 1
+        m = m.mutate(_opens=before.isnull() | (m._m - before > months),
+                     _closes=after.isnull() | (after - m._m > months))
+    edges = m.filter(m._opens | m._closes)
+    edges = edges.mutate(_gone=expiry(edges.d, months))
     stop = ibis.ifelse(edges._closes, edges._gone, edges._gone.lead().over(ibis.window(group_by=edges[PID],
-                                                                                       order_by=edges.d)))
+                                                                                       order_by=edges._m)))
     edges = edges.mutate(stop=stop.cast("date"))
     opened = edges.filter(edges._opens)
     return opened.select(PID, start=opened.d, stop=opened.stop)
@@ -216,7 +227,7 @@ def counted(records: ir.Table, months: int, at_least: int) -> ir.Table:
     """
     r = records.filter(records.d.notnull())
     if at_least == 1:
-        return held(r.select(PID, "d").distinct(), months)
+        return held(r.select(PID, "d"), months)
     steps = r.select(PID, d=r.d, n=ibis.literal(1, "int64")).union(
         r.select(PID, d=expiry(r.d, months), n=ibis.literal(-1, "int64")))
     change = steps.group_by([PID, "d"]).aggregate(n=steps.n.sum())

@@ -32,7 +32,7 @@ NARROW = [PID, "period_end", "practice_code", "age"]
 
 def recent(records: Coded, r: Recent) -> ir.Table:
     """Spans when a person has a record from the codelists in the last ``months`` months: ``pid, start, stop``."""
-    days = records(r.table, r.codelist).select(PID, "d").distinct()
+    days = records(r.table, r.codelist).select(PID, "d")
     return held(days.filter(days.d >= EARLIEST), r.months)
 
 
