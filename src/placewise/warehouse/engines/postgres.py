@@ -456,6 +456,7 @@ class PostgresBatch(Batch):
         self.staging = duckdb.connect(config={"temp_directory": self._spill.name})
         self._tx = ExitStack()
         self._cur: Any = None
+        self._written: set[str] = set()
 
     def _lock(self) -> None:
         """A session advisory lock on the database: a second ingest waits here until the first has finished,
@@ -508,6 +509,7 @@ class PostgresBatch(Batch):
     def load(self, t: Table, clean: str, replace: bool = True) -> Written:
         """COPY into a temporary table, delete rows with the same key (or leave those rows out), insert."""
         stage = f"stage_{t.name}"
+        self._written.add(t.name)
         cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in t.warehouse_columns())
         self._cur.execute(f'CREATE TEMP TABLE "{stage}" ({cols}) ON COMMIT DROP')
         self._copy_in(stage, clean)
@@ -524,6 +526,7 @@ class PostgresBatch(Batch):
 
     def execute(self, sql: str, table: str) -> int:
         """Run it in the open PostgreSQL transaction."""
+        self._written.add(table)
         self._cur.execute(sql)
         return self._cur.rowcount
 
@@ -535,13 +538,19 @@ class PostgresBatch(Batch):
 
     def commit(self, bookkeeping: dict[str, str]) -> None:
         """COPY the bookkeeping, index each table's activity date (built once the rows are in; kept up by later
-        ingests) and commit. The measure's reporting range ends with the latest activity: with the index PostgreSQL
-        reads that from the index's end, where it scanned every appointment, spell and event, twice a measure."""
+        ingests), ANALYZE every table written, and commit. The measure's reporting range ends with the latest
+        activity: with the index PostgreSQL reads that from the index's end, where it scanned every appointment,
+        spell and event, twice a measure. The statistics commit with the rows: autovacuum analyses a changed table
+        only a minute or more later, and a measure started before then plans from none (GP appointments at scale 0.2,
+        filtered by date, taken for 32 thousand rows against 4.05 million)."""
         for name, relation in bookkeeping.items():
             self._copy_in(name, f"SELECT * FROM {relation}")
         for t in TABLES:
             if t.activity:
                 self._cur.execute(f'CREATE INDEX IF NOT EXISTS "{t.name}_{t.activity}" ON "{t.name}" ("{t.activity}")')
+        written = sorted(self._written | set(bookkeeping))
+        if written:
+            self._cur.execute("ANALYZE " + ", ".join(f'"{name}"' for name in written))
         self._tx.close()
 
     def rollback(self) -> None:
