@@ -12,8 +12,7 @@ Without a PostgreSQL URL the benchmark starts a throwaway server on loopback as 
 ``--delivery``, loads the same delivery into it first (timed and printed), then stops and removes it. The server
 runs with PostgreSQL's defaults but for any ``--setting NAME=VALUE`` given (a server setting, such as
 ``shared_buffers``, that only takes effect when the server starts; docs/engines.md, "PostgreSQL server settings",
-says what was measured); the first line printed says which. ``--sessions N`` runs the measure's indicators in N
-PostgreSQL sessions side by side rather than two (``PostgresEngine.SESSIONS``), to compare.
+says what was measured); the first line printed says which.
 
 Recomputes every indicator on DuckDB, then on PostgreSQL (``measure_all``: counts, statistics and the
 write), and compares the two sets of measurements on the full key (whole counts exactly, the rest within
@@ -53,7 +52,6 @@ from placewise.ingest.load import ingest
 from placewise.measure import default_range
 from placewise.profile import load_profile
 from placewise.warehouse import connect
-from placewise.warehouse.engines.postgres import PostgresEngine
 
 from commands import add_months_option
 
@@ -242,18 +240,12 @@ def main() -> None:
                         help="list the measure's N dearest statements on PostgreSQL (pg_stat_statements)")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
                         help="start the throwaway server with this setting (repeatable; else PostgreSQL's defaults)")
-    parser.add_argument("--sessions", type=int, default=PostgresEngine.SESSIONS, metavar="N",
-                        help=f"PostgreSQL sessions running indicators side by side (default {PostgresEngine.SESSIONS})")
     args = parser.parse_args()
-    if args.sessions < 1:
-        parser.error("--sessions must be at least 1")
-    PostgresEngine.SESSIONS = args.sessions
     duck = next((w for w in args.warehouses if not w.startswith(("postgresql://", "postgres://"))), None)
     url = next((w for w in args.warehouses if w.startswith(("postgresql://", "postgres://"))), None)
     if not args.ingest and (duck is None or (url is None and args.delivery is None)):
         parser.error("give the DuckDB warehouse and either a PostgreSQL URL or --delivery, or --ingest DIR")
-    print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
-          f"{args.sessions} PostgreSQL session(s) side by side", flush=True)
+    print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     with ExitStack() as stack:
         if url is None:
             settings = dict(s.split("=", 1) for s in args.setting)

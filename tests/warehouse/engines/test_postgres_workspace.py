@@ -17,7 +17,7 @@ from placewise.measure.computation import KEYS, counts_by_indicator
 from placewise.profile import load_profile
 from placewise.warehouse import connect
 from placewise.warehouse.engines import engine_for
-from placewise.warehouse.engines.postgres import WORK_SCHEMA, PostgresEngine
+from placewise.warehouse.engines.postgres import WORK_SCHEMA
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "measure"))
 from scenario import scenario
@@ -172,22 +172,3 @@ def test_a_role_without_create_measures_in_one_session_over_temp_tables(postgres
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(f'DROP OWNED BY "{role}"')
             admin.execute(f'DROP ROLE "{role}"')
-
-
-def test_three_sessions_side_by_side_give_the_two_sessions_counts(postgres_url: str,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """``PostgresEngine.SESSIONS`` (``bench_postgres.py --sessions``) sets how many sessions run indicators inside a
-    workspace; three give exactly the counts two give, and leave no work schema."""
-    con = scenario().load(connect(postgres_url))
-    cat = load_catalogue(load_profile())
-    try:
-        in_two = compute(con, cat, periods_range=RANGE, indicators=SHARING)
-        monkeypatch.setattr(PostgresEngine, "SESSIONS", 3)
-        with engine_for(con).workspace():
-            assert engine_for(con).side_by_side == 3
-        in_three = compute(con, cat, periods_range=RANGE, indicators=SHARING)
-        assert in_three.num_rows > 0
-        assert in_three.select(COMPARED).to_pylist() == in_two.select(COMPARED).to_pylist()
-        assert _work_schemas(postgres_url) == []
-    finally:
-        con.disconnect()

@@ -94,19 +94,16 @@ class PostgresEngine(Engine):
     period end and each register's members in them and reads them once per indicator. Only allocated as used,
     and settable only before the session first touches a temporary table, so set when the session opens."""
 
-    SESSIONS: ClassVar[int] = 2
-    """How many sessions run indicators side by side inside a :meth:`workspace` (:attr:`side_by_side`).
-    ``benchmarks/bench_postgres.py --sessions N`` sets it for a run, to compare (docs/engines.md)."""
-
     @property
     def side_by_side(self) -> int:
-        """Inside a :meth:`workspace` of the run's own schema, :attr:`SESSIONS` sessions (two), each a backend process:
-        one indicator's queries run while the other session's wait for the client (a fetch, the next query), and the
-        working tables, ordinary UNLOGGED tables rather than TEMP ones, may be scanned by parallel workers. Otherwise
+        """Inside a :meth:`workspace` of the run's own schema, two sessions, each a backend process: one indicator's
+        queries run while the other session's wait for the client (a fetch, the next query), and the working tables,
+        ordinary UNLOGGED tables rather than TEMP ones, may be scanned by parallel workers (a third session gave the
+        same wall time at scale 0.2 on two cores, 55.6 s against 55.5 s: docs/benchmarks.md, session 21). Otherwise
         one: outside a workspace, or where the role may not create a schema, the working tables are TEMP tables, which
         only their own session sees (:meth:`beside` gives None), so a second would only queue on the first's
         connection."""
-        return self.SESSIONS if self._work() else 1
+        return 2 if self._work() else 1
 
     @classmethod
     def claims(cls, url: str) -> bool:
