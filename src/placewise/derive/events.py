@@ -9,13 +9,13 @@ indicator that counts those events then filters and groups that one table (:clas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY
-from placewise.derive.people import GROUPS, age_at, attribute
+from placewise.derive.people import GROUPS, attribute
 
 EventSource = tuple[str, str]
 """An event table and the date column that places its events in periods, e.g. ``("inpatient_spells",
@@ -67,18 +67,38 @@ def read_events(con: ibis.BaseBackend, attrs: ir.Table, intervals: ir.Table, sou
     read: ``d`` (the placing date), the person attributes, ``practice_code`` and ``read.columns``; counted where
     ``read.ages`` is given (:func:`counted`)."""
     events = attributed(source_rows(con, source, read), attrs, intervals, (read.first, read.last))
-    return events if read.ages is None else counted(events, read.columns, read.ages)
+    if read.ages is None:
+        return events
+    return counted(events, read.columns, read.ages, (read.first, read.last))
 
 
-def counted(events: ir.Table, columns: tuple[str, ...], ages: tuple[int, ...]) -> ir.Table:
+def calendar(first: date, last: date) -> ir.Table:
+    """Every day from ``first`` to ``last`` (``_day``) with its month's first day (``_month``) and its month number
+    (``_m``, year x 12 + month): a few hundred rows a year."""
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    return ibis.memtable({"_day": days, "_month": [date(x.year, x.month, 1) for x in days],
+                          "_m": [x.year * 12 + x.month for x in days]},
+                         schema={"_day": "date", "_month": "date", "_m": "int64"})
+
+
+def counted(events: ir.Table, columns: tuple[str, ...], ages: tuple[int, ...], days: tuple[date, date]
+            ) -> ir.Table:
     """Attributed events counted (:data:`EVENTS`) by month (``d``, its first day), practice, groups, the age in the
     month floored to the nearest of ``ages`` below it (kept as it is below them all) and ``columns``: the rows a
-    count that treats such events alike sums, about a tenth of the events (GP appointments), each summed once."""
-    age = age_at(events.d, events.birth_year, events.birth_month)
+    count that treats such events alike sums, about a tenth of the events (GP appointments), each summed once.
+
+    ``days`` (first, last) holds every event's day. Each day's month and month number are looked up in a small
+    :func:`calendar` (an equi-join every engine hashes) rather than worked out from the date for every event: on
+    PostgreSQL each date part is a conversion of its own, five of them an event; the age in the month is then
+    integer arithmetic (as :func:`placewise.derive.people.age_at`, the birthday the first of the birth month).
+    """
+    cal = calendar(*days)
+    e = events.join(cal, events.d == cal._day)
+    age = ((e._m - e.birth_year * 12 - e.birth_month) // 12).cast("int64")
     floored = ibis.cases(*[(age >= a, a) for a in sorted(ages, reverse=True)], else_=age)
-    keys = {"d": events.d.truncate("M").cast("date"), "practice_code": events.practice_code, GROUPS: events[GROUPS],
-            "age": floored.cast("int64"), **{c: events[c] for c in columns}}
-    return events.group_by(**keys).aggregate(**{EVENTS: events.count()})
+    keys = {"d": e._month, "practice_code": e.practice_code, GROUPS: e[GROUPS], "age": floored.cast("int64"),
+            **{c: e[c] for c in columns}}
+    return e.group_by(**keys).aggregate(**{EVENTS: e.count()})
 
 
 @dataclass(frozen=True)
