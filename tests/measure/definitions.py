@@ -8,6 +8,8 @@ records for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -15,6 +17,7 @@ from typing import Any
 
 import yaml
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import providers
 from measure_builder import Warehouse
 from scenario import code, scenario
 
@@ -29,6 +32,26 @@ HOSPITAL = ["provider", "site"]
 BREAKDOWNS = ["imd_quintile", "ethnic_group", "sex", "age_band"]
 RETURNS = {"ae_4hr_type1": "numerator", "rtt_waiting_list": "value"}
 """Returned measures :func:`records` gives, and the column each is read from (a share, or a figure alone)."""
+
+
+@contextmanager
+def seed_alone() -> Iterator[None]:
+    """Hypothesis's draws in the block made from the seed and the strategies alone (and Hypothesis's version, pinned).
+
+    Now and then Hypothesis draws a number it found in the source of the modules imported so far (its "local
+    constants": those of installed packages and test modules apart, so Placewise's), gathered again whenever
+    ``sys.modules`` grows and kept for each kind of draw. So a seeded test drew other definitions depending on what the
+    tests before it had imported, and after any edit to a number in Placewise's source: in a whole run of tests/measure
+    the DuckDB and Spark sweep drew no directly standardised rate at all (fourteen when run alone) and failed. In the
+    block that pool is empty; Hypothesis's own constants are still drawn from."""
+    gathered = providers._get_local_constants
+    providers._get_local_constants = providers.Constants
+    providers.CONSTANTS_CACHE.cache.clear()  # the permitted constants kept for each kind of draw, local ones among them
+    try:
+        yield
+    finally:
+        providers._get_local_constants = gathered
+        providers.CONSTANTS_CACHE.cache.clear()
 
 
 def records() -> Warehouse:
