@@ -304,7 +304,7 @@ def _blood_pressure(c: BloodPressure, ctx: Context, periods: Periods) -> ir.Tabl
     pairs = daily.filter(daily.sys.notnull() & daily.dia.notnull())
     months = window_months(c.window)
     if months is not None:
-        return _in_periods(standing(pairs, months), periods).select(PID, "start", "stop", "sys", "dia")
+        return ctx.materialised(_in_periods(standing(pairs, months), periods).select(PID, "start", "stop", "sys", "dia"))
     return latest_in_windows(pairs, window_table(periods, c.window)).select(*KEYS, "sys", "dia")
 
 
