@@ -338,7 +338,9 @@ def population_cells(intervals: ir.Table, attrs: ir.Table, period_ends: list[dat
     """
     ends = sorted(set(period_ends))
     u = _steps(_registered_spans(intervals, attrs, ends), ends, age_lowers or [])
-    cell = [*CELL_KEYS, "age"]
+    # The numbers first: an engine that sorts the cells' steps for the running sum (PostgreSQL) compares the practice
+    # codes' text only between steps of the same groups and age.
+    cell = [GROUPS, "age", "practice_code"]
     c = u.group_by([*cell, "i"]).aggregate(d=u.d.sum())
     w = ibis.window(group_by=[c[k] for k in cell], order_by=c.i)
     c = c.mutate(n=c.d.sum().over(ibis.cumulative_window(group_by=[c[k] for k in cell], order_by=c.i)).cast("int64"),
