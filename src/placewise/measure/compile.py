@@ -137,6 +137,8 @@ class Context:
     materialised: Callable[[ir.Table], ir.Table] = field(default=lambda t: t)
     """Makes a cohort drawn from coded records a table the engine knows the size of (the computation makes it a step
     of the indicator's work, :func:`placewise.measure.computation._plan`); by default it stays a query."""
+    expanded: dict[tuple[Any, ...], ir.Table] = field(default_factory=dict)
+    """The sums to every geography built so far (:func:`expand`), by what each depends on."""
 
     def table(self, name: str) -> ir.Table:
         """A warehouse table, its schema asked of the engine once per computation, not by every indicator that
@@ -1202,6 +1204,18 @@ def _practice_cells(ind: Indicator) -> bool:
 
 
 def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
+    """Cells by breakdown group (:func:`by_breakdown`) summed to every geography level of the indicator
+    (:func:`_expanded`), built once per computation for all the indicators that have the same geographies, sum the
+    same way and read the same cells (a template, :func:`placewise.measure.computation._plan`): the same expression,
+    so the same SQL, without Ibis building its few hundred nodes again (about a sixth of the time spent building the
+    catalogue's queries)."""
+    key = (tuple(ind.geographies), ind.measure == "median", _practice_cells(ind), by.op())
+    if key not in ctx.expanded:
+        ctx.expanded[key] = _expanded(ctx, ind, by)
+    return ctx.expanded[key]
+
+
+def _expanded(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
     """Cells by breakdown group (:func:`by_breakdown`) summed to every geography level of the indicator (its id not
     yet set: the caller sets it, so that indicators with the same geographies share the query's SQL).
 
