@@ -20,7 +20,7 @@ from typing import Any
 import ibis.backends.sql
 from ibis.backends import BaseBackend
 
-from placewise.warehouse.engines import rewrites
+from placewise.warehouse.engines import construction, rewrites
 from placewise.warehouse.engines.base import Batch, Engine, WarehouseError, Written, redact
 
 COMPILERS = "ibis.backends.sql.compilers"
@@ -55,6 +55,7 @@ def compilers_on_demand() -> None:
 
 compilers_on_demand()
 rewrites.install()
+construction.install()
 
 MODULES: dict[str, str] = {
     "duckdb": "placewise.warehouse.engines.duckdb:DuckDBEngine",
