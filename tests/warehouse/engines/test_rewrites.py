@@ -1,8 +1,10 @@
 """Ibis's merging of nested projections with each node's complexity scored once while an expression is compiled
-(:mod:`placewise.warehouse.engines.rewrites`): the same scores, so the same SQL."""
+(:mod:`placewise.warehouse.engines.rewrites`): the same scores, so the same SQL; and the merging left out for an
+engine's compiling alone."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import ibis
@@ -66,14 +68,54 @@ def test_an_impure_function_scores_as_the_most_complex() -> None:
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
-def test_the_sql_is_ibis_own(queries: tuple[ibis.BaseBackend, dict[str, ir.Table]], dialect: str) -> None:
+def test_the_sql_is_ibis_own(queries: tuple[ibis.BaseBackend, dict[str, ir.Table]], dialect: str,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Each query compiles to the same SQL as with Ibis's own scoring (outside :func:`rewrites.scores_kept`), through
-    the engine's compile for DuckDB, and for PostgreSQL's dialect."""
+    the engine's compile for DuckDB (as Ibis compiles it with its option set as the engine merges projections), and
+    for PostgreSQL's dialect."""
     con, built = queries
     engine = engine_for(con)
     for expr in built.values():
         ibis_own = ibis.to_sql(expr, dialect=dialect)
         if dialect == "duckdb":
-            assert engine.compile(expr) == con.compile(expr)
+            ours = engine.compile(expr)
+            with monkeypatch.context() as m:
+                m.setattr(ibis.options.sql, "fuse_selects", engine.fuses_selects)
+                assert ours == con.compile(expr)
         with rewrites.scores_kept():
             assert ibis.to_sql(expr, dialect=dialect) == ibis_own
+
+
+def test_the_programs_lowering_is_installed() -> None:
+    """Ibis's compilers look the lowering up by name in their module: ours is there, and leaves the option alone."""
+    import ibis.backends.sql.compilers.base as ibis_compilers
+
+    assert ibis_compilers.sqlize is rewrites.sqlize
+    assert rewrites.IBIS_SQLIZE is not rewrites.sqlize
+    assert ibis.options.sql.fuse_selects
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_projections_unmerged_in_the_block_alone(queries: tuple[ibis.BaseBackend, dict[str, ir.Table]],
+                                                 dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In :func:`rewrites.selects_fused` a query compiles as with Ibis's option set the same way, other SQL from the
+    merged; Ibis's option is left as it was, and another thread compiling meanwhile merges as the option says."""
+    _, built = queries
+    expr = built["hypertension_treated_to_target"]
+    merged = ibis.to_sql(expr, dialect=dialect)
+    with monkeypatch.context() as m:
+        m.setattr(ibis.options.sql, "fuse_selects", False)
+        unmerged = ibis.to_sql(expr, dialect=dialect)
+    assert unmerged != merged and unmerged.count("SELECT") > merged.count("SELECT")
+    other: list[str] = []
+    with rewrites.selects_fused(False):
+        assert ibis.options.sql.fuse_selects
+        beside = threading.Thread(target=lambda: other.append(ibis.to_sql(expr, dialect=dialect)))
+        beside.start()
+        beside.join()
+        assert ibis.to_sql(expr, dialect=dialect) == unmerged
+        with rewrites.selects_fused(True):
+            assert ibis.to_sql(expr, dialect=dialect) == merged
+        assert ibis.to_sql(expr, dialect=dialect) == unmerged
+    assert other == [merged]
+    assert ibis.to_sql(expr, dialect=dialect) == merged

@@ -78,6 +78,9 @@ class DuckDBEngine(Engine):
     analytic: ClassVar[dict[str, str]] = {"preserve_insertion_order": "false"}
     """Every query of the measure workload states its own order where it needs one, so DuckDB may write and read
     its temporary tables in any order: less memory held for ordering and about 10% less CPU time."""
+    fuses_selects = False
+    """Nested ``SELECT``s left nested (:attr:`Engine.fuses_selects`): DuckDB's optimiser merges them itself (the
+    measurements are identical) and compiling the catalogue takes about a fifth less CPU."""
     compiles_aside = True
     side_by_side = 2
     """Two connections of one database share its threads (DuckDB schedules the tasks of all its connections):

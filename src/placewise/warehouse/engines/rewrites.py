@@ -1,4 +1,4 @@
-"""Ibis's merging of nested projections made cheaper to compile, its SQL unchanged.
+"""Ibis's merging of nested projections made cheaper to compile, its SQL unchanged; or left out for an engine.
 
 When Ibis lowers an expression to SQL it merges each ``SELECT`` over a ``SELECT`` into one where that is no more
 complex (``ibis.backends.sql.rewrites.merge_select_select``), scoring both forms with ``complexity``: a walk over
@@ -6,6 +6,11 @@ every node beneath, the whole relation below included, done afresh for each merg
 a few dozen merges over the same subtrees, so the walks cost about a sixth of compiling the catalogue (1.0 of 6.4 s
 of CPU time at any scale). :func:`complexity` gives the same scores, each node's scored once while one expression
 is compiled (:func:`scores_kept`) and the scores of its children reused; outside that block it is Ibis's own.
+
+Merging at all is Ibis's global option ``ibis.options.sql.fuse_selects``, read each time an expression is lowered.
+An engine whose planner merges nested ``SELECT``s itself gets the same plan from the SQL unmerged, and compiling it
+costs less (the merges and their scores are most of Ibis's rewriting): :func:`selects_fused` sets it for one
+thread's compiling while a block runs, leaving the option, and every other thread's compiling, as they are.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import ibis.backends.sql.rewrites as ibis_rewrites
 import ibis.expr.operations as ops
@@ -22,8 +28,12 @@ from ibis.common.graph import Node
 IBIS_COMPLEXITY = ibis_rewrites.complexity
 """Ibis's own scoring (a walk of the whole subtree each time it is called)."""
 
+IBIS_SQLIZE = ibis_rewrites.sqlize
+"""Ibis's lowering of an expression to SQL's relations, which its compilers call."""
+
 _kept = threading.local()
-"""This thread's scores while it compiles an expression (:func:`scores_kept`), else none."""
+"""This thread's scores while it compiles an expression (:func:`scores_kept`), else none; and whether its compiling
+merges nested projections (:func:`selects_fused`), else Ibis's option decides."""
 
 
 def complexity(node: Node) -> int:
@@ -60,7 +70,29 @@ def scores_kept() -> Iterator[None]:
         _kept.scores = outer
 
 
+@contextmanager
+def selects_fused(fused: bool) -> Iterator[None]:
+    """Whether this thread's compiling merges nested projections while the block runs (:func:`sqlize`)."""
+    outer = getattr(_kept, "fused", None)
+    _kept.fused = fused
+    try:
+        yield
+    finally:
+        _kept.fused = outer
+
+
+def sqlize(node: Node, params: Any, rewrites: Any = (), post_rewrites: Any = (), fuse_selects: bool = True) -> Any:
+    """Ibis's lowering (:data:`IBIS_SQLIZE`), nested projections merged or not as this thread's block says
+    (:func:`selects_fused`); outside such a block as Ibis's option says (the ``fuse_selects`` its compiler passes)."""
+    fused = getattr(_kept, "fused", None)
+    return IBIS_SQLIZE(node, params, rewrites, post_rewrites, fuse_selects if fused is None else fused)
+
+
 def install() -> None:
-    """Have Ibis's merging of projections score nodes with :func:`complexity` (once; its module looks the name up
-    when it merges)."""
+    """Have Ibis's merging of projections score nodes with :func:`complexity`, and its compilers lower with
+    :func:`sqlize` (once; their modules look the names up each time). The compilers' base module is imported here,
+    after :func:`placewise.warehouse.engines.compilers_on_demand`, so that no dialect's compiler comes with it."""
+    import ibis.backends.sql.compilers.base as ibis_compilers
+
     ibis_rewrites.complexity = complexity
+    ibis_compilers.sqlize = sqlize
