@@ -4,7 +4,7 @@ same nodes as Ibis's own binding makes, and the same errors."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Callable
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -13,28 +13,10 @@ import pytest
 from ibis.common.annotations import SignatureValidationError
 from ibis.common.grounds import Annotable, Concrete
 
-from placewise.measure.catalogue import load_catalogue
-from placewise.measure.compile import by_breakdown, cells, indicator_units
-from placewise.measure.trial import context, ensure_tables, period_of
-from placewise.profile import load_profile
 from placewise.warehouse.engines import construction
 
 INDICATORS = ["af_anticoagulated", "hypertension_treated_to_target", "emergency_admissions_dsr", "gp_dna_rate"]
 """Registers, cohorts, events, an age-standardised rate, and a count of events by status."""
-
-
-def _queries() -> dict[str, ibis.Table]:
-    """Each indicator's cells by breakdown group for one period, as ``placewise explain`` builds them."""
-    catalogue = load_catalogue(load_profile())
-    con = ibis.duckdb.connect()
-    ensure_tables(con)
-    built = {}
-    for i in INDICATORS:
-        ind = catalogue.indicator(i)
-        ps = [period_of(ind, date(2024, 3, 31))]
-        ctx = context(con, catalogue, ind, ps)
-        built[i] = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
-    return built
 
 
 def test_the_programs_construction_is_installed() -> None:
@@ -42,15 +24,16 @@ def test_the_programs_construction_is_installed() -> None:
     assert Annotable.__create__.__func__ is construction.created  # type: ignore[attr-defined]
 
 
-def test_the_queries_are_those_ibis_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_queries_are_those_ibis_makes(monkeypatch: pytest.MonkeyPatch,
+                                         catalogue_queries: Callable[..., tuple[ibis.BaseBackend, dict[str, ibis.Table]]]) -> None:
     """The catalogue's queries built with Ibis's own binding and with ours compile to the same SQL, in DuckDB's and
     PostgreSQL's dialects (the small tables of constants named alike: Ibis names each at random as it is made)."""
-    ours = _queries()
+    _, ours = catalogue_queries(INDICATORS, grouped=True)
     taken = [c for c, plan in construction._plans.items() if plan is not None]
     assert len(taken) > 30 and ops.Field in taken and ops.Aggregate in taken
     with monkeypatch.context() as m:
         m.setattr(Annotable, "__create__", classmethod(construction.IBIS_CREATE))
-        theirs = _queries()
+        _, theirs = catalogue_queries(INDICATORS, grouped=True)
         assert Annotable.__create__.__func__ is construction.IBIS_CREATE  # type: ignore[attr-defined]
         sql = {(i, d): ibis.to_sql(e, dialect=d) for i, e in theirs.items() for d in ("duckdb", "postgres")}
     for i in INDICATORS:

@@ -5,17 +5,13 @@ engine's compiling alone."""
 from __future__ import annotations
 
 import threading
-from datetime import date
+from collections.abc import Callable
 
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pytest
 
-from placewise.measure.catalogue import load_catalogue
-from placewise.measure.compile import cells, indicator_units
-from placewise.measure.trial import context, ensure_tables, period_of
-from placewise.profile import load_profile
 from placewise.warehouse.engines import engine_for, rewrites
 
 INDICATORS = ["af_anticoagulated", "hypertension_treated_to_target", "emergency_admissions_dsr"]
@@ -23,18 +19,10 @@ INDICATORS = ["af_anticoagulated", "hypertension_treated_to_target", "emergency_
 
 
 @pytest.fixture(scope="module")
-def queries() -> tuple[ibis.BaseBackend, dict[str, ir.Table]]:
+def queries(catalogue_queries: Callable[..., tuple[ibis.BaseBackend, dict[str, ir.Table]]]
+            ) -> tuple[ibis.BaseBackend, dict[str, ir.Table]]:
     """Each indicator's finest cells for one period, as ``placewise explain`` builds them, over an empty warehouse."""
-    catalogue = load_catalogue(load_profile())
-    con = ibis.duckdb.connect()
-    ensure_tables(con)
-    built = {}
-    for i in INDICATORS:
-        ind = catalogue.indicator(i)
-        ps = [period_of(ind, date(2024, 3, 31))]
-        ctx = context(con, catalogue, ind, ps)
-        built[i] = cells(ctx, ind, indicator_units(ctx, ind, ps))
-    return con, built
+    return catalogue_queries(INDICATORS)
 
 
 def test_the_programs_scoring_is_installed() -> None:
