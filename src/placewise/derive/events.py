@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from placewise.canonical import PERSON_KEY
-from placewise.derive.people import GROUPS, attribute
+from placewise.derive.people import GROUPS, age_in_month, attribute
 
 EventSource = tuple[str, str]
 """An event table and the date column that places its events in periods, e.g. ``("inpatient_spells",
@@ -90,11 +90,11 @@ def counted(events: ir.Table, columns: tuple[str, ...], ages: tuple[int, ...], d
     ``days`` (first, last) holds every event's day. Each day's month and month number are looked up in a small
     :func:`calendar` (an equi-join every engine hashes) rather than worked out from the date for every event: on
     PostgreSQL each date part is a conversion of its own, five of them an event; the age in the month is then
-    integer arithmetic (as :func:`placewise.derive.people.age_at`, the birthday the first of the birth month).
+    integer arithmetic (:func:`placewise.derive.people.age_in_month`).
     """
     cal = calendar(*days)
     e = events.join(cal, events.d == cal._day)
-    age = ((e._m - e.birth_year * 12 - e.birth_month) // 12).cast("int64")
+    age = age_in_month(e._m, e.birth_year, e.birth_month)
     floored = ibis.cases(*[(age >= a, a) for a in sorted(ages, reverse=True)], else_=age)
     keys = {"d": e._month, "practice_code": e.practice_code, GROUPS: e[GROUPS], "age": floored.cast("int64"),
             **{c: e[c] for c in columns}}

@@ -38,7 +38,13 @@ POPULATION_DIMS = ["period_end", "practice_code", *PERSON_GROUPS, GROUPS, "age"]
 
 def age_at(d: ir.DateValue, birth_year: ir.IntegerValue, birth_month: ir.IntegerValue) -> ir.IntegerValue:
     """Age in whole years at ``d``, taking the birthday as the first of the birth month."""
-    return ((d.year() * 12 + d.month() - birth_year * 12 - birth_month) // 12).cast("int64")
+    return age_in_month(d.year() * 12 + d.month(), birth_year, birth_month)
+
+
+def age_in_month(m: ir.IntegerValue, birth_year: ir.IntegerValue, birth_month: ir.IntegerValue) -> ir.IntegerValue:
+    """Age in whole years in month ``m`` (year x 12 + month, :func:`month_number`), the birthday the first of the
+    birth month: :func:`age_at` for a month number already known."""
+    return ((m - birth_year * 12 - birth_month) // 12).cast("int64")
 
 
 def standard_band(age: ir.IntegerValue) -> ir.IntegerValue:
