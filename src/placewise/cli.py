@@ -7,6 +7,7 @@ or the planning statistics: start-up is a fixed cost of every run, and at small 
 
 from __future__ import annotations
 
+import atexit
 import gc
 import sys
 from importlib import import_module
@@ -46,7 +47,8 @@ time in all; at this threshold 0.17 s. Reference counting still frees at once wh
 The objects made before the command starts (the imported modules' functions, classes and constants, which live as
 long as the process) are moved out of the collector's sight (``gc.freeze``), so that the collections of the oldest
 generation no longer walk them: the whole catalogue at scale 0.05 spent 0.66-0.93 s of CPU time collecting, 0.43 s
-so (load 12)."""
+so (load 12). They are unfrozen as the program exits, before the interpreter clears its modules: objects still frozen
+then are never freed, and DuckDB's bindings (nanobind) print dozens of lines about "leaked" instances to stderr."""
 
 
 def schema_command() -> None:
@@ -111,6 +113,7 @@ class LazyCli(typer.Typer):
             self._only = sys.argv[1]
         self.registered_commands  # noqa: B018 - reading it imports the command's module, before the freeze
         gc.freeze()
+        atexit.register(gc.unfreeze)
         gc.set_threshold(YOUNG_COLLECTION, *gc.get_threshold()[1:])
         return super().__call__(*args, **kwargs)
 
