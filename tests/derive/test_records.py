@@ -6,12 +6,13 @@ from datetime import date, timedelta
 from itertools import pairwise
 
 import ibis
+import ibis.expr.operations as ops
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from placewise.derive.people import PID
-from placewise.derive.records import add_months, at_dates, counted, held, months_back, standing
+from placewise.derive.records import add_months, at_dates, counted, held, months_back, read_records, record_query, standing
 from placewise.measure.periods import month_end
 
 FIRST = date(2022, 1, 1)
@@ -97,3 +98,21 @@ def test_a_record_leaves_the_twelve_month_window_on_the_month_end_before_its_mon
                          schema={PID: "int64", "period_end": "date"})
     got = ibis.duckdb.connect().to_pyarrow(at_dates(ends, counted(t, 12, 6)).select("period_end")).to_pylist()
     assert [r["period_end"] for r in got] == [date(2024, 2, 29)]
+
+
+def test_the_people_are_joined_once_to_every_table_matched_to_its_codes_first() -> None:
+    """:func:`read_records` matches each table's rows to the codes, then joins the people once to their union: the
+    codes first, whatever a planner estimates (PostgreSQL took every medication for a match and joined all 3.99 million
+    to the people, where 1.05 million match at scale 0.2), as no engine moves a join below a union."""
+    con = ibis.duckdb.connect()
+    con.raw_sql("CREATE TABLE medications (person_id VARCHAR, dmd_code VARCHAR, issue_date DATE)")
+    con.raw_sql("CREATE TABLE clinical_events (person_id VARCHAR, snomed_code VARCHAR, event_date DATE, value DOUBLE)")
+    con.raw_sql("CREATE TABLE people (person_id VARCHAR, pid BIGINT)")
+    people = con.table("people").op()
+    queries = [record_query("medications", ["analgesics"]), record_query("clinical_events", ["alcohol_consumption"])]
+    chains = read_records(con, con.table("people"), queries).op().find(ops.JoinChain)
+    to_people = [c for c in chains if any(people in link.table.find(ops.DatabaseTable) for link in c.rest)]
+    assert len(to_people) == 1
+    assert to_people[0].first.find(ops.Union)
+    assert {t.name for t in to_people[0].first.find(ops.DatabaseTable)} == {"medications", "clinical_events"}
+    assert all(people not in c.find(ops.DatabaseTable) for c in chains if c is not to_people[0])
