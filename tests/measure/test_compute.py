@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import date, datetime, timedelta
 
 import ibis
@@ -448,6 +449,39 @@ def test_shared_tables_are_made_two_at_once_each_after_the_tables_it_reads(catal
     in_line = compute(con, catalogue, periods_range=Q4, indicators=SHARING).to_pandas()
     assert in_line.numerator.sum() > 0
     pd.testing.assert_frame_equal(together, in_line, check_exact=True)
+
+
+def test_a_shared_table_waiting_for_those_it_reads_leaves_the_sessions_to_later_ones_then_goes_first():
+    """A shared table whose reads are not yet made does not hold a session up (the registers waiting for their spans
+    left one idle while the population cells queued behind them); once they are made it takes the next free session
+    before a table made later that has waited longer for one."""
+    engine = engine_for(ibis.duckdb.connect())
+    spans: Future[pa.Table] = Future()
+    taken: list[int] = []
+    with ExitStack() as stack:
+        sessions = computation._Sessions(engine, stack, apart=True)   # two sessions beside (DuckDB's side_by_side)
+
+        def take(turn: int, after: list[Future[pa.Table]]) -> None:
+            taken.append(turn)
+            sessions._take(True, turn, after)
+            taken.append(turn)
+
+        registers = threading.Thread(target=take, args=(1, [spans]))
+        registers.start()
+        time.sleep(0.1)
+        first, second = sessions._take(True, 2, []), sessions._take(True, 3, [])  # not held up by the registers
+        later = threading.Thread(target=take, args=(4, []))
+        later.start()
+        time.sleep(0.1)
+        assert taken == [1, 4]  # both waiting: no session free
+        spans.set_result(COUNTS_SCHEMA.empty_table())
+        sessions.wake(spans)
+        sessions._give(first)
+        registers.join(timeout=5)
+        assert taken == [1, 4, 1] and later.is_alive()   # its turn came first
+        sessions._give(second)
+        later.join(timeout=5)
+        assert taken == [1, 4, 1, 4]
 
 
 def test_two_computations_at_once_on_one_warehouse_count_from_their_own_tables(catalogue, monkeypatch):

@@ -171,6 +171,12 @@ class Engine:
     compiles_aside: ClassVar[bool] = False
     """Whether the next query may be compiled to SQL on another thread while this session runs one: compiling reads
     nothing of the session and the driver releases the interpreter while a query runs."""
+    makes_shared_apart: ClassVar[bool] = False
+    """Whether a computation's shared tables each wait on a thread of their own for the tables they read, then take a
+    free session in their turn, the registers' chain (coded records, spans, registers) made before the event tables:
+    where a session otherwise stands idle while the registers wait for their spans (PostgreSQL: 3.7 s of one
+    session at scale 0.2). DuckDB's sessions share one pool of threads, and there it cost CPU (5.6-13.7 s more at
+    scale 1.0 in three pairs, docs/benchmarks.md, session 23)."""
     fuses_selects: ClassVar[bool] = True
     """Whether :meth:`compile` merges nested ``SELECT``s into one where Ibis can (its ``fuse_selects``, on by
     default). An engine whose planner merges them itself may leave them nested, which costs less to compile (a

@@ -63,6 +63,7 @@ class PostgresEngine(Engine):
     dialect = "postgres"
     server = True
     compiles_aside = True
+    makes_shared_apart = True
     errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error, adbc_dbapi.Error)
     analytic: ClassVar[dict[str, str]] = {"jit": "off", "work_mem": "128MB", "hash_mem_multiplier": "16",
                                           "cursor_tuple_fraction": "1", "default_statistics_target": "10",
