@@ -50,3 +50,23 @@ def test_the_sums_to_every_geography_built_once_are_each_indicators_own() -> Non
     assert 3 <= len(kept) < len(indicators) / 2
     geographies = {tuple(ind.geographies) for ind in indicators}
     assert len(geographies) <= len(kept)
+
+
+def test_only_the_sums_an_indicators_statistic_reads_are_summed() -> None:
+    """Over the whole catalogue, each indicator's cells and sums to every geography sum the values' squares only for
+    a mean or a rate of a value summed over events, and the events with a value only for the latter (the statistics
+    read nothing else: :func:`placewise.analyse.measurements._statistic`); every indicator sums its numerator and
+    denominator."""
+    catalogue = load_catalogue(load_profile())
+    con = ibis.duckdb.connect()
+    ensure_tables(con)
+    squares = re.compile(r'SUM\([^()]*"sum_squares"\)|"num" \* "\w+"\."num"')
+    events = re.compile(r'SUM\([^()]*"events"\)|SUM\(CASE WHEN "\w+"\."num" <> 0')
+    for ind in (i for i in catalogue.indicators if not i.is_returned):
+        ps = [period_of(ind, date(2024, 3, 31))]
+        ctx = context(con, catalogue, ind, ps)
+        by = by_breakdown(ctx, ind, cells(ctx, ind, indicator_units(ctx, ind, ps)))
+        sql = ibis.to_sql(by, dialect="duckdb") + ibis.to_sql(expand(ctx, ind, by), dialect="duckdb")
+        assert 'SUM("' in sql and '"numerator"' in sql and '"denominator"' in sql, ind.id
+        assert bool(squares.search(sql)) == (ind.sums_values or ind.measure == "mean"), ind.id
+        assert bool(events.search(sql)) == ind.sums_values, ind.id

@@ -941,7 +941,7 @@ def side_key(ind: Indicator, side: Side, periods: Periods) -> str:
     """What a side's summed cells depend on: two indicators' sides with the same key have the same cells."""
     return repr((side.count.model_dump_json(), side.subset.model_dump_json() if side.subset else None,
                  tuple(periods), ind.measure == "dsr", ind.sums_values, tuple(ind.breakdowns),
-                 tuple(_unreported(ind))))
+                 tuple(_unreported(ind)), tuple(sorted(_unread(ind)))))
 
 
 def side_cells(ctx: Context, ind: Indicator, side: Side, periods: Periods) -> ir.Table:
@@ -990,8 +990,8 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
     unreported = _unreported(ind)
     units = units.mutate(**{d: ibis.null(units[d].type()) for d in unreported if d in keys},
                          **{GROUPS: _reported_groups(units[GROUPS], unreported)})
-    if ind.measure == "median":     # units one by one (never counted: _counted_alike)
-        return units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=units.num * units.num,
+    if ind.measure == "median":     # units one by one (never counted: _counted_alike); no sum of squares read
+        return units.select(*keys, numerator=units.num, denominator=units.den, sum_squares=ibis.null("float64"),
                             events=ibis.null("float64"))
     zero = ibis.literal(0).cast("float64")
     events = ibis.ifelse(units.num != 0, units.w, zero).sum() if ind.sums_values else ibis.null("float64")
@@ -1001,22 +1001,35 @@ def cells(ctx: Context, ind: Indicator, units: ir.Table) -> ir.Table:
 
 
 def _blank(ind: Indicator) -> set[str]:
-    """The cells' attributes null in every row: those the indicator reports by no geography or breakdown, and the
-    groups' number where it reports no group of the person's (:func:`_reported_groups`)."""
+    """The cells' attributes and sums null in every row: the attributes the indicator reports by no geography or
+    breakdown, the groups' number where it reports no group of the person's (:func:`_reported_groups`), and the sums
+    its statistic never reads (:func:`_unread`)."""
     unreported = set(_unreported(ind))
-    return unreported | ({GROUPS} if unreported >= set(GROUP_PARTS) else set())
+    return unreported | ({GROUPS} if unreported >= set(GROUP_PARTS) else set()) | _unread(ind)
+
+
+def _unread(ind: Indicator) -> set[str]:
+    """The sums the indicator's statistic never reads, left null rather than summed (each sum costs every grouping of
+    the cells and every geography's sums: PostgreSQL at scale 0.2, 4-25% of a cells statement's CPU time): the number
+    of events with a value unless the indicator sums a value per event, and the sum of squares unless that or a
+    mean (:func:`placewise.analyse.measurements._statistic`)."""
+    return ({"events"} if not ind.sums_values else set()) | (
+        {"sum_squares"} if not ind.sums_values and ind.measure != "mean" else set())
 
 
 def _summed(t: ir.Table, keys: list[str], blank: set[str], *, derived: Derived | None = None,
             **sums: ir.Value) -> ir.Table:
     """The ``sums`` over ``t`` by ``keys``, those in ``blank`` (null in every row) not grouped by but put back as
-    nulls: a key of nulls costs the engine as much as any other (DuckDB: a third of the DSR's cells' sums); those
-    ``derived`` from the other keys (:func:`_following`) not grouped by either but worked out again once summed."""
+    nulls: a key of nulls costs the engine as much as any other (DuckDB: a third of the DSR's cells' sums), and so
+    does a sum of nulls; those ``derived`` from the other keys (:func:`_following`) not grouped by either but worked
+    out again once summed."""
     derived = derived or {}
-    summed = t.group_by([k for k in keys if k not in blank and k not in derived]).aggregate(**sums)
+    summed = t.group_by([k for k in keys if k not in blank and k not in derived]).aggregate(
+        **{c: v for c, v in sums.items() if c not in blank})
     return summed.select(*[ibis.null(t[k].type()).name(k) if k in blank
                            else derived[k](summed).cast(t[k].type()).name(k) if k in derived else summed[k]
-                           for k in keys], *sums)
+                           for k in keys], *[ibis.null(v.type()).name(c) if c in blank else summed[c]
+                                             for c, v in sums.items()])
 
 
 Derived = dict[str, Callable[[ir.Table], ir.Value]]
@@ -1185,13 +1198,15 @@ def _source(b: str, parts: dict[str, tuple[str, ...]]) -> str | None:
 
 def _level(ind: Indicator, t: ir.Table, kind: ir.StringValue, code: ir.StringValue, *, summed: bool = False
            ) -> ir.Table:
-    """Rows of one geography level summed to its codes (a median from the units); rows with no code drop out. With
-    ``summed``, each row is already one code's cell (see :func:`_practice_cells`) and is kept as it is."""
+    """Rows of one geography level summed to its codes (a median from the units; the sums the indicator never reads
+    left null, :func:`_unread`); rows with no code drop out. With ``summed``, each row is already one code's cell (see
+    :func:`_practice_cells`) and is kept as it is."""
     y = t.mutate(geography_type=kind, geography_code=code)
     y = y.filter(y.geography_code.notnull())
     if summed:
         return y.select(*COUNT_KEYS, *SUMS, median=ibis.null("float64"))
-    aggs: dict[str, Any] = {c: y[c].sum() for c in SUMS}
+    unread = _unread(ind)
+    aggs: dict[str, Any] = {c: ibis.null("float64") if c in unread else y[c].sum() for c in SUMS}
     aggs["median"] = y.numerator.median() if ind.measure == "median" else ibis.null("float64")
     return y.group_by(COUNT_KEYS).aggregate(**aggs)
 
@@ -1206,10 +1221,10 @@ def _practice_cells(ind: Indicator) -> bool:
 def expand(ctx: Context, ind: Indicator, by: ir.Table) -> ir.Table:
     """Cells by breakdown group (:func:`by_breakdown`) summed to every geography level of the indicator
     (:func:`_expanded`), built once per computation for all the indicators that have the same geographies, sum the
-    same way and read the same cells (a template, :func:`placewise.measure.computation._plan`): the same expression,
-    so the same SQL, without Ibis building its few hundred nodes again (about a sixth of the time spent building the
-    catalogue's queries)."""
-    key = (tuple(ind.geographies), ind.measure == "median", _practice_cells(ind), by.op())
+    same way (the same sums left null, :func:`_unread`) and read the same cells (a template,
+    :func:`placewise.measure.computation._plan`): the same expression, so the same SQL, without Ibis building its few
+    hundred nodes again (about a sixth of the time spent building the catalogue's queries)."""
+    key = (tuple(ind.geographies), ind.measure == "median", _practice_cells(ind), frozenset(_unread(ind)), by.op())
     if key not in ctx.expanded:
         ctx.expanded[key] = _expanded(ctx, ind, by)
     return ctx.expanded[key]
