@@ -1010,9 +1010,9 @@ def _blank(ind: Indicator) -> set[str]:
 
 def _unread(ind: Indicator) -> set[str]:
     """The sums the indicator's statistic never reads, left null rather than summed (each sum costs every grouping of
-    the cells and every geography's sums: PostgreSQL at scale 0.2, 4-25% of a cells statement's CPU time): the number
-    of events with a value unless the indicator sums a value per event, and the sum of squares unless that or a
-    mean (:func:`placewise.analyse.measurements._statistic`)."""
+    the cells and every geography's sums: without them the catalogue's cells and sums took 8% less CPU time on
+    PostgreSQL at scale 0.2): the number of events with a value unless the indicator sums a value per event, and the
+    sum of squares unless that or a mean (:func:`placewise.analyse.measurements._statistic`)."""
     return ({"events"} if not ind.sums_values else set()) | (
         {"sum_squares"} if not ind.sums_values and ind.measure != "mean" else set())
 
