@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import date, datetime, timedelta
@@ -451,6 +452,14 @@ def test_shared_tables_are_made_two_at_once_each_after_the_tables_it_reads(catal
     pd.testing.assert_frame_equal(together, in_line, check_exact=True)
 
 
+def _until(done: Callable[[], bool]) -> None:
+    """Wait (up to five seconds) until ``done`` holds: another thread has reached the state a test asserts from."""
+    deadline = time.monotonic() + 5
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
 def test_a_shared_table_waiting_for_those_it_reads_leaves_the_sessions_to_later_ones_then_goes_first():
     """A shared table whose reads are not yet made does not hold a session up (the registers waiting for their spans
     left one idle while the population cells queued behind them); once they are made it takes the next free session
@@ -466,13 +475,13 @@ def test_a_shared_table_waiting_for_those_it_reads_leaves_the_sessions_to_later_
             sessions._take(True, turn, after)
             taken.append(turn)
 
-        registers = threading.Thread(target=take, args=(1, [spans]))
+        registers = threading.Thread(target=take, args=(1, [spans]), daemon=True)
         registers.start()
-        time.sleep(0.1)
+        _until(lambda: len(sessions.waiting) == 1)
         first, second = sessions._take(True, 2, []), sessions._take(True, 3, [])  # not held up by the registers
-        later = threading.Thread(target=take, args=(4, []))
+        later = threading.Thread(target=take, args=(4, []), daemon=True)
         later.start()
-        time.sleep(0.1)
+        _until(lambda: len(sessions.waiting) == 2)
         assert taken == [1, 4]  # both waiting: no session free
         spans.set_result(COUNTS_SCHEMA.empty_table())
         sessions.wake(spans)
