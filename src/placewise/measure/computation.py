@@ -304,16 +304,23 @@ def _context(con: ibis.BaseBackend, catalogue: Catalogue, period_ends: list[date
     persons = population(intervals, attrs, period_ends)    # a query: registers and cohorts read only their people
     queries = catalogue_record_queries(catalogue, indicators)
     records = Records(make(coded, read_records(con, attrs, queries), "query"), tuple(queries))
+
     def registers() -> dict[str, ir.Table]:
         """The registers' tables, made from the coded records."""
         return _registers(catalogue, records, lambda s: _registered_at(make, s, intervals, attrs, period_ends, own),
                           indicators, own, make)
 
-    apart = engine_for(con).makes_shared_apart     # then the registers' chain (records, spans), the longest, first
-    on = registers() if apart else {}
-    events = EventTables({s: make(own(events_table(s)), read_events(con, attrs, intervals, s, read), None)
-                          for s, read in reads.items()})
-    on = on if apart else registers()
+    def event_tables() -> EventTables:
+        """The counted event tables, one per source."""
+        return EventTables({s: make(own(events_table(s)), read_events(con, attrs, intervals, s, read), None)
+                            for s, read in reads.items()})
+
+    if engine_for(con).makes_shared_apart:  # the registers' chain (records, spans), the longest, made first
+        on = registers()
+        events = event_tables()
+    else:
+        events = event_tables()
+        on = registers()
     counted = population_cells(intervals, attrs, period_ends, cell_ages(catalogue, indicators))
     if any(_counts_population(ind) for ind in indicators):  # else left as a query that no indicator runs
         counted = make(cells, counted, None)
